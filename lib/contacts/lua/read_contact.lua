@@ -1,0 +1,9 @@
+-- KEYS[1] contact base. Returns one consistent snapshot: core hash, fields, tags, event counters.
+local base = KEYS[1]
+if redis.call('EXISTS', base) == 0 then return false end
+return {
+  redis.call('HGETALL', base),
+  redis.call('HGETALL', base .. ':f'),
+  redis.call('SMEMBERS', base .. ':t'),
+  redis.call('HGETALL', base .. ':n'),
+}

@@ -1,0 +1,5 @@
+-- KEYS[1] e-mail index. Removes ARGV[1] only while it still points at contact ARGV[2].
+if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
+  return redis.call('HDEL', KEYS[1], ARGV[1])
+end
+return 0

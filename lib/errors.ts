@@ -1,0 +1,41 @@
+/** Input that cannot be stored as given. `field` names the offending input so callers can point at it. */
+export class ValidationError extends Error {
+	constructor(
+		readonly field: string,
+		message: string,
+		readonly hint?: string,
+	) {
+		super(message);
+		this.name = 'ValidationError';
+	}
+}
+
+/** A contact, campaign or other record that the operation needs does not exist. */
+export class NotFoundError extends Error {
+	constructor(
+		readonly field: string,
+		message: string,
+	) {
+		super(message);
+		this.name = 'NotFoundError';
+	}
+}
+
+/** Two contacts claim the same unique value (e-mail address). */
+export class ConflictError extends Error {
+	constructor(
+		readonly field: string,
+		message: string,
+	) {
+		super(message);
+		this.name = 'ConflictError';
+	}
+}
+
+/** Redis could not be reached or answered with an error that is not about the input. */
+export class StoreUnavailableError extends Error {
+	constructor(message: string, readonly cause?: unknown) {
+		super(message);
+		this.name = 'StoreUnavailableError';
+	}
+}

