@@ -3,7 +3,7 @@ import type { ICredentialType, INodeProperties, Icon } from 'n8n-workflow';
 export class ContactStoreApi implements ICredentialType {
 	name = 'contactStoreApi';
 
-	displayName = 'Contact Store (Redis)';
+	displayName = 'Contact Store (Redis) API';
 
 	icon: Icon = 'file:contactStore.svg';
 
@@ -35,6 +35,8 @@ export class ContactStoreApi implements ICredentialType {
 		},
 		{
 			displayName: 'Key Prefix',
+			// A key prefix is a name, not a secret: it must stay readable.
+			// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
 			name: 'keyPrefix',
 			type: 'string',
 			default: 'ma:',
