@@ -35,9 +35,9 @@ export class ContactStoreApi implements ICredentialType {
 		},
 		{
 			displayName: 'Key Prefix',
+			name: 'keyPrefix',
 			// A key prefix is a name, not a secret: it must stay readable.
 			// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
-			name: 'keyPrefix',
 			type: 'string',
 			default: 'ma:',
 			description: 'All keys start with this prefix; one workspace per prefix, so several can share one Redis',
