@@ -6,3 +6,4 @@ export * from './contacts';
 export * from './events';
 export * from './redis/connection';
 export * from './redis/pool';
+export * from './dates';
