@@ -7,3 +7,4 @@ export * from './events';
 export * from './redis/connection';
 export * from './redis/pool';
 export * from './dates';
+export * from './loops';

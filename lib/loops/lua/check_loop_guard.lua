@@ -1,0 +1,29 @@
+-- One Loop Guard check, atomic: rolling-window limit and cool-down, recording the entry when it passes.
+-- KEYS[1] contact base (or the custom key's record), KEYS[2] shard prefix.
+-- ARGV: scope (encoded), now, windowMs, maxEntries (0 = no limit), cooldownMs (0 = none), member, isContact (1/0)
+local base = KEYS[1]
+local scope, now, windowMs, maxEntries, cooldownMs, member, isContact =
+  ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1'
+
+local entries = base
+if isContact then entries = base .. ':lg:' .. scope end
+
+redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
+local count = redis.call('ZCARD', entries)
+
+if cooldownMs > 0 then
+  local last = redis.call('ZRANGE', entries, -1, -1, 'WITHSCORES')
+  if last[2] and tonumber(last[2]) + cooldownMs > now then
+    return cjson.encode({ allowed = false, reason = 'cooldown', count = count, retryAt = tonumber(last[2]) + cooldownMs })
+  end
+end
+
+if maxEntries > 0 and count >= maxEntries then
+  local oldest = redis.call('ZRANGE', entries, 0, count - maxEntries, 'WITHSCORES')
+  return cjson.encode({ allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs })
+end
+
+redis.call('ZADD', entries, now, member)
+redis.call('PEXPIRE', entries, math.max(windowMs, cooldownMs))
+if isContact then reg_key(base, entries) end
+return cjson.encode({ allowed = true, count = count + 1 })
