@@ -1,0 +1,90 @@
+/**
+ * Decay of awarded points, computed at read time so no job has to run. Each award is stored with
+ * its time and its own decay ("points|mode|periodMs", mode n = none, x = expire, h = half-life);
+ * the score at an instant is the sum of the awards' values at that instant. The Lua scoring
+ * script computes the same sum (lib/scoring/lua/apply_score.lua: entry_value); keep them equal.
+ */
+import { ValidationError } from '../errors';
+
+export type DecayMode = 'none' | 'expire' | 'halfLife';
+
+export interface Decay {
+	mode: DecayMode;
+	/** Expire after / halve every this many days. */
+	days?: number;
+}
+
+const DAY = 86_400_000;
+const MODE_CODE: Record<DecayMode, string> = { none: 'n', expire: 'x', halfLife: 'h' };
+
+export function checkDecay(decay: Decay | undefined, field = 'decay'): Decay {
+	if (decay === undefined || decay === null) return { mode: 'none' };
+	if (!(decay.mode in MODE_CODE)) throw new ValidationError(`${field}.mode`, `"${String(decay.mode)}" is not a decay mode`, 'Use none, expire or halfLife.');
+	if (decay.mode === 'none') return { mode: 'none' };
+	const days = Number(decay.days);
+	if (!Number.isFinite(days) || days <= 0 || days > 36_500) {
+		throw new ValidationError(`${field}.days`, `Decay days must be a number above 0 (up to 36500), got ${JSON.stringify(decay.days)}`);
+	}
+	return { mode: decay.mode, days };
+}
+
+/** The stored form of one award's points and decay. */
+export function encodeAward(points: number, decay: Decay): string {
+	const period = decay.mode === 'none' ? 0 : Math.round((decay.days as number) * DAY);
+	return `${points}|${MODE_CODE[decay.mode]}|${period}`;
+}
+
+export interface AwardValue {
+	value: number;
+	/** The most the award can be worth from now on (positive points only decay down). */
+	ceiling: number;
+	/** The least it can be worth from now on (negative points only decay up to 0). */
+	floor: number;
+}
+
+/** Value of one award at `now`: expired at exactly at + period; halved every period. */
+export function awardValue(encoded: string, at: number, now: number): AwardValue {
+	const [rawPoints, mode, rawPeriod] = encoded.split('|');
+	const points = Number(rawPoints);
+	const period = Number(rawPeriod);
+	if (mode === 'x') {
+		const value = now < at + period ? points : 0;
+		return { value, ceiling: Math.max(value, 0), floor: Math.min(value, 0) };
+	}
+	if (mode === 'h') {
+		const value = points * Math.pow(0.5, Math.max(now - at, 0) / period);
+		return { value, ceiling: Math.max(value, 0), floor: Math.min(value, 0) };
+	}
+	return { value: points, ceiling: points, floor: points };
+}
+
+export function roundScore(value: number): number {
+	const rounded = Math.floor(value * 100 + 0.5) / 100;
+	return rounded === 0 ? 0 : rounded;
+}
+
+export interface ScoreSnapshot {
+	score: number;
+	ceiling: number;
+	floor: number;
+}
+
+/**
+ * The score from a contact's awards (ZRANGE WITHSCORES order: [key, at, key, at, ...]) and their
+ * encoded values (HGETALL), including folded old points ("~base").
+ */
+export function computeScore(entries: string[], values: Record<string, string>, now: number): ScoreSnapshot {
+	const base = Number(values['~base'] ?? 0);
+	let score = base;
+	let ceiling = base;
+	let floor = base;
+	for (let i = 0; i < entries.length; i += 2) {
+		const encoded = values[entries[i]];
+		if (encoded === undefined) continue;
+		const v = awardValue(encoded, Number(entries[i + 1]), now);
+		score += v.value;
+		ceiling += v.ceiling;
+		floor += v.floor;
+	}
+	return { score: roundScore(score), ceiling: roundScore(ceiling), floor: roundScore(floor) };
+}

@@ -1,0 +1,357 @@
+import { ValidationError } from '../errors';
+import { encodeKeyPart } from '../keys';
+import { defineScript } from '../redis/scripts';
+import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
+import { compileProperties, dateMs, type EvalContext, type PropertyCondition } from '../segments/operators';
+import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
+
+export * from './decay';
+
+const applyScore = defineScript(__dirname, 'apply_score', 2);
+const readScore = defineScript(__dirname, 'read_score', 1);
+
+export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';
+
+/** Operators a field rule may use (evaluated inside the scoring script, atomically). */
+export const FIELD_RULE_OPERATORS = ['equals', 'notEquals', 'contains', 'notContains', 'startsWith', 'endsWith', 'gt', 'gte', 'lt', 'lte', 'between', 'exists', 'notExists', 'in', 'notIn'] as const;
+export type FieldRuleOperator = (typeof FIELD_RULE_OPERATORS)[number];
+
+/** Core contact attributes a field rule or segment condition may name besides custom fields. */
+export const CORE_FIELDS = ['id', 'email', 'timezone', 'lifecycleStage', 'status', 'consentSource', 'consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt'] as const;
+export const CORE_TIME_FIELDS = new Set(['consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt']);
+
+export interface ScoreRule {
+	/** Stable name: award keys use it, so renaming a rule lets it award again. */
+	name: string;
+	points: number;
+	/** Event rule: the event name that gives the points... */
+	event?: string;
+	/** ...when all these property conditions hold. */
+	where?: PropertyCondition[];
+	/** Event rules: how often the rule may give points (default every time). */
+	frequency?: Frequency;
+	/** Field rule: points once while the condition holds, withdrawn when it stops holding. */
+	field?: { field: string; operator: FieldRuleOperator | string; value?: unknown; value2?: unknown; ignoreCase?: boolean };
+	/** Event rules only; defaults to the model's decay. */
+	decay?: Decay;
+}
+
+export interface Grade {
+	name: string;
+	/** Lowest score of the grade; the lowest grade covers everything below the next one. */
+	min?: number | null;
+}
+
+export const DEFAULT_GRADES: Grade[] = [{ name: 'cold' }, { name: 'warm', min: 20 }, { name: 'hot', min: 50 }];
+
+export interface ScoreModel {
+	/** Several independent scores can live side by side (default "default"). */
+	name?: string;
+	rules: ScoreRule[];
+	grades?: Grade[];
+	decay?: Decay;
+	/** Awards kept per contact before the oldest are folded (non-decaying) or dropped (default 1000). */
+	maxAwards?: number;
+}
+
+export interface ScoreEvent {
+	name: string;
+	/** Event id or idempotency key: the same event scored twice changes nothing. */
+	id?: string;
+	/** When it happened (default now): decay and "once per day" count from it. */
+	time?: unknown;
+	properties?: unknown;
+}
+
+export interface ScoreInput {
+	contactId: string;
+	/** Absent: recalculate only (field rules, decay, grade). */
+	event?: ScoreEvent;
+	source?: string;
+	chain?: ChainLink[];
+}
+
+export interface ScoreResult {
+	contactId: string;
+	model: string;
+	score: number;
+	grade: string;
+	previousGrade: string;
+	changed: boolean;
+	/** Rules whose conditions matched (event rules matching the event, field rules that hold). */
+	matchedRules: string[];
+	/** Points this call added (or withdrew, for field rules that stopped holding). */
+	awarded: Array<{ rule: string; points: number }>;
+	/** The event had already been scored by every rule it matches. */
+	duplicate: boolean;
+	/** The id of the $grade_changed event, when the grade changed. */
+	gradeEventId?: string;
+}
+
+export interface ScoreReading {
+	contactId: string;
+	score: number;
+	/** Grade at the last scoring (decay between scorings shows in `score` only). */
+	grade?: string;
+	/** Bounds of the score from now on, as the indexes hold them. */
+	ceiling: number;
+	floor: number;
+}
+
+const MODEL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
+
+export function checkModelName(name: unknown, field = 'model'): string {
+	const value = name === undefined || name === null || name === '' ? 'default' : String(name);
+	if (!MODEL_NAME.test(value)) throw new ValidationError(field, `Score model "${value}" is not valid`, 'Use 1-64 letters, digits, "_" or "-".');
+	return value;
+}
+
+interface LuaCondition {
+	field: string;
+	core: boolean;
+	op: string;
+	ignoreCase: boolean;
+	a?: Operand;
+	b?: Operand;
+	list?: Operand[];
+}
+interface Operand {
+	num?: number;
+	str?: string;
+	iso?: string;
+}
+
+function operand(value: unknown): Operand {
+	if (value === undefined || value === null) return {};
+	if (typeof value === 'number' && Number.isFinite(value)) return { num: value, str: String(value) };
+	if (typeof value === 'boolean') return { str: String(value) };
+	const str = String(value);
+	const out: Operand = { str };
+	if (str.trim() !== '' && Number.isFinite(Number(str))) out.num = Number(str);
+	else if (/^\d{4}-\d{2}-\d{2}/.test(str)) {
+		const ms = dateMs(str);
+		if (ms !== undefined) out.iso = new Date(ms).toISOString();
+	}
+	return out;
+}
+
+function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
+	const f = rule.field as NonNullable<ScoreRule['field']>;
+	if (!f || typeof f !== 'object') throw new ValidationError(`${path}.field`, 'A field rule needs a field condition');
+	const field = checkName(`${path}.field.field`, f.field, LIMITS.fieldNameLength, 'Field name');
+	const op = f.operator as FieldRuleOperator;
+	if (!FIELD_RULE_OPERATORS.includes(op)) {
+		throw new ValidationError(`${path}.field.operator`, `Unknown operator "${String(f.operator)}" for a field rule`, `Use one of: ${FIELD_RULE_OPERATORS.join(', ')}.`);
+	}
+	const condition: LuaCondition = { field, core: (CORE_FIELDS as readonly string[]).includes(field), op, ignoreCase: Boolean(f.ignoreCase) };
+	if (op === 'exists' || op === 'notExists') return condition;
+	if (op === 'in' || op === 'notIn') {
+		const values = Array.isArray(f.value) ? f.value : String(f.value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+		if (values.length === 0) throw new ValidationError(`${path}.field.value`, `"${op}" needs a list of values`);
+		condition.list = values.map(operand);
+		return condition;
+	}
+	if (f.value === undefined || f.value === null || f.value === '') throw new ValidationError(`${path}.field.value`, `"${op}" needs a value`);
+	condition.a = operand(f.value);
+	if (['gt', 'gte', 'lt', 'lte', 'between'].includes(op)) {
+		if (condition.a.num === undefined && condition.a.iso === undefined) {
+			throw new ValidationError(`${path}.field.value`, `${JSON.stringify(f.value)} is neither a number nor a date`);
+		}
+		// Core times are epoch ms: compare them with dates as numbers.
+		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.a.iso) condition.a = { num: dateMs(condition.a.iso) };
+	}
+	if (op === 'between') {
+		condition.b = operand(f.value2);
+		if (condition.b.num === undefined && condition.b.iso === undefined) throw new ValidationError(`${path}.field.value2`, `${JSON.stringify(f.value2)} is neither a number nor a date`);
+		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.b.iso) condition.b = { num: dateMs(condition.b.iso) };
+	}
+	return condition;
+}
+
+interface CompiledRule {
+	rule: ScoreRule;
+	name: string;
+	keyPart: string;
+	frequency: Frequency;
+	decay: Decay;
+	matches?: (props: unknown, ctx: EvalContext) => boolean;
+	field?: LuaCondition;
+}
+
+export interface CompiledModel {
+	compiled: true;
+	name: string;
+	rules: CompiledRule[];
+	grades: Array<{ name: string; min: number | null }>;
+	maxAwards: number;
+}
+
+export function checkGrades(grades: Grade[] | undefined, field = 'grades'): Array<{ name: string; min: number | null }> {
+	const list = grades === undefined || grades === null ? DEFAULT_GRADES : grades;
+	if (!Array.isArray(list) || list.length === 0) throw new ValidationError(field, 'Give at least one grade');
+	const seen = new Set<string>();
+	const checked = list.map((g, i) => {
+		const name = checkName(`${field}[${i}].name`, g?.name, 64, 'Grade name');
+		if (seen.has(name)) throw new ValidationError(`${field}[${i}].name`, `Grade "${name}" appears twice`);
+		seen.add(name);
+		const min = g.min === undefined || g.min === null || (g.min as unknown) === '' ? null : Number(g.min);
+		if (min !== null && !Number.isFinite(min)) throw new ValidationError(`${field}[${i}].min`, `The threshold of grade "${name}" is not a number`);
+		return { name, min };
+	});
+	checked.sort((a, b) => (a.min ?? -Infinity) - (b.min ?? -Infinity));
+	if (checked.filter((g) => g.min === null).length > 1) throw new ValidationError(field, 'Only the lowest grade may have no threshold');
+	for (let i = 1; i < checked.length; i++) {
+		if (checked[i].min === checked[i - 1].min) throw new ValidationError(field, `Grades "${checked[i - 1].name}" and "${checked[i].name}" have the same threshold`);
+	}
+	return checked.map((g, i) => (i === 0 ? { name: g.name, min: null } : g));
+}
+
+/** Validates a model once for a whole batch. */
+export function compileModel(model: ScoreModel): CompiledModel {
+	if (!model || typeof model !== 'object') throw new ValidationError('rules', 'The score model must be an object');
+	const name = checkModelName(model.name);
+	if (!Array.isArray(model.rules)) throw new ValidationError('rules', 'Rules must be a list');
+	const defaultDecay = checkDecay(model.decay, 'decay');
+	const names = new Set<string>();
+	const rules = model.rules.map((rule, i): CompiledRule => {
+		const path = `rules[${i}]`;
+		if (!rule || typeof rule !== 'object') throw new ValidationError(path, 'A rule must be an object');
+		const ruleName = checkName(`${path}.name`, rule.name, 100, 'Rule name');
+		if (names.has(ruleName)) throw new ValidationError(`${path}.name`, `Two rules are named "${ruleName}"`);
+		names.add(ruleName);
+		const points = Number(rule.points);
+		if (typeof rule.points === 'boolean' || rule.points === null || (rule.points as unknown) === '' || !Number.isFinite(points) || Math.abs(points) > 1e9) {
+			throw new ValidationError(`${path}.points`, `Points of rule "${ruleName}" must be a number, got ${JSON.stringify(rule.points)}`);
+		}
+		const hasEvent = rule.event !== undefined && rule.event !== '';
+		if (hasEvent === Boolean(rule.field)) throw new ValidationError(path, `Rule "${ruleName}" needs either an event or a field condition`);
+		const frequency = rule.frequency ?? 'everyTime';
+		if (!['everyTime', 'oncePerDay', 'oncePerContact'].includes(frequency)) {
+			throw new ValidationError(`${path}.frequency`, `"${frequency}" is not a frequency`, 'Use everyTime, oncePerDay or oncePerContact.');
+		}
+		const base = { rule: { ...rule, points }, name: ruleName, keyPart: encodeKeyPart(ruleName), frequency };
+		if (!hasEvent) return { ...base, frequency: 'oncePerContact', decay: { mode: 'none' }, field: compileFieldRule(rule, path) };
+		checkName(`${path}.event`, rule.event, LIMITS.eventNameLength, 'Event name');
+		return {
+			...base,
+			decay: rule.decay ? checkDecay(rule.decay, `${path}.decay`) : defaultDecay,
+			matches: compileProperties(rule.where, `${path}.where`),
+		};
+	});
+	const maxAwards = model.maxAwards ?? 1000;
+	if (!Number.isInteger(maxAwards) || maxAwards < 10) throw new ValidationError('maxAwards', 'maxAwards must be a whole number of 10 or more');
+	return { compiled: true, name, rules, grades: checkGrades(model.grades), maxAwards };
+}
+
+export class Scoring {
+	constructor(private readonly store: ContactStore) {}
+
+	/** Scores each input atomically on its contact's shard; one round trip per batch. */
+	async score(model: ScoreModel | CompiledModel, inputs: ScoreInput[]): Promise<Array<Result<ScoreResult>>> {
+		const { store } = this;
+		const compiled = 'compiled' in model ? model : compileModel(model);
+		const now = store.now();
+		return settleAll(inputs, async (input) => {
+			const contactId = checkContactId(input?.contactId);
+			const awards: Array<{ key: string; rule: string; points: number; at: number; enc: string }> = [];
+			const matched: string[] = [];
+			let eventName: string | undefined;
+			if (input.event !== undefined && input.event !== null) {
+				const event = input.event;
+				eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
+				const at = event.time === undefined || event.time === '' || event.time === null ? now : toTimestamp(event.time, 'time');
+				const props = parseProperties(event.properties);
+				const eventKey =
+					event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID');
+				const ctx: EvalContext = { now };
+				for (const rule of compiled.rules) {
+					if (!rule.matches || rule.rule.event !== eventName || !rule.matches(props, ctx)) continue;
+					matched.push(rule.name);
+					const key =
+						rule.frequency === 'oncePerContact'
+							? `o:${rule.keyPart}`
+							: rule.frequency === 'oncePerDay'
+								? `d:${rule.keyPart}:${new Date(at).toISOString().slice(0, 10)}`
+								: `e:${rule.keyPart}:${encodeKeyPart(eventKey)}`;
+					awards.push({ key, rule: rule.name, points: rule.rule.points, at, enc: encodeAward(rule.rule.points, rule.decay) });
+				}
+			}
+			const fieldRules = compiled.rules
+				.filter((r) => r.field)
+				.map((r) => ({ key: `f:${r.keyPart}`, rule: r.name, points: r.rule.points, cond: r.field }));
+			const raw = await store.run<string>(applyScore, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
+				JSON.stringify({
+					id: contactId,
+					now,
+					model: compiled.name,
+					awards,
+					fieldRules,
+					grades: compiled.grades,
+					maxAwards: compiled.maxAwards,
+					source: input.source ? checkName('source', input.source, 200, 'Source') : 'lead-score',
+					chain: chainJson(input.chain),
+					limits: store.limits,
+				}),
+			]);
+			const out = JSON.parse(raw) as {
+				score: number;
+				grade: string;
+				previousGrade: string;
+				changed: boolean;
+				awarded: Array<{ rule: string; points: number }> | Record<string, never>;
+				duplicates: string[] | Record<string, never>;
+				fieldRules: Record<string, boolean> | unknown[];
+				eventId: string | false;
+			};
+			const fieldHolds = Array.isArray(out.fieldRules) ? {} : out.fieldRules;
+			for (const [rule, holds] of Object.entries(fieldHolds)) if (holds) matched.push(rule);
+			const duplicates = Array.isArray(out.duplicates) ? out.duplicates : [];
+			return {
+				contactId,
+				model: compiled.name,
+				score: out.score,
+				grade: out.grade,
+				previousGrade: out.previousGrade,
+				changed: out.changed,
+				matchedRules: matched,
+				awarded: Array.isArray(out.awarded) ? out.awarded : [],
+				duplicate: awards.length > 0 && duplicates.length === awards.length,
+				...(out.eventId ? { gradeEventId: out.eventId } : {}),
+			};
+		});
+	}
+
+	/** The current (decayed) score of each contact; null when the contact does not exist. */
+	async read(ids: string[], model?: string): Promise<Array<Result<ScoreReading | null>>> {
+		const { store } = this;
+		const name = checkModelName(model);
+		const now = store.now();
+		return settleAll(ids, async (rawId) => {
+			const contactId = checkContactId(rawId);
+			const raw = await store.run<[string[], string[], string | null] | null>(readScore, [store.keys.contact(contactId)], [name]);
+			if (!raw) return null;
+			const snapshot = computeScore(raw[0], pairs(raw[1]), now);
+			return { contactId, ...snapshot, ...(raw[2] ? { grade: raw[2] } : {}) };
+		});
+	}
+}
+
+export function pairs(flat: string[]): Record<string, string> {
+	const out: Record<string, string> = {};
+	for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
+	return out;
+}
+
+function parseProperties(value: unknown): unknown {
+	if (value === undefined || value === null || value === '') return {};
+	if (typeof value === 'string') {
+		try {
+			return JSON.parse(value);
+		} catch {
+			throw new ValidationError('properties', 'Event properties are not valid JSON');
+		}
+	}
+	if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('properties', 'Event properties must be an object');
+	return value;
+}

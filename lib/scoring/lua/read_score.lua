@@ -1,0 +1,8 @@
+-- KEYS[1] contact base. ARGV[1] model. One consistent snapshot of a contact's awards and grade.
+local base, model = KEYS[1], ARGV[1]
+if redis.call('EXISTS', base) == 0 then return false end
+return {
+  redis.call('ZRANGE', base .. ':sp:' .. model, 0, -1, 'WITHSCORES'),
+  redis.call('HGETALL', base .. ':sv:' .. model),
+  redis.call('HGET', base, 'grade:' .. model) or false,
+}

@@ -1,0 +1,264 @@
+/**
+ * Value operators shared by Segment Filter field conditions, event property conditions and Lead
+ * Score property conditions. `compileOperator` validates once (unknown operator, unparsable
+ * date, regex that does not compile: ValidationError naming the condition) and returns a
+ * predicate that never throws.
+ */
+import { DateTime } from 'luxon';
+import { ValidationError } from '../errors';
+import { calendarDate, isAnniversaryOn, resolveZone, type LeapDayRule } from '../dates';
+
+export const VALUE_OPERATORS = [
+	'equals',
+	'notEquals',
+	'contains',
+	'notContains',
+	'startsWith',
+	'endsWith',
+	'gt',
+	'gte',
+	'lt',
+	'lte',
+	'between',
+	'exists',
+	'notExists',
+	'in',
+	'notIn',
+	'regex',
+	'before',
+	'after',
+	'withinLastDays',
+	'notWithinLastDays',
+	'anniversaryToday',
+] as const;
+export type ValueOperator = (typeof VALUE_OPERATORS)[number];
+
+export interface ValueCondition {
+	operator: ValueOperator | string;
+	value?: unknown;
+	/** Upper bound of "between". */
+	value2?: unknown;
+	/** Days for "within the last N days". */
+	days?: unknown;
+	/** String comparisons ignore case. */
+	ignoreCase?: boolean;
+	leapDay?: LeapDayRule;
+}
+
+/** A stored value as read back: number, string (dates as ISO text), boolean, or absent. */
+export type StoredValue = string | number | boolean | undefined | null;
+
+export interface EvalContext {
+	now: number;
+	/** The contact's time zone (for "anniversary today"); falls back to `fallbackZone`, then UTC. */
+	timezone?: string;
+	fallbackZone?: string;
+}
+
+export type ValuePredicate = (value: StoredValue, ctx: EvalContext) => boolean;
+
+const DAY = 86_400_000;
+
+/** Epoch ms of a date-like value, or undefined (never throws). */
+export function dateMs(value: unknown): number | undefined {
+	if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+	if (value instanceof Date) return Number.isNaN(value.getTime()) ? undefined : value.getTime();
+	if (typeof value !== 'string' || value.trim() === '') return undefined;
+	const dt = DateTime.fromISO(value.trim(), { setZone: true });
+	return dt.isValid ? dt.toMillis() : undefined;
+}
+
+function numeric(value: unknown): number | undefined {
+	if (typeof value === 'number') return Number.isFinite(value) ? value : undefined;
+	if (typeof value === 'string' && value.trim() !== '' && Number.isFinite(Number(value))) return Number(value);
+	return undefined;
+}
+
+function text(value: StoredValue, ignoreCase: boolean): string {
+	const s = typeof value === 'boolean' ? String(value) : String(value ?? '');
+	return ignoreCase ? s.toLowerCase() : s;
+}
+
+function list(value: unknown, field: string): unknown[] {
+	if (Array.isArray(value)) return value;
+	if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+	if (value === undefined || value === null) throw new ValidationError(field, 'The list of values is empty');
+	return [value];
+}
+
+function requireDate(value: unknown, field: string): number {
+	const ms = dateMs(value);
+	if (ms === undefined) {
+		throw new ValidationError(field, `${JSON.stringify(value)?.slice(0, 60)} is not a date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');
+	}
+	return ms;
+}
+
+function requireDays(value: unknown, field: string): number {
+	const n = numeric(value);
+	if (n === undefined || n < 0) throw new ValidationError(field, `Days must be a number of 0 or more, got ${JSON.stringify(value)}`);
+	return n;
+}
+
+/** Equality: numbers numerically, booleans against true/false text, dates by instant, else text. */
+function equalsTo(operand: unknown, ignoreCase: boolean): (value: StoredValue) => boolean {
+	const n = numeric(operand);
+	const asText = text(operand as StoredValue, ignoreCase);
+	return (value) => {
+		if (value === undefined || value === null) return false;
+		if (typeof value === 'number') return n !== undefined && value === n;
+		if (typeof value === 'boolean') return asText === String(value);
+		if (text(value, ignoreCase) === asText) return true;
+		// "2024-05-17" equals a stored "2024-05-17T00:00:00.000Z".
+		const a = dateMs(value);
+		const b = typeof operand === 'string' && /^\d{4}-\d{2}-\d{2}/.test(operand) ? dateMs(operand) : undefined;
+		return a !== undefined && b !== undefined && a === b && /^\d{4}-\d{2}-\d{2}/.test(value);
+	};
+}
+
+/**
+ * Ordered comparison against a number (numeric values only) or a date (date values only).
+ * Returns the operand's kind so callers can explain a bad one.
+ */
+function orderedOperand(operand: unknown, field: string): { kind: 'number' | 'date'; at: number } {
+	const n = numeric(operand);
+	if (n !== undefined) return { kind: 'number', at: n };
+	const d = dateMs(operand);
+	if (d !== undefined) return { kind: 'date', at: d };
+	throw new ValidationError(field, `${JSON.stringify(operand)?.slice(0, 60)} is neither a number nor a date`, 'Compare with a number such as 7, or a date such as "2024-05-17".');
+}
+
+function orderedValue(value: StoredValue, kind: 'number' | 'date'): number | undefined {
+	if (kind === 'number') return numeric(value);
+	return typeof value === 'string' ? dateMs(value) : undefined;
+}
+
+/** Validates a value condition and returns its predicate; `path` names it in errors ("conditions[1]"). */
+export function compileOperator(condition: ValueCondition, path: string): ValuePredicate {
+	const op = condition.operator as ValueOperator;
+	const ignoreCase = Boolean(condition.ignoreCase);
+	const valueField = `${path}.value`;
+	switch (op) {
+		case 'exists':
+			return (v) => v !== undefined && v !== null;
+		case 'notExists':
+			return (v) => v === undefined || v === null;
+		case 'equals': {
+			const eq = equalsTo(condition.value, ignoreCase);
+			return (v) => eq(v);
+		}
+		case 'notEquals': {
+			const eq = equalsTo(condition.value, ignoreCase);
+			return (v) => !eq(v);
+		}
+		case 'in':
+		case 'notIn': {
+			const tests = list(condition.value, valueField).map((item) => equalsTo(item, ignoreCase));
+			return op === 'in' ? (v) => tests.some((t) => t(v)) : (v) => !tests.some((t) => t(v));
+		}
+		case 'contains':
+		case 'notContains':
+		case 'startsWith':
+		case 'endsWith': {
+			if (condition.value === undefined || condition.value === null || condition.value === '') {
+				throw new ValidationError(valueField, `"${op}" needs a value to look for`);
+			}
+			const needle = text(condition.value as StoredValue, ignoreCase);
+			const test =
+				op === 'startsWith' ? (s: string) => s.startsWith(needle) : op === 'endsWith' ? (s: string) => s.endsWith(needle) : (s: string) => s.includes(needle);
+			if (op === 'notContains') return (v) => v === undefined || v === null || !test(text(v, ignoreCase));
+			return (v) => v !== undefined && v !== null && test(text(v, ignoreCase));
+		}
+		case 'gt':
+		case 'gte':
+		case 'lt':
+		case 'lte': {
+			const { kind, at } = orderedOperand(condition.value, valueField);
+			const cmp = { gt: (x: number) => x > at, gte: (x: number) => x >= at, lt: (x: number) => x < at, lte: (x: number) => x <= at }[op];
+			return (v) => {
+				const x = orderedValue(v, kind);
+				return x !== undefined && cmp(x);
+			};
+		}
+		case 'between': {
+			const low = orderedOperand(condition.value, valueField);
+			const high = orderedOperand(condition.value2, `${path}.value2`);
+			if (low.kind !== high.kind) throw new ValidationError(`${path}.value2`, '"between" needs two numbers or two dates');
+			if (low.at > high.at) throw new ValidationError(`${path}.value2`, `The upper bound ${JSON.stringify(condition.value2)} is below the lower bound ${JSON.stringify(condition.value)}`);
+			return (v) => {
+				const x = orderedValue(v, low.kind);
+				return x !== undefined && x >= low.at && x <= high.at;
+			};
+		}
+		case 'regex': {
+			if (typeof condition.value !== 'string' || condition.value === '') throw new ValidationError(valueField, '"regex" needs a regular expression');
+			let re: RegExp;
+			try {
+				// "/pattern/flags" or a bare pattern.
+				const m = /^\/(.*)\/([a-z]*)$/s.exec(condition.value);
+				re = m ? new RegExp(m[1], m[2] + (ignoreCase && !m[2].includes('i') ? 'i' : '')) : new RegExp(condition.value, ignoreCase ? 'i' : '');
+			} catch (error) {
+				throw new ValidationError(valueField, `The regular expression ${condition.value} does not compile: ${(error as Error).message}`);
+			}
+			return (v) => v !== undefined && v !== null && re.test(text(v, false));
+		}
+		case 'before':
+		case 'after': {
+			const at = requireDate(condition.value, valueField);
+			return (v) => {
+				const x = typeof v === 'string' ? dateMs(v) : undefined;
+				return x !== undefined && (op === 'before' ? x < at : x > at);
+			};
+		}
+		case 'withinLastDays':
+		case 'notWithinLastDays': {
+			const span = requireDays(condition.days ?? condition.value, `${path}.days`) * DAY;
+			// Inclusive: exactly N days ago is within the last N days.
+			const within = (v: StoredValue, now: number) => {
+				const x = typeof v === 'string' ? dateMs(v) : undefined;
+				return x !== undefined && x >= now - span && x <= now;
+			};
+			return op === 'withinLastDays' ? (v, ctx) => within(v, ctx.now) : (v, ctx) => v !== undefined && v !== null && !within(v, ctx.now);
+		}
+		case 'anniversaryToday': {
+			const leapDay = condition.leapDay ?? 'feb28';
+			if (leapDay !== 'feb28' && leapDay !== 'mar1') throw new ValidationError(`${path}.leapDay`, `"${leapDay}" is not "feb28" or "mar1"`);
+			return (v, ctx) => {
+				if (typeof v !== 'string' || dateMs(v) === undefined) return false;
+				return isAnniversaryOn(calendarDate(v), ctx.now, resolveZone(ctx.timezone, ctx.fallbackZone), leapDay);
+			};
+		}
+		default:
+			throw new ValidationError(`${path}.operator`, `Unknown operator "${String(condition.operator)}"`, `Use one of: ${VALUE_OPERATORS.join(', ')}.`);
+	}
+}
+
+/** Property conditions on an event: all must hold. Property names may use dots for nesting. */
+export interface PropertyCondition extends ValueCondition {
+	property: string;
+}
+
+export function propertyValue(props: unknown, path: string): StoredValue {
+	let cur: unknown = props;
+	for (const part of path.split('.')) {
+		if (cur === null || typeof cur !== 'object') return undefined;
+		cur = (cur as Record<string, unknown>)[part];
+	}
+	if (cur === null || cur === undefined) return undefined;
+	if (typeof cur === 'object') return JSON.stringify(cur);
+	return cur as StoredValue;
+}
+
+export function compileProperties(conditions: unknown, path: string): (props: unknown, ctx: EvalContext) => boolean {
+	if (conditions === undefined || conditions === null) return () => true;
+	if (!Array.isArray(conditions)) throw new ValidationError(path, 'Property conditions must be a list');
+	const tests = conditions.map((c: PropertyCondition, i) => {
+		const here = `${path}[${i}]`;
+		if (!c || typeof c !== 'object' || typeof c.property !== 'string' || c.property.trim() === '') {
+			throw new ValidationError(`${here}.property`, 'A property condition needs a property name');
+		}
+		const predicate = compileOperator(c, here);
+		return (props: unknown, ctx: EvalContext) => predicate(propertyValue(props, c.property.trim()), ctx);
+	});
+	return (props, ctx) => tests.every((t) => t(props, ctx));
+}

@@ -1,0 +1,251 @@
+import { closeAllStores } from '../../lib/redis/pool';
+import { createClient } from '../../lib/redis/connection';
+import { ContactStore } from '../../lib/store';
+import { NotFoundError, ValidationError } from '../../lib/errors';
+import { Scoring, type ScoreModel } from '../../lib/scoring';
+import { openStore, topologies } from '../harness/store';
+
+afterAll(() => closeAllStores());
+
+const DAY = 86_400_000;
+
+describe.each(topologies)('lead scoring on %s Redis', (topology) => {
+	const ctx = openStore(topology);
+	const { store, clock } = ctx;
+	const scoring = new Scoring(store);
+	let n = 0;
+	const fresh = async (fields: Record<string, unknown> = {}) => {
+		const id = `lead-${++n}`;
+		const [r] = await store.contacts.upsert([{ id, fields }]);
+		if (!r.ok) throw r.error;
+		return id;
+	};
+	const one = async (model: ScoreModel, input: Parameters<Scoring['score']>[1][number]) => {
+		const [r] = await scoring.score(model, [input]);
+		if (!r.ok) throw r.error;
+		return r.value;
+	};
+	const gradeEvents = async (id: string) =>
+		(await store.events.history(id, 100)).filter((e) => e.name === '$grade_changed').reverse().map((e) => e.properties);
+
+	const basic: ScoreModel = {
+		rules: [
+			{ name: 'pricing', event: 'page_viewed', where: [{ property: 'path', operator: 'equals', value: '/pricing' }], points: 10 },
+			{ name: 'careers', event: 'page_viewed', where: [{ property: 'path', operator: 'startsWith', value: '/careers' }], points: -15 },
+			{ name: 'signup', event: 'signed_up', points: 25, frequency: 'oncePerContact' },
+			{ name: 'login', event: 'logged_in', points: 2, frequency: 'oncePerDay' },
+		],
+	};
+
+	it('adds points for matching events only, with property conditions and negative points', async () => {
+		const id = await fresh();
+		const a = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e1', properties: { path: '/pricing' } } });
+		expect(a).toMatchObject({ score: 10, grade: 'cold', previousGrade: 'cold', changed: false, matchedRules: ['pricing'], awarded: [{ rule: 'pricing', points: 10 }] });
+		const b = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e2', properties: { path: '/careers/dev' } } });
+		expect(b).toMatchObject({ score: -5, matchedRules: ['careers'] });
+		const c = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e3', properties: { path: '/blog' } } });
+		expect(c).toMatchObject({ score: -5, matchedRules: [], awarded: [], duplicate: false });
+	});
+
+	it('is idempotent per event id: a retried webhook changes nothing', async () => {
+		const id = await fresh();
+		const event = { name: 'page_viewed', id: 'evt-42', properties: { path: '/pricing' } };
+		await one(basic, { contactId: id, event });
+		const again = await one(basic, { contactId: id, event });
+		expect(again).toMatchObject({ score: 10, duplicate: true, awarded: [] });
+		// The same event twice in one batch counts once as well.
+		const id2 = await fresh();
+		const results = await scoring.score(basic, [{ contactId: id2, event }, { contactId: id2, event }]);
+		expect(results.map((r) => r.ok && r.value.score)).toEqual([10, 10]);
+	});
+
+	it('honours once per contact, once per (UTC) day and every time', async () => {
+		const id = await fresh();
+		expect((await one(basic, { contactId: id, event: { name: 'signed_up', id: 's1' } })).score).toBe(25);
+		expect((await one(basic, { contactId: id, event: { name: 'signed_up', id: 's2' } })).score).toBe(25);
+		const day = Date.UTC(2026, 0, 15);
+		await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l1', time: day + 1000 } });
+		await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l2', time: day + DAY - 1 } });
+		expect((await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l3', time: day + DAY } })).score).toBe(29);
+	});
+
+	it('expires points at exactly N days after the award, without any job', async () => {
+		const model: ScoreModel = { rules: [{ name: 'visit', event: 'visit', points: 7 }], decay: { mode: 'expire', days: 30 } };
+		const id = await fresh();
+		const t0 = clock.ms;
+		await one(model, { contactId: id, event: { name: 'visit', id: 'v1' } });
+		clock.advance(10 * DAY);
+		await one(model, { contactId: id, event: { name: 'visit', id: 'v2' } });
+		clock.ms = t0 + 30 * DAY - 1;
+		expect((await scoring.read([id]))[0]).toMatchObject({ ok: true, value: { score: 14 } });
+		clock.ms = t0 + 30 * DAY;
+		expect((await scoring.read([id]))[0]).toMatchObject({ ok: true, value: { score: 7 } });
+		clock.ms = t0 + 40 * DAY;
+		expect((await scoring.read([id]))[0]).toMatchObject({ ok: true, value: { score: 0 } });
+		// A write at that instant agrees with the read and prunes the dead awards.
+		expect((await one(model, { contactId: id })).score).toBe(0);
+		expect(await store.redis.zcard(`${store.keys.contact(id)}:sp:default`)).toBe(0);
+	});
+
+	it('halves points every N days (per-rule decay overrides the model)', async () => {
+		const model: ScoreModel = {
+			rules: [
+				{ name: 'demo', event: 'demo_booked', points: 40, decay: { mode: 'halfLife', days: 10 } },
+				{ name: 'form', event: 'form', points: 5 },
+			],
+		};
+		const id = await fresh();
+		const t0 = clock.ms;
+		await one(model, { contactId: id, event: { name: 'demo_booked', id: 'd' } });
+		await one(model, { contactId: id, event: { name: 'form', id: 'f' } });
+		clock.ms = t0 + 10 * DAY;
+		expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 25, ceiling: 25, floor: 5 } });
+		clock.ms = t0 + 20 * DAY;
+		expect((await one(model, { contactId: id })).score).toBe(15);
+		clock.ms = t0 + 25 * DAY;
+		expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 12.07 } });
+		expect((await one(model, { contactId: id })).score).toBe(12.07);
+	});
+
+	it('gives field-rule points once while the condition holds and withdraws them after', async () => {
+		const model: ScoreModel = {
+			rules: [
+				{ name: 'director', field: { field: 'jobTitle', operator: 'contains', value: 'director', ignoreCase: true }, points: 15 },
+				{ name: 'big company', field: { field: 'employees', operator: 'gte', value: 100 }, points: 10 },
+				{ name: 'customer', field: { field: 'lifecycleStage', operator: 'equals', value: 'customer' }, points: -100 },
+			],
+		};
+		const id = await fresh({ jobTitle: 'Sales Director', employees: 99 });
+		const a = await one(model, { contactId: id });
+		expect(a).toMatchObject({ score: 15, matchedRules: ['director'], awarded: [{ rule: 'director', points: 15 }] });
+		expect((await one(model, { contactId: id })).awarded).toEqual([]);
+		await store.contacts.upsert([{ id, fields: { employees: 100 } }]);
+		expect((await one(model, { contactId: id })).score).toBe(25);
+		await store.contacts.upsert([{ id, fields: { jobTitle: 'Engineer' }, lifecycleStage: 'customer' }]);
+		const c = await one(model, { contactId: id });
+		expect(c.score).toBe(-90);
+		expect(c.awarded).toEqual(expect.arrayContaining([{ rule: 'director', points: -15 }, { rule: 'customer', points: -100 }]));
+	});
+
+	it('records $grade_changed on every crossing, up and down, and again after falling back', async () => {
+		const model: ScoreModel = {
+			rules: [{ name: 'pricing', event: 'pricing', points: 30, decay: { mode: 'expire', days: 7 } }],
+			grades: [{ name: 'cold' }, { name: 'warm', min: 30 }, { name: 'hot', min: 60 }],
+		};
+		const id = await fresh();
+		const t0 = clock.ms;
+		expect(await one(model, { contactId: id, event: { name: 'pricing', id: 'p1' } })).toMatchObject({ score: 30, grade: 'warm', previousGrade: 'cold', changed: true });
+		const hot = await one(model, { contactId: id, event: { name: 'pricing', id: 'p2' } });
+		expect(hot).toMatchObject({ score: 60, grade: 'hot', previousGrade: 'warm', changed: true });
+		expect(hot.gradeEventId).toMatch(/^\d+-\d+$/);
+		expect((await one(model, { contactId: id, event: { name: 'pricing', id: 'p2' } })).changed).toBe(false);
+		clock.ms = t0 + 7 * DAY;
+		expect(await one(model, { contactId: id })).toMatchObject({ score: 0, grade: 'cold', previousGrade: 'hot', changed: true });
+		await one(model, { contactId: id, event: { name: 'pricing', id: 'p3' } });
+		const again = await one(model, { contactId: id, event: { name: 'pricing', id: 'p4' } });
+		expect(again).toMatchObject({ grade: 'hot', changed: true });
+		expect(await gradeEvents(id)).toEqual([
+			{ model: 'default', from: 'cold', to: 'warm', score: 30 },
+			{ model: 'default', from: 'warm', to: 'hot', score: 60 },
+			{ model: 'default', from: 'hot', to: 'cold', score: 0 },
+			{ model: 'default', from: 'cold', to: 'warm', score: 30 },
+			{ model: 'default', from: 'warm', to: 'hot', score: 60 },
+		]);
+		const shard = store.keys.shardOfContact(id);
+		expect(await store.redis.sismember(store.keys.index(shard, 'grade:default:hot'), id)).toBe(1);
+		expect(await store.redis.sismember(store.keys.index(shard, 'grade:default:cold'), id)).toBe(0);
+	});
+
+	it('keeps the score indexes as bounds: ceiling for positive decaying points, floor for negative', async () => {
+		const model: ScoreModel = {
+			rules: [
+				{ name: 'up', event: 'up', points: 20, decay: { mode: 'halfLife', days: 1 } },
+				{ name: 'down', event: 'down', points: -8, decay: { mode: 'halfLife', days: 1 } },
+			],
+		};
+		const id = await fresh();
+		await one(model, { contactId: id, event: { name: 'up', id: 'u' } });
+		await one(model, { contactId: id, event: { name: 'down', id: 'd' } });
+		const shard = store.keys.shardOfContact(id);
+		expect(Number(await store.redis.zscore(store.keys.index(shard, 'score:default'), id))).toBe(20);
+		expect(Number(await store.redis.zscore(store.keys.index(shard, 'scoremin:default'), id))).toBe(-8);
+		clock.advance(DAY);
+		const [r] = await scoring.read([id]);
+		expect(r.ok && r.value).toMatchObject({ score: 6, ceiling: 10, floor: -4 });
+	});
+
+	it('keeps separate models apart', async () => {
+		const id = await fresh();
+		await one({ name: 'fit', rules: [{ name: 'a', event: 'x', points: 3 }] }, { contactId: id, event: { name: 'x', id: '1' } });
+		await one({ name: 'intent', rules: [{ name: 'a', event: 'x', points: 9 }] }, { contactId: id, event: { name: 'x', id: '1' } });
+		const [fit] = await scoring.read([id], 'fit');
+		const [intent] = await scoring.read([id], 'intent');
+		expect([fit.ok && fit.value?.score, intent.ok && intent.value?.score]).toEqual([3, 9]);
+	});
+
+	it('folds the oldest non-decaying awards past the cap without changing the score', async () => {
+		const model: ScoreModel = { rules: [{ name: 'v', event: 'v', points: 1 }], maxAwards: 10 };
+		const id = await fresh();
+		const results = await scoring.score(model, Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'v', id: `v${i}` } })));
+		expect(results.every((r) => r.ok)).toBe(true);
+		expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 25 } });
+		expect(await store.redis.zcard(`${store.keys.contact(id)}:sp:default`)).toBe(10);
+	});
+
+	it('gives the exact sum under 8 concurrent executions on separate connections', async () => {
+		const id = await fresh();
+		const clients = Array.from({ length: 8 }, () => createClient(ctx.config));
+		try {
+			const stores = clients.map((c) => new ContactStore(c, ctx.config.keyPrefix, { now: clock.now }));
+			const model: ScoreModel = { rules: [{ name: 'hit', event: 'hit', points: 3 }], grades: [{ name: 'cold' }, { name: 'hot', min: 100 }] };
+			const runs = await Promise.all(
+				stores.map((s, w) => new Scoring(s).score(model, Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'hit', id: `w${w}-${i}` } })))),
+			);
+			expect(runs.flat().every((r) => r.ok)).toBe(true);
+			expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 600 } });
+			// Exactly one execution saw the crossing.
+			expect(runs.flat().filter((r) => r.ok && r.value.changed)).toHaveLength(1);
+			expect(await gradeEvents(id)).toEqual([{ model: 'default', from: 'cold', to: 'hot', score: 102 }]);
+		} finally {
+			clients.forEach((c) => c.disconnect());
+		}
+	});
+
+	it('fails for a contact that does not exist, and erase leaves nothing behind', async () => {
+		const [missing] = await scoring.score(basic, [{ contactId: 'nobody', event: { name: 'signed_up' } }]);
+		expect(!missing.ok && missing.error).toBeInstanceOf(NotFoundError);
+		const id = await fresh();
+		await one(basic, { contactId: id, event: { name: 'signed_up', id: 'x' } });
+		await store.contacts.erase([id]);
+		const shard = store.keys.shardOfContact(id);
+		expect(await store.redis.zscore(store.keys.index(shard, 'score:default'), id)).toBeNull();
+		expect(await store.redis.exists(`${store.keys.contact(id)}:sp:default`, `${store.keys.contact(id)}:sv:default`)).toBe(0);
+	});
+
+	it.each([
+		['unknown field operator', { rules: [{ name: 'r', field: { field: 'x', operator: 'resembles', value: 1 }, points: 1 }] }, 'rules[0].field.operator'],
+		['unknown property operator', { rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'nope' }], points: 1 }] }, 'rules[0].where[0].operator'],
+		['bad regex in a property condition', { rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'regex', value: '(' }], points: 1 }] }, 'rules[0].where[0].value'],
+		['points that are not a number', { rules: [{ name: 'r', event: 'e', points: 'ten' }] }, 'rules[0].points'],
+		['rule with both event and field', { rules: [{ name: 'r', event: 'e', field: { field: 'x', operator: 'exists' }, points: 1 }] }, 'rules[0]'],
+		['duplicate rule names', { rules: [{ name: 'r', event: 'e', points: 1 }, { name: 'r', event: 'f', points: 1 }] }, 'rules[1].name'],
+		['unknown frequency', { rules: [{ name: 'r', event: 'e', points: 1, frequency: 'hourly' }] }, 'rules[0].frequency'],
+		['zero decay days', { rules: [{ name: 'r', event: 'e', points: 1, decay: { mode: 'expire', days: 0 } }] }, 'rules[0].decay.days'],
+		['equal grade thresholds', { rules: [], grades: [{ name: 'a' }, { name: 'b', min: 5 }, { name: 'c', min: 5 }] }, 'grades'],
+		['bad model name', { name: 'a b', rules: [] }, 'model'],
+		['gt against text', { rules: [{ name: 'r', field: { field: 'x', operator: 'gt', value: 'lots' }, points: 1 }] }, 'rules[0].field.value'],
+	])('rejects a model with %s naming the field', async (_label, model, field) => {
+		const id = await fresh();
+		const [r] = await scoring.score(model as ScoreModel, [{ contactId: id }]).catch((error) => [{ ok: false as const, error }]);
+		expect(r.ok).toBe(false);
+		const error = (r as { error: ValidationError }).error;
+		expect(error).toBeInstanceOf(ValidationError);
+		expect(error.field).toBe(field);
+	});
+
+	it('rejects an event time that does not parse', async () => {
+		const id = await fresh();
+		const [r] = await scoring.score(basic, [{ contactId: id, event: { name: 'signed_up', time: 'yesterday-ish' } }]);
+		expect(!r.ok && (r.error as ValidationError).field).toBe('time');
+	});
+});
