@@ -1,0 +1,511 @@
+import { randomUUID } from 'crypto';
+import { ValidationError } from '../errors';
+import { defineScript } from '../redis/scripts';
+import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
+import { checkName, checkProperties, normalizeEmail } from '../values';
+import { SYSTEM_EVENTS } from '../events';
+import type { Contact, SubscriptionStatus } from '../contacts';
+import { checkWindow, isWithinWindow, nextWindowStart, resolveZone, type LocalWindow } from '../dates';
+import { neutraliseHeader, renderMessage } from '../render';
+import { checkSigningSecret, signToken, trackingUrls } from '../tracking/tokens';
+import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
+
+export * from './smtp';
+
+const reserveSend = defineScript(__dirname, 'reserve_send', 2);
+const confirmSend = defineScript(__dirname, 'confirm_send', 2);
+const releaseSend = defineScript(__dirname, 'release_send', 2);
+const recordOutcome = defineScript(__dirname, 'record_outcome', 2);
+
+const MINUTE = 60_000;
+const DAY = 86_400_000;
+
+export interface CampaignSpec {
+	id: string;
+	name?: string;
+	fromEmail: string;
+	fromName?: string;
+	replyTo?: string;
+	subject: string;
+	preheader?: string;
+	html: string;
+	text?: string;
+	/** Receipts, password resets: sent whatever the subscription status, not capped, not counted by caps. */
+	transactional?: boolean;
+	/** Allow the same campaign to reach a contact again. */
+	allowResend?: boolean;
+	/** Send only to contacts whose status is "subscribed" (double opt-in confirmed). */
+	requireConsent?: boolean;
+	/** At most `max` marketing mails per contact within `windowMs` (rolling). */
+	frequencyCap?: { max: number; windowMs: number };
+	/** Local send window in the contact's time zone (fallback zone when the contact has none). */
+	sendWindow?: LocalWindow & { fallbackZone?: string };
+	/** Public base URL of the Marketing Webhook Trigger (tracking and unsubscribe links). */
+	trackingBaseUrl?: string;
+	trackOpens?: boolean;
+	trackClicks?: boolean;
+	unsubscribeMailto?: string;
+	/** Secret signing tracking and unsubscribe tokens (the Contact Store credential's). */
+	signingSecret?: string;
+	/** When a 4xx reply defers a mail, try again after this long (default 15 minutes). */
+	retryDelayMs?: number;
+}
+
+export interface SendRequest {
+	contactId?: string;
+	email?: string;
+	/** Extra merge data, read as {{ data.x }}. */
+	data?: Record<string, unknown>;
+}
+
+export type Delivery = { mode: 'smtp'; mailer: Mailer } | { mode: 'render' };
+
+export interface RenderedEmail {
+	from: string;
+	to: string;
+	replyTo?: string;
+	subject: string;
+	html: string;
+	text: string;
+	headers: Record<string, string>;
+}
+
+export type SkipReason =
+	| 'no_contact'
+	| 'invalid_email'
+	| SubscriptionStatus
+	| 'no_consent'
+	| 'send_in_progress'
+	| 'already_sent'
+	| 'recipient_rejected';
+export type DeferReason = 'frequency_cap' | 'outside_send_window' | 'smtp_temporary_failure';
+
+export type SendOutcome =
+	| { status: 'sent'; contactId: string; campaignId: string; email: string; messageId: string; sentAt: string; smtpResponse?: string; trackedLinks: number; message?: RenderedEmail }
+	| { status: 'deferred'; contactId: string; campaignId: string; reason: DeferReason; until: string; detail?: string }
+	| { status: 'skipped'; contactId?: string; campaignId: string; reason: SkipReason; detail?: string };
+
+export type OutcomeKind = 'delivered' | 'opened' | 'clicked' | 'bounced' | 'complained' | 'unsubscribed';
+
+export interface OutcomeInput {
+	contactId: string;
+	campaignId?: string;
+	kind: OutcomeKind;
+	/** When it happened, epoch ms (default now). */
+	time?: number;
+	/** A scanner or proxy, not the person: logged, not counted as engagement. */
+	machine?: boolean;
+	url?: string;
+	bounceType?: 'hard' | 'soft';
+	status?: string;
+	diagnostic?: string;
+	messageId?: string;
+	provider?: string;
+	source?: string;
+}
+
+export interface OutcomeResult {
+	contactId: string;
+	kind: OutcomeKind;
+	/** False when the contact does not exist or a provider retry repeated a known outcome. */
+	recorded: boolean;
+	/** The first such outcome of this contact for this campaign (counted in the report). */
+	first: boolean;
+	eventId?: string;
+	suppressed?: SubscriptionStatus;
+}
+
+export interface CampaignReport {
+	campaignId: string;
+	sent: number;
+	delivered: number;
+	opened: number;
+	clicked: number;
+	bounced: number;
+	softBounced: number;
+	complained: number;
+	unsubscribed: number;
+	machineOpens: number;
+	machineClicks: number;
+	firstSentAt?: string;
+	lastSentAt?: string;
+	/** Unique opens / clicks / ... per mail sent (0-1). */
+	rates: { open: number; click: number; bounce: number; complaint: number; unsubscribe: number };
+}
+
+interface CheckedCampaign extends CampaignSpec {
+	fromName: string;
+	domain: string;
+	urls?: ReturnType<typeof trackingUrls>;
+	window?: LocalWindow & { fallbackZone?: string };
+}
+
+const COUNTERS = ['sent', 'delivered', 'opened', 'clicked', 'bounced', 'softBounced', 'complained', 'unsubscribed', 'machineOpens', 'machineClicks'] as const;
+
+const OUTCOME_EVENTS: Record<OutcomeKind, string> = {
+	delivered: SYSTEM_EVENTS.emailDelivered,
+	opened: SYSTEM_EVENTS.emailOpened,
+	clicked: SYSTEM_EVENTS.emailClicked,
+	bounced: SYSTEM_EVENTS.emailBounced,
+	complained: SYSTEM_EVENTS.emailComplained,
+	unsubscribed: SYSTEM_EVENTS.emailUnsubscribed,
+};
+
+const LOCAL_HOSTS = new Set(['localhost', '127.0.0.1', '[::1]']);
+
+export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
+	const id = checkName('campaignId', spec.id, 200, 'Campaign ID');
+	const fromEmail = normalizeEmail(spec.fromEmail, 'fromEmail');
+	const fromName = neutraliseHeader(spec.fromName ?? '');
+	const replyTo = spec.replyTo ? normalizeEmail(spec.replyTo, 'replyTo') : undefined;
+	if (typeof spec.subject !== 'string' || spec.subject.trim() === '') throw new ValidationError('subject', 'The subject is empty');
+	if (typeof spec.html !== 'string' || spec.html.trim() === '') throw new ValidationError('html', 'The HTML body is empty');
+	let frequencyCap = spec.frequencyCap;
+	if (frequencyCap) {
+		if (!Number.isInteger(frequencyCap.max) || frequencyCap.max < 1) throw new ValidationError('frequencyCap.max', `The frequency cap must be a whole number of at least 1, got ${frequencyCap.max}`);
+		if (!Number.isFinite(frequencyCap.windowMs) || frequencyCap.windowMs < MINUTE) throw new ValidationError('frequencyCap.window', 'The frequency cap window must be at least one minute');
+		frequencyCap = { max: frequencyCap.max, windowMs: frequencyCap.windowMs };
+	}
+	const window = spec.sendWindow ? { ...checkWindow(spec.sendWindow), fallbackZone: spec.sendWindow.fallbackZone } : undefined;
+	let urls: CheckedCampaign['urls'];
+	if (spec.trackingBaseUrl) {
+		urls = trackingUrls(spec.trackingBaseUrl);
+		const url = new URL(spec.trackingBaseUrl);
+		// RFC 8058 one-click needs HTTPS; plain HTTP only for a local test instance.
+		if (url.protocol !== 'https:' && !LOCAL_HOSTS.has(url.hostname)) {
+			throw new ValidationError('trackingBaseUrl', 'The tracking base URL must use https (List-Unsubscribe one-click requires it)');
+		}
+		checkSigningSecret(spec.signingSecret);
+	} else if (!spec.transactional) {
+		throw new ValidationError(
+			'trackingBaseUrl',
+			'Marketing mails need the tracking base URL for their List-Unsubscribe link',
+			'Paste the production URL of a Marketing Webhook Trigger, or mark the campaign as transactional.',
+		);
+	}
+	if ((spec.trackOpens || spec.trackClicks) && !urls) throw new ValidationError('trackingBaseUrl', 'Open and click tracking need the tracking base URL');
+	const unsubscribeMailto = spec.unsubscribeMailto ? normalizeEmail(spec.unsubscribeMailto, 'unsubscribeMailto') : undefined;
+	return { ...spec, id, fromEmail, fromName, replyTo, frequencyCap, window, urls, unsubscribeMailto, domain: fromEmail.split('@')[1] };
+}
+
+function formatAddress(name: string, address: string): string {
+	return name ? `"${name.replace(/["\\]/g, '\\$&')}" <${address}>` : address;
+}
+
+interface Prepared {
+	contact: Contact;
+	email: string;
+	token: string;
+	messageId: string;
+	window?: { inWindow: boolean; nextAt: number };
+}
+
+type Step = SendOutcome | Prepared;
+
+export class Campaigns {
+	constructor(private readonly store: ContactStore) {}
+
+	private base(contactId: string): [string, string] {
+		const { keys } = this.store;
+		return [keys.contact(contactId), keys.shard(keys.shardOfContact(contactId))];
+	}
+
+	campaignKey(campaignId: string): string {
+		return this.store.keys.global('campaign', campaignId);
+	}
+
+	messageKey(messageId: string): string {
+		return this.store.keys.global('msgid', messageId);
+	}
+
+	/**
+	 * Checks, renders, sends and records one campaign for a batch of contacts. Each step of the
+	 * batch is one round trip (auto-pipelined); the reservation makes concurrent runs send once.
+	 */
+	async send(spec: CampaignSpec, requests: SendRequest[], delivery: Delivery, context: ChangeContext = {}): Promise<Array<Result<SendOutcome>>> {
+		const campaign = checkCampaign(spec);
+		const { store } = this;
+		const now = store.now();
+		const skip = (reason: SkipReason, contactId?: string, detail?: string): SendOutcome => ({ status: 'skipped', contactId, campaignId: campaign.id, reason, ...(detail ? { detail } : {}) });
+
+		const ids = await store.contacts.resolve(requests.map((r) => ({ id: r?.contactId, email: r?.email })));
+		const found = await settleAll(ids, async (id) => {
+			if (!id.ok) {
+				if ((id.error as { name?: string }).name === 'NotFoundError') return null;
+				throw id.error;
+			}
+			return store.contacts.getOne(id.value);
+		});
+
+		// 1. Reserve, in the issue's order of checks (one script per contact).
+		const steps = await settleAll(found, async (result, i): Promise<Step> => {
+			if (!result.ok) throw result.error;
+			const contact = result.value;
+			if (!contact) return skip('no_contact', ids[i].ok ? (ids[i] as { value: string }).value : undefined);
+			let email: string;
+			try {
+				email = normalizeEmail(contact.email);
+			} catch {
+				return skip('invalid_email', contact.id);
+			}
+			const messageId = `<${randomUUID()}@${campaign.domain}>`;
+			const token = `${campaign.id}|${messageId}`;
+			let window: Prepared['window'];
+			if (campaign.window) {
+				const zone = resolveZone(contact.timezone, campaign.window.fallbackZone);
+				window = { inWindow: isWithinWindow(now, zone, campaign.window), nextAt: nextWindowStart(now, zone, campaign.window) };
+			}
+			const raw = await store.run<string>(reserveSend, this.base(contact.id), [
+				JSON.stringify({
+					now,
+					campaignId: campaign.id,
+					token,
+					transactional: Boolean(campaign.transactional),
+					allowResend: Boolean(campaign.allowResend),
+					requireConsent: Boolean(campaign.requireConsent),
+					cap: campaign.frequencyCap ?? false,
+					window: window ?? false,
+					staleMs: 10 * MINUTE,
+					retentionMs: Math.max(store.limits.retentionMs, campaign.frequencyCap?.windowMs ?? 0),
+				}),
+			]);
+			const out = JSON.parse(raw) as { result: 'reserved' | 'skip' | 'defer'; reason?: string; until?: number };
+			if (out.result === 'skip') return skip(out.reason as SkipReason, contact.id);
+			if (out.result === 'defer') {
+				let until = out.until as number;
+				// A capped mail must also wait for the window to open.
+				if (campaign.window) until = nextWindowStart(until, resolveZone(contact.timezone, campaign.window.fallbackZone), campaign.window);
+				return { status: 'deferred', contactId: contact.id, campaignId: campaign.id, reason: out.reason as DeferReason, until: new Date(until).toISOString() };
+			}
+			return { contact, email, token, messageId, window };
+		});
+
+		// 2. Render and send the reserved ones.
+		const sent = await settleAll(steps, async (step, index) => {
+			if (!step.ok) throw step.error;
+			const value = step.value;
+			if ('status' in value) return { outcome: value };
+			try {
+				const message = this.build(campaign, value, requests[index]?.data, now);
+				if (delivery.mode === 'render') return { prepared: value, message };
+				const { response } = await delivery.mailer.send(message.mail);
+				return { prepared: value, message, response };
+			} catch (error) {
+				return { prepared: value, error: error as Error };
+			}
+		});
+
+		// 3. Confirm what left, give back what did not.
+		return settleAll(sent, async (s): Promise<SendOutcome> => {
+			if (!s.ok) throw s.error;
+			const v = s.value as { outcome?: SendOutcome; prepared?: Prepared; message?: ReturnType<Campaigns['build']>; response?: string; error?: Error };
+			if (v.outcome) return v.outcome;
+			const prepared = v.prepared as Prepared;
+			const contactId = prepared.contact.id;
+			if (v.error) {
+				await store.run(releaseSend, this.base(contactId), [campaign.id, prepared.token]);
+				const error = v.error;
+				if (error instanceof SmtpError && error.kind === 'temporary') {
+					return {
+						status: 'deferred',
+						contactId,
+						campaignId: campaign.id,
+						reason: 'smtp_temporary_failure',
+						until: new Date(now + (campaign.retryDelayMs ?? 15 * MINUTE)).toISOString(),
+						detail: error.message,
+					};
+				}
+				if (error instanceof SmtpError && error.kind === 'recipient_rejected') {
+					await this.recordOutcomes([
+						{ contactId, campaignId: campaign.id, kind: 'bounced', bounceType: 'hard', status: String(error.responseCode ?? 550), diagnostic: error.response ?? error.message, source: 'smtp' },
+					]);
+					await store.call((r) => r.hincrby(this.campaignKey(campaign.id), 'bounced', 1));
+					return skip('recipient_rejected', contactId, error.message);
+				}
+				throw error;
+			}
+			const message = v.message as ReturnType<Campaigns['build']>;
+			await store.run(confirmSend, this.base(contactId), [
+				JSON.stringify({
+					id: contactId,
+					now,
+					campaignId: campaign.id,
+					token: prepared.token,
+					messageId: prepared.messageId,
+					transactional: Boolean(campaign.transactional),
+					source: context.source ?? 'campaign',
+					chain: chainJson(context.chain),
+					limits: store.limits,
+				}),
+			]);
+			const key = this.campaignKey(campaign.id);
+			await Promise.all([
+				store.call((r) => r.set(this.messageKey(prepared.messageId), JSON.stringify({ c: contactId, k: campaign.id }), 'PX', 90 * DAY)),
+				store.call((r) => r.hincrby(key, 'sent', 1)),
+				store.call((r) => r.hsetnx(key, 'firstSentAt', now)),
+				store.call((r) => r.hset(key, 'lastSentAt', now, ...(campaign.name ? ['name', campaign.name] : []))),
+			]);
+			return {
+				status: 'sent',
+				contactId,
+				campaignId: campaign.id,
+				email: prepared.email,
+				messageId: prepared.messageId,
+				sentAt: new Date(now).toISOString(),
+				...(v.response ? { smtpResponse: v.response } : {}),
+				trackedLinks: message.trackedLinks,
+				...(delivery.mode === 'render' ? { message: message.rendered } : {}),
+			};
+		});
+	}
+
+	/** Renders the mail of one contact with its signed links and headers. */
+	private build(campaign: CheckedCampaign, prepared: Prepared, data: Record<string, unknown> | undefined, now: number) {
+		const { contact, messageId } = prepared;
+		const secret = campaign.signingSecret as string;
+		const claims = { contactId: contact.id, campaignId: campaign.id, messageId, issuedAt: now };
+		const unsubscribeUrl = campaign.urls ? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u' })) : undefined;
+		const rendered = renderMessage(
+			{ subject: campaign.subject, preheader: campaign.preheader, html: campaign.html, text: campaign.text },
+			{ contact, campaign: { id: campaign.id, name: campaign.name }, data, unsubscribeUrl },
+			{
+				click:
+					campaign.trackClicks && campaign.urls
+						? (url) => (url === unsubscribeUrl ? null : (campaign.urls as NonNullable<CheckedCampaign['urls']>).click(signToken(secret, { ...claims, kind: 'c', url })))
+						: undefined,
+				openPixelUrl: campaign.trackOpens && campaign.urls ? campaign.urls.open(signToken(secret, { ...claims, kind: 'o' })) : undefined,
+			},
+		);
+		const headers: Record<string, string> = {};
+		if (unsubscribeUrl) {
+			const targets = [`<${unsubscribeUrl}>`];
+			if (campaign.unsubscribeMailto) targets.push(`<mailto:${campaign.unsubscribeMailto}?subject=unsubscribe>`);
+			headers['List-Unsubscribe'] = targets.join(', ');
+			headers['List-Unsubscribe-Post'] = 'List-Unsubscribe=One-Click';
+		}
+		headers['X-MA-Campaign'] = encodeURIComponent(campaign.id);
+		const mail: OutgoingMail = {
+			from: { name: campaign.fromName || undefined, address: campaign.fromEmail },
+			to: prepared.email,
+			replyTo: campaign.replyTo,
+			subject: rendered.subject,
+			html: rendered.html,
+			text: rendered.text,
+			messageId,
+			headers,
+		};
+		return {
+			mail,
+			trackedLinks: rendered.trackedLinks.length,
+			rendered: {
+				from: formatAddress(campaign.fromName, campaign.fromEmail),
+				to: prepared.email,
+				...(campaign.replyTo ? { replyTo: campaign.replyTo } : {}),
+				subject: rendered.subject,
+				html: rendered.html,
+				text: rendered.text,
+				headers: { 'Message-ID': messageId, ...headers },
+			} as RenderedEmail,
+		};
+	}
+
+	/** Records delivered / opened / clicked / bounced / complained / unsubscribed, counts firsts, suppresses. */
+	async recordOutcomes(inputs: OutcomeInput[], context: ChangeContext = {}): Promise<Array<Result<OutcomeResult>>> {
+		const { store } = this;
+		const now = store.now();
+		const recorded = await settleAll(inputs, async (input) => {
+			const contactId = checkName('contactId', input?.contactId, 256, 'Contact ID');
+			if (!(input.kind in OUTCOME_EVENTS)) throw new ValidationError('kind', `"${input.kind}" is not an e-mail outcome`);
+			const campaignId = input.campaignId ?? '';
+			const ts = input.time ?? now;
+			const machine = Boolean(input.machine) && (input.kind === 'opened' || input.kind === 'clicked');
+			const props: Record<string, unknown> = {};
+			if (campaignId) props.campaignId = campaignId;
+			if (input.messageId) props.messageId = input.messageId;
+			if (input.provider) props.provider = input.provider;
+			if (machine) props.machine = true;
+			if (input.kind === 'clicked' && input.url) props.url = input.url;
+			if (input.kind === 'bounced') Object.assign(props, { type: input.bounceType ?? 'hard', status: input.status ?? '', diagnostic: (input.diagnostic ?? '').slice(0, 1000) });
+			const field =
+				machine ? '' : input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
+			const raw = await store.run<string>(recordOutcome, this.base(contactId), [
+				JSON.stringify({
+					id: contactId,
+					now,
+					ts,
+					campaignId,
+					field,
+					onlyFirst: input.kind !== 'opened' && input.kind !== 'clicked',
+					name: OUTCOME_EVENTS[input.kind],
+					props: checkProperties(props),
+					activity: !machine && (input.kind === 'opened' || input.kind === 'clicked'),
+					source: input.source ?? context.source ?? input.provider ?? 'tracking',
+					chain: chainJson(context.chain),
+					limits: store.limits,
+				}),
+			]);
+			const out = JSON.parse(raw) as { missing?: boolean; first?: boolean; eventId?: string };
+			return { input, machine, out };
+		});
+
+		// Counters and suppression: one more round trip each for the batch.
+		return settleAll(recorded, async (r): Promise<OutcomeResult> => {
+			if (!r.ok) throw r.error;
+			const { input, machine, out } = r.value;
+			const result: OutcomeResult = { contactId: input.contactId, kind: input.kind, recorded: !out.missing && out.eventId !== undefined, first: Boolean(out.first) };
+			if (out.eventId) result.eventId = out.eventId;
+			if (out.missing) return result;
+			if (input.campaignId) {
+				const counter = machine ? (input.kind === 'opened' ? 'machineOpens' : 'machineClicks') : out.first ? (input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBounced' : input.kind) : undefined;
+				if (counter) await store.call((c) => c.hincrby(this.campaignKey(input.campaignId as string), counter, 1));
+			}
+			const suppress: SubscriptionStatus | undefined =
+				input.kind === 'unsubscribed' ? 'unsubscribed' : input.kind === 'complained' ? 'complained' : input.kind === 'bounced' && input.bounceType !== 'soft' ? 'bounced' : undefined;
+			if (suppress && result.recorded) {
+				const [change] = await store.contacts.change(
+					[{ id: input.contactId, subscription: { status: suppress, source: input.provider ?? input.source ?? (input.campaignId ? `campaign:${input.campaignId}` : 'tracking') } }],
+					'update',
+					context,
+				);
+				if (!change.ok) throw change.error;
+				result.suppressed = suppress;
+			}
+			return result;
+		});
+	}
+
+	/** Which contact and campaign a Message-ID we sent belongs to (kept 90 days). */
+	async lookupMessages(messageIds: string[]): Promise<Array<Result<{ contactId: string; campaignId: string } | null>>> {
+		return settleAll(messageIds, async (raw) => {
+			const id = String(raw ?? '').trim();
+			if (!id) return null;
+			const withBrackets = id.startsWith('<') ? id : `<${id}>`;
+			const found = await this.store.call((r) => r.get(this.messageKey(withBrackets)));
+			if (!found) return null;
+			const v = JSON.parse(found) as { c: string; k: string };
+			return { contactId: v.c, campaignId: v.k };
+		});
+	}
+
+	/** The per-contact record of one campaign: {sentAt, messageId, openedAt?, clickedAt?, ...}. */
+	async sendRecord(contactId: string, campaignId: string): Promise<Record<string, unknown> | null> {
+		const raw = await this.store.call((r) => r.hget(`${this.store.keys.contact(contactId)}:cmp`, campaignId));
+		return raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
+	}
+
+	async report(campaignIds: string[]): Promise<Array<Result<CampaignReport>>> {
+		return settleAll(campaignIds, async (raw) => {
+			const campaignId = checkName('campaignId', raw, 200, 'Campaign ID');
+			const h = await this.store.call((r) => r.hgetall(this.campaignKey(campaignId)));
+			const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(h[c] ?? 0)])) as Record<(typeof COUNTERS)[number], number>;
+			const rate = (n: number) => (counts.sent > 0 ? Math.round((n / counts.sent) * 10_000) / 10_000 : 0);
+			return {
+				campaignId,
+				...counts,
+				...(h.firstSentAt ? { firstSentAt: new Date(Number(h.firstSentAt)).toISOString() } : {}),
+				...(h.lastSentAt ? { lastSentAt: new Date(Number(h.lastSentAt)).toISOString() } : {}),
+				rates: { open: rate(counts.opened), click: rate(counts.clicked), bounce: rate(counts.bounced), complaint: rate(counts.complained), unsubscribe: rate(counts.unsubscribed) },
+			};
+		});
+	}
+}

@@ -1,0 +1,27 @@
+-- Records a send the SMTP server accepted (or a render-only message handed on).
+-- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
+-- {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+local base, shard = KEYS[1], KEYS[2]
+local r = cjson.decode(ARGV[1])
+local reservations = base .. ':cmpr'
+local held = redis.call('HGET', reservations, r.campaignId)
+if held and cjson.decode(held).token == r.token then redis.call('HDEL', reservations, r.campaignId) end
+
+local sendsKey = base .. ':cmp'
+local old = redis.call('HGET', sendsKey, r.campaignId)
+local rec = old and cjson.decode(old) or {}
+rec.sentAt = r.now
+rec.messageId = r.messageId
+rec.sends = (rec.sends or 0) + 1
+if r.transactional then rec.transactional = true end
+redis.call('HSET', sendsKey, r.campaignId, cjson.encode(rec))
+reg_key(base, sendsKey)
+if not r.transactional then
+  redis.call('ZADD', base .. ':snd', r.now, r.token)
+  reg_key(base, base .. ':snd')
+end
+
+local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })
+local eid = record(base, shard, r.id, r.now, { name = '$email_sent', ts = r.now, props = props, source = r.source, chain = r.chain }, r.limits)
+redis.call('HSET', base, 'lastEventAt', r.now)
+return eid

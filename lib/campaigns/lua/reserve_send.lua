@@ -1,0 +1,52 @@
+-- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
+-- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
+-- {now, campaignId, token, transactional, allowResend, requireConsent, cap {max, windowMs}|false,
+--  window {inWindow, nextAt}|false, staleMs, retentionMs}
+-- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
+local base = KEYS[1]
+local r = cjson.decode(ARGV[1])
+local function skip(reason) return cjson.encode({ result = 'skip', reason = reason }) end
+
+if redis.call('EXISTS', base) == 0 then return skip('no_contact') end
+local email = redis.call('HGET', base, 'email')
+if not email or email == '' then return skip('invalid_email') end
+
+local status = redis.call('HGET', base, 'status')
+if not r.transactional then
+  if status == 'unsubscribed' or status == 'bounced' or status == 'complained' then return skip(status) end
+  if r.requireConsent and status ~= 'subscribed' then return skip('no_consent') end
+end
+
+-- A reservation older than staleMs belongs to an execution that died between reserve and confirm.
+local reservations = base .. ':cmpr'
+local sends = base .. ':snd'
+local held = redis.call('HGET', reservations, r.campaignId)
+if held then
+  local h = cjson.decode(held)
+  if r.now - h.at < r.staleMs then return skip('send_in_progress') end
+  redis.call('HDEL', reservations, r.campaignId)
+  redis.call('ZREM', sends, h.token)
+end
+if not r.allowResend and redis.call('HEXISTS', base .. ':cmp', r.campaignId) == 1 then return skip('already_sent') end
+
+redis.call('ZREMRANGEBYSCORE', sends, '-inf', '(' .. (r.now - r.retentionMs))
+if r.cap and not r.transactional then
+  local since = r.now - r.cap.windowMs
+  local count = redis.call('ZCOUNT', sends, '(' .. since, '+inf')
+  if count >= r.cap.max then
+    -- The cap frees when enough of the sends in the window have aged out of it.
+    local oldest = redis.call('ZRANGEBYSCORE', sends, '(' .. since, '+inf', 'WITHSCORES', 'LIMIT', count - r.cap.max, 1)
+    return cjson.encode({ result = 'defer', reason = 'frequency_cap', ['until'] = tonumber(oldest[2]) + r.cap.windowMs })
+  end
+end
+if r.window and not r.window.inWindow then
+  return cjson.encode({ result = 'defer', reason = 'outside_send_window', ['until'] = r.window.nextAt })
+end
+
+redis.call('HSET', reservations, r.campaignId, cjson.encode({ token = r.token, at = r.now }))
+reg_key(base, reservations)
+if not r.transactional then
+  redis.call('ZADD', sends, r.now, r.token)
+  reg_key(base, sends)
+end
+return cjson.encode({ result = 'reserved' })

@@ -1,0 +1,350 @@
+import { closeAllStores } from '../../lib/redis/pool';
+import { Campaigns, acquireMailer, closeAllMailers, SmtpError, type CampaignSpec, type SendOutcome } from '../../lib/campaigns';
+import { verifyToken } from '../../lib/tracking/tokens';
+import { ValidationError, type Result } from '../../lib';
+import { openStore, topologies } from '../harness/store';
+import { startSmtp, type SmtpSink } from '../harness/smtp';
+import { freePort } from '../harness/redis';
+
+const SECRET = 'test-signing-secret-0123456789';
+const DAY = 86_400_000;
+const BASE = 'https://n8n.example.com/webhook/abc/marketing';
+
+let smtp: SmtpSink;
+beforeAll(async () => {
+	smtp = await startSmtp();
+});
+afterAll(async () => {
+	closeAllMailers();
+	await smtp.stop();
+	await closeAllStores();
+});
+beforeEach(() => {
+	smtp.mails.length = 0;
+	smtp.rejectRecipient = undefined;
+	smtp.failData = undefined;
+});
+
+const spec = (over: Partial<CampaignSpec> = {}): CampaignSpec => ({
+	id: 'spring',
+	name: 'Spring sale',
+	fromEmail: 'news@shop.example',
+	fromName: 'Shop News',
+	subject: 'Hi {{ firstName | "there" }}, spring is here',
+	preheader: '20% off for {{ contact.email }}',
+	html: '<html><body><p>Hello {{ firstName | "there" }}!</p><a href="https://shop.example/sale?a=1&amp;b=2">Sale</a> <a href="{{ unsubscribeUrl }}">Unsubscribe</a></body></html>',
+	trackingBaseUrl: BASE,
+	signingSecret: SECRET,
+	unsubscribeMailto: 'unsubscribe@shop.example',
+	...over,
+});
+
+function value<T>(result: Result<T>): T {
+	if (!result.ok) throw result.error;
+	return result.value;
+}
+
+describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
+	const ctx = openStore(topology);
+	const { store, clock } = ctx;
+	const campaigns = new Campaigns(store);
+	const mailer = () => acquireMailer({ host: '127.0.0.1', port: smtp.port, secure: false, starttls: 'never', poolSize: 3 }).mailer;
+	let n = 0;
+	const fresh = async (fields: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => {
+		const id = `c${++n}-${topology}`;
+		value(
+			(
+				await store.contacts.upsert([
+					{ id, email: `${id}@example.com`, timezone: 'Europe/Berlin', fields, subscription: { status: 'subscribed', source: 'form' }, ...extra },
+				])
+			)[0],
+		);
+		return id;
+	};
+	const sendOne = async (id: string, over: Partial<CampaignSpec> = {}, delivery = { mode: 'smtp' as const, mailer: mailer() }): Promise<SendOutcome> =>
+		value((await campaigns.send(spec(over), [{ contactId: id }], delivery))[0]);
+
+	it('sends a personalised, escaped mail with List-Unsubscribe, Message-ID and signed tracking links', async () => {
+		const id = await fresh({ firstName: 'Ada <b>&</b>' });
+		const out = await sendOne(id, { trackOpens: true, trackClicks: true });
+		expect(out).toMatchObject({ status: 'sent', contactId: id, email: `${id}@example.com`, trackedLinks: 1 });
+		const [mail] = await smtp.waitFor(1);
+		const { parsed, headerLines } = mail;
+		expect(mail.envelope).toEqual({ from: 'news@shop.example', to: [`${id}@example.com`] });
+		expect(parsed.subject).toBe('Hi Ada <b>&</b>, spring is here');
+		expect(parsed.from?.value[0]).toEqual({ address: 'news@shop.example', name: 'Shop News' });
+		expect(parsed.messageId).toBe((out as { messageId: string }).messageId);
+		expect(parsed.messageId).toMatch(/^<[0-9a-f-]{36}@shop\.example>$/);
+		expect(headerLines['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
+		const lu = /^<(https:\/\/[^>]+)>, <mailto:unsubscribe@shop\.example\?subject=unsubscribe>$/.exec(headerLines['list-unsubscribe']);
+		expect(lu).not.toBeNull();
+		const unsubToken = (lu as RegExpExecArray)[1].slice(`${BASE}/u/`.length);
+		expect(verifyToken(SECRET, unsubToken, 'u')).toMatchObject({ contactId: id, campaignId: 'spring', messageId: parsed.messageId });
+
+		const html = String(parsed.html);
+		expect(html).toContain('Hello Ada &lt;b&gt;&amp;&lt;/b&gt;!');
+		expect(html).toContain(`20% off for ${id}@example.com`);
+		const click = new RegExp(`href="${BASE}/t/c/([^"]+)"`).exec(html);
+		expect(verifyToken(SECRET, click?.[1], 'c')).toMatchObject({ url: 'https://shop.example/sale?a=1&b=2', contactId: id });
+		// The unsubscribe link stays direct; the pixel carries an open token.
+		expect(html).toContain(`href="${BASE}/u/${unsubToken}"`);
+		const pixel = new RegExp(`<img src="${BASE}/t/o/([^"]+)" width="1"`).exec(html);
+		expect(verifyToken(SECRET, pixel?.[1], 'o')).toMatchObject({ contactId: id, campaignId: 'spring' });
+		expect(parsed.text).toContain('Hello Ada <b>&</b>!');
+
+		const history = await store.events.history(id, 10);
+		expect(history.filter((e) => e.name === '$email_sent')).toHaveLength(1);
+		expect(history.find((e) => e.name === '$email_sent')).toMatchObject({ name: '$email_sent', properties: { campaignId: 'spring', messageId: parsed.messageId, transactional: false } });
+		expect(await campaigns.sendRecord(id, 'spring')).toMatchObject({ messageId: parsed.messageId, sentAt: clock.ms, sends: 1 });
+		expect(value((await campaigns.lookupMessages([String(parsed.messageId)]))[0])).toEqual({ contactId: id, campaignId: 'spring' });
+		expect(value((await campaigns.report(['spring']))[0])).toMatchObject({ sent: expect.any(Number), lastSentAt: new Date(clock.ms).toISOString() });
+	});
+
+	it('never sends the same campaign twice unless resend is allowed', async () => {
+		const id = await fresh();
+		expect((await sendOne(id)).status).toBe('sent');
+		expect(await sendOne(id)).toMatchObject({ status: 'skipped', reason: 'already_sent' });
+		clock.advance(1000);
+		expect(await sendOne(id, { allowResend: true })).toMatchObject({ status: 'sent' });
+		expect(await campaigns.sendRecord(id, 'spring')).toMatchObject({ sends: 2 });
+		expect(smtp.mails).toHaveLength(2);
+	});
+
+	it('reports each check as the skip reason, in order', async () => {
+		const missing = await campaigns.send(spec(), [{ contactId: 'nobody' }, { email: 'nobody@example.com' }], { mode: 'render' });
+		expect(missing.map((r) => value(r))).toEqual([
+			{ status: 'skipped', contactId: 'nobody', campaignId: 'spring', reason: 'no_contact' },
+			{ status: 'skipped', campaignId: 'spring', reason: 'no_contact' },
+		]);
+		value((await store.contacts.upsert([{ id: `noemail-${topology}`, fields: { a: 1 } }]))[0]);
+		expect(await sendOne(`noemail-${topology}`)).toMatchObject({ status: 'skipped', reason: 'invalid_email' });
+		for (const status of ['unsubscribed', 'bounced', 'complained'] as const) {
+			const id = await fresh({}, { subscription: { status, source: 'test' } });
+			expect(await sendOne(id)).toMatchObject({ status: 'skipped', reason: status });
+			expect(await sendOne(id, { transactional: true })).toMatchObject({ status: 'sent' });
+		}
+		const pending = await fresh({}, { subscription: { status: 'pending', source: 'form' } });
+		expect(await sendOne(pending)).toMatchObject({ status: 'sent' });
+		expect(await sendOne(pending, { id: 'consent', requireConsent: true })).toMatchObject({ status: 'skipped', reason: 'no_consent' });
+		// Suppression wins over the later checks (already sent, cap, window).
+		const unsub = await fresh();
+		await sendOne(unsub);
+		value((await store.contacts.change([{ id: unsub, subscription: { status: 'unsubscribed', source: 'x' } }], 'update'))[0]);
+		expect(await sendOne(unsub, { frequencyCap: { max: 1, windowMs: DAY }, sendWindow: { startHour: 3, endHour: 4 } })).toMatchObject({ reason: 'unsubscribed' });
+		// Three transactional mails, the pending contact's, and the first mail to `unsub`.
+		expect(smtp.mails).toHaveLength(5);
+	});
+
+	it('defers at the frequency cap until the oldest send leaves the rolling window', async () => {
+		const id = await fresh();
+		const cap = { max: 2, windowMs: 7 * DAY };
+		const t0 = clock.ms;
+		expect(await sendOne(id, { id: 'd1', frequencyCap: cap })).toMatchObject({ status: 'sent' });
+		clock.advance(DAY);
+		expect(await sendOne(id, { id: 'd2', frequencyCap: cap })).toMatchObject({ status: 'sent' });
+		clock.advance(DAY);
+		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toEqual({ status: 'deferred', contactId: id, campaignId: 'd3', reason: 'frequency_cap', until: new Date(t0 + 7 * DAY).toISOString() });
+		// Transactional mail is neither capped nor counted.
+		expect(await sendOne(id, { id: 'receipt', transactional: true, frequencyCap: cap })).toMatchObject({ status: 'sent' });
+		clock.ms = t0 + 7 * DAY - 1;
+		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toMatchObject({ status: 'deferred', reason: 'frequency_cap' });
+		clock.ms = t0 + 7 * DAY;
+		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toMatchObject({ status: 'sent' });
+		// Now d2 (t0+1d) and d3 (t0+7d) are in the window: the next slot is t0+8d.
+		expect(await sendOne(id, { id: 'd4', frequencyCap: cap })).toMatchObject({ reason: 'frequency_cap', until: new Date(t0 + 8 * DAY).toISOString() });
+	});
+
+	it('defers outside the send window in the contact time zone, to the next opening', async () => {
+		// 2026-01-15 is a Thursday; 12:00 UTC = 13:00 Berlin = 04:00 Los Angeles.
+		clock.ms = Date.UTC(2026, 0, 15, 12, 0);
+		const window = { startHour: 9, endHour: 18, weekdays: [1, 2, 3, 4, 5] };
+		const berlin = await fresh();
+		const la = await fresh({}, { timezone: 'America/Los_Angeles' });
+		const noZone = await fresh({}, { timezone: null });
+		expect(await sendOne(berlin, { id: 'w1', sendWindow: window })).toMatchObject({ status: 'sent' });
+		expect(await sendOne(la, { id: 'w1', sendWindow: window })).toMatchObject({ status: 'deferred', reason: 'outside_send_window', until: '2026-01-15T17:00:00.000Z' });
+		expect(await sendOne(noZone, { id: 'w1', sendWindow: { ...window, fallbackZone: 'Asia/Tokyo' } })).toMatchObject({ reason: 'outside_send_window', until: '2026-01-16T00:00:00.000Z' });
+		// Friday 18:30 Berlin -> Monday 09:00 Berlin.
+		clock.ms = Date.UTC(2026, 0, 16, 17, 30);
+		expect(await sendOne(berlin, { id: 'w2', sendWindow: window })).toMatchObject({ until: '2026-01-19T08:00:00.000Z' });
+		// Capped until Saturday: deferred to when both the cap and the window allow it (Monday 09:00).
+		const capped = await fresh();
+		clock.ms = Date.UTC(2026, 0, 16, 9, 0);
+		await sendOne(capped, { id: 'w3', sendWindow: window, frequencyCap: { max: 1, windowMs: DAY } });
+		expect(await sendOne(capped, { id: 'w4', sendWindow: window, frequencyCap: { max: 1, windowMs: DAY } })).toMatchObject({ reason: 'frequency_cap', until: '2026-01-19T08:00:00.000Z' });
+	});
+
+	it('sends exactly one mail when 4 executions send the same campaign to the same contact at once', async () => {
+		const id = await fresh();
+		const runs = await Promise.all([1, 2, 3, 4].map(() => campaigns.send(spec({ id: 'race' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() })));
+		const outcomes = runs.map((r) => value(r[0]));
+		expect(outcomes.filter((o) => o.status === 'sent')).toHaveLength(1);
+		expect(outcomes.filter((o) => o.status === 'skipped').map((o) => (o as { reason: string }).reason).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]));
+		await new Promise((r) => setTimeout(r, 200));
+		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
+		expect((await store.events.history(id, 20)).filter((e) => e.name === '$email_sent')).toHaveLength(1);
+	});
+
+	it('SMTP unreachable: a clear error, nothing recorded as sent, and a later send works', async () => {
+		const id = await fresh();
+		const port = await freePort();
+		const down = acquireMailer({ host: '127.0.0.1', port, secure: false, starttls: 'never', poolSize: 1, timeoutMs: 2000 });
+		const [result] = await campaigns.send(spec({ id: 'down' }), [{ contactId: id }], { mode: 'smtp', mailer: down.mailer });
+		down.release();
+		expect(result.ok).toBe(false);
+		const error = (result as { error: SmtpError }).error;
+		expect(error).toBeInstanceOf(SmtpError);
+		expect(error.kind).toBe('connection');
+		expect(error.message).toContain(`Cannot reach the SMTP server (127.0.0.1:${port})`);
+		expect(await campaigns.sendRecord(id, 'down')).toBeNull();
+		expect((await store.events.history(id)).some((e) => e.name === '$email_sent')).toBe(false);
+		expect(value((await campaigns.report(['down']))[0]).sent).toBe(0);
+		expect(await sendOne(id, { id: 'down' })).toMatchObject({ status: 'sent' });
+	});
+
+	it('4xx: deferred for a retry, nothing recorded; 5xx recipient: hard bounce and suppression', async () => {
+		const soft = await fresh();
+		smtp.rejectRecipient = (address) => (address === `${soft}@example.com` ? { code: 451, message: '4.7.1 Greylisted, try later' } : undefined);
+		const deferred = await sendOne(soft, { id: 'codes' });
+		expect(deferred).toMatchObject({ status: 'deferred', reason: 'smtp_temporary_failure', until: new Date(clock.ms + 15 * 60_000).toISOString() });
+		expect((deferred as { detail: string }).detail).toContain('4.7.1 Greylisted');
+		expect(await campaigns.sendRecord(soft, 'codes')).toBeNull();
+		smtp.rejectRecipient = undefined;
+		expect(await sendOne(soft, { id: 'codes' })).toMatchObject({ status: 'sent' });
+
+		const hard = await fresh();
+		smtp.rejectRecipient = () => ({ code: 550, message: '5.1.1 User unknown' });
+		expect(await sendOne(hard, { id: 'codes' })).toMatchObject({ status: 'skipped', reason: 'recipient_rejected' });
+		const contact = await store.contacts.getOne(hard);
+		expect(contact?.subscription?.status).toBe('bounced');
+		const bounce = (await store.events.history(hard)).find((e) => e.name === '$email_bounced');
+		expect(bounce?.properties).toMatchObject({ campaignId: 'codes', type: 'hard', status: '550' });
+		expect(String((bounce?.properties as { diagnostic: string }).diagnostic)).toContain('5.1.1 User unknown');
+		expect(await campaigns.sendRecord(hard, 'codes')).toBeNull();
+		expect(value((await campaigns.report(['codes']))[0])).toMatchObject({ sent: 1, bounced: 1 });
+
+		// A 4xx at the end of DATA is retryable too.
+		smtp.rejectRecipient = undefined;
+		smtp.failData = () => ({ code: 452, message: '4.3.1 Insufficient storage' });
+		expect(await sendOne(await fresh(), { id: 'codes' })).toMatchObject({ status: 'deferred', reason: 'smtp_temporary_failure' });
+	});
+
+	it('refuses or neutralises header injection in subject, names and addresses', async () => {
+		const id = await fresh({ firstName: 'Eve\r\nBcc: victim@evil.test' });
+		const out = await sendOne(id, { id: 'inject', subject: 'Hello {{ firstName }}\r\nX-Injected: 1', fromName: 'Shop\r\nBcc: other@evil.test' });
+		expect(out.status).toBe('sent');
+		const [mail] = await smtp.waitFor(1);
+		expect(mail.envelope.to).toEqual([`${id}@example.com`]);
+		expect(mail.headerLines['bcc']).toBeUndefined();
+		expect(mail.headerLines['x-injected']).toBeUndefined();
+		expect(mail.parsed.subject).toBe('Hello Eve Bcc: victim@evil.test X-Injected: 1');
+		expect(mail.parsed.from?.value[0].address).toBe('news@shop.example');
+		for (const [over, field] of [
+			[{ fromEmail: 'news@shop.example\r\nBcc: x@evil.test' }, 'fromEmail'],
+			[{ replyTo: 'a@b.example\nBcc: x@evil.test' }, 'replyTo'],
+			[{ unsubscribeMailto: 'x@y.z>\r\nX: y' }, 'unsubscribeMailto'],
+		] as const) {
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({ field });
+		}
+	});
+
+	it('a missing required merge field fails the item, naming the field, and frees the reservation', async () => {
+		const id = await fresh();
+		const [result] = await campaigns.send(spec({ id: 'merge', subject: 'For {{ lastName }}' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() });
+		expect(result.ok).toBe(false);
+		expect((result as { error: ValidationError }).error).toMatchObject({ field: 'subject', message: expect.stringContaining('"lastName"') });
+		value((await store.contacts.upsert([{ id, fields: { lastName: 'Lovelace' } }]))[0]);
+		expect(await sendOne(id, { id: 'merge', subject: 'For {{ lastName }}' })).toMatchObject({ status: 'sent' });
+	});
+
+	it('validates the campaign: tracking URL for marketing mail, https, cap and window', async () => {
+		const id = await fresh();
+		const cases: Array<[Partial<CampaignSpec>, string]> = [
+			[{ trackingBaseUrl: undefined }, 'trackingBaseUrl'],
+			[{ trackingBaseUrl: 'http://n8n.example.com/webhook' }, 'trackingBaseUrl'],
+			[{ signingSecret: 'short' }, 'signingSecret'],
+			[{ frequencyCap: { max: 0, windowMs: DAY } }, 'frequencyCap.max'],
+			[{ frequencyCap: { max: 1, windowMs: 10 } }, 'frequencyCap.window'],
+			[{ sendWindow: { startHour: 9, endHour: 9 } }, 'endHour'],
+			[{ id: '' }, 'campaignId'],
+			[{ html: ' ' }, 'html'],
+		];
+		for (const [over, field] of cases) {
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toBeInstanceOf(ValidationError);
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({ field });
+		}
+		// Transactional mail may go without a tracking URL (and then has no List-Unsubscribe), but
+		// not with an {{ unsubscribeUrl }} it cannot fill.
+		await expect(sendOne(id, { id: 'tx', transactional: true, trackingBaseUrl: undefined }, { mode: 'render' } as never)).rejects.toMatchObject({
+			field: 'html',
+			message: expect.stringContaining('"unsubscribeUrl"'),
+		});
+		const out = await sendOne(id, { id: 'tx', transactional: true, trackingBaseUrl: undefined, html: '<p>Your receipt</p>' }, { mode: 'render' } as never);
+		expect(out).toMatchObject({ status: 'sent', message: { headers: { 'Message-ID': expect.any(String) } } });
+		expect((out as { message: { headers: Record<string, string> } }).message.headers['List-Unsubscribe']).toBeUndefined();
+	});
+
+	it('render-only mode returns the finished message and records it like a send', async () => {
+		const id = await fresh({ firstName: 'Bo' });
+		const out = await sendOne(id, { id: 'render' }, { mode: 'render' } as never);
+		expect(out).toMatchObject({
+			status: 'sent',
+			message: {
+				from: '"Shop News" <news@shop.example>',
+				to: `${id}@example.com`,
+				subject: 'Hi Bo, spring is here',
+				headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click', 'List-Unsubscribe': expect.stringContaining(`${BASE}/u/`) },
+			},
+		});
+		expect((out as { message: { text: string } }).message.text).toContain('Hello Bo!');
+		expect(smtp.mails).toHaveLength(0);
+		expect(await sendOne(id, { id: 'render' }, { mode: 'render' } as never)).toMatchObject({ reason: 'already_sent' });
+	});
+
+	it('records outcomes: unique counts, machine hits not counted as engagement, suppression', async () => {
+		const id = await fresh();
+		await sendOne(id, { id: 'out' });
+		const before = (await store.contacts.getOne(id))?.lastActivityAt;
+		clock.advance(60_000);
+		const results = await campaigns.recordOutcomes([
+			{ contactId: id, campaignId: 'out', kind: 'delivered', provider: 'sendgrid' },
+			{ contactId: id, campaignId: 'out', kind: 'delivered', provider: 'sendgrid' },
+			{ contactId: id, campaignId: 'out', kind: 'opened', machine: true },
+		]);
+		expect(results.map((r) => value(r)).map((r) => [r.recorded, r.first])).toEqual([
+			[true, true],
+			[false, false],
+			[true, false],
+		]);
+		expect((await store.contacts.getOne(id))?.lastActivityAt).toBe(before);
+		clock.advance(60_000);
+		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'opened' }]);
+		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'opened' }]);
+		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'clicked', url: 'https://shop.example/' }]);
+		expect((await store.contacts.getOne(id))?.lastActivityAt).toBe(new Date(clock.ms).toISOString());
+		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'bounced', bounceType: 'soft', status: '4.2.2', diagnostic: 'mailbox full' }]);
+		expect((await store.contacts.getOne(id))?.subscription?.status).toBe('subscribed');
+		const [unsub] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'unsubscribed' }]);
+		expect(value(unsub)).toMatchObject({ first: true, suppressed: 'unsubscribed' });
+		expect((await store.contacts.getOne(id))?.subscription).toMatchObject({ status: 'unsubscribed', source: 'campaign:out' });
+		expect(value((await campaigns.report(['out']))[0])).toMatchObject({
+			sent: 1, delivered: 1, opened: 1, clicked: 1, softBounced: 1, unsubscribed: 1, machineOpens: 1, bounced: 0,
+			rates: { open: 1, click: 1, unsubscribe: 1 },
+		});
+		expect(await campaigns.sendRecord(id, 'out')).toMatchObject({ openedAt: clock.ms, clickedAt: clock.ms, deliveredAt: expect.any(Number) });
+		const names = (await store.events.history(id, 20)).map((e) => e.name);
+		expect(names.filter((x) => x === '$email_opened')).toHaveLength(3);
+		expect(names.filter((x) => x === '$email_delivered')).toHaveLength(1);
+		const [missing] = await campaigns.recordOutcomes([{ contactId: 'ghost', campaignId: 'out', kind: 'opened' }]);
+		expect(value(missing).recorded).toBe(false);
+	});
+
+	it('erase removes the campaign records, reservations and send times of a contact', async () => {
+		const id = await fresh();
+		await sendOne(id, { id: 'erase', frequencyCap: { max: 5, windowMs: DAY } });
+		const base = store.keys.contact(id);
+		expect(await store.redis.exists(`${base}:cmp`, `${base}:snd`)).toBe(2);
+		value((await store.contacts.erase([id]))[0]);
+		expect(await store.redis.exists(`${base}:cmp`, `${base}:snd`, `${base}:cmpr`)).toBe(0);
+	});
+});
