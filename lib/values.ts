@@ -68,7 +68,8 @@ export function toTimestamp(value: unknown, field: string): number {
 	let dt: DateTime | undefined;
 	if (value instanceof Date) dt = DateTime.fromJSDate(value);
 	else if (typeof value === 'number') dt = DateTime.fromMillis(value);
-	else if (typeof value === 'string' && value.trim() !== '') dt = DateTime.fromISO(value.trim(), { setZone: true });
+	// Times without an offset are UTC, whatever the process's (or n8n's workflow) default zone is.
+	else if (typeof value === 'string' && value.trim() !== '') dt = DateTime.fromISO(value.trim(), { zone: 'utc', setZone: true });
 	else if (value && typeof value === 'object' && typeof (value as DateTime).toMillis === 'function') dt = value as DateTime;
 	if (!dt || !dt.isValid) {
 		throw new ValidationError(field, `${describe(value)} is not a valid date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');

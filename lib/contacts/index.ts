@@ -41,6 +41,8 @@ export interface ContactInput {
 	addTags?: string[];
 	removeTags?: string[];
 	subscription?: { status: SubscriptionStatus; source: string; at?: unknown };
+	/** Per-item source and workflow chain; overrides the batch context of `change`. */
+	context?: ChangeContext;
 }
 
 export type ChangeMode = 'upsert' | 'create' | 'update';
@@ -207,14 +209,15 @@ export class Contacts {
 			const claim = claims[i];
 			if (!claim.ok) throw claim.error;
 			const id = (ids[i] as { value: string }).value;
+			const itemContext = inputs[i].context ?? context;
 			const raw = await store.run<string>(applyChange, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [
 				JSON.stringify({
 					id,
 					now,
 					mode,
 					...(p as Prepared).request,
-					source: context.source ?? 'api',
-					chain: chainJson(context.chain),
+					source: itemContext.source ?? 'api',
+					chain: chainJson(itemContext.chain),
 					limits: store.limits,
 				}),
 			]);

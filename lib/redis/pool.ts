@@ -54,11 +54,20 @@ export function acquireStore(config: StoreConfig, options: StoreOptions = {}): S
 			current.idleTimer = setTimeout(() => {
 				if (current.users > 0 || entries.get(key) !== current) return;
 				entries.delete(key);
-				current.client.quit().catch(() => current.client.disconnect());
+				void closeClient(current.client);
 			}, idleCloseMs);
 			current.idleTimer.unref();
 		},
 	};
+}
+
+/** QUIT when connected; a client that is (re)connecting is dropped at once, or its retry timer lives on. */
+async function closeClient(client: RedisClient): Promise<void> {
+	if (client.status !== 'ready') {
+		client.disconnect();
+		return;
+	}
+	await client.quit().catch(() => client.disconnect());
 }
 
 /** Closes every pooled connection now (tests, shutdown). */
@@ -68,7 +77,7 @@ export async function closeAllStores(): Promise<void> {
 	await Promise.all(
 		all.map(async (entry) => {
 			clearTimeout(entry.idleTimer);
-			await entry.client.quit().catch(() => entry.client.disconnect());
+			await closeClient(entry.client);
 		}),
 	);
 }

@@ -1,0 +1,198 @@
+import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+import { Contact } from '../../nodes/Contact/Contact.node';
+import { acquireStore, closeAllStores } from '../../lib/redis/pool';
+import { storeConfig, topologies } from '../harness/store';
+import { contactStoreCredentials, runNode, type InputItem } from '../harness/n8n';
+
+afterAll(() => closeAllStores());
+
+const json = (items: INodeExecutionData[]) => items.map((item) => item.json);
+
+describe.each(topologies)('Contact node on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology);
+	const prefix = credentials.contactStoreApi.keyPrefix as string;
+	const { store } = acquireStore(storeConfig(topology, prefix));
+	const run = async (parameters: IDataObject, items: InputItem[] = [{}], extra: { continueOnFail?: boolean; workflowId?: string } = {}) => {
+		const [out] = await runNode({ nodeType: new Contact(), parameters: parameters as never, items, credentials, ...extra });
+		return out;
+	};
+
+	it('upserts a batch with fields from the UI and from expressions, pairing every item', async () => {
+		const out = await run(
+			{
+				resource: 'contact',
+				operation: 'upsert',
+				contactId: '={{ $json.crmId }}',
+				email: '={{ $json.mail }}',
+				fieldsUi: {
+					field: [
+						{ name: 'firstName', type: 'auto', value: '={{ $json.first }}' },
+						{ name: 'orders', type: 'number', value: '={{ $json.orders }}' },
+						{ name: 'vip', type: 'boolean', value: 'true' },
+						{ name: 'birthday', type: 'date', value: '1990-02-28' },
+					],
+				},
+				additionalFields: { addTags: 'newsletter, vip', timezone: 'Europe/Berlin', lifecycleStage: 'lead', subscriptionStatus: 'subscribed', consentSource: 'signup form' },
+			},
+			[
+				{ crmId: 'n-1', mail: 'Ada@Example.com', first: 'Ada', orders: '3' },
+				{ crmId: 'n-2', mail: 'bo@example.com', first: 'Bo', orders: 7 },
+			],
+		);
+		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(out[0].json).toMatchObject({
+			id: 'n-1',
+			email: 'ada@example.com',
+			created: true,
+			fields: { firstName: 'Ada', orders: 3, vip: true, birthday: '1990-02-28T00:00:00.000Z' },
+			tags: ['newsletter', 'vip'],
+			timezone: 'Europe/Berlin',
+			lifecycleStage: 'lead',
+			subscription: { status: 'subscribed', source: 'signup form' },
+		});
+		expect((out[0].json.changes as IDataObject[]).map((c) => c.event)).toContain('$tag_added');
+		expect(out[1].json).toMatchObject({ id: 'n-2', fields: { orders: 7 } });
+		expect((await store.contacts.getOne('n-2'))?.fields.firstName).toBe('Bo');
+	});
+
+	it('upserts fields given as JSON and removes a field with null', async () => {
+		await run({ resource: 'contact', operation: 'upsert', contactId: 'j-1', fieldsInput: 'json', fieldsJson: '{"plan":"pro","score":{"value":"12","type":"number"}}' });
+		const [out] = await run({ resource: 'contact', operation: 'upsert', contactId: 'j-1', fieldsInput: 'json', fieldsJson: '={{ { plan: null, seats: $json.seats } }}' }, [{ seats: 4 }]);
+		expect(out.json).toMatchObject({ created: false, fields: { score: 12, seats: 4 } });
+		expect((out.json.fields as IDataObject).plan).toBeUndefined();
+	});
+
+	it('gets by id and by e-mail, with recent events, and reports a missing contact', async () => {
+		await store.contacts.upsert([{ id: 'g-1', email: 'g1@example.com' }]);
+		await store.events.record([{ contactId: 'g-1', name: 'visited', properties: { page: '/pricing' } }]);
+		const out = await run(
+			{ resource: 'contact', operation: 'get', identifyBy: '={{ $json.by }}', contactId: '={{ $json.v }}', email: '={{ $json.v }}', options: { historyLimit: 5 } },
+			[{ by: 'id', v: 'g-1' }, { by: 'email', v: 'G1@example.com' }, { by: 'id', v: 'nobody' }, { by: 'email', v: 'none@example.com' }],
+		);
+		expect(json(out)).toEqual([
+			expect.objectContaining({ found: true, id: 'g-1', recentEvents: expect.arrayContaining([expect.objectContaining({ name: 'visited', properties: { page: '/pricing' } })]) }),
+			expect.objectContaining({ found: true, id: 'g-1' }),
+			{ found: false, id: 'nobody' },
+			{ found: false, email: 'none@example.com' },
+		]);
+		await expect(run({ resource: 'contact', operation: 'get', contactId: 'nobody', options: { errorIfNotFound: true } })).rejects.toThrow(
+			'No contact with ID "nobody" (item 0, field "Contact ID")',
+		);
+	});
+
+	it('records events with idempotency, creates contacts by e-mail and carries the workflow chain', async () => {
+		const params = {
+			resource: 'event',
+			operation: 'record',
+			identifyBy: 'email',
+			email: '={{ $json.email }}',
+			eventName: 'order_completed',
+			properties: '={{ { total: $json.total } }}',
+			options: { idempotencyKey: '={{ $json.orderId }}', source: 'shop' },
+		};
+		const items = [
+			{ email: 'buyer@example.com', total: 10, orderId: 'o-1', $chain: [{ workflowId: 'wf-a', executionId: '7' }] },
+			{ email: 'buyer@example.com', total: 10, orderId: 'o-1' },
+			{ email: 'buyer@example.com', total: 20, orderId: 'o-2' },
+		];
+		const out = await run(params, items, { workflowId: 'wf-b' });
+		const duplicates = out.map((i) => i.json.duplicate);
+		expect(duplicates.filter(Boolean)).toHaveLength(1);
+		expect(out.every((i) => i.json.contactId === 'buyer@example.com' && i.json.event === 'order_completed')).toBe(true);
+		const contact = await store.contacts.getOne('buyer@example.com');
+		expect(contact?.events.order_completed.count).toBe(2);
+		const log = await store.redis.xrange(store.keys.log(store.keys.shardOfContact('buyer@example.com')), '-', '+');
+		const chains = log.filter(([, f]) => f[f.indexOf('n') + 1] === 'order_completed').map(([, f]) => JSON.parse(f[f.indexOf('ch') + 1]));
+		expect(chains).toContainEqual([{ workflowId: 'wf-a', executionId: '7' }, expect.objectContaining({ workflowId: 'wf-b' })]);
+		expect(chains.every((c: Array<{ workflowId: string }>) => c[c.length - 1].workflowId === 'wf-b')).toBe(true);
+	});
+
+	it('refuses to create a contact for an event when told not to', async () => {
+		const out = await run(
+			{ resource: 'event', operation: 'record', identifyBy: 'id', contactId: 'absent', eventName: 'x', options: { createContact: false } },
+			[{}],
+			{ continueOnFail: true },
+		);
+		expect(out[0].json.error).toMatch(/does not exist \(item 0/);
+		expect(await store.contacts.getOne('absent')).toBeNull();
+	});
+
+	it('adds and removes tags', async () => {
+		const added = await run({ resource: 'tag', operation: 'add', contactId: 't-1', tags: '={{ $json.tags }}' }, [{ tags: ['a', 'b'] }]);
+		expect(added[0].json).toMatchObject({ id: 't-1', created: true, tags: ['a', 'b'] });
+		const removed = await run({ resource: 'tag', operation: 'remove', contactId: 't-1', tags: 'a' });
+		expect(removed[0].json).toMatchObject({ tags: ['b'], changes: [{ event: '$tag_removed', tag: 'a' }] });
+		await expect(run({ resource: 'tag', operation: 'remove', contactId: 'no-such', tags: 'a' })).rejects.toThrow(/does not exist \(item 0, field "Contact ID"\)/);
+	});
+
+	it('subscribes (pending), unsubscribes and reads the status with consent', async () => {
+		const sub = await run({ resource: 'subscription', operation: 'subscribe', identifyBy: 'email', email: 's@example.com', consentSource: 'landing page', options: { pending: true, consentAt: '2026-01-02T03:04:05Z' } });
+		expect(sub[0].json.subscription).toEqual({ status: 'pending', source: 'landing page', at: '2026-01-02T03:04:05.000Z' });
+		await run({ resource: 'subscription', operation: 'unsubscribe', identifyBy: 'email', email: 's@example.com', consentSource: 'preference center' });
+		const [status] = await run({ resource: 'subscription', operation: 'getStatus', identifyBy: 'email', email: 'S@example.com' });
+		expect(status.json).toMatchObject({ found: true, id: 's@example.com', status: 'unsubscribed', consentSource: 'preference center', suppressed: true });
+	});
+
+	it('exports and erases a contact', async () => {
+		await store.contacts.upsert([{ id: 'e-1', email: 'e1@example.com', addTags: ['x'] }]);
+		const [exported] = await run({ resource: 'contact', operation: 'export', identifyBy: 'email', email: 'e1@example.com' });
+		expect(exported.json).toMatchObject({ found: true, contact: { id: 'e-1', tags: ['x'] } });
+		const [erased] = await run({ resource: 'contact', operation: 'erase', contactId: 'e-1' });
+		expect(erased.json).toEqual({ contactId: 'e-1', erased: true });
+		expect(await store.contacts.getOne('e-1')).toBeNull();
+		const [again] = await run({ resource: 'contact', operation: 'erase', identifyBy: 'email', email: 'e1@example.com' });
+		expect(again.json).toMatchObject({ erased: false });
+	});
+
+	it('keeps good items and names item and field of bad ones under continueOnFail', async () => {
+		const out = await run(
+			{ resource: 'contact', operation: 'upsert', contactId: '={{ $json.id }}', email: '={{ $json.email }}', additionalFields: { timezone: '={{ $json.tz }}' } },
+			[
+				{ id: 'ok-1', email: 'ok1@example.com', tz: 'UTC' },
+				{ id: 'bad-mail', email: 'not-an-email', tz: 'UTC' },
+				{ id: 'bad-tz', email: 'tz@example.com', tz: 'Mars/Olympus' },
+				{ id: 'x'.repeat(300), email: '', tz: 'UTC' },
+			],
+			{ continueOnFail: true },
+		);
+		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }, { item: 3 }]);
+		expect(out[0].json).toMatchObject({ id: 'ok-1', created: true });
+		expect(out[1].json.error).toMatch(/not a valid e-mail address \(item 1, field "Email"\)/);
+		expect(out[2].json.error).toMatch(/IANA time zone \(item 2, field "Time Zone"\)/);
+		expect(out[3].json.error).toMatch(/limit is 256 \(item 3, field "Contact ID"\)/);
+		expect(await store.contacts.getOne('bad-mail')).toBeNull();
+	});
+
+	it.each([
+		['a field value that does not fit its type', { fieldsUi: { field: [{ name: 'n', type: 'number', value: 'abc' }] } }, 'Fields > n'],
+		['a malformed date', { fieldsUi: { field: [{ name: 'd', type: 'date', value: '2024-13-45' }] } }, 'Fields > d'],
+		['fields JSON that is not an object', { fieldsInput: 'json', fieldsJson: '[1,2]' }, 'Fields'],
+		['fields JSON that does not parse', { fieldsInput: 'json', fieldsJson: '{nope' }, 'Fields'],
+	])('stops on %s, naming the item and field', async (_label, extra, field) => {
+		await expect(run({ resource: 'contact', operation: 'upsert', contactId: 'f-bad', ...extra }, [{}, {}])).rejects.toThrow(`(item 0, field "${field}")`);
+		expect(await store.contacts.getOne('f-bad')).toBeNull();
+	});
+
+	it.each([
+		['properties that are not an object', { properties: '"text"' }, 'Properties'],
+		['a reserved event name', { eventName: '$email_sent' }, 'Event Name'],
+		['a malformed time', { options: { time: 'yesterday-ish' } }, 'Time'],
+		['1 MB of properties', { properties: JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }) }, 'Properties'],
+	])('rejects an event with %s', async (_label, extra, field) => {
+		const out = await run({ resource: 'event', operation: 'record', contactId: 'ev-bad', eventName: 'ok', ...extra }, [{}], { continueOnFail: true });
+		expect(out[0].json.error).toContain(`(item 0, field "${field}")`);
+		expect(await store.contacts.getOne('ev-bad')).toBeNull();
+	});
+
+	it('reports an unreachable store on every item without hanging', async () => {
+		const [out] = await runNode({
+			nodeType: new Contact(),
+			parameters: { resource: 'contact', operation: 'get', contactId: '={{ $json.id }}' },
+			items: [{ id: 'a' }, { id: 'b' }],
+			credentials: { contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' } },
+			continueOnFail: true,
+		});
+		expect(out).toHaveLength(2);
+		expect(out.every((i) => /could not be reached/.test(String(i.json.error)))).toBe(true);
+	});
+});
