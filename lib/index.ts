@@ -8,3 +8,4 @@ export * from './redis/connection';
 export * from './redis/pool';
 export * from './dates';
 export * from './loops';
+export * from './triggers';

@@ -1,0 +1,159 @@
+import { ValidationError } from '../errors';
+import { SYSTEM_EVENTS } from '../events';
+import type { ChainLink } from '../store';
+import { checkName, LIMITS } from '../values';
+
+/** One entry of the event log, as the trigger hands it on. */
+export interface LogEvent {
+	/** The stream entry id (unique per shard). */
+	id: string;
+	shard: number;
+	contactId: string;
+	name: string;
+	time: number;
+	properties: Record<string, unknown>;
+	source: string;
+	chain: ChainLink[];
+}
+
+export type ConditionOperator = 'equals' | 'notEquals' | 'contains' | 'greaterThan' | 'lessThan' | 'exists' | 'notExists';
+
+export interface PropertyCondition {
+	/** Dotted path into the event properties ("cart.total"). */
+	path: string;
+	operator: ConditionOperator;
+	value?: unknown;
+}
+
+/** What a log-driven Contact Trigger reacts to. Empty lists mean "any". */
+export type LogFilter =
+	| { kind: 'event'; names: string[]; conditions?: PropertyCondition[] }
+	| { kind: 'tagAdded' | 'tagRemoved'; tags?: string[] }
+	| { kind: 'fieldChanged'; field: string; from?: unknown; to?: unknown }
+	| { kind: 'subscriptionChanged'; to?: string[] }
+	| { kind: 'gradeChanged'; to?: string[] }
+	| { kind: 'tierChanged'; to?: string[] };
+
+const OPERATORS: ConditionOperator[] = ['equals', 'notEquals', 'contains', 'greaterThan', 'lessThan', 'exists', 'notExists'];
+
+function lookup(obj: unknown, path: string): unknown {
+	let value = obj;
+	for (const part of path.split('.')) {
+		if (value === null || typeof value !== 'object') return undefined;
+		value = (value as Record<string, unknown>)[part];
+	}
+	return value;
+}
+
+/** Loose equality as users type values in a form: 42 matches "42", true matches "true". */
+function same(actual: unknown, expected: unknown): boolean {
+	if (actual === undefined) return false;
+	if (actual === null || expected === null) return actual === expected || (actual === null && expected === '');
+	return typeof actual === 'object' ? JSON.stringify(actual) === JSON.stringify(expected) : String(actual) === String(expected);
+}
+
+function testCondition(props: unknown, c: PropertyCondition): boolean {
+	const actual = lookup(props, c.path);
+	switch (c.operator) {
+		case 'exists':
+			return actual !== undefined && actual !== null;
+		case 'notExists':
+			return actual === undefined || actual === null;
+		case 'equals':
+			return same(actual, c.value);
+		case 'notEquals':
+			return !same(actual, c.value);
+		case 'contains':
+			if (Array.isArray(actual)) return actual.some((a) => same(a, c.value));
+			return typeof actual === 'string' && actual.toLowerCase().includes(String(c.value).toLowerCase());
+		case 'greaterThan':
+		case 'lessThan': {
+			const a = Number(actual);
+			const b = Number(c.value);
+			if (actual === null || actual === undefined || actual === '' || Number.isNaN(a) || Number.isNaN(b)) return false;
+			return c.operator === 'greaterThan' ? a > b : a < b;
+		}
+	}
+}
+
+function names(field: string, list: unknown, what: string, maxLength = 200): string[] {
+	if (list === undefined || list === null || list === '') return [];
+	const raw = typeof list === 'string' ? list.split(',').map((s) => s.trim()).filter(Boolean) : list;
+	if (!Array.isArray(raw)) throw new ValidationError(field, `${what} must be a list or comma-separated text`);
+	return raw.map((n) => checkName(field, typeof n === 'number' ? String(n) : n, maxLength, what));
+}
+
+function nameMatcher(patterns: string[]): (name: string) => boolean {
+	const exact = new Set(patterns.filter((p) => !p.endsWith('*')));
+	const prefixes = patterns.filter((p) => p.endsWith('*')).map((p) => p.slice(0, -1));
+	return (name) => exact.has(name) || prefixes.some((p) => name.startsWith(p));
+}
+
+/** Validates a filter and returns its predicate; throws ValidationError naming the field. */
+export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
+	switch (filter?.kind) {
+		case 'event': {
+			const list = names('eventNames', filter.names, 'Event name', LIMITS.eventNameLength);
+			if (list.length === 0) throw new ValidationError('eventNames', 'Name at least one event', 'Several names separated by commas; "checkout_*" matches every name starting with "checkout_".');
+			const matches = nameMatcher(list);
+			const conditions = (filter.conditions ?? []).map((c, i) => {
+				if (!c || typeof c.path !== 'string' || c.path.trim() === '') throw new ValidationError(`conditions[${i}].path`, 'A property condition needs a property path');
+				if (!OPERATORS.includes(c.operator)) throw new ValidationError(`conditions[${i}].operator`, `"${c.operator}" is not an operator`, `Use one of ${OPERATORS.join(', ')}.`);
+				if ((c.operator === 'greaterThan' || c.operator === 'lessThan') && Number.isNaN(Number(c.value))) {
+					throw new ValidationError(`conditions[${i}].value`, `"${String(c.value)}" is not a number for "${c.operator}"`);
+				}
+				return { ...c, path: c.path.trim() };
+			});
+			return (e) => matches(e.name) && conditions.every((c) => testCondition(e.properties, c));
+		}
+		case 'tagAdded':
+		case 'tagRemoved': {
+			const eventName = filter.kind === 'tagAdded' ? SYSTEM_EVENTS.tagAdded : SYSTEM_EVENTS.tagRemoved;
+			const tags = new Set(names('tags', filter.tags, 'Tag', LIMITS.tagLength));
+			return (e) => e.name === eventName && (tags.size === 0 || tags.has(String(e.properties.tag)));
+		}
+		case 'fieldChanged': {
+			const field = checkName('field', filter.field, LIMITS.fieldNameLength, 'Field name');
+			const { from, to } = filter;
+			return (e) =>
+				e.name === SYSTEM_EVENTS.fieldChanged &&
+				e.properties.field === field &&
+				(from === undefined || same(e.properties.from, from)) &&
+				(to === undefined || same(e.properties.to, to));
+		}
+		case 'subscriptionChanged':
+		case 'gradeChanged':
+		case 'tierChanged': {
+			const eventName = SYSTEM_EVENTS[filter.kind];
+			const to = new Set(names('to', filter.to, 'Value'));
+			return (e) => e.name === eventName && (to.size === 0 || to.has(String(e.properties.to)));
+		}
+	}
+	throw new ValidationError('mode', `"${(filter as { kind?: string })?.kind}" is not a trigger mode`);
+}
+
+/** Parses a stream entry ([id, [field, value, ...]]) of shard `shard`. */
+export function parseLogEntry(shard: number, id: string, fields: string[]): LogEvent {
+	const f: Record<string, string> = {};
+	for (let i = 0; i < fields.length; i += 2) f[fields[i]] = fields[i + 1];
+	const parse = <T>(text: string | undefined, fallback: T): T => {
+		try {
+			const value = text ? JSON.parse(text) : fallback;
+			return value === null || typeof value !== 'object' ? fallback : (value as T);
+		} catch {
+			return fallback;
+		}
+	};
+	const props = parse<Record<string, unknown>>(f.p, {});
+	return {
+		id,
+		shard,
+		contactId: f.c,
+		name: f.n,
+		time: Number(f.t),
+		// cjson writes an empty Lua table as [].
+		properties: Array.isArray(props) ? {} : props,
+		source: f.s ?? '',
+		chain: parse<ChainLink[]>(f.ch, []).filter((l) => l && typeof l === 'object'),
+	};
+}

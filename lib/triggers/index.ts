@@ -1,0 +1,4 @@
+export * from './filters';
+export * from './consumer';
+export * from './schedules';
+export * from './runner';

@@ -1,0 +1,33 @@
+-- Moves the contacts whose last activity passed the inactivity cut-off since the previous run from
+-- the shard's activity index into the trigger's schedule. Cost: the contacts that crossed.
+-- KEYS[1] schedule zset, KEYS[2] watermark (last activity time already handled), both in the shard.
+-- ARGV: shard prefix, cutoff (now - inactivity), limit, initial watermark, inactivity ms.
+local due, wmKey = KEYS[1], KEYS[2]
+local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local wm = redis.call('GET', wmKey) or initial
+if tonumber(wm) >= cutoff then return 0 end
+
+local function enc(s)
+  return (string.gsub(s, '[^%w%._@%+%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
+end
+
+local batch = redis.call('ZRANGEBYSCORE', shard .. ':ix:act', '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
+local newWm = cutoff
+if #batch / 2 >= limit then
+  -- Stop at a score boundary: take every contact of the last score, then resume after it.
+  local last = batch[#batch]
+  newWm = tonumber(last)
+  local seen = {}
+  for i = 1, #batch, 2 do seen[batch[i]] = true end
+  local ties = redis.call('ZRANGEBYSCORE', shard .. ':ix:act', last, last, 'WITHSCORES')
+  for i = 1, #ties, 2 do
+    if not seen[ties[i]] then table.insert(batch, ties[i]); table.insert(batch, ties[i + 1]) end
+  end
+end
+for i = 1, #batch, 2 do
+  local id = batch[i]
+  redis.call('ZADD', due, tonumber(batch[i + 1]) + span, id)
+  reg_index(shard .. ':c:' .. enc(id), due)
+end
+redis.call('SET', wmKey, newWm)
+return #batch / 2

@@ -1,0 +1,21 @@
+-- Sets (or clears) a contact's next fire time in a trigger schedule, optionally recording the
+-- occurrence that fired (fire-once marker). Erased contacts are only removed.
+-- KEYS[1] contact base, KEYS[2] shard prefix. ARGV: schedule key, contact id, marker field,
+-- marker value ('' = none), next fire time ('' = remove from the schedule).
+local base, shard = KEYS[1], KEYS[2]
+local due, id, field, marker, nextAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
+if redis.call('EXISTS', base) == 0 then
+  redis.call('ZREM', due, id)
+  return 0
+end
+if marker ~= '' then
+  redis.call('HSET', base .. ':tf', field, marker)
+  reg_key(base, base .. ':tf')
+end
+if nextAt == '' then
+  redis.call('ZREM', due, id)
+else
+  redis.call('ZADD', due, nextAt, id)
+  reg_index(base, due)
+end
+return 1

@@ -1,0 +1,110 @@
+import type { ContactStore } from '../store';
+import { toStoreError } from '../redis/connection';
+import { EventLogConsumer } from './consumer';
+import { DateSchedule, type DueContact, type DueSchedule } from './schedules';
+
+export interface ScheduleRunnerOptions {
+	/** How often due contacts are looked up (default 1000 ms). */
+	tickMs?: number;
+	/** How long a taken contact stays reserved for this runner; extended while its execution runs. */
+	leaseMs?: number;
+	/** Contacts per handler call (default 1). */
+	batchSize?: number;
+	/** Due contacts taken per shard and tick (default 100). */
+	limitPerShard?: number;
+	/** Gets due contacts; they are marked fired when the promise resolves (the execution finished). */
+	handler: (due: DueContact[]) => Promise<void>;
+	onError?: (error: Error) => void;
+}
+
+/**
+ * Runs a date or inactivity schedule: each tick takes what is due (leased, so two n8n mains never
+ * fire the same contact), hands it to the handler, and records the occurrence once the handler's
+ * execution finished. A date schedule also follows `$field_changed` events of its field and of the
+ * time zone through its own consumer group, so changes made while n8n was down are applied on start.
+ */
+export class ScheduleRunner {
+	private timer?: NodeJS.Timeout;
+	private running = false;
+	private ticking?: Promise<unknown>;
+	private readonly inFlight = new Set<DueContact>();
+	private follower?: EventLogConsumer;
+	private heartbeatTimer?: NodeJS.Timeout;
+	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError'>> & Pick<ScheduleRunnerOptions, 'onError'>;
+
+	constructor(
+		private readonly store: ContactStore,
+		readonly schedule: DueSchedule,
+		options: ScheduleRunnerOptions,
+	) {
+		this.opts = { tickMs: 1000, leaseMs: 60_000, batchSize: 1, limitPerShard: 100, ...options };
+	}
+
+	private report(error: unknown): void {
+		this.opts.onError?.(toStoreError(error) as Error);
+	}
+
+	async start(): Promise<void> {
+		const { schedule } = this;
+		this.running = true;
+		if (schedule instanceof DateSchedule) {
+			this.follower = new EventLogConsumer(this.store, {
+				group: `sched:${schedule.id}`,
+				startFrom: 'now',
+				filter: (e) => schedule.affects(e),
+				batchSize: 200,
+				maxWaitMs: 20,
+				handler: (events) => schedule.reschedule(events.map((e) => e.contactId)),
+				onError: (e) => this.report(e),
+			});
+			// Follow changes first, then build the schedule from the current state: nothing falls in between.
+			await this.follower.start();
+		}
+		await schedule.prepare();
+		this.heartbeatTimer = setInterval(() => {
+			if (this.inFlight.size > 0) schedule.extendLease([...this.inFlight], this.opts.leaseMs).catch((e) => this.report(e));
+		}, Math.max(50, Math.floor(this.opts.leaseMs / 3)));
+		this.heartbeatTimer.unref();
+		this.schedule_(0);
+	}
+
+	private schedule_(delay: number): void {
+		if (!this.running) return;
+		this.timer = setTimeout(() => {
+			this.ticking = this.tick()
+				.catch((e) => this.report(e))
+				.finally(() => this.schedule_(this.opts.tickMs));
+		}, delay);
+	}
+
+	/** One pass: takes what is due now and dispatches it. Returns how many contacts fired. */
+	async tick(): Promise<number> {
+		const due = await this.schedule.takeDue(this.opts.limitPerShard, this.opts.leaseMs);
+		for (let i = 0; i < due.length; i += this.opts.batchSize) this.dispatch(due.slice(i, i + this.opts.batchSize));
+		return due.length;
+	}
+
+	private dispatch(batch: DueContact[]): void {
+		for (const d of batch) this.inFlight.add(d);
+		Promise.resolve()
+			.then(() => this.opts.handler(batch))
+			.then(() => this.schedule.complete(batch))
+			// A failed execution is not marked: the lease runs out and the contact is due again.
+			.catch((e) => this.report(e))
+			.finally(() => {
+				for (const d of batch) this.inFlight.delete(d);
+			});
+	}
+
+	async stop(): Promise<void> {
+		this.running = false;
+		clearTimeout(this.timer);
+		clearInterval(this.heartbeatTimer);
+		await this.ticking?.catch(() => undefined);
+		await this.follower?.stop();
+	}
+
+	get busy(): number {
+		return this.inFlight.size;
+	}
+}
