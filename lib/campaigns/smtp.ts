@@ -55,6 +55,15 @@ export class SmtpError extends Error {
 	}
 }
 
+/** Plain words for socket failures (n8n would otherwise replace a message naming ECONNREFUSED with its own). */
+function plainSocketError(message: string): string {
+	if (/ECONNREFUSED/.test(message)) return 'connection refused';
+	if (/ENOTFOUND|EAI_AGAIN/.test(message)) return 'host name not found';
+	if (/ETIMEDOUT|timeout/i.test(message)) return 'timed out';
+	if (/ECONNRESET|EPIPE/.test(message)) return 'the connection was closed by the server';
+	return message.replace(/\bE[A-Z]{4,}\b:?\s*/g, '').trim() || 'unknown socket error';
+}
+
 const CONNECTION_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'ETLS', 'ECONNREFUSED', 'EAUTH', 'EPROTOCOL', 'EGREET']);
 
 export function classifySmtpError(error: unknown, config?: Pick<SmtpConfig, 'host' | 'port'>): SmtpError {
@@ -73,9 +82,9 @@ export function classifySmtpError(error: unknown, config?: Pick<SmtpConfig, 'hos
 		return new SmtpError('rejected', `The SMTP server refused the mail${where}: ${e.response ?? e.message}`, code, e.response);
 	}
 	if (e.code && CONNECTION_CODES.has(e.code)) {
-		return new SmtpError('connection', `Cannot reach the SMTP server${where}: ${e.message}`, code);
+		return new SmtpError('connection', `Cannot reach the SMTP server${where}: ${plainSocketError(e.message ?? '')}`, code);
 	}
-	return new SmtpError('connection', `Sending failed${where}: ${e.message ?? String(error)}`, code);
+	return new SmtpError('connection', `Sending failed${where}: ${plainSocketError(e.message ?? String(error))}`, code);
 }
 
 export function checkSmtpConfig(config: SmtpConfig): SmtpConfig {

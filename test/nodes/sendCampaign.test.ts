@@ -1,0 +1,154 @@
+import { SendCampaign } from '../../nodes/SendCampaign/SendCampaign.node';
+import { acquireStore, closeAllStores } from '../../lib/redis/pool';
+import { closeAllMailers } from '../../lib/campaigns';
+import { storeConfig, topologies } from '../harness/store';
+import { contactStoreCredentials, runNode } from '../harness/n8n';
+import { startSmtp, type SmtpSink } from '../harness/smtp';
+import { freePort } from '../harness/redis';
+
+let smtp: SmtpSink;
+beforeAll(async () => {
+	smtp = await startSmtp({ user: 'mailer', password: 's3cret' });
+});
+afterAll(async () => {
+	closeAllMailers();
+	await smtp.stop();
+	await closeAllStores();
+});
+beforeEach(() => {
+	smtp.mails.length = 0;
+});
+
+const smtpCredentials = (port = smtp.port, password = 's3cret') => ({
+	campaignSmtpApi: { host: '127.0.0.1', port, secure: false, starttls: 'never', user: 'mailer', password, poolSize: 2, ratePerSecond: 0, tlsSkipVerify: false },
+});
+
+const params = (over: Record<string, unknown> = {}) => ({
+	operation: 'send',
+	delivery: 'smtp',
+	identifyBy: 'id',
+	contactId: '={{ $json.id }}',
+	campaignId: 'welcome',
+	campaignName: 'Welcome',
+	fromEmail: 'hello@shop.example',
+	fromName: 'Shop',
+	subject: 'Welcome {{ firstName | "friend" }}',
+	html: '<p>Hi {{ firstName | "friend" }}, code {{ data.code }}</p>',
+	trackingBaseUrl: 'https://n8n.example.com/webhook/x/marketing',
+	options: { mergeData: '={{ JSON.stringify({ code: $json.code }) }}' },
+	...over,
+});
+
+describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology);
+	const lease = acquireStore(storeConfig(topology, String(credentials.contactStoreApi.keyPrefix)));
+	const { store } = lease;
+	afterAll(() => lease.release());
+
+	beforeAll(async () => {
+		await store.contacts.upsert([
+			{ id: 'ada', email: 'ada@example.com', timezone: 'UTC', fields: { firstName: 'Ada' }, subscription: { status: 'subscribed', source: 'form' } },
+			{ id: 'bob', email: 'bob@example.com', subscription: { status: 'unsubscribed', source: 'link' } },
+			{ id: 'cyd', email: 'cyd@example.com', timezone: 'UTC', subscription: { status: 'subscribed', source: 'form' } },
+		]);
+	});
+
+	it('routes items to Sent and Skipped, keeps the input fields, and sends over the SMTP credential', async () => {
+		const [sent, deferred, skipped] = await runNode({
+			nodeType: new SendCampaign(),
+			parameters: params(),
+			items: [{ id: 'ada', code: 'A1' }, { id: 'bob', code: 'B2' }, { id: 'nobody' }],
+			credentials: { ...credentials, ...smtpCredentials() },
+		});
+		expect(sent).toHaveLength(1);
+		expect(sent[0]).toMatchObject({ json: { id: 'ada', code: 'A1', status: 'sent', contactId: 'ada', campaignId: 'welcome', email: 'ada@example.com' }, pairedItem: { item: 0 } });
+		expect(deferred).toEqual([]);
+		expect(skipped.map((i) => [i.json.reason, i.pairedItem])).toEqual([
+			['unsubscribed', { item: 1 }],
+			['no_contact', { item: 2 }],
+		]);
+		const [mail] = await smtp.waitFor(1);
+		expect(mail.parsed.subject).toBe('Welcome Ada');
+		expect(String(mail.parsed.html)).toContain('<p>Hi Ada, code A1</p>');
+		expect(mail.headerLines['list-unsubscribe']).toMatch(/^<https:\/\/n8n\.example\.com\/webhook\/x\/marketing\/u\/[\w-]+\.[\w-]+>$/);
+		expect(mail.parsed.messageId).toBe(sent[0].json.messageId);
+	});
+
+	it('defers items outside the send window with the ISO time the window opens (for the Wait node)', async () => {
+		const hour = new Date().getUTCHours();
+		const startHour = (hour + 2) % 24;
+		const [sent, deferred] = await runNode({
+			nodeType: new SendCampaign(),
+			parameters: params({ campaignId: 'windowed', options: { useWindow: true, windowStart: startHour, windowEnd: (hour + 3) % 24, windowDays: [1, 2, 3, 4, 5, 6, 7] } }),
+			items: [{ id: 'cyd' }],
+			credentials: { ...credentials, ...smtpCredentials() },
+		});
+		expect(sent).toEqual([]);
+		expect(deferred[0].json).toMatchObject({ status: 'deferred', reason: 'outside_send_window' });
+		const until = new Date(String(deferred[0].json.until));
+		expect(until.getUTCHours()).toBe(startHour);
+		expect(until.getUTCMinutes()).toBe(0);
+		expect(until.getTime()).toBeGreaterThan(Date.now());
+		expect(until.getTime() - Date.now()).toBeLessThanOrEqual(26 * 3_600_000);
+	});
+
+	it('render-only mode outputs the finished message for another e-mail node, without SMTP credential', async () => {
+		const [sent] = await runNode({
+			nodeType: new SendCampaign(),
+			parameters: params({ campaignId: 'rendered', delivery: 'render' }),
+			items: [{ id: 'cyd', code: 'C3' }],
+			credentials,
+		});
+		expect(sent[0].json).toMatchObject({
+			status: 'sent',
+			message: { from: '"Shop" <hello@shop.example>', to: 'cyd@example.com', subject: 'Welcome friend', headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } },
+		});
+		expect(smtp.mails).toHaveLength(0);
+	});
+
+	it('fails an item naming the missing merge field, or outputs the error under continue on fail', async () => {
+		const parameters = params({ campaignId: 'strict', subject: 'For {{ lastName }}', delivery: 'render' });
+		await expect(runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials })).rejects.toThrow(
+			/Merge field "lastName" in the subject has no value for contact "ada".*\(item 0, field "subject"\)/,
+		);
+		const [sent] = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }, { id: 'bob' }], credentials, continueOnFail: true });
+		expect(sent[0].json.error).toMatch(/lastName.*item 0/);
+		expect(sent[0].pairedItem).toEqual({ item: 0 });
+	});
+
+	it('names the field of a bad parameter and of an unreachable SMTP server', async () => {
+		await expect(runNode({ nodeType: new SendCampaign(), parameters: params({ fromEmail: 'not-an-address' }), items: [{ id: 'ada' }], credentials: { ...credentials, ...smtpCredentials() } })).rejects.toThrow(
+			/not a valid e-mail address.*field "fromEmail"/,
+		);
+		await expect(
+			runNode({ nodeType: new SendCampaign(), parameters: params({ options: { mergeData: '{oops' } }), items: [{ id: 'ada' }], credentials: { ...credentials, ...smtpCredentials() } }),
+		).rejects.toThrow(/field "mergeData"/);
+		const port = await freePort();
+		await expect(
+			runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'down' }), items: [{ id: 'cyd', code: 'D' }], credentials: { ...credentials, ...smtpCredentials(port) } }),
+		).rejects.toThrow(new RegExp(`Cannot reach the SMTP server \\(127\\.0\\.0\\.1:${port}\\)`));
+		expect(await store.events.countSince('cyd', '$email_sent', 0)).toBe(1);
+	});
+
+	it('returns a campaign report', async () => {
+		const [report] = await runNode({ nodeType: new SendCampaign(), parameters: { operation: 'report', campaignId: '={{ $json.c }}' }, items: [{ c: 'welcome' }, { c: 'never-sent' }], credentials });
+		expect(report.map((i) => [i.json.campaignId, i.json.sent])).toEqual([
+			['welcome', 1],
+			['never-sent', 0],
+		]);
+	});
+});
+
+describe('Campaign SMTP credential test', () => {
+	const test = (data: Record<string, unknown>) =>
+		new SendCampaign().methods.credentialTest.campaignSmtpConnectionTest.call({} as never, { id: '1', name: 'smtp', type: 'campaignSmtpApi', data } as never);
+
+	it('connects and logs in, or explains what failed', async () => {
+		expect(await test(smtpCredentials().campaignSmtpApi)).toEqual({ status: 'OK', message: 'Connection successful' });
+		const wrong = await test(smtpCredentials(smtp.port, 'wrong').campaignSmtpApi);
+		expect(wrong.status).toBe('Error');
+		expect(wrong.message).toMatch(/SMTP login failed.*535/);
+		const closed = await test(smtpCredentials(await freePort()).campaignSmtpApi);
+		expect(closed).toMatchObject({ status: 'Error', message: expect.stringContaining('Cannot reach the SMTP server') });
+	});
+});
