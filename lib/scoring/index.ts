@@ -3,7 +3,7 @@ import { encodeKeyPart } from '../keys';
 import { defineScript } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
-import { compileProperties, dateMs, type EvalContext, type PropertyCondition } from '../segments/operators';
+import { compileProperties, dateMs, type EvalContext, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
@@ -28,7 +28,7 @@ export interface ScoreRule {
 	/** Event rule: the event name that gives the points... */
 	event?: string;
 	/** ...when all these property conditions hold. */
-	where?: PropertyCondition[];
+	where?: PropertyFilter[];
 	/** Event rules: how often the rule may give points (default every time). */
 	frequency?: Frequency;
 	/** Field rule: points once while the condition holds, withdrawn when it stops holding. */

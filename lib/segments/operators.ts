@@ -234,7 +234,7 @@ export function compileOperator(condition: ValueCondition, path: string): ValueP
 }
 
 /** Property conditions on an event: all must hold. Property names may use dots for nesting. */
-export interface PropertyCondition extends ValueCondition {
+export interface PropertyFilter extends ValueCondition {
 	property: string;
 }
 
@@ -252,7 +252,7 @@ export function propertyValue(props: unknown, path: string): StoredValue {
 export function compileProperties(conditions: unknown, path: string): (props: unknown, ctx: EvalContext) => boolean {
 	if (conditions === undefined || conditions === null) return () => true;
 	if (!Array.isArray(conditions)) throw new ValidationError(path, 'Property conditions must be a list');
-	const tests = conditions.map((c: PropertyCondition, i) => {
+	const tests = conditions.map((c: PropertyFilter, i) => {
 		const here = `${path}[${i}]`;
 		if (!c || typeof c !== 'object' || typeof c.property !== 'string' || c.property.trim() === '') {
 			throw new ValidationError(`${here}.property`, 'A property condition needs a property name');
