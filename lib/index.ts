@@ -9,3 +9,6 @@ export * from './redis/pool';
 export * from './dates';
 export * from './loops';
 export * from './triggers';
+export * from './inbound';
+export * from './scoring';
+export * from './segments';

@@ -1,0 +1,314 @@
+import { createHash } from 'crypto';
+import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
+import { ValidationError } from '../errors';
+import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
+
+export const INBOUND_KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other'] as const;
+export type InboundKind = (typeof INBOUND_KINDS)[number];
+
+export interface InboundMessage {
+	kind: InboundKind;
+	/** Why it was classified so, in words (shown to users, useful in audits). */
+	reason: string;
+	/** The address the message is about: the bounced or complaining recipient, or the sender of a reply. */
+	recipient: string | null;
+	/** RFC 3463 enhanced status code of a bounce (e.g. "5.1.1"). */
+	status: string | null;
+	/** The remote server's answer (e.g. "smtp; 550 5.1.1 User unknown"). */
+	diagnostic: string | null;
+	/** ARF Feedback-Type of a complaint (abuse, fraud, ...). */
+	feedbackType: string | null;
+	/** Message-IDs that may be our original send, most specific first (without angle brackets). */
+	originalMessageIds: string[];
+	/** This message's own Message-ID (without angle brackets), or a hash of the message when absent. */
+	messageId: string;
+	from: string | null;
+	to: string[];
+	subject: string;
+	date: string | null;
+	/** A reply's own text, without quoted earlier messages (replies and unsubscribe requests). */
+	replyText: string | null;
+}
+
+export interface ClassifyOptions {
+	/** Addresses whose mail is an unsubscribe request (the mailto: of List-Unsubscribe). */
+	unsubscribeMailboxes?: string[];
+}
+
+/** Larger raw messages are refused (bounces carry the original; 25 MB covers what MTAs accept). */
+export const MAX_RAW_BYTES = 25 * 1024 * 1024;
+
+const ID = /<([^<>\s]+)>/g;
+
+function messageIds(value: string | undefined | null): string[] {
+	if (!value) return [];
+	const ids = [...value.matchAll(ID)].map((m) => m[1]);
+	return ids.length > 0 ? ids : value.trim() ? [value.trim().replace(/^<|>$/g, '')] : [];
+}
+
+function addressIn(value: string | undefined | null): string | null {
+	if (!value) return null;
+	// "rfc822; user@example.com", "<user@example.com>", "user@example.com"
+	const text = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
+	const match = /<?([^\s<>;"]+@[^\s<>;"]+?)>?(?:\s|$)/.exec(text.trim() + ' ');
+	return match ? match[1].toLowerCase() : null;
+}
+
+function addresses(field: AddressObject | AddressObject[] | undefined): string[] {
+	const list = Array.isArray(field) ? field : field ? [field] : [];
+	return list.flatMap((a) => a.value.map((v) => v.address?.toLowerCase()).filter((v): v is string => Boolean(v)));
+}
+
+const STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
+
+/** Some 5.x.x answers are about the message or the sender's reputation, not the address. */
+function bounceKind(status: string, diagnostic: string | null): { kind: InboundKind; reason: string } {
+	const cls = status[0];
+	if (cls === '4') return { kind: 'soft_bounce', reason: `Temporary failure (status ${status})` };
+	if (status === '5.2.2') return { kind: 'soft_bounce', reason: 'Mailbox full (status 5.2.2): temporary by nature' };
+	if (status === '5.3.4') return { kind: 'soft_bounce', reason: 'Message too large (status 5.3.4): the address is fine' };
+	if (/^5\.7\./.test(status) && /spam|block|blacklist|blocklist|reputation|policy|content|rate|dmarc|spf|dkim/i.test(diagnostic ?? '')) {
+		return { kind: 'soft_bounce', reason: `Rejected for policy or content (status ${status}), not because of the address` };
+	}
+	return { kind: 'hard_bounce', reason: `Permanent failure (status ${status})` };
+}
+
+/** Headers of the original message a report carries (message/rfc822 or text/rfc822-headers). */
+function embeddedHeaders(parts: MimePart[]): HeaderMap[] {
+	const out: HeaderMap[] = [];
+	for (const part of parts) {
+		if ((part.contentType === 'message/rfc822' || part.contentType === 'message/global') && part.children[0]) out.push(part.children[0].headers);
+		if (part.contentType === 'text/rfc822-headers' || part.contentType === 'message/rfc822-headers') out.push(parseHeaderBlock(part.body.toString('utf8')));
+	}
+	return out;
+}
+
+function originalIds(report: HeaderMap[], top: ParsedMail, extra: string[] = []): string[] {
+	const ids = [
+		...extra,
+		...report.flatMap((h) => messageIds(header(h, 'message-id'))),
+		...report.flatMap((h) => messageIds(header(h, 'x-original-message-id'))),
+		...messageIds(headerOf(top, 'x-original-message-id')),
+		...messageIds(top.inReplyTo),
+		...referenceIds(top).reverse(),
+	];
+	return [...new Set(ids)];
+}
+
+function referenceIds(mail: ParsedMail): string[] {
+	const refs = mail.references;
+	return (Array.isArray(refs) ? refs : refs ? [refs] : []).flatMap((r) => messageIds(r));
+}
+
+function headerOf(mail: ParsedMail, name: string): string | undefined {
+	const value = mail.headers.get(name);
+	if (value === undefined || value === null) return undefined;
+	if (typeof value === 'string') return value;
+	if (Array.isArray(value)) return String(value[0]);
+	if (typeof value === 'object' && 'value' in (value as object)) return String((value as { value: unknown }).value);
+	return String(value);
+}
+
+const AUTO_SUBJECT = new RegExp(
+	[
+		'out of (the )?office',
+		'automatic reply',
+		'auto[- ]?reply',
+		'autoreply',
+		'auto[- ]?response',
+		'away from (the )?office',
+		'on vacation',
+		'on holiday',
+		'abwesenheitsnotiz',
+		'automatische antwort',
+		'abwesend',
+		'nicht im b(ü|ue)ro',
+		'r(é|e)ponse automatique',
+		'absent(e)? du bureau',
+		'absence du bureau',
+		'en cong(é|e)',
+		'respuesta autom(á|a)tica',
+		'fuera de la oficina',
+		'risposta automatica',
+		'fuori (sede|ufficio)',
+		'automatisch antwoord',
+		'afwezig',
+		'resposta autom(á|a)tica',
+		'fora do escrit(ó|o)rio',
+		'autosvar',
+		'automaattinen vastaus',
+	].join('|'),
+	'i',
+);
+
+const UNSUBSCRIBE_WORDS = /^(please\s+)?(unsubscribe|unsubscribe me|remove me|remove|stop|opt[- ]?out|abmelden|austragen|abbestellen|d(é|e)sabonner|d(é|e)sinscri(re|ption)|se d(é|e)sabonner|darse de baja|baja|cancelar suscripci(ó|o)n|uitschrijven|disiscrivi(mi)?|cancella iscrizione)\b/i;
+
+/** The reply's own words: drops quoted lines and everything after the usual "On ... wrote:" markers. */
+export function ownText(text: string): string {
+	const lines: string[] = [];
+	for (const line of text.split(/\r?\n/)) {
+		if (/^\s*>/.test(line)) continue;
+		if (
+			/^\s*(On .{4,200} wrote:|Am .{4,200} schrieb .{1,200}:|Le .{4,200} a (é|e)crit ?:|El .{4,200} escribi(ó|o):|-{2,}\s*(Original Message|Urspr(ü|u)ngliche Nachricht|Message d'origine)\s*-{2,}|_{10,}|From: .+)\s*$/i.test(
+				line,
+			)
+		) {
+			break;
+		}
+		lines.push(line);
+	}
+	return lines.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+}
+
+function isAutoReply(mail: ParsedMail): string | null {
+	const autoSubmitted = headerOf(mail, 'auto-submitted');
+	if (autoSubmitted && !/^\s*no\b/i.test(autoSubmitted)) return `Auto-Submitted: ${autoSubmitted}`;
+	for (const name of ['x-autoreply', 'x-autorespond', 'x-autoresponder']) {
+		const value = headerOf(mail, name);
+		if (value !== undefined && !/^\s*(no|false|0)\s*$/i.test(value)) return `${name}: ${value}`;
+	}
+	const precedence = headerOf(mail, 'precedence');
+	if (precedence && /auto_reply/i.test(precedence)) return `Precedence: ${precedence}`;
+	if (headerOf(mail, 'x-ms-exchange-generated-message-source')?.includes('Mailbox Rules Agent')) return 'Exchange rule-generated message';
+	const subject = mail.subject ?? '';
+	if (AUTO_SUBJECT.test(subject)) return `Out-of-office subject "${subject.slice(0, 80)}"`;
+	return null;
+}
+
+function isMailerDaemon(from: string | null): boolean {
+	return from !== null && /^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?)@/i.test(from);
+}
+
+const FAILURE_SUBJECT = /(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar)/i;
+
+/** Parses a raw message with mailparser and classifies it. */
+export async function parseInbound(raw: Buffer | string, options: ClassifyOptions = {}): Promise<InboundMessage> {
+	if (typeof raw !== 'string' && !Buffer.isBuffer(raw)) throw new ValidationError('rawMessage', 'The raw message must be text or binary data');
+	const buffer = typeof raw === 'string' ? Buffer.from(maybeBase64(raw), 'utf8') : raw;
+	if (buffer.length === 0 || buffer.toString('latin1').trim() === '') throw new ValidationError('rawMessage', 'The raw message is empty');
+	if (buffer.length > MAX_RAW_BYTES) {
+		throw new ValidationError('rawMessage', `The message is ${Math.round(buffer.length / 1048576)} MB; the limit is ${MAX_RAW_BYTES / 1048576} MB`);
+	}
+	const head = buffer.subarray(0, 16384).toString('latin1');
+	if (!/^[!-9;-~]+:/m.test(head.split(/\r?\n\r?\n/)[0] ?? '')) {
+		throw new ValidationError('rawMessage', 'This is not an e-mail message: it has no header lines', 'Give the full message source (RFC 5322), headers included, e.g. an .eml file.');
+	}
+	const mail = await simpleParser(buffer, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+	const tree = parseMime(buffer);
+	return classify(mail, tree, buffer, options);
+}
+
+/** A raw message given as base64 text (as some webhooks and n8n expressions carry it). */
+function maybeBase64(text: string): string {
+	const compact = text.trim();
+	if (compact.length < 40 || /[:\s]/.test(compact.slice(0, 200).replace(/\r?\n/g, '')) || !/^[A-Za-z0-9+/=\r\n_-]+$/.test(compact)) return text;
+	const decoded = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8');
+	return /^[!-9;-~]+:/m.test(decoded) ? decoded : text;
+}
+
+export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options: ClassifyOptions = {}): InboundMessage {
+	const parts = allParts(tree);
+	const from = addresses(mail.from)[0] ?? null;
+	const to = addresses(mail.to);
+	const base = {
+		from,
+		to,
+		subject: mail.subject ?? '',
+		date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
+		messageId: messageIds(mail.messageId)[0] ?? 'sha256:' + createHash('sha256').update(raw).digest('hex').slice(0, 40),
+		status: null,
+		diagnostic: null,
+		feedbackType: null,
+		replyText: null,
+	};
+	const reportType = tree.contentType === 'multipart/report' ? (tree.params['report-type'] ?? '').toLowerCase() : '';
+
+	// Spam complaint: ARF (RFC 5965), as Yahoo, AOL, Microsoft JMRP and others send it.
+	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
+	if (feedback || reportType === 'feedback-report') {
+		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
+		const original = embeddedHeaders(parts);
+		// Providers that redact the recipient (AOL: Redacted-Address) leave only the Message-ID to match on.
+		const redacted = addressIn(header(fields, 'redacted-address'));
+		const candidates = [
+			addressIn(header(fields, 'original-rcpt-to')),
+			addressIn(header(fields, 'removal-recipient')),
+			...original.map((h) => addressIn(header(h, 'x-hmxmroriginalrecipient'))),
+			...original.map((h) => addressIn(header(h, 'to'))),
+		];
+		const recipient = candidates.find((a) => a && a !== redacted && !/^redacted@/.test(a)) ?? null;
+		const feedbackType = (header(fields, 'feedback-type') ?? 'abuse').toLowerCase();
+		return {
+			...base,
+			kind: feedbackType === 'not-spam' ? 'other' : 'complaint',
+			reason: `ARF feedback report (Feedback-Type: ${feedbackType})`,
+			recipient,
+			feedbackType,
+			originalMessageIds: originalIds(original, mail),
+		};
+	}
+
+	// Delivery status notification (RFC 3464).
+	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
+	if (dsn) {
+		const [perMessage, ...recipients] = parseFieldBlocks(dsn.body);
+		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
+		const failed =
+			blocks.find((b) => /^failed/i.test(header(b, 'action') ?? '')) ??
+			blocks.find((b) => /^delayed/i.test(header(b, 'action') ?? '')) ??
+			blocks.find((b) => /^[45]/.test(header(b, 'status') ?? '')) ??
+			blocks[0];
+		const action = (failed && header(failed, 'action')?.toLowerCase()) ?? '';
+		const diagnostic = (failed && header(failed, 'diagnostic-code')) ?? null;
+		const status = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? STATUS.exec(diagnostic ?? '')?.[0] ?? null;
+		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient'))) : null;
+		const original = originalIds(embeddedHeaders(parts), mail);
+		if (!failed || /^(delivered|relayed|expanded)/.test(action) || (!status && !/^(failed|delayed)/.test(action))) {
+			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
+		}
+		const effective = status ?? (action.startsWith('delayed') ? '4.0.0' : '5.0.0');
+		const verdict = action.startsWith('delayed') && effective.startsWith('5') ? { kind: 'soft_bounce' as const, reason: 'Delivery delayed' } : bounceKind(effective, diagnostic);
+		return { ...base, ...verdict, recipient, status: effective, diagnostic, originalMessageIds: original };
+	}
+
+	// Bounces without a machine-readable report (older Exim, qmail, some gateways).
+	const text = mail.text ?? '';
+	if (isMailerDaemon(from) || (FAILURE_SUBJECT.test(base.subject) && !mail.inReplyTo)) {
+		const status = STATUS.exec(text)?.[0] ?? (/\b5\d\d\b/.test(text) ? '5.0.0' : /\b4\d\d\b/.test(text) ? '4.0.0' : null);
+		if (status || FAILURE_SUBJECT.test(base.subject)) {
+			const ownAddresses = new Set([from, ...to]);
+			const recipient =
+				[...text.matchAll(/<?([A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?/g)].map((m) => m[1].toLowerCase()).find((a) => !ownAddresses.has(a)) ?? null;
+			const diagnosticLine = text.split(/\r?\n/).find((line) => /\b[45]\d\d\b/.test(line) && /[A-Za-z]/.test(line))?.trim() ?? null;
+			const effective = status ?? '5.0.0';
+			return {
+				...base,
+				...bounceKind(effective, diagnosticLine),
+				reason: `${bounceKind(effective, diagnosticLine).reason}; plain-text bounce from ${from ?? 'unknown sender'}`,
+				recipient,
+				status: effective,
+				diagnostic: diagnosticLine,
+				// Plain-text bounces quote the original below a marker line; its Message-ID is there.
+				originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
+			};
+		}
+	}
+
+	const replyText = ownText(text);
+	const repliedTo = originalIds([], mail);
+
+	// Unsubscribe request: mail to an unsubscribe mailbox, or a short "unsubscribe" message.
+	const mailboxes = new Set((options.unsubscribeMailboxes ?? []).map((m) => m.trim().toLowerCase()).filter(Boolean));
+	const recipients = [...to, ...addresses(mail.cc), ...['delivered-to', 'x-original-to', 'envelope-to'].map((h) => addressIn(headerOf(mail, h))).filter((a): a is string => Boolean(a))];
+	const toMailbox = recipients.find((a) => mailboxes.has(a) || mailboxes.has(a.replace(/\+[^@]*@/, '@')) || /^unsubscribe([+-][^@]*)?@/.test(a));
+	const strippedSubject = base.subject.replace(/^\s*((re|aw|fw|fwd|wg|tr|sv|antw)\s*:\s*)+/i, '').trim();
+	const autoReason = isAutoReply(mail);
+	if (!autoReason) {
+		if (toMailbox) return { ...base, kind: 'unsubscribe', reason: `Sent to the unsubscribe mailbox ${toMailbox}`, recipient: from, originalMessageIds: repliedTo, replyText };
+		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && UNSUBSCRIBE_WORDS.test(replyText))) {
+			return { ...base, kind: 'unsubscribe', reason: 'Asks to unsubscribe', recipient: from, originalMessageIds: repliedTo, replyText };
+		}
+	}
+	if (autoReason) return { ...base, kind: 'auto_reply', reason: autoReason, recipient: from, originalMessageIds: repliedTo, replyText };
+	return { ...base, kind: 'reply', reason: 'Written by a person', recipient: from, originalMessageIds: repliedTo, replyText };
+}

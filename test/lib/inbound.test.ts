@@ -1,0 +1,199 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
+import { closeAllStores } from '../../lib/redis/pool';
+import { ValidationError } from '../../lib/errors';
+import { Inbound, parseInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { openStore, topologies } from '../harness/store';
+
+afterAll(() => closeAllStores());
+
+const fixture = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'inbound', name));
+
+// Each fixture with what a careful human reads from it.
+const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> = [
+	['postfix-hard-bounce.eml', { kind: 'hard_bounce', recipient: 'jane.doe@example.org', status: '5.1.1', original: 'camp-winter26.c-4711@shop.example' }],
+	['postfix-soft-bounce-delayed.eml', { kind: 'soft_bounce', recipient: 'tom@slow.example.net', status: '4.4.1', original: 'cart-reminder.c-88@shop.example' }],
+	['exim-hard-bounce-plaintext.eml', { kind: 'hard_bounce', recipient: 'old.customer@example.com', status: '5.1.1', original: 'winback.c-17@shop.example' }],
+	['exchange-online-ndr.eml', { kind: 'hard_bounce', recipient: 'm.schmidt@contoso.com', status: '5.1.10', original: 'newsletter-2026-03.c-204@shop.example' }],
+	['gmail-dsn-no-such-user.eml', { kind: 'hard_bounce', recipient: 'no.such.person.4711@gmail.com', status: '5.1.1', original: 'welcome.c-301@shop.example' }],
+	['gmail-dsn-mailbox-full.eml', { kind: 'soft_bounce', recipient: 'full.box@gmail.com', status: '5.2.2', original: 'promo-jan.c-77@shop.example' }],
+	['amazon-ses-bounce.eml', { kind: 'hard_bounce', recipient: 'bounce@simulator.amazonses.com', status: '5.1.1' }],
+	['mimecast-policy-block.eml', { kind: 'soft_bounce', recipient: 'buyer@corp.example', status: '5.7.1', original: 'new-arrivals.c-61@shop.example' }],
+	['yahoo-arf-complaint.eml', { kind: 'complaint', recipient: 'lisa.w@yahoo.com', feedbackType: 'abuse', original: 'flash-sale.c-655@shop.example' }],
+	['aol-arf-redacted.eml', { kind: 'complaint', recipient: null, feedbackType: 'abuse', original: 'flash-sale.c-900@shop.example' }],
+	['microsoft-jmrp-complaint.eml', { kind: 'complaint', recipient: 'kai.meyer@outlook.com', feedbackType: 'abuse', original: 'last-chance.c-990@shop.example' }],
+	['outlook-automatic-reply.eml', { kind: 'auto_reply', recipient: 'anna.becker@fabrikam.example', original: 'newsletter-2026-03.c-311@shop.example' }],
+	['gmail-vacation-responder.eml', { kind: 'auto_reply', recipient: 'ben.okafor@gmail.com', original: 'newsletter-2026-03.c-312@shop.example' }],
+	['cpanel-autoresponder.eml', { kind: 'auto_reply', recipient: 'info@bakery.example', original: 'newsletter-2026-03.c-313@shop.example' }],
+	['german-abwesenheitsnotiz.eml', { kind: 'auto_reply', recipient: 'j.wagner@stadtwerke.example' }],
+	['french-reponse-automatique.eml', { kind: 'auto_reply', recipient: 'claire.dubois@orange.example', subject: 'Réponse automatique : Votre lettre de mars' }],
+	['list-unsubscribe-mailto.eml', { kind: 'unsubscribe', recipient: 'jane.doe@example.org' }],
+	['unsubscribe-request-reply.eml', { kind: 'unsubscribe', recipient: 'p.novak@example.cz', original: 'camp-winter26.c-5150@shop.example' }],
+	['human-reply-gmail.eml', { kind: 'reply', recipient: 'maria.garcia@example.es', original: 'cart-reminder.c-2024@shop.example' }],
+	['outlook-human-reply.eml', { kind: 'reply', recipient: 'chidi.okonkwo@northwind.example', original: 'newsletter-2026-03.c-777@shop.example' }],
+];
+
+describe('inbound classification', () => {
+	it.each(CORPUS)('%s', async (file, expected) => {
+		const { original, ...fields } = expected;
+		const message = await parseInbound(fixture(file));
+		expect(message).toMatchObject(fields);
+		if (original) expect(message.originalMessageIds[0]).toBe(original);
+		expect(message.messageId).not.toBe('');
+		expect(message.reason.length).toBeGreaterThan(5);
+	});
+
+	it('extracts the diagnostic of a bounce, unfolded', async () => {
+		const message = await parseInbound(fixture('postfix-hard-bounce.eml'));
+		expect(message.diagnostic).toBe('smtp; 550 5.1.1 <jane.doe@example.org>: Recipient address rejected: User unknown in virtual mailbox table');
+	});
+
+	it('keeps every candidate Message-ID of our send (SES rewrites it)', async () => {
+		const message = await parseInbound(fixture('amazon-ses-bounce.eml'));
+		expect(message.originalMessageIds).toEqual(expect.arrayContaining(['ship-notice.c-512@shop.example', '0101019a1b2c3d4e-aaaabbbb-cccc-dddd-eeee-ffff00001111-000000@email.amazonses.com']));
+	});
+
+	it("keeps a reply's own words and drops the quoted message", async () => {
+		const message = await parseInbound(fixture('human-reply-gmail.eml'));
+		expect(message.replyText).toBe('Hi, does the blue jacket also come in size M? I would order it today.\n\nThanks,\nMaría');
+		const outlook = await parseInbound(fixture('outlook-human-reply.eml'));
+		expect(outlook.replyText).not.toMatch(/Unsubscribe/);
+	});
+
+	it('treats mail to a configured unsubscribe mailbox as an unsubscribe request', async () => {
+		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: hello\r\nMessage-ID: <x1@example.com>\r\n\r\nbye\r\n';
+		expect((await parseInbound(raw)).kind).toBe('reply');
+		expect((await parseInbound(raw, { unsubscribeMailboxes: ['Leave@news.example'] })).kind).toBe('unsubscribe');
+	});
+
+	it('does not take an out-of-office about unsubscribing for a request', async () => {
+		const raw = 'From: a@example.com\r\nTo: news@shop.example\r\nSubject: Automatic reply: unsubscribe\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n';
+		expect((await parseInbound(raw)).kind).toBe('auto_reply');
+	});
+
+	it('accepts a message given as base64 text', async () => {
+		const message = await parseInbound(fixture('yahoo-arf-complaint.eml').toString('base64'));
+		expect(message).toMatchObject({ kind: 'complaint', recipient: 'lisa.w@yahoo.com' });
+	});
+
+	it('hashes the message as its id when it has no Message-ID', async () => {
+		const a = await parseInbound('From: a@example.com\r\nSubject: hi\r\n\r\none\r\n');
+		const b = await parseInbound('From: a@example.com\r\nSubject: hi\r\n\r\ntwo\r\n');
+		expect(a.messageId).toMatch(/^sha256:/);
+		expect(a.messageId).not.toBe(b.messageId);
+	});
+
+	it.each([
+		['an empty message', ''],
+		['text without headers', 'hello there, this is not an e-mail'],
+		['something that is not text or binary', 42],
+	])('rejects %s naming the raw message field', async (_label, raw) => {
+		await expect(parseInbound(raw as never)).rejects.toMatchObject({ name: 'ValidationError', field: 'rawMessage' });
+	});
+
+	it('refuses messages over the size limit', async () => {
+		const huge = Buffer.concat([Buffer.from('From: a@example.com\r\n\r\n'), Buffer.alloc(26 * 1024 * 1024, 97)]);
+		await expect(parseInbound(huge)).rejects.toBeInstanceOf(ValidationError);
+	});
+});
+
+describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
+	const { store, clock } = openStore(topology);
+	const inbound = new Inbound(store);
+	const parse = (file: string) => parseInbound(fixture(file));
+	const record = async (file: string, options = {}, using = inbound) => {
+		const [result] = await using.record([await parse(file)], options);
+		if (!result.ok) throw result.error;
+		return result.value;
+	};
+
+	it('records a hard bounce once and suppresses the contact as bounced', async () => {
+		await store.contacts.upsert([{ id: 'jane', email: 'Jane.Doe@example.org', subscription: { status: 'subscribed', source: 'form' } }]);
+		const outcome = await record('postfix-hard-bounce.eml');
+		expect(outcome).toMatchObject({ kind: 'hard_bounce', contactId: 'jane', matchedBy: 'email', event: '$email_bounced', duplicate: false, suppressedAs: 'bounced' });
+		const again = await record('postfix-hard-bounce.eml');
+		expect(again).toMatchObject({ duplicate: true, suppressedAs: null });
+		const contact = await store.contacts.getOne('jane');
+		expect(contact?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:hard_bounce' });
+		expect(contact?.events.$email_bounced.count).toBe(1);
+		const [event] = (await store.events.history('jane', 10)).filter((e) => e.name === '$email_bounced');
+		expect(event.properties).toMatchObject({ type: 'hard', status: '5.1.1', originalMessageId: 'camp-winter26.c-4711@shop.example', recipient: 'jane.doe@example.org' });
+	});
+
+	it('records a soft bounce without suppressing', async () => {
+		await store.contacts.upsert([{ id: 'tom', email: 'tom@slow.example.net', subscription: { status: 'subscribed', source: 'form' } }]);
+		const outcome = await record('postfix-soft-bounce-delayed.eml');
+		expect(outcome).toMatchObject({ kind: 'soft_bounce', contactId: 'tom', event: '$email_bounced', suppressedAs: null });
+		expect((await store.contacts.getOne('tom'))?.subscription?.status).toBe('subscribed');
+		const [event] = (await store.events.history('tom', 10)).filter((e) => e.name === '$email_bounced');
+		expect(event.properties).toMatchObject({ type: 'soft', status: '4.4.1' });
+	});
+
+	it('marks a complaint, and a later hard bounce does not weaken it', async () => {
+		await store.contacts.upsert([{ id: 'lisa', email: 'lisa.w@yahoo.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		expect(await record('yahoo-arf-complaint.eml')).toMatchObject({ contactId: 'lisa', event: '$email_complained', suppressedAs: 'complained' });
+		const bounce = (await parse('postfix-hard-bounce.eml')) as InboundMessage;
+		const [later] = await inbound.record([{ ...bounce, recipient: 'lisa.w@yahoo.com', messageId: 'another-bounce@mx' }]);
+		expect(later.ok && later.value).toMatchObject({ event: '$email_bounced', suppressedAs: null });
+		expect((await store.contacts.getOne('lisa'))?.subscription?.status).toBe('complained');
+	});
+
+	it('unsubscribes on an unsubscribe request and records it', async () => {
+		await store.contacts.upsert([{ id: 'petr', email: 'p.novak@example.cz', subscription: { status: 'subscribed', source: 'form' } }]);
+		expect(await record('unsubscribe-request-reply.eml')).toMatchObject({ kind: 'unsubscribe', event: '$email_unsubscribed', suppressedAs: 'unsubscribed' });
+		expect((await store.contacts.getOne('petr'))?.subscription?.status).toBe('unsubscribed');
+	});
+
+	it('records a reply as an interaction, dated by the message', async () => {
+		await store.contacts.upsert([{ id: 'maria', email: 'maria.garcia@example.es' }]);
+		clock.ms = Date.parse('2026-01-31T00:00:00Z');
+		const outcome = await record('human-reply-gmail.eml');
+		expect(outcome).toMatchObject({ kind: 'reply', event: '$email_replied', suppressedAs: null });
+		const contact = await store.contacts.getOne('maria');
+		expect(contact?.lastActivityAt).toBe('2026-01-30T11:34:56.000Z');
+		const [event] = (await store.events.history('maria', 10)).filter((e) => e.name === '$email_replied');
+		expect(event.properties).toMatchObject({ subject: 'Re: Your cart is waiting', originalMessageId: 'cart-reminder.c-2024@shop.example' });
+	});
+
+	it('finds the contact of an auto-reply but records nothing', async () => {
+		await store.contacts.upsert([{ id: 'anna', email: 'anna.becker@fabrikam.example', subscription: { status: 'subscribed', source: 'form' } }]);
+		expect(await record('outlook-automatic-reply.eml')).toMatchObject({ kind: 'auto_reply', contactId: 'anna', event: null, suppressedAs: null });
+		const contact = await store.contacts.getOne('anna');
+		expect(Object.keys(contact?.events ?? {}).filter((name) => name.startsWith('$email'))).toEqual([]);
+	});
+
+	it('creates nothing for mail about an unknown address', async () => {
+		expect(await record('gmail-dsn-no-such-user.eml')).toMatchObject({ contactId: null, matchedBy: null, event: null, suppressedAs: null });
+		expect(await store.contacts.idForEmail('no.such.person.4711@gmail.com')).toBeNull();
+		expect(await store.contacts.getOne('no.such.person.4711@gmail.com')).toBeNull();
+	});
+
+	it('matches a redacted complaint through the send lookup hook', async () => {
+		await store.contacts.upsert([{ id: 'crm-900', email: 'someone@aol.com', subscription: { status: 'subscribed', source: 'import' } }]);
+		const asked: string[][] = [];
+		const withHook = new Inbound(store, {
+			lookupSend: async (ids): Promise<SendMatch | null> => {
+				asked.push(ids);
+				return ids.includes('flash-sale.c-900@shop.example') ? { contactId: 'crm-900', campaignId: 'flash-sale' } : null;
+			},
+		});
+		const outcome = await record('aol-arf-redacted.eml', {}, withHook);
+		expect(asked[0][0]).toBe('flash-sale.c-900@shop.example');
+		expect(outcome).toMatchObject({ contactId: 'crm-900', matchedBy: 'send', campaignId: 'flash-sale', suppressedAs: 'complained' });
+		const [event] = (await store.events.history('crm-900', 10)).filter((e) => e.name === '$email_complained');
+		expect(event.properties).toMatchObject({ campaignId: 'flash-sale', feedbackType: 'abuse' });
+	});
+
+	it('can classify and find without recording or suppressing', async () => {
+		await store.contacts.upsert([{ id: 'kai', email: 'kai.meyer@outlook.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		expect(await record('microsoft-jmrp-complaint.eml', { record: false, suppress: false })).toMatchObject({ contactId: 'kai', event: null, suppressedAs: null });
+		expect((await store.contacts.getOne('kai'))?.subscription?.status).toBe('subscribed');
+	});
+
+	it('handles a batch of the whole corpus in one call, each item on its own', async () => {
+		const messages = await Promise.all(CORPUS.map(([file]) => parse(file)));
+		const results = await inbound.record(messages);
+		expect(results).toHaveLength(CORPUS.length);
+		expect(results.every((r) => r.ok)).toBe(true);
+	});
+});
