@@ -1,0 +1,49 @@
+import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
+import { ValidationError } from '../../lib/errors';
+import type { Decay, Grade, ScoreRule } from '../../lib/scoring';
+
+export function stringOrEmpty(value: unknown): string {
+	return value === undefined || value === null ? '' : String(value);
+}
+
+function optionalValue(value: unknown): unknown {
+	return value === '' ? undefined : value;
+}
+
+/** Reads the score model (rules, decay, grades) from the node parameters of the first item. */
+export function readModel(ctx: IExecuteFunctions): { name: string; rules: ScoreRule[]; decay: Decay; grades?: Grade[] } {
+	const decayMode = ctx.getNodeParameter('decay', 0, 'none') as Decay['mode'];
+	const decay: Decay = decayMode === 'none' ? { mode: 'none' } : { mode: decayMode, days: ctx.getNodeParameter('decayDays', 0) as number };
+	const gradeRows = ((ctx.getNodeParameter('grades', 0, {}) as IDataObject).grade as IDataObject[] | undefined) ?? [];
+	const grades = gradeRows.length > 0 ? gradeRows.map((g) => ({ name: g.name as string, min: g.minScore as number })) : undefined;
+	let rules: ScoreRule[];
+	if (ctx.getNodeParameter('rulesInput', 0) === 'json') {
+		let raw = ctx.getNodeParameter('rulesJson', 0) as unknown;
+		if (typeof raw === 'string') {
+			try {
+				raw = JSON.parse(raw);
+			} catch {
+				throw new ValidationError('rulesJson', 'Rules (JSON) is not valid JSON');
+			}
+		}
+		if (!Array.isArray(raw)) throw new ValidationError('rulesJson', 'Rules (JSON) must be a list of rules');
+		rules = raw as ScoreRule[];
+	} else {
+		const rows = ((ctx.getNodeParameter('rules', 0, {}) as IDataObject).rule as IDataObject[] | undefined) ?? [];
+		rules = rows.map((row): ScoreRule => {
+			const base = { name: row.name as string, points: row.points as number };
+			if (row.kind === 'field') {
+				return { ...base, field: { field: row.field as string, operator: row.fieldOperator as string, value: optionalValue(row.value), value2: optionalValue(row.value2) } };
+			}
+			const ruleDecay = (row.decay as string) ?? 'default';
+			return {
+				...base,
+				event: row.event as string,
+				frequency: (row.frequency as ScoreRule['frequency']) ?? 'everyTime',
+				...(row.property ? { where: [{ property: row.property as string, operator: row.propertyOperator as string, value: row.propertyValue }] } : {}),
+				...(ruleDecay === 'default' ? {} : { decay: ruleDecay === 'none' ? { mode: 'none' } : { mode: ruleDecay as Decay['mode'], days: row.decayDays as number } }),
+			};
+		});
+	}
+	return { name: ctx.getNodeParameter('model', 0, 'default') as string, rules, decay, grades };
+}
