@@ -13,6 +13,8 @@ import {
 	type FieldType,
 	type Result,
 } from '../../lib';
+import { Campaigns } from '../../lib/campaigns';
+import { Inbound, parseInbound, type SendLookup } from '../../lib/inbound';
 import { collect, jsonParameter, perItem, runBatch } from '../shared/items';
 import { chainOf } from './chain';
 
@@ -374,6 +376,64 @@ const getStatus: Operation = async (ctx, store) => {
 	return collect(ctx, relabel(results), (value) => value);
 };
 
+/** Matches inbound mail to our sends by Message-ID (kept by the campaign module for 90 days). */
+function sendLookup(store: ContactStore): SendLookup {
+	const campaigns = new Campaigns(store);
+	return async (messageIds) => {
+		const found = await campaigns.lookupMessages(messageIds.slice(0, 10));
+		for (const result of found) if (result.ok && result.value) return result.value;
+		return null;
+	};
+}
+
+const parseInboundEmail: Operation = async (ctx, store) => {
+	const inputs = perItem(ctx, (i) => {
+		const opts = options(ctx, i);
+		const mailboxes = opts.unsubscribeMailboxes;
+		return {
+			itemIndex: i,
+			unsubscribeMailboxes: (Array.isArray(mailboxes) ? mailboxes.map(String) : String(mailboxes ?? '').split(',')).map((m) => m.trim()).filter(Boolean),
+			record: opts.record !== false,
+			suppress: opts.suppress !== false,
+			chain: chainOf(ctx, i),
+		};
+	});
+	// Reading binary data and parsing are local work: all items at once, then one batch for Redis.
+	const parsed = await Promise.all(
+		inputs.map(async (input): Promise<Result<Awaited<ReturnType<typeof parseInbound>>>> => {
+			if (input instanceof Error) return { ok: false, error: input };
+			try {
+				const source = ctx.getNodeParameter('inputSource', input.itemIndex) as string;
+				let raw: Buffer | string;
+				if (source === 'binary') {
+					const property = ctx.getNodeParameter('binaryPropertyName', input.itemIndex) as string;
+					if (!ctx.getInputData()[input.itemIndex]?.binary?.[property]) {
+						throw new ValidationError('binaryPropertyName', `The item has no binary property "${property}"`, 'Set Input Binary Field to the property that holds the .eml file, or choose Text input.');
+					}
+					raw = await ctx.helpers.getBinaryDataBuffer(input.itemIndex, property);
+				} else raw = ctx.getNodeParameter('rawMessage', input.itemIndex) as string;
+				return { ok: true, value: await parseInbound(raw, { unsubscribeMailboxes: input.unsubscribeMailboxes }) };
+			} catch (error) {
+				return { ok: false, error: error as Error };
+			}
+		}),
+	);
+	// Options and chain are per item: one record call each, issued together so they share round trips.
+	const inbound = new Inbound(store, { lookupSend: sendLookup(store) });
+	const outcomes = await runBatch(
+		parsed.map((p, i) => (p.ok ? { message: p.value, input: inputs[i] as Exclude<(typeof inputs)[number], Error> } : p.error)),
+		async (valid) =>
+			Promise.all(valid.map(async ({ message, input }) => (await inbound.record([message], { record: input.record, suppress: input.suppress, chain: input.chain }))[0])),
+	);
+	const results = outcomes.map((r, i): Result<IDataObject> => {
+		if (!r.ok) return r;
+		const message = (parsed[i] as { value: Awaited<ReturnType<typeof parseInbound>> }).value;
+		const { originalMessageIds, ...rest } = message;
+		return { ok: true, value: { ...rest, originalMessageId: originalMessageIds[0] ?? null, originalMessageIds, ...r.value } as unknown as IDataObject };
+	});
+	return collect(ctx, relabel(results, (field) => ({ rawMessage: 'Raw Message', binaryPropertyName: 'Input Binary Field' })[field] ?? LABELS[field] ?? field), (value) => value);
+};
+
 export const OPERATIONS: Record<string, Operation> = {
 	'contact.upsert': upsert,
 	'contact.get': get,
@@ -385,4 +445,5 @@ export const OPERATIONS: Record<string, Operation> = {
 	'subscription.subscribe': subscription('subscribed'),
 	'subscription.unsubscribe': subscription('unsubscribed'),
 	'subscription.getStatus': getStatus,
+	'inboundEmail.parse': parseInboundEmail,
 };

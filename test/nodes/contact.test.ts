@@ -1,3 +1,5 @@
+import { readFileSync } from 'fs';
+import { join } from 'path';
 import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
@@ -6,6 +8,7 @@ import { contactStoreCredentials, runNode, type InputItem } from '../harness/n8n
 
 afterAll(() => closeAllStores());
 
+const eml = (name: string) => readFileSync(join(__dirname, '..', 'fixtures', 'inbound', name));
 const json = (items: INodeExecutionData[]) => items.map((item) => item.json);
 
 describe.each(topologies)('Contact node on %s Redis', (topology) => {
@@ -182,6 +185,41 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		const out = await run({ resource: 'event', operation: 'record', contactId: 'ev-bad', eventName: 'ok', ...extra }, [{}], { continueOnFail: true });
 		expect(out[0].json.error).toContain(`(item 0, field "${field}")`);
 		expect(await store.contacts.getOne('ev-bad')).toBeNull();
+	});
+
+	it('parses inbound mail from binary items, records and suppresses', async () => {
+		await store.contacts.upsert([
+			{ id: 'in-jane', email: 'jane.doe@example.org', subscription: { status: 'subscribed', source: 'form' } },
+			{ id: 'in-lisa', email: 'lisa.w@yahoo.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
+		const files = ['postfix-hard-bounce.eml', 'yahoo-arf-complaint.eml', 'outlook-automatic-reply.eml'];
+		const items = files.map((name) => ({ json: { name }, binary: { data: { data: eml(name).toString('base64'), mimeType: 'message/rfc822', fileName: name } } }));
+		const out = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'binary', binaryPropertyName: 'data' }, items);
+		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
+		expect(out[0].json).toMatchObject({ kind: 'hard_bounce', recipient: 'jane.doe@example.org', status: '5.1.1', contactId: 'in-jane', event: '$email_bounced', suppressedAs: 'bounced', originalMessageId: 'camp-winter26.c-4711@shop.example' });
+		expect(out[1].json).toMatchObject({ kind: 'complaint', contactId: 'in-lisa', suppressedAs: 'complained' });
+		expect(out[2].json).toMatchObject({ kind: 'auto_reply', contactId: null, event: null });
+		expect((await store.contacts.getOne('in-jane'))?.subscription?.status).toBe('bounced');
+	});
+
+	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
+		await store.contacts.upsert([{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
+		const [out] = await run(
+			{ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { unsubscribeMailboxes: 'leave@news.example' } },
+			[{ raw }],
+		);
+		expect(out.json).toMatchObject({ kind: 'unsubscribe', contactId: 'in-al', suppressedAs: 'unsubscribed', event: '$email_unsubscribed' });
+	});
+
+	it('names the item and field of inbound input that is missing or not a message', async () => {
+		const out = await run(
+			{ resource: 'inboundEmail', operation: 'parse', inputSource: '={{ $json.src }}', binaryPropertyName: 'data', rawMessage: '={{ $json.raw }}' },
+			[{ src: 'binary' }, { src: 'text', raw: 'just words' }],
+			{ continueOnFail: true },
+		);
+		expect(out[0].json.error).toContain('no binary property "data" (item 0, field "Input Binary Field")');
+		expect(out[1].json.error).toContain('(item 1, field "Raw Message")');
 	});
 
 	it('reports an unreachable store on every item without hanging', async () => {
