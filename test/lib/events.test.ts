@@ -1,0 +1,177 @@
+import { closeAllStores } from '../../lib/redis/pool';
+import { NotFoundError, ValidationError } from '../../lib/errors';
+import { LIMITS } from '../../lib/values';
+import { openStore, topologies } from '../harness/store';
+
+afterAll(() => closeAllStores());
+
+const DAY = 86_400_000;
+
+describe.each(topologies)('events on %s Redis', (topology) => {
+	const ctx = openStore(topology, { limits: { historyMax: 20, perNameMax: 50, logMax: 10 } });
+	const { store, clock } = ctx;
+
+	const one = async (input: Parameters<typeof store.events.record>[0][number]) => {
+		const [result] = await store.events.record([input]);
+		if (!result.ok) throw result.error;
+		return result.value;
+	};
+	const logEntries = async (contactId: string) => {
+		const entries = await store.redis.xrange(store.keys.log(store.keys.shardOfContact(contactId)), '-', '+');
+		return entries
+			.map(([id, flat]) => {
+				const fields: Record<string, string> = {};
+				for (let i = 0; i < flat.length; i += 2) fields[flat[i]] = flat[i + 1];
+				return { id, ...fields };
+			})
+			.filter((e) => (e as { c?: string }).c === contactId) as Array<Record<string, string>>;
+	};
+
+	it('records an event: counters, time index, history, activity and a log entry', async () => {
+		const at = clock.ms;
+		const recorded = await one({ contactId: 'ev-1', name: 'purchase', properties: { total: 42.5, items: ['a'] }, source: 'shop', chain: [{ workflowId: 'wf-1', executionId: '9' }] });
+		expect(recorded).toMatchObject({ contactId: 'ev-1', duplicate: false, contactCreated: true });
+		const contact = await store.contacts.getOne('ev-1');
+		expect(contact?.events.purchase).toEqual({ count: 1, first: new Date(at).toISOString(), last: new Date(at).toISOString() });
+		expect(contact?.events.$contact_created.count).toBe(1);
+		expect(contact?.lastActivityAt).toBe(new Date(at).toISOString());
+		expect(await store.events.countSince('ev-1', 'purchase', at - 1)).toBe(1);
+		const [latest] = await store.events.history('ev-1', 1);
+		expect(latest).toMatchObject({ id: recorded.eventId, name: 'purchase', source: 'shop', properties: { total: 42.5, items: ['a'] } });
+		const log = await logEntries('ev-1');
+		expect(log.map((e) => e.n)).toEqual(['$contact_created', 'purchase']);
+		expect(log[1]).toMatchObject({ id: recorded.eventId, t: String(at), s: 'shop', p: JSON.stringify({ total: 42.5, items: ['a'] }), ch: JSON.stringify([{ workflowId: 'wf-1', executionId: '9' }]) });
+		expect(await store.redis.zscore(store.keys.index(store.keys.shardOfContact('ev-1'), 'act'), 'ev-1')).toBe(String(at));
+	});
+
+	it('changes nothing for a retried delivery with the same idempotency key', async () => {
+		const first = await one({ contactId: 'idem', name: 'signup', idempotencyKey: 'delivery-1' });
+		const before = { contact: await store.contacts.getOne('idem'), history: await store.events.history('idem'), log: await logEntries('idem') };
+		clock.advance(60_000);
+		const again = await one({ contactId: 'idem', name: 'signup', idempotencyKey: 'delivery-1', properties: { different: true } });
+		expect(again).toEqual({ contactId: 'idem', duplicate: true, eventId: undefined, contactCreated: false });
+		expect(first.duplicate).toBe(false);
+		expect(await store.contacts.getOne('idem')).toEqual(before.contact);
+		expect(await store.events.history('idem')).toEqual(before.history);
+		expect(await logEntries('idem')).toEqual(before.log);
+	});
+
+	it('dedupes concurrent duplicates inside one batch, and per contact only', async () => {
+		const results = await store.events.record([
+			{ contactId: 'idem-b', name: 'paid', idempotencyKey: 'inv-7' },
+			{ contactId: 'idem-b', name: 'paid', idempotencyKey: 'inv-7' },
+			{ contactId: 'idem-c', name: 'paid', idempotencyKey: 'inv-7' },
+		]);
+		expect(results.map((r) => r.ok && r.value.duplicate)).toEqual([false, true, false]);
+		expect((await store.contacts.getOne('idem-b'))?.events.paid.count).toBe(1);
+		expect((await store.contacts.getOne('idem-c'))?.events.paid.count).toBe(1);
+	});
+
+	it('forgets an idempotency key after the idempotency window', async () => {
+		await one({ contactId: 'idem-old', name: 'ping', idempotencyKey: 'k' });
+		clock.advance(store.limits.idempotencyMs + 1000);
+		expect((await one({ contactId: 'idem-old', name: 'ping', idempotencyKey: 'k' })).duplicate).toBe(false);
+		expect((await store.contacts.getOne('idem-old'))?.events.ping.count).toBe(2);
+	});
+
+	it('counts "did X at least K times in the last N days" by event time, within retention', async () => {
+		const now = clock.ms;
+		const times = [now - 40 * DAY, now - 20 * DAY, now - 5 * DAY, now - 1 * DAY, now];
+		await store.events.record(times.map((time) => ({ contactId: 'win', name: 'visit', time })));
+		expect(await store.events.countSince('win', 'visit', now - 7 * DAY)).toBe(3);
+		expect(await store.events.countSince('win', 'visit', now - 30 * DAY)).toBe(4);
+		expect(await store.events.countSince('win', 'visit', 0)).toBe(5);
+		expect(await store.events.countSince('win', 'other', 0)).toBe(0);
+		// Older than the retention: dropped from the time index on the next record, counters stay.
+		clock.advance(store.limits.retentionMs - 10 * DAY);
+		await one({ contactId: 'win', name: 'visit' });
+		// The cut-off is now 10 days after the first "now": the events of -40 and -20 days are gone.
+		expect(await store.events.countSince('win', 'visit', 0)).toBe(4);
+		expect((await store.contacts.getOne('win'))?.events.visit.count).toBe(6);
+	});
+
+	it('keeps first and last by event time, whatever the arrival order', async () => {
+		const now = clock.ms;
+		await one({ contactId: 'order', name: 'login', time: now - DAY });
+		await one({ contactId: 'order', name: 'login', time: now - 3 * DAY });
+		await one({ contactId: 'order', name: 'login', time: now - 2 * DAY });
+		const counter = (await store.contacts.getOne('order'))?.events.login;
+		expect(counter).toEqual({ count: 3, first: new Date(now - 3 * DAY).toISOString(), last: new Date(now - DAY).toISOString() });
+		expect((await store.contacts.getOne('order'))?.lastActivityAt).toBe(new Date(now - DAY).toISOString());
+	});
+
+	it('bounds history, the per-name time index and the log', async () => {
+		await store.events.record(Array.from({ length: 120 }, (_, n) => ({ contactId: 'bulk', name: 'tick', properties: { n }, time: clock.ms + n })));
+		const history = await store.events.history('bulk', 1000);
+		expect(history).toHaveLength(20);
+		expect(history[0].properties).toEqual({ n: 119 });
+		expect(await store.events.countSince('bulk', 'tick', 0)).toBe(50);
+		expect((await store.contacts.getOne('bulk'))?.events.tick.count).toBe(120);
+		// MAXLEN ~ trims whole stream nodes (100 entries each), so the length stays near the limit.
+		const length = await store.redis.xlen(store.keys.log(store.keys.shardOfContact('bulk')));
+		expect(length).toBeLessThan(250);
+	});
+
+	it('moves last activity for user events, opens, clicks and replies, not for sends', async () => {
+		await store.contacts.upsert([{ id: 'act' }]);
+		const created = (await store.contacts.getOne('act'))?.lastActivityAt;
+		clock.advance(1000);
+		await store.events.recordSystem([{ contactId: 'act', name: '$email_sent' }]);
+		expect((await store.contacts.getOne('act'))?.lastActivityAt).toBe(created);
+		clock.advance(1000);
+		await store.events.recordSystem([{ contactId: 'act', name: '$email_opened' }]);
+		expect((await store.contacts.getOne('act'))?.lastActivityAt).toBe(new Date(clock.ms).toISOString());
+		clock.advance(1000);
+		await one({ contactId: 'act', name: 'visit', activity: false });
+		expect((await store.contacts.getOne('act'))?.lastActivityAt).toBe(new Date(clock.ms - 1000).toISOString());
+	});
+
+	it('does not create a contact when told not to', async () => {
+		const [r] = await store.events.record([{ contactId: 'nobody', name: 'x', createContact: false }]);
+		expect(!r.ok && r.error).toBeInstanceOf(NotFoundError);
+		expect(await store.contacts.getOne('nobody')).toBeNull();
+		expect(await logEntries('nobody')).toEqual([]);
+	});
+
+	it('stores properties just under the limit intact', async () => {
+		const text = 'é'.repeat(Math.floor((LIMITS.propertiesBytes - 100) / 2));
+		await one({ contactId: 'big-ok', name: 'note', properties: { text } });
+		const [entry] = await store.events.history('big-ok', 1);
+		expect((entry.properties as { text: string }).text).toBe(text);
+	});
+
+	it.each([
+		['1 MB of properties', { properties: { blob: 'x'.repeat(1024 * 1024) } }, 'properties'],
+		['properties just over 64 KB', { properties: { blob: 'x'.repeat(LIMITS.propertiesBytes) } }, 'properties'],
+		['properties that are an array', { properties: [1, 2] }, 'properties'],
+		['properties that are a number', { properties: 7 }, 'properties'],
+		['properties that are not JSON', { properties: '{oops' }, 'properties'],
+		['a 1 MB event name', { name: 'n'.repeat(1024 * 1024) }, 'name'],
+		['an empty event name', { name: '  ' }, 'name'],
+		['a reserved $ name', { name: '$email_sent' }, 'name'],
+		['a malformed time', { time: '2024-02-30T25:00' }, 'time'],
+		['a time that is an object', { time: { when: 'now' } }, 'time'],
+		['a 1 MB idempotency key', { idempotencyKey: 'k'.repeat(1024 * 1024) }, 'idempotencyKey'],
+		['an empty contact id', { contactId: '' }, 'contactId'],
+		['a 1 MB contact id', { contactId: 'c'.repeat(1024 * 1024) }, 'contactId'],
+		['a contact id with a NUL byte', { contactId: 'a\u0000b' }, 'contactId'],
+	])('rejects %s, naming the field, and stores nothing', async (_label, override, field) => {
+		const input = { contactId: 'bad-ev', name: 'ok', ...override } as never;
+		const [r] = await store.events.record([input]);
+		expect(r.ok).toBe(false);
+		expect((r as { error: ValidationError }).error).toBeInstanceOf(ValidationError);
+		expect((r as { error: ValidationError }).error.field).toBe(field);
+		expect(await store.contacts.getOne('bad-ev')).toBeNull();
+	});
+
+	it('keeps the good items of a batch with bad ones', async () => {
+		const results = await store.events.record([
+			{ contactId: 'mix-1', name: 'ok' },
+			{ contactId: 'mix-2', name: 'ok', properties: 'nope' },
+			{ contactId: 'mix-3', name: 'ok' },
+		]);
+		expect(results.map((r) => r.ok)).toEqual([true, false, true]);
+		expect(await store.contacts.getOne('mix-2')).toBeNull();
+		expect((await store.contacts.getOne('mix-3'))?.events.ok.count).toBe(1);
+	});
+});
