@@ -12,3 +12,6 @@ export * from './triggers';
 export * from './inbound';
 export * from './scoring';
 export * from './segments';
+export * from './campaigns';
+export * from './render';
+export * from './tracking';
