@@ -1,0 +1,374 @@
+import {
+	type IDataObject,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeParameters,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
+import { Segments, type CompiledSegment } from '../../lib/segments';
+import { perItem, runBatch, toNodeError } from '../shared/items';
+import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
+import { readConditions } from './conditions';
+
+// Evaluated by n8n in the editor: output names follow the mode.
+const configuredOutputs = (parameters: INodeParameters) =>
+	parameters.mode === 'segment'
+		? [
+				{ type: 'main', displayName: 'Contacts' },
+				{ type: 'main', displayName: 'Next Page' },
+			]
+		: [
+				{ type: 'main', displayName: 'Matched' },
+				{ type: 'main', displayName: 'Not Matched' },
+			];
+
+const VALUE_OPERATOR_OPTIONS = [
+	{ name: 'Anniversary Today', value: 'anniversaryToday', description: 'The date\'s day and month are today in the contact\'s time zone' },
+	{ name: 'Between', value: 'between' },
+	{ name: 'Contains', value: 'contains' },
+	{ name: 'Date After', value: 'after' },
+	{ name: 'Date Before', value: 'before' },
+	{ name: 'Ends With', value: 'endsWith' },
+	{ name: 'Equals', value: 'equals' },
+	{ name: 'Exists', value: 'exists' },
+	{ name: 'Greater Than', value: 'gt' },
+	{ name: 'Greater Than or Equal', value: 'gte' },
+	{ name: 'In List', value: 'in' },
+	{ name: 'Less Than', value: 'lt' },
+	{ name: 'Less Than or Equal', value: 'lte' },
+	{ name: 'Not Contains', value: 'notContains' },
+	{ name: 'Not Equals', value: 'notEquals' },
+	{ name: 'Not Exists', value: 'notExists' },
+	{ name: 'Not In List', value: 'notIn' },
+	{ name: 'Not Within the Last Days', value: 'notWithinLastDays' },
+	{ name: 'Regex', value: 'regex' },
+	{ name: 'Starts With', value: 'startsWith' },
+	{ name: 'Within the Last Days', value: 'withinLastDays' },
+];
+
+const MEMBER_TYPES = ['grade', 'tier', 'lifecycleStage', 'subscription'];
+
+export class SegmentFilter implements INodeType {
+	description: INodeTypeDescription = {
+		displayName: 'Segment Filter',
+		name: 'segmentFilter',
+		icon: { light: 'file:segmentFilter.svg', dark: 'file:segmentFilter.dark.svg' },
+		group: ['transform'],
+		version: 1,
+		subtitle: '={{ $parameter["mode"] === "segment" ? "list segment" : "filter items" }}',
+		description: 'Routes contacts by conditions on their stored state, or lists every contact of a segment',
+		defaults: { name: 'Segment Filter' },
+		inputs: ['main'],
+		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
+		outputs: `={{(${configuredOutputs})($parameter)}}`,
+		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
+		properties: [
+			{
+				displayName: 'Mode',
+				name: 'mode',
+				type: 'options',
+				noDataExpression: true,
+				options: [
+					{ name: 'Filter Items', value: 'filter', description: 'Route each incoming contact to Matched or Not Matched' },
+					{ name: 'List Segment', value: 'segment', description: 'Emit every contact that meets the conditions, page by page' },
+				],
+				default: 'filter',
+			},
+			{
+				displayName: 'Contact ID',
+				name: 'contactId',
+				type: 'string',
+				default: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
+				required: true,
+				displayOptions: { show: { mode: ['filter'] } },
+			},
+			{
+				displayName: 'Define Conditions',
+				name: 'conditionsInput',
+				type: 'options',
+				options: [
+					{ name: 'Using Fields Below', value: 'fields' },
+					{ name: 'Using JSON', value: 'json', description: 'A condition tree with nested AND / OR groups' },
+				],
+				default: 'fields',
+			},
+			{
+				displayName: 'Combine',
+				name: 'combinator',
+				type: 'options',
+				options: [
+					{ name: 'AND (All Conditions)', value: 'and' },
+					{ name: 'OR (Any Condition)', value: 'or' },
+				],
+				default: 'and',
+				displayOptions: { show: { conditionsInput: ['fields'] } },
+			},
+			{
+				displayName: 'Conditions',
+				name: 'conditions',
+				type: 'fixedCollection',
+				typeOptions: { multipleValues: true, sortable: true },
+				placeholder: 'Add Condition',
+				default: {},
+				displayOptions: { show: { conditionsInput: ['fields'] } },
+				options: [
+					{
+						displayName: 'Condition',
+						name: 'condition',
+						values: [
+							{ displayName: 'Campaign ID', name: 'campaignId', type: 'string', default: '', displayOptions: { show: { type: ['email'] } }, description: 'Empty for any campaign (required for Did Not Open)' },
+							{ displayName: 'Count', name: 'count', type: 'number', default: 1, displayOptions: { show: { type: ['event'], eventOperator: ['didAtLeast'] } }, description: 'At least this many times' },
+							{ displayName: 'Days', name: 'days', type: 'number', default: 0, displayOptions: { show: { type: ['event', 'email'] } }, description: 'Window in days; 0 for ever (for Did Not Open: days after receiving)' },
+							{
+								displayName: 'E-Mail Operator',
+								name: 'emailOperator',
+								type: 'options',
+								options: [
+									{ name: 'Clicked', value: 'clicked' },
+									{ name: 'Did Not Open Within Days of Receiving', value: 'notOpened' },
+									{ name: 'Opened', value: 'opened' },
+									{ name: 'Received', value: 'received' },
+								],
+								default: 'opened',
+								displayOptions: { show: { type: ['email'] } },
+							},
+							{ displayName: 'Event', name: 'event', type: 'string', default: '', displayOptions: { show: { type: ['event'] } }, placeholder: 'e.g. purchase' },
+							{
+								displayName: 'Event Operator',
+								name: 'eventOperator',
+								type: 'options',
+								options: [
+									{ name: 'Did at Least', value: 'didAtLeast', description: 'Did it at least Count times (in the last Days days)' },
+									{ name: 'Did but Not', value: 'didButNot', description: 'Did it and no Other Event followed (within Days days)' },
+									{ name: 'Did Not', value: 'didNot', description: 'Never did it (or not in the last Days days)' },
+								],
+								default: 'didAtLeast',
+								displayOptions: { show: { type: ['event'] } },
+							},
+							{ displayName: 'Field', name: 'field', type: 'string', default: '', displayOptions: { show: { type: ['field'] } }, placeholder: 'e.g. nps, language, createdAt' },
+							{
+								displayName: 'Field Operator',
+								name: 'fieldOperator',
+								type: 'options',
+								options: VALUE_OPERATOR_OPTIONS,
+								default: 'equals',
+								displayOptions: { show: { type: ['field'] } },
+							},
+							{
+								displayName: 'Field Window Days',
+								name: 'fieldDays',
+								type: 'number',
+								default: 30,
+								displayOptions: { show: { type: ['field'], fieldOperator: ['withinLastDays', 'notWithinLastDays'] } },
+							},
+							{ displayName: 'Ignore Case', name: 'ignoreCase', type: 'boolean', default: false, displayOptions: { show: { type: ['field'] } } },
+							{
+								displayName: 'Membership Operator',
+								name: 'memberOperator',
+								type: 'options',
+								options: [
+									{ name: 'In List', value: 'in' },
+									{ name: 'Is', value: 'is' },
+									{ name: 'Is Not', value: 'isNot' },
+									{ name: 'Not In List', value: 'notIn' },
+								],
+								default: 'is',
+								displayOptions: { show: { type: MEMBER_TYPES } },
+							},
+							{ displayName: 'Other Event', name: 'otherEvent', type: 'string', default: '', displayOptions: { show: { type: ['event'], eventOperator: ['didButNot'] } }, placeholder: 'e.g. purchase' },
+							{ displayName: 'Property', name: 'property', type: 'string', default: '', displayOptions: { show: { type: ['event'] } }, description: 'Optional property of the event to check' },
+							{ displayName: 'Property Operator', name: 'propertyOperator', type: 'options', options: VALUE_OPERATOR_OPTIONS, default: 'equals', displayOptions: { show: { type: ['event'] } } },
+							{ displayName: 'Property Value', name: 'propertyValue', type: 'string', default: '', displayOptions: { show: { type: ['event'] } } },
+							{ displayName: 'Score Model', name: 'model', type: 'string', default: 'default', displayOptions: { show: { type: ['score', 'grade'] } } },
+							{
+								displayName: 'Score Operator',
+								name: 'scoreOperator',
+								type: 'options',
+								options: [
+									{ name: 'Between', value: 'between' },
+									{ name: 'Equals', value: 'equals' },
+									{ name: 'Greater Than', value: 'gt' },
+									{ name: 'Greater Than or Equal', value: 'gte' },
+									{ name: 'Less Than', value: 'lt' },
+									{ name: 'Less Than or Equal', value: 'lte' },
+								],
+								default: 'gte',
+								displayOptions: { show: { type: ['score'] } },
+							},
+							{
+								displayName: 'Tag Operator',
+								name: 'tagOperator',
+								type: 'options',
+								options: [
+									{ name: 'Has All', value: 'hasAll' },
+									{ name: 'Has Any', value: 'hasAny' },
+									{ name: 'Has None', value: 'hasNone' },
+								],
+								default: 'hasAny',
+								displayOptions: { show: { type: ['tags'] } },
+							},
+							{ displayName: 'Tags', name: 'tags', type: 'string', default: '', displayOptions: { show: { type: ['tags'] } }, description: 'Comma-separated tags' },
+							{ displayName: 'Tier Names', name: 'tierNames', type: 'string', default: 'Engaged, Disengaged, Inactive', displayOptions: { show: { type: ['tier'] } }, description: 'The tier tags the Engagement Tagger uses' },
+							{
+								displayName: 'Type',
+								name: 'type',
+								type: 'options',
+								options: [
+									{ name: 'E-Mail Engagement', value: 'email' },
+									{ name: 'Engagement Tier', value: 'tier' },
+									{ name: 'Event', value: 'event' },
+									{ name: 'Field', value: 'field' },
+									{ name: 'Grade', value: 'grade' },
+									{ name: 'Lifecycle Stage', value: 'lifecycleStage' },
+									{ name: 'Score', value: 'score' },
+									{ name: 'Subscription Status', value: 'subscription' },
+									{ name: 'Tags', value: 'tags' },
+								],
+								default: 'field',
+							},
+							{
+								displayName: 'Value',
+								name: 'value',
+								type: 'string',
+								default: '',
+								displayOptions: { show: { type: ['field', 'score', ...MEMBER_TYPES] } },
+								description: 'Number, text or date to compare with; comma-separated for In List',
+							},
+							{ displayName: 'Value 2', name: 'value2', type: 'string', default: '', displayOptions: { show: { type: ['field', 'score'] } }, description: 'Upper bound for Between' },
+						],
+					},
+				],
+			},
+			{
+				displayName: 'Conditions (JSON)',
+				name: 'conditionsJson',
+				type: 'json',
+				default:
+					'{\n  "combinator": "and",\n  "conditions": [\n    {"type": "field", "field": "nps", "operator": "gte", "value": 7},\n    {"combinator": "or", "conditions": [\n      {"type": "tags", "operator": "hasAny", "tags": ["newsletter"]},\n      {"type": "lifecycleStage", "operator": "is", "value": "customer"}\n    ]}\n  ]\n}',
+				displayOptions: { show: { conditionsInput: ['json'] } },
+			},
+			{
+				displayName: 'Pagination',
+				name: 'pagination',
+				type: 'options',
+				options: [
+					{ name: 'One Page per Run', value: 'page', description: 'Emit one page and a cursor on Next Page; loop Next Page back into this node' },
+					{ name: 'All Pages', value: 'all', description: 'Emit every page now, up to Max Contacts (reads one page from Redis at a time)' },
+				],
+				default: 'page',
+				displayOptions: { show: { mode: ['segment'] } },
+			},
+			{
+				displayName: 'Page Size',
+				name: 'pageSize',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 10000 },
+				default: 1000,
+				displayOptions: { show: { mode: ['segment'] } },
+			},
+			{
+				displayName: 'Cursor',
+				name: 'cursor',
+				type: 'string',
+				default: '={{ $json.cursor ?? "" }}',
+				displayOptions: { show: { mode: ['segment'], pagination: ['page'] } },
+				description: 'The cursor from Next Page; empty to start from the beginning',
+			},
+			{
+				displayName: 'Max Contacts',
+				name: 'maxContacts',
+				type: 'number',
+				typeOptions: { minValue: 1 },
+				default: 100000,
+				displayOptions: { show: { mode: ['segment'], pagination: ['all'] } },
+				description: 'Stop after this many contacts and return the cursor on Next Page',
+			},
+			{
+				displayName: 'Options',
+				name: 'options',
+				type: 'collection',
+				placeholder: 'Add Option',
+				default: {},
+				options: [
+					{
+						displayName: 'Fallback Time Zone',
+						name: 'fallbackZone',
+						type: 'string',
+						default: 'UTC',
+						description: 'Zone for "anniversary today" when the contact has none',
+					},
+				],
+			},
+		],
+	};
+
+	methods = { credentialTest: { contactStoreConnectionTest: testContactStoreCredential } };
+
+	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+		const mode = this.getNodeParameter('mode', 0) as string;
+		const options = this.getNodeParameter('options', 0, {}) as IDataObject;
+		const fallbackZone = (options.fallbackZone as string) || undefined;
+		const lease = await leaseStore(this);
+		try {
+			const segments = new Segments(lease.store);
+			if (mode === 'segment') return await listSegment(this, segments, fallbackZone);
+			// One condition tree for the batch (expressions in it see the first item).
+			let compiled: CompiledSegment;
+			try {
+				compiled = segments.compile(readConditions(this, 0));
+			} catch (error) {
+				throw toNodeError(this, error as Error, 0);
+			}
+			const items = this.getInputData();
+			const ids = perItem(this, (i) => this.getNodeParameter('contactId', i) as string);
+			const results = await runBatch(ids, (valid) => segments.evaluate(compiled, valid, { fallbackZone }));
+			const matched: INodeExecutionData[] = [];
+			const notMatched: INodeExecutionData[] = [];
+			results.forEach((result, i) => {
+				if (!result.ok) {
+					const error = toNodeError(this, result.error, i);
+					if (!this.continueOnFail()) throw error;
+					notMatched.push({ json: { ...items[i].json, error: error.message }, pairedItem: { item: i } });
+					return;
+				}
+				(result.value.matched ? matched : notMatched).push({ json: items[i].json, binary: items[i].binary, pairedItem: { item: i } });
+			});
+			return [matched, notMatched];
+		} finally {
+			lease.release();
+		}
+	}
+}
+
+/** Segment mode: runs once, on the first input item's parameters. */
+async function listSegment(ctx: IExecuteFunctions, segments: Segments, fallbackZone: string | undefined): Promise<INodeExecutionData[][]> {
+	const pagination = ctx.getNodeParameter('pagination', 0) as string;
+	const pageSize = ctx.getNodeParameter('pageSize', 0) as number;
+	const paired = { item: 0 };
+	const contacts: INodeExecutionData[] = [];
+	try {
+		const conditions = readConditions(ctx, 0);
+		if (pagination === 'page') {
+			const cursor = (ctx.getNodeParameter('cursor', 0, '') as string) || undefined;
+			const page = await segments.page(conditions, { cursor, pageSize, fallbackZone });
+			for (const c of page.contacts) contacts.push({ json: { ...c }, pairedItem: paired });
+			const next = page.cursor ? [{ json: { cursor: page.cursor, contacts: page.contacts.length, scanned: page.scanned, plan: page.plan }, pairedItem: paired }] : [];
+			return [contacts, next];
+		}
+		const maxContacts = ctx.getNodeParameter('maxContacts', 0) as number;
+		let cursor: string | null = null;
+		let scanned = 0;
+		let plan = '';
+		do {
+			const page = await segments.page(conditions, { cursor, pageSize: Math.min(pageSize, maxContacts - contacts.length), fallbackZone });
+			for (const c of page.contacts) contacts.push({ json: { ...c }, pairedItem: paired });
+			cursor = page.cursor;
+			scanned += page.scanned;
+			plan = page.plan;
+		} while (cursor && contacts.length < maxContacts);
+		return [contacts, cursor ? [{ json: { cursor, contacts: contacts.length, scanned, plan }, pairedItem: paired }] : []];
+	} catch (error) {
+		throw toNodeError(ctx, error as Error, 0);
+	}
+}
