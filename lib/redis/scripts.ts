@@ -34,6 +34,15 @@ export async function runScript<T = unknown>(
 	if (!names.has(script.name)) {
 		redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
 		names.add(script.name);
+		// ioredis copies custom commands into a pipeline when it creates it; an auto-pipeline already
+		// queued (other commands of the same tick) would lack this one and lose the batch's replies
+		// ("results[i] is not iterable"). Give it the new command too.
+		const client = redis as unknown as { _autoPipelines?: Map<string, Record<string, unknown>>; scriptsSet?: Record<string, { sha: string }> };
+		const defined = client.scriptsSet?.[script.name];
+		for (const pipeline of client._autoPipelines?.values() ?? []) {
+			pipeline[script.name] = (redis as unknown as Record<string, unknown>)[script.name];
+			if (defined) (pipeline._shaToScript as Record<string, unknown>)[defined.sha] = defined;
+		}
 	}
 	const command = (redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[script.name];
 	return command.call(redis, ...keys, ...args);

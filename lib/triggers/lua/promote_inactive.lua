@@ -4,7 +4,12 @@
 -- ARGV: shard prefix, cutoff (now - inactivity), limit, initial watermark, inactivity ms.
 local due, wmKey = KEYS[1], KEYS[2]
 local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
-local wm = redis.call('GET', wmKey) or initial
+local wm = redis.call('GET', wmKey)
+if not wm then
+  -- First activation: remember where this trigger starts.
+  wm = initial
+  redis.call('SET', wmKey, wm)
+end
 if tonumber(wm) >= cutoff then return 0 end
 
 local function enc(s)
