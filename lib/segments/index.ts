@@ -29,7 +29,7 @@ export interface SegmentContact {
 export interface PageOptions {
 	/** Opaque cursor from the previous page; absent for the first page. */
 	cursor?: string | null;
-	/** Contacts per page, about (1-10000, default 1000); set-driven pages may run a little over. */
+	/** Contacts per page at most (1-10000, default 1000). */
 	pageSize?: number;
 	/** Candidates read at most per page before returning (default 20 x page size). */
 	maxScan?: number;

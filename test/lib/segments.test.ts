@@ -313,7 +313,7 @@ describe.each(topologies)('segment mode on %s Redis', (topology) => {
 		for await (const page of segments.pages(condition, { pageSize })) {
 			pages++;
 			plan = page.plan;
-			expect(page.contacts.length).toBeLessThanOrEqual(pageSize + 128);
+			expect(page.contacts.length).toBeLessThanOrEqual(pageSize);
 			seen.push(...page.contacts.map((c) => c.contactId));
 		}
 		return { ids: seen, pages, plan };

@@ -3,6 +3,7 @@
 -- mode 'page': KEYS[1] a shard prefix; takes up to `count` candidates from one index of the shard
 -- (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets of a
 -- union) and returns {items = [[id, data]...], n = candidates read, next = state or false}.
+-- Never more than `count` candidates, so a page never exceeds its size.
 -- ARGV[1] JSON {mode, spec, source?, count?}
 local req = cjson.decode(ARGV[1])
 local spec = req.spec
@@ -88,11 +89,21 @@ if src.kind == 'zset' then
     last = { got[i], got[i + 1] }
   end
   if not done and last then nextState = { after = last } end
+  count = #ids
 else
+  -- SSCAN may return more than asked (small sets come whole): take `count` and remember how many
+  -- of this batch were taken, to re-read the same batch (same cursor) and skip them next time.
   local k = present(src.k) and src.k or 1
-  local res = redis.call('SSCAN', shard .. ':ix:' .. src.names[k], present(src.cursor) and src.cursor or '0', 'COUNT', count)
-  for _, id in ipairs(res[2]) do
-    local seen = false
+  local cursor = present(src.cursor) and src.cursor or '0'
+  local skip = present(src.skip) and src.skip or 0
+  -- The batch depends on COUNT: re-reading a batch uses the COUNT that first read it.
+  local scanCount = (skip > 0 and present(src.sc)) and src.sc or count
+  local res = redis.call('SSCAN', shard .. ':ix:' .. src.names[k], cursor, 'COUNT', scanCount)
+  local batch, taken = res[2], 0
+  for i = skip + 1, #batch do
+    if taken >= count then break end
+    taken = taken + 1
+    local id, seen = batch[i], false
     for j = 1, k - 1 do
       if redis.call('SISMEMBER', shard .. ':ix:' .. src.names[j], id) == 1 then
         seen = true
@@ -101,11 +112,14 @@ else
     end
     if not seen then table.insert(ids, id) end
   end
-  if res[1] ~= '0' then
-    nextState = { k = k, cursor = res[1] }
+  if skip + taken < #batch then
+    nextState = { k = k, cursor = cursor, skip = skip + taken, sc = scanCount }
+  elseif res[1] ~= '0' then
+    nextState = { k = k, cursor = res[1], skip = 0 }
   elseif k < #src.names then
-    nextState = { k = k + 1, cursor = '0' }
+    nextState = { k = k + 1, cursor = '0', skip = 0 }
   end
+  count = taken
 end
 
 local items = {}
@@ -113,4 +127,4 @@ for _, id in ipairs(ids) do
   local d = fetch(shard .. ':c:' .. encode_id(id))
   if d then table.insert(items, { id, d }) end
 end
-return cjson.encode({ items = items, n = #ids, next = nextState })
+return cjson.encode({ items = items, n = count, next = nextState })

@@ -1,0 +1,150 @@
+import { randomUUID } from 'crypto';
+import { acquireStore, closeAllStores } from '../../lib/redis/pool';
+import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
+import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
+import { storeConfig, topologies } from '../harness/store';
+
+afterAll(() => closeAllStores());
+
+describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => {
+	const prefix = `sf${randomUUID().slice(0, 6)}:`;
+	const credentials = contactStoreCredentials(topology, prefix);
+	const { store } = acquireStore(storeConfig(topology, prefix));
+	const N = 60;
+
+	beforeAll(async () => {
+		const contacts = Array.from({ length: N }, (_, i) => ({
+			id: `k${i}`,
+			email: `k${i}@example.com`,
+			lifecycleStage: i % 2 === 0 ? 'customer' : 'lead',
+			fields: { nps: i % 11 },
+			addTags: i % 3 === 0 ? ['newsletter'] : [],
+			subscription: { status: i % 10 === 9 ? ('unsubscribed' as const) : ('subscribed' as const), source: 'test' },
+		}));
+		for (const r of await store.contacts.upsert(contacts)) if (!r.ok) throw r.error;
+		for (const r of await store.events.record([
+			{ contactId: 'k1', name: 'purchase', properties: { author: 'Le Guin' } },
+			{ contactId: 'k2', name: 'purchase', properties: { author: 'Banks' } },
+		])) if (!r.ok) throw r.error;
+	});
+
+	const npsHappy = { conditions: { condition: [{ type: 'field', field: 'nps', fieldOperator: 'gte', value: '7' }] } };
+
+	it('routes each item to Matched or Not Matched (NPS >= 7), unchanged and paired', async () => {
+		const [matched, notMatched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', ...npsHappy },
+			items: [{ contactId: 'k7', note: 'a' }, { contactId: 'k6', note: 'b' }, { contact: { id: 'k8' } }, { contactId: 'ghost' }],
+			credentials,
+		});
+		expect(matched.map((i) => [i.pairedItem, i.json])).toEqual([
+			[{ item: 0 }, { contactId: 'k7', note: 'a' }],
+			[{ item: 2 }, { contact: { id: 'k8' } }],
+		]);
+		expect(notMatched.map((i) => i.pairedItem)).toEqual([{ item: 1 }, { item: 3 }]);
+	});
+
+	it('combines rows with OR and reads event property conditions (already bought this author)', async () => {
+		const [matched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: {
+				mode: 'filter',
+				combinator: 'or',
+				conditions: {
+					condition: [
+						{ type: 'event', eventOperator: 'didAtLeast', event: 'purchase', count: 1, days: 0, property: 'author', propertyOperator: 'equals', propertyValue: 'Le Guin' },
+						{ type: 'tags', tagOperator: 'hasAll', tags: 'newsletter' },
+					],
+				},
+			},
+			items: [{ contactId: 'k1' }, { contactId: 'k2' }, { contactId: 'k3' }, { contactId: 'k4' }],
+			credentials,
+		});
+		expect(matched.map((i) => i.json.contactId)).toEqual(['k1', 'k3']);
+	});
+
+	it('evaluates a nested JSON condition tree', async () => {
+		const tree = {
+			combinator: 'and',
+			conditions: [
+				{ type: 'subscription', operator: 'is', value: 'subscribed' },
+				{ combinator: 'or', conditions: [{ type: 'lifecycleStage', operator: 'is', value: 'lead' }, { type: 'field', field: 'nps', operator: 'lt', value: 2 }] },
+			],
+		};
+		const [matched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', conditionsInput: 'json', conditionsJson: JSON.stringify(tree) },
+			items: ['k0', 'k1', 'k2', 'k9', 'k11'].map((contactId) => ({ contactId })),
+			credentials,
+		});
+		expect(matched.map((i) => i.json.contactId)).toEqual(['k0', 'k1', 'k11']);
+	});
+
+	it.each([
+		['an unknown operator', { conditionsInput: 'json', conditionsJson: '{"type": "field", "field": "nps", "operator": "approximately", "value": 1}' }, /Unknown operator "approximately".*conditions\.operator/],
+		['a regex that does not compile', { conditions: { condition: [{ type: 'field', field: 'nps', fieldOperator: 'regex', value: '(' }] } }, /does not compile.*conditions\.conditions\[0\]\.value/],
+		['a date that does not parse', { conditions: { condition: [{ type: 'field', field: 'd', fieldOperator: 'after', value: 'next tuesday' }] } }, /not a date.*conditions\.conditions\[0\]\.value/],
+		['no condition at all', { conditions: {} }, /at least one condition/],
+		['invalid JSON', { conditionsInput: 'json', conditionsJson: '{' }, /conditionsJson/],
+	])('stops with a clear error for %s', async (_label, parameters, message) => {
+		await expect(runNode({ nodeType: new SegmentFilter(), parameters: { mode: 'filter', ...parameters }, items: [{ contactId: 'k1' }], credentials })).rejects.toThrow(message);
+	});
+
+	it('sends an item whose contact ID is invalid to Not Matched with the error under continue on fail', async () => {
+		const [matched, notMatched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', ...npsHappy },
+			items: [{ contactId: 'k7' }, { contactId: '' }],
+			credentials,
+			continueOnFail: true,
+		});
+		expect(matched).toHaveLength(1);
+		expect(notMatched[0].json.error).toMatch(/item 1/);
+	});
+
+	it('lists a segment page by page, feeding Next Page back as the cursor', async () => {
+		const parameters = { mode: 'segment', pagination: 'page', pageSize: 4, conditions: { condition: [{ type: 'lifecycleStage', memberOperator: 'is', value: 'customer' }, { type: 'field', field: 'nps', fieldOperator: 'gte', value: '5' }] } };
+		const seen: string[] = [];
+		let input: Record<string, unknown> = {};
+		let runs = 0;
+		for (;;) {
+			const [contacts, next] = await runNode({ nodeType: new SegmentFilter(), parameters, items: [input], credentials });
+			runs++;
+			expect(contacts.length).toBeLessThanOrEqual(4);
+			seen.push(...contacts.map((c) => c.json.contactId as string));
+			if (next.length === 0) break;
+			expect(next[0].json).toMatchObject({ cursor: expect.any(String), plan: expect.stringMatching(/index: lifecycleStage customer/) });
+			input = next[0].json;
+		}
+		const expected = Array.from({ length: N }, (_, i) => i).filter((i) => i % 2 === 0 && i % 11 >= 5).map((i) => `k${i}`);
+		expect(seen.sort()).toEqual(expected.sort());
+		expect(runs).toBeGreaterThan(2);
+	});
+
+	it('lists all pages at once up to Max Contacts, returning the rest as a cursor', async () => {
+		const parameters = { mode: 'segment', pagination: 'all', pageSize: 7, conditions: { condition: [{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }] } };
+		const [all, none] = await runNode({ nodeType: new SegmentFilter(), parameters: { ...parameters, maxContacts: 1000 }, credentials });
+		expect(all).toHaveLength(N - N / 10);
+		expect(none).toEqual([]);
+		expect(all[0].json).toEqual(expect.objectContaining({ contactId: expect.any(String), email: expect.stringMatching(/@example\.com$/), status: 'subscribed' }));
+		const [some, next] = await runNode({ nodeType: new SegmentFilter(), parameters: { ...parameters, maxContacts: 10 }, credentials });
+		expect(some).toHaveLength(10);
+		expect(next[0].json.cursor).toEqual(expect.any(String));
+	});
+
+	it('loops Next Page back into itself inside one workflow', async () => {
+		const parameters = { mode: 'segment', pagination: 'page', pageSize: 10, conditions: { condition: [{ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' }] } };
+		const run = await runWorkflow({
+			nodes: [
+				{ name: 'Page 1', nodeType: new SegmentFilter(), parameters },
+				{ name: 'Page 2', nodeType: new SegmentFilter(), parameters },
+			],
+			connections: [['Page 1', 'Page 2', 1]],
+			credentials,
+		});
+		const first = run.output('Page 1')[0].map((i) => i.json.contactId);
+		const second = run.output('Page 2')[0].map((i) => i.json.contactId);
+		expect(first.length + second.length).toBe(N / 3);
+		expect(new Set([...first, ...second]).size).toBe(N / 3);
+	});
+});
