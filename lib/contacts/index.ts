@@ -19,6 +19,9 @@ const eraseContact = defineScript(__dirname, 'erase_contact', 2);
 const claimEmail = defineScript(__dirname, 'claim_email', 1);
 const releaseEmail = defineScript(__dirname, 'release_email', 1);
 
+/** How old an e-mail claim without its contact must be before another contact may take it over. */
+const STALE_CLAIM_MS = 60_000;
+
 export const SUBSCRIPTION_STATUSES = ['subscribed', 'unsubscribed', 'bounced', 'complained', 'pending'] as const;
 export type SubscriptionStatus = (typeof SUBSCRIPTION_STATUSES)[number];
 /** Statuses that must never receive marketing mail. */
@@ -268,13 +271,13 @@ export class Contacts {
 	private async claim(email: string, id: string): Promise<void> {
 		const { store } = this;
 		const index = store.keys.emailIndex(email);
-		const owner = await store.run<string>(claimEmail, [index], [email, id, '0']);
+		const owner = await store.run<string>(claimEmail, [index], [email, id, '0', STALE_CLAIM_MS]);
 		if (owner === id) return;
-		// A claim left behind by a contact that no longer exists (erased, failed create) is taken over.
-		if (await store.call((r) => r.exists(store.keys.contact(owner)))) {
-			throw new ConflictError('email', `The e-mail ${email} already belongs to contact "${owner}"`);
-		}
-		await store.run(claimEmail, [index], [email, id, '1']);
+		const conflict = () => new ConflictError('email', `The e-mail ${email} already belongs to contact "${owner}"`);
+		if (await store.call((r) => r.exists(store.keys.contact(owner)))) throw conflict();
+		// A claim left behind by a contact that no longer exists (a crash between claim and create) is
+		// taken over once stale; a fresh one belongs to a contact another batch is creating right now.
+		if ((await store.run<string>(claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id) throw conflict();
 	}
 
 	private async release(email: string, id: string): Promise<void> {

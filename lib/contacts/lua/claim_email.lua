@@ -1,6 +1,19 @@
--- KEYS[1] e-mail index (hash e-mail -> contact id). ARGV email, id, force ('1' takes it over).
+-- KEYS[1] e-mail index (hash e-mail -> contact id); KEYS[1]..':at' holds when each claim was made
+-- (server time, ms). ARGV email, id, force ('1': take over a claim older than ARGV[4] ms whose
+-- contact does not exist, as the caller checked). A fresh claim of another contact is never taken
+-- over: that contact may be being created right now by a concurrent batch.
 -- Returns the owner after the call: the id when claimed, another id on conflict.
+local at = KEYS[1] .. ':at'
 local owner = redis.call('HGET', KEYS[1], ARGV[1])
-if owner and owner ~= ARGV[2] and ARGV[3] ~= '1' then return owner end
-redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if owner and owner ~= ARGV[2] then
+  if ARGV[3] ~= '1' then return owner end
+  local claimedAt = tonumber(redis.call('HGET', at, ARGV[1]))
+  if claimedAt and now - claimedAt < tonumber(ARGV[4]) then return owner end
+end
+if owner ~= ARGV[2] then
+  redis.call('HSET', KEYS[1], ARGV[1], ARGV[2])
+  redis.call('HSET', at, ARGV[1], now)
+end
 return ARGV[2]
