@@ -1,0 +1,261 @@
+/**
+ * The Contact Trigger's trigger() run inside n8n-core's real TriggerContext (parameters with defaults
+ * filled by n8n-workflow's Workflow, credentials through the context, helpers.createDeferredPromise,
+ * returnJsonArray, emit with a done promise). What n8n itself adds in production (ActiveWorkflows
+ * starting trigger(), resolving the done promise when the execution finished) is simulated by the
+ * `emit` given to the context: each emitted execution is recorded and finished by the test.
+ * Delivery guarantees under crashes and reclaim are tested on the lib (test/lib/triggers*.test.ts).
+ */
+import { randomUUID } from 'crypto';
+import { TriggerContext } from 'n8n-core';
+import {
+	ICredentialsHelper,
+	Workflow,
+	type ICredentialDataDecryptedObject,
+	type ICredentials,
+	type IDataObject,
+	type IHttpRequestOptions,
+	type INode,
+	type INodeExecutionData,
+	type INodeParameters,
+	type INodeProperties,
+	type INodeType,
+	type INodeTypes,
+	type IRun,
+	type ITriggerResponse,
+	type IWorkflowExecuteAdditionalData,
+	type IDeferredPromise,
+} from 'n8n-workflow';
+import { closeAllStores, acquireStore } from '../../lib/redis/pool';
+import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
+import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
+import { DateSchedule, definitionId } from '../../lib/triggers';
+import { contactStoreCredentials, runWorkflow, type CredentialsByType } from '../harness/n8n';
+import { storeConfigFrom } from '../../nodes/shared/store';
+
+afterAll(() => closeAllStores());
+
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> {
+	const deadline = Date.now() + timeoutMs;
+	while (!condition()) {
+		if (Date.now() > deadline) throw new Error('timed out waiting');
+		await sleep(10);
+	}
+}
+
+class Credentials extends ICredentialsHelper {
+	constructor(private readonly byType: CredentialsByType) {
+		super();
+	}
+	getParentTypes(): string[] {
+		return [];
+	}
+	isCredentialUsableByNode(): boolean {
+		return true;
+	}
+	async authenticate(_c: ICredentialDataDecryptedObject, _t: string, request: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+		return request;
+	}
+	async preAuthentication(): Promise<undefined> {
+		return undefined;
+	}
+	async runPreAuthentication(): Promise<undefined> {
+		return undefined;
+	}
+	async getCredentials(): Promise<ICredentials> {
+		throw new Error('decrypted credentials only');
+	}
+	async getDecrypted(_a: IWorkflowExecuteAdditionalData, _n: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
+		return { ...this.byType[type] };
+	}
+	async updateCredentials(): Promise<void> {}
+	async updateCredentialsOauthTokenData(): Promise<void> {}
+	getCredentialsProperties(): INodeProperties[] {
+		return [];
+	}
+}
+
+interface Execution {
+	items: IDataObject[];
+	done?: IDeferredPromise<IRun>;
+}
+
+interface Activation {
+	response: ITriggerResponse;
+	executions: Execution[];
+	/** Finishes every execution emitted so far (n8n resolving the done promise). */
+	finishAll(): void;
+}
+
+const nodeTypes = (type: INodeType): INodeTypes => ({
+	getByName: () => type,
+	getByNameAndVersion: () => type,
+	getKnownTypes: () => ({}),
+});
+
+async function activate(parameters: INodeParameters, credentials: CredentialsByType, opts: { workflowId?: string; mode?: 'trigger' | 'manual'; nodeId?: string } = {}): Promise<Activation> {
+	const type = new ContactTrigger();
+	const node: INode = {
+		id: opts.nodeId ?? 'trigger-node',
+		name: 'Contact Trigger',
+		type: 'test.contactTrigger',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters,
+		credentials: { contactStoreApi: { id: 'cred', name: 'Contact Store' } },
+	};
+	const workflow = new Workflow({ id: opts.workflowId ?? 'wf-trigger', name: 'Trigger test', nodes: [node], connections: {}, active: true, nodeTypes: nodeTypes(type) });
+	const additionalData = { credentialsHelper: new Credentials(credentials), variables: {} } as unknown as IWorkflowExecuteAdditionalData;
+	const executions: Execution[] = [];
+	const emit = (data: INodeExecutionData[][], _response?: unknown, done?: IDeferredPromise<IRun>) => {
+		executions.push({ items: data[0].map((i) => i.json), done });
+	};
+	const mode = opts.mode ?? 'trigger';
+	const ctx = new TriggerContext(workflow, workflow.getNode('Contact Trigger')!, additionalData, mode, mode === 'manual' ? 'manual' : 'activate', emit, (error: Error) => {
+		throw error;
+	});
+	const response = await type.trigger!.call(ctx);
+	return {
+		response,
+		executions,
+		finishAll: () => executions.forEach((e) => e.done?.resolve({} as IRun)),
+	};
+}
+
+describe('Contact Trigger node (n8n TriggerContext)', () => {
+	const credentials = contactStoreCredentials('standalone', `ctn${randomUUID().slice(0, 6)}:`);
+	const { store, release } = acquireStore(storeConfigFrom(credentials.contactStoreApi));
+	afterAll(() => release());
+	const active: Activation[] = [];
+	afterEach(async () => {
+		for (const a of active.splice(0)) {
+			a.finishAll();
+			await a.response.closeFunction?.();
+		}
+	});
+	const start = async (...args: Parameters<typeof activate>) => {
+		const a = await activate(...args);
+		active.push(a);
+		return a;
+	};
+
+	it('emits a recorded event within a second with the event, a contact snapshot and $chain; acknowledges when the execution finished', async () => {
+		const a = await start({ mode: 'eventRecorded', eventNames: 'welcome_*' }, credentials);
+		await store.contacts.upsert([{ id: 'ada', email: 'ada@example.com', addTags: ['lead'] }]);
+		const t0 = Date.now();
+		await store.events.record([{ contactId: 'ada', name: 'welcome_signup', properties: { list: 'news' }, chain: [{ workflowId: 'wf-X', executionId: '77' }] }]);
+		await store.events.record([{ contactId: 'ada', name: 'other' }]);
+		await until(() => a.executions.length === 1, 1000);
+		expect(Date.now() - t0).toBeLessThan(1000);
+		const [item] = a.executions[0].items;
+		expect(item).toMatchObject({
+			event: { name: 'welcome_signup', properties: { list: 'news' }, source: 'api' },
+			contactId: 'ada',
+			contact: { id: 'ada', email: 'ada@example.com', tags: ['lead'] },
+			$chain: [{ workflowId: 'wf-X', executionId: '77' }],
+			chainDepth: 1,
+		});
+		const logKey = store.keys.log(store.keys.shardOfContact('ada'));
+		const group = 'ct:wf-trigger:trigger-node';
+		expect(((await store.redis.xpending(logKey, group)) as [number])[0]).toBe(1);
+		a.finishAll();
+		await until(() => true);
+		await sleep(50);
+		expect(((await store.redis.xpending(logKey, group)) as [number])[0]).toBe(0);
+		await sleep(200);
+		expect(a.executions).toHaveLength(1);
+	});
+
+	it('two activations of one workflow (two n8n mains) run once per event; events while deactivated arrive on reactivation', async () => {
+		const params = { mode: 'tagAdded', tags: 'vip' };
+		const opts = { workflowId: 'wf-multi' };
+		const a = await start(params, credentials, opts);
+		const b = await start(params, credentials, opts);
+		const finishing = setInterval(() => [a, b].forEach((x) => x.finishAll()), 20);
+		try {
+			await store.contacts.upsert(Array.from({ length: 40 }, (_, i) => ({ id: `m-${i}`, addTags: ['vip'] })));
+			await until(() => a.executions.length + b.executions.length >= 40);
+			await sleep(200);
+			const ids = [...a.executions, ...b.executions].map((e) => e.items[0].contactId);
+			expect(ids).toHaveLength(40);
+			expect(new Set(ids).size).toBe(40);
+			// Both go away (workflow deactivated / n8n down), tags keep coming.
+			for (const x of active.splice(0)) await x.response.closeFunction?.();
+			await store.contacts.upsert([{ id: 'late-1', addTags: ['vip'] }, { id: 'late-2', addTags: ['vip'] }]);
+			const c = await start(params, credentials, opts);
+			await until(() => c.executions.length === 2);
+			expect(c.executions.map((e) => e.items[0].contactId).sort()).toEqual(['late-1', 'late-2']);
+		} finally {
+			clearInterval(finishing);
+		}
+	});
+
+	it('batches: up to N items per execution', async () => {
+		const a = await start({ mode: 'fieldChanged', field: 'plan', toValue: 'pro', options: { batchSize: 5, maxWaitMs: 300 } }, credentials);
+		await store.contacts.upsert(Array.from({ length: 5 }, (_, i) => ({ id: `bt-${i}`, fields: { plan: 'pro' } })));
+		await store.contacts.upsert([{ id: 'bt-x', fields: { plan: 'free' } }]);
+		await until(() => a.executions.length === 1);
+		expect(a.executions[0].items.map((i) => i.contactId).sort()).toEqual(['bt-0', 'bt-1', 'bt-2', 'bt-3', 'bt-4']);
+		expect(a.executions[0].items[0].event).toMatchObject({ name: '$field_changed', properties: { field: 'plan', to: 'pro' } });
+	});
+
+	it('inactive for N days: catch-up fires for contacts already inactive', async () => {
+		await store.events.record([{ contactId: 'sleepy', name: 'login', time: Date.now() - 3 * 86_400_000 }]);
+		const a = await start({ mode: 'inactive', inactiveDays: 2, options: { startFrom: 'catchUp' } }, credentials);
+		await until(() => a.executions.some((e) => e.items.some((i) => i.contactId === 'sleepy')), 3000);
+		const item = a.executions.flatMap((e) => e.items).find((i) => i.contactId === 'sleepy')!;
+		expect(item.event).toMatchObject({ name: '$inactive', inactiveDays: 2 });
+		expect(item.chainDepth).toBe(0);
+	});
+
+	it('date reached: activation builds the schedule in the contact\'s zone; test step previews the next contact', async () => {
+		await store.contacts.upsert([{ id: 'bday-kiri', timezone: 'Pacific/Kiritimati', fields: { bday: { value: '1990-03-11', type: 'date' } } }]);
+		const params = { mode: 'dateReached', dateField: 'bday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackTimezone: 'Europe/Berlin' };
+		await start(params, credentials, { workflowId: 'wf-date' });
+		const definition = { kind: 'date', field: 'bday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackZone: 'Europe/Berlin', leapDay: 'feb28' };
+		const schedule = new DateSchedule(store, definitionId('wf-date:trigger-node', definition), { field: 'bday', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } });
+		const [next] = await schedule.upcoming(1);
+		expect(next.contactId).toBe('bday-kiri');
+		// 09:00 on Mar 11 in Kiritimati (UTC+14) is 19:00 UTC on Mar 10.
+		expect(new Date(next.at).toISOString()).toMatch(/-03-10T19:00:00.000Z$/);
+		const manual = await start(params, credentials, { workflowId: 'wf-date', mode: 'manual' });
+		await manual.response.manualTriggerFunction!();
+		expect(manual.executions[0].items[0]).toMatchObject({ preview: true, contactId: 'bday-kiri', event: { name: '$date_reached', field: 'bday' } });
+	});
+
+	it('test step returns the latest matching event, or says clearly that there is none', async () => {
+		await store.events.record([{ contactId: 'pick', name: 'demo_booked', properties: { n: 1 } }]);
+		await store.events.record([{ contactId: 'pick', name: 'demo_booked', properties: { n: 2 } }]);
+		const manual = await start({ mode: 'eventRecorded', eventNames: 'demo_booked' }, credentials, { mode: 'manual' });
+		await manual.response.manualTriggerFunction!();
+		expect(manual.executions[0].items[0]).toMatchObject({ event: { name: 'demo_booked', properties: { n: 2 } }, contact: { id: 'pick' } });
+		const none = await start({ mode: 'eventRecorded', eventNames: 'never_happened' }, credentials, { mode: 'manual' });
+		await expect(none.response.manualTriggerFunction!()).rejects.toThrow(/No matching event in the recent event log/);
+	});
+
+	it.each([
+		[{ mode: 'eventRecorded', eventNames: ' , ' }, /Name at least one event \(parameter "eventNames"\)/],
+		[{ mode: 'eventRecorded', eventNames: 'x', conditions: { condition: [{ path: 'a', operator: 'greaterThan', value: 'abc' }] } }, /parameter "conditions\[0\]\.value"/],
+		[{ mode: 'dateReached', dateField: 'b', hour: 9, fallbackTimezone: 'Mars/Base' }, /parameter "fallbackZone"/],
+		[{ mode: 'dateReached', dateField: 'b', offsetDays: 2.5 }, /parameter "offsetDays"/],
+		[{ mode: 'inactive', inactiveDays: 0 }, /parameter "inactiveDays"/],
+	])('refuses to activate with %p, naming the parameter', async (parameters, message) => {
+		await expect(activate(parameters as INodeParameters, credentials)).rejects.toThrow(message);
+	});
+
+	it("the emitted item's $chain feeds Loop Guard, which blocks the cycle in the same workflow", async () => {
+		const a = await start({ mode: 'eventRecorded', eventNames: 'bounce_back' }, credentials, { workflowId: 'wf-loop' });
+		await store.events.record([{ contactId: 'looper', name: 'bounce_back', chain: [{ workflowId: 'wf-loop', executionId: '1' }, { workflowId: 'wf-other', executionId: '2' }] }]);
+		await until(() => a.executions.length === 1);
+		const run = await runWorkflow({
+			nodes: [{ name: 'Guard', nodeType: new LoopGuard(), parameters: { keyType: 'contact', scope: 'workflow', maxEntries: 0 } }],
+			items: a.executions[0].items,
+			credentials,
+			workflowId: 'wf-loop',
+		});
+		const [pass, blocked] = run.output('Guard');
+		expect(pass).toHaveLength(0);
+		expect(blocked[0].json.loopGuard).toMatchObject({ reason: 'cycle', depth: 2 });
+	});
+});
