@@ -7,7 +7,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
-import { readModel, stringOrEmpty } from './model';
+import { contactIdOf, eventOf, readModel, stringOrEmpty } from './model';
 import { jsonParameter, perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
@@ -70,11 +70,26 @@ export class LeadScore implements INodeType {
 				default: 'scoreEvent',
 			},
 			{
+				displayName: 'Input',
+				name: 'input',
+				type: 'options',
+				options: [
+					{
+						name: 'From Input Item',
+						value: 'item',
+						description: 'Contact from contact.ID, contactId or ID; event from the event object (name, ID, time, properties) or name / eventId. Fastest.',
+					},
+					{ name: 'Define Below', value: 'define', description: 'Map the contact and the event with expressions' },
+				],
+				default: 'item',
+			},
+			{
 				displayName: 'Contact ID',
 				name: 'contactId',
 				type: 'string',
 				default: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
 				required: true,
+				displayOptions: { show: { input: ['define'] } },
 				description: 'The contact to score',
 			},
 			{
@@ -83,14 +98,14 @@ export class LeadScore implements INodeType {
 				type: 'string',
 				default: '={{ $json.event?.name ?? $json.name }}',
 				required: true,
-				displayOptions: { show: { operation: ['scoreEvent'] } },
+				displayOptions: { show: { operation: ['scoreEvent'], input: ['define'] } },
 			},
 			{
 				displayName: 'Event ID',
 				name: 'eventId',
 				type: 'string',
 				default: '={{ $json.event?.id ?? $json.eventId ?? "" }}',
-				displayOptions: { show: { operation: ['scoreEvent'] } },
+				displayOptions: { show: { operation: ['scoreEvent'], input: ['define'] } },
 				description: 'Event ID or idempotency key: the same event scored twice changes nothing. Without one, the event name and time identify it.',
 			},
 			{
@@ -98,7 +113,7 @@ export class LeadScore implements INodeType {
 				name: 'eventTime',
 				type: 'string',
 				default: '={{ $json.event?.time ?? $json.time ?? "" }}',
-				displayOptions: { show: { operation: ['scoreEvent'] } },
+				displayOptions: { show: { operation: ['scoreEvent'], input: ['define'] } },
 				description: 'When it happened (ISO 8601 or epoch ms; empty for now). Decay and "once per day" count from it.',
 			},
 			{
@@ -106,7 +121,7 @@ export class LeadScore implements INodeType {
 				name: 'eventProperties',
 				type: 'json',
 				default: '={{ $json.event?.properties ?? $json.properties ?? {} }}',
-				displayOptions: { show: { operation: ['scoreEvent'] } },
+				displayOptions: { show: { operation: ['scoreEvent'], input: ['define'] } },
 				description: 'The properties rule conditions look at',
 			},
 			{
@@ -260,15 +275,19 @@ export class LeadScore implements INodeType {
 			throw toNodeError(this, error as Error, 0);
 		}
 		const workflowId = String(this.getWorkflow().id ?? '');
+		const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
 		const inputs = perItem(this, (i): ScoreInput => {
-			const input: ScoreInput = { contactId: this.getNodeParameter('contactId', i) as string, source: `workflow:${workflowId}` };
+			const json = items[i].json;
+			const input: ScoreInput = { contactId: fromItem ? contactIdOf(json) : (this.getNodeParameter('contactId', i) as string), source: `workflow:${workflowId}` };
 			if (operation === 'scoreEvent') {
-				input.event = {
-					name: this.getNodeParameter('eventName', i) as string,
-					id: stringOrEmpty(this.getNodeParameter('eventId', i, '')),
-					time: this.getNodeParameter('eventTime', i, '') as string,
-					properties: jsonParameter(this.getNodeParameter('eventProperties', i, {}), 'eventProperties'),
-				};
+				input.event = fromItem
+					? eventOf(json)
+					: {
+							name: this.getNodeParameter('eventName', i) as string,
+							id: stringOrEmpty(this.getNodeParameter('eventId', i, '')),
+							time: this.getNodeParameter('eventTime', i, '') as string,
+							properties: jsonParameter(this.getNodeParameter('eventProperties', i, {}), 'eventProperties'),
+						};
 			}
 			return input;
 		});

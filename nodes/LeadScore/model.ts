@@ -47,3 +47,33 @@ export function readModel(ctx: IExecuteFunctions): { name: string; rules: ScoreR
 	}
 	return { name: ctx.getNodeParameter('model', 0, 'default') as string, rules, decay, grades };
 }
+
+type Json = Record<string, unknown>;
+const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+
+/**
+ * The contact of an input item without expressions: `contact.id` (Contact Trigger), `contactId`
+ * (Contact node), or `id`. Reading it directly skips n8n's per-item expression evaluation.
+ */
+export function contactIdOf(json: Json): string {
+	const contact = json.contact as Json | undefined;
+	const id = contact && typeof contact === 'object' && present(contact.id) ? contact.id : present(json.contactId) ? json.contactId : json.id;
+	if (!present(id)) throw new ValidationError('contactId', 'The item has no contact ID (looked for contact.id, contactId and id)', 'Map the Contact ID with "Define Below".');
+	return String(id);
+}
+
+/**
+ * The event of an input item: an `event` object {name, id, time, properties} (Contact Trigger,
+ * webhook), or `event` as the name with `eventId` beside it (Contact node "Record Event"), or
+ * top-level `name` / `eventId` / `time` / `properties`.
+ */
+export function eventOf(json: Json): { name: string; id?: string; time?: unknown; properties?: unknown } {
+	const event = json.event;
+	if (event && typeof event === 'object') {
+		const e = event as Json;
+		return { name: e.name as string, id: present(e.id) ? String(e.id) : present(json.eventId) ? String(json.eventId) : undefined, time: e.time, properties: e.properties };
+	}
+	const name = typeof event === 'string' ? event : json.name;
+	if (!present(name)) throw new ValidationError('eventName', 'The item has no event name (looked for event.name, event and name)', 'Map the event with "Define Below".');
+	return { name: name as string, id: present(json.eventId) ? String(json.eventId) : undefined, time: json.time, properties: json.properties };
+}

@@ -9,6 +9,7 @@ import {
 import { Segments, type CompiledSegment } from '../../lib/segments';
 import { perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
+import { contactIdOf } from '../LeadScore/model';
 import { readConditions } from './conditions';
 
 // Evaluated by n8n in the editor: output names follow the mode.
@@ -76,12 +77,23 @@ export class SegmentFilter implements INodeType {
 				default: 'filter',
 			},
 			{
+				displayName: 'Contact',
+				name: 'input',
+				type: 'options',
+				options: [
+					{ name: 'From Input Item', value: 'item', description: 'The item\'s contact.ID, contactId or ID. Fastest.' },
+					{ name: 'Define Below', value: 'define', description: 'Map the contact ID with an expression' },
+				],
+				default: 'item',
+				displayOptions: { show: { mode: ['filter'] } },
+			},
+			{
 				displayName: 'Contact ID',
 				name: 'contactId',
 				type: 'string',
 				default: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
 				required: true,
-				displayOptions: { show: { mode: ['filter'] } },
+				displayOptions: { show: { mode: ['filter'], input: ['define'] } },
 			},
 			{
 				displayName: 'Define Conditions',
@@ -321,7 +333,8 @@ export class SegmentFilter implements INodeType {
 				throw toNodeError(this, error as Error, 0);
 			}
 			const items = this.getInputData();
-			const ids = perItem(this, (i) => this.getNodeParameter('contactId', i) as string);
+			const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
+			const ids = perItem(this, (i) => (fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string)));
 			const results = await runBatch(ids, (valid) => segments.evaluate(compiled, valid, { fallbackZone }));
 			const matched: INodeExecutionData[] = [];
 			const notMatched: INodeExecutionData[] = [];

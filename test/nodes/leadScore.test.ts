@@ -116,6 +116,37 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		]);
 	});
 
+	it('maps contact and event with expressions in "Define Below", and reads the Contact node\'s output shape', async () => {
+		await store.contacts.upsert([{ id: 'p6' }]);
+		const [mapped] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: {
+				...params,
+				input: 'define',
+				contactId: '={{ $json.who }}',
+				eventName: 'page_viewed',
+				eventId: '={{ $json.ref }}',
+				eventProperties: '={{ { path: $json.url } }}',
+			},
+			items: [{ who: 'p6', ref: 'r1', url: '/pricing' }],
+			credentials,
+		});
+		expect(mapped[0].json.leadScore).toMatchObject({ score: 30, matchedRules: ['pricing'] });
+		// Contact > Record Event outputs { contactId, event: "<name>", eventId }.
+		const [fromContactNode] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: '[{"name": "signup", "event": "signed_up", "points": 4}]' },
+			items: [{ contactId: 'p6', event: 'signed_up', eventId: '1-0' }, { contactId: 'p6', event: 'signed_up', eventId: '1-0' }],
+			credentials,
+		});
+		expect(fromContactNode.map((i) => (i.json.leadScore as { duplicate: boolean }).duplicate)).toEqual([false, true]);
+	});
+
+	it('names the missing contact ID or event of an item', async () => {
+		const [out] = await runNode({ nodeType: new LeadScore(), parameters: params, items: [{ event: { name: 'x' } }, { contactId: 'p1' }], credentials, continueOnFail: true });
+		expect(out.map((i) => i.json.error)).toEqual([expect.stringMatching(/field "contactId"/), expect.stringMatching(/field "eventName"/)]);
+	});
+
 	it('rejects an event time that does not parse, naming the field', async () => {
 		const [out] = await runNode({
 			nodeType: new LeadScore(),

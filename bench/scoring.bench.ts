@@ -1,0 +1,85 @@
+// Lead Score over a 10,000-item batch: the node's execute (through n8n's real engine) against the
+// same scoring done with one Redis call per item, awaited in turn, as a flow built from n8n's
+// Redis node does it. Same Redis, same run.
+import { acquireStore, closeAllStores } from '../lib/redis/pool';
+import { compileModel, Scoring, type ScoreInput, type ScoreModel } from '../lib/scoring';
+import type { LeadScore as LeadScoreNode } from '../nodes/LeadScore/LeadScore.node';
+import { contactStoreCredentials, runNode } from '../test/harness/n8n';
+import { startRedis } from '../test/harness/redis';
+
+// Explicit extension: beside LeadScore.node.ts lies the codex LeadScore.node.json, which Node's
+// resolver would pick first under ts-node.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { LeadScore } = require('../nodes/LeadScore/LeadScore.node.ts') as { LeadScore: typeof LeadScoreNode };
+
+const ITEMS = 10_000;
+const CONTACTS = 2_000;
+
+const model: ScoreModel = {
+	rules: [
+		{ name: 'pricing', event: 'page_viewed', where: [{ property: 'path', operator: 'equals', value: '/pricing' }], points: 10 },
+		{ name: 'careers', event: 'page_viewed', where: [{ property: 'path', operator: 'startsWith', value: '/careers' }], points: -5 },
+		{ name: 'daily visit', event: 'page_viewed', points: 1, frequency: 'oncePerDay' },
+		{ name: 'director', field: { field: 'jobTitle', operator: 'contains', value: 'Director' }, points: 15 },
+	],
+	decay: { mode: 'expire', days: 30 },
+};
+
+const item = (i: number, run: string) => ({
+	contactId: `c${i % CONTACTS}`,
+	event: { id: `${run}-${i}`, name: 'page_viewed', properties: { path: ['/pricing', '/blog', '/careers/x'][i % 3] } },
+});
+
+export async function run(): Promise<void> {
+	const server = await startRedis();
+	process.env.MA_TEST_REDIS_PORT = String(server.port);
+	const prefix = 'bench:';
+	const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: prefix });
+	const { store } = lease;
+	try {
+		for (let start = 0; start < CONTACTS; start += 1000) {
+			const batch = Array.from({ length: 1000 }, (_, k) => ({ id: `c${start + k}`, fields: { jobTitle: (start + k) % 4 === 0 ? 'IT Director' : 'Engineer' } }));
+			for (const r of await store.contacts.upsert(batch)) if (!r.ok) throw r.error;
+		}
+		const credentials = contactStoreCredentials('standalone', prefix);
+		const parameters = {
+			operation: 'scoreEvent',
+			rulesInput: 'json',
+			rulesJson: JSON.stringify(model.rules),
+			decay: 'expire',
+			decayDays: 30,
+		};
+		console.log(`items: ${ITEMS} over ${CONTACTS} contacts, ${model.rules.length} rules, redis-server on loopback`);
+		await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: 200 }, (_, i) => item(i, 'warm')), credentials });
+
+		let t = performance.now();
+		const [out] = await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: ITEMS }, (_, i) => item(i, 'node')), credentials });
+		const nodeMs = performance.now() - t;
+		if (out.length !== ITEMS || out.some((o) => o.json.error)) throw new Error('node run failed');
+
+		const compiled = compileModel(model);
+		const scoring = new Scoring(store);
+		const inputs: ScoreInput[] = Array.from({ length: ITEMS }, (_, i) => item(i, 'batch'));
+		t = performance.now();
+		const batch = await scoring.score(compiled, inputs);
+		const libMs = performance.now() - t;
+		if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
+
+		t = performance.now();
+		for (let i = 0; i < ITEMS; i++) {
+			const [r] = await scoring.score(compiled, [item(i, 'seq')]);
+			if (!r.ok) throw r.error;
+		}
+		const seqMs = performance.now() - t;
+
+		const rate = (ms: number) => Math.round((ITEMS / ms) * 1000);
+		console.log(`Lead Score node execute (one batch):       ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms)`);
+		console.log(`lib Scoring.score (one batch, no n8n):     ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
+		console.log(`baseline, one Redis call per item in turn: ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
+		console.log(`ratio node / baseline: ${(seqMs / nodeMs).toFixed(1)}x (goal 20x); lib / baseline: ${(seqMs / libMs).toFixed(1)}x`);
+	} finally {
+		lease.release();
+		await closeAllStores();
+		await server.stop();
+	}
+}
