@@ -15,3 +15,4 @@ export * from './segments';
 export * from './campaigns';
 export * from './render';
 export * from './tracking';
+export * from './engagement';
