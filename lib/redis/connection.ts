@@ -64,7 +64,8 @@ export function createClient(config: StoreConfig): RedisClient {
 /** Maps connection-level failures to StoreUnavailableError; leaves script and input errors alone. */
 export function isConnectionError(error: unknown): boolean {
 	const e = error as { name?: string; code?: string; message?: string };
-	if (e?.name === 'MaxRetriesPerRequestError' || e?.name === 'ClusterAllFailedError') return true;
+	// AbortError: commands already sent when the connection dropped (their outcome is unknown).
+	if (e?.name === 'MaxRetriesPerRequestError' || e?.name === 'ClusterAllFailedError' || e?.name === 'AbortError') return true;
 	if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(e.code)) return true;
 	return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|Failed to refresh slots cache|None of startup nodes is available/i.test(
 		e?.message ?? '',
@@ -72,6 +73,12 @@ export function isConnectionError(error: unknown): boolean {
 }
 
 export function toStoreError(error: unknown): unknown {
+	if ((error as Error)?.name === 'AbortError') {
+		return new StoreUnavailableError(
+			'The contact store (Redis) could not be reached: the connection dropped while this item was being written, so it may or may not have been applied (retrying is safe with an idempotency key)',
+			error,
+		);
+	}
 	if (isConnectionError(error)) {
 		return new StoreUnavailableError(
 			`The contact store (Redis) could not be reached: ${(error as Error).message}`,
