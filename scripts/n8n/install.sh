@@ -23,20 +23,26 @@ MARKER="$N8N_DIR/.install-complete"
 log() { printf '[n8n-install] %s\n' "$*"; }
 
 if [[ "${N8N_INSTALL_FORCE:-}" == "1" ]]; then
-  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete"
+  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete" "$N8N_DIR/.npm-install-complete"
 fi
 
 if [[ -f "$MARKER" ]]; then
-  log "n8n $N8N_VERSION already installed in $N8N_DIR (marker $MARKER)"
-  cat "$MARKER"
-  exit 0
+  # Trust the marker only while the binaries it names still exist.
+  if [[ -x "$(sed -n 's/^NODE_BIN=//p' "$MARKER")" && -f "$(sed -n 's/^N8N_BIN=//p' "$MARKER")" ]]; then
+    log "n8n $N8N_VERSION already installed in $N8N_DIR (marker $MARKER)"
+    cat "$MARKER"
+    exit 0
+  fi
+  log "marker found but its binaries are missing; reinstalling"
+  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete"
 fi
 
 mkdir -p "$CACHE_DIR"
 
-# /root/.npmrc sets nodedir=/usr (Node 20 headers); a native build against
-# those would not load under Node 24 (ABI mismatch), so every npm call below
-# overrides it through the environment, which takes precedence over .npmrc.
+# The machine's ~/.npmrc sets nodedir=/usr (the Node 20 headers) and npm
+# passes it on to node-gyp; a module built against those fails to load under
+# Node 24 (ABI mismatch). npm_config_nodedir in the environment takes
+# precedence over .npmrc, so it is set explicitly for the rebuild below.
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
 SYSTEM_NODE="$(command -v node || true)"
@@ -61,6 +67,7 @@ fi
 [[ -f "$NODEDIR/include/node/node.h" ]] || { log "no Node headers in $NODEDIR/include/node"; exit 1; }
 
 export PATH="$(dirname "$NODE_BIN"):$PATH"
+# npm 11 warns "Unknown env config nodedir" for this, but still hands it to node-gyp.
 export npm_config_nodedir="$NODEDIR"
 
 mkdir -p "$N8N_DIR"
@@ -74,27 +81,33 @@ if [[ ! -f "$N8N_DIR/node_modules/n8n/package.json" ]] ||
    [[ ! -f "$N8N_DIR/.npm-install-complete" ]]; then
   log "npm install --ignore-scripts n8n@$N8N_VERSION into $N8N_DIR (large: ~3 GB, takes several minutes)"
   start=$(date +%s)
-  (cd "$N8N_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=warn "n8n@$N8N_VERSION")
+  (cd "$N8N_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error "n8n@$N8N_VERSION")
   touch "$N8N_DIR/.npm-install-complete"
   log "npm install done in $(( $(date +%s) - start ))s"
 else
   log "n8n@$N8N_VERSION packages already present; skipping npm install"
 fi
 
-log "rebuilding native modules against Node $("$NODE_BIN" -v) headers in $NODEDIR: $NATIVE_MODULES"
+REBUILD_LOG="$CACHE_DIR/rebuild-$N8N_VERSION.log"
+log "rebuilding native modules against Node $("$NODE_BIN" -v) headers in $NODEDIR: $NATIVE_MODULES (log: $REBUILD_LOG)"
 start=$(date +%s)
 # prebuild-install tries to download binaries first, fails offline, and falls back to node-gyp.
-(cd "$N8N_DIR" && npm rebuild --foreground-scripts $NATIVE_MODULES)
+if ! (cd "$N8N_DIR" && npm rebuild --foreground-scripts $NATIVE_MODULES) >"$REBUILD_LOG" 2>&1; then
+  tail -n 40 "$REBUILD_LOG"
+  log "npm rebuild failed; full log in $REBUILD_LOG"
+  exit 1
+fi
 log "rebuild done in $(( $(date +%s) - start ))s"
 
 log "checking the native modules load under $("$NODE_BIN" -v)"
 (cd "$N8N_DIR" && "$NODE_BIN" -e '
-  const sqlite3 = require("sqlite3");
-  new sqlite3.Database(":memory:").close();
-  const ivm = require("isolated-vm");
-  new ivm.Isolate({ memoryLimit: 8 }).dispose();
+  for (const name of process.argv.slice(1)) {
+    const m = require(name);
+    if (name === "sqlite3") new m.Database(":memory:").close();
+    if (name === "isolated-vm") new m.Isolate({ memoryLimit: 8 }).dispose();
+  }
   console.log("native modules OK");
-')
+' $NATIVE_MODULES)
 
 {
   echo "N8N_VERSION=$N8N_VERSION"
