@@ -24,6 +24,19 @@ export function validatePrefix(prefix: string): string {
 /** FNV-1a over the UTF-8 bytes: stable across processes and languages. */
 export function shardOf(value: string): number {
 	let hash = 0x811c9dc5;
+	// ASCII fast path (char codes are the UTF-8 bytes); same result, no Buffer per call.
+	let ascii = true;
+	for (let i = 0; i < value.length; i++) {
+		const code = value.charCodeAt(i);
+		if (code > 0x7f) {
+			ascii = false;
+			break;
+		}
+		hash ^= code;
+		hash = Math.imul(hash, 0x01000193) >>> 0;
+	}
+	if (ascii) return hash % SHARD_COUNT;
+	hash = 0x811c9dc5;
 	for (const byte of Buffer.from(value, 'utf8')) {
 		hash ^= byte;
 		hash = Math.imul(hash, 0x01000193) >>> 0;
@@ -35,7 +48,11 @@ export function shardOf(value: string): number {
  * Ids may contain anything printable (":", "{", "}", "*", spaces, non-ASCII); inside key names
  * they are percent-encoded so that they can neither break a hash tag nor collide with a suffix.
  */
+const KEY_SAFE = /^[A-Za-z0-9._@+-]*$/;
+
 export function encodeKeyPart(value: string): string {
+	// Fast path: nothing to encode (the common case for ids).
+	if (KEY_SAFE.test(value)) return value;
 	return Array.from(Buffer.from(value, 'utf8'))
 		.map((byte) => {
 			const ch = String.fromCharCode(byte);
