@@ -1,0 +1,83 @@
+import { randomUUID } from 'crypto';
+import { acquireStore, closeAllStores } from '../../lib/redis/pool';
+import { EngagementTagger } from '../../nodes/EngagementTagger/EngagementTagger.node';
+import { storeConfigFrom } from '../../nodes/shared/store';
+import { compileFilter, latestMatching } from '../../lib/triggers';
+import { contactStoreCredentials, runNode } from '../harness/n8n';
+
+afterAll(() => closeAllStores());
+const DAY = 86_400_000;
+
+describe('Engagement Tagger node (n8n engine)', () => {
+	const credentials = contactStoreCredentials('standalone', `etn${randomUUID().slice(0, 6)}:`);
+	const { store, release } = acquireStore(storeConfigFrom(credentials.contactStoreApi));
+	afterAll(() => release());
+	const ago = (days: number) => Date.now() - days * DAY;
+
+	it('per contact: tiers each item, keeps its fields, pairs items, carries the chain onto $tier_changed', async () => {
+		await store.events.record([
+			{ contactId: 'p-new', name: 'login', time: ago(1) },
+			{ contactId: 'p-mid', name: 'login', time: ago(45) },
+			{ contactId: 'p-old', name: 'login', time: ago(90) },
+		]);
+		const [out] = await runNode({
+			nodeType: new EngagementTagger(),
+			parameters: { mode: 'contact' },
+			items: [{ contact: { id: 'p-new' }, keep: 1 }, { contactId: 'p-mid' }, { id: 'p-old', $chain: [{ workflowId: 'wf-up', executionId: '5' }] }],
+			credentials,
+			workflowId: 'wf-tier',
+		});
+		expect(out.map((i) => [(i.json.engagement as { tier: string }).tier, i.pairedItem])).toEqual([
+			['Engaged', { item: 0 }],
+			['Disengaged', { item: 1 }],
+			['Inactive', { item: 2 }],
+		]);
+		expect(out[0].json).toMatchObject({ keep: 1, engagement: { changed: true, previousTier: null } });
+		const [event] = await latestMatching(store, compileFilter({ kind: 'tierChanged', to: ['Inactive'] }));
+		expect(event.contactId).toBe('p-old');
+		expect(event.chain.map((l) => l.workflowId)).toEqual(['wf-up', 'wf-tier']);
+	});
+
+	it('custom tier names, boundaries and interaction events', async () => {
+		await store.events.record([{ contactId: 'c-1', name: 'purchase', time: ago(20) }, { contactId: 'c-1', name: 'pageview', time: ago(1) }]);
+		const [out] = await runNode({
+			nodeType: new EngagementTagger(),
+			parameters: { mode: 'contact', tierNames: 'Hot, Warm, Cold', boundaryDays: '7, 14', interactionEvents: 'purchase' },
+			items: [{ contactId: 'c-1' }],
+			credentials,
+		});
+		expect(out[0].json.engagement).toMatchObject({ tier: 'Cold' });
+		expect((await store.contacts.getOne('c-1'))?.tags).toEqual(['Cold']);
+	});
+
+	it('names the item and field of bad input; continue-on-fail keeps going', async () => {
+		await expect(
+			runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact', boundaryDays: '30, abc' }, items: [{ contactId: 'p-new' }], credentials }),
+		).rejects.toThrow(/item 0, field "boundaryDays"/);
+		await expect(runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact' }, items: [{ contactId: 'p-new' }, { contactId: 'ghost-x' }], credentials })).rejects.toThrow(
+			/item 1, field "contactId"/,
+		);
+		const [out] = await runNode({
+			nodeType: new EngagementTagger(),
+			parameters: { mode: 'contact', tierNames: '={{ $json.names }}' },
+			items: [{ contactId: 'p-new', names: 'A, B, C' }, { contactId: 'p-new', names: 'A' }],
+			credentials,
+			continueOnFail: true,
+		});
+		expect(out[0].json.engagement).toMatchObject({ tier: 'A' });
+		expect(out[1].json.error).toMatch(/item 1, field "tierNames"/);
+	});
+
+	it('whole base: the first run tiers everyone, the next ones output only contacts whose tier changed', async () => {
+		const params = { mode: 'wholeBase', runName: 'nightly', tierNames: 'Engaged, Disengaged, Inactive', boundaryDays: '30, 60' };
+		const summary = await runNode({ nodeType: new EngagementTagger(), parameters: { ...params, output: 'summary' }, credentials });
+		expect(summary[0][0].json).toMatchObject({ firstRun: true });
+		expect(summary[0][0].json.changed).toBeGreaterThanOrEqual(1);
+		const again = await runNode({ nodeType: new EngagementTagger(), parameters: params, credentials });
+		expect(again[0]).toEqual([]);
+		await store.events.record([{ contactId: 'p-old', name: 'comeback' }]);
+		const [changed] = await runNode({ nodeType: new EngagementTagger(), parameters: params, credentials });
+		expect(changed.map((i) => i.json)).toEqual([expect.objectContaining({ contactId: 'p-old', previousTier: 'Inactive', tier: 'Engaged' })]);
+		expect(changed[0].pairedItem).toEqual({ item: 0 });
+	});
+});
