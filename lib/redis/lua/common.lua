@@ -36,7 +36,6 @@ local function record(base, shard, id, now, ev, lim)
   if oldest then
     redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
   end
-  reg_key(base, base .. ':l')
 
   local counters = base .. ':n'
   redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
@@ -44,18 +43,17 @@ local function record(base, shard, id, now, ev, lim)
   if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
   local first = tonumber(redis.call('HGET', counters, 'first:' .. ev.name))
   if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
-  reg_key(base, counters)
 
   local times = base .. ':e:' .. ev.name
   redis.call('ZADD', times, ev.ts, eid)
   redis.call('ZREMRANGEBYSCORE', times, '-inf', '(' .. (now - lim.retentionMs))
   redis.call('ZREMRANGEBYRANK', times, 0, -(lim.perNameMax + 1))
-  reg_key(base, times)
 
   local history = base .. ':h'
   redis.call('ZADD', history, ev.ts, cjson.encode({ id = eid, name = ev.name, ts = ev.ts, props = ev.props, source = ev.source }))
   redis.call('ZREMRANGEBYRANK', history, 0, -(lim.historyMax + 1))
-  reg_key(base, history)
+  -- One SADD registers the four keys an event writes (erase and export rely on it).
+  redis.call('SADD', base .. ':k', base .. ':l', counters, times, history)
   return eid
 end
 
