@@ -5,7 +5,8 @@ import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { compileModel, Scoring, type ScoreInput, type ScoreModel } from '../lib/scoring';
 import type { LeadScore as LeadScoreNode } from '../nodes/LeadScore/LeadScore.node';
 import { contactStoreCredentials, runNode } from '../test/harness/n8n';
-import { startRedis } from '../test/harness/redis';
+import { freePort, startRedis } from '../test/harness/redis';
+import { spawn, type ChildProcess } from 'child_process';
 
 // Explicit extension: beside LeadScore.node.ts lies the codex LeadScore.node.json, which Node's
 // resolver would pick first under ts-node.
@@ -29,6 +30,38 @@ const item = (i: number, run: string) => ({
 	contactId: `c${i % CONTACTS}`,
 	event: { id: `${run}-${i}`, name: 'page_viewed', properties: { path: ['/pricing', '/blog', '/careers/x'][i % 3] } },
 });
+
+/**
+ * A TCP proxy in its own process that holds every chunk for `oneWayMs` in each direction, to
+ * show the same comparison at a network round trip instead of loopback (Redis on another host).
+ */
+export async function startLatencyProxy(targetPort: number, oneWayMs: number): Promise<{ port: number; stop(): void }> {
+	const port = await freePort();
+	const code = `
+const net = require('net');
+const delay = ${oneWayMs};
+const pipe = (from, to) => from.on('data', (chunk) => setTimeout(() => to.write(chunk), delay));
+net.createServer((client) => {
+  const server = net.connect(${targetPort}, '127.0.0.1');
+  pipe(client, server); pipe(server, client);
+  const close = () => { client.destroy(); server.destroy(); };
+  client.on('error', close); server.on('error', close); client.on('close', close); server.on('close', close);
+}).listen(${port}, '127.0.0.1', () => process.stdout.write('ready'));`;
+	const child: ChildProcess = spawn(process.execPath, ['-e', code], { stdio: ['ignore', 'pipe', 'inherit'] });
+	await new Promise<void>((resolve) => child.stdout?.once('data', () => resolve()));
+	return { port, stop: () => child.kill() };
+}
+
+/** Median PING round trip in ms. */
+export async function pingMs(store: { redis: { ping(): Promise<string> } }): Promise<string> {
+	const times: number[] = [];
+	for (let i = 0; i < 50; i++) {
+		const t = performance.now();
+		await store.redis.ping();
+		times.push(performance.now() - t);
+	}
+	return times.sort((a, b) => a - b)[25].toFixed(2);
+}
 
 export async function run(): Promise<void> {
 	const server = await startRedis();
@@ -72,11 +105,36 @@ export async function run(): Promise<void> {
 		}
 		const seqMs = performance.now() - t;
 
-		const rate = (ms: number) => Math.round((ITEMS / ms) * 1000);
+		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
 		console.log(`Lead Score node execute (one batch):       ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms)`);
 		console.log(`lib Scoring.score (one batch, no n8n):     ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
 		console.log(`baseline, one Redis call per item in turn: ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
 		console.log(`ratio node / baseline: ${(seqMs / nodeMs).toFixed(1)}x (goal 20x); lib / baseline: ${(seqMs / libMs).toFixed(1)}x`);
+
+		// The same through a proxy holding each chunk 0.5 ms each way (timers round that up to about
+		// 1 ms: the round trip is printed), as with Redis on another host.
+		const proxy = await startLatencyProxy(server.port, 0.5);
+		const far = acquireStore({ host: '127.0.0.1', port: proxy.port, keyPrefix: prefix });
+		try {
+			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
+			t = performance.now();
+			const [farOut] = await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: ITEMS }, (_, i) => item(i, 'far-node')), credentials: farCredentials });
+			const farNodeMs = performance.now() - t;
+			if (farOut.length !== ITEMS || farOut.some((o) => o.json.error)) throw new Error('node run over the proxy failed');
+			const farScoring = new Scoring(far.store);
+			const SEQ = 1000;
+			t = performance.now();
+			for (let i = 0; i < SEQ; i++) {
+				const [r] = await farScoring.score(compiled, [item(i, 'far-seq')]);
+				if (!r.ok) throw r.error;
+			}
+			const farSeqMs = performance.now() - t;
+			console.log(`measured PING round trip: loopback ${await pingMs(store)} ms, through the proxy ${await pingMs(far.store)} ms`);
+			console.log(`through the proxy: node ${rate(farNodeMs)} items/s, baseline ${rate(farSeqMs, SEQ)} items/s (${SEQ} items), ratio ${(rate(farNodeMs) / rate(farSeqMs, SEQ)).toFixed(1)}x`);
+		} finally {
+			far.release();
+			proxy.stop();
+		}
 	} finally {
 		lease.release();
 		await closeAllStores();

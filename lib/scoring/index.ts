@@ -252,6 +252,14 @@ export class Scoring {
 		const { store } = this;
 		const compiled = 'compiled' in model ? model : compileModel(model);
 		const now = store.now();
+		// The model part of the request is the same for every item: encoded once per batch.
+		const modelJson = JSON.stringify({
+			model: compiled.name,
+			fieldRules: compiled.rules.filter((r) => r.field).map((r) => ({ key: `f:${r.keyPart}`, rule: r.name, points: r.rule.points, cond: r.field })),
+			grades: compiled.grades,
+			maxAwards: compiled.maxAwards,
+			limits: store.limits,
+		});
 		return settleAll(inputs, async (input) => {
 			const contactId = checkContactId(input?.contactId);
 			const awards: Array<{ key: string; rule: string; points: number; at: number; enc: string }> = [];
@@ -277,22 +285,15 @@ export class Scoring {
 					awards.push({ key, rule: rule.name, points: rule.rule.points, at, enc: encodeAward(rule.rule.points, rule.decay) });
 				}
 			}
-			const fieldRules = compiled.rules
-				.filter((r) => r.field)
-				.map((r) => ({ key: `f:${r.keyPart}`, rule: r.name, points: r.rule.points, cond: r.field }));
 			const raw = await store.run<string>(applyScore, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
 				JSON.stringify({
 					id: contactId,
 					now,
-					model: compiled.name,
 					awards,
-					fieldRules,
-					grades: compiled.grades,
-					maxAwards: compiled.maxAwards,
 					source: input.source ? checkName('source', input.source, 200, 'Source') : 'lead-score',
 					chain: chainJson(input.chain),
-					limits: store.limits,
 				}),
+				modelJson,
 			]);
 			const out = JSON.parse(raw) as {
 				score: number;

@@ -1,12 +1,13 @@
 -- Scores one contact atomically: adds event awards (idempotent by award key), applies field rules,
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, model, awards [{key, rule, points, at, enc}], fieldRules [{key, rule, points, cond}],
---  grades [{name, min}] (ascending; the first has no min), maxAwards, source, chain, limits}
+-- KEYS[1] contact base, KEYS[2] shard prefix.
+-- ARGV[1] JSON of the item: {id, now, awards [{key, rule, points, at, enc}], source, chain}
+-- ARGV[2] JSON of the model, the same for a whole batch: {model, fieldRules [{key, rule, points,
+--   cond}], grades [{name, min}] (ascending; the first has no min), maxAwards, limits}
 local base, shard = KEYS[1], KEYS[2]
-local r = cjson.decode(ARGV[1])
-local now, model, lim = r.now, r.model, r.limits
+local r, m = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
+local now, model, lim = r.now, m.model, m.limits
 
 if redis.call('EXISTS', base) == 0 then
   return redis.error_reply('NOT_FOUND contact does not exist')
@@ -132,7 +133,7 @@ local function holds(c)
 end
 
 local fieldResults = {}
-for _, f in ipairs(r.fieldRules) do
+for _, f in ipairs(m.fieldRules) do
   local present = redis.call('ZSCORE', awardsKey, f.key)
   local ok = holds(f.cond)
   fieldResults[f.rule] = ok
@@ -152,10 +153,13 @@ end
 -- key must stay to keep them from being given again. Over the cap, the oldest non-decaying
 -- awards fold into "~base" and the oldest decaying ones are dropped.
 local entries = redis.call('ZRANGE', awardsKey, 0, -1, 'WITHSCORES')
+local stored = {}
+local flat = redis.call('HGETALL', valuesKey)
+for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
 local keep = {}
 for i = 1, #entries, 2 do
   local key, at = entries[i], tonumber(entries[i + 1])
-  local enc = redis.call('HGET', valuesKey, key)
+  local enc = stored[key]
   local kind = string.sub(key, 1, 2)
   local dead = false
   if enc and kind ~= 'o:' and kind ~= 'f:' then
@@ -170,7 +174,7 @@ for i = 1, #entries, 2 do
     table.insert(keep, { key = key, at = at, enc = enc })
   end
 end
-local over = #keep - r.maxAwards
+local over = #keep - m.maxAwards
 if over > 0 then
   local folded = tonumber(redis.call('HGET', valuesKey, '~base') or '0')
   local kept = {}
@@ -211,12 +215,12 @@ redis.call('ZADD', ixMin, floor, r.id)
 reg_index(base, ixScore)
 reg_index(base, ixMin)
 
-local grade = r.grades[1].name
-for _, g in ipairs(r.grades) do
+local grade = m.grades[1].name
+for _, g in ipairs(m.grades) do
   if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
 end
 -- A contact never graded counts as being in the lowest grade.
-local previous = redis.call('HGET', base, 'grade:' .. model) or r.grades[1].name
+local previous = redis.call('HGET', base, 'grade:' .. model) or m.grades[1].name
 local changed = previous ~= grade
 local eventId = nil
 redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now)
