@@ -29,7 +29,7 @@ export interface ConsumerOptions {
 	blockMs?: number;
 	/** Entries pending this long on a consumer that stopped confirming them are taken over (default 60 s). */
 	claimIdleMs?: number;
-	/** Handler calls that may run at once before reading pauses (default 64). */
+	/** Handler calls (executions) that may run at once before reading pauses (default 256). */
 	maxInFlight?: number;
 	/**
 	 * Gets each batch; the entries are acknowledged when the promise resolves (the execution it started
@@ -85,7 +85,7 @@ export class EventLogConsumer {
 			maxWaitMs: 0,
 			blockMs: 2000,
 			claimIdleMs: 60_000,
-			maxInFlight: 64,
+			maxInFlight: 256,
 			...options,
 		};
 	}
@@ -146,7 +146,7 @@ export class EventLogConsumer {
 	/** Waits until every handler call started so far has finished and been acknowledged. */
 	async drain(timeoutMs = 30_000): Promise<boolean> {
 		const deadline = Date.now() + timeoutMs;
-		while (this.inFlightCalls > 0) {
+		while (this.inFlightCalls > 0 || this.pendingHere > 0) {
 			if (Date.now() > deadline) return false;
 			await new Promise<void>((resolve) => {
 				this.settled.add(resolve);
@@ -236,23 +236,30 @@ export class EventLogConsumer {
 
 	private dispatch(batch: LogEvent[]): void {
 		this.inFlightCalls++;
+		const finished = () => {
+			this.inFlightCalls--;
+			for (const resolve of this.settled) resolve();
+			this.settled.clear();
+		};
 		Promise.resolve()
 			.then(() => this.opts.handler(batch))
 			.then(
 				async () => {
+					// The execution is over: it no longer counts against maxInFlight while the ack travels.
+					finished();
 					const byShard = new Map<number, string[]>();
 					for (const e of batch) (byShard.get(e.shard) ?? byShard.set(e.shard, []).get(e.shard)!).push(e.id);
 					await Promise.all([...byShard].map(([shard, ids]) => this.ack(shard, ids)));
 				},
-				(error) => this.report(error),
+				(error) => {
+					finished();
+					this.report(error);
+				},
 			)
 			.catch((error) => this.report(error))
 			.finally(() => {
 				// Unacknowledged (failed) entries stay pending in Redis and get reclaimed after the idle limit.
 				for (const e of batch) this.inFlight.get(e.shard)?.delete(e.id);
-				this.inFlightCalls--;
-				for (const resolve of this.settled) resolve();
-				this.settled.clear();
 			});
 	}
 
