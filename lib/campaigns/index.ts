@@ -95,6 +95,8 @@ export interface OutcomeInput {
 	time?: number;
 	/** A scanner or proxy, not the person: logged, not counted as engagement. */
 	machine?: boolean;
+	/** Opens and clicks this soon after the send count as machine hits too (0: off). */
+	machineWindowMs?: number;
 	url?: string;
 	bounceType?: 'hard' | 'soft';
 	status?: string;
@@ -111,6 +113,8 @@ export interface OutcomeResult {
 	recorded: boolean;
 	/** The first such outcome of this contact for this campaign (counted in the report). */
 	first: boolean;
+	/** Flagged as a machine hit (by the caller, or for coming within the machine window of the send). */
+	machine: boolean;
 	eventId?: string;
 	suppressed?: SubscriptionStatus;
 }
@@ -426,33 +430,35 @@ export class Campaigns {
 			if (machine) props.machine = true;
 			if (input.kind === 'clicked' && input.url) props.url = input.url;
 			if (input.kind === 'bounced') Object.assign(props, { type: input.bounceType ?? 'hard', status: input.status ?? '', diagnostic: (input.diagnostic ?? '').slice(0, 1000) });
-			const field =
-				machine ? '' : input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
+			const field = input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
 			const raw = await store.run<string>(recordOutcome, this.base(contactId), [
 				JSON.stringify({
 					id: contactId,
 					now,
 					ts,
+					kind: input.kind,
 					campaignId,
 					field,
+					machine,
+					machineWindowMs: input.machineWindowMs ?? 0,
 					onlyFirst: input.kind !== 'opened' && input.kind !== 'clicked',
 					name: OUTCOME_EVENTS[input.kind],
 					props: checkProperties(props),
-					activity: !machine && (input.kind === 'opened' || input.kind === 'clicked'),
+					activity: input.kind === 'opened' || input.kind === 'clicked',
 					source: input.source ?? context.source ?? input.provider ?? 'tracking',
 					chain: chainJson(context.chain),
 					limits: store.limits,
 				}),
 			]);
-			const out = JSON.parse(raw) as { missing?: boolean; first?: boolean; eventId?: string };
-			return { input, machine, out };
+			const out = JSON.parse(raw) as { missing?: boolean; first?: boolean; eventId?: string; machine?: boolean };
+			return { input, machine: Boolean(out.machine), out };
 		});
 
 		// Counters and suppression: one more round trip each for the batch.
 		return settleAll(recorded, async (r): Promise<OutcomeResult> => {
 			if (!r.ok) throw r.error;
 			const { input, machine, out } = r.value;
-			const result: OutcomeResult = { contactId: input.contactId, kind: input.kind, recorded: !out.missing && out.eventId !== undefined, first: Boolean(out.first) };
+			const result: OutcomeResult = { contactId: input.contactId, kind: input.kind, recorded: !out.missing && out.eventId !== undefined, first: Boolean(out.first), machine };
 			if (out.eventId) result.eventId = out.eventId;
 			if (out.missing) return result;
 			if (input.campaignId) {

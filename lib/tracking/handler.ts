@@ -155,6 +155,10 @@ export class WebhookHandler {
 		this.bots = (config.botPatterns ?? []).filter(Boolean).map((p) => new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'));
 	}
 
+	private get machineWindowMs(): number {
+		return this.config.machineWindowMs ?? 5000;
+	}
+
 	isBot = (userAgent?: string): boolean => {
 		if (!userAgent) return false;
 		return SCANNERS.test(userAgent) || this.bots.some((b) => b.test(userAgent));
@@ -266,14 +270,14 @@ export class WebhookHandler {
 	}
 
 	private machine(req: WebhookRequest, method: string, claims: TrackingClaims): boolean {
-		return method === 'HEAD' || this.isBot(header(req, 'user-agent')) || this.store.now() - claims.issuedAt < (this.config.machineWindowMs ?? 5000);
+		return method === 'HEAD' || this.isBot(header(req, 'user-agent')) || this.store.now() - claims.issuedAt < this.machineWindowMs;
 	}
 
 	private async track(input: OutcomeInput, extra: Record<string, unknown>): Promise<EmittedEvent[]> {
 		const [r] = await this.campaigns.recordOutcomes([input], { source: 'tracking' });
 		if (!r.ok) throw r.error;
 		if (!r.value.recorded) return [];
-		return [{ source: 'tracking', type: input.kind, contactId: input.contactId, campaignId: input.campaignId, machine: Boolean(input.machine), first: r.value.first, ...extra }];
+		return [{ source: 'tracking', type: input.kind, contactId: input.contactId, campaignId: input.campaignId, machine: r.value.machine, first: r.value.first, ...extra }];
 	}
 
 	private async open(req: WebhookRequest, method: string): Promise<WebhookResponse> {
@@ -389,7 +393,7 @@ export class WebhookHandler {
 			if (!r.value) return;
 			const o = outcomes[i];
 			kept.push(o);
-			inputs.push({ contactId: r.value.contactId, campaignId: r.value.campaignId, kind: o.kind, time: o.time, machine: o.machine, url: o.url, bounceType: o.bounceType, status: o.status, diagnostic: o.diagnostic, messageId: o.messageId, provider });
+			inputs.push({ contactId: r.value.contactId, campaignId: r.value.campaignId, kind: o.kind, time: o.time, machine: o.machine, machineWindowMs: this.machineWindowMs, url: o.url, bounceType: o.bounceType, status: o.status, diagnostic: o.diagnostic, messageId: o.messageId, provider });
 		});
 		const results = await this.campaigns.recordOutcomes(inputs, { source: provider });
 		const events: EmittedEvent[] = [];
@@ -409,7 +413,7 @@ export class WebhookHandler {
 				email: kept[i].email,
 				...(input.bounceType ? { bounceType: input.bounceType, status: input.status ?? '', diagnostic: input.diagnostic ?? '' } : {}),
 				...(input.url ? { url: input.url } : {}),
-				machine: Boolean(input.machine),
+				machine: r.value.machine,
 				first: r.value.first,
 				...(r.value.suppressed ? { suppressed: r.value.suppressed } : {}),
 				time: new Date(input.time ?? this.store.now()).toISOString(),

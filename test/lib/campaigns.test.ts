@@ -339,6 +339,19 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(value(missing).recorded).toBe(false);
 	});
 
+	it('treats opens and clicks within the machine window of the send as machine hits, whoever reports them', async () => {
+		const id = await fresh();
+		await sendOne(id, { id: 'window' });
+		const sentAt = clock.ms;
+		const [early] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'window', kind: 'opened', time: sentAt + 2000, machineWindowMs: 5000, provider: 'sendgrid' }]);
+		expect(value(early)).toMatchObject({ recorded: true, first: false, machine: true });
+		const [late] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'window', kind: 'clicked', url: 'https://x.example/', time: sentAt + 6000, machineWindowMs: 5000 }]);
+		expect(value(late)).toMatchObject({ first: true, machine: false });
+		expect(value((await campaigns.report(['window']))[0])).toMatchObject({ opened: 0, machineOpens: 1, clicked: 1 });
+		const opened = (await store.events.history(id, 20)).find((e) => e.name === '$email_opened');
+		expect(opened?.properties).toMatchObject({ campaignId: 'window', machine: true, provider: 'sendgrid' });
+	});
+
 	it('erase removes the campaign records, reservations and send times of a contact', async () => {
 		const id = await fresh();
 		await sendOne(id, { id: 'erase', frequencyCap: { max: 5, windowMs: DAY } });

@@ -449,6 +449,17 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			expect(opens.map((e) => [e.name, Boolean((e.properties as { machine?: boolean }).machine)])).toEqual(expect.arrayContaining([['$email_opened', true], ['$email_clicked', false]]));
 		});
 
+		it('counts an ESP-reported open seconds after our send as a machine open', async () => {
+			const id = `espwin-${topology}`;
+			const t = await sent('recipient', id);
+			const open = (ms: number) => JSON.stringify({ event: 'opened', email: 'recipient@example.com', 'message-id': t.messageId, ts_epoch: ms, user_agent: HUMAN });
+			const early = await handler.handle('esp', { method: 'POST', headers: { authorization: 'Bearer brevo-token' }, rawBody: open(clock.ms + 1000), params: { provider: 'brevo' } });
+			expect(early.events[0]).toMatchObject({ type: 'opened', campaignId: id, machine: true, first: false });
+			const late = await handler.handle('esp', { method: 'POST', headers: { authorization: 'Bearer brevo-token' }, rawBody: open(clock.ms + 120_000), params: { provider: 'brevo' } });
+			expect(late.events[0]).toMatchObject({ machine: false, first: true });
+			expect(await report(id)).toMatchObject({ opened: 1, machineOpens: 1 });
+		});
+
 		it('ignores unknown recipients and providers, refuses bad JSON', async () => {
 			const events = [{ email: 'stranger@example.com', event: 'delivered', timestamp: 1 }];
 			const body = JSON.stringify(events);

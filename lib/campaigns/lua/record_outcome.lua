@@ -1,32 +1,40 @@
 -- Records what happened to a sent mail (delivered, opened, clicked, bounced, complained,
 -- unsubscribed) and marks it on the contact's campaign record the first time.
 -- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, ts, campaignId ('' when unknown), field ('' for machine hits), onlyFirst, name, props,
---  activity, source, chain, limits}
--- Returns JSON {missing} | {first, eventId}.
+-- {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props, machine,
+--  machineWindowMs, activity, source, chain, limits}
+-- An open or click within machineWindowMs of the send is a scanner's, whoever reports it.
+-- Returns JSON {missing} | {first, eventId, machine}.
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return cjson.encode({ missing = true }) end
 
-local first, known = false, false
+local rec
 if r.campaignId ~= '' then
   local raw = redis.call('HGET', base .. ':cmp', r.campaignId)
-  if raw then
-    known = true
-    if r.field ~= '' then
-      local rec = cjson.decode(raw)
-      if rec[r.field] == nil then
-        rec[r.field] = r.ts
-        redis.call('HSET', base .. ':cmp', r.campaignId, cjson.encode(rec))
-        first = true
-      end
-    end
-  end
+  if raw then rec = cjson.decode(raw) end
+end
+
+local machine = r.machine
+local props = r.props
+if not machine and rec and rec.sentAt and r.machineWindowMs > 0 and (r.kind == 'opened' or r.kind == 'clicked')
+  and r.ts - rec.sentAt < r.machineWindowMs then
+  machine = true
+  local p = cjson.decode(props)
+  p.machine = true
+  props = cjson.encode(p)
+end
+
+local first = false
+if rec and not machine and r.field ~= '' and rec[r.field] == nil then
+  rec[r.field] = r.ts
+  redis.call('HSET', base .. ':cmp', r.campaignId, cjson.encode(rec))
+  first = true
 end
 -- Provider retries and repeated unsubscribes of a known send log nothing new.
-if r.onlyFirst and known and not first then return cjson.encode({ first = false }) end
+if r.onlyFirst and rec and not first then return cjson.encode({ first = false, machine = machine }) end
 
-local eid = record(base, shard, r.id, r.now, { name = r.name, ts = r.ts, props = r.props, source = r.source, chain = r.chain }, r.limits)
-if r.activity then touch_activity(base, shard, r.id, r.ts) end
+local eid = record(base, shard, r.id, r.now, { name = r.name, ts = r.ts, props = props, source = r.source, chain = r.chain }, r.limits)
+if r.activity and not machine then touch_activity(base, shard, r.id, r.ts) end
 redis.call('HSET', base, 'lastEventAt', r.now)
-return cjson.encode({ first = first, eventId = eid })
+return cjson.encode({ first = first, eventId = eid, machine = machine })
