@@ -1,0 +1,165 @@
+// Segment Filter: (1) per-item mode over a 10,000-item batch through the node's execute, against
+// the same evaluation done with one Redis call per item in turn; (2) segment mode over a large
+// base (1,000,000 contacts unless SEGMENT_BENCH_CONTACTS says otherwise): time and peak memory
+// for a segment served by an index and for one that needs a scan.
+import { acquireStore, closeAllStores } from '../lib/redis/pool';
+import { SHARD_COUNT, shardOf } from '../lib/keys';
+import { Segments, type SegmentCondition } from '../lib/segments';
+import type { SegmentFilter as SegmentFilterNode } from '../nodes/SegmentFilter/SegmentFilter.node';
+import { contactStoreCredentials, runNode } from '../test/harness/n8n';
+import { startRedis } from '../test/harness/redis';
+import { pingMs, startLatencyProxy } from './scoring.bench';
+import { setFlagsFromString } from 'v8';
+import { runInNewContext } from 'vm';
+
+// A real gc() to tell live memory (what the pages keep) from garbage not yet collected.
+setFlagsFromString('--expose_gc');
+const gc = runInNewContext('gc') as () => void;
+
+// Explicit extension: the codex SegmentFilter.node.json would be resolved first under ts-node.
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { SegmentFilter } = require('../nodes/SegmentFilter/SegmentFilter.node.ts') as { SegmentFilter: typeof SegmentFilterNode };
+
+const ITEMS = 10_000;
+const BASE = Number(process.env.SEGMENT_BENCH_CONTACTS ?? 1_000_000);
+
+/** Writes minimal contacts straight in the store's key layout (core hash, fields, tags, indexes). */
+const SEED = `
+local shard, now = KEYS[1], tonumber(ARGV[1])
+for i = 2, #ARGV do
+  local id = ARGV[i]
+  local n = tonumber(string.sub(id, 2))
+  local base = shard .. ':c:' .. id
+  local act = now - (n % 90) * 86400000
+  redis.call('HSET', base, 'id', id, 'createdAt', now, 'updatedAt', now, 'lastActivityAt', act, 'status', 'subscribed')
+  redis.call('HSET', base .. ':f', 'nps', 'n:' .. (n % 11))
+  redis.call('ZADD', shard .. ':ix:all', now, id)
+  redis.call('ZADD', shard .. ':ix:act', act, id)
+  redis.call('SADD', shard .. ':ix:status:subscribed', id)
+  if n % 100 == 0 then
+    redis.call('SADD', base .. ':t', 'vip')
+    redis.call('SADD', shard .. ':ix:tag:vip', id)
+  end
+end
+return #ARGV - 1`;
+
+export async function run(): Promise<void> {
+	const server = await startRedis();
+	process.env.MA_TEST_REDIS_PORT = String(server.port);
+	const prefix = 'bench:';
+	const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: prefix });
+	const { store } = lease;
+	const segments = new Segments(store);
+	try {
+		// (1) Per-item mode: 10,000 items over 2,000 stored contacts with events and tags.
+		const contacts = 2_000;
+		for (let start = 0; start < contacts; start += 1000) {
+			const batch = Array.from({ length: 1000 }, (_, k) => ({ id: `c${start + k}`, fields: { nps: (start + k) % 11 }, addTags: (start + k) % 3 === 0 ? ['newsletter'] : [] }));
+			for (const r of await store.contacts.upsert(batch)) if (!r.ok) throw r.error;
+			const events = batch.filter((_, k) => k % 2 === 0).map((c) => ({ contactId: c.id, name: 'purchase', properties: { author: 'Le Guin' } }));
+			for (const r of await store.events.record(events)) if (!r.ok) throw r.error;
+		}
+		const tree = {
+			combinator: 'and',
+			conditions: [
+				{ type: 'field', field: 'nps', operator: 'gte', value: 7 },
+				{ combinator: 'or', conditions: [{ type: 'tags', operator: 'hasAny', tags: ['newsletter'] }, { type: 'event', operator: 'didAtLeast', event: 'purchase', days: 30 }] },
+			],
+		};
+		const credentials = contactStoreCredentials('standalone', prefix);
+		const parameters = { mode: 'filter', conditionsInput: 'json', conditionsJson: JSON.stringify(tree) };
+		const items = Array.from({ length: ITEMS }, (_, i) => ({ contactId: `c${i % contacts}` }));
+		console.log(`(1) per-item mode: ${ITEMS} items over ${contacts} contacts, conditions: field AND (tag OR event in 30 days)`);
+		await runNode({ nodeType: new SegmentFilter(), parameters, items: items.slice(0, 200), credentials });
+		let t = performance.now();
+		const [matched, notMatched] = await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials });
+		const nodeMs = performance.now() - t;
+		if (matched.length + notMatched.length !== ITEMS) throw new Error('node run lost items');
+		const compiled = segments.compile(tree as SegmentCondition);
+		t = performance.now();
+		for (const item of items) {
+			const [r] = await segments.evaluate(compiled, [item.contactId]);
+			if (!r.ok) throw r.error;
+		}
+		const seqMs = performance.now() - t;
+		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
+		console.log(`Segment Filter node execute (one batch):   ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms, ${matched.length} matched)`);
+		console.log(`baseline, one Redis call per item in turn: ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
+		console.log(`ratio: ${(seqMs / nodeMs).toFixed(1)}x (goal 20x); PING round trip ${await pingMs(store)} ms`);
+		const proxy = await startLatencyProxy(server.port, 0.5);
+		const far = acquireStore({ host: '127.0.0.1', port: proxy.port, keyPrefix: prefix });
+		try {
+			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
+			t = performance.now();
+			await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials: farCredentials });
+			const farNodeMs = performance.now() - t;
+			const farSegments = new Segments(far.store);
+			const SEQ = 1000;
+			t = performance.now();
+			for (const item of items.slice(0, SEQ)) await farSegments.evaluate(compiled, [item.contactId]);
+			const farSeqMs = performance.now() - t;
+			console.log(
+				`through a latency proxy (PING ${await pingMs(far.store)} ms): node ${rate(farNodeMs)} items/s, baseline ${rate(farSeqMs, SEQ)} items/s (${SEQ} items), ratio ${(rate(farNodeMs) / rate(farSeqMs, SEQ)).toFixed(1)}x`,
+			);
+		} finally {
+			far.release();
+			proxy.stop();
+		}
+
+		// (2) Segment mode over a large base.
+		const seedStart = performance.now();
+		const now = store.now();
+		const pending: string[][] = Array.from({ length: SHARD_COUNT }, () => []);
+		const flush = async (shard: number) => {
+			const ids = pending[shard];
+			pending[shard] = [];
+			if (ids.length > 0) await store.redis.eval(SEED, 1, store.keys.shard(shard), now, ...ids);
+		};
+		for (let n = 0; n < BASE; n++) {
+			const id = `u${n}`;
+			const shard = shardOf(id);
+			pending[shard].push(id);
+			if (pending[shard].length >= 5000) await flush(shard);
+		}
+		for (let s = 0; s < SHARD_COUNT; s++) await flush(s);
+		const redisMemory = /used_memory_human:(\S+)/.exec(await store.redis.info('memory'))?.[1];
+		console.log(`(2) segment mode: ${BASE} contacts seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (Redis uses ${redisMemory}), page size 1000`);
+
+		const measure = async (label: string, condition: SegmentCondition) => {
+			gc();
+			const before = process.memoryUsage();
+			let peakRss = before.rss;
+			let peakLive = before.heapUsed;
+			let emitted = 0;
+			let scanned = 0;
+			let pages = 0;
+			let plan = '';
+			const started = performance.now();
+			for await (const page of segments.pages(condition, { pageSize: 1000 })) {
+				pages++;
+				emitted += page.contacts.length;
+				scanned += page.scanned;
+				plan = page.plan;
+				peakRss = Math.max(peakRss, process.memoryUsage().rss);
+				// Live heap after a collection, every 20 pages (a collection costs a few ms).
+				if (pages % 20 === 0) {
+					gc();
+					peakLive = Math.max(peakLive, process.memoryUsage().heapUsed);
+				}
+			}
+			const seconds = (performance.now() - started) / 1000;
+			const mb = (b: number) => (b / 1048576).toFixed(0);
+			console.log(
+				`${label}: ${emitted} contacts in ${pages} pages, ${scanned} candidates read, ${seconds.toFixed(1)} s (${Math.round(scanned / seconds)} candidates/s); ` +
+					`live heap after GC at most ${mb(peakLive)} MB (+${mb(peakLive - before.heapUsed)}), peak RSS ${mb(peakRss)} MB (+${mb(peakRss - before.rss)}); ${plan}`,
+			);
+		};
+		await measure('index (tag vip, 1%)', { type: 'tags', operator: 'hasAny', tags: ['vip'] });
+		await measure('index (active in the last 3 days, ~4%)', { type: 'field', field: 'lastActivityAt', operator: 'withinLastDays', days: 3 });
+		await measure('scan (nps >= 9, ~18%)', { type: 'field', field: 'nps', operator: 'gte', value: 9 });
+	} finally {
+		lease.release();
+		await closeAllStores();
+		await server.stop();
+	}
+}
