@@ -361,3 +361,31 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(await store.redis.exists(`${base}:cmp`, `${base}:snd`, `${base}:cmpr`)).toBe(0);
 	});
 });
+
+describe('SMTP transport', () => {
+	it('keeps to the rate limit per second and reuses pooled connections', async () => {
+		const sink = await startSmtp({ parse: false });
+		try {
+			const lease = acquireMailer({ host: '127.0.0.1', port: sink.port, secure: false, starttls: 'never', poolSize: 2, ratePerSecond: 4 });
+			const mail = { from: { address: 'a@shop.example' }, to: 'b@example.com', subject: 's', html: '<p>x</p>', text: 'x', messageId: '<m@shop.example>', headers: {} };
+			const start = Date.now();
+			await Promise.all(Array.from({ length: 9 }, () => lease.mailer.send(mail)));
+			const elapsed = Date.now() - start;
+			lease.release();
+			expect(sink.mails).toHaveLength(9);
+			// 9 mails at 4 per second need at least two full rate windows after the first four.
+			expect(elapsed).toBeGreaterThanOrEqual(1900);
+			expect(sink.connections).toBeLessThanOrEqual(2);
+		} finally {
+			closeAllMailers();
+			await sink.stop();
+		}
+	});
+
+	it('refuses a bad SMTP configuration naming the field', () => {
+		expect(() => acquireMailer({ host: 'smtp example', port: 25, secure: false })).toThrow(expect.objectContaining({ field: 'host' }));
+		expect(() => acquireMailer({ host: 'smtp.example', port: 70000, secure: false })).toThrow(expect.objectContaining({ field: 'port' }));
+		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, poolSize: 0 })).toThrow(expect.objectContaining({ field: 'poolSize' }));
+		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, ratePerSecond: -1 })).toThrow(expect.objectContaining({ field: 'ratePerSecond' }));
+	});
+});
