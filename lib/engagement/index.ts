@@ -102,6 +102,12 @@ export class EngagementTagger {
 		return this.store.keys.global('eng', `${runName}:${signature}`);
 	}
 
+	/** Sets when the previous whole-base run of `runName` happened (recovery, migrations, benchmarks). */
+	async setPreviousRun(runName: string, config: TierConfig, atMs: number): Promise<void> {
+		const key = this.stateKey(checkName('runName', runName, 200, 'Run name'), checkTierConfig(config));
+		await this.store.call((r) => r.hset(key, 'lastRunAt', String(atMs)));
+	}
+
 	/**
 	 * Whole-base run (for a daily schedule): touches only contacts whose last interaction crossed a
 	 * boundary since the previous run of `runName` (activity-index ranges (previous - B, now - B] per
