@@ -1,7 +1,7 @@
 import { closeAllStores } from '../../lib/redis/pool';
 import { Campaigns, acquireMailer, closeAllMailers, SmtpError, type CampaignSpec, type SendOutcome } from '../../lib/campaigns';
 import { verifyToken } from '../../lib/tracking/tokens';
-import { ValidationError, type Result } from '../../lib';
+import { ContactStore, createClient, ValidationError, type Result } from '../../lib';
 import { openStore, topologies } from '../harness/store';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 import { freePort } from '../harness/redis';
@@ -183,6 +183,24 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		await new Promise((r) => setTimeout(r, 200));
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
 		expect((await store.events.history(id, 20)).filter((e) => e.name === '$email_sent')).toHaveLength(1);
+	});
+
+	it('sends one mail when 4 workers with their own Redis connections race for the same contact and campaign', async () => {
+		const id = await fresh();
+		const workers = [1, 2, 3, 4].map(() => {
+			const client = createClient(ctx.config);
+			client.on('error', () => undefined);
+			return { client, campaigns: new Campaigns(new ContactStore(client, ctx.config.keyPrefix, { now: clock.now })) };
+		});
+		try {
+			const runs = await Promise.all(workers.map((w) => w.campaigns.send(spec({ id: 'race-workers' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() })));
+			expect(runs.map((r) => value(r[0]).status).sort()).toEqual(['sent', 'skipped', 'skipped', 'skipped']);
+			await new Promise((r) => setTimeout(r, 200));
+			expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
+			expect(value((await campaigns.report(['race-workers']))[0]).sent).toBe(1);
+		} finally {
+			await Promise.all(workers.map((w) => w.client.quit()));
+		}
 	});
 
 	it('SMTP unreachable: a clear error, nothing recorded as sent, and a later send works', async () => {

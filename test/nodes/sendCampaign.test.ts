@@ -130,6 +130,17 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		expect(await store.events.countSince('cyd', '$email_sent', 0)).toBe(1);
 	});
 
+	it('4 concurrent executions for the same contact and campaign send one mail', async () => {
+		await store.contacts.upsert([{ id: 'race', email: 'race@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		const runs = await Promise.all(
+			[1, 2, 3, 4].map(() => runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'race' }), items: [{ id: 'race', code: 'R' }], credentials: { ...credentials, ...smtpCredentials() } })),
+		);
+		expect(runs.map(([sent]) => sent.length).reduce((a, b) => a + b)).toBe(1);
+		expect(runs.flatMap(([, , skipped]) => skipped.map((i) => i.json.reason)).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]));
+		await new Promise((r) => setTimeout(r, 200));
+		expect(smtp.mails.filter((m) => m.envelope.to[0] === 'race@example.com')).toHaveLength(1);
+	});
+
 	it('returns a campaign report', async () => {
 		const [report] = await runNode({ nodeType: new SendCampaign(), parameters: { operation: 'report', campaignId: '={{ $json.c }}' }, items: [{ c: 'welcome' }, { c: 'never-sent' }], credentials });
 		expect(report.map((i) => [i.json.campaignId, i.json.sent])).toEqual([
