@@ -6,10 +6,10 @@
 import { ValidationError } from '../errors';
 import { SYSTEM_EVENTS } from '../events';
 import { checkName, LIMITS } from '../values';
+import { DEFAULT_TIERS } from '../engagement';
 import { checkModelName, computeScore, CORE_FIELDS, CORE_TIME_FIELDS, pairs } from '../scoring';
 import { compileOperator, compileProperties, type EvalContext, type PropertyFilter, type StoredValue, type ValueCondition } from './operators';
 
-export const DEFAULT_TIERS = ['Engaged', 'Disengaged', 'Inactive'];
 
 export interface ConditionGroup {
 	/** "and": every condition holds; "or": at least one. */
@@ -44,7 +44,7 @@ export interface TierCondition {
 	type: 'tier';
 	operator: MembershipOperator;
 	value: string | string[];
-	/** The tier tag names the Engagement Tagger uses (default Engaged, Disengaged, Inactive). */
+	/** The tier tag names the Engagement Tagger uses (default its own: Engaged, Disengaged, Inactive). */
 	tiers?: string[];
 }
 export interface StageCondition {
@@ -278,7 +278,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				return { test, sources: indexed ? [setSource(grades.map((g) => `grade:${model}:${g}`), `grade ${grades.join(', ')}`)] : [] };
 			}
 			case 'tier': {
-				const tiers = c.tiers === undefined || (Array.isArray(c.tiers) && c.tiers.length === 0) ? DEFAULT_TIERS : asList(c.tiers, `${path}.tiers`, 'tier name');
+				const tiers = c.tiers === undefined || (Array.isArray(c.tiers) && c.tiers.length === 0) ? DEFAULT_TIERS.names : asList(c.tiers, `${path}.tiers`, 'tier name');
 				const wanted = asList(c.value, `${path}.value`, 'tier');
 				for (const w of wanted) {
 					if (!tiers.includes(w)) throw new ValidationError(`${path}.value`, `"${w}" is not one of the tiers (${tiers.join(', ')})`);

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ValidationError } from '../../lib/errors';
-import { DEFAULT_TIERS, type SegmentCondition, type SegmentLeaf } from '../../lib/segments';
+import { DEFAULT_TIERS } from '../../lib/engagement';
+import type { SegmentCondition, SegmentLeaf } from '../../lib/segments';
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 /** 0 or empty days mean "ever" for event and e-mail conditions. */
@@ -30,7 +31,7 @@ export function rowToCondition(row: IDataObject): SegmentLeaf {
 				type: 'tier',
 				operator: row.memberOperator as 'is',
 				value: row.value as string,
-				tiers: blank(row.tierNames) ? DEFAULT_TIERS : String(row.tierNames).split(',').map((t) => t.trim()).filter(Boolean),
+				tiers: blank(row.tierNames) ? DEFAULT_TIERS.names : String(row.tierNames).split(',').map((t) => t.trim()).filter(Boolean),
 			};
 		case 'lifecycleStage':
 		case 'subscription':

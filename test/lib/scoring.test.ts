@@ -211,6 +211,25 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		}
 	});
 
+	it('scores a batch in a fixed number of pipelines, whatever its size', async () => {
+		const ids = await Promise.all(Array.from({ length: 200 }, () => fresh()));
+		const count = async (n: number, run: string) => {
+			const spy = jest.spyOn(store.redis, 'pipeline');
+			try {
+				const results = await scoring.score(basic, ids.slice(0, n).map((contactId) => ({ contactId, event: { name: 'signed_up', id: run } })));
+				expect(results.every((r) => r.ok)).toBe(true);
+				return spy.mock.calls.length;
+			} finally {
+				spy.mockRestore();
+			}
+		};
+		const small = await count(5, 'a');
+		const large = await count(200, 'b');
+		expect(large).toBe(small);
+		expect(large).toBeGreaterThan(0);
+		expect(large).toBeLessThanOrEqual(topology === 'cluster' ? 3 : 1);
+	});
+
 	it('fails for a contact that does not exist, and erase leaves nothing behind', async () => {
 		const [missing] = await scoring.score(basic, [{ contactId: 'nobody', event: { name: 'signed_up' } }]);
 		expect(!missing.ok && missing.error).toBeInstanceOf(NotFoundError);

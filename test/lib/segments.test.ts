@@ -2,6 +2,7 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
 import { Scoring } from '../../lib/scoring';
 import { Segments, type SegmentCondition } from '../../lib/segments';
+import { EngagementTagger } from '../../lib/engagement';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -244,6 +245,42 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(await matches({ type: 'score', operator: 'gte', value: 60 }, ['s1', 's2'])).toEqual([false, false]);
 		expect(await matches({ type: 'score', operator: 'equals', value: 0 }, ['s1', 's2'])).toEqual([true, true]);
 		clock.ms = T0;
+	});
+
+	it('reads the tier the Engagement Tagger keeps, in per-item and segment mode', async () => {
+		await ok([{ id: 'tier1' }, { id: 'tier2' }]);
+		await events([
+			{ contactId: 'tier1', name: 'visit', time: T0 - 40 * DAY, activity: true },
+			{ contactId: 'tier2', name: 'visit', time: T0 - DAY, activity: true },
+		]);
+		const tagged = await new EngagementTagger(store).tag(['tier1', 'tier2']);
+		expect(tagged.map((r) => r.ok && r.value.tier)).toEqual(['Disengaged', 'Engaged']);
+		const disengaged: SegmentCondition = { type: 'tier', operator: 'is', value: 'Disengaged' };
+		expect(await matches(disengaged, ['tier1', 'tier2'])).toEqual([true, false]);
+		const page = await segments.page(disengaged, { pageSize: 100 });
+		expect(page.contacts.map((c) => c.contactId)).toEqual(['tier1']);
+		expect(page.plan).toMatch(/index: tier Disengaged/);
+	});
+
+	it('evaluates a batch in a fixed number of pipelines, whatever its size', async () => {
+		const ids = Array.from({ length: 300 }, (_, i) => `rt${i}`);
+		await ok(ids.map((id) => ({ id, fields: { nps: 5 } })));
+		const condition: SegmentCondition = { combinator: 'and', conditions: [{ type: 'field', field: 'nps', operator: 'gte', value: 5 }, { type: 'event', operator: 'didNot', event: 'x', days: 3 }] };
+		const count = async (n: number) => {
+			const spy = jest.spyOn(store.redis, 'pipeline');
+			try {
+				const results = await segments.evaluate(condition, ids.slice(0, n));
+				expect(results.every((r) => r.ok && r.value.matched)).toBe(true);
+				return spy.mock.calls.length;
+			} finally {
+				spy.mockRestore();
+			}
+		};
+		const small = await count(10);
+		const large = await count(300);
+		expect(large).toBe(small);
+		expect(large).toBeGreaterThan(0);
+		expect(large).toBeLessThanOrEqual(topology === 'cluster' ? 3 : 1);
 	});
 
 	it('sends a contact that does not exist to not matched', async () => {
