@@ -9,6 +9,10 @@ import { defineScript } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
 
 const ensureGroup = defineScript(__dirname, 'ensure_group', 1);
+const pruneConsumers = defineScript(__dirname, 'prune_consumers', 1);
+
+/** Consumers without pending entries idle this long are removed from the group. */
+const STALE_CONSUMER_MS = 86_400_000;
 
 export interface ConsumerOptions {
 	/** Consumer group name: one per workflow and trigger node; survives restarts. */
@@ -115,11 +119,22 @@ export class EventLogConsumer {
 		for (const reader of this.readers) reader.connection.on('error', () => undefined);
 		this.loops = this.readers.map((reader) => this.readLoop(reader));
 		await this.reclaim();
+		let rounds = 0;
 		this.maintenanceTimer = setInterval(() => {
 			this.heartbeat().catch((e) => this.report(e));
 			this.reclaim().catch((e) => this.report(e));
+			if (++rounds % 30 === 0) this.prune(false).catch((e) => this.report(e));
 		}, Math.max(50, Math.floor(opts.claimIdleMs / 3)));
 		this.maintenanceTimer.unref();
+	}
+
+	/** Removes consumers that hold nothing: stale ones, and this one when it stops. */
+	private async prune(self: boolean): Promise<void> {
+		await Promise.all(
+			Array.from({ length: SHARD_COUNT }, (_, shard) =>
+				this.store.run(pruneConsumers, [this.key(shard)], [this.opts.group, this.consumer, STALE_CONSUMER_MS, self ? '1' : '0']),
+			),
+		);
 	}
 
 	private async ensureGroups(shards: number[], start: '$' | '0', skipBacklog: boolean): Promise<void> {
@@ -141,6 +156,8 @@ export class EventLogConsumer {
 		for (const reader of this.readers) reader.connection.disconnect();
 		await Promise.allSettled(this.loops);
 		this.readers = [];
+		// Leave the group tidy when nothing is pending here; otherwise the entries wait to be reclaimed.
+		if (this.inFlightCalls === 0) await this.prune(true).catch(() => undefined);
 	}
 
 	/** Waits until every handler call started so far has finished and been acknowledged. */

@@ -104,6 +104,16 @@ export class ScheduleRunner {
 		await this.follower?.stop();
 	}
 
+	/** Waits until the executions started so far have finished and been recorded. */
+	async drain(timeoutMs = 30_000): Promise<boolean> {
+		const deadline = Date.now() + timeoutMs;
+		while (this.inFlight.size > 0) {
+			if (Date.now() > deadline) return false;
+			await new Promise((r) => setTimeout(r, 50));
+		}
+		return true;
+	}
+
 	get busy(): number {
 		return this.inFlight.size;
 	}

@@ -221,6 +221,7 @@ export class ContactTrigger implements INodeType {
 				throw error;
 			});
 			stop = () => runner.stop();
+			drain = () => runner.drain(10 * 60_000);
 		}
 		return {
 			closeFunction: async () => {

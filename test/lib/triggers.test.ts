@@ -184,6 +184,31 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		expect(handled.filter((h) => h.endsWith('long-1'))).toHaveLength(1);
 	});
 
+	it('a consumer that stops with nothing pending leaves the group; one with pending entries stays until reclaimed', async () => {
+		const name = `tidy_${topology}`;
+		const g = group();
+		const idle = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: async () => undefined });
+		await idle.start();
+		await record('tidy-1', name);
+		await sleep(200);
+		await idle.stop();
+		const shard = store.keys.shardOfContact('tidy-1');
+		// XINFO's key is not where cluster clients look for one; read it on the standalone server only.
+		if (topology === 'standalone') {
+			const consumersLeft = (await store.call((r) => r.xinfo('CONSUMERS', store.keys.log(shard), g))) as unknown[];
+			expect(consumersLeft).toHaveLength(0);
+		}
+		const stuck = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: () => new Promise<void>(() => undefined) });
+		await stuck.start();
+		await record('tidy-1', name);
+		await until(() => stuck.pendingHere === 1);
+		await stuck.stop();
+		if (topology === 'standalone') {
+			const consumersLeft = (await store.call((r) => r.xinfo('CONSUMERS', store.keys.log(shard), g))) as unknown[];
+			expect(consumersLeft).toHaveLength(1);
+		}
+	});
+
 	it('batches: up to N events per call, waiting at most M ms', async () => {
 		const name = `batch_${topology}`;
 		const batches: number[] = [];
