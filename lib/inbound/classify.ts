@@ -83,6 +83,14 @@ function embeddedHeaders(parts: MimePart[]): HeaderMap[] {
 	return out;
 }
 
+/** The returned message's headers; when a parser merged it into the text, the header blocks found there. */
+function returnedHeaders(parts: MimePart[], text: string): HeaderMap[] {
+	const embedded = embeddedHeaders(parts);
+	if (embedded.length > 0) return embedded;
+	// mailparser shows an inline returned message as a From/Subject/Date/To summary in the text.
+	return parseFieldBlocks(Buffer.from(text, 'utf8')).filter((block) => (block.has('from') || block.has('subject')) && (block.has('to') || block.has('message-id')));
+}
+
 function originalIds(report: HeaderMap[], top: ParsedMail, extra: string[] = []): string[] {
 	const ids = [
 		...extra,
@@ -181,6 +189,50 @@ function isMailerDaemon(from: string | null): boolean {
 
 const FAILURE_SUBJECT = /(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar)/i;
 
+/** A message as n8n's Email Trigger (IMAP) hands it over in its "Resolved" format. */
+export interface ParsedMailItem {
+	/** Header name -> the full header line ("Subject: Hello"), as the trigger keeps them. */
+	headers: Record<string, string>;
+	text?: string;
+	html?: string;
+	attachments: Array<{ contentType: string; filename?: string; content: Buffer }>;
+}
+
+const REBUILT_HEADERS_SKIPPED = new Set(['content-type', 'content-transfer-encoding', 'mime-version', 'content-disposition']);
+
+/**
+ * Rebuilds a raw MIME message from a parsed item, so it can be classified like any other: the
+ * report parts a parser turns into attachments (feedback reports, returned messages) come back
+ * as parts, and delivery-status fields it merged into the text are read from there.
+ */
+export function rebuildMessage(item: ParsedMailItem): Buffer {
+	if (!item || typeof item.headers !== 'object' || item.headers === null || Object.keys(item.headers).length === 0) {
+		throw new ValidationError('headers', 'The item has no "headers" object', 'Use the Email Trigger (IMAP) with Format "Resolved", or give the raw message.');
+	}
+	const boundary = `----ma-rebuilt-${createHash('sha256').update(JSON.stringify(item.headers)).digest('hex').slice(0, 24)}`;
+	const lines: string[] = [];
+	for (const [name, line] of Object.entries(item.headers)) {
+		if (REBUILT_HEADERS_SKIPPED.has(name.toLowerCase()) || typeof line !== 'string') continue;
+		lines.push(line.includes(':') ? line.replace(/\r?\n(?![ \t])/g, '\r\n ') : `${name}: ${line}`);
+	}
+	const isReport = item.attachments.some((a) => /^message\/(feedback-report|delivery-status)/i.test(a.contentType));
+	const reportType = item.attachments.some((a) => /^message\/feedback-report/i.test(a.contentType)) ? 'feedback-report' : 'delivery-status';
+	lines.push('MIME-Version: 1.0', `Content-Type: ${isReport ? `multipart/report; report-type=${reportType}` : 'multipart/mixed'}; boundary="${boundary}"`, '');
+	const part = (contentType: string, content: Buffer) =>
+		Buffer.from([`--${boundary}`, `Content-Type: ${contentType}`, 'Content-Transfer-Encoding: base64', '', ...(content.toString('base64').match(/.{1,76}/g) ?? []), ''].join('\r\n'), 'ascii');
+	const chunks: Buffer[] = [Buffer.from(lines.join('\r\n') + '\r\n', 'utf8')];
+	if (item.text) chunks.push(part('text/plain; charset=utf-8', Buffer.from(item.text, 'utf8')));
+	if (item.html) chunks.push(part('text/html; charset=utf-8', Buffer.from(item.html, 'utf8')));
+	for (const attachment of item.attachments) {
+		// message/* parts may not be base64-encoded (RFC 2046); they go in as they are.
+		if (/^message\//i.test(attachment.contentType)) {
+			chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${attachment.contentType}\r\n\r\n`, 'ascii'), attachment.content, Buffer.from('\r\n', 'ascii'));
+		} else chunks.push(part(attachment.contentType || 'application/octet-stream', attachment.content));
+	}
+	chunks.push(Buffer.from(`--${boundary}--\r\n`, 'ascii'));
+	return Buffer.concat(chunks);
+}
+
 /** Parses a raw message with mailparser and classifies it. */
 export async function parseInbound(raw: Buffer | string, options: ClassifyOptions = {}): Promise<InboundMessage> {
 	if (typeof raw !== 'string' && !Buffer.isBuffer(raw)) throw new ValidationError('rawMessage', 'The raw message must be text or binary data');
@@ -227,7 +279,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
 	if (feedback || reportType === 'feedback-report') {
 		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
-		const original = embeddedHeaders(parts);
+		const original = returnedHeaders(parts, mail.text ?? '');
 		// Providers that redact the recipient (AOL: Redacted-Address) leave only the Message-ID to match on.
 		const redacted = addressIn(header(fields, 'redacted-address'));
 		const candidates = [
@@ -244,14 +296,17 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			reason: `ARF feedback report (Feedback-Type: ${feedbackType})`,
 			recipient,
 			feedbackType,
-			originalMessageIds: originalIds(original, mail),
+			// Some reports name the Message-ID only in their human-readable text (AOL: "message-id of ...").
+			originalMessageIds: originalIds(original, mail, [...(mail.text ?? '').matchAll(/message-id (?:of|is|was)\s*<?([^\s<>]+@[^\s<>]+?)>?(?=[\s,;]|$)/gi)].map((m) => m[1])),
 		};
 	}
 
-	// Delivery status notification (RFC 3464).
+	// Delivery status notification (RFC 3464); some gateways (and mail rebuilt from a parsed item)
+	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
-	if (dsn) {
-		const [perMessage, ...recipients] = parseFieldBlocks(dsn.body);
+	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(mail.text ?? '', 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
+	if (dsn || inlineBlocks.length > 0) {
+		const [perMessage, ...recipients] = dsn ? parseFieldBlocks(dsn.body) : [new Map(), ...inlineBlocks];
 		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
 		const failed =
 			blocks.find((b) => /^failed/i.test(header(b, 'action') ?? '')) ??
@@ -262,7 +317,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const diagnostic = (failed && header(failed, 'diagnostic-code')) ?? null;
 		const status = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? STATUS.exec(diagnostic ?? '')?.[0] ?? null;
 		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient'))) : null;
-		const original = originalIds(embeddedHeaders(parts), mail);
+		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
 		if (!failed || /^(delivered|relayed|expanded)/.test(action) || (!status && !/^(failed|delayed)/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}

@@ -507,6 +507,11 @@ const inboundProperties: INodeProperties[] = [
 		displayOptions: show(['inboundEmail'], ['parse']),
 		options: [
 			{ name: 'Binary File', value: 'binary', description: 'A raw message (.eml) in a binary property' },
+			{
+				name: 'Email Trigger (IMAP) Item',
+				value: 'imapItem',
+				description: 'An item of the Email Trigger (IMAP) with Format "Resolved": the message is rebuilt from its headers, text and attachments',
+			},
 			{ name: 'Text', value: 'text', description: 'The raw message as text (plain or base64)' },
 		],
 		default: 'binary',

@@ -14,7 +14,7 @@ import {
 	type Result,
 } from '../../lib';
 import { Campaigns } from '../../lib/campaigns';
-import { Inbound, parseInbound, type SendLookup } from '../../lib/inbound';
+import { Inbound, parseInbound, rebuildMessage, type SendLookup } from '../../lib/inbound';
 import { collect, jsonParameter, perItem, runBatch } from '../shared/items';
 import { chainOf } from './chain';
 
@@ -386,6 +386,25 @@ function sendLookup(store: ContactStore): SendLookup {
 	};
 }
 
+/** The raw message of an Email Trigger (IMAP) item in "Resolved" format: headers, text, attachments. */
+async function imapItemMessage(ctx: IExecuteFunctions, itemIndex: number): Promise<Buffer> {
+	const item = ctx.getInputData()[itemIndex];
+	const json = item.json as IDataObject;
+	const attachments = await Promise.all(
+		Object.entries(item.binary ?? {}).map(async ([property, binary]) => ({
+			contentType: binary.mimeType,
+			filename: binary.fileName,
+			content: await ctx.helpers.getBinaryDataBuffer(itemIndex, property),
+		})),
+	);
+	return rebuildMessage({
+		headers: (json.headers ?? {}) as Record<string, string>,
+		text: typeof json.text === 'string' ? json.text : undefined,
+		html: typeof json.html === 'string' ? json.html : undefined,
+		attachments,
+	});
+}
+
 const parseInboundEmail: Operation = async (ctx, store) => {
 	const inputs = perItem(ctx, (i) => {
 		const opts = options(ctx, i);
@@ -411,6 +430,8 @@ const parseInboundEmail: Operation = async (ctx, store) => {
 						throw new ValidationError('binaryPropertyName', `The item has no binary property "${property}"`, 'Set Input Binary Field to the property that holds the .eml file, or choose Text input.');
 					}
 					raw = await ctx.helpers.getBinaryDataBuffer(input.itemIndex, property);
+				} else if (source === 'imapItem') {
+					raw = await imapItemMessage(ctx, input.itemIndex);
 				} else raw = ctx.getNodeParameter('rawMessage', input.itemIndex) as string;
 				return { ok: true, value: await parseInbound(raw, { unsubscribeMailboxes: input.unsubscribeMailboxes }) };
 			} catch (error) {
@@ -431,7 +452,7 @@ const parseInboundEmail: Operation = async (ctx, store) => {
 		const { originalMessageIds, ...rest } = message;
 		return { ok: true, value: { ...rest, originalMessageId: originalMessageIds[0] ?? null, originalMessageIds, ...r.value } as unknown as IDataObject };
 	});
-	return collect(ctx, relabel(results, (field) => ({ rawMessage: 'Raw Message', binaryPropertyName: 'Input Binary Field' })[field] ?? LABELS[field] ?? field), (value) => value);
+	return collect(ctx, relabel(results, (field) => ({ rawMessage: 'Raw Message', binaryPropertyName: 'Input Binary Field', headers: 'Input' })[field] ?? LABELS[field] ?? field), (value) => value);
 };
 
 export const OPERATIONS: Record<string, Operation> = {

@@ -1,6 +1,7 @@
 import { readFileSync } from 'fs';
 import { join } from 'path';
-import type { IDataObject, INodeExecutionData } from 'n8n-workflow';
+import { simpleParser } from 'mailparser';
+import type { IBinaryKeyData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { storeConfig, topologies } from '../harness/store';
@@ -200,6 +201,19 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect(out[1].json).toMatchObject({ kind: 'complaint', contactId: 'in-lisa', suppressedAs: 'complained' });
 		expect(out[2].json).toMatchObject({ kind: 'auto_reply', contactId: null, event: null });
 		expect((await store.contacts.getOne('in-jane'))?.subscription?.status).toBe('bounced');
+	});
+
+	it('parses an item of the Email Trigger (IMAP) in Resolved format', async () => {
+		await store.contacts.upsert([{ id: 'in-imap', email: 'no.such.person.4711@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		// What the trigger emits: mailparser's result with header lines, attachments as binaries.
+		const parsed = await simpleParser(eml('gmail-dsn-no-such-user.eml'));
+		const headers: Record<string, string> = {};
+		for (const h of parsed.headerLines) headers[h.key] = h.line;
+		const binary: IBinaryKeyData = {};
+		parsed.attachments.forEach((a, i) => (binary[`attachment_${i}`] = { data: a.content.toString('base64'), mimeType: a.contentType, fileName: a.filename }));
+		const json = JSON.parse(JSON.stringify({ ...parsed, headers, headerLines: undefined, attachments: undefined })) as IDataObject;
+		const [out] = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'imapItem' }, [{ json, binary }]);
+		expect(out.json).toMatchObject({ kind: 'hard_bounce', status: '5.1.1', recipient: 'no.such.person.4711@gmail.com', contactId: 'in-imap', suppressedAs: 'bounced', originalMessageId: 'welcome.c-301@shop.example' });
 	});
 
 	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
