@@ -164,6 +164,32 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		expect(await store.contacts.getOne('bad-ev')).toBeNull();
 	});
 
+	it('costs the same number of round trips for 5 events as for 500', async () => {
+		// With auto-pipelining every round trip is one pipeline per node; count them.
+		const client = store.redis as unknown as { pipeline: (...args: unknown[]) => unknown };
+		const original = client.pipeline;
+		let pipelines = 0;
+		client.pipeline = function (this: unknown, ...args: unknown[]) {
+			pipelines++;
+			return original.apply(this, args);
+		};
+		try {
+			const trips = async (n: number, tag: string) => {
+				pipelines = 0;
+				const results = await store.events.record(Array.from({ length: n }, (_, k) => ({ contactId: `rt-${tag}-${k % 50}`, name: 'rt', idempotencyKey: `${tag}-${k}` })));
+				expect(results.every((r) => r.ok)).toBe(true);
+				return pipelines;
+			};
+			const small = await trips(5, 'a');
+			const large = await trips(500, 'b');
+			expect(small).toBeGreaterThan(0);
+			// One per cluster node at most per step, whatever the batch size.
+			expect(large).toBeLessThanOrEqual(Math.max(small, 3));
+		} finally {
+			client.pipeline = original;
+		}
+	});
+
 	it('keeps the good items of a batch with bad ones', async () => {
 		const results = await store.events.record([
 			{ contactId: 'mix-1', name: 'ok' },
