@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { closeAllStores } from '../../lib/redis/pool';
 import { createClient } from '../../lib/redis/connection';
 import { ContactStore } from '../../lib/store';
@@ -228,6 +229,38 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		expect(large).toBe(small);
 		expect(large).toBeGreaterThan(0);
 		expect(large).toBeLessThanOrEqual(topology === 'cluster' ? 3 : 1);
+	});
+
+	it('computes the same decayed score in the scoring script and in TypeScript (property-based)', async () => {
+		const decay = fc.oneof(
+			fc.constant(undefined),
+			fc.record({ mode: fc.constantFrom('expire' as const, 'halfLife' as const), days: fc.integer({ min: 1, max: 30 }) }),
+		);
+		await fc.assert(
+			fc.asyncProperty(
+				fc.array(fc.record({ points: fc.integer({ min: -50, max: 50 }), decay, ageDays: fc.double({ min: 0, max: 60, noNaN: true }) }), { minLength: 1, maxLength: 8 }),
+				fc.double({ min: 0, max: 40, noNaN: true }),
+				async (awards, laterDays) => {
+					const id = await fresh();
+					const t0 = clock.ms;
+					const model: ScoreModel = { rules: awards.map((a, i) => ({ name: `r${i}`, event: `e${i}`, points: a.points, decay: a.decay ?? { mode: 'none' } })) };
+					const results = await scoring.score(model, awards.map((a, i) => ({ contactId: id, event: { name: `e${i}`, id: 'x', time: Math.round(t0 - a.ageDays * DAY) } })));
+					const last = results[results.length - 1];
+					if (!last.ok) throw last.error;
+					const [now] = await scoring.read([id]);
+					expect(now.ok && now.value?.score).toBe(last.value.score);
+					clock.ms = t0 + Math.round(laterDays * DAY);
+					try {
+						const written = await scoring.score(model, [{ contactId: id }]);
+						const [read] = await scoring.read([id]);
+						expect(read.ok && read.value?.score).toBe(written[0].ok && written[0].value.score);
+					} finally {
+						clock.ms = t0;
+					}
+				},
+			),
+			{ numRuns: 60 },
+		);
 	});
 
 	it('fails for a contact that does not exist, and erase leaves nothing behind', async () => {
