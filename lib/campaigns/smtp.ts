@@ -62,6 +62,7 @@ function plainSocketError(message: string): string {
 	if (/ENOTFOUND|EAI_AGAIN/.test(message)) return 'host name not found';
 	if (/ETIMEDOUT|timeout/i.test(message)) return 'timed out';
 	if (/ECONNRESET|EPIPE/.test(message)) return 'the connection was closed by the server';
+	if (/certificate|self.signed|SSL|TLS/i.test(message)) return `TLS failed: ${message}`;
 	return message.replace(/\bE[A-Z]{4,}\b:?\s*/g, '').trim() || 'unknown socket error';
 }
 
@@ -77,6 +78,9 @@ export function classifySmtpError(error: unknown, config?: Pick<SmtpConfig, 'hos
 	}
 	if (code !== undefined && code >= 500 && (e.code === 'EENVELOPE' || /^RCPT/i.test(e.command ?? ''))) {
 		return new SmtpError('recipient_rejected', `The SMTP server rejected the recipient${where}: ${e.response ?? e.message}`, code, e.response);
+	}
+	if (e.code === 'ETLS' || /^STARTTLS/i.test(e.command ?? '')) {
+		return new SmtpError('connection', `TLS could not be started${where}: ${e.response ?? e.message}`, code, e.response);
 	}
 	if (e.code === 'EAUTH') return new SmtpError('connection', `SMTP login failed${where}: ${e.response ?? e.message}`, code, e.response);
 	if (code !== undefined && code >= 500) {

@@ -41,7 +41,7 @@ function smtpError(reply: SmtpReply): Error {
  * `tls`: offer STARTTLS with smtp-server's built-in self-signed certificate (clients need
  * tlsSkipVerify), so connection set-up costs what it costs against a real server.
  */
-export async function startSmtp(options: { parse?: boolean; user?: string; password?: string; tls?: boolean } = {}): Promise<SmtpSink> {
+export async function startSmtp(options: { parse?: boolean; user?: string; password?: string; tls?: boolean; implicitTls?: boolean } = {}): Promise<SmtpSink> {
 	const parse = options.parse ?? true;
 	const sink: SmtpSink = {
 		port: 0,
@@ -58,7 +58,7 @@ export async function startSmtp(options: { parse?: boolean; user?: string; passw
 		stop: async () => undefined,
 	};
 	const server = new SMTPServer({
-		secure: false,
+		secure: Boolean(options.implicitTls),
 		disabledCommands: [...(options.tls ? [] : ['STARTTLS']), ...(options.user ? [] : ['AUTH'])],
 		disableReverseLookup: true,
 		authOptional: !options.user,
@@ -102,7 +102,7 @@ export async function startSmtp(options: { parse?: boolean; user?: string; passw
 	});
 	server.on('error', () => undefined);
 	// Replies leave at once (no Nagle delay on loopback round trips).
-	server.server.on('connection', (socket: import('net').Socket) => socket.setNoDelay(true));
+	server.server.on(options.implicitTls ? 'secureConnection' : 'connection', (socket: import('net').Socket) => socket.setNoDelay(true));
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
 	sink.port = (server.server.address() as { port: number }).port;
 	sink.stop = () => new Promise((resolve) => server.close(() => resolve()));

@@ -400,6 +400,34 @@ describe('SMTP transport', () => {
 		}
 	});
 
+	it('speaks implicit TLS and STARTTLS, and refuses plain text when STARTTLS is required', async () => {
+		const mail = { from: { address: 'a@shop.example' }, to: 'b@example.com', subject: 's', html: '<p>x</p>', text: 'x', messageId: '<t@shop.example>', headers: {} };
+		const tls = await startSmtp({ parse: false, implicitTls: true });
+		const starttls = await startSmtp({ parse: false, tls: true });
+		const plain = await startSmtp({ parse: false });
+		try {
+			const implicit = acquireMailer({ host: '127.0.0.1', port: tls.port, secure: true, tlsSkipVerify: true, poolSize: 1 });
+			await implicit.mailer.send(mail);
+			implicit.release();
+			expect(tls.mails).toHaveLength(1);
+			const upgraded = acquireMailer({ host: '127.0.0.1', port: starttls.port, secure: false, starttls: 'require', tlsSkipVerify: true, poolSize: 1 });
+			await upgraded.mailer.send(mail);
+			upgraded.release();
+			expect(starttls.mails).toHaveLength(1);
+			const strict = acquireMailer({ host: '127.0.0.1', port: plain.port, secure: false, starttls: 'require', poolSize: 1 });
+			await expect(strict.mailer.send(mail)).rejects.toMatchObject({ kind: 'connection', message: expect.stringContaining('TLS could not be started') });
+			strict.release();
+			expect(plain.mails).toHaveLength(0);
+			// A self-signed certificate is refused unless told otherwise.
+			const verified = acquireMailer({ host: '127.0.0.1', port: tls.port, secure: true, poolSize: 1, timeoutMs: 3000 });
+			await expect(verified.mailer.send(mail)).rejects.toMatchObject({ kind: 'connection', message: expect.stringContaining('TLS failed') });
+			verified.release();
+		} finally {
+			closeAllMailers();
+			await Promise.all([tls.stop(), starttls.stop(), plain.stop()]);
+		}
+	});
+
 	it('refuses a bad SMTP configuration naming the field', () => {
 		expect(() => acquireMailer({ host: 'smtp example', port: 25, secure: false })).toThrow(expect.objectContaining({ field: 'host' }));
 		expect(() => acquireMailer({ host: 'smtp.example', port: 70000, secure: false })).toThrow(expect.objectContaining({ field: 'port' }));
