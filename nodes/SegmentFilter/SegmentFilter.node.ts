@@ -60,6 +60,7 @@ export class SegmentFilter implements INodeType {
 		subtitle: '={{ $parameter["mode"] === "segment" ? "list segment" : "filter items" }}',
 		description: 'Routes contacts by conditions on their stored state, or lists every contact of a segment',
 		defaults: { name: 'Segment Filter' },
+		usableAsTool: true,
 		inputs: ['main'],
 		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
 		outputs: `={{(${configuredOutputs})($parameter)}}`,
