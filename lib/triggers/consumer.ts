@@ -33,6 +33,8 @@ export interface ConsumerOptions {
 	blockMs?: number;
 	/** Entries pending this long on a consumer that stopped confirming them are taken over (default 60 s). */
 	claimIdleMs?: number;
+	/** An entry handed out this many times without success is acknowledged and reported (default 5; 0: never give up). */
+	maxDeliveries?: number;
 	/** Handler calls (executions) that may run at once before reading pauses (default 256). */
 	maxInFlight?: number;
 	/**
@@ -90,6 +92,7 @@ export class EventLogConsumer {
 			blockMs: 2000,
 			claimIdleMs: 60_000,
 			maxInFlight: 256,
+			maxDeliveries: 5,
 			...options,
 		};
 	}
@@ -284,6 +287,22 @@ export class EventLogConsumer {
 		await this.store.call((r) => r.xack(this.key(shard), this.opts.group, ...ids));
 	}
 
+	/**
+	 * Entries whose handler failed again and again (the execution could not even be started) would
+	 * come back forever: past `maxDeliveries` they are acknowledged and reported instead.
+	 */
+	private async dropExhausted(shard: number, entries: Array<[string, string[] | null]>): Promise<Array<[string, string[] | null]>> {
+		const ids = entries.map(([id]) => id);
+		const pending = (await this.store.call((r) =>
+			(r as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(this.key(shard), this.opts.group, 'IDLE', 0, ids[0], ids[ids.length - 1], ids.length * 2, this.consumer),
+		)) as Array<[string, string, number, number]>;
+		const exhausted = new Set(pending.filter(([, , , deliveries]) => deliveries > this.opts.maxDeliveries).map(([id]) => id));
+		if (exhausted.size === 0) return entries;
+		await this.ack(shard, [...exhausted]);
+		this.opts.onError?.(new Error(`Gave up on ${exhausted.size} event(s) of shard ${shard} after ${this.opts.maxDeliveries} failed deliveries: ${[...exhausted].join(', ')}`));
+		return entries.filter(([id]) => !exhausted.has(id));
+	}
+
 	/** Resets the idle time of entries still being handled here, so nobody takes them over. */
 	private async heartbeat(): Promise<void> {
 		await Promise.all(
@@ -304,7 +323,8 @@ export class EventLogConsumer {
 					const [next, entries, deleted] = (await this.store.call((r) =>
 						r.xautoclaim(this.key(shard), this.opts.group, this.consumer, this.opts.claimIdleMs, cursor, 'COUNT', 100),
 					)) as [string, Array<[string, string[] | null]>, string[] | undefined];
-					const fresh = entries.filter(([id]) => !this.inFlight.get(shard)?.has(id));
+					let fresh = entries.filter(([id]) => !this.inFlight.get(shard)?.has(id));
+					if (fresh.length > 0 && this.opts.maxDeliveries > 0) fresh = await this.dropExhausted(shard, fresh);
 					claimed += fresh.length;
 					if (deleted && deleted.length > 0) await this.ack(shard, deleted);
 					if (fresh.length > 0) await this.accept(shard, fresh);

@@ -1,7 +1,7 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
 import { EventLogConsumer } from './consumer';
-import { DateSchedule, type DueContact, type DueSchedule } from './schedules';
+import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
 
 export interface ScheduleRunnerOptions {
 	/** How often due contacts are looked up (default 1000 ms). */
@@ -49,7 +49,7 @@ export class ScheduleRunner {
 		this.running = true;
 		if (schedule instanceof DateSchedule) {
 			this.follower = new EventLogConsumer(this.store, {
-				group: `sched:${schedule.id}`,
+				group: followerGroup(schedule.id),
 				startFrom: 'now',
 				filter: (e) => schedule.affects(e),
 				batchSize: 200,

@@ -12,6 +12,7 @@ import type { LogEvent } from './filters';
 const leaseDue = defineScript(__dirname, 'lease_due', 1);
 const setDue = defineScript(__dirname, 'set_due', 2);
 const promoteInactive = defineScript(__dirname, 'promote_inactive', 2);
+const destroyGroup = defineScript(__dirname, 'destroy_group', 1);
 
 const DAY = 86_400_000;
 
@@ -29,6 +30,17 @@ interface Evaluation {
 	fire?: { key: string; dueAt: number };
 	/** Next fire time to keep in the schedule; null removes the contact from it. */
 	next: number | null;
+}
+
+const SCHEDULE_SUFFIXES = ['due', 'ready', 'wm'];
+
+function scheduleKey(store: ContactStore, id: string, shard: number, suffix: string): string {
+	return `${store.keys.shard(shard)}:trg:${encodeKeyPart(id)}:${suffix}`;
+}
+
+/** The consumer group through which a date schedule follows changes of its field. */
+export function followerGroup(scheduleId: string): string {
+	return `sched:${scheduleId}`;
 }
 
 /** Short stable id of a trigger definition, so a changed definition gets a fresh schedule. */
@@ -52,11 +64,33 @@ export abstract class DueSchedule {
 	}
 
 	dueKey(shard: number): string {
-		return `${this.store.keys.shard(shard)}:trg:${encodeKeyPart(this.id)}:due`;
+		return scheduleKey(this.store, this.id, shard, 'due');
 	}
 
 	protected shardKey(shard: number, suffix: string): string {
-		return `${this.store.keys.shard(shard)}:trg:${encodeKeyPart(this.id)}:${suffix}`;
+		return scheduleKey(this.store, this.id, shard, suffix);
+	}
+
+	/**
+	 * Records that `owner` (a workflow's trigger node) now uses this schedule, and deletes the
+	 * schedules it used before (its definition changed), with their change-following consumer groups.
+	 * Returns how many were deleted.
+	 */
+	async adoptFor(owner: string): Promise<number> {
+		const { store } = this;
+		const registry = store.keys.global('trg-owner', owner);
+		const previous = (await store.call((r) => r.smembers(registry))).filter((id) => id !== this.id);
+		for (const id of previous) {
+			await Promise.all(
+				Array.from({ length: SHARD_COUNT }, async (_, shard) => {
+					await store.call((r) => r.del(...SCHEDULE_SUFFIXES.map((suffix) => scheduleKey(store, id, shard, suffix))));
+					await store.run(destroyGroup, [store.keys.log(shard)], [followerGroup(id)]);
+				}),
+			);
+			await store.call((r) => r.srem(registry, id));
+		}
+		await store.call((r) => r.sadd(registry, this.id));
+		return previous.length;
 	}
 
 	protected abstract evaluate(contact: Contact, marker: string | null, now: number): Evaluation;

@@ -211,6 +211,11 @@ export class ContactTrigger implements INodeType {
 			stop = () => consumer.stop();
 			drain = () => consumer.drain(10 * 60_000);
 		} else {
+			// A changed definition gets a new schedule; the one it replaces is deleted.
+			await schedule!.adoptFor(owner).catch((error) => {
+				lease.release();
+				throw error;
+			});
 			const runner = new ScheduleRunner(store, schedule!, {
 				batchSize,
 				onError: logError,

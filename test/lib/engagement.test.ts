@@ -105,6 +105,20 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		expect(ours(third.changed)).toEqual([]);
 	});
 
+	it('a contact that never interacted is in the last tier; setPreviousRun moves the whole-base window', async () => {
+		await store.contacts.upsert([{ id: 'silent' }]);
+		expect(await one('silent')).toMatchObject({ tier: 'Inactive', lastInteractionAt: null });
+		clock.ms = Date.UTC(2028, 0, 1);
+		await store.events.record([{ contactId: 'window-1', name: 'seen', time: clock.ms - 30 * DAY - 5 * DAY }]);
+		await tagger.tag(['window-1']);
+		// As if the previous run had been 10 days ago: the 30-day crossing 5 days ago is in the window.
+		await tagger.setPreviousRun(`win-${topology}`, { names: ['Engaged', 'Disengaged', 'Inactive'], boundaryDays: [30, 60] }, clock.ms - 10 * DAY);
+		const run = await tagger.runWholeBase(`win-${topology}`);
+		expect(run.firstRun).toBe(false);
+		expect(run.previousRunAt).toBe(new Date(clock.ms - 10 * DAY).toISOString());
+		expect(run.examined).toBeGreaterThanOrEqual(1);
+	});
+
 	it('fails per contact for a missing contact, and names the field of a bad configuration', async () => {
 		const [missing] = await tagger.tag(['nobody-here']);
 		expect(!missing.ok && missing.error).toBeInstanceOf(NotFoundError);

@@ -161,6 +161,28 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		expect(ids(due).filter((id) => id.startsWith('tie-'))).toHaveLength(25);
 	});
 
+	it('a changed definition replaces the old schedule, which is deleted with its consumer group', async () => {
+		clock.ms = Date.UTC(2026, 0, 10);
+		await store.contacts.upsert([{ id: 'adopt-1', fields: { renewal: { value: '2020-03-01', type: 'date' } } }]);
+		const owner = `wf-adopt-${topology}:node`;
+		const rule = { repeat: 'yearly' as const, offsetDays: 0, hour: 9, minute: 0 };
+		const oldOne = new DateSchedule(store, `${owner}:v1`, { field: 'renewal', rule });
+		expect(await oldOne.adoptFor(owner)).toBe(0);
+		const runner = new ScheduleRunner(store, oldOne, { tickMs: 50, handler: async () => undefined });
+		await runner.start();
+		await runner.stop();
+		expect(await oldOne.scheduledCount()).toBe(1);
+		const newOne = new DateSchedule(store, `${owner}:v2`, { field: 'renewal', rule: { ...rule, hour: 10 } });
+		expect(await newOne.adoptFor(owner)).toBe(1);
+		expect(await oldOne.scheduledCount()).toBe(0);
+		if (topology === 'standalone') {
+			const shard = store.keys.shardOfContact('adopt-1');
+			const groups = (await store.call((r) => r.xinfo('GROUPS', store.keys.log(shard)))) as Array<string[]>;
+			expect(groups.map((g) => g[1])).not.toContain(`sched:${owner}:v1`);
+		}
+		expect(await newOne.adoptFor(owner)).toBe(0);
+	});
+
 	it.each([
 		[() => new DateSchedule(store, 'x', { field: '', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } }), 'dateField'],
 		[() => new DateSchedule(store, 'x', { field: 'b', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 }, fallbackZone: 'Nowhere/City' }), 'fallbackZone'],

@@ -169,6 +169,30 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		release();
 	});
 
+	it('an event whose handler keeps failing is retried, then given up after maxDeliveries and reported', async () => {
+		const name = `poison_${topology}`;
+		const g = group();
+		let attempts = 0;
+		const errors: string[] = [];
+		const c = consumer({
+			group: g,
+			filter: compileFilter({ kind: 'event', names: [name] }),
+			claimIdleMs: 150,
+			maxDeliveries: 3,
+			onError: (e) => void errors.push(e.message),
+			handler: async () => {
+				attempts++;
+				throw new Error('cannot start the execution');
+			},
+		});
+		await c.start();
+		await record('poison-1', name);
+		await until(() => errors.some((m) => m.includes('Gave up on 1 event')), 5000);
+		expect(attempts).toBe(3);
+		const pending = (await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact('poison-1')), g)) as [number])[0];
+		expect(pending).toBe(0);
+	});
+
 	it('a long execution keeps its entry: the idle limit does not hand it to another consumer', async () => {
 		const name = `long_${topology}`;
 		const filter = compileFilter({ kind: 'event', names: [name] });

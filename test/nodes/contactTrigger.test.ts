@@ -224,6 +224,30 @@ describe('Contact Trigger node (n8n TriggerContext)', () => {
 		expect(manual.executions[0].items[0]).toMatchObject({ preview: true, contactId: 'bday-kiri', event: { name: '$date_reached', field: 'bday' } });
 	});
 
+	it('date reached: a due contact starts one execution and is marked fired for this year when it finished', async () => {
+		const today = new Date();
+		const birthday = `1992-${String(today.getUTCMonth() + 1).padStart(2, '0')}-${String(today.getUTCDate()).padStart(2, '0')}`;
+		await store.contacts.upsert([{ id: 'bday-now', fields: { bday3: { value: birthday, type: 'date' } } }]);
+		const params = { mode: 'dateReached', dateField: 'bday3', repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0, fallbackTimezone: 'UTC' };
+		const a = await start(params, credentials, { workflowId: 'wf-date-fire' });
+		const definition = { kind: 'date', field: 'bday3', repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0, fallbackZone: 'UTC', leapDay: 'feb28' };
+		const schedule = new DateSchedule(store, definitionId('wf-date-fire:trigger-node', definition), { field: 'bday3', rule: { repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0 } });
+		// Today's 00:00 UTC has passed, so activation scheduled next year's; pretend that time has come.
+		const [scheduled] = await schedule.upcoming(1);
+		expect(new Date(scheduled.at).getUTCFullYear()).toBe(today.getUTCFullYear() + 1);
+		await store.redis.zadd(schedule.dueKey(store.keys.shardOfContact('bday-now')), Date.now() - 1000, 'bday-now');
+		await until(() => a.executions.length === 1, 3000);
+		expect(a.executions[0].items[0]).toMatchObject({ contactId: 'bday-now', event: { name: '$date_reached', field: 'bday3', occurrence: String(today.getUTCFullYear()) }, chainDepth: 0 });
+		a.finishAll();
+		await until(() => true);
+		const deadline = Date.now() + 3000;
+		while ((await schedule.upcoming(1))[0]?.at !== scheduled.at && Date.now() < deadline) await sleep(20);
+		expect((await schedule.upcoming(1))[0]).toEqual(scheduled);
+		expect(await store.redis.hget(`${store.keys.contact('bday-now')}:tf`, schedule.id)).toBe(String(today.getUTCFullYear()));
+		await sleep(1200);
+		expect(a.executions).toHaveLength(1);
+	});
+
 	it('test step returns the latest matching event, or says clearly that there is none', async () => {
 		await store.events.record([{ contactId: 'pick', name: 'demo_booked', properties: { n: 1 } }]);
 		await store.events.record([{ contactId: 'pick', name: 'demo_booked', properties: { n: 2 } }]);
