@@ -7,7 +7,7 @@ import { ValidationError } from '../errors';
 import { settleAll, type ContactStore } from '../store';
 import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, LIMITS } from '../values';
-import { verifyToken, type TrackingClaims } from './tokens';
+import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
 	httpsText,
@@ -176,6 +176,13 @@ export class WebhookHandler {
 
 	private async route(route: Route, req: WebhookRequest): Promise<WebhookResponse> {
 		const method = req.method.toUpperCase();
+		if (route !== 'events' && route !== 'esp') {
+			try {
+				checkSigningSecret(this.config.signingSecret);
+			} catch (error) {
+				return text(500, `Tracking is not configured: ${(error as Error).message}`);
+			}
+		}
 		switch (route) {
 			case 'events':
 				return method === 'POST' ? this.ingest(req) : text(405, 'Method not allowed');

@@ -68,6 +68,8 @@ export function signToken(secret: string, claims: TrackingClaims): string {
 
 /** The claims of a valid token of the expected kind, or null (bad format, bad signature, wrong kind). */
 export function verifyToken(secret: string, token: unknown, kind: TokenKind): TrackingClaims | null {
+	// An empty or short secret would let anyone forge tokens: nothing verifies under it.
+	if (typeof secret !== 'string' || secret.length < MIN_SECRET) return null;
 	if (typeof token !== 'string' || token.length > 4096) return null;
 	const dot = token.indexOf('.');
 	if (dot <= 0 || dot !== token.lastIndexOf('.')) return null;

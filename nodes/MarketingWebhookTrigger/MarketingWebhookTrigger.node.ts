@@ -7,7 +7,7 @@ import type {
 	IWebhookFunctions,
 	IWebhookResponseData,
 } from 'n8n-workflow';
-import { checkSigningSecret, WebhookHandler, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
+import { WebhookHandler, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 /**
@@ -151,7 +151,8 @@ export class MarketingWebhookTrigger implements INodeType {
 		const lease = await leaseStore(this);
 		try {
 			const config: WebhookConfig = {
-				signingSecret: checkSigningSecret(storeCredentials.signingSecret),
+				// Checked per route: events and ESP webhooks work without it, tracking answers 500.
+				signingSecret: String(storeCredentials.signingSecret ?? ''),
 				secrets: secretsFrom(webhookCredentials),
 				machineWindowMs: Number(options.machineWindowSeconds ?? 5) * 1000,
 				botPatterns: String(options.botPatterns ?? '').split(',').map((p) => p.trim()).filter(Boolean),

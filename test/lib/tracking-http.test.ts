@@ -265,7 +265,10 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			const hmac = createHmac('sha256', 'crm-hmac-secret').update(body).digest('hex');
 			expect((await post(body, { 'x-signature': `sha256=${hmac}` })).status).toBe(200);
 			expect((await post(body.replace('form', 'from'), { 'x-signature': `sha256=${hmac}` })).status).toBe(401);
-			const open = new WebhookHandler(store, { signingSecret: SECRET, secrets: {} });
+			const open = new WebhookHandler(store, { signingSecret: '', secrets: {} });
+			const tracking = await open.handle('click', { method: 'GET', headers: {}, rawBody: '', params: { token: 'x.y' } });
+			expect(tracking.status).toBe(500);
+			expect(String(tracking.body)).toContain('Signing Secret');
 			const r = await open.handle('events', { method: 'POST', headers: {}, rawBody: body, params: {} });
 			expect(r.status).toBe(401);
 			expect(String(r.body)).toContain('not configured');

@@ -36,6 +36,13 @@ describe('tracking tokens', () => {
 		for (const junk of ['', '.', 'abc', 'a.b.c', 'x'.repeat(5000), null, 42]) expect(verifyToken(SECRET, junk, 'c')).toBeNull();
 	});
 
+	it('verifies nothing under an empty or short secret (no forging with a blank credential)', () => {
+		const forged = Buffer.from(JSON.stringify({ k: 'c', c: 'c1', m: 'x', u: 'https://evil.example/', t: 1 })).toString('base64url');
+		const { createHmac } = jest.requireActual('crypto') as typeof import('crypto');
+		const sig = createHmac('sha256', '').update(`ma-track.v1.${forged}`).digest('base64url');
+		expect(verifyToken('', `${forged}.${sig}`, 'c')).toBeNull();
+	});
+
 	it('never signs a click to a non-http target and needs a long secret', () => {
 		expect(() => signToken(SECRET, { ...claims, kind: 'c', url: 'javascript:alert(1)' })).toThrow(/http and https/);
 		expect(() => signToken(SECRET, { ...claims, kind: 'c', url: '/relative' })).toThrow(/absolute URL/);
