@@ -107,6 +107,14 @@ export interface ContactData {
 	butNot: Array<[number | false, number | false]>;
 	history: Array<[string, number, string]>;
 	scores: Array<[string[], string[]]>;
+	/** Send Campaign's per-contact record of each requested campaign (JSON), or false. */
+	campaigns: Array<string | false>;
+}
+
+interface CampaignRecord {
+	sentAt?: number;
+	openedAt?: number;
+	clickedAt?: number;
 }
 
 export interface FetchSpec {
@@ -120,6 +128,8 @@ export interface FetchSpec {
 	/** History entries of these names since `since` (for property conditions and campaigns). */
 	history: { names: string[]; since: number } | null;
 	scores: string[];
+	/** Campaign ids whose `<base>:cmp` record is read. */
+	campaigns: string[];
 }
 
 type Predicate = (d: ContactData, ctx: EvalContext) => boolean;
@@ -145,7 +155,7 @@ export interface CompiledSegment {
 const DAY = 86_400_000;
 
 class SpecBuilder {
-	readonly spec: FetchSpec = { fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [] };
+	readonly spec: FetchSpec = { fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
 	private index(list: unknown[], value: unknown): number {
 		const key = JSON.stringify(value);
 		const at = list.findIndex((v) => JSON.stringify(v) === key);
@@ -170,6 +180,9 @@ class SpecBuilder {
 	}
 	score(model: string) {
 		return this.index(this.spec.scores, model);
+	}
+	campaign(id: string) {
+		return this.index(this.spec.campaigns, id);
 	}
 	history(names: string[], since: number) {
 		const h = (this.spec.history ??= { names: [], since });
@@ -367,14 +380,32 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 
 	const compileEmail = (c: EmailCondition, path: string): Predicate => {
 		const campaign = c.campaignId === undefined || c.campaignId === '' ? undefined : checkName(`${path}.campaignId`, String(c.campaignId), 200, 'Campaign ID');
-		const ofCampaign = (props: string) => campaign === undefined || String((parseJson(props) as { campaignId?: unknown })?.campaignId ?? '') === campaign;
-		const names: Record<string, string> = { received: SYSTEM_EVENTS.emailSent, opened: SYSTEM_EVENTS.emailOpened, clicked: SYSTEM_EVENTS.emailClicked };
+		// A history entry of this campaign that a person did (opens and clicks flagged as a
+		// scanner's or a privacy proxy's, `machine: true`, do not count).
+		const human = (props: string) => {
+			const p = parseJson(props) as { campaignId?: unknown; machine?: unknown };
+			return (campaign === undefined || String(p?.campaignId ?? '') === campaign) && p?.machine !== true;
+		};
+		// The contact's record of the campaign kept by Send Campaign (`<base>:cmp`): sentAt (latest
+		// send), openedAt / clickedAt (first human open / click).
+		const recordAt = campaign === undefined ? -1 : builder.campaign(campaign);
+		const record = (d: ContactData): CampaignRecord => {
+			const raw = recordAt < 0 ? false : d.campaigns[recordAt];
+			return raw ? (parseJson(raw) as CampaignRecord) : {};
+		};
+		const names = { received: SYSTEM_EVENTS.emailSent, opened: SYSTEM_EVENTS.emailOpened, clicked: SYSTEM_EVENTS.emailClicked } as const;
+		const fields = { received: 'sentAt', opened: 'openedAt', clicked: 'clickedAt' } as const;
 		if (c.operator === 'received' || c.operator === 'opened' || c.operator === 'clicked') {
 			const name = names[c.operator];
+			const field = fields[c.operator];
 			const days = optionalDays(c.days, `${path}.days`);
 			const since = days === undefined ? -Infinity : now - days * DAY;
 			builder.history([name], since);
-			return (d) => d.history.some(([n, ts, props]) => n === name && ts >= since && ofCampaign(props));
+			return (d) => {
+				const at = Number(record(d)[field]);
+				if (Number.isFinite(at) && at >= since) return true;
+				return d.history.some(([n, ts, props]) => n === name && ts >= since && human(props));
+			};
 		}
 		if (c.operator === 'notOpened') {
 			if (campaign === undefined) throw new ValidationError(`${path}.campaignId`, '"did not open" needs the campaign ID');
@@ -382,12 +413,18 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			if (days === undefined) throw new ValidationError(`${path}.days`, '"did not open within N days" needs the number of days');
 			builder.history([SYSTEM_EVENTS.emailSent, SYSTEM_EVENTS.emailOpened], -Infinity);
 			return (d, ctx) => {
-				let sent: number | undefined;
-				for (const [n, ts, props] of d.history) if (n === SYSTEM_EVENTS.emailSent && (sent === undefined || ts < sent) && ofCampaign(props)) sent = ts;
+				const rec = record(d);
+				let sent = Number.isFinite(Number(rec.sentAt)) ? Number(rec.sentAt) : undefined;
+				if (sent === undefined) {
+					for (const [n, ts, props] of d.history) if (n === SYSTEM_EVENTS.emailSent && (sent === undefined || ts < sent) && human(props)) sent = ts;
+				}
 				if (sent === undefined) return false;
 				const end = sent + days * DAY;
 				if (ctx.now < end) return false;
-				return !d.history.some(([n, ts, props]) => n === SYSTEM_EVENTS.emailOpened && ts >= (sent as number) && ts <= end && ofCampaign(props));
+				// An open of an earlier send of the same campaign counts as opened.
+				const openedAt = Number(rec.openedAt);
+				if (Number.isFinite(openedAt) && openedAt <= end) return false;
+				return !d.history.some(([n, ts, props]) => n === SYSTEM_EVENTS.emailOpened && ts <= end && human(props));
 			};
 		}
 		throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use received, opened, clicked or notOpened.');

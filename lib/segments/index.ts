@@ -75,6 +75,7 @@ function toData(raw: Record<string, unknown>): ContactData {
 		butNot: arr(raw.butNot),
 		history: arr(raw.history),
 		scores: arr<[unknown, unknown]>(raw.scores).map(([entries, values]) => [arr<string>(entries), arr<string>(values)]),
+		campaigns: arr(raw.campaigns),
 	};
 }
 

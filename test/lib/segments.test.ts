@@ -3,6 +3,7 @@ import { ValidationError } from '../../lib/errors';
 import { Scoring } from '../../lib/scoring';
 import { Segments, type SegmentCondition } from '../../lib/segments';
 import { EngagementTagger } from '../../lib/engagement';
+import { Campaigns } from '../../lib/campaigns';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -197,6 +198,29 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 2 }, ids)).toEqual([false, true, true]);
 		// Not settled yet: 4 days have not passed since the send.
 		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 4 }, ids)).toEqual([false, false, false]);
+	});
+
+	it('reads Send Campaign\'s per-campaign record and ignores machine opens', async () => {
+		await ok([{ id: 'cmp1' }]);
+		// The record Send Campaign keeps when a send is confirmed (lib/campaigns confirm_send.lua).
+		await store.redis.hset(`${store.keys.contact('cmp1')}:cmp`, 'promo', JSON.stringify({ sentAt: T0 - 5 * DAY, messageId: '<m1@x>', sends: 1 }));
+		const ids = ['cmp1'];
+		const received: SegmentCondition = { type: 'email', operator: 'received', campaignId: 'promo' };
+		const opened: SegmentCondition = { type: 'email', operator: 'opened', campaignId: 'promo' };
+		const notOpened: SegmentCondition = { type: 'email', operator: 'notOpened', campaignId: 'promo', days: 3 };
+		expect(await matches(received, ids)).toEqual([true]);
+		expect(await matches({ ...received, days: 4 }, ids)).toEqual([false]);
+		const campaigns = new Campaigns(store);
+		const machine = await campaigns.recordOutcomes([{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 5 * DAY + 60_000, machine: true }]);
+		expect(machine[0].ok).toBe(true);
+		expect(await matches(opened, ids)).toEqual([false]);
+		expect(await matches(notOpened, ids)).toEqual([true]);
+		const human = await campaigns.recordOutcomes([{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 2 * DAY - 1 }]);
+		expect(human[0].ok).toBe(true);
+		expect(await matches(opened, ids)).toEqual([true]);
+		// Opened 3 days minus 1 ms after the send: within 3 days.
+		expect(await matches(notOpened, ids)).toEqual([false]);
+		expect(await matches({ ...notOpened, days: 2 }, ids)).toEqual([true]);
 	});
 
 	it('recipe 17: opened the promotion but did not buy', async () => {

@@ -18,7 +18,7 @@ end
 local function fetch(base)
   local core = redis.call('HGETALL', base)
   if #core == 0 then return false end
-  local out = { core = core, fields = {}, tags = {}, counts = {}, windows = {}, butNot = {}, history = {}, scores = {} }
+  local out = { core = core, fields = {}, tags = {}, counts = {}, windows = {}, butNot = {}, history = {}, scores = {}, campaigns = {} }
   if #spec.fields > 0 then out.fields = redis.call('HMGET', base .. ':f', unpack(spec.fields)) end
   for i, t in ipairs(spec.tags) do out.tags[i] = redis.call('SISMEMBER', base .. ':t', t) end
   if #spec.counts > 0 then
@@ -51,6 +51,7 @@ local function fetch(base)
   for i, model in ipairs(spec.scores) do
     out.scores[i] = { redis.call('ZRANGE', base .. ':sp:' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. ':sv:' .. model) }
   end
+  if #spec.campaigns > 0 then out.campaigns = redis.call('HMGET', base .. ':cmp', unpack(spec.campaigns)) end
   return out
 end
 
