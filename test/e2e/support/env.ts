@@ -1,0 +1,157 @@
+/** What a test file needs to drive the e2e environment started by globalSetup.ts. */
+import { existsSync, readdirSync, readFileSync } from 'fs';
+import { join } from 'path';
+import Redis from 'ioredis';
+import { simpleParser, type ParsedMail } from 'mailparser';
+import type { E2EState, PreparedWorkflow } from './prepare';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+export const n8n = require('../../../scripts/n8n/n8n.js');
+
+export function state(): E2EState {
+	const file = process.env.MA_E2E_STATE;
+	if (!file || !existsSync(file)) throw new Error('MA_E2E_STATE is not set: run through jest.e2e.config.js (npm run test:e2e)');
+	return JSON.parse(readFileSync(file, 'utf8'));
+}
+
+export function workflow(slugPart: string): PreparedWorkflow {
+	const all = state().workflows;
+	const wf = all.find((w) => w.slug === slugPart) ?? all.find((w) => w.slug.includes(slugPart));
+	if (!wf) throw new Error(`no workflow matching "${slugPart}" among ${all.map((w) => w.slug).join(', ')}`);
+	return wf;
+}
+
+export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+/** Unique per run, so contacts of one test never meet those of another. */
+export const uid = (name: string) => `${name}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
+
+/** POSTs events to a workflow's Marketing Webhook Trigger as a CRM or site would. */
+export async function sendEvents(wf: PreparedWorkflow, events: unknown, { retries = 0 } = {}): Promise<{ status: number; body: any }> {
+	const s = state();
+	const hook = wf.triggerWebhookIds[0];
+	if (!hook) throw new Error(`${wf.slug} has no Marketing Webhook Trigger`);
+	for (let attempt = 0; ; attempt++) {
+		try {
+			const res = await n8n.callWebhook(s.baseUrl, `${hook}/events`, events, { headers: { 'x-webhook-secret': s.sharedSecret }, timeoutMs: 15000 });
+			if (res.status < 500 || attempt >= retries) return { status: res.status, body: res.body };
+		} catch (e) {
+			if (attempt >= retries) throw e;
+		}
+		await sleep(500);
+	}
+}
+
+export interface Mail {
+	file: string;
+	envelope: { from: string; to: string[] };
+	headerLines: Record<string, string>;
+	raw: string;
+	parsed: ParsedMail;
+}
+
+const parsedCache = new Map<string, Mail>();
+
+/** Every mail the SMTP server has received so far (optionally only those to an address). */
+export async function mails(to?: string): Promise<Mail[]> {
+	const dir = state().mailDir;
+	const out: Mail[] = [];
+	for (const file of readdirSync(dir).sort()) {
+		let mail = parsedCache.get(file);
+		if (!mail) {
+			const m = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+			mail = { file, ...m, parsed: await simpleParser(m.raw) } as Mail;
+			parsedCache.set(file, mail);
+		}
+		if (!to || mail.envelope.to.includes(to)) out.push(mail);
+	}
+	return out;
+}
+
+/** Waits until at least `count` mails went to `to`; returns them in arrival order. */
+export async function waitForMails(to: string, count: number, { timeoutMs = 60000, wf }: { timeoutMs?: number; wf?: PreparedWorkflow } = {}): Promise<Mail[]> {
+	const deadline = Date.now() + timeoutMs;
+	for (;;) {
+		const got = await mails(to);
+		if (got.length >= count) return got;
+		if (Date.now() > deadline) {
+			const why = wf ? ` (${await executionSummary(wf)})` : '';
+			throw new Error(`expected ${count} mail(s) to ${to} within ${timeoutMs} ms, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}${why}`);
+		}
+		await sleep(250);
+	}
+}
+
+/** "n executions: statuses; first error: ..." for failure messages. */
+export async function executionSummary(wf: PreparedWorkflow): Promise<string> {
+	const s = state();
+	const list = await executions(wf);
+	const counts: Record<string, number> = {};
+	for (const e of list) counts[e.status] = (counts[e.status] ?? 0) + 1;
+	let first = '';
+	const failed = list.find((e) => e.status === 'error' || e.status === 'crashed');
+	if (failed) {
+		const detail = await n8n.getExecution(s.baseUrl, s.cookie, failed.id);
+		const m = /"message":"([^"]{0,400})/.exec(String(detail.data));
+		first = `; first error (execution ${failed.id}): ${m ? m[1] : String(detail.data).slice(0, 600)}`;
+	}
+	return `${wf.slug}: ${list.length} executions ${JSON.stringify(counts)}${first}`;
+}
+
+/** Asserts nothing more arrives for `to` for a while (no mail after a goal, an unsubscribe...). */
+export async function expectNoMoreMails(to: string, count: number, waitMs: number): Promise<Mail[]> {
+	await sleep(waitMs);
+	const got = await mails(to);
+	if (got.length !== count) throw new Error(`expected exactly ${count} mail(s) to ${to}, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}`);
+	return got;
+}
+
+/** Requests the HTTP sink received (notifications to sales, audiences...). */
+export async function sinkRequests(pathPart?: string): Promise<Array<{ method: string; url: string; headers: Record<string, string>; body: any }>> {
+	const res = await fetch(`${state().sinkUrl}/__received`);
+	const all = (await res.json()) as Array<{ method: string; url: string; headers: Record<string, string>; body: any }>;
+	return pathPart ? all.filter((r) => r.url.includes(pathPart)) : all;
+}
+
+export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60000, everyMs = 300): Promise<T> {
+	const deadline = Date.now() + timeoutMs;
+	let last: unknown;
+	for (;;) {
+		try {
+			const v = await probe();
+			if (v) return v;
+		} catch (e) {
+			last = e;
+		}
+		if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}${last ? `: ${last}` : ''}`);
+		await sleep(everyMs);
+	}
+}
+
+/** A raw Redis client on the e2e redis-server (close it in afterAll). */
+export function redisClient(): Redis {
+	return new Redis({ port: state().redisPort, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 2 });
+}
+
+export async function executions(wf: PreparedWorkflow, limit = 100): Promise<Array<{ id: string; status: string; mode: string }>> {
+	const s = state();
+	return await n8n.listExecutions(s.baseUrl, s.cookie, { workflowId: wf.id, limit });
+}
+
+/** Fails with the node errors of any failed execution of the workflow (so a test says why). */
+export async function expectNoFailedExecutions(wf: PreparedWorkflow): Promise<void> {
+	const failed = (await executions(wf)).filter((e) => e.status === 'error' || e.status === 'crashed');
+	if (failed.length > 0) throw new Error(await executionSummary(wf));
+}
+
+/** The contact as the workflow's contact store holds it (tags, fields, score attributes...). */
+export async function contactOf(wf: PreparedWorkflow, id: string) {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
+	const lease = acquireStore({ host: '127.0.0.1', port: state().redisPort, keyPrefix: wf.keyPrefix });
+	try {
+		return await lease.store.contacts.getOne(id);
+	} finally {
+		lease.release();
+	}
+}
