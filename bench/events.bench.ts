@@ -6,6 +6,12 @@
 // pipelined commands with no script, no checks and no atomicity: XADD to the log stream
 // (MAXLEN ~), HINCRBY of the per-name counter, ZADD into the per-name time index and ZADD into
 // the contact's history. Same batch sizes, same contacts, same payload, same client.
+//
+// Profile (INFO commandstats, 30k events at batch 1000): the script is Redis-bound at ~55-80 us
+// per event, about 40% in the ~25 inner commands and the rest in Lua call overhead and cjson;
+// Node spends ~40 us per event. The event script now registers its keys with one SADD, reads
+// first/last with one HMGET, registers the activity index only on entry and prunes the
+// contact's log-id list every 16th event of a name: ~6 fewer inner calls per event.
 import Redis from 'ioredis';
 import { createClient } from '../lib/redis/connection';
 import { ContactStore } from '../lib/store';
@@ -14,8 +20,8 @@ import { startRedis } from '../test/harness/redis';
 const CONTACTS = 1_000;
 const PLAN: Array<{ batch: number; events: number }> = [
 	{ batch: 1, events: 2_000 },
-	{ batch: 100, events: 30_000 },
-	{ batch: 1000, events: 60_000 },
+	{ batch: 100, events: 24_000 },
+	{ batch: 1000, events: 45_000 },
 ];
 
 const props = (n: number) => ({ page: `/products/${n % 50}`, referrer: 'newsletter', value: n % 97 });

@@ -32,16 +32,20 @@ local function record(base, shard, id, now, ev, lim)
     'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
   -- The contact's log entry ids let erase delete them; ids the stream has trimmed are dropped.
   redis.call('ZADD', base .. ':l', tonumber(string.match(eid, '^(%d+)')), eid)
-  local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
-  if oldest then
-    redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
-  end
 
   local counters = base .. ':n'
-  redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
-  local last = tonumber(redis.call('HGET', counters, 'last:' .. ev.name))
+  local count = redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
+  -- Pruning ids the stream has trimmed every 16th event of a name keeps this off the hot path;
+  -- erase deletes the ids it finds, and XDEL of an id already trimmed is a no-op.
+  if count % 16 == 1 then
+    local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
+    if oldest then
+      redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
+    end
+  end
+  local bounds = redis.call('HMGET', counters, 'first:' .. ev.name, 'last:' .. ev.name)
+  local first, last = tonumber(bounds[1]), tonumber(bounds[2])
   if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
-  local first = tonumber(redis.call('HGET', counters, 'first:' .. ev.name))
   if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
 
   local times = base .. ':e:' .. ev.name
@@ -61,8 +65,8 @@ local function touch_activity(base, shard, id, ts)
   local last = tonumber(redis.call('HGET', base, 'lastActivityAt'))
   if last == nil or ts > last then
     redis.call('HSET', base, 'lastActivityAt', ts)
-    redis.call('ZADD', shard .. ':ix:act', ts, id)
-    reg_index(base, shard .. ':ix:act')
+    -- ZADD answers 1 only when the contact enters the index: register it then, not on every event.
+    if redis.call('ZADD', shard .. ':ix:act', ts, id) == 1 then reg_index(base, shard .. ':ix:act') end
   end
 end
 
