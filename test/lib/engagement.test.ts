@@ -80,7 +80,7 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		const runName = `daily-${topology}`;
 		const first = await tagger.runWholeBase(runName);
 		expect(first.firstRun).toBe(true);
-		const ours = (list: { contactId: string }[]) => list.filter((c) => c.contactId.startsWith('wb-'));
+		const ours = <T extends { contactId: string }>(list: T[]) => list.filter((c) => c.contactId.startsWith('wb-'));
 		expect(ours(first.changed)).toHaveLength(n);
 		const tiers = await store.contacts.get(['wb-0', 'wb-100', 'wb-200']);
 		expect(tiers.map((r) => r.ok && r.value?.attributes.tier)).toEqual(['Engaged', 'Disengaged', 'Inactive']);

@@ -23,9 +23,12 @@ import {
 	type INodeTypes,
 	type IRun,
 	type ITriggerResponse,
+	type ITriggerFunctions,
 	type IWorkflowExecuteAdditionalData,
-	type IDeferredPromise,
 } from 'n8n-workflow';
+
+/** The done promise n8n passes to emit (its type lives in an internal @n8n package). */
+type DonePromise = Parameters<ITriggerFunctions['emit']>[2];
 import { closeAllStores, acquireStore } from '../../lib/redis/pool';
 import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
@@ -78,7 +81,7 @@ class Credentials extends ICredentialsHelper {
 
 interface Execution {
 	items: IDataObject[];
-	done?: IDeferredPromise<IRun>;
+	done?: DonePromise;
 }
 
 interface Activation {
@@ -108,7 +111,7 @@ async function activate(parameters: INodeParameters, credentials: CredentialsByT
 	const workflow = new Workflow({ id: opts.workflowId ?? 'wf-trigger', name: 'Trigger test', nodes: [node], connections: {}, active: true, nodeTypes: nodeTypes(type) });
 	const additionalData = { credentialsHelper: new Credentials(credentials), variables: {} } as unknown as IWorkflowExecuteAdditionalData;
 	const executions: Execution[] = [];
-	const emit = (data: INodeExecutionData[][], _response?: unknown, done?: IDeferredPromise<IRun>) => {
+	const emit: ITriggerFunctions['emit'] = (data: INodeExecutionData[][], _response, done) => {
 		executions.push({ items: data[0].map((i) => i.json), done });
 	};
 	const mode = opts.mode ?? 'trigger';
