@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
+import { Scoring } from '../../lib/scoring';
 import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
 import { storeConfig, topologies } from '../harness/store';
 
@@ -25,6 +26,22 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 		for (const r of await store.events.record([
 			{ contactId: 'k1', name: 'purchase', properties: { author: 'Le Guin' } },
 			{ contactId: 'k2', name: 'purchase', properties: { author: 'Banks' } },
+		])) if (!r.ok) throw r.error;
+		const now = Date.now();
+		for (const r of await store.contacts.upsert([
+			{ id: 'k4', addTags: ['Engaged'], fields: { renewal: { value: new Date(now - 5 * 86_400_000).toISOString(), type: 'date' } } },
+			{ id: 'k5', addTags: ['Warm'], fields: { city: 'Oslo' } },
+		])) if (!r.ok) throw r.error;
+		for (const r of await store.events.recordSystem([
+			{ contactId: 'k1', name: '$email_sent', properties: { campaignId: 'promo' }, time: now - 3 * 86_400_000 },
+			{ contactId: 'k1', name: '$email_opened', properties: { campaignId: 'promo' }, time: now - 3 * 86_400_000 + 1000 },
+			{ contactId: 'k2', name: '$email_sent', properties: { campaignId: 'promo' }, time: now - 3 * 86_400_000 },
+			{ contactId: 'k3', name: 'cart', time: now - 86_400_000 },
+		])) if (!r.ok) throw r.error;
+		const scoring = new Scoring(store);
+		for (const r of await scoring.score({ rules: [{ name: 'demo', event: 'demo', points: 60 }, { name: 'visit', event: 'visit', points: 5 }] }, [
+			{ contactId: 'k2', event: { name: 'demo', id: 'd' } },
+			{ contactId: 'k3', event: { name: 'visit', id: 'v' } },
 		])) if (!r.ok) throw r.error;
 	});
 
@@ -61,6 +78,29 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 			credentials,
 		});
 		expect(matched.map((i) => i.json.contactId)).toEqual(['k1', 'k3']);
+	});
+
+	it.each<[string, Record<string, unknown>, string[]]>([
+		['tier', { type: 'tier', memberOperator: 'is', value: 'Engaged', tierNames: 'Engaged, Disengaged, Inactive' }, ['k4']],
+		['custom tier names', { type: 'tier', memberOperator: 'in', value: 'Hot, Warm', tierNames: 'Hot, Warm, Cold' }, ['k5']],
+		['subscription', { type: 'subscription', memberOperator: 'isNot', value: 'subscribed' }, ['k9']],
+		['lifecycle stage', { type: 'lifecycleStage', memberOperator: 'in', value: 'lead, mql' }, ['k1', 'k3', 'k5', 'k9']],
+		['score', { type: 'score', scoreOperator: 'between', value: '1', value2: '10', model: 'default' }, ['k3']],
+		['grade', { type: 'grade', memberOperator: 'is', value: 'hot', model: 'default' }, ['k2']],
+		['e-mail opened', { type: 'email', emailOperator: 'opened', campaignId: 'promo', days: 0 }, ['k1']],
+		['e-mail not opened', { type: 'email', emailOperator: 'notOpened', campaignId: 'promo', days: 1 }, ['k2']],
+		['did but not', { type: 'event', eventOperator: 'didButNot', event: 'cart', otherEvent: 'purchase', days: 0 }, ['k3']],
+		['did not in the last days', { type: 'event', eventOperator: 'didNot', event: 'purchase', days: 7 }, ['k0', 'k3', 'k4', 'k5', 'k9']],
+		['field within the last days', { type: 'field', field: 'renewal', fieldOperator: 'withinLastDays', fieldDays: 10 }, ['k4']],
+		['field ignoring case', { type: 'field', field: 'city', fieldOperator: 'equals', value: 'oslo', ignoreCase: true }, ['k5']],
+	])('maps a %s row of the Conditions list', async (_label, row, expected) => {
+		const [matched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', conditions: { condition: [row] } },
+			items: ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k9'].map((contactId) => ({ contactId })),
+			credentials,
+		});
+		expect(matched.map((i) => i.json.contactId)).toEqual(expected);
 	});
 
 	it('evaluates a nested JSON condition tree', async () => {
