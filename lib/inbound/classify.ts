@@ -151,6 +151,9 @@ const AUTO_SUBJECT = new RegExp(
 
 const UNSUBSCRIBE_WORDS = /^(please\s+)?(unsubscribe|unsubscribe me|remove me|remove|stop|opt[- ]?out|abmelden|austragen|abbestellen|d(é|e)sabonner|d(é|e)sinscri(re|ption)|se d(é|e)sabonner|darse de baja|baja|cancelar suscripci(ó|o)n|uitschrijven|disiscrivi(mi)?|cancella iscrizione)\b/i;
 
+/** Requests phrased inside a short message ("Merci de me désabonner", "please take me off your list"). */
+const UNSUBSCRIBE_PHRASES = /(unsubscribe me|remove me from|take me off|no more (e-?mails|newsletters)|me d(é|e)sabonner|me d(é|e)sinscrire|mich (bitte )?(abmelden|austragen)|darme de baja|cancelar (mi )?suscripci(ó|o)n|uitschrijven)/i;
+
 /** The reply's own words: drops quoted lines and everything after the usual "On ... wrote:" markers. */
 export function ownText(text: string): string {
 	const lines: string[] = [];
@@ -360,7 +363,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const autoReason = isAutoReply(mail);
 	if (!autoReason) {
 		if (toMailbox) return { ...base, kind: 'unsubscribe', reason: `Sent to the unsubscribe mailbox ${toMailbox}`, recipient: from, originalMessageIds: repliedTo, replyText };
-		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && UNSUBSCRIBE_WORDS.test(replyText))) {
+		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && (UNSUBSCRIBE_WORDS.test(replyText) || UNSUBSCRIBE_PHRASES.test(replyText)))) {
 			return { ...base, kind: 'unsubscribe', reason: 'Asks to unsubscribe', recipient: from, originalMessageIds: repliedTo, replyText };
 		}
 	}

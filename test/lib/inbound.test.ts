@@ -89,6 +89,21 @@ describe('inbound classification', () => {
 		expect((await parseInbound(raw, { unsubscribeMailboxes: ['Leave@news.example'] })).kind).toBe('unsubscribe');
 	});
 
+	it.each([
+		['Abmelden', 'Bitte abmelden'],
+		['Re: Newsletter', 'STOP'],
+		['Re: Lettre de mars', 'Merci de me désabonner.'],
+		['desinscription', ''],
+	])('reads "%s" / "%s" as an unsubscribe request', async (subject, body) => {
+		const raw = `From: x@example.com\r\nTo: news@shop.example\r\nSubject: ${subject}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${body}\r\n`;
+		expect((await parseInbound(raw)).kind).toBe('unsubscribe');
+	});
+
+	it('does not read a long reply that mentions unsubscribing as a request', async () => {
+		const body = 'Thanks for the offer. I was about to unsubscribe last month, but the new range changed my mind. ' + 'Could you tell me when the blue jacket is back in stock in size M? I would like to order two. '.repeat(2);
+		expect((await parseInbound(`From: x@example.com\r\nTo: news@shop.example\r\nSubject: Re: New range\r\n\r\n${body}\r\n`)).kind).toBe('reply');
+	});
+
 	it('does not take an out-of-office about unsubscribing for a request', async () => {
 		const raw = 'From: a@example.com\r\nTo: news@shop.example\r\nSubject: Automatic reply: unsubscribe\r\nAuto-Submitted: auto-replied\r\n\r\nI am away.\r\n';
 		expect((await parseInbound(raw)).kind).toBe('auto_reply');

@@ -5,7 +5,7 @@ import type { IBinaryKeyData, IDataObject, INodeExecutionData } from 'n8n-workfl
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { storeConfig, topologies } from '../harness/store';
-import { contactStoreCredentials, runNode, type InputItem } from '../harness/n8n';
+import { contactStoreCredentials, runNode, runWorkflow, type InputItem } from '../harness/n8n';
 
 afterAll(() => closeAllStores());
 
@@ -234,6 +234,29 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		);
 		expect(out[0].json.error).toContain('no binary property "data" (item 0, field "Input Binary Field")');
 		expect(out[1].json.error).toContain('(item 1, field "Raw Message")');
+	});
+
+	it('runs as a workflow: upsert, record an event from the upserted id, get with history', async () => {
+		const run = await runWorkflow({
+			nodes: [
+				{ name: 'Upsert', nodeType: new Contact(), parameters: { resource: 'contact', operation: 'upsert', email: '={{ $json.email }}', fieldsUi: { field: [{ name: 'plan', type: 'string', value: '={{ $json.plan }}' }] } } },
+				{ name: 'Record', nodeType: new Contact(), parameters: { resource: 'event', operation: 'record', contactId: '={{ $json.id }}', eventName: 'trial_started', properties: "={{ { plan: $('Upsert').item.json.fields.plan } }}" } },
+				{ name: 'Get', nodeType: new Contact(), parameters: { resource: 'contact', operation: 'get', contactId: '={{ $json.contactId }}', options: { historyLimit: 1 } } },
+			],
+			connections: [
+				['Upsert', 'Record'],
+				['Record', 'Get'],
+			],
+			items: [{ email: 'wf1@example.com', plan: 'pro' }, { email: 'wf2@example.com', plan: 'team' }],
+			credentials,
+			workflowId: 'wf-chain-test',
+		});
+		const out = run.output('Get')[0];
+		expect(out.map((i) => [i.json.id, (i.json.recentEvents as IDataObject[])[0].name, ((i.json.recentEvents as IDataObject[])[0].properties as IDataObject).plan])).toEqual([
+			['wf1@example.com', 'trial_started', 'pro'],
+			['wf2@example.com', 'trial_started', 'team'],
+		]);
+		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
 	});
 
 	it('reports an unreachable store on every item without hanging', async () => {
