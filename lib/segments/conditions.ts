@@ -118,6 +118,8 @@ interface CampaignRecord {
 }
 
 export interface FetchSpec {
+	/** Core hash fields read (HMGET): the ones segment mode emits plus those conditions name. */
+	core: string[];
 	fields: string[];
 	tags: string[];
 	counts: string[];
@@ -155,13 +157,16 @@ export interface CompiledSegment {
 const DAY = 86_400_000;
 
 class SpecBuilder {
-	readonly spec: FetchSpec = { fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
+	readonly spec: FetchSpec = { core: ['id', 'email', 'timezone', 'lifecycleStage', 'status'], fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
 	private index(list: unknown[], value: unknown): number {
 		const key = JSON.stringify(value);
 		const at = list.findIndex((v) => JSON.stringify(v) === key);
 		if (at >= 0) return at;
 		list.push(value);
 		return list.length - 1;
+	}
+	core(name: string) {
+		return this.index(this.spec.core, name);
 	}
 	field(name: string) {
 		return this.index(this.spec.fields, name);
@@ -245,7 +250,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			case 'field': {
 				const field = checkName(`${path}.field`, c.field, LIMITS.fieldNameLength, 'Field name');
 				const core = (CORE_FIELDS as readonly string[]).includes(field);
-				const at = core ? -1 : builder.field(field);
+				const at = core ? builder.core(field) : builder.field(field);
 				const predicate = compileOperator(c, path);
 				const test: Predicate = (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone });
 				return { test, sources: timeSources(field, c, now) };
@@ -286,6 +291,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const model = checkModelName(c.model, `${path}.model`);
 				const grades = asList(c.value, `${path}.value`, 'grade');
 				const decide = membership(c.operator, path);
+				builder.core(`grade:${model}`);
 				const test: Predicate = (d) => decide(grades.includes(d.core[`grade:${model}`] ?? ''));
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return { test, sources: indexed ? [setSource(grades.map((g) => `grade:${model}:${g}`), `grade ${grades.join(', ')}`)] : [] };

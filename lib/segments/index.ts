@@ -3,7 +3,7 @@ import { SHARD_COUNT } from '../keys';
 import { defineScript } from '../redis/scripts';
 import { settleAll, type ContactStore, type Result } from '../store';
 import { checkContactId } from '../values';
-import { compileSegment, type CompiledSegment, type ContactData, type IndexSource, type SegmentCondition } from './conditions';
+import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
 
 export * from './operators';
 export * from './conditions';
@@ -62,10 +62,12 @@ function arr<T>(value: unknown): T[] {
 }
 
 /** cjson writes empty Lua tables as {}: make every list a list again. */
-function toData(raw: Record<string, unknown>): ContactData {
+function toData(raw: Record<string, unknown>, spec: FetchSpec): ContactData {
 	const core: Record<string, string> = {};
-	const flat = arr<string>(raw.core);
-	for (let i = 0; i < flat.length; i += 2) core[flat[i]] = flat[i + 1];
+	const values = arr<string | false>(raw.core);
+	spec.core.forEach((name, i) => {
+		if (values[i] !== false && values[i] !== undefined && values[i] !== null) core[name] = values[i] as string;
+	});
 	return {
 		core,
 		fields: arr(raw.fields),
@@ -97,7 +99,7 @@ export class Segments {
 			const contactId = checkContactId(rawId);
 			const raw = await store.run<string | null>(readSegment, [store.keys.contact(contactId)], [arg]);
 			if (!raw) return { contactId, found: false, matched: false };
-			return { contactId, found: true, matched: compiled.test(toData(JSON.parse(raw)), { now, fallbackZone: options.fallbackZone }) };
+			return { contactId, found: true, matched: compiled.test(toData(JSON.parse(raw), compiled.spec), { now, fallbackZone: options.fallbackZone }) };
 		});
 	}
 
@@ -159,7 +161,7 @@ export class Segments {
 			const out = JSON.parse(raw) as { items: Array<[string, Record<string, unknown>]> | Record<string, never>; n: number; next: Record<string, unknown> | false };
 			scanned += out.n;
 			for (const [id, data] of arr<[string, Record<string, unknown>]>(out.items)) {
-				const d = toData(data);
+				const d = toData(data, compiled.spec);
 				if (!compiled.test(d, ctx)) continue;
 				contacts.push({
 					contactId: id,

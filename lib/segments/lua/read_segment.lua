@@ -16,8 +16,9 @@ if present(spec.history) then
 end
 
 local function fetch(base)
-  local core = redis.call('HGETALL', base)
-  if #core == 0 then return false end
+  -- spec.core starts with 'id', which every contact has.
+  local core = redis.call('HMGET', base, unpack(spec.core))
+  if not core[1] then return false end
   local out = { core = core, fields = {}, tags = {}, counts = {}, windows = {}, butNot = {}, history = {}, scores = {}, campaigns = {} }
   if #spec.fields > 0 then out.fields = redis.call('HMGET', base .. ':f', unpack(spec.fields)) end
   for i, t in ipairs(spec.tags) do out.tags[i] = redis.call('SISMEMBER', base .. ':t', t) end
