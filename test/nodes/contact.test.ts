@@ -3,6 +3,7 @@ import { join } from 'path';
 import { simpleParser } from 'mailparser';
 import type { IBinaryKeyData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
+import { Campaigns } from '../../lib/campaigns';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { storeConfig, topologies } from '../harness/store';
 import { contactStoreCredentials, runNode, runWorkflow, type InputItem } from '../harness/n8n';
@@ -216,6 +217,24 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect(out.json).toMatchObject({ kind: 'hard_bounce', status: '5.1.1', recipient: 'no.such.person.4711@gmail.com', contactId: 'in-imap', suppressedAs: 'bounced', originalMessageId: 'welcome.c-301@shop.example' });
 	});
 
+	it('matches a bounce to the send it answers by Message-ID, even when the address changed since', async () => {
+		await store.contacts.upsert([{ id: 'in-moved', email: 'moved-old@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		const [sent] = await new Campaigns(store).send(
+			{ id: 'welcome-series', fromEmail: 'news@shop.example', subject: 'Hi', html: '<p>Hi</p>', transactional: true },
+			[{ contactId: 'in-moved' }],
+			{ mode: 'render' },
+		);
+		if (!sent.ok || sent.value.status !== 'sent') throw new Error(`send failed: ${JSON.stringify(sent)}`);
+		// The contact changed address; the bounce of the old one still finds it through our Message-ID.
+		await store.contacts.upsert([{ id: 'in-moved', email: 'moved-new@example.com' }]);
+		const bounce = eml('postfix-hard-bounce.eml')
+			.toString('latin1')
+			.replace(/jane\.doe@example\.org/gi, 'moved-old@example.com')
+			.replace('<camp-winter26.c-4711@shop.example>', sent.value.messageId);
+		const [out] = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' }, [{ raw: bounce }]);
+		expect(out.json).toMatchObject({ kind: 'hard_bounce', contactId: 'in-moved', matchedBy: 'send', campaignId: 'welcome-series', suppressedAs: 'bounced' });
+	});
+
 	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
 		await store.contacts.upsert([{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
 		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
@@ -257,6 +276,23 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			['wf2@example.com', 'trial_started', 'team'],
 		]);
 		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+	});
+
+	it('accepts a numeric ID from an expression and refuses IDs with line breaks or only spaces', async () => {
+		const out = await run({ resource: 'tag', operation: 'add', contactId: '={{ $json.id }}', tags: 'x' }, [{ id: 4711 }, { id: 'a\nb' }, { id: '   ' }], { continueOnFail: true });
+		expect(out[0].json).toMatchObject({ id: '4711', tags: ['x'] });
+		expect(out[1].json.error).toMatch(/control characters \(line breaks, tabs or NUL\) \(item 1, field "Contact ID"\)/);
+		expect(out[2].json.error).toMatch(/empty \(item 2, field "Contact ID"\)/);
+	});
+
+	it('explains a credential with an invalid key prefix', async () => {
+		await expect(
+			runNode({
+				nodeType: new Contact(),
+				parameters: { resource: 'contact', operation: 'get', contactId: 'x' },
+				credentials: { contactStoreApi: { ...credentials.contactStoreApi, keyPrefix: 'bad {prefix}' } },
+			}),
+		).rejects.toThrow(/Key prefix "bad \{prefix\}" is not valid \(item 0, field "keyPrefix"\)/);
 	});
 
 	it('reports an unreachable store on every item without hanging', async () => {
