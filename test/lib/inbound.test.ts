@@ -3,7 +3,7 @@ import { join } from 'path';
 import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
 import { simpleParser } from 'mailparser';
-import { Inbound, parseInbound, rebuildMessage, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { Inbound, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -220,6 +220,12 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		expect(outcome).toMatchObject({ contactId: 'crm-900', matchedBy: 'send', campaignId: 'flash-sale', suppressedAs: 'complained' });
 		const [event] = (await store.events.history('crm-900', 10)).filter((e) => e.name === '$email_complained');
 		expect(event.properties).toMatchObject({ campaignId: 'flash-sale', feedbackType: 'abuse' });
+	});
+
+	it('records through the recordInbound function as well', async () => {
+		await store.contacts.upsert([{ id: 'ben', email: 'ben.okafor@gmail.com' }]);
+		const [result] = await recordInbound(store, [await parse('gmail-vacation-responder.eml')], { lookupSend: async () => null });
+		expect(result.ok && result.value).toMatchObject({ kind: 'auto_reply', contactId: 'ben', matchedBy: 'email' });
 	});
 
 	it('can classify and find without recording or suppressing', async () => {
