@@ -31,12 +31,18 @@ export async function run(): Promise<void> {
 
 		// Blocking consumer group (what the Contact Trigger uses).
 		const latencies: number[] = [];
+		const sinceLogged: number[] = [];
 		const consumer = new EventLogConsumer(store, {
 			group: 'bench-trigger',
 			filter: compileFilter({ kind: 'event', names: ['bench_event'] }),
 			handler: async ([event]) => {
 				if (event.properties.warmup) warmed++;
-				else latencies.push(Date.now() - Number(event.properties.sentAt));
+				else {
+					const at = Date.now();
+					latencies.push(at - Number(event.properties.sentAt));
+					// The stream entry id starts with the Redis clock's ms when the event was logged (same host).
+					sinceLogged.push(at - Number(event.id.split('-')[0]));
+				}
 			},
 		});
 		await consumer.start();
@@ -68,6 +74,7 @@ export async function run(): Promise<void> {
 		await consumer.stop();
 		const achieved = total / ((Date.now() - started) / 1000);
 		latencies.sort((a, b) => a - b);
+		sinceLogged.sort((a, b) => a - b);
 		recordMs.sort((a, b) => a - b);
 
 		// Baseline: poll the log every second (XRANGE from the last seen id on every shard).
@@ -86,7 +93,7 @@ export async function run(): Promise<void> {
 					for (const [id, fields] of entries) {
 						lastIds[s] = id;
 						const props = JSON.parse(fields[fields.indexOf('p') + 1]) as { sentAt?: number };
-						if (props.sentAt) pollLat.push(Date.now() - props.sentAt);
+						if (props.sentAt) pollLat.push(Date.now() - Number(id.split('-')[0]));
 					}
 				}
 			}
@@ -103,14 +110,14 @@ export async function run(): Promise<void> {
 
 		console.log(`delivered ${latencies.length}/${total} at ~${Math.round(achieved)} events/s`);
 		console.log(`Redis round trip (floor):      p50 ${pct(rtt, 50).toFixed(2)} ms   p99 ${pct(rtt, 99).toFixed(2)} ms`);
-		console.log(`record() call itself:          p50 ${pct(recordMs, 50)} ms   p99 ${pct(recordMs, 99)} ms   (part of the latency below)`);
-		console.log(`consumer group, blocking read: p50 ${pct(latencies, 50)} ms   p99 ${pct(latencies, 99)} ms   max ${latencies[latencies.length - 1]} ms   (goal p99 < 250 ms: ${pct(latencies, 99) < 250 ? 'met' : 'NOT met'})`);
-		console.log(`baseline, polling every 1 s:   p50 ${pct(pollLat, 50)} ms   p99 ${pct(pollLat, 99)} ms   (${pollLat.length} events)`);
-		console.log(`ratio: polling p99 / blocking p99 = ${(pct(pollLat, 99) / Math.max(1, pct(latencies, 99))).toFixed(1)}x`);
+		console.log(`logged in Redis -> handler:    p50 ${pct(sinceLogged, 50)} ms   p99 ${pct(sinceLogged, 99)} ms   max ${sinceLogged[sinceLogged.length - 1]} ms   (goal p99 < 250 ms: ${pct(sinceLogged, 99) < 250 ? 'met' : 'NOT met'})`);
+		console.log(`record() called -> handler:     p50 ${pct(latencies, 50)} ms   p99 ${pct(latencies, 99)} ms   max ${latencies[latencies.length - 1]} ms   (includes the record call: p50 ${pct(recordMs, 50)} ms, p99 ${pct(recordMs, 99)} ms)`);
+		console.log(`baseline, polling every 1 s (logged -> seen): p50 ${pct(pollLat, 50)} ms   p99 ${pct(pollLat, 99)} ms   (${pollLat.length} events)`);
+		console.log(`ratio (logged -> seen): polling p99 / blocking p99 = ${(pct(pollLat, 99) / Math.max(1, pct(sinceLogged, 99))).toFixed(1)}x, p50 ${(pct(pollLat, 50) / Math.max(1, pct(sinceLogged, 50))).toFixed(0)}x`);
 		console.log(
 			`this process's event loop while measuring: p99 delay ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (stalls here come from CPU contention, not from Redis)`,
 		);
-		console.log('(latency = handler start - time taken just before store.events.record; the n8n execution start is not included)');
+		console.log('(handler = the consumer callback that emits the n8n execution; the execution start inside n8n is not included)');
 	} finally {
 		lease.release();
 		await closeAllStores();

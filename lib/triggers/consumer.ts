@@ -233,7 +233,9 @@ export class EventLogConsumer {
 				this.buffer.push(event);
 			}
 		}
-		if (skip.length > 0) await this.ack(shard, skip);
+		// Not awaited: the next read need not wait for this bookkeeping (a lost ack only means the
+		// entry is reclaimed later and skipped again).
+		if (skip.length > 0) this.ack(shard, skip).catch((e) => this.report(e));
 		this.flushIfDue();
 	}
 
