@@ -2,6 +2,7 @@ import { readFileSync } from 'fs';
 import { join } from 'path';
 import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
+import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
 import { Inbound, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
 import { openStore, topologies } from '../harness/store';
@@ -128,6 +129,32 @@ describe('inbound classification', () => {
 	])('rejects %s naming the raw message field', async (_label, raw) => {
 		await expect(parseInbound(raw as never)).rejects.toMatchObject({ name: 'ValidationError', field: 'rawMessage' });
 	});
+
+	it('never fails on arbitrary input except with a ValidationError (property-based)', async () => {
+		const headerLine = fc.tuple(fc.constantFrom('From', 'To', 'Subject', 'Content-Type', 'Auto-Submitted', 'Message-ID', 'In-Reply-To', 'X-Weird'), fc.string({ maxLength: 80 })).map(([k, v]) => `${k}: ${v}`);
+		const message = fc.oneof(
+			fc.uint8Array({ maxLength: 2000 }).map((bytes) => Buffer.from(bytes)),
+			fc.tuple(fc.array(headerLine, { maxLength: 8 }), fc.string({ maxLength: 500 })).map(([headers, body]) => `${headers.join('\r\n')}\r\n\r\n${body}`),
+			// Truncated or spliced real reports.
+			fc.tuple(fc.constantFrom(...CORPUS.map(([f]) => f)), fc.nat(), fc.string({ maxLength: 40 })).map(([file, cut, junk]) => {
+				const raw = fixture(file).toString('latin1');
+				const at = cut % raw.length;
+				return Buffer.from(raw.slice(0, at) + junk + raw.slice(at + (cut % 97)), 'latin1');
+			}),
+		);
+		await fc.assert(
+			fc.asyncProperty(message, async (raw) => {
+				try {
+					const result = await parseInbound(raw);
+					expect(['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other']).toContain(result.kind);
+					expect(typeof result.messageId).toBe('string');
+				} catch (error) {
+					expect(error).toBeInstanceOf(ValidationError);
+				}
+			}),
+			{ numRuns: 300 },
+		);
+	}, 60_000);
 
 	it('refuses messages over the size limit', async () => {
 		const huge = Buffer.concat([Buffer.from('From: a@example.com\r\n\r\n'), Buffer.alloc(26 * 1024 * 1024, 97)]);
