@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { SUPPRESSED_STATUSES, type SubscriptionStatus } from '../contacts';
 import { SYSTEM_EVENTS } from '../events';
 import { settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import { ValidationError } from '../errors';
 import { normalizeEmail } from '../values';
 import type { InboundKind, InboundMessage } from './classify';
 
@@ -24,8 +25,13 @@ export type SendLookup = (messageIds: string[]) => Promise<SendMatch | null>;
 export interface RecordInboundOptions {
 	/** Record the matching $email_* event (default true). */
 	record?: boolean;
-	/** Set bounced / complained / unsubscribed (default true); soft bounces never suppress. */
+	/** Set bounced / complained / unsubscribed (default true); a soft bounce alone never suppresses. */
 	suppress?: boolean;
+	/**
+	 * Opt-in: treat a contact as bounced once it soft-bounced `count` times within `windowMs`
+	 * (a mailbox that stays full for weeks is as dead as a missing one). Off by default.
+	 */
+	softBounceLimit?: { count: number; windowMs: number };
 	source?: string;
 	chain?: ChainLink[];
 }
@@ -94,7 +100,7 @@ export class Inbound {
 		private readonly hooks: { lookupSend?: SendLookup } = {},
 	) {}
 
-	/** Constant round trips per batch: send lookup, e-mail lookup, record, status read, change. */
+	/** Constant round trips per batch: send lookup, e-mail lookup, record, soft-bounce count, status read, change. */
 	async record(messages: InboundMessage[], options: RecordInboundOptions = {}): Promise<Array<Result<InboundOutcome>>> {
 		const { store } = this;
 		const source = options.source || 'inbound-email';
@@ -143,9 +149,25 @@ export class Inbound {
 			return result.value;
 		});
 
-		const statuses = await settleAll(messages, async (message, i) => {
+		// Soft bounces escalate to a suppression when the opt-in limit is reached (hard bounces suppress
+		// at once, so the bounces of a contact that is not suppressed are soft ones).
+		const limit = options.softBounceLimit;
+		if (limit && (!Number.isInteger(limit.count) || limit.count < 1 || !(limit.windowMs > 0))) {
+			throw new ValidationError('softBounceLimit', 'The soft bounce limit needs a count of at least 1 and a positive window');
+		}
+		const targets = await settleAll(messages, async (message, i): Promise<SubscriptionStatus | null> => {
 			const found = contacts[i];
-			if (!found.ok || !found.value.id || !SUPPRESSION_OF[message.kind] || options.suppress === false) return null;
+			if (!found.ok || !found.value.id || options.suppress === false) return null;
+			if (SUPPRESSION_OF[message.kind]) return SUPPRESSION_OF[message.kind] as SubscriptionStatus;
+			if (message.kind !== 'soft_bounce' || !limit || options.record === false) return null;
+			const count = await store.events.countSince(found.value.id, SYSTEM_EVENTS.emailBounced, now - limit.windowMs);
+			return count >= limit.count ? 'bounced' : null;
+		});
+
+		const statuses = await settleAll(messages, async (_message, i) => {
+			const found = contacts[i];
+			const target = targets[i];
+			if (!found.ok || !found.value.id || !target.ok || !target.value) return null;
 			return (await store.call((r) => r.hget(store.keys.contact(found.value.id as string), 'status'))) as SubscriptionStatus | null;
 		});
 
@@ -153,15 +175,15 @@ export class Inbound {
 		const suppress = messages.map((message, i) => {
 			const found = contacts[i];
 			const current = statuses[i];
-			const target = SUPPRESSION_OF[message.kind];
-			if (!found.ok || !found.value.id || !target || options.suppress === false || !current.ok) return null;
+			const target = targets[i].ok ? (targets[i] as { value: SubscriptionStatus | null }).value : null;
+			if (!found.ok || !found.value.id || !target || !current.ok) return null;
 			const currentStrength = current.value && SUPPRESSED_STATUSES.includes(current.value) ? (STRENGTH[current.value] ?? 0) : 0;
 			return current.value === target || currentStrength >= (STRENGTH[target] ?? 0) ? null : { id: found.value.id, status: target };
 		});
 		const changes = await settleAll(suppress, async (s, i) => {
 			if (!s) return null;
 			const [result] = await store.contacts.change(
-				[{ id: s.id, subscription: { status: s.status, source: `${source}:${messages[i].kind}` }, context: { source, chain: options.chain } }],
+				[{ id: s.id, subscription: { status: s.status, source: `${source}:${messages[i].kind === 'soft_bounce' ? 'soft_bounce_limit' : messages[i].kind}` }, context: { source, chain: options.chain } }],
 				'update',
 			);
 			if (!result.ok) throw result.error;
@@ -169,7 +191,7 @@ export class Inbound {
 		});
 
 		return messages.map((message, i): Result<InboundOutcome> => {
-			for (const step of [contacts[i], recorded[i], statuses[i], changes[i]]) if (!step.ok) return step;
+			for (const step of [contacts[i], recorded[i], targets[i], statuses[i], changes[i]]) if (!step.ok) return step;
 			const found = (contacts[i] as { value: { id: string | null; by: InboundOutcome['matchedBy']; match: SendMatch | null } }).value;
 			const rec = (recorded[i] as { value: { duplicate: boolean; eventId?: string } | null }).value;
 			return {

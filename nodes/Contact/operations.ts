@@ -414,6 +414,7 @@ const parseInboundEmail: Operation = async (ctx, store) => {
 			unsubscribeMailboxes: (Array.isArray(mailboxes) ? mailboxes.map(String) : String(mailboxes ?? '').split(',')).map((m) => m.trim()).filter(Boolean),
 			record: opts.record !== false,
 			suppress: opts.suppress !== false,
+			softBounceLimit: Number(opts.softBounceLimit ?? 0) > 0 ? { count: Math.floor(Number(opts.softBounceLimit)), windowMs: Math.max(1, Number(opts.softBounceDays ?? 30)) * 86_400_000 } : undefined,
 			chain: chainOf(ctx, i),
 		};
 	});
@@ -444,7 +445,7 @@ const parseInboundEmail: Operation = async (ctx, store) => {
 	const outcomes = await runBatch(
 		parsed.map((p, i) => (p.ok ? { message: p.value, input: inputs[i] as Exclude<(typeof inputs)[number], Error> } : p.error)),
 		async (valid) =>
-			Promise.all(valid.map(async ({ message, input }) => (await inbound.record([message], { record: input.record, suppress: input.suppress, chain: input.chain }))[0])),
+			Promise.all(valid.map(async ({ message, input }) => (await inbound.record([message], { record: input.record, suppress: input.suppress, softBounceLimit: input.softBounceLimit, chain: input.chain }))[0])),
 	);
 	const results = outcomes.map((r, i): Result<IDataObject> => {
 		if (!r.ok) return r;

@@ -194,6 +194,25 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		expect(event.properties).toMatchObject({ type: 'soft', status: '4.4.1' });
 	});
 
+	it('suppresses after repeated soft bounces only when the opt-in limit is set', async () => {
+		await store.contacts.upsert([{ id: 'fullbox', email: 'full.box@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		const soft = await parse('gmail-dsn-mailbox-full.eml');
+		const limit = { count: 3, windowMs: 30 * 86_400_000 };
+		const outcomes = [];
+		for (let n = 1; n <= 3; n++) {
+			clock.advance(86_400_000);
+			const [r] = await inbound.record([{ ...soft, messageId: `soft-${n}@mx.google.com` }], { softBounceLimit: limit });
+			outcomes.push(r.ok && r.value.suppressedAs);
+		}
+		expect(outcomes).toEqual([null, null, 'bounced']);
+		expect((await store.contacts.getOne('fullbox'))?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:soft_bounce_limit' });
+		// Without the option soft bounces never suppress, however many.
+		await store.contacts.upsert([{ id: 'fullbox2', email: 'full.box2@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		for (let n = 1; n <= 4; n++) await inbound.record([{ ...soft, recipient: 'full.box2@gmail.com', messageId: `soft2-${n}@mx.google.com` }]);
+		expect((await store.contacts.getOne('fullbox2'))?.subscription?.status).toBe('subscribed');
+		await expect(inbound.record([soft], { softBounceLimit: { count: 0, windowMs: 1 } })).rejects.toMatchObject({ field: 'softBounceLimit' });
+	});
+
 	it('marks a complaint, and a later hard bounce does not weaken it', async () => {
 		await store.contacts.upsert([{ id: 'lisa', email: 'lisa.w@yahoo.com', subscription: { status: 'subscribed', source: 'form' } }]);
 		expect(await record('yahoo-arf-complaint.eml')).toMatchObject({ contactId: 'lisa', event: '$email_complained', suppressedAs: 'complained' });

@@ -235,6 +235,17 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect(out.json).toMatchObject({ kind: 'hard_bounce', contactId: 'in-moved', matchedBy: 'send', campaignId: 'welcome-series', suppressedAs: 'bounced' });
 	});
 
+	it('escalates repeated soft bounces to a suppression when asked to', async () => {
+		await store.contacts.upsert([{ id: 'in-soft', email: 'full.box@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		const raw = eml('gmail-dsn-mailbox-full.eml').toString('latin1');
+		const items = [1, 2].map((n) => ({ raw: raw.replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<soft-${n}@mx.google.com>`) }));
+		const out = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { softBounceLimit: 2, softBounceDays: 30 } }, items);
+		// Both items are recorded in the same batch, so both see two soft bounces.
+		expect(out.map((i) => i.json.kind)).toEqual(['soft_bounce', 'soft_bounce']);
+		expect(out.some((i) => i.json.suppressedAs === 'bounced')).toBe(true);
+		expect((await store.contacts.getOne('in-soft'))?.subscription?.status).toBe('bounced');
+	});
+
 	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
 		await store.contacts.upsert([{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
 		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
