@@ -30,6 +30,8 @@ export class ScheduleRunner {
 	private readonly inFlight = new Set<DueContact>();
 	private follower?: EventLogConsumer;
 	private heartbeatTimer?: NodeJS.Timeout;
+	/** Resolves when the schedule has been built (first activation) or found ready. */
+	ready: Promise<void> = Promise.resolve();
 	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError'>> & Pick<ScheduleRunnerOptions, 'onError'>;
 
 	constructor(
@@ -60,7 +62,9 @@ export class ScheduleRunner {
 			// Follow changes first, then build the schedule from the current state: nothing falls in between.
 			await this.follower.start();
 		}
-		await schedule.prepare();
+		// Building a new date schedule visits the base once: done in the background so that activating
+		// the workflow does not wait for it; ticks meanwhile fire what is already scheduled.
+		this.ready = schedule.prepare().catch((e) => this.report(e));
 		this.heartbeatTimer = setInterval(() => {
 			if (this.inFlight.size > 0) schedule.extendLease([...this.inFlight], this.opts.leaseMs).catch((e) => this.report(e));
 		}, Math.max(50, Math.floor(this.opts.leaseMs / 3)));
@@ -101,6 +105,7 @@ export class ScheduleRunner {
 		clearTimeout(this.timer);
 		clearInterval(this.heartbeatTimer);
 		await this.ticking?.catch(() => undefined);
+		await this.ready;
 		await this.follower?.stop();
 	}
 

@@ -222,6 +222,8 @@ describe('Contact Trigger node (n8n TriggerContext)', () => {
 		await start(params, credentials, { workflowId: 'wf-date' });
 		const definition = { kind: 'date', field: 'bday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackZone: 'Europe/Berlin', leapDay: 'feb28' };
 		const schedule = new DateSchedule(store, definitionId('wf-date:trigger-node', definition), { field: 'bday', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } });
+		// The schedule is built in the background after activation.
+		for (let i = 0; i < 200 && (await schedule.upcoming(1)).length === 0; i++) await sleep(10);
 		const [next] = await schedule.upcoming(1);
 		expect(next.contactId).toBe('bday-kiri');
 		// 09:00 on Mar 11 in Kiritimati (UTC+14) is 19:00 UTC on Mar 10.
@@ -240,6 +242,7 @@ describe('Contact Trigger node (n8n TriggerContext)', () => {
 		const definition = { kind: 'date', field: 'bday3', repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0, fallbackZone: 'UTC', leapDay: 'feb28' };
 		const schedule = new DateSchedule(store, definitionId('wf-date-fire:trigger-node', definition), { field: 'bday3', rule: { repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0 } });
 		// Today's 00:00 UTC has passed, so activation scheduled next year's; pretend that time has come.
+		for (let i = 0; i < 200 && (await schedule.upcoming(1)).length === 0; i++) await sleep(10);
 		const [scheduled] = await schedule.upcoming(1);
 		expect(new Date(scheduled.at).getUTCFullYear()).toBe(today.getUTCFullYear() + 1);
 		await store.redis.zadd(schedule.dueKey(store.keys.shardOfContact('bday-now')), Date.now() - 1000, 'bday-now');
