@@ -167,6 +167,8 @@ export interface RunWorkflowOptions {
 	mode?: WorkflowExecuteMode;
 	/** Check that items returned by our nodes carry a valid pairedItem (default true). */
 	strictPairedItems?: boolean;
+	/** The workflow's time zone setting (n8n's default is America/New_York). */
+	timezone?: string;
 }
 
 export interface WorkflowRun {
@@ -234,7 +236,7 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
 
 	const workflowId = options.workflowId ?? 'wf-test';
 	const executionId = options.executionId ?? String(Math.floor(Math.random() * 1e9));
-	const workflow = new Workflow({ id: workflowId, name: 'Test workflow', nodes, connections, active: false, nodeTypes: new TestNodeTypes(types), settings: { executionOrder: 'v1' } });
+	const workflow = new Workflow({ id: workflowId, name: 'Test workflow', nodes, connections, active: false, nodeTypes: new TestNodeTypes(types), settings: { executionOrder: 'v1', ...(options.timezone ? { timezone: options.timezone } : {}) } });
 
 	const mode = options.mode ?? 'manual';
 	const hooks = new ExecutionLifecycleHooks(mode, executionId, { id: workflowId, name: 'Test workflow', nodes, connections, active: false, isArchived: false, settings: {}, createdAt: new Date(), updatedAt: new Date(), activeVersionId: null });
@@ -308,6 +310,7 @@ export interface RunNodeOptions {
 	workflowId?: string;
 	executionId?: string;
 	strictPairedItems?: boolean;
+	timezone?: string;
 }
 
 /**
@@ -331,6 +334,7 @@ export async function runNode(options: RunNodeOptions): Promise<INodeExecutionDa
 		workflowId: options.workflowId,
 		executionId: options.executionId,
 		strictPairedItems: options.strictPairedItems,
+		timezone: options.timezone,
 	});
 	return result.output(name);
 }

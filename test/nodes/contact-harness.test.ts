@@ -80,6 +80,11 @@ describe('n8n harness', () => {
 		expect(out[0].json.text).toBe('Subject: hi\r\n\r\nbody');
 	});
 
+	it('gives expressions the workflow time zone', async () => {
+		const [out] = await runNode({ nodeType: new Echo(), parameters: { text: '={{ $now.zoneName }}' }, credentials, timezone: 'Asia/Tokyo' });
+		expect(out[0].json.text).toBe('Asia/Tokyo');
+	});
+
 	it('fails when a node returns items without pairedItem', async () => {
 		await expect(
 			runNode({ nodeType: new Echo(), parameters: { text: 'x', skipPairing: true }, items: [{ a: 1 }, { a: 2 }], credentials }),
