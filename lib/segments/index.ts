@@ -55,6 +55,9 @@ interface CursorState {
 	st: Record<string, unknown> | null;
 }
 
+/** Candidates read per script call in segment mode. */
+const CHUNK = 500;
+
 const SCAN_ALL: IndexSource = { kind: 'zset', names: ['all'], label: 'scan: every contact (ix:all of each shard)' };
 
 function arr<T>(value: unknown): T[] {
@@ -153,14 +156,31 @@ export class Segments {
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
-		while (state.s < SHARD_COUNT && contacts.length < pageSize && scanned < maxScan) {
-			const source = { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(state.st ?? {}) };
-			const raw = await store.run<string>(readSegment, [store.keys.shard(state.s)], [
-				JSON.stringify({ mode: 'page', spec: compiled.spec, source, count: pageSize - contacts.length }),
+		type Chunk = { items: Array<[string, Record<string, unknown>]> | Record<string, never>; n: number; next: Record<string, unknown> | false };
+		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<string> =>
+			store.run<string>(readSegment, [store.keys.shard(s)], [
+				JSON.stringify({
+					mode: 'page',
+					spec: compiled.spec,
+					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },
+					count,
+				}),
 			]);
-			const out = JSON.parse(raw) as { items: Array<[string, Record<string, unknown>]> | Record<string, never>; n: number; next: Record<string, unknown> | false };
+		const canRead = (s: number, room: number) => s < SHARD_COUNT && room > 0 && scanned < maxScan;
+		// Candidates are read CHUNK at a time, and the next chunk is asked for before this one is
+		// evaluated, so Redis and this process work at the same time. A chunk never holds more
+		// candidates than the page still has room for if all of them matched, so a page never
+		// exceeds its size.
+		let pending = canRead(state.s, pageSize) ? read(state.s, state.st, Math.min(CHUNK, pageSize)) : null;
+		while (pending) {
+			const out = JSON.parse(await pending) as Chunk;
+			pending = null;
 			scanned += out.n;
-			for (const [id, data] of arr<[string, Record<string, unknown>]>(out.items)) {
+			state = out.next ? { ...state, st: out.next } : { ...state, s: state.s + 1, st: null };
+			const items = arr<[string, Record<string, unknown>]>(out.items);
+			const worstRoom = pageSize - contacts.length - items.length;
+			if (canRead(state.s, worstRoom)) pending = read(state.s, state.st, Math.min(CHUNK, worstRoom));
+			for (const [id, data] of items) {
 				const d = toData(data, compiled.spec);
 				if (!compiled.test(d, ctx)) continue;
 				contacts.push({
@@ -171,8 +191,7 @@ export class Segments {
 					...(d.core.status ? { status: d.core.status } : {}),
 				});
 			}
-			if (out.next) state = { ...state, st: out.next };
-			else state = { ...state, s: state.s + 1, st: null };
+			if (!pending && canRead(state.s, pageSize - contacts.length)) pending = read(state.s, state.st, Math.min(CHUNK, pageSize - contacts.length));
 		}
 		return { contacts, cursor: state.s >= SHARD_COUNT ? null : encodeCursor(state), scanned, plan: state.src.label };
 	}
