@@ -34,6 +34,7 @@ import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
 import { DateSchedule, definitionId } from '../../lib/triggers';
 import { contactStoreCredentials, runWorkflow, type CredentialsByType } from '../harness/n8n';
+import { topologies } from '../harness/store';
 import { storeConfigFrom } from '../../nodes/shared/store';
 
 afterAll(() => closeAllStores());
@@ -126,8 +127,8 @@ async function activate(parameters: INodeParameters, credentials: CredentialsByT
 	};
 }
 
-describe('Contact Trigger node (n8n TriggerContext)', () => {
-	const credentials = contactStoreCredentials('standalone', `ctn${randomUUID().slice(0, 6)}:`);
+describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology, `ctn${randomUUID().slice(0, 6)}:`);
 	const { store, release } = acquireStore(storeConfigFrom(credentials.contactStoreApi));
 	afterAll(() => release());
 	const active: Activation[] = [];

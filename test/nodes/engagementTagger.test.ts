@@ -4,12 +4,13 @@ import { EngagementTagger } from '../../nodes/EngagementTagger/EngagementTagger.
 import { storeConfigFrom } from '../../nodes/shared/store';
 import { compileFilter, latestMatching } from '../../lib/triggers';
 import { contactStoreCredentials, runNode } from '../harness/n8n';
+import { topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
 const DAY = 86_400_000;
 
-describe('Engagement Tagger node (n8n engine)', () => {
-	const credentials = contactStoreCredentials('standalone', `etn${randomUUID().slice(0, 6)}:`);
+describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology, `etn${randomUUID().slice(0, 6)}:`);
 	const { store, release } = acquireStore(storeConfigFrom(credentials.contactStoreApi));
 	afterAll(() => release());
 	const ago = (days: number) => Date.now() - days * DAY;

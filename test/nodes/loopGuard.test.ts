@@ -1,11 +1,12 @@
 import { closeAllStores } from '../../lib/redis/pool';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
 import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
+import { topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
 
-describe('Loop Guard node (n8n engine)', () => {
-	const credentials = contactStoreCredentials('standalone');
+describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology);
 	const base = { keyType: 'contact', scope: 'workflow', maxEntries: 1, window: 24, windowUnit: 'hours' };
 
 	it('routes the first entry to Continue and a repeat to Blocked with the reason, keeping the item', async () => {
