@@ -158,9 +158,9 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 	])('rejects %s, naming the field, and stores nothing', async (_label, override, field) => {
 		const input = { contactId: 'bad-ev', name: 'ok', ...override } as never;
 		const [r] = await store.events.record([input]);
-		expect(r.ok).toBe(false);
-		expect((r as { error: ValidationError }).error).toBeInstanceOf(ValidationError);
-		expect((r as { error: ValidationError }).error.field).toBe(field);
+		if (r.ok) throw new Error('expected a validation error');
+		expect(r.error).toBeInstanceOf(ValidationError);
+		expect((r.error as ValidationError).field).toBe(field);
 		expect(await store.contacts.getOne('bad-ev')).toBeNull();
 	});
 
