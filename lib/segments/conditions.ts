@@ -10,7 +10,6 @@ import { DEFAULT_TIERS } from '../engagement';
 import { checkModelName, computeScore, CORE_FIELDS, CORE_TIME_FIELDS, pairs } from '../scoring';
 import { compileOperator, compileProperties, type EvalContext, type PropertyFilter, type StoredValue, type ValueCondition } from './operators';
 
-
 export interface ConditionGroup {
 	/** "and": every condition holds; "or": at least one. */
 	combinator: 'and' | 'or';
@@ -436,7 +435,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 		throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use received, opened, clicked or notOpened.');
 	};
 
-	const compileNode = (c: SegmentCondition, path: string): { test: Predicate; sources: IndexSource[]; or?: IndexSource[][] } => {
+	const compileNode = (c: SegmentCondition, path: string): { test: Predicate; sources: IndexSource[] } => {
 		if (!c || typeof c !== 'object') throw new ValidationError(path, 'A condition must be an object');
 		if ('conditions' in c || 'combinator' in c) {
 			const group = c as ConditionGroup;
