@@ -7,6 +7,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
+import { chainOf } from '../Contact/chain';
 import { contactIdOf, eventOf, readModel, stringOrEmpty } from './model';
 import { jsonParameter, perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
@@ -274,11 +275,15 @@ export class LeadScore implements INodeType {
 		} catch (error) {
 			throw toNodeError(this, error as Error, 0);
 		}
-		const workflowId = String(this.getWorkflow().id ?? '');
 		const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
 		const inputs = perItem(this, (i): ScoreInput => {
 			const json = items[i].json;
-			const input: ScoreInput = { contactId: fromItem ? contactIdOf(json) : (this.getNodeParameter('contactId', i) as string), source: `workflow:${workflowId}` };
+			// The item's $chain plus this workflow go with $grade_changed, for Loop Guard.
+			const input: ScoreInput = {
+				contactId: fromItem ? contactIdOf(json) : (this.getNodeParameter('contactId', i) as string),
+				source: 'lead-score',
+				chain: chainOf(this, i),
+			};
 			if (operation === 'scoreEvent') {
 				input.event = fromItem
 					? eventOf(json)

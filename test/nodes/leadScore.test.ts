@@ -43,6 +43,24 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		expect(history.find((e) => e.name === '$grade_changed')?.properties).toEqual({ model: 'default', from: 'cold', to: 'hot', score: 55 });
 	});
 
+	it('logs $grade_changed with the item\'s $chain plus this workflow, for Loop Guard', async () => {
+		await store.contacts.upsert([{ id: 'chained' }]);
+		const [out] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: params,
+			items: [{ contactId: 'chained', event: { id: 'c1', name: 'page_viewed', properties: { path: '/pricing' } }, $chain: [{ workflowId: 'wf-A', executionId: '7' }] }],
+			credentials,
+			workflowId: 'wf-score',
+			executionId: '99',
+		});
+		const eventId = (out[0].json.leadScore as { gradeEventId: string }).gradeEventId;
+		const [[, fields]] = await store.redis.xrange(store.keys.log(store.keys.shardOfContact('chained')), eventId, eventId);
+		const entry: Record<string, string> = {};
+		for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
+		expect(entry).toMatchObject({ n: '$grade_changed', s: 'lead-score' });
+		expect(JSON.parse(entry.ch)).toEqual([{ workflowId: 'wf-A', executionId: '7' }, { workflowId: 'wf-score', executionId: '99' }]);
+	});
+
 	it('changes nothing when the same event comes again (webhook retry)', async () => {
 		const item = { contactId: 'p3', event: { id: 'retry-1', name: 'page_viewed', properties: { path: '/pricing' } } };
 		await runNode({ nodeType: new LeadScore(), parameters: params, items: [item], credentials });
