@@ -156,49 +156,49 @@ local entries = redis.call('ZRANGE', awardsKey, 0, -1, 'WITHSCORES')
 local stored = {}
 local flat = redis.call('HGETALL', valuesKey)
 for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
+-- One pass: each award's value now (parsed once), and the dead ones removed.
 local keep = {}
 for i = 1, #entries, 2 do
   local key, at = entries[i], tonumber(entries[i + 1])
   local enc = stored[key]
   local kind = string.sub(key, 1, 2)
-  local dead = false
-  if enc and kind ~= 'o:' and kind ~= 'f:' then
-    local v, _, _, mode, period = entry_value(enc, at)
-    if mode == 'x' and v == 0 then dead = true end
-    if mode == 'h' and now - at > 20 * period then dead = true end
+  local dead = enc == nil
+  local v, hi, lo, mode, period
+  if enc then
+    v, hi, lo, mode, period = entry_value(enc, at)
+    if kind ~= 'o:' and kind ~= 'f:' then
+      if mode == 'x' and v == 0 then dead = true end
+      if mode == 'h' and now - at > 20 * period then dead = true end
+    end
   end
-  if dead or not enc then
+  if dead then
     redis.call('ZREM', awardsKey, key)
     redis.call('HDEL', valuesKey, key)
   else
-    table.insert(keep, { key = key, at = at, enc = enc })
+    table.insert(keep, { key = key, kind = kind, v = v, hi = hi, lo = lo, mode = mode })
   end
 end
+local base_points = tonumber(stored['~base'] or '0')
 local over = #keep - m.maxAwards
 if over > 0 then
-  local folded = tonumber(redis.call('HGET', valuesKey, '~base') or '0')
   local kept = {}
-  for i, e in ipairs(keep) do
-    local kind = string.sub(e.key, 1, 2)
-    if over > 0 and kind ~= 'o:' and kind ~= 'f:' then
+  for _, e in ipairs(keep) do
+    if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
       over = over - 1
-      local points, mode = string.match(e.enc, '^([^|]+)|(%a)|')
-      if mode == 'n' then folded = folded + tonumber(points) end
+      if e.mode == 'n' then base_points = base_points + e.v end
       redis.call('ZREM', awardsKey, e.key)
       redis.call('HDEL', valuesKey, e.key)
     else
       table.insert(kept, e)
     end
   end
-  redis.call('HSET', valuesKey, '~base', folded)
+  redis.call('HSET', valuesKey, '~base', base_points)
   keep = kept
 end
 
-local base_points = tonumber(redis.call('HGET', valuesKey, '~base') or '0')
 local score, ceiling, floor = base_points, base_points, base_points
 for _, e in ipairs(keep) do
-  local v, hi, lo = entry_value(e.enc, e.at)
-  score, ceiling, floor = score + v, ceiling + hi, floor + lo
+  score, ceiling, floor = score + e.v, ceiling + e.hi, floor + e.lo
 end
 score, ceiling, floor = round2(score), round2(ceiling), round2(floor)
 
