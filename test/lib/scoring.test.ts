@@ -266,6 +266,7 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 	it('fails for a contact that does not exist, and erase leaves nothing behind', async () => {
 		const [missing] = await scoring.score(basic, [{ contactId: 'nobody', event: { name: 'signed_up' } }]);
 		expect(!missing.ok && missing.error).toBeInstanceOf(NotFoundError);
+		expect(await scoring.read(['nobody'])).toEqual([{ ok: true, value: null }]);
 		const id = await fresh();
 		await one(basic, { contactId: id, event: { name: 'signed_up', id: 'x' } });
 		await store.contacts.erase([id]);
