@@ -6,7 +6,8 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { Segments, type CompiledSegment } from '../../lib/segments';
+import type { Result } from '../../lib/store';
+import { Segments, type CompiledSegment, type SegmentMatch } from '../../lib/segments';
 import { perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 import { contactIdOf } from '../LeadScore/model';
@@ -326,17 +327,31 @@ export class SegmentFilter implements INodeType {
 		try {
 			const segments = new Segments(lease.store);
 			if (mode === 'segment') return await listSegment(this, segments, fallbackZone);
-			// One condition tree for the batch (expressions in it see the first item).
-			let compiled: CompiledSegment;
-			try {
-				compiled = segments.compile(readConditions(this, 0));
-			} catch (error) {
-				throw toNodeError(this, error as Error, 0);
-			}
 			const items = this.getInputData();
+			// Conditions without expressions are compiled once; with expressions (an author taken
+			// from the item...) per item, sharing one compilation between items that resolve alike.
+			const compiledByTree = new Map<string, CompiledSegment>();
+			const compileFor = (i: number): CompiledSegment => {
+				const tree = readConditions(this, i);
+				const key = JSON.stringify(tree);
+				let compiled = compiledByTree.get(key);
+				if (!compiled) compiledByTree.set(key, (compiled = segments.compile(tree)));
+				return compiled;
+			};
+			let shared: CompiledSegment | undefined;
+			if (!hasExpression(['conditionsInput', 'combinator', 'conditions', 'conditionsJson'].map((name) => this.getNode().parameters[name]))) {
+				try {
+					shared = compileFor(0);
+				} catch (error) {
+					throw toNodeError(this, error as Error, 0);
+				}
+			}
 			const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
-			const ids = perItem(this, (i) => (fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string)));
-			const results = await runBatch(ids, (valid) => segments.evaluate(compiled, valid, { fallbackZone }));
+			const inputs = perItem(this, (i) => ({
+				contactId: fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string),
+				compiled: shared ?? compileFor(i),
+			}));
+			const results = await runBatch(inputs, (valid) => evaluateGrouped(segments, valid, fallbackZone));
 			const matched: INodeExecutionData[] = [];
 			const notMatched: INodeExecutionData[] = [];
 			results.forEach((result, i) => {
@@ -353,6 +368,35 @@ export class SegmentFilter implements INodeType {
 			lease.release();
 		}
 	}
+}
+
+function hasExpression(value: unknown): boolean {
+	if (typeof value === 'string') return value.startsWith('=');
+	if (Array.isArray(value)) return value.some(hasExpression);
+	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
+	return false;
+}
+
+/** Evaluates items grouped by their compiled conditions; all groups share one round trip. */
+async function evaluateGrouped(
+	segments: Segments,
+	inputs: Array<{ contactId: string; compiled: CompiledSegment }>,
+	fallbackZone: string | undefined,
+): Promise<Array<Result<SegmentMatch>>> {
+	const groups = new Map<CompiledSegment, number[]>();
+	inputs.forEach((input, i) => {
+		const group = groups.get(input.compiled);
+		if (group) group.push(i);
+		else groups.set(input.compiled, [i]);
+	});
+	const out: Array<Result<SegmentMatch>> = new Array(inputs.length);
+	await Promise.all(
+		[...groups].map(async ([compiled, indexes]) => {
+			const results = await segments.evaluate(compiled, indexes.map((i) => inputs[i].contactId), { fallbackZone });
+			results.forEach((result, k) => (out[indexes[k]] = result));
+		}),
+	);
+	return out;
 }
 
 /** Segment mode: runs once, on the first input item's parameters. */

@@ -103,6 +103,32 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 		expect(matched.map((i) => i.json.contactId)).toEqual(expected);
 	});
 
+	it('resolves expressions in conditions per item (recipe 23: already bought a book by this item\'s author)', async () => {
+		const row = { type: 'event', eventOperator: 'didAtLeast', event: 'purchase', count: 1, days: 0, property: 'author', propertyOperator: 'equals', propertyValue: '={{ $json.author }}' };
+		const items = [
+			{ contactId: 'k1', author: 'Le Guin' },
+			{ contactId: 'k1', author: 'Banks' },
+			{ contactId: 'k2', author: 'Banks' },
+			{ contactId: 'k2', author: 'Le Guin' },
+		];
+		const [bought, notBought] = await runNode({ nodeType: new SegmentFilter(), parameters: { mode: 'filter', conditions: { condition: [row] } }, items, credentials });
+		expect(bought.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 2 }]);
+		expect(notBought.map((i) => i.pairedItem)).toEqual([{ item: 1 }, { item: 3 }]);
+		// A per-item expression that yields a bad value fails that item only.
+		const dated = { type: 'field', field: 'd', fieldOperator: 'after', value: '={{ $json.since }}' };
+		const [, rest] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', conditions: { condition: [dated] } },
+			items: [{ contactId: 'k1', since: '2020-01-01' }, { contactId: 'k1', since: 'soon' }],
+			credentials,
+			continueOnFail: true,
+		});
+		expect(rest.map((i) => [i.pairedItem, i.json.error ?? null])).toEqual([
+			[{ item: 0 }, null],
+			[{ item: 1 }, expect.stringMatching(/not a date.*item 1/)],
+		]);
+	});
+
 	it('evaluates a nested JSON condition tree', async () => {
 		const tree = {
 			combinator: 'and',
