@@ -7,9 +7,11 @@ module.exports = {
 	testMatch: ['<rootDir>/test/e2e/**/*.e2e.test.ts'],
 	globalSetup: '<rootDir>/test/e2e/support/globalSetup.ts',
 	globalTeardown: '<rootDir>/test/e2e/support/globalTeardown.ts',
+	setupFilesAfterEnv: ['<rootDir>/test/e2e/support/closeStores.ts'],
 	transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 	// One n8n for the whole run: files run one after another.
 	maxWorkers: 1,
+	testSequencer: '<rootDir>/test/e2e/support/sequencer.js',
 	testTimeout: 180000,
 	slowTestThreshold: 60,
 };

@@ -14,7 +14,17 @@ import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shar
  * Every path sits under the node's webhook id: <n8n>/webhook/<webhookId>/<path>. That prefix is the
  * tracking base URL Send Campaign needs. The parameter name tells the routes apart.
  */
-const hook = (httpMethod: string, path: string): IWebhookDescription => ({ name: 'default', httpMethod, responseMode: 'onReceived', path });
+// n8n 2.x routes a path with ":param" segments only when it is registered as a full path (webhook
+// id column + path without the id); without isFullPath the stored path keeps the id and never matches.
+// Limit: n8n keys webhooks by (path, method), so these dynamic paths serve one Marketing Webhook
+// Trigger per n8n instance (the first published); the static events path works for every one.
+const hook = (httpMethod: string, path: string): IWebhookDescription => ({
+	name: 'default',
+	httpMethod,
+	responseMode: 'onReceived',
+	path,
+	...(path.includes(':') ? { isFullPath: true } : {}),
+});
 
 export const MARKETING_WEBHOOKS: IWebhookDescription[] = [
 	hook('POST', 'events'),

@@ -29,8 +29,7 @@ export const uid = (name: string) => `${name}-${Date.now().toString(36)}${Math.r
 /** POSTs events to a workflow's Marketing Webhook Trigger as a CRM or site would. */
 export async function sendEvents(wf: PreparedWorkflow, events: unknown, { retries = 0 } = {}): Promise<{ status: number; body: any }> {
 	const s = state();
-	const hook = wf.triggerWebhookIds[0];
-	if (!hook) throw new Error(`${wf.slug} has no Marketing Webhook Trigger`);
+	const hook = wf.eventsHook;
 	for (let attempt = 0; ; attempt++) {
 		try {
 			const res = await n8n.callWebhook(s.baseUrl, `${hook}/events`, events, { headers: { 'x-webhook-secret': s.sharedSecret }, timeoutMs: 15000 });

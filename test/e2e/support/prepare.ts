@@ -10,7 +10,7 @@
 import { createHash } from 'crypto';
 import { existsSync, mkdirSync, readdirSync, readFileSync, writeFileSync } from 'fs';
 import { join } from 'path';
-import { tweakWorkflow } from './tweaks';
+import { ISOLATED, tweakWorkflow } from './tweaks';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const examples = require('../../../scripts/examples.js');
@@ -36,8 +36,8 @@ export interface PreparedWorkflow {
 	group: string;
 	keyPrefix: string;
 	credentialId: string;
-	/** Marketing Webhook Trigger webhook ids (events at <baseUrl>/webhook/<id>/events). */
-	triggerWebhookIds: string[];
+	/** Webhook id of the Marketing Webhook Trigger this workflow's events go in by (<baseUrl>/webhook/<id>/events). */
+	eventsHook: string;
 	webhooks: Array<{ path: string; method: string }>;
 	nodeTypes: string[];
 }
@@ -73,62 +73,72 @@ function loadFixtures(): Array<{ file: string; slug: string; workflow: Workflow 
 		.map((file) => ({ file, slug: `fixture-${file.replace(/\.json$/, '')}`, workflow: JSON.parse(readFileSync(join(FIXTURES_DIR, file), 'utf8')) }));
 }
 
-/** Groups: the loop pair together; a workflow together with the one whose trigger its mails link to. */
-function groupOf(all: Array<{ slug: string; workflow: Workflow }>): Map<string, string> {
-	const parent = new Map(all.map((w) => [w.slug, w.slug]));
-	const find = (s: string): string => (parent.get(s) === s ? s : find(parent.get(s)!));
-	const union = (a: string, b: string) => parent.set(find(a), find(b));
-	const owner = new Map<string, string>();
-	for (const w of all) for (const id of examples.triggerWebhookIds(w.workflow)) owner.set(id, w.slug);
-	const loops = all.filter((w) => /loop/i.test(w.slug));
-	for (const w of loops.slice(1)) union(w.slug, loops[0].slug);
-	for (const w of all) {
-		for (const n of w.workflow.nodes) {
-			const url = n.parameters?.trackingBaseUrl;
-			const m = typeof url === 'string' ? /\/webhook\/([^/?#]+)/.exec(url) : null;
-			if (m && owner.has(m[1])) union(w.slug, owner.get(m[1])!);
-		}
-	}
-	return new Map(all.map((w) => [w.slug, find(w.slug)]));
+/** The shared hub: the Marketing Webhook Trigger every example's events and tracking links go to. */
+const HUB_WEBHOOK_ID = 'ma-tracking';
+
+const isHub = (wf: Workflow) => examples.triggerWebhookIds(wf).includes(HUB_WEBHOOK_ID);
+
+/** Points a workflow's tracking links (and any other use of the hub URL) at another hub. */
+function retargetHub(wf: Workflow, hookId: string): Workflow {
+	return JSON.parse(JSON.stringify(wf).replace(/\/webhook\/ma-tracking(?![-\w])/g, `/webhook/${hookId}`));
 }
 
+/**
+ * Every example and fixture, ready to import. Recipes with an e2e test (ISOLATED in tweaks.ts)
+ * get a key prefix of their own and a copy of the hub workflow (00) with its own webhook id on that
+ * prefix, so whole-base runs (tiers, re-permission, seasonal) only ever see their test's contacts.
+ * The rest share the default credential and the original hub.
+ */
 export function prepareWorkflows({ baseUrl, sinkUrl, workDir }: { baseUrl: string; sinkUrl: string; workDir: string }) {
 	mkdirSync(workDir, { recursive: true });
-	const all = [
+	const sources = [
 		...examples.loadExamples().map((e: { file: string; slug: string; workflow: Workflow }) => ({ ...e, source: 'example' as const })),
 		...loadFixtures().map((e) => ({ ...e, source: 'fixture' as const })),
 	];
-	const groupBySlug = groupOf(all);
-	const groupNames = [...new Set(groupBySlug.values())];
+	const hub = sources.find((w) => isHub(w.workflow));
+	const groupNames = [...new Set(sources.map((w) => ISOLATED[w.slug]).filter(Boolean))] as string[];
 	const groups = groupNames.map((name, i) => ({
 		name,
 		keyPrefix: `e2e${i}:`,
 		credentialId: `e2eContactStore${String(i).padStart(3, '0')}`,
+		hookId: `ma-tracking-${name}`,
 	}));
+	const entries = sources.map((src) => ({ ...src, group: groups.find((g) => g.name === ISOLATED[src.slug]) }));
+	// One hub copy per isolated group (fixtures bring their own trigger).
+	if (hub) {
+		for (const g of groups) {
+			if (entries.some((e) => e.group === g && examples.triggerWebhookIds(e.workflow).length > 0)) continue;
+			const copy: Workflow = JSON.parse(JSON.stringify(hub.workflow));
+			delete copy.id;
+			copy.name = `${hub.workflow.name} [e2e ${g.name}]`;
+			for (const n of copy.nodes) if (n.webhookId === HUB_WEBHOOK_ID) n.webhookId = g.hookId;
+			entries.push({ file: `hub-${g.name}.json`, slug: `hub-${g.name}`, workflow: copy, source: 'fixture' as const, group: g });
+		}
+	}
 	const workflows: PreparedWorkflow[] = [];
-	for (const { file, slug, workflow, source } of all) {
-		const group = groups.find((g) => g.name === groupBySlug.get(slug))!;
-		const wf: Workflow = JSON.parse(JSON.stringify(workflow));
+	for (const { file, slug, workflow, source, group } of entries) {
+		let wf: Workflow = JSON.parse(JSON.stringify(workflow));
 		wf.id = wf.id || idFor(slug);
 		wf.active = false;
-		examples.remapCredentials(wf, { [examples.CREDENTIAL_IDS.contactStore]: { id: group.credentialId, name: `Contact Store (${group.name})` } });
+		if (group) {
+			examples.remapCredentials(wf, { [examples.CREDENTIAL_IDS.contactStore]: { id: group.credentialId, name: `Contact Store (${group.name})` } });
+			wf = retargetHub(wf, group.hookId);
+		}
 		examples.localizeTrackingUrls(wf, baseUrl);
 		tweakWorkflow(slug, wf, { sinkUrl });
 		writeFileSync(join(workDir, `${source}-${file}`), JSON.stringify(wf, null, 2));
-		const hooks = [
-			...examples.triggerWebhookIds(wf).map((id: string) => ({ path: `${id}/events`, method: 'POST' })),
-			...examples.coreWebhookPaths(wf),
-		];
+		const own = examples.triggerWebhookIds(wf);
+		const hooks = [...own.map((id: string) => ({ path: `${id}/events`, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
 		workflows.push({
 			slug,
 			file,
 			source,
-			id: wf.id,
+			id: wf.id!,
 			name: wf.name,
-			group: group.name,
-			keyPrefix: group.keyPrefix,
-			credentialId: group.credentialId,
-			triggerWebhookIds: examples.triggerWebhookIds(wf),
+			group: group?.name ?? 'shared',
+			keyPrefix: group?.keyPrefix ?? 'ma:',
+			credentialId: group?.credentialId ?? examples.CREDENTIAL_IDS.contactStore,
+			eventsHook: own[0] ?? group?.hookId ?? HUB_WEBHOOK_ID,
 			webhooks: hooks,
 			nodeTypes: [...new Set(wf.nodes.map((n) => n.type))],
 		});
