@@ -13,7 +13,7 @@ export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: num
 	const hint = (error as ValidationError).hint;
 	const where = field ? ` (item ${itemIndex}, field "${field}")` : ` (item ${itemIndex})`;
 	let description: string | undefined = hint;
-	if (error instanceof StoreUnavailableError) description = 'Check the Contact Store credential and that Redis is running. Nothing was changed for this item.';
+	if (error instanceof StoreUnavailableError) description = 'Check the Contact Store credential and that Redis is running. A write cut off mid-flight may or may not have been applied; retrying is safe (changes are idempotent, events with an idempotency key are recorded once).';
 	if (error instanceof NotFoundError && !hint) description = 'Create the contact first, or use an operation that creates it.';
 	if (error instanceof ConflictError && !hint) description = 'Each e-mail address belongs to one contact. Update that contact, or erase it first.';
 	return new NodeOperationError(ctx.getNode(), `${error.message}${where}`, { itemIndex, description });
