@@ -6,9 +6,10 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
+import { compileModel, Scoring, type CompiledModel, type ScoreInput, type ScoreResult } from '../../lib/scoring';
+import type { Result } from '../../lib/store';
 import { chainOf } from '../Contact/chain';
-import { contactIdOf, eventOf, readModel, stringOrEmpty } from './model';
+import { contactIdOf, eventOf, hasExpression, readModel, stringOrEmpty } from './model';
 import { jsonParameter, perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
@@ -39,6 +40,26 @@ const FIELD_OPERATORS = [
 	{ name: 'Regex', value: 'regex' },
 	{ name: 'Starts With', value: 'startsWith' },
 ];
+
+const MODEL_PARAMETERS = ['model', 'rulesInput', 'rules', 'rulesJson', 'decay', 'decayDays', 'grades'];
+
+/** Scores items grouped by their model; all groups share one round trip. */
+async function scoreGrouped(scoring: Scoring, inputs: Array<ScoreInput & { model: CompiledModel }>): Promise<Array<Result<ScoreResult>>> {
+	const groups = new Map<CompiledModel, number[]>();
+	inputs.forEach((input, i) => {
+		const group = groups.get(input.model);
+		if (group) group.push(i);
+		else groups.set(input.model, [i]);
+	});
+	const out: Array<Result<ScoreResult>> = new Array(inputs.length);
+	await Promise.all(
+		[...groups].map(async ([model, indexes]) => {
+			const results = await scoring.score(model, indexes.map((i) => inputs[i]));
+			results.forEach((result, k) => (out[indexes[k]] = result));
+		}),
+	);
+	return out;
+}
 
 // Field rules run inside the scoring script, which has no regular expressions.
 const RULE_FIELD_OPERATORS = FIELD_OPERATORS.filter((o) => o.value !== 'regex');
@@ -268,21 +289,33 @@ export class LeadScore implements INodeType {
 		const items = this.getInputData();
 		const operation = this.getNodeParameter('operation', 0) as string;
 		const route = this.getNodeParameter('routeGradeChanges', 0, false) as boolean;
-		// The rules are one model for the whole batch (expressions in them see the first item).
-		let model: CompiledModel;
-		try {
-			model = compileModel(readModel(this));
-		} catch (error) {
-			throw toNodeError(this, error as Error, 0);
+		// A model without expressions is compiled once; with expressions (points from the item...)
+		// per item, sharing one compilation between items that resolve alike.
+		const compiledByModel = new Map<string, CompiledModel>();
+		const modelFor = (i: number): CompiledModel => {
+			const raw = readModel(this, i);
+			const key = JSON.stringify(raw);
+			let compiled = compiledByModel.get(key);
+			if (!compiled) compiledByModel.set(key, (compiled = compileModel(raw)));
+			return compiled;
+		};
+		let shared: CompiledModel | undefined;
+		if (!hasExpression(MODEL_PARAMETERS.map((name) => this.getNode().parameters[name]))) {
+			try {
+				shared = modelFor(0);
+			} catch (error) {
+				throw toNodeError(this, error as Error, 0);
+			}
 		}
 		const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
-		const inputs = perItem(this, (i): ScoreInput => {
+		const inputs = perItem(this, (i): ScoreInput & { model: CompiledModel } => {
 			const json = items[i].json;
 			// The item's $chain plus this workflow go with $grade_changed, for Loop Guard.
-			const input: ScoreInput = {
+			const input: ScoreInput & { model: CompiledModel } = {
 				contactId: fromItem ? contactIdOf(json) : (this.getNodeParameter('contactId', i) as string),
 				source: 'lead-score',
 				chain: chainOf(this, i),
+				model: shared ?? modelFor(i),
 			};
 			if (operation === 'scoreEvent') {
 				input.event = fromItem
@@ -298,7 +331,7 @@ export class LeadScore implements INodeType {
 		});
 		const lease = await leaseStore(this);
 		try {
-			const results = await runBatch(inputs, (valid) => new Scoring(lease.store).score(model, valid));
+			const results = await runBatch(inputs, (valid) => scoreGrouped(new Scoring(lease.store), valid));
 			const scored: INodeExecutionData[] = [];
 			const changed: INodeExecutionData[] = [];
 			results.forEach((result, i) => {

@@ -10,15 +10,15 @@ function optionalValue(value: unknown): unknown {
 	return value === '' ? undefined : value;
 }
 
-/** Reads the score model (rules, decay, grades) from the node parameters of the first item. */
-export function readModel(ctx: IExecuteFunctions): { name: string; rules: ScoreRule[]; decay: Decay; grades?: Grade[] } {
-	const decayMode = ctx.getNodeParameter('decay', 0, 'none') as Decay['mode'];
-	const decay: Decay = decayMode === 'none' ? { mode: 'none' } : { mode: decayMode, days: ctx.getNodeParameter('decayDays', 0) as number };
-	const gradeRows = ((ctx.getNodeParameter('grades', 0, {}) as IDataObject).grade as IDataObject[] | undefined) ?? [];
+/** Reads the score model (rules, decay, grades) from the node parameters of an item. */
+export function readModel(ctx: IExecuteFunctions, itemIndex = 0): { name: string; rules: ScoreRule[]; decay: Decay; grades?: Grade[] } {
+	const decayMode = ctx.getNodeParameter('decay', itemIndex, 'none') as Decay['mode'];
+	const decay: Decay = decayMode === 'none' ? { mode: 'none' } : { mode: decayMode, days: ctx.getNodeParameter('decayDays', itemIndex) as number };
+	const gradeRows = ((ctx.getNodeParameter('grades', itemIndex, {}) as IDataObject).grade as IDataObject[] | undefined) ?? [];
 	const grades = gradeRows.length > 0 ? gradeRows.map((g) => ({ name: g.name as string, min: g.minScore as number })) : undefined;
 	let rules: ScoreRule[];
-	if (ctx.getNodeParameter('rulesInput', 0) === 'json') {
-		let raw = ctx.getNodeParameter('rulesJson', 0) as unknown;
+	if (ctx.getNodeParameter('rulesInput', itemIndex) === 'json') {
+		let raw = ctx.getNodeParameter('rulesJson', itemIndex) as unknown;
 		if (typeof raw === 'string') {
 			try {
 				raw = JSON.parse(raw);
@@ -29,7 +29,7 @@ export function readModel(ctx: IExecuteFunctions): { name: string; rules: ScoreR
 		if (!Array.isArray(raw)) throw new ValidationError('rulesJson', 'Rules (JSON) must be a list of rules');
 		rules = raw as ScoreRule[];
 	} else {
-		const rows = ((ctx.getNodeParameter('rules', 0, {}) as IDataObject).rule as IDataObject[] | undefined) ?? [];
+		const rows = ((ctx.getNodeParameter('rules', itemIndex, {}) as IDataObject).rule as IDataObject[] | undefined) ?? [];
 		rules = rows.map((row): ScoreRule => {
 			const base = { name: row.name as string, points: row.points as number };
 			if (row.kind === 'field') {
@@ -45,7 +45,7 @@ export function readModel(ctx: IExecuteFunctions): { name: string; rules: ScoreR
 			};
 		});
 	}
-	return { name: ctx.getNodeParameter('model', 0, 'default') as string, rules, decay, grades };
+	return { name: ctx.getNodeParameter('model', itemIndex, 'default') as string, rules, decay, grades };
 }
 
 type Json = Record<string, unknown>;
@@ -76,4 +76,12 @@ export function eventOf(json: Json): { name: string; id?: string; time?: unknown
 	const name = typeof event === 'string' ? event : json.name;
 	if (!present(name)) throw new ValidationError('eventName', 'The item has no event name (looked for event.name, event and name)', 'Map the event with "Define Below".');
 	return { name: name as string, id: present(json.eventId) ? String(json.eventId) : undefined, time: json.time, properties: json.properties };
+}
+
+/** Whether a raw node parameter value holds an n8n expression anywhere. */
+export function hasExpression(value: unknown): boolean {
+	if (typeof value === 'string') return value.startsWith('=');
+	if (Array.isArray(value)) return value.some(hasExpression);
+	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
+	return false;
 }

@@ -10,7 +10,7 @@ import type { Result } from '../../lib/store';
 import { Segments, type CompiledSegment, type SegmentMatch } from '../../lib/segments';
 import { perItem, runBatch, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
-import { contactIdOf } from '../LeadScore/model';
+import { contactIdOf, hasExpression } from '../LeadScore/model';
 import { readConditions } from './conditions';
 
 // Evaluated by n8n in the editor: output names follow the mode.
@@ -368,13 +368,6 @@ export class SegmentFilter implements INodeType {
 			lease.release();
 		}
 	}
-}
-
-function hasExpression(value: unknown): boolean {
-	if (typeof value === 'string') return value.startsWith('=');
-	if (Array.isArray(value)) return value.some(hasExpression);
-	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
-	return false;
 }
 
 /** Evaluates items grouped by their compiled conditions; all groups share one round trip. */

@@ -160,6 +160,29 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		expect(fromContactNode.map((i) => (i.json.leadScore as { duplicate: boolean }).duplicate)).toEqual([false, true]);
 	});
 
+	it('resolves expressions in rules per item (points from the order amount)', async () => {
+		await store.contacts.upsert([{ id: 'buyer' }]);
+		const rules = { rule: [{ name: 'order', kind: 'event', event: 'purchase', points: '={{ $json.amount }}', frequency: 'everyTime', decay: 'default' }] };
+		const [out] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: { operation: 'scoreEvent', rules },
+			items: [
+				{ contactId: 'buyer', event: { id: 'o1', name: 'purchase' }, amount: 5 },
+				{ contactId: 'buyer', event: { id: 'o2', name: 'purchase' }, amount: 7 },
+				{ contactId: 'buyer', event: { id: 'o3', name: 'purchase' }, amount: 'lots' },
+			],
+			credentials,
+			continueOnFail: true,
+		});
+		expect(out.map((i) => (i.json.leadScore as { awarded: unknown } | undefined)?.awarded ?? i.json.error)).toEqual([
+			[{ rule: 'order', points: 5 }],
+			[{ rule: 'order', points: 7 }],
+			expect.stringMatching(/field "rules\[0\]\.points".*|item 2/),
+		]);
+		const [read] = await runNode({ nodeType: new LeadScore(), parameters: { operation: 'recalculate', rulesInput: 'json', rulesJson: '[]' }, items: [{ contactId: 'buyer' }], credentials });
+		expect((read[0].json.leadScore as { score: number }).score).toBe(12);
+	});
+
 	it('names the missing contact ID or event of an item', async () => {
 		const [out] = await runNode({ nodeType: new LeadScore(), parameters: params, items: [{ event: { name: 'x' } }, { contactId: 'p1' }], credentials, continueOnFail: true });
 		expect(out.map((i) => i.json.error)).toEqual([expect.stringMatching(/field "contactId"/), expect.stringMatching(/field "eventName"/)]);
