@@ -336,7 +336,7 @@ function webinar(): Workflow {
 		'Recipe 6: Webinar / event',
 		'On `webinar_registered` (properties `webinarId`, `title`, `startsAt` ISO time, `joinUrl`): confirmation at once; a reminder one day before and one an hour before (each skipped when that moment has already passed); after the event, attendees (`webinar_attended` with the same `webinarId`) get the survey, the others the recording.',
 		['Record `webinar_registered` from your registration form and `webinar_attended` from your webinar tool.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['*Timing* node: `dayReminderMinutes` (1440), `hourReminderMinutes` (60) and `surveyAfterMinutes` (120, after the start) are minutes; use fractions (0.1 = 6 s) with a `startsAt` a few seconds ahead.'],
+		['*Timing* node: `dayReminderMinutes` (1440), `hourReminderMinutes` (60) and `surveyAfterMinutes` (120, after the start) are minutes; fractions work: 0.5 / 0.25 / 0.2 with `startsAt` 40 s ahead (leave margin: a reminder whose time has passed when the registration is processed is skipped).'],
 		11,
 	);
 	const trigger = contactTrigger(wf, 'On Webinar Registration', [0, 0], eventTrigger('webinar_registered'));
