@@ -122,7 +122,7 @@ async function main() {
     const publishErrors = [];
     for (const wf of imported) await n8n.publishWorkflowRest(instance.baseUrl, cookie, wf.id).catch((e) => publishErrors.push(`${wf.name}: ${e.message}`));
     check(publishErrors.length === 0, `all ${imported.length} examples publish (activate) ${publishErrors.join('; ')}`);
-    for (const p of ['ma-tracking/events', 'ma-run-christmas', 'ma-run-re-permission', 'ma-run-engagement-tiers']) await n8n.waitForWebhook(instance.baseUrl, p);
+    for (const p of ['ma-tracking/events', 'ma-run-christmas', 'ma-run-re-permission', 'ma-run-engagement-tiers', 'ma-run-newsletter']) await n8n.waitForWebhook(instance.baseUrl, p);
     await sleep(3000);
 
     const post = async (events) => {
@@ -144,7 +144,21 @@ async function main() {
     const startsAt = new Date(Date.now() + 45000).toISOString();
     await post(['web1', 'web2'].map((n) => ({ email: `${n}@example.com`, event: 'webinar_registered', properties: { webinarId: 'w1', title: 'Redis for marketers', startsAt, joinUrl: 'https://example.com/join' } })));
     // 4 welcome (subscribes), loop pair, 24 interest tags.
-    await post(['x1', 'x2', 'x3', 'p1', 'p2'].map((n) => ({ email: `${n}@example.com`, event: 'newsletter_signup', tags: n.startsWith('x') ? ['interest:toys'] : [], fields: { firstName: n } })));
+    await post(['x1', 'x2', 'x3', 'p1', 'p2'].map((n) => ({ email: `${n}@example.com`, event: 'newsletter_signup', tags: n.startsWith('x') ? ['interest:toys'] : [], fields: { firstName: n, language: n === 'p1' ? 'de-AT' : 'en' } })));
+    // 3 drip, 9 project survey, 11 lead magnet (m2 buys: goal), 12 trial, 7 lost opportunity, 18 topic
+    await post([
+      { email: 'drip@example.com', event: 'signed_up' },
+      { email: 'proj@example.com', event: 'project_finished', properties: { projectId: 'P1', projectName: 'New roof' } },
+      { email: 'm1@example.com', event: 'lead_magnet_downloaded', properties: { topic: 'composting' } },
+      { email: 'm2@example.com', event: 'lead_magnet_downloaded', properties: { topic: 'composting' } },
+      { email: 'trial@example.com', event: 'trial_started' },
+      { email: 'opp@example.com', event: 'opportunity_lost' },
+      ...[1, 2, 3].map((i) => ({ email: 'reader@example.com', event: 'article_read', properties: { topic: 'roses', article: `a${i}` } })),
+    ]);
+    setTimeout(() => post([{ email: 'm2@example.com', event: 'purchase', properties: {} }]).catch((e) => console.error(e)), 2000);
+    // 10 pricing page: lead3 becomes a lead (25), then looks at the pricing page
+    await post([{ email: 'lead3@example.com', event: 'form_submitted' }]);
+    setTimeout(() => post([{ email: 'lead3@example.com', event: 'page_viewed', properties: { path: '/pricing' } }]).catch((e) => console.error(e)), 4000);
     // 21 hot lead; 19 NPS
     await post([
       { email: 'hot@example.com', event: 'demo_requested' },
@@ -197,7 +211,26 @@ async function main() {
     const link = ask && /href="([^"]+\/t\/c\/[^"]+)"/.exec(ask.html || '')?.[1];
     const clicked = link ? (await fetch(link, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (Macintosh) Safari/605.1' } })).status : 0;
     check(clicked === 302, `15: tracked confirm link redirects (got ${clicked})`);
+    // 16: the inactive customer ref1 clicks the reactivation mail (after the machine window)
+    const reactivation = to('ref1@example.com', /what is new/)[0];
+    const back = reactivation && /href="([^"]+\/t\/c\/[^"]+)"/.exec(reactivation.html || '')?.[1];
+    if (reactivation) await sleep(Math.max(0, reactivation.receivedAt + 6000 - Date.now()));
+    check(back ? (await fetch(back, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux) Firefox/130' } })).status === 302 : false, '16: reactivation link redirects');
+    // 26 newsletter by language (p1 is de-AT)
+    check((await run('ma-run-newsletter')).status === 200, '26: Run Now webhook answers 200');
     await sleep(12000);
+
+    check(to('drip@example.com', /Welcome aboard|Three tips|Two weeks/).length === 3, '3: drip mails day 1, 7, 14');
+    check(to('proj@example.com', /New roof/).length === 1, '9: project survey');
+    check(to('m1@example.com', /composting/).length === 6 && /GUIDE20/.test(to('m1@example.com', /offer/)[0]?.html ?? ''), '11: six topic mails ending with the offer');
+    check(to('m2@example.com', /composting/).length < 6, `11: the buyer's series stopped (${to('m2@example.com', /composting/).length} mails)`);
+    check(to('trial@example.com', /trial has started|Tutorial|trial going/).length === 4, '12: thank-you, two tutorials, feedback');
+    check(to('opp@example.com', /others in your position|new since|another look/).length === 3, '7: nurture series');
+    check(to('reader@example.com', /roses/).length === 3, '18: topic series after 3 articles');
+    check(captured.some((c) => c.path === '/sales-alert' && c.body.email === 'lead3@example.com'), '10: pricing page visit by a lead alerts sales');
+    check(captured.some((c) => c.path === '/support-task' && c.body.email === 'ref1@example.com'), '16: reaction of an inactive customer goes to support');
+    check(to('p1@example.com', /Neu diese Woche/).length === 1 && to('p1@example.com', /New this week/).length === 0, '26: German edition to the de-AT contact');
+    check(to('x1@example.com', /New this week/).length === 1 && to('x1@example.com', /Neu diese Woche/).length === 0, '26: English edition to the others');
 
     check(to('p1@example.com', /^Welcome to our newsletter/).length === 1, '4: welcome mail once');
     check(to('p1@example.com', /story behind/).length === 1 && to('p1@example.com', /first-order gift/).length === 1, '4: welcome series mails 2 and 3');
