@@ -70,8 +70,8 @@ export const SECONDS = {
 	// Engagement boundaries 0.0001 and 0.0002 days: about 8.6 s and 17.3 s of inactivity.
 	tierBoundaryDays: '0.0001, 0.0002',
 	repermissionDays: 0.0001,
-	repermissionWait: 10,
-	seasonalWait: 8,
+	repermissionWait: 15,
+	seasonalWait: 14,
 };
 
 const PER_RECIPE: Record<string, Tweak> = {
