@@ -11,18 +11,19 @@ import { WebhookHandler, type Route, type WebhookConfig, type WebhookSecrets } f
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 /**
- * Every path sits under the node's webhook id: <n8n>/webhook/<webhookId>/<path>. That prefix is the
- * tracking base URL Send Campaign needs. The parameter name tells the routes apart.
+ * Every path sits under <n8n>/webhook/<webhookId>/<Path parameter>/; that prefix is the tracking base
+ * URL Send Campaign needs. The route parameter name tells the routes apart.
  */
-// n8n 2.x routes a path with ":param" segments only when it is registered as a full path (webhook
-// id column + path without the id); without isFullPath the stored path keeps the id and never matches.
-// Limit: n8n keys webhooks by (path, method), so these dynamic paths serve one Marketing Webhook
-// Trigger per n8n instance (the first published); the static events path works for every one.
+// n8n 2.x routes ":param" paths only when registered as full paths: it stores the evaluated path
+// (primary key: path + method) with the node's webhook id and matches requests on
+// <webhookId>/<path>. Prefixing the Path parameter keeps each trigger's stored paths its own, the
+// way n8n's Webhook node does; with an empty Path n8n drops the leading "/".
+const PATH_PREFIX = '={{$parameter["path"]}}/';
 const hook = (httpMethod: string, path: string): IWebhookDescription => ({
 	name: 'default',
 	httpMethod,
 	responseMode: 'onReceived',
-	path,
+	path: PATH_PREFIX + path,
 	...(path.includes(':') ? { isFullPath: true } : {}),
 });
 
@@ -101,10 +102,19 @@ export class MarketingWebhookTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Paths under this node\'s production URL (…/webhook/&lt;webhook ID&gt;): <b>events</b> (POST CRM/site/form events), <b>esp/sendgrid</b>, <b>esp/mailgun</b>, <b>esp/postmark</b>, <b>esp/ses</b>, <b>esp/brevo</b>, and the tracking paths t/o, t/c, u. Use the URL without the path as Send Campaign\'s Tracking Base URL.',
+					'Paths under this node\'s production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>events</b> (POST CRM/site/form events), <b>esp/sendgrid</b>, <b>esp/mailgun</b>, <b>esp/postmark</b>, <b>esp/ses</b>, <b>esp/brevo</b>, and the tracking paths t/o, t/c, u. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign\'s Tracking Base URL.',
 				name: 'notice',
 				type: 'notice',
 				default: '',
+			},
+			{
+				displayName: 'Path',
+				name: 'path',
+				type: 'string',
+				default: '',
+				placeholder: 'shop-eu',
+				description:
+					'Prefix of every path of this trigger, so several Marketing Webhook Triggers (one per workspace) each get their own tracking URLs. n8n keeps one trigger per path, so give each trigger a different one. Letters, digits, "-" and "_", no slashes at the ends; empty serves the paths directly under the webhook ID.',
 			},
 			{
 				displayName: 'Start the Workflow For',

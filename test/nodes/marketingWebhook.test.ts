@@ -104,10 +104,17 @@ const credentials: Creds = {
 	marketingWebhookApi: { sharedSecret: 'crm-secret', sharedSecretHeader: 'X-Webhook-Secret', hmacSecret: '', hmacHeader: 'X-Signature', brevoToken: 'brevo-token' },
 };
 
+/** The URL path n8n serves a webhook on: its path expression evaluated and trimmed as n8n's
+ * WebhookService.getNodeWebhooks does, then <webhookId>/<path> (how ":param" full paths are looked up). */
+function servedPath(s: typeof setup, description: (typeof MARKETING_WEBHOOKS)[number]): string {
+	const evaluated = String(s.workflow.expression.getSimpleParameterValue(s.node, description.path, 'internal', {})).trim().replace(/^\//, '').replace(/\/$/, '');
+	return NodeHelpers.getNodeWebhookUrl('', s.workflow.id, s.node, evaluated, Boolean(description.isFullPath)).slice(1);
+}
+
 function match(path: string, method: string): { description: (typeof MARKETING_WEBHOOKS)[number]; params: Record<string, string>; registered: string } | null {
 	for (const description of MARKETING_WEBHOOKS) {
 		if (description.httpMethod !== method) continue;
-		const registered = NodeHelpers.getNodeWebhookPath(setup.workflow.id, setup.node, description.path);
+		const registered = servedPath(setup, description);
 		const want = registered.split('/');
 		const got = path.split('/');
 		if (want.length !== got.length) continue;
@@ -189,19 +196,23 @@ async function mail(campaignId: string) {
 }
 
 describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
-	it('declares its webhooks under the node webhook id, as n8n registers them', () => {
-		const paths = MARKETING_WEBHOOKS.map((d) => `${d.httpMethod} ${NodeHelpers.getNodeWebhookPath('wf', setup.node, d.path)}`);
-		expect(paths).toEqual([
-			`POST ${WEBHOOK_ID}/events`,
-			`GET ${WEBHOOK_ID}/t/o/:openToken`,
-			`HEAD ${WEBHOOK_ID}/t/o/:openToken`,
-			`GET ${WEBHOOK_ID}/t/c/:clickToken`,
-			`HEAD ${WEBHOOK_ID}/t/c/:clickToken`,
-			`GET ${WEBHOOK_ID}/u/:unsubscribeToken`,
-			`HEAD ${WEBHOOK_ID}/u/:unsubscribeToken`,
-			`POST ${WEBHOOK_ID}/u/:unsubscribeToken`,
-			`POST ${WEBHOOK_ID}/esp/:provider`,
-		]);
+	it('declares its webhooks under the node webhook id and the Path parameter, as n8n serves them', () => {
+		const served = (path: string) => {
+			const s = makeWorkflow({ path }, true);
+			return MARKETING_WEBHOOKS.map((d) => `${d.httpMethod} ${servedPath(s, d)}`);
+		};
+		const routes = ['POST events', 'GET t/o/:openToken', 'HEAD t/o/:openToken', 'GET t/c/:clickToken', 'HEAD t/c/:clickToken', 'GET u/:unsubscribeToken', 'HEAD u/:unsubscribeToken', 'POST u/:unsubscribeToken', 'POST esp/:provider'];
+		const under = (prefix: string) => routes.map((r) => r.replace(' ', ` ${prefix}`));
+		// Empty Path (the default): the URLs of existing workflows, <webhookId>/t/o/:openToken.
+		expect(served('')).toEqual(under(`${WEBHOOK_ID}/`));
+		expect(served('shop-eu')).toEqual(under(`${WEBHOOK_ID}/shop-eu/`));
+		// n8n stores full paths by (path, method): two triggers with different Paths never collide.
+		const stored = (path: string) => {
+			const s = makeWorkflow({ path }, true);
+			return MARKETING_WEBHOOKS.filter((d) => d.isFullPath).map((d) => String(s.workflow.expression.getSimpleParameterValue(s.node, d.path, 'internal', {})));
+		};
+		expect(stored('shop-eu')).toContain('shop-eu/t/o/:openToken');
+		expect(stored('shop-eu').filter((p) => stored('shop-us').includes(p))).toEqual([]);
 		expect(NodeHelpers.getNodeWebhookUrl('https://n8n.example.com/webhook', 'wf', setup.node, 't/c/:clickToken')).toBe(`https://n8n.example.com/webhook/${WEBHOOK_ID}/t/c/:clickToken`);
 	});
 
@@ -221,6 +232,23 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 			['ada', 'page_viewed'],
 		]);
 		expect(await store.events.countSince('lead@example.com', 'demo_booked', 0)).toBe(1);
+	});
+
+	it('serves the tracking routes under its Path parameter, and not the unprefixed ones', async () => {
+		const t = await mail('node-path');
+		const before = setup;
+		setup = makeWorkflow({ path: 'shop-eu', emit: ['opens', 'clicks'] }, true);
+		try {
+			const open = await call('GET', `/shop-eu/t/o/${t.open}`, undefined, { 'user-agent': 'Mozilla/5.0' });
+			expect(open.status).toBe(200);
+			expect(open.headers['content-type']).toBe('image/gif');
+			const click = await call('GET', `/shop-eu/t/c/${t.click}`, undefined, { 'user-agent': 'Mozilla/5.0' });
+			expect(click.status).toBe(302);
+			expect(click.headers.location).toBe('https://shop.example/');
+			expect((await call('GET', `/t/c/${t.click}`)).status).toBe(404);
+		} finally {
+			setup = before;
+		}
 	});
 
 	it('serves the open pixel (no execution for opens unless chosen), the click redirect and the unsubscribe pages', async () => {
