@@ -53,7 +53,7 @@ import { storeConfig, type Topology } from './store';
 /** Credential data as n8n hands it to a node after decryption, keyed by credential type. */
 export type CredentialsByType = Record<string, ICredentialDataDecryptedObject>;
 
-class TestCredentialsHelper extends ICredentialsHelper {
+export class TestCredentialsHelper extends ICredentialsHelper {
 	constructor(private readonly byType: CredentialsByType) {
 		super();
 	}

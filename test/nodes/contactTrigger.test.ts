@@ -9,16 +9,11 @@
 import { randomUUID } from 'crypto';
 import { TriggerContext } from 'n8n-core';
 import {
-	ICredentialsHelper,
 	Workflow,
-	type ICredentialDataDecryptedObject,
-	type ICredentials,
 	type IDataObject,
-	type IHttpRequestOptions,
 	type INode,
 	type INodeExecutionData,
 	type INodeParameters,
-	type INodeProperties,
 	type INodeType,
 	type INodeTypes,
 	type IRun,
@@ -33,7 +28,7 @@ import { closeAllStores, acquireStore } from '../../lib/redis/pool';
 import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
 import { DateSchedule, definitionId } from '../../lib/triggers';
-import { contactStoreCredentials, runWorkflow, type CredentialsByType } from '../harness/n8n';
+import { contactStoreCredentials, runWorkflow, TestCredentialsHelper, type CredentialsByType } from '../harness/n8n';
 import { topologies } from '../harness/store';
 import { storeConfigFrom } from '../../nodes/shared/store';
 
@@ -48,37 +43,6 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 	}
 }
 
-class Credentials extends ICredentialsHelper {
-	constructor(private readonly byType: CredentialsByType) {
-		super();
-	}
-	getParentTypes(): string[] {
-		return [];
-	}
-	isCredentialUsableByNode(): boolean {
-		return true;
-	}
-	async authenticate(_c: ICredentialDataDecryptedObject, _t: string, request: IHttpRequestOptions): Promise<IHttpRequestOptions> {
-		return request;
-	}
-	async preAuthentication(): Promise<undefined> {
-		return undefined;
-	}
-	async runPreAuthentication(): Promise<undefined> {
-		return undefined;
-	}
-	async getCredentials(): Promise<ICredentials> {
-		throw new Error('decrypted credentials only');
-	}
-	async getDecrypted(_a: IWorkflowExecuteAdditionalData, _n: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
-		return { ...this.byType[type] };
-	}
-	async updateCredentials(): Promise<void> {}
-	async updateCredentialsOauthTokenData(): Promise<void> {}
-	getCredentialsProperties(): INodeProperties[] {
-		return [];
-	}
-}
 
 interface Execution {
 	items: IDataObject[];
@@ -110,7 +74,7 @@ async function activate(parameters: INodeParameters, credentials: CredentialsByT
 		credentials: { contactStoreApi: { id: 'cred', name: 'Contact Store' } },
 	};
 	const workflow = new Workflow({ id: opts.workflowId ?? 'wf-trigger', name: 'Trigger test', nodes: [node], connections: {}, active: true, nodeTypes: nodeTypes(type) });
-	const additionalData = { credentialsHelper: new Credentials(credentials), variables: {} } as unknown as IWorkflowExecuteAdditionalData;
+	const additionalData = { credentialsHelper: new TestCredentialsHelper(credentials), variables: {} } as unknown as IWorkflowExecuteAdditionalData;
 	const executions: Execution[] = [];
 	const emit: ITriggerFunctions['emit'] = (data: INodeExecutionData[][], _response, done) => {
 		executions.push({ items: data[0].map((i) => i.json), done });
