@@ -20,30 +20,30 @@ export function defineScript(dir: string, file: string, numberOfKeys: number): S
 	};
 }
 
-const definedOn = new WeakMap<RedisClient, Map<string, Promise<void>>>();
+const defined = new WeakMap<RedisClient, Set<string>>();
 
-/**
- * Runs a script as an ioredis custom command: EVALSHA with EVAL fallback, auto-pipelined with the
- * other commands of the tick. (A plain EVALSHA would be grouped on a cluster by its first argument,
- * the SHA, not by its key.)
- */
+/** EVALSHA with EVAL fallback (ioredis handles NOSCRIPT); auto-pipelined with concurrent calls. */
 export async function runScript<T = unknown>(
 	redis: RedisClient,
 	script: Script,
 	keys: string[],
 	args: Array<string | number>,
 ): Promise<T> {
-	let scripts = definedOn.get(redis);
-	if (!scripts) definedOn.set(redis, (scripts = new Map()));
-	let ready = scripts.get(script.name);
-	if (!ready) {
+	let names = defined.get(redis);
+	if (!names) defined.set(redis, (names = new Set()));
+	if (!names.has(script.name)) {
 		redis.defineCommand(script.name, { numberOfKeys: script.numberOfKeys, lua: script.lua });
-		// An auto-pipeline queued earlier in this tick was built without the new command and would
-		// lose its replies; the first calls wait until it has been sent.
-		ready = new Promise((resolve) => setImmediate(resolve));
-		scripts.set(script.name, ready);
+		names.add(script.name);
+		// ioredis copies custom commands into a pipeline when it creates it; an auto-pipeline already
+		// queued (other commands of the same tick) would lack this one and lose the batch's replies
+		// ("results[i] is not iterable"). Give it the new command too.
+		const client = redis as unknown as { _autoPipelines?: Map<string, Record<string, unknown>>; scriptsSet?: Record<string, { sha: string }> };
+		const defined = client.scriptsSet?.[script.name];
+		for (const pipeline of client._autoPipelines?.values() ?? []) {
+			pipeline[script.name] = (redis as unknown as Record<string, unknown>)[script.name];
+			if (defined) (pipeline._shaToScript as Record<string, unknown>)[defined.sha] = defined;
+		}
 	}
-	await ready;
 	const command = (redis as unknown as Record<string, (...a: unknown[]) => Promise<T>>)[script.name];
 	return command.call(redis, ...keys, ...args);
 }
