@@ -74,11 +74,61 @@ export class ContactStore {
 		try {
 			return await runScript<T>(this.redis, script, keys, args);
 		} catch (error) {
-			const message = (error as Error).message ?? '';
-			if (message.startsWith('NOT_FOUND')) throw new NotFoundError('contactId', 'The contact does not exist');
-			if (message.startsWith('EXISTS')) throw new ConflictError('contactId', 'The contact already exists');
-			throw toStoreError(error);
+			throw scriptError(error);
 		}
+	}
+
+	/**
+	 * Runs a per-shard batch script: one call per shard and chunk of at most `chunkSize` items, all
+	 * concurrent (auto-pipelined). Each item pays only its own work on the server, not a command of
+	 * its own. The script gets KEYS = [shard prefix, each item's contact base key] and ARGV =
+	 * [shared, JSON array of the items' requests], and answers a JSON array holding, per item, its
+	 * result or {err = "<CODE> message"}. An item whose `prepare` throws fails alone.
+	 */
+	async runBatch<I, T>(
+		script: Script,
+		items: I[],
+		prepare: (item: I, index: number) => { contactId: string; request: unknown },
+		shared: string,
+		chunkSize = 200,
+	): Promise<Array<Result<T>>> {
+		const results: Array<Result<T>> = new Array(items.length);
+		const byShard = new Map<number, Array<{ index: number; base: string; request: unknown }>>();
+		items.forEach((item, index) => {
+			try {
+				const { contactId, request } = prepare(item, index);
+				const shard = this.keys.shardOfContact(contactId);
+				let list = byShard.get(shard);
+				if (!list) byShard.set(shard, (list = []));
+				list.push({ index, base: this.keys.contact(contactId), request });
+			} catch (error) {
+				results[index] = { ok: false, error: toStoreError(error) as Error };
+			}
+		});
+		const calls: Array<Promise<void>> = [];
+		for (const [shard, list] of byShard) {
+			for (let start = 0; start < list.length; start += chunkSize) {
+				const chunk = list.slice(start, start + chunkSize);
+				calls.push(
+					runScript<string>(this.redis, script, [this.keys.shard(shard), ...chunk.map((c) => c.base)], [shared, JSON.stringify(chunk.map((c) => c.request))]).then(
+						(raw) => {
+							const answers = JSON.parse(raw) as Array<T | { err: string }>;
+							chunk.forEach((c, k) => {
+								const answer = answers[k];
+								results[c.index] =
+									answer !== null && typeof answer === 'object' && 'err' in answer ? { ok: false, error: scriptError(new Error(answer.err)) } : { ok: true, value: answer as T };
+							});
+						},
+						(error) => {
+							const failure = scriptError(error);
+							for (const c of chunk) results[c.index] = { ok: false, error: failure };
+						},
+					),
+				);
+			}
+		}
+		await Promise.all(calls);
+		return results;
 	}
 
 	/** Raw command access with connection errors mapped. */
@@ -100,6 +150,14 @@ export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) =
 	return settled.map((s) =>
 		s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: toStoreError(s.reason) as Error },
 	);
+}
+
+/** The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...") or a connection failure. */
+function scriptError(error: unknown): Error {
+	const message = (error as Error)?.message ?? '';
+	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
+	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
+	return toStoreError(error) as Error;
 }
 
 export function chainJson(chain: ChainLink[] | undefined): string {

@@ -78,3 +78,19 @@ local function ensure_contact(base, shard, id, now)
   reg_index(base, shard .. ':ix:all')
   return true
 end
+
+-- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, KEYS[i + 1] the base key of
+-- item i, ARGV[2] the JSON array of the items' requests. Runs fn(base, request) per item; an
+-- item's error ({err = ...} returned, or raised) is its own answer and the other items go on.
+local function each_item(fn)
+  local out = {}
+  for i, request in ipairs(cjson.decode(ARGV[2])) do
+    local ok, answer = pcall(fn, KEYS[i + 1], request)
+    if not ok then
+      if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
+    end
+    if answer == nil then answer = false end
+    out[i] = answer
+  end
+  return cjson.encode(out)
+end
