@@ -81,9 +81,11 @@ export class ContactStore {
 	/**
 	 * Runs a per-shard batch script: one call per shard and chunk of at most `chunkSize` items, all
 	 * concurrent (auto-pipelined). Each item pays only its own work on the server, not a command of
-	 * its own. The script gets KEYS = [shard prefix, each item's contact base key] and ARGV =
-	 * [shared, JSON array of the items' requests], and answers a JSON array holding, per item, its
-	 * result or {err = "<CODE> message"}. An item whose `prepare` throws fails alone.
+	 * its own. The script gets KEYS[1] = the shard prefix and ARGV = [shared, JSON array of the
+	 * items' requests, JSON array of their contact base keys] (all in the shard's hash slot: a
+	 * fixed key count keeps ioredis routing by KEYS[1] on a cluster), and answers a JSON array
+	 * holding, per item, its result or {err = "<CODE> message"}. An item whose `prepare` throws
+	 * fails alone.
 	 */
 	async runBatch<I, T>(
 		script: Script,
@@ -110,7 +112,7 @@ export class ContactStore {
 			for (let start = 0; start < list.length; start += chunkSize) {
 				const chunk = list.slice(start, start + chunkSize);
 				calls.push(
-					runScript<string>(this.redis, script, [this.keys.shard(shard), ...chunk.map((c) => c.base)], [shared, JSON.stringify(chunk.map((c) => c.request))]).then(
+					runScript<string>(this.redis, script, [this.keys.shard(shard)], [shared, JSON.stringify(chunk.map((c) => c.request)), JSON.stringify(chunk.map((c) => c.base))]).then(
 						(raw) => {
 							const answers = JSON.parse(raw) as Array<T | { err: string }>;
 							chunk.forEach((c, k) => {

@@ -2,10 +2,10 @@ import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { defineScript } from '../redis/scripts';
-import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
+import { chainJson, type ChangeContext, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS } from '../values';
 
-const setTier = defineScript(__dirname, 'set_tier', 2);
+const setTier = defineScript(__dirname, 'set_tier', 1);
 
 const DAY = 86_400_000;
 
@@ -68,33 +68,43 @@ export class EngagementTagger {
 
 	/** Re-tiers the given contacts now; one round trip per batch. */
 	async tag(contactIds: string[], config: TierConfig = DEFAULT_TIERS, context: ChangeContext = {}): Promise<Array<Result<TierResult>>> {
-		const checked = checkTierConfig(config);
-		const now = this.store.now();
-		return settleAll(contactIds, (id) => this.apply(checkContactId(id), checked, now, context));
+		return this.apply(contactIds, checkTierConfig(config), this.store.now(), context);
 	}
 
-	private async apply(contactId: string, config: Required<TierConfig>, now: number, context: ChangeContext): Promise<TierResult> {
+	private async apply(contactIds: string[], config: Required<TierConfig>, now: number, context: ChangeContext): Promise<Array<Result<TierResult>>> {
 		const { store } = this;
-		const raw = await store.run<string>(setTier, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
-			JSON.stringify({
-				id: contactId,
-				now,
-				names: config.names,
-				bounds: config.boundaryDays.map((d) => Math.round(d * DAY)),
-				events: config.interactionEvents,
-				source: context.source ?? 'engagement-tagger',
-				chain: chainJson(context.chain),
-				limits: store.limits,
-			}),
-		]);
-		const out = JSON.parse(raw) as { tier: string; from: string | false; changed: boolean; last: number | false };
-		return {
-			contactId,
-			tier: out.tier,
-			previous: out.from === false ? null : out.from,
-			changed: out.changed,
-			lastInteractionAt: out.last === false ? null : new Date(out.last).toISOString(),
-		};
+		const shared = JSON.stringify({
+			now,
+			names: config.names,
+			bounds: config.boundaryDays.map((d) => Math.round(d * DAY)),
+			events: config.interactionEvents,
+			source: context.source ?? 'engagement-tagger',
+			chain: chainJson(context.chain),
+			limits: store.limits,
+		});
+		const results = await store.runBatch<string, { tier: string; from: string | false; changed: boolean; last: number | false }>(
+			setTier,
+			contactIds,
+			(id) => {
+				const contactId = checkContactId(id);
+				return { contactId, request: contactId };
+			},
+			shared,
+		);
+		return results.map((r, i) =>
+			r.ok
+				? {
+						ok: true,
+						value: {
+							contactId: checkContactId(contactIds[i]),
+							tier: r.value.tier,
+							previous: r.value.from === false ? null : r.value.from,
+							changed: r.value.changed,
+							lastInteractionAt: r.value.last === false ? null : new Date(r.value.last).toISOString(),
+						},
+					}
+				: r,
+		);
 	}
 
 	private stateKey(runName: string, config: Required<TierConfig>): string {
@@ -146,7 +156,7 @@ export class EngagementTagger {
 						const ids = await store.call((r) => r.zrangebyscore(store.keys.index(shard, 'act'), min, max, 'LIMIT', offset, pageSize));
 						if (ids.length === 0) break;
 						examined += ids.length;
-						const results = await settleAll(ids, (id) => this.apply(id, checked, now, options.context ?? {}));
+						const results = await this.apply(ids, checked, now, options.context ?? {});
 						const page = results.flatMap((r) => (r.ok && r.value.changed ? [r.value] : []));
 						if (options.keepChanges !== false) changed.push(...page);
 						if (page.length > 0) await options.onPage?.(page);

@@ -110,7 +110,13 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 		case 'tagRemoved': {
 			const eventName = filter.kind === 'tagAdded' ? SYSTEM_EVENTS.tagAdded : SYSTEM_EVENTS.tagRemoved;
 			const tags = new Set(names('tags', filter.tags, 'Tag', LIMITS.tagLength));
-			return (e) => e.name === eventName && (tags.size === 0 || tags.has(String(e.properties.tag)));
+			// A tier tag is switched by its tier: the one $tier_changed event stands for the tag events.
+			const tierSide = filter.kind === 'tagAdded' ? 'to' : 'from';
+			const tag = (e: LogEvent): unknown => (e.name === eventName ? e.properties.tag : e.name === SYSTEM_EVENTS.tierChanged ? e.properties[tierSide] : null);
+			return (e) => {
+				const value = tag(e);
+				return value !== null && value !== undefined && (tags.size === 0 || tags.has(String(value)));
+			};
 		}
 		case 'fieldChanged': {
 			const field = checkName('field', filter.field, LIMITS.fieldNameLength, 'Field name');

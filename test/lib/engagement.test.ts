@@ -45,6 +45,14 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		// A Contact Trigger on "tier changed to Inactive" finds it in the log.
 		const [latest] = await latestMatching(store, compileFilter({ kind: 'tierChanged', to: ['Inactive'] }));
 		expect(latest).toMatchObject({ contactId: 'eve', properties: { from: 'Disengaged', to: 'Inactive' } });
+		// One event per change: the tier tag's switch is that event, which tag triggers match too.
+		const history = (await store.events.history('eve', 100)).map((e) => e.name);
+		expect(history.filter((n) => n === '$tag_added' || n === '$tag_removed')).toEqual(['$tag_added']); // 'customer' only
+		const tagged = await latestMatching(store, compileFilter({ kind: 'tagAdded', tags: ['Engaged'] }));
+		expect(tagged[0]).toMatchObject({ contactId: 'eve', name: '$tier_changed', properties: { from: 'Inactive', to: 'Engaged' } });
+		const untagged = await latestMatching(store, compileFilter({ kind: 'tagRemoved', tags: ['Disengaged'] }));
+		expect(untagged[0]).toMatchObject({ contactId: 'eve', properties: { from: 'Disengaged', to: 'Inactive' } });
+		expect(await latestMatching(store, compileFilter({ kind: 'tagRemoved', tags: ['customer'] }))).toEqual([]);
 	});
 
 	it('removes a stray second tier tag, and counts only chosen interaction events when asked', async () => {

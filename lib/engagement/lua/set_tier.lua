@@ -1,55 +1,50 @@
--- Computes a contact's engagement tier from its last interaction and switches its tier tag
--- atomically: exactly one tier tag, $tag_removed / $tag_added and $tier_changed events on change.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON:
--- {id, now, names [tier names, most engaged first], bounds [ms, ascending], events [names] or [],
---  source, chain, limits}
-local base, shard = KEYS[1], KEYS[2]
+-- Computes each contact's engagement tier from its last interaction and switches its tier tag
+-- atomically: exactly one tier tag, and one $tier_changed {from, to} event per change (the tag
+-- switch is part of it: Contact Trigger's tag added / removed modes match it too).
+-- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending], events
+-- [names] or [], source, chain, limits}; ARGV[2] JSON array of contact ids, ARGV[3] of their base keys.
+local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
-if redis.call('EXISTS', base) == 0 then return redis.error_reply('NOT_FOUND contact does not exist') end
+local tierTag = {}
+for _, name in ipairs(r.names) do tierTag[name] = shard .. ':ix:tag:' .. name end
 
--- Last interaction: the store's activity time, or the latest of the chosen events.
-local last = nil
-if #r.events == 0 then
-  last = tonumber(redis.call('HGET', base, 'lastActivityAt'))
-else
-  for _, name in ipairs(r.events) do
-    local t = tonumber(redis.call('HGET', base .. ':n', 'last:' .. name))
-    if t and (last == nil or t > last) then last = t end
+return each_item(function(base, id)
+  local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
+  if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
+  -- Last interaction: the store's activity time, or the latest of the chosen events.
+  local last = tonumber(core[2])
+  if #r.events > 0 then
+    last = nil
+    for _, name in ipairs(r.events) do
+      local t = tonumber(redis.call('HGET', base .. ':n', 'last:' .. name))
+      if t and (last == nil or t > last) then last = t end
+    end
   end
-end
 
-local index = #r.names
-if last then
-  index = 1
-  for _, bound in ipairs(r.bounds) do
-    if r.now - last >= bound then index = index + 1 end
+  local index = #r.names
+  if last then
+    index = 1
+    for _, bound in ipairs(r.bounds) do
+      if r.now - last >= bound then index = index + 1 end
+    end
   end
-end
-local tier = r.names[index]
-
-local function emit(name, props)
-  record(base, shard, r.id, r.now,
-    { name = name, ts = r.now, props = json_or_empty(props), source = r.source, chain = r.chain }, r.limits)
-end
-
-local tagsKey = base .. ':t'
-for _, name in ipairs(r.names) do
-  if name ~= tier and redis.call('SREM', tagsKey, name) == 1 then
-    redis.call('SREM', shard .. ':ix:tag:' .. name, r.id)
-    emit('$tag_removed', { tag = name })
+  local tier = r.names[index]
+  -- Exactly one tier tag, also after someone tagged or untagged a tier name by hand.
+  local tagsKey = base .. ':t'
+  for _, name in ipairs(r.names) do
+    if name ~= tier and redis.call('SREM', tagsKey, name) == 1 then redis.call('SREM', tierTag[name], id) end
   end
-end
-if redis.call('SADD', tagsKey, tier) == 1 then
-  reg_key(base, tagsKey)
-  redis.call('SADD', shard .. ':ix:tag:' .. tier, r.id)
-  reg_index(base, shard .. ':ix:tag:' .. tier)
-  emit('$tag_added', { tag = tier })
-end
+  if redis.call('SADD', tagsKey, tier) == 1 then
+    redis.call('SADD', tierTag[tier], id)
+    reg_key(base, tagsKey)
+    reg_index(base, tierTag[tier])
+  end
 
-local old = redis.call('HGET', base, 'tier')
-local changed = old ~= tier
-if changed then
+  local old = core[3]
+  local answer = { tier = tier, from = old or false, changed = old ~= tier, last = last or false }
+  if not answer.changed then return answer end
   redis.call('HSET', base, 'tier', tier, 'tierAt', r.now, 'updatedAt', r.now)
-  emit('$tier_changed', { from = old or cjson.null, to = tier })
-end
-return cjson.encode({ tier = tier, from = old or false, changed = changed, last = last or false })
+  record(base, shard, id, r.now,
+    { name = '$tier_changed', ts = r.now, props = cjson.encode({ from = old or cjson.null, to = tier }), source = r.source, chain = r.chain }, r.limits)
+  return answer
+end)

@@ -27,6 +27,8 @@ end
 -- Records one event: the shard's log (a bounded stream), the contact's history and per-name
 -- counters and time index. Returns the event id (the log entry id).
 -- ev = {name, ts, props (json text), source, chain (json text)}; lim = limits from the caller.
+-- Every redis.call costs about a microsecond on top of its command, so work that is only
+-- occasionally needed (pruning, registering keys) runs only when it is.
 local function record(base, shard, id, now, ev, lim)
   local eid = redis.call('XADD', shard .. ':log', 'MAXLEN', '~', lim.logMax, '*',
     'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
@@ -35,29 +37,35 @@ local function record(base, shard, id, now, ev, lim)
 
   local counters = base .. ':n'
   local count = redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
-  -- Pruning ids the stream has trimmed every 16th event of a name keeps this off the hot path;
-  -- erase deletes the ids it finds, and XDEL of an id already trimmed is a no-op.
-  if count % 16 == 1 then
-    local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
-    if oldest then
-      redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
+  local times = base .. ':e:' .. ev.name
+  local history = base .. ':h'
+  if count == 1 then
+    redis.call('HSET', counters, 'first:' .. ev.name, ev.ts, 'last:' .. ev.name, ev.ts)
+    -- The first event of a name creates its time index: register the keys an event writes
+    -- (erase and export rely on it); later events of the name add no key.
+    redis.call('SADD', base .. ':k', base .. ':l', counters, times, history)
+  else
+    local bounds = redis.call('HMGET', counters, 'first:' .. ev.name, 'last:' .. ev.name)
+    local first, last = tonumber(bounds[1]), tonumber(bounds[2])
+    if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
+    if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
+    -- Pruning ids the stream has trimmed every 16th event of a name keeps this off the hot path;
+    -- erase deletes the ids it finds, and XDEL of an id already trimmed is a no-op.
+    if count % 16 == 0 then
+      local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
+      if oldest then
+        redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
+      end
     end
   end
-  local bounds = redis.call('HMGET', counters, 'first:' .. ev.name, 'last:' .. ev.name)
-  local first, last = tonumber(bounds[1]), tonumber(bounds[2])
-  if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
-  if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
 
-  local times = base .. ':e:' .. ev.name
   redis.call('ZADD', times, ev.ts, eid)
   redis.call('ZREMRANGEBYSCORE', times, '-inf', '(' .. (now - lim.retentionMs))
-  redis.call('ZREMRANGEBYRANK', times, 0, -(lim.perNameMax + 1))
+  -- The index never holds more entries than events of the name ever recorded.
+  if count > lim.perNameMax then redis.call('ZREMRANGEBYRANK', times, 0, -(lim.perNameMax + 1)) end
 
-  local history = base .. ':h'
   redis.call('ZADD', history, ev.ts, cjson.encode({ id = eid, name = ev.name, ts = ev.ts, props = ev.props, source = ev.source }))
   redis.call('ZREMRANGEBYRANK', history, 0, -(lim.historyMax + 1))
-  -- One SADD registers the four keys an event writes (erase and export rely on it).
-  redis.call('SADD', base .. ':k', base .. ':l', counters, times, history)
   return eid
 end
 
@@ -79,13 +87,15 @@ local function ensure_contact(base, shard, id, now)
   return true
 end
 
--- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, KEYS[i + 1] the base key of
--- item i, ARGV[2] the JSON array of the items' requests. Runs fn(base, request) per item; an
--- item's error ({err = ...} returned, or raised) is its own answer and the other items go on.
+-- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, ARGV[2] the JSON array of
+-- the items' requests, ARGV[3] that of their contact base keys (in the shard's slot). Runs
+-- fn(base, request) per item; an item's error ({err = ...} returned, or raised) is its own
+-- answer and the other items go on.
 local function each_item(fn)
   local out = {}
+  local bases = cjson.decode(ARGV[3])
   for i, request in ipairs(cjson.decode(ARGV[2])) do
-    local ok, answer = pcall(fn, KEYS[i + 1], request)
+    local ok, answer = pcall(fn, bases[i], request)
     if not ok then
       if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
     end
