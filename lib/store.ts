@@ -81,28 +81,28 @@ export class ContactStore {
 	/**
 	 * Runs a per-shard batch script: one call per shard and chunk of at most `chunkSize` items, all
 	 * concurrent (auto-pipelined). Each item pays only its own work on the server, not a command of
-	 * its own. The script gets KEYS[1] = the shard prefix and ARGV = [shared, JSON array of the
-	 * items' requests, JSON array of their contact base keys] (all in the shard's hash slot: a
-	 * fixed key count keeps ioredis routing by KEYS[1] on a cluster), and answers a JSON array
-	 * holding, per item, its result or {err = "<CODE> message"}. An item whose `prepare` throws
-	 * fails alone.
+	 * its own. `prepare` gives each item's contact and its arguments (a flat list, no JSON: encoding
+	 * and decoding in Lua costs more than an item's own commands); the script's each_item
+	 * (lib/redis/lua/common.lua) answers, per item, a flat array or an error. KEYS[1] is the shard
+	 * prefix: a fixed key count keeps ioredis routing by it on a cluster, and every contact key of
+	 * the shard shares its hash slot. An item whose `prepare` throws fails alone.
 	 */
 	async runBatch<I, T>(
 		script: Script,
 		items: I[],
-		prepare: (item: I, index: number) => { contactId: string; request: unknown },
+		prepare: (item: I, index: number) => { contactId: string; args: Array<string | number> },
 		shared: string,
 		chunkSize = 200,
 	): Promise<Array<Result<T>>> {
 		const results: Array<Result<T>> = new Array(items.length);
-		const byShard = new Map<number, Array<{ index: number; base: string; request: unknown }>>();
+		const byShard = new Map<number, Array<{ index: number; base: string; args: Array<string | number> }>>();
 		items.forEach((item, index) => {
 			try {
-				const { contactId, request } = prepare(item, index);
+				const { contactId, args } = prepare(item, index);
 				const shard = this.keys.shardOfContact(contactId);
 				let list = byShard.get(shard);
 				if (!list) byShard.set(shard, (list = []));
-				list.push({ index, base: this.keys.contact(contactId), request });
+				list.push({ index, base: this.keys.contact(contactId), args });
 			} catch (error) {
 				results[index] = { ok: false, error: toStoreError(error) as Error };
 			}
@@ -111,14 +111,14 @@ export class ContactStore {
 		for (const [shard, list] of byShard) {
 			for (let start = 0; start < list.length; start += chunkSize) {
 				const chunk = list.slice(start, start + chunkSize);
+				const args: Array<string | number> = [shared, chunk.length];
+				for (const c of chunk) args.push(c.args.length, c.base, ...c.args);
 				calls.push(
-					runScript<string>(this.redis, script, [this.keys.shard(shard)], [shared, JSON.stringify(chunk.map((c) => c.request)), JSON.stringify(chunk.map((c) => c.base))]).then(
-						(raw) => {
-							const answers = JSON.parse(raw) as Array<T | { err: string }>;
+					runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args).then(
+						(answers) => {
 							chunk.forEach((c, k) => {
 								const answer = answers[k];
-								results[c.index] =
-									answer !== null && typeof answer === 'object' && 'err' in answer ? { ok: false, error: scriptError(new Error(answer.err)) } : { ok: true, value: answer as T };
+								results[c.index] = answer instanceof Error ? { ok: false, error: scriptError(answer) } : { ok: true, value: answer as T };
 							});
 						},
 						(error) => {

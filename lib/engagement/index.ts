@@ -82,12 +82,13 @@ export class EngagementTagger {
 			chain: chainJson(context.chain),
 			limits: store.limits,
 		});
-		const results = await store.runBatch<string, { tier: string; from: string | false; changed: boolean; last: number | false }>(
+		// Per contact: [tier, previous tier or null, 1 when changed, last interaction (ms) or null].
+		const results = await store.runBatch<string, [string, string | null, number, number | null]>(
 			setTier,
 			contactIds,
 			(id) => {
 				const contactId = checkContactId(id);
-				return { contactId, request: contactId };
+				return { contactId, args: [contactId] };
 			},
 			shared,
 		);
@@ -97,10 +98,10 @@ export class EngagementTagger {
 						ok: true,
 						value: {
 							contactId: checkContactId(contactIds[i]),
-							tier: r.value.tier,
-							previous: r.value.from === false ? null : r.value.from,
-							changed: r.value.changed,
-							lastInteractionAt: r.value.last === false ? null : new Date(r.value.last).toISOString(),
+							tier: r.value[0],
+							previous: r.value[1],
+							changed: r.value[2] === 1,
+							lastInteractionAt: r.value[3] === null ? null : new Date(r.value[3]).toISOString(),
 						},
 					}
 				: r,

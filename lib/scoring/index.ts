@@ -8,7 +8,7 @@ import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
 
-const applyScore = defineScript(__dirname, 'apply_score', 2);
+const applyScore = defineScript(__dirname, 'apply_score', 1);
 const readScore = defineScript(__dirname, 'read_score', 1);
 
 export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';
@@ -244,6 +244,9 @@ export function compileModel(model: ScoreModel): CompiledModel {
 	return { compiled: true, name, rules, grades: checkGrades(model.grades), maxAwards };
 }
 
+/** What apply_score.lua answers for one item (see its header). */
+type ApplyScoreAnswer = [string, string, string, string, string, number, string | null, string[], string[], Array<string | number>];
+
 export class Scoring {
 	constructor(private readonly store: ContactStore) {}
 
@@ -254,71 +257,71 @@ export class Scoring {
 		const now = store.now();
 		// The model part of the request is the same for every item: encoded once per batch.
 		const modelJson = JSON.stringify({
+			now,
 			model: compiled.name,
 			fieldRules: compiled.rules.filter((r) => r.field).map((r) => ({ key: `f:${r.keyPart}`, rule: r.name, points: r.rule.points, cond: r.field })),
 			grades: compiled.grades,
 			maxAwards: compiled.maxAwards,
 			limits: store.limits,
 		});
-		return settleAll(inputs, async (input) => {
-			const contactId = checkContactId(input?.contactId);
-			const awards: Array<{ key: string; rule: string; points: number; at: number; enc: string }> = [];
-			const matched: string[] = [];
-			let eventName: string | undefined;
-			if (input.event !== undefined && input.event !== null) {
-				const event = input.event;
-				eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
-				const at = event.time === undefined || event.time === '' || event.time === null ? now : toTimestamp(event.time, 'time');
-				const props = parseProperties(event.properties);
-				const eventKey =
-					event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID');
-				const ctx: EvalContext = { now };
-				for (const rule of compiled.rules) {
-					if (!rule.matches || rule.rule.event !== eventName || !rule.matches(props, ctx)) continue;
-					matched.push(rule.name);
-					const key =
-						rule.frequency === 'oncePerContact'
-							? `o:${rule.keyPart}`
-							: rule.frequency === 'oncePerDay'
-								? `d:${rule.keyPart}:${new Date(at).toISOString().slice(0, 10)}`
-								: `e:${rule.keyPart}:${encodeKeyPart(eventKey)}`;
-					awards.push({ key, rule: rule.name, points: rule.rule.points, at, enc: encodeAward(rule.rule.points, rule.decay) });
+		const prepared: Array<{ contactId: string; matched: string[]; awards: number }> = new Array(inputs.length);
+		const results = await store.runBatch<ScoreInput, ApplyScoreAnswer>(
+			applyScore,
+			inputs,
+			(input, index) => {
+				const contactId = checkContactId(input?.contactId);
+				const source = input.source ? checkName('source', input.source, 200, 'Source') : 'lead-score';
+				// id, source, chain, then key, rule, points, at, encoded value per award.
+				const args: Array<string | number> = [contactId, source, chainJson(input.chain)];
+				let awards = 0;
+				const matched: string[] = [];
+				if (input.event !== undefined && input.event !== null) {
+					const event = input.event;
+					const eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
+					const at = event.time === undefined || event.time === '' || event.time === null ? now : toTimestamp(event.time, 'time');
+					const props = parseProperties(event.properties);
+					const eventKey =
+						event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID');
+					const ctx: EvalContext = { now };
+					for (const rule of compiled.rules) {
+						if (!rule.matches || rule.rule.event !== eventName || !rule.matches(props, ctx)) continue;
+						matched.push(rule.name);
+						const key =
+							rule.frequency === 'oncePerContact'
+								? `o:${rule.keyPart}`
+								: rule.frequency === 'oncePerDay'
+									? `d:${rule.keyPart}:${new Date(at).toISOString().slice(0, 10)}`
+									: `e:${rule.keyPart}:${encodeKeyPart(eventKey)}`;
+						args.push(key, rule.name, rule.rule.points, at, encodeAward(rule.rule.points, rule.decay));
+						awards++;
+					}
 				}
-			}
-			const raw = await store.run<string>(applyScore, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
-				JSON.stringify({
-					id: contactId,
-					now,
-					awards,
-					source: input.source ? checkName('source', input.source, 200, 'Source') : 'lead-score',
-					chain: chainJson(input.chain),
-				}),
-				modelJson,
-			]);
-			const out = JSON.parse(raw) as {
-				score: number;
-				grade: string;
-				previousGrade: string;
-				changed: boolean;
-				awarded: Array<{ rule: string; points: number }> | Record<string, never>;
-				duplicates: string[] | Record<string, never>;
-				fieldRules: Record<string, boolean> | unknown[];
-				eventId: string | false;
-			};
-			const fieldHolds = Array.isArray(out.fieldRules) ? {} : out.fieldRules;
-			for (const [rule, holds] of Object.entries(fieldHolds)) if (holds) matched.push(rule);
-			const duplicates = Array.isArray(out.duplicates) ? out.duplicates : [];
+				prepared[index] = { contactId, matched, awards };
+				return { contactId, args };
+			},
+			modelJson,
+		);
+		return results.map((result, index): Result<ScoreResult> => {
+			if (!result.ok) return result;
+			const [score, , , grade, previousGrade, changed, eventId, awarded, duplicates, fieldRules] = result.value;
+			const { contactId, matched, awards } = prepared[index];
+			for (let i = 0; i < fieldRules.length; i += 2) if (fieldRules[i + 1] === 1) matched.push(String(fieldRules[i]));
+			const awardedList: Array<{ rule: string; points: number }> = [];
+			for (let i = 0; i < awarded.length; i += 2) awardedList.push({ rule: awarded[i], points: Number(awarded[i + 1]) });
 			return {
-				contactId,
-				model: compiled.name,
-				score: out.score,
-				grade: out.grade,
-				previousGrade: out.previousGrade,
-				changed: out.changed,
-				matchedRules: matched,
-				awarded: Array.isArray(out.awarded) ? out.awarded : [],
-				duplicate: awards.length > 0 && duplicates.length === awards.length,
-				...(out.eventId ? { gradeEventId: out.eventId } : {}),
+				ok: true,
+				value: {
+					contactId,
+					model: compiled.name,
+					score: Number(score),
+					grade,
+					previousGrade,
+					changed: changed === 1,
+					matchedRules: matched,
+					awarded: awardedList,
+					duplicate: awards > 0 && duplicates.length === awards,
+					...(eventId ? { gradeEventId: eventId } : {}),
+				},
 			};
 		});
 	}

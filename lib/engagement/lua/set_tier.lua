@@ -2,13 +2,15 @@
 -- atomically: exactly one tier tag, and one $tier_changed {from, to} event per change (the tag
 -- switch is part of it: Contact Trigger's tag added / removed modes match it too).
 -- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending], events
--- [names] or [], source, chain, limits}; ARGV[2] JSON array of contact ids, ARGV[3] of their base keys.
+-- [names] or [], source, chain, limits}; per item: the contact id.
+-- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
 local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local tierTag = {}
 for _, name in ipairs(r.names) do tierTag[name] = shard .. ':ix:tag:' .. name end
 
-return each_item(function(base, id)
+return each_item(function(base, args)
+  local id = args[1]
   local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
   if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
   -- Last interaction: the store's activity time, or the latest of the chosen events.
@@ -41,8 +43,9 @@ return each_item(function(base, id)
   end
 
   local old = core[3]
-  local answer = { tier = tier, from = old or false, changed = old ~= tier, last = last or false }
-  if not answer.changed then return answer end
+  local answer = { tier, old or false, 0, last or false }
+  if old == tier then return answer end
+  answer[3] = 1
   redis.call('HSET', base, 'tier', tier, 'tierAt', r.now, 'updatedAt', r.now)
   record(base, shard, id, r.now,
     { name = '$tier_changed', ts = r.now, props = cjson.encode({ from = old or cjson.null, to = tier }), source = r.source, chain = r.chain }, r.limits)

@@ -1,20 +1,20 @@
--- Scores one contact atomically: adds event awards (idempotent by award key), applies field rules,
+-- Scores contacts atomically: adds event awards (idempotent by award key), applies field rules,
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
--- KEYS[1] contact base, KEYS[2] shard prefix.
--- ARGV[1] JSON of the item: {id, now, awards [{key, rule, points, at, enc}], source, chain}
--- ARGV[2] JSON of the model, the same for a whole batch: {model, fieldRules [{key, rule, points,
---   cond}], grades [{name, min}] (ascending; the first has no min), maxAwards, limits}
-local base, shard = KEYS[1], KEYS[2]
-local r, m = cjson.decode(ARGV[1]), cjson.decode(ARGV[2])
-local now, model, lim = r.now, m.model, m.limits
-
-if redis.call('EXISTS', base) == 0 then
-  return redis.error_reply('NOT_FOUND contact does not exist')
-end
-
-local awardsKey = base .. ':sp:' .. model
-local valuesKey = base .. ':sv:' .. model
+-- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of the model, the same for the
+-- whole batch: {now, model, fieldRules [{key, rule, points, cond}], grades [{name, min}]
+-- (ascending; the first has no min), maxAwards, limits}; per item: id, source, chain, then five
+-- arguments per event award: key, rule, points, at, encoded value.
+-- Answers per item {score, ceiling, floor, grade, previous grade, 1 when the grade changed else 0,
+-- $grade_changed event id or false, {rule, points, ...} awarded, {rule, ...} duplicates,
+-- {rule, 1 or 0, ...} field rules}, numbers as text (Lua numbers would reach the client as integers).
+local shard = KEYS[1]
+local m = cjson.decode(ARGV[1])
+local now, model, lim = m.now, m.model, m.limits
+local ixScore, ixMin = shard .. ':ix:score:' .. model, shard .. ':ix:scoremin:' .. model
+-- The values hash fields read first for every item: the running sums and each field rule's award.
+local firstReads = { '~cache' }
+for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
 -- Same arithmetic as lib/scoring/decay.ts awardValue.
 local function entry_value(enc, at)
@@ -39,32 +39,15 @@ local function round2(x)
   return y
 end
 
-local function add_award(key, at, enc)
-  redis.call('ZADD', awardsKey, at, key)
-  redis.call('HSET', valuesKey, key, enc)
-end
-
-local awarded, duplicates = {}, {}
-for _, a in ipairs(r.awards) do
-  if redis.call('ZSCORE', awardsKey, a.key) then
-    table.insert(duplicates, a.rule)
-  else
-    add_award(a.key, a.at, a.enc)
-    table.insert(awarded, { rule = a.rule, points = a.points })
-  end
-end
-
 -- Field rules: the stored value, typed as the segment reader sees it.
-local fieldsKey = base .. ':f'
-local function field_value(c)
+local CORE_TIMES = { createdAt = true, updatedAt = true, lastActivityAt = true, lastEventAt = true, consentAt = true }
+local function field_value(base, c)
   if c.core then
     local v = redis.call('HGET', base, c.field)
-    if v and tonumber(v) and (c.field == 'createdAt' or c.field == 'updatedAt' or c.field == 'lastActivityAt' or c.field == 'lastEventAt' or c.field == 'consentAt') then
-      return v, tonumber(v)
-    end
+    if v and CORE_TIMES[c.field] and tonumber(v) then return v, tonumber(v) end
     return v, nil
   end
-  local enc = redis.call('HGET', fieldsKey, c.field)
+  local enc = redis.call('HGET', base .. ':f', c.field)
   if not enc then return nil, nil end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
   if kind == 'n' then return text, tonumber(text) end
@@ -92,8 +75,8 @@ local function ordered(text, num, operand)
   return nil
 end
 
-local function holds(c)
-  local text, num = field_value(c)
+local function holds(base, c)
+  local text, num = field_value(base, c)
   local op = c.op
   if op == 'exists' then return text ~= nil end
   if op == 'notExists' then return text == nil end
@@ -132,112 +115,198 @@ local function holds(c)
   return false
 end
 
-local fieldResults = {}
-for _, f in ipairs(m.fieldRules) do
-  local present = redis.call('ZSCORE', awardsKey, f.key)
-  local ok = holds(f.cond)
-  fieldResults[f.rule] = ok
-  if ok and not present then
-    add_award(f.key, now, f.points .. '|n|0')
-    table.insert(awarded, { rule = f.rule, points = f.points })
-  elseif not ok and present then
-    -- Withdrawn while the condition no longer holds.
-    local enc = redis.call('HGET', valuesKey, f.key) or (f.points .. '|n|0')
-    redis.call('ZREM', awardsKey, f.key)
-    redis.call('HDEL', valuesKey, f.key)
-    table.insert(awarded, { rule = f.rule, points = -tonumber(string.match(enc, '^([^|]+)|')) })
+-- Every redis.call costs about a microsecond on top of its command: an item costs two reads,
+-- one write per new award, and three writes, unless an award expired since the last full pass.
+return each_item(function(base, args)
+  local r = { id = args[1], source = args[2], chain = args[3], awards = {} }
+  for i = 4, #args, 5 do
+    table.insert(r.awards, { key = args[i], rule = args[i + 1], points = args[i + 2], at = tonumber(args[i + 3]), enc = args[i + 4] })
   end
-end
+  local core = redis.call('HMGET', base, 'id', 'grade:' .. model)
+  if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
+  local awardsKey = base .. ':sp:' .. model
+  local valuesKey = base .. ':sv:' .. model
+  local first = redis.call('HMGET', valuesKey, unpack(firstReads))
 
--- Prune awards that are worth nothing any more, except once-per-contact and field awards, whose
--- key must stay to keep them from being given again. Over the cap, the oldest non-decaying
--- awards fold into "~base" and the oldest decaying ones are dropped.
-local entries = redis.call('ZRANGE', awardsKey, 0, -1, 'WITHSCORES')
-local stored = {}
-local flat = redis.call('HGETALL', valuesKey)
-for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
--- One pass: each award's value now (parsed once), and the dead ones removed.
-local keep = {}
-for i = 1, #entries, 2 do
-  local key, at = entries[i], tonumber(entries[i + 1])
-  local enc = stored[key]
-  local kind = string.sub(key, 1, 2)
-  local dead = enc == nil
-  local v, hi, lo, mode, period
-  if enc then
-    v, hi, lo, mode, period = entry_value(enc, at)
-    if kind ~= 'o:' and kind ~= 'f:' then
-      if mode == 'x' and v == 0 then dead = true end
-      if mode == 'h' and now - at > 20 * period then dead = true end
-    end
+  -- "~cache": the sums of the live awards (score, ceiling, floor, count) and the next instant an
+  -- award expires. Until then, and while no award halves, the sums only move by this call's own
+  -- awards: no need to read and re-add every award (the full pass below).
+  local cache = first[1]
+  local fast, sum, hi, lo, n, nextExpiry = false, 0, 0, 0, 0, math.huge
+  if cache then
+    local a, b, c, d, e = string.match(cache, '^([^|]+)|([^|]+)|([^|]+)|(%d+)|([^|]+)$')
+    sum, hi, lo, n, nextExpiry = tonumber(a), tonumber(b), tonumber(c), tonumber(d), tonumber(e) or math.huge
+    fast = now < nextExpiry
   end
-  if dead then
-    redis.call('ZREM', awardsKey, key)
-    redis.call('HDEL', valuesKey, key)
-  else
-    table.insert(keep, { key = key, kind = kind, v = v, hi = hi, lo = lo, mode = mode })
+  local cachedHi, cachedLo = hi, lo
+  local dirty = false
+  local function adjust(enc, at, sign)
+    local v, h, l, mode, period = entry_value(enc, at)
+    if mode == 'h' then fast = false end
+    if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
+    sum, hi, lo, n = sum + sign * v, hi + sign * h, lo + sign * l, n + sign
+    dirty = true
   end
-end
-local base_points = tonumber(stored['~base'] or '0')
-local over = #keep - m.maxAwards
-if over > 0 then
-  local kept = {}
-  for _, e in ipairs(keep) do
-    if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
-      over = over - 1
-      if e.mode == 'n' then base_points = base_points + e.v end
-      redis.call('ZREM', awardsKey, e.key)
-      redis.call('HDEL', valuesKey, e.key)
+
+  local newValues = {}
+  local function add_award(key, at, enc)
+    table.insert(newValues, key)
+    table.insert(newValues, enc)
+    adjust(enc, at, 1)
+  end
+
+  local awarded, duplicates = {}, {}
+  for _, a in ipairs(r.awards) do
+    -- NX: an award key given once is never given again (webhook retries, replays).
+    if redis.call('ZADD', awardsKey, 'NX', a.at, a.key) == 0 then
+      table.insert(duplicates, a.rule)
     else
-      table.insert(kept, e)
+      add_award(a.key, a.at, a.enc)
+      table.insert(awarded, a.rule)
+      table.insert(awarded, a.points)
     end
   end
-  redis.call('HSET', valuesKey, '~base', base_points)
-  keep = kept
-end
 
-local score, ceiling, floor = base_points, base_points, base_points
-for _, e in ipairs(keep) do
-  score, ceiling, floor = score + e.v, ceiling + e.hi, floor + e.lo
-end
-score, ceiling, floor = round2(score), round2(ceiling), round2(floor)
+  local fieldResults = {}
+  for i, f in ipairs(m.fieldRules) do
+    local present = first[i + 1]
+    local ok = holds(base, f.cond)
+    table.insert(fieldResults, f.rule)
+    table.insert(fieldResults, ok and 1 or 0)
+    if ok and not present then
+      redis.call('ZADD', awardsKey, now, f.key)
+      add_award(f.key, now, f.points .. '|n|0')
+      table.insert(awarded, f.rule)
+      table.insert(awarded, tostring(f.points))
+    elseif not ok and present then
+      -- Withdrawn while the condition no longer holds.
+      redis.call('ZREM', awardsKey, f.key)
+      redis.call('HDEL', valuesKey, f.key)
+      adjust(present, now, -1)
+      table.insert(awarded, f.rule)
+      table.insert(awarded, tostring(-tonumber(string.match(present, '^([^|]+)|'))))
+    end
+  end
+  local created = #newValues > 0
+  -- The award keys exist from their first award on: register them then (erase relies on it).
+  if created or not cache then redis.call('SADD', base .. ':k', awardsKey, valuesKey) end
 
-if #keep > 0 or base_points ~= 0 then
-  reg_key(base, awardsKey)
-  reg_key(base, valuesKey)
-end
+  local score, ceiling, floor
+  if fast and n <= m.maxAwards then
+    score, ceiling, floor = sum, hi, lo
+  else
+    if created then redis.call('HSET', valuesKey, unpack(newValues)) end
+    newValues = {}
+    -- Full pass. Prune awards that are worth nothing any more, except once-per-contact and field
+    -- awards, whose key must stay to keep them from being given again. Over the cap, the oldest
+    -- non-decaying awards fold into "~base" and the oldest decaying ones are dropped.
+    local entries = redis.call('ZRANGE', awardsKey, 0, -1, 'WITHSCORES')
+    local stored = {}
+    local flat = redis.call('HGETALL', valuesKey)
+    for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
+    -- One pass: each award's value now (parsed once), and the dead ones removed.
+    local keep, dead = {}, {}
+    local halves = false
+    nextExpiry = math.huge
+    for i = 1, #entries, 2 do
+      local key, at = entries[i], tonumber(entries[i + 1])
+      local enc = stored[key]
+      local kind = string.sub(key, 1, 2)
+      local gone = enc == nil
+      local v, h, l, mode, period
+      if enc then
+        v, h, l, mode, period = entry_value(enc, at)
+        if kind ~= 'o:' and kind ~= 'f:' then
+          if mode == 'x' and v == 0 then gone = true end
+          if mode == 'h' and now - at > 20 * period then gone = true end
+        end
+      end
+      if gone then
+        table.insert(dead, key)
+      else
+        if mode == 'h' then halves = true end
+        if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
+        table.insert(keep, { key = key, kind = kind, v = v, hi = h, lo = l, mode = mode })
+      end
+    end
+    local base_points = tonumber(stored['~base'] or '0')
+    local over = #keep - m.maxAwards
+    if over > 0 then
+      local kept = {}
+      for _, e in ipairs(keep) do
+        if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
+          over = over - 1
+          if e.mode == 'n' then base_points = base_points + e.v end
+          table.insert(dead, e.key)
+        else
+          table.insert(kept, e)
+        end
+      end
+      table.insert(newValues, '~base')
+      table.insert(newValues, base_points)
+      keep = kept
+    end
+    -- One ZREM and one HDEL for all of them (in slices: unpack has a stack limit).
+    for i = 1, #dead, 1000 do
+      local slice = { unpack(dead, i, math.min(i + 999, #dead)) }
+      redis.call('ZREM', awardsKey, unpack(slice))
+      redis.call('HDEL', valuesKey, unpack(slice))
+    end
+    score, ceiling, floor = base_points, base_points, base_points
+    for _, e in ipairs(keep) do
+      score, ceiling, floor = score + e.v, ceiling + e.hi, floor + e.lo
+    end
+    n, dirty = #keep, true
+    -- Halving awards move the score at every instant: no sums to keep.
+    if halves then
+      if cache then redis.call('HDEL', valuesKey, '~cache') end
+      dirty = false
+    end
+  end
+  if dirty then
+    local expiry = '-'
+    if nextExpiry ~= math.huge then expiry = string.format('%d', nextExpiry) end
+    table.insert(newValues, '~cache')
+    table.insert(newValues, string.format('%.17g|%.17g|%.17g|%d|%s', score, ceiling, floor, n, expiry))
+  end
+  if #newValues > 0 then redis.call('HSET', valuesKey, unpack(newValues)) end
+  score, ceiling, floor = round2(score), round2(ceiling), round2(floor)
 
--- The index holds bounds, since decay moves the score between writes: ix:score:<model> the most
--- it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
-local ixScore, ixMin = shard .. ':ix:score:' .. model, shard .. ':ix:scoremin:' .. model
-redis.call('ZADD', ixScore, ceiling, r.id)
-redis.call('ZADD', ixMin, floor, r.id)
-reg_index(base, ixScore)
-reg_index(base, ixMin)
+  -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the most
+  -- it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X). Unchanged
+  -- sums (fast path) mean the index already holds them.
+  if not (fast and round2(cachedHi) == ceiling and round2(cachedLo) == floor) then
+    if redis.call('ZADD', ixScore, ceiling, r.id) + redis.call('ZADD', ixMin, floor, r.id) > 0 then
+      redis.call('SADD', base .. ':x', ixScore, ixMin)
+    end
+  end
 
-local grade = m.grades[1].name
-for _, g in ipairs(m.grades) do
-  if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
-end
--- A contact never graded counts as being in the lowest grade.
-local previous = redis.call('HGET', base, 'grade:' .. model) or m.grades[1].name
-local changed = previous ~= grade
-local eventId = nil
-redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now)
-if changed then
-  redis.call('SREM', shard .. ':ix:grade:' .. model .. ':' .. previous, r.id)
-  eventId = record(base, shard, r.id, now, {
-    name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
-    props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
-  }, lim)
-  redis.call('HSET', base, 'lastEventAt', now)
-end
-local ixGrade = shard .. ':ix:grade:' .. model .. ':' .. grade
-redis.call('SADD', ixGrade, r.id)
-reg_index(base, ixGrade)
+  local grade = m.grades[1].name
+  for _, g in ipairs(m.grades) do
+    if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
+  end
+  -- A contact never graded counts as being in the lowest grade.
+  local previous = core[2] or m.grades[1].name
+  local changed = previous ~= grade
+  local eventId = nil
+  if changed then
+    redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
+    redis.call('SREM', shard .. ':ix:grade:' .. model .. ':' .. previous, r.id)
+    eventId = record(base, shard, r.id, now, {
+      name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
+      props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
+    }, lim)
+  else
+    redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now)
+  end
+  -- A stored grade is already in its index.
+  if changed or not core[2] then
+    local ixGrade = shard .. ':ix:grade:' .. model .. ':' .. grade
+    if redis.call('SADD', ixGrade, r.id) == 1 then reg_index(base, ixGrade) end
+  end
 
-return cjson.encode({
-  score = score, ceiling = ceiling, floor = floor, grade = grade, previousGrade = previous,
-  changed = changed, awarded = awarded, duplicates = duplicates, fieldRules = fieldResults,
-  eventId = eventId or false,
-})
+  return {
+    tostring(score), tostring(ceiling), tostring(floor), grade, previous, changed and 1 or 0,
+    eventId or false, awarded, duplicates, fieldResults,
+  }
+end)
