@@ -4,6 +4,7 @@
  * hits a mail client or a scanner makes.
  */
 import { createHash } from 'crypto';
+import { acquireStore } from '../../../lib';
 import { executions, expectNoFailedExecutions, n8n, sendEvents, sinkRequests, sleep, state, uid, waitFor, waitForMails, workflow, contactOf, type Mail } from '../support/env';
 import { SECONDS } from '../support/tweaks';
 
@@ -68,8 +69,6 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 	let executionsBefore = new Set<string>();
 
 	const history = async (id: string) => {
-		// eslint-disable-next-line @typescript-eslint/no-require-imports
-		const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
 		const lease = acquireStore({ host: '127.0.0.1', port: state().redisPort, keyPrefix: wf().keyPrefix });
 		try {
 			return await lease.store.events.history(id);
@@ -78,6 +77,18 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		}
 	};
 	const opens = async (id: string) => (await history(id)).filter((e) => e.name === '$email_opened').map((e) => e.properties as { campaignId?: string; machine?: boolean });
+	/** The test contacts each run of the recipe in this test was about (sorted; one entry per run). */
+	const runsStartedFor = async () => {
+		const s = state();
+		const runs = (await executions(wf())).filter((e) => !executionsBefore.has(e.id));
+		const about = await Promise.all(
+			runs.map(async (e) => {
+				const data = String((await n8n.getExecution(s.baseUrl, s.cookie, e.id)).data);
+				return Object.values(ids).filter((id) => data.includes(id)).join(',');
+			}),
+		);
+		return about.sort();
+	};
 	const audiencePosts = async () => (await sinkRequests(AUDIENCE_PATH)) as Array<{ method: string; body: any; at: number }>;
 	const postsFor = async (id: string) => (await audiencePosts()).filter((r) => r.body?.contactId === id || r.body?.hashedEmail === sha256(emailOf(id)));
 	const open = async (mail: Mail, userAgent: string) => {
@@ -150,6 +161,8 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 
 	it('an opener who buys during the wait: no POST, no tag', async () => {
 		expect((await opens(ids.buyer)).filter((o) => o.campaignId === 'spring-promo' && !o.machine)).toHaveLength(1);
+		// Its open did start the recipe: the purchase stopped it after the wait.
+		expect((await runsStartedFor()).filter((about) => about === ids.buyer)).toHaveLength(1);
 		expect(await postsFor(ids.buyer)).toHaveLength(0);
 		expect((await contactOf(wf(), ids.buyer))?.tags ?? []).not.toContain('remarketing');
 	});
@@ -160,20 +173,12 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		expect(await opens(ids.scanned)).toEqual([expect.objectContaining({ campaignId: 'spring-promo', machine: true })]);
 		expect(await opens(ids.other)).toEqual([expect.not.objectContaining({ machine: true })]);
 		expect((await opens(ids.other))[0].campaignId).toBe('summer-promo');
+		// The recipe ran once for each human open of the promotion, and for nothing else.
+		expect(await runsStartedFor()).toEqual([ids.buyer, ids.opener].sort());
 		for (const id of [ids.early, ids.scanned, ids.other]) {
 			expect(await postsFor(id)).toHaveLength(0);
 			expect((await contactOf(wf(), id))?.tags ?? []).not.toContain('remarketing');
 		}
-		// The recipe ran once for each human open of the promotion, and for nothing else.
-		const s = state();
-		const runs = (await executions(wf())).filter((e) => !executionsBefore.has(e.id));
-		const startedFor = await Promise.all(
-			runs.map(async (e) => {
-				const data = String((await n8n.getExecution(s.baseUrl, s.cookie, e.id)).data);
-				return Object.values(ids).filter((id) => data.includes(id));
-			}),
-		);
-		expect(startedFor.map((found) => found.join(',')).sort()).toEqual([ids.buyer, ids.opener].sort());
 		await expectNoFailedExecutions(wf());
 	});
 });
