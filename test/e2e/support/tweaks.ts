@@ -72,6 +72,7 @@ export const SECONDS = {
 	repermissionDays: 0.0001,
 	repermissionWait: 15,
 	seasonalWait: 14,
+	remarketingWait: 8,
 };
 
 const PER_RECIPE: Record<string, Tweak> = {
@@ -86,6 +87,7 @@ const PER_RECIPE: Record<string, Tweak> = {
 		}
 		setWait(wf, 'Wait 30 Days', SECONDS.repermissionWait);
 	},
+	'17-remarketing-audience': (wf) => setWait(wf, 'Wait 3 Days', SECONDS.remarketingWait),
 	'24-seasonal-campaign': (wf) => setWait(wf, 'Wait 3 Days', SECONDS.seasonalWait),
 };
 
