@@ -709,7 +709,8 @@ function remarketing(): Workflow {
 		[0, 0],
 		eventTrigger('$email_opened', [
 			{ path: 'campaignId', operator: 'equals', value: 'spring-promo' },
-			{ path: 'machine', operator: 'notEquals', value: 'true' },
+			// Only the first person open of the send: machine opens are never first, repeat opens neither.
+			{ path: 'first', operator: 'equals', value: 'true' },
 		]),
 	);
 	const w = wait(wf, 'Wait 3 Days', [1, 0], 3, 'days');

@@ -340,6 +340,13 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'opened' }]);
 		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'clicked', url: 'https://shop.example/' }]);
 		expect((await store.contacts.getOne(id))?.lastActivityAt).toBe(new Date(clock.ms).toISOString());
+		// The first person open is marked in the event (the machine open before it is not first).
+		const opened = (await store.events.history(id, 50)).filter((e) => e.name === '$email_opened').reverse();
+		expect(opened.map((e) => [e.properties.machine ?? false, e.properties.first ?? false])).toEqual([
+			[true, false],
+			[false, true],
+			[false, false],
+		]);
 		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'bounced', bounceType: 'soft', status: '4.2.2', diagnostic: 'mailbox full' }]);
 		expect((await store.contacts.getOne(id))?.subscription?.status).toBe('subscribed');
 		const [unsub] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'unsubscribed' }]);

@@ -31,6 +31,12 @@ if rec and not machine and r.field ~= '' and rec[r.field] == nil then
   redis.call('HSET', base .. ':cmp', r.campaignId, cjson.encode(rec))
   first = true
 end
+-- The first person open / click of a send says so, for workflows that react to it once.
+if first then
+  local p = cjson.decode(props)
+  p.first = true
+  props = cjson.encode(p)
+end
 -- Provider retries and repeated unsubscribes of a known send log nothing new.
 if r.onlyFirst and rec and not first then return cjson.encode({ first = false, machine = machine }) end
 

@@ -76,7 +76,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 			lease.release();
 		}
 	};
-	const opens = async (id: string) => (await history(id)).filter((e) => e.name === '$email_opened').map((e) => e.properties as { campaignId?: string; machine?: boolean });
+	const opens = async (id: string) => (await history(id)).filter((e) => e.name === '$email_opened').map((e) => e.properties as { campaignId?: string; machine?: boolean; first?: boolean });
 	/** The test contacts each run of the recipe in this test was about (sorted; one entry per run). */
 	const runsStartedFor = async () => {
 		const s = state();
@@ -135,6 +135,9 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		openerOpenedAt = Date.now();
 		await open(mailOf[ids.opener], BROWSER_UA);
 		await open(mailOf[ids.buyer], BROWSER_UA);
+		// People open a mail again: only the first open of the send starts the recipe.
+		await sleep(1000);
+		await open(mailOf[ids.opener], BROWSER_UA);
 		expect((await sendEvents(wf(), { contactId: ids.buyer, event: 'purchase', properties: { total: 59 }, idempotencyKey: `${ids.buyer}-purchase` })).body).toMatchObject({ recorded: 1 });
 		await open(mailOf[ids.scanned], SCANNER_UA);
 		await open(mailOf[ids.other], BROWSER_UA);
@@ -149,7 +152,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		if (senderId) await n8n.unpublishWorkflowRest(s.baseUrl, s.cookie, senderId).catch(() => undefined);
 	});
 
-	it('an opener who does not buy: one POST to the ads audience after the wait, with the hashed normalised e-mail, and the remarketing tag', async () => {
+	it('an opener who does not buy (and opens twice): one POST to the ads audience after the wait, with the hashed normalised e-mail, and the remarketing tag', async () => {
 		const [post, ...more] = await postsFor(ids.opener);
 		expect(post).toBeDefined();
 		expect(more).toHaveLength(0);
@@ -157,6 +160,9 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		expect(post.body).toEqual({ audience: 'spring-promo-openers', hashedEmail: sha256(emailOf(ids.opener)), contactId: ids.opener });
 		expect(post.at - openerOpenedAt).toBeGreaterThanOrEqual(SECONDS.remarketingWait * 1000);
 		expect((await contactOf(wf(), ids.opener))?.tags).toContain('remarketing');
+		const openerOpens = await opens(ids.opener);
+		expect(openerOpens).toHaveLength(2);
+		expect(openerOpens.filter((o) => o.first === true)).toHaveLength(1);
 	});
 
 	it('an opener who buys during the wait: no POST, no tag', async () => {
