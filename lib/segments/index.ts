@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { defineScript } from '../redis/scripts';
-import { settleAll, type ContactStore, type Result } from '../store';
+import type { ContactStore, Result } from '../store';
 import { checkContactId } from '../values';
 import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
 
@@ -60,28 +60,38 @@ const CHUNK = 500;
 
 const SCAN_ALL: IndexSource = { kind: 'zset', names: ['all'], label: 'scan: every contact (ix:all of each shard)' };
 
-function arr<T>(value: unknown): T[] {
-	return Array.isArray(value) ? (value as T[]) : [];
-}
+/** One contact's data as read_segment.lua answers it: a flat array in the order of the spec (Redis nil is null). */
+type RawData = Array<string | number | null>;
 
-/** cjson writes empty Lua tables as {}: make every list a list again. */
-function toData(raw: Record<string, unknown>, spec: FetchSpec): ContactData {
+const orFalse = <T>(v: T | null | undefined): T | false => (v === null || v === undefined ? false : v);
+
+function toData(raw: RawData, spec: FetchSpec): ContactData {
+	let at = 0;
+	const take = (n: number) => raw.slice(at, (at += n));
 	const core: Record<string, string> = {};
-	const values = arr<string | false>(raw.core);
-	spec.core.forEach((name, i) => {
-		if (values[i] !== false && values[i] !== undefined && values[i] !== null) core[name] = values[i] as string;
+	for (const name of spec.core) {
+		const value = raw[at++];
+		if (value !== null && value !== undefined) core[name] = value as string;
+	}
+	const fields = take(spec.fields.length).map(orFalse) as Array<string | false>;
+	const tags = take(spec.tags.length) as number[];
+	const counts = take(spec.counts.length).map(orFalse) as Array<string | false>;
+	const windows = take(spec.windows.length) as number[];
+	const butNot = spec.butNot.map((): [number | false, number | false] => {
+		const [last, after] = take(2);
+		return [last === null ? false : Number(last), after === null ? false : Number(after)];
 	});
-	return {
-		core,
-		fields: arr(raw.fields),
-		tags: arr(raw.tags),
-		counts: arr(raw.counts),
-		windows: arr(raw.windows),
-		butNot: arr(raw.butNot),
-		history: arr(raw.history),
-		scores: arr<[unknown, unknown]>(raw.scores).map(([entries, values]) => [arr<string>(entries), arr<string>(values)]),
-		campaigns: arr(raw.campaigns),
-	};
+	// The script leaves out no entry of an asked-for name, and may let through others.
+	const history: ContactData['history'] = [];
+	if (spec.history && spec.history.names.length > 0) {
+		for (const entry of take(raw[at++] as number) as string[]) {
+			const ev = JSON.parse(entry) as { name: string; ts: number; props: string };
+			if (spec.history.names.includes(ev.name)) history.push([ev.name, ev.ts, ev.props]);
+		}
+	}
+	const scores = spec.scores.map((): [string[], string[]] => [take(raw[at++] as number) as string[], take(raw[at++] as number) as string[]]);
+	const campaigns = take(spec.campaigns.length).map(orFalse) as Array<string | false>;
+	return { core, fields, tags, counts, windows, butNot, history, scores, campaigns };
 }
 
 export class Segments {
@@ -92,17 +102,30 @@ export class Segments {
 		return compileSegment(conditions, { now: this.store.now(), retentionMs: this.store.limits.retentionMs });
 	}
 
-	/** Evaluates the conditions for each contact: one read script per contact, one round trip per batch. */
+	/**
+	 * Evaluates the conditions for each contact: the data of a chunk of a shard's contacts is read by
+	 * one script call, all chunks in one round trip; the conditions are then tested here.
+	 */
 	async evaluate(conditions: SegmentCondition | CompiledSegment, contactIds: string[], options: { fallbackZone?: string } = {}): Promise<Array<Result<SegmentMatch>>> {
 		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
-		const now = store.now();
-		const arg = JSON.stringify({ mode: 'contact', spec: compiled.spec });
-		return settleAll(contactIds, async (rawId) => {
-			const contactId = checkContactId(rawId);
-			const raw = await store.run<string | null>(readSegment, [store.keys.contact(contactId)], [arg]);
-			if (!raw) return { contactId, found: false, matched: false };
-			return { contactId, found: true, matched: compiled.test(toData(JSON.parse(raw), compiled.spec), { now, fallbackZone: options.fallbackZone }) };
+		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
+		const checked: string[] = new Array(contactIds.length);
+		const reads = await store.runBatch<string, RawData | null>(
+			readSegment,
+			contactIds,
+			(rawId, index) => ({ contactId: (checked[index] = checkContactId(rawId)), args: [] }),
+			JSON.stringify({ spec: compiled.spec }),
+		);
+		return reads.map((read, index): Result<SegmentMatch> => {
+			if (!read.ok) return read;
+			const contactId = checked[index];
+			if (!read.value) return { ok: true, value: { contactId, found: false, matched: false } };
+			try {
+				return { ok: true, value: { contactId, found: true, matched: compiled.test(toData(read.value, compiled.spec), ctx) } };
+			} catch (error) {
+				return { ok: false, error: error as Error };
+			}
 		});
 	}
 
@@ -156,11 +179,9 @@ export class Segments {
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
-		type Chunk = { items: Array<[string, Record<string, unknown>]> | Record<string, never>; n: number; next: Record<string, unknown> | false };
-		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<string> =>
-			store.run<string>(readSegment, [store.keys.shard(s)], [
+		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
+			store.run<unknown[]>(readSegment, [store.keys.shard(s)], [
 				JSON.stringify({
-					mode: 'page',
 					spec: compiled.spec,
 					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },
 					count,
@@ -173,18 +194,20 @@ export class Segments {
 		// exceeds its size.
 		let pending = canRead(state.s, pageSize) ? read(state.s, state.st, Math.min(CHUNK, pageSize)) : null;
 		while (pending) {
-			const out = JSON.parse(await pending) as Chunk;
+			// id, data, id, data..., candidates read, next state (JSON) or null.
+			const out = await pending;
 			pending = null;
-			scanned += out.n;
-			state = out.next ? { ...state, st: out.next } : { ...state, s: state.s + 1, st: null };
-			const items = arr<[string, Record<string, unknown>]>(out.items);
-			const worstRoom = pageSize - contacts.length - items.length;
+			const next = out[out.length - 1] as string | null;
+			scanned += out[out.length - 2] as number;
+			state = next ? { ...state, st: JSON.parse(next) as Record<string, unknown> } : { ...state, s: state.s + 1, st: null };
+			const found = (out.length - 2) / 2;
+			const worstRoom = pageSize - contacts.length - found;
 			if (canRead(state.s, worstRoom)) pending = read(state.s, state.st, Math.min(CHUNK, worstRoom));
-			for (const [id, data] of items) {
-				const d = toData(data, compiled.spec);
+			for (let k = 0; k < out.length - 2; k += 2) {
+				const d = toData(out[k + 1] as RawData, compiled.spec);
 				if (!compiled.test(d, ctx)) continue;
 				contacts.push({
-					contactId: id,
+					contactId: out[k] as string,
 					...(d.core.email ? { email: d.core.email } : {}),
 					...(d.core.timezone ? { timezone: d.core.timezone } : {}),
 					...(d.core.lifecycleStage ? { lifecycleStage: d.core.lifecycleStage } : {}),
