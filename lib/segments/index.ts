@@ -55,6 +55,9 @@ interface CursorState {
 	st: Record<string, unknown> | null;
 }
 
+/** The core attributes segment mode emits, read beside those the conditions need. */
+const SEGMENT_CORE = ['email', 'timezone', 'lifecycleStage', 'status'];
+
 /** Candidates read per script call in segment mode. */
 const CHUNK = 500;
 
@@ -63,34 +66,45 @@ const SCAN_ALL: IndexSource = { kind: 'zset', names: ['all'], label: 'scan: ever
 /** One contact's data as read_segment.lua answers it: a flat array in the order of the spec (Redis nil is null). */
 type RawData = Array<string | number | null>;
 
-const orFalse = <T>(v: T | null | undefined): T | false => (v === null || v === undefined ? false : v);
+const NONE: never[] = [];
 
+/** Builds the contact's data with as few objects as it can (a batch builds thousands). */
 function toData(raw: RawData, spec: FetchSpec): ContactData {
 	let at = 0;
-	const take = (n: number) => raw.slice(at, (at += n));
+	const take = <T>(n: number): T[] => (n === 0 ? NONE : (raw.slice(at, (at += n)) as T[]));
+	const orFalse = (n: number): Array<string | false> => {
+		if (n === 0) return NONE;
+		const out = new Array<string | false>(n);
+		for (let i = 0; i < n; i++, at++) out[i] = raw[at] === null ? false : (raw[at] as string);
+		return out;
+	};
 	const core: Record<string, string> = {};
 	for (const name of spec.core) {
 		const value = raw[at++];
-		if (value !== null && value !== undefined) core[name] = value as string;
+		if (value !== null) core[name] = value as string;
 	}
-	const fields = take(spec.fields.length).map(orFalse) as Array<string | false>;
-	const tags = take(spec.tags.length) as number[];
-	const counts = take(spec.counts.length).map(orFalse) as Array<string | false>;
-	const windows = take(spec.windows.length) as number[];
-	const butNot = spec.butNot.map((): [number | false, number | false] => {
-		const [last, after] = take(2);
-		return [last === null ? false : Number(last), after === null ? false : Number(after)];
-	});
+	const fields = orFalse(spec.fields.length);
+	const tags = take<number>(spec.tags.length);
+	const counts = orFalse(spec.counts.length);
+	const windows = take<number>(spec.windows.length);
+	const butNot =
+		spec.butNot.length === 0
+			? NONE
+			: spec.butNot.map((): [number | false, number | false] => {
+					const [last, after] = take<string | null>(2);
+					return [last === null ? false : Number(last), after === null ? false : Number(after)];
+				});
 	// The script leaves out no entry of an asked-for name, and may let through others.
-	const history: ContactData['history'] = [];
+	let history: ContactData['history'] = NONE;
 	if (spec.history && spec.history.names.length > 0) {
-		for (const entry of take(raw[at++] as number) as string[]) {
+		history = [];
+		for (const entry of take<string>(raw[at++] as number)) {
 			const ev = JSON.parse(entry) as { name: string; ts: number; props: string };
 			if (spec.history.names.includes(ev.name)) history.push([ev.name, ev.ts, ev.props]);
 		}
 	}
-	const scores = spec.scores.map((): [string[], string[]] => [take(raw[at++] as number) as string[], take(raw[at++] as number) as string[]]);
-	const campaigns = take(spec.campaigns.length).map(orFalse) as Array<string | false>;
+	const scores = spec.scores.length === 0 ? NONE : spec.scores.map((): [string[], string[]] => [take<string>(raw[at++] as number), take<string>(raw[at++] as number)]);
+	const campaigns = orFalse(spec.campaigns.length);
 	return { core, fields, tags, counts, windows, butNot, history, scores, campaigns };
 }
 
@@ -177,12 +191,13 @@ export class Segments {
 		if (options.cursor) state = decodeCursor(options.cursor, compiled.fingerprint);
 		else state = { v: 1, f: compiled.fingerprint, src: (await this.plan(compiled)).source, s: 0, st: null };
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
+		const spec: FetchSpec = { ...compiled.spec, core: [...new Set([...compiled.spec.core, ...SEGMENT_CORE])] };
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
 		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
 			store.run<unknown[]>(readSegment, [store.keys.shard(s)], [
 				JSON.stringify({
-					spec: compiled.spec,
+					spec,
 					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },
 					count,
 				}),
@@ -204,7 +219,7 @@ export class Segments {
 			const worstRoom = pageSize - contacts.length - found;
 			if (canRead(state.s, worstRoom)) pending = read(state.s, state.st, Math.min(CHUNK, worstRoom));
 			for (let k = 0; k < out.length - 2; k += 2) {
-				const d = toData(out[k + 1] as RawData, compiled.spec);
+				const d = toData(out[k + 1] as RawData, spec);
 				if (!compiled.test(d, ctx)) continue;
 				contacts.push({
 					contactId: out[k] as string,
