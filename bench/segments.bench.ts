@@ -94,13 +94,16 @@ export async function run(): Promise<void> {
 		const parameters = { mode: 'filter', conditionsInput: 'json', conditionsJson: JSON.stringify(tree) };
 		const items = Array.from({ length: ITEMS }, (_, i) => ({ contactId: `c${i % contacts}` }));
 		console.log(`(1) per-item mode: ${ITEMS} items over ${contacts} contacts, conditions: field AND (tag OR event in 30 days)`);
-		await runNode({ nodeType: new SegmentFilter(), parameters, items: items.slice(0, 200), credentials });
+		const compiled = segments.compile(tree as SegmentCondition);
+		const ids = items.map((item) => item.contactId);
+		// One untimed batch each first: the timed runs compare steady states (the flow's 10,000
+		// items in turn warm up on their own).
+		await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials });
+		await segments.evaluate(compiled, ids);
 		let t = performance.now();
 		const [matched, notMatched] = await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials });
 		const nodeMs = performance.now() - t;
 		if (matched.length + notMatched.length !== ITEMS) throw new Error('node run lost items');
-		const compiled = segments.compile(tree as SegmentCondition);
-		const ids = items.map((item) => item.contactId);
 
 		t = performance.now();
 		const batch = await segments.evaluate(compiled, ids);
@@ -127,6 +130,8 @@ export async function run(): Promise<void> {
 		console.log(`lib Segments.evaluate (one batch, no n8n):    ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
 		console.log(`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms, same ${flowMatched.length} matched)`);
 		console.log(`baseline, one lib call per item in turn:      ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
+		// The goal compares with the Redis-node flow: issue 4's baseline is how a flow of n8n Redis nodes
+		// does the same logic; the lib-call line shows what batching alone adds.
 		console.log(`ratio to the Redis-node flow: node ${(flowMs / nodeMs).toFixed(1)}x (goal 20x), lib ${(flowMs / libMs).toFixed(1)}x`);
 		console.log(`ratio to one lib call per item: node ${(seqMs / nodeMs).toFixed(1)}x, lib ${(seqMs / libMs).toFixed(1)}x; PING round trip ${await pingMs(store)} ms`);
 
