@@ -117,7 +117,7 @@ interface CampaignRecord {
 }
 
 export interface FetchSpec {
-	/** Core hash fields read (HMGET): the ones segment mode emits plus those conditions name. */
+	/** Core hash fields read (HMGET): 'id' (every contact has it) and those conditions name. */
 	core: string[];
 	fields: string[];
 	tags: string[];
@@ -156,7 +156,8 @@ export interface CompiledSegment {
 const DAY = 86_400_000;
 
 class SpecBuilder {
-	readonly spec: FetchSpec = { core: ['id', 'email', 'timezone', 'lifecycleStage', 'status'], fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
+	// Only what the conditions test: segment mode adds the attributes it emits (SEGMENT_CORE).
+	readonly spec: FetchSpec = { core: ['id'], fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
 	private index(list: unknown[], value: unknown): number {
 		const key = JSON.stringify(value);
 		const at = list.findIndex((v) => JSON.stringify(v) === key);
@@ -251,16 +252,21 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const core = (CORE_FIELDS as readonly string[]).includes(field);
 				const at = core ? builder.core(field) : builder.field(field);
 				const predicate = compileOperator(c, path);
-				const test: Predicate = (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone });
+				// "anniversary today" is in the contact's own time zone; no other operator reads it.
+				const zoned = c.operator === 'anniversaryToday';
+				if (zoned) builder.core('timezone');
+				const test: Predicate = zoned
+					? (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone })
+					: (d, ctx) => predicate(fieldValue(d, core, field, at), ctx);
 				return { test, sources: timeSources(field, c, now) };
 			}
 			case 'tags': {
 				const tags = asList(c.tags, `${path}.tags`, 'tag');
 				const at = tags.map((t) => builder.tag(t));
-				const has = (d: ContactData) => at.map((i) => d.tags[i] === 1);
-				if (c.operator === 'hasAny') return { test: (d) => has(d).some(Boolean), sources: [setSource(tags.map((t) => `tag:${t}`), `tags ${tags.join(', ')}`)] };
-				if (c.operator === 'hasAll') return { test: (d) => has(d).every(Boolean), sources: tags.map((t) => setSource([`tag:${t}`], `tag ${t}`)) };
-				if (c.operator === 'hasNone') return { test: (d) => !has(d).some(Boolean), sources: [] };
+				const has = (d: ContactData, i: number) => d.tags[i] === 1;
+				if (c.operator === 'hasAny') return { test: (d) => at.some((i) => has(d, i)), sources: [setSource(tags.map((t) => `tag:${t}`), `tags ${tags.join(', ')}`)] };
+				if (c.operator === 'hasAll') return { test: (d) => at.every((i) => has(d, i)), sources: tags.map((t) => setSource([`tag:${t}`], `tag ${t}`)) };
+				if (c.operator === 'hasNone') return { test: (d) => !at.some((i) => has(d, i)), sources: [] };
 				throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use hasAny, hasAll or hasNone.');
 			}
 			case 'score': {
@@ -310,6 +316,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			case 'lifecycleStage':
 			case 'subscription': {
 				const attr = c.type === 'lifecycleStage' ? 'lifecycleStage' : 'status';
+				builder.core(attr);
 				const values = asList(c.value, `${path}.value`, c.type === 'lifecycleStage' ? 'lifecycle stage' : 'subscription status');
 				const decide = membership(c.operator, path);
 				const test: Predicate = (d) => decide(values.includes(d.core[attr] ?? ''));

@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { defineScript } from '../redis/scripts';
-import { settleAll, type ContactStore, type Result } from '../store';
+import type { ContactStore, Result } from '../store';
 import { checkContactId } from '../values';
 import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
 
@@ -55,33 +55,57 @@ interface CursorState {
 	st: Record<string, unknown> | null;
 }
 
+/** The core attributes segment mode emits, read beside those the conditions need. */
+const SEGMENT_CORE = ['email', 'timezone', 'lifecycleStage', 'status'];
+
 /** Candidates read per script call in segment mode. */
 const CHUNK = 500;
 
 const SCAN_ALL: IndexSource = { kind: 'zset', names: ['all'], label: 'scan: every contact (ix:all of each shard)' };
 
-function arr<T>(value: unknown): T[] {
-	return Array.isArray(value) ? (value as T[]) : [];
-}
+/** One contact's data as read_segment.lua answers it: a flat array in the order of the spec (Redis nil is null). */
+type RawData = Array<string | number | null>;
 
-/** cjson writes empty Lua tables as {}: make every list a list again. */
-function toData(raw: Record<string, unknown>, spec: FetchSpec): ContactData {
-	const core: Record<string, string> = {};
-	const values = arr<string | false>(raw.core);
-	spec.core.forEach((name, i) => {
-		if (values[i] !== false && values[i] !== undefined && values[i] !== null) core[name] = values[i] as string;
-	});
-	return {
-		core,
-		fields: arr(raw.fields),
-		tags: arr(raw.tags),
-		counts: arr(raw.counts),
-		windows: arr(raw.windows),
-		butNot: arr(raw.butNot),
-		history: arr(raw.history),
-		scores: arr<[unknown, unknown]>(raw.scores).map(([entries, values]) => [arr<string>(entries), arr<string>(values)]),
-		campaigns: arr(raw.campaigns),
+const NONE: never[] = [];
+
+/** Builds the contact's data with as few objects as it can (a batch builds thousands). */
+function toData(raw: RawData, spec: FetchSpec): ContactData {
+	let at = 0;
+	const take = <T>(n: number): T[] => (n === 0 ? NONE : (raw.slice(at, (at += n)) as T[]));
+	const orFalse = (n: number): Array<string | false> => {
+		if (n === 0) return NONE;
+		const out = new Array<string | false>(n);
+		for (let i = 0; i < n; i++, at++) out[i] = raw[at] === null ? false : (raw[at] as string);
+		return out;
 	};
+	const core: Record<string, string> = {};
+	for (const name of spec.core) {
+		const value = raw[at++];
+		if (value !== null) core[name] = value as string;
+	}
+	const fields = orFalse(spec.fields.length);
+	const tags = take<number>(spec.tags.length);
+	const counts = orFalse(spec.counts.length);
+	const windows = take<number>(spec.windows.length);
+	const butNot =
+		spec.butNot.length === 0
+			? NONE
+			: spec.butNot.map((): [number | false, number | false] => {
+					const [last, after] = take<string | null>(2);
+					return [last === null ? false : Number(last), after === null ? false : Number(after)];
+				});
+	// The script leaves out no entry of an asked-for name, and may let through others.
+	let history: ContactData['history'] = NONE;
+	if (spec.history && spec.history.names.length > 0) {
+		history = [];
+		for (const entry of take<string>(raw[at++] as number)) {
+			const ev = JSON.parse(entry) as { name: string; ts: number; props: string };
+			if (spec.history.names.includes(ev.name)) history.push([ev.name, ev.ts, ev.props]);
+		}
+	}
+	const scores = spec.scores.length === 0 ? NONE : spec.scores.map((): [string[], string[]] => [take<string>(raw[at++] as number), take<string>(raw[at++] as number)]);
+	const campaigns = orFalse(spec.campaigns.length);
+	return { core, fields, tags, counts, windows, butNot, history, scores, campaigns };
 }
 
 export class Segments {
@@ -92,17 +116,30 @@ export class Segments {
 		return compileSegment(conditions, { now: this.store.now(), retentionMs: this.store.limits.retentionMs });
 	}
 
-	/** Evaluates the conditions for each contact: one read script per contact, one round trip per batch. */
+	/**
+	 * Evaluates the conditions for each contact: the data of a chunk of a shard's contacts is read by
+	 * one script call, all chunks in one round trip; the conditions are then tested here.
+	 */
 	async evaluate(conditions: SegmentCondition | CompiledSegment, contactIds: string[], options: { fallbackZone?: string } = {}): Promise<Array<Result<SegmentMatch>>> {
 		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
-		const now = store.now();
-		const arg = JSON.stringify({ mode: 'contact', spec: compiled.spec });
-		return settleAll(contactIds, async (rawId) => {
-			const contactId = checkContactId(rawId);
-			const raw = await store.run<string | null>(readSegment, [store.keys.contact(contactId)], [arg]);
-			if (!raw) return { contactId, found: false, matched: false };
-			return { contactId, found: true, matched: compiled.test(toData(JSON.parse(raw), compiled.spec), { now, fallbackZone: options.fallbackZone }) };
+		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
+		const checked: string[] = new Array(contactIds.length);
+		const reads = await store.runBatch<string, RawData | null>(
+			readSegment,
+			contactIds,
+			(rawId, index) => ({ contactId: (checked[index] = checkContactId(rawId)), args: [] }),
+			JSON.stringify({ spec: compiled.spec }),
+		);
+		return reads.map((read, index): Result<SegmentMatch> => {
+			if (!read.ok) return read;
+			const contactId = checked[index];
+			if (!read.value) return { ok: true, value: { contactId, found: false, matched: false } };
+			try {
+				return { ok: true, value: { contactId, found: true, matched: compiled.test(toData(read.value, compiled.spec), ctx) } };
+			} catch (error) {
+				return { ok: false, error: error as Error };
+			}
 		});
 	}
 
@@ -154,14 +191,13 @@ export class Segments {
 		if (options.cursor) state = decodeCursor(options.cursor, compiled.fingerprint);
 		else state = { v: 1, f: compiled.fingerprint, src: (await this.plan(compiled)).source, s: 0, st: null };
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
+		const spec: FetchSpec = { ...compiled.spec, core: [...new Set([...compiled.spec.core, ...SEGMENT_CORE])] };
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
-		type Chunk = { items: Array<[string, Record<string, unknown>]> | Record<string, never>; n: number; next: Record<string, unknown> | false };
-		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<string> =>
-			store.run<string>(readSegment, [store.keys.shard(s)], [
+		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
+			store.run<unknown[]>(readSegment, [store.keys.shard(s)], [
 				JSON.stringify({
-					mode: 'page',
-					spec: compiled.spec,
+					spec,
 					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },
 					count,
 				}),
@@ -173,18 +209,20 @@ export class Segments {
 		// exceeds its size.
 		let pending = canRead(state.s, pageSize) ? read(state.s, state.st, Math.min(CHUNK, pageSize)) : null;
 		while (pending) {
-			const out = JSON.parse(await pending) as Chunk;
+			// id, data, id, data..., candidates read, next state (JSON) or null.
+			const out = await pending;
 			pending = null;
-			scanned += out.n;
-			state = out.next ? { ...state, st: out.next } : { ...state, s: state.s + 1, st: null };
-			const items = arr<[string, Record<string, unknown>]>(out.items);
-			const worstRoom = pageSize - contacts.length - items.length;
+			const next = out[out.length - 1] as string | null;
+			scanned += out[out.length - 2] as number;
+			state = next ? { ...state, st: JSON.parse(next) as Record<string, unknown> } : { ...state, s: state.s + 1, st: null };
+			const found = (out.length - 2) / 2;
+			const worstRoom = pageSize - contacts.length - found;
 			if (canRead(state.s, worstRoom)) pending = read(state.s, state.st, Math.min(CHUNK, worstRoom));
-			for (const [id, data] of items) {
-				const d = toData(data, compiled.spec);
+			for (let k = 0; k < out.length - 2; k += 2) {
+				const d = toData(out[k + 1] as RawData, spec);
 				if (!compiled.test(d, ctx)) continue;
 				contacts.push({
-					contactId: id,
+					contactId: out[k] as string,
 					...(d.core.email ? { email: d.core.email } : {}),
 					...(d.core.timezone ? { timezone: d.core.timezone } : {}),
 					...(d.core.lifecycleStage ? { lifecycleStage: d.core.lifecycleStage } : {}),

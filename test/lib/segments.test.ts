@@ -307,6 +307,22 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(large).toBeLessThanOrEqual(topology === 'cluster' ? 3 : 1);
 	});
 
+	it('answers each item of a batch larger than a script call on its own: matches, missing contacts, an invalid ID', async () => {
+		// Over 200 items per shard: every shard takes several script calls.
+		const ids = Array.from({ length: 4000 }, (_, i) => `chunk${i}`);
+		await ok(ids.filter((_, i) => i % 4 === 0).map((id, k) => ({ id, fields: { nps: k % 10 } })));
+		const condition: SegmentCondition = { type: 'field', field: 'nps', operator: 'gte', value: 5 };
+		const results = await segments.evaluate(condition, [...ids, '', ids[8]]);
+		ids.forEach((id, i) => {
+			const exists = i % 4 === 0;
+			expect(results[i]).toEqual({ ok: true, value: { contactId: id, found: exists, matched: exists && (i / 4) % 10 >= 5 } });
+		});
+		const invalid = results[ids.length];
+		expect(invalid.ok).toBe(false);
+		expect(!invalid.ok && invalid.error).toBeInstanceOf(ValidationError);
+		expect(results[ids.length + 1]).toEqual(results[8]);
+	});
+
 	it('sends a contact that does not exist to not matched', async () => {
 		const [r] = await segments.evaluate({ type: 'event', operator: 'didNot', event: 'x' }, ['ghost']);
 		expect(r).toEqual({ ok: true, value: { contactId: 'ghost', found: false, matched: false } });

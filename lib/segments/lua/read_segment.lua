@@ -1,66 +1,83 @@
--- Reads exactly the data a compiled segment needs (lib/segments/conditions.ts FetchSpec).
--- mode 'contact': KEYS[1] a contact base; returns its data or false.
--- mode 'page': KEYS[1] a shard prefix; takes up to `count` candidates from one index of the shard
--- (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets of a
--- union) and returns {items = [[id, data]...], n = candidates read, next = state or false}.
--- Never more than `count` candidates, so a page never exceeds its size.
--- ARGV[1] JSON {mode, spec, source?, count?}
+-- Reads exactly the data a compiled segment needs (lib/segments/conditions.ts FetchSpec), as one
+-- flat array per contact (no JSON, no nesting: both cost more than the reads), in the order of the
+-- spec: core values, fields, tag flags, counts, windows, butNot pairs, the history entry count and
+-- the entries, per score model the lengths and items of its ZRANGE and HGETALL, campaign records;
+-- false when the contact does not exist.
+-- ARGV[1] JSON {spec, source?, count?}. Two modes:
+-- - contacts (no source): a batch of ContactStore.runBatch (each_item), one answer per contact.
+-- - page (source): KEYS[1] a shard prefix; takes up to `count` candidates from one index of the
+--   shard (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets
+--   of a union) and answers {id, data, id, data..., n = candidates read, next state JSON or false}.
+--   Never more than `count` candidates, so a page never exceeds its size.
 local req = cjson.decode(ARGV[1])
 local spec = req.spec
 
 local function present(v) return v ~= nil and v ~= cjson.null end
 
+-- Each redis.call costs about a microsecond on top of its command: one call per kind of data
+-- (HMGET, SMISMEMBER), not one per name.
 local needles = {}
 if present(spec.history) then
-  for _, name in ipairs(spec.history.names) do needles[name] = '"name":' .. cjson.encode(name) end
+  for i, name in ipairs(spec.history.names) do needles[i] = '"name":' .. cjson.encode(name) end
+end
+local countNames = {}
+for i, n in ipairs(spec.counts) do countNames[i] = 'count:' .. n end
+local historyMin = present(spec.history) and present(spec.history.since) and spec.history.since or '-inf'
+
+local function append(out, n, list)
+  for i = 1, #list do out[n + i] = list[i] end
+  return n + #list
 end
 
 local function fetch(base)
   -- spec.core starts with 'id', which every contact has.
-  local core = redis.call('HMGET', base, unpack(spec.core))
-  if not core[1] then return false end
-  local out = { core = core, fields = {}, tags = {}, counts = {}, windows = {}, butNot = {}, history = {}, scores = {}, campaigns = {} }
-  if #spec.fields > 0 then out.fields = redis.call('HMGET', base .. ':f', unpack(spec.fields)) end
-  for i, t in ipairs(spec.tags) do out.tags[i] = redis.call('SISMEMBER', base .. ':t', t) end
-  if #spec.counts > 0 then
-    local names = {}
-    for i, n in ipairs(spec.counts) do names[i] = 'count:' .. n end
-    out.counts = redis.call('HMGET', base .. ':n', unpack(names))
+  local out = redis.call('HMGET', base, unpack(spec.core))
+  if not out[1] then return false end
+  local n = #out
+  if #spec.fields > 0 then n = append(out, n, redis.call('HMGET', base .. ':f', unpack(spec.fields))) end
+  if #spec.tags > 0 then n = append(out, n, redis.call('SMISMEMBER', base .. ':t', unpack(spec.tags))) end
+  if #countNames > 0 then n = append(out, n, redis.call('HMGET', base .. ':n', unpack(countNames))) end
+  for _, w in ipairs(spec.windows) do
+    n = n + 1
+    out[n] = redis.call('ZCOUNT', base .. ':e:' .. w[1], w[2], '+inf')
   end
-  for i, w in ipairs(spec.windows) do out.windows[i] = redis.call('ZCOUNT', base .. ':e:' .. w[1], w[2], '+inf') end
-  for i, p in ipairs(spec.butNot) do
+  for _, p in ipairs(spec.butNot) do
     local last = redis.call('ZREVRANGE', base .. ':e:' .. p[1], 0, 0, 'WITHSCORES')
     if #last == 0 then
-      out.butNot[i] = { false, false }
+      out[n + 1], out[n + 2] = false, false
     else
       local after = redis.call('ZRANGEBYSCORE', base .. ':e:' .. p[2], last[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      out.butNot[i] = { tonumber(last[2]), (#after > 0) and tonumber(after[2]) or false }
+      out[n + 1], out[n + 2] = last[2], after[2] or false
     end
+    n = n + 2
   end
-  if present(spec.history) then
-    local min = present(spec.history.since) and spec.history.since or '-inf'
-    for _, entry in ipairs(redis.call('ZRANGEBYSCORE', base .. ':h', min, '+inf')) do
-      for name, needle in pairs(needles) do
+  if #needles > 0 then
+    -- Entries go back whole: the caller parses them and keeps the names asked for; the needles
+    -- only leave out entries that cannot be one of them.
+    local at, found = n + 1, 0
+    n = at
+    for _, entry in ipairs(redis.call('ZRANGEBYSCORE', base .. ':h', historyMin, '+inf')) do
+      for _, needle in ipairs(needles) do
         if string.find(entry, needle, 1, true) then
-          local ev = cjson.decode(entry)
-          if ev.name == name then table.insert(out.history, { ev.name, ev.ts, ev.props }) end
+          found, n = found + 1, n + 1
+          out[n] = entry
           break
         end
       end
     end
+    out[at] = found
   end
-  for i, model in ipairs(spec.scores) do
-    out.scores[i] = { redis.call('ZRANGE', base .. ':sp:' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. ':sv:' .. model) }
+  for _, model in ipairs(spec.scores) do
+    for _, list in ipairs({ redis.call('ZRANGE', base .. ':sp:' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. ':sv:' .. model) }) do
+      out[n + 1] = #list
+      n = append(out, n + 1, list)
+    end
   end
-  if #spec.campaigns > 0 then out.campaigns = redis.call('HMGET', base .. ':cmp', unpack(spec.campaigns)) end
+  if #spec.campaigns > 0 then append(out, n, redis.call('HMGET', base .. ':cmp', unpack(spec.campaigns))) end
   return out
 end
 
-if req.mode == 'contact' then
-  local d = fetch(KEYS[1])
-  if not d then return false end
-  return cjson.encode(d)
-end
+if not present(req.source) then return each_item(fetch) end
 
 -- Same encoding as lib/keys.ts encodeKeyPart.
 local function encode_id(id)
@@ -124,9 +141,14 @@ else
   count = taken
 end
 
-local items = {}
+local out = {}
 for _, id in ipairs(ids) do
   local d = fetch(shard .. ':c:' .. encode_id(id))
-  if d then table.insert(items, { id, d }) end
+  if d then
+    out[#out + 1] = id
+    out[#out + 1] = d
+  end
 end
-return cjson.encode({ items = items, n = count, next = nextState })
+out[#out + 1] = count
+out[#out + 1] = nextState and cjson.encode(nextState) or false
+return out
