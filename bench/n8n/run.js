@@ -285,7 +285,7 @@ async function main() {
     line('one more node in n8n (No Operation - floor)', r.noop.msPerExec - r.floor.msPerExec);
     line('Lead Score node beyond that (ours - No Op)', r.ours.msPerExec - r.noop.msPerExec);
     line('Scoring.score alone from this process', r.lib.msPerExec, ` (lib + Redis; Redis server time in ours ${ms(r.ours.redisMsPerExec)}, in lib alone ${ms(r.lib.redisMsPerExec)})`);
-    line('Score node time in saved runs', times.ours.nodes.Score, ` (n8n's own timing; minus lib alone: ${ms(times.ours.nodes.Score - r.lib.msPerExec)} of n8n-side work in the node)`);
+    line('Score node time in saved runs', times.ours.nodes.Score, ` (n8n's own timing; minus lib alone, ${ms(times.ours.nodes.Score - r.lib.msPerExec)}, is the node's n8n-side work, within noise)`);
     for (const k of ['ours', 'core', 'floor', 'noop']) {
       const nodes = Object.entries(times[k].nodes).map(([n, t]) => `${n} ${t.toFixed(1)}`).join(', ');
       console.log(`  ${k} saved runs: ${ms(times[k].client)} from the client, execution ${ms(times[k].execution)}; per node (ms): ${nodes}; Redis server ${ms(r[k].redisMsPerExec)} per execution`);
