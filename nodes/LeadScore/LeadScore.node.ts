@@ -43,6 +43,11 @@ const FIELD_OPERATORS = [
 
 const MODEL_PARAMETERS = ['model', 'rulesInput', 'rules', 'rulesJson', 'decay', 'decayDays', 'grades'];
 
+// Compiled models without expressions, by raw parameters: reading and compiling them is most of the
+// node's own work on a webhook batch. Bounded: edited workflows leave old entries behind.
+const STATIC_MODELS_KEPT = 100;
+const staticModels = new Map<string, CompiledModel>();
+
 /** Scores items grouped by their model; all groups share one round trip. */
 async function scoreGrouped(scoring: Scoring, inputs: Array<ScoreInput & { model: CompiledModel }>): Promise<Array<Result<ScoreResult>>> {
 	const groups = new Map<CompiledModel, number[]>();
@@ -289,8 +294,9 @@ export class LeadScore implements INodeType {
 		const items = this.getInputData();
 		const operation = this.getNodeParameter('operation', 0) as string;
 		const route = this.getNodeParameter('routeGradeChanges', 0, false) as boolean;
-		// A model without expressions is compiled once; with expressions (points from the item...)
-		// per item, sharing one compilation between items that resolve alike.
+		// A model with expressions (points from the item...) is read per item, sharing one
+		// compilation between items that resolve alike; one without is read and compiled once and
+		// kept across executions, keyed by its raw parameters.
 		const compiledByModel = new Map<string, CompiledModel>();
 		const modelFor = (i: number): CompiledModel => {
 			const raw = readModel(this, i);
@@ -299,22 +305,33 @@ export class LeadScore implements INodeType {
 			if (!compiled) compiledByModel.set(key, (compiled = compileModel(raw)));
 			return compiled;
 		};
+		// getNode() deep-copies the node: once.
+		const node = this.getNode();
+		const modelParameters = MODEL_PARAMETERS.map((name) => node.parameters[name]);
 		let shared: CompiledModel | undefined;
-		if (!hasExpression(MODEL_PARAMETERS.map((name) => this.getNode().parameters[name]))) {
-			try {
-				shared = modelFor(0);
-			} catch (error) {
-				throw toNodeError(this, error as Error, 0);
+		if (!hasExpression(modelParameters)) {
+			const key = JSON.stringify([node.typeVersion, modelParameters]);
+			shared = staticModels.get(key);
+			if (!shared) {
+				try {
+					shared = modelFor(0);
+				} catch (error) {
+					throw toNodeError(this, error as Error, 0);
+				}
+				if (staticModels.size >= STATIC_MODELS_KEPT) staticModels.clear();
+				staticModels.set(key, shared);
 			}
 		}
 		const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
+		// Items without a $chain (not from a Contact Trigger) all carry just this workflow.
+		let ownChain: ReturnType<typeof chainOf> | undefined;
 		const inputs = perItem(this, (i): ScoreInput & { model: CompiledModel } => {
 			const json = items[i].json;
 			// The item's $chain plus this workflow go with $grade_changed, for Loop Guard.
 			const input: ScoreInput & { model: CompiledModel } = {
 				contactId: fromItem ? contactIdOf(json) : (this.getNodeParameter('contactId', i) as string),
 				source: 'lead-score',
-				chain: chainOf(this, i),
+				chain: json.$chain === undefined ? (ownChain ??= chainOf(this, i)) : chainOf(this, i),
 				model: shared ?? modelFor(i),
 			};
 			if (operation === 'scoreEvent') {

@@ -93,6 +93,22 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		expect(out[0].json.leadScore).toMatchObject({ model: 'fit', score: 12, matchedRules: ['big'] });
 	});
 
+	it('scores with the edited rules in the next execution (compiled models are kept between executions)', async () => {
+		await store.contacts.upsert([{ id: 'edited' }]);
+		const awarded = async (points: number, eventId: string) => {
+			const [out] = await runNode({
+				nodeType: new LeadScore(),
+				parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: JSON.stringify([{ name: 'visit', event: 'visit', points }]) },
+				items: [{ contactId: 'edited', event: { id: eventId, name: 'visit' } }],
+				credentials,
+			});
+			return (out[0].json.leadScore as { awarded: unknown }).awarded;
+		};
+		expect(await awarded(3, 'v1')).toEqual([{ rule: 'visit', points: 3 }]);
+		expect(await awarded(3, 'v2')).toEqual([{ rule: 'visit', points: 3 }]);
+		expect(await awarded(8, 'v3')).toEqual([{ rule: 'visit', points: 8 }]);
+	});
+
 	it('gives the exact sum when 8 executions score one contact at once', async () => {
 		await store.contacts.upsert([{ id: 'busy' }]);
 		const runs = Array.from({ length: 8 }, (_, w) =>
