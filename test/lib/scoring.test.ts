@@ -32,7 +32,8 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 	it('keeps its running sums equal to a full recomputation from the stored awards (fast-check)', async () => {
 		// apply_score.lua skips re-reading the awards while none has expired since its last pass;
 		// Scoring.read always recomputes from every stored award. Both must agree at every step,
-		// across expiries, field rules coming and going, duplicates, the award cap and halving awards.
+		// across expiries, field rules coming and going, duplicates, the award cap, halving awards
+		// (positive and negative, one or two half-lives) and events dated in the past or ahead.
 		const model: ScoreModel = {
 			name: 'sums',
 			maxAwards: 10,
@@ -42,12 +43,17 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 				{ name: 'buy', event: 'buy', points: 7 },
 				{ name: 'complaint', event: 'complaint', points: -4, decay: { mode: 'expire', days: 2 } },
 				{ name: 'open', event: 'open', points: 5, decay: { mode: 'halfLife', days: 1 } },
+				{ name: 'unsubscribe', event: 'open', where: [{ property: 'bad', operator: 'equals', value: true }], points: -6, decay: { mode: 'halfLife', days: 1 } },
+				{ name: 'share', event: 'share', points: 4, decay: { mode: 'halfLife', days: 3 } },
 				{ name: 'vip', field: { field: 'vip', operator: 'equals', value: true }, points: 11 },
 			],
 		};
 		const step = fc.record({
 			advance: fc.integer({ min: 0, max: 30 * 3_600_000 }),
-			event: fc.constantFrom('view', 'ping', 'buy', 'complaint', 'open', 'none'),
+			event: fc.constantFrom('view', 'ping', 'buy', 'complaint', 'open', 'open', 'none', 'share'),
+			bad: fc.boolean(),
+			// Events reported late, or (clock skew) slightly ahead.
+			offset: fc.constantFrom(0, 0, 0, -40 * 3_600_000, 2 * 3_600_000),
 			id: fc.integer({ min: 0, max: 6 }),
 			vip: fc.option(fc.boolean()),
 		});
@@ -57,13 +63,14 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 				for (const s of steps) {
 					clock.advance(s.advance);
 					if (s.vip !== null) await store.contacts.upsert([{ id, fields: { vip: s.vip } }]);
-					const scored = await one(model, s.event === 'none' ? { contactId: id } : { contactId: id, event: { id: `e${s.id}`, name: s.event } });
+					const event = { id: `e${s.id}`, name: s.event, time: new Date(clock.ms + s.offset).toISOString(), properties: { bad: s.bad } };
+					const scored = await one(model, s.event === 'none' ? { contactId: id } : { contactId: id, event });
 					const [read] = await scoring.read([id], 'sums');
 					if (!read.ok || !read.value) throw new Error('read failed');
 					expect(scored.score).toBeCloseTo(read.value.score, 2);
 				}
 			}),
-			{ numRuns: 40 },
+			{ numRuns: 60 },
 		);
 	});
 

@@ -128,23 +128,39 @@ return each_item(function(base, args)
   local valuesKey = base .. ':sv:' .. model
   local first = redis.call('HMGET', valuesKey, unpack(firstReads))
 
-  -- "~cache": the sums of the live awards (score, ceiling, floor, count) and the next instant an
-  -- award expires. Until then, and while no award halves, the sums only move by this call's own
-  -- awards: no need to read and re-add every award (the full pass below).
+  -- "~cache": the sums of the live awards that do not halve (score, ceiling, floor), the award
+  -- count, the next instant an award expires (or a halving one is worth pruning), and for
+  -- halving awards (one half-life) their positive and negative sums at the instant written.
+  -- Until that next instant the sums only move by this call's own awards and by the halving
+  -- (one factor for all): no need to read and re-add every award (the full pass below).
   local cache = first[1]
   local fast, sum, hi, lo, n, nextExpiry = false, 0, 0, 0, 0, math.huge
+  local halfLife, hpos, hneg = nil, 0, 0
   if cache then
-    local a, b, c, d, e = string.match(cache, '^([^|]+)|([^|]+)|([^|]+)|(%d+)|([^|]+)$')
-    sum, hi, lo, n, nextExpiry = tonumber(a), tonumber(b), tonumber(c), tonumber(d), tonumber(e) or math.huge
+    local f = {}
+    for part in string.gmatch(cache, '[^|]+') do table.insert(f, part) end
+    sum, hi, lo, n, nextExpiry = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5]) or math.huge
+    halfLife = tonumber(f[6])
+    if halfLife then
+      local factor = math.pow(0.5, (now - tonumber(f[7])) / halfLife)
+      hpos, hneg = tonumber(f[8]) * factor, tonumber(f[9]) * factor
+    end
     fast = now < nextExpiry
   end
-  local cachedHi, cachedLo = hi, lo
+  local cachedHi, cachedLo = hi + hpos, lo + hneg
   local dirty = false
   local function adjust(enc, at, sign)
     local v, h, l, mode, period = entry_value(enc, at)
-    if mode == 'h' then fast = false end
-    if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
-    sum, hi, lo, n = sum + sign * v, hi + sign * h, lo + sign * l, n + sign
+    if mode == 'h' then
+      -- A second half-life, or an award dated ahead (its value is held until then): full pass.
+      if at > now or (halfLife and halfLife ~= period) then fast = false end
+      halfLife, hpos, hneg = period, hpos + sign * h, hneg + sign * l
+      if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
+    else
+      if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
+      sum, hi, lo = sum + sign * v, hi + sign * h, lo + sign * l
+    end
+    n = n + sign
     dirty = true
   end
 
@@ -193,7 +209,7 @@ return each_item(function(base, args)
 
   local score, ceiling, floor
   if fast and n <= m.maxAwards then
-    score, ceiling, floor = sum, hi, lo
+    score, ceiling, floor = sum + hpos + hneg, hi + hpos, lo + hneg
   else
     if created then redis.call('HSET', valuesKey, unpack(newValues)) end
     newValues = {}
@@ -206,8 +222,9 @@ return each_item(function(base, args)
     for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
     -- One pass: each award's value now (parsed once), and the dead ones removed.
     local keep, dead = {}, {}
-    local halves = false
-    nextExpiry = math.huge
+    -- The sums can be kept when halving awards share one half-life and none is dated ahead.
+    local cacheable = true
+    halfLife, nextExpiry = nil, math.huge
     for i = 1, #entries, 2 do
       local key, at = entries[i], tonumber(entries[i + 1])
       local enc = stored[key]
@@ -224,7 +241,11 @@ return each_item(function(base, args)
       if gone then
         table.insert(dead, key)
       else
-        if mode == 'h' then halves = true end
+        if mode == 'h' then
+          if at > now or (halfLife and halfLife ~= period) then cacheable = false end
+          halfLife = period
+          if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
+        end
         if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
         table.insert(keep, { key = key, kind = kind, v = v, hi = h, lo = l, mode = mode })
       end
@@ -252,22 +273,25 @@ return each_item(function(base, args)
       redis.call('ZREM', awardsKey, unpack(slice))
       redis.call('HDEL', valuesKey, unpack(slice))
     end
-    score, ceiling, floor = base_points, base_points, base_points
+    sum, hi, lo, hpos, hneg = base_points, base_points, base_points, 0, 0
     for _, e in ipairs(keep) do
-      score, ceiling, floor = score + e.v, ceiling + e.hi, floor + e.lo
+      if e.mode == 'h' then
+        hpos, hneg = hpos + e.hi, hneg + e.lo
+      else
+        sum, hi, lo = sum + e.v, hi + e.hi, lo + e.lo
+      end
     end
-    n, dirty = #keep, true
-    -- Halving awards move the score at every instant: no sums to keep.
-    if halves then
-      if cache then redis.call('HDEL', valuesKey, '~cache') end
-      dirty = false
-    end
+    score, ceiling, floor = sum + hpos + hneg, hi + hpos, lo + hneg
+    n, dirty = #keep, cacheable
+    if not cacheable and cache then redis.call('HDEL', valuesKey, '~cache') end
   end
   if dirty then
     local expiry = '-'
     if nextExpiry ~= math.huge then expiry = string.format('%d', nextExpiry) end
     table.insert(newValues, '~cache')
-    table.insert(newValues, string.format('%.17g|%.17g|%.17g|%d|%s', score, ceiling, floor, n, expiry))
+    local halving = '-|-|0|0'
+    if halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', halfLife, now, hpos, hneg) end
+    table.insert(newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', sum, hi, lo, n, expiry, halving))
   end
   if #newValues > 0 then redis.call('HSET', valuesKey, unpack(newValues)) end
   score, ceiling, floor = round2(score), round2(ceiling), round2(floor)
