@@ -6,11 +6,10 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import { compileModel, Scoring, type CompiledModel, type ScoreInput, type ScoreResult } from '../../lib/scoring';
-import type { Result } from '../../lib/store';
+import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
 import { chainOf } from '../Contact/chain';
 import { contactIdOf, eventOf, hasExpression, readModel, stringOrEmpty } from './model';
-import { jsonParameter, perItem, runBatch, toNodeError } from '../shared/items';
+import { jsonParameter, perItem, runBatch, runGrouped, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 // Evaluated by n8n in the editor: a second output only when grade changes are routed apart.
@@ -47,24 +46,6 @@ const MODEL_PARAMETERS = ['model', 'rulesInput', 'rules', 'rulesJson', 'decay', 
 // node's own work on a webhook batch. Bounded: edited workflows leave old entries behind.
 const STATIC_MODELS_KEPT = 100;
 const staticModels = new Map<string, CompiledModel>();
-
-/** Scores items grouped by their model; all groups share one round trip. */
-async function scoreGrouped(scoring: Scoring, inputs: Array<ScoreInput & { model: CompiledModel }>): Promise<Array<Result<ScoreResult>>> {
-	const groups = new Map<CompiledModel, number[]>();
-	inputs.forEach((input, i) => {
-		const group = groups.get(input.model);
-		if (group) group.push(i);
-		else groups.set(input.model, [i]);
-	});
-	const out: Array<Result<ScoreResult>> = new Array(inputs.length);
-	await Promise.all(
-		[...groups].map(async ([model, indexes]) => {
-			const results = await scoring.score(model, indexes.map((i) => inputs[i]));
-			results.forEach((result, k) => (out[indexes[k]] = result));
-		}),
-	);
-	return out;
-}
 
 // Field rules run inside the scoring script, which has no regular expressions.
 const RULE_FIELD_OPERATORS = FIELD_OPERATORS.filter((o) => o.value !== 'regex');
@@ -348,7 +329,9 @@ export class LeadScore implements INodeType {
 		});
 		const lease = await leaseStore(this);
 		try {
-			const results = await runBatch(inputs, (valid) => scoreGrouped(new Scoring(lease.store), valid));
+			const scoring = new Scoring(lease.store);
+			// Items grouped by their model; all groups share one round trip.
+			const results = await runBatch(inputs, (valid) => runGrouped(valid, (input) => input.model, (model, group) => scoring.score(model, group)));
 			const scored: INodeExecutionData[] = [];
 			const changed: INodeExecutionData[] = [];
 			results.forEach((result, i) => {

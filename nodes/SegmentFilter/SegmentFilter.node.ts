@@ -6,9 +6,8 @@ import {
 	type INodeType,
 	type INodeTypeDescription,
 } from 'n8n-workflow';
-import type { Result } from '../../lib/store';
-import { Segments, type CompiledSegment, type SegmentMatch } from '../../lib/segments';
-import { perItem, runBatch, toNodeError } from '../shared/items';
+import { Segments, type CompiledSegment } from '../../lib/segments';
+import { perItem, runBatch, runGrouped, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 import { contactIdOf, hasExpression } from '../LeadScore/model';
 import { readConditions } from './conditions';
@@ -351,7 +350,10 @@ export class SegmentFilter implements INodeType {
 				contactId: fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string),
 				compiled: shared ?? compileFor(i),
 			}));
-			const results = await runBatch(inputs, (valid) => evaluateGrouped(segments, valid, fallbackZone));
+			// Items grouped by their compiled conditions; all groups share one round trip.
+			const results = await runBatch(inputs, (valid) =>
+				runGrouped(valid, (input) => input.compiled, (compiled, group) => segments.evaluate(compiled, group.map((input) => input.contactId), { fallbackZone })),
+			);
 			const matched: INodeExecutionData[] = [];
 			const notMatched: INodeExecutionData[] = [];
 			results.forEach((result, i) => {
@@ -368,28 +370,6 @@ export class SegmentFilter implements INodeType {
 			lease.release();
 		}
 	}
-}
-
-/** Evaluates items grouped by their compiled conditions; all groups share one round trip. */
-async function evaluateGrouped(
-	segments: Segments,
-	inputs: Array<{ contactId: string; compiled: CompiledSegment }>,
-	fallbackZone: string | undefined,
-): Promise<Array<Result<SegmentMatch>>> {
-	const groups = new Map<CompiledSegment, number[]>();
-	inputs.forEach((input, i) => {
-		const group = groups.get(input.compiled);
-		if (group) group.push(i);
-		else groups.set(input.compiled, [i]);
-	});
-	const out: Array<Result<SegmentMatch>> = new Array(inputs.length);
-	await Promise.all(
-		[...groups].map(async ([compiled, indexes]) => {
-			const results = await segments.evaluate(compiled, indexes.map((i) => inputs[i].contactId), { fallbackZone });
-			results.forEach((result, k) => (out[indexes[k]] = result));
-		}),
-	);
-	return out;
 }
 
 /** Segment mode: runs once, on the first input item's parameters. */

@@ -84,3 +84,25 @@ export async function runBatch<T, R>(
 	let next = 0;
 	return inputs.map((input) => (input instanceof Error ? { ok: false, error: input } : results[next++]));
 }
+
+/**
+ * Runs a batch lib call per group of inputs sharing a key (a compiled model or segment), all
+ * groups at once (one round trip), and lines the results up with the inputs again.
+ */
+export async function runGrouped<T, K, R>(inputs: T[], keyOf: (input: T) => K, call: (key: K, group: T[]) => Promise<Array<Result<R>>>): Promise<Array<Result<R>>> {
+	const groups = new Map<K, number[]>();
+	inputs.forEach((input, i) => {
+		const key = keyOf(input);
+		const group = groups.get(key);
+		if (group) group.push(i);
+		else groups.set(key, [i]);
+	});
+	const out: Array<Result<R>> = new Array(inputs.length);
+	await Promise.all(
+		[...groups].map(async ([key, indexes]) => {
+			const results = await call(key, indexes.map((i) => inputs[i]));
+			results.forEach((result, k) => (out[indexes[k]] = result));
+		}),
+	);
+	return out;
+}
