@@ -79,55 +79,96 @@ export class ContactStore {
 	}
 
 	/**
-	 * Runs a per-shard batch script: one call per shard and chunk of at most `chunkSize` items, all
-	 * concurrent (auto-pipelined). Each item pays only its own work on the server, not a command of
-	 * its own. `prepare` gives each item's contact and its arguments (a flat list, no JSON: encoding
-	 * and decoding in Lua costs more than an item's own commands); the script's each_item
-	 * (lib/redis/lua/common.lua) answers, per item, a flat array or an error. KEYS[1] is the shard
-	 * prefix: a fixed key count keeps ioredis routing by it on a cluster, and every contact key of
-	 * the shard shares its hash slot. An item whose `prepare` throws fails alone.
+	 * Runs a per-shard batch script: one call per shard and chunk of about `chunkSize` items. Each
+	 * item pays only its own work on the server, not a command of its own. The script's each_item
+	 * (lib/redis/lua/common.lua) answers, per item, a flat value or an error.
+	 * - A contact's items go one after another, in their order, so a script can read and write its
+	 *   state once for all of them.
+	 * - Arguments are flat lists, no JSON: encoding and decoding in Lua costs more than an item's
+	 *   own commands. They are built chunk by chunk, and answers turned into results as each chunk
+	 *   returns, so this process and Redis work at the same time.
+	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
+	 *   every contact key of the shard shares its hash slot.
+	 * - An item whose contactOf, argsOf or answer throws fails alone.
 	 */
-	async runBatch<I, T>(
-		script: Script,
-		items: I[],
-		prepare: (item: I, index: number) => { contactId: string; args: Array<string | number> },
-		shared: string,
-		chunkSize = 200,
-	): Promise<Array<Result<T>>> {
+	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
+		const { script, items, shared, chunkSize = 200 } = call;
+		type Entry = { index: number; contactId: string };
 		const results: Array<Result<T>> = new Array(items.length);
-		const byShard = new Map<number, Array<{ index: number; base: string; args: Array<string | number> }>>();
+		const fail = (index: number, error: unknown) => (results[index] = { ok: false, error: toStoreError(error) as Error });
+		// shard -> contact base key -> its items, in order.
+		const byShard = new Map<number, Map<string, Entry[]>>();
 		items.forEach((item, index) => {
 			try {
-				const { contactId, args } = prepare(item, index);
+				const contactId = call.contactOf(item, index);
 				const shard = this.keys.shardOfContact(contactId);
-				let list = byShard.get(shard);
-				if (!list) byShard.set(shard, (list = []));
-				list.push({ index, base: this.keys.contact(contactId), args });
+				const base = this.keys.contact(contactId);
+				let contacts = byShard.get(shard);
+				if (!contacts) byShard.set(shard, (contacts = new Map()));
+				const list = contacts.get(base);
+				if (list) list.push({ index, contactId });
+				else contacts.set(base, [{ index, contactId }]);
 			} catch (error) {
-				results[index] = { ok: false, error: toStoreError(error) as Error };
+				fail(index, error);
 			}
 		});
 		const calls: Array<Promise<void>> = [];
-		for (const [shard, list] of byShard) {
-			for (let start = 0; start < list.length; start += chunkSize) {
-				const chunk = list.slice(start, start + chunkSize);
-				const args: Array<string | number> = [shared, chunk.length];
-				for (const c of chunk) args.push(c.args.length, c.base, ...c.args);
-				calls.push(
-					runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args).then(
-						(answers) => {
-							chunk.forEach((c, k) => {
-								const answer = answers[k];
-								results[c.index] = answer instanceof Error ? { ok: false, error: scriptError(answer) } : { ok: true, value: answer as T };
-							});
-						},
-						(error) => {
-							const failure = scriptError(error);
-							for (const c of chunk) results[c.index] = { ok: false, error: failure };
-						},
-					),
-				);
+		const send = (shard: number, chunk: Entry[], args: Array<string | number>) => {
+			args[1] = chunk.length;
+			calls.push(
+				runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args).then(
+					(answers) => {
+						chunk.forEach((c, k) => {
+							const answer = answers[k];
+							if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer) };
+							else {
+								try {
+									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
+								} catch (error) {
+									fail(c.index, error);
+								}
+							}
+						});
+					},
+					(error) => {
+						const failure = scriptError(error);
+						for (const c of chunk) results[c.index] = { ok: false, error: failure };
+					},
+				),
+			);
+		};
+		let sent = 0;
+		for (const [shard, contacts] of byShard) {
+			let chunk: Entry[] = [];
+			let args: Array<string | number> = [shared, 0];
+			for (const [base, list] of contacts) {
+				for (const c of list) {
+					let own: Array<string | number>;
+					try {
+						own = call.argsOf ? call.argsOf(items[c.index], c.index, c.contactId) : [];
+					} catch (error) {
+						fail(c.index, error);
+						continue;
+					}
+					chunk.push(c);
+					args.push(own.length, base);
+					for (const arg of own) args.push(arg);
+				}
+				// A contact's items stay in one call (its state is read and written once) unless they are
+				// a chunk on their own.
+				if (chunk.length >= chunkSize) {
+					send(shard, chunk, args);
+					sent += chunk.length;
+					chunk = [];
+					args = [shared, 0];
+					// Let the calls built so far go out, so Redis starts on them while the next are built.
+					if (sent >= YIELD_EVERY) {
+						sent = 0;
+						await new Promise((resolve) => setImmediate(resolve));
+					}
+				}
 			}
+			if (chunk.length > 0) send(shard, chunk, args);
 		}
 		await Promise.all(calls);
 		return results;
@@ -161,6 +202,25 @@ function scriptError(error: unknown): Error {
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
 	return toStoreError(error) as Error;
 }
+
+/** A batch script call (ContactStore.runBatch). */
+export interface BatchCall<I, T> {
+	script: Script;
+	items: I[];
+	/** The item's contact ID, validated. */
+	contactOf(item: I, index: number): string;
+	/** The item's own arguments, built just before its chunk is sent (default none). */
+	argsOf?(item: I, index: number, contactId: string): Array<string | number>;
+	/** What the items share (ARGV[1]). */
+	shared: string;
+	/** The item's result from its answer, as its chunk returns (default the answer itself). */
+	answer?(answer: unknown, index: number, contactId: string): T;
+	/** Items per script call (a contact's items are not split below it). */
+	chunkSize?: number;
+}
+
+/** Items sent before runBatch lets them go out and builds the rest. */
+const YIELD_EVERY = 1000;
 
 export function chainJson(chain: ChainLink[] | undefined): string {
 	return JSON.stringify(chain ?? []);

@@ -83,29 +83,17 @@ export class EngagementTagger {
 			limits: store.limits,
 		});
 		// Per contact: [tier, previous tier or null, 1 when changed, last interaction (ms) or null].
-		const results = await store.runBatch<string, [string, string | null, number, number | null]>(
-			setTier,
-			contactIds,
-			(id) => {
-				const contactId = checkContactId(id);
-				return { contactId, args: [contactId] };
-			},
+		return store.runBatch<string, TierResult>({
+			script: setTier,
+			items: contactIds,
 			shared,
-		);
-		return results.map((r, i) =>
-			r.ok
-				? {
-						ok: true,
-						value: {
-							contactId: checkContactId(contactIds[i]),
-							tier: r.value[0],
-							previous: r.value[1],
-							changed: r.value[2] === 1,
-							lastInteractionAt: r.value[3] === null ? null : new Date(r.value[3]).toISOString(),
-						},
-					}
-				: r,
-		);
+			contactOf: (id) => checkContactId(id),
+			argsOf: (_id, _index, contactId) => [contactId],
+			answer: (answer, _index, contactId) => {
+				const [tier, previous, changed, lastInteraction] = answer as [string, string | null, number, number | null];
+				return { contactId, tier, previous, changed: changed === 1, lastInteractionAt: lastInteraction === null ? null : new Date(lastInteraction).toISOString() };
+			},
+		});
 	}
 
 	private stateKey(runName: string, config: Required<TierConfig>): string {

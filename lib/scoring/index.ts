@@ -185,6 +185,8 @@ export interface CompiledModel {
 	rules: CompiledRule[];
 	grades: Array<{ name: string; min: number | null }>;
 	maxAwards: number;
+	/** Indexes in `rules` of the field rules. */
+	fieldRules: number[];
 }
 
 export function checkGrades(grades: Grade[] | undefined, field = 'grades'): Array<{ name: string; min: number | null }> {
@@ -241,11 +243,10 @@ export function compileModel(model: ScoreModel): CompiledModel {
 	});
 	const maxAwards = model.maxAwards ?? 1000;
 	if (!Number.isInteger(maxAwards) || maxAwards < 10) throw new ValidationError('maxAwards', 'maxAwards must be a whole number of 10 or more');
-	return { compiled: true, name, rules, grades: checkGrades(model.grades), maxAwards };
+	return { compiled: true, name, rules, grades: checkGrades(model.grades), maxAwards, fieldRules: rules.flatMap((r, i) => (r.field ? [i] : [])) };
 }
 
-/** What apply_score.lua answers for one item (see its header). */
-type ApplyScoreAnswer = [string, string, string, string, string, number, string | null, string[], string[], Array<string | number>];
+const DAY_MS = 86_400_000;
 
 export class Scoring {
 	constructor(private readonly store: ContactStore) {}
@@ -254,75 +255,106 @@ export class Scoring {
 	async score(model: ScoreModel | CompiledModel, inputs: ScoreInput[]): Promise<Array<Result<ScoreResult>>> {
 		const { store } = this;
 		const compiled = 'compiled' in model ? model : compileModel(model);
+		const { rules } = compiled;
 		const now = store.now();
-		// The model part of the request is the same for every item: encoded once per batch.
-		const modelJson = JSON.stringify({
+		// What the items share is sent once per call: the rules (an award names its rule by number),
+		// the grades, and the source and chain most items carry (an item sends its own only when
+		// they differ).
+		const defaultChain = chainJson(inputs.find((input) => input?.chain)?.chain);
+		const shared = JSON.stringify({
 			now,
 			model: compiled.name,
-			fieldRules: compiled.rules.filter((r) => r.field).map((r) => ({ key: `f:${r.keyPart}`, rule: r.name, points: r.rule.points, cond: r.field })),
+			rules: rules.map((r) => ({ name: r.name, points: r.rule.points, enc: r.field ? '' : encodeAward(r.rule.points, r.decay) })),
+			fieldRules: rules.flatMap((r, i) => (r.field ? [{ index: i + 1, key: `f:${r.keyPart}`, points: r.rule.points, cond: r.field }] : [])),
 			grades: compiled.grades,
 			maxAwards: compiled.maxAwards,
 			limits: store.limits,
+			source: 'lead-score',
+			chain: defaultChain,
 		});
-		const prepared: Array<{ contactId: string; matched: string[]; awards: number }> = new Array(inputs.length);
-		const results = await store.runBatch<ScoreInput, ApplyScoreAnswer>(
-			applyScore,
-			inputs,
-			(input, index) => {
-				const contactId = checkContactId(input?.contactId);
-				const source = input.source ? checkName('source', input.source, 200, 'Source') : 'lead-score';
-				// id, source, chain, then key, rule, points, at, encoded value per award.
-				const args: Array<string | number> = [contactId, source, chainJson(input.chain)];
+		// Chains are usually one object shared by all the items: encoded once.
+		let lastChain: ChainLink[] | undefined;
+		let lastChainJson = defaultChain;
+		const days = new Map<number, string>();
+		// Per item: the rules its event matched and how many awards it asked for.
+		const asked: Array<{ matched: string[]; awards: number }> = new Array(inputs.length);
+		return store.runBatch<ScoreInput, ScoreResult>({
+			script: applyScore,
+			items: inputs,
+			shared,
+			contactOf: (input) => checkContactId(input?.contactId),
+			argsOf: (input, index, contactId) => {
+				const source = input.source && input.source !== 'lead-score' ? checkName('source', input.source, 200, 'Source') : '';
+				if (input.chain !== lastChain) {
+					lastChain = input.chain;
+					lastChainJson = chainJson(input.chain);
+				}
+				// id, source, chain ('': the shared ones), the event's time, then per award: its rule
+				// number (1-based) and award key.
+				const args: Array<string | number> = [contactId, source, lastChainJson === defaultChain ? '' : lastChainJson];
 				let awards = 0;
 				const matched: string[] = [];
 				if (input.event !== undefined && input.event !== null) {
 					const event = input.event;
 					const eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
 					const at = event.time === undefined || event.time === '' || event.time === null ? now : toTimestamp(event.time, 'time');
+					args.push(at);
 					const props = parseProperties(event.properties);
-					const eventKey =
-						event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID');
+					let eventKey: string | undefined;
 					const ctx: EvalContext = { now };
-					for (const rule of compiled.rules) {
+					for (let r = 0; r < rules.length; r++) {
+						const rule = rules[r];
 						if (!rule.matches || rule.rule.event !== eventName || !rule.matches(props, ctx)) continue;
 						matched.push(rule.name);
-						const key =
-							rule.frequency === 'oncePerContact'
-								? `o:${rule.keyPart}`
-								: rule.frequency === 'oncePerDay'
-									? `d:${rule.keyPart}:${new Date(at).toISOString().slice(0, 10)}`
-									: `e:${rule.keyPart}:${encodeKeyPart(eventKey)}`;
-						args.push(key, rule.name, rule.rule.points, at, encodeAward(rule.rule.points, rule.decay));
+						let key: string;
+						if (rule.frequency === 'oncePerContact') key = `o:${rule.keyPart}`;
+						else if (rule.frequency === 'oncePerDay') key = `d:${rule.keyPart}:${utcDay(days, at)}`;
+						else {
+							eventKey ??= encodeKeyPart(event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID'));
+							key = `e:${rule.keyPart}:${eventKey}`;
+						}
+						args.push(r + 1, key);
 						awards++;
 					}
+				} else {
+					args.push('');
 				}
-				prepared[index] = { contactId, matched, awards };
-				return { contactId, args };
+				asked[index] = { matched, awards };
+				return args;
 			},
-			modelJson,
-		);
-		return results.map((result, index): Result<ScoreResult> => {
-			if (!result.ok) return result;
-			const [score, , , grade, previousGrade, changed, eventId, awarded, duplicates, fieldRules] = result.value;
-			const { contactId, matched, awards } = prepared[index];
-			for (let i = 0; i < fieldRules.length; i += 2) if (fieldRules[i + 1] === 1) matched.push(String(fieldRules[i]));
-			const awardedList: Array<{ rule: string; points: number }> = [];
-			for (let i = 0; i < awarded.length; i += 2) awardedList.push({ rule: awarded[i], points: Number(awarded[i + 1]) });
-			return {
-				ok: true,
-				value: {
+			// apply_score.lua's answer: score, grade, previous grade, 1 if changed, $grade_changed
+			// event id, awarded rules (by number; "-<number>:<points>" when a field rule's points were
+			// withdrawn), duplicate rules, then 1 or 0 per field rule, tab-separated.
+			answer: (answer, index, contactId) => {
+				const [score, grade, previousGrade, changed, eventId, awarded, duplicates, fieldBits] = (answer as string).split('\t');
+				const { matched, awards } = asked[index];
+				for (let i = 0; i < fieldBits.length; i++) if (fieldBits[i] === '1') matched.push(rules[compiled.fieldRules[i]].name);
+				const awardedList: Array<{ rule: string; points: number }> = [];
+				if (awarded !== '') {
+					for (const n of awarded.split(' ')) {
+						if (n.startsWith('-')) {
+							const [number, points] = n.slice(1).split(':');
+							awardedList.push({ rule: rules[Number(number) - 1].name, points: -Number(points) });
+						} else {
+							const rule = rules[Number(n) - 1];
+							awardedList.push({ rule: rule.name, points: rule.rule.points });
+						}
+					}
+				}
+				const result: ScoreResult = {
 					contactId,
 					model: compiled.name,
 					score: Number(score),
 					grade,
 					previousGrade,
-					changed: changed === 1,
+					changed: changed === '1',
 					matchedRules: matched,
 					awarded: awardedList,
-					duplicate: awards > 0 && duplicates.length === awards,
-					...(eventId ? { gradeEventId: eventId } : {}),
-				},
-			};
+					duplicate: awards > 0 && duplicates !== '' && duplicates.split(' ').length === awards,
+				};
+				if (eventId) result.gradeEventId = eventId;
+				return result;
+			},
 		});
 	}
 
@@ -345,6 +377,14 @@ export function pairs(flat: string[]): Record<string, string> {
 	const out: Record<string, string> = {};
 	for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
 	return out;
+}
+
+/** The UTC day of an instant ("once per day" award keys), remembered per batch. */
+function utcDay(days: Map<number, string>, at: number): string {
+	const day = Math.floor(at / DAY_MS);
+	let text = days.get(day);
+	if (text === undefined) days.set(day, (text = new Date(day * DAY_MS).toISOString().slice(0, 10)));
+	return text;
 }
 
 function parseProperties(value: unknown): unknown {

@@ -124,22 +124,14 @@ export class Segments {
 		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
-		const checked: string[] = new Array(contactIds.length);
-		const reads = await store.runBatch<string, RawData | null>(
-			readSegment,
-			contactIds,
-			(rawId, index) => ({ contactId: (checked[index] = checkContactId(rawId)), args: [] }),
-			JSON.stringify({ spec: compiled.spec }),
-		);
-		return reads.map((read, index): Result<SegmentMatch> => {
-			if (!read.ok) return read;
-			const contactId = checked[index];
-			if (!read.value) return { ok: true, value: { contactId, found: false, matched: false } };
-			try {
-				return { ok: true, value: { contactId, found: true, matched: compiled.test(toData(read.value, compiled.spec), ctx) } };
-			} catch (error) {
-				return { ok: false, error: error as Error };
-			}
+		return store.runBatch<string, SegmentMatch>({
+			script: readSegment,
+			items: contactIds,
+			shared: JSON.stringify({ spec: compiled.spec }),
+			contactOf: (rawId) => checkContactId(rawId),
+			// Tested as each chunk's data arrives.
+			answer: (read, _index, contactId) =>
+				read ? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) } : { contactId, found: false, matched: false },
 		});
 	}
 

@@ -100,19 +100,20 @@ function requireDays(value: unknown, field: string): number {
 	return n;
 }
 
+const ISO_DATE = /^\d{4}-\d{2}-\d{2}/;
+
 /** Equality: numbers numerically, booleans against true/false text, dates by instant, else text. */
 function equalsTo(operand: unknown, ignoreCase: boolean): (value: StoredValue) => boolean {
 	const n = numeric(operand);
 	const asText = text(operand as StoredValue, ignoreCase);
+	const asDate = typeof operand === 'string' && ISO_DATE.test(operand) ? dateMs(operand) : undefined;
 	return (value) => {
 		if (value === undefined || value === null) return false;
 		if (typeof value === 'number') return n !== undefined && value === n;
 		if (typeof value === 'boolean') return asText === String(value);
 		if (text(value, ignoreCase) === asText) return true;
 		// "2024-05-17" equals a stored "2024-05-17T00:00:00.000Z".
-		const a = dateMs(value);
-		const b = typeof operand === 'string' && /^\d{4}-\d{2}-\d{2}/.test(operand) ? dateMs(operand) : undefined;
-		return a !== undefined && b !== undefined && a === b && /^\d{4}-\d{2}-\d{2}/.test(value);
+		return asDate !== undefined && ISO_DATE.test(value) && dateMs(value) === asDate;
 	};
 }
 
@@ -238,9 +239,9 @@ export interface PropertyFilter extends ValueCondition {
 	property: string;
 }
 
-export function propertyValue(props: unknown, path: string): StoredValue {
+export function propertyValue(props: unknown, path: string | string[]): StoredValue {
 	let cur: unknown = props;
-	for (const part of path.split('.')) {
+	for (const part of typeof path === 'string' ? path.split('.') : path) {
 		if (cur === null || typeof cur !== 'object') return undefined;
 		cur = (cur as Record<string, unknown>)[part];
 	}
@@ -258,7 +259,8 @@ export function compileProperties(conditions: unknown, path: string): (props: un
 			throw new ValidationError(`${here}.property`, 'A property condition needs a property name');
 		}
 		const predicate = compileOperator(c, here);
-		return (props: unknown, ctx: EvalContext) => predicate(propertyValue(props, c.property.trim()), ctx);
+		const parts = c.property.trim().split('.');
+		return (props: unknown, ctx: EvalContext) => predicate(propertyValue(props, parts), ctx);
 	});
 	return (props, ctx) => tests.every((t) => t(props, ctx));
 }

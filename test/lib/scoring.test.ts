@@ -74,6 +74,75 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		);
 	});
 
+	it('scores the items of a contact in one batch exactly as one at a time (fast-check)', async () => {
+		// apply_score.lua reads a contact once for all its items of a call and writes it once after
+		// the last. Each item's answer and everything stored (score, bounds, indexes, grade and its
+		// index, $grade_changed events) must be what scoring the items one at a time gives, across
+		// crossings both ways, duplicates, expiries, the award cap and field rules.
+		const model: ScoreModel = {
+			name: 'together',
+			maxAwards: 10,
+			grades: [{ name: 'cold' }, { name: 'warm', min: 6 }, { name: 'hot', min: 14 }],
+			rules: [
+				{ name: 'view', event: 'view', points: 3, decay: { mode: 'expire', days: 1 } },
+				{ name: 'daily', event: 'view', points: 1, frequency: 'oncePerDay' },
+				{ name: 'buy', event: 'buy', points: 7 },
+				{ name: 'complaint', event: 'complaint', points: -9, decay: { mode: 'expire', days: 2 } },
+				{ name: 'open', event: 'open', points: 5, decay: { mode: 'halfLife', days: 1 } },
+				{ name: 'signup', event: 'signup', points: 4, frequency: 'oncePerContact' },
+				{ name: 'vip', field: { field: 'vip', operator: 'equals', value: true }, points: 6 },
+			],
+		};
+		const item = fc.record({
+			who: fc.integer({ min: 0, max: 2 }),
+			event: fc.constantFrom('view', 'buy', 'complaint', 'complaint', 'open', 'signup', 'none'),
+			id: fc.integer({ min: 0, max: 8 }),
+			offset: fc.constantFrom(0, 0, -30 * 3_600_000, 3_600_000),
+		});
+		const batch = fc.record({
+			advance: fc.integer({ min: 0, max: 20 * 3_600_000 }),
+			vip: fc.option(fc.boolean()),
+			items: fc.array(item, { minLength: 1, maxLength: 14 }),
+		});
+		const state = async (id: string) => {
+			const shard = store.keys.shardOfContact(id);
+			const [read] = await scoring.read([id], 'together');
+			if (!read.ok || !read.value) throw new Error('read failed');
+			const inGrade = await Promise.all(['cold', 'warm', 'hot'].map((g) => store.redis.sismember(store.keys.index(shard, `grade:together:${g}`), id)));
+			return {
+				...read.value,
+				contactId: undefined,
+				inGrade,
+				ceilingIndex: await store.redis.zscore(store.keys.index(shard, 'score:together'), id),
+				floorIndex: await store.redis.zscore(store.keys.index(shard, 'scoremin:together'), id),
+				events: (await store.events.history(id, 100)).filter((e) => e.name === '$grade_changed').map((e) => e.properties),
+			};
+		};
+		const comparable = (r: Awaited<ReturnType<typeof one>>) => ({ ...r, contactId: undefined, gradeEventId: r.gradeEventId !== undefined });
+		await fc.assert(
+			fc.asyncProperty(fc.array(batch, { minLength: 1, maxLength: 4 }), async (batches) => {
+				const together = [await fresh(), await fresh(), await fresh()];
+				const alone = [await fresh(), await fresh(), await fresh()];
+				for (const b of batches) {
+					clock.advance(b.advance);
+					if (b.vip !== null) await store.contacts.upsert([...together, ...alone].map((id) => ({ id, fields: { vip: b.vip } })));
+					const input = (ids: string[], s: (typeof b.items)[number]) =>
+						s.event === 'none'
+							? { contactId: ids[s.who] }
+							: { contactId: ids[s.who], event: { id: `e${s.id}`, name: s.event, time: new Date(clock.ms + s.offset).toISOString() } };
+					const batched = await scoring.score(model, b.items.map((s) => input(together, s)));
+					for (const [k, s] of b.items.entries()) {
+						const r = batched[k];
+						if (!r.ok) throw r.error;
+						expect(comparable(r.value)).toEqual(comparable(await one(model, input(alone, s))));
+					}
+					for (let w = 0; w < 3; w++) expect(await state(together[w])).toEqual(await state(alone[w]));
+				}
+			}),
+			{ numRuns: 40 },
+		);
+	});
+
 	const basic: ScoreModel = {
 		rules: [
 			{ name: 'pricing', event: 'page_viewed', where: [{ property: 'path', operator: 'equals', value: '/pricing' }], points: 10 },

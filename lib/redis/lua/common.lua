@@ -89,19 +89,24 @@ end
 
 -- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, ARGV[1] what the items share,
 -- ARGV[2] the item count, then per item: its argument count, its contact base key (in the shard's
--- slot) and its arguments. Runs fn(base, args) per item and answers the array of the answers,
--- each a flat array (no JSON: encoding costs more than the item's own commands). An item's error
--- ({err = ...} returned, or raised) is its own answer and the other items go on.
-local function each_item(fn)
-  local out, at = {}, 3
+-- slot) and its arguments; a contact's items come one after another. Runs fn(base, args) per item
+-- and answers the array of the answers, each a flat array (no JSON: encoding costs more than the
+-- item's own commands). An item's error ({err = ...} returned, or raised) is its own answer and
+-- the other items go on. The optional flush() runs when the items of a contact end, for scripts
+-- that keep a contact's state across its items and write it once.
+local function each_item(fn, flush)
+  local out, at, last = {}, 3, nil
   for i = 1, tonumber(ARGV[2]) do
-    local count = tonumber(ARGV[at])
-    local ok, answer = pcall(fn, ARGV[at + 1], { unpack(ARGV, at + 2, at + 1 + count) })
+    local count, base = tonumber(ARGV[at]), ARGV[at + 1]
+    if flush and last and base ~= last then flush() end
+    last = base
+    local ok, answer = pcall(fn, base, { unpack(ARGV, at + 2, at + 1 + count) })
     if not ok then
       if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
     end
     out[i] = answer
     at = at + 2 + count
   end
+  if flush and last then flush() end
   return out
 end

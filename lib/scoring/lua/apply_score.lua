@@ -1,13 +1,15 @@
 -- Scores contacts atomically: adds event awards (idempotent by award key), applies field rules,
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
--- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of the model, the same for the
--- whole batch: {now, model, fieldRules [{key, rule, points, cond}], grades [{name, min}]
--- (ascending; the first has no min), maxAwards, limits}; per item: id, source, chain, then five
--- arguments per event award: key, rule, points, at, encoded value.
--- Answers per item {score, ceiling, floor, grade, previous grade, 1 when the grade changed else 0,
--- $grade_changed event id or false, {rule, points, ...} awarded, {rule, ...} duplicates,
--- {rule, 1 or 0, ...} field rules}, numbers as text (Lua numbers would reach the client as integers).
+-- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of what the items share: {now,
+-- model, rules [{name, points, enc (encoded award value; '' for field rules)}], fieldRules [{index,
+-- key, points, cond}], grades [{name, min}] (ascending; the first has no min), maxAwards, limits,
+-- source, chain}; per item: id, source and chain ('' for the shared ones), the event's time ('' for
+-- none), then per award its rule number (1-based, in rules) and award key.
+-- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade
+-- changed else 0, the $grade_changed event id or '', the awarded rule numbers ("-<number>:<points>"
+-- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
+-- per field rule. One string costs less to build, send and parse than nested arrays.
 local shard = KEYS[1]
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
@@ -115,222 +117,265 @@ local function holds(base, c)
   return false
 end
 
--- Every redis.call costs about a microsecond on top of its command: an item costs two reads,
--- one write per new award, and three writes, unless an award expired since the last full pass.
-return each_item(function(base, args)
-  local r = { id = args[1], source = args[2], chain = args[3], awards = {} }
-  for i = 4, #args, 5 do
-    table.insert(r.awards, { key = args[i], rule = args[i + 1], points = args[i + 2], at = tonumber(args[i + 3]), enc = args[i + 4] })
-  end
+-- Every redis.call costs about a microsecond on top of its command, more than most items' own
+-- work. So the items of one contact (runBatch keeps them together, in order) share its state: it
+-- is read once (core hash, running sums, field rule awards and conditions), each item updates it
+-- and answers as if scored alone, and the writes (sums, award values, score indexes, score and
+-- grade) happen once when the next contact starts. Only an award's ZADD NX (idempotency) and a
+-- grade change (index, event) are per item.
+local cur = nil
+
+local function load(base, id)
   local core = redis.call('HMGET', base, 'id', 'grade:' .. model)
-  if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
-  local awardsKey = base .. ':sp:' .. model
+  if not core[1] then return { base = base, missing = true } end
   local valuesKey = base .. ':sv:' .. model
   local first = redis.call('HMGET', valuesKey, unpack(firstReads))
-
+  local st = {
+    base = base, id = id, awardsKey = base .. ':sp:' .. model, valuesKey = valuesKey,
+    grade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
+    sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
+  }
+  for i = 1, #m.fieldRules do st.present[i] = first[i + 1] end
   -- "~cache": the sums of the live awards that do not halve (score, ceiling, floor), the award
   -- count, the next instant an award expires (or a halving one is worth pruning), and for
   -- halving awards (one half-life) their positive and negative sums at the instant written.
-  -- Until that next instant the sums only move by this call's own awards and by the halving
-  -- (one factor for all): no need to read and re-add every award (the full pass below).
-  local cache = first[1]
-  local fast, sum, hi, lo, n, nextExpiry = false, 0, 0, 0, 0, math.huge
-  local halfLife, hpos, hneg = nil, 0, 0
-  if cache then
+  -- Until that next instant the sums only move by new awards and by the halving (one factor for
+  -- all): no need to read and re-add every award (the full pass).
+  if first[1] then
     local f = {}
-    for part in string.gmatch(cache, '[^|]+') do table.insert(f, part) end
-    sum, hi, lo, n, nextExpiry = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5]) or math.huge
-    halfLife = tonumber(f[6])
-    if halfLife then
-      local factor = math.pow(0.5, (now - tonumber(f[7])) / halfLife)
-      hpos, hneg = tonumber(f[8]) * factor, tonumber(f[9]) * factor
+    for part in string.gmatch(first[1], '[^|]+') do table.insert(f, part) end
+    st.sum, st.hi, st.lo, st.n = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
+    st.nextExpiry = tonumber(f[5]) or math.huge
+    st.halfLife = tonumber(f[6])
+    if st.halfLife then
+      local factor = math.pow(0.5, (now - tonumber(f[7])) / st.halfLife)
+      st.hpos, st.hneg = tonumber(f[8]) * factor, tonumber(f[9]) * factor
     end
-    fast = now < nextExpiry
+    st.valid = now < st.nextExpiry
+    -- The score indexes hold these bounds already (see flush).
+    st.indexedHi, st.indexedLo = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
   end
-  local cachedHi, cachedLo = hi + hpos, lo + hneg
-  local dirty = false
-  local function adjust(enc, at, sign)
-    local v, h, l, mode, period = entry_value(enc, at)
-    if mode == 'h' then
-      -- A second half-life, or an award dated ahead (its value is held until then): full pass.
-      if at > now or (halfLife and halfLife ~= period) then fast = false end
-      halfLife, hpos, hneg = period, hpos + sign * h, hneg + sign * l
-      if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
+  return st
+end
+
+-- Adds (sign 1) or removes (sign -1) an award's value to the running sums.
+local function adjust(st, enc, at, sign)
+  local v, h, l, mode, period = entry_value(enc, at)
+  if mode == 'h' then
+    -- A second half-life, or an award dated ahead (its value is held until then): full pass.
+    if at > now or (st.halfLife and st.halfLife ~= period) then st.valid = false end
+    st.halfLife, st.hpos, st.hneg = period, st.hpos + sign * h, st.hneg + sign * l
+    if at + 20 * period < st.nextExpiry then st.nextExpiry = at + 20 * period end
+  else
+    if mode == 'x' and v ~= 0 and at + period < st.nextExpiry then st.nextExpiry = at + period end
+    st.sum, st.hi, st.lo = st.sum + sign * v, st.hi + sign * h, st.lo + sign * l
+  end
+  st.n = st.n + sign
+  st.cacheDirty = true
+end
+
+local function add_award(st, key, at, enc)
+  table.insert(st.newValues, key)
+  table.insert(st.newValues, enc)
+  st.created = true
+  adjust(st, enc, at, 1)
+end
+
+local function write_values(st)
+  if #st.newValues > 0 then redis.call('HSET', st.valuesKey, unpack(st.newValues)) end
+  st.newValues = {}
+end
+
+-- Full pass: every award re-read and re-added. Prunes awards that are worth nothing any more,
+-- except once-per-contact and field awards, whose key must stay to keep them from being given
+-- again. Over the cap, the oldest non-decaying awards fold into "~base" and the oldest decaying
+-- ones are dropped.
+local function full_pass(st)
+  write_values(st)
+  local entries = redis.call('ZRANGE', st.awardsKey, 0, -1, 'WITHSCORES')
+  local stored = {}
+  local flat = redis.call('HGETALL', st.valuesKey)
+  for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
+  -- One pass: each award's value now (parsed once), and the dead ones removed.
+  local keep, dead = {}, {}
+  -- The sums can be kept when halving awards share one half-life and none is dated ahead.
+  local cacheable = true
+  local halfLife, nextExpiry = nil, math.huge
+  for i = 1, #entries, 2 do
+    local key, at = entries[i], tonumber(entries[i + 1])
+    local enc = stored[key]
+    local kind = string.sub(key, 1, 2)
+    local gone = enc == nil
+    local v, h, l, mode, period
+    if enc then
+      v, h, l, mode, period = entry_value(enc, at)
+      if kind ~= 'o:' and kind ~= 'f:' then
+        if mode == 'x' and v == 0 then gone = true end
+        if mode == 'h' and now - at > 20 * period then gone = true end
+      end
+    end
+    if gone then
+      table.insert(dead, key)
     else
+      if mode == 'h' then
+        if at > now or (halfLife and halfLife ~= period) then cacheable = false end
+        halfLife = period
+        if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
+      end
       if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
-      sum, hi, lo = sum + sign * v, hi + sign * h, lo + sign * l
+      table.insert(keep, { key = key, kind = kind, v = v, hi = h, lo = l, mode = mode })
     end
-    n = n + sign
-    dirty = true
   end
-
-  local newValues = {}
-  local function add_award(key, at, enc)
-    table.insert(newValues, key)
-    table.insert(newValues, enc)
-    adjust(enc, at, 1)
+  local base_points = tonumber(stored['~base'] or '0')
+  local over = #keep - m.maxAwards
+  if over > 0 then
+    local kept = {}
+    for _, e in ipairs(keep) do
+      if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
+        over = over - 1
+        if e.mode == 'n' then base_points = base_points + e.v end
+        table.insert(dead, e.key)
+      else
+        table.insert(kept, e)
+      end
+    end
+    st.newValues = { '~base', base_points }
+    keep = kept
   end
+  -- One ZREM and one HDEL for all of them (in slices: unpack has a stack limit).
+  for _, key in ipairs(dead) do st.known[key] = nil end
+  for i = 1, #dead, 1000 do
+    local slice = { unpack(dead, i, math.min(i + 999, #dead)) }
+    redis.call('ZREM', st.awardsKey, unpack(slice))
+    redis.call('HDEL', st.valuesKey, unpack(slice))
+  end
+  st.sum, st.hi, st.lo, st.hpos, st.hneg = base_points, base_points, base_points, 0, 0
+  for _, e in ipairs(keep) do
+    if e.mode == 'h' then
+      st.hpos, st.hneg = st.hpos + e.hi, st.hneg + e.lo
+    else
+      st.sum, st.hi, st.lo = st.sum + e.v, st.hi + e.hi, st.lo + e.lo
+    end
+  end
+  st.n, st.halfLife, st.nextExpiry = #keep, halfLife, nextExpiry
+  st.valid, st.cacheDirty, st.reindex = cacheable, cacheable, true
+  if not cacheable then redis.call('HDEL', st.valuesKey, '~cache') end
+end
 
+-- The contact's deferred writes.
+local function flush()
+  local st = cur
+  if not st or st.missing or not st.scored then return end
+  if st.cacheDirty then
+    local expiry = '-'
+    if st.nextExpiry ~= math.huge then expiry = string.format('%d', st.nextExpiry) end
+    local halving = '-|-|0|0'
+    if st.halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', st.halfLife, now, st.hpos, st.hneg) end
+    table.insert(st.newValues, '~cache')
+    table.insert(st.newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', st.sum, st.hi, st.lo, st.n, expiry, halving))
+  end
+  write_values(st)
+  -- The award keys exist from the first write on: register them then (erase relies on it).
+  if not st.hadCache then redis.call('SADD', st.base .. ':k', st.awardsKey, st.valuesKey) end
+  -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
+  -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
+  -- Bounds unchanged since the sums were written mean the index already holds them.
+  if st.reindex or st.ceiling ~= st.indexedHi or st.floor ~= st.indexedLo then
+    if redis.call('ZADD', ixScore, st.ceiling, st.id) + redis.call('ZADD', ixMin, st.floor, st.id) > 0 then
+      redis.call('SADD', st.base .. ':x', ixScore, ixMin)
+    end
+  end
+  if st.gradeChanged then
+    redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
+  else
+    redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now)
+  end
+end
+
+local function score_item(st, r)
   local awarded, duplicates = {}, {}
   for _, a in ipairs(r.awards) do
-    -- NX: an award key given once is never given again (webhook retries, replays).
-    if redis.call('ZADD', awardsKey, 'NX', a.at, a.key) == 0 then
-      table.insert(duplicates, a.rule)
+    -- NX: an award key given once is never given again (webhook retries, replays). Keys this
+    -- call has seen (the day's award of a contact's second visit) need no ZADD to know that.
+    if st.known[a.key] or redis.call('ZADD', st.awardsKey, 'NX', a.at, a.key) == 0 then
+      table.insert(duplicates, a.index)
+      st.known[a.key] = true
     else
-      add_award(a.key, a.at, a.enc)
-      table.insert(awarded, a.rule)
-      table.insert(awarded, a.points)
+      st.known[a.key] = true
+      add_award(st, a.key, a.at, a.enc)
+      table.insert(awarded, a.index)
     end
   end
 
   local fieldResults = {}
   for i, f in ipairs(m.fieldRules) do
-    local present = first[i + 1]
-    local ok = holds(base, f.cond)
-    table.insert(fieldResults, f.rule)
-    table.insert(fieldResults, ok and 1 or 0)
+    -- Nothing in the batch writes fields: a condition holds for all of a contact's items or none.
+    local ok = st.fieldOk[i]
+    if ok == nil then
+      ok = holds(st.base, f.cond)
+      st.fieldOk[i] = ok
+    end
+    local present = st.present[i]
+    table.insert(fieldResults, ok and '1' or '0')
     if ok and not present then
-      redis.call('ZADD', awardsKey, now, f.key)
-      add_award(f.key, now, f.points .. '|n|0')
-      table.insert(awarded, f.rule)
-      table.insert(awarded, tostring(f.points))
+      redis.call('ZADD', st.awardsKey, now, f.key)
+      local enc = f.points .. '|n|0'
+      add_award(st, f.key, now, enc)
+      st.present[i] = enc
+      table.insert(awarded, f.index)
     elseif not ok and present then
       -- Withdrawn while the condition no longer holds.
-      redis.call('ZREM', awardsKey, f.key)
-      redis.call('HDEL', valuesKey, f.key)
-      adjust(present, now, -1)
-      table.insert(awarded, f.rule)
-      table.insert(awarded, tostring(-tonumber(string.match(present, '^([^|]+)|'))))
+      redis.call('ZREM', st.awardsKey, f.key)
+      redis.call('HDEL', st.valuesKey, f.key)
+      adjust(st, present, now, -1)
+      st.present[i] = nil
+      table.insert(awarded, '-' .. f.index .. ':' .. string.match(present, '^([^|]+)|'))
     end
   end
-  local created = #newValues > 0
-  -- The award keys exist from their first award on: register them then (erase relies on it).
-  if created or not cache then redis.call('SADD', base .. ':k', awardsKey, valuesKey) end
 
-  local score, ceiling, floor
-  if fast and n <= m.maxAwards then
-    score, ceiling, floor = sum + hpos + hneg, hi + hpos, lo + hneg
-  else
-    if created then redis.call('HSET', valuesKey, unpack(newValues)) end
-    newValues = {}
-    -- Full pass. Prune awards that are worth nothing any more, except once-per-contact and field
-    -- awards, whose key must stay to keep them from being given again. Over the cap, the oldest
-    -- non-decaying awards fold into "~base" and the oldest decaying ones are dropped.
-    local entries = redis.call('ZRANGE', awardsKey, 0, -1, 'WITHSCORES')
-    local stored = {}
-    local flat = redis.call('HGETALL', valuesKey)
-    for i = 1, #flat, 2 do stored[flat[i]] = flat[i + 1] end
-    -- One pass: each award's value now (parsed once), and the dead ones removed.
-    local keep, dead = {}, {}
-    -- The sums can be kept when halving awards share one half-life and none is dated ahead.
-    local cacheable = true
-    halfLife, nextExpiry = nil, math.huge
-    for i = 1, #entries, 2 do
-      local key, at = entries[i], tonumber(entries[i + 1])
-      local enc = stored[key]
-      local kind = string.sub(key, 1, 2)
-      local gone = enc == nil
-      local v, h, l, mode, period
-      if enc then
-        v, h, l, mode, period = entry_value(enc, at)
-        if kind ~= 'o:' and kind ~= 'f:' then
-          if mode == 'x' and v == 0 then gone = true end
-          if mode == 'h' and now - at > 20 * period then gone = true end
-        end
-      end
-      if gone then
-        table.insert(dead, key)
-      else
-        if mode == 'h' then
-          if at > now or (halfLife and halfLife ~= period) then cacheable = false end
-          halfLife = period
-          if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
-        end
-        if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
-        table.insert(keep, { key = key, kind = kind, v = v, hi = h, lo = l, mode = mode })
-      end
-    end
-    local base_points = tonumber(stored['~base'] or '0')
-    local over = #keep - m.maxAwards
-    if over > 0 then
-      local kept = {}
-      for _, e in ipairs(keep) do
-        if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
-          over = over - 1
-          if e.mode == 'n' then base_points = base_points + e.v end
-          table.insert(dead, e.key)
-        else
-          table.insert(kept, e)
-        end
-      end
-      table.insert(newValues, '~base')
-      table.insert(newValues, base_points)
-      keep = kept
-    end
-    -- One ZREM and one HDEL for all of them (in slices: unpack has a stack limit).
-    for i = 1, #dead, 1000 do
-      local slice = { unpack(dead, i, math.min(i + 999, #dead)) }
-      redis.call('ZREM', awardsKey, unpack(slice))
-      redis.call('HDEL', valuesKey, unpack(slice))
-    end
-    sum, hi, lo, hpos, hneg = base_points, base_points, base_points, 0, 0
-    for _, e in ipairs(keep) do
-      if e.mode == 'h' then
-        hpos, hneg = hpos + e.hi, hneg + e.lo
-      else
-        sum, hi, lo = sum + e.v, hi + e.hi, lo + e.lo
-      end
-    end
-    score, ceiling, floor = sum + hpos + hneg, hi + hpos, lo + hneg
-    n, dirty = #keep, cacheable
-    if not cacheable and cache then redis.call('HDEL', valuesKey, '~cache') end
-  end
-  if dirty then
-    local expiry = '-'
-    if nextExpiry ~= math.huge then expiry = string.format('%d', nextExpiry) end
-    table.insert(newValues, '~cache')
-    local halving = '-|-|0|0'
-    if halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', halfLife, now, hpos, hneg) end
-    table.insert(newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', sum, hi, lo, n, expiry, halving))
-  end
-  if #newValues > 0 then redis.call('HSET', valuesKey, unpack(newValues)) end
-  score, ceiling, floor = round2(score), round2(ceiling), round2(floor)
-
-  -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the most
-  -- it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X). Unchanged
-  -- sums (fast path) mean the index already holds them.
-  if not (fast and round2(cachedHi) == ceiling and round2(cachedLo) == floor) then
-    if redis.call('ZADD', ixScore, ceiling, r.id) + redis.call('ZADD', ixMin, floor, r.id) > 0 then
-      redis.call('SADD', base .. ':x', ixScore, ixMin)
-    end
-  end
+  if not (st.valid and st.n <= m.maxAwards) then full_pass(st) end
+  local score = round2(st.sum + st.hpos + st.hneg)
+  st.ceiling, st.floor = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
 
   local grade = m.grades[1].name
   for _, g in ipairs(m.grades) do
     if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
   end
-  -- A contact never graded counts as being in the lowest grade.
-  local previous = core[2] or m.grades[1].name
+  -- A contact never graded counts as being in the lowest grade; a stored grade is in its index.
+  local previous = st.grade or m.grades[1].name
   local changed = previous ~= grade
   local eventId = nil
   if changed then
-    redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
-    redis.call('SREM', shard .. ':ix:grade:' .. model .. ':' .. previous, r.id)
-    eventId = record(base, shard, r.id, now, {
+    redis.call('SREM', shard .. ':ix:grade:' .. model .. ':' .. previous, st.id)
+    eventId = record(st.base, shard, st.id, now, {
       name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
     }, lim)
-  else
-    redis.call('HSET', base, 'score:' .. model, score, 'grade:' .. model, grade, 'scoredAt:' .. model, now)
+    st.gradeChanged = true
   end
-  -- A stored grade is already in its index.
-  if changed or not core[2] then
+  if changed or not st.grade then
     local ixGrade = shard .. ':ix:grade:' .. model .. ':' .. grade
-    if redis.call('SADD', ixGrade, r.id) == 1 then reg_index(base, ixGrade) end
+    if redis.call('SADD', ixGrade, st.id) == 1 then reg_index(st.base, ixGrade) end
   end
+  st.grade, st.score, st.scored = grade, score, true
 
-  return {
-    tostring(score), tostring(ceiling), tostring(floor), grade, previous, changed and 1 or 0,
-    eventId or false, awarded, duplicates, fieldResults,
-  }
-end)
+  return table.concat({
+    tostring(score), grade, previous, changed and '1' or '0', eventId or '',
+    table.concat(awarded, ' '), table.concat(duplicates, ' '), table.concat(fieldResults),
+  }, '\t')
+end
+
+return each_item(function(base, args)
+  local r = { source = args[2], chain = args[3], awards = {} }
+  if r.source == '' then r.source = m.source end
+  if r.chain == '' then r.chain = m.chain end
+  local at = tonumber(args[4])
+  for i = 5, #args, 2 do
+    local index = tonumber(args[i])
+    local rule = m.rules[index]
+    table.insert(r.awards, { index = index, key = args[i + 1], at = at, enc = rule.enc })
+  end
+  if not cur or cur.base ~= base then cur = load(base, args[1]) end
+  if cur.missing then return redis.error_reply('NOT_FOUND contact does not exist') end
+  return score_item(cur, r)
+end, flush)
