@@ -1,4 +1,4 @@
-import { Keys } from './keys';
+import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
 import { toStoreError } from './redis/connection';
 import { runScript, type Script } from './redis/scripts';
@@ -96,18 +96,17 @@ export class ContactStore {
 		type Entry = { index: number; contactId: string };
 		const results: Array<Result<T>> = new Array(items.length);
 		const fail = (index: number, error: unknown) => (results[index] = { ok: false, error: toStoreError(error) as Error });
-		// shard -> contact base key -> its items, in order.
+		// shard -> contact -> its items, in order.
 		const byShard = new Map<number, Map<string, Entry[]>>();
 		items.forEach((item, index) => {
 			try {
 				const contactId = call.contactOf(item, index);
-				const shard = this.keys.shardOfContact(contactId);
-				const base = this.keys.contact(contactId);
+				const shard = shardOf(contactId);
 				let contacts = byShard.get(shard);
 				if (!contacts) byShard.set(shard, (contacts = new Map()));
-				const list = contacts.get(base);
+				const list = contacts.get(contactId);
 				if (list) list.push({ index, contactId });
-				else contacts.set(base, [{ index, contactId }]);
+				else contacts.set(contactId, [{ index, contactId }]);
 			} catch (error) {
 				fail(index, error);
 			}
@@ -120,7 +119,8 @@ export class ContactStore {
 					(answers) => {
 						chunk.forEach((c, k) => {
 							const answer = answers[k];
-							if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer) };
+							if (call.repeats && answer === 0) results[c.index] = results[chunk[k - 1].index];
+							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer) };
 							else {
 								try {
 									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
@@ -141,7 +141,8 @@ export class ContactStore {
 		for (const [shard, contacts] of byShard) {
 			let chunk: Entry[] = [];
 			let args: Array<string | number> = [shared, 0];
-			for (const [base, list] of contacts) {
+			for (const [contactId, list] of contacts) {
+				const base = this.keys.contact(contactId);
 				for (const c of list) {
 					let own: Array<string | number>;
 					try {
@@ -215,6 +216,11 @@ export interface BatchCall<I, T> {
 	shared: string;
 	/** The item's result from its answer, as its chunk returns (default the answer itself). */
 	answer?(answer: unknown, index: number, contactId: string): T;
+	/**
+	 * The script answers 0 for an item of the same contact as the item before it, meaning the same
+	 * result (read-only scripts whose answer depends on the contact alone: each_item's `repeats`).
+	 */
+	repeats?: boolean;
 	/** Items per script call (a contact's items are not split below it). */
 	chunkSize?: number;
 }

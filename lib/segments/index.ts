@@ -129,6 +129,7 @@ export class Segments {
 			items: contactIds,
 			shared: JSON.stringify({ spec: compiled.spec }),
 			contactOf: (rawId) => checkContactId(rawId),
+			repeats: true,
 			// Tested as each chunk's data arrives.
 			answer: (read, _index, contactId) =>
 				read ? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) } : { contactId, found: false, matched: false },

@@ -323,6 +323,16 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(results[ids.length + 1]).toEqual(results[8]);
 	});
 
+	it('answers a contact that comes back in a batch like its first item (read once per call)', async () => {
+		await ok([{ id: 'again-yes', fields: { nps: 9 } }, { id: 'again-no', fields: { nps: 2 } }]);
+		const condition: SegmentCondition = { type: 'field', field: 'nps', operator: 'gte', value: 5 };
+		const ids = ['again-yes', 'again-no', 'again-yes', 'again-gone', 'again-no', 'again-yes', 'again-gone', ''];
+		const results = await segments.evaluate(condition, ids);
+		const expected = { 'again-yes': [true, true], 'again-no': [true, false], 'again-gone': [false, false] } as Record<string, [boolean, boolean]>;
+		ids.slice(0, -1).forEach((id, i) => expect(results[i]).toEqual({ ok: true, value: { contactId: id, found: expected[id][0], matched: expected[id][1] } }));
+		expect(results[ids.length - 1].ok).toBe(false);
+	});
+
 	it('sends a contact that does not exist to not matched', async () => {
 		const [r] = await segments.evaluate({ type: 'event', operator: 'didNot', event: 'x' }, ['ghost']);
 		expect(r).toEqual({ ok: true, value: { contactId: 'ghost', found: false, matched: false } });

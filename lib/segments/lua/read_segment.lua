@@ -4,7 +4,8 @@
 -- the entries, per score model the lengths and items of its ZRANGE and HGETALL, campaign records;
 -- false when the contact does not exist.
 -- ARGV[1] JSON {spec, source?, count?}. Two modes:
--- - contacts (no source): a batch of ContactStore.runBatch (each_item), one answer per contact.
+-- - contacts (no source): a batch of ContactStore.runBatch (each_item), one answer per contact
+--   (its later items in the batch answer 0, "as before").
 -- - page (source): KEYS[1] a shard prefix; takes up to `count` candidates from one index of the
 --   shard (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets
 --   of a union) and answers {id, data, id, data..., n = candidates read, next state JSON or false}.
@@ -77,7 +78,7 @@ local function fetch(base)
   return out
 end
 
-if not present(req.source) then return each_item(fetch) end
+if not present(req.source) then return each_item(fetch, nil, true) end
 
 -- Same encoding as lib/keys.ts encodeKeyPart.
 local function encode_id(id)
