@@ -262,6 +262,13 @@ local function full_pass(st)
   if not cacheable then redis.call('HDEL', st.valuesKey, '~cache') end
 end
 
+-- Score index entries (score, id, ...) of the call, written once at its end.
+local ceilings, floors = {}, {}
+local function write_indexes()
+  if #ceilings > 0 then redis.call('ZADD', ixScore, unpack(ceilings)) end
+  if #floors > 0 then redis.call('ZADD', ixMin, unpack(floors)) end
+end
+
 -- The contact's deferred writes.
 local function flush()
   local st = cur
@@ -279,12 +286,18 @@ local function flush()
   if not st.hadCache then redis.call('SADD', st.base .. ':k', st.awardsKey, st.valuesKey) end
   -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
   -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
-  -- Bounds unchanged since the sums were written mean the index already holds them.
-  if st.reindex or st.ceiling ~= st.indexedHi or st.floor ~= st.indexedLo then
-    if redis.call('ZADD', ixScore, st.ceiling, st.id) + redis.call('ZADD', ixMin, st.floor, st.id) > 0 then
-      redis.call('SADD', st.base .. ':x', ixScore, ixMin)
-    end
+  -- A bound unchanged since the sums were written means its index already holds it (positive
+  -- points move the ceiling only, negative ones the floor). The shard's index writes of the whole
+  -- call go in one ZADD each (write_indexes); a contact without sums yet is new to them.
+  if st.reindex or st.ceiling ~= st.indexedHi then
+    table.insert(ceilings, st.ceiling)
+    table.insert(ceilings, st.id)
   end
+  if st.reindex or st.floor ~= st.indexedLo then
+    table.insert(floors, st.floor)
+    table.insert(floors, st.id)
+  end
+  if not st.hadCache then redis.call('SADD', st.base .. ':x', ixScore, ixMin) end
   if st.gradeChanged then
     redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
   else
@@ -365,7 +378,7 @@ local function score_item(st, r)
   }, '\t')
 end
 
-return each_item(function(base, args)
+local answers = each_item(function(base, args)
   local r = { source = args[2], chain = args[3], awards = {} }
   if r.source == '' then r.source = m.source end
   if r.chain == '' then r.chain = m.chain end
@@ -379,3 +392,5 @@ return each_item(function(base, args)
   if cur.missing then return redis.error_reply('NOT_FOUND contact does not exist') end
   return score_item(cur, r)
 end, flush)
+write_indexes()
+return answers
