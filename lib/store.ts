@@ -86,7 +86,8 @@ export class ContactStore {
 	 *   state once for all of them.
 	 * - Arguments are flat lists, no JSON: encoding and decoding in Lua costs more than an item's
 	 *   own commands. They are built chunk by chunk, and answers turned into results as each chunk
-	 *   returns, so this process and Redis work at the same time.
+	 *   returns, so this process and Redis work at the same time: calls go out every 1,000 items
+	 *   (not auto-pipelined: see runScript), all in flight together.
 	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
 	 *   every contact key of the shard shares its hash slot.
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
@@ -137,10 +138,21 @@ export class ContactStore {
 				),
 			);
 		};
-		let sent = 0;
+		let unsent = 0;
 		for (const [shard, contacts] of byShard) {
 			let chunk: Entry[] = [];
 			let args: Array<string | number> = [shared, 0];
+			const close = async () => {
+				send(shard, chunk, args);
+				unsent += chunk.length;
+				chunk = [];
+				args = [shared, 0];
+				// Let the calls built so far go out, so Redis starts on them while the next are built.
+				if (unsent >= YIELD_EVERY) {
+					unsent = 0;
+					await new Promise((resolve) => setImmediate(resolve));
+				}
+			};
 			for (const [contactId, list] of contacts) {
 				const base = this.keys.contact(contactId);
 				for (const c of list) {
@@ -154,20 +166,11 @@ export class ContactStore {
 					chunk.push(c);
 					args.push(own.length, base);
 					for (const arg of own) args.push(arg);
+					// A contact with thousands of items in the batch is split all the same.
+					if (chunk.length >= MAX_CHUNK_FACTOR * chunkSize) await close();
 				}
-				// A contact's items stay in one call (its state is read and written once) unless they are
-				// a chunk on their own.
-				if (chunk.length >= chunkSize) {
-					send(shard, chunk, args);
-					sent += chunk.length;
-					chunk = [];
-					args = [shared, 0];
-					// Let the calls built so far go out, so Redis starts on them while the next are built.
-					if (sent >= YIELD_EVERY) {
-						sent = 0;
-						await new Promise((resolve) => setImmediate(resolve));
-					}
-				}
+				// Otherwise a contact's items stay in one call: its state is read and written once.
+				if (chunk.length >= chunkSize) await close();
 			}
 			if (chunk.length > 0) send(shard, chunk, args);
 		}
@@ -227,6 +230,8 @@ export interface BatchCall<I, T> {
 
 /** Items sent before runBatch lets them go out and builds the rest. */
 const YIELD_EVERY = 1000;
+/** A chunk ends at a contact's last item, or within a contact at this many times the chunk size. */
+const MAX_CHUNK_FACTOR = 5;
 
 export function chainJson(chain: ChainLink[] | undefined): string {
 	return JSON.stringify(chain ?? []);

@@ -5,7 +5,7 @@ import { defineScript } from '../redis/scripts';
 import { chainJson, type ChangeContext, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS } from '../values';
 
-const setTier = defineScript(__dirname, 'set_tier', 1);
+const setTier = defineScript(__dirname, 'set_tier', 1, { batch: true });
 
 const DAY = 86_400_000;
 

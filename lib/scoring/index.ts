@@ -8,7 +8,7 @@ import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
 
-const applyScore = defineScript(__dirname, 'apply_score', 1);
+const applyScore = defineScript(__dirname, 'apply_score', 1, { batch: true });
 const readScore = defineScript(__dirname, 'read_score', 1);
 
 export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';

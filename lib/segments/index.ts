@@ -8,7 +8,7 @@ import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec,
 export * from './operators';
 export * from './conditions';
 
-const readSegment = defineScript(__dirname, 'read_segment', 1);
+const readSegment = defineScript(__dirname, 'read_segment', 1, { batch: true });
 
 export interface SegmentMatch {
 	contactId: string;
