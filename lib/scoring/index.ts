@@ -72,8 +72,8 @@ export interface ScoreInput {
 	chain?: ChainLink[];
 }
 
+/** One scored item (results line up with the inputs); the Lead Score node outputs it as is. */
 export interface ScoreResult {
-	contactId: string;
 	model: string;
 	score: number;
 	grade: string;
@@ -325,7 +325,7 @@ export class Scoring {
 			// apply_score.lua's answer: score, grade, previous grade, 1 if changed, $grade_changed
 			// event id, awarded rules (by number; "-<number>:<points>" when a field rule's points were
 			// withdrawn), duplicate rules, then 1 or 0 per field rule, tab-separated.
-			answer: (answer, index, contactId) => {
+			answer: (answer, index) => {
 				const [score, grade, previousGrade, changed, eventId, awarded, duplicates, fieldBits] = (answer as string).split('\t');
 				const { matched, awards } = asked[index];
 				for (let i = 0; i < fieldBits.length; i++) if (fieldBits[i] === '1') matched.push(rules[compiled.fieldRules[i]].name);
@@ -342,7 +342,6 @@ export class Scoring {
 					}
 				}
 				const result: ScoreResult = {
-					contactId,
 					model: compiled.name,
 					score: Number(score),
 					grade,

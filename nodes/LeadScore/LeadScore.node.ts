@@ -341,19 +341,8 @@ export class LeadScore implements INodeType {
 					scored.push({ json: { ...items[i].json, error: error.message }, pairedItem: { item: i } });
 					return;
 				}
-				const r = result.value;
-				const leadScore: IDataObject = {
-					model: r.model,
-					score: r.score,
-					grade: r.grade,
-					previousGrade: r.previousGrade,
-					changed: r.changed,
-					matchedRules: r.matchedRules,
-					awarded: r.awarded,
-					duplicate: r.duplicate,
-					...(r.gradeEventId ? { gradeEventId: r.gradeEventId } : {}),
-				};
-				(route && r.changed ? changed : scored).push({ json: { ...items[i].json, leadScore }, pairedItem: { item: i } });
+				const leadScore = result.value;
+				(route && leadScore.changed ? changed : scored).push({ json: { ...items[i].json, leadScore: leadScore as unknown as IDataObject }, pairedItem: { item: i } });
 			});
 			return route ? [scored, changed] : [scored];
 		} finally {
