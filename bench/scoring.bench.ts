@@ -92,6 +92,20 @@ net.createServer((client) => {
 	return { port, stop: () => child.kill() };
 }
 
+/**
+ * Milliseconds of the median of three runs: the node and lib runs are short, so one run alone
+ * would be at the mercy of a garbage collection or a timer.
+ */
+export async function median(run: (round: number) => Promise<void>): Promise<number> {
+	const times: number[] = [];
+	for (let round = 0; round < 3; round++) {
+		const start = performance.now();
+		await run(round);
+		times.push(performance.now() - start);
+	}
+	return times.sort((a, b) => a - b)[1];
+}
+
 /** Median PING round trip in ms. */
 export async function pingMs(store: { redis: { ping(): Promise<string> } }): Promise<string> {
 	const times: number[] = [];
@@ -128,17 +142,7 @@ export async function run(): Promise<void> {
 		console.log(`items: ${ITEMS} over ${CONTACTS} contacts, ${model.rules.length} rules, redis-server on loopback`);
 		await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: 200 }, (_, i) => item(i, 'warm')), credentials });
 
-		// Median of three runs, each with new event ids (the node and lib runs are short, so one run
-		// alone would be at the mercy of a garbage collection or a timer).
-		const median = async (run: (round: number) => Promise<void>) => {
-			const times: number[] = [];
-			for (let round = 0; round < 3; round++) {
-				const start = performance.now();
-				await run(round);
-				times.push(performance.now() - start);
-			}
-			return times.sort((a, b) => a - b)[1];
-		};
+		// Each with new event ids per round.
 		const runScoreNode = async (run: string, contacts = CONTACTS) => {
 			const [out] = await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: ITEMS }, (_, i) => item(i, run, contacts)), credentials });
 			if (out.length !== ITEMS || out.some((o) => o.json.error)) throw new Error('node run failed');
@@ -156,7 +160,6 @@ export async function run(): Promise<void> {
 		});
 
 		let t = performance.now();
-		t = performance.now();
 		for (let i = 0; i < ITEMS; i++) {
 			const [r] = await scoring.score(compiled, [item(i, 'seq')]);
 			if (!r.ok) throw r.error;

@@ -19,7 +19,7 @@ import type { SegmentFilter as SegmentFilterNode } from '../nodes/SegmentFilter/
 import { contactStoreCredentials, runNode } from '../test/harness/n8n';
 import { startRedis } from '../test/harness/redis';
 import type { INodeExecutionData } from 'n8n-workflow';
-import { pingMs, startLatencyProxy } from './scoring.bench';
+import { median, pingMs, startLatencyProxy } from './scoring.bench';
 import { setFlagsFromString } from 'v8';
 import { runInNewContext } from 'vm';
 
@@ -101,16 +101,6 @@ export async function run(): Promise<void> {
 		// items in turn warm up on their own).
 		await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials });
 		await segments.evaluate(compiled, ids);
-		// Median of three runs (a short run alone would be at the mercy of a garbage collection).
-		const median = async (run: () => Promise<void>) => {
-			const times: number[] = [];
-			for (let round = 0; round < 3; round++) {
-				const start = performance.now();
-				await run();
-				times.push(performance.now() - start);
-			}
-			return times.sort((a, b) => a - b)[1];
-		};
 		let matched: INodeExecutionData[] = [];
 		let notMatched: INodeExecutionData[] = [];
 		const nodeMs = await median(async () => {
@@ -130,7 +120,6 @@ export async function run(): Promise<void> {
 		});
 
 		let t = performance.now();
-		t = performance.now();
 		for (const id of ids) {
 			const [r] = await segments.evaluate(compiled, [id]);
 			if (!r.ok) throw r.error;

@@ -257,14 +257,14 @@ export class Scoring {
 		const compiled = 'compiled' in model ? model : compileModel(model);
 		const { rules } = compiled;
 		const now = store.now();
-		// What the items share is sent once per call: the rules (an award names its rule by number),
-		// the grades, and the source and chain most items carry (an item sends its own only when
-		// they differ).
+		// What the items share is sent once per call: each rule's encoded award value (an award
+		// names its rule by number), the field rules, the grades, and the source and chain most
+		// items carry (an item sends its own only when they differ).
 		const defaultChain = chainJson(inputs.find((input) => input?.chain)?.chain);
 		const shared = JSON.stringify({
 			now,
 			model: compiled.name,
-			rules: rules.map((r) => ({ name: r.name, points: r.rule.points, enc: r.field ? '' : encodeAward(r.rule.points, r.decay) })),
+			awardValues: rules.map((r) => (r.field ? '' : encodeAward(r.rule.points, r.decay))),
 			fieldRules: rules.flatMap((r, i) => (r.field ? [{ index: i + 1, key: `f:${r.keyPart}`, points: r.rule.points, cond: r.field }] : [])),
 			grades: compiled.grades,
 			maxAwards: compiled.maxAwards,

@@ -239,9 +239,10 @@ export interface PropertyFilter extends ValueCondition {
 	property: string;
 }
 
-export function propertyValue(props: unknown, path: string | string[]): StoredValue {
+/** The value at a property path (its parts: "page.path" is ["page", "path"]). */
+function propertyValue(props: unknown, path: string[]): StoredValue {
 	let cur: unknown = props;
-	for (const part of typeof path === 'string' ? path.split('.') : path) {
+	for (const part of path) {
 		if (cur === null || typeof cur !== 'object') return undefined;
 		cur = (cur as Record<string, unknown>)[part];
 	}

@@ -2,6 +2,7 @@ import { randomUUID } from 'crypto';
 import { acquireStore, type StoreLease } from '../../lib/redis/pool';
 import type { StoreConfig } from '../../lib/redis/connection';
 import type { StoreOptions } from '../../lib/store';
+import * as scripts from '../../lib/redis/scripts';
 
 export type Topology = 'standalone' | 'cluster';
 
@@ -31,4 +32,24 @@ export function openStore(topology: Topology = 'standalone', options: StoreOptio
 	const config = storeConfig(topology);
 	const lease = acquireStore(config, { now: clock.now, ...options });
 	return { ...lease, clock, config };
+}
+
+/**
+ * Runs `run` and returns, for each script call it made (lib/redis/scripts runScript), how many
+ * earlier calls had answered when it was sent: all zeros means one round trip.
+ */
+export async function scriptCalls(run: () => Promise<void>): Promise<number[]> {
+	const answeredBefore: number[] = [];
+	let answered = 0;
+	const original = scripts.runScript;
+	const spy = jest.spyOn(scripts, 'runScript').mockImplementation((...args) => {
+		answeredBefore.push(answered);
+		return original(...args).finally(() => answered++);
+	});
+	try {
+		await run();
+		return answeredBefore;
+	} finally {
+		spy.mockRestore();
+	}
 }

@@ -4,8 +4,7 @@ import { createClient } from '../../lib/redis/connection';
 import { ContactStore } from '../../lib/store';
 import { NotFoundError, ValidationError } from '../../lib/errors';
 import { Scoring, type ScoreModel } from '../../lib/scoring';
-import { openStore, topologies } from '../harness/store';
-import * as scripts from '../../lib/redis/scripts';
+import { openStore, scriptCalls, topologies } from '../harness/store';
 import { shardOf } from '../../lib/keys';
 
 afterAll(() => closeAllStores());
@@ -341,22 +340,11 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 
 	it('scores a batch with one script call per shard it touches, all sent before the first answer', async () => {
 		const ids = await Promise.all(Array.from({ length: 200 }, () => fresh()));
-		const calls = async (n: number, run: string) => {
-			const sentAfter: number[] = [];
-			let answered = 0;
-			const original = scripts.runScript;
-			const spy = jest.spyOn(scripts, 'runScript').mockImplementation((...args) => {
-				sentAfter.push(answered);
-				return original(...args).finally(() => answered++);
-			});
-			try {
+		const calls = (n: number, run: string) =>
+			scriptCalls(async () => {
 				const results = await scoring.score(basic, ids.slice(0, n).map((contactId) => ({ contactId, event: { name: 'signed_up', id: run } })));
 				expect(results.every((r) => r.ok)).toBe(true);
-				return sentAfter;
-			} finally {
-				spy.mockRestore();
-			}
-		};
+			});
 		const shards = (n: number) => new Set(ids.slice(0, n).map(shardOf)).size;
 		const small = await calls(5, 'a');
 		const large = await calls(200, 'b');

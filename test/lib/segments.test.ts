@@ -4,8 +4,7 @@ import { Scoring } from '../../lib/scoring';
 import { Segments, type SegmentCondition } from '../../lib/segments';
 import { EngagementTagger } from '../../lib/engagement';
 import { Campaigns } from '../../lib/campaigns';
-import { openStore, topologies } from '../harness/store';
-import * as scripts from '../../lib/redis/scripts';
+import { openStore, scriptCalls, topologies } from '../harness/store';
 import { shardOf } from '../../lib/keys';
 
 afterAll(() => closeAllStores());
@@ -292,22 +291,11 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		const ids = Array.from({ length: 300 }, (_, i) => `rt${i}`);
 		await ok(ids.map((id) => ({ id, fields: { nps: 5 } })));
 		const condition: SegmentCondition = { combinator: 'and', conditions: [{ type: 'field', field: 'nps', operator: 'gte', value: 5 }, { type: 'event', operator: 'didNot', event: 'x', days: 3 }] };
-		const calls = async (n: number) => {
-			const sentAfter: number[] = [];
-			let answered = 0;
-			const original = scripts.runScript;
-			const spy = jest.spyOn(scripts, 'runScript').mockImplementation((...args) => {
-				sentAfter.push(answered);
-				return original(...args).finally(() => answered++);
-			});
-			try {
+		const calls = (n: number) =>
+			scriptCalls(async () => {
 				const results = await segments.evaluate(condition, ids.slice(0, n));
 				expect(results.every((r) => r.ok && r.value.matched)).toBe(true);
-				return sentAfter;
-			} finally {
-				spy.mockRestore();
-			}
-		};
+			});
 		const shards = (n: number) => new Set(ids.slice(0, n).map(shardOf)).size;
 		const small = await calls(10);
 		const large = await calls(300);

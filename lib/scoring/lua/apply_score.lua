@@ -2,10 +2,10 @@
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
 -- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of what the items share: {now,
--- model, rules [{name, points, enc (encoded award value; '' for field rules)}], fieldRules [{index,
--- key, points, cond}], grades [{name, min}] (ascending; the first has no min), maxAwards, limits,
--- source, chain}; per item: id, source and chain ('' for the shared ones), the event's time ('' for
--- none), then per award its rule number (1-based, in rules) and award key.
+-- model, awardValues [the encoded award value of each rule; '' for field rules], fieldRules
+-- [{index, key, points, cond}], grades [{name, min}] (ascending; the first has no min), maxAwards,
+-- limits, source, chain}; per item: id, source and chain ('' for the shared ones), the event's
+-- time ('' for none), then per award its rule number (1-based) and award key.
 -- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade
 -- changed else 0, the $grade_changed event id or '', the awarded rule numbers ("-<number>:<points>"
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
@@ -117,8 +117,8 @@ local function holds(base, c)
   return false
 end
 
--- Every redis.call costs about a microsecond on top of its command, more than most items' own
--- work. So the items of one contact (runBatch keeps them together, in order) share its state: it
+-- Each command on a contact's keys costs microseconds (redis.call, keys cold in memory), more
+-- than an item's own arithmetic. So the items of one contact (runBatch keeps them together, in order) share its state: it
 -- is read once (core hash, running sums, field rule awards and conditions), each item updates it
 -- and answers as if scored alone, and the writes (sums, award values, score indexes, score and
 -- grade) happen once when the next contact starts. Only an award's ZADD NX (idempotency) and a
@@ -177,7 +177,6 @@ end
 local function add_award(st, key, at, enc)
   table.insert(st.newValues, key)
   table.insert(st.newValues, enc)
-  st.created = true
   adjust(st, enc, at, 1)
 end
 
@@ -385,8 +384,7 @@ local answers = each_item(function(base, args)
   local at = tonumber(args[4])
   for i = 5, #args, 2 do
     local index = tonumber(args[i])
-    local rule = m.rules[index]
-    table.insert(r.awards, { index = index, key = args[i + 1], at = at, enc = rule.enc })
+    table.insert(r.awards, { index = index, key = args[i + 1], at = at, enc = m.awardValues[index] })
   end
   if not cur or cur.base ~= base then cur = load(base, args[1]) end
   if cur.missing then return redis.error_reply('NOT_FOUND contact does not exist') end
