@@ -22,18 +22,40 @@ MARKER="$N8N_DIR/.install-complete"
 
 log() { printf '[n8n-install] %s\n' "$*"; }
 
+# Run through `npm run` (npm start, npm run test:e2e), this script inherits npm's settings as
+# npm_config_* variables, the project's .npmrc among them: its ignore-scripts=true once made the
+# rebuild below build nothing on every new machine. This install is not the project's, so it takes
+# none of them but where npm's download cache and the user's and global config files are; the
+# settings it needs are passed explicitly below.
+while IFS= read -r name; do
+  case "${name,,}" in npm_config_cache | npm_config_userconfig | npm_config_globalconfig) ;; *) unset "$name" ;; esac
+done < <(env | sed -n 's/^\(npm_config_[A-Za-z0-9_]*\)=.*/\1/Ip')
+
 if [[ "${N8N_INSTALL_FORCE:-}" == "1" ]]; then
   rm -f "$MARKER" "$NODE24_PREFIX/.install-complete" "$N8N_DIR/.npm-install-complete"
 fi
 
+# Loads each native module under the given node, as n8n will; prints the error if one fails.
+native_modules_load() {
+  (cd "$N8N_DIR" && "$1" -e '
+    for (const name of process.argv.slice(1)) {
+      const m = require(name);
+      if (name === "sqlite3") new m.Database(":memory:").close();
+      if (name === "isolated-vm") new m.Isolate({ memoryLimit: 8 }).dispose();
+    }
+    console.log("native modules OK");
+  ' $NATIVE_MODULES)
+}
+
 if [[ -f "$MARKER" ]]; then
-  # Trust the marker only while the binaries it names still exist.
-  if [[ -x "$(sed -n 's/^NODE_BIN=//p' "$MARKER")" && -f "$(sed -n 's/^N8N_BIN=//p' "$MARKER")" ]]; then
+  # Trust the marker only while the binaries it names exist and the native modules still load.
+  marker_node="$(sed -n 's/^NODE_BIN=//p' "$MARKER")"
+  if [[ -x "$marker_node" && -f "$(sed -n 's/^N8N_BIN=//p' "$MARKER")" ]] && native_modules_load "$marker_node" >/dev/null 2>&1; then
     log "n8n $N8N_VERSION already installed in $N8N_DIR (marker $MARKER)"
     cat "$MARKER"
     exit 0
   fi
-  log "marker found but its binaries are missing; reinstalling"
+  log "marker found but its binaries are missing or do not load; reinstalling"
   rm -f "$MARKER" "$NODE24_PREFIX/.install-complete"
 fi
 
@@ -92,7 +114,8 @@ REBUILD_LOG="$CACHE_DIR/rebuild-$N8N_VERSION.log"
 log "rebuilding native modules against Node $("$NODE_BIN" -v) headers in $NODEDIR: $NATIVE_MODULES (log: $REBUILD_LOG)"
 start=$(date +%s)
 # prebuild-install tries to download binaries first, fails offline, and falls back to node-gyp.
-if ! (cd "$N8N_DIR" && npm rebuild --foreground-scripts $NATIVE_MODULES) >"$REBUILD_LOG" 2>&1; then
+# --ignore-scripts=false: a user's own ~/.npmrc may skip scripts, and a rebuild without them builds nothing.
+if ! (cd "$N8N_DIR" && npm rebuild --ignore-scripts=false --foreground-scripts $NATIVE_MODULES) >"$REBUILD_LOG" 2>&1; then
   tail -n 40 "$REBUILD_LOG"
   log "npm rebuild failed; full log in $REBUILD_LOG"
   exit 1
@@ -100,14 +123,10 @@ fi
 log "rebuild done in $(( $(date +%s) - start ))s"
 
 log "checking the native modules load under $("$NODE_BIN" -v)"
-(cd "$N8N_DIR" && "$NODE_BIN" -e '
-  for (const name of process.argv.slice(1)) {
-    const m = require(name);
-    if (name === "sqlite3") new m.Database(":memory:").close();
-    if (name === "isolated-vm") new m.Isolate({ memoryLimit: 8 }).dispose();
-  }
-  console.log("native modules OK");
-' $NATIVE_MODULES)
+if ! native_modules_load "$NODE_BIN"; then
+  log "a native module does not load after the rebuild (log: $REBUILD_LOG); was it built with install scripts skipped?"
+  exit 1
+fi
 
 {
   echo "N8N_VERSION=$N8N_VERSION"
