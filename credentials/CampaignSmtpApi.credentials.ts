@@ -7,7 +7,7 @@ export class CampaignSmtpApi implements ICredentialType {
 
 	icon: Icon = 'file:campaignSmtp.svg';
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-marketing-automation#credential-campaign-smtp';
+	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/send-campaign.md#credential-campaign-smtp';
 
 	// SMTP is not HTTP: Send Campaign tests this credential with its `campaignSmtpConnectionTest` method.
 	properties: INodeProperties[] = [

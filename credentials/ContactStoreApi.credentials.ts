@@ -7,7 +7,7 @@ export class ContactStoreApi implements ICredentialType {
 
 	icon: Icon = 'file:contactStore.svg';
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-marketing-automation#credential-contact-store';
+	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/concepts.md#credential-contact-store';
 
 	// Redis is not HTTP: the nodes test this credential with their `contactStoreConnectionTest` method.
 	properties: INodeProperties[] = [

@@ -7,7 +7,7 @@ export class MarketingWebhookApi implements ICredentialType {
 
 	icon: Icon = 'file:marketingWebhook.svg';
 
-	documentationUrl = 'https://www.npmjs.com/package/n8n-nodes-marketing-automation#credential-marketing-webhook';
+	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/marketing-webhook-trigger.md#credential-marketing-webhook';
 
 	// Nothing here is sent anywhere: the Marketing Webhook Trigger checks incoming requests with it.
 	properties: INodeProperties[] = [
