@@ -1,6 +1,6 @@
 #!/usr/bin/env node
-// `npm test` from a fresh clone: installs npm dependencies and redis-server when missing, runs jest,
-// and ends with a plain "N passed, N failed, N skipped" line.
+// `npm test` from a fresh clone: installs npm dependencies and redis-server when missing, type-checks
+// the code and the tests, runs jest, and ends with a plain "N passed, N failed, N skipped" line.
 const { execSync, spawnSync } = require('child_process');
 const { existsSync, mkdtempSync, readFileSync, rmSync } = require('fs');
 const { tmpdir } = require('os');
@@ -32,8 +32,18 @@ function runJest(args) {
 
 module.exports = { ensureDependencies, runJest };
 
+/** ts-jest compiles each test file alone (isolatedModules), so the types are checked here, once. */
+function typeCheck() {
+	const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' });
+	if (tsc.status !== 0) {
+		console.log('0 passed, 1 failed, 0 skipped (type errors in the code or the tests; see above)');
+		process.exit(tsc.status ?? 1);
+	}
+}
+
 if (require.main === module) {
 	ensureDependencies();
+	typeCheck();
 	execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
 	process.exit(runJest(process.argv.slice(2)));
 }

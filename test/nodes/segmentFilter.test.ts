@@ -1,4 +1,5 @@
 import { randomUUID } from 'crypto';
+import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
 import { Scoring } from '../../lib/scoring';
@@ -96,7 +97,7 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 	])('maps a %s row of the Conditions list', async (_label, row, expected) => {
 		const [matched] = await runNode({
 			nodeType: new SegmentFilter(),
-			parameters: { mode: 'filter', conditions: { condition: [row] } },
+			parameters: { mode: 'filter', conditions: { condition: [row] } } as INodeParameters,
 			items: ['k0', 'k1', 'k2', 'k3', 'k4', 'k5', 'k9'].map((contactId) => ({ contactId })),
 			credentials,
 		});
@@ -171,7 +172,7 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 	it('lists a segment page by page, feeding Next Page back as the cursor', async () => {
 		const parameters = { mode: 'segment', pagination: 'page', pageSize: 4, conditions: { condition: [{ type: 'lifecycleStage', memberOperator: 'is', value: 'customer' }, { type: 'field', field: 'nps', fieldOperator: 'gte', value: '5' }] } };
 		const seen: string[] = [];
-		let input: Record<string, unknown> = {};
+		let input: IDataObject = {};
 		let runs = 0;
 		for (;;) {
 			const [contacts, next] = await runNode({ nodeType: new SegmentFilter(), parameters, items: [input], credentials });

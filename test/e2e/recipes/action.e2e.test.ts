@@ -1,6 +1,5 @@
 /** Action- and behaviour-based recipes driven by site / CRM events over the Marketing Webhook Trigger. */
 import { contactOf, expectNoFailedExecutions, expectNoMoreMails, mails, sendEvents, sinkRequests, sleep, uid, waitFor, waitForMails, workflow } from '../support/env';
-import { SECONDS } from '../support/tweaks';
 
 const ev = (contactId: string, event: string, properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
 	contactId,

@@ -89,7 +89,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		);
 		return about.sort();
 	};
-	const audiencePosts = async () => (await sinkRequests(AUDIENCE_PATH)) as Array<{ method: string; body: any; at: number }>;
+	const audiencePosts = () => sinkRequests(AUDIENCE_PATH);
 	const postsFor = async (id: string) => (await audiencePosts()).filter((r) => r.body?.contactId === id || r.body?.hashedEmail === sha256(emailOf(id)));
 	const open = async (mail: Mail, userAgent: string) => {
 		const pixel = pixelOf(mail);

@@ -60,7 +60,7 @@ describe('two Marketing Webhook Triggers with different Paths', () => {
 					[{ contactId: id }],
 					{ mode: 'render' },
 				);
-				if (!r.ok || !r.value.message) throw new Error(`render failed: ${JSON.stringify(r)}`);
+				if (!r.ok || r.value.status !== 'sent' || !r.value.message) throw new Error(`render failed: ${JSON.stringify(r)}`);
 				const html = r.value.message.html;
 				const openUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/o/[\\w.-]+`).exec(html) ?? [])[0];
 				const clickUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/c/[\\w.-]+`).exec(html) ?? [])[0];

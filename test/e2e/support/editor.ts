@@ -73,7 +73,7 @@ export async function checkWorkflow(page: Page, baseUrl: string, workflowId: str
 		const el = page.locator(`[data-test-id="canvas-node"][data-node-name="${node.name.replace(/"/g, '\\"')}"]`).first();
 		await el.waitFor({ timeout: 20000 });
 		const icon = await el.evaluate((root) => {
-			const img = root.querySelector('img') as HTMLImageElement | null;
+			const img = root.querySelector('img') as unknown as { complete: boolean; naturalWidth: number; getAttribute(name: string): string | null } | null;
 			const text = (root.textContent ?? '').trim();
 			return {
 				src: img ? img.getAttribute('src') : null,

@@ -106,9 +106,18 @@ export async function expectNoMoreMails(to: string, count: number, waitMs: numbe
 }
 
 /** Requests the HTTP sink received (notifications to sales, audiences...). */
-export async function sinkRequests(pathPart?: string): Promise<Array<{ method: string; url: string; headers: Record<string, string>; body: any }>> {
+export interface SinkRequest {
+	method: string;
+	url: string;
+	headers: Record<string, string>;
+	body: any;
+	/** When the sink got it, epoch ms. */
+	at: number;
+}
+
+export async function sinkRequests(pathPart?: string): Promise<SinkRequest[]> {
 	const res = await fetch(`${state().sinkUrl}/__received`);
-	const all = (await res.json()) as Array<{ method: string; url: string; headers: Record<string, string>; body: any }>;
+	const all = (await res.json()) as SinkRequest[];
 	return pathPart ? all.filter((r) => r.url.includes(pathPart)) : all;
 }
 

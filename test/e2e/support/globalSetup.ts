@@ -28,7 +28,8 @@ function startHttpSink(): Promise<{ server: Server; url: string }> {
 		if (req.url === '/__received') {
 			if (req.method === 'DELETE') received.length = 0;
 			res.writeHead(200, { 'content-type': 'application/json' });
-			return res.end(JSON.stringify(received));
+			res.end(JSON.stringify(received));
+			return;
 		}
 		const chunks: Buffer[] = [];
 		req.on('data', (c: Buffer) => chunks.push(c));
