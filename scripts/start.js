@@ -31,7 +31,8 @@ function ensureInstalled() {
   }
   if (!process.env.REDIS_URL) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
   say('checking n8n (first install takes about 9 minutes) ...');
-  execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'ignore', 'inherit'] });
+  // Its progress lines show, as the first install takes about 10 minutes.
+  execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 function portFree(port) {
