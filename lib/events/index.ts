@@ -1,9 +1,8 @@
 import { ValidationError } from '../errors';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, checkProperties, LIMITS, toTimestamp } from '../values';
 
-const recordEvent = defineScript(__dirname, 'record_event', 2);
 
 /** Names of events the pack itself logs; user events may not start with "$". */
 export const SYSTEM_EVENTS = {
@@ -87,7 +86,7 @@ export class Events {
 				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
 				limits: store.limits,
 			};
-			const raw = await store.run<string>(recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
+			const raw = await store.run<string>(scripts.recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
 				JSON.stringify(request),
 			]);
 			const out = JSON.parse(raw) as { duplicate: boolean; eventId?: string; created?: boolean };

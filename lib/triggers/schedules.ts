@@ -1,7 +1,7 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
 import { encodeKeyPart, SHARD_COUNT } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { settleAll, type ContactStore } from '../store';
 import type { Contact } from '../contacts';
 import { SYSTEM_EVENTS } from '../events';
@@ -9,10 +9,6 @@ import { calendarDate, checkDateRule, latestOccurrence, nextOccurrence, resolveZ
 import { checkName, checkTimeZone, LIMITS } from '../values';
 import type { LogEvent } from './filters';
 
-const leaseDue = defineScript(__dirname, 'lease_due', 1);
-const setDue = defineScript(__dirname, 'set_due', 2);
-const promoteInactive = defineScript(__dirname, 'promote_inactive', 2);
-const destroyGroup = defineScript(__dirname, 'destroy_group', 1);
 
 const DAY = 86_400_000;
 
@@ -84,7 +80,7 @@ export abstract class DueSchedule {
 			await Promise.all(
 				Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 					await store.call((r) => r.del(...SCHEDULE_SUFFIXES.map((suffix) => scheduleKey(store, id, shard, suffix))));
-					await store.run(destroyGroup, [store.keys.log(shard)], [followerGroup(id)]);
+					await store.run(scripts.destroyGroup, [store.keys.log(shard)], [followerGroup(id)]);
 				}),
 			);
 			await store.call((r) => r.srem(registry, id));
@@ -104,7 +100,7 @@ export abstract class DueSchedule {
 	protected async writeDue(contactId: string, next: number | null, marker = ''): Promise<void> {
 		const { store } = this;
 		const shard = store.keys.shardOfContact(contactId);
-		await store.run(setDue, [store.keys.contact(contactId), store.keys.shard(shard)], [
+		await store.run(scripts.setDue, [store.keys.contact(contactId), store.keys.shard(shard)], [
 			this.dueKey(shard),
 			contactId,
 			this.id,
@@ -146,7 +142,7 @@ export abstract class DueSchedule {
 		await this.maintain();
 		const now = store.now();
 		const leased = await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), (shard) =>
-			store.run<string[]>(leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
+			store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
 		);
 		const ids: string[] = [];
 		for (const r of leased) {
@@ -317,7 +313,7 @@ export class InactivitySchedule extends DueSchedule {
 		const initial = this.spec.startFrom === 'catchUp' ? -1 : cutoff;
 		await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), async (shard) => {
 			for (let round = 0; round < 100; round++) {
-				const moved = await store.run<number>(promoteInactive, [this.dueKey(shard), this.shardKey(shard, 'wm')], [
+				const moved = await store.run<number>(scripts.promoteInactive, [this.dueKey(shard), this.shardKey(shard, 'wm')], [
 					store.keys.shard(shard),
 					cutoff,
 					limit,

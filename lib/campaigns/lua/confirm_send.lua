@@ -1,6 +1,10 @@
 -- Records a send the SMTP server accepted (or a render-only message handed on).
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+-- Returns the $email_sent event id.
+--- @include "register"
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 local reservations = base .. ':cmpr'

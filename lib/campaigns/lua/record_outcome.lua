@@ -1,10 +1,12 @@
 -- Records what happened to a sent mail (delivered, opened, clicked, bounced, complained,
 -- unsubscribed) and marks it on the contact's campaign record the first time.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props, machine,
---  machineWindowMs, activity, source, chain, limits}
 -- An open or click within machineWindowMs of the send is a scanner's, whoever reports it.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props,
+--         machine, machineWindowMs, activity, source, chain, limits}
 -- Returns JSON {missing} | {first, eventId, machine}.
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return cjson.encode({ missing = true }) end

@@ -1,8 +1,10 @@
 -- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {now, campaignId, token, transactional, allowResend, requireConsent, cap {max, windowMs}|false,
---  window {inWindow, nextAt}|false, staleMs, retentionMs}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {now, campaignId, token, transactional, allowResend, requireConsent,
+--         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
+--- @include "register"
 local base = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local function skip(reason) return cjson.encode({ result = 'skip', reason = reason }) end

@@ -1,8 +1,29 @@
 -- Applies one change to a contact atomically and logs an event per effective change.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?, lifecycleStage?} (false clears),
---  fields {name: encoded|false}, addTags [], removeTags [], subscription? {status, source, at},
---  source, chain, limits}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?,
+--         lifecycleStage?} (false clears), fields {name: encoded|false}, addTags [], removeTags [],
+--         subscription? {status, source, at}, source, chain, limits}
+-- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
+-- contact) or EXISTS (create of an existing one).
+--- @include "register"
+--- @include "contact"
+--- @include "events"
+
+local function json_or_empty(t)
+  if t == nil or next(t) == nil then return '{}' end
+  return cjson.encode(t)
+end
+
+-- Typed field values are stored as "<type>:<text>": s string, n number, b boolean (1/0), d ISO date.
+local function decode_value(enc)
+  if enc == nil or enc == false then return cjson.null end
+  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
+  if kind == 'n' then return tonumber(text) end
+  if kind == 'b' then return text == '1' end
+  return text
+end
+
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 local lim, id, now = r.limits, r.id, r.now

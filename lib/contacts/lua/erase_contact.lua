@@ -1,5 +1,8 @@
 -- GDPR art. 17: removes every key of the contact, its index entries and its event-log entries.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] contact id. Returns the e-mail it had, or false.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] contact id
+-- Returns the e-mail it had, or false.
 local base, shard, id = KEYS[1], KEYS[2], ARGV[1]
 if redis.call('EXISTS', base) == 0 and redis.call('EXISTS', base .. ':k') == 0 then return false end
 local email = redis.call('HGET', base, 'email')

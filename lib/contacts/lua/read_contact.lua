@@ -1,4 +1,6 @@
--- KEYS[1] contact base. Returns one consistent snapshot: core hash, fields, tags, event counters.
+-- One consistent snapshot of a contact: core hash, fields, tags, event counters.
+-- KEYS[1] contact base
+-- Returns {core, fields, tags, counters} (flat HGETALL lists, SMEMBERS), or false.
 local base = KEYS[1]
 if redis.call('EXISTS', base) == 0 then return false end
 return {

@@ -1,9 +1,16 @@
 -- Computes each contact's engagement tier from its last interaction and switches its tier tag
 -- atomically: exactly one tier tag, and one $tier_changed {from, to} event per change (the tag
 -- switch is part of it: Contact Trigger's tag added / removed modes match it too).
--- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending], events
--- [names] or [], source, chain, limits}; per item: the contact id.
+-- A batch script (each_item).
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending],
+--         events [names] or [], source, chain, limits}
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, contact base, contact id
 -- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
+--- @include "register"
+--- @include "events"
+--- @include "batch"
 local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local tierTag = {}

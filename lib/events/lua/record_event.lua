@@ -1,5 +1,12 @@
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
+-- Records one event of a contact (creating the contact when asked), once per idempotency key.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
+-- Returns JSON {duplicate, eventId?, created?, createdEventId?}; NOT_FOUND when the contact does
+-- not exist and create is false.
+--- @include "register"
+--- @include "contact"
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 local lim = r.limits

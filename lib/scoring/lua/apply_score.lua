@@ -1,15 +1,22 @@
 -- Scores contacts atomically: adds event awards (idempotent by award key), applies field rules,
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
--- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of what the items share: {now,
--- model, awardValues [the encoded award value of each rule; '' for field rules], fieldRules
--- [{index, key, points, cond}], grades [{name, min}] (ascending; the first has no min), maxAwards,
--- limits, source, chain}; per item: id, source and chain ('' for the shared ones), the event's
--- time ('' for none), then per award its rule number (1-based) and award key.
+-- A batch script (each_item).
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON of what the items share: {now, model, awardValues [the encoded award value of each
+--         rule; '' for field rules], fieldRules [{index, key, points, cond}], grades [{name, min}]
+--         (ascending; the first has no min), maxAwards, limits, source, chain}
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, contact base, then id, source and chain ('' for the
+--         shared ones), the event's time ('' for none), then per award its rule number
+--         (1-based) and award key
 -- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade
 -- changed else 0, the $grade_changed event id or '', the awarded rule numbers ("-<number>:<points>"
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
 -- per field rule. One string costs less to build, send and parse than nested arrays.
+--- @include "register"
+--- @include "events"
+--- @include "batch"
 local shard = KEYS[1]
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits

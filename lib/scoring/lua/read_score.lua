@@ -1,4 +1,7 @@
--- KEYS[1] contact base. ARGV[1] model. One consistent snapshot of a contact's awards and grade.
+-- One consistent snapshot of a contact's awards and grade in a score model.
+-- KEYS[1] contact base
+-- ARGV[1] model
+-- Returns {awards (ZRANGE WITHSCORES), award values (HGETALL), grade or false}, or false.
 local base, model = KEYS[1], ARGV[1]
 if redis.call('EXISTS', base) == 0 then return false end
 return {

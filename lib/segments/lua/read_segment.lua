@@ -2,14 +2,19 @@
 -- flat array per contact (no JSON, no nesting: both cost more than the reads), in the order of the
 -- spec: core values, fields, tag flags, counts, windows, butNot pairs, the history entry count and
 -- the entries, per score model the lengths and items of its ZRANGE and HGETALL, campaign records;
--- false when the contact does not exist.
--- ARGV[1] JSON {spec, source?, count?}. Two modes:
+-- false when the contact does not exist. Two modes:
 -- - contacts (no source): a batch of ContactStore.runBatch (each_item), one answer per contact
 --   (its later items in the batch answer 0, "as before").
--- - page (source): KEYS[1] a shard prefix; takes up to `count` candidates from one index of the
---   shard (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets
---   of a union) and answers {id, data, id, data..., n = candidates read, next state JSON or false}.
---   Never more than `count` candidates, so a page never exceeds its size.
+-- - page (source): takes up to `count` candidates from one index of the shard (a zset range by
+--   rank position, or sets by SSCAN cursor, skipping members of earlier sets of a union) and
+--   answers {id, data, id, data..., n = candidates read, next state JSON or false}. Never more
+--   than `count` candidates, so a page never exceeds its size.
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON {spec, source?, count?}
+-- ARGV[2] contacts mode: the item count
+-- ARGV[3...] contacts mode: per item its argument count (0) and contact base
+--- @include "batch"
+--- @include "keys"
 local req = cjson.decode(ARGV[1])
 local spec = req.spec
 
@@ -80,11 +85,6 @@ end
 
 if not present(req.source) then return each_item(fetch, nil, true) end
 
--- Same encoding as lib/keys.ts encodeKeyPart.
-local function encode_id(id)
-  return (string.gsub(id, '[^%w%._@%+%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
-end
-
 local shard, src, count = KEYS[1], req.source, req.count
 local ids, nextState = {}, false
 if src.kind == 'zset' then
@@ -144,7 +144,7 @@ end
 
 local out = {}
 for _, id in ipairs(ids) do
-  local d = fetch(shard .. ':c:' .. encode_id(id))
+  local d = fetch(contact_base(shard, id))
   if d then
     out[#out + 1] = id
     out[#out + 1] = d

@@ -1,28 +1,5 @@
--- Shared by every script of the pack (the loader prepends this file).
--- KEYS[1] is always a contact base key or a shard key; every key touched shares its hash tag.
-
-local function reg_key(base, key)
-  redis.call('SADD', base .. ':k', key)
-end
-
--- Remember which index keys hold this contact, so erase can remove it from all of them.
-local function reg_index(base, key)
-  redis.call('SADD', base .. ':x', key)
-end
-
-local function json_or_empty(t)
-  if t == nil or next(t) == nil then return '{}' end
-  return cjson.encode(t)
-end
-
--- Typed field values are stored as "<type>:<text>": s string, n number, b boolean (1/0), d ISO date.
-local function decode_value(enc)
-  if enc == nil or enc == false then return cjson.null end
-  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
-  if kind == 'n' then return tonumber(text) end
-  if kind == 'b' then return text == '1' end
-  return text
-end
+-- The event log, a contact's history and per-name counters, and its last activity.
+--- @include "register"
 
 -- Records one event: the shard's log (a bounded stream), the contact's history and per-name
 -- counters and time index. Returns the event id (the log entry id).
@@ -76,43 +53,4 @@ local function touch_activity(base, shard, id, ts)
     -- ZADD answers 1 only when the contact enters the index: register it then, not on every event.
     if redis.call('ZADD', shard .. ':ix:act', ts, id) == 1 then reg_index(base, shard .. ':ix:act') end
   end
-end
-
--- Creates the contact's core hash when missing; returns true when it was created.
-local function ensure_contact(base, shard, id, now)
-  if redis.call('EXISTS', base) == 1 then return false end
-  redis.call('HSET', base, 'id', id, 'createdAt', now, 'updatedAt', now)
-  redis.call('ZADD', shard .. ':ix:all', now, id)
-  reg_index(base, shard .. ':ix:all')
-  return true
-end
-
--- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, ARGV[1] what the items share,
--- ARGV[2] the item count, then per item: its argument count, its contact base key (in the shard's
--- slot) and its arguments; a contact's items come one after another. Runs fn(base, args) per item
--- and answers the array of the answers, each a flat array (no JSON: encoding costs more than the
--- item's own commands). An item's error ({err = ...} returned, or raised) is its own answer and
--- the other items go on. The optional flush() runs when the items of a contact end, for scripts
--- that keep a contact's state across its items and write it once. With `repeats` (read-only
--- scripts whose answer depends on the contact alone), a contact's later items answer 0: "as the
--- item before" (runBatch's `repeats`), so the contact is read and sent once.
-local function each_item(fn, flush, repeats)
-  local out, at, last = {}, 3, nil
-  for i = 1, tonumber(ARGV[2]) do
-    local count, base = tonumber(ARGV[at]), ARGV[at + 1]
-    if flush and last and base ~= last then flush() end
-    if repeats and base == last then
-      out[i] = 0
-    else
-      local ok, answer = pcall(fn, base, { unpack(ARGV, at + 2, at + 1 + count) })
-      if not ok then
-        if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
-      end
-      out[i] = answer
-    end
-    last = base
-    at = at + 2 + count
-  end
-  if flush and last then flush() end
-  return out
 end
