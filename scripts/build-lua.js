@@ -16,7 +16,6 @@ const { join, relative, basename } = require('path');
 
 const ROOT = join(__dirname, '..');
 const LIB = join(ROOT, 'lib');
-const HELPERS = join(LIB, 'redis', 'lua');
 const OUTPUT = join(LIB, 'redis', 'scripts.generated.ts');
 
 const INCLUDE = /^--- @include "([\w-]+)"\s*$/;
@@ -35,9 +34,6 @@ function codeOnly(text) {
 	);
 }
 
-function helperPath(name) {
-	return join(HELPERS, `${name}.lua`);
-}
 
 /** A helper or script file: its lines, direct includes (with their line), own function names. */
 function readLua(file) {
@@ -53,23 +49,32 @@ function readLua(file) {
 	return { file, lines, includes, defines };
 }
 
-const helperCache = new Map();
-function helper(name, from, line) {
-	if (!helperCache.has(name)) {
-		if (!existsSync(helperPath(name))) fail(from, line, `no helper "${name}" (lib/redis/lua/${name}.lua)`);
-		helperCache.set(name, readLua(helperPath(name)));
-	}
-	return helperCache.get(name);
+/** The helpers of a lib folder (lib/redis/lua/<name>.lua), read once. */
+function helpersOf(lib) {
+	const dir = join(lib, 'redis', 'lua');
+	const cache = new Map();
+	const path = (name) => join(dir, `${name}.lua`);
+	return {
+		path,
+		names: () => readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => basename(f, '.lua')),
+		get(name, from, line) {
+			if (!cache.has(name)) {
+				if (!existsSync(path(name))) fail(from, line, `no helper "${name}" (lib/redis/lua/${name}.lua)`);
+				cache.set(name, readLua(path(name)));
+			}
+			return cache.get(name);
+		},
+	};
 }
 
 /** Fails unless `lua` includes exactly the helpers whose functions it calls. */
-function checkIncludes(lua) {
+function checkIncludes(lua, helpers) {
 	const code = codeOnly(lua.lines.join('\n'));
 	const calls = (name) => new RegExp(`(?<![\\w.:])${name}\\s*\\(`).test(code);
 	const included = new Set(lua.includes.map((i) => i.name));
-	for (const name of readdirSync(HELPERS).filter((f) => f.endsWith('.lua')).map((f) => basename(f, '.lua'))) {
-		const used = helper(name, lua.file).defines.filter((fn) => !lua.defines.includes(fn) && calls(fn));
-		if (used.length > 0 && !included.has(name) && helperPath(name) !== lua.file) {
+	for (const name of helpers.names()) {
+		const used = helpers.get(name, lua.file).defines.filter((fn) => !lua.defines.includes(fn) && calls(fn));
+		if (used.length > 0 && !included.has(name) && helpers.path(name) !== lua.file) {
 			fail(lua.file, 0, `calls ${used.join(', ')} without --- @include "${name}"`);
 		}
 		const include = lua.includes.find((i) => i.name === name);
@@ -78,8 +83,8 @@ function checkIncludes(lua) {
 }
 
 /** Appends `lua` to `out` with its includes expanded (each helper once), mapping every line back. */
-function expand(lua, out, seen, stack = []) {
-	checkIncludes(lua);
+function expand(lua, helpers, out, seen, stack = []) {
+	checkIncludes(lua, helpers);
 	let segmentOpen = false;
 	lua.lines.forEach((text, i) => {
 		const m = INCLUDE.exec(text);
@@ -93,7 +98,7 @@ function expand(lua, out, seen, stack = []) {
 		if (stack.includes(m[1])) fail(lua.file, i + 1, `include cycle: ${[...stack, m[1]].join(' -> ')}`);
 		if (seen.has(m[1])) return;
 		seen.add(m[1]);
-		expand(helper(m[1], lua.file, i + 1), out, seen, [...stack, m[1]]);
+		expand(helpers.get(m[1], lua.file, i + 1), helpers, out, seen, [...stack, m[1]]);
 	});
 }
 
@@ -134,15 +139,15 @@ function camel(name) {
 	return name.replace(/_(\w)/g, (_, c) => c.toUpperCase());
 }
 
-/** Every script of lib, assembled and checked. */
-function assembleAll() {
-	helperCache.clear();
-	const files = readdirSync(LIB, { withFileTypes: true })
-		.filter((d) => d.isDirectory() && d.name !== 'redis' && existsSync(join(LIB, d.name, 'lua')))
+/** Every script of a lib folder (lib/<concept>/lua/<name>.lua), assembled and checked. */
+function assembleAll(lib = LIB) {
+	const helpers = helpersOf(lib);
+	const files = readdirSync(lib, { withFileTypes: true })
+		.filter((d) => d.isDirectory() && d.name !== 'redis' && existsSync(join(lib, d.name, 'lua')))
 		.flatMap((d) =>
-			readdirSync(join(LIB, d.name, 'lua'))
+			readdirSync(join(lib, d.name, 'lua'))
 				.filter((f) => f.endsWith('.lua'))
-				.map((f) => join(LIB, d.name, 'lua', f)),
+				.map((f) => join(lib, d.name, 'lua', f)),
 		)
 		.sort();
 	const byName = new Map();
@@ -153,7 +158,7 @@ function assembleAll() {
 		const header = readHeader(script);
 		const out = { lines: [], sources: [] };
 		const seen = new Set();
-		expand(script, out, seen);
+		expand(script, helpers, out, seen);
 		const lua = out.lines.join('\n') + '\n';
 		checkArguments(script, header, lua);
 		byName.set(id, {
@@ -201,7 +206,7 @@ function buildScripts() {
 	return OUTPUT;
 }
 
-module.exports = { buildScripts, assembleAll, readLua, codeOnly, HELPERS, LuaBuildError };
+module.exports = { buildScripts, assembleAll, LuaBuildError };
 
 if (require.main === module) {
 	try {
