@@ -1,25 +1,30 @@
 #!/usr/bin/env node
 // Builds lib/redis/scripts.generated.ts, the pack's Redis scripts as TypeScript data, from the Lua
 // files: every lib/<concept>/lua/<name>.lua is a script; lib/redis/lua/<helper>.lua are helpers.
-// Run by `npm run build`, by jest's global setup and by `npm run bench`; the output is not
+// Run by `npm run build`, `npm test`, jest's global setup and `npm run bench`; the output is not
 // committed (one source of truth, nothing read from disk at run time).
 //
 // A script starts with a header of `--` comment lines that names each KEYS[n] and ARGV[n] it takes
 // (one line each, `ARGV[n...]` for "from n on"). `--- @include "<helper>"` lines come after the
 // header and are replaced by the helper (its own includes first, each helper once per script). A
-// file includes exactly the helpers whose functions it calls. The script's number of keys comes
-// from its header; a script that includes "batch" (each_item) is a batch script (ContactStore.runBatch).
+// file includes exactly the helpers whose names (functions, tables) it uses. The script's number
+// of keys comes from its header; a script that includes "batch" (each_item) is a batch script
+// (ContactStore.runBatch).
 // Redis reports errors at lines of the assembled script: each script carries a line map back to
 // the files (lib/redis/scripts.ts locateScriptError).
+// The helper "contact_keys" is written here too, from lib/keys.ts (CONTACT_KEY_SUFFIXES).
 const { readdirSync, readFileSync, writeFileSync, existsSync } = require('fs');
-const { join, relative, basename } = require('path');
+const { dirname, join, relative, basename } = require('path');
+const ts = require('typescript');
 
 const ROOT = join(__dirname, '..');
 const LIB = join(ROOT, 'lib');
 const OUTPUT = join(LIB, 'redis', 'scripts.generated.ts');
+const CONTACT_KEYS = join(LIB, 'redis', 'lua', 'contact_keys.lua');
 
 const INCLUDE = /^--- @include "([\w-]+)"\s*$/;
-const FUNCTION = /^local function ([A-Za-z_]\w*)/gm;
+/** A file's top-level names: `local function name` and `local name =` at the start of a line. */
+const TOP_LEVEL = /^local (?:function )?([A-Za-z_]\w*)/gm;
 
 class LuaBuildError extends Error {}
 
@@ -34,7 +39,6 @@ function codeOnly(text) {
 	);
 }
 
-
 /** A helper or script file: its lines, direct includes (with their line), own function names. */
 function readLua(file) {
 	const text = readFileSync(file, 'utf8').replace(/\n$/, '');
@@ -45,7 +49,7 @@ function readLua(file) {
 		if (m) includes.push({ name: m[1], line: i + 1 });
 		else if (/@include/.test(line)) fail(file, i + 1, 'an include is written --- @include "<helper>"');
 	});
-	const defines = [...codeOnly(text).matchAll(FUNCTION)].map((m) => m[1]);
+	const defines = [...codeOnly(text).matchAll(TOP_LEVEL)].map((m) => m[1]);
 	return { file, lines, includes, defines };
 }
 
@@ -67,18 +71,18 @@ function helpersOf(lib) {
 	};
 }
 
-/** Fails unless `lua` includes exactly the helpers whose functions it calls. */
+/** Fails unless `lua` includes exactly the helpers whose names it uses. */
 function checkIncludes(lua, helpers) {
 	const code = codeOnly(lua.lines.join('\n'));
-	const calls = (name) => new RegExp(`(?<![\\w.:])${name}\\s*\\(`).test(code);
+	const uses = (name) => new RegExp(`(?<![\\w.:])${name}\\b`).test(code);
 	const included = new Set(lua.includes.map((i) => i.name));
 	for (const name of helpers.names()) {
-		const used = helpers.get(name, lua.file).defines.filter((fn) => !lua.defines.includes(fn) && calls(fn));
+		const used = helpers.get(name, lua.file).defines.filter((fn) => !lua.defines.includes(fn) && uses(fn));
 		if (used.length > 0 && !included.has(name) && helpers.path(name) !== lua.file) {
-			fail(lua.file, 0, `calls ${used.join(', ')} without --- @include "${name}"`);
+			fail(lua.file, 0, `uses ${used.join(', ')} without --- @include "${name}"`);
 		}
 		const include = lua.includes.find((i) => i.name === name);
-		if (include && used.length === 0) fail(lua.file, include.line, `includes "${name}" but calls none of its functions`);
+		if (include && used.length === 0) fail(lua.file, include.line, `includes "${name}" but uses none of its names`);
 	}
 }
 
@@ -199,10 +203,37 @@ function render(scripts) {
 	].join('\n');
 }
 
-/** Writes the generated module when its content changed; returns its path. */
+/** A TypeScript module of lib, compiled in memory (its relative imports too). */
+function loadTs(file) {
+	const module = { exports: {} };
+	const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+	const localRequire = (id) => (id.startsWith('.') ? loadTs(join(dirname(file), `${id}.ts`)) : require(id));
+	new Function('require', 'module', 'exports', js.outputText)(localRequire, module, module.exports);
+	return module.exports;
+}
+
+/** The helper "contact_keys": lib/keys.ts CONTACT_KEY_SUFFIXES as the Lua table SUFFIX. */
+function contactKeysHelper() {
+	const suffixes = loadTs(join(LIB, 'keys.ts')).CONTACT_KEY_SUFFIXES;
+	return [
+		'-- Generated by scripts/build-lua.js from lib/keys.ts CONTACT_KEY_SUFFIXES: do not edit.',
+		"-- A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds",
+		'-- kept per event name, score model or Loop Guard scope.',
+		'local SUFFIX = {',
+		...Object.entries(suffixes).map(([kind, suffix]) => `  ${kind} = ${JSON.stringify(`:${suffix}`)},`),
+		'}',
+		'',
+	].join('\n');
+}
+
+function writeIfChanged(file, text) {
+	if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
+}
+
+/** Writes the helper "contact_keys", then the scripts module, each when its content changed. */
 function buildScripts() {
-	const text = render(assembleAll());
-	if (!existsSync(OUTPUT) || readFileSync(OUTPUT, 'utf8') !== text) writeFileSync(OUTPUT, text);
+	writeIfChanged(CONTACT_KEYS, contactKeysHelper());
+	writeIfChanged(OUTPUT, render(assembleAll()));
 	return OUTPUT;
 }
 

@@ -491,7 +491,7 @@ export class Campaigns {
 
 	/** The per-contact record of one campaign: {sentAt, messageId, openedAt?, clickedAt?, ...}. */
 	async sendRecord(contactId: string, campaignId: string): Promise<Record<string, unknown> | null> {
-		const raw = await this.store.call((r) => r.hget(`${this.store.keys.contact(contactId)}:cmp`, campaignId));
+		const raw = await this.store.call((r) => r.hget(this.store.keys.contactKey(contactId, 'campaigns'), campaignId));
 		return raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
 	}
 

@@ -1,4 +1,5 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
+import { CONTACT_KEY_SUFFIXES } from '../keys';
 import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
 import {
@@ -313,7 +314,7 @@ export class Contacts {
 			const base = store.keys.contact(id);
 			const contact = await this.getOne(id);
 			if (!contact) return null;
-			const subKeys = (await store.call((r) => r.smembers(`${base}:k`))).sort();
+			const subKeys = (await store.call((r) => r.smembers(store.keys.contactKey(id, 'keys')))).sort();
 			const data: Record<string, unknown> = {};
 			await Promise.all(
 				subKeys.map(async (key) => {
@@ -326,7 +327,7 @@ export class Contacts {
 					else if (type === 'list') data[name] = await store.call((r) => r.lrange(key, 0, -1));
 				}),
 			);
-			const history = Object.keys((data.h as Record<string, string>) ?? {}).map((entry) => {
+			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map((entry) => {
 				const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
 				return { id: e.id, name: e.name, time: new Date(e.ts).toISOString(), source: e.source, properties: JSON.parse(e.props) };
 			});

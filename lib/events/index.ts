@@ -96,13 +96,13 @@ export class Events {
 
 	/** How many times a contact did `name` since `sinceMs` (kept for `retentionMs`). */
 	async countSince(contactId: string, name: string, sinceMs: number): Promise<number> {
-		const key = `${this.store.keys.contact(contactId)}:e:${name}`;
+		const key = this.store.keys.contactKey(contactId, 'eventTimes', name);
 		return this.store.call((r) => r.zcount(key, sinceMs, '+inf'));
 	}
 
 	/** The contact's own history, newest first. */
 	async history(contactId: string, limit = 50): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
-		const key = `${this.store.keys.contact(checkContactId(contactId))}:h`;
+		const key = this.store.keys.contactKey(checkContactId(contactId), 'history');
 		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
 		return entries.map((entry) => {
 			const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };

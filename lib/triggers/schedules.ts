@@ -124,7 +124,7 @@ export abstract class DueSchedule {
 		const { store } = this;
 		const [contacts, markers] = await Promise.all([
 			store.contacts.get(ids),
-			settleAll(ids, (id) => store.call((r) => r.hget(`${store.keys.contact(id)}:tf`, this.id))),
+			settleAll(ids, (id) => store.call((r) => r.hget(store.keys.contactKey(id, 'triggerMarks'), this.id))),
 		]);
 		return {
 			contacts: contacts.map((r) => (r.ok ? r.value : null)),
@@ -255,7 +255,7 @@ export class DateSchedule extends DueSchedule {
 					const [next, flat] = await store.call((r) => r.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', 500));
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
-					const withField = await settleAll(ids, (id) => store.call((r) => r.hexists(`${store.keys.contact(id)}:f`, this.spec.field)));
+					const withField = await settleAll(ids, (id) => store.call((r) => r.hexists(store.keys.contactKey(id, 'fields'), this.spec.field)));
 					const relevant = ids.filter((_, i) => withField[i].ok && (withField[i] as { value: number }).value === 1);
 					if (relevant.length > 0) await this.reschedule(relevant);
 				} while (cursor !== '0');

@@ -1,6 +1,7 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
+import { CONTACT_KEY_SUFFIXES } from '../../lib/keys';
 import { createClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { scripts, sourceLine, type Script } from '../../lib/redis/scripts';
@@ -83,6 +84,38 @@ describe('script registry', () => {
 	});
 });
 
+describe('contact key suffixes', () => {
+	const luaFiles = (dir: string): string[] =>
+		readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+			d.isDirectory() ? luaFiles(join(dir, d.name)) : d.name.endsWith('.lua') && d.name !== 'contact_keys.lua' ? [join(dir, d.name)] : [],
+		);
+
+	it('are spelled in no Lua file: scripts take them from lib/keys.ts through the helper "contact_keys"', () => {
+		const suffixes = new Set<string>(Object.values(CONTACT_KEY_SUFFIXES));
+		const spelled = luaFiles(LIB).flatMap((file) =>
+			readFileSync(file, 'utf8')
+				.split('\n')
+				.flatMap((line, i) =>
+					[...line.replace(/--.*$/, '').matchAll(/'(:[a-z]+:?)'|"(:[a-z]+:?)"/g)]
+						.filter((m) => suffixes.has((m[1] ?? m[2]).replace(/:/g, '')))
+						.map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`),
+				),
+		);
+		expect(spelled).toEqual([]);
+	});
+
+	it('reach Lua as the TypeScript table has them', async () => {
+		const client = createClient(storeConfig('standalone'));
+		try {
+			const lua = readFileSync(join(LIB, 'redis', 'lua', 'contact_keys.lua'), 'utf8') + '\nreturn cjson.encode(SUFFIX)';
+			const inLua = JSON.parse((await client.eval(lua, 0)) as string);
+			expect(inLua).toEqual(Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])));
+		} finally {
+			await client.quit();
+		}
+	});
+});
+
 describe('a Lua error', () => {
 	const { store } = openStore('standalone');
 	const base = store.keys.contact('lua-error');
@@ -136,14 +169,14 @@ describe('scripts/build-lua.js', () => {
 		expect(sourceLine(script, own)).toMatch(/demo\/lua\/demo_script\.lua:6$/);
 	});
 
-	it('fails a script that calls a helper it does not include', () => {
+	it('fails a script that uses a helper it does not include', () => {
 		write([...header, 'reg_key(KEYS[1], ARGV[1])']);
-		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: calls reg_key without --- @include "register"/);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses reg_key without --- @include "register"/);
 	});
 
-	it('fails a script that includes a helper it does not call', () => {
+	it('fails a script that includes a helper it does not use', () => {
 		write([...header, '--- @include "register"', '--- @include "batch"', 'reg_key(KEYS[1], ARGV[1])']);
-		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but calls none of its functions/);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but uses none of its names/);
 	});
 
 	it('fails a script without a header, or one that uses a KEYS or ARGV its header does not name', () => {

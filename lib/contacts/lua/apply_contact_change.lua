@@ -6,6 +6,7 @@
 --         subscription? {status, source, at}, source, chain, limits}
 -- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
 -- contact) or EXISTS (create of an existing one).
+--- @include "contact_keys"
 --- @include "register"
 --- @include "contact"
 --- @include "events"
@@ -66,7 +67,7 @@ for _, attr in ipairs({ 'email', 'timezone', 'lifecycleStage' }) do
   end
 end
 
-local fieldsKey = base .. ':f'
+local fieldsKey = base .. SUFFIX.fields
 for name, enc in pairs(r.fields) do
   local old = redis.call('HGET', fieldsKey, name)
   if enc == false then
@@ -81,7 +82,7 @@ for name, enc in pairs(r.fields) do
   end
 end
 
-local tagsKey = base .. ':t'
+local tagsKey = base .. SUFFIX.tags
 for _, tag in ipairs(r.addTags) do
   if redis.call('SADD', tagsKey, tag) == 1 then
     reg_key(base, tagsKey)

@@ -4,6 +4,7 @@
 -- ARGV[1] JSON {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
 -- Returns JSON {duplicate, eventId?, created?, createdEventId?}; NOT_FOUND when the contact does
 -- not exist and create is false.
+--- @include "contact_keys"
 --- @include "register"
 --- @include "contact"
 --- @include "events"
@@ -16,7 +17,7 @@ if redis.call('EXISTS', base) == 0 and not r.create then
 end
 
 if r.idempotencyKey ~= '' then
-  local idem = base .. ':i'
+  local idem = base .. SUFFIX.idempotency
   redis.call('ZREMRANGEBYSCORE', idem, '-inf', '(' .. (r.now - lim.idempotencyMs))
   if redis.call('ZSCORE', idem, r.idempotencyKey) then
     return cjson.encode({ duplicate = true })

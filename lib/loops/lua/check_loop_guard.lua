@@ -9,13 +9,14 @@
 -- ARGV[6] the entry's member (unique per check)
 -- ARGV[7] '1' when KEYS[1] is a contact base, '0' for a custom key
 -- Returns JSON {allowed, reason?, count, retryAt?}.
+--- @include "contact_keys"
 --- @include "register"
 local base = KEYS[1]
 local scope, now, windowMs, maxEntries, cooldownMs, member, isContact =
   ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1'
 
 local entries = base
-if isContact then entries = base .. ':lg:' .. scope end
+if isContact then entries = base .. SUFFIX.loopGuard .. ':' .. scope end
 
 redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
 local count = redis.call('ZCARD', entries)

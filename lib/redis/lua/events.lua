@@ -1,4 +1,5 @@
 -- The event log, a contact's history and per-name counters, and its last activity.
+--- @include "contact_keys"
 --- @include "register"
 
 -- Records one event: the shard's log (a bounded stream), the contact's history and per-name
@@ -10,17 +11,17 @@ local function record(base, shard, id, now, ev, lim)
   local eid = redis.call('XADD', shard .. ':log', 'MAXLEN', '~', lim.logMax, '*',
     'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
   -- The contact's log entry ids let erase delete them; ids the stream has trimmed are dropped.
-  redis.call('ZADD', base .. ':l', tonumber(string.match(eid, '^(%d+)')), eid)
+  redis.call('ZADD', base .. SUFFIX.logEntries, tonumber(string.match(eid, '^(%d+)')), eid)
 
-  local counters = base .. ':n'
+  local counters = base .. SUFFIX.counters
   local count = redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
-  local times = base .. ':e:' .. ev.name
-  local history = base .. ':h'
+  local times = base .. SUFFIX.eventTimes .. ':' .. ev.name
+  local history = base .. SUFFIX.history
   if count == 1 then
     redis.call('HSET', counters, 'first:' .. ev.name, ev.ts, 'last:' .. ev.name, ev.ts)
     -- The first event of a name creates its time index: register the keys an event writes
     -- (erase and export rely on it); later events of the name add no key.
-    redis.call('SADD', base .. ':k', base .. ':l', counters, times, history)
+    redis.call('SADD', base .. SUFFIX.keys, base .. SUFFIX.logEntries, counters, times, history)
   else
     local bounds = redis.call('HMGET', counters, 'first:' .. ev.name, 'last:' .. ev.name)
     local first, last = tonumber(bounds[1]), tonumber(bounds[2])
@@ -31,7 +32,7 @@ local function record(base, shard, id, now, ev, lim)
     if count % 16 == 0 then
       local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
       if oldest then
-        redis.call('ZREMRANGEBYSCORE', base .. ':l', '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
+        redis.call('ZREMRANGEBYSCORE', base .. SUFFIX.logEntries, '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
       end
     end
   end

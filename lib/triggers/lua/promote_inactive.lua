@@ -9,7 +9,7 @@
 -- ARGV[5] inactivity (ms)
 -- Returns how many contacts moved.
 --- @include "register"
---- @include "keys"
+--- @include "contact_base"
 local due, wmKey = KEYS[1], KEYS[2]
 local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local wm = redis.call('GET', wmKey)

@@ -8,6 +8,7 @@
 -- ARGV[4] marker value ('' = none)
 -- ARGV[5] next fire time ('' = remove from the schedule)
 -- Returns 0 when the contact does not exist, else 1.
+--- @include "contact_keys"
 --- @include "register"
 local base, shard = KEYS[1], KEYS[2]
 local due, id, field, marker, nextAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
@@ -16,8 +17,8 @@ if redis.call('EXISTS', base) == 0 then
   return 0
 end
 if marker ~= '' then
-  redis.call('HSET', base .. ':tf', field, marker)
-  reg_key(base, base .. ':tf')
+  redis.call('HSET', base .. SUFFIX.triggerMarks, field, marker)
+  reg_key(base, base .. SUFFIX.triggerMarks)
 end
 if nextAt == '' then
   redis.call('ZREM', due, id)
