@@ -12,7 +12,6 @@ import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
 
 export * from './smtp';
 
-
 const MINUTE = 60_000;
 const DAY = 86_400_000;
 

@@ -14,7 +14,6 @@ import {
 	type FieldType,
 } from '../values';
 
-
 /** How old an e-mail claim without its contact must be before another contact may take it over. */
 const STALE_CLAIM_MS = 60_000;
 

@@ -5,7 +5,6 @@ import { scripts } from '../redis/scripts';
 import { chainJson, type ChangeContext, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS } from '../values';
 
-
 const DAY = 86_400_000;
 
 export interface TierConfig {

@@ -3,7 +3,6 @@ import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, checkProperties, LIMITS, toTimestamp } from '../values';
 
-
 /** Names of events the pack itself logs; user events may not start with "$". */
 export const SYSTEM_EVENTS = {
 	contactCreated: '$contact_created',

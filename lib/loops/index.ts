@@ -5,7 +5,6 @@ import { scripts } from '../redis/scripts';
 import { settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName } from '../values';
 
-
 export type LoopScope = { kind: 'workflow' } | { kind: 'all' } | { kind: 'group'; name: string };
 
 export interface LoopRules {

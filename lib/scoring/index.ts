@@ -8,7 +8,6 @@ import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
 
-
 export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';
 
 /** Operators a field rule may use (evaluated inside the scoring script, atomically). */

@@ -8,7 +8,6 @@ import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec,
 export * from './operators';
 export * from './conditions';
 
-
 export interface SegmentMatch {
 	contactId: string;
 	/** False when the contact does not exist (it then never matches). */

@@ -8,7 +8,6 @@ import type { ContactStore } from '../store';
 import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
 
-
 /** Consumers without pending entries idle this long are removed from the group. */
 const STALE_CONSUMER_MS = 86_400_000;
 

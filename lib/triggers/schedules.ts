@@ -9,7 +9,6 @@ import { calendarDate, checkDateRule, latestOccurrence, nextOccurrence, resolveZ
 import { checkName, checkTimeZone, LIMITS } from '../values';
 import type { LogEvent } from './filters';
 
-
 const DAY = 86_400_000;
 
 /** A contact whose date or inactivity trigger is due. */
