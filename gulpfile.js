@@ -1,9 +1,9 @@
 const { src, dest, parallel } = require('gulp');
 
-// tsc compiles the TypeScript; n8n also needs the icons, codex files and Lua scripts beside it.
+// tsc compiles the TypeScript (the Lua scripts too: lib/redis/scripts.generated.ts); n8n also
+// needs the icons and codex files beside it.
 const icons = () => src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}'], { base: '.', encoding: false }).pipe(dest('dist'));
 const codex = () => src('nodes/**/*.node.json', { base: '.' }).pipe(dest('dist'));
-const lua = () => src('lib/**/*.lua', { base: '.' }).pipe(dest('dist'));
 
-exports.build = parallel(icons, codex, lua);
+exports.build = parallel(icons, codex);
 exports.default = exports.build;

@@ -61,6 +61,49 @@ export function encodeKeyPart(value: string): string {
 		.join('');
 }
 
+/**
+ * A contact's keys besides its core hash (its base, `keys.contact(id)`): `<base>:<suffix>`, and
+ * `<base>:<suffix>:<name>` for the kinds kept per event name, score model or Loop Guard scope.
+ * The one table of these suffixes: Lua scripts get it as `SUFFIX` (`base .. SUFFIX.tags`), from
+ * the helper "contact_keys" that scripts/build-lua.js writes from this table.
+ */
+export const CONTACT_KEY_SUFFIXES = {
+	/** set: every other key the contact has (erase and export read it) */
+	keys: 'k',
+	/** set: the shard indexes that hold the contact (erase reads it) */
+	indexes: 'x',
+	/** hash: custom field -> typed value (lib/values.ts) */
+	fields: 'f',
+	/** set: tags */
+	tags: 't',
+	/** hash: count:, first: and last:<event name> */
+	counters: 'n',
+	/** zset: recent events (JSON) by time */
+	history: 'h',
+	/** zset: the contact's event-log entry ids (erase deletes them) */
+	logEntries: 'l',
+	/** zset: idempotency key -> when it was used */
+	idempotency: 'i',
+	/** zset per event name: event times */
+	eventTimes: 'e',
+	/** zset per score model: award key -> award time */
+	scoreAwards: 'sp',
+	/** hash per score model: award key -> value, and the running sums */
+	scoreValues: 'sv',
+	/** hash: campaign id -> send record (JSON) */
+	campaigns: 'cmp',
+	/** hash: campaign id -> reservation not yet confirmed (JSON) */
+	reservations: 'cmpr',
+	/** zset: reservation token -> time of a marketing send (frequency cap) */
+	sends: 'snd',
+	/** zset per Loop Guard scope: entries by time */
+	loopGuard: 'lg',
+	/** hash: trigger id -> the occurrence that fired (fire-once marker) */
+	triggerMarks: 'tf',
+} as const;
+
+export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
+
 export class Keys {
 	constructor(readonly prefix: string) {
 		validatePrefix(prefix);
@@ -78,6 +121,12 @@ export class Keys {
 	/** The base key of a contact: its core hash; all its other keys are `${base}:<suffix>`. */
 	contact(contactId: string): string {
 		return `${this.shard(shardOf(contactId))}:c:${encodeKeyPart(contactId)}`;
+	}
+
+	/** One of a contact's other keys (CONTACT_KEY_SUFFIXES); `name` for the kinds kept per name. */
+	contactKey(contactId: string, kind: ContactKeyKind, name?: string): string {
+		const key = `${this.contact(contactId)}:${CONTACT_KEY_SUFFIXES[kind]}`;
+		return name === undefined ? key : `${key}:${name}`;
 	}
 
 	/** The e-mail -> id index lives in the shard of the e-mail address. */

@@ -1,7 +1,7 @@
 import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
 import { toStoreError } from './redis/connection';
-import { runScript, type Script } from './redis/scripts';
+import { locateScriptError, runScript, type Script } from './redis/scripts';
 import { ConflictError, NotFoundError } from './errors';
 import { Contacts } from './contacts';
 import { Events } from './events';
@@ -74,20 +74,20 @@ export class ContactStore {
 		try {
 			return await runScript<T>(this.redis, script, keys, args);
 		} catch (error) {
-			throw scriptError(error);
+			throw scriptError(script, error);
 		}
 	}
 
 	/**
 	 * Runs a per-shard batch script: one call per shard and chunk of about `chunkSize` items. Each
 	 * item pays only its own work on the server, not a command of its own. The script's each_item
-	 * (lib/redis/lua/common.lua) answers, per item, a flat value or an error.
+	 * (lib/redis/lua/batch.lua) answers, per item, a flat value or an error.
 	 * - A contact's items go one after another, in their order, so a script can read and write its
 	 *   state once for all of them.
 	 * - Arguments are flat lists, no JSON: encoding and decoding in Lua costs more than an item's
 	 *   own commands. They are built chunk by chunk, and answers turned into results as each chunk
 	 *   returns, so this process and Redis work at the same time: calls go out every 1,000 items
-	 *   (not auto-pipelined: see runScript), all in flight together.
+	 *   (not auto-pipelined: see lib/redis/scripts), all in flight together.
 	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
 	 *   every contact key of the shard shares its hash slot.
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
@@ -121,7 +121,7 @@ export class ContactStore {
 						chunk.forEach((c, k) => {
 							const answer = answers[k];
 							if (call.repeats && answer === 0) results[c.index] = results[chunk[k - 1].index];
-							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer) };
+							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(script, answer) };
 							else {
 								try {
 									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
@@ -132,7 +132,7 @@ export class ContactStore {
 						});
 					},
 					(error) => {
-						const failure = scriptError(error);
+						const failure = scriptError(script, error);
 						for (const c of chunk) results[c.index] = { ok: false, error: failure };
 					},
 				),
@@ -199,12 +199,15 @@ export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) =
 	);
 }
 
-/** The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...") or a connection failure. */
-function scriptError(error: unknown): Error {
+/**
+ * The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...") or a connection
+ * failure; a Lua error names its file and line.
+ */
+function scriptError(script: Script, error: unknown): Error {
 	const message = (error as Error)?.message ?? '';
 	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
-	return toStoreError(error) as Error;
+	return toStoreError(locateScriptError(script, error)) as Error;
 }
 
 /** A batch script call (ContactStore.runBatch). */

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm test` from a fresh clone: installs npm dependencies and redis-server when missing, type-checks
-// the code and the tests, runs jest, and ends with a plain "N passed, N failed, N skipped" line.
+// `npm test` from a fresh clone: installs npm dependencies and redis-server when missing, builds the
+// Lua scripts module (scripts/build-lua.js), type-checks the code and the tests, runs jest, and ends
+// with a plain "N passed, N failed, N skipped" line.
 const { execSync, spawnSync } = require('child_process');
 const { existsSync, mkdtempSync, readFileSync, rmSync } = require('fs');
 const { tmpdir } = require('os');
@@ -43,6 +44,7 @@ function typeCheck() {
 
 if (require.main === module) {
 	ensureDependencies();
+	execSync(`node ${JSON.stringify(join(__dirname, 'build-lua.js'))}`, { stdio: 'inherit' });
 	typeCheck();
 	execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
 	process.exit(runJest(process.argv.slice(2)));

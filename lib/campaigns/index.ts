@@ -1,6 +1,6 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '../errors';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
 import { checkName, checkProperties, normalizeEmail } from '../values';
 import { SYSTEM_EVENTS } from '../events';
@@ -11,11 +11,6 @@ import { checkSigningSecret, signToken, trackingUrls } from '../tracking/tokens'
 import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
 
 export * from './smtp';
-
-const reserveSend = defineScript(__dirname, 'reserve_send', 2);
-const confirmSend = defineScript(__dirname, 'confirm_send', 2);
-const releaseSend = defineScript(__dirname, 'release_send', 2);
-const recordOutcome = defineScript(__dirname, 'record_outcome', 2);
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -259,7 +254,7 @@ export class Campaigns {
 				const zone = resolveZone(contact.timezone, campaign.window.fallbackZone);
 				window = { inWindow: isWithinWindow(now, zone, campaign.window), nextAt: nextWindowStart(now, zone, campaign.window) };
 			}
-			const raw = await store.run<string>(reserveSend, this.base(contact.id), [
+			const raw = await store.run<string>(scripts.reserveSend, this.base(contact.id), [
 				JSON.stringify({
 					now,
 					campaignId: campaign.id,
@@ -307,7 +302,7 @@ export class Campaigns {
 			const prepared = v.prepared as Prepared;
 			const contactId = prepared.contact.id;
 			if (v.error) {
-				await store.run(releaseSend, this.base(contactId), [campaign.id, prepared.token]);
+				await store.run(scripts.releaseSend, this.base(contactId), [campaign.id, prepared.token]);
 				const error = v.error;
 				if (error instanceof SmtpError && error.kind === 'temporary') {
 					return {
@@ -329,7 +324,7 @@ export class Campaigns {
 				throw error;
 			}
 			const message = v.message as ReturnType<Campaigns['build']>;
-			await store.run(confirmSend, this.base(contactId), [
+			await store.run(scripts.confirmSend, this.base(contactId), [
 				JSON.stringify({
 					id: contactId,
 					now,
@@ -431,7 +426,7 @@ export class Campaigns {
 			if (input.kind === 'clicked' && input.url) props.url = input.url;
 			if (input.kind === 'bounced') Object.assign(props, { type: input.bounceType ?? 'hard', status: input.status ?? '', diagnostic: (input.diagnostic ?? '').slice(0, 1000) });
 			const field = input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
-			const raw = await store.run<string>(recordOutcome, this.base(contactId), [
+			const raw = await store.run<string>(scripts.recordOutcome, this.base(contactId), [
 				JSON.stringify({
 					id: contactId,
 					now,
@@ -495,7 +490,7 @@ export class Campaigns {
 
 	/** The per-contact record of one campaign: {sentAt, messageId, openedAt?, clickedAt?, ...}. */
 	async sendRecord(contactId: string, campaignId: string): Promise<Record<string, unknown> | null> {
-		const raw = await this.store.call((r) => r.hget(`${this.store.keys.contact(contactId)}:cmp`, campaignId));
+		const raw = await this.store.call((r) => r.hget(this.store.keys.contactKey(contactId, 'campaigns'), campaignId));
 		return raw ? (JSON.parse(raw) as Record<string, unknown>) : null;
 	}
 

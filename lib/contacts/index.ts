@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { defineScript } from '../redis/scripts';
+import { CONTACT_KEY_SUFFIXES } from '../keys';
+import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
 import {
 	checkContactId,
@@ -12,12 +13,6 @@ import {
 	toTimestamp,
 	type FieldType,
 } from '../values';
-
-const applyChange = defineScript(__dirname, 'apply_contact_change', 2);
-const readContact = defineScript(__dirname, 'read_contact', 1);
-const eraseContact = defineScript(__dirname, 'erase_contact', 2);
-const claimEmail = defineScript(__dirname, 'claim_email', 1);
-const releaseEmail = defineScript(__dirname, 'release_email', 1);
 
 /** How old an e-mail claim without its contact must be before another contact may take it over. */
 const STALE_CLAIM_MS = 60_000;
@@ -213,7 +208,7 @@ export class Contacts {
 			if (!claim.ok) throw claim.error;
 			const id = (ids[i] as { value: string }).value;
 			const itemContext = inputs[i].context ?? context;
-			const raw = await store.run<string>(applyChange, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [
+			const raw = await store.run<string>(scripts.applyContactChange, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [
 				JSON.stringify({
 					id,
 					now,
@@ -271,24 +266,24 @@ export class Contacts {
 	private async claim(email: string, id: string): Promise<void> {
 		const { store } = this;
 		const index = store.keys.emailIndex(email);
-		const owner = await store.run<string>(claimEmail, [index], [email, id, '0', STALE_CLAIM_MS]);
+		const owner = await store.run<string>(scripts.claimEmail, [index], [email, id, '0', STALE_CLAIM_MS]);
 		if (owner === id) return;
 		const conflict = () => new ConflictError('email', `The e-mail ${email} already belongs to contact "${owner}"`);
 		if (await store.call((r) => r.exists(store.keys.contact(owner)))) throw conflict();
 		// A claim left behind by a contact that no longer exists (a crash between claim and create) is
 		// taken over once stale; a fresh one belongs to a contact another batch is creating right now.
-		if ((await store.run<string>(claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id) throw conflict();
+		if ((await store.run<string>(scripts.claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id) throw conflict();
 	}
 
 	private async release(email: string, id: string): Promise<void> {
-		await this.store.run(releaseEmail, [this.store.keys.emailIndex(email)], [email, id]);
+		await this.store.run(scripts.releaseEmail, [this.store.keys.emailIndex(email)], [email, id]);
 	}
 
 	/** Reads contacts by id; null where a contact does not exist. One round trip per batch. */
 	async get(ids: string[]): Promise<Array<Result<Contact | null>>> {
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
-			const raw = await this.store.run<[string[], string[], string[], string[]] | null>(readContact, [this.store.keys.contact(id)], []);
+			const raw = await this.store.run<[string[], string[], string[], string[]] | null>(scripts.readContact, [this.store.keys.contact(id)], []);
 			return raw ? toContact(raw) : null;
 		});
 	}
@@ -304,7 +299,7 @@ export class Contacts {
 		const { store } = this;
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
-			const email = await store.run<string | null>(eraseContact, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [id]);
+			const email = await store.run<string | null>(scripts.eraseContact, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [id]);
 			if (email) await this.release(email, id);
 			return { contactId: id, erased: email !== null };
 		});
@@ -318,7 +313,7 @@ export class Contacts {
 			const base = store.keys.contact(id);
 			const contact = await this.getOne(id);
 			if (!contact) return null;
-			const subKeys = (await store.call((r) => r.smembers(`${base}:k`))).sort();
+			const subKeys = (await store.call((r) => r.smembers(store.keys.contactKey(id, 'keys')))).sort();
 			const data: Record<string, unknown> = {};
 			await Promise.all(
 				subKeys.map(async (key) => {
@@ -331,7 +326,7 @@ export class Contacts {
 					else if (type === 'list') data[name] = await store.call((r) => r.lrange(key, 0, -1));
 				}),
 			);
-			const history = Object.keys((data.h as Record<string, string>) ?? {}).map((entry) => {
+			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map((entry) => {
 				const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
 				return { id: e.id, name: e.name, time: new Date(e.ts).toISOString(), source: e.source, properties: JSON.parse(e.props) };
 			});

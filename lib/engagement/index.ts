@@ -1,11 +1,9 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { chainJson, type ChangeContext, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS } from '../values';
-
-const setTier = defineScript(__dirname, 'set_tier', 1, { batch: true });
 
 const DAY = 86_400_000;
 
@@ -84,7 +82,7 @@ export class EngagementTagger {
 		});
 		// Per contact: [tier, previous tier or null, 1 when changed, last interaction (ms) or null].
 		return store.runBatch<string, TierResult>({
-			script: setTier,
+			script: scripts.setTier,
 			items: contactIds,
 			shared,
 			contactOf: (id) => checkContactId(id),

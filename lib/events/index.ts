@@ -1,9 +1,7 @@
 import { ValidationError } from '../errors';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, checkProperties, LIMITS, toTimestamp } from '../values';
-
-const recordEvent = defineScript(__dirname, 'record_event', 2);
 
 /** Names of events the pack itself logs; user events may not start with "$". */
 export const SYSTEM_EVENTS = {
@@ -87,7 +85,7 @@ export class Events {
 				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
 				limits: store.limits,
 			};
-			const raw = await store.run<string>(recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
+			const raw = await store.run<string>(scripts.recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
 				JSON.stringify(request),
 			]);
 			const out = JSON.parse(raw) as { duplicate: boolean; eventId?: string; created?: boolean };
@@ -97,13 +95,13 @@ export class Events {
 
 	/** How many times a contact did `name` since `sinceMs` (kept for `retentionMs`). */
 	async countSince(contactId: string, name: string, sinceMs: number): Promise<number> {
-		const key = `${this.store.keys.contact(contactId)}:e:${name}`;
+		const key = this.store.keys.contactKey(contactId, 'eventTimes', name);
 		return this.store.call((r) => r.zcount(key, sinceMs, '+inf'));
 	}
 
 	/** The contact's own history, newest first. */
 	async history(contactId: string, limit = 50): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
-		const key = `${this.store.keys.contact(checkContactId(contactId))}:h`;
+		const key = this.store.keys.contactKey(checkContactId(contactId), 'history');
 		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
 		return entries.map((entry) => {
 			const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };

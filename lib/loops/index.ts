@@ -1,11 +1,9 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '../errors';
 import { encodeKeyPart } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName } from '../values';
-
-const checkLoopGuard = defineScript(__dirname, 'check_loop_guard', 2);
 
 export type LoopScope = { kind: 'workflow' } | { kind: 'all' } | { kind: 'group'; name: string };
 
@@ -112,7 +110,7 @@ export class LoopGuard {
 				const id = checkContactId(input.key, 'key');
 				keys = [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))];
 			}
-			const raw = await store.run<string>(checkLoopGuard, keys, [
+			const raw = await store.run<string>(scripts.checkLoopGuard, keys, [
 				scope,
 				now,
 				rules.windowMs,

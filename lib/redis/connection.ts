@@ -1,5 +1,6 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import { StoreUnavailableError, ValidationError } from '../errors';
+import { autoPipeliningIgnoredCommands, defineScripts } from './scripts';
 
 /** Everything needed to reach a workspace's contact store; it comes from the n8n credential. */
 export interface StoreConfig {
@@ -33,7 +34,14 @@ export function parseClusterNodes(text: string | undefined): string[] {
 		});
 }
 
+/** A client for the store, with every script of the pack defined as a command (lib/redis/scripts). */
 export function createClient(config: StoreConfig): RedisClient {
+	const client = newClient(config);
+	defineScripts(client);
+	return client;
+}
+
+function newClient(config: StoreConfig): RedisClient {
 	const options: RedisOptions = {
 		username: config.username || undefined,
 		password: config.password || undefined,
@@ -43,6 +51,7 @@ export function createClient(config: StoreConfig): RedisClient {
 		maxRetriesPerRequest: 2,
 		retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
 		enableAutoPipelining: true,
+		autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 		lazyConnect: true,
 		tls: config.tls ? { rejectUnauthorized: !config.tlsSkipVerify } : undefined,
 	};
@@ -54,6 +63,7 @@ export function createClient(config: StoreConfig): RedisClient {
 		return new Cluster(nodes, {
 			redisOptions: options,
 			enableAutoPipelining: true,
+			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 			lazyConnect: true,
 			clusterRetryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
 		});

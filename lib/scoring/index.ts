@@ -1,15 +1,12 @@
 import { ValidationError } from '../errors';
 import { encodeKeyPart } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
 import { compileProperties, dateMs, type EvalContext, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
-
-const applyScore = defineScript(__dirname, 'apply_score', 1, { batch: true });
-const readScore = defineScript(__dirname, 'read_score', 1);
 
 export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';
 
@@ -279,7 +276,7 @@ export class Scoring {
 		// Per item: the rules its event matched and how many awards it asked for.
 		const asked: Array<{ matched: string[]; awards: number }> = new Array(inputs.length);
 		return store.runBatch<ScoreInput, ScoreResult>({
-			script: applyScore,
+			script: scripts.applyScore,
 			items: inputs,
 			shared,
 			contactOf: (input) => checkContactId(input?.contactId),
@@ -364,7 +361,7 @@ export class Scoring {
 		const now = store.now();
 		return settleAll(ids, async (rawId) => {
 			const contactId = checkContactId(rawId);
-			const raw = await store.run<[string[], string[], string | null] | null>(readScore, [store.keys.contact(contactId)], [name]);
+			const raw = await store.run<[string[], string[], string | null] | null>(scripts.readScore, [store.keys.contact(contactId)], [name]);
 			if (!raw) return null;
 			const snapshot = computeScore(raw[0], pairs(raw[1]), now);
 			return { contactId, ...snapshot, ...(raw[2] ? { grade: raw[2] } : {}) };

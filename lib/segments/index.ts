@@ -1,14 +1,12 @@
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import type { ContactStore, Result } from '../store';
 import { checkContactId } from '../values';
 import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
 
 export * from './operators';
 export * from './conditions';
-
-const readSegment = defineScript(__dirname, 'read_segment', 1, { batch: true });
 
 export interface SegmentMatch {
 	contactId: string;
@@ -125,7 +123,7 @@ export class Segments {
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
 		return store.runBatch<string, SegmentMatch>({
-			script: readSegment,
+			script: scripts.readSegment,
 			items: contactIds,
 			shared: JSON.stringify({ spec: compiled.spec }),
 			contactOf: (rawId) => checkContactId(rawId),
@@ -188,7 +186,7 @@ export class Segments {
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
 		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
-			store.run<unknown[]>(readSegment, [store.keys.shard(s)], [
+			store.run<unknown[]>(scripts.readSegment, [store.keys.shard(s)], [
 				JSON.stringify({
 					spec,
 					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },

@@ -5,11 +5,8 @@ import type { RedisClient } from '../redis/connection';
 import { toStoreError } from '../redis/connection';
 import { SHARD_COUNT } from '../keys';
 import type { ContactStore } from '../store';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
-
-const ensureGroup = defineScript(__dirname, 'ensure_group', 1);
-const pruneConsumers = defineScript(__dirname, 'prune_consumers', 1);
 
 /** Consumers without pending entries idle this long are removed from the group. */
 const STALE_CONSUMER_MS = 86_400_000;
@@ -135,13 +132,13 @@ export class EventLogConsumer {
 	private async prune(self: boolean): Promise<void> {
 		await Promise.all(
 			Array.from({ length: SHARD_COUNT }, (_, shard) =>
-				this.store.run(pruneConsumers, [this.key(shard)], [this.opts.group, this.consumer, STALE_CONSUMER_MS, self ? '1' : '0']),
+				this.store.run(scripts.pruneConsumers, [this.key(shard)], [this.opts.group, this.consumer, STALE_CONSUMER_MS, self ? '1' : '0']),
 			),
 		);
 	}
 
 	private async ensureGroups(shards: number[], start: '$' | '0', skipBacklog: boolean): Promise<void> {
-		await Promise.all(shards.map((shard) => this.store.run(ensureGroup, [this.key(shard)], [this.opts.group, start, skipBacklog ? '1' : '0'])));
+		await Promise.all(shards.map((shard) => this.store.run(scripts.ensureGroup, [this.key(shard)], [this.opts.group, start, skipBacklog ? '1' : '0'])));
 	}
 
 	/**

@@ -1,18 +1,13 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
 import { encodeKeyPart, SHARD_COUNT } from '../keys';
-import { defineScript } from '../redis/scripts';
+import { scripts } from '../redis/scripts';
 import { settleAll, type ContactStore } from '../store';
 import type { Contact } from '../contacts';
 import { SYSTEM_EVENTS } from '../events';
 import { calendarDate, checkDateRule, latestOccurrence, nextOccurrence, resolveZone, type DateRule } from '../dates';
 import { checkName, checkTimeZone, LIMITS } from '../values';
 import type { LogEvent } from './filters';
-
-const leaseDue = defineScript(__dirname, 'lease_due', 1);
-const setDue = defineScript(__dirname, 'set_due', 2);
-const promoteInactive = defineScript(__dirname, 'promote_inactive', 2);
-const destroyGroup = defineScript(__dirname, 'destroy_group', 1);
 
 const DAY = 86_400_000;
 
@@ -84,7 +79,7 @@ export abstract class DueSchedule {
 			await Promise.all(
 				Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 					await store.call((r) => r.del(...SCHEDULE_SUFFIXES.map((suffix) => scheduleKey(store, id, shard, suffix))));
-					await store.run(destroyGroup, [store.keys.log(shard)], [followerGroup(id)]);
+					await store.run(scripts.destroyGroup, [store.keys.log(shard)], [followerGroup(id)]);
 				}),
 			);
 			await store.call((r) => r.srem(registry, id));
@@ -104,7 +99,7 @@ export abstract class DueSchedule {
 	protected async writeDue(contactId: string, next: number | null, marker = ''): Promise<void> {
 		const { store } = this;
 		const shard = store.keys.shardOfContact(contactId);
-		await store.run(setDue, [store.keys.contact(contactId), store.keys.shard(shard)], [
+		await store.run(scripts.setDue, [store.keys.contact(contactId), store.keys.shard(shard)], [
 			this.dueKey(shard),
 			contactId,
 			this.id,
@@ -128,7 +123,7 @@ export abstract class DueSchedule {
 		const { store } = this;
 		const [contacts, markers] = await Promise.all([
 			store.contacts.get(ids),
-			settleAll(ids, (id) => store.call((r) => r.hget(`${store.keys.contact(id)}:tf`, this.id))),
+			settleAll(ids, (id) => store.call((r) => r.hget(store.keys.contactKey(id, 'triggerMarks'), this.id))),
 		]);
 		return {
 			contacts: contacts.map((r) => (r.ok ? r.value : null)),
@@ -146,7 +141,7 @@ export abstract class DueSchedule {
 		await this.maintain();
 		const now = store.now();
 		const leased = await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), (shard) =>
-			store.run<string[]>(leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
+			store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
 		);
 		const ids: string[] = [];
 		for (const r of leased) {
@@ -259,7 +254,7 @@ export class DateSchedule extends DueSchedule {
 					const [next, flat] = await store.call((r) => r.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', 500));
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
-					const withField = await settleAll(ids, (id) => store.call((r) => r.hexists(`${store.keys.contact(id)}:f`, this.spec.field)));
+					const withField = await settleAll(ids, (id) => store.call((r) => r.hexists(store.keys.contactKey(id, 'fields'), this.spec.field)));
 					const relevant = ids.filter((_, i) => withField[i].ok && (withField[i] as { value: number }).value === 1);
 					if (relevant.length > 0) await this.reschedule(relevant);
 				} while (cursor !== '0');
@@ -317,7 +312,7 @@ export class InactivitySchedule extends DueSchedule {
 		const initial = this.spec.startFrom === 'catchUp' ? -1 : cutoff;
 		await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), async (shard) => {
 			for (let round = 0; round < 100; round++) {
-				const moved = await store.run<number>(promoteInactive, [this.dueKey(shard), this.shardKey(shard, 'wm')], [
+				const moved = await store.run<number>(scripts.promoteInactive, [this.dueKey(shard), this.shardKey(shard, 'wm')], [
 					store.keys.shard(shard),
 					cutoff,
 					limit,

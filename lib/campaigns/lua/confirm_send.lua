@@ -1,13 +1,18 @@
 -- Records a send the SMTP server accepted (or a render-only message handed on).
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+-- Returns the $email_sent event id.
+--- @include "contact_keys"
+--- @include "register"
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
-local reservations = base .. ':cmpr'
+local reservations = base .. SUFFIX.reservations
 local held = redis.call('HGET', reservations, r.campaignId)
 if held and cjson.decode(held).token == r.token then redis.call('HDEL', reservations, r.campaignId) end
 
-local sendsKey = base .. ':cmp'
+local sendsKey = base .. SUFFIX.campaigns
 local old = redis.call('HGET', sendsKey, r.campaignId)
 local rec = old and cjson.decode(old) or {}
 rec.sentAt = r.now
@@ -17,8 +22,8 @@ if r.transactional then rec.transactional = true end
 redis.call('HSET', sendsKey, r.campaignId, cjson.encode(rec))
 reg_key(base, sendsKey)
 if not r.transactional then
-  redis.call('ZADD', base .. ':snd', r.now, r.token)
-  reg_key(base, base .. ':snd')
+  redis.call('ZADD', base .. SUFFIX.sends, r.now, r.token)
+  reg_key(base, base .. SUFFIX.sends)
 end
 
 local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })

@@ -1,17 +1,20 @@
 -- Records what happened to a sent mail (delivered, opened, clicked, bounced, complained,
 -- unsubscribed) and marks it on the contact's campaign record the first time.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props, machine,
---  machineWindowMs, activity, source, chain, limits}
 -- An open or click within machineWindowMs of the send is a scanner's, whoever reports it.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props,
+--         machine, machineWindowMs, activity, source, chain, limits}
 -- Returns JSON {missing} | {first, eventId, machine}.
+--- @include "contact_keys"
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return cjson.encode({ missing = true }) end
 
 local rec
 if r.campaignId ~= '' then
-  local raw = redis.call('HGET', base .. ':cmp', r.campaignId)
+  local raw = redis.call('HGET', base .. SUFFIX.campaigns, r.campaignId)
   if raw then rec = cjson.decode(raw) end
 end
 
@@ -28,7 +31,7 @@ end
 local first = false
 if rec and not machine and r.field ~= '' and rec[r.field] == nil then
   rec[r.field] = r.ts
-  redis.call('HSET', base .. ':cmp', r.campaignId, cjson.encode(rec))
+  redis.call('HSET', base .. SUFFIX.campaigns, r.campaignId, cjson.encode(rec))
   first = true
 end
 -- The first person open / click of a send says so, for workflows that react to it once.

@@ -1,8 +1,11 @@
 -- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {now, campaignId, token, transactional, allowResend, requireConsent, cap {max, windowMs}|false,
---  window {inWindow, nextAt}|false, staleMs, retentionMs}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {now, campaignId, token, transactional, allowResend, requireConsent,
+--         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
+--- @include "contact_keys"
+--- @include "register"
 local base = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local function skip(reason) return cjson.encode({ result = 'skip', reason = reason }) end
@@ -18,8 +21,8 @@ if not r.transactional then
 end
 
 -- A reservation older than staleMs belongs to an execution that died between reserve and confirm.
-local reservations = base .. ':cmpr'
-local sends = base .. ':snd'
+local reservations = base .. SUFFIX.reservations
+local sends = base .. SUFFIX.sends
 local held = redis.call('HGET', reservations, r.campaignId)
 if held then
   local h = cjson.decode(held)
@@ -27,7 +30,7 @@ if held then
   redis.call('HDEL', reservations, r.campaignId)
   redis.call('ZREM', sends, h.token)
 end
-if not r.allowResend and redis.call('HEXISTS', base .. ':cmp', r.campaignId) == 1 then return skip('already_sent') end
+if not r.allowResend and redis.call('HEXISTS', base .. SUFFIX.campaigns, r.campaignId) == 1 then return skip('already_sent') end
 
 redis.call('ZREMRANGEBYSCORE', sends, '-inf', '(' .. (r.now - r.retentionMs))
 if r.cap and not r.transactional then

@@ -1,8 +1,30 @@
 -- Applies one change to a contact atomically and logs an event per effective change.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?, lifecycleStage?} (false clears),
---  fields {name: encoded|false}, addTags [], removeTags [], subscription? {status, source, at},
---  source, chain, limits}
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?,
+--         lifecycleStage?} (false clears), fields {name: encoded|false}, addTags [], removeTags [],
+--         subscription? {status, source, at}, source, chain, limits}
+-- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
+-- contact) or EXISTS (create of an existing one).
+--- @include "contact_keys"
+--- @include "register"
+--- @include "contact"
+--- @include "events"
+
+local function json_or_empty(t)
+  if t == nil or next(t) == nil then return '{}' end
+  return cjson.encode(t)
+end
+
+-- Typed field values are stored as "<type>:<text>": s string, n number, b boolean (1/0), d ISO date.
+local function decode_value(enc)
+  if enc == nil or enc == false then return cjson.null end
+  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
+  if kind == 'n' then return tonumber(text) end
+  if kind == 'b' then return text == '1' end
+  return text
+end
+
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 local lim, id, now = r.limits, r.id, r.now
@@ -45,7 +67,7 @@ for _, attr in ipairs({ 'email', 'timezone', 'lifecycleStage' }) do
   end
 end
 
-local fieldsKey = base .. ':f'
+local fieldsKey = base .. SUFFIX.fields
 for name, enc in pairs(r.fields) do
   local old = redis.call('HGET', fieldsKey, name)
   if enc == false then
@@ -60,7 +82,7 @@ for name, enc in pairs(r.fields) do
   end
 end
 
-local tagsKey = base .. ':t'
+local tagsKey = base .. SUFFIX.tags
 for _, tag in ipairs(r.addTags) do
   if redis.call('SADD', tagsKey, tag) == 1 then
     reg_key(base, tagsKey)

@@ -1,7 +1,11 @@
+-- Claims an e-mail address for a contact. A fresh claim of another contact is never taken over:
+-- that contact may be being created right now by a concurrent batch.
 -- KEYS[1] e-mail index (hash e-mail -> contact id); KEYS[1]..':at' holds when each claim was made
--- (server time, ms). ARGV email, id, force ('1': take over a claim older than ARGV[4] ms whose
--- contact does not exist, as the caller checked). A fresh claim of another contact is never taken
--- over: that contact may be being created right now by a concurrent batch.
+--         (server time, ms)
+-- ARGV[1] e-mail
+-- ARGV[2] contact id
+-- ARGV[3] '1': take over a claim older than ARGV[4] whose contact does not exist (the caller checked)
+-- ARGV[4] age (ms) after which a claim may be taken over
 -- Returns the owner after the call: the id when claimed, another id on conflict.
 local at = KEYS[1] .. ':at'
 local owner = redis.call('HGET', KEYS[1], ARGV[1])

@@ -1,21 +1,25 @@
 -- GDPR art. 17: removes every key of the contact, its index entries and its event-log entries.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] contact id. Returns the e-mail it had, or false.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] contact id
+-- Returns the e-mail it had, or false.
+--- @include "contact_keys"
 local base, shard, id = KEYS[1], KEYS[2], ARGV[1]
-if redis.call('EXISTS', base) == 0 and redis.call('EXISTS', base .. ':k') == 0 then return false end
+if redis.call('EXISTS', base) == 0 and redis.call('EXISTS', base .. SUFFIX.keys) == 0 then return false end
 local email = redis.call('HGET', base, 'email')
 
-local logIds = redis.call('ZRANGE', base .. ':l', 0, -1)
+local logIds = redis.call('ZRANGE', base .. SUFFIX.logEntries, 0, -1)
 for i = 1, #logIds, 500 do
   redis.call('XDEL', shard .. ':log', unpack(logIds, i, math.min(i + 499, #logIds)))
 end
 
-for _, ix in ipairs(redis.call('SMEMBERS', base .. ':x')) do
+for _, ix in ipairs(redis.call('SMEMBERS', base .. SUFFIX.indexes)) do
   local kind = redis.call('TYPE', ix).ok
   if kind == 'zset' then redis.call('ZREM', ix, id)
   elseif kind == 'set' then redis.call('SREM', ix, id)
   elseif kind == 'hash' then redis.call('HDEL', ix, id) end
 end
 
-for _, key in ipairs(redis.call('SMEMBERS', base .. ':k')) do redis.call('DEL', key) end
-redis.call('DEL', base, base .. ':k', base .. ':x')
+for _, key in ipairs(redis.call('SMEMBERS', base .. SUFFIX.keys)) do redis.call('DEL', key) end
+redis.call('DEL', base, base .. SUFFIX.keys, base .. SUFFIX.indexes)
 return email or false

@@ -1,4 +1,8 @@
--- KEYS[1] e-mail index. Removes ARGV[1] (and its claim time) only while it still points at contact ARGV[2].
+-- Removes an e-mail address (and its claim time) only while it still points at the contact.
+-- KEYS[1] e-mail index
+-- ARGV[1] e-mail
+-- ARGV[2] contact id
+-- Returns 1 when removed, else 0.
 if redis.call('HGET', KEYS[1], ARGV[1]) == ARGV[2] then
   redis.call('HDEL', KEYS[1] .. ':at', ARGV[1])
   return redis.call('HDEL', KEYS[1], ARGV[1])

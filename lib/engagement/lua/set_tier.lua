@@ -1,9 +1,17 @@
 -- Computes each contact's engagement tier from its last interaction and switches its tier tag
 -- atomically: exactly one tier tag, and one $tier_changed {from, to} event per change (the tag
 -- switch is part of it: Contact Trigger's tag added / removed modes match it too).
--- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending], events
--- [names] or [], source, chain, limits}; per item: the contact id.
+-- A batch script (each_item).
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending],
+--         events [names] or [], source, chain, limits}
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, contact base, contact id
 -- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
+--- @include "contact_keys"
+--- @include "register"
+--- @include "events"
+--- @include "batch"
 local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local tierTag = {}
@@ -18,7 +26,7 @@ return each_item(function(base, args)
   if #r.events > 0 then
     last = nil
     for _, name in ipairs(r.events) do
-      local t = tonumber(redis.call('HGET', base .. ':n', 'last:' .. name))
+      local t = tonumber(redis.call('HGET', base .. SUFFIX.counters, 'last:' .. name))
       if t and (last == nil or t > last) then last = t end
     end
   end
@@ -32,7 +40,7 @@ return each_item(function(base, args)
   end
   local tier = r.names[index]
   -- Exactly one tier tag, also after someone tagged or untagged a tier name by hand.
-  local tagsKey = base .. ':t'
+  local tagsKey = base .. SUFFIX.tags
   for _, name in ipairs(r.names) do
     if name ~= tier and redis.call('SREM', tagsKey, name) == 1 then redis.call('SREM', tierTag[name], id) end
   end

@@ -1,5 +1,13 @@
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV[1] JSON request:
--- {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
+-- Records one event of a contact (creating the contact when asked), once per idempotency key.
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] JSON {id, now, name, ts, props, source, chain, idempotencyKey, create, activity, limits}
+-- Returns JSON {duplicate, eventId?, created?, createdEventId?}; NOT_FOUND when the contact does
+-- not exist and create is false.
+--- @include "contact_keys"
+--- @include "register"
+--- @include "contact"
+--- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 local lim = r.limits
@@ -9,7 +17,7 @@ if redis.call('EXISTS', base) == 0 and not r.create then
 end
 
 if r.idempotencyKey ~= '' then
-  local idem = base .. ':i'
+  local idem = base .. SUFFIX.idempotency
   redis.call('ZREMRANGEBYSCORE', idem, '-inf', '(' .. (r.now - lim.idempotencyMs))
   if redis.call('ZSCORE', idem, r.idempotencyKey) then
     return cjson.encode({ duplicate = true })

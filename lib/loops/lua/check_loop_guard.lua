@@ -1,12 +1,22 @@
 -- One Loop Guard check, atomic: rolling-window limit and cool-down, recording the entry when it passes.
--- KEYS[1] contact base (or the custom key's record), KEYS[2] shard prefix.
--- ARGV: scope (encoded), now, windowMs, maxEntries (0 = no limit), cooldownMs (0 = none), member, isContact (1/0)
+-- KEYS[1] the contact base, or the record of a custom key
+-- KEYS[2] shard prefix
+-- ARGV[1] scope (encoded)
+-- ARGV[2] now (ms)
+-- ARGV[3] window (ms)
+-- ARGV[4] max entries in the window (0 = no limit)
+-- ARGV[5] cool-down (ms, 0 = none)
+-- ARGV[6] the entry's member (unique per check)
+-- ARGV[7] '1' when KEYS[1] is a contact base, '0' for a custom key
+-- Returns JSON {allowed, reason?, count, retryAt?}.
+--- @include "contact_keys"
+--- @include "register"
 local base = KEYS[1]
 local scope, now, windowMs, maxEntries, cooldownMs, member, isContact =
   ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1'
 
 local entries = base
-if isContact then entries = base .. ':lg:' .. scope end
+if isContact then entries = base .. SUFFIX.loopGuard .. ':' .. scope end
 
 redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
 local count = redis.call('ZCARD', entries)

@@ -1,15 +1,23 @@
 -- Scores contacts atomically: adds event awards (idempotent by award key), applies field rules,
 -- prunes dead awards, computes the decayed score, keeps the score indexes and the grade, and
 -- records $grade_changed when the grade moves.
--- A batch script (each_item): KEYS[1] shard prefix; ARGV[1] JSON of what the items share: {now,
--- model, awardValues [the encoded award value of each rule; '' for field rules], fieldRules
--- [{index, key, points, cond}], grades [{name, min}] (ascending; the first has no min), maxAwards,
--- limits, source, chain}; per item: id, source and chain ('' for the shared ones), the event's
--- time ('' for none), then per award its rule number (1-based) and award key.
+-- A batch script (each_item).
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON of what the items share: {now, model, awardValues [the encoded award value of each
+--         rule; '' for field rules], fieldRules [{index, key, points, cond}], grades [{name, min}]
+--         (ascending; the first has no min), maxAwards, limits, source, chain}
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, contact base, then id, source and chain ('' for the
+--         shared ones), the event's time ('' for none), then per award its rule number
+--         (1-based) and award key
 -- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade
 -- changed else 0, the $grade_changed event id or '', the awarded rule numbers ("-<number>:<points>"
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
 -- per field rule. One string costs less to build, send and parse than nested arrays.
+--- @include "contact_keys"
+--- @include "register"
+--- @include "events"
+--- @include "batch"
 local shard = KEYS[1]
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
@@ -49,7 +57,7 @@ local function field_value(base, c)
     if v and CORE_TIMES[c.field] and tonumber(v) then return v, tonumber(v) end
     return v, nil
   end
-  local enc = redis.call('HGET', base .. ':f', c.field)
+  local enc = redis.call('HGET', base .. SUFFIX.fields, c.field)
   if not enc then return nil, nil end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
   if kind == 'n' then return text, tonumber(text) end
@@ -128,10 +136,10 @@ local cur = nil
 local function load(base, id)
   local core = redis.call('HMGET', base, 'id', 'grade:' .. model)
   if not core[1] then return { base = base, missing = true } end
-  local valuesKey = base .. ':sv:' .. model
+  local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
   local first = redis.call('HMGET', valuesKey, unpack(firstReads))
   local st = {
-    base = base, id = id, awardsKey = base .. ':sp:' .. model, valuesKey = valuesKey,
+    base = base, id = id, awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model, valuesKey = valuesKey,
     grade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
     sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
   }
@@ -282,7 +290,7 @@ local function flush()
   end
   write_values(st)
   -- The award keys exist from the first write on: register them then (erase relies on it).
-  if not st.hadCache then redis.call('SADD', st.base .. ':k', st.awardsKey, st.valuesKey) end
+  if not st.hadCache then redis.call('SADD', st.base .. SUFFIX.keys, st.awardsKey, st.valuesKey) end
   -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
   -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
   -- A bound unchanged since the sums were written means its index already holds it (positive
@@ -296,7 +304,7 @@ local function flush()
     table.insert(floors, st.floor)
     table.insert(floors, st.id)
   end
-  if not st.hadCache then redis.call('SADD', st.base .. ':x', ixScore, ixMin) end
+  if not st.hadCache then redis.call('SADD', st.base .. SUFFIX.indexes, ixScore, ixMin) end
   if st.gradeChanged then
     redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
   else

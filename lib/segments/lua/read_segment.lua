@@ -2,14 +2,20 @@
 -- flat array per contact (no JSON, no nesting: both cost more than the reads), in the order of the
 -- spec: core values, fields, tag flags, counts, windows, butNot pairs, the history entry count and
 -- the entries, per score model the lengths and items of its ZRANGE and HGETALL, campaign records;
--- false when the contact does not exist.
--- ARGV[1] JSON {spec, source?, count?}. Two modes:
+-- false when the contact does not exist. Two modes:
 -- - contacts (no source): a batch of ContactStore.runBatch (each_item), one answer per contact
 --   (its later items in the batch answer 0, "as before").
--- - page (source): KEYS[1] a shard prefix; takes up to `count` candidates from one index of the
---   shard (a zset range by rank position, or sets by SSCAN cursor, skipping members of earlier sets
---   of a union) and answers {id, data, id, data..., n = candidates read, next state JSON or false}.
---   Never more than `count` candidates, so a page never exceeds its size.
+-- - page (source): takes up to `count` candidates from one index of the shard (a zset range by
+--   rank position, or sets by SSCAN cursor, skipping members of earlier sets of a union) and
+--   answers {id, data, id, data..., n = candidates read, next state JSON or false}. Never more
+--   than `count` candidates, so a page never exceeds its size.
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON {spec, source?, count?}
+-- ARGV[2] contacts mode: the item count
+-- ARGV[3...] contacts mode: per item its argument count (0) and contact base
+--- @include "contact_keys"
+--- @include "batch"
+--- @include "contact_base"
 local req = cjson.decode(ARGV[1])
 local spec = req.spec
 
@@ -35,19 +41,19 @@ local function fetch(base)
   local out = redis.call('HMGET', base, unpack(spec.core))
   if not out[1] then return false end
   local n = #out
-  if #spec.fields > 0 then n = append(out, n, redis.call('HMGET', base .. ':f', unpack(spec.fields))) end
-  if #spec.tags > 0 then n = append(out, n, redis.call('SMISMEMBER', base .. ':t', unpack(spec.tags))) end
-  if #countNames > 0 then n = append(out, n, redis.call('HMGET', base .. ':n', unpack(countNames))) end
+  if #spec.fields > 0 then n = append(out, n, redis.call('HMGET', base .. SUFFIX.fields, unpack(spec.fields))) end
+  if #spec.tags > 0 then n = append(out, n, redis.call('SMISMEMBER', base .. SUFFIX.tags, unpack(spec.tags))) end
+  if #countNames > 0 then n = append(out, n, redis.call('HMGET', base .. SUFFIX.counters, unpack(countNames))) end
   for _, w in ipairs(spec.windows) do
     n = n + 1
-    out[n] = redis.call('ZCOUNT', base .. ':e:' .. w[1], w[2], '+inf')
+    out[n] = redis.call('ZCOUNT', base .. SUFFIX.eventTimes .. ':' .. w[1], w[2], '+inf')
   end
   for _, p in ipairs(spec.butNot) do
-    local last = redis.call('ZREVRANGE', base .. ':e:' .. p[1], 0, 0, 'WITHSCORES')
+    local last = redis.call('ZREVRANGE', base .. SUFFIX.eventTimes .. ':' .. p[1], 0, 0, 'WITHSCORES')
     if #last == 0 then
       out[n + 1], out[n + 2] = false, false
     else
-      local after = redis.call('ZRANGEBYSCORE', base .. ':e:' .. p[2], last[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
+      local after = redis.call('ZRANGEBYSCORE', base .. SUFFIX.eventTimes .. ':' .. p[2], last[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
       out[n + 1], out[n + 2] = last[2], after[2] or false
     end
     n = n + 2
@@ -57,7 +63,7 @@ local function fetch(base)
     -- only leave out entries that cannot be one of them.
     local at, found = n + 1, 0
     n = at
-    for _, entry in ipairs(redis.call('ZRANGEBYSCORE', base .. ':h', historyMin, '+inf')) do
+    for _, entry in ipairs(redis.call('ZRANGEBYSCORE', base .. SUFFIX.history, historyMin, '+inf')) do
       for _, needle in ipairs(needles) do
         if string.find(entry, needle, 1, true) then
           found, n = found + 1, n + 1
@@ -69,21 +75,16 @@ local function fetch(base)
     out[at] = found
   end
   for _, model in ipairs(spec.scores) do
-    for _, list in ipairs({ redis.call('ZRANGE', base .. ':sp:' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. ':sv:' .. model) }) do
+    for _, list in ipairs({ redis.call('ZRANGE', base .. SUFFIX.scoreAwards .. ':' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. SUFFIX.scoreValues .. ':' .. model) }) do
       out[n + 1] = #list
       n = append(out, n + 1, list)
     end
   end
-  if #spec.campaigns > 0 then append(out, n, redis.call('HMGET', base .. ':cmp', unpack(spec.campaigns))) end
+  if #spec.campaigns > 0 then append(out, n, redis.call('HMGET', base .. SUFFIX.campaigns, unpack(spec.campaigns))) end
   return out
 end
 
 if not present(req.source) then return each_item(fetch, nil, true) end
-
--- Same encoding as lib/keys.ts encodeKeyPart.
-local function encode_id(id)
-  return (string.gsub(id, '[^%w%._@%+%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
-end
 
 local shard, src, count = KEYS[1], req.source, req.count
 local ids, nextState = {}, false
@@ -144,7 +145,7 @@ end
 
 local out = {}
 for _, id in ipairs(ids) do
-  local d = fetch(shard .. ':c:' .. encode_id(id))
+  local d = fetch(contact_base(shard, id))
   if d then
     out[#out + 1] = id
     out[#out + 1] = d

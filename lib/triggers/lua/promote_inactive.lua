@@ -1,7 +1,15 @@
 -- Moves the contacts whose last activity passed the inactivity cut-off since the previous run from
 -- the shard's activity index into the trigger's schedule. Cost: the contacts that crossed.
--- KEYS[1] schedule zset, KEYS[2] watermark (last activity time already handled), both in the shard.
--- ARGV: shard prefix, cutoff (now - inactivity), limit, initial watermark, inactivity ms.
+-- KEYS[1] schedule zset (in the shard)
+-- KEYS[2] watermark: last activity time already handled (in the shard)
+-- ARGV[1] shard prefix
+-- ARGV[2] cut-off (now - inactivity)
+-- ARGV[3] limit
+-- ARGV[4] initial watermark
+-- ARGV[5] inactivity (ms)
+-- Returns how many contacts moved.
+--- @include "register"
+--- @include "contact_base"
 local due, wmKey = KEYS[1], KEYS[2]
 local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local wm = redis.call('GET', wmKey)
@@ -11,10 +19,6 @@ if not wm then
   redis.call('SET', wmKey, wm)
 end
 if tonumber(wm) >= cutoff then return 0 end
-
-local function enc(s)
-  return (string.gsub(s, '[^%w%._@%+%-]', function(c) return string.format('%%%02X', string.byte(c)) end))
-end
 
 local batch = redis.call('ZRANGEBYSCORE', shard .. ':ix:act', '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
 local newWm = cutoff
@@ -32,7 +36,7 @@ end
 for i = 1, #batch, 2 do
   local id = batch[i]
   redis.call('ZADD', due, tonumber(batch[i + 1]) + span, id)
-  reg_index(shard .. ':c:' .. enc(id), due)
+  reg_index(contact_base(shard, id), due)
 end
 redis.call('SET', wmKey, newWm)
 return #batch / 2

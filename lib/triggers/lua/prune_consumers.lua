@@ -1,7 +1,12 @@
--- Removes consumers of a group that hold no pending entries: this consumer itself when it stops
--- (ARGV[4] = '1'), and others idle for longer than ARGV[3] ms (n8n mains that went away; their
--- pending entries were reclaimed first). A script, so Cluster clients route it by its key.
--- KEYS[1] the stream. ARGV: group, this consumer, max idle ms, remove self ('1'/'0').
+-- Removes consumers of a group that hold no pending entries: this consumer itself when it stops,
+-- and others idle for longer than a limit (n8n mains that went away; their pending entries were
+-- reclaimed first). A script, so Cluster clients route it by its key.
+-- KEYS[1] the stream
+-- ARGV[1] group
+-- ARGV[2] this consumer
+-- ARGV[3] max idle (ms)
+-- ARGV[4] '1': remove this consumer too
+-- Returns how many consumers were removed.
 local removed = 0
 local ok, consumers = pcall(redis.call, 'XINFO', 'CONSUMERS', KEYS[1], ARGV[1])
 if not ok then return 0 end

@@ -1,7 +1,15 @@
 -- Sets (or clears) a contact's next fire time in a trigger schedule, optionally recording the
 -- occurrence that fired (fire-once marker). Erased contacts are only removed.
--- KEYS[1] contact base, KEYS[2] shard prefix. ARGV: schedule key, contact id, marker field,
--- marker value ('' = none), next fire time ('' = remove from the schedule).
+-- KEYS[1] contact base
+-- KEYS[2] shard prefix
+-- ARGV[1] schedule key
+-- ARGV[2] contact id
+-- ARGV[3] marker field
+-- ARGV[4] marker value ('' = none)
+-- ARGV[5] next fire time ('' = remove from the schedule)
+-- Returns 0 when the contact does not exist, else 1.
+--- @include "contact_keys"
+--- @include "register"
 local base, shard = KEYS[1], KEYS[2]
 local due, id, field, marker, nextAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', base) == 0 then
@@ -9,8 +17,8 @@ if redis.call('EXISTS', base) == 0 then
   return 0
 end
 if marker ~= '' then
-  redis.call('HSET', base .. ':tf', field, marker)
-  reg_key(base, base .. ':tf')
+  redis.call('HSET', base .. SUFFIX.triggerMarks, field, marker)
+  reg_key(base, base .. SUFFIX.triggerMarks)
 end
 if nextAt == '' then
   redis.call('ZREM', due, id)

@@ -1,0 +1,250 @@
+#!/usr/bin/env node
+// Builds lib/redis/scripts.generated.ts, the pack's Redis scripts as TypeScript data, from the Lua
+// files: every lib/<concept>/lua/<name>.lua is a script; lib/redis/lua/<helper>.lua are helpers.
+// Run by `npm run build`, `npm test`, jest's global setup and `npm run bench`; the output is not
+// committed (one source of truth, nothing read from disk at run time).
+//
+// A script starts with a header of `--` comment lines that names each KEYS[n] and ARGV[n] it takes
+// (one line each, `ARGV[n...]` for "from n on"). `--- @include "<helper>"` lines come after the
+// header and are replaced by the helper (its own includes first, each helper once per script). A
+// file includes exactly the helpers whose names (functions, tables) it uses. The script's number
+// of keys comes from its header; a script that includes "batch" (each_item) is a batch script
+// (ContactStore.runBatch).
+// Redis reports errors at lines of the assembled script: each script carries a line map back to
+// the files (lib/redis/scripts.ts locateScriptError).
+// The helper "contact_keys" is written here too, from lib/keys.ts (CONTACT_KEY_SUFFIXES).
+const { readdirSync, readFileSync, writeFileSync, existsSync } = require('fs');
+const { dirname, join, relative, basename } = require('path');
+const ts = require('typescript');
+
+const ROOT = join(__dirname, '..');
+const LIB = join(ROOT, 'lib');
+const OUTPUT = join(LIB, 'redis', 'scripts.generated.ts');
+const CONTACT_KEYS = join(LIB, 'redis', 'lua', 'contact_keys.lua');
+
+const INCLUDE = /^--- @include "([\w-]+)"\s*$/;
+/** A file's top-level names: `local function name` and `local name =` at the start of a line. */
+const TOP_LEVEL = /^local (?:function )?([A-Za-z_]\w*)/gm;
+
+class LuaBuildError extends Error {}
+
+function fail(file, line, message) {
+	throw new LuaBuildError(`${relative(ROOT, file)}${line ? `:${line}` : ''}: ${message}`);
+}
+
+/** Lua text without comments and string literals, line breaks kept (so names in them don't count). */
+function codeOnly(text) {
+	return text.replace(/--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\[(=*)\[[\s\S]*?\]\3\]/g, (m) =>
+		m.replace(/[^\n]/g, ' '),
+	);
+}
+
+/** A helper or script file: its lines, direct includes (with their line), own function names. */
+function readLua(file) {
+	const text = readFileSync(file, 'utf8').replace(/\n$/, '');
+	const lines = text.split('\n');
+	const includes = [];
+	lines.forEach((line, i) => {
+		const m = INCLUDE.exec(line);
+		if (m) includes.push({ name: m[1], line: i + 1 });
+		else if (/@include/.test(line)) fail(file, i + 1, 'an include is written --- @include "<helper>"');
+	});
+	const defines = [...codeOnly(text).matchAll(TOP_LEVEL)].map((m) => m[1]);
+	return { file, lines, includes, defines };
+}
+
+/** The helpers of a lib folder (lib/redis/lua/<name>.lua), read once. */
+function helpersOf(lib) {
+	const dir = join(lib, 'redis', 'lua');
+	const cache = new Map();
+	const path = (name) => join(dir, `${name}.lua`);
+	return {
+		path,
+		names: () => readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => basename(f, '.lua')),
+		get(name, from, line) {
+			if (!cache.has(name)) {
+				if (!existsSync(path(name))) fail(from, line, `no helper "${name}" (lib/redis/lua/${name}.lua)`);
+				cache.set(name, readLua(path(name)));
+			}
+			return cache.get(name);
+		},
+	};
+}
+
+/** Fails unless `lua` includes exactly the helpers whose names it uses. */
+function checkIncludes(lua, helpers) {
+	const code = codeOnly(lua.lines.join('\n'));
+	const uses = (name) => new RegExp(`(?<![\\w.:])${name}\\b`).test(code);
+	const included = new Set(lua.includes.map((i) => i.name));
+	for (const name of helpers.names()) {
+		const used = helpers.get(name, lua.file).defines.filter((fn) => !lua.defines.includes(fn) && uses(fn));
+		if (used.length > 0 && !included.has(name) && helpers.path(name) !== lua.file) {
+			fail(lua.file, 0, `uses ${used.join(', ')} without --- @include "${name}"`);
+		}
+		const include = lua.includes.find((i) => i.name === name);
+		if (include && used.length === 0) fail(lua.file, include.line, `includes "${name}" but uses none of its names`);
+	}
+}
+
+/** Appends `lua` to `out` with its includes expanded (each helper once), mapping every line back. */
+function expand(lua, helpers, out, seen, stack = []) {
+	checkIncludes(lua, helpers);
+	let segmentOpen = false;
+	lua.lines.forEach((text, i) => {
+		const m = INCLUDE.exec(text);
+		if (!m) {
+			if (!segmentOpen) out.sources.push([out.lines.length + 1, relative(ROOT, lua.file), i + 1]);
+			segmentOpen = true;
+			out.lines.push(text);
+			return;
+		}
+		segmentOpen = false;
+		if (stack.includes(m[1])) fail(lua.file, i + 1, `include cycle: ${[...stack, m[1]].join(' -> ')}`);
+		if (seen.has(m[1])) return;
+		seen.add(m[1]);
+		expand(helpers.get(m[1], lua.file, i + 1), helpers, out, seen, [...stack, m[1]]);
+	});
+}
+
+/** The header's KEYS and ARGV lines: number of keys, and the ARGV positions documented. */
+function readHeader(script) {
+	const header = [];
+	for (const line of script.lines) {
+		if (!line.startsWith('--') || INCLUDE.test(line)) break;
+		header.push(line);
+	}
+	if (header.length === 0) fail(script.file, 1, 'no header: start with -- comment lines naming each KEYS[n] and ARGV[n]');
+	const keys = [];
+	const argv = [];
+	for (const line of header) {
+		const k = /^--\s*KEYS\[(\d+)\]/.exec(line);
+		if (k) keys.push(Number(k[1]));
+		const a = /^--\s*ARGV\[(\d+)(\.\.\.)?\]/.exec(line);
+		if (a) argv.push({ at: Number(a[1]), rest: Boolean(a[2]) });
+	}
+	keys.forEach((n, i) => n !== i + 1 && fail(script.file, 0, `header: KEYS[${i + 1}] expected, found KEYS[${n}]`));
+	if (keys.length === 0) fail(script.file, 0, 'header: no KEYS[1] line');
+	return { numberOfKeys: keys.length, argv };
+}
+
+/** Fails when the assembled script uses a KEYS[n] or ARGV[n] its header does not document. */
+function checkArguments(script, header, lua) {
+	const code = codeOnly(lua);
+	for (const m of code.matchAll(/\bKEYS\[(\d+)\]/g)) {
+		if (Number(m[1]) > header.numberOfKeys) fail(script.file, 0, `uses KEYS[${m[1]}]; the header documents ${header.numberOfKeys} keys`);
+	}
+	for (const m of code.matchAll(/\bARGV\[(\d+)\]/g)) {
+		const n = Number(m[1]);
+		if (!header.argv.some((a) => a.at === n || (a.rest && n > a.at))) fail(script.file, 0, `uses ARGV[${n}], which its header does not document`);
+	}
+}
+
+function camel(name) {
+	return name.replace(/_(\w)/g, (_, c) => c.toUpperCase());
+}
+
+/** Every script of a lib folder (lib/<concept>/lua/<name>.lua), assembled and checked. */
+function assembleAll(lib = LIB) {
+	const helpers = helpersOf(lib);
+	const files = readdirSync(lib, { withFileTypes: true })
+		.filter((d) => d.isDirectory() && d.name !== 'redis' && existsSync(join(lib, d.name, 'lua')))
+		.flatMap((d) =>
+			readdirSync(join(lib, d.name, 'lua'))
+				.filter((f) => f.endsWith('.lua'))
+				.map((f) => join(lib, d.name, 'lua', f)),
+		)
+		.sort();
+	const byName = new Map();
+	for (const file of files) {
+		const id = camel(basename(file, '.lua'));
+		if (byName.has(id)) fail(file, 0, `a script of the same name exists: ${relative(ROOT, byName.get(id).file)}`);
+		const script = readLua(file);
+		const header = readHeader(script);
+		const out = { lines: [], sources: [] };
+		const seen = new Set();
+		expand(script, helpers, out, seen);
+		const lua = out.lines.join('\n') + '\n';
+		checkArguments(script, header, lua);
+		byName.set(id, {
+			id,
+			file,
+			name: `ma_${basename(file, '.lua')}`,
+			numberOfKeys: header.numberOfKeys,
+			batch: seen.has('batch'),
+			lua,
+			sources: out.sources,
+		});
+	}
+	return [...byName.values()];
+}
+
+function render(scripts) {
+	const entries = scripts.map((s) =>
+		[
+			`\t${s.id}: {`,
+			`\t\tname: ${JSON.stringify(s.name)},`,
+			`\t\tnumberOfKeys: ${s.numberOfKeys},`,
+			`\t\tbatch: ${s.batch},`,
+			`\t\tsources: ${JSON.stringify(s.sources)},`,
+			`\t\tlua: ${JSON.stringify(s.lua)},`,
+			'\t},',
+		].join('\n'),
+	);
+	return [
+		'// Generated by scripts/build-lua.js from lib/*/lua/*.lua and lib/redis/lua/*.lua: do not edit.',
+		"import type { Script } from './scripts';",
+		'',
+		`export type ScriptId = ${scripts.map((s) => `'${s.id}'`).join(' | ')};`,
+		'',
+		'export const scripts: Readonly<Record<ScriptId, Script>> = {',
+		...entries,
+		'};',
+		'',
+	].join('\n');
+}
+
+/** A TypeScript module of lib, compiled in memory (its relative imports too). */
+function loadTs(file) {
+	const module = { exports: {} };
+	const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+	const localRequire = (id) => (id.startsWith('.') ? loadTs(join(dirname(file), `${id}.ts`)) : require(id));
+	new Function('require', 'module', 'exports', js.outputText)(localRequire, module, module.exports);
+	return module.exports;
+}
+
+/** The helper "contact_keys": lib/keys.ts CONTACT_KEY_SUFFIXES as the Lua table SUFFIX. */
+function contactKeysHelper() {
+	const suffixes = loadTs(join(LIB, 'keys.ts')).CONTACT_KEY_SUFFIXES;
+	return [
+		'-- Generated by scripts/build-lua.js from lib/keys.ts CONTACT_KEY_SUFFIXES: do not edit.',
+		"-- A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds",
+		'-- kept per event name, score model or Loop Guard scope.',
+		'local SUFFIX = {',
+		...Object.entries(suffixes).map(([kind, suffix]) => `  ${kind} = ${JSON.stringify(`:${suffix}`)},`),
+		'}',
+		'',
+	].join('\n');
+}
+
+function writeIfChanged(file, text) {
+	if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
+}
+
+/** Writes the helper "contact_keys", then the scripts module, each when its content changed. */
+function buildScripts() {
+	writeIfChanged(CONTACT_KEYS, contactKeysHelper());
+	writeIfChanged(OUTPUT, render(assembleAll()));
+	return OUTPUT;
+}
+
+module.exports = { buildScripts, assembleAll, LuaBuildError };
+
+if (require.main === module) {
+	try {
+		buildScripts();
+	} catch (error) {
+		if (!(error instanceof LuaBuildError)) throw error;
+		console.error(`Lua scripts: ${error.message}`);
+		process.exit(1);
+	}
+}

@@ -1,0 +1,190 @@
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
+import { tmpdir } from 'os';
+import { basename, join } from 'path';
+import { CONTACT_KEY_SUFFIXES } from '../../lib/keys';
+import { createClient } from '../../lib/redis/connection';
+import { closeAllStores } from '../../lib/redis/pool';
+import { scripts, sourceLine, type Script } from '../../lib/redis/scripts';
+import { openStore, storeConfig, topologies } from '../harness/store';
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { assembleAll } = require('../../scripts/build-lua.js');
+
+afterAll(() => closeAllStores());
+
+const ROOT = join(__dirname, '..', '..');
+const LIB = join(ROOT, 'lib');
+const all = Object.values(scripts);
+
+/** The 1-based line of `text` in a file of the repository (there must be exactly one). */
+function lineOf(file: string, text: string): number {
+	const lines = readFileSync(join(ROOT, file), 'utf8').split('\n');
+	const found = lines.flatMap((line, i) => (line.includes(text) ? [i + 1] : []));
+	expect(found).toHaveLength(1);
+	return found[0];
+}
+
+describe('script registry', () => {
+	it('has every lib/<concept>/lua/*.lua file, named after it, and nothing else', () => {
+		const files = readdirSync(LIB).flatMap((dir) => {
+			if (dir === 'redis') return [];
+			try {
+				return readdirSync(join(LIB, dir, 'lua')).filter((f) => f.endsWith('.lua'));
+			} catch {
+				return [];
+			}
+		});
+		expect(files.length).toBeGreaterThan(15);
+		expect(all.map((s) => s.name).sort()).toEqual(files.map((f) => `ma_${basename(f, '.lua')}`).sort());
+	});
+
+	it('maps every line of every assembled script back to the same text in its file', () => {
+		const files = new Map<string, string[]>();
+		const text = (file: string) => {
+			if (!files.has(file)) files.set(file, readFileSync(join(ROOT, file), 'utf8').split('\n'));
+			return files.get(file)!;
+		};
+		for (const script of all) {
+			script.lua
+				.replace(/\n$/, '')
+				.split('\n')
+				.forEach((line, i) => {
+					const [file, at] = sourceLine(script, i + 1).split(':');
+					expect(`${file}:${at} ${text(file)[Number(at) - 1]}`).toBe(`${file}:${at} ${line}`);
+				});
+		}
+		// The helpers come in once each, where the script includes them.
+		expect(scripts.applyContactChange.lua.match(/local function reg_key\(/g)).toHaveLength(1);
+		expect(scripts.releaseSend.lua).not.toContain('local function');
+	});
+
+	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
+		expect(scripts.recordEvent).toMatchObject({ numberOfKeys: 2, batch: false });
+		expect(scripts.claimEmail).toMatchObject({ numberOfKeys: 1, batch: false });
+		expect(all.filter((s) => s.batch).map((s) => s.name).sort()).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier']);
+	});
+
+	describe.each(topologies)('on a %s client from createClient', (topology) => {
+		const client = createClient(storeConfig(topology));
+		afterAll(() => client.quit());
+
+		it('has every script defined, and the batch scripts left out of auto-pipelining', async () => {
+			const commands = client as unknown as Record<string, unknown>;
+			for (const script of all) expect([script.name, typeof commands[script.name]]).toEqual([script.name, 'function']);
+			expect([...client.options.autoPipeliningIgnoredCommands!].sort()).toEqual(all.filter((s) => s.batch).map((s) => s.name).sort());
+		});
+	});
+
+	it('has scripts that all compile on Redis', async () => {
+		const client = createClient(storeConfig('standalone'));
+		try {
+			for (const script of all) expect(await client.script('LOAD', script.lua)).toMatch(/^[0-9a-f]{40}$/);
+		} finally {
+			await client.quit();
+		}
+	});
+});
+
+describe('contact key suffixes', () => {
+	const luaFiles = (dir: string): string[] =>
+		readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
+			d.isDirectory() ? luaFiles(join(dir, d.name)) : d.name.endsWith('.lua') && d.name !== 'contact_keys.lua' ? [join(dir, d.name)] : [],
+		);
+
+	it('are spelled in no Lua file: scripts take them from lib/keys.ts through the helper "contact_keys"', () => {
+		const suffixes = new Set<string>(Object.values(CONTACT_KEY_SUFFIXES));
+		const spelled = luaFiles(LIB).flatMap((file) =>
+			readFileSync(file, 'utf8')
+				.split('\n')
+				.flatMap((line, i) =>
+					[...line.replace(/--.*$/, '').matchAll(/'(:[a-z]+:?)'|"(:[a-z]+:?)"/g)]
+						.filter((m) => suffixes.has((m[1] ?? m[2]).replace(/:/g, '')))
+						.map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`),
+				),
+		);
+		expect(spelled).toEqual([]);
+	});
+
+	it('reach Lua as the TypeScript table has them', async () => {
+		const client = createClient(storeConfig('standalone'));
+		try {
+			const lua = readFileSync(join(LIB, 'redis', 'lua', 'contact_keys.lua'), 'utf8') + '\nreturn cjson.encode(SUFFIX)';
+			const inLua = JSON.parse((await client.eval(lua, 0)) as string);
+			expect(inLua).toEqual(Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])));
+		} finally {
+			await client.quit();
+		}
+	});
+});
+
+describe('a Lua error', () => {
+	const { store } = openStore('standalone');
+	const base = store.keys.contact('lua-error');
+	const shard = store.keys.shard(store.keys.shardOfContact('lua-error'));
+	const message = async (script: Script, keys: string[], args: Array<string | number>) =>
+		store.run(script, keys, args).then(
+			() => 'no error',
+			(error: Error) => error.message,
+		);
+
+	it("names the script's file and line", async () => {
+		const text = await message(scripts.recordEvent, [base, shard], ['not json']);
+		expect(text).toContain(`lib/events/lua/record_event.lua:${lineOf('lib/events/lua/record_event.lua', 'cjson.decode(ARGV[1])')}:`);
+		expect(text).not.toContain('user_script');
+	});
+
+	it('in a helper names the helper file and line', async () => {
+		const text = await message(scripts.setTier, [shard], [JSON.stringify({ names: [], bounds: [], events: [] }), 'not a number']);
+		expect(text).toContain(`lib/redis/lua/batch.lua:${lineOf('lib/redis/lua/batch.lua', 'for i = 1, tonumber(ARGV[2]) do')}:`);
+	});
+
+	it("of one item of a batch names the line in that item's error", async () => {
+		await store.contacts.upsert([{ id: 'lua-error' }]);
+		// An event name that is not a string fails the item where set_tier.lua reads its time.
+		const shared = { now: 0, names: ['A', 'B'], bounds: [1], events: [{}], source: 'test', chain: '[]', limits: store.limits };
+		const [result] = await store.runBatch({ script: scripts.setTier, items: ['lua-error'], contactOf: (id) => id, argsOf: (id) => [id], shared: JSON.stringify(shared) });
+		expect(result.ok).toBe(false);
+		const line = lineOf('lib/engagement/lua/set_tier.lua', "'last:' .. name");
+		expect(!result.ok && result.error.message).toContain(`lib/engagement/lua/set_tier.lua:${line}:`);
+	});
+});
+
+describe('scripts/build-lua.js', () => {
+	let lib: string;
+	beforeEach(() => {
+		lib = mkdtempSync(join(tmpdir(), 'ma-lua-'));
+		cpSync(join(LIB, 'redis', 'lua'), join(lib, 'redis', 'lua'), { recursive: true });
+		mkdirSync(join(lib, 'demo', 'lua'), { recursive: true });
+	});
+	afterEach(() => rmSync(lib, { recursive: true, force: true }));
+	const write = (lines: string[]) => writeFileSync(join(lib, 'demo', 'lua', 'demo_script.lua'), lines.join('\n') + '\n');
+	const header = ['-- A demo.', '-- KEYS[1] contact base', '-- ARGV[1] key'];
+
+	it('assembles a script with its includes once each, its key count and a line map', () => {
+		write([...header, '--- @include "register"', '--- @include "contact"', "reg_key(KEYS[1], ARGV[1])", "return ensure_contact(KEYS[1], 'x', 'id', 0)"]);
+		const [script] = assembleAll(lib);
+		expect(script).toMatchObject({ id: 'demoScript', name: 'ma_demo_script', numberOfKeys: 1, batch: false });
+		expect(script.lua.match(/local function reg_key\(/g)).toHaveLength(1);
+		const lines = script.lua.split('\n');
+		const own = lines.indexOf('reg_key(KEYS[1], ARGV[1])') + 1;
+		expect(sourceLine(script, own)).toMatch(/demo\/lua\/demo_script\.lua:6$/);
+	});
+
+	it('fails a script that uses a helper it does not include', () => {
+		write([...header, 'reg_key(KEYS[1], ARGV[1])']);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses reg_key without --- @include "register"/);
+	});
+
+	it('fails a script that includes a helper it does not use', () => {
+		write([...header, '--- @include "register"', '--- @include "batch"', 'reg_key(KEYS[1], ARGV[1])']);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but uses none of its names/);
+	});
+
+	it('fails a script without a header, or one that uses a KEYS or ARGV its header does not name', () => {
+		write(['return 1']);
+		expect(() => assembleAll(lib)).toThrow(/no header/);
+		write([...header, 'return KEYS[2]']);
+		expect(() => assembleAll(lib)).toThrow(/uses KEYS\[2\]; the header documents 1 keys/);
+		write([...header, 'return ARGV[2]']);
+		expect(() => assembleAll(lib)).toThrow(/uses ARGV\[2\], which its header does not document/);
+	});
+});
