@@ -39,3 +39,21 @@ export class StoreUnavailableError extends Error {
 		this.name = 'StoreUnavailableError';
 	}
 }
+
+/**
+ * Redis refused the credential's user: wrong user name or password, or a command or keys its ACL
+ * does not allow. Not a passing outage: retrying fails the same way until the user or the
+ * credential is changed, as `hint` says.
+ */
+export class StoreAccessError extends Error {
+	constructor(
+		message: string,
+		readonly hint: string,
+		/** The refused command, as in ACL rules ("xadd", "xgroup|create"), when Redis named it. */
+		readonly command?: string,
+		readonly cause?: unknown,
+	) {
+		super(message);
+		this.name = 'StoreAccessError';
+	}
+}

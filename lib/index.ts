@@ -6,6 +6,8 @@ export * from './contacts';
 export * from './events';
 export * from './redis/connection';
 export * from './redis/pool';
+export * from './redis/acl';
+export * from './redis/diagnose';
 export * from './dates';
 export * from './loops';
 export * from './triggers';

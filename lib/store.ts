@@ -74,7 +74,7 @@ export class ContactStore {
 		try {
 			return await runScript<T>(this.redis, script, keys, args);
 		} catch (error) {
-			throw scriptError(error);
+			throw scriptError(error, script);
 		}
 	}
 
@@ -121,7 +121,7 @@ export class ContactStore {
 						chunk.forEach((c, k) => {
 							const answer = answers[k];
 							if (call.repeats && answer === 0) results[c.index] = results[chunk[k - 1].index];
-							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer) };
+							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer, script) };
 							else {
 								try {
 									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
@@ -132,7 +132,7 @@ export class ContactStore {
 						});
 					},
 					(error) => {
-						const failure = scriptError(error);
+						const failure = scriptError(error, script);
 						for (const c of chunk) results[c.index] = { ok: false, error: failure };
 					},
 				),
@@ -199,12 +199,12 @@ export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) =
 	);
 }
 
-/** The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...") or a connection failure. */
-function scriptError(error: unknown): Error {
+/** The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...", an ACL refusal) or a connection failure. */
+function scriptError(error: unknown, script: Script): Error {
 	const message = (error as Error)?.message ?? '';
 	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
-	return toStoreError(error) as Error;
+	return toStoreError(error, script.lua) as Error;
 }
 
 /** A batch script call (ContactStore.runBatch). */
