@@ -42,6 +42,8 @@ function writeAclFile(dir: string): string {
 export interface TlsServer {
 	/** A single server, or a cluster's first node. */
 	port: number;
+	/** The host name to connect with, when not 127.0.0.1. */
+	host?: string;
 	/** Set for a cluster: its nodes as the credential lists them. */
 	clusterNodes?: string[];
 	tls: ServerTls;
@@ -57,10 +59,10 @@ export class ManagedRedis {
 	private readonly aclFile = writeAclFile(this.pki.dir);
 	private readonly started: Array<{ stop(): Promise<void> }> = [];
 
-	serverTls(certificate: 'signed' | 'selfSigned', authClients = false): ServerTls {
-		const pair: KeyPair = certificate === 'signed' ? this.pki.server : this.pki.selfSigned;
+	serverTls(certificate: 'signed' | 'named' | 'selfSigned', authClients = false): ServerTls {
+		const pair: KeyPair = { signed: this.pki.server, named: this.pki.namedServer, selfSigned: this.pki.selfSigned }[certificate];
 		// A self-signed certificate is its own CA (the cluster bus checks its peers with it).
-		return { certFile: pair.certFile, keyFile: pair.keyFile, caFile: certificate === 'signed' ? this.pki.ca.certFile : pair.certFile, authClients };
+		return { certFile: pair.certFile, keyFile: pair.keyFile, caFile: certificate === 'selfSigned' ? pair.certFile : this.pki.ca.certFile, authClients };
 	}
 
 	async standalone(certificate: 'signed' | 'selfSigned' = 'signed', options: { authClients?: boolean } = {}): Promise<TlsServer> {
@@ -70,11 +72,18 @@ export class ManagedRedis {
 		return { port: server.port, tls, stop: () => server.stop() };
 	}
 
-	async cluster(certificate: 'signed' | 'selfSigned' = 'signed'): Promise<TlsServer> {
+	/**
+	 * A 3-master cluster over TLS. 'named': as managed clusters are, its certificates name the host
+	 * (localhost) and no IP address, and its nodes announce that host name (CLUSTER SLOTS).
+	 */
+	async cluster(certificate: 'named' | 'selfSigned'): Promise<TlsServer> {
 		const tls = this.serverTls(certificate);
-		const cluster = await startCluster({ tls, extraArgs: ['--aclfile', this.aclFile] });
+		const named = certificate === 'named';
+		const extraArgs = ['--aclfile', this.aclFile, ...(named ? ['--cluster-announce-hostname', 'localhost', '--cluster-preferred-endpoint-type', 'hostname'] : [])];
+		const cluster = await startCluster({ tls, extraArgs });
 		this.started.push(cluster);
-		return { port: cluster.nodes[0].port, clusterNodes: cluster.nodes.map((n) => `127.0.0.1:${n.port}`), tls, stop: () => cluster.stop() };
+		const host = named ? 'localhost' : '127.0.0.1';
+		return { port: cluster.nodes[0].port, host, clusterNodes: cluster.nodes.map((n) => `${host}:${n.port}`), tls, stop: () => cluster.stop() };
 	}
 
 	/** A store config for `server` as the given ACL user, over TLS with the CA of its certificate. */
@@ -82,7 +91,7 @@ export class ManagedRedis {
 		const { username, password } = ACL_USERS[user];
 		const ca = server.tls.caFile === this.pki.ca.certFile ? this.pki.ca.cert : this.pki.selfSigned.cert;
 		return {
-			host: '127.0.0.1',
+			host: server.host ?? '127.0.0.1',
 			port: server.port,
 			...(server.clusterNodes ? { clusterNodes: server.clusterNodes } : {}),
 			username,

@@ -13,7 +13,8 @@ export interface KeyPair {
 
 /**
  * Certificates made for one test run with openssl (EC keys: instant to generate):
- * - `ca`: the test CA; `server` (127.0.0.1 and localhost) and `client` (mutual TLS) are signed by it;
+ * - `ca`: the test CA; `server` (127.0.0.1 and localhost), `namedServer` (the host name localhost
+ *   only, as managed services' certificates name hosts) and `client` (mutual TLS) are signed by it;
  * - `otherCa`: a CA that signed nothing the servers present (the "wrong CA" case);
  * - `selfSigned`: a server certificate that is its own issuer.
  */
@@ -21,6 +22,7 @@ export interface TestPki {
 	dir: string;
 	ca: KeyPair;
 	server: KeyPair;
+	namedServer: KeyPair;
 	client: KeyPair;
 	otherCa: KeyPair;
 	selfSigned: KeyPair;
@@ -63,6 +65,7 @@ export function createTestPki(): TestPki {
 		dir,
 		ca,
 		server: signed(dir, 'server', '/CN=localhost', 'ca', SERVER_NAMES),
+		namedServer: signed(dir, 'named-server', '/CN=localhost', 'ca', 'subjectAltName=DNS:localhost'),
 		client: signed(dir, 'client', '/CN=ma-test-client', 'ca'),
 		otherCa: selfSigned(dir, 'other-ca', '/CN=Some Other CA', []),
 		selfSigned: selfSigned(dir, 'self-signed', '/CN=localhost', [SERVER_NAMES]),

@@ -40,7 +40,7 @@ beforeAll(async () => {
 	servers.signed = await managed.standalone('signed');
 	servers.selfSigned = await managed.standalone('selfSigned');
 	servers.mutual = await managed.standalone('signed', { authClients: true });
-	servers.signedCluster = await managed.cluster('signed');
+	servers.signedCluster = await managed.cluster('named');
 	servers.selfSignedCluster = await managed.cluster('selfSigned');
 });
 
@@ -72,7 +72,7 @@ async function connectedUsers(server: TlsServer): Promise<string[]> {
 
 describe.each([
 	['standalone, certificate checked against the CA', 'signed', false],
-	['3-master cluster, certificate checked against the CA', 'signedCluster', false],
+	['3-master cluster announcing host names, certificates checked against the CA and the names', 'signedCluster', false],
 	['standalone, self-signed certificate with Ignore SSL Issues', 'selfSigned', true],
 	['3-master cluster, self-signed certificates with Ignore SSL Issues', 'selfSignedCluster', true],
 ] as const)('the pack on managed Redis over TLS as the minimal ACL user: %s', (_, name, insecure) => {
