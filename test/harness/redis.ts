@@ -102,7 +102,10 @@ export async function startRedis(extraArgs: string[] = [], withBus = false, tls?
 		[...(tls ? tlsArgs(port, tls) : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
 		{ stdio: 'ignore' },
 	);
-	await waitForPing(port, tls);
+	await waitForPing(port, tls).catch((error: Error) => {
+		child.kill('SIGKILL');
+		throw tls ? new Error(`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`) : error;
+	});
 	return {
 		port,
 		process: child,
