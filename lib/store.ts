@@ -1,6 +1,6 @@
 import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
-import { toStoreError } from './redis/connection';
+import { accessError, toStoreError } from './redis/connection';
 import { runScript, type Script } from './redis/scripts';
 import { ConflictError, NotFoundError } from './errors';
 import { Contacts } from './contacts';
@@ -74,7 +74,7 @@ export class ContactStore {
 		try {
 			return await runScript<T>(this.redis, script, keys, args);
 		} catch (error) {
-			throw scriptError(error, script);
+			throw scriptError(script, error);
 		}
 	}
 
@@ -121,7 +121,7 @@ export class ContactStore {
 						chunk.forEach((c, k) => {
 							const answer = answers[k];
 							if (call.repeats && answer === 0) results[c.index] = results[chunk[k - 1].index];
-							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(answer, script) };
+							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(script, answer) };
 							else {
 								try {
 									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
@@ -132,7 +132,7 @@ export class ContactStore {
 						});
 					},
 					(error) => {
-						const failure = scriptError(error, script);
+						const failure = scriptError(script, error);
 						for (const c of chunk) results[c.index] = { ok: false, error: failure };
 					},
 				),
@@ -199,12 +199,15 @@ export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) =
 	);
 }
 
-/** The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...", an ACL refusal) or a connection failure. */
-function scriptError(error: unknown, script: Script): Error {
+/**
+ * The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...", an ACL refusal of one
+ * of its commands) or a connection failure.
+ */
+function scriptError(script: Script, error: unknown): Error {
 	const message = (error as Error)?.message ?? '';
 	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
-	return toStoreError(error, script.lua) as Error;
+	return accessError(error, script.lua) ?? (toStoreError(error) as Error);
 }
 
 /** A batch script call (ContactStore.runBatch). */

@@ -1,7 +1,7 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
 import type { ConnectionOptions } from 'tls';
 import { StoreAccessError, StoreUnavailableError, ValidationError } from '../errors';
-import { refusedCommand } from './acl';
+import { refusedCommand } from '../access';
 
 /** Everything needed to reach a workspace's contact store; it comes from the n8n credential. */
 export interface StoreConfig {
@@ -152,8 +152,8 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 	return undefined;
 }
 
-export function toStoreError(error: unknown, lua?: string): unknown {
-	const refused = accessError(error, lua);
+export function toStoreError(error: unknown): unknown {
+	const refused = accessError(error);
 	if (refused) return refused;
 	if ((error as Error)?.name === 'AbortError') {
 		return new StoreUnavailableError(

@@ -3,7 +3,7 @@ import { connect as connectTcp } from 'net';
 import { connect as connectTls } from 'tls';
 import type { ValidationError } from '../errors';
 import { validatePrefix } from '../keys';
-import { checkPermissions } from './acl';
+import { checkPermissions } from '../access';
 import { accessError, createClient, tlsOptions, type RedisClient, type StoreConfig } from './connection';
 
 export interface StoreCheck {

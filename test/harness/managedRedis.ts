@@ -1,6 +1,6 @@
 import { writeFileSync } from 'fs';
 import { join } from 'path';
-import { packAclRules } from '../../lib/redis/acl';
+import { packAclRules } from '../../lib/access';
 import type { StoreConfig } from '../../lib/redis/connection';
 import { startCluster, startRedis, type RedisServer, type ServerTls } from './redis';
 import { createTestPki, type KeyPair, type TestPki } from './tls';
@@ -10,7 +10,7 @@ export const ACL_PREFIX = 'tlsacl:';
 
 /**
  * Users of the ACL file every managed-Redis test server loads. `default` stays the harness's
- * admin; `pack` is limited to exactly what the pack needs (lib/redis/acl.ts, as docs/redis.md
+ * admin; `pack` is limited to exactly what the pack needs (lib/access, as docs/redis.md
  * says); the others lack one thing each.
  */
 export const ACL_USERS = {

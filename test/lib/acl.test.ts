@@ -1,12 +1,12 @@
 /**
- * The pack's minimal ACL (lib/redis/acl.ts) is the one source: docs/redis.md shows it, the
+ * The pack's minimal ACL (lib/access) is the one source: docs/redis.md shows it, the
  * managed-Redis test servers load it, and it lists exactly the commands the code sends.
  */
 import { readdirSync, readFileSync, statSync } from 'fs';
 import { join } from 'path';
 import Redis from 'ioredis';
 import { exists as isRedisCommand } from '@ioredis/commands';
-import { aclSetUserCommand, PACK_COMMAND_GROUPS, PACK_COMMANDS } from '../../lib/redis/acl';
+import { aclSetUserCommand, PACK_COMMAND_GROUPS, PACK_COMMANDS } from '../../lib/access';
 import { ACL_USERS, aclFileLine } from '../harness/managedRedis';
 
 const root = join(__dirname, '..', '..');

@@ -1,6 +1,6 @@
 /**
  * Managed Redis as production runs it: TLS only (no plain-text port), certificates from the
- * provider's CA or self-signed, and an ACL user limited to what the pack needs (lib/redis/acl.ts).
+ * provider's CA or self-signed, and an ACL user limited to what the pack needs (lib/access).
  * Real redis-server processes, standalone and 3-master clusters (cluster bus over TLS as well).
  */
 import Redis, { Cluster } from 'ioredis';

@@ -1,5 +1,5 @@
-import type { RedisClient } from './connection';
-import { defineScript, runScript, type Script } from './scripts';
+import type { RedisClient } from '../redis/connection';
+import { defineScript, runScript, type Script } from '../redis/scripts';
 
 /**
  * The Redis commands the pack sends, grouped by what they are for: the one source of the minimal
