@@ -49,6 +49,8 @@ export class StoreAccessError extends Error {
 	constructor(
 		message: string,
 		readonly hint: string,
+		/** What Redis refused: the user's login, a command, or keys outside the user's key patterns. */
+		readonly refused: 'login' | 'command' | 'keys',
 		/** The refused command, as in ACL rules ("xadd", "xgroup|create"), when Redis named it. */
 		readonly command?: string,
 		readonly cause?: unknown,

@@ -108,5 +108,6 @@ export function refusedCommand(message: string, lua?: string): string | undefine
 	const call = /redis\.p?call\s*(?:\(|,)\s*'(\w+)'(?:\s*,\s*'([A-Za-z]+)')?/.exec(source);
 	if (!call) return undefined;
 	const command = call[1].toLowerCase();
-	return PACK_COMMANDS.includes(`${command}|${call[2]?.toLowerCase()}`) ? `${command}|${call[2].toLowerCase()}` : command;
+	const withSubcommand = call[2] && `${command}|${call[2].toLowerCase()}`;
+	return withSubcommand && PACK_COMMANDS.includes(withSubcommand) ? withSubcommand : command;
 }

@@ -123,17 +123,19 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 		return new StoreAccessError(
 			'Redis refused the user name or password of the Contact Store credential (WRONGPASS)',
 			'Check User and Password in the credential: the user must exist on the Redis server, be enabled ("on") and have this password.',
+			'login',
 			undefined,
 			error,
 		);
 	}
 	if (/NOAUTH/.test(message)) {
-		return new StoreAccessError('Redis requires a password (NOAUTH)', 'Fill Password in the Contact Store credential (and User, for an ACL user).', undefined, error);
+		return new StoreAccessError('Redis requires a password (NOAUTH)', 'Fill Password in the Contact Store credential (and User, for an ACL user).', 'login', undefined, error);
 	}
 	if (/no permissions to access one of the keys|can't access at least one of the keys/i.test(message)) {
 		return new StoreAccessError(
 			"Redis refused access to the workspace's keys: the Contact Store credential's Redis user may not use keys under its Key Prefix (ACL)",
 			'Allow them on the Redis user: ACL SETUSER <user> ~<Key Prefix>* (docs/redis.md has the whole ACL the pack needs).',
+			'keys',
 			undefined,
 			error,
 		);
@@ -145,6 +147,7 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 				? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
 				: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
 			`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
+			'command',
 			command,
 			error,
 		);

@@ -90,7 +90,7 @@ async function connected(client: RedisClient): Promise<{ ok: true; client: Redis
 const UNTRUSTED_CERTIFICATE = /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|CERT_SIGNATURE_FAILURE)$/;
 
 /** Why the server could not be reached, in plain words, with what to change in the credential. */
-export async function describeConnectionFailure(error: unknown, config: StoreConfig, host: string, port: number, timeoutMs = 2000): Promise<string> {
+async function describeConnectionFailure(error: unknown, config: StoreConfig, host: string, port: number, timeoutMs: number): Promise<string> {
 	const e = error as { code?: string; message?: string };
 	const code = e?.code ?? '';
 	const message = e?.message ?? String(error);
@@ -148,7 +148,7 @@ function describeClusterFailure(error: unknown): string {
 
 function describeCommandFailure(error: unknown, config: StoreConfig): string {
 	const refused = accessError(error);
-	if (refused && !refused.command && /keys/.test(refused.message)) {
+	if (refused?.refused === 'keys') {
 		return `The Redis user may not use keys starting with "${config.keyPrefix}" (the credential's Key Prefix). Allow them: ACL SETUSER ${config.username || 'default'} ~${config.keyPrefix}* (docs/redis.md has the whole ACL the pack needs).`;
 	}
 	if (refused) return `${refused.message}. ${refused.hint}`;
