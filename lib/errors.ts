@@ -39,3 +39,23 @@ export class StoreUnavailableError extends Error {
 		this.name = 'StoreUnavailableError';
 	}
 }
+
+/**
+ * Redis refused the credential's user: wrong user name or password, or a command or keys its ACL
+ * does not allow. Not a passing outage: retrying fails the same way until the user or the
+ * credential is changed, as `hint` says.
+ */
+export class StoreAccessError extends Error {
+	constructor(
+		message: string,
+		readonly hint: string,
+		/** What Redis refused: the user's login, a command, or keys outside the user's key patterns. */
+		readonly refused: 'login' | 'command' | 'keys',
+		/** The refused command, as in ACL rules ("xadd", "xgroup|create"), when Redis named it. */
+		readonly command?: string,
+		readonly cause?: unknown,
+	) {
+		super(message);
+		this.name = 'StoreAccessError';
+	}
+}

@@ -1,6 +1,6 @@
 import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
-import { toStoreError } from './redis/connection';
+import { accessError, toStoreError } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
 import { ConflictError, NotFoundError } from './errors';
 import { Contacts } from './contacts';
@@ -200,14 +200,14 @@ export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) =
 }
 
 /**
- * The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...") or a connection
- * failure; a Lua error names its file and line.
+ * The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...", an ACL refusal of one
+ * of its commands) or a connection failure; a Lua error names its file and line.
  */
 function scriptError(script: Script, error: unknown): Error {
 	const message = (error as Error)?.message ?? '';
 	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
-	return toStoreError(locateScriptError(script, error)) as Error;
+	return accessError(error, script.lua) ?? (toStoreError(locateScriptError(script, error)) as Error);
 }
 
 /** A batch script call (ContactStore.runBatch). */

@@ -1,5 +1,7 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
-import { StoreUnavailableError, ValidationError } from '../errors';
+import type { ConnectionOptions } from 'tls';
+import { StoreAccessError, StoreUnavailableError, ValidationError } from '../errors';
+import { refusedCommand } from '../access';
 import { autoPipeliningIgnoredCommands, defineScripts } from './scripts';
 
 /** Everything needed to reach a workspace's contact store; it comes from the n8n credential. */
@@ -12,6 +14,13 @@ export interface StoreConfig {
 	tls?: boolean;
 	/** Accept self-signed certificates (TLS only). */
 	tlsSkipVerify?: boolean;
+	/** PEM of the CA that signed the server's certificate; without it, the CAs Node.js trusts. */
+	tlsCa?: string;
+	/** PEM client certificate and its private key, for servers that require mutual TLS. */
+	tlsCert?: string;
+	tlsKey?: string;
+	/** The name the server's certificate must be for (SNI), when it is not the host connected to. */
+	tlsServername?: string;
 	/** "host:port" of cluster nodes; when set the store talks Redis Cluster. */
 	clusterNodes?: string[];
 	/** One workspace per prefix. */
@@ -53,7 +62,7 @@ function newClient(config: StoreConfig): RedisClient {
 		enableAutoPipelining: true,
 		autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 		lazyConnect: true,
-		tls: config.tls ? { rejectUnauthorized: !config.tlsSkipVerify } : undefined,
+		tls: tlsOptions(config),
 	};
 	if (config.clusterNodes && config.clusterNodes.length > 0) {
 		const nodes = config.clusterNodes.map((node) => {
@@ -66,9 +75,41 @@ function newClient(config: StoreConfig): RedisClient {
 			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 			lazyConnect: true,
 			clusterRetryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
+			// ioredis would connect to the IP a node's host name resolves to, and check the certificate
+			// against that IP: managed clusters' certificates name hosts, so keep the names.
+			...(options.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
 		});
 	}
 	return new Redis({ ...options, host: config.host, port: config.port, db: config.database ?? 0 });
+}
+
+/** Node TLS options from the credential's TLS fields; undefined when TLS is off. */
+export function tlsOptions(config: StoreConfig): ConnectionOptions | undefined {
+	if (!config.tls) return undefined;
+	if (Boolean(config.tlsCert) !== Boolean(config.tlsKey)) {
+		throw new ValidationError(
+			config.tlsCert ? 'tlsKey' : 'tlsCert',
+			'Mutual TLS needs both the client certificate and its private key',
+			'Fill both Client Certificate and Client Private Key, or leave both empty.',
+		);
+	}
+	return {
+		rejectUnauthorized: !config.tlsSkipVerify,
+		...(config.tlsCa ? { ca: pem(config.tlsCa, 'tlsCa', 'CA Certificate', 'CERTIFICATE') } : {}),
+		...(config.tlsCert && config.tlsKey
+			? { cert: pem(config.tlsCert, 'tlsCert', 'Client Certificate', 'CERTIFICATE'), key: pem(config.tlsKey, 'tlsKey', 'Client Private Key', 'PRIVATE KEY') }
+			: {}),
+		...(config.tlsServername ? { servername: config.tlsServername } : {}),
+	};
+}
+
+/** Node silently ignores a CA that is not PEM (and then trusts only its own list): refuse it instead. */
+function pem(text: string, field: string, label: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): string {
+	const trimmed = text.trim();
+	if (!new RegExp(`^-----BEGIN [A-Z ]*${kind}-----[\\s\\S]+-----END [A-Z ]*${kind}-----$`).test(trimmed)) {
+		throw new ValidationError(field, `${label} is not a PEM ${kind.toLowerCase()}`, `Paste the whole PEM text, from "-----BEGIN ${kind}-----" to "-----END ${kind}-----".`);
+	}
+	return trimmed;
 }
 
 /** Maps connection-level failures to StoreUnavailableError; leaves script and input errors alone. */
@@ -82,7 +123,51 @@ export function isConnectionError(error: unknown): boolean {
 	);
 }
 
+/**
+ * Redis's refusal of the credential's user as the pack's error, saying what to change; undefined for
+ * other errors. `lua`: the script that ran, to name the command Redis refused inside it.
+ */
+export function accessError(error: unknown, lua?: string): StoreAccessError | undefined {
+	const message = (error as Error)?.message ?? '';
+	if (/WRONGPASS|invalid username-password/i.test(message)) {
+		return new StoreAccessError(
+			'Redis refused the user name or password of the Contact Store credential (WRONGPASS)',
+			'Check User and Password in the credential: the user must exist on the Redis server, be enabled ("on") and have this password.',
+			'login',
+			undefined,
+			error,
+		);
+	}
+	if (/NOAUTH/.test(message)) {
+		return new StoreAccessError('Redis requires a password (NOAUTH)', 'Fill Password in the Contact Store credential (and User, for an ACL user).', 'login', undefined, error);
+	}
+	if (/no permissions to access one of the keys|can't access at least one of the keys/i.test(message)) {
+		return new StoreAccessError(
+			"Redis refused access to the workspace's keys: the Contact Store credential's Redis user may not use keys under its Key Prefix (ACL)",
+			'Allow them on the Redis user: ACL SETUSER <user> ~<Key Prefix>* (docs/redis.md has the whole ACL the pack needs).',
+			'keys',
+			undefined,
+			error,
+		);
+	}
+	if (/NOPERM|can't run this command/i.test(message)) {
+		const command = refusedCommand(message, lua);
+		return new StoreAccessError(
+			command
+				? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
+				: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
+			`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
+			'command',
+			command,
+			error,
+		);
+	}
+	return undefined;
+}
+
 export function toStoreError(error: unknown): unknown {
+	const refused = accessError(error);
+	if (refused) return refused;
 	if ((error as Error)?.name === 'AbortError') {
 		return new StoreUnavailableError(
 			'The contact store (Redis) could not be reached: the connection dropped while this item was being written, so it may or may not have been applied (retrying is safe with an idempotency key)',
@@ -96,16 +181,4 @@ export function toStoreError(error: unknown): unknown {
 		);
 	}
 	return error;
-}
-
-/** Readable reason for a failed credential test. */
-export function describeConnectionFailure(error: unknown): string {
-	const e = error as { code?: string; message?: string };
-	const message = e?.message ?? String(error);
-	if (e?.code === 'ECONNREFUSED' || /ECONNREFUSED/.test(message)) return 'Connection refused: is Redis running on this host and port?';
-	if (/WRONGPASS|invalid username-password|NOAUTH|AUTH/.test(message)) return 'Authentication failed: check the user name and password.';
-	if (/ETIMEDOUT|timed? ?out/i.test(message)) return 'Timed out: the host did not answer (firewall, wrong host or port?).';
-	if (/certificate|SSL|TLS|EPROTO|self[- ]signed/i.test(message)) return `TLS failed: ${message}. Check the TLS settings, or allow self-signed certificates.`;
-	if (/ENOTFOUND|EAI_AGAIN/.test(message)) return 'Host not found: check the host name.';
-	return message;
 }

@@ -4,15 +4,7 @@ import type {
 	ICredentialsDecrypted,
 	INodeCredentialTestResult,
 } from 'n8n-workflow';
-import Redis from 'ioredis';
-import {
-	acquireStore,
-	createClient,
-	describeConnectionFailure,
-	parseClusterNodes,
-	type StoreConfig,
-	type StoreLease,
-} from '../../lib';
+import { acquireStore, checkStoreConnection, parseClusterNodes, type StoreConfig, type StoreLease } from '../../lib';
 
 export const CREDENTIAL_NAME = 'contactStoreApi';
 
@@ -25,6 +17,10 @@ export function storeConfigFrom(credentials: ICredentialDataDecryptedObject): St
 		database: Number(credentials.database ?? 0),
 		tls: Boolean(credentials.tls),
 		tlsSkipVerify: Boolean(credentials.tlsSkipVerify),
+		tlsCa: (credentials.tlsCa as string) || undefined,
+		tlsCert: (credentials.tlsCert as string) || undefined,
+		tlsKey: (credentials.tlsKey as string) || undefined,
+		tlsServername: (credentials.tlsServername as string) || undefined,
 		clusterNodes: parseClusterNodes(credentials.clusterNodes as string | undefined),
 		keyPrefix: String(credentials.keyPrefix || 'ma:'),
 	};
@@ -35,26 +31,20 @@ export async function leaseStore(ctx: { getCredentials(name: string): Promise<IC
 	return acquireStore(storeConfigFrom(await ctx.getCredentials(CREDENTIAL_NAME)));
 }
 
-/** Connects with the credential, pings, and explains a failure in plain words. */
+/**
+ * Connects with the credential and checks that its Redis user may run what the pack needs; a
+ * failure says what went wrong and what to change (lib/redis/diagnose.ts).
+ */
 export async function testContactStoreCredential(
 	this: ICredentialTestFunctions,
 	credential: ICredentialsDecrypted,
 ): Promise<INodeCredentialTestResult> {
-	let client: ReturnType<typeof createClient> | undefined;
+	let config: StoreConfig;
 	try {
-		const config = storeConfigFrom(credential.data ?? {});
-		client = createClient({ ...config, connectTimeoutMs: 5000 });
-		client.on('error', () => undefined);
-		if (client instanceof Redis) {
-			client.options.maxRetriesPerRequest = 0;
-			client.options.retryStrategy = () => null;
-		}
-		await client.connect();
-		await client.ping();
-		return { status: 'OK', message: 'Connection successful' };
+		config = storeConfigFrom(credential.data ?? {});
 	} catch (error) {
-		return { status: 'Error', message: describeConnectionFailure(error) };
-	} finally {
-		client?.disconnect();
+		return { status: 'Error', message: (error as Error).message };
 	}
+	const check = await checkStoreConnection(config);
+	return { status: check.ok ? 'OK' : 'Error', message: check.message };
 }

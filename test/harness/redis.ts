@@ -1,8 +1,9 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
-import { mkdtempSync, rmSync } from 'fs';
+import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
+import type { ConnectionOptions } from 'tls';
 import Redis from 'ioredis';
 
 /** A port that is free now, and (for cluster nodes) whose bus port +10000 is free too. */
@@ -34,17 +35,51 @@ function isFree(port: number): Promise<boolean> {
 	});
 }
 
+/** TLS on a test server: its certificate, and the CA it trusts (cluster bus peers, client certificates). */
+export interface ServerTls {
+	certFile: string;
+	keyFile: string;
+	caFile: string;
+	/** Require a client certificate (mutual TLS). */
+	authClients?: boolean;
+}
+
 export interface RedisServer {
 	port: number;
 	process: ChildProcess;
 	dir: string;
+	/** Set when the server speaks TLS only (its port is the TLS port). */
+	tls?: ServerTls;
 	stop(): Promise<void>;
 }
 
-async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
+/** redis-server arguments: TLS only on `port` (no plain-text port), the cluster bus over TLS too. */
+function tlsArgs(port: number, tls: ServerTls): string[] {
+	return [
+		'--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
+		'--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ? 'yes' : 'no', '--tls-cluster', 'yes',
+	];
+}
+
+/** redis-cli arguments that reach a TLS server as the default user. */
+export function redisCliTlsArgs(tls: ServerTls | undefined): string[] {
+	return tls ? ['--tls', '--cacert', tls.caFile, ...(tls.authClients ? ['--cert', tls.certFile, '--key', tls.keyFile] : [])] : [];
+}
+
+/**
+ * ioredis options for the harness's own (default user) connections to a server: the chain is
+ * checked, not the name (the harness connects to 127.0.0.1 whatever names the certificate lists).
+ */
+export function adminTlsOptions(tls: ServerTls | undefined): { tls?: ConnectionOptions } {
+	if (!tls) return {};
+	const pem = (file: string) => readFileSync(file, 'utf8');
+	return { tls: { ca: pem(tls.caFile), checkServerIdentity: () => undefined, ...(tls.authClients ? { cert: pem(tls.certFile), key: pem(tls.keyFile) } : {}) } };
+}
+
+async function waitForPing(port: number, tls?: ServerTls, timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+		const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...adminTlsOptions(tls) });
 		client.on('error', () => undefined);
 		try {
 			await client.connect();
@@ -59,19 +94,23 @@ async function waitForPing(port: number, timeoutMs = 10_000): Promise<void> {
 	}
 }
 
-export async function startRedis(extraArgs: string[] = [], withBus = false): Promise<RedisServer> {
+export async function startRedis(extraArgs: string[] = [], withBus = false, tls?: ServerTls): Promise<RedisServer> {
 	const port = await freePort(withBus);
 	const dir = mkdtempSync(join(tmpdir(), `ma-redis-${port}-`));
 	const child = spawn(
 		'redis-server',
-		['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
+		[...(tls ? tlsArgs(port, tls) : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
 		{ stdio: 'ignore' },
 	);
-	await waitForPing(port);
+	await waitForPing(port, tls).catch((error: Error) => {
+		child.kill('SIGKILL');
+		throw tls ? new Error(`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`) : error;
+	});
 	return {
 		port,
 		process: child,
 		dir,
+		tls,
 		stop: () =>
 			new Promise((resolve) => {
 				if (child.exitCode !== null) return resolve();
@@ -84,21 +123,25 @@ export async function startRedis(extraArgs: string[] = [], withBus = false): Pro
 	};
 }
 
-/** A real 3-master Redis Cluster on loopback, created with redis-cli --cluster create. */
-export async function startCluster(): Promise<{ nodes: RedisServer[]; stop(): Promise<void> }> {
+/**
+ * A real 3-master Redis Cluster on loopback, created with redis-cli --cluster create; over TLS
+ * (clients and cluster bus) when `tls` is given; `extraArgs` go to every node.
+ */
+export async function startCluster(options: { tls?: ServerTls; extraArgs?: string[] } = {}): Promise<{ nodes: RedisServer[]; stop(): Promise<void> }> {
+	const { tls, extraArgs = [] } = options;
 	const nodes: RedisServer[] = [];
 	for (let i = 0; i < 3; i++) {
-		nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000'], true));
+		nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...extraArgs], true, tls));
 	}
 	const create = spawnSync(
 		'redis-cli',
-		['--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+		[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
 		{ encoding: 'utf8' },
 	);
 	if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
 	const deadline = Date.now() + 20_000;
 	for (;;) {
-		const states = nodes.map((n) => spawnSync('redis-cli', ['-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
+		const states = nodes.map((n) => spawnSync('redis-cli', [...redisCliTlsArgs(tls), '-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
 		if (states.every((s) => s.includes('cluster_state:ok'))) break;
 		if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
 		await new Promise((r) => setTimeout(r, 100));
