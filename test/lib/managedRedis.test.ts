@@ -32,7 +32,7 @@ jest.setTimeout(60_000);
 
 let managed: ManagedRedis;
 let smtp: SmtpSink;
-const servers: Record<'signed' | 'signedCluster' | 'selfSigned' | 'selfSignedCluster' | 'mutual', TlsServer> = {} as never;
+const servers: Record<'signed' | 'namedCluster' | 'selfSigned' | 'selfSignedCluster' | 'mutual', TlsServer> = {} as never;
 
 beforeAll(async () => {
 	managed = new ManagedRedis();
@@ -40,7 +40,7 @@ beforeAll(async () => {
 	servers.signed = await managed.standalone('signed');
 	servers.selfSigned = await managed.standalone('selfSigned');
 	servers.mutual = await managed.standalone('signed', { authClients: true });
-	servers.signedCluster = await managed.cluster('named');
+	servers.namedCluster = await managed.cluster('named');
 	servers.selfSignedCluster = await managed.cluster('selfSigned');
 });
 
@@ -72,7 +72,7 @@ async function connectedUsers(server: TlsServer): Promise<string[]> {
 
 describe.each([
 	['standalone, certificate checked against the CA', 'signed', false],
-	['3-master cluster announcing host names, certificates checked against the CA and the names', 'signedCluster', false],
+	['3-master cluster announcing host names, certificates checked against the CA and the names', 'namedCluster', false],
 	['standalone, self-signed certificate with Ignore SSL Issues', 'selfSigned', true],
 	['3-master cluster, self-signed certificates with Ignore SSL Issues', 'selfSignedCluster', true],
 ] as const)('the pack on managed Redis over TLS as the minimal ACL user: %s', (_, name, insecure) => {
@@ -170,7 +170,7 @@ async function credentialTest(config: StoreConfig): Promise<{ status: string; me
 describe('the Contact Store credential test on managed Redis', () => {
 	it('passes on TLS with the CA, standalone and cluster, with the minimal ACL user', async () => {
 		expect(await credentialTest(managed.config(servers.signed))).toEqual({ status: 'OK', message: 'Connection successful' });
-		expect(await credentialTest(managed.config(servers.signedCluster))).toEqual({ status: 'OK', message: 'Connection successful' });
+		expect(await credentialTest(managed.config(servers.namedCluster))).toEqual({ status: 'OK', message: 'Connection successful' });
 	});
 
 	it('passes on a self-signed certificate given as the CA, or with Ignore SSL Issues; says what to do without either', async () => {
@@ -188,7 +188,7 @@ describe('the Contact Store credential test on managed Redis', () => {
 		expect(wrongCa.message).toMatch(/^TLS: the server's certificate is not signed by the CA given in CA Certificate \(\w+\)\. Paste the CA certificate your Redis provider gives/);
 		const noCa = await credentialTest(managed.config(servers.signed, 'pack', { tlsCa: undefined }));
 		expect(noCa.message).toMatch(/^TLS: the server's certificate is not signed by a CA that Node\.js trusts .*Paste your Redis provider's CA certificate into CA Certificate/);
-		const onCluster = await credentialTest(managed.config(servers.signedCluster, 'pack', { tlsCa: managed.pki.otherCa.cert }));
+		const onCluster = await credentialTest(managed.config(servers.namedCluster, 'pack', { tlsCa: managed.pki.otherCa.cert }));
 		expect(onCluster.message).toMatch(/not signed by the CA given in CA Certificate/);
 	});
 
@@ -220,12 +220,12 @@ describe('the Contact Store credential test on managed Redis', () => {
 			message:
 				'Redis refused the user name or password of the Contact Store credential (WRONGPASS). Check User and Password in the credential: the user must exist on the Redis server, be enabled ("on") and have this password.',
 		});
-		const unknownUser = await credentialTest(managed.config(servers.signedCluster, 'pack', { username: 'nobody' }));
+		const unknownUser = await credentialTest(managed.config(servers.namedCluster, 'pack', { username: 'nobody' }));
 		expect(unknownUser.message).toMatch(/^Redis refused the user name or password .*\(WRONGPASS\)/);
 	});
 
 	it('names the command the ACL user may not run, before any workflow needs it, standalone and cluster', async () => {
-		for (const server of [servers.signed, servers.signedCluster]) {
+		for (const server of [servers.signed, servers.namedCluster]) {
 			const result = await credentialTest(managed.config(server, 'noXadd'));
 			expect(result).toEqual({
 				status: 'Error',
@@ -233,7 +233,7 @@ describe('the Contact Store credential test on managed Redis', () => {
 					"The Redis user may not run 'xadd', which the pack needs (ACL). Allow it: ACL SETUSER ma-no-xadd +xadd (docs/redis.md has the whole ACL the pack needs).",
 			});
 		}
-		const noClusterSlots = await credentialTest(managed.config(servers.signedCluster, 'noClusterSlots'));
+		const noClusterSlots = await credentialTest(managed.config(servers.namedCluster, 'noClusterSlots'));
 		expect(noClusterSlots.message).toMatch(/^Redis refused the 'cluster\|slots' command: .*ACL SETUSER <user> \+cluster\|slots/);
 	});
 
@@ -259,7 +259,7 @@ describe('the Contact Store credential test on managed Redis', () => {
 	it('tells cluster mode against a single server, and a single-server credential against a cluster node', async () => {
 		const asCluster = await credentialTest({ ...managed.config(servers.signed), clusterNodes: [`127.0.0.1:${servers.signed.port}`] });
 		expect(asCluster.message).toBe('The server is not a Redis Cluster. Leave Cluster Nodes empty to use it as a single server.');
-		const asSingle = await credentialTest({ ...managed.config(servers.signedCluster), clusterNodes: undefined });
+		const asSingle = await credentialTest({ ...managed.config(servers.namedCluster), clusterNodes: undefined });
 		expect(asSingle.message).toBe("The server is a Redis Cluster node. List the cluster's nodes in Cluster Nodes (host:port, comma-separated).");
 	});
 });
@@ -271,7 +271,7 @@ describe('nodes at run time on managed Redis', () => {
 			nodeType: new Contact(),
 			parameters: recordEvent as never,
 			items: [{ id: 'a' }, { id: 'b' }],
-			credentials: { contactStoreApi: credentialOf(managed.config(servers.signedCluster, 'noXadd')) },
+			credentials: { contactStoreApi: credentialOf(managed.config(servers.namedCluster, 'noXadd')) },
 			continueOnFail: true,
 		});
 		expect(out.map((item) => item.json)).toEqual([0, 1].map((item) => ({
