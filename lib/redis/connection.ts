@@ -62,6 +62,8 @@ function newClient(config: StoreConfig): RedisClient {
 		enableAutoPipelining: true,
 		autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 		lazyConnect: true,
+		// CLIENT SETINFO is not in the pack's minimal ACL (lib/access); ioredis would send it on every connect.
+		disableClientInfo: true,
 		tls: tlsOptions(config),
 	};
 	if (config.clusterNodes && config.clusterNodes.length > 0) {
