@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	type ICredentialTestFunctions,
 	type ICredentialsDecrypted,
 	type IDataObject,
@@ -78,7 +79,7 @@ function readItem(ctx: IExecuteFunctions, i: number, signingSecret: string): Ite
 		retryDelayMs: Number(o.retryMinutes ?? 15) * 60_000,
 	};
 	const identifyBy = p<string>('identifyBy', 'id');
-	const data = jsonParameter(o.mergeData, 'mergeData');
+	const data = jsonParameter(ctx, i, o.mergeData, 'mergeData');
 	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
 	return { spec, request: { ...request, data } };
 }
@@ -94,10 +95,8 @@ export class SendCampaign implements INodeType {
 		description: 'Send a personalised campaign e-mail once per contact, within caps and send windows, with unsubscribe and tracking',
 		defaults: { name: 'Send Campaign' },
 		usableAsTool: true,
-		inputs: ['main'],
-		// Three outputs like n8n's Switch node; the rule only knows single-output nodes.
-		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
-		outputs: ['main', 'main', 'main'],
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Sent', 'Deferred', 'Skipped'],
 		credentials: [
 			{ name: 'contactStoreApi', required: true, testedBy: 'contactStoreConnectionTest' },

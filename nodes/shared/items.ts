@@ -56,18 +56,25 @@ export function perItem<T>(ctx: IExecuteFunctions, build: (itemIndex: number) =>
 	});
 }
 
-/** Parses a JSON parameter that may already be an object (n8n resolves expressions to values). */
-export function jsonParameter(value: unknown, field: string): IDataObject {
-	if (value === undefined || value === null || value === '') return {};
-	if (typeof value === 'string') {
-		try {
-			value = JSON.parse(value);
-		} catch {
-			throw new ValidationError(field, `"${field}" is not valid JSON`);
-		}
+/**
+ * Parses a JSON text parameter; a value n8n already resolved from an expression is returned as it is.
+ * Invalid JSON is a NodeOperationError naming the item and the field.
+ */
+export function parseJsonParameter(ctx: IExecuteFunctions, itemIndex: number, value: unknown, field: string, label: string): unknown {
+	if (typeof value !== 'string') return value;
+	try {
+		return JSON.parse(value);
+	} catch {
+		throw toNodeError(ctx, new ValidationError(field, `${label} is not valid JSON`), itemIndex);
 	}
-	if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, `"${field}" must be a JSON object`);
-	return value as IDataObject;
+}
+
+/** Reads a JSON object parameter (text or an object from an expression); empty is {}. */
+export function jsonParameter(ctx: IExecuteFunctions, itemIndex: number, value: unknown, field: string): IDataObject {
+	if (value === undefined || value === null || value === '') return {};
+	const parsed = parseJsonParameter(ctx, itemIndex, value, field, `"${field}"`);
+	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ValidationError(field, `"${field}" must be a JSON object`);
+	return parsed as IDataObject;
 }
 
 /**
