@@ -50,12 +50,12 @@ function ours(vars: Json): Pick<NormalisedOutcome, 'contactId' | 'campaignId'> {
 
 // ---------- SendGrid (Event Webhook, ECDSA P-256 signed) ----------
 
-/** Verifies `X-Twilio-Email-Event-Webhook-Signature` over timestamp + raw body with the account's public key. */
 /** SendGrid shows its verification key as bare base64 DER; PEM is accepted as pasted. */
 export function sendGridKeyPem(publicKey: string): string {
 	return publicKey.includes('BEGIN PUBLIC KEY') ? publicKey : `-----BEGIN PUBLIC KEY-----\n${publicKey.replace(/\s+/g, '')}\n-----END PUBLIC KEY-----`;
 }
 
+/** Verifies `X-Twilio-Email-Event-Webhook-Signature` over timestamp + raw body with the account's public key. */
 export function verifySendGrid(publicKey: string, rawBody: Buffer, signature: string | undefined, timestamp: string | undefined): boolean {
 	if (!signature || !timestamp) return false;
 	try {
