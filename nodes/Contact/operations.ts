@@ -134,7 +134,7 @@ function changeOutput(value: { change: ChangeResult; contact: Contact | null }):
 
 function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, unknown> {
 	if (ctx.getNodeParameter('fieldsInput', itemIndex) === 'json') {
-		return jsonParameter(ctx, itemIndex, ctx.getNodeParameter('fieldsJson', itemIndex, '{}'), 'fields');
+		return jsonParameter(ctx.getNodeParameter('fieldsJson', itemIndex, '{}'), 'fields');
 	}
 	const rows = (ctx.getNodeParameter('fieldsUi.field', itemIndex, []) as IDataObject[]) ?? [];
 	const fields: Record<string, unknown> = {};

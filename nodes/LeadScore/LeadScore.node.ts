@@ -322,7 +322,7 @@ export class LeadScore implements INodeType {
 							name: this.getNodeParameter('eventName', i) as string,
 							id: stringOrEmpty(this.getNodeParameter('eventId', i, '')),
 							time: this.getNodeParameter('eventTime', i, '') as string,
-							properties: jsonParameter(this, i, this.getNodeParameter('eventProperties', i, {}), 'eventProperties'),
+							properties: jsonParameter(this.getNodeParameter('eventProperties', i, {}), 'eventProperties'),
 						};
 			}
 			return input;

@@ -19,7 +19,7 @@ export function readModel(ctx: IExecuteFunctions, itemIndex = 0): { name: string
 	const grades = gradeRows.length > 0 ? gradeRows.map((g) => ({ name: g.name as string, min: g.minScore as number })) : undefined;
 	let rules: ScoreRule[];
 	if (ctx.getNodeParameter('rulesInput', itemIndex) === 'json') {
-		const raw = parseJsonParameter(ctx, itemIndex, ctx.getNodeParameter('rulesJson', itemIndex), 'rulesJson', 'Rules (JSON)');
+		const raw = parseJsonParameter(ctx.getNodeParameter('rulesJson', itemIndex), 'rulesJson', 'Rules (JSON)');
 		if (!Array.isArray(raw)) throw new ValidationError('rulesJson', 'Rules (JSON) must be a list of rules');
 		rules = raw as ScoreRule[];
 	} else {

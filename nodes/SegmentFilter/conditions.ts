@@ -57,7 +57,7 @@ export function rowToCondition(row: IDataObject): SegmentLeaf {
 /** The condition tree from the node: the rows joined by the combinator, or the JSON tree. */
 export function readConditions(ctx: IExecuteFunctions, itemIndex: number): SegmentCondition {
 	if (ctx.getNodeParameter('conditionsInput', itemIndex) === 'json') {
-		const raw = parseJsonParameter(ctx, itemIndex, ctx.getNodeParameter('conditionsJson', itemIndex), 'conditionsJson', 'Conditions (JSON)');
+		const raw = parseJsonParameter(ctx.getNodeParameter('conditionsJson', itemIndex), 'conditionsJson', 'Conditions (JSON)');
 		if (Array.isArray(raw)) return { combinator: 'and', conditions: raw as SegmentCondition[] };
 		if (!raw || typeof raw !== 'object') throw new ValidationError('conditionsJson', 'Conditions (JSON) must be a condition, a group or a list of conditions');
 		return raw as SegmentCondition;

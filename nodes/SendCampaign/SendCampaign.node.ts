@@ -79,7 +79,7 @@ function readItem(ctx: IExecuteFunctions, i: number, signingSecret: string): Ite
 		retryDelayMs: Number(o.retryMinutes ?? 15) * 60_000,
 	};
 	const identifyBy = p<string>('identifyBy', 'id');
-	const data = jsonParameter(ctx, i, o.mergeData, 'mergeData');
+	const data = jsonParameter(o.mergeData, 'mergeData');
 	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
 	return { spec, request: { ...request, data } };
 }
