@@ -5,7 +5,7 @@ export class CampaignSmtpApi implements ICredentialType {
 
 	displayName = 'Campaign SMTP API';
 
-	icon: Icon = 'file:campaignSmtp.svg';
+	icon: Icon = { light: 'file:campaignSmtp.svg', dark: 'file:campaignSmtp.dark.svg' };
 
 	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/send-campaign.md#credential-campaign-smtp';
 

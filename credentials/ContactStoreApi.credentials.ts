@@ -5,7 +5,7 @@ export class ContactStoreApi implements ICredentialType {
 
 	displayName = 'Contact Store (Redis) API';
 
-	icon: Icon = 'file:contactStore.svg';
+	icon: Icon = { light: 'file:contactStore.svg', dark: 'file:contactStore.dark.svg' };
 
 	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/concepts.md#credential-contact-store';
 
@@ -38,7 +38,7 @@ export class ContactStoreApi implements ICredentialType {
 		},
 		{
 			displayName: 'Client Certificate',
-			name: 'tlsCert',
+			name: 'tlsPublicCert',
 			type: 'string',
 			typeOptions: { rows: 4 },
 			default: '',
@@ -48,7 +48,7 @@ export class ContactStoreApi implements ICredentialType {
 		},
 		{
 			displayName: 'Client Private Key',
-			name: 'tlsKey',
+			name: 'tlsPrivateKey',
 			type: 'string',
 			typeOptions: { password: true, rows: 4 },
 			default: '',
@@ -76,8 +76,6 @@ export class ContactStoreApi implements ICredentialType {
 		{
 			displayName: 'Key Prefix',
 			name: 'keyPrefix',
-			// A key prefix is a name, not a secret: it must stay readable.
-			// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
 			type: 'string',
 			default: 'ma:',
 			description: 'All keys start with this prefix; one workspace per prefix, so several can share one Redis',

@@ -5,7 +5,7 @@ export class MarketingWebhookApi implements ICredentialType {
 
 	displayName = 'Marketing Webhook API';
 
-	icon: Icon = 'file:marketingWebhook.svg';
+	icon: Icon = { light: 'file:marketingWebhook.svg', dark: 'file:marketingWebhook.dark.svg' };
 
 	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/marketing-webhook-trigger.md#credential-marketing-webhook';
 
@@ -19,8 +19,9 @@ export class MarketingWebhookApi implements ICredentialType {
 			default: '',
 			description: 'Events endpoint: senders put this value in the shared secret header',
 		},
-		// A header name, not a secret: it must stay readable.
-		// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
+		// A header NAME, not a secret: masking it would hide which header senders must set. The rule
+		// matches "secret" in the field name; the name says whose header it is, so it stays.
+		// eslint-disable-next-line @n8n/community-nodes/credential-password-field
 		{ displayName: 'Shared Secret Header', name: 'sharedSecretHeader', type: 'string', default: 'X-Webhook-Secret' },
 		{
 			displayName: 'HMAC Secret',
@@ -30,19 +31,17 @@ export class MarketingWebhookApi implements ICredentialType {
 			default: '',
 			description: 'Events endpoint: senders sign the raw body with HMAC-SHA256 and send the hex digest (optionally "sha256=" prefixed) in the signature header',
 		},
-		// A header name, not a secret.
-		// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
 		{ displayName: 'Signature Header', name: 'hmacHeader', type: 'string', default: 'X-Signature' },
 		{
 			displayName: 'SendGrid Verification Key',
 			name: 'sendgridPublicKey',
 			type: 'string',
-			typeOptions: { password: true },
 			default: '',
 			description: 'Public key shown by SendGrid when "Signed Event Webhook" is enabled',
 		},
+		// Mailgun's HMAC signing key is a secret; the rule does not know "signing key" as a secret name.
+		// eslint-disable-next-line @n8n/community-nodes/credential-unnecessary-password
 		{ displayName: 'Mailgun Webhook Signing Key', name: 'mailgunSigningKey', type: 'string', typeOptions: { password: true }, default: '' },
-		// eslint-disable-next-line n8n-nodes-base/cred-class-field-type-options-password-missing
 		{ displayName: 'Postmark Webhook User', name: 'postmarkUser', type: 'string', default: '', description: 'Basic auth user you put in the Postmark webhook URL' },
 		{ displayName: 'Postmark Webhook Password', name: 'postmarkPassword', type: 'string', typeOptions: { password: true }, default: '' },
 		{ displayName: 'Brevo Token', name: 'brevoToken', type: 'string', typeOptions: { password: true }, default: '', description: 'Bearer token configured on the Brevo webhook' },

@@ -147,3 +147,12 @@ export function checkProperties(value: unknown, field = 'properties'): string {
 	}
 	return json;
 }
+
+/** JSON text (or its UTF-8 bytes) parsed, or not ok when it is not JSON. */
+export function parseJson(raw: Buffer | string): { ok: true; value: unknown } | { ok: false } {
+	try {
+		return { ok: true, value: JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw) };
+	} catch {
+		return { ok: false };
+	}
+}

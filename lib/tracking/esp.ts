@@ -50,12 +50,16 @@ function ours(vars: Json): Pick<NormalisedOutcome, 'contactId' | 'campaignId'> {
 
 // ---------- SendGrid (Event Webhook, ECDSA P-256 signed) ----------
 
+/** SendGrid shows its verification key as bare base64 DER; PEM is accepted as pasted. */
+export function sendGridKeyPem(publicKey: string): string {
+	return publicKey.includes('BEGIN PUBLIC KEY') ? publicKey : `-----BEGIN PUBLIC KEY-----\n${publicKey.replace(/\s+/g, '')}\n-----END PUBLIC KEY-----`;
+}
+
 /** Verifies `X-Twilio-Email-Event-Webhook-Signature` over timestamp + raw body with the account's public key. */
 export function verifySendGrid(publicKey: string, rawBody: Buffer, signature: string | undefined, timestamp: string | undefined): boolean {
 	if (!signature || !timestamp) return false;
-	const pem = publicKey.includes('BEGIN PUBLIC KEY') ? publicKey : `-----BEGIN PUBLIC KEY-----\n${publicKey.replace(/\s+/g, '')}\n-----END PUBLIC KEY-----`;
 	try {
-		return verifySignature('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), rawBody]), { key: pem, dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
+		return verifySignature('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), rawBody]), { key: sendGridKeyPem(publicKey), dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
 	} catch {
 		return false;
 	}

@@ -6,7 +6,7 @@ import { createHmac } from 'crypto';
 import { ValidationError } from '../errors';
 import { settleAll, type ContactStore } from '../store';
 import { Campaigns, type OutcomeInput } from '../campaigns';
-import { checkName, LIMITS } from '../values';
+import { checkName, LIMITS, parseJson } from '../values';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
@@ -120,14 +120,6 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 		body,
 		events: [],
 	};
-}
-
-function parseJson(raw: Buffer | string): { ok: true; value: unknown } | { ok: false } {
-	try {
-		return { ok: true, value: JSON.parse(Buffer.isBuffer(raw) ? raw.toString('utf8') : raw) };
-	} catch {
-		return { ok: false };
-	}
 }
 
 function basicAuth(req: WebhookRequest): { user: string; password: string } | null {

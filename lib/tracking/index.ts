@@ -1,3 +1,4 @@
 export * from './tokens';
 export * from './esp';
 export * from './handler';
+export * from './secrets';

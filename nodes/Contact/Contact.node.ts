@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	NodeOperationError,
 	type IExecuteFunctions,
 	type INodeExecutionData,
@@ -21,8 +22,8 @@ export class Contact implements INodeType {
 		description: 'Keep contacts, events, tags and subscriptions in the Redis contact store, and classify inbound e-mail',
 		defaults: { name: 'Contact' },
 		usableAsTool: true,
-		inputs: ['main'],
-		outputs: ['main'],
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'contactStoreApi', required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties: contactProperties,
 	};

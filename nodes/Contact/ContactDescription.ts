@@ -559,20 +559,20 @@ const inboundProperties: INodeProperties[] = [
 				description: 'Whether to record the matching event ($email_bounced, $email_complained, $email_replied, $email_unsubscribed) on the contact',
 			},
 			{
-				displayName: 'Suppress After Soft Bounces',
-				name: 'softBounceLimit',
-				type: 'number',
-				typeOptions: { minValue: 0 },
-				default: 0,
-				description: 'Mark a contact bounced after this many soft bounces within the window below (0 = never; soft bounces alone never suppress by default)',
-			},
-			{
 				displayName: 'Soft Bounce Window (Days)',
 				name: 'softBounceDays',
 				type: 'number',
 				typeOptions: { minValue: 1 },
 				default: 30,
 				description: 'The window in which soft bounces are counted for Suppress After Soft Bounces',
+			},
+			{
+				displayName: 'Suppress After Soft Bounces',
+				name: 'softBounceLimit',
+				type: 'number',
+				typeOptions: { minValue: 0 },
+				default: 0,
+				description: 'Mark a contact bounced after this many soft bounces within the Soft Bounce Window (0 = never; soft bounces alone never suppress by default)',
 			},
 			{
 				displayName: 'Unsubscribe Mailboxes',

@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	NodeOperationError,
 	type IDataObject,
 	type INode,
@@ -128,7 +129,7 @@ export class ContactTrigger implements INodeType {
 		description: 'Starts the workflow when something happens to a contact: an event, a tag, a field, a date, inactivity',
 		defaults: { name: 'Contact Trigger' },
 		inputs: [],
-		outputs: ['main'],
+		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties,
 	};

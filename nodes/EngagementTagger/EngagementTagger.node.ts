@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	NodeOperationError,
 	type IDataObject,
 	type IExecuteFunctions,
@@ -45,8 +46,8 @@ export class EngagementTagger implements INodeType {
 		description: 'Tags contacts Engaged / Disengaged / Inactive from their last interaction',
 		defaults: { name: 'Engagement Tagger' },
 		usableAsTool: true,
-		inputs: ['main'],
-		outputs: ['main'],
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties: [
 			{

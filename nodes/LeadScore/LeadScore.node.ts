@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INodeExecutionData,
@@ -61,8 +62,7 @@ export class LeadScore implements INodeType {
 		description: 'Scores contacts from events and fields, with decay, grades and grade-change events',
 		defaults: { name: 'Lead Score' },
 		usableAsTool: true,
-		inputs: ['main'],
-		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
+		inputs: [NodeConnectionTypes.Main],
 		outputs: `={{(${configuredOutputs})($parameter)}}`,
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties: [

@@ -1,6 +1,7 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ValidationError } from '../../lib/errors';
 import type { Decay, Grade, ScoreRule } from '../../lib/scoring';
+import { parseJsonParameter } from '../shared/items';
 
 export function stringOrEmpty(value: unknown): string {
 	return value === undefined || value === null ? '' : String(value);
@@ -18,14 +19,7 @@ export function readModel(ctx: IExecuteFunctions, itemIndex = 0): { name: string
 	const grades = gradeRows.length > 0 ? gradeRows.map((g) => ({ name: g.name as string, min: g.minScore as number })) : undefined;
 	let rules: ScoreRule[];
 	if (ctx.getNodeParameter('rulesInput', itemIndex) === 'json') {
-		let raw = ctx.getNodeParameter('rulesJson', itemIndex) as unknown;
-		if (typeof raw === 'string') {
-			try {
-				raw = JSON.parse(raw);
-			} catch {
-				throw new ValidationError('rulesJson', 'Rules (JSON) is not valid JSON');
-			}
-		}
+		const raw = parseJsonParameter(ctx.getNodeParameter('rulesJson', itemIndex), 'rulesJson', 'Rules (JSON)');
 		if (!Array.isArray(raw)) throw new ValidationError('rulesJson', 'Rules (JSON) must be a list of rules');
 		rules = raw as ScoreRule[];
 	} else {

@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INodeExecutionData,
@@ -22,10 +23,8 @@ export class LoopGuard implements INodeType {
 		description: 'Stops contacts from looping between workflows or re-entering one too often',
 		defaults: { name: 'Loop Guard' },
 		usableAsTool: true,
-		inputs: ['main'],
-		// Two outputs (Continue, Blocked) like n8n's If node; the rule only knows single-output nodes.
-		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
-		outputs: ['main', 'main'],
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Continue', 'Blocked'],
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties: [

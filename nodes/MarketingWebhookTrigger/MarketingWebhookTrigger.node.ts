@@ -1,13 +1,17 @@
-import type {
-	IDataObject,
-	INodeExecutionData,
-	INodeType,
-	INodeTypeDescription,
-	IWebhookDescription,
-	IWebhookFunctions,
-	IWebhookResponseData,
+import {
+	NodeConnectionTypes,
+	type ICredentialTestFunctions,
+	type ICredentialsDecrypted,
+	type IDataObject,
+	type INodeCredentialTestResult,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+	type IWebhookDescription,
+	type IWebhookFunctions,
+	type IWebhookResponseData,
 } from 'n8n-workflow';
-import { WebhookHandler, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
+import { WebhookHandler, webhookSecretsProblems, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 /**
@@ -73,6 +77,12 @@ function secretsFrom(c: IDataObject | undefined): WebhookSecrets {
 	};
 }
 
+/** The settings are only used to check incoming requests, so the test checks them, not a connection. */
+async function testMarketingWebhookCredential(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+	const problems = webhookSecretsProblems(secretsFrom(credential.data));
+	return problems.length > 0 ? { status: 'Error', message: problems.join('. ') } : { status: 'OK', message: 'Settings are valid' };
+}
+
 type RawRequest = {
 	method: string;
 	headers: Record<string, string | string[] | undefined>;
@@ -90,13 +100,14 @@ export class MarketingWebhookTrigger implements INodeType {
 		icon: { light: 'file:marketingWebhookTrigger.svg', dark: 'file:marketingWebhookTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,
+		subtitle: '={{ "path: /" + ($parameter["path"] || "") }}',
 		description: 'Receive CRM, site and form events, ESP delivery events, and the open, click and unsubscribe hits of your campaigns',
 		defaults: { name: 'Marketing Webhook Trigger' },
 		inputs: [],
-		outputs: ['main'],
+		outputs: [NodeConnectionTypes.Main],
 		credentials: [
 			{ name: 'contactStoreApi', required: true, testedBy: 'contactStoreConnectionTest' },
-			{ name: 'marketingWebhookApi', required: false },
+			{ name: 'marketingWebhookApi', required: false, testedBy: 'marketingWebhookSettingsTest' },
 		],
 		webhooks: MARKETING_WEBHOOKS,
 		properties: [
@@ -147,7 +158,7 @@ export class MarketingWebhookTrigger implements INodeType {
 	};
 
 	methods = {
-		credentialTest: { contactStoreConnectionTest: testContactStoreCredential },
+		credentialTest: { contactStoreConnectionTest: testContactStoreCredential, marketingWebhookSettingsTest: testMarketingWebhookCredential },
 	};
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {

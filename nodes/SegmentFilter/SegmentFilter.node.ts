@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	type IDataObject,
 	type IExecuteFunctions,
 	type INodeExecutionData,
@@ -61,8 +62,7 @@ export class SegmentFilter implements INodeType {
 		description: 'Routes contacts by conditions on their stored state, or lists every contact of a segment',
 		defaults: { name: 'Segment Filter' },
 		usableAsTool: true,
-		inputs: ['main'],
-		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
+		inputs: [NodeConnectionTypes.Main],
 		outputs: `={{(${configuredOutputs})($parameter)}}`,
 		credentials: [{ name: CREDENTIAL_NAME, required: true, testedBy: 'contactStoreConnectionTest' }],
 		properties: [

@@ -2,6 +2,7 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ValidationError } from '../../lib/errors';
 import { DEFAULT_TIERS } from '../../lib/engagement';
 import type { SegmentCondition, SegmentLeaf } from '../../lib/segments';
+import { parseJsonParameter } from '../shared/items';
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 /** 0 or empty days mean "ever" for event and e-mail conditions. */
@@ -56,14 +57,7 @@ export function rowToCondition(row: IDataObject): SegmentLeaf {
 /** The condition tree from the node: the rows joined by the combinator, or the JSON tree. */
 export function readConditions(ctx: IExecuteFunctions, itemIndex: number): SegmentCondition {
 	if (ctx.getNodeParameter('conditionsInput', itemIndex) === 'json') {
-		let raw = ctx.getNodeParameter('conditionsJson', itemIndex) as unknown;
-		if (typeof raw === 'string') {
-			try {
-				raw = JSON.parse(raw);
-			} catch {
-				throw new ValidationError('conditionsJson', 'Conditions (JSON) is not valid JSON');
-			}
-		}
+		const raw = parseJsonParameter(ctx.getNodeParameter('conditionsJson', itemIndex), 'conditionsJson', 'Conditions (JSON)');
 		if (Array.isArray(raw)) return { combinator: 'and', conditions: raw as SegmentCondition[] };
 		if (!raw || typeof raw !== 'object') throw new ValidationError('conditionsJson', 'Conditions (JSON) must be a condition, a group or a list of conditions');
 		return raw as SegmentCondition;

@@ -1,4 +1,5 @@
 import {
+	NodeConnectionTypes,
 	type ICredentialTestFunctions,
 	type ICredentialsDecrypted,
 	type IDataObject,
@@ -94,10 +95,8 @@ export class SendCampaign implements INodeType {
 		description: 'Send a personalised campaign e-mail once per contact, within caps and send windows, with unsubscribe and tracking',
 		defaults: { name: 'Send Campaign' },
 		usableAsTool: true,
-		inputs: ['main'],
-		// Three outputs like n8n's Switch node; the rule only knows single-output nodes.
-		// eslint-disable-next-line n8n-nodes-base/node-class-description-outputs-wrong
-		outputs: ['main', 'main', 'main'],
+		inputs: [NodeConnectionTypes.Main],
+		outputs: [NodeConnectionTypes.Main, NodeConnectionTypes.Main, NodeConnectionTypes.Main],
 		outputNames: ['Sent', 'Deferred', 'Skipped'],
 		credentials: [
 			{ name: 'contactStoreApi', required: true, testedBy: 'contactStoreConnectionTest' },

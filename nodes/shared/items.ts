@@ -4,7 +4,7 @@ import {
 	type INodeExecutionData,
 	type IDataObject,
 } from 'n8n-workflow';
-import { ConflictError, NotFoundError, StoreUnavailableError, ValidationError, type Result } from '../../lib';
+import { ConflictError, NotFoundError, StoreUnavailableError, ValidationError, parseJson, type Result } from '../../lib';
 
 /** Turns a lib error into the NodeOperationError n8n shows, naming the item and the field. */
 export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: number): NodeOperationError {
@@ -56,18 +56,24 @@ export function perItem<T>(ctx: IExecuteFunctions, build: (itemIndex: number) =>
 	});
 }
 
-/** Parses a JSON parameter that may already be an object (n8n resolves expressions to values). */
+/**
+ * Reads a JSON text parameter; a value n8n already resolved from an expression is returned as it is.
+ * Bad JSON is a ValidationError like any other bad input: the node names the field as users see it,
+ * and toNodeError makes it the item's NodeOperationError.
+ */
+export function parseJsonParameter(value: unknown, field: string, label: string): unknown {
+	if (typeof value !== 'string') return value;
+	const parsed = parseJson(value);
+	if (!parsed.ok) throw new ValidationError(field, `${label} is not valid JSON`);
+	return parsed.value;
+}
+
+/** Reads a JSON object parameter (text, or an object from an expression); empty is {}. */
 export function jsonParameter(value: unknown, field: string): IDataObject {
 	if (value === undefined || value === null || value === '') return {};
-	if (typeof value === 'string') {
-		try {
-			value = JSON.parse(value);
-		} catch {
-			throw new ValidationError(field, `"${field}" is not valid JSON`);
-		}
-	}
-	if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError(field, `"${field}" must be a JSON object`);
-	return value as IDataObject;
+	const parsed = parseJsonParameter(value, field, `"${field}"`);
+	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ValidationError(field, `"${field}" must be a JSON object`);
+	return parsed as IDataObject;
 }
 
 /**

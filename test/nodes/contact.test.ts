@@ -172,6 +172,7 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		['a field value that does not fit its type', { fieldsUi: { field: [{ name: 'n', type: 'number', value: 'abc' }] } }, 'Fields > n'],
 		['a malformed date', { fieldsUi: { field: [{ name: 'd', type: 'date', value: '2024-13-45' }] } }, 'Fields > d'],
 		['fields JSON that is not an object', { fieldsInput: 'json', fieldsJson: '[1,2]' }, 'Fields'],
+		['fields JSON that is null', { fieldsInput: 'json', fieldsJson: 'null' }, 'Fields'],
 		['fields JSON that does not parse', { fieldsInput: 'json', fieldsJson: '{nope' }, 'Fields'],
 	])('stops on %s, naming the item and field', async (_label, extra, field) => {
 		await expect(run({ resource: 'contact', operation: 'upsert', contactId: 'f-bad', ...extra }, [{}, {}])).rejects.toThrow(`(item 0, field "${field}")`);

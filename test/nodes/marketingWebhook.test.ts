@@ -5,7 +5,7 @@
  * Not covered here (the e2e suite must): n8n's own HTTP server, body parsing and rawBody capture,
  * production webhook registration on activation, and the executions started by workflowData.
  */
-import { createHmac } from 'crypto';
+import { createHmac, generateKeyPairSync } from 'crypto';
 import { createServer, type IncomingMessage, type Server } from 'http';
 import { WebhookContext } from 'n8n-core';
 import {
@@ -13,6 +13,7 @@ import {
 	NodeHelpers,
 	Workflow,
 	type ICredentialDataDecryptedObject,
+	type ICredentialTestFunctions,
 	type ICredentials,
 	type IHttpRequestOptions,
 	type INode,
@@ -296,5 +297,43 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		const signature = createHmac('sha256', 'hmac-key').update(body).digest('hex');
 		expect((await call('POST', '/events', body, { 'content-type': 'application/json', 'x-signature': signature })).status).toBe(200);
 		expect((await call('POST', '/events', JSON.stringify(JSON.parse(body)), { 'content-type': 'application/json', 'x-signature': signature })).status).toBe(401);
+	});
+});
+
+describe('Marketing Webhook credential test', () => {
+	const node = new MarketingWebhookTrigger();
+	const test = (data: ICredentialDataDecryptedObject) =>
+		node.methods.credentialTest.marketingWebhookSettingsTest.call({} as ICredentialTestFunctions, { id: '1', name: 'Marketing Webhook', type: 'marketingWebhookApi', data });
+	const sendgridKey = (generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+
+	it('is the test n8n runs for the credential (testedBy on the node)', () => {
+		const declared = node.description.credentials?.find((c) => c.name === 'marketingWebhookApi');
+		expect(declared?.testedBy).toBe('marketingWebhookSettingsTest');
+	});
+
+	it('accepts settings every sender can use', async () => {
+		const data = {
+			sharedSecret: 'crm-secret',
+			sharedSecretHeader: 'X-Webhook-Secret',
+			hmacHeader: 'X-Signature',
+			sendgridPublicKey: sendgridKey,
+			postmarkUser: 'pm',
+			postmarkPassword: 'pm-pass',
+			snsTopicArns: 'arn:aws:sns:us-east-1:123456789012:ses-events, arn:aws:sns:eu-west-1:123456789012:ses.fifo',
+		};
+		expect(await test(data)).toEqual({ status: 'OK', message: 'Settings are valid' });
+	});
+
+	it.each([
+		['nothing set', { sharedSecretHeader: 'X-Webhook-Secret' }, /Nothing is set/],
+		['a header name with a space', { sharedSecret: 's', sharedSecretHeader: 'X Webhook Secret' }, /Shared secret header "x webhook secret" is not a valid HTTP header name/],
+		['a header name with a colon', { sharedSecret: 's', hmacHeader: 'X-Signature:' }, /Signature header "x-signature:" is not a valid HTTP header name/],
+		['a SendGrid key that is not a public key', { sendgridPublicKey: 'not-a-key' }, /SendGrid verification key is not a public key/],
+		['a Postmark user without password', { postmarkUser: 'pm' }, /Postmark needs both the webhook user and password/],
+		['a topic that is not an SNS ARN', { snsTopicArns: 'ses-events' }, /"ses-events" is not an Amazon SNS topic ARN/],
+	])('names what is wrong: %s', async (_case, data, message) => {
+		const result = await test(data);
+		expect(result.status).toBe('Error');
+		expect(result.message).toMatch(message);
 	});
 });
