@@ -556,11 +556,13 @@ async function http(baseUrl, method, urlPath, { body, cookie, headers = {}, time
       h['content-type'] = h['content-type'] || 'application/json';
     }
   }
-  const res = await fetch(new URL(urlPath, baseUrl), {
-    method,
-    headers: h,
-    body: payload,
-    signal: AbortSignal.timeout(timeoutMs),
+  const send = () =>
+    fetch(new URL(urlPath, baseUrl), { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+  // n8n closes idle keep-alive connections after 5 s; on a loaded machine a request can leave on
+  // one it is closing ("other side closed", nothing received). A GET is safe to send again.
+  const res = await send().catch((e) => {
+    if (method !== 'GET' || !(e.cause && e.cause.code === 'UND_ERR_SOCKET')) throw e;
+    return send();
   });
   const text = await res.text();
   let json;
