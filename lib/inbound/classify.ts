@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { ValidationError } from '../errors';
 import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
+import { bounceReason, isHardBounce, type BounceReason } from './reasons';
 
 export const INBOUND_KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other'] as const;
 export type InboundKind = (typeof INBOUND_KINDS)[number];
@@ -12,6 +13,8 @@ export interface InboundMessage {
 	reason: string;
 	/** The address the message is about: the bounced or complaining recipient, or the sender of a reply. */
 	recipient: string | null;
+	/** Why a bounce bounced (user_unknown, mailbox_full, blocked, ...): decides hard or soft (docs/bounces.md). */
+	bounceReason: BounceReason | null;
 	/** RFC 3463 enhanced status code of a bounce (e.g. "5.1.1"). */
 	status: string | null;
 	/** The remote server's answer (e.g. "smtp; 550 5.1.1 User unknown"). */
@@ -61,16 +64,44 @@ function addresses(field: AddressObject | AddressObject[] | undefined): string[]
 
 const STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
-/** Some 5.x.x answers are about the message or the sender's reputation, not the address. */
-function bounceKind(status: string, diagnostic: string | null): { kind: InboundKind; reason: string } {
-	const cls = status[0];
-	if (cls === '4') return { kind: 'soft_bounce', reason: `Temporary failure (status ${status})` };
-	if (status === '5.2.2') return { kind: 'soft_bounce', reason: 'Mailbox full (status 5.2.2): temporary by nature' };
-	if (status === '5.3.4') return { kind: 'soft_bounce', reason: 'Message too large (status 5.3.4): the address is fine' };
-	if (/^5\.7\./.test(status) && /spam|block|blacklist|blocklist|reputation|policy|content|rate|dmarc|spf|dkim/i.test(diagnostic ?? '')) {
-		return { kind: 'soft_bounce', reason: `Rejected for policy or content (status ${status}), not because of the address` };
-	}
-	return { kind: 'hard_bounce', reason: `Permanent failure (status ${status})` };
+/** A bounce's kind and reason from its code and words (lib/inbound/reasons.ts has the rule). */
+function bounceVerdict(
+	status: string | null,
+	diagnostic: string | null,
+	action = '',
+	context: { command?: string | null; diagnosticType?: string | null } = {},
+): { kind: InboundKind; bounceReason: BounceReason; reason: string } {
+	const evidence = { status, diagnostic, action, command: context.command ?? smtpCommand(diagnostic ?? ''), diagnosticType: context.diagnosticType };
+	const reason = bounceReason(evidence);
+	const hard = isHardBounce(reason, evidence);
+	const words = reason.replace(/_/g, ' ');
+	return {
+		kind: hard ? 'hard_bounce' : 'soft_bounce',
+		bounceReason: reason,
+		reason: `${action === 'delayed' ? 'Delivery delayed' : hard ? 'Permanent failure of the address' : 'Failure that says nothing against the address'}: ${words}${status ? ` (status ${status})` : ''}`,
+	};
+}
+
+/** The SMTP command a report says the server answered: the last one it names ("in reply to RCPT TO", ">>> DATA"). */
+export function smtpCommand(text: string): string | null {
+	// Answers only given to RCPT TO.
+	if (/\[rcpt_to\]|does not like recipient|rcpt to response|smtp:rcpt|recipient address rejected/i.test(text)) return 'RCPT';
+	const named = [...text.matchAll(/(?:in reply to|after|>>>|did not like our|while sending|command:?|-{3,}\s*smtp command)\s*(?:the\s+)?(?:end of\s+)?(rcpt|data|mail|ehlo|helo)\b/gi)];
+	return named.length > 0 ? named[named.length - 1][1].toUpperCase() : null;
+}
+
+/** The server's own RFC 3463 code: the one right after its reply code ("550-'5.7.1"), else the first. */
+function ownStatus(text: string): string | null {
+	const afterReply = /\b[245]\d\d[ -]['"]?([245]\.\d{1,3}\.\d{1,3})\b/.exec(text);
+	return afterReply?.[1] ?? STATUS.exec(text)?.[0] ?? null;
+}
+
+/** The status to trust: an RFC 3463 code in the server's own answer wins over a generic one (x.0.0, x.y.0) in the report. */
+function effectiveStatus(reported: string | null, diagnostic: string | null): string | null {
+	const own = ownStatus(diagnostic ?? '');
+	if (!reported) return own;
+	if (own && /\.0$/.test(reported) && own !== reported && own[0] !== '2') return own;
+	return reported;
 }
 
 /** Headers of the original message a report carries (message/rfc822 or text/rfc822-headers). */
@@ -192,6 +223,89 @@ function isMailerDaemon(from: string | null): boolean {
 
 const FAILURE_SUBJECT = /(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar)/i;
 
+/** Words only a failure report uses: with them, mail from anyone is read as a bounce. */
+const FAILURE_WORDS =
+	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|メールエラー|送信できませんでした|宛先不明)/i;
+
+/** Where a plain-text bounce starts quoting the returned message. */
+const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of the message|below this line is a copy of the message|(the )?original message( follows| headers)?|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
+
+/** A bounce's own explanation: its text before the returned message. */
+function bounceText(text: string): string {
+	const cut = RETURNED_MESSAGE.exec(text);
+	return (cut ? text.slice(0, cut.index) : text).slice(0, 16384);
+}
+
+const EMAIL = "[A-Za-z0-9._%+'=/-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}";
+/** Where bounces name the failed address: "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
+const RECIPIENT_LINES = [
+	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\))?[ \\t]*$`, 'm'),
+	new RegExp(`^[ \\t]*<(${EMAIL})>`, 'm'),
+	new RegExp(`RCPT TO:?[ \\t]*<(${EMAIL})>`, 'i'),
+	new RegExp(`<(${EMAIL})>\\.\\.\\.`),
+	new RegExp(`\\b(?:recipient|address|to|for|user|destinataire)(?: address)?[ \\t]*[:=]?[ \\t]*<?(${EMAIL})>?`, 'i'),
+];
+const NOT_A_RECIPIENT = /^(postmaster|mailer-daemon|mail-daemon|mailerdaemon|abuse|root)@/i;
+
+/**
+ * The failed address a plain-text report names: never a Message-ID, the report's own sender or
+ * receiver, or postmaster.
+ */
+function recipientInText(text: string, own: Set<string>): string | null {
+	// Message-IDs and Received lines carry address-like tokens that are not recipients.
+	const lines = text.split(/\r?\n/).filter((line) => !/message-?id|\bid\s*<|^\s*(received|by|with|from)\b.*\b(smtp|esmtp|id)\b/i.test(line));
+	const body = lines.join('\n');
+	const acceptable = (address: string | undefined) => {
+		const a = address?.toLowerCase();
+		return a && !own.has(a) && !NOT_A_RECIPIENT.test(a) && !/^\d{8,}\./.test(a) ? a : null;
+	};
+	for (const pattern of RECIPIENT_LINES) {
+		const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g');
+		for (const m of body.matchAll(global)) {
+			const found = acceptable(m[1]);
+			if (found) return found;
+		}
+	}
+	for (const m of body.matchAll(new RegExp(EMAIL, 'g'))) {
+		const found = acceptable(m[0]);
+		if (found) return found;
+	}
+	return null;
+}
+
+/** Amazon SES notifications mailed by SNS (bounce, complaint, delivery), JSON alone or in an SNS envelope. */
+function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'> & { originalMessageIds: string[] }) | null {
+	if (!/"(notificationType|eventType)"\s*:|"Type"\s*:\s*"Notification"/.test(text)) return null;
+	let json: Record<string, unknown>;
+	try {
+		json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)) as Record<string, unknown>;
+		if (typeof json.Message === 'string') json = JSON.parse(json.Message) as Record<string, unknown>;
+	} catch {
+		return null;
+	}
+	const type = String(json.notificationType ?? json.eventType ?? '');
+	const mail = (json.mail ?? {}) as { commonHeaders?: { messageId?: string }; headers?: Array<{ name: string; value: string }> };
+	const ids = messageIds(mail.commonHeaders?.messageId ?? mail.headers?.find((h) => /^message-id$/i.test(h.name))?.value);
+	const common = { originalMessageIds: ids, status: null, diagnostic: null, feedbackType: null, bounceReason: null };
+	if (type === 'Bounce') {
+		const bounce = (json.bounce ?? {}) as { bounceType?: string; bounceSubType?: string; bouncedRecipients?: Array<{ emailAddress?: string; status?: string; diagnosticCode?: string; action?: string }> };
+		const rcpt = bounce.bouncedRecipients?.[0] ?? {};
+		const diagnostic = rcpt.diagnosticCode || null;
+		const status = effectiveStatus(STATUS.exec(rcpt.status ?? '')?.[0] ?? null, diagnostic);
+		// SES's own sub-type (NoEmail, MailboxFull, ...) speaks when the server's answer is missing.
+		const words = diagnostic ?? `${bounce.bounceType ?? ''} ${(bounce.bounceSubType ?? '').replace(/NoEmail/, 'no such address').replace(/([a-z])([A-Z])/g, '$1 $2')}`;
+		const verdict = bounceVerdict(status, words, bounce.bounceType === 'Transient' ? 'delayed' : '');
+		return { ...common, ...verdict, reason: `${verdict.reason}; Amazon SES notification`, recipient: addressIn(rcpt.emailAddress), status, diagnostic };
+	}
+	if (type === 'Complaint') {
+		const complaint = (json.complaint ?? {}) as { complainedRecipients?: Array<{ emailAddress?: string }>; complaintFeedbackType?: string };
+		const feedbackType = (complaint.complaintFeedbackType ?? 'abuse').toLowerCase();
+		return { ...common, kind: 'complaint', reason: `Amazon SES complaint notification (${feedbackType})`, recipient: addressIn(complaint.complainedRecipients?.[0]?.emailAddress), feedbackType };
+	}
+	if (type === 'Delivery') return { ...common, kind: 'other', reason: 'Amazon SES delivery notification: delivered, not a bounce', recipient: null };
+	return null;
+}
+
 /** A message as n8n's Email Trigger (IMAP) hands it over in its "Resolved" format. */
 export interface ParsedMailItem {
 	/** Header name -> the full header line ("Subject: Hello"), as the trigger keeps them. */
@@ -272,6 +386,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
 		messageId: messageIds(mail.messageId)[0] ?? 'sha256:' + createHash('sha256').update(raw).digest('hex').slice(0, 40),
 		status: null,
+		bounceReason: null,
 		diagnostic: null,
 		feedbackType: null,
 		replyText: null,
@@ -304,6 +419,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		};
 	}
 
+	// Amazon SES notifications delivered by mail (SNS e-mail subscription): JSON, sometimes in an SNS envelope.
+	const ses = sesNotification(mail.text ?? '');
+	if (ses) return { ...base, ...ses, originalMessageIds: originalIds([], mail, ses.originalMessageIds) };
+
 	// Delivery status notification (RFC 3464); some gateways (and mail rebuilt from a parsed item)
 	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
@@ -316,40 +435,52 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			blocks.find((b) => /^delayed/i.test(header(b, 'action') ?? '')) ??
 			blocks.find((b) => /^[45]/.test(header(b, 'status') ?? '')) ??
 			blocks[0];
-		const action = (failed && header(failed, 'action')?.toLowerCase()) ?? '';
-		const diagnostic = (failed && header(failed, 'diagnostic-code')) ?? null;
-		const status = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? STATUS.exec(diagnostic ?? '')?.[0] ?? null;
-		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient'))) : null;
+		const action = ((failed && header(failed, 'action')?.toLowerCase()) ?? '').replace(/[^a-z].*$/, '');
+		const diagnosticCode = (failed && header(failed, 'diagnostic-code')) ?? '';
+		const diagnosticType = /^\s*([\w-]+)\s*;/.exec(diagnosticCode)?.[1] ?? null;
+		const diagnostic = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
+		const reported = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? null;
+		const status = effectiveStatus(reported, diagnostic);
+		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(diagnostic ?? '', new Set())) : null;
 		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
-		if (!failed || /^(delivered|relayed|expanded)/.test(action) || (!status && !/^(failed|delayed)/.test(action))) {
+		const notFailed = /^(delivered|relayed|expanded)$/.test(action) || (!action && status?.startsWith('2'));
+		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}
-		const effective = status ?? (action.startsWith('delayed') ? '4.0.0' : '5.0.0');
-		const verdict = action.startsWith('delayed') && effective.startsWith('5') ? { kind: 'soft_bounce' as const, reason: 'Delivery delayed' } : bounceKind(effective, diagnostic);
-		return { ...base, ...verdict, recipient, status: effective, diagnostic, originalMessageIds: original };
+		// Without the server's own words, the report's human-readable part says why.
+		const explanation = bounceText(mail.text ?? '');
+		const words = diagnostic ?? (status && !/\.0$/.test(status) ? null : explanation);
+		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${diagnostic ?? ''}\n${explanation}`), diagnosticType });
+		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
 
-	// Bounces without a machine-readable report (older Exim, qmail, some gateways).
+	// Bounces without a machine-readable report (older Exim, qmail, some gateways), also those that
+	// carry Auto-Submitted: they are still bounces.
 	const text = mail.text ?? '';
-	if (isMailerDaemon(from) || (FAILURE_SUBJECT.test(base.subject) && !mail.inReplyTo)) {
-		const status = STATUS.exec(text)?.[0] ?? (/\b5\d\d\b/.test(text) ? '5.0.0' : /\b4\d\d\b/.test(text) ? '4.0.0' : null);
-		if (status || FAILURE_SUBJECT.test(base.subject)) {
-			const ownAddresses = new Set([from, ...to]);
-			const recipient =
-				[...text.matchAll(/<?([A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?/g)].map((m) => m[1].toLowerCase()).find((a) => !ownAddresses.has(a)) ?? null;
-			const diagnosticLine = text.split(/\r?\n/).find((line) => /\b[45]\d\d\b/.test(line) && /[A-Za-z]/.test(line))?.trim() ?? null;
-			const effective = status ?? '5.0.0';
-			return {
-				...base,
-				...bounceKind(effective, diagnosticLine),
-				reason: `${bounceKind(effective, diagnosticLine).reason}; plain-text bounce from ${from ?? 'unknown sender'}`,
-				recipient,
-				status: effective,
-				diagnostic: diagnosticLine,
-				// Plain-text bounces quote the original below a marker line; its Message-ID is there.
-				originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
-			};
-		}
+	const failureText = bounceText(text);
+	const saysFailure = FAILURE_SUBJECT.test(base.subject) || FAILURE_WORDS.test(failureText);
+	if ((isMailerDaemon(from) && (saysFailure || /\b[45]\d\d\b/.test(failureText))) || (saysFailure && !mail.inReplyTo)) {
+		const ownAddresses = new Set([from, ...to, addressIn(headerOf(mail, 'return-path'))].filter((a): a is string => Boolean(a)));
+		const recipient =
+			addressIn(headerOf(mail, 'x-failed-recipients')) ??
+			recipientInText(failureText, ownAddresses) ??
+			returnedHeaders(parts, text)
+				.map((h) => addressIn(header(h, 'to')))
+				.find((a) => a && !ownAddresses.has(a)) ??
+			null;
+		const status = ownStatus(failureText);
+		const diagnostic = failureText.replace(/\s+/g, ' ').trim().slice(0, 1000) || null;
+		const verdict = bounceVerdict(status, failureText, /(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) && !/(giving up|permanent)/i.test(failureText) ? 'delayed' : '');
+		return {
+			...base,
+			...verdict,
+			reason: `${verdict.reason}; plain-text bounce from ${from ?? 'unknown sender'}`,
+			recipient,
+			status,
+			diagnostic,
+			// Plain-text bounces quote the original below a marker line; its Message-ID is there.
+			originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
+		};
 	}
 
 	const replyText = ownText(text);
