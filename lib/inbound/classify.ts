@@ -53,7 +53,7 @@ function addressIn(value: string | undefined | null): string | null {
 	if (!value) return null;
 	// "rfc822; user@example.com", "<user@example.com>", "user@example.com"
 	const text = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
-	const match = /<?([^\s<>;"]+@[^\s<>;"]+?)>?(?:\s|$)/.exec(text.trim() + ' ');
+	const match = /<?([^\s<>;",]+@[^\s<>;",]+?)>?(?:[\s,]|$)/.exec(text.trim() + ' ');
 	return match ? match[1].toLowerCase() : null;
 }
 
@@ -276,13 +276,19 @@ function recipientInText(text: string, own: Set<string>): string | null {
 /** Amazon SES notifications mailed by SNS (bounce, complaint, delivery), JSON alone or in an SNS envelope. */
 function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'> & { originalMessageIds: string[] }) | null {
 	if (!/"(notificationType|eventType)"\s*:|"Type"\s*:\s*"Notification"/.test(text)) return null;
-	let json: Record<string, unknown>;
-	try {
-		json = JSON.parse(text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1)) as Record<string, unknown>;
-		if (typeof json.Message === 'string') json = JSON.parse(json.Message) as Record<string, unknown>;
-	} catch {
-		return null;
+	const block = text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1);
+	let json: Record<string, unknown> | null = null;
+	// Mail clients and gateways wrap long lines, also inside the JSON's strings.
+	for (const candidate of [block, block.replace(/\r?\n/g, '')]) {
+		try {
+			json = JSON.parse(candidate) as Record<string, unknown>;
+			if (typeof json.Message === 'string') json = JSON.parse(json.Message) as Record<string, unknown>;
+			break;
+		} catch {
+			json = null;
+		}
 	}
+	if (!json) return null;
 	const type = String(json.notificationType ?? json.eventType ?? '');
 	const mail = (json.mail ?? {}) as { commonHeaders?: { messageId?: string }; headers?: Array<{ name: string; value: string }> };
 	const ids = messageIds(mail.commonHeaders?.messageId ?? mail.headers?.find((h) => /^message-id$/i.test(h.name))?.value);
@@ -394,8 +400,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const reportType = tree.contentType === 'multipart/report' ? (tree.params['report-type'] ?? '').toLowerCase() : '';
 
 	// Spam complaint: ARF (RFC 5965), as Yahoo, AOL, Microsoft JMRP and others send it.
+	// Hotmail/Outlook.com (JMRP without ARF) send the complained-about message with a plain subject.
 	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
-	if (feedback || reportType === 'feedback-report') {
+	const plainComplaint = /^\s*complaint about message from /i.test(base.subject) && parts.some((p) => p.contentType === 'message/rfc822');
+	if (feedback || reportType === 'feedback-report' || plainComplaint) {
 		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
 		const original = returnedHeaders(parts, mail.text ?? '');
 		// Providers that redact the recipient (AOL: Redacted-Address) leave only the Message-ID to match on.
@@ -443,7 +451,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const status = effectiveStatus(reported, diagnostic);
 		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(diagnostic ?? '', new Set())) : null;
 		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
-		const notFailed = /^(delivered|relayed|expanded)$/.test(action) || (!action && status?.startsWith('2'));
+		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
 		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}
@@ -491,9 +499,12 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const recipients = [...to, ...addresses(mail.cc), ...['delivered-to', 'x-original-to', 'envelope-to'].map((h) => addressIn(headerOf(mail, h))).filter((a): a is string => Boolean(a))];
 	const toMailbox = recipients.find((a) => mailboxes.has(a) || mailboxes.has(a.replace(/\+[^@]*@/, '@')) || /^unsubscribe([+-][^@]*)?@/.test(a));
 	const strippedSubject = base.subject.replace(/^\s*((re|aw|fw|fwd|wg|tr|sv|antw)\s*:\s*)+/i, '').trim();
-	const autoReason = isAutoReply(mail);
+	// Apple Mail's unsubscribe button sends a message marked auto-replied: a request all the same.
+	const appleUnsubscribe = /^\s*true\s*$/i.test(headerOf(mail, 'x-apple-unsubscribe') ?? '');
+	const autoReason = appleUnsubscribe ? null : isAutoReply(mail);
 	if (!autoReason) {
 		if (toMailbox) return { ...base, kind: 'unsubscribe', reason: `Sent to the unsubscribe mailbox ${toMailbox}`, recipient: from, originalMessageIds: repliedTo, replyText };
+		if (appleUnsubscribe) return { ...base, kind: 'unsubscribe', reason: 'Apple Mail unsubscribe request (X-Apple-Unsubscribe)', recipient: from, originalMessageIds: repliedTo, replyText };
 		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && (UNSUBSCRIBE_WORDS.test(replyText) || UNSUBSCRIBE_PHRASES.test(replyText)))) {
 			return { ...base, kind: 'unsubscribe', reason: 'Asks to unsubscribe', recipient: from, originalMessageIds: repliedTo, replyText };
 		}
