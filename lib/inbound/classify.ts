@@ -446,10 +446,11 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const action = ((failed && header(failed, 'action')?.toLowerCase()) ?? '').replace(/[^a-z].*$/, '');
 		const diagnosticCode = (failed && header(failed, 'diagnostic-code')) ?? '';
 		const diagnosticType = /^\s*([\w-]+)\s*;/.exec(diagnosticCode)?.[1] ?? null;
-		const diagnostic = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
+		const diagnostic = diagnosticCode || null;
+		const serverAnswer = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
 		const reported = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? null;
-		const status = effectiveStatus(reported, diagnostic);
-		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(diagnostic ?? '', new Set())) : null;
+		const status = effectiveStatus(reported, serverAnswer);
+		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(serverAnswer ?? '', new Set())) : null;
 		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
 		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
@@ -457,8 +458,8 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		}
 		// Without the server's own words, the report's human-readable part says why.
 		const explanation = bounceText(mail.text ?? '');
-		const words = diagnostic ?? (status && !/\.0$/.test(status) ? null : explanation);
-		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${diagnostic ?? ''}\n${explanation}`), diagnosticType });
+		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : explanation);
+		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`), diagnosticType });
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
 

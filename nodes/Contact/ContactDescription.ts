@@ -563,8 +563,8 @@ const inboundProperties: INodeProperties[] = [
 				name: 'softBounceLimit',
 				type: 'number',
 				typeOptions: { minValue: 0 },
-				default: 0,
-				description: 'Mark a contact bounced after this many soft bounces within the window below (0 = never; soft bounces alone never suppress by default)',
+				default: 3,
+				description: 'Mark a contact bounced after this many soft bounces (mailbox full, blocked, expired ...) within the window below; 0 = never. A hard bounce (unknown user or domain) suppresses at once.',
 			},
 			{
 				displayName: 'Soft Bounce Window (Days)',

@@ -179,10 +179,10 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		const again = await record('postfix-hard-bounce.eml');
 		expect(again).toMatchObject({ duplicate: true, suppressedAs: null });
 		const contact = await store.contacts.getOne('jane');
-		expect(contact?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:hard_bounce' });
+		expect(contact?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:hard_bounce:user_unknown' });
 		expect(contact?.events.$email_bounced.count).toBe(1);
 		const [event] = (await store.events.history('jane', 10)).filter((e) => e.name === '$email_bounced');
-		expect(event.properties).toMatchObject({ type: 'hard', status: '5.1.1', originalMessageId: 'camp-winter26.c-4711@shop.example', recipient: 'jane.doe@example.org' });
+		expect(event.properties).toMatchObject({ type: 'hard', bounceReason: 'user_unknown', status: '5.1.1', originalMessageId: 'camp-winter26.c-4711@shop.example', recipient: 'jane.doe@example.org' });
 	});
 
 	it('records a soft bounce without suppressing', async () => {
@@ -194,22 +194,36 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		expect(event.properties).toMatchObject({ type: 'soft', status: '4.4.1' });
 	});
 
-	it('suppresses after repeated soft bounces only when the opt-in limit is set', async () => {
+	it('suppresses after 3 soft bounces within 30 days by default, keeping the reason on the contact', async () => {
 		await store.contacts.upsert([{ id: 'fullbox', email: 'full.box@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
 		const soft = await parse('gmail-dsn-mailbox-full.eml');
-		const limit = { count: 3, windowMs: 30 * 86_400_000 };
+		expect(soft).toMatchObject({ kind: 'soft_bounce', bounceReason: 'mailbox_full' });
 		const outcomes = [];
 		for (let n = 1; n <= 3; n++) {
 			clock.advance(86_400_000);
-			const [r] = await inbound.record([{ ...soft, messageId: `soft-${n}@mx.google.com` }], { softBounceLimit: limit });
+			const [r] = await inbound.record([{ ...soft, messageId: `soft-${n}@mx.google.com` }]);
 			outcomes.push(r.ok && r.value.suppressedAs);
 		}
 		expect(outcomes).toEqual([null, null, 'bounced']);
-		expect((await store.contacts.getOne('fullbox'))?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:soft_bounce_limit' });
-		// Without the option soft bounces never suppress, however many.
-		await store.contacts.upsert([{ id: 'fullbox2', email: 'full.box2@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
-		for (let n = 1; n <= 4; n++) await inbound.record([{ ...soft, recipient: 'full.box2@gmail.com', messageId: `soft2-${n}@mx.google.com` }]);
-		expect((await store.contacts.getOne('fullbox2'))?.subscription?.status).toBe('subscribed');
+		expect((await store.contacts.getOne('fullbox'))?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:soft_bounce_limit:mailbox_full' });
+		const [event] = (await store.events.history('fullbox', 10)).filter((e) => e.name === '$email_bounced');
+		expect(event.properties).toMatchObject({ type: 'soft', bounceReason: 'mailbox_full' });
+	});
+
+	it('counts only the soft bounces inside the window, and never suppresses on soft bounces when the limit is off', async () => {
+		await store.contacts.upsert([
+			{ id: 'spread', email: 'spread@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+			{ id: 'never', email: 'never@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
+		const soft = await parse('gmail-dsn-mailbox-full.eml');
+		// Three soft bounces 20 days apart: never three within 30 days.
+		for (let n = 1; n <= 3; n++) {
+			clock.advance(20 * 86_400_000);
+			await inbound.record([{ ...soft, recipient: 'spread@gmail.com', messageId: `spread-${n}@mx.google.com` }]);
+		}
+		expect((await store.contacts.getOne('spread'))?.subscription?.status).toBe('subscribed');
+		for (let n = 1; n <= 4; n++) await inbound.record([{ ...soft, recipient: 'never@gmail.com', messageId: `never-${n}@mx.google.com` }], { softBounceLimit: false });
+		expect((await store.contacts.getOne('never'))?.subscription?.status).toBe('subscribed');
 		await expect(inbound.record([soft], { softBounceLimit: { count: 0, windowMs: 1 } })).rejects.toMatchObject({ field: 'softBounceLimit' });
 	});
 
