@@ -218,17 +218,18 @@ function isAutoReply(mail: ParsedMail): string | null {
 }
 
 function isMailerDaemon(from: string | null): boolean {
-	return from !== null && /^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?)@/i.test(from);
+	return from !== null && /^(mailer-daemon|post_?master|mail-daemon|mailerdaemon|bounce[s]?)(@|$)/i.test(from);
 }
 
-const FAILURE_SUBJECT = /(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar)/i;
+const FAILURE_SUBJECT =
+	/(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar|mail failed|returning to sender|mail failure|error sending your (mail|message)|not delivered|delivery notification)/i;
 
 /** Words only a failure report uses: with them, mail from anyone is read as a bounce. */
 const FAILURE_WORDS =
-	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|メールエラー|送信できませんでした|宛先不明)/i;
+	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|メールエラー|送信できませんでした|宛先不明)/i;
 
 /** Where a plain-text bounce starts quoting the returned message. */
-const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of the message|below this line is a copy of the message|(the )?original message( follows| headers)?|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
+const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
 
 /** A bounce's own explanation: its text before the returned message. */
 function bounceText(text: string): string {
