@@ -466,7 +466,14 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 
 	// Bounces without a machine-readable report (older Exim, qmail, some gateways), also those that
 	// carry Auto-Submitted: they are still bounces.
-	const text = mail.text ?? '';
+	// mailparser finds no text in some malformed multiparts (a boundary on an unfolded line): the
+	// MIME walker's text parts, and multiparts it could not split, stand in.
+	const text =
+		mail.text ||
+		parts
+			.filter((p) => p !== tree && p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')))
+			.map((p) => p.body.toString('utf8'))
+			.join('\n');
 	const failureText = bounceText(text);
 	const saysFailure = FAILURE_SUBJECT.test(base.subject) || FAILURE_WORDS.test(failureText);
 	if ((isMailerDaemon(from) && (saysFailure || /\b[45]\d\d\b/.test(failureText))) || (saysFailure && !mail.inReplyTo)) {

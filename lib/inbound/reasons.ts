@@ -65,7 +65,9 @@ const PHRASES: Array<[BounceReason, RegExp]> = [
 		'require_ptr',
 		/reverse (dns|lookup|hostname|address|mapping)|\bptr\b|\brdns\b|cannot find your (reverse )?hostname|(client|sender) host (name )?(lookup|verification) failed|ip name (lookup|possibly forged)|(does not|doesn'?t) (resolve|have a (valid )?hostname)|no (valid )?hostname|hostname (is )?(unknown|unresolvable)|(helo|ehlo) .{0,40}(invalid|not (found|valid|resolv))|unresolvable|is not (resolvable|valid fqdn)|could not resolve your (hostname|address)|non-fqdn/,
 	],
-	['not_accept', /does not accept (any )?(e-?)?mail|indicated no smtp service|name service error for name=.{1,80} type=mx: malformed|not accepting (any )?mail|accepts no mail|null mx|no mail (service|exchanger)|domain does not receive mail/],
+	['not_accept', /does not accept (any )?(e-?)?mail|indicated no smtp service|not accepting (any )?mail|accepts no mail|null mx|no mail (service|exchanger)|domain does not receive mail/],
+	// A DNS server's broken answer is a network problem (before "malformed" reads as content).
+	['network_error', /name service error .{0,120}(malformed|unexpected|try again)|temporary (dns|lookup) failure/],
 	['content_error', /rfc ?(5322|2822|822|5321|2821|2045)|not (rfc|standard)[- ]compliant|malformed|(missing|invalid|duplicate|illegal) (required )?(header|message-id|date|from)|bare (lf|linefeed)|8-?bit (data|characters) not accepted|mime (error|violation)|message contains (invalid|illegal) characters|content(s)? (error|rejected|not accepted)|attachment (type )?(not allowed|rejected|blocked)|(prohibited|forbidden|blocked) attachment/],
 	['virus_detected', /virus|malware|infected|trojan|worm/],
 	['spam_detected', /spam|junk mail|bulk (mail|e-?mail)|unsolicited|phish|suspicious|scam|blocked by .{0,30}(filter|scanner)|message (looks|appears) (like|to be)|content (was )?(flagged|considered|detected)|rejected as|not accepted due to (its )?content|score/],
@@ -160,7 +162,7 @@ export interface BounceEvidence {
  * (Exchange, Domino, qmail-local, IMail ...): as sure as a rejection at RCPT TO.
  */
 const DIRECTORY_ANSWER =
-	/recipient name is not recognized|not listed in .{0,40}(directory|address book)|no mailbox here by that name|doesn'?t have a .{1,60} account|invalid final delivery userid|no valid recipients|invalid recipient|mail\.local: unknown user|requested action not taken: mailbox unavailable|recipient address rejected|address rejected(?!:)|account .{0,60} does not exist at the organization|the email account that you tried to reach does not exist|^\s*unknown user:/;
+	/recipient name is not recognized|not listed in .{0,40}(directory|address book)|no mailbox here by that name|doesn'?t have a .{1,60} account|invalid final delivery userid|no valid recipients|invalid recipient|mail\.local: unknown user|requested action not taken: (mailbox unavailable|no such user)|recipient address rejected|address rejected(?!:)|account .{0,60} does not exist at the organization|the email account that you tried to reach does not exist|^\s*unknown user:/;
 
 /** Reasons whose words are too common to overrule a specific code. */
 const VAGUE: ReadonlySet<BounceReason> = new Set(['expired', 'system_error', 'policy_violation']);
@@ -193,7 +195,7 @@ export function bounceReason(evidence: BounceEvidence): BounceReason {
 	const certain = evidence.command === 'RCPT' || (evidence.command !== 'DATA' && DIRECTORY_ANSWER.test((evidence.diagnostic ?? '').toLowerCase().replace(/\s+/g, ' ')));
 	if (reason === 'user_unknown' && code !== 'user_unknown' && !certain) reason = 'filtered';
 	// A failed DNS lookup reported as temporary is a network problem, not a missing domain.
-	if (reason === 'host_unknown' && (evidence.status?.startsWith('4') || /not found, try again/i.test(evidence.diagnostic ?? ''))) reason = 'network_error';
+	if (reason === 'host_unknown' && (evidence.status?.startsWith('4') || /not found,\s+try again/i.test(evidence.diagnostic ?? ''))) reason = 'network_error';
 	return reason;
 }
 
