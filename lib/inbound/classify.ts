@@ -86,6 +86,13 @@ function bounceVerdict(
 export function smtpCommand(text: string): string | null {
 	// Answers only given to RCPT TO.
 	if (/\[rcpt_to\]|does not like recipient|rcpt to response|smtp:rcpt|recipient address rejected/i.test(text)) return 'RCPT';
+	// A session transcript (">>> RCPT To:<a>", "<<< 550 ..."): the command the first failure answered.
+	let sent: string | null = null;
+	for (const line of text.split(/\r?\n/)) {
+		const command = /^\s*>>>\s*(rcpt|data|mail|ehlo|helo)\b/i.exec(line);
+		if (command) sent = command[1].toUpperCase();
+		else if (sent && /^\s*<<<\s*[45]\d\d/.test(line)) return sent;
+	}
 	const named = [...text.matchAll(/(?:in reply to|after|>>>|did not like our|while sending|command:?|-{3,}\s*smtp command)\s*(?:the\s+)?(?:end of\s+)?(rcpt|data|mail|ehlo|helo)\b/gi)];
 	return named.length > 0 ? named[named.length - 1][1].toUpperCase() : null;
 }

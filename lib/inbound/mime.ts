@@ -111,7 +111,9 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 	if (depth >= MAX_DEPTH || counter.parts > MAX_PARTS) return part;
 
 	if (type.startsWith('multipart/') && params.boundary) {
-		const delimiter = '--' + params.boundary;
+		// A boundary the body never uses (a rewritten header): the body's own first delimiter line.
+		const boundary = rawBody.includes('--' + params.boundary) ? params.boundary : (/^--([^\s-][^\r\n]{0,68}?)[ \t]*\r?$/m.exec(rawBody)?.[1] ?? params.boundary);
+		const delimiter = '--' + boundary;
 		// Lines before the first delimiter are the preamble, after the closing one the epilogue.
 		let current: string[] | undefined;
 		const sections: string[][] = [];

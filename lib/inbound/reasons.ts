@@ -68,7 +68,7 @@ const PHRASES: Array<[BounceReason, RegExp]> = [
 	['not_accept', /does not accept (any )?(e-?)?mail|indicated no smtp service|not accepting (any )?mail|accepts no mail|null mx|no mail (service|exchanger)|domain does not receive mail/],
 	// A DNS server's broken answer is a network problem (before "malformed" reads as content).
 	['network_error', /name service error .{0,120}(malformed|unexpected|try again)|temporary (dns|lookup) failure/],
-	['content_error', /rfc ?(5322|2822|822|5321|2821|2045)|not (rfc|standard)[- ]compliant|malformed|(missing|invalid|duplicate|illegal) (required )?(header|message-id|date|from)|bare (lf|linefeed)|8-?bit (data|characters) not accepted|mime (error|violation)|message contains (invalid|illegal) characters|content(s)? (error|rejected|not accepted)|attachment (type )?(not allowed|rejected|blocked)|(prohibited|forbidden|blocked) attachment/],
+	['content_error', /not (rfc|standard)[- ]?compliant|(violates|violation of|according to) rfc ?\d+|malformed|(missing|invalid|duplicate|illegal) (required )?(header|message-id|date|from)|bare (lf|linefeed)|8-?bit (data|characters) not accepted|mime (error|violation)|message contains (invalid|illegal) characters|content(s)? (error|rejected|not accepted)|attachment (type )?(not allowed|rejected|blocked)|(prohibited|forbidden|blocked) attachment/],
 	['virus_detected', /virus|malware|infected|trojan|worm/],
 	['spam_detected', /spam|junk mail|bulk (mail|e-?mail)|unsolicited|phish|suspicious|scam|blocked by .{0,30}(filter|scanner)|message (looks|appears) (like|to be)|content (was )?(flagged|considered|detected)|rejected as|not accepted due to (its )?content|score/],
 	['bad_reputation', /reputation|poor (sending|sender)|sending ip .{0,30}(low|poor)/],
