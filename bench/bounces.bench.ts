@@ -114,19 +114,29 @@ function readLabels(paths: string): Map<string, ExpectedFact[]> {
 const ADDRESS = /<?([A-Za-z0-9._%+'=\/-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?/g;
 
 /**
- * The addresses a human reads as "who bounced" from the sample itself, independently of the
- * classifier: DSN Final-/Original-Recipient, X-Failed-Recipients, and the To/Cc of the returned
- * message (its headers follow the report's own). sisimai's tables do not list recipients, so a
- * recipient counts as right when it is one of these; samples with none are left out of the ratio.
+ * The addresses that may be "who bounced", read from the sample independently of the classifier.
+ * sisimai's tables do not list recipients, so this is the set a careful reader would accept: the
+ * DSN's Final-/Original-Recipient, X-Failed-Recipients, the returned message's To/Cc, and any other
+ * address the report names except the report's own sender and receivers, postmaster/mailer-daemon,
+ * and Message-IDs. A recipient outside it is wrong (a Message-ID, postmaster, the sender, a source
+ * route); samples that name none are left out of the ratio.
  */
 export function referenceRecipients(raw: string): Set<string> {
+	const headerEnd = raw.search(/\r?\n\r?\n/);
+	const head = headerEnd < 0 ? raw : raw.slice(0, headerEnd);
+	const own = new Set<string>();
+	for (const m of head.matchAll(/^(?:From|To|Return-Path|Sender|Reply-To|Delivered-To)\s*:\s*(.+(?:\r?\n[ \t].+)*)$/gim)) for (const a of m[1].matchAll(ADDRESS)) own.add(a[1].toLowerCase());
+	const ids = new Set<string>();
+	for (const m of raw.matchAll(/^(?:Message-ID|References|In-Reply-To|X-Original-Message-ID)\s*:\s*(.+(?:\r?\n[ \t].+)*)$/gim)) for (const a of m[1].matchAll(ADDRESS)) ids.add(a[1].toLowerCase());
 	const out = new Set<string>();
-	const add = (text: string) => {
-		for (const m of text.matchAll(ADDRESS)) out.add(m[1].toLowerCase());
-	};
-	for (const m of raw.matchAll(/^(?:Final-Recipient|Original-Recipient|X-Failed-Recipients|X-Actual-Recipient)\s*:\s*(.+)$/gim)) add(m[1].replace(/^\s*(rfc822|utf-8)\s*;/i, ''));
-	const body = raw.slice(raw.search(/\r?\n\r?\n/) + 1);
-	for (const m of body.matchAll(/^(?:To|Cc)\s*:\s*(.+(?:\r?\n[ \t].+)*)$/gim)) add(m[1]);
+	for (const m of raw.slice(Math.max(0, headerEnd)).matchAll(ADDRESS)) {
+		const address = m[1].toLowerCase();
+		if (!own.has(address) && !ids.has(address) && !/^(postmaster|mailer-daemon|mail-daemon)@/.test(address)) out.add(address);
+	}
+	// The DSN's own fields and X-Failed-Recipients count even when they repeat a header address.
+	for (const m of raw.matchAll(/^(?:Final-Recipient|Original-Recipient|X-Failed-Recipients|X-Actual-Recipient)\s*:\s*(.+)$/gim)) {
+		for (const a of m[1].replace(/^\s*(rfc822|utf-8)\s*;/i, '').matchAll(ADDRESS)) out.add(a[1].toLowerCase());
+	}
 	return out;
 }
 
@@ -219,7 +229,7 @@ export async function run(): Promise<void> {
 		`\nrecipient accuracy (bounces with a recipient named in the sample): ${checked.length - wrong.length}/${checked.length} = ${pct(checked.length - wrong.length, checked.length)}` +
 			` (${bounces.length - checked.length} name none)`,
 	);
-	if (wrong.length) console.log(`  wrong or missing, e.g. ${wrong.slice(0, 8).map((r) => `${r.file} (${r.recipient ?? 'none'})`).join(', ')}`);
+	if (wrong.length) console.log(`  wrong or missing, e.g. ${wrong.slice(0, process.env.BOUNCE_VERBOSE ? wrong.length : 8).map((r) => `${r.file} (${r.recipient ?? 'none'})`).join(', ')}`);
 
 	console.log('\nagreement per family (worst first)');
 	const families = [...new Set(rows.map((r) => r.family))].map((family) => {

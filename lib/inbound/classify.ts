@@ -52,7 +52,8 @@ function messageIds(value: string | undefined | null): string[] {
 function addressIn(value: string | undefined | null): string | null {
 	if (!value) return null;
 	// "rfc822; user@example.com", "<user@example.com>", "user@example.com"
-	const text = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
+	// A source route ("<@relay.example:user@example.com>") names the mailbox after its colon.
+	const text = (value.includes(';') ? value.slice(value.indexOf(';') + 1) : value).replace(/(^|[\s<])@[^:<>\s]+:/g, '$1');
 	const match = /<?([^\s<>;",]+@[^\s<>;",]+?)>?(?:[\s,]|$)/.exec(text.trim() + ' ');
 	return match ? match[1].toLowerCase() : null;
 }
@@ -247,7 +248,7 @@ function bounceText(text: string): string {
 const EMAIL = "[A-Za-z0-9._%+'=/-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}";
 /** Where bounces name the failed address: "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
 const RECIPIENT_LINES = [
-	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\))?[ \\t]*$`, 'm'),
+	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\)|\\[.*\\])?[ \\t]*$`, 'm'),
 	new RegExp(`^[ \\t]*<(${EMAIL})>`, 'm'),
 	new RegExp(`RCPT TO:?[ \\t]*<(${EMAIL})>`, 'i'),
 	new RegExp(`<(${EMAIL})>\\.\\.\\.`),
@@ -458,14 +459,17 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const serverAnswer = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
 		const reported = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? null;
 		const status = effectiveStatus(reported, serverAnswer);
-		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(serverAnswer ?? '', new Set())) : null;
+		const explanation = bounceText(mail.text ?? '');
+		const own = new Set([from, ...to].filter((a): a is string => Boolean(a)));
+		const recipient = failed
+			? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
+			: null;
 		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
 		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}
 		// Without the server's own words, the report's human-readable part says why.
-		const explanation = bounceText(mail.text ?? '');
 		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : explanation);
 		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`), diagnosticType });
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
