@@ -411,7 +411,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	// Spam complaint: ARF (RFC 5965), as Yahoo, AOL, Microsoft JMRP and others send it.
 	// Hotmail/Outlook.com (JMRP without ARF) send the complained-about message with a plain subject.
 	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
-	const plainComplaint = /^\s*complaint about message from /i.test(base.subject) && parts.some((p) => p.contentType === 'message/rfc822');
+	const plainComplaint = /^\s*complaint about message from /i.test(base.subject) && returnedHeaders(parts, mail.text ?? '').length > 0;
 	if (feedback || reportType === 'feedback-report' || plainComplaint) {
 		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
 		const original = returnedHeaders(parts, mail.text ?? '');
