@@ -40,6 +40,8 @@ export interface ClassifyOptions {
 
 /** Larger raw messages are refused (bounces carry the original; 25 MB covers what MTAs accept). */
 export const MAX_RAW_BYTES = 25 * 1024 * 1024;
+/** MIME parts mailparser's splitter reads (its own limit, @zone-eu/mailsplit MAX_CHILD_NODES). */
+export const MAX_MIME_NODES = 1000;
 
 const ID = /<([^<>\s]+)>/g;
 
@@ -377,7 +379,16 @@ export async function parseInbound(raw: Buffer | string, options: ClassifyOption
 	if (!/^[!-9;-~]+:/m.test(head.split(/\r?\n\r?\n/)[0] ?? '')) {
 		throw new ValidationError('rawMessage', 'This is not an e-mail message: it has no header lines', 'Give the full message source (RFC 5322), headers included, e.g. an .eml file.');
 	}
-	const mail = await simpleParser(buffer, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+	let mail: ParsedMail;
+	try {
+		mail = await simpleParser(buffer, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+	} catch (error) {
+		// mailparser's splitter refuses messages with more MIME parts than it reads (EMAXLEN).
+		if ((error as { code?: string }).code === 'EMAXLEN') {
+			throw new ValidationError('rawMessage', `The message has more than ${MAX_MIME_NODES} MIME parts; the limit is ${MAX_MIME_NODES}`, 'Bounces, complaints and replies have a handful of parts: check the input is a single message.');
+		}
+		throw error;
+	}
 	const tree = parseMime(buffer);
 	return classify(mail, tree, buffer, options);
 }
@@ -482,7 +493,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const text =
 		mail.text ||
 		parts
-			.filter((p) => p !== tree && p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')))
+			.filter((p) => p !== tree && p.children.length === 0 && (p.contentType === 'text/plain' || (p.contentType.startsWith('multipart/') && !p.params.boundary)))
 			.map((p) => p.body.toString('utf8'))
 			.join('\n');
 	const failureText = bounceText(text);

@@ -16,8 +16,8 @@ export interface MimePart {
 	children: MimePart[];
 }
 
-const MAX_DEPTH = 8;
-const MAX_PARTS = 200;
+export const MAX_DEPTH = 8;
+export const MAX_PARTS = 200;
 
 /** Parses a header block ("Name: value" lines, folded lines joined); names are lower-cased. */
 export function parseHeaderBlock(text: string): HeaderMap {
@@ -127,6 +127,7 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 		}
 		if (current) sections.push(current);
 		for (const section of sections) {
+			if (counter.parts >= MAX_PARTS) break;
 			if (section.join('').trim() !== '') part.children.push(parsePart(section.join('\r\n'), depth + 1, counter));
 		}
 		return part;

@@ -4,7 +4,8 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
-import { Inbound, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { Inbound, MAX_MIME_NODES, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { allParts, MAX_DEPTH, MAX_PARTS, parseMime } from '../../lib/inbound/mime';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -169,6 +170,33 @@ describe('inbound classification', () => {
 			{ numRuns: 300 },
 		);
 	}, 60_000);
+
+	it('walks no deeper than its depth limit, and still classifies a deeply nested message', async () => {
+		const depth = 60;
+		const open = Array.from({ length: depth }, (_, i) => `--b${i}\r\nContent-Type: multipart/mixed; boundary="b${i + 1}"\r\n\r\n`).join('');
+		const close = Array.from({ length: depth }, (_, i) => `--b${depth - 1 - i}--\r\n`).join('');
+		const raw = Buffer.from(`From: someone@example.com\r\nSubject: nested\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b0"\r\n\r\n${open}--b${depth}\r\n\r\nhello\r\n--b${depth}--\r\n${close}`);
+		const deepest = (part: ReturnType<typeof parseMime>, level = 0): number => Math.max(level, ...part.children.map((c) => deepest(c, level + 1)));
+		expect(deepest(parseMime(raw))).toBeLessThanOrEqual(MAX_DEPTH);
+		await expect(parseInbound(raw)).resolves.toMatchObject({ kind: 'reply' });
+	});
+
+	const manyParts = (count: number) =>
+		Buffer.from(
+			`From: someone@example.com\r\nSubject: many\r\nMIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="many"\r\n\r\n` +
+				Array.from({ length: count }, (_, i) => `--many\r\nContent-Type: text/plain\r\n\r\npart ${i}\r\n`).join('') +
+				'--many--\r\n',
+		);
+
+	it('keeps no more than its part limit of a message with hundreds of parts', async () => {
+		const raw = manyParts(900);
+		expect(allParts(parseMime(raw)).length).toBeLessThanOrEqual(MAX_PARTS + 1);
+		await expect(parseInbound(raw)).resolves.toMatchObject({ kind: 'reply' });
+	});
+
+	it('refuses a message with more MIME parts than the parser reads, naming the field and the limit', async () => {
+		await expect(parseInbound(manyParts(MAX_MIME_NODES + 500))).rejects.toMatchObject({ name: 'ValidationError', field: 'rawMessage', message: expect.stringContaining(`${MAX_MIME_NODES} MIME parts`) });
+	});
 
 	it('refuses messages over the size limit', async () => {
 		const huge = Buffer.concat([Buffer.from('From: a@example.com\r\n\r\n'), Buffer.alloc(26 * 1024 * 1024, 97)]);
