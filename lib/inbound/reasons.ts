@@ -65,7 +65,7 @@ const PHRASES: Array<[BounceReason, RegExp]> = [
 		'require_ptr',
 		/reverse (dns|lookup|hostname|address|mapping)|\bptr\b|\brdns\b|cannot find your (reverse )?hostname|(client|sender) host (name )?(lookup|verification) failed|ip name (lookup|possibly forged)|(does not|doesn'?t) (resolve|have a (valid )?hostname)|no (valid )?hostname|hostname (is )?(unknown|unresolvable)|(helo|ehlo) .{0,40}(invalid|not (found|valid|resolv))|unresolvable|is not (resolvable|valid fqdn)|could not resolve your (hostname|address)|non-fqdn/,
 	],
-	['not_accept', /does not accept (any )?(e-?)?mail|indicated no smtp service|not accepting (any )?mail|accepts no mail|null mx|no mail (service|exchanger)|domain does not receive mail/],
+	['not_accept', /does not accept (any )?(e-?)?mail|not accepting (network )?messages|indicated no smtp service|not accepting (any )?mail|accepts no mail|null mx|no mail (service|exchanger)|domain does not receive mail/],
 	// A DNS server's broken answer is a network problem (before "malformed" reads as content).
 	['network_error', /name service error .{0,120}(malformed|unexpected|try again)|temporary (dns|lookup) failure/],
 	['content_error', /not (rfc|standard)[- ]?compliant|(violates|violation of|according to) rfc ?\d+|malformed|(missing|invalid|duplicate|illegal) (required )?(header|message-id|date|from)|bare (lf|linefeed)|8-?bit (data|characters) not accepted|mime (error|violation)|message contains (invalid|illegal) characters|content(s)? (error|rejected|not accepted)|attachment (type )?(not allowed|rejected|blocked)|(prohibited|forbidden|blocked) attachment/],
@@ -80,7 +80,7 @@ const PHRASES: Array<[BounceReason, RegExp]> = [
 	['no_relaying', /relay(ing)? (access )?(denied|not (permitted|allowed|authori[sz]ed))|not permitted to relay|unable to relay|relaying (is )?(denied|prohibited|not)|we do not relay|not a gateway|relay not permitted/],
 	[
 		'host_unknown',
-		/host (or domain name )?(not found|unknown)|unknown (host|domain)|domain (not found|does not exist|unknown|name not found)|no (mx|such domain|such host|route to host|mail server)|name or service not known|\bnxdomain\b|unrout(e)?able (mail )?domain|(recipient|destination) domain (is )?(invalid|not found|unknown)|all relevant mx records point to non-existent hosts|mx (record|lookup) (not found|failed)|(host|domain) lookup failed|dns (lookup|query) failed for|domain (is )?(not|no longer) (in use|registered|valid)|domain of (the )?recipient (address )?not found|illegal host\/domain name found|host name lookup failure|unknown mail domain|dns lookup failure: host .{1,80} not found|unrouteable address|domain is not reachable|invalid domain|couldn'?t find a mail exchanger/,
+		/host (or domain name )?(not found|unknown)|unknown (host|domain)|domain (not found|does not exist|unknown|name not found)|no (mx|such domain|such host|route to host|mail server)|name or service not known|\bnxdomain\b|unrout(e)?able (mail )?domain|(recipient|destination) domain (is )?(invalid|not found|unknown)|all relevant mx records point to non-existent hosts|mx (record|lookup) (not found|failed)|(host|domain) lookup failed|dns (lookup|query) failed for|domain (is )?(not|no longer) (in use|registered|valid)|domain of (the )?recipient (address )?not found|illegal host\/domain name found|host name lookup failure|unknown mail domain|dns lookup failure: host .{1,80} not found|unrouteable address|domain is not reachable|invalid domain|couldn'?t find a mail exchanger|\b\d{3}[ -][a-z0-9-]+(\.[a-z0-9-]+)+ does not exist/,
 	],
 	['syntax_error', /syntax error|command (not )?(recognized|unrecognized|unknown)|unrecognized command|bad sequence|invalid command|line too long/],
 	['security_error', /starttls|\btls\b|certificate|encrypt|security/],
@@ -159,10 +159,11 @@ export interface BounceEvidence {
 
 /**
  * Words only the recipient's own server says after looking the address up in its directory
- * (Exchange, Domino, qmail-local, IMail ...): as sure as a rejection at RCPT TO.
+ * (Exchange, Domino, qmail-local, IMail ...), or that name the refused address itself ("<a@b>: User
+ * unknown"): as sure as a rejection at RCPT TO, even when given after DATA.
  */
 const DIRECTORY_ANSWER =
-	/recipient name is not recognized|not listed in .{0,40}(directory|address book)|no mailbox here by that name|doesn'?t have a .{1,60} account|invalid final delivery userid|no valid recipients|invalid recipient|mail\.local: unknown user|requested action not taken: (mailbox unavailable|no such user)|recipient address rejected|address rejected(?!:)|account .{0,60} does not exist at the organization|the email account that you tried to reach does not exist|^\s*unknown user:/;
+	/recipient name is not recognized|not listed in .{0,40}(directory|address book)|no mailbox here by that name|doesn'?t have a .{1,60} account|invalid final delivery userid|no valid recipients|invalid recipient|mail\.local: unknown user|requested action not taken: (mailbox unavailable|no such user)|recipient address rejected|address rejected(?!:)|account .{0,60} does not exist at the organization|the email account that you tried to reach does not exist|^\s*unknown user:|<[^<>\s]+@[^<>\s]+>:? user unknown/;
 
 /** Reasons whose words are too common to overrule a specific code. */
 const VAGUE: ReadonlySet<BounceReason> = new Set(['expired', 'system_error', 'policy_violation']);
@@ -192,7 +193,7 @@ export function bounceReason(evidence: BounceEvidence): BounceReason {
 	else reason = text ?? code ?? (evidence.action === 'delayed' ? 'expired' : 'undefined');
 	// "User unknown" condemns the address only when the code says so or the server said it to RCPT TO;
 	// said after DATA, or by a gateway that does not say when, it is a content filter speaking.
-	const certain = evidence.command === 'RCPT' || (evidence.command !== 'DATA' && DIRECTORY_ANSWER.test((evidence.diagnostic ?? '').toLowerCase().replace(/\s+/g, ' ')));
+	const certain = evidence.command === 'RCPT' || DIRECTORY_ANSWER.test((evidence.diagnostic ?? '').toLowerCase().replace(/\s+/g, ' '));
 	if (reason === 'user_unknown' && code !== 'user_unknown' && !certain) reason = 'filtered';
 	// A failed DNS lookup reported as temporary is a network problem, not a missing domain.
 	if (reason === 'host_unknown' && (evidence.status?.startsWith('4') || /not found,\s+try again/i.test(evidence.diagnostic ?? ''))) reason = 'network_error';
