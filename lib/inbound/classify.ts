@@ -2,7 +2,7 @@ import { createHash } from 'crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { ValidationError } from '../errors';
 import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
-import { bounceReason, isHardBounce, type BounceReason } from './reasons';
+import { bounceReason, isHardBounce, reasonOfText, type BounceReason } from './reasons';
 
 export const INBOUND_KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other'] as const;
 export type InboundKind = (typeof INBOUND_KINDS)[number];
@@ -284,6 +284,28 @@ function recipientInText(text: string, own: Set<string>): string | null {
 	return null;
 }
 
+/**
+ * The part of a bounce text about one recipient: from where it is named to where the next
+ * recipient's paragraph starts ("<b@c>:", an address alone on its line), so that a report on
+ * several recipients is read for the one it is taken for.
+ */
+function recipientSegment(text: string, recipient: string | null): string {
+	const segment = segmentOf(text, recipient);
+	// Some reports give the reason before the address or once for all: then the whole text speaks.
+	return reasonOfText(segment) || STATUS.test(segment) ? segment : text;
+}
+
+function segmentOf(text: string, recipient: string | null): string {
+	if (!recipient) return text;
+	const start = text.toLowerCase().indexOf(recipient);
+	if (start < 0) return text;
+	const rest = text.slice(start + recipient.length);
+	for (const m of rest.matchAll(new RegExp(`^[ \\t]*["<]?(${EMAIL})["']?>?:?`, 'gm'))) {
+		if (m[1].toLowerCase() !== recipient) return text.slice(start, start + recipient.length + (m.index ?? 0));
+	}
+	return text.slice(start);
+}
+
 /** Amazon SES notifications mailed by SNS (bounce, complaint, delivery), JSON alone or in an SNS envelope. */
 function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'> & { originalMessageIds: string[] }) | null {
 	if (!/"(notificationType|eventType)"\s*:|"Type"\s*:\s*"Notification"/.test(text)) return null;
@@ -481,7 +503,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}
 		// Without the server's own words, the report's human-readable part says why.
-		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : explanation);
+		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : recipientSegment(explanation, recipient));
 		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`), diagnosticType });
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
@@ -507,9 +529,12 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 				.map((h) => addressIn(header(h, 'to')))
 				.find((a) => a && !ownAddresses.has(a)) ??
 			null;
-		const status = ownStatus(failureText);
+		const about = recipientSegment(failureText, recipient);
+		const status = ownStatus(about) ?? ownStatus(failureText);
 		const diagnostic = failureText.replace(/\s+/g, ' ').trim().slice(0, 1000) || null;
-		const verdict = bounceVerdict(status, failureText, /(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) && !/(giving up|permanent)/i.test(failureText) ? 'delayed' : '');
+		const verdict = bounceVerdict(status, about, /(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) && !/(giving up|permanent)/i.test(failureText) ? 'delayed' : '', {
+			command: smtpCommand(failureText),
+		});
 		return {
 			...base,
 			...verdict,
