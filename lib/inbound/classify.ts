@@ -469,14 +469,23 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		};
 	}
 
+	// mailparser finds no text in some malformed multiparts (a boundary on an unfolded line, a body
+	// without the delimiters its header announces): the MIME walker's text parts stand in.
+	const text =
+		mail.text ||
+		parts
+			.filter((p) => p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')))
+			.map((p) => p.body.toString('utf8'))
+			.join('\n');
+
 	// Amazon SES notifications delivered by mail (SNS e-mail subscription): JSON, sometimes in an SNS envelope.
-	const ses = sesNotification(mail.text ?? '');
+	const ses = sesNotification(text);
 	if (ses) return { ...base, ...ses, originalMessageIds: originalIds([], mail, ses.originalMessageIds) };
 
 	// Delivery status notification (RFC 3464); some gateways (and mail rebuilt from a parsed item)
 	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
-	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(mail.text ?? '', 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
+	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(text, 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
 	if (dsn || inlineBlocks.length > 0) {
 		const [perMessage, ...recipients] = dsn ? parseFieldBlocks(dsn.body) : [new Map(), ...inlineBlocks];
 		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
@@ -492,12 +501,12 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const serverAnswer = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
 		const reported = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? null;
 		const status = effectiveStatus(reported, serverAnswer);
-		const explanation = bounceText(mail.text ?? '');
+		const explanation = bounceText(text);
 		const own = new Set([from, ...to].filter((a): a is string => Boolean(a)));
 		const recipient = failed
 			? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
 			: null;
-		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
+		const original = originalIds(returnedHeaders(parts, text), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
 		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
@@ -510,14 +519,6 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 
 	// Bounces without a machine-readable report (older Exim, qmail, some gateways), also those that
 	// carry Auto-Submitted: they are still bounces.
-	// mailparser finds no text in some malformed multiparts (a boundary on an unfolded line): the
-	// MIME walker's text parts, and multiparts it could not split, stand in.
-	const text =
-		mail.text ||
-		parts
-			.filter((p) => p !== tree && p.children.length === 0 && (p.contentType === 'text/plain' || (p.contentType.startsWith('multipart/') && !p.params.boundary)))
-			.map((p) => p.body.toString('utf8'))
-			.join('\n');
 	const failureText = bounceText(text);
 	const saysFailure = FAILURE_SUBJECT.test(base.subject) || FAILURE_WORDS.test(failureText);
 	if ((isMailerDaemon(from) && (saysFailure || /\b[45]\d\d\b/.test(failureText))) || (saysFailure && !mail.inReplyTo)) {

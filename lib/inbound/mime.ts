@@ -126,6 +126,8 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 			} else current?.push(line);
 		}
 		if (current) sections.push(current);
+		// No delimiter at all: the body is kept as it is, for readers that look for text in it.
+		if (sections.length === 0) part.body = Buffer.from(rawBody, 'latin1');
 		for (const section of sections) {
 			if (counter.parts >= MAX_PARTS) break;
 			if (section.join('').trim() !== '') part.children.push(parsePart(section.join('\r\n'), depth + 1, counter));

@@ -45,6 +45,9 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 	['hotmail-plain-complaint.eml', { kind: 'complaint', recipient: 'nina.k@hotmail.example', feedbackType: 'abuse', original: 'weekly-46.c-308@shop.example' }],
 	['ses-bounce-sns.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'hana.kim@example.kr', status: '5.1.1', original: 'weekly-46.c-309@shop.example' }],
 	['ses-complaint-sns.eml', { kind: 'complaint', recipient: 'leo.martin@example.fr', feedbackType: 'abuse', original: 'weekly-46.c-310@shop.example' }],
+	['sendmail-report-without-delimiters.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'lukas.berg@example.net', status: '5.1.1' }],
+	['dsn-boundary-header-differs.eml', { kind: 'soft_bounce', bounceReason: 'mailbox_full', recipient: 'marta.rossi@example.it', status: '4.2.2', original: 'weekly-46.c-311@shop.example' }],
+	['exim-two-recipients-two-reasons.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'pablo.ruiz@example.es', status: '5.1.1', original: 'weekly-46.c-312@shop.example' }],
 	['apple-mail-unsubscribe.eml', { kind: 'unsubscribe', recipient: 'sam.lee@icloud.example' }],
 	['human-reply-gmail.eml', { kind: 'reply', recipient: 'maria.garcia@example.es', original: 'cart-reminder.c-2024@shop.example' }],
 	['outlook-human-reply.eml', { kind: 'reply', recipient: 'chidi.okonkwo@northwind.example', original: 'newsletter-2026-03.c-777@shop.example' }],
@@ -61,7 +64,10 @@ describe('inbound classification', () => {
 	});
 
 	// n8n's Email Trigger (IMAP), Format "Resolved": mailparser output, headers as lines, attachments as binaries.
-	it.each(CORPUS)('classifies %s the same when rebuilt from an IMAP trigger item', async (file) => {
+	// mailparser, which the IMAP trigger parses with, reads nothing from a multipart whose delimiters
+	// are missing or differ from its header: the item carries no report to rebuild.
+	const UNREADABLE_BY_MAILPARSER = ['sendmail-report-without-delimiters.eml', 'dsn-boundary-header-differs.eml'];
+	it.each(CORPUS.filter(([file]) => !UNREADABLE_BY_MAILPARSER.includes(file)))('classifies %s the same when rebuilt from an IMAP trigger item', async (file) => {
 		const parsed = await simpleParser(fixture(file));
 		const headers: Record<string, string> = {};
 		for (const h of parsed.headerLines) headers[h.key] = h.line;
