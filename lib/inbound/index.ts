@@ -25,7 +25,7 @@ export type SendLookup = (messageIds: string[]) => Promise<SendMatch | null>;
 export interface RecordInboundOptions {
 	/** Record the matching $email_* event (default true). */
 	record?: boolean;
-	/** Set bounced / complained / unsubscribed (default true); a soft bounce alone never suppresses. */
+	/** Set bounced / complained / unsubscribed (default true); a single soft bounce never suppresses (see softBounceLimit). */
 	suppress?: boolean;
 	/**
 	 * A contact is marked bounced once it soft-bounced `count` times within `windowMs` (a mailbox

@@ -183,10 +183,10 @@ export function reasonOfText(text: string): BounceReason | null {
 export function bounceReason(evidence: BounceEvidence): BounceReason {
 	// The local delivery program failed (procmail, a pipe): the mailbox owner's setup, not the address.
 	if (/^x-unix/i.test(evidence.diagnosticType ?? '')) return 'mailer_error';
-	const text = reasonOfText(evidence.diagnostic ?? '');
-	const code = evidence.status ? reasonOfCode(evidence.status) : null;
 	// x.1.7 / x.1.8: the sender's address was refused; words about a missing domain are about the sender's.
 	if (evidence.status && /^[45]\.1\.[78]$/.test(evidence.status)) return 'rejected';
+	const text = reasonOfText(evidence.diagnostic ?? '');
+	const code = evidence.status ? reasonOfCode(evidence.status) : null;
 	let reason: BounceReason;
 	// A mailbox code whose words say the mailbox exists but refused (full, blocked, ...) takes the words.
 	if (code && HARD_REASONS.has(code)) reason = text && !HARD_REASONS.has(text) && !VAGUE.has(text) ? text : code;
