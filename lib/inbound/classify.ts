@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { ValidationError } from '../errors';
 import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
+import { bounceReason, isHardBounce, reasonOfText, type BounceReason } from './reasons';
 
 export const INBOUND_KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other'] as const;
 export type InboundKind = (typeof INBOUND_KINDS)[number];
@@ -12,6 +13,8 @@ export interface InboundMessage {
 	reason: string;
 	/** The address the message is about: the bounced or complaining recipient, or the sender of a reply. */
 	recipient: string | null;
+	/** Why a bounce bounced (user_unknown, mailbox_full, blocked, ...): decides hard or soft (docs/bounces.md). */
+	bounceReason: BounceReason | null;
 	/** RFC 3463 enhanced status code of a bounce (e.g. "5.1.1"). */
 	status: string | null;
 	/** The remote server's answer (e.g. "smtp; 550 5.1.1 User unknown"). */
@@ -37,6 +40,8 @@ export interface ClassifyOptions {
 
 /** Larger raw messages are refused (bounces carry the original; 25 MB covers what MTAs accept). */
 export const MAX_RAW_BYTES = 25 * 1024 * 1024;
+/** MIME parts mailparser's splitter reads (its own limit, @zone-eu/mailsplit MAX_CHILD_NODES). */
+export const MAX_MIME_NODES = 1000;
 
 const ID = /<([^<>\s]+)>/g;
 
@@ -49,8 +54,9 @@ function messageIds(value: string | undefined | null): string[] {
 function addressIn(value: string | undefined | null): string | null {
 	if (!value) return null;
 	// "rfc822; user@example.com", "<user@example.com>", "user@example.com"
-	const text = value.includes(';') ? value.slice(value.indexOf(';') + 1) : value;
-	const match = /<?([^\s<>;"]+@[^\s<>;"]+?)>?(?:\s|$)/.exec(text.trim() + ' ');
+	// A source route ("<@relay.example:user@example.com>") names the mailbox after its colon.
+	const text = (value.includes(';') ? value.slice(value.indexOf(';') + 1) : value).replace(/(^|[\s<])@[^:<>\s]+:/g, '$1');
+	const match = /<?([^\s<>;",]+@[^\s<>;",]+?)>?(?:[\s,]|$)/.exec(text.trim() + ' ');
 	return match ? match[1].toLowerCase() : null;
 }
 
@@ -61,16 +67,51 @@ function addresses(field: AddressObject | AddressObject[] | undefined): string[]
 
 const STATUS = /\b([245])\.(\d{1,3})\.(\d{1,3})\b/;
 
-/** Some 5.x.x answers are about the message or the sender's reputation, not the address. */
-function bounceKind(status: string, diagnostic: string | null): { kind: InboundKind; reason: string } {
-	const cls = status[0];
-	if (cls === '4') return { kind: 'soft_bounce', reason: `Temporary failure (status ${status})` };
-	if (status === '5.2.2') return { kind: 'soft_bounce', reason: 'Mailbox full (status 5.2.2): temporary by nature' };
-	if (status === '5.3.4') return { kind: 'soft_bounce', reason: 'Message too large (status 5.3.4): the address is fine' };
-	if (/^5\.7\./.test(status) && /spam|block|blacklist|blocklist|reputation|policy|content|rate|dmarc|spf|dkim/i.test(diagnostic ?? '')) {
-		return { kind: 'soft_bounce', reason: `Rejected for policy or content (status ${status}), not because of the address` };
+/** A bounce's kind and reason from its code and words (lib/inbound/reasons.ts has the rule). */
+function bounceVerdict(
+	status: string | null,
+	diagnostic: string | null,
+	action = '',
+	context: { command?: string | null; diagnosticType?: string | null } = {},
+): { kind: InboundKind; bounceReason: BounceReason; reason: string } {
+	const evidence = { status, diagnostic, action, command: context.command ?? smtpCommand(diagnostic ?? ''), diagnosticType: context.diagnosticType };
+	const reason = bounceReason(evidence);
+	const hard = isHardBounce(reason, evidence);
+	const words = reason.replace(/_/g, ' ');
+	return {
+		kind: hard ? 'hard_bounce' : 'soft_bounce',
+		bounceReason: reason,
+		reason: `${action === 'delayed' ? 'Delivery delayed' : hard ? 'Permanent failure of the address' : 'Failure that says nothing against the address'}: ${words}${status ? ` (status ${status})` : ''}`,
+	};
+}
+
+/** The SMTP command a report says the server answered: the last one it names ("in reply to RCPT TO", ">>> DATA"). */
+export function smtpCommand(text: string): string | null {
+	// Answers only given to RCPT TO.
+	if (/\[rcpt_to\]|does not like recipient|rcpt to response|smtp:rcpt|recipient address rejected/i.test(text)) return 'RCPT';
+	// A session transcript (">>> RCPT To:<a>", "<<< 550 ..."): the command the first failure answered.
+	let sent: string | null = null;
+	for (const line of text.split(/\r?\n/)) {
+		const command = /^\s*>>>\s*(rcpt|data|mail|ehlo|helo)\b/i.exec(line);
+		if (command) sent = command[1].toUpperCase();
+		else if (sent && /^\s*<<<\s*[45]\d\d/.test(line)) return sent;
 	}
-	return { kind: 'hard_bounce', reason: `Permanent failure (status ${status})` };
+	const named = [...text.matchAll(/(?:in reply to|after|>>>|did not like our|while sending|command:?|-{3,}\s*smtp command)\s*(?:the\s+)?(?:end of\s+)?(rcpt|data|mail|ehlo|helo)\b/gi)];
+	return named.length > 0 ? named[named.length - 1][1].toUpperCase() : null;
+}
+
+/** The server's own RFC 3463 code: the one right after its reply code ("550-'5.7.1"), else the first. */
+function ownStatus(text: string): string | null {
+	const afterReply = /\b[245]\d\d[ -]['"]?([245]\.\d{1,3}\.\d{1,3})\b/.exec(text);
+	return afterReply?.[1] ?? STATUS.exec(text)?.[0] ?? null;
+}
+
+/** The status to trust: an RFC 3463 code in the server's own answer wins over a generic one (x.0.0, x.y.0) in the report. */
+function effectiveStatus(reported: string | null, diagnostic: string | null): string | null {
+	const own = ownStatus(diagnostic ?? '');
+	if (!reported) return own;
+	if (own && /\.0$/.test(reported) && own !== reported && own[0] !== '2') return own;
+	return reported;
 }
 
 /** Headers of the original message a report carries (message/rfc822 or text/rfc822-headers). */
@@ -187,10 +228,122 @@ function isAutoReply(mail: ParsedMail): string | null {
 }
 
 function isMailerDaemon(from: string | null): boolean {
-	return from !== null && /^(mailer-daemon|postmaster|mail-daemon|mailerdaemon|bounce[s]?)@/i.test(from);
+	return from !== null && /^(mailer-daemon|post_?master|mail-daemon|mailerdaemon|bounce[s]?)(@|$)/i.test(from);
 }
 
-const FAILURE_SUBJECT = /(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar)/i;
+const FAILURE_SUBJECT =
+	/(undeliver|delivery (status notification|failure|has failed)|returned mail|mail delivery (failed|failure|subsystem)|failure notice|could not be delivered|nondeliverable|non-deliverable|unzustellbar|non remis|no se pudo entregar|mail failed|returning to sender|mail failure|error sending your (mail|message)|not delivered|delivery notification)/i;
+
+/** Words only a failure report uses: with them, mail from anyone is read as a bounce. */
+const FAILURE_WORDS =
+	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|メールエラー|送信できませんでした|宛先不明)/i;
+
+/** Where a plain-text bounce starts quoting the returned message. */
+const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
+
+/** A bounce's own explanation: its text before the returned message. */
+function bounceText(text: string): string {
+	const cut = RETURNED_MESSAGE.exec(text);
+	return (cut ? text.slice(0, cut.index) : text).slice(0, 16384);
+}
+
+const EMAIL = "[A-Za-z0-9._%+'=/-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}";
+/** Where bounces name the failed address: "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
+const RECIPIENT_LINES = [
+	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\)|\\[.*\\])?[ \\t]*$`, 'm'),
+	new RegExp(`^[ \\t]*<(${EMAIL})>`, 'm'),
+	new RegExp(`RCPT TO:?[ \\t]*<(${EMAIL})>`, 'i'),
+	new RegExp(`<(${EMAIL})>\\.\\.\\.`),
+	new RegExp(`\\b(?:recipient|address|to|for|user|destinataire)(?: address)?[ \\t]*[:=]?[ \\t]*<?(${EMAIL})>?`, 'i'),
+];
+const NOT_A_RECIPIENT = /^(postmaster|mailer-daemon|mail-daemon|mailerdaemon|abuse|root)@/i;
+
+/**
+ * The failed address a plain-text report names: never a Message-ID, the report's own sender or
+ * receiver, or postmaster.
+ */
+function recipientInText(text: string, own: Set<string>): string | null {
+	// Message-IDs and Received lines carry address-like tokens that are not recipients.
+	const lines = text.split(/\r?\n/).filter((line) => !/message-?id|\bid\s*<|^\s*(received|by|with|from)\b.*\b(smtp|esmtp|id)\b/i.test(line));
+	const body = lines.join('\n');
+	const acceptable = (address: string | undefined) => {
+		const a = address?.toLowerCase();
+		return a && !own.has(a) && !NOT_A_RECIPIENT.test(a) && !/^\d{8,}\./.test(a) ? a : null;
+	};
+	for (const pattern of RECIPIENT_LINES) {
+		const global = new RegExp(pattern.source, pattern.flags.includes('g') ? pattern.flags : pattern.flags + 'g');
+		for (const m of body.matchAll(global)) {
+			const found = acceptable(m[1]);
+			if (found) return found;
+		}
+	}
+	for (const m of body.matchAll(new RegExp(EMAIL, 'g'))) {
+		const found = acceptable(m[0]);
+		if (found) return found;
+	}
+	return null;
+}
+
+/**
+ * The part of a bounce text about one recipient: from where it is named to where the next
+ * recipient's paragraph starts ("<b@c>:", an address alone on its line), so that a report on
+ * several recipients is read for the one it is taken for.
+ */
+function recipientSegment(text: string, recipient: string | null): string {
+	const segment = segmentOf(text, recipient);
+	// Some reports give the reason before the address or once for all: then the whole text speaks.
+	return reasonOfText(segment) || STATUS.test(segment) ? segment : text;
+}
+
+function segmentOf(text: string, recipient: string | null): string {
+	if (!recipient) return text;
+	const start = text.toLowerCase().indexOf(recipient);
+	if (start < 0) return text;
+	const rest = text.slice(start + recipient.length);
+	for (const m of rest.matchAll(new RegExp(`^[ \\t]*["<]?(${EMAIL})["']?>?:?`, 'gm'))) {
+		if (m[1].toLowerCase() !== recipient) return text.slice(start, start + recipient.length + (m.index ?? 0));
+	}
+	return text.slice(start);
+}
+
+/** Amazon SES notifications mailed by SNS (bounce, complaint, delivery), JSON alone or in an SNS envelope. */
+function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'> & { originalMessageIds: string[] }) | null {
+	if (!/"(notificationType|eventType)"\s*:|"Type"\s*:\s*"Notification"/.test(text)) return null;
+	const block = text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1);
+	let json: Record<string, unknown> | null = null;
+	// Mail clients and gateways wrap long lines, also inside the JSON's strings.
+	for (const candidate of [block, block.replace(/\r?\n/g, '')]) {
+		try {
+			json = JSON.parse(candidate) as Record<string, unknown>;
+			if (typeof json.Message === 'string') json = JSON.parse(json.Message) as Record<string, unknown>;
+			break;
+		} catch {
+			json = null;
+		}
+	}
+	if (!json) return null;
+	const type = String(json.notificationType ?? json.eventType ?? '');
+	const mail = (json.mail ?? {}) as { commonHeaders?: { messageId?: string }; headers?: Array<{ name: string; value: string }> };
+	const ids = messageIds(mail.commonHeaders?.messageId ?? mail.headers?.find((h) => /^message-id$/i.test(h.name))?.value);
+	const common = { originalMessageIds: ids, status: null, diagnostic: null, feedbackType: null, bounceReason: null };
+	if (type === 'Bounce') {
+		const bounce = (json.bounce ?? {}) as { bounceType?: string; bounceSubType?: string; bouncedRecipients?: Array<{ emailAddress?: string; status?: string; diagnosticCode?: string; action?: string }> };
+		const rcpt = bounce.bouncedRecipients?.[0] ?? {};
+		const diagnostic = rcpt.diagnosticCode || null;
+		const status = effectiveStatus(STATUS.exec(rcpt.status ?? '')?.[0] ?? null, diagnostic);
+		// SES's own sub-type (NoEmail, MailboxFull, ...) speaks when the server's answer is missing.
+		const words = diagnostic ?? `${bounce.bounceType ?? ''} ${(bounce.bounceSubType ?? '').replace(/NoEmail/, 'no such address').replace(/([a-z])([A-Z])/g, '$1 $2')}`;
+		const verdict = bounceVerdict(status, words, bounce.bounceType === 'Transient' ? 'delayed' : '');
+		return { ...common, ...verdict, reason: `${verdict.reason}; Amazon SES notification`, recipient: addressIn(rcpt.emailAddress), status, diagnostic };
+	}
+	if (type === 'Complaint') {
+		const complaint = (json.complaint ?? {}) as { complainedRecipients?: Array<{ emailAddress?: string }>; complaintFeedbackType?: string };
+		const feedbackType = (complaint.complaintFeedbackType ?? 'abuse').toLowerCase();
+		return { ...common, kind: 'complaint', reason: `Amazon SES complaint notification (${feedbackType})`, recipient: addressIn(complaint.complainedRecipients?.[0]?.emailAddress), feedbackType };
+	}
+	if (type === 'Delivery') return { ...common, kind: 'other', reason: 'Amazon SES delivery notification: delivered, not a bounce', recipient: null };
+	return null;
+}
 
 /** A message as n8n's Email Trigger (IMAP) hands it over in its "Resolved" format. */
 export interface ParsedMailItem {
@@ -248,7 +401,16 @@ export async function parseInbound(raw: Buffer | string, options: ClassifyOption
 	if (!/^[!-9;-~]+:/m.test(head.split(/\r?\n\r?\n/)[0] ?? '')) {
 		throw new ValidationError('rawMessage', 'This is not an e-mail message: it has no header lines', 'Give the full message source (RFC 5322), headers included, e.g. an .eml file.');
 	}
-	const mail = await simpleParser(buffer, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+	let mail: ParsedMail;
+	try {
+		mail = await simpleParser(buffer, { skipHtmlToText: false, skipTextToHtml: true, skipImageLinks: true });
+	} catch (error) {
+		// mailparser's splitter refuses messages with more MIME parts than it reads (EMAXLEN).
+		if ((error as { code?: string }).code === 'EMAXLEN') {
+			throw new ValidationError('rawMessage', `The message has more than ${MAX_MIME_NODES} MIME parts; the limit is ${MAX_MIME_NODES}`, 'Bounces, complaints and replies have a handful of parts: check the input is a single message.');
+		}
+		throw error;
+	}
 	const tree = parseMime(buffer);
 	return classify(mail, tree, buffer, options);
 }
@@ -272,6 +434,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		date: mail.date && !Number.isNaN(mail.date.getTime()) ? mail.date.toISOString() : null,
 		messageId: messageIds(mail.messageId)[0] ?? 'sha256:' + createHash('sha256').update(raw).digest('hex').slice(0, 40),
 		status: null,
+		bounceReason: null,
 		diagnostic: null,
 		feedbackType: null,
 		replyText: null,
@@ -279,8 +442,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const reportType = tree.contentType === 'multipart/report' ? (tree.params['report-type'] ?? '').toLowerCase() : '';
 
 	// Spam complaint: ARF (RFC 5965), as Yahoo, AOL, Microsoft JMRP and others send it.
+	// Hotmail/Outlook.com (JMRP without ARF) send the complained-about message with a plain subject.
 	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
-	if (feedback || reportType === 'feedback-report') {
+	const plainComplaint = /^\s*complaint about message from /i.test(base.subject) && returnedHeaders(parts, mail.text ?? '').length > 0;
+	if (feedback || reportType === 'feedback-report' || plainComplaint) {
 		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
 		const original = returnedHeaders(parts, mail.text ?? '');
 		// Providers that redact the recipient (AOL: Redacted-Address) leave only the Message-ID to match on.
@@ -304,10 +469,23 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		};
 	}
 
+	// mailparser finds no text in some malformed multiparts (a boundary on an unfolded line, a body
+	// without the delimiters its header announces): the MIME walker's text parts stand in.
+	const text =
+		mail.text ||
+		parts
+			.filter((p) => p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')))
+			.map((p) => p.body.toString('utf8'))
+			.join('\n');
+
+	// Amazon SES notifications delivered by mail (SNS e-mail subscription): JSON, sometimes in an SNS envelope.
+	const ses = sesNotification(text);
+	if (ses) return { ...base, ...ses, originalMessageIds: originalIds([], mail, ses.originalMessageIds) };
+
 	// Delivery status notification (RFC 3464); some gateways (and mail rebuilt from a parsed item)
 	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
-	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(mail.text ?? '', 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
+	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(text, 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
 	if (dsn || inlineBlocks.length > 0) {
 		const [perMessage, ...recipients] = dsn ? parseFieldBlocks(dsn.body) : [new Map(), ...inlineBlocks];
 		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
@@ -316,40 +494,58 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			blocks.find((b) => /^delayed/i.test(header(b, 'action') ?? '')) ??
 			blocks.find((b) => /^[45]/.test(header(b, 'status') ?? '')) ??
 			blocks[0];
-		const action = (failed && header(failed, 'action')?.toLowerCase()) ?? '';
-		const diagnostic = (failed && header(failed, 'diagnostic-code')) ?? null;
-		const status = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? STATUS.exec(diagnostic ?? '')?.[0] ?? null;
-		const recipient = failed ? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient'))) : null;
-		const original = originalIds(returnedHeaders(parts, mail.text ?? ''), mail);
-		if (!failed || /^(delivered|relayed|expanded)/.test(action) || (!status && !/^(failed|delayed)/.test(action))) {
+		const action = ((failed && header(failed, 'action')?.toLowerCase()) ?? '').replace(/[^a-z].*$/, '');
+		const diagnosticCode = (failed && header(failed, 'diagnostic-code')) ?? '';
+		const diagnosticType = /^\s*([\w-]+)\s*;/.exec(diagnosticCode)?.[1] ?? null;
+		const diagnostic = diagnosticCode || null;
+		const serverAnswer = diagnosticCode.replace(/^\s*[\w-]+\s*;\s*/, '') || null;
+		const reported = (failed && STATUS.exec(header(failed, 'status') ?? '')?.[0]) ?? null;
+		const status = effectiveStatus(reported, serverAnswer);
+		const explanation = bounceText(text);
+		const own = new Set([from, ...to].filter((a): a is string => Boolean(a)));
+		const recipient = failed
+			? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
+			: null;
+		const original = originalIds(returnedHeaders(parts, text), mail);
+		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
+		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
 			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
 		}
-		const effective = status ?? (action.startsWith('delayed') ? '4.0.0' : '5.0.0');
-		const verdict = action.startsWith('delayed') && effective.startsWith('5') ? { kind: 'soft_bounce' as const, reason: 'Delivery delayed' } : bounceKind(effective, diagnostic);
-		return { ...base, ...verdict, recipient, status: effective, diagnostic, originalMessageIds: original };
+		// Without the server's own words, the report's human-readable part says why.
+		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : recipientSegment(explanation, recipient));
+		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`), diagnosticType });
+		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
 
-	// Bounces without a machine-readable report (older Exim, qmail, some gateways).
-	const text = mail.text ?? '';
-	if (isMailerDaemon(from) || (FAILURE_SUBJECT.test(base.subject) && !mail.inReplyTo)) {
-		const status = STATUS.exec(text)?.[0] ?? (/\b5\d\d\b/.test(text) ? '5.0.0' : /\b4\d\d\b/.test(text) ? '4.0.0' : null);
-		if (status || FAILURE_SUBJECT.test(base.subject)) {
-			const ownAddresses = new Set([from, ...to]);
-			const recipient =
-				[...text.matchAll(/<?([A-Za-z0-9._%+'-]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,})>?/g)].map((m) => m[1].toLowerCase()).find((a) => !ownAddresses.has(a)) ?? null;
-			const diagnosticLine = text.split(/\r?\n/).find((line) => /\b[45]\d\d\b/.test(line) && /[A-Za-z]/.test(line))?.trim() ?? null;
-			const effective = status ?? '5.0.0';
-			return {
-				...base,
-				...bounceKind(effective, diagnosticLine),
-				reason: `${bounceKind(effective, diagnosticLine).reason}; plain-text bounce from ${from ?? 'unknown sender'}`,
-				recipient,
-				status: effective,
-				diagnostic: diagnosticLine,
-				// Plain-text bounces quote the original below a marker line; its Message-ID is there.
-				originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
-			};
-		}
+	// Bounces without a machine-readable report (older Exim, qmail, some gateways), also those that
+	// carry Auto-Submitted: they are still bounces.
+	const failureText = bounceText(text);
+	const saysFailure = FAILURE_SUBJECT.test(base.subject) || FAILURE_WORDS.test(failureText);
+	if ((isMailerDaemon(from) && (saysFailure || /\b[45]\d\d\b/.test(failureText))) || (saysFailure && !mail.inReplyTo)) {
+		const ownAddresses = new Set([from, ...to, addressIn(headerOf(mail, 'return-path'))].filter((a): a is string => Boolean(a)));
+		const recipient =
+			addressIn(headerOf(mail, 'x-failed-recipients')) ??
+			recipientInText(failureText, ownAddresses) ??
+			returnedHeaders(parts, text)
+				.map((h) => addressIn(header(h, 'to')))
+				.find((a) => a && !ownAddresses.has(a)) ??
+			null;
+		const about = recipientSegment(failureText, recipient);
+		const status = ownStatus(about) ?? ownStatus(failureText);
+		const diagnostic = failureText.replace(/\s+/g, ' ').trim().slice(0, 1000) || null;
+		const verdict = bounceVerdict(status, about, /(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) && !/(giving up|permanent)/i.test(failureText) ? 'delayed' : '', {
+			command: smtpCommand(failureText),
+		});
+		return {
+			...base,
+			...verdict,
+			reason: `${verdict.reason}; plain-text bounce from ${from ?? 'unknown sender'}`,
+			recipient,
+			status,
+			diagnostic,
+			// Plain-text bounces quote the original below a marker line; its Message-ID is there.
+			originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
+		};
 	}
 
 	const replyText = ownText(text);
@@ -360,9 +556,12 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const recipients = [...to, ...addresses(mail.cc), ...['delivered-to', 'x-original-to', 'envelope-to'].map((h) => addressIn(headerOf(mail, h))).filter((a): a is string => Boolean(a))];
 	const toMailbox = recipients.find((a) => mailboxes.has(a) || mailboxes.has(a.replace(/\+[^@]*@/, '@')) || /^unsubscribe([+-][^@]*)?@/.test(a));
 	const strippedSubject = base.subject.replace(/^\s*((re|aw|fw|fwd|wg|tr|sv|antw)\s*:\s*)+/i, '').trim();
-	const autoReason = isAutoReply(mail);
+	// Apple Mail's unsubscribe button sends a message marked auto-replied: a request all the same.
+	const appleUnsubscribe = /^\s*true\s*$/i.test(headerOf(mail, 'x-apple-unsubscribe') ?? '');
+	const autoReason = appleUnsubscribe ? null : isAutoReply(mail);
 	if (!autoReason) {
 		if (toMailbox) return { ...base, kind: 'unsubscribe', reason: `Sent to the unsubscribe mailbox ${toMailbox}`, recipient: from, originalMessageIds: repliedTo, replyText };
+		if (appleUnsubscribe) return { ...base, kind: 'unsubscribe', reason: 'Apple Mail unsubscribe request (X-Apple-Unsubscribe)', recipient: from, originalMessageIds: repliedTo, replyText };
 		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && (UNSUBSCRIBE_WORDS.test(replyText) || UNSUBSCRIBE_PHRASES.test(replyText)))) {
 			return { ...base, kind: 'unsubscribe', reason: 'Asks to unsubscribe', recipient: from, originalMessageIds: repliedTo, replyText };
 		}

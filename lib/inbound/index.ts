@@ -25,13 +25,14 @@ export type SendLookup = (messageIds: string[]) => Promise<SendMatch | null>;
 export interface RecordInboundOptions {
 	/** Record the matching $email_* event (default true). */
 	record?: boolean;
-	/** Set bounced / complained / unsubscribed (default true); a soft bounce alone never suppresses. */
+	/** Set bounced / complained / unsubscribed (default true); a single soft bounce never suppresses (see softBounceLimit). */
 	suppress?: boolean;
 	/**
-	 * Opt-in: treat a contact as bounced once it soft-bounced `count` times within `windowMs`
-	 * (a mailbox that stays full for weeks is as dead as a missing one). Off by default.
+	 * A contact is marked bounced once it soft-bounced `count` times within `windowMs` (a mailbox
+	 * that stays full for weeks is as dead as a missing one). Default: 3 within 30 days
+	 * (DEFAULT_SOFT_BOUNCE_LIMIT); `false` turns it off.
 	 */
-	softBounceLimit?: { count: number; windowMs: number };
+	softBounceLimit?: { count: number; windowMs: number } | false;
 	source?: string;
 	chain?: ChainLink[];
 }
@@ -66,6 +67,9 @@ const SUPPRESSION_OF: Partial<Record<InboundKind, SubscriptionStatus>> = {
 /** A stronger suppression is never replaced by a weaker one (a complaint stays a complaint). */
 const STRENGTH: Partial<Record<SubscriptionStatus, number>> = { unsubscribed: 1, bounced: 2, complained: 3 };
 
+/** Soft bounces that suppress when no limit is given: 3 within 30 days. */
+export const DEFAULT_SOFT_BOUNCE_LIMIT = { count: 3, windowMs: 30 * 86_400_000 } as const;
+
 /** How far the Date header may be trusted as the event time (older ones are retries or forgeries). */
 const DATE_WINDOW_MS = 7 * 86_400_000;
 
@@ -82,7 +86,13 @@ function eventProperties(message: InboundMessage, match: SendMatch | null): Reco
 		...(match?.sendId ? { sendId: match.sendId } : {}),
 	};
 	if (message.kind === 'hard_bounce' || message.kind === 'soft_bounce') {
-		Object.assign(props, { type: message.kind === 'hard_bounce' ? 'hard' : 'soft', status: message.status, diagnostic: message.diagnostic?.slice(0, 1000) ?? null, reason: message.reason });
+		Object.assign(props, {
+			type: message.kind === 'hard_bounce' ? 'hard' : 'soft',
+			bounceReason: message.bounceReason,
+			status: message.status,
+			diagnostic: message.diagnostic?.slice(0, 1000) ?? null,
+			reason: message.reason,
+		});
 	} else if (message.kind === 'complaint') {
 		props.feedbackType = message.feedbackType;
 	} else if (message.kind === 'reply') {
@@ -91,6 +101,12 @@ function eventProperties(message: InboundMessage, match: SendMatch | null): Reco
 		Object.assign(props, { method: 'email', subject: message.subject.slice(0, 300) });
 	}
 	return props;
+}
+
+/** The consent source a suppression leaves on the contact: what did it, and for a bounce why ("inbound-email:hard_bounce:user_unknown"). */
+function suppressionSource(source: string, message: InboundMessage): string {
+	const what = message.kind === 'soft_bounce' ? 'soft_bounce_limit' : message.kind;
+	return message.bounceReason ? `${source}:${what}:${message.bounceReason}` : `${source}:${what}`;
 }
 
 /** Finds the contacts of classified inbound messages, records their events and applies suppression. */
@@ -149,9 +165,9 @@ export class Inbound {
 			return result.value;
 		});
 
-		// Soft bounces escalate to a suppression when the opt-in limit is reached (hard bounces suppress
-		// at once, so the bounces of a contact that is not suppressed are soft ones).
-		const limit = options.softBounceLimit;
+		// Soft bounces escalate to a suppression when the limit is reached (hard bounces suppress at
+		// once, so the bounces of a contact that is not suppressed are soft ones).
+		const limit = options.softBounceLimit === false ? null : (options.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT);
 		if (limit && (!Number.isInteger(limit.count) || limit.count < 1 || !(limit.windowMs > 0))) {
 			throw new ValidationError('softBounceLimit', 'The soft bounce limit needs a count of at least 1 and a positive window');
 		}
@@ -183,7 +199,7 @@ export class Inbound {
 		const changes = await settleAll(suppress, async (s, i) => {
 			if (!s) return null;
 			const [result] = await store.contacts.change(
-				[{ id: s.id, subscription: { status: s.status, source: `${source}:${messages[i].kind === 'soft_bounce' ? 'soft_bounce_limit' : messages[i].kind}` }, context: { source, chain: options.chain } }],
+				[{ id: s.id, subscription: { status: s.status, source: suppressionSource(source, messages[i]) }, context: { source, chain: options.chain } }],
 				'update',
 			);
 			if (!result.ok) throw result.error;

@@ -16,8 +16,8 @@ export interface MimePart {
 	children: MimePart[];
 }
 
-const MAX_DEPTH = 8;
-const MAX_PARTS = 200;
+export const MAX_DEPTH = 8;
+export const MAX_PARTS = 200;
 
 /** Parses a header block ("Name: value" lines, folded lines joined); names are lower-cased. */
 export function parseHeaderBlock(text: string): HeaderMap {
@@ -111,7 +111,9 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 	if (depth >= MAX_DEPTH || counter.parts > MAX_PARTS) return part;
 
 	if (type.startsWith('multipart/') && params.boundary) {
-		const delimiter = '--' + params.boundary;
+		// A boundary the body never uses (a rewritten header): the body's own first delimiter line.
+		const boundary = rawBody.includes('--' + params.boundary) ? params.boundary : (/^--([^\s-][^\r\n]{0,68}?)[ \t]*\r?$/m.exec(rawBody)?.[1] ?? params.boundary);
+		const delimiter = '--' + boundary;
 		// Lines before the first delimiter are the preamble, after the closing one the epilogue.
 		let current: string[] | undefined;
 		const sections: string[][] = [];
@@ -124,7 +126,10 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 			} else current?.push(line);
 		}
 		if (current) sections.push(current);
+		// No delimiter at all: the body is kept as it is, for readers that look for text in it.
+		if (sections.length === 0) part.body = Buffer.from(rawBody, 'latin1');
 		for (const section of sections) {
+			if (counter.parts >= MAX_PARTS) break;
 			if (section.join('').trim() !== '') part.children.push(parsePart(section.join('\r\n'), depth + 1, counter));
 		}
 		return part;

@@ -549,7 +549,7 @@ const inboundProperties: INodeProperties[] = [
 				name: 'suppress',
 				type: 'boolean',
 				default: true,
-				description: 'Whether to mark the contact bounced (hard bounce), complained (spam complaint) or unsubscribed (unsubscribe request). Soft bounces never suppress.',
+				description: 'Whether to mark the contact bounced (hard bounce), complained (spam complaint) or unsubscribed (unsubscribe request). Soft bounces suppress only as Suppress After Soft Bounces says.',
 			},
 			{
 				displayName: 'Record Event',
@@ -571,8 +571,8 @@ const inboundProperties: INodeProperties[] = [
 				name: 'softBounceLimit',
 				type: 'number',
 				typeOptions: { minValue: 0 },
-				default: 0,
-				description: 'Mark a contact bounced after this many soft bounces within the Soft Bounce Window (0 = never; soft bounces alone never suppress by default)',
+				default: 3,
+				description: 'Mark a contact bounced after this many soft bounces (mailbox full, blocked, expired ...) within the Soft Bounce Window; 0 = never. A hard bounce (unknown user or domain) suppresses at once.',
 			},
 			{
 				displayName: 'Unsubscribe Mailboxes',

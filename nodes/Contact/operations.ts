@@ -14,7 +14,7 @@ import {
 	type Result,
 } from '../../lib';
 import { Campaigns } from '../../lib/campaigns';
-import { Inbound, parseInbound, rebuildMessage, type SendLookup } from '../../lib/inbound';
+import { DEFAULT_SOFT_BOUNCE_LIMIT, Inbound, parseInbound, rebuildMessage, type RecordInboundOptions, type SendLookup } from '../../lib/inbound';
 import { collect, jsonParameter, perItem, runBatch } from '../shared/items';
 import { chainOf } from './chain';
 
@@ -405,6 +405,14 @@ async function imapItemMessage(ctx: IExecuteFunctions, itemIndex: number): Promi
 	});
 }
 
+/** The node's soft-bounce options as the library's limit: 3 within 30 days unless set; 0 turns it off. */
+function softBounceLimit(opts: IDataObject): RecordInboundOptions['softBounceLimit'] {
+	const count = Math.floor(Number(opts.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT.count));
+	if (!(count > 0)) return false;
+	const days = Number(opts.softBounceDays ?? DEFAULT_SOFT_BOUNCE_LIMIT.windowMs / 86_400_000);
+	return { count, windowMs: Math.max(1, days) * 86_400_000 };
+}
+
 const parseInboundEmail: Operation = async (ctx, store) => {
 	const inputs = perItem(ctx, (i) => {
 		const opts = options(ctx, i);
@@ -414,7 +422,7 @@ const parseInboundEmail: Operation = async (ctx, store) => {
 			unsubscribeMailboxes: (Array.isArray(mailboxes) ? mailboxes.map(String) : String(mailboxes ?? '').split(',')).map((m) => m.trim()).filter(Boolean),
 			record: opts.record !== false,
 			suppress: opts.suppress !== false,
-			softBounceLimit: Number(opts.softBounceLimit ?? 0) > 0 ? { count: Math.floor(Number(opts.softBounceLimit)), windowMs: Math.max(1, Number(opts.softBounceDays ?? 30)) * 86_400_000 } : undefined,
+			softBounceLimit: softBounceLimit(opts),
 			chain: chainOf(ctx, i),
 		};
 	});

@@ -247,6 +247,19 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect((await store.contacts.getOne('in-soft'))?.subscription?.status).toBe('bounced');
 	});
 
+	it('suppresses after 3 soft bounces by default, and never when Suppress After Soft Bounces is 0', async () => {
+		await store.contacts.upsert([
+			{ id: 'in-soft-default', email: 'default.full@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+			{ id: 'in-soft-off', email: 'off.full@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
+		const raw = eml('gmail-dsn-mailbox-full.eml').toString('latin1');
+		const items = (to: string) => [1, 2, 3].map((n) => ({ raw: raw.replace(/full\.box@gmail\.com/g, to).replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<${to}-${n}@mx.google.com>`) }));
+		await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' }, items('default.full@gmail.com'));
+		expect((await store.contacts.getOne('in-soft-default'))?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:soft_bounce_limit:mailbox_full' });
+		await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { softBounceLimit: 0 } }, items('off.full@gmail.com'));
+		expect((await store.contacts.getOne('in-soft-off'))?.subscription?.status).toBe('subscribed');
+	});
+
 	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
 		await store.contacts.upsert([{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
 		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
