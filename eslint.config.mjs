@@ -45,10 +45,4 @@ export default tseslint.config(
 			'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
 		},
 	},
-	{
-		// Acknowledged (docs/compatibility.md): the one place a node imports ioredis (the credential
-		// test needs a client it can configure to fail fast). n8n Cloud allows no such import.
-		files: ['nodes/shared/store.ts'],
-		rules: { '@n8n/community-nodes/no-restricted-imports': 'warn' },
-	},
 );
