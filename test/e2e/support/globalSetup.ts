@@ -218,7 +218,8 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		signingSecret: SIGNING_SECRET,
 		workflows: prepared.workflows,
 		publishErrors: {},
-		queue: folders && { folders, concurrency: queue!.concurrency },
+		// The environment the workers run with, so a test can start a killed one again.
+		queue: folders && { folders, concurrency: queue!.concurrency, env: queueMode.queueEnv({ ...shared, webhookUrl: `${webhookUrl}/` }) },
 	};
 	// Publish every workflow now (tests assert it worked), then wait for their webhooks.
 	for (const wf of prepared.workflows) {

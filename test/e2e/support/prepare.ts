@@ -63,7 +63,7 @@ export interface E2EState {
 	workflows: PreparedWorkflow[];
 	publishErrors: Record<string, string>;
 	/** Queue mode: each process's user folder (main, workers, webhook processor) and the workers' concurrency. */
-	queue?: { folders: { main: string; workers: string[]; webhook: string }; concurrency: number };
+	queue?: { folders: { main: string; workers: string[]; webhook: string }; concurrency: number; env: Record<string, string> };
 }
 
 const FIXTURES_DIR = join(__dirname, '..', 'fixtures');
@@ -153,7 +153,11 @@ export function prepareWorkflows({
 		tweakWorkflow(slug, wf, { sinkUrl });
 		writeFileSync(join(workDir, `${source}-${file}`), JSON.stringify(wf, null, 2));
 		const own = examples.triggerWebhookIds(wf);
-		const hooks = [...own.map((id: string) => ({ path: `${id}/events`, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
+		// A trigger's Path parameter (several triggers per instance) sits between its id and "events".
+		const eventsPaths = wf.nodes
+			.filter((n) => own.includes(n.webhookId))
+			.map((n) => `${n.webhookId}/${n.parameters.path ? `${n.parameters.path}/` : ''}events`);
+		const hooks = [...eventsPaths.map((path) => ({ path, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
 		workflows.push({
 			slug,
 			file,
