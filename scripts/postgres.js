@@ -49,6 +49,9 @@ function handToPostgresUser(dir) {
 	if (!isRoot()) return;
 	const r = spawnSync('chown', ['-R', 'postgres:postgres', dir]);
 	if (r.status !== 0) throw new Error(`chown postgres ${dir} failed; is there a postgres system user?`);
+	if (spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).status !== 0) {
+		throw new Error(`The postgres user cannot reach ${dir}: a folder above it is private (such as /root). Use a data folder it can reach (MA_POSTGRES_DIR for npm start).`);
+	}
 }
 
 /**

@@ -169,7 +169,7 @@ async function main() {
     if (QUEUE_MODE) {
       const { startPostgres } = require('./postgres.js');
       const postgres = startPostgres({
-        dir: path.join(QUEUE_DIR, 'postgres'),
+        dir: process.env.MA_POSTGRES_DIR || path.join(QUEUE_DIR, 'postgres'),
         port: await pickPort(Number(process.env.MA_POSTGRES_PORT || 5433), n8n),
         password: postgresPassword,
       });

@@ -40,7 +40,6 @@ function queueEnv({ postgres, queueRedis, encryptionKey, webhookUrl, extra = {} 
     N8N_ENCRYPTION_KEY: encryptionKey,
     // Production webhooks are served by the webhook processor only, and the URLs n8n shows point there.
     N8N_DISABLE_PRODUCTION_MAIN_PROCESS: 'true',
-    WEBHOOK_URL: webhookUrl,
     N8N_WEBHOOK_URL: webhookUrl,
     // Runs from the editor go to the workers too, so the main only runs triggers.
     OFFLOAD_MANUAL_EXECUTIONS_TO_WORKERS: 'true',

@@ -35,11 +35,11 @@ export async function finishedExecutions(wfId: string) {
 	const all: Array<{ id: string; status: string; startedAt: string; stoppedAt: string }> = [];
 	// Newest first, in pages (the REST API caps a page).
 	let lastId: string | undefined;
-	for (let page = 0; page < 40; page++) {
-		const q = new URLSearchParams({ limit: '250', filter: JSON.stringify({ workflowId: wfId }), ...(lastId ? { lastId } : {}) });
+	for (let page = 0; page < 100; page++) {
+		const q = new URLSearchParams({ limit: '100', filter: JSON.stringify({ workflowId: wfId }), ...(lastId ? { lastId } : {}) });
 		const data = await n8n.rest(s.baseUrl, s.cookie, 'GET', `/rest/executions?${q}`);
 		all.push(...data.results);
-		if (data.results.length < 250) break;
+		if (data.results.length < 100) break;
 		lastId = data.results[data.results.length - 1].id;
 	}
 	return all;

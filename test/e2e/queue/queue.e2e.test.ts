@@ -10,10 +10,13 @@ import { executionsRunBy, finishedExecutions, mailCounts, mainLog, probe, worker
 describe('queue mode: who serves what', () => {
 	it('main serves no production webhook; the webhook processor does; 2 workers are ready', async () => {
 		const s = state();
-		const onMain = await n8n.callWebhook(s.baseUrl, 'ma-tracking/events', [], { headers: { 'x-webhook-secret': s.sharedSecret } });
+		const event = (id: string) => ({ contactId: id, email: `${id}@example.com`, event: 'page_viewed', idempotencyKey: id });
+		const onMain = await n8n.callWebhook(s.baseUrl, 'ma-tracking/events', event(uid('main')), { headers: { 'x-webhook-secret': s.sharedSecret } });
 		expect(onMain.status).toBe(404);
-		const onWebhook = await n8n.callWebhook(s.webhookUrl, 'ma-tracking/events', [], { headers: { 'x-webhook-secret': s.sharedSecret } });
+		expect(onMain.text).toContain('Cannot POST /webhook/ma-tracking/events');
+		const onWebhook = await n8n.callWebhook(s.webhookUrl, 'ma-tracking/events', event(uid('hook')), { headers: { 'x-webhook-secret': s.sharedSecret } });
 		expect(onWebhook.status).toBe(200);
+		expect(onWebhook.body).toMatchObject({ received: 1, recorded: 1 });
 		expect(s.queue!.folders.workers).toHaveLength(2);
 		for (let i = 0; i < 2; i++) expect(workerLog(i)).toContain('n8n worker is now ready');
 	});
@@ -78,9 +81,10 @@ describe('queue mode: Marketing Webhook Trigger on the webhook processor', () =>
 		const redirect = await fetch(click!.replace(/&amp;/g, '&'), { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (X11; Linux x86_64) Firefox/130.0' } });
 		expect(redirect.status).toBe(302);
 		expect(redirect.headers.get('location')).toBe('https://shop.example.com/spring');
-		// The same link on main: not served there.
+		// The same link on main: not served there (main answers a GET with its editor page, no redirect).
 		const mainClick = await fetch(click!.replace(/&amp;/g, '&').replace(s.webhookUrl, s.baseUrl), { redirect: 'manual' });
-		expect(mainClick.status).toBe(404);
+		expect(mainClick.status).not.toBe(302);
+		expect(mainClick.headers.get('location')).toBeNull();
 
 		const unsub = await fetch(unsubscribe!, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
 		expect(unsub.status).toBe(200);

@@ -82,5 +82,6 @@ describe('queue mode: a worker killed mid-stream', () => {
 			`worker kill: ${EVENTS} events streamed in ${streamedMs} ms, killed after ${killedAt - t0} ms with ${ranOnVictimBeforeKill} executions started on it; ` +
 				`all mails in ${deliveredMs} ms; ${failed} executions of the workflow not successful (the killed worker's)\n`,
 		);
-	});
+		// Recovery takes the lease (10 s here), n8n's 30 s grace for a stalled job, then the trigger's 60 s claim timeout.
+	}, 420000);
 });

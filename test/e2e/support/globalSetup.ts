@@ -150,7 +150,10 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	let folders: { main: string; workers: string[]; webhook: string } | undefined;
 	let importFolder = userFolder;
 	if (queue) {
-		const postgres = startPostgres({ dir: join(root, 'postgres'), port: await n8n.freePort(), password: randomBytes(12).toString('hex'), durable: false });
+		// Beside the work dir, not in it: that one is private to root, and Postgres runs as the postgres user.
+		const pgDir = mkdtempSync(join(tmpdir(), 'ma-e2e-postgres-'));
+		stops.push(() => rmSync(pgDir, { recursive: true, force: true }));
+		const postgres = startPostgres({ dir: pgDir, port: await n8n.freePort(), password: randomBytes(12).toString('hex'), durable: false });
 		stops.push(() => postgres.stop());
 		const queueRedis = await startRedis();
 		stops.push(() => queueRedis.stop());
