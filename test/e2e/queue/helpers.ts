@@ -33,14 +33,14 @@ export async function campaignSent(campaignId: string): Promise<number> {
 export async function finishedExecutions(wfId: string) {
 	const s = state();
 	const all: Array<{ id: string; status: string; startedAt: string; stoppedAt: string }> = [];
-	// Newest first, in pages (the REST API caps a page).
-	let lastId: string | undefined;
+	// Newest first, in pages of at most 100 (n8n 2.41 pages with an opaque cursor).
+	let cursor: string | undefined;
 	for (let page = 0; page < 100; page++) {
-		const q = new URLSearchParams({ limit: '100', filter: JSON.stringify({ workflowId: wfId }), ...(lastId ? { lastId } : {}) });
+		const q = new URLSearchParams({ limit: '100', filter: JSON.stringify({ workflowId: wfId }), ...(cursor ? { cursor } : {}) });
 		const data = await n8n.rest(s.baseUrl, s.cookie, 'GET', `/rest/executions?${q}`);
 		all.push(...data.results);
-		if (data.results.length < 100) break;
-		lastId = data.results[data.results.length - 1].id;
+		cursor = data.nextCursor ?? undefined;
+		if (!cursor) break;
 	}
 	return all;
 }
