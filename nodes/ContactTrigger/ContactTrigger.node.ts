@@ -179,7 +179,7 @@ export class ContactTrigger implements INodeType {
 			const run = await done.promise;
 			if (run?.status === 'error' || run?.status === 'crashed') {
 				const reason = run.data?.resultData?.error?.message ?? 'no error message';
-				throw new Error(`an execution ended with status "${run.status}" (${reason}); its ${items.length} event(s) will be delivered again`);
+				throw new NodeOperationError(this.getNode(), `an execution ended with status "${run.status}" (${reason}); its ${items.length} event(s) will be delivered again`);
 			}
 		};
 		const logError = (error: Error) => this.logger.warn(`Contact Trigger "${this.getNode().name}": ${error.message}`);
