@@ -255,7 +255,7 @@ async function main() {
                -d '{"email":"ada@example.com","event":"newsletter_signup","fields":{"firstName":"Ada"}}'
              (publish "04 Welcome" in the editor first to get the welcome mails)
 
-  Ctrl-C stops n8n${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
+  Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
 `);
     // n8n runs detached; stay alive while it runs.
     await new Promise((resolve) => {

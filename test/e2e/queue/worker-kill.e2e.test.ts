@@ -53,11 +53,22 @@ describe('queue mode: a worker killed mid-stream', () => {
 		}, 10000, 100);
 		await n8n.start({ userFolder: victimFolder, command: 'worker', args: [`--concurrency=${s.queue!.concurrency}`], env: s.queue!.env });
 
-		await waitFor(`a mail to each of the ${EVENTS} contacts`, async () => [...(await mailCounts(addresses)).values()].every((n) => n >= 1), 240000, 1000).catch(async (e) => {
+		// On a busy machine the backlog alone takes minutes: wait while mails keep coming, and give up
+		// only when none came for longer than the recovery takes (or after 10 minutes in all).
+		const waitStarted = Date.now();
+		let lastCount = -1;
+		let lastProgressAt = Date.now();
+		for (;;) {
 			const counts = await mailCounts(addresses);
-			const missing = ids.filter((_, i) => counts.get(addresses[i]) === 0);
-			throw new Error(`${e.message}; ${missing.length} contacts without mail, e.g. ${missing.slice(0, 5).join(', ')}`);
-		});
+			const mailed = [...counts.values()].filter((n) => n >= 1).length;
+			if (mailed === EVENTS) break;
+			if (mailed !== lastCount) [lastCount, lastProgressAt] = [mailed, Date.now()];
+			if (Date.now() - lastProgressAt > 180000 || Date.now() - waitStarted > 600000) {
+				const missing = ids.filter((_, i) => counts.get(addresses[i]) === 0);
+				throw new Error(`${missing.length} of ${EVENTS} contacts without mail after ${Date.now() - waitStarted} ms, e.g. ${missing.slice(0, 5).join(', ')}`);
+			}
+			await sleep(1000);
+		}
 		const deliveredMs = Date.now() - t0;
 		await sleep(5000);
 		const counts = await mailCounts(addresses);
@@ -84,5 +95,5 @@ describe('queue mode: a worker killed mid-stream', () => {
 				`all mails in ${deliveredMs} ms; ${executions.length} executions, ${failed} not successful (the killed worker's, their events delivered again)\n`,
 		);
 		// Recovery takes the lease (10 s here), n8n's 30 s grace for a stalled job, then the trigger's 60 s claim timeout.
-	}, 420000);
+	}, 900000);
 });
