@@ -47,7 +47,8 @@ function credentials({ redis, smtp, webhook, signingSecret, ids = CREDENTIAL_IDS
         database: Number(redis.database || 0),
         tls: !!redis.tls,
         tlsSkipVerify: false,
-        clusterNodes: '',
+        // Comma-separated host:port of Redis Cluster nodes; host/port above is then one of them.
+        clusterNodes: (redis.clusterNodes || []).join(','),
         keyPrefix: redis.keyPrefix || 'ma:',
         signingSecret,
       },

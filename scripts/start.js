@@ -5,6 +5,9 @@
 // Redis (data in .n8n-local/redis) unless REDIS_URL is given, a mail catcher (mails saved in
 // .n8n-local/mail) unless SMTP_HOST is given, and n8n (data in .n8n-local/n8n). Ctrl-C stops all.
 // Re-running reuses everything; the examples are imported on the first run only.
+// Queue mode (`MA_QUEUE_MODE=1 npm start` or `npm start -- --queue`): n8n as production runs it,
+// main + 2 workers + a webhook processor on Postgres with Bull on a Redis of its own (data in
+// .n8n-local/queue); see docs/production.md.
 
 const { execSync, spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
@@ -18,7 +21,8 @@ const USER_FOLDER = path.join(LOCAL, 'n8n');
 const REDIS_DIR = path.join(LOCAL, 'redis');
 const MAIL_DIR = path.join(LOCAL, 'mail');
 const SECRETS_FILE = path.join(LOCAL, 'secrets.json');
-const EXAMPLES_MARKER = path.join(USER_FOLDER, 'examples-imported.json');
+const QUEUE_MODE = process.env.MA_QUEUE_MODE === '1' || process.argv.includes('--queue');
+const QUEUE_DIR = path.join(LOCAL, 'queue');
 // The hub every example sends events and tracking hits to; published so its URL answers at once.
 const PUBLISH_ON_IMPORT = process.env.MA_PUBLISH_EXAMPLES === 'all' ? 'all' : 'hub';
 
@@ -29,7 +33,8 @@ function ensureInstalled() {
     say('installing npm dependencies ...');
     execSync(fs.existsSync(path.join(ROOT, 'package-lock.json')) ? 'npm ci' : 'npm install', { cwd: ROOT, stdio: 'inherit' });
   }
-  if (!process.env.REDIS_URL) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
+  if (!process.env.REDIS_URL || QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
+  if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'ignore' });
   say('checking n8n (first install takes about 9 minutes) ...');
   // Its progress lines show, as the first install takes about 10 minutes.
   execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
@@ -48,10 +53,19 @@ async function pickPort(preferred, n8n) {
 }
 
 function secrets() {
-  if (fs.existsSync(SECRETS_FILE)) return JSON.parse(fs.readFileSync(SECRETS_FILE, 'utf8'));
-  const s = { signingSecret: crypto.randomBytes(32).toString('hex'), sharedSecret: crypto.randomBytes(16).toString('hex') };
-  fs.mkdirSync(LOCAL, { recursive: true });
-  fs.writeFileSync(SECRETS_FILE, JSON.stringify(s, null, 2), { mode: 0o600 });
+  const known = fs.existsSync(SECRETS_FILE) ? JSON.parse(fs.readFileSync(SECRETS_FILE, 'utf8')) : {};
+  const s = {
+    signingSecret: crypto.randomBytes(32).toString('hex'),
+    sharedSecret: crypto.randomBytes(16).toString('hex'),
+    // Queue mode: every n8n process shares the key; Postgres's password.
+    encryptionKey: crypto.randomBytes(24).toString('base64url'),
+    postgresPassword: crypto.randomBytes(16).toString('hex'),
+    ...known,
+  };
+  if (Object.keys(s).length !== Object.keys(known).length) {
+    fs.mkdirSync(LOCAL, { recursive: true });
+    fs.writeFileSync(SECRETS_FILE, JSON.stringify(s, null, 2), { mode: 0o600 });
+  }
   return s;
 }
 
@@ -67,12 +81,12 @@ function redisFromUrl(url) {
   };
 }
 
-async function startRedis(n8n) {
-  fs.mkdirSync(REDIS_DIR, { recursive: true });
-  const port = await pickPort(Number(process.env.MA_REDIS_PORT || 6390), n8n);
+async function startRedis(n8n, dir = REDIS_DIR, preferredPort = Number(process.env.MA_REDIS_PORT || 6390)) {
+  fs.mkdirSync(dir, { recursive: true });
+  const port = await pickPort(preferredPort, n8n);
   const child = spawn(
     'redis-server',
-    ['--port', String(port), '--bind', '127.0.0.1', '--dir', REDIS_DIR, '--appendonly', 'yes', '--save', '60 1000', '--logfile', path.join(REDIS_DIR, 'redis.log')],
+    ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '60 1000', '--logfile', path.join(dir, 'redis.log')],
     { stdio: 'ignore' },
   );
   for (let i = 0; i < 100; i++) {
@@ -82,7 +96,7 @@ async function startRedis(n8n) {
     if (child.exitCode !== null) break;
     await new Promise((r) => setTimeout(r, 100));
   }
-  throw new Error(`redis-server did not start on port ${port} (see ${path.join(REDIS_DIR, 'redis.log')})`);
+  throw new Error(`redis-server did not start on port ${port} (see ${path.join(dir, 'redis.log')})`);
 }
 
 function stopChild(child) {
@@ -96,6 +110,7 @@ function stopChild(child) {
 async function main() {
   ensureInstalled();
   const n8n = require('./n8n/n8n.js');
+  const queueMode = require('./n8n/queue.js');
   const examples = require('./examples.js');
   const { startMailCatcher } = require('./mail-catcher.js');
   const stops = [];
@@ -148,46 +163,100 @@ async function main() {
       say(`mail catcher on 127.0.0.1:${catcher.port}, mails saved in ${path.relative(ROOT, MAIL_DIR)}/`);
     }
 
+    const { signingSecret, sharedSecret, encryptionKey, postgresPassword } = secrets();
+    // Queue mode: Postgres and the queue's Redis first; CLI steps then run against Postgres.
+    let folders;
+    let shared;
+    if (QUEUE_MODE) {
+      const { startPostgres } = require('./postgres.js');
+      const postgres = startPostgres({
+        dir: process.env.MA_POSTGRES_DIR || path.join(QUEUE_DIR, 'postgres'),
+        port: await pickPort(Number(process.env.MA_POSTGRES_PORT || 5433), n8n),
+        password: postgresPassword,
+      });
+      stops.push(async () => postgres.stop());
+      const queueRedis = await startRedis(n8n, path.join(QUEUE_DIR, 'queue-redis'), Number(process.env.MA_QUEUE_REDIS_PORT || 6391));
+      stops.push(queueRedis.stop);
+      say(`queue mode: Postgres on 127.0.0.1:${postgres.port}, the queue's Redis on 127.0.0.1:${queueRedis.port}`);
+      folders = queueMode.queueFolders(QUEUE_DIR);
+      shared = { postgres, queueRedis, encryptionKey };
+    }
+    const userFolder = QUEUE_MODE ? folders.main : USER_FOLDER;
+    const cliEnv = QUEUE_MODE ? queueMode.queueEnv({ ...shared, webhookUrl: '' }) : undefined;
+    const examplesMarker = path.join(userFolder, 'examples-imported.json');
+
     // n8n must be stopped for the CLI steps; stop one left over from a run killed hard.
-    await n8n.stop({ userFolder: USER_FOLDER });
+    if (QUEUE_MODE) await queueMode.stopQueueMode(folders);
+    else await n8n.stop({ userFolder });
     say('installing the pack into n8n as a community package ...');
-    n8n.prepareUserFolder({ userFolder: USER_FOLDER, tarball });
-    const { signingSecret, sharedSecret } = secrets();
+    if (QUEUE_MODE) queueMode.installPack(folders, tarball);
+    else n8n.prepareUserFolder({ userFolder, tarball });
     // Re-imported every run (same ids), so they follow the Redis and SMTP of this run.
-    n8n.importCredentials(USER_FOLDER, examples.credentials({ redis, smtp, webhook: { sharedSecret }, signingSecret }));
-    if (!fs.existsSync(EXAMPLES_MARKER)) {
+    n8n.importCredentials(userFolder, examples.credentials({ redis, smtp, webhook: { sharedSecret }, signingSecret }), { env: cliEnv });
+    const port = await pickPort(Number(process.env.N8N_PORT || 5678), n8n);
+    const webhookPort = QUEUE_MODE ? await pickPort(Number(process.env.MA_WEBHOOK_PORT || 5680), n8n) : port;
+    if (!fs.existsSync(examplesMarker)) {
       say('importing the example workflows ...');
-      const imported = n8n.importWorkflows(USER_FOLDER, examples.EXAMPLES_DIR, { publish: false });
+      let source = examples.EXAMPLES_DIR;
+      if (QUEUE_MODE) {
+        // Tracking links must reach the webhook processor: main serves no production webhooks.
+        source = path.join(QUEUE_DIR, 'examples');
+        fs.mkdirSync(source, { recursive: true });
+        for (const e of examples.loadExamples()) {
+          fs.writeFileSync(path.join(source, e.file), JSON.stringify(examples.localizeTrackingUrls(e.workflow, `http://127.0.0.1:${webhookPort}`)));
+        }
+      }
+      const imported = n8n.importWorkflows(userFolder, source, { publish: false, env: cliEnv });
       const hub = examples.loadExamples().find((e) => examples.triggerWebhookIds(e.workflow).length > 0);
       for (const wf of imported) {
         const isHub = hub && (hub.workflow.id === wf.id || hub.workflow.name === wf.name);
-        if (PUBLISH_ON_IMPORT === 'all' || isHub) n8n.publishWorkflow(USER_FOLDER, wf.id);
+        if (PUBLISH_ON_IMPORT === 'all' || isHub) n8n.publishWorkflow(userFolder, wf.id, { env: cliEnv });
       }
-      fs.writeFileSync(EXAMPLES_MARKER, JSON.stringify(imported, null, 2));
+      fs.writeFileSync(examplesMarker, JSON.stringify(imported, null, 2));
     }
 
-    const port = await pickPort(Number(process.env.N8N_PORT || 5678), n8n);
-    say('starting n8n ...');
-    const instance = await n8n.start({ userFolder: USER_FOLDER, port });
-    stops.push(() => instance.stop());
+    let instance;
+    let webhookUrl;
+    if (QUEUE_MODE) {
+      say('starting n8n in queue mode: main, 2 workers, a webhook processor ...');
+      const topology = await queueMode.startQueueMode({
+        folders,
+        shared,
+        concurrency: 5,
+        ports: { main: port, webhook: webhookPort },
+      });
+      stops.push(topology.stop);
+      instance = topology.main;
+      webhookUrl = topology.webhookUrl;
+    } else {
+      say('starting n8n ...');
+      instance = await n8n.start({ userFolder, port });
+      stops.push(() => instance.stop());
+      webhookUrl = instance.baseUrl;
+    }
     await n8n.ensureOwner(instance.baseUrl);
+    const mode = QUEUE_MODE
+      ? `
+  Queue mode: main (editor, triggers) ${instance.baseUrl}, webhook processor ${webhookUrl},
+             2 workers; n8n logs in ${path.relative(ROOT, QUEUE_DIR)}/*/n8n.log`
+      : '';
 
     console.log(`
   n8n ${n8n.N8N_VERSION} with n8n-nodes-marketing-automation is running.
 
   Editor:    ${instance.baseUrl}
   Log in:    ${n8n.DEFAULT_OWNER.email} / ${n8n.DEFAULT_OWNER.password}
-  Events:    POST ${instance.baseUrl}/webhook/ma-tracking/events
+  Events:    POST ${webhookUrl}/webhook/ma-tracking/events
              header X-Webhook-Secret: ${sharedSecret}
   Mails:     ${smtp.host === '127.0.0.1' && !process.env.SMTP_HOST ? `${path.relative(ROOT, MAIL_DIR)}/*.eml` : `${smtp.host}:${smtp.port}`}
-  n8n log:   ${path.relative(ROOT, instance.logFile)}
+  n8n log:   ${path.relative(ROOT, instance.logFile)}${mode}
 
-  Example:   curl -X POST ${instance.baseUrl}/webhook/ma-tracking/events -H 'content-type: application/json' \\
+  Example:   curl -X POST ${webhookUrl}/webhook/ma-tracking/events -H 'content-type: application/json' \\
                -H 'X-Webhook-Secret: ${sharedSecret}' \\
                -d '{"email":"ada@example.com","event":"newsletter_signup","fields":{"firstName":"Ada"}}'
              (publish "04 Welcome" in the editor first to get the welcome mails)
 
-  Ctrl-C stops n8n${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
+  Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
 `);
     // n8n runs detached; stay alive while it runs.
     await new Promise((resolve) => {

@@ -15,20 +15,28 @@ function ensureDependencies() {
 	execSync(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install', { cwd: root, stdio: 'inherit' });
 }
 
-/** Runs jest with the given config and arguments; prints the summary line; returns the exit code. */
-function runJest(args) {
+/**
+ * Runs jest with the given config and arguments; prints the summary line (unless summary: false);
+ * returns the exit code, or with summary: false { status, counts: { passed, failed, skipped } }.
+ */
+function runJest(args, { summary = true } = {}) {
 	const dir = mkdtempSync(join(tmpdir(), 'ma-jest-'));
 	const results = join(dir, 'results.json');
 	const jest = spawnSync(join(root, 'node_modules', '.bin', 'jest'), ['--runInBand', '--json', `--outputFile=${results}`, ...args], {
 		cwd: root,
 		stdio: 'inherit',
 	});
-	if (existsSync(results)) {
+	const counts = { passed: 0, failed: 0, skipped: 0 };
+	const reported = existsSync(results);
+	if (reported) {
 		const r = JSON.parse(readFileSync(results, 'utf8'));
-		console.log(`${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests + r.numTodoTests} skipped`);
+		Object.assign(counts, { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests });
 	}
 	rmSync(dir, { recursive: true, force: true });
-	return jest.status ?? 1;
+	const status = jest.status ?? 1;
+	if (!summary) return { status, counts };
+	if (reported) console.log(`${counts.passed} passed, ${counts.failed} failed, ${counts.skipped} skipped`);
+	return status;
 }
 
 module.exports = { ensureDependencies, runJest };

@@ -51,6 +51,13 @@ export interface SendRequest {
 	email?: string;
 	/** Extra merge data, read as {{ data.x }}. */
 	data?: Record<string, unknown>;
+	/**
+	 * What asked for this send, the same on every attempt (the Contact Trigger's event id). An attempt
+	 * with the key of a reservation still held takes it over: the earlier attempt died (a queue-mode
+	 * worker killed) before confirming, and its event was delivered again. Without it such a send is
+	 * skipped as in progress until the reservation is stale (10 minutes), and the mail is lost.
+	 */
+	attemptKey?: string;
 }
 
 export type Delivery = { mode: 'smtp'; mailer: Mailer } | { mode: 'render' };
@@ -259,6 +266,7 @@ export class Campaigns {
 					now,
 					campaignId: campaign.id,
 					token,
+					attemptKey: requests[i]?.attemptKey || false,
 					transactional: Boolean(campaign.transactional),
 					allowResend: Boolean(campaign.allowResend),
 					requireConsent: Boolean(campaign.requireConsent),

@@ -171,10 +171,17 @@ export class ContactTrigger implements INodeType {
 		}
 
 		// Emits one execution and resolves when n8n reports it finished (then the entries are acknowledged).
+		// n8n resolves the done promise for failed executions too, and in queue mode for one whose worker
+		// died (n8n fails a stalled job, it does not run it again): those reject here, so their entries stay
+		// pending and are delivered again after the claim timeout (a bounded number of times).
 		const emitAndWait = async (items: IDataObject[]) => {
 			const done = this.helpers.createDeferredPromise<IRun>();
 			this.emit([this.helpers.returnJsonArray(items)], undefined, done);
-			await done.promise;
+			const run = await done.promise;
+			if (run?.status === 'error' || run?.status === 'crashed') {
+				const reason = run.data?.resultData?.error?.message ?? 'no error message';
+				throw new NodeOperationError(this.getNode(), `an execution ended with status "${run.status}" (${reason}); its ${items.length} event(s) will be delivered again`);
+			}
 		};
 		const logError = (error: Error) => this.logger.warn(`Contact Trigger "${this.getNode().name}": ${error.message}`);
 

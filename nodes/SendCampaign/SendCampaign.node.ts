@@ -81,7 +81,13 @@ function readItem(ctx: IExecuteFunctions, i: number, signingSecret: string): Ite
 	const identifyBy = p<string>('identifyBy', 'id');
 	const data = jsonParameter(o.mergeData, 'mergeData');
 	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
-	return { spec, request: { ...request, data } };
+	return { spec, request: { ...request, data, attemptKey: eventIdOf(ctx.getInputData()[i]?.json) } };
+}
+
+/** The Contact Trigger's event id carried by the item: the same when the event is delivered again. */
+function eventIdOf(json: IDataObject | undefined): string | undefined {
+	const event = json?.event as IDataObject | undefined;
+	return event && typeof event.id === 'string' && event.id ? `event:${event.id}` : undefined;
 }
 
 export class SendCampaign implements INodeType {
@@ -130,6 +136,14 @@ export class SendCampaign implements INodeType {
 				const delivery = this.getNodeParameter('delivery', 0) as string;
 				const store = await this.getCredentials(CREDENTIAL_NAME);
 				const inputs = perItem(this, (i) => readItem(this, i, String(store.signingSecret ?? '')));
+				// Only the first item of an event takes over its reservation; others of the same event stay distinct attempts.
+				const seenKeys = new Set<string>();
+				for (const input of inputs) {
+					if (input instanceof Error || !input.request.attemptKey) continue;
+					const key = `${input.spec.id}|${input.request.attemptKey}`;
+					if (seenKeys.has(key)) input.request.attemptKey = undefined;
+					else seenKeys.add(key);
+				}
 				let target: Delivery = { mode: 'render' };
 				if (delivery === 'smtp') {
 					try {

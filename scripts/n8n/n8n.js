@@ -353,7 +353,7 @@ function registerInstalledPackage(userFolder, pkgDir) {
  * directory of such files, or the credentials themselves (object or array).
  * `data` may be plain JSON; n8n encrypts it with the user folder's key.
  */
-function importCredentials(userFolder, source) {
+function importCredentials(userFolder, source, { env } = {}) {
   let list;
   if (typeof source === 'string' && fs.statSync(source).isDirectory()) {
     list = fs
@@ -368,7 +368,7 @@ function importCredentials(userFolder, source) {
   try {
     const file = path.join(tmp, 'credentials.json');
     fs.writeFileSync(file, JSON.stringify(list), { mode: 0o600 });
-    return runCli(userFolder, ['import:credentials', `--input=${file}`]);
+    return runCli(userFolder, ['import:credentials', `--input=${file}`], { env });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
@@ -383,10 +383,10 @@ function newWorkflowId() {
  * `n8n import:workflow --separate` for a workflow JSON file (object or array)
  * or a directory of *.json files. Workflows without an id get one, so they can
  * be published by id. publish: 'fromJson' (default) publishes those whose JSON
- * has "active": true; true publishes all; false none.
- * Returns [{ id, name, published }].
+ * has "active": true; true publishes all; false none. `env`: extra environment
+ * (another database, as in queue mode). Returns [{ id, name, published }].
  */
-function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson' } = {}) {
+function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson', env } = {}) {
   const src = path.resolve(dirOrFile);
   const files = fs.statSync(src).isDirectory()
     ? fs
@@ -407,14 +407,14 @@ function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson' } = {}) {
   try {
     workflows.forEach((wf, i) => fs.writeFileSync(path.join(tmp, `${i}-${wf.id}.json`), JSON.stringify(wf)));
     // import:workflow always imports unpublished (its --activeState needs queue mode).
-    runCli(userFolder, ['import:workflow', '--separate', `--input=${tmp}`]);
+    runCli(userFolder, ['import:workflow', '--separate', `--input=${tmp}`], { env });
   } finally {
     fs.rmSync(tmp, { recursive: true, force: true });
   }
   const result = [];
   for (const wf of workflows) {
     const doPublish = publish === true || (publish === 'fromJson' && wf.active === true);
-    if (doPublish) publishWorkflow(userFolder, wf.id);
+    if (doPublish) publishWorkflow(userFolder, wf.id, { env });
     result.push({ id: wf.id, name: wf.name, published: doPublish });
   }
   return result;
@@ -425,9 +425,9 @@ function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson' } = {}) {
  * (where update:workflow --active is deprecated), `update:workflow --active=true` on 1.x, which
  * has no publish command. n8n must be (re)started after.
  */
-function publishWorkflow(userFolder, id) {
-  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=true']);
-  return runCli(userFolder, ['publish:workflow', `--id=${id}`]);
+function publishWorkflow(userFolder, id, { env } = {}) {
+  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=true'], { env });
+  return runCli(userFolder, ['publish:workflow', `--id=${id}`], { env });
 }
 
 function unpublishWorkflow(userFolder, id) {
@@ -460,12 +460,24 @@ function makeStopper(pid, userFolder) {
   };
 }
 
+// What each n8n command logs once it is ready (after /healthz/readiness already answers 200).
+const READY_LINE = {
+  // readiness turns 200 before workflows are activated; this line comes after.
+  start: 'Editor is now accessible',
+  webhook: 'Webhook listener waiting for requests',
+  worker: 'n8n worker is now ready',
+};
+
 /**
- * Starts `n8n start` on 127.0.0.1 (free ports unless given), logging to
+ * Starts `n8n start` (or command: 'worker' | 'webhook', with args such as
+ * --concurrency=4) on 127.0.0.1 (free ports unless given), logging to
  * <userFolder>/n8n.log, and waits until /healthz/readiness answers and n8n
- * has finished starting. Returns { baseUrl, port, brokerPort, pid, logFile, userFolder, stop }.
+ * has finished starting. A worker serves /healthz on `port` (its health
+ * server is switched on for that). One process per user folder.
+ * Returns { baseUrl, port, brokerPort, pid, logFile, userFolder, stop }.
  */
-async function start({ userFolder = DEFAULT_USER_FOLDER, port, brokerPort, env, timeoutMs = 180000 } = {}) {
+async function start({ userFolder = DEFAULT_USER_FOLDER, port, brokerPort, env, command = 'start', args = [], timeoutMs = 180000 } = {}) {
+  if (!READY_LINE[command]) throw new Error(`unknown n8n command ${command}: use start, worker or webhook`);
   const { n8nBin, nodeBin } = resolveInstall();
   const folder = path.resolve(userFolder);
   fs.mkdirSync(n8nFolder(folder), { recursive: true });
@@ -475,12 +487,16 @@ async function start({ userFolder = DEFAULT_USER_FOLDER, port, brokerPort, env, 
   brokerPort = brokerPort || (await freePort());
   while (brokerPort === port) brokerPort = await freePort();
   const logFile = path.join(folder, 'n8n.log');
-  fs.appendFileSync(logFile, `\n===== harness start ${new Date().toISOString()} port ${port} broker ${brokerPort}\n`);
+  fs.appendFileSync(logFile, `\n===== harness ${command} ${new Date().toISOString()} port ${port} broker ${brokerPort}\n`);
   const logOffset = fs.statSync(logFile).size;
   const fd = fs.openSync(logFile, 'a');
-  const child = spawn(nodeBin, [n8nBin, 'start'], {
+  const healthServer =
+    command === 'worker'
+      ? { QUEUE_HEALTH_CHECK_ACTIVE: 'true', QUEUE_HEALTH_CHECK_PORT: String(port), N8N_WORKER_SERVER_ADDRESS: '127.0.0.1' }
+      : {};
+  const child = spawn(nodeBin, [n8nBin, command, ...args], {
     cwd: folder,
-    env: n8nEnv({ userFolder: folder, port, brokerPort, env }),
+    env: n8nEnv({ userFolder: folder, port, brokerPort, env: { ...healthServer, ...env } }),
     stdio: ['ignore', fd, fd],
     detached: true,
   });
@@ -505,8 +521,7 @@ async function start({ userFolder = DEFAULT_USER_FOLDER, port, brokerPort, env, 
     const ready = await fetch(`${baseUrl}/healthz/readiness`)
       .then((r) => r.ok)
       .catch(() => false);
-    // readiness turns 200 before workflows are activated; this line comes after.
-    if (ready && readLogSince(logFile, logOffset).includes('Editor is now accessible')) break;
+    if (ready && readLogSince(logFile, logOffset).includes(READY_LINE[command])) break;
     await sleep(250);
   }
   const state = { pid, baseUrl, port, brokerPort, logFile, userFolder: folder, startedAt: new Date().toISOString() };

@@ -185,6 +185,24 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect((await store.events.history(id, 20)).filter((e) => e.name === '$email_sent')).toHaveLength(1);
 	});
 
+	it('an attempt with the key of a reservation whose attempt died takes it over; another attempt still waits for it', async () => {
+		const id = await fresh();
+		// Attempt 1 reserves, then its worker dies before the mail leaves (its SMTP send never returns).
+		const dead = { send: () => new Promise(() => undefined) } as unknown as ReturnType<typeof mailer>;
+		void campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: dead });
+		await new Promise((r) => setTimeout(r, 300));
+		// Another event's attempt: the send is still someone else's.
+		const other = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:2-0' }], { mode: 'smtp', mailer: mailer() });
+		expect(value(other[0])).toMatchObject({ status: 'skipped', reason: 'send_in_progress' });
+		// The same event delivered again: it takes the reservation over and sends, once.
+		const retry = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: mailer() });
+		expect(value(retry[0])).toMatchObject({ status: 'sent' });
+		const again = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: mailer() });
+		expect(value(again[0])).toMatchObject({ status: 'skipped', reason: 'already_sent' });
+		await new Promise((r) => setTimeout(r, 200));
+		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
+	});
+
 	it('sends one mail when 4 workers with their own Redis connections race for the same contact and campaign', async () => {
 		const id = await fresh();
 		const workers = [1, 2, 3, 4].map(() => {

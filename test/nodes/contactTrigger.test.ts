@@ -139,6 +139,30 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		expect(a.executions).toHaveLength(1);
 	});
 
+	it('an execution that failed or crashed (a queue-mode worker killed) leaves its event pending, and it is delivered again', async () => {
+		const a = await start({ mode: 'eventRecorded', eventNames: 'retry_me' }, credentials, { workflowId: 'wf-retry' });
+		await store.contacts.upsert([{ id: 'bo', email: 'bo@example.com' }]);
+		await store.events.record([{ contactId: 'bo', name: 'retry_me' }]);
+		await until(() => a.executions.length === 1, 2000);
+		const logKey = store.keys.log(store.keys.shardOfContact('bo'));
+		const group = 'ct:wf-retry:trigger-node';
+		const pending = async () => ((await store.redis.xpending(logKey, group)) as [number])[0];
+		// What n8n 2.41 hands the done promise for a job whose worker died: a run with status error.
+		a.executions[0].done!.resolve({ status: 'error', data: { resultData: { error: { message: 'job stalled more than maxStalledCount' } } } } as unknown as IRun);
+		await sleep(200);
+		expect(await pending()).toBe(1);
+		// Taken over by the next reclaim (what happens after the claim timeout), then handed out again.
+		const consumerGroup = (await store.redis.xinfo('CONSUMERS', logKey, group)) as unknown[][];
+		expect(consumerGroup.length).toBeGreaterThan(0);
+		await store.redis.xclaim(logKey, group, 'someone-else', 0, ...((await store.redis.xpending(logKey, group, '-', '+', 10)) as Array<[string]>).map(([id]) => id), 'IDLE', 3_600_000, 'JUSTID');
+		await until(() => a.executions.length === 2, 25_000);
+		expect(a.executions[1].items[0]).toMatchObject({ event: { name: 'retry_me' }, contactId: 'bo' });
+		a.executions[1].done!.resolve({ status: 'success' } as IRun);
+		await until(() => true);
+		for (let i = 0; i < 100 && (await pending()) !== 0; i++) await sleep(20);
+		expect(await pending()).toBe(0);
+	});
+
 	it('two activations of one workflow (two n8n mains) run once per event; events while deactivated arrive on reactivation', async () => {
 		const params = { mode: 'tagAdded', tags: 'vip' };
 		const opts = { workflowId: 'wf-multi' };

@@ -1,7 +1,7 @@
 -- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
--- ARGV[1] JSON {now, campaignId, token, transactional, allowResend, requireConsent,
+-- ARGV[1] JSON {now, campaignId, token, attemptKey|false, transactional, allowResend, requireConsent,
 --         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
 --- @include "contact_keys"
@@ -20,13 +20,15 @@ if not r.transactional then
   if r.requireConsent and status ~= 'subscribed' then return skip('no_consent') end
 end
 
--- A reservation older than staleMs belongs to an execution that died between reserve and confirm.
+-- A reservation older than staleMs belongs to an execution that died between reserve and confirm;
+-- so does one with this attempt's key (the same event delivered again after its execution died).
 local reservations = base .. SUFFIX.reservations
 local sends = base .. SUFFIX.sends
 local held = redis.call('HGET', reservations, r.campaignId)
 if held then
   local h = cjson.decode(held)
-  if r.now - h.at < r.staleMs then return skip('send_in_progress') end
+  local retried = r.attemptKey and h.key == r.attemptKey
+  if not retried and r.now - h.at < r.staleMs then return skip('send_in_progress') end
   redis.call('HDEL', reservations, r.campaignId)
   redis.call('ZREM', sends, h.token)
 end
@@ -46,7 +48,7 @@ if r.window and not r.window.inWindow then
   return cjson.encode({ result = 'defer', reason = 'outside_send_window', ['until'] = r.window.nextAt })
 end
 
-redis.call('HSET', reservations, r.campaignId, cjson.encode({ token = r.token, at = r.now }))
+redis.call('HSET', reservations, r.campaignId, cjson.encode({ token = r.token, at = r.now, key = r.attemptKey }))
 reg_key(base, reservations)
 if not r.transactional then
   redis.call('ZADD', sends, r.now, r.token)

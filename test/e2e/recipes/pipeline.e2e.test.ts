@@ -13,7 +13,7 @@ describe('pipeline (fixture): webhook event -> Send Campaign -> SMTP', () => {
 		expect(mail.parsed.subject).toBe('Hello Ada');
 		expect(mail.parsed.from?.text).toContain('hello@shop.example');
 		expect(String(mail.parsed.html)).toContain('Hi Ada, thanks for signing up.');
-		expect(mail.headerLines['list-unsubscribe']).toContain(`${state().baseUrl}/webhook/e2e-pipeline-hook/u/`);
+		expect(mail.headerLines['list-unsubscribe']).toContain(`${state().webhookUrl}/webhook/e2e-pipeline-hook/u/`);
 		expect(mail.headerLines['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
 		const contact = await contactOf(wf, id);
 		expect(contact?.email).toBe(email);

@@ -93,7 +93,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 	const postsFor = async (id: string) => (await audiencePosts()).filter((r) => r.body?.contactId === id || r.body?.hashedEmail === sha256(emailOf(id)));
 	const open = async (mail: Mail, userAgent: string) => {
 		const pixel = pixelOf(mail);
-		expect(pixel?.startsWith(`${state().baseUrl}/webhook/ma-tracking/t/o/`)).toBe(true);
+		expect(pixel?.startsWith(`${state().webhookUrl}/webhook/ma-tracking/t/o/`)).toBe(true);
 		const res = await fetch(pixel!, { headers: { 'user-agent': userAgent } });
 		expect(res.status).toBe(200);
 		expect(res.headers.get('content-type')).toContain('image/gif');

@@ -28,7 +28,7 @@ describe('recipe 4: welcome series', () => {
 		expect(at[1] - at[0]).toBeGreaterThanOrEqual(1000);
 		expect(at[2] - at[1]).toBeGreaterThanOrEqual(2000);
 		for (const m of got) {
-			expect(m.headerLines['list-unsubscribe']).toContain(`${state().baseUrl}/webhook/ma-tracking/u/`);
+			expect(m.headerLines['list-unsubscribe']).toContain(`${state().webhookUrl}/webhook/ma-tracking/u/`);
 			expect(m.headerLines['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
 			expect(m.parsed.messageId).toBeTruthy();
 		}

@@ -32,7 +32,7 @@ export async function sendEvents(wf: PreparedWorkflow, events: unknown, { retrie
 	const hook = wf.eventsHook;
 	for (let attempt = 0; ; attempt++) {
 		try {
-			const res = await n8n.callWebhook(s.baseUrl, `${hook}/events`, events, { headers: { 'x-webhook-secret': s.sharedSecret }, timeoutMs: 15000 });
+			const res = await n8n.callWebhook(s.webhookUrl, `${hook}/events`, events, { headers: { 'x-webhook-secret': s.sharedSecret }, timeoutMs: 15000 });
 			if (res.status < 500 || attempt >= retries) return { status: res.status, body: res.body };
 		} catch (e) {
 			if (attempt >= retries) throw e;
@@ -152,11 +152,17 @@ export async function expectNoFailedExecutions(wf: PreparedWorkflow): Promise<vo
 	if (failed.length > 0) throw new Error(await executionSummary(wf));
 }
 
+/** How to reach the contact store under a key prefix (a Redis Cluster in queue mode). */
+export function storeConfig(keyPrefix: string) {
+	const s = state();
+	return { host: '127.0.0.1', port: s.redisPort, keyPrefix, ...(s.clusterNodes ? { clusterNodes: s.clusterNodes } : {}) };
+}
+
 /** The contact as the workflow's contact store holds it (tags, fields, score attributes...). */
 export async function contactOf(wf: PreparedWorkflow, id: string) {
 	// eslint-disable-next-line @typescript-eslint/no-require-imports
 	const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
-	const lease = acquireStore({ host: '127.0.0.1', port: state().redisPort, keyPrefix: wf.keyPrefix });
+	const lease = acquireStore(storeConfig(wf.keyPrefix));
 	try {
 		return await lease.store.contacts.getOne(id);
 	} finally {

@@ -45,10 +45,16 @@ export interface PreparedWorkflow {
 export interface E2EState {
 	root: string;
 	userFolder: string;
+	/** The main instance: editor and REST API. */
 	baseUrl: string;
+	/** Where production webhooks (events, tracking links) are served: baseUrl, or in queue mode the webhook processor. */
+	webhookUrl: string;
 	port: number;
 	cookie: string;
+	/** The contact store's Redis: a standalone server, or in queue mode the first node of a Redis Cluster. */
 	redisPort: number;
+	/** The contact store's Redis Cluster nodes (host:port), in queue mode. */
+	clusterNodes?: string[];
 	smtpPort: number;
 	mailDir: string;
 	sinkUrl: string;
@@ -56,6 +62,8 @@ export interface E2EState {
 	signingSecret: string;
 	workflows: PreparedWorkflow[];
 	publishErrors: Record<string, string>;
+	/** Queue mode: each process's user folder (main, workers, webhook processor) and the workers' concurrency. */
+	queue?: { folders: { main: string; workers: string[]; webhook: string }; concurrency: number; env: Record<string, string> };
 }
 
 const FIXTURES_DIR = join(__dirname, '..', 'fixtures');
@@ -65,12 +73,15 @@ function idFor(slug: string): string {
 	return Array.from(createHash('sha256').update(`e2e:${slug}`).digest().subarray(0, 16), (b) => abc[b % abc.length]).join('');
 }
 
-function loadFixtures(): Array<{ file: string; slug: string; workflow: Workflow }> {
-	if (!existsSync(FIXTURES_DIR)) return [];
-	return readdirSync(FIXTURES_DIR)
-		.filter((f) => f.endsWith('.json'))
-		.sort()
-		.map((file) => ({ file, slug: `fixture-${file.replace(/\.json$/, '')}`, workflow: JSON.parse(readFileSync(join(FIXTURES_DIR, file), 'utf8')) }));
+function loadFixtures(dirs: string[]): Array<{ file: string; slug: string; workflow: Workflow }> {
+	return dirs
+		.filter((dir) => existsSync(dir))
+		.flatMap((dir) =>
+			readdirSync(dir)
+				.filter((f) => f.endsWith('.json'))
+				.sort()
+				.map((file) => ({ file, slug: `fixture-${file.replace(/\.json$/, '')}`, workflow: JSON.parse(readFileSync(join(dir, file), 'utf8')) })),
+		);
 }
 
 /** The shared hub: the Marketing Webhook Trigger every example's events and tracking links go to. */
@@ -88,13 +99,27 @@ function retargetHub(wf: Workflow, hookId: string): Workflow {
  * get a key prefix of their own and a copy of the hub workflow (00) with its own webhook id on that
  * prefix, so whole-base runs (tiers, re-permission, seasonal) only ever see their test's contacts.
  * The rest share the default credential and the original hub.
+ * `fixtureDirs`: more fixture folders (queue mode's); `only`: keep just the examples and fixtures
+ * whose slug it accepts (the hub is always kept).
  */
-export function prepareWorkflows({ baseUrl, sinkUrl, workDir }: { baseUrl: string; sinkUrl: string; workDir: string }) {
+export function prepareWorkflows({
+	baseUrl,
+	sinkUrl,
+	workDir,
+	fixtureDirs = [],
+	only,
+}: {
+	baseUrl: string;
+	sinkUrl: string;
+	workDir: string;
+	fixtureDirs?: string[];
+	only?: (slug: string) => boolean;
+}) {
 	mkdirSync(workDir, { recursive: true });
 	const sources = [
 		...examples.loadExamples().map((e: { file: string; slug: string; workflow: Workflow }) => ({ ...e, source: 'example' as const })),
-		...loadFixtures().map((e) => ({ ...e, source: 'fixture' as const })),
-	];
+		...loadFixtures([FIXTURES_DIR, ...fixtureDirs]).map((e) => ({ ...e, source: 'fixture' as const })),
+	].filter((w) => !only || only(w.slug) || isHub(w.workflow));
 	const hub = sources.find((w) => isHub(w.workflow));
 	const groupNames = [...new Set(sources.map((w) => ISOLATED[w.slug]).filter(Boolean))] as string[];
 	const groups = groupNames.map((name, i) => ({
@@ -128,7 +153,11 @@ export function prepareWorkflows({ baseUrl, sinkUrl, workDir }: { baseUrl: strin
 		tweakWorkflow(slug, wf, { sinkUrl });
 		writeFileSync(join(workDir, `${source}-${file}`), JSON.stringify(wf, null, 2));
 		const own = examples.triggerWebhookIds(wf);
-		const hooks = [...own.map((id: string) => ({ path: `${id}/events`, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
+		// A trigger's Path parameter (several triggers per instance) sits between its id and "events".
+		const eventsPaths = wf.nodes
+			.filter((n) => own.includes(n.webhookId))
+			.map((n) => `${n.webhookId}/${n.parameters.path ? `${n.parameters.path}/` : ''}events`);
+		const hooks = [...eventsPaths.map((path) => ({ path, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
 		workflows.push({
 			slug,
 			file,
