@@ -243,6 +243,16 @@ export class Campaigns {
 			return store.contacts.getOne(id.value);
 		});
 
+		// Only the first request with an attempt key may take over that attempt's reservation; a repeat
+		// in the same call is a distinct attempt (or two of them would send).
+		const seenAttempts = new Set<string>();
+		const attemptKeys = requests.map((request) => {
+			const key = request?.attemptKey;
+			if (!key || seenAttempts.has(key)) return false;
+			seenAttempts.add(key);
+			return key;
+		});
+
 		// 1. Reserve, in the order of checks (one script per contact).
 		const steps = await settleAll(found, async (result, i): Promise<Step> => {
 			if (!result.ok) throw result.error;
@@ -266,7 +276,7 @@ export class Campaigns {
 					now,
 					campaignId: campaign.id,
 					token,
-					attemptKey: requests[i]?.attemptKey || false,
+					attemptKey: attemptKeys[i],
 					transactional: Boolean(campaign.transactional),
 					allowResend: Boolean(campaign.allowResend),
 					requireConsent: Boolean(campaign.requireConsent),

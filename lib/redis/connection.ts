@@ -130,6 +130,7 @@ export function isConnectionError(error: unknown): boolean {
  * other errors. `lua`: the script that ran, to name the command Redis refused inside it.
  */
 export function accessError(error: unknown, lua?: string): StoreAccessError | undefined {
+	if (error instanceof StoreAccessError) return error;
 	const message = (error as Error)?.message ?? '';
 	if (/WRONGPASS|invalid username-password/i.test(message)) {
 		return new StoreAccessError(

@@ -45,7 +45,7 @@ interface ItemInput {
 	request: SendRequest;
 }
 
-function readItem(ctx: IExecuteFunctions, i: number, signingSecret: string): ItemInput {
+function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingSecret: string): ItemInput {
 	const p = <T>(name: string, fallback?: T) => ctx.getNodeParameter(name, i, fallback) as T;
 	const o = p<IDataObject>('options', {});
 	const capMax = Number(o.capMax ?? 0);
@@ -81,13 +81,18 @@ function readItem(ctx: IExecuteFunctions, i: number, signingSecret: string): Ite
 	const identifyBy = p<string>('identifyBy', 'id');
 	const data = jsonParameter(o.mergeData, 'mergeData');
 	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
-	return { spec, request: { ...request, data, attemptKey: eventIdOf(ctx.getInputData()[i]?.json) } };
+	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, item) } };
 }
 
-/** The Contact Trigger's event id carried by the item: the same when the event is delivered again. */
-function eventIdOf(json: IDataObject | undefined): string | undefined {
-	const event = json?.event as IDataObject | undefined;
-	return event && typeof event.id === 'string' && event.id ? `event:${event.id}` : undefined;
+/**
+ * The same on every delivery of one Contact Trigger event to this node: the event id, with the
+ * workflow and node, so that another workflow (or node) sending the same campaign for the same
+ * event never takes over this one's reservation.
+ */
+function attemptKeyOf(ctx: IExecuteFunctions, json: IDataObject): string | undefined {
+	const event = json.event as IDataObject | undefined;
+	if (!event || typeof event.id !== 'string' || !event.id) return undefined;
+	return `event:${event.id}|${ctx.getWorkflow().id ?? ''}|${ctx.getNode().name}`;
 }
 
 export class SendCampaign implements INodeType {
@@ -135,15 +140,7 @@ export class SendCampaign implements INodeType {
 			} else {
 				const delivery = this.getNodeParameter('delivery', 0) as string;
 				const store = await this.getCredentials(CREDENTIAL_NAME);
-				const inputs = perItem(this, (i) => readItem(this, i, String(store.signingSecret ?? '')));
-				// Only the first item of an event takes over its reservation; others of the same event stay distinct attempts.
-				const seenKeys = new Set<string>();
-				for (const input of inputs) {
-					if (input instanceof Error || !input.request.attemptKey) continue;
-					const key = `${input.spec.id}|${input.request.attemptKey}`;
-					if (seenKeys.has(key)) input.request.attemptKey = undefined;
-					else seenKeys.add(key);
-				}
+				const inputs = perItem(this, (i) => readItem(this, i, items[i].json, String(store.signingSecret ?? '')));
 				let target: Delivery = { mode: 'render' };
 				if (delivery === 'smtp') {
 					try {

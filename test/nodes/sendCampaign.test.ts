@@ -5,6 +5,7 @@ import { storeConfig, topologies } from '../harness/store';
 import { contactStoreCredentials, runNode } from '../harness/n8n';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 import { freePort } from '../harness/redis';
+import { scripts } from '../../lib/redis/scripts';
 
 let smtp: SmtpSink;
 beforeAll(async () => {
@@ -90,6 +91,26 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		expect(until.getUTCMinutes()).toBe(0);
 		expect(until.getTime()).toBeGreaterThan(Date.now());
 		expect(until.getTime() - Date.now()).toBeLessThanOrEqual(26 * 3_600_000);
+	});
+
+	it('takes over a reservation only when the same event comes back to the same workflow and node', async () => {
+		await store.contacts.upsert([{ id: 'dee', email: 'dee@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		// A send of this campaign reserved for event E by an execution that died before confirming.
+		const hold = (attemptKey: string) =>
+			store.run(scripts.reserveSend, [store.keys.contact('dee'), store.keys.shard(store.keys.shardOfContact('dee'))], [
+				JSON.stringify({ now: Date.now(), campaignId: 'redelivered', token: `held-${attemptKey}`, attemptKey, transactional: false, allowResend: false, requireConsent: false, cap: false, window: false, staleMs: 600_000, retentionMs: 86_400_000 }),
+			]);
+		const send = (workflowId: string) =>
+			runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'redelivered' }), items: [{ id: 'dee', code: 'R', event: { id: 'E-1' } }], credentials: { ...credentials, ...smtpCredentials() }, workflowId });
+		await hold('event:E-1|wf-other|Send Campaign');
+		const [, , skipped] = await send('wf-redelivery');
+		expect(skipped.map((i) => i.json.reason)).toEqual(['send_in_progress']);
+		expect(smtp.mails).toHaveLength(0);
+		await store.call((r) => r.hdel(store.keys.contactKey('dee', 'reservations'), 'redelivered'));
+		await hold('event:E-1|wf-redelivery|Send Campaign');
+		const [sent] = await send('wf-redelivery');
+		expect(sent.map((i) => i.json.status)).toEqual(['sent']);
+		expect(smtp.mails).toHaveLength(1);
 	});
 
 	it('render-only mode outputs the finished message for another e-mail node, without SMTP credential', async () => {
