@@ -33,10 +33,22 @@ function listening(port) {
   });
 }
 
+let child;
+
+/** Ctrl-C to `npm start` (it stops n8n, Redis and the mail catcher), then SIGKILL if it hangs. */
+async function stopStart() {
+  if (!child || child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  process.kill(-child.pid, 'SIGINT');
+  if (!(await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 60000))]))) {
+    process.kill(-child.pid, 'SIGKILL');
+  }
+}
+
 async function main() {
   const started = Date.now();
   // Its own process group, so that Ctrl-C reaches npm and start.js as in a terminal.
-  const child = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+  child = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
   let output = '';
   const onData = (chunk) => {
     process.stdout.write(chunk);
@@ -93,7 +105,8 @@ async function main() {
   say(`ok in ${Math.round((Date.now() - started) / 1000)}s`);
 }
 
-main().catch((e) => {
+main().catch(async (e) => {
   console.error(`[check-start] FAILED: ${e.message}`);
+  await stopStart().catch(() => undefined);
   process.exit(1);
 });

@@ -34,7 +34,7 @@ function ensureInstalled() {
     execSync(fs.existsSync(path.join(ROOT, 'package-lock.json')) ? 'npm ci' : 'npm install', { cwd: ROOT, stdio: 'inherit' });
   }
   if (!process.env.REDIS_URL || QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
-  if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'ignore' });
+  if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
   say('checking n8n (first install takes about 9 minutes) ...');
   // Its progress lines show, as the first install takes about 10 minutes.
   execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });

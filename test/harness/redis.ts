@@ -133,18 +133,25 @@ export async function startCluster(options: { tls?: ServerTls; extraArgs?: strin
 	for (let i = 0; i < 3; i++) {
 		nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...extraArgs], true, tls));
 	}
-	const create = spawnSync(
-		'redis-cli',
-		[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
-		{ encoding: 'utf8' },
-	);
-	if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
-	const deadline = Date.now() + 20_000;
-	for (;;) {
-		const states = nodes.map((n) => spawnSync('redis-cli', [...redisCliTlsArgs(tls), '-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
-		if (states.every((s) => s.includes('cluster_state:ok'))) break;
-		if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
-		await new Promise((r) => setTimeout(r, 100));
+	const stop = async () => void (await Promise.all(nodes.map((n) => n.stop())));
+	// A cluster that fails to form must not leave its servers running after the tests.
+	try {
+		const create = spawnSync(
+			'redis-cli',
+			[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+			{ encoding: 'utf8' },
+		);
+		if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
+		const deadline = Date.now() + 20_000;
+		for (;;) {
+			const states = nodes.map((n) => spawnSync('redis-cli', [...redisCliTlsArgs(tls), '-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
+			if (states.every((s) => s.includes('cluster_state:ok'))) break;
+			if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
+			await new Promise((r) => setTimeout(r, 100));
+		}
+	} catch (error) {
+		await stop();
+		throw error;
 	}
-	return { nodes, stop: async () => void (await Promise.all(nodes.map((n) => n.stop()))) };
+	return { nodes, stop };
 }
