@@ -2,17 +2,16 @@
 // Makes sure Debian's `chromium` exists for the headless editor check (test/e2e/editor).
 // Installs the package with apt-get when missing and we are root; otherwise says what to install.
 // Prints the executable path on success.
-const { execSync, spawnSync } = require('child_process');
+const { execSync } = require('child_process');
 const { existsSync } = require('fs');
+const { hasCommand, isRoot } = require('./system');
 
 const CANDIDATES = [process.env.CHROMIUM_PATH, '/usr/bin/chromium', '/usr/bin/chromium-browser'].filter(Boolean);
 const found = () => CANDIDATES.find((p) => existsSync(p));
 
 function ensureChromium() {
 	if (found()) return found();
-	const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-	const hasApt = spawnSync('sh', ['-c', 'command -v apt-get'], { stdio: 'ignore' }).status === 0;
-	if (isRoot && hasApt) {
+	if (isRoot() && hasCommand('apt-get')) {
 		console.log('chromium is missing: installing the Debian package chromium ...');
 		execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation', {
 			stdio: 'inherit',

@@ -4,14 +4,14 @@
 // otherwise says what to install. Prints the folder holding the binaries.
 const { execSync } = require('child_process');
 const { postgresBinDir } = require('./postgres');
+const { hasCommand, isRoot } = require('./system');
 
 if (postgresBinDir()) {
 	if (require.main === module) console.log(postgresBinDir());
 	return;
 }
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (isRoot && postgresBinDir.hasCommand('apt-get')) {
+if (isRoot() && hasCommand('apt-get')) {
 	console.log('PostgreSQL is missing: installing the Debian package postgresql ...');
 	execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql', { stdio: 'inherit' });
 	// Debian starts a system-wide cluster on 5432; the harness starts its own on a free port.

@@ -2,17 +2,15 @@
 // Makes sure redis-server and redis-cli exist before the tests start them, and openssl, which makes
 // the certificates of the TLS tests. Installs the Debian packages when missing and we are root;
 // otherwise says what to install.
-const { execSync, spawnSync } = require('child_process');
-
-const has = (cmd) => spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
+const { execSync } = require('child_process');
+const { hasCommand: has, isRoot } = require('./system');
 
 const missing = [];
 if (!has('redis-server') || !has('redis-cli')) missing.push('redis-server', 'redis-tools');
 if (!has('openssl')) missing.push('openssl');
 if (missing.length === 0) process.exit(0);
 
-const isRoot = typeof process.getuid === 'function' && process.getuid() === 0;
-if (isRoot && has('apt-get')) {
+if (isRoot() && has('apt-get')) {
 	console.log(`Installing the Debian packages ${missing.join(', ')} ...`);
 	execSync(`apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq ${missing.join(' ')}`, {
 		stdio: 'inherit',

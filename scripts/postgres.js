@@ -8,13 +8,10 @@
 const { spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const path = require('node:path');
+const { hasCommand, isRoot } = require('./system');
 
 const PG_USER = 'n8n';
 const PG_DATABASE = 'n8n';
-
-function hasCommand(cmd) {
-	return spawnSync('sh', ['-c', `command -v ${cmd}`], { stdio: 'ignore' }).status === 0;
-}
 
 /** The folder holding initdb/pg_ctl/postgres (newest Debian version first, then PATH), or ''. */
 function postgresBinDir() {
@@ -29,9 +26,6 @@ function postgresBinDir() {
 	const found = spawnSync('sh', ['-c', 'command -v pg_ctl'], { encoding: 'utf8' }).stdout.trim();
 	return found && hasCommand('initdb') ? path.dirname(fs.realpathSync(found)) : '';
 }
-postgresBinDir.hasCommand = hasCommand;
-
-const isRoot = () => typeof process.getuid === 'function' && process.getuid() === 0;
 
 /** Runs a Postgres binary, as the postgres system user when we are root. */
 function pg(bin, args, { input } = {}) {
