@@ -46,7 +46,6 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 		if (!process.env.N8N_VERSION) throw new Error('run through npm run test:n8n-oldest (sets N8N_VERSION to the oldest supported n8n)');
 		root = mkdtempSync(join(tmpdir(), 'ma-n8n-oldest-'));
 		const userFolder = join(root, 'n8n');
-		n8n.install();
 		const tarball = n8n.packPackage(examples.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
 		redis = await startRedis();
 		smtp = await startSmtp();

@@ -223,7 +223,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		workflows: prepared.workflows,
 		publishErrors: {},
 		// The environment the workers run with, so a test can start a killed one again.
-		queue: folders && { folders, concurrency: queue!.concurrency, env: queueMode.queueEnv({ ...shared, webhookUrl: `${webhookUrl}/` }) },
+		queue: folders && { folders, concurrency: queue!.concurrency, env: cliEnv! },
 	};
 	// Publish every workflow now (tests assert it worked), then wait for their webhooks.
 	for (const wf of prepared.workflows) {
