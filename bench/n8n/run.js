@@ -35,6 +35,7 @@ const path = require('node:path');
 const Redis = require('ioredis');
 const n8n = require('../../scripts/n8n/n8n.js');
 const examples = require('../../scripts/examples.js');
+const { freePort } = require('../../tools/ports.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 10000);
 const BATCH = Number(process.env.MA_BENCH_BATCH || 100);
@@ -219,7 +220,7 @@ async function main() {
   n8n.install();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-n8n-'));
   const userFolder = path.join(root, 'n8n');
-  const port = await n8n.freePort();
+  const port = await freePort();
   const redisPort = port + 1;
   const redisDir = path.join(root, 'redis');
   fs.mkdirSync(redisDir);

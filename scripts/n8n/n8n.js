@@ -13,7 +13,7 @@
 const { spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
+const { freePort } = require('../../tools/ports.js');
 const os = require('node:os');
 const path = require('node:path');
 
@@ -97,18 +97,6 @@ function n8nFolder(userFolder) {
 
 function pathWithNode(nodeBin) {
   return `${path.dirname(nodeBin)}${path.delimiter}${process.env.PATH || ''}`;
-}
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.unref();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
 }
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
@@ -851,7 +839,6 @@ module.exports = {
   unpublishWorkflow,
   start,
   stop,
-  freePort,
   http,
   rest,
   setupOwner,

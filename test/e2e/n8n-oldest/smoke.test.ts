@@ -9,6 +9,7 @@ import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { startRedis, type RedisServer } from '../../harness/redis';
 import { startSmtp, type ReceivedMail, type SmtpSink } from '../../harness/smtp';
+import { freePort } from '../../../tools/ports';
 import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type PreparedWorkflow } from '../support/prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -51,7 +52,7 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 		smtp = await startSmtp();
 		n8n.prepareUserFolder({ userFolder, tarball });
 
-		const port = await n8n.freePort();
+		const port = await freePort();
 		baseUrl = `http://127.0.0.1:${port}`;
 		// Neither workflow makes HTTP calls, so no sink listens behind sinkUrl.
 		const prepared = prepareWorkflows({ baseUrl, sinkUrl: 'http://127.0.0.1:9', workDir: join(root, 'prepared') });

@@ -16,6 +16,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { startCluster, startRedis } from '../../harness/redis';
 import { startSmtp } from '../../harness/smtp';
+import { freePort } from '../../../tools/ports';
 import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type E2EState } from './prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -139,9 +140,9 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	stops.push(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
 	log(`contact store redis :${redisPort}${clusterNodes ? ` (cluster ${clusterNodes.join(',')})` : ''}, smtp :${smtp.port}, http sink ${sink.url}`);
 
-	const port = await n8n.freePort();
+	const port = await freePort();
 	let webhookPort = port;
-	while (queue && webhookPort === port) webhookPort = await n8n.freePort();
+	while (queue && webhookPort === port) webhookPort = await freePort();
 	const baseUrl = `http://127.0.0.1:${port}`;
 	const webhookUrl = `http://127.0.0.1:${webhookPort}`;
 
@@ -154,7 +155,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		// Beside the work dir, not in it: that one is private to root, and Postgres runs as the postgres user.
 		const pgDir = mkdtempSync(join(tmpdir(), 'ma-e2e-postgres-'));
 		stops.push(() => rmSync(pgDir, { recursive: true, force: true }));
-		const postgres = startPostgres({ dir: pgDir, port: await n8n.freePort(), password: randomBytes(12).toString('hex'), durable: false });
+		const postgres = startPostgres({ dir: pgDir, port: await freePort(), password: randomBytes(12).toString('hex'), durable: false });
 		stops.push(() => postgres.stop());
 		const queueRedis = await startRedis();
 		stops.push(() => queueRedis.stop());
