@@ -102,7 +102,7 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			req.on('data', (c: Buffer) => chunks.push(c));
 			req.on('end', async () => {
 				const url = new URL(req.url ?? '/', 'http://x');
-				const match = matchRoute(url.pathname);
+				const match = routeOf(url.pathname);
 				if (!match) {
 					res.writeHead(404).end();
 					return;
