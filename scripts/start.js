@@ -99,7 +99,7 @@ async function main() {
   ensureInstalled();
   const n8n = require('./n8n/n8n.js');
   const queueMode = require('./n8n/queue.js');
-  const examples = require('./examples.js');
+  const examples = require('../examples/index.js');
   const { startMailCatcher } = require('./mail-catcher.js');
   const stops = [];
   let stopping = false;

@@ -34,7 +34,7 @@ const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
 const n8n = require('../../scripts/n8n/n8n.js');
-const examples = require('../../scripts/examples.js');
+const examples = require('../../examples/index.js');
 const { freePort } = require('../../tools/ports.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 10000);

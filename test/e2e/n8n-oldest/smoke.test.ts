@@ -15,7 +15,7 @@ import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type PreparedWorkflow 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const n8n = require('../../../scripts/n8n/n8n.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../../scripts/examples.js');
+const examples = require('../../../examples/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../../package.json');
 

@@ -22,7 +22,7 @@ import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type E2EState } from '
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const n8n = require('../../../scripts/n8n/n8n.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../../scripts/examples.js');
+const examples = require('../../../examples/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const queueMode = require('../../../scripts/n8n/queue.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
