@@ -6,7 +6,6 @@
 const fs = require('node:fs');
 const path = require('node:path');
 
-const REPO_DIR = path.resolve(__dirname, '..');
 const EXAMPLES_DIR = path.join(__dirname, 'workflows');
 
 /** Fixed credential ids the example workflows reference. */
@@ -128,7 +127,6 @@ function remapCredentials(workflow, map) {
 }
 
 module.exports = {
-  REPO_DIR,
   EXAMPLES_DIR,
   CREDENTIAL_IDS,
   loadExamples,

@@ -37,7 +37,7 @@ function ensureInstalled() {
   if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
   say('checking n8n (first install takes about 9 minutes) ...');
   // Its progress lines show, as the first install takes about 10 minutes.
-  execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
+  execSync(`bash ${JSON.stringify(path.join(ROOT, 'tools', 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 function secrets() {
@@ -97,8 +97,8 @@ function stopChild(child) {
 
 async function main() {
   ensureInstalled();
-  const n8n = require('./n8n/n8n.js');
-  const queueMode = require('./n8n/queue.js');
+  const n8n = require('../tools/n8n/index.js');
+  const queueMode = require('../tools/n8n/queue.js');
   const examples = require('../examples/index.js');
   const { startMailCatcher } = require('./mail-catcher.js');
   const stops = [];
@@ -247,16 +247,7 @@ async function main() {
   Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
 `);
     // n8n runs detached; stay alive while it runs.
-    await new Promise((resolve) => {
-      const t = setInterval(() => {
-        try {
-          process.kill(instance.pid, 0);
-        } catch {
-          clearInterval(t);
-          resolve();
-        }
-      }, 1000);
-    });
+    await n8n.waitForExit(instance.pid);
     if (!stopping) {
       console.error(`n8n exited unexpectedly; see ${instance.logFile}`);
       await shutdown(1);

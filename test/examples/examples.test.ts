@@ -334,7 +334,7 @@ describe('example workflows: the recipes\' logic', () => {
 	});
 });
 
-// n8n's own nodes, checked against the n8n 2.41 that scripts/n8n/install.sh installs (when present).
+// n8n's own nodes, checked against the n8n 2.41 that tools/n8n/install.sh installs (when present).
 const N8N_BASE = join(process.env.N8N_CACHE_DIR ?? join(homedir(), '.cache', 'n8n-marketing-automation'), 'n8n-2.41.0', 'node_modules', 'n8n-nodes-base', 'dist', 'nodes');
 (existsSync(N8N_BASE) ? describe : describe.skip)(`n8n core nodes against ${N8N_BASE}`, () => {
 	it('every core node exists at its typeVersion and uses only parameters and options it knows', () => {

@@ -6,7 +6,7 @@
  * published over REST. The state goes to a JSON file named by MA_E2E_STATE (test/e2e/support/env.ts).
  *
  * In queue mode (test/e2e/queue/globalSetup.ts) the same, but n8n is the production topology
- * (scripts/n8n/queue.js: main, 2 workers, a webhook processor, Postgres, a Redis for the queue)
+ * (tools/n8n/queue.js: main, 2 workers, a webhook processor, Postgres, a Redis for the queue)
  * and the contact store is a 3-master Redis Cluster; only the workflows its tests use are published.
  */
 import { randomBytes } from 'crypto';
@@ -20,11 +20,11 @@ import { freePort } from '../../../tools/ports';
 import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type E2EState } from './prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const n8n = require('../../../scripts/n8n/n8n.js');
+const n8n = require('../../../tools/n8n/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const examples = require('../../../examples/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const queueMode = require('../../../scripts/n8n/queue.js');
+const queueMode = require('../../../tools/n8n/queue.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startPostgres } = require('../../../scripts/postgres.js');
 
@@ -108,7 +108,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	n8n.install();
 	log('n8n installed');
 	// MA_E2E_NO_BUILD=1 packs the dist/ already built (quicker when iterating on tests).
-	const tarball = n8n.packPackage(examples.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
+	const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
 	log(`packed ${tarball}`);
 
 	// The contact store: one redis-server, or in queue mode a 3-master Redis Cluster.

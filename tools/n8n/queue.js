@@ -9,8 +9,8 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const n8n = require('./n8n.js');
-const { freePort } = require('../../tools/ports.js');
+const { freePort } = require('../ports.js');
+const n8n = require('./index.js');
 
 /** The user folders under `root`: main, worker-1..N, webhook. */
 function queueFolders(root, workers = 2) {
