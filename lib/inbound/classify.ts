@@ -60,6 +60,11 @@ function addressIn(value: string | undefined | null): string | null {
 	return match ? match[1].toLowerCase() : null;
 }
 
+/** An address with a domain that can be mailed (the sender's Original-Recipient, not a local rewrite like "a@store3"). */
+function routable(address: string | null): string | null {
+	return address && /@[^@.]+\.[^@]+$/.test(address) ? address : null;
+}
+
 function addresses(field: AddressObject | AddressObject[] | undefined): string[] {
 	const list = Array.isArray(field) ? field : field ? [field] : [];
 	return list.flatMap((a) => a.value.map((v) => v.address?.toLowerCase()).filter((v): v is string => Boolean(v)));
@@ -486,9 +491,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
 	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(text, 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
-	if (dsn || inlineBlocks.length > 0) {
-		const [perMessage, ...recipients] = dsn ? parseFieldBlocks(dsn.body) : [new Map(), ...inlineBlocks];
-		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
+	const [perMessage, ...recipientBlocks] = dsn ? parseFieldBlocks(dsn.body) : [new Map<string, string[]>(), ...inlineBlocks];
+	const blocks = recipientBlocks.length > 0 ? recipientBlocks : perMessage ? [perMessage] : [];
+	// A report without any per-recipient field ("Delivery report unavailable") is read like a plain-text bounce below.
+	if (blocks.some((b) => ['final-recipient', 'original-recipient', 'action', 'status'].some((field) => b.has(field)))) {
 		const failed =
 			blocks.find((b) => /^failed/i.test(header(b, 'action') ?? '')) ??
 			blocks.find((b) => /^delayed/i.test(header(b, 'action') ?? '')) ??
@@ -504,7 +510,9 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const explanation = bounceText(text);
 		const own = new Set([from, ...to].filter((a): a is string => Boolean(a)));
 		const recipient = failed
-			? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
+			? (routable(addressIn(header(failed, 'original-recipient'))) ??
+				addressIn(header(failed, 'final-recipient')) ??
+				recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
 			: null;
 		const original = originalIds(returnedHeaders(parts, text), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
