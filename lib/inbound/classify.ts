@@ -241,7 +241,7 @@ const FAILURE_SUBJECT =
 
 /** Words only a failure report uses: with them, mail from anyone is read as a bounce. */
 const FAILURE_WORDS =
-	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|メールエラー|送信できませんでした|宛先不明)/i;
+	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|not a member of (this|the) (mailing )?list|メールエラー|送信できませんでした|宛先不明)/i;
 
 /** Where a plain-text bounce starts quoting the returned message. */
 const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
@@ -253,8 +253,10 @@ function bounceText(text: string): string {
 }
 
 const EMAIL = "[A-Za-z0-9._%+'=/-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}";
-/** Where bounces name the failed address: "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
+/** Where bounces name the failed address: a refusing list, "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
 const RECIPIENT_LINES = [
+	// A mailing list that refused the post names itself ("not a member of this mailing list <list@host>").
+	new RegExp(`\\bmailing list[ \\t]*<(${EMAIL})>`, 'i'),
 	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\)|\\[.*\\])?[ \\t]*$`, 'm'),
 	new RegExp(`^[ \\t]*<(${EMAIL})>`, 'm'),
 	new RegExp(`RCPT TO:?[ \\t]*<(${EMAIL})>`, 'i'),

@@ -57,6 +57,7 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 	['exim-account-or-domain-may-not-exist.eml', { kind: 'hard_bounce', bounceReason: 'host_unknown', recipient: 'sofia.almeida@gone-domain.example', status: null, original: 'weekly-47.c-404@shop.example' }],
 	['postfix-report-without-recipient-fields.eml', { kind: 'soft_bounce', bounceReason: 'undefined', recipient: 'camille.bernard@wanadoo-example.fr', status: null, original: 'weekly-47.c-405@shop.example' }],
 	['dsn-final-recipient-rewritten.eml', { kind: 'soft_bounce', bounceReason: 'mailbox_full', recipient: 'priya.sharma@hosting-example.net', status: '5.2.2', original: 'weekly-47.c-406@shop.example' }],
+	['list-not-a-member.eml', { kind: 'soft_bounce', bounceReason: 'filtered', recipient: 'team-news@lists.example.net', status: null, original: 'weekly-47.c-407@shop.example' }],
 	['apple-mail-unsubscribe.eml', { kind: 'unsubscribe', recipient: 'sam.lee@icloud.example' }],
 	['human-reply-gmail.eml', { kind: 'reply', recipient: 'maria.garcia@example.es', original: 'cart-reminder.c-2024@shop.example' }],
 	['outlook-human-reply.eml', { kind: 'reply', recipient: 'chidi.okonkwo@northwind.example', original: 'newsletter-2026-03.c-777@shop.example' }],
