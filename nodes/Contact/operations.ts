@@ -16,7 +16,7 @@ import {
 import { Campaigns } from '../../lib/campaigns';
 import { DEFAULT_SOFT_BOUNCE_LIMIT, Inbound, parseInbound, rebuildMessage, type RecordInboundOptions, type SendLookup } from '../../lib/inbound';
 import { collect, jsonParameter, perItem, runBatch } from '../shared/items';
-import { chainOf } from './chain';
+import { chainOf } from '../shared/items';
 
 export type Operation = (ctx: IExecuteFunctions, store: ContactStore) => Promise<INodeExecutionData[]>;
 
