@@ -131,7 +131,7 @@ async function post(baseUrl, cookie, hookPath, events) {
  */
 function libScorer(redisPort) {
   const lib = require('../../dist/lib');
-  const { readModel, eventOf } = require('../../dist/nodes/LeadScore/model');
+  const { readModel, eventOf } = require('../../dist/nodes/shared/scoreModel');
   const params = scoreNode.parameters;
   const model = lib.compileModel(readModel({ getNodeParameter: (name, _i, fallback) => params[name] ?? fallback }));
   const lease = lib.acquireStore({ host: '127.0.0.1', port: redisPort, keyPrefix: 'bench:' });
