@@ -121,7 +121,9 @@ async function post(baseUrl, cookie, hookPath, events) {
   let why = r.text.slice(0, 300);
   try {
     why = JSON.parse(String(detail.data)).filter((x) => typeof x === 'string' && / /.test(x) && x.length > 20).slice(0, 3).join(' | ');
-  } catch {}
+  } catch {
+    // no run data: the response's start says why
+  }
   throw new Error(`${hookPath}: ${r.status} ${why}`);
 }
 
