@@ -122,6 +122,22 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 	};
 }
 
+const UNSUBSCRIBE_FORM = '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>';
+
+/**
+ * RFC 8058: a one-click unsubscribe POST carries List-Unsubscribe=One-Click, form-urlencoded (as
+ * mail providers and our page send it) or multipart; any other POST (an empty one from a scanner,
+ * say) unsubscribes nobody.
+ */
+function isOneClick(rawBody: Buffer | string): boolean {
+	const body = (Buffer.isBuffer(rawBody) ? rawBody.toString('utf8') : rawBody).slice(0, 10_000);
+	if (new URLSearchParams(body.trim()).get('List-Unsubscribe') === 'One-Click') return true;
+	if (/name="?List-Unsubscribe"?\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n/i.test(body)) return true;
+	// A form n8n parsed without keeping its bytes reaches the handler as its JSON.
+	const parsed = parseJson(body);
+	return parsed.ok && (parsed.value as Record<string, unknown> | null)?.['List-Unsubscribe'] === 'One-Click';
+}
+
 function basicAuth(req: WebhookRequest): { user: string; password: string } | null {
 	const auth = header(req, 'authorization');
 	if (!auth || !/^basic /i.test(auth)) return null;
@@ -268,8 +284,10 @@ export class WebhookHandler {
 		return verifyToken(this.config.signingSecret, req.params.token, kind);
 	}
 
+	/** A hit on our own link: mail clients and browsers always send a User-Agent, scripts may not. */
 	private machine(req: WebhookRequest, method: string, claims: TrackingClaims): boolean {
-		return method === 'HEAD' || this.isBot(header(req, 'user-agent')) || this.store.now() - claims.issuedAt < this.machineWindowMs;
+		const userAgent = header(req, 'user-agent');
+		return method === 'HEAD' || !userAgent || this.isBot(userAgent) || this.store.now() - claims.issuedAt < this.machineWindowMs;
 	}
 
 	private async track(input: OutcomeInput, extra: Record<string, unknown>): Promise<EmittedEvent[]> {
@@ -302,9 +320,12 @@ export class WebhookHandler {
 		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
 		if (method === 'GET' || method === 'HEAD') {
 			// Link scanners follow GET links: showing the page changes nothing.
-			return page(200, 'Unsubscribe', `<p>Do you want to stop receiving these e-mails${sender}?</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`);
+			return page(200, 'Unsubscribe', `<p>Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
 		}
 		if (method !== 'POST') return text(405, 'Method not allowed');
+		if (!isOneClick(req.rawBody)) {
+			return page(400, 'Unsubscribe', `<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
+		}
 		const events = await this.track({ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'unsubscribed', messageId: claims.messageId }, {});
 		return { ...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`), events };
 	}
