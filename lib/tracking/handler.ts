@@ -6,7 +6,7 @@ import { createHmac } from 'crypto';
 import { ValidationError } from '../errors';
 import { settleAll, type ContactStore } from '../store';
 import { Campaigns, type OutcomeInput } from '../campaigns';
-import { checkName, LIMITS, parseJson } from '../values';
+import { checkName, checkProperties, LIMITS, parseJson, toEventTime } from '../values';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
@@ -191,6 +191,8 @@ export class WebhookHandler {
 				return text(500, `Tracking is not configured: ${(error as Error).message}`);
 			}
 		}
+		const bytes = Buffer.byteLength(req.rawBody);
+		if (bytes > LIMITS.bodyBytes) return json(413, { error: `The body is ${bytes} bytes; the limit is ${LIMITS.bodyBytes} bytes (1 MB)` });
 		switch (route) {
 			case 'events':
 				return method === 'POST' ? this.ingest(req) : text(405, 'Method not allowed');
@@ -234,9 +236,10 @@ export class WebhookHandler {
 		if (list.length > max) return json(413, { error: `At most ${max} events per request, got ${list.length}` });
 		if (list.length === 0) return json(400, { error: 'No events in the body' });
 
+		const now = this.store.now();
 		const prepared = list.map((raw, index) => {
 			try {
-				return readEvent(raw, index);
+				return readEvent(raw, index, now);
 			} catch (error) {
 				return error as Error;
 			}
@@ -454,7 +457,8 @@ interface ReadEvent {
 	tags?: string[];
 }
 
-function readEvent(raw: unknown, index: number): ReadEvent {
+/** An event of the body, checked whole before its contact is created or changed. */
+function readEvent(raw: unknown, index: number, now: number): ReadEvent {
 	if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`events[${index}]`, `Event ${index} is not a JSON object`);
 	const e = raw as Record<string, unknown>;
 	const name = e.event ?? e.name ?? e.type;
@@ -470,12 +474,16 @@ function readEvent(raw: unknown, index: number): ReadEvent {
 	const tags = e.tags;
 	if (tags !== undefined && !Array.isArray(tags)) throw new ValidationError(`events[${index}].tags`, `Event ${index}: "tags" must be a list`);
 	const key = e.idempotencyKey ?? e.messageId ?? e.id;
+	const properties = e.properties ?? e.data;
+	checkProperties(properties, `events[${index}].properties`);
+	const time = toMs(e.time ?? e.timestamp);
+	if (time !== undefined && time !== '') toEventTime(time, `events[${index}].time`, now);
 	return {
 		contactId: contactId === undefined || contactId === '' ? undefined : String(contactId),
 		email: typeof email === 'string' && email !== '' ? email : undefined,
 		name,
-		properties: e.properties ?? e.data,
-		time: toMs(e.time ?? e.timestamp),
+		properties,
+		time,
 		idempotencyKey: key === undefined || key === '' ? undefined : String(key),
 		fields: fields as Record<string, unknown> | undefined,
 		tags: tags as string[] | undefined,
