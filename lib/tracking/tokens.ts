@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, createHmac, hkdfSync, randomBytes, timingSafeEqual } from 'crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'crypto';
 import { ValidationError } from '../errors';
 
 /** What a tracking link does: open pixel, click redirect, unsubscribe. */
@@ -64,11 +64,11 @@ const SEALED_CONTEXT = Buffer.from('ma-track.v2');
 const NONCE_BYTES = 12;
 const TAG_BYTES = 16;
 
-let cachedKey: { secret: string; key: Buffer } | undefined;
+let cachedKey: { secret: string; key: KeyObject } | undefined;
 
 /** The encryption key, derived from the signing secret (HKDF-SHA256): one secret in the credential. */
-function sealingKey(secret: string): Buffer {
-	if (cachedKey?.secret !== secret) cachedKey = { secret, key: Buffer.from(hkdfSync('sha256', secret, '', SEALED_CONTEXT, 32)) };
+function sealingKey(secret: string): KeyObject {
+	if (cachedKey?.secret !== secret) cachedKey = { secret, key: createSecretKey(Buffer.from(hkdfSync('sha256', secret, '', SEALED_CONTEXT, 32))) };
 	return cachedKey.key;
 }
 
