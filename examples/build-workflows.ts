@@ -18,6 +18,7 @@ import {
 	leadScore,
 	loopGuard,
 	marketingWebhookTrigger,
+	n8nExecutions,
 	noOp,
 	op,
 	schedule,
@@ -1214,6 +1215,47 @@ function loopB(): Workflow {
 	return wf;
 }
 
+/**
+ * GDPR art. 17 beyond the contact store: n8n's own executions keep the address in their data
+ * (docs/privacy.md). Erases the contact, then deletes the executions whose data names it.
+ */
+function gdprErase(): Workflow {
+	const wf = new Workflow('gdpr-erase.json', 'GDPR erase: the contact and the executions that name it', 'maExampleGdpr000');
+	// This run holds the address too: n8n keeps none of it when it succeeds.
+	Object.assign(wf.settings, { saveDataSuccessExecution: 'none', saveManualExecutions: false });
+	note(
+		wf,
+		'GDPR erase: contact and executions',
+		'`POST /webhook/ma-gdpr-erase` with `{"email": "..."}` erases the contact from the contact store (every key, index and event naming it), then deletes every execution of this n8n whose data contains the address: finished, failed and waiting ones (a Welcome series waiting to resume ends with it). Successful runs of this workflow are not saved; a failed one is found and deleted by the next run.',
+		[
+			'*Erase Request* has no authentication: protect it (Header Auth) or call it only from inside your network.',
+			'Credential **n8n API** (`ma-n8n-api`): an API key of this n8n (Settings > n8n API) and its base URL, e.g. `http://localhost:5678/api/v1`.',
+			'Contacts whose ID is not their e-mail: also search for the ID in *Executions Naming the Contact*, if it is long enough not to match unrelated executions.',
+			'Keep execution data short-lived anyway (`EXECUTIONS_DATA_PRUNE=true`, `EXECUTIONS_DATA_MAX_AGE` in hours): see docs/privacy.md. Fewer executions also keep *Find Executions* fast, since it reads them all with their data.',
+			CREDS_NOTE,
+		],
+		[],
+		7,
+	);
+	const request = webhookTrigger(wf, 'Erase Request', [0, 0], 'ma-gdpr-erase');
+	const erase = contact(wf, 'Erase Contact', [1, 0], { resource: 'contact', operation: 'erase', identifyBy: 'email', email: '={{ $json.body.email }}' });
+	const find = n8nExecutions(wf, 'Find Executions', [2, 0], { operation: 'getAll', returnAll: true, filters: {}, options: { activeWorkflows: true } });
+	const match = code(
+		wf,
+		'Executions Naming the Contact',
+		[3, 0],
+		[
+			"const email = String($('Erase Request').first().json.body.email).trim().toLowerCase();",
+			'return $input.all()',
+			'  .filter((item) => String(item.json.id) !== String($execution.id) && JSON.stringify(item.json).toLowerCase().includes(email))',
+			'  .map((item) => ({ json: { executionId: item.json.id, workflowId: item.json.workflowId, status: item.json.status } }));',
+		].join('\n'),
+	);
+	const remove = n8nExecutions(wf, 'Delete Execution', [4, 0], { operation: 'delete', executionId: '={{ $json.executionId }}' });
+	wf.chain(request, erase, find, match, remove);
+	return wf;
+}
+
 export function buildAll(): Workflow[] {
 	return [
 		marketingWebhook(),
@@ -1245,6 +1287,7 @@ export function buildAll(): Workflow[] {
 		language(),
 		loopA(),
 		loopB(),
+		gdprErase(),
 	];
 }
 

@@ -36,6 +36,8 @@ export const CREDENTIALS = {
 	contactStoreApi: { id: 'ma-contact-store', name: 'Contact Store' },
 	campaignSmtpApi: { id: 'ma-smtp', name: 'Campaign SMTP' },
 	marketingWebhookApi: { id: 'ma-webhook', name: 'Marketing Webhook' },
+	/** n8n's own public API (an API key of this n8n): only the GDPR erase example uses it. */
+	n8nApi: { id: 'ma-n8n-api', name: 'n8n API' },
 };
 /** webhookId of the Marketing Webhook Trigger in 00-marketing-webhook.json: its URL is <n8n>/webhook/ma-tracking. */
 export const TRACKING_WEBHOOK_ID = 'ma-tracking';
@@ -61,6 +63,8 @@ const GRID_Y = 200;
 export class Workflow {
 	readonly nodes: WorkflowNode[] = [];
 	readonly connections: WorkflowJson['connections'] = {};
+	/** Workflow settings beside the execution order (what n8n saves of its executions, say). */
+	readonly settings: Params = {};
 
 	constructor(
 		readonly file: string,
@@ -114,7 +118,7 @@ export class Workflow {
 			active: false,
 			nodes: this.nodes,
 			connections: this.connections,
-			settings: { executionOrder: 'v1' },
+			settings: { executionOrder: 'v1', ...this.settings },
 			meta: { templateCredsSetupCompleted: false },
 			tags: [],
 		};
@@ -268,6 +272,11 @@ export function webhookTrigger(wf: Workflow, name: string, cell: [number, number
 
 export function noOp(wf: Workflow, name: string, cell: [number, number]): string {
 	return wf.add(name, 'n8n-nodes-base.noOp', 1, cell, {});
+}
+
+/** n8n's own node (its public API): executions, get many (with their data) or delete one. */
+export function n8nExecutions(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
+	return wf.add(name, 'n8n-nodes-base.n8n', 1, cell, { resource: 'execution', ...parameters }, { credentials: { n8nApi: CREDENTIALS.n8nApi } });
 }
 
 export function code(wf: Workflow, name: string, cell: [number, number], jsCode: string): string {

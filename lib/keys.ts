@@ -100,6 +100,8 @@ export const CONTACT_KEY_SUFFIXES = {
 	loopGuard: 'lg',
 	/** hash: trigger id -> the occurrence that fired (fire-once marker) */
 	triggerMarks: 'tf',
+	/** zset: Message-ID lookup keys of the mails sent to the contact -> when they expire (erase deletes them) */
+	messages: 'm',
 } as const;
 
 export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
@@ -145,6 +147,10 @@ export class Keys {
 
 	/** Keys that are not per contact (campaigns, loop records with custom keys...), spread by name. */
 	global(kind: string, name: string): string {
-		return `${this.shard(shardOf(`${kind}:${name}`))}:${kind}:${encodeKeyPart(name)}`;
+		return `${this.shard(this.shardOfGlobal(kind, name))}:${kind}:${encodeKeyPart(name)}`;
+	}
+
+	shardOfGlobal(kind: string, name: string): number {
+		return shardOf(`${kind}:${name}`);
 	}
 }

@@ -2,7 +2,8 @@ import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
 import { accessError, toStoreError } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
-import { ConflictError, NotFoundError } from './errors';
+import { ConflictError, NotFoundError, ValidationError } from './errors';
+import { LIMITS } from './limits';
 import { Contacts } from './contacts';
 import { Events } from './events';
 
@@ -207,6 +208,12 @@ function scriptError(script: Script, error: unknown): Error {
 	const message = (error as Error)?.message ?? '';
 	if (message.startsWith('NOT_FOUND')) return new NotFoundError('contactId', 'The contact does not exist');
 	if (message.startsWith('EXISTS')) return new ConflictError('contactId', 'The contact already exists');
+	const limit = /^LIMIT (fields|tags) (\d+)/.exec(message);
+	if (limit) {
+		const [, what, count] = limit;
+		const max = what === 'fields' ? LIMITS.fieldsPerContact : LIMITS.tagsPerContact;
+		return new ValidationError(what === 'fields' ? 'fields' : 'addTags', `The contact would hold ${count} ${what}; the limit is ${max} per contact`, `Remove ${what} the contact no longer needs first.`);
+	}
 	return accessError(error, script.lua) ?? (toStoreError(locateScriptError(script, error)) as Error);
 }
 

@@ -1,15 +1,8 @@
 import { DateTime, IANAZone } from 'luxon';
 import { ValidationError } from './errors';
+import { LIMITS } from './limits';
 
-export const LIMITS = {
-	idLength: 256,
-	emailLength: 254,
-	fieldNameLength: 128,
-	stringValueBytes: 64 * 1024,
-	propertiesBytes: 64 * 1024,
-	eventNameLength: 200,
-	tagLength: 200,
-};
+export { LIMITS };
 
 export type FieldValue = string | number | boolean | Date;
 export type FieldType = 'string' | 'number' | 'boolean' | 'date';
@@ -74,7 +67,38 @@ export function toTimestamp(value: unknown, field: string): number {
 	if (!dt || !dt.isValid) {
 		throw new ValidationError(field, `${describe(value)} is not a valid date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');
 	}
-	return dt.toMillis();
+	const ms = dt.toMillis();
+	// A date centuries away is a mistake (or an attack: +275760 would keep a contact active forever).
+	const span = LIMITS.dateYears * 365.25 * 86_400_000;
+	if (Math.abs(ms - Date.now()) > span) {
+		throw new ValidationError(field, `${describe(value)} is more than ${LIMITS.dateYears} years from now; dates must lie within ${LIMITS.dateYears} years`);
+	}
+	return ms;
+}
+
+/** When an event happened (epoch ms): a date, and no later than LIMITS.eventAheadMs after now. */
+export function toEventTime(value: unknown, field: string, now: number): number {
+	const ms = toTimestamp(value, field);
+	if (ms > now + LIMITS.eventAheadMs) {
+		throw new ValidationError(
+			field,
+			`${describe(value)} is in the future; an event may be dated at most ${LIMITS.eventAheadMs / 3_600_000} hours ahead`,
+			'Give the time the event happened; a future date would keep the contact active until then.',
+		);
+	}
+	return ms;
+}
+
+/** Whether objects and arrays nest deeper than `max` (iterative: a hostile depth cannot overflow the stack). */
+function nestsDeeper(value: unknown, max: number): boolean {
+	const stack: Array<[unknown, number]> = [[value, 1]];
+	while (stack.length > 0) {
+		const [v, depth] = stack.pop() as [unknown, number];
+		if (v === null || typeof v !== 'object') continue;
+		if (depth > max) return true;
+		for (const child of Object.values(v)) stack.push([child, depth + 1]);
+	}
+	return false;
 }
 
 /** Stored form of a typed field value: "<s|n|b|d>:<text>". */
@@ -84,8 +108,8 @@ export function encodeFieldValue(field: string, value: unknown, type?: FieldType
 		case 'string': {
 			if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') break;
 			const text = String(value);
-			if (Buffer.byteLength(text) > LIMITS.stringValueBytes) {
-				throw new ValidationError(field, `Field "${field}" is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.stringValueBytes}`);
+			if (Buffer.byteLength(text) > LIMITS.fieldValueBytes) {
+				throw new ValidationError(field, `Field "${field}" is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.fieldValueBytes}`, 'Keep long texts elsewhere and store a reference.');
 			}
 			return 's:' + text;
 		}
@@ -139,6 +163,9 @@ export function checkProperties(value: unknown, field = 'properties'): string {
 	}
 	if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) {
 		throw new ValidationError(field, `Event properties must be an object, got ${describe(obj)}`);
+	}
+	if (nestsDeeper(obj, LIMITS.propertiesDepth)) {
+		throw new ValidationError(field, `Event properties nest more than ${LIMITS.propertiesDepth} levels deep; the limit is ${LIMITS.propertiesDepth}`, 'Flatten the properties.');
 	}
 	const json = JSON.stringify(obj);
 	const bytes = Buffer.byteLength(json);

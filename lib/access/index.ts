@@ -24,7 +24,7 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{ purpose: string; commands: Rea
 		purpose: "Contacts, fields, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys, whatever their type (LRANGE: a list, should a contact's keys hold one).",
 		commands: {
 			hget: ['K', 'f'], hmget: ['K', 'f'], hgetall: ['K'], hexists: ['K', 'f'], hset: ['K', 'f', 'v'], hsetnx: ['K', 'f', 'v'],
-			hdel: ['K', 'f'], hincrby: ['K', 'f', '1'],
+			hdel: ['K', 'f'], hincrby: ['K', 'f', '1'], hlen: ['K'],
 			get: ['K'], set: ['K', 'v'], del: ['K'], exists: ['K'], type: ['K'], pexpire: ['K', '1'], lrange: ['K', '0', '1'],
 		},
 	},

@@ -14,6 +14,8 @@ export * from './smtp';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
+/** How long the Message-ID of a sent mail finds its contact (bounces and ESP events come later). */
+const MESSAGE_LOOKUP_MS = 90 * DAY;
 
 export interface CampaignSpec {
 	id: string;
@@ -225,6 +227,21 @@ export class Campaigns {
 	}
 
 	/**
+	 * A new Message-ID whose lookup key (messageKey) falls in the contact's shard: the send's script
+	 * then writes it and registers it with the contact, so erase deletes it (the key names the
+	 * contact). One in SHARD_COUNT random ids fits; the bound is never reached in practice.
+	 */
+	private newMessageId(domain: string, contactId: string): string {
+		const { keys } = this.store;
+		const shard = keys.shardOfContact(contactId);
+		for (let attempt = 0; attempt < 10_000; attempt++) {
+			const messageId = `<${randomUUID()}@${domain}>`;
+			if (keys.shardOfGlobal('msgid', messageId) === shard) return messageId;
+		}
+		throw new Error(`No Message-ID found in shard ${shard}`);
+	}
+
+	/**
 	 * Checks, renders, sends and records one campaign for a batch of contacts. Each step of the
 	 * batch is one round trip (auto-pipelined); the reservation makes concurrent runs send once.
 	 */
@@ -264,7 +281,7 @@ export class Campaigns {
 			} catch {
 				return skip('invalid_email', contact.id);
 			}
-			const messageId = `<${randomUUID()}@${campaign.domain}>`;
+			const messageId = this.newMessageId(campaign.domain, contact.id);
 			const token = `${campaign.id}|${messageId}`;
 			let window: Prepared['window'];
 			if (campaign.window) {
@@ -342,7 +359,7 @@ export class Campaigns {
 				throw error;
 			}
 			const message = v.message as ReturnType<Campaigns['build']>;
-			await store.run(scripts.confirmSend, this.base(contactId), [
+			await store.run(scripts.confirmSend, [...this.base(contactId), this.messageKey(prepared.messageId)], [
 				JSON.stringify({
 					id: contactId,
 					now,
@@ -353,11 +370,11 @@ export class Campaigns {
 					source: context.source ?? 'campaign',
 					chain: chainJson(context.chain),
 					limits: store.limits,
+					messageTtlMs: MESSAGE_LOOKUP_MS,
 				}),
 			]);
 			const key = this.campaignKey(campaign.id);
 			await Promise.all([
-				store.call((r) => r.set(this.messageKey(prepared.messageId), JSON.stringify({ c: contactId, k: campaign.id }), 'PX', 90 * DAY)),
 				store.call((r) => r.hincrby(key, 'sent', 1)),
 				store.call((r) => r.hsetnx(key, 'firstSentAt', now)),
 				store.call((r) => r.hset(key, 'lastSentAt', now, ...(campaign.name ? ['name', campaign.name] : []))),

@@ -106,6 +106,7 @@ function checkTags(field: string, tags: unknown): string[] {
 	if (tags === undefined || tags === null) return [];
 	const list = typeof tags === 'string' ? tags.split(',').map((t) => t.trim()).filter(Boolean) : tags;
 	if (!Array.isArray(list)) throw new ValidationError(field, 'Tags must be a list or a comma-separated string');
+	if (list.length > LIMITS.tagsPerChange) throw new ValidationError(field, `${list.length} tags in one change; the limit is ${LIMITS.tagsPerChange}`);
 	return [...new Set(list.map((t) => checkName(field, t, LIMITS.tagLength, 'Tag')))];
 }
 
@@ -129,6 +130,8 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 		if (typeof input.fields !== 'object' || Array.isArray(input.fields)) {
 			throw new ValidationError('fields', 'Fields must be an object of name: value');
 		}
+		const count = Object.keys(input.fields).length;
+		if (count > LIMITS.fieldsPerChange) throw new ValidationError('fields', `${count} fields in one change; the limit is ${LIMITS.fieldsPerChange}`);
 		for (const [rawName, raw] of Object.entries(input.fields)) {
 			const name = checkName(`fields.${rawName}`, rawName, LIMITS.fieldNameLength, 'Field name');
 			if (raw === null) {
@@ -217,6 +220,7 @@ export class Contacts {
 					source: itemContext.source ?? 'api',
 					chain: chainJson(itemContext.chain),
 					limits: store.limits,
+					max: { fields: LIMITS.fieldsPerContact, tags: LIMITS.tagsPerContact },
 				}),
 			]);
 			const out = JSON.parse(raw) as { created: boolean; oldEmail: string | false; events: ContactEvent[] | Record<string, never> };

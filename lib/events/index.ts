@@ -1,7 +1,7 @@
 import { ValidationError } from '../errors';
 import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
-import { checkContactId, checkName, checkProperties, LIMITS, toTimestamp } from '../values';
+import { checkContactId, checkName, checkProperties, LIMITS, toEventTime, toTimestamp } from '../values';
 
 /** Names of events the pack itself logs; user events may not start with "$". */
 export const SYSTEM_EVENTS = {
@@ -76,7 +76,7 @@ export class Events {
 				id: contactId,
 				now,
 				name,
-				ts: input.time === undefined || input.time === '' ? now : toTimestamp(input.time, 'time'),
+				ts: input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now),
 				props: checkProperties(input.properties),
 				source: input.source ? checkName('source', input.source, 200, 'Source') : 'api',
 				chain: chainJson(input.chain),

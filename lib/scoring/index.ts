@@ -2,7 +2,7 @@ import { ValidationError } from '../errors';
 import { encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
-import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
+import { checkContactId, checkName, LIMITS, toEventTime } from '../values';
 import { compileProperties, dateMs, type EvalContext, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
@@ -294,7 +294,7 @@ export class Scoring {
 				if (input.event !== undefined && input.event !== null) {
 					const event = input.event;
 					const eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
-					const at = event.time === undefined || event.time === '' || event.time === null ? now : toTimestamp(event.time, 'time');
+					const at = event.time === undefined || event.time === '' || event.time === null ? now : toEventTime(event.time, 'time', now);
 					args.push(at);
 					const props = parseProperties(event.properties);
 					let eventKey: string | undefined;

@@ -6,7 +6,7 @@ import { createHmac } from 'crypto';
 import { ValidationError } from '../errors';
 import { settleAll, type ContactStore } from '../store';
 import { Campaigns, type OutcomeInput } from '../campaigns';
-import { checkName, LIMITS, parseJson } from '../values';
+import { checkName, checkProperties, LIMITS, parseJson, toEventTime } from '../values';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
@@ -122,6 +122,22 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 	};
 }
 
+const UNSUBSCRIBE_FORM = '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>';
+
+/**
+ * RFC 8058: a one-click unsubscribe POST carries List-Unsubscribe=One-Click, form-urlencoded (as
+ * mail providers and our page send it) or multipart; any other POST (an empty one from a scanner,
+ * say) unsubscribes nobody.
+ */
+function isOneClick(rawBody: Buffer | string): boolean {
+	const body = (Buffer.isBuffer(rawBody) ? rawBody.toString('utf8') : rawBody).slice(0, 10_000);
+	if (new URLSearchParams(body.trim()).get('List-Unsubscribe') === 'One-Click') return true;
+	if (/name="?List-Unsubscribe"?\r?\n(?:[^\r\n]+\r?\n)*\r?\nOne-Click\r?\n/i.test(body)) return true;
+	// A form n8n parsed without keeping its bytes reaches the handler as its JSON.
+	const parsed = parseJson(body);
+	return parsed.ok && (parsed.value as Record<string, unknown> | null)?.['List-Unsubscribe'] === 'One-Click';
+}
+
 function basicAuth(req: WebhookRequest): { user: string; password: string } | null {
 	const auth = header(req, 'authorization');
 	if (!auth || !/^basic /i.test(auth)) return null;
@@ -175,6 +191,8 @@ export class WebhookHandler {
 				return text(500, `Tracking is not configured: ${(error as Error).message}`);
 			}
 		}
+		const bytes = Buffer.byteLength(req.rawBody);
+		if (bytes > LIMITS.bodyBytes) return json(413, { error: `The body is ${bytes} bytes; the limit is ${LIMITS.bodyBytes} bytes (1 MB)` });
 		switch (route) {
 			case 'events':
 				return method === 'POST' ? this.ingest(req) : text(405, 'Method not allowed');
@@ -218,9 +236,10 @@ export class WebhookHandler {
 		if (list.length > max) return json(413, { error: `At most ${max} events per request, got ${list.length}` });
 		if (list.length === 0) return json(400, { error: 'No events in the body' });
 
+		const now = this.store.now();
 		const prepared = list.map((raw, index) => {
 			try {
-				return readEvent(raw, index);
+				return readEvent(raw, index, now);
 			} catch (error) {
 				return error as Error;
 			}
@@ -268,8 +287,10 @@ export class WebhookHandler {
 		return verifyToken(this.config.signingSecret, req.params.token, kind);
 	}
 
+	/** A hit on our own link: mail clients and browsers always send a User-Agent, scripts may not. */
 	private machine(req: WebhookRequest, method: string, claims: TrackingClaims): boolean {
-		return method === 'HEAD' || this.isBot(header(req, 'user-agent')) || this.store.now() - claims.issuedAt < this.machineWindowMs;
+		const userAgent = header(req, 'user-agent');
+		return method === 'HEAD' || !userAgent || this.isBot(userAgent) || this.store.now() - claims.issuedAt < this.machineWindowMs;
 	}
 
 	private async track(input: OutcomeInput, extra: Record<string, unknown>): Promise<EmittedEvent[]> {
@@ -302,9 +323,12 @@ export class WebhookHandler {
 		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
 		if (method === 'GET' || method === 'HEAD') {
 			// Link scanners follow GET links: showing the page changes nothing.
-			return page(200, 'Unsubscribe', `<p>Do you want to stop receiving these e-mails${sender}?</p><form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>`);
+			return page(200, 'Unsubscribe', `<p>Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
 		}
 		if (method !== 'POST') return text(405, 'Method not allowed');
+		if (!isOneClick(req.rawBody)) {
+			return page(400, 'Unsubscribe', `<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
+		}
 		const events = await this.track({ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'unsubscribed', messageId: claims.messageId }, {});
 		return { ...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`), events };
 	}
@@ -433,7 +457,8 @@ interface ReadEvent {
 	tags?: string[];
 }
 
-function readEvent(raw: unknown, index: number): ReadEvent {
+/** An event of the body, checked whole before its contact is created or changed. */
+function readEvent(raw: unknown, index: number, now: number): ReadEvent {
 	if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`events[${index}]`, `Event ${index} is not a JSON object`);
 	const e = raw as Record<string, unknown>;
 	const name = e.event ?? e.name ?? e.type;
@@ -449,12 +474,16 @@ function readEvent(raw: unknown, index: number): ReadEvent {
 	const tags = e.tags;
 	if (tags !== undefined && !Array.isArray(tags)) throw new ValidationError(`events[${index}].tags`, `Event ${index}: "tags" must be a list`);
 	const key = e.idempotencyKey ?? e.messageId ?? e.id;
+	const properties = e.properties ?? e.data;
+	checkProperties(properties, `events[${index}].properties`);
+	const time = toMs(e.time ?? e.timestamp);
+	if (time !== undefined && time !== '') toEventTime(time, `events[${index}].time`, now);
 	return {
 		contactId: contactId === undefined || contactId === '' ? undefined : String(contactId),
 		email: typeof email === 'string' && email !== '' ? email : undefined,
 		name,
-		properties: e.properties ?? e.data,
-		time: toMs(e.time ?? e.timestamp),
+		properties,
+		time,
 		idempotencyKey: key === undefined || key === '' ? undefined : String(key),
 		fields: fields as Record<string, unknown> | undefined,
 		tags: tags as string[] | undefined,

@@ -20,6 +20,7 @@ export const CORE_FILES: Record<string, string> = {
 	'n8n-nodes-base.noOp': 'NoOp/NoOp.node.js',
 	'n8n-nodes-base.code': 'Code/Code.node.js',
 	'n8n-nodes-base.stickyNote': 'StickyNote/StickyNote.node.js',
+	'n8n-nodes-base.n8n': 'N8n/N8n.node.js',
 };
 
 function coreDescription(base: string, type: string, version: number): INodeTypeDescription {

@@ -40,6 +40,7 @@ const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.httpRequest': 1,
 	'n8n-nodes-base.code': 1,
 	'n8n-nodes-base.noOp': 1,
+	'n8n-nodes-base.n8n': 1,
 	'n8n-nodes-base.scheduleTrigger': 1,
 	'n8n-nodes-base.webhook': 1,
 	'n8n-nodes-base.stickyNote': 0,
@@ -74,7 +75,7 @@ describe('example workflows: files', () => {
 		for (const wf of built) expect(readFileSync(join(EXAMPLES_DIR, wf.file), 'utf8')).toBe(serialize(wf));
 	});
 
-	it('cover every recipe 1-26 once, plus the loop pair and the shared webhook workflow', () => {
+	it('cover every recipe 1-26 once, plus the loop pair, the shared webhook and the GDPR erase workflows', () => {
 		for (let n = 1; n <= 26; n++) {
 			const prefix = `${String(n).padStart(2, '0')}-`;
 			expect(files.filter((f) => f.startsWith(prefix))).toHaveLength(1);
@@ -82,7 +83,8 @@ describe('example workflows: files', () => {
 		expect(files.filter((f) => /^loop-a-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files.filter((f) => /^loop-b-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files).toContain('00-marketing-webhook.json');
-		expect(files.every((f) => /^(\d\d|loop-[ab])-[a-z0-9-]+\.json$/.test(f))).toBe(true);
+		expect(files).toContain('gdpr-erase.json');
+		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
 	});
 
 	it('have unique workflow ids, node ids and webhook paths across the set (all can be active together)', () => {
@@ -132,7 +134,7 @@ describe.each(workflows)('%s', (_file, wf) => {
 	it('is an n8n workflow: unique node names, connections between existing nodes and outputs, triggers never targeted, nothing unreachable', () => {
 		expect(typeof wf.name).toBe('string');
 		expect(wf.active).toBe(false);
-		expect(wf.settings).toEqual({ executionOrder: 'v1' });
+		expect(wf.settings).toMatchObject({ executionOrder: 'v1' });
 		const names = wf.nodes.map((n) => n.name);
 		expect(new Set(names).size).toBe(names.length);
 		for (const n of wf.nodes) {

@@ -100,6 +100,21 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(value((await campaigns.report(['spring']))[0])).toMatchObject({ sent: expect.any(Number), lastSentAt: new Date(clock.ms).toISOString() });
 	});
 
+	it('keeps a Message-ID lookup in the contact\'s shard, registered with it until it expires', async () => {
+		const id = await fresh();
+		const render = { mode: 'render' as const };
+		const first = await sendOne(id, { id: 'lookup-1' }, render as never);
+		const messages = store.keys.contactKey(id, 'messages');
+		const key = campaigns.messageKey((first as { messageId: string }).messageId);
+		expect(key.startsWith(`${store.keys.shard(store.keys.shardOfContact(id))}:`)).toBe(true);
+		expect(await store.call((r) => r.zrange(messages, 0, -1))).toEqual([key]);
+		expect(await store.call((r) => r.pttl(key))).toBeGreaterThan(89 * DAY);
+		clock.advance(91 * DAY);
+		const second = await sendOne(id, { id: 'lookup-2' }, render as never);
+		// The first lookup expired: the send that follows drops it from the contact's list.
+		expect(await store.call((r) => r.zrange(messages, 0, -1))).toEqual([campaigns.messageKey((second as { messageId: string }).messageId)]);
+	});
+
 	it('never sends the same campaign twice unless resend is allowed', async () => {
 		const id = await fresh();
 		expect((await sendOne(id)).status).toBe('sent');

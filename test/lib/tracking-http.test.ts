@@ -12,6 +12,7 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { Campaigns, type CampaignSpec } from '../../lib/campaigns';
 import { PIXEL_GIF, WebhookHandler, type Route, type WebhookConfig } from '../../lib/tracking';
 import { openStore, topologies } from '../harness/store';
+import { legacyToken } from '../harness/tokens';
 
 const SECRET = 'tracking-signing-secret-0123456789';
 
@@ -191,6 +192,17 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			expect(await campaigns.sendRecord('soft', id)).not.toHaveProperty('openedAt');
 		});
 
+		it('counts a hit without a User-Agent as a machine', async () => {
+			const id = `noua-${topology}`;
+			const t = await sent('recipient', id);
+			clock.advance(60_000);
+			// Straight to the handler: fetch would add its own User-Agent.
+			const open = await handler.handle('open', { method: 'GET', headers: {}, rawBody: '', params: { token: t.open } });
+			const click = await handler.handle('click', { method: 'GET', headers: {}, rawBody: '', params: { token: t.click } });
+			expect([open.status, click.status]).toEqual([200, 302]);
+			expect(await report(id)).toMatchObject({ opened: 0, clicked: 0, machineOpens: 1, machineClicks: 1 });
+		});
+
 		it('refuses a tampered or wrong-kind token with 400 and records nothing', async () => {
 			const t = await sent('leaver', `badopen-${topology}`);
 			clock.advance(60_000);
@@ -220,14 +232,27 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 
 		it('never redirects on a bad, tampered or forged token (400, no Location)', async () => {
 			const t = await sent('recipient', `forge-${topology}`);
-			const [payload, sig] = t.click.split('.');
-			const claims = JSON.parse(Buffer.from(payload, 'base64url').toString());
-			const forged = Buffer.from(JSON.stringify({ ...claims, u: 'https://evil.example/' })).toString('base64url');
-			for (const token of [`${forged}.${sig}`, `${payload}.${sig.slice(0, -2)}xx`, t.open, t.unsubscribe, 'x.y', `${payload}`]) {
+			const middle = t.click.length >> 1;
+			const flipped = `${t.click.slice(0, middle)}${t.click[middle] === 'A' ? 'B' : 'A'}${t.click.slice(middle + 1)}`;
+			const old = legacyToken(SECRET, { k: 'c', c: 'recipient', m: `forge-${topology}`, u: 'https://shop.example/', t: 1 });
+			const [payload, sig] = old.split('.');
+			const forged = Buffer.from(JSON.stringify({ k: 'c', c: 'recipient', m: `forge-${topology}`, u: 'https://evil.example/', t: 1 })).toString('base64url');
+			for (const token of [flipped, t.click.slice(0, -3), `${forged}.${sig}`, `${payload}.${sig.slice(0, -2)}xx`, t.open, t.unsubscribe, 'x.y', forged]) {
 				const r = await call('GET', `/t/c/${token}`);
 				expect(r.status).toBe(400);
 				expect(r.headers.location).toBeUndefined();
 			}
+		});
+
+		it('follows a link signed before tokens were encrypted (mails already sent keep working)', async () => {
+			const id = `legacy-${topology}`;
+			await sent('recipient', id);
+			clock.advance(60_000);
+			const old = legacyToken(SECRET, { k: 'c', c: 'recipient', m: id, u: 'https://shop.example/old', t: clock.ms - 60_000 });
+			const r = await call('GET', `/t/c/${old}`, undefined, { 'user-agent': HUMAN });
+			expect(r.status).toBe(302);
+			expect(r.headers.location).toBe('https://shop.example/old');
+			expect(await report(id)).toMatchObject({ clicked: 1 });
 		});
 	});
 
@@ -253,10 +278,32 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			expect((await store.events.history('leaver', 50)).filter((e) => e.name === '$email_unsubscribed')).toHaveLength(1);
 		});
 
+		it('unsubscribes only on a POST that says List-Unsubscribe=One-Click (form or multipart)', async () => {
+			const subscribe = (id: string) => store.contacts.change([{ id, subscription: { status: 'subscribed', source: 'form' } }], 'update');
+			const status = async (id: string) => (await store.contacts.getOne(id))?.subscription?.status;
+			await subscribe('leaver');
+			const t = await sent('leaver', `oneclick-${topology}`);
+			for (const [body, type] of [
+				['', 'application/x-www-form-urlencoded'],
+				['List-Unsubscribe=Other', 'application/x-www-form-urlencoded'],
+				['{}', 'application/json'],
+			]) {
+				const r = await call('POST', `/u/${t.unsubscribe}`, body, { 'content-type': type });
+				expect(r.status).toBe(400);
+				expect(r.text).toContain('<form method="post">');
+			}
+			expect(await status('leaver')).toBe('subscribed');
+			const form = new FormData();
+			form.append('List-Unsubscribe', 'One-Click');
+			const multipart = await fetch(`${base}/u/${t.unsubscribe}`, { method: 'POST', body: form });
+			expect(multipart.status).toBe(200);
+			expect(await status('leaver')).toBe('unsubscribed');
+		});
+
 		it('answers 400 with a page for a bad token, and never unsubscribes anyone', async () => {
 			const t = await sent('recipient', `unsubbad-${topology}`);
-			const [payload, sig] = t.unsubscribe.split('.');
-			const other = Buffer.from(JSON.stringify({ ...JSON.parse(Buffer.from(payload, 'base64url').toString()), c: 'bounced' })).toString('base64url');
+			const [, sig] = legacyToken(SECRET, { k: 'u', c: 'recipient', m: `unsubbad-${topology}`, t: 1 }).split('.');
+			const other = Buffer.from(JSON.stringify({ k: 'u', c: 'bounced', m: `unsubbad-${topology}`, t: 1 })).toString('base64url');
 			const r = await call('POST', `/u/${other}.${sig}`, 'List-Unsubscribe=One-Click');
 			expect(r.status).toBe(400);
 			expect(r.text).toContain('not valid');
@@ -267,6 +314,12 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 
 	describe('events from a CRM, site or form', () => {
 		const post = (body: unknown, headers: Record<string, string>) => call('POST', '/events', typeof body === 'string' ? body : JSON.stringify(body), { 'content-type': 'application/json', ...headers });
+
+		it('reads a text/plain body as JSON (navigator.sendBeacon sends that, with no CORS preflight)', async () => {
+			const r = await post({ contactId: `beacon-${topology}`, event: 'page_viewed' }, { 'content-type': 'text/plain;charset=UTF-8', 'x-webhook-secret': 'crm-shared-secret' });
+			expect(r.status).toBe(200);
+			expect(JSON.parse(r.text)).toMatchObject({ recorded: 1 });
+		});
 
 		it('needs the shared secret header or a valid HMAC of the raw body', async () => {
 			const body = JSON.stringify({ email: 'lead@example.com', event: 'form_submitted' });

@@ -174,6 +174,8 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		['fields JSON that is not an object', { fieldsInput: 'json', fieldsJson: '[1,2]' }, 'Fields'],
 		['fields JSON that is null', { fieldsInput: 'json', fieldsJson: 'null' }, 'Fields'],
 		['fields JSON that does not parse', { fieldsInput: 'json', fieldsJson: '{nope' }, 'Fields'],
+		['101 fields', { fieldsInput: 'json', fieldsJson: JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, i]))) }, 'Fields'],
+		['101 tags', { additionalFields: { addTags: Array.from({ length: 101 }, (_, i) => `t${i}`).join(',') } }, 'Tags'],
 	])('stops on %s, naming the item and field', async (_label, extra, field) => {
 		await expect(run({ resource: 'contact', operation: 'upsert', contactId: 'f-bad', ...extra }, [{}, {}])).rejects.toThrow(`(item 0, field "${field}")`);
 		expect(await store.contacts.getOne('f-bad')).toBeNull();
@@ -184,6 +186,8 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		['a reserved event name', { eventName: '$email_sent' }, 'Event Name'],
 		['a malformed time', { options: { time: 'yesterday-ish' } }, 'Time'],
 		['1 MB of properties', { properties: JSON.stringify({ blob: 'x'.repeat(1024 * 1024) }) }, 'Properties'],
+		['properties 10,000 levels deep', { properties: `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}` }, 'Properties'],
+		['a time at the end of time', { options: { time: '+275760-09-13T00:00:00.000Z' } }, 'Time'],
 	])('rejects an event with %s', async (_label, extra, field) => {
 		const out = await run({ resource: 'event', operation: 'record', contactId: 'ev-bad', eventName: 'ok', ...extra }, [{}], { continueOnFail: true });
 		expect(out[0].json.error).toContain(`(item 0, field "${field}")`);

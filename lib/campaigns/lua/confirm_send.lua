@@ -1,7 +1,8 @@
 -- Records a send the SMTP server accepted (or a render-only message handed on).
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
--- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits}
+-- KEYS[3] Message-ID lookup key (in the contact's shard)
+-- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs}
 -- Returns the $email_sent event id.
 --- @include "contact_keys"
 --- @include "register"
@@ -25,6 +26,14 @@ if not r.transactional then
   redis.call('ZADD', base .. SUFFIX.sends, r.now, r.token)
   reg_key(base, base .. SUFFIX.sends)
 end
+
+-- Bounces and ESP events name the Message-ID: it finds the contact for a while. Registered in the
+-- contact's messages zset (by expiry, pruned here), so erase deletes the keys still alive.
+local messages = base .. SUFFIX.messages
+redis.call('ZREMRANGEBYSCORE', messages, '-inf', r.now)
+redis.call('SET', KEYS[3], cjson.encode({ c = r.id, k = r.campaignId }), 'PX', r.messageTtlMs)
+redis.call('ZADD', messages, r.now + r.messageTtlMs, KEYS[3])
+reg_key(base, messages)
 
 local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })
 local eid = record(base, shard, r.id, r.now, { name = '$email_sent', ts = r.now, props = props, source = r.source, chain = r.chain }, r.limits)

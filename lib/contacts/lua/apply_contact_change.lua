@@ -3,9 +3,10 @@
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?,
 --         lifecycleStage?} (false clears), fields {name: encoded|false}, addTags [], removeTags [],
---         subscription? {status, source, at}, source, chain, limits}
+--         subscription? {status, source, at}, source, chain, limits, max {fields, tags}}
 -- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
--- contact) or EXISTS (create of an existing one).
+-- contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the contact would hold
+-- more fields or tags than max allows), before anything is written.
 --- @include "contact_keys"
 --- @include "register"
 --- @include "contact"
@@ -37,6 +38,26 @@ if exists and r.mode == 'create' then
   return redis.error_reply('EXISTS contact already exists')
 end
 
+local fieldsKey, tagsKey = base .. SUFFIX.fields, base .. SUFFIX.tags
+local fieldCount = redis.call('HLEN', fieldsKey)
+for name, enc in pairs(r.fields) do
+  local has = redis.call('HEXISTS', fieldsKey, name) == 1
+  if enc == false then
+    if has then fieldCount = fieldCount - 1 end
+  elseif not has then
+    fieldCount = fieldCount + 1
+  end
+end
+if fieldCount > r.max.fields then return redis.error_reply('LIMIT fields ' .. fieldCount) end
+local tagCount, added = redis.call('SCARD', tagsKey), {}
+for _, tag in ipairs(r.addTags) do
+  if redis.call('SISMEMBER', tagsKey, tag) == 0 then tagCount = tagCount + 1; added[tag] = true end
+end
+for _, tag in ipairs(r.removeTags) do
+  if added[tag] or redis.call('SISMEMBER', tagsKey, tag) == 1 then tagCount = tagCount - 1 end
+end
+if tagCount > r.max.tags then return redis.error_reply('LIMIT tags ' .. tagCount) end
+
 local events = {}
 local function emit(name, props)
   local eid = record(base, shard, id, now,
@@ -67,7 +88,6 @@ for _, attr in ipairs({ 'email', 'timezone', 'lifecycleStage' }) do
   end
 end
 
-local fieldsKey = base .. SUFFIX.fields
 for name, enc in pairs(r.fields) do
   local old = redis.call('HGET', fieldsKey, name)
   if enc == false then
@@ -82,7 +102,6 @@ for name, enc in pairs(r.fields) do
   end
 end
 
-local tagsKey = base .. SUFFIX.tags
 for _, tag in ipairs(r.addTags) do
   if redis.call('SADD', tagsKey, tag) == 1 then
     reg_key(base, tagsKey)

@@ -20,6 +20,8 @@ for _, ix in ipairs(redis.call('SMEMBERS', base .. SUFFIX.indexes)) do
   elseif kind == 'hash' then redis.call('HDEL', ix, id) end
 end
 
+-- Message-ID lookup keys name the contact but are not its own keys (they are found by Message-ID).
+for _, key in ipairs(redis.call('ZRANGE', base .. SUFFIX.messages, 0, -1)) do redis.call('DEL', key) end
 for _, key in ipairs(redis.call('SMEMBERS', base .. SUFFIX.keys)) do redis.call('DEL', key) end
 redis.call('DEL', base, base .. SUFFIX.keys, base .. SUFFIX.indexes)
 return email or false
