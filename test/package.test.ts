@@ -97,7 +97,7 @@ describe('the published package', () => {
 			(path) => !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) && !/^dist\/.+\.(js|d\.ts|js\.map|svg|png|node\.json|lua)$/.test(path),
 		);
 		expect(unexpected).toEqual([]);
-		const notForUsers = shipped.filter((path) => /(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|example-workflows)\/|\.test\.|\.spec\./.test(path));
+		const notForUsers = shipped.filter((path) => /(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|tools|examples)\/|\.test\.|\.spec\./.test(path));
 		expect(notForUsers).toEqual([]);
 	});
 

@@ -4,7 +4,7 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
-import { Inbound, MAX_MIME_NODES, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { Inbound, MAX_MIME_NODES, parseInbound, rebuildMessage, type InboundMessage, type SendMatch } from '../../lib/inbound';
 import { allParts, MAX_DEPTH, MAX_PARTS, parseMime } from '../../lib/inbound/mime';
 import { openStore, topologies } from '../harness/store';
 
@@ -328,12 +328,6 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		expect(outcome).toMatchObject({ contactId: 'crm-900', matchedBy: 'send', campaignId: 'flash-sale', suppressedAs: 'complained' });
 		const [event] = (await store.events.history('crm-900', 10)).filter((e) => e.name === '$email_complained');
 		expect(event.properties).toMatchObject({ campaignId: 'flash-sale', feedbackType: 'abuse' });
-	});
-
-	it('records through the recordInbound function as well', async () => {
-		await store.contacts.upsert([{ id: 'ben', email: 'ben.okafor@gmail.com' }]);
-		const [result] = await recordInbound(store, [await parse('gmail-vacation-responder.eml')], { lookupSend: async () => null });
-		expect(result.ok && result.value).toMatchObject({ kind: 'auto_reply', contactId: 'ben', matchedBy: 'email' });
 	});
 
 	it('can classify and find without recording or suppressing', async () => {

@@ -6,7 +6,7 @@ import Redis from 'ioredis';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { StoreUnavailableError } from '../../lib/errors';
 import { compileFilter, EventLogConsumer } from '../../lib/triggers';
-import { freePort } from '../harness/redis';
+import { freePort } from '../../tools/ports';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

@@ -4,7 +4,7 @@ import { closeAllMailers } from '../../lib/campaigns';
 import { storeConfig, topologies } from '../harness/store';
 import { contactStoreCredentials, runNode } from '../harness/n8n';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
-import { freePort } from '../harness/redis';
+import { freePort } from '../../tools/ports';
 import { scripts } from '../../lib/redis/scripts';
 
 let smtp: SmtpSink;
