@@ -10,6 +10,7 @@ import { leaseStore, testContactStoreCredential } from '../shared/store';
 import { toNodeError } from '../shared/items';
 import { contactProperties } from './ContactDescription';
 import { OPERATIONS } from './operations';
+import { DEAD_LETTER_OPERATIONS, deadLetterTriggers } from './deadLetter';
 
 export class Contact implements INodeType {
 	description: INodeTypeDescription = {
@@ -30,12 +31,13 @@ export class Contact implements INodeType {
 
 	methods = {
 		credentialTest: { contactStoreConnectionTest: testContactStoreCredential },
+		loadOptions: { deadLetterTriggers },
 	};
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		const resource = this.getNodeParameter('resource', 0) as string;
 		const operation = this.getNodeParameter('operation', 0) as string;
-		const run = OPERATIONS[`${resource}.${operation}`];
+		const run = OPERATIONS[`${resource}.${operation}`] ?? DEAD_LETTER_OPERATIONS[`${resource}.${operation}`];
 		if (!run) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported for "${resource}"`, { itemIndex: 0 });
 		let lease;
 		try {

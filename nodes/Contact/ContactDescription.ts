@@ -1,4 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
+import { deadLetterProperties } from './deadLetter';
 
 const show = (resource: string[], operation?: string[]) => ({
 	show: { resource, ...(operation ? { operation } : {}) },
@@ -11,6 +12,7 @@ export const resourceProperty: INodeProperties = {
 	noDataExpression: true,
 	options: [
 		{ name: 'Contact', value: 'contact' },
+		{ name: 'Dead Letter', value: 'deadLetter' },
 		{ name: 'Event', value: 'event' },
 		{ name: 'Inbound Email', value: 'inboundEmail' },
 		{ name: 'Subscription', value: 'subscription' },
@@ -596,4 +598,5 @@ export const contactProperties: INodeProperties[] = [
 	...tagProperties,
 	...subscriptionProperties,
 	...inboundProperties,
+	...deadLetterProperties,
 ];
