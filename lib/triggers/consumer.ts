@@ -98,7 +98,8 @@ export class EventLogConsumer {
 	private bufferedSince?: number;
 	private flushTimer?: NodeJS.Timeout;
 	private maintenanceTimer?: NodeJS.Timeout;
-	private readonly retryTimers = new Set<NodeJS.Timeout>();
+	/** Events waiting for their next attempt, by the timer that brings them back. */
+	private readonly retryTimers = new Map<NodeJS.Timeout, LogEvent[]>();
 	/** Entry ids per shard held here: buffered, being handled, or waiting for a retry. */
 	private readonly held = new Map<number, Set<string>>();
 	private calls = 0;
@@ -174,8 +175,8 @@ export class EventLogConsumer {
 
 	/**
 	 * Stops reading. Handler calls still running keep their entries and acknowledge them when they
-	 * finish; `drain` waits for that. Entries buffered or waiting for a retry stay pending in Redis
-	 * and are taken over after the idle limit.
+	 * finish; `drain` waits for that. Entries buffered or waiting for a retry (or whose call fails
+	 * from now on) stay pending in Redis and are taken over after the idle limit.
 	 */
 	async stop(): Promise<void> {
 		if (!this.running) return;
@@ -183,7 +184,10 @@ export class EventLogConsumer {
 		clearInterval(this.maintenanceTimer);
 		clearTimeout(this.flushTimer);
 		this.flushTimer = undefined;
-		for (const timer of this.retryTimers) clearTimeout(timer);
+		for (const [timer, events] of this.retryTimers) {
+			clearTimeout(timer);
+			this.release(events);
+		}
 		this.retryTimers.clear();
 		this.release(this.buffer);
 		this.buffer = [];
@@ -364,6 +368,7 @@ export class EventLogConsumer {
 	}
 
 	private retryLater(events: LogEvent[]): void {
+		if (!this.running) return this.release(events);
 		const timer = setTimeout(() => {
 			this.retryTimers.delete(timer);
 			this.retry(events).catch((error) => {
@@ -372,7 +377,7 @@ export class EventLogConsumer {
 				if (this.running) this.retryLater(events);
 			});
 		}, this.retryDelay(Math.min(...events.map((e) => e.attempt)) + 1));
-		this.retryTimers.add(timer);
+		this.retryTimers.set(timer, events);
 	}
 
 	/** Counts the next attempt on the entries in Redis (so it survives this process), then buffers them again. */

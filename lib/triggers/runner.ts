@@ -63,6 +63,9 @@ export class ScheduleRunner {
 				batchSize: 200,
 				maxWaitMs: 20,
 				handler: (events) => schedule.reschedule(events.map((e) => e.contactId)),
+				// Internal: no dead letters for the user to handle; a change it could not apply after the
+				// attempts is reported.
+				onGiveUp: 'drop',
 				onError: (e) => this.report(e),
 			});
 			// Follow changes first, then build the schedule from the current state: nothing falls in between.

@@ -212,10 +212,12 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 	it('a consumer that stops with nothing pending leaves the group; one with pending entries stays until reclaimed', async () => {
 		const name = `tidy_${topology}`;
 		const g = group();
-		const idle = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: async () => undefined });
+		let handled = false;
+		const idle = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: async () => void (handled = true) });
 		await idle.start();
 		await record('tidy-1', name);
-		await sleep(200);
+		// Handled and acknowledged (a loaded machine may take a while), then stopped.
+		await until(() => handled && idle.pendingHere === 0);
 		await idle.stop();
 		const shard = store.keys.shardOfContact('tidy-1');
 		// XINFO's key is not where cluster clients look for one; read it on the standalone server only.
