@@ -374,7 +374,7 @@ export class EventLogConsumer {
 			this.retry(events).catch((error) => {
 				this.report(error);
 				// Redis unreachable: try again later, without counting an attempt.
-				if (this.running) this.retryLater(events);
+				this.retryLater(events);
 			});
 		}, this.retryDelay(Math.min(...events.map((e) => e.attempt)) + 1));
 		this.retryTimers.set(timer, events);
@@ -384,10 +384,8 @@ export class EventLogConsumer {
 	private async retry(events: LogEvent[]): Promise<void> {
 		if (!this.running) return this.release(events);
 		const kept: LogEvent[] = [];
-		const groups = new Map<string, LogEvent[]>();
-		for (const e of events) (groups.get(`${e.shard}:${e.attempt}`) ?? groups.set(`${e.shard}:${e.attempt}`, []).get(`${e.shard}:${e.attempt}`)!).push(e);
 		await Promise.all(
-			[...groups.values()].map(async (list) => {
+			[...groupBy(events, (e) => `${e.shard}:${e.attempt}`).values()].map(async (list) => {
 				const { shard, attempt } = list[0];
 				const ids = list.map((e) => e.id);
 				const claimed = new Set(
@@ -475,12 +473,18 @@ export class EventLogConsumer {
 	}
 }
 
-function byShard<T extends { shard: number }>(items: T[]): Map<number, T[]> {
-	const map = new Map<number, T[]>();
-	for (const item of items) (map.get(item.shard) ?? map.set(item.shard, []).get(item.shard)!).push(item);
+function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+	const map = new Map<K, T[]>();
+	for (const item of items) {
+		const key = keyOf(item);
+		const list = map.get(key);
+		if (list) list.push(item);
+		else map.set(key, [item]);
+	}
 	return map;
 }
 
+const byShard = <T extends { shard: number }>(items: T[]) => groupBy(items, (item) => item.shard);
 
 /** The newest entries of the log that match, newest first (bounded scan per shard; for "test step"). */
 export async function latestMatching(store: ContactStore, filter: (e: LogEvent) => boolean, scanPerShard = 500, limit = 1): Promise<LogEvent[]> {
