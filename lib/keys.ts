@@ -147,7 +147,7 @@ export class Keys {
 
 	/** A trigger's dead-letter stream in one shard: next to the log, so one script moves an entry. */
 	deadLetters(shard: number, trigger: string): string {
-		return `${this.shard(shard)}:dl:${this.deadLetterName(trigger)}`;
+		return `${this.shard(shard)}:dead:${this.deadLetterName(trigger)}`;
 	}
 
 	/** Per-shard index keys (sets or sorted sets whose members are contact ids). */

@@ -41,7 +41,7 @@ function checkLimit(limit: number): number {
 
 /**
  * The dead letters of one trigger: a stream per shard next to the event log
- * (`<prefix>{sN}:dl:<trigger>`), so that giving up on an entry (copy + acknowledge) and replaying
+ * (`<prefix>{sN}:dead:<trigger>`), so that giving up on an entry (copy + acknowledge) and replaying
  * one (log again + delete) are single scripts. Each copy is registered on its contact: erasing the
  * contact deletes it. A replayed event goes back into the event log for this trigger only, keeping
  * its original event id, and starts again at attempt 1.

@@ -16,7 +16,7 @@ end
 -- Its dead-lettered events: "<stream name part> <entry id>".
 for _, dead in ipairs(redis.call('ZRANGE', base .. SUFFIX.deadLetters, 0, -1)) do
   local name, id = string.match(dead, '^(%S+) (%S+)$')
-  if name then redis.call('XDEL', shard .. ':dl:' .. name, id) end
+  if name then redis.call('XDEL', shard .. ':dead:' .. name, id) end
 end
 
 for _, ix in ipairs(redis.call('SMEMBERS', base .. SUFFIX.indexes)) do

@@ -12,8 +12,9 @@
 -- Returns how many entries were copied.
 --- @include "contact_keys"
 --- @include "contact_base"
+--- @include "register"
 local shard, group, name, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local log, dead = shard .. ':log', shard .. ':dl:' .. ARGV[2]
+local log, dead = shard .. ':log', shard .. ':dead:' .. ARGV[2]
 local copied = 0
 for i = 6, #ARGV, 2 do
   local id = ARGV[i]
@@ -34,7 +35,7 @@ for i = 6, #ARGV, 2 do
     if contact then
       local base = contact_base(shard, contact)
       redis.call('ZADD', base .. SUFFIX.deadLetters, now, name .. ' ' .. deadId)
-      redis.call('SADD', base .. SUFFIX.keys, base .. SUFFIX.deadLetters)
+      reg_key(base, base .. SUFFIX.deadLetters)
     end
     copied = copied + 1
   end

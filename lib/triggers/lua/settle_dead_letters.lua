@@ -11,7 +11,7 @@
 --- @include "contact_keys"
 --- @include "contact_base"
 local shard, group, name, replay = KEYS[1], ARGV[1], ARGV[2], ARGV[3] == 'replay'
-local log, dead = shard .. ':log', shard .. ':dl:' .. ARGV[2]
+local log, dead = shard .. ':log', shard .. ':dead:' .. ARGV[2]
 local done = 0
 for i = 5, #ARGV do
   local entry = redis.call('XRANGE', dead, ARGV[i], ARGV[i])[1]
