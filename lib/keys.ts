@@ -102,6 +102,8 @@ export const CONTACT_KEY_SUFFIXES = {
 	triggerMarks: 'tf',
 	/** zset: Message-ID lookup keys of the mails sent to the contact -> when they expire (erase deletes them) */
 	messages: 'm',
+	/** zset: "<dead-letter stream name> <entry id>" of the contact's dead-lettered events (erase deletes them) */
+	deadLetters: 'dl',
 } as const;
 
 export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
@@ -138,6 +140,16 @@ export class Keys {
 
 	log(shard: number): string {
 		return `${this.shard(shard)}:log`;
+	}
+
+	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */
+	deadLetterName(trigger: string): string {
+		return encodeKeyPart(trigger);
+	}
+
+	/** A trigger's dead-letter stream in one shard: next to the log, so one script moves an entry. */
+	deadLetters(shard: number, trigger: string): string {
+		return `${this.shard(shard)}:dead:${this.deadLetterName(trigger)}`;
 	}
 
 	/** Per-shard index keys (sets or sorted sets whose members are contact ids). */

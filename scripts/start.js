@@ -223,6 +223,10 @@ async function main() {
       webhookUrl = instance.baseUrl;
     }
     await n8n.ensureOwner(instance.baseUrl);
+    // n8n answers before it has registered the published workflows' webhooks (2.x publishes them
+    // in the background): the events URL is printed only once it answers (docs/production.md).
+    say('waiting for the event hub webhook ...');
+    await n8n.waitForWebhook(webhookUrl, 'ma-tracking/events', { timeoutMs: 180000 });
     const mode = QUEUE_MODE
       ? `
   Queue mode: main (editor, triggers) ${instance.baseUrl}, webhook processor ${webhookUrl},
@@ -244,7 +248,8 @@ async function main() {
                -d '{"email":"ada@example.com","event":"newsletter_signup","fields":{"firstName":"Ada"}}'
              (publish "04 Welcome" in the editor first to get the welcome mails)
 
-  Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
+  Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'};
+  so does n8n exiting by itself (start again with npm start: nothing is lost, data stays in .n8n-local).
 `);
     // n8n runs detached; stay alive while it runs.
     await n8n.waitForExit(instance.pid);

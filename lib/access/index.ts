@@ -40,9 +40,9 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{ purpose: string; commands: Rea
 		},
 	},
 	{
-		purpose: "The event log (one stream per shard) and the triggers' consumer groups, which deliver each event once.",
+		purpose: "The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters.",
 		commands: {
-			xadd: ['K', '*', 'f', 'v'], xdel: ['K', '0-1'], xrange: ['K', '-', '+'], xrevrange: ['K', '+', '-'],
+			xadd: ['K', '*', 'f', 'v'], xdel: ['K', '0-1'], xrange: ['K', '-', '+'], xrevrange: ['K', '+', '-'], xlen: ['K'],
 			xreadgroup: ['GROUP', 'g', 'c', 'STREAMS', 'K', '>'], xack: ['K', 'g', '0-1'], xclaim: ['K', 'g', 'c', '0', '0-1'],
 			xautoclaim: ['K', 'g', 'c', '0', '0-0'], xpending: ['K', 'g'], 'xinfo|consumers': ['K', 'g'],
 			'xgroup|create': ['K', 'g', '$'], 'xgroup|setid': ['K', 'g', '$'], 'xgroup|destroy': ['K', 'g'], 'xgroup|delconsumer': ['K', 'g', 'c'],

@@ -26,7 +26,17 @@ export interface StoreConfig {
 	/** One workspace per prefix. */
 	keyPrefix: string;
 	connectTimeoutMs?: number;
+	/** The longest a command waits for Redis, reconnections included (default STORE_WAIT_MS). */
+	commandTimeoutMs?: number;
 }
+
+/**
+ * How long a command waits for Redis by default, reconnections included. Longer than a restart or a
+ * network blip (seconds), so those go unnoticed; short enough that an outage fails the item with a
+ * StoreUnavailableError instead of hanging the execution. A Redis Cluster failover takes about its
+ * cluster-node-timeout: with the default 15 s, raise this or let the Contact Trigger retry.
+ */
+export const STORE_WAIT_MS = 10_000;
 
 export type RedisClient = Redis | Cluster;
 
@@ -51,14 +61,22 @@ export function createClient(config: StoreConfig): RedisClient {
 }
 
 function newClient(config: StoreConfig): RedisClient {
+	const waitMs = config.commandTimeoutMs ?? STORE_WAIT_MS;
 	const options: RedisOptions = {
 		username: config.username || undefined,
 		password: config.password || undefined,
 		connectTimeout: config.connectTimeoutMs ?? 5000,
-		// Fail a command after a couple of reconnect attempts instead of queueing it forever,
-		// so an unreachable Redis surfaces as an error on the item, not a hung execution.
-		maxRetriesPerRequest: 2,
-		retryStrategy: (attempt) => Math.min(attempt * 100, 1000),
+		// During an outage commands wait in the offline queue for the reconnection (commands sent but
+		// unanswered when the connection dropped are sent again), each at most `commandTimeout` from
+		// when it was issued: a blip goes unnoticed, an outage fails clearly (toStoreError).
+		maxRetriesPerRequest: null,
+		enableOfflineQueue: true,
+		commandTimeout: waitMs,
+		// A connection that stops answering without closing (a cut network) is dropped and reopened.
+		// Longer than any blocking read (the Contact Trigger blocks 2 s) or script.
+		socketTimeout: Math.max(waitMs / 2, 3000),
+		// Reconnect quickly at first, then every second, for as long as the client is in use.
+		retryStrategy: (attempt) => Math.min(50 * 2 ** attempt, 1000),
 		enableAutoPipelining: true,
 		autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
 		lazyConnect: true,
@@ -71,18 +89,46 @@ function newClient(config: StoreConfig): RedisClient {
 			const [host, port] = node.split(':');
 			return { host, port: Number(port) };
 		});
-		return new Cluster(nodes, {
-			redisOptions: options,
-			enableAutoPipelining: true,
-			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
-			lazyConnect: true,
-			clusterRetryStrategy: (attempt) => (attempt > 3 ? null : attempt * 200),
-			// ioredis would connect to the IP a node's host name resolves to, and check the certificate
-			// against that IP: managed clusters' certificates name hosts, so keep the names.
-			...(options.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
-		});
+		return boundClusterWaits(
+			new Cluster(nodes, {
+				redisOptions: options,
+				enableAutoPipelining: true,
+				autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
+				lazyConnect: true,
+				// Never give up reconnecting (a client that gave up stays closed for good).
+				clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+				// A master that went away: retry on the refreshed slot map while its replica takes over.
+				retryDelayOnFailover: 300,
+				retryDelayOnClusterDown: 300,
+				retryDelayOnTryAgain: 300,
+				// ioredis would connect to the IP a node's host name resolves to, and check the certificate
+				// against that IP: managed clusters' certificates name hosts, so keep the names.
+				...(options.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
+			}),
+			waitMs,
+		);
 	}
 	return new Redis({ ...options, host: config.host, port: config.port, db: config.database ?? 0 });
+}
+
+type SendCommand = (command: { setTimeout(ms: number): void }, ...rest: unknown[]) => unknown;
+
+/**
+ * ioredis starts `commandTimeout` when a cluster node's connection gets the command, not while the
+ * cluster client itself waits (no slot map yet, every node down): start it when the command is
+ * issued, so that it bounds the whole wait. The timer is set once per command, so the node's
+ * connection does not restart it. Duplicates (the Contact Trigger's readers) get the same.
+ */
+function boundClusterWaits(cluster: Cluster, waitMs: number): Cluster {
+	const target = cluster as unknown as { sendCommand: SendCommand; duplicate: (...args: unknown[]) => Cluster };
+	const send = target.sendCommand.bind(cluster);
+	target.sendCommand = (command, ...rest) => {
+		command.setTimeout(waitMs);
+		return send(command, ...rest);
+	};
+	const duplicate = target.duplicate.bind(cluster);
+	target.duplicate = (...args) => boundClusterWaits(duplicate(...args), waitMs);
+	return cluster;
 }
 
 /** Node TLS options from the credential's TLS fields; undefined when TLS is off. */
@@ -119,6 +165,7 @@ export function isConnectionError(error: unknown): boolean {
 	const e = error as { name?: string; code?: string; message?: string };
 	// AbortError: commands already sent when the connection dropped (their outcome is unknown).
 	if (e?.name === 'MaxRetriesPerRequestError' || e?.name === 'ClusterAllFailedError' || e?.name === 'AbortError') return true;
+	if (e?.message === 'Command timed out') return true;
 	if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(e.code)) return true;
 	return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|Failed to refresh slots cache|None of startup nodes is available/i.test(
 		e?.message ?? '',
@@ -174,6 +221,12 @@ export function toStoreError(error: unknown): unknown {
 	if ((error as Error)?.name === 'AbortError') {
 		return new StoreUnavailableError(
 			'The contact store (Redis) could not be reached: the connection dropped while this item was being written, so it may or may not have been applied (retrying is safe with an idempotency key)',
+			error,
+		);
+	}
+	if ((error as Error)?.message === 'Command timed out') {
+		return new StoreUnavailableError(
+			'The contact store (Redis) could not be reached: it did not answer in time (down, restarting or unreachable); a write may or may not have been applied (retrying is safe with an idempotency key)',
 			error,
 		);
 	}

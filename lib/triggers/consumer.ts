@@ -7,6 +7,7 @@ import { SHARD_COUNT } from '../keys';
 import type { ContactStore } from '../store';
 import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
+import { DeadLetters } from './deadLetters';
 
 /** Consumers without pending entries idle this long are removed from the group. */
 const STALE_CONSUMER_MS = 86_400_000;
@@ -30,17 +31,32 @@ export interface ConsumerOptions {
 	blockMs?: number;
 	/** Entries pending this long on a consumer that stopped confirming them are taken over (default 60 s). */
 	claimIdleMs?: number;
-	/** An entry handed out this many times without success is acknowledged and reported (default 5; 0: never give up). */
-	maxDeliveries?: number;
-	/** Handler calls (executions) that may run at once before reading pauses (default 256). */
-	maxInFlight?: number;
+	/** Handler calls (executions) running at once (default DEFAULT_CONCURRENCY). */
+	concurrency?: number;
+	/** Deliveries an event gets, the first included, before it is given up (default 5). */
+	maxAttempts?: number;
+	/** Wait before the second attempt; it doubles for each further one, up to `claimIdleMs` (default 2000 ms). */
+	retryDelayMs?: number;
+	/** An event given up goes to the trigger's dead letters (default), or is dropped (acknowledged and reported). */
+	onGiveUp?: 'deadLetter' | 'drop';
+	/** Names the trigger next to its dead letters (workflow and node names). */
+	label?: string;
 	/**
 	 * Gets each batch; the entries are acknowledged when the promise resolves (the execution it started
-	 * finished). A rejection leaves them pending: they are delivered again after `claimIdleMs`.
+	 * finished). A rejection retries them after a back-off, then gives them up after `maxAttempts`.
 	 */
 	handler: (events: LogEvent[]) => Promise<void>;
 	onError?: (error: Error) => void;
 }
+
+/**
+ * Executions a trigger keeps running at once by default. n8n holds each running execution's data in
+ * memory, and a backlog (n8n restarted with thousands of events waiting) would otherwise start them
+ * all: 256 at once took a 2-core n8n from 0.8 to 9.6 GB. 8 keeps a 2-core, 2 GB n8n well inside its
+ * memory (`npm run bench backlog` prints the peak) while still overlapping the executions' waits on
+ * Redis and SMTP; queue mode with more workers may raise it.
+ */
+export const DEFAULT_CONCURRENCY = 8;
 
 interface Reader {
 	connection: RedisClient;
@@ -57,23 +73,36 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  * blocking reader (a duplicate cluster client that only ever talks to the node owning that slot):
  * 16 extra connections per active trigger, and every shard is woken as soon as it gets an entry.
  *
- * Guarantees: the group gives each entry to one consumer (several n8n mains share it); an entry is
- * acknowledged (XACK) only after its handler call resolved; entries in flight are re-claimed by their
- * consumer every `claimIdleMs / 3` (XCLAIM JUSTID resets the idle time), so only entries of a consumer
- * that died or hung pass the idle limit, and those are taken over with XAUTOCLAIM.
+ * Memory: at most `concurrency` handler calls run; entries are read only while fewer than
+ * 2 x concurrency x batchSize are held here (running, buffered or waiting for a retry), so a
+ * backlog of any size is drained at that pace.
+ *
+ * Guarantees (at least once): the group gives each entry to one consumer (several n8n mains share
+ * it); an entry is acknowledged (XACK) only after its handler call resolved. A rejected call is
+ * retried with a doubling back-off, its attempt counted on the entry in Redis (the delivery counter,
+ * XCLAIM RETRYCOUNT), and after `maxAttempts` it is moved to the trigger's dead letters (or dropped)
+ * in the same script that acknowledges it. Entries held here are re-claimed every `claimIdleMs / 3`
+ * (XCLAIM JUSTID resets the idle time), so only entries of a consumer that died or hung pass the idle
+ * limit, and those are taken over with XAUTOCLAIM (counting one more delivery).
  */
 export class EventLogConsumer {
 	readonly consumer: string;
-	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer'>> & Pick<ConsumerOptions, 'filter' | 'onError'>;
+	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label'>> & Pick<ConsumerOptions, 'filter' | 'onError' | 'label'>;
+	private readonly deadLetters: DeadLetters;
 	private readers: Reader[] = [];
 	private running = false;
 	private loops: Array<Promise<void>> = [];
+	/** Read, not yet handed to the handler. */
 	private buffer: LogEvent[] = [];
+	/** When the oldest buffered event of a partial batch started waiting. */
+	private bufferedSince?: number;
 	private flushTimer?: NodeJS.Timeout;
 	private maintenanceTimer?: NodeJS.Timeout;
-	/** Entry ids per shard whose handler call has not finished. */
-	private readonly inFlight = new Map<number, Set<string>>();
-	private inFlightCalls = 0;
+	/** Events waiting for their next attempt, by the timer that brings them back. */
+	private readonly retryTimers = new Map<NodeJS.Timeout, LogEvent[]>();
+	/** Entry ids per shard held here: buffered, being handled, or waiting for a retry. */
+	private readonly held = new Map<number, Set<string>>();
+	private calls = 0;
 	private readonly settled = new Set<() => void>();
 
 	constructor(
@@ -88,10 +117,13 @@ export class EventLogConsumer {
 			maxWaitMs: 0,
 			blockMs: 2000,
 			claimIdleMs: 60_000,
-			maxInFlight: 256,
-			maxDeliveries: 5,
+			concurrency: DEFAULT_CONCURRENCY,
+			maxAttempts: 5,
+			retryDelayMs: 2000,
+			onGiveUp: 'deadLetter',
 			...options,
 		};
+		this.deadLetters = new DeadLetters(store, options.group);
 	}
 
 	private key(shard: number): string {
@@ -109,10 +141,10 @@ export class EventLogConsumer {
 		this.running = true;
 		const base = store.redis;
 		if (base instanceof Redis) {
-			this.readers = [{ connection: base.duplicate({ enableAutoPipelining: false, maxRetriesPerRequest: null }), shards: Array.from({ length: SHARD_COUNT }, (_, i) => i) }];
+			this.readers = [{ connection: base.duplicate({ enableAutoPipelining: false }), shards: Array.from({ length: SHARD_COUNT }, (_, i) => i) }];
 		} else {
 			this.readers = Array.from({ length: SHARD_COUNT }, (_, shard) => ({
-				connection: base.duplicate([], { enableAutoPipelining: false, redisOptions: { ...base.options.redisOptions, maxRetriesPerRequest: null } }),
+				connection: base.duplicate([], { enableAutoPipelining: false, redisOptions: { ...base.options.redisOptions } }),
 				shards: [shard],
 			}));
 		}
@@ -143,7 +175,8 @@ export class EventLogConsumer {
 
 	/**
 	 * Stops reading. Handler calls still running keep their entries and acknowledge them when they
-	 * finish; `drain` waits for that.
+	 * finish; `drain` waits for that. Entries buffered or waiting for a retry (or whose call fails
+	 * from now on) stay pending in Redis and are taken over after the idle limit.
 	 */
 	async stop(): Promise<void> {
 		if (!this.running) return;
@@ -151,54 +184,69 @@ export class EventLogConsumer {
 		clearInterval(this.maintenanceTimer);
 		clearTimeout(this.flushTimer);
 		this.flushTimer = undefined;
-		// Buffered events were read but not handed on: they stay pending and are reclaimed later.
+		for (const [timer, events] of this.retryTimers) {
+			clearTimeout(timer);
+			this.release(events);
+		}
+		this.retryTimers.clear();
+		this.release(this.buffer);
 		this.buffer = [];
 		for (const reader of this.readers) reader.connection.disconnect();
 		await Promise.allSettled(this.loops);
 		this.readers = [];
 		// Leave the group tidy when nothing is pending here; otherwise the entries wait to be reclaimed.
-		if (this.inFlightCalls === 0) await this.prune(true).catch(() => undefined);
+		if (this.calls === 0) await this.prune(true).catch(() => undefined);
 	}
 
 	/** Waits until every handler call started so far has finished and been acknowledged. */
 	async drain(timeoutMs = 30_000): Promise<boolean> {
 		const deadline = Date.now() + timeoutMs;
-		while (this.inFlightCalls > 0 || this.pendingHere > 0) {
+		while (this.calls > 0 || (this.running && this.pendingHere > 0)) {
 			if (Date.now() > deadline) return false;
-			await new Promise<void>((resolve) => {
-				this.settled.add(resolve);
-				setTimeout(resolve, 50);
-			});
+			await this.nextSettle(50);
 		}
 		return true;
 	}
 
+	/** Entries held here: buffered, being handled, or waiting for a retry. */
 	get pendingHere(): number {
 		let n = 0;
-		for (const ids of this.inFlight.values()) n += ids.size;
-		return n + this.buffer.length;
+		for (const ids of this.held.values()) n += ids.size;
+		return n;
+	}
+
+	private nextSettle(timeoutMs: number): Promise<void> {
+		return new Promise<void>((resolve) => {
+			this.settled.add(resolve);
+			setTimeout(resolve, timeoutMs);
+		});
+	}
+
+	/** How many more entries may be read (or reclaimed) now. */
+	private get room(): number {
+		return 2 * this.opts.concurrency * this.opts.batchSize - this.pendingHere;
 	}
 
 	private async readLoop(reader: Reader): Promise<void> {
 		const { opts } = this;
 		const keys = reader.shards.map((s) => this.key(s));
 		while (this.running) {
-			if (this.inFlightCalls >= opts.maxInFlight) {
-				await new Promise<void>((resolve) => {
-					this.settled.add(resolve);
-					setTimeout(resolve, 200);
-				});
+			const room = this.room;
+			if (room <= 0) {
+				await this.nextSettle(200);
 				continue;
 			}
 			try {
-				const count = Math.max(opts.batchSize, 100);
+				// COUNT is per stream: spread the room over the 16 shards (a reader of one shard on a cluster
+				// reads its share), so all readers together take about `room`.
+				const count = Math.ceil(room / SHARD_COUNT);
 				const reply = (await reader.connection.xreadgroup(
 					'GROUP', opts.group, this.consumer, 'COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'),
 				)) as Array<[string, Array<[string, string[]]>]> | null;
 				if (!reply || !this.running) continue;
 				for (const [key, entries] of reply) {
 					const shard = reader.shards[keys.indexOf(key)];
-					await this.accept(shard, entries);
+					await this.accept(shard, entries.map(([id, fields]) => [id, fields, 1]));
 				}
 			} catch (error) {
 				if (!this.running) return;
@@ -207,6 +255,7 @@ export class EventLogConsumer {
 				if (message.includes('NOGROUP')) {
 					await this.ensureGroups(reader.shards, '0', false).catch(() => undefined);
 				} else {
+					// Redis unreachable: the connection reconnects by itself; read again after a pause.
 					this.report(error);
 					await sleep(500);
 				}
@@ -214,104 +263,172 @@ export class EventLogConsumer {
 		}
 	}
 
-	/** Sorts freshly delivered entries: non-matching ones are acknowledged, matching ones buffered. */
-	private async accept(shard: number, entries: Array<[string, string[] | null]>): Promise<void> {
+	/** Sorts delivered entries (with their attempt): non-matching ones are acknowledged, matching ones buffered. */
+	private async accept(shard: number, entries: Array<[string, string[] | null, number]>): Promise<void> {
 		const skip: string[] = [];
-		for (const [id, fields] of entries) {
+		for (const [id, fields, attempt] of entries) {
 			// A deleted entry (erased contact) has no fields any more.
 			if (!fields) {
 				skip.push(id);
 				continue;
 			}
-			const event = parseLogEntry(shard, id, fields);
-			if (this.opts.filter && !this.opts.filter(event)) skip.push(id);
+			const event = { ...parseLogEntry(shard, id, fields), attempt };
+			// A replayed dead letter is for its own trigger only, whatever that trigger's filter is now.
+			const wanted = event.onlyFor !== undefined ? event.onlyFor === this.opts.group : !this.opts.filter || this.opts.filter(event);
+			if (!wanted) skip.push(id);
 			else {
-				this.track(shard, id);
+				this.hold(shard, id);
 				this.buffer.push(event);
 			}
 		}
 		// Not awaited: the next read need not wait for this bookkeeping (a lost ack only means the
 		// entry is reclaimed later and skipped again).
 		if (skip.length > 0) this.ack(shard, skip).catch((e) => this.report(e));
-		this.flushIfDue();
+		this.pump();
 	}
 
-	private track(shard: number, id: string): void {
-		let ids = this.inFlight.get(shard);
-		if (!ids) this.inFlight.set(shard, (ids = new Set()));
+	private hold(shard: number, id: string): void {
+		let ids = this.held.get(shard);
+		if (!ids) this.held.set(shard, (ids = new Set()));
 		ids.add(id);
 	}
 
-	private flushIfDue(): void {
-		const { batchSize, maxWaitMs } = this.opts;
-		while (this.buffer.length >= batchSize || (this.buffer.length > 0 && maxWaitMs <= 0)) this.dispatch(this.buffer.splice(0, batchSize));
-		if (this.buffer.length > 0 && !this.flushTimer) {
+	private release(events: LogEvent[]): void {
+		for (const e of events) this.held.get(e.shard)?.delete(e.id);
+		for (const resolve of this.settled) resolve();
+		this.settled.clear();
+	}
+
+	/** Hands buffered events to the handler: full batches, or a partial one that waited `maxWaitMs`, while fewer than `concurrency` calls run. */
+	private pump(): void {
+		const { batchSize, maxWaitMs, concurrency } = this.opts;
+		if (this.buffer.length > 0 && this.bufferedSince === undefined) this.bufferedSince = Date.now();
+		while (this.running && this.calls < concurrency && this.buffer.length > 0) {
+			const waited = Date.now() - (this.bufferedSince ?? 0) >= maxWaitMs;
+			if (this.buffer.length < batchSize && !waited) break;
+			this.dispatch(this.buffer.splice(0, batchSize));
+			this.bufferedSince = this.buffer.length > 0 ? Date.now() : undefined;
+		}
+		if (this.running && this.buffer.length > 0 && this.calls < concurrency && !this.flushTimer) {
 			this.flushTimer = setTimeout(() => {
 				this.flushTimer = undefined;
-				if (this.buffer.length > 0) this.dispatch(this.buffer.splice(0, batchSize));
-			}, maxWaitMs);
+				this.pump();
+			}, Math.max(0, (this.bufferedSince ?? 0) + maxWaitMs - Date.now()));
 		}
 	}
 
 	private dispatch(batch: LogEvent[]): void {
-		this.inFlightCalls++;
-		const finished = () => {
-			this.inFlightCalls--;
-			for (const resolve of this.settled) resolve();
-			this.settled.clear();
-		};
+		this.calls++;
 		Promise.resolve()
 			.then(() => this.opts.handler(batch))
 			.then(
-				async () => {
-					// The execution is over: it no longer counts against maxInFlight while the ack travels.
-					finished();
-					const byShard = new Map<number, string[]>();
-					for (const e of batch) (byShard.get(e.shard) ?? byShard.set(e.shard, []).get(e.shard)!).push(e.id);
-					await Promise.all([...byShard].map(([shard, ids]) => this.ack(shard, ids)));
-				},
-				(error) => {
-					finished();
-					this.report(error);
-				},
+				() => undefined,
+				(error: unknown) => error ?? new Error('the execution failed'),
 			)
-			.catch((error) => this.report(error))
-			.finally(() => {
-				// Unacknowledged (failed) entries stay pending in Redis and get reclaimed after the idle limit.
-				for (const e of batch) this.inFlight.get(e.shard)?.delete(e.id);
+			.then((error) => {
+				// The execution is over: its slot is free while the outcome is written.
+				this.calls--;
+				this.pump();
+				return error === undefined ? this.succeeded(batch) : this.failed(batch, error);
+			})
+			.catch((error) => this.report(error));
+	}
+
+	private async succeeded(batch: LogEvent[]): Promise<void> {
+		try {
+			await Promise.all([...byShard(batch)].map(([shard, events]) => this.ack(shard, events.map((e) => e.id))));
+		} finally {
+			// An entry whose ack failed stays pending in Redis and is delivered again after the idle limit.
+			this.release(batch);
+		}
+	}
+
+	/** Retries the batch's events after a back-off; those out of attempts are given up. */
+	private async failed(batch: LogEvent[], error: unknown): Promise<void> {
+		const { maxAttempts } = this.opts;
+		const reason = (toStoreError(error) as Error)?.message ?? String(error);
+		const exhausted = batch.filter((e) => e.attempt >= maxAttempts);
+		const again = batch.filter((e) => e.attempt < maxAttempts);
+		const attempt = Math.min(...batch.map((e) => e.attempt));
+		this.opts.onError?.(new Error(`${batch.length} event(s) failed (attempt ${attempt} of ${maxAttempts}): ${reason}${again.length > 0 ? `; retrying in ${this.retryDelay(attempt + 1) / 1000} s` : ''}`));
+		if (again.length > 0) this.retryLater(again);
+		if (exhausted.length > 0) {
+			try {
+				await this.giveUp(exhausted.map((e) => ({ shard: e.shard, id: e.id, attempts: e.attempt })), reason);
+			} finally {
+				// If giving up failed (Redis unreachable), the entries stay pending and come back after the idle limit.
+				this.release(exhausted);
+			}
+		}
+	}
+
+	/** Wait before attempt `attempt` (2, 3, ...): doubling from `retryDelayMs`, at most `claimIdleMs`. */
+	private retryDelay(attempt: number): number {
+		return Math.min(this.opts.retryDelayMs * 2 ** (attempt - 2), this.opts.claimIdleMs);
+	}
+
+	private retryLater(events: LogEvent[]): void {
+		if (!this.running) return this.release(events);
+		const timer = setTimeout(() => {
+			this.retryTimers.delete(timer);
+			this.retry(events).catch((error) => {
+				this.report(error);
+				// Redis unreachable: try again later, without counting an attempt.
+				this.retryLater(events);
 			});
+		}, this.retryDelay(Math.min(...events.map((e) => e.attempt)) + 1));
+		this.retryTimers.set(timer, events);
+	}
+
+	/** Counts the next attempt on the entries in Redis (so it survives this process), then buffers them again. */
+	private async retry(events: LogEvent[]): Promise<void> {
+		if (!this.running) return this.release(events);
+		const kept: LogEvent[] = [];
+		await Promise.all(
+			[...groupBy(events, (e) => `${e.shard}:${e.attempt}`).values()].map(async (list) => {
+				const { shard, attempt } = list[0];
+				const ids = list.map((e) => e.id);
+				const claimed = new Set(
+					(await this.store.call((r) => r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'RETRYCOUNT', attempt + 1, 'JUSTID'))) as string[],
+				);
+				// An entry not claimed was deleted meanwhile (its contact erased): nothing to retry.
+				for (const e of list) if (claimed.has(e.id)) kept.push({ ...e, attempt: e.attempt + 1 });
+			}),
+		);
+		this.release(events.filter((e) => !kept.some((k) => k.id === e.id)));
+		if (!this.running) return this.release(kept);
+		this.buffer.push(...kept);
+		this.pump();
+	}
+
+	/** Moves entries out of attempts to the dead letters (or drops them), acknowledging them in the same step. */
+	private async giveUp(entries: Array<{ shard: number; id: string; attempts: number }>, reason: string): Promise<void> {
+		const { onGiveUp, maxAttempts } = this.opts;
+		for (const [shard, list] of byShard(entries)) {
+			if (onGiveUp === 'drop') await this.ack(shard, list.map((e) => e.id));
+			else await this.deadLetters.add(shard, list, reason, this.opts.label ?? this.opts.group);
+		}
+		const what = onGiveUp === 'drop' ? 'Dropped' : 'Moved to the dead letters';
+		this.opts.onError?.(new Error(`${what}: ${entries.length} event(s) after ${maxAttempts} failed attempts (${entries.map((e) => `${e.shard}-${e.id}`).join(', ')}); last error: ${reason}`));
 	}
 
 	private async ack(shard: number, ids: string[]): Promise<void> {
 		await this.store.call((r) => r.xack(this.key(shard), this.opts.group, ...ids));
 	}
 
-	/**
-	 * Entries whose handler failed again and again (the execution could not even be started) would
-	 * come back forever: past `maxDeliveries` they are acknowledged and reported instead.
-	 */
-	private async dropExhausted(shard: number, entries: Array<[string, string[] | null]>): Promise<Array<[string, string[] | null]>> {
-		const ids = entries.map(([id]) => id);
-		const pending = (await this.store.call((r) =>
-			(r as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(this.key(shard), this.opts.group, 'IDLE', 0, ids[0], ids[ids.length - 1], ids.length * 2, this.consumer),
-		)) as Array<[string, string, number, number]>;
-		const exhausted = new Set(pending.filter(([, , , deliveries]) => deliveries > this.opts.maxDeliveries).map(([id]) => id));
-		if (exhausted.size === 0) return entries;
-		await this.ack(shard, [...exhausted]);
-		this.opts.onError?.(new Error(`Gave up on ${exhausted.size} event(s) of shard ${shard} after ${this.opts.maxDeliveries} failed deliveries: ${[...exhausted].join(', ')}`));
-		return entries.filter(([id]) => !exhausted.has(id));
-	}
-
-	/** Resets the idle time of entries still being handled here, so nobody takes them over. */
+	/** Resets the idle time of entries held here, so nobody takes them over. */
 	private async heartbeat(): Promise<void> {
 		await Promise.all(
-			[...this.inFlight].filter(([, ids]) => ids.size > 0).map(([shard, ids]) =>
+			[...this.held].filter(([, ids]) => ids.size > 0).map(([shard, ids]) =>
 				this.store.call((r) => r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'JUSTID')),
 			),
 		);
 	}
 
-	/** Takes over entries left pending longer than `claimIdleMs` by any consumer (a crashed one). */
+	/**
+	 * Takes over entries left pending longer than `claimIdleMs` by any consumer (a crashed one), as
+	 * many as there is room for. Those delivered `maxAttempts` times already are given up.
+	 */
 	async reclaim(): Promise<number> {
 		if (!this.running) return 0;
 		let claimed = 0;
@@ -319,14 +436,26 @@ export class EventLogConsumer {
 			Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 				let cursor = '0-0';
 				for (let round = 0; round < 10 && this.running; round++) {
+					const count = Math.ceil(this.room / SHARD_COUNT);
+					if (count <= 0) break;
 					const [next, entries, deleted] = (await this.store.call((r) =>
-						r.xautoclaim(this.key(shard), this.opts.group, this.consumer, this.opts.claimIdleMs, cursor, 'COUNT', 100),
+						r.xautoclaim(this.key(shard), this.opts.group, this.consumer, this.opts.claimIdleMs, cursor, 'COUNT', count),
 					)) as [string, Array<[string, string[] | null]>, string[] | undefined];
-					let fresh = entries.filter(([id]) => !this.inFlight.get(shard)?.has(id));
-					if (fresh.length > 0 && this.opts.maxDeliveries > 0) fresh = await this.dropExhausted(shard, fresh);
-					claimed += fresh.length;
 					if (deleted && deleted.length > 0) await this.ack(shard, deleted);
-					if (fresh.length > 0) await this.accept(shard, fresh);
+					const fresh = entries.filter(([id]) => !this.held.get(shard)?.has(id));
+					if (fresh.length > 0) {
+						const attempts = await this.deliveries(shard, fresh.map(([id]) => id));
+						const exhausted = fresh.filter(([id]) => (attempts.get(id) ?? 1) > this.opts.maxAttempts);
+						if (exhausted.length > 0) {
+							await this.giveUp(
+								exhausted.map(([id]) => ({ shard, id, attempts: attempts.get(id)! - 1 })),
+								`delivered ${this.opts.maxAttempts} times without its execution finishing (the n8n process running it stopped)`,
+							);
+						}
+						const live = fresh.filter(([id]) => (attempts.get(id) ?? 1) <= this.opts.maxAttempts);
+						claimed += live.length;
+						if (live.length > 0) await this.accept(shard, live.map(([id, fields]) => [id, fields, attempts.get(id) ?? 1]));
+					}
 					if (next === '0-0') break;
 					cursor = next;
 				}
@@ -334,14 +463,36 @@ export class EventLogConsumer {
 		);
 		return claimed;
 	}
+
+	/** How many times each of these entries (pending here) has been delivered, this delivery included. */
+	private async deliveries(shard: number, ids: string[]): Promise<Map<string, number>> {
+		const pending = (await this.store.call((r) =>
+			(r as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(this.key(shard), this.opts.group, 'IDLE', 0, ids[0], ids[ids.length - 1], ids.length + this.pendingHere, this.consumer),
+		)) as Array<[string, string, number, number]>;
+		return new Map(pending.map(([id, , , count]) => [id, Number(count)]));
+	}
 }
+
+function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
+	const map = new Map<K, T[]>();
+	for (const item of items) {
+		const key = keyOf(item);
+		const list = map.get(key);
+		if (list) list.push(item);
+		else map.set(key, [item]);
+	}
+	return map;
+}
+
+const byShard = <T extends { shard: number }>(items: T[]) => groupBy(items, (item) => item.shard);
 
 /** The newest entries of the log that match, newest first (bounded scan per shard; for "test step"). */
 export async function latestMatching(store: ContactStore, filter: (e: LogEvent) => boolean, scanPerShard = 500, limit = 1): Promise<LogEvent[]> {
 	const perShard = await Promise.all(
 		Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 			const entries = (await store.call((r) => r.xrevrange(store.keys.log(shard), '+', '-', 'COUNT', scanPerShard))) as Array<[string, string[]]>;
-			return entries.map(([id, fields]) => parseLogEntry(shard, id, fields)).filter(filter);
+			// Replayed dead letters are redeliveries for one trigger, not events.
+			return entries.map(([id, fields]) => parseLogEntry(shard, id, fields)).filter((e) => e.onlyFor === undefined && filter(e));
 		}),
 	);
 	const streamTime = (id: string) => Number(id.split('-')[0]);

@@ -14,6 +14,12 @@ export interface LogEvent {
 	properties: Record<string, unknown>;
 	source: string;
 	chain: ChainLink[];
+	/** Which delivery of the entry this is (1 the first; the trigger retries failed executions). */
+	attempt: number;
+	/** A replayed dead letter: the id of the log entry it was first delivered as (its event id). */
+	replayOf?: string;
+	/** A replayed dead letter is for one trigger (consumer group) only; every other one skips it. */
+	onlyFor?: string;
 }
 
 export type ConditionOperator = 'equals' | 'notEquals' | 'contains' | 'greaterThan' | 'lessThan' | 'exists' | 'notExists';
@@ -161,5 +167,8 @@ export function parseLogEntry(shard: number, id: string, fields: string[]): LogE
 		properties: Array.isArray(props) ? {} : props,
 		source: f.s ?? '',
 		chain: parse<ChainLink[]>(f.ch, []).filter((l) => l && typeof l === 'object'),
+		attempt: 1,
+		...(f.ro ? { replayOf: f.ro } : {}),
+		...(f.rg ? { onlyFor: f.rg } : {}),
 	};
 }

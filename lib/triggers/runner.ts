@@ -1,6 +1,7 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
-import { EventLogConsumer } from './consumer';
+import { SHARD_COUNT } from '../keys';
+import { DEFAULT_CONCURRENCY, EventLogConsumer } from './consumer';
 import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
 
 export interface ScheduleRunnerOptions {
@@ -10,8 +11,10 @@ export interface ScheduleRunnerOptions {
 	leaseMs?: number;
 	/** Contacts per handler call (default 1). */
 	batchSize?: number;
-	/** Due contacts taken per shard and tick (default 100). */
+	/** Due contacts taken per shard and tick at most (default 100). */
 	limitPerShard?: number;
+	/** Handler calls (executions) running at once (default DEFAULT_CONCURRENCY); fewer contacts are taken while they run. */
+	concurrency?: number;
 	/** Gets due contacts; they are marked fired when the promise resolves (the execution finished). */
 	handler: (due: DueContact[]) => Promise<void>;
 	onError?: (error: Error) => void;
@@ -27,7 +30,10 @@ export class ScheduleRunner {
 	private timer?: NodeJS.Timeout;
 	private running = false;
 	private ticking?: Promise<unknown>;
+	/** Taken and leased: queued or being handled. */
 	private readonly inFlight = new Set<DueContact>();
+	private queue: DueContact[] = [];
+	private calls = 0;
 	private follower?: EventLogConsumer;
 	private heartbeatTimer?: NodeJS.Timeout;
 	/** Resolves when the schedule has been built (first activation) or found ready. */
@@ -39,7 +45,7 @@ export class ScheduleRunner {
 		readonly schedule: DueSchedule,
 		options: ScheduleRunnerOptions,
 	) {
-		this.opts = { tickMs: 1000, leaseMs: 60_000, batchSize: 1, limitPerShard: 100, ...options };
+		this.opts = { tickMs: 1000, leaseMs: 60_000, batchSize: 1, limitPerShard: 100, concurrency: DEFAULT_CONCURRENCY, ...options };
 	}
 
 	private report(error: unknown): void {
@@ -57,6 +63,9 @@ export class ScheduleRunner {
 				batchSize: 200,
 				maxWaitMs: 20,
 				handler: (events) => schedule.reschedule(events.map((e) => e.contactId)),
+				// Internal: no dead letters for the user to handle; a change it could not apply after the
+				// attempts is reported.
+				onGiveUp: 'drop',
 				onError: (e) => this.report(e),
 			});
 			// Follow changes first, then build the schedule from the current state: nothing falls in between.
@@ -81,17 +90,34 @@ export class ScheduleRunner {
 		}, delay);
 	}
 
-	/** One pass: takes what is due now and dispatches it. Returns how many contacts fired. */
+	/**
+	 * One pass: takes what is due now, as much as there is room for (2 x concurrency x batch size
+	 * taken at most, so a day with 100,000 birthdays fires at the pace the executions allow), and
+	 * dispatches it. Returns how many contacts were taken.
+	 */
 	async tick(): Promise<number> {
-		const due = await this.schedule.takeDue(this.opts.limitPerShard, this.opts.leaseMs);
-		for (let i = 0; i < due.length; i += this.opts.batchSize) this.dispatch(due.slice(i, i + this.opts.batchSize));
+		const { concurrency, batchSize, limitPerShard, leaseMs } = this.opts;
+		const room = 2 * concurrency * batchSize - this.inFlight.size;
+		if (room <= 0) return 0;
+		const due = await this.schedule.takeDue(Math.min(limitPerShard, Math.ceil(room / SHARD_COUNT)), leaseMs);
+		for (const d of due) this.inFlight.add(d);
+		this.queue.push(...due);
+		this.pump();
 		return due.length;
 	}
 
+	private pump(): void {
+		while (this.running && this.calls < this.opts.concurrency && this.queue.length > 0) this.dispatch(this.queue.splice(0, this.opts.batchSize));
+	}
+
 	private dispatch(batch: DueContact[]): void {
-		for (const d of batch) this.inFlight.add(d);
+		this.calls++;
 		Promise.resolve()
 			.then(() => this.opts.handler(batch))
+			.finally(() => {
+				this.calls--;
+				this.pump();
+			})
 			.then(() => this.schedule.complete(batch))
 			// A failed execution is not marked: the lease runs out and the contact is due again.
 			.catch((e) => this.report(e))
@@ -105,6 +131,9 @@ export class ScheduleRunner {
 		clearTimeout(this.timer);
 		clearInterval(this.heartbeatTimer);
 		await this.ticking?.catch(() => undefined);
+		// Taken but not started: their leases run out and they are due again.
+		for (const d of this.queue) this.inFlight.delete(d);
+		this.queue = [];
 		await this.ready;
 		await this.follower?.stop();
 	}

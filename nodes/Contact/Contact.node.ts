@@ -1,4 +1,5 @@
 import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { deadLetterTriggers } from '../shared/deadLetters';
 import { storeCredentialTest } from '../shared/store';
 import { properties } from './description';
 import { execute } from './execute';
@@ -20,7 +21,7 @@ export class Contact implements INodeType {
 		properties,
 	};
 
-	methods = { credentialTest: storeCredentialTest };
+	methods = { credentialTest: storeCredentialTest, loadOptions: { deadLetterTriggers } };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
 		return execute.call(this);

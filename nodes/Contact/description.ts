@@ -1,5 +1,6 @@
 import type { INodeProperties } from 'n8n-workflow';
 import * as contact from './actions/contact';
+import * as deadLetter from './actions/deadLetter';
 import * as event from './actions/event';
 import * as inboundEmail from './actions/inboundEmail';
 import * as subscription from './actions/subscription';
@@ -12,6 +13,7 @@ const resource: INodeProperties = {
 	noDataExpression: true,
 	options: [
 		{ name: 'Contact', value: 'contact' },
+		{ name: 'Dead Letter', value: 'deadLetter' },
 		{ name: 'Event', value: 'event' },
 		{ name: 'Inbound Email', value: 'inboundEmail' },
 		{ name: 'Subscription', value: 'subscription' },
@@ -21,4 +23,4 @@ const resource: INodeProperties = {
 };
 
 /** The node's parameters: the resource, then each resource's operation and its operations' parameters. */
-export const properties: INodeProperties[] = [resource, ...contact.description, ...event.description, ...tag.description, ...subscription.description, ...inboundEmail.description];
+export const properties: INodeProperties[] = [resource, ...contact.description, ...event.description, ...tag.description, ...subscription.description, ...inboundEmail.description, ...deadLetter.description];

@@ -1,7 +1,9 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { SUBSCRIPTION_STATUSES } from '../../lib';
+import { DEFAULT_CONCURRENCY, SUBSCRIPTION_STATUSES } from '../../lib';
 
 const show = (...mode: string[]) => ({ show: { mode } });
+/** Options of the event-log modes (a date or inactivity schedule retries a failed run when its lease runs out). */
+const eventModesOnly = { hide: { '/mode': ['dateReached', 'inactive'] } };
 
 export const properties: INodeProperties[] = [
 	{
@@ -260,6 +262,8 @@ export const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			// One event per execution by default: workflows see one contact per run, as they are written.
+			// Memory is bounded by Concurrency, not by this; batches only cut n8n's cost per event.
 			{
 				displayName: 'Batch Size',
 				name: 'batchSize',
@@ -268,12 +272,32 @@ export const properties: INodeProperties[] = [
 				default: 1,
 				description: 'Up to this many contacts per execution (for high volume)',
 			},
+			// DEFAULT_CONCURRENCY (lib/triggers/consumer.ts): what a 2-core, 2 GB n8n drains a backlog with.
+			{
+				displayName: 'Concurrency',
+				name: 'concurrency',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 256 },
+				default: DEFAULT_CONCURRENCY,
+				description:
+					'Executions this trigger runs at once, at most. Events beyond wait in Redis, so a backlog (n8n restarted with many events waiting) is drained without exhausting memory. Raise it in queue mode with several workers.',
+			},
 			{
 				displayName: 'Include Contact',
 				name: 'includeContact',
 				type: 'boolean',
 				default: true,
 				description: 'Whether to add a snapshot of the contact to each item',
+			},
+			{
+				displayName: 'Max Attempts',
+				name: 'maxAttempts',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 20 },
+				default: 5,
+				description:
+					'Times an event is delivered when its execution fails (the first included), waiting 2 s, 4 s, 8 s... in between. The attempt is in each item (delivery.attempt).',
+				displayOptions: eventModesOnly,
 			},
 			{
 				displayName: 'Max Wait (Ms)',
@@ -302,6 +326,27 @@ export const properties: INodeProperties[] = [
 					},
 				],
 				default: 'now',
+			},
+			{
+				displayName: 'On Permanent Failure',
+				name: 'onPermanentFailure',
+				type: 'options',
+				options: [
+					{
+						name: 'Move to Dead Letters',
+						value: 'deadLetter',
+						description:
+							'Keep the event; list, replay or purge it with the Contact node (resource Dead Letter)',
+					},
+					{
+						name: 'Drop',
+						value: 'drop',
+						description: 'Forget the event (a warning is logged)',
+					},
+				],
+				default: 'deadLetter',
+				description: 'What happens to an event whose executions failed Max Attempts times',
+				displayOptions: eventModesOnly,
 			},
 			{
 				displayName: 'While Inactive',

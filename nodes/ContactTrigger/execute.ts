@@ -9,6 +9,7 @@ import {
 import {
 	compileFilter,
 	DateSchedule,
+	DEFAULT_CONCURRENCY,
 	definitionId,
 	EventLogConsumer,
 	InactivitySchedule,
@@ -83,13 +84,15 @@ function iso(ms: number): string {
 	return new Date(ms).toISOString();
 }
 
-function logItem(event: LogEvent, contact: Contact | null | undefined, includeContact: boolean): IDataObject {
+function logItem(event: LogEvent, contact: Contact | null | undefined, includeContact: boolean, maxAttempts: number): IDataObject {
 	return {
-		event: { id: event.id, name: event.name, time: iso(event.time), properties: event.properties as IDataObject, source: event.source },
+		// A replayed dead letter keeps the id it was first delivered with (Send Campaign's reservations use it).
+		event: { id: event.replayOf ?? event.id, name: event.name, time: iso(event.time), properties: event.properties as IDataObject, source: event.source },
 		contactId: event.contactId,
 		...(includeContact ? { contact: (contact ?? null) as unknown as IDataObject } : {}),
 		$chain: event.chain as unknown as IDataObject[],
 		chainDepth: event.chain.length,
+		delivery: { attempt: event.attempt, maxAttempts, replayed: event.replayOf !== undefined },
 	};
 }
 
@@ -129,6 +132,9 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	const batchSize = Math.max(1, Math.floor(Number(options.batchSize ?? 1)));
 	const maxWaitMs = batchSize > 1 ? Math.max(0, Number(options.maxWaitMs ?? 500)) : 0;
 	const startFrom = (options.startFrom as 'now' | 'catchUp') ?? 'now';
+	const concurrency = Math.max(1, Math.floor(Number(options.concurrency ?? DEFAULT_CONCURRENCY)));
+	const maxAttempts = Math.max(1, Math.floor(Number(options.maxAttempts ?? 5)));
+	const onGiveUp = options.onPermanentFailure === 'drop' ? 'drop' : 'deadLetter';
 	// The node id survives renames; the workflow id separates copies of the workflow.
 	const owner = `${this.getWorkflow().id ?? 'unsaved'}:${this.getNode().id}`;
 
@@ -150,15 +156,15 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 
 	// Emits one execution and resolves when n8n reports it finished (then the entries are acknowledged).
 	// n8n resolves the done promise for failed executions too, and in queue mode for one whose worker
-	// died (n8n fails a stalled job, it does not run it again): those reject here, so their entries stay
-	// pending and are delivered again after the claim timeout (a bounded number of times).
+	// died (n8n fails a stalled job, it does not run it again): those reject here, so their events are
+	// retried, then moved to the dead letters (lib/triggers/consumer.ts).
 	const emitAndWait = async (items: IDataObject[]) => {
 		const done = this.helpers.createDeferredPromise<IRun>();
 		this.emit([this.helpers.returnJsonArray(items)], undefined, done);
 		const run = await done.promise;
 		if (run?.status === 'error' || run?.status === 'crashed') {
 			const reason = run.data?.resultData?.error?.message ?? 'no error message';
-			throw new NodeOperationError(this.getNode(), `an execution ended with status "${run.status}" (${reason}); its ${items.length} event(s) will be delivered again`);
+			throw new NodeOperationError(this.getNode(), `an execution ended with status "${run.status}" (${reason})`);
 		}
 	};
 	const logError = (error: Error) => this.logger.warn(`Contact Trigger "${this.getNode().name}": ${error.message}`);
@@ -184,10 +190,14 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			filter,
 			batchSize,
 			maxWaitMs,
+			concurrency,
+			maxAttempts,
+			onGiveUp,
+			label: `${this.getWorkflow().name ?? this.getWorkflow().id ?? 'unsaved'} / ${this.getNode().name}`,
 			onError: logError,
 			handler: async (events) => {
 				const contacts = includeContact ? await snapshots(store, events.map((e) => e.contactId)) : undefined;
-				await emitAndWait(events.map((e) => logItem(e, contacts?.get(e.contactId), includeContact)));
+				await emitAndWait(events.map((e) => logItem(e, contacts?.get(e.contactId), includeContact, maxAttempts)));
 			},
 		});
 		await consumer.start().catch((error) => {
@@ -204,6 +214,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 		});
 		const runner = new ScheduleRunner(store, schedule!, {
 			batchSize,
+			concurrency,
 			onError: logError,
 			handler: async (due) => emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact))),
 		});
@@ -241,7 +252,7 @@ async function sample(
 			);
 		}
 		const contacts = await snapshots(store, [latest.contactId]);
-		return [logItem(latest, contacts.get(latest.contactId), includeContact)];
+		return [logItem(latest, contacts.get(latest.contactId), includeContact, 1)];
 	}
 	const now = store.now();
 	const candidate = await schedule?.preview();

@@ -5,6 +5,7 @@ import { join } from 'path';
 import Redis from 'ioredis';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { StoreUnavailableError } from '../../lib/errors';
+import { compileFilter, EventLogConsumer } from '../../lib/triggers';
 import { freePort } from '../../tools/ports';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -34,6 +35,10 @@ class DurableRedis {
 		throw new Error('redis-server did not start');
 	}
 
+	get running(): boolean {
+		return Boolean(this.process && this.process.exitCode === null && this.process.signalCode === null);
+	}
+
 	/** Dies like a crash: no shutdown, no final save. */
 	async crash(): Promise<void> {
 		const child = this.process;
@@ -53,6 +58,10 @@ describe('Redis going away in the middle of a batch', () => {
 		dir = mkdtempSync(join(tmpdir(), 'ma-crash-'));
 		server = new DurableRedis(await freePort(), dir);
 		await server.start();
+	});
+	// A test that failed while Redis was down leaves it up for the next one.
+	afterEach(async () => {
+		if (!server.running) await server.start();
 	});
 	afterAll(async () => {
 		await closeAllStores();
@@ -117,5 +126,56 @@ describe('Redis going away in the middle of a batch', () => {
 		const [again] = await store.events.record([{ contactId: 'c-0', name: 'after-restart' }]);
 		expect(again.ok).toBe(true);
 		lease.release();
+	}, 60_000);
+
+	it('commands issued during a 2 s blip wait for the reconnection and succeed; the trigger reads on by itself', async () => {
+		const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: 'blip:' });
+		const { store } = lease;
+		const got: string[] = [];
+		const consumer = new EventLogConsumer(store, { group: 'blip', blockMs: 500, filter: compileFilter({ kind: 'event', names: ['blip'] }), handler: async ([e]) => void got.push(e.contactId) });
+		await consumer.start();
+		const until = async (what: () => boolean) => {
+			for (let i = 0; i < 600 && !what(); i++) await sleep(50);
+			expect(what()).toBe(true);
+		};
+		try {
+			await store.events.record([{ contactId: 'before', name: 'blip' }]);
+			await until(() => got.includes('before'));
+			await server.crash();
+			const during = Promise.all(Array.from({ length: 20 }, (_, i) => store.events.record([{ contactId: `during-${i}`, name: 'blip' }])));
+			await sleep(2000);
+			await server.start();
+			const results = (await during).flat();
+			expect(results.filter((r) => !r.ok).map((r) => (r as { error: Error }).error.message)).toEqual([]);
+			await store.events.record([{ contactId: 'after', name: 'blip' }]);
+			await until(() => got.length === 22);
+			expect(got.sort()).toEqual(['after', 'before', ...Array.from({ length: 20 }, (_, i) => `during-${i}`)].sort());
+		} finally {
+			await consumer.stop();
+			lease.release();
+		}
+	}, 60_000);
+
+	it('a longer outage fails each command with StoreUnavailableError once the wait bound has passed', async () => {
+		const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: 'long:', commandTimeoutMs: 1500 });
+		const { store } = lease;
+		try {
+			expect((await store.contacts.upsert([{ id: 'x' }]))[0].ok).toBe(true);
+			await server.crash();
+			const t0 = Date.now();
+			const [result] = await store.contacts.get(['x']);
+			const waited = Date.now() - t0;
+			expect(result.ok).toBe(false);
+			const error = (result as { error: Error }).error;
+			expect(error).toBeInstanceOf(StoreUnavailableError);
+			expect(error.message).toMatch(/^The contact store \(Redis\) could not be reached: it did not answer in time/);
+			// It waited for the reconnection up to the bound, not less (no early give-up) and not forever.
+			expect(waited).toBeGreaterThanOrEqual(1400);
+			expect(waited).toBeLessThan(10_000);
+			await server.start();
+			expect((await store.contacts.get(['x']))[0].ok).toBe(true);
+		} finally {
+			lease.release();
+		}
 	}, 60_000);
 });

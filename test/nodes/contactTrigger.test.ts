@@ -27,7 +27,7 @@ type DonePromise = Parameters<ITriggerFunctions['emit']>[2];
 import { closeAllStores, acquireStore } from '../../lib/redis/pool';
 import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
-import { DateSchedule, definitionId } from '../../lib/triggers';
+import { DateSchedule, DeadLetters, definitionId } from '../../lib/triggers';
 import { contactStoreCredentials, runWorkflow, TestCredentialsHelper, type CredentialsByType } from '../harness/n8n';
 import { topologies } from '../harness/store';
 import { storeConfigFrom } from '../../nodes/shared/store';
@@ -139,11 +139,12 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		expect(a.executions).toHaveLength(1);
 	});
 
-	it('an execution that failed or crashed (a queue-mode worker killed) leaves its event pending, and it is delivered again', async () => {
+	it('an execution that failed or crashed (a queue-mode worker killed) is retried after a back-off, its attempt in the item', async () => {
 		const a = await start({ mode: 'eventRecorded', eventNames: 'retry_me' }, credentials, { workflowId: 'wf-retry' });
 		await store.contacts.upsert([{ id: 'bo', email: 'bo@example.com' }]);
 		await store.events.record([{ contactId: 'bo', name: 'retry_me' }]);
 		await until(() => a.executions.length === 1, 2000);
+		expect(a.executions[0].items[0]).toMatchObject({ delivery: { attempt: 1, maxAttempts: 5, replayed: false } });
 		const logKey = store.keys.log(store.keys.shardOfContact('bo'));
 		const group = 'ct:wf-retry:trigger-node';
 		const pending = async () => ((await store.redis.xpending(logKey, group)) as [number])[0];
@@ -151,16 +152,27 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		a.executions[0].done!.resolve({ status: 'error', data: { resultData: { error: { message: 'job stalled more than maxStalledCount' } } } } as unknown as IRun);
 		await sleep(200);
 		expect(await pending()).toBe(1);
-		// Taken over by the next reclaim (what happens after the claim timeout), then handed out again.
-		const consumerGroup = (await store.redis.xinfo('CONSUMERS', logKey, group)) as unknown[][];
-		expect(consumerGroup.length).toBeGreaterThan(0);
-		await store.redis.xclaim(logKey, group, 'someone-else', 0, ...((await store.redis.xpending(logKey, group, '-', '+', 10)) as Array<[string]>).map(([id]) => id), 'IDLE', 3_600_000, 'JUSTID');
+		// Delivered again after the first back-off (2 s).
 		await until(() => a.executions.length === 2, 25_000);
-		expect(a.executions[1].items[0]).toMatchObject({ event: { name: 'retry_me' }, contactId: 'bo' });
+		expect(a.executions[1].items[0]).toMatchObject({ event: { name: 'retry_me' }, contactId: 'bo', delivery: { attempt: 2 } });
+		expect(a.executions[1].items[0].event).toEqual(a.executions[0].items[0].event);
 		a.executions[1].done!.resolve({ status: 'success' } as IRun);
-		await until(() => true);
 		for (let i = 0; i < 100 && (await pending()) !== 0; i++) await sleep(20);
 		expect(await pending()).toBe(0);
+	});
+
+	it('Max Attempts 1: a failed execution moves its event to the dead letters; Drop keeps none', async () => {
+		const dead = await start({ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1 } }, credentials, { workflowId: 'wf-dead' });
+		const drop = await start({ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1, onPermanentFailure: 'drop' } }, credentials, { workflowId: 'wf-drop' });
+		await store.events.record([{ contactId: 'cy', name: 'dead_one' }]);
+		await until(() => dead.executions.length === 1 && drop.executions.length === 1, 5000);
+		for (const x of [dead, drop]) x.executions[0].done!.resolve({ status: 'error', data: { resultData: { error: { message: 'bad template' } } } } as unknown as IRun);
+		const letters = new DeadLetters(store, 'ct:wf-dead:trigger-node');
+		for (let i = 0; i < 200 && (await letters.count()) === 0; i++) await sleep(20);
+		expect(await letters.list(5)).toMatchObject([{ attempts: 1, reason: expect.stringContaining('bad template'), event: { contactId: 'cy' } }]);
+		expect((await DeadLetters.triggers(store)).find((t) => t.trigger === 'ct:wf-dead:trigger-node')?.label).toBe('Trigger test / Contact Trigger');
+		await sleep(300);
+		expect(await new DeadLetters(store, 'ct:wf-drop:trigger-node').count()).toBe(0);
 	});
 
 	it('two activations of one workflow (two n8n mains) run once per event; events while deactivated arrive on reactivation', async () => {

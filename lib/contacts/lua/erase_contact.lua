@@ -1,4 +1,5 @@
--- GDPR art. 17: removes every key of the contact, its index entries and its event-log entries.
+-- GDPR art. 17: removes every key of the contact, its index entries, its event-log entries and
+-- its dead-lettered events.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] contact id
@@ -11,6 +12,11 @@ local email = redis.call('HGET', base, 'email')
 local logIds = redis.call('ZRANGE', base .. SUFFIX.logEntries, 0, -1)
 for i = 1, #logIds, 500 do
   redis.call('XDEL', shard .. ':log', unpack(logIds, i, math.min(i + 499, #logIds)))
+end
+-- Its dead-lettered events: "<stream name part> <entry id>".
+for _, dead in ipairs(redis.call('ZRANGE', base .. SUFFIX.deadLetters, 0, -1)) do
+  local name, id = string.match(dead, '^(%S+) (%S+)$')
+  if name then redis.call('XDEL', shard .. ':dead:' .. name, id) end
 end
 
 for _, ix in ipairs(redis.call('SMEMBERS', base .. SUFFIX.indexes)) do

@@ -2,6 +2,7 @@ import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData } f
 import type { ContactStore } from '../../../lib';
 import type { OperationExecute } from '../../shared/contact';
 import * as contact from './contact';
+import * as deadLetter from './deadLetter';
 import * as event from './event';
 import * as inboundEmail from './inboundEmail';
 import * as subscription from './subscription';
@@ -13,6 +14,7 @@ const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> 
 	tag: { add: tag.add, remove: tag.remove },
 	subscription: { subscribe: subscription.subscribe, unsubscribe: subscription.unsubscribe, getStatus: subscription.getStatus },
 	inboundEmail: { parse: inboundEmail.parse },
+	deadLetter: { list: deadLetter.list, replay: deadLetter.replay, purge: deadLetter.purge },
 };
 
 /** Runs the chosen operation on every input item (one batch). */
