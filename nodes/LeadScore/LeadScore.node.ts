@@ -8,6 +8,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
+import { OPERATOR_TABLE, operatorOptions } from '../../lib/segments/operators';
 import { chainOf } from '../Contact/chain';
 import { contactIdOf, eventOf, hasExpression, readModel, stringOrEmpty } from './model';
 import { jsonParameter, perItem, runBatch, runGrouped, toNodeError } from '../shared/items';
@@ -22,24 +23,8 @@ const configuredOutputs = (parameters: INodeParameters) =>
 			]
 		: [{ type: 'main', displayName: 'Scored' }];
 
-const FIELD_OPERATORS = [
-	{ name: 'Between', value: 'between' },
-	{ name: 'Contains', value: 'contains' },
-	{ name: 'Ends With', value: 'endsWith' },
-	{ name: 'Equals', value: 'equals' },
-	{ name: 'Exists', value: 'exists' },
-	{ name: 'Greater Than', value: 'gt' },
-	{ name: 'Greater Than or Equal', value: 'gte' },
-	{ name: 'In List', value: 'in' },
-	{ name: 'Less Than', value: 'lt' },
-	{ name: 'Less Than or Equal', value: 'lte' },
-	{ name: 'Not Contains', value: 'notContains' },
-	{ name: 'Not Equals', value: 'notEquals' },
-	{ name: 'Not Exists', value: 'notExists' },
-	{ name: 'Not In List', value: 'notIn' },
-	{ name: 'Regex', value: 'regex' },
-	{ name: 'Starts With', value: 'startsWith' },
-];
+// Event property conditions: every operator but the date ones.
+const FIELD_OPERATORS = operatorOptions((op) => !OPERATOR_TABLE[op].date);
 
 const MODEL_PARAMETERS = ['model', 'rulesInput', 'rules', 'rulesJson', 'decay', 'decayDays', 'grades'];
 
@@ -49,7 +34,7 @@ const STATIC_MODELS_KEPT = 100;
 const staticModels = new Map<string, CompiledModel>();
 
 // Field rules run inside the scoring script, which has no regular expressions.
-const RULE_FIELD_OPERATORS = FIELD_OPERATORS.filter((o) => o.value !== 'regex');
+const RULE_FIELD_OPERATORS = operatorOptions((op) => OPERATOR_TABLE[op].fieldRule);
 
 export class LeadScore implements INodeType {
 	description: INodeTypeDescription = {
