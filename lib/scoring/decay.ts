@@ -2,7 +2,7 @@
  * Decay of awarded points, computed at read time so no job has to run. Each award is stored with
  * its time and its own decay ("points|mode|periodMs", mode n = none, x = expire, h = half-life);
  * the score at an instant is the sum of the awards' values at that instant. The Lua scoring
- * script computes the same sum (lib/scoring/lua/apply_score.lua: entry_value); keep them equal.
+ * script computes the same sum (lib/redis/lua/award_value.lua); test/lib/parity.test.ts holds them equal.
  */
 import { ValidationError } from '../errors';
 

@@ -3,7 +3,7 @@ import { CORE_FIELDS, CORE_TIME_FIELDS, encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
 import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
 import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
-import { compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
+import { compileOperator, compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
@@ -137,6 +137,10 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 	if (!FIELD_RULE_OPERATORS.includes(op)) {
 		throw new ValidationError(`${path}.field.operator`, `Unknown operator "${String(f.operator)}" for a field rule`, `Use one of: ${FIELD_RULE_OPERATORS.join(', ')}.`);
 	}
+	// The checks (and errors) of a Segment Filter condition with the same operator: a rule the
+	// segment side rejects (between with a number and a date, or its bounds reversed...) is
+	// rejected here too, not evaluated by the script.
+	compileOperator({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }, `${path}.field`);
 	const condition: LuaCondition = { field, core: (CORE_FIELDS as readonly string[]).includes(field), op, ignoreCase: Boolean(f.ignoreCase) };
 	if (op === 'exists' || op === 'notExists') return condition;
 	if (op === 'in' || op === 'notIn') {

@@ -17,6 +17,7 @@
 --- @include "contact_keys"
 --- @include "operators"
 --- @include "decay"
+--- @include "award_value"
 --- @include "register"
 --- @include "events"
 --- @include "batch"
@@ -27,29 +28,6 @@ local ixScore, ixMin = shard .. ':ix:score:' .. model, shard .. ':ix:scoremin:' 
 -- The values hash fields read first for every item: the running sums and each field rule's award.
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
-
--- Same arithmetic as lib/scoring/decay.ts awardValue.
-local function entry_value(enc, at)
-  local points, mode, period = string.match(enc, '^([^|]+)|(%a)|(%d+)$')
-  points, period = tonumber(points), tonumber(period)
-  local v = points
-  if mode == DECAY_MODE.expire then
-    if now >= at + period then v = 0 end
-  elseif mode == DECAY_MODE.halfLife then
-    local age = now - at
-    if age < 0 then age = 0 end
-    v = points * math.pow(0.5, age / period)
-  else
-    return v, v, v, mode, period
-  end
-  return v, math.max(v, 0), math.min(v, 0), mode, period
-end
-
-local function round2(x)
-  local y = math.floor(x * 100 + 0.5) / 100
-  if y == 0 then return 0 end
-  return y
-end
 
 -- Field rules: the stored value, typed as the segment reader sees it.
 local function field_value(base, c)
@@ -162,14 +140,14 @@ local function load(base, id)
     end
     st.valid = now < st.nextExpiry
     -- The score indexes hold these bounds already (see flush).
-    st.indexedHi, st.indexedLo = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
+    st.indexedHi, st.indexedLo = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
   end
   return st
 end
 
 -- Adds (sign 1) or removes (sign -1) an award's value to the running sums.
 local function adjust(st, enc, at, sign)
-  local v, h, l, mode, period = entry_value(enc, at)
+  local v, h, l, mode, period = award_value(enc, at, now)
   if mode == DECAY_MODE.halfLife then
     -- A second half-life, or an award dated ahead (its value is held until then): full pass.
     if at > now or (st.halfLife and st.halfLife ~= period) then st.valid = false end
@@ -216,7 +194,7 @@ local function full_pass(st)
     local gone = enc == nil
     local v, h, l, mode, period
     if enc then
-      v, h, l, mode, period = entry_value(enc, at)
+      v, h, l, mode, period = award_value(enc, at, now)
       if kind ~= 'o:' and kind ~= 'f:' then
         if mode == DECAY_MODE.expire and v == 0 then gone = true end
         if mode == DECAY_MODE.halfLife and now - at > DECAY.halfLivesKept * period then gone = true end
@@ -355,8 +333,8 @@ local function score_item(st, r)
   end
 
   if not (st.valid and st.n <= m.maxAwards) then full_pass(st) end
-  local score = round2(st.sum + st.hpos + st.hneg)
-  st.ceiling, st.floor = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
+  local score = round_score(st.sum + st.hpos + st.hneg)
+  st.ceiling, st.floor = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
 
   local grade = m.grades[1].name
   for _, g in ipairs(m.grades) do
