@@ -1,7 +1,8 @@
 import { ValidationError } from '../errors';
 import { CORE_FIELDS, CORE_TIME_FIELDS, encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
-import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { chainJson, settleAll, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName, LIMITS, toTimestamp } from '../values';
 import { compileOperator, compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';

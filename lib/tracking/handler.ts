@@ -4,7 +4,8 @@
  */
 import { createHmac } from 'crypto';
 import { ValidationError } from '../errors';
-import { settleAll, type ContactStore } from '../store';
+import type { ContactStore } from '../store';
+import { settleAll } from '../results';
 import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, LIMITS, parseJson } from '../values';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
