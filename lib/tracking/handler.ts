@@ -8,6 +8,7 @@ import type { ContactStore } from '../store';
 import { settleAll } from '../results';
 import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, LIMITS, parseJson } from '../values';
+import type { Route } from './routes';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
@@ -28,7 +29,6 @@ import {
 	type Provider,
 } from './esp';
 
-export type Route = 'events' | 'open' | 'click' | 'unsubscribe' | 'esp';
 
 export interface WebhookRequest {
 	method: string;
@@ -460,23 +460,4 @@ function readEvent(raw: unknown, index: number): ReadEvent {
 		fields: fields as Record<string, unknown> | undefined,
 		tags: tags as string[] | undefined,
 	};
-}
-
-/** The trigger's paths (below its base URL): events, t/o/:token, t/c/:token, u/:token, esp/:provider. */
-export function matchRoute(path: string): { route: Route; params: Record<string, string> } | null {
-	const clean = path.split('?')[0].replace(/^\/+|\/+$/g, '');
-	const decodeURIComponent = (part: string) => {
-		try {
-			return globalThis.decodeURIComponent(part);
-		} catch {
-			return part;
-		}
-	};
-	let m: RegExpExecArray | null;
-	if (clean === 'events') return { route: 'events', params: {} };
-	if ((m = /^t\/o\/([^/]+)$/.exec(clean))) return { route: 'open', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^t\/c\/([^/]+)$/.exec(clean))) return { route: 'click', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^u\/([^/]+)$/.exec(clean))) return { route: 'unsubscribe', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^esp\/([^/]+)$/.exec(clean))) return { route: 'esp', params: { provider: decodeURIComponent(m[1]) } };
-	return null;
 }

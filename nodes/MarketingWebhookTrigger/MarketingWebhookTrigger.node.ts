@@ -11,7 +11,7 @@ import {
 	type IWebhookFunctions,
 	type IWebhookResponseData,
 } from 'n8n-workflow';
-import { WebhookHandler, webhookSecretsProblems, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
+import { PROVIDERS, ROUTES, routeOfParams, routePattern, WebhookHandler, webhookSecretsProblems, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 /**
@@ -31,26 +31,9 @@ const hook = (httpMethod: string, path: string): IWebhookDescription => ({
 	...(path.includes(':') ? { isFullPath: true } : {}),
 });
 
-export const MARKETING_WEBHOOKS: IWebhookDescription[] = [
-	hook('POST', 'events'),
-	hook('GET', 't/o/:openToken'),
-	hook('HEAD', 't/o/:openToken'),
-	hook('GET', 't/c/:clickToken'),
-	hook('HEAD', 't/c/:clickToken'),
-	hook('GET', 'u/:unsubscribeToken'),
-	hook('HEAD', 'u/:unsubscribeToken'),
-	hook('POST', 'u/:unsubscribeToken'),
-	hook('POST', 'esp/:provider'),
-];
-
-/** Which route a request came in on, from the path parameter n8n filled in. */
-export function routeOf(params: Record<string, string | undefined>): { route: Route; params: Record<string, string> } {
-	if (params.openToken !== undefined) return { route: 'open', params: { token: params.openToken } };
-	if (params.clickToken !== undefined) return { route: 'click', params: { token: params.clickToken } };
-	if (params.unsubscribeToken !== undefined) return { route: 'unsubscribe', params: { token: params.unsubscribeToken } };
-	if (params.provider !== undefined) return { route: 'esp', params: { provider: params.provider } };
-	return { route: 'events', params: {} };
-}
+export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as Route[]).flatMap((route) =>
+	ROUTES[route].methods.map((method) => hook(method, routePattern(route))),
+);
 
 const EMIT_OF: Record<string, (event: IDataObject) => boolean> = {
 	events: (e) => e.source === 'events',
@@ -113,7 +96,7 @@ export class MarketingWebhookTrigger implements INodeType {
 		properties: [
 			{
 				displayName:
-					'Paths under this node\'s production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>events</b> (POST CRM/site/form events), <b>esp/sendgrid</b>, <b>esp/mailgun</b>, <b>esp/postmark</b>, <b>esp/ses</b>, <b>esp/brevo</b>, and the tracking paths t/o, t/c, u. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign\'s Tracking Base URL.',
+					`Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, and the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 				name: 'notice',
 				type: 'notice',
 				default: '',
@@ -164,7 +147,7 @@ export class MarketingWebhookTrigger implements INodeType {
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		const req = this.getRequestObject() as unknown as RawRequest;
 		const res = this.getResponseObject();
-		const { route, params } = routeOf((req.params ?? {}) as Record<string, string>);
+		const { route, params } = routeOfParams((req.params ?? {}) as Record<string, string>);
 		const options = this.getNodeParameter('options', {}) as IDataObject;
 		const emit = this.getNodeParameter('emit', []) as string[];
 
