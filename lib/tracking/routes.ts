@@ -39,22 +39,3 @@ export function routeOfParams(params: Record<string, string | undefined>): { rou
 	}
 	return { route: 'events', params: {} };
 }
-
-/** The route of a path below the base URL ("t/o/<token>"), or null. */
-export function matchRoute(path: string): { route: Route; params: Record<string, string> } | null {
-	const given = path.split('?')[0].replace(/^\/+|\/+$/g, '').split('/');
-	const decode = (part: string) => {
-		try {
-			return decodeURIComponent(part);
-		} catch {
-			return part;
-		}
-	};
-	for (const route of ROUTE_NAMES) {
-		const parts = ROUTES[route].path.split('/');
-		const param = paramOf(route);
-		if (given.length !== parts.length + (param ? 1 : 0) || parts.some((p, i) => given[i] !== p)) continue;
-		return { route, params: param ? { [param.key]: decode(given[parts.length]) } : {} };
-	}
-	return null;
-}

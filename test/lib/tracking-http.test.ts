@@ -10,10 +10,24 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { closeAllStores } from '../../lib/redis/pool';
 import { Campaigns, type CampaignSpec } from '../../lib/campaigns';
-import { matchRoute, PIXEL_GIF, WebhookHandler, type WebhookConfig } from '../../lib/tracking';
+import { PIXEL_GIF, ROUTES, routeOfParams, routePattern, WebhookHandler, type Route, type WebhookConfig } from '../../lib/tracking';
 import { openStore, topologies } from '../harness/store';
 
 const SECRET = 'tracking-signing-secret-0123456789';
+
+/**
+ * The trigger's routes below its base URL, as n8n serves them: the patterns the node registers
+ * (routePattern) fill in the path parameter, and routeOfParams picks the route, as the node does.
+ */
+function routeOf(path: string): { route: Route; params: Record<string, string> } | null {
+	for (const route of Object.keys(ROUTES) as Route[]) {
+		const [prefix, param] = routePattern(route).split('/:');
+		const m = new RegExp(`^/${prefix}${param ? '/([^/]+)' : ''}$`).exec(path);
+		if (m) return routeOfParams(param ? { [param]: decodeURIComponent(m[1]) } : {});
+	}
+	return null;
+}
+
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'esp', name), 'utf8'));
 
 // SendGrid signs with ECDSA P-256; the verification key is the base64 DER public key.
@@ -92,7 +106,7 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			req.on('data', (c: Buffer) => chunks.push(c));
 			req.on('end', async () => {
 				const url = new URL(req.url ?? '/', 'http://x');
-				const match = matchRoute(url.pathname);
+				const match = routeOf(url.pathname);
 				if (!match) {
 					res.writeHead(404).end();
 					return;

@@ -1,9 +1,14 @@
 import type { INodeProperties } from 'n8n-workflow';
 import { ROUTES } from '../../lib/tracking/routes';
 
+/** Output indexes; a failed item goes to Skipped (routeResults): it was not sent. */
+export const SENT = 0;
+export const DEFERRED = 1;
+export const SKIPPED = 2;
+
 const send = { show: { operation: ['send'] } };
 
-export const sendCampaignProperties: INodeProperties[] = [
+export const properties: INodeProperties[] = [
 	{
 		displayName: 'Operation',
 		name: 'operation',
