@@ -1,12 +1,34 @@
-// `npm run lint`: n8n's linter for community packages (@n8n/eslint-plugin-community-nodes, the
-// recommended config `n8n-node lint` runs) next to eslint-plugin-n8n-nodes-base, on the files n8n
-// loads. Rule choices follow @n8n/node-cli's own config.
+// `npm run lint`: every source file of the repo, and n8n's linter for community packages
+// (@n8n/eslint-plugin-community-nodes, the recommended config `n8n-node lint` runs) next to
+// eslint-plugin-n8n-nodes-base, on the files n8n loads. Rule choices follow @n8n/node-cli's own config.
+// Layout is Prettier's (.prettierrc.js, `npm run format`): eslint-config-prettier, last, turns off
+// the rules that would fight it.
+import js from '@eslint/js';
 import { n8nCommunityNodesPlugin } from '@n8n/eslint-plugin-community-nodes';
+import prettier from 'eslint-config-prettier';
 import n8nNodesBase from 'eslint-plugin-n8n-nodes-base';
+import globals from 'globals';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-	{ ignores: ['dist/**', 'node_modules/**'] },
+	{ ignores: ['dist/**', 'node_modules/**', 'coverage/**', '.n8n-local/**', 'lib/redis/scripts.generated.ts'] },
+	{
+		files: ['**/*.{js,mjs,ts}'],
+		extends: [js.configs.recommended, tseslint.configs.recommended],
+		rules: {
+			'@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_', ignoreRestSiblings: true }],
+		},
+	},
+	{
+		// Plain CommonJS run by Node: the scripts, the n8n helpers, configs, the examples' loader.
+		files: ['**/*.js'],
+		languageOptions: { sourceType: 'commonjs', globals: globals.node },
+		rules: { '@typescript-eslint/no-require-imports': 'off' },
+	},
+	{
+		files: ['**/*.mjs'],
+		languageOptions: { globals: globals.node },
+	},
 	{
 		files: ['nodes/**/*.ts', 'credentials/**/*.ts', 'package.json'],
 		extends: [n8nCommunityNodesPlugin.configs.recommended],
@@ -45,4 +67,5 @@ export default tseslint.config(
 			'n8n-nodes-base/node-class-description-outputs-wrong': 'off',
 		},
 	},
+	prettier,
 );

@@ -477,7 +477,7 @@ function pricingVisit(): Workflow {
 		'Recipe 10: Key page visited by a lead',
 		'On `page_viewed` whose `path` contains `/pricing`, by a contact whose lifecycle stage is `lead` or `qualified_lead`: posts an alert to the sales channel, at most once per contact per day.',
 		[
-			`*Notify Sales* posts Slack-incoming-webhook JSON (\`{"text": …}\`) to \`${HOOKS}/sales-alert\`: replace it with your Slack incoming webhook, Teams or CRM URL (or swap in n8n\'s Slack node).`,
+			`*Notify Sales* posts Slack-incoming-webhook JSON (\`{"text": …}\`) to \`${HOOKS}/sales-alert\`: replace it with your Slack incoming webhook, Teams or CRM URL (or swap in n8n's Slack node).`,
 			'Record `page_viewed` with `properties.path` from your site.',
 			CREDS_NOTE,
 		],
@@ -699,7 +699,7 @@ function remarketing(): Workflow {
 		wf,
 		'Recipe 17: Opened a promotion but did not buy',
 		'On the first open of the `spring-promo` campaign (not a machine open): waits 3 days; if no `purchase` came after the open, adds the contact (SHA-256 of the e-mail, as ads platforms want) to a remarketing audience over HTTP and tags `remarketing`.',
-		[`*Add to Ads Audience* posts to \`${HOOKS}/ads-audience\`: replace with your ads platform\'s audience API and its credential.`, 'Change `spring-promo` to your promotion\'s campaign ID.', CREDS_NOTE],
+		[`*Add to Ads Audience* posts to \`${HOOKS}/ads-audience\`: replace with your ads platform's audience API and its credential.`, 'Change `spring-promo` to your promotion\'s campaign ID.', CREDS_NOTE],
 		['*Wait 3 Days*: `unit` to `seconds`.'],
 		7,
 	);
@@ -855,7 +855,7 @@ function hotLead(): Workflow {
 		wf,
 		'Recipe 21: Hot lead',
 		'Top: scores every `page_viewed` (5, pricing +20), `demo_requested` (40), `form_submitted` (15) and `$email_clicked` (5), halving every 30 days; grades cold < 20 <= warm < 50 <= hot. Bottom: when the grade becomes `hot`, assigns a sales rep (round robin by contact ID), stores it in the field `salesRep`, tags `hot-lead` and notifies the rep.',
-		[`*Notify Rep* posts Slack-incoming-webhook JSON to \`${HOOKS}/hot-lead\`: replace it (or use n8n\'s Slack node).`, 'Sales reps: the list in *Assign Rep*.', CREDS_NOTE],
+		[`*Notify Rep* posts Slack-incoming-webhook JSON to \`${HOOKS}/hot-lead\`: replace it (or use n8n's Slack node).`, 'Sales reps: the list in *Assign Rep*.', CREDS_NOTE],
 		[],
 		8,
 	);

@@ -6,22 +6,20 @@ const { execSync } = require('child_process');
 const { postgresBinDir } = require('./postgres');
 const { hasCommand, isRoot } = require('./system');
 
-if (postgresBinDir()) {
-	if (require.main === module) console.log(postgresBinDir());
-	return;
+/** The folder of PostgreSQL's server binaries, installing Debian's package first when it can. */
+function ensurePostgres() {
+	if (postgresBinDir()) return postgresBinDir();
+	if (isRoot() && hasCommand('apt-get')) {
+		console.log('PostgreSQL is missing: installing the Debian package postgresql ...');
+		execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql', { stdio: 'inherit' });
+		// Debian starts a system-wide cluster on 5432; the harness starts its own on a free port.
+		if (postgresBinDir()) return postgresBinDir();
+	}
+	console.error(
+		'Queue mode needs PostgreSQL (initdb, pg_ctl, postgres; version 13 or newer).\n' +
+			'Install it, e.g. "sudo apt-get install postgresql" on Debian/Ubuntu or "brew install postgresql" on macOS, and run again.',
+	);
+	process.exit(1);
 }
 
-if (isRoot() && hasCommand('apt-get')) {
-	console.log('PostgreSQL is missing: installing the Debian package postgresql ...');
-	execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql', { stdio: 'inherit' });
-	// Debian starts a system-wide cluster on 5432; the harness starts its own on a free port.
-	if (postgresBinDir()) {
-		console.log(postgresBinDir());
-		return;
-	}
-}
-console.error(
-	'Queue mode needs PostgreSQL (initdb, pg_ctl, postgres; version 13 or newer).\n' +
-		'Install it, e.g. "sudo apt-get install postgresql" on Debian/Ubuntu or "brew install postgresql" on macOS, and run again.',
-);
-process.exit(1);
+console.log(ensurePostgres());

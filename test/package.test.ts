@@ -44,6 +44,7 @@ afterAll(() => {
 /** The class a node or credential file exports, named after the file (Contact.node.js: Contact). */
 function exportedClass<T>(path: string): new () => T {
 	const name = basename(path).split('.')[0];
+	// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built module, loaded as n8n loads it
 	const exported = (require(join(unpacked, path)) as Record<string, new () => T>)[name];
 	if (typeof exported !== 'function') throw new Error(`${path} does not export ${name}`);
 	return exported;
@@ -82,6 +83,7 @@ describe('the published package', () => {
 	it('ships the library entry named by main and types, and it loads the whole library', () => {
 		expect(shipped).toEqual(expect.arrayContaining([PKG.main, PKG.types]));
 		// Every lib module is loaded here, and each reads the Redis scripts it needs as it loads.
+		// eslint-disable-next-line @typescript-eslint/no-require-imports -- the built module, loaded as n8n loads it
 		const lib = require(join(unpacked, PKG.main)) as Record<string, unknown>;
 		expect(typeof lib.ContactStore).toBe('function');
 		expect(typeof lib.WebhookHandler).toBe('function');

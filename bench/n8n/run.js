@@ -121,7 +121,9 @@ async function post(baseUrl, cookie, hookPath, events) {
   let why = r.text.slice(0, 300);
   try {
     why = JSON.parse(String(detail.data)).filter((x) => typeof x === 'string' && / /.test(x) && x.length > 20).slice(0, 3).join(' | ');
-  } catch {}
+  } catch {
+    // no run data: the response's start says why
+  }
   throw new Error(`${hookPath}: ${r.status} ${why}`);
 }
 
@@ -131,7 +133,7 @@ async function post(baseUrl, cookie, hookPath, events) {
  */
 function libScorer(redisPort) {
   const lib = require('../../dist/lib');
-  const { readModel, eventOf } = require('../../dist/nodes/LeadScore/model');
+  const { readModel, eventOf } = require('../../dist/nodes/shared/scoreModel');
   const params = scoreNode.parameters;
   const model = lib.compileModel(readModel({ getNodeParameter: (name, _i, fallback) => params[name] ?? fallback }));
   const lease = lib.acquireStore({ host: '127.0.0.1', port: redisPort, keyPrefix: 'bench:' });

@@ -3,7 +3,7 @@ import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
-import { chainJson, type ChangeContext, type Result } from '../results';
+import { chainJson, type ChainLink, type ChangeContext, type Result } from '../results';
 import { checkContactId, checkName, LIMITS } from '../values';
 
 const DAY = 86_400_000;
@@ -29,6 +29,20 @@ export interface TierResult {
 	previous: string | null;
 	changed: boolean;
 	lastInteractionAt: string | null;
+}
+
+/** One contact to re-tier (EngagementTagger.tagEach). */
+export interface TagRequest {
+	contactId: string;
+	/** Default DEFAULT_TIERS. */
+	config?: TierConfig;
+	/** The workflows the change came through (recorded on `$tier_changed`). */
+	chain?: ChainLink[];
+}
+
+/** A checked tier configuration as set_tier reads it. */
+function tierSettings(config: Required<TierConfig>): string {
+	return JSON.stringify({ names: config.names, bounds: config.boundaryDays.map((d) => Math.round(d * DAY)), events: config.interactionEvents });
 }
 
 export interface WholeBaseRun {
@@ -65,29 +79,56 @@ export function checkTierConfig(config: TierConfig): Required<TierConfig> {
 export class EngagementTagger {
 	constructor(private readonly store: ContactStore) {}
 
-	/** Re-tiers the given contacts now; one round trip per batch. */
+	/** Re-tiers the given contacts now; one round trip per batch. Bad settings throw (they concern every contact). */
 	async tag(contactIds: string[], config: TierConfig = DEFAULT_TIERS, context: ChangeContext = {}): Promise<Array<Result<TierResult>>> {
-		return this.apply(contactIds, checkTierConfig(config), this.store.now(), context);
+		checkTierConfig(config);
+		return this.tagEach(contactIds.map((contactId) => ({ contactId, config, chain: context.chain })), context.source);
 	}
 
-	private async apply(contactIds: string[], config: Required<TierConfig>, now: number, context: ChangeContext): Promise<Array<Result<TierResult>>> {
-		const { store } = this;
-		const shared = JSON.stringify({
-			now,
-			names: config.names,
-			bounds: config.boundaryDays.map((d) => Math.round(d * DAY)),
-			events: config.interactionEvents,
-			source: context.source ?? 'engagement-tagger',
-			chain: chainJson(context.chain),
-			limits: store.limits,
+	/**
+	 * Re-tiers contacts now, each with its own tier settings and chain (a node's items may differ in
+	 * both): one script call per shard (and chunk) for the whole batch. An item with bad settings
+	 * fails alone.
+	 */
+	async tagEach(requests: TagRequest[], source?: string): Promise<Array<Result<TierResult>>> {
+		const settings: string[] = [];
+		const indexOf = new Map<string, number>();
+		const prepared = requests.map((request): { contactId: string; tiers: number; chain: string } | Error => {
+			try {
+				const config = checkTierConfig(request.config ?? DEFAULT_TIERS);
+				const json = tierSettings(config);
+				let index = indexOf.get(json);
+				if (index === undefined) indexOf.set(json, (index = settings.push(json)));
+				return { contactId: request.contactId, tiers: index, chain: chainJson(request.chain) };
+			} catch (error) {
+				return error as Error;
+			}
 		});
+		return this.apply(prepared, settings, this.store.now(), source);
+	}
+
+	/** Runs set_tier over prepared items: `tiers` is the 1-based index of the item's entry in `settings` (JSON). */
+	private async apply(
+		items: Array<{ contactId: string; tiers: number; chain: string } | Error>,
+		settings: string[],
+		now: number,
+		source = 'engagement-tagger',
+	): Promise<Array<Result<TierResult>>> {
+		const { store } = this;
+		const shared = `{"now":${now},"tiers":[${settings.join(',')}],"source":${JSON.stringify(source)},"limits":${JSON.stringify(store.limits)}}`;
 		// Per contact: [tier, previous tier or null, 1 when changed, last interaction (ms) or null].
-		return store.runBatch<string, TierResult>({
+		return store.runBatch({
 			script: scripts.setTier,
-			items: contactIds,
+			items,
 			shared,
-			contactOf: (id) => checkContactId(id),
-			argsOf: (_id, _index, contactId) => [contactId],
+			contactOf: (item) => {
+				if (item instanceof Error) throw item;
+				return checkContactId(item.contactId);
+			},
+			argsOf: (item, _index, contactId) => {
+				const { tiers, chain } = item as { tiers: number; chain: string };
+				return [contactId, tiers, chain];
+			},
 			answer: (answer, _index, contactId) => {
 				const [tier, previous, changed, lastInteraction] = answer as [string, string | null, number, number | null];
 				return { contactId, tier, previous, changed: changed === 1, lastInteractionAt: lastInteraction === null ? null : new Date(lastInteraction).toISOString() };
@@ -134,6 +175,8 @@ export class EngagementTagger {
 			prev === null
 				? [['-inf', now]]
 				: [[`(${prev}`, now], ...checked.boundaryDays.map((d): [string, number] => [`(${prev - d * DAY}`, now - d * DAY])];
+		const settings = [tierSettings(checked)];
+		const chain = chainJson(options.context?.chain);
 		const changed: TierResult[] = [];
 		let examined = 0;
 		for (const [min, max] of ranges) {
@@ -144,7 +187,12 @@ export class EngagementTagger {
 						const ids = await store.call((r) => r.zrangebyscore(store.keys.index(shard, 'act'), min, max, 'LIMIT', offset, pageSize));
 						if (ids.length === 0) break;
 						examined += ids.length;
-						const results = await this.apply(ids, checked, now, options.context ?? {});
+						const results = await this.apply(
+							ids.map((contactId) => ({ contactId, tiers: 1, chain })),
+							settings,
+							now,
+							options.context?.source,
+						);
 						const page = results.flatMap((r) => (r.ok && r.value.changed ? [r.value] : []));
 						if (options.keepChanges !== false) changed.push(...page);
 						if (page.length > 0) await options.onPage?.(page);

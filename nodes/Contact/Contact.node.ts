@@ -1,15 +1,7 @@
-import {
-	NodeConnectionTypes,
-	NodeOperationError,
-	type IExecuteFunctions,
-	type INodeExecutionData,
-	type INodeType,
-	type INodeTypeDescription,
-} from 'n8n-workflow';
-import { leaseStore, testContactStoreCredential } from '../shared/store';
-import { toNodeError } from '../shared/items';
-import { contactProperties } from './ContactDescription';
-import { OPERATIONS } from './operations';
+import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import { storeCredentialTest } from '../shared/store';
+import { properties } from './description';
+import { execute } from './execute';
 
 export class Contact implements INodeType {
 	description: INodeTypeDescription = {
@@ -25,28 +17,12 @@ export class Contact implements INodeType {
 		inputs: [NodeConnectionTypes.Main],
 		outputs: [NodeConnectionTypes.Main],
 		credentials: [{ name: 'contactStoreApi', required: true, testedBy: 'contactStoreConnectionTest' }],
-		properties: contactProperties,
+		properties,
 	};
 
-	methods = {
-		credentialTest: { contactStoreConnectionTest: testContactStoreCredential },
-	};
+	methods = { credentialTest: storeCredentialTest };
 
 	async execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
-		const resource = this.getNodeParameter('resource', 0) as string;
-		const operation = this.getNodeParameter('operation', 0) as string;
-		const run = OPERATIONS[`${resource}.${operation}`];
-		if (!run) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported for "${resource}"`, { itemIndex: 0 });
-		let lease;
-		try {
-			lease = await leaseStore(this);
-		} catch (error) {
-			throw toNodeError(this, error as Error, 0);
-		}
-		try {
-			return [await run(this, lease.store)];
-		} finally {
-			lease.release();
-		}
+		return execute.call(this);
 	}
 }

@@ -25,7 +25,7 @@ export const CORE_FILES: Record<string, string> = {
 function coreDescription(base: string, type: string, version: number): INodeTypeDescription {
 	const file = CORE_FILES[type];
 	if (!file) throw new Error(`no description file known for ${type}`);
-	// eslint-disable-next-line @typescript-eslint/no-var-requires
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
 	const mod = require(join(base, file)) as Record<string, new () => INodeType | IVersionedNodeType>;
 	const instance = new (Object.values(mod)[0])();
 	if ('nodeVersions' in instance) {

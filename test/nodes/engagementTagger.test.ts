@@ -1,4 +1,6 @@
 import { randomUUID } from 'crypto';
+import Redis from 'ioredis';
+import { shardOf } from '../../lib/keys';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { EngagementTagger } from '../../nodes/EngagementTagger/EngagementTagger.node';
 import { storeConfigFrom } from '../../nodes/shared/store';
@@ -69,6 +71,13 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 		expect(out[1].json.error).toMatch(/item 1, field "tierNames"/);
 	});
 
+	it('under "continue (using error output)" failed items go to the error output', async () => {
+		const unreachable = { contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' } };
+		const [tagged, failed] = await runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact' }, items: [{ contactId: 'a' }, { contactId: 'b' }], credentials: unreachable, onError: 'continueErrorOutput' });
+		expect(tagged).toEqual([]);
+		expect(failed.map((i) => [i.pairedItem, i.json.error])).toEqual([0, 1].map((item) => [{ item }, expect.stringMatching(new RegExp(`could not be reached.*item ${item}`))]));
+	});
+
 	it('whole base: the first run tiers everyone, the next ones output only contacts whose tier changed', async () => {
 		const params = { mode: 'wholeBase', runName: 'nightly', tierNames: 'Engaged, Disengaged, Inactive', boundaryDays: '30, 60' };
 		const summary = await runNode({ nodeType: new EngagementTagger(), parameters: { ...params, output: 'summary' }, credentials });
@@ -80,5 +89,46 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 		const [changed] = await runNode({ nodeType: new EngagementTagger(), parameters: params, credentials });
 		expect(changed.map((i) => i.json)).toEqual([expect.objectContaining({ contactId: 'p-old', previousTier: 'Inactive', tier: 'Engaged' })]);
 		expect(changed[0].pairedItem).toEqual({ item: 0 });
+	});
+});
+
+describe('Engagement Tagger node: round trips', () => {
+	const credentials = contactStoreCredentials('standalone', `etr${randomUUID().slice(0, 6)}:`);
+	const creds = credentials.contactStoreApi;
+	const { store, release } = acquireStore(storeConfigFrom(creds));
+	afterAll(() => release());
+
+	/** The set_tier script calls Redis sees for this test's keys during `run` (MONITOR on the real server). */
+	async function scriptCalls(run: () => Promise<unknown>): Promise<number> {
+		const monitor = await new Redis({ host: String(creds.host), port: Number(creds.port), lazyConnect: true }).monitor();
+		const marker = `end-${randomUUID()}`;
+		let calls = 0;
+		let seenMarker = false;
+		monitor.on('monitor', (_time: string, args: string[]) => {
+			if (/^eval(sha)?$/i.test(args[0]) && String(args[3]).startsWith(String(creds.keyPrefix))) calls++;
+			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
+		});
+		try {
+			await run();
+			await store.call((r) => r.echo(marker));
+			for (let i = 0; i < 500 && !seenMarker; i++) await new Promise((r) => setTimeout(r, 10));
+			expect(seenMarker).toBe(true);
+			return calls;
+		} finally {
+			monitor.disconnect();
+		}
+	}
+
+	it('tags a batch whose items each carry their own chain and settings with one script call per shard, not per item', async () => {
+		const ids = Array.from({ length: 40 }, (_, i) => `rt-${i}`);
+		await store.events.record(ids.map((contactId) => ({ contactId, name: 'login' })));
+		// Per-item chains and two different tier settings (expressions): nothing the items share.
+		const items = ids.map((contactId, i) => ({ contactId, names: i % 2 ? 'A, B' : 'X, Y', $chain: [{ workflowId: 'up', executionId: String(i) }] }));
+		const parameters = { mode: 'contact', tierNames: '={{ $json.names }}', boundaryDays: '30' };
+		await runNode({ nodeType: new EngagementTagger(), parameters, items, credentials }); // scripts loaded
+		let out: Awaited<ReturnType<typeof runNode>> = [];
+		const calls = await scriptCalls(async () => (out = await runNode({ nodeType: new EngagementTagger(), parameters, items, credentials })));
+		expect(out[0].map((i) => (i.json.engagement as { tier: string }).tier)).toEqual(ids.map((_, i) => (i % 2 ? 'A' : 'X')));
+		expect(calls).toBe(new Set(ids.map((id) => shardOf(id))).size);
 	});
 });

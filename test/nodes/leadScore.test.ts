@@ -202,6 +202,16 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 	it('names the missing contact ID or event of an item', async () => {
 		const [out] = await runNode({ nodeType: new LeadScore(), parameters: params, items: [{ event: { name: 'x' } }, { contactId: 'p1' }], credentials, continueOnFail: true });
 		expect(out.map((i) => i.json.error)).toEqual([expect.stringMatching(/field "contactId"/), expect.stringMatching(/field "eventName"/)]);
+		// "Continue (using error output)": n8n moves both to its error output, scored items stay.
+		const outputs = await runNode({
+			nodeType: new LeadScore(),
+			parameters: params,
+			items: [{ event: { name: 'x' } }, { contactId: 'p1', event: { name: 'x' } }, { contactId: 'p1' }],
+			credentials,
+			onError: 'continueErrorOutput',
+		});
+		expect(outputs.map((output) => output.map((i) => i.pairedItem))).toEqual([[{ item: 1 }], [{ item: 0 }, { item: 2 }]]);
+		expect(outputs[1][0].json.error).toMatch(/field "contactId"/);
 	});
 
 	it('rejects an event time that does not parse, naming the field', async () => {

@@ -64,8 +64,16 @@ describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology)
 			continueOnFail: true,
 		});
 		expect(pass).toHaveLength(0);
-		expect(blocked[0].json.loopGuard).toMatchObject({ blocked: true, reason: 'error' });
-		expect(String((blocked[0].json.loopGuard as { message: string }).message)).toMatch(/scope.name/);
+		expect(blocked).toEqual([expect.objectContaining({ json: { error: expect.stringMatching(/item 0, field "scope.name"/) }, pairedItem: { item: 0 } })]);
+		// Under "continue (using error output)" n8n moves it to its error output: neither Continue nor Blocked.
+		const outputs = await runNode({
+			nodeType: new LoopGuard(),
+			parameters: { ...base, scope: 'group', groupName: '={{ "" }}' },
+			items: [{ contact: { id: 'g' } }, { contact: { id: 'h' } }],
+			credentials,
+			onError: 'continueErrorOutput',
+		});
+		expect(outputs.map((output) => output.map((i) => i.pairedItem))).toEqual([[], [], [{ item: 0 }, { item: 1 }]]);
 	});
 
 	it('feeds the two outputs to different nodes in a workflow', async () => {

@@ -16,10 +16,10 @@
 //   cli.js        all of it from a shell: node tools/n8n/cli.js help
 
 module.exports = {
-  ...require('./install.js'),
-  ...require('./run.js'),
-  ...require('./package.js'),
-  ...require('./workflows.js'),
-  ...require('./process.js'),
-  ...require('./api.js'),
+	...require('./install.js'),
+	...require('./run.js'),
+	...require('./package.js'),
+	...require('./workflows.js'),
+	...require('./process.js'),
+	...require('./api.js'),
 };

@@ -9,22 +9,22 @@ const { mkTempDir, run, runCli } = require('./run.js');
 
 /** `npm run build` (optional) then `npm pack` into a temp dir; returns the tarball path. */
 function packPackage(repoDir = REPO_DIR, { build = true, outDir } = {}) {
-  const dest = outDir || mkTempDir('n8n-pack-');
-  fs.mkdirSync(dest, { recursive: true });
-  if (build) run('npm', ['run', 'build'], { cwd: repoDir, stdio: ['ignore', 'pipe', 'pipe'] });
-  const out = run('npm', ['pack', '--json', '--pack-destination', dest], { cwd: repoDir });
-  const info = JSON.parse(out.slice(out.indexOf('[')));
-  return path.join(dest, info[0].filename);
+	const dest = outDir || mkTempDir('n8n-pack-');
+	fs.mkdirSync(dest, { recursive: true });
+	if (build) run('npm', ['run', 'build'], { cwd: repoDir, stdio: ['ignore', 'pipe', 'pipe'] });
+	const out = run('npm', ['pack', '--json', '--pack-destination', dest], { cwd: repoDir });
+	const info = JSON.parse(out.slice(out.indexOf('[')));
+	return path.join(dest, info[0].filename);
 }
 
 function readTarballPackageJson(tarball) {
-  const dir = mkTempDir('n8n-tgz-');
-  try {
-    run('tar', ['-xzf', path.resolve(tarball), '-C', dir, '--strip-components=1', 'package/package.json']);
-    return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
-  } finally {
-    fs.rmSync(dir, { recursive: true, force: true });
-  }
+	const dir = mkTempDir('n8n-tgz-');
+	try {
+		run('tar', ['-xzf', path.resolve(tarball), '-C', dir, '--strip-components=1', 'package/package.json']);
+		return JSON.parse(fs.readFileSync(path.join(dir, 'package.json'), 'utf8'));
+	} finally {
+		fs.rmSync(dir, { recursive: true, force: true });
+	}
 }
 
 /**
@@ -38,58 +38,58 @@ function readTarballPackageJson(tarball) {
  * Run it while n8n is stopped.
  */
 function prepareUserFolder({ userFolder, tarball, register = true }) {
-  const { nodeBin } = resolveInstall();
-  const pkg = readTarballPackageJson(tarball);
-  const bare = pkg.name.startsWith('@') ? pkg.name.split('/')[1] : pkg.name;
-  if (!bare.startsWith('n8n-nodes-')) {
-    throw new Error(`n8n only loads community packages named n8n-nodes-* or @scope/n8n-nodes-*; got ${pkg.name}`);
-  }
-  const nodesDir = path.join(n8nFolder(userFolder), 'nodes');
-  const pkgDir = path.join(nodesDir, 'node_modules', pkg.name);
-  fs.mkdirSync(nodesDir, { recursive: true });
+	const { nodeBin } = resolveInstall();
+	const pkg = readTarballPackageJson(tarball);
+	const bare = pkg.name.startsWith('@') ? pkg.name.split('/')[1] : pkg.name;
+	if (!bare.startsWith('n8n-nodes-')) {
+		throw new Error(`n8n only loads community packages named n8n-nodes-* or @scope/n8n-nodes-*; got ${pkg.name}`);
+	}
+	const nodesDir = path.join(n8nFolder(userFolder), 'nodes');
+	const pkgDir = path.join(nodesDir, 'node_modules', pkg.name);
+	fs.mkdirSync(nodesDir, { recursive: true });
 
-  const ledgerPath = path.join(nodesDir, 'package.json');
-  let ledger = { name: 'installed-nodes', private: true, dependencies: {} };
-  if (fs.existsSync(ledgerPath)) {
-    const existing = JSON.parse(fs.readFileSync(ledgerPath, 'utf8'));
-    if (existing && existing.dependencies) ledger = existing;
-  }
+	const ledgerPath = path.join(nodesDir, 'package.json');
+	let ledger = { name: 'installed-nodes', private: true, dependencies: {} };
+	if (fs.existsSync(ledgerPath)) {
+		const existing = JSON.parse(fs.readFileSync(ledgerPath, 'utf8'));
+		if (existing && existing.dependencies) ledger = existing;
+	}
 
-  fs.rmSync(pkgDir, { recursive: true, force: true });
-  fs.mkdirSync(pkgDir, { recursive: true });
-  run('tar', ['-xzf', path.resolve(tarball), '-C', pkgDir, '--strip-components=1']);
-  const pkgJsonPath = path.join(pkgDir, 'package.json');
-  const { devDependencies, peerDependencies, optionalDependencies, ...stripped } = JSON.parse(
-    fs.readFileSync(pkgJsonPath, 'utf8'),
-  );
-  fs.writeFileSync(pkgJsonPath, JSON.stringify(stripped, null, 2));
-  const npmEnv = { ...process.env, PATH: pathWithNode(nodeBin) };
-  delete npmEnv.npm_config_nodedir;
-  run(
-    'npm',
-    [
-      'install',
-      '--audit=false',
-      '--fund=false',
-      '--bin-links=false',
-      '--install-strategy=shallow',
-      '--ignore-scripts=true',
-      '--package-lock=false',
-    ],
-    { cwd: pkgDir, env: npmEnv },
-  );
-  ledger.dependencies[pkg.name] = pkg.version;
-  fs.writeFileSync(ledgerPath, JSON.stringify(ledger, null, 2));
+	fs.rmSync(pkgDir, { recursive: true, force: true });
+	fs.mkdirSync(pkgDir, { recursive: true });
+	run('tar', ['-xzf', path.resolve(tarball), '-C', pkgDir, '--strip-components=1']);
+	const pkgJsonPath = path.join(pkgDir, 'package.json');
+	const { devDependencies, peerDependencies, optionalDependencies, ...stripped } = JSON.parse(
+		fs.readFileSync(pkgJsonPath, 'utf8'),
+	);
+	fs.writeFileSync(pkgJsonPath, JSON.stringify(stripped, null, 2));
+	const npmEnv = { ...process.env, PATH: pathWithNode(nodeBin) };
+	delete npmEnv.npm_config_nodedir;
+	run(
+		'npm',
+		[
+			'install',
+			'--audit=false',
+			'--fund=false',
+			'--bin-links=false',
+			'--install-strategy=shallow',
+			'--ignore-scripts=true',
+			'--package-lock=false',
+		],
+		{ cwd: pkgDir, env: npmEnv },
+	);
+	ledger.dependencies[pkg.name] = pkg.version;
+	fs.writeFileSync(ledgerPath, JSON.stringify(ledger, null, 2));
 
-  const result = { packageName: pkg.name, version: pkg.version, packageDir: pkgDir, nodes: [] };
-  if (register) result.nodes = registerInstalledPackage(userFolder, pkgDir);
-  return result;
+	const result = { packageName: pkg.name, version: pkg.version, packageDir: pkgDir, nodes: [] };
+	if (register) result.nodes = registerInstalledPackage(userFolder, pkgDir);
+	return result;
 }
 
 /** Creates and migrates the SQLite DB if it does not exist yet (any CLI command does that). */
 function ensureDatabase(userFolder) {
-  if (fs.existsSync(path.join(n8nFolder(userFolder), 'database.sqlite'))) return;
-  runCli(userFolder, ['list:workflow']);
+	if (fs.existsSync(path.join(n8nFolder(userFolder), 'database.sqlite'))) return;
+	runCli(userFolder, ['list:workflow']);
 }
 
 // Runs under n8n's Node with n8n's modules: loads the package with n8n-core's
@@ -130,24 +130,20 @@ const sqlite3 = require('sqlite3');
 `;
 
 function registerInstalledPackage(userFolder, pkgDir) {
-  const { n8nDir, nodeBin } = resolveInstall();
-  ensureDatabase(userFolder);
-  const out = run(
-    nodeBin,
-    ['-e', REGISTER_SCRIPT, pkgDir, path.join(n8nFolder(userFolder), 'database.sqlite')],
-    {
-      // Resolve n8n-core, sqlite3 and the pack's peer n8n-workflow from n8n's install.
-      cwd: path.join(n8nDir, 'node_modules', 'n8n'),
-      env: {
-        ...n8nEnv({ userFolder }),
-        NODE_PATH: [path.join(n8nDir, 'node_modules', 'n8n', 'node_modules'), path.join(n8nDir, 'node_modules')].join(
-          path.delimiter,
-        ),
-        N8N_LOG_LEVEL: 'error',
-      },
-    },
-  );
-  return JSON.parse(out.trim().split('\n').pop());
+	const { n8nDir, nodeBin } = resolveInstall();
+	ensureDatabase(userFolder);
+	const out = run(nodeBin, ['-e', REGISTER_SCRIPT, pkgDir, path.join(n8nFolder(userFolder), 'database.sqlite')], {
+		// Resolve n8n-core, sqlite3 and the pack's peer n8n-workflow from n8n's install.
+		cwd: path.join(n8nDir, 'node_modules', 'n8n'),
+		env: {
+			...n8nEnv({ userFolder }),
+			NODE_PATH: [path.join(n8nDir, 'node_modules', 'n8n', 'node_modules'), path.join(n8nDir, 'node_modules')].join(
+				path.delimiter,
+			),
+			N8N_LOG_LEVEL: 'error',
+		},
+	});
+	return JSON.parse(out.trim().split('\n').pop());
 }
 
 module.exports = { packPackage, prepareUserFolder, ensureDatabase, registerInstalledPackage };

@@ -13,29 +13,29 @@ const { mkTempDir, runCli } = require('./run.js');
  * `data` may be plain JSON; n8n encrypts it with the user folder's key.
  */
 function importCredentials(userFolder, source, { env } = {}) {
-  let list;
-  if (typeof source === 'string' && fs.statSync(source).isDirectory()) {
-    list = fs
-      .readdirSync(source)
-      .filter((f) => f.endsWith('.json'))
-      .flatMap((f) => [].concat(JSON.parse(fs.readFileSync(path.join(source, f), 'utf8'))));
-  } else {
-    list = [].concat(typeof source === 'string' ? JSON.parse(fs.readFileSync(source, 'utf8')) : source);
-  }
-  // Without --separate n8n wants one file holding an array.
-  const tmp = mkTempDir('n8n-cred-');
-  try {
-    const file = path.join(tmp, 'credentials.json');
-    fs.writeFileSync(file, JSON.stringify(list), { mode: 0o600 });
-    return runCli(userFolder, ['import:credentials', `--input=${file}`], { env });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
+	let list;
+	if (typeof source === 'string' && fs.statSync(source).isDirectory()) {
+		list = fs
+			.readdirSync(source)
+			.filter((f) => f.endsWith('.json'))
+			.flatMap((f) => [].concat(JSON.parse(fs.readFileSync(path.join(source, f), 'utf8'))));
+	} else {
+		list = [].concat(typeof source === 'string' ? JSON.parse(fs.readFileSync(source, 'utf8')) : source);
+	}
+	// Without --separate n8n wants one file holding an array.
+	const tmp = mkTempDir('n8n-cred-');
+	try {
+		const file = path.join(tmp, 'credentials.json');
+		fs.writeFileSync(file, JSON.stringify(list), { mode: 0o600 });
+		return runCli(userFolder, ['import:credentials', `--input=${file}`], { env });
+	} finally {
+		fs.rmSync(tmp, { recursive: true, force: true });
+	}
 }
 
 function newWorkflowId() {
-  const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-  return Array.from(crypto.randomBytes(16), (b) => abc[b % abc.length]).join('');
+	const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
+	return Array.from(crypto.randomBytes(16), (b) => abc[b % abc.length]).join('');
 }
 
 /**
@@ -46,37 +46,37 @@ function newWorkflowId() {
  * (another database, as in queue mode). Returns [{ id, name, published }].
  */
 function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson', env } = {}) {
-  const src = path.resolve(dirOrFile);
-  const files = fs.statSync(src).isDirectory()
-    ? fs
-        .readdirSync(src)
-        .filter((f) => f.endsWith('.json'))
-        .sort()
-        .map((f) => path.join(src, f))
-    : [src];
-  const workflows = [];
-  for (const f of files) {
-    const data = JSON.parse(fs.readFileSync(f, 'utf8'));
-    for (const wf of Array.isArray(data) ? data : [data]) {
-      if (!wf || !Array.isArray(wf.nodes) || !wf.connections) throw new Error(`${f}: not an n8n workflow`);
-      workflows.push({ ...wf, id: wf.id || newWorkflowId() });
-    }
-  }
-  const tmp = mkTempDir('n8n-wf-');
-  try {
-    workflows.forEach((wf, i) => fs.writeFileSync(path.join(tmp, `${i}-${wf.id}.json`), JSON.stringify(wf)));
-    // import:workflow always imports unpublished (its --activeState needs queue mode).
-    runCli(userFolder, ['import:workflow', '--separate', `--input=${tmp}`], { env });
-  } finally {
-    fs.rmSync(tmp, { recursive: true, force: true });
-  }
-  const result = [];
-  for (const wf of workflows) {
-    const doPublish = publish === true || (publish === 'fromJson' && wf.active === true);
-    if (doPublish) publishWorkflow(userFolder, wf.id, { env });
-    result.push({ id: wf.id, name: wf.name, published: doPublish });
-  }
-  return result;
+	const src = path.resolve(dirOrFile);
+	const files = fs.statSync(src).isDirectory()
+		? fs
+				.readdirSync(src)
+				.filter((f) => f.endsWith('.json'))
+				.sort()
+				.map((f) => path.join(src, f))
+		: [src];
+	const workflows = [];
+	for (const f of files) {
+		const data = JSON.parse(fs.readFileSync(f, 'utf8'));
+		for (const wf of Array.isArray(data) ? data : [data]) {
+			if (!wf || !Array.isArray(wf.nodes) || !wf.connections) throw new Error(`${f}: not an n8n workflow`);
+			workflows.push({ ...wf, id: wf.id || newWorkflowId() });
+		}
+	}
+	const tmp = mkTempDir('n8n-wf-');
+	try {
+		workflows.forEach((wf, i) => fs.writeFileSync(path.join(tmp, `${i}-${wf.id}.json`), JSON.stringify(wf)));
+		// import:workflow always imports unpublished (its --activeState needs queue mode).
+		runCli(userFolder, ['import:workflow', '--separate', `--input=${tmp}`], { env });
+	} finally {
+		fs.rmSync(tmp, { recursive: true, force: true });
+	}
+	const result = [];
+	for (const wf of workflows) {
+		const doPublish = publish === true || (publish === 'fromJson' && wf.active === true);
+		if (doPublish) publishWorkflow(userFolder, wf.id, { env });
+		result.push({ id: wf.id, name: wf.name, published: doPublish });
+	}
+	return result;
 }
 
 /**
@@ -85,13 +85,13 @@ function importWorkflows(userFolder, dirOrFile, { publish = 'fromJson', env } = 
  * has no publish command. n8n must be (re)started after.
  */
 function publishWorkflow(userFolder, id, { env } = {}) {
-  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=true'], { env });
-  return runCli(userFolder, ['publish:workflow', `--id=${id}`], { env });
+	if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=true'], { env });
+	return runCli(userFolder, ['publish:workflow', `--id=${id}`], { env });
 }
 
 function unpublishWorkflow(userFolder, id) {
-  if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=false']);
-  return runCli(userFolder, ['unpublish:workflow', `--id=${id}`]);
+	if (n8nMajor() === 1) return runCli(userFolder, ['update:workflow', `--id=${id}`, '--active=false']);
+	return runCli(userFolder, ['unpublish:workflow', `--id=${id}`]);
 }
 
 module.exports = { importCredentials, importWorkflows, publishWorkflow, unpublishWorkflow };

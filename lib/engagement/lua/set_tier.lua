@@ -3,10 +3,11 @@
 -- switch is part of it: Contact Trigger's tag added / removed modes match it too).
 -- A batch script (each_item).
 -- KEYS[1] shard prefix
--- ARGV[1] JSON {now, names [tier names, most engaged first], bounds [ms, ascending],
---         events [names] or [], source, chain, limits}
+-- ARGV[1] JSON {now, tiers [{names [tier names, most engaged first], bounds [ms, ascending],
+--         events [names] or []}, ...], source, limits}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, contact base, contact id
+-- ARGV[3...] per item: its argument count, contact base, contact id, its tier settings (1-based
+--         index into tiers), its chain (JSON)
 -- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
 --- @include "contact_keys"
 --- @include "register"
@@ -15,33 +16,33 @@
 local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local tierTag = {}
-for _, name in ipairs(r.names) do tierTag[name] = shard .. ':ix:tag:' .. name end
 
 return each_item(function(base, args)
-  local id = args[1]
+  local id, tiers, chain = args[1], r.tiers[tonumber(args[2])], args[3]
+  for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. ':ix:tag:' .. name end
   local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
   if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
   -- Last interaction: the store's activity time, or the latest of the chosen events.
   local last = tonumber(core[2])
-  if #r.events > 0 then
+  if #tiers.events > 0 then
     last = nil
-    for _, name in ipairs(r.events) do
+    for _, name in ipairs(tiers.events) do
       local t = tonumber(redis.call('HGET', base .. SUFFIX.counters, 'last:' .. name))
       if t and (last == nil or t > last) then last = t end
     end
   end
 
-  local index = #r.names
+  local index = #tiers.names
   if last then
     index = 1
-    for _, bound in ipairs(r.bounds) do
+    for _, bound in ipairs(tiers.bounds) do
       if r.now - last >= bound then index = index + 1 end
     end
   end
-  local tier = r.names[index]
+  local tier = tiers.names[index]
   -- Exactly one tier tag, also after someone tagged or untagged a tier name by hand.
   local tagsKey = base .. SUFFIX.tags
-  for _, name in ipairs(r.names) do
+  for _, name in ipairs(tiers.names) do
     if name ~= tier and redis.call('SREM', tagsKey, name) == 1 then redis.call('SREM', tierTag[name], id) end
   end
   if redis.call('SADD', tagsKey, tier) == 1 then
@@ -56,6 +57,6 @@ return each_item(function(base, args)
   answer[3] = 1
   redis.call('HSET', base, 'tier', tier, 'tierAt', r.now, 'updatedAt', r.now)
   record(base, shard, id, r.now,
-    { name = '$tier_changed', ts = r.now, props = cjson.encode({ from = old or cjson.null, to = tier }), source = r.source, chain = r.chain }, r.limits)
+    { name = '$tier_changed', ts = r.now, props = cjson.encode({ from = old or cjson.null, to = tier }), source = r.source, chain = chain }, r.limits)
   return answer
 end)

@@ -5,6 +5,7 @@
  * after the claim timeout (60 s); Send Campaign's per-contact, per-campaign record makes the second
  * delivery send only what did not go out. Counted at the SMTP sink and in Redis.
  */
+import { readFileSync } from 'fs';
 import { Campaigns, SHARD_COUNT, acquireStore } from '../../../lib';
 import { n8n, sendEvents, sleep, state, storeConfig, uid, waitFor, workflow } from '../support/env';
 import { campaignSent, executionsRunBy, finishedExecutions, mailCounts, probe, workerLog } from './helpers';
@@ -24,7 +25,7 @@ describe('queue mode: a worker killed mid-stream', () => {
 		const addresses = ids.map((id) => `${id}@example.com`);
 		const victim = 0;
 		const victimFolder = s.queue!.folders.workers[victim];
-		const victimPid: number = JSON.parse(require('fs').readFileSync(`${victimFolder}/harness-state.json`, 'utf8')).pid;
+		const victimPid: number = JSON.parse(readFileSync(`${victimFolder}/harness-state.json`, 'utf8')).pid;
 
 		let killedAt = 0;
 		let ranOnVictimBeforeKill = 0;

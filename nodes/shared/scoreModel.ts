@@ -1,7 +1,7 @@
 import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ValidationError } from '../../lib/errors';
 import type { Decay, Grade, ScoreRule } from '../../lib/scoring';
-import { parseJsonParameter } from '../shared/items';
+import { parseJsonParameter } from './items';
 
 export function stringOrEmpty(value: unknown): string {
 	return value === undefined || value === null ? '' : String(value);
@@ -46,17 +46,6 @@ type Json = Record<string, unknown>;
 const present = (v: unknown) => v !== undefined && v !== null && v !== '';
 
 /**
- * The contact of an input item without expressions: `contact.id` (Contact Trigger), `contactId`
- * (Contact node), or `id`. Reading it directly skips n8n's per-item expression evaluation.
- */
-export function contactIdOf(json: Json): string {
-	const contact = json.contact as Json | undefined;
-	const id = contact && typeof contact === 'object' && present(contact.id) ? contact.id : present(json.contactId) ? json.contactId : json.id;
-	if (!present(id)) throw new ValidationError('contactId', 'The item has no contact ID (looked for contact.id, contactId and id)', 'Map the Contact ID with "Define Below".');
-	return String(id);
-}
-
-/**
  * The event of an input item: an `event` object {name, id, time, properties} (Contact Trigger,
  * webhook), or `event` as the name with `eventId` beside it (Contact node "Record Event"), or
  * top-level `name` / `eventId` / `time` / `properties`.
@@ -70,12 +59,4 @@ export function eventOf(json: Json): { name: string; id?: string; time?: unknown
 	const name = typeof event === 'string' ? event : json.name;
 	if (!present(name)) throw new ValidationError('eventName', 'The item has no event name (looked for event.name, event and name)', 'Map the event with "Define Below".');
 	return { name: name as string, id: present(json.eventId) ? String(json.eventId) : undefined, time: json.time, properties: json.properties };
-}
-
-/** Whether a raw node parameter value holds an n8n expression anywhere. */
-export function hasExpression(value: unknown): boolean {
-	if (typeof value === 'string') return value.startsWith('=');
-	if (Array.isArray(value)) return value.some(hasExpression);
-	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
-	return false;
 }

@@ -2,7 +2,7 @@ import type { IDataObject, IExecuteFunctions } from 'n8n-workflow';
 import { ValidationError } from '../../lib/errors';
 import { DEFAULT_TIERS } from '../../lib/engagement';
 import type { SegmentCondition, SegmentLeaf } from '../../lib/segments';
-import { parseJsonParameter } from '../shared/items';
+import { parseJsonParameter } from './items';
 
 const blank = (v: unknown) => v === undefined || v === null || v === '';
 /** 0 or empty days mean "ever" for event and e-mail conditions. */

@@ -1,0 +1,231 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
+import type { ChangeMode, ContactInput, ContactStore, FieldType } from '../../../../lib';
+import { chainOf, collect, jsonParameter, perItem } from '../../../shared/items';
+import { changeAndRead, changeOutput, emptyToUndefined, LABELS, options, relabel, showFor } from '../../../shared/contact';
+import { ValidationError } from '../../../../lib';
+
+const fieldTypeOptions = [
+	{ name: 'Automatic', value: 'auto', description: 'Keep the type the value has (text from the form stays text)' },
+	{ name: 'Boolean', value: 'boolean', description: 'True or false ("true" and "false" are accepted)' },
+	{ name: 'Date', value: 'date', description: 'ISO 8601 date or date-time, or epoch milliseconds' },
+	{ name: 'Number', value: 'number', description: 'A finite number ("42" is accepted)' },
+	{ name: 'Remove Field', value: 'remove', description: 'Delete the field from the contact' },
+	{ name: 'String', value: 'string', description: 'Text up to 64 KB' },
+];
+
+export const description: INodeProperties[] = [
+	{
+		displayName: 'Contact ID',
+		name: 'contactId',
+		type: 'string',
+		displayOptions: showFor(['contact'], ['upsert']),
+		default: '',
+		placeholder: 'e.g. crm-4711',
+		description: "Your CRM's ID for the contact. Leave empty to find the contact by e-mail; a new contact then gets its e-mail address as ID.",
+	},
+	{
+		displayName: 'Email',
+		name: 'email',
+		type: 'string',
+		displayOptions: showFor(['contact'], ['upsert']),
+		default: '',
+		placeholder: 'name@email.com',
+		description: 'E-mail address of the contact. Each address belongs to one contact only.',
+	},
+	{
+		displayName: 'Fields Input',
+		name: 'fieldsInput',
+		type: 'options',
+		displayOptions: showFor(['contact'], ['upsert']),
+		options: [
+			{ name: 'Define Below', value: 'fields', description: 'Add fields one by one with their type' },
+			{ name: 'JSON', value: 'json', description: 'Give all fields as one JSON object' },
+		],
+		default: 'fields',
+	},
+	{
+		displayName: 'Fields',
+		name: 'fieldsUi',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		placeholder: 'Add Field',
+		displayOptions: showFor(['contact'], ['upsert']),
+		default: {},
+		description: 'Custom fields to set on the contact; fields not listed keep their value',
+		options: [
+			{
+				displayName: 'Field',
+				name: 'field',
+				values: [
+					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'e.g. firstName', description: 'Name of the field (up to 128 characters)' },
+					{ displayName: 'Type', name: 'type', type: 'options', options: fieldTypeOptions, default: 'auto' },
+					{
+						displayName: 'Value',
+						name: 'value',
+						type: 'string',
+						default: '',
+						displayOptions: { hide: { type: ['remove'] } },
+						description: 'Value of the field; expressions keep their type',
+					},
+				],
+			},
+		],
+	},
+	{
+		displayName: 'Fields (JSON)',
+		name: 'fieldsJson',
+		type: 'json',
+		displayOptions: { show: { resource: ['contact'], operation: ['upsert'], fieldsInput: ['json'] } },
+		default: '{}',
+		placeholder: '{ "firstName": "Ada", "orders": 3, "birthday": { "value": "1990-02-28", "type": "date" } }',
+		description: 'Object of field name to value. A value may be a string, number or boolean, {"value", "type"} to force a type, or null to remove the field.',
+	},
+	{
+		displayName: 'Additional Fields',
+		name: 'additionalFields',
+		type: 'collection',
+		placeholder: 'Add Field',
+		displayOptions: showFor(['contact'], ['upsert']),
+		default: {},
+		options: [
+			{
+				displayName: 'Add Tags',
+				name: 'addTags',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. newsletter, vip',
+				description: 'Comma-separated tags to add (or an array from an expression)',
+			},
+			{
+				displayName: 'Consent Source',
+				name: 'consentSource',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. signup form',
+				description: 'Where the subscription status comes from (form, import, double opt-in...). Used with Subscription Status.',
+			},
+			{
+				displayName: 'Consent Time',
+				name: 'consentAt',
+				type: 'dateTime',
+				default: '',
+				description: 'When consent was given or withdrawn; defaults to now. Used with Subscription Status.',
+			},
+			{
+				displayName: 'Lifecycle Stage',
+				name: 'lifecycleStage',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. lead',
+				description: 'Stage such as subscriber, lead, customer (free text, up to 64 characters)',
+			},
+			{
+				displayName: 'Remove Tags',
+				name: 'removeTags',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. trial',
+				description: 'Comma-separated tags to remove (or an array from an expression)',
+			},
+			{
+				displayName: 'Subscription Status',
+				name: 'subscriptionStatus',
+				type: 'options',
+				options: [
+					{ name: 'Bounced', value: 'bounced' },
+					{ name: 'Complained', value: 'complained' },
+					{ name: 'Pending (Double Opt-In)', value: 'pending' },
+					{ name: 'Subscribed', value: 'subscribed' },
+					{ name: 'Unsubscribed', value: 'unsubscribed' },
+				],
+				default: 'subscribed',
+				description: 'Marketing e-mail status; bounced, complained and unsubscribed contacts receive no campaigns',
+			},
+			{
+				displayName: 'Time Zone',
+				name: 'timezone',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. Europe/Berlin',
+				description: 'IANA time zone of the contact, used for send windows and local-time triggers',
+			},
+		],
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		displayOptions: showFor(['contact'], ['upsert']),
+		default: {},
+		options: [
+			{
+				displayName: 'If Contact Exists',
+				name: 'writeMode',
+				type: 'options',
+				options: [
+					{ name: 'Create or Update', value: 'upsert', description: 'Create a new record, or update the current one if it already exists (upsert)' },
+					{ name: 'Fail (Create Only)', value: 'create', description: 'Only create new contacts; existing ones fail the item' },
+					{ name: 'Update Only', value: 'update', description: 'Only update existing contacts; missing ones fail the item' },
+				],
+				default: 'upsert',
+			},
+			{
+				displayName: 'Source',
+				name: 'source',
+				type: 'string',
+				default: 'n8n',
+				description: 'Recorded on the change events this upsert logs (shown to triggers)',
+			},
+		],
+	},
+];
+
+const upsertLabel = (field: string) => LABELS[field] ?? `Fields > ${field.startsWith('fields.') ? field.slice(7) : field}`;
+
+function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, unknown> {
+	if (ctx.getNodeParameter('fieldsInput', itemIndex) === 'json') {
+		return jsonParameter(ctx.getNodeParameter('fieldsJson', itemIndex, '{}'), 'fields');
+	}
+	const rows = (ctx.getNodeParameter('fieldsUi.field', itemIndex, []) as IDataObject[]) ?? [];
+	const fields: Record<string, unknown> = {};
+	rows.forEach((row, n) => {
+		const name = row.name;
+		if (typeof name !== 'string' || name.trim() === '') throw new ValidationError('fields', `Field ${n + 1} has no name`);
+		if (name in fields) throw new ValidationError(`fields.${name}`, `Field "${name}" is listed twice`);
+		const type = (row.type as string) ?? 'auto';
+		if (type === 'remove') fields[name] = null;
+		else if (type === 'auto') fields[name] = { value: row.value ?? '' };
+		else fields[name] = { value: row.value ?? '', type: type as FieldType };
+	});
+	return fields;
+}
+
+
+export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
+	const inputs = perItem(this, (i) => {
+		const extra = this.getNodeParameter('additionalFields', i, {}) as IDataObject;
+		const opts = options(this, i);
+		const input: ContactInput = {
+			id: emptyToUndefined(this.getNodeParameter('contactId', i, '')) as string | undefined,
+			email: emptyToUndefined(this.getNodeParameter('email', i, '')) as string | undefined,
+			fields: readFields(this, i),
+			timezone: emptyToUndefined(extra.timezone) as string | undefined,
+			lifecycleStage: emptyToUndefined(extra.lifecycleStage) as string | undefined,
+			addTags: emptyToUndefined(extra.addTags) as string[] | undefined,
+			removeTags: emptyToUndefined(extra.removeTags) as string[] | undefined,
+			context: { source: (opts.source as string) || 'n8n', chain: chainOf(this, i) },
+		};
+		if (input.id !== undefined) input.id = String(input.id);
+		if (extra.subscriptionStatus !== undefined) {
+			input.subscription = {
+				status: extra.subscriptionStatus as never,
+				source: (extra.consentSource as string) || 'n8n',
+				at: emptyToUndefined(extra.consentAt),
+			};
+		}
+		return { input, mode: ((opts.writeMode as string) || 'upsert') as ChangeMode };
+	});
+	const results = relabel(await changeAndRead(store, inputs), upsertLabel);
+	return collect(this, results, changeOutput);
+}

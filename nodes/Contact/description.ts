@@ -1,0 +1,24 @@
+import type { INodeProperties } from 'n8n-workflow';
+import * as contact from './actions/contact';
+import * as event from './actions/event';
+import * as inboundEmail from './actions/inboundEmail';
+import * as subscription from './actions/subscription';
+import * as tag from './actions/tag';
+
+const resource: INodeProperties = {
+	displayName: 'Resource',
+	name: 'resource',
+	type: 'options',
+	noDataExpression: true,
+	options: [
+		{ name: 'Contact', value: 'contact' },
+		{ name: 'Event', value: 'event' },
+		{ name: 'Inbound Email', value: 'inboundEmail' },
+		{ name: 'Subscription', value: 'subscription' },
+		{ name: 'Tag', value: 'tag' },
+	],
+	default: 'contact',
+};
+
+/** The node's parameters: the resource, then each resource's operation and its operations' parameters. */
+export const properties: INodeProperties[] = [resource, ...contact.description, ...event.description, ...tag.description, ...subscription.description, ...inboundEmail.description];
