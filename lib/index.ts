@@ -2,6 +2,7 @@ export * from './errors';
 export * from './keys';
 export * from './values';
 export * from './store';
+export * from './results';
 export * from './contacts';
 export * from './events';
 export * from './redis/connection';

@@ -106,6 +106,14 @@ export const CONTACT_KEY_SUFFIXES = {
 	deadLetters: 'dl',
 } as const;
 
+/**
+ * Core attributes of a contact (fields of its core hash) that a field rule or segment condition may
+ * name besides custom fields. The time ones hold epoch milliseconds; Lua scripts get them as the
+ * set `CORE_TIME_FIELDS` from the helper "contact_keys".
+ */
+export const CORE_FIELDS = ['id', 'email', 'timezone', 'lifecycleStage', 'status', 'consentSource', 'consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt'] as const;
+export const CORE_TIME_FIELDS: ReadonlySet<string> = new Set(['consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt']);
+
 export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
 
 export class Keys {

@@ -6,6 +6,7 @@ import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { LIMITS } from './limits';
 import { Contacts } from './contacts';
 import { Events } from './events';
+import type { Result } from './results';
 
 export interface StoreLimits {
 	/** Approximate entries kept per shard of the event log (stream MAXLEN ~). */
@@ -35,20 +36,6 @@ export interface StoreOptions {
 	/** Clock in epoch milliseconds (tests move it). */
 	now?: () => number;
 }
-
-/** Where a change came from, carried on every event it logs. */
-export interface ChangeContext {
-	source?: string;
-	/** Workflows the triggering event already passed through, oldest first (for Loop Guard). */
-	chain?: ChainLink[];
-}
-
-export interface ChainLink {
-	workflowId: string;
-	executionId?: string;
-}
-
-export type Result<T> = { ok: true; value: T } | { ok: false; error: Error };
 
 /** The contact store of one workspace (key prefix) on one Redis or Redis Cluster. */
 export class ContactStore {
@@ -190,17 +177,6 @@ export class ContactStore {
 }
 
 /**
- * Runs `fn` for every item concurrently: ioredis auto-pipelining sends the commands issued in the
- * same tick together, so a batch costs one round trip per step (per node on a cluster), not per item.
- */
-export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) => Promise<T>): Promise<Array<Result<T>>> {
-	const settled = await Promise.allSettled(items.map((item, index) => Promise.resolve().then(() => fn(item, index))));
-	return settled.map((s) =>
-		s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: toStoreError(s.reason) as Error },
-	);
-}
-
-/**
  * The pack's error for a script's error reply ("NOT_FOUND ...", "EXISTS ...", an ACL refusal of one
  * of its commands) or a connection failure; a Lua error names its file and line.
  */
@@ -242,7 +218,3 @@ export interface BatchCall<I, T> {
 const YIELD_EVERY = 1000;
 /** A chunk ends at a contact's last item, or within a contact at this many times the chunk size. */
 const MAX_CHUNK_FACTOR = 5;
-
-export function chainJson(chain: ChainLink[] | undefined): string {
-	return JSON.stringify(chain ?? []);
-}

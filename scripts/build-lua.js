@@ -12,7 +12,8 @@
 // (ContactStore.runBatch).
 // Redis reports errors at lines of the assembled script: each script carries a line map back to
 // the files (lib/redis/scripts.ts locateScriptError).
-// The helper "contact_keys" is written here too, from lib/keys.ts (CONTACT_KEY_SUFFIXES).
+// The helpers "contact_keys", "operators" and "decay" are written here too, from lib's tables
+// (GENERATED_HELPERS): Lua gets every vocabulary it shares with TypeScript from them.
 const { readdirSync, readFileSync, writeFileSync, existsSync } = require('fs');
 const { dirname, join, relative, basename } = require('path');
 const ts = require('typescript');
@@ -20,7 +21,6 @@ const ts = require('typescript');
 const ROOT = join(__dirname, '..');
 const LIB = join(ROOT, 'lib');
 const OUTPUT = join(LIB, 'redis', 'scripts.generated.ts');
-const CONTACT_KEYS = join(LIB, 'redis', 'lua', 'contact_keys.lua');
 
 const INCLUDE = /^--- @include "([\w-]+)"\s*$/;
 /** A file's top-level names: `local function name` and `local name =` at the start of a line. */
@@ -144,7 +144,7 @@ function camel(name) {
 }
 
 /** Every script of a lib folder (lib/<concept>/lua/<name>.lua), assembled and checked. */
-function assembleAll(lib = LIB) {
+function assembleAll(lib = LIB, tables = generatedTables()) {
 	const helpers = helpersOf(lib);
 	const files = readdirSync(lib, { withFileTypes: true })
 		.filter((d) => d.isDirectory() && d.name !== 'redis' && existsSync(join(lib, d.name, 'lua')))
@@ -165,6 +165,7 @@ function assembleAll(lib = LIB) {
 		expand(script, helpers, out, seen);
 		const lua = out.lines.join('\n') + '\n';
 		checkArguments(script, header, lua);
+		checkTableKeys(script, lua, tables);
 		byName.set(id, {
 			id,
 			file,
@@ -207,37 +208,101 @@ function render(scripts) {
 function loadTs(file) {
 	const module = { exports: {} };
 	const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
-	const localRequire = (id) => (id.startsWith('.') ? loadTs(join(dirname(file), `${id}.ts`)) : require(id));
+	const local = (id) => [`${id}.ts`, join(id, 'index.ts')].map((f) => join(dirname(file), f)).find(existsSync);
+	const localRequire = (id) => (id.startsWith('.') ? loadTs(local(id)) : require(id));
 	new Function('require', 'module', 'exports', js.outputText)(localRequire, module, module.exports);
 	return module.exports;
 }
 
-/** The helper "contact_keys": lib/keys.ts CONTACT_KEY_SUFFIXES as the Lua table SUFFIX. */
-function contactKeysHelper() {
-	const suffixes = loadTs(join(LIB, 'keys.ts')).CONTACT_KEY_SUFFIXES;
+const LUA_RESERVED = new Set('and break do else elseif end false for function goto if in local nil not or repeat return then true until while'.split(' '));
+/** A name Lua code can write as TABLE.name; others are written TABLE['name'] (the operator "in"). */
+const luaName = (key) => /^[A-Za-z_]\w*$/.test(key) && !LUA_RESERVED.has(key);
+
+/** A Lua table constructor from a flat object of strings, numbers and booleans. */
+function luaTable(entries) {
+	return `{ ${Object.entries(entries)
+		.map(([key, value]) => `${luaName(key) ? key : `[${JSON.stringify(key)}]`} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
+		.join(', ')} }`;
+}
+
+/**
+ * Helpers written here from lib's tables, so that Lua never restates a vocabulary: each is
+ * lib/redis/lua/<name>.lua, defining the Lua tables in `tables` (every script's TABLE.key is checked).
+ */
+const GENERATED_HELPERS = {
+	contact_keys: () => {
+		const { CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS } = loadTs(join(LIB, 'keys.ts'));
+		return {
+			from: 'lib/keys.ts CONTACT_KEY_SUFFIXES and CORE_TIME_FIELDS',
+			about: [
+				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds",
+				'kept per event name, score model or Loop Guard scope. CORE_TIME_FIELDS: the core hash fields holding epoch ms.',
+			],
+			tables: {
+				SUFFIX: Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])),
+				CORE_TIME_FIELDS: Object.fromEntries([...CORE_TIME_FIELDS].map((name) => [name, true])),
+			},
+		};
+	},
+	operators: () => {
+		const { OPERATOR_TABLE } = loadTs(join(LIB, 'segments', 'operators.ts'));
+		return {
+			from: 'lib/segments/operators.ts OPERATOR_TABLE',
+			about: ['The operators of Lead Score field rules, which the scoring script evaluates: OP.<operator> is its name.'],
+			tables: { OP: Object.fromEntries(Object.keys(OPERATOR_TABLE).filter((op) => OPERATOR_TABLE[op].fieldRule).map((op) => [op, op])) },
+		};
+	},
+	decay: () => {
+		const { DECAY_MODE_CODES, HALF_LIVES_KEPT } = loadTs(join(LIB, 'scoring', 'decay.ts'));
+		return {
+			from: 'lib/scoring/decay.ts DECAY_MODE_CODES and HALF_LIVES_KEPT',
+			about: ['An award is stored as "points|<DECAY_MODE code>|periodMs"; a halving one is dropped after DECAY.halfLivesKept half-lives.'],
+			tables: { DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT } },
+		};
+	},
+};
+
+/** Every generated helper's Lua tables: name -> entries. */
+function generatedTables() {
+	return Object.assign({}, ...Object.values(GENERATED_HELPERS).map((make) => make().tables));
+}
+
+function renderHelper(helper) {
 	return [
-		'-- Generated by scripts/build-lua.js from lib/keys.ts CONTACT_KEY_SUFFIXES: do not edit.',
-		"-- A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds",
-		'-- kept per event name, score model or Loop Guard scope.',
-		'local SUFFIX = {',
-		...Object.entries(suffixes).map(([kind, suffix]) => `  ${kind} = ${JSON.stringify(`:${suffix}`)},`),
-		'}',
+		`-- Generated by scripts/build-lua.js from ${helper.from}: do not edit.`,
+		...helper.about.map((line) => `-- ${line}`),
+		...Object.entries(helper.tables).map(([name, entries]) => `local ${name} = ${luaTable(entries)}`),
 		'',
 	].join('\n');
+}
+
+/** Fails when a script names a key that its generated table lacks (TABLE.key would be nil). */
+function checkTableKeys(script, lua, tables) {
+	const code = codeOnly(lua);
+	for (const [name, entries] of Object.entries(tables)) {
+		const uses = [
+			...[...code.matchAll(new RegExp(`(?<![\\w.:])${name}\\.([A-Za-z_]\\w*)`, 'g'))].map((m) => m[1]),
+			// TABLE['key'] (string literals are blanked in `code`: read the text).
+			...[...lua.matchAll(new RegExp(`(?<![\\w.:])${name}\\[(["'])(.*?)\\1\\]`, 'g'))].map((m) => m[2]),
+		];
+		for (const key of uses) {
+			if (!(key in entries)) fail(script.file, 0, `uses ${name}.${key}, which ${name} does not have (see GENERATED_HELPERS)`);
+		}
+	}
 }
 
 function writeIfChanged(file, text) {
 	if (!existsSync(file) || readFileSync(file, 'utf8') !== text) writeFileSync(file, text);
 }
 
-/** Writes the helper "contact_keys", then the scripts module, each when its content changed. */
+/** Writes the generated helpers, then the scripts module, each when its content changed. */
 function buildScripts() {
-	writeIfChanged(CONTACT_KEYS, contactKeysHelper());
+	for (const [name, make] of Object.entries(GENERATED_HELPERS)) writeIfChanged(join(LIB, 'redis', 'lua', `${name}.lua`), renderHelper(make()));
 	writeIfChanged(OUTPUT, render(assembleAll()));
 	return OUTPUT;
 }
 
-module.exports = { buildScripts, assembleAll, LuaBuildError };
+module.exports = { buildScripts, assembleAll, GENERATED_HELPERS, LuaBuildError };
 
 if (require.main === module) {
 	try {

@@ -1,7 +1,8 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '../errors';
 import { scripts } from '../redis/scripts';
-import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
 import { checkName, checkProperties, normalizeEmail } from '../values';
 import { SYSTEM_EVENTS } from '../events';
 import type { Contact, SubscriptionStatus } from '../contacts';

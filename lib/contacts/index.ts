@@ -1,7 +1,8 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
 import { CONTACT_KEY_SUFFIXES } from '../keys';
 import { scripts } from '../redis/scripts';
-import { chainJson, settleAll, type ChangeContext, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
 import {
 	checkContactId,
 	checkName,

@@ -2,7 +2,8 @@ import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { scripts } from '../redis/scripts';
-import { chainJson, type ChainLink, type ChangeContext, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { chainJson, type ChainLink, type ChangeContext, type Result } from '../results';
 import { checkContactId, checkName, LIMITS } from '../values';
 
 const DAY = 86_400_000;

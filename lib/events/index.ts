@@ -1,6 +1,7 @@
 import { ValidationError } from '../errors';
 import { scripts } from '../redis/scripts';
-import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { chainJson, settleAll, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName, checkProperties, LIMITS, toEventTime, toTimestamp } from '../values';
 
 /** Names of events the pack itself logs; user events may not start with "$". */

@@ -1,7 +1,8 @@
 import { createHash } from 'crypto';
 import { SUPPRESSED_STATUSES, type SubscriptionStatus } from '../contacts';
 import { SYSTEM_EVENTS } from '../events';
-import { settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { settleAll, type ChainLink, type Result } from '../results';
 import { ValidationError } from '../errors';
 import { normalizeEmail } from '../values';
 import type { InboundKind, InboundMessage } from './classify';

@@ -2,7 +2,8 @@ import { randomUUID } from 'crypto';
 import { ValidationError } from '../errors';
 import { encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
-import { settleAll, type ChainLink, type ContactStore, type Result } from '../store';
+import type { ContactStore } from '../store';
+import { settleAll, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName } from '../values';
 
 export type LoopScope = { kind: 'workflow' } | { kind: 'all' } | { kind: 'group'; name: string };

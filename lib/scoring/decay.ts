@@ -2,7 +2,7 @@
  * Decay of awarded points, computed at read time so no job has to run. Each award is stored with
  * its time and its own decay ("points|mode|periodMs", mode n = none, x = expire, h = half-life);
  * the score at an instant is the sum of the awards' values at that instant. The Lua scoring
- * script computes the same sum (lib/scoring/lua/apply_score.lua: entry_value); keep them equal.
+ * script computes the same sum (lib/redis/lua/award_value.lua); test/lib/parity.test.ts holds them equal.
  */
 import { ValidationError } from '../errors';
 
@@ -15,11 +15,17 @@ export interface Decay {
 }
 
 const DAY = 86_400_000;
-const MODE_CODE: Record<DecayMode, string> = { none: 'n', expire: 'x', halfLife: 'h' };
+/**
+ * The mode's letter in the stored form. The Lua scoring script gets these as `DECAY_MODE`, and
+ * HALF_LIVES_KEPT, from the helper "decay" that scripts/build-lua.js writes from this file.
+ */
+export const DECAY_MODE_CODES: Readonly<Record<DecayMode, string>> = { none: 'n', expire: 'x', halfLife: 'h' };
+/** A halving award older than this many half-lives (worth under a millionth) is dropped by the scoring script. */
+export const HALF_LIVES_KEPT = 20;
 
 export function checkDecay(decay: Decay | undefined, field = 'decay'): Decay {
 	if (decay === undefined || decay === null) return { mode: 'none' };
-	if (!(decay.mode in MODE_CODE)) throw new ValidationError(`${field}.mode`, `"${String(decay.mode)}" is not a decay mode`, 'Use none, expire or halfLife.');
+	if (!(decay.mode in DECAY_MODE_CODES)) throw new ValidationError(`${field}.mode`, `"${String(decay.mode)}" is not a decay mode`, 'Use none, expire or halfLife.');
 	if (decay.mode === 'none') return { mode: 'none' };
 	const days = Number(decay.days);
 	if (!Number.isFinite(days) || days <= 0 || days > 36_500) {
@@ -31,7 +37,7 @@ export function checkDecay(decay: Decay | undefined, field = 'decay'): Decay {
 /** The stored form of one award's points and decay. */
 export function encodeAward(points: number, decay: Decay): string {
 	const period = decay.mode === 'none' ? 0 : Math.round((decay.days as number) * DAY);
-	return `${points}|${MODE_CODE[decay.mode]}|${period}`;
+	return `${points}|${DECAY_MODE_CODES[decay.mode]}|${period}`;
 }
 
 export interface AwardValue {
@@ -47,11 +53,11 @@ export function awardValue(encoded: string, at: number, now: number): AwardValue
 	const [rawPoints, mode, rawPeriod] = encoded.split('|');
 	const points = Number(rawPoints);
 	const period = Number(rawPeriod);
-	if (mode === 'x') {
+	if (mode === DECAY_MODE_CODES.expire) {
 		const value = now < at + period ? points : 0;
 		return { value, ceiling: Math.max(value, 0), floor: Math.min(value, 0) };
 	}
-	if (mode === 'h') {
+	if (mode === DECAY_MODE_CODES.halfLife) {
 		const value = points * Math.pow(0.5, Math.max(now - at, 0) / period);
 		return { value, ceiling: Math.max(value, 0), floor: Math.min(value, 0) };
 	}

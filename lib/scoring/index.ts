@@ -1,22 +1,19 @@
 import { ValidationError } from '../errors';
-import { encodeKeyPart } from '../keys';
+import { CORE_FIELDS, CORE_TIME_FIELDS, encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
-import { chainJson, settleAll, type ChainLink, type ContactStore, type Result } from '../store';
-import { checkContactId, checkName, LIMITS, toEventTime } from '../values';
-import { compileProperties, dateMs, type EvalContext, type PropertyFilter } from '../segments/operators';
+import type { ContactStore } from '../store';
+import { chainJson, settleAll, type ChainLink, type Result } from '../results';
+import { checkContactId, checkName, LIMITS, toEventTime, toTimestamp } from '../values';
+import { compileOperator, compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
 
 export type Frequency = 'everyTime' | 'oncePerDay' | 'oncePerContact';
 
-/** Operators a field rule may use (evaluated inside the scoring script, atomically). */
-export const FIELD_RULE_OPERATORS = ['equals', 'notEquals', 'contains', 'notContains', 'startsWith', 'endsWith', 'gt', 'gte', 'lt', 'lte', 'between', 'exists', 'notExists', 'in', 'notIn'] as const;
-export type FieldRuleOperator = (typeof FIELD_RULE_OPERATORS)[number];
+export { FIELD_RULE_OPERATORS, type FieldRuleOperator } from '../segments/operators';
 
-/** Core contact attributes a field rule or segment condition may name besides custom fields. */
-export const CORE_FIELDS = ['id', 'email', 'timezone', 'lifecycleStage', 'status', 'consentSource', 'consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt'] as const;
-export const CORE_TIME_FIELDS = new Set(['consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt']);
+export { CORE_FIELDS, CORE_TIME_FIELDS } from '../keys';
 
 export interface ScoreRule {
 	/** Stable name: award keys use it, so renaming a rule lets it award again. */
@@ -141,6 +138,10 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 	if (!FIELD_RULE_OPERATORS.includes(op)) {
 		throw new ValidationError(`${path}.field.operator`, `Unknown operator "${String(f.operator)}" for a field rule`, `Use one of: ${FIELD_RULE_OPERATORS.join(', ')}.`);
 	}
+	// The checks (and errors) of a Segment Filter condition with the same operator: a rule the
+	// segment side rejects (between with a number and a date, or its bounds reversed...) is
+	// rejected here too, not evaluated by the script.
+	compileOperator({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }, `${path}.field`);
 	const condition: LuaCondition = { field, core: (CORE_FIELDS as readonly string[]).includes(field), op, ignoreCase: Boolean(f.ignoreCase) };
 	if (op === 'exists' || op === 'notExists') return condition;
 	if (op === 'in' || op === 'notIn') {

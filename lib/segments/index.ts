@@ -1,7 +1,8 @@
 import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import { scripts } from '../redis/scripts';
-import type { ContactStore, Result } from '../store';
+import type { ContactStore } from '../store';
+import type { Result } from '../results';
 import { checkContactId } from '../values';
 import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
 

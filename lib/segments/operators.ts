@@ -8,30 +8,50 @@ import { DateTime } from 'luxon';
 import { ValidationError } from '../errors';
 import { calendarDate, isAnniversaryOn, resolveZone, type LeapDayRule } from '../dates';
 
-export const VALUE_OPERATORS = [
-	'equals',
-	'notEquals',
-	'contains',
-	'notContains',
-	'startsWith',
-	'endsWith',
-	'gt',
-	'gte',
-	'lt',
-	'lte',
-	'between',
-	'exists',
-	'notExists',
-	'in',
-	'notIn',
-	'regex',
-	'before',
-	'after',
-	'withinLastDays',
-	'notWithinLastDays',
-	'anniversaryToday',
-] as const;
-export type ValueOperator = (typeof VALUE_OPERATORS)[number];
+/**
+ * The one table of value operators: the value saved in workflows, the name and description the
+ * nodes show, and where an operator may be used. `fieldRule`: Lead Score field rules may use it
+ * (the scoring script evaluates those inside Redis: lib/scoring/lua/apply_score.lua, which gets
+ * their names as `OP` from the helper "operators" that scripts/build-lua.js writes from this
+ * table). `date`: it reads dates only (Lead Score's property conditions do not offer these).
+ */
+export const OPERATOR_TABLE = {
+	equals: { name: 'Equals', description: 'The value equals this one (numbers by number, dates by instant)', fieldRule: true, date: false },
+	notEquals: { name: 'Not Equals', description: 'The value is absent or differs from this one', fieldRule: true, date: false },
+	contains: { name: 'Contains', description: 'The value\'s text contains this text', fieldRule: true, date: false },
+	notContains: { name: 'Not Contains', description: 'The value is absent or its text does not contain this text', fieldRule: true, date: false },
+	startsWith: { name: 'Starts With', description: 'The value\'s text starts with this text', fieldRule: true, date: false },
+	endsWith: { name: 'Ends With', description: 'The value\'s text ends with this text', fieldRule: true, date: false },
+	gt: { name: 'Greater Than', description: 'A number above this number, or a date after this date', fieldRule: true, date: false },
+	gte: { name: 'Greater Than or Equal', description: 'A number at or above this number, or a date at or after this date', fieldRule: true, date: false },
+	lt: { name: 'Less Than', description: 'A number below this number, or a date before this date', fieldRule: true, date: false },
+	lte: { name: 'Less Than or Equal', description: 'A number at or below this number, or a date at or before this date', fieldRule: true, date: false },
+	between: { name: 'Between', description: 'From Value to Value 2, both included (two numbers or two dates)', fieldRule: true, date: false },
+	exists: { name: 'Exists', description: 'The value is set', fieldRule: true, date: false },
+	notExists: { name: 'Not Exists', description: 'The value is not set', fieldRule: true, date: false },
+	in: { name: 'In List', description: 'The value equals one of a comma-separated list', fieldRule: true, date: false },
+	notIn: { name: 'Not In List', description: 'The value is absent or equals none of a comma-separated list', fieldRule: true, date: false },
+	regex: { name: 'Regex', description: 'The value\'s text matches this regular expression (/pattern/flags or a bare pattern)', fieldRule: false, date: false },
+	before: { name: 'Date Before', description: 'A date before this date', fieldRule: false, date: true },
+	after: { name: 'Date After', description: 'A date after this date', fieldRule: false, date: true },
+	withinLastDays: { name: 'Within the Last Days', description: 'A date in the last N days up to now, both ends included', fieldRule: false, date: true },
+	notWithinLastDays: { name: 'Not Within the Last Days', description: 'A date that is not in the last N days', fieldRule: false, date: true },
+	anniversaryToday: { name: 'Anniversary Today', description: 'The date\'s day and month are today in the contact\'s time zone', fieldRule: false, date: true },
+} as const satisfies Record<string, { name: string; description: string; fieldRule: boolean; date: boolean }>;
+
+export const VALUE_OPERATORS = Object.keys(OPERATOR_TABLE) as Array<keyof typeof OPERATOR_TABLE>;
+export type ValueOperator = keyof typeof OPERATOR_TABLE;
+
+/** Operators Lead Score field rules may use (evaluated inside the scoring script, atomically). */
+export type FieldRuleOperator = { [K in ValueOperator]: (typeof OPERATOR_TABLE)[K]['fieldRule'] extends true ? K : never }[ValueOperator];
+export const FIELD_RULE_OPERATORS = VALUE_OPERATORS.filter((op): op is FieldRuleOperator => OPERATOR_TABLE[op].fieldRule);
+
+/** A node's options for the operators that pass `include` (all by default), sorted by name as n8n lists options. */
+export function operatorOptions(include: (operator: ValueOperator) => boolean = () => true): Array<{ name: string; value: ValueOperator; description: string }> {
+	return VALUE_OPERATORS.filter(include)
+		.map((value) => ({ name: OPERATOR_TABLE[value].name, value, description: OPERATOR_TABLE[value].description }))
+		.sort((a, b) => a.name.localeCompare(b.name));
+}
 
 export interface ValueCondition {
 	operator: ValueOperator | string;

@@ -4,9 +4,11 @@
  */
 import { createHmac } from 'crypto';
 import { ValidationError } from '../errors';
-import { settleAll, type ContactStore } from '../store';
+import type { ContactStore } from '../store';
+import { settleAll } from '../results';
 import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, checkProperties, LIMITS, parseJson, toEventTime } from '../values';
+import type { Route } from './routes';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
 import {
 	fetchSnsCertificate,
@@ -27,7 +29,6 @@ import {
 	type Provider,
 } from './esp';
 
-export type Route = 'events' | 'open' | 'click' | 'unsubscribe' | 'esp';
 
 export interface WebhookRequest {
 	method: string;

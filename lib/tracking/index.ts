@@ -1,4 +1,5 @@
 export * from './tokens';
 export * from './esp';
 export * from './handler';
+export * from './routes';
 export * from './secrets';

@@ -1,5 +1,6 @@
 import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'crypto';
 import { ValidationError } from '../errors';
+import { routeUrl } from './routes';
 
 /** What a tracking link does: open pixel, click redirect, unsubscribe. */
 export type TokenKind = 'o' | 'c' | 'u';
@@ -144,8 +145,8 @@ export function verifyToken(secret: string, token: unknown, kind: TokenKind): Tr
 export function trackingUrls(baseUrl: string) {
 	const base = checkRedirectUrl(baseUrl, 'trackingBaseUrl').replace(/\/+$/, '');
 	return {
-		open: (token: string) => `${base}/t/o/${token}`,
-		click: (token: string) => `${base}/t/c/${token}`,
-		unsubscribe: (token: string) => `${base}/u/${token}`,
+		open: (token: string) => routeUrl(base, 'open', token),
+		click: (token: string) => routeUrl(base, 'click', token),
+		unsubscribe: (token: string) => routeUrl(base, 'unsubscribe', token),
 	};
 }

@@ -1,6 +1,6 @@
 import { ValidationError } from '../errors';
 import { SYSTEM_EVENTS } from '../events';
-import type { ChainLink } from '../store';
+import type { ChainLink } from '../results';
 import { checkName, LIMITS } from '../values';
 
 /** One entry of the event log, as the trigger hands it on. */

@@ -1,4 +1,5 @@
 import type { INodeParameters, INodeProperties } from 'n8n-workflow';
+import { OPERATOR_TABLE, operatorOptions } from '../../lib/segments/operators';
 
 /** Output indexes; a failed item goes to Scored (routeResults), the output every item reaches. */
 export const SCORED = 0;
@@ -13,27 +14,11 @@ export const configuredOutputs = (parameters: INodeParameters) =>
 			]
 		: [{ type: 'main', displayName: 'Scored' }];
 
-const FIELD_OPERATORS = [
-	{ name: 'Between', value: 'between' },
-	{ name: 'Contains', value: 'contains' },
-	{ name: 'Ends With', value: 'endsWith' },
-	{ name: 'Equals', value: 'equals' },
-	{ name: 'Exists', value: 'exists' },
-	{ name: 'Greater Than', value: 'gt' },
-	{ name: 'Greater Than or Equal', value: 'gte' },
-	{ name: 'In List', value: 'in' },
-	{ name: 'Less Than', value: 'lt' },
-	{ name: 'Less Than or Equal', value: 'lte' },
-	{ name: 'Not Contains', value: 'notContains' },
-	{ name: 'Not Equals', value: 'notEquals' },
-	{ name: 'Not Exists', value: 'notExists' },
-	{ name: 'Not In List', value: 'notIn' },
-	{ name: 'Regex', value: 'regex' },
-	{ name: 'Starts With', value: 'startsWith' },
-];
+// Event property conditions: every operator but the date ones.
+const FIELD_OPERATORS = operatorOptions((op) => !OPERATOR_TABLE[op].date);
 
 // Field rules run inside the scoring script, which has no regular expressions.
-const RULE_FIELD_OPERATORS = FIELD_OPERATORS.filter((o) => o.value !== 'regex');
+const RULE_FIELD_OPERATORS = operatorOptions((op) => OPERATOR_TABLE[op].fieldRule);
 
 export const properties: INodeProperties[] = [
 	{

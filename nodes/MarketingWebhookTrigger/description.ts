@@ -1,4 +1,5 @@
 import type { INodeProperties, IWebhookDescription } from 'n8n-workflow';
+import { PROVIDERS, ROUTES, routePattern, type Route } from '../../lib';
 
 /**
  * Every path sits under <n8n>/webhook/<webhookId>/<Path parameter>/; that prefix is the tracking base
@@ -17,22 +18,14 @@ const hook = (httpMethod: string, path: string): IWebhookDescription => ({
 	...(path.includes(':') ? { isFullPath: true } : {}),
 });
 
-export const MARKETING_WEBHOOKS: IWebhookDescription[] = [
-	hook('POST', 'events'),
-	hook('GET', 't/o/:openToken'),
-	hook('HEAD', 't/o/:openToken'),
-	hook('GET', 't/c/:clickToken'),
-	hook('HEAD', 't/c/:clickToken'),
-	hook('GET', 'u/:unsubscribeToken'),
-	hook('HEAD', 'u/:unsubscribeToken'),
-	hook('POST', 'u/:unsubscribeToken'),
-	hook('POST', 'esp/:provider'),
-];
+export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as Route[]).flatMap((route) =>
+	ROUTES[route].methods.map((method) => hook(method, routePattern(route))),
+);
 
 export const properties: INodeProperties[] = [
 	{
 		displayName:
-			'Paths under this node\'s production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>events</b> (POST CRM/site/form events), <b>esp/sendgrid</b>, <b>esp/mailgun</b>, <b>esp/postmark</b>, <b>esp/ses</b>, <b>esp/brevo</b>, and the tracking paths t/o, t/c, u. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign\'s Tracking Base URL.',
+			`Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, and the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 		name: 'notice',
 		type: 'notice',
 		default: '',

@@ -7,17 +7,8 @@ import {
 	type IWebhookFunctions,
 	type IWebhookResponseData,
 } from 'n8n-workflow';
-import { WebhookHandler, webhookSecretsProblems, type Route, type WebhookConfig, type WebhookSecrets } from '../../lib';
+import { routeOfParams, WebhookHandler, webhookSecretsProblems, type WebhookConfig, type WebhookSecrets } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
-
-/** Which route a request came in on, from the path parameter n8n filled in. */
-export function routeOf(params: Record<string, string | undefined>): { route: Route; params: Record<string, string> } {
-	if (params.openToken !== undefined) return { route: 'open', params: { token: params.openToken } };
-	if (params.clickToken !== undefined) return { route: 'click', params: { token: params.clickToken } };
-	if (params.unsubscribeToken !== undefined) return { route: 'unsubscribe', params: { token: params.unsubscribeToken } };
-	if (params.provider !== undefined) return { route: 'esp', params: { provider: params.provider } };
-	return { route: 'events', params: {} };
-}
 
 const EMIT_OF: Record<string, (event: IDataObject) => boolean> = {
 	events: (e) => e.source === 'events',
@@ -64,7 +55,7 @@ type RawRequest = {
 export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const req = this.getRequestObject() as unknown as RawRequest;
 	const res = this.getResponseObject();
-	const { route, params } = routeOf((req.params ?? {}) as Record<string, string>);
+	const { route, params } = routeOfParams((req.params ?? {}) as Record<string, string>);
 	const options = this.getNodeParameter('options', {}) as IDataObject;
 	const emit = this.getNodeParameter('emit', []) as string[];
 

@@ -1,4 +1,5 @@
 import type { INodeParameters, INodeProperties } from 'n8n-workflow';
+import { operatorOptions } from '../../lib/segments/operators';
 
 /** Output indexes in Filter Items mode; an item that could not be evaluated goes to Not Matched (routeResults). */
 export const MATCHED = 0;
@@ -16,29 +17,7 @@ export const configuredOutputs = (parameters: INodeParameters) =>
 				{ type: 'main', displayName: 'Not Matched' },
 			];
 
-const VALUE_OPERATOR_OPTIONS = [
-	{ name: 'Anniversary Today', value: 'anniversaryToday', description: 'The date\'s day and month are today in the contact\'s time zone' },
-	{ name: 'Between', value: 'between' },
-	{ name: 'Contains', value: 'contains' },
-	{ name: 'Date After', value: 'after' },
-	{ name: 'Date Before', value: 'before' },
-	{ name: 'Ends With', value: 'endsWith' },
-	{ name: 'Equals', value: 'equals' },
-	{ name: 'Exists', value: 'exists' },
-	{ name: 'Greater Than', value: 'gt' },
-	{ name: 'Greater Than or Equal', value: 'gte' },
-	{ name: 'In List', value: 'in' },
-	{ name: 'Less Than', value: 'lt' },
-	{ name: 'Less Than or Equal', value: 'lte' },
-	{ name: 'Not Contains', value: 'notContains' },
-	{ name: 'Not Equals', value: 'notEquals' },
-	{ name: 'Not Exists', value: 'notExists' },
-	{ name: 'Not In List', value: 'notIn' },
-	{ name: 'Not Within the Last Days', value: 'notWithinLastDays' },
-	{ name: 'Regex', value: 'regex' },
-	{ name: 'Starts With', value: 'startsWith' },
-	{ name: 'Within the Last Days', value: 'withinLastDays' },
-];
+const VALUE_OPERATOR_OPTIONS = operatorOptions();
 
 const MEMBER_TYPES = ['grade', 'tier', 'lifecycleStage', 'subscription'];
 

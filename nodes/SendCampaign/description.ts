@@ -1,4 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
+import { ROUTES } from '../../lib/tracking/routes';
 
 /** Output indexes; a failed item goes to Skipped (routeResults): it was not sent. */
 export const SENT = 0;
@@ -100,7 +101,7 @@ export const properties: INodeProperties[] = [
 		placeholder: 'https://n8n.example.com/webhook/1f2e.../marketing',
 		displayOptions: send,
 		description:
-			'Production URL of your Marketing Webhook Trigger (without /events). Needed for the List-Unsubscribe link of every marketing mail and for open and click tracking.',
+			`Production URL of your Marketing Webhook Trigger (without /${ROUTES.events.path}). Needed for the List-Unsubscribe link of every marketing mail and for open and click tracking.`,
 	},
 	{
 		displayName: 'Options',

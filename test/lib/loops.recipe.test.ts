@@ -8,7 +8,7 @@
 import { closeAllStores } from '../../lib/redis/pool';
 import { LoopGuard } from '../../lib/loops';
 import { compileFilter, EventLogConsumer, type LogEvent } from '../../lib/triggers';
-import type { ChainLink } from '../../lib/store';
+import type { ChainLink } from '../../lib/results';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());

@@ -1,13 +1,15 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
-import { CONTACT_KEY_SUFFIXES } from '../../lib/keys';
+import { CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS } from '../../lib/keys';
+import { DECAY_MODE_CODES, HALF_LIVES_KEPT } from '../../lib/scoring/decay';
+import { FIELD_RULE_OPERATORS } from '../../lib/segments/operators';
 import { createClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { scripts, sourceLine, type Script } from '../../lib/redis/scripts';
 import { openStore, storeConfig, topologies } from '../harness/store';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { assembleAll } = require('../../scripts/build-lua.js');
+const { assembleAll, GENERATED_HELPERS } = require('../../scripts/build-lua.js');
 
 afterAll(() => closeAllStores());
 
@@ -84,32 +86,47 @@ describe('script registry', () => {
 	});
 });
 
-describe('contact key suffixes', () => {
+describe('vocabularies shared with Lua (contact key suffixes, field rule operators, decay codes)', () => {
+	const generated = Object.keys(GENERATED_HELPERS).map((name) => `${name}.lua`);
 	const luaFiles = (dir: string): string[] =>
 		readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-			d.isDirectory() ? luaFiles(join(dir, d.name)) : d.name.endsWith('.lua') && d.name !== 'contact_keys.lua' ? [join(dir, d.name)] : [],
+			d.isDirectory() ? luaFiles(join(dir, d.name)) : d.name.endsWith('.lua') && !generated.includes(d.name) ? [join(dir, d.name)] : [],
 		);
-
-	it('are spelled in no Lua file: scripts take them from lib/keys.ts through the helper "contact_keys"', () => {
-		const suffixes = new Set<string>(Object.values(CONTACT_KEY_SUFFIXES));
-		const spelled = luaFiles(LIB).flatMap((file) =>
+	/** Every `file:line text` of a hand-written Lua file whose code (comments left out) matches `pattern`. */
+	const spelled = (pattern: RegExp, keep: (m: RegExpMatchArray) => boolean = () => true) =>
+		luaFiles(LIB).flatMap((file) =>
 			readFileSync(file, 'utf8')
 				.split('\n')
-				.flatMap((line, i) =>
-					[...line.replace(/--.*$/, '').matchAll(/'(:[a-z]+:?)'|"(:[a-z]+:?)"/g)]
-						.filter((m) => suffixes.has((m[1] ?? m[2]).replace(/:/g, '')))
-						.map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`),
-				),
+				.flatMap((line, i) => [...line.replace(/--.*$/, '').matchAll(pattern)].filter(keep).map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`)),
 		);
-		expect(spelled).toEqual([]);
+
+	it('has no contact key suffix spelled in a Lua file: scripts take them from lib/keys.ts through the helper "contact_keys"', () => {
+		const suffixes = new Set<string>(Object.values(CONTACT_KEY_SUFFIXES));
+		// ':k', ":sv:", ':lg:scope'...: a string that starts with a suffix between colons.
+		expect(spelled(/(['"]):([a-z]+)(?::[^'"]*)?\1/g, (m) => suffixes.has(m[2]))).toEqual([]);
 	});
 
-	it('reach Lua as the TypeScript table has them', async () => {
+	it('has no field rule operator name or decay code spelled in a Lua file: they come from the helpers "operators" and "decay"', () => {
+		const operators = new Set<string>(FIELD_RULE_OPERATORS);
+		// (OP['in'] is how Lua names the operator "in", a Lua keyword.)
+		expect(spelled(/(?<!\bOP\[)(['"])(\w+)\1/g, (m) => operators.has(m[2]))).toEqual([]);
+		// In the scoring scripts, an award's decay mode compared with a letter, or an award value written with one ("|n|0").
+		expect(spelled(/mode\s*[~=]=\s*['"]|['"]\|[a-z]\|/g).filter((at) => at.startsWith('lib/scoring/'))).toEqual([]);
+	});
+
+	it('reach Lua as the TypeScript tables have them', async () => {
 		const client = createClient(storeConfig('standalone'));
 		try {
-			const lua = readFileSync(join(LIB, 'redis', 'lua', 'contact_keys.lua'), 'utf8') + '\nreturn cjson.encode(SUFFIX)';
-			const inLua = JSON.parse((await client.eval(lua, 0)) as string);
-			expect(inLua).toEqual(Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])));
+			for (const [name, make] of Object.entries(GENERATED_HELPERS) as Array<[string, () => { tables: Record<string, Record<string, unknown>> }]>) {
+				const { tables } = make();
+				const lua = readFileSync(join(LIB, 'redis', 'lua', `${name}.lua`), 'utf8') + `\nreturn cjson.encode({ ${Object.keys(tables).map((t) => `${t} = ${t}`).join(', ')} })`;
+				expect(JSON.parse((await client.eval(lua, 0)) as string)).toEqual(tables);
+			}
+			const { tables } = GENERATED_HELPERS.contact_keys();
+			expect(tables.SUFFIX).toEqual(Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])));
+			expect(Object.keys(tables.CORE_TIME_FIELDS)).toEqual([...CORE_TIME_FIELDS]);
+			expect(Object.keys(GENERATED_HELPERS.operators().tables.OP)).toEqual(FIELD_RULE_OPERATORS);
+			expect(GENERATED_HELPERS.decay().tables).toEqual({ DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT } });
 		} finally {
 			await client.quit();
 		}
@@ -177,6 +194,15 @@ describe('scripts/build-lua.js', () => {
 	it('fails a script that includes a helper it does not use', () => {
 		write([...header, '--- @include "register"', '--- @include "batch"', 'reg_key(KEYS[1], ARGV[1])']);
 		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but uses none of its names/);
+	});
+
+	it("fails a script that names a key a generated table lacks (OP, SUFFIX, DECAY_MODE...)", () => {
+		write([...header, '--- @include "operators"', "return KEYS[1] == OP.equals or KEYS[1] == OP['in'] or KEYS[1] == OP.equalz"]);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses OP\.equalz, which OP does not have/);
+		write([...header, '--- @include "operators"', "return KEYS[1] == OP['inn']"]);
+		expect(() => assembleAll(lib)).toThrow(/uses OP\.inn/);
+		write([...header, '--- @include "operators"', "return KEYS[1] == OP.equals or KEYS[1] == OP['in']"]);
+		expect(() => assembleAll(lib)).not.toThrow();
 	});
 
 	it('fails a script without a header, or one that uses a KEYS or ARGV its header does not name', () => {

@@ -10,19 +10,23 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { closeAllStores } from '../../lib/redis/pool';
 import { Campaigns, type CampaignSpec } from '../../lib/campaigns';
-import { PIXEL_GIF, WebhookHandler, type Route, type WebhookConfig } from '../../lib/tracking';
+import { PIXEL_GIF, ROUTES, routeOfParams, routePattern, WebhookHandler, type Route, type WebhookConfig } from '../../lib/tracking';
 import { openStore, topologies } from '../harness/store';
 import { legacyToken } from '../harness/tokens';
 
 const SECRET = 'tracking-signing-secret-0123456789';
 
-/** The trigger's routes below its base URL, as n8n serves them: the request's path to a route and its parameters. */
+/**
+ * The trigger's routes below its base URL, as n8n serves them: the patterns the node registers
+ * (routePattern) fill in the path parameter, and routeOfParams picks the route, as the node does.
+ */
 function routeOf(path: string): { route: Route; params: Record<string, string> } | null {
-	const [, prefix, value] = /^\/(events|t\/o|t\/c|u|esp)(?:\/([^/]+))?$/.exec(path) ?? [];
-	if (prefix === 'events') return value === undefined ? { route: 'events', params: {} } : null;
-	if (value === undefined) return null;
-	const route = ({ 't/o': 'open', 't/c': 'click', u: 'unsubscribe', esp: 'esp' } as const)[prefix as 't/o' | 't/c' | 'u' | 'esp'];
-	return route ? { route, params: { [route === 'esp' ? 'provider' : 'token']: decodeURIComponent(value) } } : null;
+	for (const route of Object.keys(ROUTES) as Route[]) {
+		const [prefix, param] = routePattern(route).split('/:');
+		const m = new RegExp(`^/${prefix}${param ? '/([^/]+)' : ''}$`).exec(path);
+		if (m) return routeOfParams(param ? { [param]: decodeURIComponent(m[1]) } : {});
+	}
+	return null;
 }
 
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'esp', name), 'utf8'));

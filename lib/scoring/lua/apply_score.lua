@@ -15,6 +15,9 @@
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
 -- per field rule. One string costs less to build, send and parse than nested arrays.
 --- @include "contact_keys"
+--- @include "operators"
+--- @include "decay"
+--- @include "award_value"
 --- @include "register"
 --- @include "events"
 --- @include "batch"
@@ -26,35 +29,11 @@ local ixScore, ixMin = shard .. ':ix:score:' .. model, shard .. ':ix:scoremin:' 
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
--- Same arithmetic as lib/scoring/decay.ts awardValue.
-local function entry_value(enc, at)
-  local points, mode, period = string.match(enc, '^([^|]+)|(%a)|(%d+)$')
-  points, period = tonumber(points), tonumber(period)
-  local v = points
-  if mode == 'x' then
-    if now >= at + period then v = 0 end
-  elseif mode == 'h' then
-    local age = now - at
-    if age < 0 then age = 0 end
-    v = points * math.pow(0.5, age / period)
-  else
-    return v, v, v, mode, period
-  end
-  return v, math.max(v, 0), math.min(v, 0), mode, period
-end
-
-local function round2(x)
-  local y = math.floor(x * 100 + 0.5) / 100
-  if y == 0 then return 0 end
-  return y
-end
-
 -- Field rules: the stored value, typed as the segment reader sees it.
-local CORE_TIMES = { createdAt = true, updatedAt = true, lastActivityAt = true, lastEventAt = true, consentAt = true }
 local function field_value(base, c)
   if c.core then
     local v = redis.call('HGET', base, c.field)
-    if v and CORE_TIMES[c.field] and tonumber(v) then return v, tonumber(v) end
+    if v and CORE_TIME_FIELDS[c.field] and tonumber(v) then return v, tonumber(v) end
     return v, nil
   end
   local enc = redis.call('HGET', base .. SUFFIX.fields, c.field)
@@ -88,37 +67,37 @@ end
 local function holds(base, c)
   local text, num = field_value(base, c)
   local op = c.op
-  if op == 'exists' then return text ~= nil end
-  if op == 'notExists' then return text == nil end
-  if text == nil then return op == 'notEquals' or op == 'notIn' or op == 'notContains' end
-  if op == 'equals' then return eq(text, num, c.a, c) end
-  if op == 'notEquals' then return not eq(text, num, c.a, c) end
-  if op == 'in' or op == 'notIn' then
+  if op == OP.exists then return text ~= nil end
+  if op == OP.notExists then return text == nil end
+  if text == nil then return op == OP.notEquals or op == OP.notIn or op == OP.notContains end
+  if op == OP.equals then return eq(text, num, c.a, c) end
+  if op == OP.notEquals then return not eq(text, num, c.a, c) end
+  if op == OP['in'] or op == OP.notIn then
     local found = false
     for _, operand in ipairs(c.list) do
       if eq(text, num, operand, c) then found = true end
     end
-    if op == 'in' then return found end
+    if op == OP['in'] then return found end
     return not found
   end
-  if op == 'contains' then return string.find(lower(text, c), lower(c.a.str, c), 1, true) ~= nil end
-  if op == 'notContains' then return string.find(lower(text, c), lower(c.a.str, c), 1, true) == nil end
-  if op == 'startsWith' then
+  if op == OP.contains then return string.find(lower(text, c), lower(c.a.str, c), 1, true) ~= nil end
+  if op == OP.notContains then return string.find(lower(text, c), lower(c.a.str, c), 1, true) == nil end
+  if op == OP.startsWith then
     local s, p = lower(text, c), lower(c.a.str, c)
     return string.sub(s, 1, #p) == p
   end
-  if op == 'endsWith' then
+  if op == OP.endsWith then
     local s, p = lower(text, c), lower(c.a.str, c)
     return #p <= #s and string.sub(s, -#p) == p
   end
   local x = ordered(text, num, c.a)
   if x == nil then return false end
   local a = c.a.num or c.a.iso
-  if op == 'gt' then return x > a end
-  if op == 'gte' then return x >= a end
-  if op == 'lt' then return x < a end
-  if op == 'lte' then return x <= a end
-  if op == 'between' then
+  if op == OP.gt then return x > a end
+  if op == OP.gte then return x >= a end
+  if op == OP.lt then return x < a end
+  if op == OP.lte then return x <= a end
+  if op == OP.between then
     local b = c.b.num or c.b.iso
     return x >= a and x <= b
   end
@@ -161,21 +140,21 @@ local function load(base, id)
     end
     st.valid = now < st.nextExpiry
     -- The score indexes hold these bounds already (see flush).
-    st.indexedHi, st.indexedLo = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
+    st.indexedHi, st.indexedLo = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
   end
   return st
 end
 
 -- Adds (sign 1) or removes (sign -1) an award's value to the running sums.
 local function adjust(st, enc, at, sign)
-  local v, h, l, mode, period = entry_value(enc, at)
-  if mode == 'h' then
+  local v, h, l, mode, period = award_value(enc, at, now)
+  if mode == DECAY_MODE.halfLife then
     -- A second half-life, or an award dated ahead (its value is held until then): full pass.
     if at > now or (st.halfLife and st.halfLife ~= period) then st.valid = false end
     st.halfLife, st.hpos, st.hneg = period, st.hpos + sign * h, st.hneg + sign * l
-    if at + 20 * period < st.nextExpiry then st.nextExpiry = at + 20 * period end
+    if at + DECAY.halfLivesKept * period < st.nextExpiry then st.nextExpiry = at + DECAY.halfLivesKept * period end
   else
-    if mode == 'x' and v ~= 0 and at + period < st.nextExpiry then st.nextExpiry = at + period end
+    if mode == DECAY_MODE.expire and v ~= 0 and at + period < st.nextExpiry then st.nextExpiry = at + period end
     st.sum, st.hi, st.lo = st.sum + sign * v, st.hi + sign * h, st.lo + sign * l
   end
   st.n = st.n + sign
@@ -215,21 +194,21 @@ local function full_pass(st)
     local gone = enc == nil
     local v, h, l, mode, period
     if enc then
-      v, h, l, mode, period = entry_value(enc, at)
+      v, h, l, mode, period = award_value(enc, at, now)
       if kind ~= 'o:' and kind ~= 'f:' then
-        if mode == 'x' and v == 0 then gone = true end
-        if mode == 'h' and now - at > 20 * period then gone = true end
+        if mode == DECAY_MODE.expire and v == 0 then gone = true end
+        if mode == DECAY_MODE.halfLife and now - at > DECAY.halfLivesKept * period then gone = true end
       end
     end
     if gone then
       table.insert(dead, key)
     else
-      if mode == 'h' then
+      if mode == DECAY_MODE.halfLife then
         if at > now or (halfLife and halfLife ~= period) then cacheable = false end
         halfLife = period
-        if at + 20 * period < nextExpiry then nextExpiry = at + 20 * period end
+        if at + DECAY.halfLivesKept * period < nextExpiry then nextExpiry = at + DECAY.halfLivesKept * period end
       end
-      if mode == 'x' and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
+      if mode == DECAY_MODE.expire and v ~= 0 and at + period < nextExpiry then nextExpiry = at + period end
       table.insert(keep, { key = key, kind = kind, v = v, hi = h, lo = l, mode = mode })
     end
   end
@@ -240,7 +219,7 @@ local function full_pass(st)
     for _, e in ipairs(keep) do
       if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
         over = over - 1
-        if e.mode == 'n' then base_points = base_points + e.v end
+        if e.mode == DECAY_MODE.none then base_points = base_points + e.v end
         table.insert(dead, e.key)
       else
         table.insert(kept, e)
@@ -258,7 +237,7 @@ local function full_pass(st)
   end
   st.sum, st.hi, st.lo, st.hpos, st.hneg = base_points, base_points, base_points, 0, 0
   for _, e in ipairs(keep) do
-    if e.mode == 'h' then
+    if e.mode == DECAY_MODE.halfLife then
       st.hpos, st.hneg = st.hpos + e.hi, st.hneg + e.lo
     else
       st.sum, st.hi, st.lo = st.sum + e.v, st.hi + e.hi, st.lo + e.lo
@@ -339,7 +318,7 @@ local function score_item(st, r)
     table.insert(fieldResults, ok and '1' or '0')
     if ok and not present then
       redis.call('ZADD', st.awardsKey, now, f.key)
-      local enc = f.points .. '|n|0'
+      local enc = f.points .. '|' .. DECAY_MODE.none .. '|0'
       add_award(st, f.key, now, enc)
       st.present[i] = enc
       table.insert(awarded, f.index)
@@ -354,8 +333,8 @@ local function score_item(st, r)
   end
 
   if not (st.valid and st.n <= m.maxAwards) then full_pass(st) end
-  local score = round2(st.sum + st.hpos + st.hneg)
-  st.ceiling, st.floor = round2(st.hi + st.hpos), round2(st.lo + st.hneg)
+  local score = round_score(st.sum + st.hpos + st.hneg)
+  st.ceiling, st.floor = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
 
   local grade = m.grades[1].name
   for _, g in ipairs(m.grades) do

@@ -1,0 +1,29 @@
+-- The decay arithmetic of lib/scoring/decay.ts (awardValue, roundScore), which the parity test
+-- (test/lib/parity.test.ts) holds equal to it.
+--- @include "decay"
+
+-- An award's value at `now` from its stored form "points|mode|periodMs" and its time: value,
+-- ceiling and floor (the most and least it can be worth from now on), mode and period. Expired at
+-- exactly at + period; halved every period.
+local function award_value(enc, at, now)
+  local points, mode, period = string.match(enc, '^([^|]+)|(%a)|(%d+)$')
+  points, period = tonumber(points), tonumber(period)
+  local v = points
+  if mode == DECAY_MODE.expire then
+    if now >= at + period then v = 0 end
+  elseif mode == DECAY_MODE.halfLife then
+    local age = now - at
+    if age < 0 then age = 0 end
+    v = points * math.pow(0.5, age / period)
+  else
+    return v, v, v, mode, period
+  end
+  return v, math.max(v, 0), math.min(v, 0), mode, period
+end
+
+-- A score rounded to 2 decimals, never -0.
+local function round_score(x)
+  local y = math.floor(x * 100 + 0.5) / 100
+  if y == 0 then return 0 end
+  return y
+end
