@@ -4,7 +4,7 @@
 // fetch them and point the bench at them (docs/bounces.md):
 //   BOUNCE_CORPUS=<set-of-emails>/maildir/bsd BOUNCE_LABELS=<go-sisimai>/fact:<rb-sisimai>/test/public npm run bench bounces
 // Prints the confusion matrix of classes, the dangerous errors with example files, the recipient
-// accuracy and the agreement per MTA family. A correctness measure, not a timing one.
+// accuracy, the agreement per MTA family, and the parse time per sample (to keep the parser's cost in check).
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { basename, join } from 'path';
 import { parseInbound, type InboundKind } from '../lib/inbound';
@@ -111,7 +111,8 @@ function readLabels(paths: string): Map<string, ExpectedFact[]> {
 	return byFile;
 }
 
-const ADDRESS = /<?([A-Za-z0-9._%+'=\/-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?/g;
+// The local part in RFC 5322's atext (an RFC 2047 encoded word that a sender put there, "=?utf-8?B?...?=", included).
+const ADDRESS = /<?([A-Za-z0-9.!#$%&'*+\/=?^_`{|}~-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+)>?/g;
 
 /**
  * The addresses that may be "who bounced", read from the sample independently of the classifier.
@@ -166,6 +167,7 @@ export async function run(): Promise<void> {
 	const files = readdirSync(corpus).filter((f) => f.endsWith('.eml')).sort();
 	const rows: Row[] = [];
 	const unlabelled: string[] = [];
+	const parseMs: number[] = [];
 	for (const file of files) {
 		const facts = expected.get(file);
 		if (!facts || facts.length === 0) {
@@ -173,7 +175,9 @@ export async function run(): Promise<void> {
 			continue;
 		}
 		const raw = readFileSync(join(corpus, file));
+		const started = process.hrtime.bigint();
 		const message = await parseInbound(raw);
+		parseMs.push(Number(process.hrtime.bigint() - started) / 1e6);
 		facts.sort((a, b) => a.index - b.index);
 		const got = ourClass(message.kind, facts[0]);
 		const classes = facts.map(expectedClass);
@@ -241,5 +245,10 @@ export async function run(): Promise<void> {
 		const misses = f.wrong.slice(0, 4).map((r) => `${r.file.replace(/\.eml$/, '')} ${r.expected}->${r.got}`);
 		console.log(`  ${f.family.padEnd(26)} ${`${f.right}/${f.total}`.padStart(7)}${misses.length ? `   ${misses.join(', ')}` : ''}`);
 	}
+	const sorted = [...parseMs].sort((a, b) => a - b);
+	const total = parseMs.reduce((a, b) => a + b, 0);
+	console.log(
+		`\nparse time (parseInbound, one process, warm after the first): ${total.toFixed(0)} ms for ${parseMs.length} samples, median ${sorted[Math.floor(sorted.length / 2)]?.toFixed(2)} ms, p95 ${sorted[Math.floor(sorted.length * 0.95)]?.toFixed(2)} ms, max ${sorted[sorted.length - 1]?.toFixed(1)} ms`,
+	);
 	if (process.env.BOUNCE_VERBOSE) for (const r of rows.filter((x) => x.got !== x.expected)) console.log(`MISS ${r.file} expected ${r.expected} got ${r.got} ${r.status ?? ''}`);
 }

@@ -12,7 +12,8 @@ import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { compileModel, Scoring, type ScoreModel } from '../lib/scoring';
 import type { LeadScore as LeadScoreNode } from '../nodes/LeadScore/LeadScore.node';
 import { contactStoreCredentials, runNode } from '../test/harness/n8n';
-import { freePort, startRedis } from '../test/harness/redis';
+import { freePort } from '../tools/ports';
+import { startRedis } from '../test/harness/redis';
 import { spawn, type ChildProcess } from 'child_process';
 import type { RedisClient } from '../lib/redis/connection';
 

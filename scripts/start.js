@@ -12,8 +12,8 @@
 const { execSync, spawn, spawnSync } = require('node:child_process');
 const crypto = require('node:crypto');
 const fs = require('node:fs');
-const net = require('node:net');
 const path = require('node:path');
+const { preferredOrFreePort } = require('../tools/ports.js');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOCAL = path.join(ROOT, '.n8n-local');
@@ -37,19 +37,7 @@ function ensureInstalled() {
   if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
   say('checking n8n (first install takes about 9 minutes) ...');
   // Its progress lines show, as the first install takes about 10 minutes.
-  execSync(`bash ${JSON.stringify(path.join(__dirname, 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
-}
-
-function portFree(port) {
-  return new Promise((resolve) => {
-    const srv = net.createServer();
-    srv.once('error', () => resolve(false));
-    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
-  });
-}
-
-async function pickPort(preferred, n8n) {
-  return (await portFree(preferred)) ? preferred : await n8n.freePort();
+  execSync(`bash ${JSON.stringify(path.join(ROOT, 'tools', 'n8n', 'install.sh'))}`, { stdio: ['ignore', 'inherit', 'inherit'] });
 }
 
 function secrets() {
@@ -81,9 +69,9 @@ function redisFromUrl(url) {
   };
 }
 
-async function startRedis(n8n, dir = REDIS_DIR, preferredPort = Number(process.env.MA_REDIS_PORT || 6390)) {
+async function startRedis(dir = REDIS_DIR, preferredPort = Number(process.env.MA_REDIS_PORT || 6390)) {
   fs.mkdirSync(dir, { recursive: true });
-  const port = await pickPort(preferredPort, n8n);
+  const port = await preferredOrFreePort(preferredPort);
   const child = spawn(
     'redis-server',
     ['--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--appendonly', 'yes', '--save', '60 1000', '--logfile', path.join(dir, 'redis.log')],
@@ -109,9 +97,9 @@ function stopChild(child) {
 
 async function main() {
   ensureInstalled();
-  const n8n = require('./n8n/n8n.js');
-  const queueMode = require('./n8n/queue.js');
-  const examples = require('./examples.js');
+  const n8n = require('../tools/n8n/index.js');
+  const queueMode = require('../tools/n8n/queue.js');
+  const examples = require('../examples/index.js');
   const { startMailCatcher } = require('./mail-catcher.js');
   const stops = [];
   let stopping = false;
@@ -135,7 +123,7 @@ async function main() {
       redis = redisFromUrl(process.env.REDIS_URL);
       say(`using Redis at ${redis.host}:${redis.port} (REDIS_URL)`);
     } else {
-      const local = await startRedis(n8n);
+      const local = await startRedis();
       stops.push(local.stop);
       redis = local;
       say(`Redis on 127.0.0.1:${redis.port}, data in ${path.relative(ROOT, REDIS_DIR)}/`);
@@ -155,7 +143,7 @@ async function main() {
     } else {
       const catcher = await startMailCatcher({
         dir: MAIL_DIR,
-        port: await pickPort(Number(process.env.MA_SMTP_PORT || 2525), n8n),
+        port: await preferredOrFreePort(Number(process.env.MA_SMTP_PORT || 2525)),
         onMail: ({ file, to }) => say(`mail to ${to.join(', ')} saved as ${path.relative(ROOT, file)}`),
       });
       stops.push(catcher.stop);
@@ -171,11 +159,11 @@ async function main() {
       const { startPostgres } = require('./postgres.js');
       const postgres = startPostgres({
         dir: process.env.MA_POSTGRES_DIR || path.join(QUEUE_DIR, 'postgres'),
-        port: await pickPort(Number(process.env.MA_POSTGRES_PORT || 5433), n8n),
+        port: await preferredOrFreePort(Number(process.env.MA_POSTGRES_PORT || 5433)),
         password: postgresPassword,
       });
       stops.push(async () => postgres.stop());
-      const queueRedis = await startRedis(n8n, path.join(QUEUE_DIR, 'queue-redis'), Number(process.env.MA_QUEUE_REDIS_PORT || 6391));
+      const queueRedis = await startRedis(path.join(QUEUE_DIR, 'queue-redis'), Number(process.env.MA_QUEUE_REDIS_PORT || 6391));
       stops.push(queueRedis.stop);
       say(`queue mode: Postgres on 127.0.0.1:${postgres.port}, the queue's Redis on 127.0.0.1:${queueRedis.port}`);
       folders = queueMode.queueFolders(QUEUE_DIR);
@@ -193,8 +181,8 @@ async function main() {
     else n8n.prepareUserFolder({ userFolder, tarball });
     // Re-imported every run (same ids), so they follow the Redis and SMTP of this run.
     n8n.importCredentials(userFolder, examples.credentials({ redis, smtp, webhook: { sharedSecret }, signingSecret }), { env: cliEnv });
-    const port = await pickPort(Number(process.env.N8N_PORT || 5678), n8n);
-    const webhookPort = QUEUE_MODE ? await pickPort(Number(process.env.MA_WEBHOOK_PORT || 5680), n8n) : port;
+    const port = await preferredOrFreePort(Number(process.env.N8N_PORT || 5678));
+    const webhookPort = QUEUE_MODE ? await preferredOrFreePort(Number(process.env.MA_WEBHOOK_PORT || 5680)) : port;
     if (!fs.existsSync(examplesMarker)) {
       say('importing the example workflows ...');
       let source = examples.EXAMPLES_DIR;
@@ -259,16 +247,7 @@ async function main() {
   Ctrl-C stops n8n${QUEUE_MODE ? ', Postgres, the queue\'s Redis' : ''}${process.env.REDIS_URL ? '' : ', Redis'}${process.env.SMTP_HOST ? '' : ' and the mail catcher'}.
 `);
     // n8n runs detached; stay alive while it runs.
-    await new Promise((resolve) => {
-      const t = setInterval(() => {
-        try {
-          process.kill(instance.pid, 0);
-        } catch {
-          clearInterval(t);
-          resolve();
-        }
-      }, 1000);
-    });
+    await n8n.waitForExit(instance.pid);
     if (!stopping) {
       console.error(`n8n exited unexpectedly; see ${instance.logFile}`);
       await shutdown(1);

@@ -16,7 +16,7 @@ ensureDependencies();
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
 if (chosen.includes('queue')) execSync(`node ${JSON.stringify(join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-chromium.js'))}`, { stdio: 'inherit' });
-execSync(`bash ${JSON.stringify(join(__dirname, 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
+execSync(`bash ${JSON.stringify(join(__dirname, '..', 'tools', 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
 
 const args = process.argv.slice(2);
 const total = { passed: 0, failed: 0, skipped: 0 };

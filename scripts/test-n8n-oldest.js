@@ -13,5 +13,5 @@ process.env.N8N_VERSION = oldest[1];
 
 ensureDependencies();
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
-execSync(`bash ${JSON.stringify(join(__dirname, 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
+execSync(`bash ${JSON.stringify(join(__dirname, '..', 'tools', 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
 process.exit(runJest(['-c', 'jest.n8n-oldest.config.js', ...process.argv.slice(2)]));

@@ -80,3 +80,17 @@ describe('documentation links', () => {
 		expect(statSync(join(ROOT, 'README.md')).size).toBeLessThanOrEqual(10 * 1024);
 	});
 });
+
+describe('tracked files', () => {
+	it('carry no leftover merge-conflict markers', () => {
+		const { execFileSync } = require('child_process') as typeof import('child_process');
+		// git grep exits 1 when nothing matches: that is the passing case.
+		let hits = '';
+		try {
+			hits = execFileSync('git', ['grep', '-n', '-E', '^(<<<<<<< |>>>>>>> |=======$)', '--', '.', ':!package-lock.json'], { cwd: ROOT, encoding: 'utf8' });
+		} catch (error) {
+			if ((error as { status?: number }).status !== 1) throw error;
+		}
+		expect(hits).toBe('');
+	});
+});

@@ -7,6 +7,7 @@ import { execFileSync } from 'child_process';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync } from 'fs';
 import { basename, dirname, join, resolve } from 'path';
 import type { ICredentialType, INodeType } from 'n8n-workflow';
+import { CREDENTIAL_NAME, STORE_CREDENTIAL_TEST } from '../nodes/shared/store';
 
 const ROOT = resolve(__dirname, '..');
 const PKG = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as {
@@ -64,6 +65,9 @@ describe('the published package', () => {
 		expect(icons).toHaveLength(2);
 		for (const icon of icons) expect(shipped).toContain(icon);
 		expect(shipped).toContain(path.replace(/\.js$/, '.json'));
+		// The credentials lists spell the names out for n8n's linter; they must be the shared constants.
+		expect(node.description.credentials?.find((c) => c.name === CREDENTIAL_NAME)).toMatchObject({ required: true, testedBy: STORE_CREDENTIAL_TEST });
+		expect(typeof node.methods?.credentialTest?.[STORE_CREDENTIAL_TEST]).toBe('function');
 	});
 
 	it.each(PKG.n8n.credentials.map((path) => [path]))('ships and loads the credential %s, with light and dark icons', (path) => {
@@ -93,7 +97,7 @@ describe('the published package', () => {
 			(path) => !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) && !/^dist\/.+\.(js|d\.ts|js\.map|svg|png|node\.json|lua)$/.test(path),
 		);
 		expect(unexpected).toEqual([]);
-		const notForUsers = shipped.filter((path) => /(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|example-workflows)\/|\.test\.|\.spec\./.test(path));
+		const notForUsers = shipped.filter((path) => /(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|tools|examples)\/|\.test\.|\.spec\./.test(path));
 		expect(notForUsers).toEqual([]);
 	});
 

@@ -33,8 +33,9 @@ const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
-const n8n = require('../../scripts/n8n/n8n.js');
-const examples = require('../../scripts/examples.js');
+const n8n = require('../../tools/n8n/index.js');
+const examples = require('../../examples/index.js');
+const { freePort } = require('../../tools/ports.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 10000);
 const BATCH = Number(process.env.MA_BENCH_BATCH || 100);
@@ -219,7 +220,7 @@ async function main() {
   n8n.install();
   const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-n8n-'));
   const userFolder = path.join(root, 'n8n');
-  const port = await n8n.freePort();
+  const port = await freePort();
   const redisPort = port + 1;
   const redisDir = path.join(root, 'redis');
   fs.mkdirSync(redisDir);
@@ -227,7 +228,7 @@ async function main() {
   let instance;
   try {
     for (let i = 0; i < 50 && redisCli(redisPort, 'ping') !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 100));
-    const tarball = n8n.packPackage(examples.REPO_DIR, { outDir: path.join(root, 'pack'), build: !process.env.MA_BENCH_NO_BUILD });
+    const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: path.join(root, 'pack'), build: !process.env.MA_BENCH_NO_BUILD });
     n8n.prepareUserFolder({ userFolder, tarball });
     const [store] = examples.credentials({ redis: { port: redisPort, keyPrefix: 'bench:' }, smtp: { port: 25 }, webhook: { sharedSecret: 'x' }, signingSecret: 'bench-signing-secret-0123456789abcdef' });
     n8n.importCredentials(userFolder, [

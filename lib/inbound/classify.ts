@@ -60,6 +60,11 @@ function addressIn(value: string | undefined | null): string | null {
 	return match ? match[1].toLowerCase() : null;
 }
 
+/** An address with a domain that can be mailed (the sender's Original-Recipient, not a local rewrite like "a@store3"). */
+function routable(address: string | null): string | null {
+	return address && /@[^@.]+\.[^@]+$/.test(address) ? address : null;
+}
+
 function addresses(field: AddressObject | AddressObject[] | undefined): string[] {
 	const list = Array.isArray(field) ? field : field ? [field] : [];
 	return list.flatMap((a) => a.value.map((v) => v.address?.toLowerCase()).filter((v): v is string => Boolean(v)));
@@ -236,7 +241,7 @@ const FAILURE_SUBJECT =
 
 /** Words only a failure report uses: with them, mail from anyone is read as a bounce. */
 const FAILURE_WORDS =
-	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|メールエラー|送信できませんでした|宛先不明)/i;
+	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|not a member of (this|the) (mailing )?list|メールエラー|送信できませんでした|宛先不明)/i;
 
 /** Where a plain-text bounce starts quoting the returned message. */
 const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
@@ -248,8 +253,10 @@ function bounceText(text: string): string {
 }
 
 const EMAIL = "[A-Za-z0-9._%+'=/-]+@[A-Za-z0-9-]+(?:\\.[A-Za-z0-9-]+)*\\.[A-Za-z]{2,}";
-/** Where bounces name the failed address: "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
+/** Where bounces name the failed address: a refusing list, "<a@b>:" (qmail), alone on its line (Exim, Sendmail), RCPT TO, "to <a@b>". */
 const RECIPIENT_LINES = [
+	// A mailing list that refused the post names itself ("not a member of this mailing list <list@host>").
+	new RegExp(`\\bmailing list[ \\t]*<(${EMAIL})>`, 'i'),
 	new RegExp(`^[ \\t]*<?(${EMAIL})>?:?[ \\t]*(\\(.*\\)|\\[.*\\])?[ \\t]*$`, 'm'),
 	new RegExp(`^[ \\t]*<(${EMAIL})>`, 'm'),
 	new RegExp(`RCPT TO:?[ \\t]*<(${EMAIL})>`, 'i'),
@@ -486,9 +493,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	// carry the report fields inline in the text instead of a message/delivery-status part.
 	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
 	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(text, 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
-	if (dsn || inlineBlocks.length > 0) {
-		const [perMessage, ...recipients] = dsn ? parseFieldBlocks(dsn.body) : [new Map(), ...inlineBlocks];
-		const blocks = recipients.length > 0 ? recipients : perMessage ? [perMessage] : [];
+	const [perMessage, ...recipientBlocks] = dsn ? parseFieldBlocks(dsn.body) : [new Map<string, string[]>(), ...inlineBlocks];
+	const blocks = recipientBlocks.length > 0 ? recipientBlocks : perMessage ? [perMessage] : [];
+	// A report without any per-recipient field ("Delivery report unavailable") is read like a plain-text bounce below.
+	if (blocks.some((b) => ['final-recipient', 'original-recipient', 'action', 'status'].some((field) => b.has(field)))) {
 		const failed =
 			blocks.find((b) => /^failed/i.test(header(b, 'action') ?? '')) ??
 			blocks.find((b) => /^delayed/i.test(header(b, 'action') ?? '')) ??
@@ -504,7 +512,9 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const explanation = bounceText(text);
 		const own = new Set([from, ...to].filter((a): a is string => Boolean(a)));
 		const recipient = failed
-			? (addressIn(header(failed, 'final-recipient')) ?? addressIn(header(failed, 'original-recipient')) ?? recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
+			? (routable(addressIn(header(failed, 'original-recipient'))) ??
+				addressIn(header(failed, 'final-recipient')) ??
+				recipientInText(`${serverAnswer ?? ''}\n${explanation}`, own))
 			: null;
 		const original = originalIds(returnedHeaders(parts, text), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');

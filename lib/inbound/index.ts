@@ -226,13 +226,3 @@ export class Inbound {
 		});
 	}
 }
-
-/** Records classified inbound messages on a store (see `Inbound.record`); `lookupSend` matches our sends. */
-export async function recordInbound(
-	store: ContactStore,
-	messages: InboundMessage[],
-	options: RecordInboundOptions & { lookupSend?: SendLookup } = {},
-): Promise<Array<Result<InboundOutcome>>> {
-	const { lookupSend, ...rest } = options;
-	return new Inbound(store, { lookupSend }).record(messages, rest);
-}

@@ -130,3 +130,25 @@ export class LoopGuard {
 		});
 	}
 }
+
+/** Longest chain carried on; anything longer is a loop Loop Guard stops long before. */
+const MAX_CHAIN = 50;
+
+/**
+ * The chain an event recorded now carries: the workflows the item has passed through (its
+ * `$chain`; malformed links are dropped, not fatal) with the current workflow appended, so Loop
+ * Guard sees cycles across workflows.
+ */
+export function extendChain(raw: unknown, current?: ChainLink): ChainLink[] {
+	const chain: ChainLink[] = [];
+	if (Array.isArray(raw)) {
+		for (const link of raw) {
+			const workflowId = (link as { workflowId?: unknown })?.workflowId;
+			const executionId = (link as { executionId?: unknown })?.executionId;
+			if (typeof workflowId !== 'string' && typeof workflowId !== 'number') continue;
+			chain.push({ workflowId: String(workflowId), ...(executionId === undefined || executionId === null ? {} : { executionId: String(executionId) }) });
+		}
+	}
+	if (current) chain.push(current);
+	return chain.slice(-MAX_CHAIN);
+}

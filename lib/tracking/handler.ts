@@ -460,22 +460,3 @@ function readEvent(raw: unknown, index: number): ReadEvent {
 		tags: tags as string[] | undefined,
 	};
 }
-
-/** The trigger's paths (below its base URL): events, t/o/:token, t/c/:token, u/:token, esp/:provider. */
-export function matchRoute(path: string): { route: Route; params: Record<string, string> } | null {
-	const clean = path.split('?')[0].replace(/^\/+|\/+$/g, '');
-	const decodeURIComponent = (part: string) => {
-		try {
-			return globalThis.decodeURIComponent(part);
-		} catch {
-			return part;
-		}
-	};
-	let m: RegExpExecArray | null;
-	if (clean === 'events') return { route: 'events', params: {} };
-	if ((m = /^t\/o\/([^/]+)$/.exec(clean))) return { route: 'open', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^t\/c\/([^/]+)$/.exec(clean))) return { route: 'click', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^u\/([^/]+)$/.exec(clean))) return { route: 'unsubscribe', params: { token: decodeURIComponent(m[1]) } };
-	if ((m = /^esp\/([^/]+)$/.exec(clean))) return { route: 'esp', params: { provider: decodeURIComponent(m[1]) } };
-	return null;
-}

@@ -189,6 +189,11 @@ export abstract class DueSchedule {
 		return all.sort((a, b) => a.at - b.at).slice(0, limit);
 	}
 
+	/** The contact the editor's test step shows: the soonest scheduled one. */
+	async preview(): Promise<{ contactId: string; at: number } | undefined> {
+		return (await this.upcoming(1))[0];
+	}
+
 	async scheduledCount(): Promise<number> {
 		const counts = await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.zcard(this.dueKey(s)))));
 		return counts.reduce((a, b) => a + b, 0);
@@ -304,6 +309,20 @@ export class InactivitySchedule extends DueSchedule {
 	}
 
 	async prepare(): Promise<void> {}
+
+	/**
+	 * The contact inactive longest past the period, from the activity index (one read per shard): the
+	 * schedule itself only fills as contacts cross the cut-off while the trigger is active.
+	 */
+	async preview(): Promise<{ contactId: string; at: number } | undefined> {
+		const { store } = this;
+		const cutoff = store.now() - this.spec.inactiveMs;
+		const perShard = await Promise.all(
+			Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.zrangebyscore(store.keys.index(s, 'act'), '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1))),
+		);
+		const found = perShard.filter((f) => f.length > 0).map((f) => ({ contactId: f[0], at: Number(f[1]) + this.spec.inactiveMs }));
+		return found.sort((a, b) => a.at - b.at)[0];
+	}
 
 	/** Moves contacts that crossed the cut-off since the last tick into the schedule. */
 	async maintain(limit = 1000): Promise<void> {

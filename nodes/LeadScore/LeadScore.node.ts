@@ -10,7 +10,7 @@ import {
 import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
 import { chainOf } from '../Contact/chain';
 import { contactIdOf, eventOf, hasExpression, readModel, stringOrEmpty } from './model';
-import { jsonParameter, perItem, runBatch, runGrouped, toNodeError } from '../shared/items';
+import { jsonParameter, perItem, runGrouped, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 
 // Evaluated by n8n in the editor: a second output only when grade changes are routed apart.
@@ -331,7 +331,7 @@ export class LeadScore implements INodeType {
 		try {
 			const scoring = new Scoring(lease.store);
 			// Items grouped by their model; all groups share one round trip.
-			const results = await runBatch(inputs, (valid) => runGrouped(valid, (input) => input.model, (model, group) => scoring.score(model, group)));
+			const results = await runGrouped(inputs, (input) => input.model, (group, model) => scoring.score(model, group));
 			const scored: INodeExecutionData[] = [];
 			const changed: INodeExecutionData[] = [];
 			results.forEach((result, i) => {

@@ -8,7 +8,7 @@ import {
 	type INodeTypeDescription,
 } from 'n8n-workflow';
 import { Segments, type CompiledSegment } from '../../lib/segments';
-import { perItem, runBatch, runGrouped, toNodeError } from '../shared/items';
+import { perItem, runGrouped, toNodeError } from '../shared/items';
 import { CREDENTIAL_NAME, leaseStore, testContactStoreCredential } from '../shared/store';
 import { contactIdOf, hasExpression } from '../LeadScore/model';
 import { readConditions } from './conditions';
@@ -351,9 +351,7 @@ export class SegmentFilter implements INodeType {
 				compiled: shared ?? compileFor(i),
 			}));
 			// Items grouped by their compiled conditions; all groups share one round trip.
-			const results = await runBatch(inputs, (valid) =>
-				runGrouped(valid, (input) => input.compiled, (compiled, group) => segments.evaluate(compiled, group.map((input) => input.contactId), { fallbackZone })),
-			);
+			const results = await runGrouped(inputs, (input) => input.compiled, (group, compiled) => segments.evaluate(compiled, group.map((input) => input.contactId), { fallbackZone }));
 			const matched: INodeExecutionData[] = [];
 			const notMatched: INodeExecutionData[] = [];
 			results.forEach((result, i) => {

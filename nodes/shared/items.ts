@@ -3,8 +3,9 @@ import {
 	type IExecuteFunctions,
 	type INodeExecutionData,
 	type IDataObject,
+	type IBinaryKeyData,
 } from 'n8n-workflow';
-import { ConflictError, NotFoundError, StoreUnavailableError, ValidationError, parseJson, type Result } from '../../lib';
+import { ConflictError, extendChain, NotFoundError, StoreUnavailableError, ValidationError, parseJson, type ChainLink, type Result } from '../../lib';
 
 /** Turns a lib error into the NodeOperationError n8n shows, naming the item and the field. */
 export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: number): NodeOperationError {
@@ -20,9 +21,55 @@ export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: num
 }
 
 /**
- * Builds the output of a batch: each item either its result (paired with its input) or, under
- * "continue on fail", its error; without it, the first error stops the node as n8n does.
+ * The one error-item policy of every node in the pack. Without "continue" the item's error stops
+ * the node (thrown here). With it, the failed item comes back paired with its input, as
+ * `{error, description}` with the NodeOperationError on the item itself. Why this shape: n8n's
+ * WorkflowExecute (handleNodeErrorOutput) moves every item that carries `error`, from whichever
+ * regular output, to the error output when On Error is "continue (using error output)", and merges
+ * the paired input item's json back in; `{error: message}` is also what n8n's own nodes return under
+ * "continue (regular output)", where the item stays on the output the node chose.
  */
+export function errorItem(ctx: IExecuteFunctions, error: Error, itemIndex: number): INodeExecutionData {
+	const nodeError = toNodeError(ctx, error, itemIndex);
+	if (!ctx.continueOnFail()) throw nodeError;
+	return {
+		json: { error: nodeError.message, ...(nodeError.description ? { description: nodeError.description } : {}) },
+		error: nodeError,
+		pairedItem: { item: itemIndex },
+	};
+}
+
+/** An output item of a node: json and binary, paired with its input item by routeResults/collect. */
+export interface OutputItem {
+	json: IDataObject;
+	binary?: IBinaryKeyData;
+}
+
+/**
+ * Spreads the results of a batch over a node's outputs: each result where `place` puts it (paired
+ * with its input item), each failure as its errorItem on `errorOutput` (the output where an item
+ * nothing could be decided about is safest, e.g. Blocked or Not Matched).
+ */
+export function routeResults<T>(
+	ctx: IExecuteFunctions,
+	results: Array<Result<T>>,
+	outputCount: number,
+	errorOutput: number,
+	place: (value: T, itemIndex: number) => { output: number; item: OutputItem },
+): INodeExecutionData[][] {
+	const outputs: INodeExecutionData[][] = Array.from({ length: outputCount }, () => []);
+	results.forEach((result, itemIndex) => {
+		if (!result.ok) {
+			outputs[errorOutput].push(errorItem(ctx, result.error, itemIndex));
+			return;
+		}
+		const { output, item } = place(result.value, itemIndex);
+		outputs[output].push({ ...item, pairedItem: { item: itemIndex } });
+	});
+	return outputs;
+}
+
+/** The one output of a batch: each item's result (one or several items, paired with its input) or its errorItem. */
 export function collect<T>(
 	ctx: IExecuteFunctions,
 	results: Array<Result<T>>,
@@ -30,17 +77,12 @@ export function collect<T>(
 ): INodeExecutionData[] {
 	const out: INodeExecutionData[] = [];
 	results.forEach((result, itemIndex) => {
-		if (result.ok) {
-			const json = toJson(result.value, itemIndex);
-			for (const one of Array.isArray(json) ? json : [json]) out.push({ json: one, pairedItem: { item: itemIndex } });
+		if (!result.ok) {
+			out.push(errorItem(ctx, result.error, itemIndex));
 			return;
 		}
-		const error = toNodeError(ctx, result.error, itemIndex);
-		if (!ctx.continueOnFail()) throw error;
-		out.push({
-			json: { error: error.message, ...(error.description ? { description: error.description } : {}) },
-			pairedItem: { item: itemIndex },
-		});
+		const json = toJson(result.value, itemIndex);
+		for (const one of Array.isArray(json) ? json : [json]) out.push({ json: one, pairedItem: { item: itemIndex } });
 	});
 	return out;
 }
@@ -77,38 +119,74 @@ export function jsonParameter(value: unknown, field: string): IDataObject {
 }
 
 /**
- * Runs a batch lib call on the items whose parameters were read without error, and lines the
- * results up with the input items again.
+ * The one grouping helper: runs a batch lib call per group of the inputs read without error that
+ * share a key (a compiled model or segment, a write mode, a campaign), and lines the results up with
+ * the inputs again; an input that is an Error stays that item's error. Groups run concurrently, so
+ * their calls share round trips, unless `oneAtATime` (a later group must see what an earlier one
+ * wrote). A group whose call throws fails its items, not the others.
  */
-export async function runBatch<T, R>(
+export async function runGrouped<T, K, R>(
 	inputs: Array<T | Error>,
-	call: (valid: T[]) => Promise<Array<Result<R>>>,
+	keyOf: (input: T) => K,
+	call: (group: T[], key: K) => Promise<Array<Result<R>>>,
+	options: { oneAtATime?: boolean } = {},
 ): Promise<Array<Result<R>>> {
-	const valid: T[] = [];
-	for (const input of inputs) if (!(input instanceof Error)) valid.push(input);
-	const results = valid.length > 0 ? await call(valid) : [];
-	let next = 0;
-	return inputs.map((input) => (input instanceof Error ? { ok: false, error: input } : results[next++]));
-}
-
-/**
- * Runs a batch lib call per group of inputs sharing a key (a compiled model or segment), all
- * groups at once (one round trip), and lines the results up with the inputs again.
- */
-export async function runGrouped<T, K, R>(inputs: T[], keyOf: (input: T) => K, call: (key: K, group: T[]) => Promise<Array<Result<R>>>): Promise<Array<Result<R>>> {
 	const groups = new Map<K, number[]>();
-	inputs.forEach((input, i) => {
+	inputs.forEach((input, index) => {
+		if (input instanceof Error) return;
 		const key = keyOf(input);
 		const group = groups.get(key);
-		if (group) group.push(i);
-		else groups.set(key, [i]);
+		if (group) group.push(index);
+		else groups.set(key, [index]);
 	});
-	const out: Array<Result<R>> = new Array(inputs.length);
-	await Promise.all(
-		[...groups].map(async ([key, indexes]) => {
-			const results = await call(key, indexes.map((i) => inputs[i]));
-			results.forEach((result, k) => (out[indexes[k]] = result));
-		}),
-	);
-	return out;
+	const results: Array<Result<R>> = inputs.map((input) => ({ ok: false, error: input as Error }));
+	const runGroup = async ([key, indexes]: [K, number[]]) => {
+		let out: Array<Result<R>>;
+		try {
+			out = await call(
+				indexes.map((i) => inputs[i] as T),
+				key,
+			);
+		} catch (error) {
+			out = indexes.map(() => ({ ok: false, error: error instanceof Error ? error : new Error(String(error)) }));
+		}
+		indexes.forEach((itemIndex, n) => (results[itemIndex] = out[n]));
+	};
+	if (options.oneAtATime) for (const group of groups) await runGroup(group);
+	else await Promise.all([...groups].map(runGroup));
+	return results;
+}
+
+/** Runs one batch lib call on the inputs read without error (runGrouped with a single group). */
+export async function runBatch<T, R>(inputs: Array<T | Error>, call: (valid: T[]) => Promise<Array<Result<R>>>): Promise<Array<Result<R>>> {
+	return runGrouped(inputs, () => 0, call);
+}
+
+const present = (v: unknown) => v !== undefined && v !== null && v !== '';
+
+/**
+ * The contact of an input item without expressions: `contact.id` (Contact Trigger), `contactId`
+ * (Contact node), or `id`. Reading it directly skips n8n's per-item expression evaluation.
+ */
+export function contactIdOf(json: IDataObject): string {
+	const contact = json.contact as IDataObject | undefined;
+	const id = contact && typeof contact === 'object' && present(contact.id) ? contact.id : present(json.contactId) ? json.contactId : json.id;
+	if (!present(id)) throw new ValidationError('contactId', 'The item has no contact ID (looked for contact.id, contactId and id)', 'Map the Contact ID with "Define Below".');
+	return String(id);
+}
+
+/** Whether a raw node parameter value holds an n8n expression anywhere. */
+export function hasExpression(value: unknown): boolean {
+	if (typeof value === 'string') return value.startsWith('=');
+	if (Array.isArray(value)) return value.some(hasExpression);
+	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
+	return false;
+}
+
+/** The chain events recorded for an item carry: the item's `$chain` plus this workflow (lib/loops extendChain). */
+export function chainOf(ctx: IExecuteFunctions, itemIndex: number): ChainLink[] {
+	const workflowId = ctx.getWorkflow().id;
+	const executionId = ctx.getExecutionId();
+	const current = workflowId === undefined ? undefined : { workflowId: String(workflowId), ...(executionId ? { executionId: String(executionId) } : {}) };
+	return extendChain(ctx.getInputData()[itemIndex]?.json?.$chain, current);
 }

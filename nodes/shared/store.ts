@@ -8,6 +8,14 @@ import { acquireStore, checkStoreConnection, parseClusterNodes, type StoreConfig
 
 export const CREDENTIAL_NAME = 'contactStoreApi';
 
+/**
+ * The test of the Contact Store credential, registered by every node as `storeCredentialTest`. The
+ * nodes' credentials lists spell both names out: n8n's linter (credential-test-required) reads them
+ * there as string literals only; test/package.test.ts checks they match these constants.
+ */
+export const STORE_CREDENTIAL_TEST = 'contactStoreConnectionTest';
+export const storeCredentialTest = { [STORE_CREDENTIAL_TEST]: testContactStoreCredential };
+
 export function storeConfigFrom(credentials: ICredentialDataDecryptedObject): StoreConfig {
 	return {
 		host: String(credentials.host ?? 'localhost'),

@@ -3,7 +3,7 @@ import { readdirSync } from 'fs';
 import { join } from 'path';
 import { n8n, state } from './support/env';
 
-const files = readdirSync(join(__dirname, '..', '..', 'example-workflows')).filter((f) => f.endsWith('.json'));
+const files = readdirSync(join(__dirname, '..', '..', 'examples', 'workflows')).filter((f) => f.endsWith('.json'));
 
 describe('example workflows in a real n8n', () => {
 	it('there is one example per recipe plus the loop pair and the hub', () => {

@@ -1,6 +1,6 @@
 /**
  * Checks the n8n core nodes of the example workflows against the descriptions of an installed n8n
- * (n8n-nodes-base of the n8n that scripts/n8n/install.sh installs). Run in its own Node process by
+ * (n8n-nodes-base of the n8n that tools/n8n/install.sh installs). Run in its own Node process by
  * examples.test.ts, because n8n's node files load ES modules that jest's module system refuses.
  * Usage: ts-node --transpile-only test/examples/core-nodes.ts <n8n-nodes-base/dist/nodes> <examples dir>
  * Prints a JSON list of problems.

@@ -1,5 +1,5 @@
 /**
- * The example workflows (example-workflows/*.json): valid n8n workflow JSON, our nodes used with
+ * The example workflows (examples/workflows/*.json): valid n8n workflow JSON, our nodes used with
  * parameters their descriptions know, every recipe and the loop pair present with its logic,
  * a sticky note on each; n8n core nodes checked against the installed n8n when it is there; and
  * parts of two examples run through n8n's engine (WorkflowExecute) against Redis and SMTP.
@@ -22,8 +22,8 @@ import { closeAllMailers } from '../../lib/campaigns';
 import { contactStoreCredentials, runWorkflow } from '../harness/n8n';
 import { storeConfig } from '../harness/store';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
-import { buildAll, EXAMPLES_DIR, serialize } from './build-workflows';
-import { CREDENTIALS, PACKAGE, TRACKING_BASE_URL, type WorkflowJson, type WorkflowNode } from './builder';
+import { buildAll, EXAMPLES_DIR, serialize } from '../../examples/build-workflows';
+import { CREDENTIALS, PACKAGE, TRACKING_BASE_URL, type WorkflowJson, type WorkflowNode } from '../../examples/builder';
 import { expressionSegments, outputCount, parameterProblems, stringValues } from './validate';
 
 const OUR_NODES: Record<string, INodeType> = Object.fromEntries(
@@ -68,7 +68,7 @@ const node = (wf: WorkflowJson, name: string) => {
 const rows = (n: WorkflowNode) => ((n.parameters.conditions as { condition?: INodeParameters[] })?.condition ?? []) as INodeParameters[];
 
 describe('example workflows: files', () => {
-	it('match what test/examples/build-workflows.ts generates (regenerate after editing it)', () => {
+	it('match what examples/build-workflows.ts generates (npm run examples:build after editing it)', () => {
 		const built = buildAll();
 		expect(files).toEqual(built.map((w) => w.file).sort());
 		for (const wf of built) expect(readFileSync(join(EXAMPLES_DIR, wf.file), 'utf8')).toBe(serialize(wf));
@@ -334,7 +334,7 @@ describe('example workflows: the recipes\' logic', () => {
 	});
 });
 
-// n8n's own nodes, checked against the n8n 2.41 that scripts/n8n/install.sh installs (when present).
+// n8n's own nodes, checked against the n8n 2.41 that tools/n8n/install.sh installs (when present).
 const N8N_BASE = join(process.env.N8N_CACHE_DIR ?? join(homedir(), '.cache', 'n8n-marketing-automation'), 'n8n-2.41.0', 'node_modules', 'n8n-nodes-base', 'dist', 'nodes');
 (existsSync(N8N_BASE) ? describe : describe.skip)(`n8n core nodes against ${N8N_BASE}`, () => {
 	it('every core node exists at its typeVersion and uses only parameters and options it knows', () => {

@@ -1,39 +1,10 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
-import { createServer } from 'net';
 import { tmpdir } from 'os';
 import { join } from 'path';
 import type { ConnectionOptions } from 'tls';
 import Redis from 'ioredis';
-
-/** A port that is free now, and (for cluster nodes) whose bus port +10000 is free too. */
-export async function freePort(withBus = false): Promise<number> {
-	for (;;) {
-		const port = withBus ? 20000 + Math.floor(Math.random() * 20000) : await anyPort();
-		if (!withBus) return port;
-		if ((await isFree(port)) && (await isFree(port + 10000))) return port;
-	}
-}
-
-function anyPort(): Promise<number> {
-	return new Promise((resolve, reject) => {
-		const server = createServer();
-		server.unref();
-		server.on('error', reject);
-		server.listen(0, '127.0.0.1', () => {
-			const { port } = server.address() as { port: number };
-			server.close(() => resolve(port));
-		});
-	});
-}
-
-function isFree(port: number): Promise<boolean> {
-	return new Promise((resolve) => {
-		const server = createServer();
-		server.once('error', () => resolve(false));
-		server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
-	});
-}
+import { freePort } from '../../tools/ports';
 
 /** TLS on a test server: its certificate, and the CA it trusts (cluster bus peers, client certificates). */
 export interface ServerTls {

@@ -4,7 +4,7 @@ import { verifyToken } from '../../lib/tracking/tokens';
 import { ContactStore, createClient, ValidationError, type Result } from '../../lib';
 import { openStore, topologies } from '../harness/store';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
-import { freePort } from '../harness/redis';
+import { freePort } from '../../tools/ports';
 
 const SECRET = 'test-signing-secret-0123456789';
 const DAY = 86_400_000;

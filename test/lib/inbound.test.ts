@@ -4,7 +4,7 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { ValidationError } from '../../lib/errors';
 import fc from 'fast-check';
 import { simpleParser } from 'mailparser';
-import { Inbound, MAX_MIME_NODES, parseInbound, rebuildMessage, recordInbound, type InboundMessage, type SendMatch } from '../../lib/inbound';
+import { Inbound, MAX_MIME_NODES, parseInbound, rebuildMessage, type InboundMessage, type SendMatch } from '../../lib/inbound';
 import { allParts, MAX_DEPTH, MAX_PARTS, parseMime } from '../../lib/inbound/mime';
 import { openStore, topologies } from '../harness/store';
 
@@ -48,6 +48,16 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 	['sendmail-report-without-delimiters.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'lukas.berg@example.net', status: '5.1.1' }],
 	['dsn-boundary-header-differs.eml', { kind: 'soft_bounce', bounceReason: 'mailbox_full', recipient: 'marta.rossi@example.it', status: '4.2.2', original: 'weekly-46.c-311@shop.example' }],
 	['exim-two-recipients-two-reasons.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'pablo.ruiz@example.es', status: '5.1.1', original: 'weekly-46.c-312@shop.example' }],
+	// The families left after the first round (docs/bounces.md), again in messages of our own.
+	['gmail-address-not-found-5-0-0.eml', { kind: 'hard_bounce', bounceReason: 'user_unknown', recipient: 'giulia.conti@studio-example.it', status: '5.0.0', original: 'weekly-47.c-401@shop.example' }],
+	// "Unknown user a@b" and "a@b... No such user" with no SMTP stage are what carriers and gateways answer
+	// to mail they filter after DATA (sisimai reads them so in most of its samples): soft, on purpose.
+	['office365-relay-unknown-user.eml', { kind: 'soft_bounce', bounceReason: 'filtered', recipient: 'kenji.watanabe@isp-example.ne.jp', status: '5.1.351', original: 'autumn-sale.c-402@shop.example' }],
+	['gateway-address-no-such-user.eml', { kind: 'soft_bounce', bounceReason: 'filtered', recipient: 'anders.lund@corp-example.dk', status: '5.0.0', original: 'weekly-47.c-403@shop.example' }],
+	['exim-account-or-domain-may-not-exist.eml', { kind: 'hard_bounce', bounceReason: 'host_unknown', recipient: 'sofia.almeida@gone-domain.example', status: null, original: 'weekly-47.c-404@shop.example' }],
+	['postfix-report-without-recipient-fields.eml', { kind: 'soft_bounce', bounceReason: 'undefined', recipient: 'camille.bernard@wanadoo-example.fr', status: null, original: 'weekly-47.c-405@shop.example' }],
+	['dsn-final-recipient-rewritten.eml', { kind: 'soft_bounce', bounceReason: 'mailbox_full', recipient: 'priya.sharma@hosting-example.net', status: '5.2.2', original: 'weekly-47.c-406@shop.example' }],
+	['list-not-a-member.eml', { kind: 'soft_bounce', bounceReason: 'filtered', recipient: 'team-news@lists.example.net', status: null, original: 'weekly-47.c-407@shop.example' }],
 	['apple-mail-unsubscribe.eml', { kind: 'unsubscribe', recipient: 'sam.lee@icloud.example' }],
 	['human-reply-gmail.eml', { kind: 'reply', recipient: 'maria.garcia@example.es', original: 'cart-reminder.c-2024@shop.example' }],
 	['outlook-human-reply.eml', { kind: 'reply', recipient: 'chidi.okonkwo@northwind.example', original: 'newsletter-2026-03.c-777@shop.example' }],
@@ -328,12 +338,6 @@ describe.each(topologies)('recording inbound mail on %s Redis', (topology) => {
 		expect(outcome).toMatchObject({ contactId: 'crm-900', matchedBy: 'send', campaignId: 'flash-sale', suppressedAs: 'complained' });
 		const [event] = (await store.events.history('crm-900', 10)).filter((e) => e.name === '$email_complained');
 		expect(event.properties).toMatchObject({ campaignId: 'flash-sale', feedbackType: 'abuse' });
-	});
-
-	it('records through the recordInbound function as well', async () => {
-		await store.contacts.upsert([{ id: 'ben', email: 'ben.okafor@gmail.com' }]);
-		const [result] = await recordInbound(store, [await parse('gmail-vacation-responder.eml')], { lookupSend: async () => null });
-		expect(result.ok && result.value).toMatchObject({ kind: 'auto_reply', contactId: 'ben', matchedBy: 'email' });
 	});
 
 	it('can classify and find without recording or suppressing', async () => {

@@ -1,8 +1,9 @@
 /**
- * RECIPES.md "the loop to prevent", in lib form: workflow A (newsletter sign-up -> white-paper offer;
- * white paper downloaded -> discount) and workflow B (white paper downloaded -> newsletter offer)
- * react to each other's events through the real event log (consumer groups), the simulated contact
- * accepting every offer. Each workflow passes the chain on as the Contact node does (chain + itself).
+ * The guarded loop pair of docs/examples.md (Loop A and Loop B), in lib form: workflow A (newsletter
+ * sign-up -> white-paper offer; white paper downloaded -> discount) and workflow B (white paper
+ * downloaded -> newsletter offer) react to each other's events through the real event log (consumer
+ * groups), the simulated contact accepting every offer. Each workflow passes the chain on as the
+ * Contact node does (chain + itself).
  */
 import { closeAllStores } from '../../lib/redis/pool';
 import { LoopGuard } from '../../lib/loops';

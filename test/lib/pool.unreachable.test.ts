@@ -5,7 +5,7 @@ import { join } from 'path';
 import Redis from 'ioredis';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { StoreUnavailableError } from '../../lib/errors';
-import { freePort } from '../harness/redis';
+import { freePort } from '../../tools/ports';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 

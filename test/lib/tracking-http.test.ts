@@ -10,10 +10,20 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { closeAllStores } from '../../lib/redis/pool';
 import { Campaigns, type CampaignSpec } from '../../lib/campaigns';
-import { matchRoute, PIXEL_GIF, WebhookHandler, type WebhookConfig } from '../../lib/tracking';
+import { PIXEL_GIF, WebhookHandler, type Route, type WebhookConfig } from '../../lib/tracking';
 import { openStore, topologies } from '../harness/store';
 
 const SECRET = 'tracking-signing-secret-0123456789';
+
+/** The trigger's routes below its base URL, as n8n serves them: the request's path to a route and its parameters. */
+function routeOf(path: string): { route: Route; params: Record<string, string> } | null {
+	const [, prefix, value] = /^\/(events|t\/o|t\/c|u|esp)(?:\/([^/]+))?$/.exec(path) ?? [];
+	if (prefix === 'events') return value === undefined ? { route: 'events', params: {} } : null;
+	if (value === undefined) return null;
+	const route = ({ 't/o': 'open', 't/c': 'click', u: 'unsubscribe', esp: 'esp' } as const)[prefix as 't/o' | 't/c' | 'u' | 'esp'];
+	return route ? { route, params: { [route === 'esp' ? 'provider' : 'token']: decodeURIComponent(value) } } : null;
+}
+
 const fixture = (name: string) => JSON.parse(readFileSync(join(__dirname, '..', 'fixtures', 'esp', name), 'utf8'));
 
 // SendGrid signs with ECDSA P-256; the verification key is the base64 DER public key.
@@ -92,7 +102,7 @@ describe.each(topologies)('webhook and tracking over HTTP on %s Redis', (topolog
 			req.on('data', (c: Buffer) => chunks.push(c));
 			req.on('end', async () => {
 				const url = new URL(req.url ?? '/', 'http://x');
-				const match = matchRoute(url.pathname);
+				const match = routeOf(url.pathname);
 				if (!match) {
 					res.writeHead(404).end();
 					return;

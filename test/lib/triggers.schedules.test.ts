@@ -130,7 +130,10 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		clock.advance(19 * DAY);
 		expect(await schedule.takeDue()).toEqual([]);
 		expect(await schedule.scheduledCount()).toBe(0);
+		expect(await schedule.preview()).toBeUndefined();
 		clock.advance(DAY);
+		// The editor's test step previews the longest-inactive contact before any tick scheduled it.
+		expect(await schedule.preview()).toEqual({ contactId: expect.stringMatching(/^idle-[12]$/), at: Date.UTC(2026, 1, 1) + 30 * DAY });
 		const first = await schedule.takeDue();
 		expect(ids(first)).toEqual(['idle-1', 'idle-2']);
 		expect(first[0].occurrence).toBe(String(Date.UTC(2026, 1, 1)));

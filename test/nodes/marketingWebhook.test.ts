@@ -24,7 +24,8 @@ import {
 	type IWebhookResponseData,
 	type IWorkflowExecuteAdditionalData,
 } from 'n8n-workflow';
-import { MarketingWebhookTrigger, MARKETING_WEBHOOKS } from '../../nodes/MarketingWebhookTrigger/MarketingWebhookTrigger.node';
+import { MarketingWebhookTrigger } from '../../nodes/MarketingWebhookTrigger/MarketingWebhookTrigger.node';
+import { MARKETING_WEBHOOKS } from '../../nodes/MarketingWebhookTrigger/description';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { Campaigns } from '../../lib/campaigns';
 import { storeConfig } from '../harness/store';

@@ -4,7 +4,7 @@ import { closeAllMailers } from '../../lib/campaigns';
 import { storeConfig, topologies } from '../harness/store';
 import { contactStoreCredentials, runNode } from '../harness/n8n';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
-import { freePort } from '../harness/redis';
+import { freePort } from '../../tools/ports';
 import { scripts } from '../../lib/redis/scripts';
 
 let smtp: SmtpSink;
@@ -132,9 +132,15 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		await expect(runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials })).rejects.toThrow(
 			/Merge field "lastName" in the subject has no value for contact "ada".*\(item 0, field "subject"\)/,
 		);
-		const [sent] = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }, { id: 'bob' }], credentials, continueOnFail: true });
-		expect(sent[0].json.error).toMatch(/lastName.*item 0/);
-		expect(sent[0].pairedItem).toEqual({ item: 0 });
+		// A failed item was not sent: it goes to Skipped, never Sent.
+		const [sent, , skipped] = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }, { id: 'bob' }], credentials, continueOnFail: true });
+		expect(sent).toEqual([]);
+		expect(skipped.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(skipped[0].json).toEqual({ error: expect.stringMatching(/lastName.*item 0/) });
+		// With On Error "continue (using error output)" n8n moves them to its error output (the fourth).
+		const outputs = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials, onError: 'continueErrorOutput' });
+		expect(outputs.slice(0, 3)).toEqual([[], [], []]);
+		expect(outputs[3]).toEqual([expect.objectContaining({ json: { error: expect.stringMatching(/lastName.*item 0/) }, pairedItem: { item: 0 } })]);
 	});
 
 	it('names the field of a bad parameter and of an unreachable SMTP server', async () => {

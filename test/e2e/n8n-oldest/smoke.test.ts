@@ -9,12 +9,13 @@ import { tmpdir } from 'os';
 import { basename, join } from 'path';
 import { startRedis, type RedisServer } from '../../harness/redis';
 import { startSmtp, type ReceivedMail, type SmtpSink } from '../../harness/smtp';
+import { freePort } from '../../../tools/ports';
 import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type PreparedWorkflow } from '../support/prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const n8n = require('../../../scripts/n8n/n8n.js');
+const n8n = require('../../../tools/n8n/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../../scripts/examples.js');
+const examples = require('../../../examples/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const pkg = require('../../../package.json');
 
@@ -46,12 +47,12 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 		if (!process.env.N8N_VERSION) throw new Error('run through npm run test:n8n-oldest (sets N8N_VERSION to the oldest supported n8n)');
 		root = mkdtempSync(join(tmpdir(), 'ma-n8n-oldest-'));
 		const userFolder = join(root, 'n8n');
-		const tarball = n8n.packPackage(examples.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
+		const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
 		redis = await startRedis();
 		smtp = await startSmtp();
 		n8n.prepareUserFolder({ userFolder, tarball });
 
-		const port = await n8n.freePort();
+		const port = await freePort();
 		baseUrl = `http://127.0.0.1:${port}`;
 		// Neither workflow makes HTTP calls, so no sink listens behind sinkUrl.
 		const prepared = prepareWorkflows({ baseUrl, sinkUrl: 'http://127.0.0.1:9', workDir: join(root, 'prepared') });

@@ -1,5 +1,5 @@
 /**
- * Queue mode, the production topology (scripts/n8n/queue.js): Postgres, a Redis for Bull, n8n main
+ * Queue mode, the production topology (tools/n8n/queue.js): Postgres, a Redis for Bull, n8n main
  * (triggers; production webhooks switched off there), 2 workers and a webhook processor, the pack
  * installed for each; the contact store on a 3-master Redis Cluster. Only the workflows these
  * tests use are published: the recipes whose files jest.e2e-queue.config.js lists, and the

@@ -6,7 +6,7 @@ import { simpleParser, type ParsedMail } from 'mailparser';
 import type { E2EState, PreparedWorkflow } from './prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const n8n = require('../../../scripts/n8n/n8n.js');
+export const n8n = require('../../../tools/n8n/index.js');
 
 export function state(): E2EState {
 	const file = process.env.MA_E2E_STATE;

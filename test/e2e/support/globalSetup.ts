@@ -6,7 +6,7 @@
  * published over REST. The state goes to a JSON file named by MA_E2E_STATE (test/e2e/support/env.ts).
  *
  * In queue mode (test/e2e/queue/globalSetup.ts) the same, but n8n is the production topology
- * (scripts/n8n/queue.js: main, 2 workers, a webhook processor, Postgres, a Redis for the queue)
+ * (tools/n8n/queue.js: main, 2 workers, a webhook processor, Postgres, a Redis for the queue)
  * and the contact store is a 3-master Redis Cluster; only the workflows its tests use are published.
  */
 import { randomBytes } from 'crypto';
@@ -16,14 +16,15 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 import { startCluster, startRedis } from '../../harness/redis';
 import { startSmtp } from '../../harness/smtp';
+import { freePort } from '../../../tools/ports';
 import { prepareWorkflows, SHARED_SECRET, SIGNING_SECRET, type E2EState } from './prepare';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const n8n = require('../../../scripts/n8n/n8n.js');
+const n8n = require('../../../tools/n8n/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../../scripts/examples.js');
+const examples = require('../../../examples/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const queueMode = require('../../../scripts/n8n/queue.js');
+const queueMode = require('../../../tools/n8n/queue.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { startPostgres } = require('../../../scripts/postgres.js');
 
@@ -107,7 +108,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	n8n.install();
 	log('n8n installed');
 	// MA_E2E_NO_BUILD=1 packs the dist/ already built (quicker when iterating on tests).
-	const tarball = n8n.packPackage(examples.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
+	const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
 	log(`packed ${tarball}`);
 
 	// The contact store: one redis-server, or in queue mode a 3-master Redis Cluster.
@@ -139,9 +140,9 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	stops.push(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
 	log(`contact store redis :${redisPort}${clusterNodes ? ` (cluster ${clusterNodes.join(',')})` : ''}, smtp :${smtp.port}, http sink ${sink.url}`);
 
-	const port = await n8n.freePort();
+	const port = await freePort();
 	let webhookPort = port;
-	while (queue && webhookPort === port) webhookPort = await n8n.freePort();
+	while (queue && webhookPort === port) webhookPort = await freePort();
 	const baseUrl = `http://127.0.0.1:${port}`;
 	const webhookUrl = `http://127.0.0.1:${webhookPort}`;
 
@@ -154,7 +155,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		// Beside the work dir, not in it: that one is private to root, and Postgres runs as the postgres user.
 		const pgDir = mkdtempSync(join(tmpdir(), 'ma-e2e-postgres-'));
 		stops.push(() => rmSync(pgDir, { recursive: true, force: true }));
-		const postgres = startPostgres({ dir: pgDir, port: await n8n.freePort(), password: randomBytes(12).toString('hex'), durable: false });
+		const postgres = startPostgres({ dir: pgDir, port: await freePort(), password: randomBytes(12).toString('hex'), durable: false });
 		stops.push(() => postgres.stop());
 		const queueRedis = await startRedis();
 		stops.push(() => queueRedis.stop());

@@ -13,7 +13,7 @@ import { join } from 'path';
 import { ISOLATED, tweakWorkflow } from './tweaks';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../../scripts/examples.js');
+const examples = require('../../../examples/index.js');
 
 export const SHARED_SECRET = 'e2e-shared-secret';
 export const SIGNING_SECRET = 'e2e-signing-secret-0123456789abcdef0123456789';

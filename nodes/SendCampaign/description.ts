@@ -1,8 +1,13 @@
 import type { INodeProperties } from 'n8n-workflow';
 
+/** Output indexes; a failed item goes to Skipped (routeResults): it was not sent. */
+export const SENT = 0;
+export const DEFERRED = 1;
+export const SKIPPED = 2;
+
 const send = { show: { operation: ['send'] } };
 
-export const sendCampaignProperties: INodeProperties[] = [
+export const properties: INodeProperties[] = [
 	{
 		displayName: 'Operation',
 		name: 'operation',

@@ -1,7 +1,7 @@
 /**
  * Small helpers that build n8n workflow JSON (the format n8n exports and `n8n import:workflow`
  * reads): nodes with id, name, type, typeVersion, position, parameters, credentials; connections
- * by node name and output index. Used by build-workflows.ts to write example-workflows/*.json.
+ * by node name and output index. Used by build-workflows.ts to write workflows/*.json.
  */
 import { createHash } from 'crypto';
 

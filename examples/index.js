@@ -1,13 +1,12 @@
 'use strict';
-// The example workflows (example-workflows/*.json) and the credentials they reference by fixed
-// ids, shared by `npm start` (scripts/start.js) and the end-to-end tests (test/e2e).
+// The example workflows (examples/workflows/*.json) and the credentials they reference by fixed
+// ids, shared by `npm start` (scripts/start.js), the end-to-end tests (test/e2e) and bench/n8n.
 // Plain CommonJS on Node's standard library.
 
 const fs = require('node:fs');
 const path = require('node:path');
 
-const REPO_DIR = path.resolve(__dirname, '..');
-const EXAMPLES_DIR = path.join(REPO_DIR, 'example-workflows');
+const EXAMPLES_DIR = path.join(__dirname, 'workflows');
 
 /** Fixed credential ids the example workflows reference. */
 const CREDENTIAL_IDS = {
@@ -128,7 +127,6 @@ function remapCredentials(workflow, map) {
 }
 
 module.exports = {
-  REPO_DIR,
   EXAMPLES_DIR,
   CREDENTIAL_IDS,
   loadExamples,

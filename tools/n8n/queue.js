@@ -9,7 +9,8 @@
 const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
-const n8n = require('./n8n.js');
+const { freePort } = require('../ports.js');
+const n8n = require('./index.js');
 
 /** The user folders under `root`: main, worker-1..N, webhook. */
 function queueFolders(root, workers = 2) {
@@ -72,9 +73,9 @@ function installPack(folders, tarball) {
  * and throws.
  */
 async function startQueueMode({ folders, shared, concurrency = 4, ports = {}, timeoutMs = 240000 }) {
-  const mainPort = ports.main || (await n8n.freePort());
-  let webhookPort = ports.webhook || (await n8n.freePort());
-  while (webhookPort === mainPort) webhookPort = await n8n.freePort();
+  const mainPort = ports.main || (await freePort());
+  let webhookPort = ports.webhook || (await freePort());
+  while (webhookPort === mainPort) webhookPort = await freePort();
   const env = queueEnv({ ...shared, webhookUrl: `http://127.0.0.1:${webhookPort}/` });
   const started = [];
   const stop = async () => {

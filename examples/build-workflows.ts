@@ -1,7 +1,7 @@
 /**
- * Source of example-workflows/*.json: every recipe of RECIPES.md and the loop pair as an importable
- * n8n workflow. Regenerate after a change with
- *   npx ts-node --transpile-only test/examples/build-workflows.ts
+ * Source of examples/workflows/*.json: every recipe listed in docs/examples.md and the loop pair as
+ * an importable n8n workflow. Regenerate after a change with `npm run examples:build`
+ * (npx ts-node --transpile-only examples/build-workflows.ts).
  * test/examples/examples.test.ts checks that the committed files match this output.
  */
 import { writeFileSync, mkdirSync, readdirSync, unlinkSync } from 'fs';
@@ -32,7 +32,7 @@ import {
 	type Params,
 } from './builder';
 
-export const EXAMPLES_DIR = join(__dirname, '..', '..', 'example-workflows');
+export const EXAMPLES_DIR = join(__dirname, 'workflows');
 
 const CREDS_NOTE =
 	'**Credentials**: Contact Store (`ma-contact-store`) on every node of the pack, Campaign SMTP (`ma-smtp`) on Send Campaign.';

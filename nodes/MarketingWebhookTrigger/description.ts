@@ -1,0 +1,76 @@
+import type { INodeProperties, IWebhookDescription } from 'n8n-workflow';
+
+/**
+ * Every path sits under <n8n>/webhook/<webhookId>/<Path parameter>/; that prefix is the tracking base
+ * URL Send Campaign needs. The route parameter name tells the routes apart.
+ */
+// n8n 2.x routes ":param" paths only when registered as full paths: it stores the evaluated path
+// (primary key: path + method) with the node's webhook id and matches requests on
+// <webhookId>/<path>. Prefixing the Path parameter keeps each trigger's stored paths its own, the
+// way n8n's Webhook node does; with an empty Path n8n drops the leading "/".
+const PATH_PREFIX = '={{$parameter["path"]}}/';
+const hook = (httpMethod: string, path: string): IWebhookDescription => ({
+	name: 'default',
+	httpMethod,
+	responseMode: 'onReceived',
+	path: PATH_PREFIX + path,
+	...(path.includes(':') ? { isFullPath: true } : {}),
+});
+
+export const MARKETING_WEBHOOKS: IWebhookDescription[] = [
+	hook('POST', 'events'),
+	hook('GET', 't/o/:openToken'),
+	hook('HEAD', 't/o/:openToken'),
+	hook('GET', 't/c/:clickToken'),
+	hook('HEAD', 't/c/:clickToken'),
+	hook('GET', 'u/:unsubscribeToken'),
+	hook('HEAD', 'u/:unsubscribeToken'),
+	hook('POST', 'u/:unsubscribeToken'),
+	hook('POST', 'esp/:provider'),
+];
+
+export const properties: INodeProperties[] = [
+	{
+		displayName:
+			'Paths under this node\'s production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>events</b> (POST CRM/site/form events), <b>esp/sendgrid</b>, <b>esp/mailgun</b>, <b>esp/postmark</b>, <b>esp/ses</b>, <b>esp/brevo</b>, and the tracking paths t/o, t/c, u. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign\'s Tracking Base URL.',
+		name: 'notice',
+		type: 'notice',
+		default: '',
+	},
+	{
+		displayName: 'Path',
+		name: 'path',
+		type: 'string',
+		default: '',
+		placeholder: 'shop-eu',
+		description:
+			'Prefix of every path of this trigger, so several Marketing Webhook Triggers (one per workspace) each get their own tracking URLs. n8n keeps one trigger per path, so give each trigger a different one. Letters, digits, "-" and "_", no slashes at the ends; empty serves the paths directly under the webhook ID.',
+	},
+	{
+		displayName: 'Start the Workflow For',
+		name: 'emit',
+		type: 'multiOptions',
+		default: ['events', 'esp', 'unsubscribes'],
+		description: 'Which hits start this workflow. Every hit is recorded in the contact store either way, so Contact Triggers see all of them.',
+		options: [
+			{ name: 'Clicks', value: 'clicks', description: 'Tracked link clicks (one execution per click)' },
+			{ name: 'CRM, Site and Form Events', value: 'events' },
+			{ name: 'ESP Events', value: 'esp', description: 'Delivered, bounced, complained, opened, clicked, unsubscribed from the ESP' },
+			{ name: 'Opens', value: 'opens', description: 'Open pixel hits (one execution per open)' },
+			{ name: 'Unsubscribes', value: 'unsubscribes', description: 'One-click and confirmed unsubscribes' },
+		],
+	},
+	{
+		displayName: 'Options',
+		name: 'options',
+		type: 'collection',
+		placeholder: 'Add Option',
+		default: {},
+		options: [
+			{ displayName: 'Extra Scanner User Agents', name: 'botPatterns', type: 'string', default: '', description: 'Comma-separated user-agent fragments treated as link scanners, on top of the built-in list' },
+			{ displayName: 'Machine Window (Seconds)', name: 'machineWindowSeconds', type: 'number', default: 5, typeOptions: { minValue: 0 }, description: 'Opens and clicks this soon after the send are counted as machine hits' },
+			{ displayName: 'Max Events per Request', name: 'maxBatch', type: 'number', default: 1000, typeOptions: { minValue: 1 } },
+			{ displayName: 'Sender Name', name: 'senderName', type: 'string', default: '', description: 'Shown on the unsubscribe pages' },
+		],
+	},
+];

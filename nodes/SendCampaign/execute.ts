@@ -1,0 +1,137 @@
+import type { ICredentialTestFunctions, ICredentialsDecrypted, IDataObject, IExecuteFunctions, INodeCredentialTestResult, INodeExecutionData } from 'n8n-workflow';
+import { acquireMailer, Campaigns, verifySmtp, type CampaignSpec, type Delivery, type MailerLease, type SendRequest, type SmtpConfig } from '../../lib/campaigns';
+import type { Result } from '../../lib';
+import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
+import { jsonParameter, perItem, routeResults, runBatch, runGrouped, toNodeError } from '../shared/items';
+import { DEFERRED, SENT, SKIPPED } from './description';
+
+const DAY = 86_400_000;
+
+export function smtpConfigFrom(c: IDataObject): SmtpConfig {
+	return {
+		host: String(c.host ?? ''),
+		port: Number(c.port ?? 587),
+		secure: Boolean(c.secure),
+		starttls: (c.starttls as SmtpConfig['starttls']) ?? 'auto',
+		user: (c.user as string) || undefined,
+		password: (c.password as string) || undefined,
+		poolSize: Number(c.poolSize ?? 5),
+		ratePerSecond: Number(c.ratePerSecond ?? 0),
+		tlsSkipVerify: Boolean(c.tlsSkipVerify),
+	};
+}
+
+export async function testCampaignSmtp(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+	try {
+		await verifySmtp(smtpConfigFrom(credential.data ?? {}));
+		return { status: 'OK', message: 'Connection successful' };
+	} catch (error) {
+		return { status: 'Error', message: (error as Error).message };
+	}
+}
+
+interface ItemInput {
+	spec: CampaignSpec;
+	request: SendRequest;
+}
+
+function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingSecret: string): ItemInput {
+	const p = <T>(name: string, fallback?: T) => ctx.getNodeParameter(name, i, fallback) as T;
+	const o = p<IDataObject>('options', {});
+	const capMax = Number(o.capMax ?? 0);
+	const spec: CampaignSpec = {
+		id: p<string>('campaignId'),
+		name: p<string>('campaignName', '') || undefined,
+		fromEmail: p<string>('fromEmail'),
+		fromName: p<string>('fromName', ''),
+		replyTo: (o.replyTo as string) || undefined,
+		subject: p<string>('subject'),
+		preheader: p<string>('preheader', ''),
+		html: p<string>('html'),
+		text: p<string>('text', ''),
+		transactional: Boolean(o.transactional),
+		allowResend: Boolean(o.allowResend),
+		requireConsent: Boolean(o.requireConsent),
+		frequencyCap: capMax > 0 ? { max: capMax, windowMs: Number(o.capDays ?? 7) * DAY } : undefined,
+		sendWindow: o.useWindow
+			? {
+					startHour: Number(o.windowStart ?? 9),
+					endHour: Number(o.windowEnd ?? 18),
+					weekdays: ((o.windowDays as number[] | undefined) ?? [1, 2, 3, 4, 5]).map(Number),
+					fallbackZone: (o.fallbackTimeZone as string) || 'UTC',
+				}
+			: undefined,
+		trackingBaseUrl: p<string>('trackingBaseUrl', '') || undefined,
+		trackOpens: Boolean(o.trackOpens),
+		trackClicks: Boolean(o.trackClicks),
+		unsubscribeMailto: (o.unsubscribeMailto as string) || undefined,
+		signingSecret,
+		retryDelayMs: Number(o.retryMinutes ?? 15) * 60_000,
+	};
+	const identifyBy = p<string>('identifyBy', 'id');
+	const data = jsonParameter(o.mergeData, 'mergeData');
+	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
+	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, item) } };
+}
+
+/**
+ * The same on every delivery of one Contact Trigger event to this node: the event id, with the
+ * workflow and node, so that another workflow (or node) sending the same campaign for the same
+ * event never takes over this one's reservation.
+ */
+function attemptKeyOf(ctx: IExecuteFunctions, json: IDataObject): string | undefined {
+	const event = json.event as IDataObject | undefined;
+	if (!event || typeof event.id !== 'string' || !event.id) return undefined;
+	return `event:${event.id}|${ctx.getWorkflow().id ?? ''}|${ctx.getNode().name}`;
+}
+
+const OUTPUT_OF: Record<string, number> = { deferred: DEFERRED, skipped: SKIPPED };
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const operation = this.getNodeParameter('operation', 0) as string;
+	let lease;
+	try {
+		lease = await leaseStore(this);
+	} catch (error) {
+		throw toNodeError(this, error as Error, 0);
+	}
+	let mailer: MailerLease | undefined;
+	try {
+		const campaigns = new Campaigns(lease.store);
+		let results: Array<Result<IDataObject & { status?: string }>>;
+		if (operation === 'report') {
+			const ids = perItem(this, (i) => this.getNodeParameter('campaignId', i) as string);
+			results = (await runBatch(ids, (valid) => campaigns.report(valid))) as Array<Result<IDataObject>>;
+		} else {
+			const delivery = this.getNodeParameter('delivery', 0) as string;
+			const store = await this.getCredentials(CREDENTIAL_NAME);
+			const inputs = perItem(this, (i) => readItem(this, i, items[i].json, String(store.signingSecret ?? '')));
+			let target: Delivery = { mode: 'render' };
+			if (delivery === 'smtp') {
+				try {
+					mailer = acquireMailer(smtpConfigFrom(await this.getCredentials('campaignSmtpApi')));
+				} catch (error) {
+					throw toNodeError(this, error as Error, 0);
+				}
+				target = { mode: 'smtp', mailer: mailer.mailer };
+			}
+			const context = { source: `workflow:${this.getWorkflow().id ?? ''}` };
+			// Items usually share one campaign; each distinct campaign is one batch. One at a time: a
+			// later batch must see the reservations of an earlier one for the same event (attempt key).
+			results = (await runGrouped(
+				inputs,
+				(input) => JSON.stringify(input.spec),
+				(group) => campaigns.send(group[0].spec, group.map((input) => input.request), target, context),
+				{ oneAtATime: true },
+			)) as unknown as Array<Result<IDataObject>>;
+		}
+		return routeResults(this, results, 3, SKIPPED, (value, itemIndex) => ({
+			output: OUTPUT_OF[String(value.status)] ?? SENT,
+			item: { json: operation === 'report' ? value : { ...items[itemIndex].json, ...value } },
+		}));
+	} finally {
+		mailer?.release();
+		lease.release();
+	}
+}
