@@ -8,5 +8,5 @@ const { ensureDependencies, runJest } = require('./test');
 
 ensureDependencies();
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
-execSync(`bash ${JSON.stringify(join(__dirname, 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
+execSync(`bash ${JSON.stringify(join(__dirname, '..', 'tools', 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
 process.exit(runJest(['-c', 'jest.faults.config.js', ...process.argv.slice(2)]));

@@ -12,9 +12,9 @@ import { acquireStore, Campaigns, closeAllStores, type StoreConfig } from '../..
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-export const n8n = require('../../scripts/n8n/n8n.js');
+export const n8n = require('../../tools/n8n/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const examples = require('../../scripts/examples.js');
+const examples = require('../../examples/index.js');
 
 export const SHARED_SECRET = 'faults-shared-secret';
 const SIGNING_SECRET = 'faults-signing-secret-0123456789abcdef0123456789';

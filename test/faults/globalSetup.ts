@@ -4,9 +4,7 @@ import { tmpdir } from 'os';
 import { join } from 'path';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const n8n = require('../../scripts/n8n/n8n.js');
-// eslint-disable-next-line @typescript-eslint/no-require-imports
-const { REPO_DIR } = require('../../scripts/examples.js');
+const n8n = require('../../tools/n8n/index.js');
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildScripts } = require('../../scripts/build-lua.js');
 
@@ -15,6 +13,6 @@ export default async function globalSetup(): Promise<void> {
 	n8n.install();
 	const dir = mkdtempSync(join(tmpdir(), 'ma-faults-pack-'));
 	// MA_FAULTS_NO_BUILD=1 packs the dist/ already built (quicker when iterating on tests).
-	process.env.MA_FAULTS_TARBALL = n8n.packPackage(REPO_DIR, { outDir: dir, build: !process.env.MA_FAULTS_NO_BUILD });
+	process.env.MA_FAULTS_TARBALL = n8n.packPackage(n8n.REPO_DIR, { outDir: dir, build: !process.env.MA_FAULTS_NO_BUILD });
 	process.env.MA_FAULTS_PACK_DIR = dir;
 }
