@@ -13,6 +13,7 @@ module.exports = {
 	transform: { '^.+\\.ts$': ['ts-jest', { isolatedModules: true }] },
 	// Each file starts its own n8n: one after another.
 	maxWorkers: 1,
-	testTimeout: 900000,
+	// Bounded inside: the sender retries an event for 10 minutes at most, the outcome waits 10 minutes at most.
+	testTimeout: 1800000,
 	slowTestThreshold: 120,
 };

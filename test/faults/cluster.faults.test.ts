@@ -4,9 +4,8 @@
  * 2 s), and every event is still processed exactly once, counted per contact at the SMTP sink and
  * in Redis.
  */
-import { spawnSync } from 'child_process';
-import { clusterRoles, startCluster, type RedisCluster } from '../harness/redis';
-import { executionStatuses, outcome, report, sampleRss, signups, sleep, startFaultEnv, type FaultEnv } from './env';
+import { clusterRoles, startCluster, waitForPromotion, type RedisCluster } from '../harness/redis';
+import { executionStatuses, outcome, report, sampleRss, signups, startFaultEnv, type FaultEnv } from './env';
 import { streamEvents, whenAccepted } from './sender';
 
 let cluster: RedisCluster;
@@ -36,15 +35,7 @@ describe('faults under a real n8n on a Redis Cluster with replicas', () => {
 		const victim = roles.find((r) => r.role === 'master' && r.port !== cluster.nodes[0].port)!;
 		const heir = roles.find((r) => r.role === 'replica' && r.masterPort === victim.port)!;
 		await cluster.nodes.find((n) => n.port === victim.port)!.kill();
-		const killedAt = Date.now();
-		const deadline = killedAt + 60_000;
-		for (;;) {
-			const promoted = clusterRoles(heir.port).find((r) => r.port === heir.port)?.role === 'master';
-			if (promoted && spawnSync('redis-cli', ['-p', String(heir.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout.includes('cluster_state:ok')) break;
-			if (Date.now() > deadline) throw new Error(`replica :${heir.port} did not take over from :${victim.port}`);
-			await sleep(100);
-		}
-		const failoverMs = Date.now() - killedAt;
+		const failoverMs = await waitForPromotion(heir.port);
 		await done;
 		const o = await outcome(pair, env.smtp, stats.accepted);
 		report('kill -9 of a cluster master', o, {

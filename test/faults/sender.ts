@@ -21,12 +21,12 @@ export interface SendOptions {
 	concurrency?: number;
 	/** Events started per second, at most (default: as fast as answers come). */
 	ratePerSecond?: number;
-	/** How long one event is retried before the sender gives up (default 5 minutes). */
+	/** How long one event is retried before the sender gives up (default 10 minutes; ESPs retry for hours). */
 	retryForMs?: number;
 }
 
 export function streamEvents<E extends { contactId: string; email: string }>(url: string, events: E[], options: SendOptions = {}): { stats: SenderStats; done: Promise<SenderStats> } {
-	const { concurrency = 4, ratePerSecond, retryForMs = 300_000 } = options;
+	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
 	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {} };
 	let next = 0;
 	let lastStart = 0;

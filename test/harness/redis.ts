@@ -188,3 +188,14 @@ export async function startCluster(options: { tls?: ServerTls; extraArgs?: strin
 	}
 	return { nodes, stop };
 }
+
+/** Waits until the replica at `port` serves as a master and the cluster says cluster_state:ok; returns how long it took. */
+export async function waitForPromotion(port: number, { tls, timeoutMs = 60_000 }: { tls?: ServerTls; timeoutMs?: number } = {}): Promise<number> {
+	const started = Date.now();
+	for (;;) {
+		const promoted = clusterRoles(port, tls).find((r) => r.port === port)?.role === 'master';
+		if (promoted && cli(tls, port, 'cluster', 'info').includes('cluster_state:ok')) return Date.now() - started;
+		if (Date.now() - started > timeoutMs) throw new Error(`replica :${port} was not promoted to master within ${timeoutMs} ms`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
+}
