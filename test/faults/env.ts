@@ -9,6 +9,7 @@ import { mkdirSync, mkdtempSync, readdirSync, readFileSync, readlinkSync, rmSync
 import { tmpdir } from 'os';
 import { join } from 'path';
 import { acquireStore, Campaigns, closeAllStores, type StoreConfig } from '../../lib';
+import { freePort } from '../../tools/ports';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -135,7 +136,7 @@ export async function startFaultEnv(specs: PairSpec[]): Promise<FaultEnv> {
 		const smtp = await startSmtp();
 		stops.push(() => smtp.stop());
 		n8n.prepareUserFolder({ userFolder, tarball });
-		const port: number = await n8n.freePort();
+		const port = await freePort();
 		const baseUrl = `http://127.0.0.1:${port}`;
 		const pairs: Record<string, Pair> = {};
 		for (const spec of specs) {
