@@ -337,7 +337,7 @@ export async function executionStatuses(env: FaultEnv, workflowId: string, max =
 	let cursor: string | undefined;
 	try {
 		for (let seen = 0; seen < max; ) {
-			const q = new URLSearchParams({ limit: '250', filter: JSON.stringify({ workflowId }), ...(cursor ? { cursor } : {}) });
+			const q = new URLSearchParams({ limit: '100', filter: JSON.stringify({ workflowId }), ...(cursor ? { cursor } : {}) });
 			const data = await n8n.rest(env.baseUrl, env.cookie, 'GET', `/rest/executions?${q}`);
 			for (const e of data.results as Array<{ status: string }>) counts[e.status] = (counts[e.status] ?? 0) + 1;
 			seen += data.results.length;
