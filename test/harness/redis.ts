@@ -17,10 +17,15 @@ export interface ServerTls {
 
 export interface RedisServer {
 	port: number;
-	process: ChildProcess;
+	/** The running redis-server (a new one after `restart`). */
+	readonly process: ChildProcess;
 	dir: string;
 	/** Set when the server speaks TLS only (its port is the TLS port). */
 	tls?: ServerTls;
+	/** kill -9, as a crash would; resolves once the process is gone. */
+	kill(): Promise<void>;
+	/** Starts redis-server again on the same port, directory and arguments (its AOF, if on, is reloaded). */
+	restart(): Promise<void>;
 	stop(): Promise<void>;
 }
 
@@ -65,59 +70,116 @@ async function waitForPing(port: number, tls?: ServerTls, timeoutMs = 10_000): P
 	}
 }
 
+const exited = (child: ChildProcess) =>
+	new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+
 export async function startRedis(extraArgs: string[] = [], withBus = false, tls?: ServerTls): Promise<RedisServer> {
 	const port = await freePort(withBus);
 	const dir = mkdtempSync(join(tmpdir(), `ma-redis-${port}-`));
-	const child = spawn(
-		'redis-server',
-		[...(tls ? tlsArgs(port, tls) : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs],
-		{ stdio: 'ignore' },
-	);
-	await waitForPing(port, tls).catch((error: Error) => {
+	const args = [...(tls ? tlsArgs(port, tls) : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+	const launch = async () => {
+		const child = spawn('redis-server', args, { stdio: 'ignore' });
+		await waitForPing(port, tls).catch((error: Error) => {
+			child.kill('SIGKILL');
+			throw tls ? new Error(`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`) : error;
+		});
+		return child;
+	};
+	let child = await launch();
+	const kill = async () => {
 		child.kill('SIGKILL');
-		throw tls ? new Error(`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`) : error;
-	});
+		await exited(child);
+	};
 	return {
 		port,
-		process: child,
+		get process() {
+			return child;
+		},
 		dir,
 		tls,
-		stop: () =>
-			new Promise((resolve) => {
-				if (child.exitCode !== null) return resolve();
-				child.once('exit', () => {
-					rmSync(dir, { recursive: true, force: true });
-					resolve();
-				});
+		kill,
+		restart: async () => {
+			await kill();
+			child = await launch();
+		},
+		stop: async () => {
+			if (child.exitCode === null && child.signalCode === null) {
 				child.kill('SIGTERM');
-			}),
+				await exited(child);
+			}
+			rmSync(dir, { recursive: true, force: true });
+		},
 	};
 }
 
+export interface ClusterNodeRole {
+	port: number;
+	role: 'master' | 'replica';
+	/** The port of its master (replicas). */
+	masterPort?: number;
+	/** Hash slots it serves (masters). */
+	slots: number;
+}
+
+export interface RedisCluster {
+	nodes: RedisServer[];
+	stop(): Promise<void>;
+}
+
+const cli = (tls: ServerTls | undefined, port: number, ...args: string[]) =>
+	spawnSync('redis-cli', [...redisCliTlsArgs(tls), '-p', String(port), ...args], { encoding: 'utf8' }).stdout ?? '';
+
+/** Who is master and who replicates whom, as the node at `port` sees the cluster (CLUSTER NODES). */
+export function clusterRoles(port: number, tls?: ServerTls): ClusterNodeRole[] {
+	const lines = cli(tls, port, 'cluster', 'nodes').trim().split('\n').filter(Boolean);
+	const parsed = lines.map((line) => {
+		const [id, address, flags, masterId, , , , , ...slotRanges] = line.split(' ');
+		const slots = slotRanges
+			.filter((r) => !r.startsWith('['))
+			.reduce((n, r) => {
+				const [from, to = from] = r.split('-').map(Number);
+				return n + to - from + 1;
+			}, 0);
+		return { id, port: Number(address.split('@')[0].split(':').pop()), flags: flags.split(','), masterId, slots };
+	});
+	return parsed
+		.filter((n) => !n.flags.includes('fail') && !n.flags.includes('noaddr'))
+		.map((n) => ({
+			port: n.port,
+			role: n.flags.includes('master') ? 'master' : 'replica',
+			...(n.flags.includes('master') ? {} : { masterPort: parsed.find((m) => m.id === n.masterId)?.port }),
+			slots: n.slots,
+		}));
+}
+
 /**
- * A real 3-master Redis Cluster on loopback, created with redis-cli --cluster create; over TLS
- * (clients and cluster bus) when `tls` is given; `extraArgs` go to every node.
+ * A real Redis Cluster on loopback, created with redis-cli --cluster create: 3 masters, and
+ * `replicas` replicas of each (default 0: the unit tests do not need failover, and 3 nodes start
+ * quicker); over TLS (clients and cluster bus) when `tls` is given; `extraArgs` go to every node.
+ * Resolves once every node says cluster_state:ok and every replica's link to its master is up.
  */
-export async function startCluster(options: { tls?: ServerTls; extraArgs?: string[] } = {}): Promise<{ nodes: RedisServer[]; stop(): Promise<void> }> {
-	const { tls, extraArgs = [] } = options;
+export async function startCluster(options: { tls?: ServerTls; extraArgs?: string[]; replicas?: number } = {}): Promise<RedisCluster> {
+	const { tls, extraArgs = [], replicas = 0 } = options;
 	const nodes: RedisServer[] = [];
-	for (let i = 0; i < 3; i++) {
-		nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...extraArgs], true, tls));
-	}
 	const stop = async () => void (await Promise.all(nodes.map((n) => n.stop())));
 	// A cluster that fails to form must not leave its servers running after the tests.
 	try {
+		for (let i = 0; i < 3 * (1 + replicas); i++) {
+			nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...extraArgs], true, tls));
+		}
 		const create = spawnSync(
 			'redis-cli',
-			[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', '0', '--cluster-yes'],
+			[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
 			{ encoding: 'utf8' },
 		);
 		if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
-		const deadline = Date.now() + 20_000;
+		const deadline = Date.now() + 30_000;
 		for (;;) {
-			const states = nodes.map((n) => spawnSync('redis-cli', [...redisCliTlsArgs(tls), '-p', String(n.port), 'cluster', 'info'], { encoding: 'utf8' }).stdout);
-			if (states.every((s) => s.includes('cluster_state:ok'))) break;
-			if (Date.now() > deadline) throw new Error('Redis Cluster did not reach cluster_state:ok');
+			const ok = nodes.every((n) => cli(tls, n.port, 'cluster', 'info').includes('cluster_state:ok'));
+			const roles = ok ? clusterRoles(nodes[0].port, tls) : [];
+			const linked = roles.filter((r) => r.role === 'replica').every((r) => cli(tls, r.port, 'info', 'replication').includes('master_link_status:up'));
+			if (ok && roles.filter((r) => r.role === 'replica').length === 3 * replicas && linked) break;
+			if (Date.now() > deadline) throw new Error(`Redis Cluster did not reach cluster_state:ok${replicas ? ' with every replica linked' : ''}`);
 			await new Promise((r) => setTimeout(r, 100));
 		}
 	} catch (error) {
@@ -125,4 +187,15 @@ export async function startCluster(options: { tls?: ServerTls; extraArgs?: strin
 		throw error;
 	}
 	return { nodes, stop };
+}
+
+/** Waits until the replica at `port` serves as a master and the cluster says cluster_state:ok; returns how long it took. */
+export async function waitForPromotion(port: number, { tls, timeoutMs = 60_000 }: { tls?: ServerTls; timeoutMs?: number } = {}): Promise<number> {
+	const started = Date.now();
+	for (;;) {
+		const promoted = clusterRoles(port, tls).find((r) => r.port === port)?.role === 'master';
+		if (promoted && cli(tls, port, 'cluster', 'info').includes('cluster_state:ok')) return Date.now() - started;
+		if (Date.now() - started > timeoutMs) throw new Error(`replica :${port} was not promoted to master within ${timeoutMs} ms`);
+		await new Promise((r) => setTimeout(r, 100));
+	}
 }

@@ -1,0 +1,76 @@
+/**
+ * A sender of events as an ESP or CRM is one: POSTs each event to the pack's event endpoint, and on
+ * a network error or any non-2xx answer (n8n down, 404 before the webhook is registered again, 503
+ * while Redis is away) tries again with exponential backoff, for a bounded time per event.
+ */
+import { SHARED_SECRET, sleep } from './env';
+
+export interface SenderStats {
+	/** Events answered with a 2xx, in the order they were accepted. */
+	accepted: Array<{ contactId: string; email: string }>;
+	/** Events the sender gave up on (its retry budget ran out). */
+	gaveUp: string[];
+	/** Attempts after the first, over all events. */
+	retries: number;
+	/** Answers that were not 2xx, by status (0: network error). */
+	failures: Record<number, number>;
+}
+
+export interface SendOptions {
+	/** Requests in flight at once (default 4). */
+	concurrency?: number;
+	/** Events started per second, at most (default: as fast as answers come). */
+	ratePerSecond?: number;
+	/** How long one event is retried before the sender gives up (default 10 minutes; ESPs retry for hours). */
+	retryForMs?: number;
+}
+
+export function streamEvents<E extends { contactId: string; email: string }>(url: string, events: E[], options: SendOptions = {}): { stats: SenderStats; done: Promise<SenderStats> } {
+	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
+	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {} };
+	let next = 0;
+	let lastStart = 0;
+	const postOne = async (event: E) => {
+		const giveUpAt = Date.now() + retryForMs;
+		for (let attempt = 0; ; attempt++) {
+			let status = 0;
+			try {
+				const res = await fetch(url, {
+					method: 'POST',
+					headers: { 'content-type': 'application/json', 'x-webhook-secret': SHARED_SECRET },
+					body: JSON.stringify(event),
+					signal: AbortSignal.timeout(15_000),
+				});
+				status = res.status;
+				await res.arrayBuffer();
+			} catch {
+				// network error or timeout: status 0
+			}
+			if (status >= 200 && status < 300) return void stats.accepted.push({ contactId: event.contactId, email: event.email });
+			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
+			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);
+			stats.retries++;
+			await sleep(Math.min(250 * 2 ** attempt, 5000) * (0.75 + Math.random() / 2));
+		}
+	};
+	const worker = async () => {
+		while (next < events.length) {
+			const event = events[next++];
+			if (ratePerSecond) {
+				const wait = lastStart + 1000 / ratePerSecond - Date.now();
+				lastStart = Math.max(Date.now(), lastStart + 1000 / ratePerSecond);
+				if (wait > 0) await sleep(wait);
+			}
+			await postOne(event);
+		}
+	};
+	const done = Promise.all(Array.from({ length: concurrency }, worker)).then(() => stats);
+	return { stats, done };
+}
+
+/** Resolves once `count` events were accepted (or the stream ended). */
+export async function whenAccepted(stats: SenderStats, count: number, done: Promise<unknown>): Promise<void> {
+	let finished = false;
+	void done.then(() => (finished = true));
+	while (stats.accepted.length < count && !finished) await sleep(25);
+}
