@@ -3,7 +3,7 @@ import { CORE_FIELDS, CORE_TIME_FIELDS, encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
-import { checkContactId, checkName, LIMITS, toEventTime, toTimestamp } from '../values';
+import { checkContactId, checkName, LIMITS, toEventTime } from '../values';
 import { compileOperator, compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
