@@ -108,14 +108,13 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		return a;
 	};
 
-	it('emits a recorded event within a second with the event, a contact snapshot and $chain; acknowledges when the execution finished', async () => {
+	it('emits a recorded event with the event, a contact snapshot and $chain; acknowledges when the execution finished', async () => {
 		const a = await start({ mode: 'eventRecorded', eventNames: 'welcome_*' }, credentials);
 		await store.contacts.upsert([{ id: 'ada', email: 'ada@example.com', addTags: ['lead'] }]);
-		const t0 = Date.now();
 		await store.events.record([{ contactId: 'ada', name: 'welcome_signup', properties: { list: 'news' }, chain: [{ workflowId: 'wf-X', executionId: '77' }] }]);
 		await store.events.record([{ contactId: 'ada', name: 'other' }]);
-		await until(() => a.executions.length === 1, 1000);
-		expect(Date.now() - t0).toBeLessThan(1000);
+		// Latency is the trigger bench's to measure (p50/p99), not a test's.
+		await until(() => a.executions.length === 1);
 		const [item] = a.executions[0].items;
 		expect(item).toMatchObject({
 			event: { name: 'welcome_signup', properties: { list: 'news' }, source: 'api' },
