@@ -12,9 +12,12 @@ import {
 } from '../../lib';
 import { chainOf, collect, perItem, runBatch, runGrouped } from './items';
 
-/** What the Contact node's operations (nodes/Contact/actions) share. */
+// What the Contact node's operations (nodes/Contact/actions) share.
 
-/** Identify Contact By, Contact ID and Email, shown for the given resources (and operations). */
+/**
+ * Identify Contact By, Contact ID and Email, shown for the given resources (and operations): one set
+ * per resource, shared by its operations, so saved workflows keep their displayOptions.
+ */
 export function identifyProperties(resources: string[], operations?: string[]): INodeProperties[] {
 	const show = { resource: resources, ...(operations ? { operation: operations } : {}) };
 	return [

@@ -22,21 +22,18 @@ export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: num
 
 /**
  * The one error-item policy of every node in the pack. Without "continue" the item's error stops
- * the node (thrown here). With it, the failed item comes back paired with its input, as
- * `{error, description}` with the NodeOperationError on the item itself. Why this shape: n8n's
- * WorkflowExecute (handleNodeErrorOutput) moves every item that carries `error`, from whichever
- * regular output, to the error output when On Error is "continue (using error output)", and merges
- * the paired input item's json back in; `{error: message}` is also what n8n's own nodes return under
- * "continue (regular output)", where the item stays on the output the node chose.
+ * the node (thrown here). With it, the failed item comes back paired with its input as
+ * `{error: message, details: hint}`. Why this shape: with On Error "continue (using error output)"
+ * n8n (WorkflowExecute.handleNodeErrorOutput) moves an item from any regular output to the error
+ * output, merging the input item's fields back in, when its json has `error` and no keys but
+ * `error`, `message` and `details`; so the hint is `details`, not `description`. The NodeOperationError
+ * is not put on the item: n8n would then replace the json with `{error}` (normalizeNodeErrors) and
+ * the hint would be lost under "continue (regular output)".
  */
 export function errorItem(ctx: IExecuteFunctions, error: Error, itemIndex: number): INodeExecutionData {
 	const nodeError = toNodeError(ctx, error, itemIndex);
 	if (!ctx.continueOnFail()) throw nodeError;
-	return {
-		json: { error: nodeError.message, ...(nodeError.description ? { description: nodeError.description } : {}) },
-		error: nodeError,
-		pairedItem: { item: itemIndex },
-	};
+	return { json: { error: nodeError.message, ...(nodeError.description ? { details: nodeError.description } : {}) }, pairedItem: { item: itemIndex } };
 }
 
 /** An output item of a node: json and binary, paired with its input item by routeResults/collect. */

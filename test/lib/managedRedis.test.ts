@@ -276,7 +276,7 @@ describe('nodes at run time on managed Redis', () => {
 		});
 		expect(out.map((item) => item.json)).toEqual([0, 1].map((item) => ({
 			error: `Redis refused the 'xadd' command: the Contact Store credential's Redis user is not allowed to run it (ACL) (item ${item})`,
-			description: 'Allow it on the Redis user: ACL SETUSER <user> +xadd (docs/redis.md has the whole ACL the pack needs).',
+			details: 'Allow it on the Redis user: ACL SETUSER <user> +xadd (docs/redis.md has the whole ACL the pack needs).',
 		})));
 
 		const lease = acquireStore(managed.config(servers.signed, 'noZcard'));

@@ -150,15 +150,15 @@ describe('a Lua error', () => {
 	});
 
 	it('in a helper names the helper file and line', async () => {
-		const text = await message(scripts.setTier, [shard], [JSON.stringify({ names: [], bounds: [], events: [] }), 'not a number']);
+		const text = await message(scripts.setTier, [shard], [JSON.stringify({ tiers: [] }), 'not a number']);
 		expect(text).toContain(`lib/redis/lua/batch.lua:${lineOf('lib/redis/lua/batch.lua', 'for i = 1, tonumber(ARGV[2]) do')}:`);
 	});
 
 	it("of one item of a batch names the line in that item's error", async () => {
 		await store.contacts.upsert([{ id: 'lua-error' }]);
 		// An event name that is not a string fails the item where set_tier.lua reads its time.
-		const shared = { now: 0, names: ['A', 'B'], bounds: [1], events: [{}], source: 'test', chain: '[]', limits: store.limits };
-		const [result] = await store.runBatch({ script: scripts.setTier, items: ['lua-error'], contactOf: (id) => id, argsOf: (id) => [id], shared: JSON.stringify(shared) });
+		const shared = { now: 0, tiers: [{ names: ['A', 'B'], bounds: [1], events: [{}] }], source: 'test', limits: store.limits };
+		const [result] = await store.runBatch({ script: scripts.setTier, items: ['lua-error'], contactOf: (id) => id, argsOf: (id) => [id, 1, '[]'], shared: JSON.stringify(shared) });
 		expect(result.ok).toBe(false);
 		const line = lineOf('lib/engagement/lua/set_tier.lua', "'last:' .. name");
 		expect(!result.ok && result.error.message).toContain(`lib/engagement/lua/set_tier.lua:${line}:`);

@@ -71,11 +71,13 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 		expect(out[1].json.error).toMatch(/item 1, field "tierNames"/);
 	});
 
-	it('under "continue (using error output)" failed items go to the error output', async () => {
+	it('under "continue (using error output)" failed items, with their details, go to the error output', async () => {
 		const unreachable = { contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' } };
 		const [tagged, failed] = await runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact' }, items: [{ contactId: 'a' }, { contactId: 'b' }], credentials: unreachable, onError: 'continueErrorOutput' });
 		expect(tagged).toEqual([]);
-		expect(failed.map((i) => [i.pairedItem, i.json.error])).toEqual([0, 1].map((item) => [{ item }, expect.stringMatching(new RegExp(`could not be reached.*item ${item}`))]));
+		expect(failed.map((i) => [i.pairedItem, i.json])).toEqual(
+			[0, 1].map((item) => [{ item }, { error: expect.stringMatching(new RegExp(`could not be reached.*item ${item}`)), details: expect.stringMatching(/Contact Store credential/) }]),
+		);
 	});
 
 	it('whole base: the first run tiers everyone, the next ones output only contacts whose tier changed', async () => {

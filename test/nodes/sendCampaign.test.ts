@@ -136,11 +136,11 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		const [sent, , skipped] = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }, { id: 'bob' }], credentials, continueOnFail: true });
 		expect(sent).toEqual([]);
 		expect(skipped.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
-		expect(skipped[0].json).toEqual({ error: expect.stringMatching(/lastName.*item 0/) });
+		expect(skipped[0].json).toEqual({ error: expect.stringMatching(/lastName.*item 0/), details: expect.stringMatching(/give a fallback/) });
 		// With On Error "continue (using error output)" n8n moves them to its error output (the fourth).
 		const outputs = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials, onError: 'continueErrorOutput' });
 		expect(outputs.slice(0, 3)).toEqual([[], [], []]);
-		expect(outputs[3]).toEqual([expect.objectContaining({ json: { error: expect.stringMatching(/lastName.*item 0/) }, pairedItem: { item: 0 } })]);
+		expect(outputs[3]).toEqual([expect.objectContaining({ json: expect.objectContaining({ error: expect.stringMatching(/lastName.*item 0/) }), pairedItem: { item: 0 } })]);
 	});
 
 	it('names the field of a bad parameter and of an unreachable SMTP server', async () => {

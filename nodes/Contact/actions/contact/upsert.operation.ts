@@ -1,8 +1,7 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import type { ChangeMode, ContactInput, ContactStore, FieldType } from '../../../../lib';
+import { ValidationError, type ChangeMode, type ContactInput, type ContactStore, type FieldType } from '../../../../lib';
 import { chainOf, collect, jsonParameter, perItem } from '../../../shared/items';
 import { changeAndRead, changeOutput, emptyToUndefined, LABELS, options, relabel, showFor } from '../../../shared/contact';
-import { ValidationError } from '../../../../lib';
 
 const fieldTypeOptions = [
 	{ name: 'Automatic', value: 'auto', description: 'Keep the type the value has (text from the form stays text)' },
@@ -200,7 +199,6 @@ function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, u
 	});
 	return fields;
 }
-
 
 export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
 	const inputs = perItem(this, (i) => {
