@@ -6,7 +6,8 @@ exports.clean = () => rm('dist', { recursive: true, force: true });
 
 // tsc compiles the TypeScript (the Lua scripts too: lib/redis/scripts.generated.ts); n8n also
 // needs the icons and codex files beside it.
-const icons = () => src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}'], { base: '.', encoding: false }).pipe(dest('dist'));
+const icons = () =>
+	src(['nodes/**/*.{png,svg}', 'credentials/**/*.{png,svg}'], { base: '.', encoding: false }).pipe(dest('dist'));
 const codex = () => src('nodes/**/*.node.json', { base: '.' }).pipe(dest('dist'));
 
 exports.build = parallel(icons, codex);

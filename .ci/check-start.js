@@ -12,101 +12,108 @@ const TIMEOUT_MS = Number(process.env.MA_CHECK_START_TIMEOUT_MS || 30 * 60 * 100
 const say = (msg) => console.log(`[check-start] ${msg}`);
 
 async function get(url, init) {
-  const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30000) });
-  return { status: res.status, text: await res.text() };
+	const res = await fetch(url, { ...init, signal: AbortSignal.timeout(30000) });
+	return { status: res.status, text: await res.text() };
 }
 
 function alive(pid) {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
+	try {
+		process.kill(pid, 0);
+		return true;
+	} catch {
+		return false;
+	}
 }
 
 function listening(port) {
-  return new Promise((resolve) => {
-    const socket = net.connect(port, '127.0.0.1');
-    socket.once('connect', () => socket.destroy() || resolve(true));
-    socket.once('error', () => resolve(false));
-  });
+	return new Promise((resolve) => {
+		const socket = net.connect(port, '127.0.0.1');
+		socket.once('connect', () => socket.destroy() || resolve(true));
+		socket.once('error', () => resolve(false));
+	});
 }
 
 let child;
 
 /** Ctrl-C to `npm start` (it stops n8n, Redis and the mail catcher), then SIGKILL if it hangs. */
 async function stopStart() {
-  if (!child || child.exitCode !== null || child.signalCode !== null) return;
-  const exited = new Promise((resolve) => child.once('exit', resolve));
-  process.kill(-child.pid, 'SIGINT');
-  if (!(await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 60000))]))) {
-    process.kill(-child.pid, 'SIGKILL');
-  }
+	if (!child || child.exitCode !== null || child.signalCode !== null) return;
+	const exited = new Promise((resolve) => child.once('exit', resolve));
+	process.kill(-child.pid, 'SIGINT');
+	if (!(await Promise.race([exited.then(() => true), new Promise((r) => setTimeout(() => r(false), 60000))]))) {
+		process.kill(-child.pid, 'SIGKILL');
+	}
 }
 
 async function main() {
-  const started = Date.now();
-  // Its own process group, so that Ctrl-C reaches npm and start.js as in a terminal.
-  child = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  const onData = (chunk) => {
-    process.stdout.write(chunk);
-    output += chunk;
-  };
-  child.stdout.on('data', onData);
-  child.stderr.on('data', onData);
-  const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+	const started = Date.now();
+	// Its own process group, so that Ctrl-C reaches npm and start.js as in a terminal.
+	child = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
+	let output = '';
+	const onData = (chunk) => {
+		process.stdout.write(chunk);
+		output += chunk;
+	};
+	child.stdout.on('data', onData);
+	child.stderr.on('data', onData);
+	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
-  const editor = await Promise.race([
-    new Promise((resolve) => {
-      const t = setInterval(() => {
-        const m = /Editor:\s+(http:\/\/\S+)/.exec(output);
-        if (m) {
-          clearInterval(t);
-          resolve(m[1]);
-        }
-      }, 500);
-    }),
-    exited.then(({ code, signal }) => {
-      throw new Error(`npm start exited (code ${code}, signal ${signal}) before the editor answered`);
-    }),
-    new Promise((_, reject) => setTimeout(() => reject(new Error(`no editor URL after ${TIMEOUT_MS / 1000}s`)), TIMEOUT_MS).unref()),
-  ]);
-  say(`editor URL printed after ${Math.round((Date.now() - started) / 1000)}s: ${editor}`);
+	const editor = await Promise.race([
+		new Promise((resolve) => {
+			const t = setInterval(() => {
+				const m = /Editor:\s+(http:\/\/\S+)/.exec(output);
+				if (m) {
+					clearInterval(t);
+					resolve(m[1]);
+				}
+			}, 500);
+		}),
+		exited.then(({ code, signal }) => {
+			throw new Error(`npm start exited (code ${code}, signal ${signal}) before the editor answered`);
+		}),
+		new Promise((_, reject) =>
+			setTimeout(() => reject(new Error(`no editor URL after ${TIMEOUT_MS / 1000}s`)), TIMEOUT_MS).unref(),
+		),
+	]);
+	say(`editor URL printed after ${Math.round((Date.now() - started) / 1000)}s: ${editor}`);
 
-  const page = await get(editor);
-  if (page.status !== 200 || !/<html/i.test(page.text)) throw new Error(`the editor answered ${page.status}, not its page`);
-  say('the editor page answers 200');
+	const page = await get(editor);
+	if (page.status !== 200 || !/<html/i.test(page.text))
+		throw new Error(`the editor answered ${page.status}, not its page`);
+	say('the editor page answers 200');
 
-  // The example hub is published on the first start; an event with the printed secret is taken.
-  const secret = /X-Webhook-Secret:\s+(\S+)/.exec(output)?.[1];
-  const events = /Events:\s+POST\s+(\S+)/.exec(output)?.[1];
-  if (!secret || !events) throw new Error('npm start did not print the event URL and its secret');
-  const sent = await get(events, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', 'X-Webhook-Secret': secret },
-    body: JSON.stringify({ email: 'new-user@example.com', event: 'newsletter_signup' }),
-  });
-  if (sent.status !== 200) throw new Error(`the event URL answered ${sent.status}: ${sent.text.slice(0, 300)}`);
-  say('the example hub took an event');
+	// The example hub is published on the first start; an event with the printed secret is taken.
+	const secret = /X-Webhook-Secret:\s+(\S+)/.exec(output)?.[1];
+	const events = /Events:\s+POST\s+(\S+)/.exec(output)?.[1];
+	if (!secret || !events) throw new Error('npm start did not print the event URL and its secret');
+	const sent = await get(events, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json', 'X-Webhook-Secret': secret },
+		body: JSON.stringify({ email: 'new-user@example.com', event: 'newsletter_signup' }),
+	});
+	if (sent.status !== 200) throw new Error(`the event URL answered ${sent.status}: ${sent.text.slice(0, 300)}`);
+	say('the example hub took an event');
 
-  process.kill(-child.pid, 'SIGINT');
-  const stop = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 60000))]);
-  if (!stop) throw new Error('npm start did not stop within 60s of Ctrl-C');
-  say(`npm start stopped (code ${stop.code}, signal ${stop.signal})`);
-  // Nothing it started may outlive it: its process group, n8n (detached) and the local Redis.
-  await new Promise((r) => setTimeout(r, 2000));
-  if (alive(-child.pid)) throw new Error('processes of npm start were still running after it stopped');
-  const redisPort = /Redis on 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
-  for (const [name, port] of [['n8n', new URL(editor).port], ['Redis', redisPort]]) {
-    if (port && (await listening(Number(port)))) throw new Error(`${name} still listens on port ${port} after npm start stopped`);
-  }
-  say(`ok in ${Math.round((Date.now() - started) / 1000)}s`);
+	process.kill(-child.pid, 'SIGINT');
+	const stop = await Promise.race([exited, new Promise((resolve) => setTimeout(() => resolve(null), 60000))]);
+	if (!stop) throw new Error('npm start did not stop within 60s of Ctrl-C');
+	say(`npm start stopped (code ${stop.code}, signal ${stop.signal})`);
+	// Nothing it started may outlive it: its process group, n8n (detached) and the local Redis.
+	await new Promise((r) => setTimeout(r, 2000));
+	if (alive(-child.pid)) throw new Error('processes of npm start were still running after it stopped');
+	const redisPort = /Redis on 127\.0\.0\.1:(\d+)/.exec(output)?.[1];
+	for (const [name, port] of [
+		['n8n', new URL(editor).port],
+		['Redis', redisPort],
+	]) {
+		if (port && (await listening(Number(port))))
+			throw new Error(`${name} still listens on port ${port} after npm start stopped`);
+	}
+	say(`ok in ${Math.round((Date.now() - started) / 1000)}s`);
 }
 
 main().catch(async (e) => {
-  console.error(`[check-start] FAILED: ${e.message}`);
-  await stopStart().catch(() => undefined);
-  process.exit(1);
+	console.error(`[check-start] FAILED: ${e.message}`);
+	await stopStart().catch(() => undefined);
+	process.exit(1);
 });

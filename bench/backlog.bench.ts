@@ -80,7 +80,15 @@ function workflow(options: Record<string, number>) {
 		id: 'benchBacklogDrain',
 		name: 'Bench: backlog drain',
 		nodes: [
-			{ name: 'Contact Trigger', type: 'n8n-nodes-marketing-automation.contactTrigger', typeVersion: 1, position: [0, 0], id: 'b0a1c2d3-0000-4000-8000-000000000001', credentials, parameters: { mode: 'eventRecorded', eventNames: EVENT, options } },
+			{
+				name: 'Contact Trigger',
+				type: 'n8n-nodes-marketing-automation.contactTrigger',
+				typeVersion: 1,
+				position: [0, 0],
+				id: 'b0a1c2d3-0000-4000-8000-000000000001',
+				credentials,
+				parameters: { mode: 'eventRecorded', eventNames: EVENT, options },
+			},
 			{ ...score, position: [220, 0], credentials },
 			{
 				name: 'Mark Processed',
@@ -89,10 +97,21 @@ function workflow(options: Record<string, number>) {
 				position: [440, 0],
 				credentials,
 				// No idempotency key: an event processed twice shows as a second "processed".
-				parameters: { resource: 'event', operation: 'record', identifyBy: 'id', contactId: "={{ $('Contact Trigger').item.json.contactId }}", eventName: 'processed', properties: '={}', options: {} },
+				parameters: {
+					resource: 'event',
+					operation: 'record',
+					identifyBy: 'id',
+					contactId: "={{ $('Contact Trigger').item.json.contactId }}",
+					eventName: 'processed',
+					properties: '={}',
+					options: {},
+				},
 			},
 		],
-		connections: { 'Contact Trigger': { main: [[{ node: 'Score', type: 'main', index: 0 }]] }, Score: { main: [[{ node: 'Mark Processed', type: 'main', index: 0 }]] } },
+		connections: {
+			'Contact Trigger': { main: [[{ node: 'Score', type: 'main', index: 0 }]] },
+			Score: { main: [[{ node: 'Mark Processed', type: 'main', index: 0 }]] },
+		},
 		settings: { executionOrder: 'v1' },
 	};
 }
@@ -110,9 +129,17 @@ export async function run(): Promise<void> {
 		const options: Record<string, number> = {};
 		if (process.env.MA_BENCH_CONCURRENCY) options.concurrency = Number(process.env.MA_BENCH_CONCURRENCY);
 		if (process.env.MA_BENCH_BATCH) options.batchSize = Number(process.env.MA_BENCH_BATCH);
-		const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_BENCH_NO_BUILD });
+		const tarball = n8n.packPackage(n8n.REPO_DIR, {
+			outDir: join(root, 'pack'),
+			build: !process.env.MA_BENCH_NO_BUILD,
+		});
 		n8n.prepareUserFolder({ userFolder, tarball });
-		const [cred] = examples.credentials({ redis: { port: redis.port, keyPrefix: PREFIX }, smtp: { port: 25 }, webhook: { sharedSecret: 'x' }, signingSecret: 'bench-signing-secret-0123456789abcdef' });
+		const [cred] = examples.credentials({
+			redis: { port: redis.port, keyPrefix: PREFIX },
+			smtp: { port: 25 },
+			webhook: { sharedSecret: 'x' },
+			signingSecret: 'bench-signing-secret-0123456789abcdef',
+		});
 		n8n.importCredentials(userFolder, [{ ...cred, id: 'benchBacklogStore', name: 'Contact Store (backlog bench)' }]);
 		const wf = workflow(options);
 		const wfDir = join(root, 'workflows');
@@ -149,11 +176,17 @@ export async function run(): Promise<void> {
 			if (!results.every((r) => r.ok)) throw new Error('recording the backlog failed');
 		}
 		const processed = async () => {
-			const counts = await Promise.all([...perContact.keys()].map((id) => store.call((r) => r.hget(store.keys.contactKey(id, 'counters'), 'count:processed'))));
+			const counts = await Promise.all(
+				[...perContact.keys()].map((id) =>
+					store.call((r) => r.hget(store.keys.contactKey(id, 'counters'), 'count:processed')),
+				),
+			);
 			return counts.reduce((sum, c) => sum + Number(c ?? 0), 0);
 		};
 
-		console.log(`n8n ${n8n.N8N_VERSION} restarted with ${EVENTS} events waiting for ${CONTACTS} contacts; Contact Trigger options ${JSON.stringify(options)} (empty: the defaults)`);
+		console.log(
+			`n8n ${n8n.N8N_VERSION} restarted with ${EVENTS} events waiting for ${CONTACTS} contacts; Contact Trigger options ${JSON.stringify(options)} (empty: the defaults)`,
+		);
 		const loadBefore = loadavg()[0].toFixed(1);
 		const t0 = Date.now();
 		instance = await n8n.start({ userFolder, env });
@@ -171,18 +204,37 @@ export async function run(): Promise<void> {
 		const drain = drainSampler.stop();
 		await sleep(3000);
 
-		const counts = await Promise.all([...perContact].map(async ([id, sent]) => ({ id, sent, got: Number((await store.call((r) => r.hget(store.keys.contactKey(id, 'counters'), 'count:processed'))) ?? 0) })));
+		const counts = await Promise.all(
+			[...perContact].map(async ([id, sent]) => ({
+				id,
+				sent,
+				got: Number((await store.call((r) => r.hget(store.keys.contactKey(id, 'counters'), 'count:processed'))) ?? 0),
+			})),
+		);
 		const lost = counts.filter((c) => c.got < c.sent).reduce((s, c) => s + c.sent - c.got, 0);
 		const twice = counts.filter((c) => c.got > c.sent).reduce((s, c) => s + c.got - c.sent, 0);
-		const pending = (await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.xpending(store.keys.log(s), group))))).reduce((sum, p) => sum + Number((p as [number])[0]), 0);
+		const pending = (
+			await Promise.all(
+				Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.xpending(store.keys.log(s), group))),
+			)
+		).reduce((sum, p) => sum + Number((p as [number])[0]), 0);
 		const dead = await new DeadLetters(store, group).count();
 
 		console.log(`  idle, workflow active:   RSS ${mb(idle.meanKb)} (n8n and its task runner)`);
-		console.log(`  draining the backlog:    peak RSS ${mb(drain.peakKb)} (${(drain.peakKb / idle.meanKb).toFixed(2)}x idle), mean ${mb(drain.meanKb)}`);
-		console.log(`  drain: ${(drainMs / 1000).toFixed(1)} s from starting n8n (ready after ${(ready / 1000).toFixed(1)} s), ${(done / ((drainMs - ready) / 1000)).toFixed(1)} events/s once ready`);
-		console.log(`  counted per contact: ${done} of ${EVENTS} processed, ${lost} lost, ${twice} processed twice; ${pending} pending, ${dead} dead letters`);
-		console.log(`  load average (1 min) ${loadBefore} before, ${loadavg()[0].toFixed(1)} after, on this ${cpus().length}-core machine`);
-		if (lost > 0 || twice > 0 || pending > 0 || dead > 0) throw new Error(`backlog drain: ${lost} lost, ${twice} twice, ${pending} pending, ${dead} dead letters`);
+		console.log(
+			`  draining the backlog:    peak RSS ${mb(drain.peakKb)} (${(drain.peakKb / idle.meanKb).toFixed(2)}x idle), mean ${mb(drain.meanKb)}`,
+		);
+		console.log(
+			`  drain: ${(drainMs / 1000).toFixed(1)} s from starting n8n (ready after ${(ready / 1000).toFixed(1)} s), ${(done / ((drainMs - ready) / 1000)).toFixed(1)} events/s once ready`,
+		);
+		console.log(
+			`  counted per contact: ${done} of ${EVENTS} processed, ${lost} lost, ${twice} processed twice; ${pending} pending, ${dead} dead letters`,
+		);
+		console.log(
+			`  load average (1 min) ${loadBefore} before, ${loadavg()[0].toFixed(1)} after, on this ${cpus().length}-core machine`,
+		);
+		if (lost > 0 || twice > 0 || pending > 0 || dead > 0)
+			throw new Error(`backlog drain: ${lost} lost, ${twice} twice, ${pending} pending, ${dead} dead letters`);
 	} finally {
 		if (instance) await instance.stop();
 		lease.release();

@@ -61,7 +61,9 @@ export async function run(): Promise<void> {
 		// The previous run happened a day ago.
 		await tagger.setPreviousRun('nightly', DEFAULT_TIERS, previousRun);
 		const info = await store.redis.info('memory');
-		console.log(`base: ${N.toLocaleString()} contacts (${Math.round(N * CROSSED).toLocaleString()} crossed a boundary) written in ${populateS.toFixed(1)} s; redis ${/used_memory_human:(\S+)/.exec(info)?.[1]}`);
+		console.log(
+			`base: ${N.toLocaleString()} contacts (${Math.round(N * CROSSED).toLocaleString()} crossed a boundary) written in ${populateS.toFixed(1)} s; redis ${/used_memory_human:(\S+)/.exec(info)?.[1]}`,
+		);
 
 		// Baseline: one full scan of the base, reading every contact's last activity (no writes).
 		const scanStart = performance.now();
@@ -91,18 +93,27 @@ export async function run(): Promise<void> {
 		const sampler = setInterval(() => (peak = Math.max(peak, process.memoryUsage().heapUsed)), 5);
 		let changed = 0;
 		const runStart = performance.now();
-		const result = await tagger.runWholeBase('nightly', DEFAULT_TIERS, { keepChanges: false, onPage: (page) => void (changed += page.length) });
+		const result = await tagger.runWholeBase('nightly', DEFAULT_TIERS, {
+			keepChanges: false,
+			onPage: (page) => void (changed += page.length),
+		});
 		const runS = (performance.now() - runStart) / 1000;
 		clearInterval(sampler);
 		peak = Math.max(peak, process.memoryUsage().heapUsed);
 
 		const expected = Math.round(N * CROSSED);
 		console.log(`full scan (baseline):  ${scanS.toFixed(2)} s for ${scanned.toLocaleString()} contacts`);
-		console.log(`whole-base tagger run: ${runS.toFixed(3)} s, examined ${result.examined.toLocaleString()}, changed ${changed.toLocaleString()} (expected ${expected.toLocaleString()})`);
+		console.log(
+			`whole-base tagger run: ${runS.toFixed(3)} s, examined ${result.examined.toLocaleString()}, changed ${changed.toLocaleString()} (expected ${expected.toLocaleString()})`,
+		);
 		console.log(`ratio: scan / run = ${(scanS / runS).toFixed(1)}x faster than one scan`);
-		console.log(`node heap during the run: +${((peak - heapBefore) / 1048576).toFixed(1)} MB peak over ${(heapBefore / 1048576).toFixed(0)} MB (changes streamed page by page, not kept)`);
+		console.log(
+			`node heap during the run: +${((peak - heapBefore) / 1048576).toFixed(1)} MB peak over ${(heapBefore / 1048576).toFixed(0)} MB (changes streamed page by page, not kept)`,
+		);
 		if (N < 1_000_000) {
-			console.log(`extrapolated to 1,000,000 contacts (linear in the crossed contacts and in the base): run ~${((runS * 1_000_000) / N).toFixed(2)} s, scan ~${((scanS * 1_000_000) / N).toFixed(1)} s`);
+			console.log(
+				`extrapolated to 1,000,000 contacts (linear in the crossed contacts and in the base): run ~${((runS * 1_000_000) / N).toFixed(2)} s, scan ~${((scanS * 1_000_000) / N).toFixed(1)} s`,
+			);
 		}
 		console.log(`load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores`);
 		if (changed !== expected) throw new Error(`expected ${expected} changes, got ${changed}`);

@@ -26,7 +26,11 @@ const PLAN: Array<{ batch: number; events: number }> = [
 
 const props = (n: number) => ({ page: `/products/${n % 50}`, referrer: 'newsletter', value: n % 97 });
 
-async function timed(events: number, batch: number, fn: (offset: number, size: number) => Promise<void>): Promise<number> {
+async function timed(
+	events: number,
+	batch: number,
+	fn: (offset: number, size: number) => Promise<void>,
+): Promise<number> {
 	const started = performance.now();
 	for (let offset = 0; offset < events; offset += batch) await fn(offset, Math.min(batch, events - offset));
 	return events / ((performance.now() - started) / 1000);
@@ -38,11 +42,15 @@ export async function run(): Promise<void> {
 	const store = new ContactStore(client, 'bench:');
 	try {
 		for (let start = 0; start < CONTACTS; start += 500) {
-			const results = await store.contacts.upsert(Array.from({ length: 500 }, (_, k) => ({ id: `c${start + k}`, email: `c${start + k}@example.com` })));
+			const results = await store.contacts.upsert(
+				Array.from({ length: 500 }, (_, k) => ({ id: `c${start + k}`, email: `c${start + k}@example.com` })),
+			);
 			for (const r of results) if (!r.ok) throw r.error;
 		}
 		// Warm up both paths (script cache, JIT).
-		await store.events.record(Array.from({ length: 500 }, (_, n) => ({ contactId: `c${n % CONTACTS}`, name: 'warm', properties: props(n) })));
+		await store.events.record(
+			Array.from({ length: 500 }, (_, n) => ({ contactId: `c${n % CONTACTS}`, name: 'warm', properties: props(n) })),
+		);
 
 		const lib = (run: string) => async (offset: number, size: number) => {
 			const results = await store.events.record(
@@ -62,7 +70,25 @@ export async function run(): Promise<void> {
 				const base = store.keys.contact(id);
 				const shard = store.keys.shard(store.keys.shardOfContact(id));
 				const p = JSON.stringify(props(n));
-				pipeline.xadd(`${shard}:rawlog`, 'MAXLEN', '~', 100000, '*', 'c', id, 'n', 'viewed', 't', now, 'p', p, 's', 'api', 'ch', '[]');
+				pipeline.xadd(
+					`${shard}:rawlog`,
+					'MAXLEN',
+					'~',
+					100000,
+					'*',
+					'c',
+					id,
+					'n',
+					'viewed',
+					't',
+					now,
+					'p',
+					p,
+					's',
+					'api',
+					'ch',
+					'[]',
+				);
 				pipeline.hincrby(`${base}:rawn`, 'count:viewed', 1);
 				pipeline.zadd(`${base}:rawe:viewed`, now, `${n}`);
 				pipeline.zadd(`${base}:rawh`, now, JSON.stringify({ id: n, name: 'viewed', ts: now, props: p, source: 'api' }));
@@ -71,8 +97,12 @@ export async function run(): Promise<void> {
 			for (const [error] of results ?? []) if (error) throw error;
 		};
 
-		console.log(`redis-server on loopback (one connection), ${CONTACTS} existing contacts, events with ~70-byte properties and an idempotency key`);
-		console.log('raw = per event XADD + HINCRBY + ZADD + ZADD pipelined (the bare writes, no script, no atomicity, no checks)');
+		console.log(
+			`redis-server on loopback (one connection), ${CONTACTS} existing contacts, events with ~70-byte properties and an idempotency key`,
+		);
+		console.log(
+			'raw = per event XADD + HINCRBY + ZADD + ZADD pipelined (the bare writes, no script, no atomicity, no checks)',
+		);
 		console.log('batch  events   lib ev/s   raw ev/s   lib/raw');
 		const ratios: number[] = [];
 		for (const { batch, events } of PLAN) {
@@ -88,7 +118,9 @@ export async function run(): Promise<void> {
 			const libRate = events / libTime;
 			const rawRate = events / rawTime;
 			ratios.push(libRate / rawRate);
-			console.log(`${String(batch).padStart(5)}  ${String(events).padStart(6)}  ${libRate.toFixed(0).padStart(9)}  ${rawRate.toFixed(0).padStart(9)}  ${(libRate / rawRate).toFixed(2).padStart(7)}`);
+			console.log(
+				`${String(batch).padStart(5)}  ${String(events).padStart(6)}  ${libRate.toFixed(0).padStart(9)}  ${rawRate.toFixed(0).padStart(9)}  ${(libRate / rawRate).toFixed(2).padStart(7)}`,
+			);
 		}
 		const target = ratios[ratios.length - 1] >= 0.5 ? 'met' : 'NOT met';
 		console.log(`target (batch 1000: lib at least half of raw): ${target}`);

@@ -27,8 +27,18 @@ const CONTACTS = 2_000;
 
 const model: ScoreModel = {
 	rules: [
-		{ name: 'pricing', event: 'page_viewed', where: [{ property: 'path', operator: 'equals', value: '/pricing' }], points: 10 },
-		{ name: 'careers', event: 'page_viewed', where: [{ property: 'path', operator: 'startsWith', value: '/careers' }], points: -5 },
+		{
+			name: 'pricing',
+			event: 'page_viewed',
+			where: [{ property: 'path', operator: 'equals', value: '/pricing' }],
+			points: 10,
+		},
+		{
+			name: 'careers',
+			event: 'page_viewed',
+			where: [{ property: 'path', operator: 'startsWith', value: '/careers' }],
+			points: -5,
+		},
 		{ name: 'daily visit', event: 'page_viewed', points: 1, frequency: 'oncePerDay' },
 		{ name: 'director', field: { field: 'jobTitle', operator: 'contains', value: 'Director' }, points: 15 },
 	],
@@ -36,7 +46,12 @@ const model: ScoreModel = {
 };
 
 /** The hot-lead logic as a flow of n8n Redis nodes runs it: one awaited command at a time. */
-async function redisNodeFlow(redis: RedisClient, i: number, run: string, now: number): Promise<{ score: number; grade: string }> {
+async function redisNodeFlow(
+	redis: RedisClient,
+	i: number,
+	run: string,
+	now: number,
+): Promise<{ score: number; grade: string }> {
 	const input = item(i, run);
 	const get = async (key: string) => {
 		const type = await redis.type(key);
@@ -126,11 +141,15 @@ export async function run(): Promise<void> {
 	const { store } = lease;
 	try {
 		for (let start = 0; start < ITEMS; start += 1000) {
-			const batch = Array.from({ length: 1000 }, (_, k) => ({ id: `c${start + k}`, fields: { jobTitle: (start + k) % 4 === 0 ? 'IT Director' : 'Engineer' } }));
+			const batch = Array.from({ length: 1000 }, (_, k) => ({
+				id: `c${start + k}`,
+				fields: { jobTitle: (start + k) % 4 === 0 ? 'IT Director' : 'Engineer' },
+			}));
 			for (const r of await store.contacts.upsert(batch)) if (!r.ok) throw r.error;
 		}
 		const seed = store.redis.pipeline();
-		for (let c = 0; c < CONTACTS; c++) seed.hset(`rn:contact:c${c}`, 'id', `c${c}`, 'jobTitle', c % 4 === 0 ? 'IT Director' : 'Engineer');
+		for (let c = 0; c < CONTACTS; c++)
+			seed.hset(`rn:contact:c${c}`, 'id', `c${c}`, 'jobTitle', c % 4 === 0 ? 'IT Director' : 'Engineer');
 		await seed.exec();
 		const credentials = contactStoreCredentials('standalone', prefix);
 		const parameters = {
@@ -141,11 +160,21 @@ export async function run(): Promise<void> {
 			decayDays: 30,
 		};
 		console.log(`items: ${ITEMS} over ${CONTACTS} contacts, ${model.rules.length} rules, redis-server on loopback`);
-		await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: 200 }, (_, i) => item(i, 'warm')), credentials });
+		await runNode({
+			nodeType: new LeadScore(),
+			parameters,
+			items: Array.from({ length: 200 }, (_, i) => item(i, 'warm')),
+			credentials,
+		});
 
 		// Each with new event ids per round.
 		const runScoreNode = async (run: string, contacts = CONTACTS) => {
-			const [out] = await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: ITEMS }, (_, i) => item(i, run, contacts)), credentials });
+			const [out] = await runNode({
+				nodeType: new LeadScore(),
+				parameters,
+				items: Array.from({ length: ITEMS }, (_, i) => item(i, run, contacts)),
+				credentials,
+			});
 			if (out.length !== ITEMS || out.some((o) => o.json.error)) throw new Error('node run failed');
 		};
 		const nodeMs = await median((round) => runScoreNode(`node${round}`));
@@ -156,7 +185,10 @@ export async function run(): Promise<void> {
 		const compiled = compileModel(model);
 		const scoring = new Scoring(store);
 		const libMs = await median(async (round) => {
-			const batch = await scoring.score(compiled, Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)));
+			const batch = await scoring.score(
+				compiled,
+				Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)),
+			);
 			if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
 		});
 
@@ -174,12 +206,18 @@ export async function run(): Promise<void> {
 
 		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
 		console.log(`Lead Score node execute (one batch):       ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms)`);
-		console.log(`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`);
+		console.log(
+			`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`,
+		);
 		console.log(`lib Scoring.score (one batch, no n8n):     ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
 		console.log(`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms)`);
 		console.log(`baseline, one lib call per item in turn:     ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
-		console.log(`ratio to the Redis-node flow: node ${(flowMs / nodeMs).toFixed(1)}x (goal 20x), lib ${(flowMs / libMs).toFixed(1)}x`);
-		console.log(`ratio to one lib call per item: node ${(seqMs / nodeMs).toFixed(1)}x, lib ${(seqMs / libMs).toFixed(1)}x`);
+		console.log(
+			`ratio to the Redis-node flow: node ${(flowMs / nodeMs).toFixed(1)}x (goal 20x), lib ${(flowMs / libMs).toFixed(1)}x`,
+		);
+		console.log(
+			`ratio to one lib call per item: node ${(seqMs / nodeMs).toFixed(1)}x, lib ${(seqMs / libMs).toFixed(1)}x`,
+		);
 
 		// The same through a proxy holding each chunk 0.5 ms each way (timers round that up to about
 		// 1 ms: the round trip is printed), as with Redis on another host.
@@ -188,9 +226,15 @@ export async function run(): Promise<void> {
 		try {
 			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
 			t = performance.now();
-			const [farOut] = await runNode({ nodeType: new LeadScore(), parameters, items: Array.from({ length: ITEMS }, (_, i) => item(i, 'far-node')), credentials: farCredentials });
+			const [farOut] = await runNode({
+				nodeType: new LeadScore(),
+				parameters,
+				items: Array.from({ length: ITEMS }, (_, i) => item(i, 'far-node')),
+				credentials: farCredentials,
+			});
 			const farNodeMs = performance.now() - t;
-			if (farOut.length !== ITEMS || farOut.some((o) => o.json.error)) throw new Error('node run over the proxy failed');
+			if (farOut.length !== ITEMS || farOut.some((o) => o.json.error))
+				throw new Error('node run over the proxy failed');
 			const farScoring = new Scoring(far.store);
 			const SEQ = 1000;
 			t = performance.now();
@@ -203,7 +247,9 @@ export async function run(): Promise<void> {
 			t = performance.now();
 			for (let i = 0; i < FLOW; i++) await redisNodeFlow(far.store.redis, i, 'far-flow', now);
 			const farFlowMs = performance.now() - t;
-			console.log(`measured PING round trip: loopback ${await pingMs(store)} ms, through the proxy ${await pingMs(far.store)} ms`);
+			console.log(
+				`measured PING round trip: loopback ${await pingMs(store)} ms, through the proxy ${await pingMs(far.store)} ms`,
+			);
 			console.log(
 				`through the proxy: node ${rate(farNodeMs)} items/s; Redis-node flow ${rate(farFlowMs, FLOW)} items/s (${FLOW} items), ratio ${(rate(farNodeMs) / rate(farFlowMs, FLOW)).toFixed(1)}x; ` +
 					`one lib call per item ${rate(farSeqMs, SEQ)} items/s (${SEQ} items), ratio ${(rate(farNodeMs) / rate(farSeqMs, SEQ)).toFixed(1)}x`,

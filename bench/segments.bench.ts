@@ -29,7 +29,9 @@ const gc = runInNewContext('gc') as () => void;
 
 // Explicit extension: the codex SegmentFilter.node.json would be resolved first under ts-node.
 // eslint-disable-next-line @typescript-eslint/no-require-imports
-const { SegmentFilter } = require('../nodes/SegmentFilter/SegmentFilter.node.ts') as { SegmentFilter: typeof SegmentFilterNode };
+const { SegmentFilter } = require('../nodes/SegmentFilter/SegmentFilter.node.ts') as {
+	SegmentFilter: typeof SegmentFilterNode;
+};
 
 const ITEMS = 10_000;
 const BASE = Number(process.env.SEGMENT_BENCH_CONTACTS ?? 1_000_000);
@@ -79,22 +81,36 @@ export async function run(): Promise<void> {
 		// (1) Per-item mode: 10,000 items over 2,000 of 10,000 stored contacts with events and tags.
 		const contacts = 2_000;
 		for (let start = 0; start < ITEMS; start += 1000) {
-			const batch = Array.from({ length: 1000 }, (_, k) => ({ id: `c${start + k}`, fields: { nps: (start + k) % 11 }, addTags: (start + k) % 3 === 0 ? ['newsletter'] : [] }));
+			const batch = Array.from({ length: 1000 }, (_, k) => ({
+				id: `c${start + k}`,
+				fields: { nps: (start + k) % 11 },
+				addTags: (start + k) % 3 === 0 ? ['newsletter'] : [],
+			}));
 			for (const r of await store.contacts.upsert(batch)) if (!r.ok) throw r.error;
-			const events = batch.filter((_, k) => k % 2 === 0).map((c) => ({ contactId: c.id, name: 'purchase', properties: { author: 'Le Guin' } }));
+			const events = batch
+				.filter((_, k) => k % 2 === 0)
+				.map((c) => ({ contactId: c.id, name: 'purchase', properties: { author: 'Le Guin' } }));
 			for (const r of await store.events.record(events)) if (!r.ok) throw r.error;
 		}
 		const tree = {
 			combinator: 'and',
 			conditions: [
 				{ type: 'field', field: 'nps', operator: 'gte', value: 7 },
-				{ combinator: 'or', conditions: [{ type: 'tags', operator: 'hasAny', tags: ['newsletter'] }, { type: 'event', operator: 'didAtLeast', event: 'purchase', days: 30 }] },
+				{
+					combinator: 'or',
+					conditions: [
+						{ type: 'tags', operator: 'hasAny', tags: ['newsletter'] },
+						{ type: 'event', operator: 'didAtLeast', event: 'purchase', days: 30 },
+					],
+				},
 			],
 		};
 		const credentials = contactStoreCredentials('standalone', prefix);
 		const parameters = { mode: 'filter', conditionsInput: 'json', conditionsJson: JSON.stringify(tree) };
 		const items = Array.from({ length: ITEMS }, (_, i) => ({ contactId: `c${i % contacts}` }));
-		console.log(`(1) per-item mode: ${ITEMS} items over ${contacts} contacts, conditions: field AND (tag OR event in 30 days)`);
+		console.log(
+			`(1) per-item mode: ${ITEMS} items over ${contacts} contacts, conditions: field AND (tag OR event in 30 days)`,
+		);
 		const compiled = segments.compile(tree as SegmentCondition);
 		const ids = items.map((item) => item.contactId);
 		// One untimed batch each first: the timed runs compare steady states (the flow's 10,000
@@ -132,18 +148,29 @@ export async function run(): Promise<void> {
 		for (const id of ids) if (await redisNodeFlow(store.redis, store.keys, id, now)) flowMatched.push(id);
 		const flowMs = performance.now() - t;
 		const nodeMatched = matched.map((m) => m.json.contactId as string);
-		if (flowMatched.join() !== nodeMatched.join()) throw new Error(`the Redis-node flow matched ${flowMatched.length} items, the node ${nodeMatched.length}`);
+		if (flowMatched.join() !== nodeMatched.join())
+			throw new Error(`the Redis-node flow matched ${flowMatched.length} items, the node ${nodeMatched.length}`);
 
 		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
-		console.log(`Segment Filter node execute (one batch):      ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms, ${matched.length} matched)`);
-		console.log(`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`);
+		console.log(
+			`Segment Filter node execute (one batch):      ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms, ${matched.length} matched)`,
+		);
+		console.log(
+			`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`,
+		);
 		console.log(`lib Segments.evaluate (one batch, no n8n):    ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
-		console.log(`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms, same ${flowMatched.length} matched)`);
+		console.log(
+			`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms, same ${flowMatched.length} matched)`,
+		);
 		console.log(`baseline, one lib call per item in turn:      ${rate(seqMs)} items/s (${seqMs.toFixed(0)} ms)`);
 		// The goal compares with the Redis-node flow: issue 4's baseline is how a flow of n8n Redis nodes
 		// does the same logic; the lib-call line shows what batching alone adds.
-		console.log(`ratio to the Redis-node flow: node ${(flowMs / nodeMs).toFixed(1)}x (goal 20x), lib ${(flowMs / libMs).toFixed(1)}x`);
-		console.log(`ratio to one lib call per item: node ${(seqMs / nodeMs).toFixed(1)}x, lib ${(seqMs / libMs).toFixed(1)}x; PING round trip ${await pingMs(store)} ms`);
+		console.log(
+			`ratio to the Redis-node flow: node ${(flowMs / nodeMs).toFixed(1)}x (goal 20x), lib ${(flowMs / libMs).toFixed(1)}x`,
+		);
+		console.log(
+			`ratio to one lib call per item: node ${(seqMs / nodeMs).toFixed(1)}x, lib ${(seqMs / libMs).toFixed(1)}x; PING round trip ${await pingMs(store)} ms`,
+		);
 
 		// The same through a proxy holding each chunk 0.5 ms each way (timers round that up to about
 		// 1 ms: the round trip is printed), as with Redis on another host.
@@ -152,9 +179,15 @@ export async function run(): Promise<void> {
 		try {
 			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
 			t = performance.now();
-			const [farMatched, farNotMatched] = await runNode({ nodeType: new SegmentFilter(), parameters, items, credentials: farCredentials });
+			const [farMatched, farNotMatched] = await runNode({
+				nodeType: new SegmentFilter(),
+				parameters,
+				items,
+				credentials: farCredentials,
+			});
 			const farNodeMs = performance.now() - t;
-			if (farMatched.length !== matched.length || farNotMatched.length !== notMatched.length) throw new Error('node run over the proxy disagrees');
+			if (farMatched.length !== matched.length || farNotMatched.length !== notMatched.length)
+				throw new Error('node run over the proxy disagrees');
 			const farSegments = new Segments(far.store);
 			const SEQ = 1000;
 			t = performance.now();
@@ -196,7 +229,9 @@ export async function run(): Promise<void> {
 		for (let s = 0; s < SHARD_COUNT; s++) await flush(s);
 		await Promise.all(inFlight);
 		const redisMemory = /used_memory_human:(\S+)/.exec(await store.redis.info('memory'))?.[1];
-		console.log(`(2) segment mode: ${BASE} contacts seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (Redis uses ${redisMemory}), page size 1000`);
+		console.log(
+			`(2) segment mode: ${BASE} contacts seeded in ${((performance.now() - seedStart) / 1000).toFixed(1)} s (Redis uses ${redisMemory}), page size 1000`,
+		);
 
 		const measure = async (label: string, condition: SegmentCondition) => {
 			gc();
@@ -228,7 +263,12 @@ export async function run(): Promise<void> {
 			);
 		};
 		await measure('index (tag vip, 1%)', { type: 'tags', operator: 'hasAny', tags: ['vip'] });
-		await measure('index (active in the last 3 days, ~4%)', { type: 'field', field: 'lastActivityAt', operator: 'withinLastDays', days: 3 });
+		await measure('index (active in the last 3 days, ~4%)', {
+			type: 'field',
+			field: 'lastActivityAt',
+			operator: 'withinLastDays',
+			days: 3,
+		});
 		await measure('scan (nps >= 9, ~18%)', { type: 'field', field: 'nps', operator: 'gte', value: 9 });
 	} finally {
 		lease.release();

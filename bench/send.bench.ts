@@ -41,7 +41,15 @@ export async function run(): Promise<void> {
 	try {
 		const ids = Array.from({ length: CONTACTS }, (_, i) => `c${i}`);
 		for (let i = 0; i < ids.length; i += 500) {
-			await store.contacts.upsert(ids.slice(i, i + 500).map((id, k) => ({ id, email: `${id}@example.com`, timezone: 'Europe/Berlin', fields: { firstName: `Name${i + k}` }, subscription: { status: 'subscribed' as const, source: 'bench' } })));
+			await store.contacts.upsert(
+				ids.slice(i, i + 500).map((id, k) => ({
+					id,
+					email: `${id}@example.com`,
+					timezone: 'Europe/Berlin',
+					fields: { firstName: `Name${i + k}` },
+					subscription: { status: 'subscribed' as const, source: 'bench' },
+				})),
+			);
 		}
 		const spec = (id: string): CampaignSpec => ({
 			id,
@@ -64,29 +72,69 @@ export async function run(): Promise<void> {
 			const chunks: string[][] = [];
 			for (let i = 0; i < count; i += batch) chunks.push(ids.slice(i, Math.min(i + batch, count)));
 			const sendChunk = async (chunk: string[]) => {
-				const results = await campaigns.send(spec(campaignId), chunk.map((contactId) => ({ contactId })), { mode: 'smtp', mailer });
+				const results = await campaigns.send(
+					spec(campaignId),
+					chunk.map((contactId) => ({ contactId })),
+					{ mode: 'smtp', mailer },
+				);
 				for (const r of results) if (r.ok && r.value.status === 'sent') sent++;
 			};
 			for (const chunk of chunks) await sendChunk(chunk);
 			await smtp.waitFor(before.mails + sent, 60_000);
 			const seconds = Number(process.hrtime.bigint() - start) / 1e9;
 			const rate = sent / seconds;
-			console.log(`${label.padEnd(44)} ${String(sent).padStart(5)} mails  ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(6)} mails/s  ${smtp.connections - before.connections} new SMTP connections`);
+			console.log(
+				`${label.padEnd(44)} ${String(sent).padStart(5)} mails  ${seconds.toFixed(2).padStart(6)} s  ${rate.toFixed(0).padStart(6)} mails/s  ${smtp.connections - before.connections} new SMTP connections`,
+			);
 			return rate;
 		};
 
-		console.log(`contacts: ${CONTACTS} (${SEQUENTIAL} for one item at a time), batch: ${BATCH} items per node execution, ${PARALLEL} parallel SMTP sessions, STARTTLS sink on loopback`);
-		const smtpConfig = { host: '127.0.0.1', port: smtp.port, secure: false, starttls: 'require' as const, tlsSkipVerify: true };
+		console.log(
+			`contacts: ${CONTACTS} (${SEQUENTIAL} for one item at a time), batch: ${BATCH} items per node execution, ${PARALLEL} parallel SMTP sessions, STARTTLS sink on loopback`,
+		);
+		const smtpConfig = {
+			host: '127.0.0.1',
+			port: smtp.port,
+			secure: false,
+			starttls: 'require' as const,
+			tlsSkipVerify: true,
+		};
 		const pooled = acquireMailer({ ...smtpConfig, poolSize: PARALLEL });
 		const single = acquireMailer({ ...smtpConfig, pooled: false });
 		// Warm-up (scripts loaded, JIT) outside the measurements.
-		await campaigns.send(spec('warmup'), ids.slice(0, 20).map((contactId) => ({ contactId })), { mode: 'smtp', mailer: pooled.mailer });
+		await campaigns.send(
+			spec('warmup'),
+			ids.slice(0, 20).map((contactId) => ({ contactId })),
+			{ mode: 'smtp', mailer: pooled.mailer },
+		);
 
-		const pooledBatched = await measure(`pooled (${PARALLEL} connections), batches of ${BATCH}`, 'pooled', pooled.mailer, BATCH, CONTACTS);
-		const unpooledBatched = await measure(`one connection per mail, ${PARALLEL} at once, batches`, 'unpooled-batched', limited(single.mailer, PARALLEL), BATCH, CONTACTS);
-		const unpooledSequential = await measure('one connection per mail, one item at a time', 'unpooled-seq', single.mailer, 1, SEQUENTIAL);
-		console.log(`pooled + batched vs one connection per mail at the same parallelism: ${(pooledBatched / unpooledBatched).toFixed(1)}x`);
-		console.log(`pooled + batched vs one connection per mail, one item at a time: ${(pooledBatched / unpooledSequential).toFixed(1)}x`);
+		const pooledBatched = await measure(
+			`pooled (${PARALLEL} connections), batches of ${BATCH}`,
+			'pooled',
+			pooled.mailer,
+			BATCH,
+			CONTACTS,
+		);
+		const unpooledBatched = await measure(
+			`one connection per mail, ${PARALLEL} at once, batches`,
+			'unpooled-batched',
+			limited(single.mailer, PARALLEL),
+			BATCH,
+			CONTACTS,
+		);
+		const unpooledSequential = await measure(
+			'one connection per mail, one item at a time',
+			'unpooled-seq',
+			single.mailer,
+			1,
+			SEQUENTIAL,
+		);
+		console.log(
+			`pooled + batched vs one connection per mail at the same parallelism: ${(pooledBatched / unpooledBatched).toFixed(1)}x`,
+		);
+		console.log(
+			`pooled + batched vs one connection per mail, one item at a time: ${(pooledBatched / unpooledSequential).toFixed(1)}x`,
+		);
 		pooled.release();
 		single.release();
 	} finally {

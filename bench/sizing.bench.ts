@@ -36,7 +36,14 @@ async function fill(store: ContactStore): Promise<void> {
 			})),
 		);
 		for (const r of upserts) if (!r.ok) throw r.error;
-		const events = await store.events.record(ids.map((id) => ({ contactId: id, name: 'newsletter_signup', properties: { form: 'footer-form' }, idempotencyKey: `${id}-signup` })));
+		const events = await store.events.record(
+			ids.map((id) => ({
+				contactId: id,
+				name: 'newsletter_signup',
+				properties: { form: 'footer-form' },
+				idempotencyKey: `${id}-signup`,
+			})),
+		);
 		for (const r of events) if (!r.ok) throw r.error;
 	}
 }
@@ -49,7 +56,9 @@ async function measure(label: string, ports: number[], config: Parameters<typeof
 		await fill(store);
 		const after = await usedMemory(ports);
 		const perContact = (after - before) / CONTACTS;
-		console.log(`${label}: ${CONTACTS} contacts, used_memory +${((after - before) / 1048576).toFixed(1)} MiB, ${Math.round(perContact)} bytes per contact, ${Math.round(1073741824 / perContact).toLocaleString('en')} contacts per GiB`);
+		console.log(
+			`${label}: ${CONTACTS} contacts, used_memory +${((after - before) / 1048576).toFixed(1)} MiB, ${Math.round(perContact)} bytes per contact, ${Math.round(1073741824 / perContact).toLocaleString('en')} contacts per GiB`,
+		);
 	} finally {
 		client.disconnect();
 	}
@@ -63,7 +72,12 @@ export async function run(): Promise<void> {
 	try {
 		await measure('one redis-server', [single.port], { host: '127.0.0.1', port: single.port, keyPrefix: 'size:' });
 		const ports = cluster.nodes.map((n) => n.port);
-		await measure('3-master cluster', ports, { host: '127.0.0.1', port: ports[0], keyPrefix: 'size:', clusterNodes: ports.map((p) => `127.0.0.1:${p}`) });
+		await measure('3-master cluster', ports, {
+			host: '127.0.0.1',
+			port: ports[0],
+			keyPrefix: 'size:',
+			clusterNodes: ports.map((p) => `127.0.0.1:${p}`),
+		});
 	} finally {
 		await cluster.stop();
 		for (const s of servers) await s.stop();

@@ -48,20 +48,29 @@ export async function run(): Promise<void> {
 		await consumer.start();
 		// Warm-up (script loading, JIT) before measuring.
 		let warmed = 0;
-		await store.events.record(Array.from({ length: 200 }, (_, k) => ({ contactId: `w${k}`, name: 'bench_event', properties: { warmup: true } })));
+		await store.events.record(
+			Array.from({ length: 200 }, (_, k) => ({
+				contactId: `w${k}`,
+				name: 'bench_event',
+				properties: { warmup: true },
+			})),
+		);
 		while (warmed < 200) await sleep(10);
 		const loopDelay = monitorEventLoopDelay({ resolution: 10 });
 		loopDelay.enable();
 		const recordMs: number[] = [];
 		const total = RATE * SECONDS;
 		const perTick = (RATE * TICK_MS) / 1000;
-		console.log(`steady ${RATE} events/s for ${SECONDS} s (${total} events, ${perTick} per ${TICK_MS} ms), ${SHARD_COUNT} shard streams, redis-server on loopback`);
+		console.log(
+			`steady ${RATE} events/s for ${SECONDS} s (${total} events, ${perTick} per ${TICK_MS} ms), ${SHARD_COUNT} shard streams, redis-server on loopback`,
+		);
 		const started = Date.now();
 		let sent = 0;
 		while (sent < total) {
 			const due = Math.min(total, Math.floor(((Date.now() - started) / 1000) * RATE) + perTick);
 			const batch = [];
-			for (; sent < due; sent++) batch.push({ contactId: `c${sent % 5000}`, name: 'bench_event', properties: { sentAt: Date.now() } });
+			for (; sent < due; sent++)
+				batch.push({ contactId: `c${sent % 5000}`, name: 'bench_event', properties: { sentAt: Date.now() } });
 			if (batch.length > 0) {
 				const t = Date.now();
 				void store.events.record(batch).then(() => recordMs.push(Date.now() - t));
@@ -82,14 +91,18 @@ export async function run(): Promise<void> {
 		let polling = true;
 		const lastIds = Array.from({ length: SHARD_COUNT }, () => '+');
 		for (let s = 0; s < SHARD_COUNT; s++) {
-			const [last] = (await store.redis.xrevrange(store.keys.log(s), '+', '-', 'COUNT', 1)) as Array<[string, string[]]>;
+			const [last] = (await store.redis.xrevrange(store.keys.log(s), '+', '-', 'COUNT', 1)) as Array<
+				[string, string[]]
+			>;
 			lastIds[s] = last ? last[0] : '0-0';
 		}
 		const poller = (async () => {
 			while (polling) {
 				await sleep(1000);
 				for (let s = 0; s < SHARD_COUNT; s++) {
-					const entries = (await store.redis.xrange(store.keys.log(s), `(${lastIds[s]}`, '+')) as Array<[string, string[]]>;
+					const entries = (await store.redis.xrange(store.keys.log(s), `(${lastIds[s]}`, '+')) as Array<
+						[string, string[]]
+					>;
 					for (const [id, fields] of entries) {
 						lastIds[s] = id;
 						const props = JSON.parse(fields[fields.indexOf('p') + 1]) as { sentAt?: number };
@@ -100,7 +113,13 @@ export async function run(): Promise<void> {
 		})();
 		const pollStart = Date.now();
 		while (Date.now() - pollStart < 3000) {
-			void store.events.record(Array.from({ length: perTick }, (_, k) => ({ contactId: `p${k}`, name: 'bench_event', properties: { sentAt: Date.now() } })));
+			void store.events.record(
+				Array.from({ length: perTick }, (_, k) => ({
+					contactId: `p${k}`,
+					name: 'bench_event',
+					properties: { sentAt: Date.now() },
+				})),
+			);
 			await sleep(TICK_MS);
 		}
 		await sleep(1200);
@@ -110,14 +129,24 @@ export async function run(): Promise<void> {
 
 		console.log(`delivered ${latencies.length}/${total} at ~${Math.round(achieved)} events/s`);
 		console.log(`Redis round trip (floor):      p50 ${pct(rtt, 50).toFixed(2)} ms   p99 ${pct(rtt, 99).toFixed(2)} ms`);
-		console.log(`logged in Redis -> handler:    p50 ${pct(sinceLogged, 50)} ms   p99 ${pct(sinceLogged, 99)} ms   max ${sinceLogged[sinceLogged.length - 1]} ms   (goal p99 < 250 ms: ${pct(sinceLogged, 99) < 250 ? 'met' : 'NOT met'})`);
-		console.log(`record() called -> handler:     p50 ${pct(latencies, 50)} ms   p99 ${pct(latencies, 99)} ms   max ${latencies[latencies.length - 1]} ms   (includes the record call: p50 ${pct(recordMs, 50)} ms, p99 ${pct(recordMs, 99)} ms)`);
-		console.log(`baseline, polling every 1 s (logged -> seen): p50 ${pct(pollLat, 50)} ms   p99 ${pct(pollLat, 99)} ms   (${pollLat.length} events)`);
-		console.log(`ratio (logged -> seen): polling p99 / blocking p99 = ${(pct(pollLat, 99) / Math.max(1, pct(sinceLogged, 99))).toFixed(1)}x, p50 ${(pct(pollLat, 50) / Math.max(1, pct(sinceLogged, 50))).toFixed(0)}x`);
+		console.log(
+			`logged in Redis -> handler:    p50 ${pct(sinceLogged, 50)} ms   p99 ${pct(sinceLogged, 99)} ms   max ${sinceLogged[sinceLogged.length - 1]} ms   (goal p99 < 250 ms: ${pct(sinceLogged, 99) < 250 ? 'met' : 'NOT met'})`,
+		);
+		console.log(
+			`record() called -> handler:     p50 ${pct(latencies, 50)} ms   p99 ${pct(latencies, 99)} ms   max ${latencies[latencies.length - 1]} ms   (includes the record call: p50 ${pct(recordMs, 50)} ms, p99 ${pct(recordMs, 99)} ms)`,
+		);
+		console.log(
+			`baseline, polling every 1 s (logged -> seen): p50 ${pct(pollLat, 50)} ms   p99 ${pct(pollLat, 99)} ms   (${pollLat.length} events)`,
+		);
+		console.log(
+			`ratio (logged -> seen): polling p99 / blocking p99 = ${(pct(pollLat, 99) / Math.max(1, pct(sinceLogged, 99))).toFixed(1)}x, p50 ${(pct(pollLat, 50) / Math.max(1, pct(sinceLogged, 50))).toFixed(0)}x`,
+		);
 		console.log(
 			`this process's event loop while measuring: p99 delay ${(loopDelay.percentile(99) / 1e6).toFixed(0)} ms, max ${(loopDelay.max / 1e6).toFixed(0)} ms; load average ${loadavg()[0].toFixed(1)} on ${cpus().length} cores (stalls here come from CPU contention, not from Redis)`,
 		);
-		console.log('(handler = the consumer callback that emits the n8n execution; the execution start inside n8n is not included)');
+		console.log(
+			'(handler = the consumer callback that emits the n8n execution; the execution start inside n8n is not included)',
+		);
 	} finally {
 		lease.release();
 		await closeAllStores();

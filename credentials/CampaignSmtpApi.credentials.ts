@@ -7,12 +7,19 @@ export class CampaignSmtpApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:campaignSmtp.svg', dark: 'file:campaignSmtp.dark.svg' };
 
-	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/send-campaign.md#credential-campaign-smtp';
+	documentationUrl =
+		'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/nodes/send-campaign.md#credential-campaign-smtp';
 
 	// SMTP is not HTTP: Send Campaign tests this credential with its `campaignSmtpConnectionTest` method.
 	properties: INodeProperties[] = [
 		{ displayName: 'Host', name: 'host', type: 'string', default: '', placeholder: 'smtp.example.com' },
-		{ displayName: 'Port', name: 'port', type: 'number', default: 587, description: '587 for STARTTLS, 465 for implicit TLS, 25 between servers' },
+		{
+			displayName: 'Port',
+			name: 'port',
+			type: 'number',
+			default: 587,
+			description: '587 for STARTTLS, 465 for implicit TLS, 25 between servers',
+		},
 		{
 			displayName: 'SSL/TLS',
 			name: 'secure',
@@ -32,7 +39,13 @@ export class CampaignSmtpApi implements ICredentialType {
 				{ name: 'Never', value: 'never', description: 'Stay on plain text (local relays only)' },
 			],
 		},
-		{ displayName: 'User', name: 'user', type: 'string', default: '', description: 'Leave empty when the server needs no login' },
+		{
+			displayName: 'User',
+			name: 'user',
+			type: 'string',
+			default: '',
+			description: 'Leave empty when the server needs no login',
+		},
 		{ displayName: 'Password', name: 'password', type: 'string', typeOptions: { password: true }, default: '' },
 		{
 			displayName: 'Pooled Connections',

@@ -7,15 +7,28 @@ export class ContactStoreApi implements ICredentialType {
 
 	icon: Icon = { light: 'file:contactStore.svg', dark: 'file:contactStore.dark.svg' };
 
-	documentationUrl = 'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/concepts.md#credential-contact-store';
+	documentationUrl =
+		'https://github.com/n8n-nodes-marketing-automation/n8n-nodes-marketing-automation/blob/main/docs/concepts.md#credential-contact-store';
 
 	// Redis is not HTTP: the nodes test this credential with their `contactStoreConnectionTest` method.
 	properties: INodeProperties[] = [
 		{ displayName: 'Host', name: 'host', type: 'string', default: 'localhost' },
 		{ displayName: 'Port', name: 'port', type: 'number', default: 6379 },
-		{ displayName: 'User', name: 'user', type: 'string', default: '', description: 'Redis ACL user name; leave empty for the default user' },
+		{
+			displayName: 'User',
+			name: 'user',
+			type: 'string',
+			default: '',
+			description: 'Redis ACL user name; leave empty for the default user',
+		},
 		{ displayName: 'Password', name: 'password', type: 'string', typeOptions: { password: true }, default: '' },
-		{ displayName: 'Database Number', name: 'database', type: 'number', default: 0, description: 'Ignored on Redis Cluster, which has only database 0' },
+		{
+			displayName: 'Database Number',
+			name: 'database',
+			type: 'number',
+			default: 0,
+			description: 'Ignored on Redis Cluster, which has only database 0',
+		},
 		{ displayName: 'SSL/TLS', name: 'tls', type: 'boolean', default: false },
 		{
 			displayName: 'Ignore SSL Issues (Insecure)',
@@ -86,7 +99,8 @@ export class ContactStoreApi implements ICredentialType {
 			type: 'string',
 			typeOptions: { password: true },
 			default: '',
-			description: 'Secret that signs tracking, click and unsubscribe links. Use a long random value; changing it invalidates links already sent.',
+			description:
+				'Secret that signs tracking, click and unsubscribe links. Use a long random value; changing it invalidates links already sent.',
 		},
 	];
 }

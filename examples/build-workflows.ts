@@ -38,11 +38,19 @@ export const EXAMPLES_DIR = join(__dirname, 'workflows');
 const CREDS_NOTE =
 	'**Credentials**: Contact Store (`ma-contact-store`) on every node of the pack, Campaign SMTP (`ma-smtp`) on Send Campaign.';
 const TRACKING_NOTE =
-	'**Tracking**: Send Campaign\'s *Tracking Base URL* is this n8n\'s webhook URL + `/webhook/ma-tracking` (the Marketing Webhook Trigger of *00 Marketing Webhook*, keep it active). Behind a proxy, replace it with `https://<your n8n>/webhook/ma-tracking`.';
+	"**Tracking**: Send Campaign's *Tracking Base URL* is this n8n's webhook URL + `/webhook/ma-tracking` (the Marketing Webhook Trigger of *00 Marketing Webhook*, keep it active). Behind a proxy, replace it with `https://<your n8n>/webhook/ma-tracking`.";
 const SENDER_NOTE = '**Sender**: replace `news@example.com` / *Example Shop* in every Send Campaign node.';
 
 /** The sticky note every example starts with: what it does, what to configure, what to shorten for a test. */
-function note(wf: Workflow, title: string, what: string, configure: string[], shorten: string[], width = 7, extra: string[] = []): void {
+function note(
+	wf: Workflow,
+	title: string,
+	what: string,
+	configure: string[],
+	shorten: string[],
+	width = 7,
+	extra: string[] = [],
+): void {
 	const lines = [
 		`## ${title}`,
 		what,
@@ -97,12 +105,20 @@ const didAtLeast = (event: string, count: number, days = 0, property?: [string, 
 	days,
 	...(property ? { property: property[0], propertyOperator: property[1], propertyValue: property[2] } : {}),
 });
-const stageIs = (memberOperator: 'is' | 'isNot' | 'in' | 'notIn', value: string): Params => ({ type: 'lifecycleStage', memberOperator, value });
+const stageIs = (memberOperator: 'is' | 'isNot' | 'in' | 'notIn', value: string): Params => ({
+	type: 'lifecycleStage',
+	memberOperator,
+	value,
+});
 const contactIdExpr = '={{ $json.contactId ?? $json.id }}';
 const contactRef: Params = { identifyBy: 'id', contactId: contactIdExpr };
 
 function marketingWebhook(): Workflow {
-	const wf = new Workflow('00-marketing-webhook.json', '00 Marketing Webhook (events in, tracking, unsubscribe)', 'maExample00Hook0');
+	const wf = new Workflow(
+		'00-marketing-webhook.json',
+		'00 Marketing Webhook (events in, tracking, unsubscribe)',
+		'maExample00Hook0',
+	);
 	note(
 		wf,
 		'00 Marketing Webhook: the one URL for events, ESP webhooks and tracking',
@@ -114,9 +130,18 @@ function marketingWebhook(): Workflow {
 		],
 		[],
 		6,
-		['', 'Event body: `{"email": "ada@example.com", "event": "cart_item_added", "properties": {…}, "fields": {…}, "tags": […]}` (or `contactId`; an array or `{"events": […]}` for a batch).'],
+		[
+			'',
+			'Event body: `{"email": "ada@example.com", "event": "cart_item_added", "properties": {…}, "fields": {…}, "tags": […]}` (or `contactId`; an array or `{"events": […]}` for a batch).',
+		],
 	);
-	const hook = marketingWebhookTrigger(wf, 'Marketing Webhook Trigger', [0, 0], { emit: ['unsubscribes'], options: { senderName: 'Example Shop' } }, TRACKING_WEBHOOK_ID);
+	const hook = marketingWebhookTrigger(
+		wf,
+		'Marketing Webhook Trigger',
+		[0, 0],
+		{ emit: ['unsubscribes'], options: { senderName: 'Example Shop' } },
+		TRACKING_WEBHOOK_ID,
+	);
 	const done = noOp(wf, 'Unsubscribed (Already Applied)', [1, 0]);
 	wf.chain(hook, done);
 	return wf;
@@ -127,11 +152,27 @@ function birthday(): Workflow {
 	note(
 		wf,
 		'Recipe 1: Birthday',
-		'On each contact\'s birthday, at 9:00 in the contact\'s own time zone (field `timezone`, else UTC), sends a greeting. The campaign ID carries the year, so each birthday is sent once per year.',
-		['Contacts need a date field `birthday` (e.g. `{"birthday": {"value": "1990-05-17", "type": "date"}}`) and ideally a time zone.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['Contact Trigger *Local Hour* / *Local Minute* (`hour`, `minute`): set them to a minute ahead of the test contact\'s local time, with its birthday today.'],
+		"On each contact's birthday, at 9:00 in the contact's own time zone (field `timezone`, else UTC), sends a greeting. The campaign ID carries the year, so each birthday is sent once per year.",
+		[
+			'Contacts need a date field `birthday` (e.g. `{"birthday": {"value": "1990-05-17", "type": "date"}}`) and ideally a time zone.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
+		[
+			"Contact Trigger *Local Hour* / *Local Minute* (`hour`, `minute`): set them to a minute ahead of the test contact's local time, with its birthday today.",
+		],
 	);
-	const trigger = contactTrigger(wf, 'On Birthday at 9:00 Local', [0, 0], { mode: 'dateReached', dateField: 'birthday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackTimezone: 'UTC', options: {} });
+	const trigger = contactTrigger(wf, 'On Birthday at 9:00 Local', [0, 0], {
+		mode: 'dateReached',
+		dateField: 'birthday',
+		repeat: 'yearly',
+		offsetDays: 0,
+		hour: 9,
+		minute: 0,
+		fallbackTimezone: 'UTC',
+		options: {},
+	});
 	const send = sendCampaign(wf, 'Send Birthday Greeting', [1, 0], {
 		campaignId: '=birthday-{{ $json.event.occurrence }}',
 		campaignName: 'Birthday greeting',
@@ -148,11 +189,23 @@ function anniversary(): Workflow {
 		wf,
 		'Recipe 2: Customer anniversary',
 		'Top: on the first `order_completed` event, stores its time in the date field `firstPurchaseAt` (only when the contact has none). Bottom: every year on the anniversary of `firstPurchaseAt` (from one year after it), at 10:00 local time, sends a thank-you.',
-		['Send `order_completed` events from your shop (or import `firstPurchaseAt` as a date field).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['Anniversary trigger *Local Hour* / *Local Minute*: a minute ahead of the contact\'s local time, with `firstPurchaseAt` set to this day one year ago.'],
+		[
+			'Send `order_completed` events from your shop (or import `firstPurchaseAt` as a date field).',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
+		[
+			"Anniversary trigger *Local Hour* / *Local Minute*: a minute ahead of the contact's local time, with `firstPurchaseAt` set to this day one year ago.",
+		],
 	);
 	const order = contactTrigger(wf, 'On Order Completed', [0, 0], eventTrigger('order_completed'));
-	const first = segmentFilter(wf, 'No First Purchase Yet?', [1, 0], filterRows([{ type: 'field', field: 'firstPurchaseAt', fieldOperator: 'notExists' }]));
+	const first = segmentFilter(
+		wf,
+		'No First Purchase Yet?',
+		[1, 0],
+		filterRows([{ type: 'field', field: 'firstPurchaseAt', fieldOperator: 'notExists' }]),
+	);
 	const store = contact(wf, 'Store First Purchase Date', [2, 0], {
 		resource: 'contact',
 		operation: 'upsert',
@@ -163,12 +216,23 @@ function anniversary(): Workflow {
 		options: { writeMode: 'update', source: 'anniversary-workflow' },
 	});
 	wf.chain(order, first, store);
-	const yearly = contactTrigger(wf, 'On First-Purchase Anniversary', [0, 1.5], { mode: 'dateReached', dateField: 'firstPurchaseAt', repeat: 'yearly', offsetDays: 0, hour: 10, minute: 0, fallbackTimezone: 'UTC', options: {} });
+	const yearly = contactTrigger(wf, 'On First-Purchase Anniversary', [0, 1.5], {
+		mode: 'dateReached',
+		dateField: 'firstPurchaseAt',
+		repeat: 'yearly',
+		offsetDays: 0,
+		hour: 10,
+		minute: 0,
+		fallbackTimezone: 'UTC',
+		options: {},
+	});
 	const send = sendCampaign(wf, 'Send Anniversary Thank-You', [1, 1.5], {
 		campaignId: '=customer-anniversary-{{ $json.event.occurrence }}',
 		campaignName: 'Customer anniversary',
 		subject: 'One more year together, {{ firstName | "friend" }}: thank you!',
-		html: html('It has been another year since your first order with us. Thank you for staying with us: here is a small gift, code <b>THANKYOU10</b>.'),
+		html: html(
+			'It has been another year since your first order with us. Thank you for staying with us: here is a small gift, code <b>THANKYOU10</b>.',
+		),
 	});
 	wf.chain(yearly, send);
 	return wf;
@@ -216,26 +280,66 @@ function drip(): Workflow {
 		wf,
 		'Recipe 3: Drip series',
 		'On `signed_up`: mail 1 at once (day 1), mail 2 six days later (day 7), mail 3 seven days after that (day 14). Unsubscribed contacts are skipped by Send Campaign at each step.',
-		['Record `signed_up` from your sign-up form (through the Marketing Webhook).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Record `signed_up` from your sign-up form (through the Marketing Webhook).',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['*Wait 6 Days* and *Wait 7 Days*: set `unit` to `seconds` (e.g. amount 6 and 7).'],
 		9,
 	);
 	const trigger = contactTrigger(wf, 'On Sign-Up', [0, 0], eventTrigger('signed_up'));
 	series(wf, trigger, 0, [
-		{ name: 'Send Day 1', mail: { campaignId: 'drip-day-1', campaignName: 'Drip day 1', subject: 'Welcome aboard, {{ firstName | "there" }}', html: html('Thanks for signing up. Here is how to get started in five minutes.') } },
-		{ name: 'Send Day 7', waitDays: 6, mail: { campaignId: 'drip-day-7', campaignName: 'Drip day 7', subject: 'Three tips after your first week', html: html('A week in: three tips our happiest customers use.') } },
-		{ name: 'Send Day 14', waitDays: 7, mail: { campaignId: 'drip-day-14', campaignName: 'Drip day 14', subject: 'Two weeks in: what comes next', html: html('Two weeks in: here is what you can do next.') } },
+		{
+			name: 'Send Day 1',
+			mail: {
+				campaignId: 'drip-day-1',
+				campaignName: 'Drip day 1',
+				subject: 'Welcome aboard, {{ firstName | "there" }}',
+				html: html('Thanks for signing up. Here is how to get started in five minutes.'),
+			},
+		},
+		{
+			name: 'Send Day 7',
+			waitDays: 6,
+			mail: {
+				campaignId: 'drip-day-7',
+				campaignName: 'Drip day 7',
+				subject: 'Three tips after your first week',
+				html: html('A week in: three tips our happiest customers use.'),
+			},
+		},
+		{
+			name: 'Send Day 14',
+			waitDays: 7,
+			mail: {
+				campaignId: 'drip-day-14',
+				campaignName: 'Drip day 14',
+				subject: 'Two weeks in: what comes next',
+				html: html('Two weeks in: here is what you can do next.'),
+			},
+		},
 	]);
 	return wf;
 }
 
 function welcome(): Workflow {
-	const wf = new Workflow('04-welcome.json', '04 Welcome: newsletter sign-up, welcome mail and series', 'maExample04Welc0');
+	const wf = new Workflow(
+		'04-welcome.json',
+		'04 Welcome: newsletter sign-up, welcome mail and series',
+		'maExample04Welc0',
+	);
 	note(
 		wf,
 		'Recipe 4: Welcome',
 		'On `newsletter_signup`: records the consent (subscribed, source = the form), tags `newsletter`, sends the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart.',
-		['Record `newsletter_signup` from your form; `properties.form` becomes the consent source.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['*Wait 2 Days* and *Wait 3 Days*: set `unit` to `seconds`.'],
 		10,
 		['', '`newsletter_signup` also starts *Loop A* (white-paper offer) when both are active.'],
@@ -248,7 +352,13 @@ function welcome(): Workflow {
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
 		options: {},
 	});
-	const tag = contact(wf, 'Tag Newsletter', [2, 0], { resource: 'tag', operation: 'add', ...contactRef, tags: 'newsletter', options: {} });
+	const tag = contact(wf, 'Tag Newsletter', [2, 0], {
+		resource: 'tag',
+		operation: 'add',
+		...contactRef,
+		tags: 'newsletter',
+		options: {},
+	});
 	wf.chain(trigger, subscribe, tag);
 	let col = 3;
 	const welcome1 = sendCampaign(wf, 'Send Welcome', [col++, 0], {
@@ -262,9 +372,19 @@ function welcome(): Workflow {
 	});
 	wf.connect(tag, welcome1);
 	const wait2 = wait(wf, 'Wait 2 Days', [col++, 0], 2, 'days');
-	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 0], { campaignId: 'welcome-2', campaignName: 'Welcome 2', subject: 'The story behind Example Shop', html: html('Who we are, and why we do it.') });
+	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 0], {
+		campaignId: 'welcome-2',
+		campaignName: 'Welcome 2',
+		subject: 'The story behind Example Shop',
+		html: html('Who we are, and why we do it.'),
+	});
 	const wait3 = wait(wf, 'Wait 3 Days', [col++, 0], 3, 'days');
-	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 0], { campaignId: 'welcome-3', campaignName: 'Welcome 3', subject: 'Your first-order gift', html: html('As a subscriber you get 10% off your first order: <b>WELCOME10</b>.') });
+	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 0], {
+		campaignId: 'welcome-3',
+		campaignName: 'Welcome 3',
+		subject: 'Your first-order gift',
+		html: html('As a subscriber you get 10% off your first order: <b>WELCOME10</b>.'),
+	});
 	wf.chain(welcome1, wait2, welcome2, wait3, welcome3);
 	return wf;
 }
@@ -275,11 +395,24 @@ function abandonedCart(): Workflow {
 		wf,
 		'Recipe 5: Abandoned cart (and viewed, not added)',
 		'On `cart_item_added` or `product_viewed`: at most one reminder flow per contact and event per day (Loop Guard), waits, then checks the goal. Cart: reminds only if no `order_completed` came after the latest `cart_item_added`. Viewed: reminds only if neither `cart_item_added` nor `order_completed` followed the latest `product_viewed`. Otherwise the goal is reached and the flow stops.',
-		['Record `cart_item_added`, `product_viewed` (properties `product`, `url`) and `order_completed` from your shop.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['*Wait 4 Hours*: `unit` to `seconds` (e.g. 10).', 'Loop Guard *Window* 24 hours: keep, or use fresh contacts per test.'],
+		[
+			'Record `cart_item_added`, `product_viewed` (properties `product`, `url`) and `order_completed` from your shop.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
+		[
+			'*Wait 4 Hours*: `unit` to `seconds` (e.g. 10).',
+			'Loop Guard *Window* 24 hours: keep, or use fresh contacts per test.',
+		],
 		8,
 	);
-	const trigger = contactTrigger(wf, 'On Cart or Product View', [0, 0], eventTrigger('cart_item_added, product_viewed'));
+	const trigger = contactTrigger(
+		wf,
+		'On Cart or Product View',
+		[0, 0],
+		eventTrigger('cart_item_added, product_viewed'),
+	);
 	const guard = loopGuard(wf, 'One Reminder Flow per Day', [1, 0], {
 		keyType: 'custom',
 		customKey: "={{ $json.contactId + ':' + $json.event.name }}",
@@ -295,7 +428,9 @@ function abandonedCart(): Workflow {
 		wf,
 		'Added but Did Not Order?',
 		[4, -0.5],
-		filterRows([{ type: 'event', eventOperator: 'didButNot', event: 'cart_item_added', otherEvent: 'order_completed', days: 0 }]),
+		filterRows([
+			{ type: 'event', eventOperator: 'didButNot', event: 'cart_item_added', otherEvent: 'order_completed', days: 0 },
+		]),
 	);
 	const viewGoal = segmentFilter(
 		wf,
@@ -310,15 +445,26 @@ function abandonedCart(): Workflow {
 		campaignId: 'abandoned-cart',
 		campaignName: 'Abandoned cart reminder',
 		subject: 'You left something in your cart',
-		html: html('Your cart is waiting: <a href="https://shop.example.com/cart">complete your order</a>. {{ data.product | "" }}'),
-		options: { allowResend: true, mergeData: '={{ JSON.stringify({ product: $json.event.properties.product ?? "" }) }}' },
+		html: html(
+			'Your cart is waiting: <a href="https://shop.example.com/cart">complete your order</a>. {{ data.product | "" }}',
+		),
+		options: {
+			allowResend: true,
+			mergeData: '={{ JSON.stringify({ product: $json.event.properties.product ?? "" }) }}',
+		},
 	});
 	const viewMail = sendCampaign(wf, 'Send Browse Reminder', [5, 0.8], {
 		campaignId: 'browse-reminder',
 		campaignName: 'Viewed but not added',
 		subject: 'Still thinking about {{ data.product | "it" }}?',
-		html: html('You had a look at {{ data.product | "one of our products" }}. <a href="{{ data.url | "https://shop.example.com" }}">Take another look</a>.'),
-		options: { allowResend: true, mergeData: '={{ JSON.stringify({ product: $json.event.properties.product ?? "", url: $json.event.properties.url ?? "" }) }}' },
+		html: html(
+			'You had a look at {{ data.product | "one of our products" }}. <a href="{{ data.url | "https://shop.example.com" }}">Take another look</a>.',
+		),
+		options: {
+			allowResend: true,
+			mergeData:
+				'={{ JSON.stringify({ product: $json.event.properties.product ?? "", url: $json.event.properties.url ?? "" }) }}',
+		},
 	});
 	const reached = noOp(wf, 'Goal Reached: Stop', [5, 2]);
 	const blocked = noOp(wf, 'Already Reminding', [2, 1.2]);
@@ -336,54 +482,103 @@ function webinar(): Workflow {
 		wf,
 		'Recipe 6: Webinar / event',
 		'On `webinar_registered` (properties `webinarId`, `title`, `startsAt` ISO time, `joinUrl`): confirmation at once; a reminder one day before and one an hour before (each skipped when that moment has already passed); after the event, attendees (`webinar_attended` with the same `webinarId`) get the survey, the others the recording.',
-		['Record `webinar_registered` from your registration form and `webinar_attended` from your webinar tool.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['*Timing* node: `dayReminderMinutes` (1440), `hourReminderMinutes` (60) and `surveyAfterMinutes` (120, after the start) are minutes; fractions work: 0.5 / 0.25 / 0.2 with `startsAt` 40 s ahead (leave margin: a reminder whose time has passed when the registration is processed is skipped).'],
+		[
+			'Record `webinar_registered` from your registration form and `webinar_attended` from your webinar tool.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
+		[
+			'*Timing* node: `dayReminderMinutes` (1440), `hourReminderMinutes` (60) and `surveyAfterMinutes` (120, after the start) are minutes; fractions work: 0.5 / 0.25 / 0.2 with `startsAt` 40 s ahead (leave margin: a reminder whose time has passed when the registration is processed is skipped).',
+		],
 		11,
 	);
 	const trigger = contactTrigger(wf, 'On Webinar Registration', [0, 0], eventTrigger('webinar_registered'));
-	const timing = setFields(wf, 'Timing', [1, 0], [
-		['dayReminderMinutes', 'number', 1440],
-		['hourReminderMinutes', 'number', 60],
-		['surveyAfterMinutes', 'number', 120],
-	]);
-	const merge = '={{ JSON.stringify({ title: $json.event.properties.title, startsAt: $json.event.properties.startsAt, joinUrl: $json.event.properties.joinUrl ?? "" }) }}';
+	const timing = setFields(
+		wf,
+		'Timing',
+		[1, 0],
+		[
+			['dayReminderMinutes', 'number', 1440],
+			['hourReminderMinutes', 'number', 60],
+			['surveyAfterMinutes', 'number', 120],
+		],
+	);
+	const merge =
+		'={{ JSON.stringify({ title: $json.event.properties.title, startsAt: $json.event.properties.startsAt, joinUrl: $json.event.properties.joinUrl ?? "" }) }}';
 	const confirm = sendCampaign(wf, 'Send Confirmation', [2, 0], {
-		campaignId: "=webinar-{{ $json.event.properties.webinarId }}-confirmation",
+		campaignId: '=webinar-{{ $json.event.properties.webinarId }}-confirmation',
 		campaignName: 'Webinar confirmation',
 		subject: 'You are registered: {{ data.title }}',
 		html: html('See you on {{ data.startsAt }}. Join here: <a href="{{ data.joinUrl }}">{{ data.joinUrl }}</a>.'),
 		options: { transactional: true, mergeData: merge },
 	});
 	const startsAt = 'DateTime.fromISO($json.event.properties.startsAt)';
-	const dayAhead = ifNode(wf, 'Day Reminder Still Ahead?', [3, 0], `={{ ${startsAt}.minus({ minutes: $json.dayReminderMinutes }) }}`, op.dateAfter, '={{ $now }}');
-	const waitDay = waitUntil(wf, 'Wait Until Day Before', [4, -0.5], `={{ ${startsAt}.minus({ minutes: $json.dayReminderMinutes }).toISO() }}`);
+	const dayAhead = ifNode(
+		wf,
+		'Day Reminder Still Ahead?',
+		[3, 0],
+		`={{ ${startsAt}.minus({ minutes: $json.dayReminderMinutes }) }}`,
+		op.dateAfter,
+		'={{ $now }}',
+	);
+	const waitDay = waitUntil(
+		wf,
+		'Wait Until Day Before',
+		[4, -0.5],
+		`={{ ${startsAt}.minus({ minutes: $json.dayReminderMinutes }).toISO() }}`,
+	);
 	const dayMail = sendCampaign(wf, 'Send Day Reminder', [5, -0.5], {
-		campaignId: "=webinar-{{ $json.event.properties.webinarId }}-reminder-day",
+		campaignId: '=webinar-{{ $json.event.properties.webinarId }}-reminder-day',
 		campaignName: 'Webinar reminder (day before)',
 		subject: 'Tomorrow: {{ data.title }}',
 		html: html('A reminder: {{ data.title }} starts {{ data.startsAt }}. <a href="{{ data.joinUrl }}">Join link</a>.'),
 		options: { transactional: true, mergeData: merge },
 	});
-	const hourAhead = ifNode(wf, 'Hour Reminder Still Ahead?', [6, 0], `={{ ${startsAt}.minus({ minutes: $json.hourReminderMinutes }) }}`, op.dateAfter, '={{ $now }}');
-	const waitHour = waitUntil(wf, 'Wait Until Hour Before', [7, -0.5], `={{ ${startsAt}.minus({ minutes: $json.hourReminderMinutes }).toISO() }}`);
+	const hourAhead = ifNode(
+		wf,
+		'Hour Reminder Still Ahead?',
+		[6, 0],
+		`={{ ${startsAt}.minus({ minutes: $json.hourReminderMinutes }) }}`,
+		op.dateAfter,
+		'={{ $now }}',
+	);
+	const waitHour = waitUntil(
+		wf,
+		'Wait Until Hour Before',
+		[7, -0.5],
+		`={{ ${startsAt}.minus({ minutes: $json.hourReminderMinutes }).toISO() }}`,
+	);
 	const hourMail = sendCampaign(wf, 'Send Hour Reminder', [8, -0.5], {
-		campaignId: "=webinar-{{ $json.event.properties.webinarId }}-reminder-hour",
+		campaignId: '=webinar-{{ $json.event.properties.webinarId }}-reminder-hour',
 		campaignName: 'Webinar reminder (hour before)',
 		subject: 'Starting soon: {{ data.title }}',
 		html: html('We start soon. <a href="{{ data.joinUrl }}">Join now</a>.'),
 		options: { transactional: true, mergeData: merge },
 	});
-	const waitAfter = waitUntil(wf, 'Wait Until After Event', [9, 0], `={{ ${startsAt}.plus({ minutes: $json.surveyAfterMinutes }).toISO() }}`);
-	const attended = segmentFilter(wf, 'Attended?', [10, 0], filterRows([didAtLeast('webinar_attended', 1, 0, ['webinarId', 'equals', '={{ $json.event.properties.webinarId }}'])]));
+	const waitAfter = waitUntil(
+		wf,
+		'Wait Until After Event',
+		[9, 0],
+		`={{ ${startsAt}.plus({ minutes: $json.surveyAfterMinutes }).toISO() }}`,
+	);
+	const attended = segmentFilter(
+		wf,
+		'Attended?',
+		[10, 0],
+		filterRows([
+			didAtLeast('webinar_attended', 1, 0, ['webinarId', 'equals', '={{ $json.event.properties.webinarId }}']),
+		]),
+	);
 	const survey = sendCampaign(wf, 'Send Survey', [11, -0.5], {
-		campaignId: "=webinar-{{ $json.event.properties.webinarId }}-survey",
+		campaignId: '=webinar-{{ $json.event.properties.webinarId }}-survey',
 		campaignName: 'Webinar survey',
 		subject: 'How was {{ data.title }}?',
 		html: html('Thanks for joining! Two minutes for <a href="https://example.com/survey">our survey</a>?'),
 		options: { mergeData: merge },
 	});
 	const recording = sendCampaign(wf, 'Send Recording', [11, 0.8], {
-		campaignId: "=webinar-{{ $json.event.properties.webinarId }}-recording",
+		campaignId: '=webinar-{{ $json.event.properties.webinarId }}-recording',
 		campaignName: 'Webinar recording for no-shows',
 		subject: 'Missed {{ data.title }}? Here is the recording',
 		html: html('Sorry we missed you. <a href="https://example.com/recordings">Watch the recording</a>.'),
@@ -399,17 +594,32 @@ function webinar(): Workflow {
 }
 
 function lostOpportunity(): Workflow {
-	const wf = new Workflow('07-lost-opportunity-nurture.json', '07 Lost opportunity: nurture to win back later', 'maExample07Lost0');
+	const wf = new Workflow(
+		'07-lost-opportunity-nurture.json',
+		'07 Lost opportunity: nurture to win back later',
+		'maExample07Lost0',
+	);
 	note(
 		wf,
 		'Recipe 7: Lost opportunity in the CRM',
 		'On `opportunity_lost` (sent by the CRM): tags `nurture`, then three nurture mails a month apart. Before each later mail the goal is checked: won since (`opportunity_won`) or lifecycle stage `customer` stops the series.',
-		['Have your CRM post `opportunity_lost` / `opportunity_won` to the Marketing Webhook (`…/webhook/ma-tracking/events`).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Have your CRM post `opportunity_lost` / `opportunity_won` to the Marketing Webhook (`…/webhook/ma-tracking/events`).',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['The three *Wait 30 Days* nodes: `unit` to `seconds`.'],
 		12,
 	);
 	const trigger = contactTrigger(wf, 'On Opportunity Lost', [0, 0], eventTrigger('opportunity_lost'));
-	const tag = contact(wf, 'Tag Nurture', [1, 0], { resource: 'tag', operation: 'add', ...contactRef, tags: 'nurture', options: {} });
+	const tag = contact(wf, 'Tag Nurture', [1, 0], {
+		resource: 'tag',
+		operation: 'add',
+		...contactRef,
+		tags: 'nurture',
+		options: {},
+	});
 	wf.chain(trigger, tag);
 	const stop = noOp(wf, 'Won Back: Stop', [6, 1.5]);
 	series(
@@ -417,31 +627,104 @@ function lostOpportunity(): Workflow {
 		tag,
 		0,
 		[
-			{ name: 'Send Nurture 1', waitDays: 30, mail: { campaignId: 'nurture-lost-1', campaignName: 'Lost opportunity nurture 1', subject: 'What others in your position did next', html: html('A short case study from a team like yours.') } },
-			{ name: 'Send Nurture 2', waitDays: 30, mail: { campaignId: 'nurture-lost-2', campaignName: 'Lost opportunity nurture 2', subject: 'What is new since we last spoke', html: html('Here is what changed in our product since we last spoke.') } },
-			{ name: 'Send Nurture 3 (Offer)', waitDays: 30, mail: { campaignId: 'nurture-lost-3', campaignName: 'Lost opportunity win-back offer', subject: 'Ready to take another look?', html: html('Talk to us this month and get three months at half price.') } },
+			{
+				name: 'Send Nurture 1',
+				waitDays: 30,
+				mail: {
+					campaignId: 'nurture-lost-1',
+					campaignName: 'Lost opportunity nurture 1',
+					subject: 'What others in your position did next',
+					html: html('A short case study from a team like yours.'),
+				},
+			},
+			{
+				name: 'Send Nurture 2',
+				waitDays: 30,
+				mail: {
+					campaignId: 'nurture-lost-2',
+					campaignName: 'Lost opportunity nurture 2',
+					subject: 'What is new since we last spoke',
+					html: html('Here is what changed in our product since we last spoke.'),
+				},
+			},
+			{
+				name: 'Send Nurture 3 (Offer)',
+				waitDays: 30,
+				mail: {
+					campaignId: 'nurture-lost-3',
+					campaignName: 'Lost opportunity win-back offer',
+					subject: 'Ready to take another look?',
+					html: html('Talk to us this month and get three months at half price.'),
+				},
+			},
 		],
-		{ name: 'Won Since?', rows: [didAtLeast('opportunity_won', 1), stageIs('in', 'customer, loyal_customer')], stop, combinator: 'or' },
+		{
+			name: 'Won Since?',
+			rows: [didAtLeast('opportunity_won', 1), stageIs('in', 'customer, loyal_customer')],
+			stop,
+			combinator: 'or',
+		},
 		2,
 	);
 	return wf;
 }
 
 function onboarding(): Workflow {
-	const wf = new Workflow('08-customer-onboarding.json', '08 Lead becomes customer: onboarding series', 'maExample08Onbo0');
+	const wf = new Workflow(
+		'08-customer-onboarding.json',
+		'08 Lead becomes customer: onboarding series',
+		'maExample08Onbo0',
+	);
 	note(
 		wf,
 		'Recipe 8: Lead becomes customer',
 		'When the field `lifecycleStage` changes to `customer`: onboarding mail at once, then after 3 and 4 more days.',
-		['Set the lifecycle stage from your CRM (event body `fields: {"lifecycleStage": …}` is not enough: use the Contact node\'s *Lifecycle Stage* or recipe 25).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Set the lifecycle stage from your CRM (event body `fields: {"lifecycleStage": …}` is not enough: use the Contact node\'s *Lifecycle Stage* or recipe 25).',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['*Wait 3 Days* and *Wait 4 Days*: `unit` to `seconds`.'],
 		9,
 	);
-	const trigger = contactTrigger(wf, 'On Became Customer', [0, 0], { mode: 'fieldChanged', field: 'lifecycleStage', fromValue: '', toValue: 'customer', options: {} });
+	const trigger = contactTrigger(wf, 'On Became Customer', [0, 0], {
+		mode: 'fieldChanged',
+		field: 'lifecycleStage',
+		fromValue: '',
+		toValue: 'customer',
+		options: {},
+	});
 	series(wf, trigger, 0, [
-		{ name: 'Send Onboarding 1', mail: { campaignId: 'onboarding-1', campaignName: 'Onboarding 1', subject: 'Welcome, {{ firstName | "there" }}: your first steps', html: html('Here is how to get the most out of your first week.') } },
-		{ name: 'Send Onboarding 2', waitDays: 3, mail: { campaignId: 'onboarding-2', campaignName: 'Onboarding 2', subject: 'Set up in ten minutes', html: html('The three settings our customers change first.') } },
-		{ name: 'Send Onboarding 3', waitDays: 4, mail: { campaignId: 'onboarding-3', campaignName: 'Onboarding 3', subject: 'Need a hand?', html: html('Book a free onboarding call: <a href="https://example.com/call">pick a time</a>.') } },
+		{
+			name: 'Send Onboarding 1',
+			mail: {
+				campaignId: 'onboarding-1',
+				campaignName: 'Onboarding 1',
+				subject: 'Welcome, {{ firstName | "there" }}: your first steps',
+				html: html('Here is how to get the most out of your first week.'),
+			},
+		},
+		{
+			name: 'Send Onboarding 2',
+			waitDays: 3,
+			mail: {
+				campaignId: 'onboarding-2',
+				campaignName: 'Onboarding 2',
+				subject: 'Set up in ten minutes',
+				html: html('The three settings our customers change first.'),
+			},
+		},
+		{
+			name: 'Send Onboarding 3',
+			waitDays: 4,
+			mail: {
+				campaignId: 'onboarding-3',
+				campaignName: 'Onboarding 3',
+				subject: 'Need a hand?',
+				html: html('Book a free onboarding call: <a href="https://example.com/call">pick a time</a>.'),
+			},
+		},
 	]);
 	return wf;
 }
@@ -453,17 +736,33 @@ function projectSurvey(): Workflow {
 		'Recipe 9: Project finished',
 		'On `project_finished` (properties `projectId`, `projectName`): waits two days, then sends the satisfaction survey for that project (once per project: Loop Guard keyed on the project).',
 		['Record `project_finished` from your project tool / CRM.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['*Wait 2 Days*: `unit` to `seconds`.', 'Loop Guard *Window* (365 days, per project): keep; use another `projectId` per test.'],
+		[
+			'*Wait 2 Days*: `unit` to `seconds`.',
+			'Loop Guard *Window* (365 days, per project): keep; use another `projectId` per test.',
+		],
 	);
 	const trigger = contactTrigger(wf, 'On Project Finished', [0, 0], eventTrigger('project_finished'));
-	const once = loopGuard(wf, 'Once per Project', [1, 0], { keyType: 'custom', customKey: "={{ $json.contactId + ':' + $json.event.properties.projectId }}", scope: 'workflow', maxEntries: 1, window: 365, windowUnit: 'days', options: {} });
+	const once = loopGuard(wf, 'Once per Project', [1, 0], {
+		keyType: 'custom',
+		customKey: "={{ $json.contactId + ':' + $json.event.properties.projectId }}",
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 365,
+		windowUnit: 'days',
+		options: {},
+	});
 	const w = wait(wf, 'Wait 2 Days', [2, 0], 2, 'days');
 	const send = sendCampaign(wf, 'Send Survey', [3, 0], {
 		campaignId: 'project-survey',
 		campaignName: 'Project satisfaction survey',
 		subject: 'How did {{ data.projectName | "your project" }} go?',
-		html: html('Your project {{ data.projectName | "" }} is finished. Tell us how it went: <a href="https://example.com/survey">3 questions</a>.'),
-		options: { allowResend: true, mergeData: '={{ JSON.stringify({ projectName: $json.event.properties.projectName ?? "" }) }}' },
+		html: html(
+			'Your project {{ data.projectName | "" }} is finished. Tell us how it went: <a href="https://example.com/survey">3 questions</a>.',
+		),
+		options: {
+			allowResend: true,
+			mergeData: '={{ JSON.stringify({ projectName: $json.event.properties.projectName ?? "" }) }}',
+		},
 	});
 	const dup = noOp(wf, 'Survey Already Planned', [2, 1]);
 	wf.chain(trigger, once, w, send);
@@ -472,7 +771,11 @@ function projectSurvey(): Workflow {
 }
 
 function pricingVisit(): Workflow {
-	const wf = new Workflow('10-pricing-page-alert.json', '10 Lead visits the pricing page: notify sales', 'maExample10Pric0');
+	const wf = new Workflow(
+		'10-pricing-page-alert.json',
+		'10 Lead visits the pricing page: notify sales',
+		'maExample10Pric0',
+	);
 	note(
 		wf,
 		'Recipe 10: Key page visited by a lead',
@@ -485,9 +788,21 @@ function pricingVisit(): Workflow {
 		['Loop Guard *Window* (24 hours): keep, or use a fresh contact per test.'],
 		6,
 	);
-	const trigger = contactTrigger(wf, 'On Pricing Page View', [0, 0], eventTrigger('page_viewed', [{ path: 'path', operator: 'contains', value: '/pricing' }]));
+	const trigger = contactTrigger(
+		wf,
+		'On Pricing Page View',
+		[0, 0],
+		eventTrigger('page_viewed', [{ path: 'path', operator: 'contains', value: '/pricing' }]),
+	);
 	const isLead = segmentFilter(wf, 'Is a Lead?', [1, 0], filterRows([stageIs('in', 'lead, qualified_lead')]));
-	const daily = loopGuard(wf, 'Once a Day per Lead', [2, 0], { keyType: 'contact', scope: 'workflow', maxEntries: 1, window: 24, windowUnit: 'hours', options: {} });
+	const daily = loopGuard(wf, 'Once a Day per Lead', [2, 0], {
+		keyType: 'contact',
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 24,
+		windowUnit: 'hours',
+		options: {},
+	});
 	const notify = httpPost(
 		wf,
 		'Notify Sales',
@@ -500,12 +815,21 @@ function pricingVisit(): Workflow {
 }
 
 function leadMagnet(): Workflow {
-	const wf = new Workflow('11-lead-magnet-series.json', '11 Lead magnet downloaded: six-mail topic series ending with an offer', 'maExample11Magn0');
+	const wf = new Workflow(
+		'11-lead-magnet-series.json',
+		'11 Lead magnet downloaded: six-mail topic series ending with an offer',
+		'maExample11Magn0',
+	);
 	note(
 		wf,
 		'Recipe 11: Lead magnet downloaded',
 		'On `lead_magnet_downloaded` (property `topic`): six mails on that topic, two days apart, the last one an offer. Before every later mail the goal is checked: a `purchase` stops the series.',
-		['Record `lead_magnet_downloaded` with `properties.topic` (the topic is merged into every mail).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Record `lead_magnet_downloaded` with `properties.topic` (the topic is merged into every mail).',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['Every *Wait 2 Days* node: `unit` to `seconds`.'],
 		14,
 	);
@@ -531,7 +855,11 @@ function leadMagnet(): Workflow {
 				campaignId: `lead-magnet-${i + 1}`,
 				campaignName: `Lead magnet series ${i + 1}`,
 				subject,
-				html: html(i === 5 ? 'Ready to go further with {{ data.topic }}? 20% off this week: <b>GUIDE20</b>.' : `Part ${i + 1} of 6 on {{ data.topic }}.`),
+				html: html(
+					i === 5
+						? 'Ready to go further with {{ data.topic }}? 20% off this week: <b>GUIDE20</b>.'
+						: `Part ${i + 1} of 6 on {{ data.topic }}.`,
+				),
 				options: { mergeData: topic },
 			},
 		})),
@@ -557,10 +885,45 @@ function freeTrial(): Workflow {
 		trigger,
 		0,
 		[
-			{ name: 'Send Thank-You', mail: { campaignId: 'trial-thanks', campaignName: 'Trial thank-you', subject: 'Your trial has started', html: html('Thanks for trying us! Your trial runs 14 days.') } },
-			{ name: 'Send Tutorial 1', waitDays: 2, mail: { campaignId: 'trial-tutorial-1', campaignName: 'Trial tutorial 1', subject: 'Tutorial: your first project', html: html('Build your first project in 10 minutes.') } },
-			{ name: 'Send Tutorial 2', waitDays: 3, mail: { campaignId: 'trial-tutorial-2', campaignName: 'Trial tutorial 2', subject: 'Tutorial: working as a team', html: html('Invite your team and share your work.') } },
-			{ name: 'Send Feedback Request', waitDays: 5, mail: { campaignId: 'trial-feedback', campaignName: 'Trial feedback', subject: 'How is your trial going?', html: html('One question: <a href="https://example.com/feedback">what would make it better?</a>') } },
+			{
+				name: 'Send Thank-You',
+				mail: {
+					campaignId: 'trial-thanks',
+					campaignName: 'Trial thank-you',
+					subject: 'Your trial has started',
+					html: html('Thanks for trying us! Your trial runs 14 days.'),
+				},
+			},
+			{
+				name: 'Send Tutorial 1',
+				waitDays: 2,
+				mail: {
+					campaignId: 'trial-tutorial-1',
+					campaignName: 'Trial tutorial 1',
+					subject: 'Tutorial: your first project',
+					html: html('Build your first project in 10 minutes.'),
+				},
+			},
+			{
+				name: 'Send Tutorial 2',
+				waitDays: 3,
+				mail: {
+					campaignId: 'trial-tutorial-2',
+					campaignName: 'Trial tutorial 2',
+					subject: 'Tutorial: working as a team',
+					html: html('Invite your team and share your work.'),
+				},
+			},
+			{
+				name: 'Send Feedback Request',
+				waitDays: 5,
+				mail: {
+					campaignId: 'trial-feedback',
+					campaignName: 'Trial feedback',
+					subject: 'How is your trial going?',
+					html: html('One question: <a href="https://example.com/feedback">what would make it better?</a>'),
+				},
+			},
 		],
 		{ name: 'Converted?', rows: [didAtLeast('subscription_purchased', 1)], stop },
 	);
@@ -568,18 +931,35 @@ function freeTrial(): Workflow {
 }
 
 function engagementTiers(): Workflow {
-	const wf = new Workflow('13-engagement-tiers.json', '13 Engagement tiers: Engaged, Disengaged, Inactive', 'maExample13Tier0');
+	const wf = new Workflow(
+		'13-engagement-tiers.json',
+		'13 Engagement tiers: Engaged, Disengaged, Inactive',
+		'maExample13Tier0',
+	);
 	note(
 		wf,
 		'Recipe 13: Engagement tiers',
 		'Every day at 3:00 (or on `POST /webhook/ma-run-engagement-tiers`), Engagement Tagger re-tiers only the contacts that crossed a boundary since the last run: interacted within 30 days = tag `Engaged`, 30-60 days = `Disengaged`, over 60 = `Inactive`. Each change logs `$tier_changed`, which starts recipe 14.',
-		['Tier names and boundaries in *Tier Contacts*.', '*Run Now* webhook has no authentication: protect it (Header Auth) or delete it in production.', CREDS_NOTE],
-		['*Tier Contacts* `boundaryDays` accepts fractions: `0.0002, 0.0004` (about 17 s and 35 s).', 'Run it with `POST /webhook/ma-run-engagement-tiers`, or set the schedule to `seconds`.'],
+		[
+			'Tier names and boundaries in *Tier Contacts*.',
+			'*Run Now* webhook has no authentication: protect it (Header Auth) or delete it in production.',
+			CREDS_NOTE,
+		],
+		[
+			'*Tier Contacts* `boundaryDays` accepts fractions: `0.0002, 0.0004` (about 17 s and 35 s).',
+			'Run it with `POST /webhook/ma-run-engagement-tiers`, or set the schedule to `seconds`.',
+		],
 		6,
 	);
 	const daily = schedule(wf, 'Every Day at 3:00', [0, 0], { field: 'days', daysInterval: 1, triggerAtHour: 3 });
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-engagement-tiers');
-	const tagger = engagementTagger(wf, 'Tier Contacts', [1, 0.5], { mode: 'wholeBase', tierNames: 'Engaged, Disengaged, Inactive', boundaryDays: '30, 60', runName: 'daily-tiers', output: 'changed' });
+	const tagger = engagementTagger(wf, 'Tier Contacts', [1, 0.5], {
+		mode: 'wholeBase',
+		tierNames: 'Engaged, Disengaged, Inactive',
+		boundaryDays: '30, 60',
+		runName: 'daily-tiers',
+		output: 'changed',
+	});
 	const done = noOp(wf, 'Tier Changes', [2, 0.5]);
 	wf.chain(daily, tagger, done);
 	wf.connect(now, tagger);
@@ -587,22 +967,37 @@ function engagementTiers(): Workflow {
 }
 
 function inactiveCustomer(): Workflow {
-	const wf = new Workflow('14-inactive-customer-reactivation.json', '14 Customer becomes Inactive: what is new', 'maExample14Reac0');
+	const wf = new Workflow(
+		'14-inactive-customer-reactivation.json',
+		'14 Customer becomes Inactive: what is new',
+		'maExample14Reac0',
+	);
 	note(
 		wf,
 		'Recipe 14: Customer becomes Inactive',
 		'When Engagement Tagger (recipe 13) moves a contact to the `Inactive` tier and the contact is a customer (lifecycle stage `customer` or `loyal_customer`): sends the `reactivation` mail with what is new. Recipe 16 acts on reactions to it.',
 		['Recipe 13 must run (it produces the tier changes).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['Shorten recipe 13\'s boundaries.'],
+		["Shorten recipe 13's boundaries."],
 		6,
 	);
-	const trigger = contactTrigger(wf, 'On Became Inactive', [0, 0], { mode: 'tierChanged', tiers: 'Inactive', options: {} });
-	const isCustomer = segmentFilter(wf, 'Is a Customer?', [1, 0], filterRows([stageIs('in', 'customer, loyal_customer')]));
+	const trigger = contactTrigger(wf, 'On Became Inactive', [0, 0], {
+		mode: 'tierChanged',
+		tiers: 'Inactive',
+		options: {},
+	});
+	const isCustomer = segmentFilter(
+		wf,
+		'Is a Customer?',
+		[1, 0],
+		filterRows([stageIs('in', 'customer, loyal_customer')]),
+	);
 	const send = sendCampaign(wf, 'Send What Is New', [2, 0], {
 		campaignId: 'reactivation',
 		campaignName: 'Reactivation: what is new',
 		subject: 'We have been busy, {{ firstName | "friend" }}: here is what is new',
-		html: html('It has been a while! New this season: <a href="https://shop.example.com/new">new arrivals</a>, faster delivery and a loyalty programme.'),
+		html: html(
+			'It has been a while! New this season: <a href="https://shop.example.com/new">new arrivals</a>, faster delivery and a loyalty programme.',
+		),
 		options: { allowResend: true, trackOpens: true, trackClicks: true },
 	});
 	wf.chain(trigger, isCustomer, send);
@@ -614,8 +1009,14 @@ function repermission(): Workflow {
 	note(
 		wf,
 		'Recipe 15: Re-permission',
-		'Weekly (or on `POST /webhook/ma-run-re-permission`): subscribed `newsletter` contacts who opened nothing for 180 days (and joined over 180 days ago, not already asked) get the re-permission mail and the tag `repermission-pending`. 30 days later, those who confirmed (clicked the mail\'s link, or a `subscription_confirmed` event) lose the tag; the others are unsubscribed (removed from the list).',
-		['The confirm link in the mail is tracked (Track Clicks): a click is the confirmation. Or record `subscription_confirmed` from your own page.', '*Run Now* webhook has no authentication: protect or delete it in production.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		"Weekly (or on `POST /webhook/ma-run-re-permission`): subscribed `newsletter` contacts who opened nothing for 180 days (and joined over 180 days ago, not already asked) get the re-permission mail and the tag `repermission-pending`. 30 days later, those who confirmed (clicked the mail's link, or a `subscription_confirmed` event) lose the tag; the others are unsubscribed (removed from the list).",
+		[
+			'The confirm link in the mail is tracked (Track Clicks): a click is the confirmation. Or record `subscription_confirmed` from your own page.',
+			'*Run Now* webhook has no authentication: protect or delete it in production.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		[
 			'*Not Opened for 6 Months* rows: `days` / `fieldDays` 180 → fractions, e.g. 0.0001 (about 9 s).',
 			'*Wait 30 Days*: `unit` to `seconds`.',
@@ -623,7 +1024,12 @@ function repermission(): Workflow {
 		],
 		10,
 	);
-	const weekly = schedule(wf, 'Every Monday at 10:00', [0, 0], { field: 'weeks', weeksInterval: 1, triggerAtDay: [1], triggerAtHour: 10 });
+	const weekly = schedule(wf, 'Every Monday at 10:00', [0, 0], {
+		field: 'weeks',
+		weeksInterval: 1,
+		triggerAtDay: [1],
+		triggerAtHour: 10,
+	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-re-permission');
 	const list = segmentFilter(
 		wf,
@@ -648,16 +1054,39 @@ function repermission(): Workflow {
 		),
 		options: { allowResend: true, trackClicks: true },
 	});
-	const pending = contact(wf, 'Tag Pending', [3, 0.5], { resource: 'tag', operation: 'add', ...contactRef, tags: 'repermission-pending', options: { createContact: false } });
+	const pending = contact(wf, 'Tag Pending', [3, 0.5], {
+		resource: 'tag',
+		operation: 'add',
+		...contactRef,
+		tags: 'repermission-pending',
+		options: { createContact: false },
+	});
 	const w = wait(wf, 'Wait 30 Days', [4, 0.5], 30, 'days');
 	const confirmed = segmentFilter(
 		wf,
 		'Confirmed?',
 		[5, 0.5],
-		filterRows([{ type: 'email', emailOperator: 'clicked', campaignId: 'repermission', days: 31 }, didAtLeast('subscription_confirmed', 1, 31)], 'or'),
+		filterRows(
+			[
+				{ type: 'email', emailOperator: 'clicked', campaignId: 'repermission', days: 31 },
+				didAtLeast('subscription_confirmed', 1, 31),
+			],
+			'or',
+		),
 	);
-	const keep = contact(wf, 'Keep: Remove Pending Tag', [6, 0], { resource: 'tag', operation: 'remove', ...contactRef, tags: 'repermission-pending' });
-	const remove = contact(wf, 'Unsubscribe: No Confirmation', [6, 1], { resource: 'subscription', operation: 'unsubscribe', ...contactRef, consentSource: 're-permission not confirmed within 30 days', options: { createContact: false } });
+	const keep = contact(wf, 'Keep: Remove Pending Tag', [6, 0], {
+		resource: 'tag',
+		operation: 'remove',
+		...contactRef,
+		tags: 'repermission-pending',
+	});
+	const remove = contact(wf, 'Unsubscribe: No Confirmation', [6, 1], {
+		resource: 'subscription',
+		operation: 'unsubscribe',
+		...contactRef,
+		consentSource: 're-permission not confirmed within 30 days',
+		options: { createContact: false },
+	});
 	wf.chain(weekly, list, ask, pending, w, confirmed);
 	wf.connect(now, list);
 	wf.connect(confirmed, keep, 0).connect(confirmed, remove, 1);
@@ -665,12 +1094,19 @@ function repermission(): Workflow {
 }
 
 function reactivationReaction(): Workflow {
-	const wf = new Workflow('16-reactivation-reaction.json', '16 Inactive contact reacts: support or sales reaches out', 'maExample16Rect0');
+	const wf = new Workflow(
+		'16-reactivation-reaction.json',
+		'16 Inactive contact reacts: support or sales reaches out',
+		'maExample16Rect0',
+	);
 	note(
 		wf,
 		'Recipe 16: Inactive contact reacts to the reactivation e-mail',
 		'On an open or click of the `reactivation` campaign (recipe 14) that is not a machine hit: once per contact per 30 days, customers go to the support desk, everyone else to sales, each as an HTTP call.',
-		[`*Tell Support* posts to \`${HOOKS}/support-task\`, *Tell Sales* to \`${HOOKS}/sales-task\`: replace with your help desk / CRM (or their n8n nodes).`, CREDS_NOTE],
+		[
+			`*Tell Support* posts to \`${HOOKS}/support-task\`, *Tell Sales* to \`${HOOKS}/sales-task\`: replace with your help desk / CRM (or their n8n nodes).`,
+			CREDS_NOTE,
+		],
 		['Loop Guard *Window* (30 days): keep, or use a fresh contact per test.'],
 		7,
 	);
@@ -683,7 +1119,14 @@ function reactivationReaction(): Workflow {
 			{ path: 'machine', operator: 'notEquals', value: 'true' },
 		]),
 	);
-	const once = loopGuard(wf, 'Once per 30 Days', [1, 0], { keyType: 'contact', scope: 'workflow', maxEntries: 1, window: 30, windowUnit: 'days', options: {} });
+	const once = loopGuard(wf, 'Once per 30 Days', [1, 0], {
+		keyType: 'contact',
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 30,
+		windowUnit: 'days',
+		options: {},
+	});
 	const isCustomer = segmentFilter(wf, 'Customer?', [2, 0], filterRows([stageIs('in', 'customer, loyal_customer')]));
 	const body = (team: string) =>
 		`{ team: "${team}", contactId: $json.contactId, email: $json.contact.email, reaction: $json.event.name, campaignId: $json.event.properties.campaignId, text: "${team === 'support' ? 'Customer' : 'Lead'} " + $json.contact.email + " reacted to the reactivation mail: reach out" }`;
@@ -695,12 +1138,20 @@ function reactivationReaction(): Workflow {
 }
 
 function remarketing(): Workflow {
-	const wf = new Workflow('17-remarketing-audience.json', '17 Opened the promotion but did not buy: remarketing audience', 'maExample17Rema0');
+	const wf = new Workflow(
+		'17-remarketing-audience.json',
+		'17 Opened the promotion but did not buy: remarketing audience',
+		'maExample17Rema0',
+	);
 	note(
 		wf,
 		'Recipe 17: Opened a promotion but did not buy',
 		'On the first open of the `spring-promo` campaign (not a machine open): waits 3 days; if no `purchase` came after the open, adds the contact (SHA-256 of the e-mail, as ads platforms want) to a remarketing audience over HTTP and tags `remarketing`.',
-		[`*Add to Ads Audience* posts to \`${HOOKS}/ads-audience\`: replace with your ads platform's audience API and its credential.`, 'Change `spring-promo` to your promotion\'s campaign ID.', CREDS_NOTE],
+		[
+			`*Add to Ads Audience* posts to \`${HOOKS}/ads-audience\`: replace with your ads platform's audience API and its credential.`,
+			"Change `spring-promo` to your promotion's campaign ID.",
+			CREDS_NOTE,
+		],
 		['*Wait 3 Days*: `unit` to `seconds`.'],
 		7,
 	);
@@ -715,32 +1166,88 @@ function remarketing(): Workflow {
 		]),
 	);
 	const w = wait(wf, 'Wait 3 Days', [1, 0], 3, 'days');
-	const noBuy = segmentFilter(wf, 'Opened but Did Not Buy?', [2, 0], filterRows([{ type: 'event', eventOperator: 'didButNot', event: '$email_opened', property: 'campaignId', propertyOperator: 'equals', propertyValue: 'spring-promo', otherEvent: 'purchase', days: 0 }]));
-	const audience = httpPost(wf, 'Add to Ads Audience', [3, 0], `${HOOKS}/ads-audience`, '{ audience: "spring-promo-openers", hashedEmail: $json.contact.email.trim().toLowerCase().hash("sha256"), contactId: $json.contactId }');
-	const tag = contact(wf, 'Tag Remarketing', [4, 0], { resource: 'tag', operation: 'add', identifyBy: 'id', contactId: "={{ $('Opened but Did Not Buy?').item.json.contactId }}", tags: 'remarketing', options: { createContact: false } });
+	const noBuy = segmentFilter(
+		wf,
+		'Opened but Did Not Buy?',
+		[2, 0],
+		filterRows([
+			{
+				type: 'event',
+				eventOperator: 'didButNot',
+				event: '$email_opened',
+				property: 'campaignId',
+				propertyOperator: 'equals',
+				propertyValue: 'spring-promo',
+				otherEvent: 'purchase',
+				days: 0,
+			},
+		]),
+	);
+	const audience = httpPost(
+		wf,
+		'Add to Ads Audience',
+		[3, 0],
+		`${HOOKS}/ads-audience`,
+		'{ audience: "spring-promo-openers", hashedEmail: $json.contact.email.trim().toLowerCase().hash("sha256"), contactId: $json.contactId }',
+	);
+	const tag = contact(wf, 'Tag Remarketing', [4, 0], {
+		resource: 'tag',
+		operation: 'add',
+		identifyBy: 'id',
+		contactId: "={{ $('Opened but Did Not Buy?').item.json.contactId }}",
+		tags: 'remarketing',
+		options: { createContact: false },
+	});
 	wf.chain(trigger, w, noBuy, audience, tag);
 	return wf;
 }
 
 function topicSeries(): Workflow {
-	const wf = new Workflow('18-topic-series.json', '18 Read several articles on one topic: topic series', 'maExample18Topi0');
+	const wf = new Workflow(
+		'18-topic-series.json',
+		'18 Read several articles on one topic: topic series',
+		'maExample18Topi0',
+	);
 	note(
 		wf,
 		'Recipe 18: Several articles on one topic',
 		'On `article_read` (property `topic`): when the contact has read at least 3 articles on that topic within 30 days, starts a three-mail series on it, once per contact and topic.',
 		['Record `article_read` with `properties.topic` from your blog.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
-		['Both *Wait 3 Days* nodes: `unit` to `seconds`.', 'Loop Guard *Window* (365 days, per contact and topic): keep; use another topic or contact per test.'],
+		[
+			'Both *Wait 3 Days* nodes: `unit` to `seconds`.',
+			'Loop Guard *Window* (365 days, per contact and topic): keep; use another topic or contact per test.',
+		],
 		8,
 	);
-	const trigger = contactTrigger(wf, 'On Article Read', [0, 0], eventTrigger('article_read', [{ path: 'topic', operator: 'exists', value: '' }]));
-	const three = segmentFilter(wf, 'Read 3 on This Topic in 30 Days?', [1, 0], filterRows([didAtLeast('article_read', 3, 30, ['topic', 'equals', '={{ $json.event.properties.topic }}'])]));
-	const once = loopGuard(wf, 'Once per Topic', [2, 0], { keyType: 'custom', customKey: "={{ $json.contactId + ':' + $json.event.properties.topic }}", scope: 'workflow', maxEntries: 1, window: 365, windowUnit: 'days', options: {} });
+	const trigger = contactTrigger(
+		wf,
+		'On Article Read',
+		[0, 0],
+		eventTrigger('article_read', [{ path: 'topic', operator: 'exists', value: '' }]),
+	);
+	const three = segmentFilter(
+		wf,
+		'Read 3 on This Topic in 30 Days?',
+		[1, 0],
+		filterRows([didAtLeast('article_read', 3, 30, ['topic', 'equals', '={{ $json.event.properties.topic }}'])]),
+	);
+	const once = loopGuard(wf, 'Once per Topic', [2, 0], {
+		keyType: 'custom',
+		customKey: "={{ $json.contactId + ':' + $json.event.properties.topic }}",
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 365,
+		windowUnit: 'days',
+		options: {},
+	});
 	const merge = '={{ JSON.stringify({ topic: $json.event.properties.topic }) }}';
 	const mail = (i: number, subject: string) => ({
 		campaignId: `=topic-{{ $json.event.properties.topic }}-${i}`,
 		campaignName: `Topic series ${i}`,
 		subject,
-		html: html(`More on {{ data.topic }}, part ${i} of 3: <a href="https://example.com/topics/{{ data.topic }}">read on</a>.`),
+		html: html(
+			`More on {{ data.topic }}, part ${i} of 3: <a href="https://example.com/topics/{{ data.topic }}">read on</a>.`,
+		),
 		options: { mergeData: merge },
 	});
 	wf.chain(trigger, three, once);
@@ -781,12 +1288,20 @@ function nps(): Workflow {
 		additionalFields: {},
 		options: { writeMode: 'update', source: 'nps' },
 	});
-	const happy = segmentFilter(wf, 'Score 7 or More?', [2, 0], filterRows([{ type: 'field', field: 'nps', fieldOperator: 'gte', value: '7' }]));
+	const happy = segmentFilter(
+		wf,
+		'Score 7 or More?',
+		[2, 0],
+		filterRows([{ type: 'field', field: 'nps', fieldOperator: 'gte', value: '7' }]),
+	);
 	const offer = sendCampaign(wf, 'Send Offer and Review Invite', [3, -0.5], {
 		campaignId: 'nps-happy',
 		campaignName: 'NPS happy: offer and review',
 		subject: 'Thank you! A little something for you',
-		html: html('Thanks for the great score! Here is an exclusive 20% code: <b>THANKS20</b>.', 'Would you share your experience? <a href="https://example.com/review">Leave a review</a>.'),
+		html: html(
+			'Thanks for the great score! Here is an exclusive 20% code: <b>THANKS20</b>.',
+			'Would you share your experience? <a href="https://example.com/review">Leave a review</a>.',
+		),
 		options: { allowResend: true },
 	});
 	const sorry = sendCampaign(wf, 'Send Re-Engagement 1', [3, 0.8], {
@@ -811,26 +1326,62 @@ function nps(): Workflow {
 }
 
 function referral(): Workflow {
-	const wf = new Workflow('20-referral-reward.json', '20 Referral becomes a customer: 25% for the referrer', 'maExample20Refe0');
+	const wf = new Workflow(
+		'20-referral-reward.json',
+		'20 Referral becomes a customer: 25% for the referrer',
+		'maExample20Refe0',
+	);
 	note(
 		wf,
 		'Recipe 20: Referral',
-		'When a contact\'s lifecycle stage becomes `customer` and it has a `referredBy` field (the referrer\'s contact ID): if the referrer is a customer, sends the referrer a 25% discount code, once per referred contact, and records `referral_rewarded` on the referrer.',
-		['Store `referredBy` (the referrer\'s contact ID) on referred contacts; create real codes in your shop (the code here is derived from the contact ID).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		"When a contact's lifecycle stage becomes `customer` and it has a `referredBy` field (the referrer's contact ID): if the referrer is a customer, sends the referrer a 25% discount code, once per referred contact, and records `referral_rewarded` on the referrer.",
+		[
+			"Store `referredBy` (the referrer's contact ID) on referred contacts; create real codes in your shop (the code here is derived from the contact ID).",
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['Nothing time-dependent; Loop Guard *Window* (3650 days, per referred contact) stays.'],
 		8,
 	);
-	const trigger = contactTrigger(wf, 'On Became Customer', [0, 0], { mode: 'fieldChanged', field: 'lifecycleStage', fromValue: '', toValue: 'customer', options: {} });
+	const trigger = contactTrigger(wf, 'On Became Customer', [0, 0], {
+		mode: 'fieldChanged',
+		field: 'lifecycleStage',
+		fromValue: '',
+		toValue: 'customer',
+		options: {},
+	});
 	const referred = ifNode(wf, 'Was Referred?', [1, 0], '={{ $json.contact.fields.referredBy }}', op.exists);
-	const toReferrer = setFields(wf, 'Switch to Referrer', [2, 0], [
-		['referredContactId', 'string', '={{ $json.contactId }}'],
-		['referredEmail', 'string', '={{ $json.contact.email }}'],
-		['contactId', 'string', '={{ $json.contact.fields.referredBy }}'],
-		['discountCode', 'string', "={{ 'REF25-' + $json.contactId.replace(/[^A-Za-z0-9]/g, '').slice(-8).toUpperCase() }}"],
-	]);
+	const toReferrer = setFields(
+		wf,
+		'Switch to Referrer',
+		[2, 0],
+		[
+			['referredContactId', 'string', '={{ $json.contactId }}'],
+			['referredEmail', 'string', '={{ $json.contact.email }}'],
+			['contactId', 'string', '={{ $json.contact.fields.referredBy }}'],
+			[
+				'discountCode',
+				'string',
+				"={{ 'REF25-' + $json.contactId.replace(/[^A-Za-z0-9]/g, '').slice(-8).toUpperCase() }}",
+			],
+		],
+	);
 	// The item still holds the referred contact's snapshot (contact.id): name the referrer explicitly.
-	const isCustomer = segmentFilter(wf, 'Referrer Is a Customer?', [3, 0], { ...filterRows([stageIs('in', 'customer, loyal_customer')]), input: 'define', contactId: '={{ $json.contactId }}' });
-	const once = loopGuard(wf, 'Once per Referred Contact', [4, 0], { keyType: 'custom', customKey: "={{ 'referral:' + $json.referredContactId }}", scope: 'workflow', maxEntries: 1, window: 3650, windowUnit: 'days', options: {} });
+	const isCustomer = segmentFilter(wf, 'Referrer Is a Customer?', [3, 0], {
+		...filterRows([stageIs('in', 'customer, loyal_customer')]),
+		input: 'define',
+		contactId: '={{ $json.contactId }}',
+	});
+	const once = loopGuard(wf, 'Once per Referred Contact', [4, 0], {
+		keyType: 'custom',
+		customKey: "={{ 'referral:' + $json.referredContactId }}",
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 3650,
+		windowUnit: 'days',
+		options: {},
+	});
 	const send = sendCampaign(wf, 'Send 25% Reward', [5, 0], {
 		campaignId: 'referral-reward',
 		campaignName: 'Referral reward',
@@ -843,7 +1394,8 @@ function referral(): Workflow {
 		operation: 'record',
 		...contactRef,
 		eventName: 'referral_rewarded',
-		properties: '={{ JSON.stringify({ referredContactId: $json.referredContactId, code: $json.discountCode, percent: 25 }) }}',
+		properties:
+			'={{ JSON.stringify({ referredContactId: $json.referredContactId, code: $json.discountCode, percent: 25 }) }}',
 		options: { idempotencyKey: "={{ 'referral-' + $json.referredContactId }}", createContact: false },
 	});
 	wf.chain(trigger, referred, toReferrer, isCustomer, once, send, record);
@@ -856,11 +1408,20 @@ function hotLead(): Workflow {
 		wf,
 		'Recipe 21: Hot lead',
 		'Top: scores every `page_viewed` (5, pricing +20), `demo_requested` (40), `form_submitted` (15) and `$email_clicked` (5), halving every 30 days; grades cold < 20 <= warm < 50 <= hot. Bottom: when the grade becomes `hot`, assigns a sales rep (round robin by contact ID), stores it in the field `salesRep`, tags `hot-lead` and notifies the rep.',
-		[`*Notify Rep* posts Slack-incoming-webhook JSON to \`${HOOKS}/hot-lead\`: replace it (or use n8n's Slack node).`, 'Sales reps: the list in *Assign Rep*.', CREDS_NOTE],
+		[
+			`*Notify Rep* posts Slack-incoming-webhook JSON to \`${HOOKS}/hot-lead\`: replace it (or use n8n's Slack node).`,
+			'Sales reps: the list in *Assign Rep*.',
+			CREDS_NOTE,
+		],
 		[],
 		8,
 	);
-	const events = contactTrigger(wf, 'On Scored Events', [0, 0], eventTrigger('page_viewed, demo_requested, form_submitted, $email_clicked'));
+	const events = contactTrigger(
+		wf,
+		'On Scored Events',
+		[0, 0],
+		eventTrigger('page_viewed, demo_requested, form_submitted, $email_clicked'),
+	);
 	const score = leadScore(wf, 'Score', [1, 0], {
 		operation: 'scoreEvent',
 		input: 'item',
@@ -869,15 +1430,45 @@ function hotLead(): Workflow {
 		rules: {
 			rule: [
 				{ kind: 'event', name: 'page view', event: 'page_viewed', points: 5, frequency: 'everyTime', decay: 'default' },
-				{ kind: 'event', name: 'pricing page', event: 'page_viewed', property: 'path', propertyOperator: 'contains', propertyValue: '/pricing', points: 20, frequency: 'oncePerDay', decay: 'default' },
-				{ kind: 'event', name: 'demo request', event: 'demo_requested', points: 40, frequency: 'everyTime', decay: 'default' },
+				{
+					kind: 'event',
+					name: 'pricing page',
+					event: 'page_viewed',
+					property: 'path',
+					propertyOperator: 'contains',
+					propertyValue: '/pricing',
+					points: 20,
+					frequency: 'oncePerDay',
+					decay: 'default',
+				},
+				{
+					kind: 'event',
+					name: 'demo request',
+					event: 'demo_requested',
+					points: 40,
+					frequency: 'everyTime',
+					decay: 'default',
+				},
 				{ kind: 'event', name: 'form', event: 'form_submitted', points: 15, frequency: 'everyTime', decay: 'default' },
-				{ kind: 'event', name: 'mail click', event: '$email_clicked', points: 5, frequency: 'everyTime', decay: 'default' },
+				{
+					kind: 'event',
+					name: 'mail click',
+					event: '$email_clicked',
+					points: 5,
+					frequency: 'everyTime',
+					decay: 'default',
+				},
 			],
 		},
 		decay: 'halfLife',
 		decayDays: 30,
-		grades: { grade: [{ name: 'cold', minScore: 0 }, { name: 'warm', minScore: 20 }, { name: 'hot', minScore: 50 }] },
+		grades: {
+			grade: [
+				{ name: 'cold', minScore: 0 },
+				{ name: 'warm', minScore: 20 },
+				{ name: 'hot', minScore: 50 },
+			],
+		},
 		routeGradeChanges: false,
 	});
 	wf.chain(events, score);
@@ -887,7 +1478,7 @@ function hotLead(): Workflow {
 		'Assign Rep',
 		[1, 1.5],
 		[
-			"// Round robin by contact ID: the same lead always gets the same rep.",
+			'// Round robin by contact ID: the same lead always gets the same rep.',
 			"const reps = [{ name: 'Alice', email: 'alice@example.com' }, { name: 'Bob', email: 'bob@example.com' }];",
 			'return $input.all().map((item) => {',
 			'  const id = String(item.json.contactId);',
@@ -918,23 +1509,43 @@ function hotLead(): Workflow {
 }
 
 function enrichment(): Workflow {
-	const wf = new Workflow('22-lead-enrichment.json', '22 New lead: enrichment and predictive score', 'maExample22Enri0');
+	const wf = new Workflow(
+		'22-lead-enrichment.json',
+		'22 New lead: enrichment and predictive score',
+		'maExample22Enri0',
+	);
 	note(
 		wf,
 		'Recipe 22: New lead enrichment',
-		'When a contact\'s lifecycle stage becomes `lead`: posts the e-mail to an enrichment / predictive-scoring service and stores what it answers (`company`, `industry`, `employees`, `predictedScore`) as contact fields.',
-		[`*Enrich* posts to \`${HOOKS}/enrich\` and expects \`{company, industry, employees, score}\`: replace with your service (Clearbit, Apollo, your model) and add its credential.`, CREDS_NOTE],
+		"When a contact's lifecycle stage becomes `lead`: posts the e-mail to an enrichment / predictive-scoring service and stores what it answers (`company`, `industry`, `employees`, `predictedScore`) as contact fields.",
+		[
+			`*Enrich* posts to \`${HOOKS}/enrich\` and expects \`{company, industry, employees, score}\`: replace with your service (Clearbit, Apollo, your model) and add its credential.`,
+			CREDS_NOTE,
+		],
 		[],
 		7,
 	);
-	const trigger = contactTrigger(wf, 'On New Lead', [0, 0], { mode: 'fieldChanged', field: 'lifecycleStage', fromValue: '', toValue: 'lead', options: {} });
-	const enrich = httpPost(wf, 'Enrich', [1, 0], `${HOOKS}/enrich`, '{ email: $json.contact.email, contactId: $json.contactId }');
+	const trigger = contactTrigger(wf, 'On New Lead', [0, 0], {
+		mode: 'fieldChanged',
+		field: 'lifecycleStage',
+		fromValue: '',
+		toValue: 'lead',
+		options: {},
+	});
+	const enrich = httpPost(
+		wf,
+		'Enrich',
+		[1, 0],
+		`${HOOKS}/enrich`,
+		'{ email: $json.contact.email, contactId: $json.contactId }',
+	);
 	const store = contact(wf, 'Store Enrichment', [2, 0], {
 		resource: 'contact',
 		operation: 'upsert',
 		contactId: "={{ $('On New Lead').item.json.contactId }}",
 		fieldsInput: 'json',
-		fieldsJson: '={{ JSON.stringify({ company: $json.company ?? null, industry: $json.industry ?? null, employees: $json.employees ?? null, predictedScore: $json.score ?? null }) }}',
+		fieldsJson:
+			'={{ JSON.stringify({ company: $json.company ?? null, industry: $json.industry ?? null, employees: $json.employees ?? null, predictedScore: $json.score ?? null }) }}',
 		additionalFields: {},
 		options: { writeMode: 'update', source: 'enrichment' },
 	});
@@ -943,26 +1554,64 @@ function enrichment(): Workflow {
 }
 
 function bookshop(): Workflow {
-	const wf = new Workflow('23-bookshop-author-recommendation.json', '23 Bookshop: best books of the author they keep viewing', 'maExample23Book0');
+	const wf = new Workflow(
+		'23-bookshop-author-recommendation.json',
+		'23 Bookshop: best books of the author they keep viewing',
+		'maExample23Book0',
+	);
 	note(
 		wf,
 		'Recipe 23: Interest-based recommendation',
-		'On `page_viewed` with an `author` property: once the contact viewed that author\'s pages 3 times within 7 days (once per author and month), waits 3 days after that visit, then mails the author\'s best books, unless the contact already bought a book of that author (`purchase` with the same `author`).',
-		['Record `page_viewed` with `properties.author` (and `authorSlug`), and `purchase` with `properties.author`.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		"On `page_viewed` with an `author` property: once the contact viewed that author's pages 3 times within 7 days (once per author and month), waits 3 days after that visit, then mails the author's best books, unless the contact already bought a book of that author (`purchase` with the same `author`).",
+		[
+			'Record `page_viewed` with `properties.author` (and `authorSlug`), and `purchase` with `properties.author`.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['*Wait 3 Days*: `unit` to `seconds`.', 'Loop Guard *Window* (30 days): keep, or use fresh contacts.'],
 		8,
 	);
-	const trigger = contactTrigger(wf, 'On Author Page View', [0, 0], eventTrigger('page_viewed', [{ path: 'author', operator: 'exists', value: '' }]));
-	const keeps = segmentFilter(wf, 'Viewed Author 3 Times in 7 Days?', [1, 0], filterRows([didAtLeast('page_viewed', 3, 7, ['author', 'equals', '={{ $json.event.properties.author }}'])]));
-	const once = loopGuard(wf, 'Once per Author a Month', [2, 0], { keyType: 'custom', customKey: "={{ $json.contactId + ':' + $json.event.properties.author }}", scope: 'workflow', maxEntries: 1, window: 30, windowUnit: 'days', options: {} });
+	const trigger = contactTrigger(
+		wf,
+		'On Author Page View',
+		[0, 0],
+		eventTrigger('page_viewed', [{ path: 'author', operator: 'exists', value: '' }]),
+	);
+	const keeps = segmentFilter(
+		wf,
+		'Viewed Author 3 Times in 7 Days?',
+		[1, 0],
+		filterRows([didAtLeast('page_viewed', 3, 7, ['author', 'equals', '={{ $json.event.properties.author }}'])]),
+	);
+	const once = loopGuard(wf, 'Once per Author a Month', [2, 0], {
+		keyType: 'custom',
+		customKey: "={{ $json.contactId + ':' + $json.event.properties.author }}",
+		scope: 'workflow',
+		maxEntries: 1,
+		window: 30,
+		windowUnit: 'days',
+		options: {},
+	});
 	const w = wait(wf, 'Wait 3 Days', [3, 0], 3, 'days');
-	const notBought = segmentFilter(wf, 'Has Not Bought This Author?', [4, 0], filterRows([didNot('purchase', 0, ['author', 'equals', '={{ $json.event.properties.author }}'])]));
+	const notBought = segmentFilter(
+		wf,
+		'Has Not Bought This Author?',
+		[4, 0],
+		filterRows([didNot('purchase', 0, ['author', 'equals', '={{ $json.event.properties.author }}'])]),
+	);
 	const send = sendCampaign(wf, 'Send Best Books', [5, 0], {
 		campaignId: 'author-recommendation',
 		campaignName: 'Author recommendation',
 		subject: 'The best of {{ data.author }}',
-		html: html('You seem to like {{ data.author }}. Our readers\' three favourites: <a href="https://books.example.com/authors/{{ data.authorSlug }}">see the books</a>.'),
-		options: { allowResend: true, mergeData: '={{ JSON.stringify({ author: $json.event.properties.author, authorSlug: $json.event.properties.authorSlug ?? encodeURIComponent($json.event.properties.author) }) }}' },
+		html: html(
+			'You seem to like {{ data.author }}. Our readers\' three favourites: <a href="https://books.example.com/authors/{{ data.authorSlug }}">see the books</a>.',
+		),
+		options: {
+			allowResend: true,
+			mergeData:
+				'={{ JSON.stringify({ author: $json.event.properties.author, authorSlug: $json.event.properties.authorSlug ?? encodeURIComponent($json.event.properties.author) }) }}',
+		},
 	});
 	const bought = noOp(wf, 'Already Bought: Skip', [5, 1]);
 	wf.chain(trigger, keeps, once, w, notBought, send);
@@ -971,12 +1620,22 @@ function bookshop(): Workflow {
 }
 
 function seasonal(): Workflow {
-	const wf = new Workflow('24-seasonal-campaign.json', '24 Seasonal campaign with goal and dormant branch', 'maExample24Xmas0');
+	const wf = new Workflow(
+		'24-seasonal-campaign.json',
+		'24 Seasonal campaign with goal and dormant branch',
+		'maExample24Xmas0',
+	);
 	note(
 		wf,
 		'Recipe 24: Seasonal campaign with a goal',
 		'On December 1st at 9:00 (or `POST /webhook/ma-run-christmas`): the Christmas offer to every subscribed contact interested in toys (tag `interest:toys`, or a `page_viewed` with `category` `toys` in the last 90 days). Three days later, per contact: bought (`purchase` in the last 7 days) = goal reached, stop; never opened the offer = tag `dormant` (bottom: the dormant-contact workflow); opened but did not reach the purchase page (`page_viewed` `/checkout`) = reminder; reached it = no reminder.',
-		['Tag or event for the interest, the purchase event and the checkout path to match your shop.', '*Run Now* webhook has no authentication: protect or delete it in production.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Tag or event for the interest, the purchase event and the checkout path to match your shop.',
+			'*Run Now* webhook has no authentication: protect or delete it in production.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['*Wait 3 Days*: `unit` to `seconds`.', 'Start with `POST /webhook/ma-run-christmas` (the cron runs yearly).'],
 		11,
 	);
@@ -994,7 +1653,14 @@ function seasonal(): Workflow {
 						combinator: 'or',
 						conditions: [
 							{ type: 'tags', operator: 'hasAny', tags: ['interest:toys'] },
-							{ type: 'event', operator: 'didAtLeast', event: 'page_viewed', count: 1, days: 90, where: [{ property: 'category', operator: 'equals', value: 'toys' }] },
+							{
+								type: 'event',
+								operator: 'didAtLeast',
+								event: 'page_viewed',
+								count: 1,
+								days: 90,
+								where: [{ property: 'category', operator: 'equals', value: 'toys' }],
+							},
 						],
 					},
 				],
@@ -1011,46 +1677,82 @@ function seasonal(): Workflow {
 		campaignId: 'xmas-offer',
 		campaignName: 'Christmas toys offer',
 		subject: 'Christmas toys: 20% off until the 24th',
-		html: html('Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.'),
+		html: html(
+			'Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.',
+		),
 		options: { trackOpens: true, trackClicks: true },
 	});
 	const w = wait(wf, 'Wait 3 Days', [3, 0.5], 3, 'days');
 	const bought = segmentFilter(wf, 'Bought?', [4, 0.5], filterRows([didAtLeast('purchase', 1, 7)]));
 	const goal = noOp(wf, 'Goal Reached: Stop', [5, -0.3]);
-	const opened = segmentFilter(wf, 'Opened the Offer?', [5, 0.9], filterRows([{ type: 'email', emailOperator: 'opened', campaignId: 'xmas-offer', days: 0 }]));
-	const checkout = segmentFilter(wf, 'Did Not Reach Checkout?', [6, 0.5], filterRows([didNot('page_viewed', 7, ['path', 'startsWith', '/checkout'])]));
+	const opened = segmentFilter(
+		wf,
+		'Opened the Offer?',
+		[5, 0.9],
+		filterRows([{ type: 'email', emailOperator: 'opened', campaignId: 'xmas-offer', days: 0 }]),
+	);
+	const checkout = segmentFilter(
+		wf,
+		'Did Not Reach Checkout?',
+		[6, 0.5],
+		filterRows([didNot('page_viewed', 7, ['path', 'startsWith', '/checkout'])]),
+	);
 	const reminder = sendCampaign(wf, 'Send Reminder', [7, 0.2], {
 		campaignId: 'xmas-reminder',
 		campaignName: 'Christmas offer reminder',
 		subject: 'Only a few days left for Christmas delivery',
-		html: html('Order by the 20th for delivery before Christmas: <a href="https://shop.example.com/christmas/toys">the toys</a>.'),
+		html: html(
+			'Order by the 20th for delivery before Christmas: <a href="https://shop.example.com/christmas/toys">the toys</a>.',
+		),
 	});
 	const reached = noOp(wf, 'Reached Checkout: No Reminder', [7, 1]);
-	const dormant = contact(wf, 'Move to Dormant', [6, 1.6], { resource: 'tag', operation: 'add', ...contactRef, tags: 'dormant', options: { createContact: false } });
+	const dormant = contact(wf, 'Move to Dormant', [6, 1.6], {
+		resource: 'tag',
+		operation: 'add',
+		...contactRef,
+		tags: 'dormant',
+		options: { createContact: false },
+	});
 	wf.chain(cron, audience, offer, w, bought);
 	wf.connect(now, audience);
 	wf.connect(bought, goal, 0).connect(bought, opened, 1);
 	wf.connect(opened, checkout, 0).connect(opened, dormant, 1);
 	wf.connect(checkout, reminder, 0).connect(checkout, reached, 1);
 	// The dormant-contact workflow: contacts tagged dormant (here or anywhere) get one last-chance mail.
-	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 2.6], { mode: 'tagAdded', tags: 'dormant', options: {} });
+	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 2.6], {
+		mode: 'tagAdded',
+		tags: 'dormant',
+		options: {},
+	});
 	const lastChance = sendCampaign(wf, 'Send Dormant Win-Back', [1, 2.6], {
 		campaignId: 'dormant-winback',
 		campaignName: 'Dormant contacts win-back',
 		subject: 'Should we stay in touch?',
-		html: html('We have not heard from you in a while. Tell us what you would like to receive: <a href="https://example.com/preferences">your preferences</a>.'),
+		html: html(
+			'We have not heard from you in a while. Tell us what you would like to receive: <a href="https://example.com/preferences">your preferences</a>.',
+		),
 	});
 	wf.chain(onDormant, lastChance);
 	return wf;
 }
 
 function lifecycle(): Workflow {
-	const wf = new Workflow('25-lifecycle-stages.json', '25 Lifecycle stages: lead, qualified lead, customer, loyal customer', 'maExample25Life0');
+	const wf = new Workflow(
+		'25-lifecycle-stages.json',
+		'25 Lifecycle stages: lead, qualified lead, customer, loyal customer',
+		'maExample25Life0',
+	);
 	note(
 		wf,
 		'Recipe 25: Lifecycle stage',
 		'Keeps the lifecycle stage up to date, never moving a contact backwards: `form_submitted` makes a contact without a stage (or a `subscriber`) a `lead`; `demo_requested` makes a lead a `qualified_lead`; `purchase` makes a `customer`, and a `loyal_customer` from the 3rd purchase. Bottom: on the 1st of each month (or `POST /webhook/ma-run-loyal-perks`), loyal customers get the monthly perks mail: the stage used to target.',
-		['Event names to match your sources; stage changes also start recipes 8, 20 and 22.', '*Run Now* webhook has no authentication: protect or delete it in production.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		[
+			'Event names to match your sources; stage changes also start recipes 8, 20 and 22.',
+			'*Run Now* webhook has no authentication: protect or delete it in production.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['Start the perks mail with `POST /webhook/ma-run-loyal-perks`.'],
 		8,
 	);
@@ -1065,29 +1767,62 @@ function lifecycle(): Workflow {
 			options: { writeMode: 'update', source: 'lifecycle' },
 		});
 	const form = contactTrigger(wf, 'On Form Submitted', [0, 0], eventTrigger('form_submitted'));
-	const noStage = segmentFilter(wf, 'No Stage or Subscriber?', [1, 0], filterRows([{ type: 'field', field: 'lifecycleStage', fieldOperator: 'notExists' }, stageIs('is', 'subscriber')], 'or'));
+	const noStage = segmentFilter(
+		wf,
+		'No Stage or Subscriber?',
+		[1, 0],
+		filterRows(
+			[{ type: 'field', field: 'lifecycleStage', fieldOperator: 'notExists' }, stageIs('is', 'subscriber')],
+			'or',
+		),
+	);
 	const toLead = stageUpsert('Set Lead', [2, 0], 'lead');
 	wf.chain(form, noStage, toLead);
 	const demo = contactTrigger(wf, 'On Demo Requested', [0, 1], eventTrigger('demo_requested'));
-	const isLead = segmentFilter(wf, 'Lead (or No Stage)?', [1, 1], filterRows([{ type: 'field', field: 'lifecycleStage', fieldOperator: 'notExists' }, stageIs('in', 'subscriber, lead')], 'or'));
+	const isLead = segmentFilter(
+		wf,
+		'Lead (or No Stage)?',
+		[1, 1],
+		filterRows(
+			[{ type: 'field', field: 'lifecycleStage', fieldOperator: 'notExists' }, stageIs('in', 'subscriber, lead')],
+			'or',
+		),
+	);
 	const toQualified = stageUpsert('Set Qualified Lead', [2, 1], 'qualified_lead');
 	wf.chain(demo, isLead, toQualified);
 	const purchase = contactTrigger(wf, 'On Purchase', [0, 2], eventTrigger('purchase'));
 	const loyal = segmentFilter(wf, '3 Purchases or More?', [1, 2], filterRows([didAtLeast('purchase', 3)]));
 	const toLoyal = stageUpsert('Set Loyal Customer', [2, 1.7], 'loyal_customer');
-	const notLoyal = segmentFilter(wf, 'Not Yet Customer?', [2, 2.4], filterRows([stageIs('notIn', 'customer, loyal_customer')]));
+	const notLoyal = segmentFilter(
+		wf,
+		'Not Yet Customer?',
+		[2, 2.4],
+		filterRows([stageIs('notIn', 'customer, loyal_customer')]),
+	);
 	const toCustomer = stageUpsert('Set Customer', [3, 2.4], 'customer');
 	wf.chain(purchase, loyal);
 	wf.connect(loyal, toLoyal, 0).connect(loyal, notLoyal, 1);
 	wf.connect(notLoyal, toCustomer, 0);
-	const monthly = schedule(wf, 'Monthly on the 1st', [0, 3.4], { field: 'months', monthsInterval: 1, triggerAtDayOfMonth: 1, triggerAtHour: 10 });
+	const monthly = schedule(wf, 'Monthly on the 1st', [0, 3.4], {
+		field: 'months',
+		monthsInterval: 1,
+		triggerAtDayOfMonth: 1,
+		triggerAtHour: 10,
+	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 4.4], 'ma-run-loyal-perks');
-	const loyalList = segmentFilter(wf, 'Loyal Customers', [1, 3.9], listRows([stageIs('is', 'loyal_customer'), { type: 'subscription', memberOperator: 'is', value: 'subscribed' }]));
+	const loyalList = segmentFilter(
+		wf,
+		'Loyal Customers',
+		[1, 3.9],
+		listRows([stageIs('is', 'loyal_customer'), { type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	);
 	const perks = sendCampaign(wf, 'Send Loyal Perks', [2, 3.9], {
 		campaignId: "=loyal-perks-{{ $now.toFormat('yyyy-LL') }}",
 		campaignName: 'Monthly loyal customer perks',
 		subject: 'Your perks this month, {{ firstName | "friend" }}',
-		html: html('As one of our most loyal customers: free express delivery all month and early access to the new collection.'),
+		html: html(
+			'As one of our most loyal customers: free express delivery all month and early access to the new collection.',
+		),
 	});
 	wf.chain(monthly, loyalList, perks);
 	wf.connect(now, loyalList);
@@ -1095,19 +1830,44 @@ function lifecycle(): Workflow {
 }
 
 function language(): Workflow {
-	const wf = new Workflow('26-language-targeting.json', '26 Language: newsletter in the contact\'s language', 'maExample26Lang0');
+	const wf = new Workflow(
+		'26-language-targeting.json',
+		"26 Language: newsletter in the contact's language",
+		'maExample26Lang0',
+	);
 	note(
 		wf,
 		'Recipe 26: Language',
-		'Every Thursday at 10:00 (or `POST /webhook/ma-run-newsletter`): every subscribed contact gets this week\'s newsletter in its language: field `language` starting with `de` gets the German edition, everyone else the English one. One campaign ID per edition and week.',
-		['Store the field `language` (e.g. `de`, `de-AT`, `en`). Add a Segment Filter per further language.', '*Run Now* webhook has no authentication: protect or delete it in production.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		"Every Thursday at 10:00 (or `POST /webhook/ma-run-newsletter`): every subscribed contact gets this week's newsletter in its language: field `language` starting with `de` gets the German edition, everyone else the English one. One campaign ID per edition and week.",
+		[
+			'Store the field `language` (e.g. `de`, `de-AT`, `en`). Add a Segment Filter per further language.',
+			'*Run Now* webhook has no authentication: protect or delete it in production.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
 		['Start with `POST /webhook/ma-run-newsletter`.'],
 		6,
 	);
-	const weekly = schedule(wf, 'Every Thursday at 10:00', [0, 0], { field: 'weeks', weeksInterval: 1, triggerAtDay: [4], triggerAtHour: 10 });
+	const weekly = schedule(wf, 'Every Thursday at 10:00', [0, 0], {
+		field: 'weeks',
+		weeksInterval: 1,
+		triggerAtDay: [4],
+		triggerAtHour: 10,
+	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-newsletter');
-	const subscribed = segmentFilter(wf, 'Subscribed Contacts', [1, 0.5], listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]));
-	const german = segmentFilter(wf, 'German?', [2, 0.5], filterRows([{ type: 'field', field: 'language', fieldOperator: 'startsWith', value: 'de', ignoreCase: true }]));
+	const subscribed = segmentFilter(
+		wf,
+		'Subscribed Contacts',
+		[1, 0.5],
+		listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	);
+	const german = segmentFilter(
+		wf,
+		'German?',
+		[2, 0.5],
+		filterRows([{ type: 'field', field: 'language', fieldOperator: 'startsWith', value: 'de', ignoreCase: true }]),
+	);
 	const de = sendCampaign(wf, 'Send German Edition', [3, 0], {
 		campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-de",
 		campaignName: 'Newsletter (Deutsch)',
@@ -1142,7 +1902,11 @@ const loopGuardParams: Params = {
 };
 
 function loopA(): Workflow {
-	const wf = new Workflow('loop-a-newsletter-whitepaper.json', 'Loop A: newsletter sign-up -> white paper; white paper -> discount (guarded)', 'maExampleLoopA00');
+	const wf = new Workflow(
+		'loop-a-newsletter-whitepaper.json',
+		'Loop A: newsletter sign-up -> white paper; white paper -> discount (guarded)',
+		'maExampleLoopA00',
+	);
 	note(
 		wf,
 		'The loop to prevent, workflow A (guarded)',
@@ -1152,15 +1916,29 @@ function loopA(): Workflow {
 		8,
 		['', 'Blocked items leave on *Blocked* with `loopGuard.reason` (`cycle`, `depth`, `max_entries`...).'],
 	);
-	const trigger = contactTrigger(wf, 'On Sign-Up or Download', [0, 0], eventTrigger('newsletter_signup, whitepaper_downloaded'));
+	const trigger = contactTrigger(
+		wf,
+		'On Sign-Up or Download',
+		[0, 0],
+		eventTrigger('newsletter_signup, whitepaper_downloaded'),
+	);
 	const guard = loopGuard(wf, 'Loop Guard', [1, 0], loopGuardParams);
 	const blocked = noOp(wf, 'Blocked: Loop Stopped', [2, 1.2]);
-	const isSignup = ifNode(wf, 'Newsletter Sign-Up?', [2, 0], '={{ $json.event.name }}', op.stringEquals, 'newsletter_signup');
+	const isSignup = ifNode(
+		wf,
+		'Newsletter Sign-Up?',
+		[2, 0],
+		'={{ $json.event.name }}',
+		op.stringEquals,
+		'newsletter_signup',
+	);
 	const offer = sendCampaign(wf, 'Send White-Paper Offer', [3, -0.5], {
 		campaignId: 'loop-whitepaper-offer',
 		campaignName: 'White-paper offer',
 		subject: 'Your free white paper',
-		html: html('Thanks for joining the newsletter! <a href="https://example.com/whitepaper.pdf">Download the white paper</a>.'),
+		html: html(
+			'Thanks for joining the newsletter! <a href="https://example.com/whitepaper.pdf">Download the white paper</a>.',
+		),
 	});
 	const accepts = contact(wf, 'Contact Accepts: White Paper Downloaded', [4, -0.5], {
 		resource: 'event',
@@ -1184,7 +1962,11 @@ function loopA(): Workflow {
 }
 
 function loopB(): Workflow {
-	const wf = new Workflow('loop-b-whitepaper-newsletter.json', 'Loop B: white paper -> newsletter offer (guarded)', 'maExampleLoopB00');
+	const wf = new Workflow(
+		'loop-b-whitepaper-newsletter.json',
+		'Loop B: white paper -> newsletter offer (guarded)',
+		'maExampleLoopB00',
+	);
 	note(
 		wf,
 		'The loop to prevent, workflow B (guarded)',
@@ -1200,7 +1982,9 @@ function loopB(): Workflow {
 		campaignId: 'loop-newsletter-offer',
 		campaignName: 'Newsletter offer',
 		subject: 'Liked the white paper? Get our newsletter',
-		html: html('One e-mail a week with more of the same. <a href="https://example.com/newsletter">Join the newsletter</a>.'),
+		html: html(
+			'One e-mail a week with more of the same. <a href="https://example.com/newsletter">Join the newsletter</a>.',
+		),
 	});
 	const accepts = contact(wf, 'Contact Accepts: Newsletter Sign-Up', [3, 0], {
 		resource: 'event',
@@ -1220,7 +2004,11 @@ function loopB(): Workflow {
  * (docs/privacy.md). Erases the contact, then deletes the executions whose data names it.
  */
 function gdprErase(): Workflow {
-	const wf = new Workflow('gdpr-erase.json', 'GDPR erase: the contact and the executions that name it', 'maExampleGdpr000');
+	const wf = new Workflow(
+		'gdpr-erase.json',
+		'GDPR erase: the contact and the executions that name it',
+		'maExampleGdpr000',
+	);
 	// This run holds the address too: n8n keeps none of it when it succeeds.
 	Object.assign(wf.settings, { saveDataSuccessExecution: 'none', saveManualExecutions: false });
 	note(
@@ -1238,8 +2026,18 @@ function gdprErase(): Workflow {
 		7,
 	);
 	const request = webhookTrigger(wf, 'Erase Request', [0, 0], 'ma-gdpr-erase');
-	const erase = contact(wf, 'Erase Contact', [1, 0], { resource: 'contact', operation: 'erase', identifyBy: 'email', email: '={{ $json.body.email }}' });
-	const find = n8nExecutions(wf, 'Find Executions', [2, 0], { operation: 'getAll', returnAll: true, filters: {}, options: { activeWorkflows: true } });
+	const erase = contact(wf, 'Erase Contact', [1, 0], {
+		resource: 'contact',
+		operation: 'erase',
+		identifyBy: 'email',
+		email: '={{ $json.body.email }}',
+	});
+	const find = n8nExecutions(wf, 'Find Executions', [2, 0], {
+		operation: 'getAll',
+		returnAll: true,
+		filters: {},
+		options: { activeWorkflows: true },
+	});
 	const match = code(
 		wf,
 		'Executions Naming the Contact',
@@ -1251,7 +2049,10 @@ function gdprErase(): Workflow {
 			'  .map((item) => ({ json: { executionId: item.json.id, workflowId: item.json.workflowId, status: item.json.status } }));',
 		].join('\n'),
 	);
-	const remove = n8nExecutions(wf, 'Delete Execution', [4, 0], { operation: 'delete', executionId: '={{ $json.executionId }}' });
+	const remove = n8nExecutions(wf, 'Delete Execution', [4, 0], {
+		operation: 'delete',
+		executionId: '={{ $json.executionId }}',
+	});
 	wf.chain(request, erase, find, match, remove);
 	return wf;
 }
@@ -1299,7 +2100,8 @@ if (require.main === module) {
 	mkdirSync(EXAMPLES_DIR, { recursive: true });
 	const workflows = buildAll();
 	const names = new Set(workflows.map((w) => w.file));
-	for (const file of readdirSync(EXAMPLES_DIR)) if (file.endsWith('.json') && !names.has(file)) unlinkSync(join(EXAMPLES_DIR, file));
+	for (const file of readdirSync(EXAMPLES_DIR))
+		if (file.endsWith('.json') && !names.has(file)) unlinkSync(join(EXAMPLES_DIR, file));
 	for (const wf of workflows) writeFileSync(join(EXAMPLES_DIR, wf.file), serialize(wf));
 	console.log(`wrote ${workflows.length} workflows to ${EXAMPLES_DIR}`);
 }

@@ -73,7 +73,14 @@ export class Workflow {
 	) {}
 
 	/** Adds a node at grid cell [column, row]; returns its name for connections. */
-	add(name: string, type: string, typeVersion: number, cell: [number, number], parameters: Params, extra: Partial<WorkflowNode> = {}): string {
+	add(
+		name: string,
+		type: string,
+		typeVersion: number,
+		cell: [number, number],
+		parameters: Params,
+		extra: Partial<WorkflowNode> = {},
+	): string {
 		if (this.nodes.some((n) => n.name === name)) throw new Error(`${this.file}: duplicate node name "${name}"`);
 		this.nodes.push({
 			id: stableId(`${this.file}/${name}`),
@@ -154,7 +161,13 @@ export function loopGuard(wf: Workflow, name: string, cell: [number, number], pa
 	return wf.add(name, ours('loopGuard'), 1, cell, parameters, { credentials: storeCredentials });
 }
 
-export function marketingWebhookTrigger(wf: Workflow, name: string, cell: [number, number], parameters: Params, webhookId: string): string {
+export function marketingWebhookTrigger(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	parameters: Params,
+	webhookId: string,
+): string {
 	return wf.add(name, ours('marketingWebhookTrigger'), 1, cell, parameters, {
 		credentials: { contactStoreApi: CREDENTIALS.contactStoreApi, marketingWebhookApi: CREDENTIALS.marketingWebhookApi },
 		webhookId,
@@ -206,12 +219,32 @@ export function html(...paragraphs: string[]): string {
 
 // ---------- n8n core nodes ----------
 
-export function wait(wf: Workflow, name: string, cell: [number, number], amount: number, unit: 'seconds' | 'minutes' | 'hours' | 'days'): string {
-	return wf.add(name, 'n8n-nodes-base.wait', 1.1, cell, { amount, unit }, { webhookId: stableId(`${wf.file}/${name}/webhook`) });
+export function wait(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	amount: number,
+	unit: 'seconds' | 'minutes' | 'hours' | 'days',
+): string {
+	return wf.add(
+		name,
+		'n8n-nodes-base.wait',
+		1.1,
+		cell,
+		{ amount, unit },
+		{ webhookId: stableId(`${wf.file}/${name}/webhook`) },
+	);
 }
 
 export function waitUntil(wf: Workflow, name: string, cell: [number, number], dateTime: string): string {
-	return wf.add(name, 'n8n-nodes-base.wait', 1.1, cell, { resume: 'specificTime', dateTime }, { webhookId: stableId(`${wf.file}/${name}/webhook`) });
+	return wf.add(
+		name,
+		'n8n-nodes-base.wait',
+		1.1,
+		cell,
+		{ resume: 'specificTime', dateTime },
+		{ webhookId: stableId(`${wf.file}/${name}/webhook`) },
+	);
 }
 
 type Operator = { type: string; operation: string; singleValue?: boolean };
@@ -225,7 +258,14 @@ export const op = {
 };
 
 /** If node (v2.2): one condition; output 0 = true, 1 = false. */
-export function ifNode(wf: Workflow, name: string, cell: [number, number], leftValue: string, operator: Operator, rightValue: unknown = ''): string {
+export function ifNode(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	leftValue: string,
+	operator: Operator,
+	rightValue: unknown = '',
+): string {
 	return wf.add(name, 'n8n-nodes-base.if', 2.2, cell, {
 		conditions: {
 			options: { caseSensitive: true, leftValue: '', typeValidation: 'loose', version: 2 },
@@ -238,10 +278,20 @@ export function ifNode(wf: Workflow, name: string, cell: [number, number], leftV
 }
 
 /** Edit Fields (Set v3.4): adds fields, keeps the others. */
-export function setFields(wf: Workflow, name: string, cell: [number, number], fields: Array<[string, 'string' | 'number' | 'boolean' | 'object' | 'array', unknown]>): string {
+export function setFields(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	fields: Array<[string, 'string' | 'number' | 'boolean' | 'object' | 'array', unknown]>,
+): string {
 	return wf.add(name, 'n8n-nodes-base.set', 3.4, cell, {
 		assignments: {
-			assignments: fields.map(([field, type, value], i) => ({ id: stableId(`${wf.file}/${name}/${i}`), name: field, value, type })),
+			assignments: fields.map(([field, type, value], i) => ({
+				id: stableId(`${wf.file}/${name}/${i}`),
+				name: field,
+				value,
+				type,
+			})),
 		},
 		includeOtherFields: true,
 		options: {},
@@ -249,7 +299,13 @@ export function setFields(wf: Workflow, name: string, cell: [number, number], fi
 }
 
 /** HTTP Request (v4.2) POSTing a JSON body built by an expression. */
-export function httpPost(wf: Workflow, name: string, cell: [number, number], url: string, jsonBodyExpression: string): string {
+export function httpPost(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	url: string,
+	jsonBodyExpression: string,
+): string {
 	return wf.add(name, 'n8n-nodes-base.httpRequest', 4.2, cell, {
 		method: 'POST',
 		url,
@@ -267,7 +323,14 @@ export function schedule(wf: Workflow, name: string, cell: [number, number], rul
 
 /** A production webhook at <n8n>/webhook/<path> that starts the workflow (POST, answers at once). */
 export function webhookTrigger(wf: Workflow, name: string, cell: [number, number], path: string): string {
-	return wf.add(name, 'n8n-nodes-base.webhook', 2, cell, { httpMethod: 'POST', path, responseMode: 'onReceived', options: {} }, { webhookId: stableId(`${wf.file}/${name}/webhook`) });
+	return wf.add(
+		name,
+		'n8n-nodes-base.webhook',
+		2,
+		cell,
+		{ httpMethod: 'POST', path, responseMode: 'onReceived', options: {} },
+		{ webhookId: stableId(`${wf.file}/${name}/webhook`) },
+	);
 }
 
 export function noOp(wf: Workflow, name: string, cell: [number, number]): string {
@@ -276,7 +339,14 @@ export function noOp(wf: Workflow, name: string, cell: [number, number]): string
 
 /** n8n's own node (its public API): executions, get many (with their data) or delete one. */
 export function n8nExecutions(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
-	return wf.add(name, 'n8n-nodes-base.n8n', 1, cell, { resource: 'execution', ...parameters }, { credentials: { n8nApi: CREDENTIALS.n8nApi } });
+	return wf.add(
+		name,
+		'n8n-nodes-base.n8n',
+		1,
+		cell,
+		{ resource: 'execution', ...parameters },
+		{ credentials: { n8nApi: CREDENTIALS.n8nApi } },
+	);
 }
 
 export function code(wf: Workflow, name: string, cell: [number, number], jsCode: string): string {

@@ -34,7 +34,10 @@ export class ConflictError extends Error {
 
 /** Redis could not be reached or answered with an error that is not about the input. */
 export class StoreUnavailableError extends Error {
-	constructor(message: string, readonly cause?: unknown) {
+	constructor(
+		message: string,
+		readonly cause?: unknown,
+	) {
 		super(message);
 		this.name = 'StoreUnavailableError';
 	}

@@ -111,8 +111,26 @@ export const CONTACT_KEY_SUFFIXES = {
  * name besides custom fields. The time ones hold epoch milliseconds; Lua scripts get them as the
  * set `CORE_TIME_FIELDS` from the helper "contact_keys".
  */
-export const CORE_FIELDS = ['id', 'email', 'timezone', 'lifecycleStage', 'status', 'consentSource', 'consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt'] as const;
-export const CORE_TIME_FIELDS: ReadonlySet<string> = new Set(['consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt']);
+export const CORE_FIELDS = [
+	'id',
+	'email',
+	'timezone',
+	'lifecycleStage',
+	'status',
+	'consentSource',
+	'consentAt',
+	'createdAt',
+	'updatedAt',
+	'lastActivityAt',
+	'lastEventAt',
+] as const;
+export const CORE_TIME_FIELDS: ReadonlySet<string> = new Set([
+	'consentAt',
+	'createdAt',
+	'updatedAt',
+	'lastActivityAt',
+	'lastEventAt',
+]);
 
 export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
 

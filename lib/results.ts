@@ -20,7 +20,10 @@ export type Result<T> = { ok: true; value: T } | { ok: false; error: Error };
  * Runs `fn` for every item concurrently: ioredis auto-pipelining sends the commands issued in the
  * same tick together, so a batch costs one round trip per step (per node on a cluster), not per item.
  */
-export async function settleAll<I, T>(items: I[], fn: (item: I, index: number) => Promise<T>): Promise<Array<Result<T>>> {
+export async function settleAll<I, T>(
+	items: I[],
+	fn: (item: I, index: number) => Promise<T>,
+): Promise<Array<Result<T>>> {
 	const settled = await Promise.allSettled(items.map((item, index) => Promise.resolve().then(() => fn(item, index))));
 	return settled.map((s) =>
 		s.status === 'fulfilled' ? { ok: true, value: s.value } : { ok: false, error: toStoreError(s.reason) as Error },

@@ -84,7 +84,8 @@ export class ContactStore {
 		const { script, items, shared, chunkSize = 200 } = call;
 		type Entry = { index: number; contactId: string };
 		const results: Array<Result<T>> = new Array(items.length);
-		const fail = (index: number, error: unknown) => (results[index] = { ok: false, error: toStoreError(error) as Error });
+		const fail = (index: number, error: unknown) =>
+			(results[index] = { ok: false, error: toStoreError(error) as Error });
 		// shard -> contact -> its items, in order.
 		const byShard = new Map<number, Map<string, Entry[]>>();
 		items.forEach((item, index) => {
@@ -112,7 +113,10 @@ export class ContactStore {
 							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(script, answer) };
 							else {
 								try {
-									results[c.index] = { ok: true, value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T) };
+									results[c.index] = {
+										ok: true,
+										value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T),
+									};
 								} catch (error) {
 									fail(c.index, error);
 								}
@@ -188,7 +192,11 @@ function scriptError(script: Script, error: unknown): Error {
 	if (limit) {
 		const [, what, count] = limit;
 		const max = what === 'fields' ? LIMITS.fieldsPerContact : LIMITS.tagsPerContact;
-		return new ValidationError(what === 'fields' ? 'fields' : 'addTags', `The contact would hold ${count} ${what}; the limit is ${max} per contact`, `Remove ${what} the contact no longer needs first.`);
+		return new ValidationError(
+			what === 'fields' ? 'fields' : 'addTags',
+			`The contact would hold ${count} ${what}; the limit is ${max} per contact`,
+			`Remove ${what} the contact no longer needs first.`,
+		);
 	}
 	return accessError(error, script.lua) ?? (toStoreError(locateScriptError(script, error)) as Error);
 }

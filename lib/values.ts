@@ -44,14 +44,22 @@ export function normalizeEmail(value: unknown, field = 'email'): string {
 	}
 	const email = value.trim().toLowerCase();
 	if (email.length > LIMITS.emailLength || !EMAIL.test(email) || CONTROL.test(email)) {
-		throw new ValidationError(field, `"${value.slice(0, 80)}" is not a valid e-mail address`, 'Expected name@domain.tld');
+		throw new ValidationError(
+			field,
+			`"${value.slice(0, 80)}" is not a valid e-mail address`,
+			'Expected name@domain.tld',
+		);
 	}
 	return email;
 }
 
 export function checkTimeZone(value: unknown, field = 'timezone'): string {
 	if (typeof value !== 'string' || !IANAZone.isValidZone(value)) {
-		throw new ValidationError(field, `${describe(value)} is not an IANA time zone`, 'Use a name such as "Europe/Berlin" or "America/Los_Angeles".');
+		throw new ValidationError(
+			field,
+			`${describe(value)} is not an IANA time zone`,
+			'Use a name such as "Europe/Berlin" or "America/Los_Angeles".',
+		);
 	}
 	return new IANAZone(value).name;
 }
@@ -62,16 +70,25 @@ export function toTimestamp(value: unknown, field: string): number {
 	if (value instanceof Date) dt = DateTime.fromJSDate(value);
 	else if (typeof value === 'number') dt = DateTime.fromMillis(value);
 	// Times without an offset are UTC, whatever the process's (or n8n's workflow) default zone is.
-	else if (typeof value === 'string' && value.trim() !== '') dt = DateTime.fromISO(value.trim(), { zone: 'utc', setZone: true });
-	else if (value && typeof value === 'object' && typeof (value as DateTime).toMillis === 'function') dt = value as DateTime;
+	else if (typeof value === 'string' && value.trim() !== '')
+		dt = DateTime.fromISO(value.trim(), { zone: 'utc', setZone: true });
+	else if (value && typeof value === 'object' && typeof (value as DateTime).toMillis === 'function')
+		dt = value as DateTime;
 	if (!dt || !dt.isValid) {
-		throw new ValidationError(field, `${describe(value)} is not a valid date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');
+		throw new ValidationError(
+			field,
+			`${describe(value)} is not a valid date`,
+			'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.',
+		);
 	}
 	const ms = dt.toMillis();
 	// A date centuries away is a mistake (or an attack: +275760 would keep a contact active forever).
 	const span = LIMITS.dateYears * 365.25 * 86_400_000;
 	if (Math.abs(ms - Date.now()) > span) {
-		throw new ValidationError(field, `${describe(value)} is more than ${LIMITS.dateYears} years from now; dates must lie within ${LIMITS.dateYears} years`);
+		throw new ValidationError(
+			field,
+			`${describe(value)} is more than ${LIMITS.dateYears} years from now; dates must lie within ${LIMITS.dateYears} years`,
+		);
 	}
 	return ms;
 }
@@ -109,7 +126,11 @@ export function encodeFieldValue(field: string, value: unknown, type?: FieldType
 			if (typeof value !== 'string' && typeof value !== 'number' && typeof value !== 'boolean') break;
 			const text = String(value);
 			if (Buffer.byteLength(text) > LIMITS.fieldValueBytes) {
-				throw new ValidationError(field, `Field "${field}" is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.fieldValueBytes}`, 'Keep long texts elsewhere and store a reference.');
+				throw new ValidationError(
+					field,
+					`Field "${field}" is ${Buffer.byteLength(text)} bytes; the limit is ${LIMITS.fieldValueBytes}`,
+					'Keep long texts elsewhere and store a reference.',
+				);
 			}
 			return 's:' + text;
 		}
@@ -165,12 +186,20 @@ export function checkProperties(value: unknown, field = 'properties'): string {
 		throw new ValidationError(field, `Event properties must be an object, got ${describe(obj)}`);
 	}
 	if (nestsDeeper(obj, LIMITS.propertiesDepth)) {
-		throw new ValidationError(field, `Event properties nest more than ${LIMITS.propertiesDepth} levels deep; the limit is ${LIMITS.propertiesDepth}`, 'Flatten the properties.');
+		throw new ValidationError(
+			field,
+			`Event properties nest more than ${LIMITS.propertiesDepth} levels deep; the limit is ${LIMITS.propertiesDepth}`,
+			'Flatten the properties.',
+		);
 	}
 	const json = JSON.stringify(obj);
 	const bytes = Buffer.byteLength(json);
 	if (bytes > LIMITS.propertiesBytes) {
-		throw new ValidationError(field, `Event properties are ${Math.round(bytes / 1024)} KB; the limit is ${LIMITS.propertiesBytes / 1024} KB`, 'Keep large payloads elsewhere and store a reference.');
+		throw new ValidationError(
+			field,
+			`Event properties are ${Math.round(bytes / 1024)} KB; the limit is ${LIMITS.propertiesBytes / 1024} KB`,
+			'Keep large payloads elsewhere and store a reference.',
+		);
 	}
 	return json;
 }

@@ -34,8 +34,9 @@ function fail(file, line, message) {
 
 /** Lua text without comments and string literals, line breaks kept (so names in them don't count). */
 function codeOnly(text) {
-	return text.replace(/--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\[(=*)\[[\s\S]*?\]\3\]/g, (m) =>
-		m.replace(/[^\n]/g, ' '),
+	return text.replace(
+		/--\[(=*)\[[\s\S]*?\]\1\]|--[^\n]*|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|\[(=*)\[[\s\S]*?\]\3\]/g,
+		(m) => m.replace(/[^\n]/g, ' '),
 	);
 }
 
@@ -60,7 +61,10 @@ function helpersOf(lib) {
 	const path = (name) => join(dir, `${name}.lua`);
 	return {
 		path,
-		names: () => readdirSync(dir).filter((f) => f.endsWith('.lua')).map((f) => basename(f, '.lua')),
+		names: () =>
+			readdirSync(dir)
+				.filter((f) => f.endsWith('.lua'))
+				.map((f) => basename(f, '.lua')),
 		get(name, from, line) {
 			if (!cache.has(name)) {
 				if (!existsSync(path(name))) fail(from, line, `no helper "${name}" (lib/redis/lua/${name}.lua)`);
@@ -113,7 +117,8 @@ function readHeader(script) {
 		if (!line.startsWith('--') || INCLUDE.test(line)) break;
 		header.push(line);
 	}
-	if (header.length === 0) fail(script.file, 1, 'no header: start with -- comment lines naming each KEYS[n] and ARGV[n]');
+	if (header.length === 0)
+		fail(script.file, 1, 'no header: start with -- comment lines naming each KEYS[n] and ARGV[n]');
 	const keys = [];
 	const argv = [];
 	for (const line of header) {
@@ -131,11 +136,13 @@ function readHeader(script) {
 function checkArguments(script, header, lua) {
 	const code = codeOnly(lua);
 	for (const m of code.matchAll(/\bKEYS\[(\d+)\]/g)) {
-		if (Number(m[1]) > header.numberOfKeys) fail(script.file, 0, `uses KEYS[${m[1]}]; the header documents ${header.numberOfKeys} keys`);
+		if (Number(m[1]) > header.numberOfKeys)
+			fail(script.file, 0, `uses KEYS[${m[1]}]; the header documents ${header.numberOfKeys} keys`);
 	}
 	for (const m of code.matchAll(/\bARGV\[(\d+)\]/g)) {
 		const n = Number(m[1]);
-		if (!header.argv.some((a) => a.at === n || (a.rest && n > a.at))) fail(script.file, 0, `uses ARGV[${n}], which its header does not document`);
+		if (!header.argv.some((a) => a.at === n || (a.rest && n > a.at)))
+			fail(script.file, 0, `uses ARGV[${n}], which its header does not document`);
 	}
 }
 
@@ -207,21 +214,30 @@ function render(scripts) {
 /** A TypeScript module of lib, compiled in memory (its relative imports too). */
 function loadTs(file) {
 	const module = { exports: {} };
-	const js = ts.transpileModule(readFileSync(file, 'utf8'), { compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 } });
+	const js = ts.transpileModule(readFileSync(file, 'utf8'), {
+		compilerOptions: { module: ts.ModuleKind.CommonJS, target: ts.ScriptTarget.ES2022 },
+	});
 	const local = (id) => [`${id}.ts`, join(id, 'index.ts')].map((f) => join(dirname(file), f)).find(existsSync);
 	const localRequire = (id) => (id.startsWith('.') ? loadTs(local(id)) : require(id));
 	new Function('require', 'module', 'exports', js.outputText)(localRequire, module, module.exports);
 	return module.exports;
 }
 
-const LUA_RESERVED = new Set('and break do else elseif end false for function goto if in local nil not or repeat return then true until while'.split(' '));
+const LUA_RESERVED = new Set(
+	'and break do else elseif end false for function goto if in local nil not or repeat return then true until while'.split(
+		' ',
+	),
+);
 /** A name Lua code can write as TABLE.name; others are written TABLE['name'] (the operator "in"). */
 const luaName = (key) => /^[A-Za-z_]\w*$/.test(key) && !LUA_RESERVED.has(key);
 
 /** A Lua table constructor from a flat object of strings, numbers and booleans. */
 function luaTable(entries) {
 	return `{ ${Object.entries(entries)
-		.map(([key, value]) => `${luaName(key) ? key : `[${JSON.stringify(key)}]`} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`)
+		.map(
+			([key, value]) =>
+				`${luaName(key) ? key : `[${JSON.stringify(key)}]`} = ${typeof value === 'string' ? JSON.stringify(value) : String(value)}`,
+		)
 		.join(', ')} }`;
 }
 
@@ -248,15 +264,25 @@ const GENERATED_HELPERS = {
 		const { OPERATOR_TABLE } = loadTs(join(LIB, 'segments', 'operators.ts'));
 		return {
 			from: 'lib/segments/operators.ts OPERATOR_TABLE',
-			about: ['The operators of Lead Score field rules, which the scoring script evaluates: OP.<operator> is its name.'],
-			tables: { OP: Object.fromEntries(Object.keys(OPERATOR_TABLE).filter((op) => OPERATOR_TABLE[op].fieldRule).map((op) => [op, op])) },
+			about: [
+				'The operators of Lead Score field rules, which the scoring script evaluates: OP.<operator> is its name.',
+			],
+			tables: {
+				OP: Object.fromEntries(
+					Object.keys(OPERATOR_TABLE)
+						.filter((op) => OPERATOR_TABLE[op].fieldRule)
+						.map((op) => [op, op]),
+				),
+			},
 		};
 	},
 	decay: () => {
 		const { DECAY_MODE_CODES, HALF_LIVES_KEPT } = loadTs(join(LIB, 'scoring', 'decay.ts'));
 		return {
 			from: 'lib/scoring/decay.ts DECAY_MODE_CODES and HALF_LIVES_KEPT',
-			about: ['An award is stored as "points|<DECAY_MODE code>|periodMs"; a halving one is dropped after DECAY.halfLivesKept half-lives.'],
+			about: [
+				'An award is stored as "points|<DECAY_MODE code>|periodMs"; a halving one is dropped after DECAY.halfLivesKept half-lives.',
+			],
 			tables: { DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT } },
 		};
 	},
@@ -286,7 +312,8 @@ function checkTableKeys(script, lua, tables) {
 			...[...lua.matchAll(new RegExp(`(?<![\\w.:])${name}\\[(["'])(.*?)\\1\\]`, 'g'))].map((m) => m[2]),
 		];
 		for (const key of uses) {
-			if (!(key in entries)) fail(script.file, 0, `uses ${name}.${key}, which ${name} does not have (see GENERATED_HELPERS)`);
+			if (!(key in entries))
+				fail(script.file, 0, `uses ${name}.${key}, which ${name} does not have (see GENERATED_HELPERS)`);
 		}
 	}
 }
@@ -297,7 +324,8 @@ function writeIfChanged(file, text) {
 
 /** Writes the generated helpers, then the scripts module, each when its content changed. */
 function buildScripts() {
-	for (const [name, make] of Object.entries(GENERATED_HELPERS)) writeIfChanged(join(LIB, 'redis', 'lua', `${name}.lua`), renderHelper(make()));
+	for (const [name, make] of Object.entries(GENERATED_HELPERS))
+		writeIfChanged(join(LIB, 'redis', 'lua', `${name}.lua`), renderHelper(make()));
 	writeIfChanged(OUTPUT, render(assembleAll()));
 	return OUTPUT;
 }

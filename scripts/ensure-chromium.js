@@ -13,9 +13,12 @@ function ensureChromium() {
 	if (found()) return found();
 	if (isRoot() && hasCommand('apt-get')) {
 		console.log('chromium is missing: installing the Debian package chromium ...');
-		execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation', {
-			stdio: 'inherit',
-		});
+		execSync(
+			'apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium fonts-liberation',
+			{
+				stdio: 'inherit',
+			},
+		);
 		if (found()) return found();
 	}
 	throw new Error(

@@ -11,7 +11,9 @@ function ensurePostgres() {
 	if (postgresBinDir()) return postgresBinDir();
 	if (isRoot() && hasCommand('apt-get')) {
 		console.log('PostgreSQL is missing: installing the Debian package postgresql ...');
-		execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql', { stdio: 'inherit' });
+		execSync('apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql', {
+			stdio: 'inherit',
+		});
 		// Debian starts a system-wide cluster on 5432; the harness starts its own on a free port.
 		if (postgresBinDir()) return postgresBinDir();
 	}

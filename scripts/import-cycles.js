@@ -27,10 +27,18 @@ function runtimeImports(file) {
 			const typeOnly =
 				clause &&
 				(clause.isTypeOnly ||
-					(!clause.name && clause.namedBindings && ts.isNamedImports(clause.namedBindings) && clause.namedBindings.elements.length > 0 && clause.namedBindings.elements.every((e) => e.isTypeOnly)));
+					(!clause.name &&
+						clause.namedBindings &&
+						ts.isNamedImports(clause.namedBindings) &&
+						clause.namedBindings.elements.length > 0 &&
+						clause.namedBindings.elements.every((e) => e.isTypeOnly)));
 			if (!typeOnly) specifiers.push(statement.moduleSpecifier.text);
 		} else if (ts.isExportDeclaration(statement) && statement.moduleSpecifier) {
-			const typeOnly = statement.isTypeOnly || (statement.exportClause && ts.isNamedExports(statement.exportClause) && statement.exportClause.elements.every((e) => e.isTypeOnly));
+			const typeOnly =
+				statement.isTypeOnly ||
+				(statement.exportClause &&
+					ts.isNamedExports(statement.exportClause) &&
+					statement.exportClause.elements.every((e) => e.isTypeOnly));
 			if (!typeOnly) specifiers.push(statement.moduleSpecifier.text);
 		}
 	}

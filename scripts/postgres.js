@@ -34,8 +34,17 @@ function pg(bin, args, { input } = {}) {
 	const cmd = path.join(dir, bin);
 	const [file, argv] = isRoot() ? ['runuser', ['-u', 'postgres', '--', cmd, ...args]] : [cmd, args];
 	// cwd: a folder the postgres user may enter (runuser keeps root's cwd otherwise).
-	const r = spawnSync(file, argv, { encoding: 'utf8', input, cwd: '/', env: { ...process.env, LC_ALL: 'C' }, timeout: 120000 });
-	if (r.status !== 0) throw new Error(`${bin} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-2000)}`);
+	const r = spawnSync(file, argv, {
+		encoding: 'utf8',
+		input,
+		cwd: '/',
+		env: { ...process.env, LC_ALL: 'C' },
+		timeout: 120000,
+	});
+	if (r.status !== 0)
+		throw new Error(
+			`${bin} ${args.join(' ')} failed (exit ${r.status}): ${(r.stderr || r.stdout || String(r.error)).trim().slice(-2000)}`,
+		);
 	return r.stdout;
 }
 
@@ -44,7 +53,9 @@ function handToPostgresUser(dir) {
 	const r = spawnSync('chown', ['-R', 'postgres:postgres', dir]);
 	if (r.status !== 0) throw new Error(`chown postgres ${dir} failed; is there a postgres system user?`);
 	if (spawnSync('runuser', ['-u', 'postgres', '--', 'test', '-w', dir]).status !== 0) {
-		throw new Error(`The postgres user cannot reach ${dir}: a folder above it is private (such as /root). Use a data folder it can reach (MA_POSTGRES_DIR for npm start).`);
+		throw new Error(
+			`The postgres user cannot reach ${dir}: a folder above it is private (such as /root). Use a data folder it can reach (MA_POSTGRES_DIR for npm start).`,
+		);
 	}
 }
 
@@ -65,13 +76,29 @@ function startPostgres({ dir, port, password, durable = true }) {
 		handToPostgresUser(dir);
 		try {
 			// Socket connections (the harness's own, from the postgres user) are trusted; TCP needs the password.
-			pg('initdb', ['-D', dataDir, '-U', PG_USER, `--pwfile=${pwFile}`, '--auth-local=trust', '--auth-host=scram-sha-256', '-E', 'UTF8', '--no-instructions']);
+			pg('initdb', [
+				'-D',
+				dataDir,
+				'-U',
+				PG_USER,
+				`--pwfile=${pwFile}`,
+				'--auth-local=trust',
+				'--auth-host=scram-sha-256',
+				'-E',
+				'UTF8',
+				'--no-instructions',
+			]);
 		} finally {
 			fs.rmSync(pwFile, { force: true });
 		}
 	}
 	handToPostgresUser(dir);
-	const options = [`-p ${port}`, `-k ${socketDir}`, "-c listen_addresses='127.0.0.1'", ...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off'])];
+	const options = [
+		`-p ${port}`,
+		`-k ${socketDir}`,
+		"-c listen_addresses='127.0.0.1'",
+		...(durable ? [] : ['-c fsync=off', '-c synchronous_commit=off', '-c full_page_writes=off']),
+	];
 	pg('pg_ctl', ['start', '-D', dataDir, '-l', logFile, '-w', '-t', '60', '-o', options.join(' ')]);
 	const stop = () => {
 		try {

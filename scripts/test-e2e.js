@@ -14,7 +14,8 @@ for (const name of chosen) if (!SUITES[name]) throw new Error(`MA_E2E_SUITES: un
 
 ensureDependencies();
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
-if (chosen.includes('queue')) execSync(`node ${JSON.stringify(join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
+if (chosen.includes('queue'))
+	execSync(`node ${JSON.stringify(join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
 execSync(`node ${JSON.stringify(join(__dirname, 'ensure-chromium.js'))}`, { stdio: 'inherit' });
 execSync(`bash ${JSON.stringify(join(__dirname, '..', 'tools', 'n8n', 'install.sh'))}`, { stdio: 'inherit' });
 
@@ -23,7 +24,9 @@ const total = { passed: 0, failed: 0, skipped: 0 };
 let status = 0;
 for (const name of chosen) {
 	console.log(`\n=== e2e suite: ${name} (${SUITES[name]}) ===`);
-	const r = runJest(['-c', SUITES[name], ...(args.length > 0 ? ['--passWithNoTests'] : []), ...args], { summary: false });
+	const r = runJest(['-c', SUITES[name], ...(args.length > 0 ? ['--passWithNoTests'] : []), ...args], {
+		summary: false,
+	});
 	for (const k of Object.keys(total)) total[k] += r.counts[k];
 	if (r.status !== 0) status = r.status;
 }

@@ -8,7 +8,8 @@ const { ensureDependencies, runJest } = require('./test');
 const { engines } = require('../package.json');
 
 const oldest = /^>=\s*(\d+\.\d+\.\d+)/.exec(engines.n8n);
-if (!oldest) throw new Error(`package.json engines.n8n must start with ">=<version>", got ${JSON.stringify(engines.n8n)}`);
+if (!oldest)
+	throw new Error(`package.json engines.n8n must start with ">=<version>", got ${JSON.stringify(engines.n8n)}`);
 process.env.N8N_VERSION = oldest[1];
 
 ensureDependencies();

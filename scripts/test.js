@@ -22,15 +22,23 @@ function ensureDependencies() {
 function runJest(args, { summary = true } = {}) {
 	const dir = mkdtempSync(join(tmpdir(), 'ma-jest-'));
 	const results = join(dir, 'results.json');
-	const jest = spawnSync(join(root, 'node_modules', '.bin', 'jest'), ['--runInBand', '--json', `--outputFile=${results}`, ...args], {
-		cwd: root,
-		stdio: 'inherit',
-	});
+	const jest = spawnSync(
+		join(root, 'node_modules', '.bin', 'jest'),
+		['--runInBand', '--json', `--outputFile=${results}`, ...args],
+		{
+			cwd: root,
+			stdio: 'inherit',
+		},
+	);
 	const counts = { passed: 0, failed: 0, skipped: 0 };
 	const reported = existsSync(results);
 	if (reported) {
 		const r = JSON.parse(readFileSync(results, 'utf8'));
-		Object.assign(counts, { passed: r.numPassedTests, failed: r.numFailedTests, skipped: r.numPendingTests + r.numTodoTests });
+		Object.assign(counts, {
+			passed: r.numPassedTests,
+			failed: r.numFailedTests,
+			skipped: r.numPendingTests + r.numTodoTests,
+		});
 	}
 	rmSync(dir, { recursive: true, force: true });
 	const status = jest.status ?? 1;
@@ -43,7 +51,10 @@ module.exports = { ensureDependencies, runJest };
 
 /** ts-jest compiles each test file alone (isolatedModules), so the types are checked here, once. */
 function typeCheck() {
-	const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.test.json'], { cwd: root, stdio: 'inherit' });
+	const tsc = spawnSync(join(root, 'node_modules', '.bin', 'tsc'), ['-p', 'tsconfig.test.json'], {
+		cwd: root,
+		stdio: 'inherit',
+	});
 	if (tsc.status !== 0) {
 		console.log('0 passed, 1 failed, 0 skipped (type errors in the code or the tests; see above)');
 		process.exit(tsc.status ?? 1);

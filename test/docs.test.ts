@@ -2,6 +2,7 @@
  * The docs a user follows: every link in README.md and docs/ and every documentation URL of a node
  * (codex) or credential leads to a file of this repository and, with a #anchor, to a heading in it.
  */
+import { execFileSync } from 'child_process';
 import { existsSync, readdirSync, readFileSync, statSync } from 'fs';
 import { dirname, join, relative, resolve } from 'path';
 
@@ -71,7 +72,11 @@ describe('documentation links', () => {
 		);
 		expect(urls.length).toBeGreaterThanOrEqual(11);
 		const broken = urls
-			.map(([file, url]) => [file, url, url.includes(BLOB) ? brokenTarget(join(ROOT, url.split(BLOB)[1])) : 'not a link into this repository'])
+			.map(([file, url]) => [
+				file,
+				url,
+				url.includes(BLOB) ? brokenTarget(join(ROOT, url.split(BLOB)[1])) : 'not a link into this repository',
+			])
 			.filter(([, , why]) => why);
 		expect(broken).toEqual([]);
 	});
@@ -83,11 +88,14 @@ describe('documentation links', () => {
 
 describe('tracked files', () => {
 	it('carry no leftover merge-conflict markers', () => {
-		const { execFileSync } = require('child_process') as typeof import('child_process');
 		// git grep exits 1 when nothing matches: that is the passing case.
 		let hits = '';
 		try {
-			hits = execFileSync('git', ['grep', '-n', '-E', '^(<<<<<<< |>>>>>>> |=======$)', '--', '.', ':!package-lock.json'], { cwd: ROOT, encoding: 'utf8' });
+			hits = execFileSync(
+				'git',
+				['grep', '-n', '-E', '^(<<<<<<< |>>>>>>> |=======$)', '--', '.', ':!package-lock.json'],
+				{ cwd: ROOT, encoding: 'utf8' },
+			);
 		} catch (error) {
 			if ((error as { status?: number }).status !== 1) throw error;
 		}

@@ -31,7 +31,10 @@ beforeAll(() => {
 	npm(['run', 'build']);
 	mkdirSync(join(ROOT, 'test-output'), { recursive: true });
 	work = mkdtempSync(join(ROOT, 'test-output', 'pack-'));
-	const [info] = JSON.parse(npm(['pack', '--json', '--pack-destination', work])) as Array<{ filename: string; files: Array<{ path: string }> }>;
+	const [info] = JSON.parse(npm(['pack', '--json', '--pack-destination', work])) as Array<{
+		filename: string;
+		files: Array<{ path: string }>;
+	}>;
 	shipped = info.files.map((f) => f.path).sort();
 	execFileSync('tar', ['-xzf', join(work, info.filename), '-C', work]);
 	unpacked = join(work, 'package');
@@ -52,33 +55,47 @@ function exportedClass<T>(path: string): new () => T {
 
 /** The icon files a description names ("file:x.svg", or light and dark), next to its code. */
 function iconFiles(codePath: string, icon: unknown): string[] {
-	const names = typeof icon === 'string' ? [icon] : icon && typeof icon === 'object' ? Object.values(icon as Record<string, string>) : [];
+	const names =
+		typeof icon === 'string'
+			? [icon]
+			: icon && typeof icon === 'object'
+				? Object.values(icon as Record<string, string>)
+				: [];
 	return names.map((name) => join(dirname(codePath), name.replace(/^file:/, '')));
 }
 
 describe('the published package', () => {
-	it.each(PKG.n8n.nodes.map((path) => [path]))('ships and loads the node %s, with its codex file and light and dark icons', (path) => {
-		expect(shipped).toContain(path);
-		const node = new (exportedClass<INodeType>(path))();
-		expect(node.description.name).toBeTruthy();
-		expect(typeof node.description.icon).toBe('object');
-		const icons = iconFiles(path, node.description.icon);
-		expect(icons).toHaveLength(2);
-		for (const icon of icons) expect(shipped).toContain(icon);
-		expect(shipped).toContain(path.replace(/\.js$/, '.json'));
-		// The credentials lists spell the names out for n8n's linter; they must be the shared constants.
-		expect(node.description.credentials?.find((c) => c.name === CREDENTIAL_NAME)).toMatchObject({ required: true, testedBy: STORE_CREDENTIAL_TEST });
-		expect(typeof node.methods?.credentialTest?.[STORE_CREDENTIAL_TEST]).toBe('function');
-	});
+	it.each(PKG.n8n.nodes.map((path) => [path]))(
+		'ships and loads the node %s, with its codex file and light and dark icons',
+		(path) => {
+			expect(shipped).toContain(path);
+			const node = new (exportedClass<INodeType>(path))();
+			expect(node.description.name).toBeTruthy();
+			expect(typeof node.description.icon).toBe('object');
+			const icons = iconFiles(path, node.description.icon);
+			expect(icons).toHaveLength(2);
+			for (const icon of icons) expect(shipped).toContain(icon);
+			expect(shipped).toContain(path.replace(/\.js$/, '.json'));
+			// The credentials lists spell the names out for n8n's linter; they must be the shared constants.
+			expect(node.description.credentials?.find((c) => c.name === CREDENTIAL_NAME)).toMatchObject({
+				required: true,
+				testedBy: STORE_CREDENTIAL_TEST,
+			});
+			expect(typeof node.methods?.credentialTest?.[STORE_CREDENTIAL_TEST]).toBe('function');
+		},
+	);
 
-	it.each(PKG.n8n.credentials.map((path) => [path]))('ships and loads the credential %s, with light and dark icons', (path) => {
-		expect(shipped).toContain(path);
-		const credential = new (exportedClass<ICredentialType>(path))();
-		expect(credential.name).toBeTruthy();
-		const icons = iconFiles(path, credential.icon);
-		expect(icons).toHaveLength(2);
-		for (const icon of icons) expect(shipped).toContain(icon);
-	});
+	it.each(PKG.n8n.credentials.map((path) => [path]))(
+		'ships and loads the credential %s, with light and dark icons',
+		(path) => {
+			expect(shipped).toContain(path);
+			const credential = new (exportedClass<ICredentialType>(path))();
+			expect(credential.name).toBeTruthy();
+			const icons = iconFiles(path, credential.icon);
+			expect(icons).toHaveLength(2);
+			for (const icon of icons) expect(shipped).toContain(icon);
+		},
+	);
 
 	it('ships the library entry named by main and types, and it loads the whole library', () => {
 		expect(shipped).toEqual(expect.arrayContaining([PKG.main, PKG.types]));
@@ -96,10 +113,14 @@ describe('the published package', () => {
 
 	it('ships nothing but built code, its assets and the package documents', () => {
 		const unexpected = shipped.filter(
-			(path) => !['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) && !/^dist\/.+\.(js|d\.ts|js\.map|svg|png|node\.json|lua)$/.test(path),
+			(path) =>
+				!['package.json', 'README.md', 'LICENSE', 'CHANGELOG.md'].includes(path) &&
+				!/^dist\/.+\.(js|d\.ts|js\.map|svg|png|node\.json|lua)$/.test(path),
 		);
 		expect(unexpected).toEqual([]);
-		const notForUsers = shipped.filter((path) => /(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|tools|examples)\/|\.test\.|\.spec\./.test(path));
+		const notForUsers = shipped.filter((path) =>
+			/(^|\/)(test|tests|__tests__|fixtures|bench|\.ci|scripts|tools|examples)\/|\.test\.|\.spec\./.test(path),
+		);
 		expect(notForUsers).toEqual([]);
 	});
 

@@ -7,9 +7,13 @@ import { runScript, scripts } from '../redis/scripts';
  * `checkPermissions` asks Redis about; `K` stands for a key under the workspace's prefix.
  * Subcommands are written `command|subcommand`, as in ACL rules.
  */
-export const PACK_COMMAND_GROUPS: ReadonlyArray<{ purpose: string; commands: Readonly<Record<string, readonly string[]>> }> = [
+export const PACK_COMMAND_GROUPS: ReadonlyArray<{
+	purpose: string;
+	commands: Readonly<Record<string, readonly string[]>>;
+}> = [
 	{
-		purpose: 'Connection: the credential test (PING) and ioredis checking that the server is ready after connecting (INFO).',
+		purpose:
+			'Connection: the credential test (PING) and ioredis checking that the server is ready after connecting (INFO).',
 		commands: { ping: [], info: ['server'] },
 	},
 	{
@@ -17,35 +21,84 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{ purpose: string; commands: Rea
 		commands: { 'cluster|slots': [], 'cluster|info': [] },
 	},
 	{
-		purpose: "Lua scripts: every change to a contact is one atomic script; ioredis sends EVALSHA, and EVAL the first time on each connection. TIME: a script reads the server's clock.",
-		commands: { evalsha: ['0000000000000000000000000000000000000000', '1', 'K'], eval: ['return 1', '1', 'K'], time: [] },
+		purpose:
+			"Lua scripts: every change to a contact is one atomic script; ioredis sends EVALSHA, and EVAL the first time on each connection. TIME: a script reads the server's clock.",
+		commands: {
+			evalsha: ['0000000000000000000000000000000000000000', '1', 'K'],
+			eval: ['return 1', '1', 'K'],
+			time: [],
+		},
 	},
 	{
-		purpose: "Contacts, fields, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys, whatever their type (LRANGE: a list, should a contact's keys hold one).",
+		purpose:
+			"Contacts, fields, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys, whatever their type (LRANGE: a list, should a contact's keys hold one).",
 		commands: {
-			hget: ['K', 'f'], hmget: ['K', 'f'], hgetall: ['K'], hexists: ['K', 'f'], hset: ['K', 'f', 'v'], hsetnx: ['K', 'f', 'v'],
-			hdel: ['K', 'f'], hincrby: ['K', 'f', '1'], hlen: ['K'],
-			get: ['K'], set: ['K', 'v'], del: ['K'], exists: ['K'], type: ['K'], pexpire: ['K', '1'], lrange: ['K', '0', '1'],
+			hget: ['K', 'f'],
+			hmget: ['K', 'f'],
+			hgetall: ['K'],
+			hexists: ['K', 'f'],
+			hset: ['K', 'f', 'v'],
+			hsetnx: ['K', 'f', 'v'],
+			hdel: ['K', 'f'],
+			hincrby: ['K', 'f', '1'],
+			hlen: ['K'],
+			get: ['K'],
+			set: ['K', 'v'],
+			del: ['K'],
+			exists: ['K'],
+			type: ['K'],
+			pexpire: ['K', '1'],
+			lrange: ['K', '0', '1'],
 		},
 	},
 	{
 		purpose: 'Tags, per-shard indexes and registries (sets).',
-		commands: { sadd: ['K', 'm'], srem: ['K', 'm'], smembers: ['K'], sismember: ['K', 'm'], smismember: ['K', 'm'], scard: ['K'], sscan: ['K', '0'] },
+		commands: {
+			sadd: ['K', 'm'],
+			srem: ['K', 'm'],
+			smembers: ['K'],
+			sismember: ['K', 'm'],
+			smismember: ['K', 'm'],
+			scard: ['K'],
+			sscan: ['K', '0'],
+		},
 	},
 	{
 		purpose: 'Activity and creation indexes, event times, scores, schedules and frequency caps (sorted sets).',
 		commands: {
-			zadd: ['K', '1', 'm'], zrem: ['K', 'm'], zcard: ['K'], zcount: ['K', '0', '1'], zrange: ['K', '0', '1'], zrangebyscore: ['K', '0', '1'],
-			zrevrange: ['K', '0', '1'], zrank: ['K', 'm'], zscore: ['K', 'm'], zremrangebyrank: ['K', '0', '1'], zremrangebyscore: ['K', '0', '1'], zscan: ['K', '0'],
+			zadd: ['K', '1', 'm'],
+			zrem: ['K', 'm'],
+			zcard: ['K'],
+			zcount: ['K', '0', '1'],
+			zrange: ['K', '0', '1'],
+			zrangebyscore: ['K', '0', '1'],
+			zrevrange: ['K', '0', '1'],
+			zrank: ['K', 'm'],
+			zscore: ['K', 'm'],
+			zremrangebyrank: ['K', '0', '1'],
+			zremrangebyscore: ['K', '0', '1'],
+			zscan: ['K', '0'],
 		},
 	},
 	{
-		purpose: "The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters.",
+		purpose:
+			"The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters.",
 		commands: {
-			xadd: ['K', '*', 'f', 'v'], xdel: ['K', '0-1'], xrange: ['K', '-', '+'], xrevrange: ['K', '+', '-'], xlen: ['K'],
-			xreadgroup: ['GROUP', 'g', 'c', 'STREAMS', 'K', '>'], xack: ['K', 'g', '0-1'], xclaim: ['K', 'g', 'c', '0', '0-1'],
-			xautoclaim: ['K', 'g', 'c', '0', '0-0'], xpending: ['K', 'g'], 'xinfo|consumers': ['K', 'g'],
-			'xgroup|create': ['K', 'g', '$'], 'xgroup|setid': ['K', 'g', '$'], 'xgroup|destroy': ['K', 'g'], 'xgroup|delconsumer': ['K', 'g', 'c'],
+			xadd: ['K', '*', 'f', 'v'],
+			xdel: ['K', '0-1'],
+			xrange: ['K', '-', '+'],
+			xrevrange: ['K', '+', '-'],
+			xlen: ['K'],
+			xreadgroup: ['GROUP', 'g', 'c', 'STREAMS', 'K', '>'],
+			xack: ['K', 'g', '0-1'],
+			xclaim: ['K', 'g', 'c', '0', '0-1'],
+			xautoclaim: ['K', 'g', 'c', '0', '0-0'],
+			xpending: ['K', 'g'],
+			'xinfo|consumers': ['K', 'g'],
+			'xgroup|create': ['K', 'g', '$'],
+			'xgroup|setid': ['K', 'g', '$'],
+			'xgroup|destroy': ['K', 'g'],
+			'xgroup|delconsumer': ['K', 'g', 'c'],
 		},
 	},
 ];

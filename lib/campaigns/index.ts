@@ -86,7 +86,17 @@ export type SkipReason =
 export type DeferReason = 'frequency_cap' | 'outside_send_window' | 'smtp_temporary_failure';
 
 export type SendOutcome =
-	| { status: 'sent'; contactId: string; campaignId: string; email: string; messageId: string; sentAt: string; smtpResponse?: string; trackedLinks: number; message?: RenderedEmail }
+	| {
+			status: 'sent';
+			contactId: string;
+			campaignId: string;
+			email: string;
+			messageId: string;
+			sentAt: string;
+			smtpResponse?: string;
+			trackedLinks: number;
+			message?: RenderedEmail;
+	  }
 	| { status: 'deferred'; contactId: string; campaignId: string; reason: DeferReason; until: string; detail?: string }
 	| { status: 'skipped'; contactId?: string; campaignId: string; reason: SkipReason; detail?: string };
 
@@ -149,7 +159,18 @@ interface CheckedCampaign extends CampaignSpec {
 	window?: LocalWindow & { fallbackZone?: string };
 }
 
-const COUNTERS = ['sent', 'delivered', 'opened', 'clicked', 'bounced', 'softBounced', 'complained', 'unsubscribed', 'machineOpens', 'machineClicks'] as const;
+const COUNTERS = [
+	'sent',
+	'delivered',
+	'opened',
+	'clicked',
+	'bounced',
+	'softBounced',
+	'complained',
+	'unsubscribed',
+	'machineOpens',
+	'machineClicks',
+] as const;
 
 const OUTCOME_EVENTS: Record<OutcomeKind, string> = {
 	delivered: SYSTEM_EVENTS.emailDelivered,
@@ -167,22 +188,34 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 	const fromEmail = normalizeEmail(spec.fromEmail, 'fromEmail');
 	const fromName = neutraliseHeader(spec.fromName ?? '');
 	const replyTo = spec.replyTo ? normalizeEmail(spec.replyTo, 'replyTo') : undefined;
-	if (typeof spec.subject !== 'string' || spec.subject.trim() === '') throw new ValidationError('subject', 'The subject is empty');
-	if (typeof spec.html !== 'string' || spec.html.trim() === '') throw new ValidationError('html', 'The HTML body is empty');
+	if (typeof spec.subject !== 'string' || spec.subject.trim() === '')
+		throw new ValidationError('subject', 'The subject is empty');
+	if (typeof spec.html !== 'string' || spec.html.trim() === '')
+		throw new ValidationError('html', 'The HTML body is empty');
 	let frequencyCap = spec.frequencyCap;
 	if (frequencyCap) {
-		if (!Number.isInteger(frequencyCap.max) || frequencyCap.max < 1) throw new ValidationError('frequencyCap.max', `The frequency cap must be a whole number of at least 1, got ${frequencyCap.max}`);
-		if (!Number.isFinite(frequencyCap.windowMs) || frequencyCap.windowMs < MINUTE) throw new ValidationError('frequencyCap.window', 'The frequency cap window must be at least one minute');
+		if (!Number.isInteger(frequencyCap.max) || frequencyCap.max < 1)
+			throw new ValidationError(
+				'frequencyCap.max',
+				`The frequency cap must be a whole number of at least 1, got ${frequencyCap.max}`,
+			);
+		if (!Number.isFinite(frequencyCap.windowMs) || frequencyCap.windowMs < MINUTE)
+			throw new ValidationError('frequencyCap.window', 'The frequency cap window must be at least one minute');
 		frequencyCap = { max: frequencyCap.max, windowMs: frequencyCap.windowMs };
 	}
-	const window = spec.sendWindow ? { ...checkWindow(spec.sendWindow), fallbackZone: spec.sendWindow.fallbackZone } : undefined;
+	const window = spec.sendWindow
+		? { ...checkWindow(spec.sendWindow), fallbackZone: spec.sendWindow.fallbackZone }
+		: undefined;
 	let urls: CheckedCampaign['urls'];
 	if (spec.trackingBaseUrl) {
 		urls = trackingUrls(spec.trackingBaseUrl);
 		const url = new URL(spec.trackingBaseUrl);
 		// RFC 8058 one-click needs HTTPS; plain HTTP only for a local test instance.
 		if (url.protocol !== 'https:' && !LOCAL_HOSTS.has(url.hostname)) {
-			throw new ValidationError('trackingBaseUrl', 'The tracking base URL must use https (List-Unsubscribe one-click requires it)');
+			throw new ValidationError(
+				'trackingBaseUrl',
+				'The tracking base URL must use https (List-Unsubscribe one-click requires it)',
+			);
 		}
 		checkSigningSecret(spec.signingSecret);
 	} else if (!spec.transactional) {
@@ -192,9 +225,23 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 			'Paste the production URL of a Marketing Webhook Trigger, or mark the campaign as transactional.',
 		);
 	}
-	if ((spec.trackOpens || spec.trackClicks) && !urls) throw new ValidationError('trackingBaseUrl', 'Open and click tracking need the tracking base URL');
-	const unsubscribeMailto = spec.unsubscribeMailto ? normalizeEmail(spec.unsubscribeMailto, 'unsubscribeMailto') : undefined;
-	return { ...spec, id, fromEmail, fromName, replyTo, frequencyCap, window, urls, unsubscribeMailto, domain: fromEmail.split('@')[1] };
+	if ((spec.trackOpens || spec.trackClicks) && !urls)
+		throw new ValidationError('trackingBaseUrl', 'Open and click tracking need the tracking base URL');
+	const unsubscribeMailto = spec.unsubscribeMailto
+		? normalizeEmail(spec.unsubscribeMailto, 'unsubscribeMailto')
+		: undefined;
+	return {
+		...spec,
+		id,
+		fromEmail,
+		fromName,
+		replyTo,
+		frequencyCap,
+		window,
+		urls,
+		unsubscribeMailto,
+		domain: fromEmail.split('@')[1],
+	};
 }
 
 function formatAddress(name: string, address: string): string {
@@ -246,11 +293,22 @@ export class Campaigns {
 	 * Checks, renders, sends and records one campaign for a batch of contacts. Each step of the
 	 * batch is one round trip (auto-pipelined); the reservation makes concurrent runs send once.
 	 */
-	async send(spec: CampaignSpec, requests: SendRequest[], delivery: Delivery, context: ChangeContext = {}): Promise<Array<Result<SendOutcome>>> {
+	async send(
+		spec: CampaignSpec,
+		requests: SendRequest[],
+		delivery: Delivery,
+		context: ChangeContext = {},
+	): Promise<Array<Result<SendOutcome>>> {
 		const campaign = checkCampaign(spec);
 		const { store } = this;
 		const now = store.now();
-		const skip = (reason: SkipReason, contactId?: string, detail?: string): SendOutcome => ({ status: 'skipped', contactId, campaignId: campaign.id, reason, ...(detail ? { detail } : {}) });
+		const skip = (reason: SkipReason, contactId?: string, detail?: string): SendOutcome => ({
+			status: 'skipped',
+			contactId,
+			campaignId: campaign.id,
+			reason,
+			...(detail ? { detail } : {}),
+		});
 
 		const ids = await store.contacts.resolve(requests.map((r) => ({ id: r?.contactId, email: r?.email })));
 		const found = await settleAll(ids, async (id) => {
@@ -287,7 +345,10 @@ export class Campaigns {
 			let window: Prepared['window'];
 			if (campaign.window) {
 				const zone = resolveZone(contact.timezone, campaign.window.fallbackZone);
-				window = { inWindow: isWithinWindow(now, zone, campaign.window), nextAt: nextWindowStart(now, zone, campaign.window) };
+				window = {
+					inWindow: isWithinWindow(now, zone, campaign.window),
+					nextAt: nextWindowStart(now, zone, campaign.window),
+				};
 			}
 			const raw = await store.run<string>(scripts.reserveSend, this.base(contact.id), [
 				JSON.stringify({
@@ -309,8 +370,15 @@ export class Campaigns {
 			if (out.result === 'defer') {
 				let until = out.until as number;
 				// A capped mail must also wait for the window to open.
-				if (campaign.window) until = nextWindowStart(until, resolveZone(contact.timezone, campaign.window.fallbackZone), campaign.window);
-				return { status: 'deferred', contactId: contact.id, campaignId: campaign.id, reason: out.reason as DeferReason, until: new Date(until).toISOString() };
+				if (campaign.window)
+					until = nextWindowStart(until, resolveZone(contact.timezone, campaign.window.fallbackZone), campaign.window);
+				return {
+					status: 'deferred',
+					contactId: contact.id,
+					campaignId: campaign.id,
+					reason: out.reason as DeferReason,
+					until: new Date(until).toISOString(),
+				};
 			}
 			return { contact, email, token, messageId, window };
 		});
@@ -333,7 +401,13 @@ export class Campaigns {
 		// 3. Confirm what left, give back what did not.
 		return settleAll(sent, async (s): Promise<SendOutcome> => {
 			if (!s.ok) throw s.error;
-			const v = s.value as { outcome?: SendOutcome; prepared?: Prepared; message?: ReturnType<Campaigns['build']>; response?: string; error?: Error };
+			const v = s.value as {
+				outcome?: SendOutcome;
+				prepared?: Prepared;
+				message?: ReturnType<Campaigns['build']>;
+				response?: string;
+				error?: Error;
+			};
 			if (v.outcome) return v.outcome;
 			const prepared = v.prepared as Prepared;
 			const contactId = prepared.contact.id;
@@ -352,7 +426,15 @@ export class Campaigns {
 				}
 				if (error instanceof SmtpError && error.kind === 'recipient_rejected') {
 					await this.recordOutcomes([
-						{ contactId, campaignId: campaign.id, kind: 'bounced', bounceType: 'hard', status: String(error.responseCode ?? 550), diagnostic: error.response ?? error.message, source: 'smtp' },
+						{
+							contactId,
+							campaignId: campaign.id,
+							kind: 'bounced',
+							bounceType: 'hard',
+							status: String(error.responseCode ?? 550),
+							diagnostic: error.response ?? error.message,
+							source: 'smtp',
+						},
 					]);
 					await store.call((r) => r.hincrby(this.campaignKey(campaign.id), 'bounced', 1));
 					return skip('recipient_rejected', contactId, error.message);
@@ -360,20 +442,24 @@ export class Campaigns {
 				throw error;
 			}
 			const message = v.message as ReturnType<Campaigns['build']>;
-			await store.run(scripts.confirmSend, [...this.base(contactId), this.messageKey(prepared.messageId)], [
-				JSON.stringify({
-					id: contactId,
-					now,
-					campaignId: campaign.id,
-					token: prepared.token,
-					messageId: prepared.messageId,
-					transactional: Boolean(campaign.transactional),
-					source: context.source ?? 'campaign',
-					chain: chainJson(context.chain),
-					limits: store.limits,
-					messageTtlMs: MESSAGE_LOOKUP_MS,
-				}),
-			]);
+			await store.run(
+				scripts.confirmSend,
+				[...this.base(contactId), this.messageKey(prepared.messageId)],
+				[
+					JSON.stringify({
+						id: contactId,
+						now,
+						campaignId: campaign.id,
+						token: prepared.token,
+						messageId: prepared.messageId,
+						transactional: Boolean(campaign.transactional),
+						source: context.source ?? 'campaign',
+						chain: chainJson(context.chain),
+						limits: store.limits,
+						messageTtlMs: MESSAGE_LOOKUP_MS,
+					}),
+				],
+			);
 			const key = this.campaignKey(campaign.id);
 			await Promise.all([
 				store.call((r) => r.hincrby(key, 'sent', 1)),
@@ -399,16 +485,26 @@ export class Campaigns {
 		const { contact, messageId } = prepared;
 		const secret = campaign.signingSecret as string;
 		const claims = { contactId: contact.id, campaignId: campaign.id, messageId, issuedAt: now };
-		const unsubscribeUrl = campaign.urls ? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u' })) : undefined;
+		const unsubscribeUrl = campaign.urls
+			? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u' }))
+			: undefined;
 		const rendered = renderMessage(
 			{ subject: campaign.subject, preheader: campaign.preheader, html: campaign.html, text: campaign.text },
 			{ contact, campaign: { id: campaign.id, name: campaign.name }, data, unsubscribeUrl },
 			{
 				click:
 					campaign.trackClicks && campaign.urls
-						? (url) => (url === unsubscribeUrl ? null : (campaign.urls as NonNullable<CheckedCampaign['urls']>).click(signToken(secret, { ...claims, kind: 'c', url })))
+						? (url) =>
+								url === unsubscribeUrl
+									? null
+									: (campaign.urls as NonNullable<CheckedCampaign['urls']>).click(
+											signToken(secret, { ...claims, kind: 'c', url }),
+										)
 						: undefined,
-				openPixelUrl: campaign.trackOpens && campaign.urls ? campaign.urls.open(signToken(secret, { ...claims, kind: 'o' })) : undefined,
+				openPixelUrl:
+					campaign.trackOpens && campaign.urls
+						? campaign.urls.open(signToken(secret, { ...claims, kind: 'o' }))
+						: undefined,
 			},
 		);
 		const headers: Record<string, string> = {};
@@ -450,7 +546,8 @@ export class Campaigns {
 		const now = store.now();
 		const recorded = await settleAll(inputs, async (input) => {
 			const contactId = checkName('contactId', input?.contactId, 256, 'Contact ID');
-			if (!(input.kind in OUTCOME_EVENTS)) throw new ValidationError('kind', `"${input.kind}" is not an e-mail outcome`);
+			if (!(input.kind in OUTCOME_EVENTS))
+				throw new ValidationError('kind', `"${input.kind}" is not an e-mail outcome`);
 			const campaignId = input.campaignId ?? '';
 			const ts = input.time ?? now;
 			const machine = Boolean(input.machine) && (input.kind === 'opened' || input.kind === 'clicked');
@@ -460,7 +557,12 @@ export class Campaigns {
 			if (input.provider) props.provider = input.provider;
 			if (machine) props.machine = true;
 			if (input.kind === 'clicked' && input.url) props.url = input.url;
-			if (input.kind === 'bounced') Object.assign(props, { type: input.bounceType ?? 'hard', status: input.status ?? '', diagnostic: (input.diagnostic ?? '').slice(0, 1000) });
+			if (input.kind === 'bounced')
+				Object.assign(props, {
+					type: input.bounceType ?? 'hard',
+					status: input.status ?? '',
+					diagnostic: (input.diagnostic ?? '').slice(0, 1000),
+				});
 			const field = input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
 			const raw = await store.run<string>(scripts.recordOutcome, this.base(contactId), [
 				JSON.stringify({
@@ -489,18 +591,47 @@ export class Campaigns {
 		return settleAll(recorded, async (r): Promise<OutcomeResult> => {
 			if (!r.ok) throw r.error;
 			const { input, machine, out } = r.value;
-			const result: OutcomeResult = { contactId: input.contactId, kind: input.kind, recorded: !out.missing && out.eventId !== undefined, first: Boolean(out.first), machine };
+			const result: OutcomeResult = {
+				contactId: input.contactId,
+				kind: input.kind,
+				recorded: !out.missing && out.eventId !== undefined,
+				first: Boolean(out.first),
+				machine,
+			};
 			if (out.eventId) result.eventId = out.eventId;
 			if (out.missing) return result;
 			if (input.campaignId) {
-				const counter = machine ? (input.kind === 'opened' ? 'machineOpens' : 'machineClicks') : out.first ? (input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBounced' : input.kind) : undefined;
+				const counter = machine
+					? input.kind === 'opened'
+						? 'machineOpens'
+						: 'machineClicks'
+					: out.first
+						? input.kind === 'bounced' && input.bounceType === 'soft'
+							? 'softBounced'
+							: input.kind
+						: undefined;
 				if (counter) await store.call((c) => c.hincrby(this.campaignKey(input.campaignId as string), counter, 1));
 			}
 			const suppress: SubscriptionStatus | undefined =
-				input.kind === 'unsubscribed' ? 'unsubscribed' : input.kind === 'complained' ? 'complained' : input.kind === 'bounced' && input.bounceType !== 'soft' ? 'bounced' : undefined;
+				input.kind === 'unsubscribed'
+					? 'unsubscribed'
+					: input.kind === 'complained'
+						? 'complained'
+						: input.kind === 'bounced' && input.bounceType !== 'soft'
+							? 'bounced'
+							: undefined;
 			if (suppress && result.recorded) {
 				const [change] = await store.contacts.change(
-					[{ id: input.contactId, subscription: { status: suppress, source: input.provider ?? input.source ?? (input.campaignId ? `campaign:${input.campaignId}` : 'tracking') } }],
+					[
+						{
+							id: input.contactId,
+							subscription: {
+								status: suppress,
+								source:
+									input.provider ?? input.source ?? (input.campaignId ? `campaign:${input.campaignId}` : 'tracking'),
+							},
+						},
+					],
 					'update',
 					context,
 				);
@@ -534,14 +665,23 @@ export class Campaigns {
 		return settleAll(campaignIds, async (raw) => {
 			const campaignId = checkName('campaignId', raw, 200, 'Campaign ID');
 			const h = await this.store.call((r) => r.hgetall(this.campaignKey(campaignId)));
-			const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(h[c] ?? 0)])) as Record<(typeof COUNTERS)[number], number>;
+			const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(h[c] ?? 0)])) as Record<
+				(typeof COUNTERS)[number],
+				number
+			>;
 			const rate = (n: number) => (counts.sent > 0 ? Math.round((n / counts.sent) * 10_000) / 10_000 : 0);
 			return {
 				campaignId,
 				...counts,
 				...(h.firstSentAt ? { firstSentAt: new Date(Number(h.firstSentAt)).toISOString() } : {}),
 				...(h.lastSentAt ? { lastSentAt: new Date(Number(h.lastSentAt)).toISOString() } : {}),
-				rates: { open: rate(counts.opened), click: rate(counts.clicked), bounce: rate(counts.bounced), complaint: rate(counts.complained), unsubscribe: rate(counts.unsubscribed) },
+				rates: {
+					open: rate(counts.opened),
+					click: rate(counts.clicked),
+					bounce: rate(counts.bounced),
+					complaint: rate(counts.complained),
+					unsubscribe: rate(counts.unsubscribed),
+				},
 			};
 		});
 	}

@@ -66,7 +66,17 @@ function plainSocketError(message: string): string {
 	return message.replace(/\bE[A-Z]{4,}\b:?\s*/g, '').trim() || 'unknown socket error';
 }
 
-const CONNECTION_CODES = new Set(['ECONNECTION', 'ESOCKET', 'ETIMEDOUT', 'EDNS', 'ETLS', 'ECONNREFUSED', 'EAUTH', 'EPROTOCOL', 'EGREET']);
+const CONNECTION_CODES = new Set([
+	'ECONNECTION',
+	'ESOCKET',
+	'ETIMEDOUT',
+	'EDNS',
+	'ETLS',
+	'ECONNREFUSED',
+	'EAUTH',
+	'EPROTOCOL',
+	'EGREET',
+]);
 
 export function classifySmtpError(error: unknown, config?: Pick<SmtpConfig, 'host' | 'port'>): SmtpError {
 	if (error instanceof SmtpError) return error;
@@ -74,31 +84,60 @@ export function classifySmtpError(error: unknown, config?: Pick<SmtpConfig, 'hos
 	const where = config ? ` (${config.host}:${config.port})` : '';
 	const code = e.responseCode;
 	if (code !== undefined && code >= 400 && code < 500) {
-		return new SmtpError('temporary', `The SMTP server deferred the mail${where}: ${e.response ?? e.message}`, code, e.response);
+		return new SmtpError(
+			'temporary',
+			`The SMTP server deferred the mail${where}: ${e.response ?? e.message}`,
+			code,
+			e.response,
+		);
 	}
 	if (code !== undefined && code >= 500 && (e.code === 'EENVELOPE' || /^RCPT/i.test(e.command ?? ''))) {
-		return new SmtpError('recipient_rejected', `The SMTP server rejected the recipient${where}: ${e.response ?? e.message}`, code, e.response);
+		return new SmtpError(
+			'recipient_rejected',
+			`The SMTP server rejected the recipient${where}: ${e.response ?? e.message}`,
+			code,
+			e.response,
+		);
 	}
 	if (e.code === 'ETLS' || /^STARTTLS/i.test(e.command ?? '')) {
-		return new SmtpError('connection', `TLS could not be started${where}: ${e.response ?? e.message}`, code, e.response);
+		return new SmtpError(
+			'connection',
+			`TLS could not be started${where}: ${e.response ?? e.message}`,
+			code,
+			e.response,
+		);
 	}
-	if (e.code === 'EAUTH') return new SmtpError('connection', `SMTP login failed${where}: ${e.response ?? e.message}`, code, e.response);
+	if (e.code === 'EAUTH')
+		return new SmtpError('connection', `SMTP login failed${where}: ${e.response ?? e.message}`, code, e.response);
 	if (code !== undefined && code >= 500) {
-		return new SmtpError('rejected', `The SMTP server refused the mail${where}: ${e.response ?? e.message}`, code, e.response);
+		return new SmtpError(
+			'rejected',
+			`The SMTP server refused the mail${where}: ${e.response ?? e.message}`,
+			code,
+			e.response,
+		);
 	}
 	if (e.code && CONNECTION_CODES.has(e.code)) {
-		return new SmtpError('connection', `Cannot reach the SMTP server${where}: ${plainSocketError(e.message ?? '')}`, code);
+		return new SmtpError(
+			'connection',
+			`Cannot reach the SMTP server${where}: ${plainSocketError(e.message ?? '')}`,
+			code,
+		);
 	}
 	return new SmtpError('connection', `Sending failed${where}: ${plainSocketError(e.message ?? String(error))}`, code);
 }
 
 export function checkSmtpConfig(config: SmtpConfig): SmtpConfig {
-	if (!config.host || /[\s/]/.test(config.host)) throw new ValidationError('host', `"${config.host}" is not an SMTP host name`);
-	if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535) throw new ValidationError('port', `SMTP port must be 1-65535, got ${config.port}`);
+	if (!config.host || /[\s/]/.test(config.host))
+		throw new ValidationError('host', `"${config.host}" is not an SMTP host name`);
+	if (!Number.isInteger(config.port) || config.port < 1 || config.port > 65535)
+		throw new ValidationError('port', `SMTP port must be 1-65535, got ${config.port}`);
 	const poolSize = config.poolSize ?? 5;
-	if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100) throw new ValidationError('poolSize', `Pool size must be 1-100, got ${poolSize}`);
+	if (!Number.isInteger(poolSize) || poolSize < 1 || poolSize > 100)
+		throw new ValidationError('poolSize', `Pool size must be 1-100, got ${poolSize}`);
 	const rate = config.ratePerSecond ?? 0;
-	if (!Number.isFinite(rate) || rate < 0) throw new ValidationError('ratePerSecond', `Rate limit must be 0 or more, got ${rate}`);
+	if (!Number.isFinite(rate) || rate < 0)
+		throw new ValidationError('ratePerSecond', `Rate limit must be 0 or more, got ${rate}`);
 	return { ...config, poolSize, ratePerSecond: rate };
 }
 
@@ -172,7 +211,11 @@ class NodemailerMailer implements Mailer {
 		try {
 			const info = await this.transport.sendMail(toNodemailer(mail));
 			if (info.rejected && info.rejected.length > 0) {
-				throw Object.assign(new Error('Recipient rejected'), { code: 'EENVELOPE', responseCode: 550, response: String(info.response) });
+				throw Object.assign(new Error('Recipient rejected'), {
+					code: 'EENVELOPE',
+					responseCode: 550,
+					response: String(info.response),
+				});
 			}
 			return { response: String(info.response) };
 		} catch (error) {

@@ -105,14 +105,22 @@ function pairs(flat: string[]): Record<string, string> {
 
 function checkTags(field: string, tags: unknown): string[] {
 	if (tags === undefined || tags === null) return [];
-	const list = typeof tags === 'string' ? tags.split(',').map((t) => t.trim()).filter(Boolean) : tags;
+	const list =
+		typeof tags === 'string'
+			? tags
+					.split(',')
+					.map((t) => t.trim())
+					.filter(Boolean)
+			: tags;
 	if (!Array.isArray(list)) throw new ValidationError(field, 'Tags must be a list or a comma-separated string');
-	if (list.length > LIMITS.tagsPerChange) throw new ValidationError(field, `${list.length} tags in one change; the limit is ${LIMITS.tagsPerChange}`);
+	if (list.length > LIMITS.tagsPerChange)
+		throw new ValidationError(field, `${list.length} tags in one change; the limit is ${LIMITS.tagsPerChange}`);
 	return [...new Set(list.map((t) => checkName(field, t, LIMITS.tagLength, 'Tag')))];
 }
 
 export function prepareChange(input: ContactInput, now: number): Prepared {
-	if (input === null || typeof input !== 'object') throw new ValidationError('contact', 'The contact must be an object');
+	if (input === null || typeof input !== 'object')
+		throw new ValidationError('contact', 'The contact must be an object');
 	const attrs: Record<string, string | false> = {};
 	const id = input.id === undefined || input.id === '' ? undefined : checkContactId(input.id, 'id');
 	let email: string | null | undefined;
@@ -132,14 +140,18 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 			throw new ValidationError('fields', 'Fields must be an object of name: value');
 		}
 		const count = Object.keys(input.fields).length;
-		if (count > LIMITS.fieldsPerChange) throw new ValidationError('fields', `${count} fields in one change; the limit is ${LIMITS.fieldsPerChange}`);
+		if (count > LIMITS.fieldsPerChange)
+			throw new ValidationError('fields', `${count} fields in one change; the limit is ${LIMITS.fieldsPerChange}`);
 		for (const [rawName, raw] of Object.entries(input.fields)) {
 			const name = checkName(`fields.${rawName}`, rawName, LIMITS.fieldNameLength, 'Field name');
 			if (raw === null) {
 				fields[name] = false;
 				continue;
 			}
-			const typed = raw && typeof raw === 'object' && !(raw instanceof Date) && 'value' in raw ? (raw as FieldInput) : { value: raw };
+			const typed =
+				raw && typeof raw === 'object' && !(raw instanceof Date) && 'value' in raw
+					? (raw as FieldInput)
+					: { value: raw };
 			fields[name] = encodeFieldValue(name, typed.value, typed.type);
 		}
 	}
@@ -148,7 +160,11 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 	if (input.subscription) {
 		const { status, source, at } = input.subscription;
 		if (!SUBSCRIPTION_STATUSES.includes(status)) {
-			throw new ValidationError('subscription.status', `"${status}" is not a subscription status`, `Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`);
+			throw new ValidationError(
+				'subscription.status',
+				`"${status}" is not a subscription status`,
+				`Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`,
+			);
 		}
 		subscription = {
 			status,
@@ -177,7 +193,11 @@ export class Contacts {
 	 * Creates or changes contacts. A batch costs a fixed number of round trips: resolve e-mails,
 	 * claim e-mails, apply the changes, release replaced e-mails.
 	 */
-	async change(inputs: ContactInput[], mode: ChangeMode = 'upsert', context: ChangeContext = {}): Promise<Array<Result<ChangeResult>>> {
+	async change(
+		inputs: ContactInput[],
+		mode: ChangeMode = 'upsert',
+		context: ChangeContext = {},
+	): Promise<Array<Result<ChangeResult>>> {
 		const { store } = this;
 		const now = store.now();
 		const prepared = inputs.map((input) => {
@@ -212,21 +232,31 @@ export class Contacts {
 			if (!claim.ok) throw claim.error;
 			const id = (ids[i] as { value: string }).value;
 			const itemContext = inputs[i].context ?? context;
-			const raw = await store.run<string>(scripts.applyContactChange, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [
-				JSON.stringify({
-					id,
-					now,
-					mode,
-					...(p as Prepared).request,
-					source: itemContext.source ?? 'api',
-					chain: chainJson(itemContext.chain),
-					limits: store.limits,
-					max: { fields: LIMITS.fieldsPerContact, tags: LIMITS.tagsPerContact },
-				}),
-			]);
-			const out = JSON.parse(raw) as { created: boolean; oldEmail: string | false; events: ContactEvent[] | Record<string, never> };
+			const raw = await store.run<string>(
+				scripts.applyContactChange,
+				[store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))],
+				[
+					JSON.stringify({
+						id,
+						now,
+						mode,
+						...(p as Prepared).request,
+						source: itemContext.source ?? 'api',
+						chain: chainJson(itemContext.chain),
+						limits: store.limits,
+						max: { fields: LIMITS.fieldsPerContact, tags: LIMITS.tagsPerContact },
+					}),
+				],
+			);
+			const out = JSON.parse(raw) as {
+				created: boolean;
+				oldEmail: string | false;
+				events: ContactEvent[] | Record<string, never>;
+			};
 			// cjson encodes an empty Lua table as {}.
-			const events = Array.isArray(out.events) ? out.events.map((e) => ({ ...e, props: Array.isArray(e.props) ? {} : e.props })) : [];
+			const events = Array.isArray(out.events)
+				? out.events.map((e) => ({ ...e, props: Array.isArray(e.props) ? {} : e.props }))
+				: [];
 			return { id, created: out.created, oldEmail: out.oldEmail, events };
 		});
 
@@ -261,7 +291,8 @@ export class Contacts {
 	async resolve(refs: Array<{ id?: string; email?: string }>): Promise<Array<Result<string>>> {
 		return settleAll(refs, async (ref) => {
 			if (ref.id !== undefined && ref.id !== '') return checkContactId(ref.id, 'id');
-			if (ref.email === undefined || ref.email === '') throw new ValidationError('id', 'Give a contact ID or an e-mail address');
+			if (ref.email === undefined || ref.email === '')
+				throw new ValidationError('id', 'Give a contact ID or an e-mail address');
 			const id = await this.idForEmail(ref.email);
 			if (!id) throw new NotFoundError('email', `No contact has the e-mail ${normalizeEmail(ref.email)}`);
 			return id;
@@ -277,7 +308,8 @@ export class Contacts {
 		if (await store.call((r) => r.exists(store.keys.contact(owner)))) throw conflict();
 		// A claim left behind by a contact that no longer exists (a crash between claim and create) is
 		// taken over once stale; a fresh one belongs to a contact another batch is creating right now.
-		if ((await store.run<string>(scripts.claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id) throw conflict();
+		if ((await store.run<string>(scripts.claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id)
+			throw conflict();
 	}
 
 	private async release(email: string, id: string): Promise<void> {
@@ -288,7 +320,11 @@ export class Contacts {
 	async get(ids: string[]): Promise<Array<Result<Contact | null>>> {
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
-			const raw = await this.store.run<[string[], string[], string[], string[]] | null>(scripts.readContact, [this.store.keys.contact(id)], []);
+			const raw = await this.store.run<[string[], string[], string[], string[]] | null>(
+				scripts.readContact,
+				[this.store.keys.contact(id)],
+				[],
+			);
 			return raw ? toContact(raw) : null;
 		});
 	}
@@ -304,7 +340,11 @@ export class Contacts {
 		const { store } = this;
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
-			const email = await store.run<string | null>(scripts.eraseContact, [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))], [id]);
+			const email = await store.run<string | null>(
+				scripts.eraseContact,
+				[store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))],
+				[id],
+			);
 			if (email) await this.release(email, id);
 			return { contactId: id, erased: email !== null };
 		});
@@ -333,7 +373,13 @@ export class Contacts {
 			);
 			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map((entry) => {
 				const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
-				return { id: e.id, name: e.name, time: new Date(e.ts).toISOString(), source: e.source, properties: JSON.parse(e.props) };
+				return {
+					id: e.id,
+					name: e.name,
+					time: new Date(e.ts).toISOString(),
+					source: e.source,
+					properties: JSON.parse(e.props),
+				};
 			});
 			return { contact, eventHistory: history, storedKeys: data, exportedAt: new Date(store.now()).toISOString() };
 		});
@@ -359,7 +405,19 @@ export function toContact([core, rawFields, tags, counters]: [string[], string[]
 		else if (kind === 'first') counter.first = iso(value) as string;
 		else if (kind === 'last') counter.last = iso(value) as string;
 	}
-	const known = new Set(['id', 'email', 'timezone', 'lifecycleStage', 'status', 'consentSource', 'consentAt', 'createdAt', 'updatedAt', 'lastActivityAt', 'lastEventAt']);
+	const known = new Set([
+		'id',
+		'email',
+		'timezone',
+		'lifecycleStage',
+		'status',
+		'consentSource',
+		'consentAt',
+		'createdAt',
+		'updatedAt',
+		'lastActivityAt',
+		'lastEventAt',
+	]);
 	const attributes: Record<string, string> = {};
 	for (const [k, v] of Object.entries(h)) if (!known.has(k)) attributes[k] = v;
 	return {
@@ -367,7 +425,9 @@ export function toContact([core, rawFields, tags, counters]: [string[], string[]
 		email: h.email,
 		timezone: h.timezone,
 		lifecycleStage: h.lifecycleStage,
-		subscription: h.status ? { status: h.status as SubscriptionStatus, source: h.consentSource, at: iso(h.consentAt) } : undefined,
+		subscription: h.status
+			? { status: h.status as SubscriptionStatus, source: h.consentSource, at: iso(h.consentAt) }
+			: undefined,
 		fields,
 		fieldTypes,
 		tags: tags.sort(),

@@ -43,7 +43,11 @@ export function calendarDate(value: unknown, field = 'date'): CalendarDate {
 		dt = DateTime.fromISO(value.trim(), { zone: 'UTC' });
 	}
 	if (!dt || !dt.isValid) {
-		throw new ValidationError(field, `${JSON.stringify(value)?.slice(0, 60)} is not a date`, 'Use ISO 8601 such as "1990-05-17".');
+		throw new ValidationError(
+			field,
+			`${JSON.stringify(value)?.slice(0, 60)} is not a date`,
+			'Use ISO 8601 such as "1990-05-17".',
+		);
 	}
 	return { year: dt.year, month: dt.month, day: dt.day };
 }
@@ -116,12 +120,18 @@ export interface Occurrence {
 }
 
 export function checkDateRule(rule: DateRule): DateRule {
-	if (rule.repeat !== 'yearly' && rule.repeat !== 'once') throw new ValidationError('repeat', `"${rule.repeat}" is not "yearly" or "once"`);
+	if (rule.repeat !== 'yearly' && rule.repeat !== 'once')
+		throw new ValidationError('repeat', `"${rule.repeat}" is not "yearly" or "once"`);
 	if (!Number.isInteger(rule.offsetDays) || Math.abs(rule.offsetDays) > 3660) {
-		throw new ValidationError('offsetDays', `Offset days must be a whole number between -3660 and 3660, got ${rule.offsetDays}`);
+		throw new ValidationError(
+			'offsetDays',
+			`Offset days must be a whole number between -3660 and 3660, got ${rule.offsetDays}`,
+		);
 	}
-	if (!Number.isInteger(rule.hour) || rule.hour < 0 || rule.hour > 23) throw new ValidationError('hour', `Hour must be 0-23, got ${rule.hour}`);
-	if (!Number.isInteger(rule.minute) || rule.minute < 0 || rule.minute > 59) throw new ValidationError('minute', `Minute must be 0-59, got ${rule.minute}`);
+	if (!Number.isInteger(rule.hour) || rule.hour < 0 || rule.hour > 23)
+		throw new ValidationError('hour', `Hour must be 0-23, got ${rule.hour}`);
+	if (!Number.isInteger(rule.minute) || rule.minute < 0 || rule.minute > 59)
+		throw new ValidationError('minute', `Minute must be 0-59, got ${rule.minute}`);
 	if (rule.leapDay !== undefined && rule.leapDay !== 'feb28' && rule.leapDay !== 'mar1') {
 		throw new ValidationError('leapDay', `"${rule.leapDay}" is not "feb28" or "mar1"`);
 	}
@@ -131,7 +141,11 @@ export function checkDateRule(rule: DateRule): DateRule {
 function occurrenceFor(rule: DateRule, date: CalendarDate, zone: string, year: number | undefined): Occurrence {
 	const base = year === undefined ? date : anniversaryDate(date, year, rule.leapDay);
 	const day = addDays(base, rule.offsetDays);
-	return { key: year === undefined ? 'once' : String(year), date: day, fireAt: localTimeToInstant(day, rule.hour, rule.minute, zone) };
+	return {
+		key: year === undefined ? 'once' : String(year),
+		date: day,
+		fireAt: localTimeToInstant(day, rule.hour, rule.minute, zone),
+	};
 }
 
 /** Candidate occurrences around an instant, oldest first (anniversaries start the year after the date). */
@@ -140,7 +154,8 @@ function candidates(rule: DateRule, date: CalendarDate, zone: string, aroundMs: 
 	const shiftYears = Math.ceil(Math.abs(rule.offsetDays) / 365) + 1;
 	const year = DateTime.fromMillis(aroundMs, { zone: 'UTC' }).year;
 	const out: Occurrence[] = [];
-	for (let y = Math.max(date.year + 1, year - shiftYears); y <= year + shiftYears; y++) out.push(occurrenceFor(rule, date, zone, y));
+	for (let y = Math.max(date.year + 1, year - shiftYears); y <= year + shiftYears; y++)
+		out.push(occurrenceFor(rule, date, zone, y));
 	return out;
 }
 
@@ -171,7 +186,9 @@ export function isAnniversaryOn(date: CalendarDate, ms: number, zone: string, le
 /** Whole days from the date to the local day of `ms` (negative when the date is later). */
 export function daysSince(date: CalendarDate, ms: number, zone: string): number {
 	const today = localDate(ms, zone);
-	return Math.round((Date.UTC(today.year, today.month - 1, today.day) - Date.UTC(date.year, date.month - 1, date.day)) / DAY);
+	return Math.round(
+		(Date.UTC(today.year, today.month - 1, today.day) - Date.UTC(date.year, date.month - 1, date.day)) / DAY,
+	);
 }
 
 /** A daily local window such as 09:00-18:00 on weekdays (1 = Monday ... 7 = Sunday). */
@@ -182,11 +199,19 @@ export interface LocalWindow {
 }
 
 export function checkWindow(window: LocalWindow): LocalWindow {
-	for (const [field, value] of [['startHour', window.startHour], ['endHour', window.endHour]] as const) {
-		if (!Number.isInteger(value) || value < 0 || value > 24) throw new ValidationError(field, `${field} must be 0-24, got ${value}`);
+	for (const [field, value] of [
+		['startHour', window.startHour],
+		['endHour', window.endHour],
+	] as const) {
+		if (!Number.isInteger(value) || value < 0 || value > 24)
+			throw new ValidationError(field, `${field} must be 0-24, got ${value}`);
 	}
-	if (window.startHour === window.endHour) throw new ValidationError('endHour', 'The window is empty: start and end hours are equal');
-	if (window.weekdays && (window.weekdays.length === 0 || window.weekdays.some((d) => !Number.isInteger(d) || d < 1 || d > 7))) {
+	if (window.startHour === window.endHour)
+		throw new ValidationError('endHour', 'The window is empty: start and end hours are equal');
+	if (
+		window.weekdays &&
+		(window.weekdays.length === 0 || window.weekdays.some((d) => !Number.isInteger(d) || d < 1 || d > 7))
+	) {
 		throw new ValidationError('weekdays', 'Weekdays are 1 (Monday) to 7 (Sunday), at least one');
 	}
 	return window;
@@ -194,7 +219,9 @@ export function checkWindow(window: LocalWindow): LocalWindow {
 
 function hourInWindow(hour: number, window: LocalWindow): boolean {
 	// A window may wrap midnight (22-6).
-	return window.startHour < window.endHour ? hour >= window.startHour && hour < window.endHour : hour >= window.startHour || hour < window.endHour;
+	return window.startHour < window.endHour
+		? hour >= window.startHour && hour < window.endHour
+		: hour >= window.startHour || hour < window.endHour;
 }
 
 /** Whether `ms` falls in the local window. */

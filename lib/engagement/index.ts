@@ -42,7 +42,11 @@ export interface TagRequest {
 
 /** A checked tier configuration as set_tier reads it. */
 function tierSettings(config: Required<TierConfig>): string {
-	return JSON.stringify({ names: config.names, bounds: config.boundaryDays.map((d) => Math.round(d * DAY)), events: config.interactionEvents });
+	return JSON.stringify({
+		names: config.names,
+		bounds: config.boundaryDays.map((d) => Math.round(d * DAY)),
+		events: config.interactionEvents,
+	});
 }
 
 export interface WholeBaseRun {
@@ -62,13 +66,22 @@ export function checkTierConfig(config: TierConfig): Required<TierConfig> {
 	if (new Set(names).size !== names.length) throw new ValidationError('tierNames', 'Tier names must be different');
 	const days = config.boundaryDays;
 	if (!Array.isArray(days) || days.length !== names.length - 1) {
-		throw new ValidationError('boundaryDays', `${names.length} tiers need ${names.length - 1} boundaries (days), got ${Array.isArray(days) ? days.length : 'none'}`);
+		throw new ValidationError(
+			'boundaryDays',
+			`${names.length} tiers need ${names.length - 1} boundaries (days), got ${Array.isArray(days) ? days.length : 'none'}`,
+		);
 	}
 	days.forEach((d, i) => {
-		if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0) throw new ValidationError('boundaryDays', `Boundary ${i + 1} must be a positive number of days, got ${String(d)}`);
+		if (typeof d !== 'number' || !Number.isFinite(d) || d <= 0)
+			throw new ValidationError(
+				'boundaryDays',
+				`Boundary ${i + 1} must be a positive number of days, got ${String(d)}`,
+			);
 		if (i > 0 && d <= days[i - 1]) throw new ValidationError('boundaryDays', 'Boundaries must increase (e.g. 30, 60)');
 	});
-	const events = (config.interactionEvents ?? []).map((e) => checkName('interactionEvents', e, LIMITS.eventNameLength, 'Event name'));
+	const events = (config.interactionEvents ?? []).map((e) =>
+		checkName('interactionEvents', e, LIMITS.eventNameLength, 'Event name'),
+	);
 	return { names, boundaryDays: [...days], interactionEvents: events };
 }
 
@@ -80,9 +93,16 @@ export class EngagementTagger {
 	constructor(private readonly store: ContactStore) {}
 
 	/** Re-tiers the given contacts now; one round trip per batch. Bad settings throw (they concern every contact). */
-	async tag(contactIds: string[], config: TierConfig = DEFAULT_TIERS, context: ChangeContext = {}): Promise<Array<Result<TierResult>>> {
+	async tag(
+		contactIds: string[],
+		config: TierConfig = DEFAULT_TIERS,
+		context: ChangeContext = {},
+	): Promise<Array<Result<TierResult>>> {
 		checkTierConfig(config);
-		return this.tagEach(contactIds.map((contactId) => ({ contactId, config, chain: context.chain })), context.source);
+		return this.tagEach(
+			contactIds.map((contactId) => ({ contactId, config, chain: context.chain })),
+			context.source,
+		);
 	}
 
 	/**
@@ -131,13 +151,22 @@ export class EngagementTagger {
 			},
 			answer: (answer, _index, contactId) => {
 				const [tier, previous, changed, lastInteraction] = answer as [string, string | null, number, number | null];
-				return { contactId, tier, previous, changed: changed === 1, lastInteractionAt: lastInteraction === null ? null : new Date(lastInteraction).toISOString() };
+				return {
+					contactId,
+					tier,
+					previous,
+					changed: changed === 1,
+					lastInteractionAt: lastInteraction === null ? null : new Date(lastInteraction).toISOString(),
+				};
 			},
 		});
 	}
 
 	private stateKey(runName: string, config: Required<TierConfig>): string {
-		const signature = createHash('sha1').update(JSON.stringify([config.names, config.boundaryDays])).digest('hex').slice(0, 10);
+		const signature = createHash('sha1')
+			.update(JSON.stringify([config.names, config.boundaryDays]))
+			.digest('hex')
+			.slice(0, 10);
 		return this.store.keys.global('eng', `${runName}:${signature}`);
 	}
 
@@ -157,12 +186,21 @@ export class EngagementTagger {
 	async runWholeBase(
 		runName: string,
 		config: TierConfig = DEFAULT_TIERS,
-		options: { pageSize?: number; context?: ChangeContext; keepChanges?: boolean; onPage?: (changed: TierResult[]) => void | Promise<void> } = {},
+		options: {
+			pageSize?: number;
+			context?: ChangeContext;
+			keepChanges?: boolean;
+			onPage?: (changed: TierResult[]) => void | Promise<void>;
+		} = {},
 	): Promise<WholeBaseRun> {
 		const { store } = this;
 		const checked = checkTierConfig(config);
 		if (checked.interactionEvents.length > 0) {
-			throw new ValidationError('interactionEvents', 'A whole-base run uses the store\'s activity index; choose interaction events only when tagging per contact', 'Record events that must not count with activity: false instead.');
+			throw new ValidationError(
+				'interactionEvents',
+				"A whole-base run uses the store's activity index; choose interaction events only when tagging per contact",
+				'Record events that must not count with activity: false instead.',
+			);
 		}
 		const name = checkName('runName', runName, 200, 'Run name');
 		const pageSize = options.pageSize ?? 500;
@@ -174,7 +212,10 @@ export class EngagementTagger {
 		const ranges: Array<[string, number]> =
 			prev === null
 				? [['-inf', now]]
-				: [[`(${prev}`, now], ...checked.boundaryDays.map((d): [string, number] => [`(${prev - d * DAY}`, now - d * DAY])];
+				: [
+						[`(${prev}`, now],
+						...checked.boundaryDays.map((d): [string, number] => [`(${prev - d * DAY}`, now - d * DAY]),
+					];
 		const settings = [tierSettings(checked)];
 		const chain = chainJson(options.context?.chain);
 		const changed: TierResult[] = [];
@@ -184,7 +225,9 @@ export class EngagementTagger {
 			await Promise.all(
 				Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 					for (let offset = 0; ; offset += pageSize) {
-						const ids = await store.call((r) => r.zrangebyscore(store.keys.index(shard, 'act'), min, max, 'LIMIT', offset, pageSize));
+						const ids = await store.call((r) =>
+							r.zrangebyscore(store.keys.index(shard, 'act'), min, max, 'LIMIT', offset, pageSize),
+						);
 						if (ids.length === 0) break;
 						examined += ids.length;
 						const results = await this.apply(
@@ -202,6 +245,12 @@ export class EngagementTagger {
 			);
 		}
 		await store.call((r) => r.hset(key, 'lastRunAt', String(now)));
-		return { changed, examined, firstRun: prev === null, previousRunAt: prev === null ? null : new Date(prev).toISOString(), ranAt: new Date(now).toISOString() };
+		return {
+			changed,
+			examined,
+			firstRun: prev === null,
+			previousRunAt: prev === null ? null : new Date(prev).toISOString(),
+			ranAt: new Date(now).toISOString(),
+		};
 	}
 }

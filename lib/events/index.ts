@@ -24,7 +24,11 @@ export const SYSTEM_EVENTS = {
 } as const;
 
 /** System events that are also an interaction of the contact (they move "last activity"). */
-const INTERACTIONS = new Set<string>([SYSTEM_EVENTS.emailOpened, SYSTEM_EVENTS.emailClicked, SYSTEM_EVENTS.emailReplied]);
+const INTERACTIONS = new Set<string>([
+	SYSTEM_EVENTS.emailOpened,
+	SYSTEM_EVENTS.emailClicked,
+	SYSTEM_EVENTS.emailReplied,
+]);
 
 export interface EventInput {
 	contactId: string;
@@ -69,10 +73,15 @@ export class Events {
 			const contactId = checkContactId(input?.contactId);
 			const name = checkName('name', input.name, LIMITS.eventNameLength, 'Event name');
 			if (name.startsWith('$') && !allowSystem) {
-				throw new ValidationError('name', `Event names starting with "$" are reserved for the pack's own events ("${name}")`);
+				throw new ValidationError(
+					'name',
+					`Event names starting with "$" are reserved for the pack's own events ("${name}")`,
+				);
 			}
 			const idempotencyKey =
-				input.idempotencyKey === undefined || input.idempotencyKey === '' ? '' : checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
+				input.idempotencyKey === undefined || input.idempotencyKey === ''
+					? ''
+					: checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
 			const request = {
 				id: contactId,
 				now,
@@ -86,9 +95,11 @@ export class Events {
 				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
 				limits: store.limits,
 			};
-			const raw = await store.run<string>(scripts.recordEvent, [store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))], [
-				JSON.stringify(request),
-			]);
+			const raw = await store.run<string>(
+				scripts.recordEvent,
+				[store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))],
+				[JSON.stringify(request)],
+			);
 			const out = JSON.parse(raw) as { duplicate: boolean; eventId?: string; created?: boolean };
 			return { contactId, duplicate: out.duplicate, eventId: out.eventId, contactCreated: out.created ?? false };
 		});
@@ -101,12 +112,21 @@ export class Events {
 	}
 
 	/** The contact's own history, newest first. */
-	async history(contactId: string, limit = 50): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
+	async history(
+		contactId: string,
+		limit = 50,
+	): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
 		const key = this.store.keys.contactKey(checkContactId(contactId), 'history');
 		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
 		return entries.map((entry) => {
 			const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
-			return { id: e.id, name: e.name, time: new Date(e.ts).toISOString(), source: e.source, properties: JSON.parse(e.props) };
+			return {
+				id: e.id,
+				name: e.name,
+				time: new Date(e.ts).toISOString(),
+				source: e.source,
+				properties: JSON.parse(e.props),
+			};
 		});
 	}
 }

@@ -4,7 +4,15 @@ import { ValidationError } from '../errors';
 import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
 import { bounceReason, isHardBounce, reasonOfText, type BounceReason } from './reasons';
 
-export const INBOUND_KINDS = ['hard_bounce', 'soft_bounce', 'complaint', 'auto_reply', 'unsubscribe', 'reply', 'other'] as const;
+export const INBOUND_KINDS = [
+	'hard_bounce',
+	'soft_bounce',
+	'complaint',
+	'auto_reply',
+	'unsubscribe',
+	'reply',
+	'other',
+] as const;
 export type InboundKind = (typeof INBOUND_KINDS)[number];
 
 export interface InboundMessage {
@@ -55,7 +63,10 @@ function addressIn(value: string | undefined | null): string | null {
 	if (!value) return null;
 	// "rfc822; user@example.com", "<user@example.com>", "user@example.com"
 	// A source route ("<@relay.example:user@example.com>") names the mailbox after its colon.
-	const text = (value.includes(';') ? value.slice(value.indexOf(';') + 1) : value).replace(/(^|[\s<])@[^:<>\s]+:/g, '$1');
+	const text = (value.includes(';') ? value.slice(value.indexOf(';') + 1) : value).replace(
+		/(^|[\s<])@[^:<>\s]+:/g,
+		'$1',
+	);
 	const match = /<?([^\s<>;",]+@[^\s<>;",]+?)>?(?:[\s,]|$)/.exec(text.trim() + ' ');
 	return match ? match[1].toLowerCase() : null;
 }
@@ -79,7 +90,13 @@ function bounceVerdict(
 	action = '',
 	context: { command?: string | null; diagnosticType?: string | null } = {},
 ): { kind: InboundKind; bounceReason: BounceReason; reason: string } {
-	const evidence = { status, diagnostic, action, command: context.command ?? smtpCommand(diagnostic ?? ''), diagnosticType: context.diagnosticType };
+	const evidence = {
+		status,
+		diagnostic,
+		action,
+		command: context.command ?? smtpCommand(diagnostic ?? ''),
+		diagnosticType: context.diagnosticType,
+	};
 	const reason = bounceReason(evidence);
 	const hard = isHardBounce(reason, evidence);
 	const words = reason.replace(/_/g, ' ');
@@ -93,7 +110,8 @@ function bounceVerdict(
 /** The SMTP command a report says the server answered: the last one it names ("in reply to RCPT TO", ">>> DATA"). */
 export function smtpCommand(text: string): string | null {
 	// Answers only given to RCPT TO.
-	if (/\[rcpt_to\]|does not like recipient|rcpt to response|smtp:rcpt|recipient address rejected/i.test(text)) return 'RCPT';
+	if (/\[rcpt_to\]|does not like recipient|rcpt to response|smtp:rcpt|recipient address rejected/i.test(text))
+		return 'RCPT';
 	// A session transcript (">>> RCPT To:<a>", "<<< 550 ..."): the command the first failure answered.
 	let sent: string | null = null;
 	for (const line of text.split(/\r?\n/)) {
@@ -101,7 +119,11 @@ export function smtpCommand(text: string): string | null {
 		if (command) sent = command[1].toUpperCase();
 		else if (sent && /^\s*<<<\s*[45]\d\d/.test(line)) return sent;
 	}
-	const named = [...text.matchAll(/(?:in reply to|after|>>>|did not like our|while sending|command:?|-{3,}\s*smtp command)\s*(?:the\s+)?(?:end of\s+)?(rcpt|data|mail|ehlo|helo)\b/gi)];
+	const named = [
+		...text.matchAll(
+			/(?:in reply to|after|>>>|did not like our|while sending|command:?|-{3,}\s*smtp command)\s*(?:the\s+)?(?:end of\s+)?(rcpt|data|mail|ehlo|helo)\b/gi,
+		),
+	];
 	return named.length > 0 ? named[named.length - 1][1].toUpperCase() : null;
 }
 
@@ -123,8 +145,10 @@ function effectiveStatus(reported: string | null, diagnostic: string | null): st
 function embeddedHeaders(parts: MimePart[]): HeaderMap[] {
 	const out: HeaderMap[] = [];
 	for (const part of parts) {
-		if ((part.contentType === 'message/rfc822' || part.contentType === 'message/global') && part.children[0]) out.push(part.children[0].headers);
-		if (part.contentType === 'text/rfc822-headers' || part.contentType === 'message/rfc822-headers') out.push(parseHeaderBlock(part.body.toString('utf8')));
+		if ((part.contentType === 'message/rfc822' || part.contentType === 'message/global') && part.children[0])
+			out.push(part.children[0].headers);
+		if (part.contentType === 'text/rfc822-headers' || part.contentType === 'message/rfc822-headers')
+			out.push(parseHeaderBlock(part.body.toString('utf8')));
 	}
 	return out;
 }
@@ -134,7 +158,9 @@ function returnedHeaders(parts: MimePart[], text: string): HeaderMap[] {
 	const embedded = embeddedHeaders(parts);
 	if (embedded.length > 0) return embedded;
 	// mailparser shows an inline returned message as a From/Subject/Date/To summary in the text.
-	return parseFieldBlocks(Buffer.from(text, 'utf8')).filter((block) => (block.has('from') || block.has('subject')) && (block.has('to') || block.has('message-id')));
+	return parseFieldBlocks(Buffer.from(text, 'utf8')).filter(
+		(block) => (block.has('from') || block.has('subject')) && (block.has('to') || block.has('message-id')),
+	);
 }
 
 function originalIds(report: HeaderMap[], top: ParsedMail, extra: string[] = []): string[] {
@@ -195,10 +221,12 @@ const AUTO_SUBJECT = new RegExp(
 	'i',
 );
 
-const UNSUBSCRIBE_WORDS = /^(please\s+)?(unsubscribe|unsubscribe me|remove me|remove|stop|opt[- ]?out|abmelden|austragen|abbestellen|d(é|e)sabonner|d(é|e)sinscri(re|ption)|se d(é|e)sabonner|darse de baja|baja|cancelar suscripci(ó|o)n|uitschrijven|disiscrivi(mi)?|cancella iscrizione)\b/i;
+const UNSUBSCRIBE_WORDS =
+	/^(please\s+)?(unsubscribe|unsubscribe me|remove me|remove|stop|opt[- ]?out|abmelden|austragen|abbestellen|d(é|e)sabonner|d(é|e)sinscri(re|ption)|se d(é|e)sabonner|darse de baja|baja|cancelar suscripci(ó|o)n|uitschrijven|disiscrivi(mi)?|cancella iscrizione)\b/i;
 
 /** Requests phrased inside a short message ("Merci de me désabonner", "please take me off your list"). */
-const UNSUBSCRIBE_PHRASES = /(unsubscribe me|remove me from|take me off|no more (e-?mails|newsletters)|me d(é|e)sabonner|me d(é|e)sinscrire|mich (bitte )?(abmelden|austragen)|darme de baja|cancelar (mi )?suscripci(ó|o)n|uitschrijven)/i;
+const UNSUBSCRIBE_PHRASES =
+	/(unsubscribe me|remove me from|take me off|no more (e-?mails|newsletters)|me d(é|e)sabonner|me d(é|e)sinscrire|mich (bitte )?(abmelden|austragen)|darme de baja|cancelar (mi )?suscripci(ó|o)n|uitschrijven)/i;
 
 /** The reply's own words: drops quoted lines and everything after the usual "On ... wrote:" markers. */
 export function ownText(text: string): string {
@@ -214,7 +242,10 @@ export function ownText(text: string): string {
 		}
 		lines.push(line);
 	}
-	return lines.join('\n').replace(/\n{3,}/g, '\n\n').trim();
+	return lines
+		.join('\n')
+		.replace(/\n{3,}/g, '\n\n')
+		.trim();
 }
 
 function isAutoReply(mail: ParsedMail): string | null {
@@ -226,7 +257,8 @@ function isAutoReply(mail: ParsedMail): string | null {
 	}
 	const precedence = headerOf(mail, 'precedence');
 	if (precedence && /auto_reply/i.test(precedence)) return `Precedence: ${precedence}`;
-	if (headerOf(mail, 'x-ms-exchange-generated-message-source')?.includes('Mailbox Rules Agent')) return 'Exchange rule-generated message';
+	if (headerOf(mail, 'x-ms-exchange-generated-message-source')?.includes('Mailbox Rules Agent'))
+		return 'Exchange rule-generated message';
 	const subject = mail.subject ?? '';
 	if (AUTO_SUBJECT.test(subject)) return `Out-of-office subject "${subject.slice(0, 80)}"`;
 	return null;
@@ -244,7 +276,8 @@ const FAILURE_WORDS =
 	/(could ?n[o']t be delivered|cannot be delivered|undeliverable|undelivered mail|delivery (to the following recipients? )?(has )?failed|delivery (has )?failed|permanent (error|failure|fatal)|this is the mail system at host|qmail-send program|message (was|could) not (be )?delivered|unable to deliver|the following address(es)? (had|failed)|smtp error from remote|failed to deliver|not be delivered|delivery failure|delivery to .{1,80} failed|message you sent .{0,80}(rejected|not delivered|blocked)|did not reach the following recipient|had permanent fatal errors|no valid recipients|trouble delivering your message|not a member of (this|the) (mailing )?list|メールエラー|送信できませんでした|宛先不明)/i;
 
 /** Where a plain-text bounce starts quoting the returned message. */
-const RETURNED_MESSAGE = /^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
+const RETURNED_MESSAGE =
+	/^[ \t]*(-{2,}[ \t]*)?(this is a copy of (the|your) message|below this line is a copy of the message|(-{2,}[ \t]*|the )?original message( follows| headers|:?[ \t]*$)|returned message|unsent message below|included is a copy|message headers follow|(the )?headers of the original message)|^(Return-Path|Received|DKIM-Signature):[ \t]/im;
 
 /** A bounce's own explanation: its text before the returned message. */
 function bounceText(text: string): string {
@@ -271,7 +304,9 @@ const NOT_A_RECIPIENT = /^(postmaster|mailer-daemon|mail-daemon|mailerdaemon|abu
  */
 function recipientInText(text: string, own: Set<string>): string | null {
 	// Message-IDs and Received lines carry address-like tokens that are not recipients.
-	const lines = text.split(/\r?\n/).filter((line) => !/message-?id|\bid\s*<|^\s*(received|by|with|from)\b.*\b(smtp|esmtp|id)\b/i.test(line));
+	const lines = text
+		.split(/\r?\n/)
+		.filter((line) => !/message-?id|\bid\s*<|^\s*(received|by|with|from)\b.*\b(smtp|esmtp|id)\b/i.test(line));
 	const body = lines.join('\n');
 	const acceptable = (address: string | undefined) => {
 		const a = address?.toLowerCase();
@@ -314,7 +349,14 @@ function segmentOf(text: string, recipient: string | null): string {
 }
 
 /** Amazon SES notifications mailed by SNS (bounce, complaint, delivery), JSON alone or in an SNS envelope. */
-function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'> & { originalMessageIds: string[] }) | null {
+function sesNotification(
+	text: string,
+):
+	| (Pick<
+			InboundMessage,
+			'kind' | 'reason' | 'recipient' | 'status' | 'diagnostic' | 'feedbackType' | 'bounceReason'
+	  > & { originalMessageIds: string[] })
+	| null {
 	if (!/"(notificationType|eventType)"\s*:|"Type"\s*:\s*"Notification"/.test(text)) return null;
 	const block = text.slice(text.indexOf('{'), text.lastIndexOf('}') + 1);
 	let json: Record<string, unknown> | null = null;
@@ -330,25 +372,58 @@ function sesNotification(text: string): (Pick<InboundMessage, 'kind' | 'reason' 
 	}
 	if (!json) return null;
 	const type = String(json.notificationType ?? json.eventType ?? '');
-	const mail = (json.mail ?? {}) as { commonHeaders?: { messageId?: string }; headers?: Array<{ name: string; value: string }> };
-	const ids = messageIds(mail.commonHeaders?.messageId ?? mail.headers?.find((h) => /^message-id$/i.test(h.name))?.value);
+	const mail = (json.mail ?? {}) as {
+		commonHeaders?: { messageId?: string };
+		headers?: Array<{ name: string; value: string }>;
+	};
+	const ids = messageIds(
+		mail.commonHeaders?.messageId ?? mail.headers?.find((h) => /^message-id$/i.test(h.name))?.value,
+	);
 	const common = { originalMessageIds: ids, status: null, diagnostic: null, feedbackType: null, bounceReason: null };
 	if (type === 'Bounce') {
-		const bounce = (json.bounce ?? {}) as { bounceType?: string; bounceSubType?: string; bouncedRecipients?: Array<{ emailAddress?: string; status?: string; diagnosticCode?: string; action?: string }> };
+		const bounce = (json.bounce ?? {}) as {
+			bounceType?: string;
+			bounceSubType?: string;
+			bouncedRecipients?: Array<{ emailAddress?: string; status?: string; diagnosticCode?: string; action?: string }>;
+		};
 		const rcpt = bounce.bouncedRecipients?.[0] ?? {};
 		const diagnostic = rcpt.diagnosticCode || null;
 		const status = effectiveStatus(STATUS.exec(rcpt.status ?? '')?.[0] ?? null, diagnostic);
 		// SES's own sub-type (NoEmail, MailboxFull, ...) speaks when the server's answer is missing.
-		const words = diagnostic ?? `${bounce.bounceType ?? ''} ${(bounce.bounceSubType ?? '').replace(/NoEmail/, 'no such address').replace(/([a-z])([A-Z])/g, '$1 $2')}`;
+		const words =
+			diagnostic ??
+			`${bounce.bounceType ?? ''} ${(bounce.bounceSubType ?? '').replace(/NoEmail/, 'no such address').replace(/([a-z])([A-Z])/g, '$1 $2')}`;
 		const verdict = bounceVerdict(status, words, bounce.bounceType === 'Transient' ? 'delayed' : '');
-		return { ...common, ...verdict, reason: `${verdict.reason}; Amazon SES notification`, recipient: addressIn(rcpt.emailAddress), status, diagnostic };
+		return {
+			...common,
+			...verdict,
+			reason: `${verdict.reason}; Amazon SES notification`,
+			recipient: addressIn(rcpt.emailAddress),
+			status,
+			diagnostic,
+		};
 	}
 	if (type === 'Complaint') {
-		const complaint = (json.complaint ?? {}) as { complainedRecipients?: Array<{ emailAddress?: string }>; complaintFeedbackType?: string };
+		const complaint = (json.complaint ?? {}) as {
+			complainedRecipients?: Array<{ emailAddress?: string }>;
+			complaintFeedbackType?: string;
+		};
 		const feedbackType = (complaint.complaintFeedbackType ?? 'abuse').toLowerCase();
-		return { ...common, kind: 'complaint', reason: `Amazon SES complaint notification (${feedbackType})`, recipient: addressIn(complaint.complainedRecipients?.[0]?.emailAddress), feedbackType };
+		return {
+			...common,
+			kind: 'complaint',
+			reason: `Amazon SES complaint notification (${feedbackType})`,
+			recipient: addressIn(complaint.complainedRecipients?.[0]?.emailAddress),
+			feedbackType,
+		};
 	}
-	if (type === 'Delivery') return { ...common, kind: 'other', reason: 'Amazon SES delivery notification: delivered, not a bounce', recipient: null };
+	if (type === 'Delivery')
+		return {
+			...common,
+			kind: 'other',
+			reason: 'Amazon SES delivery notification: delivered, not a bounce',
+			recipient: null,
+		};
 	return null;
 }
 
@@ -361,7 +436,12 @@ export interface ParsedMailItem {
 	attachments: Array<{ contentType: string; filename?: string; content: Buffer }>;
 }
 
-const REBUILT_HEADERS_SKIPPED = new Set(['content-type', 'content-transfer-encoding', 'mime-version', 'content-disposition']);
+const REBUILT_HEADERS_SKIPPED = new Set([
+	'content-type',
+	'content-transfer-encoding',
+	'mime-version',
+	'content-disposition',
+]);
 
 /**
  * Rebuilds a raw MIME message from a parsed item, so it can be classified like any other: the
@@ -370,7 +450,11 @@ const REBUILT_HEADERS_SKIPPED = new Set(['content-type', 'content-transfer-encod
  */
 export function rebuildMessage(item: ParsedMailItem): Buffer {
 	if (!item || typeof item.headers !== 'object' || item.headers === null || Object.keys(item.headers).length === 0) {
-		throw new ValidationError('headers', 'The item has no "headers" object', 'Use the Email Trigger (IMAP) with Format "Resolved", or give the raw message.');
+		throw new ValidationError(
+			'headers',
+			'The item has no "headers" object',
+			'Use the Email Trigger (IMAP) with Format "Resolved", or give the raw message.',
+		);
 	}
 	const boundary = `----ma-rebuilt-${createHash('sha256').update(JSON.stringify(item.headers)).digest('hex').slice(0, 24)}`;
 	const lines: string[] = [];
@@ -379,17 +463,37 @@ export function rebuildMessage(item: ParsedMailItem): Buffer {
 		lines.push(line.includes(':') ? line.replace(/\r?\n(?![ \t])/g, '\r\n ') : `${name}: ${line}`);
 	}
 	const isReport = item.attachments.some((a) => /^message\/(feedback-report|delivery-status)/i.test(a.contentType));
-	const reportType = item.attachments.some((a) => /^message\/feedback-report/i.test(a.contentType)) ? 'feedback-report' : 'delivery-status';
-	lines.push('MIME-Version: 1.0', `Content-Type: ${isReport ? `multipart/report; report-type=${reportType}` : 'multipart/mixed'}; boundary="${boundary}"`, '');
+	const reportType = item.attachments.some((a) => /^message\/feedback-report/i.test(a.contentType))
+		? 'feedback-report'
+		: 'delivery-status';
+	lines.push(
+		'MIME-Version: 1.0',
+		`Content-Type: ${isReport ? `multipart/report; report-type=${reportType}` : 'multipart/mixed'}; boundary="${boundary}"`,
+		'',
+	);
 	const part = (contentType: string, content: Buffer) =>
-		Buffer.from([`--${boundary}`, `Content-Type: ${contentType}`, 'Content-Transfer-Encoding: base64', '', ...(content.toString('base64').match(/.{1,76}/g) ?? []), ''].join('\r\n'), 'ascii');
+		Buffer.from(
+			[
+				`--${boundary}`,
+				`Content-Type: ${contentType}`,
+				'Content-Transfer-Encoding: base64',
+				'',
+				...(content.toString('base64').match(/.{1,76}/g) ?? []),
+				'',
+			].join('\r\n'),
+			'ascii',
+		);
 	const chunks: Buffer[] = [Buffer.from(lines.join('\r\n') + '\r\n', 'utf8')];
 	if (item.text) chunks.push(part('text/plain; charset=utf-8', Buffer.from(item.text, 'utf8')));
 	if (item.html) chunks.push(part('text/html; charset=utf-8', Buffer.from(item.html, 'utf8')));
 	for (const attachment of item.attachments) {
 		// message/* parts may not be base64-encoded (RFC 2046); they go in as they are.
 		if (/^message\//i.test(attachment.contentType)) {
-			chunks.push(Buffer.from(`--${boundary}\r\nContent-Type: ${attachment.contentType}\r\n\r\n`, 'ascii'), attachment.content, Buffer.from('\r\n', 'ascii'));
+			chunks.push(
+				Buffer.from(`--${boundary}\r\nContent-Type: ${attachment.contentType}\r\n\r\n`, 'ascii'),
+				attachment.content,
+				Buffer.from('\r\n', 'ascii'),
+			);
 		} else chunks.push(part(attachment.contentType || 'application/octet-stream', attachment.content));
 	}
 	chunks.push(Buffer.from(`--${boundary}--\r\n`, 'ascii'));
@@ -398,15 +502,24 @@ export function rebuildMessage(item: ParsedMailItem): Buffer {
 
 /** Parses a raw message with mailparser and classifies it. */
 export async function parseInbound(raw: Buffer | string, options: ClassifyOptions = {}): Promise<InboundMessage> {
-	if (typeof raw !== 'string' && !Buffer.isBuffer(raw)) throw new ValidationError('rawMessage', 'The raw message must be text or binary data');
+	if (typeof raw !== 'string' && !Buffer.isBuffer(raw))
+		throw new ValidationError('rawMessage', 'The raw message must be text or binary data');
 	const buffer = typeof raw === 'string' ? Buffer.from(maybeBase64(raw), 'utf8') : raw;
-	if (buffer.length === 0 || buffer.toString('latin1').trim() === '') throw new ValidationError('rawMessage', 'The raw message is empty');
+	if (buffer.length === 0 || buffer.toString('latin1').trim() === '')
+		throw new ValidationError('rawMessage', 'The raw message is empty');
 	if (buffer.length > MAX_RAW_BYTES) {
-		throw new ValidationError('rawMessage', `The message is ${Math.round(buffer.length / 1048576)} MB; the limit is ${MAX_RAW_BYTES / 1048576} MB`);
+		throw new ValidationError(
+			'rawMessage',
+			`The message is ${Math.round(buffer.length / 1048576)} MB; the limit is ${MAX_RAW_BYTES / 1048576} MB`,
+		);
 	}
 	const head = buffer.subarray(0, 16384).toString('latin1');
 	if (!/^[!-9;-~]+:/m.test(head.split(/\r?\n\r?\n/)[0] ?? '')) {
-		throw new ValidationError('rawMessage', 'This is not an e-mail message: it has no header lines', 'Give the full message source (RFC 5322), headers included, e.g. an .eml file.');
+		throw new ValidationError(
+			'rawMessage',
+			'This is not an e-mail message: it has no header lines',
+			'Give the full message source (RFC 5322), headers included, e.g. an .eml file.',
+		);
 	}
 	let mail: ParsedMail;
 	try {
@@ -414,7 +527,11 @@ export async function parseInbound(raw: Buffer | string, options: ClassifyOption
 	} catch (error) {
 		// mailparser's splitter refuses messages with more MIME parts than it reads (EMAXLEN).
 		if ((error as { code?: string }).code === 'EMAXLEN') {
-			throw new ValidationError('rawMessage', `The message has more than ${MAX_MIME_NODES} MIME parts; the limit is ${MAX_MIME_NODES}`, 'Bounces, complaints and replies have a handful of parts: check the input is a single message.');
+			throw new ValidationError(
+				'rawMessage',
+				`The message has more than ${MAX_MIME_NODES} MIME parts; the limit is ${MAX_MIME_NODES}`,
+				'Bounces, complaints and replies have a handful of parts: check the input is a single message.',
+			);
 		}
 		throw error;
 	}
@@ -425,7 +542,12 @@ export async function parseInbound(raw: Buffer | string, options: ClassifyOption
 /** A raw message given as base64 text (as some webhooks and n8n expressions carry it). */
 function maybeBase64(text: string): string {
 	const compact = text.trim();
-	if (compact.length < 40 || /[:\s]/.test(compact.slice(0, 200).replace(/\r?\n/g, '')) || !/^[A-Za-z0-9+/=\r\n_-]+$/.test(compact)) return text;
+	if (
+		compact.length < 40 ||
+		/[:\s]/.test(compact.slice(0, 200).replace(/\r?\n/g, '')) ||
+		!/^[A-Za-z0-9+/=\r\n_-]+$/.test(compact)
+	)
+		return text;
 	const decoded = Buffer.from(compact.replace(/-/g, '+').replace(/_/g, '/'), 'base64').toString('utf8');
 	return /^[!-9;-~]+:/m.test(decoded) ? decoded : text;
 }
@@ -451,9 +573,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	// Spam complaint: ARF (RFC 5965), as Yahoo, AOL, Microsoft JMRP and others send it.
 	// Hotmail/Outlook.com (JMRP without ARF) send the complained-about message with a plain subject.
 	const feedback = parts.find((p) => p.contentType === 'message/feedback-report');
-	const plainComplaint = /^\s*complaint about message from /i.test(base.subject) && returnedHeaders(parts, mail.text ?? '').length > 0;
+	const plainComplaint =
+		/^\s*complaint about message from /i.test(base.subject) && returnedHeaders(parts, mail.text ?? '').length > 0;
 	if (feedback || reportType === 'feedback-report' || plainComplaint) {
-		const fields = feedback ? parseFieldBlocks(feedback.body)[0] ?? new Map() : new Map<string, string[]>();
+		const fields = feedback ? (parseFieldBlocks(feedback.body)[0] ?? new Map()) : new Map<string, string[]>();
 		const original = returnedHeaders(parts, mail.text ?? '');
 		// Providers that redact the recipient (AOL: Redacted-Address) leave only the Message-ID to match on.
 		const redacted = addressIn(header(fields, 'redacted-address'));
@@ -472,7 +595,13 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			recipient,
 			feedbackType,
 			// Some reports name the Message-ID only in their human-readable text (AOL: "message-id of ...").
-			originalMessageIds: originalIds(original, mail, [...(mail.text ?? '').matchAll(/message-id (?:of|is|was)\s*<?([^\s<>]+@[^\s<>]+?)>?(?=[\s,;]|$)/gi)].map((m) => m[1])),
+			originalMessageIds: originalIds(
+				original,
+				mail,
+				[...(mail.text ?? '').matchAll(/message-id (?:of|is|was)\s*<?([^\s<>]+@[^\s<>]+?)>?(?=[\s,;]|$)/gi)].map(
+					(m) => m[1],
+				),
+			),
 		};
 	}
 
@@ -481,7 +610,9 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const text =
 		mail.text ||
 		parts
-			.filter((p) => p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')))
+			.filter(
+				(p) => p.children.length === 0 && (p.contentType === 'text/plain' || p.contentType.startsWith('multipart/')),
+			)
 			.map((p) => p.body.toString('utf8'))
 			.join('\n');
 
@@ -491,9 +622,17 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 
 	// Delivery status notification (RFC 3464); some gateways (and mail rebuilt from a parsed item)
 	// carry the report fields inline in the text instead of a message/delivery-status part.
-	const dsn = parts.find((p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status');
-	const inlineBlocks = dsn ? [] : parseFieldBlocks(Buffer.from(text, 'utf8')).filter((b) => b.has('final-recipient') && (b.has('action') || b.has('status')));
-	const [perMessage, ...recipientBlocks] = dsn ? parseFieldBlocks(dsn.body) : [new Map<string, string[]>(), ...inlineBlocks];
+	const dsn = parts.find(
+		(p) => p.contentType === 'message/delivery-status' || p.contentType === 'message/global-delivery-status',
+	);
+	const inlineBlocks = dsn
+		? []
+		: parseFieldBlocks(Buffer.from(text, 'utf8')).filter(
+				(b) => b.has('final-recipient') && (b.has('action') || b.has('status')),
+			);
+	const [perMessage, ...recipientBlocks] = dsn
+		? parseFieldBlocks(dsn.body)
+		: [new Map<string, string[]>(), ...inlineBlocks];
 	const blocks = recipientBlocks.length > 0 ? recipientBlocks : perMessage ? [perMessage] : [];
 	// A report without any per-recipient field ("Delivery report unavailable") is read like a plain-text bounce below.
 	if (blocks.some((b) => ['final-recipient', 'original-recipient', 'action', 'status'].some((field) => b.has(field)))) {
@@ -519,11 +658,22 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const original = originalIds(returnedHeaders(parts, text), mail);
 		const notFailed = /^(delivered|relayed|expanded|deliverable)$/.test(action) || status?.startsWith('2');
 		if (!failed || notFailed || (!status && !diagnostic && !/^(failed|delayed)$/.test(action))) {
-			return { ...base, kind: 'other', reason: `Delivery report without a failure (Action: ${action || 'none'})`, recipient, status, diagnostic, originalMessageIds: original };
+			return {
+				...base,
+				kind: 'other',
+				reason: `Delivery report without a failure (Action: ${action || 'none'})`,
+				recipient,
+				status,
+				diagnostic,
+				originalMessageIds: original,
+			};
 		}
 		// Without the server's own words, the report's human-readable part says why.
 		const words = serverAnswer ?? (status && !/\.0$/.test(status) ? null : recipientSegment(explanation, recipient));
-		const verdict = bounceVerdict(status, words, action, { command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`), diagnosticType });
+		const verdict = bounceVerdict(status, words, action, {
+			command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`),
+			diagnosticType,
+		});
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
 
@@ -532,7 +682,9 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 	const failureText = bounceText(text);
 	const saysFailure = FAILURE_SUBJECT.test(base.subject) || FAILURE_WORDS.test(failureText);
 	if ((isMailerDaemon(from) && (saysFailure || /\b[45]\d\d\b/.test(failureText))) || (saysFailure && !mail.inReplyTo)) {
-		const ownAddresses = new Set([from, ...to, addressIn(headerOf(mail, 'return-path'))].filter((a): a is string => Boolean(a)));
+		const ownAddresses = new Set(
+			[from, ...to, addressIn(headerOf(mail, 'return-path'))].filter((a): a is string => Boolean(a)),
+		);
 		const recipient =
 			addressIn(headerOf(mail, 'x-failed-recipients')) ??
 			recipientInText(failureText, ownAddresses) ??
@@ -543,9 +695,17 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const about = recipientSegment(failureText, recipient);
 		const status = ownStatus(about) ?? ownStatus(failureText);
 		const diagnostic = failureText.replace(/\s+/g, ' ').trim().slice(0, 1000) || null;
-		const verdict = bounceVerdict(status, about, /(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) && !/(giving up|permanent)/i.test(failureText) ? 'delayed' : '', {
-			command: smtpCommand(failureText),
-		});
+		const verdict = bounceVerdict(
+			status,
+			about,
+			/(delayed|not yet been delivered|will (retry|keep trying|continue))/i.test(failureText + base.subject) &&
+				!/(giving up|permanent)/i.test(failureText)
+				? 'delayed'
+				: '',
+			{
+				command: smtpCommand(failureText),
+			},
+		);
 		return {
 			...base,
 			...verdict,
@@ -554,7 +714,11 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			status,
 			diagnostic,
 			// Plain-text bounces quote the original below a marker line; its Message-ID is there.
-			originalMessageIds: originalIds(embeddedHeaders(parts), mail, [...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1))),
+			originalMessageIds: originalIds(
+				embeddedHeaders(parts),
+				mail,
+				[...text.matchAll(/^Message-ID:\s*(<[^<>\s]+>)/gim)].map((m) => m[1].slice(1, -1)),
+			),
 		};
 	}
 
@@ -563,19 +727,68 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 
 	// Unsubscribe request: mail to an unsubscribe mailbox, or a short "unsubscribe" message.
 	const mailboxes = new Set((options.unsubscribeMailboxes ?? []).map((m) => m.trim().toLowerCase()).filter(Boolean));
-	const recipients = [...to, ...addresses(mail.cc), ...['delivered-to', 'x-original-to', 'envelope-to'].map((h) => addressIn(headerOf(mail, h))).filter((a): a is string => Boolean(a))];
-	const toMailbox = recipients.find((a) => mailboxes.has(a) || mailboxes.has(a.replace(/\+[^@]*@/, '@')) || /^unsubscribe([+-][^@]*)?@/.test(a));
+	const recipients = [
+		...to,
+		...addresses(mail.cc),
+		...['delivered-to', 'x-original-to', 'envelope-to']
+			.map((h) => addressIn(headerOf(mail, h)))
+			.filter((a): a is string => Boolean(a)),
+	];
+	const toMailbox = recipients.find(
+		(a) => mailboxes.has(a) || mailboxes.has(a.replace(/\+[^@]*@/, '@')) || /^unsubscribe([+-][^@]*)?@/.test(a),
+	);
 	const strippedSubject = base.subject.replace(/^\s*((re|aw|fw|fwd|wg|tr|sv|antw)\s*:\s*)+/i, '').trim();
 	// Apple Mail's unsubscribe button sends a message marked auto-replied: a request all the same.
 	const appleUnsubscribe = /^\s*true\s*$/i.test(headerOf(mail, 'x-apple-unsubscribe') ?? '');
 	const autoReason = appleUnsubscribe ? null : isAutoReply(mail);
 	if (!autoReason) {
-		if (toMailbox) return { ...base, kind: 'unsubscribe', reason: `Sent to the unsubscribe mailbox ${toMailbox}`, recipient: from, originalMessageIds: repliedTo, replyText };
-		if (appleUnsubscribe) return { ...base, kind: 'unsubscribe', reason: 'Apple Mail unsubscribe request (X-Apple-Unsubscribe)', recipient: from, originalMessageIds: repliedTo, replyText };
-		if (UNSUBSCRIBE_WORDS.test(strippedSubject) || (replyText.length <= 200 && (UNSUBSCRIBE_WORDS.test(replyText) || UNSUBSCRIBE_PHRASES.test(replyText)))) {
-			return { ...base, kind: 'unsubscribe', reason: 'Asks to unsubscribe', recipient: from, originalMessageIds: repliedTo, replyText };
+		if (toMailbox)
+			return {
+				...base,
+				kind: 'unsubscribe',
+				reason: `Sent to the unsubscribe mailbox ${toMailbox}`,
+				recipient: from,
+				originalMessageIds: repliedTo,
+				replyText,
+			};
+		if (appleUnsubscribe)
+			return {
+				...base,
+				kind: 'unsubscribe',
+				reason: 'Apple Mail unsubscribe request (X-Apple-Unsubscribe)',
+				recipient: from,
+				originalMessageIds: repliedTo,
+				replyText,
+			};
+		if (
+			UNSUBSCRIBE_WORDS.test(strippedSubject) ||
+			(replyText.length <= 200 && (UNSUBSCRIBE_WORDS.test(replyText) || UNSUBSCRIBE_PHRASES.test(replyText)))
+		) {
+			return {
+				...base,
+				kind: 'unsubscribe',
+				reason: 'Asks to unsubscribe',
+				recipient: from,
+				originalMessageIds: repliedTo,
+				replyText,
+			};
 		}
 	}
-	if (autoReason) return { ...base, kind: 'auto_reply', reason: autoReason, recipient: from, originalMessageIds: repliedTo, replyText };
-	return { ...base, kind: 'reply', reason: 'Written by a person', recipient: from, originalMessageIds: repliedTo, replyText };
+	if (autoReason)
+		return {
+			...base,
+			kind: 'auto_reply',
+			reason: autoReason,
+			recipient: from,
+			originalMessageIds: repliedTo,
+			replyText,
+		};
+	return {
+		...base,
+		kind: 'reply',
+		reason: 'Written by a person',
+		recipient: from,
+		originalMessageIds: repliedTo,
+		replyText,
+	};
 }

@@ -127,20 +127,23 @@ export class Inbound {
 			if (message.kind === 'other' || !lookupSend || message.originalMessageIds.length === 0) return null;
 			return lookupSend(message.originalMessageIds);
 		});
-		const contacts = await settleAll(messages, async (message, i): Promise<{ id: string | null; by: InboundOutcome['matchedBy']; match: SendMatch | null }> => {
-			const matched = matches[i];
-			if (!matched.ok) throw matched.error;
-			if (matched.value) return { id: matched.value.contactId, by: 'send', match: matched.value };
-			if (message.kind === 'other' || !message.recipient) return { id: null, by: null, match: null };
-			let email: string;
-			try {
-				email = normalizeEmail(message.recipient, 'recipient');
-			} catch {
-				return { id: null, by: null, match: null };
-			}
-			const id = await store.contacts.idForEmail(email);
-			return { id, by: id ? 'email' : null, match: null };
-		});
+		const contacts = await settleAll(
+			messages,
+			async (message, i): Promise<{ id: string | null; by: InboundOutcome['matchedBy']; match: SendMatch | null }> => {
+				const matched = matches[i];
+				if (!matched.ok) throw matched.error;
+				if (matched.value) return { id: matched.value.contactId, by: 'send', match: matched.value };
+				if (message.kind === 'other' || !message.recipient) return { id: null, by: null, match: null };
+				let email: string;
+				try {
+					email = normalizeEmail(message.recipient, 'recipient');
+				} catch {
+					return { id: null, by: null, match: null };
+				}
+				const id = await store.contacts.idForEmail(email);
+				return { id, by: id ? 'email' : null, match: null };
+			},
+		);
 
 		const now = store.now();
 		const recorded = await settleAll(messages, async (message, i) => {
@@ -170,7 +173,10 @@ export class Inbound {
 		// once, so the bounces of a contact that is not suppressed are soft ones).
 		const limit = options.softBounceLimit === false ? null : (options.softBounceLimit ?? DEFAULT_SOFT_BOUNCE_LIMIT);
 		if (limit && (!Number.isInteger(limit.count) || limit.count < 1 || !(limit.windowMs > 0))) {
-			throw new ValidationError('softBounceLimit', 'The soft bounce limit needs a count of at least 1 and a positive window');
+			throw new ValidationError(
+				'softBounceLimit',
+				'The soft bounce limit needs a count of at least 1 and a positive window',
+			);
 		}
 		const targets = await settleAll(messages, async (message, i): Promise<SubscriptionStatus | null> => {
 			const found = contacts[i];
@@ -185,7 +191,9 @@ export class Inbound {
 			const found = contacts[i];
 			const target = targets[i];
 			if (!found.ok || !found.value.id || !target.ok || !target.value) return null;
-			return (await store.call((r) => r.hget(store.keys.contact(found.value.id as string), 'status'))) as SubscriptionStatus | null;
+			return (await store.call((r) =>
+				r.hget(store.keys.contact(found.value.id as string), 'status'),
+			)) as SubscriptionStatus | null;
 		});
 
 		// Retried messages apply suppression again: it is idempotent, and the first try may have stopped before it.
@@ -194,13 +202,22 @@ export class Inbound {
 			const current = statuses[i];
 			const target = targets[i].ok ? (targets[i] as { value: SubscriptionStatus | null }).value : null;
 			if (!found.ok || !found.value.id || !target || !current.ok) return null;
-			const currentStrength = current.value && SUPPRESSED_STATUSES.includes(current.value) ? (STRENGTH[current.value] ?? 0) : 0;
-			return current.value === target || currentStrength >= (STRENGTH[target] ?? 0) ? null : { id: found.value.id, status: target };
+			const currentStrength =
+				current.value && SUPPRESSED_STATUSES.includes(current.value) ? (STRENGTH[current.value] ?? 0) : 0;
+			return current.value === target || currentStrength >= (STRENGTH[target] ?? 0)
+				? null
+				: { id: found.value.id, status: target };
 		});
 		const changes = await settleAll(suppress, async (s, i) => {
 			if (!s) return null;
 			const [result] = await store.contacts.change(
-				[{ id: s.id, subscription: { status: s.status, source: suppressionSource(source, messages[i]) }, context: { source, chain: options.chain } }],
+				[
+					{
+						id: s.id,
+						subscription: { status: s.status, source: suppressionSource(source, messages[i]) },
+						context: { source, chain: options.chain },
+					},
+				],
 				'update',
 			);
 			if (!result.ok) throw result.error;
@@ -209,7 +226,9 @@ export class Inbound {
 
 		return messages.map((message, i): Result<InboundOutcome> => {
 			for (const step of [contacts[i], recorded[i], targets[i], statuses[i], changes[i]]) if (!step.ok) return step;
-			const found = (contacts[i] as { value: { id: string | null; by: InboundOutcome['matchedBy']; match: SendMatch | null } }).value;
+			const found = (
+				contacts[i] as { value: { id: string | null; by: InboundOutcome['matchedBy']; match: SendMatch | null } }
+			).value;
 			const rec = (recorded[i] as { value: { duplicate: boolean; eventId?: string } | null }).value;
 			return {
 				ok: true,

@@ -86,7 +86,9 @@ function decodeBody(body: string, encoding: string | undefined): Buffer {
 			return Buffer.from(body.replace(/[^A-Za-z0-9+/=]/g, ''), 'base64');
 		case 'quoted-printable':
 			return Buffer.from(
-				body.replace(/=\r?\n/g, '').replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
+				body
+					.replace(/=\r?\n/g, '')
+					.replace(/=([0-9A-Fa-f]{2})/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16))),
 				'latin1',
 			);
 		default:
@@ -97,7 +99,11 @@ function decodeBody(body: string, encoding: string | undefined): Buffer {
 /** Parses a whole message (or an embedded one) into its part tree. */
 export function parseMime(raw: Buffer | string): MimePart {
 	const counter = { parts: 0 };
-	return parsePart(typeof raw === 'string' ? Buffer.from(raw, 'utf8').toString('latin1') : raw.toString('latin1'), 0, counter);
+	return parsePart(
+		typeof raw === 'string' ? Buffer.from(raw, 'utf8').toString('latin1') : raw.toString('latin1'),
+		0,
+		counter,
+	);
 }
 
 function parsePart(text: string, depth: number, counter: { parts: number }): MimePart {
@@ -112,7 +118,9 @@ function parsePart(text: string, depth: number, counter: { parts: number }): Mim
 
 	if (type.startsWith('multipart/') && params.boundary) {
 		// A boundary the body never uses (a rewritten header): the body's own first delimiter line.
-		const boundary = rawBody.includes('--' + params.boundary) ? params.boundary : (/^--([^\s-][^\r\n]{0,68}?)[ \t]*\r?$/m.exec(rawBody)?.[1] ?? params.boundary);
+		const boundary = rawBody.includes('--' + params.boundary)
+			? params.boundary
+			: (/^--([^\s-][^\r\n]{0,68}?)[ \t]*\r?$/m.exec(rawBody)?.[1] ?? params.boundary);
 		const delimiter = '--' + boundary;
 		// Lines before the first delimiter are the preamble, after the closing one the epilogue.
 		let current: string[] | undefined;

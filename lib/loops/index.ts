@@ -20,7 +20,13 @@ export interface LoopRules {
 	detectCycles: boolean;
 }
 
-export const DEFAULT_LOOP_RULES: LoopRules = { maxEntries: 1, windowMs: 86_400_000, cooldownMs: 0, maxDepth: 5, detectCycles: true };
+export const DEFAULT_LOOP_RULES: LoopRules = {
+	maxEntries: 1,
+	windowMs: 86_400_000,
+	cooldownMs: 0,
+	maxDepth: 5,
+	detectCycles: true,
+};
 
 export interface LoopCheckInput {
 	/** The contact id, or a custom key when `customKey` is true. */
@@ -55,21 +61,42 @@ export function checkChain(value: unknown, field = 'chain'): ChainLink[] {
 		try {
 			chain = JSON.parse(value);
 		} catch {
-			throw new ValidationError(field, 'The chain is not valid JSON', 'Map the trigger item\'s "$chain" (a list of {workflowId, executionId}).');
+			throw new ValidationError(
+				field,
+				'The chain is not valid JSON',
+				'Map the trigger item\'s "$chain" (a list of {workflowId, executionId}).',
+			);
 		}
 	}
-	if (!Array.isArray(chain) || chain.some((link) => !link || typeof link !== 'object' || typeof (link as ChainLink).workflowId !== 'string' && typeof (link as ChainLink).workflowId !== 'number')) {
-		throw new ValidationError(field, 'The chain must be a list of {workflowId, executionId}', 'Map the trigger item\'s "$chain".');
+	if (
+		!Array.isArray(chain) ||
+		chain.some(
+			(link) =>
+				!link ||
+				typeof link !== 'object' ||
+				(typeof (link as ChainLink).workflowId !== 'string' && typeof (link as ChainLink).workflowId !== 'number'),
+		)
+	) {
+		throw new ValidationError(
+			field,
+			'The chain must be a list of {workflowId, executionId}',
+			'Map the trigger item\'s "$chain".',
+		);
 	}
-	return (chain as ChainLink[]).map((link) => ({ workflowId: String(link.workflowId), ...(link.executionId !== undefined ? { executionId: String(link.executionId) } : {}) }));
+	return (chain as ChainLink[]).map((link) => ({
+		workflowId: String(link.workflowId),
+		...(link.executionId !== undefined ? { executionId: String(link.executionId) } : {}),
+	}));
 }
 
 function checkRules(rules: Partial<LoopRules> | undefined): LoopRules {
 	const r = { ...DEFAULT_LOOP_RULES, ...rules };
 	for (const field of ['maxEntries', 'windowMs', 'cooldownMs', 'maxDepth'] as const) {
-		if (!Number.isFinite(r[field]) || r[field] < 0) throw new ValidationError(field, `${field} must be a number of at least 0, got ${r[field]}`);
+		if (!Number.isFinite(r[field]) || r[field] < 0)
+			throw new ValidationError(field, `${field} must be a number of at least 0, got ${r[field]}`);
 	}
-	if (r.maxEntries > 0 && r.windowMs <= 0) throw new ValidationError('windowMs', 'A limit on entries needs a window longer than 0');
+	if (r.maxEntries > 0 && r.windowMs <= 0)
+		throw new ValidationError('windowMs', 'A limit on entries needs a window longer than 0');
 	return r;
 }
 
@@ -96,15 +123,30 @@ export class LoopGuard {
 			const depth = chain.length;
 			if (rules.detectCycles && chain.some((link) => link.workflowId === workflowId)) {
 				const path = [...chain.map((l) => l.workflowId), workflowId].join(' -> ');
-				return { allowed: false, reason: 'cycle', message: `Cycle: this workflow already handled this event's chain (${path})`, depth };
+				return {
+					allowed: false,
+					reason: 'cycle',
+					message: `Cycle: this workflow already handled this event's chain (${path})`,
+					depth,
+				};
 			}
 			if (rules.maxDepth > 0 && depth >= rules.maxDepth) {
-				return { allowed: false, reason: 'maxDepth', message: `The event came through ${depth} workflows; the limit is ${rules.maxDepth}`, depth };
+				return {
+					allowed: false,
+					reason: 'maxDepth',
+					message: `The event came through ${depth} workflows; the limit is ${rules.maxDepth}`,
+					depth,
+				};
 			}
 			if (rules.maxEntries === 0 && rules.cooldownMs === 0) return { allowed: true, depth };
 			let keys: string[];
 			if (input.customKey) {
-				const key = checkName('key', input.key === undefined || input.key === null ? input.key : String(input.key), 1000, 'Key');
+				const key = checkName(
+					'key',
+					input.key === undefined || input.key === null ? input.key : String(input.key),
+					1000,
+					'Key',
+				);
 				const record = store.keys.global('lg', `${scope}|${key}`);
 				keys = [record, record];
 			} else {
@@ -147,7 +189,10 @@ export function extendChain(raw: unknown, current?: ChainLink): ChainLink[] {
 			const workflowId = (link as { workflowId?: unknown })?.workflowId;
 			const executionId = (link as { executionId?: unknown })?.executionId;
 			if (typeof workflowId !== 'string' && typeof workflowId !== 'number') continue;
-			chain.push({ workflowId: String(workflowId), ...(executionId === undefined || executionId === null ? {} : { executionId: String(executionId) }) });
+			chain.push({
+				workflowId: String(workflowId),
+				...(executionId === undefined || executionId === null ? {} : { executionId: String(executionId) }),
+			});
 		}
 	}
 	if (current) chain.push(current);

@@ -103,7 +103,11 @@ function newClient(config: StoreConfig): RedisClient {
 				retryDelayOnTryAgain: 300,
 				// ioredis would connect to the IP a node's host name resolves to, and check the certificate
 				// against that IP: managed clusters' certificates name hosts, so keep the names.
-				...(options.tls ? { dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address) } : {}),
+				...(options.tls
+					? {
+							dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address),
+						}
+					: {}),
 			}),
 			waitMs,
 		);
@@ -145,7 +149,10 @@ export function tlsOptions(config: StoreConfig): ConnectionOptions | undefined {
 		rejectUnauthorized: !config.tlsSkipVerify,
 		...(config.tlsCa ? { ca: pem(config.tlsCa, 'tlsCa', 'CA Certificate', 'CERTIFICATE') } : {}),
 		...(config.tlsCert && config.tlsKey
-			? { cert: pem(config.tlsCert, 'tlsCert', 'Client Certificate', 'CERTIFICATE'), key: pem(config.tlsKey, 'tlsKey', 'Client Private Key', 'PRIVATE KEY') }
+			? {
+					cert: pem(config.tlsCert, 'tlsCert', 'Client Certificate', 'CERTIFICATE'),
+					key: pem(config.tlsKey, 'tlsKey', 'Client Private Key', 'PRIVATE KEY'),
+				}
 			: {}),
 		...(config.tlsServername ? { servername: config.tlsServername } : {}),
 	};
@@ -155,7 +162,11 @@ export function tlsOptions(config: StoreConfig): ConnectionOptions | undefined {
 function pem(text: string, field: string, label: string, kind: 'CERTIFICATE' | 'PRIVATE KEY'): string {
 	const trimmed = text.trim();
 	if (!new RegExp(`^-----BEGIN [A-Z ]*${kind}-----[\\s\\S]+-----END [A-Z ]*${kind}-----$`).test(trimmed)) {
-		throw new ValidationError(field, `${label} is not a PEM ${kind.toLowerCase()}`, `Paste the whole PEM text, from "-----BEGIN ${kind}-----" to "-----END ${kind}-----".`);
+		throw new ValidationError(
+			field,
+			`${label} is not a PEM ${kind.toLowerCase()}`,
+			`Paste the whole PEM text, from "-----BEGIN ${kind}-----" to "-----END ${kind}-----".`,
+		);
 	}
 	return trimmed;
 }
@@ -164,9 +175,11 @@ function pem(text: string, field: string, label: string, kind: 'CERTIFICATE' | '
 export function isConnectionError(error: unknown): boolean {
 	const e = error as { name?: string; code?: string; message?: string };
 	// AbortError: commands already sent when the connection dropped (their outcome is unknown).
-	if (e?.name === 'MaxRetriesPerRequestError' || e?.name === 'ClusterAllFailedError' || e?.name === 'AbortError') return true;
+	if (e?.name === 'MaxRetriesPerRequestError' || e?.name === 'ClusterAllFailedError' || e?.name === 'AbortError')
+		return true;
 	if (e?.message === 'Command timed out') return true;
-	if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(e.code)) return true;
+	if (typeof e?.code === 'string' && /^(ECONNREFUSED|ECONNRESET|ETIMEDOUT|EPIPE|ENOTFOUND|EHOSTUNREACH)$/.test(e.code))
+		return true;
 	return /Connection is closed|connect ETIMEDOUT|Stream isn't writeable|Failed to refresh slots cache|None of startup nodes is available/i.test(
 		e?.message ?? '',
 	);
@@ -189,7 +202,13 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 		);
 	}
 	if (/NOAUTH/.test(message)) {
-		return new StoreAccessError('Redis requires a password (NOAUTH)', 'Fill Password in the Contact Store credential (and User, for an ACL user).', 'login', undefined, error);
+		return new StoreAccessError(
+			'Redis requires a password (NOAUTH)',
+			'Fill Password in the Contact Store credential (and User, for an ACL user).',
+			'login',
+			undefined,
+			error,
+		);
 	}
 	if (/no permissions to access one of the keys|can't access at least one of the keys/i.test(message)) {
 		return new StoreAccessError(

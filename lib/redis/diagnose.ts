@@ -28,14 +28,28 @@ export async function checkStoreConnection(config: StoreConfig, timeoutMs = 5000
 	const [host, portText] = cluster ? config.clusterNodes![0].split(':') : [config.host, String(config.port)];
 	const port = Number(portText);
 
-	const node = await connected(createClient({ ...config, clusterNodes: undefined, host, port, database: cluster ? 0 : config.database, connectTimeoutMs: timeoutMs }));
-	if (!node.ok) return { ok: false, message: await describeConnectionFailure(node.error, config, host, port, timeoutMs) };
+	const node = await connected(
+		createClient({
+			...config,
+			clusterNodes: undefined,
+			host,
+			port,
+			database: cluster ? 0 : config.database,
+			connectTimeoutMs: timeoutMs,
+		}),
+	);
+	if (!node.ok)
+		return { ok: false, message: await describeConnectionFailure(node.error, config, host, port, timeoutMs) };
 	if (!cluster) {
 		// A cluster node answers as a single server until a key lives on another node. INFO is among the
 		// pack's commands; were it refused, the permission check below says so.
 		if (/cluster_enabled:1/.test(await node.client.info('cluster').catch(() => ''))) {
 			node.client.disconnect();
-			return { ok: false, message: "The server is a Redis Cluster node. List the cluster's nodes in Cluster Nodes (host:port, comma-separated)." };
+			return {
+				ok: false,
+				message:
+					"The server is a Redis Cluster node. List the cluster's nodes in Cluster Nodes (host:port, comma-separated).",
+			};
 		}
 		return checkCommands(node.client, config);
 	}
@@ -49,7 +63,12 @@ export async function checkStoreConnection(config: StoreConfig, timeoutMs = 5000
 async function checkCommands(client: RedisClient, config: StoreConfig): Promise<StoreCheck> {
 	try {
 		const permissions = await checkPermissions(client, config.keyPrefix);
-		if (!permissions.checked) return { ok: true, message: 'Connection successful. This Redis is older than 7.0: the user\'s permissions are checked when the nodes first use them.' };
+		if (!permissions.checked)
+			return {
+				ok: true,
+				message:
+					"Connection successful. This Redis is older than 7.0: the user's permissions are checked when the nodes first use them.",
+			};
 		if (permissions.refused.length > 0) {
 			const list = permissions.refused.map((command) => `'${command}'`).join(', ');
 			return {
@@ -68,7 +87,9 @@ async function checkCommands(client: RedisClient, config: StoreConfig): Promise<
 }
 
 /** Connects without retrying; the error is the real cause (ioredis rejects with "Connection is closed" after emitting it). */
-async function connected(client: RedisClient): Promise<{ ok: true; client: RedisClient } | { ok: false; error: unknown }> {
+async function connected(
+	client: RedisClient,
+): Promise<{ ok: true; client: RedisClient } | { ok: false; error: unknown }> {
 	let cause: unknown;
 	client.on('error', (error) => (cause = error));
 	// A cluster's node connections never retry by themselves: the cluster's strategy decides.
@@ -87,10 +108,17 @@ async function connected(client: RedisClient): Promise<{ ok: true; client: Redis
 	}
 }
 
-const UNTRUSTED_CERTIFICATE = /^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|CERT_SIGNATURE_FAILURE)$/;
+const UNTRUSTED_CERTIFICATE =
+	/^(SELF_SIGNED_CERT_IN_CHAIN|UNABLE_TO_VERIFY_LEAF_SIGNATURE|UNABLE_TO_GET_ISSUER_CERT|UNABLE_TO_GET_ISSUER_CERT_LOCALLY|CERT_SIGNATURE_FAILURE)$/;
 
 /** Why the server could not be reached, in plain words, with what to change in the credential. */
-async function describeConnectionFailure(error: unknown, config: StoreConfig, host: string, port: number, timeoutMs: number): Promise<string> {
+async function describeConnectionFailure(
+	error: unknown,
+	config: StoreConfig,
+	host: string,
+	port: number,
+	timeoutMs: number,
+): Promise<string> {
 	const e = error as { code?: string; message?: string };
 	const code = e?.code ?? '';
 	const message = e?.message ?? String(error);
@@ -102,7 +130,7 @@ async function describeConnectionFailure(error: unknown, config: StoreConfig, ho
 			: `TLS: the server's certificate is not signed by a CA that Node.js trusts (${code}). Paste your Redis provider's CA certificate into CA Certificate, or turn on Ignore SSL Issues (insecure).`;
 	}
 	if (code === 'DEPTH_ZERO_SELF_SIGNED_CERT') {
-		return 'TLS: the server\'s certificate is self-signed. Paste that certificate into CA Certificate to trust it, or turn on Ignore SSL Issues (insecure).';
+		return "TLS: the server's certificate is self-signed. Paste that certificate into CA Certificate to trust it, or turn on Ignore SSL Issues (insecure).";
 	}
 	if (code === 'ERR_TLS_CERT_ALTNAME_INVALID') {
 		return `TLS: the server's certificate is not for the name connected to (${message}). Connect with a host name the certificate names, or set Server Name (SNI) to one of them.`;
@@ -114,7 +142,12 @@ async function describeConnectionFailure(error: unknown, config: StoreConfig, ho
 		return 'TLS: the server requires a client certificate (mutual TLS). Fill Client Certificate and Client Private Key.';
 	}
 	// With TLS 1.3 the server's "certificate required" alert may be lost in a reset of the connection.
-	if (config.tls && !config.tlsCert && (code === 'ECONNRESET' || code === 'EPIPE') && (await speaksTls(host, port, timeoutMs))) {
+	if (
+		config.tls &&
+		!config.tlsCert &&
+		(code === 'ECONNRESET' || code === 'EPIPE') &&
+		(await speaksTls(host, port, timeoutMs))
+	) {
 		return 'TLS: the server closed the connection after the TLS handshake, as a server that requires a client certificate (mutual TLS) does. Fill Client Certificate and Client Private Key.';
 	}
 	if (/alert (unknown ca|bad certificate|certificate unknown)/i.test(message)) {
@@ -130,7 +163,8 @@ async function describeConnectionFailure(error: unknown, config: StoreConfig, ho
 	if (!config.tls && (await speaksTls(host, port, timeoutMs))) {
 		return `The server at ${host}:${port} speaks TLS. Turn on SSL/TLS in the credential (with the CA Certificate of your Redis provider).`;
 	}
-	if (code === 'ETIMEDOUT' || /timed? ?out/i.test(message)) return 'Timed out: the host did not answer (firewall, wrong host or port?).';
+	if (code === 'ETIMEDOUT' || /timed? ?out/i.test(message))
+		return 'Timed out: the host did not answer (firewall, wrong host or port?).';
 	if (/certificate|SSL|TLS|EPROTO/i.test(message)) return `TLS failed: ${message}. Check the TLS settings.`;
 	return message;
 }

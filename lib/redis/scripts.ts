@@ -36,9 +36,17 @@ export function defineScripts(redis: RedisClient): void {
 type ScriptCommand = (...args: Array<string | number>) => Promise<unknown>;
 
 /** EVALSHA with EVAL fallback (ioredis handles NOSCRIPT); auto-pipelined with concurrent calls, batch scripts excepted. */
-export async function runScript<T = unknown>(redis: RedisClient, script: Script, keys: string[], args: Array<string | number>): Promise<T> {
+export async function runScript<T = unknown>(
+	redis: RedisClient,
+	script: Script,
+	keys: string[],
+	args: Array<string | number>,
+): Promise<T> {
 	const command = (redis as unknown as Record<string, ScriptCommand | undefined>)[script.name];
-	if (!command) throw new Error(`Redis script ${script.name} is not defined on this client: create clients with createClient (lib/redis/connection)`);
+	if (!command)
+		throw new Error(
+			`Redis script ${script.name} is not defined on this client: create clients with createClient (lib/redis/connection)`,
+		);
 	return command.call(redis, ...keys, ...args) as Promise<T>;
 }
 

@@ -34,7 +34,8 @@ export interface RenderedParts {
 }
 
 // {{ path }} or {{ path | "fallback" }} (single or double quotes; \" escapes).
-const MERGE_FIELD = /\{\{\s*([A-Za-z_$][\w$-]*(?:\.[\w$-]+)*)\s*(?:\|\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'))?\s*\}\}/g;
+const MERGE_FIELD =
+	/\{\{\s*([A-Za-z_$][\w$-]*(?:\.[\w$-]+)*)\s*(?:\|\s*(?:"((?:[^"\\]|\\.)*)"|'((?:[^'\\]|\\.)*)'))?\s*\}\}/g;
 
 const HTML_ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&#39;' };
 
@@ -79,7 +80,8 @@ function scopeObject(scope: MergeScope): Record<string, unknown> {
 function lookup(root: Record<string, unknown>, path: string): unknown {
 	let value: unknown = root;
 	for (const part of path.split('.')) {
-		if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, part)) return undefined;
+		if (value === null || typeof value !== 'object' || !Object.prototype.hasOwnProperty.call(value, part))
+			return undefined;
 		value = (value as Record<string, unknown>)[part];
 	}
 	return value;
@@ -116,15 +118,25 @@ export function mergeTemplate(template: string, scope: MergeScope, part: string,
 	});
 	const broken = /\{\{[^}]*\}\}/.exec(out);
 	if (broken) {
-		throw new ValidationError(part, `Malformed merge field ${broken[0].slice(0, 60)} in the ${part}`, 'Write {{ fieldName }} or {{ fieldName | "fallback" }}.');
+		throw new ValidationError(
+			part,
+			`Malformed merge field ${broken[0].slice(0, 60)} in the ${part}`,
+			'Write {{ fieldName }} or {{ fieldName | "fallback" }}.',
+		);
 	}
 	return out;
 }
 
+// NUL and the Unicode line and paragraph separators break header lines too.
+// eslint-disable-next-line no-control-regex
+const HEADER_LINE_BREAKS = /[\r\n\u0000\u2028\u2029]+/g;
+
 /** Line breaks in a header value would start a new header: fold them into spaces. */
 export function neutraliseHeader(value: string): string {
-	// eslint-disable-next-line no-control-regex
-	return value.replace(/[\r\n\u0000\u2028\u2029]+/g, ' ').replace(/\s{2,}/g, ' ').trim();
+	return value
+		.replace(HEADER_LINE_BREAKS, ' ')
+		.replace(/\s{2,}/g, ' ')
+		.trim();
 }
 
 /** Rewrites http(s) hrefs of <a> tags; links marked data-ma-notrack stay as written. */
@@ -146,7 +158,9 @@ export function rewriteLinks(html: string, click: (url: string) => string | null
 
 function insertAfterBodyOpen(html: string, snippet: string): string {
 	const match = /<body\b[^>]*>/i.exec(html);
-	return match ? html.slice(0, match.index + match[0].length) + snippet + html.slice(match.index + match[0].length) : snippet + html;
+	return match
+		? html.slice(0, match.index + match[0].length) + snippet + html.slice(match.index + match[0].length)
+		: snippet + html;
 }
 
 function insertBeforeBodyClose(html: string, snippet: string): string {
@@ -166,14 +180,17 @@ export function htmlToText(html: string): string {
 
 /** Renders subject, HTML and text for one contact: merge fields, escaping, preheader, tracking. */
 export function renderMessage(parts: TemplateParts, scope: MergeScope, tracking: LinkTracking = {}): RenderedParts {
-	if (typeof parts.html !== 'string' || parts.html.trim() === '') throw new ValidationError('html', 'The HTML body is empty');
-	if (typeof parts.subject !== 'string' || parts.subject.trim() === '') throw new ValidationError('subject', 'The subject is empty');
+	if (typeof parts.html !== 'string' || parts.html.trim() === '')
+		throw new ValidationError('html', 'The HTML body is empty');
+	if (typeof parts.subject !== 'string' || parts.subject.trim() === '')
+		throw new ValidationError('subject', 'The subject is empty');
 	const subject = neutraliseHeader(mergeTemplate(parts.subject, scope, 'subject', false));
 	if (subject === '') throw new ValidationError('subject', 'The subject is empty after merging');
 	let html = mergeTemplate(parts.html, scope, 'html', true);
 	let links: string[] = [];
 	if (tracking.click) ({ html, links } = rewriteLinks(html, tracking.click));
-	const text = parts.text && parts.text.trim() !== '' ? mergeTemplate(parts.text, scope, 'text', false) : htmlToText(html);
+	const text =
+		parts.text && parts.text.trim() !== '' ? mergeTemplate(parts.text, scope, 'text', false) : htmlToText(html);
 	if (parts.preheader && parts.preheader.trim() !== '') {
 		const preheader = escapeHtml(neutraliseHeader(mergeTemplate(parts.preheader, scope, 'preheader', false)));
 		html = insertAfterBodyOpen(
@@ -182,7 +199,10 @@ export function renderMessage(parts: TemplateParts, scope: MergeScope, tracking:
 		);
 	}
 	if (tracking.openPixelUrl) {
-		html = insertBeforeBodyClose(html, `<img src="${escapeHtml(tracking.openPixelUrl)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`);
+		html = insertBeforeBodyClose(
+			html,
+			`<img src="${escapeHtml(tracking.openPixelUrl)}" width="1" height="1" alt="" style="display:block;border:0;width:1px;height:1px">`,
+		);
 	}
 	return { subject, html, text, trackedLinks: links };
 }

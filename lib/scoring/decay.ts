@@ -25,11 +25,19 @@ export const HALF_LIVES_KEPT = 20;
 
 export function checkDecay(decay: Decay | undefined, field = 'decay'): Decay {
 	if (decay === undefined || decay === null) return { mode: 'none' };
-	if (!(decay.mode in DECAY_MODE_CODES)) throw new ValidationError(`${field}.mode`, `"${String(decay.mode)}" is not a decay mode`, 'Use none, expire or halfLife.');
+	if (!(decay.mode in DECAY_MODE_CODES))
+		throw new ValidationError(
+			`${field}.mode`,
+			`"${String(decay.mode)}" is not a decay mode`,
+			'Use none, expire or halfLife.',
+		);
 	if (decay.mode === 'none') return { mode: 'none' };
 	const days = Number(decay.days);
 	if (!Number.isFinite(days) || days <= 0 || days > 36_500) {
-		throw new ValidationError(`${field}.days`, `Decay days must be a number above 0 (up to 36500), got ${JSON.stringify(decay.days)}`);
+		throw new ValidationError(
+			`${field}.days`,
+			`Decay days must be a number above 0 (up to 36500), got ${JSON.stringify(decay.days)}`,
+		);
 	}
 	return { mode: decay.mode, days };
 }

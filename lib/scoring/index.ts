@@ -4,7 +4,15 @@ import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName, LIMITS, toEventTime } from '../values';
-import { compileOperator, compileProperties, dateMs, FIELD_RULE_OPERATORS, type EvalContext, type FieldRuleOperator, type PropertyFilter } from '../segments/operators';
+import {
+	compileOperator,
+	compileProperties,
+	dateMs,
+	FIELD_RULE_OPERATORS,
+	type EvalContext,
+	type FieldRuleOperator,
+	type PropertyFilter,
+} from '../segments/operators';
 import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
@@ -26,7 +34,13 @@ export interface ScoreRule {
 	/** Event rules: how often the rule may give points (default every time). */
 	frequency?: Frequency;
 	/** Field rule: points once while the condition holds, withdrawn when it stops holding. */
-	field?: { field: string; operator: FieldRuleOperator | string; value?: unknown; value2?: unknown; ignoreCase?: boolean };
+	field?: {
+		field: string;
+		operator: FieldRuleOperator | string;
+		value?: unknown;
+		value2?: unknown;
+		ignoreCase?: boolean;
+	};
 	/** Event rules only; defaults to the model's decay. */
 	decay?: Decay;
 }
@@ -97,7 +111,8 @@ const MODEL_NAME = /^[A-Za-z0-9_-]{1,64}$/;
 
 export function checkModelName(name: unknown, field = 'model'): string {
 	const value = name === undefined || name === null || name === '' ? 'default' : String(name);
-	if (!MODEL_NAME.test(value)) throw new ValidationError(field, `Score model "${value}" is not valid`, 'Use 1-64 letters, digits, "_" or "-".');
+	if (!MODEL_NAME.test(value))
+		throw new ValidationError(field, `Score model "${value}" is not valid`, 'Use 1-64 letters, digits, "_" or "-".');
 	return value;
 }
 
@@ -136,33 +151,51 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 	const field = checkName(`${path}.field.field`, f.field, LIMITS.fieldNameLength, 'Field name');
 	const op = f.operator as FieldRuleOperator;
 	if (!FIELD_RULE_OPERATORS.includes(op)) {
-		throw new ValidationError(`${path}.field.operator`, `Unknown operator "${String(f.operator)}" for a field rule`, `Use one of: ${FIELD_RULE_OPERATORS.join(', ')}.`);
+		throw new ValidationError(
+			`${path}.field.operator`,
+			`Unknown operator "${String(f.operator)}" for a field rule`,
+			`Use one of: ${FIELD_RULE_OPERATORS.join(', ')}.`,
+		);
 	}
 	// The checks (and errors) of a Segment Filter condition with the same operator: a rule the
 	// segment side rejects (between with a number and a date, or its bounds reversed...) is
 	// rejected here too, not evaluated by the script.
 	compileOperator({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }, `${path}.field`);
-	const condition: LuaCondition = { field, core: (CORE_FIELDS as readonly string[]).includes(field), op, ignoreCase: Boolean(f.ignoreCase) };
+	const condition: LuaCondition = {
+		field,
+		core: (CORE_FIELDS as readonly string[]).includes(field),
+		op,
+		ignoreCase: Boolean(f.ignoreCase),
+	};
 	if (op === 'exists' || op === 'notExists') return condition;
 	if (op === 'in' || op === 'notIn') {
-		const values = Array.isArray(f.value) ? f.value : String(f.value ?? '').split(',').map((v) => v.trim()).filter(Boolean);
+		const values = Array.isArray(f.value)
+			? f.value
+			: String(f.value ?? '')
+					.split(',')
+					.map((v) => v.trim())
+					.filter(Boolean);
 		if (values.length === 0) throw new ValidationError(`${path}.field.value`, `"${op}" needs a list of values`);
 		condition.list = values.map(operand);
 		return condition;
 	}
-	if (f.value === undefined || f.value === null || f.value === '') throw new ValidationError(`${path}.field.value`, `"${op}" needs a value`);
+	if (f.value === undefined || f.value === null || f.value === '')
+		throw new ValidationError(`${path}.field.value`, `"${op}" needs a value`);
 	condition.a = operand(f.value);
 	if (['gt', 'gte', 'lt', 'lte', 'between'].includes(op)) {
 		if (condition.a.num === undefined && condition.a.iso === undefined) {
 			throw new ValidationError(`${path}.field.value`, `${JSON.stringify(f.value)} is neither a number nor a date`);
 		}
 		// Core times are epoch ms: compare them with dates as numbers.
-		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.a.iso) condition.a = { num: dateMs(condition.a.iso) };
+		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.a.iso)
+			condition.a = { num: dateMs(condition.a.iso) };
 	}
 	if (op === 'between') {
 		condition.b = operand(f.value2);
-		if (condition.b.num === undefined && condition.b.iso === undefined) throw new ValidationError(`${path}.field.value2`, `${JSON.stringify(f.value2)} is neither a number nor a date`);
-		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.b.iso) condition.b = { num: dateMs(condition.b.iso) };
+		if (condition.b.num === undefined && condition.b.iso === undefined)
+			throw new ValidationError(`${path}.field.value2`, `${JSON.stringify(f.value2)} is neither a number nor a date`);
+		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.b.iso)
+			condition.b = { num: dateMs(condition.b.iso) };
 	}
 	return condition;
 }
@@ -187,7 +220,10 @@ export interface CompiledModel {
 	fieldRules: number[];
 }
 
-export function checkGrades(grades: Grade[] | undefined, field = 'grades'): Array<{ name: string; min: number | null }> {
+export function checkGrades(
+	grades: Grade[] | undefined,
+	field = 'grades',
+): Array<{ name: string; min: number | null }> {
 	const list = grades === undefined || grades === null ? DEFAULT_GRADES : grades;
 	if (!Array.isArray(list) || list.length === 0) throw new ValidationError(field, 'Give at least one grade');
 	const seen = new Set<string>();
@@ -196,13 +232,19 @@ export function checkGrades(grades: Grade[] | undefined, field = 'grades'): Arra
 		if (seen.has(name)) throw new ValidationError(`${field}[${i}].name`, `Grade "${name}" appears twice`);
 		seen.add(name);
 		const min = g.min === undefined || g.min === null || (g.min as unknown) === '' ? null : Number(g.min);
-		if (min !== null && !Number.isFinite(min)) throw new ValidationError(`${field}[${i}].min`, `The threshold of grade "${name}" is not a number`);
+		if (min !== null && !Number.isFinite(min))
+			throw new ValidationError(`${field}[${i}].min`, `The threshold of grade "${name}" is not a number`);
 		return { name, min };
 	});
 	checked.sort((a, b) => (a.min ?? -Infinity) - (b.min ?? -Infinity));
-	if (checked.filter((g) => g.min === null).length > 1) throw new ValidationError(field, 'Only the lowest grade may have no threshold');
+	if (checked.filter((g) => g.min === null).length > 1)
+		throw new ValidationError(field, 'Only the lowest grade may have no threshold');
 	for (let i = 1; i < checked.length; i++) {
-		if (checked[i].min === checked[i - 1].min) throw new ValidationError(field, `Grades "${checked[i - 1].name}" and "${checked[i].name}" have the same threshold`);
+		if (checked[i].min === checked[i - 1].min)
+			throw new ValidationError(
+				field,
+				`Grades "${checked[i - 1].name}" and "${checked[i].name}" have the same threshold`,
+			);
 	}
 	return checked.map((g, i) => (i === 0 ? { name: g.name, min: null } : g));
 }
@@ -221,17 +263,32 @@ export function compileModel(model: ScoreModel): CompiledModel {
 		if (names.has(ruleName)) throw new ValidationError(`${path}.name`, `Two rules are named "${ruleName}"`);
 		names.add(ruleName);
 		const points = Number(rule.points);
-		if (typeof rule.points === 'boolean' || rule.points === null || (rule.points as unknown) === '' || !Number.isFinite(points) || Math.abs(points) > 1e9) {
-			throw new ValidationError(`${path}.points`, `Points of rule "${ruleName}" must be a number, got ${JSON.stringify(rule.points)}`);
+		if (
+			typeof rule.points === 'boolean' ||
+			rule.points === null ||
+			(rule.points as unknown) === '' ||
+			!Number.isFinite(points) ||
+			Math.abs(points) > 1e9
+		) {
+			throw new ValidationError(
+				`${path}.points`,
+				`Points of rule "${ruleName}" must be a number, got ${JSON.stringify(rule.points)}`,
+			);
 		}
 		const hasEvent = rule.event !== undefined && rule.event !== '';
-		if (hasEvent === Boolean(rule.field)) throw new ValidationError(path, `Rule "${ruleName}" needs either an event or a field condition`);
+		if (hasEvent === Boolean(rule.field))
+			throw new ValidationError(path, `Rule "${ruleName}" needs either an event or a field condition`);
 		const frequency = rule.frequency ?? 'everyTime';
 		if (!['everyTime', 'oncePerDay', 'oncePerContact'].includes(frequency)) {
-			throw new ValidationError(`${path}.frequency`, `"${frequency}" is not a frequency`, 'Use everyTime, oncePerDay or oncePerContact.');
+			throw new ValidationError(
+				`${path}.frequency`,
+				`"${frequency}" is not a frequency`,
+				'Use everyTime, oncePerDay or oncePerContact.',
+			);
 		}
 		const base = { rule: { ...rule, points }, name: ruleName, keyPart: encodeKeyPart(ruleName), frequency };
-		if (!hasEvent) return { ...base, frequency: 'oncePerContact', decay: { mode: 'none' }, field: compileFieldRule(rule, path) };
+		if (!hasEvent)
+			return { ...base, frequency: 'oncePerContact', decay: { mode: 'none' }, field: compileFieldRule(rule, path) };
 		checkName(`${path}.event`, rule.event, LIMITS.eventNameLength, 'Event name');
 		return {
 			...base,
@@ -240,8 +297,16 @@ export function compileModel(model: ScoreModel): CompiledModel {
 		};
 	});
 	const maxAwards = model.maxAwards ?? 1000;
-	if (!Number.isInteger(maxAwards) || maxAwards < 10) throw new ValidationError('maxAwards', 'maxAwards must be a whole number of 10 or more');
-	return { compiled: true, name, rules, grades: checkGrades(model.grades), maxAwards, fieldRules: rules.flatMap((r, i) => (r.field ? [i] : [])) };
+	if (!Number.isInteger(maxAwards) || maxAwards < 10)
+		throw new ValidationError('maxAwards', 'maxAwards must be a whole number of 10 or more');
+	return {
+		compiled: true,
+		name,
+		rules,
+		grades: checkGrades(model.grades),
+		maxAwards,
+		fieldRules: rules.flatMap((r, i) => (r.field ? [i] : [])),
+	};
 }
 
 const DAY_MS = 86_400_000;
@@ -263,7 +328,9 @@ export class Scoring {
 			now,
 			model: compiled.name,
 			awardValues: rules.map((r) => (r.field ? '' : encodeAward(r.rule.points, r.decay))),
-			fieldRules: rules.flatMap((r, i) => (r.field ? [{ index: i + 1, key: `f:${r.keyPart}`, points: r.rule.points, cond: r.field }] : [])),
+			fieldRules: rules.flatMap((r, i) =>
+				r.field ? [{ index: i + 1, key: `f:${r.keyPart}`, points: r.rule.points, cond: r.field }] : [],
+			),
 			grades: compiled.grades,
 			maxAwards: compiled.maxAwards,
 			limits: store.limits,
@@ -282,7 +349,8 @@ export class Scoring {
 			shared,
 			contactOf: (input) => checkContactId(input?.contactId),
 			argsOf: (input, index, contactId) => {
-				const source = input.source && input.source !== 'lead-score' ? checkName('source', input.source, 200, 'Source') : '';
+				const source =
+					input.source && input.source !== 'lead-score' ? checkName('source', input.source, 200, 'Source') : '';
 				if (input.chain !== lastChain) {
 					lastChain = input.chain;
 					lastChainJson = chainJson(input.chain);
@@ -295,7 +363,10 @@ export class Scoring {
 				if (input.event !== undefined && input.event !== null) {
 					const event = input.event;
 					const eventName = checkName('event', event.name, LIMITS.eventNameLength, 'Event name');
-					const at = event.time === undefined || event.time === '' || event.time === null ? now : toEventTime(event.time, 'time', now);
+					const at =
+						event.time === undefined || event.time === '' || event.time === null
+							? now
+							: toEventTime(event.time, 'time', now);
 					args.push(at);
 					const props = parseProperties(event.properties);
 					let eventKey: string | undefined;
@@ -308,7 +379,11 @@ export class Scoring {
 						if (rule.frequency === 'oncePerContact') key = `o:${rule.keyPart}`;
 						else if (rule.frequency === 'oncePerDay') key = `d:${rule.keyPart}:${utcDay(days, at)}`;
 						else {
-							eventKey ??= encodeKeyPart(event.id === undefined || event.id === null || event.id === '' ? `${eventName}@${at}` : checkName('eventId', String(event.id), 200, 'Event ID'));
+							eventKey ??= encodeKeyPart(
+								event.id === undefined || event.id === null || event.id === ''
+									? `${eventName}@${at}`
+									: checkName('eventId', String(event.id), 200, 'Event ID'),
+							);
 							key = `e:${rule.keyPart}:${eventKey}`;
 						}
 						args.push(r + 1, key);
@@ -324,9 +399,12 @@ export class Scoring {
 			// event id, awarded rules (by number; "-<number>:<points>" when a field rule's points were
 			// withdrawn), duplicate rules, then 1 or 0 per field rule, tab-separated.
 			answer: (answer, index) => {
-				const [score, grade, previousGrade, changed, eventId, awarded, duplicates, fieldBits] = (answer as string).split('\t');
+				const [score, grade, previousGrade, changed, eventId, awarded, duplicates, fieldBits] = (
+					answer as string
+				).split('\t');
 				const { matched, awards } = asked[index];
-				for (let i = 0; i < fieldBits.length; i++) if (fieldBits[i] === '1') matched.push(rules[compiled.fieldRules[i]].name);
+				for (let i = 0; i < fieldBits.length; i++)
+					if (fieldBits[i] === '1') matched.push(rules[compiled.fieldRules[i]].name);
 				const awardedList: Array<{ rule: string; points: number }> = [];
 				if (awarded !== '') {
 					for (const n of awarded.split(' ')) {
@@ -362,7 +440,11 @@ export class Scoring {
 		const now = store.now();
 		return settleAll(ids, async (rawId) => {
 			const contactId = checkContactId(rawId);
-			const raw = await store.run<[string[], string[], string | null] | null>(scripts.readScore, [store.keys.contact(contactId)], [name]);
+			const raw = await store.run<[string[], string[], string | null] | null>(
+				scripts.readScore,
+				[store.keys.contact(contactId)],
+				[name],
+			);
 			if (!raw) return null;
 			const snapshot = computeScore(raw[0], pairs(raw[1]), now);
 			return { contactId, ...snapshot, ...(raw[2] ? { grade: raw[2] } : {}) };
@@ -393,6 +475,7 @@ function parseProperties(value: unknown): unknown {
 			throw new ValidationError('properties', 'Event properties are not valid JSON');
 		}
 	}
-	if (typeof value !== 'object' || Array.isArray(value)) throw new ValidationError('properties', 'Event properties must be an object');
+	if (typeof value !== 'object' || Array.isArray(value))
+		throw new ValidationError('properties', 'Event properties must be an object');
 	return value;
 }

@@ -8,7 +8,14 @@ import { SYSTEM_EVENTS } from '../events';
 import { checkName, LIMITS } from '../values';
 import { DEFAULT_TIERS } from '../engagement';
 import { checkModelName, computeScore, CORE_FIELDS, CORE_TIME_FIELDS, pairs } from '../scoring';
-import { compileOperator, compileProperties, type EvalContext, type PropertyFilter, type StoredValue, type ValueCondition } from './operators';
+import {
+	compileOperator,
+	compileProperties,
+	type EvalContext,
+	type PropertyFilter,
+	type StoredValue,
+	type ValueCondition,
+} from './operators';
 
 export interface ConditionGroup {
 	/** "and": every condition holds; "or": at least one. */
@@ -157,7 +164,17 @@ const DAY = 86_400_000;
 
 class SpecBuilder {
 	// Only what the conditions test: segment mode adds the attributes it emits (SEGMENT_CORE).
-	readonly spec: FetchSpec = { core: ['id'], fields: [], tags: [], counts: [], windows: [], butNot: [], history: null, scores: [], campaigns: [] };
+	readonly spec: FetchSpec = {
+		core: ['id'],
+		fields: [],
+		tags: [],
+		counts: [],
+		windows: [],
+		butNot: [],
+		history: null,
+		scores: [],
+		campaigns: [],
+	};
 	private index(list: unknown[], value: unknown): number {
 		const key = JSON.stringify(value);
 		const at = list.findIndex((v) => JSON.stringify(v) === key);
@@ -197,7 +214,14 @@ class SpecBuilder {
 }
 
 function asList(value: unknown, field: string, what: string): string[] {
-	const list = Array.isArray(value) ? value : typeof value === 'string' ? value.split(',').map((v) => v.trim()).filter(Boolean) : [];
+	const list = Array.isArray(value)
+		? value
+		: typeof value === 'string'
+			? value
+					.split(',')
+					.map((v) => v.trim())
+					.filter(Boolean)
+			: [];
 	if (list.length === 0) throw new ValidationError(field, `Give at least one ${what}`);
 	return list.map((v) => checkName(field, String(v), 200, what));
 }
@@ -211,9 +235,14 @@ function membership(operator: string, path: string): (hit: boolean) => boolean {
 function optionalDays(value: unknown, field: string, maxDays?: number): number | undefined {
 	if (value === undefined || value === null || value === '') return undefined;
 	const days = Number(value);
-	if (!Number.isFinite(days) || days < 0) throw new ValidationError(field, `Days must be a number of 0 or more, got ${JSON.stringify(value)}`);
+	if (!Number.isFinite(days) || days < 0)
+		throw new ValidationError(field, `Days must be a number of 0 or more, got ${JSON.stringify(value)}`);
 	if (maxDays !== undefined && days > maxDays) {
-		throw new ValidationError(field, `${days} days is beyond the ${maxDays} days event times are kept`, 'Use a shorter window, or "ever" (leave days empty).');
+		throw new ValidationError(
+			field,
+			`${days} days is beyond the ${maxDays} days event times are kept`,
+			'Use a shorter window, or "ever" (leave days empty).',
+		);
 	}
 	return days;
 }
@@ -264,21 +293,55 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const tags = asList(c.tags, `${path}.tags`, 'tag');
 				const at = tags.map((t) => builder.tag(t));
 				const has = (d: ContactData, i: number) => d.tags[i] === 1;
-				if (c.operator === 'hasAny') return { test: (d) => at.some((i) => has(d, i)), sources: [setSource(tags.map((t) => `tag:${t}`), `tags ${tags.join(', ')}`)] };
-				if (c.operator === 'hasAll') return { test: (d) => at.every((i) => has(d, i)), sources: tags.map((t) => setSource([`tag:${t}`], `tag ${t}`)) };
+				if (c.operator === 'hasAny')
+					return {
+						test: (d) => at.some((i) => has(d, i)),
+						sources: [
+							setSource(
+								tags.map((t) => `tag:${t}`),
+								`tags ${tags.join(', ')}`,
+							),
+						],
+					};
+				if (c.operator === 'hasAll')
+					return {
+						test: (d) => at.every((i) => has(d, i)),
+						sources: tags.map((t) => setSource([`tag:${t}`], `tag ${t}`)),
+					};
 				if (c.operator === 'hasNone') return { test: (d) => !at.some((i) => has(d, i)), sources: [] };
-				throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use hasAny, hasAll or hasNone.');
+				throw new ValidationError(
+					`${path}.operator`,
+					`Unknown operator "${String(c.operator)}"`,
+					'Use hasAny, hasAll or hasNone.',
+				);
 			}
 			case 'score': {
 				const model = checkModelName(c.model, `${path}.model`);
 				const at = builder.score(model);
 				if (!['gt', 'gte', 'lt', 'lte', 'equals', 'between'].includes(c.operator)) {
-					throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use gt, gte, lt, lte, equals or between.');
+					throw new ValidationError(
+						`${path}.operator`,
+						`Unknown operator "${String(c.operator)}"`,
+						'Use gt, gte, lt, lte, equals or between.',
+					);
 				}
-				for (const [k, v] of [['value', c.value], ...(c.operator === 'between' ? [['value2', c.value2]] : [])] as Array<[string, unknown]>) {
-					if (v === '' || v === null || v === undefined || !Number.isFinite(Number(v))) throw new ValidationError(`${path}.${k}`, `A score must be compared with a number, got ${JSON.stringify(v)}`);
+				for (const [k, v] of [['value', c.value], ...(c.operator === 'between' ? [['value2', c.value2]] : [])] as Array<
+					[string, unknown]
+				>) {
+					if (v === '' || v === null || v === undefined || !Number.isFinite(Number(v)))
+						throw new ValidationError(
+							`${path}.${k}`,
+							`A score must be compared with a number, got ${JSON.stringify(v)}`,
+						);
 				}
-				const predicate = compileOperator({ operator: c.operator, value: Number(c.value), value2: c.value2 === undefined ? undefined : Number(c.value2) }, path);
+				const predicate = compileOperator(
+					{
+						operator: c.operator,
+						value: Number(c.value),
+						value2: c.value2 === undefined ? undefined : Number(c.value2),
+					},
+					path,
+				);
 				const test: Predicate = (d, ctx) => {
 					const [entries, values] = d.scores[at];
 					return predicate(computeScore(entries, pairs(values), ctx.now).score, ctx);
@@ -299,37 +362,79 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				builder.core(`grade:${model}`);
 				const test: Predicate = (d) => decide(grades.includes(d.core[`grade:${model}`] ?? ''));
 				const indexed = c.operator === 'is' || c.operator === 'in';
-				return { test, sources: indexed ? [setSource(grades.map((g) => `grade:${model}:${g}`), `grade ${grades.join(', ')}`)] : [] };
+				return {
+					test,
+					sources: indexed
+						? [
+								setSource(
+									grades.map((g) => `grade:${model}:${g}`),
+									`grade ${grades.join(', ')}`,
+								),
+							]
+						: [],
+				};
 			}
 			case 'tier': {
-				const tiers = c.tiers === undefined || (Array.isArray(c.tiers) && c.tiers.length === 0) ? DEFAULT_TIERS.names : asList(c.tiers, `${path}.tiers`, 'tier name');
+				const tiers =
+					c.tiers === undefined || (Array.isArray(c.tiers) && c.tiers.length === 0)
+						? DEFAULT_TIERS.names
+						: asList(c.tiers, `${path}.tiers`, 'tier name');
 				const wanted = asList(c.value, `${path}.value`, 'tier');
 				for (const w of wanted) {
-					if (!tiers.includes(w)) throw new ValidationError(`${path}.value`, `"${w}" is not one of the tiers (${tiers.join(', ')})`);
+					if (!tiers.includes(w))
+						throw new ValidationError(`${path}.value`, `"${w}" is not one of the tiers (${tiers.join(', ')})`);
 				}
 				const at = wanted.map((t) => builder.tag(t));
 				const decide = membership(c.operator, path);
 				const test: Predicate = (d) => decide(at.some((i) => d.tags[i] === 1));
 				const indexed = c.operator === 'is' || c.operator === 'in';
-				return { test, sources: indexed ? [setSource(wanted.map((t) => `tag:${t}`), `tier ${wanted.join(', ')}`)] : [] };
+				return {
+					test,
+					sources: indexed
+						? [
+								setSource(
+									wanted.map((t) => `tag:${t}`),
+									`tier ${wanted.join(', ')}`,
+								),
+							]
+						: [],
+				};
 			}
 			case 'lifecycleStage':
 			case 'subscription': {
 				const attr = c.type === 'lifecycleStage' ? 'lifecycleStage' : 'status';
 				builder.core(attr);
-				const values = asList(c.value, `${path}.value`, c.type === 'lifecycleStage' ? 'lifecycle stage' : 'subscription status');
+				const values = asList(
+					c.value,
+					`${path}.value`,
+					c.type === 'lifecycleStage' ? 'lifecycle stage' : 'subscription status',
+				);
 				const decide = membership(c.operator, path);
 				const test: Predicate = (d) => decide(values.includes(d.core[attr] ?? ''));
 				const prefix = c.type === 'lifecycleStage' ? 'stage' : 'status';
 				const indexed = c.operator === 'is' || c.operator === 'in';
-				return { test, sources: indexed ? [setSource(values.map((v) => `${prefix}:${v}`), `${attr} ${values.join(', ')}`)] : [] };
+				return {
+					test,
+					sources: indexed
+						? [
+								setSource(
+									values.map((v) => `${prefix}:${v}`),
+									`${attr} ${values.join(', ')}`,
+								),
+							]
+						: [],
+				};
 			}
 			case 'event':
 				return { test: compileEvent(c, path), sources: [] };
 			case 'email':
 				return { test: compileEmail(c, path), sources: [] };
 			default:
-				throw new ValidationError(`${path}.type`, `Unknown condition type "${String((c as { type?: unknown }).type)}"`, 'Use field, tags, score, grade, tier, lifecycleStage, subscription, event or email.');
+				throw new ValidationError(
+					`${path}.type`,
+					`Unknown condition type "${String((c as { type?: unknown }).type)}"`,
+					'Use field, tags, score, grade, tier, lifecycleStage, subscription, event or email.',
+				);
 		}
 	};
 
@@ -341,13 +446,19 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 		const where = compileProperties(c.where, `${path}.where`);
 		if (c.operator === 'didAtLeast' || c.operator === 'didNot') {
 			const days = optionalDays(c.days, `${path}.days`, hasWhere ? undefined : retentionDays);
-			const count = c.operator === 'didNot' ? 1 : c.count === undefined || (c.count as unknown) === '' ? 1 : Number(c.count);
-			if (!Number.isInteger(count) || count < 1) throw new ValidationError(`${path}.count`, `Count must be a whole number of 1 or more, got ${JSON.stringify(c.count)}`);
+			const count =
+				c.operator === 'didNot' ? 1 : c.count === undefined || (c.count as unknown) === '' ? 1 : Number(c.count);
+			if (!Number.isInteger(count) || count < 1)
+				throw new ValidationError(
+					`${path}.count`,
+					`Count must be a whole number of 1 or more, got ${JSON.stringify(c.count)}`,
+				);
 			const since = days === undefined ? -Infinity : now - days * DAY;
 			let counted: (d: ContactData, ctx: EvalContext) => number;
 			if (hasWhere) {
 				builder.history([name], since);
-				counted = (d, ctx) => d.history.filter(([n, ts, props]) => n === name && ts >= since && where(parseJson(props), ctx)).length;
+				counted = (d, ctx) =>
+					d.history.filter(([n, ts, props]) => n === name && ts >= since && where(parseJson(props), ctx)).length;
 			} else if (days === undefined) {
 				const at = builder.count(name);
 				counted = (d) => Number(d.counts[at] || 0);
@@ -372,11 +483,18 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				builder.history([name, other], -Infinity);
 				return (d, ctx) => {
 					let lastX: number | undefined;
-					for (const [n, ts, props] of d.history) if (n === name && (lastX === undefined || ts > lastX) && where(parseJson(props), ctx)) lastX = ts;
+					for (const [n, ts, props] of d.history)
+						if (n === name && (lastX === undefined || ts > lastX) && where(parseJson(props), ctx)) lastX = ts;
 					if (lastX === undefined) return false;
 					let firstY: number | undefined;
 					for (const [n, ts, props] of d.history) {
-						if (n === other && ts >= (lastX as number) && (firstY === undefined || ts < firstY) && otherWhere(parseJson(props), ctx)) firstY = ts;
+						if (
+							n === other &&
+							ts >= (lastX as number) &&
+							(firstY === undefined || ts < firstY) &&
+							otherWhere(parseJson(props), ctx)
+						)
+							firstY = ts;
 					}
 					return settled(lastX, firstY, ctx.now);
 				};
@@ -387,11 +505,18 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				return lastX !== false && settled(lastX, firstY === false ? undefined : firstY, ctx.now);
 			};
 		}
-		throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use didAtLeast, didNot or didButNot.');
+		throw new ValidationError(
+			`${path}.operator`,
+			`Unknown operator "${String(c.operator)}"`,
+			'Use didAtLeast, didNot or didButNot.',
+		);
 	};
 
 	const compileEmail = (c: EmailCondition, path: string): Predicate => {
-		const campaign = c.campaignId === undefined || c.campaignId === '' ? undefined : checkName(`${path}.campaignId`, String(c.campaignId), 200, 'Campaign ID');
+		const campaign =
+			c.campaignId === undefined || c.campaignId === ''
+				? undefined
+				: checkName(`${path}.campaignId`, String(c.campaignId), 200, 'Campaign ID');
 		// A history entry of this campaign that a person did (opens and clicks flagged as a
 		// scanner's or a privacy proxy's, `machine: true`, do not count).
 		const human = (props: string) => {
@@ -405,7 +530,11 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			const raw = recordAt < 0 ? false : d.campaigns[recordAt];
 			return raw ? (parseJson(raw) as CampaignRecord) : {};
 		};
-		const names = { received: SYSTEM_EVENTS.emailSent, opened: SYSTEM_EVENTS.emailOpened, clicked: SYSTEM_EVENTS.emailClicked } as const;
+		const names = {
+			received: SYSTEM_EVENTS.emailSent,
+			opened: SYSTEM_EVENTS.emailOpened,
+			clicked: SYSTEM_EVENTS.emailClicked,
+		} as const;
 		const fields = { received: 'sentAt', opened: 'openedAt', clicked: 'clickedAt' } as const;
 		if (c.operator === 'received' || c.operator === 'opened' || c.operator === 'clicked') {
 			const name = names[c.operator];
@@ -420,15 +549,18 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			};
 		}
 		if (c.operator === 'notOpened') {
-			if (campaign === undefined) throw new ValidationError(`${path}.campaignId`, '"did not open" needs the campaign ID');
+			if (campaign === undefined)
+				throw new ValidationError(`${path}.campaignId`, '"did not open" needs the campaign ID');
 			const days = optionalDays(c.days, `${path}.days`);
-			if (days === undefined) throw new ValidationError(`${path}.days`, '"did not open within N days" needs the number of days');
+			if (days === undefined)
+				throw new ValidationError(`${path}.days`, '"did not open within N days" needs the number of days');
 			builder.history([SYSTEM_EVENTS.emailSent, SYSTEM_EVENTS.emailOpened], -Infinity);
 			return (d, ctx) => {
 				const rec = record(d);
 				let sent = Number.isFinite(Number(rec.sentAt)) ? Number(rec.sentAt) : undefined;
 				if (sent === undefined) {
-					for (const [n, ts, props] of d.history) if (n === SYSTEM_EVENTS.emailSent && (sent === undefined || ts < sent) && human(props)) sent = ts;
+					for (const [n, ts, props] of d.history)
+						if (n === SYSTEM_EVENTS.emailSent && (sent === undefined || ts < sent) && human(props)) sent = ts;
 				}
 				if (sent === undefined) return false;
 				const end = sent + days * DAY;
@@ -439,7 +571,11 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				return !d.history.some(([n, ts, props]) => n === SYSTEM_EVENTS.emailOpened && ts <= end && human(props));
 			};
 		}
-		throw new ValidationError(`${path}.operator`, `Unknown operator "${String(c.operator)}"`, 'Use received, opened, clicked or notOpened.');
+		throw new ValidationError(
+			`${path}.operator`,
+			`Unknown operator "${String(c.operator)}"`,
+			'Use received, opened, clicked or notOpened.',
+		);
 	};
 
 	const compileNode = (c: SegmentCondition, path: string): { test: Predicate; sources: IndexSource[] } => {
@@ -447,23 +583,40 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 		if ('conditions' in c || 'combinator' in c) {
 			const group = c as ConditionGroup;
 			if (group.combinator !== 'and' && group.combinator !== 'or') {
-				throw new ValidationError(`${path}.combinator`, `Unknown combinator "${String(group.combinator)}"`, 'Use "and" or "or".');
+				throw new ValidationError(
+					`${path}.combinator`,
+					`Unknown combinator "${String(group.combinator)}"`,
+					'Use "and" or "or".',
+				);
 			}
-			if (!Array.isArray(group.conditions) || group.conditions.length === 0) throw new ValidationError(`${path}.conditions`, 'A group needs at least one condition');
+			if (!Array.isArray(group.conditions) || group.conditions.length === 0)
+				throw new ValidationError(`${path}.conditions`, 'A group needs at least one condition');
 			const parts = group.conditions.map((child, i) => compileNode(child, `${path}.conditions[${i}]`));
 			if (group.combinator === 'and') {
 				return { test: (d, ctx) => parts.every((p) => p.test(d, ctx)), sources: parts.flatMap((p) => p.sources) };
 			}
 			// An OR is served by an index only when every branch is one set lookup: their union.
 			const unionable = parts.every((p) => p.sources.length > 0 && p.sources.some((s) => s.kind === 'sets'));
-			const union = unionable ? [setSource(parts.flatMap((p) => p.sources.find((s) => s.kind === 'sets')!.names), parts.map((p) => p.sources.find((s) => s.kind === 'sets')!.label).join(' or '))] : [];
+			const union = unionable
+				? [
+						setSource(
+							parts.flatMap((p) => p.sources.find((s) => s.kind === 'sets')!.names),
+							parts.map((p) => p.sources.find((s) => s.kind === 'sets')!.label).join(' or '),
+						),
+					]
+				: [];
 			return { test: (d, ctx) => parts.some((p) => p.test(d, ctx)), sources: union };
 		}
 		return compileLeaf(c as SegmentLeaf, path);
 	};
 
 	const compiled = compileNode(root, 'conditions');
-	return { spec: builder.spec, test: compiled.test, sources: compiled.sources, fingerprint: fingerprint(JSON.stringify(root)) };
+	return {
+		spec: builder.spec,
+		test: compiled.test,
+		sources: compiled.sources,
+		fingerprint: fingerprint(JSON.stringify(root)),
+	};
 }
 
 function setSource(names: string[], label: string): IndexSource {

@@ -4,7 +4,14 @@ import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import type { Result } from '../results';
 import { checkContactId } from '../values';
-import { compileSegment, type CompiledSegment, type ContactData, type FetchSpec, type IndexSource, type SegmentCondition } from './conditions';
+import {
+	compileSegment,
+	type CompiledSegment,
+	type ContactData,
+	type FetchSpec,
+	type IndexSource,
+	type SegmentCondition,
+} from './conditions';
 
 export * from './operators';
 export * from './conditions';
@@ -102,7 +109,13 @@ function toData(raw: RawData, spec: FetchSpec): ContactData {
 			if (spec.history.names.includes(ev.name)) history.push([ev.name, ev.ts, ev.props]);
 		}
 	}
-	const scores = spec.scores.length === 0 ? NONE : spec.scores.map((): [string[], string[]] => [take<string>(raw[at++] as number), take<string>(raw[at++] as number)]);
+	const scores =
+		spec.scores.length === 0
+			? NONE
+			: spec.scores.map((): [string[], string[]] => [
+					take<string>(raw[at++] as number),
+					take<string>(raw[at++] as number),
+				]);
 	const campaigns = orFalse(spec.campaigns.length);
 	return { core, fields, tags, counts, windows, butNot, history, scores, campaigns };
 }
@@ -119,7 +132,11 @@ export class Segments {
 	 * Evaluates the conditions for each contact: the data of a chunk of a shard's contacts is read by
 	 * one script call, all chunks in one round trip; the conditions are then tested here.
 	 */
-	async evaluate(conditions: SegmentCondition | CompiledSegment, contactIds: string[], options: { fallbackZone?: string } = {}): Promise<Array<Result<SegmentMatch>>> {
+	async evaluate(
+		conditions: SegmentCondition | CompiledSegment,
+		contactIds: string[],
+		options: { fallbackZone?: string } = {},
+	): Promise<Array<Result<SegmentMatch>>> {
 		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
@@ -131,7 +148,9 @@ export class Segments {
 			repeats: true,
 			// Tested as each chunk's data arrives.
 			answer: (read, _index, contactId) =>
-				read ? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) } : { contactId, found: false, matched: false },
+				read
+					? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
+					: { contactId, found: false, matched: false },
 		});
 	}
 
@@ -142,7 +161,9 @@ export class Segments {
 	async plan(compiled: CompiledSegment): Promise<{ source: IndexSource; estimate: number }> {
 		const { store } = this;
 		if (compiled.sources.length === 0) {
-			const sizes = await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.zcard(store.keys.index(s, 'all')))));
+			const sizes = await Promise.all(
+				Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.zcard(store.keys.index(s, 'all')))),
+			);
 			return { source: SCAN_ALL, estimate: sizes.reduce((a, b) => a + b, 0) };
 		}
 		const estimates = await Promise.all(
@@ -176,7 +197,8 @@ export class Segments {
 	async page(conditions: SegmentCondition, options: PageOptions = {}): Promise<SegmentPage> {
 		const { store } = this;
 		const pageSize = options.pageSize ?? 1000;
-		if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000) throw new ValidationError('pageSize', `Page size must be a whole number from 1 to 10000, got ${pageSize}`);
+		if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 10_000)
+			throw new ValidationError('pageSize', `Page size must be a whole number from 1 to 10000, got ${pageSize}`);
 		const maxScan = options.maxScan ?? pageSize * 20;
 		const compiled = this.compile(conditions);
 		let state: CursorState;
@@ -187,13 +209,23 @@ export class Segments {
 		const contacts: SegmentContact[] = [];
 		let scanned = 0;
 		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
-			store.run<unknown[]>(scripts.readSegment, [store.keys.shard(s)], [
-				JSON.stringify({
-					spec,
-					source: { kind: state.src.kind, names: state.src.names, min: finite(state.src.min), max: finite(state.src.max), ...(st ?? {}) },
-					count,
-				}),
-			]);
+			store.run<unknown[]>(
+				scripts.readSegment,
+				[store.keys.shard(s)],
+				[
+					JSON.stringify({
+						spec,
+						source: {
+							kind: state.src.kind,
+							names: state.src.names,
+							min: finite(state.src.min),
+							max: finite(state.src.max),
+							...(st ?? {}),
+						},
+						count,
+					}),
+				],
+			);
 		const canRead = (s: number, room: number) => s < SHARD_COUNT && room > 0 && scanned < maxScan;
 		// Candidates are read CHUNK at a time, and the next chunk is asked for before this one is
 		// evaluated, so Redis and this process work at the same time. A chunk never holds more
@@ -206,7 +238,9 @@ export class Segments {
 			pending = null;
 			const next = out[out.length - 1] as string | null;
 			scanned += out[out.length - 2] as number;
-			state = next ? { ...state, st: JSON.parse(next) as Record<string, unknown> } : { ...state, s: state.s + 1, st: null };
+			state = next
+				? { ...state, st: JSON.parse(next) as Record<string, unknown> }
+				: { ...state, s: state.s + 1, st: null };
 			const found = (out.length - 2) / 2;
 			const worstRoom = pageSize - contacts.length - found;
 			if (canRead(state.s, worstRoom)) pending = read(state.s, state.st, Math.min(CHUNK, worstRoom));
@@ -221,7 +255,8 @@ export class Segments {
 					...(d.core.status ? { status: d.core.status } : {}),
 				});
 			}
-			if (!pending && canRead(state.s, pageSize - contacts.length)) pending = read(state.s, state.st, Math.min(CHUNK, pageSize - contacts.length));
+			if (!pending && canRead(state.s, pageSize - contacts.length))
+				pending = read(state.s, state.st, Math.min(CHUNK, pageSize - contacts.length));
 		}
 		return { contacts, cursor: state.s >= SHARD_COUNT ? null : encodeCursor(state), scanned, plan: state.src.label };
 	}
@@ -246,7 +281,9 @@ function finite(value: number | undefined): number | null {
 }
 
 function encodeCursor(state: CursorState): string {
-	return Buffer.from(JSON.stringify({ ...state, src: { ...state.src, min: finite(state.src.min), max: finite(state.src.max) } })).toString('base64url');
+	return Buffer.from(
+		JSON.stringify({ ...state, src: { ...state.src, min: finite(state.src.min), max: finite(state.src.max) } }),
+	).toString('base64url');
 }
 
 function decodeCursor(cursor: string, fingerprint: string): CursorState {
@@ -254,13 +291,25 @@ function decodeCursor(cursor: string, fingerprint: string): CursorState {
 	try {
 		state = JSON.parse(Buffer.from(cursor, 'base64url').toString('utf8')) as CursorState;
 	} catch {
-		throw new ValidationError('cursor', 'The cursor is not one this node returned', 'Pass the "cursor" of the previous page unchanged, or leave it empty to start.');
+		throw new ValidationError(
+			'cursor',
+			'The cursor is not one this node returned',
+			'Pass the "cursor" of the previous page unchanged, or leave it empty to start.',
+		);
 	}
 	if (!state || state.v !== 1 || typeof state.s !== 'number' || !state.src || !Array.isArray(state.src.names)) {
-		throw new ValidationError('cursor', 'The cursor is not one this node returned', 'Pass the "cursor" of the previous page unchanged, or leave it empty to start.');
+		throw new ValidationError(
+			'cursor',
+			'The cursor is not one this node returned',
+			'Pass the "cursor" of the previous page unchanged, or leave it empty to start.',
+		);
 	}
 	if (state.f !== fingerprint) {
-		throw new ValidationError('cursor', 'The cursor belongs to other conditions', 'Start again without a cursor when the conditions change.');
+		throw new ValidationError(
+			'cursor',
+			'The cursor belongs to other conditions',
+			'Start again without a cursor when the conditions change.',
+		);
 	}
 	const src = state.src as IndexSource & { min?: number | null; max?: number | null };
 	return { ...state, src: { ...src, min: src.min ?? undefined, max: src.max ?? undefined } };

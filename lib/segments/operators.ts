@@ -16,38 +16,114 @@ import { calendarDate, isAnniversaryOn, resolveZone, type LeapDayRule } from '..
  * table). `date`: it reads dates only (Lead Score's property conditions do not offer these).
  */
 export const OPERATOR_TABLE = {
-	equals: { name: 'Equals', description: 'The value equals this one (numbers by number, dates by instant)', fieldRule: true, date: false },
-	notEquals: { name: 'Not Equals', description: 'The value is absent or differs from this one', fieldRule: true, date: false },
-	contains: { name: 'Contains', description: 'The value\'s text contains this text', fieldRule: true, date: false },
-	notContains: { name: 'Not Contains', description: 'The value is absent or its text does not contain this text', fieldRule: true, date: false },
-	startsWith: { name: 'Starts With', description: 'The value\'s text starts with this text', fieldRule: true, date: false },
-	endsWith: { name: 'Ends With', description: 'The value\'s text ends with this text', fieldRule: true, date: false },
-	gt: { name: 'Greater Than', description: 'A number above this number, or a date after this date', fieldRule: true, date: false },
-	gte: { name: 'Greater Than or Equal', description: 'A number at or above this number, or a date at or after this date', fieldRule: true, date: false },
-	lt: { name: 'Less Than', description: 'A number below this number, or a date before this date', fieldRule: true, date: false },
-	lte: { name: 'Less Than or Equal', description: 'A number at or below this number, or a date at or before this date', fieldRule: true, date: false },
-	between: { name: 'Between', description: 'From Value to Value 2, both included (two numbers or two dates)', fieldRule: true, date: false },
+	equals: {
+		name: 'Equals',
+		description: 'The value equals this one (numbers by number, dates by instant)',
+		fieldRule: true,
+		date: false,
+	},
+	notEquals: {
+		name: 'Not Equals',
+		description: 'The value is absent or differs from this one',
+		fieldRule: true,
+		date: false,
+	},
+	contains: { name: 'Contains', description: "The value's text contains this text", fieldRule: true, date: false },
+	notContains: {
+		name: 'Not Contains',
+		description: 'The value is absent or its text does not contain this text',
+		fieldRule: true,
+		date: false,
+	},
+	startsWith: {
+		name: 'Starts With',
+		description: "The value's text starts with this text",
+		fieldRule: true,
+		date: false,
+	},
+	endsWith: { name: 'Ends With', description: "The value's text ends with this text", fieldRule: true, date: false },
+	gt: {
+		name: 'Greater Than',
+		description: 'A number above this number, or a date after this date',
+		fieldRule: true,
+		date: false,
+	},
+	gte: {
+		name: 'Greater Than or Equal',
+		description: 'A number at or above this number, or a date at or after this date',
+		fieldRule: true,
+		date: false,
+	},
+	lt: {
+		name: 'Less Than',
+		description: 'A number below this number, or a date before this date',
+		fieldRule: true,
+		date: false,
+	},
+	lte: {
+		name: 'Less Than or Equal',
+		description: 'A number at or below this number, or a date at or before this date',
+		fieldRule: true,
+		date: false,
+	},
+	between: {
+		name: 'Between',
+		description: 'From Value to Value 2, both included (two numbers or two dates)',
+		fieldRule: true,
+		date: false,
+	},
 	exists: { name: 'Exists', description: 'The value is set', fieldRule: true, date: false },
 	notExists: { name: 'Not Exists', description: 'The value is not set', fieldRule: true, date: false },
 	in: { name: 'In List', description: 'The value equals one of a comma-separated list', fieldRule: true, date: false },
-	notIn: { name: 'Not In List', description: 'The value is absent or equals none of a comma-separated list', fieldRule: true, date: false },
-	regex: { name: 'Regex', description: 'The value\'s text matches this regular expression (/pattern/flags or a bare pattern)', fieldRule: false, date: false },
+	notIn: {
+		name: 'Not In List',
+		description: 'The value is absent or equals none of a comma-separated list',
+		fieldRule: true,
+		date: false,
+	},
+	regex: {
+		name: 'Regex',
+		description: "The value's text matches this regular expression (/pattern/flags or a bare pattern)",
+		fieldRule: false,
+		date: false,
+	},
 	before: { name: 'Date Before', description: 'A date before this date', fieldRule: false, date: true },
 	after: { name: 'Date After', description: 'A date after this date', fieldRule: false, date: true },
-	withinLastDays: { name: 'Within the Last Days', description: 'A date in the last N days up to now, both ends included', fieldRule: false, date: true },
-	notWithinLastDays: { name: 'Not Within the Last Days', description: 'A date that is not in the last N days', fieldRule: false, date: true },
-	anniversaryToday: { name: 'Anniversary Today', description: 'The date\'s day and month are today in the contact\'s time zone', fieldRule: false, date: true },
+	withinLastDays: {
+		name: 'Within the Last Days',
+		description: 'A date in the last N days up to now, both ends included',
+		fieldRule: false,
+		date: true,
+	},
+	notWithinLastDays: {
+		name: 'Not Within the Last Days',
+		description: 'A date that is not in the last N days',
+		fieldRule: false,
+		date: true,
+	},
+	anniversaryToday: {
+		name: 'Anniversary Today',
+		description: "The date's day and month are today in the contact's time zone",
+		fieldRule: false,
+		date: true,
+	},
 } as const satisfies Record<string, { name: string; description: string; fieldRule: boolean; date: boolean }>;
 
 export const VALUE_OPERATORS = Object.keys(OPERATOR_TABLE) as Array<keyof typeof OPERATOR_TABLE>;
 export type ValueOperator = keyof typeof OPERATOR_TABLE;
 
 /** Operators Lead Score field rules may use (evaluated inside the scoring script, atomically). */
-export type FieldRuleOperator = { [K in ValueOperator]: (typeof OPERATOR_TABLE)[K]['fieldRule'] extends true ? K : never }[ValueOperator];
-export const FIELD_RULE_OPERATORS = VALUE_OPERATORS.filter((op): op is FieldRuleOperator => OPERATOR_TABLE[op].fieldRule);
+export type FieldRuleOperator = {
+	[K in ValueOperator]: (typeof OPERATOR_TABLE)[K]['fieldRule'] extends true ? K : never;
+}[ValueOperator];
+export const FIELD_RULE_OPERATORS = VALUE_OPERATORS.filter(
+	(op): op is FieldRuleOperator => OPERATOR_TABLE[op].fieldRule,
+);
 
 /** A node's options for the operators that pass `include` (all by default), sorted by name as n8n lists options. */
-export function operatorOptions(include: (operator: ValueOperator) => boolean = () => true): Array<{ name: string; value: ValueOperator; description: string }> {
+export function operatorOptions(
+	include: (operator: ValueOperator) => boolean = () => true,
+): Array<{ name: string; value: ValueOperator; description: string }> {
 	return VALUE_OPERATORS.filter(include)
 		.map((value) => ({ name: OPERATOR_TABLE[value].name, value, description: OPERATOR_TABLE[value].description }))
 		.sort((a, b) => a.name.localeCompare(b.name));
@@ -101,7 +177,11 @@ function text(value: StoredValue, ignoreCase: boolean): string {
 
 function list(value: unknown, field: string): unknown[] {
 	if (Array.isArray(value)) return value;
-	if (typeof value === 'string') return value.split(',').map((v) => v.trim()).filter((v) => v !== '');
+	if (typeof value === 'string')
+		return value
+			.split(',')
+			.map((v) => v.trim())
+			.filter((v) => v !== '');
 	if (value === undefined || value === null) throw new ValidationError(field, 'The list of values is empty');
 	return [value];
 }
@@ -109,14 +189,19 @@ function list(value: unknown, field: string): unknown[] {
 function requireDate(value: unknown, field: string): number {
 	const ms = dateMs(value);
 	if (ms === undefined) {
-		throw new ValidationError(field, `${JSON.stringify(value)?.slice(0, 60)} is not a date`, 'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.');
+		throw new ValidationError(
+			field,
+			`${JSON.stringify(value)?.slice(0, 60)} is not a date`,
+			'Use ISO 8601, e.g. "2024-05-17" or "2024-05-17T09:30:00Z", or epoch milliseconds.',
+		);
 	}
 	return ms;
 }
 
 function requireDays(value: unknown, field: string): number {
 	const n = numeric(value);
-	if (n === undefined || n < 0) throw new ValidationError(field, `Days must be a number of 0 or more, got ${JSON.stringify(value)}`);
+	if (n === undefined || n < 0)
+		throw new ValidationError(field, `Days must be a number of 0 or more, got ${JSON.stringify(value)}`);
 	return n;
 }
 
@@ -146,7 +231,11 @@ function orderedOperand(operand: unknown, field: string): { kind: 'number' | 'da
 	if (n !== undefined) return { kind: 'number', at: n };
 	const d = dateMs(operand);
 	if (d !== undefined) return { kind: 'date', at: d };
-	throw new ValidationError(field, `${JSON.stringify(operand)?.slice(0, 60)} is neither a number nor a date`, 'Compare with a number such as 7, or a date such as "2024-05-17".');
+	throw new ValidationError(
+		field,
+		`${JSON.stringify(operand)?.slice(0, 60)} is neither a number nor a date`,
+		'Compare with a number such as 7, or a date such as "2024-05-17".',
+	);
 }
 
 function orderedValue(value: StoredValue, kind: 'number' | 'date'): number | undefined {
@@ -186,7 +275,11 @@ export function compileOperator(condition: ValueCondition, path: string): ValueP
 			}
 			const needle = text(condition.value as StoredValue, ignoreCase);
 			const test =
-				op === 'startsWith' ? (s: string) => s.startsWith(needle) : op === 'endsWith' ? (s: string) => s.endsWith(needle) : (s: string) => s.includes(needle);
+				op === 'startsWith'
+					? (s: string) => s.startsWith(needle)
+					: op === 'endsWith'
+						? (s: string) => s.endsWith(needle)
+						: (s: string) => s.includes(needle);
 			if (op === 'notContains') return (v) => v === undefined || v === null || !test(text(v, ignoreCase));
 			return (v) => v !== undefined && v !== null && test(text(v, ignoreCase));
 		}
@@ -195,7 +288,12 @@ export function compileOperator(condition: ValueCondition, path: string): ValueP
 		case 'lt':
 		case 'lte': {
 			const { kind, at } = orderedOperand(condition.value, valueField);
-			const cmp = { gt: (x: number) => x > at, gte: (x: number) => x >= at, lt: (x: number) => x < at, lte: (x: number) => x <= at }[op];
+			const cmp = {
+				gt: (x: number) => x > at,
+				gte: (x: number) => x >= at,
+				lt: (x: number) => x < at,
+				lte: (x: number) => x <= at,
+			}[op];
 			return (v) => {
 				const x = orderedValue(v, kind);
 				return x !== undefined && cmp(x);
@@ -204,22 +302,33 @@ export function compileOperator(condition: ValueCondition, path: string): ValueP
 		case 'between': {
 			const low = orderedOperand(condition.value, valueField);
 			const high = orderedOperand(condition.value2, `${path}.value2`);
-			if (low.kind !== high.kind) throw new ValidationError(`${path}.value2`, '"between" needs two numbers or two dates');
-			if (low.at > high.at) throw new ValidationError(`${path}.value2`, `The upper bound ${JSON.stringify(condition.value2)} is below the lower bound ${JSON.stringify(condition.value)}`);
+			if (low.kind !== high.kind)
+				throw new ValidationError(`${path}.value2`, '"between" needs two numbers or two dates');
+			if (low.at > high.at)
+				throw new ValidationError(
+					`${path}.value2`,
+					`The upper bound ${JSON.stringify(condition.value2)} is below the lower bound ${JSON.stringify(condition.value)}`,
+				);
 			return (v) => {
 				const x = orderedValue(v, low.kind);
 				return x !== undefined && x >= low.at && x <= high.at;
 			};
 		}
 		case 'regex': {
-			if (typeof condition.value !== 'string' || condition.value === '') throw new ValidationError(valueField, '"regex" needs a regular expression');
+			if (typeof condition.value !== 'string' || condition.value === '')
+				throw new ValidationError(valueField, '"regex" needs a regular expression');
 			let re: RegExp;
 			try {
 				// "/pattern/flags" or a bare pattern.
 				const m = /^\/(.*)\/([a-z]*)$/s.exec(condition.value);
-				re = m ? new RegExp(m[1], m[2] + (ignoreCase && !m[2].includes('i') ? 'i' : '')) : new RegExp(condition.value, ignoreCase ? 'i' : '');
+				re = m
+					? new RegExp(m[1], m[2] + (ignoreCase && !m[2].includes('i') ? 'i' : ''))
+					: new RegExp(condition.value, ignoreCase ? 'i' : '');
 			} catch (error) {
-				throw new ValidationError(valueField, `The regular expression ${condition.value} does not compile: ${(error as Error).message}`);
+				throw new ValidationError(
+					valueField,
+					`The regular expression ${condition.value} does not compile: ${(error as Error).message}`,
+				);
 			}
 			return (v) => v !== undefined && v !== null && re.test(text(v, false));
 		}
@@ -239,18 +348,25 @@ export function compileOperator(condition: ValueCondition, path: string): ValueP
 				const x = typeof v === 'string' ? dateMs(v) : undefined;
 				return x !== undefined && x >= now - span && x <= now;
 			};
-			return op === 'withinLastDays' ? (v, ctx) => within(v, ctx.now) : (v, ctx) => v !== undefined && v !== null && !within(v, ctx.now);
+			return op === 'withinLastDays'
+				? (v, ctx) => within(v, ctx.now)
+				: (v, ctx) => v !== undefined && v !== null && !within(v, ctx.now);
 		}
 		case 'anniversaryToday': {
 			const leapDay = condition.leapDay ?? 'feb28';
-			if (leapDay !== 'feb28' && leapDay !== 'mar1') throw new ValidationError(`${path}.leapDay`, `"${leapDay}" is not "feb28" or "mar1"`);
+			if (leapDay !== 'feb28' && leapDay !== 'mar1')
+				throw new ValidationError(`${path}.leapDay`, `"${leapDay}" is not "feb28" or "mar1"`);
 			return (v, ctx) => {
 				if (typeof v !== 'string' || dateMs(v) === undefined) return false;
 				return isAnniversaryOn(calendarDate(v), ctx.now, resolveZone(ctx.timezone, ctx.fallbackZone), leapDay);
 			};
 		}
 		default:
-			throw new ValidationError(`${path}.operator`, `Unknown operator "${String(condition.operator)}"`, `Use one of: ${VALUE_OPERATORS.join(', ')}.`);
+			throw new ValidationError(
+				`${path}.operator`,
+				`Unknown operator "${String(condition.operator)}"`,
+				`Use one of: ${VALUE_OPERATORS.join(', ')}.`,
+			);
 	}
 }
 

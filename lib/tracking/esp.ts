@@ -28,9 +28,15 @@ export interface NormalisedOutcome {
 
 type Json = Record<string, unknown>;
 
-const str = (v: unknown): string | undefined => (typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined);
+const str = (v: unknown): string | undefined =>
+	typeof v === 'string' && v !== '' ? v : typeof v === 'number' ? String(v) : undefined;
 const obj = (v: unknown): Json => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Json) : {});
-const seconds = (v: unknown): number | undefined => (typeof v === 'number' && Number.isFinite(v) ? Math.round(v * 1000) : typeof v === 'string' && /^\d+(\.\d+)?$/.test(v) ? Math.round(Number(v) * 1000) : undefined);
+const seconds = (v: unknown): number | undefined =>
+	typeof v === 'number' && Number.isFinite(v)
+		? Math.round(v * 1000)
+		: typeof v === 'string' && /^\d+(\.\d+)?$/.test(v)
+			? Math.round(Number(v) * 1000)
+			: undefined;
 const isoTime = (v: unknown): number | undefined => {
 	const ms = typeof v === 'string' ? Date.parse(v) : NaN;
 	return Number.isNaN(ms) ? undefined : ms;
@@ -52,14 +58,26 @@ function ours(vars: Json): Pick<NormalisedOutcome, 'contactId' | 'campaignId'> {
 
 /** SendGrid shows its verification key as bare base64 DER; PEM is accepted as pasted. */
 export function sendGridKeyPem(publicKey: string): string {
-	return publicKey.includes('BEGIN PUBLIC KEY') ? publicKey : `-----BEGIN PUBLIC KEY-----\n${publicKey.replace(/\s+/g, '')}\n-----END PUBLIC KEY-----`;
+	return publicKey.includes('BEGIN PUBLIC KEY')
+		? publicKey
+		: `-----BEGIN PUBLIC KEY-----\n${publicKey.replace(/\s+/g, '')}\n-----END PUBLIC KEY-----`;
 }
 
 /** Verifies `X-Twilio-Email-Event-Webhook-Signature` over timestamp + raw body with the account's public key. */
-export function verifySendGrid(publicKey: string, rawBody: Buffer, signature: string | undefined, timestamp: string | undefined): boolean {
+export function verifySendGrid(
+	publicKey: string,
+	rawBody: Buffer,
+	signature: string | undefined,
+	timestamp: string | undefined,
+): boolean {
 	if (!signature || !timestamp) return false;
 	try {
-		return verifySignature('sha256', Buffer.concat([Buffer.from(timestamp, 'utf8'), rawBody]), { key: sendGridKeyPem(publicKey), dsaEncoding: 'der' }, Buffer.from(signature, 'base64'));
+		return verifySignature(
+			'sha256',
+			Buffer.concat([Buffer.from(timestamp, 'utf8'), rawBody]),
+			{ key: sendGridKeyPem(publicKey), dsaEncoding: 'der' },
+			Buffer.from(signature, 'base64'),
+		);
 	} catch {
 		return false;
 	}
@@ -77,7 +95,13 @@ export function parseSendGrid(body: unknown, isBot: (ua?: string) => boolean): N
 				break;
 			case 'bounce':
 				// SendGrid's "blocked" bounce is a temporary refusal; "bounce" is permanent.
-				out.push({ ...base, kind: 'bounced', bounceType: e.type === 'blocked' ? 'soft' : 'hard', status: str(e.status), diagnostic: str(e.reason) });
+				out.push({
+					...base,
+					kind: 'bounced',
+					bounceType: e.type === 'blocked' ? 'soft' : 'hard',
+					status: str(e.status),
+					diagnostic: str(e.reason),
+				});
 				break;
 			case 'spamreport':
 				out.push({ ...base, kind: 'complained' });
@@ -106,7 +130,9 @@ export function verifyMailgun(signingKey: string, body: unknown): { ok: boolean;
 	const token = str(s.token);
 	const signature = str(s.signature);
 	if (!timestamp || !token || !signature) return { ok: false };
-	const expected = createHmac('sha256', signingKey).update(timestamp + token).digest('hex');
+	const expected = createHmac('sha256', signingKey)
+		.update(timestamp + token)
+		.digest('hex');
 	return { ok: safeEqual(expected, signature.toLowerCase()), timestamp: Number(timestamp) * 1000 };
 }
 
@@ -116,12 +142,25 @@ export function parseMailgun(body: unknown, isBot: (ua?: string) => boolean): No
 	const rawId = str(headers['message-id']);
 	const delivery = obj(e['delivery-status']);
 	const ua = str(obj(e['client-info'])['user-agent']);
-	const base = { email: str(e.recipient), messageId: rawId ? (rawId.startsWith('<') ? rawId : `<${rawId}>`) : undefined, time: seconds(e.timestamp), ...ours(obj(e['user-variables'])) };
+	const base = {
+		email: str(e.recipient),
+		messageId: rawId ? (rawId.startsWith('<') ? rawId : `<${rawId}>`) : undefined,
+		time: seconds(e.timestamp),
+		...ours(obj(e['user-variables'])),
+	};
 	switch (e.event) {
 		case 'delivered':
 			return [{ ...base, kind: 'delivered' }];
 		case 'failed':
-			return [{ ...base, kind: 'bounced', bounceType: e.severity === 'permanent' ? 'hard' : 'soft', status: str(delivery.code), diagnostic: str(delivery.description) ?? str(delivery.message) ?? str(e.reason) }];
+			return [
+				{
+					...base,
+					kind: 'bounced',
+					bounceType: e.severity === 'permanent' ? 'hard' : 'soft',
+					status: str(delivery.code),
+					diagnostic: str(delivery.description) ?? str(delivery.message) ?? str(e.reason),
+				},
+			];
 		case 'complained':
 			return [{ ...base, kind: 'complained' }];
 		case 'unsubscribed':
@@ -138,7 +177,16 @@ export function parseMailgun(body: unknown, isBot: (ua?: string) => boolean): No
 // ---------- Postmark (basic auth on the webhook URL) ----------
 
 const POSTMARK_HARD = new Set(['HardBounce', 'BadEmailAddress', 'ManuallyDeactivated']);
-const POSTMARK_IGNORED = new Set(['AutoResponder', 'Subscribe', 'Unsubscribe', 'OpenRelayTest', 'VirusNotification', 'ChallengeVerification', 'InboundError', 'SMTPApiError']);
+const POSTMARK_IGNORED = new Set([
+	'AutoResponder',
+	'Subscribe',
+	'Unsubscribe',
+	'OpenRelayTest',
+	'VirusNotification',
+	'ChallengeVerification',
+	'InboundError',
+	'SMTPApiError',
+]);
 
 export function parsePostmark(body: unknown, isBot: (ua?: string) => boolean): NormalisedOutcome[] {
 	const out: NormalisedOutcome[] = [];
@@ -157,17 +205,40 @@ export function parsePostmark(body: unknown, isBot: (ua?: string) => boolean): N
 					out.push({ ...base, kind: 'complained', email: str(e.Email), time: isoTime(e.BouncedAt) });
 					break;
 				}
-				out.push({ ...base, kind: 'bounced', email: str(e.Email), bounceType: POSTMARK_HARD.has(type) ? 'hard' : 'soft', status: str(e.TypeCode), diagnostic: str(e.Details) ?? str(e.Description), time: isoTime(e.BouncedAt) });
+				out.push({
+					...base,
+					kind: 'bounced',
+					email: str(e.Email),
+					bounceType: POSTMARK_HARD.has(type) ? 'hard' : 'soft',
+					status: str(e.TypeCode),
+					diagnostic: str(e.Details) ?? str(e.Description),
+					time: isoTime(e.BouncedAt),
+				});
 				break;
 			}
 			case 'SpamComplaint':
 				out.push({ ...base, kind: 'complained', email: str(e.Email), time: isoTime(e.BouncedAt) });
 				break;
 			case 'Open':
-				out.push({ ...base, kind: 'opened', email: str(e.Recipient), userAgent: ua, machine: isBot(ua), time: isoTime(e.ReceivedAt) });
+				out.push({
+					...base,
+					kind: 'opened',
+					email: str(e.Recipient),
+					userAgent: ua,
+					machine: isBot(ua),
+					time: isoTime(e.ReceivedAt),
+				});
 				break;
 			case 'Click':
-				out.push({ ...base, kind: 'clicked', email: str(e.Recipient), url: str(e.OriginalLink), userAgent: ua, machine: isBot(ua), time: isoTime(e.ReceivedAt) });
+				out.push({
+					...base,
+					kind: 'clicked',
+					email: str(e.Recipient),
+					url: str(e.OriginalLink),
+					userAgent: ua,
+					machine: isBot(ua),
+					time: isoTime(e.ReceivedAt),
+				});
 				break;
 			case 'SubscriptionChange':
 				// Bounces and complaints also suppress at Postmark; they arrive as their own records.
@@ -232,7 +303,13 @@ const SNS_HOST = /^sns\.[a-z0-9-]+\.amazonaws\.com(\.cn)?$/;
 export function isSnsUrl(url: unknown, pem: boolean): boolean {
 	try {
 		const u = new URL(String(url));
-		return u.protocol === 'https:' && SNS_HOST.test(u.hostname) && !u.username && !u.password && (!pem || u.pathname.endsWith('.pem'));
+		return (
+			u.protocol === 'https:' &&
+			SNS_HOST.test(u.hostname) &&
+			!u.username &&
+			!u.password &&
+			(!pem || u.pathname.endsWith('.pem'))
+		);
 	} catch {
 		return false;
 	}
@@ -295,7 +372,8 @@ export async function verifySns(message: Json, fetchCertificate: CertificateFetc
 	const text = snsStringToSign(message);
 	const signature = str(message.Signature);
 	if (!text || !signature || !isSnsUrl(message.SigningCertURL, true)) return false;
-	const algorithm = message.SignatureVersion === '2' ? 'RSA-SHA256' : message.SignatureVersion === '1' ? 'RSA-SHA1' : null;
+	const algorithm =
+		message.SignatureVersion === '2' ? 'RSA-SHA256' : message.SignatureVersion === '1' ? 'RSA-SHA1' : null;
 	if (!algorithm) return false;
 	let certificate: string;
 	try {
@@ -344,21 +422,46 @@ export function parseSes(notification: unknown, isBot: (ua?: string) => boolean)
 		}
 		case 'Complaint': {
 			const c = obj(n.complaint);
-			return recipients(c.complainedRecipients).map((r) => ({ ...base, kind: 'complained' as const, email: str(obj(r).emailAddress), time: isoTime(c.timestamp) }));
+			return recipients(c.complainedRecipients).map((r) => ({
+				...base,
+				kind: 'complained' as const,
+				email: str(obj(r).emailAddress),
+				time: isoTime(c.timestamp),
+			}));
 		}
 		case 'Delivery': {
 			const d = obj(n.delivery);
-			return recipients(d.recipients).map((email) => ({ ...base, kind: 'delivered' as const, email: str(email), time: isoTime(d.timestamp) }));
+			return recipients(d.recipients).map((email) => ({
+				...base,
+				kind: 'delivered' as const,
+				email: str(email),
+				time: isoTime(d.timestamp),
+			}));
 		}
 		case 'Open': {
 			const o = obj(n.open);
 			const ua = str(o.userAgent);
-			return recipients(mail.destination).map((email) => ({ ...base, kind: 'opened' as const, email: str(email), userAgent: ua, machine: isBot(ua), time: isoTime(o.timestamp) }));
+			return recipients(mail.destination).map((email) => ({
+				...base,
+				kind: 'opened' as const,
+				email: str(email),
+				userAgent: ua,
+				machine: isBot(ua),
+				time: isoTime(o.timestamp),
+			}));
 		}
 		case 'Click': {
 			const c = obj(n.click);
 			const ua = str(c.userAgent);
-			return recipients(mail.destination).map((email) => ({ ...base, kind: 'clicked' as const, email: str(email), url: str(c.link), userAgent: ua, machine: isBot(ua), time: isoTime(c.timestamp) }));
+			return recipients(mail.destination).map((email) => ({
+				...base,
+				kind: 'clicked' as const,
+				email: str(email),
+				url: str(c.link),
+				userAgent: ua,
+				machine: isBot(ua),
+				time: isoTime(c.timestamp),
+			}));
 		}
 		default:
 			return [];

@@ -29,7 +29,6 @@ import {
 	type Provider,
 } from './esp';
 
-
 export interface WebhookRequest {
 	method: string;
 	/** Lower-case header names, as Node's http module gives them. */
@@ -106,7 +105,12 @@ function text(status: number, body: string): WebhookResponse {
 }
 
 function json(status: number, body: unknown, events: EmittedEvent[] = []): WebhookResponse {
-	return { status, headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE }, body: JSON.stringify(body), events };
+	return {
+		status,
+		headers: { 'content-type': 'application/json; charset=utf-8', ...NO_STORE },
+		body: JSON.stringify(body),
+		events,
+	};
 }
 
 function escapeHtml(value: string): string {
@@ -117,13 +121,19 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 	const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#2b6cb0;color:#fff;cursor:pointer}</style></head><body><h1>${escapeHtml(title)}</h1>${inner}</body></html>`;
 	return {
 		status,
-		headers: { 'content-type': 'text/html; charset=utf-8', 'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'", 'referrer-policy': 'no-referrer', ...NO_STORE },
+		headers: {
+			'content-type': 'text/html; charset=utf-8',
+			'content-security-policy': "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'",
+			'referrer-policy': 'no-referrer',
+			...NO_STORE,
+		},
 		body,
 		events: [],
 	};
 }
 
-const UNSUBSCRIBE_FORM = '<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>';
+const UNSUBSCRIBE_FORM =
+	'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>';
 
 /**
  * RFC 8058: a one-click unsubscribe POST carries List-Unsubscribe=One-Click, form-urlencoded (as
@@ -161,7 +171,9 @@ export class WebhookHandler {
 		private readonly config: WebhookConfig,
 	) {
 		this.campaigns = new Campaigns(store);
-		this.bots = (config.botPatterns ?? []).filter(Boolean).map((p) => new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'));
+		this.bots = (config.botPatterns ?? [])
+			.filter(Boolean)
+			.map((p) => new RegExp(p.replace(/[.*+?^${}()|[\]\\]/g, '\\$&'), 'i'));
 	}
 
 	private get machineWindowMs(): number {
@@ -178,7 +190,8 @@ export class WebhookHandler {
 			return await this.route(route, req);
 		} catch (error) {
 			// Redis down: 503 makes ESPs and CRMs deliver again later instead of losing the events.
-			if ((error as Error).name === 'StoreUnavailableError') return text(503, 'The contact store is unavailable; try again later');
+			if ((error as Error).name === 'StoreUnavailableError')
+				return text(503, 'The contact store is unavailable; try again later');
 			throw error;
 		}
 	}
@@ -193,7 +206,8 @@ export class WebhookHandler {
 			}
 		}
 		const bytes = Buffer.byteLength(req.rawBody);
-		if (bytes > LIMITS.bodyBytes) return json(413, { error: `The body is ${bytes} bytes; the limit is ${LIMITS.bodyBytes} bytes (1 MB)` });
+		if (bytes > LIMITS.bodyBytes)
+			return json(413, { error: `The body is ${bytes} bytes; the limit is ${LIMITS.bodyBytes} bytes (1 MB)` });
 		switch (route) {
 			case 'events':
 				return method === 'POST' ? this.ingest(req) : text(405, 'Method not allowed');
@@ -218,7 +232,9 @@ export class WebhookHandler {
 			if (given && safeEqual(given, sharedSecret)) return true;
 		}
 		if (hmacSecret) {
-			const given = (header(req, this.config.secrets.hmacHeader || 'x-signature') ?? '').replace(/^sha256=/i, '').toLowerCase();
+			const given = (header(req, this.config.secrets.hmacHeader || 'x-signature') ?? '')
+				.replace(/^sha256=/i, '')
+				.toLowerCase();
 			const expected = createHmac('sha256', hmacSecret).update(req.rawBody).digest('hex');
 			if (given && safeEqual(given, expected)) return true;
 		}
@@ -227,12 +243,20 @@ export class WebhookHandler {
 
 	private async ingest(req: WebhookRequest): Promise<WebhookResponse> {
 		const { sharedSecret, hmacSecret } = this.config.secrets;
-		if (!sharedSecret && !hmacSecret) return json(401, { error: 'Authentication is not configured: set a shared secret or an HMAC secret in the Marketing Webhook credential' });
+		if (!sharedSecret && !hmacSecret)
+			return json(401, {
+				error:
+					'Authentication is not configured: set a shared secret or an HMAC secret in the Marketing Webhook credential',
+			});
 		if (!this.authenticateEvents(req)) return json(401, { error: 'Missing or wrong secret / signature' });
 		const parsed = parseJson(req.rawBody);
 		if (!parsed.ok) return json(400, { error: 'The body is not valid JSON' });
 		const body = parsed.value as unknown;
-		const list = Array.isArray(body) ? body : body && typeof body === 'object' && Array.isArray((body as { events?: unknown }).events) ? (body as { events: unknown[] }).events : [body];
+		const list = Array.isArray(body)
+			? body
+			: body && typeof body === 'object' && Array.isArray((body as { events?: unknown }).events)
+				? (body as { events: unknown[] }).events
+				: [body];
 		const max = this.config.maxBatch ?? 1000;
 		if (list.length > max) return json(413, { error: `At most ${max} events per request, got ${list.length}` });
 		if (list.length === 0) return json(400, { error: 'No events in the body' });
@@ -249,7 +273,10 @@ export class WebhookHandler {
 		const upserts = await settleAll(prepared, async (p) => {
 			if (p instanceof Error) throw p;
 			if (!p.email && !p.fields && !p.tags) return p.contactId as string;
-			const [r] = await this.store.contacts.upsert([{ id: p.contactId, email: p.email, fields: p.fields, addTags: p.tags }], { source: 'webhook' });
+			const [r] = await this.store.contacts.upsert(
+				[{ id: p.contactId, email: p.email, fields: p.fields, addTags: p.tags }],
+				{ source: 'webhook' },
+			);
 			if (!r.ok) throw r.error;
 			return r.value.contactId;
 		});
@@ -257,7 +284,16 @@ export class WebhookHandler {
 			const id = upserts[i];
 			if (!id.ok) throw id.error;
 			const e = p as ReadEvent;
-			const [r] = await this.store.events.record([{ contactId: id.value, name: e.name, properties: e.properties, time: e.time, idempotencyKey: e.idempotencyKey, source: 'webhook' }]);
+			const [r] = await this.store.events.record([
+				{
+					contactId: id.value,
+					name: e.name,
+					properties: e.properties,
+					time: e.time,
+					idempotencyKey: e.idempotencyKey,
+					source: 'webhook',
+				},
+			]);
 			if (!r.ok) throw r.error;
 			return { ...r.value, event: e };
 		});
@@ -276,7 +312,17 @@ export class WebhookHandler {
 				return;
 			}
 			const e = r.value.event;
-			events.push({ source: 'events', contactId: r.value.contactId, event: e.name, properties: e.properties ?? {}, time: new Date(typeof e.time === 'number' ? e.time : e.time ? Date.parse(String(e.time)) : this.store.now()).toISOString(), eventId: r.value.eventId, contactCreated: Boolean(r.value.contactCreated) });
+			events.push({
+				source: 'events',
+				contactId: r.value.contactId,
+				event: e.name,
+				properties: e.properties ?? {},
+				time: new Date(
+					typeof e.time === 'number' ? e.time : e.time ? Date.parse(String(e.time)) : this.store.now(),
+				).toISOString(),
+				eventId: r.value.eventId,
+				contactCreated: Boolean(r.value.contactCreated),
+			});
 		});
 		const status = errors.length === list.length ? 400 : 200;
 		return json(status, { received: list.length, recorded: events.length, duplicates, errors }, events);
@@ -291,22 +337,51 @@ export class WebhookHandler {
 	/** A hit on our own link: mail clients and browsers always send a User-Agent, scripts may not. */
 	private machine(req: WebhookRequest, method: string, claims: TrackingClaims): boolean {
 		const userAgent = header(req, 'user-agent');
-		return method === 'HEAD' || !userAgent || this.isBot(userAgent) || this.store.now() - claims.issuedAt < this.machineWindowMs;
+		return (
+			method === 'HEAD' ||
+			!userAgent ||
+			this.isBot(userAgent) ||
+			this.store.now() - claims.issuedAt < this.machineWindowMs
+		);
 	}
 
 	private async track(input: OutcomeInput, extra: Record<string, unknown>): Promise<EmittedEvent[]> {
 		const [r] = await this.campaigns.recordOutcomes([input], { source: 'tracking' });
 		if (!r.ok) throw r.error;
 		if (!r.value.recorded) return [];
-		return [{ source: 'tracking', type: input.kind, contactId: input.contactId, campaignId: input.campaignId, machine: r.value.machine, first: r.value.first, ...extra }];
+		return [
+			{
+				source: 'tracking',
+				type: input.kind,
+				contactId: input.contactId,
+				campaignId: input.campaignId,
+				machine: r.value.machine,
+				first: r.value.first,
+				...extra,
+			},
+		];
 	}
 
 	private async open(req: WebhookRequest, method: string): Promise<WebhookResponse> {
 		const claims = this.claims(req, 'o');
 		if (!claims) return text(400, 'Invalid tracking link');
 		const machine = this.machine(req, method, claims);
-		const events = await this.track({ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'opened', machine, messageId: claims.messageId }, {});
-		return { status: 200, headers: { 'content-type': 'image/gif', 'content-length': String(PIXEL_GIF.length), ...NO_STORE }, body: method === 'HEAD' ? '' : PIXEL_GIF, events };
+		const events = await this.track(
+			{
+				contactId: claims.contactId,
+				campaignId: claims.campaignId,
+				kind: 'opened',
+				machine,
+				messageId: claims.messageId,
+			},
+			{},
+		);
+		return {
+			status: 200,
+			headers: { 'content-type': 'image/gif', 'content-length': String(PIXEL_GIF.length), ...NO_STORE },
+			body: method === 'HEAD' ? '' : PIXEL_GIF,
+			events,
+		};
 	}
 
 	private async click(req: WebhookRequest, method: string): Promise<WebhookResponse> {
@@ -314,31 +389,71 @@ export class WebhookHandler {
 		// Never redirect anywhere but the signed target: a bad token is an error page, not a redirect.
 		if (!claims || !claims.url) return text(400, 'Invalid or tampered link');
 		const machine = this.machine(req, method, claims);
-		const events = await this.track({ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'clicked', url: claims.url, machine, messageId: claims.messageId }, { url: claims.url });
-		return { status: 302, headers: { location: claims.url, 'content-type': 'text/plain; charset=utf-8', 'referrer-policy': 'no-referrer', ...NO_STORE }, body: method === 'HEAD' ? '' : `Redirecting to ${claims.url}`, events };
+		const events = await this.track(
+			{
+				contactId: claims.contactId,
+				campaignId: claims.campaignId,
+				kind: 'clicked',
+				url: claims.url,
+				machine,
+				messageId: claims.messageId,
+			},
+			{ url: claims.url },
+		);
+		return {
+			status: 302,
+			headers: {
+				location: claims.url,
+				'content-type': 'text/plain; charset=utf-8',
+				'referrer-policy': 'no-referrer',
+				...NO_STORE,
+			},
+			body: method === 'HEAD' ? '' : `Redirecting to ${claims.url}`,
+			events,
+		};
 	}
 
 	private async unsubscribe(req: WebhookRequest, method: string): Promise<WebhookResponse> {
 		const claims = this.claims(req, 'u');
-		if (!claims) return page(400, 'Link not valid', '<p>This unsubscribe link is not valid or has been altered. Use the link from the e-mail as it is, or reply to the e-mail to unsubscribe.</p>');
+		if (!claims)
+			return page(
+				400,
+				'Link not valid',
+				'<p>This unsubscribe link is not valid or has been altered. Use the link from the e-mail as it is, or reply to the e-mail to unsubscribe.</p>',
+			);
 		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
 		if (method === 'GET' || method === 'HEAD') {
 			// Link scanners follow GET links: showing the page changes nothing.
-			return page(200, 'Unsubscribe', `<p>Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
+			return page(
+				200,
+				'Unsubscribe',
+				`<p>Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`,
+			);
 		}
 		if (method !== 'POST') return text(405, 'Method not allowed');
 		if (!isOneClick(req.rawBody)) {
-			return page(400, 'Unsubscribe', `<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`);
+			return page(
+				400,
+				'Unsubscribe',
+				`<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`,
+			);
 		}
-		const events = await this.track({ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'unsubscribed', messageId: claims.messageId }, {});
-		return { ...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`), events };
+		const events = await this.track(
+			{ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'unsubscribed', messageId: claims.messageId },
+			{},
+		);
+		return {
+			...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`),
+			events,
+		};
 	}
 
 	// ---------- ESP event webhooks ----------
 
 	private async esp(req: WebhookRequest): Promise<WebhookResponse> {
 		const provider = String(req.params.provider ?? '').toLowerCase() as Provider;
-		if (!PROVIDERS.includes(provider)) return json(404, { error: `Unknown provider "${req.params.provider}"; use one of ${PROVIDERS.join(', ')}` });
+		if (!PROVIDERS.includes(provider))
+			return json(404, { error: `Unknown provider "${req.params.provider}"; use one of ${PROVIDERS.join(', ')}` });
 		const parsed = parseJson(req.rawBody);
 		if (!parsed.ok) return json(400, { error: 'The body is not valid JSON' });
 		const body = parsed.value;
@@ -351,8 +466,10 @@ export class WebhookHandler {
 			case 'sendgrid': {
 				if (!s.sendgridPublicKey) return json(401, { error: 'The SendGrid verification key is not configured' });
 				const ts = header(req, 'x-twilio-email-event-webhook-timestamp');
-				if (!verifySendGrid(s.sendgridPublicKey, raw, header(req, 'x-twilio-email-event-webhook-signature'), ts)) return json(401, { error: 'Bad SendGrid signature' });
-				if (Math.abs(now - Number(ts) * 1000) > tolerance) return json(401, { error: 'SendGrid timestamp outside the allowed window (replay?)' });
+				if (!verifySendGrid(s.sendgridPublicKey, raw, header(req, 'x-twilio-email-event-webhook-signature'), ts))
+					return json(401, { error: 'Bad SendGrid signature' });
+				if (Math.abs(now - Number(ts) * 1000) > tolerance)
+					return json(401, { error: 'SendGrid timestamp outside the allowed window (replay?)' });
 				outcomes = parseSendGrid(body, this.isBot);
 				break;
 			}
@@ -360,15 +477,20 @@ export class WebhookHandler {
 				if (!s.mailgunSigningKey) return json(401, { error: 'The Mailgun signing key is not configured' });
 				const check = verifyMailgun(s.mailgunSigningKey, body);
 				if (!check.ok) return json(401, { error: 'Bad Mailgun signature' });
-				if (Math.abs(now - (check.timestamp as number)) > tolerance) return json(401, { error: 'Mailgun timestamp outside the allowed window (replay?)' });
+				if (Math.abs(now - (check.timestamp as number)) > tolerance)
+					return json(401, { error: 'Mailgun timestamp outside the allowed window (replay?)' });
 				outcomes = parseMailgun(body, this.isBot);
 				break;
 			}
 			case 'postmark': {
-				if (!s.postmarkUser || !s.postmarkPassword) return json(401, { error: 'Postmark basic auth is not configured' });
+				if (!s.postmarkUser || !s.postmarkPassword)
+					return json(401, { error: 'Postmark basic auth is not configured' });
 				const auth = basicAuth(req);
 				if (!auth || !safeEqual(auth.user, s.postmarkUser) || !safeEqual(auth.password, s.postmarkPassword)) {
-					return { ...json(401, { error: 'Wrong Postmark credentials' }), headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Basic realm="esp"' } };
+					return {
+						...json(401, { error: 'Wrong Postmark credentials' }),
+						headers: { 'content-type': 'application/json; charset=utf-8', 'www-authenticate': 'Basic realm="esp"' },
+					};
 				}
 				outcomes = parsePostmark(body, this.isBot);
 				break;
@@ -382,11 +504,15 @@ export class WebhookHandler {
 			}
 			case 'ses': {
 				const message = (body && typeof body === 'object' ? body : {}) as Record<string, unknown>;
-				if (!(await verifySns(message, this.config.fetchSnsCertificate ?? fetchSnsCertificate))) return json(401, { error: 'Bad SNS signature or certificate URL' });
-				if (s.snsTopicArns && s.snsTopicArns.length > 0 && !s.snsTopicArns.includes(String(message.TopicArn))) return json(403, { error: 'SNS topic not allowed' });
+				if (!(await verifySns(message, this.config.fetchSnsCertificate ?? fetchSnsCertificate)))
+					return json(401, { error: 'Bad SNS signature or certificate URL' });
+				if (s.snsTopicArns && s.snsTopicArns.length > 0 && !s.snsTopicArns.includes(String(message.TopicArn)))
+					return json(403, { error: 'SNS topic not allowed' });
 				if (message.Type === 'SubscriptionConfirmation') {
 					if (!isSnsUrl(message.SubscribeURL, false)) return json(400, { error: 'SubscribeURL is not an SNS URL' });
-					await (this.config.confirmSnsSubscription ?? (async (url: string) => void (await httpsText(url, 64 * 1024))))(String(message.SubscribeURL));
+					await (this.config.confirmSnsSubscription ?? (async (url: string) => void (await httpsText(url, 64 * 1024))))(
+						String(message.SubscribeURL),
+					);
 					return json(200, { confirmed: true });
 				}
 				if (message.Type !== 'Notification') return json(200, { ignored: message.Type });
@@ -401,13 +527,17 @@ export class WebhookHandler {
 
 	private async recordEsp(provider: Provider, outcomes: NormalisedOutcome[]): Promise<WebhookResponse> {
 		// Resolve each outcome: our ids from metadata, else the Message-ID index, else the e-mail index.
-		const byMessage = await this.campaigns.lookupMessages(outcomes.map((o) => (o.contactId ? '' : (o.messageId ?? ''))));
+		const byMessage = await this.campaigns.lookupMessages(
+			outcomes.map((o) => (o.contactId ? '' : (o.messageId ?? ''))),
+		);
 		const resolved = await settleAll(outcomes, async (o, i) => {
 			const found = byMessage[i].ok ? byMessage[i].value : null;
 			if (o.contactId) return { contactId: o.contactId, campaignId: o.campaignId };
 			if (found) return { contactId: found.contactId, campaignId: o.campaignId ?? found.campaignId };
 			if (!o.email) return null;
-			const id = await this.store.contacts.idForEmail(o.email).catch((e: Error) => (e instanceof ValidationError ? null : Promise.reject(e)));
+			const id = await this.store.contacts
+				.idForEmail(o.email)
+				.catch((e: Error) => (e instanceof ValidationError ? null : Promise.reject(e)));
 			return id ? { contactId: id, campaignId: o.campaignId } : null;
 		});
 		const inputs: OutcomeInput[] = [];
@@ -417,7 +547,20 @@ export class WebhookHandler {
 			if (!r.value) return;
 			const o = outcomes[i];
 			kept.push(o);
-			inputs.push({ contactId: r.value.contactId, campaignId: r.value.campaignId, kind: o.kind, time: o.time, machine: o.machine, machineWindowMs: this.machineWindowMs, url: o.url, bounceType: o.bounceType, status: o.status, diagnostic: o.diagnostic, messageId: o.messageId, provider });
+			inputs.push({
+				contactId: r.value.contactId,
+				campaignId: r.value.campaignId,
+				kind: o.kind,
+				time: o.time,
+				machine: o.machine,
+				machineWindowMs: this.machineWindowMs,
+				url: o.url,
+				bounceType: o.bounceType,
+				status: o.status,
+				diagnostic: o.diagnostic,
+				messageId: o.messageId,
+				provider,
+			});
 		});
 		const results = await this.campaigns.recordOutcomes(inputs, { source: provider });
 		const events: EmittedEvent[] = [];
@@ -435,7 +578,9 @@ export class WebhookHandler {
 				contactId: input.contactId,
 				...(input.campaignId ? { campaignId: input.campaignId } : {}),
 				email: kept[i].email,
-				...(input.bounceType ? { bounceType: input.bounceType, status: input.status ?? '', diagnostic: input.diagnostic ?? '' } : {}),
+				...(input.bounceType
+					? { bounceType: input.bounceType, status: input.status ?? '', diagnostic: input.diagnostic ?? '' }
+					: {}),
 				...(input.url ? { url: input.url } : {}),
 				machine: r.value.machine,
 				first: r.value.first,
@@ -443,7 +588,11 @@ export class WebhookHandler {
 				time: new Date(input.time ?? this.store.now()).toISOString(),
 			});
 		});
-		return json(200, { received: outcomes.length, recorded: events.length, ignored: outcomes.length - events.length }, events);
+		return json(
+			200,
+			{ received: outcomes.length, recorded: events.length, ignored: outcomes.length - events.length },
+			events,
+		);
 	}
 }
 
@@ -460,20 +609,27 @@ interface ReadEvent {
 
 /** An event of the body, checked whole before its contact is created or changed. */
 function readEvent(raw: unknown, index: number, now: number): ReadEvent {
-	if (!raw || typeof raw !== 'object' || Array.isArray(raw)) throw new ValidationError(`events[${index}]`, `Event ${index} is not a JSON object`);
+	if (!raw || typeof raw !== 'object' || Array.isArray(raw))
+		throw new ValidationError(`events[${index}]`, `Event ${index} is not a JSON object`);
 	const e = raw as Record<string, unknown>;
 	const name = e.event ?? e.name ?? e.type;
-	if (typeof name !== 'string' || name.trim() === '') throw new ValidationError(`events[${index}].event`, `Event ${index} has no "event" name`);
+	if (typeof name !== 'string' || name.trim() === '')
+		throw new ValidationError(`events[${index}].event`, `Event ${index} has no "event" name`);
 	checkName(`events[${index}].event`, name, LIMITS.eventNameLength, 'Event name');
 	const contactId = e.contactId ?? e.userId;
 	const email = e.email;
 	if ((contactId === undefined || contactId === '') && (typeof email !== 'string' || email === '')) {
-		throw new ValidationError(`events[${index}].contactId`, `Event ${index} names no contact: give "contactId" or "email"`);
+		throw new ValidationError(
+			`events[${index}].contactId`,
+			`Event ${index} names no contact: give "contactId" or "email"`,
+		);
 	}
 	const fields = e.fields ?? e.traits;
-	if (fields !== undefined && (typeof fields !== 'object' || fields === null || Array.isArray(fields))) throw new ValidationError(`events[${index}].fields`, `Event ${index}: "fields" must be an object`);
+	if (fields !== undefined && (typeof fields !== 'object' || fields === null || Array.isArray(fields)))
+		throw new ValidationError(`events[${index}].fields`, `Event ${index}: "fields" must be an object`);
 	const tags = e.tags;
-	if (tags !== undefined && !Array.isArray(tags)) throw new ValidationError(`events[${index}].tags`, `Event ${index}: "tags" must be a list`);
+	if (tags !== undefined && !Array.isArray(tags))
+		throw new ValidationError(`events[${index}].tags`, `Event ${index}: "tags" must be a list`);
 	const key = e.idempotencyKey ?? e.messageId ?? e.id;
 	const properties = e.properties ?? e.data;
 	checkProperties(properties, `events[${index}].properties`);

@@ -11,13 +11,17 @@ export const ROUTES = {
 	click: { path: 't/c', param: { name: 'clickToken', key: 'token' }, methods: ['GET', 'HEAD'] },
 	unsubscribe: { path: 'u', param: { name: 'unsubscribeToken', key: 'token' }, methods: ['GET', 'HEAD', 'POST'] },
 	esp: { path: 'esp', param: { name: 'provider', key: 'provider' }, methods: ['POST'] },
-} as const satisfies Record<string, { path: string; param?: { name: string; key: string }; methods: readonly string[] }>;
+} as const satisfies Record<
+	string,
+	{ path: string; param?: { name: string; key: string }; methods: readonly string[] }
+>;
 
 export type Route = keyof typeof ROUTES;
 
 const ROUTE_NAMES = Object.keys(ROUTES) as Route[];
 
-const paramOf = (route: Route): { name: string; key: string } | undefined => (ROUTES[route] as { param?: { name: string; key: string } }).param;
+const paramOf = (route: Route): { name: string; key: string } | undefined =>
+	(ROUTES[route] as { param?: { name: string; key: string } }).param;
 
 /** The route's path as n8n registers it: "events", "t/o/:openToken". */
 export function routePattern(route: Route): string {
@@ -31,7 +35,10 @@ export function routeUrl(base: string, route: Route, value?: string): string {
 }
 
 /** The route of a request from the path parameters n8n filled in (no parameter: events). */
-export function routeOfParams(params: Record<string, string | undefined>): { route: Route; params: Record<string, string> } {
+export function routeOfParams(params: Record<string, string | undefined>): {
+	route: Route;
+	params: Record<string, string>;
+} {
 	for (const route of ROUTE_NAMES) {
 		const param = paramOf(route);
 		const value = param && params[param.name];

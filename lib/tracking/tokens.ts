@@ -1,4 +1,13 @@
-import { createCipheriv, createDecipheriv, createHmac, createSecretKey, hkdfSync, randomBytes, timingSafeEqual, type KeyObject } from 'crypto';
+import {
+	createCipheriv,
+	createDecipheriv,
+	createHmac,
+	createSecretKey,
+	hkdfSync,
+	randomBytes,
+	timingSafeEqual,
+	type KeyObject,
+} from 'crypto';
 import { ValidationError } from '../errors';
 import { routeUrl } from './routes';
 
@@ -69,7 +78,8 @@ let cachedKey: { secret: string; key: KeyObject } | undefined;
 
 /** The encryption key, derived from the signing secret (HKDF-SHA256): one secret in the credential. */
 function sealingKey(secret: string): KeyObject {
-	if (cachedKey?.secret !== secret) cachedKey = { secret, key: createSecretKey(Buffer.from(hkdfSync('sha256', secret, '', SEALED_CONTEXT, 32))) };
+	if (cachedKey?.secret !== secret)
+		cachedKey = { secret, key: createSecretKey(Buffer.from(hkdfSync('sha256', secret, '', SEALED_CONTEXT, 32))) };
 	return cachedKey.key;
 }
 
@@ -88,7 +98,10 @@ function unseal(secret: string, token: string): string | null {
 		const decipher = createDecipheriv('aes-256-gcm', sealingKey(secret), raw.subarray(0, NONCE_BYTES));
 		decipher.setAAD(SEALED_CONTEXT);
 		decipher.setAuthTag(raw.subarray(raw.length - TAG_BYTES));
-		return Buffer.concat([decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)), decipher.final()]).toString('utf8');
+		return Buffer.concat([
+			decipher.update(raw.subarray(NONCE_BYTES, raw.length - TAG_BYTES)),
+			decipher.final(),
+		]).toString('utf8');
 	} catch {
 		return null;
 	}
@@ -130,7 +143,14 @@ export function verifyToken(secret: string, token: unknown, kind: TokenKind): Tr
 	} catch {
 		return null;
 	}
-	if (!payload || payload.k !== kind || typeof payload.c !== 'string' || typeof payload.m !== 'string' || typeof payload.t !== 'number') return null;
+	if (
+		!payload ||
+		payload.k !== kind ||
+		typeof payload.c !== 'string' ||
+		typeof payload.m !== 'string' ||
+		typeof payload.t !== 'number'
+	)
+		return null;
 	if (kind === 'c') {
 		try {
 			checkRedirectUrl(payload.u);
@@ -138,7 +158,14 @@ export function verifyToken(secret: string, token: unknown, kind: TokenKind): Tr
 			return null;
 		}
 	}
-	return { kind, contactId: payload.c, campaignId: payload.m, url: payload.u, messageId: payload.i, issuedAt: payload.t };
+	return {
+		kind,
+		contactId: payload.c,
+		campaignId: payload.m,
+		url: payload.u,
+		messageId: payload.i,
+		issuedAt: payload.t,
+	};
 }
 
 /** Where our tracking webhook answers, under the trigger's public base URL. */

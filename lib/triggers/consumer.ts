@@ -87,7 +87,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class EventLogConsumer {
 	readonly consumer: string;
-	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label'>> & Pick<ConsumerOptions, 'filter' | 'onError' | 'label'>;
+	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label'>> &
+		Pick<ConsumerOptions, 'filter' | 'onError' | 'label'>;
 	private readonly deadLetters: DeadLetters;
 	private readers: Reader[] = [];
 	private running = false;
@@ -131,17 +132,27 @@ export class EventLogConsumer {
 	}
 
 	private report(error: unknown): void {
-		if (this.running || !(error as Error)?.message?.includes('Connection is closed')) this.opts.onError?.(toStoreError(error) as Error);
+		if (this.running || !(error as Error)?.message?.includes('Connection is closed'))
+			this.opts.onError?.(toStoreError(error) as Error);
 	}
 
 	/** Creates the group on every shard stream (idempotent), then starts reading and reclaiming. */
 	async start(): Promise<void> {
 		const { store, opts } = this;
-		await this.ensureGroups(Array.from({ length: SHARD_COUNT }, (_, i) => i), opts.startFrom === 'catchUp' ? '0' : '$', opts.startFrom === 'now' && opts.skipBacklog);
+		await this.ensureGroups(
+			Array.from({ length: SHARD_COUNT }, (_, i) => i),
+			opts.startFrom === 'catchUp' ? '0' : '$',
+			opts.startFrom === 'now' && opts.skipBacklog,
+		);
 		this.running = true;
 		const base = store.redis;
 		if (base instanceof Redis) {
-			this.readers = [{ connection: base.duplicate({ enableAutoPipelining: false }), shards: Array.from({ length: SHARD_COUNT }, (_, i) => i) }];
+			this.readers = [
+				{
+					connection: base.duplicate({ enableAutoPipelining: false }),
+					shards: Array.from({ length: SHARD_COUNT }, (_, i) => i),
+				},
+			];
 		} else {
 			this.readers = Array.from({ length: SHARD_COUNT }, (_, shard) => ({
 				connection: base.duplicate([], { enableAutoPipelining: false, redisOptions: { ...base.options.redisOptions } }),
@@ -152,11 +163,14 @@ export class EventLogConsumer {
 		this.loops = this.readers.map((reader) => this.readLoop(reader));
 		await this.reclaim();
 		let rounds = 0;
-		this.maintenanceTimer = setInterval(() => {
-			this.heartbeat().catch((e) => this.report(e));
-			this.reclaim().catch((e) => this.report(e));
-			if (++rounds % 30 === 0) this.prune(false).catch((e) => this.report(e));
-		}, Math.max(50, Math.floor(opts.claimIdleMs / 3)));
+		this.maintenanceTimer = setInterval(
+			() => {
+				this.heartbeat().catch((e) => this.report(e));
+				this.reclaim().catch((e) => this.report(e));
+				if (++rounds % 30 === 0) this.prune(false).catch((e) => this.report(e));
+			},
+			Math.max(50, Math.floor(opts.claimIdleMs / 3)),
+		);
 		this.maintenanceTimer.unref();
 	}
 
@@ -164,13 +178,21 @@ export class EventLogConsumer {
 	private async prune(self: boolean): Promise<void> {
 		await Promise.all(
 			Array.from({ length: SHARD_COUNT }, (_, shard) =>
-				this.store.run(scripts.pruneConsumers, [this.key(shard)], [this.opts.group, this.consumer, STALE_CONSUMER_MS, self ? '1' : '0']),
+				this.store.run(
+					scripts.pruneConsumers,
+					[this.key(shard)],
+					[this.opts.group, this.consumer, STALE_CONSUMER_MS, self ? '1' : '0'],
+				),
 			),
 		);
 	}
 
 	private async ensureGroups(shards: number[], start: '$' | '0', skipBacklog: boolean): Promise<void> {
-		await Promise.all(shards.map((shard) => this.store.run(scripts.ensureGroup, [this.key(shard)], [this.opts.group, start, skipBacklog ? '1' : '0'])));
+		await Promise.all(
+			shards.map((shard) =>
+				this.store.run(scripts.ensureGroup, [this.key(shard)], [this.opts.group, start, skipBacklog ? '1' : '0']),
+			),
+		);
 	}
 
 	/**
@@ -241,12 +263,24 @@ export class EventLogConsumer {
 				// reads its share), so all readers together take about `room`.
 				const count = Math.ceil(room / SHARD_COUNT);
 				const reply = (await reader.connection.xreadgroup(
-					'GROUP', opts.group, this.consumer, 'COUNT', count, 'BLOCK', opts.blockMs, 'STREAMS', ...keys, ...keys.map(() => '>'),
+					'GROUP',
+					opts.group,
+					this.consumer,
+					'COUNT',
+					count,
+					'BLOCK',
+					opts.blockMs,
+					'STREAMS',
+					...keys,
+					...keys.map(() => '>'),
 				)) as Array<[string, Array<[string, string[]]>]> | null;
 				if (!reply || !this.running) continue;
 				for (const [key, entries] of reply) {
 					const shard = reader.shards[keys.indexOf(key)];
-					await this.accept(shard, entries.map(([id, fields]) => [id, fields, 1]));
+					await this.accept(
+						shard,
+						entries.map(([id, fields]) => [id, fields, 1]),
+					);
 				}
 			} catch (error) {
 				if (!this.running) return;
@@ -274,7 +308,8 @@ export class EventLogConsumer {
 			}
 			const event = { ...parseLogEntry(shard, id, fields), attempt };
 			// A replayed dead letter is for its own trigger only, whatever that trigger's filter is now.
-			const wanted = event.onlyFor !== undefined ? event.onlyFor === this.opts.group : !this.opts.filter || this.opts.filter(event);
+			const wanted =
+				event.onlyFor !== undefined ? event.onlyFor === this.opts.group : !this.opts.filter || this.opts.filter(event);
 			if (!wanted) skip.push(id);
 			else {
 				this.hold(shard, id);
@@ -310,10 +345,13 @@ export class EventLogConsumer {
 			this.bufferedSince = this.buffer.length > 0 ? Date.now() : undefined;
 		}
 		if (this.running && this.buffer.length > 0 && this.calls < concurrency && !this.flushTimer) {
-			this.flushTimer = setTimeout(() => {
-				this.flushTimer = undefined;
-				this.pump();
-			}, Math.max(0, (this.bufferedSince ?? 0) + maxWaitMs - Date.now()));
+			this.flushTimer = setTimeout(
+				() => {
+					this.flushTimer = undefined;
+					this.pump();
+				},
+				Math.max(0, (this.bufferedSince ?? 0) + maxWaitMs - Date.now()),
+			);
 		}
 	}
 
@@ -336,7 +374,14 @@ export class EventLogConsumer {
 
 	private async succeeded(batch: LogEvent[]): Promise<void> {
 		try {
-			await Promise.all([...byShard(batch)].map(([shard, events]) => this.ack(shard, events.map((e) => e.id))));
+			await Promise.all(
+				[...byShard(batch)].map(([shard, events]) =>
+					this.ack(
+						shard,
+						events.map((e) => e.id),
+					),
+				),
+			);
 		} finally {
 			// An entry whose ack failed stays pending in Redis and is delivered again after the idle limit.
 			this.release(batch);
@@ -350,11 +395,18 @@ export class EventLogConsumer {
 		const exhausted = batch.filter((e) => e.attempt >= maxAttempts);
 		const again = batch.filter((e) => e.attempt < maxAttempts);
 		const attempt = Math.min(...batch.map((e) => e.attempt));
-		this.opts.onError?.(new Error(`${batch.length} event(s) failed (attempt ${attempt} of ${maxAttempts}): ${reason}${again.length > 0 ? `; retrying in ${this.retryDelay(attempt + 1) / 1000} s` : ''}`));
+		this.opts.onError?.(
+			new Error(
+				`${batch.length} event(s) failed (attempt ${attempt} of ${maxAttempts}): ${reason}${again.length > 0 ? `; retrying in ${this.retryDelay(attempt + 1) / 1000} s` : ''}`,
+			),
+		);
 		if (again.length > 0) this.retryLater(again);
 		if (exhausted.length > 0) {
 			try {
-				await this.giveUp(exhausted.map((e) => ({ shard: e.shard, id: e.id, attempts: e.attempt })), reason);
+				await this.giveUp(
+					exhausted.map((e) => ({ shard: e.shard, id: e.id, attempts: e.attempt })),
+					reason,
+				);
 			} finally {
 				// If giving up failed (Redis unreachable), the entries stay pending and come back after the idle limit.
 				this.release(exhausted);
@@ -369,14 +421,17 @@ export class EventLogConsumer {
 
 	private retryLater(events: LogEvent[]): void {
 		if (!this.running) return this.release(events);
-		const timer = setTimeout(() => {
-			this.retryTimers.delete(timer);
-			this.retry(events).catch((error) => {
-				this.report(error);
-				// Redis unreachable: try again later, without counting an attempt.
-				this.retryLater(events);
-			});
-		}, this.retryDelay(Math.min(...events.map((e) => e.attempt)) + 1));
+		const timer = setTimeout(
+			() => {
+				this.retryTimers.delete(timer);
+				this.retry(events).catch((error) => {
+					this.report(error);
+					// Redis unreachable: try again later, without counting an attempt.
+					this.retryLater(events);
+				});
+			},
+			this.retryDelay(Math.min(...events.map((e) => e.attempt)) + 1),
+		);
 		this.retryTimers.set(timer, events);
 	}
 
@@ -389,7 +444,9 @@ export class EventLogConsumer {
 				const { shard, attempt } = list[0];
 				const ids = list.map((e) => e.id);
 				const claimed = new Set(
-					(await this.store.call((r) => r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'RETRYCOUNT', attempt + 1, 'JUSTID'))) as string[],
+					(await this.store.call((r) =>
+						r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'RETRYCOUNT', attempt + 1, 'JUSTID'),
+					)) as string[],
 				);
 				// An entry not claimed was deleted meanwhile (its contact erased): nothing to retry.
 				for (const e of list) if (claimed.has(e.id)) kept.push({ ...e, attempt: e.attempt + 1 });
@@ -405,11 +462,19 @@ export class EventLogConsumer {
 	private async giveUp(entries: Array<{ shard: number; id: string; attempts: number }>, reason: string): Promise<void> {
 		const { onGiveUp, maxAttempts } = this.opts;
 		for (const [shard, list] of byShard(entries)) {
-			if (onGiveUp === 'drop') await this.ack(shard, list.map((e) => e.id));
+			if (onGiveUp === 'drop')
+				await this.ack(
+					shard,
+					list.map((e) => e.id),
+				);
 			else await this.deadLetters.add(shard, list, reason, this.opts.label ?? this.opts.group);
 		}
 		const what = onGiveUp === 'drop' ? 'Dropped' : 'Moved to the dead letters';
-		this.opts.onError?.(new Error(`${what}: ${entries.length} event(s) after ${maxAttempts} failed attempts (${entries.map((e) => `${e.shard}-${e.id}`).join(', ')}); last error: ${reason}`));
+		this.opts.onError?.(
+			new Error(
+				`${what}: ${entries.length} event(s) after ${maxAttempts} failed attempts (${entries.map((e) => `${e.shard}-${e.id}`).join(', ')}); last error: ${reason}`,
+			),
+		);
 	}
 
 	private async ack(shard: number, ids: string[]): Promise<void> {
@@ -419,9 +484,11 @@ export class EventLogConsumer {
 	/** Resets the idle time of entries held here, so nobody takes them over. */
 	private async heartbeat(): Promise<void> {
 		await Promise.all(
-			[...this.held].filter(([, ids]) => ids.size > 0).map(([shard, ids]) =>
-				this.store.call((r) => r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'JUSTID')),
-			),
+			[...this.held]
+				.filter(([, ids]) => ids.size > 0)
+				.map(([shard, ids]) =>
+					this.store.call((r) => r.xclaim(this.key(shard), this.opts.group, this.consumer, 0, ...ids, 'JUSTID')),
+				),
 		);
 	}
 
@@ -439,12 +506,23 @@ export class EventLogConsumer {
 					const count = Math.ceil(this.room / SHARD_COUNT);
 					if (count <= 0) break;
 					const [next, entries, deleted] = (await this.store.call((r) =>
-						r.xautoclaim(this.key(shard), this.opts.group, this.consumer, this.opts.claimIdleMs, cursor, 'COUNT', count),
+						r.xautoclaim(
+							this.key(shard),
+							this.opts.group,
+							this.consumer,
+							this.opts.claimIdleMs,
+							cursor,
+							'COUNT',
+							count,
+						),
 					)) as [string, Array<[string, string[] | null]>, string[] | undefined];
 					if (deleted && deleted.length > 0) await this.ack(shard, deleted);
 					const fresh = entries.filter(([id]) => !this.held.get(shard)?.has(id));
 					if (fresh.length > 0) {
-						const attempts = await this.deliveries(shard, fresh.map(([id]) => id));
+						const attempts = await this.deliveries(
+							shard,
+							fresh.map(([id]) => id),
+						);
 						const exhausted = fresh.filter(([id]) => (attempts.get(id) ?? 1) > this.opts.maxAttempts);
 						if (exhausted.length > 0) {
 							await this.giveUp(
@@ -454,7 +532,11 @@ export class EventLogConsumer {
 						}
 						const live = fresh.filter(([id]) => (attempts.get(id) ?? 1) <= this.opts.maxAttempts);
 						claimed += live.length;
-						if (live.length > 0) await this.accept(shard, live.map(([id, fields]) => [id, fields, attempts.get(id) ?? 1]));
+						if (live.length > 0)
+							await this.accept(
+								shard,
+								live.map(([id, fields]) => [id, fields, attempts.get(id) ?? 1]),
+							);
 					}
 					if (next === '0-0') break;
 					cursor = next;
@@ -467,7 +549,16 @@ export class EventLogConsumer {
 	/** How many times each of these entries (pending here) has been delivered, this delivery included. */
 	private async deliveries(shard: number, ids: string[]): Promise<Map<string, number>> {
 		const pending = (await this.store.call((r) =>
-			(r as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(this.key(shard), this.opts.group, 'IDLE', 0, ids[0], ids[ids.length - 1], ids.length + this.pendingHere, this.consumer),
+			(r as unknown as { xpending(...args: Array<string | number>): Promise<unknown> }).xpending(
+				this.key(shard),
+				this.opts.group,
+				'IDLE',
+				0,
+				ids[0],
+				ids[ids.length - 1],
+				ids.length + this.pendingHere,
+				this.consumer,
+			),
 		)) as Array<[string, string, number, number]>;
 		return new Map(pending.map(([id, , , count]) => [id, Number(count)]));
 	}
@@ -487,12 +578,21 @@ function groupBy<T, K>(items: T[], keyOf: (item: T) => K): Map<K, T[]> {
 const byShard = <T extends { shard: number }>(items: T[]) => groupBy(items, (item) => item.shard);
 
 /** The newest entries of the log that match, newest first (bounded scan per shard; for "test step"). */
-export async function latestMatching(store: ContactStore, filter: (e: LogEvent) => boolean, scanPerShard = 500, limit = 1): Promise<LogEvent[]> {
+export async function latestMatching(
+	store: ContactStore,
+	filter: (e: LogEvent) => boolean,
+	scanPerShard = 500,
+	limit = 1,
+): Promise<LogEvent[]> {
 	const perShard = await Promise.all(
 		Array.from({ length: SHARD_COUNT }, async (_, shard) => {
-			const entries = (await store.call((r) => r.xrevrange(store.keys.log(shard), '+', '-', 'COUNT', scanPerShard))) as Array<[string, string[]]>;
+			const entries = (await store.call((r) =>
+				r.xrevrange(store.keys.log(shard), '+', '-', 'COUNT', scanPerShard),
+			)) as Array<[string, string[]]>;
 			// Replayed dead letters are redeliveries for one trigger, not events.
-			return entries.map(([id, fields]) => parseLogEntry(shard, id, fields)).filter((e) => e.onlyFor === undefined && filter(e));
+			return entries
+				.map(([id, fields]) => parseLogEntry(shard, id, fields))
+				.filter((e) => e.onlyFor === undefined && filter(e));
 		}),
 	);
 	const streamTime = (id: string) => Number(id.split('-')[0]);

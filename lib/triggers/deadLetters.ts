@@ -34,7 +34,10 @@ export interface DeadLetterTrigger {
 
 function checkLimit(limit: number): number {
 	if (!Number.isInteger(limit) || limit < 1 || limit > DEAD_LETTERS_PER_CALL) {
-		throw new ValidationError('limit', `Limit must be a whole number from 1 to ${DEAD_LETTERS_PER_CALL} (got ${limit})`);
+		throw new ValidationError(
+			'limit',
+			`Limit must be a whole number from 1 to ${DEAD_LETTERS_PER_CALL} (got ${limit})`,
+		);
 	}
 	return limit;
 }
@@ -57,23 +60,45 @@ export class DeadLetters {
 	static async triggers(store: ContactStore): Promise<DeadLetterTrigger[]> {
 		const labels = await store.call((r) => r.hgetall(registryKey(store)));
 		return Promise.all(
-			Object.entries(labels).map(async ([trigger, label]) => ({ trigger, label, count: await new DeadLetters(store, trigger).count() })),
+			Object.entries(labels).map(async ([trigger, label]) => ({
+				trigger,
+				label,
+				count: await new DeadLetters(store, trigger).count(),
+			})),
 		);
 	}
 
 	/** Called by the trigger when it gives up: `attempts` per entry id. Returns how many were kept. */
-	async add(shard: number, entries: Array<{ id: string; attempts: number }>, reason: string, label: string): Promise<number> {
+	async add(
+		shard: number,
+		entries: Array<{ id: string; attempts: number }>,
+		reason: string,
+		label: string,
+	): Promise<number> {
 		const { store } = this;
 		const args = entries.flatMap((e) => [e.id, e.attempts]);
-		const copied = await store.run<number>(scripts.deadLetter, [store.keys.shard(shard)], [
-			this.trigger, store.keys.deadLetterName(this.trigger), store.now(), DEAD_LETTERS_KEPT, reason.slice(0, 1000), ...args,
-		]);
+		const copied = await store.run<number>(
+			scripts.deadLetter,
+			[store.keys.shard(shard)],
+			[
+				this.trigger,
+				store.keys.deadLetterName(this.trigger),
+				store.now(),
+				DEAD_LETTERS_KEPT,
+				reason.slice(0, 1000),
+				...args,
+			],
+		);
 		if (copied > 0) await store.call((r) => r.hset(registryKey(store), this.trigger, label));
 		return copied;
 	}
 
 	async count(): Promise<number> {
-		const counts = await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.xlen(this.store.keys.deadLetters(s, this.trigger)))));
+		const counts = await Promise.all(
+			Array.from({ length: SHARD_COUNT }, (_, s) =>
+				this.store.call((r) => r.xlen(this.store.keys.deadLetters(s, this.trigger))),
+			),
+		);
 		return counts.reduce((a, b) => a + b, 0);
 	}
 
@@ -82,7 +107,9 @@ export class DeadLetters {
 		checkLimit(limit);
 		const perShard = await Promise.all(
 			Array.from({ length: SHARD_COUNT }, async (_, shard) => {
-				const entries = (await this.store.call((r) => r.xrange(this.store.keys.deadLetters(shard, this.trigger), '-', '+', 'COUNT', limit))) as Array<[string, string[]]>;
+				const entries = (await this.store.call((r) =>
+					r.xrange(this.store.keys.deadLetters(shard, this.trigger), '-', '+', 'COUNT', limit),
+				)) as Array<[string, string[]]>;
 				return entries.map(([id, fields]) => toDeadLetter(shard, id, fields));
 			}),
 		);
@@ -104,15 +131,23 @@ export class DeadLetters {
 		return purged;
 	}
 
-	private async settle(action: 'replay' | 'purge', { limit = 100, ids }: { limit?: number; ids?: string[] }): Promise<number> {
+	private async settle(
+		action: 'replay' | 'purge',
+		{ limit = 100, ids }: { limit?: number; ids?: string[] },
+	): Promise<number> {
 		const { store } = this;
-		if (ids && ids.length > DEAD_LETTERS_PER_CALL) throw new ValidationError('ids', `At most ${DEAD_LETTERS_PER_CALL} dead letters per call (got ${ids.length})`);
+		if (ids && ids.length > DEAD_LETTERS_PER_CALL)
+			throw new ValidationError('ids', `At most ${DEAD_LETTERS_PER_CALL} dead letters per call (got ${ids.length})`);
 		const chosen = ids ? ids.map(parseId) : (await this.list(limit)).map((d) => parseId(d.id));
 		const byShard = new Map<number, string[]>();
 		for (const { shard, entry } of chosen) (byShard.get(shard) ?? byShard.set(shard, []).get(shard)!).push(entry);
 		const done = await Promise.all(
 			[...byShard].map(([shard, entries]) =>
-				store.run<number>(scripts.settleDeadLetters, [store.keys.shard(shard)], [this.trigger, store.keys.deadLetterName(this.trigger), action, store.limits.logMax, ...entries]),
+				store.run<number>(
+					scripts.settleDeadLetters,
+					[store.keys.shard(shard)],
+					[this.trigger, store.keys.deadLetterName(this.trigger), action, store.limits.logMax, ...entries],
+				),
 			),
 		);
 		return done.reduce((a, b) => a + b, 0);
@@ -125,7 +160,11 @@ function registryKey(store: ContactStore): string {
 
 function parseId(id: string): { shard: number; entry: string } {
 	const m = /^(\d{1,2})-(\d+-\d+)$/.exec(String(id));
-	if (!m || Number(m[1]) >= SHARD_COUNT) throw new ValidationError('ids', `"${id}" is not a dead-letter id (they look like "3-1712345678901-0", as List returns them)`);
+	if (!m || Number(m[1]) >= SHARD_COUNT)
+		throw new ValidationError(
+			'ids',
+			`"${id}" is not a dead-letter id (they look like "3-1712345678901-0", as List returns them)`,
+		);
 	return { shard: Number(m[1]), entry: m[2] };
 }
 

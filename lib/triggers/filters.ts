@@ -22,7 +22,8 @@ export interface LogEvent {
 	onlyFor?: string;
 }
 
-export type ConditionOperator = 'equals' | 'notEquals' | 'contains' | 'greaterThan' | 'lessThan' | 'exists' | 'notExists';
+export type ConditionOperator =
+	'equals' | 'notEquals' | 'contains' | 'greaterThan' | 'lessThan' | 'exists' | 'notExists';
 
 export interface PropertyCondition {
 	/** Dotted path into the event properties ("cart.total"). */
@@ -40,7 +41,15 @@ export type LogFilter =
 	| { kind: 'gradeChanged'; to?: string[] }
 	| { kind: 'tierChanged'; to?: string[] };
 
-const OPERATORS: ConditionOperator[] = ['equals', 'notEquals', 'contains', 'greaterThan', 'lessThan', 'exists', 'notExists'];
+const OPERATORS: ConditionOperator[] = [
+	'equals',
+	'notEquals',
+	'contains',
+	'greaterThan',
+	'lessThan',
+	'exists',
+	'notExists',
+];
 
 function lookup(obj: unknown, path: string): unknown {
 	let value = obj;
@@ -55,7 +64,9 @@ function lookup(obj: unknown, path: string): unknown {
 function same(actual: unknown, expected: unknown): boolean {
 	if (actual === undefined) return false;
 	if (actual === null || expected === null) return actual === expected || (actual === null && expected === '');
-	return typeof actual === 'object' ? JSON.stringify(actual) === JSON.stringify(expected) : String(actual) === String(expected);
+	return typeof actual === 'object'
+		? JSON.stringify(actual) === JSON.stringify(expected)
+		: String(actual) === String(expected);
 }
 
 function testCondition(props: unknown, c: PropertyCondition): boolean {
@@ -84,7 +95,13 @@ function testCondition(props: unknown, c: PropertyCondition): boolean {
 
 function names(field: string, list: unknown, what: string, maxLength = 200): string[] {
 	if (list === undefined || list === null || list === '') return [];
-	const raw = typeof list === 'string' ? list.split(',').map((s) => s.trim()).filter(Boolean) : list;
+	const raw =
+		typeof list === 'string'
+			? list
+					.split(',')
+					.map((s) => s.trim())
+					.filter(Boolean)
+			: list;
 	if (!Array.isArray(raw)) throw new ValidationError(field, `${what} must be a list or comma-separated text`);
 	return raw.map((n) => checkName(field, typeof n === 'number' ? String(n) : n, maxLength, what));
 }
@@ -100,13 +117,27 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 	switch (filter?.kind) {
 		case 'event': {
 			const list = names('eventNames', filter.names, 'Event name', LIMITS.eventNameLength);
-			if (list.length === 0) throw new ValidationError('eventNames', 'Name at least one event', 'Several names separated by commas; "checkout_*" matches every name starting with "checkout_".');
+			if (list.length === 0)
+				throw new ValidationError(
+					'eventNames',
+					'Name at least one event',
+					'Several names separated by commas; "checkout_*" matches every name starting with "checkout_".',
+				);
 			const matches = nameMatcher(list);
 			const conditions = (filter.conditions ?? []).map((c, i) => {
-				if (!c || typeof c.path !== 'string' || c.path.trim() === '') throw new ValidationError(`conditions[${i}].path`, 'A property condition needs a property path');
-				if (!OPERATORS.includes(c.operator)) throw new ValidationError(`conditions[${i}].operator`, `"${c.operator}" is not an operator`, `Use one of ${OPERATORS.join(', ')}.`);
+				if (!c || typeof c.path !== 'string' || c.path.trim() === '')
+					throw new ValidationError(`conditions[${i}].path`, 'A property condition needs a property path');
+				if (!OPERATORS.includes(c.operator))
+					throw new ValidationError(
+						`conditions[${i}].operator`,
+						`"${c.operator}" is not an operator`,
+						`Use one of ${OPERATORS.join(', ')}.`,
+					);
 				if ((c.operator === 'greaterThan' || c.operator === 'lessThan') && Number.isNaN(Number(c.value))) {
-					throw new ValidationError(`conditions[${i}].value`, `"${String(c.value)}" is not a number for "${c.operator}"`);
+					throw new ValidationError(
+						`conditions[${i}].value`,
+						`"${String(c.value)}" is not a number for "${c.operator}"`,
+					);
 				}
 				return { ...c, path: c.path.trim() };
 			});
@@ -118,7 +149,8 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 			const tags = new Set(names('tags', filter.tags, 'Tag', LIMITS.tagLength));
 			// A tier tag is switched by its tier: the one $tier_changed event stands for the tag events.
 			const tierSide = filter.kind === 'tagAdded' ? 'to' : 'from';
-			const tag = (e: LogEvent): unknown => (e.name === eventName ? e.properties.tag : e.name === SYSTEM_EVENTS.tierChanged ? e.properties[tierSide] : null);
+			const tag = (e: LogEvent): unknown =>
+				e.name === eventName ? e.properties.tag : e.name === SYSTEM_EVENTS.tierChanged ? e.properties[tierSide] : null;
 			return (e) => {
 				const value = tag(e);
 				return value !== null && value !== undefined && (tags.size === 0 || tags.has(String(value)));

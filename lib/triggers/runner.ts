@@ -45,7 +45,14 @@ export class ScheduleRunner {
 		readonly schedule: DueSchedule,
 		options: ScheduleRunnerOptions,
 	) {
-		this.opts = { tickMs: 1000, leaseMs: 60_000, batchSize: 1, limitPerShard: 100, concurrency: DEFAULT_CONCURRENCY, ...options };
+		this.opts = {
+			tickMs: 1000,
+			leaseMs: 60_000,
+			batchSize: 1,
+			limitPerShard: 100,
+			concurrency: DEFAULT_CONCURRENCY,
+			...options,
+		};
 	}
 
 	private report(error: unknown): void {
@@ -74,9 +81,13 @@ export class ScheduleRunner {
 		// Building a new date schedule visits the base once: done in the background so that activating
 		// the workflow does not wait for it; ticks meanwhile fire what is already scheduled.
 		this.ready = schedule.prepare().catch((e) => this.report(e));
-		this.heartbeatTimer = setInterval(() => {
-			if (this.inFlight.size > 0) schedule.extendLease([...this.inFlight], this.opts.leaseMs).catch((e) => this.report(e));
-		}, Math.max(50, Math.floor(this.opts.leaseMs / 3)));
+		this.heartbeatTimer = setInterval(
+			() => {
+				if (this.inFlight.size > 0)
+					schedule.extendLease([...this.inFlight], this.opts.leaseMs).catch((e) => this.report(e));
+			},
+			Math.max(50, Math.floor(this.opts.leaseMs / 3)),
+		);
 		this.heartbeatTimer.unref();
 		this.schedule_(0);
 	}
@@ -107,7 +118,8 @@ export class ScheduleRunner {
 	}
 
 	private pump(): void {
-		while (this.running && this.calls < this.opts.concurrency && this.queue.length > 0) this.dispatch(this.queue.splice(0, this.opts.batchSize));
+		while (this.running && this.calls < this.opts.concurrency && this.queue.length > 0)
+			this.dispatch(this.queue.splice(0, this.opts.batchSize));
 	}
 
 	private dispatch(batch: DueContact[]): void {

@@ -100,13 +100,11 @@ export abstract class DueSchedule {
 	protected async writeDue(contactId: string, next: number | null, marker = ''): Promise<void> {
 		const { store } = this;
 		const shard = store.keys.shardOfContact(contactId);
-		await store.run(scripts.setDue, [store.keys.contact(contactId), store.keys.shard(shard)], [
-			this.dueKey(shard),
-			contactId,
-			this.id,
-			marker,
-			next === null ? '' : Math.round(next),
-		]);
+		await store.run(
+			scripts.setDue,
+			[store.keys.contact(contactId), store.keys.shard(shard)],
+			[this.dueKey(shard), contactId, this.id, marker, next === null ? '' : Math.round(next)],
+		);
 	}
 
 	/** Recomputes the next fire time of contacts from their current state (one round trip per step). */
@@ -141,8 +139,9 @@ export abstract class DueSchedule {
 		const { store } = this;
 		await this.maintain();
 		const now = store.now();
-		const leased = await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), (shard) =>
-			store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
+		const leased = await settleAll(
+			Array.from({ length: SHARD_COUNT }, (_, s) => s),
+			(shard) => store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
 		);
 		const ids: string[] = [];
 		for (const r of leased) {
@@ -166,7 +165,11 @@ export abstract class DueSchedule {
 	/** Keeps the lease of contacts whose execution is still running. */
 	async extendLease(due: DueContact[], leaseMs = 60_000): Promise<void> {
 		const until = this.store.now() + leaseMs;
-		await settleAll(due, (d) => this.store.call((r) => r.zadd(this.dueKey(this.store.keys.shardOfContact(d.contact.id)), 'XX', 'GT', until, d.contact.id)));
+		await settleAll(due, (d) =>
+			this.store.call((r) =>
+				r.zadd(this.dueKey(this.store.keys.shardOfContact(d.contact.id)), 'XX', 'GT', until, d.contact.id),
+			),
+		);
 	}
 
 	/** Records that the occurrence fired and schedules the next one. */
@@ -183,10 +186,13 @@ export abstract class DueSchedule {
 	/** The soonest scheduled contacts (for the editor's test step). */
 	async upcoming(limit = 5): Promise<Array<{ contactId: string; at: number }>> {
 		const perShard = await Promise.all(
-			Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.zrange(this.dueKey(s), 0, limit - 1, 'WITHSCORES'))),
+			Array.from({ length: SHARD_COUNT }, (_, s) =>
+				this.store.call((r) => r.zrange(this.dueKey(s), 0, limit - 1, 'WITHSCORES')),
+			),
 		);
 		const all: Array<{ contactId: string; at: number }> = [];
-		for (const flat of perShard) for (let i = 0; i < flat.length; i += 2) all.push({ contactId: flat[i], at: Number(flat[i + 1]) });
+		for (const flat of perShard)
+			for (let i = 0; i < flat.length; i += 2) all.push({ contactId: flat[i], at: Number(flat[i + 1]) });
 		return all.sort((a, b) => a.at - b.at).slice(0, limit);
 	}
 
@@ -196,7 +202,9 @@ export abstract class DueSchedule {
 	}
 
 	async scheduledCount(): Promise<number> {
-		const counts = await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.zcard(this.dueKey(s)))));
+		const counts = await Promise.all(
+			Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.zcard(this.dueKey(s)))),
+		);
 		return counts.reduce((a, b) => a + b, 0);
 	}
 }
@@ -242,7 +250,10 @@ export class DateSchedule extends DueSchedule {
 
 	/** Whether a log event changes what this schedule depends on. */
 	affects(event: LogEvent): boolean {
-		return event.name === SYSTEM_EVENTS.fieldChanged && (event.properties.field === this.spec.field || event.properties.field === 'timezone');
+		return (
+			event.name === SYSTEM_EVENTS.fieldChanged &&
+			(event.properties.field === this.spec.field || event.properties.field === 'timezone')
+		);
 	}
 
 	/**
@@ -260,7 +271,9 @@ export class DateSchedule extends DueSchedule {
 					const [next, flat] = await store.call((r) => r.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', 500));
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
-					const withField = await settleAll(ids, (id) => store.call((r) => r.hexists(store.keys.contactKey(id, 'fields'), this.spec.field)));
+					const withField = await settleAll(ids, (id) =>
+						store.call((r) => r.hexists(store.keys.contactKey(id, 'fields'), this.spec.field)),
+					);
 					const relevant = ids.filter((_, i) => withField[i].ok && (withField[i] as { value: number }).value === 1);
 					if (relevant.length > 0) await this.reschedule(relevant);
 				} while (cursor !== '0');
@@ -271,7 +284,11 @@ export class DateSchedule extends DueSchedule {
 
 	/** Marks the schedule as built without visiting the base (tests, empty workspaces). */
 	async markPrepared(): Promise<void> {
-		await Promise.all(Array.from({ length: SHARD_COUNT }, (_, s) => this.store.call((r) => r.set(this.shardKey(s, 'ready'), String(this.store.now())))));
+		await Promise.all(
+			Array.from({ length: SHARD_COUNT }, (_, s) =>
+				this.store.call((r) => r.set(this.shardKey(s, 'ready'), String(this.store.now()))),
+			),
+		);
 	}
 }
 
@@ -289,7 +306,10 @@ export class InactivitySchedule extends DueSchedule {
 	constructor(store: ContactStore, id: string, spec: InactivitySpec) {
 		super(store, id);
 		if (!Number.isFinite(spec.inactiveMs) || spec.inactiveMs < 60_000) {
-			throw new ValidationError('inactiveDays', `The inactivity period must be at least one minute, got ${spec.inactiveMs} ms`);
+			throw new ValidationError(
+				'inactiveDays',
+				`The inactivity period must be at least one minute, got ${spec.inactiveMs} ms`,
+			);
 		}
 		this.spec = { startFrom: 'now', ...spec };
 	}
@@ -319,9 +339,13 @@ export class InactivitySchedule extends DueSchedule {
 		const { store } = this;
 		const cutoff = store.now() - this.spec.inactiveMs;
 		const perShard = await Promise.all(
-			Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.zrangebyscore(store.keys.index(s, 'act'), '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1))),
+			Array.from({ length: SHARD_COUNT }, (_, s) =>
+				store.call((r) => r.zrangebyscore(store.keys.index(s, 'act'), '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1)),
+			),
 		);
-		const found = perShard.filter((f) => f.length > 0).map((f) => ({ contactId: f[0], at: Number(f[1]) + this.spec.inactiveMs }));
+		const found = perShard
+			.filter((f) => f.length > 0)
+			.map((f) => ({ contactId: f[0], at: Number(f[1]) + this.spec.inactiveMs }));
 		return found.sort((a, b) => a.at - b.at)[0];
 	}
 
@@ -330,17 +354,18 @@ export class InactivitySchedule extends DueSchedule {
 		const { store } = this;
 		const cutoff = store.now() - this.spec.inactiveMs;
 		const initial = this.spec.startFrom === 'catchUp' ? -1 : cutoff;
-		await settleAll(Array.from({ length: SHARD_COUNT }, (_, s) => s), async (shard) => {
-			for (let round = 0; round < 100; round++) {
-				const moved = await store.run<number>(scripts.promoteInactive, [this.dueKey(shard), this.shardKey(shard, 'wm')], [
-					store.keys.shard(shard),
-					cutoff,
-					limit,
-					initial,
-					this.spec.inactiveMs,
-				]);
-				if (moved < limit) break;
-			}
-		});
+		await settleAll(
+			Array.from({ length: SHARD_COUNT }, (_, s) => s),
+			async (shard) => {
+				for (let round = 0; round < 100; round++) {
+					const moved = await store.run<number>(
+						scripts.promoteInactive,
+						[this.dueKey(shard), this.shardKey(shard, 'wm')],
+						[store.keys.shard(shard), cutoff, limit, initial, this.spec.inactiveMs],
+					);
+					if (moved < limit) break;
+				}
+			},
+		);
 	}
 }

@@ -1,4 +1,10 @@
-import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 import { deadLetterTriggers } from '../shared/deadLetters';
 import { storeCredentialTest } from '../shared/store';
 import { properties } from './description';
@@ -12,7 +18,8 @@ export class Contact implements INodeType {
 		group: ['transform'],
 		version: 1,
 		subtitle: '={{$parameter["operation"] + ": " + $parameter["resource"]}}',
-		description: 'Keep contacts, events, tags and subscriptions in the Redis contact store, and classify inbound e-mail',
+		description:
+			'Keep contacts, events, tags and subscriptions in the Redis contact store, and classify inbound e-mail',
 		defaults: { name: 'Contact' },
 		usableAsTool: true,
 		inputs: [NodeConnectionTypes.Main],

@@ -23,4 +23,12 @@ const resource: INodeProperties = {
 };
 
 /** The node's parameters: the resource, then each resource's operation and its operations' parameters. */
-export const properties: INodeProperties[] = [resource, ...contact.description, ...event.description, ...tag.description, ...subscription.description, ...inboundEmail.description, ...deadLetter.description];
+export const properties: INodeProperties[] = [
+	resource,
+	...contact.description,
+	...event.description,
+	...tag.description,
+	...subscription.description,
+	...inboundEmail.description,
+	...deadLetter.description,
+];

@@ -1,4 +1,10 @@
-import { NodeConnectionTypes, type INodeType, type INodeTypeDescription, type ITriggerFunctions, type ITriggerResponse } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type INodeType,
+	type INodeTypeDescription,
+	type ITriggerFunctions,
+	type ITriggerResponse,
+} from 'n8n-workflow';
 import { storeCredentialTest } from '../shared/store';
 import { properties } from './description';
 import { trigger } from './execute';
@@ -11,7 +17,8 @@ export class ContactTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{ $parameter["mode"] }}',
-		description: 'Starts the workflow when something happens to a contact: an event, a tag, a field, a date, inactivity',
+		description:
+			'Starts the workflow when something happens to a contact: an event, a tag, a field, a date, inactivity',
 		defaults: { name: 'Contact Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],

@@ -251,8 +251,7 @@ export const properties: INodeProperties[] = [
 		type: 'number',
 		typeOptions: { minValue: 1 },
 		default: 30,
-		description:
-			'Fires once the last interaction is this many days old; new activity starts a new spell',
+		description: 'Fires once the last interaction is this many days old; new activity starts a new spell',
 		displayOptions: show('inactive'),
 	},
 	{
@@ -315,14 +314,12 @@ export const properties: INodeProperties[] = [
 					{
 						name: 'Start From Now',
 						value: 'now',
-						description:
-							'Only events from now on (inactivity: contacts that become inactive from now on)',
+						description: 'Only events from now on (inactivity: contacts that become inactive from now on)',
 					},
 					{
 						name: 'Catch Up',
 						value: 'catchUp',
-						description:
-							'Also events still in the event log (inactivity: contacts already inactive)',
+						description: 'Also events still in the event log (inactivity: contacts already inactive)',
 					},
 				],
 				default: 'now',
@@ -335,8 +332,7 @@ export const properties: INodeProperties[] = [
 					{
 						name: 'Move to Dead Letters',
 						value: 'deadLetter',
-						description:
-							'Keep the event; list, replay or purge it with the Contact node (resource Dead Letter)',
+						description: 'Keep the event; list, replay or purge it with the Contact node (resource Dead Letter)',
 					},
 					{
 						name: 'Drop',
@@ -356,8 +352,7 @@ export const properties: INodeProperties[] = [
 					{
 						name: 'Deliver Missed Events',
 						value: 'deliver',
-						description:
-							'Events recorded while the workflow was off or n8n was down start it when it is back',
+						description: 'Events recorded while the workflow was off or n8n was down start it when it is back',
 					},
 					{
 						name: 'Skip Missed Events',

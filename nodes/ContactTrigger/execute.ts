@@ -30,7 +30,16 @@ const DAY = 86_400_000;
 
 type Definition =
 	| { kind: 'log'; filter: LogFilter }
-	| { kind: 'date'; field: string; repeat: 'yearly' | 'once'; offsetDays: number; hour: number; minute: number; fallbackZone: string; leapDay: LeapDayRule }
+	| {
+			kind: 'date';
+			field: string;
+			repeat: 'yearly' | 'once';
+			offsetDays: number;
+			hour: number;
+			minute: number;
+			fallbackZone: string;
+			leapDay: LeapDayRule;
+	  }
 	| { kind: 'inactive'; days: number };
 
 const list = (text: unknown) =>
@@ -43,7 +52,8 @@ function readDefinition(ctx: ITriggerFunctions): Definition {
 	const mode = ctx.getNodeParameter('mode') as string;
 	switch (mode) {
 		case 'eventRecorded': {
-			const conditions = ((ctx.getNodeParameter('conditions', {}) as IDataObject).condition ?? []) as PropertyCondition[];
+			const conditions = ((ctx.getNodeParameter('conditions', {}) as IDataObject).condition ??
+				[]) as PropertyCondition[];
 			return { kind: 'log', filter: { kind: 'event', names: list(ctx.getNodeParameter('eventNames')), conditions } };
 		}
 		case 'tagAdded':
@@ -54,11 +64,19 @@ function readDefinition(ctx: ITriggerFunctions): Definition {
 			const to = ctx.getNodeParameter('toValue', '') as string;
 			return {
 				kind: 'log',
-				filter: { kind: 'fieldChanged', field: ctx.getNodeParameter('field') as string, from: from === '' ? undefined : from, to: to === '' ? undefined : to },
+				filter: {
+					kind: 'fieldChanged',
+					field: ctx.getNodeParameter('field') as string,
+					from: from === '' ? undefined : from,
+					to: to === '' ? undefined : to,
+				},
 			};
 		}
 		case 'subscriptionChanged':
-			return { kind: 'log', filter: { kind: 'subscriptionChanged', to: ctx.getNodeParameter('statuses', []) as string[] } };
+			return {
+				kind: 'log',
+				filter: { kind: 'subscriptionChanged', to: ctx.getNodeParameter('statuses', []) as string[] },
+			};
 		case 'gradeChanged':
 			return { kind: 'log', filter: { kind: 'gradeChanged', to: list(ctx.getNodeParameter('grades', '')) } };
 		case 'tierChanged':
@@ -84,10 +102,21 @@ function iso(ms: number): string {
 	return new Date(ms).toISOString();
 }
 
-function logItem(event: LogEvent, contact: Contact | null | undefined, includeContact: boolean, maxAttempts: number): IDataObject {
+function logItem(
+	event: LogEvent,
+	contact: Contact | null | undefined,
+	includeContact: boolean,
+	maxAttempts: number,
+): IDataObject {
 	return {
 		// A replayed dead letter keeps the id it was first delivered with (Send Campaign's reservations use it).
-		event: { id: event.replayOf ?? event.id, name: event.name, time: iso(event.time), properties: event.properties as IDataObject, source: event.source },
+		event: {
+			id: event.replayOf ?? event.id,
+			name: event.name,
+			time: iso(event.time),
+			properties: event.properties as IDataObject,
+			source: event.source,
+		},
 		contactId: event.contactId,
 		...(includeContact ? { contact: (contact ?? null) as unknown as IDataObject } : {}),
 		$chain: event.chain as unknown as IDataObject[],
@@ -99,8 +128,20 @@ function logItem(event: LogEvent, contact: Contact | null | undefined, includeCo
 function dueItem(due: DueContact, definition: Definition, now: number, includeContact: boolean): IDataObject {
 	const event: IDataObject =
 		definition.kind === 'date'
-			? { name: '$date_reached', field: definition.field, occurrence: due.occurrence, dueAt: iso(due.dueAt), time: iso(now) }
-			: { name: '$inactive', inactiveDays: (definition as { days: number }).days, lastActivityAt: due.contact.lastActivityAt ?? null, dueAt: iso(due.dueAt), time: iso(now) };
+			? {
+					name: '$date_reached',
+					field: definition.field,
+					occurrence: due.occurrence,
+					dueAt: iso(due.dueAt),
+					time: iso(now),
+				}
+			: {
+					name: '$inactive',
+					inactiveDays: (definition as { days: number }).days,
+					lastActivityAt: due.contact.lastActivityAt ?? null,
+					dueAt: iso(due.dueAt),
+					time: iso(now),
+				};
 	return {
 		event,
 		contactId: due.contact.id,
@@ -125,7 +166,11 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 		if (definition.kind === 'log') filter = compileFilter(definition.filter);
 	} catch (error) {
 		const field = (error as ValidationError).field;
-		throw new NodeOperationError(this.getNode(), `${(error as Error).message}${field ? ` (parameter "${field}")` : ''}`, { description: (error as ValidationError).hint });
+		throw new NodeOperationError(
+			this.getNode(),
+			`${(error as Error).message}${field ? ` (parameter "${field}")` : ''}`,
+			{ description: (error as ValidationError).hint },
+		);
 	}
 	const options = this.getNodeParameter('options', {}) as IDataObject;
 	const includeContact = options.includeContact !== false;
@@ -144,14 +189,24 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	try {
 		if (definition.kind === 'date') {
 			const { field, fallbackZone, repeat, offsetDays, hour, minute, leapDay } = definition;
-			schedule = new DateSchedule(store, definitionId(owner, definition), { field, fallbackZone, rule: { repeat, offsetDays, hour, minute, leapDay } });
+			schedule = new DateSchedule(store, definitionId(owner, definition), {
+				field,
+				fallbackZone,
+				rule: { repeat, offsetDays, hour, minute, leapDay },
+			});
 		} else if (definition.kind === 'inactive') {
-			schedule = new InactivitySchedule(store, definitionId(owner, definition), { inactiveMs: definition.days * DAY, startFrom });
+			schedule = new InactivitySchedule(store, definitionId(owner, definition), {
+				inactiveMs: definition.days * DAY,
+				startFrom,
+			});
 		}
 	} catch (error) {
 		lease.release();
 		const field = (error as ValidationError).field;
-		throw new NodeOperationError(this.getNode(), `${(error as Error).message}${field ? ` (parameter "${field}")` : ''}`);
+		throw new NodeOperationError(
+			this.getNode(),
+			`${(error as Error).message}${field ? ` (parameter "${field}")` : ''}`,
+		);
 	}
 
 	// Emits one execution and resolves when n8n reports it finished (then the entries are acknowledged).
@@ -172,7 +227,11 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	if (this.getMode() === 'manual') {
 		const manualTriggerFunction = async () => {
 			try {
-				this.emit([this.helpers.returnJsonArray(await sample(this.getNode(), store, definition, filter, schedule, includeContact))]);
+				this.emit([
+					this.helpers.returnJsonArray(
+						await sample(this.getNode(), store, definition, filter, schedule, includeContact),
+					),
+				]);
 			} finally {
 				lease.release();
 			}
@@ -196,7 +255,12 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			label: `${this.getWorkflow().name ?? this.getWorkflow().id ?? 'unsaved'} / ${this.getNode().name}`,
 			onError: logError,
 			handler: async (events) => {
-				const contacts = includeContact ? await snapshots(store, events.map((e) => e.contactId)) : undefined;
+				const contacts = includeContact
+					? await snapshots(
+							store,
+							events.map((e) => e.contactId),
+						)
+					: undefined;
 				await emitAndWait(events.map((e) => logItem(e, contacts?.get(e.contactId), includeContact, maxAttempts)));
 			},
 		});

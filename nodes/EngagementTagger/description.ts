@@ -11,7 +11,8 @@ export const properties: INodeProperties[] = [
 			{
 				name: 'Whole Base',
 				value: 'wholeBase',
-				description: 'One run (e.g. daily from a Schedule Trigger) over the contacts that crossed a boundary; outputs those whose tier changed',
+				description:
+					'One run (e.g. daily from a Schedule Trigger) over the contacts that crossed a boundary; outputs those whose tier changed',
 			},
 		],
 		default: 'contact',
@@ -44,7 +45,8 @@ export const properties: INodeProperties[] = [
 		type: 'string',
 		default: '',
 		placeholder: 'e.g. purchase, $email_clicked',
-		description: "Comma-separated events that count as an interaction; empty for the store's activity (every event you record, e-mail opens, clicks and replies)",
+		description:
+			"Comma-separated events that count as an interaction; empty for the store's activity (every event you record, e-mail opens, clicks and replies)",
 		displayOptions: { show: { mode: ['contact'] } },
 	},
 	{
@@ -62,7 +64,11 @@ export const properties: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'Changed Contacts', value: 'changed', description: 'One item per contact whose tier changed' },
-			{ name: 'Summary Only', value: 'summary', description: 'One item with the counts (the first run over a large base changes every contact)' },
+			{
+				name: 'Summary Only',
+				value: 'summary',
+				description: 'One item with the counts (the first run over a large base changes every contact)',
+			},
 		],
 		default: 'changed',
 		displayOptions: { show: { mode: ['wholeBase'] } },

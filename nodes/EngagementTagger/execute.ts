@@ -12,7 +12,9 @@ const splitList = (text: unknown) =>
 		.filter(Boolean);
 
 function readConfig(ctx: IExecuteFunctions, itemIndex: number, withEvents: boolean): TierConfig {
-	const days = splitList(ctx.getNodeParameter('boundaryDays', itemIndex)).map((d) => (/^\d+(\.\d+)?$/.test(d) ? Number(d) : NaN));
+	const days = splitList(ctx.getNodeParameter('boundaryDays', itemIndex)).map((d) =>
+		/^\d+(\.\d+)?$/.test(d) ? Number(d) : NaN,
+	);
 	return checkTierConfig({
 		names: splitList(ctx.getNodeParameter('tierNames', itemIndex)),
 		boundaryDays: days,
@@ -57,7 +59,8 @@ async function wholeBase(ctx: IExecuteFunctions, tagger: EngagementTagger): Prom
 	} catch (error) {
 		throw toNodeError(ctx, error as Error, 0);
 	}
-	const runName = (ctx.getNodeParameter('runName', 0, '') as string) || `${ctx.getWorkflow().id ?? 'manual'}:${ctx.getNode().id}`;
+	const runName =
+		(ctx.getNodeParameter('runName', 0, '') as string) || `${ctx.getWorkflow().id ?? 'manual'}:${ctx.getNode().id}`;
 	try {
 		const summaryOnly = ctx.getNodeParameter('output', 0, 'changed') === 'summary';
 		let changedCount = 0;
@@ -67,9 +70,23 @@ async function wholeBase(ctx: IExecuteFunctions, tagger: EngagementTagger): Prom
 			onPage: (page) => void (changedCount += page.length),
 		});
 		if (summaryOnly) {
-			return [{ json: { changed: changedCount, examined: run.examined, firstRun: run.firstRun, runAt: run.ranAt, previousRunAt: run.previousRunAt }, pairedItem: { item: 0 } }];
+			return [
+				{
+					json: {
+						changed: changedCount,
+						examined: run.examined,
+						firstRun: run.firstRun,
+						runAt: run.ranAt,
+						previousRunAt: run.previousRunAt,
+					},
+					pairedItem: { item: 0 },
+				},
+			];
 		}
-		return run.changed.map((r) => ({ json: { ...toJson(r), runAt: run.ranAt, previousRunAt: run.previousRunAt }, pairedItem: { item: 0 } }));
+		return run.changed.map((r) => ({
+			json: { ...toJson(r), runAt: run.ranAt, previousRunAt: run.previousRunAt },
+			pairedItem: { item: 0 },
+		}));
 	} catch (error) {
 		return [errorItem(ctx, error as Error, 0)];
 	}

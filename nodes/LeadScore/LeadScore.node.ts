@@ -1,4 +1,10 @@
-import { NodeConnectionTypes, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 import { storeCredentialTest } from '../shared/store';
 import { configuredOutputs, properties } from './description';
 import { execute } from './execute';
@@ -10,7 +16,8 @@ export class LeadScore implements INodeType {
 		icon: { light: 'file:leadScore.svg', dark: 'file:leadScore.dark.svg' },
 		group: ['transform'],
 		version: 1,
-		subtitle: '={{ $parameter["operation"] === "recalculate" ? "recalculate" : "score " + ($parameter["model"] || "default") }}',
+		subtitle:
+			'={{ $parameter["operation"] === "recalculate" ? "recalculate" : "score " + ($parameter["model"] || "default") }}',
 		description: 'Scores contacts from events and fields, with decay, grades and grade-change events',
 		defaults: { name: 'Lead Score' },
 		usableAsTool: true,

@@ -1,6 +1,15 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { compileModel, Scoring, type CompiledModel, type ScoreInput } from '../../lib/scoring';
-import { chainOf, contactIdOf, hasExpression, jsonParameter, perItem, routeResults, runGrouped, toNodeError } from '../shared/items';
+import {
+	chainOf,
+	contactIdOf,
+	hasExpression,
+	jsonParameter,
+	perItem,
+	routeResults,
+	runGrouped,
+	toNodeError,
+} from '../shared/items';
 import { eventOf, readModel, stringOrEmpty } from '../shared/scoreModel';
 import { leaseStore } from '../shared/store';
 import { GRADE_CHANGED, SCORED } from './description';
@@ -72,7 +81,11 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 	try {
 		const scoring = new Scoring(lease.store);
 		// Items grouped by their model; all groups share one round trip.
-		const results = await runGrouped(inputs, (input) => input.model, (group, model) => scoring.score(model, group));
+		const results = await runGrouped(
+			inputs,
+			(input) => input.model,
+			(group, model) => scoring.score(model, group),
+		);
 		return routeResults(this, results, route ? 2 : 1, SCORED, (leadScore, i) => ({
 			output: route && leadScore.changed ? GRADE_CHANGED : SCORED,
 			item: { json: { ...items[i].json, leadScore: leadScore as unknown as IDataObject } },

@@ -11,7 +11,11 @@ export const properties: INodeProperties[] = [
 		type: 'options',
 		options: [
 			{ name: 'Contact', value: 'contact', description: 'Count entries per contact' },
-			{ name: 'Custom Expression', value: 'custom', description: 'Count entries per any value (order ID, e-mail + campaign...)' },
+			{
+				name: 'Custom Expression',
+				value: 'custom',
+				description: 'Count entries per any value (order ID, e-mail + campaign...)',
+			},
 		],
 		default: 'contact',
 	},

@@ -13,12 +13,20 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		const keyType = this.getNodeParameter('keyType', i) as string;
 		const scopeKind = this.getNodeParameter('scope', i) as string;
 		const scope: LoopScope =
-			scopeKind === 'group' ? { kind: 'group', name: this.getNodeParameter('groupName', i) as string } : ({ kind: scopeKind } as LoopScope);
+			scopeKind === 'group'
+				? { kind: 'group', name: this.getNodeParameter('groupName', i) as string }
+				: ({ kind: scopeKind } as LoopScope);
 		const maxEntries = this.getNodeParameter('maxEntries', i) as number;
 		const options = this.getNodeParameter('options', i, {}) as IDataObject;
-		const windowMs = maxEntries > 0 ? (this.getNodeParameter('window', i) as number) * (UNIT_MS[this.getNodeParameter('windowUnit', i) as string] ?? NaN) : 0;
+		const windowMs =
+			maxEntries > 0
+				? (this.getNodeParameter('window', i) as number) *
+					(UNIT_MS[this.getNodeParameter('windowUnit', i) as string] ?? NaN)
+				: 0;
 		return {
-			key: (keyType === 'custom' ? this.getNodeParameter('customKey', i) : this.getNodeParameter('contactId', i)) as string,
+			key: (keyType === 'custom'
+				? this.getNodeParameter('customKey', i)
+				: this.getNodeParameter('contactId', i)) as string,
 			customKey: keyType === 'custom',
 			scope,
 			workflowId,
@@ -38,7 +46,14 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		return routeResults(this, results, 2, BLOCKED, (d, i) => {
 			const loopGuard: IDataObject = d.allowed
 				? { blocked: false, entries: d.entries ?? null, depth: d.depth }
-				: { blocked: true, reason: d.reason, message: d.message, retryAt: d.retryAt ?? null, entries: d.entries ?? null, depth: d.depth };
+				: {
+						blocked: true,
+						reason: d.reason,
+						message: d.message,
+						retryAt: d.retryAt ?? null,
+						entries: d.entries ?? null,
+						depth: d.depth,
+					};
 			return { output: d.allowed ? CONTINUE : BLOCKED, item: { json: { ...items[i].json, loopGuard } } };
 		});
 	} finally {

@@ -1,4 +1,10 @@
-import { NodeConnectionTypes, type INodeType, type INodeTypeDescription, type IWebhookFunctions, type IWebhookResponseData } from 'n8n-workflow';
+import {
+	NodeConnectionTypes,
+	type INodeType,
+	type INodeTypeDescription,
+	type IWebhookFunctions,
+	type IWebhookResponseData,
+} from 'n8n-workflow';
 import { storeCredentialTest } from '../shared/store';
 import { MARKETING_WEBHOOKS, properties } from './description';
 import { testMarketingWebhookCredential, webhook } from './execute';
@@ -11,7 +17,8 @@ export class MarketingWebhookTrigger implements INodeType {
 		group: ['trigger'],
 		version: 1,
 		subtitle: '={{ "path: /" + ($parameter["path"] || "") }}',
-		description: 'Receive CRM, site and form events, ESP delivery events, and the open, click and unsubscribe hits of your campaigns',
+		description:
+			'Receive CRM, site and form events, ESP delivery events, and the open, click and unsubscribe hits of your campaigns',
 		defaults: { name: 'Marketing Webhook Trigger' },
 		inputs: [],
 		outputs: [NodeConnectionTypes.Main],
@@ -23,7 +30,9 @@ export class MarketingWebhookTrigger implements INodeType {
 		properties,
 	};
 
-	methods = { credentialTest: { ...storeCredentialTest, marketingWebhookSettingsTest: testMarketingWebhookCredential } };
+	methods = {
+		credentialTest: { ...storeCredentialTest, marketingWebhookSettingsTest: testMarketingWebhookCredential },
+	};
 
 	async webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 		return webhook.call(this);

@@ -24,8 +24,7 @@ export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as
 
 export const properties: INodeProperties[] = [
 	{
-		displayName:
-			`Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, and the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
+		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, and the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 		name: 'notice',
 		type: 'notice',
 		default: '',
@@ -44,11 +43,16 @@ export const properties: INodeProperties[] = [
 		name: 'emit',
 		type: 'multiOptions',
 		default: ['events', 'esp', 'unsubscribes'],
-		description: 'Which hits start this workflow. Every hit is recorded in the contact store either way, so Contact Triggers see all of them.',
+		description:
+			'Which hits start this workflow. Every hit is recorded in the contact store either way, so Contact Triggers see all of them.',
 		options: [
 			{ name: 'Clicks', value: 'clicks', description: 'Tracked link clicks (one execution per click)' },
 			{ name: 'CRM, Site and Form Events', value: 'events' },
-			{ name: 'ESP Events', value: 'esp', description: 'Delivered, bounced, complained, opened, clicked, unsubscribed from the ESP' },
+			{
+				name: 'ESP Events',
+				value: 'esp',
+				description: 'Delivered, bounced, complained, opened, clicked, unsubscribed from the ESP',
+			},
 			{ name: 'Opens', value: 'opens', description: 'Open pixel hits (one execution per open)' },
 			{ name: 'Unsubscribes', value: 'unsubscribes', description: 'One-click and confirmed unsubscribes' },
 		],
@@ -60,10 +64,35 @@ export const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
-			{ displayName: 'Extra Scanner User Agents', name: 'botPatterns', type: 'string', default: '', description: 'Comma-separated user-agent fragments treated as link scanners, on top of the built-in list' },
-			{ displayName: 'Machine Window (Seconds)', name: 'machineWindowSeconds', type: 'number', default: 5, typeOptions: { minValue: 0 }, description: 'Opens and clicks this soon after the send are counted as machine hits' },
-			{ displayName: 'Max Events per Request', name: 'maxBatch', type: 'number', default: 1000, typeOptions: { minValue: 1 } },
-			{ displayName: 'Sender Name', name: 'senderName', type: 'string', default: '', description: 'Shown on the unsubscribe pages' },
+			{
+				displayName: 'Extra Scanner User Agents',
+				name: 'botPatterns',
+				type: 'string',
+				default: '',
+				description: 'Comma-separated user-agent fragments treated as link scanners, on top of the built-in list',
+			},
+			{
+				displayName: 'Machine Window (Seconds)',
+				name: 'machineWindowSeconds',
+				type: 'number',
+				default: 5,
+				typeOptions: { minValue: 0 },
+				description: 'Opens and clicks this soon after the send are counted as machine hits',
+			},
+			{
+				displayName: 'Max Events per Request',
+				name: 'maxBatch',
+				type: 'number',
+				default: 1000,
+				typeOptions: { minValue: 1 },
+			},
+			{
+				displayName: 'Sender Name',
+				name: 'senderName',
+				type: 'string',
+				default: '',
+				description: 'Shown on the unsubscribe pages',
+			},
 		],
 	},
 ];

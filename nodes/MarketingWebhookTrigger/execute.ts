@@ -7,7 +7,13 @@ import {
 	type IWebhookFunctions,
 	type IWebhookResponseData,
 } from 'n8n-workflow';
-import { routeOfParams, WebhookHandler, webhookSecretsProblems, type WebhookConfig, type WebhookSecrets } from '../../lib';
+import {
+	routeOfParams,
+	WebhookHandler,
+	webhookSecretsProblems,
+	type WebhookConfig,
+	type WebhookSecrets,
+} from '../../lib';
 import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
 
 const EMIT_OF: Record<string, (event: IDataObject) => boolean> = {
@@ -31,14 +37,22 @@ function secretsFrom(c: IDataObject | undefined): WebhookSecrets {
 		postmarkUser: s('postmarkUser'),
 		postmarkPassword: s('postmarkPassword'),
 		brevoToken: s('brevoToken'),
-		snsTopicArns: (s('snsTopicArns') ?? '').split(',').map((a) => a.trim()).filter(Boolean),
+		snsTopicArns: (s('snsTopicArns') ?? '')
+			.split(',')
+			.map((a) => a.trim())
+			.filter(Boolean),
 	};
 }
 
 /** The settings are only used to check incoming requests, so the test checks them, not a connection. */
-export async function testMarketingWebhookCredential(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+export async function testMarketingWebhookCredential(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
 	const problems = webhookSecretsProblems(secretsFrom(credential.data));
-	return problems.length > 0 ? { status: 'Error', message: problems.join('. ') } : { status: 'OK', message: 'Settings are valid' };
+	return problems.length > 0
+		? { status: 'Error', message: problems.join('. ') }
+		: { status: 'OK', message: 'Settings are valid' };
 }
 
 type RawRequest = {
@@ -68,7 +82,9 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 	}
 	if (!req.rawBody && typeof req.readRawBody === 'function') await req.readRawBody();
 	// n8n keeps the raw bytes for signature checks; a parsed body is a fallback that may not verify.
-	const rawBody = req.rawBody ?? Buffer.from(req.body === undefined ? '' : typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
+	const rawBody =
+		req.rawBody ??
+		Buffer.from(req.body === undefined ? '' : typeof req.body === 'string' ? req.body : JSON.stringify(req.body));
 
 	const lease = await leaseStore(this);
 	try {
@@ -77,11 +93,20 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			signingSecret: String(storeCredentials.signingSecret ?? ''),
 			secrets: secretsFrom(webhookCredentials),
 			machineWindowMs: Number(options.machineWindowSeconds ?? 5) * 1000,
-			botPatterns: String(options.botPatterns ?? '').split(',').map((p) => p.trim()).filter(Boolean),
+			botPatterns: String(options.botPatterns ?? '')
+				.split(',')
+				.map((p) => p.trim())
+				.filter(Boolean),
 			maxBatch: Number(options.maxBatch ?? 1000),
 			senderName: (options.senderName as string) || undefined,
 		};
-		const out = await new WebhookHandler(lease.store, config).handle(route, { method: req.method, headers: req.headers, rawBody, params, query: req.query });
+		const out = await new WebhookHandler(lease.store, config).handle(route, {
+			method: req.method,
+			headers: req.headers,
+			rawBody,
+			params,
+			query: req.query,
+		});
 		res.writeHead(out.status, out.headers);
 		res.end(out.body);
 		const items: INodeExecutionData[] = out.events

@@ -25,7 +25,13 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			return compiled;
 		};
 		let shared: CompiledSegment | undefined;
-		if (!hasExpression(['conditionsInput', 'combinator', 'conditions', 'conditionsJson'].map((name) => this.getNode().parameters[name]))) {
+		if (
+			!hasExpression(
+				['conditionsInput', 'combinator', 'conditions', 'conditionsJson'].map(
+					(name) => this.getNode().parameters[name],
+				),
+			)
+		) {
 			try {
 				shared = compileFor(0);
 			} catch (error) {
@@ -38,15 +44,31 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			compiled: shared ?? compileFor(i),
 		}));
 		// Items grouped by their compiled conditions; all groups share one round trip.
-		const results = await runGrouped(inputs, (input) => input.compiled, (group, compiled) => segments.evaluate(compiled, group.map((input) => input.contactId), { fallbackZone }));
-		return routeResults(this, results, 2, NOT_MATCHED, (value, i) => ({ output: value.matched ? MATCHED : NOT_MATCHED, item: { json: items[i].json, binary: items[i].binary } }));
+		const results = await runGrouped(
+			inputs,
+			(input) => input.compiled,
+			(group, compiled) =>
+				segments.evaluate(
+					compiled,
+					group.map((input) => input.contactId),
+					{ fallbackZone },
+				),
+		);
+		return routeResults(this, results, 2, NOT_MATCHED, (value, i) => ({
+			output: value.matched ? MATCHED : NOT_MATCHED,
+			item: { json: items[i].json, binary: items[i].binary },
+		}));
 	} finally {
 		lease.release();
 	}
 }
 
 /** Segment mode: runs once, on the first input item's parameters. */
-async function listSegment(ctx: IExecuteFunctions, segments: Segments, fallbackZone: string | undefined): Promise<INodeExecutionData[][]> {
+async function listSegment(
+	ctx: IExecuteFunctions,
+	segments: Segments,
+	fallbackZone: string | undefined,
+): Promise<INodeExecutionData[][]> {
 	const pagination = ctx.getNodeParameter('pagination', 0) as string;
 	const pageSize = ctx.getNodeParameter('pageSize', 0) as number;
 	const paired = { item: 0 };
@@ -57,7 +79,14 @@ async function listSegment(ctx: IExecuteFunctions, segments: Segments, fallbackZ
 			const cursor = (ctx.getNodeParameter('cursor', 0, '') as string) || undefined;
 			const page = await segments.page(conditions, { cursor, pageSize, fallbackZone });
 			for (const c of page.contacts) contacts.push({ json: { ...c }, pairedItem: paired });
-			const next = page.cursor ? [{ json: { cursor: page.cursor, contacts: page.contacts.length, scanned: page.scanned, plan: page.plan }, pairedItem: paired }] : [];
+			const next = page.cursor
+				? [
+						{
+							json: { cursor: page.cursor, contacts: page.contacts.length, scanned: page.scanned, plan: page.plan },
+							pairedItem: paired,
+						},
+					]
+				: [];
 			return [contacts, next];
 		}
 		const maxContacts = ctx.getNodeParameter('maxContacts', 0) as number;
@@ -65,13 +94,20 @@ async function listSegment(ctx: IExecuteFunctions, segments: Segments, fallbackZ
 		let scanned = 0;
 		let plan = '';
 		do {
-			const page = await segments.page(conditions, { cursor, pageSize: Math.min(pageSize, maxContacts - contacts.length), fallbackZone });
+			const page = await segments.page(conditions, {
+				cursor,
+				pageSize: Math.min(pageSize, maxContacts - contacts.length),
+				fallbackZone,
+			});
 			for (const c of page.contacts) contacts.push({ json: { ...c }, pairedItem: paired });
 			cursor = page.cursor;
 			scanned += page.scanned;
 			plan = page.plan;
 		} while (cursor && contacts.length < maxContacts);
-		return [contacts, cursor ? [{ json: { cursor, contacts: contacts.length, scanned, plan }, pairedItem: paired }] : []];
+		return [
+			contacts,
+			cursor ? [{ json: { cursor, contacts: contacts.length, scanned, plan }, pairedItem: paired }] : [],
+		];
 	} catch (error) {
 		throw toNodeError(ctx, error as Error, 0);
 	}

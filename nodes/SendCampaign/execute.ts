@@ -1,5 +1,21 @@
-import type { ICredentialTestFunctions, ICredentialsDecrypted, IDataObject, IExecuteFunctions, INodeCredentialTestResult, INodeExecutionData } from 'n8n-workflow';
-import { acquireMailer, Campaigns, verifySmtp, type CampaignSpec, type Delivery, type MailerLease, type SendRequest, type SmtpConfig } from '../../lib/campaigns';
+import type {
+	ICredentialTestFunctions,
+	ICredentialsDecrypted,
+	IDataObject,
+	IExecuteFunctions,
+	INodeCredentialTestResult,
+	INodeExecutionData,
+} from 'n8n-workflow';
+import {
+	acquireMailer,
+	Campaigns,
+	verifySmtp,
+	type CampaignSpec,
+	type Delivery,
+	type MailerLease,
+	type SendRequest,
+	type SmtpConfig,
+} from '../../lib/campaigns';
 import type { Result } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
 import { jsonParameter, perItem, routeResults, runBatch, runGrouped, toNodeError } from '../shared/items';
@@ -21,7 +37,10 @@ export function smtpConfigFrom(c: IDataObject): SmtpConfig {
 	};
 }
 
-export async function testCampaignSmtp(this: ICredentialTestFunctions, credential: ICredentialsDecrypted): Promise<INodeCredentialTestResult> {
+export async function testCampaignSmtp(
+	this: ICredentialTestFunctions,
+	credential: ICredentialsDecrypted,
+): Promise<INodeCredentialTestResult> {
 	try {
 		await verifySmtp(smtpConfigFrom(credential.data ?? {}));
 		return { status: 'OK', message: 'Connection successful' };
@@ -70,7 +89,10 @@ function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingS
 	};
 	const identifyBy = p<string>('identifyBy', 'id');
 	const data = jsonParameter(o.mergeData, 'mergeData');
-	const request: SendRequest = identifyBy === 'email' ? { email: String(p<string>('email') ?? '') } : { contactId: String(p<string>('contactId') ?? '') };
+	const request: SendRequest =
+		identifyBy === 'email'
+			? { email: String(p<string>('email') ?? '') }
+			: { contactId: String(p<string>('contactId') ?? '') };
 	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, item) } };
 }
 
@@ -122,7 +144,13 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			results = (await runGrouped(
 				inputs,
 				(input) => JSON.stringify(input.spec),
-				(group) => campaigns.send(group[0].spec, group.map((input) => input.request), target, context),
+				(group) =>
+					campaigns.send(
+						group[0].spec,
+						group.map((input) => input.request),
+						target,
+						context,
+					),
 				{ oneAtATime: true },
 			)) as unknown as Array<Result<IDataObject>>;
 		}

@@ -27,7 +27,11 @@ export function identifyProperties(resources: string[], operations?: string[]): 
 			type: 'options',
 			displayOptions: { show },
 			options: [
-				{ name: 'Contact ID', value: 'id', description: 'The ID the contact was created with (your CRM ID, or its e-mail address)' },
+				{
+					name: 'Contact ID',
+					value: 'id',
+					description: 'The ID the contact was created with (your CRM ID, or its e-mail address)',
+				},
 				{ name: 'Email', value: 'email', description: 'The e-mail address stored on the contact' },
 			],
 			default: 'id',
@@ -56,7 +60,9 @@ export function identifyProperties(resources: string[], operations?: string[]): 
 }
 
 /** displayOptions showing a property for a resource (and operations). */
-export const showFor = (resource: string[], operation?: string[]) => ({ show: { resource, ...(operation ? { operation } : {}) } });
+export const showFor = (resource: string[], operation?: string[]) => ({
+	show: { resource, ...(operation ? { operation } : {}) },
+});
 
 /** An operation of the Contact node (actions/<resource>/<operation>.operation.ts). */
 export type OperationExecute = (this: IExecuteFunctions, store: ContactStore) => Promise<INodeExecutionData[]>;
@@ -82,14 +88,18 @@ export const LABELS: Record<string, string> = {
 };
 
 /** Re-issues lib errors with the node's parameter name as field, so messages point at the UI. */
-export function relabel<T>(results: Array<Result<T>>, fieldLabel: (field: string) => string = (f) => LABELS[f] ?? f): Array<Result<T>> {
+export function relabel<T>(
+	results: Array<Result<T>>,
+	fieldLabel: (field: string) => string = (f) => LABELS[f] ?? f,
+): Array<Result<T>> {
 	return results.map((result) => {
 		if (result.ok) return result;
 		const { error } = result;
 		const field = (error as { field?: string }).field;
 		if (field === undefined) return result;
 		const label = fieldLabel(field);
-		if (error instanceof ValidationError) return { ok: false, error: new ValidationError(label, error.message, error.hint) };
+		if (error instanceof ValidationError)
+			return { ok: false, error: new ValidationError(label, error.message, error.hint) };
 		if (error instanceof NotFoundError) return { ok: false, error: new NotFoundError(label, error.message) };
 		if (error instanceof ConflictError) return { ok: false, error: new ConflictError(label, error.message) };
 		return result;
@@ -106,7 +116,7 @@ export function readRef(ctx: IExecuteFunctions, itemIndex: number): Ref {
 		const email = ctx.getNodeParameter('email', itemIndex);
 		if (email === '' || email === null || email === undefined) throw new ValidationError('email', 'Email is empty');
 		return { email: String(email) };
-}
+	}
 	const id = ctx.getNodeParameter('contactId', itemIndex);
 	if (id === '' || id === null || id === undefined) throw new ValidationError('id', 'Contact ID is empty');
 	return { id: String(id) };
@@ -130,7 +140,15 @@ export async function changeAndRead(
 	store: ContactStore,
 	inputs: Array<{ input: ContactInput; mode: ChangeMode } | Error>,
 ): Promise<Array<Result<{ change: ChangeResult; contact: Contact | null }>>> {
-	const changed = await runGrouped(inputs, (i) => i.mode, (group, mode) => store.contacts.change(group.map((v) => v.input), mode));
+	const changed = await runGrouped(
+		inputs,
+		(i) => i.mode,
+		(group, mode) =>
+			store.contacts.change(
+				group.map((v) => v.input),
+				mode,
+			),
+	);
 	const reads = await runBatch(
 		changed.map((r) => (r.ok ? r.value.contactId : r.error)),
 		(ids) => store.contacts.get(ids),
@@ -143,7 +161,11 @@ export async function changeAndRead(
 }
 
 export function changeOutput(value: { change: ChangeResult; contact: Contact | null }): IDataObject {
-	return { ...(value.contact ? contactJson(value.contact) : { id: value.change.contactId }), created: value.change.created, changes: changesJson(value.change) };
+	return {
+		...(value.contact ? contactJson(value.contact) : { id: value.change.contactId }),
+		created: value.change.created,
+		changes: changesJson(value.change),
+	};
 }
 
 export const emptyToUndefined = (value: unknown) => (value === '' || value === null ? undefined : value);
@@ -153,14 +175,22 @@ export async function resolveRefs(store: ContactStore, refs: Array<Ref | Error>)
 	return runBatch(refs, (valid) => store.contacts.resolve(valid));
 }
 
-export const notFound = (ref: Ref): IDataObject => ({ found: false, ...(ref.id !== undefined ? { id: ref.id } : { email: ref.email }) });
+export const notFound = (ref: Ref): IDataObject => ({
+	found: false,
+	...(ref.id !== undefined ? { id: ref.id } : { email: ref.email }),
+});
 
 /** Adds or removes the items' tags (Tag resource). */
-export async function changeTags(ctx: IExecuteFunctions, store: ContactStore, action: 'add' | 'remove'): Promise<INodeExecutionData[]> {
+export async function changeTags(
+	ctx: IExecuteFunctions,
+	store: ContactStore,
+	action: 'add' | 'remove',
+): Promise<INodeExecutionData[]> {
 	const inputs = perItem(ctx, (i) => {
 		const ref = readRef(ctx, i);
 		const list = ctx.getNodeParameter('tags', i);
-		if (list === '' || (Array.isArray(list) && list.length === 0)) throw new ValidationError('addTags', 'Tags is empty');
+		if (list === '' || (Array.isArray(list) && list.length === 0))
+			throw new ValidationError('addTags', 'Tags is empty');
 		const create = action === 'add' && options(ctx, i).createContact !== false;
 		const input: ContactInput = {
 			...ref,
@@ -173,7 +203,11 @@ export async function changeTags(ctx: IExecuteFunctions, store: ContactStore, ac
 }
 
 /** Records the items' consent or its withdrawal (Subscription resource). */
-export async function changeSubscription(ctx: IExecuteFunctions, store: ContactStore, status: 'subscribed' | 'unsubscribed'): Promise<INodeExecutionData[]> {
+export async function changeSubscription(
+	ctx: IExecuteFunctions,
+	store: ContactStore,
+	status: 'subscribed' | 'unsubscribed',
+): Promise<INodeExecutionData[]> {
 	const inputs = perItem(ctx, (i) => {
 		const ref = readRef(ctx, i);
 		const opts = options(ctx, i);

@@ -35,7 +35,11 @@ function readRequest(ctx: IExecuteFunctions, itemIndex: number, withIds: boolean
 }
 
 /** One lib call per item; lib errors name their field ("limit", "ids") as the node's parameters do. */
-async function perRequest<T>(ctx: IExecuteFunctions, withIds: boolean, call: (request: Request) => Promise<T>): Promise<Array<Result<T>>> {
+async function perRequest<T>(
+	ctx: IExecuteFunctions,
+	withIds: boolean,
+	call: (request: Request) => Promise<T>,
+): Promise<Array<Result<T>>> {
 	const requests = perItem(ctx, (i) => readRequest(ctx, i, withIds));
 	return Promise.all(
 		requests.map(async (request): Promise<Result<T>> => {
@@ -44,7 +48,13 @@ async function perRequest<T>(ctx: IExecuteFunctions, withIds: boolean, call: (re
 				return { ok: true, value: await call(request) };
 			} catch (error) {
 				const e = error as ValidationError;
-				return { ok: false, error: e instanceof ValidationError ? new ValidationError(e.field === 'ids' ? 'Dead Letter IDs' : 'Limit', e.message, e.hint) : e };
+				return {
+					ok: false,
+					error:
+						e instanceof ValidationError
+							? new ValidationError(e.field === 'ids' ? 'Dead Letter IDs' : 'Limit', e.message, e.hint)
+							: e,
+				};
 			}
 		}),
 	);
@@ -58,7 +68,13 @@ function letterJson(trigger: string, d: DeadLetter): IDataObject {
 		attempts: d.attempts,
 		reason: d.reason,
 		deadLetteredAt: new Date(d.deadLetteredAt).toISOString(),
-		event: { id: event.id, name: event.name, time: new Date(event.time).toISOString(), properties: event.properties as IDataObject, source: event.source },
+		event: {
+			id: event.id,
+			name: event.name,
+			time: new Date(event.time).toISOString(),
+			properties: event.properties as IDataObject,
+			source: event.source,
+		},
 		contactId: event.contactId,
 		$chain: event.chain as unknown as IDataObject[],
 	};
@@ -76,7 +92,11 @@ export async function settleDeadLetters(ctx: IExecuteFunctions, store: ContactSt
 	const results = await perRequest(ctx, true, async ({ trigger, limit, ids }) => {
 		const letters = new DeadLetters(store, trigger);
 		const done = action === 'replay' ? await letters.replay({ limit, ids }) : await letters.purge({ limit, ids });
-		return { trigger, [action === 'replay' ? 'replayed' : 'purged']: done, remaining: await letters.count() } as IDataObject;
+		return {
+			trigger,
+			[action === 'replay' ? 'replayed' : 'purged']: done,
+			remaining: await letters.count(),
+		} as IDataObject;
 	});
 	return collect(ctx, results, (value) => value);
 }

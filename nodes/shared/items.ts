@@ -5,7 +5,16 @@ import {
 	type IDataObject,
 	type IBinaryKeyData,
 } from 'n8n-workflow';
-import { ConflictError, extendChain, NotFoundError, StoreUnavailableError, ValidationError, parseJson, type ChainLink, type Result } from '../../lib';
+import {
+	ConflictError,
+	extendChain,
+	NotFoundError,
+	StoreUnavailableError,
+	ValidationError,
+	parseJson,
+	type ChainLink,
+	type Result,
+} from '../../lib';
 
 /** Turns a lib error into the NodeOperationError n8n shows, naming the item and the field. */
 export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: number): NodeOperationError {
@@ -14,9 +23,13 @@ export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: num
 	const hint = (error as ValidationError).hint;
 	const where = field ? ` (item ${itemIndex}, field "${field}")` : ` (item ${itemIndex})`;
 	let description: string | undefined = hint;
-	if (error instanceof StoreUnavailableError) description = 'Check the Contact Store credential and that Redis is running. A write cut off mid-flight may or may not have been applied; retrying is safe (changes are idempotent, events with an idempotency key are recorded once).';
-	if (error instanceof NotFoundError && !hint) description = 'Create the contact first, or use an operation that creates it.';
-	if (error instanceof ConflictError && !hint) description = 'Each e-mail address belongs to one contact. Update that contact, or erase it first.';
+	if (error instanceof StoreUnavailableError)
+		description =
+			'Check the Contact Store credential and that Redis is running. A write cut off mid-flight may or may not have been applied; retrying is safe (changes are idempotent, events with an idempotency key are recorded once).';
+	if (error instanceof NotFoundError && !hint)
+		description = 'Create the contact first, or use an operation that creates it.';
+	if (error instanceof ConflictError && !hint)
+		description = 'Each e-mail address belongs to one contact. Update that contact, or erase it first.';
 	return new NodeOperationError(ctx.getNode(), `${error.message}${where}`, { itemIndex, description });
 }
 
@@ -33,7 +46,10 @@ export function toNodeError(ctx: IExecuteFunctions, error: Error, itemIndex: num
 export function errorItem(ctx: IExecuteFunctions, error: Error, itemIndex: number): INodeExecutionData {
 	const nodeError = toNodeError(ctx, error, itemIndex);
 	if (!ctx.continueOnFail()) throw nodeError;
-	return { json: { error: nodeError.message, ...(nodeError.description ? { details: nodeError.description } : {}) }, pairedItem: { item: itemIndex } };
+	return {
+		json: { error: nodeError.message, ...(nodeError.description ? { details: nodeError.description } : {}) },
+		pairedItem: { item: itemIndex },
+	};
 }
 
 /** An output item of a node: json and binary, paired with its input item by routeResults/collect. */
@@ -111,7 +127,8 @@ export function parseJsonParameter(value: unknown, field: string, label: string)
 export function jsonParameter(value: unknown, field: string): IDataObject {
 	if (value === undefined || value === null || value === '') return {};
 	const parsed = parseJsonParameter(value, field, `"${field}"`);
-	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new ValidationError(field, `"${field}" must be a JSON object`);
+	if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+		throw new ValidationError(field, `"${field}" must be a JSON object`);
 	return parsed as IDataObject;
 }
 
@@ -155,7 +172,10 @@ export async function runGrouped<T, K, R>(
 }
 
 /** Runs one batch lib call on the inputs read without error (runGrouped with a single group). */
-export async function runBatch<T, R>(inputs: Array<T | Error>, call: (valid: T[]) => Promise<Array<Result<R>>>): Promise<Array<Result<R>>> {
+export async function runBatch<T, R>(
+	inputs: Array<T | Error>,
+	call: (valid: T[]) => Promise<Array<Result<R>>>,
+): Promise<Array<Result<R>>> {
 	return runGrouped(inputs, () => 0, call);
 }
 
@@ -167,8 +187,18 @@ const present = (v: unknown) => v !== undefined && v !== null && v !== '';
  */
 export function contactIdOf(json: IDataObject): string {
 	const contact = json.contact as IDataObject | undefined;
-	const id = contact && typeof contact === 'object' && present(contact.id) ? contact.id : present(json.contactId) ? json.contactId : json.id;
-	if (!present(id)) throw new ValidationError('contactId', 'The item has no contact ID (looked for contact.id, contactId and id)', 'Map the Contact ID with "Define Below".');
+	const id =
+		contact && typeof contact === 'object' && present(contact.id)
+			? contact.id
+			: present(json.contactId)
+				? json.contactId
+				: json.id;
+	if (!present(id))
+		throw new ValidationError(
+			'contactId',
+			'The item has no contact ID (looked for contact.id, contactId and id)',
+			'Map the Contact ID with "Define Below".',
+		);
 	return String(id);
 }
 
@@ -184,6 +214,9 @@ export function hasExpression(value: unknown): boolean {
 export function chainOf(ctx: IExecuteFunctions, itemIndex: number): ChainLink[] {
 	const workflowId = ctx.getWorkflow().id;
 	const executionId = ctx.getExecutionId();
-	const current = workflowId === undefined ? undefined : { workflowId: String(workflowId), ...(executionId ? { executionId: String(executionId) } : {}) };
+	const current =
+		workflowId === undefined
+			? undefined
+			: { workflowId: String(workflowId), ...(executionId ? { executionId: String(executionId) } : {}) };
 	return extendChain(ctx.getInputData()[itemIndex]?.json?.$chain, current);
 }

@@ -35,7 +35,9 @@ export function storeConfigFrom(credentials: ICredentialDataDecryptedObject): St
 }
 
 /** The shared store of the node's credential; release it when the execution is done. */
-export async function leaseStore(ctx: { getCredentials(name: string): Promise<ICredentialDataDecryptedObject> }): Promise<StoreLease> {
+export async function leaseStore(ctx: {
+	getCredentials(name: string): Promise<ICredentialDataDecryptedObject>;
+}): Promise<StoreLease> {
 	return acquireStore(storeConfigFrom(await ctx.getCredentials(CREDENTIAL_NAME)));
 }
 

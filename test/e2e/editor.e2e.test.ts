@@ -3,7 +3,13 @@ import { checkWorkflow, launch, logIn, OUTPUT_DIR, PACKAGE } from './support/edi
 import { n8n, state, workflow } from './support/env';
 
 // Together these hold all eight node types of the pack.
-const WORKFLOWS = ['00-marketing-webhook', '05-abandoned-cart', '13-engagement-tiers', '21-hot-lead', '24-seasonal-campaign'];
+const WORKFLOWS = [
+	'00-marketing-webhook',
+	'05-abandoned-cart',
+	'13-engagement-tiers',
+	'21-hot-lead',
+	'24-seasonal-campaign',
+];
 
 describe('editor (headless Chromium)', () => {
 	let session: Awaited<ReturnType<typeof launch>>;

@@ -20,7 +20,8 @@ describe('example workflows in a real n8n', () => {
 		const stored = await n8n.rest(s.baseUrl, s.cookie, 'GET', `/rest/workflows/${wf.id}`);
 		expect(stored.active).toBe(true);
 		expect(stored.activeVersionId).toBe(stored.versionId);
-		for (const hook of wf.webhooks) await n8n.waitForWebhook(s.baseUrl, hook.path, { method: hook.method, timeoutMs: 5000 });
+		for (const hook of wf.webhooks)
+			await n8n.waitForWebhook(s.baseUrl, hook.path, { method: hook.method, timeoutMs: 5000 });
 	});
 
 	it('n8n knows every node type the examples use (no unknown nodes)', async () => {

@@ -42,7 +42,9 @@ function coreDescription(base: string, type: string, version: number): INodeType
 export function coreProblems(base: string, examplesDir: string): string[] {
 	const problems: string[] = [];
 	const cache = new Map<string, INodeTypeDescription>();
-	for (const file of readdirSync(examplesDir).filter((f) => f.endsWith('.json')).sort()) {
+	for (const file of readdirSync(examplesDir)
+		.filter((f) => f.endsWith('.json'))
+		.sort()) {
 		const wf = JSON.parse(readFileSync(join(examplesDir, file), 'utf8')) as { nodes: INode[] };
 		for (const node of wf.nodes.filter((n) => n.type.startsWith('n8n-nodes-base.'))) {
 			const key = `${node.type}@${node.typeVersion}`;

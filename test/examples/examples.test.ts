@@ -27,12 +27,23 @@ import { CREDENTIALS, PACKAGE, TRACKING_BASE_URL, type WorkflowJson, type Workfl
 import { expressionSegments, outputCount, parameterProblems, stringValues } from './validate';
 
 const OUR_NODES: Record<string, INodeType> = Object.fromEntries(
-	[new Contact(), new ContactTrigger(), new EngagementTagger(), new LeadScore(), new LoopGuard(), new MarketingWebhookTrigger(), new SegmentFilter(), new SendCampaign()].map((n) => [
-		n.description.name,
-		n,
-	]),
+	[
+		new Contact(),
+		new ContactTrigger(),
+		new EngagementTagger(),
+		new LeadScore(),
+		new LoopGuard(),
+		new MarketingWebhookTrigger(),
+		new SegmentFilter(),
+		new SendCampaign(),
+	].map((n) => [n.description.name, n]),
 );
-const TRIGGER_TYPES = new Set([`${PACKAGE}.contactTrigger`, `${PACKAGE}.marketingWebhookTrigger`, 'n8n-nodes-base.scheduleTrigger', 'n8n-nodes-base.webhook']);
+const TRIGGER_TYPES = new Set([
+	`${PACKAGE}.contactTrigger`,
+	`${PACKAGE}.marketingWebhookTrigger`,
+	'n8n-nodes-base.scheduleTrigger',
+	'n8n-nodes-base.webhook',
+]);
 const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.if': 2,
 	'n8n-nodes-base.wait': 1,
@@ -50,23 +61,29 @@ const STICKY = 'n8n-nodes-base.stickyNote';
 const files = readdirSync(EXAMPLES_DIR)
 	.filter((f) => f.endsWith('.json'))
 	.sort();
-const workflows: Array<[string, WorkflowJson]> = files.map((f) => [f, JSON.parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as WorkflowJson]);
+const workflows: Array<[string, WorkflowJson]> = files.map((f) => [
+	f,
+	JSON.parse(readFileSync(join(EXAMPLES_DIR, f), 'utf8')) as WorkflowJson,
+]);
 const byFile = new Map(workflows);
 const ourName = (type: string) => (type.startsWith(`${PACKAGE}.`) ? type.slice(PACKAGE.length + 1) : undefined);
-const stickyOf = (wf: WorkflowJson) => wf.nodes.filter((n) => n.type === STICKY).map((n) => String(n.parameters.content));
+const stickyOf = (wf: WorkflowJson) =>
+	wf.nodes.filter((n) => n.type === STICKY).map((n) => String(n.parameters.content));
 const nodesOf = (wf: WorkflowJson, type: string) => wf.nodes.filter((n) => n.type === type);
 const find = (file: string) => {
 	const wf = [...byFile].find(([f]) => f.startsWith(file))?.[1];
 	if (!wf) throw new Error(`no example ${file}`);
 	return wf;
 };
-const targets = (wf: WorkflowJson, from: string, output = 0) => (wf.connections[from]?.main[output] ?? []).map((c) => c.node);
+const targets = (wf: WorkflowJson, from: string, output = 0) =>
+	(wf.connections[from]?.main[output] ?? []).map((c) => c.node);
 const node = (wf: WorkflowJson, name: string) => {
 	const n = wf.nodes.find((x) => x.name === name);
 	if (!n) throw new Error(`no node "${name}" in ${wf.name}`);
 	return n;
 };
-const rows = (n: WorkflowNode) => ((n.parameters.conditions as { condition?: INodeParameters[] })?.condition ?? []) as INodeParameters[];
+const rows = (n: WorkflowNode) =>
+	((n.parameters.conditions as { condition?: INodeParameters[] })?.condition ?? []) as INodeParameters[];
 
 describe('example workflows: files', () => {
 	it('match what examples/build-workflows.ts generates (npm run examples:build after editing it)', () => {
@@ -92,7 +109,9 @@ describe('example workflows: files', () => {
 		expect(new Set(ids).size).toBe(ids.length);
 		const nodeIds = workflows.flatMap(([, wf]) => wf.nodes.map((n) => n.id));
 		expect(new Set(nodeIds).size).toBe(nodeIds.length);
-		const paths = workflows.flatMap(([, wf]) => wf.nodes.filter((n) => n.type === 'n8n-nodes-base.webhook').map((n) => String(n.parameters.path)));
+		const paths = workflows.flatMap(([, wf]) =>
+			wf.nodes.filter((n) => n.type === 'n8n-nodes-base.webhook').map((n) => String(n.parameters.path)),
+		);
 		expect(new Set(paths).size).toBe(paths.length);
 		const hookIds = workflows.flatMap(([, wf]) => wf.nodes.filter((n) => n.webhookId).map((n) => n.webhookId));
 		expect(new Set(hookIds).size).toBe(hookIds.length);
@@ -101,10 +120,24 @@ describe('example workflows: files', () => {
 });
 
 describe('the parameter check itself', () => {
-	const asNode = (parameters: INodeParameters) => ({ id: 'x', name: 'N', type: 't', typeVersion: 1, position: [0, 0] as [number, number], parameters }) as unknown as INode;
+	const asNode = (parameters: INodeParameters) =>
+		({
+			id: 'x',
+			name: 'N',
+			type: 't',
+			typeVersion: 1,
+			position: [0, 0] as [number, number],
+			parameters,
+		}) as unknown as INode;
 	it('reports unknown parameters, unknown options, hidden parameters, wrong types and missing required values', () => {
 		const filter = parameterProblems(
-			asNode({ mode: 'filter', bogus: 1, conditions: { condition: [{ type: 'event', eventOperator: 'didSometimes', event: 'x', fieldOperator: 'gte', days: '3' }] } }),
+			asNode({
+				mode: 'filter',
+				bogus: 1,
+				conditions: {
+					condition: [{ type: 'event', eventOperator: 'didSometimes', event: 'x', fieldOperator: 'gte', days: '3' }],
+				},
+			}),
 			OUR_NODES.segmentFilter.description,
 		);
 		expect(filter).toEqual(
@@ -115,7 +148,16 @@ describe('the parameter check itself', () => {
 				expect.stringContaining('"conditions.condition[0].days" must be a number'),
 			]),
 		);
-		const send = parameterProblems(asNode({ campaignId: '', subject: 's', html: 'h', fromEmail: 'a@b.co', options: { capMaxx: 3, windowDays: [9] } }), OUR_NODES.sendCampaign.description);
+		const send = parameterProblems(
+			asNode({
+				campaignId: '',
+				subject: 's',
+				html: 'h',
+				fromEmail: 'a@b.co',
+				options: { capMaxx: 3, windowDays: [9] },
+			}),
+			OUR_NODES.sendCampaign.description,
+		);
 		expect(send).toEqual(
 			expect.arrayContaining([
 				expect.stringContaining('unknown parameter "options.capMaxx"'),
@@ -123,7 +165,12 @@ describe('the parameter check itself', () => {
 				expect.stringContaining('issue on "campaignId"'),
 			]),
 		);
-		expect(parameterProblems(asNode({ mode: 'dateReached', eventNames: 'x', dateField: 'birthday' }), OUR_NODES.contactTrigger.description)).toEqual([
+		expect(
+			parameterProblems(
+				asNode({ mode: 'dateReached', eventNames: 'x', dateField: 'birthday' }),
+				OUR_NODES.contactTrigger.description,
+			),
+		).toEqual([
 			expect.stringContaining('"eventNames" is not shown'),
 			expect.stringContaining('n8n drops parameter "eventNames"'),
 		]);
@@ -150,22 +197,26 @@ describe.each(workflows)('%s', (_file, wf) => {
 				continue;
 			}
 			const ours = ourName(source.type);
-			const outputs = ours ? outputCount(OUR_NODES[ours].description, source.parameters as INodeParameters) : CORE_OUTPUTS[source.type];
+			const outputs = ours
+				? outputCount(OUR_NODES[ours].description, source.parameters as INodeParameters)
+				: CORE_OUTPUTS[source.type];
 			if (outputs === undefined) problems.push(`unknown output count of ${source.type}`);
 			if (main.length > outputs) problems.push(`"${from}" has ${outputs} outputs, connected ${main.length}`);
 			for (const conns of main) {
 				for (const c of conns) {
 					const target = wf.nodes.find((n) => n.name === c.node);
 					if (!target) problems.push(`"${from}" -> missing node "${c.node}"`);
-					else if (TRIGGER_TYPES.has(target.type) || target.type === STICKY) problems.push(`"${from}" -> "${c.node}" which has no input`);
-					if (c.type !== 'main' || c.index !== 0) problems.push(`"${from}" -> "${c.node}" uses input ${c.type}/${c.index}`);
+					else if (TRIGGER_TYPES.has(target.type) || target.type === STICKY)
+						problems.push(`"${from}" -> "${c.node}" which has no input`);
+					if (c.type !== 'main' || c.index !== 0)
+						problems.push(`"${from}" -> "${c.node}" uses input ${c.type}/${c.index}`);
 				}
 			}
 		}
 		// Every node but the sticky notes is a trigger or reachable from one.
 		const reached = new Set(wf.nodes.filter((n) => TRIGGER_TYPES.has(n.type)).map((n) => n.name));
 		expect(reached.size).toBeGreaterThan(0);
-		for (let grew = true; grew; ) {
+		for (let grew = true; grew;) {
 			grew = false;
 			for (const from of [...reached])
 				for (const conns of wf.connections[from]?.main ?? [])
@@ -175,7 +226,8 @@ describe.each(workflows)('%s', (_file, wf) => {
 							grew = true;
 						}
 		}
-		for (const n of wf.nodes) if (n.type !== STICKY && !reached.has(n.name)) problems.push(`"${n.name}" is not reachable from a trigger`);
+		for (const n of wf.nodes)
+			if (n.type !== STICKY && !reached.has(n.name)) problems.push(`"${n.name}" is not reachable from a trigger`);
 		expect(problems).toEqual([]);
 	});
 
@@ -193,7 +245,9 @@ describe.each(workflows)('%s', (_file, wf) => {
 			problems.push(...parameterProblems(n as unknown as INode, description));
 			const expected: Record<string, unknown> = {};
 			for (const c of description.credentials ?? []) {
-				const shown = !c.displayOptions || (c.displayOptions.show?.operation?.includes((n.parameters.operation as string) ?? 'send') ?? true);
+				const shown =
+					!c.displayOptions ||
+					(c.displayOptions.show?.operation?.includes((n.parameters.operation as string) ?? 'send') ?? true);
 				if (c.required && shown) expected[c.name] = CREDENTIALS[c.name as keyof typeof CREDENTIALS];
 				else if (n.credentials?.[c.name]) expected[c.name] = CREDENTIALS[c.name as keyof typeof CREDENTIALS];
 			}
@@ -207,7 +261,8 @@ describe.each(workflows)('%s', (_file, wf) => {
 		for (const n of wf.nodes) {
 			for (const [path, value] of stringValues(n.parameters)) {
 				if (!value.startsWith('=')) continue;
-				if ((value.match(/\{\{/g) ?? []).length !== (value.match(/\}\}/g) ?? []).length) problems.push(`${n.name}.${path}: unbalanced {{ }}`);
+				if ((value.match(/\{\{/g) ?? []).length !== (value.match(/\}\}/g) ?? []).length)
+					problems.push(`${n.name}.${path}: unbalanced {{ }}`);
 				for (const js of expressionSegments(value)) {
 					try {
 						new Function('$json', '$', '$now', 'DateTime', '$execution', '$input', `return (${js});`);
@@ -218,7 +273,8 @@ describe.each(workflows)('%s', (_file, wf) => {
 			}
 			if (n.type === `${PACKAGE}.sendCampaign`) {
 				// n8n would read {{ firstName }} as an expression: templates must stay fixed.
-				for (const field of ['subject', 'html', 'text', 'preheader']) expect(String(n.parameters[field] ?? '').startsWith('=')).toBe(false);
+				for (const field of ['subject', 'html', 'text', 'preheader'])
+					expect(String(n.parameters[field] ?? '').startsWith('=')).toBe(false);
 				expect(n.parameters.trackingBaseUrl).toBe(TRACKING_BASE_URL);
 				expect(n.parameters.fromEmail).toBe('news@example.com');
 				expect(String(n.parameters.html)).toContain('{{ unsubscribeUrl }}');
@@ -237,24 +293,33 @@ describe.each(workflows)('%s', (_file, wf) => {
 		// Every time window of the flow is named in the note.
 		for (const w of nodesOf(wf, 'n8n-nodes-base.wait')) {
 			if (w.parameters.resume === 'specificTime') continue;
-			expect(w.parameters).toEqual(expect.objectContaining({ amount: expect.any(Number), unit: expect.stringMatching(/^(seconds|minutes|hours|days)$/) }));
+			expect(w.parameters).toEqual(
+				expect.objectContaining({
+					amount: expect.any(Number),
+					unit: expect.stringMatching(/^(seconds|minutes|hours|days)$/),
+				}),
+			);
 			expect(text).toContain(w.name.replace(/ \(\d+\)$/, ''));
 		}
 		if (nodesOf(wf, `${PACKAGE}.loopGuard`).length > 0) expect(text).toMatch(/Loop Guard \*Window\*/);
 		if (nodesOf(wf, `${PACKAGE}.sendCampaign`).length > 0) expect(text).toContain('Campaign SMTP (`ma-smtp`)');
-		if (nodesOf(wf, `${PACKAGE}.contactTrigger`).some((t) => t.parameters.mode === 'dateReached')) expect(text).toContain('Local Hour');
-		for (const h of nodesOf(wf, 'n8n-nodes-base.webhook')) expect(text).toContain(`/webhook/${String(h.parameters.path)}`);
+		if (nodesOf(wf, `${PACKAGE}.contactTrigger`).some((t) => t.parameters.mode === 'dateReached'))
+			expect(text).toContain('Local Hour');
+		for (const h of nodesOf(wf, 'n8n-nodes-base.webhook'))
+			expect(text).toContain(`/webhook/${String(h.parameters.path)}`);
 		for (const h of nodesOf(wf, 'n8n-nodes-base.httpRequest')) expect(text).toContain(String(h.parameters.url));
 	});
 });
 
-describe('example workflows: the recipes\' logic', () => {
+describe("example workflows: the recipes' logic", () => {
 	const send = `${PACKAGE}.sendCampaign`;
 	const trigger = (wf: WorkflowJson) => nodesOf(wf, `${PACKAGE}.contactTrigger`);
 
 	it('1 birthday: date reached on birthday, yearly, at 9:00 local, one campaign per year', () => {
 		const wf = find('01-');
-		expect(trigger(wf)[0].parameters).toEqual(expect.objectContaining({ mode: 'dateReached', dateField: 'birthday', repeat: 'yearly', hour: 9, minute: 0 }));
+		expect(trigger(wf)[0].parameters).toEqual(
+			expect.objectContaining({ mode: 'dateReached', dateField: 'birthday', repeat: 'yearly', hour: 9, minute: 0 }),
+		);
 		expect(nodesOf(wf, send)[0].parameters.campaignId).toContain('$json.event.occurrence');
 	});
 
@@ -262,17 +327,33 @@ describe('example workflows: the recipes\' logic', () => {
 		const wf = find('05-');
 		expect(trigger(wf)[0].parameters.eventNames).toBe('cart_item_added, product_viewed');
 		const goal = node(wf, 'Added but Did Not Order?');
-		expect(rows(goal)).toEqual([expect.objectContaining({ type: 'event', eventOperator: 'didButNot', event: 'cart_item_added', otherEvent: 'order_completed' })]);
+		expect(rows(goal)).toEqual([
+			expect.objectContaining({
+				type: 'event',
+				eventOperator: 'didButNot',
+				event: 'cart_item_added',
+				otherEvent: 'order_completed',
+			}),
+		]);
 		expect(targets(wf, goal.name, 0)).toEqual(['Send Cart Reminder']);
 		expect(targets(wf, goal.name, 1)).toEqual(['Goal Reached: Stop']);
 		expect(targets(wf, 'One Reminder Flow per Day')).toEqual(['Wait 4 Hours']);
-		expect(rows(node(wf, 'Viewed but Did Not Add or Order?')).map((r) => r.otherEvent)).toEqual(['cart_item_added', 'order_completed']);
+		expect(rows(node(wf, 'Viewed but Did Not Add or Order?')).map((r) => r.otherEvent)).toEqual([
+			'cart_item_added',
+			'order_completed',
+		]);
 	});
 
 	it('13 engagement tiers: scheduled whole-base Engagement Tagger with 30 / 60 days', () => {
 		const wf = find('13-');
 		const tagger = nodesOf(wf, `${PACKAGE}.engagementTagger`)[0];
-		expect(tagger.parameters).toEqual(expect.objectContaining({ mode: 'wholeBase', tierNames: 'Engaged, Disengaged, Inactive', boundaryDays: '30, 60' }));
+		expect(tagger.parameters).toEqual(
+			expect.objectContaining({
+				mode: 'wholeBase',
+				tierNames: 'Engaged, Disengaged, Inactive',
+				boundaryDays: '30, 60',
+			}),
+		);
 		expect(targets(wf, nodesOf(wf, 'n8n-nodes-base.scheduleTrigger')[0].name)).toEqual([tagger.name]);
 	});
 
@@ -282,13 +363,17 @@ describe('example workflows: the recipes\' logic', () => {
 		expect(targets(wf, 'Wait 30 Days')).toEqual(['Confirmed?']);
 		const remove = node(wf, targets(wf, confirmed.name, 1)[0]);
 		expect(remove.parameters).toEqual(expect.objectContaining({ resource: 'subscription', operation: 'unsubscribe' }));
-		expect(node(wf, targets(wf, confirmed.name, 0)[0]).parameters).toEqual(expect.objectContaining({ resource: 'tag', operation: 'remove' }));
+		expect(node(wf, targets(wf, confirmed.name, 0)[0]).parameters).toEqual(
+			expect.objectContaining({ resource: 'tag', operation: 'remove' }),
+		);
 	});
 
 	it('19 NPS: score >= 7 to the happy offer, below to the re-engagement series', () => {
 		const wf = find('19-');
 		const split = node(wf, 'Score 7 or More?');
-		expect(rows(split)).toEqual([expect.objectContaining({ type: 'field', field: 'nps', fieldOperator: 'gte', value: '7' })]);
+		expect(rows(split)).toEqual([
+			expect.objectContaining({ type: 'field', field: 'nps', fieldOperator: 'gte', value: '7' }),
+		]);
 		expect(node(wf, targets(wf, split.name, 0)[0]).parameters.campaignId).toBe('nps-happy');
 		expect(node(wf, targets(wf, split.name, 1)[0]).parameters.campaignId).toBe('nps-unhappy-1');
 	});
@@ -305,7 +390,14 @@ describe('example workflows: the recipes\' logic', () => {
 	it('23 bookshop: waits 3 days, skips contacts who bought a book of that author', () => {
 		const wf = find('23-');
 		const check = node(wf, 'Has Not Bought This Author?');
-		expect(rows(check)).toEqual([expect.objectContaining({ eventOperator: 'didNot', event: 'purchase', property: 'author', propertyValue: '={{ $json.event.properties.author }}' })]);
+		expect(rows(check)).toEqual([
+			expect.objectContaining({
+				eventOperator: 'didNot',
+				event: 'purchase',
+				property: 'author',
+				propertyValue: '={{ $json.event.properties.author }}',
+			}),
+		]);
 		expect(targets(wf, 'Wait 3 Days')).toEqual([check.name]);
 		expect(targets(wf, check.name, 0)).toEqual(['Send Best Books']);
 	});
@@ -329,7 +421,8 @@ describe('example workflows: the recipes\' logic', () => {
 			expect(guard.parameters.options).toEqual({ detectCycles: true, maxDepth: 5 });
 			expect(targets(wf, guard.name, 1)).toHaveLength(1);
 		}
-		const recorded = (wf: WorkflowJson) => wf.nodes.filter((n) => n.parameters.resource === 'event').map((n) => n.parameters.eventName);
+		const recorded = (wf: WorkflowJson) =>
+			wf.nodes.filter((n) => n.parameters.resource === 'event').map((n) => n.parameters.eventName);
 		const listens = (wf: WorkflowJson) => String(trigger(wf)[0].parameters.eventNames).split(', ');
 		expect(listens(b)).toEqual(expect.arrayContaining(recorded(a) as string[]));
 		expect(listens(a)).toEqual(expect.arrayContaining(recorded(b) as string[]));
@@ -337,24 +430,47 @@ describe('example workflows: the recipes\' logic', () => {
 });
 
 // n8n's own nodes, checked against the n8n 2.41 that tools/n8n/install.sh installs (when present).
-const N8N_BASE = join(process.env.N8N_CACHE_DIR ?? join(homedir(), '.cache', 'n8n-marketing-automation'), 'n8n-2.41.0', 'node_modules', 'n8n-nodes-base', 'dist', 'nodes');
+const N8N_BASE = join(
+	process.env.N8N_CACHE_DIR ?? join(homedir(), '.cache', 'n8n-marketing-automation'),
+	'n8n-2.41.0',
+	'node_modules',
+	'n8n-nodes-base',
+	'dist',
+	'nodes',
+);
 (existsSync(N8N_BASE) ? describe : describe.skip)(`n8n core nodes against ${N8N_BASE}`, () => {
 	it('every core node exists at its typeVersion and uses only parameters and options it knows', () => {
-		const out = execFileSync(process.execPath, ['-r', 'ts-node/register/transpile-only', join(__dirname, 'core-nodes.ts'), N8N_BASE, EXAMPLES_DIR], {
-			cwd: join(__dirname, '..', '..'),
-			encoding: 'utf8',
-			env: { ...process.env, NODE_ENV: 'production' },
-		});
+		const out = execFileSync(
+			process.execPath,
+			['-r', 'ts-node/register/transpile-only', join(__dirname, 'core-nodes.ts'), N8N_BASE, EXAMPLES_DIR],
+			{
+				cwd: join(__dirname, '..', '..'),
+				encoding: 'utf8',
+				env: { ...process.env, NODE_ENV: 'production' },
+			},
+		);
 		expect(JSON.parse(out)).toEqual([]);
 	}, 120_000);
 });
 
-describe('example workflows through n8n\'s engine (WorkflowExecute) on Redis', () => {
+describe("example workflows through n8n's engine (WorkflowExecute) on Redis", () => {
 	let smtp: SmtpSink;
 	const credentials = contactStoreCredentials('standalone');
 	const lease = acquireStore(storeConfig('standalone', String(credentials.contactStoreApi.keyPrefix)));
 	const { store } = lease;
-	const smtpCredentials = { campaignSmtpApi: { host: '127.0.0.1', port: 0, secure: false, starttls: 'never', user: '', password: '', poolSize: 1, ratePerSecond: 0, tlsSkipVerify: false } };
+	const smtpCredentials = {
+		campaignSmtpApi: {
+			host: '127.0.0.1',
+			port: 0,
+			secure: false,
+			starttls: 'never',
+			user: '',
+			password: '',
+			poolSize: 1,
+			ratePerSecond: 0,
+			tlsSkipVerify: false,
+		},
+	};
 	beforeAll(async () => {
 		smtp = await startSmtp();
 		smtpCredentials.campaignSmtpApi.port = smtp.port;
@@ -374,8 +490,17 @@ describe('example workflows through n8n\'s engine (WorkflowExecute) on Redis', (
 		});
 		const connections: Array<[string, string, number]> = [];
 		for (const from of names)
-			(wf.connections[from]?.main ?? []).forEach((conns, output) => conns.filter((c) => names.includes(c.node)).forEach((c) => connections.push([from, c.node, output])));
-		return runWorkflow({ nodes, connections, items, credentials: { ...credentials, ...smtpCredentials }, workflowId: wf.id, mode: 'trigger' });
+			(wf.connections[from]?.main ?? []).forEach((conns, output) =>
+				conns.filter((c) => names.includes(c.node)).forEach((c) => connections.push([from, c.node, output])),
+			);
+		return runWorkflow({
+			nodes,
+			connections,
+			items,
+			credentials: { ...credentials, ...smtpCredentials },
+			workflowId: wf.id,
+			mode: 'trigger',
+		});
 	}
 	const triggerItem = (contactId: string, name: string, properties: IDataObject = {}): IDataObject => ({
 		contactId,
@@ -387,20 +512,39 @@ describe('example workflows through n8n\'s engine (WorkflowExecute) on Redis', (
 	it('05 abandoned cart after the wait: the cart without an order gets the reminder mail with List-Unsubscribe; the one with an order does not', async () => {
 		const wf = find('05-');
 		await store.contacts.upsert([
-			{ id: 'cart-ada', email: 'ada@example.com', fields: { firstName: 'Ada' }, subscription: { status: 'subscribed', source: 'test' } },
-			{ id: 'cart-bob', email: 'bob@example.com', fields: { firstName: 'Bob' }, subscription: { status: 'subscribed', source: 'test' } },
+			{
+				id: 'cart-ada',
+				email: 'ada@example.com',
+				fields: { firstName: 'Ada' },
+				subscription: { status: 'subscribed', source: 'test' },
+			},
+			{
+				id: 'cart-bob',
+				email: 'bob@example.com',
+				fields: { firstName: 'Bob' },
+				subscription: { status: 'subscribed', source: 'test' },
+			},
 		]);
 		await store.events.record([
 			{ contactId: 'cart-ada', name: 'cart_item_added', properties: { product: 'Teapot' } },
 			{ contactId: 'cart-bob', name: 'cart_item_added', properties: { product: 'Mug' } },
 		]);
 		await store.events.record([{ contactId: 'cart-bob', name: 'order_completed', properties: {} }]);
-		const run = await runPart(wf, ['Added but Did Not Order?', 'Send Cart Reminder'], [triggerItem('cart-ada', 'cart_item_added', { product: 'Teapot' }), triggerItem('cart-bob', 'cart_item_added', { product: 'Mug' })]);
+		const run = await runPart(
+			wf,
+			['Added but Did Not Order?', 'Send Cart Reminder'],
+			[
+				triggerItem('cart-ada', 'cart_item_added', { product: 'Teapot' }),
+				triggerItem('cart-bob', 'cart_item_added', { product: 'Mug' }),
+			],
+		);
 		const [matched, notMatched] = run.output('Added but Did Not Order?');
 		expect(matched.map((i) => i.json.contactId)).toEqual(['cart-ada']);
 		expect(notMatched.map((i) => i.json.contactId)).toEqual(['cart-bob']);
 		const [sent] = run.output('Send Cart Reminder');
-		expect(sent.map((i) => [i.json.contactId, i.json.status, i.json.campaignId])).toEqual([['cart-ada', 'sent', 'abandoned-cart']]);
+		expect(sent.map((i) => [i.json.contactId, i.json.status, i.json.campaignId])).toEqual([
+			['cart-ada', 'sent', 'abandoned-cart'],
+		]);
 		const [mail] = await smtp.waitFor(1);
 		expect(mail.envelope.to).toEqual(['ada@example.com']);
 		expect(mail.parsed.subject).toBe('You left something in your cart');
@@ -416,7 +560,11 @@ describe('example workflows through n8n\'s engine (WorkflowExecute) on Redis', (
 			{ id: 'nps-happy', email: 'happy@example.com' },
 			{ id: 'nps-sad', email: 'sad@example.com' },
 		]);
-		const run = await runPart(wf, ['Store NPS Score', 'Score 7 or More?'], [triggerItem('nps-happy', 'nps_submitted', { score: 9 }), triggerItem('nps-sad', 'nps_submitted', { score: 3 })]);
+		const run = await runPart(
+			wf,
+			['Store NPS Score', 'Score 7 or More?'],
+			[triggerItem('nps-happy', 'nps_submitted', { score: 9 }), triggerItem('nps-sad', 'nps_submitted', { score: 3 })],
+		);
 		const [happy, unhappy] = run.output('Score 7 or More?');
 		expect(happy.map((i) => i.json.id)).toEqual(['nps-happy']);
 		expect(unhappy.map((i) => i.json.id)).toEqual(['nps-sad']);

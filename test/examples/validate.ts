@@ -15,7 +15,8 @@ import {
 } from 'n8n-workflow';
 
 const isExpression = (value: unknown) => typeof value === 'string' && value.startsWith('=');
-const isObject = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isObject = (value: unknown): value is Record<string, unknown> =>
+	typeof value === 'object' && value !== null && !Array.isArray(value);
 
 function allowedValues(property: INodeProperties): unknown[] | undefined {
 	if (property.type !== 'options' && property.type !== 'multiOptions') return undefined;
@@ -58,17 +59,30 @@ function checkLevel(
 	return problems;
 }
 
-function checkValue(property: INodeProperties, value: NodeParameterValueType, root: INodeParameters, node: INode, description: INodeTypeDescription, where: string): string[] {
+function checkValue(
+	property: INodeProperties,
+	value: NodeParameterValueType,
+	root: INodeParameters,
+	node: INode,
+	description: INodeTypeDescription,
+	where: string,
+): string[] {
 	if (isExpression(value)) {
 		return property.noDataExpression ? [`parameter "${where}" does not accept expressions`] : [];
 	}
 	const allowed = allowedValues(property);
 	switch (property.type) {
 		case 'options':
-			return allowed && !allowed.includes(value) ? [`"${String(value)}" is not an option of "${where}" (${allowed.join(', ')})`] : [];
+			return allowed && !allowed.includes(value)
+				? [`"${String(value)}" is not an option of "${where}" (${allowed.join(', ')})`]
+				: [];
 		case 'multiOptions': {
 			if (!Array.isArray(value)) return [`"${where}" must be a list`];
-			return allowed ? (value as unknown[]).filter((v) => !allowed.includes(v)).map((v) => `"${String(v)}" is not an option of "${where}"`) : [];
+			return allowed
+				? (value as unknown[])
+						.filter((v) => !allowed.includes(v))
+						.map((v) => `"${String(v)}" is not an option of "${where}"`)
+				: [];
 		}
 		case 'number':
 			return typeof value === 'number' ? [] : [`"${where}" must be a number, got ${JSON.stringify(value)}`];
@@ -78,7 +92,14 @@ function checkValue(property: INodeProperties, value: NodeParameterValueType, ro
 			return typeof value === 'string' ? [] : [`"${where}" must be a string, got ${JSON.stringify(value)}`];
 		case 'collection': {
 			if (!isObject(value)) return [`"${where}" must be an object`];
-			return checkLevel((property.options ?? []) as INodeProperties[], value as INodeParameters, root, node, description, `${where}.`);
+			return checkLevel(
+				(property.options ?? []) as INodeProperties[],
+				value as INodeParameters,
+				root,
+				node,
+				description,
+				`${where}.`,
+			);
 		}
 		case 'fixedCollection': {
 			if (!isObject(value)) return [`"${where}" must be an object`];
@@ -98,7 +119,17 @@ function checkValue(property: INodeProperties, value: NodeParameterValueType, ro
 				}
 				entries.forEach((entry, i) => {
 					if (!isObject(entry)) problems.push(`"${where}.${groupName}[${i}]" must be an object`);
-					else problems.push(...checkLevel(group.values, entry as INodeParameters, root, node, description, `${where}.${groupName}[${i}].`));
+					else
+						problems.push(
+							...checkLevel(
+								group.values,
+								entry as INodeParameters,
+								root,
+								node,
+								description,
+								`${where}.${groupName}[${i}].`,
+							),
+						);
 				});
 			}
 			return problems;
@@ -110,16 +141,23 @@ function checkValue(property: INodeProperties, value: NodeParameterValueType, ro
 
 /** Every problem with a node's parameters, including the issues n8n's editor would flag. */
 export function parameterProblems(node: INode, description: INodeTypeDescription): string[] {
-	const withDefaults = NodeHelpers.getNodeParameters(description.properties, node.parameters, true, false, node, description) ?? node.parameters;
+	const withDefaults =
+		NodeHelpers.getNodeParameters(description.properties, node.parameters, true, false, node, description) ??
+		node.parameters;
 	const problems = checkLevel(description.properties, node.parameters, withDefaults, node, description, '');
 	// n8n's own resolution: parameters it drops (unknown or hidden) must not be set.
 	for (const name of Object.keys(node.parameters)) {
 		if (!(name in withDefaults)) problems.push(`n8n drops parameter "${name}" when it resolves the node`);
 	}
 	// The editor fills in defaults when it loads a workflow, then reports issues on the result.
-	const issues = NodeHelpers.getNodeParametersIssues(description.properties, { ...node, parameters: withDefaults }, description);
+	const issues = NodeHelpers.getNodeParametersIssues(
+		description.properties,
+		{ ...node, parameters: withDefaults },
+		description,
+	);
 	if (issues?.parameters) {
-		for (const [name, messages] of Object.entries(issues.parameters)) problems.push(`n8n reports an issue on "${name}": ${messages.join('; ')}`);
+		for (const [name, messages] of Object.entries(issues.parameters))
+			problems.push(`n8n reports an issue on "${name}": ${messages.join('; ')}`);
 	}
 	return problems.map((p) => `${node.name}: ${p}`);
 }
@@ -130,7 +168,9 @@ export function outputCount(description: INodeTypeDescription, parameters: INode
 	if (Array.isArray(outputs)) return outputs.length;
 	if (typeof outputs === 'string' && outputs.startsWith('={{') && outputs.endsWith('}}')) {
 		// Our nodes' outputs are `={{(fn)($parameter)}}`: a plain function of the parameters.
-		const evaluate = new Function('$parameter', `return (${outputs.slice(3, -2)});`) as (p: INodeParameters) => unknown[];
+		const evaluate = new Function('$parameter', `return (${outputs.slice(3, -2)});`) as (
+			p: INodeParameters,
+		) => unknown[];
 		return evaluate(parameters).length;
 	}
 	throw new Error(`${description.name}: cannot count outputs ${JSON.stringify(outputs)}`);

@@ -28,7 +28,10 @@ describe('faults under a real n8n on a Redis Cluster with replicas', () => {
 		const count = 300;
 		const rss = sampleRss(env.userFolder);
 		const t0 = Date.now();
-		const { stats, done } = streamEvents(`${env.baseUrl}/webhook/${pair.eventsPath}`, signups(pair.name, count), { concurrency: 4, ratePerSecond: 20 });
+		const { stats, done } = streamEvents(`${env.baseUrl}/webhook/${pair.eventsPath}`, signups(pair.name, count), {
+			concurrency: 4,
+			ratePerSecond: 20,
+		});
 		await whenAccepted(stats, 100, done);
 		const roles = clusterRoles(cluster.nodes[0].port);
 		// Not the node n8n was given as its first contact point: that one stays up.
@@ -45,6 +48,11 @@ describe('faults under a real n8n on a Redis Cluster with replicas', () => {
 			executions: await executionStatuses(env, pair.welcomeId),
 			note: `master :${victim.port} killed, replica :${heir.port} serving after ${failoverMs} ms; sender failures by status ${JSON.stringify(stats.failures)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
 		});
-		expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({ sent: count, gaveUp: [], lost: [], duplicated: [] });
+		expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({
+			sent: count,
+			gaveUp: [],
+			lost: [],
+			duplicated: [],
+		});
 	});
 });

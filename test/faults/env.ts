@@ -62,7 +62,9 @@ export interface FaultEnv {
 const TRIGGER_ID = 'fa000000-0000-4000-8000-000000000001';
 
 function workflows(pair: Pair, baseUrl: string) {
-	const storeCredential = { contactStoreApi: { id: `faults-store-${pair.name}`, name: `Contact Store (${pair.name})` } };
+	const storeCredential = {
+		contactStoreApi: { id: `faults-store-${pair.name}`, name: `Contact Store (${pair.name})` },
+	};
 	const hub = {
 		id: pair.hubId,
 		name: `Faults: event endpoint (${pair.name})`,
@@ -76,7 +78,10 @@ function workflows(pair: Pair, baseUrl: string) {
 				webhookId: pair.hookId,
 				// Its own Path: n8n keeps one trigger per tracking path. Events are recorded either way; no execution per request.
 				parameters: { path: pair.name, emit: [], options: {} },
-				credentials: { ...storeCredential, marketingWebhookApi: { id: examples.CREDENTIAL_IDS.webhook, name: 'Marketing Webhook' } },
+				credentials: {
+					...storeCredential,
+					marketingWebhookApi: { id: examples.CREDENTIAL_IDS.webhook, name: 'Marketing Webhook' },
+				},
 			},
 		],
 		connections: {},
@@ -111,7 +116,10 @@ function workflows(pair: Pair, baseUrl: string) {
 					trackingBaseUrl: `${baseUrl}/webhook/${pair.hookId}/${pair.name}`,
 					options: {},
 				},
-				credentials: { ...storeCredential, campaignSmtpApi: { id: examples.CREDENTIAL_IDS.smtp, name: 'Campaign SMTP' } },
+				credentials: {
+					...storeCredential,
+					campaignSmtpApi: { id: examples.CREDENTIAL_IDS.smtp, name: 'Campaign SMTP' },
+				},
 			},
 		],
 		connections: { 'On Signup': { main: [[{ node: 'Send Welcome', type: 'main', index: 0 }]] } },
@@ -122,7 +130,8 @@ function workflows(pair: Pair, baseUrl: string) {
 
 export async function startFaultEnv(specs: PairSpec[]): Promise<FaultEnv> {
 	const tarball = process.env.MA_FAULTS_TARBALL;
-	if (!tarball) throw new Error('MA_FAULTS_TARBALL is not set: run through jest.faults.config.js (npm run test:faults)');
+	if (!tarball)
+		throw new Error('MA_FAULTS_TARBALL is not set: run through jest.faults.config.js (npm run test:faults)');
 	const root = mkdtempSync(join(tmpdir(), 'ma-faults-'));
 	const userFolder = join(root, 'n8n');
 	mkdirSync(userFolder, { recursive: true });
@@ -140,7 +149,8 @@ export async function startFaultEnv(specs: PairSpec[]): Promise<FaultEnv> {
 		const baseUrl = `http://127.0.0.1:${port}`;
 		const pairs: Record<string, Pair> = {};
 		for (const spec of specs) {
-			if (!/^[a-z0-9]{1,14}$/i.test(spec.name)) throw new Error(`pair name "${spec.name}": letters and digits, at most 14`);
+			if (!/^[a-z0-9]{1,14}$/i.test(spec.name))
+				throw new Error(`pair name "${spec.name}": letters and digits, at most 14`);
 			const { name } = spec;
 			pairs[name] = {
 				...spec,
@@ -151,7 +161,12 @@ export async function startFaultEnv(specs: PairSpec[]): Promise<FaultEnv> {
 				// n8n workflow ids are 16 characters.
 				hubId: `fh${name}`.padEnd(16, '0'),
 				welcomeId: `fw${name}`.padEnd(16, '0'),
-				store: { host: '127.0.0.1', port: spec.redis.port, keyPrefix: `f${name}:`, ...(spec.redis.clusterNodes ? { clusterNodes: spec.redis.clusterNodes } : {}) },
+				store: {
+					host: '127.0.0.1',
+					port: spec.redis.port,
+					keyPrefix: `f${name}:`,
+					...(spec.redis.clusterNodes ? { clusterNodes: spec.redis.clusterNodes } : {}),
+				},
 			};
 		}
 		const credentials = Object.values(pairs).flatMap((pair, i) => {
@@ -199,7 +214,11 @@ export async function startFaultEnv(specs: PairSpec[]): Promise<FaultEnv> {
 		await env.startN8n();
 		for (const pair of Object.values(pairs)) await waitForTrigger(pair);
 		for (const pair of Object.values(pairs)) await n8n.waitForWebhook(baseUrl, pair.eventsPath, { timeoutMs: 120_000 });
-		log(`n8n ${baseUrl} (pid ${pid}), smtp :${smtp.port}, pairs ${Object.values(pairs).map((p) => `${p.name} -> redis ${p.redis.clusterNodes?.join(',') ?? `:${p.redis.port}`}`).join('; ')}`);
+		log(
+			`n8n ${baseUrl} (pid ${pid}), smtp :${smtp.port}, pairs ${Object.values(pairs)
+				.map((p) => `${p.name} -> redis ${p.redis.clusterNodes?.join(',') ?? `:${p.redis.port}`}`)
+				.join('; ')}`,
+		);
 		return env;
 	} catch (error) {
 		await stop();
@@ -214,9 +233,14 @@ export async function waitForTrigger(pair: Pair, timeoutMs = 60_000): Promise<vo
 	try {
 		const deadline = Date.now() + timeoutMs;
 		for (;;) {
-			const groups = (await lease.store.call((r) => r.xinfo('GROUPS', lease.store.keys.log(0))).catch(() => [])) as unknown[][];
+			const groups = (await lease.store
+				.call((r) => r.xinfo('GROUPS', lease.store.keys.log(0)))
+				.catch(() => [])) as unknown[][];
 			if (groups.some((g) => g.includes(group))) return;
-			if (Date.now() > deadline) throw new Error(`the Contact Trigger of "${pair.name}" is not consuming (no group ${group}): is its workflow active? See ${pair.name}'s n8n log`);
+			if (Date.now() > deadline)
+				throw new Error(
+					`the Contact Trigger of "${pair.name}" is not consuming (no group ${group}): is its workflow active? See ${pair.name}'s n8n log`,
+				);
 			await sleep(500);
 		}
 	} finally {
@@ -265,7 +289,13 @@ export function signups(caseName: string, count: number) {
 	const run = `${caseName}-${Date.now().toString(36)}`;
 	return Array.from({ length: count }, (_, n) => {
 		const contactId = `${run}-${n}`;
-		return { contactId, email: `${contactId}@example.com`, event: 'signup', properties: { n }, idempotencyKey: `${contactId}-signup` };
+		return {
+			contactId,
+			email: `${contactId}@example.com`,
+			event: 'signup',
+			properties: { n },
+			idempotencyKey: `${contactId}-signup`,
+		};
 	});
 }
 
@@ -292,7 +322,12 @@ function mailCounts(smtp: SmtpSink): Map<string, number> {
  * (a failed execution's events come back after the Contact Trigger's 60 s claim timeout), then
  * waits `settleMs` more for late duplicates, and counts per contact at the sink and in Redis.
  */
-export async function outcome(pair: Pair, smtp: SmtpSink, accepted: Array<{ contactId: string; email: string }>, { idleMs = 100_000, capMs = 600_000, settleMs = 5_000 } = {}): Promise<Outcome> {
+export async function outcome(
+	pair: Pair,
+	smtp: SmtpSink,
+	accepted: Array<{ contactId: string; email: string }>,
+	{ idleMs = 100_000, capMs = 600_000, settleMs = 5_000 } = {},
+): Promise<Outcome> {
 	const started = Date.now();
 	let last = -1;
 	let lastProgress = Date.now();
@@ -320,8 +355,12 @@ export async function outcome(pair: Pair, smtp: SmtpSink, accepted: Array<{ cont
 		return {
 			sent: accepted.length,
 			found: rows.filter((r) => r.mails === 1 && r.recorded === 1 && r.sends === 1).length,
-			lost: rows.filter((r) => r.mails === 0 || r.recorded === 0 || r.sends === 0).map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
-			duplicated: rows.filter((r) => r.mails > 1 || r.recorded > 1 || r.sends > 1).map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
+			lost: rows
+				.filter((r) => r.mails === 0 || r.recorded === 0 || r.sends === 0)
+				.map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
+			duplicated: rows
+				.filter((r) => r.mails > 1 || r.recorded > 1 || r.sends > 1)
+				.map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
 		};
 	} finally {
 		lease.release();
@@ -332,12 +371,20 @@ export async function outcome(pair: Pair, smtp: SmtpSink, accepted: Array<{ cont
  * Executions of a workflow by status (up to `max`, newest first), for the printed summary; an n8n
  * too busy to answer gives an error text instead (the counts above it are what the case asserts).
  */
-export async function executionStatuses(env: FaultEnv, workflowId: string, max = 3000): Promise<Record<string, number> | string> {
+export async function executionStatuses(
+	env: FaultEnv,
+	workflowId: string,
+	max = 3000,
+): Promise<Record<string, number> | string> {
 	const counts: Record<string, number> = {};
 	let cursor: string | undefined;
 	try {
-		for (let seen = 0; seen < max; ) {
-			const q = new URLSearchParams({ limit: '100', filter: JSON.stringify({ workflowId }), ...(cursor ? { cursor } : {}) });
+		for (let seen = 0; seen < max;) {
+			const q = new URLSearchParams({
+				limit: '100',
+				filter: JSON.stringify({ workflowId }),
+				...(cursor ? { cursor } : {}),
+			});
 			const data = await n8n.rest(env.baseUrl, env.cookie, 'GET', `/rest/executions?${q}`);
 			for (const e of data.results as Array<{ status: string }>) counts[e.status] = (counts[e.status] ?? 0) + 1;
 			seen += data.results.length;
@@ -350,7 +397,17 @@ export async function executionStatuses(env: FaultEnv, workflowId: string, max =
 	return counts;
 }
 
-export function report(caseName: string, o: Outcome, extra: { gaveUp: number; retries: number; peakRssMb: number; executions?: Record<string, number> | string; note?: string }): string {
+export function report(
+	caseName: string,
+	o: Outcome,
+	extra: {
+		gaveUp: number;
+		retries: number;
+		peakRssMb: number;
+		executions?: Record<string, number> | string;
+		note?: string;
+	},
+): string {
 	const line =
 		`${caseName}: sent ${o.sent}, found ${o.found}, lost ${o.lost.length}, duplicated ${o.duplicated.length}; ` +
 		`sender retries ${extra.retries}, gave up ${extra.gaveUp}; n8n peak RSS ${extra.peakRssMb} MB` +

@@ -13,6 +13,9 @@ export default async function globalSetup(): Promise<void> {
 	n8n.install();
 	const dir = mkdtempSync(join(tmpdir(), 'ma-faults-pack-'));
 	// MA_FAULTS_NO_BUILD=1 packs the dist/ already built (quicker when iterating on tests).
-	process.env.MA_FAULTS_TARBALL = n8n.packPackage(n8n.REPO_DIR, { outDir: dir, build: !process.env.MA_FAULTS_NO_BUILD });
+	process.env.MA_FAULTS_TARBALL = n8n.packPackage(n8n.REPO_DIR, {
+		outDir: dir,
+		build: !process.env.MA_FAULTS_NO_BUILD,
+	});
 	process.env.MA_FAULTS_PACK_DIR = dir;
 }

@@ -25,7 +25,11 @@ export interface SendOptions {
 	retryForMs?: number;
 }
 
-export function streamEvents<E extends { contactId: string; email: string }>(url: string, events: E[], options: SendOptions = {}): { stats: SenderStats; done: Promise<SenderStats> } {
+export function streamEvents<E extends { contactId: string; email: string }>(
+	url: string,
+	events: E[],
+	options: SendOptions = {},
+): { stats: SenderStats; done: Promise<SenderStats> } {
 	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
 	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {} };
 	let next = 0;
@@ -46,7 +50,8 @@ export function streamEvents<E extends { contactId: string; email: string }>(url
 			} catch {
 				// network error or timeout: status 0
 			}
-			if (status >= 200 && status < 300) return void stats.accepted.push({ contactId: event.contactId, email: event.email });
+			if (status >= 200 && status < 300)
+				return void stats.accepted.push({ contactId: event.contactId, email: event.email });
 			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
 			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);
 			stats.retries++;

@@ -11,7 +11,20 @@
  */
 import { startRedis, type RedisServer } from '../harness/redis';
 import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy';
-import { executionStatuses, log, n8n, outcome, report, sampleRss, signups, sleep, startFaultEnv, waitForTrigger, type FaultEnv, type Pair } from './env';
+import {
+	executionStatuses,
+	log,
+	n8n,
+	outcome,
+	report,
+	sampleRss,
+	signups,
+	sleep,
+	startFaultEnv,
+	waitForTrigger,
+	type FaultEnv,
+	type Pair,
+} from './env';
 import { streamEvents, whenAccepted, type SenderStats } from './sender';
 
 let redis: RedisServer;
@@ -43,10 +56,19 @@ const eventsUrl = (pair: Pair) => `${env.baseUrl}/webhook/${pair.eventsPath}`;
  * Streams `count` signups to a pair's endpoint while `fault` runs, waits for the outcome, prints
  * it and asserts 0 lost, 0 duplicated, nothing given up by the sender.
  */
-async function runCase(caseName: string, pair: Pair, count: number, fault: (stats: SenderStats, done: Promise<SenderStats>) => Promise<string | void>, rate = 20) {
+async function runCase(
+	caseName: string,
+	pair: Pair,
+	count: number,
+	fault: (stats: SenderStats, done: Promise<SenderStats>) => Promise<string | void>,
+	rate = 20,
+) {
 	const rss = sampleRss(env.userFolder);
 	const started = Date.now();
-	const { stats, done } = streamEvents(eventsUrl(pair), signups(pair.name, count), { concurrency: 4, ratePerSecond: rate });
+	const { stats, done } = streamEvents(eventsUrl(pair), signups(pair.name, count), {
+		concurrency: 4,
+		ratePerSecond: rate,
+	});
 	const note = await fault(stats, done);
 	await done;
 	const o = await outcome(pair, env.smtp, stats.accepted);
@@ -59,7 +81,12 @@ async function runCase(caseName: string, pair: Pair, count: number, fault: (stat
 		executions,
 		note: `${note ? `${note}; ` : ''}sender failures by status ${JSON.stringify(stats.failures)}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
 	});
-	expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({ sent: count, gaveUp: [], lost: [], duplicated: [] });
+	expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({
+		sent: count,
+		gaveUp: [],
+		lost: [],
+		duplicated: [],
+	});
 }
 
 describe('faults under a real n8n on one Redis (AOF on)', () => {

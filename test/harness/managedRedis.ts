@@ -20,7 +20,11 @@ export const ACL_USERS = {
 	/** Refused as a command of its own (segment counts). */
 	noZcard: { username: 'ma-no-zcard', password: 'pack-secret', rules: [...packAclRules(ACL_PREFIX), '-zcard'] },
 	/** Without the command ioredis needs to find a cluster's nodes. */
-	noClusterSlots: { username: 'ma-no-cluster-slots', password: 'pack-secret', rules: [...packAclRules(ACL_PREFIX), '-cluster|slots'] },
+	noClusterSlots: {
+		username: 'ma-no-cluster-slots',
+		password: 'pack-secret',
+		rules: [...packAclRules(ACL_PREFIX), '-cluster|slots'],
+	},
 	/** Only keys of another prefix. */
 	otherKeys: { username: 'ma-other-keys', password: 'pack-secret', rules: packAclRules('other:') },
 } as const;
@@ -60,12 +64,22 @@ export class ManagedRedis {
 	private readonly started: Array<{ stop(): Promise<void> }> = [];
 
 	serverTls(certificate: 'signed' | 'named' | 'selfSigned', authClients = false): ServerTls {
-		const pair: KeyPair = { signed: this.pki.server, named: this.pki.namedServer, selfSigned: this.pki.selfSigned }[certificate];
+		const pair: KeyPair = { signed: this.pki.server, named: this.pki.namedServer, selfSigned: this.pki.selfSigned }[
+			certificate
+		];
 		// A self-signed certificate is its own CA (the cluster bus checks its peers with it).
-		return { certFile: pair.certFile, keyFile: pair.keyFile, caFile: certificate === 'selfSigned' ? pair.certFile : this.pki.ca.certFile, authClients };
+		return {
+			certFile: pair.certFile,
+			keyFile: pair.keyFile,
+			caFile: certificate === 'selfSigned' ? pair.certFile : this.pki.ca.certFile,
+			authClients,
+		};
 	}
 
-	async standalone(certificate: 'signed' | 'selfSigned' = 'signed', options: { authClients?: boolean } = {}): Promise<TlsServer> {
+	async standalone(
+		certificate: 'signed' | 'selfSigned' = 'signed',
+		options: { authClients?: boolean } = {},
+	): Promise<TlsServer> {
 		const tls = this.serverTls(certificate, options.authClients);
 		const server: RedisServer = await startRedis(['--aclfile', this.aclFile], false, tls);
 		this.started.push(server);
@@ -79,11 +93,21 @@ export class ManagedRedis {
 	async cluster(certificate: 'named' | 'selfSigned'): Promise<TlsServer> {
 		const tls = this.serverTls(certificate);
 		const named = certificate === 'named';
-		const extraArgs = ['--aclfile', this.aclFile, ...(named ? ['--cluster-announce-hostname', 'localhost', '--cluster-preferred-endpoint-type', 'hostname'] : [])];
+		const extraArgs = [
+			'--aclfile',
+			this.aclFile,
+			...(named ? ['--cluster-announce-hostname', 'localhost', '--cluster-preferred-endpoint-type', 'hostname'] : []),
+		];
 		const cluster = await startCluster({ tls, extraArgs });
 		this.started.push(cluster);
 		const host = named ? 'localhost' : '127.0.0.1';
-		return { port: cluster.nodes[0].port, host, clusterNodes: cluster.nodes.map((n) => `${host}:${n.port}`), tls, stop: () => cluster.stop() };
+		return {
+			port: cluster.nodes[0].port,
+			host,
+			clusterNodes: cluster.nodes.map((n) => `${host}:${n.port}`),
+			tls,
+			stop: () => cluster.stop(),
+		};
 	}
 
 	/** A store config for `server` as the given ACL user, over TLS with the CA of its certificate. */

@@ -66,7 +66,11 @@ export class TestCredentialsHelper extends ICredentialsHelper {
 		return true;
 	}
 
-	async authenticate(_c: ICredentialDataDecryptedObject, _t: string, request: IHttpRequestOptions): Promise<IHttpRequestOptions> {
+	async authenticate(
+		_c: ICredentialDataDecryptedObject,
+		_t: string,
+		request: IHttpRequestOptions,
+	): Promise<IHttpRequestOptions> {
 		return request;
 	}
 
@@ -82,7 +86,11 @@ export class TestCredentialsHelper extends ICredentialsHelper {
 		throw new Error('The test harness serves decrypted credentials only');
 	}
 
-	async getDecrypted(_additionalData: IWorkflowExecuteAdditionalData, _nodeCredentials: unknown, type: string): Promise<ICredentialDataDecryptedObject> {
+	async getDecrypted(
+		_additionalData: IWorkflowExecuteAdditionalData,
+		_nodeCredentials: unknown,
+		type: string,
+	): Promise<ICredentialDataDecryptedObject> {
 		const data = this.byType[type];
 		if (!data) throw new Error(`The test gave no credentials of type "${type}"`);
 		return { ...data };
@@ -141,7 +149,13 @@ function toExecutionData(items: InputItem[]): INodeExecutionData[] {
 }
 
 function isExecutionData(item: InputItem): item is INodeExecutionData {
-	return typeof item === 'object' && item !== null && 'json' in item && typeof item.json === 'object' && Object.keys(item).every((k) => ['json', 'binary', 'pairedItem', 'error'].includes(k));
+	return (
+		typeof item === 'object' &&
+		item !== null &&
+		'json' in item &&
+		typeof item.json === 'object' &&
+		Object.keys(item).every((k) => ['json', 'binary', 'pairedItem', 'error'].includes(k))
+	);
 }
 
 export interface WorkflowNodeSpec {
@@ -194,7 +208,12 @@ function checkedType(spec: WorkflowNodeSpec, strict: boolean): INodeType {
 		for (const [branch, items] of result.entries()) {
 			for (const [index, item] of (items ?? []).entries()) {
 				const paired = item.pairedItem;
-				const refs = paired === undefined ? [] : Array.isArray(paired) ? paired : [typeof paired === 'number' ? { item: paired } : paired];
+				const refs =
+					paired === undefined
+						? []
+						: Array.isArray(paired)
+							? paired
+							: [typeof paired === 'number' ? { item: paired } : paired];
 				if (refs.length === 0 || refs.some((ref) => ref.item < 0 || ref.item >= inputCount)) {
 					throw new Error(
 						`Harness: node "${spec.name}" returned item ${index} of output ${branch} without a valid pairedItem (got ${JSON.stringify(paired)}, ${inputCount} input items)`,
@@ -224,7 +243,11 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
 			...(spec.onError ? { onError: spec.onError } : {}),
 			...(spec.credentials === false || credentialTypes.length === 0
 				? {}
-				: { credentials: Object.fromEntries(credentialTypes.map((type) => [type, { id: `cred-${type}`, name: `Test ${type}` }])) }),
+				: {
+						credentials: Object.fromEntries(
+							credentialTypes.map((type) => [type, { id: `cred-${type}`, name: `Test ${type}` }]),
+						),
+					}),
 		};
 	});
 	const connections: IConnections = {};
@@ -236,10 +259,29 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
 
 	const workflowId = options.workflowId ?? 'wf-test';
 	const executionId = options.executionId ?? String(Math.floor(Math.random() * 1e9));
-	const workflow = new Workflow({ id: workflowId, name: 'Test workflow', nodes, connections, active: false, nodeTypes: new TestNodeTypes(types), settings: { executionOrder: 'v1', ...(options.timezone ? { timezone: options.timezone } : {}) } });
+	const workflow = new Workflow({
+		id: workflowId,
+		name: 'Test workflow',
+		nodes,
+		connections,
+		active: false,
+		nodeTypes: new TestNodeTypes(types),
+		settings: { executionOrder: 'v1', ...(options.timezone ? { timezone: options.timezone } : {}) },
+	});
 
 	const mode = options.mode ?? 'manual';
-	const hooks = new ExecutionLifecycleHooks(mode, executionId, { id: workflowId, name: 'Test workflow', nodes, connections, active: false, isArchived: false, settings: {}, createdAt: new Date(), updatedAt: new Date(), activeVersionId: null });
+	const hooks = new ExecutionLifecycleHooks(mode, executionId, {
+		id: workflowId,
+		name: 'Test workflow',
+		nodes,
+		connections,
+		active: false,
+		isArchived: false,
+		settings: {},
+		createdAt: new Date(),
+		updatedAt: new Date(),
+		activeVersionId: null,
+	});
 	const additionalData = {
 		hooks,
 		executionId,
@@ -263,7 +305,9 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
 
 	const runExecutionData = createRunExecutionData({
 		executionData: {
-			nodeExecutionStack: [{ node: nodes[0], data: { main: [toExecutionData(options.items ?? [{ json: {} }])] }, source: null }],
+			nodeExecutionStack: [
+				{ node: nodes[0], data: { main: [toExecutionData(options.items ?? [{ json: {} }])] }, source: null },
+			],
 		},
 	});
 
@@ -273,7 +317,10 @@ export async function runWorkflow(options: RunWorkflowOptions): Promise<Workflow
 		run,
 		output(nodeName) {
 			const task = runData[nodeName]?.[0];
-			if (!task) throw new Error(`Node "${nodeName}" did not run${run.data.resultData.error ? `: ${run.data.resultData.error.message}` : ''}`);
+			if (!task)
+				throw new Error(
+					`Node "${nodeName}" did not run${run.data.resultData.error ? `: ${run.data.resultData.error.message}` : ''}`,
+				);
 			if (task.error) throw asError(task.error);
 			return (task.data?.main ?? []).map((items) => items ?? []);
 		},

@@ -32,14 +32,28 @@ export interface RedisServer {
 /** redis-server arguments: TLS only on `port` (no plain-text port), the cluster bus over TLS too. */
 function tlsArgs(port: number, tls: ServerTls): string[] {
 	return [
-		'--port', '0', '--tls-port', String(port), '--tls-cert-file', tls.certFile, '--tls-key-file', tls.keyFile,
-		'--tls-ca-cert-file', tls.caFile, '--tls-auth-clients', tls.authClients ? 'yes' : 'no', '--tls-cluster', 'yes',
+		'--port',
+		'0',
+		'--tls-port',
+		String(port),
+		'--tls-cert-file',
+		tls.certFile,
+		'--tls-key-file',
+		tls.keyFile,
+		'--tls-ca-cert-file',
+		tls.caFile,
+		'--tls-auth-clients',
+		tls.authClients ? 'yes' : 'no',
+		'--tls-cluster',
+		'yes',
 	];
 }
 
 /** redis-cli arguments that reach a TLS server as the default user. */
 export function redisCliTlsArgs(tls: ServerTls | undefined): string[] {
-	return tls ? ['--tls', '--cacert', tls.caFile, ...(tls.authClients ? ['--cert', tls.certFile, '--key', tls.keyFile] : [])] : [];
+	return tls
+		? ['--tls', '--cacert', tls.caFile, ...(tls.authClients ? ['--cert', tls.certFile, '--key', tls.keyFile] : [])]
+		: [];
 }
 
 /**
@@ -49,13 +63,26 @@ export function redisCliTlsArgs(tls: ServerTls | undefined): string[] {
 export function adminTlsOptions(tls: ServerTls | undefined): { tls?: ConnectionOptions } {
 	if (!tls) return {};
 	const pem = (file: string) => readFileSync(file, 'utf8');
-	return { tls: { ca: pem(tls.caFile), checkServerIdentity: () => undefined, ...(tls.authClients ? { cert: pem(tls.certFile), key: pem(tls.keyFile) } : {}) } };
+	return {
+		tls: {
+			ca: pem(tls.caFile),
+			checkServerIdentity: () => undefined,
+			...(tls.authClients ? { cert: pem(tls.certFile), key: pem(tls.keyFile) } : {}),
+		},
+	};
 }
 
 async function waitForPing(port: number, tls?: ServerTls, timeoutMs = 10_000): Promise<void> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
-		const client = new Redis({ port, host: '127.0.0.1', lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null, ...adminTlsOptions(tls) });
+		const client = new Redis({
+			port,
+			host: '127.0.0.1',
+			lazyConnect: true,
+			maxRetriesPerRequest: 0,
+			retryStrategy: () => null,
+			...adminTlsOptions(tls),
+		});
 		client.on('error', () => undefined);
 		try {
 			await client.connect();
@@ -71,17 +98,34 @@ async function waitForPing(port: number, tls?: ServerTls, timeoutMs = 10_000): P
 }
 
 const exited = (child: ChildProcess) =>
-	new Promise<void>((resolve) => (child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve())));
+	new Promise<void>((resolve) =>
+		child.exitCode !== null || child.signalCode !== null ? resolve() : child.once('exit', () => resolve()),
+	);
 
 export async function startRedis(extraArgs: string[] = [], withBus = false, tls?: ServerTls): Promise<RedisServer> {
 	const port = await freePort(withBus);
 	const dir = mkdtempSync(join(tmpdir(), `ma-redis-${port}-`));
-	const args = [...(tls ? tlsArgs(port, tls) : ['--port', String(port)]), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir, ...extraArgs];
+	const args = [
+		...(tls ? tlsArgs(port, tls) : ['--port', String(port)]),
+		'--bind',
+		'127.0.0.1',
+		'--save',
+		'',
+		'--appendonly',
+		'no',
+		'--dir',
+		dir,
+		...extraArgs,
+	];
 	const launch = async () => {
 		const child = spawn('redis-server', args, { stdio: 'ignore' });
 		await waitForPing(port, tls).catch((error: Error) => {
 			child.kill('SIGKILL');
-			throw tls ? new Error(`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`) : error;
+			throw tls
+				? new Error(
+						`${error.message}: is redis-server built with TLS (redis-server --tls-port)? Debian's and Homebrew's are.`,
+					)
+				: error;
 		});
 		return child;
 	};
@@ -158,18 +202,42 @@ export function clusterRoles(port: number, tls?: ServerTls): ClusterNodeRole[] {
  * quicker); over TLS (clients and cluster bus) when `tls` is given; `extraArgs` go to every node.
  * Resolves once every node says cluster_state:ok and every replica's link to its master is up.
  */
-export async function startCluster(options: { tls?: ServerTls; extraArgs?: string[]; replicas?: number } = {}): Promise<RedisCluster> {
+export async function startCluster(
+	options: { tls?: ServerTls; extraArgs?: string[]; replicas?: number } = {},
+): Promise<RedisCluster> {
 	const { tls, extraArgs = [], replicas = 0 } = options;
 	const nodes: RedisServer[] = [];
 	const stop = async () => void (await Promise.all(nodes.map((n) => n.stop())));
 	// A cluster that fails to form must not leave its servers running after the tests.
 	try {
 		for (let i = 0; i < 3 * (1 + replicas); i++) {
-			nodes.push(await startRedis(['--cluster-enabled', 'yes', '--cluster-config-file', 'nodes.conf', '--cluster-node-timeout', '2000', ...extraArgs], true, tls));
+			nodes.push(
+				await startRedis(
+					[
+						'--cluster-enabled',
+						'yes',
+						'--cluster-config-file',
+						'nodes.conf',
+						'--cluster-node-timeout',
+						'2000',
+						...extraArgs,
+					],
+					true,
+					tls,
+				),
+			);
 		}
 		const create = spawnSync(
 			'redis-cli',
-			[...redisCliTlsArgs(tls), '--cluster', 'create', ...nodes.map((n) => `127.0.0.1:${n.port}`), '--cluster-replicas', String(replicas), '--cluster-yes'],
+			[
+				...redisCliTlsArgs(tls),
+				'--cluster',
+				'create',
+				...nodes.map((n) => `127.0.0.1:${n.port}`),
+				'--cluster-replicas',
+				String(replicas),
+				'--cluster-yes',
+			],
 			{ encoding: 'utf8' },
 		);
 		if (create.status !== 0) throw new Error(`redis-cli --cluster create failed: ${create.stderr || create.stdout}`);
@@ -177,9 +245,12 @@ export async function startCluster(options: { tls?: ServerTls; extraArgs?: strin
 		for (;;) {
 			const ok = nodes.every((n) => cli(tls, n.port, 'cluster', 'info').includes('cluster_state:ok'));
 			const roles = ok ? clusterRoles(nodes[0].port, tls) : [];
-			const linked = roles.filter((r) => r.role === 'replica').every((r) => cli(tls, r.port, 'info', 'replication').includes('master_link_status:up'));
+			const linked = roles
+				.filter((r) => r.role === 'replica')
+				.every((r) => cli(tls, r.port, 'info', 'replication').includes('master_link_status:up'));
 			if (ok && roles.filter((r) => r.role === 'replica').length === 3 * replicas && linked) break;
-			if (Date.now() > deadline) throw new Error(`Redis Cluster did not reach cluster_state:ok${replicas ? ' with every replica linked' : ''}`);
+			if (Date.now() > deadline)
+				throw new Error(`Redis Cluster did not reach cluster_state:ok${replicas ? ' with every replica linked' : ''}`);
 			await new Promise((r) => setTimeout(r, 100));
 		}
 	} catch (error) {
@@ -190,12 +261,16 @@ export async function startCluster(options: { tls?: ServerTls; extraArgs?: strin
 }
 
 /** Waits until the replica at `port` serves as a master and the cluster says cluster_state:ok; returns how long it took. */
-export async function waitForPromotion(port: number, { tls, timeoutMs = 60_000 }: { tls?: ServerTls; timeoutMs?: number } = {}): Promise<number> {
+export async function waitForPromotion(
+	port: number,
+	{ tls, timeoutMs = 60_000 }: { tls?: ServerTls; timeoutMs?: number } = {},
+): Promise<number> {
 	const started = Date.now();
 	for (;;) {
 		const promoted = clusterRoles(port, tls).find((r) => r.port === port)?.role === 'master';
 		if (promoted && cli(tls, port, 'cluster', 'info').includes('cluster_state:ok')) return Date.now() - started;
-		if (Date.now() - started > timeoutMs) throw new Error(`replica :${port} was not promoted to master within ${timeoutMs} ms`);
+		if (Date.now() - started > timeoutMs)
+			throw new Error(`replica :${port} was not promoted to master within ${timeoutMs} ms`);
 		await new Promise((r) => setTimeout(r, 100));
 	}
 }

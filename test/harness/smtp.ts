@@ -41,7 +41,9 @@ function smtpError(reply: SmtpReply): Error {
  * `tls`: offer STARTTLS with smtp-server's built-in self-signed certificate (clients need
  * tlsSkipVerify), so connection set-up costs what it costs against a real server.
  */
-export async function startSmtp(options: { parse?: boolean; user?: string; password?: string; tls?: boolean; implicitTls?: boolean } = {}): Promise<SmtpSink> {
+export async function startSmtp(
+	options: { parse?: boolean; user?: string; password?: string; tls?: boolean; implicitTls?: boolean } = {},
+): Promise<SmtpSink> {
 	const parse = options.parse ?? true;
 	const sink: SmtpSink = {
 		port: 0,
@@ -70,7 +72,8 @@ export async function startSmtp(options: { parse?: boolean; user?: string; passw
 			callback();
 		},
 		onAuth(auth, _session, callback) {
-			if (auth.username === options.user && auth.password === options.password) return callback(null, { user: auth.username });
+			if (auth.username === options.user && auth.password === options.password)
+				return callback(null, { user: auth.username });
 			callback(Object.assign(new Error('Invalid username or password'), { responseCode: 535 }));
 		},
 		onRcptTo(address: SMTPServerAddress, _session: SMTPServerSession, callback: (err?: Error | null) => void) {
@@ -102,7 +105,9 @@ export async function startSmtp(options: { parse?: boolean; user?: string; passw
 	});
 	server.on('error', () => undefined);
 	// Replies leave at once (no Nagle delay on loopback round trips).
-	server.server.on(options.implicitTls ? 'secureConnection' : 'connection', (socket: import('net').Socket) => socket.setNoDelay(true));
+	server.server.on(options.implicitTls ? 'secureConnection' : 'connection', (socket: import('net').Socket) =>
+		socket.setNoDelay(true),
+	);
 	await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', () => resolve()));
 	sink.port = (server.server.address() as { port: number }).port;
 	sink.stop = () => new Promise((resolve) => server.close(() => resolve()));

@@ -12,7 +12,12 @@ export const topologies: Topology[] = process.env.MA_TEST_CLUSTER_PORTS ? ['stan
 export function storeConfig(topology: Topology = 'standalone', prefix = `t${randomUUID().slice(0, 8)}:`): StoreConfig {
 	if (topology === 'cluster') {
 		const ports = (process.env.MA_TEST_CLUSTER_PORTS ?? '').split(',');
-		return { host: '127.0.0.1', port: Number(ports[0]), clusterNodes: ports.map((p) => `127.0.0.1:${p}`), keyPrefix: prefix };
+		return {
+			host: '127.0.0.1',
+			port: Number(ports[0]),
+			clusterNodes: ports.map((p) => `127.0.0.1:${p}`),
+			keyPrefix: prefix,
+		};
 	}
 	return { host: '127.0.0.1', port: Number(process.env.MA_TEST_REDIS_PORT), keyPrefix: prefix };
 }
@@ -27,7 +32,10 @@ export class TestClock {
 }
 
 /** A fresh workspace (prefix) on the given topology, with a test clock. */
-export function openStore(topology: Topology = 'standalone', options: StoreOptions = {}): StoreLease & { clock: TestClock; config: StoreConfig } {
+export function openStore(
+	topology: Topology = 'standalone',
+	options: StoreOptions = {},
+): StoreLease & { clock: TestClock; config: StoreConfig } {
 	const clock = new TestClock();
 	const config = storeConfig(topology);
 	const lease = acquireStore(config, { now: clock.now, ...options });

@@ -8,7 +8,13 @@ describe('TCP proxy', () => {
 	let proxy: TcpProxy;
 	const clients: Redis[] = [];
 	const client = () => {
-		const c = new Redis({ host: '127.0.0.1', port: proxy.port, maxRetriesPerRequest: 0, retryStrategy: () => null, lazyConnect: true });
+		const c = new Redis({
+			host: '127.0.0.1',
+			port: proxy.port,
+			maxRetriesPerRequest: 0,
+			retryStrategy: () => null,
+			lazyConnect: true,
+		});
 		c.on('error', () => undefined);
 		clients.push(c);
 		return c;

@@ -46,7 +46,23 @@ function read(dir: string, name: string): KeyPair {
 const newKey = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes'];
 
 function selfSigned(dir: string, name: string, subject: string, extensions: string[]): KeyPair {
-	openssl(['req', '-x509', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.crt`, '-days', '2', '-subj', subject, ...extensions.flatMap((e) => ['-addext', e])], dir);
+	openssl(
+		[
+			'req',
+			'-x509',
+			...newKey,
+			'-keyout',
+			`${name}.key`,
+			'-out',
+			`${name}.crt`,
+			'-days',
+			'2',
+			'-subj',
+			subject,
+			...extensions.flatMap((e) => ['-addext', e]),
+		],
+		dir,
+	);
 	return read(dir, name);
 }
 
@@ -54,7 +70,26 @@ function signed(dir: string, name: string, subject: string, ca: string, extensio
 	openssl(['req', '-new', ...newKey, '-keyout', `${name}.key`, '-out', `${name}.csr`, '-subj', subject], dir);
 	const extFile = join(dir, `${name}.ext`);
 	writeFileSync(extFile, `${extension ?? ''}\n`);
-	openssl(['x509', '-req', '-in', `${name}.csr`, '-CA', `${ca}.crt`, '-CAkey', `${ca}.key`, '-CAcreateserial', '-days', '2', '-out', `${name}.crt`, '-extfile', extFile], dir);
+	openssl(
+		[
+			'x509',
+			'-req',
+			'-in',
+			`${name}.csr`,
+			'-CA',
+			`${ca}.crt`,
+			'-CAkey',
+			`${ca}.key`,
+			'-CAcreateserial',
+			'-days',
+			'2',
+			'-out',
+			`${name}.crt`,
+			'-extfile',
+			extFile,
+		],
+		dir,
+	);
 	return read(dir, name);
 }
 

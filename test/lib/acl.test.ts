@@ -14,9 +14,20 @@ const root = join(__dirname, '..', '..');
 /** The block of docs/redis.md between the acl markers, as it must read. */
 function renderAclSection(): string {
 	const rows = PACK_COMMAND_GROUPS.map(
-		(group) => `| ${Object.keys(group.commands).map((command) => `\`${command.replace('|', '\\|')}\``).join(' ')} | ${group.purpose} |`,
+		(group) =>
+			`| ${Object.keys(group.commands)
+				.map((command) => `\`${command.replace('|', '\\|')}\``)
+				.join(' ')} | ${group.purpose} |`,
 	);
-	return ['```text', aclSetUserCommand('n8n-marketing', 'CHOOSE-A-LONG-PASSWORD', 'ma:'), '```', '', '| Commands | What for |', '| --- | --- |', ...rows].join('\n');
+	return [
+		'```text',
+		aclSetUserCommand('n8n-marketing', 'CHOOSE-A-LONG-PASSWORD', 'ma:'),
+		'```',
+		'',
+		'| Commands | What for |',
+		'| --- | --- |',
+		...rows,
+	].join('\n');
 }
 
 function files(dir: string, ext: string): string[] {
@@ -78,19 +89,25 @@ describe("the pack's minimal Redis ACL", () => {
 	});
 
 	it("gives, run on a real Redis, the same user as the test servers' ACL file", async () => {
-		const documented = /^ACL SETUSER n8n-marketing (.*)$/m.exec(readFileSync(join(root, 'docs', 'redis.md'), 'utf8'))?.[1];
+		const documented = /^ACL SETUSER n8n-marketing (.*)$/m.exec(
+			readFileSync(join(root, 'docs', 'redis.md'), 'utf8'),
+		)?.[1];
 		expect(documented).toBeDefined();
 		const admin = new Redis({ host: '127.0.0.1', port: Number(process.env.MA_TEST_REDIS_PORT) });
 		try {
 			// The documented line for the test servers' prefix and password, and the ACL file's line for the pack user.
 			const { rules, password } = ACL_USERS.pack;
 			const prefix = rules[0].slice(1, -1);
-			const docRules = documented!.replace('>CHOOSE-A-LONG-PASSWORD', `>${password}`).replace('~ma:*', `~${prefix}*`).split(' ');
+			const docRules = documented!
+				.replace('>CHOOSE-A-LONG-PASSWORD', `>${password}`)
+				.replace('~ma:*', `~${prefix}*`)
+				.split(' ');
 			const fileRules = aclFileLine(ACL_USERS.pack).split(' ').slice(2);
 			await admin.call('ACL', 'SETUSER', 'acl-test-doc', ...docRules);
 			await admin.call('ACL', 'SETUSER', 'acl-test-file', ...fileRules);
 			const list = (await admin.call('ACL', 'LIST')) as string[];
-			const rulesOf = (user: string) => list.find((line) => line.startsWith(`user ${user} `))!.slice(`user ${user} `.length);
+			const rulesOf = (user: string) =>
+				list.find((line) => line.startsWith(`user ${user} `))!.slice(`user ${user} `.length);
 			expect(rulesOf('acl-test-doc')).toBe(rulesOf('acl-test-file'));
 			expect(rulesOf('acl-test-doc')).toMatch(/^on .* ~tlsacl:\* resetchannels -@all /);
 		} finally {

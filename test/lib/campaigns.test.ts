@@ -1,5 +1,12 @@
 import { closeAllStores } from '../../lib/redis/pool';
-import { Campaigns, acquireMailer, closeAllMailers, SmtpError, type CampaignSpec, type SendOutcome } from '../../lib/campaigns';
+import {
+	Campaigns,
+	acquireMailer,
+	closeAllMailers,
+	SmtpError,
+	type CampaignSpec,
+	type SendOutcome,
+} from '../../lib/campaigns';
 import { verifyToken } from '../../lib/tracking/tokens';
 import { ContactStore, createClient, ValidationError, type Result } from '../../lib';
 import { openStore, topologies } from '../harness/store';
@@ -48,21 +55,32 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 	const ctx = openStore(topology);
 	const { store, clock } = ctx;
 	const campaigns = new Campaigns(store);
-	const mailer = () => acquireMailer({ host: '127.0.0.1', port: smtp.port, secure: false, starttls: 'never', poolSize: 3 }).mailer;
+	const mailer = () =>
+		acquireMailer({ host: '127.0.0.1', port: smtp.port, secure: false, starttls: 'never', poolSize: 3 }).mailer;
 	let n = 0;
 	const fresh = async (fields: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => {
 		const id = `c${++n}-${topology}`;
 		value(
 			(
 				await store.contacts.upsert([
-					{ id, email: `${id}@example.com`, timezone: 'Europe/Berlin', fields, subscription: { status: 'subscribed', source: 'form' }, ...extra },
+					{
+						id,
+						email: `${id}@example.com`,
+						timezone: 'Europe/Berlin',
+						fields,
+						subscription: { status: 'subscribed', source: 'form' },
+						...extra,
+					},
 				])
 			)[0],
 		);
 		return id;
 	};
-	const sendOne = async (id: string, over: Partial<CampaignSpec> = {}, delivery = { mode: 'smtp' as const, mailer: mailer() }): Promise<SendOutcome> =>
-		value((await campaigns.send(spec(over), [{ contactId: id }], delivery))[0]);
+	const sendOne = async (
+		id: string,
+		over: Partial<CampaignSpec> = {},
+		delivery = { mode: 'smtp' as const, mailer: mailer() },
+	): Promise<SendOutcome> => value((await campaigns.send(spec(over), [{ contactId: id }], delivery))[0]);
 
 	it('sends a personalised, escaped mail with List-Unsubscribe, Message-ID and signed tracking links', async () => {
 		const id = await fresh({ firstName: 'Ada <b>&</b>' });
@@ -76,16 +94,25 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(parsed.messageId).toBe((out as { messageId: string }).messageId);
 		expect(parsed.messageId).toMatch(/^<[0-9a-f-]{36}@shop\.example>$/);
 		expect(headerLines['list-unsubscribe-post']).toBe('List-Unsubscribe=One-Click');
-		const lu = /^<(https:\/\/[^>]+)>, <mailto:unsubscribe@shop\.example\?subject=unsubscribe>$/.exec(headerLines['list-unsubscribe']);
+		const lu = /^<(https:\/\/[^>]+)>, <mailto:unsubscribe@shop\.example\?subject=unsubscribe>$/.exec(
+			headerLines['list-unsubscribe'],
+		);
 		expect(lu).not.toBeNull();
 		const unsubToken = (lu as RegExpExecArray)[1].slice(`${BASE}/u/`.length);
-		expect(verifyToken(SECRET, unsubToken, 'u')).toMatchObject({ contactId: id, campaignId: 'spring', messageId: parsed.messageId });
+		expect(verifyToken(SECRET, unsubToken, 'u')).toMatchObject({
+			contactId: id,
+			campaignId: 'spring',
+			messageId: parsed.messageId,
+		});
 
 		const html = String(parsed.html);
 		expect(html).toContain('Hello Ada &lt;b&gt;&amp;&lt;/b&gt;!');
 		expect(html).toContain(`20% off for ${id}@example.com`);
 		const click = new RegExp(`href="${BASE}/t/c/([^"]+)"`).exec(html);
-		expect(verifyToken(SECRET, click?.[1], 'c')).toMatchObject({ url: 'https://shop.example/sale?a=1&b=2', contactId: id });
+		expect(verifyToken(SECRET, click?.[1], 'c')).toMatchObject({
+			url: 'https://shop.example/sale?a=1&b=2',
+			contactId: id,
+		});
 		// The unsubscribe link stays direct; the pixel carries an open token.
 		expect(html).toContain(`href="${BASE}/u/${unsubToken}"`);
 		const pixel = new RegExp(`<img src="${BASE}/t/o/([^"]+)" width="1"`).exec(html);
@@ -94,13 +121,26 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 
 		const history = await store.events.history(id, 10);
 		expect(history.filter((e) => e.name === '$email_sent')).toHaveLength(1);
-		expect(history.find((e) => e.name === '$email_sent')).toMatchObject({ name: '$email_sent', properties: { campaignId: 'spring', messageId: parsed.messageId, transactional: false } });
-		expect(await campaigns.sendRecord(id, 'spring')).toMatchObject({ messageId: parsed.messageId, sentAt: clock.ms, sends: 1 });
-		expect(value((await campaigns.lookupMessages([String(parsed.messageId)]))[0])).toEqual({ contactId: id, campaignId: 'spring' });
-		expect(value((await campaigns.report(['spring']))[0])).toMatchObject({ sent: expect.any(Number), lastSentAt: new Date(clock.ms).toISOString() });
+		expect(history.find((e) => e.name === '$email_sent')).toMatchObject({
+			name: '$email_sent',
+			properties: { campaignId: 'spring', messageId: parsed.messageId, transactional: false },
+		});
+		expect(await campaigns.sendRecord(id, 'spring')).toMatchObject({
+			messageId: parsed.messageId,
+			sentAt: clock.ms,
+			sends: 1,
+		});
+		expect(value((await campaigns.lookupMessages([String(parsed.messageId)]))[0])).toEqual({
+			contactId: id,
+			campaignId: 'spring',
+		});
+		expect(value((await campaigns.report(['spring']))[0])).toMatchObject({
+			sent: expect.any(Number),
+			lastSentAt: new Date(clock.ms).toISOString(),
+		});
 	});
 
-	it('keeps a Message-ID lookup in the contact\'s shard, registered with it until it expires', async () => {
+	it("keeps a Message-ID lookup in the contact's shard, registered with it until it expires", async () => {
 		const id = await fresh();
 		const render = { mode: 'render' as const };
 		const first = await sendOne(id, { id: 'lookup-1' }, render as never);
@@ -112,7 +152,9 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		clock.advance(91 * DAY);
 		const second = await sendOne(id, { id: 'lookup-2' }, render as never);
 		// The first lookup expired: the send that follows drops it from the contact's list.
-		expect(await store.call((r) => r.zrange(messages, 0, -1))).toEqual([campaigns.messageKey((second as { messageId: string }).messageId)]);
+		expect(await store.call((r) => r.zrange(messages, 0, -1))).toEqual([
+			campaigns.messageKey((second as { messageId: string }).messageId),
+		]);
 	});
 
 	it('never sends the same campaign twice unless resend is allowed', async () => {
@@ -126,7 +168,9 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 	});
 
 	it('reports each check as the skip reason, in order', async () => {
-		const missing = await campaigns.send(spec(), [{ contactId: 'nobody' }, { email: 'nobody@example.com' }], { mode: 'render' });
+		const missing = await campaigns.send(spec(), [{ contactId: 'nobody' }, { email: 'nobody@example.com' }], {
+			mode: 'render',
+		});
 		expect(missing.map((r) => value(r))).toEqual([
 			{ status: 'skipped', contactId: 'nobody', campaignId: 'spring', reason: 'no_contact' },
 			{ status: 'skipped', campaignId: 'spring', reason: 'no_contact' },
@@ -140,12 +184,21 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		}
 		const pending = await fresh({}, { subscription: { status: 'pending', source: 'form' } });
 		expect(await sendOne(pending)).toMatchObject({ status: 'sent' });
-		expect(await sendOne(pending, { id: 'consent', requireConsent: true })).toMatchObject({ status: 'skipped', reason: 'no_consent' });
+		expect(await sendOne(pending, { id: 'consent', requireConsent: true })).toMatchObject({
+			status: 'skipped',
+			reason: 'no_consent',
+		});
 		// Suppression wins over the later checks (already sent, cap, window).
 		const unsub = await fresh();
 		await sendOne(unsub);
-		value((await store.contacts.change([{ id: unsub, subscription: { status: 'unsubscribed', source: 'x' } }], 'update'))[0]);
-		expect(await sendOne(unsub, { frequencyCap: { max: 1, windowMs: DAY }, sendWindow: { startHour: 3, endHour: 4 } })).toMatchObject({ reason: 'unsubscribed' });
+		value(
+			(
+				await store.contacts.change([{ id: unsub, subscription: { status: 'unsubscribed', source: 'x' } }], 'update')
+			)[0],
+		);
+		expect(
+			await sendOne(unsub, { frequencyCap: { max: 1, windowMs: DAY }, sendWindow: { startHour: 3, endHour: 4 } }),
+		).toMatchObject({ reason: 'unsubscribed' });
 		// Three transactional mails, the pending contact's, and the first mail to `unsub`.
 		expect(smtp.mails).toHaveLength(5);
 	});
@@ -158,15 +211,29 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		clock.advance(DAY);
 		expect(await sendOne(id, { id: 'd2', frequencyCap: cap })).toMatchObject({ status: 'sent' });
 		clock.advance(DAY);
-		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toEqual({ status: 'deferred', contactId: id, campaignId: 'd3', reason: 'frequency_cap', until: new Date(t0 + 7 * DAY).toISOString() });
+		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toEqual({
+			status: 'deferred',
+			contactId: id,
+			campaignId: 'd3',
+			reason: 'frequency_cap',
+			until: new Date(t0 + 7 * DAY).toISOString(),
+		});
 		// Transactional mail is neither capped nor counted.
-		expect(await sendOne(id, { id: 'receipt', transactional: true, frequencyCap: cap })).toMatchObject({ status: 'sent' });
+		expect(await sendOne(id, { id: 'receipt', transactional: true, frequencyCap: cap })).toMatchObject({
+			status: 'sent',
+		});
 		clock.ms = t0 + 7 * DAY - 1;
-		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toMatchObject({ status: 'deferred', reason: 'frequency_cap' });
+		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toMatchObject({
+			status: 'deferred',
+			reason: 'frequency_cap',
+		});
 		clock.ms = t0 + 7 * DAY;
 		expect(await sendOne(id, { id: 'd3', frequencyCap: cap })).toMatchObject({ status: 'sent' });
 		// Now d2 (t0+1d) and d3 (t0+7d) are in the window: the next slot is t0+8d.
-		expect(await sendOne(id, { id: 'd4', frequencyCap: cap })).toMatchObject({ reason: 'frequency_cap', until: new Date(t0 + 8 * DAY).toISOString() });
+		expect(await sendOne(id, { id: 'd4', frequencyCap: cap })).toMatchObject({
+			reason: 'frequency_cap',
+			until: new Date(t0 + 8 * DAY).toISOString(),
+		});
 	});
 
 	it('defers outside the send window in the contact time zone, to the next opening', async () => {
@@ -177,24 +244,44 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		const la = await fresh({}, { timezone: 'America/Los_Angeles' });
 		const noZone = await fresh({}, { timezone: null });
 		expect(await sendOne(berlin, { id: 'w1', sendWindow: window })).toMatchObject({ status: 'sent' });
-		expect(await sendOne(la, { id: 'w1', sendWindow: window })).toMatchObject({ status: 'deferred', reason: 'outside_send_window', until: '2026-01-15T17:00:00.000Z' });
-		expect(await sendOne(noZone, { id: 'w1', sendWindow: { ...window, fallbackZone: 'Asia/Tokyo' } })).toMatchObject({ reason: 'outside_send_window', until: '2026-01-16T00:00:00.000Z' });
+		expect(await sendOne(la, { id: 'w1', sendWindow: window })).toMatchObject({
+			status: 'deferred',
+			reason: 'outside_send_window',
+			until: '2026-01-15T17:00:00.000Z',
+		});
+		expect(await sendOne(noZone, { id: 'w1', sendWindow: { ...window, fallbackZone: 'Asia/Tokyo' } })).toMatchObject({
+			reason: 'outside_send_window',
+			until: '2026-01-16T00:00:00.000Z',
+		});
 		// Friday 18:30 Berlin -> Monday 09:00 Berlin.
 		clock.ms = Date.UTC(2026, 0, 16, 17, 30);
-		expect(await sendOne(berlin, { id: 'w2', sendWindow: window })).toMatchObject({ until: '2026-01-19T08:00:00.000Z' });
+		expect(await sendOne(berlin, { id: 'w2', sendWindow: window })).toMatchObject({
+			until: '2026-01-19T08:00:00.000Z',
+		});
 		// Capped until Saturday: deferred to when both the cap and the window allow it (Monday 09:00).
 		const capped = await fresh();
 		clock.ms = Date.UTC(2026, 0, 16, 9, 0);
 		await sendOne(capped, { id: 'w3', sendWindow: window, frequencyCap: { max: 1, windowMs: DAY } });
-		expect(await sendOne(capped, { id: 'w4', sendWindow: window, frequencyCap: { max: 1, windowMs: DAY } })).toMatchObject({ reason: 'frequency_cap', until: '2026-01-19T08:00:00.000Z' });
+		expect(
+			await sendOne(capped, { id: 'w4', sendWindow: window, frequencyCap: { max: 1, windowMs: DAY } }),
+		).toMatchObject({ reason: 'frequency_cap', until: '2026-01-19T08:00:00.000Z' });
 	});
 
 	it('sends exactly one mail when 4 executions send the same campaign to the same contact at once', async () => {
 		const id = await fresh();
-		const runs = await Promise.all([1, 2, 3, 4].map(() => campaigns.send(spec({ id: 'race' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() })));
+		const runs = await Promise.all(
+			[1, 2, 3, 4].map(() =>
+				campaigns.send(spec({ id: 'race' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() }),
+			),
+		);
 		const outcomes = runs.map((r) => value(r[0]));
 		expect(outcomes.filter((o) => o.status === 'sent')).toHaveLength(1);
-		expect(outcomes.filter((o) => o.status === 'skipped').map((o) => (o as { reason: string }).reason).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]));
+		expect(
+			outcomes
+				.filter((o) => o.status === 'skipped')
+				.map((o) => (o as { reason: string }).reason)
+				.sort(),
+		).toEqual(expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]));
 		await new Promise((r) => setTimeout(r, 200));
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
 		expect((await store.events.history(id, 20)).filter((e) => e.name === '$email_sent')).toHaveLength(1);
@@ -204,15 +291,27 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		const id = await fresh();
 		// Attempt 1 reserves, then its worker dies before the mail leaves (its SMTP send never returns).
 		const dead = { send: () => new Promise(() => undefined) } as unknown as ReturnType<typeof mailer>;
-		void campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: dead });
+		void campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], {
+			mode: 'smtp',
+			mailer: dead,
+		});
 		await new Promise((r) => setTimeout(r, 300));
 		// Another event's attempt: the send is still someone else's.
-		const other = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:2-0' }], { mode: 'smtp', mailer: mailer() });
+		const other = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:2-0' }], {
+			mode: 'smtp',
+			mailer: mailer(),
+		});
 		expect(value(other[0])).toMatchObject({ status: 'skipped', reason: 'send_in_progress' });
 		// The same event delivered again: it takes the reservation over and sends, once.
-		const retry = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: mailer() });
+		const retry = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], {
+			mode: 'smtp',
+			mailer: mailer(),
+		});
 		expect(value(retry[0])).toMatchObject({ status: 'sent' });
-		const again = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], { mode: 'smtp', mailer: mailer() });
+		const again = await campaigns.send(spec({ id: 'takeover' }), [{ contactId: id, attemptKey: 'event:1-0' }], {
+			mode: 'smtp',
+			mailer: mailer(),
+		});
 		expect(value(again[0])).toMatchObject({ status: 'skipped', reason: 'already_sent' });
 		await new Promise((r) => setTimeout(r, 200));
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
@@ -226,7 +325,11 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 			return { client, campaigns: new Campaigns(new ContactStore(client, ctx.config.keyPrefix, { now: clock.now })) };
 		});
 		try {
-			const runs = await Promise.all(workers.map((w) => w.campaigns.send(spec({ id: 'race-workers' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() })));
+			const runs = await Promise.all(
+				workers.map((w) =>
+					w.campaigns.send(spec({ id: 'race-workers' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() }),
+				),
+			);
 			expect(runs.map((r) => value(r[0]).status).sort()).toEqual(['sent', 'skipped', 'skipped', 'skipped']);
 			await new Promise((r) => setTimeout(r, 200));
 			expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
@@ -239,8 +342,18 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 	it('SMTP unreachable: a clear error, nothing recorded as sent, and a later send works', async () => {
 		const id = await fresh();
 		const port = await freePort();
-		const down = acquireMailer({ host: '127.0.0.1', port, secure: false, starttls: 'never', poolSize: 1, timeoutMs: 2000 });
-		const [result] = await campaigns.send(spec({ id: 'down' }), [{ contactId: id }], { mode: 'smtp', mailer: down.mailer });
+		const down = acquireMailer({
+			host: '127.0.0.1',
+			port,
+			secure: false,
+			starttls: 'never',
+			poolSize: 1,
+			timeoutMs: 2000,
+		});
+		const [result] = await campaigns.send(spec({ id: 'down' }), [{ contactId: id }], {
+			mode: 'smtp',
+			mailer: down.mailer,
+		});
 		down.release();
 		if (result.ok) throw new Error('the send did not fail');
 		const error = result.error as SmtpError;
@@ -255,9 +368,14 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 
 	it('4xx: deferred for a retry, nothing recorded; 5xx recipient: hard bounce and suppression', async () => {
 		const soft = await fresh();
-		smtp.rejectRecipient = (address) => (address === `${soft}@example.com` ? { code: 451, message: '4.7.1 Greylisted, try later' } : undefined);
+		smtp.rejectRecipient = (address) =>
+			address === `${soft}@example.com` ? { code: 451, message: '4.7.1 Greylisted, try later' } : undefined;
 		const deferred = await sendOne(soft, { id: 'codes' });
-		expect(deferred).toMatchObject({ status: 'deferred', reason: 'smtp_temporary_failure', until: new Date(clock.ms + 15 * 60_000).toISOString() });
+		expect(deferred).toMatchObject({
+			status: 'deferred',
+			reason: 'smtp_temporary_failure',
+			until: new Date(clock.ms + 15 * 60_000).toISOString(),
+		});
 		expect((deferred as { detail: string }).detail).toContain('4.7.1 Greylisted');
 		expect(await campaigns.sendRecord(soft, 'codes')).toBeNull();
 		smtp.rejectRecipient = undefined;
@@ -277,12 +395,19 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		// A 4xx at the end of DATA is retryable too.
 		smtp.rejectRecipient = undefined;
 		smtp.failData = () => ({ code: 452, message: '4.3.1 Insufficient storage' });
-		expect(await sendOne(await fresh(), { id: 'codes' })).toMatchObject({ status: 'deferred', reason: 'smtp_temporary_failure' });
+		expect(await sendOne(await fresh(), { id: 'codes' })).toMatchObject({
+			status: 'deferred',
+			reason: 'smtp_temporary_failure',
+		});
 	});
 
 	it('refuses or neutralises header injection in subject, names and addresses', async () => {
 		const id = await fresh({ firstName: 'Eve\r\nBcc: victim@evil.test' });
-		const out = await sendOne(id, { id: 'inject', subject: 'Hello {{ firstName }}\r\nX-Injected: 1', fromName: 'Shop\r\nBcc: other@evil.test' });
+		const out = await sendOne(id, {
+			id: 'inject',
+			subject: 'Hello {{ firstName }}\r\nX-Injected: 1',
+			fromName: 'Shop\r\nBcc: other@evil.test',
+		});
 		expect(out.status).toBe('sent');
 		const [mail] = await smtp.waitFor(1);
 		expect(mail.envelope.to).toEqual([`${id}@example.com`]);
@@ -295,13 +420,18 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 			[{ replyTo: 'a@b.example\nBcc: x@evil.test' }, 'replyTo'],
 			[{ unsubscribeMailto: 'x@y.z>\r\nX: y' }, 'unsubscribeMailto'],
 		] as const) {
-			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({ field });
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({
+				field,
+			});
 		}
 	});
 
 	it('a missing required merge field fails the item, naming the field, and frees the reservation', async () => {
 		const id = await fresh();
-		const [result] = await campaigns.send(spec({ id: 'merge', subject: 'For {{ lastName }}' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() });
+		const [result] = await campaigns.send(spec({ id: 'merge', subject: 'For {{ lastName }}' }), [{ contactId: id }], {
+			mode: 'smtp',
+			mailer: mailer(),
+		});
 		if (result.ok) throw new Error('the send did not fail');
 		expect(result.error).toMatchObject({ field: 'subject', message: expect.stringContaining('"lastName"') });
 		value((await store.contacts.upsert([{ id, fields: { lastName: 'Lovelace' } }]))[0]);
@@ -321,18 +451,30 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 			[{ html: ' ' }, 'html'],
 		];
 		for (const [over, field] of cases) {
-			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toBeInstanceOf(ValidationError);
-			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({ field });
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toBeInstanceOf(
+				ValidationError,
+			);
+			await expect(campaigns.send(spec(over), [{ contactId: id }], { mode: 'render' })).rejects.toMatchObject({
+				field,
+			});
 		}
 		// Transactional mail may go without a tracking URL (and then has no List-Unsubscribe), but
 		// not with an {{ unsubscribeUrl }} it cannot fill.
-		await expect(sendOne(id, { id: 'tx', transactional: true, trackingBaseUrl: undefined }, { mode: 'render' } as never)).rejects.toMatchObject({
+		await expect(
+			sendOne(id, { id: 'tx', transactional: true, trackingBaseUrl: undefined }, { mode: 'render' } as never),
+		).rejects.toMatchObject({
 			field: 'html',
 			message: expect.stringContaining('"unsubscribeUrl"'),
 		});
-		const out = await sendOne(id, { id: 'tx', transactional: true, trackingBaseUrl: undefined, html: '<p>Your receipt</p>' }, { mode: 'render' } as never);
+		const out = await sendOne(
+			id,
+			{ id: 'tx', transactional: true, trackingBaseUrl: undefined, html: '<p>Your receipt</p>' },
+			{ mode: 'render' } as never,
+		);
 		expect(out).toMatchObject({ status: 'sent', message: { headers: { 'Message-ID': expect.any(String) } } });
-		expect((out as { message: { headers: Record<string, string> } }).message.headers['List-Unsubscribe']).toBeUndefined();
+		expect(
+			(out as { message: { headers: Record<string, string> } }).message.headers['List-Unsubscribe'],
+		).toBeUndefined();
 	});
 
 	it('render-only mode returns the finished message and records it like a send', async () => {
@@ -344,7 +486,10 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 				from: '"Shop News" <news@shop.example>',
 				to: `${id}@example.com`,
 				subject: 'Hi Bo, spring is here',
-				headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click', 'List-Unsubscribe': expect.stringContaining(`${BASE}/u/`) },
+				headers: {
+					'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click',
+					'List-Unsubscribe': expect.stringContaining(`${BASE}/u/`),
+				},
 			},
 		});
 		expect((out as { message: { text: string } }).message.text).toContain('Hello Bo!');
@@ -371,25 +516,54 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		clock.advance(60_000);
 		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'opened' }]);
 		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'opened' }]);
-		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'clicked', url: 'https://shop.example/' }]);
+		await campaigns.recordOutcomes([
+			{ contactId: id, campaignId: 'out', kind: 'clicked', url: 'https://shop.example/' },
+		]);
 		expect((await store.contacts.getOne(id))?.lastActivityAt).toBe(new Date(clock.ms).toISOString());
 		// The first person open is marked in the event (the machine open before it is not first).
 		const opened = (await store.events.history(id, 50)).filter((e) => e.name === '$email_opened').reverse();
-		expect(opened.map((e) => e.properties as { machine?: boolean; first?: boolean }).map((p) => [p.machine ?? false, p.first ?? false])).toEqual([
+		expect(
+			opened
+				.map((e) => e.properties as { machine?: boolean; first?: boolean })
+				.map((p) => [p.machine ?? false, p.first ?? false]),
+		).toEqual([
 			[true, false],
 			[false, true],
 			[false, false],
 		]);
-		await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'bounced', bounceType: 'soft', status: '4.2.2', diagnostic: 'mailbox full' }]);
+		await campaigns.recordOutcomes([
+			{
+				contactId: id,
+				campaignId: 'out',
+				kind: 'bounced',
+				bounceType: 'soft',
+				status: '4.2.2',
+				diagnostic: 'mailbox full',
+			},
+		]);
 		expect((await store.contacts.getOne(id))?.subscription?.status).toBe('subscribed');
 		const [unsub] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'out', kind: 'unsubscribed' }]);
 		expect(value(unsub)).toMatchObject({ first: true, suppressed: 'unsubscribed' });
-		expect((await store.contacts.getOne(id))?.subscription).toMatchObject({ status: 'unsubscribed', source: 'campaign:out' });
+		expect((await store.contacts.getOne(id))?.subscription).toMatchObject({
+			status: 'unsubscribed',
+			source: 'campaign:out',
+		});
 		expect(value((await campaigns.report(['out']))[0])).toMatchObject({
-			sent: 1, delivered: 1, opened: 1, clicked: 1, softBounced: 1, unsubscribed: 1, machineOpens: 1, bounced: 0,
+			sent: 1,
+			delivered: 1,
+			opened: 1,
+			clicked: 1,
+			softBounced: 1,
+			unsubscribed: 1,
+			machineOpens: 1,
+			bounced: 0,
 			rates: { open: 1, click: 1, unsubscribe: 1 },
 		});
-		expect(await campaigns.sendRecord(id, 'out')).toMatchObject({ openedAt: clock.ms, clickedAt: clock.ms, deliveredAt: expect.any(Number) });
+		expect(await campaigns.sendRecord(id, 'out')).toMatchObject({
+			openedAt: clock.ms,
+			clickedAt: clock.ms,
+			deliveredAt: expect.any(Number),
+		});
 		const names = (await store.events.history(id, 20)).map((e) => e.name);
 		expect(names.filter((x) => x === '$email_opened')).toHaveLength(3);
 		expect(names.filter((x) => x === '$email_delivered')).toHaveLength(1);
@@ -401,9 +575,27 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		const id = await fresh();
 		await sendOne(id, { id: 'window' });
 		const sentAt = clock.ms;
-		const [early] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'window', kind: 'opened', time: sentAt + 2000, machineWindowMs: 5000, provider: 'sendgrid' }]);
+		const [early] = await campaigns.recordOutcomes([
+			{
+				contactId: id,
+				campaignId: 'window',
+				kind: 'opened',
+				time: sentAt + 2000,
+				machineWindowMs: 5000,
+				provider: 'sendgrid',
+			},
+		]);
 		expect(value(early)).toMatchObject({ recorded: true, first: false, machine: true });
-		const [late] = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'window', kind: 'clicked', url: 'https://x.example/', time: sentAt + 6000, machineWindowMs: 5000 }]);
+		const [late] = await campaigns.recordOutcomes([
+			{
+				contactId: id,
+				campaignId: 'window',
+				kind: 'clicked',
+				url: 'https://x.example/',
+				time: sentAt + 6000,
+				machineWindowMs: 5000,
+			},
+		]);
 		expect(value(late)).toMatchObject({ first: true, machine: false });
 		expect(value((await campaigns.report(['window']))[0])).toMatchObject({ opened: 0, machineOpens: 1, clicked: 1 });
 		const opened = (await store.events.history(id, 20)).find((e) => e.name === '$email_opened');
@@ -424,8 +616,23 @@ describe('SMTP transport', () => {
 	it('keeps to the rate limit per second and reuses pooled connections', async () => {
 		const sink = await startSmtp({ parse: false });
 		try {
-			const lease = acquireMailer({ host: '127.0.0.1', port: sink.port, secure: false, starttls: 'never', poolSize: 2, ratePerSecond: 4 });
-			const mail = { from: { address: 'a@shop.example' }, to: 'b@example.com', subject: 's', html: '<p>x</p>', text: 'x', messageId: '<m@shop.example>', headers: {} };
+			const lease = acquireMailer({
+				host: '127.0.0.1',
+				port: sink.port,
+				secure: false,
+				starttls: 'never',
+				poolSize: 2,
+				ratePerSecond: 4,
+			});
+			const mail = {
+				from: { address: 'a@shop.example' },
+				to: 'b@example.com',
+				subject: 's',
+				html: '<p>x</p>',
+				text: 'x',
+				messageId: '<m@shop.example>',
+				headers: {},
+			};
 			const start = Date.now();
 			await Promise.all(Array.from({ length: 9 }, () => lease.mailer.send(mail)));
 			const elapsed = Date.now() - start;
@@ -441,26 +648,59 @@ describe('SMTP transport', () => {
 	});
 
 	it('speaks implicit TLS and STARTTLS, and refuses plain text when STARTTLS is required', async () => {
-		const mail = { from: { address: 'a@shop.example' }, to: 'b@example.com', subject: 's', html: '<p>x</p>', text: 'x', messageId: '<t@shop.example>', headers: {} };
+		const mail = {
+			from: { address: 'a@shop.example' },
+			to: 'b@example.com',
+			subject: 's',
+			html: '<p>x</p>',
+			text: 'x',
+			messageId: '<t@shop.example>',
+			headers: {},
+		};
 		const tls = await startSmtp({ parse: false, implicitTls: true });
 		const starttls = await startSmtp({ parse: false, tls: true });
 		const plain = await startSmtp({ parse: false });
 		try {
-			const implicit = acquireMailer({ host: '127.0.0.1', port: tls.port, secure: true, tlsSkipVerify: true, poolSize: 1 });
+			const implicit = acquireMailer({
+				host: '127.0.0.1',
+				port: tls.port,
+				secure: true,
+				tlsSkipVerify: true,
+				poolSize: 1,
+			});
 			await implicit.mailer.send(mail);
 			implicit.release();
 			expect(tls.mails).toHaveLength(1);
-			const upgraded = acquireMailer({ host: '127.0.0.1', port: starttls.port, secure: false, starttls: 'require', tlsSkipVerify: true, poolSize: 1 });
+			const upgraded = acquireMailer({
+				host: '127.0.0.1',
+				port: starttls.port,
+				secure: false,
+				starttls: 'require',
+				tlsSkipVerify: true,
+				poolSize: 1,
+			});
 			await upgraded.mailer.send(mail);
 			upgraded.release();
 			expect(starttls.mails).toHaveLength(1);
-			const strict = acquireMailer({ host: '127.0.0.1', port: plain.port, secure: false, starttls: 'require', poolSize: 1 });
-			await expect(strict.mailer.send(mail)).rejects.toMatchObject({ kind: 'connection', message: expect.stringContaining('TLS could not be started') });
+			const strict = acquireMailer({
+				host: '127.0.0.1',
+				port: plain.port,
+				secure: false,
+				starttls: 'require',
+				poolSize: 1,
+			});
+			await expect(strict.mailer.send(mail)).rejects.toMatchObject({
+				kind: 'connection',
+				message: expect.stringContaining('TLS could not be started'),
+			});
 			strict.release();
 			expect(plain.mails).toHaveLength(0);
 			// A self-signed certificate is refused unless told otherwise.
 			const verified = acquireMailer({ host: '127.0.0.1', port: tls.port, secure: true, poolSize: 1, timeoutMs: 3000 });
-			await expect(verified.mailer.send(mail)).rejects.toMatchObject({ kind: 'connection', message: expect.stringContaining('TLS failed') });
+			await expect(verified.mailer.send(mail)).rejects.toMatchObject({
+				kind: 'connection',
+				message: expect.stringContaining('TLS failed'),
+			});
 			verified.release();
 		} finally {
 			closeAllMailers();
@@ -469,9 +709,17 @@ describe('SMTP transport', () => {
 	});
 
 	it('refuses a bad SMTP configuration naming the field', () => {
-		expect(() => acquireMailer({ host: 'smtp example', port: 25, secure: false })).toThrow(expect.objectContaining({ field: 'host' }));
-		expect(() => acquireMailer({ host: 'smtp.example', port: 70000, secure: false })).toThrow(expect.objectContaining({ field: 'port' }));
-		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, poolSize: 0 })).toThrow(expect.objectContaining({ field: 'poolSize' }));
-		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, ratePerSecond: -1 })).toThrow(expect.objectContaining({ field: 'ratePerSecond' }));
+		expect(() => acquireMailer({ host: 'smtp example', port: 25, secure: false })).toThrow(
+			expect.objectContaining({ field: 'host' }),
+		);
+		expect(() => acquireMailer({ host: 'smtp.example', port: 70000, secure: false })).toThrow(
+			expect.objectContaining({ field: 'port' }),
+		);
+		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, poolSize: 0 })).toThrow(
+			expect.objectContaining({ field: 'poolSize' }),
+		);
+		expect(() => acquireMailer({ host: 'smtp.example', port: 25, secure: false, ratePerSecond: -1 })).toThrow(
+			expect.objectContaining({ field: 'ratePerSecond' }),
+		);
 	});
 });

@@ -61,8 +61,10 @@ describe.each(topologies)('8 concurrent clients on %s Redis', (topology) => {
 			for (let w = 0; w < CLIENTS; w++) expect(contact?.fields[`w${w}`]).toBe(ROUNDS - 1);
 			// One index entry per tag, agreeing with the contact's own tag set.
 			const shard = reader.keys.shardOfContact(id);
-			for (const tag of contact?.tags ?? []) expect(await reader.redis.sismember(reader.keys.index(shard, `tag:${tag}`), id)).toBe(1);
-			for (let r = 0; r < ROUNDS - 1; r++) expect(await reader.redis.sismember(reader.keys.index(shard, `tag:r${r}`), id)).toBe(0);
+			for (const tag of contact?.tags ?? [])
+				expect(await reader.redis.sismember(reader.keys.index(shard, `tag:${tag}`), id)).toBe(1);
+			for (let r = 0; r < ROUNDS - 1; r++)
+				expect(await reader.redis.sismember(reader.keys.index(shard, `tag:r${r}`), id)).toBe(0);
 			// Counters and the per-name time index saw the same tag and field changes.
 			for (const name of ['$tag_added', '$tag_removed', '$field_changed']) {
 				expect(await reader.events.countSince(id, name, 0)).toBe(contact?.events[name].count);
@@ -71,7 +73,11 @@ describe.each(topologies)('8 concurrent clients on %s Redis', (topology) => {
 	}, 60_000);
 
 	it('gives a contested e-mail address to exactly one contact', async () => {
-		const results = await Promise.all(stores.map((store, worker) => store.contacts.upsert([{ id: `claimer-${worker}`, email: 'Contested@Example.com' }])));
+		const results = await Promise.all(
+			stores.map((store, worker) =>
+				store.contacts.upsert([{ id: `claimer-${worker}`, email: 'Contested@Example.com' }]),
+			),
+		);
 		const winners = results.filter(([r]) => r.ok);
 		const losers = results.filter(([r]) => !r.ok);
 		expect(winners).toHaveLength(1);
@@ -79,7 +85,9 @@ describe.each(topologies)('8 concurrent clients on %s Redis', (topology) => {
 		const owner = await reader.contacts.idForEmail('contested@example.com');
 		expect(owner).toBe((winners[0][0] as { value: { contactId: string } }).value.contactId);
 		// The losers were not left half-created.
-		const others = await reader.contacts.get(Array.from({ length: CLIENTS }, (_, w) => `claimer-${w}`).filter((id) => id !== owner));
+		const others = await reader.contacts.get(
+			Array.from({ length: CLIENTS }, (_, w) => `claimer-${w}`).filter((id) => id !== owner),
+		);
 		expect(others.every((r) => r.ok && r.value === null)).toBe(true);
 	}, 30_000);
 

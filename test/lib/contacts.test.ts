@@ -38,8 +38,12 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 
 	it('logs one event per effective change and nothing for a no-op', async () => {
 		await store.contacts.upsert([{ id: 'chg', fields: { plan: 'free' }, addTags: ['a'] }]);
-		const [second] = await store.contacts.upsert([{ id: 'chg', fields: { plan: 'pro' }, addTags: ['a'], removeTags: ['b'] }]);
-		expect(second.ok && second.value.events.map((e) => [e.name, e.props])).toEqual([['$field_changed', { field: 'plan', from: 'free', to: 'pro' }]]);
+		const [second] = await store.contacts.upsert([
+			{ id: 'chg', fields: { plan: 'pro' }, addTags: ['a'], removeTags: ['b'] },
+		]);
+		expect(second.ok && second.value.events.map((e) => [e.name, e.props])).toEqual([
+			['$field_changed', { field: 'plan', from: 'free', to: 'pro' }],
+		]);
 		const [third] = await store.contacts.upsert([{ id: 'chg', fields: { plan: 'pro' } }]);
 		expect(third.ok && third.value.events).toEqual([]);
 	});
@@ -83,7 +87,11 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		['malformed date', { id: 'ok', fields: { d: { value: '2024-13-45', type: 'date' } } }, 'd'],
 		['object field value', { id: 'ok', fields: { obj: { nested: true } } }, 'obj'],
 		['1 MB field value', { id: 'ok', fields: { big: 'x'.repeat(1024 * 1024) } }, 'big'],
-		['unknown subscription status', { id: 'ok', subscription: { status: 'maybe', source: 'x' } }, 'subscription.status'],
+		[
+			'unknown subscription status',
+			{ id: 'ok', subscription: { status: 'maybe', source: 'x' } },
+			'subscription.status',
+		],
 	])('rejects %s naming the field', async (_label, input, field) => {
 		const [r] = await store.contacts.upsert([input as never]);
 		if (r.ok) throw new Error('the upsert did not fail');
@@ -104,7 +112,10 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 	it('round-trips any id and typed field value (property-based)', async () => {
 		await fc.assert(
 			fc.asyncProperty(
-				fc.string({ minLength: 1, maxLength: 256, unit: 'grapheme' }).filter((s) => s.trim() !== '' && !/[\u0000-\u001f\u007f]/.test(s) && s.length <= 256),
+				fc
+					.string({ minLength: 1, maxLength: 256, unit: 'grapheme' })
+					// eslint-disable-next-line no-control-regex
+					.filter((s) => s.trim() !== '' && !/[\u0000-\u001f\u007f]/.test(s) && s.length <= 256),
 				fc.oneof(fc.string({ maxLength: 200 }), fc.double({ noNaN: true, noDefaultInfinity: true }), fc.boolean()),
 				async (id, value) => {
 					const [w] = await store.contacts.upsert([{ id, fields: { v: value } }]);
@@ -119,10 +130,23 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 	});
 
 	it('erases every key, index entry and log entry of a contact', async () => {
-		await store.contacts.upsert([{ id: 'gdpr', email: 'gdpr@example.com', lifecycleStage: 'customer', addTags: ['t1'], subscription: { status: 'subscribed', source: 'form' } }]);
-		await store.events.record([{ contactId: 'gdpr', name: 'purchase', properties: { total: 10 }, idempotencyKey: 'o-1' }]);
+		await store.contacts.upsert([
+			{
+				id: 'gdpr',
+				email: 'gdpr@example.com',
+				lifecycleStage: 'customer',
+				addTags: ['t1'],
+				subscription: { status: 'subscribed', source: 'form' },
+			},
+		]);
+		await store.events.record([
+			{ contactId: 'gdpr', name: 'purchase', properties: { total: 10 }, idempotencyKey: 'o-1' },
+		]);
 		const exported = await store.contacts.export(['gdpr']);
-		expect(exported[0].ok && exported[0].value).toMatchObject({ contact: { id: 'gdpr' }, eventHistory: expect.arrayContaining([expect.objectContaining({ name: 'purchase' })]) });
+		expect(exported[0].ok && exported[0].value).toMatchObject({
+			contact: { id: 'gdpr' },
+			eventHistory: expect.arrayContaining([expect.objectContaining({ name: 'purchase' })]),
+		});
 
 		const [erased] = await store.contacts.erase(['gdpr']);
 		expect(erased.ok && erased.value.erased).toBe(true);
@@ -146,11 +170,15 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 					if (key.includes(needle)) found.push(key);
 					const type = await node.type(key);
 					const dump =
-						type === 'hash' ? JSON.stringify(await node.hgetall(key))
-						: type === 'set' ? JSON.stringify(await node.smembers(key))
-						: type === 'zset' ? JSON.stringify(await node.zrange(key, 0, -1))
-						: type === 'stream' ? JSON.stringify(await node.xrange(key, '-', '+'))
-						: '';
+						type === 'hash'
+							? JSON.stringify(await node.hgetall(key))
+							: type === 'set'
+								? JSON.stringify(await node.smembers(key))
+								: type === 'zset'
+									? JSON.stringify(await node.zrange(key, 0, -1))
+									: type === 'stream'
+										? JSON.stringify(await node.xrange(key, '-', '+'))
+										: '';
 					if (dump.includes(needle)) found.push(`${key} (content)`);
 				}
 			} while (cursor !== '0');

@@ -68,7 +68,11 @@ describe('local times and DST', () => {
 		expect(iso(localTimeToInstant({ year: 2026, month: 3, day: 8 }, 3, 0, la))).toBe('2026-03-08T10:00:00.000Z');
 		expect(iso(localTimeToInstant({ year: 2026, month: 3, day: 8 }, 1, 59, la))).toBe('2026-03-08T09:59:00.000Z');
 		// Lord Howe shifts by 30 minutes: 02:00 -> 02:30 on 2026-10-04.
-		expect(DateTime.fromMillis(localTimeToInstant({ year: 2026, month: 10, day: 4 }, 2, 10, 'Australia/Lord_Howe'), { zone: 'Australia/Lord_Howe' }).toFormat('HH:mm')).toBe('02:30');
+		expect(
+			DateTime.fromMillis(localTimeToInstant({ year: 2026, month: 10, day: 4 }, 2, 10, 'Australia/Lord_Howe'), {
+				zone: 'Australia/Lord_Howe',
+			}).toFormat('HH:mm'),
+		).toBe('02:30');
 	});
 
 	it('a local time the clock passes twice happens once, at its first occurrence', () => {
@@ -98,10 +102,21 @@ describe('local times and DST', () => {
 	});
 
 	it('occurrences are strictly after / at-or-before the instant and a year apart (property)', () => {
-		const zones = ['UTC', 'America/Los_Angeles', 'Pacific/Kiritimati', 'Europe/Berlin', 'Australia/Lord_Howe', 'Asia/Kathmandu'];
+		const zones = [
+			'UTC',
+			'America/Los_Angeles',
+			'Pacific/Kiritimati',
+			'Europe/Berlin',
+			'Australia/Lord_Howe',
+			'Asia/Kathmandu',
+		];
 		fc.assert(
 			fc.property(
-				fc.record({ year: fc.integer({ min: 1950, max: 2010 }), month: fc.integer({ min: 1, max: 12 }), day: fc.integer({ min: 1, max: 28 }) }),
+				fc.record({
+					year: fc.integer({ min: 1950, max: 2010 }),
+					month: fc.integer({ min: 1, max: 12 }),
+					day: fc.integer({ min: 1, max: 28 }),
+				}),
 				fc.constantFrom(...zones),
 				fc.integer({ min: -40, max: 40 }),
 				fc.integer({ min: 0, max: 23 }),
@@ -144,7 +159,9 @@ describe('local times and DST', () => {
 		[{ minute: -1 }, 'minute'],
 		[{ leapDay: 'mar2' }, 'leapDay'],
 	])('rejects rule %p naming the field', (patch, field) => {
-		expect(() => checkDateRule({ ...birthday, ...(patch as object) } as DateRule)).toThrow(expect.objectContaining({ field }));
+		expect(() => checkDateRule({ ...birthday, ...(patch as object) } as DateRule)).toThrow(
+			expect.objectContaining({ field }),
+		);
 	});
 });
 

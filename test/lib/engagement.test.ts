@@ -16,7 +16,8 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		if (!r.ok) throw r.error;
 		return r.value;
 	};
-	const tierEvents = async (id: string) => (await store.events.history(id, 100)).filter((e) => e.name === '$tier_changed').map((e) => e.properties);
+	const tierEvents = async (id: string) =>
+		(await store.events.history(id, 100)).filter((e) => e.name === '$tier_changed').map((e) => e.properties);
 
 	it('moves a contact Engaged -> Disengaged -> Inactive -> Engaged with one tier tag, the tag index and a $tier_changed event each time', async () => {
 		await store.events.record([{ contactId: 'eve', name: 'login' }]);
@@ -49,7 +50,11 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		const history = (await store.events.history('eve', 100)).map((e) => e.name);
 		expect(history.filter((n) => n === '$tag_added' || n === '$tag_removed')).toEqual(['$tag_added']); // 'customer' only
 		const tagged = await latestMatching(store, compileFilter({ kind: 'tagAdded', tags: ['Engaged'] }));
-		expect(tagged[0]).toMatchObject({ contactId: 'eve', name: '$tier_changed', properties: { from: 'Inactive', to: 'Engaged' } });
+		expect(tagged[0]).toMatchObject({
+			contactId: 'eve',
+			name: '$tier_changed',
+			properties: { from: 'Inactive', to: 'Engaged' },
+		});
 		const untagged = await latestMatching(store, compileFilter({ kind: 'tagRemoved', tags: ['Disengaged'] }));
 		expect(untagged[0]).toMatchObject({ contactId: 'eve', properties: { from: 'Disengaged', to: 'Inactive' } });
 		expect(await latestMatching(store, compileFilter({ kind: 'tagRemoved', tags: ['customer'] }))).toEqual([]);
@@ -83,7 +88,9 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		const n = 300;
 		// Last interactions spread over 100 days: contact i was last active i/3 days ago.
 		for (let i = 0; i < n; i++) {
-			await store.events.record([{ contactId: `wb-${i}`, name: 'seen', time: base - Math.floor((i / 3) * DAY) - 1000 }]);
+			await store.events.record([
+				{ contactId: `wb-${i}`, name: 'seen', time: base - Math.floor((i / 3) * DAY) - 1000 },
+			]);
 		}
 		const runName = `daily-${topology}`;
 		const first = await tagger.runWholeBase(runName);
@@ -97,8 +104,20 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		await store.events.record([{ contactId: 'wb-250', name: 'comeback' }]);
 		const second = await tagger.runWholeBase(runName);
 		// Crossing 30 days: last active 29-30 days ago (3 contacts); 60 days: 3 contacts; plus the comeback.
-		expect(ours(second.changed).map((c) => `${c.previous}->${c.tier}`).sort()).toEqual(
-			['Disengaged->Inactive', 'Disengaged->Inactive', 'Disengaged->Inactive', 'Engaged->Disengaged', 'Engaged->Disengaged', 'Engaged->Disengaged', 'Inactive->Engaged'].sort(),
+		expect(
+			ours(second.changed)
+				.map((c) => `${c.previous}->${c.tier}`)
+				.sort(),
+		).toEqual(
+			[
+				'Disengaged->Inactive',
+				'Disengaged->Inactive',
+				'Disengaged->Inactive',
+				'Engaged->Disengaged',
+				'Engaged->Disengaged',
+				'Engaged->Disengaged',
+				'Inactive->Engaged',
+			].sort(),
 		);
 		expect(second.examined).toBeLessThan(20);
 		// Everyone is where a full recomputation would put them.
@@ -120,7 +139,11 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		await store.events.record([{ contactId: 'window-1', name: 'seen', time: clock.ms - 30 * DAY - 5 * DAY }]);
 		await tagger.tag(['window-1']);
 		// As if the previous run had been 10 days ago: the 30-day crossing 5 days ago is in the window.
-		await tagger.setPreviousRun(`win-${topology}`, { names: ['Engaged', 'Disengaged', 'Inactive'], boundaryDays: [30, 60] }, clock.ms - 10 * DAY);
+		await tagger.setPreviousRun(
+			`win-${topology}`,
+			{ names: ['Engaged', 'Disengaged', 'Inactive'], boundaryDays: [30, 60] },
+			clock.ms - 10 * DAY,
+		);
 		const run = await tagger.runWholeBase(`win-${topology}`);
 		expect(run.firstRun).toBe(false);
 		expect(run.previousRunAt).toBe(new Date(clock.ms - 10 * DAY).toISOString());
@@ -141,7 +164,11 @@ describe.each(topologies)('Engagement Tagger on %s Redis', (topology) => {
 		for (const [config, field] of bad) {
 			await expect(tagger.tag(['x'], config)).rejects.toMatchObject({ field });
 		}
-		await expect(tagger.runWholeBase('r', { ...bad[0][0], names: ['A', 'B'], boundaryDays: [3], interactionEvents: ['buy'] })).rejects.toMatchObject({ field: 'interactionEvents' });
-		await expect(tagger.runWholeBase('', { names: ['A', 'B'], boundaryDays: [3] })).rejects.toMatchObject({ field: 'runName' });
+		await expect(
+			tagger.runWholeBase('r', { ...bad[0][0], names: ['A', 'B'], boundaryDays: [3], interactionEvents: ['buy'] }),
+		).rejects.toMatchObject({ field: 'interactionEvents' });
+		await expect(tagger.runWholeBase('', { names: ['A', 'B'], boundaryDays: [3] })).rejects.toMatchObject({
+			field: 'runName',
+		});
 	});
 });

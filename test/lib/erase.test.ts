@@ -23,7 +23,10 @@ afterAll(() => closeAllStores());
 
 /** Every key under the prefix, on every master, with its value as text. */
 async function dump(redis: Redis | Cluster, prefix: string): Promise<Map<string, string>> {
-	const nodes = 'nodes' in redis && typeof redis.nodes === 'function' && (redis as Cluster).isCluster ? (redis as Cluster).nodes('master') : [redis as Redis];
+	const nodes =
+		'nodes' in redis && typeof redis.nodes === 'function' && (redis as Cluster).isCluster
+			? (redis as Cluster).nodes('master')
+			: [redis as Redis];
 	const out = new Map<string, string>();
 	for (const node of nodes) {
 		let cursor = '0';
@@ -33,13 +36,19 @@ async function dump(redis: Redis | Cluster, prefix: string): Promise<Map<string,
 			for (const key of keys) {
 				const type = await node.type(key);
 				const value =
-					type === 'string' ? await node.get(key)
-					: type === 'hash' ? await node.hgetall(key)
-					: type === 'set' ? await node.smembers(key)
-					: type === 'zset' ? await node.zrange(key, 0, -1, 'WITHSCORES')
-					: type === 'list' ? await node.lrange(key, 0, -1)
-					: type === 'stream' ? await node.xrange(key, '-', '+')
-					: `unread type ${type}`;
+					type === 'string'
+						? await node.get(key)
+						: type === 'hash'
+							? await node.hgetall(key)
+							: type === 'set'
+								? await node.smembers(key)
+								: type === 'zset'
+									? await node.zrange(key, 0, -1, 'WITHSCORES')
+									: type === 'list'
+										? await node.lrange(key, 0, -1)
+										: type === 'stream'
+											? await node.xrange(key, '-', '+')
+											: `unread type ${type}`;
 				out.set(key, JSON.stringify(value));
 			}
 		} while (cursor !== '0');
@@ -52,7 +61,8 @@ function occurrences(keys: Map<string, string>, needles: string[]): string[] {
 	const found: string[] = [];
 	for (const [key, value] of keys) {
 		const text = `${key}\n${value}`.toLowerCase();
-		for (const needle of needles) if (text.includes(needle.toLowerCase())) found.push(`${key}: ${needle} in ${value.slice(0, 200)}`);
+		for (const needle of needles)
+			if (text.includes(needle.toLowerCase())) found.push(`${key}: ${needle} in ${value.slice(0, 200)}`);
 	}
 	return found;
 }
@@ -70,7 +80,12 @@ describe.each(topologies)('GDPR erase on %s Redis', (topology) => {
 				email,
 				timezone: 'Europe/Berlin',
 				lifecycleStage: 'customer',
-				fields: { name: `Name ${marker}`, phone: `+49 30 ${marker}`, birthday: { value: '1990-03-11', type: 'date' }, plan: 'pro' },
+				fields: {
+					name: `Name ${marker}`,
+					phone: `+49 30 ${marker}`,
+					birthday: { value: '1990-03-11', type: 'date' },
+					plan: 'pro',
+				},
 				addTags: ['vip', `tag-${marker}`],
 				subscription: { status: 'subscribed', source: `form ${marker}` },
 			},
@@ -81,37 +96,97 @@ describe.each(topologies)('GDPR erase on %s Redis', (topology) => {
 		const ingest = await tracking.handle('events', {
 			method: 'POST',
 			headers: { 'x-webhook-secret': 'crm-secret' },
-			rawBody: JSON.stringify({ email, event: 'order_placed', properties: { order: `order ${marker}` }, idempotencyKey: `idem-${marker}`, fields: { city: `City ${marker}` } }),
+			rawBody: JSON.stringify({
+				email,
+				event: 'order_placed',
+				properties: { order: `order ${marker}` },
+				idempotencyKey: `idem-${marker}`,
+				fields: { city: `City ${marker}` },
+			}),
 			params: {},
 		});
 		expect(ingest.status).toBe(200);
-		const scored = await new Scoring(store).score({ name: 'fit', grades: [{ name: 'cold' }, { name: 'hot', min: 5 }], rules: [{ name: 'order', event: 'order_placed', points: 10 }] }, [
-			{ contactId: id, event: { name: 'order_placed', id: `score-${marker}` } },
-		]);
+		const scored = await new Scoring(store).score(
+			{
+				name: 'fit',
+				grades: [{ name: 'cold' }, { name: 'hot', min: 5 }],
+				rules: [{ name: 'order', event: 'order_placed', points: 10 }],
+			},
+			[{ contactId: id, event: { name: 'order_placed', id: `score-${marker}` } }],
+		);
 		expect(scored[0].ok).toBe(true);
 		expect((await new EngagementTagger(store).tag([id]))[0].ok).toBe(true);
-		expect((await new LoopGuard(store).check([{ key: id, scope: { kind: 'workflow' }, workflowId: 'wf-1', rules: { maxEntries: 3, windowMs: 3_600_000 } }]))[0].ok).toBe(true);
-		const schedule = new DateSchedule(store, `birthday-${email.slice(0, 4)}`, { field: 'birthday', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 }, fallbackZone: 'UTC' });
+		expect(
+			(
+				await new LoopGuard(store).check([
+					{ key: id, scope: { kind: 'workflow' }, workflowId: 'wf-1', rules: { maxEntries: 3, windowMs: 3_600_000 } },
+				])
+			)[0].ok,
+		).toBe(true);
+		const schedule = new DateSchedule(store, `birthday-${email.slice(0, 4)}`, {
+			field: 'birthday',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+			fallbackZone: 'UTC',
+		});
 		await schedule.prepare();
 
 		// Two sends: each leaves a Message-ID lookup key naming the contact.
 		const sends = [];
 		for (const campaignId of ['welcome', 'spring']) {
 			const [sent] = await campaigns.send(
-				{ id: campaignId, fromEmail: 'news@shop.example', subject: 'Hi {{ contact.fields.name }}', html: '<a href="https://shop.example/sale">Sale</a>', trackingBaseUrl: 'http://127.0.0.1/t', signingSecret: SECRET, trackOpens: true, trackClicks: true },
+				{
+					id: campaignId,
+					fromEmail: 'news@shop.example',
+					subject: 'Hi {{ contact.fields.name }}',
+					html: '<a href="https://shop.example/sale">Sale</a>',
+					trackingBaseUrl: 'http://127.0.0.1/t',
+					signingSecret: SECRET,
+					trackOpens: true,
+					trackClicks: true,
+				},
 				[{ contactId: id }],
 				{ mode: 'render' },
 			);
 			if (!sent.ok || sent.value.status !== 'sent') throw new Error(`send failed: ${JSON.stringify(sent)}`);
 			sends.push(sent.value);
 		}
-		expect((await campaigns.lookupMessages(sends.map((s) => s.messageId))).map((r) => r.ok && r.value?.contactId)).toEqual([id, id]);
+		expect(
+			(await campaigns.lookupMessages(sends.map((s) => s.messageId))).map((r) => r.ok && r.value?.contactId),
+		).toEqual([id, id]);
 		clock.advance(60_000);
 		const html = sends[0].message?.html ?? '';
 		const token = (kind: string) => (new RegExp(`/t/${kind}/([\\w-]+)`).exec(html) as RegExpExecArray)[1];
-		expect((await tracking.handle('open', { method: 'GET', headers: { 'user-agent': HUMAN }, rawBody: '', params: { token: token('o') } })).status).toBe(200);
-		expect((await tracking.handle('click', { method: 'GET', headers: { 'user-agent': HUMAN }, rawBody: '', params: { token: token('c') } })).status).toBe(302);
-		const bounce = await campaigns.recordOutcomes([{ contactId: id, campaignId: 'spring', kind: 'bounced', bounceType: 'soft', status: '4.2.2', diagnostic: `mailbox of ${email} full`, messageId: sends[1].messageId }]);
+		expect(
+			(
+				await tracking.handle('open', {
+					method: 'GET',
+					headers: { 'user-agent': HUMAN },
+					rawBody: '',
+					params: { token: token('o') },
+				})
+			).status,
+		).toBe(200);
+		expect(
+			(
+				await tracking.handle('click', {
+					method: 'GET',
+					headers: { 'user-agent': HUMAN },
+					rawBody: '',
+					params: { token: token('c') },
+				})
+			).status,
+		).toBe(302);
+		const bounce = await campaigns.recordOutcomes([
+			{
+				contactId: id,
+				campaignId: 'spring',
+				kind: 'bounced',
+				bounceType: 'soft',
+				status: '4.2.2',
+				diagnostic: `mailbox of ${email} full`,
+				messageId: sends[1].messageId,
+			},
+		]);
 		expect(bounce[0].ok).toBe(true);
 		return id;
 	}

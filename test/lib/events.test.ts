@@ -29,26 +29,58 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 
 	it('records an event: counters, time index, history, activity and a log entry', async () => {
 		const at = clock.ms;
-		const recorded = await one({ contactId: 'ev-1', name: 'purchase', properties: { total: 42.5, items: ['a'] }, source: 'shop', chain: [{ workflowId: 'wf-1', executionId: '9' }] });
+		const recorded = await one({
+			contactId: 'ev-1',
+			name: 'purchase',
+			properties: { total: 42.5, items: ['a'] },
+			source: 'shop',
+			chain: [{ workflowId: 'wf-1', executionId: '9' }],
+		});
 		expect(recorded).toMatchObject({ contactId: 'ev-1', duplicate: false, contactCreated: true });
 		const contact = await store.contacts.getOne('ev-1');
-		expect(contact?.events.purchase).toEqual({ count: 1, first: new Date(at).toISOString(), last: new Date(at).toISOString() });
+		expect(contact?.events.purchase).toEqual({
+			count: 1,
+			first: new Date(at).toISOString(),
+			last: new Date(at).toISOString(),
+		});
 		expect(contact?.events.$contact_created.count).toBe(1);
 		expect(contact?.lastActivityAt).toBe(new Date(at).toISOString());
 		expect(await store.events.countSince('ev-1', 'purchase', at - 1)).toBe(1);
 		const [latest] = await store.events.history('ev-1', 1);
-		expect(latest).toMatchObject({ id: recorded.eventId, name: 'purchase', source: 'shop', properties: { total: 42.5, items: ['a'] } });
+		expect(latest).toMatchObject({
+			id: recorded.eventId,
+			name: 'purchase',
+			source: 'shop',
+			properties: { total: 42.5, items: ['a'] },
+		});
 		const log = await logEntries('ev-1');
 		expect(log.map((e) => e.n)).toEqual(['$contact_created', 'purchase']);
-		expect(log[1]).toMatchObject({ id: recorded.eventId, t: String(at), s: 'shop', p: JSON.stringify({ total: 42.5, items: ['a'] }), ch: JSON.stringify([{ workflowId: 'wf-1', executionId: '9' }]) });
-		expect(await store.redis.zscore(store.keys.index(store.keys.shardOfContact('ev-1'), 'act'), 'ev-1')).toBe(String(at));
+		expect(log[1]).toMatchObject({
+			id: recorded.eventId,
+			t: String(at),
+			s: 'shop',
+			p: JSON.stringify({ total: 42.5, items: ['a'] }),
+			ch: JSON.stringify([{ workflowId: 'wf-1', executionId: '9' }]),
+		});
+		expect(await store.redis.zscore(store.keys.index(store.keys.shardOfContact('ev-1'), 'act'), 'ev-1')).toBe(
+			String(at),
+		);
 	});
 
 	it('changes nothing for a retried delivery with the same idempotency key', async () => {
 		const first = await one({ contactId: 'idem', name: 'signup', idempotencyKey: 'delivery-1' });
-		const before = { contact: await store.contacts.getOne('idem'), history: await store.events.history('idem'), log: await logEntries('idem') };
+		const before = {
+			contact: await store.contacts.getOne('idem'),
+			history: await store.events.history('idem'),
+			log: await logEntries('idem'),
+		};
 		clock.advance(60_000);
-		const again = await one({ contactId: 'idem', name: 'signup', idempotencyKey: 'delivery-1', properties: { different: true } });
+		const again = await one({
+			contactId: 'idem',
+			name: 'signup',
+			idempotencyKey: 'delivery-1',
+			properties: { different: true },
+		});
 		expect(again).toEqual({ contactId: 'idem', duplicate: true, eventId: undefined, contactCreated: false });
 		expect(first.duplicate).toBe(false);
 		expect(await store.contacts.getOne('idem')).toEqual(before.contact);
@@ -96,12 +128,23 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		await one({ contactId: 'order', name: 'login', time: now - 3 * DAY });
 		await one({ contactId: 'order', name: 'login', time: now - 2 * DAY });
 		const counter = (await store.contacts.getOne('order'))?.events.login;
-		expect(counter).toEqual({ count: 3, first: new Date(now - 3 * DAY).toISOString(), last: new Date(now - DAY).toISOString() });
+		expect(counter).toEqual({
+			count: 3,
+			first: new Date(now - 3 * DAY).toISOString(),
+			last: new Date(now - DAY).toISOString(),
+		});
 		expect((await store.contacts.getOne('order'))?.lastActivityAt).toBe(new Date(now - DAY).toISOString());
 	});
 
 	it('bounds history, the per-name time index and the log', async () => {
-		await store.events.record(Array.from({ length: 120 }, (_, n) => ({ contactId: 'bulk', name: 'tick', properties: { n }, time: clock.ms + n })));
+		await store.events.record(
+			Array.from({ length: 120 }, (_, n) => ({
+				contactId: 'bulk',
+				name: 'tick',
+				properties: { n },
+				time: clock.ms + n,
+			})),
+		);
 		const history = await store.events.history('bulk', 1000);
 		expect(history).toHaveLength(20);
 		expect(history[0].properties).toEqual({ n: 119 });
@@ -176,7 +219,13 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		try {
 			const trips = async (n: number, tag: string) => {
 				pipelines = 0;
-				const results = await store.events.record(Array.from({ length: n }, (_, k) => ({ contactId: `rt-${tag}-${k % 50}`, name: 'rt', idempotencyKey: `${tag}-${k}` })));
+				const results = await store.events.record(
+					Array.from({ length: n }, (_, k) => ({
+						contactId: `rt-${tag}-${k % 50}`,
+						name: 'rt',
+						idempotencyKey: `${tag}-${k}`,
+					})),
+				);
 				expect(results.every((r) => r.ok)).toBe(true);
 				return pipelines;
 			};

@@ -22,12 +22,17 @@ describe('import cycles (scripts/import-cycles.js)', () => {
 			write('store.ts', "import { Contacts } from './contacts';\nexport const a = 1;\n");
 			write('contacts/index.ts', "export * from './rules';\n");
 			write('contacts/rules.ts', "import { a } from '../store';\nexport const b = a;\n");
-			expect(findCycles(['lib'], root)).toEqual([['lib/contacts/index.ts', 'lib/contacts/rules.ts', 'lib/store.ts', 'lib/contacts/index.ts']]);
+			expect(findCycles(['lib'], root)).toEqual([
+				['lib/contacts/index.ts', 'lib/contacts/rules.ts', 'lib/store.ts', 'lib/contacts/index.ts'],
+			]);
 		});
 
 		it('ignores imports the compiler erases (import type, or only type names)', () => {
 			write('store.ts', "import { Contacts } from './contacts';\nexport class Store {}\n");
-			write('contacts/index.ts', "import type { Store } from '../store';\nimport { type Store as S } from '../store';\nexport type { Store as T } from '../store';\nexport class Contacts {}\n");
+			write(
+				'contacts/index.ts',
+				"import type { Store } from '../store';\nimport { type Store as S } from '../store';\nexport type { Store as T } from '../store';\nexport class Contacts {}\n",
+			);
 			expect(findCycles(['lib'], root)).toEqual([]);
 		});
 	});

@@ -22,7 +22,11 @@ describe.each(topologies)('two workflows triggering each other on %s Redis', (to
 		let sends = 0;
 		let maxDepth = 0;
 		const consumers: EventLogConsumer[] = [];
-		const workflow = (workflowId: string, names: string[], react: (e: LogEvent, chain: ChainLink[]) => Promise<void>) => {
+		const workflow = (
+			workflowId: string,
+			names: string[],
+			react: (e: LogEvent, chain: ChainLink[]) => Promise<void>,
+		) => {
 			const consumer = new EventLogConsumer(store, {
 				group: `recipe-${workflowId}-${contactId}`,
 				blockMs: 200,
@@ -31,7 +35,15 @@ describe.each(topologies)('two workflows triggering each other on %s Redis', (to
 					maxDepth = Math.max(maxDepth, e.chain.length);
 					if (sends >= cap) return; // the test's own brake on the unguarded run
 					if (guarded) {
-						const [decision] = await guard.check([{ key: e.contactId, scope: { kind: 'workflow' }, workflowId, chain: e.chain, rules: { maxEntries: 3, windowMs: 86_400_000, maxDepth: 5 } }]);
+						const [decision] = await guard.check([
+							{
+								key: e.contactId,
+								scope: { kind: 'workflow' },
+								workflowId,
+								chain: e.chain,
+								rules: { maxEntries: 3, windowMs: 86_400_000, maxDepth: 5 },
+							},
+						]);
 						if (!decision.ok || !decision.value.allowed) return;
 					}
 					await react(e, [...e.chain, { workflowId, executionId: String(Math.random()) }]);

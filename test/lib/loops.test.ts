@@ -19,7 +19,13 @@ describe.each(topologies)('Loop Guard on %s Redis', (topology) => {
 	};
 
 	it('lets one entry per contact per rolling window through, then again once the window has rolled', async () => {
-		const check = () => one({ key: 'c-window', scope: { kind: 'workflow' }, workflowId: 'wf1', rules: { maxEntries: 1, windowMs: 24 * HOUR } });
+		const check = () =>
+			one({
+				key: 'c-window',
+				scope: { kind: 'workflow' },
+				workflowId: 'wf1',
+				rules: { maxEntries: 1, windowMs: 24 * HOUR },
+			});
 		expect(await check()).toMatchObject({ allowed: true, entries: 1 });
 		clock.advance(23 * HOUR);
 		const blocked = await check();
@@ -37,35 +43,73 @@ describe.each(topologies)('Loop Guard on %s Redis', (topology) => {
 		expect((await one({ key: 'c-scope', scope: { kind: 'workflow' }, workflowId: 'A', rules })).allowed).toBe(false);
 		expect((await one({ key: 'c-scope', scope: { kind: 'all' }, workflowId: 'A', rules })).allowed).toBe(true);
 		expect((await one({ key: 'c-scope', scope: { kind: 'all' }, workflowId: 'C', rules })).allowed).toBe(false);
-		expect((await one({ key: 'c-scope', scope: { kind: 'group', name: 'promo' }, workflowId: 'A', rules })).allowed).toBe(true);
-		expect((await one({ key: 'c-scope', scope: { kind: 'group', name: 'promo' }, workflowId: 'D', rules })).allowed).toBe(false);
-		expect((await one({ key: 'other', scope: { kind: 'group', name: 'promo' }, workflowId: 'D', rules })).allowed).toBe(true);
+		expect(
+			(await one({ key: 'c-scope', scope: { kind: 'group', name: 'promo' }, workflowId: 'A', rules })).allowed,
+		).toBe(true);
+		expect(
+			(await one({ key: 'c-scope', scope: { kind: 'group', name: 'promo' }, workflowId: 'D', rules })).allowed,
+		).toBe(false);
+		expect((await one({ key: 'other', scope: { kind: 'group', name: 'promo' }, workflowId: 'D', rules })).allowed).toBe(
+			true,
+		);
 	});
 
 	it('enforces a cool-down between entries even under a generous limit', async () => {
-		const check = () => one({ key: 'c-cool', scope: { kind: 'all' }, workflowId: 'w', rules: { maxEntries: 10, windowMs: 24 * HOUR, cooldownMs: HOUR } });
+		const check = () =>
+			one({
+				key: 'c-cool',
+				scope: { kind: 'all' },
+				workflowId: 'w',
+				rules: { maxEntries: 10, windowMs: 24 * HOUR, cooldownMs: HOUR },
+			});
 		expect((await check()).allowed).toBe(true);
 		clock.advance(30 * 60_000);
-		expect(await check()).toMatchObject({ allowed: false, reason: 'cooldown', retryAt: new Date(clock.ms + 30 * 60_000).toISOString() });
+		expect(await check()).toMatchObject({
+			allowed: false,
+			reason: 'cooldown',
+			retryAt: new Date(clock.ms + 30 * 60_000).toISOString(),
+		});
 		clock.advance(30 * 60_000);
 		expect(await check()).toMatchObject({ allowed: true, entries: 2 });
 	});
 
 	it('blocks cycles and deep chains without recording an entry', async () => {
-		const chain = [{ workflowId: 'A', executionId: '1' }, { workflowId: 'B', executionId: '2' }];
+		const chain = [
+			{ workflowId: 'A', executionId: '1' },
+			{ workflowId: 'B', executionId: '2' },
+		];
 		const cycle = await one({ key: 'c-cycle', scope: { kind: 'all' }, workflowId: 'A', chain });
 		expect(cycle).toMatchObject({ allowed: false, reason: 'cycle', depth: 2 });
 		expect(cycle.message).toContain('A -> B -> A');
 		const deep = await one({ key: 'c-cycle', scope: { kind: 'all' }, workflowId: 'Z', chain, rules: { maxDepth: 2 } });
 		expect(deep).toMatchObject({ allowed: false, reason: 'maxDepth' });
 		// Nothing was recorded, so the first real entry passes.
-		expect(await one({ key: 'c-cycle', scope: { kind: 'all' }, workflowId: 'Z', chain, rules: { maxDepth: 3 } })).toMatchObject({ allowed: true, entries: 1 });
+		expect(
+			await one({ key: 'c-cycle', scope: { kind: 'all' }, workflowId: 'Z', chain, rules: { maxDepth: 3 } }),
+		).toMatchObject({ allowed: true, entries: 1 });
 		// Cycle detection can be switched off; a chain given as JSON text is accepted.
-		expect((await one({ key: 'c-cycle2', scope: { kind: 'all' }, workflowId: 'A', chain: JSON.stringify(chain), rules: { detectCycles: false } })).allowed).toBe(true);
+		expect(
+			(
+				await one({
+					key: 'c-cycle2',
+					scope: { kind: 'all' },
+					workflowId: 'A',
+					chain: JSON.stringify(chain),
+					rules: { detectCycles: false },
+				})
+			).allowed,
+		).toBe(true);
 	});
 
 	it('guards custom keys (not contacts) the same way', async () => {
-		const check = () => one({ key: 'order-77|sms', customKey: true, scope: { kind: 'all' }, workflowId: 'w', rules: { maxEntries: 2, windowMs: HOUR } });
+		const check = () =>
+			one({
+				key: 'order-77|sms',
+				customKey: true,
+				scope: { kind: 'all' },
+				workflowId: 'w',
+				rules: { maxEntries: 2, windowMs: HOUR },
+			});
 		expect((await check()).allowed).toBe(true);
 		expect((await check()).allowed).toBe(true);
 		expect((await check()).reason).toBe('rateLimit');
@@ -81,13 +125,24 @@ describe.each(topologies)('Loop Guard on %s Redis', (topology) => {
 			for (let round = 0; round < 5; round++) {
 				const key = `race-${round}`;
 				const results = await Promise.all(
-					stores.map((s) => new LoopGuard(s).check([{ key, scope: { kind: 'workflow' }, workflowId: 'wf', rules: { maxEntries: 1, windowMs: HOUR } }])),
+					stores.map((s) =>
+						new LoopGuard(s).check([
+							{ key, scope: { kind: 'workflow' }, workflowId: 'wf', rules: { maxEntries: 1, windowMs: HOUR } },
+						]),
+					),
 				);
 				const allowed = results.map(([r]) => r.ok && r.value.allowed);
 				expect(allowed.filter(Boolean)).toHaveLength(1);
 			}
 			// The same in one batch (one pipelined round trip).
-			const batch = await guard.check(Array.from({ length: 8 }, () => ({ key: 'race-batch', scope: { kind: 'all' as const }, workflowId: 'wf', rules: { maxEntries: 1, windowMs: HOUR } })));
+			const batch = await guard.check(
+				Array.from({ length: 8 }, () => ({
+					key: 'race-batch',
+					scope: { kind: 'all' as const },
+					workflowId: 'wf',
+					rules: { maxEntries: 1, windowMs: HOUR },
+				})),
+			);
 			expect(batch.filter((r) => r.ok && r.value.allowed)).toHaveLength(1);
 		} finally {
 			await Promise.all(stores.map((s) => s.redis.quit()));
@@ -117,7 +172,9 @@ describe.each(topologies)('Loop Guard on %s Redis', (topology) => {
 		[{ scope: { kind: 'planet' } }, 'scope'],
 		[{ customKey: true, key: undefined }, 'key'],
 	])('rejects %p naming the field', async (patch, field) => {
-		const [r] = await guard.check([{ key: 'c-bad', scope: { kind: 'all' }, workflowId: 'w', ...(patch as object) } as LoopCheckInput]);
+		const [r] = await guard.check([
+			{ key: 'c-bad', scope: { kind: 'all' }, workflowId: 'w', ...(patch as object) } as LoopCheckInput,
+		]);
 		expect(r.ok).toBe(false);
 		expect(!r.ok && (r.error as { field?: string }).field).toBe(field);
 	});

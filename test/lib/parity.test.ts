@@ -35,10 +35,23 @@ describe('TypeScript and Lua agree (fast-check, real Redis)', () => {
 		const segments = new Segments(store);
 		// Few distinct pieces, so that values and operands meet often (equal, prefix, case...).
 		const word = fc.constantFrom('a', 'A', 'ab', 'Ab', 'b', 'abc', 'ABC', 'x y', 'true', 'TRUE', 'false', '-');
-		const text = fc.oneof(word, fc.tuple(word, word).map(([a, b]) => a + b));
+		const text = fc.oneof(
+			word,
+			fc.tuple(word, word).map(([a, b]) => a + b),
+		);
 		const number = fc.oneof(fc.constantFrom(0, 7, 7.5, -3, 1000, 0.1, 1e21), fc.integer({ min: -20, max: 20 }));
-		const instant = fc.constantFrom('2024-05-17T00:00:00.000Z', '2024-05-17T09:30:00.000Z', '2024-05-18T00:00:00.000Z', '2023-12-31T23:59:59.999Z');
-		const stored = fc.oneof(text, number, fc.boolean(), instant.map((t) => new Date(t)));
+		const instant = fc.constantFrom(
+			'2024-05-17T00:00:00.000Z',
+			'2024-05-17T09:30:00.000Z',
+			'2024-05-18T00:00:00.000Z',
+			'2023-12-31T23:59:59.999Z',
+		);
+		const stored = fc.oneof(
+			text,
+			number,
+			fc.boolean(),
+			instant.map((t) => new Date(t)),
+		);
 		const operand = fc.oneof(text, number, fc.boolean(), instant);
 		// A condition on a stored value; its operand is often that value itself (bounds are where
 		// operators differ: gt and gte, between's ends).
@@ -48,7 +61,11 @@ describe('TypeScript and Lua agree (fast-check, real Redis)', () => {
 				fc.constant(value),
 				fc.record({
 					operator: fc.constantFrom<FieldRuleOperator>(...FIELD_RULE_OPERATORS),
-					value: fc.oneof(same, operand, fc.array(operand, { minLength: 2, maxLength: 3 }).map((list) => list.join(','))),
+					value: fc.oneof(
+						same,
+						operand,
+						fc.array(operand, { minLength: 2, maxLength: 3 }).map((list) => list.join(',')),
+					),
 					value2: fc.oneof(same, operand),
 					ignoreCase: fc.boolean(),
 				}),
@@ -69,7 +86,9 @@ describe('TypeScript and Lua agree (fast-check, real Redis)', () => {
 					return r.value.matched;
 				});
 				const inLua = await outcome(async () => {
-					const [r] = await scoring.score({ name: 'parity', rules: [{ name: 'rule', points: 1, field }] }, [{ contactId }]);
+					const [r] = await scoring.score({ name: 'parity', rules: [{ name: 'rule', points: 1, field }] }, [
+						{ contactId },
+					]);
 					if (!r.ok) throw r.error;
 					return r.value.matchedRules.includes('rule');
 				});
@@ -93,10 +112,16 @@ end
 return out`;
 		const decay = fc.oneof(
 			fc.constant<Decay>({ mode: 'none' }),
-			fc.record({ mode: fc.constantFrom<Decay['mode']>('expire', 'halfLife'), days: fc.oneof(fc.integer({ min: 1, max: 400 }), fc.double({ min: 0.01, max: 36_500, noNaN: true })) }),
+			fc.record({
+				mode: fc.constantFrom<Decay['mode']>('expire', 'halfLife'),
+				days: fc.oneof(fc.integer({ min: 1, max: 400 }), fc.double({ min: 0.01, max: 36_500, noNaN: true })),
+			}),
 		);
 		const award = fc.record({
-			points: fc.oneof(fc.integer({ min: -1000, max: 1000 }), fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true })),
+			points: fc.oneof(
+				fc.integer({ min: -1000, max: 1000 }),
+				fc.double({ min: -1e6, max: 1e6, noNaN: true, noDefaultInfinity: true }),
+			),
 			decay,
 			at: fc.integer({ min: 1_600_000_000_000, max: 1_800_000_000_000 }),
 		});
@@ -107,7 +132,10 @@ return out`;
 				fc.integer({ min: -2, max: 2 }).map((d) => a.at + Math.round((a.decay.days ?? 1) * DAY) + d),
 				fc.integer({ min: -3 * DAY, max: 800 * DAY }).map((d) => a.at + d),
 			);
-		const cases = fc.array(award.chain((a) => instant(a).map((now) => ({ ...a, now }))), { minLength: 1, maxLength: 50 });
+		const cases = fc.array(
+			award.chain((a) => instant(a).map((now) => ({ ...a, now }))),
+			{ minLength: 1, maxLength: 50 },
+		);
 		const client = createClient(storeConfig('standalone'));
 		try {
 			await fc.assert(
@@ -119,8 +147,16 @@ return out`;
 						const ts = awardValue(encodeAward(c.points, c.decay), c.at, c.now);
 						// pow may differ in the last bit between V8 and C: equal to 1e-12 relative, rounded exactly.
 						const close = (lua: number, js: number) => Math.abs(lua - js) <= 1e-12 * Math.max(1, Math.abs(js));
-						const same = close(value, ts.value) && close(ceiling, ts.ceiling) && close(floor, ts.floor) && Math.abs(rounded - roundScore(ts.value)) < 0.005;
-						expect({ ...c, lua: [value, ceiling, floor, rounded], same }).toEqual({ ...c, lua: [value, ceiling, floor, rounded], same: true });
+						const same =
+							close(value, ts.value) &&
+							close(ceiling, ts.ceiling) &&
+							close(floor, ts.floor) &&
+							Math.abs(rounded - roundScore(ts.value)) < 0.005;
+						expect({ ...c, lua: [value, ceiling, floor, rounded], same }).toEqual({
+							...c,
+							lua: [value, ceiling, floor, rounded],
+							same: true,
+						});
 					});
 				}),
 				{ numRuns: 200 },

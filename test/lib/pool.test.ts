@@ -37,7 +37,10 @@ describe('connection pool on a dedicated Redis', () => {
 	/** Connections on the server besides the admin's own. */
 	const connections = async () => {
 		const list = (await admin.client('LIST')) as string;
-		return list.trim().split('\n').filter((line) => !line.includes('name=pool-test-admin')).length;
+		return list
+			.trim()
+			.split('\n')
+			.filter((line) => !line.includes('name=pool-test-admin')).length;
 	};
 
 	beforeAll(async () => {

@@ -19,9 +19,31 @@ class DurableRedis {
 	) {}
 
 	async start(): Promise<void> {
-		this.process = spawn('redis-server', ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'always'], { stdio: 'ignore' });
+		this.process = spawn(
+			'redis-server',
+			[
+				'--port',
+				String(this.port),
+				'--bind',
+				'127.0.0.1',
+				'--dir',
+				this.dir,
+				'--save',
+				'',
+				'--appendonly',
+				'yes',
+				'--appendfsync',
+				'always',
+			],
+			{ stdio: 'ignore' },
+		);
 		for (let i = 0; i < 200; i++) {
-			const probe = new Redis({ port: this.port, lazyConnect: true, maxRetriesPerRequest: 0, retryStrategy: () => null });
+			const probe = new Redis({
+				port: this.port,
+				lazyConnect: true,
+				maxRetriesPerRequest: 0,
+				retryStrategy: () => null,
+			});
 			probe.on('error', () => undefined);
 			try {
 				await probe.connect();
@@ -73,17 +95,25 @@ describe('Redis going away in the middle of a batch', () => {
 		const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: 'crash:' });
 		const { store } = lease;
 		const contacts = Array.from({ length: 40 }, (_, n) => `c-${n}`);
-		await store.contacts.upsert(contacts.map((id, n) => ({ id, email: `${id}@example.com`, fields: { n, note: 'before' }, addTags: ['old'] })));
+		await store.contacts.upsert(
+			contacts.map((id, n) => ({ id, email: `${id}@example.com`, fields: { n, note: 'before' }, addTags: ['old'] })),
+		);
 		const before = await store.contacts.get(contacts);
 
 		// 4 rounds of 40 contacts x 60 events; Redis is killed while the batch is being applied.
-		const batch = Array.from({ length: 9600 }, (_, n) => ({ contactId: contacts[n % 40], name: `e${n % 4}`, properties: { n } }));
+		const batch = Array.from({ length: 9600 }, (_, n) => ({
+			contactId: contacts[n % 40],
+			name: `e${n % 4}`,
+			properties: { n },
+		}));
 		const watcher = new Redis({ port: server.port, maxRetriesPerRequest: 0, retryStrategy: () => null });
 		watcher.on('error', () => undefined);
 		const startCount = Number(/total_commands_processed:(\d+)/.exec(await watcher.info('stats'))?.[1]);
 		const running = store.events.record(batch);
 		for (;;) {
-			const processed = Number(/total_commands_processed:(\d+)/.exec(await watcher.info('stats').catch(() => ''))?.[1] ?? 0);
+			const processed = Number(
+				/total_commands_processed:(\d+)/.exec(await watcher.info('stats').catch(() => ''))?.[1] ?? 0,
+			);
 			if (processed - startCount > 1500) break;
 			await sleep(1);
 		}
@@ -118,7 +148,14 @@ describe('Redis going away in the middle of a batch', () => {
 			}
 		}
 		// Every item reported as recorded is there (the file was synced before Redis answered).
-		const stored = after.reduce((sum, r) => sum + Object.entries((r as { value: { events: Record<string, { count: number }> } }).value.events).filter(([n]) => /^e\d$/.test(n)).reduce((s, [, c]) => s + c.count, 0), 0);
+		const stored = after.reduce(
+			(sum, r) =>
+				sum +
+				Object.entries((r as { value: { events: Record<string, { count: number }> } }).value.events)
+					.filter(([n]) => /^e\d$/.test(n))
+					.reduce((s, [, c]) => s + c.count, 0),
+			0,
+		);
 		expect(stored).toBeGreaterThanOrEqual(ok);
 		expect(stored).toBeLessThanOrEqual(batch.length);
 
@@ -132,7 +169,12 @@ describe('Redis going away in the middle of a batch', () => {
 		const lease = acquireStore({ host: '127.0.0.1', port: server.port, keyPrefix: 'blip:' });
 		const { store } = lease;
 		const got: string[] = [];
-		const consumer = new EventLogConsumer(store, { group: 'blip', blockMs: 500, filter: compileFilter({ kind: 'event', names: ['blip'] }), handler: async ([e]) => void got.push(e.contactId) });
+		const consumer = new EventLogConsumer(store, {
+			group: 'blip',
+			blockMs: 500,
+			filter: compileFilter({ kind: 'event', names: ['blip'] }),
+			handler: async ([e]) => void got.push(e.contactId),
+		});
 		await consumer.start();
 		const until = async (what: () => boolean) => {
 			for (let i = 0; i < 600 && !what(); i++) await sleep(50);
@@ -142,7 +184,9 @@ describe('Redis going away in the middle of a batch', () => {
 			await store.events.record([{ contactId: 'before', name: 'blip' }]);
 			await until(() => got.includes('before'));
 			await server.crash();
-			const during = Promise.all(Array.from({ length: 20 }, (_, i) => store.events.record([{ contactId: `during-${i}`, name: 'blip' }])));
+			const during = Promise.all(
+				Array.from({ length: 20 }, (_, i) => store.events.record([{ contactId: `during-${i}`, name: 'blip' }])),
+			);
 			await sleep(2000);
 			await server.start();
 			const results = (await during).flat();

@@ -28,7 +28,10 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		return r.value;
 	};
 	const gradeEvents = async (id: string) =>
-		(await store.events.history(id, 100)).filter((e) => e.name === '$grade_changed').reverse().map((e) => e.properties);
+		(await store.events.history(id, 100))
+			.filter((e) => e.name === '$grade_changed')
+			.reverse()
+			.map((e) => e.properties);
 
 	it('keeps its running sums equal to a full recomputation from the stored awards (fast-check)', async () => {
 		// apply_score.lua skips re-reading the awards while none has expired since its last pass;
@@ -44,7 +47,13 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 				{ name: 'buy', event: 'buy', points: 7 },
 				{ name: 'complaint', event: 'complaint', points: -4, decay: { mode: 'expire', days: 2 } },
 				{ name: 'open', event: 'open', points: 5, decay: { mode: 'halfLife', days: 1 } },
-				{ name: 'unsubscribe', event: 'open', where: [{ property: 'bad', operator: 'equals', value: true }], points: -6, decay: { mode: 'halfLife', days: 1 } },
+				{
+					name: 'unsubscribe',
+					event: 'open',
+					where: [{ property: 'bad', operator: 'equals', value: true }],
+					points: -6,
+					decay: { mode: 'halfLife', days: 1 },
+				},
 				{ name: 'share', event: 'share', points: 4, decay: { mode: 'halfLife', days: 3 } },
 				{ name: 'vip', field: { field: 'vip', operator: 'equals', value: true }, points: 11 },
 			],
@@ -64,7 +73,12 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 				for (const s of steps) {
 					clock.advance(s.advance);
 					if (s.vip !== null) await store.contacts.upsert([{ id, fields: { vip: s.vip } }]);
-					const event = { id: `e${s.id}`, name: s.event, time: new Date(clock.ms + s.offset).toISOString(), properties: { bad: s.bad } };
+					const event = {
+						id: `e${s.id}`,
+						name: s.event,
+						time: new Date(clock.ms + s.offset).toISOString(),
+						properties: { bad: s.bad },
+					};
 					const scored = await one(model, s.event === 'none' ? { contactId: id } : { contactId: id, event });
 					const [read] = await scoring.read([id], 'sums');
 					if (!read.ok || !read.value) throw new Error('read failed');
@@ -109,29 +123,44 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 			const shard = store.keys.shardOfContact(id);
 			const [read] = await scoring.read([id], 'together');
 			if (!read.ok || !read.value) throw new Error('read failed');
-			const inGrade = await Promise.all(['cold', 'warm', 'hot'].map((g) => store.redis.sismember(store.keys.index(shard, `grade:together:${g}`), id)));
+			const inGrade = await Promise.all(
+				['cold', 'warm', 'hot'].map((g) => store.redis.sismember(store.keys.index(shard, `grade:together:${g}`), id)),
+			);
 			return {
 				...read.value,
 				contactId: undefined,
 				inGrade,
 				ceilingIndex: await store.redis.zscore(store.keys.index(shard, 'score:together'), id),
 				floorIndex: await store.redis.zscore(store.keys.index(shard, 'scoremin:together'), id),
-				events: (await store.events.history(id, 100)).filter((e) => e.name === '$grade_changed').map((e) => e.properties),
+				events: (await store.events.history(id, 100))
+					.filter((e) => e.name === '$grade_changed')
+					.map((e) => e.properties),
 			};
 		};
-		const comparable = (r: Awaited<ReturnType<typeof one>>) => ({ ...r, contactId: undefined, gradeEventId: r.gradeEventId !== undefined });
+		const comparable = (r: Awaited<ReturnType<typeof one>>) => ({
+			...r,
+			contactId: undefined,
+			gradeEventId: r.gradeEventId !== undefined,
+		});
 		await fc.assert(
 			fc.asyncProperty(fc.array(batch, { minLength: 1, maxLength: 4 }), async (batches) => {
 				const together = [await fresh(), await fresh(), await fresh()];
 				const alone = [await fresh(), await fresh(), await fresh()];
 				for (const b of batches) {
 					clock.advance(b.advance);
-					if (b.vip !== null) await store.contacts.upsert([...together, ...alone].map((id) => ({ id, fields: { vip: b.vip } })));
+					if (b.vip !== null)
+						await store.contacts.upsert([...together, ...alone].map((id) => ({ id, fields: { vip: b.vip } })));
 					const input = (ids: string[], s: (typeof b.items)[number]) =>
 						s.event === 'none'
 							? { contactId: ids[s.who] }
-							: { contactId: ids[s.who], event: { id: `e${s.id}`, name: s.event, time: new Date(clock.ms + s.offset).toISOString() } };
-					const batched = await scoring.score(model, b.items.map((s) => input(together, s)));
+							: {
+									contactId: ids[s.who],
+									event: { id: `e${s.id}`, name: s.event, time: new Date(clock.ms + s.offset).toISOString() },
+								};
+					const batched = await scoring.score(
+						model,
+						b.items.map((s) => input(together, s)),
+					);
 					for (const [k, s] of b.items.entries()) {
 						const r = batched[k];
 						if (!r.ok) throw r.error;
@@ -146,8 +175,18 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 
 	const basic: ScoreModel = {
 		rules: [
-			{ name: 'pricing', event: 'page_viewed', where: [{ property: 'path', operator: 'equals', value: '/pricing' }], points: 10 },
-			{ name: 'careers', event: 'page_viewed', where: [{ property: 'path', operator: 'startsWith', value: '/careers' }], points: -15 },
+			{
+				name: 'pricing',
+				event: 'page_viewed',
+				where: [{ property: 'path', operator: 'equals', value: '/pricing' }],
+				points: 10,
+			},
+			{
+				name: 'careers',
+				event: 'page_viewed',
+				where: [{ property: 'path', operator: 'startsWith', value: '/careers' }],
+				points: -15,
+			},
 			{ name: 'signup', event: 'signed_up', points: 25, frequency: 'oncePerContact' },
 			{ name: 'login', event: 'logged_in', points: 2, frequency: 'oncePerDay' },
 		],
@@ -155,11 +194,27 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 
 	it('adds points for matching events only, with property conditions and negative points', async () => {
 		const id = await fresh();
-		const a = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e1', properties: { path: '/pricing' } } });
-		expect(a).toMatchObject({ score: 10, grade: 'cold', previousGrade: 'cold', changed: false, matchedRules: ['pricing'], awarded: [{ rule: 'pricing', points: 10 }] });
-		const b = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e2', properties: { path: '/careers/dev' } } });
+		const a = await one(basic, {
+			contactId: id,
+			event: { name: 'page_viewed', id: 'e1', properties: { path: '/pricing' } },
+		});
+		expect(a).toMatchObject({
+			score: 10,
+			grade: 'cold',
+			previousGrade: 'cold',
+			changed: false,
+			matchedRules: ['pricing'],
+			awarded: [{ rule: 'pricing', points: 10 }],
+		});
+		const b = await one(basic, {
+			contactId: id,
+			event: { name: 'page_viewed', id: 'e2', properties: { path: '/careers/dev' } },
+		});
 		expect(b).toMatchObject({ score: -5, matchedRules: ['careers'] });
-		const c = await one(basic, { contactId: id, event: { name: 'page_viewed', id: 'e3', properties: { path: '/blog' } } });
+		const c = await one(basic, {
+			contactId: id,
+			event: { name: 'page_viewed', id: 'e3', properties: { path: '/blog' } },
+		});
 		expect(c).toMatchObject({ score: -5, matchedRules: [], awarded: [], duplicate: false });
 	});
 
@@ -171,7 +226,10 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		expect(again).toMatchObject({ score: 10, duplicate: true, awarded: [] });
 		// The same event twice in one batch counts once as well.
 		const id2 = await fresh();
-		const results = await scoring.score(basic, [{ contactId: id2, event }, { contactId: id2, event }]);
+		const results = await scoring.score(basic, [
+			{ contactId: id2, event },
+			{ contactId: id2, event },
+		]);
 		expect(results.map((r) => r.ok && r.value.score)).toEqual([10, 10]);
 	});
 
@@ -182,11 +240,16 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		const day = Date.UTC(2026, 0, 15);
 		await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l1', time: day + 1000 } });
 		await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l2', time: day + DAY - 1 } });
-		expect((await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l3', time: day + DAY } })).score).toBe(29);
+		expect((await one(basic, { contactId: id, event: { name: 'logged_in', id: 'l3', time: day + DAY } })).score).toBe(
+			29,
+		);
 	});
 
 	it('expires points at exactly N days after the award, without any job', async () => {
-		const model: ScoreModel = { rules: [{ name: 'visit', event: 'visit', points: 7 }], decay: { mode: 'expire', days: 30 } };
+		const model: ScoreModel = {
+			rules: [{ name: 'visit', event: 'visit', points: 7 }],
+			decay: { mode: 'expire', days: 30 },
+		};
 		const id = await fresh();
 		const t0 = clock.ms;
 		await one(model, { contactId: id, event: { name: 'visit', id: 'v1' } });
@@ -226,7 +289,11 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 	it('gives field-rule points once while the condition holds and withdraws them after', async () => {
 		const model: ScoreModel = {
 			rules: [
-				{ name: 'director', field: { field: 'jobTitle', operator: 'contains', value: 'director', ignoreCase: true }, points: 15 },
+				{
+					name: 'director',
+					field: { field: 'jobTitle', operator: 'contains', value: 'director', ignoreCase: true },
+					points: 15,
+				},
 				{ name: 'big company', field: { field: 'employees', operator: 'gte', value: 100 }, points: 10 },
 				{ name: 'customer', field: { field: 'lifecycleStage', operator: 'equals', value: 'customer' }, points: -100 },
 			],
@@ -240,7 +307,12 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		await store.contacts.upsert([{ id, fields: { jobTitle: 'Engineer' }, lifecycleStage: 'customer' }]);
 		const c = await one(model, { contactId: id });
 		expect(c.score).toBe(-90);
-		expect(c.awarded).toEqual(expect.arrayContaining([{ rule: 'director', points: -15 }, { rule: 'customer', points: -100 }]));
+		expect(c.awarded).toEqual(
+			expect.arrayContaining([
+				{ rule: 'director', points: -15 },
+				{ rule: 'customer', points: -100 },
+			]),
+		);
 	});
 
 	it('records $grade_changed on every crossing, up and down, and again after falling back', async () => {
@@ -250,13 +322,23 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		};
 		const id = await fresh();
 		const t0 = clock.ms;
-		expect(await one(model, { contactId: id, event: { name: 'pricing', id: 'p1' } })).toMatchObject({ score: 30, grade: 'warm', previousGrade: 'cold', changed: true });
+		expect(await one(model, { contactId: id, event: { name: 'pricing', id: 'p1' } })).toMatchObject({
+			score: 30,
+			grade: 'warm',
+			previousGrade: 'cold',
+			changed: true,
+		});
 		const hot = await one(model, { contactId: id, event: { name: 'pricing', id: 'p2' } });
 		expect(hot).toMatchObject({ score: 60, grade: 'hot', previousGrade: 'warm', changed: true });
 		expect(hot.gradeEventId).toMatch(/^\d+-\d+$/);
 		expect((await one(model, { contactId: id, event: { name: 'pricing', id: 'p2' } })).changed).toBe(false);
 		clock.ms = t0 + 7 * DAY;
-		expect(await one(model, { contactId: id })).toMatchObject({ score: 0, grade: 'cold', previousGrade: 'hot', changed: true });
+		expect(await one(model, { contactId: id })).toMatchObject({
+			score: 0,
+			grade: 'cold',
+			previousGrade: 'hot',
+			changed: true,
+		});
 		await one(model, { contactId: id, event: { name: 'pricing', id: 'p3' } });
 		const again = await one(model, { contactId: id, event: { name: 'pricing', id: 'p4' } });
 		expect(again).toMatchObject({ grade: 'hot', changed: true });
@@ -292,8 +374,14 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 
 	it('keeps separate models apart', async () => {
 		const id = await fresh();
-		await one({ name: 'fit', rules: [{ name: 'a', event: 'x', points: 3 }] }, { contactId: id, event: { name: 'x', id: '1' } });
-		await one({ name: 'intent', rules: [{ name: 'a', event: 'x', points: 9 }] }, { contactId: id, event: { name: 'x', id: '1' } });
+		await one(
+			{ name: 'fit', rules: [{ name: 'a', event: 'x', points: 3 }] },
+			{ contactId: id, event: { name: 'x', id: '1' } },
+		);
+		await one(
+			{ name: 'intent', rules: [{ name: 'a', event: 'x', points: 9 }] },
+			{ contactId: id, event: { name: 'x', id: '1' } },
+		);
 		const [fit] = await scoring.read([id], 'fit');
 		const [intent] = await scoring.read([id], 'intent');
 		expect([fit.ok && fit.value?.score, intent.ok && intent.value?.score]).toEqual([3, 9]);
@@ -302,7 +390,10 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 	it('folds the oldest non-decaying awards past the cap without changing the score', async () => {
 		const model: ScoreModel = { rules: [{ name: 'v', event: 'v', points: 1 }], maxAwards: 10 };
 		const id = await fresh();
-		const results = await scoring.score(model, Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'v', id: `v${i}` } })));
+		const results = await scoring.score(
+			model,
+			Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'v', id: `v${i}` } })),
+		);
 		expect(results.every((r) => r.ok)).toBe(true);
 		expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 25 } });
 		expect(await store.redis.zcard(`${store.keys.contact(id)}:sp:default`)).toBe(10);
@@ -312,8 +403,14 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		// A contact's items share one script call up to five chunks (1,000 items); past that the
 		// next call reads the state the previous one wrote.
 		const id = await fresh();
-		const model: ScoreModel = { rules: [{ name: 'v', event: 'v', points: 1 }], grades: [{ name: 'cold' }, { name: 'hot', min: 1050 }] };
-		const results = await scoring.score(model, Array.from({ length: 1100 }, (_, i) => ({ contactId: id, event: { name: 'v', id: `big${i}` } })));
+		const model: ScoreModel = {
+			rules: [{ name: 'v', event: 'v', points: 1 }],
+			grades: [{ name: 'cold' }, { name: 'hot', min: 1050 }],
+		};
+		const results = await scoring.score(
+			model,
+			Array.from({ length: 1100 }, (_, i) => ({ contactId: id, event: { name: 'v', id: `big${i}` } })),
+		);
 		expect(results.map((r) => r.ok && r.value.score)).toEqual(Array.from({ length: 1100 }, (_, i) => i + 1));
 		expect(results.filter((r) => r.ok && r.value.changed).map((r) => r.ok && r.value.score)).toEqual([1050]);
 		expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 1100, grade: 'hot' } });
@@ -324,9 +421,17 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		const clients = Array.from({ length: 8 }, () => createClient(ctx.config));
 		try {
 			const stores = clients.map((c) => new ContactStore(c, ctx.config.keyPrefix, { now: clock.now }));
-			const model: ScoreModel = { rules: [{ name: 'hit', event: 'hit', points: 3 }], grades: [{ name: 'cold' }, { name: 'hot', min: 100 }] };
+			const model: ScoreModel = {
+				rules: [{ name: 'hit', event: 'hit', points: 3 }],
+				grades: [{ name: 'cold' }, { name: 'hot', min: 100 }],
+			};
 			const runs = await Promise.all(
-				stores.map((s, w) => new Scoring(s).score(model, Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'hit', id: `w${w}-${i}` } })))),
+				stores.map((s, w) =>
+					new Scoring(s).score(
+						model,
+						Array.from({ length: 25 }, (_, i) => ({ contactId: id, event: { name: 'hit', id: `w${w}-${i}` } })),
+					),
+				),
 			);
 			expect(runs.flat().every((r) => r.ok)).toBe(true);
 			expect((await scoring.read([id]))[0]).toMatchObject({ value: { score: 600 } });
@@ -342,7 +447,10 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		const ids = await Promise.all(Array.from({ length: 200 }, () => fresh()));
 		const calls = (n: number, run: string) =>
 			scriptCalls(async () => {
-				const results = await scoring.score(basic, ids.slice(0, n).map((contactId) => ({ contactId, event: { name: 'signed_up', id: run } })));
+				const results = await scoring.score(
+					basic,
+					ids.slice(0, n).map((contactId) => ({ contactId, event: { name: 'signed_up', id: run } })),
+				);
 				expect(results.every((r) => r.ok)).toBe(true);
 			});
 		const shards = (n: number) => new Set(ids.slice(0, n).map(shardOf)).size;
@@ -357,17 +465,40 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 	it('computes the same decayed score in the scoring script and in TypeScript (property-based)', async () => {
 		const decay = fc.oneof(
 			fc.constant(undefined),
-			fc.record({ mode: fc.constantFrom('expire' as const, 'halfLife' as const), days: fc.integer({ min: 1, max: 30 }) }),
+			fc.record({
+				mode: fc.constantFrom('expire' as const, 'halfLife' as const),
+				days: fc.integer({ min: 1, max: 30 }),
+			}),
 		);
 		await fc.assert(
 			fc.asyncProperty(
-				fc.array(fc.record({ points: fc.integer({ min: -50, max: 50 }), decay, ageDays: fc.double({ min: 0, max: 60, noNaN: true }) }), { minLength: 1, maxLength: 8 }),
+				fc.array(
+					fc.record({
+						points: fc.integer({ min: -50, max: 50 }),
+						decay,
+						ageDays: fc.double({ min: 0, max: 60, noNaN: true }),
+					}),
+					{ minLength: 1, maxLength: 8 },
+				),
 				fc.double({ min: 0, max: 40, noNaN: true }),
 				async (awards, laterDays) => {
 					const id = await fresh();
 					const t0 = clock.ms;
-					const model: ScoreModel = { rules: awards.map((a, i) => ({ name: `r${i}`, event: `e${i}`, points: a.points, decay: a.decay ?? { mode: 'none' } })) };
-					const results = await scoring.score(model, awards.map((a, i) => ({ contactId: id, event: { name: `e${i}`, id: 'x', time: Math.round(t0 - a.ageDays * DAY) } })));
+					const model: ScoreModel = {
+						rules: awards.map((a, i) => ({
+							name: `r${i}`,
+							event: `e${i}`,
+							points: a.points,
+							decay: a.decay ?? { mode: 'none' },
+						})),
+					};
+					const results = await scoring.score(
+						model,
+						awards.map((a, i) => ({
+							contactId: id,
+							event: { name: `e${i}`, id: 'x', time: Math.round(t0 - a.ageDays * DAY) },
+						})),
+					);
 					const last = results[results.length - 1];
 					if (!last.ok) throw last.error;
 					const [now] = await scoring.read([id]);
@@ -395,24 +526,65 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		await store.contacts.erase([id]);
 		const shard = store.keys.shardOfContact(id);
 		expect(await store.redis.zscore(store.keys.index(shard, 'score:default'), id)).toBeNull();
-		expect(await store.redis.exists(`${store.keys.contact(id)}:sp:default`, `${store.keys.contact(id)}:sv:default`)).toBe(0);
+		expect(
+			await store.redis.exists(`${store.keys.contact(id)}:sp:default`, `${store.keys.contact(id)}:sv:default`),
+		).toBe(0);
 	});
 
 	it.each([
-		['unknown field operator', { rules: [{ name: 'r', field: { field: 'x', operator: 'resembles', value: 1 }, points: 1 }] }, 'rules[0].field.operator'],
-		['unknown property operator', { rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'nope' }], points: 1 }] }, 'rules[0].where[0].operator'],
-		['bad regex in a property condition', { rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'regex', value: '(' }], points: 1 }] }, 'rules[0].where[0].value'],
+		[
+			'unknown field operator',
+			{ rules: [{ name: 'r', field: { field: 'x', operator: 'resembles', value: 1 }, points: 1 }] },
+			'rules[0].field.operator',
+		],
+		[
+			'unknown property operator',
+			{ rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'nope' }], points: 1 }] },
+			'rules[0].where[0].operator',
+		],
+		[
+			'bad regex in a property condition',
+			{ rules: [{ name: 'r', event: 'e', where: [{ property: 'p', operator: 'regex', value: '(' }], points: 1 }] },
+			'rules[0].where[0].value',
+		],
 		['points that are not a number', { rules: [{ name: 'r', event: 'e', points: 'ten' }] }, 'rules[0].points'],
-		['rule with both event and field', { rules: [{ name: 'r', event: 'e', field: { field: 'x', operator: 'exists' }, points: 1 }] }, 'rules[0]'],
-		['duplicate rule names', { rules: [{ name: 'r', event: 'e', points: 1 }, { name: 'r', event: 'f', points: 1 }] }, 'rules[1].name'],
+		[
+			'rule with both event and field',
+			{ rules: [{ name: 'r', event: 'e', field: { field: 'x', operator: 'exists' }, points: 1 }] },
+			'rules[0]',
+		],
+		[
+			'duplicate rule names',
+			{
+				rules: [
+					{ name: 'r', event: 'e', points: 1 },
+					{ name: 'r', event: 'f', points: 1 },
+				],
+			},
+			'rules[1].name',
+		],
 		['unknown frequency', { rules: [{ name: 'r', event: 'e', points: 1, frequency: 'hourly' }] }, 'rules[0].frequency'],
-		['zero decay days', { rules: [{ name: 'r', event: 'e', points: 1, decay: { mode: 'expire', days: 0 } }] }, 'rules[0].decay.days'],
-		['equal grade thresholds', { rules: [], grades: [{ name: 'a' }, { name: 'b', min: 5 }, { name: 'c', min: 5 }] }, 'grades'],
+		[
+			'zero decay days',
+			{ rules: [{ name: 'r', event: 'e', points: 1, decay: { mode: 'expire', days: 0 } }] },
+			'rules[0].decay.days',
+		],
+		[
+			'equal grade thresholds',
+			{ rules: [], grades: [{ name: 'a' }, { name: 'b', min: 5 }, { name: 'c', min: 5 }] },
+			'grades',
+		],
 		['bad model name', { name: 'a b', rules: [] }, 'model'],
-		['gt against text', { rules: [{ name: 'r', field: { field: 'x', operator: 'gt', value: 'lots' }, points: 1 }] }, 'rules[0].field.value'],
+		[
+			'gt against text',
+			{ rules: [{ name: 'r', field: { field: 'x', operator: 'gt', value: 'lots' }, points: 1 }] },
+			'rules[0].field.value',
+		],
 	])('rejects a model with %s naming the field', async (_label, model, field) => {
 		const id = await fresh();
-		const [r] = await scoring.score(model as ScoreModel, [{ contactId: id }]).catch((error) => [{ ok: false as const, error }]);
+		const [r] = await scoring
+			.score(model as ScoreModel, [{ contactId: id }])
+			.catch((error) => [{ ok: false as const, error }]);
 		expect(r.ok).toBe(false);
 		const error = (r as { error: ValidationError }).error;
 		expect(error).toBeInstanceOf(ValidationError);

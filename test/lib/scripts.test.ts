@@ -62,7 +62,12 @@ describe('script registry', () => {
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
 		expect(scripts.recordEvent).toMatchObject({ numberOfKeys: 2, batch: false });
 		expect(scripts.claimEmail).toMatchObject({ numberOfKeys: 1, batch: false });
-		expect(all.filter((s) => s.batch).map((s) => s.name).sort()).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier']);
+		expect(
+			all
+				.filter((s) => s.batch)
+				.map((s) => s.name)
+				.sort(),
+		).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier']);
 	});
 
 	describe.each(topologies)('on a %s client from createClient', (topology) => {
@@ -72,7 +77,12 @@ describe('script registry', () => {
 		it('has every script defined, and the batch scripts left out of auto-pipelining', async () => {
 			const commands = client as unknown as Record<string, unknown>;
 			for (const script of all) expect([script.name, typeof commands[script.name]]).toEqual([script.name, 'function']);
-			expect([...client.options.autoPipeliningIgnoredCommands!].sort()).toEqual(all.filter((s) => s.batch).map((s) => s.name).sort());
+			expect([...client.options.autoPipeliningIgnoredCommands!].sort()).toEqual(
+				all
+					.filter((s) => s.batch)
+					.map((s) => s.name)
+					.sort(),
+			);
 		});
 	});
 
@@ -90,14 +100,22 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 	const generated = Object.keys(GENERATED_HELPERS).map((name) => `${name}.lua`);
 	const luaFiles = (dir: string): string[] =>
 		readdirSync(dir, { withFileTypes: true }).flatMap((d) =>
-			d.isDirectory() ? luaFiles(join(dir, d.name)) : d.name.endsWith('.lua') && !generated.includes(d.name) ? [join(dir, d.name)] : [],
+			d.isDirectory()
+				? luaFiles(join(dir, d.name))
+				: d.name.endsWith('.lua') && !generated.includes(d.name)
+					? [join(dir, d.name)]
+					: [],
 		);
 	/** Every `file:line text` of a hand-written Lua file whose code (comments left out) matches `pattern`. */
 	const spelled = (pattern: RegExp, keep: (m: RegExpMatchArray) => boolean = () => true) =>
 		luaFiles(LIB).flatMap((file) =>
 			readFileSync(file, 'utf8')
 				.split('\n')
-				.flatMap((line, i) => [...line.replace(/--.*$/, '').matchAll(pattern)].filter(keep).map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`)),
+				.flatMap((line, i) =>
+					[...line.replace(/--.*$/, '').matchAll(pattern)]
+						.filter(keep)
+						.map((m) => `${file.slice(ROOT.length + 1)}:${i + 1} ${m[0]}`),
+				),
 		);
 
 	it('has no contact key suffix spelled in a Lua file: scripts take them from lib/keys.ts through the helper "contact_keys"', () => {
@@ -117,16 +135,27 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 	it('reach Lua as the TypeScript tables have them', async () => {
 		const client = createClient(storeConfig('standalone'));
 		try {
-			for (const [name, make] of Object.entries(GENERATED_HELPERS) as Array<[string, () => { tables: Record<string, Record<string, unknown>> }]>) {
+			for (const [name, make] of Object.entries(GENERATED_HELPERS) as Array<
+				[string, () => { tables: Record<string, Record<string, unknown>> }]
+			>) {
 				const { tables } = make();
-				const lua = readFileSync(join(LIB, 'redis', 'lua', `${name}.lua`), 'utf8') + `\nreturn cjson.encode({ ${Object.keys(tables).map((t) => `${t} = ${t}`).join(', ')} })`;
+				const lua =
+					readFileSync(join(LIB, 'redis', 'lua', `${name}.lua`), 'utf8') +
+					`\nreturn cjson.encode({ ${Object.keys(tables)
+						.map((t) => `${t} = ${t}`)
+						.join(', ')} })`;
 				expect(JSON.parse((await client.eval(lua, 0)) as string)).toEqual(tables);
 			}
 			const { tables } = GENERATED_HELPERS.contact_keys();
-			expect(tables.SUFFIX).toEqual(Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])));
+			expect(tables.SUFFIX).toEqual(
+				Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])),
+			);
 			expect(Object.keys(tables.CORE_TIME_FIELDS)).toEqual([...CORE_TIME_FIELDS]);
 			expect(Object.keys(GENERATED_HELPERS.operators().tables.OP)).toEqual(FIELD_RULE_OPERATORS);
-			expect(GENERATED_HELPERS.decay().tables).toEqual({ DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT } });
+			expect(GENERATED_HELPERS.decay().tables).toEqual({
+				DECAY_MODE: DECAY_MODE_CODES,
+				DECAY: { halfLivesKept: HALF_LIVES_KEPT },
+			});
 		} finally {
 			await client.quit();
 		}
@@ -145,20 +174,35 @@ describe('a Lua error', () => {
 
 	it("names the script's file and line", async () => {
 		const text = await message(scripts.recordEvent, [base, shard], ['not json']);
-		expect(text).toContain(`lib/events/lua/record_event.lua:${lineOf('lib/events/lua/record_event.lua', 'cjson.decode(ARGV[1])')}:`);
+		expect(text).toContain(
+			`lib/events/lua/record_event.lua:${lineOf('lib/events/lua/record_event.lua', 'cjson.decode(ARGV[1])')}:`,
+		);
 		expect(text).not.toContain('user_script');
 	});
 
 	it('in a helper names the helper file and line', async () => {
 		const text = await message(scripts.setTier, [shard], [JSON.stringify({ tiers: [] }), 'not a number']);
-		expect(text).toContain(`lib/redis/lua/batch.lua:${lineOf('lib/redis/lua/batch.lua', 'for i = 1, tonumber(ARGV[2]) do')}:`);
+		expect(text).toContain(
+			`lib/redis/lua/batch.lua:${lineOf('lib/redis/lua/batch.lua', 'for i = 1, tonumber(ARGV[2]) do')}:`,
+		);
 	});
 
 	it("of one item of a batch names the line in that item's error", async () => {
 		await store.contacts.upsert([{ id: 'lua-error' }]);
 		// An event name that is not a string fails the item where set_tier.lua reads its time.
-		const shared = { now: 0, tiers: [{ names: ['A', 'B'], bounds: [1], events: [{}] }], source: 'test', limits: store.limits };
-		const [result] = await store.runBatch({ script: scripts.setTier, items: ['lua-error'], contactOf: (id) => id, argsOf: (id) => [id, 1, '[]'], shared: JSON.stringify(shared) });
+		const shared = {
+			now: 0,
+			tiers: [{ names: ['A', 'B'], bounds: [1], events: [{}] }],
+			source: 'test',
+			limits: store.limits,
+		};
+		const [result] = await store.runBatch({
+			script: scripts.setTier,
+			items: ['lua-error'],
+			contactOf: (id) => id,
+			argsOf: (id) => [id, 1, '[]'],
+			shared: JSON.stringify(shared),
+		});
 		expect(result.ok).toBe(false);
 		const line = lineOf('lib/engagement/lua/set_tier.lua', "'last:' .. name");
 		expect(!result.ok && result.error.message).toContain(`lib/engagement/lua/set_tier.lua:${line}:`);
@@ -173,11 +217,18 @@ describe('scripts/build-lua.js', () => {
 		mkdirSync(join(lib, 'demo', 'lua'), { recursive: true });
 	});
 	afterEach(() => rmSync(lib, { recursive: true, force: true }));
-	const write = (lines: string[]) => writeFileSync(join(lib, 'demo', 'lua', 'demo_script.lua'), lines.join('\n') + '\n');
+	const write = (lines: string[]) =>
+		writeFileSync(join(lib, 'demo', 'lua', 'demo_script.lua'), lines.join('\n') + '\n');
 	const header = ['-- A demo.', '-- KEYS[1] contact base', '-- ARGV[1] key'];
 
 	it('assembles a script with its includes once each, its key count and a line map', () => {
-		write([...header, '--- @include "register"', '--- @include "contact"', "reg_key(KEYS[1], ARGV[1])", "return ensure_contact(KEYS[1], 'x', 'id', 0)"]);
+		write([
+			...header,
+			'--- @include "register"',
+			'--- @include "contact"',
+			'reg_key(KEYS[1], ARGV[1])',
+			"return ensure_contact(KEYS[1], 'x', 'id', 0)",
+		]);
 		const [script] = assembleAll(lib);
 		expect(script).toMatchObject({ id: 'demoScript', name: 'ma_demo_script', numberOfKeys: 1, batch: false });
 		expect(script.lua.match(/local function reg_key\(/g)).toHaveLength(1);
@@ -196,8 +247,12 @@ describe('scripts/build-lua.js', () => {
 		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but uses none of its names/);
 	});
 
-	it("fails a script that names a key a generated table lacks (OP, SUFFIX, DECAY_MODE...)", () => {
-		write([...header, '--- @include "operators"', "return KEYS[1] == OP.equals or KEYS[1] == OP['in'] or KEYS[1] == OP.equalz"]);
+	it('fails a script that names a key a generated table lacks (OP, SUFFIX, DECAY_MODE...)', () => {
+		write([
+			...header,
+			'--- @include "operators"',
+			"return KEYS[1] == OP.equals or KEYS[1] == OP['in'] or KEYS[1] == OP.equalz",
+		]);
 		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses OP\.equalz, which OP does not have/);
 		write([...header, '--- @include "operators"', "return KEYS[1] == OP['inn']"]);
 		expect(() => assembleAll(lib)).toThrow(/uses OP\.inn/);

@@ -35,7 +35,9 @@ describe('segment index ranges against testing every contact, at the boundaries 
 			clock.ms = start;
 			expect((await store.contacts.upsert([{ id: active }])).every((r) => r.ok)).toBe(true);
 			clock.ms = now;
-			expect((await store.events.record([{ contactId: active, name: 'visit', time: at }])).every((r) => r.ok)).toBe(true);
+			expect((await store.events.record([{ contactId: active, name: 'visit', time: at }])).every((r) => r.ok)).toBe(
+				true,
+			);
 		}
 		clock.ms = now;
 	});
@@ -64,7 +66,9 @@ describe('segment index ranges against testing every contact, at the boundaries 
 				listed.push(...page.contacts.map((c) => c.contactId));
 			}
 			expect(plan).toContain(`${index} range`);
-			const tested = (await segments.evaluate(condition, ids)).flatMap((r) => (r.ok && r.value.matched ? [r.value.contactId] : []));
+			const tested = (await segments.evaluate(condition, ids)).flatMap((r) =>
+				r.ok && r.value.matched ? [r.value.contactId] : [],
+			);
 			const ofKind = (list: string[]) => list.filter((id) => id.startsWith(kind)).sort();
 			expect(ofKind(listed)).toEqual(ofKind(tested));
 			// The boundary contacts are there to be told apart: the condition takes some, not all.

@@ -57,7 +57,14 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 				email: 'bob@example.com',
 				timezone: 'America/Los_Angeles',
 				lifecycleStage: 'lead',
-				fields: { firstName: 'Bob', nps: 6, vip: false, birthday: { value: '1985-01-16', type: 'date' }, plan: 'free', lastOrder: { value: new Date(T0 - 30 * DAY - 1).toISOString(), type: 'date' } },
+				fields: {
+					firstName: 'Bob',
+					nps: 6,
+					vip: false,
+					birthday: { value: '1985-01-16', type: 'date' },
+					plan: 'free',
+					lastOrder: { value: new Date(T0 - 30 * DAY - 1).toISOString(), type: 'date' },
+				},
 				addTags: ['Inactive'],
 				subscription: { status: 'unsubscribed', source: 'link' },
 			},
@@ -68,40 +75,108 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	it.each<[string, SegmentCondition, boolean[]]>([
 		['equals number', { type: 'field', field: 'nps', operator: 'equals', value: 7 }, [true, false, false]],
 		['equals numeric text', { type: 'field', field: 'nps', operator: 'equals', value: '6' }, [false, true, false]],
-		['equals text is case-sensitive', { type: 'field', field: 'firstName', operator: 'equals', value: 'ada' }, [false, false, false]],
-		['equals text ignoring case', { type: 'field', field: 'firstName', operator: 'equals', value: 'ada', ignoreCase: true }, [true, false, false]],
+		[
+			'equals text is case-sensitive',
+			{ type: 'field', field: 'firstName', operator: 'equals', value: 'ada' },
+			[false, false, false],
+		],
+		[
+			'equals text ignoring case',
+			{ type: 'field', field: 'firstName', operator: 'equals', value: 'ada', ignoreCase: true },
+			[true, false, false],
+		],
 		['equals boolean', { type: 'field', field: 'vip', operator: 'equals', value: true }, [true, false, false]],
-		['equals date-only against a stored date', { type: 'field', field: 'birthday', operator: 'equals', value: '1990-01-16' }, [true, false, false]],
-		['notEquals (missing counts as not equal)', { type: 'field', field: 'nps', operator: 'notEquals', value: 7 }, [false, true, true]],
-		['contains', { type: 'field', field: 'plan', operator: 'contains', value: 'pro', ignoreCase: true }, [true, false, true]],
+		[
+			'equals date-only against a stored date',
+			{ type: 'field', field: 'birthday', operator: 'equals', value: '1990-01-16' },
+			[true, false, false],
+		],
+		[
+			'notEquals (missing counts as not equal)',
+			{ type: 'field', field: 'nps', operator: 'notEquals', value: 7 },
+			[false, true, true],
+		],
+		[
+			'contains',
+			{ type: 'field', field: 'plan', operator: 'contains', value: 'pro', ignoreCase: true },
+			[true, false, true],
+		],
 		['notContains', { type: 'field', field: 'plan', operator: 'notContains', value: 'Pro' }, [false, true, true]],
 		['startsWith', { type: 'field', field: 'plan', operator: 'startsWith', value: 'Pro' }, [true, false, false]],
 		['endsWith', { type: 'field', field: 'plan', operator: 'endsWith', value: 'monthly' }, [false, false, true]],
 		['gt at the boundary', { type: 'field', field: 'nps', operator: 'gt', value: 6 }, [true, false, false]],
-		['gte at the boundary (NPS >= 7)', { type: 'field', field: 'nps', operator: 'gte', value: 7 }, [true, false, false]],
+		[
+			'gte at the boundary (NPS >= 7)',
+			{ type: 'field', field: 'nps', operator: 'gte', value: 7 },
+			[true, false, false],
+		],
 		['lt (NPS < 7)', { type: 'field', field: 'nps', operator: 'lt', value: 7 }, [false, true, false]],
 		['lte at the boundary', { type: 'field', field: 'nps', operator: 'lte', value: 6 }, [false, true, false]],
-		['between is inclusive', { type: 'field', field: 'nps', operator: 'between', value: 6, value2: 7 }, [true, true, false]],
-		['between dates', { type: 'field', field: 'renewal', operator: 'between', value: '2026-01-20', value2: '2026-02-01' }, [true, false, false]],
+		[
+			'between is inclusive',
+			{ type: 'field', field: 'nps', operator: 'between', value: 6, value2: 7 },
+			[true, true, false],
+		],
+		[
+			'between dates',
+			{ type: 'field', field: 'renewal', operator: 'between', value: '2026-01-20', value2: '2026-02-01' },
+			[true, false, false],
+		],
 		['exists', { type: 'field', field: 'nps', operator: 'exists' }, [true, true, false]],
 		['notExists', { type: 'field', field: 'nps', operator: 'notExists' }, [false, false, true]],
 		['in list', { type: 'field', field: 'language', operator: 'in', value: 'fr, de' }, [true, false, false]],
-		['notIn list', { type: 'field', field: 'plan', operator: 'notIn', value: ['free', 'pro monthly'] }, [true, false, false]],
+		[
+			'notIn list',
+			{ type: 'field', field: 'plan', operator: 'notIn', value: ['free', 'pro monthly'] },
+			[true, false, false],
+		],
 		['regex', { type: 'field', field: 'plan', operator: 'regex', value: '/^pro\\s/i' }, [true, false, true]],
-		['before is strict at the instant', { type: 'field', field: 'renewal', operator: 'before', value: '2026-01-20T00:00:00Z' }, [false, false, false]],
-		['after', { type: 'field', field: 'renewal', operator: 'after', value: '2026-01-19T23:59:59.999Z' }, [true, false, false]],
-		['within the last 30 days includes exactly 30 days ago', { type: 'field', field: 'lastOrder', operator: 'withinLastDays', days: 30 }, [true, false, false]],
-		['not within the last 30 days', { type: 'field', field: 'lastOrder', operator: 'notWithinLastDays', days: 30 }, [false, true, false]],
+		[
+			'before is strict at the instant',
+			{ type: 'field', field: 'renewal', operator: 'before', value: '2026-01-20T00:00:00Z' },
+			[false, false, false],
+		],
+		[
+			'after',
+			{ type: 'field', field: 'renewal', operator: 'after', value: '2026-01-19T23:59:59.999Z' },
+			[true, false, false],
+		],
+		[
+			'within the last 30 days includes exactly 30 days ago',
+			{ type: 'field', field: 'lastOrder', operator: 'withinLastDays', days: 30 },
+			[true, false, false],
+		],
+		[
+			'not within the last 30 days',
+			{ type: 'field', field: 'lastOrder', operator: 'notWithinLastDays', days: 30 },
+			[false, true, false],
+		],
 		// 2026-01-15T12:00Z is Jan 15 21:00 in Tokyo and 04:00 in Los Angeles: neither is Jan 16 yet.
-		['anniversary today in the contact zone', { type: 'field', field: 'birthday', operator: 'anniversaryToday' }, [false, false, false]],
-		['core attribute: e-mail', { type: 'field', field: 'email', operator: 'endsWith', value: '@example.com' }, [true, true, false]],
-		['core time: createdAt within the last day', { type: 'field', field: 'createdAt', operator: 'withinLastDays', days: 1 }, [true, true, true]],
+		[
+			'anniversary today in the contact zone',
+			{ type: 'field', field: 'birthday', operator: 'anniversaryToday' },
+			[false, false, false],
+		],
+		[
+			'core attribute: e-mail',
+			{ type: 'field', field: 'email', operator: 'endsWith', value: '@example.com' },
+			[true, true, false],
+		],
+		[
+			'core time: createdAt within the last day',
+			{ type: 'field', field: 'createdAt', operator: 'withinLastDays', days: 1 },
+			[true, true, true],
+		],
 		['tags hasAny', { type: 'tags', operator: 'hasAny', tags: 'newsletter, Inactive' }, [true, true, false]],
 		['tags hasAll', { type: 'tags', operator: 'hasAll', tags: ['newsletter', 'books'] }, [true, false, false]],
 		['tags hasNone', { type: 'tags', operator: 'hasNone', tags: ['newsletter'] }, [false, true, true]],
 		['tier is', { type: 'tier', operator: 'is', value: 'Engaged' }, [true, false, false]],
 		['tier isNot', { type: 'tier', operator: 'isNot', value: 'Inactive' }, [true, false, true]],
-		['custom tier names', { type: 'tier', operator: 'in', value: 'books', tiers: ['books', 'Engaged'] }, [true, false, false]],
+		[
+			'custom tier names',
+			{ type: 'tier', operator: 'in', value: 'books', tiers: ['books', 'Engaged'] },
+			[true, false, false],
+		],
 		['lifecycle stage', { type: 'lifecycleStage', operator: 'in', value: ['lead', 'mql'] }, [false, true, false]],
 		['subscription status', { type: 'subscription', operator: 'is', value: 'subscribed' }, [true, false, false]],
 		['subscription isNot', { type: 'subscription', operator: 'isNot', value: 'subscribed' }, [false, true, true]],
@@ -109,7 +184,7 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(await matches(condition, ['ada', 'bob', 'cy'])).toEqual(expected);
 	});
 
-	it('anniversary today follows each contact\'s own zone', async () => {
+	it("anniversary today follows each contact's own zone", async () => {
 		// 2026-01-15T15:00Z: already Jan 16 in Tokyo (00:00), still Jan 15 in Los Angeles.
 		clock.ms = Date.UTC(2026, 0, 15, 15, 0, 0);
 		const condition: SegmentCondition = { type: 'field', field: 'birthday', operator: 'anniversaryToday' };
@@ -128,7 +203,13 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 			{ contactId: 'ev1', name: 'page_viewed', time: T0 - 3 * DAY },
 			{ contactId: 'ev1', name: 'page_viewed', time: T0 - 7 * DAY - 1 },
 		]);
-		const atLeast = (count: number, days?: number): SegmentCondition => ({ type: 'event', operator: 'didAtLeast', event: 'page_viewed', count, days });
+		const atLeast = (count: number, days?: number): SegmentCondition => ({
+			type: 'event',
+			operator: 'didAtLeast',
+			event: 'page_viewed',
+			count,
+			days,
+		});
 		expect(await matches(atLeast(2, 7), ['ev1'])).toEqual([true]);
 		expect(await matches(atLeast(3, 7), ['ev1'])).toEqual([false]);
 		expect(await matches(atLeast(3), ['ev1'])).toEqual([true]);
@@ -137,7 +218,9 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		clock.ms = T0;
 		expect(await matches({ type: 'event', operator: 'didNot', event: 'purchase' }, ['ev1'])).toEqual([true]);
 		expect(await matches({ type: 'event', operator: 'didNot', event: 'page_viewed' }, ['ev1'])).toEqual([false]);
-		expect(await matches({ type: 'event', operator: 'didNot', event: 'page_viewed', days: 2 }, ['ev1'])).toEqual([true]);
+		expect(await matches({ type: 'event', operator: 'didNot', event: 'page_viewed', days: 2 }, ['ev1'])).toEqual([
+			true,
+		]);
 	});
 
 	it('did X but not Y within N days: only once the N days have passed, Y at exactly N days counts', async () => {
@@ -149,7 +232,13 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 			{ contactId: 'cart3', name: 'cart_added', time: T0 - 2 * DAY },
 			{ contactId: 'cart3', name: 'order', time: T0 },
 		]);
-		const cond = (days?: number): SegmentCondition => ({ type: 'event', operator: 'didButNot', event: 'cart_added', otherEvent: 'order', days });
+		const cond = (days?: number): SegmentCondition => ({
+			type: 'event',
+			operator: 'didButNot',
+			event: 'cart_added',
+			otherEvent: 'order',
+			days,
+		});
 		expect(await matches(cond(2), ['cart1', 'cart2', 'cart3'])).toEqual([true, false, false]);
 		expect(await matches(cond(3), ['cart1', 'cart2', 'cart3'])).toEqual([false, false, false]);
 		expect(await matches(cond(), ['cart1', 'cart2', 'cart3'])).toEqual([true, false, false]);
@@ -161,17 +250,38 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	it('recipe 23: already bought a book by this author (event property conditions)', async () => {
 		await ok([{ id: 'reader1' }, { id: 'reader2' }]);
 		await events([
-			{ contactId: 'reader1', name: 'purchase', properties: { author: 'Ursula K. Le Guin', sku: 'b1' }, time: T0 - 100 * DAY },
+			{
+				contactId: 'reader1',
+				name: 'purchase',
+				properties: { author: 'Ursula K. Le Guin', sku: 'b1' },
+				time: T0 - 100 * DAY,
+			},
 			{ contactId: 'reader2', name: 'purchase', properties: { author: 'Iain M. Banks' } },
 			{ contactId: 'reader2', name: 'page_viewed', properties: { author: 'Ursula K. Le Guin' } },
 		]);
-		const bought: SegmentCondition = { type: 'event', operator: 'didAtLeast', event: 'purchase', where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }] };
+		const bought: SegmentCondition = {
+			type: 'event',
+			operator: 'didAtLeast',
+			event: 'purchase',
+			where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }],
+		};
 		expect(await matches(bought, ['reader1', 'reader2'])).toEqual([true, false]);
 		const viewedButNotBought: SegmentCondition = {
 			combinator: 'and',
 			conditions: [
-				{ type: 'event', operator: 'didAtLeast', event: 'page_viewed', where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }], days: 3 },
-				{ type: 'event', operator: 'didNot', event: 'purchase', where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }] },
+				{
+					type: 'event',
+					operator: 'didAtLeast',
+					event: 'page_viewed',
+					where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }],
+					days: 3,
+				},
+				{
+					type: 'event',
+					operator: 'didNot',
+					event: 'purchase',
+					where: [{ property: 'author', operator: 'equals', value: 'Ursula K. Le Guin' }],
+				},
 			],
 		};
 		expect(await matches(viewedButNotBought, ['reader1', 'reader2'])).toEqual([false, true]);
@@ -182,7 +292,12 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		await events([
 			{ contactId: 'm1', name: '$email_sent', properties: { campaignId: 'xmas' }, time: T0 - 3 * DAY },
 			{ contactId: 'm1', name: '$email_opened', properties: { campaignId: 'xmas' }, time: T0 - 3 * DAY + 5000 },
-			{ contactId: 'm1', name: '$email_clicked', properties: { campaignId: 'xmas', url: 'https://x' }, time: T0 - 3 * DAY + 9000 },
+			{
+				contactId: 'm1',
+				name: '$email_clicked',
+				properties: { campaignId: 'xmas', url: 'https://x' },
+				time: T0 - 3 * DAY + 9000,
+			},
 			{ contactId: 'm2', name: '$email_sent', properties: { campaignId: 'xmas' }, time: T0 - 3 * DAY },
 			{ contactId: 'm2', name: '$email_opened', properties: { campaignId: 'other' }, time: T0 - 2 * DAY },
 			{ contactId: 'm3', name: '$email_sent', properties: { campaignId: 'xmas' }, time: T0 - 3 * DAY },
@@ -191,20 +306,44 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		const ids = ['m1', 'm2', 'm3'];
 		expect(await matches({ type: 'email', operator: 'received', campaignId: 'xmas' }, ids)).toEqual([true, true, true]);
 		expect(await matches({ type: 'email', operator: 'opened', campaignId: 'xmas' }, ids)).toEqual([true, false, true]);
-		expect(await matches({ type: 'email', operator: 'opened', campaignId: 'xmas', days: 1 }, ids)).toEqual([false, false, true]);
+		expect(await matches({ type: 'email', operator: 'opened', campaignId: 'xmas', days: 1 }, ids)).toEqual([
+			false,
+			false,
+			true,
+		]);
 		expect(await matches({ type: 'email', operator: 'opened' }, ids)).toEqual([true, true, true]);
-		expect(await matches({ type: 'email', operator: 'clicked', campaignId: 'xmas' }, ids)).toEqual([true, false, false]);
+		expect(await matches({ type: 'email', operator: 'clicked', campaignId: 'xmas' }, ids)).toEqual([
+			true,
+			false,
+			false,
+		]);
 		// m3 opened exactly 3 days after the send: within 3 days.
-		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 3 }, ids)).toEqual([false, true, false]);
-		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 2 }, ids)).toEqual([false, true, true]);
+		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 3 }, ids)).toEqual([
+			false,
+			true,
+			false,
+		]);
+		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 2 }, ids)).toEqual([
+			false,
+			true,
+			true,
+		]);
 		// Not settled yet: 4 days have not passed since the send.
-		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 4 }, ids)).toEqual([false, false, false]);
+		expect(await matches({ type: 'email', operator: 'notOpened', campaignId: 'xmas', days: 4 }, ids)).toEqual([
+			false,
+			false,
+			false,
+		]);
 	});
 
-	it('reads Send Campaign\'s per-campaign record and ignores machine opens', async () => {
+	it("reads Send Campaign's per-campaign record and ignores machine opens", async () => {
 		await ok([{ id: 'cmp1' }]);
 		// The record Send Campaign keeps when a send is confirmed (lib/campaigns confirm_send.lua).
-		await store.redis.hset(`${store.keys.contact('cmp1')}:cmp`, 'promo', JSON.stringify({ sentAt: T0 - 5 * DAY, messageId: '<m1@x>', sends: 1 }));
+		await store.redis.hset(
+			`${store.keys.contact('cmp1')}:cmp`,
+			'promo',
+			JSON.stringify({ sentAt: T0 - 5 * DAY, messageId: '<m1@x>', sends: 1 }),
+		);
 		const ids = ['cmp1'];
 		const received: SegmentCondition = { type: 'email', operator: 'received', campaignId: 'promo' };
 		const opened: SegmentCondition = { type: 'email', operator: 'opened', campaignId: 'promo' };
@@ -212,11 +351,15 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		expect(await matches(received, ids)).toEqual([true]);
 		expect(await matches({ ...received, days: 4 }, ids)).toEqual([false]);
 		const campaigns = new Campaigns(store);
-		const machine = await campaigns.recordOutcomes([{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 5 * DAY + 60_000, machine: true }]);
+		const machine = await campaigns.recordOutcomes([
+			{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 5 * DAY + 60_000, machine: true },
+		]);
 		expect(machine[0].ok).toBe(true);
 		expect(await matches(opened, ids)).toEqual([false]);
 		expect(await matches(notOpened, ids)).toEqual([true]);
-		const human = await campaigns.recordOutcomes([{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 2 * DAY - 1 }]);
+		const human = await campaigns.recordOutcomes([
+			{ contactId: 'cmp1', campaignId: 'promo', kind: 'opened', time: T0 - 2 * DAY - 1 },
+		]);
 		expect(human[0].ok).toBe(true);
 		expect(await matches(opened, ids)).toEqual([true]);
 		// Opened 3 days minus 1 ms after the send: within 3 days.
@@ -236,7 +379,13 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 			combinator: 'and',
 			conditions: [
 				{ type: 'email', operator: 'opened', campaignId: 'spring' },
-				{ type: 'event', operator: 'didButNot', event: '$email_opened', where: [{ property: 'campaignId', operator: 'equals', value: 'spring' }], otherEvent: 'purchase' },
+				{
+					type: 'event',
+					operator: 'didButNot',
+					event: '$email_opened',
+					where: [{ property: 'campaignId', operator: 'equals', value: 'spring' }],
+					otherEvent: 'purchase',
+				},
 			],
 		};
 		expect(await matches(condition, ['promo1', 'promo2', 'promo3'])).toEqual([true, false, false]);
@@ -261,7 +410,9 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	it('score and grade conditions read the decayed score', async () => {
 		const scoring = new Scoring(store);
 		await ok([{ id: 's1' }, { id: 's2' }]);
-		const model = { rules: [{ name: 'demo', event: 'demo', points: 60, decay: { mode: 'expire' as const, days: 10 } }] };
+		const model = {
+			rules: [{ name: 'demo', event: 'demo', points: 60, decay: { mode: 'expire' as const, days: 10 } }],
+		};
 		await scoring.score(model, [{ contactId: 's1', event: { name: 'demo', id: 'd1' } }]);
 		await scoring.score(model, [{ contactId: 's2' }]);
 		expect(await matches({ type: 'score', operator: 'gte', value: 60 }, ['s1', 's2'])).toEqual([true, false]);
@@ -290,7 +441,13 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	it('evaluates a batch with one script call per shard it touches, all sent before the first answer', async () => {
 		const ids = Array.from({ length: 300 }, (_, i) => `rt${i}`);
 		await ok(ids.map((id) => ({ id, fields: { nps: 5 } })));
-		const condition: SegmentCondition = { combinator: 'and', conditions: [{ type: 'field', field: 'nps', operator: 'gte', value: 5 }, { type: 'event', operator: 'didNot', event: 'x', days: 3 }] };
+		const condition: SegmentCondition = {
+			combinator: 'and',
+			conditions: [
+				{ type: 'field', field: 'nps', operator: 'gte', value: 5 },
+				{ type: 'event', operator: 'didNot', event: 'x', days: 3 },
+			],
+		};
 		const calls = (n: number) =>
 			scriptCalls(async () => {
 				const results = await segments.evaluate(condition, ids.slice(0, n));
@@ -312,7 +469,10 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 		const results = await segments.evaluate(condition, [...ids, '', ids[8]]);
 		ids.forEach((id, i) => {
 			const exists = i % 4 === 0;
-			expect(results[i]).toEqual({ ok: true, value: { contactId: id, found: exists, matched: exists && (i / 4) % 10 >= 5 } });
+			expect(results[i]).toEqual({
+				ok: true,
+				value: { contactId: id, found: exists, matched: exists && (i / 4) % 10 >= 5 },
+			});
 		});
 		const invalid = results[ids.length];
 		expect(invalid.ok).toBe(false);
@@ -321,12 +481,23 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	});
 
 	it('answers a contact that comes back in a batch like its first item (read once per call)', async () => {
-		await ok([{ id: 'again-yes', fields: { nps: 9 } }, { id: 'again-no', fields: { nps: 2 } }]);
+		await ok([
+			{ id: 'again-yes', fields: { nps: 9 } },
+			{ id: 'again-no', fields: { nps: 2 } },
+		]);
 		const condition: SegmentCondition = { type: 'field', field: 'nps', operator: 'gte', value: 5 };
 		const ids = ['again-yes', 'again-no', 'again-yes', 'again-gone', 'again-no', 'again-yes', 'again-gone', ''];
 		const results = await segments.evaluate(condition, ids);
-		const expected = { 'again-yes': [true, true], 'again-no': [true, false], 'again-gone': [false, false] } as Record<string, [boolean, boolean]>;
-		ids.slice(0, -1).forEach((id, i) => expect(results[i]).toEqual({ ok: true, value: { contactId: id, found: expected[id][0], matched: expected[id][1] } }));
+		const expected = { 'again-yes': [true, true], 'again-no': [true, false], 'again-gone': [false, false] } as Record<
+			string,
+			[boolean, boolean]
+		>;
+		ids.slice(0, -1).forEach((id, i) =>
+			expect(results[i]).toEqual({
+				ok: true,
+				value: { contactId: id, found: expected[id][0], matched: expected[id][1] },
+			}),
+		);
 		expect(results[ids.length - 1].ok).toBe(false);
 	});
 
@@ -338,20 +509,48 @@ describe.each(topologies)('segment conditions on %s Redis', (topology) => {
 	it.each<[string, unknown, string]>([
 		['unknown operator', { type: 'field', field: 'nps', operator: 'isAbout', value: 7 }, 'conditions.operator'],
 		['unknown type', { type: 'mood', operator: 'is', value: 'x' }, 'conditions.type'],
-		['unknown combinator', { combinator: 'xor', conditions: [{ type: 'tags', operator: 'hasAny', tags: 'a' }] }, 'conditions.combinator'],
-		['unparsable date', { combinator: 'and', conditions: [{ type: 'field', field: 'renewal', operator: 'after', value: '2026-13-45' }] }, 'conditions.conditions[0].value'],
-		['regex that does not compile', { type: 'field', field: 'plan', operator: 'regex', value: '([a-z' }, 'conditions.value'],
+		[
+			'unknown combinator',
+			{ combinator: 'xor', conditions: [{ type: 'tags', operator: 'hasAny', tags: 'a' }] },
+			'conditions.combinator',
+		],
+		[
+			'unparsable date',
+			{ combinator: 'and', conditions: [{ type: 'field', field: 'renewal', operator: 'after', value: '2026-13-45' }] },
+			'conditions.conditions[0].value',
+		],
+		[
+			'regex that does not compile',
+			{ type: 'field', field: 'plan', operator: 'regex', value: '([a-z' },
+			'conditions.value',
+		],
 		['gt against text', { type: 'field', field: 'nps', operator: 'gt', value: 'many' }, 'conditions.value'],
-		['between bounds reversed', { type: 'field', field: 'nps', operator: 'between', value: 9, value2: 1 }, 'conditions.value2'],
+		[
+			'between bounds reversed',
+			{ type: 'field', field: 'nps', operator: 'between', value: 9, value2: 1 },
+			'conditions.value2',
+		],
 		['negative days', { type: 'field', field: 'lastOrder', operator: 'withinLastDays', days: -1 }, 'conditions.days'],
 		['unknown tier', { type: 'tier', operator: 'is', value: 'Sleepy' }, 'conditions.value'],
 		['score against text', { type: 'score', operator: 'gt', value: 'high' }, 'conditions.value'],
-		['event window beyond retention', { type: 'event', operator: 'didAtLeast', event: 'x', days: 500 }, 'conditions.days'],
+		[
+			'event window beyond retention',
+			{ type: 'event', operator: 'didAtLeast', event: 'x', days: 500 },
+			'conditions.days',
+		],
 		['zero count', { type: 'event', operator: 'didAtLeast', event: 'x', count: 0 }, 'conditions.count'],
-		['didButNot without the other event', { type: 'event', operator: 'didButNot', event: 'x' }, 'conditions.otherEvent'],
+		[
+			'didButNot without the other event',
+			{ type: 'event', operator: 'didButNot', event: 'x' },
+			'conditions.otherEvent',
+		],
 		['notOpened without days', { type: 'email', operator: 'notOpened', campaignId: 'c' }, 'conditions.days'],
 		['empty group', { combinator: 'and', conditions: [] }, 'conditions.conditions'],
-		['bad property regex', { type: 'event', operator: 'didNot', event: 'x', where: [{ property: 'p', operator: 'regex', value: '*' }] }, 'conditions.where[0].value'],
+		[
+			'bad property regex',
+			{ type: 'event', operator: 'didNot', event: 'x', where: [{ property: 'p', operator: 'regex', value: '*' }] },
+			'conditions.where[0].value',
+		],
 	])('rejects %s with a ValidationError naming the condition', async (_label, condition, field) => {
 		let error: unknown;
 		try {
@@ -381,11 +580,25 @@ describe.each(topologies)('segment mode on %s Redis', (topology) => {
 		}));
 		for (const r of await store.contacts.upsert(inputs)) if (!r.ok) throw r.error;
 		const active = Array.from({ length: N }, (_, i) => i).filter((i) => i % 4 === 0);
-		for (const r of await store.events.record(active.map((i) => ({ contactId: id(i), name: 'visit', time: clock.ms - (i % 8 === 0 ? 2 : 9) * 86_400_000 })))) {
+		for (const r of await store.events.record(
+			active.map((i) => ({ contactId: id(i), name: 'visit', time: clock.ms - (i % 8 === 0 ? 2 : 9) * 86_400_000 })),
+		)) {
 			if (!r.ok) throw r.error;
 		}
-		const model = { rules: [{ name: 'v', event: 'visit', points: 10, decay: { mode: 'expire' as const, days: 10 } }, { name: 'base', field: { field: 'n', operator: 'gte' as const, value: 200 }, points: 5 }] };
-		for (const r of await scoring.score(model, Array.from({ length: N }, (_, i) => ({ contactId: id(i), event: i % 4 === 0 ? { name: 'visit', id: `v${i}`, time: clock.ms - (i % 8 === 0 ? 2 : 9) * 86_400_000 } : undefined })))) {
+		const model = {
+			rules: [
+				{ name: 'v', event: 'visit', points: 10, decay: { mode: 'expire' as const, days: 10 } },
+				{ name: 'base', field: { field: 'n', operator: 'gte' as const, value: 200 }, points: 5 },
+			],
+		};
+		for (const r of await scoring.score(
+			model,
+			Array.from({ length: N }, (_, i) => ({
+				contactId: id(i),
+				event:
+					i % 4 === 0 ? { name: 'visit', id: `v${i}`, time: clock.ms - (i % 8 === 0 ? 2 : 9) * 86_400_000 } : undefined,
+			})),
+		)) {
 			if (!r.ok) throw r.error;
 		}
 	});
@@ -402,21 +615,104 @@ describe.each(topologies)('segment mode on %s Redis', (topology) => {
 		}
 		return { ids: seen, pages, plan };
 	};
-	const expected = (pred: (i: number) => boolean) => Array.from({ length: N }, (_, i) => i).filter(pred).map(id).sort();
+	const expected = (pred: (i: number) => boolean) =>
+		Array.from({ length: N }, (_, i) => i)
+			.filter(pred)
+			.map(id)
+			.sort();
 
 	it.each<[string, SegmentCondition, (i: number) => boolean, RegExp]>([
-		['a tag index', { type: 'tags', operator: 'hasAll', tags: ['even', 'five'] }, (i) => i % 10 === 0, /index: tag five/],
-		['a union of tags without duplicates', { type: 'tags', operator: 'hasAny', tags: ['five', 'even'] }, (i) => i % 2 === 0 || i % 5 === 0, /index: tags five, even/],
-		['the stage index with a re-checked field', { combinator: 'and', conditions: [{ type: 'lifecycleStage', operator: 'is', value: 'customer' }, { type: 'field', field: 'n', operator: 'lt', value: 100 }] }, (i) => i % 3 === 0 && i < 100, /lifecycleStage customer/],
-		['the score index, re-checked for decay', { type: 'score', operator: 'gte', value: 10 }, (i) => i % 4 === 0 && i % 8 === 0, /score ceiling/],
-		['the score floor index', { type: 'score', operator: 'lt', value: 5 }, (i) => !(i % 8 === 0) && i < 200, /score floor/],
-		['the activity index', { type: 'field', field: 'lastActivityAt', operator: 'withinLastDays', days: 4 }, (i) => i % 8 === 0, /ix:act/],
+		[
+			'a tag index',
+			{ type: 'tags', operator: 'hasAll', tags: ['even', 'five'] },
+			(i) => i % 10 === 0,
+			/index: tag five/,
+		],
+		[
+			'a union of tags without duplicates',
+			{ type: 'tags', operator: 'hasAny', tags: ['five', 'even'] },
+			(i) => i % 2 === 0 || i % 5 === 0,
+			/index: tags five, even/,
+		],
+		[
+			'the stage index with a re-checked field',
+			{
+				combinator: 'and',
+				conditions: [
+					{ type: 'lifecycleStage', operator: 'is', value: 'customer' },
+					{ type: 'field', field: 'n', operator: 'lt', value: 100 },
+				],
+			},
+			(i) => i % 3 === 0 && i < 100,
+			/lifecycleStage customer/,
+		],
+		[
+			'the score index, re-checked for decay',
+			{ type: 'score', operator: 'gte', value: 10 },
+			(i) => i % 4 === 0 && i % 8 === 0,
+			/score ceiling/,
+		],
+		[
+			'the score floor index',
+			{ type: 'score', operator: 'lt', value: 5 },
+			(i) => !(i % 8 === 0) && i < 200,
+			/score floor/,
+		],
+		[
+			'the activity index',
+			{ type: 'field', field: 'lastActivityAt', operator: 'withinLastDays', days: 4 },
+			(i) => i % 8 === 0,
+			/ix:act/,
+		],
 		['the grade index', { type: 'grade', operator: 'in', value: 'cold, warm' }, () => true, /index: grade cold, warm/],
-		['the createdAt range', { type: 'field', field: 'createdAt', operator: 'withinLastDays', days: 5 }, () => true, /ix:all range/],
-		['the smallest of several indexes', { combinator: 'and', conditions: [{ type: 'grade', operator: 'is', value: 'cold' }, { type: 'tags', operator: 'hasAny', tags: 'five' }] }, (i) => i % 5 === 0, /index: tags five/],
-		['a scan when nothing is indexed', { type: 'event', operator: 'didAtLeast', event: 'visit', days: 30 }, (i) => i % 4 === 0, /scan/],
-		['a scan for an OR that is not all sets', { combinator: 'or', conditions: [{ type: 'tags', operator: 'hasAny', tags: 'five' }, { type: 'field', field: 'n', operator: 'gte', value: 230 }] }, (i) => i % 5 === 0 || i >= 230, /scan/],
-		['a union for an OR of set conditions', { combinator: 'or', conditions: [{ type: 'tags', operator: 'hasAny', tags: 'five' }, { type: 'lifecycleStage', operator: 'is', value: 'customer' }] }, (i) => i % 5 === 0 || i % 3 === 0, /or/],
+		[
+			'the createdAt range',
+			{ type: 'field', field: 'createdAt', operator: 'withinLastDays', days: 5 },
+			() => true,
+			/ix:all range/,
+		],
+		[
+			'the smallest of several indexes',
+			{
+				combinator: 'and',
+				conditions: [
+					{ type: 'grade', operator: 'is', value: 'cold' },
+					{ type: 'tags', operator: 'hasAny', tags: 'five' },
+				],
+			},
+			(i) => i % 5 === 0,
+			/index: tags five/,
+		],
+		[
+			'a scan when nothing is indexed',
+			{ type: 'event', operator: 'didAtLeast', event: 'visit', days: 30 },
+			(i) => i % 4 === 0,
+			/scan/,
+		],
+		[
+			'a scan for an OR that is not all sets',
+			{
+				combinator: 'or',
+				conditions: [
+					{ type: 'tags', operator: 'hasAny', tags: 'five' },
+					{ type: 'field', field: 'n', operator: 'gte', value: 230 },
+				],
+			},
+			(i) => i % 5 === 0 || i >= 230,
+			/scan/,
+		],
+		[
+			'a union for an OR of set conditions',
+			{
+				combinator: 'or',
+				conditions: [
+					{ type: 'tags', operator: 'hasAny', tags: 'five' },
+					{ type: 'lifecycleStage', operator: 'is', value: 'customer' },
+				],
+			},
+			(i) => i % 5 === 0 || i % 3 === 0,
+			/or/,
+		],
 	])('emits every contact exactly once through %s', async (_label, condition, pred, plan) => {
 		// 1.5 days on, the 9-day-old visits have expired (10-day expiry) while the index still
 		// holds their points: the index is a candidate filter and each contact is re-checked.
@@ -431,16 +727,27 @@ describe.each(topologies)('segment mode on %s Redis', (topology) => {
 		const first = await segments.page({ type: 'field', field: 'n', operator: 'exists' }, { pageSize: 50 });
 		expect(first.contacts).toHaveLength(50);
 		expect(first.cursor).toEqual(expect.any(String));
-		const second = await segments.page({ type: 'field', field: 'n', operator: 'exists' }, { pageSize: 50, cursor: first.cursor });
+		const second = await segments.page(
+			{ type: 'field', field: 'n', operator: 'exists' },
+			{ pageSize: 50, cursor: first.cursor },
+		);
 		expect(second.contacts).toHaveLength(50);
 		expect(new Set([...first.contacts, ...second.contacts].map((c) => c.contactId)).size).toBe(100);
-		expect(first.contacts[0]).toEqual(expect.objectContaining({ contactId: expect.any(String), lifecycleStage: expect.any(String) }));
+		expect(first.contacts[0]).toEqual(
+			expect.objectContaining({ contactId: expect.any(String), lifecycleStage: expect.any(String) }),
+		);
 	});
 
 	it('rejects a foreign or damaged cursor naming the field', async () => {
 		const first = await segments.page({ type: 'field', field: 'n', operator: 'exists' }, { pageSize: 5 });
-		await expect(segments.page({ type: 'field', field: 'n', operator: 'gt', value: 3 }, { cursor: first.cursor })).rejects.toMatchObject({ field: 'cursor' });
-		await expect(segments.page({ type: 'field', field: 'n', operator: 'exists' }, { cursor: 'garbage!' })).rejects.toMatchObject({ field: 'cursor' });
-		await expect(segments.page({ type: 'field', field: 'n', operator: 'exists' }, { pageSize: 0 })).rejects.toMatchObject({ field: 'pageSize' });
+		await expect(
+			segments.page({ type: 'field', field: 'n', operator: 'gt', value: 3 }, { cursor: first.cursor }),
+		).rejects.toMatchObject({ field: 'cursor' });
+		await expect(
+			segments.page({ type: 'field', field: 'n', operator: 'exists' }, { cursor: 'garbage!' }),
+		).rejects.toMatchObject({ field: 'cursor' });
+		await expect(
+			segments.page({ type: 'field', field: 'n', operator: 'exists' }, { pageSize: 0 }),
+		).rejects.toMatchObject({ field: 'pageSize' });
 	});
 });

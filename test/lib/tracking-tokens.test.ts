@@ -4,7 +4,12 @@ import { checkRedirectUrl, signToken, trackingUrls, verifyToken } from '../../li
 import { legacyToken } from '../harness/tokens';
 
 const SECRET = 'a-long-enough-signing-secret';
-const claims = { contactId: 'c:1 {x}', campaignId: 'spring', messageId: '<m1@example.com>', issuedAt: 1_700_000_000_000 };
+const claims = {
+	contactId: 'c:1 {x}',
+	campaignId: 'spring',
+	messageId: '<m1@example.com>',
+	issuedAt: 1_700_000_000_000,
+};
 
 describe('tracking tokens', () => {
 	it('round-trips claims for each kind and refuses another kind', () => {
@@ -19,15 +24,37 @@ describe('tracking tokens', () => {
 	it('is opaque: no contact id, e-mail, campaign, Message-ID or URL can be read from it', () => {
 		// Every spelling a scanner or a curious reader would try on a URL path segment.
 		const readings = (token: string) => {
-			const bytes = [Buffer.from(token, 'base64url'), Buffer.from(token, 'base64'), ...token.split(/[._-]/).map((part) => Buffer.from(part, 'base64'))];
-			return [token, decodeURIComponent(token), ...bytes.flatMap((b) => [b.toString('utf8'), b.toString('latin1'), b.toString('utf16le'), b.toString('hex')])].map((t) => t.toLowerCase());
+			const bytes = [
+				Buffer.from(token, 'base64url'),
+				Buffer.from(token, 'base64'),
+				...token.split(/[._-]/).map((part) => Buffer.from(part, 'base64')),
+			];
+			return [
+				token,
+				decodeURIComponent(token),
+				...bytes.flatMap((b) => [b.toString('utf8'), b.toString('latin1'), b.toString('utf16le'), b.toString('hex')]),
+			].map((t) => t.toLowerCase());
 		};
 		fc.assert(
 			fc.property(fc.emailAddress(), fc.constantFrom<'o' | 'c' | 'u'>('o', 'c', 'u'), (email, kind) => {
-				const secrets = { contactId: email, campaignId: 'spring-sale-2026', messageId: '<4f1c0d2a-uuid-of-the-mail@shop.example>', url: 'https://shop.example/secret-offer' };
+				const secrets = {
+					contactId: email,
+					campaignId: 'spring-sale-2026',
+					messageId: '<4f1c0d2a-uuid-of-the-mail@shop.example>',
+					url: 'https://shop.example/secret-offer',
+				};
 				const token = signToken(SECRET, { ...secrets, kind, issuedAt: 1_700_000_000_000 });
 				const texts = readings(token);
-				const hidden = [email, email.split('@')[0], 'spring-sale', '4f1c0d2a', 'secret-offer', 'shop.example', '"c":', '"k":'].filter((h) => h.length >= 4);
+				const hidden = [
+					email,
+					email.split('@')[0],
+					'spring-sale',
+					'4f1c0d2a',
+					'secret-offer',
+					'shop.example',
+					'"c":',
+					'"k":',
+				].filter((h) => h.length >= 4);
 				return hidden.every((h) => texts.every((t) => !t.includes(h.toLowerCase())));
 			}),
 		);
@@ -36,15 +63,33 @@ describe('tracking tokens', () => {
 	});
 
 	it('still verifies a token signed before tokens were encrypted, and refuses an altered one', () => {
-		const old = legacyToken(SECRET, { k: 'c', c: 'c:1 {x}', m: 'spring', u: 'https://shop.example/p', i: '<m1@example.com>', t: 1 });
-		expect(verifyToken(SECRET, old, 'c')).toEqual({ kind: 'c', contactId: 'c:1 {x}', campaignId: 'spring', url: 'https://shop.example/p', messageId: '<m1@example.com>', issuedAt: 1 });
+		const old = legacyToken(SECRET, {
+			k: 'c',
+			c: 'c:1 {x}',
+			m: 'spring',
+			u: 'https://shop.example/p',
+			i: '<m1@example.com>',
+			t: 1,
+		});
+		expect(verifyToken(SECRET, old, 'c')).toEqual({
+			kind: 'c',
+			contactId: 'c:1 {x}',
+			campaignId: 'spring',
+			url: 'https://shop.example/p',
+			messageId: '<m1@example.com>',
+			issuedAt: 1,
+		});
 		expect(verifyToken(SECRET, old, 'u')).toBeNull();
 		expect(verifyToken('another-secret-of-enough-length', old, 'c')).toBeNull();
 		const [, sig] = old.split('.');
-		const evil = Buffer.from(JSON.stringify({ k: 'c', c: 'c1', m: 'spring', u: 'https://evil.example/', t: 1 })).toString('base64url');
+		const evil = Buffer.from(
+			JSON.stringify({ k: 'c', c: 'c1', m: 'spring', u: 'https://evil.example/', t: 1 }),
+		).toString('base64url');
 		expect(verifyToken(SECRET, `${evil}.${sig}`, 'c')).toBeNull();
 		// A legacy token whose signed URL is not http(s) never verifies as a click.
-		expect(verifyToken(SECRET, legacyToken(SECRET, { k: 'c', c: 'c1', m: 'x', u: 'javascript:alert(1)', t: 1 }), 'c')).toBeNull();
+		expect(
+			verifyToken(SECRET, legacyToken(SECRET, { k: 'c', c: 'c1', m: 'x', u: 'javascript:alert(1)', t: 1 }), 'c'),
+		).toBeNull();
 	});
 
 	it('rejects a token signed with another secret, or with any byte changed', () => {
@@ -63,15 +108,20 @@ describe('tracking tokens', () => {
 
 	it('rejects a token encrypted under another key, a truncated one, or junk', () => {
 		const token = signToken(SECRET, { ...claims, kind: 'c', url: 'https://shop.example/' });
-		const plain = Buffer.from(JSON.stringify({ k: 'c', c: 'c1', m: 'spring', u: 'https://evil.example/', t: 1 })).toString('base64url');
+		const plain = Buffer.from(
+			JSON.stringify({ k: 'c', c: 'c1', m: 'spring', u: 'https://evil.example/', t: 1 }),
+		).toString('base64url');
 		expect(verifyToken(SECRET, plain, 'c')).toBeNull();
 		expect(verifyToken(SECRET, token.slice(0, -4), 'c')).toBeNull();
 		expect(verifyToken(SECRET, token.slice(20), 'c')).toBeNull();
-		for (const junk of ['', '.', 'abc', 'a.b.c', 'x'.repeat(5000), null, 42]) expect(verifyToken(SECRET, junk, 'c')).toBeNull();
+		for (const junk of ['', '.', 'abc', 'a.b.c', 'x'.repeat(5000), null, 42])
+			expect(verifyToken(SECRET, junk, 'c')).toBeNull();
 	});
 
 	it('verifies nothing under an empty or short secret (no forging with a blank credential)', () => {
-		const forged = Buffer.from(JSON.stringify({ k: 'c', c: 'c1', m: 'x', u: 'https://evil.example/', t: 1 })).toString('base64url');
+		const forged = Buffer.from(JSON.stringify({ k: 'c', c: 'c1', m: 'x', u: 'https://evil.example/', t: 1 })).toString(
+			'base64url',
+		);
 		const sig = createHmac('sha256', '').update(`ma-track.v1.${forged}`).digest('base64url');
 		expect(verifyToken('', `${forged}.${sig}`, 'c')).toBeNull();
 	});
@@ -79,7 +129,9 @@ describe('tracking tokens', () => {
 	it('never signs a click to a non-http target and needs a long secret', () => {
 		expect(() => signToken(SECRET, { ...claims, kind: 'c', url: 'javascript:alert(1)' })).toThrow(/http and https/);
 		expect(() => signToken(SECRET, { ...claims, kind: 'c', url: '/relative' })).toThrow(/absolute URL/);
-		expect(() => signToken('short', { ...claims, kind: 'o' })).toThrow(expect.objectContaining({ field: 'signingSecret' }));
+		expect(() => signToken('short', { ...claims, kind: 'o' })).toThrow(
+			expect.objectContaining({ field: 'signingSecret' }),
+		);
 		expect(checkRedirectUrl('HTTPS://Shop.Example/a b')).toBe('https://shop.example/a%20b');
 	});
 

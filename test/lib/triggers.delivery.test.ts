@@ -39,7 +39,8 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		if (!r.ok) throw r.error;
 		return r.value.eventId!;
 	};
-	const pending = async (contactId: string, g: string) => (await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact(contactId)), g)) as [number])[0];
+	const pending = async (contactId: string, g: string) =>
+		((await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact(contactId)), g))) as [number])[0];
 
 	it('a failed execution is retried with a doubling back-off; the attempt is on the event and counted in Redis', async () => {
 		const name = `flaky_${topology}`;
@@ -91,12 +92,22 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		await until(async () => (await dead.count()) === 1);
 		expect(seenA.map((e) => e.attempt)).toEqual([1, 2]);
 		expect(await pending('dead-1', gA)).toBe(0);
-		expect(errors.some((m) => m.startsWith('Moved to the dead letters: 1 event(s) after 2 failed attempts'))).toBe(true);
+		expect(errors.some((m) => m.startsWith('Moved to the dead letters: 1 event(s) after 2 failed attempts'))).toBe(
+			true,
+		);
 
 		const [letter] = await dead.list(10);
-		expect(letter).toMatchObject({ attempts: 2, reason: 'Send Campaign: SMTP refused the login', event: { id: eventId, contactId: 'dead-1', name } });
+		expect(letter).toMatchObject({
+			attempts: 2,
+			reason: 'Send Campaign: SMTP refused the login',
+			event: { id: eventId, contactId: 'dead-1', name },
+		});
 		expect(letter.id).toMatch(/^\d{1,2}-\d+-\d+$/);
-		expect(await DeadLetters.triggers(store)).toContainEqual({ trigger: gA, label: 'Workflow A / Contact Trigger', count: 1 });
+		expect(await DeadLetters.triggers(store)).toContainEqual({
+			trigger: gA,
+			label: 'Workflow A / Contact Trigger',
+			count: 1,
+		});
 
 		failing = false;
 		expect(await dead.replay({ limit: 10 })).toBe(1);
@@ -117,10 +128,15 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		expect((await DeadLetters.triggers(store)).map((t) => t.trigger)).not.toContain(gA);
 	});
 
-	it("erasing a contact deletes its dead letters and their registration", async () => {
+	it('erasing a contact deletes its dead letters and their registration', async () => {
 		const name = `erase_dead_${topology}`;
 		const g = group();
-		await consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), maxAttempts: 1, handler: async () => Promise.reject(new Error('boom')) }).start();
+		await consumer({
+			group: g,
+			filter: compileFilter({ kind: 'event', names: [name] }),
+			maxAttempts: 1,
+			handler: async () => Promise.reject(new Error('boom')),
+		}).start();
 		await store.contacts.upsert([{ id: 'gone@example.com', email: 'gone@example.com' }]);
 		await record('gone@example.com', name);
 		const dead = new DeadLetters(store, g);
@@ -165,11 +181,21 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		// As if it had been taken over 4 more times by mains that died running it.
 		await store.call((r) => r.xclaim(key, g, 'dead-main', 0, id, 'RETRYCOUNT', 5, 'JUSTID'));
 		const handled: string[] = [];
-		await consumer({ group: g, filter, claimIdleMs: 200, maxAttempts: 5, handler: async ([e]) => void handled.push(e.id) }).start();
+		await consumer({
+			group: g,
+			filter,
+			claimIdleMs: 200,
+			maxAttempts: 5,
+			handler: async ([e]) => void handled.push(e.id),
+		}).start();
 		const dead = new DeadLetters(store, g);
 		await until(async () => (await dead.count()) === 1);
 		expect(handled).toEqual([]);
-		expect((await dead.list(1))[0]).toMatchObject({ attempts: 5, event: { id }, reason: expect.stringContaining('without its execution finishing') });
+		expect((await dead.list(1))[0]).toMatchObject({
+			attempts: 5,
+			event: { id },
+			reason: expect.stringContaining('without its execution finishing'),
+		});
 	});
 
 	it('a backlog is drained with at most `concurrency` executions at once and a bounded number of entries held, each once', async () => {
@@ -181,7 +207,8 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		await first.start();
 		await first.stop();
 		const N = 400;
-		for (let i = 0; i < N; i += 100) await store.events.record(Array.from({ length: 100 }, (_, k) => ({ contactId: `bl-${i + k}`, name })));
+		for (let i = 0; i < N; i += 100)
+			await store.events.record(Array.from({ length: 100 }, (_, k) => ({ contactId: `bl-${i + k}`, name })));
 		let running = 0;
 		let maxRunning = 0;
 		let maxHeld = 0;

@@ -24,7 +24,11 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 			{ id: 'leap', timezone: 'UTC', fields: { birthday: { value: '2000-02-29', type: 'date' } } },
 			{ id: 'nobday', fields: { city: 'Oslo' } },
 		]);
-		const schedule = new DateSchedule(store, schedId(), { field: 'birthday', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 }, fallbackZone: 'Europe/Berlin' });
+		const schedule = new DateSchedule(store, schedId(), {
+			field: 'birthday',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+			fallbackZone: 'Europe/Berlin',
+		});
 		await schedule.prepare();
 		expect(await schedule.scheduledCount()).toBe(4);
 		expect(await schedule.takeDue()).toEqual([]);
@@ -57,7 +61,12 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 	it('two runners (two n8n mains) fire each due contact once; a crash before completion fires it again after the lease', async () => {
 		clock.ms = Date.UTC(2026, 5, 1, 0, 0);
 		const n = 30;
-		await store.contacts.upsert(Array.from({ length: n }, (_, i) => ({ id: `race-${i}`, fields: { signup: { value: '2026-05-25', type: 'date' as const } } })));
+		await store.contacts.upsert(
+			Array.from({ length: n }, (_, i) => ({
+				id: `race-${i}`,
+				fields: { signup: { value: '2026-05-25', type: 'date' as const } },
+			})),
+		);
 		const id = schedId();
 		const spec = { field: 'signup', rule: { repeat: 'once' as const, offsetDays: 7, hour: 10, minute: 0 } };
 		const a = new DateSchedule(store, id, spec);
@@ -83,30 +92,47 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 
 	it('missed during downtime: fires when it comes back, not never', async () => {
 		clock.ms = Date.UTC(2026, 6, 1);
-		await store.contacts.upsert([{ id: 'down-1', timezone: 'Asia/Tokyo', fields: { anniversary: { value: '2020-07-03', type: 'date' } } }]);
-		const schedule = new DateSchedule(store, schedId(), { field: 'anniversary', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } });
+		await store.contacts.upsert([
+			{ id: 'down-1', timezone: 'Asia/Tokyo', fields: { anniversary: { value: '2020-07-03', type: 'date' } } },
+		]);
+		const schedule = new DateSchedule(store, schedId(), {
+			field: 'anniversary',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+		});
 		await schedule.prepare();
 		clock.ms = Date.UTC(2026, 6, 9); // six days late
 		const due = await schedule.takeDue();
-		expect(due.map((d) => [d.contact.id, d.occurrence, new Date(d.dueAt).toISOString()])).toEqual([['down-1', '2026', '2026-07-03T00:00:00.000Z']]);
+		expect(due.map((d) => [d.contact.id, d.occurrence, new Date(d.dueAt).toISOString()])).toEqual([
+			['down-1', '2026', '2026-07-03T00:00:00.000Z'],
+		]);
 	});
 
 	it('follows field and time-zone changes through the event log (runner), and erase clears it', async () => {
 		clock.ms = Date.UTC(2026, 0, 10, 0, 0);
-		const schedule = new DateSchedule(store, schedId(), { field: 'bday2', rule: { repeat: 'yearly', offsetDays: -1, hour: 8, minute: 30 } });
+		const schedule = new DateSchedule(store, schedId(), {
+			field: 'bday2',
+			rule: { repeat: 'yearly', offsetDays: -1, hour: 8, minute: 30 },
+		});
 		const fired: string[] = [];
-		const runner = new ScheduleRunner(store, schedule, { tickMs: 30, handler: async (due) => void fired.push(...due.map((d) => `${d.contact.id}@${d.occurrence}`)) });
+		const runner = new ScheduleRunner(store, schedule, {
+			tickMs: 30,
+			handler: async (due) => void fired.push(...due.map((d) => `${d.contact.id}@${d.occurrence}`)),
+		});
 		await runner.start();
 		try {
-			await store.contacts.upsert([{ id: 'mover', timezone: 'Europe/Paris', fields: { bday2: { value: '1980-06-20', type: 'date' } } }]);
+			await store.contacts.upsert([
+				{ id: 'mover', timezone: 'Europe/Paris', fields: { bday2: { value: '1980-06-20', type: 'date' } } },
+			]);
 			const deadline = Date.now() + 3000;
 			while ((await schedule.upcoming(1)).length === 0 && Date.now() < deadline) await sleep(20);
 			expect(await schedule.upcoming(1)).toEqual([{ contactId: 'mover', at: Date.UTC(2026, 5, 19, 6, 30) }]);
 			await store.contacts.upsert([{ id: 'mover', timezone: 'America/New_York' }]);
-			while ((await schedule.upcoming(1))[0]?.at !== Date.UTC(2026, 5, 19, 12, 30) && Date.now() < deadline) await sleep(20);
+			while ((await schedule.upcoming(1))[0]?.at !== Date.UTC(2026, 5, 19, 12, 30) && Date.now() < deadline)
+				await sleep(20);
 			expect(await schedule.upcoming(1)).toEqual([{ contactId: 'mover', at: Date.UTC(2026, 5, 19, 12, 30) }]);
 			await store.contacts.upsert([{ id: 'mover', fields: { bday2: { value: '1980-01-12', type: 'date' } } }]);
-			while ((await schedule.upcoming(1))[0]?.at !== Date.UTC(2026, 0, 11, 13, 30) && Date.now() < deadline) await sleep(20);
+			while ((await schedule.upcoming(1))[0]?.at !== Date.UTC(2026, 0, 11, 13, 30) && Date.now() < deadline)
+				await sleep(20);
 			clock.ms = Date.UTC(2026, 0, 11, 13, 30);
 			while (fired.length === 0 && Date.now() < deadline) await sleep(20);
 			expect(fired).toEqual(['mover@2026']);
@@ -124,7 +150,10 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		clock.ms = Date.UTC(2026, 1, 1);
 		const schedule = new InactivitySchedule(store, schedId(), { inactiveMs: 30 * DAY });
 		await schedule.maintain(); // first activation: watermark at now - 30 days
-		await store.events.record([{ contactId: 'idle-1', name: 'login' }, { contactId: 'idle-2', name: 'login' }]);
+		await store.events.record([
+			{ contactId: 'idle-1', name: 'login' },
+			{ contactId: 'idle-2', name: 'login' },
+		]);
 		clock.advance(10 * DAY);
 		await store.events.record([{ contactId: 'idle-3', name: 'login' }]);
 		clock.advance(19 * DAY);
@@ -133,7 +162,10 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		expect(await schedule.preview()).toBeUndefined();
 		clock.advance(DAY);
 		// The editor's test step previews the longest-inactive contact before any tick scheduled it.
-		expect(await schedule.preview()).toEqual({ contactId: expect.stringMatching(/^idle-[12]$/), at: Date.UTC(2026, 1, 1) + 30 * DAY });
+		expect(await schedule.preview()).toEqual({
+			contactId: expect.stringMatching(/^idle-[12]$/),
+			at: Date.UTC(2026, 1, 1) + 30 * DAY,
+		});
 		const first = await schedule.takeDue();
 		expect(ids(first)).toEqual(['idle-1', 'idle-2']);
 		expect(first[0].occurrence).toBe(String(Date.UTC(2026, 1, 1)));
@@ -187,9 +219,24 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 	});
 
 	it.each([
-		[() => new DateSchedule(store, 'x', { field: '', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } }), 'dateField'],
-		[() => new DateSchedule(store, 'x', { field: 'b', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 }, fallbackZone: 'Nowhere/City' }), 'fallbackZone'],
-		[() => new DateSchedule(store, 'x', { field: 'b', rule: { repeat: 'yearly', offsetDays: 0, hour: 25, minute: 0 } }), 'hour'],
+		[
+			() => new DateSchedule(store, 'x', { field: '', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } }),
+			'dateField',
+		],
+		[
+			() =>
+				new DateSchedule(store, 'x', {
+					field: 'b',
+					rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+					fallbackZone: 'Nowhere/City',
+				}),
+			'fallbackZone',
+		],
+		[
+			() =>
+				new DateSchedule(store, 'x', { field: 'b', rule: { repeat: 'yearly', offsetDays: 0, hour: 25, minute: 0 } }),
+			'hour',
+		],
 		[() => new InactivitySchedule(store, 'x', { inactiveMs: 0 }), 'inactiveDays'],
 	])('rejects a bad definition naming the field (%#)', (build, field) => {
 		expect(build).toThrow(expect.objectContaining({ field }));

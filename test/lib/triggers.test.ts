@@ -1,5 +1,11 @@
 import { closeAllStores } from '../../lib/redis/pool';
-import { EventLogConsumer, compileFilter, latestMatching, type LogEvent, type ConsumerOptions } from '../../lib/triggers';
+import {
+	EventLogConsumer,
+	compileFilter,
+	latestMatching,
+	type LogEvent,
+	type ConsumerOptions,
+} from '../../lib/triggers';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -38,20 +44,40 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 	// Latency ("within a second") is measured by `npm run bench trigger` (p50 / p99), not asserted here.
 	it('delivers each recorded event, with its chain', async () => {
 		const got: LogEvent[] = [];
-		const c = consumer({ group: group(), filter: compileFilter({ kind: 'event', names: ['lat_probe'] }), handler: async ([event]) => void got.push(event) });
+		const c = consumer({
+			group: group(),
+			filter: compileFilter({ kind: 'event', names: ['lat_probe'] }),
+			handler: async ([event]) => void got.push(event),
+		});
 		await c.start();
 		for (let i = 0; i < 5; i++) {
-			await store.events.record([{ contactId: `lat-${i}`, name: 'lat_probe', properties: { i }, chain: [{ workflowId: 'wf-A', executionId: '9' }] }]);
+			await store.events.record([
+				{
+					contactId: `lat-${i}`,
+					name: 'lat_probe',
+					properties: { i },
+					chain: [{ workflowId: 'wf-A', executionId: '9' }],
+				},
+			]);
 			await until(() => got.length === i + 1);
 		}
 		expect(got.map((e) => e.contactId)).toEqual(['lat-0', 'lat-1', 'lat-2', 'lat-3', 'lat-4']);
-		expect(got[0]).toMatchObject({ contactId: 'lat-0', name: 'lat_probe', properties: { i: 0 }, chain: [{ workflowId: 'wf-A', executionId: '9' }] });
+		expect(got[0]).toMatchObject({
+			contactId: 'lat-0',
+			name: 'lat_probe',
+			properties: { i: 0 },
+			chain: [{ workflowId: 'wf-A', executionId: '9' }],
+		});
 	});
 
 	it('filters: event names and property conditions, tags, field changes, subscription, tiers', async () => {
 		const seen: string[] = [];
 		const filters = {
-			ev: compileFilter({ kind: 'event', names: ['checkout_*', 'signup'], conditions: [{ path: 'cart.total', operator: 'greaterThan', value: 50 }] }),
+			ev: compileFilter({
+				kind: 'event',
+				names: ['checkout_*', 'signup'],
+				conditions: [{ path: 'cart.total', operator: 'greaterThan', value: 50 }],
+			}),
 			tag: compileFilter({ kind: 'tagAdded', tags: ['vip'] }),
 			field: compileFilter({ kind: 'fieldChanged', field: 'plan', to: 'pro' }),
 			sub: compileFilter({ kind: 'subscriptionChanged', to: ['unsubscribed'] }),
@@ -67,11 +93,15 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		await record('f2', 'signup', { cart: { total: '51' } });
 		await record('f3', 'pageview', { cart: { total: 100 } });
 		await store.contacts.upsert([{ id: 'f4', addTags: ['vip', 'other'], fields: { plan: 'free' } }]);
-		await store.contacts.upsert([{ id: 'f4', fields: { plan: 'pro' }, subscription: { status: 'unsubscribed', source: 'link' } }]);
+		await store.contacts.upsert([
+			{ id: 'f4', fields: { plan: 'pro' }, subscription: { status: 'unsubscribed', source: 'link' } },
+		]);
 		await until(() => seen.length >= 5);
 		await sleep(100);
 		expect(seen.sort()).toEqual(['f1:ev', 'f2:ev', 'f4:field', 'f4:sub', 'f4:tag']);
-		await store.events.recordSystem([{ contactId: 'f5', name: '$tier_changed', properties: { from: 'Engaged', to: 'Inactive' } }]);
+		await store.events.recordSystem([
+			{ contactId: 'f5', name: '$tier_changed', properties: { from: 'Engaged', to: 'Inactive' } },
+		]);
 		const tier = compileFilter({ kind: 'tierChanged', to: ['Inactive'] });
 		expect((await latestMatching(store, tier))[0]).toMatchObject({ contactId: 'f5', properties: { to: 'Inactive' } });
 	});
@@ -97,7 +127,12 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		expect(new Set(second).size).toBe(20);
 
 		const fromStart: string[] = [];
-		await consumer({ group: group(), startFrom: 'catchUp', filter, handler: async ([e]) => void fromStart.push(e.contactId) }).start();
+		await consumer({
+			group: group(),
+			startFrom: 'catchUp',
+			filter,
+			handler: async ([e]) => void fromStart.push(e.contactId),
+		}).start();
 		await until(() => fromStart.length === 22);
 		expect(fromStart).toContain('before');
 
@@ -108,7 +143,13 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		await c3.stop();
 		await record('skipped', name);
 		const fresh: string[] = [];
-		await consumer({ group: g3, startFrom: 'now', skipBacklog: true, filter, handler: async ([e]) => void fresh.push(e.contactId) }).start();
+		await consumer({
+			group: g3,
+			startFrom: 'now',
+			skipBacklog: true,
+			filter,
+			handler: async ([e]) => void fresh.push(e.contactId),
+		}).start();
 		await record('after', name);
 		await until(() => fresh.length === 1);
 		await sleep(100);
@@ -120,10 +161,12 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		const filter = compileFilter({ kind: 'event', names: [name] });
 		const g = group();
 		const byConsumer: Record<string, string[]> = { a: [], b: [] };
-		const slow = (who: string) => async ([e]: LogEvent[]) => {
-			byConsumer[who].push(e.contactId);
-			await sleep(2);
-		};
+		const slow =
+			(who: string) =>
+			async ([e]: LogEvent[]) => {
+				byConsumer[who].push(e.contactId);
+				await sleep(2);
+			};
 		await consumer({ group: g, filter, handler: slow('a') }).start();
 		await consumer({ group: g, filter, handler: slow('b') }).start();
 		const N = 300;
@@ -153,12 +196,18 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		await crashing.start();
 		await record('crash-1', name);
 		await until(() => started.length === 1);
-		const pending = async () => (await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact('crash-1')), g)) as [number])[0];
+		const pending = async () =>
+			((await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact('crash-1')), g))) as [number])[0];
 		expect(await pending()).toBe(1);
 		// The process dies: no ack ever comes, and nothing of it keeps running.
 		await crashing.stop();
 		const redelivered: string[] = [];
-		const rescuer = consumer({ group: g, filter, claimIdleMs: 300, handler: async ([e]) => void redelivered.push(e.contactId) });
+		const rescuer = consumer({
+			group: g,
+			filter,
+			claimIdleMs: 300,
+			handler: async ([e]) => void redelivered.push(e.contactId),
+		});
 		await rescuer.start();
 		await until(() => redelivered.length === 1);
 		expect(redelivered).toEqual(['crash-1']);
@@ -190,7 +239,9 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		await record('poison-1', name);
 		await until(() => errors.some((m) => m.startsWith('Dropped: 1 event(s) after 3 failed attempts')));
 		expect(attempts).toBe(3);
-		const pending = (await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact('poison-1')), g)) as [number])[0];
+		const pending = (
+			(await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact('poison-1')), g))) as [number]
+		)[0];
 		expect(pending).toBe(0);
 	});
 
@@ -199,11 +250,21 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		const filter = compileFilter({ kind: 'event', names: [name] });
 		const g = group();
 		const handled: string[] = [];
-		await consumer({ group: g, filter, claimIdleMs: 200, handler: async ([e]) => {
-			handled.push(`a:${e.contactId}`);
-			await sleep(900);
-		} }).start();
-		await consumer({ group: g, filter, claimIdleMs: 200, handler: async ([e]) => void handled.push(`b:${e.contactId}`) }).start();
+		await consumer({
+			group: g,
+			filter,
+			claimIdleMs: 200,
+			handler: async ([e]) => {
+				handled.push(`a:${e.contactId}`);
+				await sleep(900);
+			},
+		}).start();
+		await consumer({
+			group: g,
+			filter,
+			claimIdleMs: 200,
+			handler: async ([e]) => void handled.push(`b:${e.contactId}`),
+		}).start();
 		await record('long-1', name);
 		await sleep(1300);
 		expect(handled.filter((h) => h.endsWith('long-1'))).toHaveLength(1);
@@ -213,7 +274,11 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		const name = `tidy_${topology}`;
 		const g = group();
 		let handled = false;
-		const idle = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: async () => void (handled = true) });
+		const idle = consumer({
+			group: g,
+			filter: compileFilter({ kind: 'event', names: [name] }),
+			handler: async () => void (handled = true),
+		});
 		await idle.start();
 		await record('tidy-1', name);
 		// Handled and acknowledged (a loaded machine may take a while), then stopped.
@@ -225,7 +290,11 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 			const consumersLeft = (await store.call((r) => r.xinfo('CONSUMERS', store.keys.log(shard), g))) as unknown[];
 			expect(consumersLeft).toHaveLength(0);
 		}
-		const stuck = consumer({ group: g, filter: compileFilter({ kind: 'event', names: [name] }), handler: () => new Promise<void>(() => undefined) });
+		const stuck = consumer({
+			group: g,
+			filter: compileFilter({ kind: 'event', names: [name] }),
+			handler: () => new Promise<void>(() => undefined),
+		});
 		await stuck.start();
 		await record('tidy-1', name);
 		await until(() => stuck.pendingHere === 1);
@@ -239,7 +308,13 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 	it('batches: up to N events per call, waiting at most M ms', async () => {
 		const name = `batch_${topology}`;
 		const batches: number[] = [];
-		await consumer({ group: group(), filter: compileFilter({ kind: 'event', names: [name] }), batchSize: 10, maxWaitMs: 150, handler: async (events) => void batches.push(events.length) }).start();
+		await consumer({
+			group: group(),
+			filter: compileFilter({ kind: 'event', names: [name] }),
+			batchSize: 10,
+			maxWaitMs: 150,
+			handler: async (events) => void batches.push(events.length),
+		}).start();
 		await Promise.all(Array.from({ length: 25 }, (_, i) => record(`b-${i}`, name)));
 		await until(() => batches.reduce((a, b) => a + b, 0) === 25);
 		expect(Math.max(...batches)).toBeLessThanOrEqual(10);
@@ -256,7 +331,10 @@ describe.each(topologies)('event-log consumer on %s Redis', (topology) => {
 		[{ kind: 'event', names: [] }, 'eventNames'],
 		[{ kind: 'event', names: ['x'], conditions: [{ path: '', operator: 'equals' }] }, 'conditions[0].path'],
 		[{ kind: 'event', names: ['x'], conditions: [{ path: 'a', operator: 'like' }] }, 'conditions[0].operator'],
-		[{ kind: 'event', names: ['x'], conditions: [{ path: 'a', operator: 'greaterThan', value: 'abc' }] }, 'conditions[0].value'],
+		[
+			{ kind: 'event', names: ['x'], conditions: [{ path: 'a', operator: 'greaterThan', value: 'abc' }] },
+			'conditions[0].value',
+		],
 		[{ kind: 'fieldChanged', field: '' }, 'field'],
 		[{ kind: 'tagAdded', tags: 5 }, 'tags'],
 		[{ kind: 'wat' }, 'mode'],

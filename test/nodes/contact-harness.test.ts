@@ -1,4 +1,10 @@
-import { NodeOperationError, type IExecuteFunctions, type INodeExecutionData, type INodeType, type INodeTypeDescription } from 'n8n-workflow';
+import {
+	NodeOperationError,
+	type IExecuteFunctions,
+	type INodeExecutionData,
+	type INodeType,
+	type INodeTypeDescription,
+} from 'n8n-workflow';
 import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
 
 /** A minimal node of the shape ours have: reads parameters per item, may fail per item. */
@@ -30,7 +36,8 @@ class Echo implements INodeType {
 				? (await this.helpers.getBinaryDataBuffer(i, binaryProperty)).toString('utf8')
 				: (this.getNodeParameter('text', i) as string);
 			try {
-				if (text === this.getNodeParameter('failOn', i)) throw new NodeOperationError(this.getNode(), `Bad text (item ${i})`, { itemIndex: i });
+				if (text === this.getNodeParameter('failOn', i))
+					throw new NodeOperationError(this.getNode(), `Bad text (item ${i})`, { itemIndex: i });
 				out.push({
 					json: { text, prefix: credentials.keyPrefix as string, workflowId: this.getWorkflow().id ?? '' },
 					...(this.getNodeParameter('skipPairing', i) ? {} : { pairedItem: { item: i } }),
@@ -63,7 +70,12 @@ describe('n8n harness', () => {
 	});
 
 	it('throws the node error, or returns it on the item under continueOnFail', async () => {
-		const base = { nodeType: new Echo(), parameters: { text: '={{ $json.t }}', failOn: 'bad' }, items: [{ t: 'ok' }, { t: 'bad' }], credentials };
+		const base = {
+			nodeType: new Echo(),
+			parameters: { text: '={{ $json.t }}', failOn: 'bad' },
+			items: [{ t: 'ok' }, { t: 'bad' }],
+			credentials,
+		};
 		await expect(runNode(base)).rejects.toThrow('Bad text (item 1)');
 		const [out] = await runNode({ ...base, continueOnFail: true });
 		expect(out.map((i) => i.json)).toEqual([expect.objectContaining({ text: 'ok' }), { error: 'Bad text (item 1)' }]);
@@ -74,32 +86,50 @@ describe('n8n harness', () => {
 		const [out] = await runNode({
 			nodeType: new Echo(),
 			parameters: { binaryProperty: 'data' },
-			items: [{ json: {}, binary: { data: { data: raw.toString('base64'), mimeType: 'message/rfc822', fileName: 'm.eml' } } }],
+			items: [
+				{ json: {}, binary: { data: { data: raw.toString('base64'), mimeType: 'message/rfc822', fileName: 'm.eml' } } },
+			],
 			credentials,
 		});
 		expect(out[0].json.text).toBe('Subject: hi\r\n\r\nbody');
 	});
 
 	it('gives expressions the workflow time zone', async () => {
-		const [out] = await runNode({ nodeType: new Echo(), parameters: { text: '={{ $now.zoneName }}' }, credentials, timezone: 'Asia/Tokyo' });
+		const [out] = await runNode({
+			nodeType: new Echo(),
+			parameters: { text: '={{ $now.zoneName }}' },
+			credentials,
+			timezone: 'Asia/Tokyo',
+		});
 		expect(out[0].json.text).toBe('Asia/Tokyo');
 	});
 
 	it('fails when a node returns items without pairedItem', async () => {
 		await expect(
-			runNode({ nodeType: new Echo(), parameters: { text: 'x', skipPairing: true }, items: [{ a: 1 }, { a: 2 }], credentials }),
+			runNode({
+				nodeType: new Echo(),
+				parameters: { text: 'x', skipPairing: true },
+				items: [{ a: 1 }, { a: 2 }],
+				credentials,
+			}),
 		).rejects.toThrow(/without a valid pairedItem/);
 	});
 
 	it('reports a missing credential like n8n', async () => {
-		await expect(runNode({ nodeType: new Echo(), parameters: { text: 'x' }, credentials: {} })).rejects.toThrow(/contactStoreApi/);
+		await expect(runNode({ nodeType: new Echo(), parameters: { text: 'x' }, credentials: {} })).rejects.toThrow(
+			/contactStoreApi/,
+		);
 	});
 
 	it('runs connected nodes and resolves $() references to earlier nodes', async () => {
 		const run = await runWorkflow({
 			nodes: [
 				{ name: 'First', nodeType: new Echo(), parameters: { text: '={{ $json.n * 2 }}' } },
-				{ name: 'Second', nodeType: new Echo(), parameters: { text: "={{ $json.text + '/' + $('First').item.json.text }}" } },
+				{
+					name: 'Second',
+					nodeType: new Echo(),
+					parameters: { text: "={{ $json.text + '/' + $('First').item.json.text }}" },
+				},
 			],
 			connections: [['First', 'Second']],
 			items: [{ n: 1 }, { n: 5 }],

@@ -17,8 +17,18 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	const credentials = contactStoreCredentials(topology);
 	const prefix = credentials.contactStoreApi.keyPrefix as string;
 	const { store } = acquireStore(storeConfig(topology, prefix));
-	const run = async (parameters: IDataObject, items: InputItem[] = [{}], extra: { continueOnFail?: boolean; workflowId?: string } = {}) => {
-		const [out] = await runNode({ nodeType: new Contact(), parameters: parameters as never, items, credentials, ...extra });
+	const run = async (
+		parameters: IDataObject,
+		items: InputItem[] = [{}],
+		extra: { continueOnFail?: boolean; workflowId?: string } = {},
+	) => {
+		const [out] = await runNode({
+			nodeType: new Contact(),
+			parameters: parameters as never,
+			items,
+			credentials,
+			...extra,
+		});
 		return out;
 	};
 
@@ -37,7 +47,13 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 						{ name: 'birthday', type: 'date', value: '1990-02-28' },
 					],
 				},
-				additionalFields: { addTags: 'newsletter, vip', timezone: 'Europe/Berlin', lifecycleStage: 'lead', subscriptionStatus: 'subscribed', consentSource: 'signup form' },
+				additionalFields: {
+					addTags: 'newsletter, vip',
+					timezone: 'Europe/Berlin',
+					lifecycleStage: 'lead',
+					subscriptionStatus: 'subscribed',
+					consentSource: 'signup form',
+				},
 			},
 			[
 				{ crmId: 'n-1', mail: 'Ada@Example.com', first: 'Ada', orders: '3' },
@@ -61,8 +77,23 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	});
 
 	it('upserts fields given as JSON and removes a field with null', async () => {
-		await run({ resource: 'contact', operation: 'upsert', contactId: 'j-1', fieldsInput: 'json', fieldsJson: '{"plan":"pro","score":{"value":"12","type":"number"}}' });
-		const [out] = await run({ resource: 'contact', operation: 'upsert', contactId: 'j-1', fieldsInput: 'json', fieldsJson: '={{ { plan: null, seats: $json.seats } }}' }, [{ seats: 4 }]);
+		await run({
+			resource: 'contact',
+			operation: 'upsert',
+			contactId: 'j-1',
+			fieldsInput: 'json',
+			fieldsJson: '{"plan":"pro","score":{"value":"12","type":"number"}}',
+		});
+		const [out] = await run(
+			{
+				resource: 'contact',
+				operation: 'upsert',
+				contactId: 'j-1',
+				fieldsInput: 'json',
+				fieldsJson: '={{ { plan: null, seats: $json.seats } }}',
+			},
+			[{ seats: 4 }],
+		);
 		expect(out.json).toMatchObject({ created: false, fields: { score: 12, seats: 4 } });
 		expect((out.json.fields as IDataObject).plan).toBeUndefined();
 	});
@@ -71,18 +102,36 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		await store.contacts.upsert([{ id: 'g-1', email: 'g1@example.com' }]);
 		await store.events.record([{ contactId: 'g-1', name: 'visited', properties: { page: '/pricing' } }]);
 		const out = await run(
-			{ resource: 'contact', operation: 'get', identifyBy: '={{ $json.by }}', contactId: '={{ $json.v }}', email: '={{ $json.v }}', options: { historyLimit: 5 } },
-			[{ by: 'id', v: 'g-1' }, { by: 'email', v: 'G1@example.com' }, { by: 'id', v: 'nobody' }, { by: 'email', v: 'none@example.com' }],
+			{
+				resource: 'contact',
+				operation: 'get',
+				identifyBy: '={{ $json.by }}',
+				contactId: '={{ $json.v }}',
+				email: '={{ $json.v }}',
+				options: { historyLimit: 5 },
+			},
+			[
+				{ by: 'id', v: 'g-1' },
+				{ by: 'email', v: 'G1@example.com' },
+				{ by: 'id', v: 'nobody' },
+				{ by: 'email', v: 'none@example.com' },
+			],
 		);
 		expect(json(out)).toEqual([
-			expect.objectContaining({ found: true, id: 'g-1', recentEvents: expect.arrayContaining([expect.objectContaining({ name: 'visited', properties: { page: '/pricing' } })]) }),
+			expect.objectContaining({
+				found: true,
+				id: 'g-1',
+				recentEvents: expect.arrayContaining([
+					expect.objectContaining({ name: 'visited', properties: { page: '/pricing' } }),
+				]),
+			}),
 			expect.objectContaining({ found: true, id: 'g-1' }),
 			{ found: false, id: 'nobody' },
 			{ found: false, email: 'none@example.com' },
 		]);
-		await expect(run({ resource: 'contact', operation: 'get', contactId: 'nobody', options: { errorIfNotFound: true } })).rejects.toThrow(
-			'No contact with ID "nobody" (item 0, field "Contact ID")',
-		);
+		await expect(
+			run({ resource: 'contact', operation: 'get', contactId: 'nobody', options: { errorIfNotFound: true } }),
+		).rejects.toThrow('No contact with ID "nobody" (item 0, field "Contact ID")');
 	});
 
 	it('records events with idempotency, creates contacts by e-mail and carries the workflow chain', async () => {
@@ -107,14 +156,26 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		const contact = await store.contacts.getOne('buyer@example.com');
 		expect(contact?.events.order_completed.count).toBe(2);
 		const log = await store.redis.xrange(store.keys.log(store.keys.shardOfContact('buyer@example.com')), '-', '+');
-		const chains = log.filter(([, f]) => f[f.indexOf('n') + 1] === 'order_completed').map(([, f]) => JSON.parse(f[f.indexOf('ch') + 1]));
-		expect(chains).toContainEqual([{ workflowId: 'wf-a', executionId: '7' }, expect.objectContaining({ workflowId: 'wf-b' })]);
+		const chains = log
+			.filter(([, f]) => f[f.indexOf('n') + 1] === 'order_completed')
+			.map(([, f]) => JSON.parse(f[f.indexOf('ch') + 1]));
+		expect(chains).toContainEqual([
+			{ workflowId: 'wf-a', executionId: '7' },
+			expect.objectContaining({ workflowId: 'wf-b' }),
+		]);
 		expect(chains.every((c: Array<{ workflowId: string }>) => c[c.length - 1].workflowId === 'wf-b')).toBe(true);
 	});
 
 	it('refuses to create a contact for an event when told not to', async () => {
 		const out = await run(
-			{ resource: 'event', operation: 'record', identifyBy: 'id', contactId: 'absent', eventName: 'x', options: { createContact: false } },
+			{
+				resource: 'event',
+				operation: 'record',
+				identifyBy: 'id',
+				contactId: 'absent',
+				eventName: 'x',
+				options: { createContact: false },
+			},
 			[{}],
 			{ continueOnFail: true },
 		);
@@ -123,35 +184,83 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	});
 
 	it('adds and removes tags', async () => {
-		const added = await run({ resource: 'tag', operation: 'add', contactId: 't-1', tags: '={{ $json.tags }}' }, [{ tags: ['a', 'b'] }]);
+		const added = await run({ resource: 'tag', operation: 'add', contactId: 't-1', tags: '={{ $json.tags }}' }, [
+			{ tags: ['a', 'b'] },
+		]);
 		expect(added[0].json).toMatchObject({ id: 't-1', created: true, tags: ['a', 'b'] });
 		const removed = await run({ resource: 'tag', operation: 'remove', contactId: 't-1', tags: 'a' });
 		expect(removed[0].json).toMatchObject({ tags: ['b'], changes: [{ event: '$tag_removed', tag: 'a' }] });
-		await expect(run({ resource: 'tag', operation: 'remove', contactId: 'no-such', tags: 'a' })).rejects.toThrow(/does not exist \(item 0, field "Contact ID"\)/);
+		await expect(run({ resource: 'tag', operation: 'remove', contactId: 'no-such', tags: 'a' })).rejects.toThrow(
+			/does not exist \(item 0, field "Contact ID"\)/,
+		);
 	});
 
 	it('subscribes (pending), unsubscribes and reads the status with consent', async () => {
-		const sub = await run({ resource: 'subscription', operation: 'subscribe', identifyBy: 'email', email: 's@example.com', consentSource: 'landing page', options: { pending: true, consentAt: '2026-01-02T03:04:05Z' } });
-		expect(sub[0].json.subscription).toEqual({ status: 'pending', source: 'landing page', at: '2026-01-02T03:04:05.000Z' });
-		await run({ resource: 'subscription', operation: 'unsubscribe', identifyBy: 'email', email: 's@example.com', consentSource: 'preference center' });
-		const [status] = await run({ resource: 'subscription', operation: 'getStatus', identifyBy: 'email', email: 'S@example.com' });
-		expect(status.json).toMatchObject({ found: true, id: 's@example.com', status: 'unsubscribed', consentSource: 'preference center', suppressed: true });
+		const sub = await run({
+			resource: 'subscription',
+			operation: 'subscribe',
+			identifyBy: 'email',
+			email: 's@example.com',
+			consentSource: 'landing page',
+			options: { pending: true, consentAt: '2026-01-02T03:04:05Z' },
+		});
+		expect(sub[0].json.subscription).toEqual({
+			status: 'pending',
+			source: 'landing page',
+			at: '2026-01-02T03:04:05.000Z',
+		});
+		await run({
+			resource: 'subscription',
+			operation: 'unsubscribe',
+			identifyBy: 'email',
+			email: 's@example.com',
+			consentSource: 'preference center',
+		});
+		const [status] = await run({
+			resource: 'subscription',
+			operation: 'getStatus',
+			identifyBy: 'email',
+			email: 'S@example.com',
+		});
+		expect(status.json).toMatchObject({
+			found: true,
+			id: 's@example.com',
+			status: 'unsubscribed',
+			consentSource: 'preference center',
+			suppressed: true,
+		});
 	});
 
 	it('exports and erases a contact', async () => {
 		await store.contacts.upsert([{ id: 'e-1', email: 'e1@example.com', addTags: ['x'] }]);
-		const [exported] = await run({ resource: 'contact', operation: 'export', identifyBy: 'email', email: 'e1@example.com' });
+		const [exported] = await run({
+			resource: 'contact',
+			operation: 'export',
+			identifyBy: 'email',
+			email: 'e1@example.com',
+		});
 		expect(exported.json).toMatchObject({ found: true, contact: { id: 'e-1', tags: ['x'] } });
 		const [erased] = await run({ resource: 'contact', operation: 'erase', contactId: 'e-1' });
 		expect(erased.json).toEqual({ contactId: 'e-1', erased: true });
 		expect(await store.contacts.getOne('e-1')).toBeNull();
-		const [again] = await run({ resource: 'contact', operation: 'erase', identifyBy: 'email', email: 'e1@example.com' });
+		const [again] = await run({
+			resource: 'contact',
+			operation: 'erase',
+			identifyBy: 'email',
+			email: 'e1@example.com',
+		});
 		expect(again.json).toMatchObject({ erased: false });
 	});
 
 	it('keeps good items and names item and field of bad ones under continueOnFail', async () => {
 		const out = await run(
-			{ resource: 'contact', operation: 'upsert', contactId: '={{ $json.id }}', email: '={{ $json.email }}', additionalFields: { timezone: '={{ $json.tz }}' } },
+			{
+				resource: 'contact',
+				operation: 'upsert',
+				contactId: '={{ $json.id }}',
+				email: '={{ $json.email }}',
+				additionalFields: { timezone: '={{ $json.tz }}' },
+			},
 			[
 				{ id: 'ok-1', email: 'ok1@example.com', tz: 'UTC' },
 				{ id: 'bad-mail', email: 'not-an-email', tz: 'UTC' },
@@ -169,15 +278,28 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	});
 
 	it.each([
-		['a field value that does not fit its type', { fieldsUi: { field: [{ name: 'n', type: 'number', value: 'abc' }] } }, 'Fields > n'],
+		[
+			'a field value that does not fit its type',
+			{ fieldsUi: { field: [{ name: 'n', type: 'number', value: 'abc' }] } },
+			'Fields > n',
+		],
 		['a malformed date', { fieldsUi: { field: [{ name: 'd', type: 'date', value: '2024-13-45' }] } }, 'Fields > d'],
 		['fields JSON that is not an object', { fieldsInput: 'json', fieldsJson: '[1,2]' }, 'Fields'],
 		['fields JSON that is null', { fieldsInput: 'json', fieldsJson: 'null' }, 'Fields'],
 		['fields JSON that does not parse', { fieldsInput: 'json', fieldsJson: '{nope' }, 'Fields'],
-		['101 fields', { fieldsInput: 'json', fieldsJson: JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, i]))) }, 'Fields'],
+		[
+			'101 fields',
+			{
+				fieldsInput: 'json',
+				fieldsJson: JSON.stringify(Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`f${i}`, i]))),
+			},
+			'Fields',
+		],
 		['101 tags', { additionalFields: { addTags: Array.from({ length: 101 }, (_, i) => `t${i}`).join(',') } }, 'Tags'],
 	])('stops on %s, naming the item and field', async (_label, extra, field) => {
-		await expect(run({ resource: 'contact', operation: 'upsert', contactId: 'f-bad', ...extra }, [{}, {}])).rejects.toThrow(`(item 0, field "${field}")`);
+		await expect(
+			run({ resource: 'contact', operation: 'upsert', contactId: 'f-bad', ...extra }, [{}, {}]),
+		).rejects.toThrow(`(item 0, field "${field}")`);
 		expect(await store.contacts.getOne('f-bad')).toBeNull();
 	});
 
@@ -189,7 +311,11 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		['properties 10,000 levels deep', { properties: `${'{"a":'.repeat(10_000)}1${'}'.repeat(10_000)}` }, 'Properties'],
 		['a time at the end of time', { options: { time: '+275760-09-13T00:00:00.000Z' } }, 'Time'],
 	])('rejects an event with %s', async (_label, extra, field) => {
-		const out = await run({ resource: 'event', operation: 'record', contactId: 'ev-bad', eventName: 'ok', ...extra }, [{}], { continueOnFail: true });
+		const out = await run(
+			{ resource: 'event', operation: 'record', contactId: 'ev-bad', eventName: 'ok', ...extra },
+			[{}],
+			{ continueOnFail: true },
+		);
 		expect(out[0].json.error).toContain(`(item 0, field "${field}")`);
 		expect(await store.contacts.getOne('ev-bad')).toBeNull();
 	});
@@ -200,30 +326,66 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			{ id: 'in-lisa', email: 'lisa.w@yahoo.com', subscription: { status: 'subscribed', source: 'form' } },
 		]);
 		const files = ['postfix-hard-bounce.eml', 'yahoo-arf-complaint.eml', 'outlook-automatic-reply.eml'];
-		const items = files.map((name) => ({ json: { name }, binary: { data: { data: eml(name).toString('base64'), mimeType: 'message/rfc822', fileName: name } } }));
-		const out = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'binary', binaryPropertyName: 'data' }, items);
+		const items = files.map((name) => ({
+			json: { name },
+			binary: { data: { data: eml(name).toString('base64'), mimeType: 'message/rfc822', fileName: name } },
+		}));
+		const out = await run(
+			{ resource: 'inboundEmail', operation: 'parse', inputSource: 'binary', binaryPropertyName: 'data' },
+			items,
+		);
 		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }, { item: 2 }]);
-		expect(out[0].json).toMatchObject({ kind: 'hard_bounce', recipient: 'jane.doe@example.org', status: '5.1.1', contactId: 'in-jane', event: '$email_bounced', suppressedAs: 'bounced', originalMessageId: 'camp-winter26.c-4711@shop.example' });
+		expect(out[0].json).toMatchObject({
+			kind: 'hard_bounce',
+			recipient: 'jane.doe@example.org',
+			status: '5.1.1',
+			contactId: 'in-jane',
+			event: '$email_bounced',
+			suppressedAs: 'bounced',
+			originalMessageId: 'camp-winter26.c-4711@shop.example',
+		});
 		expect(out[1].json).toMatchObject({ kind: 'complaint', contactId: 'in-lisa', suppressedAs: 'complained' });
 		expect(out[2].json).toMatchObject({ kind: 'auto_reply', contactId: null, event: null });
 		expect((await store.contacts.getOne('in-jane'))?.subscription?.status).toBe('bounced');
 	});
 
 	it('parses an item of the Email Trigger (IMAP) in Resolved format', async () => {
-		await store.contacts.upsert([{ id: 'in-imap', email: 'no.such.person.4711@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		await store.contacts.upsert([
+			{ id: 'in-imap', email: 'no.such.person.4711@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
 		// What the trigger emits: mailparser's result with header lines, attachments as binaries.
 		const parsed = await simpleParser(eml('gmail-dsn-no-such-user.eml'));
 		const headers: Record<string, string> = {};
 		for (const h of parsed.headerLines) headers[h.key] = h.line;
 		const binary: IBinaryKeyData = {};
-		parsed.attachments.forEach((a, i) => (binary[`attachment_${i}`] = { data: a.content.toString('base64'), mimeType: a.contentType, fileName: a.filename }));
-		const json = JSON.parse(JSON.stringify({ ...parsed, headers, headerLines: undefined, attachments: undefined })) as IDataObject;
-		const [out] = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'imapItem' }, [{ json, binary }]);
-		expect(out.json).toMatchObject({ kind: 'hard_bounce', status: '5.1.1', recipient: 'no.such.person.4711@gmail.com', contactId: 'in-imap', suppressedAs: 'bounced', originalMessageId: 'welcome.c-301@shop.example' });
+		parsed.attachments.forEach(
+			(a, i) =>
+				(binary[`attachment_${i}`] = {
+					data: a.content.toString('base64'),
+					mimeType: a.contentType,
+					fileName: a.filename,
+				}),
+		);
+		const json = JSON.parse(
+			JSON.stringify({ ...parsed, headers, headerLines: undefined, attachments: undefined }),
+		) as IDataObject;
+		const [out] = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'imapItem' }, [
+			{ json, binary },
+		]);
+		expect(out.json).toMatchObject({
+			kind: 'hard_bounce',
+			status: '5.1.1',
+			recipient: 'no.such.person.4711@gmail.com',
+			contactId: 'in-imap',
+			suppressedAs: 'bounced',
+			originalMessageId: 'welcome.c-301@shop.example',
+		});
 	});
 
 	it('matches a bounce to the send it answers by Message-ID, even when the address changed since', async () => {
-		await store.contacts.upsert([{ id: 'in-moved', email: 'moved-old@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		await store.contacts.upsert([
+			{ id: 'in-moved', email: 'moved-old@example.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
 		const [sent] = await new Campaigns(store).send(
 			{ id: 'welcome-series', fromEmail: 'news@shop.example', subject: 'Hi', html: '<p>Hi</p>', transactional: true },
 			[{ contactId: 'in-moved' }],
@@ -236,15 +398,37 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			.toString('latin1')
 			.replace(/jane\.doe@example\.org/gi, 'moved-old@example.com')
 			.replace('<camp-winter26.c-4711@shop.example>', sent.value.messageId);
-		const [out] = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' }, [{ raw: bounce }]);
-		expect(out.json).toMatchObject({ kind: 'hard_bounce', contactId: 'in-moved', matchedBy: 'send', campaignId: 'welcome-series', suppressedAs: 'bounced' });
+		const [out] = await run(
+			{ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' },
+			[{ raw: bounce }],
+		);
+		expect(out.json).toMatchObject({
+			kind: 'hard_bounce',
+			contactId: 'in-moved',
+			matchedBy: 'send',
+			campaignId: 'welcome-series',
+			suppressedAs: 'bounced',
+		});
 	});
 
 	it('escalates repeated soft bounces to a suppression when asked to', async () => {
-		await store.contacts.upsert([{ id: 'in-soft', email: 'full.box@gmail.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		await store.contacts.upsert([
+			{ id: 'in-soft', email: 'full.box@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
 		const raw = eml('gmail-dsn-mailbox-full.eml').toString('latin1');
-		const items = [1, 2].map((n) => ({ raw: raw.replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<soft-${n}@mx.google.com>`) }));
-		const out = await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { softBounceLimit: 2, softBounceDays: 30 } }, items);
+		const items = [1, 2].map((n) => ({
+			raw: raw.replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<soft-${n}@mx.google.com>`),
+		}));
+		const out = await run(
+			{
+				resource: 'inboundEmail',
+				operation: 'parse',
+				inputSource: 'text',
+				rawMessage: '={{ $json.raw }}',
+				options: { softBounceLimit: 2, softBounceDays: 30 },
+			},
+			items,
+		);
 		// Both items are recorded in the same batch, so both see two soft bounces.
 		expect(out.map((i) => i.json.kind)).toEqual(['soft_bounce', 'soft_bounce']);
 		expect(out.some((i) => i.json.suppressedAs === 'bounced')).toBe(true);
@@ -253,30 +437,74 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 
 	it('suppresses after 3 soft bounces by default, and never when Suppress After Soft Bounces is 0', async () => {
 		await store.contacts.upsert([
-			{ id: 'in-soft-default', email: 'default.full@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
+			{
+				id: 'in-soft-default',
+				email: 'default.full@gmail.com',
+				subscription: { status: 'subscribed', source: 'form' },
+			},
 			{ id: 'in-soft-off', email: 'off.full@gmail.com', subscription: { status: 'subscribed', source: 'form' } },
 		]);
 		const raw = eml('gmail-dsn-mailbox-full.eml').toString('latin1');
-		const items = (to: string) => [1, 2, 3].map((n) => ({ raw: raw.replace(/full\.box@gmail\.com/g, to).replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<${to}-${n}@mx.google.com>`) }));
-		await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' }, items('default.full@gmail.com'));
-		expect((await store.contacts.getOne('in-soft-default'))?.subscription).toMatchObject({ status: 'bounced', source: 'inbound-email:soft_bounce_limit:mailbox_full' });
-		await run({ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { softBounceLimit: 0 } }, items('off.full@gmail.com'));
+		const items = (to: string) =>
+			[1, 2, 3].map((n) => ({
+				raw: raw
+					.replace(/full\.box@gmail\.com/g, to)
+					.replace('<65a2b3c4.1a2b3c4d.f00d.5678.GMR@mx.google.com>', `<${to}-${n}@mx.google.com>`),
+			}));
+		await run(
+			{ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}' },
+			items('default.full@gmail.com'),
+		);
+		expect((await store.contacts.getOne('in-soft-default'))?.subscription).toMatchObject({
+			status: 'bounced',
+			source: 'inbound-email:soft_bounce_limit:mailbox_full',
+		});
+		await run(
+			{
+				resource: 'inboundEmail',
+				operation: 'parse',
+				inputSource: 'text',
+				rawMessage: '={{ $json.raw }}',
+				options: { softBounceLimit: 0 },
+			},
+			items('off.full@gmail.com'),
+		);
 		expect((await store.contacts.getOne('in-soft-off'))?.subscription?.status).toBe('subscribed');
 	});
 
 	it('parses a raw message given as text through an expression, with an unsubscribe mailbox', async () => {
-		await store.contacts.upsert([{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
-		const raw = 'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
+		await store.contacts.upsert([
+			{ id: 'in-al', email: 'al@example.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
+		const raw =
+			'From: Al <al@example.com>\r\nTo: leave@news.example\r\nSubject: bye\r\nMessage-ID: <leave-1@example.com>\r\n\r\nplease stop\r\n';
 		const [out] = await run(
-			{ resource: 'inboundEmail', operation: 'parse', inputSource: 'text', rawMessage: '={{ $json.raw }}', options: { unsubscribeMailboxes: 'leave@news.example' } },
+			{
+				resource: 'inboundEmail',
+				operation: 'parse',
+				inputSource: 'text',
+				rawMessage: '={{ $json.raw }}',
+				options: { unsubscribeMailboxes: 'leave@news.example' },
+			},
 			[{ raw }],
 		);
-		expect(out.json).toMatchObject({ kind: 'unsubscribe', contactId: 'in-al', suppressedAs: 'unsubscribed', event: '$email_unsubscribed' });
+		expect(out.json).toMatchObject({
+			kind: 'unsubscribe',
+			contactId: 'in-al',
+			suppressedAs: 'unsubscribed',
+			event: '$email_unsubscribed',
+		});
 	});
 
 	it('names the item and field of inbound input that is missing or not a message', async () => {
 		const out = await run(
-			{ resource: 'inboundEmail', operation: 'parse', inputSource: '={{ $json.src }}', binaryPropertyName: 'data', rawMessage: '={{ $json.raw }}' },
+			{
+				resource: 'inboundEmail',
+				operation: 'parse',
+				inputSource: '={{ $json.src }}',
+				binaryPropertyName: 'data',
+				rawMessage: '={{ $json.raw }}',
+			},
 			[{ src: 'binary' }, { src: 'text', raw: 'just words' }],
 			{ continueOnFail: true },
 		);
@@ -287,20 +515,57 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	it('runs as a workflow: upsert, record an event from the upserted id, get with history', async () => {
 		const run = await runWorkflow({
 			nodes: [
-				{ name: 'Upsert', nodeType: new Contact(), parameters: { resource: 'contact', operation: 'upsert', email: '={{ $json.email }}', fieldsUi: { field: [{ name: 'plan', type: 'string', value: '={{ $json.plan }}' }] } } },
-				{ name: 'Record', nodeType: new Contact(), parameters: { resource: 'event', operation: 'record', contactId: '={{ $json.id }}', eventName: 'trial_started', properties: "={{ { plan: $('Upsert').item.json.fields.plan } }}" } },
-				{ name: 'Get', nodeType: new Contact(), parameters: { resource: 'contact', operation: 'get', contactId: '={{ $json.contactId }}', options: { historyLimit: 1 } } },
+				{
+					name: 'Upsert',
+					nodeType: new Contact(),
+					parameters: {
+						resource: 'contact',
+						operation: 'upsert',
+						email: '={{ $json.email }}',
+						fieldsUi: { field: [{ name: 'plan', type: 'string', value: '={{ $json.plan }}' }] },
+					},
+				},
+				{
+					name: 'Record',
+					nodeType: new Contact(),
+					parameters: {
+						resource: 'event',
+						operation: 'record',
+						contactId: '={{ $json.id }}',
+						eventName: 'trial_started',
+						properties: "={{ { plan: $('Upsert').item.json.fields.plan } }}",
+					},
+				},
+				{
+					name: 'Get',
+					nodeType: new Contact(),
+					parameters: {
+						resource: 'contact',
+						operation: 'get',
+						contactId: '={{ $json.contactId }}',
+						options: { historyLimit: 1 },
+					},
+				},
 			],
 			connections: [
 				['Upsert', 'Record'],
 				['Record', 'Get'],
 			],
-			items: [{ email: 'wf1@example.com', plan: 'pro' }, { email: 'wf2@example.com', plan: 'team' }],
+			items: [
+				{ email: 'wf1@example.com', plan: 'pro' },
+				{ email: 'wf2@example.com', plan: 'team' },
+			],
 			credentials,
 			workflowId: 'wf-chain-test',
 		});
 		const out = run.output('Get')[0];
-		expect(out.map((i) => [i.json.id, (i.json.recentEvents as IDataObject[])[0].name, ((i.json.recentEvents as IDataObject[])[0].properties as IDataObject).plan])).toEqual([
+		expect(
+			out.map((i) => [
+				i.json.id,
+				(i.json.recentEvents as IDataObject[])[0].name,
+				((i.json.recentEvents as IDataObject[])[0].properties as IDataObject).plan,
+			]),
+		).toEqual([
 			['wf1@example.com', 'trial_started', 'pro'],
 			['wf2@example.com', 'trial_started', 'team'],
 		]);
@@ -308,7 +573,11 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 	});
 
 	it('accepts a numeric ID from an expression and refuses IDs with line breaks or only spaces', async () => {
-		const out = await run({ resource: 'tag', operation: 'add', contactId: '={{ $json.id }}', tags: 'x' }, [{ id: 4711 }, { id: 'a\nb' }, { id: '   ' }], { continueOnFail: true });
+		const out = await run(
+			{ resource: 'tag', operation: 'add', contactId: '={{ $json.id }}', tags: 'x' },
+			[{ id: 4711 }, { id: 'a\nb' }, { id: '   ' }],
+			{ continueOnFail: true },
+		);
 		expect(out[0].json).toMatchObject({ id: '4711', tags: ['x'] });
 		expect(out[1].json.error).toMatch(/control characters \(line breaks, tabs or NUL\) \(item 1, field "Contact ID"\)/);
 		expect(out[2].json.error).toMatch(/empty \(item 2, field "Contact ID"\)/);
@@ -329,7 +598,9 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			nodeType: new Contact(),
 			parameters: { resource: 'contact', operation: 'get', contactId: '={{ $json.id }}' },
 			items: [{ id: 'a' }, { id: 'b' }],
-			credentials: { contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' } },
+			credentials: {
+				contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' },
+			},
 			continueOnFail: true,
 		});
 		expect(out).toHaveLength(2);

@@ -43,7 +43,6 @@ async function until(condition: () => boolean, timeoutMs = 5000): Promise<void> 
 	}
 }
 
-
 interface Execution {
 	items: IDataObject[];
 	done?: DonePromise;
@@ -62,7 +61,11 @@ const nodeTypes = (type: INodeType): INodeTypes => ({
 	getKnownTypes: () => ({}),
 });
 
-async function activate(parameters: INodeParameters, credentials: CredentialsByType, opts: { workflowId?: string; mode?: 'trigger' | 'manual'; nodeId?: string } = {}): Promise<Activation> {
+async function activate(
+	parameters: INodeParameters,
+	credentials: CredentialsByType,
+	opts: { workflowId?: string; mode?: 'trigger' | 'manual'; nodeId?: string } = {},
+): Promise<Activation> {
 	const type = new ContactTrigger();
 	const node: INode = {
 		id: opts.nodeId ?? 'trigger-node',
@@ -73,16 +76,34 @@ async function activate(parameters: INodeParameters, credentials: CredentialsByT
 		parameters,
 		credentials: { contactStoreApi: { id: 'cred', name: 'Contact Store' } },
 	};
-	const workflow = new Workflow({ id: opts.workflowId ?? 'wf-trigger', name: 'Trigger test', nodes: [node], connections: {}, active: true, nodeTypes: nodeTypes(type) });
-	const additionalData = { credentialsHelper: new TestCredentialsHelper(credentials), variables: {} } as unknown as IWorkflowExecuteAdditionalData;
+	const workflow = new Workflow({
+		id: opts.workflowId ?? 'wf-trigger',
+		name: 'Trigger test',
+		nodes: [node],
+		connections: {},
+		active: true,
+		nodeTypes: nodeTypes(type),
+	});
+	const additionalData = {
+		credentialsHelper: new TestCredentialsHelper(credentials),
+		variables: {},
+	} as unknown as IWorkflowExecuteAdditionalData;
 	const executions: Execution[] = [];
 	const emit: ITriggerFunctions['emit'] = (data: INodeExecutionData[][], _response, done) => {
 		executions.push({ items: data[0].map((i) => i.json), done });
 	};
 	const mode = opts.mode ?? 'trigger';
-	const ctx = new TriggerContext(workflow, workflow.getNode('Contact Trigger')!, additionalData, mode, mode === 'manual' ? 'manual' : 'activate', emit, (error: Error) => {
-		throw error;
-	});
+	const ctx = new TriggerContext(
+		workflow,
+		workflow.getNode('Contact Trigger')!,
+		additionalData,
+		mode,
+		mode === 'manual' ? 'manual' : 'activate',
+		emit,
+		(error: Error) => {
+			throw error;
+		},
+	);
 	const response = await type.trigger!.call(ctx);
 	return {
 		response,
@@ -111,7 +132,14 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 	it('emits a recorded event with the event, a contact snapshot and $chain; acknowledges when the execution finished', async () => {
 		const a = await start({ mode: 'eventRecorded', eventNames: 'welcome_*' }, credentials);
 		await store.contacts.upsert([{ id: 'ada', email: 'ada@example.com', addTags: ['lead'] }]);
-		await store.events.record([{ contactId: 'ada', name: 'welcome_signup', properties: { list: 'news' }, chain: [{ workflowId: 'wf-X', executionId: '77' }] }]);
+		await store.events.record([
+			{
+				contactId: 'ada',
+				name: 'welcome_signup',
+				properties: { list: 'news' },
+				chain: [{ workflowId: 'wf-X', executionId: '77' }],
+			},
+		]);
 		await store.events.record([{ contactId: 'ada', name: 'other' }]);
 		// Latency is the trigger bench's to measure (p50/p99), not a test's.
 		await until(() => a.executions.length === 1);
@@ -148,12 +176,19 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		const group = 'ct:wf-retry:trigger-node';
 		const pending = async () => ((await store.redis.xpending(logKey, group)) as [number])[0];
 		// What n8n 2.41 hands the done promise for a job whose worker died: a run with status error.
-		a.executions[0].done!.resolve({ status: 'error', data: { resultData: { error: { message: 'job stalled more than maxStalledCount' } } } } as unknown as IRun);
+		a.executions[0].done!.resolve({
+			status: 'error',
+			data: { resultData: { error: { message: 'job stalled more than maxStalledCount' } } },
+		} as unknown as IRun);
 		await sleep(200);
 		expect(await pending()).toBe(1);
 		// Delivered again after the first back-off (2 s).
 		await until(() => a.executions.length === 2, 25_000);
-		expect(a.executions[1].items[0]).toMatchObject({ event: { name: 'retry_me' }, contactId: 'bo', delivery: { attempt: 2 } });
+		expect(a.executions[1].items[0]).toMatchObject({
+			event: { name: 'retry_me' },
+			contactId: 'bo',
+			delivery: { attempt: 2 },
+		});
 		expect(a.executions[1].items[0].event).toEqual(a.executions[0].items[0].event);
 		a.executions[1].done!.resolve({ status: 'success' } as IRun);
 		for (let i = 0; i < 100 && (await pending()) !== 0; i++) await sleep(20);
@@ -161,15 +196,31 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 	});
 
 	it('Max Attempts 1: a failed execution moves its event to the dead letters; Drop keeps none', async () => {
-		const dead = await start({ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1 } }, credentials, { workflowId: 'wf-dead' });
-		const drop = await start({ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1, onPermanentFailure: 'drop' } }, credentials, { workflowId: 'wf-drop' });
+		const dead = await start(
+			{ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1 } },
+			credentials,
+			{ workflowId: 'wf-dead' },
+		);
+		const drop = await start(
+			{ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1, onPermanentFailure: 'drop' } },
+			credentials,
+			{ workflowId: 'wf-drop' },
+		);
 		await store.events.record([{ contactId: 'cy', name: 'dead_one' }]);
 		await until(() => dead.executions.length === 1 && drop.executions.length === 1, 5000);
-		for (const x of [dead, drop]) x.executions[0].done!.resolve({ status: 'error', data: { resultData: { error: { message: 'bad template' } } } } as unknown as IRun);
+		for (const x of [dead, drop])
+			x.executions[0].done!.resolve({
+				status: 'error',
+				data: { resultData: { error: { message: 'bad template' } } },
+			} as unknown as IRun);
 		const letters = new DeadLetters(store, 'ct:wf-dead:trigger-node');
 		for (let i = 0; i < 200 && (await letters.count()) === 0; i++) await sleep(20);
-		expect(await letters.list(5)).toMatchObject([{ attempts: 1, reason: expect.stringContaining('bad template'), event: { contactId: 'cy' } }]);
-		expect((await DeadLetters.triggers(store)).find((t) => t.trigger === 'ct:wf-dead:trigger-node')?.label).toBe('Trigger test / Contact Trigger');
+		expect(await letters.list(5)).toMatchObject([
+			{ attempts: 1, reason: expect.stringContaining('bad template'), event: { contactId: 'cy' } },
+		]);
+		expect((await DeadLetters.triggers(store)).find((t) => t.trigger === 'ct:wf-dead:trigger-node')?.label).toBe(
+			'Trigger test / Contact Trigger',
+		);
 		await sleep(300);
 		expect(await new DeadLetters(store, 'ct:wf-drop:trigger-node').count()).toBe(0);
 	});
@@ -189,7 +240,10 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 			expect(new Set(ids).size).toBe(40);
 			// Both go away (workflow deactivated / n8n down), tags keep coming.
 			for (const x of active.splice(0)) await x.response.closeFunction?.();
-			await store.contacts.upsert([{ id: 'late-1', addTags: ['vip'] }, { id: 'late-2', addTags: ['vip'] }]);
+			await store.contacts.upsert([
+				{ id: 'late-1', addTags: ['vip'] },
+				{ id: 'late-2', addTags: ['vip'] },
+			]);
 			const c = await start(params, credentials, opts);
 			await until(() => c.executions.length === 2);
 			expect(c.executions.map((e) => e.items[0].contactId).sort()).toEqual(['late-1', 'late-2']);
@@ -199,12 +253,18 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 	});
 
 	it('batches: up to N items per execution', async () => {
-		const a = await start({ mode: 'fieldChanged', field: 'plan', toValue: 'pro', options: { batchSize: 5, maxWaitMs: 300 } }, credentials);
+		const a = await start(
+			{ mode: 'fieldChanged', field: 'plan', toValue: 'pro', options: { batchSize: 5, maxWaitMs: 300 } },
+			credentials,
+		);
 		await store.contacts.upsert(Array.from({ length: 5 }, (_, i) => ({ id: `bt-${i}`, fields: { plan: 'pro' } })));
 		await store.contacts.upsert([{ id: 'bt-x', fields: { plan: 'free' } }]);
 		await until(() => a.executions.length === 1);
 		expect(a.executions[0].items.map((i) => i.contactId).sort()).toEqual(['bt-0', 'bt-1', 'bt-2', 'bt-3', 'bt-4']);
-		expect(a.executions[0].items[0].event).toMatchObject({ name: '$field_changed', properties: { field: 'plan', to: 'pro' } });
+		expect(a.executions[0].items[0].event).toMatchObject({
+			name: '$field_changed',
+			properties: { field: 'plan', to: 'pro' },
+		});
 	});
 
 	it('inactive for N days: catch-up fires for contacts already inactive', async () => {
@@ -216,12 +276,34 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		expect(item.chainDepth).toBe(0);
 	});
 
-	it('date reached: activation builds the schedule in the contact\'s zone; test step previews the next contact', async () => {
-		await store.contacts.upsert([{ id: 'bday-kiri', timezone: 'Pacific/Kiritimati', fields: { bday: { value: '1990-03-11', type: 'date' } } }]);
-		const params = { mode: 'dateReached', dateField: 'bday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackTimezone: 'Europe/Berlin' };
+	it("date reached: activation builds the schedule in the contact's zone; test step previews the next contact", async () => {
+		await store.contacts.upsert([
+			{ id: 'bday-kiri', timezone: 'Pacific/Kiritimati', fields: { bday: { value: '1990-03-11', type: 'date' } } },
+		]);
+		const params = {
+			mode: 'dateReached',
+			dateField: 'bday',
+			repeat: 'yearly',
+			offsetDays: 0,
+			hour: 9,
+			minute: 0,
+			fallbackTimezone: 'Europe/Berlin',
+		};
 		await start(params, credentials, { workflowId: 'wf-date' });
-		const definition = { kind: 'date', field: 'bday', repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0, fallbackZone: 'Europe/Berlin', leapDay: 'feb28' };
-		const schedule = new DateSchedule(store, definitionId('wf-date:trigger-node', definition), { field: 'bday', rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 } });
+		const definition = {
+			kind: 'date',
+			field: 'bday',
+			repeat: 'yearly',
+			offsetDays: 0,
+			hour: 9,
+			minute: 0,
+			fallbackZone: 'Europe/Berlin',
+			leapDay: 'feb28',
+		};
+		const schedule = new DateSchedule(store, definitionId('wf-date:trigger-node', definition), {
+			field: 'bday',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+		});
 		// The schedule is built in the background after activation.
 		for (let i = 0; i < 200 && (await schedule.upcoming(1)).length === 0; i++) await sleep(10);
 		const [next] = await schedule.upcoming(1);
@@ -230,30 +312,60 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		expect(new Date(next.at).toISOString()).toMatch(/-03-10T19:00:00.000Z$/);
 		const manual = await start(params, credentials, { workflowId: 'wf-date', mode: 'manual' });
 		await manual.response.manualTriggerFunction!();
-		expect(manual.executions[0].items[0]).toMatchObject({ preview: true, contactId: 'bday-kiri', event: { name: '$date_reached', field: 'bday' } });
+		expect(manual.executions[0].items[0]).toMatchObject({
+			preview: true,
+			contactId: 'bday-kiri',
+			event: { name: '$date_reached', field: 'bday' },
+		});
 	});
 
 	it('date reached: a due contact starts one execution and is marked fired for this year when it finished', async () => {
 		const today = new Date();
 		const birthday = `1992-${String(today.getUTCMonth() + 1).padStart(2, '0')}-${String(today.getUTCDate()).padStart(2, '0')}`;
 		await store.contacts.upsert([{ id: 'bday-now', fields: { bday3: { value: birthday, type: 'date' } } }]);
-		const params = { mode: 'dateReached', dateField: 'bday3', repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0, fallbackTimezone: 'UTC' };
+		const params = {
+			mode: 'dateReached',
+			dateField: 'bday3',
+			repeat: 'yearly',
+			offsetDays: 0,
+			hour: 0,
+			minute: 0,
+			fallbackTimezone: 'UTC',
+		};
 		const a = await start(params, credentials, { workflowId: 'wf-date-fire' });
-		const definition = { kind: 'date', field: 'bday3', repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0, fallbackZone: 'UTC', leapDay: 'feb28' };
-		const schedule = new DateSchedule(store, definitionId('wf-date-fire:trigger-node', definition), { field: 'bday3', rule: { repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0 } });
+		const definition = {
+			kind: 'date',
+			field: 'bday3',
+			repeat: 'yearly',
+			offsetDays: 0,
+			hour: 0,
+			minute: 0,
+			fallbackZone: 'UTC',
+			leapDay: 'feb28',
+		};
+		const schedule = new DateSchedule(store, definitionId('wf-date-fire:trigger-node', definition), {
+			field: 'bday3',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 0, minute: 0 },
+		});
 		// Today's 00:00 UTC has passed, so activation scheduled next year's; pretend that time has come.
 		for (let i = 0; i < 200 && (await schedule.upcoming(1)).length === 0; i++) await sleep(10);
 		const [scheduled] = await schedule.upcoming(1);
 		expect(new Date(scheduled.at).getUTCFullYear()).toBe(today.getUTCFullYear() + 1);
 		await store.redis.zadd(schedule.dueKey(store.keys.shardOfContact('bday-now')), Date.now() - 1000, 'bday-now');
 		await until(() => a.executions.length === 1, 3000);
-		expect(a.executions[0].items[0]).toMatchObject({ contactId: 'bday-now', event: { name: '$date_reached', field: 'bday3', occurrence: String(today.getUTCFullYear()) }, chainDepth: 0 });
+		expect(a.executions[0].items[0]).toMatchObject({
+			contactId: 'bday-now',
+			event: { name: '$date_reached', field: 'bday3', occurrence: String(today.getUTCFullYear()) },
+			chainDepth: 0,
+		});
 		a.finishAll();
 		await until(() => true);
 		const deadline = Date.now() + 3000;
 		while ((await schedule.upcoming(1))[0]?.at !== scheduled.at && Date.now() < deadline) await sleep(20);
 		expect((await schedule.upcoming(1))[0]).toEqual(scheduled);
-		expect(await store.redis.hget(`${store.keys.contact('bday-now')}:tf`, schedule.id)).toBe(String(today.getUTCFullYear()));
+		expect(await store.redis.hget(`${store.keys.contact('bday-now')}:tf`, schedule.id)).toBe(
+			String(today.getUTCFullYear()),
+		);
 		await sleep(1200);
 		expect(a.executions).toHaveLength(1);
 	});
@@ -263,14 +375,24 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		await store.events.record([{ contactId: 'pick', name: 'demo_booked', properties: { n: 2 } }]);
 		const manual = await start({ mode: 'eventRecorded', eventNames: 'demo_booked' }, credentials, { mode: 'manual' });
 		await manual.response.manualTriggerFunction!();
-		expect(manual.executions[0].items[0]).toMatchObject({ event: { name: 'demo_booked', properties: { n: 2 } }, contact: { id: 'pick' } });
+		expect(manual.executions[0].items[0]).toMatchObject({
+			event: { name: 'demo_booked', properties: { n: 2 } },
+			contact: { id: 'pick' },
+		});
 		const none = await start({ mode: 'eventRecorded', eventNames: 'never_happened' }, credentials, { mode: 'manual' });
 		await expect(none.response.manualTriggerFunction!()).rejects.toThrow(/No matching event in the recent event log/);
 	});
 
 	it.each([
 		[{ mode: 'eventRecorded', eventNames: ' , ' }, /Name at least one event \(parameter "eventNames"\)/],
-		[{ mode: 'eventRecorded', eventNames: 'x', conditions: { condition: [{ path: 'a', operator: 'greaterThan', value: 'abc' }] } }, /parameter "conditions\[0\]\.value"/],
+		[
+			{
+				mode: 'eventRecorded',
+				eventNames: 'x',
+				conditions: { condition: [{ path: 'a', operator: 'greaterThan', value: 'abc' }] },
+			},
+			/parameter "conditions\[0\]\.value"/,
+		],
 		[{ mode: 'dateReached', dateField: 'b', hour: 9, fallbackTimezone: 'Mars/Base' }, /parameter "fallbackZone"/],
 		[{ mode: 'dateReached', dateField: 'b', offsetDays: 2.5 }, /parameter "offsetDays"/],
 		[{ mode: 'inactive', inactiveDays: 0 }, /parameter "inactiveDays"/],
@@ -280,10 +402,25 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 
 	it("the emitted item's $chain feeds Loop Guard, which blocks the cycle in the same workflow", async () => {
 		const a = await start({ mode: 'eventRecorded', eventNames: 'bounce_back' }, credentials, { workflowId: 'wf-loop' });
-		await store.events.record([{ contactId: 'looper', name: 'bounce_back', chain: [{ workflowId: 'wf-loop', executionId: '1' }, { workflowId: 'wf-other', executionId: '2' }] }]);
+		await store.events.record([
+			{
+				contactId: 'looper',
+				name: 'bounce_back',
+				chain: [
+					{ workflowId: 'wf-loop', executionId: '1' },
+					{ workflowId: 'wf-other', executionId: '2' },
+				],
+			},
+		]);
 		await until(() => a.executions.length === 1);
 		const run = await runWorkflow({
-			nodes: [{ name: 'Guard', nodeType: new LoopGuard(), parameters: { keyType: 'contact', scope: 'workflow', maxEntries: 0 } }],
+			nodes: [
+				{
+					name: 'Guard',
+					nodeType: new LoopGuard(),
+					parameters: { keyType: 'contact', scope: 'workflow', maxEntries: 0 },
+				},
+			],
 			items: a.executions[0].items,
 			credentials,
 			workflowId: 'wf-loop',

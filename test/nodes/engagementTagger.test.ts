@@ -26,7 +26,11 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 		const [out] = await runNode({
 			nodeType: new EngagementTagger(),
 			parameters: { mode: 'contact' },
-			items: [{ contact: { id: 'p-new' }, keep: 1 }, { contactId: 'p-mid' }, { id: 'p-old', $chain: [{ workflowId: 'wf-up', executionId: '5' }] }],
+			items: [
+				{ contact: { id: 'p-new' }, keep: 1 },
+				{ contactId: 'p-mid' },
+				{ id: 'p-old', $chain: [{ workflowId: 'wf-up', executionId: '5' }] },
+			],
 			credentials,
 			workflowId: 'wf-tier',
 		});
@@ -42,10 +46,18 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 	});
 
 	it('custom tier names, boundaries and interaction events', async () => {
-		await store.events.record([{ contactId: 'c-1', name: 'purchase', time: ago(20) }, { contactId: 'c-1', name: 'pageview', time: ago(1) }]);
+		await store.events.record([
+			{ contactId: 'c-1', name: 'purchase', time: ago(20) },
+			{ contactId: 'c-1', name: 'pageview', time: ago(1) },
+		]);
 		const [out] = await runNode({
 			nodeType: new EngagementTagger(),
-			parameters: { mode: 'contact', tierNames: 'Hot, Warm, Cold', boundaryDays: '7, 14', interactionEvents: 'purchase' },
+			parameters: {
+				mode: 'contact',
+				tierNames: 'Hot, Warm, Cold',
+				boundaryDays: '7, 14',
+				interactionEvents: 'purchase',
+			},
 			items: [{ contactId: 'c-1' }],
 			credentials,
 		});
@@ -55,15 +67,28 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 
 	it('names the item and field of bad input; continue-on-fail keeps going', async () => {
 		await expect(
-			runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact', boundaryDays: '30, abc' }, items: [{ contactId: 'p-new' }], credentials }),
+			runNode({
+				nodeType: new EngagementTagger(),
+				parameters: { mode: 'contact', boundaryDays: '30, abc' },
+				items: [{ contactId: 'p-new' }],
+				credentials,
+			}),
 		).rejects.toThrow(/item 0, field "boundaryDays"/);
-		await expect(runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact' }, items: [{ contactId: 'p-new' }, { contactId: 'ghost-x' }], credentials })).rejects.toThrow(
-			/item 1, field "contactId"/,
-		);
+		await expect(
+			runNode({
+				nodeType: new EngagementTagger(),
+				parameters: { mode: 'contact' },
+				items: [{ contactId: 'p-new' }, { contactId: 'ghost-x' }],
+				credentials,
+			}),
+		).rejects.toThrow(/item 1, field "contactId"/);
 		const [out] = await runNode({
 			nodeType: new EngagementTagger(),
 			parameters: { mode: 'contact', tierNames: '={{ $json.names }}' },
-			items: [{ contactId: 'p-new', names: 'A, B, C' }, { contactId: 'p-new', names: 'A' }],
+			items: [
+				{ contactId: 'p-new', names: 'A, B, C' },
+				{ contactId: 'p-new', names: 'A' },
+			],
 			credentials,
 			continueOnFail: true,
 		});
@@ -72,24 +97,49 @@ describe.each(topologies)('Engagement Tagger node (n8n engine) on %s Redis', (to
 	});
 
 	it('under "continue (using error output)" failed items, with their details, go to the error output', async () => {
-		const unreachable = { contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' } };
-		const [tagged, failed] = await runNode({ nodeType: new EngagementTagger(), parameters: { mode: 'contact' }, items: [{ contactId: 'a' }, { contactId: 'b' }], credentials: unreachable, onError: 'continueErrorOutput' });
+		const unreachable = {
+			contactStoreApi: { ...credentials.contactStoreApi, host: '127.0.0.1', port: 1, clusterNodes: '' },
+		};
+		const [tagged, failed] = await runNode({
+			nodeType: new EngagementTagger(),
+			parameters: { mode: 'contact' },
+			items: [{ contactId: 'a' }, { contactId: 'b' }],
+			credentials: unreachable,
+			onError: 'continueErrorOutput',
+		});
 		expect(tagged).toEqual([]);
 		expect(failed.map((i) => [i.pairedItem, i.json])).toEqual(
-			[0, 1].map((item) => [{ item }, { error: expect.stringMatching(new RegExp(`could not be reached.*item ${item}`)), details: expect.stringMatching(/Contact Store credential/) }]),
+			[0, 1].map((item) => [
+				{ item },
+				{
+					error: expect.stringMatching(new RegExp(`could not be reached.*item ${item}`)),
+					details: expect.stringMatching(/Contact Store credential/),
+				},
+			]),
 		);
 	});
 
 	it('whole base: the first run tiers everyone, the next ones output only contacts whose tier changed', async () => {
-		const params = { mode: 'wholeBase', runName: 'nightly', tierNames: 'Engaged, Disengaged, Inactive', boundaryDays: '30, 60' };
-		const summary = await runNode({ nodeType: new EngagementTagger(), parameters: { ...params, output: 'summary' }, credentials });
+		const params = {
+			mode: 'wholeBase',
+			runName: 'nightly',
+			tierNames: 'Engaged, Disengaged, Inactive',
+			boundaryDays: '30, 60',
+		};
+		const summary = await runNode({
+			nodeType: new EngagementTagger(),
+			parameters: { ...params, output: 'summary' },
+			credentials,
+		});
 		expect(summary[0][0].json).toMatchObject({ firstRun: true });
 		expect(summary[0][0].json.changed).toBeGreaterThanOrEqual(1);
 		const again = await runNode({ nodeType: new EngagementTagger(), parameters: params, credentials });
 		expect(again[0]).toEqual([]);
 		await store.events.record([{ contactId: 'p-old', name: 'comeback' }]);
 		const [changed] = await runNode({ nodeType: new EngagementTagger(), parameters: params, credentials });
-		expect(changed.map((i) => i.json)).toEqual([expect.objectContaining({ contactId: 'p-old', previousTier: 'Inactive', tier: 'Engaged' })]);
+		expect(changed.map((i) => i.json)).toEqual([
+			expect.objectContaining({ contactId: 'p-old', previousTier: 'Inactive', tier: 'Engaged' }),
+		]);
 		expect(changed[0].pairedItem).toEqual({ item: 0 });
 	});
 });
@@ -102,7 +152,11 @@ describe('Engagement Tagger node: round trips', () => {
 
 	/** The set_tier script calls Redis sees for this test's keys during `run` (MONITOR on the real server). */
 	async function scriptCalls(run: () => Promise<unknown>): Promise<number> {
-		const monitor = await new Redis({ host: String(creds.host), port: Number(creds.port), lazyConnect: true }).monitor();
+		const monitor = await new Redis({
+			host: String(creds.host),
+			port: Number(creds.port),
+			lazyConnect: true,
+		}).monitor();
 		const marker = `end-${randomUUID()}`;
 		let calls = 0;
 		let seenMarker = false;
@@ -125,12 +179,20 @@ describe('Engagement Tagger node: round trips', () => {
 		const ids = Array.from({ length: 40 }, (_, i) => `rt-${i}`);
 		await store.events.record(ids.map((contactId) => ({ contactId, name: 'login' })));
 		// Per-item chains and two different tier settings (expressions): nothing the items share.
-		const items = ids.map((contactId, i) => ({ contactId, names: i % 2 ? 'A, B' : 'X, Y', $chain: [{ workflowId: 'up', executionId: String(i) }] }));
+		const items = ids.map((contactId, i) => ({
+			contactId,
+			names: i % 2 ? 'A, B' : 'X, Y',
+			$chain: [{ workflowId: 'up', executionId: String(i) }],
+		}));
 		const parameters = { mode: 'contact', tierNames: '={{ $json.names }}', boundaryDays: '30' };
 		await runNode({ nodeType: new EngagementTagger(), parameters, items, credentials }); // scripts loaded
 		let out: Awaited<ReturnType<typeof runNode>> = [];
-		const calls = await scriptCalls(async () => (out = await runNode({ nodeType: new EngagementTagger(), parameters, items, credentials })));
-		expect(out[0].map((i) => (i.json.engagement as { tier: string }).tier)).toEqual(ids.map((_, i) => (i % 2 ? 'A' : 'X')));
+		const calls = await scriptCalls(
+			async () => (out = await runNode({ nodeType: new EngagementTagger(), parameters, items, credentials })),
+		);
+		expect(out[0].map((i) => (i.json.engagement as { tier: string }).tier)).toEqual(
+			ids.map((_, i) => (i % 2 ? 'A' : 'X')),
+		);
 		expect(calls).toBe(new Set(ids.map((id) => shardOf(id))).size);
 	});
 });

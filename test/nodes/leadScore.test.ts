@@ -13,15 +13,41 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 
 	const rules = {
 		rule: [
-			{ name: 'pricing', kind: 'event', event: 'page_viewed', property: 'path', propertyOperator: 'equals', propertyValue: '/pricing', points: 30, frequency: 'everyTime', decay: 'default' },
-			{ name: 'careers', kind: 'event', event: 'page_viewed', property: 'path', propertyOperator: 'startsWith', propertyValue: '/careers', points: -20, frequency: 'everyTime', decay: 'default' },
+			{
+				name: 'pricing',
+				kind: 'event',
+				event: 'page_viewed',
+				property: 'path',
+				propertyOperator: 'equals',
+				propertyValue: '/pricing',
+				points: 30,
+				frequency: 'everyTime',
+				decay: 'default',
+			},
+			{
+				name: 'careers',
+				kind: 'event',
+				event: 'page_viewed',
+				property: 'path',
+				propertyOperator: 'startsWith',
+				propertyValue: '/careers',
+				points: -20,
+				frequency: 'everyTime',
+				decay: 'default',
+			},
 			{ name: 'director', kind: 'field', field: 'jobTitle', fieldOperator: 'contains', value: 'Director', points: 25 },
 		],
 	};
 	const params = { operation: 'scoreEvent', rules, decay: 'expire', decayDays: 30 };
 
 	beforeAll(async () => {
-		for (const r of await store.contacts.upsert([{ id: 'p1', fields: { jobTitle: 'IT Director' } }, { id: 'p2' }, { id: 'p3' }, { id: 'p4' }])) if (!r.ok) throw r.error;
+		for (const r of await store.contacts.upsert([
+			{ id: 'p1', fields: { jobTitle: 'IT Director' } },
+			{ id: 'p2' },
+			{ id: 'p3' },
+			{ id: 'p4' },
+		]))
+			if (!r.ok) throw r.error;
 	});
 
 	it('scores the event of each item from the trigger item shape, with field rules and grades', async () => {
@@ -35,30 +61,58 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 			credentials,
 		});
 		expect(out.map((i) => [i.pairedItem, i.json.leadScore])).toEqual([
-			[{ item: 0 }, expect.objectContaining({ score: 55, grade: 'hot', previousGrade: 'cold', changed: true, matchedRules: ['pricing', 'director'], duplicate: false })],
+			[
+				{ item: 0 },
+				expect.objectContaining({
+					score: 55,
+					grade: 'hot',
+					previousGrade: 'cold',
+					changed: true,
+					matchedRules: ['pricing', 'director'],
+					duplicate: false,
+				}),
+			],
 			[{ item: 1 }, expect.objectContaining({ score: -20, grade: 'cold', changed: false, matchedRules: ['careers'] })],
 		]);
 		expect(out[0].json.contact).toEqual({ id: 'p1' });
 		const history = await store.events.history('p1');
-		expect(history.find((e) => e.name === '$grade_changed')?.properties).toEqual({ model: 'default', from: 'cold', to: 'hot', score: 55 });
+		expect(history.find((e) => e.name === '$grade_changed')?.properties).toEqual({
+			model: 'default',
+			from: 'cold',
+			to: 'hot',
+			score: 55,
+		});
 	});
 
-	it('logs $grade_changed with the item\'s $chain plus this workflow, for Loop Guard', async () => {
+	it("logs $grade_changed with the item's $chain plus this workflow, for Loop Guard", async () => {
 		await store.contacts.upsert([{ id: 'chained' }]);
 		const [out] = await runNode({
 			nodeType: new LeadScore(),
 			parameters: params,
-			items: [{ contactId: 'chained', event: { id: 'c1', name: 'page_viewed', properties: { path: '/pricing' } }, $chain: [{ workflowId: 'wf-A', executionId: '7' }] }],
+			items: [
+				{
+					contactId: 'chained',
+					event: { id: 'c1', name: 'page_viewed', properties: { path: '/pricing' } },
+					$chain: [{ workflowId: 'wf-A', executionId: '7' }],
+				},
+			],
 			credentials,
 			workflowId: 'wf-score',
 			executionId: '99',
 		});
 		const eventId = (out[0].json.leadScore as { gradeEventId: string }).gradeEventId;
-		const [[, fields]] = await store.redis.xrange(store.keys.log(store.keys.shardOfContact('chained')), eventId, eventId);
+		const [[, fields]] = await store.redis.xrange(
+			store.keys.log(store.keys.shardOfContact('chained')),
+			eventId,
+			eventId,
+		);
 		const entry: Record<string, string> = {};
 		for (let i = 0; i < fields.length; i += 2) entry[fields[i]] = fields[i + 1];
 		expect(entry).toMatchObject({ n: '$grade_changed', s: 'lead-score' });
-		expect(JSON.parse(entry.ch)).toEqual([{ workflowId: 'wf-A', executionId: '7' }, { workflowId: 'wf-score', executionId: '99' }]);
+		expect(JSON.parse(entry.ch)).toEqual([
+			{ workflowId: 'wf-A', executionId: '7' },
+			{ workflowId: 'wf-score', executionId: '99' },
+		]);
 	});
 
 	it('changes nothing when the same event comes again (webhook retry)', async () => {
@@ -71,7 +125,16 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 	it('routes grade changes to the second output when asked', async () => {
 		const [scored, changed] = await runNode({
 			nodeType: new LeadScore(),
-			parameters: { ...params, routeGradeChanges: true, grades: { grade: [{ name: 'cold', minScore: 0 }, { name: 'hot', minScore: 40 }] } },
+			parameters: {
+				...params,
+				routeGradeChanges: true,
+				grades: {
+					grade: [
+						{ name: 'cold', minScore: 0 },
+						{ name: 'hot', minScore: 40 },
+					],
+				},
+			},
 			items: [
 				{ contactId: 'p4', event: { id: 'g1', name: 'page_viewed', properties: { path: '/pricing' } } },
 				{ contactId: 'p4', event: { id: 'g2', name: 'page_viewed', properties: { path: '/pricing' } } },
@@ -79,14 +142,23 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 			credentials,
 		});
 		expect(scored.map((i) => i.pairedItem)).toEqual([{ item: 0 }]);
-		expect(changed.map((i) => [i.pairedItem, (i.json.leadScore as { grade: string }).grade])).toEqual([[{ item: 1 }, 'hot']]);
+		expect(changed.map((i) => [i.pairedItem, (i.json.leadScore as { grade: string }).grade])).toEqual([
+			[{ item: 1 }, 'hot'],
+		]);
 	});
 
 	it('takes rules as JSON and recalculates without an event', async () => {
 		await store.contacts.upsert([{ id: 'p5', fields: { employees: 500 } }]);
 		const [out] = await runNode({
 			nodeType: new LeadScore(),
-			parameters: { operation: 'recalculate', rulesInput: 'json', rulesJson: JSON.stringify([{ name: 'big', field: { field: 'employees', operator: 'gte', value: 250 }, points: 12 }]), model: 'fit' },
+			parameters: {
+				operation: 'recalculate',
+				rulesInput: 'json',
+				rulesJson: JSON.stringify([
+					{ name: 'big', field: { field: 'employees', operator: 'gte', value: 250 }, points: 12 },
+				]),
+				model: 'fit',
+			},
 			items: [{ contactId: 'p5' }],
 			credentials,
 		});
@@ -98,7 +170,11 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		const awarded = async (points: number, eventId: string) => {
 			const [out] = await runNode({
 				nodeType: new LeadScore(),
-				parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: JSON.stringify([{ name: 'visit', event: 'visit', points }]) },
+				parameters: {
+					operation: 'scoreEvent',
+					rulesInput: 'json',
+					rulesJson: JSON.stringify([{ name: 'visit', event: 'visit', points }]),
+				},
 				items: [{ contactId: 'edited', event: { id: eventId, name: 'visit' } }],
 				credentials,
 			});
@@ -114,7 +190,11 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		const runs = Array.from({ length: 8 }, (_, w) =>
 			runNode({
 				nodeType: new LeadScore(),
-				parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: '[{"name": "hit", "event": "hit", "points": 2}]' },
+				parameters: {
+					operation: 'scoreEvent',
+					rulesInput: 'json',
+					rulesJson: '[{"name": "hit", "event": "hit", "points": 2}]',
+				},
 				items: Array.from({ length: 10 }, (_, i) => ({ contactId: 'busy', event: { id: `w${w}-${i}`, name: 'hit' } })),
 				credentials,
 				executionId: `exec-${w}`,
@@ -131,19 +211,42 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 	});
 
 	it('stops with an error naming the rule field for a bad rule', async () => {
-		const bad = { rule: [{ name: 'x', kind: 'field', field: 'jobTitle', fieldOperator: 'equals', value: '', points: 5 }] };
-		await expect(runNode({ nodeType: new LeadScore(), parameters: { ...params, rules: bad }, items: [{ contactId: 'p1', event: { name: 'x' } }], credentials })).rejects.toThrow(
-			/field "rules\[0\]\.field\.value"/,
-		);
+		const bad = {
+			rule: [{ name: 'x', kind: 'field', field: 'jobTitle', fieldOperator: 'equals', value: '', points: 5 }],
+		};
 		await expect(
-			runNode({ nodeType: new LeadScore(), parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: '{not json' }, items: [{ contactId: 'p1', event: { name: 'x' } }], credentials }),
+			runNode({
+				nodeType: new LeadScore(),
+				parameters: { ...params, rules: bad },
+				items: [{ contactId: 'p1', event: { name: 'x' } }],
+				credentials,
+			}),
+		).rejects.toThrow(/field "rules\[0\]\.field\.value"/);
+		await expect(
+			runNode({
+				nodeType: new LeadScore(),
+				parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: '{not json' },
+				items: [{ contactId: 'p1', event: { name: 'x' } }],
+				credentials,
+			}),
 		).rejects.toThrow(/rulesJson/);
 	});
 
 	it('names the item for a missing contact, and keeps going under continue on fail', async () => {
-		const items = [{ contactId: 'p1', event: { id: 'ok-1', name: 'nothing' } }, { contactId: 'nobody', event: { id: 'x', name: 'nothing' } }];
-		await expect(runNode({ nodeType: new LeadScore(), parameters: params, items, credentials })).rejects.toThrow(/item 1/);
-		const [out] = await runNode({ nodeType: new LeadScore(), parameters: params, items, credentials, continueOnFail: true });
+		const items = [
+			{ contactId: 'p1', event: { id: 'ok-1', name: 'nothing' } },
+			{ contactId: 'nobody', event: { id: 'x', name: 'nothing' } },
+		];
+		await expect(runNode({ nodeType: new LeadScore(), parameters: params, items, credentials })).rejects.toThrow(
+			/item 1/,
+		);
+		const [out] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: params,
+			items,
+			credentials,
+			continueOnFail: true,
+		});
 		expect(out.map((i) => [i.pairedItem, Boolean(i.json.error)])).toEqual([
 			[{ item: 0 }, false],
 			[{ item: 1 }, true],
@@ -169,8 +272,15 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 		// Contact > Record Event outputs { contactId, event: "<name>", eventId }.
 		const [fromContactNode] = await runNode({
 			nodeType: new LeadScore(),
-			parameters: { operation: 'scoreEvent', rulesInput: 'json', rulesJson: '[{"name": "signup", "event": "signed_up", "points": 4}]' },
-			items: [{ contactId: 'p6', event: 'signed_up', eventId: '1-0' }, { contactId: 'p6', event: 'signed_up', eventId: '1-0' }],
+			parameters: {
+				operation: 'scoreEvent',
+				rulesInput: 'json',
+				rulesJson: '[{"name": "signup", "event": "signed_up", "points": 4}]',
+			},
+			items: [
+				{ contactId: 'p6', event: 'signed_up', eventId: '1-0' },
+				{ contactId: 'p6', event: 'signed_up', eventId: '1-0' },
+			],
 			credentials,
 		});
 		expect(fromContactNode.map((i) => (i.json.leadScore as { duplicate: boolean }).duplicate)).toEqual([false, true]);
@@ -178,7 +288,18 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 
 	it('resolves expressions in rules per item (points from the order amount)', async () => {
 		await store.contacts.upsert([{ id: 'buyer' }]);
-		const rules = { rule: [{ name: 'order', kind: 'event', event: 'purchase', points: '={{ $json.amount }}', frequency: 'everyTime', decay: 'default' }] };
+		const rules = {
+			rule: [
+				{
+					name: 'order',
+					kind: 'event',
+					event: 'purchase',
+					points: '={{ $json.amount }}',
+					frequency: 'everyTime',
+					decay: 'default',
+				},
+			],
+		};
 		const [out] = await runNode({
 			nodeType: new LeadScore(),
 			parameters: { operation: 'scoreEvent', rules },
@@ -195,13 +316,27 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 			[{ rule: 'order', points: 7 }],
 			expect.stringMatching(/field "rules\[0\]\.points".*|item 2/),
 		]);
-		const [read] = await runNode({ nodeType: new LeadScore(), parameters: { operation: 'recalculate', rulesInput: 'json', rulesJson: '[]' }, items: [{ contactId: 'buyer' }], credentials });
+		const [read] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: { operation: 'recalculate', rulesInput: 'json', rulesJson: '[]' },
+			items: [{ contactId: 'buyer' }],
+			credentials,
+		});
 		expect((read[0].json.leadScore as { score: number }).score).toBe(12);
 	});
 
 	it('names the missing contact ID or event of an item', async () => {
-		const [out] = await runNode({ nodeType: new LeadScore(), parameters: params, items: [{ event: { name: 'x' } }, { contactId: 'p1' }], credentials, continueOnFail: true });
-		expect(out.map((i) => i.json.error)).toEqual([expect.stringMatching(/field "contactId"/), expect.stringMatching(/field "eventName"/)]);
+		const [out] = await runNode({
+			nodeType: new LeadScore(),
+			parameters: params,
+			items: [{ event: { name: 'x' } }, { contactId: 'p1' }],
+			credentials,
+			continueOnFail: true,
+		});
+		expect(out.map((i) => i.json.error)).toEqual([
+			expect.stringMatching(/field "contactId"/),
+			expect.stringMatching(/field "eventName"/),
+		]);
 		// "Continue (using error output)": n8n moves both to its error output, scored items stay.
 		const outputs = await runNode({
 			nodeType: new LeadScore(),
@@ -210,7 +345,10 @@ describe.each(topologies)('Lead Score node (n8n engine, %s)', (topology) => {
 			credentials,
 			onError: 'continueErrorOutput',
 		});
-		expect(outputs.map((output) => output.map((i) => i.pairedItem))).toEqual([[{ item: 1 }], [{ item: 0 }, { item: 2 }]]);
+		expect(outputs.map((output) => output.map((i) => i.pairedItem))).toEqual([
+			[{ item: 1 }],
+			[{ item: 0 }, { item: 2 }],
+		]);
 		expect(outputs[1][0].json.error).toMatch(/field "contactId"/);
 	});
 

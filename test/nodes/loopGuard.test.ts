@@ -13,7 +13,11 @@ describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology)
 		const [pass, blocked] = await runNode({
 			nodeType: new LoopGuard(),
 			parameters: base,
-			items: [{ contact: { id: 'n-1' }, note: 'first' }, { contact: { id: 'n-1' }, note: 'again' }, { contact: { id: 'n-2' } }],
+			items: [
+				{ contact: { id: 'n-1' }, note: 'first' },
+				{ contact: { id: 'n-1' }, note: 'again' },
+				{ contact: { id: 'n-2' } },
+			],
 			credentials,
 			workflowId: 'wf-node',
 		});
@@ -44,9 +48,30 @@ describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology)
 	});
 
 	it('custom key, named group across two workflows, cool-down option', async () => {
-		const params = { keyType: 'custom', customKey: '={{ $json.order }}', scope: 'group', groupName: 'promo', maxEntries: 5, window: 1, windowUnit: 'days', options: { cooldownMinutes: 10 } };
-		const first = await runNode({ nodeType: new LoopGuard(), parameters: params, items: [{ order: 'o-1' }], credentials, workflowId: 'A' });
-		const second = await runNode({ nodeType: new LoopGuard(), parameters: params, items: [{ order: 'o-1' }, { order: 'o-2' }], credentials, workflowId: 'B' });
+		const params = {
+			keyType: 'custom',
+			customKey: '={{ $json.order }}',
+			scope: 'group',
+			groupName: 'promo',
+			maxEntries: 5,
+			window: 1,
+			windowUnit: 'days',
+			options: { cooldownMinutes: 10 },
+		};
+		const first = await runNode({
+			nodeType: new LoopGuard(),
+			parameters: params,
+			items: [{ order: 'o-1' }],
+			credentials,
+			workflowId: 'A',
+		});
+		const second = await runNode({
+			nodeType: new LoopGuard(),
+			parameters: params,
+			items: [{ order: 'o-1' }, { order: 'o-2' }],
+			credentials,
+			workflowId: 'B',
+		});
 		expect(first[0]).toHaveLength(1);
 		expect(second[0].map((i) => i.json.order)).toEqual(['o-2']);
 		expect(second[1][0].json.loopGuard).toMatchObject({ reason: 'cooldown' });
@@ -54,7 +79,12 @@ describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology)
 
 	it('names the item and field of a bad input; with continue-on-fail the item goes to Blocked', async () => {
 		await expect(
-			runNode({ nodeType: new LoopGuard(), parameters: base, items: [{ contact: { id: 'ok' } }, { nothing: true }], credentials }),
+			runNode({
+				nodeType: new LoopGuard(),
+				parameters: base,
+				items: [{ contact: { id: 'ok' } }, { nothing: true }],
+				credentials,
+			}),
 		).rejects.toThrow(/item 1, field "key"/);
 		const [pass, blocked] = await runNode({
 			nodeType: new LoopGuard(),
@@ -64,7 +94,12 @@ describe.each(topologies)('Loop Guard node (n8n engine) on %s Redis', (topology)
 			continueOnFail: true,
 		});
 		expect(pass).toHaveLength(0);
-		expect(blocked).toEqual([expect.objectContaining({ json: { error: expect.stringMatching(/item 0, field "scope.name"/) }, pairedItem: { item: 0 } })]);
+		expect(blocked).toEqual([
+			expect.objectContaining({
+				json: { error: expect.stringMatching(/item 0, field "scope.name"/) },
+				pairedItem: { item: 0 },
+			}),
+		]);
 		// Under "continue (using error output)" n8n moves it to its error output: neither Continue nor Blocked.
 		const outputs = await runNode({
 			nodeType: new LoopGuard(),

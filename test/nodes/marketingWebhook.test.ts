@@ -96,24 +96,44 @@ function makeWorkflow(parameters: Record<string, unknown>, withWebhookCredential
 		getByNameAndVersion: () => nodeType as INodeType,
 		getKnownTypes: () => ({}),
 	} as unknown as INodeTypes;
-	const workflow = new Workflow({ id: 'wf-hook', name: 'hooks', nodes: [node], connections: {}, active: true, nodeTypes, settings: {} });
+	const workflow = new Workflow({
+		id: 'wf-hook',
+		name: 'hooks',
+		nodes: [node],
+		connections: {},
+		active: true,
+		nodeTypes,
+		settings: {},
+	});
 	return { node, workflow };
 }
 
 let setup = makeWorkflow({ emit: ['events', 'esp', 'unsubscribes', 'clicks'], options: { senderName: 'Shop' } }, true);
 const credentials: Creds = {
 	...storeCreds,
-	marketingWebhookApi: { sharedSecret: 'crm-secret', sharedSecretHeader: 'X-Webhook-Secret', hmacSecret: '', hmacHeader: 'X-Signature', brevoToken: 'brevo-token' },
+	marketingWebhookApi: {
+		sharedSecret: 'crm-secret',
+		sharedSecretHeader: 'X-Webhook-Secret',
+		hmacSecret: '',
+		hmacHeader: 'X-Signature',
+		brevoToken: 'brevo-token',
+	},
 };
 
 /** The URL path n8n serves a webhook on: its path expression evaluated and trimmed as n8n's
  * WebhookService.getNodeWebhooks does, then <webhookId>/<path> (how ":param" full paths are looked up). */
 function servedPath(s: typeof setup, description: (typeof MARKETING_WEBHOOKS)[number]): string {
-	const evaluated = String(s.workflow.expression.getSimpleParameterValue(s.node, description.path, 'internal', {})).trim().replace(/^\//, '').replace(/\/$/, '');
+	const evaluated = String(s.workflow.expression.getSimpleParameterValue(s.node, description.path, 'internal', {}))
+		.trim()
+		.replace(/^\//, '')
+		.replace(/\/$/, '');
 	return NodeHelpers.getNodeWebhookUrl('', s.workflow.id, s.node, evaluated, Boolean(description.isFullPath)).slice(1);
 }
 
-function match(path: string, method: string): { description: (typeof MARKETING_WEBHOOKS)[number]; params: Record<string, string>; registered: string } | null {
+function match(
+	path: string,
+	method: string,
+): { description: (typeof MARKETING_WEBHOOKS)[number]; params: Record<string, string>; registered: string } | null {
 	for (const description of MARKETING_WEBHOOKS) {
 		if (description.httpMethod !== method) continue;
 		const registered = servedPath(setup, description);
@@ -121,7 +141,12 @@ function match(path: string, method: string): { description: (typeof MARKETING_W
 		const got = path.split('/');
 		if (want.length !== got.length) continue;
 		const params: Record<string, string> = {};
-		if (want.every((seg, i) => (seg.startsWith(':') ? ((params[seg.slice(1)] = decodeURIComponent(got[i])), true) : seg === got[i]))) return { description, params, registered };
+		if (
+			want.every((seg, i) =>
+				seg.startsWith(':') ? ((params[seg.slice(1)] = decodeURIComponent(got[i])), true) : seg === got[i],
+			)
+		)
+			return { description, params, registered };
 	}
 	return null;
 }
@@ -153,9 +178,25 @@ beforeAll(async () => {
 				webhookTestBaseUrl: 'http://localhost:5678/webhook-test',
 				variables: {},
 			} as unknown as IWorkflowExecuteAdditionalData;
-			const webhookData = { httpMethod: found.description.httpMethod, node: setup.node.name, path: found.registered, webhookDescription: found.description, workflowId: setup.workflow.id, workflowExecuteAdditionalData: additionalData, webhookId: WEBHOOK_ID } as unknown as IWebhookData;
+			const webhookData = {
+				httpMethod: found.description.httpMethod,
+				node: setup.node.name,
+				path: found.registered,
+				webhookDescription: found.description,
+				workflowId: setup.workflow.id,
+				workflowExecuteAdditionalData: additionalData,
+				webhookId: WEBHOOK_ID,
+			} as unknown as IWebhookData;
 			try {
-				const context = new WebhookContext(setup.workflow, setup.node, additionalData, 'webhook', webhookData, [], null);
+				const context = new WebhookContext(
+					setup.workflow,
+					setup.node,
+					additionalData,
+					'webhook',
+					webhookData,
+					[],
+					null,
+				);
 				lastResult = await (nodeType.webhook as (this: WebhookContext) => Promise<IWebhookResponseData>).call(context);
 				if (!lastResult.noWebhookResponse) res.writeHead(200).end('n8n default response');
 			} catch (error) {
@@ -166,7 +207,9 @@ beforeAll(async () => {
 	});
 	await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
 	base = `http://127.0.0.1:${(server.address() as { port: number }).port}/webhook/${WEBHOOK_ID}`;
-	await store.contacts.upsert([{ id: 'ada', email: 'ada@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+	await store.contacts.upsert([
+		{ id: 'ada', email: 'ada@example.com', subscription: { status: 'subscribed', source: 'form' } },
+	]);
 });
 
 afterAll(async () => {
@@ -183,7 +226,16 @@ async function call(method: string, path: string, body?: string, headers: Record
 
 async function mail(campaignId: string) {
 	const [r] = await new Campaigns(store).send(
-		{ id: campaignId, fromEmail: 'news@shop.example', subject: 'Hi', html: '<a href="https://shop.example/">x</a>', trackingBaseUrl: base, signingSecret: String(storeCreds.contactStoreApi.signingSecret), trackClicks: true, trackOpens: true },
+		{
+			id: campaignId,
+			fromEmail: 'news@shop.example',
+			subject: 'Hi',
+			html: '<a href="https://shop.example/">x</a>',
+			trackingBaseUrl: base,
+			signingSecret: String(storeCreds.contactStoreApi.signingSecret),
+			trackClicks: true,
+			trackOpens: true,
+		},
 		[{ contactId: 'ada' }],
 		{ mode: 'render' },
 	);
@@ -203,7 +255,17 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 			const s = makeWorkflow({ path }, true);
 			return MARKETING_WEBHOOKS.map((d) => `${d.httpMethod} ${servedPath(s, d)}`);
 		};
-		const routes = ['POST events', 'GET t/o/:openToken', 'HEAD t/o/:openToken', 'GET t/c/:clickToken', 'HEAD t/c/:clickToken', 'GET u/:unsubscribeToken', 'HEAD u/:unsubscribeToken', 'POST u/:unsubscribeToken', 'POST esp/:provider'];
+		const routes = [
+			'POST events',
+			'GET t/o/:openToken',
+			'HEAD t/o/:openToken',
+			'GET t/c/:clickToken',
+			'HEAD t/c/:clickToken',
+			'GET u/:unsubscribeToken',
+			'HEAD u/:unsubscribeToken',
+			'POST u/:unsubscribeToken',
+			'POST esp/:provider',
+		];
 		const under = (prefix: string) => routes.map((r) => r.replace(' ', ` ${prefix}`));
 		// Empty Path (the default): the URLs of existing workflows, <webhookId>/t/o/:openToken.
 		expect(served('')).toEqual(under(`${WEBHOOK_ID}/`));
@@ -211,11 +273,15 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		// n8n stores full paths by (path, method): two triggers with different Paths never collide.
 		const stored = (path: string) => {
 			const s = makeWorkflow({ path }, true);
-			return MARKETING_WEBHOOKS.filter((d) => d.isFullPath).map((d) => String(s.workflow.expression.getSimpleParameterValue(s.node, d.path, 'internal', {})));
+			return MARKETING_WEBHOOKS.filter((d) => d.isFullPath).map((d) =>
+				String(s.workflow.expression.getSimpleParameterValue(s.node, d.path, 'internal', {})),
+			);
 		};
 		expect(stored('shop-eu')).toContain('shop-eu/t/o/:openToken');
 		expect(stored('shop-eu').filter((p) => stored('shop-us').includes(p))).toEqual([]);
-		expect(NodeHelpers.getNodeWebhookUrl('https://n8n.example.com/webhook', 'wf', setup.node, 't/c/:clickToken')).toBe(`https://n8n.example.com/webhook/${WEBHOOK_ID}/t/c/:clickToken`);
+		expect(NodeHelpers.getNodeWebhookUrl('https://n8n.example.com/webhook', 'wf', setup.node, 't/c/:clickToken')).toBe(
+			`https://n8n.example.com/webhook/${WEBHOOK_ID}/t/c/:clickToken`,
+		);
 	});
 
 	it('records CRM events and starts the workflow with one item per event', async () => {
@@ -225,7 +291,10 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		]);
 		expect((await call('POST', '/events', body, { 'content-type': 'application/json' })).status).toBe(401);
 		expect(lastResult?.workflowData).toBeUndefined();
-		const r = await call('POST', '/events', body, { 'content-type': 'application/json', 'x-webhook-secret': 'crm-secret' });
+		const r = await call('POST', '/events', body, {
+			'content-type': 'application/json',
+			'x-webhook-secret': 'crm-secret',
+		});
 		expect(r.status).toBe(200);
 		expect(JSON.parse(r.text)).toMatchObject({ received: 2, recorded: 2 });
 		expect(lastResult?.noWebhookResponse).toBe(true);
@@ -264,7 +333,13 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		const click = await call('GET', `/t/c/${t.click}`, undefined, { 'user-agent': 'Mozilla/5.0' });
 		expect(click.status).toBe(302);
 		expect(click.headers.location).toBe('https://shop.example/');
-		expect(lastResult?.workflowData?.[0][0].json).toMatchObject({ source: 'tracking', type: 'clicked', contactId: 'ada', campaignId: 'node-track', url: 'https://shop.example/' });
+		expect(lastResult?.workflowData?.[0][0].json).toMatchObject({
+			source: 'tracking',
+			type: 'clicked',
+			contactId: 'ada',
+			campaignId: 'node-track',
+			url: 'https://shop.example/',
+		});
 		const tampered = await call('GET', `/t/c/${t.click.slice(0, -3)}abc`);
 		expect(tampered.status).toBe(400);
 		expect(tampered.headers.location).toBeUndefined();
@@ -273,19 +348,37 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		expect(page.status).toBe(200);
 		expect(page.text).toContain('<form method="post">');
 		expect((await store.contacts.getOne('ada'))?.subscription?.status).toBe('subscribed');
-		const done = await call('POST', `/u/${t.unsubscribe}`, 'List-Unsubscribe=One-Click', { 'content-type': 'application/x-www-form-urlencoded' });
+		const done = await call('POST', `/u/${t.unsubscribe}`, 'List-Unsubscribe=One-Click', {
+			'content-type': 'application/x-www-form-urlencoded',
+		});
 		expect(done.status).toBe(200);
 		expect((await store.contacts.getOne('ada'))?.subscription?.status).toBe('unsubscribed');
 		expect(lastResult?.workflowData?.[0][0].json).toMatchObject({ type: 'unsubscribed', contactId: 'ada' });
 	});
 
 	it('ingests an ESP webhook with its token and answers 401 when the webhook credential is missing', async () => {
-		const body = JSON.stringify({ event: 'delivered', email: 'ada@example.com', 'message-id': '<x@y>', ts_epoch: Date.now() });
-		const ok = await call('POST', '/esp/brevo', body, { 'content-type': 'application/json', authorization: 'Bearer brevo-token' });
+		const body = JSON.stringify({
+			event: 'delivered',
+			email: 'ada@example.com',
+			'message-id': '<x@y>',
+			ts_epoch: Date.now(),
+		});
+		const ok = await call('POST', '/esp/brevo', body, {
+			'content-type': 'application/json',
+			authorization: 'Bearer brevo-token',
+		});
 		expect(JSON.parse(ok.text)).toMatchObject({ recorded: 1 });
-		expect(lastResult?.workflowData?.[0][0].json).toMatchObject({ source: 'esp', provider: 'brevo', type: 'delivered', contactId: 'ada' });
+		expect(lastResult?.workflowData?.[0][0].json).toMatchObject({
+			source: 'esp',
+			provider: 'brevo',
+			type: 'delivered',
+			contactId: 'ada',
+		});
 		setup = makeWorkflow({ emit: ['events'], options: {} }, false);
-		const denied = await call('POST', '/events', JSON.stringify({ contactId: 'ada', event: 'x' }), { 'content-type': 'application/json', 'x-webhook-secret': 'crm-secret' });
+		const denied = await call('POST', '/events', JSON.stringify({ contactId: 'ada', event: 'x' }), {
+			'content-type': 'application/json',
+			'x-webhook-secret': 'crm-secret',
+		});
 		expect(denied.status).toBe(401);
 		expect(denied.text).toContain('not configured');
 	});
@@ -296,16 +389,32 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		// Whitespace and key order matter: the signature covers the bytes, not the parsed JSON.
 		const body = '{ "contactId": "ada",  "event": "signed_up" }';
 		const signature = createHmac('sha256', 'hmac-key').update(body).digest('hex');
-		expect((await call('POST', '/events', body, { 'content-type': 'application/json', 'x-signature': signature })).status).toBe(200);
-		expect((await call('POST', '/events', JSON.stringify(JSON.parse(body)), { 'content-type': 'application/json', 'x-signature': signature })).status).toBe(401);
+		expect(
+			(await call('POST', '/events', body, { 'content-type': 'application/json', 'x-signature': signature })).status,
+		).toBe(200);
+		expect(
+			(
+				await call('POST', '/events', JSON.stringify(JSON.parse(body)), {
+					'content-type': 'application/json',
+					'x-signature': signature,
+				})
+			).status,
+		).toBe(401);
 	});
 });
 
 describe('Marketing Webhook credential test', () => {
 	const node = new MarketingWebhookTrigger();
 	const test = (data: ICredentialDataDecryptedObject) =>
-		node.methods.credentialTest.marketingWebhookSettingsTest.call({} as ICredentialTestFunctions, { id: '1', name: 'Marketing Webhook', type: 'marketingWebhookApi', data });
-	const sendgridKey = (generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }) as Buffer).toString('base64');
+		node.methods.credentialTest.marketingWebhookSettingsTest.call({} as ICredentialTestFunctions, {
+			id: '1',
+			name: 'Marketing Webhook',
+			type: 'marketingWebhookApi',
+			data,
+		});
+	const sendgridKey = (
+		generateKeyPairSync('ec', { namedCurve: 'prime256v1' }).publicKey.export({ type: 'spki', format: 'der' }) as Buffer
+	).toString('base64');
 
 	it('is the test n8n runs for the credential (testedBy on the node)', () => {
 		const declared = node.description.credentials?.find((c) => c.name === 'marketingWebhookApi');
@@ -327,9 +436,21 @@ describe('Marketing Webhook credential test', () => {
 
 	it.each([
 		['nothing set', { sharedSecretHeader: 'X-Webhook-Secret' }, /Nothing is set/],
-		['a header name with a space', { sharedSecret: 's', sharedSecretHeader: 'X Webhook Secret' }, /Shared secret header "x webhook secret" is not a valid HTTP header name/],
-		['a header name with a colon', { sharedSecret: 's', hmacHeader: 'X-Signature:' }, /Signature header "x-signature:" is not a valid HTTP header name/],
-		['a SendGrid key that is not a public key', { sendgridPublicKey: 'not-a-key' }, /SendGrid verification key is not a public key/],
+		[
+			'a header name with a space',
+			{ sharedSecret: 's', sharedSecretHeader: 'X Webhook Secret' },
+			/Shared secret header "x webhook secret" is not a valid HTTP header name/,
+		],
+		[
+			'a header name with a colon',
+			{ sharedSecret: 's', hmacHeader: 'X-Signature:' },
+			/Signature header "x-signature:" is not a valid HTTP header name/,
+		],
+		[
+			'a SendGrid key that is not a public key',
+			{ sendgridPublicKey: 'not-a-key' },
+			/SendGrid verification key is not a public key/,
+		],
 		['a Postmark user without password', { postmarkUser: 'pm' }, /Postmark needs both the webhook user and password/],
 		['a topic that is not an SNS ARN', { snsTopicArns: 'ses-events' }, /"ses-events" is not an Amazon SNS topic ARN/],
 	])('names what is wrong: %s', async (_case, data, message) => {

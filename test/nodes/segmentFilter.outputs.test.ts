@@ -4,10 +4,19 @@ import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
 
 /** The output list n8n's editor and engine compute from the node's `outputs` expression. */
 function outputsOf(type: INodeType, parameters: Record<string, unknown>): string[] {
-	const node: INode = { id: '1', name: 'N', type: 'test.n', typeVersion: 1, position: [0, 0], parameters: parameters as INode['parameters'] };
+	const node: INode = {
+		id: '1',
+		name: 'N',
+		type: 'test.n',
+		typeVersion: 1,
+		position: [0, 0],
+		parameters: parameters as INode['parameters'],
+	};
 	const nodeTypes: INodeTypes = { getByName: () => type, getByNameAndVersion: () => type, getKnownTypes: () => ({}) };
 	const workflow = new Workflow({ nodes: [node], connections: {}, active: false, nodeTypes });
-	return NodeHelpers.getNodeOutputs(workflow, node, type.description).map((o) => (typeof o === 'string' ? o : (o.displayName as string)));
+	return NodeHelpers.getNodeOutputs(workflow, node, type.description).map((o) =>
+		typeof o === 'string' ? o : (o.displayName as string),
+	);
 }
 
 describe('dynamic outputs, as n8n evaluates them', () => {

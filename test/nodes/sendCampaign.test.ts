@@ -21,7 +21,17 @@ beforeEach(() => {
 });
 
 const smtpCredentials = (port = smtp.port, password = 's3cret') => ({
-	campaignSmtpApi: { host: '127.0.0.1', port, secure: false, starttls: 'never', user: 'mailer', password, poolSize: 2, ratePerSecond: 0, tlsSkipVerify: false },
+	campaignSmtpApi: {
+		host: '127.0.0.1',
+		port,
+		secure: false,
+		starttls: 'never',
+		user: 'mailer',
+		password,
+		poolSize: 2,
+		ratePerSecond: 0,
+		tlsSkipVerify: false,
+	},
 });
 
 const params = (over: Record<string, unknown> = {}) => ({
@@ -48,7 +58,13 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 
 	beforeAll(async () => {
 		await store.contacts.upsert([
-			{ id: 'ada', email: 'ada@example.com', timezone: 'UTC', fields: { firstName: 'Ada' }, subscription: { status: 'subscribed', source: 'form' } },
+			{
+				id: 'ada',
+				email: 'ada@example.com',
+				timezone: 'UTC',
+				fields: { firstName: 'Ada' },
+				subscription: { status: 'subscribed', source: 'form' },
+			},
 			{ id: 'bob', email: 'bob@example.com', subscription: { status: 'unsubscribed', source: 'link' } },
 			{ id: 'cyd', email: 'cyd@example.com', timezone: 'UTC', subscription: { status: 'subscribed', source: 'form' } },
 		]);
@@ -62,7 +78,17 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 			credentials: { ...credentials, ...smtpCredentials() },
 		});
 		expect(sent).toHaveLength(1);
-		expect(sent[0]).toMatchObject({ json: { id: 'ada', code: 'A1', status: 'sent', contactId: 'ada', campaignId: 'welcome', email: 'ada@example.com' }, pairedItem: { item: 0 } });
+		expect(sent[0]).toMatchObject({
+			json: {
+				id: 'ada',
+				code: 'A1',
+				status: 'sent',
+				contactId: 'ada',
+				campaignId: 'welcome',
+				email: 'ada@example.com',
+			},
+			pairedItem: { item: 0 },
+		});
 		expect(deferred).toEqual([]);
 		expect(skipped.map((i) => [i.json.reason, i.pairedItem])).toEqual([
 			['unsubscribed', { item: 1 }],
@@ -71,7 +97,9 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		const [mail] = await smtp.waitFor(1);
 		expect(mail.parsed.subject).toBe('Welcome Ada');
 		expect(String(mail.parsed.html)).toContain('<p>Hi Ada, code A1</p>');
-		expect(mail.headerLines['list-unsubscribe']).toMatch(/^<https:\/\/n8n\.example\.com\/webhook\/x\/marketing\/u\/[\w-]+>$/);
+		expect(mail.headerLines['list-unsubscribe']).toMatch(
+			/^<https:\/\/n8n\.example\.com\/webhook\/x\/marketing\/u\/[\w-]+>$/,
+		);
 		expect(mail.parsed.messageId).toBe(sent[0].json.messageId);
 	});
 
@@ -80,7 +108,15 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		const startHour = (hour + 2) % 24;
 		const [sent, deferred] = await runNode({
 			nodeType: new SendCampaign(),
-			parameters: params({ campaignId: 'windowed', options: { useWindow: true, windowStart: startHour, windowEnd: (hour + 3) % 24, windowDays: [1, 2, 3, 4, 5, 6, 7] } }),
+			parameters: params({
+				campaignId: 'windowed',
+				options: {
+					useWindow: true,
+					windowStart: startHour,
+					windowEnd: (hour + 3) % 24,
+					windowDays: [1, 2, 3, 4, 5, 6, 7],
+				},
+			}),
 			items: [{ id: 'cyd' }],
 			credentials: { ...credentials, ...smtpCredentials() },
 		});
@@ -94,14 +130,38 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 	});
 
 	it('takes over a reservation only when the same event comes back to the same workflow and node', async () => {
-		await store.contacts.upsert([{ id: 'dee', email: 'dee@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		await store.contacts.upsert([
+			{ id: 'dee', email: 'dee@example.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
 		// A send of this campaign reserved for event E by an execution that died before confirming.
 		const hold = (attemptKey: string) =>
-			store.run(scripts.reserveSend, [store.keys.contact('dee'), store.keys.shard(store.keys.shardOfContact('dee'))], [
-				JSON.stringify({ now: Date.now(), campaignId: 'redelivered', token: `held-${attemptKey}`, attemptKey, transactional: false, allowResend: false, requireConsent: false, cap: false, window: false, staleMs: 600_000, retentionMs: 86_400_000 }),
-			]);
+			store.run(
+				scripts.reserveSend,
+				[store.keys.contact('dee'), store.keys.shard(store.keys.shardOfContact('dee'))],
+				[
+					JSON.stringify({
+						now: Date.now(),
+						campaignId: 'redelivered',
+						token: `held-${attemptKey}`,
+						attemptKey,
+						transactional: false,
+						allowResend: false,
+						requireConsent: false,
+						cap: false,
+						window: false,
+						staleMs: 600_000,
+						retentionMs: 86_400_000,
+					}),
+				],
+			);
 		const send = (workflowId: string) =>
-			runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'redelivered' }), items: [{ id: 'dee', code: 'R', event: { id: 'E-1' } }], credentials: { ...credentials, ...smtpCredentials() }, workflowId });
+			runNode({
+				nodeType: new SendCampaign(),
+				parameters: params({ campaignId: 'redelivered' }),
+				items: [{ id: 'dee', code: 'R', event: { id: 'E-1' } }],
+				credentials: { ...credentials, ...smtpCredentials() },
+				workflowId,
+			});
 		await hold('event:E-1|wf-other|Send Campaign');
 		const [, , skipped] = await send('wf-redelivery');
 		expect(skipped.map((i) => i.json.reason)).toEqual(['send_in_progress']);
@@ -122,54 +182,112 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		});
 		expect(sent[0].json).toMatchObject({
 			status: 'sent',
-			message: { from: '"Shop" <hello@shop.example>', to: 'cyd@example.com', subject: 'Welcome friend', headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' } },
+			message: {
+				from: '"Shop" <hello@shop.example>',
+				to: 'cyd@example.com',
+				subject: 'Welcome friend',
+				headers: { 'List-Unsubscribe-Post': 'List-Unsubscribe=One-Click' },
+			},
 		});
 		expect(smtp.mails).toHaveLength(0);
 	});
 
 	it('fails an item naming the missing merge field, or outputs the error under continue on fail', async () => {
 		const parameters = params({ campaignId: 'strict', subject: 'For {{ lastName }}', delivery: 'render' });
-		await expect(runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials })).rejects.toThrow(
+		await expect(
+			runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials }),
+		).rejects.toThrow(
 			/Merge field "lastName" in the subject has no value for contact "ada".*\(item 0, field "subject"\)/,
 		);
 		// A failed item was not sent: it goes to Skipped, never Sent.
-		const [sent, , skipped] = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }, { id: 'bob' }], credentials, continueOnFail: true });
+		const [sent, , skipped] = await runNode({
+			nodeType: new SendCampaign(),
+			parameters,
+			items: [{ id: 'ada' }, { id: 'bob' }],
+			credentials,
+			continueOnFail: true,
+		});
 		expect(sent).toEqual([]);
 		expect(skipped.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
-		expect(skipped[0].json).toEqual({ error: expect.stringMatching(/lastName.*item 0/), details: expect.stringMatching(/give a fallback/) });
+		expect(skipped[0].json).toEqual({
+			error: expect.stringMatching(/lastName.*item 0/),
+			details: expect.stringMatching(/give a fallback/),
+		});
 		// With On Error "continue (using error output)" n8n moves them to its error output (the fourth).
-		const outputs = await runNode({ nodeType: new SendCampaign(), parameters, items: [{ id: 'ada' }], credentials, onError: 'continueErrorOutput' });
+		const outputs = await runNode({
+			nodeType: new SendCampaign(),
+			parameters,
+			items: [{ id: 'ada' }],
+			credentials,
+			onError: 'continueErrorOutput',
+		});
 		expect(outputs.slice(0, 3)).toEqual([[], [], []]);
-		expect(outputs[3]).toEqual([expect.objectContaining({ json: expect.objectContaining({ error: expect.stringMatching(/lastName.*item 0/) }), pairedItem: { item: 0 } })]);
+		expect(outputs[3]).toEqual([
+			expect.objectContaining({
+				json: expect.objectContaining({ error: expect.stringMatching(/lastName.*item 0/) }),
+				pairedItem: { item: 0 },
+			}),
+		]);
 	});
 
 	it('names the field of a bad parameter and of an unreachable SMTP server', async () => {
-		await expect(runNode({ nodeType: new SendCampaign(), parameters: params({ fromEmail: 'not-an-address' }), items: [{ id: 'ada' }], credentials: { ...credentials, ...smtpCredentials() } })).rejects.toThrow(
-			/not a valid e-mail address.*field "fromEmail"/,
-		);
 		await expect(
-			runNode({ nodeType: new SendCampaign(), parameters: params({ options: { mergeData: '{oops' } }), items: [{ id: 'ada' }], credentials: { ...credentials, ...smtpCredentials() } }),
+			runNode({
+				nodeType: new SendCampaign(),
+				parameters: params({ fromEmail: 'not-an-address' }),
+				items: [{ id: 'ada' }],
+				credentials: { ...credentials, ...smtpCredentials() },
+			}),
+		).rejects.toThrow(/not a valid e-mail address.*field "fromEmail"/);
+		await expect(
+			runNode({
+				nodeType: new SendCampaign(),
+				parameters: params({ options: { mergeData: '{oops' } }),
+				items: [{ id: 'ada' }],
+				credentials: { ...credentials, ...smtpCredentials() },
+			}),
 		).rejects.toThrow(/field "mergeData"/);
 		const port = await freePort();
 		await expect(
-			runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'down' }), items: [{ id: 'cyd', code: 'D' }], credentials: { ...credentials, ...smtpCredentials(port) } }),
+			runNode({
+				nodeType: new SendCampaign(),
+				parameters: params({ campaignId: 'down' }),
+				items: [{ id: 'cyd', code: 'D' }],
+				credentials: { ...credentials, ...smtpCredentials(port) },
+			}),
 		).rejects.toThrow(new RegExp(`Cannot reach the SMTP server \\(127\\.0\\.0\\.1:${port}\\)`));
 		expect(await store.events.countSince('cyd', '$email_sent', 0)).toBe(1);
 	});
 
 	it('4 concurrent executions for the same contact and campaign send one mail', async () => {
-		await store.contacts.upsert([{ id: 'race', email: 'race@example.com', subscription: { status: 'subscribed', source: 'form' } }]);
+		await store.contacts.upsert([
+			{ id: 'race', email: 'race@example.com', subscription: { status: 'subscribed', source: 'form' } },
+		]);
 		const runs = await Promise.all(
-			[1, 2, 3, 4].map(() => runNode({ nodeType: new SendCampaign(), parameters: params({ campaignId: 'race' }), items: [{ id: 'race', code: 'R' }], credentials: { ...credentials, ...smtpCredentials() } })),
+			[1, 2, 3, 4].map(() =>
+				runNode({
+					nodeType: new SendCampaign(),
+					parameters: params({ campaignId: 'race' }),
+					items: [{ id: 'race', code: 'R' }],
+					credentials: { ...credentials, ...smtpCredentials() },
+				}),
+			),
 		);
 		expect(runs.map(([sent]) => sent.length).reduce((a, b) => a + b)).toBe(1);
-		expect(runs.flatMap(([, , skipped]) => skipped.map((i) => i.json.reason)).sort()).toEqual(expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]));
+		expect(runs.flatMap(([, , skipped]) => skipped.map((i) => i.json.reason)).sort()).toEqual(
+			expect.arrayContaining([expect.stringMatching(/send_in_progress|already_sent/)]),
+		);
 		await new Promise((r) => setTimeout(r, 200));
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === 'race@example.com')).toHaveLength(1);
 	});
 
 	it('returns a campaign report', async () => {
-		const [report] = await runNode({ nodeType: new SendCampaign(), parameters: { operation: 'report', campaignId: '={{ $json.c }}' }, items: [{ c: 'welcome' }, { c: 'never-sent' }], credentials });
+		const [report] = await runNode({
+			nodeType: new SendCampaign(),
+			parameters: { operation: 'report', campaignId: '={{ $json.c }}' },
+			items: [{ c: 'welcome' }, { c: 'never-sent' }],
+			credentials,
+		});
 		expect(report.map((i) => [i.json.campaignId, i.json.sent])).toEqual([
 			['welcome', 1],
 			['never-sent', 0],
@@ -179,7 +297,10 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 
 describe('Campaign SMTP credential test', () => {
 	const test = (data: Record<string, unknown>) =>
-		new SendCampaign().methods.credentialTest.campaignSmtpConnectionTest.call({} as never, { id: '1', name: 'smtp', type: 'campaignSmtpApi', data } as never);
+		new SendCampaign().methods.credentialTest.campaignSmtpConnectionTest.call(
+			{} as never,
+			{ id: '1', name: 'smtp', type: 'campaignSmtpApi', data } as never,
+		);
 
 	it('connects and logs in, or explains what failed', async () => {
 		expect(await test(smtpCredentials().campaignSmtpApi)).toEqual({ status: 'OK', message: 'Connection successful' });

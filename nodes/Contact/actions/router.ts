@@ -12,7 +12,11 @@ const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> 
 	contact: { upsert: contact.upsert, get: contact.get, erase: contact.erase, export: contact.exportContact },
 	event: { record: event.record },
 	tag: { add: tag.add, remove: tag.remove },
-	subscription: { subscribe: subscription.subscribe, unsubscribe: subscription.unsubscribe, getStatus: subscription.getStatus },
+	subscription: {
+		subscribe: subscription.subscribe,
+		unsubscribe: subscription.unsubscribe,
+		getStatus: subscription.getStatus,
+	},
 	inboundEmail: { parse: inboundEmail.parse },
 	deadLetter: { list: deadLetter.list, replay: deadLetter.replay, purge: deadLetter.purge },
 };
@@ -22,6 +26,9 @@ export async function router(this: IExecuteFunctions, store: ContactStore): Prom
 	const resource = this.getNodeParameter('resource', 0) as string;
 	const operation = this.getNodeParameter('operation', 0) as string;
 	const chosen = OPERATIONS[resource]?.[operation];
-	if (!chosen) throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported for "${resource}"`, { itemIndex: 0 });
+	if (!chosen)
+		throw new NodeOperationError(this.getNode(), `The operation "${operation}" is not supported for "${resource}"`, {
+			itemIndex: 0,
+		});
 	return chosen.execute.call(this, store);
 }

@@ -42,35 +42,47 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 	let hub: PreparedWorkflow;
 	let welcome: PreparedWorkflow;
 
-	beforeAll(async () => {
-		// Without it the harness would drive the pinned n8n instead.
-		if (!process.env.N8N_VERSION) throw new Error('run through npm run test:n8n-oldest (sets N8N_VERSION to the oldest supported n8n)');
-		root = mkdtempSync(join(tmpdir(), 'ma-n8n-oldest-'));
-		const userFolder = join(root, 'n8n');
-		const tarball = n8n.packPackage(n8n.REPO_DIR, { outDir: join(root, 'pack'), build: !process.env.MA_E2E_NO_BUILD });
-		redis = await startRedis();
-		smtp = await startSmtp();
-		n8n.prepareUserFolder({ userFolder, tarball });
+	beforeAll(
+		async () => {
+			// Without it the harness would drive the pinned n8n instead.
+			if (!process.env.N8N_VERSION)
+				throw new Error('run through npm run test:n8n-oldest (sets N8N_VERSION to the oldest supported n8n)');
+			root = mkdtempSync(join(tmpdir(), 'ma-n8n-oldest-'));
+			const userFolder = join(root, 'n8n');
+			const tarball = n8n.packPackage(n8n.REPO_DIR, {
+				outDir: join(root, 'pack'),
+				build: !process.env.MA_E2E_NO_BUILD,
+			});
+			redis = await startRedis();
+			smtp = await startSmtp();
+			n8n.prepareUserFolder({ userFolder, tarball });
 
-		const port = await freePort();
-		baseUrl = `http://127.0.0.1:${port}`;
-		// Neither workflow makes HTTP calls, so no sink listens behind sinkUrl.
-		const prepared = prepareWorkflows({ baseUrl, sinkUrl: 'http://127.0.0.1:9', workDir: join(root, 'prepared') });
-		[hub, welcome] = RECIPES.map((slug) => prepared.workflows.find((w) => w.slug === slug)!);
-		n8n.importCredentials(
-			userFolder,
-			examples.credentials({ redis: { port: redis.port, keyPrefix: hub.keyPrefix }, smtp: { port: smtp.port }, webhook: { sharedSecret: SHARED_SECRET }, signingSecret: SIGNING_SECRET }),
-		);
-		// Both ways the harness activates a workflow on 1.x: the hub with n8n's CLI before start, the recipe over REST.
-		const file = (wf: PreparedWorkflow) => join(root, 'prepared', `${wf.source}-${wf.file}`);
-		n8n.importWorkflows(userFolder, file(hub), { publish: true });
-		n8n.importWorkflows(userFolder, file(welcome), { publish: false });
+			const port = await freePort();
+			baseUrl = `http://127.0.0.1:${port}`;
+			// Neither workflow makes HTTP calls, so no sink listens behind sinkUrl.
+			const prepared = prepareWorkflows({ baseUrl, sinkUrl: 'http://127.0.0.1:9', workDir: join(root, 'prepared') });
+			[hub, welcome] = RECIPES.map((slug) => prepared.workflows.find((w) => w.slug === slug)!);
+			n8n.importCredentials(
+				userFolder,
+				examples.credentials({
+					redis: { port: redis.port, keyPrefix: hub.keyPrefix },
+					smtp: { port: smtp.port },
+					webhook: { sharedSecret: SHARED_SECRET },
+					signingSecret: SIGNING_SECRET,
+				}),
+			);
+			// Both ways the harness activates a workflow on 1.x: the hub with n8n's CLI before start, the recipe over REST.
+			const file = (wf: PreparedWorkflow) => join(root, 'prepared', `${wf.source}-${wf.file}`);
+			n8n.importWorkflows(userFolder, file(hub), { publish: true });
+			n8n.importWorkflows(userFolder, file(welcome), { publish: false });
 
-		instance = await n8n.start({ userFolder, port });
-		cookie = await n8n.ensureOwner(baseUrl);
-		for (const hook of hub.webhooks) await n8n.waitForWebhook(baseUrl, hook.path, { method: hook.method });
-		await n8n.publishWorkflowRest(baseUrl, cookie, welcome.id);
-	}, 20 * 60 * 1000);
+			instance = await n8n.start({ userFolder, port });
+			cookie = await n8n.ensureOwner(baseUrl);
+			for (const hook of hub.webhooks) await n8n.waitForWebhook(baseUrl, hook.path, { method: hook.method });
+			await n8n.publishWorkflowRest(baseUrl, cookie, welcome.id);
+		},
+		20 * 60 * 1000,
+	);
 
 	afterAll(async () => {
 		await instance?.stop();
@@ -101,15 +113,28 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 	it('runs the welcome recipe: a sign-up event brings the three welcome mails, in order', async () => {
 		const id = `oldest-${Date.now().toString(36)}`;
 		const email = `${id}@example.com`;
-		const signUp = { contactId: id, email, event: 'newsletter_signup', properties: { form: 'footer-form' }, fields: { firstName: 'Ada' }, idempotencyKey: `${id}-signup` };
-		const res = await n8n.callWebhook(baseUrl, `${welcome.eventsHook}/events`, signUp, { headers: { 'x-webhook-secret': SHARED_SECRET } });
+		const signUp = {
+			contactId: id,
+			email,
+			event: 'newsletter_signup',
+			properties: { form: 'footer-form' },
+			fields: { firstName: 'Ada' },
+			idempotencyKey: `${id}-signup`,
+		};
+		const res = await n8n.callWebhook(baseUrl, `${welcome.eventsHook}/events`, signUp, {
+			headers: { 'x-webhook-secret': SHARED_SECRET },
+		});
 		expect(res.status).toBe(200);
 
 		const to = (m: ReceivedMail) => m.envelope.to.includes(email);
 		const deadline = Date.now() + 60_000;
 		while (smtp!.mails.filter(to).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
 		const got = smtp!.mails.filter(to);
-		expect(got.map((m) => m.parsed.subject)).toEqual(['Welcome to our newsletter, Ada', 'The story behind Example Shop', 'Your first-order gift']);
+		expect(got.map((m) => m.parsed.subject)).toEqual([
+			'Welcome to our newsletter, Ada',
+			'The story behind Example Shop',
+			'Your first-order gift',
+		]);
 		for (const m of got) {
 			expect(m.envelope.to).toEqual([email]);
 			expect(m.parsed.from?.value[0]).toMatchObject({ address: 'news@example.com', name: 'Example Shop' });

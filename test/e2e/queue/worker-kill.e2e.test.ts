@@ -31,11 +31,20 @@ describe('queue mode: a worker killed mid-stream', () => {
 		let ranOnVictimBeforeKill = 0;
 		const t0 = Date.now();
 		for (let b = 0; b < EVENTS / BATCH; b++) {
-			const res = await sendEvents(wf, ids.slice(b * BATCH, (b + 1) * BATCH).map((id, i) => probe(id, b * BATCH + i)), { retries: 3 });
+			const res = await sendEvents(
+				wf,
+				ids.slice(b * BATCH, (b + 1) * BATCH).map((id, i) => probe(id, b * BATCH + i)),
+				{ retries: 3 },
+			);
 			expect(res.status).toBe(200);
 			// Once the victim is busy with this stream: kill it, its task runner too, as a dying container would.
 			if (!killedAt && b >= 5) {
-				await waitFor('the victim running executions', async () => executionsRunBy(workerLog(victim)).size > 0, 30000, 100);
+				await waitFor(
+					'the victim running executions',
+					async () => executionsRunBy(workerLog(victim)).size > 0,
+					30000,
+					100,
+				);
 				ranOnVictimBeforeKill = executionsRunBy(workerLog(victim)).size;
 				process.kill(-victimPid, 'SIGKILL');
 				killedAt = Date.now();
@@ -44,15 +53,25 @@ describe('queue mode: a worker killed mid-stream', () => {
 		}
 		const streamedMs = Date.now() - t0;
 		// A supervisor starts the worker again; the restarted one takes jobs as before.
-		await waitFor('the victim gone', async () => {
-			try {
-				process.kill(victimPid, 0);
-				return false;
-			} catch {
-				return true;
-			}
-		}, 10000, 100);
-		await n8n.start({ userFolder: victimFolder, command: 'worker', args: [`--concurrency=${s.queue!.concurrency}`], env: s.queue!.env });
+		await waitFor(
+			'the victim gone',
+			async () => {
+				try {
+					process.kill(victimPid, 0);
+					return false;
+				} catch {
+					return true;
+				}
+			},
+			10000,
+			100,
+		);
+		await n8n.start({
+			userFolder: victimFolder,
+			command: 'worker',
+			args: [`--concurrency=${s.queue!.concurrency}`],
+			env: s.queue!.env,
+		});
 
 		// On a busy machine the backlog alone takes minutes: wait while mails keep coming, and give up
 		// only when none came for longer than the recovery takes (or after 10 minutes in all).
@@ -66,7 +85,9 @@ describe('queue mode: a worker killed mid-stream', () => {
 			if (mailed !== lastCount) [lastCount, lastProgressAt] = [mailed, Date.now()];
 			if (Date.now() - lastProgressAt > 180000 || Date.now() - waitStarted > 600000) {
 				const missing = ids.filter((_, i) => counts.get(addresses[i]) === 0);
-				throw new Error(`${missing.length} of ${EVENTS} contacts without mail after ${Date.now() - waitStarted} ms, e.g. ${missing.slice(0, 5).join(', ')}`);
+				throw new Error(
+					`${missing.length} of ${EVENTS} contacts without mail after ${Date.now() - waitStarted} ms, e.g. ${missing.slice(0, 5).join(', ')}`,
+				);
 			}
 			await sleep(1000);
 		}

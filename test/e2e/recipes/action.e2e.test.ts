@@ -1,7 +1,24 @@
 /** Action- and behaviour-based recipes driven by site / CRM events over the Marketing Webhook Trigger. */
-import { contactOf, expectNoFailedExecutions, expectNoMoreMails, mails, sendEvents, sinkRequests, sleep, uid, waitFor, waitForMails, workflow } from '../support/env';
+import {
+	contactOf,
+	expectNoFailedExecutions,
+	expectNoMoreMails,
+	mails,
+	sendEvents,
+	sinkRequests,
+	sleep,
+	uid,
+	waitFor,
+	waitForMails,
+	workflow,
+} from '../support/env';
 
-const ev = (contactId: string, event: string, properties: Record<string, unknown> = {}, extra: Record<string, unknown> = {}) => ({
+const ev = (
+	contactId: string,
+	event: string,
+	properties: Record<string, unknown> = {},
+	extra: Record<string, unknown> = {},
+) => ({
 	contactId,
 	email: `${contactId}@example.com`,
 	event,
@@ -97,7 +114,17 @@ describe('recipe 23: bookshop author recommendation', () => {
 		const author = 'Ursula K. Le Guin';
 		const view = (id: string, n: number) => ev(id, 'page_viewed', { author, n, path: `/authors/le-guin/${n}` });
 		await sendEvents(wf, [ev(buyer, 'purchase', { author, title: 'The Dispossessed' })]);
-		await sendEvents(wf, [view(fan, 1), view(fan, 2), view(fan, 3), view(fan, 4), view(buyer, 1), view(buyer, 2), view(buyer, 3), view(browser, 1), view(browser, 2)]);
+		await sendEvents(wf, [
+			view(fan, 1),
+			view(fan, 2),
+			view(fan, 3),
+			view(fan, 4),
+			view(buyer, 1),
+			view(buyer, 2),
+			view(buyer, 3),
+			view(browser, 1),
+			view(browser, 2),
+		]);
 		const [mail] = await waitForMails(`${fan}@example.com`, 1, { wf, timeoutMs: 30000 });
 		expect(mail.parsed.subject).toBe(`The best of ${author}`);
 		expect(String(mail.parsed.html)).toContain(`https://books.example.com/authors/${encodeURIComponent(author)}`);
@@ -134,8 +161,15 @@ describe('the loop pair (A: sign-up -> white paper; B: white paper -> newsletter
 		await sleep(6000);
 		expect([await counts(signedUp), await counts(downloaded)]).toEqual(before);
 		for (const c of before) expect(c.signups + c.downloads).toBeLessThanOrEqual(4);
-		expect(await subjects(`${signedUp}@example.com`)).toEqual(['Liked the white paper? Get our newsletter', 'Your free white paper']);
-		expect(await subjects(`${downloaded}@example.com`)).toEqual(['Liked the white paper? Get our newsletter', 'Thanks for reading: 15% off', 'Your free white paper']);
+		expect(await subjects(`${signedUp}@example.com`)).toEqual([
+			'Liked the white paper? Get our newsletter',
+			'Your free white paper',
+		]);
+		expect(await subjects(`${downloaded}@example.com`)).toEqual([
+			'Liked the white paper? Get our newsletter',
+			'Thanks for reading: 15% off',
+			'Your free white paper',
+		]);
 		await expectNoFailedExecutions(a);
 		await expectNoFailedExecutions(b);
 	});

@@ -1,5 +1,19 @@
 /** Behaviour-based recipes: engagement tiers and the inactive mail, re-permission, the seasonal campaign. */
-import { contactOf, expectNoFailedExecutions, expectNoMoreMails, mails, n8n, sendEvents, sleep, state, uid, waitFor, waitForMails, workflow, type Mail } from '../support/env';
+import {
+	contactOf,
+	expectNoFailedExecutions,
+	expectNoMoreMails,
+	mails,
+	n8n,
+	sendEvents,
+	sleep,
+	state,
+	uid,
+	waitFor,
+	waitForMails,
+	workflow,
+	type Mail,
+} from '../support/env';
 
 // A person's browser, not a link scanner (scanner user agents count as machine hits).
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -9,7 +23,10 @@ const runNow = async (path: string) => {
 	expect(res.status).toBe(200);
 };
 
-const hrefs = (mail: Mail, part: string) => [...String(mail.parsed.html).matchAll(/(?:href|src)="([^"]+)"/g)].map((m) => m[1].replace(/&amp;/g, '&')).filter((u) => u.includes(part));
+const hrefs = (mail: Mail, part: string) =>
+	[...String(mail.parsed.html).matchAll(/(?:href|src)="([^"]+)"/g)]
+		.map((m) => m[1].replace(/&amp;/g, '&'))
+		.filter((u) => u.includes(part));
 
 const signUp = (id: string, extra: Record<string, unknown> = {}) => ({
 	contactId: id,
@@ -25,7 +42,12 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 	it('tags Engaged / Disengaged / Inactive from the last interaction; an inactive customer gets "what is new", an inactive lead does not', async () => {
 		const tiers = workflow('13-engagement-tiers');
 		const inactiveWf = workflow('14-inactive');
-		const [engaged, disengaged, sleepyCustomer, sleepyLead] = ['tier-engaged', 'tier-disengaged', 'tier-customer', 'tier-lead'].map(uid);
+		const [engaged, disengaged, sleepyCustomer, sleepyLead] = [
+			'tier-engaged',
+			'tier-disengaged',
+			'tier-customer',
+			'tier-lead',
+		].map(uid);
 		// The CRM's lifecycle stage: the events endpoint carries fields and tags, not the stage, so it is set
 		// the way a CRM sync through the Contact node would, on the same store.
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
@@ -33,7 +55,12 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 		const lease = acquireStore({ host: '127.0.0.1', port: state().redisPort, keyPrefix: tiers.keyPrefix });
 		try {
 			const seeded = await lease.store.contacts.upsert([
-				{ id: sleepyCustomer, email: `${sleepyCustomer}@example.com`, lifecycleStage: 'customer', fields: { firstName: 'Ivy' } },
+				{
+					id: sleepyCustomer,
+					email: `${sleepyCustomer}@example.com`,
+					lifecycleStage: 'customer',
+					fields: { firstName: 'Ivy' },
+				},
 				{ id: sleepyLead, email: `${sleepyLead}@example.com`, lifecycleStage: 'lead' },
 			] as any);
 			expect(seeded.every((r) => r.ok)).toBe(true);
@@ -43,14 +70,27 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 		// Boundaries in the test copy: 8.6 s and 17.3 s instead of 30 and 60 days.
 		const ago = (s: number) => new Date(Date.now() - s * 1000).toISOString();
 		const res = await sendEvents(tiers, [
-			{ contactId: engaged, email: `${engaged}@example.com`, event: 'page_viewed', time: ago(0), idempotencyKey: `${engaged}-1` },
-			{ contactId: disengaged, email: `${disengaged}@example.com`, event: 'page_viewed', time: ago(12), idempotencyKey: `${disengaged}-1` },
+			{
+				contactId: engaged,
+				email: `${engaged}@example.com`,
+				event: 'page_viewed',
+				time: ago(0),
+				idempotencyKey: `${engaged}-1`,
+			},
+			{
+				contactId: disengaged,
+				email: `${disengaged}@example.com`,
+				event: 'page_viewed',
+				time: ago(12),
+				idempotencyKey: `${disengaged}-1`,
+			},
 			{ contactId: sleepyCustomer, event: 'page_viewed', time: ago(120), idempotencyKey: `${sleepyCustomer}-1` },
 			{ contactId: sleepyLead, event: 'page_viewed', time: ago(120), idempotencyKey: `${sleepyLead}-1` },
 		]);
 		expect(res.body).toMatchObject({ recorded: 4 });
 		await runNow('ma-run-engagement-tiers');
-		const tagOf = async (id: string) => (await contactOf(tiers, id))?.tags.filter((t) => ['Engaged', 'Disengaged', 'Inactive'].includes(t));
+		const tagOf = async (id: string) =>
+			(await contactOf(tiers, id))?.tags.filter((t) => ['Engaged', 'Disengaged', 'Inactive'].includes(t));
 		await waitFor('tier tags', async () => (await tagOf(sleepyLead))?.length === 1, 30000);
 		expect(await tagOf(engaged)).toEqual(['Engaged']);
 		expect(await tagOf(disengaged)).toEqual(['Disengaged']);
@@ -73,16 +113,25 @@ describe('recipe 15: re-permission', () => {
 		const lapse = uid('reperm-lapse');
 		// The welcome flow (04, published) records the consent and the newsletter tag.
 		await sendEvents(wf, [signUp(keep), signUp(lapse)]);
-		await waitFor('both subscribed', async () => (await contactOf(wf, keep))?.subscription?.status === 'subscribed' && (await contactOf(wf, lapse))?.subscription?.status === 'subscribed');
+		await waitFor(
+			'both subscribed',
+			async () =>
+				(await contactOf(wf, keep))?.subscription?.status === 'subscribed' &&
+				(await contactOf(wf, lapse))?.subscription?.status === 'subscribed',
+		);
 		// "No newsletter opened for 6 months" is 8.6 s in the test copy.
 		await sleep(10000);
 		await runNow('ma-run-re-permission');
 		const isAsk = (m: Mail) => m.parsed.subject === 'Do you still want to hear from us?';
-		const ask = await waitFor('re-permission mails', async () => {
-			const k = (await mails(`${keep}@example.com`)).find(isAsk);
-			const l = (await mails(`${lapse}@example.com`)).find(isAsk);
-			return k && l && { k, l };
-		}, 30000);
+		const ask = await waitFor(
+			're-permission mails',
+			async () => {
+				const k = (await mails(`${keep}@example.com`)).find(isAsk);
+				const l = (await mails(`${lapse}@example.com`)).find(isAsk);
+				return k && l && { k, l };
+			},
+			30000,
+		);
 		expect((await contactOf(wf, keep))?.tags).toContain('repermission-pending');
 		// Click "yes" after the 5 s machine window (a click right after sending counts as a scanner's).
 		await sleep(Math.max(0, ask.k.parsed.date!.getTime() + 6000 - Date.now()));
@@ -91,10 +140,19 @@ describe('recipe 15: re-permission', () => {
 		const click = await fetch(link, { redirect: 'manual', headers: { 'user-agent': BROWSER_UA } });
 		expect(click.status).toBe(302);
 		// Deadline (30 days) is 15 s in the test copy.
-		await waitFor('the lapsed contact unsubscribed', async () => (await contactOf(wf, lapse))?.subscription?.status === 'unsubscribed', 40000, 1000);
+		await waitFor(
+			'the lapsed contact unsubscribed',
+			async () => (await contactOf(wf, lapse))?.subscription?.status === 'unsubscribed',
+			40000,
+			1000,
+		);
 		const lapsed = await contactOf(wf, lapse);
 		expect(lapsed?.subscription?.source).toBe('re-permission not confirmed within 30 days');
-		await waitFor('the pending tag removed from the confirmed contact', async () => !(await contactOf(wf, keep))?.tags.includes('repermission-pending'), 20000);
+		await waitFor(
+			'the pending tag removed from the confirmed contact',
+			async () => !(await contactOf(wf, keep))?.tags.includes('repermission-pending'),
+			20000,
+		);
 		expect((await contactOf(wf, keep))?.subscription?.status).toBe('subscribed');
 		await expectNoFailedExecutions(wf);
 	});
@@ -103,21 +161,34 @@ describe('recipe 15: re-permission', () => {
 describe('recipe 24: seasonal campaign with its goal and dormant branch', () => {
 	it('offer to toy fans; after the wait: buyers stop, openers without checkout get the reminder, openers who reached checkout do not, non-openers go dormant and get the win-back', async () => {
 		const wf = workflow('24-seasonal');
-		const [buyer, opener, checkout, silent, notToys] = ['xmas-buyer', 'xmas-opener', 'xmas-checkout', 'xmas-silent', 'xmas-other'].map(uid);
+		const [buyer, opener, checkout, silent, notToys] = [
+			'xmas-buyer',
+			'xmas-opener',
+			'xmas-checkout',
+			'xmas-silent',
+			'xmas-other',
+		].map(uid);
 		await sendEvents(wf, [
 			...[buyer, opener, checkout, silent].map((id) => signUp(id, { tags: ['interest:toys'] })),
 			signUp(notToys, { tags: ['interest:garden'] }),
 		]);
 		await waitFor('all subscribed', async () => {
-			for (const id of [buyer, opener, checkout, silent, notToys]) if ((await contactOf(wf, id))?.subscription?.status !== 'subscribed') return false;
+			for (const id of [buyer, opener, checkout, silent, notToys])
+				if ((await contactOf(wf, id))?.subscription?.status !== 'subscribed') return false;
 			return true;
 		});
 		await runNow('ma-run-christmas');
 		const isOffer = (m: Mail) => m.parsed.subject === 'Christmas toys: 20% off until the 24th';
-		const offers = await waitFor('the four offers', async () => {
-			const got = await Promise.all([buyer, opener, checkout, silent].map(async (id) => (await mails(`${id}@example.com`)).find(isOffer)));
-			return got.every(Boolean) && (got as Mail[]);
-		}, 30000);
+		const offers = await waitFor(
+			'the four offers',
+			async () => {
+				const got = await Promise.all(
+					[buyer, opener, checkout, silent].map(async (id) => (await mails(`${id}@example.com`)).find(isOffer)),
+				);
+				return got.every(Boolean) && (got as Mail[]);
+			},
+			30000,
+		);
 		// Opens after the 5 s machine window; the wait (3 days) is 14 s in the test copy.
 		await sleep(Math.max(0, offers[1].parsed.date!.getTime() + 6000 - Date.now()));
 		for (const m of [offers[0], offers[1], offers[2]]) {
@@ -125,16 +196,39 @@ describe('recipe 24: seasonal campaign with its goal and dormant branch', () => 
 			expect((await fetch(pixel, { headers: { 'user-agent': BROWSER_UA } })).status).toBe(200);
 		}
 		await sendEvents(wf, [
-			{ contactId: buyer, event: 'purchase', properties: { category: 'toys', total: 30 }, idempotencyKey: `${buyer}-buy` },
-			{ contactId: checkout, event: 'page_viewed', properties: { path: '/checkout/cart' }, idempotencyKey: `${checkout}-co` },
+			{
+				contactId: buyer,
+				event: 'purchase',
+				properties: { category: 'toys', total: 30 },
+				idempotencyKey: `${buyer}-buy`,
+			},
+			{
+				contactId: checkout,
+				event: 'page_viewed',
+				properties: { path: '/checkout/cart' },
+				idempotencyKey: `${checkout}-co`,
+			},
 		]);
 		// Other published examples on the shared store also act on these contacts (the welcome series on
 		// the sign-up; lifecycle stages and onboarding on the purchase): only this campaign's mails count.
-		const SEASONAL = new Set(['Christmas toys: 20% off until the 24th', 'Only a few days left for Christmas delivery', 'Should we stay in touch?']);
-		const subjects = async (id: string) => (await mails(`${id}@example.com`)).map((m) => m.parsed.subject ?? '').filter((s) => SEASONAL.has(s));
-		await waitFor('the reminder and the win-back', async () => (await subjects(opener)).length >= 2 && (await subjects(silent)).length >= 2, 40000, 1000);
+		const SEASONAL = new Set([
+			'Christmas toys: 20% off until the 24th',
+			'Only a few days left for Christmas delivery',
+			'Should we stay in touch?',
+		]);
+		const subjects = async (id: string) =>
+			(await mails(`${id}@example.com`)).map((m) => m.parsed.subject ?? '').filter((s) => SEASONAL.has(s));
+		await waitFor(
+			'the reminder and the win-back',
+			async () => (await subjects(opener)).length >= 2 && (await subjects(silent)).length >= 2,
+			40000,
+			1000,
+		);
 		await sleep(2000);
-		expect(await subjects(opener)).toEqual(['Christmas toys: 20% off until the 24th', 'Only a few days left for Christmas delivery']);
+		expect(await subjects(opener)).toEqual([
+			'Christmas toys: 20% off until the 24th',
+			'Only a few days left for Christmas delivery',
+		]);
 		expect(await subjects(silent)).toEqual(['Christmas toys: 20% off until the 24th', 'Should we stay in touch?']);
 		expect(await subjects(buyer)).toEqual(['Christmas toys: 20% off until the 24th']);
 		expect(await subjects(checkout)).toEqual(['Christmas toys: 20% off until the 24th']);

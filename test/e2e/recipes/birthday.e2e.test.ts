@@ -8,7 +8,15 @@ import { expectNoFailedExecutions, mails, n8n, sleep, state, uid, waitForMails, 
 
 function localParts(ms: number, timeZone: string) {
 	const parts = Object.fromEntries(
-		new Intl.DateTimeFormat('en-CA', { timeZone, year: 'numeric', month: '2-digit', day: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' })
+		new Intl.DateTimeFormat('en-CA', {
+			timeZone,
+			year: 'numeric',
+			month: '2-digit',
+			day: '2-digit',
+			hour: '2-digit',
+			minute: '2-digit',
+			hourCycle: 'h23',
+		})
 			.formatToParts(new Date(ms))
 			.map((p) => [p.type, p.value]),
 	);
@@ -41,8 +49,18 @@ describe('recipe 1: birthday at 9:00 local time (here: the next minute in Tokyo)
 		const lease = acquireStore({ host: '127.0.0.1', port: s.redisPort, keyPrefix: wf.keyPrefix });
 		try {
 			const r = await lease.store.contacts.upsert([
-				{ id: inTokyo, email: `${inTokyo}@example.com`, timezone: 'Asia/Tokyo', fields: { birthday, firstName: 'Taro' } },
-				{ id: inNewYork, email: `${inNewYork}@example.com`, timezone: 'America/New_York', fields: { birthday, firstName: 'Nia' } },
+				{
+					id: inTokyo,
+					email: `${inTokyo}@example.com`,
+					timezone: 'Asia/Tokyo',
+					fields: { birthday, firstName: 'Taro' },
+				},
+				{
+					id: inNewYork,
+					email: `${inNewYork}@example.com`,
+					timezone: 'America/New_York',
+					fields: { birthday, firstName: 'Nia' },
+				},
 				{ id: noZone, email: `${noZone}@example.com`, fields: { birthday, firstName: 'Uli' } },
 			] as any);
 			expect(r.every((x) => x.ok)).toBe(true);

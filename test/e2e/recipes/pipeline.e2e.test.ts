@@ -6,7 +6,13 @@ describe('pipeline (fixture): webhook event -> Send Campaign -> SMTP', () => {
 		const wf = workflow('fixture-pipeline');
 		const id = uid('pipe');
 		const email = `${id}@example.com`;
-		const res = await sendEvents(wf, { contactId: id, event: 'signed_up', email, fields: { firstName: 'Ada' }, idempotencyKey: `${id}-1` });
+		const res = await sendEvents(wf, {
+			contactId: id,
+			event: 'signed_up',
+			email,
+			fields: { firstName: 'Ada' },
+			idempotencyKey: `${id}-1`,
+		});
 		expect(res.status).toBe(200);
 		expect(res.body).toMatchObject({ received: 1, recorded: 1 });
 		const [mail] = await waitForMails(email, 1, { wf, timeoutMs: 30000 });

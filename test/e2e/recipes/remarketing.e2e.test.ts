@@ -5,7 +5,21 @@
  */
 import { createHash } from 'crypto';
 import { acquireStore } from '../../../lib';
-import { executions, expectNoFailedExecutions, n8n, sendEvents, sinkRequests, sleep, state, uid, waitFor, waitForMails, workflow, contactOf, type Mail } from '../support/env';
+import {
+	executions,
+	expectNoFailedExecutions,
+	n8n,
+	sendEvents,
+	sinkRequests,
+	sleep,
+	state,
+	uid,
+	waitFor,
+	waitForMails,
+	workflow,
+	contactOf,
+	type Mail,
+} from '../support/env';
 import { SECONDS } from '../support/tweaks';
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -62,7 +76,13 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 	const wf = () => workflow('17-remarketing-audience');
 	// opener: opens, does not buy. buyer: opens, buys during the wait. early: the open comes right
 	// after the send (a scanner's). scanned: a scanner's user agent. other: opens another campaign.
-	const ids = { opener: uid('remk-opener'), buyer: uid('remk-buyer'), early: uid('remk-early'), scanned: uid('remk-scanned'), other: uid('remk-other') };
+	const ids = {
+		opener: uid('remk-opener'),
+		buyer: uid('remk-buyer'),
+		early: uid('remk-early'),
+		scanned: uid('remk-scanned'),
+		other: uid('remk-other'),
+	};
 	const emailOf = (id: string) => `${id}@example.com`;
 	let senderId = '';
 	let openerOpenedAt = 0;
@@ -76,7 +96,10 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 			lease.release();
 		}
 	};
-	const opens = async (id: string) => (await history(id)).filter((e) => e.name === '$email_opened').map((e) => e.properties as { campaignId?: string; machine?: boolean; first?: boolean });
+	const opens = async (id: string) =>
+		(await history(id))
+			.filter((e) => e.name === '$email_opened')
+			.map((e) => e.properties as { campaignId?: string; machine?: boolean; first?: boolean });
 	/** The test contacts each run of the recipe in this test was about (sorted; one entry per run). */
 	const runsStartedFor = async () => {
 		const s = state();
@@ -84,13 +107,16 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		const about = await Promise.all(
 			runs.map(async (e) => {
 				const data = String((await n8n.getExecution(s.baseUrl, s.cookie, e.id)).data);
-				return Object.values(ids).filter((id) => data.includes(id)).join(',');
+				return Object.values(ids)
+					.filter((id) => data.includes(id))
+					.join(',');
 			}),
 		);
 		return about.sort();
 	};
 	const audiencePosts = () => sinkRequests(AUDIENCE_PATH);
-	const postsFor = async (id: string) => (await audiencePosts()).filter((r) => r.body?.contactId === id || r.body?.hashedEmail === sha256(emailOf(id)));
+	const postsFor = async (id: string) =>
+		(await audiencePosts()).filter((r) => r.body?.contactId === id || r.body?.hashedEmail === sha256(emailOf(id)));
 	const open = async (mail: Mail, userAgent: string) => {
 		const pixel = pixelOf(mail);
 		expect(pixel?.startsWith(`${state().webhookUrl}/webhook/ma-tracking/t/o/`)).toBe(true);
@@ -119,7 +145,13 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 			})),
 		);
 		expect(created.body).toMatchObject({ recorded: 5 });
-		const campaigns: Record<string, string> = { [ids.opener]: 'spring-promo', [ids.buyer]: 'spring-promo', [ids.early]: 'spring-promo', [ids.scanned]: 'spring-promo', [ids.other]: 'summer-promo' };
+		const campaigns: Record<string, string> = {
+			[ids.opener]: 'spring-promo',
+			[ids.buyer]: 'spring-promo',
+			[ids.early]: 'spring-promo',
+			[ids.scanned]: 'spring-promo',
+			[ids.other]: 'summer-promo',
+		};
 		for (const [contactId, campaignId] of Object.entries(campaigns)) {
 			expect((await n8n.callWebhook(s.baseUrl, SEND_PATH, { contactId, campaignId })).status).toBe(200);
 		}
@@ -138,12 +170,26 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		// People open a mail again: only the first open of the send starts the recipe.
 		await sleep(1000);
 		await open(mailOf[ids.opener], BROWSER_UA);
-		expect((await sendEvents(wf(), { contactId: ids.buyer, event: 'purchase', properties: { total: 59 }, idempotencyKey: `${ids.buyer}-purchase` })).body).toMatchObject({ recorded: 1 });
+		expect(
+			(
+				await sendEvents(wf(), {
+					contactId: ids.buyer,
+					event: 'purchase',
+					properties: { total: 59 },
+					idempotencyKey: `${ids.buyer}-purchase`,
+				})
+			).body,
+		).toMatchObject({ recorded: 1 });
 		await open(mailOf[ids.scanned], SCANNER_UA);
 		await open(mailOf[ids.other], BROWSER_UA);
 
 		// Everything a run could do is done a while after the opener's post (or its deadline).
-		await waitFor('the opener tagged', async () => (await contactOf(wf(), ids.opener))?.tags.includes('remarketing'), SECONDS.remarketingWait * 1000 + 30000, 500).catch(() => undefined);
+		await waitFor(
+			'the opener tagged',
+			async () => (await contactOf(wf(), ids.opener))?.tags.includes('remarketing'),
+			SECONDS.remarketingWait * 1000 + 30000,
+			500,
+		).catch(() => undefined);
 		await sleep(3000);
 	});
 
@@ -157,7 +203,11 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		expect(post).toBeDefined();
 		expect(more).toHaveLength(0);
 		expect(post.method).toBe('POST');
-		expect(post.body).toEqual({ audience: 'spring-promo-openers', hashedEmail: sha256(emailOf(ids.opener)), contactId: ids.opener });
+		expect(post.body).toEqual({
+			audience: 'spring-promo-openers',
+			hashedEmail: sha256(emailOf(ids.opener)),
+			contactId: ids.opener,
+		});
 		expect(post.at - openerOpenedAt).toBeGreaterThanOrEqual(SECONDS.remarketingWait * 1000);
 		expect((await contactOf(wf(), ids.opener))?.tags).toContain('remarketing');
 		const openerOpens = await opens(ids.opener);

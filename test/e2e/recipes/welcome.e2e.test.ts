@@ -1,5 +1,14 @@
 /** Recipe 4 (welcome series) and the RFC 8058 one-click unsubscribe, through the hub webhook. */
-import { contactOf, expectNoFailedExecutions, expectNoMoreMails, sendEvents, state, uid, waitForMails, workflow } from '../support/env';
+import {
+	contactOf,
+	expectNoFailedExecutions,
+	expectNoMoreMails,
+	sendEvents,
+	state,
+	uid,
+	waitForMails,
+	workflow,
+} from '../support/env';
 
 const signUp = (id: string, email: string, firstName: string) => ({
 	contactId: id,
@@ -19,7 +28,11 @@ describe('recipe 4: welcome series', () => {
 		const res = await sendEvents(wf(), signUp(id, email, 'Ada'));
 		expect(res.status).toBe(200);
 		const got = await waitForMails(email, 3, { wf: wf(), timeoutMs: 60000 });
-		expect(got.map((m) => m.parsed.subject)).toEqual(['Welcome to our newsletter, Ada', 'The story behind Example Shop', 'Your first-order gift']);
+		expect(got.map((m) => m.parsed.subject)).toEqual([
+			'Welcome to our newsletter, Ada',
+			'The story behind Example Shop',
+			'Your first-order gift',
+		]);
 		expect(got[0].parsed.from?.value[0]).toMatchObject({ address: 'news@example.com', name: 'Example Shop' });
 		expect(String(got[0].parsed.html)).toContain('Thanks for subscribing!');
 		expect(String(got[0].parsed.text)).toContain('Thanks for subscribing!');
@@ -47,7 +60,11 @@ describe('recipe 4: welcome series', () => {
 		const [first] = await waitForMails(email, 1, { wf: wf() });
 		const url = /<(http[^>]+\/u\/[^>]+)>/.exec(first.headerLines['list-unsubscribe'])![1];
 		// What a mailbox provider does for RFC 8058: POST with this exact body, no cookies.
-		const res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'List-Unsubscribe=One-Click' });
+		const res = await fetch(url, {
+			method: 'POST',
+			headers: { 'content-type': 'application/x-www-form-urlencoded' },
+			body: 'List-Unsubscribe=One-Click',
+		});
 		if (res.status !== 200) throw new Error(`POST ${url} -> ${res.status}: ${(await res.text()).slice(0, 300)}`);
 		const contact = await contactOf(wf(), id);
 		expect(contact?.subscription?.status).toBe('unsubscribed');

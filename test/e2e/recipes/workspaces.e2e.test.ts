@@ -39,7 +39,8 @@ describe('two Marketing Webhook Triggers with different Paths', () => {
 			const hookPath = `${space.webhookId}/${space.path}`;
 			created.push({ id: wf.id, base: `${s.baseUrl}/webhook/${hookPath}`, hookPath });
 		}
-		for (const c of created) await n8n.waitForWebhook(s.baseUrl, `${c.hookPath}/t/o/probe`, { method: 'GET', timeoutMs: 60000 });
+		for (const c of created)
+			await n8n.waitForWebhook(s.baseUrl, `${c.hookPath}/t/o/probe`, { method: 'GET', timeoutMs: 60000 });
 	});
 
 	afterAll(async () => {
@@ -54,29 +55,51 @@ describe('two Marketing Webhook Triggers with different Paths', () => {
 		try {
 			for (const c of created) {
 				const id = uid('workspace');
-				await lease.store.contacts.upsert([{ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } }]);
+				await lease.store.contacts.upsert([
+					{ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } },
+				]);
 				const [r] = await new Campaigns(lease.store).send(
-					{ id: uid('ws-campaign'), fromEmail: 'news@example.com', subject: 'Hi', html: '<a href="https://shop.example/sale">x</a>', trackingBaseUrl: c.base, signingSecret: s.signingSecret, trackClicks: true, trackOpens: true },
+					{
+						id: uid('ws-campaign'),
+						fromEmail: 'news@example.com',
+						subject: 'Hi',
+						html: '<a href="https://shop.example/sale">x</a>',
+						trackingBaseUrl: c.base,
+						signingSecret: s.signingSecret,
+						trackClicks: true,
+						trackOpens: true,
+					},
 					[{ contactId: id }],
 					{ mode: 'render' },
 				);
-				if (!r.ok || r.value.status !== 'sent' || !r.value.message) throw new Error(`render failed: ${JSON.stringify(r)}`);
+				if (!r.ok || r.value.status !== 'sent' || !r.value.message)
+					throw new Error(`render failed: ${JSON.stringify(r)}`);
 				const html = r.value.message.html;
-				const openUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/o/[\\w.-]+`).exec(html) ?? [])[0];
-				const clickUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/c/[\\w.-]+`).exec(html) ?? [])[0];
+				const openUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/o/[\\w.-]+`).exec(html) ??
+					[])[0];
+				const clickUrl = (new RegExp(`${c.base.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}/t/c/[\\w.-]+`).exec(html) ??
+					[])[0];
 				expect(openUrl).toBeDefined();
 				expect(clickUrl).toBeDefined();
 				const open = await fetch(openUrl!, { headers: { 'user-agent': 'Mozilla/5.0 (e2e)' } });
 				expect(open.status).toBe(200);
 				expect(open.headers.get('content-type')).toContain('image/gif');
-				expect(Buffer.from(await open.arrayBuffer()).subarray(0, 3).toString()).toBe('GIF');
+				expect(
+					Buffer.from(await open.arrayBuffer())
+						.subarray(0, 3)
+						.toString(),
+				).toBe('GIF');
 				const click = await fetch(clickUrl!, { redirect: 'manual', headers: { 'user-agent': 'Mozilla/5.0 (e2e)' } });
 				expect(click.status).toBe(302);
 				expect(click.headers.get('location')).toBe('https://shop.example/sale');
 			}
 			// Each trigger started its own workflow (emit opens and clicks), so neither hit went to the other.
 			for (const c of created) {
-				await waitFor(`executions of ${c.hookPath}`, async () => (await executions({ id: c.id } as never)).length >= 1 || undefined, 30000);
+				await waitFor(
+					`executions of ${c.hookPath}`,
+					async () => (await executions({ id: c.id } as never)).length >= 1 || undefined,
+					30000,
+				);
 			}
 		} finally {
 			lease.release();

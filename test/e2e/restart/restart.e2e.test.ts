@@ -21,7 +21,13 @@ describe('restart n8n in the middle of a stream of events', () => {
 		})();
 		let failedPosts = 0;
 		for (let i = 0; i < N; i++) {
-			const event = { contactId: ids[i], email: `${ids[i]}@example.com`, event: 'nps_submitted', properties: { score: 9 }, idempotencyKey: `${ids[i]}-nps` };
+			const event = {
+				contactId: ids[i],
+				email: `${ids[i]}@example.com`,
+				event: 'nps_submitted',
+				properties: { score: 9 },
+				idempotencyKey: `${ids[i]}-nps`,
+			};
 			for (;;) {
 				const res = await sendEvents(wf, event).catch(() => ({ status: 0, body: undefined }));
 				if (res.status === 200 && res.body?.errors?.length === 0) break;
@@ -33,14 +39,22 @@ describe('restart n8n in the middle of a stream of events', () => {
 		}
 		await restart;
 		expect(failedPosts).toBeGreaterThan(0);
-		await waitFor(`${N} offer mails`, async () => {
-			const counts = await Promise.all(ids.map(async (id) => (await mails(`${id}@example.com`)).length));
-			return counts.every((c) => c >= 1);
-		}, 240000, 1000);
+		await waitFor(
+			`${N} offer mails`,
+			async () => {
+				const counts = await Promise.all(ids.map(async (id) => (await mails(`${id}@example.com`)).length));
+				return counts.every((c) => c >= 1);
+			},
+			240000,
+			1000,
+		);
 		await sleep(5000);
 		for (const id of ids) {
 			const got = await mails(`${id}@example.com`);
-			expect({ id, subjects: got.map((m) => m.parsed.subject) }).toEqual({ id, subjects: ['Thank you! A little something for you'] });
+			expect({ id, subjects: got.map((m) => m.parsed.subject) }).toEqual({
+				id,
+				subjects: ['Thank you! A little something for you'],
+			});
 			expect((await contactOf(wf, id))?.events.nps_submitted?.count).toBe(1);
 		}
 		// A restart takes 15 s on an idle machine and several times that on a loaded one.

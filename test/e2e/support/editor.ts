@@ -61,7 +61,13 @@ export async function logIn(page: Page, baseUrl: string, email: string, password
 }
 
 /** Opens the workflow and checks every node whose type belongs to this pack. */
-export async function checkWorkflow(page: Page, baseUrl: string, workflowId: string, nodes: Array<{ name: string; type: string }>, shot: string): Promise<NodeCheck[]> {
+export async function checkWorkflow(
+	page: Page,
+	baseUrl: string,
+	workflowId: string,
+	nodes: Array<{ name: string; type: string }>,
+	shot: string,
+): Promise<NodeCheck[]> {
 	await page.goto(`${baseUrl}/workflow/${workflowId}`, { waitUntil: 'domcontentloaded' });
 	await page.locator('[data-test-id="canvas-node"]').first().waitFor({ timeout: 60000 });
 	// Let icons load.
@@ -73,13 +79,20 @@ export async function checkWorkflow(page: Page, baseUrl: string, workflowId: str
 		const el = page.locator(`[data-test-id="canvas-node"][data-node-name="${node.name.replace(/"/g, '\\"')}"]`).first();
 		await el.waitFor({ timeout: 20000 });
 		const icon = await el.evaluate((root) => {
-			const img = root.querySelector('img') as unknown as { complete: boolean; naturalWidth: number; getAttribute(name: string): string | null } | null;
+			const img = root.querySelector('img') as unknown as {
+				complete: boolean;
+				naturalWidth: number;
+				getAttribute(name: string): string | null;
+			} | null;
 			const text = (root.textContent ?? '').trim();
 			return {
 				src: img ? img.getAttribute('src') : null,
 				loaded: img ? img.complete && img.naturalWidth > 0 : false,
 				// n8n draws a "?" icon for a node type it does not know.
-				placeholder: !!root.querySelector('[data-icon="question"], .fa-question, [data-test-id="canvas-node-status-warning"] svg[data-icon="question"]') || /^\?$/.test(text),
+				placeholder:
+					!!root.querySelector(
+						'[data-icon="question"], .fa-question, [data-test-id="canvas-node-status-warning"] svg[data-icon="question"]',
+					) || /^\?$/.test(text),
 			};
 		});
 		await el.dblclick();
@@ -95,8 +108,20 @@ export async function checkWorkflow(page: Page, baseUrl: string, workflowId: str
 			panelOpened = false;
 		}
 		await page.keyboard.press('Escape');
-		await page.locator('[data-test-id="node-parameters"]').first().waitFor({ state: 'hidden', timeout: 10000 }).catch(() => undefined);
-		results.push({ name: node.name, type: node.type, iconSrc: icon.src, iconLoaded: icon.loaded, placeholder: icon.placeholder, panelOpened, panelText });
+		await page
+			.locator('[data-test-id="node-parameters"]')
+			.first()
+			.waitFor({ state: 'hidden', timeout: 10000 })
+			.catch(() => undefined);
+		results.push({
+			name: node.name,
+			type: node.type,
+			iconSrc: icon.src,
+			iconLoaded: icon.loaded,
+			placeholder: icon.placeholder,
+			panelOpened,
+			panelText,
+		});
 	}
 	return results;
 }

@@ -10,7 +10,8 @@ export const n8n = require('../../../tools/n8n/index.js');
 
 export function state(): E2EState {
 	const file = process.env.MA_E2E_STATE;
-	if (!file || !existsSync(file)) throw new Error('MA_E2E_STATE is not set: run through jest.e2e.config.js (npm run test:e2e)');
+	if (!file || !existsSync(file))
+		throw new Error('MA_E2E_STATE is not set: run through jest.e2e.config.js (npm run test:e2e)');
 	return JSON.parse(readFileSync(file, 'utf8'));
 }
 
@@ -27,12 +28,19 @@ export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 export const uid = (name: string) => `${name}-${Date.now().toString(36)}${Math.random().toString(36).slice(2, 6)}`;
 
 /** POSTs events to a workflow's Marketing Webhook Trigger as a CRM or site would. */
-export async function sendEvents(wf: PreparedWorkflow, events: unknown, { retries = 0 } = {}): Promise<{ status: number; body: any }> {
+export async function sendEvents(
+	wf: PreparedWorkflow,
+	events: unknown,
+	{ retries = 0 } = {},
+): Promise<{ status: number; body: any }> {
 	const s = state();
 	const hook = wf.eventsHook;
 	for (let attempt = 0; ; attempt++) {
 		try {
-			const res = await n8n.callWebhook(s.webhookUrl, `${hook}/events`, events, { headers: { 'x-webhook-secret': s.sharedSecret }, timeoutMs: 15000 });
+			const res = await n8n.callWebhook(s.webhookUrl, `${hook}/events`, events, {
+				headers: { 'x-webhook-secret': s.sharedSecret },
+				timeoutMs: 15000,
+			});
 			if (res.status < 500 || attempt >= retries) return { status: res.status, body: res.body };
 		} catch (e) {
 			if (attempt >= retries) throw e;
@@ -68,14 +76,20 @@ export async function mails(to?: string): Promise<Mail[]> {
 }
 
 /** Waits until at least `count` mails went to `to`; returns them in arrival order. */
-export async function waitForMails(to: string, count: number, { timeoutMs = 60000, wf }: { timeoutMs?: number; wf?: PreparedWorkflow } = {}): Promise<Mail[]> {
+export async function waitForMails(
+	to: string,
+	count: number,
+	{ timeoutMs = 60000, wf }: { timeoutMs?: number; wf?: PreparedWorkflow } = {},
+): Promise<Mail[]> {
 	const deadline = Date.now() + timeoutMs;
 	for (;;) {
 		const got = await mails(to);
 		if (got.length >= count) return got;
 		if (Date.now() > deadline) {
 			const why = wf ? ` (${await executionSummary(wf)})` : '';
-			throw new Error(`expected ${count} mail(s) to ${to} within ${timeoutMs} ms, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}${why}`);
+			throw new Error(
+				`expected ${count} mail(s) to ${to} within ${timeoutMs} ms, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}${why}`,
+			);
 		}
 		await sleep(250);
 	}
@@ -101,7 +115,10 @@ export async function executionSummary(wf: PreparedWorkflow): Promise<string> {
 export async function expectNoMoreMails(to: string, count: number, waitMs: number): Promise<Mail[]> {
 	await sleep(waitMs);
 	const got = await mails(to);
-	if (got.length !== count) throw new Error(`expected exactly ${count} mail(s) to ${to}, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}`);
+	if (got.length !== count)
+		throw new Error(
+			`expected exactly ${count} mail(s) to ${to}, got ${got.length}: ${got.map((m) => m.parsed.subject).join(' | ')}`,
+		);
 	return got;
 }
 
@@ -121,7 +138,12 @@ export async function sinkRequests(pathPart?: string): Promise<SinkRequest[]> {
 	return pathPart ? all.filter((r) => r.url.includes(pathPart)) : all;
 }
 
-export async function waitFor<T>(what: string, probe: () => Promise<T | undefined | false>, timeoutMs = 60000, everyMs = 300): Promise<T> {
+export async function waitFor<T>(
+	what: string,
+	probe: () => Promise<T | undefined | false>,
+	timeoutMs = 60000,
+	everyMs = 300,
+): Promise<T> {
 	const deadline = Date.now() + timeoutMs;
 	let last: unknown;
 	for (;;) {
@@ -141,7 +163,10 @@ export function redisClient(): Redis {
 	return new Redis({ port: state().redisPort, host: '127.0.0.1', lazyConnect: false, maxRetriesPerRequest: 2 });
 }
 
-export async function executions(wf: PreparedWorkflow, limit = 100): Promise<Array<{ id: string; status: string; mode: string }>> {
+export async function executions(
+	wf: PreparedWorkflow,
+	limit = 100,
+): Promise<Array<{ id: string; status: string; mode: string }>> {
 	const s = state();
 	return await n8n.listExecutions(s.baseUrl, s.cookie, { workflowId: wf.id, limit });
 }
@@ -155,7 +180,12 @@ export async function expectNoFailedExecutions(wf: PreparedWorkflow): Promise<vo
 /** How to reach the contact store under a key prefix (a Redis Cluster in queue mode). */
 export function storeConfig(keyPrefix: string) {
 	const s = state();
-	return { host: '127.0.0.1', port: s.redisPort, keyPrefix, ...(s.clusterNodes ? { clusterNodes: s.clusterNodes } : {}) };
+	return {
+		host: '127.0.0.1',
+		port: s.redisPort,
+		keyPrefix,
+		...(s.clusterNodes ? { clusterNodes: s.clusterNodes } : {}),
+	};
 }
 
 /** The contact as the workflow's contact store holds it (tags, fields, score attributes...). */

@@ -56,7 +56,11 @@ function startHttpSink(): Promise<{ server: Server; url: string }> {
 			res.end('{"ok":true}');
 		});
 	});
-	return new Promise((resolve) => server.listen(0, '127.0.0.1', () => resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` })));
+	return new Promise((resolve) =>
+		server.listen(0, '127.0.0.1', () =>
+			resolve({ server, url: `http://127.0.0.1:${(server.address() as { port: number }).port}` }),
+		),
+	);
 }
 
 /** What globalTeardown stops, in this order. */
@@ -132,13 +136,18 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	smtp.mails.push = (...mails) => {
 		for (const m of mails) {
 			const name = `${String(++seq).padStart(6, '0')}.json`;
-			writeFileSync(join(mailDir, name), JSON.stringify({ envelope: m.envelope, raw: m.raw, headerLines: m.headerLines, receivedAt: Date.now() }));
+			writeFileSync(
+				join(mailDir, name),
+				JSON.stringify({ envelope: m.envelope, raw: m.raw, headerLines: m.headerLines, receivedAt: Date.now() }),
+			);
 		}
 		return push(...mails);
 	};
 	const sink = await startHttpSink();
 	stops.push(() => new Promise<void>((resolve) => sink.server.close(() => resolve())));
-	log(`contact store redis :${redisPort}${clusterNodes ? ` (cluster ${clusterNodes.join(',')})` : ''}, smtp :${smtp.port}, http sink ${sink.url}`);
+	log(
+		`contact store redis :${redisPort}${clusterNodes ? ` (cluster ${clusterNodes.join(',')})` : ''}, smtp :${smtp.port}, http sink ${sink.url}`,
+	);
 
 	const port = await freePort();
 	let webhookPort = port;
@@ -155,18 +164,30 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		// Beside the work dir, not in it: that one is private to root, and Postgres runs as the postgres user.
 		const pgDir = mkdtempSync(join(tmpdir(), 'ma-e2e-postgres-'));
 		stops.push(() => rmSync(pgDir, { recursive: true, force: true }));
-		const postgres = startPostgres({ dir: pgDir, port: await freePort(), password: randomBytes(12).toString('hex'), durable: false });
+		const postgres = startPostgres({
+			dir: pgDir,
+			port: await freePort(),
+			password: randomBytes(12).toString('hex'),
+			durable: false,
+		});
 		stops.push(() => postgres.stop());
 		const queueRedis = await startRedis();
 		stops.push(() => queueRedis.stop());
-		shared = { postgres, queueRedis: { port: queueRedis.port }, encryptionKey: queueMode.newEncryptionKey(), extra: queue.env };
+		shared = {
+			postgres,
+			queueRedis: { port: queueRedis.port },
+			encryptionKey: queueMode.newEncryptionKey(),
+			extra: queue.env,
+		};
 		cliEnv = queueMode.queueEnv({ ...shared, webhookUrl: `${webhookUrl}/` });
 		folders = queueMode.queueFolders(userFolder);
 		// Registered before anything starts: stops whatever runs in these folders, even half-started.
 		stops.push(() => queueMode.stopQueueMode(folders));
 		importFolder = folders!.main;
 		const installed = queueMode.installPack(folders, tarball);
-		log(`postgres :${postgres.port}, queue redis :${queueRedis.port}; installed ${installed.packageName} for main, ${folders!.workers.length} workers and the webhook processor`);
+		log(
+			`postgres :${postgres.port}, queue redis :${queueRedis.port}; installed ${installed.packageName} for main, ${folders!.workers.length} workers and the webhook processor`,
+		);
 	} else {
 		stops.push(() => n8n.stop({ userFolder }));
 		const installed = n8n.prepareUserFolder({ userFolder, tarball });
@@ -174,7 +195,13 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 	}
 
 	// Tracking links point where webhooks are served.
-	const prepared = prepareWorkflows({ baseUrl: webhookUrl, sinkUrl: sink.url, workDir: join(root, 'workflows'), fixtureDirs: queue?.fixtureDirs, only: queue?.only });
+	const prepared = prepareWorkflows({
+		baseUrl: webhookUrl,
+		sinkUrl: sink.url,
+		workDir: join(root, 'workflows'),
+		fixtureDirs: queue?.fixtureDirs,
+		only: queue?.only,
+	});
 	const redis = { port: redisPort, clusterNodes };
 	const creds = [
 		...examples.credentials({
@@ -183,24 +210,35 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 			webhook: { sharedSecret: SHARED_SECRET },
 			signingSecret: SIGNING_SECRET,
 		}),
-		...prepared.groups.flatMap((g) =>
-			examples.credentials({
-				redis: { ...redis, keyPrefix: g.keyPrefix },
-				smtp: { port: smtp.port },
-				webhook: { sharedSecret: SHARED_SECRET },
-				signingSecret: SIGNING_SECRET,
-				ids: { ...examples.CREDENTIAL_IDS, contactStore: g.credentialId },
-				nameSuffix: ` (${g.name})`,
-			})[0],
+		...prepared.groups.flatMap(
+			(g) =>
+				examples.credentials({
+					redis: { ...redis, keyPrefix: g.keyPrefix },
+					smtp: { port: smtp.port },
+					webhook: { sharedSecret: SHARED_SECRET },
+					signingSecret: SIGNING_SECRET,
+					ids: { ...examples.CREDENTIAL_IDS, contactStore: g.credentialId },
+					nameSuffix: ` (${g.name})`,
+				})[0],
 		),
 	];
 	n8n.importCredentials(importFolder, creds, { env: cliEnv });
-	const imported: Array<{ id: string; name: string }> = n8n.importWorkflows(importFolder, prepared.dir, { publish: false, env: cliEnv });
+	const imported: Array<{ id: string; name: string }> = n8n.importWorkflows(importFolder, prepared.dir, {
+		publish: false,
+		env: cliEnv,
+	});
 	log(`imported ${creds.length} credentials, ${imported.length} workflows`);
 
 	if (queue) {
-		const topology = await queueMode.startQueueMode({ folders, shared, concurrency: queue.concurrency, ports: { main: port, webhook: webhookPort } });
-		log(`n8n queue mode up: main ${topology.baseUrl}, webhook processor ${topology.webhookUrl}, workers pid ${topology.workers.map((w: { pid: number }) => w.pid).join(', ')}`);
+		const topology = await queueMode.startQueueMode({
+			folders,
+			shared,
+			concurrency: queue.concurrency,
+			ports: { main: port, webhook: webhookPort },
+		});
+		log(
+			`n8n queue mode up: main ${topology.baseUrl}, webhook processor ${topology.webhookUrl}, workers pid ${topology.workers.map((w: { pid: number }) => w.pid).join(', ')}`,
+		);
 	} else {
 		await n8n.start({ userFolder, port });
 		log(`n8n up at ${baseUrl}`);

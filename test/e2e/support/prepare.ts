@@ -22,7 +22,14 @@ export interface Workflow {
 	id?: string;
 	name: string;
 	active?: boolean;
-	nodes: Array<{ name: string; type: string; typeVersion: number; parameters: Record<string, any>; webhookId?: string; credentials?: Record<string, { id: string; name: string }> }>;
+	nodes: Array<{
+		name: string;
+		type: string;
+		typeVersion: number;
+		parameters: Record<string, any>;
+		webhookId?: string;
+		credentials?: Record<string, { id: string; name: string }>;
+	}>;
 	connections: Record<string, unknown>;
 	[key: string]: unknown;
 }
@@ -63,14 +70,21 @@ export interface E2EState {
 	workflows: PreparedWorkflow[];
 	publishErrors: Record<string, string>;
 	/** Queue mode: each process's user folder (main, workers, webhook processor) and the workers' concurrency. */
-	queue?: { folders: { main: string; workers: string[]; webhook: string }; concurrency: number; env: Record<string, string> };
+	queue?: {
+		folders: { main: string; workers: string[]; webhook: string };
+		concurrency: number;
+		env: Record<string, string>;
+	};
 }
 
 const FIXTURES_DIR = join(__dirname, '..', 'fixtures');
 
 function idFor(slug: string): string {
 	const abc = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789';
-	return Array.from(createHash('sha256').update(`e2e:${slug}`).digest().subarray(0, 16), (b) => abc[b % abc.length]).join('');
+	return Array.from(
+		createHash('sha256').update(`e2e:${slug}`).digest().subarray(0, 16),
+		(b) => abc[b % abc.length],
+	).join('');
 }
 
 function loadFixtures(dirs: string[]): Array<{ file: string; slug: string; workflow: Workflow }> {
@@ -80,7 +94,11 @@ function loadFixtures(dirs: string[]): Array<{ file: string; slug: string; workf
 			readdirSync(dir)
 				.filter((f) => f.endsWith('.json'))
 				.sort()
-				.map((file) => ({ file, slug: `fixture-${file.replace(/\.json$/, '')}`, workflow: JSON.parse(readFileSync(join(dir, file), 'utf8')) })),
+				.map((file) => ({
+					file,
+					slug: `fixture-${file.replace(/\.json$/, '')}`,
+					workflow: JSON.parse(readFileSync(join(dir, file), 'utf8')),
+				})),
 		);
 }
 
@@ -117,7 +135,9 @@ export function prepareWorkflows({
 }) {
 	mkdirSync(workDir, { recursive: true });
 	const sources = [
-		...examples.loadExamples().map((e: { file: string; slug: string; workflow: Workflow }) => ({ ...e, source: 'example' as const })),
+		...examples
+			.loadExamples()
+			.map((e: { file: string; slug: string; workflow: Workflow }) => ({ ...e, source: 'example' as const })),
 		...loadFixtures([FIXTURES_DIR, ...fixtureDirs]).map((e) => ({ ...e, source: 'fixture' as const })),
 	].filter((w) => !only || only(w.slug) || isHub(w.workflow));
 	const hub = sources.find((w) => isHub(w.workflow));
@@ -137,7 +157,13 @@ export function prepareWorkflows({
 			delete copy.id;
 			copy.name = `${hub.workflow.name} [e2e ${g.name}]`;
 			for (const n of copy.nodes) if (n.webhookId === HUB_WEBHOOK_ID) n.webhookId = g.hookId;
-			entries.push({ file: `hub-${g.name}.json`, slug: `hub-${g.name}`, workflow: copy, source: 'fixture' as const, group: g });
+			entries.push({
+				file: `hub-${g.name}.json`,
+				slug: `hub-${g.name}`,
+				workflow: copy,
+				source: 'fixture' as const,
+				group: g,
+			});
 		}
 	}
 	const workflows: PreparedWorkflow[] = [];
@@ -146,7 +172,9 @@ export function prepareWorkflows({
 		wf.id = wf.id || idFor(slug);
 		wf.active = false;
 		if (group) {
-			examples.remapCredentials(wf, { [examples.CREDENTIAL_IDS.contactStore]: { id: group.credentialId, name: `Contact Store (${group.name})` } });
+			examples.remapCredentials(wf, {
+				[examples.CREDENTIAL_IDS.contactStore]: { id: group.credentialId, name: `Contact Store (${group.name})` },
+			});
 			wf = retargetHub(wf, group.hookId);
 		}
 		examples.localizeTrackingUrls(wf, baseUrl);

@@ -6,6 +6,8 @@ const disruptive = (path) => /[\\/]restart[\\/]|worker-kill/.test(path);
 
 module.exports = class PathOrder extends Sequencer {
 	sort(tests) {
-		return [...tests].sort((a, b) => disruptive(a.path) - disruptive(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0));
+		return [...tests].sort(
+			(a, b) => disruptive(a.path) - disruptive(b.path) || (a.path < b.path ? -1 : a.path > b.path ? 1 : 0),
+		);
 	}
 };

@@ -42,7 +42,6 @@ function httpToSink(wf: Workflow, sinkUrl: string, slug: string): void {
 	}
 }
 
-
 /**
  * Recipes with an end-to-end test, each with a key prefix (and hub copy) of its own; several
  * slugs with the same group name share one (the loop pair, tiers and the inactive mail).

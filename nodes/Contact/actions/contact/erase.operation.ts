@@ -13,7 +13,8 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		(valid) => store.contacts.erase(valid),
 	);
 	const results = erased.map((r, i): Result<IDataObject> => {
-		if (!r.ok && r.error instanceof NotFoundError) return { ok: true, value: { erased: false, email: (refs[i] as Ref).email } };
+		if (!r.ok && r.error instanceof NotFoundError)
+			return { ok: true, value: { erased: false, email: (refs[i] as Ref).email } };
 		return r.ok ? { ok: true, value: { ...r.value } } : r;
 	});
 	return collect(this, relabel(results), (value) => value);

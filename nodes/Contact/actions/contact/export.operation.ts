@@ -13,7 +13,8 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		(valid) => store.contacts.export(valid),
 	);
 	const results = exported.map((r, i): Result<IDataObject> => {
-		if ((!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null)) return { ok: true, value: notFound(refs[i] as Ref) };
+		if ((!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null))
+			return { ok: true, value: notFound(refs[i] as Ref) };
 		return r.ok ? { ok: true, value: { found: true, ...(r.value as IDataObject) } } : r;
 	});
 	return collect(this, relabel(results), (value) => value);

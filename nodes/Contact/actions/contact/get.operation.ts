@@ -1,7 +1,16 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { NotFoundError, type Contact, type ContactStore, type Result } from '../../../../lib';
 import { collect, perItem, runBatch } from '../../../shared/items';
-import { contactJson, notFound, options, readRef, relabel, resolveRefs, showFor, type Ref } from '../../../shared/contact';
+import {
+	contactJson,
+	notFound,
+	options,
+	readRef,
+	relabel,
+	resolveRefs,
+	showFor,
+	type Ref,
+} from '../../../shared/contact';
 
 export const description: INodeProperties[] = [
 	{
@@ -44,20 +53,36 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 			const limit = Number((settings[i] as IDataObject).historyLimit ?? 0);
 			return r.ok && r.value && limit > 0 ? { id: r.value.id, limit: Math.min(limit, 500) } : new Error('skip');
 		}),
-		async (valid) => Promise.all(valid.map(async ({ id, limit }) => ({ ok: true as const, value: await store.events.history(id, limit) }))),
+		async (valid) =>
+			Promise.all(
+				valid.map(async ({ id, limit }) => ({ ok: true as const, value: await store.events.history(id, limit) })),
+			),
 	);
 	const results = contacts.map((r, i): Result<IDataObject> => {
 		const ref = refs[i] as Ref;
 		const missing = (!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null);
 		if (missing) {
 			if ((settings[i] as IDataObject).errorIfNotFound) {
-				return { ok: false, error: new NotFoundError(ref.id !== undefined ? 'id' : 'email', `No contact ${ref.id !== undefined ? `with ID "${ref.id}"` : `has the e-mail ${ref.email}`}`) };
+				return {
+					ok: false,
+					error: new NotFoundError(
+						ref.id !== undefined ? 'id' : 'email',
+						`No contact ${ref.id !== undefined ? `with ID "${ref.id}"` : `has the e-mail ${ref.email}`}`,
+					),
+				};
 			}
 			return { ok: true, value: notFound(ref) };
 		}
 		if (!r.ok) return r;
 		const history = histories[i];
-		return { ok: true, value: { found: true, ...contactJson(r.value as Contact), ...(history.ok ? { recentEvents: history.value as unknown as IDataObject[] } : {}) } };
+		return {
+			ok: true,
+			value: {
+				found: true,
+				...contactJson(r.value as Contact),
+				...(history.ok ? { recentEvents: history.value as unknown as IDataObject[] } : {}),
+			},
+		};
 	});
 	return collect(this, relabel(results), (value) => value);
 }

@@ -1,7 +1,21 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { ValidationError, type ChangeMode, type ContactInput, type ContactStore, type FieldType } from '../../../../lib';
+import {
+	ValidationError,
+	type ChangeMode,
+	type ContactInput,
+	type ContactStore,
+	type FieldType,
+} from '../../../../lib';
 import { chainOf, collect, jsonParameter, perItem } from '../../../shared/items';
-import { changeAndRead, changeOutput, emptyToUndefined, LABELS, options, relabel, showFor } from '../../../shared/contact';
+import {
+	changeAndRead,
+	changeOutput,
+	emptyToUndefined,
+	LABELS,
+	options,
+	relabel,
+	showFor,
+} from '../../../shared/contact';
 
 const fieldTypeOptions = [
 	{ name: 'Automatic', value: 'auto', description: 'Keep the type the value has (text from the form stays text)' },
@@ -20,7 +34,8 @@ export const description: INodeProperties[] = [
 		displayOptions: showFor(['contact'], ['upsert']),
 		default: '',
 		placeholder: 'e.g. crm-4711',
-		description: "Your CRM's ID for the contact. Leave empty to find the contact by e-mail; a new contact then gets its e-mail address as ID.",
+		description:
+			"Your CRM's ID for the contact. Leave empty to find the contact by e-mail; a new contact then gets its e-mail address as ID.",
 	},
 	{
 		displayName: 'Email',
@@ -56,7 +71,14 @@ export const description: INodeProperties[] = [
 				displayName: 'Field',
 				name: 'field',
 				values: [
-					{ displayName: 'Name', name: 'name', type: 'string', default: '', placeholder: 'e.g. firstName', description: 'Name of the field (up to 128 characters)' },
+					{
+						displayName: 'Name',
+						name: 'name',
+						type: 'string',
+						default: '',
+						placeholder: 'e.g. firstName',
+						description: 'Name of the field (up to 128 characters)',
+					},
 					{ displayName: 'Type', name: 'type', type: 'options', options: fieldTypeOptions, default: 'auto' },
 					{
 						displayName: 'Value',
@@ -77,7 +99,8 @@ export const description: INodeProperties[] = [
 		displayOptions: { show: { resource: ['contact'], operation: ['upsert'], fieldsInput: ['json'] } },
 		default: '{}',
 		placeholder: '{ "firstName": "Ada", "orders": 3, "birthday": { "value": "1990-02-28", "type": "date" } }',
-		description: 'Object of field name to value. A value may be a string, number or boolean, {"value", "type"} to force a type, or null to remove the field.',
+		description:
+			'Object of field name to value. A value may be a string, number or boolean, {"value", "type"} to force a type, or null to remove the field.',
 	},
 	{
 		displayName: 'Additional Fields',
@@ -101,7 +124,8 @@ export const description: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'e.g. signup form',
-				description: 'Where the subscription status comes from (form, import, double opt-in...). Used with Subscription Status.',
+				description:
+					'Where the subscription status comes from (form, import, double opt-in...). Used with Subscription Status.',
 			},
 			{
 				displayName: 'Consent Time',
@@ -163,9 +187,21 @@ export const description: INodeProperties[] = [
 				name: 'writeMode',
 				type: 'options',
 				options: [
-					{ name: 'Create or Update', value: 'upsert', description: 'Create a new record, or update the current one if it already exists (upsert)' },
-					{ name: 'Fail (Create Only)', value: 'create', description: 'Only create new contacts; existing ones fail the item' },
-					{ name: 'Update Only', value: 'update', description: 'Only update existing contacts; missing ones fail the item' },
+					{
+						name: 'Create or Update',
+						value: 'upsert',
+						description: 'Create a new record, or update the current one if it already exists (upsert)',
+					},
+					{
+						name: 'Fail (Create Only)',
+						value: 'create',
+						description: 'Only create new contacts; existing ones fail the item',
+					},
+					{
+						name: 'Update Only',
+						value: 'update',
+						description: 'Only update existing contacts; missing ones fail the item',
+					},
 				],
 				default: 'upsert',
 			},
@@ -180,7 +216,8 @@ export const description: INodeProperties[] = [
 	},
 ];
 
-const upsertLabel = (field: string) => LABELS[field] ?? `Fields > ${field.startsWith('fields.') ? field.slice(7) : field}`;
+const upsertLabel = (field: string) =>
+	LABELS[field] ?? `Fields > ${field.startsWith('fields.') ? field.slice(7) : field}`;
 
 function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, unknown> {
 	if (ctx.getNodeParameter('fieldsInput', itemIndex) === 'json') {
@@ -190,7 +227,8 @@ function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, u
 	const fields: Record<string, unknown> = {};
 	rows.forEach((row, n) => {
 		const name = row.name;
-		if (typeof name !== 'string' || name.trim() === '') throw new ValidationError('fields', `Field ${n + 1} has no name`);
+		if (typeof name !== 'string' || name.trim() === '')
+			throw new ValidationError('fields', `Field ${n + 1} has no name`);
 		if (name in fields) throw new ValidationError(`fields.${name}`, `Field "${name}" is listed twice`);
 		const type = (row.type as string) ?? 'auto';
 		if (type === 'remove') fields[name] = null;

@@ -15,9 +15,19 @@ export const description: INodeProperties[] = [
 		noDataExpression: true,
 		displayOptions: showFor(['deadLetter']),
 		options: [
-			{ name: 'List', value: 'list', description: "List a trigger's dead letters, oldest first", action: 'List dead letters' },
+			{
+				name: 'List',
+				value: 'list',
+				description: "List a trigger's dead letters, oldest first",
+				action: 'List dead letters',
+			},
 			{ name: 'Purge', value: 'purge', description: 'Delete dead letters for good', action: 'Purge dead letters' },
-			{ name: 'Replay', value: 'replay', description: 'Deliver dead letters to their trigger again', action: 'Replay dead letters' },
+			{
+				name: 'Replay',
+				value: 'replay',
+				description: 'Deliver dead letters to their trigger again',
+				action: 'Replay dead letters',
+			},
 		],
 		default: 'list',
 	},

@@ -11,7 +11,9 @@ export const description: INodeProperties[] = [
 		type: 'options',
 		noDataExpression: true,
 		displayOptions: showFor(['event']),
-		options: [{ name: 'Record', value: 'record', description: 'Record something a contact did', action: 'Record an event' }],
+		options: [
+			{ name: 'Record', value: 'record', description: 'Record something a contact did', action: 'Record an event' },
+		],
 		default: 'record',
 	},
 	...identifyProperties(['event']),

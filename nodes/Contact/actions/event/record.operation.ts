@@ -43,7 +43,8 @@ export const description: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'e.g. order-A-17',
-				description: 'A unique key of this occurrence; recording the same key again for the contact changes nothing (kept 30 days). Use it when deliveries may be retried.',
+				description:
+					'A unique key of this occurrence; recording the same key again for the contact changes nothing (kept 30 days). Use it when deliveries may be retried.',
 			},
 			{
 				displayName: 'Source',
@@ -92,7 +93,10 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		(input) => (input.ref.id !== undefined ? 'id' : input.createContact ? 'create' : 'find'),
 		async (valid, how): Promise<Array<Result<{ id: string; created: boolean }>>> => {
 			if (how === 'id') return valid.map((v) => ({ ok: true, value: { id: v.ref.id as string, created: false } }));
-			if (how === 'find') return (await store.contacts.resolve(valid.map((v) => v.ref))).map((r) => (r.ok ? { ok: true, value: { id: r.value, created: false } } : r));
+			if (how === 'find')
+				return (await store.contacts.resolve(valid.map((v) => v.ref))).map((r) =>
+					r.ok ? { ok: true, value: { id: r.value, created: false } } : r,
+				);
 			const changed = await store.contacts.change(
 				valid.map((v) => ({ email: v.ref.email, context: { source: v.event.source, chain: v.event.chain } })),
 				'upsert',

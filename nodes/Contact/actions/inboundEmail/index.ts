@@ -15,7 +15,8 @@ export const description: INodeProperties[] = [
 			{
 				name: 'Parse',
 				value: 'parse',
-				description: 'Classify a received e-mail (bounce, complaint, auto-reply, unsubscribe request, reply), record it and suppress the contact when needed',
+				description:
+					'Classify a received e-mail (bounce, complaint, auto-reply, unsubscribe request, reply), record it and suppress the contact when needed',
 				action: 'Parse an inbound email',
 			},
 		],

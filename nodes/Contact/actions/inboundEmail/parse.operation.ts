@@ -1,7 +1,14 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { ValidationError, type ContactStore, type Result } from '../../../../lib';
 import { Campaigns } from '../../../../lib/campaigns';
-import { DEFAULT_SOFT_BOUNCE_LIMIT, Inbound, parseInbound, rebuildMessage, type RecordInboundOptions, type SendLookup } from '../../../../lib/inbound';
+import {
+	DEFAULT_SOFT_BOUNCE_LIMIT,
+	Inbound,
+	parseInbound,
+	rebuildMessage,
+	type RecordInboundOptions,
+	type SendLookup,
+} from '../../../../lib/inbound';
 import { chainOf, collect, perItem, runBatch } from '../../../shared/items';
 import { LABELS, options, relabel, showFor } from '../../../shared/contact';
 
@@ -16,7 +23,8 @@ export const description: INodeProperties[] = [
 			{
 				name: 'Email Trigger (IMAP) Item',
 				value: 'imapItem',
-				description: 'An item of the Email Trigger (IMAP) with Format "Resolved": the message is rebuilt from its headers, text and attachments',
+				description:
+					'An item of the Email Trigger (IMAP) with Format "Resolved": the message is rebuilt from its headers, text and attachments',
 			},
 			{ name: 'Text', value: 'text', description: 'The raw message as text (plain or base64)' },
 		],
@@ -55,14 +63,16 @@ export const description: INodeProperties[] = [
 				name: 'suppress',
 				type: 'boolean',
 				default: true,
-				description: 'Whether to mark the contact bounced (hard bounce), complained (spam complaint) or unsubscribed (unsubscribe request). Soft bounces suppress only as Suppress After Soft Bounces says.',
+				description:
+					'Whether to mark the contact bounced (hard bounce), complained (spam complaint) or unsubscribed (unsubscribe request). Soft bounces suppress only as Suppress After Soft Bounces says.',
 			},
 			{
 				displayName: 'Record Event',
 				name: 'record',
 				type: 'boolean',
 				default: true,
-				description: 'Whether to record the matching event ($email_bounced, $email_complained, $email_replied, $email_unsubscribed) on the contact',
+				description:
+					'Whether to record the matching event ($email_bounced, $email_complained, $email_replied, $email_unsubscribed) on the contact',
 			},
 			{
 				displayName: 'Soft Bounce Window (Days)',
@@ -78,7 +88,8 @@ export const description: INodeProperties[] = [
 				type: 'number',
 				typeOptions: { minValue: 0 },
 				default: 3,
-				description: 'Mark a contact bounced after this many soft bounces (mailbox full, blocked, expired ...) within the Soft Bounce Window; 0 = never. A hard bounce (unknown user or domain) suppresses at once.',
+				description:
+					'Mark a contact bounced after this many soft bounces (mailbox full, blocked, expired ...) within the Soft Bounce Window; 0 = never. A hard bounce (unknown user or domain) suppresses at once.',
 			},
 			{
 				displayName: 'Unsubscribe Mailboxes',
@@ -86,7 +97,8 @@ export const description: INodeProperties[] = [
 				type: 'string',
 				default: '',
 				placeholder: 'e.g. unsubscribe@news.example.com',
-				description: 'Comma-separated addresses (the mailto: of your List-Unsubscribe header); any mail sent to them is an unsubscribe request',
+				description:
+					'Comma-separated addresses (the mailto: of your List-Unsubscribe header); any mail sent to them is an unsubscribe request',
 			},
 		],
 	},
@@ -135,7 +147,9 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		const mailboxes = opts.unsubscribeMailboxes;
 		return {
 			itemIndex: i,
-			unsubscribeMailboxes: (Array.isArray(mailboxes) ? mailboxes.map(String) : String(mailboxes ?? '').split(',')).map((m) => m.trim()).filter(Boolean),
+			unsubscribeMailboxes: (Array.isArray(mailboxes) ? mailboxes.map(String) : String(mailboxes ?? '').split(','))
+				.map((m) => m.trim())
+				.filter(Boolean),
 			record: opts.record !== false,
 			suppress: opts.suppress !== false,
 			softBounceLimit: softBounceLimit(opts),
@@ -152,7 +166,11 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 				if (source === 'binary') {
 					const property = this.getNodeParameter('binaryPropertyName', input.itemIndex) as string;
 					if (!this.getInputData()[input.itemIndex]?.binary?.[property]) {
-						throw new ValidationError('binaryPropertyName', `The item has no binary property "${property}"`, 'Set Input Binary Field to the property that holds the .eml file, or choose Text input.');
+						throw new ValidationError(
+							'binaryPropertyName',
+							`The item has no binary property "${property}"`,
+							'Set Input Binary Field to the property that holds the .eml file, or choose Text input.',
+						);
 					}
 					raw = await this.helpers.getBinaryDataBuffer(input.itemIndex, property);
 				} else if (source === 'imapItem') {
@@ -167,15 +185,47 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 	// Options and chain are per item: one record call each, issued together so they share round trips.
 	const inbound = new Inbound(store, { lookupSend: sendLookup(store) });
 	const outcomes = await runBatch(
-		parsed.map((p, i) => (p.ok ? { message: p.value, input: inputs[i] as Exclude<(typeof inputs)[number], Error> } : p.error)),
+		parsed.map((p, i) =>
+			p.ok ? { message: p.value, input: inputs[i] as Exclude<(typeof inputs)[number], Error> } : p.error,
+		),
 		async (valid) =>
-			Promise.all(valid.map(async ({ message, input }) => (await inbound.record([message], { record: input.record, suppress: input.suppress, softBounceLimit: input.softBounceLimit, chain: input.chain }))[0])),
+			Promise.all(
+				valid.map(
+					async ({ message, input }) =>
+						(
+							await inbound.record([message], {
+								record: input.record,
+								suppress: input.suppress,
+								softBounceLimit: input.softBounceLimit,
+								chain: input.chain,
+							})
+						)[0],
+				),
+			),
 	);
 	const results = outcomes.map((r, i): Result<IDataObject> => {
 		if (!r.ok) return r;
 		const message = (parsed[i] as { value: Awaited<ReturnType<typeof parseInbound>> }).value;
 		const { originalMessageIds, ...rest } = message;
-		return { ok: true, value: { ...rest, originalMessageId: originalMessageIds[0] ?? null, originalMessageIds, ...r.value } as unknown as IDataObject };
+		return {
+			ok: true,
+			value: {
+				...rest,
+				originalMessageId: originalMessageIds[0] ?? null,
+				originalMessageIds,
+				...r.value,
+			} as unknown as IDataObject,
+		};
 	});
-	return collect(this, relabel(results, (field) => ({ rawMessage: 'Raw Message', binaryPropertyName: 'Input Binary Field', headers: 'Input' })[field] ?? LABELS[field] ?? field), (value) => value);
+	return collect(
+		this,
+		relabel(
+			results,
+			(field) =>
+				({ rawMessage: 'Raw Message', binaryPropertyName: 'Input Binary Field', headers: 'Input' })[field] ??
+				LABELS[field] ??
+				field,
+		),
+		(value) => value,
+	);
 }

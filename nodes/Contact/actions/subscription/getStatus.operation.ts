@@ -13,7 +13,8 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		(valid) => store.contacts.get(valid),
 	);
 	const results = contacts.map((r, i): Result<IDataObject> => {
-		if ((!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null)) return { ok: true, value: { ...notFound(refs[i] as Ref), status: null, suppressed: false } };
+		if ((!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null))
+			return { ok: true, value: { ...notFound(refs[i] as Ref), status: null, suppressed: false } };
 		if (!r.ok) return r;
 		const contact = r.value as Contact;
 		const status = contact.subscription?.status ?? null;

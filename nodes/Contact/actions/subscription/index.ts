@@ -66,7 +66,8 @@ export const description: INodeProperties[] = [
 				name: 'createContact',
 				type: 'boolean',
 				default: true,
-				description: 'Whether to create the contact when it does not exist (an unsubscribed contact stays suppressed when imported later)',
+				description:
+					'Whether to create the contact when it does not exist (an unsubscribed contact stays suppressed when imported later)',
 			},
 			{
 				displayName: 'Pending Double Opt-In',

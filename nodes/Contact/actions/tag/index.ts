@@ -14,7 +14,12 @@ export const description: INodeProperties[] = [
 		displayOptions: showFor(['tag']),
 		options: [
 			{ name: 'Add', value: 'add', description: 'Add tags to a contact', action: 'Add tags to a contact' },
-			{ name: 'Remove', value: 'remove', description: 'Remove tags from a contact', action: 'Remove tags from a contact' },
+			{
+				name: 'Remove',
+				value: 'remove',
+				description: 'Remove tags from a contact',
+				action: 'Remove tags from a contact',
+			},
 		],
 		default: 'add',
 	},
