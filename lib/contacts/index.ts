@@ -1,5 +1,6 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { CONTACT_KEY_SUFFIXES } from '../keys';
+import { CONTACT_KEY_SUFFIXES, CORE_FIELDS } from '../keys';
+import { historyEntry } from '../events';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
@@ -371,16 +372,9 @@ export class Contacts {
 					else if (type === 'list') data[name] = await store.call((r) => r.lrange(key, 0, -1));
 				}),
 			);
-			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map((entry) => {
-				const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
-				return {
-					id: e.id,
-					name: e.name,
-					time: new Date(e.ts).toISOString(),
-					source: e.source,
-					properties: JSON.parse(e.props),
-				};
-			});
+			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map(
+				historyEntry,
+			);
 			return { contact, eventHistory: history, storedKeys: data, exportedAt: new Date(store.now()).toISOString() };
 		});
 	}
@@ -405,19 +399,7 @@ export function toContact([core, rawFields, tags, counters]: [string[], string[]
 		else if (kind === 'first') counter.first = iso(value) as string;
 		else if (kind === 'last') counter.last = iso(value) as string;
 	}
-	const known = new Set([
-		'id',
-		'email',
-		'timezone',
-		'lifecycleStage',
-		'status',
-		'consentSource',
-		'consentAt',
-		'createdAt',
-		'updatedAt',
-		'lastActivityAt',
-		'lastEventAt',
-	]);
+	const known = new Set<string>(CORE_FIELDS);
 	const attributes: Record<string, string> = {};
 	for (const [k, v] of Object.entries(h)) if (!known.has(k)) attributes[k] = v;
 	return {

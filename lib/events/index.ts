@@ -112,23 +112,31 @@ export class Events {
 	}
 
 	/** The contact's own history, newest first. */
-	async history(
-		contactId: string,
-		limit = 50,
-	): Promise<Array<{ id: string; name: string; time: string; source: string; properties: unknown }>> {
+	async history(contactId: string, limit = 50): Promise<HistoryEntry[]> {
 		const key = this.store.keys.contactKey(checkContactId(contactId), 'history');
 		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
-		return entries.map((entry) => {
-			const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
-			return {
-				id: e.id,
-				name: e.name,
-				time: new Date(e.ts).toISOString(),
-				source: e.source,
-				properties: JSON.parse(e.props),
-			};
-		});
+		return entries.map(historyEntry);
 	}
+}
+
+/** One entry of a contact's history zset (written by the Lua helper "events") as callers see it. */
+export function historyEntry(entry: string): HistoryEntry {
+	const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
+	return {
+		id: e.id,
+		name: e.name,
+		time: new Date(e.ts).toISOString(),
+		source: e.source,
+		properties: JSON.parse(e.props),
+	};
+}
+
+export interface HistoryEntry {
+	id: string;
+	name: string;
+	time: string;
+	source: string;
+	properties: unknown;
 }
 
 export { toTimestamp };

@@ -22,8 +22,18 @@ export interface LogEvent {
 	onlyFor?: string;
 }
 
-export type ConditionOperator =
-	'equals' | 'notEquals' | 'contains' | 'greaterThan' | 'lessThan' | 'exists' | 'notExists';
+/** The operators of a Contact Trigger's event property conditions, with the names users see. */
+export const CONDITION_OPERATORS = {
+	contains: 'Contains',
+	equals: 'Equals',
+	exists: 'Exists',
+	greaterThan: 'Greater Than',
+	lessThan: 'Less Than',
+	notEquals: 'Not Equals',
+	notExists: 'Not Exists',
+} as const;
+
+export type ConditionOperator = keyof typeof CONDITION_OPERATORS;
 
 export interface PropertyCondition {
 	/** Dotted path into the event properties ("cart.total"). */
@@ -41,15 +51,7 @@ export type LogFilter =
 	| { kind: 'gradeChanged'; to?: string[] }
 	| { kind: 'tierChanged'; to?: string[] };
 
-const OPERATORS: ConditionOperator[] = [
-	'equals',
-	'notEquals',
-	'contains',
-	'greaterThan',
-	'lessThan',
-	'exists',
-	'notExists',
-];
+const OPERATORS = Object.keys(CONDITION_OPERATORS) as ConditionOperator[];
 
 function lookup(obj: unknown, path: string): unknown {
 	let value = obj;

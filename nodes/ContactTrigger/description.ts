@@ -1,5 +1,5 @@
 import type { INodeProperties } from 'n8n-workflow';
-import { DEFAULT_CONCURRENCY, SUBSCRIPTION_STATUSES } from '../../lib';
+import { CONDITION_OPERATORS, DEFAULT_CONCURRENCY, SUBSCRIPTION_STATUSES } from '../../lib';
 
 const show = (...mode: string[]) => ({ show: { mode } });
 /** Options of the event-log modes (a date or inactivity schedule retries a failed run when its lease runs out). */
@@ -94,15 +94,7 @@ export const properties: INodeProperties[] = [
 						displayName: 'Operator',
 						name: 'operator',
 						type: 'options',
-						options: [
-							{ name: 'Contains', value: 'contains' },
-							{ name: 'Equals', value: 'equals' },
-							{ name: 'Exists', value: 'exists' },
-							{ name: 'Greater Than', value: 'greaterThan' },
-							{ name: 'Less Than', value: 'lessThan' },
-							{ name: 'Not Equals', value: 'notEquals' },
-							{ name: 'Not Exists', value: 'notExists' },
-						],
+						options: Object.entries(CONDITION_OPERATORS).map(([value, name]) => ({ name, value })),
 						default: 'equals',
 					},
 					{ displayName: 'Value', name: 'value', type: 'string', default: '' },
