@@ -89,50 +89,27 @@ function newClient(config: StoreConfig): RedisClient {
 			const [host, port] = node.split(':');
 			return { host, port: Number(port) };
 		});
-		return boundClusterWaits(
-			new Cluster(nodes, {
-				redisOptions: options,
-				enableAutoPipelining: true,
-				autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
-				lazyConnect: true,
-				// Never give up reconnecting (a client that gave up stays closed for good).
-				clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
-				// A master that went away: retry on the refreshed slot map while its replica takes over.
-				retryDelayOnFailover: 300,
-				retryDelayOnClusterDown: 300,
-				retryDelayOnTryAgain: 300,
-				// ioredis would connect to the IP a node's host name resolves to, and check the certificate
-				// against that IP: managed clusters' certificates name hosts, so keep the names.
-				...(options.tls
-					? {
-							dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address),
-						}
-					: {}),
-			}),
-			waitMs,
-		);
+		return new Cluster(nodes, {
+			redisOptions: options,
+			enableAutoPipelining: true,
+			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
+			lazyConnect: true,
+			// Never give up reconnecting (a client that gave up stays closed for good).
+			clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
+			// A master that went away: retry on the refreshed slot map while its replica takes over.
+			retryDelayOnFailover: 300,
+			retryDelayOnClusterDown: 300,
+			retryDelayOnTryAgain: 300,
+			// ioredis would connect to the IP a node's host name resolves to, and check the certificate
+			// against that IP: managed clusters' certificates name hosts, so keep the names.
+			...(options.tls
+				? {
+						dnsLookup: (address: string, callback: (error: null, address: string) => void) => callback(null, address),
+					}
+				: {}),
+		});
 	}
 	return new Redis({ ...options, host: config.host, port: config.port, db: config.database ?? 0 });
-}
-
-type SendCommand = (command: { setTimeout(ms: number): void }, ...rest: unknown[]) => unknown;
-
-/**
- * ioredis starts `commandTimeout` when a cluster node's connection gets the command, not while the
- * cluster client itself waits (no slot map yet, every node down): start it when the command is
- * issued, so that it bounds the whole wait. The timer is set once per command, so the node's
- * connection does not restart it. Duplicates (the Contact Trigger's readers) get the same.
- */
-function boundClusterWaits(cluster: Cluster, waitMs: number): Cluster {
-	const target = cluster as unknown as { sendCommand: SendCommand; duplicate: (...args: unknown[]) => Cluster };
-	const send = target.sendCommand.bind(cluster);
-	target.sendCommand = (command, ...rest) => {
-		command.setTimeout(waitMs);
-		return send(command, ...rest);
-	};
-	const duplicate = target.duplicate.bind(cluster);
-	target.duplicate = (...args) => boundClusterWaits(duplicate(...args), waitMs);
-	return cluster;
 }
 
 /** Node TLS options from the credential's TLS fields; undefined when TLS is off. */

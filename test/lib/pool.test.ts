@@ -2,7 +2,7 @@ import Redis, { Cluster } from 'ioredis';
 import { acquireStore, closeAllStores, openStoreCount, setIdleCloseMs } from '../../lib/redis/pool';
 import { StoreUnavailableError } from '../../lib/errors';
 import type { RedisClient, StoreConfig } from '../../lib/redis/connection';
-import { startRedis, type RedisServer } from '../harness/redis';
+import { startCluster, startRedis, type RedisServer } from '../harness/redis';
 import { storeConfig, topologies } from '../harness/store';
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -118,6 +118,28 @@ describe('connection pool on a dedicated Redis', () => {
 		await sleep(300);
 		expect(openStoreCount()).toBe(0);
 	});
+
+	it('bounds the wait on a Redis Cluster that went away (commands wait in the cluster client, before any node has them)', async () => {
+		const cluster = await startCluster();
+		const lease = acquireStore({
+			host: '127.0.0.1',
+			port: cluster.nodes[0].port,
+			clusterNodes: cluster.nodes.map((n) => `127.0.0.1:${n.port}`),
+			keyPrefix: 'gone:',
+			commandTimeoutMs: 1000,
+		});
+		try {
+			expect((await lease.store.events.record([{ contactId: 'x', name: 'y' }]))[0].ok).toBe(true);
+			await Promise.all(cluster.nodes.map((n) => n.kill()));
+			const started = Date.now();
+			const [result] = await lease.store.events.record([{ contactId: 'x', name: 'y' }]);
+			expect(Date.now() - started).toBeLessThan(5000);
+			expect(!result.ok && result.error).toBeInstanceOf(StoreUnavailableError);
+		} finally {
+			lease.release();
+			await cluster.stop();
+		}
+	}, 60_000);
 });
 
 describe.each(topologies)('pooled sockets on the shared %s Redis', (topology) => {
