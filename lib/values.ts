@@ -118,7 +118,13 @@ function nestsDeeper(value: unknown, max: number): boolean {
 	return false;
 }
 
-/** Stored form of a typed field value: "<s|n|b|d>:<text>". */
+/**
+ * How a typed field value is stored: "<code>:<text>" (a boolean's text is 1 or 0, a date's ISO).
+ * The one table of the codes: Lua gets it as FIELD_TYPE from the helper "field_types".
+ */
+export const FIELD_TYPE_CODES = { string: 's', number: 'n', boolean: 'b', date: 'd' } as const;
+
+/** Stored form of a typed field value (FIELD_TYPE_CODES). */
 export function encodeFieldValue(field: string, value: unknown, type?: FieldType): string {
 	const want = type ?? (value instanceof Date ? 'date' : (typeof value as FieldType));
 	switch (want) {
@@ -132,24 +138,24 @@ export function encodeFieldValue(field: string, value: unknown, type?: FieldType
 					'Keep long texts elsewhere and store a reference.',
 				);
 			}
-			return 's:' + text;
+			return `${FIELD_TYPE_CODES.string}:${text}`;
 		}
 		case 'number': {
 			const n = typeof value === 'string' && value.trim() !== '' ? Number(value) : value;
 			if (typeof n !== 'number' || !Number.isFinite(n)) {
 				throw new ValidationError(field, `Field "${field}" should be a number, got ${describe(value)}`);
 			}
-			return 'n:' + String(n);
+			return `${FIELD_TYPE_CODES.number}:${n}`;
 		}
 		case 'boolean': {
 			const b = value === 'true' ? true : value === 'false' ? false : value;
 			if (typeof b !== 'boolean') {
 				throw new ValidationError(field, `Field "${field}" should be true or false, got ${describe(value)}`);
 			}
-			return b ? 'b:1' : 'b:0';
+			return `${FIELD_TYPE_CODES.boolean}:${b ? 1 : 0}`;
 		}
 		case 'date':
-			return 'd:' + new Date(toTimestamp(value, field)).toISOString();
+			return `${FIELD_TYPE_CODES.date}:${new Date(toTimestamp(value, field)).toISOString()}`;
 	}
 	throw new ValidationError(
 		field,
@@ -161,11 +167,11 @@ export function encodeFieldValue(field: string, value: unknown, type?: FieldType
 export function decodeFieldValue(encoded: string): { type: FieldType; value: string | number | boolean } {
 	const text = encoded.slice(2);
 	switch (encoded[0]) {
-		case 'n':
+		case FIELD_TYPE_CODES.number:
 			return { type: 'number', value: Number(text) };
-		case 'b':
+		case FIELD_TYPE_CODES.boolean:
 			return { type: 'boolean', value: text === '1' };
-		case 'd':
+		case FIELD_TYPE_CODES.date:
 			return { type: 'date', value: text };
 		default:
 			return { type: 'string', value: text };

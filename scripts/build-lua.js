@@ -276,6 +276,14 @@ const GENERATED_HELPERS = {
 			},
 		};
 	},
+	field_types: () => {
+		const { FIELD_TYPE_CODES } = loadTs(join(LIB, 'values.ts'));
+		return {
+			from: 'lib/values.ts FIELD_TYPE_CODES',
+			about: ['A typed field value is stored as "<FIELD_TYPE code>:<text>".'],
+			tables: { FIELD_TYPE: FIELD_TYPE_CODES },
+		};
+	},
 	decay: () => {
 		const { DECAY_MODE_CODES, HALF_LIVES_KEPT } = loadTs(join(LIB, 'scoring', 'decay.ts'));
 		return {

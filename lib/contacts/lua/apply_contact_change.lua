@@ -7,6 +7,7 @@
 -- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
 -- contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the contact would hold
 -- more fields or tags than max allows), before anything is written.
+--- @include "field_types"
 --- @include "contact_keys"
 --- @include "register"
 --- @include "contact"
@@ -17,12 +18,12 @@ local function json_or_empty(t)
   return cjson.encode(t)
 end
 
--- Typed field values are stored as "<type>:<text>": s string, n number, b boolean (1/0), d ISO date.
+-- Typed field values are stored as "<FIELD_TYPE code>:<text>" (a boolean's text is 1 or 0).
 local function decode_value(enc)
   if enc == nil or enc == false then return cjson.null end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
-  if kind == 'n' then return tonumber(text) end
-  if kind == 'b' then return text == '1' end
+  if kind == FIELD_TYPE.number then return tonumber(text) end
+  if kind == FIELD_TYPE.boolean then return text == '1' end
   return text
 end
 

@@ -16,6 +16,7 @@
 -- per field rule. One string costs less to build, send and parse than nested arrays.
 --- @include "contact_keys"
 --- @include "operators"
+--- @include "field_types"
 --- @include "decay"
 --- @include "award_value"
 --- @include "register"
@@ -39,8 +40,8 @@ local function field_value(base, c)
   local enc = redis.call('HGET', base .. SUFFIX.fields, c.field)
   if not enc then return nil, nil end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
-  if kind == 'n' then return text, tonumber(text) end
-  if kind == 'b' then
+  if kind == FIELD_TYPE.number then return text, tonumber(text) end
+  if kind == FIELD_TYPE.boolean then
     if text == '1' then return 'true', nil end
     return 'false', nil
   end
