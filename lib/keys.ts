@@ -62,30 +62,29 @@ export function encodeKeyPart(value: string): string {
 }
 
 /**
+ * The store's data format. Stored in the store's meta hash (`Keys.meta()`, field `format`); a node
+ * meeting a newer format refuses to run, an older one is upgraded in place (lib/migrate).
+ * Format 2: a contact's fields, tags and event counters live in its core hash, its events in one
+ * lex-ordered index; no per-contact registries (erase and export derive every key and index).
+ */
+export const STORE_FORMAT = 2;
+
+/**
  * A contact's keys besides its core hash (its base, `keys.contact(id)`): `<base>:<suffix>`, and
- * `<base>:<suffix>:<name>` for the kinds kept per event name, score model or Loop Guard scope.
- * The one table of these suffixes: Lua scripts get it as `SUFFIX` (`base .. SUFFIX.tags`), from
+ * `<base>:<suffix>:<name>` for the kinds kept per score model or Loop Guard scope. Only the events
+ * index exists for every contact; the others appear when a module writes to them.
+ * The one table of these suffixes: Lua scripts get it as `SUFFIX` (`base .. SUFFIX.events`), from
  * the helper "contact_keys" that scripts/build-lua.js writes from this table.
  */
 export const CONTACT_KEY_SUFFIXES = {
-	/** set: every other key the contact has (erase and export read it) */
-	keys: 'k',
-	/** set: the shard indexes that hold the contact (erase reads it) */
-	indexes: 'x',
-	/** hash: custom field -> typed value (lib/values.ts) */
-	fields: 'f',
-	/** set: tags */
-	tags: 't',
-	/** hash: count:, first: and last:<event name> */
-	counters: 'n',
-	/** zset: recent events (JSON) by time */
-	history: 'h',
-	/** zset: the contact's event-log entry ids (erase deletes them) */
-	logEntries: 'l',
+	/**
+	 * zset, every score 0, ordered by member: `<event name> NUL <time (EVENT_TIME_DIGITS digits,
+	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>[ NUL <properties JSON>]`. "X at least
+	 * K times since T" is one ZLEXCOUNT; erase finds the contact's log entries here.
+	 */
+	events: 'e',
 	/** zset: idempotency key -> when it was used */
 	idempotency: 'i',
-	/** zset per event name: event times */
-	eventTimes: 'e',
 	/** zset per score model: award key -> award time */
 	scoreAwards: 'sp',
 	/** hash per score model: award key -> value, and the running sums */
@@ -102,8 +101,47 @@ export const CONTACT_KEY_SUFFIXES = {
 	triggerMarks: 'tf',
 	/** zset: Message-ID lookup keys of the mails sent to the contact -> when they expire (erase deletes them) */
 	messages: 'm',
-	/** zset: "<dead-letter stream name> <entry id>" of the contact's dead-lettered events (erase deletes them) */
+	/**
+	 * zset: "<dead-letter stream name> <entry id>" of the contact's dead-lettered events, and
+	 * "<DEAD_LETTER_REPLAYS> <log entry id>" of the log entries their replays wrote (erase deletes both)
+	 */
 	deadLetters: 'dl',
+} as const;
+
+/** The per-contact kinds kept once per score model or Loop Guard scope (`<suffix>:<name>`). */
+export const NAMED_CONTACT_KEYS: ReadonlySet<ContactKeyKind> = new Set(['scoreAwards', 'scoreValues', 'loopGuard']);
+
+/**
+ * Field-name prefixes of the core hash for what a contact holds many of: `f:<field>` -> typed
+ * value (lib/values.ts), `t:<tag>` -> "" and `n:<event name>` -> "<count>|<first>|<last>" (epoch
+ * ms). Core attributes (CORE_FIELDS) and the fields other modules keep (`score:<model>`, `tier`...)
+ * never start with one of them. Lua gets them as `HP.field`, `HP.tag`, `HP.counter`.
+ */
+export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:' } as const;
+
+/** Events index members: time as fixed-width digits of epoch ms + offset, so that member order is time order back to 1653. */
+export const EVENT_TIME_OFFSET = 10_000_000_000_000;
+export const EVENT_TIME_DIGITS = 14;
+
+/** The name part of the dead-letter entries (":" never occurs in an encoded stream name). */
+export const DEAD_LETTER_REPLAYS = ':log';
+
+/**
+ * A shard's own keys besides its indexes: `<shard prefix>:<part>`. `schedules` and `loopScopes`
+ * list the trigger schedules and Loop Guard scopes the shard has, so erase finds a contact's entries
+ * in them without a registry per contact. Lua gets them as `SHARD_KEY.<kind>`.
+ */
+export const SHARD_KEY_PARTS = {
+	/** stream: the shard's event log */
+	log: 'log',
+	/** prefix of the index keys: `ix:<name>` */
+	index: 'ix',
+	/** prefix of the dead-letter streams: `dead:<trigger>` */
+	deadLetters: 'dead',
+	/** set: the trigger schedule keys ("due" zsets) of the shard */
+	schedules: 'schedules',
+	/** set: the Loop Guard scopes with per-contact entries in the shard */
+	loopScopes: 'lgscopes',
 } as const;
 
 /**
@@ -148,6 +186,11 @@ export class Keys {
 		return shardOf(contactId);
 	}
 
+	/** The store's meta hash (format version, migration progress): one key per workspace, not in a shard. */
+	meta(): string {
+		return `${this.prefix}meta`;
+	}
+
 	/** The base key of a contact: its core hash; all its other keys are `${base}:<suffix>`. */
 	contact(contactId: string): string {
 		return `${this.shard(shardOf(contactId))}:c:${encodeKeyPart(contactId)}`;
@@ -161,11 +204,16 @@ export class Keys {
 
 	/** The e-mail -> id index lives in the shard of the e-mail address. */
 	emailIndex(email: string): string {
-		return `${this.shard(shardOf(email))}:ix:email`;
+		return this.index(shardOf(email), 'email');
 	}
 
 	log(shard: number): string {
-		return `${this.shard(shard)}:log`;
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.log}`;
+	}
+
+	/** One of a shard's registries (SHARD_KEY_PARTS schedules, loopScopes). */
+	shardKey(shard: number, kind: 'schedules' | 'loopScopes'): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS[kind]}`;
 	}
 
 	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */
@@ -175,12 +223,12 @@ export class Keys {
 
 	/** A trigger's dead-letter stream in one shard: next to the log, so one script moves an entry. */
 	deadLetters(shard: number, trigger: string): string {
-		return `${this.shard(shard)}:dead:${this.deadLetterName(trigger)}`;
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.deadLetters}:${this.deadLetterName(trigger)}`;
 	}
 
 	/** Per-shard index keys (sets or sorted sets whose members are contact ids). */
 	index(shard: number, name: string): string {
-		return `${this.shard(shard)}:ix:${name}`;
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.index}:${name}`;
 	}
 
 	/** Keys that are not per contact (campaigns, loop records with custom keys...), spread by name. */

@@ -11,8 +11,6 @@ import type { Result } from './results';
 export interface StoreLimits {
 	/** Approximate entries kept per shard of the event log (stream MAXLEN ~). */
 	logMax: number;
-	/** Events kept in a contact's own history. */
-	historyMax: number;
 	/** Timestamps kept per contact and event name (for "did X K times in N days"). */
 	perNameMax: number;
 	/** How long per-name timestamps are kept. */
@@ -25,7 +23,6 @@ const DAY = 86_400_000;
 
 export const DEFAULT_LIMITS: StoreLimits = {
 	logMax: 100_000,
-	historyMax: 500,
 	perNameMax: 1000,
 	retentionMs: 400 * DAY,
 	idempotencyMs: 30 * DAY,

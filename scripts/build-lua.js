@@ -247,16 +247,31 @@ function luaTable(entries) {
  */
 const GENERATED_HELPERS = {
 	contact_keys: () => {
-		const { CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS } = loadTs(join(LIB, 'keys.ts'));
+		const keys = loadTs(join(LIB, 'keys.ts'));
 		return {
-			from: 'lib/keys.ts CONTACT_KEY_SUFFIXES and CORE_TIME_FIELDS',
+			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS)',
 			about: [
-				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds",
-				'kept per event name, score model or Loop Guard scope. CORE_TIME_FIELDS: the core hash fields holding epoch ms.',
+				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds kept",
+				"per score model or Loop Guard scope. HP: field-name prefixes of the core hash. SHARD_KEY: a shard's own keys",
+				'(shard .. SHARD_KEY.log; indexes shard .. SHARD_KEY.index .. name). CORE_TIME_FIELDS: core fields holding epoch ms.',
 			],
 			tables: {
-				SUFFIX: Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])),
-				CORE_TIME_FIELDS: Object.fromEntries([...CORE_TIME_FIELDS].map((name) => [name, true])),
+				SUFFIX: Object.fromEntries(
+					Object.entries(keys.CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`]),
+				),
+				HP: keys.CONTACT_HASH_PREFIXES,
+				SHARD_KEY: Object.fromEntries(
+					Object.entries(keys.SHARD_KEY_PARTS).map(([kind, part]) => [
+						kind,
+						kind === 'index' || kind === 'deadLetters' ? `:${part}:` : `:${part}`,
+					]),
+				),
+				EVENT_TIME: {
+					offset: keys.EVENT_TIME_OFFSET,
+					format: `%0${keys.EVENT_TIME_DIGITS}d`,
+				},
+				DEAD_LETTER: { replays: keys.DEAD_LETTER_REPLAYS },
+				CORE_TIME_FIELDS: Object.fromEntries([...keys.CORE_TIME_FIELDS].map((name) => [name, true])),
 			},
 		};
 	},
@@ -285,13 +300,13 @@ const GENERATED_HELPERS = {
 		};
 	},
 	decay: () => {
-		const { DECAY_MODE_CODES, HALF_LIVES_KEPT } = loadTs(join(LIB, 'scoring', 'decay.ts'));
+		const { DECAY_MODE_CODES, HALF_LIVES_KEPT, AWARD_KEY_KINDS } = loadTs(join(LIB, 'scoring', 'decay.ts'));
 		return {
-			from: 'lib/scoring/decay.ts DECAY_MODE_CODES and HALF_LIVES_KEPT',
+			from: 'lib/scoring/decay.ts DECAY_MODE_CODES, HALF_LIVES_KEPT and AWARD_KEY_KINDS',
 			about: [
 				'An award is stored as "points|<DECAY_MODE code>|periodMs"; a halving one is dropped after DECAY.halfLivesKept half-lives.',
 			],
-			tables: { DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT } },
+			tables: { DECAY_MODE: DECAY_MODE_CODES, DECAY: { halfLivesKept: HALF_LIVES_KEPT }, AWARD: AWARD_KEY_KINDS },
 		};
 	},
 };

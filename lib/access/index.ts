@@ -31,7 +31,7 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 	},
 	{
 		purpose:
-			"Contacts, fields, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys, whatever their type (LRANGE: a list, should a contact's keys hold one).",
+			'Contacts with their fields, tags and event counters, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys.',
 		commands: {
 			hget: ['K', 'f'],
 			hmget: ['K', 'f'],
@@ -41,30 +41,29 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 			hsetnx: ['K', 'f', 'v'],
 			hdel: ['K', 'f'],
 			hincrby: ['K', 'f', '1'],
-			hlen: ['K'],
+			hkeys: ['K'],
 			get: ['K'],
 			set: ['K', 'v'],
 			del: ['K'],
 			exists: ['K'],
 			type: ['K'],
 			pexpire: ['K', '1'],
-			lrange: ['K', '0', '1'],
 		},
 	},
 	{
-		purpose: 'Tags, per-shard indexes and registries (sets).',
+		purpose: 'Per-shard indexes and registries (sets).',
 		commands: {
 			sadd: ['K', 'm'],
 			srem: ['K', 'm'],
 			smembers: ['K'],
 			sismember: ['K', 'm'],
-			smismember: ['K', 'm'],
 			scard: ['K'],
 			sscan: ['K', '0'],
 		},
 	},
 	{
-		purpose: 'Activity and creation indexes, event times, scores, schedules and frequency caps (sorted sets).',
+		purpose:
+			"Activity and creation indexes, contacts' events (ordered by name and time), scores, schedules and frequency caps (sorted sets).",
 		commands: {
 			zadd: ['K', '1', 'm'],
 			zrem: ['K', 'm'],
@@ -72,10 +71,11 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 			zcount: ['K', '0', '1'],
 			zrange: ['K', '0', '1'],
 			zrangebyscore: ['K', '0', '1'],
-			zrevrange: ['K', '0', '1'],
+			zlexcount: ['K', '-', '+'],
+			zrangebylex: ['K', '-', '+'],
+			zrevrangebylex: ['K', '+', '-'],
 			zrank: ['K', 'm'],
 			zscore: ['K', 'm'],
-			zremrangebyrank: ['K', '0', '1'],
 			zremrangebyscore: ['K', '0', '1'],
 			zscan: ['K', '0'],
 		},

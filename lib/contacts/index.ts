@@ -1,5 +1,11 @@
 import { ConflictError, NotFoundError, ValidationError } from '../errors';
-import { CONTACT_KEY_SUFFIXES, CORE_FIELDS } from '../keys';
+import {
+	CONTACT_HASH_PREFIXES,
+	CONTACT_KEY_SUFFIXES,
+	CORE_FIELDS,
+	NAMED_CONTACT_KEYS,
+	type ContactKeyKind,
+} from '../keys';
 import { historyEntry } from '../events';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
@@ -97,12 +103,6 @@ interface Prepared {
 }
 
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : undefined);
-
-function pairs(flat: string[]): Record<string, string> {
-	const out: Record<string, string> = {};
-	for (let i = 0; i < flat.length; i += 2) out[flat[i]] = flat[i + 1];
-	return out;
-}
 
 function checkTags(field: string, tags: unknown): string[] {
 	if (tags === undefined || tags === null) return [];
@@ -321,12 +321,8 @@ export class Contacts {
 	async get(ids: string[]): Promise<Array<Result<Contact | null>>> {
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
-			const raw = await this.store.run<[string[], string[], string[], string[]] | null>(
-				scripts.readContact,
-				[this.store.keys.contact(id)],
-				[],
-			);
-			return raw ? toContact(raw) : null;
+			const core = await this.store.call((r) => r.hgetall(this.store.keys.contact(id)));
+			return core.id === undefined ? null : toContact(core);
 		});
 	}
 
@@ -351,57 +347,79 @@ export class Contacts {
 		});
 	}
 
-	/** GDPR art. 15: everything held on each contact, key by key. */
+	/**
+	 * GDPR art. 15: everything held on each contact, key by key: its core hash and each of its other
+	 * keys that exists (the per-model and per-scope ones found as erase finds them).
+	 */
 	async export(ids: string[]): Promise<Array<Result<Record<string, unknown> | null>>> {
 		const { store } = this;
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
 			const base = store.keys.contact(id);
-			const contact = await this.getOne(id);
-			if (!contact) return null;
-			const subKeys = (await store.call((r) => r.smembers(store.keys.contactKey(id, 'keys')))).sort();
+			const core = await store.call((r) => r.hgetall(base));
+			if (core.id === undefined) return null;
+			const shard = store.keys.shardOfContact(id);
+			const names: string[] = [];
+			for (const [kind, suffix] of Object.entries(CONTACT_KEY_SUFFIXES) as Array<[ContactKeyKind, string]>)
+				if (!NAMED_CONTACT_KEYS.has(kind)) names.push(suffix);
+			for (const field of Object.keys(core)) {
+				const model = /^score:(.+)$/.exec(field)?.[1];
+				if (model)
+					names.push(`${CONTACT_KEY_SUFFIXES.scoreAwards}:${model}`, `${CONTACT_KEY_SUFFIXES.scoreValues}:${model}`);
+			}
+			const scopes = await store.call((r) => r.smembers(store.keys.shardKey(shard, 'loopScopes')));
+			for (const scope of scopes) names.push(`${CONTACT_KEY_SUFFIXES.loopGuard}:${scope}`);
 			const data: Record<string, unknown> = {};
 			await Promise.all(
-				subKeys.map(async (key) => {
+				names.map(async (name) => {
+					const key = `${base}:${name}`;
 					const type = await store.call((r) => r.type(key));
-					const name = key.slice(base.length + 1);
 					if (type === 'hash') data[name] = await store.call((r) => r.hgetall(key));
-					else if (type === 'set') data[name] = (await store.call((r) => r.smembers(key))).sort();
-					else if (type === 'zset') data[name] = pairs(await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES')));
-					else if (type === 'string') data[name] = await store.call((r) => r.get(key));
-					else if (type === 'list') data[name] = await store.call((r) => r.lrange(key, 0, -1));
+					else if (type === 'zset') data[name] = await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
 				}),
 			);
-			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map(
-				historyEntry,
-			);
-			return { contact, eventHistory: history, storedKeys: data, exportedAt: new Date(store.now()).toISOString() };
+			const members = (data[CONTACT_KEY_SUFFIXES.events] as string[] | undefined) ?? [];
+			const eventHistory = members
+				.filter((_, i) => i % 2 === 0)
+				.map(historyEntry)
+				.sort((x, y) => y.ts - x.ts)
+				.map(({ ts, ...entry }) => entry);
+			const storedKeys = { core, ...Object.fromEntries(Object.entries(data).sort(([x], [y]) => (x < y ? -1 : 1))) };
+			return {
+				contact: toContact(core),
+				eventHistory,
+				storedKeys,
+				exportedAt: new Date(store.now()).toISOString(),
+			};
 		});
 	}
 }
 
-export function toContact([core, rawFields, tags, counters]: [string[], string[], string[], string[]]): Contact {
-	const h = pairs(core);
+/** A contact from its core hash (HGETALL): core attributes, prefixed fields, tags and counters. */
+export function toContact(h: Record<string, string>): Contact {
 	const fields: Contact['fields'] = {};
 	const fieldTypes: Contact['fieldTypes'] = {};
-	for (const [name, enc] of Object.entries(pairs(rawFields))) {
-		const { type, value } = decodeFieldValue(enc);
-		fields[name] = value;
-		fieldTypes[name] = type;
-	}
+	const tags: string[] = [];
 	const events: Contact['events'] = {};
-	for (const [key, value] of Object.entries(pairs(counters))) {
-		const at = key.indexOf(':');
-		const kind = key.slice(0, at);
-		const name = key.slice(at + 1);
-		const counter = (events[name] ??= { count: 0, first: '', last: '' });
-		if (kind === 'count') counter.count = Number(value);
-		else if (kind === 'first') counter.first = iso(value) as string;
-		else if (kind === 'last') counter.last = iso(value) as string;
-	}
-	const known = new Set<string>(CORE_FIELDS);
 	const attributes: Record<string, string> = {};
-	for (const [k, v] of Object.entries(h)) if (!known.has(k)) attributes[k] = v;
+	const known = new Set<string>(CORE_FIELDS);
+	for (const [key, value] of Object.entries(h)) {
+		if (key.startsWith(CONTACT_HASH_PREFIXES.field)) {
+			const name = key.slice(CONTACT_HASH_PREFIXES.field.length);
+			const decoded = decodeFieldValue(value);
+			fields[name] = decoded.value;
+			fieldTypes[name] = decoded.type;
+		} else if (key.startsWith(CONTACT_HASH_PREFIXES.tag)) {
+			tags.push(key.slice(CONTACT_HASH_PREFIXES.tag.length));
+		} else if (key.startsWith(CONTACT_HASH_PREFIXES.counter)) {
+			const [count, first, last] = value.split('|');
+			events[key.slice(CONTACT_HASH_PREFIXES.counter.length)] = {
+				count: Number(count),
+				first: iso(first) as string,
+				last: iso(last) as string,
+			};
+		} else if (!known.has(key)) attributes[key] = value;
+	}
 	return {
 		id: h.id,
 		email: h.email,

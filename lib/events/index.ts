@@ -1,4 +1,5 @@
 import { ValidationError } from '../errors';
+import { EVENT_TIME_DIGITS, EVENT_TIME_OFFSET } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
@@ -105,30 +106,40 @@ export class Events {
 		});
 	}
 
-	/** How many times a contact did `name` since `sinceMs` (kept for `retentionMs`). */
+	/** How many times a contact did `name` since `sinceMs` (events are kept for `retentionMs`). */
 	async countSince(contactId: string, name: string, sinceMs: number): Promise<number> {
-		const key = this.store.keys.contactKey(contactId, 'eventTimes', name);
-		return this.store.call((r) => r.zcount(key, sinceMs, '+inf'));
+		const key = this.store.keys.contactKey(contactId, 'events');
+		const from = Math.max(sinceMs, this.store.now() - this.store.limits.retentionMs);
+		return this.store.call((r) => r.zlexcount(key, `[${name}\0${eventTime(from)}`, `(${name}\x01`));
 	}
 
-	/** The contact's own history, newest first. */
+	/**
+	 * The contact's own history, newest first: the events its index keeps (each name's last
+	 * `perNameMax` within `retentionMs`). The index is ordered by name, so this reads it whole.
+	 */
 	async history(contactId: string, limit = 50): Promise<HistoryEntry[]> {
-		const key = this.store.keys.contactKey(checkContactId(contactId), 'history');
-		const entries = await this.store.call((r) => r.zrevrange(key, 0, limit - 1));
-		return entries.map(historyEntry);
+		const key = this.store.keys.contactKey(checkContactId(contactId), 'events');
+		const members = await this.store.call((r) => r.zrange(key, 0, -1));
+		return members
+			.map(historyEntry)
+			.sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
+			.slice(0, limit)
+			.map(({ ts, ...entry }) => entry);
 	}
 }
 
-/** One entry of a contact's history zset (written by the Lua helper "events") as callers see it. */
-export function historyEntry(entry: string): HistoryEntry {
-	const e = JSON.parse(entry) as { id: string; name: string; ts: number; props: string; source: string };
-	return {
-		id: e.id,
-		name: e.name,
-		time: new Date(e.ts).toISOString(),
-		source: e.source,
-		properties: JSON.parse(e.props),
-	};
+/** An event's time as the events index writes it (fixed width, so that member order is time order). */
+export function eventTime(ms: number): string {
+	return String(ms + EVENT_TIME_OFFSET).padStart(EVENT_TIME_DIGITS, '0');
+}
+
+/** One member of a contact's events index (CONTACT_KEY_SUFFIXES.events) as callers see it. */
+export function historyEntry(member: string): HistoryEntry & { ts: number } {
+	const [name, time, id, source, ...props] = member.split('\0');
+	const ts = Number(time) - EVENT_TIME_OFFSET;
+	// The properties are the rest (JSON escapes a NUL, but be safe).
+	const json = props.join('\0');
+	return { id, name, time: new Date(ts).toISOString(), source, properties: json === '' ? {} : JSON.parse(json), ts };
 }
 
 export interface HistoryEntry {

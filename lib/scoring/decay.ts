@@ -23,6 +23,12 @@ export const DECAY_MODE_CODES: Readonly<Record<DecayMode, string>> = { none: 'n'
 /** A halving award older than this many half-lives (worth under a millionth) is dropped by the scoring script. */
 export const HALF_LIVES_KEPT = 20;
 
+/**
+ * How an award key starts: its kind, which says how often the rule may award. Once-per-contact and
+ * field awards are never pruned (their key keeps them from being given again). Lua gets them as AWARD.
+ */
+export const AWARD_KEY_KINDS = { oncePerContact: 'o:', oncePerDay: 'd:', everyEvent: 'e:', field: 'f:' } as const;
+
 export function checkDecay(decay: Decay | undefined, field = 'decay'): Decay {
 	if (decay === undefined || decay === null) return { mode: 'none' };
 	if (!(decay.mode in DECAY_MODE_CODES))

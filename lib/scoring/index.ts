@@ -13,7 +13,7 @@ import {
 	type FieldRuleOperator,
 	type PropertyFilter,
 } from '../segments/operators';
-import { checkDecay, computeScore, encodeAward, type Decay } from './decay';
+import { AWARD_KEY_KINDS, checkDecay, computeScore, encodeAward, type Decay } from './decay';
 
 export * from './decay';
 
@@ -329,7 +329,9 @@ export class Scoring {
 			model: compiled.name,
 			awardValues: rules.map((r) => (r.field ? '' : encodeAward(r.rule.points, r.decay))),
 			fieldRules: rules.flatMap((r, i) =>
-				r.field ? [{ index: i + 1, key: `f:${r.keyPart}`, points: r.rule.points, cond: r.field }] : [],
+				r.field
+					? [{ index: i + 1, key: `${AWARD_KEY_KINDS.field}${r.keyPart}`, points: r.rule.points, cond: r.field }]
+					: [],
 			),
 			grades: compiled.grades,
 			maxAwards: compiled.maxAwards,
@@ -376,15 +378,16 @@ export class Scoring {
 						if (!rule.matches || rule.rule.event !== eventName || !rule.matches(props, ctx)) continue;
 						matched.push(rule.name);
 						let key: string;
-						if (rule.frequency === 'oncePerContact') key = `o:${rule.keyPart}`;
-						else if (rule.frequency === 'oncePerDay') key = `d:${rule.keyPart}:${utcDay(days, at)}`;
+						if (rule.frequency === 'oncePerContact') key = `${AWARD_KEY_KINDS.oncePerContact}${rule.keyPart}`;
+						else if (rule.frequency === 'oncePerDay')
+							key = `${AWARD_KEY_KINDS.oncePerDay}${rule.keyPart}:${utcDay(days, at)}`;
 						else {
 							eventKey ??= encodeKeyPart(
 								event.id === undefined || event.id === null || event.id === ''
 									? `${eventName}@${at}`
 									: checkName('eventId', String(event.id), 200, 'Event ID'),
 							);
-							key = `e:${rule.keyPart}:${eventKey}`;
+							key = `${AWARD_KEY_KINDS.everyEvent}${rule.keyPart}:${eventKey}`;
 						}
 						args.push(r + 1, key);
 						awards++;

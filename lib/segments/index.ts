@@ -100,14 +100,13 @@ function toData(raw: RawData, spec: FetchSpec): ContactData {
 					const [last, after] = take<string | null>(2);
 					return [last === null ? false : Number(last), after === null ? false : Number(after)];
 				});
-	// The script leaves out no entry of an asked-for name, and may let through others.
+	// The asked-for names' events: name, time, properties ('' for none), three values each.
 	let history: ContactData['history'] = NONE;
 	if (spec.history && spec.history.names.length > 0) {
-		history = [];
-		for (const entry of take<string>(raw[at++] as number)) {
-			const ev = JSON.parse(entry) as { name: string; ts: number; props: string };
-			if (spec.history.names.includes(ev.name)) history.push([ev.name, ev.ts, ev.props]);
-		}
+		const count = raw[at++] as number;
+		history = new Array(count);
+		for (let i = 0; i < count; i++, at += 3)
+			history[i] = [raw[at] as string, Number(raw[at + 1]), (raw[at + 2] as string) || '{}'];
 	}
 	const scores =
 		spec.scores.length === 0

@@ -63,6 +63,19 @@ function lookup(obj: unknown, path: string): unknown {
 }
 
 /** Loose equality as users type values in a form: 42 matches "42", true matches "true". */
+/** The tags a $contact_created event says the contact was created with. */
+function createdWith(e: LogEvent, what: 'tags'): unknown[] {
+	const list = e.properties[what];
+	return Array.isArray(list) ? list : [];
+}
+
+/** A field's (or core attribute's) value in a $contact_created event; undefined when not set. */
+function initialValue(e: LogEvent, field: string): unknown {
+	if (field === 'email' || field === 'timezone' || field === 'lifecycleStage') return e.properties[field];
+	const fields = e.properties.fields as Record<string, unknown> | undefined;
+	return fields && Object.prototype.hasOwnProperty.call(fields, field) ? fields[field] : undefined;
+}
+
 function same(actual: unknown, expected: unknown): boolean {
 	if (actual === undefined) return false;
 	if (actual === null || expected === null) return actual === expected || (actual === null && expected === '');
@@ -153,19 +166,26 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 			const tierSide = filter.kind === 'tagAdded' ? 'to' : 'from';
 			const tag = (e: LogEvent): unknown =>
 				e.name === eventName ? e.properties.tag : e.name === SYSTEM_EVENTS.tierChanged ? e.properties[tierSide] : null;
-			return (e) => {
-				const value = tag(e);
-				return value !== null && value !== undefined && (tags.size === 0 || tags.has(String(value)));
-			};
+			const wanted = (value: unknown) =>
+				value !== null && value !== undefined && (tags.size === 0 || tags.has(String(value)));
+			// A new contact's tags come in its one $contact_created event.
+			if (filter.kind === 'tagAdded')
+				return (e) => (e.name === SYSTEM_EVENTS.contactCreated ? createdWith(e, 'tags').some(wanted) : wanted(tag(e)));
+			return (e) => wanted(tag(e));
 		}
 		case 'fieldChanged': {
 			const field = checkName('field', filter.field, LIMITS.fieldNameLength, 'Field name');
 			const { from, to } = filter;
-			return (e) =>
-				e.name === SYSTEM_EVENTS.fieldChanged &&
-				e.properties.field === field &&
-				(from === undefined || same(e.properties.from, from)) &&
-				(to === undefined || same(e.properties.to, to));
+			const changed = (old: unknown, value: unknown) =>
+				(from === undefined || same(old, from)) && (to === undefined || same(value, to));
+			return (e) => {
+				if (e.name === SYSTEM_EVENTS.fieldChanged)
+					return e.properties.field === field && changed(e.properties.from, e.properties.to);
+				if (e.name !== SYSTEM_EVENTS.contactCreated) return false;
+				// A new contact's values come in its one $contact_created event: each changed from null.
+				const created = initialValue(e, field);
+				return created !== undefined && changed(null, created);
+			};
 		}
 		case 'subscriptionChanged':
 		case 'gradeChanged':

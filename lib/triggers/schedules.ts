@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
-import { encodeKeyPart, SHARD_COUNT } from '../keys';
+import { CONTACT_HASH_PREFIXES, encodeKeyPart, SHARD_COUNT } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { settleAll } from '../results';
@@ -250,6 +250,10 @@ export class DateSchedule extends DueSchedule {
 
 	/** Whether a log event changes what this schedule depends on. */
 	affects(event: LogEvent): boolean {
+		if (event.name === SYSTEM_EVENTS.contactCreated) {
+			const fields = event.properties.fields as Record<string, unknown> | undefined;
+			return (fields !== undefined && this.spec.field in fields) || event.properties.timezone !== undefined;
+		}
 		return (
 			event.name === SYSTEM_EVENTS.fieldChanged &&
 			(event.properties.field === this.spec.field || event.properties.field === 'timezone')
@@ -272,7 +276,7 @@ export class DateSchedule extends DueSchedule {
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
 					const withField = await settleAll(ids, (id) =>
-						store.call((r) => r.hexists(store.keys.contactKey(id, 'fields'), this.spec.field)),
+						store.call((r) => r.hexists(store.keys.contact(id), CONTACT_HASH_PREFIXES.field + this.spec.field)),
 					);
 					const relevant = ids.filter((_, i) => withField[i].ok && (withField[i] as { value: number }).value === 1);
 					if (relevant.length > 0) await this.reschedule(relevant);

@@ -1,8 +1,8 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
-import { CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS } from '../../lib/keys';
-import { DECAY_MODE_CODES, HALF_LIVES_KEPT } from '../../lib/scoring/decay';
+import { CONTACT_HASH_PREFIXES, CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS, SHARD_KEY_PARTS } from '../../lib/keys';
+import { DECAY_MODE_CODES, AWARD_KEY_KINDS, HALF_LIVES_KEPT } from '../../lib/scoring/decay';
 import { FIELD_RULE_OPERATORS } from '../../lib/segments/operators';
 import { createClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
@@ -55,7 +55,7 @@ describe('script registry', () => {
 				});
 		}
 		// The helpers come in once each, where the script includes them.
-		expect(scripts.applyContactChange.lua.match(/local function reg_key\(/g)).toHaveLength(1);
+		expect(scripts.applyContactChange.lua.match(/local SUFFIX = /g)).toHaveLength(1);
 		expect(scripts.releaseSend.lua).not.toContain('local function');
 	});
 
@@ -124,6 +124,13 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 		expect(spelled(/(['"]):([a-z]+)(?::[^'"]*)?\1/g, (m) => suffixes.has(m[2]))).toEqual([]);
 	});
 
+	it('has no shard key part or core hash prefix spelled in a Lua file: they come from SHARD_KEY and HP', () => {
+		const parts = new Set<string>(Object.values(SHARD_KEY_PARTS));
+		expect(spelled(/(['"]):([a-z]+)[:'"]/g, (m) => parts.has(m[2]))).toEqual([]);
+		const prefixes = new Set<string>(Object.values(CONTACT_HASH_PREFIXES));
+		expect(spelled(/(['"])([a-z]:)/g, (m) => prefixes.has(m[2]))).toEqual([]);
+	});
+
 	it('has no field rule operator name or decay code spelled in a Lua file: they come from the helpers "operators" and "decay"', () => {
 		const operators = new Set<string>(FIELD_RULE_OPERATORS);
 		// (OP['in'] is how Lua names the operator "in", a Lua keyword.)
@@ -160,6 +167,7 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 			expect(GENERATED_HELPERS.decay().tables).toEqual({
 				DECAY_MODE: DECAY_MODE_CODES,
 				DECAY: { halfLivesKept: HALF_LIVES_KEPT },
+				AWARD: AWARD_KEY_KINDS,
 			});
 		} finally {
 			await client.quit();
@@ -209,7 +217,7 @@ describe('a Lua error', () => {
 			shared: JSON.stringify(shared),
 		});
 		expect(result.ok).toBe(false);
-		const line = lineOf('lib/engagement/lua/set_tier.lua', "'last:' .. name");
+		const line = lineOf('lib/engagement/lua/set_tier.lua', 'HP.counter .. name');
 		expect(!result.ok && result.error.message).toContain(`lib/engagement/lua/set_tier.lua:${line}:`);
 	});
 });
@@ -229,26 +237,31 @@ describe('scripts/build-lua.js', () => {
 	it('assembles a script with its includes once each, its key count and a line map', () => {
 		write([
 			...header,
-			'--- @include "register"',
+			'--- @include "events"',
 			'--- @include "contact"',
-			'reg_key(KEYS[1], ARGV[1])',
+			"touch_activity(KEYS[1], 'x', 'id', 0)",
 			"return ensure_contact(KEYS[1], 'x', 'id', 0)",
 		]);
 		const [script] = assembleAll(lib);
 		expect(script).toMatchObject({ id: 'demoScript', name: 'ma_demo_script', numberOfKeys: 1, batch: false });
-		expect(script.lua.match(/local function reg_key\(/g)).toHaveLength(1);
+		expect(script.lua.match(/local SUFFIX = /g)).toHaveLength(1);
 		const lines = script.lua.split('\n');
-		const own = lines.indexOf('reg_key(KEYS[1], ARGV[1])') + 1;
+		const own = lines.indexOf("touch_activity(KEYS[1], 'x', 'id', 0)") + 1;
 		expect(sourceLine(script, own)).toMatch(/demo\/lua\/demo_script\.lua:6$/);
 	});
 
 	it('fails a script that uses a helper it does not include', () => {
-		write([...header, 'reg_key(KEYS[1], ARGV[1])']);
-		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses reg_key without --- @include "register"/);
+		write([...header, "return ensure_contact(KEYS[1], 'x', 'id', 0)"]);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: uses ensure_contact without --- @include "contact"/);
 	});
 
 	it('fails a script that includes a helper it does not use', () => {
-		write([...header, '--- @include "register"', '--- @include "batch"', 'reg_key(KEYS[1], ARGV[1])']);
+		write([
+			...header,
+			'--- @include "contact"',
+			'--- @include "batch"',
+			"return ensure_contact(KEYS[1], 'x', 'id', 0)",
+		]);
 		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua:5: includes "batch" but uses none of its names/);
 	});
 

@@ -71,7 +71,8 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			lifecycleStage: 'lead',
 			subscription: { status: 'subscribed', source: 'signup form' },
 		});
-		expect((out[0].json.changes as IDataObject[]).map((c) => c.event)).toContain('$tag_added');
+		// A new contact logs one $contact_created naming what it was created with.
+		expect((out[0].json.changes as IDataObject[]).map((c) => c.event)).toEqual(['$contact_created']);
 		expect(out[1].json).toMatchObject({ id: 'n-2', fields: { orders: 7 } });
 		expect((await store.contacts.getOne('n-2'))?.fields.firstName).toBe('Bo');
 	});

@@ -261,9 +261,10 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		await store.contacts.upsert([{ id: 'bt-x', fields: { plan: 'free' } }]);
 		await until(() => a.executions.length === 1);
 		expect(a.executions[0].items.map((i) => i.contactId).sort()).toEqual(['bt-0', 'bt-1', 'bt-2', 'bt-3', 'bt-4']);
+		// New contacts: the field-changed filter matches the one $contact_created naming the field.
 		expect(a.executions[0].items[0].event).toMatchObject({
-			name: '$field_changed',
-			properties: { field: 'plan', to: 'pro' },
+			name: '$contact_created',
+			properties: { fields: { plan: 'pro' } },
 		});
 	});
 

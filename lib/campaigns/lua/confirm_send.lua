@@ -5,7 +5,6 @@
 -- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs}
 -- Returns the $email_sent event id.
 --- @include "contact_keys"
---- @include "register"
 --- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
@@ -21,10 +20,8 @@ rec.messageId = r.messageId
 rec.sends = (rec.sends or 0) + 1
 if r.transactional then rec.transactional = true end
 redis.call('HSET', sendsKey, r.campaignId, cjson.encode(rec))
-reg_key(base, sendsKey)
 if not r.transactional then
   redis.call('ZADD', base .. SUFFIX.sends, r.now, r.token)
-  reg_key(base, base .. SUFFIX.sends)
 end
 
 -- Bounces and ESP events name the Message-ID: it finds the contact for a while. Registered in the
@@ -33,7 +30,6 @@ local messages = base .. SUFFIX.messages
 redis.call('ZREMRANGEBYSCORE', messages, '-inf', r.now)
 redis.call('SET', KEYS[3], cjson.encode({ c = r.id, k = r.campaignId }), 'PX', r.messageTtlMs)
 redis.call('ZADD', messages, r.now + r.messageTtlMs, KEYS[3])
-reg_key(base, messages)
 
 local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })
 local eid = record(base, shard, r.id, r.now, { name = '$email_sent', ts = r.now, props = props, source = r.source, chain = r.chain }, r.limits)

@@ -5,7 +5,6 @@
 --         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
 --- @include "contact_keys"
---- @include "register"
 local base = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local function skip(reason) return cjson.encode({ result = 'skip', reason = reason }) end
@@ -49,9 +48,7 @@ if r.window and not r.window.inWindow then
 end
 
 redis.call('HSET', reservations, r.campaignId, cjson.encode({ token = r.token, at = r.now, key = r.attemptKey }))
-reg_key(base, reservations)
 if not r.transactional then
   redis.call('ZADD', sends, r.now, r.token)
-  reg_key(base, sends)
 end
 return cjson.encode({ result = 'reserved' })

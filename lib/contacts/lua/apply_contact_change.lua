@@ -1,4 +1,6 @@
--- Applies one change to a contact atomically and logs an event per effective change.
+-- Applies one change to a contact atomically and logs an event per effective change; a new
+-- contact logs one $contact_created {email?, timezone?, lifecycleStage?, fields?, tags?,
+-- subscription?} with what it was created with, instead of an event per field and tag.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?,
@@ -9,7 +11,6 @@
 -- more fields or tags than max allows), before anything is written.
 --- @include "field_types"
 --- @include "contact_keys"
---- @include "register"
 --- @include "contact"
 --- @include "events"
 
@@ -39,25 +40,48 @@ if exists and r.mode == 'create' then
   return redis.error_reply('EXISTS contact already exists')
 end
 
-local fieldsKey, tagsKey = base .. SUFFIX.fields, base .. SUFFIX.tags
-local fieldCount = redis.call('HLEN', fieldsKey)
+-- Fields and tags are fields of the core hash (HP.field .. name, HP.tag .. tag): the limits count
+-- them from the hash's own fields when the change could pass one.
+local function count_prefixed(prefix)
+  local n = 0
+  for _, key in ipairs(redis.call('HKEYS', base)) do
+    if string.sub(key, 1, #prefix) == prefix then n = n + 1 end
+  end
+  return n
+end
+local fieldNames, newFields = {}, 0
+for name in pairs(r.fields) do table.insert(fieldNames, HP.field .. name) end
+local oldFields = {}
+if #fieldNames > 0 and exists then
+  local got = redis.call('HMGET', base, unpack(fieldNames))
+  for i, key in ipairs(fieldNames) do oldFields[string.sub(key, #HP.field + 1)] = got[i] end
+end
 for name, enc in pairs(r.fields) do
-  local has = redis.call('HEXISTS', fieldsKey, name) == 1
+  local has = oldFields[name] ~= nil and oldFields[name] ~= false
   if enc == false then
-    if has then fieldCount = fieldCount - 1 end
+    if has then newFields = newFields - 1 end
   elseif not has then
-    fieldCount = fieldCount + 1
+    newFields = newFields + 1
   end
 end
-if fieldCount > r.max.fields then return redis.error_reply('LIMIT fields ' .. fieldCount) end
-local tagCount, added = redis.call('SCARD', tagsKey), {}
-for _, tag in ipairs(r.addTags) do
-  if redis.call('SISMEMBER', tagsKey, tag) == 0 then tagCount = tagCount + 1; added[tag] = true end
+-- Tags added, and tags removed that the contact has (a tag both added and removed is removed).
+local removing, hadTag, newTags = {}, {}, 0
+for _, tag in ipairs(r.removeTags) do removing[tag] = true end
+local tagKeys = {}
+for _, tag in ipairs(r.addTags) do table.insert(tagKeys, HP.tag .. tag) end
+for _, tag in ipairs(r.removeTags) do table.insert(tagKeys, HP.tag .. tag) end
+if #tagKeys > 0 and exists then
+  local got = redis.call('HMGET', base, unpack(tagKeys))
+  for i, key in ipairs(tagKeys) do hadTag[string.sub(key, #HP.tag + 1)] = got[i] ~= false end
 end
-for _, tag in ipairs(r.removeTags) do
-  if added[tag] or redis.call('SISMEMBER', tagsKey, tag) == 1 then tagCount = tagCount - 1 end
+for _, tag in ipairs(r.addTags) do if not hadTag[tag] and not removing[tag] then newTags = newTags + 1 end end
+for tag in pairs(removing) do if hadTag[tag] then newTags = newTags - 1 end end
+for _, limit in ipairs({ { HP.field, newFields, 'fields' }, { HP.tag, newTags, 'tags' } }) do
+  local prefix, change, what = limit[1], limit[2], limit[3]
+  local total = change
+  if exists and change > 0 then total = count_prefixed(prefix) + change end
+  if change > 0 and total > r.max[what] then return redis.error_reply('LIMIT ' .. what .. ' ' .. total) end
 end
-if tagCount > r.max.tags then return redis.error_reply('LIMIT tags ' .. tagCount) end
 
 local events = {}
 local function emit(name, props)
@@ -67,68 +91,101 @@ local function emit(name, props)
 end
 
 local created = ensure_contact(base, shard, id, now)
-if created then emit('$contact_created', {}) end
+-- What a new contact was created with: one event, its properties naming each value.
+local initial = created and {} or nil
+local writes = {}
+local function set(key, value)
+  table.insert(writes, key)
+  table.insert(writes, value)
+end
+local function index_set(kind, value) return shard .. SHARD_KEY.index .. kind .. ':' .. value end
 
-local oldEmail = redis.call('HGET', base, 'email')
+local oldEmail = false
+if exists then
+  local old = redis.call('HMGET', base, 'email', 'timezone', 'lifecycleStage', 'status')
+  oldEmail = old[1]
+  r.old = { email = old[1], timezone = old[2], lifecycleStage = old[3], status = old[4] }
+else
+  r.old = {}
+end
 for _, attr in ipairs({ 'email', 'timezone', 'lifecycleStage' }) do
   local new = r.attrs[attr]
   if new ~= nil then
-    local old = redis.call('HGET', base, attr)
+    local old = r.old[attr] or nil
     if new == false then new = nil end
     if old ~= new then
-      if new == nil then redis.call('HDEL', base, attr) else redis.call('HSET', base, attr, new) end
+      if new == nil then redis.call('HDEL', base, attr) else set(attr, new) end
       if attr == 'lifecycleStage' then
-        if old then redis.call('SREM', shard .. ':ix:stage:' .. old, id) end
-        if new then
-          redis.call('SADD', shard .. ':ix:stage:' .. new, id)
-          reg_index(base, shard .. ':ix:stage:' .. new)
-        end
+        if old then redis.call('SREM', index_set('stage', old), id) end
+        if new then redis.call('SADD', index_set('stage', new), id) end
       end
-      emit('$field_changed', { field = attr, from = old or cjson.null, to = new or cjson.null })
+      if initial then
+        initial[attr] = new
+      else
+        emit('$field_changed', { field = attr, from = old or cjson.null, to = new or cjson.null })
+      end
     end
   end
 end
 
 for name, enc in pairs(r.fields) do
-  local old = redis.call('HGET', fieldsKey, name)
+  local old = oldFields[name] or nil
   if enc == false then
     if old then
-      redis.call('HDEL', fieldsKey, name)
+      redis.call('HDEL', base, HP.field .. name)
       emit('$field_changed', { field = name, from = decode_value(old), to = cjson.null })
     end
   elseif old ~= enc then
-    redis.call('HSET', fieldsKey, name, enc)
-    reg_key(base, fieldsKey)
-    emit('$field_changed', { field = name, from = decode_value(old), to = decode_value(enc) })
+    set(HP.field .. name, enc)
+    if initial then
+      initial.fields = initial.fields or {}
+      initial.fields[name] = decode_value(enc)
+    else
+      emit('$field_changed', { field = name, from = decode_value(old), to = decode_value(enc) })
+    end
   end
 end
 
 for _, tag in ipairs(r.addTags) do
-  if redis.call('SADD', tagsKey, tag) == 1 then
-    reg_key(base, tagsKey)
-    redis.call('SADD', shard .. ':ix:tag:' .. tag, id)
-    reg_index(base, shard .. ':ix:tag:' .. tag)
-    emit('$tag_added', { tag = tag })
+  if not hadTag[tag] and not removing[tag] then
+    hadTag[tag] = true
+    set(HP.tag .. tag, '')
+    redis.call('SADD', index_set('tag', tag), id)
+    if initial then
+      initial.tags = initial.tags or {}
+      table.insert(initial.tags, tag)
+    else
+      emit('$tag_added', { tag = tag })
+    end
   end
 end
-for _, tag in ipairs(r.removeTags) do
-  if redis.call('SREM', tagsKey, tag) == 1 then
-    redis.call('SREM', shard .. ':ix:tag:' .. tag, id)
-    emit('$tag_removed', { tag = tag })
+if exists then
+  for _, tag in ipairs(r.removeTags) do
+    if hadTag[tag] and redis.call('HDEL', base, HP.tag .. tag) == 1 then
+      redis.call('SREM', index_set('tag', tag), id)
+      emit('$tag_removed', { tag = tag })
+    end
   end
 end
 
 if r.subscription then
   local s = r.subscription
-  local old = redis.call('HGET', base, 'status')
+  local old = r.old.status
   if old ~= s.status then
-    redis.call('HSET', base, 'status', s.status, 'consentSource', s.source, 'consentAt', s.at)
-    if old then redis.call('SREM', shard .. ':ix:status:' .. old, id) end
-    redis.call('SADD', shard .. ':ix:status:' .. s.status, id)
-    reg_index(base, shard .. ':ix:status:' .. s.status)
-    emit('$subscription_changed', { from = old or cjson.null, to = s.status, source = s.source })
+    set('status', s.status)
+    set('consentSource', s.source)
+    set('consentAt', s.at)
+    if old then redis.call('SREM', index_set('status', old), id) end
+    redis.call('SADD', index_set('status', s.status), id)
+    if initial then
+      initial.subscription = { status = s.status, source = s.source }
+    else
+      emit('$subscription_changed', { from = old or cjson.null, to = s.status, source = s.source })
+    end
   end
 end
 
+if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
+if initial then emit('$contact_created', initial) end
 if #events > 0 then redis.call('HSET', base, 'updatedAt', now) end
 return cjson.encode({ created = created, oldEmail = oldEmail or false, events = events })

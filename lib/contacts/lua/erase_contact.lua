@@ -1,33 +1,60 @@
 -- GDPR art. 17: removes every key of the contact, its index entries, its event-log entries and
--- its dead-lettered events.
+-- its dead-lettered events. Nothing lists them on the contact: each is derived from what the core
+-- hash holds (tags, stage, status, score models), from the contact's events index and dead
+-- letters, and from the shard's lists of trigger schedules and Loop Guard scopes.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] contact id
--- Returns the e-mail it had, or false.
+-- Returns the e-mail it had ('' when none), or false when it did not exist.
 --- @include "contact_keys"
+--- @include "events"
 local base, shard, id = KEYS[1], KEYS[2], ARGV[1]
-if redis.call('EXISTS', base) == 0 and redis.call('EXISTS', base .. SUFFIX.keys) == 0 then return false end
-local email = redis.call('HGET', base, 'email')
-
-local logIds = redis.call('ZRANGE', base .. SUFFIX.logEntries, 0, -1)
-for i = 1, #logIds, 500 do
-  redis.call('XDEL', shard .. ':log', unpack(logIds, i, math.min(i + 499, #logIds)))
+local flat = redis.call('HGETALL', base)
+local events = base .. SUFFIX.events
+-- A contact whose core hash is gone may still have keys left by a write that raced its erase.
+if #flat == 0 and redis.call('EXISTS', events, base .. SUFFIX.deadLetters, base .. SUFFIX.campaigns) == 0 then
+  return false
 end
--- Its dead-lettered events: "<stream name part> <entry id>".
+local ix = shard .. SHARD_KEY.index
+local email, models = false, {}
+redis.call('ZREM', ix .. 'all', id)
+redis.call('ZREM', ix .. 'act', id)
+for i = 1, #flat, 2 do
+  local key, value = flat[i], flat[i + 1]
+  if key == 'email' then email = value
+  elseif key == 'lifecycleStage' then redis.call('SREM', ix .. 'stage:' .. value, id)
+  elseif key == 'status' then redis.call('SREM', ix .. 'status:' .. value, id)
+  elseif string.sub(key, 1, #HP.tag) == HP.tag then redis.call('SREM', ix .. 'tag:' .. string.sub(key, #HP.tag + 1), id)
+  else
+    local model = string.match(key, '^score:(.+)$')
+    if model then table.insert(models, model) end
+    local graded, grade = string.match(key, '^grade:(.+)$'), value
+    if graded then redis.call('SREM', ix .. 'grade:' .. graded .. ':' .. grade, id) end
+  end
+end
+for _, model in ipairs(models) do
+  redis.call('ZREM', ix .. 'score:' .. model, id)
+  redis.call('ZREM', ix .. 'scoremin:' .. model, id)
+  redis.call('DEL', base .. SUFFIX.scoreAwards .. ':' .. model, base .. SUFFIX.scoreValues .. ':' .. model)
+end
+for _, due in ipairs(redis.call('SMEMBERS', shard .. SHARD_KEY.schedules)) do redis.call('ZREM', due, id) end
+for _, scope in ipairs(redis.call('SMEMBERS', shard .. SHARD_KEY.loopScopes)) do
+  redis.call('DEL', base .. SUFFIX.loopGuard .. ':' .. scope)
+end
+
+drop_events(events, shard, redis.call('ZRANGE', events, 0, -1))
+-- Its dead-lettered events ("<stream name part> <entry id>") and the log entries their replays wrote.
 for _, dead in ipairs(redis.call('ZRANGE', base .. SUFFIX.deadLetters, 0, -1)) do
-  local name, id = string.match(dead, '^(%S+) (%S+)$')
-  if name then redis.call('XDEL', shard .. ':dead:' .. name, id) end
+  local name, entry = string.match(dead, '^(%S+) (%S+)$')
+  if name == DEAD_LETTER.replays then redis.call('XDEL', shard .. SHARD_KEY.log, entry)
+  elseif name then redis.call('XDEL', shard .. SHARD_KEY.deadLetters .. name, entry) end
 end
-
-for _, ix in ipairs(redis.call('SMEMBERS', base .. SUFFIX.indexes)) do
-  local kind = redis.call('TYPE', ix).ok
-  if kind == 'zset' then redis.call('ZREM', ix, id)
-  elseif kind == 'set' then redis.call('SREM', ix, id)
-  elseif kind == 'hash' then redis.call('HDEL', ix, id) end
-end
-
 -- Message-ID lookup keys name the contact but are not its own keys (they are found by Message-ID).
 for _, key in ipairs(redis.call('ZRANGE', base .. SUFFIX.messages, 0, -1)) do redis.call('DEL', key) end
-for _, key in ipairs(redis.call('SMEMBERS', base .. SUFFIX.keys)) do redis.call('DEL', key) end
-redis.call('DEL', base, base .. SUFFIX.keys, base .. SUFFIX.indexes)
-return email or false
+
+local keys = { base }
+for kind, suffix in pairs(SUFFIX) do
+  if kind ~= 'scoreAwards' and kind ~= 'scoreValues' and kind ~= 'loopGuard' then table.insert(keys, base .. suffix) end
+end
+redis.call('DEL', unpack(keys))
+return email or ''

@@ -10,7 +10,6 @@
 --         index into tiers), its chain (JSON)
 -- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
 --- @include "contact_keys"
---- @include "register"
 --- @include "events"
 --- @include "batch"
 local shard = KEYS[1]
@@ -19,7 +18,7 @@ local tierTag = {}
 
 return each_item(function(base, args)
   local id, tiers, chain = args[1], r.tiers[tonumber(args[2])], args[3]
-  for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. ':ix:tag:' .. name end
+  for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. SHARD_KEY.index .. 'tag:' .. name end
   local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
   if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
   -- Last interaction: the store's activity time, or the latest of the chosen events.
@@ -27,7 +26,7 @@ return each_item(function(base, args)
   if #tiers.events > 0 then
     last = nil
     for _, name in ipairs(tiers.events) do
-      local t = tonumber(redis.call('HGET', base .. SUFFIX.counters, 'last:' .. name))
+      local _, _, t = parse_counter(redis.call('HGET', base, HP.counter .. name))
       if t and (last == nil or t > last) then last = t end
     end
   end
@@ -41,15 +40,10 @@ return each_item(function(base, args)
   end
   local tier = tiers.names[index]
   -- Exactly one tier tag, also after someone tagged or untagged a tier name by hand.
-  local tagsKey = base .. SUFFIX.tags
   for _, name in ipairs(tiers.names) do
-    if name ~= tier and redis.call('SREM', tagsKey, name) == 1 then redis.call('SREM', tierTag[name], id) end
+    if name ~= tier and redis.call('HDEL', base, HP.tag .. name) == 1 then redis.call('SREM', tierTag[name], id) end
   end
-  if redis.call('SADD', tagsKey, tier) == 1 then
-    redis.call('SADD', tierTag[tier], id)
-    reg_key(base, tagsKey)
-    reg_index(base, tierTag[tier])
-  end
+  if redis.call('HSETNX', base, HP.tag .. tier, '') == 1 then redis.call('SADD', tierTag[tier], id) end
 
   local old = core[3]
   local answer = { tier, old or false, 0, last or false }

@@ -5,7 +5,6 @@
 -- Returns JSON {duplicate, eventId?, created?, createdEventId?}; NOT_FOUND when the contact does
 -- not exist and create is false.
 --- @include "contact_keys"
---- @include "register"
 --- @include "contact"
 --- @include "events"
 local base, shard = KEYS[1], KEYS[2]
@@ -23,7 +22,6 @@ if r.idempotencyKey ~= '' then
     return cjson.encode({ duplicate = true })
   end
   redis.call('ZADD', idem, r.now, r.idempotencyKey)
-  reg_key(base, idem)
 end
 
 local created = ensure_contact(base, shard, r.id, r.now)

@@ -10,7 +10,6 @@
 -- ARGV[7] '1' when KEYS[1] is a contact base, '0' for a custom key
 -- Returns JSON {allowed, reason?, count, retryAt?}.
 --- @include "contact_keys"
---- @include "register"
 local base = KEYS[1]
 local scope, now, windowMs, maxEntries, cooldownMs, member, isContact =
   ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), tonumber(ARGV[4]), tonumber(ARGV[5]), ARGV[6], ARGV[7] == '1'
@@ -35,5 +34,6 @@ end
 
 redis.call('ZADD', entries, now, member)
 redis.call('PEXPIRE', entries, math.max(windowMs, cooldownMs))
-if isContact then reg_key(base, entries) end
+-- The shard's list of scopes lets erase delete the contact's entries of every scope.
+if isContact then redis.call('SADD', KEYS[2] .. SHARD_KEY.loopScopes, scope) end
 return cjson.encode({ allowed = true, count = count + 1 })

@@ -1,49 +1,87 @@
--- The event log, a contact's history and per-name counters, and its last activity.
+-- The event log, a contact's events index and per-name counters, and its last activity.
 --- @include "contact_keys"
---- @include "register"
 
--- Records one event: the shard's log (a bounded stream), the contact's history and per-name
--- counters and time index. Returns the event id (the log entry id).
--- ev = {name, ts, props (json text), source, chain (json text)}; lim = limits from the caller.
--- Every redis.call costs about a microsecond on top of its command, so work that is only
--- occasionally needed (pruning, registering keys) runs only when it is.
-local function record(base, shard, id, now, ev, lim)
-  local eid = redis.call('XADD', shard .. ':log', 'MAXLEN', '~', lim.logMax, '*',
-    'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
-  -- The contact's log entry ids let erase delete them; ids the stream has trimmed are dropped.
-  redis.call('ZADD', base .. SUFFIX.logEntries, tonumber(string.match(eid, '^(%d+)')), eid)
+-- An event in the contact's events index (SUFFIX.events): name NUL time NUL log entry id NUL
+-- source, then NUL properties unless they are empty. One lex-ordered zset holds every name: a name's events
+-- are one member range, ordered by time.
+local function event_time(ts)
+  return string.format(EVENT_TIME.format, ts + EVENT_TIME.offset)
+end
 
-  local counters = base .. SUFFIX.counters
-  local count = redis.call('HINCRBY', counters, 'count:' .. ev.name, 1)
-  local times = base .. SUFFIX.eventTimes .. ':' .. ev.name
-  local history = base .. SUFFIX.history
-  if count == 1 then
-    redis.call('HSET', counters, 'first:' .. ev.name, ev.ts, 'last:' .. ev.name, ev.ts)
-    -- The first event of a name creates its time index: register the keys an event writes
-    -- (erase and export rely on it); later events of the name add no key.
-    redis.call('SADD', base .. SUFFIX.keys, base .. SUFFIX.logEntries, counters, times, history)
-  else
-    local bounds = redis.call('HMGET', counters, 'first:' .. ev.name, 'last:' .. ev.name)
-    local first, last = tonumber(bounds[1]), tonumber(bounds[2])
-    if last == nil or ev.ts > last then redis.call('HSET', counters, 'last:' .. ev.name, ev.ts) end
-    if first == nil or ev.ts < first then redis.call('HSET', counters, 'first:' .. ev.name, ev.ts) end
-    -- Pruning ids the stream has trimmed every 16th event of a name keeps this off the hot path;
-    -- erase deletes the ids it finds, and XDEL of an id already trimmed is a no-op.
-    if count % 16 == 0 then
-      local oldest = redis.call('XRANGE', shard .. ':log', '-', '+', 'COUNT', 1)[1]
-      if oldest then
-        redis.call('ZREMRANGEBYSCORE', base .. SUFFIX.logEntries, '-inf', '(' .. string.match(oldest[1], '^(%d+)'))
-      end
+local function event_member(name, ts, eid, source, props)
+  local member = name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
+  if props ~= nil and props ~= '' and props ~= '{}' then member = member .. '\0' .. props end
+  return member
+end
+
+-- Member range bounds (ZRANGEBYLEX, ZLEXCOUNT) of a name's events, from a time on or all of them.
+local function events_from(name, ts)
+  if ts == nil then return '[' .. name .. '\0' end
+  return '[' .. name .. '\0' .. event_time(ts)
+end
+local function events_before(name, ts) return '(' .. name .. '\0' .. event_time(ts) end
+local function events_end(name) return '(' .. name .. '\1' end
+
+-- name, time (number), log entry id, properties ('' when none) and source of an events index member.
+local function parse_event(member)
+  local name, at, eid, source, props = string.match(member, '^(.-)%z(%d+)%z([^%z]+)%z([^%z]*)%z?(.*)$')
+  return name, tonumber(at) - EVENT_TIME.offset, eid, props, source
+end
+
+-- Removes events index members and the log entries they name (the log may still hold them: erase
+-- finds a contact's log entries through this index only).
+local function drop_events(events, shard, members)
+  for i = 1, #members, 500 do
+    local slice, ids = { unpack(members, i, math.min(i + 499, #members)) }, {}
+    for k, member in ipairs(slice) do
+      local _, _, eid = parse_event(member)
+      ids[k] = eid
+    end
+    redis.call('ZREM', events, unpack(slice))
+    redis.call('XDEL', shard .. SHARD_KEY.log, unpack(ids))
+  end
+end
+
+-- Keeps a name's events within the per-name cap (exactly), and within the retention.
+local function prune_events(events, shard, name, now, lim, count)
+  if count % 16 == 0 then
+    drop_events(events, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_before(name, now - lim.retentionMs)))
+  end
+  if count > lim.perNameMax then
+    local over = redis.call('ZLEXCOUNT', events, events_from(name), events_end(name)) - lim.perNameMax
+    if over > 0 then
+      drop_events(events, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_end(name), 'LIMIT', 0, over))
     end
   end
+end
 
-  redis.call('ZADD', times, ev.ts, eid)
-  redis.call('ZREMRANGEBYSCORE', times, '-inf', '(' .. (now - lim.retentionMs))
-  -- The index never holds more entries than events of the name ever recorded.
-  if count > lim.perNameMax then redis.call('ZREMRANGEBYRANK', times, 0, -(lim.perNameMax + 1)) end
+-- "<count>|<first>|<last>" of the counter field HP.counter .. name, as numbers (nil when none).
+local function parse_counter(value)
+  if not value then return nil end
+  local count, first, last = string.match(value, '^(%d+)|(-?%d+)|(-?%d+)$')
+  return tonumber(count), tonumber(first), tonumber(last)
+end
 
-  redis.call('ZADD', history, ev.ts, cjson.encode({ id = eid, name = ev.name, ts = ev.ts, props = ev.props, source = ev.source }))
-  redis.call('ZREMRANGEBYRANK', history, 0, -(lim.historyMax + 1))
+-- Records one event: the shard's log (a bounded stream), the contact's events index and its
+-- counter. Returns the event id (the log entry id).
+-- ev = {name, ts, props (json text), source, chain (json text)}; lim = limits from the caller.
+-- Every redis.call costs about a microsecond on top of its command: events older than the
+-- retention go every 16th event of a name (readers ignore them), the cap is read only once a name
+-- could pass it.
+local function record(base, shard, id, now, ev, lim)
+  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+    'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  local field = HP.counter .. ev.name
+  local count, first, last = parse_counter(redis.call('HGET', base, field))
+  if count then
+    count, first, last = count + 1, math.min(first, ev.ts), math.max(last, ev.ts)
+  else
+    count, first, last = 1, ev.ts, ev.ts
+  end
+  redis.call('HSET', base, field, string.format('%d|%d|%d', count, first, last))
+  local events = base .. SUFFIX.events
+  redis.call('ZADD', events, 0, event_member(ev.name, ev.ts, eid, ev.source, ev.props))
+  if count % 16 == 0 or count > lim.perNameMax then prune_events(events, shard, ev.name, now, lim, count) end
   return eid
 end
 
@@ -51,7 +89,6 @@ local function touch_activity(base, shard, id, ts)
   local last = tonumber(redis.call('HGET', base, 'lastActivityAt'))
   if last == nil or ts > last then
     redis.call('HSET', base, 'lastActivityAt', ts)
-    -- ZADD answers 1 only when the contact enters the index: register it then, not on every event.
-    if redis.call('ZADD', shard .. ':ix:act', ts, id) == 1 then reg_index(base, shard .. ':ix:act') end
+    redis.call('ZADD', shard .. SHARD_KEY.index .. 'act', ts, id)
   end
 end

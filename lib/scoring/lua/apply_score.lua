@@ -19,13 +19,12 @@
 --- @include "field_types"
 --- @include "decay"
 --- @include "award_value"
---- @include "register"
 --- @include "events"
 --- @include "batch"
 local shard = KEYS[1]
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
-local ixScore, ixMin = shard .. ':ix:score:' .. model, shard .. ':ix:scoremin:' .. model
+local ixScore, ixMin = shard .. SHARD_KEY.index .. 'score:' .. model, shard .. SHARD_KEY.index .. 'scoremin:' .. model
 -- The values hash fields read first for every item: the running sums and each field rule's award.
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
@@ -37,7 +36,7 @@ local function field_value(base, c)
     if v and CORE_TIME_FIELDS[c.field] and tonumber(v) then return v, tonumber(v) end
     return v, nil
   end
-  local enc = redis.call('HGET', base .. SUFFIX.fields, c.field)
+  local enc = redis.call('HGET', base, HP.field .. c.field)
   if not enc then return nil, nil end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
   if kind == FIELD_TYPE.number then return text, tonumber(text) end
@@ -196,7 +195,7 @@ local function full_pass(st)
     local v, h, l, mode, period
     if enc then
       v, h, l, mode, period = award_value(enc, at, now)
-      if kind ~= 'o:' and kind ~= 'f:' then
+      if kind ~= AWARD.oncePerContact and kind ~= AWARD.field then
         if mode == DECAY_MODE.expire and v == 0 then gone = true end
         if mode == DECAY_MODE.halfLife and now - at > DECAY.halfLivesKept * period then gone = true end
       end
@@ -218,7 +217,7 @@ local function full_pass(st)
   if over > 0 then
     local kept = {}
     for _, e in ipairs(keep) do
-      if over > 0 and e.kind ~= 'o:' and e.kind ~= 'f:' then
+      if over > 0 and e.kind ~= AWARD.oncePerContact and e.kind ~= AWARD.field then
         over = over - 1
         if e.mode == DECAY_MODE.none then base_points = base_points + e.v end
         table.insert(dead, e.key)
@@ -269,8 +268,6 @@ local function flush()
     table.insert(st.newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', st.sum, st.hi, st.lo, st.n, expiry, halving))
   end
   write_values(st)
-  -- The award keys exist from the first write on: register them then (erase relies on it).
-  if not st.hadCache then redis.call('SADD', st.base .. SUFFIX.keys, st.awardsKey, st.valuesKey) end
   -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
   -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
   -- A bound unchanged since the sums were written means its index already holds it (positive
@@ -284,7 +281,6 @@ local function flush()
     table.insert(floors, st.floor)
     table.insert(floors, st.id)
   end
-  if not st.hadCache then redis.call('SADD', st.base .. SUFFIX.indexes, ixScore, ixMin) end
   if st.gradeChanged then
     redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
   else
@@ -346,7 +342,7 @@ local function score_item(st, r)
   local changed = previous ~= grade
   local eventId = nil
   if changed then
-    redis.call('SREM', shard .. ':ix:grade:' .. model .. ':' .. previous, st.id)
+    redis.call('SREM', shard .. SHARD_KEY.index .. 'grade:' .. model .. ':' .. previous, st.id)
     eventId = record(st.base, shard, st.id, now, {
       name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
@@ -354,8 +350,7 @@ local function score_item(st, r)
     st.gradeChanged = true
   end
   if changed or not st.grade then
-    local ixGrade = shard .. ':ix:grade:' .. model .. ':' .. grade
-    if redis.call('SADD', ixGrade, st.id) == 1 then reg_index(st.base, ixGrade) end
+    redis.call('SADD', shard .. SHARD_KEY.index .. 'grade:' .. model .. ':' .. grade, st.id)
   end
   st.grade, st.score, st.scored = grade, score, true
 

@@ -14,6 +14,7 @@
 -- ARGV[2] contacts mode: the item count
 -- ARGV[3...] contacts mode: per item its argument count (0) and contact base
 --- @include "contact_keys"
+--- @include "events"
 --- @include "batch"
 --- @include "contact_base"
 local req = cjson.decode(ARGV[1])
@@ -23,13 +24,12 @@ local function present(v) return v ~= nil and v ~= cjson.null end
 
 -- Each redis.call costs about a microsecond on top of its command: one call per kind of data
 -- (HMGET, SMISMEMBER), not one per name.
-local needles = {}
-if present(spec.history) then
-  for i, name in ipairs(spec.history.names) do needles[i] = '"name":' .. cjson.encode(name) end
-end
-local countNames = {}
-for i, n in ipairs(spec.counts) do countNames[i] = 'count:' .. n end
-local historyMin = present(spec.history) and present(spec.history.since) and spec.history.since or '-inf'
+local fieldNames, tagNames, countNames = {}, {}, {}
+for i, n in ipairs(spec.fields) do fieldNames[i] = HP.field .. n end
+for i, n in ipairs(spec.tags) do tagNames[i] = HP.tag .. n end
+for i, n in ipairs(spec.counts) do countNames[i] = HP.counter .. n end
+local historyNames = present(spec.history) and spec.history.names or {}
+local historySince = present(spec.history) and present(spec.history.since) and spec.history.since or nil
 
 local function append(out, n, list)
   for i = 1, #list do out[n + i] = list[i] end
@@ -41,38 +41,51 @@ local function fetch(base)
   local out = redis.call('HMGET', base, unpack(spec.core))
   if not out[1] then return false end
   local n = #out
-  if #spec.fields > 0 then n = append(out, n, redis.call('HMGET', base .. SUFFIX.fields, unpack(spec.fields))) end
-  if #spec.tags > 0 then n = append(out, n, redis.call('SMISMEMBER', base .. SUFFIX.tags, unpack(spec.tags))) end
-  if #countNames > 0 then n = append(out, n, redis.call('HMGET', base .. SUFFIX.counters, unpack(countNames))) end
+  if #fieldNames > 0 then n = append(out, n, redis.call('HMGET', base, unpack(fieldNames))) end
+  if #tagNames > 0 then
+    local got = redis.call('HMGET', base, unpack(tagNames))
+    for i = 1, #got do out[n + i] = got[i] and 1 or 0 end
+    n = n + #got
+  end
+  if #countNames > 0 then
+    local got = redis.call('HMGET', base, unpack(countNames))
+    for i = 1, #got do out[n + i] = got[i] and (parse_counter(got[i])) or false end
+    n = n + #got
+  end
+  local events = base .. SUFFIX.events
   for _, w in ipairs(spec.windows) do
     n = n + 1
-    out[n] = redis.call('ZCOUNT', base .. SUFFIX.eventTimes .. ':' .. w[1], w[2], '+inf')
+    out[n] = redis.call('ZLEXCOUNT', events, events_from(w[1], w[2]), events_end(w[1]))
   end
   for _, p in ipairs(spec.butNot) do
-    local last = redis.call('ZREVRANGE', base .. SUFFIX.eventTimes .. ':' .. p[1], 0, 0, 'WITHSCORES')
-    if #last == 0 then
+    local last = redis.call('ZREVRANGEBYLEX', events, events_end(p[1]), events_from(p[1]), 'LIMIT', 0, 1)[1]
+    if not last then
       out[n + 1], out[n + 2] = false, false
     else
-      local after = redis.call('ZRANGEBYSCORE', base .. SUFFIX.eventTimes .. ':' .. p[2], last[2], '+inf', 'WITHSCORES', 'LIMIT', 0, 1)
-      out[n + 1], out[n + 2] = last[2], after[2] or false
+      local _, lastAt = parse_event(last)
+      local after = redis.call('ZRANGEBYLEX', events, events_from(p[2], lastAt), events_end(p[2]), 'LIMIT', 0, 1)[1]
+      out[n + 1] = lastAt
+      if after then
+        local _, afterAt = parse_event(after)
+        out[n + 2] = afterAt
+      else
+        out[n + 2] = false
+      end
     end
     n = n + 2
   end
-  if #needles > 0 then
-    -- Entries go back whole: the caller parses them and keeps the names asked for; the needles
-    -- only leave out entries that cannot be one of them.
-    local at, found = n + 1, 0
+  if #historyNames > 0 then
+    -- The asked-for names' events since the spec's time: name, time and properties, three values each.
+    local at = n + 1
     n = at
-    for _, entry in ipairs(redis.call('ZRANGEBYSCORE', base .. SUFFIX.history, historyMin, '+inf')) do
-      for _, needle in ipairs(needles) do
-        if string.find(entry, needle, 1, true) then
-          found, n = found + 1, n + 1
-          out[n] = entry
-          break
-        end
+    for _, name in ipairs(historyNames) do
+      for _, member in ipairs(redis.call('ZRANGEBYLEX', events, events_from(name, historySince), events_end(name))) do
+        local evName, ts, _, props = parse_event(member)
+        out[n + 1], out[n + 2], out[n + 3] = evName, ts, props
+        n = n + 3
       end
     end
-    out[at] = found
+    out[at] = (n - at) / 3
   end
   for _, model in ipairs(spec.scores) do
     for _, list in ipairs({ redis.call('ZRANGE', base .. SUFFIX.scoreAwards .. ':' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. SUFFIX.scoreValues .. ':' .. model) }) do
@@ -89,7 +102,7 @@ if not present(req.source) then return each_item(fetch, nil, true) end
 local shard, src, count = KEYS[1], req.source, req.count
 local ids, nextState = {}, false
 if src.kind == 'zset' then
-  local key = shard .. ':ix:' .. src.names[1]
+  local key = shard .. SHARD_KEY.index .. src.names[1]
   local start
   if present(src.after) then
     local rank = redis.call('ZRANK', key, src.after[1])
@@ -119,14 +132,14 @@ else
   local skip = present(src.skip) and src.skip or 0
   -- The batch depends on COUNT: re-reading a batch uses the COUNT that first read it.
   local scanCount = (skip > 0 and present(src.sc)) and src.sc or count
-  local res = redis.call('SSCAN', shard .. ':ix:' .. src.names[k], cursor, 'COUNT', scanCount)
+  local res = redis.call('SSCAN', shard .. SHARD_KEY.index .. src.names[k], cursor, 'COUNT', scanCount)
   local batch, taken = res[2], 0
   for i = skip + 1, #batch do
     if taken >= count then break end
     taken = taken + 1
     local id, seen = batch[i], false
     for j = 1, k - 1 do
-      if redis.call('SISMEMBER', shard .. ':ix:' .. src.names[j], id) == 1 then
+      if redis.call('SISMEMBER', shard .. SHARD_KEY.index .. src.names[j], id) == 1 then
         seen = true
         break
       end

@@ -1,6 +1,6 @@
 -- Gives up on event-log entries of a trigger: copies each to the trigger's dead-letter stream of
 -- the shard and acknowledges it, in one step (an entry is never in both, nor lost between them).
--- The copy is registered on its contact, so erase deletes it. An entry no longer in the log
+-- The copy is listed on its contact (SUFFIX.deadLetters), so erase deletes it. An entry no longer in the log
 -- (its contact was erased) is only acknowledged.
 -- KEYS[1] shard prefix
 -- ARGV[1] consumer group (the trigger)
@@ -12,9 +12,8 @@
 -- Returns how many entries were copied.
 --- @include "contact_keys"
 --- @include "contact_base"
---- @include "register"
 local shard, group, name, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
-local log, dead = shard .. ':log', shard .. ':dead:' .. ARGV[2]
+local log, dead = shard .. SHARD_KEY.log, shard .. SHARD_KEY.deadLetters .. ARGV[2]
 local copied = 0
 for i = 6, #ARGV, 2 do
   local id = ARGV[i]
@@ -35,7 +34,6 @@ for i = 6, #ARGV, 2 do
     if contact then
       local base = contact_base(shard, contact)
       redis.call('ZADD', base .. SUFFIX.deadLetters, now, name .. ' ' .. deadId)
-      reg_key(base, base .. SUFFIX.deadLetters)
     end
     copied = copied + 1
   end

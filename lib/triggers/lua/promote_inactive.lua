@@ -8,8 +8,7 @@
 -- ARGV[4] initial watermark
 -- ARGV[5] inactivity (ms)
 -- Returns how many contacts moved.
---- @include "register"
---- @include "contact_base"
+--- @include "contact_keys"
 local due, wmKey = KEYS[1], KEYS[2]
 local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
 local wm = redis.call('GET', wmKey)
@@ -20,7 +19,7 @@ if not wm then
 end
 if tonumber(wm) >= cutoff then return 0 end
 
-local batch = redis.call('ZRANGEBYSCORE', shard .. ':ix:act', '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
+local batch = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. 'act', '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
 local newWm = cutoff
 if #batch / 2 >= limit then
   -- Stop at a score boundary: take every contact of the last score, then resume after it.
@@ -28,7 +27,7 @@ if #batch / 2 >= limit then
   newWm = tonumber(last)
   local seen = {}
   for i = 1, #batch, 2 do seen[batch[i]] = true end
-  local ties = redis.call('ZRANGEBYSCORE', shard .. ':ix:act', last, last, 'WITHSCORES')
+  local ties = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. 'act', last, last, 'WITHSCORES')
   for i = 1, #ties, 2 do
     if not seen[ties[i]] then table.insert(batch, ties[i]); table.insert(batch, ties[i + 1]) end
   end
@@ -36,7 +35,8 @@ end
 for i = 1, #batch, 2 do
   local id = batch[i]
   redis.call('ZADD', due, tonumber(batch[i + 1]) + span, id)
-  reg_index(contact_base(shard, id), due)
 end
+-- The shard's list of schedules lets erase take a contact out of every one.
+if #batch > 0 then redis.call('SADD', shard .. SHARD_KEY.schedules, due) end
 redis.call('SET', wmKey, newWm)
 return #batch / 2

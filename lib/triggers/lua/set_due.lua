@@ -9,7 +9,6 @@
 -- ARGV[5] next fire time ('' = remove from the schedule)
 -- Returns 0 when the contact does not exist, else 1.
 --- @include "contact_keys"
---- @include "register"
 local base, shard = KEYS[1], KEYS[2]
 local due, id, field, marker, nextAt = ARGV[1], ARGV[2], ARGV[3], ARGV[4], ARGV[5]
 if redis.call('EXISTS', base) == 0 then
@@ -18,12 +17,12 @@ if redis.call('EXISTS', base) == 0 then
 end
 if marker ~= '' then
   redis.call('HSET', base .. SUFFIX.triggerMarks, field, marker)
-  reg_key(base, base .. SUFFIX.triggerMarks)
 end
 if nextAt == '' then
   redis.call('ZREM', due, id)
 else
   redis.call('ZADD', due, nextAt, id)
-  reg_index(base, due)
+  -- The shard's list of schedules lets erase take the contact out of every one.
+  redis.call('SADD', shard .. SHARD_KEY.schedules, due)
 end
 return 1

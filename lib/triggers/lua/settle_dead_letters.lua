@@ -11,7 +11,7 @@
 --- @include "contact_keys"
 --- @include "contact_base"
 local shard, group, name, replay = KEYS[1], ARGV[1], ARGV[2], ARGV[3] == 'replay'
-local log, dead = shard .. ':log', shard .. ':dead:' .. ARGV[2]
+local log, dead = shard .. SHARD_KEY.log, shard .. SHARD_KEY.deadLetters .. ARGV[2]
 local done = 0
 for i = 5, #ARGV do
   local entry = redis.call('XRANGE', dead, ARGV[i], ARGV[i])[1]
@@ -33,8 +33,8 @@ for i = 5, #ARGV do
       fields[#fields + 1] = 'ro'
       fields[#fields + 1] = original or entry[1]
       local id = redis.call('XADD', log, 'MAXLEN', '~', ARGV[4], '*', unpack(fields))
-      -- Registered like any log entry of the contact, so erase deletes it.
-      if base then redis.call('ZADD', base .. SUFFIX.logEntries, tonumber(string.match(id, '^(%d+)')), id) end
+      -- Listed with the contact's dead letters, so erase deletes it.
+      if base then redis.call('ZADD', base .. SUFFIX.deadLetters, tonumber(string.match(id, '^(%d+)')), DEAD_LETTER.replays .. ' ' .. id) end
     end
     redis.call('XDEL', dead, entry[1])
     if base then redis.call('ZREM', base .. SUFFIX.deadLetters, name .. ' ' .. entry[1]) end
