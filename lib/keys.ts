@@ -119,6 +119,12 @@ export const NAMED_CONTACT_KEYS: ReadonlySet<ContactKeyKind> = new Set(['scoreAw
  */
 export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:' } as const;
 
+/**
+ * Core hash field holding the log entry id of the contact's $contact_created, which is kept nowhere
+ * else on the contact (createdAt says when, the contact's state what).
+ */
+export const CREATED_EVENT_FIELD = 'createdEvent';
+
 /** Events index members: time as fixed-width digits of epoch ms + offset, so that member order is time order back to 1653. */
 export const EVENT_TIME_OFFSET = 10_000_000_000_000;
 export const EVENT_TIME_DIGITS = 14;

@@ -3,10 +3,11 @@ import {
 	CONTACT_HASH_PREFIXES,
 	CONTACT_KEY_SUFFIXES,
 	CORE_FIELDS,
+	CREATED_EVENT_FIELD,
 	NAMED_CONTACT_KEYS,
 	type ContactKeyKind,
 } from '../keys';
-import { historyEntry } from '../events';
+import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
@@ -261,12 +262,15 @@ export class Contacts {
 			return { id, created: out.created, oldEmail: out.oldEmail, events };
 		});
 
-		// 4. Release replaced addresses, and claims whose change failed.
+		// 4. Release replaced addresses, and claims whose change failed; a claim whose contact now has
+		// the address needs its claim time no more (it only guards claims of contacts not yet written).
 		await settleAll(prepared, async (p, i) => {
 			const result = applied[i];
 			if (p instanceof Error) return;
 			if (result.ok) {
-				const { oldEmail, id } = result.value;
+				const { oldEmail, id, created } = result.value;
+				if (p.email && (created || oldEmail !== p.email))
+					await store.call((r) => r.hdel(`${store.keys.emailIndex(p.email as string)}:at`, p.email as string));
 				if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email) await this.release(oldEmail, id);
 			} else if (claims[i].ok && (claims[i] as { value: boolean }).value && ids[i].ok) {
 				const id = (ids[i] as { value: string }).value;
@@ -379,9 +383,7 @@ export class Contacts {
 				}),
 			);
 			const members = (data[CONTACT_KEY_SUFFIXES.events] as string[] | undefined) ?? [];
-			const eventHistory = members
-				.filter((_, i) => i % 2 === 0)
-				.map(historyEntry)
+			const eventHistory = [...members.filter((_, i) => i % 2 === 0).map(historyEntry), ...createdEntry(core)]
 				.sort((x, y) => y.ts - x.ts)
 				.map(({ ts, ...entry }) => entry);
 			const storedKeys = { core, ...Object.fromEntries(Object.entries(data).sort(([x], [y]) => (x < y ? -1 : 1))) };
@@ -418,7 +420,11 @@ export function toContact(h: Record<string, string>): Contact {
 				first: iso(first) as string,
 				last: iso(last) as string,
 			};
-		} else if (!known.has(key)) attributes[key] = value;
+		} else if (!known.has(key) && key !== CREATED_EVENT_FIELD) attributes[key] = value;
+	}
+	if (h[CREATED_EVENT_FIELD] && !events[SYSTEM_EVENTS.contactCreated]) {
+		const at = iso(h.createdAt) as string;
+		events[SYSTEM_EVENTS.contactCreated] = { count: 1, first: at, last: at };
 	}
 	return {
 		id: h.id,

@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors';
-import { EVENT_TIME_DIGITS, EVENT_TIME_OFFSET } from '../keys';
+import { CREATED_EVENT_FIELD, EVENT_TIME_DIGITS, EVENT_TIME_OFFSET } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
@@ -118,10 +118,12 @@ export class Events {
 	 * `perNameMax` within `retentionMs`). The index is ordered by name, so this reads it whole.
 	 */
 	async history(contactId: string, limit = 50): Promise<HistoryEntry[]> {
-		const key = this.store.keys.contactKey(checkContactId(contactId), 'events');
-		const members = await this.store.call((r) => r.zrange(key, 0, -1));
-		return members
-			.map(historyEntry)
+		const id = checkContactId(contactId);
+		const [members, core] = await Promise.all([
+			this.store.call((r) => r.zrange(this.store.keys.contactKey(id, 'events'), 0, -1)),
+			this.store.call((r) => r.hmget(this.store.keys.contact(id), CREATED_EVENT_FIELD, 'createdAt')),
+		]);
+		return [...members.map(historyEntry), ...createdEntry({ [CREATED_EVENT_FIELD]: core[0], createdAt: core[1] })]
 			.sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
 			.slice(0, limit)
 			.map(({ ts, ...entry }) => entry);
@@ -131,6 +133,14 @@ export class Events {
 /** An event's time as the events index writes it (fixed width, so that member order is time order). */
 export function eventTime(ms: number): string {
 	return String(ms + EVENT_TIME_OFFSET).padStart(EVENT_TIME_DIGITS, '0');
+}
+
+/** The contact's $contact_created as a history entry, from its core hash (none before format 2). */
+export function createdEntry(core: Record<string, string | null | undefined>): Array<HistoryEntry & { ts: number }> {
+	const id = core[CREATED_EVENT_FIELD];
+	if (!id || !core.createdAt) return [];
+	const ts = Number(core.createdAt);
+	return [{ id, name: SYSTEM_EVENTS.contactCreated, time: new Date(ts).toISOString(), source: '', properties: {}, ts }];
 }
 
 /** One member of a contact's events index (CONTACT_KEY_SUFFIXES.events) as callers see it. */

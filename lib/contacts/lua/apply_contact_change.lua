@@ -85,8 +85,9 @@ end
 
 local events = {}
 local function emit(name, props)
-  local eid = record(base, shard, id, now,
-    { name = name, ts = now, props = json_or_empty(props), source = r.source, chain = r.chain }, lim)
+  local ev = { name = name, ts = now, props = json_or_empty(props), source = r.source, chain = r.chain }
+  local eid
+  if name == '$contact_created' then eid = record_created(base, shard, id, ev, lim) else eid = record(base, shard, id, now, ev, lim) end
   table.insert(events, { id = eid, name = name, props = props })
 end
 

@@ -43,6 +43,8 @@ for _, scope in ipairs(redis.call('SMEMBERS', shard .. SHARD_KEY.loopScopes)) do
 end
 
 drop_events(events, shard, redis.call('ZRANGE', events, 0, -1))
+local createdEvent = redis.call('HGET', base, 'createdEvent')
+if createdEvent then redis.call('XDEL', shard .. SHARD_KEY.log, createdEvent) end
 -- Its dead-lettered events ("<stream name part> <entry id>") and the log entries their replays wrote.
 for _, dead in ipairs(redis.call('ZRANGE', base .. SUFFIX.deadLetters, 0, -1)) do
   local name, entry = string.match(dead, '^(%S+) (%S+)$')

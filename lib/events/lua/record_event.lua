@@ -28,8 +28,7 @@ local created = ensure_contact(base, shard, r.id, r.now)
 local ev = { name = r.name, ts = r.ts, props = r.props, source = r.source, chain = r.chain }
 local createdId = nil
 if created then
-  createdId = record(base, shard, r.id, r.now,
-    { name = '$contact_created', ts = r.now, props = '{}', source = r.source, chain = r.chain }, lim)
+  createdId = record_created(base, shard, r.id, { ts = r.now, props = '{}', source = r.source, chain = r.chain }, lim)
 end
 local eid = record(base, shard, r.id, r.now, ev, lim)
 if r.activity then touch_activity(base, shard, r.id, r.ts) end

@@ -10,7 +10,7 @@ end
 
 local function event_member(name, ts, eid, source, props)
   local member = name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
-  if props ~= nil and props ~= '' and props ~= '{}' then member = member .. '\0' .. props end
+  if props ~= '' and props ~= '{}' then member = member .. '\0' .. props end
   return member
 end
 
@@ -82,6 +82,16 @@ local function record(base, shard, id, now, ev, lim)
   local events = base .. SUFFIX.events
   redis.call('ZADD', events, 0, event_member(ev.name, ev.ts, eid, ev.source, ev.props))
   if count % 16 == 0 or count > lim.perNameMax then prune_events(events, shard, ev.name, now, lim, count) end
+  return eid
+end
+
+-- A new contact's $contact_created goes to the log only, its id to the core hash (createdEvent):
+-- createdAt says when and the contact's own state what, so neither its events index nor a counter
+-- needs to hold it (readers add it back: lib/contacts toContact, Events.history).
+local function record_created(base, shard, id, ev, lim)
+  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+    'c', id, 'n', '$contact_created', 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  redis.call('HSET', base, 'createdEvent', eid)
   return eid
 end
 
