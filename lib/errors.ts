@@ -62,3 +62,14 @@ export class StoreAccessError extends Error {
 		this.name = 'StoreAccessError';
 	}
 }
+
+/** The store holds data of a format this version cannot read (written by a newer version). */
+export class StoreFormatError extends Error {
+	constructor(
+		message: string,
+		readonly hint: string,
+	) {
+		super(message);
+		this.name = 'StoreFormatError';
+	}
+}

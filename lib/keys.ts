@@ -202,6 +202,14 @@ export class Keys {
 		return `${this.shard(shardOf(contactId))}:c:${encodeKeyPart(contactId)}`;
 	}
 
+	/** The contact id of a contact base key (as `contact(id)` builds it), or undefined for any other key. */
+	contactIdOf(key: string): string | undefined {
+		const at = key.indexOf('}:c:');
+		if (!key.startsWith(`${this.prefix}{s`) || at < 0) return undefined;
+		const encoded = key.slice(at + 4);
+		return encoded.includes(':') ? undefined : decodeURIComponent(encoded);
+	}
+
 	/** One of a contact's other keys (CONTACT_KEY_SUFFIXES); `name` for the kinds kept per name. */
 	contactKey(contactId: string, kind: ContactKeyKind, name?: string): string {
 		const key = `${this.contact(contactId)}:${CONTACT_KEY_SUFFIXES[kind]}`;

@@ -1,12 +1,13 @@
 import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
-import { accessError, toStoreError } from './redis/connection';
+import { accessError, toStoreError, withinWait } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
 import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { LIMITS } from './limits';
 import { Contacts } from './contacts';
 import { Events } from './events';
 import type { Result } from './results';
+import { StoreFormat } from './migrate';
 
 export interface StoreLimits {
 	/** Approximate entries kept per shard of the event log (stream MAXLEN ~). */
@@ -41,6 +42,8 @@ export class ContactStore {
 	readonly now: () => number;
 	readonly contacts: Contacts;
 	readonly events: Events;
+	/** The data format: a newer one is refused, an older one upgraded in place (lib/migrate). */
+	readonly format: StoreFormat;
 
 	constructor(
 		readonly redis: RedisClient,
@@ -52,12 +55,17 @@ export class ContactStore {
 		this.now = options.now ?? Date.now;
 		this.contacts = new Contacts(this);
 		this.events = new Events(this);
+		this.format = new StoreFormat(this);
 	}
 
 	/** Runs a script, turning its error replies and connection failures into the pack's errors. */
 	async run<T = unknown>(script: Script, keys: string[], args: Array<string | number>): Promise<T> {
+		if (!this.format.current) {
+			const contactId = this.keys.contactIdOf(keys[0]);
+			if (contactId !== undefined) await this.format.upgradeContacts([contactId]);
+		}
 		try {
-			return await runScript<T>(this.redis, script, keys, args);
+			return await withinWait(this.redis, runScript<T>(this.redis, script, keys, args));
 		} catch (error) {
 			throw scriptError(script, error);
 		}
@@ -79,6 +87,17 @@ export class ContactStore {
 	 */
 	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
 		const { script, items, shared, chunkSize = 200 } = call;
+		if (!call.upgraded && !this.format.current) {
+			const ids = new Set<string>();
+			items.forEach((item, index) => {
+				try {
+					ids.add(call.contactOf(item, index));
+				} catch {
+					// Fails below, on its own.
+				}
+			});
+			await this.format.upgradeContacts(ids);
+		}
 		type Entry = { index: number; contactId: string };
 		const results: Array<Result<T>> = new Array(items.length);
 		const fail = (index: number, error: unknown) =>
@@ -102,7 +121,7 @@ export class ContactStore {
 		const send = (shard: number, chunk: Entry[], args: Array<string | number>) => {
 			args[1] = chunk.length;
 			calls.push(
-				runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args).then(
+				withinWait(this.redis, runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args)).then(
 					(answers) => {
 						chunk.forEach((c, k) => {
 							const answer = answers[k];
@@ -170,7 +189,7 @@ export class ContactStore {
 	/** Raw command access with connection errors mapped. */
 	async call<T>(fn: (redis: RedisClient) => Promise<T>): Promise<T> {
 		try {
-			return await fn(this.redis);
+			return await withinWait(this.redis, fn(this.redis));
 		} catch (error) {
 			throw toStoreError(error);
 		}
@@ -217,6 +236,8 @@ export interface BatchCall<I, T> {
 	repeats?: boolean;
 	/** Items per script call (a contact's items are not split below it). */
 	chunkSize?: number;
+	/** The items' contacts need no upgrade first (the upgrade's own calls). */
+	upgraded?: boolean;
 }
 
 /** Items sent before runBatch lets them go out and builds the rest. */

@@ -323,11 +323,24 @@ export class Contacts {
 
 	/** Reads contacts by id; null where a contact does not exist. One round trip per batch. */
 	async get(ids: string[]): Promise<Array<Result<Contact | null>>> {
+		if (!this.store.format.current) await this.upgradeFirst(ids);
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
 			const core = await this.store.call((r) => r.hgetall(this.store.keys.contact(id)));
 			return core.id === undefined ? null : toContact(core);
 		});
+	}
+
+	/** While the store is being upgraded, the contacts a read names are upgraded first. */
+	private async upgradeFirst(ids: unknown[]): Promise<void> {
+		const valid = ids.flatMap((id) => {
+			try {
+				return [checkContactId(id, 'id')];
+			} catch {
+				return [];
+			}
+		});
+		await this.store.format.upgradeContacts(valid);
 	}
 
 	async getOne(id: string): Promise<Contact | null> {
@@ -357,6 +370,7 @@ export class Contacts {
 	 */
 	async export(ids: string[]): Promise<Array<Result<Record<string, unknown> | null>>> {
 		const { store } = this;
+		if (!this.store.format.current) await this.upgradeFirst(ids);
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
 			const base = store.keys.contact(id);

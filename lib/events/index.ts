@@ -108,6 +108,7 @@ export class Events {
 
 	/** How many times a contact did `name` since `sinceMs` (events are kept for `retentionMs`). */
 	async countSince(contactId: string, name: string, sinceMs: number): Promise<number> {
+		if (!this.store.format.current) await this.store.format.upgradeContacts([contactId]);
 		const key = this.store.keys.contactKey(contactId, 'events');
 		const from = Math.max(sinceMs, this.store.now() - this.store.limits.retentionMs);
 		return this.store.call((r) => r.zlexcount(key, `[${name}\0${eventTime(from)}`, `(${name}\x01`));
@@ -119,6 +120,7 @@ export class Events {
 	 */
 	async history(contactId: string, limit = 50): Promise<HistoryEntry[]> {
 		const id = checkContactId(contactId);
+		if (!this.store.format.current) await this.store.format.upgradeContacts([id]);
 		const [members, core] = await Promise.all([
 			this.store.call((r) => r.zrange(this.store.keys.contactKey(id, 'events'), 0, -1)),
 			this.store.call((r) => r.hmget(this.store.keys.contact(id), CREATED_EVENT_FIELD, 'createdAt')),

@@ -57,7 +57,26 @@ export function parseClusterNodes(text: string | undefined): string[] {
 export function createClient(config: StoreConfig): RedisClient {
 	const client = newClient(config);
 	defineScripts(client);
+	(client as unknown as Record<symbol, number>)[WAIT_MS] = config.commandTimeoutMs ?? STORE_WAIT_MS;
 	return client;
+}
+
+const WAIT_MS = Symbol('waitMs');
+
+/**
+ * A reply within the client's wait bound. A Redis Cluster client keeps the commands issued while it
+ * reconnects in a queue of its own, which `commandTimeout` (a per-node option) never reaches: with
+ * every node gone they would wait for ever. On a Cluster client the reply is raced against the same
+ * bound; a late command may still run, as after any timeout (retrying is safe with idempotency keys).
+ */
+export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T> {
+	if (!(client instanceof Cluster)) return reply;
+	const waitMs = (client as unknown as Record<symbol, number>)[WAIT_MS] ?? STORE_WAIT_MS;
+	let timer: NodeJS.Timeout | undefined;
+	const expired = new Promise<never>((_, reject) => {
+		timer = setTimeout(() => reject(new Error('Command timed out')), waitMs);
+	});
+	return Promise.race([reply, expired]).finally(() => clearTimeout(timer));
 }
 
 function newClient(config: StoreConfig): RedisClient {

@@ -266,6 +266,8 @@ export class DateSchedule extends DueSchedule {
 	 */
 	async prepare(): Promise<void> {
 		const { store } = this;
+		// It reads fields of every contact: a store being upgraded is upgraded first.
+		await store.format.upgradeAll();
 		await Promise.all(
 			Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 				const doneKey = this.shardKey(shard, 'ready');

@@ -135,6 +135,12 @@ describe('connection pool on a dedicated Redis', () => {
 			const [result] = await lease.store.events.record([{ contactId: 'x', name: 'y' }]);
 			expect(Date.now() - started).toBeLessThan(5000);
 			expect(!result.ok && result.error).toBeInstanceOf(StoreUnavailableError);
+			// Once the client knows every node is gone it queues commands itself, beyond commandTimeout.
+			await sleep(500);
+			const later = Date.now();
+			const [queued] = await lease.store.events.record([{ contactId: 'x', name: 'y' }]);
+			expect(Date.now() - later).toBeLessThan(5000);
+			expect(!queued.ok && queued.error).toBeInstanceOf(StoreUnavailableError);
 		} finally {
 			lease.release();
 			await cluster.stop();

@@ -67,7 +67,7 @@ describe('script registry', () => {
 				.filter((s) => s.batch)
 				.map((s) => s.name)
 				.sort(),
-		).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier']);
+		).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier', 'ma_upgrade_contacts']);
 	});
 
 	describe.each(topologies)('on a %s client from createClient', (topology) => {
