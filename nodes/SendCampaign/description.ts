@@ -255,6 +255,15 @@ export const properties: INodeProperties[] = [
 				description: 'Whether to add a 1x1 open pixel',
 			},
 			{
+				displayName: 'Topic',
+				name: 'topic',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. newsletter',
+				description:
+					'A declared topic (Contact node, Topic): contacts unsubscribed from it are skipped, and the one-click unsubscribe of the mail leaves this topic only',
+			},
+			{
 				displayName: 'Transactional',
 				name: 'transactional',
 				type: 'boolean',
