@@ -152,7 +152,9 @@ describe.each(topologies)('topics on %s Redis', (topology) => {
 				['ada', 'bob', 'cy', 'dee'].map((contactId) => ({ contactId })),
 				{ mode: 'render' },
 			);
-			const outcome = results.map((r) => (r.ok ? [r.value.status, 'reason' in r.value ? r.value.reason : ''] : r.error));
+			const outcome = results.map((r) =>
+				r.ok ? [r.value.status, 'reason' in r.value ? r.value.reason : ''] : r.error,
+			);
 			expect(outcome).toEqual([
 				['skipped', 'topic_unsubscribed'],
 				['sent', ''],
