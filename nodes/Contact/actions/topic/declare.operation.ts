@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { settleAll, Topics, type ContactStore } from '../../../../lib';
-import { showFor } from '../../../shared/contact';
+import { relabel, showFor } from '../../../shared/contact';
 import { collect, perItem } from '../../../shared/items';
 
 export const description: INodeProperties[] = [
@@ -40,5 +40,15 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		});
 		results.push(r);
 	}
-	return collect(this, results, (topic) => ({ ...topic }));
+	const labels: Record<string, string> = {
+		'topics[0].name': 'Topic Name',
+		'topics[0].label': 'Label',
+		'topics[0].description': 'Description',
+		topics: 'Topic Name',
+	};
+	return collect(
+		this,
+		relabel(results, (f) => labels[f] ?? f),
+		(topic) => ({ ...topic }),
+	);
 }

@@ -1,11 +1,11 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Topics, type ContactStore } from '../../../../lib';
+import { checkTopicName, Topics, type ContactStore } from '../../../../lib';
 import { collect, perItem, runBatch } from '../../../shared/items';
 
 export const description: INodeProperties[] = [];
 
 export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
-	const names = perItem(this, (i) => this.getNodeParameter('topicName', i) as string);
+	const names = perItem(this, (i) => checkTopicName(this.getNodeParameter('topicName', i), 'Topic Name'));
 	const topics = new Topics(store);
 	const results = await runBatch(names, async (valid) => {
 		const { removed } = await topics.remove(valid);

@@ -1,6 +1,6 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import { Topics, ValidationError, type ContactStore } from '../../../../lib';
-import { readRef, relabel, resolveRefs, showFor } from '../../../shared/contact';
+import { LABELS, readRef, relabel, resolveRefs, showFor } from '../../../shared/contact';
 import { chainOf, collect, perItem, runBatch } from '../../../shared/items';
 
 export const description: INodeProperties[] = [
@@ -55,7 +55,7 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 	const labels: Record<string, string> = { subscribe: 'Subscribe To', unsubscribe: 'Unsubscribe From' };
 	return collect(
 		this,
-		relabel(results, (f) => labels[f] ?? f),
+		relabel(results, (f) => labels[f] ?? LABELS[f] ?? f),
 		(value) => ({ ...value }),
 	);
 }
