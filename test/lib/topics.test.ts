@@ -205,6 +205,13 @@ describe.each(topologies)('topics on %s Redis', (topology) => {
 			expect(compiled.sources).toEqual([expect.objectContaining({ kind: 'sets', names: ['topic:offers'] })]);
 			const page = await segments.page({ type: 'topic', operator: 'subscribed', topic: 'offers' });
 			expect(page.contacts.map((c) => c.contactId)).toEqual(['bob']);
+			// An undeclared topic is refused by name, in both modes.
+			const sports = { type: 'topic', operator: 'notUnsubscribed', topic: 'sports' } as const;
+			await expect(segments.evaluate(sports, ids)).rejects.toMatchObject({
+				field: 'topic',
+				message: 'Unknown topic "sports"',
+			});
+			await expect(segments.page(sports)).rejects.toMatchObject({ field: 'topic' });
 			expect(() => segments.compile({ type: 'topic', operator: 'is' as 'subscribed', topic: 'offers' })).toThrow(
 				'Unknown operator "is"',
 			);
