@@ -112,7 +112,7 @@ describe.each(topologies)('topics on %s Redis', (topology) => {
 				{ name: 'ValidationError', message: '"bad name" is not a valid topic name' },
 				{ name: 'NotFoundError', message: 'The contact does not exist' },
 			]);
-			expect((results[0] as { error: { field: string; hint: string } }).error).toMatchObject({
+			expect((results[0] as unknown as { error: { field: string; hint: string } }).error).toMatchObject({
 				field: 'subscribe',
 				hint: expect.stringContaining('Declared topics: newsletter, offers, product-updates'),
 			});

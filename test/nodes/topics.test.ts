@@ -4,6 +4,7 @@
  * SMTP server (parsed with mailparser), only the contacts who did not leave the topic; its one-click
  * link names the topic.
  */
+import type { INodeParameters } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { SendCampaign } from '../../nodes/SendCampaign/SendCampaign.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
@@ -29,7 +30,7 @@ describe.each(topologies)('topics in the nodes on %s Redis', (topology) => {
 	const { store } = lease;
 	afterAll(() => lease.release());
 
-	const contact = (parameters: Record<string, unknown>, items: object[] = [{}], continueOnFail = false) =>
+	const contact = (parameters: INodeParameters, items: object[] = [{}], continueOnFail = false) =>
 		runNode({ nodeType: new Contact(), parameters, items: items as never, credentials, continueOnFail }).then(
 			([out]) => out,
 		);
