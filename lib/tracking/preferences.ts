@@ -4,6 +4,7 @@
  * (no script: the page's CSP allows none). What the forms post, and how the handler reads it.
  */
 import type { Topic, TopicState } from '../topics';
+import { parseJson } from '../values';
 
 /** The `action` of a form post of the page. */
 export const PREFERENCE_ACTIONS = { save: 'save-topics', everything: 'unsubscribe-all' } as const;
@@ -12,14 +13,26 @@ export function escapeHtml(value: string): string {
 	return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
 }
 
-/** What a form of the page posted (form-urlencoded), or null for any other body. */
+/**
+ * What a form of the page posted, or null for any other body. The form is form-urlencoded; a form
+ * n8n parsed without keeping its bytes reaches the handler as its JSON ({action, topic}).
+ */
 export function readPreferencePost(
 	body: string,
 ): { action: 'save'; topics: string[] } | { action: 'everything' } | null {
-	const form = new URLSearchParams(body.slice(0, 10_000).trim());
-	const action = form.get('action');
+	const text = body.slice(0, 10_000).trim();
+	const form = new URLSearchParams(text);
+	let action: unknown = form.get('action');
+	let topics: unknown[] = form.getAll('topic');
+	if (action === null) {
+		const parsed = parseJson(text);
+		const json =
+			parsed.ok && parsed.value && typeof parsed.value === 'object' ? (parsed.value as Record<string, unknown>) : {};
+		action = json.action;
+		topics = json.topic === undefined ? [] : ([] as unknown[]).concat(json.topic);
+	}
 	if (action === PREFERENCE_ACTIONS.everything) return { action: 'everything' };
-	if (action === PREFERENCE_ACTIONS.save) return { action: 'save', topics: form.getAll('topic') };
+	if (action === PREFERENCE_ACTIONS.save) return { action: 'save', topics: topics.map(String) };
 	return null;
 }
 

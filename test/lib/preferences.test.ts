@@ -148,6 +148,18 @@ describe('preference centre', () => {
 		expect(after.events).toHaveLength(3);
 	});
 
+	it('takes the form as n8n hands it on when it parsed the body (JSON of the fields)', async () => {
+		const url = await unsubscribeUrl('reader', 'pc-json', 'newsletter');
+		const post = (body: unknown) =>
+			fetch(url, { method: 'POST', body: JSON.stringify(body), headers: { 'content-type': 'application/json' } });
+		expect((await post({ action: 'save-topics', topic: ['offers', 'newsletter'] })).status).toBe(200);
+		expect((await state('reader')).core).toMatchObject({ 'topic:offers': '1', 'topic:product-updates': '0' });
+		expect((await post({ action: 'save-topics', topic: 'newsletter' })).status).toBe(200);
+		expect((await state('reader')).core).toMatchObject({ 'topic:offers': '0', 'topic:newsletter': '1' });
+		expect((await post({ action: 'save-topics', topic: ['sports'] })).status).toBe(400);
+		expect((await state('reader')).core).toMatchObject({ 'topic:offers': '0', 'topic:newsletter': '1' });
+	});
+
 	it('"Unsubscribe from everything" sets the global status; the page says so afterwards', async () => {
 		const url = await unsubscribeUrl('clicker', 'pc-all', 'offers');
 		const page = await openPage(url);
