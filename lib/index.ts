@@ -18,4 +18,5 @@ export * from './campaigns';
 export * from './render';
 export * from './tracking';
 export * from './engagement';
+export * from './topics';
 export * from './access';

@@ -9,6 +9,7 @@ import type { Contact, SubscriptionStatus } from '../contacts';
 import { checkWindow, isWithinWindow, nextWindowStart, resolveZone, type LocalWindow } from '../dates';
 import { neutraliseHeader, renderMessage } from '../render';
 import { checkSigningSecret, signToken, trackingUrls } from '../tracking/tokens';
+import { checkTopicName, Topics } from '../topics';
 import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
 
 export * from './smtp';
@@ -34,6 +35,11 @@ export interface CampaignSpec {
 	allowResend?: boolean;
 	/** Send only to contacts whose status is "subscribed" (double opt-in confirmed). */
 	requireConsent?: boolean;
+	/**
+	 * A declared topic (lib/topics): contacts unsubscribed from it are skipped, and the mail's
+	 * one-click unsubscribe leaves this topic only. Marketing mails only.
+	 */
+	topic?: string;
 	/** At most `max` marketing mails per contact within `windowMs` (rolling). */
 	frequencyCap?: { max: number; windowMs: number };
 	/** Local send window in the contact's time zone (fallback zone when the contact has none). */
@@ -80,6 +86,7 @@ export type SkipReason =
 	| 'invalid_email'
 	| SubscriptionStatus
 	| 'no_consent'
+	| 'topic_unsubscribed'
 	| 'send_in_progress'
 	| 'already_sent'
 	| 'recipient_rejected';
@@ -230,6 +237,9 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 	const unsubscribeMailto = spec.unsubscribeMailto
 		? normalizeEmail(spec.unsubscribeMailto, 'unsubscribeMailto')
 		: undefined;
+	const topic = spec.topic ? checkTopicName(spec.topic) : undefined;
+	if (topic && spec.transactional)
+		throw new ValidationError('topic', 'A transactional mail has no topic', 'Clear the topic, or send as marketing.');
 	return {
 		...spec,
 		id,
@@ -240,6 +250,7 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 		window,
 		urls,
 		unsubscribeMailto,
+		topic,
 		domain: fromEmail.split('@')[1],
 	};
 }
@@ -301,6 +312,7 @@ export class Campaigns {
 	): Promise<Array<Result<SendOutcome>>> {
 		const campaign = checkCampaign(spec);
 		const { store } = this;
+		if (campaign.topic) await new Topics(store).requireDeclared([campaign.topic], 'topic');
 		const now = store.now();
 		const skip = (reason: SkipReason, contactId?: string, detail?: string): SendOutcome => ({
 			status: 'skipped',
@@ -359,6 +371,7 @@ export class Campaigns {
 					transactional: Boolean(campaign.transactional),
 					allowResend: Boolean(campaign.allowResend),
 					requireConsent: Boolean(campaign.requireConsent),
+					topic: campaign.topic ?? false,
 					cap: campaign.frequencyCap ?? false,
 					window: window ?? false,
 					staleMs: 10 * MINUTE,
@@ -366,7 +379,12 @@ export class Campaigns {
 				}),
 			]);
 			const out = JSON.parse(raw) as { result: 'reserved' | 'skip' | 'defer'; reason?: string; until?: number };
-			if (out.result === 'skip') return skip(out.reason as SkipReason, contact.id);
+			if (out.result === 'skip')
+				return skip(
+					out.reason as SkipReason,
+					contact.id,
+					out.reason === 'topic_unsubscribed' ? `Unsubscribed from topic "${campaign.topic}"` : undefined,
+				);
 			if (out.result === 'defer') {
 				let until = out.until as number;
 				// A capped mail must also wait for the window to open.
@@ -486,7 +504,7 @@ export class Campaigns {
 		const secret = campaign.signingSecret as string;
 		const claims = { contactId: contact.id, campaignId: campaign.id, messageId, issuedAt: now };
 		const unsubscribeUrl = campaign.urls
-			? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u' }))
+			? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u', topic: campaign.topic }))
 			: undefined;
 		const rendered = renderMessage(
 			{ subject: campaign.subject, preheader: campaign.preheader, html: campaign.html, text: campaign.text },

@@ -14,6 +14,7 @@ export const SYSTEM_EVENTS = {
 	subscriptionChanged: '$subscription_changed',
 	gradeChanged: '$grade_changed',
 	tierChanged: '$tier_changed',
+	topicChanged: '$topic_changed',
 	emailSent: '$email_sent',
 	emailDelivered: '$email_delivered',
 	emailOpened: '$email_opened',

@@ -7,6 +7,7 @@ import { ValidationError } from '../errors';
 import { SYSTEM_EVENTS } from '../events';
 import { checkName, LIMITS } from '../values';
 import { DEFAULT_TIERS } from '../engagement';
+import { checkTopicName, TOPIC_FIELD_PREFIX } from '../topics';
 import { checkModelName, computeScore, CORE_FIELDS, CORE_TIME_FIELDS, pairs } from '../scoring';
 import {
 	compileOperator,
@@ -63,6 +64,15 @@ export interface SubscriptionCondition {
 	operator: MembershipOperator;
 	value: string | string[];
 }
+/**
+ * A topic (lib/topics): subscribed = chose it (indexed); unsubscribed = left it; notUnsubscribed =
+ * did not leave it (who a send on the topic reaches: a contact who never chose gets every topic).
+ */
+export interface TopicCondition {
+	type: 'topic';
+	operator: 'subscribed' | 'unsubscribed' | 'notUnsubscribed';
+	topic: string;
+}
 export interface EventCondition {
 	type: 'event';
 	/**
@@ -99,6 +109,7 @@ export type SegmentLeaf =
 	| TierCondition
 	| StageCondition
 	| SubscriptionCondition
+	| TopicCondition
 	| EventCondition
 	| EmailCondition;
 export type SegmentCondition = ConditionGroup | SegmentLeaf;
@@ -425,6 +436,23 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 						: [],
 				};
 			}
+			case 'topic': {
+				const topic = checkTopicName(c.topic, `${path}.topic`);
+				const field = `${TOPIC_FIELD_PREFIX}${topic}`;
+				builder.core(field);
+				const wanted = { subscribed: '1', unsubscribed: '0' }[c.operator as string];
+				if (c.operator === 'notUnsubscribed') return { test: (d) => d.core[field] !== '0', sources: [] };
+				if (!wanted)
+					throw new ValidationError(
+						`${path}.operator`,
+						`Unknown operator "${String(c.operator)}"`,
+						'Use subscribed, unsubscribed or notUnsubscribed.',
+					);
+				return {
+					test: (d) => d.core[field] === wanted,
+					sources: c.operator === 'subscribed' ? [setSource([`topic:${topic}`], `topic ${topic}`)] : [],
+				};
+			}
 			case 'event':
 				return { test: compileEvent(c, path), sources: [] };
 			case 'email':
@@ -433,7 +461,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				throw new ValidationError(
 					`${path}.type`,
 					`Unknown condition type "${String((c as { type?: unknown }).type)}"`,
-					'Use field, tags, score, grade, tier, lifecycleStage, subscription, event or email.',
+					'Use field, tags, score, grade, tier, lifecycleStage, subscription, topic, event or email.',
 				);
 		}
 	};

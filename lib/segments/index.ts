@@ -4,6 +4,7 @@ import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import type { Result } from '../results';
 import { checkContactId } from '../values';
+import { Topics, TOPIC_FIELD_PREFIX } from '../topics';
 import {
 	compileSegment,
 	type CompiledSegment,
@@ -127,6 +128,14 @@ export class Segments {
 		return compileSegment(conditions, { now: this.store.now(), retentionMs: this.store.limits.retentionMs });
 	}
 
+	/** Refuses, by name, topic conditions on topics the workspace has not declared. */
+	private async requireTopics(compiled: CompiledSegment): Promise<void> {
+		const names = compiled.spec.core
+			.filter((f) => f.startsWith(TOPIC_FIELD_PREFIX))
+			.map((f) => f.slice(TOPIC_FIELD_PREFIX.length));
+		if (names.length > 0) await new Topics(this.store).requireDeclared(names, 'topic');
+	}
+
 	/**
 	 * Evaluates the conditions for each contact: the data of a chunk of a shard's contacts is read by
 	 * one script call, all chunks in one round trip; the conditions are then tested here.
@@ -139,18 +148,23 @@ export class Segments {
 		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
 		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
-		return store.runBatch<string, SegmentMatch>({
-			script: scripts.readSegment,
-			items: contactIds,
-			shared: JSON.stringify({ spec: compiled.spec }),
-			contactOf: (rawId) => checkContactId(rawId),
-			repeats: true,
-			// Tested as each chunk's data arrives.
-			answer: (read, _index, contactId) =>
-				read
-					? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
-					: { contactId, found: false, matched: false },
-		});
+		// In the same round trip as the reads (which write nothing): the batch's answer waits for both.
+		const [, results] = await Promise.all([
+			this.requireTopics(compiled),
+			store.runBatch<string, SegmentMatch>({
+				script: scripts.readSegment,
+				items: contactIds,
+				shared: JSON.stringify({ spec: compiled.spec }),
+				contactOf: (rawId) => checkContactId(rawId),
+				repeats: true,
+				// Tested as each chunk's data arrives.
+				answer: (read, _index, contactId) =>
+					read
+						? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
+						: { contactId, found: false, matched: false },
+			}),
+		]);
+		return results;
 	}
 
 	/**
@@ -200,6 +214,7 @@ export class Segments {
 			throw new ValidationError('pageSize', `Page size must be a whole number from 1 to 10000, got ${pageSize}`);
 		const maxScan = options.maxScan ?? pageSize * 20;
 		const compiled = this.compile(conditions);
+		await this.requireTopics(compiled);
 		let state: CursorState;
 		if (options.cursor) state = decodeCursor(options.cursor, compiled.fingerprint);
 		else state = { v: 1, f: compiled.fingerprint, src: (await this.plan(compiled)).source, s: 0, st: null };

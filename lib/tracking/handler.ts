@@ -10,6 +10,8 @@ import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, checkProperties, LIMITS, parseJson, toEventTime } from '../values';
 import type { Route } from './routes';
 import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
+import { escapeHtml, preferenceForms, readPreferencePost } from './preferences';
+import { Topics, topicsOf } from '../topics';
 import {
 	fetchSnsCertificate,
 	httpsText,
@@ -85,6 +87,8 @@ export interface WebhookConfig {
 	confirmSnsSubscription?: (url: string) => Promise<void>;
 	/** Shown on the unsubscribe pages. */
 	senderName?: string;
+	/** An unsubscribe link older than this answers 400 and changes nothing (default 400 days). */
+	unsubscribeLinkMaxAgeMs?: number;
 }
 
 // 1x1 transparent GIF.
@@ -113,10 +117,6 @@ function json(status: number, body: unknown, events: EmittedEvent[] = []): Webho
 	};
 }
 
-function escapeHtml(value: string): string {
-	return value.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-}
-
 function page(status: number, title: string, inner: string): WebhookResponse {
 	const body = `<!doctype html><html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width,initial-scale=1"><meta name="robots" content="noindex"><title>${escapeHtml(title)}</title><style>body{font-family:system-ui,sans-serif;max-width:28rem;margin:4rem auto;padding:0 1rem;color:#222}button{font-size:1rem;padding:.6rem 1.2rem;border:0;border-radius:.3rem;background:#2b6cb0;color:#fff;cursor:pointer}</style></head><body><h1>${escapeHtml(title)}</h1>${inner}</body></html>`;
 	return {
@@ -132,8 +132,8 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 	};
 }
 
-const UNSUBSCRIBE_FORM =
-	'<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click"><button type="submit">Unsubscribe</button></form>';
+/** Long enough for any mail still read; the law asks for at least 30 days (CAN-SPAM). */
+const UNSUBSCRIBE_LINK_MAX_AGE_MS = 400 * 86_400_000;
 
 /**
  * RFC 8058: a one-click unsubscribe POST carries List-Unsubscribe=One-Click, form-urlencoded (as
@@ -413,6 +413,12 @@ export class WebhookHandler {
 		};
 	}
 
+	/**
+	 * The preference centre (lib/tracking/preferences). GET and HEAD only show it: link scanners
+	 * follow GET links. A POST of its forms saves the topics or unsubscribes from everything; an
+	 * RFC 8058 one-click POST unsubscribes from the mail's topic, or from everything when the mail
+	 * had none. A bad or expired link, or an unknown topic, answers 400 and changes nothing.
+	 */
 	private async unsubscribe(req: WebhookRequest, method: string): Promise<WebhookResponse> {
 		const claims = this.claims(req, 'u');
 		if (!claims)
@@ -421,23 +427,78 @@ export class WebhookHandler {
 				'Link not valid',
 				'<p>This unsubscribe link is not valid or has been altered. Use the link from the e-mail as it is, or reply to the e-mail to unsubscribe.</p>',
 			);
-		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
-		if (method === 'GET' || method === 'HEAD') {
-			// Link scanners follow GET links: showing the page changes nothing.
-			return page(
-				200,
-				'Unsubscribe',
-				`<p>Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`,
-			);
-		}
-		if (method !== 'POST') return text(405, 'Method not allowed');
-		if (!isOneClick(req.rawBody)) {
+		if (this.store.now() - claims.issuedAt > (this.config.unsubscribeLinkMaxAgeMs ?? UNSUBSCRIBE_LINK_MAX_AGE_MS))
 			return page(
 				400,
-				'Unsubscribe',
-				`<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Do you want to stop receiving these e-mails${sender}?</p>${UNSUBSCRIBE_FORM}`,
+				'Link expired',
+				'<p>This unsubscribe link has expired, so nothing changed. Use the link of a recent e-mail, or reply to the e-mail to unsubscribe.</p>',
+			);
+		if (method !== 'GET' && method !== 'HEAD' && method !== 'POST') return text(405, 'Method not allowed');
+		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
+		const topics = new Topics(this.store);
+		const centre = async (status: number, title: string, intro: string): Promise<WebhookResponse> => {
+			const [declared, contact] = await Promise.all([topics.list(), this.store.contacts.getOne(claims.contactId)]);
+			const note =
+				contact?.subscription?.status === 'unsubscribed' ? '<p>You are unsubscribed from all our e-mails.</p>' : '';
+			return page(status, title, `${intro}${note}${preferenceForms(declared, contact ? topicsOf(contact) : {})}`);
+		};
+		if (method !== 'POST')
+			return centre(200, 'Your e-mail preferences', `<p>Choose the e-mails you want${sender}.</p>`);
+
+		const body = (Buffer.isBuffer(req.rawBody) ? req.rawBody.toString('utf8') : req.rawBody).slice(0, 10_000);
+		const form = readPreferencePost(body);
+		if (form?.action === 'save') {
+			const declared = (await topics.list()).map((t) => t.name);
+			const unknown = form.topics.filter((t) => !declared.includes(t));
+			if (unknown.length > 0)
+				return centre(
+					400,
+					'Your e-mail preferences',
+					`<p>Unknown topic "${escapeHtml(unknown[0])}": nothing changed.</p>`,
+				);
+			const [r] = await topics.set(
+				[
+					{
+						contactId: claims.contactId,
+						subscribe: form.topics,
+						unsubscribe: declared.filter((t) => !form.topics.includes(t)),
+					},
+				],
+				{ source: 'preference_centre' },
+			);
+			if (!r.ok && r.error.name !== 'NotFoundError') throw r.error;
+			return centre(200, 'Your choices are saved', '');
+		}
+		if (form?.action !== 'everything' && !isOneClick(req.rawBody)) {
+			return centre(
+				400,
+				'Your e-mail preferences',
+				`<p>This request did not say List-Unsubscribe=One-Click, so nothing changed. Choose the e-mails you want${sender}.</p>`,
 			);
 		}
+		const topic = form ? undefined : claims.topic;
+		if (topic && (await topics.list()).some((t) => t.name === topic)) {
+			const [r] = await topics.set([{ contactId: claims.contactId, unsubscribe: [topic] }], {
+				source: 'one_click',
+			});
+			if (!r.ok && r.error.name !== 'NotFoundError') throw r.error;
+			return {
+				...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`),
+				events:
+					r.ok && r.value.changed.length > 0
+						? [
+								{
+									source: 'tracking',
+									type: 'unsubscribed',
+									contactId: claims.contactId,
+									campaignId: claims.campaignId,
+									topic,
+								},
+							]
+						: [],
+			};
+		}
+		// No topic (or one no longer declared): the person wants these mails to stop, so all of them stop.
 		const events = await this.track(
 			{ contactId: claims.contactId, campaignId: claims.campaignId, kind: 'unsubscribed', messageId: claims.messageId },
 			{},

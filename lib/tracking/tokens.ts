@@ -22,6 +22,8 @@ export interface TrackingClaims {
 	url?: string;
 	/** Message-ID of the mail that carried the link. */
 	messageId?: string;
+	/** The mail's topic (lib/topics): its one-click unsubscribe leaves this topic only. */
+	topic?: string;
 	/** Issued at, epoch ms (machine-click detection compares it with the hit time). */
 	issuedAt: number;
 }
@@ -32,6 +34,7 @@ interface Payload {
 	m: string;
 	u?: string;
 	i?: string;
+	p?: string;
 	t: number;
 }
 
@@ -127,6 +130,7 @@ export function signToken(secret: string, claims: TrackingClaims): string {
 	const payload: Payload = { k: claims.kind, c: claims.contactId, m: claims.campaignId, t: claims.issuedAt };
 	if (claims.kind === 'c') payload.u = checkRedirectUrl(claims.url);
 	if (claims.messageId) payload.i = claims.messageId;
+	if (claims.topic) payload.p = claims.topic;
 	return seal(secret, JSON.stringify(payload));
 }
 
@@ -164,6 +168,7 @@ export function verifyToken(secret: string, token: unknown, kind: TokenKind): Tr
 		campaignId: payload.m,
 		url: payload.u,
 		messageId: payload.i,
+		...(typeof payload.p === 'string' ? { topic: payload.p } : {}),
 		issuedAt: payload.t,
 	};
 }

@@ -49,7 +49,8 @@ export type LogFilter =
 	| { kind: 'fieldChanged'; field: string; from?: unknown; to?: unknown }
 	| { kind: 'subscriptionChanged'; to?: string[] }
 	| { kind: 'gradeChanged'; to?: string[] }
-	| { kind: 'tierChanged'; to?: string[] };
+	| { kind: 'tierChanged'; to?: string[] }
+	| { kind: 'topicChanged'; topics?: string[]; to?: string[] };
 
 const OPERATORS = Object.keys(CONDITION_OPERATORS) as ConditionOperator[];
 
@@ -186,6 +187,17 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 				const created = initialValue(e, field);
 				return created !== undefined && changed(null, created);
 			};
+		}
+		case 'topicChanged': {
+			const topics = new Set(names('topics', filter.topics, 'Topic'));
+			const to = new Set(names('to', filter.to, 'State'));
+			for (const state of to)
+				if (state !== 'subscribed' && state !== 'unsubscribed')
+					throw new ValidationError('to', `"${state}" is not a topic state`, 'Use subscribed or unsubscribed.');
+			return (e) =>
+				e.name === SYSTEM_EVENTS.topicChanged &&
+				(topics.size === 0 || topics.has(String(e.properties.topic))) &&
+				(to.size === 0 || to.has(String(e.properties.to)));
 		}
 		case 'subscriptionChanged':
 		case 'gradeChanged':

@@ -5,6 +5,7 @@ import * as event from './actions/event';
 import * as inboundEmail from './actions/inboundEmail';
 import * as subscription from './actions/subscription';
 import * as tag from './actions/tag';
+import * as topic from './actions/topic';
 
 const resource: INodeProperties = {
 	displayName: 'Resource',
@@ -18,6 +19,7 @@ const resource: INodeProperties = {
 		{ name: 'Inbound Email', value: 'inboundEmail' },
 		{ name: 'Subscription', value: 'subscription' },
 		{ name: 'Tag', value: 'tag' },
+		{ name: 'Topic', value: 'topic' },
 	],
 	default: 'contact',
 };
@@ -31,4 +33,5 @@ export const properties: INodeProperties[] = [
 	...subscription.description,
 	...inboundEmail.description,
 	...deadLetter.description,
+	...topic.description,
 ];

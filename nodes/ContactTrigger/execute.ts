@@ -81,6 +81,15 @@ function readDefinition(ctx: ITriggerFunctions): Definition {
 			return { kind: 'log', filter: { kind: 'gradeChanged', to: list(ctx.getNodeParameter('grades', '')) } };
 		case 'tierChanged':
 			return { kind: 'log', filter: { kind: 'tierChanged', to: list(ctx.getNodeParameter('tiers', '')) } };
+		case 'topicChanged':
+			return {
+				kind: 'log',
+				filter: {
+					kind: 'topicChanged',
+					topics: list(ctx.getNodeParameter('topics', '')),
+					to: list(ctx.getNodeParameter('topicState', '')),
+				},
+			};
 		case 'dateReached':
 			return {
 				kind: 'date',

@@ -241,6 +241,15 @@ export const properties: INodeProperties[] = [
 				],
 			},
 			{
+				displayName: 'Topic',
+				name: 'topic',
+				type: 'string',
+				default: '',
+				placeholder: 'e.g. newsletter',
+				description:
+					'A declared topic (Contact node, Topic): contacts unsubscribed from it are skipped, and the one-click unsubscribe of the mail leaves this topic only',
+			},
+			{
 				displayName: 'Track Clicks',
 				name: 'trackClicks',
 				type: 'boolean',

@@ -71,6 +71,7 @@ function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingS
 		transactional: Boolean(o.transactional),
 		allowResend: Boolean(o.allowResend),
 		requireConsent: Boolean(o.requireConsent),
+		topic: (o.topic as string) || undefined,
 		frequencyCap: capMax > 0 ? { max: capMax, windowMs: Number(o.capDays ?? 7) * DAY } : undefined,
 		sendWindow: o.useWindow
 			? {

@@ -9,6 +9,7 @@ import {
 	type ContactInput,
 	type ContactStore,
 	type Result,
+	topicsOf,
 } from '../../lib';
 import { chainOf, collect, perItem, runBatch, runGrouped } from './items';
 
@@ -128,7 +129,8 @@ export function options(ctx: IExecuteFunctions, itemIndex: number): IDataObject 
 
 /** A contact as an item: plain JSON, no undefined values. */
 export function contactJson(contact: Contact): IDataObject {
-	return JSON.parse(JSON.stringify(contact)) as IDataObject;
+	const topics = topicsOf(contact);
+	return JSON.parse(JSON.stringify(Object.keys(topics).length > 0 ? { ...contact, topics } : contact)) as IDataObject;
 }
 
 function changesJson(change: ChangeResult): IDataObject[] {

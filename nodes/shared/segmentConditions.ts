@@ -53,6 +53,8 @@ export function rowToCondition(row: IDataObject): SegmentLeaf {
 		case 'lifecycleStage':
 		case 'subscription':
 			return { type: row.type, operator: row.memberOperator as 'is', value: row.value as string };
+		case 'topic':
+			return { type: 'topic', operator: row.topicOperator as 'subscribed', topic: row.topic as string };
 		case 'event':
 			return {
 				type: 'event',

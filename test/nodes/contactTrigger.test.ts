@@ -28,6 +28,7 @@ import { closeAllStores, acquireStore } from '../../lib/redis/pool';
 import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
 import { DateSchedule, DeadLetters, definitionId } from '../../lib/triggers';
+import { Topics } from '../../lib/topics';
 import { contactStoreCredentials, runWorkflow, TestCredentialsHelper, type CredentialsByType } from '../harness/n8n';
 import { topologies } from '../harness/store';
 import { storeConfigFrom } from '../../nodes/shared/store';
@@ -162,6 +163,24 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		await until(() => true);
 		await sleep(50);
 		expect(((await store.redis.xpending(logKey, group)) as [number])[0]).toBe(0);
+		await sleep(200);
+		expect(a.executions).toHaveLength(1);
+	});
+
+	it('topic subscription changed: fires on $topic_changed of the chosen topics and state only', async () => {
+		const a = await start({ mode: 'topicChanged', topics: 'offers', topicState: 'unsubscribed' }, credentials);
+		const topics = new Topics(store);
+		await topics.declare([{ name: 'offers' }, { name: 'news' }]);
+		await store.contacts.upsert([{ id: 'tia', email: 'tia@example.com' }]);
+		await topics.set([{ contactId: 'tia', subscribe: ['offers', 'news'] }]);
+		await topics.set([{ contactId: 'tia', unsubscribe: ['news'] }]);
+		await topics.set([{ contactId: 'tia', unsubscribe: ['offers'] }]);
+		await until(() => a.executions.length === 1);
+		expect(a.executions[0].items[0]).toMatchObject({
+			contactId: 'tia',
+			event: { name: '$topic_changed', properties: { topic: 'offers', from: 'subscribed', to: 'unsubscribed' } },
+		});
+		a.finishAll();
 		await sleep(200);
 		expect(a.executions).toHaveLength(1);
 	});

@@ -1,7 +1,7 @@
 -- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
--- ARGV[1] JSON {now, campaignId, token, attemptKey|false, transactional, allowResend, requireConsent,
+-- ARGV[1] JSON {now, campaignId, token, attemptKey|false, transactional, allowResend, requireConsent, topic|false,
 --         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
 --- @include "contact_keys"
@@ -17,6 +17,7 @@ local status = redis.call('HGET', base, 'status')
 if not r.transactional then
   if status == 'unsubscribed' or status == 'bounced' or status == 'complained' then return skip(status) end
   if r.requireConsent and status ~= 'subscribed' then return skip('no_consent') end
+  if r.topic and redis.call('HGET', base, 'topic:' .. r.topic) == '0' then return skip('topic_unsubscribed') end
 end
 
 -- A reservation older than staleMs belongs to an execution that died between reserve and confirm;

@@ -7,6 +7,7 @@ import * as event from './event';
 import * as inboundEmail from './inboundEmail';
 import * as subscription from './subscription';
 import * as tag from './tag';
+import * as topic from './topic';
 
 const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> = {
 	contact: { upsert: contact.upsert, get: contact.get, erase: contact.erase, export: contact.exportContact },
@@ -19,6 +20,7 @@ const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> 
 	},
 	inboundEmail: { parse: inboundEmail.parse },
 	deadLetter: { list: deadLetter.list, replay: deadLetter.replay, purge: deadLetter.purge },
+	topic: { declare: topic.declare, list: topic.list, delete: topic.remove, setContact: topic.setContact },
 };
 
 /** Runs the chosen operation on every input item (one batch). */

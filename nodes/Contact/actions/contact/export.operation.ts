@@ -1,5 +1,5 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { NotFoundError, type ContactStore, type Result } from '../../../../lib';
+import { NotFoundError, topicsOf, type Contact, type ContactStore, type Result } from '../../../../lib';
 import { collect, perItem, runBatch } from '../../../shared/items';
 import { notFound, readRef, relabel, resolveRefs, type Ref } from '../../../shared/contact';
 
@@ -15,7 +15,9 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 	const results = exported.map((r, i): Result<IDataObject> => {
 		if ((!r.ok && r.error instanceof NotFoundError) || (r.ok && r.value === null))
 			return { ok: true, value: notFound(refs[i] as Ref) };
-		return r.ok ? { ok: true, value: { found: true, ...(r.value as IDataObject) } } : r;
+		if (!r.ok) return r;
+		const value = r.value as { contact: Contact };
+		return { ok: true, value: { found: true, ...(value as unknown as IDataObject), topics: topicsOf(value.contact) } };
 	});
 	return collect(this, relabel(results), (value) => value);
 }
