@@ -114,10 +114,11 @@ export const NAMED_CONTACT_KEYS: ReadonlySet<ContactKeyKind> = new Set(['scoreAw
 /**
  * Field-name prefixes of the core hash for what a contact holds many of: `f:<field>` -> typed
  * value (lib/values.ts), `t:<tag>` -> "" and `n:<event name>` -> "<count>|<first>|<last>" (epoch
- * ms). Core attributes (CORE_FIELDS) and the fields other modules keep (`score:<model>`, `tier`...)
+ * ms), `topic:<topic>` -> "1" subscribed or "0" unsubscribed (lib/topics). Core attributes (CORE_FIELDS)
+ * and the fields other modules keep (`score:<model>`, `tier`...)
  * never start with one of them. Lua gets them as `HP.field`, `HP.tag`, `HP.counter`.
  */
-export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:' } as const;
+export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:', topic: 'topic:' } as const;
 
 /**
  * Core hash field holding the log entry id of the contact's $contact_created, which is kept nowhere

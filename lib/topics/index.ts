@@ -6,9 +6,10 @@
  * Storage:
  * - declared topics: the hash `keys.global('topics', 'declared')`, topic name -> JSON {label, description?};
  * - per contact: core hash field `topic:<name>`, '1' subscribed or '0' unsubscribed (absent: never chose);
- * - per shard: the set `ix:topic:<name>` of the contacts subscribed (registered with reg_index);
+ * - per shard: the set `ix:topic:<name>` of the contacts subscribed (erase finds it from the field);
  * - each change logs `$topic_changed {topic, from, to}` ('subscribed' | 'unsubscribed' | null).
  */
+import { CONTACT_HASH_PREFIXES } from '../keys';
 import { ValidationError } from '../errors';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
@@ -28,7 +29,7 @@ export const TOPIC_LIMITS = {
 const TOPIC_NAME = /^[A-Za-z0-9_.-]+$/;
 
 /** The core hash field holding a contact's choice for a topic. */
-export const TOPIC_FIELD_PREFIX = 'topic:';
+export const TOPIC_FIELD_PREFIX = CONTACT_HASH_PREFIXES.topic;
 
 export interface Topic {
 	name: string;

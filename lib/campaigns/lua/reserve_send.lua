@@ -17,7 +17,7 @@ local status = redis.call('HGET', base, 'status')
 if not r.transactional then
   if status == 'unsubscribed' or status == 'bounced' or status == 'complained' then return skip(status) end
   if r.requireConsent and status ~= 'subscribed' then return skip('no_consent') end
-  if r.topic and redis.call('HGET', base, 'topic:' .. r.topic) == '0' then return skip('topic_unsubscribed') end
+  if r.topic and redis.call('HGET', base, HP.topic .. r.topic) == '0' then return skip('topic_unsubscribed') end
 end
 
 -- A reservation older than staleMs belongs to an execution that died between reserve and confirm;

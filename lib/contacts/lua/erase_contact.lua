@@ -25,6 +25,7 @@ for i = 1, #flat, 2 do
   elseif key == 'lifecycleStage' then redis.call('SREM', ix .. 'stage:' .. value, id)
   elseif key == 'status' then redis.call('SREM', ix .. 'status:' .. value, id)
   elseif string.sub(key, 1, #HP.tag) == HP.tag then redis.call('SREM', ix .. 'tag:' .. string.sub(key, #HP.tag + 1), id)
+  elseif string.sub(key, 1, #HP.topic) == HP.topic then redis.call('SREM', ix .. 'topic:' .. string.sub(key, #HP.topic + 1), id)
   else
     local model = string.match(key, '^score:(.+)$')
     if model then table.insert(models, model) end

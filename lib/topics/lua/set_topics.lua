@@ -6,7 +6,7 @@
 -- ARGV[1] JSON {id, now, source, chain (JSON text), limits}
 -- ARGV[2...] pairs: topic name, '1' or '0'
 -- Returns the changes, flat: topic, from ('1', '0' or ''), to.
---- @include "register"
+--- @include "contact_keys"
 --- @include "events"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
@@ -16,12 +16,12 @@ local words = { ['1'] = 'subscribed', ['0'] = 'unsubscribed' }
 local changes = {}
 for i = 2, #ARGV, 2 do
   local topic, to = ARGV[i], ARGV[i + 1]
-  local from = redis.call('HGET', base, 'topic:' .. topic) or ''
+  local from = redis.call('HGET', base, HP.topic .. topic) or ''
   if from ~= to then
-    redis.call('HSET', base, 'topic:' .. topic, to)
-    local index = shard .. ':ix:topic:' .. topic
+    redis.call('HSET', base, HP.topic .. topic, to)
+    local index = shard .. SHARD_KEY.index .. 'topic:' .. topic
     if to == '1' then
-      if redis.call('SADD', index, r.id) == 1 then reg_index(base, index) end
+      redis.call('SADD', index, r.id)
     else
       redis.call('SREM', index, r.id)
     end
