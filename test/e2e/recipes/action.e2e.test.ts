@@ -3,6 +3,7 @@ import {
 	contactOf,
 	executions,
 	expectNoFailedExecutions,
+	goalsReached,
 	expectNoMoreMails,
 	mails,
 	n8n,
@@ -60,6 +61,8 @@ describe('recipe 5: abandoned cart with its goal', () => {
 		expect(browse.parsed.subject).toBe('Still thinking about Blue Hat?');
 		await expectNoMoreMails(`${ordered}@example.com`, 0, 3000);
 		await expectNoMoreMails(`${left}@example.com`, 1, 0);
+		expect(await goalsReached(wf, ordered)).toEqual([expect.objectContaining({ goal: 'ordered', workflow: wf.id })]);
+		expect(await goalsReached(wf, left)).toEqual([]);
 		await expectNoFailedExecutions(wf);
 	});
 });

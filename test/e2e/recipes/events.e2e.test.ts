@@ -52,9 +52,9 @@ let startsAt = 0;
 let lateStartsAt = 0;
 
 beforeAll(async () => {
-	// 6: the webinar starts in 24 s (day / hour reminders 18 s / 9 s before, survey 6 s after); a late
+	// 6: the webinar starts in 40 s (day / hour reminders 30 s / 15 s before, survey 12 s after); a late
 	// registrant signs up 5 s before the start, when both reminders have passed.
-	startsAt = Date.now() + 24000;
+	startsAt = Date.now() + 40000;
 	lateStartsAt = Date.now() + 5000;
 	const registration = (id: string, at: number, wid = webinarId) =>
 		siteEvent(id, 'webinar_registered', {

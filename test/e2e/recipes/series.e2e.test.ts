@@ -8,6 +8,7 @@ import {
 	expectNoFailedExecutions,
 	expectNoMoreMails,
 	goalsReached,
+	mails,
 	record,
 	seedContacts,
 	siteEvent,
@@ -52,6 +53,8 @@ const wfs = {
 let midway: Promise<unknown>;
 
 beforeAll(async () => {
+	// Read the mails so far now, so the pollers below see a new mail at once.
+	await mails();
 	// Goals reached before entry.
 	await seedContacts(wfs.lost(), [
 		{ id: ids.lostCustomer, email: email(ids.lostCustomer), lifecycleStage: 'customer' },

@@ -57,7 +57,13 @@ export interface Mail {
 	parsed: ParsedMail;
 }
 
-const parsedCache = new Map<string, Mail>();
+// One parse per mail file, shared by concurrent callers (polling several addresses at once).
+const parsedCache = new Map<string, Promise<Mail>>();
+
+async function parseMail(dir: string, file: string): Promise<Mail> {
+	const m = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+	return { file, ...m, parsed: await simpleParser(m.raw) } as Mail;
+}
 
 /** Every mail the SMTP server has received so far (optionally only those to an address). */
 export async function mails(to?: string): Promise<Mail[]> {
@@ -65,12 +71,9 @@ export async function mails(to?: string): Promise<Mail[]> {
 	const out: Mail[] = [];
 	for (const file of readdirSync(dir).sort()) {
 		let mail = parsedCache.get(file);
-		if (!mail) {
-			const m = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-			mail = { file, ...m, parsed: await simpleParser(m.raw) } as Mail;
-			parsedCache.set(file, mail);
-		}
-		if (!to || mail.envelope.to.includes(to)) out.push(mail);
+		if (!mail) parsedCache.set(file, (mail = parseMail(dir, file)));
+		const parsed = await mail;
+		if (!to || parsed.envelope.to.includes(to)) out.push(parsed);
 	}
 	return out;
 }

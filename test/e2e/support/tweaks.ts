@@ -87,8 +87,8 @@ export const SECONDS = {
 	remarketingWait: 8,
 	/** Series with a goal or an unsubscribe on the way (3, 7, 11, 12): the Waits between mails, long enough for a goal event sent after a mail to land first. */
 	goalWait: 6,
-	/** Webinar Timing, in minutes before / after `startsAt` (the test registers for 24 s ahead). */
-	webinar: { dayReminderMinutes: 0.3, hourReminderMinutes: 0.15, surveyAfterMinutes: 0.1 },
+	/** Webinar Timing, in minutes before / after `startsAt` (the test registers for 40 s ahead), as the note says. */
+	webinar: { dayReminderMinutes: 0.5, hourReminderMinutes: 0.25, surveyAfterMinutes: 0.2 },
 };
 
 /** Broadcast audiences list this many contacts per page in the test copy, so every test base spans pages. */
