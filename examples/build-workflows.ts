@@ -85,11 +85,26 @@ const listRows = (rows: Params[], combinator: 'and' | 'or' = 'and'): Params => (
 	conditionsInput: 'fields',
 	combinator,
 	conditions: { condition: rows },
-	pagination: 'all',
+	pagination: 'page',
 	pageSize: 1000,
-	maxContacts: 100000,
 	options: {},
 });
+
+/**
+ * A broadcast's audience: Segment Filter listing one page per run, its Next Page output wired back
+ * into its own input, so it reaches every matching contact of any base with one page in memory.
+ * Nothing after it may Wait: a Wait would hold the next pages until it resumes (journeys that follow
+ * a broadcast start per contact from its `$email_sent` instead).
+ */
+function audience(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
+	const list = segmentFilter(wf, name, cell, parameters);
+	wf.connect(list, list, 1);
+	return list;
+}
+
+const BROADCAST_NOTE =
+	'**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path.';
+
 const didNot = (event: string, days = 0, property?: [string, string, string]): Params => ({
 	type: 'event',
 	eventOperator: 'didNot',
@@ -238,39 +253,85 @@ function anniversary(): Workflow {
 	return wf;
 }
 
-/** A series of mails separated by Waits; optional goal check (Segment Filter) before each later mail. */
+/**
+ * A journey's goal (recipes 5, 7, 11, 12, 24): a Segment Filter whose rows match the contacts that
+ * reached it. Checked before every mail; a contact that had reached it before entering is kept out,
+ * one that reaches it on the way stops there with `$goal_reached` recorded.
+ */
+interface Goal {
+	/** What `$goal_reached` records as `goal`, e.g. `purchased`. */
+	goal: string;
+	/** The check's node name, a question such as `Bought?`. */
+	question: string;
+	rows: Params[];
+	combinator?: 'and' | 'or';
+}
+
+/** The goal check at entry: matched = reached before entering (kept out); continue on output 1. */
+function goalGate(wf: Workflow, goal: Goal, from: string, cell: [number, number]): string {
+	const check = segmentFilter(wf, `${goal.question} (Entry)`, cell, filterRows(goal.rows, goal.combinator));
+	const out = noOp(wf, 'Goal Reached Before Entry: Keep Out', [cell[0] + 1, cell[1] + 1.2]);
+	wf.connect(from, check);
+	wf.connect(check, out, 0);
+	return check;
+}
+
+/** Contact > Record Goal Reached: `$goal_reached {workflow, goal}` where a journey stops at its goal. */
+function recordGoal(wf: Workflow, cell: [number, number], goal: string): string {
+	return contact(wf, 'Record Goal Reached', cell, {
+		resource: 'event',
+		operation: 'goalReached',
+		...contactRef,
+		goal,
+	});
+}
+
+/**
+ * A series of mails separated by Waits. With a goal: checked at entry (keeps out who reached it
+ * before) and again after every Wait, so no mail goes to a contact who reached it; reaching it on
+ * the way records `$goal_reached` and stops. `gateAtEntry` false: the caller checked it already.
+ */
 function series(
 	wf: Workflow,
 	start: string,
 	row: number,
 	mails: Array<{ name: string; waitDays?: number; mail: Parameters<typeof sendCampaign>[3] }>,
-	goal?: { name: string; rows: Params[]; stop: string; combinator?: 'and' | 'or' },
+	goal?: Goal,
 	startCol = 1,
+	gateAtEntry = true,
 ): void {
-	let previous = start;
 	let col = startCol;
+	let previous = start;
+	let output = 0;
+	let reached: string | undefined;
+	if (goal && gateAtEntry) {
+		previous = goalGate(wf, goal, start, [col++, row]);
+		output = 1;
+	}
 	mails.forEach((m, i) => {
 		if (m.waitDays) {
 			const base = `Wait ${m.waitDays} Days`;
 			let waitName = base;
 			for (let k = 2; wf.nodes.some((n) => n.name === waitName); k++) waitName = `${base} (${k})`;
 			const w = wait(wf, waitName, [col++, row], m.waitDays, 'days');
-			wf.connect(previous, w);
-			previous = w;
+			wf.connect(previous, w, output);
+			[previous, output] = [w, 0];
 		}
-		if (goal && i > 0) {
-			const check = segmentFilter(wf, `${goal.name} (${i + 1})`, [col++, row], filterRows(goal.rows, goal.combinator));
-			wf.connect(previous, check);
-			wf.connect(check, goal.stop, 0);
-			previous = check;
-			const send = sendCampaign(wf, m.name, [col++, row], m.mail);
-			wf.connect(previous, send, 1);
-			previous = send;
-			return;
+		if (goal && !(i === 0 && !m.waitDays)) {
+			const check = segmentFilter(
+				wf,
+				`${goal.question} (${i + 1})`,
+				[col++, row],
+				filterRows(goal.rows, goal.combinator),
+			);
+			reached ??= recordGoal(wf, [col, row + 1.5], goal.goal);
+			wf.connect(previous, check, output);
+			wf.connect(check, reached, 0);
+			[previous, output] = [check, 1];
 		}
 		const send = sendCampaign(wf, m.name, [col++, row], m.mail);
-		wf.connect(previous, send);
-		previous = send;
+		wf.connect(previous, send, output);
+		[previous, output] = [send, 0];
 	});
 }
 
@@ -394,7 +455,7 @@ function abandonedCart(): Workflow {
 	note(
 		wf,
 		'Recipe 5: Abandoned cart (and viewed, not added)',
-		'On `cart_item_added` or `product_viewed`: at most one reminder flow per contact and event per day (Loop Guard), waits, then checks the goal. Cart: reminds only if no `order_completed` came after the latest `cart_item_added`. Viewed: reminds only if neither `cart_item_added` nor `order_completed` followed the latest `product_viewed`. Otherwise the goal is reached and the flow stops.',
+		'On `cart_item_added` or `product_viewed`: at most one reminder flow per contact and event per day (Loop Guard), waits, then checks the goal. Cart: reminds only if no `order_completed` came after the latest `cart_item_added`. Viewed: reminds only if neither `cart_item_added` nor `order_completed` followed the latest `product_viewed`. Otherwise the goal is reached: `$goal_reached` is recorded (goal `ordered`, or `added to cart or ordered`) and the flow stops.',
 		[
 			'Record `cart_item_added`, `product_viewed` (properties `product`, `url`) and `order_completed` from your shop.',
 			CREDS_NOTE,
@@ -466,7 +527,11 @@ function abandonedCart(): Workflow {
 				'={{ JSON.stringify({ product: $json.event.properties.product ?? "", url: $json.event.properties.url ?? "" }) }}',
 		},
 	});
-	const reached = noOp(wf, 'Goal Reached: Stop', [5, 2]);
+	const reached = recordGoal(
+		wf,
+		[5, 2],
+		"={{ $json.event.name === 'cart_item_added' ? 'ordered' : 'added to cart or ordered' }}",
+	);
 	const blocked = noOp(wf, 'Already Reminding', [2, 1.2]);
 	wf.chain(trigger, guard, w, isCart);
 	wf.connect(guard, blocked, 1);
@@ -602,7 +667,7 @@ function lostOpportunity(): Workflow {
 	note(
 		wf,
 		'Recipe 7: Lost opportunity in the CRM',
-		'On `opportunity_lost` (sent by the CRM): tags `nurture`, then three nurture mails a month apart. Before each later mail the goal is checked: won since (`opportunity_won`) or lifecycle stage `customer` stops the series.',
+		'On `opportunity_lost` (sent by the CRM): tags `nurture`, then three nurture mails a month apart. The goal, won (an `opportunity_won`, or lifecycle stage `customer` / `loyal_customer`), is checked at entry (a contact already won is kept out) and before every mail: reaching it records `$goal_reached` and stops the series.',
 		[
 			'Have your CRM post `opportunity_lost` / `opportunity_won` to the Marketing Webhook (`…/webhook/ma-tracking/events`).',
 			CREDS_NOTE,
@@ -613,15 +678,21 @@ function lostOpportunity(): Workflow {
 		12,
 	);
 	const trigger = contactTrigger(wf, 'On Opportunity Lost', [0, 0], eventTrigger('opportunity_lost'));
-	const tag = contact(wf, 'Tag Nurture', [1, 0], {
+	const won: Goal = {
+		goal: 'won',
+		question: 'Won?',
+		rows: [didAtLeast('opportunity_won', 1), stageIs('in', 'customer, loyal_customer')],
+		combinator: 'or',
+	};
+	const gate = goalGate(wf, won, trigger, [1, 0]);
+	const tag = contact(wf, 'Tag Nurture', [2, 0], {
 		resource: 'tag',
 		operation: 'add',
 		...contactRef,
 		tags: 'nurture',
 		options: {},
 	});
-	wf.chain(trigger, tag);
-	const stop = noOp(wf, 'Won Back: Stop', [6, 1.5]);
+	wf.connect(gate, tag, 1);
 	series(
 		wf,
 		tag,
@@ -658,13 +729,9 @@ function lostOpportunity(): Workflow {
 				},
 			},
 		],
-		{
-			name: 'Won Since?',
-			rows: [didAtLeast('opportunity_won', 1), stageIs('in', 'customer, loyal_customer')],
-			stop,
-			combinator: 'or',
-		},
-		2,
+		won,
+		3,
+		false,
 	);
 	return wf;
 }
@@ -823,7 +890,7 @@ function leadMagnet(): Workflow {
 	note(
 		wf,
 		'Recipe 11: Lead magnet downloaded',
-		'On `lead_magnet_downloaded` (property `topic`): six mails on that topic, two days apart, the last one an offer. Before every later mail the goal is checked: a `purchase` stops the series.',
+		'On `lead_magnet_downloaded` (property `topic`): six mails on that topic, two days apart, the last one an offer. The goal, a `purchase`, is checked before every mail: a contact who bought before is kept out; one who buys on the way gets `$goal_reached` recorded and no more mails.',
 		[
 			'Record `lead_magnet_downloaded` with `properties.topic` (the topic is merged into every mail).',
 			CREDS_NOTE,
@@ -835,7 +902,6 @@ function leadMagnet(): Workflow {
 	);
 	const trigger = contactTrigger(wf, 'On Lead Magnet Download', [0, 0], eventTrigger('lead_magnet_downloaded'));
 	const topic = '={{ JSON.stringify({ topic: $json.event.properties.topic ?? "this topic" }) }}';
-	const stop = noOp(wf, 'Bought: Stop', [8, 1.5]);
 	const subjects = [
 		'Your guide on {{ data.topic }} is inside',
 		'{{ data.topic }}: the first mistake to avoid',
@@ -863,7 +929,7 @@ function leadMagnet(): Workflow {
 				options: { mergeData: topic },
 			},
 		})),
-		{ name: 'Bought?', rows: [didAtLeast('purchase', 1)], stop },
+		{ goal: 'purchased', question: 'Bought?', rows: [didAtLeast('purchase', 1)] },
 	);
 	return wf;
 }
@@ -873,13 +939,12 @@ function freeTrial(): Workflow {
 	note(
 		wf,
 		'Recipe 12: Free trial started',
-		'On `trial_started`: thank-you at once, tutorials after 2 and 5 days, a feedback request at day 10. Contacts who bought (`subscription_purchased`) get no more tutorials.',
+		'On `trial_started`: thank-you at once, tutorials after 2 and 5 days, a feedback request at day 10. The goal, `subscription_purchased`, is checked before every mail: a contact who already bought is kept out; one who buys during the trial gets `$goal_reached` recorded and no more mails.',
 		['Record `trial_started` and `subscription_purchased` from your app.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		['*Wait 2 Days*, *Wait 3 Days* and *Wait 5 Days*: `unit` to `seconds`.'],
 		12,
 	);
 	const trigger = contactTrigger(wf, 'On Trial Started', [0, 0], eventTrigger('trial_started'));
-	const stop = noOp(wf, 'Converted: Stop', [6, 1.5]);
 	series(
 		wf,
 		trigger,
@@ -925,7 +990,7 @@ function freeTrial(): Workflow {
 				},
 			},
 		],
-		{ name: 'Converted?', rows: [didAtLeast('subscription_purchased', 1)], stop },
+		{ goal: 'subscribed', question: 'Converted?', rows: [didAtLeast('subscription_purchased', 1)] },
 	);
 	return wf;
 }
@@ -1009,13 +1074,14 @@ function repermission(): Workflow {
 	note(
 		wf,
 		'Recipe 15: Re-permission',
-		"Weekly (or on `POST /webhook/ma-run-re-permission`): subscribed `newsletter` contacts who opened nothing for 180 days (and joined over 180 days ago, not already asked) get the re-permission mail and the tag `repermission-pending`. 30 days later, those who confirmed (clicked the mail's link, or a `subscription_confirmed` event) lose the tag; the others are unsubscribed (removed from the list).",
+		"Top, weekly (or on `POST /webhook/ma-run-re-permission`): subscribed `newsletter` contacts who opened nothing for 180 days (and joined over 180 days ago, not already asked) get the re-permission mail and the tag `repermission-pending`. Bottom, per contact from the moment its mail is sent: 30 days later, those who confirmed (clicked the mail's link, or a `subscription_confirmed` event) lose the tag; the others are unsubscribed (removed from the list).",
 		[
 			'The confirm link in the mail is tracked (Track Clicks): a click is the confirmation. Or record `subscription_confirmed` from your own page.',
 			'*Run Now* webhook has no authentication: protect or delete it in production.',
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
+			BROADCAST_NOTE,
 		],
 		[
 			'*Not Opened for 6 Months* rows: `days` / `fieldDays` 180 → fractions, e.g. 0.0001 (about 9 s).',
@@ -1031,7 +1097,7 @@ function repermission(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-re-permission');
-	const list = segmentFilter(
+	const list = audience(
 		wf,
 		'Not Opened for 6 Months',
 		[1, 0.5],
@@ -1061,11 +1127,19 @@ function repermission(): Workflow {
 		tags: 'repermission-pending',
 		options: { createContact: false },
 	});
-	const w = wait(wf, 'Wait 30 Days', [4, 0.5], 30, 'days');
+	wf.chain(weekly, list, ask, pending);
+	wf.connect(now, list);
+	const asked = contactTrigger(
+		wf,
+		'On Re-Permission Mail Sent',
+		[0, 2.2],
+		eventTrigger('$email_sent', [{ path: 'campaignId', operator: 'equals', value: 'repermission' }]),
+	);
+	const w = wait(wf, 'Wait 30 Days', [1, 2.2], 30, 'days');
 	const confirmed = segmentFilter(
 		wf,
 		'Confirmed?',
-		[5, 0.5],
+		[2, 2.2],
 		filterRows(
 			[
 				{ type: 'email', emailOperator: 'clicked', campaignId: 'repermission', days: 31 },
@@ -1074,21 +1148,20 @@ function repermission(): Workflow {
 			'or',
 		),
 	);
-	const keep = contact(wf, 'Keep: Remove Pending Tag', [6, 0], {
+	const keep = contact(wf, 'Keep: Remove Pending Tag', [3, 1.8], {
 		resource: 'tag',
 		operation: 'remove',
 		...contactRef,
 		tags: 'repermission-pending',
 	});
-	const remove = contact(wf, 'Unsubscribe: No Confirmation', [6, 1], {
+	const remove = contact(wf, 'Unsubscribe: No Confirmation', [3, 2.8], {
 		resource: 'subscription',
 		operation: 'unsubscribe',
 		...contactRef,
 		consentSource: 're-permission not confirmed within 30 days',
 		options: { createContact: false },
 	});
-	wf.chain(weekly, list, ask, pending, w, confirmed);
-	wf.connect(now, list);
+	wf.chain(asked, w, confirmed);
 	wf.connect(confirmed, keep, 0).connect(confirmed, remove, 1);
 	return wf;
 }
@@ -1628,20 +1701,21 @@ function seasonal(): Workflow {
 	note(
 		wf,
 		'Recipe 24: Seasonal campaign with a goal',
-		'On December 1st at 9:00 (or `POST /webhook/ma-run-christmas`): the Christmas offer to every subscribed contact interested in toys (tag `interest:toys`, or a `page_viewed` with `category` `toys` in the last 90 days). Three days later, per contact: bought (`purchase` in the last 7 days) = goal reached, stop; never opened the offer = tag `dormant` (bottom: the dormant-contact workflow); opened but did not reach the purchase page (`page_viewed` `/checkout`) = reminder; reached it = no reminder.',
+		'On December 1st at 9:00 (or `POST /webhook/ma-run-christmas`): the Christmas offer to every subscribed contact interested in toys (tag `interest:toys`, or a `page_viewed` with `category` `toys` in the last 90 days) who has not bought in the last 7 days (the goal, checked before the first mail too). Middle, per contact, three days after its offer was sent: bought (`purchase` in the last 7 days) = goal reached, `$goal_reached` recorded, stop; never opened the offer = tag `dormant` (bottom: the dormant-contact workflow); opened but did not reach the purchase page (`page_viewed` `/checkout`) = reminder; reached it = no reminder.',
 		[
 			'Tag or event for the interest, the purchase event and the checkout path to match your shop.',
 			'*Run Now* webhook has no authentication: protect or delete it in production.',
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
+			BROADCAST_NOTE,
 		],
 		['*Wait 3 Days*: `unit` to `seconds`.', 'Start with `POST /webhook/ma-run-christmas` (the cron runs yearly).'],
 		11,
 	);
 	const cron = schedule(wf, 'December 1st at 9:00', [0, 0], { field: 'cronExpression', expression: '0 9 1 12 *' });
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-christmas');
-	const audience = segmentFilter(wf, 'Interested in Toys', [1, 0.5], {
+	const toyFans = audience(wf, 'Interested in Toys', [1, 0.5], {
 		mode: 'segment',
 		conditionsInput: 'json',
 		conditionsJson: JSON.stringify(
@@ -1649,6 +1723,7 @@ function seasonal(): Workflow {
 				combinator: 'and',
 				conditions: [
 					{ type: 'subscription', operator: 'is', value: 'subscribed' },
+					{ type: 'event', operator: 'didNot', event: 'purchase', days: 7 },
 					{
 						combinator: 'or',
 						conditions: [
@@ -1668,9 +1743,8 @@ function seasonal(): Workflow {
 			null,
 			2,
 		),
-		pagination: 'all',
+		pagination: 'page',
 		pageSize: 1000,
-		maxContacts: 100000,
 		options: {},
 	});
 	const offer = sendCampaign(wf, 'Send Christmas Offer', [2, 0.5], {
@@ -1682,22 +1756,28 @@ function seasonal(): Workflow {
 		),
 		options: { trackOpens: true, trackClicks: true },
 	});
-	const w = wait(wf, 'Wait 3 Days', [3, 0.5], 3, 'days');
-	const bought = segmentFilter(wf, 'Bought?', [4, 0.5], filterRows([didAtLeast('purchase', 1, 7)]));
-	const goal = noOp(wf, 'Goal Reached: Stop', [5, -0.3]);
+	const offerSent = contactTrigger(
+		wf,
+		'On Offer Sent',
+		[0, 1.8],
+		eventTrigger('$email_sent', [{ path: 'campaignId', operator: 'equals', value: 'xmas-offer' }]),
+	);
+	const w = wait(wf, 'Wait 3 Days', [1, 1.8], 3, 'days');
+	const bought = segmentFilter(wf, 'Bought?', [2, 1.8], filterRows([didAtLeast('purchase', 1, 7)]));
+	const goal = recordGoal(wf, [3, 1.1], 'purchased');
 	const opened = segmentFilter(
 		wf,
 		'Opened the Offer?',
-		[5, 0.9],
+		[3, 2.2],
 		filterRows([{ type: 'email', emailOperator: 'opened', campaignId: 'xmas-offer', days: 0 }]),
 	);
 	const checkout = segmentFilter(
 		wf,
 		'Did Not Reach Checkout?',
-		[6, 0.5],
+		[4, 1.8],
 		filterRows([didNot('page_viewed', 7, ['path', 'startsWith', '/checkout'])]),
 	);
-	const reminder = sendCampaign(wf, 'Send Reminder', [7, 0.2], {
+	const reminder = sendCampaign(wf, 'Send Reminder', [5, 1.5], {
 		campaignId: 'xmas-reminder',
 		campaignName: 'Christmas offer reminder',
 		subject: 'Only a few days left for Christmas delivery',
@@ -1705,26 +1785,27 @@ function seasonal(): Workflow {
 			'Order by the 20th for delivery before Christmas: <a href="https://shop.example.com/christmas/toys">the toys</a>.',
 		),
 	});
-	const reached = noOp(wf, 'Reached Checkout: No Reminder', [7, 1]);
-	const dormant = contact(wf, 'Move to Dormant', [6, 1.6], {
+	const reached = noOp(wf, 'Reached Checkout: No Reminder', [5, 2.3]);
+	const dormant = contact(wf, 'Move to Dormant', [4, 2.8], {
 		resource: 'tag',
 		operation: 'add',
 		...contactRef,
 		tags: 'dormant',
 		options: { createContact: false },
 	});
-	wf.chain(cron, audience, offer, w, bought);
-	wf.connect(now, audience);
+	wf.chain(cron, toyFans, offer);
+	wf.connect(now, toyFans);
+	wf.chain(offerSent, w, bought);
 	wf.connect(bought, goal, 0).connect(bought, opened, 1);
 	wf.connect(opened, checkout, 0).connect(opened, dormant, 1);
 	wf.connect(checkout, reminder, 0).connect(checkout, reached, 1);
 	// The dormant-contact workflow: contacts tagged dormant (here or anywhere) get one last-chance mail.
-	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 2.6], {
+	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 3.8], {
 		mode: 'tagAdded',
 		tags: 'dormant',
 		options: {},
 	});
-	const lastChance = sendCampaign(wf, 'Send Dormant Win-Back', [1, 2.6], {
+	const lastChance = sendCampaign(wf, 'Send Dormant Win-Back', [1, 3.8], {
 		campaignId: 'dormant-winback',
 		campaignName: 'Dormant contacts win-back',
 		subject: 'Should we stay in touch?',
@@ -1752,6 +1833,7 @@ function lifecycle(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
+			BROADCAST_NOTE,
 		],
 		['Start the perks mail with `POST /webhook/ma-run-loyal-perks`.'],
 		8,
@@ -1810,7 +1892,7 @@ function lifecycle(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 4.4], 'ma-run-loyal-perks');
-	const loyalList = segmentFilter(
+	const loyalList = audience(
 		wf,
 		'Loyal Customers',
 		[1, 3.9],
@@ -1845,6 +1927,7 @@ function language(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
+			BROADCAST_NOTE,
 		],
 		['Start with `POST /webhook/ma-run-newsletter`.'],
 		6,
@@ -1856,7 +1939,7 @@ function language(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-newsletter');
-	const subscribed = segmentFilter(
+	const subscribed = audience(
 		wf,
 		'Subscribed Contacts',
 		[1, 0.5],
@@ -1891,7 +1974,11 @@ function language(): Workflow {
 	return wf;
 }
 
-/** Loop pair: the shared guard settings. Cycle detection stops A at its own chain; the window bounds the rest. */
+/**
+ * Loop pair: the shared guard settings. The real fix is each workflow's own condition (never offer
+ * what the contact has); the guard is the safety net: cycle detection and depth for events that
+ * carry a workflow chain, at most 3 entries per contact a day for everything, site events included.
+ */
 const loopGuardParams: Params = {
 	keyType: 'contact',
 	scope: 'workflow',
@@ -1900,6 +1987,9 @@ const loopGuardParams: Params = {
 	windowUnit: 'hours',
 	options: { detectCycles: true, maxDepth: 5 },
 };
+
+const LOOP_BLOCKED_NOTE =
+	"Blocked items leave on *Blocked* with `loopGuard.reason`: `cycle` (this workflow is already in the event's `$chain`), `maxDepth` (the chain is 5 workflows long) or `rateLimit` (a 4th entry within 24 hours, also for events from your site, which carry no chain).";
 
 function loopA(): Workflow {
 	const wf = new Workflow(
@@ -1910,11 +2000,11 @@ function loopA(): Workflow {
 	note(
 		wf,
 		'The loop to prevent, workflow A (guarded)',
-		'Newsletter sign-up → white-paper offer; white paper downloaded → discount. With *Loop B* (white paper downloaded → newsletter offer) a contact would go round and round. *Loop Guard* stops it: an event that already passed through this workflow (its `$chain`) is blocked, chains deeper than 5 workflows are blocked, and at most 3 entries per contact per 24 hours. The *Contact Accepts* node stands for the contact downloading the white paper from the offer mail (it records the event with the chain); in production that event comes from your site: delete the node.',
-		['Activate together with *Loop B* to see the pair stay bounded.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
+		'Newsletter sign-up → white-paper offer, unless the contact already downloaded it; white paper downloaded → discount. With *Loop B* (white paper downloaded → newsletter offer) a contact would go round and round. The fix is the condition in each workflow (never offer what the contact has); *Loop Guard* is the safety net for loops nobody foresaw. The *Contact Accepts* node stands for the contact downloading the white paper from the offer mail (it records the event with the chain); in production that event comes from your site: delete the node.',
+		['Activate together with *Loop B*: no redundant offer, and no loop.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		['Loop Guard *Window* (24 hours) / *Max Entries* (3): keep; use a fresh contact per test.'],
 		8,
-		['', 'Blocked items leave on *Blocked* with `loopGuard.reason` (`cycle`, `depth`, `max_entries`...).'],
+		['', LOOP_BLOCKED_NOTE],
 	);
 	const trigger = contactTrigger(
 		wf,
@@ -1932,7 +2022,14 @@ function loopA(): Workflow {
 		op.stringEquals,
 		'newsletter_signup',
 	);
-	const offer = sendCampaign(wf, 'Send White-Paper Offer', [3, -0.5], {
+	const hasIt = segmentFilter(
+		wf,
+		'Already Has the White Paper?',
+		[3, -0.5],
+		filterRows([didAtLeast('whitepaper_downloaded', 1)]),
+	);
+	const noOffer = noOp(wf, 'Has It: No Offer', [4, -1.3]);
+	const offer = sendCampaign(wf, 'Send White-Paper Offer', [4, -0.5], {
 		campaignId: 'loop-whitepaper-offer',
 		campaignName: 'White-paper offer',
 		subject: 'Your free white paper',
@@ -1940,7 +2037,7 @@ function loopA(): Workflow {
 			'Thanks for joining the newsletter! <a href="https://example.com/whitepaper.pdf">Download the white paper</a>.',
 		),
 	});
-	const accepts = contact(wf, 'Contact Accepts: White Paper Downloaded', [4, -0.5], {
+	const accepts = contact(wf, 'Contact Accepts: White Paper Downloaded', [5, -0.5], {
 		resource: 'event',
 		operation: 'record',
 		...contactRef,
@@ -1956,7 +2053,8 @@ function loopA(): Workflow {
 	});
 	wf.chain(trigger, guard, isSignup);
 	wf.connect(guard, blocked, 1);
-	wf.connect(isSignup, offer, 0).connect(isSignup, discount, 1);
+	wf.connect(isSignup, hasIt, 0).connect(isSignup, discount, 1);
+	wf.connect(hasIt, noOffer, 0).connect(hasIt, offer, 1);
 	wf.chain(offer, accepts);
 	return wf;
 }
@@ -1964,21 +2062,35 @@ function loopA(): Workflow {
 function loopB(): Workflow {
 	const wf = new Workflow(
 		'loop-b-whitepaper-newsletter.json',
-		'Loop B: white paper -> newsletter offer (guarded)',
+		'Loop B: white paper -> newsletter offer, unless subscribed (guarded)',
 		'maExampleLoopB00',
 	);
 	note(
 		wf,
 		'The loop to prevent, workflow B (guarded)',
-		'White paper downloaded → newsletter offer. Together with *Loop A* this would loop forever (sign-up → white paper → newsletter → sign-up …). *Loop Guard* blocks events that already passed through this workflow, chains deeper than 5, and more than 3 entries per contact per 24 hours. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node.',
+		'White paper downloaded → newsletter offer, unless the contact is already subscribed (status `subscribed` or `pending`, or it signed up before): the condition that breaks the loop with *Loop A* (sign-up → white paper → newsletter → sign-up …). *Loop Guard* is the safety net. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node.',
 		['Activate together with *Loop A*.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		['Loop Guard *Window* (24 hours) / *Max Entries* (3): keep; use a fresh contact per test.'],
 		7,
+		['', LOOP_BLOCKED_NOTE],
 	);
 	const trigger = contactTrigger(wf, 'On White Paper Downloaded', [0, 0], eventTrigger('whitepaper_downloaded'));
 	const guard = loopGuard(wf, 'Loop Guard', [1, 0], loopGuardParams);
-	const blocked = noOp(wf, 'Blocked: Loop Stopped', [2, 1]);
-	const offer = sendCampaign(wf, 'Send Newsletter Offer', [2, 0], {
+	const blocked = noOp(wf, 'Blocked: Loop Stopped', [2, 1.2]);
+	const subscribed = segmentFilter(
+		wf,
+		'Already Subscribed?',
+		[2, 0],
+		filterRows(
+			[
+				{ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' },
+				didAtLeast('newsletter_signup', 1),
+			],
+			'or',
+		),
+	);
+	const noOffer = noOp(wf, 'Subscribed: No Offer', [3, -0.8]);
+	const offer = sendCampaign(wf, 'Send Newsletter Offer', [3, 0], {
 		campaignId: 'loop-newsletter-offer',
 		campaignName: 'Newsletter offer',
 		subject: 'Liked the white paper? Get our newsletter',
@@ -1986,7 +2098,7 @@ function loopB(): Workflow {
 			'One e-mail a week with more of the same. <a href="https://example.com/newsletter">Join the newsletter</a>.',
 		),
 	});
-	const accepts = contact(wf, 'Contact Accepts: Newsletter Sign-Up', [3, 0], {
+	const accepts = contact(wf, 'Contact Accepts: Newsletter Sign-Up', [4, 0], {
 		resource: 'event',
 		operation: 'record',
 		...contactRef,
@@ -1994,8 +2106,10 @@ function loopB(): Workflow {
 		properties: '={{ JSON.stringify({ form: "loop-b offer" }) }}',
 		options: { source: 'loop-b' },
 	});
-	wf.chain(trigger, guard, offer, accepts);
+	wf.chain(trigger, guard, subscribed);
 	wf.connect(guard, blocked, 1);
+	wf.connect(subscribed, noOffer, 0).connect(subscribed, offer, 1);
+	wf.chain(offer, accepts);
 	return wf;
 }
 

@@ -23,6 +23,8 @@ export const SYSTEM_EVENTS = {
 	emailComplained: '$email_complained',
 	emailUnsubscribed: '$email_unsubscribed',
 	emailReplied: '$email_replied',
+	/** A workflow's goal reached (Contact node, Record Goal Reached): {workflow, workflowName, goal}. */
+	goalReached: '$goal_reached',
 } as const;
 
 /** System events that are also an interaction of the contact (they move "last activity"). */

@@ -336,7 +336,10 @@ describe("example workflows: the recipes' logic", () => {
 			}),
 		]);
 		expect(targets(wf, goal.name, 0)).toEqual(['Send Cart Reminder']);
-		expect(targets(wf, goal.name, 1)).toEqual(['Goal Reached: Stop']);
+		expect(targets(wf, goal.name, 1)).toEqual(['Record Goal Reached']);
+		expect(node(wf, 'Record Goal Reached').parameters).toEqual(
+			expect.objectContaining({ resource: 'event', operation: 'goalReached' }),
+		);
 		expect(targets(wf, 'One Reminder Flow per Day')).toEqual(['Wait 4 Hours']);
 		expect(rows(node(wf, 'Viewed but Did Not Add or Order?')).map((r) => r.otherEvent)).toEqual([
 			'cart_item_added',
@@ -404,11 +407,81 @@ describe("example workflows: the recipes' logic", () => {
 
 	it('24 seasonal: goal stops buyers, never-openers go dormant, openers who missed checkout get the reminder', () => {
 		const wf = find('24-');
-		expect(targets(wf, 'Bought?', 0)).toEqual(['Goal Reached: Stop']);
+		expect(targets(wf, 'Bought?', 0)).toEqual(['Record Goal Reached']);
+		// The follow-up starts per contact from its offer's $email_sent: no Wait after the paged listing.
+		const sent = trigger(wf).find((t) => t.parameters.eventNames === '$email_sent')!;
+		expect(targets(wf, sent.name)).toEqual(['Wait 3 Days']);
+		expect(targets(wf, 'Wait 3 Days')).toEqual(['Bought?']);
 		expect(targets(wf, 'Opened the Offer?', 1)).toEqual(['Move to Dormant']);
 		expect(node(wf, 'Move to Dormant').parameters.tags).toBe('dormant');
 		expect(targets(wf, 'Did Not Reach Checkout?', 0)).toEqual(['Send Reminder']);
 		expect(trigger(wf).find((t) => t.parameters.mode === 'tagAdded')?.parameters.tags).toBe('dormant');
+	});
+
+	it.each(['07-', '11-', '12-'])(
+		'%s goal: checked at entry (keeps out) and right before every mail; reaching it records $goal_reached',
+		(file) => {
+			const wf = find(file);
+			const checks = nodesOf(wf, `${PACKAGE}.segmentFilter`);
+			const entry = checks.find((c) => c.name.endsWith('(Entry)'))!;
+			expect(targets(wf, trigger(wf)[0].name)).toEqual([entry.name]);
+			expect(targets(wf, entry.name, 0)).toEqual(['Goal Reached Before Entry: Keep Out']);
+			const sends = nodesOf(wf, send);
+			expect(sends.length).toBeGreaterThanOrEqual(3);
+			for (const mail of sends) {
+				// The node feeding each mail is a goal check (its "not reached" output): the entry check
+				// for an immediate first mail, the check after the Wait for the others.
+				const feeders = Object.entries(wf.connections).flatMap(([from, c]) =>
+					c.main.flatMap((targetsOf, output) =>
+						targetsOf.some((t) => t.node === mail.name) ? [{ from, output }] : [],
+					),
+				);
+				expect(feeders).toHaveLength(1);
+				expect(checks.map((c) => c.name)).toContain(feeders[0].from);
+				expect(feeders[0].output).toBe(1);
+				expect(rows(node(wf, feeders[0].from))).toEqual(rows(entry));
+				if (feeders[0].from !== entry.name) expect(targets(wf, feeders[0].from, 0)).toEqual(['Record Goal Reached']);
+			}
+			expect(node(wf, 'Record Goal Reached').parameters).toEqual(
+				expect.objectContaining({ resource: 'event', operation: 'goalReached' }),
+			);
+		},
+	);
+
+	it('broadcasts (15, 24, 25, 26) list one page per run, Next Page looped back, and wait for nothing on the way', () => {
+		for (const file of ['15-', '24-', '25-', '26-']) {
+			const wf = find(file);
+			const lists = nodesOf(wf, `${PACKAGE}.segmentFilter`).filter((n) => n.parameters.mode === 'segment');
+			expect(lists).toHaveLength(1);
+			expect(lists[0].parameters.pagination).toBe('page');
+			expect(targets(wf, lists[0].name, 1)).toEqual([lists[0].name]);
+			const seen = new Set<string>();
+			const walk = (name: string) => {
+				if (seen.has(name)) return;
+				seen.add(name);
+				for (const c of wf.connections[name]?.main ?? []) for (const t of c) walk(t.node);
+			};
+			walk(lists[0].name);
+			expect([...seen].map((n) => node(wf, n).type)).not.toContain('n8n-nodes-base.wait');
+		}
+	});
+
+	it('loop pair: B offers the newsletter only to contacts not subscribed, A the white paper only to those without it', () => {
+		const a = find('loop-a-');
+		const b = find('loop-b-');
+		expect(targets(b, 'Already Subscribed?', 1)).toEqual(['Send Newsletter Offer']);
+		expect(rows(node(b, 'Already Subscribed?'))).toEqual([
+			expect.objectContaining({ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' }),
+			expect.objectContaining({ type: 'event', eventOperator: 'didAtLeast', event: 'newsletter_signup' }),
+		]);
+		expect(targets(a, 'Newsletter Sign-Up?', 0)).toEqual(['Already Has the White Paper?']);
+		expect(targets(a, 'Already Has the White Paper?', 1)).toEqual(['Send White-Paper Offer']);
+		// The notes name the reasons Loop Guard really gives.
+		for (const wf of [a, b]) {
+			const text = stickyOf(wf).join('\n');
+			for (const reason of ['cycle', 'maxDepth', 'rateLimit']) expect(text).toContain(`\`${reason}\``);
+			expect(text).not.toMatch(/`depth`|max_entries/);
+		}
 	});
 
 	it('loop pair: each workflow guarded by Loop Guard right after its trigger; A and B feed each other', () => {

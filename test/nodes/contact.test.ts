@@ -184,6 +184,39 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect(await store.contacts.getOne('absent')).toBeNull();
 	});
 
+	it('records $goal_reached {workflow, goal} for an existing contact, once per execution, and never creates one', async () => {
+		await store.contacts.upsert([{ id: 'goal-1', email: 'goal-1@example.com' }]);
+		const params = { resource: 'event', operation: 'goalReached', contactId: '={{ $json.id }}', goal: 'purchased' };
+		const out = await run(params, [{ id: 'goal-1' }, { id: 'goal-1' }, { id: 'goal-none' }], {
+			workflowId: 'wf-goal',
+			continueOnFail: true,
+		});
+		expect(out[0].json).toMatchObject({
+			contactId: 'goal-1',
+			event: '$goal_reached',
+			goal: 'purchased',
+			duplicate: false,
+		});
+		expect(out[1].json.duplicate).toBe(true);
+		expect(out[2].json.error).toMatch(/does not exist \(item 2/);
+		expect(await store.contacts.getOne('goal-none')).toBeNull();
+		const goals = (await store.events.history('goal-1')).filter((e) => e.name === '$goal_reached');
+		expect(goals).toEqual([
+			expect.objectContaining({ properties: expect.objectContaining({ workflow: 'wf-goal', goal: 'purchased' }) }),
+		]);
+		const empty = await run({ ...params, goal: ' ' }, [{ id: 'goal-1' }], { continueOnFail: true });
+		expect(empty[0].json.error).toContain('field "Goal"');
+		// User events still may not take the name.
+		const forged = await run(
+			{ resource: 'event', operation: 'record', contactId: 'goal-1', eventName: '$goal_reached' },
+			[{}],
+			{
+				continueOnFail: true,
+			},
+		);
+		expect(forged[0].json.error).toMatch(/reserved/);
+	});
+
 	it('adds and removes tags', async () => {
 		const added = await run({ resource: 'tag', operation: 'add', contactId: 't-1', tags: '={{ $json.tags }}' }, [
 			{ tags: ['a', 'b'] },

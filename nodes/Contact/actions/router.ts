@@ -11,7 +11,7 @@ import * as topic from './topic';
 
 const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> = {
 	contact: { upsert: contact.upsert, get: contact.get, erase: contact.erase, export: contact.exportContact },
-	event: { record: event.record },
+	event: { record: event.record, goalReached: event.goalReached },
 	tag: { add: tag.add, remove: tag.remove },
 	subscription: {
 		subscribe: subscription.subscribe,

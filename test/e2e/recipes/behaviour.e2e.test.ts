@@ -3,6 +3,7 @@ import {
 	contactOf,
 	expectNoFailedExecutions,
 	expectNoMoreMails,
+	goalsReached,
 	mails,
 	n8n,
 	sendEvents,
@@ -161,19 +162,22 @@ describe('recipe 15: re-permission', () => {
 describe('recipe 24: seasonal campaign with its goal and dormant branch', () => {
 	it('offer to toy fans; after the wait: buyers stop, openers without checkout get the reminder, openers who reached checkout do not, non-openers go dormant and get the win-back', async () => {
 		const wf = workflow('24-seasonal');
-		const [buyer, opener, checkout, silent, notToys] = [
+		const [buyer, opener, checkout, silent, notToys, boughtBefore] = [
 			'xmas-buyer',
 			'xmas-opener',
 			'xmas-checkout',
 			'xmas-silent',
 			'xmas-other',
+			'xmas-bought-before',
 		].map(uid);
 		await sendEvents(wf, [
-			...[buyer, opener, checkout, silent].map((id) => signUp(id, { tags: ['interest:toys'] })),
+			...[buyer, opener, checkout, silent, boughtBefore].map((id) => signUp(id, { tags: ['interest:toys'] })),
 			signUp(notToys, { tags: ['interest:garden'] }),
+			// The goal reached before the campaign: no offer.
+			{ contactId: boughtBefore, event: 'purchase', properties: { total: 12 }, idempotencyKey: `${boughtBefore}-buy` },
 		]);
 		await waitFor('all subscribed', async () => {
-			for (const id of [buyer, opener, checkout, silent, notToys])
+			for (const id of [buyer, opener, checkout, silent, notToys, boughtBefore])
 				if ((await contactOf(wf, id))?.subscription?.status !== 'subscribed') return false;
 			return true;
 		});
@@ -233,7 +237,10 @@ describe('recipe 24: seasonal campaign with its goal and dormant branch', () => 
 		expect(await subjects(buyer)).toEqual(['Christmas toys: 20% off until the 24th']);
 		expect(await subjects(checkout)).toEqual(['Christmas toys: 20% off until the 24th']);
 		expect(await subjects(notToys)).toEqual([]);
+		expect(await subjects(boughtBefore)).toEqual([]);
 		expect((await contactOf(wf, silent))?.tags).toContain('dormant');
+		expect(await goalsReached(wf, buyer)).toEqual([expect.objectContaining({ goal: 'purchased', workflow: wf.id })]);
+		expect(await goalsReached(wf, opener)).toEqual([]);
 		expect((await contactOf(wf, opener))?.tags).not.toContain('dormant');
 		await expectNoFailedExecutions(wf);
 	});

@@ -20,6 +20,7 @@ import {
 	contactOf,
 	type Mail,
 } from '../support/env';
+import { sendCampaignTo, startSender, stopSender } from '../support/sender';
 import { SECONDS } from '../support/tweaks';
 
 const BROWSER_UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
@@ -29,48 +30,6 @@ const AUDIENCE_PATH = '/17-remarketing-audience/';
 
 const sha256 = (text: string) => createHash('sha256').update(text).digest('hex');
 const pixelOf = (mail: Mail) => /src="([^"]+\/t\/o\/[^"]+)"/.exec(String(mail.parsed.html))?.[1].replace(/&amp;/g, '&');
-
-/** The promotion mailing itself: a webhook that sends the campaign it is given to one contact. */
-function senderWorkflow(baseUrl: string) {
-	return {
-		name: 'E2E remarketing: send a promotion',
-		nodes: [
-			{
-				id: 'e2e-remarketing-send-hook',
-				name: 'Send Now',
-				type: 'n8n-nodes-base.webhook',
-				typeVersion: 2,
-				position: [0, 0],
-				webhookId: 'e2e-remarketing-send-hook',
-				parameters: { httpMethod: 'POST', path: SEND_PATH, responseMode: 'onReceived', options: {} },
-			},
-			{
-				id: 'e2e-remarketing-send-campaign',
-				name: 'Send Promotion',
-				type: 'n8n-nodes-marketing-automation.sendCampaign',
-				typeVersion: 1,
-				position: [260, 0],
-				parameters: {
-					contactId: '={{ $json.body.contactId }}',
-					campaignId: '={{ $json.body.campaignId }}',
-					campaignName: 'Promotion',
-					fromEmail: 'news@example.com',
-					fromName: 'Example Shop',
-					subject: '={{ $json.body.campaignId }}: 20% off this week',
-					html: '<p>Hi, our promotion is on: <a href="https://shop.example.com/promo">see the offer</a>.</p>',
-					trackingBaseUrl: `${baseUrl}/webhook/ma-tracking`,
-					options: { trackOpens: true },
-				},
-				credentials: {
-					contactStoreApi: { id: 'ma-contact-store', name: 'Contact Store' },
-					campaignSmtpApi: { id: 'ma-smtp', name: 'Campaign SMTP' },
-				},
-			},
-		],
-		connections: { 'Send Now': { main: [[{ node: 'Send Promotion', type: 'main', index: 0 }]] } },
-		settings: { executionOrder: 'v1' },
-	};
-}
 
 describe('recipe 17: opened the promotion but did not buy -> remarketing audience', () => {
 	const wf = () => workflow('17-remarketing-audience');
@@ -129,10 +88,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		const s = state();
 		expect(s.publishErrors[wf().slug]).toBeUndefined();
 		executionsBefore = new Set((await executions(wf())).map((e) => e.id));
-		const sender = await n8n.createWorkflowRest(s.baseUrl, s.cookie, senderWorkflow(s.baseUrl));
-		senderId = sender.id;
-		await n8n.publishWorkflowRest(s.baseUrl, s.cookie, senderId);
-		await n8n.waitForWebhook(s.baseUrl, SEND_PATH, { method: 'POST', timeoutMs: 60000 });
+		senderId = await startSender(SEND_PATH);
 
 		// The CRM creates the contacts; the opener's address comes in untidy (the hash must not care).
 		const created = await sendEvents(
@@ -152,9 +108,8 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 			[ids.scanned]: 'spring-promo',
 			[ids.other]: 'summer-promo',
 		};
-		for (const [contactId, campaignId] of Object.entries(campaigns)) {
-			expect((await n8n.callWebhook(s.baseUrl, SEND_PATH, { contactId, campaignId })).status).toBe(200);
-		}
+		for (const [contactId, campaignId] of Object.entries(campaigns))
+			await sendCampaignTo(SEND_PATH, contactId, campaignId);
 		const mailOf: Record<string, Mail> = {};
 		for (const id of Object.values(ids)) [mailOf[id]] = await waitForMails(emailOf(id), 1, { timeoutMs: 30000 });
 		expect(mailOf[ids.other].parsed.subject).toBe('summer-promo: 20% off this week');
@@ -193,10 +148,7 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 		await sleep(3000);
 	});
 
-	afterAll(async () => {
-		const s = state();
-		if (senderId) await n8n.unpublishWorkflowRest(s.baseUrl, s.cookie, senderId).catch(() => undefined);
-	});
+	afterAll(() => stopSender(senderId));
 
 	it('an opener who does not buy (and opens twice): one POST to the ads audience after the wait, with the hashed normalised e-mail, and the remarketing tag', async () => {
 		const [post, ...more] = await postsFor(ids.opener);

@@ -57,7 +57,13 @@ export interface Mail {
 	parsed: ParsedMail;
 }
 
-const parsedCache = new Map<string, Mail>();
+// One parse per mail file, shared by concurrent callers (polling several addresses at once).
+const parsedCache = new Map<string, Promise<Mail>>();
+
+async function parseMail(dir: string, file: string): Promise<Mail> {
+	const m = JSON.parse(readFileSync(join(dir, file), 'utf8'));
+	return { file, ...m, parsed: await simpleParser(m.raw) } as Mail;
+}
 
 /** Every mail the SMTP server has received so far (optionally only those to an address). */
 export async function mails(to?: string): Promise<Mail[]> {
@@ -65,12 +71,9 @@ export async function mails(to?: string): Promise<Mail[]> {
 	const out: Mail[] = [];
 	for (const file of readdirSync(dir).sort()) {
 		let mail = parsedCache.get(file);
-		if (!mail) {
-			const m = JSON.parse(readFileSync(join(dir, file), 'utf8'));
-			mail = { file, ...m, parsed: await simpleParser(m.raw) } as Mail;
-			parsedCache.set(file, mail);
-		}
-		if (!to || mail.envelope.to.includes(to)) out.push(mail);
+		if (!mail) parsedCache.set(file, (mail = parseMail(dir, file)));
+		const parsed = await mail;
+		if (!to || parsed.envelope.to.includes(to)) out.push(parsed);
 	}
 	return out;
 }
@@ -195,6 +198,117 @@ export async function contactOf(wf: PreparedWorkflow, id: string) {
 	const lease = acquireStore(storeConfig(wf.keyPrefix));
 	try {
 		return await lease.store.contacts.getOne(id);
+	} finally {
+		lease.release();
+	}
+}
+
+/** Writes contacts straight into the workflow's contact store, as a CRM sync through the Contact node would. */
+export async function seedContacts(wf: PreparedWorkflow, contacts: Array<Record<string, unknown>>): Promise<void> {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
+	const lease = acquireStore(storeConfig(wf.keyPrefix));
+	try {
+		const results = await lease.store.contacts.upsert(contacts as never);
+		const failed = results.find((r) => !r.ok);
+		if (failed && !failed.ok) throw failed.error;
+	} finally {
+		lease.release();
+	}
+}
+
+/** A contact's event history in the workflow's store, newest first. */
+export async function historyOf(wf: PreparedWorkflow, id: string) {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
+	const lease = acquireStore(storeConfig(wf.keyPrefix));
+	try {
+		return await lease.store.events.history(id, 500);
+	} finally {
+		lease.release();
+	}
+}
+
+/** The `$goal_reached` events of a contact: [{workflow, workflowName, goal}]. */
+export async function goalsReached(wf: PreparedWorkflow, id: string) {
+	return (await historyOf(wf, id))
+		.filter((e) => e.name === '$goal_reached')
+		.map((e) => e.properties as { workflow: string; workflowName: string; goal: string });
+}
+
+/** Calls a workflow's "Run Now" webhook (POST <n8n>/webhook/<path>). */
+export async function runNow(path: string): Promise<void> {
+	const res = await n8n.callWebhook(state().webhookUrl, path, {});
+	if (res.status !== 200) throw new Error(`POST /webhook/${path} -> ${res.status}`);
+}
+
+/** Subjects of the mails `to` received, in arrival order. */
+export async function subjectsOf(to: string): Promise<string[]> {
+	return (await mails(to)).map((m) => m.parsed.subject ?? '');
+}
+
+/** Edits a published workflow's nodes over n8n's REST API (as a user does in the editor) and republishes it. */
+export async function editAndRepublish(
+	wf: PreparedWorkflow,
+	edit: (nodes: Array<{ name: string; type: string; parameters: Record<string, any> }>) => void,
+): Promise<void> {
+	const s = state();
+	const stored = await n8n.rest(s.baseUrl, s.cookie, 'GET', `/rest/workflows/${wf.id}`);
+	edit(stored.nodes);
+	await n8n.rest(s.baseUrl, s.cookie, 'PATCH', `/rest/workflows/${wf.id}`, {
+		name: stored.name,
+		nodes: stored.nodes,
+		connections: stored.connections,
+		settings: stored.settings,
+		versionId: stored.versionId,
+	});
+	await n8n.publishWorkflowRest(s.baseUrl, s.cookie, wf.id);
+}
+
+/** Tells the HTTP sink what to answer to requests whose path contains `pathPart` (JSON body). */
+export async function sinkRespond(pathPart: string, body: unknown): Promise<void> {
+	const res = await fetch(`${state().sinkUrl}/__respond`, {
+		method: 'POST',
+		headers: { 'content-type': 'application/json' },
+		body: JSON.stringify({ pathPart, body }),
+	});
+	if (res.status !== 200) throw new Error(`sink /__respond -> ${res.status}`);
+}
+
+/** One site / CRM event for the Marketing Webhook Trigger, with a unique idempotency key. */
+export function siteEvent(
+	contactId: string,
+	event: string,
+	properties: Record<string, unknown> = {},
+	extra: Record<string, unknown> = {},
+) {
+	return {
+		contactId,
+		email: `${contactId}@example.com`,
+		event,
+		properties,
+		idempotencyKey: `${contactId}-${event}-${Math.random().toString(36).slice(2)}`,
+		...extra,
+	};
+}
+
+/** Posts events (resent after a dropped connection: their idempotency keys make that safe); fails unless all were recorded. */
+export async function record(wf: PreparedWorkflow, events: unknown[]): Promise<void> {
+	const res = await sendEvents(wf, events, { retries: 2 });
+	if (res.status !== 200 || res.body?.recorded !== events.length)
+		throw new Error(`events not recorded: ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+}
+
+/** A contact's current (decayed) lead score in the workflow's store. */
+export async function scoreOf(wf: PreparedWorkflow, id: string): Promise<number> {
+	// eslint-disable-next-line @typescript-eslint/no-require-imports
+	const { acquireStore, Scoring } = require('../../../lib') as typeof import('../../../lib');
+	const lease = acquireStore(storeConfig(wf.keyPrefix));
+	try {
+		const [reading] = await new Scoring(lease.store).read([id]);
+		if (!reading.ok) throw reading.error;
+		if (!reading.value) throw new Error(`no contact ${id}`);
+		return reading.value.score;
 	} finally {
 		lease.release();
 	}

@@ -31,9 +31,14 @@ const { startPostgres } = require('../../../scripts/postgres.js');
 const t0 = Date.now();
 const log = (msg: string) => process.stdout.write(`[e2e setup ${((Date.now() - t0) / 1000).toFixed(0)}s] ${msg}\n`);
 
-/** Records every request (JSON body) it gets; GET /__received lists them, DELETE clears. */
+/**
+ * Records every request (JSON body) it gets; GET /__received lists them, DELETE clears. Answers
+ * `{"ok":true}`, or what POST /__respond {pathPart, body} set for paths containing pathPart (an
+ * enrichment service's answer, say).
+ */
 function startHttpSink(): Promise<{ server: Server; url: string }> {
 	const received: unknown[] = [];
+	const answers: Array<{ pathPart: string; body: unknown }> = [];
 	const server = createServer((req, res) => {
 		if (req.url === '/__received') {
 			if (req.method === 'DELETE') received.length = 0;
@@ -51,9 +56,16 @@ function startHttpSink(): Promise<{ server: Server; url: string }> {
 			} catch {
 				// kept as text
 			}
+			if (req.url === '/__respond' && req.method === 'POST') {
+				answers.unshift(body as { pathPart: string; body: unknown });
+				res.writeHead(200, { 'content-type': 'application/json' });
+				res.end('{"ok":true}');
+				return;
+			}
 			received.push({ method: req.method, url: req.url, headers: req.headers, body, at: Date.now() });
+			const answer = answers.find((a) => String(req.url).includes(a.pathPart));
 			res.writeHead(200, { 'content-type': 'application/json' });
-			res.end('{"ok":true}');
+			res.end(answer ? JSON.stringify(answer.body) : '{"ok":true}');
 		});
 	});
 	return new Promise((resolve) =>

@@ -52,13 +52,26 @@ function httpToSink(wf: Workflow, sinkUrl: string, slug: string): void {
 export const ISOLATED: Record<string, string> = {
 	'fixture-pipeline': 'pipeline',
 	'01-birthday': 'birthday',
+	'02-customer-anniversary': 'anniversary',
+	'03-drip-series': 'drip',
 	'05-abandoned-cart': 'cart',
+	'06-webinar': 'webinar',
+	'07-lost-opportunity-nurture': 'lost',
+	'08-customer-onboarding': 'onboarding',
+	'09-project-survey': 'survey',
+	'10-pricing-page-alert': 'pricing',
+	'11-lead-magnet-series': 'magnet',
+	'12-free-trial': 'trial',
 	'13-engagement-tiers': 'tiers',
 	'14-inactive-customer-reactivation': 'tiers',
+	'18-topic-series': 'topics',
 	'19-nps-split': 'nps',
+	'20-referral-reward': 'referral',
 	'21-hot-lead': 'hotlead',
 	'22-lead-enrichment': 'enrichment',
 	'23-bookshop-author-recommendation': 'bookshop',
+	'25-lifecycle-stages': 'lifecycle',
+	'26-language-targeting': 'language',
 	'loop-a-newsletter-whitepaper': 'loop',
 	'loop-b-whitepaper-newsletter': 'loop',
 };
@@ -72,10 +85,34 @@ export const SECONDS = {
 	repermissionWait: 15,
 	seasonalWait: 14,
 	remarketingWait: 8,
+	/** Series with a goal or an unsubscribe on the way (3, 7, 11, 12): the Waits between mails, long enough for a goal event sent after a mail to land first. */
+	goalWait: 6,
+	/** Webinar Timing, in minutes before / after `startsAt` (the test registers for 40 s ahead), as the note says. */
+	webinar: { dayReminderMinutes: 0.5, hourReminderMinutes: 0.25, surveyAfterMinutes: 0.2 },
 };
+
+/** Broadcast audiences list this many contacts per page in the test copy, so every test base spans pages. */
+export const TEST_PAGE_SIZE = 2;
+
+function smallPages(wf: Workflow): void {
+	for (const n of wf.nodes)
+		if (n.type.endsWith('.segmentFilter') && n.parameters.mode === 'segment') n.parameters.pageSize = TEST_PAGE_SIZE;
+}
+
+function setWaits(wf: Workflow, seconds: number): void {
+	for (const n of wf.nodes) if (n.type === 'n8n-nodes-base.wait' && n.parameters.unit) setWait(wf, n.name, seconds);
+}
 
 const PER_RECIPE: Record<string, Tweak> = {
 	'05-abandoned-cart': (wf) => setWait(wf, 'Wait 4 Hours', SECONDS.cartWait),
+	'06-webinar': (wf) => {
+		for (const a of node(wf, 'Timing').parameters.assignments.assignments)
+			a.value = SECONDS.webinar[a.name as keyof typeof SECONDS.webinar];
+	},
+	'03-drip-series': (wf) => setWaits(wf, SECONDS.goalWait),
+	'07-lost-opportunity-nurture': (wf) => setWaits(wf, SECONDS.goalWait),
+	'11-lead-magnet-series': (wf) => setWaits(wf, SECONDS.goalWait),
+	'12-free-trial': (wf) => setWaits(wf, SECONDS.goalWait),
 	'13-engagement-tiers': (wf) => {
 		node(wf, 'Tier Contacts').parameters.boundaryDays = SECONDS.tierBoundaryDays;
 	},
@@ -85,9 +122,15 @@ const PER_RECIPE: Record<string, Tweak> = {
 			if (c.days !== undefined) c.days = SECONDS.repermissionDays;
 		}
 		setWait(wf, 'Wait 30 Days', SECONDS.repermissionWait);
+		smallPages(wf);
 	},
 	'17-remarketing-audience': (wf) => setWait(wf, 'Wait 3 Days', SECONDS.remarketingWait),
-	'24-seasonal-campaign': (wf) => setWait(wf, 'Wait 3 Days', SECONDS.seasonalWait),
+	'24-seasonal-campaign': (wf) => {
+		setWait(wf, 'Wait 3 Days', SECONDS.seasonalWait);
+		smallPages(wf);
+	},
+	'25-lifecycle-stages': smallPages,
+	'26-language-targeting': smallPages,
 };
 
 export function tweakWorkflow(slug: string, wf: Workflow, ctx: { sinkUrl: string }): void {
