@@ -79,10 +79,13 @@ export const STORE_FORMAT = 2;
 export const CONTACT_KEY_SUFFIXES = {
 	/**
 	 * zset, every score 0, ordered by member: `<event name> NUL <time (EVENT_TIME_DIGITS digits,
-	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>[ NUL <properties JSON>]`. "X at least
-	 * K times since T" is one ZLEXCOUNT; erase finds the contact's log entries here.
+	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>`. "X at least K times
+	 * since T" is one ZLEXCOUNT; erase finds the contact's log entries here. Members stay under
+	 * Redis's 64-byte listpack limit for usual names, so the set stays compact: properties live apart.
 	 */
 	events: 'e',
+	/** hash: event-log entry id -> properties JSON, for the events of the index that have any */
+	eventProperties: 'p',
 	/** zset: idempotency key -> when it was used */
 	idempotency: 'i',
 	/** zset per score model: award key -> award time */

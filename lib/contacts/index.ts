@@ -397,7 +397,11 @@ export class Contacts {
 				}),
 			);
 			const members = (data[CONTACT_KEY_SUFFIXES.events] as string[] | undefined) ?? [];
-			const eventHistory = [...members.filter((_, i) => i % 2 === 0).map(historyEntry), ...createdEntry(core)]
+			const properties = (data[CONTACT_KEY_SUFFIXES.eventProperties] as Record<string, string> | undefined) ?? {};
+			const eventHistory = [
+				...members.filter((_, i) => i % 2 === 0).map((member) => historyEntry(member, properties)),
+				...createdEntry(core),
+			]
 				.sort((x, y) => y.ts - x.ts)
 				.map(({ ts, ...entry }) => entry);
 			const storedKeys = { core, ...Object.fromEntries(Object.entries(data).sort(([x], [y]) => (x < y ? -1 : 1))) };

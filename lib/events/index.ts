@@ -124,11 +124,15 @@ export class Events {
 	async history(contactId: string, limit = 50): Promise<HistoryEntry[]> {
 		const id = checkContactId(contactId);
 		if (!this.store.format.current) await this.store.format.upgradeContacts([id]);
-		const [members, core] = await Promise.all([
+		const [members, properties, core] = await Promise.all([
 			this.store.call((r) => r.zrange(this.store.keys.contactKey(id, 'events'), 0, -1)),
+			this.store.call((r) => r.hgetall(this.store.keys.contactKey(id, 'eventProperties'))),
 			this.store.call((r) => r.hmget(this.store.keys.contact(id), CREATED_EVENT_FIELD, 'createdAt')),
 		]);
-		return [...members.map(historyEntry), ...createdEntry({ [CREATED_EVENT_FIELD]: core[0], createdAt: core[1] })]
+		return [
+			...members.map((member) => historyEntry(member, properties)),
+			...createdEntry({ [CREATED_EVENT_FIELD]: core[0], createdAt: core[1] }),
+		]
 			.sort((a, b) => b.ts - a.ts || (a.id < b.id ? 1 : a.id > b.id ? -1 : 0))
 			.slice(0, limit)
 			.map(({ ts, ...entry }) => entry);
@@ -148,13 +152,15 @@ export function createdEntry(core: Record<string, string | null | undefined>): A
 	return [{ id, name: SYSTEM_EVENTS.contactCreated, time: new Date(ts).toISOString(), source: '', properties: {}, ts }];
 }
 
-/** One member of a contact's events index (CONTACT_KEY_SUFFIXES.events) as callers see it. */
-export function historyEntry(member: string): HistoryEntry & { ts: number } {
-	const [name, time, id, source, ...props] = member.split('\0');
+/**
+ * One member of a contact's events index (CONTACT_KEY_SUFFIXES.events) as callers see it, with its
+ * properties from the contact's properties hash (log entry id -> JSON).
+ */
+export function historyEntry(member: string, properties: Record<string, string>): HistoryEntry & { ts: number } {
+	const [name, time, id, source] = member.split('\0');
 	const ts = Number(time) - EVENT_TIME_OFFSET;
-	// The properties are the rest (JSON escapes a NUL, but be safe).
-	const json = props.join('\0');
-	return { id, name, time: new Date(ts).toISOString(), source, properties: json === '' ? {} : JSON.parse(json), ts };
+	const json = properties[id];
+	return { id, name, time: new Date(ts).toISOString(), source, properties: json ? JSON.parse(json) : {}, ts };
 }
 
 export interface HistoryEntry {

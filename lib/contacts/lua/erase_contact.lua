@@ -43,7 +43,7 @@ for _, scope in ipairs(redis.call('SMEMBERS', shard .. SHARD_KEY.loopScopes)) do
   redis.call('DEL', base .. SUFFIX.loopGuard .. ':' .. scope)
 end
 
-drop_events(events, shard, redis.call('ZRANGE', events, 0, -1))
+drop_events(base, shard, redis.call('ZRANGE', events, 0, -1))
 local createdEvent = redis.call('HGET', base, 'createdEvent')
 if createdEvent then redis.call('XDEL', shard .. SHARD_KEY.log, createdEvent) end
 -- Its dead-lettered events ("<stream name part> <entry id>") and the log entries their replays wrote.

@@ -57,12 +57,16 @@ return each_item(function(base)
     local e = cjson.decode(entry)
     history[e.id] = e
   end
-  local members, seen = {}, {}
+  local members, properties, seen = {}, {}, {}
   local function add(name, ts, eid, source, props)
     if seen[eid] then return end
     seen[eid] = true
     members[#members + 1] = 0
-    members[#members + 1] = event_member(name, tonumber(ts), eid, source or '', props or '')
+    members[#members + 1] = event_member(name, tonumber(ts), eid, source or '')
+    if props and props ~= '' and props ~= '{}' then
+      properties[#properties + 1] = eid
+      properties[#properties + 1] = props
+    end
   end
   local timeKeys = {}
   for _, name in ipairs(names) do
@@ -87,6 +91,9 @@ return each_item(function(base)
     end
   end
   for i = 1, #members, 1000 do redis.call('ZADD', events, unpack(members, i, math.min(i + 999, #members))) end
+  for i = 1, #properties, 1000 do
+    redis.call('HSET', base .. SUFFIX.eventProperties, unpack(properties, i, math.min(i + 999, #properties)))
+  end
 
   -- The shard's lists of schedules and Loop Guard scopes replace the contact's registries.
   for _, ix in ipairs(redis.call('SMEMBERS', base .. V1.indexes)) do

@@ -2,16 +2,20 @@
 --- @include "contact_keys"
 
 -- An event in the contact's events index (SUFFIX.events): name NUL time NUL log entry id NUL
--- source, then NUL properties unless they are empty. One lex-ordered zset holds every name: a name's events
--- are one member range, ordered by time.
+-- source; its properties, unless empty, in SUFFIX.eventProperties under the log entry id. One
+-- lex-ordered zset holds every name: a name's events are one member range, ordered by time.
 local function event_time(ts)
   return string.format(EVENT_TIME.format, ts + EVENT_TIME.offset)
 end
 
-local function event_member(name, ts, eid, source, props)
-  local member = name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
-  if props ~= '' and props ~= '{}' then member = member .. '\0' .. props end
-  return member
+local function event_member(name, ts, eid, source)
+  return name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
+end
+
+-- Adds an event to the contact's events index, and its properties beside it.
+local function index_event(base, name, ts, eid, source, props)
+  redis.call('ZADD', base .. SUFFIX.events, 0, event_member(name, ts, eid, source))
+  if props ~= nil and props ~= '' and props ~= '{}' then redis.call('HSET', base .. SUFFIX.eventProperties, eid, props) end
 end
 
 -- Member range bounds (ZRANGEBYLEX, ZLEXCOUNT) of a name's events, from a time on or all of them.
@@ -22,35 +26,37 @@ end
 local function events_before(name, ts) return '(' .. name .. '\0' .. event_time(ts) end
 local function events_end(name) return '(' .. name .. '\1' end
 
--- name, time (number), log entry id, properties ('' when none) and source of an events index member.
+-- name, time (number), log entry id and source of an events index member.
 local function parse_event(member)
-  local name, at, eid, source, props = string.match(member, '^(.-)%z(%d+)%z([^%z]+)%z([^%z]*)%z?(.*)$')
-  return name, tonumber(at) - EVENT_TIME.offset, eid, props, source
+  local name, at, eid, source = string.match(member, '^(.-)%z(%d+)%z([^%z]+)%z(.*)$')
+  return name, tonumber(at) - EVENT_TIME.offset, eid, source
 end
 
--- Removes events index members and the log entries they name (the log may still hold them: erase
--- finds a contact's log entries through this index only).
-local function drop_events(events, shard, members)
+-- Removes events index members, their properties and the log entries they name (the log may still
+-- hold them: erase finds a contact's log entries through this index only).
+local function drop_events(base, shard, members)
   for i = 1, #members, 500 do
     local slice, ids = { unpack(members, i, math.min(i + 499, #members)) }, {}
     for k, member in ipairs(slice) do
       local _, _, eid = parse_event(member)
       ids[k] = eid
     end
-    redis.call('ZREM', events, unpack(slice))
+    redis.call('ZREM', base .. SUFFIX.events, unpack(slice))
+    redis.call('HDEL', base .. SUFFIX.eventProperties, unpack(ids))
     redis.call('XDEL', shard .. SHARD_KEY.log, unpack(ids))
   end
 end
 
 -- Keeps a name's events within the per-name cap (exactly), and within the retention.
-local function prune_events(events, shard, name, now, lim, count)
+local function prune_events(base, shard, name, now, lim, count)
+  local events = base .. SUFFIX.events
   if count % 16 == 0 then
-    drop_events(events, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_before(name, now - lim.retentionMs)))
+    drop_events(base, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_before(name, now - lim.retentionMs)))
   end
   if count > lim.perNameMax then
     local over = redis.call('ZLEXCOUNT', events, events_from(name), events_end(name)) - lim.perNameMax
     if over > 0 then
-      drop_events(events, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_end(name), 'LIMIT', 0, over))
+      drop_events(base, shard, redis.call('ZRANGEBYLEX', events, events_from(name), events_end(name), 'LIMIT', 0, over))
     end
   end
 end
@@ -79,9 +85,8 @@ local function record(base, shard, id, now, ev, lim)
     count, first, last = 1, ev.ts, ev.ts
   end
   redis.call('HSET', base, field, string.format('%d|%d|%d', count, first, last))
-  local events = base .. SUFFIX.events
-  redis.call('ZADD', events, 0, event_member(ev.name, ev.ts, eid, ev.source, ev.props))
-  if count % 16 == 0 or count > lim.perNameMax then prune_events(events, shard, ev.name, now, lim, count) end
+  index_event(base, ev.name, ev.ts, eid, ev.source, ev.props)
+  if count % 16 == 0 or count > lim.perNameMax then prune_events(base, shard, ev.name, now, lim, count) end
   return eid
 end
 

@@ -75,17 +75,23 @@ local function fetch(base)
     n = n + 2
   end
   if #historyNames > 0 then
-    -- The asked-for names' events since the spec's time: name, time and properties, three values each.
-    local at = n + 1
+    -- The asked-for names' events since the spec's time: name, time and properties (false when
+    -- none), three values each.
+    local at, ids = n + 1, {}
     n = at
     for _, name in ipairs(historyNames) do
       for _, member in ipairs(redis.call('ZRANGEBYLEX', events, events_from(name, historySince), events_end(name))) do
-        local evName, ts, _, props = parse_event(member)
-        out[n + 1], out[n + 2], out[n + 3] = evName, ts, props
+        local evName, ts, eid = parse_event(member)
+        out[n + 1], out[n + 2] = evName, ts
+        ids[#ids + 1] = eid
         n = n + 3
       end
     end
-    out[at] = (n - at) / 3
+    for from = 1, #ids, 1000 do
+      local props = redis.call('HMGET', base .. SUFFIX.eventProperties, unpack(ids, from, math.min(from + 999, #ids)))
+      for k = 1, #props do out[at + 3 * (from + k - 1)] = props[k] end
+    end
+    out[at] = #ids
   end
   for _, model in ipairs(spec.scores) do
     for _, list in ipairs({ redis.call('ZRANGE', base .. SUFFIX.scoreAwards .. ':' .. model, 0, -1, 'WITHSCORES'), redis.call('HGETALL', base .. SUFFIX.scoreValues .. ':' .. model) }) do
