@@ -1,0 +1,228 @@
+// What a contact costs in Redis (issue 13): N contacts (MA_STORAGE_CONTACTS, default 100,000),
+// each with an e-mail, a time zone, a lifecycle stage, a consent, 5 fields (one a date) and 2
+// tags, upserted through the store in batches of 1,000; then 10 events each through
+// events.record, in batches of 1,000. Memory is INFO memory's used_memory and keys are DBSIZE,
+// before and after, on a redis-server of its own: only lib's public API and server-wide figures,
+// so the bench measures whatever key layout lib uses.
+//
+// Baseline ("raw"), on a second redis-server in the same run: the same contacts as plain
+// commands, pipelined 1,000 contacts at a time. Per contact one HSET holding everything (core,
+// fields, tags as one joined string) and the index writes a real layout needs: ZADD to the
+// shard's all-contacts zset by creation time, SADD to a set per tag, per stage and per consent
+// status, HSET into the e-mail -> id index. Shards and keys are the baseline's own; raw writes
+// no event history.
+//
+// Lib and raw batches alternate, so that both see the same machine load; one run each (at the
+// default size, today's upserts take about 85 s).
+import Redis from 'ioredis';
+import type { ContactInput } from '../lib/contacts';
+import { createClient } from '../lib/redis/connection';
+import { ContactStore } from '../lib/store';
+import { startRedis, type RedisServer } from '../test/harness/redis';
+
+const CONTACTS = Number(process.env.MA_STORAGE_CONTACTS || 100_000);
+const EVENTS_PER_CONTACT = 10;
+const BATCH = 1_000;
+const RAW_SHARDS = 16;
+const KB = 1024;
+const DAY = 86_400_000;
+
+const GOALS = { restBytes: 1.5 * KB, eventsBytes: 3 * KB, restKeys: 4, upsertsPerSecond: 25_000, ofRaw: 0.5 };
+
+interface Sample {
+	id: string;
+	email: string;
+	timezone: string;
+	lifecycleStage: string;
+	source: string;
+	fields: Record<string, string | number>;
+	/** The field typed 'date'. */
+	dateField: string;
+	tags: string[];
+}
+
+const TIME_ZONES = ['Europe/Berlin', 'America/New_York', 'Europe/Paris', 'Asia/Tokyo', 'America/Los_Angeles'];
+const STAGES = ['lead', 'marketing_qualified', 'sales_qualified', 'customer'];
+const SOURCES = ['footer-form', 'checkout', 'webinar-signup'];
+const TAGS = ['newsletter', 'webinar', 'customer', 'trial', 'partner'];
+const CITIES = ['Berlin', 'Lyon', 'Porto', 'Austin', 'Osaka'];
+
+function sample(n: number): Sample {
+	const id = `crm-${String(n).padStart(7, '0')}`;
+	return {
+		id,
+		email: `first${n}.last@example.com`,
+		timezone: TIME_ZONES[n % TIME_ZONES.length],
+		lifecycleStage: STAGES[n % STAGES.length],
+		source: SOURCES[n % SOURCES.length],
+		fields: {
+			firstName: `First${n}`,
+			lastName: `Last${n}`,
+			city: CITIES[n % CITIES.length],
+			employees: 10 + (n % 490),
+			signupDate: new Date(Date.UTC(2024, 0, 1) + (n % 700) * DAY).toISOString().slice(0, 10),
+		},
+		dateField: 'signupDate',
+		tags: [TAGS[n % TAGS.length], TAGS[(n + 2) % TAGS.length]],
+	};
+}
+
+/** The contact's own data in bytes: id, e-mail, time zone, stage, consent, field names and values, tags. */
+function dataBytes(c: Sample): number {
+	const texts = [c.id, c.email, c.timezone, c.lifecycleStage, 'subscribed', c.source, ...c.tags];
+	for (const [name, value] of Object.entries(c.fields)) texts.push(name, String(value));
+	return texts.reduce((sum, text) => sum + Buffer.byteLength(text), 0);
+}
+
+function contactInput(c: Sample): ContactInput {
+	return {
+		id: c.id,
+		email: c.email,
+		timezone: c.timezone,
+		lifecycleStage: c.lifecycleStage,
+		subscription: { status: 'subscribed', source: c.source },
+		fields: { ...c.fields, [c.dateField]: { value: c.fields[c.dateField], type: 'date' } },
+		addTags: c.tags,
+	};
+}
+
+/** The k-th event of a contact: mostly page and product views, now and then a form or a purchase. */
+function event(c: Sample, n: number, k: number) {
+	const kinds = [
+		{ name: 'page_viewed', properties: { path: `/blog/post-${(n + k) % 40}` } },
+		{ name: 'product_viewed', properties: { sku: `SKU-${(n * 7 + k) % 300}`, price: 49 } },
+		{ name: 'form_submitted', properties: { form: 'demo-request' } },
+		{ name: 'purchase', properties: { orderId: `o-${n}-${k}`, amount: 99.5, currency: 'EUR' } },
+	];
+	const kind = kinds[[0, 0, 1, 0, 1, 0, 2, 0, 1, 3][k % 10]];
+	return { contactId: c.id, ...kind, idempotencyKey: `${c.id}-evt-${k}` };
+}
+
+const rawShard = (text: string) => [...text].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 0) % RAW_SHARDS;
+
+function rawWrites(pipeline: ReturnType<Redis['pipeline']>, c: Sample, now: number): void {
+	const shard = `raw:{s${rawShard(c.id)}}`;
+	const core = ['email', c.email, 'tz', c.timezone, 'stage', c.lifecycleStage, 'status', 'subscribed'];
+	core.push('source', c.source, 'consentAt', String(now), 'createdAt', String(now), 'updatedAt', String(now));
+	for (const [name, value] of Object.entries(c.fields)) core.push(`f:${name}`, String(value));
+	pipeline.hset(`${shard}:c:${c.id}`, ...core, 'tags', c.tags.join(','));
+	pipeline.zadd(`${shard}:all`, now, c.id);
+	for (const tag of c.tags) pipeline.sadd(`${shard}:tag:${tag}`, c.id);
+	pipeline.sadd(`${shard}:stage:${c.lifecycleStage}`, c.id);
+	pipeline.sadd(`${shard}:status:subscribed`, c.id);
+	pipeline.hset(`raw:{s${rawShard(c.email)}}:ix:email`, c.email, c.id);
+}
+
+async function footprint(admin: Redis): Promise<{ memory: number; keys: number }> {
+	const info = await admin.info('memory');
+	return { memory: Number(/used_memory:(\d+)/.exec(info)![1]), keys: await admin.dbsize() };
+}
+
+const perContact = (after: { memory: number; keys: number }, before: { memory: number; keys: number }) => ({
+	bytes: (after.memory - before.memory) / CONTACTS,
+	keys: (after.keys - before.keys) / CONTACTS,
+});
+
+export async function run(): Promise<void> {
+	const servers: RedisServer[] = [];
+	const clients: Redis[] = [];
+	try {
+		const libServer = await startRedis();
+		servers.push(libServer);
+		const rawServer = await startRedis();
+		servers.push(rawServer);
+		const client = createClient({ host: '127.0.0.1', port: libServer.port, keyPrefix: 'bench:' }) as Redis;
+		const libAdmin = new Redis({ host: '127.0.0.1', port: libServer.port });
+		const raw = new Redis({ host: '127.0.0.1', port: rawServer.port });
+		clients.push(client, libAdmin, raw);
+		const store = new ContactStore(client, 'bench:');
+
+		const samples = Array.from({ length: CONTACTS }, (_, n) => sample(n));
+		const data = samples.reduce((sum, c) => sum + dataBytes(c), 0) / CONTACTS;
+
+		const libEmpty = await footprint(libAdmin);
+		const rawEmpty = await footprint(raw);
+		let libUpsertMs = 0;
+		let rawWriteMs = 0;
+		for (let start = 0; start < CONTACTS; start += BATCH) {
+			const batch = samples.slice(start, start + BATCH);
+			let started = performance.now();
+			const results = await store.contacts.upsert(batch.map(contactInput));
+			libUpsertMs += performance.now() - started;
+			for (const r of results) if (!r.ok) throw r.error;
+
+			started = performance.now();
+			const pipeline = raw.pipeline();
+			const now = Date.now();
+			for (const c of batch) rawWrites(pipeline, c, now);
+			const replies = await pipeline.exec();
+			rawWriteMs += performance.now() - started;
+			for (const [error] of replies ?? []) if (error) throw error;
+		}
+		const libRest = perContact(await footprint(libAdmin), libEmpty);
+		const rawRest = perContact(await footprint(raw), rawEmpty);
+
+		// Event k of every contact, then event k+1: each batch holds 1,000 different contacts.
+		let eventMs = 0;
+		for (let k = 0; k < EVENTS_PER_CONTACT; k++) {
+			for (let start = 0; start < CONTACTS; start += BATCH) {
+				const inputs = samples.slice(start, start + BATCH).map((c, i) => event(c, start + i, k));
+				const started = performance.now();
+				const results = await store.events.record(inputs);
+				eventMs += performance.now() - started;
+				for (const r of results) if (!r.ok) throw r.error;
+			}
+		}
+		const libEvents = perContact(await footprint(libAdmin), libEmpty);
+
+		const upsertRate = CONTACTS / (libUpsertMs / 1000);
+		const rawRate = CONTACTS / (rawWriteMs / 1000);
+		const eventRate = (CONTACTS * EVENTS_PER_CONTACT) / (eventMs / 1000);
+		const int = (x: number) => Math.round(x).toLocaleString('en');
+		const fixed = (x: number, digits = 1) => x.toFixed(digits);
+		const row = (label: string, lib: string, rawValue = '', ratio = '') =>
+			console.log(`${label.padEnd(34)}${lib.padStart(10)}${rawValue.padStart(10)}${ratio.padStart(9)}`);
+
+		console.log(
+			`${CONTACTS.toLocaleString('en')} contacts (e-mail, time zone, stage, consent, 5 fields one a date, 2 tags), batches of ${BATCH.toLocaleString('en')}, then ${EVENTS_PER_CONTACT} events each; lib and raw each on a fresh redis-server on loopback`,
+		);
+		console.log(
+			'raw = per contact HSET of everything + ZADD shard zset + SADD per tag, stage, status + HSET e-mail index, pipelined',
+		);
+		console.log(`contact's own data: ${int(data)} B per contact`);
+		row('', 'lib', 'raw', 'lib/raw');
+		row('bytes per contact, at rest', int(libRest.bytes), int(rawRest.bytes), fixed(libRest.bytes / rawRest.bytes));
+		row(`bytes per contact, +${EVENTS_PER_CONTACT} events`, int(libEvents.bytes));
+		row('bytes / own data, at rest', fixed(libRest.bytes / data), fixed(rawRest.bytes / data));
+		row(`bytes / own data, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.bytes / data));
+		row('keys per contact, at rest', fixed(libRest.keys, 2), fixed(rawRest.keys, 2));
+		row(`keys per contact, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.keys, 2));
+		row('upserts, contacts/s', int(upsertRate), int(rawRate), fixed(upsertRate / rawRate, 3));
+		row('events recorded, events/s', int(eventRate));
+
+		const goal = (met: boolean, text: string) => console.log(`goal ${met ? 'met    ' : 'NOT met'}  ${text}`);
+		goal(
+			libRest.bytes <= GOALS.restBytes,
+			`at most 1.5 KB per contact at rest (${int(GOALS.restBytes)} B): ${int(libRest.bytes)} B`,
+		);
+		goal(
+			libEvents.bytes <= GOALS.eventsBytes,
+			`at most 3 KB per contact with ${EVENTS_PER_CONTACT} events (${int(GOALS.eventsBytes)} B): ${int(libEvents.bytes)} B`,
+		);
+		goal(
+			libRest.keys <= GOALS.restKeys,
+			`at most ${GOALS.restKeys} keys per contact at rest: ${fixed(libRest.keys, 2)}`,
+		);
+		goal(
+			upsertRate >= GOALS.upsertsPerSecond,
+			`upserts at least ${int(GOALS.upsertsPerSecond)} contacts/s: ${int(upsertRate)}`,
+		);
+		goal(
+			upsertRate >= GOALS.ofRaw * rawRate,
+			`upserts at least ${GOALS.ofRaw * 100}% of raw pipelined writes: ${fixed((100 * upsertRate) / rawRate)}%`,
+		);
+	} finally {
+		for (const c of clients) c.disconnect();
+		for (const s of servers) await s.stop();
+	}
+}
