@@ -39,6 +39,20 @@ local now, lim, max = r.now, r.limits, r.max
 local ATTRS = { 'email', 'timezone', 'lifecycleStage' }
 local function index_set(kind, value) return shard .. SHARD_KEY.index .. kind .. ':' .. value end
 
+-- The items' index writes, done once at the end (one command per index key, not per item):
+-- index set -> contact id -> true (member) or false (not); a contact's last change wins.
+local members, memberKeys, created = {}, {}, {}
+local function index_member(kind, value, id, member)
+  local key = index_set(kind, value)
+  local ids = members[key]
+  if not ids then
+    ids = {}
+    members[key] = ids
+    memberKeys[#memberKeys + 1] = key
+  end
+  ids[id] = member
+end
+
 -- Fields and tags are fields of the core hash (HP.field .. name, HP.tag .. tag).
 local function count_prefixed(keys, prefix)
   local n = 0
@@ -48,7 +62,7 @@ local function count_prefixed(keys, prefix)
   return n
 end
 
-return each_item(function(base, args)
+local answers = each_item(function(base, args)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
@@ -146,7 +160,8 @@ return each_item(function(base, args)
     set('id', id)
     set('createdAt', now)
     set('updatedAt', now)
-    redis.call('ZADD', shard .. SHARD_KEY.index .. 'all', now, id)
+    created[#created + 1] = now
+    created[#created + 1] = id
   end
 
   local old = { email = got[2], timezone = got[3], lifecycleStage = got[4] }
@@ -158,8 +173,8 @@ return each_item(function(base, args)
       if was ~= new then
         if new == nil then removed[#removed + 1] = attr else set(attr, new) end
         if attr == 'lifecycleStage' then
-          if was then redis.call('SREM', index_set('stage', was), id) end
-          if new then redis.call('SADD', index_set('stage', new), id) end
+          if was then index_member('stage', was, id, false) end
+          if new then index_member('stage', new, id, true) end
         end
         if initial then
           initial[attr] = new
@@ -193,7 +208,7 @@ return each_item(function(base, args)
     if not hadTag[tag] and not removing[tag] then
       hadTag[tag] = true
       set(HP.tag .. tag, '')
-      redis.call('SADD', index_set('tag', tag), id)
+      index_member('tag', tag, id, true)
       if initial then
         initial.tags = initial.tags or {}
         table.insert(initial.tags, tag)
@@ -207,7 +222,7 @@ return each_item(function(base, args)
       local tag = args[removeAt + k]
       if hadTag[tag] then
         removed[#removed + 1] = HP.tag .. tag
-        redis.call('SREM', index_set('tag', tag), id)
+        index_member('tag', tag, id, false)
         emit('$tag_removed', { tag = tag })
       end
     end
@@ -219,8 +234,8 @@ return each_item(function(base, args)
       set('status', sub.status)
       set('consentSource', sub.source)
       set('consentAt', sub.at)
-      if was then redis.call('SREM', index_set('status', was), id) end
-      redis.call('SADD', index_set('status', sub.status), id)
+      if was then index_member('status', was, id, false) end
+      index_member('status', sub.status, id, true)
       if initial then
         initial.subscription = { status = sub.status, source = sub.source }
       else
@@ -230,8 +245,11 @@ return each_item(function(base, args)
   end
 
   if initial then
+    -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
     local json = json_or_empty(initial)
-    logged(record_created(base, shard, id, { ts = now, props = json, source = source, chain = chain }, lim), '$contact_created', json)
+    local eid = log_event(shard, id, '$contact_created', { ts = now, props = json, source = source, chain = chain }, lim)
+    set('createdEvent', eid)
+    logged(eid, '$contact_created', json)
   elseif #answer > 2 then
     set('updatedAt', now)
   end
@@ -239,3 +257,14 @@ return each_item(function(base, args)
   if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
   return answer
 end)
+
+if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. 'all', unpack(created)) end
+for _, key in ipairs(memberKeys) do
+  local add, remove = {}, {}
+  for id, member in pairs(members[key]) do
+    if member then add[#add + 1] = id else remove[#remove + 1] = id end
+  end
+  if #add > 0 then redis.call('SADD', key, unpack(add)) end
+  if #remove > 0 then redis.call('SREM', key, unpack(remove)) end
+end
+return answers

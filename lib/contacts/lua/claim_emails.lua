@@ -17,17 +17,33 @@ local staleMs = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 
-return each_item(function(_, args)
+-- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
+local claimed, claimedAt = {}, {}
+local answers = each_item(function(_, args)
   local email, id = args[1], args[2]
-  local owner = redis.call('HGET', index, email)
+  local owner = claimed[email]
+  if owner == nil then owner = redis.call('HGET', index, email) end
   if owner and owner ~= id then
     if args[3] ~= '1' then return owner end
-    local claimedAt = tonumber(redis.call('HGET', at, email))
-    if claimedAt and now - claimedAt < staleMs then return owner end
+    local since = claimedAt[email] or tonumber(redis.call('HGET', at, email))
+    if since and now - since < staleMs then return owner end
   end
   if owner ~= id then
-    redis.call('HSET', index, email, id)
-    redis.call('HSET', at, email, now)
+    claimed[email] = id
+    claimedAt[email] = now
   end
   return id
 end)
+
+local owners, times = {}, {}
+for email, id in pairs(claimed) do
+  owners[#owners + 1] = email
+  owners[#owners + 1] = id
+  times[#times + 1] = email
+  times[#times + 1] = now
+end
+if #owners > 0 then
+  redis.call('HSET', index, unpack(owners))
+  redis.call('HSET', at, unpack(times))
+end
+return answers

@@ -7,16 +7,23 @@
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, a base key (unused), then: the e-mail, the contact id,
 --         'release' or 'written'
--- Answers per item 1 when something was removed, else 0.
+-- Answers per item: for a release 1 when the address was removed, else 0; 1 for a claim time.
 --- @include "contact_keys"
 --- @include "batch"
 local index = KEYS[1] .. SHARD_KEY.index .. 'email'
 local at = index .. ':at'
 
-return each_item(function(_, args)
+-- Claim times are dropped once at the end (one HDEL, not one per item).
+local written = {}
+local answers = each_item(function(_, args)
   local email, id = args[1], args[2]
-  if args[3] == 'written' then return redis.call('HDEL', at, email) end
+  if args[3] == 'written' then
+    written[#written + 1] = email
+    return 1
+  end
   if redis.call('HGET', index, email) ~= id then return 0 end
   redis.call('HDEL', at, email)
   return redis.call('HDEL', index, email)
 end)
+if #written > 0 then redis.call('HDEL', at, unpack(written)) end
+return answers
