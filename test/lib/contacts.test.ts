@@ -139,7 +139,7 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.contacts.idForEmail('ord-2@example.com')).toBe('ord');
 	});
 
-	it('takes over a stale claim of a contact that was never written, never a fresh one', async () => {
+	it('takes over a stale claim of a contact that was never written, never a fresh or confirmed one', async () => {
 		const claim = async (email: string, ageMs: number) => {
 			const index = store.keys.emailIndex(email);
 			const [seconds] = await store.redis.time();
@@ -148,10 +148,14 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		};
 		await claim('left-behind@example.com', 120_000);
 		await claim('in-flight@example.com', 1_000);
-		const [stale, fresh] = await store.contacts.upsert([
+		// Without a claim time, a claim was confirmed by its contact.
+		await store.redis.hset(store.keys.emailIndex('confirmed@example.com'), 'confirmed@example.com', 'never-written');
+		const [stale, fresh, confirmed] = await store.contacts.upsert([
 			{ id: 'heir', email: 'left-behind@example.com' },
 			{ id: 'too-early', email: 'in-flight@example.com' },
+			{ id: 'latecomer', email: 'confirmed@example.com' },
 		]);
+		expect(!confirmed.ok && confirmed.error).toBeInstanceOf(ConflictError);
 		expect(stale.ok && stale.value.created).toBe(true);
 		expect(await store.contacts.idForEmail('left-behind@example.com')).toBe('heir');
 		expect(!fresh.ok && fresh.error).toBeInstanceOf(ConflictError);

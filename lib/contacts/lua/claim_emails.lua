@@ -2,7 +2,8 @@
 -- contact may be being created right now by a concurrent batch.
 -- A batch script (each_item): items are e-mail addresses of the shard, each address's in order.
 -- KEYS[1] shard prefix: its e-mail index (hash e-mail -> contact id) and, at the index's key ..
---         ':at', when each claim was made (server time, ms)
+--         ':at', when each claim not yet confirmed was made (server time, ms; settle_emails
+--         deletes it once the contact is written)
 -- ARGV[1] age (ms) after which a claim may be taken over
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, a base key (unused), then: the e-mail, the contact id,
@@ -25,8 +26,9 @@ local answers = each_item(function(_, args)
   if owner == nil then owner = redis.call('HGET', index, email) end
   if owner and owner ~= id then
     if args[3] ~= '1' then return owner end
+    -- No claim time: the claim was confirmed once its contact was written (the contact owns it).
     local since = claimedAt[email] or tonumber(redis.call('HGET', at, email))
-    if since and now - since < staleMs then return owner end
+    if not since or now - since < staleMs then return owner end
   end
   if owner ~= id then
     claimed[email] = id
