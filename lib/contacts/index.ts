@@ -8,6 +8,7 @@ import {
 	type ContactKeyKind,
 } from '../keys';
 import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
+import { toStoreError } from '../redis/connection';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
@@ -279,20 +280,25 @@ export class Contacts {
 		}) as Array<Result<Applied>>;
 		const ready = prepared.flatMap((_, i) => (applied[i] ? [] : [i]));
 		if (ready.length > 0) {
-			const results = await store.runBatch<number, Applied>({
-				script: scripts.applyContactChanges,
-				items: ready,
-				shared,
-				contactOf: (i) => (ids[i] as { value: string }).value,
-				argsOf: (i, _index, id) => changeArgs(id, (prepared[i] as Prepared).request, inputs[i].context),
-				answer: (answer, _index, id) => {
-					const [created, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
-					const events: ContactEvent[] = [];
-					for (let k = 0; k < logged.length; k += 3)
-						events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
-					return { id, created: created === 1, oldEmail, events };
-				},
-			});
+			// A store this version cannot run (a newer format) fails every item, not the call.
+			const results = await store
+				.runBatch<number, Applied>({
+					script: scripts.applyContactChanges,
+					items: ready,
+					shared,
+					contactOf: (i) => (ids[i] as { value: string }).value,
+					argsOf: (i, _index, id) => changeArgs(id, (prepared[i] as Prepared).request, inputs[i].context),
+					answer: (answer, _index, id) => {
+						const [created, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+						const events: ContactEvent[] = [];
+						for (let k = 0; k < logged.length; k += 3)
+							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
+						return { id, created: created === 1, oldEmail, events };
+					},
+				})
+				.catch((error: unknown) =>
+					ready.map((): Result<Applied> => ({ ok: false, error: toStoreError(error) as Error })),
+				);
 			ready.forEach((i, k) => (applied[i] = results[k]));
 		}
 

@@ -124,11 +124,11 @@ local answers = each_item(function(base, args)
     if not hadTag[tag] and not removing[tag] then newTags = newTags + 1 end
   end
   for tag in pairs(removing) do if hadTag[tag] then newTags = newTags - 1 end end
-  -- The hash's length bounds both counts: they are counted only when the change could pass a limit.
-  local len, keys = exists and (newFields > 0 or newTags > 0) and redis.call('HLEN', base) or 0, nil
+  -- An existing contact's fields and tags are counted (one HKEYS for both) when the change adds some.
+  local keys = nil
   for _, limit in ipairs({ { HP.field, newFields, 'fields' }, { HP.tag, newTags, 'tags' } }) do
     local prefix, change, what = limit[1], limit[2], limit[3]
-    if change > 0 and len + change > max[what] then
+    if change > 0 then
       local total = change
       if exists then
         keys = keys or redis.call('HKEYS', base)
