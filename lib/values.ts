@@ -53,7 +53,13 @@ export function normalizeEmail(value: unknown, field = 'email'): string {
 	return email;
 }
 
+/** Time zones found valid (luxon builds an Intl.DateTimeFormat per check: most of a bulk upsert's time). */
+const validZones = new Map<string, string>();
+const VALID_ZONES_KEPT = 1000;
+
 export function checkTimeZone(value: unknown, field = 'timezone'): string {
+	const known = typeof value === 'string' ? validZones.get(value) : undefined;
+	if (known) return known;
 	if (typeof value !== 'string' || !IANAZone.isValidZone(value)) {
 		throw new ValidationError(
 			field,
@@ -61,7 +67,9 @@ export function checkTimeZone(value: unknown, field = 'timezone'): string {
 			'Use a name such as "Europe/Berlin" or "America/Los_Angeles".',
 		);
 	}
-	return new IANAZone(value).name;
+	const name = new IANAZone(value).name;
+	if (validZones.size < VALID_ZONES_KEPT) validZones.set(value, name);
+	return name;
 }
 
 /** Accepts a Date, epoch milliseconds or an ISO 8601 string; returns epoch milliseconds. */

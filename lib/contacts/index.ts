@@ -8,6 +8,7 @@ import {
 	type ContactKeyKind,
 } from '../keys';
 import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
+import { toStoreError } from '../redis/connection';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
@@ -103,6 +104,23 @@ interface Prepared {
 	};
 }
 
+interface Applied {
+	id: string;
+	created: boolean;
+	oldEmail: string | null;
+	events: ContactEvent[];
+}
+
+interface EmailClaim {
+	email: string;
+	id: string;
+}
+
+/** After a change: the address's claim time goes (written), or the address itself (release). */
+interface EmailSettle extends EmailClaim {
+	release: boolean;
+}
+
 const iso = (ms: string | undefined) => (ms ? new Date(Number(ms)).toISOString() : undefined);
 
 function checkTags(field: string, tags: unknown): string[] {
@@ -188,12 +206,31 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 	};
 }
 
+/** apply_contact_changes' arguments for one item (the script's header names them). */
+function changeArgs(id: string, request: Prepared['request'], own: ChangeContext | undefined): Array<string | number> {
+	const args: Array<string | number> = [id];
+	if (own) args.push('1', own.source ?? 'api', chainJson(own.chain));
+	else args.push('0');
+	for (const attr of ['email', 'timezone', 'lifecycleStage']) {
+		const value = request.attrs[attr];
+		args.push(value === undefined ? '' : value === false ? '-' : `=${value}`);
+	}
+	const { subscription } = request;
+	if (subscription) args.push(subscription.status, subscription.source, subscription.at);
+	else args.push('');
+	const fields = Object.entries(request.fields);
+	args.push(fields.length);
+	for (const [name, encoded] of fields) args.push(name, encoded === false ? '' : encoded);
+	args.push(request.addTags.length, ...request.addTags, request.removeTags.length, ...request.removeTags);
+	return args;
+}
+
 export class Contacts {
 	constructor(private readonly store: ContactStore) {}
 
 	/**
 	 * Creates or changes contacts. A batch costs a fixed number of round trips: resolve e-mails,
-	 * claim e-mails, apply the changes, release replaced e-mails.
+	 * claim e-mails, apply the changes, settle the claims; each a batch script call per shard chunk.
 	 */
 	async change(
 		inputs: ContactInput[],
@@ -220,63 +257,80 @@ export class Contacts {
 		});
 
 		// 2. Claim new e-mail addresses in the e-mail index (it lives in another shard).
-		const claims = await settleAll(prepared, async (p, i) => {
-			const idResult = ids[i];
-			if (!idResult.ok) throw idResult.error;
-			if (p instanceof Error || !p.email) return false;
-			await this.claim(p.email, idResult.value);
-			return true;
-		});
+		const claims = await this.claim(
+			prepared.map((p, i) =>
+				p instanceof Error || !p.email || !ids[i].ok ? undefined : { email: p.email, id: ids[i].value },
+			),
+		);
 
-		// 3. Apply each change atomically on the contact's shard.
-		const applied = await settleAll(prepared, async (p, i) => {
+		// 3. Apply the changes, each atomically on its contact's shard.
+		const shared = JSON.stringify({
+			now,
+			mode,
+			source: context.source ?? 'api',
+			chain: chainJson(context.chain),
+			limits: store.limits,
+			max: { fields: LIMITS.fieldsPerContact, tags: LIMITS.tagsPerContact },
+		});
+		// Items that failed so far fail alone; with none left, nothing is sent.
+		const applied = prepared.map((_, i) => {
+			const id = ids[i];
 			const claim = claims[i];
-			if (!claim.ok) throw claim.error;
-			const id = (ids[i] as { value: string }).value;
-			const itemContext = inputs[i].context ?? context;
-			const raw = await store.run<string>(
-				scripts.applyContactChange,
-				[store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))],
-				[
-					JSON.stringify({
-						id,
-						now,
-						mode,
-						...(p as Prepared).request,
-						source: itemContext.source ?? 'api',
-						chain: chainJson(itemContext.chain),
-						limits: store.limits,
-						max: { fields: LIMITS.fieldsPerContact, tags: LIMITS.tagsPerContact },
-					}),
-				],
-			);
-			const out = JSON.parse(raw) as {
-				created: boolean;
-				oldEmail: string | false;
-				events: ContactEvent[] | Record<string, never>;
-			};
-			// cjson encodes an empty Lua table as {}.
-			const events = Array.isArray(out.events)
-				? out.events.map((e) => ({ ...e, props: Array.isArray(e.props) ? {} : e.props }))
-				: [];
-			return { id, created: out.created, oldEmail: out.oldEmail, events };
-		});
+			return !id.ok ? id : claim && !claim.ok ? claim : undefined;
+		}) as Array<Result<Applied>>;
+		const ready = prepared.flatMap((_, i) => (applied[i] ? [] : [i]));
+		if (ready.length > 0) {
+			// A store this version cannot run (a newer format) fails every item, not the call.
+			const results = await store
+				.runBatch<number, Applied>({
+					script: scripts.applyContactChanges,
+					items: ready,
+					shared,
+					contactOf: (i) => (ids[i] as { value: string }).value,
+					argsOf: (i, _index, id) => changeArgs(id, (prepared[i] as Prepared).request, inputs[i].context),
+					answer: (answer, _index, id) => {
+						const [created, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+						const events: ContactEvent[] = [];
+						for (let k = 0; k < logged.length; k += 3)
+							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
+						return { id, created: created === 1, oldEmail, events };
+					},
+				})
+				.catch((error: unknown) =>
+					ready.map((): Result<Applied> => ({ ok: false, error: toStoreError(error) as Error })),
+				);
+			ready.forEach((i, k) => (applied[i] = results[k]));
+		}
 
-		// 4. Release replaced addresses, and claims whose change failed; a claim whose contact now has
-		// the address needs its claim time no more (it only guards claims of contacts not yet written).
-		await settleAll(prepared, async (p, i) => {
-			const result = applied[i];
+		// 4. Release replaced addresses, and claims whose change failed and whose contact does not
+		// exist; a claim whose contact now has the address needs its claim time no more (it only
+		// guards claims of contacts not yet written).
+		const failedClaims = prepared.flatMap((_, i) => (!applied[i].ok && claims[i]?.ok ? [i] : []));
+		const written = await Promise.all(
+			failedClaims.map((i) =>
+				store.call((r) => r.exists(store.keys.contact((ids[i] as { value: string }).value))).catch(() => 1),
+			),
+		);
+		const settles: EmailSettle[] = [];
+		prepared.forEach((p, i) => {
 			if (p instanceof Error) return;
+			const result = applied[i];
 			if (result.ok) {
 				const { oldEmail, id, created } = result.value;
-				if (p.email && (created || oldEmail !== p.email))
-					await store.call((r) => r.hdel(`${store.keys.emailIndex(p.email as string)}:at`, p.email as string));
-				if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email) await this.release(oldEmail, id);
-			} else if (claims[i].ok && (claims[i] as { value: boolean }).value && ids[i].ok) {
-				const id = (ids[i] as { value: string }).value;
-				if (!(await store.call((r) => r.exists(store.keys.contact(id))))) await this.release(p.email as string, id);
+				if (p.email && (created || oldEmail !== p.email)) settles.push({ email: p.email, id, release: false });
+				if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email)
+					settles.push({ email: oldEmail, id, release: true });
 			}
 		});
+		failedClaims.forEach((i, k) => {
+			if (!written[k])
+				settles.push({
+					email: (prepared[i] as Prepared).email as string,
+					id: (ids[i] as { value: string }).value,
+					release: true,
+				});
+		});
+		await this.settleEmails(settles);
 
 		return applied.map((r) =>
 			r.ok ? { ok: true, value: { contactId: r.value.id, created: r.value.created, events: r.value.events } } : r,
@@ -304,17 +358,67 @@ export class Contacts {
 		});
 	}
 
-	private async claim(email: string, id: string): Promise<void> {
+	/**
+	 * Claims each item's e-mail address for its contact (undefined: nothing to claim): one batch call
+	 * per e-mail shard chunk, and on conflicts a look at the owners and one more call.
+	 */
+	private async claim(claims: Array<EmailClaim | undefined>): Promise<Array<Result<true> | undefined>> {
 		const { store } = this;
-		const index = store.keys.emailIndex(email);
-		const owner = await store.run<string>(scripts.claimEmail, [index], [email, id, '0', STALE_CLAIM_MS]);
-		if (owner === id) return;
-		const conflict = () => new ConflictError('email', `The e-mail ${email} already belongs to contact "${owner}"`);
-		if (await store.call((r) => r.exists(store.keys.contact(owner)))) throw conflict();
+		const results: Array<Result<true> | undefined> = new Array(claims.length);
+		const listed = claims.flatMap((claim, i) => (claim ? [{ i, ...claim }] : []));
+		const owners = await this.claimRound(listed, false);
+		const contested: Array<EmailClaim & { i: number; owner: string }> = [];
+		owners.forEach((owner, k) => {
+			const { i, id } = listed[k];
+			if (!owner.ok) results[i] = owner;
+			else if (owner.value === id) results[i] = { ok: true, value: true };
+			else contested.push({ ...listed[k], owner: owner.value });
+		});
+		if (contested.length === 0) return results;
+		const conflict = (c: (typeof contested)[number]) =>
+			new ConflictError('email', `The e-mail ${c.email} already belongs to contact "${c.owner}"`);
+		const ownerExists = await settleAll(contested, (c) => store.call((r) => r.exists(store.keys.contact(c.owner))));
 		// A claim left behind by a contact that no longer exists (a crash between claim and create) is
 		// taken over once stale; a fresh one belongs to a contact another batch is creating right now.
-		if ((await store.run<string>(scripts.claimEmail, [index], [email, id, '1', STALE_CLAIM_MS])) !== id)
-			throw conflict();
+		const stale = contested.filter((c, k) => {
+			const exists = ownerExists[k];
+			if (!exists.ok) results[c.i] = exists;
+			else if (exists.value) results[c.i] = { ok: false, error: conflict(c) };
+			return exists.ok && !exists.value;
+		});
+		const retaken = await this.claimRound(stale, true);
+		stale.forEach((c, k) => {
+			const owner = retaken[k];
+			if (!owner.ok) results[c.i] = owner;
+			else results[c.i] = owner.value === c.id ? { ok: true, value: true } : { ok: false, error: conflict(c) };
+		});
+		return results;
+	}
+
+	private async claimRound(claims: EmailClaim[], takeOver: boolean): Promise<Array<Result<string>>> {
+		if (claims.length === 0) return [];
+		return this.store.runBatch<EmailClaim, string>({
+			script: scripts.claimEmails,
+			items: claims,
+			shared: String(STALE_CLAIM_MS),
+			// The e-mail index lives in the shard of the address.
+			contactOf: (claim) => claim.email,
+			argsOf: (claim) => [claim.email, claim.id, takeOver ? '1' : '0'],
+			upgraded: true,
+		});
+	}
+
+	/** Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk. */
+	private async settleEmails(settles: EmailSettle[]): Promise<void> {
+		if (settles.length === 0) return;
+		await this.store.runBatch<EmailSettle, number>({
+			script: scripts.settleEmails,
+			items: settles,
+			shared: '',
+			contactOf: (settle) => settle.email,
+			argsOf: (settle) => [settle.email, settle.id, settle.release ? 'release' : 'written'],
+			upgraded: true,
+		});
 	}
 
 	private async release(email: string, id: string): Promise<void> {

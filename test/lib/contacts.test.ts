@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { closeAllStores } from '../../lib/redis/pool';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
+import { LIMITS } from '../../lib/limits';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -63,6 +64,102 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(!clash.ok && clash.error).toBeInstanceOf(ConflictError);
 		expect(await store.contacts.getOne('other')).toBeNull();
 		expect(await store.contacts.idForEmail('taken@example.com')).toBe('owner');
+	});
+
+	it('answers each item of a batch alone: creates, updates, a limit, e-mail conflicts and bad input', async () => {
+		await store.contacts.upsert([
+			{ id: 'bx-old', email: 'bx-old@example.com', fields: { plan: 'free' } },
+			{ id: 'bx-owner', email: 'bx-taken@example.com' },
+		]);
+		const full = Array.from({ length: LIMITS.tagsPerContact }, (_, n) => `t${n}`);
+		for (let n = 0; n < full.length; n += LIMITS.tagsPerChange)
+			await store.contacts.upsert([{ id: 'bx-full', addTags: full.slice(n, n + LIMITS.tagsPerChange) }]);
+
+		const results = await store.contacts.upsert([
+			{ id: 'bx-new', email: 'bx-new@example.com', addTags: ['vip'] },
+			{ id: 'bx-old', fields: { plan: 'pro' } },
+			{ id: 'bx-full', addTags: ['one-more'], fields: { x: 1 } },
+			{ id: 'bx-thief', email: 'bx-taken@example.com' },
+			{ id: 'bx-twin-1', email: 'bx-twin@example.com' },
+			{ id: 'bx-twin-2', email: 'bx-twin@example.com' },
+			{ id: 'bx-bad', timezone: 'Mars/Olympus' },
+		]);
+		const [created, updated, overLimit, thief, twin1, twin2, bad] = results;
+		expect(created.ok && created.value).toMatchObject({ contactId: 'bx-new', created: true });
+		expect(created.ok && created.value.events.map((e) => [e.name, e.props])).toEqual([
+			['$contact_created', { email: 'bx-new@example.com', tags: ['vip'] }],
+		]);
+		expect(updated.ok && updated.value.events.map((e) => [e.name, e.props])).toEqual([
+			['$field_changed', { field: 'plan', from: 'free', to: 'pro' }],
+		]);
+		expect(!overLimit.ok && overLimit.error).toBeInstanceOf(ValidationError);
+		expect(!overLimit.ok && overLimit.error.message).toMatch(/would hold 501 tags; the limit is 500/);
+		expect(!thief.ok && thief.error).toBeInstanceOf(ConflictError);
+		// Two new contacts claiming one address in the same batch: the first has it.
+		expect(twin1.ok && twin1.value.created).toBe(true);
+		expect(!twin2.ok && twin2.error).toBeInstanceOf(ConflictError);
+		expect(!bad.ok && bad.error).toBeInstanceOf(ValidationError);
+
+		const full2 = await store.contacts.getOne('bx-full');
+		expect(full2?.tags).toHaveLength(LIMITS.tagsPerContact);
+		expect(full2?.fields).toEqual({});
+		for (const id of ['bx-thief', 'bx-twin-2', 'bx-bad']) expect(await store.contacts.getOne(id)).toBeNull();
+		expect(await store.contacts.idForEmail('bx-taken@example.com')).toBe('bx-owner');
+		expect(await store.contacts.idForEmail('bx-twin@example.com')).toBe('bx-twin-1');
+		expect(await store.contacts.idForEmail('bx-new@example.com')).toBe('bx-new');
+		// A written contact's claim time is gone (it only guards claims of contacts not yet written).
+		const claimTimes = `${store.keys.emailIndex('bx-new@example.com')}:at`;
+		expect(await store.redis.hexists(claimTimes, 'bx-new@example.com')).toBe(0);
+	});
+
+	it("applies a contact's items of one batch in their order", async () => {
+		const results = await store.contacts.upsert([
+			{ id: 'ord', fields: { step: 1 }, addTags: ['a'] },
+			{ id: 'ord', fields: { step: 2 }, removeTags: ['a'] },
+			{ id: 'ord', email: 'ord-1@example.com' },
+			{ id: 'ord', email: 'ord-2@example.com', fields: { step: null } },
+		]);
+		expect(results.map((r) => r.ok && r.value.events.map((e) => [e.name, e.props]))).toEqual([
+			[['$contact_created', { fields: { step: 1 }, tags: ['a'] }]],
+			[
+				['$field_changed', { field: 'step', from: 1, to: 2 }],
+				['$tag_removed', { tag: 'a' }],
+			],
+			[['$field_changed', { field: 'email', from: null, to: 'ord-1@example.com' }]],
+			[
+				['$field_changed', { field: 'email', from: 'ord-1@example.com', to: 'ord-2@example.com' }],
+				['$field_changed', { field: 'step', from: 2, to: null }],
+			],
+		]);
+		expect(await store.contacts.getOne('ord')).toMatchObject({ email: 'ord-2@example.com', fields: {}, tags: [] });
+		// The tag index follows the contact's last change too.
+		const tagIndex = store.keys.index(store.keys.shardOfContact('ord'), 'tag:a');
+		expect(await store.redis.sismember(tagIndex, 'ord')).toBe(0);
+		expect(await store.contacts.idForEmail('ord-1@example.com')).toBeNull();
+		expect(await store.contacts.idForEmail('ord-2@example.com')).toBe('ord');
+	});
+
+	it('takes over a stale claim of a contact that was never written, never a fresh or confirmed one', async () => {
+		const claim = async (email: string, ageMs: number) => {
+			const index = store.keys.emailIndex(email);
+			const [seconds] = await store.redis.time();
+			await store.redis.hset(index, email, 'never-written');
+			await store.redis.hset(`${index}:at`, email, Number(seconds) * 1000 - ageMs);
+		};
+		await claim('left-behind@example.com', 120_000);
+		await claim('in-flight@example.com', 1_000);
+		// Without a claim time, a claim was confirmed by its contact.
+		await store.redis.hset(store.keys.emailIndex('confirmed@example.com'), 'confirmed@example.com', 'never-written');
+		const [stale, fresh, confirmed] = await store.contacts.upsert([
+			{ id: 'heir', email: 'left-behind@example.com' },
+			{ id: 'too-early', email: 'in-flight@example.com' },
+			{ id: 'latecomer', email: 'confirmed@example.com' },
+		]);
+		expect(!confirmed.ok && confirmed.error).toBeInstanceOf(ConflictError);
+		expect(stale.ok && stale.value.created).toBe(true);
+		expect(await store.contacts.idForEmail('left-behind@example.com')).toBe('heir');
+		expect(!fresh.ok && fresh.error).toBeInstanceOf(ConflictError);
+		expect(await store.contacts.idForEmail('in-flight@example.com')).toBe('never-written');
 	});
 
 	it('moves the e-mail index when the address changes', async () => {

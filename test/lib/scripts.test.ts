@@ -55,19 +55,27 @@ describe('script registry', () => {
 				});
 		}
 		// The helpers come in once each, where the script includes them.
-		expect(scripts.applyContactChange.lua.match(/local SUFFIX = /g)).toHaveLength(1);
+		expect(scripts.applyContactChanges.lua.match(/local SUFFIX = /g)).toHaveLength(1);
 		expect(scripts.releaseSend.lua).not.toContain('local function');
 	});
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
 		expect(scripts.recordEvent).toMatchObject({ numberOfKeys: 2, batch: false });
-		expect(scripts.claimEmail).toMatchObject({ numberOfKeys: 1, batch: false });
+		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 1, batch: false });
 		expect(
 			all
 				.filter((s) => s.batch)
 				.map((s) => s.name)
 				.sort(),
-		).toEqual(['ma_apply_score', 'ma_read_segment', 'ma_set_tier', 'ma_upgrade_contacts']);
+		).toEqual([
+			'ma_apply_contact_changes',
+			'ma_apply_score',
+			'ma_claim_emails',
+			'ma_read_segment',
+			'ma_set_tier',
+			'ma_settle_emails',
+			'ma_upgrade_contacts',
+		]);
 	});
 
 	describe.each(topologies)('on a %s client from createClient', (topology) => {

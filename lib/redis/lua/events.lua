@@ -68,6 +68,12 @@ local function parse_counter(value)
   return tonumber(count), tonumber(first), tonumber(last)
 end
 
+-- Appends an event to the shard's log (a bounded stream); returns its id (the log entry id).
+local function log_event(shard, id, name, ev, lim)
+  return redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+    'c', id, 'n', name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+end
+
 -- Records one event: the shard's log (a bounded stream), the contact's events index and its
 -- counter. Returns the event id (the log entry id).
 -- ev = {name, ts, props (json text), source, chain (json text)}; lim = limits from the caller.
@@ -75,8 +81,7 @@ end
 -- retention go every 16th event of a name (readers ignore them), the cap is read only once a name
 -- could pass it.
 local function record(base, shard, id, now, ev, lim)
-  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
-    'c', id, 'n', ev.name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  local eid = log_event(shard, id, ev.name, ev, lim)
   local field = HP.counter .. ev.name
   local count, first, last = parse_counter(redis.call('HGET', base, field))
   if count then
@@ -94,8 +99,7 @@ end
 -- createdAt says when and the contact's own state what, so neither its events index nor a counter
 -- needs to hold it (readers add it back: lib/contacts toContact, Events.history).
 local function record_created(base, shard, id, ev, lim)
-  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
-    'c', id, 'n', '$contact_created', 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  local eid = log_event(shard, id, '$contact_created', ev, lim)
   redis.call('HSET', base, 'createdEvent', eid)
   return eid
 end

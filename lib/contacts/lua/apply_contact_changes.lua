@@ -1,0 +1,270 @@
+-- Applies changes to contacts atomically, item by item, and logs an event per effective change; a
+-- new contact logs one $contact_created {email?, timezone?, lifecycleStage?, fields?, tags?,
+-- subscription?} with what it was created with, instead of an event per field and tag.
+-- A batch script (each_item): a contact's items apply in their order.
+-- KEYS[1] shard prefix
+-- ARGV[1] JSON {now, mode ('upsert'|'create'|'update'), source, chain (JSON text), limits, max {fields, tags}}
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
+--         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged), '-'
+--         (cleared) or '=' .. value; subscription status, then its source and time (ms), or ''; the
+--         field count, then per field its name and encoded value ('' removes it); the count of tags to
+--         add, then the tags; the count of tags to remove, then the tags.
+-- Answers per item {1 when created else 0, old e-mail or false, then per event logged its id, name
+-- and properties JSON (as logged)}; NOT_FOUND (update of a missing contact), EXISTS (create of an
+-- existing one) or LIMIT <what> <count> (the contact would hold more fields or tags than max
+-- allows), before anything is written.
+--- @include "field_types"
+--- @include "contact_keys"
+--- @include "events"
+--- @include "batch"
+
+local function json_or_empty(t)
+  if t == nil or next(t) == nil then return '{}' end
+  return cjson.encode(t)
+end
+
+-- Typed field values are stored as "<FIELD_TYPE code>:<text>" (a boolean's text is 1 or 0).
+local function decode_value(enc)
+  if not enc then return cjson.null end
+  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
+  if kind == FIELD_TYPE.number then return tonumber(text) end
+  if kind == FIELD_TYPE.boolean then return text == '1' end
+  return text
+end
+
+local shard = KEYS[1]
+local r = cjson.decode(ARGV[1])
+local now, lim, max = r.now, r.limits, r.max
+local ATTRS = { 'email', 'timezone', 'lifecycleStage' }
+local function index_set(kind, value) return shard .. SHARD_KEY.index .. kind .. ':' .. value end
+
+-- The items' index writes, done once at the end (one command per index key, not per item):
+-- index set -> contact id -> true (member) or false (not); a contact's last change wins.
+local members, memberKeys, created = {}, {}, {}
+local function index_member(kind, value, id, member)
+  local key = index_set(kind, value)
+  local ids = members[key]
+  if not ids then
+    ids = {}
+    members[key] = ids
+    memberKeys[#memberKeys + 1] = key
+  end
+  ids[id] = member
+end
+
+-- Fields and tags are fields of the core hash (HP.field .. name, HP.tag .. tag).
+local function count_prefixed(keys, prefix)
+  local n = 0
+  for _, key in ipairs(keys) do
+    if string.sub(key, 1, #prefix) == prefix then n = n + 1 end
+  end
+  return n
+end
+
+local answers = each_item(function(base, args)
+  local id, at = args[1], 3
+  local source, chain = r.source, r.chain
+  if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
+  local attrs = {}
+  for k, attr in ipairs(ATTRS) do
+    local a = args[at + k - 1]
+    if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
+  end
+  at = at + 3
+  local sub
+  if args[at] ~= '' then
+    sub = { status = args[at], source = args[at + 1], at = args[at + 2] }
+    at = at + 3
+  else
+    at = at + 1
+  end
+  local fieldCount = tonumber(args[at])
+  local fieldsAt = at + 1
+  at = fieldsAt + 2 * fieldCount
+  local addCount = tonumber(args[at])
+  local addAt = at + 1
+  at = addAt + addCount
+  local removeCount = tonumber(args[at])
+  local removeAt = at + 1
+
+  -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
+  local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
+  for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
+  for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
+  for k = 0, removeCount - 1 do reads[6 + fieldCount + addCount + k] = HP.tag .. args[removeAt + k] end
+  local got = redis.call('HMGET', base, unpack(reads))
+  local exists = got[1] ~= false
+  if not exists and r.mode == 'update' then
+    return redis.error_reply('NOT_FOUND contact does not exist')
+  end
+  if exists and r.mode == 'create' then
+    return redis.error_reply('EXISTS contact already exists')
+  end
+
+  local newFields, newTags = 0, 0
+  for k = 0, fieldCount - 1 do
+    local has, enc = got[6 + k] ~= false, args[fieldsAt + 2 * k + 1]
+    if enc == '' then
+      if has then newFields = newFields - 1 end
+    elseif not has then
+      newFields = newFields + 1
+    end
+  end
+  -- Tags added, and tags removed that the contact has (a tag both added and removed is removed).
+  local removing, hadTag = {}, {}
+  for k = 0, addCount - 1 do hadTag[args[addAt + k]] = got[6 + fieldCount + k] ~= false end
+  for k = 0, removeCount - 1 do
+    local tag = args[removeAt + k]
+    removing[tag] = true
+    hadTag[tag] = got[6 + fieldCount + addCount + k] ~= false
+  end
+  for k = 0, addCount - 1 do
+    local tag = args[addAt + k]
+    if not hadTag[tag] and not removing[tag] then newTags = newTags + 1 end
+  end
+  for tag in pairs(removing) do if hadTag[tag] then newTags = newTags - 1 end end
+  -- An existing contact's fields and tags are counted (one HKEYS for both) when the change adds some.
+  local keys = nil
+  for _, limit in ipairs({ { HP.field, newFields, 'fields' }, { HP.tag, newTags, 'tags' } }) do
+    local prefix, change, what = limit[1], limit[2], limit[3]
+    if change > 0 then
+      local total = change
+      if exists then
+        keys = keys or redis.call('HKEYS', base)
+        total = count_prefixed(keys, prefix) + change
+      end
+      if total > max[what] then return redis.error_reply('LIMIT ' .. what .. ' ' .. total) end
+    end
+  end
+
+  local answer = { exists and 0 or 1, got[2] }
+  local writes, removed = {}, {}
+  local function set(key, value)
+    writes[#writes + 1] = key
+    writes[#writes + 1] = value
+  end
+  local function logged(eid, name, props)
+    answer[#answer + 1] = eid
+    answer[#answer + 1] = name
+    answer[#answer + 1] = props
+  end
+  local function emit(name, props)
+    local json = json_or_empty(props)
+    logged(record(base, shard, id, now, { name = name, ts = now, props = json, source = source, chain = chain }, lim), name, json)
+  end
+  -- What a new contact was created with: one event, its properties naming each value.
+  local initial = nil
+  if not exists then
+    initial = {}
+    set('id', id)
+    set('createdAt', now)
+    set('updatedAt', now)
+    created[#created + 1] = now
+    created[#created + 1] = id
+  end
+
+  local old = { email = got[2], timezone = got[3], lifecycleStage = got[4] }
+  for _, attr in ipairs(ATTRS) do
+    local new = attrs[attr]
+    if new ~= nil then
+      local was = old[attr] or nil
+      if new == false then new = nil end
+      if was ~= new then
+        if new == nil then removed[#removed + 1] = attr else set(attr, new) end
+        if attr == 'lifecycleStage' then
+          if was then index_member('stage', was, id, false) end
+          if new then index_member('stage', new, id, true) end
+        end
+        if initial then
+          initial[attr] = new
+        else
+          emit('$field_changed', { field = attr, from = was or cjson.null, to = new or cjson.null })
+        end
+      end
+    end
+  end
+
+  for k = 0, fieldCount - 1 do
+    local name, enc, was = args[fieldsAt + 2 * k], args[fieldsAt + 2 * k + 1], got[6 + k]
+    if enc == '' then
+      if was then
+        removed[#removed + 1] = HP.field .. name
+        emit('$field_changed', { field = name, from = decode_value(was), to = cjson.null })
+      end
+    elseif was ~= enc then
+      set(HP.field .. name, enc)
+      if initial then
+        initial.fields = initial.fields or {}
+        initial.fields[name] = decode_value(enc)
+      else
+        emit('$field_changed', { field = name, from = decode_value(was), to = decode_value(enc) })
+      end
+    end
+  end
+
+  for k = 0, addCount - 1 do
+    local tag = args[addAt + k]
+    if not hadTag[tag] and not removing[tag] then
+      hadTag[tag] = true
+      set(HP.tag .. tag, '')
+      index_member('tag', tag, id, true)
+      if initial then
+        initial.tags = initial.tags or {}
+        table.insert(initial.tags, tag)
+      else
+        emit('$tag_added', { tag = tag })
+      end
+    end
+  end
+  if exists then
+    for k = 0, removeCount - 1 do
+      local tag = args[removeAt + k]
+      if hadTag[tag] then
+        removed[#removed + 1] = HP.tag .. tag
+        index_member('tag', tag, id, false)
+        emit('$tag_removed', { tag = tag })
+      end
+    end
+  end
+
+  if sub then
+    local was = got[5]
+    if was ~= sub.status then
+      set('status', sub.status)
+      set('consentSource', sub.source)
+      set('consentAt', sub.at)
+      if was then index_member('status', was, id, false) end
+      index_member('status', sub.status, id, true)
+      if initial then
+        initial.subscription = { status = sub.status, source = sub.source }
+      else
+        emit('$subscription_changed', { from = was or cjson.null, to = sub.status, source = sub.source })
+      end
+    end
+  end
+
+  if initial then
+    -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
+    local json = json_or_empty(initial)
+    local eid = log_event(shard, id, '$contact_created', { ts = now, props = json, source = source, chain = chain }, lim)
+    set('createdEvent', eid)
+    logged(eid, '$contact_created', json)
+  elseif #answer > 2 then
+    set('updatedAt', now)
+  end
+  if #removed > 0 then redis.call('HDEL', base, unpack(removed)) end
+  if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
+  return answer
+end)
+
+if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. 'all', unpack(created)) end
+for _, key in ipairs(memberKeys) do
+  local add, remove = {}, {}
+  for id, member in pairs(members[key]) do
+    if member then add[#add + 1] = id else remove[#remove + 1] = id end
+  end
+  if #add > 0 then redis.call('SADD', key, unpack(add)) end
+  if #remove > 0 then redis.call('SREM', key, unpack(remove)) end
+end
+return answers

@@ -1,0 +1,51 @@
+-- Claims e-mail addresses for contacts. A fresh claim of another contact is never taken over: that
+-- contact may be being created right now by a concurrent batch.
+-- A batch script (each_item): items are e-mail addresses of the shard, each address's in order.
+-- KEYS[1] shard prefix: its e-mail index (hash e-mail -> contact id) and, at the index's key ..
+--         ':at', when each claim not yet confirmed was made (server time, ms; settle_emails
+--         deletes it once the contact is written)
+-- ARGV[1] age (ms) after which a claim may be taken over
+-- ARGV[2] item count
+-- ARGV[3...] per item: its argument count, a base key (unused), then: the e-mail, the contact id,
+--         '1' to take over a claim older than ARGV[1] whose contact does not exist (the caller
+--         checked), else '0'
+-- Answers per item the owner after the call: the id when claimed, another id on conflict.
+--- @include "contact_keys"
+--- @include "batch"
+local index = KEYS[1] .. SHARD_KEY.index .. 'email'
+local at = index .. ':at'
+local staleMs = tonumber(ARGV[1])
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
+local claimed, claimedAt = {}, {}
+local answers = each_item(function(_, args)
+  local email, id = args[1], args[2]
+  local owner = claimed[email]
+  if owner == nil then owner = redis.call('HGET', index, email) end
+  if owner and owner ~= id then
+    if args[3] ~= '1' then return owner end
+    -- No claim time: the claim was confirmed once its contact was written (the contact owns it).
+    local since = claimedAt[email] or tonumber(redis.call('HGET', at, email))
+    if not since or now - since < staleMs then return owner end
+  end
+  if owner ~= id then
+    claimed[email] = id
+    claimedAt[email] = now
+  end
+  return id
+end)
+
+local owners, times = {}, {}
+for email, id in pairs(claimed) do
+  owners[#owners + 1] = email
+  owners[#owners + 1] = id
+  times[#times + 1] = email
+  times[#times + 1] = now
+end
+if #owners > 0 then
+  redis.call('HSET', index, unpack(owners))
+  redis.call('HSET', at, unpack(times))
+end
+return answers
