@@ -12,7 +12,8 @@
 // (2) segment mode over a large base (1,000,000 contacts unless SEGMENT_BENCH_CONTACTS says
 // otherwise): time and peak memory for a segment served by an index and for one that needs a scan.
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
-import { SHARD_COUNT, shardOf, type Keys } from '../lib/keys';
+import { CONTACT_HASH_PREFIXES, SHARD_COUNT, shardOf, type Keys } from '../lib/keys';
+import { eventTime } from '../lib/events';
 import type { RedisClient } from '../lib/redis/connection';
 import { Segments, type SegmentCondition } from '../lib/segments';
 import type { SegmentFilter as SegmentFilterNode } from '../nodes/SegmentFilter/SegmentFilter.node';
@@ -36,20 +37,20 @@ const { SegmentFilter } = require('../nodes/SegmentFilter/SegmentFilter.node.ts'
 const ITEMS = 10_000;
 const BASE = Number(process.env.SEGMENT_BENCH_CONTACTS ?? 1_000_000);
 
-/** Writes minimal contacts straight in the store's key layout (core hash, fields, tags, indexes). */
+/** Writes minimal contacts straight in the store's key layout (core hash with fields and tags, indexes). */
 const SEED = `
+local FIELD, TAG = '${CONTACT_HASH_PREFIXES.field}', '${CONTACT_HASH_PREFIXES.tag}'
 local shard, now = KEYS[1], tonumber(ARGV[1])
 for i = 2, #ARGV do
   local id = ARGV[i]
   local n = tonumber(string.sub(id, 2))
   local base = shard .. ':c:' .. id
   local act = now - (n % 90) * 86400000
-  redis.call('HSET', base, 'id', id, 'createdAt', now, 'lastActivityAt', act)
-  redis.call('HSET', base .. ':f', 'nps', 'n:' .. (n % 11))
+  redis.call('HSET', base, 'id', id, 'createdAt', now, 'lastActivityAt', act, FIELD .. 'nps', 'n:' .. (n % 11))
   redis.call('ZADD', shard .. ':ix:all', now, id)
   redis.call('ZADD', shard .. ':ix:act', act, id)
   if n % 100 == 0 then
-    redis.call('SADD', base .. ':t', 'vip')
+    redis.call('HSET', base, TAG .. 'vip', '')
     redis.call('SADD', shard .. ':ix:tag:vip', id)
   end
 end
@@ -60,14 +61,15 @@ const DAY = 86_400_000;
 /** nps >= 7 AND (tag newsletter OR a purchase in the last 30 days), as a flow of Redis and If nodes runs it. */
 async function redisNodeFlow(redis: RedisClient, keys: Keys, contactId: string, now: number): Promise<boolean> {
 	const base = keys.contact(contactId);
-	const fieldsKey = `${base}:f`;
-	const type = await redis.type(fieldsKey);
-	const fields = type === 'hash' ? await redis.hgetall(fieldsKey) : {};
+	// The contact is one hash: its fields and tags are fields of it.
+	const contact = await redis.hgetall(base);
 	// Stored typed ("n:7"): an If node compares the number after the prefix.
-	const nps = Number(fields.nps?.slice(2) ?? NaN);
+	const nps = Number(contact[`${CONTACT_HASH_PREFIXES.field}nps`]?.slice(2) ?? NaN);
 	if (!(nps >= 7)) return false;
-	if ((await redis.smembers(`${base}:t`)).includes('newsletter')) return true;
-	return (await redis.zcount(`${base}:e:purchase`, now - 30 * DAY, '+inf')) >= 1;
+	if (`${CONTACT_HASH_PREFIXES.tag}newsletter` in contact) return true;
+	// Its events, ordered by name then time: the purchases of the last 30 days are one range.
+	const since = `[purchase\0${eventTime(now - 30 * DAY)}`;
+	return (await redis.zlexcount(keys.contactKey(contactId, 'events'), since, '(purchase\x01')) >= 1;
 }
 
 export async function run(): Promise<void> {
