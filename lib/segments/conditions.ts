@@ -95,7 +95,7 @@ export interface EmailCondition {
 	 * received / opened / clicked campaign C (any campaign when absent), in the last `days` days
 	 * or ever; notOpened: received C, `days` days have passed since, with no open of C in them.
 	 * Reads `$email_sent` / `$email_opened` / `$email_clicked` events whose properties carry
-	 * `campaignId`, from the contact's history (the last `historyMax` events).
+	 * `campaignId`, from the contact's events index (each name's events within the retention).
 	 */
 	operator: 'received' | 'opened' | 'clicked' | 'notOpened';
 	campaignId?: string;
