@@ -65,8 +65,8 @@ function lookup(obj: unknown, path: string): unknown {
 
 /** Loose equality as users type values in a form: 42 matches "42", true matches "true". */
 /** The tags a $contact_created event says the contact was created with. */
-function createdWith(e: LogEvent, what: 'tags'): unknown[] {
-	const list = e.properties[what];
+function createdTags(e: LogEvent): unknown[] {
+	const list = e.properties.tags;
 	return Array.isArray(list) ? list : [];
 }
 
@@ -171,7 +171,7 @@ export function compileFilter(filter: LogFilter): (event: LogEvent) => boolean {
 				value !== null && value !== undefined && (tags.size === 0 || tags.has(String(value)));
 			// A new contact's tags come in its one $contact_created event.
 			if (filter.kind === 'tagAdded')
-				return (e) => (e.name === SYSTEM_EVENTS.contactCreated ? createdWith(e, 'tags').some(wanted) : wanted(tag(e)));
+				return (e) => (e.name === SYSTEM_EVENTS.contactCreated ? createdTags(e).some(wanted) : wanted(tag(e)));
 			return (e) => wanted(tag(e));
 		}
 		case 'fieldChanged': {
