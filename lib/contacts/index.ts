@@ -40,7 +40,15 @@ export interface ContactInput {
 	fields?: Record<string, unknown | FieldInput | null>;
 	addTags?: string[];
 	removeTags?: string[];
-	subscription?: { status: SubscriptionStatus; source: string; at?: unknown };
+	subscription?: {
+		status: SubscriptionStatus;
+		source: string;
+		at?: unknown;
+		/** Change the status only when it is this one now (checked atomically with the change). */
+		from?: SubscriptionStatus;
+		/** Proof of an opt-in confirmation (GDPR art. 7): kept with the source and time until the next one. */
+		proof?: { ip?: string; userAgent?: string };
+	};
 	/** Per-item source and workflow chain; overrides the batch context of `change`. */
 	context?: ChangeContext;
 }
@@ -71,7 +79,13 @@ export interface Contact {
 	email?: string;
 	timezone?: string;
 	lifecycleStage?: string;
-	subscription?: { status: SubscriptionStatus; source?: string; at?: string };
+	subscription?: {
+		status: SubscriptionStatus;
+		source?: string;
+		at?: string;
+		/** The last double opt-in confirmation: proof of consent (GDPR art. 7). */
+		confirmation?: ConsentProof;
+	};
 	fields: Record<string, string | number | boolean>;
 	fieldTypes: Record<string, FieldType>;
 	tags: string[];
@@ -84,6 +98,16 @@ export interface Contact {
 	attributes: Record<string, string>;
 }
 
+export interface ConsentProof {
+	source: string;
+	at: string;
+	ip: string;
+	userAgent: string;
+}
+
+/** Core-hash fields of the last opt-in confirmation (Contact.subscription.confirmation). */
+const CONFIRMATION_FIELDS = ['confirmedSource', 'confirmedAt', 'confirmedIp', 'confirmedUserAgent'];
+
 interface Prepared {
 	id?: string;
 	email?: string | null;
@@ -92,7 +116,13 @@ interface Prepared {
 		fields: Record<string, string | false>;
 		addTags: string[];
 		removeTags: string[];
-		subscription?: { status: string; source: string; at: number };
+		subscription?: {
+			status: string;
+			source: string;
+			at: number;
+			from?: string;
+			proof?: { ip: string; userAgent: string };
+		};
 	};
 }
 
@@ -159,18 +189,27 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 
 	let subscription: Prepared['request']['subscription'];
 	if (input.subscription) {
-		const { status, source, at } = input.subscription;
-		if (!SUBSCRIPTION_STATUSES.includes(status)) {
-			throw new ValidationError(
-				'subscription.status',
-				`"${status}" is not a subscription status`,
-				`Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`,
-			);
+		const { status, source, at, from, proof } = input.subscription;
+		for (const [field, value] of [
+			['subscription.status', status],
+			['subscription.from', from ?? status],
+		] as const) {
+			if (!SUBSCRIPTION_STATUSES.includes(value)) {
+				throw new ValidationError(
+					field,
+					`"${value}" is not a subscription status`,
+					`Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`,
+				);
+			}
 		}
 		subscription = {
 			status,
 			source: checkName('subscription.source', source || 'unknown', 200, 'Consent source'),
 			at: at === undefined || at === '' ? now : toTimestamp(at, 'subscription.at'),
+			...(from ? { from } : {}),
+			...(proof
+				? { proof: { ip: String(proof.ip ?? '').slice(0, 64), userAgent: String(proof.userAgent ?? '').slice(0, 512) } }
+				: {}),
 		};
 	}
 
@@ -375,7 +414,14 @@ export class Contacts {
 			const history = Object.keys((data[CONTACT_KEY_SUFFIXES.history] as Record<string, string>) ?? {}).map(
 				historyEntry,
 			);
-			return { contact, eventHistory: history, storedKeys: data, exportedAt: new Date(store.now()).toISOString() };
+			return {
+				contact,
+				// GDPR art. 7: the consent held and, after a double opt-in, its confirmation.
+				consent: contact.subscription ?? null,
+				eventHistory: history,
+				storedKeys: data,
+				exportedAt: new Date(store.now()).toISOString(),
+			};
 		});
 	}
 }
@@ -399,7 +445,7 @@ export function toContact([core, rawFields, tags, counters]: [string[], string[]
 		else if (kind === 'first') counter.first = iso(value) as string;
 		else if (kind === 'last') counter.last = iso(value) as string;
 	}
-	const known = new Set<string>(CORE_FIELDS);
+	const known = new Set<string>([...CORE_FIELDS, ...CONFIRMATION_FIELDS]);
 	const attributes: Record<string, string> = {};
 	for (const [k, v] of Object.entries(h)) if (!known.has(k)) attributes[k] = v;
 	return {
@@ -408,7 +454,21 @@ export function toContact([core, rawFields, tags, counters]: [string[], string[]
 		timezone: h.timezone,
 		lifecycleStage: h.lifecycleStage,
 		subscription: h.status
-			? { status: h.status as SubscriptionStatus, source: h.consentSource, at: iso(h.consentAt) }
+			? {
+					status: h.status as SubscriptionStatus,
+					source: h.consentSource,
+					at: iso(h.consentAt),
+					...(h.confirmedAt
+						? {
+								confirmation: {
+									source: h.confirmedSource,
+									at: iso(h.confirmedAt) as string,
+									ip: h.confirmedIp,
+									userAgent: h.confirmedUserAgent,
+								},
+							}
+						: {}),
+				}
 			: undefined,
 		fields,
 		fieldTypes,

@@ -3,7 +3,7 @@
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {id, now, mode ('upsert'|'create'|'update'), attrs {email?, timezone?,
 --         lifecycleStage?} (false clears), fields {name: encoded|false}, addTags [], removeTags [],
---         subscription? {status, source, at}, source, chain, limits, max {fields, tags}}
+--         subscription? {status, source, at, from?, proof? {ip, userAgent}}, source, chain, limits, max {fields, tags}}
 -- Returns JSON {created, oldEmail, events [{id, name, props}]}; NOT_FOUND (update of a missing
 -- contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the contact would hold
 -- more fields or tags than max allows), before anything is written.
@@ -121,8 +121,12 @@ end
 if r.subscription then
   local s = r.subscription
   local old = redis.call('HGET', base, 'status')
-  if old ~= s.status then
+  -- s.from: change only a contact in that status (a confirmation link turns only "pending" into "subscribed").
+  if old ~= s.status and (not s.from or old == s.from) then
     redis.call('HSET', base, 'status', s.status, 'consentSource', s.source, 'consentAt', s.at)
+    if s.proof then
+      redis.call('HSET', base, 'confirmedAt', s.at, 'confirmedSource', s.source, 'confirmedIp', s.proof.ip, 'confirmedUserAgent', s.proof.userAgent)
+    end
     if old then redis.call('SREM', shard .. ':ix:status:' .. old, id) end
     redis.call('SADD', shard .. ':ix:status:' .. s.status, id)
     reg_index(base, shard .. ':ix:status:' .. s.status)
