@@ -3,6 +3,7 @@ import * as contact from './actions/contact';
 import * as deadLetter from './actions/deadLetter';
 import * as event from './actions/event';
 import * as inboundEmail from './actions/inboundEmail';
+import * as sendPolicy from './actions/sendPolicy';
 import * as subscription from './actions/subscription';
 import * as tag from './actions/tag';
 
@@ -18,6 +19,7 @@ const resource: INodeProperties = {
 		{ name: 'Inbound Email', value: 'inboundEmail' },
 		{ name: 'Subscription', value: 'subscription' },
 		{ name: 'Tag', value: 'tag' },
+		{ name: 'Workspace Policy', value: 'sendPolicy' },
 	],
 	default: 'contact',
 };
@@ -31,4 +33,5 @@ export const properties: INodeProperties[] = [
 	...subscription.description,
 	...inboundEmail.description,
 	...deadLetter.description,
+	...sendPolicy.description,
 ];
