@@ -501,7 +501,8 @@ export class Campaigns {
 			...campaign,
 			requireConsent: policy.consent === 'doubleOptIn',
 			frequencyCap: policy.frequencyCap ?? undefined,
-			window: policy.quietHours ? quietHoursWindow(policy.quietHours) : undefined,
+			// Quiet hours hold marketing mail only: a receipt or password reset goes at night too.
+			window: policy.quietHours && !campaign.transactional ? quietHoursWindow(policy.quietHours) : undefined,
 		};
 	}
 

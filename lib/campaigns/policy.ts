@@ -94,9 +94,9 @@ export class SendPolicies {
 
 	/** The policy for a send: read again when the copy this process holds is older than POLICY_CACHE_MS. */
 	async current(): Promise<SendPolicy> {
-		const now = Date.now();
+		const now = this.store.now();
 		const held = cache.get(this.store);
-		if (held && now - held.at < POLICY_CACHE_MS) return held.policy;
+		if (held && Math.abs(now - held.at) < POLICY_CACHE_MS) return held.policy;
 		const policy = await this.get();
 		cache.set(this.store, { at: now, policy });
 		return policy;
