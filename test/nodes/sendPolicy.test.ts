@@ -148,4 +148,29 @@ describe.each(topologies)('workspace send policy through the nodes on %s Redis',
 		const [later] = await send([{ id: 'confirmed', campaign: 'p2' }]);
 		expect(later.map((i) => i.json.status)).toEqual(['sent']);
 	});
+
+	it('exports the proof of a double opt-in confirmation with the contact (GDPR art. 7)', async () => {
+		await store.contacts.change(
+			[
+				{
+					id: 'pending',
+					subscription: {
+						status: 'subscribed',
+						from: 'pending',
+						source: 'double-opt-in:welcome',
+						proof: { ip: '203.0.113.7', userAgent: 'Mozilla/5.0 Firefox/140.0' },
+					},
+				},
+			],
+			'update',
+		);
+		const [item] = await contact({ resource: 'contact', operation: 'export', identifyBy: 'id', contactId: 'pending' });
+		const proof = { source: 'double-opt-in:welcome', ip: '203.0.113.7', userAgent: 'Mozilla/5.0 Firefox/140.0' };
+		expect(item.json).toMatchObject({
+			found: true,
+			consent: { status: 'subscribed', confirmation: proof },
+			contact: { subscription: { confirmation: proof } },
+		});
+		expect(Date.parse(String((item.json.consent as IDataObject).at))).toBeGreaterThan(Date.now() - 60_000);
+	});
 });
