@@ -2063,11 +2063,15 @@ function gdprErase(): Workflow {
  * the welcome mail under the workspace send policy (Deferred -> Wait until sendAt -> send again).
  */
 function doubleOptIn(): Workflow {
-	const wf = new Workflow('gdpr-double-opt-in.json', 'Double opt-in: confirmation mail, then welcome', 'maExampleDoi0000');
+	const wf = new Workflow(
+		'gdpr-double-opt-in.json',
+		'Double opt-in: confirmation mail, then welcome',
+		'maExampleDoi0000',
+	);
 	note(
 		wf,
 		'Double opt-in: confirmation mail, then welcome',
-		"On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.",
+		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.',
 		[
 			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',

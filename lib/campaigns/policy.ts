@@ -42,7 +42,11 @@ export function checkPolicy(input: unknown): SendPolicy {
 	const p = input as Partial<SendPolicy>;
 	const consent = p.consent ?? DEFAULT_POLICY.consent;
 	if (consent !== 'doubleOptIn' && consent !== 'singleOptIn')
-		throw new ValidationError('consent', `"${String(consent)}" is not a consent rule`, 'Use doubleOptIn or singleOptIn.');
+		throw new ValidationError(
+			'consent',
+			`"${String(consent)}" is not a consent rule`,
+			'Use doubleOptIn or singleOptIn.',
+		);
 
 	let quietHours: SendPolicy['quietHours'] = null;
 	if (p.quietHours) {
@@ -63,7 +67,10 @@ export function checkPolicy(input: unknown): SendPolicy {
 	if (p.frequencyCap) {
 		const { max, windowMs } = p.frequencyCap;
 		if (!Number.isInteger(max) || max < 1)
-			throw new ValidationError('frequencyCap.max', `The frequency cap must be a whole number of at least 1, got ${String(max)}`);
+			throw new ValidationError(
+				'frequencyCap.max',
+				`The frequency cap must be a whole number of at least 1, got ${String(max)}`,
+			);
 		if (!Number.isFinite(windowMs) || windowMs < MINUTE)
 			throw new ValidationError('frequencyCap.window', 'The frequency cap window must be at least one minute');
 		frequencyCap = { max, windowMs };

@@ -472,7 +472,11 @@ export class WebhookHandler {
 			);
 		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
 		if (method === 'GET' || method === 'HEAD')
-			return page(200, 'Confirm your subscription', `<p>Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`);
+			return page(
+				200,
+				'Confirm your subscription',
+				`<p>Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`,
+			);
 		if (method !== 'POST') return text(405, 'Method not allowed');
 		const body = (Buffer.isBuffer(req.rawBody) ? req.rawBody.toString('utf8') : req.rawBody).slice(0, 10_000);
 		const form = new URLSearchParams(body.trim());
@@ -481,7 +485,11 @@ export class WebhookHandler {
 			form.get('confirm') === 'yes' ||
 			(parsed.ok && (parsed.value as Record<string, unknown> | null)?.confirm === 'yes');
 		if (!confirmed)
-			return page(400, 'Confirm your subscription', `<p>Nothing changed. Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`);
+			return page(
+				400,
+				'Confirm your subscription',
+				`<p>Nothing changed. Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`,
+			);
 		const [change] = await this.store.contacts.change(
 			[
 				{

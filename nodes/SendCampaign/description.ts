@@ -164,7 +164,8 @@ export const properties: INodeProperties[] = [
 			{
 				name: "This Node's Settings",
 				value: 'campaign',
-				description: "Override the workspace policy with this node's Require Consent, Frequency Cap and Send Window options",
+				description:
+					"Override the workspace policy with this node's Require Consent, Frequency Cap and Send Window options",
 			},
 		],
 	},
@@ -178,7 +179,7 @@ export const properties: INodeProperties[] = [
 	},
 	{
 		displayName:
-			"This node overrides the workspace send policy: only its own Require Consent, Frequency Cap and Send Window options apply. Deferred items carry sendAt for a Wait node.",
+			'This node overrides the workspace send policy: only its own Require Consent, Frequency Cap and Send Window options apply. Deferred items carry sendAt for a Wait node.',
 		name: 'nodePolicyNotice',
 		type: 'notice',
 		default: '',

@@ -156,8 +156,11 @@ describe.each(topologies)('double opt-in on %s Redis', (topology) => {
 			await page.goto(link);
 			await expect(page.locator('h1').textContent()).resolves.toBe('Confirm your subscription');
 			expect(await status(id)).toBe('pending');
-			const userAgent = await page.evaluate(() => navigator.userAgent);
-			await Promise.all([page.waitForNavigation(), page.getByRole('button', { name: 'Confirm my subscription' }).click()]);
+			const userAgent = (await page.evaluate('navigator.userAgent')) as string;
+			await Promise.all([
+				page.waitForNavigation(),
+				page.getByRole('button', { name: 'Confirm my subscription' }).click(),
+			]);
 			await expect(page.locator('h1').textContent()).resolves.toBe('Subscription confirmed');
 
 			const contact = await store.contacts.getOne(id);
@@ -190,9 +193,9 @@ describe.each(topologies)('double opt-in on %s Redis', (topology) => {
 		expect(changes.map((e) => e.properties)).toEqual(
 			expect.arrayContaining([{ from: null, to: 'pending', source: 'signup form' }]),
 		);
-		expect(changes.filter((e) => e.properties.to === 'subscribed').map((e) => e.properties)).toEqual([
-			{ from: 'pending', to: 'subscribed', source: 'double-opt-in:confirm-signup' },
-		]);
+		expect(
+			changes.filter((e) => (e.properties as { to?: string }).to === 'subscribed').map((e) => e.properties),
+		).toEqual([{ from: 'pending', to: 'subscribed', source: 'double-opt-in:confirm-signup' }]);
 	});
 
 	it('answers 400 for a tampered, wrong-kind or expired link, and a POST without confirm=yes; nothing changes', async () => {
@@ -228,7 +231,9 @@ describe.each(topologies)('double opt-in on %s Redis', (topology) => {
 	it('does not turn an unsubscribed contact back into a subscriber with an old link (409)', async () => {
 		const id = await pending();
 		const link = await confirmLink(id);
-		value((await store.contacts.change([{ id, subscription: { status: 'unsubscribed', source: 'reply' } }], 'update'))[0]);
+		value(
+			(await store.contacts.change([{ id, subscription: { status: 'unsubscribed', source: 'reply' } }], 'update'))[0],
+		);
 		const r = await fetch(link, { method: 'POST', body: 'confirm=yes' });
 		expect(r.status).toBe(409);
 		expect(await status(id)).toBe('unsubscribed');

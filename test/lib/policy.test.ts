@@ -61,7 +61,11 @@ describe('checkPolicy', () => {
 			expect(error).toBeInstanceOf(ValidationError);
 			expect((error as ValidationError).field).toBe(field);
 		}
-		expect(checkPolicy({ quietHours: quiet })).toEqual({ quietHours: quiet, frequencyCap: null, consent: 'doubleOptIn' });
+		expect(checkPolicy({ quietHours: quiet })).toEqual({
+			quietHours: quiet,
+			frequencyCap: null,
+			consent: 'doubleOptIn',
+		});
 	});
 });
 
@@ -129,7 +133,10 @@ describe.each(topologies)('workspace send policy on %s Redis', (topology) => {
 	});
 
 	it("defers during quiet hours in the contact's zone (fallback zone without one) with sendAt", async () => {
-		await policies.set({ consent: 'doubleOptIn', quietHours: { startHour: 21, endHour: 8, fallbackZone: 'Asia/Tokyo' } });
+		await policies.set({
+			consent: 'doubleOptIn',
+			quietHours: { startHour: 21, endHour: 8, fallbackZone: 'Asia/Tokyo' },
+		});
 		const berlin = await contact('subscribed');
 		const la = await contact('subscribed', 'America/Los_Angeles');
 		const noZone = await contact('subscribed', null);

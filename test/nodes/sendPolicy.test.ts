@@ -29,7 +29,16 @@ describe('Send Campaign panel', () => {
 		}>;
 		const own = options.filter((o) => JSON.stringify(o.displayOptions ?? {}).includes('/sendPolicy'));
 		expect(own.map((o) => o.name).sort()).toEqual(
-			['capDays', 'capMax', 'fallbackTimeZone', 'requireConsent', 'useWindow', 'windowDays', 'windowEnd', 'windowStart'].sort(),
+			[
+				'capDays',
+				'capMax',
+				'fallbackTimeZone',
+				'requireConsent',
+				'useWindow',
+				'windowDays',
+				'windowEnd',
+				'windowStart',
+			].sort(),
 		);
 	});
 });
@@ -65,8 +74,18 @@ describe.each(topologies)('workspace send policy through the nodes on %s Redis',
 
 	beforeAll(async () => {
 		await store.contacts.upsert([
-			{ id: 'confirmed', email: 'confirmed@example.com', timezone: 'UTC', subscription: { status: 'subscribed', source: 'form' } },
-			{ id: 'pending', email: 'pending@example.com', timezone: 'UTC', subscription: { status: 'pending', source: 'form' } },
+			{
+				id: 'confirmed',
+				email: 'confirmed@example.com',
+				timezone: 'UTC',
+				subscription: { status: 'subscribed', source: 'form' },
+			},
+			{
+				id: 'pending',
+				email: 'pending@example.com',
+				timezone: 'UTC',
+				subscription: { status: 'pending', source: 'form' },
+			},
 			{ id: 'unknown', email: 'unknown@example.com', timezone: 'UTC' },
 		]);
 	});

