@@ -2058,7 +2058,7 @@ function gdprErase(): Workflow {
 }
 
 /**
- * Double opt-in: a sign-up becomes "pending", the confirmation mail carries the signed {{ confirmUrl }},
+ * Double opt-in: a sign-up (`newsletter_optin_requested`) becomes "pending", the confirmation mail carries the signed {{ confirmUrl }},
  * the Marketing Webhook Trigger's confirm page turns the contact "subscribed", and that change starts
  * the welcome mail under the workspace send policy (Deferred -> Wait until sendAt -> send again).
  */
@@ -2073,7 +2073,7 @@ function doubleOptIn(): Workflow {
 		'Double opt-in: confirmation mail, then welcome',
 		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.',
 		[
-			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
+			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 records `newsletter_signup` as an immediate subscription: use one of the two for a form.)',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',
 			'Set the workspace policy once (Contact node > Workspace Policy > Set): quiet hours, fallback zone, frequency cap.',
 			CREDS_NOTE,
@@ -2083,7 +2083,7 @@ function doubleOptIn(): Workflow {
 		['Nothing time-dependent; a deferred mail waits until its `sendAt`.'],
 		9,
 	);
-	const signup = contactTrigger(wf, 'On Newsletter Sign-Up', [0, 0], eventTrigger('newsletter_signup'));
+	const signup = contactTrigger(wf, 'On Opt-In Request', [0, 0], eventTrigger('newsletter_optin_requested'));
 	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',

@@ -24,14 +24,19 @@ describe('double opt-in recipe', () => {
 	it('mails the confirmation, confirms only on the button, then sends the welcome mail', async () => {
 		const id = uid('doi');
 		const email = `${id}@example.com`;
-		const res = await sendEvents(wf(), {
-			contactId: id,
-			email,
-			event: 'newsletter_signup',
-			properties: { form: 'footer-form' },
-			fields: { firstName: 'Ada' },
-			idempotencyKey: `${id}-signup`,
-		});
+		const res = await sendEvents(
+			wf(),
+			{
+				contactId: id,
+				email,
+				event: 'newsletter_optin_requested',
+				properties: { form: 'footer-form' },
+				fields: { firstName: 'Ada' },
+				idempotencyKey: `${id}-signup`,
+			},
+			// The event has an idempotency key: sending it again when n8n drops the connection is safe.
+			{ retries: 3 },
+		);
 		expect(res.status).toBe(200);
 		const [confirmation] = await waitForMails(email, 1, { wf: wf() });
 		expect(confirmation.parsed.subject).toBe('Please confirm your subscription');
