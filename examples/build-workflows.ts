@@ -2171,6 +2171,78 @@ function gdprErase(): Workflow {
 	return wf;
 }
 
+/**
+ * Double opt-in: a sign-up (`newsletter_optin_requested`) becomes "pending", the confirmation mail carries the signed {{ confirmUrl }},
+ * the Marketing Webhook Trigger's confirm page turns the contact "subscribed", and that change starts
+ * the welcome mail under the workspace send policy (Deferred -> Wait until sendAt -> send again).
+ */
+function doubleOptIn(): Workflow {
+	const wf = new Workflow(
+		'gdpr-double-opt-in.json',
+		'Double opt-in: confirmation mail, then welcome',
+		'maExampleDoi0000',
+	);
+	note(
+		wf,
+		'Double opt-in: confirmation mail, then welcome',
+		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.',
+		[
+			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 records `newsletter_signup` as an immediate subscription: use one of the two for a form.)',
+			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',
+			'Set the workspace policy once (Contact node > Workspace Policy > Set): quiet hours, fallback zone, frequency cap.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+		],
+		['Nothing time-dependent; a deferred mail waits until its `sendAt`.'],
+		9,
+	);
+	const signup = contactTrigger(wf, 'On Opt-In Request', [0, 0], eventTrigger('newsletter_optin_requested'));
+	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
+		resource: 'subscription',
+		operation: 'subscribe',
+		...contactRef,
+		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
+		options: { pending: true },
+	});
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [2, 0], {
+		campaignId: 'double-opt-in-confirmation',
+		campaignName: 'Please confirm your subscription',
+		subject: 'Please confirm your subscription',
+		html: html(
+			'Please confirm that you want our newsletter: <a href="{{ confirmUrl }}">Yes, subscribe me</a>.',
+			'<p>If you did not sign up, ignore this mail: you will get nothing else from us.</p>',
+		),
+		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
+		options: { transactional: true, allowResend: true },
+	});
+	const retryConfirm = waitUntil(wf, 'Wait Until sendAt (Confirmation)', [3, 1], '={{ $json.sendAt }}');
+	wf.chain(signup, pending, confirmMail);
+	wf.connect(confirmMail, retryConfirm, 1);
+	wf.connect(retryConfirm, confirmMail);
+
+	const confirmed = contactTrigger(
+		wf,
+		'On Confirmation',
+		[0, 3],
+		eventTrigger('$subscription_changed', [
+			{ path: 'to', operator: 'equals', value: 'subscribed' },
+			{ path: 'from', operator: 'equals', value: 'pending' },
+		]),
+	);
+	const welcome = sendCampaign(wf, 'Send Welcome', [1, 3], {
+		campaignId: 'double-opt-in-welcome',
+		campaignName: 'Welcome',
+		subject: 'Welcome, {{ firstName | "there" }}: you are subscribed',
+		html: html('Thanks for confirming! Every Thursday you get one short e-mail from us.'),
+	});
+	const retryWelcome = waitUntil(wf, 'Wait Until sendAt (Welcome)', [2, 4], '={{ $json.sendAt }}');
+	wf.chain(confirmed, welcome);
+	wf.connect(welcome, retryWelcome, 1);
+	wf.connect(retryWelcome, welcome);
+	return wf;
+}
+
 export function buildAll(): Workflow[] {
 	return [
 		marketingWebhook(),
@@ -2203,6 +2275,7 @@ export function buildAll(): Workflow[] {
 		loopA(),
 		loopB(),
 		gdprErase(),
+		doubleOptIn(),
 	];
 }
 

@@ -11,8 +11,10 @@ import { neutraliseHeader, renderMessage } from '../render';
 import { checkSigningSecret, signToken, trackingUrls } from '../tracking/tokens';
 import { checkTopicName, Topics } from '../topics';
 import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
+import { quietHoursWindow, SendPolicies } from './policy';
 
 export * from './smtp';
+export * from './policy';
 
 const MINUTE = 60_000;
 const DAY = 86_400_000;
@@ -33,6 +35,12 @@ export interface CampaignSpec {
 	transactional?: boolean;
 	/** Allow the same campaign to reach a contact again. */
 	allowResend?: boolean;
+	/**
+	 * Which rules decide consent, frequency cap and quiet hours: 'workspace', the workspace send
+	 * policy read at send time (requireConsent, frequencyCap and sendWindow here are then ignored),
+	 * or 'campaign' (the default), the fields below.
+	 */
+	policy?: 'workspace' | 'campaign';
 	/** Send only to contacts whose status is "subscribed" (double opt-in confirmed). */
 	requireConsent?: boolean;
 	/**
@@ -91,6 +99,7 @@ export type SkipReason =
 	| 'already_sent'
 	| 'recipient_rejected';
 export type DeferReason = 'frequency_cap' | 'outside_send_window' | 'smtp_temporary_failure';
+type Deferred = Extract<SendOutcome, { status: 'deferred' }>;
 
 export type SendOutcome =
 	| {
@@ -104,7 +113,16 @@ export type SendOutcome =
 			trackedLinks: number;
 			message?: RenderedEmail;
 	  }
-	| { status: 'deferred'; contactId: string; campaignId: string; reason: DeferReason; until: string; detail?: string }
+	| {
+			status: 'deferred';
+			contactId: string;
+			campaignId: string;
+			reason: DeferReason;
+			until: string;
+			/** The same instant as `until`: when to send again (a Wait node's "until" time). */
+			sendAt: string;
+			detail?: string;
+	  }
 	| { status: 'skipped'; contactId?: string; campaignId: string; reason: SkipReason; detail?: string };
 
 export type OutcomeKind = 'delivered' | 'opened' | 'clicked' | 'bounced' | 'complained' | 'unsubscribed';
@@ -255,6 +273,11 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 	};
 }
 
+function deferred(contactId: string, campaignId: string, reason: DeferReason, until: number): Deferred {
+	const at = new Date(until).toISOString();
+	return { status: 'deferred', contactId, campaignId, reason, until: at, sendAt: at };
+}
+
 function formatAddress(name: string, address: string): string {
 	return name ? `"${name.replace(/["\\]/g, '\\$&')}" <${address}>` : address;
 }
@@ -310,7 +333,7 @@ export class Campaigns {
 		delivery: Delivery,
 		context: ChangeContext = {},
 	): Promise<Array<Result<SendOutcome>>> {
-		const campaign = checkCampaign(spec);
+		const campaign = await this.applyPolicy(checkCampaign(spec));
 		const { store } = this;
 		if (campaign.topic) await new Topics(store).requireDeclared([campaign.topic], 'topic');
 		const now = store.now();
@@ -390,13 +413,7 @@ export class Campaigns {
 				// A capped mail must also wait for the window to open.
 				if (campaign.window)
 					until = nextWindowStart(until, resolveZone(contact.timezone, campaign.window.fallbackZone), campaign.window);
-				return {
-					status: 'deferred',
-					contactId: contact.id,
-					campaignId: campaign.id,
-					reason: out.reason as DeferReason,
-					until: new Date(until).toISOString(),
-				};
+				return deferred(contact.id, campaign.id, out.reason as DeferReason, until);
 			}
 			return { contact, email, token, messageId, window };
 		});
@@ -434,11 +451,7 @@ export class Campaigns {
 				const error = v.error;
 				if (error instanceof SmtpError && error.kind === 'temporary') {
 					return {
-						status: 'deferred',
-						contactId,
-						campaignId: campaign.id,
-						reason: 'smtp_temporary_failure',
-						until: new Date(now + (campaign.retryDelayMs ?? 15 * MINUTE)).toISOString(),
+						...deferred(contactId, campaign.id, 'smtp_temporary_failure', now + (campaign.retryDelayMs ?? 15 * MINUTE)),
 						detail: error.message,
 					};
 				}
@@ -498,6 +511,19 @@ export class Campaigns {
 		});
 	}
 
+	/** In 'workspace' mode, the consent rule, cap and quiet hours of the workspace policy replace the spec's. */
+	private async applyPolicy(campaign: CheckedCampaign): Promise<CheckedCampaign> {
+		if (campaign.policy !== 'workspace') return campaign;
+		const policy = await new SendPolicies(this.store).current();
+		return {
+			...campaign,
+			requireConsent: policy.consent === 'doubleOptIn',
+			frequencyCap: policy.frequencyCap ?? undefined,
+			// Quiet hours hold marketing mail only: a receipt or password reset goes at night too.
+			window: policy.quietHours && !campaign.transactional ? quietHoursWindow(policy.quietHours) : undefined,
+		};
+	}
+
 	/** Renders the mail of one contact with its signed links and headers. */
 	private build(campaign: CheckedCampaign, prepared: Prepared, data: Record<string, unknown> | undefined, now: number) {
 		const { contact, messageId } = prepared;
@@ -506,14 +532,15 @@ export class Campaigns {
 		const unsubscribeUrl = campaign.urls
 			? campaign.urls.unsubscribe(signToken(secret, { ...claims, kind: 'u', topic: campaign.topic }))
 			: undefined;
+		const confirmUrl = campaign.urls ? campaign.urls.confirm(signToken(secret, { ...claims, kind: 'd' })) : undefined;
 		const rendered = renderMessage(
 			{ subject: campaign.subject, preheader: campaign.preheader, html: campaign.html, text: campaign.text },
-			{ contact, campaign: { id: campaign.id, name: campaign.name }, data, unsubscribeUrl },
+			{ contact, campaign: { id: campaign.id, name: campaign.name }, data, unsubscribeUrl, confirmUrl },
 			{
 				click:
 					campaign.trackClicks && campaign.urls
 						? (url) =>
-								url === unsubscribeUrl
+								url === unsubscribeUrl || url === confirmUrl
 									? null
 									: (campaign.urls as NonNullable<CheckedCampaign['urls']>).click(
 											signToken(secret, { ...claims, kind: 'c', url }),

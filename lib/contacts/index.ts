@@ -48,7 +48,15 @@ export interface ContactInput {
 	fields?: Record<string, unknown | FieldInput | null>;
 	addTags?: string[];
 	removeTags?: string[];
-	subscription?: { status: SubscriptionStatus; source: string; at?: unknown };
+	subscription?: {
+		status: SubscriptionStatus;
+		source: string;
+		at?: unknown;
+		/** Change the status only when it is this one now (checked atomically with the change). */
+		from?: SubscriptionStatus;
+		/** Proof of an opt-in confirmation (GDPR art. 7): kept with the source and time until the next one. */
+		proof?: { ip?: string; userAgent?: string };
+	};
 	/** Per-item source and workflow chain; overrides the batch context of `change`. */
 	context?: ChangeContext;
 }
@@ -79,7 +87,13 @@ export interface Contact {
 	email?: string;
 	timezone?: string;
 	lifecycleStage?: string;
-	subscription?: { status: SubscriptionStatus; source?: string; at?: string };
+	subscription?: {
+		status: SubscriptionStatus;
+		source?: string;
+		at?: string;
+		/** The last double opt-in confirmation: proof of consent (GDPR art. 7). */
+		confirmation?: ConsentProof;
+	};
 	fields: Record<string, string | number | boolean>;
 	fieldTypes: Record<string, FieldType>;
 	tags: string[];
@@ -92,6 +106,16 @@ export interface Contact {
 	attributes: Record<string, string>;
 }
 
+export interface ConsentProof {
+	source: string;
+	at: string;
+	ip: string;
+	userAgent: string;
+}
+
+/** Core-hash fields of the last opt-in confirmation (Contact.subscription.confirmation). */
+const CONFIRMATION_FIELDS = ['confirmedSource', 'confirmedAt', 'confirmedIp', 'confirmedUserAgent'];
+
 interface Prepared {
 	id?: string;
 	email?: string | null;
@@ -100,7 +124,13 @@ interface Prepared {
 		fields: Record<string, string | false>;
 		addTags: string[];
 		removeTags: string[];
-		subscription?: { status: string; source: string; at: number };
+		subscription?: {
+			status: string;
+			source: string;
+			at: number;
+			from?: string;
+			proof?: { ip: string; userAgent: string };
+		};
 	};
 }
 
@@ -178,18 +208,27 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 
 	let subscription: Prepared['request']['subscription'];
 	if (input.subscription) {
-		const { status, source, at } = input.subscription;
-		if (!SUBSCRIPTION_STATUSES.includes(status)) {
-			throw new ValidationError(
-				'subscription.status',
-				`"${status}" is not a subscription status`,
-				`Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`,
-			);
+		const { status, source, at, from, proof } = input.subscription;
+		for (const [field, value] of [
+			['subscription.status', status],
+			['subscription.from', from ?? status],
+		] as const) {
+			if (!SUBSCRIPTION_STATUSES.includes(value)) {
+				throw new ValidationError(
+					field,
+					`"${value}" is not a subscription status`,
+					`Use one of ${SUBSCRIPTION_STATUSES.join(', ')}.`,
+				);
+			}
 		}
 		subscription = {
 			status,
 			source: checkName('subscription.source', source || 'unknown', 200, 'Consent source'),
 			at: at === undefined || at === '' ? now : toTimestamp(at, 'subscription.at'),
+			...(from ? { from } : {}),
+			...(proof
+				? { proof: { ip: String(proof.ip ?? '').slice(0, 64), userAgent: String(proof.userAgent ?? '').slice(0, 512) } }
+				: {}),
 		};
 	}
 
@@ -216,8 +255,11 @@ function changeArgs(id: string, request: Prepared['request'], own: ChangeContext
 		args.push(value === undefined ? '' : value === false ? '-' : `=${value}`);
 	}
 	const { subscription } = request;
-	if (subscription) args.push(subscription.status, subscription.source, subscription.at);
-	else args.push('');
+	if (subscription) {
+		const { proof } = subscription;
+		args.push(subscription.status, subscription.source, subscription.at, subscription.from ?? '');
+		args.push(...(proof ? ['1', proof.ip, proof.userAgent] : ['0', '', '']));
+	} else args.push('');
 	const fields = Object.entries(request.fields);
 	args.push(fields.length);
 	for (const [name, encoded] of fields) args.push(name, encoded === false ? '' : encoded);
@@ -509,8 +551,11 @@ export class Contacts {
 				.sort((x, y) => y.ts - x.ts)
 				.map(({ ts, ...entry }) => entry);
 			const storedKeys = { core, ...Object.fromEntries(Object.entries(data).sort(([x], [y]) => (x < y ? -1 : 1))) };
+			const contact = toContact(core);
 			return {
-				contact: toContact(core),
+				contact,
+				// GDPR art. 7: the consent held and, after a double opt-in, its confirmation.
+				consent: contact.subscription ?? null,
 				eventHistory,
 				storedKeys,
 				exportedAt: new Date(store.now()).toISOString(),
@@ -526,7 +571,7 @@ export function toContact(h: Record<string, string>): Contact {
 	const tags: string[] = [];
 	const events: Contact['events'] = {};
 	const attributes: Record<string, string> = {};
-	const known = new Set<string>(CORE_FIELDS);
+	const known = new Set<string>([...CORE_FIELDS, ...CONFIRMATION_FIELDS]);
 	for (const [key, value] of Object.entries(h)) {
 		if (key.startsWith(CONTACT_HASH_PREFIXES.field)) {
 			const name = key.slice(CONTACT_HASH_PREFIXES.field.length);
@@ -554,7 +599,21 @@ export function toContact(h: Record<string, string>): Contact {
 		timezone: h.timezone,
 		lifecycleStage: h.lifecycleStage,
 		subscription: h.status
-			? { status: h.status as SubscriptionStatus, source: h.consentSource, at: iso(h.consentAt) }
+			? {
+					status: h.status as SubscriptionStatus,
+					source: h.consentSource,
+					at: iso(h.consentAt),
+					...(h.confirmedAt
+						? {
+								confirmation: {
+									source: h.confirmedSource,
+									at: iso(h.confirmedAt) as string,
+									ip: h.confirmedIp,
+									userAgent: h.confirmedUserAgent,
+								},
+							}
+						: {}),
+				}
 			: undefined,
 		fields,
 		fieldTypes,

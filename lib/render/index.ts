@@ -8,6 +8,8 @@ export interface MergeScope {
 	campaign: { id: string; name?: string };
 	data?: Record<string, unknown>;
 	unsubscribeUrl?: string;
+	/** The signed double opt-in confirmation link (for contacts whose status is "pending"). */
+	confirmUrl?: string;
 }
 
 export interface TemplateParts {
@@ -74,6 +76,7 @@ function scopeObject(scope: MergeScope): Record<string, unknown> {
 		campaign: scope.campaign,
 		data: scope.data ?? {},
 		unsubscribeUrl: scope.unsubscribeUrl,
+		confirmUrl: scope.confirmUrl,
 	};
 }
 

@@ -38,6 +38,8 @@ export interface WebhookRequest {
 	rawBody: Buffer | string;
 	params: Record<string, string | undefined>;
 	query?: Record<string, unknown>;
+	/** The client's address as n8n sees it (kept as proof of a double opt-in confirmation). */
+	ip?: string;
 }
 
 /** What the trigger emits into its own workflow, one item each. */
@@ -89,6 +91,8 @@ export interface WebhookConfig {
 	senderName?: string;
 	/** An unsubscribe link older than this answers 400 and changes nothing (default 400 days). */
 	unsubscribeLinkMaxAgeMs?: number;
+	/** How long a double opt-in confirmation link stays valid (default 7 days). */
+	confirmLinkTtlMs?: number;
 }
 
 // 1x1 transparent GIF.
@@ -134,6 +138,8 @@ function page(status: number, title: string, inner: string): WebhookResponse {
 
 /** Long enough for any mail still read; the law asks for at least 30 days (CAN-SPAM). */
 const UNSUBSCRIBE_LINK_MAX_AGE_MS = 400 * 86_400_000;
+const CONFIRM_FORM =
+	'<form method="post"><input type="hidden" name="confirm" value="yes"><button type="submit">Confirm my subscription</button></form>';
 
 /**
  * RFC 8058: a one-click unsubscribe POST carries List-Unsubscribe=One-Click, form-urlencoded (as
@@ -219,6 +225,8 @@ export class WebhookHandler {
 				return this.unsubscribe(req, method);
 			case 'esp':
 				return method === 'POST' ? this.esp(req) : text(405, 'Method not allowed');
+			case 'confirm':
+				return this.confirm(req, method);
 		}
 		return text(404, 'Not found');
 	}
@@ -330,7 +338,7 @@ export class WebhookHandler {
 
 	// ---------- our own tracking links ----------
 
-	private claims(req: WebhookRequest, kind: 'o' | 'c' | 'u'): TrackingClaims | null {
+	private claims(req: WebhookRequest, kind: 'o' | 'c' | 'u' | 'd'): TrackingClaims | null {
 		return verifyToken(this.config.signingSecret, req.params.token, kind);
 	}
 
@@ -507,6 +515,75 @@ export class WebhookHandler {
 			...page(200, 'You are unsubscribed', `<p>You will not receive these e-mails${sender} any more.</p>`),
 			events,
 		};
+	}
+
+	/**
+	 * Double opt-in: GET shows a page with a button (link scanners follow GET links, so showing it
+	 * changes nothing); the button's POST turns "pending" into "subscribed" and keeps the proof.
+	 */
+	private async confirm(req: WebhookRequest, method: string): Promise<WebhookResponse> {
+		const claims = this.claims(req, 'd');
+		const age = claims ? this.store.now() - claims.issuedAt : 0;
+		if (!claims || age > (this.config.confirmLinkTtlMs ?? 7 * 86_400_000))
+			return page(
+				400,
+				'Link not valid',
+				'<p>This confirmation link is not valid, has been altered or has expired. Sign up again to get a new one.</p>',
+			);
+		const sender = this.config.senderName ? ` from ${escapeHtml(this.config.senderName)}` : '';
+		if (method === 'GET' || method === 'HEAD')
+			return page(
+				200,
+				'Confirm your subscription',
+				`<p>Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`,
+			);
+		if (method !== 'POST') return text(405, 'Method not allowed');
+		const body = (Buffer.isBuffer(req.rawBody) ? req.rawBody.toString('utf8') : req.rawBody).slice(0, 10_000);
+		const form = new URLSearchParams(body.trim());
+		const parsed = parseJson(body);
+		const confirmed =
+			form.get('confirm') === 'yes' ||
+			(parsed.ok && (parsed.value as Record<string, unknown> | null)?.confirm === 'yes');
+		if (!confirmed)
+			return page(
+				400,
+				'Confirm your subscription',
+				`<p>Nothing changed. Do you want to receive our e-mails${sender}?</p>${CONFIRM_FORM}`,
+			);
+		const [change] = await this.store.contacts.change(
+			[
+				{
+					id: claims.contactId,
+					subscription: {
+						status: 'subscribed',
+						from: 'pending',
+						source: `double-opt-in:${claims.campaignId}`,
+						proof: { ip: req.ip ?? '', userAgent: header(req, 'user-agent') ?? '' },
+					},
+				},
+			],
+			'update',
+			{ source: 'tracking' },
+		);
+		if (!change.ok) {
+			if (change.error.name === 'NotFoundError')
+				return page(404, 'Link not valid', '<p>This address is no longer on our list.</p>');
+			throw change.error;
+		}
+		if (change.value.events.some((e) => e.name === '$subscription_changed'))
+			return {
+				...page(200, 'Subscription confirmed', `<p>Thank you: you will receive our e-mails${sender}.</p>`),
+				events: [{ source: 'tracking', type: 'confirmed', contactId: claims.contactId, campaignId: claims.campaignId }],
+			};
+		const contact = await this.store.contacts.getOne(claims.contactId);
+		if (contact?.subscription?.status === 'subscribed')
+			return page(200, 'Subscription confirmed', '<p>Your subscription was already confirmed.</p>');
+		// Unsubscribed (or bounced) since the link was sent: an old link does not undo that.
+		return page(
+			409,
+			'Not confirmed',
+			'<p>This address is not waiting for a confirmation any more, so nothing changed. Sign up again to subscribe.</p>',
+		);
 	}
 
 	// ---------- ESP event webhooks ----------

@@ -10,6 +10,7 @@ export const ROUTES = {
 	open: { path: 't/o', param: { name: 'openToken', key: 'token' }, methods: ['GET', 'HEAD'] },
 	click: { path: 't/c', param: { name: 'clickToken', key: 'token' }, methods: ['GET', 'HEAD'] },
 	unsubscribe: { path: 'u', param: { name: 'unsubscribeToken', key: 'token' }, methods: ['GET', 'HEAD', 'POST'] },
+	confirm: { path: 'confirm', param: { name: 'confirmToken', key: 'token' }, methods: ['GET', 'HEAD', 'POST'] },
 	esp: { path: 'esp', param: { name: 'provider', key: 'provider' }, methods: ['POST'] },
 } as const satisfies Record<
 	string,

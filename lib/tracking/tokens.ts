@@ -11,8 +11,8 @@ import {
 import { ValidationError } from '../errors';
 import { routeUrl } from './routes';
 
-/** What a tracking link does: open pixel, click redirect, unsubscribe. */
-export type TokenKind = 'o' | 'c' | 'u';
+/** What a tracking link does: open pixel, click redirect, unsubscribe, double opt-in confirmation. */
+export type TokenKind = 'o' | 'c' | 'u' | 'd';
 
 export interface TrackingClaims {
 	kind: TokenKind;
@@ -180,5 +180,6 @@ export function trackingUrls(baseUrl: string) {
 		open: (token: string) => routeUrl(base, 'open', token),
 		click: (token: string) => routeUrl(base, 'click', token),
 		unsubscribe: (token: string) => routeUrl(base, 'unsubscribe', token),
+		confirm: (token: string) => routeUrl(base, 'confirm', token),
 	};
 }

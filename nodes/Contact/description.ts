@@ -3,6 +3,7 @@ import * as contact from './actions/contact';
 import * as deadLetter from './actions/deadLetter';
 import * as event from './actions/event';
 import * as inboundEmail from './actions/inboundEmail';
+import * as sendPolicy from './actions/sendPolicy';
 import * as subscription from './actions/subscription';
 import * as tag from './actions/tag';
 import * as topic from './actions/topic';
@@ -20,6 +21,7 @@ const resource: INodeProperties = {
 		{ name: 'Subscription', value: 'subscription' },
 		{ name: 'Tag', value: 'tag' },
 		{ name: 'Topic', value: 'topic' },
+		{ name: 'Workspace Policy', value: 'sendPolicy' },
 	],
 	default: 'contact',
 };
@@ -34,4 +36,5 @@ export const properties: INodeProperties[] = [
 	...inboundEmail.description,
 	...deadLetter.description,
 	...topic.description,
+	...sendPolicy.description,
 ];

@@ -24,7 +24,7 @@ export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as
 
 export const properties: INodeProperties[] = [
 	{
-		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, and the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}. Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
+		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}, and ${ROUTES.confirm.path} (double opt-in confirmation). Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 		name: 'notice',
 		type: 'notice',
 		default: '',
@@ -47,6 +47,11 @@ export const properties: INodeProperties[] = [
 			'Which hits start this workflow. Every hit is recorded in the contact store either way, so Contact Triggers see all of them.',
 		options: [
 			{ name: 'Clicks', value: 'clicks', description: 'Tracked link clicks (one execution per click)' },
+			{
+				name: 'Confirmations',
+				value: 'confirmations',
+				description: 'Double opt-in confirmations (a pending contact became subscribed)',
+			},
 			{ name: 'CRM, Site and Form Events', value: 'events' },
 			{
 				name: 'ESP Events',
@@ -64,6 +69,14 @@ export const properties: INodeProperties[] = [
 		placeholder: 'Add Option',
 		default: {},
 		options: [
+			{
+				displayName: 'Confirmation Link Validity (Days)',
+				name: 'confirmLinkDays',
+				type: 'number',
+				default: 7,
+				typeOptions: { minValue: 0.01 },
+				description: 'How long a double opt-in confirmation link works after its mail was sent',
+			},
 			{
 				displayName: 'Extra Scanner User Agents',
 				name: 'botPatterns',

@@ -22,6 +22,7 @@ const EMIT_OF: Record<string, (event: IDataObject) => boolean> = {
 	unsubscribes: (e) => e.source === 'tracking' && e.type === 'unsubscribed',
 	opens: (e) => e.source === 'tracking' && e.type === 'opened',
 	clicks: (e) => e.source === 'tracking' && e.type === 'clicked',
+	confirmations: (e) => e.source === 'tracking' && e.type === 'confirmed',
 };
 
 function secretsFrom(c: IDataObject | undefined): WebhookSecrets {
@@ -63,6 +64,8 @@ type RawRequest = {
 	body?: unknown;
 	rawBody?: Buffer;
 	readRawBody?: () => Promise<void>;
+	/** Express's client address (honours n8n's N8N_PROXY_HOPS). */
+	ip?: string;
 };
 
 /** Answers the request (tracking, unsubscribe page, events) and starts the workflow for the hits chosen in "Start the Workflow For". */
@@ -99,6 +102,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 				.filter(Boolean),
 			maxBatch: Number(options.maxBatch ?? 1000),
 			senderName: (options.senderName as string) || undefined,
+			confirmLinkTtlMs: Number(options.confirmLinkDays ?? 7) * 86_400_000,
 		};
 		const out = await new WebhookHandler(lease.store, config).handle(route, {
 			method: req.method,
@@ -106,6 +110,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			rawBody,
 			params,
 			query: req.query,
+			ip: req.ip,
 		});
 		res.writeHead(out.status, out.headers);
 		res.end(out.body);

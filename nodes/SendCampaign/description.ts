@@ -149,6 +149,43 @@ export const properties: INodeProperties[] = [
 		description: `Production URL of your Marketing Webhook Trigger (without /${ROUTES.events.path}). Needed for the List-Unsubscribe link of every marketing mail and for open and click tracking.`,
 	},
 	{
+		displayName: 'Send Policy',
+		name: 'sendPolicy',
+		type: 'options',
+		default: 'workspace',
+		displayOptions: send,
+		options: [
+			{
+				name: 'Workspace Policy',
+				value: 'workspace',
+				description:
+					"The policy set with the Contact node's Workspace Policy > Set: consent rule, quiet hours, frequency cap",
+			},
+			{
+				name: "This Node's Settings",
+				value: 'campaign',
+				description:
+					"Override the workspace policy with this node's Require Consent, Frequency Cap and Send Window options",
+			},
+		],
+	},
+	{
+		displayName:
+			"The workspace send policy applies: it is read at every send, so a change made with the Contact node's Workspace Policy > Set takes effect at the next send. By default (until one is set) only confirmed (double opt-in) contacts get marketing mail. Deferred items carry sendAt: wire Deferred to a Wait node resuming at {{ $json.sendAt }}, then back into this node.",
+		name: 'workspacePolicyNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { operation: ['send'], sendPolicy: ['workspace'] } },
+	},
+	{
+		displayName:
+			'This node overrides the workspace send policy: only its own Require Consent, Frequency Cap and Send Window options apply. Deferred items carry sendAt for a Wait node.',
+		name: 'nodePolicyNotice',
+		type: 'notice',
+		default: '',
+		displayOptions: { show: { operation: ['send'], sendPolicy: ['campaign'] } },
+	},
+	{
 		displayName: 'Options',
 		name: 'options',
 		type: 'collection',
@@ -166,6 +203,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Fallback Time Zone',
 				name: 'fallbackTimeZone',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'string',
 				default: 'UTC',
 				description: 'Time zone of the send window for contacts without one (IANA name such as Europe/Berlin)',
@@ -173,6 +211,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Frequency Cap (Mails)',
 				name: 'capMax',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'number',
 				default: 0,
 				typeOptions: { minValue: 0 },
@@ -181,6 +220,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Frequency Cap Window (Days)',
 				name: 'capDays',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'number',
 				default: 7,
 				typeOptions: { minValue: 0.01 },
@@ -197,6 +237,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Require Consent',
 				name: 'requireConsent',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'boolean',
 				default: false,
 				description: 'Whether to send only to contacts whose status is "subscribed" (confirmed opt-in)',
@@ -212,6 +253,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Send Window End Hour',
 				name: 'windowEnd',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'number',
 				default: 18,
 				typeOptions: { minValue: 0, maxValue: 24 },
@@ -220,6 +262,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Send Window Start Hour',
 				name: 'windowStart',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'number',
 				default: 9,
 				typeOptions: { minValue: 0, maxValue: 24 },
@@ -228,6 +271,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Send Window Weekdays',
 				name: 'windowDays',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'multiOptions',
 				default: [1, 2, 3, 4, 5],
 				options: [
@@ -282,6 +326,7 @@ export const properties: INodeProperties[] = [
 			{
 				displayName: 'Use Send Window',
 				name: 'useWindow',
+				displayOptions: { show: { '/sendPolicy': ['campaign'] } },
 				type: 'boolean',
 				default: false,
 				description:

@@ -69,6 +69,7 @@ function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingS
 		html: p<string>('html'),
 		text: p<string>('text', ''),
 		transactional: Boolean(o.transactional),
+		policy: p<'workspace' | 'campaign'>('sendPolicy', 'workspace'),
 		allowResend: Boolean(o.allowResend),
 		requireConsent: Boolean(o.requireConsent),
 		topic: (o.topic as string) || undefined,

@@ -154,6 +154,7 @@ describe('the parameter check itself', () => {
 				subject: 's',
 				html: 'h',
 				fromEmail: 'a@b.co',
+				sendPolicy: 'campaign',
 				options: { capMaxx: 3, windowDays: [9] },
 			}),
 			OUR_NODES.sendCampaign.description,

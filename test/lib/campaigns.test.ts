@@ -217,6 +217,7 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 			campaignId: 'd3',
 			reason: 'frequency_cap',
 			until: new Date(t0 + 7 * DAY).toISOString(),
+			sendAt: new Date(t0 + 7 * DAY).toISOString(),
 		});
 		// Transactional mail is neither capped nor counted.
 		expect(await sendOne(id, { id: 'receipt', transactional: true, frequencyCap: cap })).toMatchObject({

@@ -264,6 +264,9 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 			'GET u/:unsubscribeToken',
 			'HEAD u/:unsubscribeToken',
 			'POST u/:unsubscribeToken',
+			'GET confirm/:confirmToken',
+			'HEAD confirm/:confirmToken',
+			'POST confirm/:confirmToken',
 			'POST esp/:provider',
 		];
 		const under = (prefix: string) => routes.map((r) => r.replace(' ', ` ${prefix}`));

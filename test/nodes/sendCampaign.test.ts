@@ -110,6 +110,7 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 			nodeType: new SendCampaign(),
 			parameters: params({
 				campaignId: 'windowed',
+				sendPolicy: 'campaign',
 				options: {
 					useWindow: true,
 					windowStart: startHour,
@@ -122,6 +123,7 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		});
 		expect(sent).toEqual([]);
 		expect(deferred[0].json).toMatchObject({ status: 'deferred', reason: 'outside_send_window' });
+		expect(deferred[0].json.sendAt).toBe(deferred[0].json.until);
 		const until = new Date(String(deferred[0].json.until));
 		expect(until.getUTCHours()).toBe(startHour);
 		expect(until.getUTCMinutes()).toBe(0);

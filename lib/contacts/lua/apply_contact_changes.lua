@@ -7,7 +7,10 @@
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
 --         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged), '-'
---         (cleared) or '=' .. value; subscription status, then its source and time (ms), or ''; the
+--         (cleared) or '=' .. value; subscription status, then its source, time (ms), the status it
+--         may change from ('' any: a confirmation link turns only "pending" into "subscribed"), '1'
+--         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
+--         or ''; the
 --         field count, then per field its name and encoded value ('' removes it); the count of tags to
 --         add, then the tags; the count of tags to remove, then the tags.
 -- Answers per item {1 when created else 0, old e-mail or false, then per event logged its id, name
@@ -74,8 +77,9 @@ local answers = each_item(function(base, args)
   at = at + 3
   local sub
   if args[at] ~= '' then
-    sub = { status = args[at], source = args[at + 1], at = args[at + 2] }
-    at = at + 3
+    sub = { status = args[at], source = args[at + 1], at = args[at + 2], from = args[at + 3] }
+    if args[at + 4] == '1' then sub.proof = { ip = args[at + 5], userAgent = args[at + 6] } end
+    at = at + 7
   else
     at = at + 1
   end
@@ -230,10 +234,16 @@ local answers = each_item(function(base, args)
 
   if sub then
     local was = got[5]
-    if was ~= sub.status then
+    if was ~= sub.status and (sub.from == '' or was == sub.from) then
       set('status', sub.status)
       set('consentSource', sub.source)
       set('consentAt', sub.at)
+      if sub.proof then
+        set('confirmedAt', sub.at)
+        set('confirmedSource', sub.source)
+        set('confirmedIp', sub.proof.ip)
+        set('confirmedUserAgent', sub.proof.userAgent)
+      end
       if was then index_member('status', was, id, false) end
       index_member('status', sub.status, id, true)
       if initial then

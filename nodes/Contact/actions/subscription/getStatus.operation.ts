@@ -27,6 +27,8 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 				status,
 				consentSource: contact.subscription?.source ?? null,
 				consentAt: contact.subscription?.at ?? null,
+				// Proof of the last double opt-in confirmation (GDPR art. 7): {source, at, ip, userAgent}.
+				confirmation: (contact.subscription?.confirmation ?? null) as IDataObject | null,
 				suppressed: status !== null && SUPPRESSED_STATUSES.includes(status),
 			},
 		};
