@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'os';
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { EngagementTagger, DEFAULT_TIERS } from '../lib/engagement';
-import { SHARD_COUNT } from '../lib/keys';
+import { SHARD_COUNT, SHARD_INDEXES } from '../lib/keys';
 import { startRedis } from '../test/harness/redis';
 
 const DAY = 86_400_000;
@@ -51,9 +51,9 @@ export async function run(): Promise<void> {
 				const tier = tierAt(last, previousRun);
 				pipeline.hset(base, 'id', id, 'createdAt', now - 400 * DAY, 'lastActivityAt', last, 'tier', tier);
 				pipeline.sadd(`${base}:t`, tier);
-				pipeline.zadd(store.keys.index(shard, 'act'), last, id);
-				pipeline.zadd(store.keys.index(shard, 'all'), now - 400 * DAY, id);
-				pipeline.sadd(store.keys.index(shard, `tag:${tier}`), id);
+				pipeline.zadd(store.keys.index(shard, SHARD_INDEXES.active), last, id);
+				pipeline.zadd(store.keys.index(shard, SHARD_INDEXES.all), now - 400 * DAY, id);
+				pipeline.sadd(store.keys.index(shard, SHARD_INDEXES.tag + tier), id);
 			}
 			await pipeline.exec();
 		}
@@ -73,7 +73,12 @@ export async function run(): Promise<void> {
 			Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 				let cursor = '0';
 				do {
-					const [next, flat] = await store.redis.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', 1000);
+					const [next, flat] = await store.redis.zscan(
+						store.keys.index(shard, SHARD_INDEXES.all),
+						cursor,
+						'COUNT',
+						1000,
+					);
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
 					const pipeline = store.redis.pipeline();

@@ -117,11 +117,20 @@ export const NAMED_CONTACT_KEYS: ReadonlySet<ContactKeyKind> = new Set(['scoreAw
 /**
  * Field-name prefixes of the core hash for what a contact holds many of: `f:<field>` -> typed
  * value (lib/values.ts), `t:<tag>` -> "" and `n:<event name>` -> "<count>|<first>|<last>" (epoch
- * ms), `topic:<topic>` -> "1" subscribed or "0" unsubscribed (lib/topics). Core attributes (CORE_FIELDS)
- * and the fields other modules keep (`score:<model>`, `tier`...)
- * never start with one of them. Lua gets them as `HP.field`, `HP.tag`, `HP.counter`.
+ * ms), `topic:<topic>` -> "1" subscribed or "0" unsubscribed (lib/topics), and per score model
+ * `score:<model>`, `grade:<model>`, `scoredAt:<model>` (lib/scoring). Core attributes (CORE_FIELDS)
+ * and the other fields modules keep (`tier`...) never start with one of them. Lua gets them as
+ * `HP.field`, `HP.tag`...
  */
-export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:', topic: 'topic:' } as const;
+export const CONTACT_HASH_PREFIXES = {
+	field: 'f:',
+	tag: 't:',
+	counter: 'n:',
+	topic: 'topic:',
+	score: 'score:',
+	grade: 'grade:',
+	scoredAt: 'scoredAt:',
+} as const;
 
 /**
  * Core hash field holding the log entry id of the contact's $contact_created, which is kept nowhere
@@ -152,6 +161,34 @@ export const SHARD_KEY_PARTS = {
 	schedules: 'schedules',
 	/** set: the Loop Guard scopes with per-contact entries in the shard */
 	loopScopes: 'lgscopes',
+} as const;
+
+/**
+ * A shard's indexes (`keys.index(shard, name)`), whose members are contact ids. The kinds kept per
+ * value end with ":" and take the value after it (`SHARD_INDEXES.tag + tag`, `grade` takes
+ * `<model>:<grade>`). Lua gets them as `IX` (`shard .. SHARD_KEY.index .. IX.tag .. tag`).
+ */
+export const SHARD_INDEXES = {
+	/** zset: every contact, by creation time */
+	all: 'all',
+	/** zset: contacts by last activity */
+	active: 'act',
+	/** hash: e-mail address -> contact id (kept in the shard of the address) */
+	email: 'email',
+	/** set per tag */
+	tag: 'tag:',
+	/** set per lifecycle stage */
+	stage: 'stage:',
+	/** set per subscription status */
+	status: 'status:',
+	/** set per topic: the contacts subscribed to it */
+	topic: 'topic:',
+	/** set per score model and grade: `<model>:<grade>` */
+	grade: 'grade:',
+	/** zset per score model: contacts by their score's upper bound (decay only lowers it) */
+	score: 'score:',
+	/** zset per score model: contacts by their score's lower bound */
+	scoreFloor: 'scoremin:',
 } as const;
 
 /**
@@ -222,7 +259,7 @@ export class Keys {
 
 	/** The e-mail -> id index lives in the shard of the e-mail address. */
 	emailIndex(email: string): string {
-		return this.index(shardOf(email), 'email');
+		return this.index(shardOf(email), SHARD_INDEXES.email);
 	}
 
 	log(shard: number): string {

@@ -249,11 +249,12 @@ const GENERATED_HELPERS = {
 	contact_keys: () => {
 		const keys = loadTs(join(LIB, 'keys.ts'));
 		return {
-			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS)',
+			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, SHARD_INDEXES, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS)',
 			about: [
 				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds kept",
 				"per score model or Loop Guard scope. HP: field-name prefixes of the core hash. SHARD_KEY: a shard's own keys",
-				'(shard .. SHARD_KEY.log; indexes shard .. SHARD_KEY.index .. name). CORE_TIME_FIELDS: core fields holding epoch ms.',
+				'(shard .. SHARD_KEY.log; indexes shard .. SHARD_KEY.index .. IX.<kind>, IX.tag .. tag). CORE_TIME_FIELDS: core',
+				'fields holding epoch ms.',
 			],
 			tables: {
 				SUFFIX: Object.fromEntries(
@@ -270,6 +271,7 @@ const GENERATED_HELPERS = {
 					offset: keys.EVENT_TIME_OFFSET,
 					format: `%0${keys.EVENT_TIME_DIGITS}d`,
 				},
+				IX: keys.SHARD_INDEXES,
 				DEAD_LETTER: { replays: keys.DEAD_LETTER_REPLAYS },
 				CORE_TIME_FIELDS: Object.fromEntries([...keys.CORE_TIME_FIELDS].map((name) => [name, true])),
 			},

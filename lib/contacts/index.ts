@@ -527,7 +527,7 @@ export class Contacts {
 			for (const [kind, suffix] of Object.entries(CONTACT_KEY_SUFFIXES) as Array<[ContactKeyKind, string]>)
 				if (!NAMED_CONTACT_KEYS.has(kind)) names.push(suffix);
 			for (const field of Object.keys(core)) {
-				const model = /^score:(.+)$/.exec(field)?.[1];
+				const model = field.startsWith(CONTACT_HASH_PREFIXES.score) && field.slice(CONTACT_HASH_PREFIXES.score.length);
 				if (model)
 					names.push(`${CONTACT_KEY_SUFFIXES.scoreAwards}:${model}`, `${CONTACT_KEY_SUFFIXES.scoreValues}:${model}`);
 			}

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
-import { SHARD_COUNT } from '../keys';
+import { SHARD_COUNT, SHARD_INDEXES } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, type ChainLink, type ChangeContext, type Result } from '../results';
@@ -226,7 +226,7 @@ export class EngagementTagger {
 				Array.from({ length: SHARD_COUNT }, async (_, shard) => {
 					for (let offset = 0; ; offset += pageSize) {
 						const ids = await store.call((r) =>
-							r.zrangebyscore(store.keys.index(shard, 'act'), min, max, 'LIMIT', offset, pageSize),
+							r.zrangebyscore(store.keys.index(shard, SHARD_INDEXES.active), min, max, 'LIMIT', offset, pageSize),
 						);
 						if (ids.length === 0) break;
 						examined += ids.length;

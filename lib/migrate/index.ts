@@ -1,5 +1,5 @@
 import { StoreFormatError } from '../errors';
-import { SHARD_COUNT, STORE_FORMAT } from '../keys';
+import { SHARD_COUNT, SHARD_INDEXES, STORE_FORMAT } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 
@@ -82,7 +82,7 @@ export class StoreFormat {
 		const { store } = this;
 		const found = await Promise.all(
 			Array.from({ length: SHARD_COUNT }, async (_, shard) => {
-				const ids = await store.call((r) => r.zrange(store.keys.index(shard, 'all'), 0, 4));
+				const ids = await store.call((r) => r.zrange(store.keys.index(shard, SHARD_INDEXES.all), 0, 4));
 				if (ids.length === 0) return false;
 				const keys = ids.map((id) => `${store.keys.contact(id)}${FORMAT_1_SUFFIXES.keys}`);
 				return (await store.call((r) => r.exists(...keys))) > 0;
@@ -133,7 +133,9 @@ export class StoreFormat {
 		if (await store.call((r) => r.hexists(meta, `done:${shard}`))) return;
 		let cursor = (await store.call((r) => r.hget(meta, `cursor:${shard}`))) ?? '0';
 		do {
-			const [next, flat] = await store.call((r) => r.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', BATCH));
+			const [next, flat] = await store.call((r) =>
+				r.zscan(store.keys.index(shard, SHARD_INDEXES.all), cursor, 'COUNT', BATCH),
+			);
 			await this.upgrade(flat.filter((_, i) => i % 2 === 0));
 			cursor = next;
 			// Resumes here after an interruption (ZSCAN returns each contact present throughout at least once).

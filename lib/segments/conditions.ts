@@ -4,6 +4,7 @@
  * serves in one call per contact, or per page of contacts of a shard).
  */
 import { ValidationError } from '../errors';
+import { CONTACT_HASH_PREFIXES, SHARD_INDEXES } from '../keys';
 import { SYSTEM_EVENTS } from '../events';
 import { checkName, LIMITS } from '../values';
 import { DEFAULT_TIERS } from '../engagement';
@@ -309,7 +310,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 						test: (d) => at.some((i) => has(d, i)),
 						sources: [
 							setSource(
-								tags.map((t) => `tag:${t}`),
+								tags.map((t) => SHARD_INDEXES.tag + t),
 								`tags ${tags.join(', ')}`,
 							),
 						],
@@ -317,7 +318,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				if (c.operator === 'hasAll')
 					return {
 						test: (d) => at.every((i) => has(d, i)),
-						sources: tags.map((t) => setSource([`tag:${t}`], `tag ${t}`)),
+						sources: tags.map((t) => setSource([SHARD_INDEXES.tag + t], `tag ${t}`)),
 					};
 				if (c.operator === 'hasNone') return { test: (d) => !at.some((i) => has(d, i)), sources: [] };
 				throw new ValidationError(
@@ -362,23 +363,37 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const high = c.operator === 'between' ? Number(c.value2) : low;
 				const sources =
 					c.operator === 'lt' || c.operator === 'lte'
-						? [zsetSource(`scoremin:${model}`, -Infinity, high, `score ${c.operator} ${high} (score floor index)`)]
-						: [zsetSource(`score:${model}`, low, Infinity, `score ${c.operator} ${low} (score ceiling index)`)];
+						? [
+								zsetSource(
+									SHARD_INDEXES.scoreFloor + model,
+									-Infinity,
+									high,
+									`score ${c.operator} ${high} (score floor index)`,
+								),
+							]
+						: [
+								zsetSource(
+									SHARD_INDEXES.score + model,
+									low,
+									Infinity,
+									`score ${c.operator} ${low} (score ceiling index)`,
+								),
+							];
 				return { test, sources };
 			}
 			case 'grade': {
 				const model = checkModelName(c.model, `${path}.model`);
 				const grades = asList(c.value, `${path}.value`, 'grade');
 				const decide = membership(c.operator, path);
-				builder.core(`grade:${model}`);
-				const test: Predicate = (d) => decide(grades.includes(d.core[`grade:${model}`] ?? ''));
+				builder.core(CONTACT_HASH_PREFIXES.grade + model);
+				const test: Predicate = (d) => decide(grades.includes(d.core[CONTACT_HASH_PREFIXES.grade + model] ?? ''));
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return {
 					test,
 					sources: indexed
 						? [
 								setSource(
-									grades.map((g) => `grade:${model}:${g}`),
+									grades.map((g) => `${SHARD_INDEXES.grade}${model}:${g}`),
 									`grade ${grades.join(', ')}`,
 								),
 							]
@@ -404,7 +419,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					sources: indexed
 						? [
 								setSource(
-									wanted.map((t) => `tag:${t}`),
+									wanted.map((t) => SHARD_INDEXES.tag + t),
 									`tier ${wanted.join(', ')}`,
 								),
 							]
@@ -450,7 +465,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					);
 				return {
 					test: (d) => d.core[field] === wanted,
-					sources: c.operator === 'subscribed' ? [setSource([`topic:${topic}`], `topic ${topic}`)] : [],
+					sources: c.operator === 'subscribed' ? [setSource([SHARD_INDEXES.topic + topic], `topic ${topic}`)] : [],
 				};
 			}
 			case 'event':
@@ -657,7 +672,8 @@ function zsetSource(name: string, min: number, max: number, label: string): Inde
 
 /** lastActivityAt and createdAt conditions can be served by ix:act / ix:all ranges. */
 function timeSources(field: string, c: ValueCondition, now: number): IndexSource[] {
-	const index = field === 'lastActivityAt' ? 'act' : field === 'createdAt' ? 'all' : undefined;
+	const index =
+		field === 'lastActivityAt' ? SHARD_INDEXES.active : field === 'createdAt' ? SHARD_INDEXES.all : undefined;
 	if (!index) return [];
 	const ms = (v: unknown) => {
 		const n = typeof v === 'number' ? v : Date.parse(String(v));

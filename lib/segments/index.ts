@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors';
-import { SHARD_COUNT } from '../keys';
+import { SHARD_COUNT, SHARD_INDEXES } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import type { Result } from '../results';
@@ -68,7 +68,11 @@ const SEGMENT_CORE = ['email', 'timezone', 'lifecycleStage', 'status'];
 /** Candidates read per script call in segment mode. */
 const CHUNK = 500;
 
-const SCAN_ALL: IndexSource = { kind: 'zset', names: ['all'], label: 'scan: every contact (ix:all of each shard)' };
+const SCAN_ALL: IndexSource = {
+	kind: 'zset',
+	names: [SHARD_INDEXES.all],
+	label: 'scan: every contact (ix:all of each shard)',
+};
 
 /** One contact's data as read_segment.lua answers it: a flat array in the order of the spec (Redis nil is null). */
 type RawData = Array<string | number | null>;
@@ -175,7 +179,9 @@ export class Segments {
 		const { store } = this;
 		if (compiled.sources.length === 0) {
 			const sizes = await Promise.all(
-				Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.zcard(store.keys.index(s, 'all')))),
+				Array.from({ length: SHARD_COUNT }, (_, s) =>
+					store.call((r) => r.zcard(store.keys.index(s, SHARD_INDEXES.all))),
+				),
 			);
 			return { source: SCAN_ALL, estimate: sizes.reduce((a, b) => a + b, 0) };
 		}

@@ -1,6 +1,6 @@
 import { createHash } from 'crypto';
 import { ValidationError } from '../errors';
-import { CONTACT_HASH_PREFIXES, encodeKeyPart, SHARD_COUNT } from '../keys';
+import { CONTACT_HASH_PREFIXES, encodeKeyPart, SHARD_COUNT, SHARD_INDEXES } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { settleAll } from '../results';
@@ -274,7 +274,9 @@ export class DateSchedule extends DueSchedule {
 				if (await store.call((r) => r.exists(doneKey))) return;
 				let cursor = '0';
 				do {
-					const [next, flat] = await store.call((r) => r.zscan(store.keys.index(shard, 'all'), cursor, 'COUNT', 500));
+					const [next, flat] = await store.call((r) =>
+						r.zscan(store.keys.index(shard, SHARD_INDEXES.all), cursor, 'COUNT', 500),
+					);
 					cursor = next;
 					const ids = flat.filter((_, i) => i % 2 === 0);
 					const withField = await settleAll(ids, (id) =>
@@ -346,7 +348,9 @@ export class InactivitySchedule extends DueSchedule {
 		const cutoff = store.now() - this.spec.inactiveMs;
 		const perShard = await Promise.all(
 			Array.from({ length: SHARD_COUNT }, (_, s) =>
-				store.call((r) => r.zrangebyscore(store.keys.index(s, 'act'), '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1)),
+				store.call((r) =>
+					r.zrangebyscore(store.keys.index(s, SHARD_INDEXES.active), '-inf', cutoff, 'WITHSCORES', 'LIMIT', 0, 1),
+				),
 			),
 		);
 		const found = perShard

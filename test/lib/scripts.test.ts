@@ -1,7 +1,13 @@
 import { cpSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'fs';
 import { tmpdir } from 'os';
 import { basename, join } from 'path';
-import { CONTACT_HASH_PREFIXES, CONTACT_KEY_SUFFIXES, CORE_TIME_FIELDS, SHARD_KEY_PARTS } from '../../lib/keys';
+import {
+	CONTACT_HASH_PREFIXES,
+	CONTACT_KEY_SUFFIXES,
+	CORE_TIME_FIELDS,
+	SHARD_INDEXES,
+	SHARD_KEY_PARTS,
+} from '../../lib/keys';
 import { DECAY_MODE_CODES, AWARD_KEY_KINDS, HALF_LIVES_KEPT } from '../../lib/scoring/decay';
 import { FIELD_RULE_OPERATORS } from '../../lib/segments/operators';
 import { createClient } from '../../lib/redis/connection';
@@ -137,6 +143,17 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 		expect(spelled(/(['"]):([a-z]+)[:'"]/g, (m) => parts.has(m[2]))).toEqual([]);
 		const prefixes = new Set<string>(Object.values(CONTACT_HASH_PREFIXES));
 		expect(spelled(/(['"])([a-z]:)/g, (m) => prefixes.has(m[2]))).toEqual([]);
+	});
+
+	it('has no shard index name or score model field prefix spelled in a Lua file: they come from IX and HP', () => {
+		// An index key built from a literal: `SHARD_KEY.index .. 'act'`, `ix .. 'tag:'`.
+		expect(spelled(/(?:SHARD_KEY\.index|\bix)\s*\.\.\s*['"]/g)).toEqual([]);
+		// A per-value index kind or a longer core hash prefix as a literal ('tag:', 'scoremin:', 'grade:').
+		const named = new Set<string>([
+			...Object.values(SHARD_INDEXES).filter((name) => name.endsWith(':')),
+			...Object.values(CONTACT_HASH_PREFIXES).filter((prefix) => prefix.length > 2),
+		]);
+		expect(spelled(/(['"])\^?([A-Za-z]+:)/g, (m) => named.has(m[2]))).toEqual([]);
 	});
 
 	it('has no field rule operator name or decay code spelled in a Lua file: they come from the helpers "operators" and "decay"', () => {

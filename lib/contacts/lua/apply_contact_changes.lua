@@ -40,7 +40,7 @@ local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local now, lim, max = r.now, r.limits, r.max
 local ATTRS = { 'email', 'timezone', 'lifecycleStage' }
-local function index_set(kind, value) return shard .. SHARD_KEY.index .. kind .. ':' .. value end
+local function index_set(kind, value) return shard .. SHARD_KEY.index .. IX[kind] .. value end
 
 -- The items' index writes, done once at the end (one command per index key, not per item):
 -- index set -> contact id -> true (member) or false (not); a contact's last change wins.
@@ -268,7 +268,7 @@ local answers = each_item(function(base, args)
   return answer
 end)
 
-if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. 'all', unpack(created)) end
+if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. IX.all, unpack(created)) end
 for _, key in ipairs(memberKeys) do
   local add, remove = {}, {}
   for id, member in pairs(members[key]) do

@@ -12,7 +12,7 @@
 -- Answers per item the owner after the call: the id when claimed, another id on conflict.
 --- @include "contact_keys"
 --- @include "batch"
-local index = KEYS[1] .. SHARD_KEY.index .. 'email'
+local index = KEYS[1] .. SHARD_KEY.index .. IX.email
 local at = index .. ':at'
 local staleMs = tonumber(ARGV[1])
 local t = redis.call('TIME')

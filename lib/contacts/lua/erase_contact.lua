@@ -16,26 +16,30 @@ if #flat == 0 and redis.call('EXISTS', events, base .. SUFFIX.deadLetters, base 
   return false
 end
 local ix = shard .. SHARD_KEY.index
+-- The score model a core hash field belongs to, when it starts with the model field prefix.
+local function model_of(key, prefix)
+  if string.sub(key, 1, #prefix) == prefix then return string.sub(key, #prefix + 1) end
+end
 local email, models = false, {}
-redis.call('ZREM', ix .. 'all', id)
-redis.call('ZREM', ix .. 'act', id)
+redis.call('ZREM', ix .. IX.all, id)
+redis.call('ZREM', ix .. IX.active, id)
 for i = 1, #flat, 2 do
   local key, value = flat[i], flat[i + 1]
   if key == 'email' then email = value
-  elseif key == 'lifecycleStage' then redis.call('SREM', ix .. 'stage:' .. value, id)
-  elseif key == 'status' then redis.call('SREM', ix .. 'status:' .. value, id)
-  elseif string.sub(key, 1, #HP.tag) == HP.tag then redis.call('SREM', ix .. 'tag:' .. string.sub(key, #HP.tag + 1), id)
-  elseif string.sub(key, 1, #HP.topic) == HP.topic then redis.call('SREM', ix .. 'topic:' .. string.sub(key, #HP.topic + 1), id)
+  elseif key == 'lifecycleStage' then redis.call('SREM', ix .. IX.stage .. value, id)
+  elseif key == 'status' then redis.call('SREM', ix .. IX.status .. value, id)
+  elseif string.sub(key, 1, #HP.tag) == HP.tag then redis.call('SREM', ix .. IX.tag .. string.sub(key, #HP.tag + 1), id)
+  elseif string.sub(key, 1, #HP.topic) == HP.topic then redis.call('SREM', ix .. IX.topic .. string.sub(key, #HP.topic + 1), id)
   else
-    local model = string.match(key, '^score:(.+)$')
+    local model = model_of(key, HP.score)
     if model then table.insert(models, model) end
-    local graded, grade = string.match(key, '^grade:(.+)$'), value
-    if graded then redis.call('SREM', ix .. 'grade:' .. graded .. ':' .. grade, id) end
+    local graded, grade = model_of(key, HP.grade), value
+    if graded then redis.call('SREM', ix .. IX.grade .. graded .. ':' .. grade, id) end
   end
 end
 for _, model in ipairs(models) do
-  redis.call('ZREM', ix .. 'score:' .. model, id)
-  redis.call('ZREM', ix .. 'scoremin:' .. model, id)
+  redis.call('ZREM', ix .. IX.score .. model, id)
+  redis.call('ZREM', ix .. IX.scoreFloor .. model, id)
   redis.call('DEL', base .. SUFFIX.scoreAwards .. ':' .. model, base .. SUFFIX.scoreValues .. ':' .. model)
 end
 for _, due in ipairs(redis.call('SMEMBERS', shard .. SHARD_KEY.schedules)) do redis.call('ZREM', due, id) end

@@ -10,7 +10,7 @@
 -- Answers per item: for a release 1 when the address was removed, else 0; 1 for a claim time.
 --- @include "contact_keys"
 --- @include "batch"
-local index = KEYS[1] .. SHARD_KEY.index .. 'email'
+local index = KEYS[1] .. SHARD_KEY.index .. IX.email
 local at = index .. ':at'
 
 -- Claim times are dropped once at the end (one HDEL, not one per item).

@@ -18,7 +18,7 @@ local tierTag = {}
 
 return each_item(function(base, args)
   local id, tiers, chain = args[1], r.tiers[tonumber(args[2])], args[3]
-  for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. SHARD_KEY.index .. 'tag:' .. name end
+  for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. SHARD_KEY.index .. IX.tag .. name end
   local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
   if not core[1] then return redis.error_reply('NOT_FOUND contact does not exist') end
   -- Last interaction: the store's activity time, or the latest of the chosen events.

@@ -5,6 +5,6 @@
 local function ensure_contact(base, shard, id, now)
   if redis.call('EXISTS', base) == 1 then return false end
   redis.call('HSET', base, 'id', id, 'createdAt', now, 'updatedAt', now)
-  redis.call('ZADD', shard .. SHARD_KEY.index .. 'all', now, id)
+  redis.call('ZADD', shard .. SHARD_KEY.index .. IX.all, now, id)
   return true
 end

@@ -108,6 +108,6 @@ local function touch_activity(base, shard, id, ts)
   local last = tonumber(redis.call('HGET', base, 'lastActivityAt'))
   if last == nil or ts > last then
     redis.call('HSET', base, 'lastActivityAt', ts)
-    redis.call('ZADD', shard .. SHARD_KEY.index .. 'act', ts, id)
+    redis.call('ZADD', shard .. SHARD_KEY.index .. IX.active, ts, id)
   end
 end

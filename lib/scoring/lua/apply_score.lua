@@ -24,7 +24,7 @@
 local shard = KEYS[1]
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
-local ixScore, ixMin = shard .. SHARD_KEY.index .. 'score:' .. model, shard .. SHARD_KEY.index .. 'scoremin:' .. model
+local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. SHARD_KEY.index .. IX.scoreFloor .. model
 -- The values hash fields read first for every item: the running sums and each field rule's award.
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
@@ -113,7 +113,7 @@ end
 local cur = nil
 
 local function load(base, id)
-  local core = redis.call('HMGET', base, 'id', 'grade:' .. model)
+  local core = redis.call('HMGET', base, 'id', HP.grade .. model)
   if not core[1] then return { base = base, missing = true } end
   local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
   local first = redis.call('HMGET', valuesKey, unpack(firstReads))
@@ -282,9 +282,9 @@ local function flush()
     table.insert(floors, st.id)
   end
   if st.gradeChanged then
-    redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now, 'lastEventAt', now)
+    redis.call('HSET', st.base, HP.score .. model, st.score, HP.grade .. model, st.grade, HP.scoredAt .. model, now, 'lastEventAt', now)
   else
-    redis.call('HSET', st.base, 'score:' .. model, st.score, 'grade:' .. model, st.grade, 'scoredAt:' .. model, now)
+    redis.call('HSET', st.base, HP.score .. model, st.score, HP.grade .. model, st.grade, HP.scoredAt .. model, now)
   end
 end
 
@@ -342,7 +342,7 @@ local function score_item(st, r)
   local changed = previous ~= grade
   local eventId = nil
   if changed then
-    redis.call('SREM', shard .. SHARD_KEY.index .. 'grade:' .. model .. ':' .. previous, st.id)
+    redis.call('SREM', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. previous, st.id)
     eventId = record(st.base, shard, st.id, now, {
       name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
@@ -350,7 +350,7 @@ local function score_item(st, r)
     st.gradeChanged = true
   end
   if changed or not st.grade then
-    redis.call('SADD', shard .. SHARD_KEY.index .. 'grade:' .. model .. ':' .. grade, st.id)
+    redis.call('SADD', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. grade, st.id)
   end
   st.grade, st.score, st.scored = grade, score, true
 

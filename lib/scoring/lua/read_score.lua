@@ -8,5 +8,5 @@ if redis.call('EXISTS', base) == 0 then return false end
 return {
   redis.call('ZRANGE', base .. SUFFIX.scoreAwards .. ':' .. model, 0, -1, 'WITHSCORES'),
   redis.call('HGETALL', base .. SUFFIX.scoreValues .. ':' .. model),
-  redis.call('HGET', base, 'grade:' .. model) or false,
+  redis.call('HGET', base, HP.grade .. model) or false,
 }

@@ -19,7 +19,7 @@ for i = 2, #ARGV, 2 do
   local from = redis.call('HGET', base, HP.topic .. topic) or ''
   if from ~= to then
     redis.call('HSET', base, HP.topic .. topic, to)
-    local index = shard .. SHARD_KEY.index .. 'topic:' .. topic
+    local index = shard .. SHARD_KEY.index .. IX.topic .. topic
     if to == '1' then
       redis.call('SADD', index, r.id)
     else

@@ -19,7 +19,7 @@ if not wm then
 end
 if tonumber(wm) >= cutoff then return 0 end
 
-local batch = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. 'act', '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
+local batch = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. IX.active, '(' .. wm, cutoff, 'WITHSCORES', 'LIMIT', 0, limit)
 local newWm = cutoff
 if #batch / 2 >= limit then
   -- Stop at a score boundary: take every contact of the last score, then resume after it.
@@ -27,7 +27,7 @@ if #batch / 2 >= limit then
   newWm = tonumber(last)
   local seen = {}
   for i = 1, #batch, 2 do seen[batch[i]] = true end
-  local ties = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. 'act', last, last, 'WITHSCORES')
+  local ties = redis.call('ZRANGEBYSCORE', shard .. SHARD_KEY.index .. IX.active, last, last, 'WITHSCORES')
   for i = 1, #ties, 2 do
     if not seen[ties[i]] then table.insert(batch, ties[i]); table.insert(batch, ties[i + 1]) end
   end
