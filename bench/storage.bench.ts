@@ -12,12 +12,21 @@
 // status, HSET into the e-mail -> id index. Shards and keys are the baseline's own; raw writes
 // no event history.
 //
-// Lib and raw batches alternate, so that both see the same machine load; one run each (at the
-// default size, today's upserts take about 85 s).
+// Lib and raw batches alternate, so that both see the same machine load; one run each.
+//
+// Then, on the lib store: the shard logs' share of the memory (a buffer bounded by 16 x logMax
+// entries whatever the base, so its share per contact shrinks as the base grows), a whole-base
+// engagement run (the first run of a tier run: every contact), a segment export (every contact with
+// a tag, by pages of 1,000) and the Node process's peak RSS. Samples are made batch by batch, so
+// the RSS is the store's and not the bench's. MA_STORAGE_CONTACTS=1000000 is the 1M measurement of
+// docs/benchmarks.md.
 import Redis from 'ioredis';
 import type { ContactInput } from '../lib/contacts';
 import { createClient } from '../lib/redis/connection';
 import { ContactStore } from '../lib/store';
+import { DEFAULT_TIERS, EngagementTagger } from '../lib/engagement';
+import { SHARD_COUNT } from '../lib/keys';
+import { Segments } from '../lib/segments';
 import { startRedis, type RedisServer } from '../test/harness/redis';
 
 const CONTACTS = Number(process.env.MA_STORAGE_CONTACTS || 100_000);
@@ -137,15 +146,17 @@ export async function run(): Promise<void> {
 		clients.push(client, libAdmin, raw);
 		const store = new ContactStore(client, 'bench:');
 
-		const samples = Array.from({ length: CONTACTS }, (_, n) => sample(n));
-		const data = samples.reduce((sum, c) => sum + dataBytes(c), 0) / CONTACTS;
+		const batchOf = (start: number) =>
+			Array.from({ length: Math.min(BATCH, CONTACTS - start) }, (_, k) => sample(start + k));
+		let dataTotal = 0;
 
 		const libEmpty = await footprint(libAdmin);
 		const rawEmpty = await footprint(raw);
 		let libUpsertMs = 0;
 		let rawWriteMs = 0;
 		for (let start = 0; start < CONTACTS; start += BATCH) {
-			const batch = samples.slice(start, start + BATCH);
+			const batch = batchOf(start);
+			for (const c of batch) dataTotal += dataBytes(c);
 			let started = performance.now();
 			const results = await store.contacts.upsert(batch.map(contactInput));
 			libUpsertMs += performance.now() - started;
@@ -166,7 +177,7 @@ export async function run(): Promise<void> {
 		let eventMs = 0;
 		for (let k = 0; k < EVENTS_PER_CONTACT; k++) {
 			for (let start = 0; start < CONTACTS; start += BATCH) {
-				const inputs = samples.slice(start, start + BATCH).map((c, i) => event(c, start + i, k));
+				const inputs = batchOf(start).map((c, i) => event(c, start + i, k));
 				const started = performance.now();
 				const results = await store.events.record(inputs);
 				eventMs += performance.now() - started;
@@ -174,6 +185,27 @@ export async function run(): Promise<void> {
 			}
 		}
 		const libEvents = perContact(await footprint(libAdmin), libEmpty);
+		let logBytes = 0;
+		for (let shard = 0; shard < SHARD_COUNT; shard++)
+			logBytes += Number(await libAdmin.call('MEMORY', 'USAGE', store.keys.log(shard), 'SAMPLES', '0'));
+		const logEntries = (
+			await Promise.all(Array.from({ length: SHARD_COUNT }, (_, shard) => libAdmin.xlen(store.keys.log(shard))))
+		).reduce((a, b) => a + b, 0);
+
+		let started = performance.now();
+		const tiers = await new EngagementTagger(store).runWholeBase('bench', DEFAULT_TIERS, { keepChanges: false });
+		const engagementS = (performance.now() - started) / 1000;
+
+		started = performance.now();
+		let exported = 0;
+		for await (const page of new Segments(store).pages(
+			{ type: 'tags', operator: 'hasAny', tags: [TAGS[0]] },
+			{ pageSize: 1000 },
+		))
+			exported += page.contacts.length;
+		const exportS = (performance.now() - started) / 1000;
+		const peakRssMb = (process.resourceUsage().maxRSS * 1024) / 1048576;
+		const data = dataTotal / CONTACTS;
 
 		const upsertRate = CONTACTS / (libUpsertMs / 1000);
 		const rawRate = CONTACTS / (rawWriteMs / 1000);
@@ -199,6 +231,17 @@ export async function run(): Promise<void> {
 		row(`keys per contact, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.keys, 2));
 		row('upserts, contacts/s', int(upsertRate), int(rawRate), fixed(upsertRate / rawRate, 3));
 		row('events recorded, events/s', int(eventRate));
+		const logPerContact = logBytes / CONTACTS;
+		console.log(
+			`of the +${EVENTS_PER_CONTACT} events figure, the shard logs: ${int(logPerContact)} B per contact (${logEntries.toLocaleString('en')} entries, ${fixed(logBytes / 1048576)} MB; bounded by 16 x logMax = ${(SHARD_COUNT * store.limits.logMax).toLocaleString('en')} entries whatever the base); without them ${int(libEvents.bytes - logPerContact)} B`,
+		);
+		console.log(
+			`whole-base engagement run (first run: every contact): ${fixed(engagementS)} s for ${tiers.examined.toLocaleString('en')} contacts`,
+		);
+		console.log(
+			`segment export (tag "${TAGS[0]}", pages of 1,000): ${fixed(exportS)} s for ${exported.toLocaleString('en')} contacts`,
+		);
+		console.log(`peak RSS of this Node process: ${int(peakRssMb)} MB`);
 
 		const goal = (met: boolean, text: string) => console.log(`goal ${met ? 'met    ' : 'NOT met'}  ${text}`);
 		goal(
