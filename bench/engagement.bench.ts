@@ -8,7 +8,7 @@
 import { cpus, loadavg } from 'os';
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { EngagementTagger, DEFAULT_TIERS } from '../lib/engagement';
-import { SHARD_COUNT, SHARD_INDEXES } from '../lib/keys';
+import { CONTACT_HASH_PREFIXES, SHARD_COUNT, SHARD_INDEXES } from '../lib/keys';
 import { startRedis } from '../test/harness/redis';
 
 const DAY = 86_400_000;
@@ -49,8 +49,19 @@ export async function run(): Promise<void> {
 				const shard = store.keys.shardOfContact(id);
 				const last = lastActivity(i);
 				const tier = tierAt(last, previousRun);
-				pipeline.hset(base, 'id', id, 'createdAt', now - 400 * DAY, 'lastActivityAt', last, 'tier', tier);
-				pipeline.sadd(`${base}:t`, tier);
+				pipeline.hset(
+					base,
+					'id',
+					id,
+					'createdAt',
+					now - 400 * DAY,
+					'lastActivityAt',
+					last,
+					'tier',
+					tier,
+					CONTACT_HASH_PREFIXES.tag + tier,
+					'',
+				);
 				pipeline.zadd(store.keys.index(shard, SHARD_INDEXES.active), last, id);
 				pipeline.zadd(store.keys.index(shard, SHARD_INDEXES.all), now - 400 * DAY, id);
 				pipeline.sadd(store.keys.index(shard, SHARD_INDEXES.tag + tier), id);
