@@ -121,7 +121,16 @@ export const NAMED_CONTACT_KEYS: ReadonlySet<ContactKeyKind> = new Set(['scoreAw
  * and the fields other modules keep (`score:<model>`, `tier`...)
  * never start with one of them. Lua gets them as `HP.field`, `HP.tag`, `HP.counter`.
  */
-export const CONTACT_HASH_PREFIXES = { field: 'f:', tag: 't:', counter: 'n:', topic: 'topic:' } as const;
+export const CONTACT_HASH_PREFIXES = {
+	field: 'f:',
+	tag: 't:',
+	counter: 'n:',
+	topic: 'topic:',
+	/** `x:<test>` -> "<variant>|<assignedAt>[|<convertedAt>]": the contact's A/B test variant (lib/experiments) */
+	experiment: 'x:',
+	/** `g:<goal event>` -> lines "<test> TAB <variant> TAB <from> TAB <until>": tests waiting for that goal */
+	goal: 'g:',
+} as const;
 
 /**
  * Core hash field holding the log entry id of the contact's $contact_created, which is kept nowhere
@@ -152,6 +161,8 @@ export const SHARD_KEY_PARTS = {
 	schedules: 'schedules',
 	/** set: the Loop Guard scopes with per-contact entries in the shard */
 	loopScopes: 'lgscopes',
+	/** prefix of the A/B test counters: `x:<test>` hash "assigned:<variant>", "converted:<variant>" (lib/experiments) */
+	experiments: 'x',
 } as const;
 
 /**
@@ -232,6 +243,11 @@ export class Keys {
 	/** One of a shard's registries (SHARD_KEY_PARTS schedules, loopScopes). */
 	shardKey(shard: number, kind: 'schedules' | 'loopScopes'): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS[kind]}`;
+	}
+
+	/** An A/B test's counters in one shard (test ids are key-safe: lib/experiments checkTestId). */
+	experimentCounts(shard: number, test: string): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.experiments}:${test}`;
 	}
 
 	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */
