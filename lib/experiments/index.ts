@@ -152,7 +152,9 @@ export function checkDesign(design: ExperimentDesign): Required<ExperimentDesign
 			`The weights of the variants and the holdout add up to ${Math.round(total * 1000) / 1000}; they must add up to 100 (percent)`,
 		);
 	const goal =
-		design.goal === undefined || design.goal === '' ? '' : checkName('goal', design.goal, LIMITS.eventNameLength, 'Goal event');
+		design.goal === undefined || design.goal === ''
+			? ''
+			: checkName('goal', design.goal, LIMITS.eventNameLength, 'Goal event');
 	const windowDays = design.windowDays ?? 14;
 	if (typeof windowDays !== 'number' || !(windowDays > 0) || windowDays > EXPERIMENT_LIMITS.windowDays)
 		throw new ValidationError(
@@ -273,12 +275,7 @@ export class Experiments {
 			const variants = names.map((variant, i) => {
 				const sent = mail[i];
 				if (!sent.ok) throw sent.error;
-				return variantReport(
-					variant,
-					sent.value,
-					groups.get(variant) ?? { assigned: 0, converted: 0 },
-					control,
-				);
+				return variantReport(variant, sent.value, groups.get(variant) ?? { assigned: 0, converted: 0 }, control);
 			});
 			const better = variants.filter((v) => v.significant && (v.upliftVsHoldout ?? 0) > 0);
 			const winner = better.sort((a, b) => b.conversionRate - a.conversionRate)[0]?.variant ?? null;
@@ -380,6 +377,7 @@ export function normalCdf(z: number): number {
 	const x = Math.abs(z) / Math.SQRT2;
 	const t = 1 / (1 + 0.3275911 * x);
 	const erf =
-		1 - ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
+		1 -
+		((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-x * x);
 	return z >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 }

@@ -50,12 +50,16 @@ describe('compareWithHoldout (no Redis)', () => {
 		expect(big.uplift).toBeCloseTo(0.23, 5);
 		expect(big.significant).toBe(true);
 		expect(big.pValue).toBeLessThan(0.05);
-		expect(big.verdict).toBe('B converts 23% better than holdout (12.3% vs 10%); this is significant at 95% (p = 0.021).');
+		expect(big.verdict).toBe(
+			'B converts 23% better than holdout (12.3% vs 10%); this is significant at 95% (p = 0.021).',
+		);
 		// z = 0.023 / sqrt(0.1115 * 0.8885 * 2 / 2000) = 2.311; and the normal CDF at 1.96 is 0.975.
 		expect(normalCdf(1.96)).toBeCloseTo(0.975, 4);
 		const small = compareWithHoldout('B', { assigned: 200, converted: 25 }, { assigned: 200, converted: 20 });
 		expect(small.significant).toBe(false);
-		expect(small.verdict).toMatch(/^B converts 25% better than holdout \(12.5% vs 10%\), but this is not significant at 95%/);
+		expect(small.verdict).toMatch(
+			/^B converts 25% better than holdout \(12.5% vs 10%\), but this is not significant at 95%/,
+		);
 		expect(compareWithHoldout('A', { assigned: 20, converted: 5 }, { assigned: 20, converted: 1 }).verdict).toBe(
 			'A vs holdout (25% vs 5%): not enough data yet.',
 		);
@@ -70,7 +74,10 @@ describe.each(topologies)('Experiments on %s Redis', (topology) => {
 	const { store, clock } = ctx;
 	const experiments = new Experiments(store);
 	const create = async (ids: string[]) => {
-		const results = await store.contacts.change(ids.map((id) => ({ id })), 'upsert');
+		const results = await store.contacts.change(
+			ids.map((id) => ({ id })),
+			'upsert',
+		);
 		for (const r of results) if (!r.ok) throw r.error;
 	};
 	const assigned = async (test: string, ids: string[], extra: Partial<ExperimentDesign> = {}) => {
@@ -186,7 +193,7 @@ describe.each(topologies)('Experiments on %s Redis', (topology) => {
 		expect(report.value.startedAt).not.toBeNull();
 	});
 
-	it('erase removes the contact\'s assignment, waiting list and $experiment_assigned', async () => {
+	it("erase removes the contact's assignment, waiting list and $experiment_assigned", async () => {
 		await create(['e-1']);
 		await assigned('t-erase', ['e-1']);
 		await store.contacts.erase(['e-1']);
@@ -223,7 +230,9 @@ describe.each(topologies)('Experiments on %s Redis', (topology) => {
 		const [missing] = await experiments.assign(design('t-bad'), [{ contactId: 'nobody' }]);
 		expect(missing.ok).toBe(false);
 		const counters = await Promise.all(
-			Array.from({ length: SHARD_COUNT }, (_, s) => store.call((r) => r.exists(store.keys.experimentCounts(s, 't-bad')))),
+			Array.from({ length: SHARD_COUNT }, (_, s) =>
+				store.call((r) => r.exists(store.keys.experimentCounts(s, 't-bad'))),
+			),
 		);
 		expect(counters.every((n) => n === 0)).toBe(true);
 	});
