@@ -7,6 +7,7 @@
 import { writeFileSync, mkdirSync, readdirSync, unlinkSync } from 'fs';
 import { join } from 'path';
 import {
+	abSplit,
 	code,
 	contact,
 	contactTrigger,
@@ -2243,6 +2244,81 @@ function doubleOptIn(): Workflow {
 	return wf;
 }
 
+/** A/B test with a holdout (lib/experiments, docs/experiments.md): two subjects, 10 % get no mail. */
+function abTestNewsletter(): Workflow {
+	const wf = new Workflow(
+		'ab-test-newsletter.json',
+		'A/B test: newsletter subject with a holdout',
+		'maExampleAbTest01',
+	);
+	note(
+		wf,
+		'A/B test: newsletter subject, with a holdout',
+		'Every Monday at 9:00 (or `POST /webhook/ma-run-ab-newsletter`): every subscribed contact is split by *A/B Split* into variant A (45 %), B (45 %) or the holdout (10 %, no mail). The split is the same on every run: a contact keeps its variant, and a rerun sends nobody a second mail. A `purchase` within 7 days of the split is a conversion. `POST /webhook/ma-ab-newsletter-report` answers with the report: per variant assigned, sent, opened, clicked, conversions, uplift against the holdout and whether it is significant, in plain words.',
+		[
+			'*Test ID*, variants and weights on *A/B Split* (*Report* lists the same variants). Each variant mails under its own campaign ID, `<test ID>:<variant>`, so Send Campaign counts each one apart.',
+			'The goal event (`purchase`, or `$goal_reached` from *Record Goal Reached*) and its window.',
+			'Both webhooks have no authentication: protect or delete them in production.',
+			CREDS_NOTE,
+			SENDER_NOTE,
+			TRACKING_NOTE,
+			BROADCAST_NOTE,
+		],
+		[],
+		9,
+	);
+	const cron = schedule(wf, 'Every Monday at 9:00', [0, 0], { field: 'cronExpression', expression: '0 9 * * 1' });
+	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-ab-newsletter');
+	const list = audience(
+		wf,
+		'Subscribed Contacts',
+		[1, 0.5],
+		listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	);
+	const variants = {
+		variant: [
+			{ name: 'A', weight: 45 },
+			{ name: 'B', weight: 45 },
+		],
+	};
+	const split = abSplit(wf, 'A/B Split', [2, 0.5], {
+		operation: 'split',
+		testId: 'newsletter-subject',
+		contactId: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
+		variants,
+		holdout: 10,
+		goal: 'purchase',
+		windowDays: 7,
+	});
+	const body = html('This week: <a href="https://shop.example.com/new">what is new in the shop</a>.');
+	const mail = (subject: string) => ({
+		campaignId: '={{ $json.experiment.campaignId }}',
+		campaignName: '={{ "Newsletter subject test, variant " + $json.experiment.variant }}',
+		subject,
+		html: body,
+		options: { trackOpens: true, trackClicks: true },
+	});
+	const sendA = sendCampaign(wf, 'Send Variant A', [3, 0], mail('New this week at Example Shop'));
+	const sendB = sendCampaign(
+		wf,
+		'Send Variant B',
+		[3, 0.8],
+		mail('{{ firstName | "You" }}, 3 new things we think you will like'),
+	);
+	const holdout = noOp(wf, 'Holdout: No Mail', [3, 1.6]);
+	wf.chain(cron, list, split);
+	wf.connect(now, list);
+	wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
+	const reportNow = webhookTrigger(wf, 'Report Now', [0, 2.4], 'ma-ab-newsletter-report', 'lastNode');
+	const report = abSplit(wf, 'A/B Test Report', [1, 2.4], {
+		operation: 'report',
+		testId: 'newsletter-subject',
+		variants,
+	});
+	wf.chain(reportNow, report);
+	return wf;
+}
+
 export function buildAll(): Workflow[] {
 	return [
 		marketingWebhook(),
@@ -2276,6 +2352,7 @@ export function buildAll(): Workflow[] {
 		loopB(),
 		gdprErase(),
 		doubleOptIn(),
+		abTestNewsletter(),
 	];
 }
 

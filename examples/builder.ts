@@ -157,6 +157,10 @@ export function engagementTagger(wf: Workflow, name: string, cell: [number, numb
 	return wf.add(name, ours('engagementTagger'), 1, cell, parameters, { credentials: storeCredentials });
 }
 
+export function abSplit(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
+	return wf.add(name, ours('abSplit'), 1, cell, parameters, { credentials: storeCredentials });
+}
+
 export function loopGuard(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
 	return wf.add(name, ours('loopGuard'), 1, cell, parameters, { credentials: storeCredentials });
 }
@@ -321,14 +325,23 @@ export function schedule(wf: Workflow, name: string, cell: [number, number], rul
 	return wf.add(name, 'n8n-nodes-base.scheduleTrigger', 1.2, cell, { rule: { interval: [rule] } });
 }
 
-/** A production webhook at <n8n>/webhook/<path> that starts the workflow (POST, answers at once). */
-export function webhookTrigger(wf: Workflow, name: string, cell: [number, number], path: string): string {
+/**
+ * A production webhook at <n8n>/webhook/<path> that starts the workflow (POST, answers at once, or
+ * with the last node's output: `lastNode`).
+ */
+export function webhookTrigger(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	path: string,
+	responseMode: 'onReceived' | 'lastNode' = 'onReceived',
+): string {
 	return wf.add(
 		name,
 		'n8n-nodes-base.webhook',
 		2,
 		cell,
-		{ httpMethod: 'POST', path, responseMode: 'onReceived', options: {} },
+		{ httpMethod: 'POST', path, responseMode, options: {} },
 		{ webhookId: stableId(`${wf.file}/${name}/webhook`) },
 	);
 }

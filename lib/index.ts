@@ -15,6 +15,7 @@ export * from './inbound';
 export * from './scoring';
 export * from './segments';
 export * from './campaigns';
+export * from './experiments';
 export * from './render';
 export * from './tracking';
 export * from './engagement';

@@ -130,6 +130,10 @@ export const CONTACT_HASH_PREFIXES = {
 	score: 'score:',
 	grade: 'grade:',
 	scoredAt: 'scoredAt:',
+	/** `x:<test>` -> "<variant>|<assignedAt>[|<convertedAt>]": the contact's A/B test variant (lib/experiments) */
+	experiment: 'x:',
+	/** `g:<goal event>` -> lines "<test> TAB <variant> TAB <from> TAB <until>": tests waiting for that goal */
+	goal: 'g:',
 } as const;
 
 /**
@@ -161,6 +165,8 @@ export const SHARD_KEY_PARTS = {
 	schedules: 'schedules',
 	/** set: the Loop Guard scopes with per-contact entries in the shard */
 	loopScopes: 'lgscopes',
+	/** prefix of the A/B test counters: `x:<test>` hash "assigned:<variant>", "converted:<variant>" (lib/experiments) */
+	experiments: 'x',
 } as const;
 
 /**
@@ -269,6 +275,11 @@ export class Keys {
 	/** One of a shard's registries (SHARD_KEY_PARTS schedules, loopScopes). */
 	shardKey(shard: number, kind: 'schedules' | 'loopScopes'): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS[kind]}`;
+	}
+
+	/** An A/B test's counters in one shard (test ids are key-safe: lib/experiments checkTestId). */
+	experimentCounts(shard: number, test: string): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.experiments}:${test}`;
 	}
 
 	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */

@@ -25,6 +25,8 @@ export const SYSTEM_EVENTS = {
 	emailReplied: '$email_replied',
 	/** A workflow's goal reached (Contact node, Record Goal Reached): {workflow, workflowName, goal}. */
 	goalReached: '$goal_reached',
+	/** A contact's variant in an A/B test, logged once per contact and test (lib/experiments): {test, variant}. */
+	experimentAssigned: '$experiment_assigned',
 } as const;
 
 /** System events that are also an interaction of the contact (they move "last activity"). */

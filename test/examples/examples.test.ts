@@ -9,6 +9,7 @@ import { existsSync, readdirSync, readFileSync } from 'fs';
 import { homedir } from 'os';
 import { join } from 'path';
 import type { IDataObject, INode, INodeParameters, INodeType } from 'n8n-workflow';
+import { AbSplit } from '../../nodes/AbSplit/AbSplit.node';
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { EngagementTagger } from '../../nodes/EngagementTagger/EngagementTagger.node';
@@ -28,6 +29,7 @@ import { expressionSegments, outputCount, parameterProblems, stringValues } from
 
 const OUR_NODES: Record<string, INodeType> = Object.fromEntries(
 	[
+		new AbSplit(),
 		new Contact(),
 		new ContactTrigger(),
 		new EngagementTagger(),
@@ -101,7 +103,7 @@ describe('example workflows: files', () => {
 		expect(files.filter((f) => /^loop-b-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files).toContain('00-marketing-webhook.json');
 		expect(files).toContain('gdpr-erase.json');
-		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
+		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|ab-test)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
 	});
 
 	it('have unique workflow ids, node ids and webhook paths across the set (all can be active together)', () => {

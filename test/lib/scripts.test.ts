@@ -76,6 +76,7 @@ describe('script registry', () => {
 		).toEqual([
 			'ma_apply_contact_changes',
 			'ma_apply_score',
+			'ma_assign_variants',
 			'ma_claim_emails',
 			'ma_read_segment',
 			'ma_set_tier',

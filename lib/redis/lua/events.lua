@@ -1,5 +1,6 @@
 -- The event log, a contact's events index and per-name counters, and its last activity.
 --- @include "contact_keys"
+--- @include "experiments"
 
 -- An event in the contact's events index (SUFFIX.events): name NUL time NUL log entry id NUL
 -- source; its properties, unless empty, in SUFFIX.eventProperties under the log entry id. One
@@ -83,7 +84,10 @@ end
 local function record(base, shard, id, now, ev, lim)
   local eid = log_event(shard, id, ev.name, ev, lim)
   local field = HP.counter .. ev.name
-  local count, first, last = parse_counter(redis.call('HGET', base, field))
+  -- One read for the counter and the A/B tests waiting for this event as their goal (rarely any).
+  local held = redis.call('HMGET', base, field, HP.goal .. ev.name)
+  if held[2] then count_conversions(base, shard, ev.name, ev.ts, now, held[2]) end
+  local count, first, last = parse_counter(held[1])
   if count then
     count, first, last = count + 1, math.min(first, ev.ts), math.max(last, ev.ts)
   else

@@ -1,0 +1,66 @@
+import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
+import { Experiments, type ChainLink, type ExperimentDesign, type VariantWeight } from '../../lib';
+import { chainOf, collect, perItem, routeResults, runBatch, runGrouped } from '../shared/items';
+import { leaseStore } from '../shared/store';
+
+interface SplitInput {
+	design: ExperimentDesign;
+	contactId: string;
+	chain: ChainLink[];
+}
+
+function variantsOf(ctx: IExecuteFunctions, itemIndex: number): VariantWeight[] {
+	const raw = ctx.getNodeParameter('variants', itemIndex, {}) as { variant?: VariantWeight[] };
+	return raw.variant ?? [];
+}
+
+export async function execute(this: IExecuteFunctions): Promise<INodeExecutionData[][]> {
+	const items = this.getInputData();
+	const operation = this.getNodeParameter('operation', 0) as string;
+	const lease = await leaseStore(this);
+	try {
+		const experiments = new Experiments(lease.store);
+		if (operation === 'report') {
+			const tests = perItem(this, (i) => ({
+				test: this.getNodeParameter('testId', i) as string,
+				variants: variantsOf(this, i).map((v) => v.name),
+			}));
+			const results = await runBatch(tests, (valid) => experiments.report(valid));
+			return [collect(this, results, (report) => report as unknown as IDataObject)];
+		}
+		// The outputs the editor shows (description.ts configuredOutputs): the listed variants, then Holdout.
+		const layout = items.length ? variantsOf(this, 0).map((v) => v.name) : [];
+		const holdoutOutput = layout.length;
+		const inputs = perItem(this, (i): SplitInput => ({
+			design: {
+				test: this.getNodeParameter('testId', i) as string,
+				variants: variantsOf(this, i),
+				holdout: this.getNodeParameter('holdout', i) as number,
+				goal: this.getNodeParameter('goal', i, '') as string,
+				windowDays: this.getNodeParameter('windowDays', i) as number,
+			},
+			contactId: this.getNodeParameter('contactId', i) as string,
+			chain: chainOf(this, i),
+		}));
+		const results = await runGrouped(
+			inputs,
+			(input) => JSON.stringify(input.design),
+			(group) =>
+				experiments.assign(
+					group[0].design,
+					group.map(({ contactId, chain }) => ({ contactId, chain })),
+				),
+		);
+		// A failed item goes to Holdout: an item nothing could be decided about gets no mail. So does a
+		// contact whose stored variant is no longer listed (the list changed during the test).
+		return routeResults(this, results, holdoutOutput + 1, holdoutOutput, (assignment, i) => {
+			const at = layout.indexOf(assignment.variant);
+			return {
+				output: assignment.holdout || at < 0 ? holdoutOutput : at,
+				item: { json: { ...items[i].json, experiment: { ...assignment } } },
+			};
+		});
+	} finally {
+		lease.release();
+	}
+}

@@ -1,0 +1,156 @@
+/**
+ * The A/B test example (examples/workflows/ab-test-newsletter.json) in real n8n: 2,000 subscribed
+ * contacts split by the published workflow (A 45 %, B 45 %, holdout 10 %) within tolerance, a rerun
+ * that moves nobody and sends nothing twice, and the report webhook's per-variant counts and verdict
+ * once goal events come in. (The test copy renders instead of mailing: tweaks.ts.)
+ */
+import { acquireStore, drawVariant, Experiments, HOLDOUT } from '../../lib';
+import {
+	executions,
+	expectNoFailedExecutions,
+	historyOf,
+	n8n,
+	runNow,
+	seedContacts,
+	state,
+	storeConfig,
+	uid,
+	waitFor,
+	workflow,
+} from './support/env';
+
+interface Row {
+	variant: string;
+	campaignId: string | null;
+	assigned: number;
+	sent: number;
+	conversions: number;
+	significant: boolean;
+	verdict: string;
+}
+interface Report {
+	test: string;
+	variants: Row[];
+	holdout: Row;
+	winner: string | null;
+	summary: string;
+}
+
+const TEST = 'newsletter-subject';
+const COUNT = 2000;
+
+describe('A/B test with a holdout in real n8n', () => {
+	const wf = () => workflow('ab-test-newsletter');
+	const report = async (): Promise<Report> => {
+		const res = await n8n.callWebhook(state().webhookUrl, 'ma-ab-newsletter-report', {}, { timeoutMs: 15000 });
+		if (res.status !== 200) throw new Error(`report webhook -> ${res.status}`);
+		return res.body as Report;
+	};
+	const rows = (r: Report) => [...r.variants, r.holdout];
+	const total = (r: Report, key: 'assigned' | 'sent' | 'conversions') =>
+		rows(r).reduce((sum, row) => sum + row[key], 0);
+	/** Waits until every execution of the workflow so far has finished, and at least `count` exist. */
+	const settled = (count: number) =>
+		waitFor(
+			`${count} finished executions`,
+			async () => {
+				const list = await executions(wf());
+				return list.length >= count && list.every((e) => !['running', 'new', 'waiting'].includes(e.status));
+			},
+			120000,
+			500,
+		);
+
+	it('splits 2,000 contacts by the weights, keeps each in its variant on a rerun, and reports per variant', async () => {
+		const run = uid('ab');
+		const ids = Array.from({ length: COUNT }, (_, i) => `${run}-${i}`);
+		const unsubscribed = `${run}-unsub`;
+		await seedContacts(wf(), [
+			...ids.map((id) => ({ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'e2e' } })),
+			{ id: unsubscribed, email: `${unsubscribed}@example.com`, subscription: { status: 'unsubscribed' } },
+		]);
+
+		await runNow('ma-run-ab-newsletter');
+		const first = await waitFor(
+			'2,000 contacts split and the variants sent',
+			async () => {
+				const r = await report();
+				return total(r, 'assigned') === COUNT && total(r, 'sent') === COUNT - r.holdout.assigned ? r : false;
+			},
+			180000,
+			1000,
+		);
+		const share = (variant: string) => rows(first).find((r) => r.variant === variant)!.assigned / COUNT;
+		// Standard deviation of a share of 2,000: 1.1 points at 45 %, 0.7 at 10 %; tolerance about 3.5 of them.
+		expect(share('A')).toBeGreaterThan(0.41);
+		expect(share('A')).toBeLessThan(0.49);
+		expect(share('B')).toBeGreaterThan(0.41);
+		expect(share('B')).toBeLessThan(0.49);
+		expect(share(HOLDOUT)).toBeGreaterThan(0.075);
+		expect(share(HOLDOUT)).toBeLessThan(0.125);
+		expect(first.variants.map((r) => [r.variant, r.campaignId, r.sent])).toEqual([
+			['A', `${TEST}:A`, first.variants[0].assigned],
+			['B', `${TEST}:B`, first.variants[1].assigned],
+		]);
+		expect(first.holdout.sent).toBe(0);
+
+		// Each contact's stored variant is its keyed-hash draw; the unsubscribed contact was never split.
+		const lease = acquireStore(storeConfig(wf().keyPrefix));
+		try {
+			const { store } = lease;
+			const variantsNow = () =>
+				Promise.all(ids.map((id) => store.call((r) => r.hget(store.keys.contact(id), `x:${TEST}`))));
+			const design = {
+				test: TEST,
+				variants: [
+					{ name: 'A', weight: 45 },
+					{ name: 'B', weight: 45 },
+				],
+			};
+			const before = (await variantsNow()).map((v) => String(v).split('|')[0]);
+			expect(before).toEqual(ids.map((id) => drawVariant(design, id)));
+			expect(await store.call((r) => r.hget(store.keys.contact(unsubscribed), `x:${TEST}`))).toBeNull();
+
+			// Rerun: nobody moves, nothing is counted or sent twice.
+			await settled(1);
+			const done = (await executions(wf())).length;
+			await runNow('ma-run-ab-newsletter');
+			await settled(done + 1);
+			const again = await report();
+			expect(rows(again).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
+				rows(first).map((r) => [r.variant, r.assigned, r.sent]),
+			);
+			expect((await variantsNow()).map((v) => String(v).split('|')[0])).toEqual(before);
+			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
+			expect(assignedEvents).toHaveLength(1);
+
+			// Goal events: 30 % of B, 10 % of A and of the holdout buy.
+			const of = (variant: string) => ids.filter((_, i) => before[i] === variant);
+			const buyers = [
+				...of('B').slice(0, Math.round(of('B').length * 0.3)),
+				...of('A').slice(0, Math.round(of('A').length * 0.1)),
+				...of(HOLDOUT).slice(0, Math.round(of(HOLDOUT).length * 0.1)),
+			];
+			const recorded = await store.events.record(buyers.map((contactId) => ({ contactId, name: 'purchase' })));
+			expect(recorded.every((r) => r.ok)).toBe(true);
+			const last = await report();
+			expect(Object.fromEntries(rows(last).map((r) => [r.variant, r.conversions]))).toEqual({
+				A: Math.round(of('A').length * 0.1),
+				B: Math.round(of('B').length * 0.3),
+				[HOLDOUT]: Math.round(of(HOLDOUT).length * 0.1),
+			});
+			const b = last.variants.find((r) => r.variant === 'B')!;
+			expect(b.significant).toBe(true);
+			expect(b.verdict).toMatch(
+				/^B converts \d+% better than holdout \(30% vs 10(\.\d)?%\); this is significant at 95%/,
+			);
+			expect(last.winner).toBe('B');
+			// The report node reads what lib reads.
+			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);
+			expect(direct.ok && direct.value).toEqual(last);
+		} finally {
+			lease.release();
+		}
+		await expectNoFailedExecutions(wf());
+	});
+});
