@@ -5,7 +5,8 @@ import type { BounceReason } from './reasons';
  * (docs/bounces.md#the-reporting-mta). Like sisimai's per-MTA modules, the generic rules read any
  * report; these only add what one MTA's documented behaviour settles.
  */
-export type ReportingMta = 'office365' | 'messagelabs' | 'au' | 'activehunter' | 'apachejames' | 'zoho' | 'x2';
+export type ReportingMta =
+	'postfix' | 'office365' | 'messagelabs' | 'au' | 'activehunter' | 'apachejames' | 'zoho' | 'x2';
 
 export interface ReportHeaders {
 	from: string | null;
@@ -43,6 +44,8 @@ export function reportingMta(headers: ReportHeaders, text: string): ReportingMta
 		/^--- Original message follows\.$/m.test(text)
 	)
 		return 'x2';
+	if (/^This is the (Postfix program|mail system) at host /m.test(text) || names.includes('x-postfix-queue-id'))
+		return 'postfix';
 	return null;
 }
 
@@ -67,6 +70,10 @@ export function mtaMeaning(mta: ReportingMta | null, text: string): MtaMeaning {
 	if (STAGELESS.has(mta)) return { stageUnknown: true };
 	const lower = text.toLowerCase().replace(/\s+/g, ' ');
 	switch (mta) {
+		// Postfix ends every remote server's answer it reports with the command it answered ("host h said:
+		// 550 ... (in reply to RCPT TO command)"); an answer without one names no stage.
+		case 'postfix':
+			return /\bsaid: /.test(lower) && !/\(in reply to /.test(lower) ? { stageUnknown: true } : {};
 		// Exchange Online's 5.1.351 relays the next server's refusal of the recipient; when that answer
 		// names the address, it was the answer to RCPT TO for it (sisimai's Office365 module reads it so).
 		case 'office365':

@@ -335,6 +335,27 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 			original: 'winter-preview.c-508@shop.example',
 		},
 	],
+	// Postfix names the command every remote answer replied to; without one, "<a@b>: User unknown" has no stage.
+	[
+		'postfix-said-without-stage.eml',
+		{
+			kind: 'soft_bounce',
+			bounceReason: 'filtered',
+			recipient: 'daiki.kobayashi@town-example.or.jp',
+			status: null,
+			original: 'winter-preview.c-509@shop.example',
+		},
+	],
+	[
+		'postfix-said-in-reply-to-rcpt.eml',
+		{
+			kind: 'hard_bounce',
+			bounceReason: 'user_unknown',
+			recipient: 'ren.yamada@town-example.or.jp',
+			status: null,
+			original: 'winter-preview.c-510@shop.example',
+		},
+	],
 	// Gateways whose reports name no SMTP stage: the directory-like words they quote are their own
 	// answer, not a recipient's server's at RCPT TO (soft, as sisimai reads them).
 	...(
