@@ -280,6 +280,20 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 			original: 'weekly-47.c-401@shop.example',
 		},
 	],
+	// An opt-out feedback report is a complaint even when marked Auto-Submitted; a relayed report is no bounce.
+	[
+		'arf-opt-out-auto-submitted.eml',
+		{
+			kind: 'complaint',
+			feedbackType: 'opt-out',
+			recipient: 'noor.haddad@mailbox-example.net',
+			original: 'winter-preview.c-511@shop.example',
+		},
+	],
+	[
+		'dsn-relayed.eml',
+		{ kind: 'other', recipient: 'pablo.ruiz@legacy-example.org', original: 'winter-preview.c-512@shop.example' },
+	],
 	// The reporting MTA's own meanings (lib/inbound/mta.ts). Exchange Online's 5.1.351 relays the next
 	// server's answer to RCPT TO: naming the address, it refused that recipient (hard); without it, it
 	// is "user unknown" with no stage (soft).
