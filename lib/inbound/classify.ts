@@ -621,18 +621,15 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			.join('\n');
 
 	// The MTA or gateway that wrote the report, where its wording means something of its own.
-	const meaning = mtaMeaning(
-		reportingMta(
-			{
-				from,
-				messageId: base.messageId,
-				get: (name) => headerOf(mail, name),
-				// headerLines: mailparser leaves headers with an empty value (X-MS-Exchange-Message-Is-Ndr:) out of headers.
-				names: () => mail.headerLines.map((line) => line.key),
-			},
-			text,
-		),
-		bounceText(text),
+	const mta = reportingMta(
+		{
+			from,
+			messageId: base.messageId,
+			get: (name) => headerOf(mail, name),
+			// headerLines: mailparser leaves headers with an empty value (X-MS-Exchange-Message-Is-Ndr:) out of headers.
+			names: () => mail.headerLines.map((line) => line.key),
+		},
+		text,
 	);
 
 	// Amazon SES notifications delivered by mail (SNS e-mail subscription): JSON, sometimes in an SNS envelope.
@@ -692,7 +689,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const verdict = bounceVerdict(status, words, action, {
 			command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`),
 			diagnosticType,
-			mta: meaning,
+			mta: mtaMeaning(mta, {
+				answer: `${serverAnswer ?? ''}\n${recipientSegment(explanation, recipient)}`,
+				report: explanation,
+			}),
 		});
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
@@ -722,7 +722,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 				!/(giving up|permanent)/i.test(failureText)
 				? 'delayed'
 				: '',
-			{ command: smtpCommand(failureText), mta: meaning },
+			{ command: smtpCommand(failureText), mta: mtaMeaning(mta, { answer: about, report: failureText }) },
 		);
 		return {
 			...base,

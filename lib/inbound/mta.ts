@@ -65,10 +65,14 @@ export interface MtaMeaning {
 /** Gateways whose reports quote an answer without the SMTP stage it was given at (sisimai reads them as filtered). */
 const STAGELESS: ReadonlySet<ReportingMta> = new Set(['activehunter', 'apachejames', 'zoho', 'x2']);
 
-export function mtaMeaning(mta: ReportingMta | null, text: string): MtaMeaning {
+/**
+ * The meaning of one recipient's failure: `answer` is what the report says about that recipient,
+ * `report` its whole explanation (for headings that speak for all recipients).
+ */
+export function mtaMeaning(mta: ReportingMta | null, text: { answer: string; report: string }): MtaMeaning {
 	if (!mta) return {};
 	if (STAGELESS.has(mta)) return { stageUnknown: true };
-	const lower = text.toLowerCase().replace(/\s+/g, ' ');
+	const lower = text.answer.toLowerCase().replace(/\s+/g, ' ');
 	switch (mta) {
 		// Postfix ends every remote server's answer it reports with the command it answered ("host h said:
 		// 550 ... (in reply to RCPT TO command)"); an answer without one names no stage.
@@ -77,7 +81,10 @@ export function mtaMeaning(mta: ReportingMta | null, text: string): MtaMeaning {
 		// Exchange Online's 5.1.351 relays the next server's refusal of the recipient; when that answer
 		// names the address, it was the answer to RCPT TO for it (sisimai's Office365 module reads it so).
 		case 'office365':
-			return /unknown recipient or mailbox unavailable -> .{0,80}\S+@[\w.-]+\.[a-z]{2,}/.test(lower)
+			// Line by line, up to the quote that ends the relayed answer: an address after it is not in it.
+			return text.answer
+				.split('\n')
+				.some((line) => /unknown recipient or mailbox unavailable -> [^'"]{0,80}@[\w.-]+\.[a-z]{2,}/i.test(line))
 				? { command: 'RCPT' }
 				: {};
 		// MessageLabs (Symantec Email Security.cloud) delivers only to its customer's own servers and
@@ -88,7 +95,7 @@ export function mtaMeaning(mta: ReportingMta | null, text: string): MtaMeaning {
 		// au (KDDI) heads its report with its classification of the account; "disabled" or "temporarily
 		// limited" is a subscriber whose service is suspended (unpaid), whatever the transcript says.
 		case 'au':
-			return /the user\(s\) account is (disabled|temporarily limited)/.test(lower) ? { reason: 'suspend' } : {};
+			return /the user\(s\) account is (disabled|temporarily limited)/i.test(text.report) ? { reason: 'suspend' } : {};
 	}
 	return {};
 }
