@@ -2,6 +2,7 @@ import { createHash } from 'crypto';
 import { simpleParser, type AddressObject, type ParsedMail } from 'mailparser';
 import { ValidationError } from '../errors';
 import { allParts, header, parseFieldBlocks, parseHeaderBlock, parseMime, type HeaderMap, type MimePart } from './mime';
+import { mtaMeaning, reportingMta, type MtaMeaning } from './mta';
 import { bounceReason, isHardBounce, reasonOfText, type BounceReason } from './reasons';
 
 export const INBOUND_KINDS = [
@@ -88,14 +89,17 @@ function bounceVerdict(
 	status: string | null,
 	diagnostic: string | null,
 	action = '',
-	context: { command?: string | null; diagnosticType?: string | null } = {},
+	context: { command?: string | null; diagnosticType?: string | null; mta?: MtaMeaning } = {},
 ): { kind: InboundKind; bounceReason: BounceReason; reason: string } {
+	const mta = context.mta ?? {};
 	const evidence = {
 		status,
 		diagnostic,
 		action,
-		command: context.command ?? smtpCommand(diagnostic ?? ''),
+		// A gateway that names no SMTP stage leaves none to infer from the words it quotes.
+		command: mta.command ?? (mta.stageUnknown ? null : (context.command ?? smtpCommand(diagnostic ?? ''))),
 		diagnosticType: context.diagnosticType,
+		mta,
 	};
 	const reason = bounceReason(evidence);
 	const hard = isHardBounce(reason, evidence);
@@ -616,6 +620,18 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 			.map((p) => p.body.toString('utf8'))
 			.join('\n');
 
+	// The MTA or gateway that wrote the report, where its wording means something of its own.
+	const mta = reportingMta(
+		{
+			from,
+			messageId: base.messageId,
+			get: (name) => headerOf(mail, name),
+			// headerLines: mailparser leaves headers with an empty value (X-MS-Exchange-Message-Is-Ndr:) out of headers.
+			names: () => mail.headerLines.map((line) => line.key),
+		},
+		text,
+	);
+
 	// Amazon SES notifications delivered by mail (SNS e-mail subscription): JSON, sometimes in an SNS envelope.
 	const ses = sesNotification(text);
 	if (ses) return { ...base, ...ses, originalMessageIds: originalIds([], mail, ses.originalMessageIds) };
@@ -673,6 +689,10 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 		const verdict = bounceVerdict(status, words, action, {
 			command: smtpCommand(`${serverAnswer ?? ''}\n${explanation}`),
 			diagnosticType,
+			mta: mtaMeaning(mta, {
+				answer: `${serverAnswer ?? ''}\n${recipientSegment(explanation, recipient)}`,
+				report: explanation,
+			}),
 		});
 		return { ...base, ...verdict, recipient, status, diagnostic, originalMessageIds: original };
 	}
@@ -702,9 +722,7 @@ export function classify(mail: ParsedMail, tree: MimePart, raw: Buffer, options:
 				!/(giving up|permanent)/i.test(failureText)
 				? 'delayed'
 				: '',
-			{
-				command: smtpCommand(failureText),
-			},
+			{ command: smtpCommand(failureText), mta: mtaMeaning(mta, { answer: about, report: failureText }) },
 		);
 		return {
 			...base,

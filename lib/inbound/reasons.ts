@@ -1,3 +1,5 @@
+import type { MtaMeaning } from './mta';
+
 /**
  * Why a message bounced, in the taxonomy of the reference bounce parser (sisimai): the reason
  * decides hard or soft. Only reasons about the address itself are permanent (hard): the mailbox or
@@ -210,6 +212,8 @@ export interface BounceEvidence {
 	command?: string | null;
 	/** The Diagnostic-Code type (smtp, x-unix, ...), when the report gives one. */
 	diagnosticType?: string | null;
+	/** What the reporting MTA's own wording settles (lib/inbound/mta.ts). */
+	mta?: MtaMeaning;
 }
 
 /**
@@ -239,6 +243,7 @@ export function reasonOfText(text: string): BounceReason | null {
 export function bounceReason(evidence: BounceEvidence): BounceReason {
 	// The local delivery program failed (procmail, a pipe): the mailbox owner's setup, not the address.
 	if (/^x-unix/i.test(evidence.diagnosticType ?? '')) return 'mailer_error';
+	if (evidence.mta?.reason) return evidence.mta.reason;
 	// x.1.7 / x.1.8: the sender's address was refused; words about a missing domain are about the sender's.
 	if (evidence.status && /^[45]\.1\.[78]$/.test(evidence.status)) return 'rejected';
 	const text = reasonOfText(evidence.diagnostic ?? '');
@@ -251,7 +256,8 @@ export function bounceReason(evidence: BounceEvidence): BounceReason {
 	// said after DATA, or by a gateway that does not say when, it is a content filter speaking.
 	const certain =
 		evidence.command === 'RCPT' ||
-		DIRECTORY_ANSWER.test((evidence.diagnostic ?? '').toLowerCase().replace(/\s+/g, ' '));
+		(!evidence.mta?.stageUnknown &&
+			DIRECTORY_ANSWER.test((evidence.diagnostic ?? '').toLowerCase().replace(/\s+/g, ' ')));
 	if (reason === 'user_unknown' && code !== 'user_unknown' && !certain) reason = 'filtered';
 	// A failed DNS lookup reported as temporary is a network problem, not a missing domain.
 	if (

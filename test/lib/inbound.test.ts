@@ -280,18 +280,111 @@ const CORPUS: Array<[string, Partial<InboundMessage> & { original?: string }]> =
 			original: 'weekly-47.c-401@shop.example',
 		},
 	],
-	// "Unknown user a@b" and "a@b... No such user" with no SMTP stage are what carriers and gateways answer
-	// to mail they filter after DATA (sisimai reads them so in most of its samples): soft, on purpose.
+	// An opt-out feedback report is a complaint even when marked Auto-Submitted; a relayed report is no bounce.
+	[
+		'arf-opt-out-auto-submitted.eml',
+		{
+			kind: 'complaint',
+			feedbackType: 'opt-out',
+			recipient: 'noor.haddad@mailbox-example.net',
+			original: 'winter-preview.c-511@shop.example',
+		},
+	],
+	[
+		'dsn-relayed.eml',
+		{ kind: 'other', recipient: 'pablo.ruiz@legacy-example.org', original: 'winter-preview.c-512@shop.example' },
+	],
+	// The reporting MTA's own meanings (lib/inbound/mta.ts). Exchange Online's 5.1.351 relays the next
+	// server's answer to RCPT TO: naming the address, it refused that recipient (hard); without it, it
+	// is "user unknown" with no stage (soft).
 	[
 		'office365-relay-unknown-user.eml',
 		{
-			kind: 'soft_bounce',
-			bounceReason: 'filtered',
+			kind: 'hard_bounce',
+			bounceReason: 'user_unknown',
 			recipient: 'kenji.watanabe@isp-example.ne.jp',
 			status: '5.1.351',
 			original: 'autumn-sale.c-402@shop.example',
 		},
 	],
+	[
+		'office365-relay-user-unknown-no-address.eml',
+		{
+			kind: 'soft_bounce',
+			bounceReason: 'filtered',
+			recipient: 'lena.fischer@mailhost-example.de',
+			status: '5.1.351',
+			original: 'winter-preview.c-501@shop.example',
+		},
+	],
+	// MessageLabs reports its customer's server's answer to RCPT TO, and its own "542 a@b Rejected".
+	[
+		'messagelabs-542-rejected.eml',
+		{
+			kind: 'hard_bounce',
+			bounceReason: 'user_unknown',
+			recipient: 'o.nowak@firma-example.pl',
+			status: '5.0.0',
+			original: 'winter-preview.c-502@shop.example',
+		},
+	],
+	[
+		'messagelabs-no-such-user.eml',
+		{
+			kind: 'hard_bounce',
+			bounceReason: 'user_unknown',
+			recipient: 'm.jensen@handel-example.dk',
+			status: '5.0.0',
+			original: 'weekly-47.c-503@shop.example',
+		},
+	],
+	// au's heading classifies the account: "disabled" is a suspended subscriber, not a missing one.
+	[
+		'au-account-disabled.eml',
+		{
+			kind: 'soft_bounce',
+			bounceReason: 'suspend',
+			recipient: 'sakura.ito.0420@au.com',
+			status: '5.0.0',
+			original: 'winter-preview.c-508@shop.example',
+		},
+	],
+	// Postfix names the command every remote answer replied to; without one, "<a@b>: User unknown" has no stage.
+	[
+		'postfix-said-without-stage.eml',
+		{
+			kind: 'soft_bounce',
+			bounceReason: 'filtered',
+			recipient: 'daiki.kobayashi@town-example.or.jp',
+			status: null,
+			original: 'winter-preview.c-509@shop.example',
+		},
+	],
+	[
+		'postfix-said-in-reply-to-rcpt.eml',
+		{
+			kind: 'hard_bounce',
+			bounceReason: 'user_unknown',
+			recipient: 'ren.yamada@town-example.or.jp',
+			status: null,
+			original: 'winter-preview.c-510@shop.example',
+		},
+	],
+	// Gateways whose reports name no SMTP stage: the directory-like words they quote are their own
+	// answer, not a recipient's server's at RCPT TO (soft, as sisimai reads them).
+	...(
+		[
+			['activehunter-recipient-rejected.eml', 'haruto.sato@school-example.ed.jp', 'winter-preview.c-504@shop.example'],
+			['apachejames-no-such-user.eml', '5550142@sms-gateway-example.com', 'winter-preview.c-505@shop.example'],
+			['zoho-invalid-address.eml', 'ravi.kumar@studio-example.in', 'winter-preview.c-506@shop.example'],
+			['x2-no-account.eml', 'yui.tanaka@portal-example.co.jp', 'winter-preview.c-507@shop.example'],
+		] as const
+	).map(([file, recipient, original]): [string, Partial<InboundMessage> & { original?: string }] => [
+		file,
+		{ kind: 'soft_bounce', bounceReason: 'filtered', recipient, status: null, original },
+	]),
+	// "Unknown user a@b" and "a@b... No such user" with no SMTP stage are what carriers and gateways answer
+	// to mail they filter after DATA (sisimai reads them so in most of its samples): soft, on purpose.
 	[
 		'gateway-address-no-such-user.eml',
 		{
