@@ -152,6 +152,11 @@ export const SHARD_KEY_PARTS = {
 	schedules: 'schedules',
 	/** set: the Loop Guard scopes with per-contact entries in the shard */
 	loopScopes: 'lgscopes',
+	/**
+	 * prefix of the analytics day hashes: `an:<UTC day number>` -> aggregate counters per journey and
+	 * campaign (lib/analytics); they name no contact, and expire after ANALYTICS_RETENTION_DAYS.
+	 */
+	analytics: 'an',
 } as const;
 
 /**
@@ -232,6 +237,11 @@ export class Keys {
 	/** One of a shard's registries (SHARD_KEY_PARTS schedules, loopScopes). */
 	shardKey(shard: number, kind: 'schedules' | 'loopScopes'): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS[kind]}`;
+	}
+
+	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */
+	analyticsDay(shard: number, day: number): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.analytics}:${day}`;
 	}
 
 	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */

@@ -263,7 +263,7 @@ const GENERATED_HELPERS = {
 				SHARD_KEY: Object.fromEntries(
 					Object.entries(keys.SHARD_KEY_PARTS).map(([kind, part]) => [
 						kind,
-						kind === 'index' || kind === 'deadLetters' ? `:${part}:` : `:${part}`,
+						kind === 'index' || kind === 'deadLetters' || kind === 'analytics' ? `:${part}:` : `:${part}`,
 					]),
 				),
 				EVENT_TIME: {
