@@ -11,7 +11,15 @@ export const ANALYTICS_RETENTION_DAYS = 400;
 export const REPORT_MAX_DAYS = 366;
 
 /** What happens to the mails of a campaign: each counted once per send (the first such outcome). */
-export const MAIL_METRICS = ['sent', 'delivered', 'opened', 'clicked', 'bounced', 'complained', 'unsubscribed'] as const;
+export const MAIL_METRICS = [
+	'sent',
+	'delivered',
+	'opened',
+	'clicked',
+	'bounced',
+	'complained',
+	'unsubscribed',
+] as const;
 /** A journey's own counts, then those of the mails it sent. */
 export const JOURNEY_METRICS = ['entered', 'waiting', 'exited', 'goalReached', ...MAIL_METRICS] as const;
 
@@ -205,8 +213,18 @@ export class Analytics {
 			}
 		});
 		// Asked-for subjects appear even without counts.
-		for (const id of onlyJourneys) if (!found.journey.has(id)) found.journey.set(id, days.map(() => ({})));
-		for (const id of onlyCampaigns) if (!found.campaign.has(id)) found.campaign.set(id, days.map(() => ({})));
+		for (const id of onlyJourneys)
+			if (!found.journey.has(id))
+				found.journey.set(
+					id,
+					days.map(() => ({})),
+				);
+		for (const id of onlyCampaigns)
+			if (!found.campaign.has(id))
+				found.campaign.set(
+					id,
+					days.map(() => ({})),
+				);
 
 		const sum = <M extends string>(metrics: readonly M[], perDay: Array<Record<string, number>>) => {
 			const totals = zeros(metrics);

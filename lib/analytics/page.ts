@@ -148,7 +148,10 @@ ${dailyLines(campaign)}</section>`;
  * The report as one self-contained HTML page: inline SVG charts and styles, no script and nothing
  * loaded from elsewhere (it is mailed, posted to Slack or opened offline). Every name is escaped.
  */
-export function renderReportPage(report: AnalyticsReport, options: { title?: string; generatedAt?: string } = {}): string {
+export function renderReportPage(
+	report: AnalyticsReport,
+	options: { title?: string; generatedAt?: string } = {},
+): string {
 	const title = options.title ?? 'Journey report';
 	const body = [
 		report.journeys.length > 0 ? report.journeys.map(journeyCard).join('\n') : '',
