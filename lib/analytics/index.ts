@@ -9,6 +9,8 @@ const DAY = 86_400_000;
 export const ANALYTICS_RETENTION_DAYS = 400;
 /** Days one report may cover (one read per shard and day). */
 export const REPORT_MAX_DAYS = 366;
+/** Days read per round trip by a report (SHARD_COUNT hashes each). */
+const READ_DAYS = 16;
 
 /** What happens to the mails of a campaign: each counted once per send (the first such outcome). */
 export const MAIL_METRICS = [
@@ -184,13 +186,22 @@ export class Analytics {
 		);
 		const { store } = this;
 		const days = Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i);
-		const hashes = await Promise.all(
-			days.flatMap((day) =>
-				Array.from({ length: SHARD_COUNT }, (_, shard) =>
-					store.call((r) => r.hgetall(store.keys.analyticsDay(shard, day))),
-				),
-			),
-		);
+		// READ_DAYS days per round trip: a year of a busy workspace (1.4M counters) would otherwise be
+		// one reply too long for the store's command timeout.
+		const hashes: Array<Record<string, string>> = [];
+		for (let i = 0; i < days.length; i += READ_DAYS) {
+			hashes.push(
+				...(await Promise.all(
+					days
+						.slice(i, i + READ_DAYS)
+						.flatMap((day) =>
+							Array.from({ length: SHARD_COUNT }, (_, shard) =>
+								store.call((r) => r.hgetall(store.keys.analyticsDay(shard, day))),
+							),
+						),
+				)),
+			);
+		}
 
 		// subject -> id -> day index -> metric -> count
 		const found: Record<Subject, Map<string, Array<Record<string, number>>>> = {
