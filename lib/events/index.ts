@@ -90,7 +90,8 @@ export class Events {
 					? ''
 					: checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
 			const ts = input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now);
-			const journeyGoal = input.journeyGoal === undefined ? undefined : checkJourneyId(input.journeyGoal, 'journeyGoal');
+			const journeyGoal =
+				input.journeyGoal === undefined ? undefined : checkJourneyId(input.journeyGoal, 'journeyGoal');
 			const request = {
 				id: contactId,
 				now,

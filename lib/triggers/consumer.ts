@@ -507,11 +507,11 @@ export class EventLogConsumer {
 				: [counterField('journey', 'exited', journey)]),
 		];
 		const now = this.store.now();
-		await this.store.run(scripts.ackEntered, [this.store.keys.shard(shard)], [
-			group,
-			JSON.stringify(counting(now, now, fields)),
-			...ids,
-		]);
+		await this.store.run(
+			scripts.ackEntered,
+			[this.store.keys.shard(shard)],
+			[group, JSON.stringify(counting(now, now, fields)), ...ids],
+		);
 	}
 
 	/** Resets the idle time of entries held here, so nobody takes them over. */
