@@ -118,7 +118,7 @@ it('draws a funnel per journey, a daily line per campaign and the rates against 
 
 		// Names are text, never markup.
 		expect(await page.locator('h2', { hasText: '<script>' }).count()).toBe(1);
-		expect(await page.evaluate(() => (window as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
+		expect(await page.evaluate(() => (globalThis as unknown as { __pwned?: number }).__pwned)).toBeUndefined();
 		expect(await page.locator('body script, body img').count()).toBe(0);
 		expect(requests).toEqual([]);
 	} finally {
