@@ -2118,6 +2118,49 @@ function loopB(): Workflow {
  * GDPR art. 17 beyond the contact store: n8n's own executions keep the address in their data
  * (docs/privacy.md). Erases the contact, then deletes the executions whose data names it.
  */
+/**
+ * Journey analytics: every Monday, last week's report per journey and campaign (Contact > Journey >
+ * Report) as an HTML page with charts, posted as a file to a mail or chat relay.
+ */
+function weeklyJourneyReport(): Workflow {
+	const wf = new Workflow('analytics-weekly-report.json', 'Weekly journey report', 'maExampleJrnRep0');
+	note(
+		wf,
+		'Weekly journey report',
+		'Every Monday at 08:00: last week (Monday to Sunday, UTC) per journey (workflow) and per campaign: who entered, reached the goal, and what the mails did, as JSON and as an HTML page with charts (binary property `report`). The counters are kept as the events happen, so the report reads no contact (docs/analytics.md).',
+		[
+			`Replace \`${HOOKS}/weekly-report\` with where the page should go: a Slack file upload, or swap the HTTP Request for a Send Email node with the attachment \`report\`.`,
+			'List journeys (workflow IDs) or campaigns in the Contact node to report on some only.',
+			CREDS_NOTE,
+		],
+		['Run it by hand (Execute workflow): the range is the 7 days before today.'],
+		6,
+	);
+	const monday = schedule(wf, 'Every Monday at 08:00', [0, 0], {
+		field: 'weeks',
+		weeksInterval: 1,
+		triggerAtDay: [1],
+		triggerAtHour: 8,
+	});
+	const report = contact(wf, 'Journey Report', [1, 0], {
+		resource: 'journey',
+		operation: 'report',
+		from: "={{ $today.minus(7, 'days').toISODate() }}",
+		to: "={{ $today.minus(1, 'days').toISODate() }}",
+		html: true,
+	});
+	const post = wf.add('Post the Report', 'n8n-nodes-base.httpRequest', 4.2, [2, 0], {
+		method: 'POST',
+		url: `${HOOKS}/weekly-report`,
+		sendBody: true,
+		contentType: 'multipart-form-data',
+		bodyParameters: { parameters: [{ parameterType: 'formBinaryData', name: 'file', inputDataFieldName: 'report' }] },
+		options: {},
+	});
+	wf.chain(monday, report, post);
+	return wf;
+}
+
 function gdprErase(): Workflow {
 	const wf = new Workflow(
 		'gdpr-erase.json',
@@ -2353,6 +2396,7 @@ export function buildAll(): Workflow[] {
 		gdprErase(),
 		doubleOptIn(),
 		abTestNewsletter(),
+		weeklyJourneyReport(),
 	];
 }
 

@@ -21,3 +21,5 @@ export * from './tracking';
 export * from './engagement';
 export * from './topics';
 export * from './access';
+export * from './analytics';
+export * from './analytics/page';

@@ -167,6 +167,11 @@ export const SHARD_KEY_PARTS = {
 	loopScopes: 'lgscopes',
 	/** prefix of the A/B test counters: `x:<test>` hash "assigned:<variant>", "converted:<variant>" (lib/experiments) */
 	experiments: 'x',
+	/**
+	 * prefix of the analytics day hashes: `an:<UTC day number>` -> aggregate counters per journey and
+	 * campaign (lib/analytics); they name no contact, and expire after ANALYTICS_RETENTION_DAYS.
+	 */
+	analytics: 'an',
 } as const;
 
 /**
@@ -280,6 +285,11 @@ export class Keys {
 	/** An A/B test's counters in one shard (test ids are key-safe: lib/experiments checkTestId). */
 	experimentCounts(shard: number, test: string): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.experiments}:${test}`;
+	}
+
+	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */
+	analyticsDay(shard: number, day: number): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.analytics}:${day}`;
 	}
 
 	/** The name part of a trigger's dead-letter streams (its consumer group, encoded). */

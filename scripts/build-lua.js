@@ -264,7 +264,7 @@ const GENERATED_HELPERS = {
 				SHARD_KEY: Object.fromEntries(
 					Object.entries(keys.SHARD_KEY_PARTS).map(([kind, part]) => [
 						kind,
-						['index', 'deadLetters', 'experiments'].includes(kind) ? `:${part}:` : `:${part}`,
+						['index', 'deadLetters', 'experiments', 'analytics'].includes(kind) ? `:${part}:` : `:${part}`,
 					]),
 				),
 				EVENT_TIME: {

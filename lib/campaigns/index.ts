@@ -10,6 +10,7 @@ import { checkWindow, isWithinWindow, nextWindowStart, resolveZone, type LocalWi
 import { neutraliseHeader, renderMessage } from '../render';
 import { checkSigningSecret, signToken, trackingUrls } from '../tracking/tokens';
 import { checkTopicName, Topics } from '../topics';
+import { counterField, counting, checkJourneyId } from '../analytics';
 import { SmtpError, type Mailer, type OutgoingMail } from './smtp';
 import { quietHoursWindow, SendPolicies } from './policy';
 
@@ -61,6 +62,8 @@ export interface CampaignSpec {
 	signingSecret?: string;
 	/** When a 4xx reply defers a mail, try again after this long (default 15 minutes). */
 	retryDelayMs?: number;
+	/** The journey (workflow id) sending it: its sends and their outcomes are counted for it too (lib/analytics). */
+	journeyId?: string;
 }
 
 export interface SendRequest {
@@ -258,9 +261,11 @@ export function checkCampaign(spec: CampaignSpec): CheckedCampaign {
 	const topic = spec.topic ? checkTopicName(spec.topic) : undefined;
 	if (topic && spec.transactional)
 		throw new ValidationError('topic', 'A transactional mail has no topic', 'Clear the topic, or send as marketing.');
+	const journeyId = spec.journeyId ? checkJourneyId(spec.journeyId) : undefined;
 	return {
 		...spec,
 		id,
+		journeyId,
 		fromEmail,
 		fromName,
 		replyTo,
@@ -488,6 +493,11 @@ export class Campaigns {
 						chain: chainJson(context.chain),
 						limits: store.limits,
 						messageTtlMs: MESSAGE_LOOKUP_MS,
+						journey: campaign.journeyId ?? false,
+						count: counting(now, now, [
+							counterField('campaign', 'sent', campaign.id),
+							...(campaign.journeyId ? [counterField('journey', 'sent', campaign.journeyId)] : []),
+						]),
 					}),
 				],
 			);
@@ -608,7 +618,8 @@ export class Campaigns {
 					status: input.status ?? '',
 					diagnostic: (input.diagnostic ?? '').slice(0, 1000),
 				});
-			const field = input.kind === 'bounced' && input.bounceType === 'soft' ? 'softBouncedAt' : `${input.kind}At`;
+			const softBounce = input.kind === 'bounced' && input.bounceType === 'soft';
+			const field = softBounce ? 'softBouncedAt' : `${input.kind}At`;
 			const raw = await store.run<string>(scripts.recordOutcome, this.base(contactId), [
 				JSON.stringify({
 					id: contactId,
@@ -626,6 +637,14 @@ export class Campaigns {
 					source: input.source ?? context.source ?? input.provider ?? 'tracking',
 					chain: chainJson(context.chain),
 					limits: store.limits,
+					// A first outcome of a known send counts for its campaign and the journey that sent it.
+					count:
+						campaignId && !softBounce
+							? {
+									...counting(now, ts, [counterField('campaign', input.kind, campaignId)]),
+									journeyField: counterField('journey', input.kind, ''),
+								}
+							: false,
 				}),
 			]);
 			const out = JSON.parse(raw) as { missing?: boolean; first?: boolean; eventId?: string; machine?: boolean };

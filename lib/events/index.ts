@@ -2,6 +2,7 @@ import { ValidationError } from '../errors';
 import { CREATED_EVENT_FIELD, EVENT_TIME_DIGITS, EVENT_TIME_OFFSET } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
+import { checkJourneyId, counterField, counting } from '../analytics';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName, checkProperties, LIMITS, toEventTime, toTimestamp } from '../values';
 
@@ -50,6 +51,8 @@ export interface EventInput {
 	createContact?: boolean;
 	/** Whether it counts as an interaction; default: user events and opens, clicks and replies. */
 	activity?: boolean;
+	/** The journey (workflow id) whose goal this event reaches: counted as its goalReached, once like the event. */
+	journeyGoal?: string;
 }
 
 export interface RecordedEvent {
@@ -88,11 +91,14 @@ export class Events {
 				input.idempotencyKey === undefined || input.idempotencyKey === ''
 					? ''
 					: checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
+			const ts = input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now);
+			const journeyGoal =
+				input.journeyGoal === undefined ? undefined : checkJourneyId(input.journeyGoal, 'journeyGoal');
 			const request = {
 				id: contactId,
 				now,
 				name,
-				ts: input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now),
+				ts,
 				props: checkProperties(input.properties),
 				source: input.source ? checkName('source', input.source, 200, 'Source') : 'api',
 				chain: chainJson(input.chain),
@@ -100,6 +106,7 @@ export class Events {
 				create: input.createContact ?? true,
 				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
 				limits: store.limits,
+				count: journeyGoal ? counting(now, ts, [counterField('journey', 'goalReached', journeyGoal)]) : false,
 			};
 			const raw = await store.run<string>(
 				scripts.recordEvent,

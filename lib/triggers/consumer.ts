@@ -8,6 +8,7 @@ import type { ContactStore } from '../store';
 import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
 import { DeadLetters } from './deadLetters';
+import { counterField, counting } from '../analytics';
 
 /** Consumers without pending entries idle this long are removed from the group. */
 const STALE_CONSUMER_MS = 86_400_000;
@@ -42,11 +43,22 @@ export interface ConsumerOptions {
 	/** Names the trigger next to its dead letters (workflow and node names). */
 	label?: string;
 	/**
-	 * Gets each batch; the entries are acknowledged when the promise resolves (the execution it started
-	 * finished). A rejection retries them after a back-off, then gives them up after `maxAttempts`.
+	 * The journey (workflow id) the trigger starts: each entry acknowledged after its execution counts
+	 * as entered, and as exited, or waiting at the node the execution waits at (lib/analytics).
 	 */
-	handler: (events: LogEvent[]) => Promise<void>;
+	journey?: string;
+	/**
+	 * Gets each batch; the entries are acknowledged when the promise resolves (the execution it started
+	 * finished, or went to wait at `waitingAt`). A rejection retries them after a back-off, then gives
+	 * them up after `maxAttempts`.
+	 */
+	handler: (events: LogEvent[]) => Promise<void | ExecutionEnd>;
 	onError?: (error: Error) => void;
+}
+
+/** How an execution ended: finished, or waiting at a node (a Wait node) to resume later. */
+export interface ExecutionEnd {
+	waitingAt?: string;
 }
 
 /**
@@ -87,8 +99,8 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class EventLogConsumer {
 	readonly consumer: string;
-	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label'>> &
-		Pick<ConsumerOptions, 'filter' | 'onError' | 'label'>;
+	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label' | 'journey'>> &
+		Pick<ConsumerOptions, 'filter' | 'onError' | 'label' | 'journey'>;
 	private readonly deadLetters: DeadLetters;
 	private readers: Reader[] = [];
 	private running = false;
@@ -360,25 +372,26 @@ export class EventLogConsumer {
 		Promise.resolve()
 			.then(() => this.opts.handler(batch))
 			.then(
-				() => undefined,
-				(error: unknown) => error ?? new Error('the execution failed'),
+				(end) => ({ end: end ?? {} }),
+				(error: unknown) => ({ error: error ?? new Error('the execution failed') }),
 			)
-			.then((error) => {
+			.then((outcome) => {
 				// The execution is over: its slot is free while the outcome is written.
 				this.calls--;
 				this.pump();
-				return error === undefined ? this.succeeded(batch) : this.failed(batch, error);
+				return 'end' in outcome ? this.succeeded(batch, outcome.end) : this.failed(batch, outcome.error);
 			})
 			.catch((error) => this.report(error));
 	}
 
-	private async succeeded(batch: LogEvent[]): Promise<void> {
+	private async succeeded(batch: LogEvent[], end: ExecutionEnd): Promise<void> {
 		try {
 			await Promise.all(
 				[...byShard(batch)].map(([shard, events]) =>
 					this.ack(
 						shard,
 						events.map((e) => e.id),
+						end,
 					),
 				),
 			);
@@ -477,8 +490,28 @@ export class EventLogConsumer {
 		);
 	}
 
-	private async ack(shard: number, ids: string[]): Promise<void> {
-		await this.store.call((r) => r.xack(this.key(shard), this.opts.group, ...ids));
+	/** Acknowledges entries; those of a journey's finished executions (`end`) are counted as they are. */
+	private async ack(shard: number, ids: string[], end?: ExecutionEnd): Promise<void> {
+		const { journey, group } = this.opts;
+		if (!journey || !end) {
+			await this.store.call((r) => r.xack(this.key(shard), group, ...ids));
+			return;
+		}
+		const fields = [
+			counterField('journey', 'entered', journey),
+			...(end.waitingAt
+				? [
+						counterField('journey', 'waiting', journey),
+						counterField('step', 'waiting', JSON.stringify([journey, end.waitingAt])),
+					]
+				: [counterField('journey', 'exited', journey)]),
+		];
+		const now = this.store.now();
+		await this.store.run(
+			scripts.ackEntered,
+			[this.store.keys.shard(shard)],
+			[group, JSON.stringify(counting(now, now, fields)), ...ids],
+		);
 	}
 
 	/** Resets the idle time of entries held here, so nobody takes them over. */

@@ -3,6 +3,7 @@ import * as contact from './actions/contact';
 import * as deadLetter from './actions/deadLetter';
 import * as event from './actions/event';
 import * as inboundEmail from './actions/inboundEmail';
+import * as journey from './actions/journey';
 import * as sendPolicy from './actions/sendPolicy';
 import * as subscription from './actions/subscription';
 import * as tag from './actions/tag';
@@ -18,6 +19,7 @@ const resource: INodeProperties = {
 		{ name: 'Dead Letter', value: 'deadLetter' },
 		{ name: 'Event', value: 'event' },
 		{ name: 'Inbound Email', value: 'inboundEmail' },
+		{ name: 'Journey', value: 'journey' },
 		{ name: 'Subscription', value: 'subscription' },
 		{ name: 'Tag', value: 'tag' },
 		{ name: 'Topic', value: 'topic' },
@@ -37,4 +39,5 @@ export const properties: INodeProperties[] = [
 	...deadLetter.description,
 	...topic.description,
 	...sendPolicy.description,
+	...journey.description,
 ];

@@ -19,6 +19,7 @@ import {
 	type Contact,
 	type ContactStore,
 	type DueContact,
+	type ExecutionEnd,
 	type LeapDayRule,
 	type LogEvent,
 	type LogFilter,
@@ -222,7 +223,9 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	// n8n resolves the done promise for failed executions too, and in queue mode for one whose worker
 	// died (n8n fails a stalled job, it does not run it again): those reject here, so their events are
 	// retried, then moved to the dead letters (lib/triggers/consumer.ts).
-	const emitAndWait = async (items: IDataObject[]) => {
+	// An execution paused at a Wait node resolves as "waiting": the journey counts its contacts as
+	// waiting at that node (lib/analytics), the others as exited.
+	const emitAndWait = async (items: IDataObject[]): Promise<ExecutionEnd> => {
 		const done = this.helpers.createDeferredPromise<IRun>();
 		this.emit([this.helpers.returnJsonArray(items)], undefined, done);
 		const run = await done.promise;
@@ -230,6 +233,8 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			const reason = run.data?.resultData?.error?.message ?? 'no error message';
 			throw new NodeOperationError(this.getNode(), `an execution ended with status "${run.status}" (${reason})`);
 		}
+		const waitingAt = run?.status === 'waiting' ? run.data?.resultData?.lastNodeExecuted : undefined;
+		return waitingAt ? { waitingAt } : {};
 	};
 	const logError = (error: Error) => this.logger.warn(`Contact Trigger "${this.getNode().name}": ${error.message}`);
 
@@ -262,6 +267,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			maxAttempts,
 			onGiveUp,
 			label: `${this.getWorkflow().name ?? this.getWorkflow().id ?? 'unsaved'} / ${this.getNode().name}`,
+			...(this.getWorkflow().id ? { journey: String(this.getWorkflow().id) } : {}),
 			onError: logError,
 			handler: async (events) => {
 				const contacts = includeContact
@@ -270,7 +276,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 							events.map((e) => e.contactId),
 						)
 					: undefined;
-				await emitAndWait(events.map((e) => logItem(e, contacts?.get(e.contactId), includeContact, maxAttempts)));
+				return emitAndWait(events.map((e) => logItem(e, contacts?.get(e.contactId), includeContact, maxAttempts)));
 			},
 		});
 		await consumer.start().catch((error) => {
@@ -289,7 +295,9 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			batchSize,
 			concurrency,
 			onError: logError,
-			handler: async (due) => emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact))),
+			handler: async (due) => {
+				await emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact)));
+			},
 		});
 		await runner.start().catch((error) => {
 			lease.release();

@@ -88,6 +88,8 @@ function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingS
 		unsubscribeMailto: (o.unsubscribeMailto as string) || undefined,
 		signingSecret,
 		retryDelayMs: Number(o.retryMinutes ?? 15) * 60_000,
+		// The workflow is the journey: its sends and their outcomes are counted for it (Journey > Report).
+		journeyId: ctx.getWorkflow().id ? String(ctx.getWorkflow().id) : undefined,
 	};
 	const identifyBy = p<string>('identifyBy', 'id');
 	const data = jsonParameter(o.mergeData, 'mergeData');

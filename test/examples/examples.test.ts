@@ -103,7 +103,7 @@ describe('example workflows: files', () => {
 		expect(files.filter((f) => /^loop-b-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files).toContain('00-marketing-webhook.json');
 		expect(files).toContain('gdpr-erase.json');
-		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|ab-test)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
+		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|ab-test|analytics)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
 	});
 
 	it('have unique workflow ids, node ids and webhook paths across the set (all can be active together)', () => {

@@ -2,12 +2,16 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- KEYS[3] Message-ID lookup key (in the contact's shard)
--- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs}
+-- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs,
+--         journey|false, count {day, ttlMs, fields}|false}
 -- Returns the $email_sent event id.
 --- @include "contact_keys"
 --- @include "events"
+--- @include "analytics"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
+-- Each send has its own Message-ID: a confirm replayed for it (a lost reply) is not counted again.
+local fresh = redis.call('EXISTS', KEYS[3]) == 0
 local reservations = base .. SUFFIX.reservations
 local held = redis.call('HGET', reservations, r.campaignId)
 if held and cjson.decode(held).token == r.token then redis.call('HDEL', reservations, r.campaignId) end
@@ -19,6 +23,8 @@ rec.sentAt = r.now
 rec.messageId = r.messageId
 rec.sends = (rec.sends or 0) + 1
 if r.transactional then rec.transactional = true end
+-- The journey (workflow) that sent it: its outcomes count for that journey too.
+if r.journey then rec.journey = r.journey end
 redis.call('HSET', sendsKey, r.campaignId, cjson.encode(rec))
 if not r.transactional then
   redis.call('ZADD', base .. SUFFIX.sends, r.now, r.token)
@@ -34,4 +40,5 @@ redis.call('ZADD', messages, r.now + r.messageTtlMs, KEYS[3])
 local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })
 local eid = record(base, shard, r.id, r.now, { name = '$email_sent', ts = r.now, props = props, source = r.source, chain = r.chain }, r.limits)
 redis.call('HSET', base, 'lastEventAt', r.now)
+if fresh and r.count then count_day(shard, r.count, r.count.fields, 1) end
 return eid

@@ -4,10 +4,13 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props,
---         machine, machineWindowMs, activity, source, chain, limits}
+--         machine, machineWindowMs, activity, source, chain, limits,
+--         count {day, ttlMs, fields, journeyField}|false}: the counters of a first outcome, and the
+--         journey counter's field without its id (the send record names the journey)
 -- Returns JSON {missing} | {first, eventId, machine}.
 --- @include "contact_keys"
 --- @include "events"
+--- @include "analytics"
 local base, shard = KEYS[1], KEYS[2]
 local r = cjson.decode(ARGV[1])
 if redis.call('EXISTS', base) == 0 then return cjson.encode({ missing = true }) end
@@ -35,6 +38,11 @@ if rec and not machine and r.field ~= '' and rec[r.field] == nil then
   first = true
 end
 -- The first person open / click of a send says so, for workflows that react to it once.
+if first and r.count then
+  local fields = r.count.fields
+  if rec.journey then fields[#fields + 1] = r.count.journeyField .. rec.journey end
+  count_day(shard, r.count, fields, 1)
+end
 if first then
   local p = cjson.decode(props)
   p.first = true

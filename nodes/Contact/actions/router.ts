@@ -5,6 +5,7 @@ import * as contact from './contact';
 import * as deadLetter from './deadLetter';
 import * as event from './event';
 import * as inboundEmail from './inboundEmail';
+import * as journey from './journey';
 import * as sendPolicy from './sendPolicy';
 import * as subscription from './subscription';
 import * as tag from './tag';
@@ -23,6 +24,7 @@ const OPERATIONS: Record<string, Record<string, { execute: OperationExecute }>> 
 	deadLetter: { list: deadLetter.list, replay: deadLetter.replay, purge: deadLetter.purge },
 	topic: { declare: topic.declare, list: topic.list, delete: topic.remove, setContact: topic.setContact },
 	sendPolicy: { get: sendPolicy.get, set: sendPolicy.set },
+	journey: { report: journey.report },
 };
 
 /** Runs the chosen operation on every input item (one batch). */

@@ -48,6 +48,7 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 				chain: chainOf(this, i),
 				createContact: false,
 				activity: false,
+				journeyGoal: workflowId,
 			};
 		}),
 		(valid) => store.events.recordSystem(valid),

@@ -1,0 +1,226 @@
+import { closeAllStores } from '../../lib/redis/pool';
+import {
+	Analytics,
+	ANALYTICS_RETENTION_DAYS,
+	Campaigns,
+	compileFilter,
+	EventLogConsumer,
+	SHARD_COUNT,
+	SYSTEM_EVENTS,
+	ValidationError,
+	type CampaignSpec,
+	type ExecutionEnd,
+	type Result,
+} from '../../lib';
+import { openStore, topologies } from '../harness/store';
+
+const DAY = 86_400_000;
+const SECRET = 'analytics-signing-secret-0123456789';
+
+function value<T>(result: Result<T>): T {
+	if (!result.ok) throw result.error;
+	return result.value;
+}
+
+const spec = (over: Partial<CampaignSpec> = {}): CampaignSpec => ({
+	id: 'welcome-1',
+	fromEmail: 'news@shop.example',
+	subject: 'Welcome',
+	html: '<p>Hello</p><a href="{{ unsubscribeUrl }}">Unsubscribe</a>',
+	trackingBaseUrl: 'https://n8n.example.com/webhook/abc/marketing',
+	signingSecret: SECRET,
+	journeyId: 'wf-onboarding',
+	...over,
+});
+
+afterAll(closeAllStores);
+
+describe.each(topologies)('journey analytics on %s Redis', (topology) => {
+	const ctx = openStore(topology);
+	const { store, clock } = ctx;
+	const campaigns = new Campaigns(store);
+	const analytics = new Analytics(store);
+	const today = () => new Date(clock.now()).toISOString().slice(0, 10);
+	const ids = Array.from({ length: 4 }, (_, i) => `an-${topology}-${i}`);
+
+	beforeAll(async () => {
+		for (const id of ids)
+			value(
+				(
+					await store.contacts.upsert([
+						{ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } },
+					])
+				)[0],
+			);
+	});
+
+	const journeyOf = async (journeyId = 'wf-onboarding') =>
+		(await analytics.report({ from: today(), to: today(), journeys: [journeyId] })).journeys[0];
+	const campaignOf = async (campaignId: string, from = today(), to = today()) =>
+		(await analytics.report({ from, to, campaigns: [campaignId] })).campaigns[0];
+
+	it('counts each send once per campaign and journey, a retried send not again', async () => {
+		const sent = await campaigns.send(
+			spec(),
+			ids.map((contactId) => ({ contactId })),
+			{ mode: 'render' },
+		);
+		expect(sent.map((r) => value(r).status)).toEqual(['sent', 'sent', 'sent', 'sent']);
+		// The same node run again (a retried execution): already sent, nothing counted.
+		const again = await campaigns.send(spec(), [{ contactId: ids[0] }], { mode: 'render' });
+		expect(value(again[0])).toMatchObject({ status: 'skipped', reason: 'already_sent' });
+
+		expect((await campaignOf('welcome-1')).totals.sent).toBe(4);
+		expect((await journeyOf()).totals.sent).toBe(4);
+		// The per-contact send record names the journey, for its outcomes.
+		expect(await campaigns.sendRecord(ids[0], 'welcome-1')).toMatchObject({ journey: 'wf-onboarding' });
+	});
+
+	it('counts first outcomes of a send for its campaign and journey; repeats, machine hits and unknown sends not', async () => {
+		clock.advance(10 * 60_000);
+		const outcome = (
+			contactId: string,
+			kind: 'delivered' | 'opened' | 'clicked' | 'bounced' | 'complained' | 'unsubscribed',
+			extra = {},
+		) => ({
+			contactId,
+			campaignId: 'welcome-1',
+			kind,
+			...extra,
+		});
+		const results = await campaigns.recordOutcomes([
+			outcome(ids[0], 'delivered'),
+			outcome(ids[1], 'delivered'),
+			outcome(ids[2], 'delivered'),
+			outcome(ids[0], 'opened', { machine: true }),
+			outcome(ids[0], 'opened'),
+			outcome(ids[1], 'opened'),
+			outcome(ids[0], 'clicked'),
+			outcome(ids[3], 'bounced', { bounceType: 'soft' }),
+			outcome(ids[3], 'bounced', { bounceType: 'hard' }),
+			outcome(ids[2], 'complained'),
+			outcome(ids[1], 'unsubscribed'),
+		]);
+		results.forEach((r) => value(r));
+		// Provider retries and second opens: recorded as events or ignored, never counted again.
+		results.push(
+			...(await campaigns.recordOutcomes([
+				outcome(ids[0], 'delivered'),
+				outcome(ids[0], 'opened'),
+				outcome(ids[1], 'unsubscribed'),
+				// No send of this campaign to the contact: nothing to count.
+				{ contactId: ids[0], campaignId: 'never-sent', kind: 'opened' as const },
+			])),
+		);
+		const expected = { sent: 4, delivered: 3, opened: 2, clicked: 1, bounced: 1, complained: 1, unsubscribed: 1 };
+		const campaign = await campaignOf('welcome-1');
+		expect(campaign.totals).toEqual(expected);
+		expect(campaign.rates).toMatchObject({ delivery: 0.75, open: 0.5, complaint: 0.25, unsubscribe: 0.25 });
+		expect((await journeyOf()).totals).toMatchObject(expected);
+		expect((await analytics.report({ from: today(), to: today() })).campaigns.map((c) => c.campaignId)).toEqual([
+			'welcome-1',
+		]);
+	});
+
+	it('counts a goal once per idempotency key, for the journey that reached it', async () => {
+		const goal = (key: string) =>
+			store.events.recordSystem([
+				{
+					contactId: ids[0],
+					name: SYSTEM_EVENTS.goalReached,
+					properties: { workflow: 'wf-onboarding', goal: 'purchased' },
+					idempotencyKey: key,
+					createContact: false,
+					journeyGoal: 'wf-onboarding',
+				},
+			]);
+		expect(value((await goal('goal:exec-1'))[0]).duplicate).toBe(false);
+		expect(value((await goal('goal:exec-1'))[0]).duplicate).toBe(true);
+		expect((await journeyOf()).totals.goalReached).toBe(1);
+	});
+
+	it('counts a trigger entry as entered once its execution ends: exited, or waiting at its node', async () => {
+		const ends: ExecutionEnd[] = [{}, { waitingAt: 'Wait 3 days' }, { waitingAt: 'Wait 3 days' }];
+		let calls = 0;
+		let failedOnce = false;
+		const consumer = new EventLogConsumer(store, {
+			group: `ct:wf-trial:${topology}`,
+			journey: 'wf-trial',
+			blockMs: 200,
+			retryDelayMs: 50,
+			filter: compileFilter({ kind: 'event', names: ['trial_started'] }),
+			handler: async () => {
+				// One failed execution: retried, and counted only when it succeeds.
+				if (!failedOnce) {
+					failedOnce = true;
+					throw new Error('the execution failed');
+				}
+				return ends[calls++];
+			},
+		});
+		await consumer.start();
+		try {
+			for (const id of ids.slice(0, 3))
+				value((await store.events.record([{ contactId: id, name: 'trial_started' }]))[0]);
+			for (let i = 0; i < 100 && calls < 3; i++) await new Promise((r) => setTimeout(r, 50));
+			await consumer.drain(5000);
+		} finally {
+			await consumer.stop();
+		}
+		const journey = await journeyOf('wf-trial');
+		expect(journey.totals).toMatchObject({ entered: 3, exited: 1, waiting: 2 });
+		expect(journey.waitingAt).toEqual([{ step: 'Wait 3 days', count: 2 }]);
+	});
+
+	it('reports per UTC day, and conversion as goal reached per entered', async () => {
+		const yesterday = today();
+		clock.advance(DAY);
+		value((await campaigns.send(spec({ id: 'welcome-2' }), [{ contactId: ids[0] }], { mode: 'render' }))[0]);
+		const campaign = await campaignOf('welcome-2', yesterday, today());
+		expect(campaign.daily.map((d) => [d.date, d.sent])).toEqual([
+			[yesterday, 0],
+			[today(), 1],
+		]);
+		const report = await analytics.report({ from: yesterday, to: today(), journeys: ['wf-onboarding'] });
+		expect(report.journeys[0].totals.sent).toBe(5);
+		expect(report.journeys[0].daily.map((d) => d.sent)).toEqual([4, 1]);
+		const trial = (await analytics.report({ from: yesterday, to: today(), journeys: ['wf-trial'] })).journeys[0];
+		expect(trial.conversionRate).toBe(0);
+	});
+
+	it('refuses bad ranges naming the field and the limit, and reads nothing', async () => {
+		const refused = async (request: Parameters<Analytics['report']>[0]) => {
+			const error = await analytics.report(request).then(
+				() => undefined,
+				(e: unknown) => e,
+			);
+			expect(error).toBeInstanceOf(ValidationError);
+			return error as ValidationError;
+		};
+		expect(await refused({ from: 'last week', to: today() })).toMatchObject({ field: 'from' });
+		expect(await refused({ from: today(), to: '2020-01-01' })).toMatchObject({ field: 'to' });
+		const long = await refused({ from: '2025-01-01', to: '2026-01-15' });
+		expect(long).toMatchObject({ field: 'from', message: expect.stringContaining('at most 366') });
+		const old = await refused({ from: '2024-01-01', to: '2024-01-02' });
+		expect(old.message).toContain(`${ANALYTICS_RETENTION_DAYS} days`);
+		expect(await refused({ from: today(), to: today(), campaigns: [''] })).toMatchObject({ field: 'campaigns[0]' });
+	});
+
+	it('keeps aggregate counters only: no key or field names a contact, and each day key expires', async () => {
+		const { keys } = store;
+		const day = Math.floor(clock.now() / DAY) - 1;
+		let checked = 0;
+		for (let shard = 0; shard < SHARD_COUNT; shard++) {
+			const key = keys.analyticsDay(shard, day);
+			const hash = await store.call((r) => r.hgetall(key));
+			if (Object.keys(hash).length === 0) continue;
+			checked++;
+			const text = key + JSON.stringify(hash);
+			for (const id of ids) expect(text).not.toContain(id);
+			const ttl = await store.call((r) => r.pttl(key));
+			expect(ttl).toBeGreaterThan((ANALYTICS_RETENTION_DAYS - 1) * DAY);
+			expect(ttl).toBeLessThanOrEqual((ANALYTICS_RETENTION_DAYS + 1) * DAY);
+		}
+		expect(checked).toBeGreaterThan(0);
+	});
+});

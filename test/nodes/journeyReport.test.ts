@@ -1,0 +1,102 @@
+/**
+ * Contact > Journey > Report in n8n's engine: what Send Campaign and Record Goal Reached did in a
+ * workflow comes back per journey and campaign, with the HTML page as a binary file; bad ranges are
+ * per-item errors naming the field and the limit (continueOnFail honoured).
+ */
+import type { IDataObject } from 'n8n-workflow';
+import { Contact } from '../../nodes/Contact/Contact.node';
+import { SendCampaign } from '../../nodes/SendCampaign/SendCampaign.node';
+import { acquireStore, closeAllStores } from '../../lib/redis/pool';
+import { storeConfig, topologies } from '../harness/store';
+import { contactStoreCredentials, runNode, type InputItem } from '../harness/n8n';
+
+afterAll(() => closeAllStores());
+
+describe.each(topologies)('Journey report through the nodes on %s Redis', (topology) => {
+	const credentials = contactStoreCredentials(topology);
+	const lease = acquireStore(storeConfig(topology, String(credentials.contactStoreApi.keyPrefix)));
+	const { store } = lease;
+	afterAll(() => lease.release());
+	const workflowId = `wf-report-${topology}`;
+	const today = new Date().toISOString().slice(0, 10);
+
+	const contact = (parameters: IDataObject, items: InputItem[] = [{}], continueOnFail = false) =>
+		runNode({
+			nodeType: new Contact(),
+			parameters: parameters as never,
+			items,
+			credentials,
+			continueOnFail,
+			workflowId,
+		}).then(([out]) => out);
+
+	beforeAll(async () => {
+		const ids = ['r1', 'r2', 'r3'];
+		await store.contacts.upsert(
+			ids.map((id) => ({ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } })),
+		);
+		await runNode({
+			nodeType: new SendCampaign(),
+			parameters: {
+				operation: 'send',
+				delivery: 'render',
+				identifyBy: 'id',
+				contactId: '={{ $json.id }}',
+				campaignId: 'report-welcome',
+				fromEmail: 'hello@shop.example',
+				subject: 'Hello',
+				html: '<p>Hello</p>',
+				trackingBaseUrl: 'https://n8n.example.com/webhook/x/marketing',
+			} as never,
+			items: ids.map((id) => ({ id })),
+			credentials,
+			workflowId,
+		});
+		await contact({ resource: 'event', operation: 'goalReached', contactId: '={{ $json.id }}', goal: 'purchased' }, [
+			{ id: 'r1' },
+		]);
+	});
+
+	it('returns the journey and campaign counts, and the page with charts as an HTML file', async () => {
+		const [item] = await contact({
+			resource: 'journey',
+			operation: 'report',
+			from: today,
+			to: today,
+			journeys: workflowId,
+			html: true,
+		});
+		const journey = (item.json.journeys as IDataObject[])[0];
+		expect(journey).toMatchObject({
+			journeyId: workflowId,
+			totals: expect.objectContaining({ sent: 3, goalReached: 1 }),
+		});
+		const campaigns = item.json.campaigns as IDataObject[];
+		expect(campaigns.find((c) => c.campaignId === 'report-welcome')).toMatchObject({
+			totals: expect.objectContaining({ sent: 3 }),
+		});
+		const page = item.binary?.report;
+		expect(page).toMatchObject({ mimeType: 'text/html', fileName: `journey-report-${today}-${today}.html` });
+		const html = Buffer.from(page?.data ?? '', 'base64').toString('utf8');
+		expect(html).toContain('<svg class="funnel"');
+		expect(html).toContain(`Journey ${workflowId}`);
+	});
+
+	it('names the item, the field and the limit of a bad range, and continues on fail', async () => {
+		const items = await contact(
+			{ resource: 'journey', operation: 'report', from: '={{ $json.from }}', to: '={{ $json.to }}' },
+			[
+				{ from: '2025-01-01', to: '2026-02-01' },
+				{ from: 'soon', to: today },
+				{ from: today, to: today },
+			],
+			true,
+		);
+		expect(items[0].json.error).toMatch(/at most 366 .*\(item 0, field "from"\)/);
+		expect(items[1].json.error).toMatch(/not a valid date \(item 1, field "from"\)/);
+		expect(items[2].json.journeys).toBeDefined();
+		await expect(contact({ resource: 'journey', operation: 'report', from: today, to: '2020-01-01' })).rejects.toThrow(
+			/is before "From" .*field "to"/,
+		);
+	});
+});
