@@ -20,3 +20,4 @@ export * from './tracking';
 export * from './engagement';
 export * from './topics';
 export * from './access';
+export * from './visitors';

@@ -1,5 +1,5 @@
 import type { INodeProperties, IWebhookDescription } from 'n8n-workflow';
-import { PROVIDERS, ROUTES, routePattern, type Route } from '../../lib';
+import { BROWSER_DEFAULTS, PROVIDERS, ROUTES, routePattern, type Route } from '../../lib';
 
 /**
  * Every path sits under <n8n>/webhook/<webhookId>/<Path parameter>/; that prefix is the tracking base
@@ -24,7 +24,7 @@ export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as
 
 export const properties: INodeProperties[] = [
 	{
-		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}, and ${ROUTES.confirm.path} (double opt-in confirmation). Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
+		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), <b>${ROUTES.browser.path}</b> (the page snippet and its events: Browser Events below), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}, and ${ROUTES.confirm.path} (double opt-in confirmation). Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 		name: 'notice',
 		type: 'notice',
 		default: '',
@@ -52,6 +52,11 @@ export const properties: INodeProperties[] = [
 				value: 'confirmations',
 				description: 'Double opt-in confirmations (a pending contact became subscribed)',
 			},
+			{
+				name: 'Browser Events',
+				value: 'browser',
+				description: 'Identifications, and events of identified visitors, from the page snippet',
+			},
 			{ name: 'CRM, Site and Form Events', value: 'events' },
 			{
 				name: 'ESP Events',
@@ -60,6 +65,65 @@ export const properties: INodeProperties[] = [
 			},
 			{ name: 'Opens', value: 'opens', description: 'Open pixel hits (one execution per open)' },
 			{ name: 'Unsubscribes', value: 'unsubscribes', description: 'One-click and confirmed unsubscribes' },
+		],
+	},
+	{
+		// In the node, not the credential: none of it is secret (the site key is in every page), and it
+		// belongs to this trigger's site.
+		displayName: 'Browser Events',
+		name: 'browserEvents',
+		type: 'collection',
+		placeholder: 'Add Setting',
+		default: {},
+		description: `Page views and form sign-ups straight from your site, through the snippet served at <b>${ROUTES.browser.path}</b>. Off until Site Key and Allowed Origins are set.`,
+		options: [
+			{
+				displayName: 'Allowed Event Names',
+				name: 'allowedEvents',
+				type: 'string',
+				default: '',
+				placeholder: 'page_viewed, form_submitted',
+				description:
+					'Comma-separated: the only event names pages may send. Empty: any name not reserved by the pack ("$…").',
+			},
+			{
+				displayName: 'Allowed Origins',
+				name: 'allowedOrigins',
+				type: 'string',
+				default: '',
+				placeholder: 'https://www.example.com, https://shop.example.com',
+				description: 'Comma-separated origins whose pages may send events; any other origin is refused',
+			},
+			{
+				displayName: 'Max Body Size (Bytes)',
+				name: 'maxBodyBytes',
+				type: 'number',
+				default: BROWSER_DEFAULTS.maxBodyBytes,
+				typeOptions: { minValue: 256 },
+			},
+			{
+				displayName: 'Requests per Minute per IP',
+				name: 'perIpPerMinute',
+				type: 'number',
+				default: BROWSER_DEFAULTS.perIpPerMinute,
+				typeOptions: { minValue: 1 },
+			},
+			{
+				displayName: 'Requests per Minute per Visitor',
+				name: 'perVisitorPerMinute',
+				type: 'number',
+				default: BROWSER_DEFAULTS.perVisitorPerMinute,
+				typeOptions: { minValue: 1 },
+			},
+			{
+				displayName: 'Site Key',
+				name: 'siteKey',
+				type: 'string',
+				default: '',
+				placeholder: 'pk_shop_eu',
+				description:
+					"A public key the snippet sends (data-site-key); not a secret, it is in your pages. Tells your site's requests from stray ones.",
+			},
 		],
 	},
 	{
