@@ -133,7 +133,18 @@ const PER_RECIPE: Record<string, Tweak> = {
 	'26-language-targeting': smallPages,
 };
 
+/** The origin of the e2e test site (browser.e2e.test.ts serves its pages through Playwright). */
+export const E2E_SITE_ORIGIN = 'http://localhost:8765';
+
+/** Browser events from the test site only. */
+function browserSite(wf: Workflow): void {
+	for (const n of wf.nodes)
+		if (n.parameters.browserEvents)
+			n.parameters.browserEvents = { ...n.parameters.browserEvents, allowedOrigins: E2E_SITE_ORIGIN };
+}
+
 export function tweakWorkflow(slug: string, wf: Workflow, ctx: { sinkUrl: string }): void {
+	browserSite(wf);
 	shortenWaits(wf);
 	httpToSink(wf, ctx.sinkUrl, slug);
 	PER_RECIPE[slug]?.(wf, ctx);
