@@ -1,10 +1,11 @@
 /**
  * Browser events in real n8n and headless Chromium (docs/browser-events.md): pages of a test site
- * (served by Playwright at E2E_SITE_ORIGIN) load the snippet from the hub's Marketing Webhook
+ * (a local HTTP server at E2E_SITE_ORIGIN) load the snippet from the hub's Marketing Webhook
  * Trigger, send page views anonymously, and identify by a form (recipe 10: a CRM-known lead on the
  * pricing page alerts sales once identified) or by maTrack.identify (recipe 23: three views of an
  * author's pages, then the author's best books by mail). Bad input gets a 4xx and stores nothing.
  */
+import { createServer } from 'http';
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core';
 import type { Redis } from 'ioredis';
 import {
@@ -22,7 +23,7 @@ import {
 	workflow,
 } from './support/env';
 import type { PreparedWorkflow } from './support/prepare';
-import { E2E_SITE_ORIGIN } from './support/tweaks';
+import { E2E_SITE_ORIGIN, E2E_SITE_PORT, E2E_VISITOR_RATE } from './support/tweaks';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { ensureChromium } = require('../../scripts/ensure-chromium.js');
@@ -59,19 +60,28 @@ afterAll(async () => {
 	redis?.disconnect();
 });
 
-/** A fresh visitor (own localStorage) on the test site, whose pages `routes` gives by path. */
+/**
+ * A fresh visitor (own localStorage) on a test site at 127.0.0.1:<port>, whose pages `routes`
+ * gives by path; closing it stops the site.
+ */
 async function visitor(
 	routes: (path: string) => string | undefined,
-	origin = E2E_SITE_ORIGIN,
-): Promise<BrowserContext> {
-	const context = await browser.newContext({ userAgent: HUMAN_UA });
-	await context.route(`${origin}/**`, (route) => {
-		const html = routes(new URL(route.request().url()).pathname);
-		return html === undefined
-			? route.fulfill({ status: 404, body: 'not found' })
-			: route.fulfill({ status: 200, contentType: 'text/html', body: html });
+	port = E2E_SITE_PORT,
+): Promise<Pick<BrowserContext, 'newPage' | 'close'>> {
+	const server = createServer((req, res) => {
+		const html = routes(new URL(req.url ?? '/', 'http://site').pathname);
+		res.writeHead(html === undefined ? 404 : 200, { 'content-type': 'text/html; charset=utf-8' });
+		res.end(html ?? 'not found');
 	});
-	return context;
+	await new Promise<void>((resolve) => server.listen(port, '127.0.0.1', resolve));
+	const context = await browser.newContext({ userAgent: HUMAN_UA });
+	return {
+		newPage: () => context.newPage(),
+		close: async () => {
+			await context.close();
+			await new Promise((resolve) => server.close(resolve));
+		},
+	};
 }
 
 /** The keys the workflow's store holds for a visitor id (its history and tie). */
@@ -217,16 +227,18 @@ describe('the public browser endpoint refuses what a page may not do', () => {
 
 	it('refuses a flood from one visitor with 429 past the per-visitor limit', async () => {
 		const v = uid('flood-visitor').replace(/[^A-Za-z0-9_-]/g, '');
-		// The hub's default: 60 requests per visitor and minute. All at once, well inside the minute.
-		const statuses = await Promise.all(Array.from({ length: 64 }, async () => (await post(pageView(v))).status));
-		expect(statuses.filter((s) => s === 200)).toHaveLength(60);
-		expect(statuses.filter((s) => s === 429)).toHaveLength(4);
-		expect(await kept(wf(), v)).toBe(60);
+		// The test copy allows E2E_VISITOR_RATE requests per visitor and minute (the default is 60).
+		const statuses = await Promise.all(
+			Array.from({ length: E2E_VISITOR_RATE + 3 }, async () => (await post(pageView(v))).status),
+		);
+		expect(statuses.filter((s) => s === 200)).toHaveLength(E2E_VISITOR_RATE);
+		expect(statuses.filter((s) => s === 429)).toHaveLength(3);
+		expect(await kept(wf(), v)).toBe(E2E_VISITOR_RATE);
 	});
 
 	it('a page of another origin: the browser gets no CORS grant and nothing is stored', async () => {
-		const other = 'http://localhost:8766';
-		const context = await visitor(() => sitePage(wf(), '<h1>Elsewhere</h1>'), other);
+		const other = `http://127.0.0.1:${E2E_SITE_PORT + 1}`;
+		const context = await visitor(() => sitePage(wf(), '<h1>Elsewhere</h1>'), E2E_SITE_PORT + 1);
 		try {
 			const page = await context.newPage();
 			await page.goto(`${other}/`);
