@@ -143,6 +143,7 @@ function marketingWebhook(): Workflow {
 			'Credential Marketing Webhook (`ma-webhook`): its *Shared Secret* is the `X-Webhook-Secret` header your CRM / site sends with events (or an HMAC secret for `X-Signature`), plus the ESP keys you use.',
 			CREDS_NOTE,
 			'The webhook ID `ma-tracking` fixes the URL: `<n8n>/webhook/ma-tracking`. Change it in the node JSON and in every Tracking Base URL together.',
+			'*Browser Events*: pages of `https://www.example.com` send page views and form sign-ups with the snippet `<script src="<n8n>/webhook/ma-tracking/browser" data-site-key="pk_example_shop" async></script>` (docs/browser-events.md). Put your own site key and origins.',
 		],
 		[],
 		6,
@@ -155,7 +156,15 @@ function marketingWebhook(): Workflow {
 		wf,
 		'Marketing Webhook Trigger',
 		[0, 0],
-		{ emit: ['unsubscribes'], options: { senderName: 'Example Shop' } },
+		{
+			emit: ['unsubscribes'],
+			browserEvents: {
+				siteKey: 'pk_example_shop',
+				allowedOrigins: 'https://www.example.com',
+				allowedEvents: 'page_viewed, form_submitted',
+			},
+			options: { senderName: 'Example Shop' },
+		},
 		TRACKING_WEBHOOK_ID,
 	);
 	const done = noOp(wf, 'Unsubscribed (Already Applied)', [1, 0]);

@@ -23,3 +23,4 @@ export * from './topics';
 export * from './access';
 export * from './analytics';
 export * from './analytics/page';
+export * from './visitors';

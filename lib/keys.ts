@@ -109,6 +109,11 @@ export const CONTACT_KEY_SUFFIXES = {
 	 * "<DEAD_LETTER_REPLAYS> <log entry id>" of the log entries their replays wrote (erase deletes both)
 	 */
 	deadLetters: 'dl',
+	/**
+	 * zset: id of each browser visitor merged into the contact (lib/visitors) -> when; erase unlinks
+	 * them (Keys.visitor), so a visitor of an erased contact starts over as anonymous
+	 */
+	visitors: 'vis',
 } as const;
 
 /** The per-contact kinds kept once per score model or Loop Guard scope (`<suffix>:<name>`). */
@@ -310,6 +315,14 @@ export class Keys {
 	/** Keys that are not per contact (campaigns, loop records with custom keys...), spread by name. */
 	global(kind: string, name: string): string {
 		return `${this.shard(this.shardOfGlobal(kind, name))}:${kind}:${encodeKeyPart(name)}`;
+	}
+
+	/**
+	 * An anonymous browser visitor (lib/visitors), in the shard of its id: a hash (the contact it is
+	 * tied to, when seen) and `<key>:h`, the list of its events kept until it is identified.
+	 */
+	visitor(visitorId: string): string {
+		return this.global('v', visitorId);
 	}
 
 	shardOfGlobal(kind: string, name: string): number {

@@ -82,6 +82,17 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 	},
 	{
 		purpose:
+			'Browser visitors: the events an anonymous visitor keeps until it is identified (lists), and the rate counters of the browser route.',
+		commands: {
+			rpush: ['K', 'v'],
+			lrange: ['K', '0', '-1'],
+			ltrim: ['K', '0', '-1'],
+			llen: ['K'],
+			incr: ['K'],
+		},
+	},
+	{
+		purpose:
 			"The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters.",
 		commands: {
 			xadd: ['K', '*', 'f', 'v'],

@@ -11,6 +11,7 @@ import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
 import { toStoreError } from '../redis/connection';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
+import { Visitors } from '../visitors';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
 import {
 	checkContactId,
@@ -500,12 +501,16 @@ export class Contacts {
 		const { store } = this;
 		return settleAll(ids, async (rawId) => {
 			const id = checkContactId(rawId, 'id');
+			// Browser visitors tied to it live in other shards: read before its keys go, unlinked after.
+			const visitors = new Visitors(store);
+			const tied = await visitors.ofContact(id);
 			const email = await store.run<string | null>(
 				scripts.eraseContact,
 				[store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))],
 				[id],
 			);
 			if (email) await this.release(email, id);
+			await visitors.unlink(id, tied);
 			return { contactId: id, erased: email !== null };
 		});
 	}

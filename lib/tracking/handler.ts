@@ -9,8 +9,9 @@ import { settleAll } from '../results';
 import { Campaigns, type OutcomeInput } from '../campaigns';
 import { checkName, checkProperties, LIMITS, parseJson, toEventTime } from '../values';
 import type { Route } from './routes';
-import { checkSigningSecret, verifyToken, type TrackingClaims } from './tokens';
+import { checkSigningSecret, signToken, verifyToken, type TrackingClaims } from './tokens';
 import { escapeHtml, preferenceForms, readPreferencePost } from './preferences';
+import { BrowserRoute, CLICK_IDENTIFY_PARAM, isSiteUrl, type BrowserEventsConfig } from './browser';
 import { Topics, topicsOf } from '../topics';
 import {
 	fetchSnsCertificate,
@@ -44,7 +45,7 @@ export interface WebhookRequest {
 
 /** What the trigger emits into its own workflow, one item each. */
 export interface EmittedEvent {
-	source: 'events' | 'tracking' | 'esp';
+	source: 'events' | 'tracking' | 'esp' | 'browser';
 	[key: string]: unknown;
 }
 
@@ -93,6 +94,8 @@ export interface WebhookConfig {
 	unsubscribeLinkMaxAgeMs?: number;
 	/** How long a double opt-in confirmation link stays valid (default 7 days). */
 	confirmLinkTtlMs?: number;
+	/** The browser route (lib/tracking/browser); off when absent. */
+	browser?: BrowserEventsConfig;
 }
 
 // 1x1 transparent GIF.
@@ -204,6 +207,11 @@ export class WebhookHandler {
 
 	private async route(route: Route, req: WebhookRequest): Promise<WebhookResponse> {
 		const method = req.method.toUpperCase();
+		if (route === 'browser')
+			return new BrowserRoute(this.store, this.config.browser, this.config.signingSecret, this.isBot).handle(
+				req,
+				method,
+			);
 		if (route !== 'events' && route !== 'esp') {
 			try {
 				checkSigningSecret(this.config.signingSecret);
@@ -411,7 +419,7 @@ export class WebhookHandler {
 		return {
 			status: 302,
 			headers: {
-				location: claims.url,
+				location: this.withIdentifyToken(claims, machine),
 				'content-type': 'text/plain; charset=utf-8',
 				'referrer-policy': 'no-referrer',
 				...NO_STORE,
@@ -419,6 +427,26 @@ export class WebhookHandler {
 			body: method === 'HEAD' ? '' : `Redirecting to ${claims.url}`,
 			events,
 		};
+	}
+
+	/**
+	 * A person's click to a page of the site (Browser Events' origins) carries a short-lived identify
+	 * token, sealed like the link's: the snippet there ties its visitor to the contact with it.
+	 */
+	private withIdentifyToken(claims: TrackingClaims, machine: boolean): string {
+		const url = claims.url as string;
+		if (machine || !isSiteUrl(this.config.browser, url)) return url;
+		const target = new URL(url);
+		target.searchParams.set(
+			CLICK_IDENTIFY_PARAM,
+			signToken(this.config.signingSecret, {
+				kind: 'i',
+				contactId: claims.contactId,
+				campaignId: claims.campaignId,
+				issuedAt: this.store.now(),
+			}),
+		);
+		return target.toString();
 	}
 
 	/**

@@ -7,6 +7,8 @@
  */
 export const ROUTES = {
 	events: { path: 'events', methods: ['POST'] },
+	/** Public: the page snippet (GET) and its events (POST); docs/browser-events.md. */
+	browser: { path: 'browser', methods: ['GET', 'HEAD', 'POST'] },
 	open: { path: 't/o', param: { name: 'openToken', key: 'token' }, methods: ['GET', 'HEAD'] },
 	click: { path: 't/c', param: { name: 'clickToken', key: 'token' }, methods: ['GET', 'HEAD'] },
 	unsubscribe: { path: 'u', param: { name: 'unsubscribeToken', key: 'token' }, methods: ['GET', 'HEAD', 'POST'] },
@@ -35,8 +37,14 @@ export function routeUrl(base: string, route: Route, value?: string): string {
 	return value === undefined ? `${base}/${ROUTES[route].path}` : `${base}/${ROUTES[route].path}/${value}`;
 }
 
-/** The route of a request from the path parameters n8n filled in (no parameter: events). */
-export function routeOfParams(params: Record<string, string | undefined>): {
+/**
+ * The route of a request from the path parameters n8n filled in; a path without one is told by
+ * the end of the request's path (`urlPath`), events when none is given.
+ */
+export function routeOfParams(
+	params: Record<string, string | undefined>,
+	urlPath?: string,
+): {
 	route: Route;
 	params: Record<string, string>;
 } {
@@ -45,5 +53,7 @@ export function routeOfParams(params: Record<string, string | undefined>): {
 		const value = param && params[param.name];
 		if (param && value !== undefined) return { route, params: { [param.key]: value } };
 	}
-	return { route: 'events', params: {} };
+	const path = (urlPath ?? '').split('?')[0].replace(/\/+$/, '');
+	const fixed = ROUTE_NAMES.find((route) => !paramOf(route) && path.endsWith(`/${ROUTES[route].path}`));
+	return { route: fixed ?? 'events', params: {} };
 }

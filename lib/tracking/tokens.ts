@@ -11,8 +11,11 @@ import {
 import { ValidationError } from '../errors';
 import { routeUrl } from './routes';
 
-/** What a tracking link does: open pixel, click redirect, unsubscribe, double opt-in confirmation. */
-export type TokenKind = 'o' | 'c' | 'u' | 'd';
+/**
+ * What a tracking link does: open pixel, click redirect, unsubscribe, double opt-in confirmation,
+ * or identify (added by a click to a page of the site, for the browser snippet: lib/tracking/browser).
+ */
+export type TokenKind = 'o' | 'c' | 'u' | 'd' | 'i';
 
 export interface TrackingClaims {
 	kind: TokenKind;

@@ -24,7 +24,7 @@ export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as
 
 export const properties: INodeProperties[] = [
 	{
-		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}, and ${ROUTES.confirm.path} (double opt-in confirmation). Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
+		displayName: `Paths under this node's production URL (…/webhook/&lt;webhook ID&gt;/&lt;Path&gt;): <b>${ROUTES.events.path}</b> (POST CRM/site/form events), <b>${ROUTES.browser.path}</b> (the page snippet and its events: Browser Events below), ${PROVIDERS.map((p) => `<b>${ROUTES.esp.path}/${p}</b>`).join(', ')}, the tracking paths ${ROUTES.open.path}, ${ROUTES.click.path}, ${ROUTES.unsubscribe.path}, and ${ROUTES.confirm.path} (double opt-in confirmation). Use …/webhook/&lt;webhook ID&gt;/&lt;Path&gt; as Send Campaign's Tracking Base URL.`,
 		name: 'notice',
 		type: 'notice',
 		default: '',
@@ -46,6 +46,11 @@ export const properties: INodeProperties[] = [
 		description:
 			'Which hits start this workflow. Every hit is recorded in the contact store either way, so Contact Triggers see all of them.',
 		options: [
+			{
+				name: 'Browser Events',
+				value: 'browser',
+				description: 'Identifications, and events of identified visitors, from the page snippet',
+			},
 			{ name: 'Clicks', value: 'clicks', description: 'Tracked link clicks (one execution per click)' },
 			{
 				name: 'Confirmations',
@@ -60,6 +65,65 @@ export const properties: INodeProperties[] = [
 			},
 			{ name: 'Opens', value: 'opens', description: 'Open pixel hits (one execution per open)' },
 			{ name: 'Unsubscribes', value: 'unsubscribes', description: 'One-click and confirmed unsubscribes' },
+		],
+	},
+	{
+		// In the node, not the credential: none of it is secret (the site key is in every page), and it
+		// belongs to this trigger's site.
+		displayName: 'Browser Events',
+		name: 'browserEvents',
+		type: 'collection',
+		placeholder: 'Add Setting',
+		default: {},
+		description: `Page views and form sign-ups straight from your site, through the snippet served at <b>${ROUTES.browser.path}</b>. Off until Site Key and Allowed Origins are set.`,
+		options: [
+			{
+				displayName: 'Allowed Event Names',
+				name: 'allowedEvents',
+				type: 'string',
+				default: '',
+				placeholder: 'page_viewed, form_submitted',
+				description:
+					'Comma-separated: the only event names pages may send. Empty: any name not reserved by the pack ("$…").',
+			},
+			{
+				displayName: 'Allowed Origins',
+				name: 'allowedOrigins',
+				type: 'string',
+				default: '',
+				placeholder: 'https://www.example.com, https://shop.example.com',
+				description: 'Comma-separated origins whose pages may send events; any other origin is refused',
+			},
+			{
+				displayName: 'Max Body Size (Bytes)',
+				name: 'maxBodyBytes',
+				type: 'number',
+				default: 8192, // BROWSER_DEFAULTS (the linter wants a literal)
+				typeOptions: { minValue: 256 },
+			},
+			{
+				displayName: 'Requests per Minute per IP',
+				name: 'perIpPerMinute',
+				type: 'number',
+				default: 300, // BROWSER_DEFAULTS (the linter wants a literal)
+				typeOptions: { minValue: 1 },
+			},
+			{
+				displayName: 'Requests per Minute per Visitor',
+				name: 'perVisitorPerMinute',
+				type: 'number',
+				default: 60, // BROWSER_DEFAULTS (the linter wants a literal)
+				typeOptions: { minValue: 1 },
+			},
+			{
+				displayName: 'Site Key',
+				name: 'siteKey',
+				type: 'string',
+				default: '',
+				placeholder: 'pk_shop_eu',
+				description:
+					"A public key the snippet sends (data-site-key); not a secret, it is in your pages. Tells your site's requests from stray ones.",
+			},
 		],
 	},
 	{

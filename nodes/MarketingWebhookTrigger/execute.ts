@@ -8,6 +8,7 @@ import {
 	type IWebhookResponseData,
 } from 'n8n-workflow';
 import {
+	parseOrigins,
 	routeOfParams,
 	WebhookHandler,
 	webhookSecretsProblems,
@@ -18,6 +19,7 @@ import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
 
 const EMIT_OF: Record<string, (event: IDataObject) => boolean> = {
 	events: (e) => e.source === 'events',
+	browser: (e) => e.source === 'browser',
 	esp: (e) => e.source === 'esp',
 	unsubscribes: (e) => e.source === 'tracking' && e.type === 'unsubscribed',
 	opens: (e) => e.source === 'tracking' && e.type === 'opened',
@@ -66,13 +68,31 @@ type RawRequest = {
 	readRawBody?: () => Promise<void>;
 	/** Express's client address (honours n8n's N8N_PROXY_HOPS). */
 	ip?: string;
+	originalUrl?: string;
+	url?: string;
 };
+
+function browserConfigFrom(p: IDataObject): WebhookConfig['browser'] {
+	const list = (v: unknown) =>
+		String(v ?? '')
+			.split(',')
+			.map((s) => s.trim())
+			.filter(Boolean);
+	return {
+		siteKey: String(p.siteKey ?? '').trim(),
+		origins: parseOrigins(String(p.allowedOrigins ?? '')),
+		allowedEvents: list(p.allowedEvents),
+		perIpPerMinute: p.perIpPerMinute === undefined ? undefined : Number(p.perIpPerMinute),
+		perVisitorPerMinute: p.perVisitorPerMinute === undefined ? undefined : Number(p.perVisitorPerMinute),
+		maxBodyBytes: p.maxBodyBytes === undefined ? undefined : Number(p.maxBodyBytes),
+	};
+}
 
 /** Answers the request (tracking, unsubscribe page, events) and starts the workflow for the hits chosen in "Start the Workflow For". */
 export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponseData> {
 	const req = this.getRequestObject() as unknown as RawRequest;
 	const res = this.getResponseObject();
-	const { route, params } = routeOfParams((req.params ?? {}) as Record<string, string>);
+	const { route, params } = routeOfParams((req.params ?? {}) as Record<string, string>, req.originalUrl ?? req.url);
 	const options = this.getNodeParameter('options', {}) as IDataObject;
 	const emit = this.getNodeParameter('emit', []) as string[];
 
@@ -103,6 +123,7 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			maxBatch: Number(options.maxBatch ?? 1000),
 			senderName: (options.senderName as string) || undefined,
 			confirmLinkTtlMs: Number(options.confirmLinkDays ?? 7) * 86_400_000,
+			browser: browserConfigFrom(this.getNodeParameter('browserEvents', {}) as IDataObject),
 		};
 		const out = await new WebhookHandler(lease.store, config).handle(route, {
 			method: req.method,
@@ -112,6 +133,9 @@ export async function webhook(this: IWebhookFunctions): Promise<IWebhookResponse
 			query: req.query,
 			ip: req.ip,
 		});
+		// n8n sets CORS headers allowing any origin before the node runs: the browser route's are its own.
+		if (route === 'browser')
+			for (const name of res.getHeaderNames()) if (name.startsWith('access-control-')) res.removeHeader(name);
 		res.writeHead(out.status, out.headers);
 		res.end(out.body);
 		const items: INodeExecutionData[] = out.events

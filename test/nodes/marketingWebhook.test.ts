@@ -257,6 +257,9 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		};
 		const routes = [
 			'POST events',
+			'GET browser',
+			'HEAD browser',
+			'POST browser',
 			'GET t/o/:openToken',
 			'HEAD t/o/:openToken',
 			'GET t/c/:clickToken',

@@ -139,7 +139,28 @@ const PER_RECIPE: Record<string, Tweak> = {
 	},
 };
 
+/**
+ * The e2e test site (browser.e2e.test.ts serves its pages there), on loopback like n8n: Chromium
+ * refuses requests from a page it counts as public to a loopback address.
+ */
+export const E2E_SITE_PORT = 8765;
+export const E2E_SITE_ORIGIN = `http://127.0.0.1:${E2E_SITE_PORT}`;
+/** Requests per visitor and minute in the test copy, so that a flood is a few requests. */
+export const E2E_VISITOR_RATE = 6;
+
+/** Browser events from the test site only. */
+function browserSite(wf: Workflow): void {
+	for (const n of wf.nodes)
+		if (n.parameters.browserEvents)
+			n.parameters.browserEvents = {
+				...n.parameters.browserEvents,
+				allowedOrigins: E2E_SITE_ORIGIN,
+				perVisitorPerMinute: E2E_VISITOR_RATE,
+			};
+}
+
 export function tweakWorkflow(slug: string, wf: Workflow, ctx: { sinkUrl: string }): void {
+	browserSite(wf);
 	shortenWaits(wf);
 	httpToSink(wf, ctx.sinkUrl, slug);
 	PER_RECIPE[slug]?.(wf, ctx);

@@ -1,0 +1,7 @@
+-- Counts a request in a fixed window (rate limits): the counter lives one window.
+-- KEYS[1] counter
+-- ARGV[1] window (ms)
+-- Returns the count in the current window, this request included.
+local n = redis.call('INCR', KEYS[1])
+if n == 1 then redis.call('PEXPIRE', KEYS[1], ARGV[1]) end
+return n
