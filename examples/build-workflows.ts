@@ -11,6 +11,8 @@ import {
 	contact,
 	contactTrigger,
 	engagementTagger,
+	executeThisWorkflow,
+	executeWorkflowTrigger,
 	HOOKS,
 	html,
 	httpPost,
@@ -28,6 +30,7 @@ import {
 	TRACKING_WEBHOOK_ID,
 	wait,
 	waitUntil,
+	waitUntilSendAt,
 	webhookTrigger,
 	Workflow,
 	type Params,
@@ -103,7 +106,25 @@ function audience(wf: Workflow, name: string, cell: [number, number], parameters
 }
 
 const BROADCAST_NOTE =
-	'**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path.';
+	"**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Parked Mail* → *Wait Until sendAt* → back into the send), so the paging never waits.";
+
+/** Every example with a Send Campaign says so in its Configure list. */
+const POLICY_NOTE =
+	"**Send policy**: every Send Campaign follows the workspace send policy (Contact node > Workspace Policy > Set, once): by default only confirmed (double opt-in, `subscribed`) contacts get marketing mail; set quiet hours in the contact's time zone and a frequency cap there. Mail the policy holds leaves on *Deferred* with `sendAt`: its *Wait Until sendAt* node sends it then (earliest first; the others are deferred again).";
+
+/**
+ * A broadcast's Deferred mail, handed to an execution of this same workflow that waits until the
+ * earliest `sendAt` and goes back into `resumeInto` (the send, or the branch just before it). The
+ * broadcast's own execution never waits, so its paging goes on: a Wait there would hold every later
+ * page (n8n runs branches depth first) until it resumes. Returns the hand-off node for Deferred.
+ */
+function deferredHandOff(wf: Workflow, cell: [number, number], resumeInto: string): string {
+	const park = executeThisWorkflow(wf, 'Park Deferred Mail', cell);
+	const parked = executeWorkflowTrigger(wf, 'On Parked Mail', [cell[0] - 2, cell[1] + 0.7]);
+	const later = waitUntilSendAt(wf, 'Wait Until sendAt', [cell[0] - 1, cell[1] + 0.7]);
+	wf.chain(parked, later, resumeInto);
+	return park;
+}
 
 const didNot = (event: string, days = 0, property?: [string, string, string]): Params => ({
 	type: 'event',
@@ -388,30 +409,34 @@ function drip(): Workflow {
 function welcome(): Workflow {
 	const wf = new Workflow(
 		'04-welcome.json',
-		'04 Welcome: newsletter sign-up, welcome mail and series',
+		'04 Welcome: newsletter sign-up, confirmation, welcome mail and series',
 		'maExample04Welc0',
 	);
 	note(
 		wf,
-		'Recipe 4: Welcome',
-		'On `newsletter_signup`: records the consent (subscribed, source = the form), tags `newsletter`, sends the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart.',
+		'Recipe 4: Welcome (double opt-in)',
+		'On `newsletter_signup`: records the sign-up as **pending** (source = the form), tags `newsletter` and sends the confirmation mail (transactional). Its link `{{ confirmUrl }}` opens the confirmation page of *00 Marketing Webhook*; its button turns the contact **subscribed** and keeps the proof. Bottom: that confirmation starts the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart. A contact who never confirms gets nothing else: under the workspace policy (double opt-in by default) pending contacts get no marketing mail.',
 		[
 			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
+			'Keep *00 Marketing Webhook* active: it serves the confirmation page. A link works 7 days.',
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
 		],
 		['*Wait 2 Days* and *Wait 3 Days*: set `unit` to `seconds`.'],
 		10,
-		['', '`newsletter_signup` also starts *Loop A* (white-paper offer) when both are active.'],
+		[
+			'',
+			'`newsletter_signup` also starts *Loop A* (white-paper offer) when both are active. The *Double opt-in* example does the same for `newsletter_optin_requested` with one welcome mail.',
+		],
 	);
 	const trigger = contactTrigger(wf, 'On Newsletter Sign-Up', [0, 0], eventTrigger('newsletter_signup'));
-	const subscribe = contact(wf, 'Record Consent', [1, 0], {
+	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',
 		...contactRef,
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
-		options: {},
+		options: { pending: true },
 	});
 	const tag = contact(wf, 'Tag Newsletter', [2, 0], {
 		resource: 'tag',
@@ -420,9 +445,31 @@ function welcome(): Workflow {
 		tags: 'newsletter',
 		options: {},
 	});
-	wf.chain(trigger, subscribe, tag);
-	let col = 3;
-	const welcome1 = sendCampaign(wf, 'Send Welcome', [col++, 0], {
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [3, 0], {
+		campaignId: 'welcome-confirmation',
+		campaignName: 'Please confirm your newsletter subscription',
+		subject: 'Please confirm your newsletter subscription',
+		html: html(
+			'One click and you are in: <a href="{{ confirmUrl }}">Yes, subscribe me</a>.',
+			'<p>If you did not sign up, ignore this mail: you will get nothing else from us.</p>',
+		),
+		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
+		options: { transactional: true, allowResend: true },
+	});
+	wf.chain(trigger, pending, tag, confirmMail);
+
+	const confirmed = contactTrigger(
+		wf,
+		'On Confirmation',
+		[0, 1.5],
+		eventTrigger('$subscription_changed', [
+			{ path: 'to', operator: 'equals', value: 'subscribed' },
+			{ path: 'from', operator: 'equals', value: 'pending' },
+			{ path: 'source', operator: 'equals', value: 'double-opt-in:welcome-confirmation' },
+		]),
+	);
+	let col = 1;
+	const welcome1 = sendCampaign(wf, 'Send Welcome', [col++, 1.5], {
 		campaignId: 'welcome-1',
 		campaignName: 'Welcome',
 		subject: 'Welcome to our newsletter, {{ firstName | "there" }}',
@@ -431,22 +478,21 @@ function welcome(): Workflow {
 			'<p>Our readers\' favourites: <a href="https://example.com/best/1">How to choose</a>, <a href="https://example.com/best/2">Care guide</a>, <a href="https://example.com/best/3">Gift ideas</a>.</p>',
 		),
 	});
-	wf.connect(tag, welcome1);
-	const wait2 = wait(wf, 'Wait 2 Days', [col++, 0], 2, 'days');
-	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 0], {
+	const wait2 = wait(wf, 'Wait 2 Days', [col++, 1.5], 2, 'days');
+	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 1.5], {
 		campaignId: 'welcome-2',
 		campaignName: 'Welcome 2',
 		subject: 'The story behind Example Shop',
 		html: html('Who we are, and why we do it.'),
 	});
-	const wait3 = wait(wf, 'Wait 3 Days', [col++, 0], 3, 'days');
-	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 0], {
+	const wait3 = wait(wf, 'Wait 3 Days', [col++, 1.5], 3, 'days');
+	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 1.5], {
 		campaignId: 'welcome-3',
 		campaignName: 'Welcome 3',
 		subject: 'Your first-order gift',
 		html: html('As a subscriber you get 10% off your first order: <b>WELCOME10</b>.'),
 	});
-	wf.chain(welcome1, wait2, welcome2, wait3, welcome3);
+	wf.chain(confirmed, welcome1, wait2, welcome2, wait3, welcome3);
 	return wf;
 }
 
@@ -1040,7 +1086,7 @@ function inactiveCustomer(): Workflow {
 	note(
 		wf,
 		'Recipe 14: Customer becomes Inactive',
-		'When Engagement Tagger (recipe 13) moves a contact to the `Inactive` tier and the contact is a customer (lifecycle stage `customer` or `loyal_customer`): sends the `reactivation` mail with what is new. Recipe 16 acts on reactions to it.',
+		"When Engagement Tagger (recipe 13) moves a contact to the `Inactive` tier and the contact is a customer (lifecycle stage `customer` or `loyal_customer`): sends the `reactivation` mail with what is new. Recipe 13 tiers at 3:00: set quiet hours in the workspace policy (e.g. 21 → 8) and the mails wait in *Send What Is New: Wait Until sendAt* until the quiet hours end in each contact's time zone, earliest zone first. Recipe 16 acts on reactions to it.",
 		['Recipe 13 must run (it produces the tier changes).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		["Shorten recipe 13's boundaries."],
 		6,
@@ -1119,7 +1165,9 @@ function repermission(): Workflow {
 			'If you do nothing, we will remove you from the list in 30 days.',
 		),
 		options: { allowResend: true, trackClicks: true },
+		deferred: 'handOff',
 	});
+	wf.connect(ask, deferredHandOff(wf, [3, 1.1], ask), 1);
 	const pending = contact(wf, 'Tag Pending', [3, 0.5], {
 		resource: 'tag',
 		operation: 'add',
@@ -1755,7 +1803,9 @@ function seasonal(): Workflow {
 			'Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.',
 		),
 		options: { trackOpens: true, trackClicks: true },
+		deferred: 'handOff',
 	});
+	wf.connect(offer, deferredHandOff(wf, [3, 0.5], offer), 1);
 	const offerSent = contactTrigger(
 		wf,
 		'On Offer Sent',
@@ -1905,7 +1955,9 @@ function lifecycle(): Workflow {
 		html: html(
 			'As one of our most loyal customers: free express delivery all month and early access to the new collection.',
 		),
+		deferred: 'handOff',
 	});
+	wf.connect(perks, deferredHandOff(wf, [3, 3.9], perks), 1);
 	wf.chain(monthly, loyalList, perks);
 	wf.connect(now, loyalList);
 	return wf;
@@ -1961,13 +2013,18 @@ function language(): Workflow {
 			'<p>Ihr Example-Shop-Team</p>',
 			'<p style="font-size:12px;color:#888"><a href="{{ unsubscribeUrl }}" data-ma-notrack>Abmelden</a></p>',
 		].join('\n'),
+		deferred: 'handOff',
 	});
 	const en = sendCampaign(wf, 'Send English Edition', [3, 1], {
 		campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-en",
 		campaignName: 'Newsletter (English)',
 		subject: 'New this week at Example Shop',
 		html: html('Here is what is new this week: <a href="https://shop.example.com/new">new arrivals</a>.'),
+		deferred: 'handOff',
 	});
+	// Deferred mail of either edition waits apart, then goes back through the language check.
+	const park = deferredHandOff(wf, [4, 0.5], german);
+	wf.connect(de, park, 1).connect(en, park, 1);
 	wf.chain(weekly, subscribed, german);
 	wf.connect(now, subscribed);
 	wf.connect(german, de, 0).connect(german, en, 1);
@@ -2185,9 +2242,9 @@ function doubleOptIn(): Workflow {
 	note(
 		wf,
 		'Double opt-in: confirmation mail, then welcome',
-		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.',
+		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; their *Wait Until sendAt* node sends them then.',
 		[
-			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 records `newsletter_signup` as an immediate subscription: use one of the two for a form.)',
+			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 does the same for `newsletter_signup`, with a welcome series: use one of the two for a form.)',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',
 			'Set the workspace policy once (Contact node > Workspace Policy > Set): quiet hours, fallback zone, frequency cap.',
 			CREDS_NOTE,
@@ -2216,10 +2273,7 @@ function doubleOptIn(): Workflow {
 		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
 		options: { transactional: true, allowResend: true },
 	});
-	const retryConfirm = waitUntil(wf, 'Wait Until sendAt (Confirmation)', [3, 1], '={{ $json.sendAt }}');
 	wf.chain(signup, pending, confirmMail);
-	wf.connect(confirmMail, retryConfirm, 1);
-	wf.connect(retryConfirm, confirmMail);
 
 	const confirmed = contactTrigger(
 		wf,
@@ -2228,6 +2282,8 @@ function doubleOptIn(): Workflow {
 		eventTrigger('$subscription_changed', [
 			{ path: 'to', operator: 'equals', value: 'subscribed' },
 			{ path: 'from', operator: 'equals', value: 'pending' },
+			// This recipe's own confirmations (recipe 4 has its own welcome series).
+			{ path: 'source', operator: 'equals', value: 'double-opt-in:double-opt-in-confirmation' },
 		]),
 	);
 	const welcome = sendCampaign(wf, 'Send Welcome', [1, 3], {
@@ -2236,10 +2292,18 @@ function doubleOptIn(): Workflow {
 		subject: 'Welcome, {{ firstName | "there" }}: you are subscribed',
 		html: html('Thanks for confirming! Every Thursday you get one short e-mail from us.'),
 	});
-	const retryWelcome = waitUntil(wf, 'Wait Until sendAt (Welcome)', [2, 4], '={{ $json.sendAt }}');
 	wf.chain(confirmed, welcome);
-	wf.connect(welcome, retryWelcome, 1);
-	wf.connect(retryWelcome, welcome);
+	return wf;
+}
+
+/** Adds POLICY_NOTE to the Configure list of every example that sends mail. */
+function withPolicyNote(wf: Workflow): Workflow {
+	if (!wf.nodes.some((n) => n.type.endsWith('.sendCampaign'))) return wf;
+	const sticky = wf.nodes.find((n) => n.name === 'Sticky Note');
+	if (!sticky) throw new Error(`${wf.file}: no sticky note`);
+	const lines = String(sticky.parameters.content).split('\n');
+	lines.splice(lines.indexOf('**Short windows for a test**') - 1, 0, `- ${POLICY_NOTE}`);
+	sticky.parameters.content = lines.join('\n');
 	return wf;
 }
 
@@ -2276,7 +2340,7 @@ export function buildAll(): Workflow[] {
 		loopB(),
 		gdprErase(),
 		doubleOptIn(),
-	];
+	].map(withPolicyNote);
 }
 
 export function serialize(wf: Workflow): string {
