@@ -406,6 +406,21 @@ function drip(): Workflow {
 	return wf;
 }
 
+/**
+ * A sign-up from a contact already subscribed needs no confirmation, and must not turn it back to
+ * pending (no marketing mail until it confirms again): output 0 ends there, output 1 goes on.
+ */
+function alreadySubscribed(wf: Workflow, cell: [number, number]): string {
+	const check = segmentFilter(
+		wf,
+		'Already Subscribed?',
+		cell,
+		filterRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	);
+	wf.connect(check, noOp(wf, 'Subscribed: Nothing to Confirm', [cell[0] + 1, cell[1] - 0.8]), 0);
+	return check;
+}
+
 function welcome(): Workflow {
 	const wf = new Workflow(
 		'04-welcome.json',
@@ -415,7 +430,7 @@ function welcome(): Workflow {
 	note(
 		wf,
 		'Recipe 4: Welcome (double opt-in)',
-		'On `newsletter_signup`: records the sign-up as **pending** (source = the form), tags `newsletter` and sends the confirmation mail (transactional). Its link `{{ confirmUrl }}` opens the confirmation page of *00 Marketing Webhook*; its button turns the contact **subscribed** and keeps the proof. Bottom: that confirmation starts the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart. A contact who never confirms gets nothing else: under the workspace policy (double opt-in by default) pending contacts get no marketing mail.',
+		'On `newsletter_signup` from a contact not yet subscribed: records the sign-up as **pending** (source = the form), tags `newsletter` and sends the confirmation mail (transactional). Its link `{{ confirmUrl }}` opens the confirmation page of *00 Marketing Webhook*; its button turns the contact **subscribed** and keeps the proof. Bottom: that confirmation starts the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart. A contact who never confirms gets nothing else: under the workspace policy (double opt-in by default) pending contacts get no marketing mail.',
 		[
 			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page. A link works 7 days.',
@@ -431,21 +446,22 @@ function welcome(): Workflow {
 		],
 	);
 	const trigger = contactTrigger(wf, 'On Newsletter Sign-Up', [0, 0], eventTrigger('newsletter_signup'));
-	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
+	const already = alreadySubscribed(wf, [1, 0]);
+	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',
 		...contactRef,
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
 		options: { pending: true },
 	});
-	const tag = contact(wf, 'Tag Newsletter', [2, 0], {
+	const tag = contact(wf, 'Tag Newsletter', [3, 0], {
 		resource: 'tag',
 		operation: 'add',
 		...contactRef,
 		tags: 'newsletter',
 		options: {},
 	});
-	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [3, 0], {
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [4, 0], {
 		campaignId: 'welcome-confirmation',
 		campaignName: 'Please confirm your newsletter subscription',
 		subject: 'Please confirm your newsletter subscription',
@@ -456,7 +472,9 @@ function welcome(): Workflow {
 		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
 		options: { transactional: true, allowResend: true },
 	});
-	wf.chain(trigger, pending, tag, confirmMail);
+	wf.chain(trigger, already);
+	wf.connect(already, pending, 1);
+	wf.chain(pending, tag, confirmMail);
 
 	const confirmed = contactTrigger(
 		wf,
@@ -2125,7 +2143,7 @@ function loopB(): Workflow {
 	note(
 		wf,
 		'The loop to prevent, workflow B (guarded)',
-		'White paper downloaded → newsletter offer, unless the contact is already subscribed (status `subscribed` or `pending`, or it signed up before): the condition that breaks the loop with *Loop A* (sign-up → white paper → newsletter → sign-up …). *Loop Guard* is the safety net. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node.',
+		'White paper downloaded → newsletter offer, unless the contact is already on the newsletter (tag `newsletter`, or it signed up before): the condition that breaks the loop with *Loop A* (sign-up → white paper → newsletter → sign-up …). *Loop Guard* is the safety net. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node. Like every marketing mail, the offer goes only to contacts who gave their consent (status `subscribed`: the workspace policy, double opt-in by default).',
 		['Activate together with *Loop A*.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		['Loop Guard *Window* (24 hours) / *Max Entries* (3): keep; use a fresh contact per test.'],
 		7,
@@ -2138,13 +2156,7 @@ function loopB(): Workflow {
 		wf,
 		'Already Subscribed?',
 		[2, 0],
-		filterRows(
-			[
-				{ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' },
-				didAtLeast('newsletter_signup', 1),
-			],
-			'or',
-		),
+		filterRows([{ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' }, didAtLeast('newsletter_signup', 1)], 'or'),
 	);
 	const noOffer = noOp(wf, 'Subscribed: No Offer', [3, -0.8]);
 	const offer = sendCampaign(wf, 'Send Newsletter Offer', [3, 0], {
@@ -2242,7 +2254,7 @@ function doubleOptIn(): Workflow {
 	note(
 		wf,
 		'Double opt-in: confirmation mail, then welcome',
-		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; their *Wait Until sendAt* node sends them then.',
+		'On `newsletter_optin_requested` from a contact not yet subscribed: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; their *Wait Until sendAt* node sends them then.',
 		[
 			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 does the same for `newsletter_signup`, with a welcome series: use one of the two for a form.)',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',
@@ -2255,14 +2267,15 @@ function doubleOptIn(): Workflow {
 		9,
 	);
 	const signup = contactTrigger(wf, 'On Opt-In Request', [0, 0], eventTrigger('newsletter_optin_requested'));
-	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
+	const already = alreadySubscribed(wf, [1, 0]);
+	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',
 		...contactRef,
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
 		options: { pending: true },
 	});
-	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [2, 0], {
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [3, 0], {
 		campaignId: 'double-opt-in-confirmation',
 		campaignName: 'Please confirm your subscription',
 		subject: 'Please confirm your subscription',
@@ -2273,7 +2286,9 @@ function doubleOptIn(): Workflow {
 		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
 		options: { transactional: true, allowResend: true },
 	});
-	wf.chain(signup, pending, confirmMail);
+	wf.chain(signup, already);
+	wf.connect(already, pending, 1);
+	wf.chain(pending, confirmMail);
 
 	const confirmed = contactTrigger(
 		wf,

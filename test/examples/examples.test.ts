@@ -516,12 +516,12 @@ describe("example workflows: the recipes' logic", () => {
 		},
 	);
 
-	it('loop pair: B offers the newsletter only to contacts not subscribed, A the white paper only to those without it', () => {
+	it('loop pair: B offers the newsletter only to contacts not on it, A the white paper only to those without it', () => {
 		const a = find('loop-a-');
 		const b = find('loop-b-');
 		expect(targets(b, 'Already Subscribed?', 1)).toEqual(['Send Newsletter Offer']);
 		expect(rows(node(b, 'Already Subscribed?'))).toEqual([
-			expect.objectContaining({ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' }),
+			expect.objectContaining({ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' }),
 			expect.objectContaining({ type: 'event', eventOperator: 'didAtLeast', event: 'newsletter_signup' }),
 		]);
 		expect(targets(a, 'Newsletter Sign-Up?', 0)).toEqual(['Already Has the White Paper?']);
