@@ -72,7 +72,14 @@ describe('recipe 26 under the workspace send policy (quiet hours, frequency cap)
 		try {
 			const [earlier] = await withStore((store) =>
 				new Campaigns(store).send(
-					{ id: uid('policy-earlier'), fromEmail: 'news@example.com', subject: 'An earlier offer', html: '<p>Hi</p>' },
+					{
+						id: uid('policy-earlier'),
+						fromEmail: 'news@example.com',
+						subject: 'An earlier offer',
+						html: '<p>Hi</p>',
+						trackingBaseUrl: `${s.webhookUrl}/webhook/ma-tracking`,
+						signingSecret: s.signingSecret,
+					},
 					[{ contactId: capped }],
 					{ mode: 'smtp', mailer: mailer.mailer },
 				),
