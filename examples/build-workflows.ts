@@ -12,6 +12,8 @@ import {
 	contact,
 	contactTrigger,
 	engagementTagger,
+	executeThisWorkflow,
+	executeWorkflowTrigger,
 	HOOKS,
 	html,
 	httpPost,
@@ -29,6 +31,7 @@ import {
 	TRACKING_WEBHOOK_ID,
 	wait,
 	waitUntil,
+	waitUntilSendAt,
 	webhookTrigger,
 	Workflow,
 	type Params,
@@ -104,7 +107,25 @@ function audience(wf: Workflow, name: string, cell: [number, number], parameters
 }
 
 const BROADCAST_NOTE =
-	'**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path.';
+	"**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Parked Mail* → *Wait Until sendAt* → back into the send), so the paging never waits.";
+
+/** Every example with a Send Campaign says so in its Configure list. */
+const POLICY_NOTE =
+	"**Send policy**: every Send Campaign follows the workspace send policy (Contact node > Workspace Policy > Set, once): by default only confirmed (double opt-in, `subscribed`) contacts get marketing mail; set quiet hours in the contact's time zone and a frequency cap there. Mail the policy holds leaves on *Deferred* with `sendAt`: its *Wait Until sendAt* node sends it then (earliest first; the others are deferred again).";
+
+/**
+ * A broadcast's Deferred mail, handed to an execution of this same workflow that waits until the
+ * earliest `sendAt` and goes back into `resumeInto` (the send, or the branch just before it). The
+ * broadcast's own execution never waits, so its paging goes on: a Wait there would hold every later
+ * page (n8n runs branches depth first) until it resumes. Returns the hand-off node for Deferred.
+ */
+function deferredHandOff(wf: Workflow, cell: [number, number], resumeInto: string): string {
+	const park = executeThisWorkflow(wf, 'Park Deferred Mail', cell);
+	const parked = executeWorkflowTrigger(wf, 'On Parked Mail', [cell[0] - 2, cell[1] + 0.7]);
+	const later = waitUntilSendAt(wf, 'Wait Until sendAt', [cell[0] - 1, cell[1] + 0.7]);
+	wf.chain(parked, later, resumeInto);
+	return park;
+}
 
 const didNot = (event: string, days = 0, property?: [string, string, string]): Params => ({
 	type: 'event',
@@ -395,44 +416,88 @@ function drip(): Workflow {
 	return wf;
 }
 
+/**
+ * A sign-up from a contact already subscribed needs no confirmation, and must not turn it back to
+ * pending (no marketing mail until it confirms again): output 0 ends there, output 1 goes on.
+ */
+function alreadySubscribed(wf: Workflow, cell: [number, number]): string {
+	const check = segmentFilter(
+		wf,
+		'Already Subscribed?',
+		cell,
+		filterRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	);
+	wf.connect(check, noOp(wf, 'Subscribed: Nothing to Confirm', [cell[0] + 1, cell[1] - 0.8]), 0);
+	return check;
+}
+
 function welcome(): Workflow {
 	const wf = new Workflow(
 		'04-welcome.json',
-		'04 Welcome: newsletter sign-up, welcome mail and series',
+		'04 Welcome: newsletter sign-up, confirmation, welcome mail and series',
 		'maExample04Welc0',
 	);
 	note(
 		wf,
-		'Recipe 4: Welcome',
-		'On `newsletter_signup`: records the consent (subscribed, source = the form), tags `newsletter`, sends the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart.',
+		'Recipe 4: Welcome (double opt-in)',
+		'On `newsletter_signup` from a contact not yet subscribed: records the sign-up as **pending** (source = the form), tags `newsletter` and sends the confirmation mail (transactional). Its link `{{ confirmUrl }}` opens the confirmation page of *00 Marketing Webhook*; its button turns the contact **subscribed** and keeps the proof. Bottom: that confirmation starts the welcome mail (value of the newsletter, frequency, best articles), then two more welcome mails 2 and 3 days apart. A contact who never confirms gets nothing else: under the workspace policy (double opt-in by default) pending contacts get no marketing mail.',
 		[
 			'Record `newsletter_signup` from your form; `properties.form` becomes the consent source.',
+			'Keep *00 Marketing Webhook* active: it serves the confirmation page. A link works 7 days.',
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
 		],
 		['*Wait 2 Days* and *Wait 3 Days*: set `unit` to `seconds`.'],
 		10,
-		['', '`newsletter_signup` also starts *Loop A* (white-paper offer) when both are active.'],
+		[
+			'',
+			'`newsletter_signup` also starts *Loop A* (white-paper offer) when both are active. The *Double opt-in* example does the same for `newsletter_optin_requested` with one welcome mail.',
+		],
 	);
 	const trigger = contactTrigger(wf, 'On Newsletter Sign-Up', [0, 0], eventTrigger('newsletter_signup'));
-	const subscribe = contact(wf, 'Record Consent', [1, 0], {
+	const already = alreadySubscribed(wf, [1, 0]);
+	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',
 		...contactRef,
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
-		options: {},
+		options: { pending: true },
 	});
-	const tag = contact(wf, 'Tag Newsletter', [2, 0], {
+	const tag = contact(wf, 'Tag Newsletter', [3, 0], {
 		resource: 'tag',
 		operation: 'add',
 		...contactRef,
 		tags: 'newsletter',
 		options: {},
 	});
-	wf.chain(trigger, subscribe, tag);
-	let col = 3;
-	const welcome1 = sendCampaign(wf, 'Send Welcome', [col++, 0], {
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [4, 0], {
+		campaignId: 'welcome-confirmation',
+		campaignName: 'Please confirm your newsletter subscription',
+		subject: 'Please confirm your newsletter subscription',
+		html: html(
+			'One click and you are in: <a href="{{ confirmUrl }}">Yes, subscribe me</a>.',
+			'<p>If you did not sign up, ignore this mail: you will get nothing else from us.</p>',
+		),
+		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
+		options: { transactional: true, allowResend: true },
+	});
+	wf.chain(trigger, already);
+	wf.connect(already, pending, 1);
+	wf.chain(pending, tag, confirmMail);
+
+	const confirmed = contactTrigger(
+		wf,
+		'On Confirmation',
+		[0, 1.5],
+		eventTrigger('$subscription_changed', [
+			{ path: 'to', operator: 'equals', value: 'subscribed' },
+			{ path: 'from', operator: 'equals', value: 'pending' },
+			{ path: 'source', operator: 'equals', value: 'double-opt-in:welcome-confirmation' },
+		]),
+	);
+	let col = 1;
+	const welcome1 = sendCampaign(wf, 'Send Welcome', [col++, 1.5], {
 		campaignId: 'welcome-1',
 		campaignName: 'Welcome',
 		subject: 'Welcome to our newsletter, {{ firstName | "there" }}',
@@ -441,22 +506,21 @@ function welcome(): Workflow {
 			'<p>Our readers\' favourites: <a href="https://example.com/best/1">How to choose</a>, <a href="https://example.com/best/2">Care guide</a>, <a href="https://example.com/best/3">Gift ideas</a>.</p>',
 		),
 	});
-	wf.connect(tag, welcome1);
-	const wait2 = wait(wf, 'Wait 2 Days', [col++, 0], 2, 'days');
-	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 0], {
+	const wait2 = wait(wf, 'Wait 2 Days', [col++, 1.5], 2, 'days');
+	const welcome2 = sendCampaign(wf, 'Send Welcome 2', [col++, 1.5], {
 		campaignId: 'welcome-2',
 		campaignName: 'Welcome 2',
 		subject: 'The story behind Example Shop',
 		html: html('Who we are, and why we do it.'),
 	});
-	const wait3 = wait(wf, 'Wait 3 Days', [col++, 0], 3, 'days');
-	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 0], {
+	const wait3 = wait(wf, 'Wait 3 Days', [col++, 1.5], 3, 'days');
+	const welcome3 = sendCampaign(wf, 'Send Welcome 3', [col++, 1.5], {
 		campaignId: 'welcome-3',
 		campaignName: 'Welcome 3',
 		subject: 'Your first-order gift',
 		html: html('As a subscriber you get 10% off your first order: <b>WELCOME10</b>.'),
 	});
-	wf.chain(welcome1, wait2, welcome2, wait3, welcome3);
+	wf.chain(confirmed, welcome1, wait2, welcome2, wait3, welcome3);
 	return wf;
 }
 
@@ -1050,7 +1114,7 @@ function inactiveCustomer(): Workflow {
 	note(
 		wf,
 		'Recipe 14: Customer becomes Inactive',
-		'When Engagement Tagger (recipe 13) moves a contact to the `Inactive` tier and the contact is a customer (lifecycle stage `customer` or `loyal_customer`): sends the `reactivation` mail with what is new. Recipe 16 acts on reactions to it.',
+		"When Engagement Tagger (recipe 13) moves a contact to the `Inactive` tier and the contact is a customer (lifecycle stage `customer` or `loyal_customer`): sends the `reactivation` mail with what is new. Recipe 13 tiers at 3:00: set quiet hours in the workspace policy (e.g. 21 → 8) and the mails wait in *Send What Is New: Wait Until sendAt* until the quiet hours end in each contact's time zone, earliest zone first. Recipe 16 acts on reactions to it.",
 		['Recipe 13 must run (it produces the tier changes).', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		["Shorten recipe 13's boundaries."],
 		6,
@@ -1129,7 +1193,9 @@ function repermission(): Workflow {
 			'If you do nothing, we will remove you from the list in 30 days.',
 		),
 		options: { allowResend: true, trackClicks: true },
+		deferred: 'handOff',
 	});
+	wf.connect(ask, deferredHandOff(wf, [3, 1.1], ask), 1);
 	const pending = contact(wf, 'Tag Pending', [3, 0.5], {
 		resource: 'tag',
 		operation: 'add',
@@ -1765,7 +1831,9 @@ function seasonal(): Workflow {
 			'Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.',
 		),
 		options: { trackOpens: true, trackClicks: true },
+		deferred: 'handOff',
 	});
+	wf.connect(offer, deferredHandOff(wf, [3, 0.5], offer), 1);
 	const offerSent = contactTrigger(
 		wf,
 		'On Offer Sent',
@@ -1915,7 +1983,9 @@ function lifecycle(): Workflow {
 		html: html(
 			'As one of our most loyal customers: free express delivery all month and early access to the new collection.',
 		),
+		deferred: 'handOff',
 	});
+	wf.connect(perks, deferredHandOff(wf, [3, 3.9], perks), 1);
 	wf.chain(monthly, loyalList, perks);
 	wf.connect(now, loyalList);
 	return wf;
@@ -1971,13 +2041,18 @@ function language(): Workflow {
 			'<p>Ihr Example-Shop-Team</p>',
 			'<p style="font-size:12px;color:#888"><a href="{{ unsubscribeUrl }}" data-ma-notrack>Abmelden</a></p>',
 		].join('\n'),
+		deferred: 'handOff',
 	});
 	const en = sendCampaign(wf, 'Send English Edition', [3, 1], {
 		campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-en",
 		campaignName: 'Newsletter (English)',
 		subject: 'New this week at Example Shop',
 		html: html('Here is what is new this week: <a href="https://shop.example.com/new">new arrivals</a>.'),
+		deferred: 'handOff',
 	});
+	// Deferred mail of either edition waits apart, then goes back through the language check.
+	const park = deferredHandOff(wf, [4, 0.5], german);
+	wf.connect(de, park, 1).connect(en, park, 1);
 	wf.chain(weekly, subscribed, german);
 	wf.connect(now, subscribed);
 	wf.connect(german, de, 0).connect(german, en, 1);
@@ -2078,7 +2153,7 @@ function loopB(): Workflow {
 	note(
 		wf,
 		'The loop to prevent, workflow B (guarded)',
-		'White paper downloaded → newsletter offer, unless the contact is already subscribed (status `subscribed` or `pending`, or it signed up before): the condition that breaks the loop with *Loop A* (sign-up → white paper → newsletter → sign-up …). *Loop Guard* is the safety net. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node.',
+		'White paper downloaded → newsletter offer, unless the contact is already on the newsletter (tag `newsletter`, or it signed up before): the condition that breaks the loop with *Loop A* (sign-up → white paper → newsletter → sign-up …). *Loop Guard* is the safety net. The *Contact Accepts* node stands for the contact joining the newsletter from the offer (it records `newsletter_signup` with the chain); in production the sign-up comes from your form: delete the node. Like every marketing mail, the offer goes only to contacts who gave their consent (status `subscribed`: the workspace policy, double opt-in by default).',
 		['Activate together with *Loop A*.', CREDS_NOTE, SENDER_NOTE, TRACKING_NOTE],
 		['Loop Guard *Window* (24 hours) / *Max Entries* (3): keep; use a fresh contact per test.'],
 		7,
@@ -2091,13 +2166,7 @@ function loopB(): Workflow {
 		wf,
 		'Already Subscribed?',
 		[2, 0],
-		filterRows(
-			[
-				{ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' },
-				didAtLeast('newsletter_signup', 1),
-			],
-			'or',
-		),
+		filterRows([{ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' }, didAtLeast('newsletter_signup', 1)], 'or'),
 	);
 	const noOffer = noOp(wf, 'Subscribed: No Offer', [3, -0.8]);
 	const offer = sendCampaign(wf, 'Send Newsletter Offer', [3, 0], {
@@ -2238,9 +2307,9 @@ function doubleOptIn(): Workflow {
 	note(
 		wf,
 		'Double opt-in: confirmation mail, then welcome',
-		'On `newsletter_signup`: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; *Wait Until sendAt* sends them then.',
+		'On `newsletter_optin_requested` from a contact not yet subscribed: records the sign-up as **pending** and sends the confirmation mail (transactional: it goes whatever the consent, also at night). Its link `{{ confirmUrl }}` opens a page of *00 Marketing Webhook* with a button: opening the link changes nothing (link scanners open it too), the button confirms, keeps the proof (time, IP, browser) and turns the contact **subscribed**. That change starts the welcome mail. Under the workspace send policy (Contact node > Workspace Policy; double opt-in by default) pending contacts get no marketing mail, so nothing reaches them before they confirm. Mails the policy holds (quiet hours, frequency cap) leave on *Deferred* with `sendAt`; their *Wait Until sendAt* node sends them then.',
 		[
-			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 records `newsletter_signup` as an immediate subscription: use one of the two for a form.)',
+			'Record `newsletter_optin_requested` from your sign-up form; `properties.form` becomes the consent source. (Recipe 4 does the same for `newsletter_signup`, with a welcome series: use one of the two for a form.)',
 			'Keep *00 Marketing Webhook* active: it serves the confirmation page (`…/confirm/…`). A link works 7 days (its *Confirmation Link Validity*).',
 			'Set the workspace policy once (Contact node > Workspace Policy > Set): quiet hours, fallback zone, frequency cap.',
 			CREDS_NOTE,
@@ -2251,14 +2320,15 @@ function doubleOptIn(): Workflow {
 		9,
 	);
 	const signup = contactTrigger(wf, 'On Opt-In Request', [0, 0], eventTrigger('newsletter_optin_requested'));
-	const pending = contact(wf, 'Record Pending Sign-Up', [1, 0], {
+	const already = alreadySubscribed(wf, [1, 0]);
+	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
 		resource: 'subscription',
 		operation: 'subscribe',
 		...contactRef,
 		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
 		options: { pending: true },
 	});
-	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [2, 0], {
+	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [3, 0], {
 		campaignId: 'double-opt-in-confirmation',
 		campaignName: 'Please confirm your subscription',
 		subject: 'Please confirm your subscription',
@@ -2269,10 +2339,9 @@ function doubleOptIn(): Workflow {
 		// A mail the person asked for: allowed before consent; sent again for a repeated sign-up.
 		options: { transactional: true, allowResend: true },
 	});
-	const retryConfirm = waitUntil(wf, 'Wait Until sendAt (Confirmation)', [3, 1], '={{ $json.sendAt }}');
-	wf.chain(signup, pending, confirmMail);
-	wf.connect(confirmMail, retryConfirm, 1);
-	wf.connect(retryConfirm, confirmMail);
+	wf.chain(signup, already);
+	wf.connect(already, pending, 1);
+	wf.chain(pending, confirmMail);
 
 	const confirmed = contactTrigger(
 		wf,
@@ -2281,6 +2350,8 @@ function doubleOptIn(): Workflow {
 		eventTrigger('$subscription_changed', [
 			{ path: 'to', operator: 'equals', value: 'subscribed' },
 			{ path: 'from', operator: 'equals', value: 'pending' },
+			// This recipe's own confirmations (recipe 4 has its own welcome series).
+			{ path: 'source', operator: 'equals', value: 'double-opt-in:double-opt-in-confirmation' },
 		]),
 	);
 	const welcome = sendCampaign(wf, 'Send Welcome', [1, 3], {
@@ -2289,10 +2360,18 @@ function doubleOptIn(): Workflow {
 		subject: 'Welcome, {{ firstName | "there" }}: you are subscribed',
 		html: html('Thanks for confirming! Every Thursday you get one short e-mail from us.'),
 	});
-	const retryWelcome = waitUntil(wf, 'Wait Until sendAt (Welcome)', [2, 4], '={{ $json.sendAt }}');
 	wf.chain(confirmed, welcome);
-	wf.connect(welcome, retryWelcome, 1);
-	wf.connect(retryWelcome, welcome);
+	return wf;
+}
+
+/** Adds POLICY_NOTE to the Configure list of every example that sends mail. */
+function withPolicyNote(wf: Workflow): Workflow {
+	if (!wf.nodes.some((n) => n.type.endsWith('.sendCampaign'))) return wf;
+	const sticky = wf.nodes.find((n) => n.name === 'Sticky Note');
+	if (!sticky) throw new Error(`${wf.file}: no sticky note`);
+	const lines = String(sticky.parameters.content).split('\n');
+	lines.splice(lines.indexOf('**Short windows for a test**') - 1, 0, `- ${POLICY_NOTE}`);
+	sticky.parameters.content = lines.join('\n');
 	return wf;
 }
 
@@ -2349,6 +2428,7 @@ function abTestNewsletter(): Workflow {
 		subject,
 		html: body,
 		options: { trackOpens: true, trackClicks: true },
+		deferred: 'handOff' as const,
 	});
 	const sendA = sendCampaign(wf, 'Send Variant A', [3, 0], mail('New this week at Example Shop'));
 	const sendB = sendCampaign(
@@ -2361,6 +2441,10 @@ function abTestNewsletter(): Workflow {
 	wf.chain(cron, list, split);
 	wf.connect(now, list);
 	wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
+	// Deferred mail of either variant waits apart and goes back through the split, which gives each
+	// contact the variant it already has.
+	const park = deferredHandOff(wf, [4, 1.2], split);
+	wf.connect(sendA, park, 1).connect(sendB, park, 1);
 	const reportNow = webhookTrigger(wf, 'Report Now', [0, 2.4], 'ma-ab-newsletter-report', 'lastNode');
 	const report = abSplit(wf, 'A/B Test Report', [1, 2.4], {
 		operation: 'report',
@@ -2406,7 +2490,7 @@ export function buildAll(): Workflow[] {
 		doubleOptIn(),
 		abTestNewsletter(),
 		weeklyJourneyReport(),
-	];
+	].map(withPolicyNote);
 }
 
 export function serialize(wf: Workflow): string {

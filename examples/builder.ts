@@ -187,11 +187,23 @@ export interface Mail {
 	options?: Params;
 	/** Other Send Campaign parameters (contactId, identifyBy...). */
 	extra?: Params;
+	/**
+	 * `wait` (default): Deferred goes to a Wait node until `sendAt` and back into this node. `handOff`:
+	 * the caller wires Deferred itself (a broadcast hands it to an execution of its own, see
+	 * build-workflows.ts `deferredHandOff`).
+	 */
+	deferred?: 'wait' | 'handOff';
 }
 
-/** Send Campaign over SMTP, with the shared sender and the tracking URL of 00-marketing-webhook. */
+/**
+ * Send Campaign over SMTP, with the shared sender and the tracking URL of 00-marketing-webhook.
+ * Its Deferred output (quiet hours, frequency cap, SMTP "try later") goes to a Wait node resuming
+ * at `{{ $json.sendAt }}`, then back into the node, which checks the workspace policy again. The
+ * Wait node reads its time from item 0 only and holds every item: Send Campaign puts its Deferred
+ * items earliest first, so each round sends the earliest group and defers the rest again.
+ */
 export function sendCampaign(wf: Workflow, name: string, cell: [number, number], mail: Mail): string {
-	return wf.add(
+	const send = wf.add(
 		name,
 		ours('sendCampaign'),
 		1,
@@ -209,6 +221,19 @@ export function sendCampaign(wf: Workflow, name: string, cell: [number, number],
 		},
 		{ credentials: { contactStoreApi: CREDENTIALS.contactStoreApi, campaignSmtpApi: CREDENTIALS.campaignSmtpApi } },
 	);
+	if (mail.deferred !== 'handOff') {
+		const later = waitUntilSendAt(wf, `${name}: Wait Until sendAt`, [cell[0] + 0.5, cell[1] + 0.55]);
+		wf.connect(send, later, DEFERRED_OUTPUT).connect(later, send);
+	}
+	return send;
+}
+
+/** Send Campaign's outputs: 0 Sent, 1 Deferred, 2 Skipped. */
+export const DEFERRED_OUTPUT = 1;
+
+/** A Wait node resuming at the item's `sendAt` (of item 0: n8n's Wait reads one time for all items). */
+export function waitUntilSendAt(wf: Workflow, name: string, cell: [number, number]): string {
+	return waitUntil(wf, name, cell, '={{ $json.sendAt }}');
 }
 
 /** A short HTML body with a greeting, paragraphs and the unsubscribe link. */
@@ -344,6 +369,32 @@ export function webhookTrigger(
 		{ httpMethod: 'POST', path, responseMode, options: {} },
 		{ webhookId: stableId(`${wf.file}/${name}/webhook`) },
 	);
+}
+
+/**
+ * Execute Workflow (v1.2) calling this same workflow's Execute Workflow Trigger with all items,
+ * without waiting for that execution: the items continue in an execution of their own.
+ */
+export function executeThisWorkflow(wf: Workflow, name: string, cell: [number, number]): string {
+	return wf.add(name, 'n8n-nodes-base.executeWorkflow', 1.2, cell, {
+		source: 'database',
+		workflowId: { __rl: true, mode: 'id', value: '={{ $workflow.id }}' },
+		workflowInputs: {
+			mappingMode: 'defineBelow',
+			value: {},
+			matchingColumns: [],
+			schema: [],
+			attemptToConvertTypes: false,
+			convertFieldsToString: true,
+		},
+		mode: 'once',
+		options: { waitForSubWorkflow: false },
+	});
+}
+
+/** Execute Workflow Trigger (v1.1) accepting the caller's items as they are. */
+export function executeWorkflowTrigger(wf: Workflow, name: string, cell: [number, number]): string {
+	return wf.add(name, 'n8n-nodes-base.executeWorkflowTrigger', 1.1, cell, { inputSource: 'passthrough' });
 }
 
 export function noOp(wf: Workflow, name: string, cell: [number, number]): string {

@@ -158,10 +158,14 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				{ oneAtATime: true },
 			)) as unknown as Array<Result<IDataObject>>;
 		}
-		return routeResults(this, results, 3, SKIPPED, (value, itemIndex) => ({
+		const outputs = routeResults(this, results, 3, SKIPPED, (value, itemIndex) => ({
 			output: OUTPUT_OF[String(value.status)] ?? SENT,
 			item: { json: operation === 'report' ? value : { ...items[itemIndex].json, ...value } },
 		}));
+		// Earliest sendAt first: a Wait node resumes at item 0's time, so "Deferred -> Wait until
+		// sendAt -> this node" releases the earliest group each round and defers the rest again.
+		outputs[DEFERRED].sort((a, b) => String(a.json.sendAt).localeCompare(String(b.json.sendAt)));
+		return outputs;
 	} finally {
 		mailer?.release();
 		lease.release();

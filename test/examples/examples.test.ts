@@ -45,6 +45,7 @@ const TRIGGER_TYPES = new Set([
 	`${PACKAGE}.marketingWebhookTrigger`,
 	'n8n-nodes-base.scheduleTrigger',
 	'n8n-nodes-base.webhook',
+	'n8n-nodes-base.executeWorkflowTrigger',
 ]);
 const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.if': 2,
@@ -54,6 +55,8 @@ const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.code': 1,
 	'n8n-nodes-base.noOp': 1,
 	'n8n-nodes-base.n8n': 1,
+	'n8n-nodes-base.executeWorkflow': 1,
+	'n8n-nodes-base.executeWorkflowTrigger': 1,
 	'n8n-nodes-base.scheduleTrigger': 1,
 	'n8n-nodes-base.webhook': 1,
 	'n8n-nodes-base.stickyNote': 0,
@@ -434,9 +437,12 @@ describe("example workflows: the recipes' logic", () => {
 			for (const mail of sends) {
 				// The node feeding each mail is a goal check (its "not reached" output): the entry check
 				// for an immediate first mail, the check after the Wait for the others.
+				// (Besides the mail's own Wait Until sendAt, which brings its deferred items back.)
 				const feeders = Object.entries(wf.connections).flatMap(([from, c]) =>
 					c.main.flatMap((targetsOf, output) =>
-						targetsOf.some((t) => t.node === mail.name) ? [{ from, output }] : [],
+						targetsOf.some((t) => t.node === mail.name) && from !== `${mail.name}: Wait Until sendAt`
+							? [{ from, output }]
+							: [],
 					),
 				);
 				expect(feeders).toHaveLength(1);
@@ -469,12 +475,55 @@ describe("example workflows: the recipes' logic", () => {
 		}
 	});
 
-	it('loop pair: B offers the newsletter only to contacts not subscribed, A the white paper only to those without it', () => {
+	const isWaitUntilSendAt = (wf: WorkflowJson, name: string) => {
+		const n = node(wf, name);
+		return (
+			n.type === 'n8n-nodes-base.wait' &&
+			n.parameters.resume === 'specificTime' &&
+			n.parameters.dateTime === '={{ $json.sendAt }}'
+		);
+	};
+
+	it.each(files)(
+		'%s: every Send Campaign sends its Deferred mail later: a Wait until sendAt, then back into it (broadcasts: in an execution of their own)',
+		(file) => {
+			const wf = byFile.get(file)!;
+			for (const mail of nodesOf(wf, send)) {
+				const [next, ...more] = targets(wf, mail.name, 1);
+				expect(more).toEqual([]);
+				if (isWaitUntilSendAt(wf, next)) {
+					expect(targets(wf, next)).toEqual([mail.name]);
+					continue;
+				}
+				// A broadcast hands Deferred to this workflow's own Execute Workflow Trigger, without waiting for it.
+				expect(node(wf, next)).toMatchObject({
+					type: 'n8n-nodes-base.executeWorkflow',
+					parameters: {
+						source: 'database',
+						workflowId: { value: '={{ $workflow.id }}' },
+						mode: 'once',
+						options: { waitForSubWorkflow: false },
+					},
+				});
+				const [parked] = nodesOf(wf, 'n8n-nodes-base.executeWorkflowTrigger');
+				expect(parked.parameters.inputSource).toBe('passthrough');
+				const [later] = targets(wf, parked.name);
+				expect(isWaitUntilSendAt(wf, later)).toBe(true);
+				// Back into the send, or the branch right before it (26: the language check).
+				const [back] = targets(wf, later);
+				expect(
+					back === mail.name || wf.connections[back].main.some((out) => out.some((t) => t.node === mail.name)),
+				).toBe(true);
+			}
+		},
+	);
+
+	it('loop pair: B offers the newsletter only to contacts not on it, A the white paper only to those without it', () => {
 		const a = find('loop-a-');
 		const b = find('loop-b-');
 		expect(targets(b, 'Already Subscribed?', 1)).toEqual(['Send Newsletter Offer']);
 		expect(rows(node(b, 'Already Subscribed?'))).toEqual([
-			expect.objectContaining({ type: 'subscription', memberOperator: 'in', value: 'subscribed, pending' }),
+			expect.objectContaining({ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' }),
 			expect.objectContaining({ type: 'event', eventOperator: 'didAtLeast', event: 'newsletter_signup' }),
 		]);
 		expect(targets(a, 'Newsletter Sign-Up?', 0)).toEqual(['Already Has the White Paper?']);

@@ -168,6 +168,37 @@ describe.each(topologies)('workspace send policy through the nodes on %s Redis',
 		expect(later.map((i) => i.json.status)).toEqual(['sent']);
 	});
 
+	it('puts Deferred items earliest sendAt first (a Wait node reads item 0), each paired with its input', async () => {
+		await store.contacts.upsert([
+			{ id: 'zone-far', email: 'far@example.com', timezone: 'Etc/GMT+12' },
+			{ id: 'zone-near', email: 'near@example.com', timezone: 'UTC' },
+		]);
+		const hour = new Date().getUTCHours();
+		// One hour a day, two hours from now in UTC: UTC-12 reaches it 12 hours later.
+		const window = {
+			useWindow: true,
+			windowStart: (hour + 2) % 24,
+			windowEnd: (hour + 3) % 24,
+			windowDays: [1, 2, 3, 4, 5, 6, 7],
+		};
+		const [, deferred] = await send(
+			[
+				{ id: 'zone-far', campaign: 'order' },
+				{ id: 'confirmed', campaign: 'order' },
+				{ id: 'zone-near', campaign: 'order' },
+			],
+			{ sendPolicy: 'campaign', options: window },
+		);
+		expect(deferred.map((i) => [i.json.contactId, i.pairedItem])).toEqual([
+			['confirmed', { item: 1 }],
+			['zone-near', { item: 2 }],
+			['zone-far', { item: 0 }],
+		]);
+		const at = deferred.map((i) => Date.parse(String(i.json.sendAt)));
+		expect(at[0]).toBe(at[1]);
+		expect(at[2] - at[1]).toBe(12 * 3_600_000);
+	});
+
 	it('exports the proof of a double opt-in confirmation with the contact (GDPR art. 7)', async () => {
 		await store.contacts.change(
 			[

@@ -12,6 +12,7 @@ import {
 	state,
 	sinkRequests,
 	sleep,
+	subscribe,
 	uid,
 	waitFor,
 	waitForMails,
@@ -38,6 +39,9 @@ describe('recipe 5: abandoned cart with its goal', () => {
 		const left = uid('cart-left');
 		const ordered = uid('cart-ordered');
 		const viewed = uid('cart-viewed');
+		// Never opted in: under the default policy (double opt-in) no reminder reaches it.
+		const unconfirmed = uid('cart-unconfirmed');
+		await subscribe(wf, [left, ordered, viewed]);
 		// Idempotency keys make a resend after a dropped connection safe.
 		const res = await sendEvents(
 			wf,
@@ -45,10 +49,11 @@ describe('recipe 5: abandoned cart with its goal', () => {
 				ev(left, 'cart_item_added', { product: 'Red Shoes' }, { fields: { firstName: 'Lea' } }),
 				ev(ordered, 'cart_item_added', { product: 'Green Bag' }),
 				ev(viewed, 'product_viewed', { product: 'Blue Hat', url: 'https://shop.example.com/blue-hat' }),
+				ev(unconfirmed, 'cart_item_added', { product: 'Grey Scarf' }),
 			],
 			{ retries: 2 },
 		);
-		expect(res.body).toMatchObject({ received: 3, recorded: 3 });
+		expect(res.body).toMatchObject({ received: 4, recorded: 4 });
 		// The goal: the order arrives during the (8 s) wait.
 		await sleep(1000);
 		expect((await sendEvents(wf, ev(ordered, 'order_completed', { total: 42 }))).status).toBe(200);
@@ -61,6 +66,7 @@ describe('recipe 5: abandoned cart with its goal', () => {
 		expect(browse.parsed.subject).toBe('Still thinking about Blue Hat?');
 		await expectNoMoreMails(`${ordered}@example.com`, 0, 3000);
 		await expectNoMoreMails(`${left}@example.com`, 1, 0);
+		await expectNoMoreMails(`${unconfirmed}@example.com`, 0, 0);
 		expect(await goalsReached(wf, ordered)).toEqual([expect.objectContaining({ goal: 'ordered', workflow: wf.id })]);
 		expect(await goalsReached(wf, left)).toEqual([]);
 		await expectNoFailedExecutions(wf);
@@ -72,6 +78,7 @@ describe('recipe 19: NPS happy / unhappy split', () => {
 		const wf = workflow('19-nps-split');
 		const happy = uid('nps-happy');
 		const unhappy = uid('nps-unhappy');
+		await subscribe(wf, [happy, unhappy]);
 		await sendEvents(wf, [
 			ev(happy, 'nps_submitted', { score: 9 }, { fields: { firstName: 'Hal' } }),
 			ev(unhappy, 'nps_submitted', { score: 4 }, { fields: { firstName: 'Uma' } }),
@@ -126,6 +133,7 @@ describe('recipe 23: bookshop author recommendation', () => {
 		const browser = uid('book-browser');
 		const author = 'Ursula K. Le Guin';
 		const view = (id: string, n: number) => ev(id, 'page_viewed', { author, n, path: `/authors/le-guin/${n}` });
+		await subscribe(wf, [fan, buyer, browser]);
 		await sendEvents(wf, [ev(buyer, 'purchase', { author, title: 'The Dispossessed' })]);
 		await sendEvents(wf, [
 			view(fan, 1),
@@ -172,6 +180,7 @@ describe('the loop pair (A: sign-up -> white paper; B: white paper -> newsletter
 		const b = workflow('loop-b');
 		const signedUp = uid('loop-signup');
 		const downloaded = uid('loop-download');
+		await subscribe(a, [signedUp, downloaded]);
 		await sendEvents(a, [
 			ev(signedUp, 'newsletter_signup', { form: 'footer' }, { fields: { firstName: 'Lou' } }),
 			ev(downloaded, 'whitepaper_downloaded', { via: 'site' }, { fields: { firstName: 'Dee' } }),
@@ -209,6 +218,7 @@ describe('the loop pair (A: sign-up -> white paper; B: white paper -> newsletter
 		const a = workflow('loop-a');
 		const b = workflow('loop-b');
 		const reader = uid('loop-reader');
+		await subscribe(a, [reader]);
 		for (let n = 1; n <= 5; n++) {
 			const res = await sendEvents(a, ev(reader, 'whitepaper_downloaded', { via: 'site', n }));
 			expect(res.body).toMatchObject({ recorded: 1 });
@@ -225,7 +235,7 @@ describe('the loop pair (A: sign-up -> white paper; B: white paper -> newsletter
 		await sleep(2000);
 		expect(await blockReasons('loop-a', reader)).toEqual(['rateLimit', 'rateLimit', 'rateLimit']);
 		expect(await blockReasons('loop-b', reader)).toEqual(['rateLimit', 'rateLimit']);
-		// One discount (never the same campaign twice) and one newsletter offer (then it is subscribed).
+		// One discount (never the same campaign twice) and one newsletter offer (then it has signed up).
 		expect(await subjects(`${reader}@example.com`)).toEqual([
 			'Liked the white paper? Get our newsletter',
 			'Thanks for reading: 15% off',

@@ -11,6 +11,7 @@ import {
 	record,
 	siteEvent,
 	sleep,
+	subscribe,
 	uid,
 	waitFor,
 	waitForMails,
@@ -36,6 +37,7 @@ describe('recipe 2: customer anniversary', () => {
 			trigger.parameters.minute = at.getUTCMinutes();
 		});
 		const [yearAgo, recent, dayOff] = ['anni-year', 'anni-recent', 'anni-dayoff'].map(uid);
+		await subscribe(wf, [yearAgo, recent, dayOff]);
 		// A year ago to the day (then a new order now), today (not a year yet), a year and a day ago.
 		await record(wf, [
 			siteEvent(yearAgo, 'order_completed', { total: 30 }, { time: yearsAgo(target, 1), fields: { firstName: 'Ann' } }),

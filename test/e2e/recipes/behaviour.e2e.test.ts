@@ -1,5 +1,6 @@
 /** Behaviour-based recipes: engagement tiers and the inactive mail, re-permission, the seasonal campaign. */
 import {
+	confirmSignUp,
 	contactOf,
 	expectNoFailedExecutions,
 	expectNoMoreMails,
@@ -9,6 +10,7 @@ import {
 	sendEvents,
 	sleep,
 	state,
+	SUBSCRIBED,
 	uid,
 	waitFor,
 	waitForMails,
@@ -43,11 +45,12 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 	it('tags Engaged / Disengaged / Inactive from the last interaction; an inactive customer gets "what is new", an inactive lead does not', async () => {
 		const tiers = workflow('13-engagement-tiers');
 		const inactiveWf = workflow('14-inactive');
-		const [engaged, disengaged, sleepyCustomer, sleepyLead] = [
+		const [engaged, disengaged, sleepyCustomer, sleepyLead, sleepyUnconfirmed] = [
 			'tier-engaged',
 			'tier-disengaged',
 			'tier-customer',
 			'tier-lead',
+			'tier-unconfirmed',
 		].map(uid);
 		// The CRM's lifecycle stage: the events endpoint carries fields and tags, not the stage, so it is set
 		// the way a CRM sync through the Contact node would, on the same store.
@@ -60,9 +63,12 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 					id: sleepyCustomer,
 					email: `${sleepyCustomer}@example.com`,
 					lifecycleStage: 'customer',
+					subscription: SUBSCRIBED,
 					fields: { firstName: 'Ivy' },
 				},
-				{ id: sleepyLead, email: `${sleepyLead}@example.com`, lifecycleStage: 'lead' },
+				{ id: sleepyLead, email: `${sleepyLead}@example.com`, lifecycleStage: 'lead', subscription: SUBSCRIBED },
+				// A customer who never confirmed a sign-up: the default policy (double opt-in) mails it nothing.
+				{ id: sleepyUnconfirmed, email: `${sleepyUnconfirmed}@example.com`, lifecycleStage: 'customer' },
 			] as any);
 			expect(seeded.every((r) => r.ok)).toBe(true);
 		} finally {
@@ -87,12 +93,22 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 			},
 			{ contactId: sleepyCustomer, event: 'page_viewed', time: ago(120), idempotencyKey: `${sleepyCustomer}-1` },
 			{ contactId: sleepyLead, event: 'page_viewed', time: ago(120), idempotencyKey: `${sleepyLead}-1` },
+			{
+				contactId: sleepyUnconfirmed,
+				event: 'page_viewed',
+				time: ago(120),
+				idempotencyKey: `${sleepyUnconfirmed}-1`,
+			},
 		]);
-		expect(res.body).toMatchObject({ recorded: 4 });
+		expect(res.body).toMatchObject({ recorded: 5 });
 		await runNow('ma-run-engagement-tiers');
 		const tagOf = async (id: string) =>
 			(await contactOf(tiers, id))?.tags.filter((t) => ['Engaged', 'Disengaged', 'Inactive'].includes(t));
-		await waitFor('tier tags', async () => (await tagOf(sleepyLead))?.length === 1, 30000);
+		await waitFor(
+			'tier tags',
+			async () => (await tagOf(sleepyLead))?.length === 1 && (await tagOf(sleepyUnconfirmed))?.length === 1,
+			30000,
+		);
 		expect(await tagOf(engaged)).toEqual(['Engaged']);
 		expect(await tagOf(disengaged)).toEqual(['Disengaged']);
 		expect(await tagOf(sleepyCustomer)).toEqual(['Inactive']);
@@ -102,6 +118,7 @@ describe('recipes 13 + 14: engagement tiers and the mail to customers who became
 		expect(hrefs(mail, '/t/o/').length).toBe(1);
 		expect(hrefs(mail, '/t/c/').length).toBeGreaterThan(0);
 		await expectNoMoreMails(`${sleepyLead}@example.com`, 0, 2000);
+		await expectNoMoreMails(`${sleepyUnconfirmed}@example.com`, 0, 0);
 		await expectNoFailedExecutions(tiers);
 		await expectNoFailedExecutions(inactiveWf);
 	});
@@ -112,8 +129,9 @@ describe('recipe 15: re-permission', () => {
 		const wf = workflow('15-re-permission');
 		const keep = uid('reperm-keep');
 		const lapse = uid('reperm-lapse');
-		// The welcome flow (04, published) records the consent and the newsletter tag.
+		// The welcome flow (04, published) records the sign-up and the newsletter tag; each confirms it.
 		await sendEvents(wf, [signUp(keep), signUp(lapse)]);
+		await Promise.all([keep, lapse].map((id) => confirmSignUp(`${id}@example.com`)));
 		await waitFor(
 			'both subscribed',
 			async () =>
@@ -176,6 +194,9 @@ describe('recipe 24: seasonal campaign with its goal and dormant branch', () => 
 			// The goal reached before the campaign: no offer.
 			{ contactId: boughtBefore, event: 'purchase', properties: { total: 12 }, idempotencyKey: `${boughtBefore}-buy` },
 		]);
+		await Promise.all(
+			[buyer, opener, checkout, silent, notToys, boughtBefore].map((id) => confirmSignUp(`${id}@example.com`)),
+		);
 		await waitFor('all subscribed', async () => {
 			for (const id of [buyer, opener, checkout, silent, notToys, boughtBefore])
 				if ((await contactOf(wf, id))?.subscription?.status !== 'subscribed') return false;

@@ -4,7 +4,17 @@
  * in Tokyo; three contacts share that birthday date: only the one in Tokyo is greeted now, the
  * ones in New York and without a zone (UTC) reach that local time hours later.
  */
-import { expectNoFailedExecutions, mails, n8n, sleep, state, uid, waitForMails, workflow } from '../support/env';
+import {
+	expectNoFailedExecutions,
+	mails,
+	n8n,
+	sleep,
+	state,
+	SUBSCRIBED,
+	uid,
+	waitForMails,
+	workflow,
+} from '../support/env';
 
 function localParts(ms: number, timeZone: string) {
 	const parts = Object.fromEntries(
@@ -53,15 +63,22 @@ describe('recipe 1: birthday at 9:00 local time (here: the next minute in Tokyo)
 					id: inTokyo,
 					email: `${inTokyo}@example.com`,
 					timezone: 'Asia/Tokyo',
+					subscription: SUBSCRIBED,
 					fields: { birthday, firstName: 'Taro' },
 				},
 				{
 					id: inNewYork,
 					email: `${inNewYork}@example.com`,
 					timezone: 'America/New_York',
+					subscription: SUBSCRIBED,
 					fields: { birthday, firstName: 'Nia' },
 				},
-				{ id: noZone, email: `${noZone}@example.com`, fields: { birthday, firstName: 'Uli' } },
+				{
+					id: noZone,
+					email: `${noZone}@example.com`,
+					subscription: SUBSCRIBED,
+					fields: { birthday, firstName: 'Uli' },
+				},
 			] as any);
 			expect(r.every((x) => x.ok)).toBe(true);
 		} finally {

@@ -10,6 +10,8 @@ import {
 	historyOf,
 	record,
 	seedContacts,
+	subscribe,
+	SUBSCRIBED,
 	siteEvent,
 	sinkRequests,
 	sinkRespond,
@@ -54,6 +56,10 @@ let lateStartsAt = 0;
 beforeAll(async () => {
 	// 6: the webinar starts in 40 s (day / hour reminders 30 s / 15 s before, survey 12 s after); a late
 	// registrant signs up 5 s before the start, when both reminders have passed.
+	// Contacts who confirmed a sign-up: under the default policy (double opt-in) only they get marketing mail.
+	await subscribe(wfs.webinar(), [ids.attendee, ids.noShow, ids.late]);
+	await subscribe(wfs.survey(), [ids.projects]);
+	await subscribe(wfs.topics(), [ids.topicReader, ids.topicCasual]);
 	startsAt = Date.now() + 40000;
 	lateStartsAt = Date.now() + 5000;
 	const registration = (id: string, at: number, wid = webinarId) =>
@@ -93,8 +99,14 @@ beforeAll(async () => {
 	]);
 	// 20: the referred friend of a customer, and of a lead, become customers.
 	await seedContacts(wfs.referral(), [
-		{ id: ids.referrer, email: email(ids.referrer), lifecycleStage: 'customer', fields: { firstName: 'Rita' } },
-		{ id: ids.leadReferrer, email: email(ids.leadReferrer), lifecycleStage: 'lead' },
+		{
+			id: ids.referrer,
+			email: email(ids.referrer),
+			lifecycleStage: 'customer',
+			subscription: SUBSCRIBED,
+			fields: { firstName: 'Rita' },
+		},
+		{ id: ids.leadReferrer, email: email(ids.leadReferrer), lifecycleStage: 'lead', subscription: SUBSCRIBED },
 		{ id: ids.referred, email: email(ids.referred), lifecycleStage: 'lead', fields: { referredBy: ids.referrer } },
 		{
 			id: ids.leadReferred,

@@ -6,6 +6,7 @@
 import {
 	expectNoFailedExecutions,
 	seedContacts,
+	SUBSCRIBED,
 	sinkRequests,
 	sleep,
 	state,
@@ -32,10 +33,10 @@ describe('recipe 16: reaction to the reactivation mail', () => {
 		expect(state().publishErrors[wf.slug]).toBeUndefined();
 		const [customer, lead, scanned, other] = ['react-customer', 'react-lead', 'react-scanned', 'react-other'].map(uid);
 		await seedContacts(wf, [
-			{ id: customer, email: email(customer), lifecycleStage: 'customer' },
-			{ id: lead, email: email(lead), lifecycleStage: 'lead' },
-			{ id: scanned, email: email(scanned), lifecycleStage: 'customer' },
-			{ id: other, email: email(other), lifecycleStage: 'customer' },
+			{ id: customer, email: email(customer), lifecycleStage: 'customer', subscription: SUBSCRIBED },
+			{ id: lead, email: email(lead), lifecycleStage: 'lead', subscription: SUBSCRIBED },
+			{ id: scanned, email: email(scanned), lifecycleStage: 'customer', subscription: SUBSCRIBED },
+			{ id: other, email: email(other), lifecycleStage: 'customer', subscription: SUBSCRIBED },
 		]);
 		senderId = await startSender(SEND_PATH);
 		for (const id of [customer, lead, scanned]) await sendCampaignTo(SEND_PATH, id, 'reactivation');

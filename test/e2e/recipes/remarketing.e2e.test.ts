@@ -9,10 +9,12 @@ import {
 	executions,
 	expectNoFailedExecutions,
 	n8n,
+	seedContacts,
 	sendEvents,
 	sinkRequests,
 	sleep,
 	state,
+	SUBSCRIBED,
 	uid,
 	waitFor,
 	waitForMails,
@@ -101,6 +103,11 @@ describe('recipe 17: opened the promotion but did not buy -> remarketing audienc
 			})),
 		);
 		expect(created.body).toMatchObject({ recorded: 5 });
+		// Each confirmed a sign-up: under the default policy (double opt-in) only then marketing mail reaches it.
+		await seedContacts(
+			wf(),
+			Object.values(ids).map((id) => ({ id, subscription: SUBSCRIBED })),
+		);
 		const campaigns: Record<string, string> = {
 			[ids.opener]: 'spring-promo',
 			[ids.buyer]: 'spring-promo',

@@ -11,6 +11,7 @@ import {
 	mails,
 	record,
 	seedContacts,
+	subscribe,
 	siteEvent,
 	subjectsOf,
 	uid,
@@ -55,6 +56,12 @@ let midway: Promise<unknown>;
 beforeAll(async () => {
 	// Read the mails so far now, so the pollers below see a new mail at once.
 	await mails();
+	// Contacts who confirmed a sign-up: under the default policy (double opt-in) only they get marketing mail.
+	await subscribe(wfs.drip(), [ids.drip, ids.dripUnsub]);
+	await subscribe(wfs.lost(), [ids.lost, ids.lostWon, ids.lostCustomer]);
+	await subscribe(wfs.onboard(), [ids.onboard, ids.onboardLead]);
+	await subscribe(wfs.magnet(), [ids.magnet, ids.magnetBuyer, ids.magnetBuysLater]);
+	await subscribe(wfs.trial(), [ids.trial, ids.trialPaid, ids.trialConverts]);
 	// Goals reached before entry.
 	await seedContacts(wfs.lost(), [
 		{ id: ids.lostCustomer, email: email(ids.lostCustomer), lifecycleStage: 'customer' },

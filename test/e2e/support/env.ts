@@ -217,6 +217,44 @@ export async function seedContacts(wf: PreparedWorkflow, contacts: Array<Record<
 	}
 }
 
+/**
+ * Confirms a double opt-in sign-up as the person does: takes the confirmation link from the mail
+ * sent to `to` and presses the confirmation page's button (its form POSTs confirm=yes).
+ */
+export async function confirmSignUp(to: string, { timeoutMs = 60000 } = {}): Promise<void> {
+	const link = await waitFor(
+		`the confirmation mail to ${to}`,
+		async () => {
+			for (const m of await mails(to)) {
+				const href = /href="([^"]+\/confirm\/[^"]+)"/.exec(String(m.parsed.html))?.[1];
+				if (href) return href;
+			}
+			return undefined;
+		},
+		timeoutMs,
+	);
+	const res = await fetch(link, {
+		method: 'POST',
+		headers: { 'content-type': 'application/x-www-form-urlencoded' },
+		body: 'confirm=yes',
+	});
+	if (res.status !== 200) throw new Error(`POST ${link} -> ${res.status}: ${(await res.text()).slice(0, 300)}`);
+}
+
+/** The consent a contact has after a confirmed sign-up (what the Contact node's Subscription > Subscribe records). */
+export const SUBSCRIBED = { status: 'subscribed', source: 'e2e: confirmed sign-up' } as const;
+
+/**
+ * Records contacts as subscribed, as a confirmed opt-in does: under the default workspace policy
+ * (double opt-in) only they get marketing mail. Creates them (with their test address) if needed.
+ */
+export async function subscribe(wf: PreparedWorkflow, ids: string[]): Promise<void> {
+	await seedContacts(
+		wf,
+		ids.map((id) => ({ id, email: `${id}@example.com`, subscription: SUBSCRIBED })),
+	);
+}
+
 /** A contact's event history in the workflow's store, newest first. */
 export async function historyOf(wf: PreparedWorkflow, id: string) {
 	// eslint-disable-next-line @typescript-eslint/no-require-imports
