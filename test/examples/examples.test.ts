@@ -43,6 +43,7 @@ const TRIGGER_TYPES = new Set([
 	`${PACKAGE}.marketingWebhookTrigger`,
 	'n8n-nodes-base.scheduleTrigger',
 	'n8n-nodes-base.webhook',
+	'n8n-nodes-base.executeWorkflowTrigger',
 ]);
 const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.if': 2,
@@ -55,6 +56,10 @@ const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.scheduleTrigger': 1,
 	'n8n-nodes-base.webhook': 1,
 	'n8n-nodes-base.stickyNote': 0,
+	'n8n-nodes-base.executeWorkflowTrigger': 1,
+	'n8n-nodes-base.executeWorkflow': 1,
+	'n8n-nodes-base.readWriteFile': 1,
+	'n8n-nodes-base.extractFromFile': 1,
 };
 const STICKY = 'n8n-nodes-base.stickyNote';
 
@@ -101,7 +106,7 @@ describe('example workflows: files', () => {
 		expect(files.filter((f) => /^loop-b-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files).toContain('00-marketing-webhook.json');
 		expect(files).toContain('gdpr-erase.json');
-		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
+		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|import)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
 	});
 
 	it('have unique workflow ids, node ids and webhook paths across the set (all can be active together)', () => {
