@@ -2264,10 +2264,10 @@ function csvImport(): Workflow {
 	note(
 		wf,
 		'Import contacts from a CSV file, any size, in chunks',
-		'`POST …/webhook/ma-csv-import` with `{"filePath": "/home/node/.n8n-files/contacts.csv"}` (optional `"rowsPerChunk"`, default 10,000) imports the file: each chunk of rows is upserted by *Import Contacts from CSV: One Chunk* (one Redis round trip per batch). Rows the store refuses (bad e-mail, unknown time zone...) are counted, and listed with their line number and error in the output of *Import One Chunk* for their chunk; the good rows are imported. *Import Report* has the totals. Importing the same file again changes nothing (upsert by e-mail).',
+		'`POST …/webhook/ma-csv-import` with `{"filePath": "/home/node/.n8n-files/contacts.csv"}` (optional `"rowsPerChunk"`, default 10,000) imports the file: each chunk of rows is upserted by *Import Contacts from CSV: One Chunk* (one Redis round trip per batch). Rows the store refuses (bad e-mail, unknown time zone...) are counted, and listed with their line number and error in the output of *Import One Chunk* for their chunk; the good rows are imported. *Import Report* has the totals. Importing the same file again changes nothing (an upsert per row).',
 		[
 			'The file must be readable by n8n: in its allowed folder (`N8N_RESTRICT_FILE_ACCESS_TO`, default `~/.n8n-files`), binary data in `filesystem` mode (the default outside queue mode). The first line names the columns; a field must not contain a line break (a chunk starts at a line number).',
-			'Columns: map them in the *Upsert Contacts* node of the chunk workflow (here: `email`, `timezone`, `stage`, `consent`, `firstName`, `lastName`, `city`, `orders`, `signupDate`, `tags` separated by `;`).',
+			'Columns: map them in the *Upsert Contacts* node of the chunk workflow (here: `id` (the CRM ID; empty: the e-mail finds the contact), `email`, `timezone`, `stage`, `consent`, `firstName`, `lastName`, `city`, `employees`, `signupDate`, `tags` separated by `;`).',
 			'The webhook answers at once; protect it (Webhook > Authentication) or keep it unpublished and run it from the editor.',
 			CREDS_NOTE,
 		],
@@ -2389,6 +2389,7 @@ function csvImportChunk(): Workflow {
 		{
 			resource: 'contact',
 			operation: 'upsert',
+			contactId: '={{ $json.id }}',
 			email: '={{ $json.email }}',
 			fieldsInput: 'fields',
 			fieldsUi: {
@@ -2396,7 +2397,7 @@ function csvImportChunk(): Workflow {
 					{ name: 'firstName', type: 'string', value: '={{ $json.firstName }}' },
 					{ name: 'lastName', type: 'string', value: '={{ $json.lastName }}' },
 					{ name: 'city', type: 'string', value: '={{ $json.city }}' },
-					{ name: 'orders', type: 'number', value: '={{ $json.orders }}' },
+					{ name: 'employees', type: 'number', value: '={{ $json.employees }}' },
 					{ name: 'signupDate', type: 'date', value: '={{ $json.signupDate }}' },
 				],
 			},
