@@ -2,6 +2,7 @@
 // Contact rows for the CSV import (examples/workflows/import-csv*.json), shared by its bench
 // (bench/n8n/csv-import.js) and its e2e test (test/e2e/csv-import.e2e.test.ts). Same contact shape
 // as bench/storage.bench.ts: e-mail, time zone, stage, consent, 5 fields (one a date), 2 tags.
+// Also: waiting for an import and reading its report from the execution. `n8n`: tools/n8n.
 
 const fs = require('node:fs');
 
@@ -75,4 +76,28 @@ async function writeContactsCsv(file, rows, { bad = {}, prefix = 'crm' } = {}) {
 	return spoiled;
 }
 
-module.exports = { COLUMNS, contactRow, writeContactsCsv };
+/** The import's execution (of the parent workflow, newer than afterId) once it ended; n8n answering 503 now and then under load is waited out. */
+async function waitForImport(n8n, baseUrl, cookie, workflowId, afterId, timeoutMs = 4 * 3600 * 1000) {
+	for (const deadline = Date.now() + timeoutMs; Date.now() < deadline;) {
+		const last = await n8n.listExecutions(baseUrl, cookie, { workflowId, limit: 1 }).then(
+			([e]) => e,
+			() => undefined,
+		);
+		if (last && Number(last.id) > Number(afterId) && !['new', 'running'].includes(last.status)) return last;
+		await new Promise((r) => setTimeout(r, 2000));
+	}
+	throw new Error(`the import did not end within ${timeoutMs / 1000} s`);
+}
+
+/** The import's report and the rows it refused, from the parent execution's run data. */
+async function importResult(n8n, baseUrl, cookie, id) {
+	const { parse } = require('flatted');
+	const detail = await n8n.getExecution(baseUrl, cookie, id);
+	const { runData, error } = parse(detail.data).resultData;
+	if (error) throw new Error(`the import failed: ${error.message}`);
+	const report = runData['Import Report'][0].data.main[0][0].json;
+	const chunks = runData['Import One Chunk'].map((run) => run.data.main[0][0].json);
+	return { report, chunks, rejected: chunks.flatMap((c) => c.rejected || []) };
+}
+
+module.exports = { COLUMNS, contactRow, writeContactsCsv, waitForImport, importResult };

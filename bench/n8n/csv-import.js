@@ -16,7 +16,7 @@ const Redis = require('ioredis');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
 const { freePort } = require('../../tools/ports.js');
-const { writeContactsCsv } = require('./csv-contacts.js');
+const { importResult, waitForImport, writeContactsCsv } = require('./csv-contacts.js');
 
 const SIZES = String(process.env.MA_CSV_ROWS || '100000,1000000')
 	.split(',')
@@ -50,17 +50,6 @@ async function contactsInStore(redis) {
 	let total = 0;
 	for (let s = 0; s < SHARD_COUNT; s++) total += await redis.zcard(keys.index(s, SHARD_INDEXES.all));
 	return total;
-}
-
-/** The import's report and the rows it refused, from the parent execution's run data. */
-async function importResult(baseUrl, cookie, id) {
-	const { parse } = require('flatted');
-	const detail = await n8n.getExecution(baseUrl, cookie, id);
-	const { runData, error } = parse(detail.data).resultData;
-	if (error) throw new Error(`the import failed: ${error.message}`);
-	const report = runData['Import Report'][0].data.main[0][0].json;
-	const rejected = runData['Import One Chunk'].flatMap((run) => run.data.main[0][0].json.rejected || []);
-	return { report, rejected };
 }
 
 async function main() {
@@ -130,14 +119,10 @@ async function main() {
 				...(CHUNK ? { rowsPerChunk: CHUNK } : {}),
 			});
 			if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text.slice(0, 200)}`);
-			const [done] = await n8n.waitForExecutions(instance.baseUrl, cookie, {
-				workflowId: parentId,
-				afterId: before ? before.id : 0,
-				timeoutMs: 4 * 3600 * 1000,
-			});
+			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0);
 			const seconds = (Date.now() - t0) / 1000;
 			const peak = procStatus(instance.pid).hwm;
-			const { report, rejected } = await importResult(instance.baseUrl, cookie, done.id);
+			const { report, rejected } = await importResult(n8n, instance.baseUrl, cookie, done.id);
 			const stored = await contactsInStore(redis);
 			const usedMemory = Number((await redis.info('memory')).match(/^used_memory:(\d+)/m)[1]);
 			const expected = rows - spoiled.length;
