@@ -34,7 +34,9 @@ import {
 	waitUntilSendAt,
 	webhookTrigger,
 	Workflow,
+	stableId,
 	type Params,
+	type WorkflowNode,
 } from './builder';
 
 export const EXAMPLES_DIR = join(__dirname, 'workflows');
@@ -2455,6 +2457,220 @@ function abTestNewsletter(): Workflow {
 	return wf;
 }
 
+/** Rows per chunk of the CSV import: one sub-workflow execution (and its memory) holds this many. */
+const CSV_ROWS_PER_CHUNK = 10000;
+const CSV_CHUNK_WORKFLOW_ID = 'maExampleCsvChnk';
+/** The chunk's loop state, carried from chunk to chunk (file, header, position, running totals). */
+const CSV_STATE = "$('Chunk to Import').first().json";
+const csvMemoryNote = [
+	'',
+	"**Memory stays bounded, whatever the file size**: an n8n execution keeps every node's output until it ends, so one execution never holds more than one chunk. This workflow only loops over chunk numbers; each chunk is a separate execution of *Import Contacts from CSV: One Chunk* (reads the file, extracts its chunk with *Starting Line* / *Max Rows*, upserts it in batches) that returns one summary item. The parent keeps one small item per chunk.",
+];
+
+/**
+ * A CSV import of any size: the parent loops over chunk numbers and calls the chunk workflow per
+ * chunk; each chunk's rows live only in that sub-execution, which returns a one-item summary.
+ */
+function csvImport(): Workflow {
+	const wf = new Workflow('import-csv.json', 'Import contacts from a CSV file (any size)', 'maExampleCsvImpt');
+	note(
+		wf,
+		'Import contacts from a CSV file, any size, in chunks',
+		'`POST …/webhook/ma-csv-import` with `{"filePath": "/home/node/.n8n-files/contacts.csv"}` (optional `"rowsPerChunk"`, default 10,000) imports the file: each chunk of rows is upserted by *Import Contacts from CSV: One Chunk* (one Redis round trip per batch). Rows the store refuses (bad e-mail, unknown time zone...) are counted, and listed with their line number and error in the output of *Import One Chunk* for their chunk; the good rows are imported. *Import Report* has the totals. Importing the same file again changes nothing (an upsert per row).',
+		[
+			'The file must be readable by n8n: in its allowed folder (`N8N_RESTRICT_FILE_ACCESS_TO`, default `~/.n8n-files`), binary data in `filesystem` mode (the default outside queue mode). The first line names the columns; a field must not contain a line break (a chunk starts at a line number).',
+			'Columns: map them in the *Upsert Contacts* node of the chunk workflow (here: `id` (the CRM ID; empty: the e-mail finds the contact), `email`, `timezone`, `stage`, `consent`, `firstName`, `lastName`, `city`, `employees`, `signupDate`, `tags` separated by `;`).',
+			'The webhook answers at once; protect it (Webhook > Authentication) or keep it unpublished and run it from the editor.',
+			CREDS_NOTE,
+		],
+		['`rowsPerChunk` in the request: a small file with a few rows per chunk runs several chunks.'],
+		8,
+		csvMemoryNote,
+	);
+	const start = webhookTrigger(wf, 'Start Import', [0, 0], 'ma-csv-import');
+	const settings = wf.add('Import Settings', 'n8n-nodes-base.set', 3.4, [1, 0], {
+		assignments: {
+			assignments: [
+				{
+					id: stableId('import-csv.json/settings/0'),
+					name: 'filePath',
+					value: '={{ $json.body.filePath }}',
+					type: 'string',
+				},
+				{
+					id: stableId('import-csv.json/settings/1'),
+					name: 'rowsPerChunk',
+					value: `={{ $json.body.rowsPerChunk ?? ${CSV_ROWS_PER_CHUNK} }}`,
+					type: 'number',
+				},
+			],
+		},
+		options: {},
+	});
+	const read = readFile(wf, 'Read CSV File', [2, 0], '={{ $json.filePath }}');
+	// Only the header line: the chunks read their rows without it (see the chunk workflow).
+	const header = extractCsv(wf, 'Read Header Line', [3, 0], { headerRow: false, maxRowCount: 1 });
+	const first = wf.add('Start at Chunk 0', 'n8n-nodes-base.set', 3.4, [4, 0], {
+		mode: 'raw',
+		jsonOutput:
+			"={{ { filePath: $('Import Settings').first().json.filePath, rowsPerChunk: $('Import Settings').first().json.rowsPerChunk, columns: $json.row, chunk: 0, imported: 0, failed: 0 } }}",
+		options: {},
+	});
+	const importChunk = wf.add('Import One Chunk', 'n8n-nodes-base.executeWorkflow', 1.2, [5, 0], {
+		source: 'database',
+		workflowId: { __rl: true, mode: 'id', value: CSV_CHUNK_WORKFLOW_ID },
+		workflowInputs: {
+			mappingMode: 'defineBelow',
+			value: {},
+			matchingColumns: [],
+			schema: [],
+			attemptToConvertTypes: false,
+			convertFieldsToString: true,
+		},
+		mode: 'once',
+		options: { waitForSubWorkflow: true },
+	});
+	// A full chunk may have rows after it; a short (or empty) one was the last.
+	const more = ifNode(wf, 'More Rows?', [6, 0], '={{ $json.chunkRows >= $json.rowsPerChunk }}', op.isTrue, '');
+	const next = wf.add('Next Chunk', 'n8n-nodes-base.set', 3.4, [6, 1], {
+		mode: 'raw',
+		jsonOutput:
+			'={{ { filePath: $json.filePath, rowsPerChunk: $json.rowsPerChunk, columns: $json.columns, chunk: $json.chunk + 1, imported: $json.imported, failed: $json.failed } }}',
+		options: {},
+	});
+	const report = wf.add('Import Report', 'n8n-nodes-base.set', 3.4, [7, 0], {
+		mode: 'raw',
+		jsonOutput:
+			'={{ { filePath: $json.filePath, chunks: $json.chunk + 1, rows: $json.imported + $json.failed, imported: $json.imported, failed: $json.failed } }}',
+		options: {},
+	});
+	wf.chain(start, settings, read, header, first, importChunk, more);
+	wf.connect(more, next, 0);
+	wf.connect(next, importChunk);
+	wf.connect(more, report, 1);
+	return wf;
+}
+
+/** One chunk of the CSV import: rows chunk*N+1 ... (chunk+1)*N of the file, upserted, summarized in one item. */
+function csvImportChunk(): Workflow {
+	const wf = new Workflow('import-csv-chunk.json', 'Import Contacts from CSV: One Chunk', CSV_CHUNK_WORKFLOW_ID);
+	wf.settings.saveDataSuccessExecution = 'none';
+	note(
+		wf,
+		'Import Contacts from CSV: One Chunk (called by the CSV import)',
+		"Called by *Import contacts from a CSV file* once per chunk, with the loop state (`filePath`, `rowsPerChunk`, `columns`, `chunk`, running totals). Reads the file, extracts only this chunk's rows (*Starting Line* = 2 + chunk × rowsPerChunk, *Max Rows* = rowsPerChunk, no header row: with a header row the starting line itself would be taken as the header), names their columns from the header, upserts them (*Upsert Contacts* sends them to Redis in batches, one round trip per batch) and returns one item: the state with `chunkRows`, the new totals and `rejected` (line, e-mail and error of each row the store refused). *Upsert Contacts* continues on failure, so one bad row does not stop its chunk.",
+		[
+			'Map your columns in *Upsert Contacts* (`$json.<column>`).',
+			"Successful executions are not saved (workflow settings): each would hold its chunk's rows. Failed ones are.",
+			CREDS_NOTE,
+		],
+		['Nothing time-dependent; a test file with a small `rowsPerChunk` runs several chunks.'],
+		8,
+		csvMemoryNote
+			.slice(0, 1)
+			.concat([
+				"**Memory**: this execution holds one chunk (its rows, their contacts) and ends before the next chunk starts: n8n's memory is bounded by the chunk size, not the file size. Parsing skips the lines before the chunk without keeping them.",
+			]),
+	);
+	const trigger = wf.add('Chunk to Import', 'n8n-nodes-base.executeWorkflowTrigger', 1.1, [0, 0], {
+		inputSource: 'passthrough',
+	});
+	const read = readFile(wf, 'Read CSV File', [1, 0], `={{ ${CSV_STATE}.filePath }}`);
+	const rows = extractCsv(
+		wf,
+		'Extract Chunk Rows',
+		[2, 0],
+		{
+			headerRow: false,
+			fromLine: `={{ 2 + ${CSV_STATE}.chunk * ${CSV_STATE}.rowsPerChunk }}`,
+			maxRowCount: `={{ ${CSV_STATE}.rowsPerChunk }}`,
+		},
+		// Past the last line it finds no row: one empty item then, so that the chunk still reports.
+		{ alwaysOutputData: true },
+	);
+	const any = ifNode(wf, 'Any Rows?', [3, 0], '={{ Array.isArray($json.row) }}', op.isTrue, '');
+	const named = wf.add('Name Columns', 'n8n-nodes-base.set', 3.4, [4, 0], {
+		mode: 'raw',
+		jsonOutput: `={{ Object.fromEntries(${CSV_STATE}.columns.map((name, i) => [name, $json.row[i]])) }}`,
+		options: {},
+	});
+	const upsert = contact(
+		wf,
+		'Upsert Contacts',
+		[5, 0],
+		{
+			resource: 'contact',
+			operation: 'upsert',
+			contactId: '={{ $json.id }}',
+			email: '={{ $json.email }}',
+			fieldsInput: 'fields',
+			fieldsUi: {
+				field: [
+					{ name: 'firstName', type: 'string', value: '={{ $json.firstName }}' },
+					{ name: 'lastName', type: 'string', value: '={{ $json.lastName }}' },
+					{ name: 'city', type: 'string', value: '={{ $json.city }}' },
+					{ name: 'employees', type: 'number', value: '={{ $json.employees }}' },
+					{ name: 'signupDate', type: 'date', value: '={{ $json.signupDate }}' },
+				],
+			},
+			additionalFields: {
+				timezone: '={{ $json.timezone }}',
+				lifecycleStage: '={{ $json.stage }}',
+				subscriptionStatus: '={{ $json.consent }}',
+				consentSource: 'csv import',
+				addTags: "={{ $json.tags ? $json.tags.split(';') : [] }}",
+			},
+			options: { source: 'csv-import' },
+		},
+		// A refused row comes out with `error` in its place; the rest of the chunk goes on.
+		{ onError: 'continueRegularOutput' },
+	);
+	// Runs once over the chunk: Upsert Contacts answers each row in order, failed rows with `error`.
+	const summary = wf.add(
+		'Chunk Summary',
+		'n8n-nodes-base.set',
+		3.4,
+		[6, 0],
+		{
+			mode: 'raw',
+			jsonOutput: `={{ (() => { const state = ${CSV_STATE}; const results = $input.all(); const named = $('Name Columns').all(); const fromLine = 2 + state.chunk * state.rowsPerChunk; const rejected = results.flatMap((r, i) => r.json.error ? [{ line: fromLine + i, email: named[i].json.email, error: r.json.error }] : []); return { ...state, chunkRows: results.length, imported: state.imported + results.length - rejected.length, failed: state.failed + rejected.length, rejected }; })() }}`,
+			options: {},
+		},
+		{ executeOnce: true },
+	);
+	const none = wf.add('No Rows Left', 'n8n-nodes-base.set', 3.4, [4, 1], {
+		mode: 'raw',
+		jsonOutput: `={{ { ...${CSV_STATE}, chunkRows: 0, rejected: [] } }}`,
+		options: {},
+	});
+	wf.chain(trigger, read, rows, any, named, upsert, summary);
+	wf.connect(any, none, 1);
+	return wf;
+}
+
+/** Read/Write Files: the file at `filePath` (an expression) into the binary property `data`. */
+function readFile(wf: Workflow, name: string, cell: [number, number], filePath: string): string {
+	return wf.add(name, 'n8n-nodes-base.readWriteFile', 1, cell, { fileSelector: filePath, options: {} });
+}
+
+/** Extract from File, CSV: rows as arrays under `row` when headerRow is false (empty cells kept, so indexes hold). */
+function extractCsv(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	options: Params,
+	extra: Partial<WorkflowNode> = {},
+): string {
+	return wf.add(
+		name,
+		'n8n-nodes-base.extractFromFile',
+		1,
+		cell,
+		{ operation: 'csv', options: { includeEmptyCells: true, ...options } },
+		extra,
+	);
+}
+
 export function buildAll(): Workflow[] {
 	return [
 		marketingWebhook(),
@@ -2490,6 +2706,8 @@ export function buildAll(): Workflow[] {
 		doubleOptIn(),
 		abTestNewsletter(),
 		weeklyJourneyReport(),
+		csvImport(),
+		csvImportChunk(),
 	].map(withPolicyNote);
 }
 

@@ -18,6 +18,10 @@ export interface WorkflowNode {
 	webhookId?: string;
 	notesInFlow?: boolean;
 	notes?: string;
+	/** n8n's node settings: what a failed item does, run once for all items, an empty item when none. */
+	onError?: 'stopWorkflow' | 'continueRegularOutput' | 'continueErrorOutput';
+	executeOnce?: boolean;
+	alwaysOutputData?: boolean;
 }
 
 export interface WorkflowJson {
@@ -141,8 +145,14 @@ export function contactTrigger(wf: Workflow, name: string, cell: [number, number
 	return wf.add(name, ours('contactTrigger'), 1, cell, parameters, { credentials: storeCredentials });
 }
 
-export function contact(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
-	return wf.add(name, ours('contact'), 1, cell, parameters, { credentials: storeCredentials });
+export function contact(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	parameters: Params,
+	settings: Partial<WorkflowNode> = {},
+): string {
+	return wf.add(name, ours('contact'), 1, cell, parameters, { credentials: storeCredentials, ...settings });
 }
 
 export function segmentFilter(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {

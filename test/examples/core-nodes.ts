@@ -23,6 +23,8 @@ export const CORE_FILES: Record<string, string> = {
 	'n8n-nodes-base.n8n': 'N8n/N8n.node.js',
 	'n8n-nodes-base.executeWorkflow': 'ExecuteWorkflow/ExecuteWorkflow/ExecuteWorkflow.node.js',
 	'n8n-nodes-base.executeWorkflowTrigger': 'ExecuteWorkflow/ExecuteWorkflowTrigger/ExecuteWorkflowTrigger.node.js',
+	'n8n-nodes-base.readWriteFile': 'Files/ReadWriteFile/ReadWriteFile.node.js',
+	'n8n-nodes-base.extractFromFile': 'Files/ExtractFromFile/ExtractFromFile.node.js',
 };
 
 function coreDescription(base: string, type: string, version: number): INodeTypeDescription {

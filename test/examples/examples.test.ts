@@ -60,6 +60,8 @@ const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.scheduleTrigger': 1,
 	'n8n-nodes-base.webhook': 1,
 	'n8n-nodes-base.stickyNote': 0,
+	'n8n-nodes-base.readWriteFile': 1,
+	'n8n-nodes-base.extractFromFile': 1,
 };
 const STICKY = 'n8n-nodes-base.stickyNote';
 
@@ -106,7 +108,7 @@ describe('example workflows: files', () => {
 		expect(files.filter((f) => /^loop-b-.+\.json$/.test(f))).toHaveLength(1);
 		expect(files).toContain('00-marketing-webhook.json');
 		expect(files).toContain('gdpr-erase.json');
-		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|ab-test|analytics)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
+		expect(files.every((f) => /^(\d\d|loop-[ab]|gdpr|ab-test|analytics|import)-[a-z0-9-]+\.json$/.test(f))).toBe(true);
 	});
 
 	it('have unique workflow ids, node ids and webhook paths across the set (all can be active together)', () => {

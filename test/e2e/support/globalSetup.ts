@@ -117,8 +117,10 @@ export async function stopAll(stops: Stopper[], root: string): Promise<void> {
 async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Promise<void> {
 	const userFolder = join(root, 'n8n');
 	const mailDir = join(root, 'mail');
+	const filesDir = join(root, 'files');
 	mkdirSync(userFolder, { recursive: true });
 	mkdirSync(mailDir, { recursive: true });
+	mkdirSync(filesDir, { recursive: true });
 	log(`work dir ${root}`);
 
 	n8n.install();
@@ -252,7 +254,8 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 			`n8n queue mode up: main ${topology.baseUrl}, webhook processor ${topology.webhookUrl}, workers pid ${topology.workers.map((w: { pid: number }) => w.pid).join(', ')}`,
 		);
 	} else {
-		await n8n.start({ userFolder, port });
+		// Read/Write Files reach only this folder (the CSV import's files).
+		await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir } });
 		log(`n8n up at ${baseUrl}`);
 	}
 	const cookie: string = await n8n.ensureOwner(baseUrl);
@@ -268,6 +271,7 @@ async function setUp(root: string, stops: Stopper[], queue?: QueueOptions): Prom
 		clusterNodes,
 		smtpPort: smtp.port,
 		mailDir,
+		filesDir,
 		sinkUrl: sink.url,
 		sharedSecret: SHARED_SECRET,
 		signingSecret: SIGNING_SECRET,

@@ -64,6 +64,8 @@ export interface E2EState {
 	clusterNodes?: string[];
 	smtpPort: number;
 	mailDir: string;
+	/** The folder n8n's Read/Write Files node may read (N8N_RESTRICT_FILE_ACCESS_TO). */
+	filesDir: string;
 	sinkUrl: string;
 	sharedSecret: string;
 	signingSecret: string;

@@ -1,0 +1,154 @@
+#!/usr/bin/env node
+'use strict';
+// `npm run bench:csv-import`: the example CSV import (examples/workflows/import-csv*.json) in a
+// real n8n, on files of MA_CSV_ROWS rows (default "100000,1000000", comma-separated, each on an
+// empty store). Prints per file: rows/s, total time, chunks, n8n's peak RSS during the import
+// (VmHWM, reset before each file) against its RSS at idle, Redis memory, and the contacts in the
+// store at the end, which must equal the rows minus the deliberately bad ones (the import reports
+// those). Equal peaks for both files show that n8n's memory does not grow with the file.
+// MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/.
+
+const { spawn, spawnSync } = require('node:child_process');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
+const Redis = require('ioredis');
+const n8n = require('../../tools/n8n/index.js');
+const examples = require('../../examples/index.js');
+const { freePort } = require('../../tools/ports.js');
+const { importResult, waitForImport, writeContactsCsv } = require('./csv-contacts.js');
+
+const SIZES = String(process.env.MA_CSV_ROWS || '100000,1000000')
+	.split(',')
+	.map(Number);
+const CHUNK = process.env.MA_CSV_CHUNK ? Number(process.env.MA_CSV_CHUNK) : undefined;
+const KEY_PREFIX = 'csv:';
+const MB = 1024 * 1024;
+
+/** A few refused rows: first row, a chunk's first row, somewhere inside, the last row. */
+function badRows(rows) {
+	const at = [0, 10_000, 54_321, 250_123, 500_000, rows - 1].filter((n) => n < rows);
+	const kinds = ['email', 'timezone', 'date'];
+	return Object.fromEntries(at.map((n, i) => [n, kinds[i % kinds.length]]));
+}
+
+/** kB values of /proc/<pid>/status (VmRSS, VmHWM). */
+function procStatus(pid) {
+	const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
+	const kb = (name) => Number((text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm')) || [])[1]) * 1024;
+	return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
+}
+
+/** Resets the peak RSS (VmHWM) of a process to its current RSS (Linux clear_refs 5). */
+function resetPeak(pid) {
+	fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
+}
+
+async function contactsInStore(redis) {
+	const { Keys, SHARD_COUNT, SHARD_INDEXES } = require('../../dist/lib/keys');
+	const keys = new Keys(KEY_PREFIX);
+	let total = 0;
+	for (let s = 0; s < SHARD_COUNT; s++) total += await redis.zcard(keys.index(s, SHARD_INDEXES.all));
+	return total;
+}
+
+async function main() {
+	n8n.install();
+	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-csv-'));
+	const userFolder = path.join(root, 'n8n');
+	const filesDir = path.join(root, 'files');
+	fs.mkdirSync(filesDir);
+	const port = await freePort();
+	const redisPort = await freePort();
+	const redisDir = path.join(root, 'redis');
+	fs.mkdirSync(redisDir);
+	const redisServer = spawn(
+		'redis-server',
+		['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
+		{ stdio: 'ignore' },
+	);
+	let instance;
+	const redis = new Redis(redisPort, { lazyConnect: true });
+	try {
+		for (let i = 0; i < 50; i++) {
+			const pong = spawnSync('redis-cli', ['-p', String(redisPort), 'ping'], { encoding: 'utf8' }).stdout.trim();
+			if (pong === 'PONG') break;
+			await new Promise((r) => setTimeout(r, 100));
+		}
+		await redis.connect();
+		const tarball = n8n.packPackage(n8n.REPO_DIR, {
+			outDir: path.join(root, 'pack'),
+			build: !process.env.MA_BENCH_NO_BUILD,
+		});
+		n8n.prepareUserFolder({ userFolder, tarball });
+		n8n.importCredentials(
+			userFolder,
+			examples.credentials({
+				redis: { port: redisPort, keyPrefix: KEY_PREFIX },
+				smtp: { port: 25 },
+				webhook: { sharedSecret: 'x' },
+				signingSecret: 'bench-signing-secret-0123456789abcdef',
+			}),
+		);
+		const wfDir = path.join(root, 'workflows');
+		fs.mkdirSync(wfDir);
+		const flows = examples.loadExamples().filter((e) => e.slug.startsWith('import-csv'));
+		for (const { file, workflow } of flows) fs.writeFileSync(path.join(wfDir, file), JSON.stringify(workflow));
+		n8n.importWorkflows(userFolder, wfDir, { publish: false });
+		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir } });
+		const cookie = await n8n.ensureOwner(instance.baseUrl);
+		for (const { workflow } of flows) await n8n.publishWorkflowRest(instance.baseUrl, cookie, workflow.id);
+		await n8n.waitForWebhook(instance.baseUrl, 'ma-csv-import');
+		const parentId = flows.find((f) => f.slug === 'import-csv').workflow.id;
+
+		console.log(
+			`CSV import through n8n ${n8n.N8N_VERSION} (examples/workflows/import-csv*.json), rows per chunk ${CHUNK ?? 'as in the example'}; n8n pid ${instance.pid}`,
+		);
+		for (const rows of SIZES) {
+			await redis.flushdb();
+			const file = path.join(filesDir, `contacts-${rows}.csv`);
+			const spoiled = await writeContactsCsv(file, rows, { bad: badRows(rows) });
+			const [before] = await n8n.listExecutions(instance.baseUrl, cookie, { limit: 1, workflowId: parentId });
+			await new Promise((r) => setTimeout(r, 2000));
+			const idle = procStatus(instance.pid).rss;
+			resetPeak(instance.pid);
+			const load = os.loadavg()[0].toFixed(1);
+			const t0 = Date.now();
+			const res = await n8n.callWebhook(instance.baseUrl, 'ma-csv-import', {
+				filePath: file,
+				...(CHUNK ? { rowsPerChunk: CHUNK } : {}),
+			});
+			if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text.slice(0, 200)}`);
+			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0);
+			const seconds = (Date.now() - t0) / 1000;
+			const peak = procStatus(instance.pid).hwm;
+			const { report, rejected } = await importResult(n8n, instance.baseUrl, cookie, done.id);
+			const stored = await contactsInStore(redis);
+			const usedMemory = Number((await redis.info('memory')).match(/^used_memory:(\d+)/m)[1]);
+			const expected = rows - spoiled.length;
+			const sameLines = JSON.stringify(rejected.map((r) => r.line)) === JSON.stringify(spoiled.map((s) => s.line));
+			const mb = (b) => `${(b / MB).toFixed(0)} MB`;
+			console.log(`  ${rows.toLocaleString('en')} rows (${mb(fs.statSync(file).size)} file), load average ${load}:`);
+			console.log(
+				`    ${(rows / seconds).toFixed(0)} rows/s, ${seconds.toFixed(1)} s in all, ${report.chunks} chunks; execution ${done.status}`,
+			);
+			console.log(
+				`    n8n RSS: idle ${mb(idle)}, peak during the import ${mb(peak)} (+${mb(peak - idle)}); Redis used_memory ${mb(usedMemory)}`,
+			);
+			console.log(
+				`    contacts in the store ${stored.toLocaleString('en')} (expected ${expected.toLocaleString('en')}: ${stored === expected ? 'ok' : 'MISMATCH'}); report: ${report.imported} imported, ${report.failed} failed; refused lines ${rejected.map((r) => r.line).join(', ')} (${sameLines ? 'exactly the bad rows' : `MISMATCH, bad rows at lines ${spoiled.map((s) => s.line).join(', ')}`})`,
+			);
+			fs.rmSync(file);
+		}
+	} finally {
+		redis.disconnect();
+		if (instance) await instance.stop();
+		redisServer.kill('SIGTERM');
+		if (!process.env.MA_BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+	}
+}
+
+main().catch((e) => {
+	console.error(e && e.stack ? e.stack : e);
+	process.exit(1);
+});
