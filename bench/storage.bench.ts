@@ -30,7 +30,8 @@ import { Segments } from '../lib/segments';
 import { startRedis, type RedisServer } from '../test/harness/redis';
 
 const CONTACTS = Number(process.env.MA_STORAGE_CONTACTS || 100_000);
-const EVENTS_PER_CONTACT = 10;
+/** The issue's goal is for 10; fewer (MA_STORAGE_EVENTS) keep a 1M run short, and that goal line is then not printed. */
+const EVENTS_PER_CONTACT = Number(process.env.MA_STORAGE_EVENTS || 10);
 const BATCH = 1_000;
 const RAW_SHARDS = 16;
 const KB = 1024;
@@ -248,10 +249,11 @@ export async function run(): Promise<void> {
 			libRest.bytes <= GOALS.restBytes,
 			`at most 1.5 KB per contact at rest (${int(GOALS.restBytes)} B): ${int(libRest.bytes)} B`,
 		);
-		goal(
-			libEvents.bytes <= GOALS.eventsBytes,
-			`at most 3 KB per contact with ${EVENTS_PER_CONTACT} events (${int(GOALS.eventsBytes)} B): ${int(libEvents.bytes)} B`,
-		);
+		if (EVENTS_PER_CONTACT === 10)
+			goal(
+				libEvents.bytes <= GOALS.eventsBytes,
+				`at most 3 KB per contact with ${EVENTS_PER_CONTACT} events (${int(GOALS.eventsBytes)} B): ${int(libEvents.bytes)} B`,
+			);
 		goal(
 			libRest.keys <= GOALS.restKeys,
 			`at most ${GOALS.restKeys} keys per contact at rest: ${fixed(libRest.keys, 2)}`,
