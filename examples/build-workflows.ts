@@ -98,7 +98,7 @@ const listRows = (rows: Params[], combinator: 'and' | 'or' = 'and'): Params => (
 
 /**
  * A broadcast's audience: Segment Filter listing one page per run, its Next Page output wired back
- * into its own input, so it reaches every matching contact of any base with one page in memory.
+ * into its own input, so it reaches every matching contact of any base, one page read at a time.
  * Nothing after it may Wait: a Wait would hold the next pages until it resumes (journeys that follow
  * a broadcast start per contact from its `$email_sent` instead).
  */
