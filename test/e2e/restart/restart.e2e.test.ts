@@ -4,7 +4,7 @@
  * every contact gets exactly one mail (the NPS offer campaign allows resends, so a second
  * processing would show as a second mail) and one recorded event. Runs last (restarts n8n).
  */
-import { contactOf, mails, n8n, sendEvents, sleep, state, uid, waitFor, workflow } from '../support/env';
+import { contactOf, mails, n8n, sendEvents, sleep, state, subscribe, uid, waitFor, workflow } from '../support/env';
 
 const N = 30;
 
@@ -13,6 +13,8 @@ describe('restart n8n in the middle of a stream of events', () => {
 		const s = state();
 		const wf = workflow('19-nps-split');
 		const ids = Array.from({ length: N }, (_, i) => uid(`restart${i}`));
+		// Confirmed subscribers: the default policy (double opt-in) mails no one else.
+		await subscribe(wf, ids);
 		let restarted = false;
 		const restart = (async () => {
 			while (!restarted) await sleep(50);
