@@ -139,8 +139,9 @@ local function load(base, id)
       st.hpos, st.hneg = tonumber(f[8]) * factor, tonumber(f[9]) * factor
     end
     st.valid = now < st.nextExpiry
-    -- The score indexes hold these bounds already (see flush).
-    st.indexedHi, st.indexedLo = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
+    -- The score indexes hold the bounds as the cache was written, before any halving since (flush
+    -- rewrites the cache whenever it writes an index).
+    st.indexedHi, st.indexedLo = round_score(st.hi + tonumber(f[8])), round_score(st.lo + tonumber(f[9]))
   end
   return st
 end
@@ -259,6 +260,24 @@ end
 local function flush()
   local st = cur
   if not st or st.missing or not st.scored then return end
+  -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
+  -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
+  -- A bound equal to the one written with the cache is in its index already (positive points
+  -- move the ceiling only, negative ones the floor); one that moved, by points or by halving, is
+  -- written, and the cache with it, so that the next call compares with what the index holds. The
+  -- shard's index writes of the whole call go in one ZADD each (write_indexes); a contact without
+  -- sums yet is new to them.
+  local ceilingMoved = st.reindex or st.ceiling ~= st.indexedHi
+  local floorMoved = st.reindex or st.floor ~= st.indexedLo
+  if ceilingMoved then
+    table.insert(ceilings, st.ceiling)
+    table.insert(ceilings, st.id)
+  end
+  if floorMoved then
+    table.insert(floors, st.floor)
+    table.insert(floors, st.id)
+  end
+  if (ceilingMoved or floorMoved) and st.valid then st.cacheDirty = true end
   if st.cacheDirty then
     local expiry = '-'
     if st.nextExpiry ~= math.huge then expiry = string.format('%d', st.nextExpiry) end
@@ -268,19 +287,6 @@ local function flush()
     table.insert(st.newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', st.sum, st.hi, st.lo, st.n, expiry, halving))
   end
   write_values(st)
-  -- The index holds bounds, since decay moves the score between writes: ix:score:<model> the
-  -- most it can be worth (for score >= X), ix:scoremin:<model> the least (for score <= X).
-  -- A bound unchanged since the sums were written means its index already holds it (positive
-  -- points move the ceiling only, negative ones the floor). The shard's index writes of the whole
-  -- call go in one ZADD each (write_indexes); a contact without sums yet is new to them.
-  if st.reindex or st.ceiling ~= st.indexedHi then
-    table.insert(ceilings, st.ceiling)
-    table.insert(ceilings, st.id)
-  end
-  if st.reindex or st.floor ~= st.indexedLo then
-    table.insert(floors, st.floor)
-    table.insert(floors, st.id)
-  end
   if st.gradeChanged then
     redis.call('HSET', st.base, HP.score .. model, st.score, HP.grade .. model, st.grade, HP.scoredAt .. model, now, 'lastEventAt', now)
   else
