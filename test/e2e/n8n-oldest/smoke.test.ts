@@ -99,7 +99,7 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 	it(`loads every node and credential ${pkg.name} declares`, async () => {
 		const nodeTypes = new Set((await n8n.getNodeTypes(baseUrl, cookie)).map((t: { name: string }) => t.name));
 		const declaredNodes = declaredTypes(pkg.n8n.nodes, '.node.js', `${pkg.name}.`);
-		expect(declaredNodes).toHaveLength(8);
+		expect(declaredNodes).toHaveLength(9);
 		expect(declaredNodes.filter((t) => !nodeTypes.has(t))).toEqual([]);
 
 		const res = await n8n.http(baseUrl, 'GET', '/types/credentials.json', { cookie });
@@ -110,7 +110,7 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 		expect(declaredCredentials.filter((t) => !credentialTypes.has(t))).toEqual([]);
 	});
 
-	it('runs the welcome recipe: a sign-up event brings the three welcome mails, in order', async () => {
+	it('runs the welcome recipe: a sign-up brings the confirmation mail, its confirmation the three welcome mails, in order', async () => {
 		const id = `oldest-${Date.now().toString(36)}`;
 		const email = `${id}@example.com`;
 		const signUp = {
@@ -127,9 +127,25 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 		expect(res.status).toBe(200);
 
 		const to = (m: ReceivedMail) => m.envelope.to.includes(email);
-		const deadline = Date.now() + 60_000;
-		while (smtp!.mails.filter(to).length < 3 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 250));
-		const got = smtp!.mails.filter(to);
+		const waitForMails = async (count: number) => {
+			const deadline = Date.now() + 60_000;
+			while (smtp!.mails.filter(to).length < count && Date.now() < deadline)
+				await new Promise((r) => setTimeout(r, 250));
+			return smtp!.mails.filter(to);
+		};
+		// Double opt-in (the default policy): the sign-up is pending until its confirmation link is
+		// POSTed, as the button of the confirmation page does; then the welcome series starts.
+		const [confirmation] = await waitForMails(1);
+		expect(confirmation?.parsed.subject).toBe('Please confirm your newsletter subscription');
+		const link = /href="([^"]+\/confirm\/[^"]+)"/.exec(String(confirmation.parsed.html))?.[1];
+		expect(link).toBeDefined();
+		const confirmed = await fetch(link!, {
+			method: 'POST',
+			headers: { 'content-type': 'application/x-www-form-urlencoded' },
+			body: 'confirm=yes',
+		});
+		expect(confirmed.status).toBe(200);
+		const got = (await waitForMails(4)).slice(1);
 		expect(got.map((m) => m.parsed.subject)).toEqual([
 			'Welcome to our newsletter, Ada',
 			'The story behind Example Shop',
@@ -140,6 +156,7 @@ describe(`n8n ${process.env.N8N_VERSION} (oldest supported)`, () => {
 			expect(m.parsed.from?.value[0]).toMatchObject({ address: 'news@example.com', name: 'Example Shop' });
 		}
 		const runs = await n8n.waitForExecutions(baseUrl, cookie, { workflowId: welcome.id });
-		expect(runs.map((e: { status: string }) => e.status)).toEqual(['success']);
+		expect(runs.length).toBeGreaterThan(0);
+		expect(runs.filter((e: { status: string }) => e.status !== 'success')).toEqual([]);
 	});
 });
