@@ -16,9 +16,12 @@ describe('restart n8n in the middle of a stream of events', () => {
 		// Confirmed subscribers: the default policy (double opt-in) mails no one else.
 		await subscribe(wf, ids);
 		let restarted = false;
+		let markStopped = () => {};
+		const stopped = new Promise<void>((resolve) => (markStopped = resolve));
 		const restart = (async () => {
 			while (!restarted) await sleep(50);
 			await n8n.stop({ userFolder: s.userFolder });
+			markStopped();
 			await n8n.start({ userFolder: s.userFolder, port: s.port });
 		})();
 		let failedPosts = 0;
@@ -36,7 +39,12 @@ describe('restart n8n in the middle of a stream of events', () => {
 				failedPosts++;
 				await sleep(300);
 			}
-			if (i === 9) restarted = true;
+			if (i === 9) {
+				// The next events are posted while n8n is down (a quick machine could post them all
+				// before the shutdown begins): the sender retries them until n8n is back.
+				restarted = true;
+				await stopped;
+			}
 			await sleep(150);
 		}
 		await restart;
