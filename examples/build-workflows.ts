@@ -433,6 +433,17 @@ function alreadySubscribed(wf: Workflow, cell: [number, number]): string {
 	return check;
 }
 
+/** A sign-up recorded as pending until its confirmation link is used (double opt-in). */
+function recordPendingSignUp(wf: Workflow, cell: [number, number]): string {
+	return contact(wf, 'Record Pending Sign-Up', cell, {
+		resource: 'subscription',
+		operation: 'subscribe',
+		...contactRef,
+		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
+		options: { pending: true },
+	});
+}
+
 function welcome(): Workflow {
 	const wf = new Workflow(
 		'04-welcome.json',
@@ -459,13 +470,7 @@ function welcome(): Workflow {
 	);
 	const trigger = contactTrigger(wf, 'On Newsletter Sign-Up', [0, 0], eventTrigger('newsletter_signup'));
 	const already = alreadySubscribed(wf, [1, 0]);
-	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
-		resource: 'subscription',
-		operation: 'subscribe',
-		...contactRef,
-		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
-		options: { pending: true },
-	});
+	const pending = recordPendingSignUp(wf, [2, 0]);
 	const tag = contact(wf, 'Tag Newsletter', [3, 0], {
 		resource: 'tag',
 		operation: 'add',
@@ -2323,13 +2328,7 @@ function doubleOptIn(): Workflow {
 	);
 	const signup = contactTrigger(wf, 'On Opt-In Request', [0, 0], eventTrigger('newsletter_optin_requested'));
 	const already = alreadySubscribed(wf, [1, 0]);
-	const pending = contact(wf, 'Record Pending Sign-Up', [2, 0], {
-		resource: 'subscription',
-		operation: 'subscribe',
-		...contactRef,
-		consentSource: "={{ $json.event.properties.form ?? 'newsletter sign-up' }}",
-		options: { pending: true },
-	});
+	const pending = recordPendingSignUp(wf, [2, 0]);
 	const confirmMail = sendCampaign(wf, 'Send Confirmation Mail', [3, 0], {
 		campaignId: 'double-opt-in-confirmation',
 		campaignName: 'Please confirm your subscription',
