@@ -56,6 +56,22 @@ function parseField(field: string): { subject: Subject; metric: string; id: stri
 	return { subject, metric: field.slice(first + 1, second), id: field.slice(second + 1) };
 }
 
+/**
+ * The counters of contacts a trigger brought into a journey, once their execution ended: entered,
+ * and exited, or waiting (also at the node `waitingAt`) when n8n reports the execution waiting.
+ */
+export function entryFields(journey: string, waitingAt: string | undefined): string[] {
+	return [
+		counterField('journey', 'entered', journey),
+		...(waitingAt
+			? [
+					counterField('journey', 'waiting', journey),
+					counterField('step', 'waiting', JSON.stringify([journey, waitingAt])),
+				]
+			: [counterField('journey', 'exited', journey)]),
+	];
+}
+
 /** The counters argument of the scripts that count (helper "analytics", count_day): which day, how long kept. */
 export interface Counting {
 	day: number;
