@@ -5,6 +5,7 @@ import {
 	Campaigns,
 	compileFilter,
 	DateSchedule,
+	dayOf,
 	entryFields,
 	EventLogConsumer,
 	InactivitySchedule,
@@ -17,7 +18,8 @@ import {
 	type ExecutionEnd,
 	type Result,
 } from '../../lib';
-import { openStore, topologies } from '../harness/store';
+import { openStore, scriptCalls, topologies } from '../harness/store';
+import * as scripts from '../../lib/redis/scripts';
 
 const DAY = 86_400_000;
 const SECRET = 'analytics-signing-secret-0123456789';
@@ -193,6 +195,41 @@ describe.each(topologies)('journey analytics on %s Redis', (topology) => {
 		expect(trial.conversionRate).toBe(0);
 	});
 
+	it('reads only the fields of the journeys and campaigns named when both are, with the counts of a whole read', async () => {
+		const range = { from: new Date(clock.now() - DAY).toISOString().slice(0, 10), to: today() };
+		const whole = await analytics.report(range);
+		const request = { ...range, journeys: ['wf-trial', 'wf-none'], campaigns: ['welcome-2'] };
+		const reads = jest.spyOn(scripts, 'runScript');
+		try {
+			const named = await analytics.report(request);
+			expect(named.journeys).toEqual([
+				expect.objectContaining({ journeyId: 'wf-none', totals: expect.objectContaining({ entered: 0 }) }),
+				whole.journeys.find((j) => j.journeyId === 'wf-trial'),
+			]);
+			expect(named.journeys[1].totals).toMatchObject({ entered: 3, waiting: 2 });
+			expect(named.journeys[1].waitingAt).toEqual([{ step: 'Wait 3 days', count: 2 }]);
+			expect(named.campaigns).toEqual(whole.campaigns.filter((c) => c.campaignId === 'welcome-2'));
+			// One script call per shard, for both days, asking for the named fields only.
+			expect(reads).toHaveBeenCalledTimes(SHARD_COUNT);
+			for (const [, script, , args] of reads.mock.calls) {
+				expect(script).toBe(scripts.scripts.readAnalyticsDays);
+				expect(args).toEqual([
+					dayOf(clock.now()) - 1,
+					2,
+					'j|wf-trial',
+					's|wf-trial',
+					'j|wf-none',
+					's|wf-none',
+					'c|welcome-2',
+				]);
+			}
+		} finally {
+			reads.mockRestore();
+		}
+		// All in one round trip.
+		expect(await scriptCalls(async () => void (await analytics.report(request)))).toEqual(Array(SHARD_COUNT).fill(0));
+	});
+
 	it('refuses bad ranges naming the field and the limit, and reads nothing', async () => {
 		const refused = async (request: Parameters<Analytics['report']>[0]) => {
 			const error = await analytics.report(request).then(
@@ -329,9 +366,14 @@ describe.each(topologies)('journey analytics of date and inactivity triggers on 
 		clock.ms = Date.UTC(2026, 5, 1);
 		const schedule = new InactivitySchedule(store, `wf-winback:node:${topology}`, { inactiveMs: 30 * DAY });
 		await schedule.maintain();
+		// Two contacts of one shard: their counts add up in one day hash.
+		const shard = store.keys.shardOfContact('idle-a');
+		const idleB = Array.from({ length: 200 }, (_, k) => `idle-b${k}`).find(
+			(id) => store.keys.shardOfContact(id) === shard,
+		)!;
 		await store.events.record([
 			{ contactId: 'idle-a', name: 'login' },
-			{ contactId: 'idle-b', name: 'login' },
+			{ contactId: idleB, name: 'login' },
 		]);
 		const fired: string[] = [];
 		const runner = () =>
@@ -340,19 +382,26 @@ describe.each(topologies)('journey analytics of date and inactivity triggers on 
 				tickMs: 20,
 				handler: async (due) => {
 					fired.push(...due.map((d) => d.contact.id));
-					return { waitingAt: 'Wait 7 days' };
+					// A node name holding the characters that delimit counters.
+					return { waitingAt: 'Wait: 7 days, then | 50% off' };
 				},
 			});
 		clock.advance(31 * DAY);
 		await runUntil(runner(), () => fired.length === 2);
-		expect((await journeyOf('wf-winback')).totals).toMatchObject({ entered: 2, waiting: 2, exited: 0 });
+		const first = await journeyOf('wf-winback');
+		expect(first.totals).toMatchObject({ entered: 2, waiting: 2, exited: 0 });
+		expect(first.waitingAt).toEqual([{ step: 'Wait: 7 days, then | 50% off', count: 2 }]);
+		// One counter per metric, the node name escaped where it holds a delimiter.
+		expect(await store.call((r) => r.hget(store.keys.analyticsDay(shard, dayOf(clock.now())), 's|wf-winback'))).toBe(
+			',Wait%3A 7 days%2C then %7C 50%25 off:2',
+		);
 		// idle-a comes back, then goes quiet again: a new spell, a new entry.
 		await store.events.record([{ contactId: 'idle-a', name: 'login' }]);
 		clock.advance(31 * DAY);
 		await runUntil(runner(), () => fired.length === 3);
-		expect(fired.sort()).toEqual(['idle-a', 'idle-a', 'idle-b']);
+		expect(fired.sort()).toEqual(['idle-a', 'idle-a', idleB]);
 		const journey = await journeyOf('wf-winback');
 		expect(journey.totals).toMatchObject({ entered: 1, waiting: 1 });
-		expect(journey.waitingAt).toEqual([{ step: 'Wait 7 days', count: 1 }]);
+		expect(journey.waitingAt).toEqual([{ step: 'Wait: 7 days, then | 50% off', count: 1 }]);
 	});
 });
