@@ -8,11 +8,46 @@
 import { readFileSync } from 'fs';
 import { Campaigns, SHARD_COUNT, acquireStore } from '../../../lib';
 import { n8n, sendEvents, sleep, state, storeConfig, uid, waitFor, workflow } from '../support/env';
-import { campaignSent, executionsRunBy, finishedExecutions, mailCounts, probe, workerLog } from './helpers';
+import { campaignSent, executionsRunBy, finishedExecutions, mailCounts, mainLog, probe, workerLog } from './helpers';
 
 const EVENTS = 1000;
 const BATCH = 50;
 const TRIGGER_NODE_ID = '9e000000-0000-4000-8000-000000000001';
+
+/** What a stuck run leaves to look at: the trigger's pending entries (who holds them, how long) and n8n's complaints. */
+async function diagnose(workflowId: string, missing: string[]): Promise<string> {
+	const s = state();
+	const runs: string[] = [];
+	for (const e of await finishedExecutions(workflowId)) {
+		const full = await n8n.rest(s.baseUrl, s.cookie, 'GET', `/rest/executions/${e.id}`);
+		const data = String(full?.data ?? '');
+		if (!missing.some((id) => data.includes(id))) continue;
+		const words = [
+			...new Set(
+				data.match(
+					/"(send_in_progress|already_sent|no_consent|frequency_cap|outside_send_window|sent|skipped|deferred|failed|error)"/g,
+				),
+			),
+		];
+		runs.push(`execution ${e.id} ${e.status} ${e.startedAt}..${e.stoppedAt} ${words.join(' ')}`);
+	}
+	const lease = acquireStore(storeConfig('ma:'));
+	try {
+		const group = `ct:${workflowId}:${TRIGGER_NODE_ID}`;
+		const pending: unknown[] = [];
+		for (let shard = 0; shard < SHARD_COUNT; shard++)
+			pending.push(
+				...((await lease.store.call((r) => r.xpending(lease.store.keys.log(shard), group, '-', '+', 10))) as unknown[]),
+			);
+		const complaints = mainLog()
+			.split('\n')
+			.filter((l) => /stalled|Problem with execution|Contact Trigger|error/i.test(l))
+			.slice(-30);
+		return `executions of the missing: ${runs.join('; ')}\npending [id, consumer, idle ms, deliveries]: ${JSON.stringify(pending)}\nmain log:\n${complaints.join('\n')}`;
+	} finally {
+		lease.release();
+	}
+}
 
 describe('queue mode: a worker killed mid-stream', () => {
 	it(`kill -9 of one worker while ${EVENTS} events stream in: every contact gets its mail exactly once`, async () => {
@@ -86,7 +121,8 @@ describe('queue mode: a worker killed mid-stream', () => {
 			if (Date.now() - lastProgressAt > 180000 || Date.now() - waitStarted > 600000) {
 				const missing = ids.filter((_, i) => counts.get(addresses[i]) === 0);
 				throw new Error(
-					`${missing.length} of ${EVENTS} contacts without mail after ${Date.now() - waitStarted} ms, e.g. ${missing.slice(0, 5).join(', ')}`,
+					`${missing.length} of ${EVENTS} contacts without mail after ${Date.now() - waitStarted} ms, e.g. ${missing.slice(0, 5).join(', ')}\n` +
+						(await diagnose(wf.id!, missing)),
 				);
 			}
 			await sleep(1000);
