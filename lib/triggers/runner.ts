@@ -1,7 +1,7 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
 import { SHARD_COUNT } from '../keys';
-import { DEFAULT_CONCURRENCY, EventLogConsumer } from './consumer';
+import { boundedCall, DEFAULT_CONCURRENCY, EventLogConsumer } from './consumer';
 import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
 
 export interface ScheduleRunnerOptions {
@@ -15,6 +15,8 @@ export interface ScheduleRunnerOptions {
 	limitPerShard?: number;
 	/** Handler calls (executions) running at once (default DEFAULT_CONCURRENCY); fewer contacts are taken while they run. */
 	concurrency?: number;
+	/** A handler call not settled after this long counts as failed: the contacts are due again (default: no limit). */
+	handlerTimeoutMs?: number;
 	/** Gets due contacts; they are marked fired when the promise resolves (the execution finished). */
 	handler: (due: DueContact[]) => Promise<void>;
 	onError?: (error: Error) => void;
@@ -38,7 +40,8 @@ export class ScheduleRunner {
 	private heartbeatTimer?: NodeJS.Timeout;
 	/** Resolves when the schedule has been built (first activation) or found ready. */
 	ready: Promise<void> = Promise.resolve();
-	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError'>> & Pick<ScheduleRunnerOptions, 'onError'>;
+	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError' | 'handlerTimeoutMs'>> &
+		Pick<ScheduleRunnerOptions, 'onError' | 'handlerTimeoutMs'>;
 
 	constructor(
 		private readonly store: ContactStore,
@@ -125,7 +128,7 @@ export class ScheduleRunner {
 	private dispatch(batch: DueContact[]): void {
 		this.calls++;
 		Promise.resolve()
-			.then(() => this.opts.handler(batch))
+			.then(() => boundedCall(() => this.opts.handler(batch), this.opts.handlerTimeoutMs))
 			.finally(() => {
 				this.calls--;
 				this.pump();
