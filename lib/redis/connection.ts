@@ -3,6 +3,7 @@ import type { ConnectionOptions } from 'tls';
 import { StoreAccessError, StoreUnavailableError, ValidationError } from '../errors';
 import { refusedCommand } from '../access';
 import { autoPipeliningIgnoredCommands, defineScripts } from './scripts';
+import { settleWithin } from '../deadline';
 
 /** Everything needed to reach a workspace's contact store; it comes from the n8n credential. */
 export interface StoreConfig {
@@ -72,11 +73,7 @@ const WAIT_MS = Symbol('waitMs');
 export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T> {
 	if (!(client instanceof Cluster)) return reply;
 	const waitMs = (client as unknown as Record<symbol, number>)[WAIT_MS] ?? STORE_WAIT_MS;
-	let timer: NodeJS.Timeout | undefined;
-	const expired = new Promise<never>((_, reject) => {
-		timer = setTimeout(() => reject(new Error('Command timed out')), waitMs);
-	});
-	return Promise.race([reply, expired]).finally(() => clearTimeout(timer));
+	return settleWithin(reply, waitMs, () => new Error('Command timed out'));
 }
 
 function newClient(config: StoreConfig): RedisClient {

@@ -9,6 +9,7 @@ import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
 import { DeadLetters } from './deadLetters';
 import { counting, entryFields } from '../analytics';
+import { settleWithin } from '../deadline';
 
 /** Consumers without pending entries idle this long are removed from the group. */
 const STALE_CONSUMER_MS = 86_400_000;
@@ -34,6 +35,12 @@ export interface ConsumerOptions {
 	claimIdleMs?: number;
 	/** Handler calls (executions) running at once (default DEFAULT_CONCURRENCY). */
 	concurrency?: number;
+	/**
+	 * A handler call not settled after this long counts as failed (its events are retried), while the
+	 * call itself runs on (default: no limit). n8n's queue mode can lose the report of an execution
+	 * whose worker died; without a bound its events would stay held here for ever.
+	 */
+	handlerTimeoutMs?: number;
 	/** Deliveries an event gets, the first included, before it is given up (default 5). */
 	maxAttempts?: number;
 	/** Wait before the second attempt; it doubles for each further one, up to `claimIdleMs` (default 2000 ms). */
@@ -77,6 +84,17 @@ interface Reader {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
+/** A handler call, counted as failed when it has not settled within `timeoutMs` (when given). */
+export function boundedCall<T>(call: () => Promise<T>, timeoutMs: number | undefined): Promise<T> {
+	const result = call();
+	if (timeoutMs === undefined) return result;
+	return settleWithin(
+		result,
+		timeoutMs,
+		() => new Error(`no report that the execution finished within ${timeoutMs / 1000} s (Execution Timeout)`),
+	);
+}
+
 /**
  * Consumes the 16 shard streams of the event log through one consumer group.
  *
@@ -99,8 +117,10 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export class EventLogConsumer {
 	readonly consumer: string;
-	private readonly opts: Required<Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label' | 'journey'>> &
-		Pick<ConsumerOptions, 'filter' | 'onError' | 'label' | 'journey'>;
+	private readonly opts: Required<
+		Omit<ConsumerOptions, 'filter' | 'onError' | 'consumer' | 'label' | 'journey' | 'handlerTimeoutMs'>
+	> &
+		Pick<ConsumerOptions, 'filter' | 'onError' | 'label' | 'journey' | 'handlerTimeoutMs'>;
 	private readonly deadLetters: DeadLetters;
 	private readers: Reader[] = [];
 	private running = false;
@@ -370,7 +390,7 @@ export class EventLogConsumer {
 	private dispatch(batch: LogEvent[]): void {
 		this.calls++;
 		Promise.resolve()
-			.then(() => this.opts.handler(batch))
+			.then(() => boundedCall(() => this.opts.handler(batch), this.opts.handlerTimeoutMs))
 			.then(
 				(end) => ({ end: end ?? {} }),
 				(error: unknown) => ({ error: error ?? new Error('the execution failed') }),

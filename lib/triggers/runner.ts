@@ -1,7 +1,7 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
 import { SHARD_COUNT } from '../keys';
-import { DEFAULT_CONCURRENCY, EventLogConsumer, type ExecutionEnd } from './consumer';
+import { boundedCall, DEFAULT_CONCURRENCY, EventLogConsumer, type ExecutionEnd } from './consumer';
 import { entryFields } from '../analytics';
 import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
 
@@ -16,6 +16,8 @@ export interface ScheduleRunnerOptions {
 	limitPerShard?: number;
 	/** Handler calls (executions) running at once (default DEFAULT_CONCURRENCY); fewer contacts are taken while they run. */
 	concurrency?: number;
+	/** A handler call not settled after this long counts as failed: the contacts are due again (default: no limit). */
+	handlerTimeoutMs?: number;
 	/**
 	 * The journey (workflow id) the trigger starts: each occurrence marked fired counts once as
 	 * entered, and as exited, or waiting at the node the execution waits at (lib/analytics).
@@ -47,8 +49,8 @@ export class ScheduleRunner {
 	private heartbeatTimer?: NodeJS.Timeout;
 	/** Resolves when the schedule has been built (first activation) or found ready. */
 	ready: Promise<void> = Promise.resolve();
-	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError' | 'journey'>> &
-		Pick<ScheduleRunnerOptions, 'onError' | 'journey'>;
+	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError' | 'journey' | 'handlerTimeoutMs'>> &
+		Pick<ScheduleRunnerOptions, 'onError' | 'journey' | 'handlerTimeoutMs'>;
 
 	constructor(
 		private readonly store: ContactStore,
@@ -135,7 +137,7 @@ export class ScheduleRunner {
 	private dispatch(batch: DueContact[]): void {
 		this.calls++;
 		Promise.resolve()
-			.then(() => this.opts.handler(batch))
+			.then(() => boundedCall(() => this.opts.handler(batch), this.opts.handlerTimeoutMs))
 			.finally(() => {
 				this.calls--;
 				this.pump();

@@ -5,6 +5,7 @@ import {
 	type ITriggerFunctions,
 	type ITriggerResponse,
 } from 'n8n-workflow';
+import { CONTACT_TRIGGER_NAME } from '../shared/items';
 import { storeCredentialTest } from '../shared/store';
 import { properties } from './description';
 import { trigger } from './execute';
@@ -12,7 +13,7 @@ import { trigger } from './execute';
 export class ContactTrigger implements INodeType {
 	description: INodeTypeDescription = {
 		displayName: 'Contact Trigger',
-		name: 'contactTrigger',
+		name: CONTACT_TRIGGER_NAME,
 		icon: { light: 'file:contactTrigger.svg', dark: 'file:contactTrigger.dark.svg' },
 		group: ['trigger'],
 		version: 1,

@@ -299,6 +299,17 @@ export const properties: INodeProperties[] = [
 				description:
 					'Executions this trigger runs at once, at most. Events beyond wait in Redis, so a backlog (n8n restarted with many events waiting) is drained without exhausting memory. Raise it in queue mode with several workers.',
 			},
+			// n8n's queue mode can lose the report of a job whose worker died (Bull publishes the failure
+			// once and keeps no failed job to poll): without a bound its events would stay taken for ever.
+			{
+				displayName: 'Execution Timeout (Seconds)',
+				name: 'executionTimeout',
+				type: 'number',
+				typeOptions: { minValue: 1, maxValue: 86400 },
+				default: 3600,
+				description:
+					'How long to wait for n8n to report that an execution finished (or paused at a Wait node). After that its contacts are delivered again, as after a failed execution. Keep it above your longest execution.',
+			},
 			{
 				displayName: 'Include Contact',
 				name: 'includeContact',

@@ -189,6 +189,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	const startFrom = (options.startFrom as 'now' | 'catchUp') ?? 'now';
 	const concurrency = Math.max(1, Math.floor(Number(options.concurrency ?? DEFAULT_CONCURRENCY)));
 	const maxAttempts = Math.max(1, Math.floor(Number(options.maxAttempts ?? 5)));
+	const handlerTimeoutMs = Math.max(1, Number(options.executionTimeout ?? 3600)) * 1000;
 	const onGiveUp = options.onPermanentFailure === 'drop' ? 'drop' : 'deadLetter';
 	// The node id survives renames; the workflow id separates copies of the workflow.
 	const owner = `${this.getWorkflow().id ?? 'unsaved'}:${this.getNode().id}`;
@@ -222,7 +223,8 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 	// Emits one execution and resolves when n8n reports it finished (then the entries are acknowledged).
 	// n8n resolves the done promise for failed executions too, and in queue mode for one whose worker
 	// died (n8n fails a stalled job, it does not run it again): those reject here, so their events are
-	// retried, then moved to the dead letters (lib/triggers/consumer.ts).
+	// retried, then moved to the dead letters (lib/triggers/consumer.ts). One n8n never reports (its
+	// report lost with a killed worker) counts as failed after the Execution Timeout option.
 	// An execution paused at a Wait node resolves as "waiting": the journey counts its contacts as
 	// waiting at that node (lib/analytics), the others as exited.
 	const emitAndWait = async (items: IDataObject[]): Promise<ExecutionEnd> => {
@@ -265,6 +267,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			maxWaitMs,
 			concurrency,
 			maxAttempts,
+			handlerTimeoutMs,
 			onGiveUp,
 			label: `${this.getWorkflow().name ?? this.getWorkflow().id ?? 'unsaved'} / ${this.getNode().name}`,
 			...(this.getWorkflow().id ? { journey: String(this.getWorkflow().id) } : {}),
@@ -294,6 +297,7 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 		const runner = new ScheduleRunner(store, schedule!, {
 			batchSize,
 			concurrency,
+			handlerTimeoutMs,
 			onError: logError,
 			...(this.getWorkflow().id ? { journey: String(this.getWorkflow().id) } : {}),
 			handler: async (due) => emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact))),

@@ -18,7 +18,15 @@ import {
 } from '../../lib/campaigns';
 import type { Result } from '../../lib';
 import { CREDENTIAL_NAME, leaseStore } from '../shared/store';
-import { jsonParameter, perItem, routeResults, runBatch, runGrouped, toNodeError } from '../shared/items';
+import {
+	CONTACT_TRIGGER_NAME,
+	jsonParameter,
+	perItem,
+	routeResults,
+	runBatch,
+	runGrouped,
+	toNodeError,
+} from '../shared/items';
 import { DEFERRED, SENT, SKIPPED } from './description';
 
 const DAY = 86_400_000;
@@ -54,7 +62,13 @@ interface ItemInput {
 	request: SendRequest;
 }
 
-function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingSecret: string): ItemInput {
+function readItem(
+	ctx: IExecuteFunctions,
+	i: number,
+	item: IDataObject,
+	signingSecret: string,
+	triggers: string[],
+): ItemInput {
 	const p = <T>(name: string, fallback?: T) => ctx.getNodeParameter(name, i, fallback) as T;
 	const o = p<IDataObject>('options', {});
 	const capMax = Number(o.capMax ?? 0);
@@ -97,19 +111,42 @@ function readItem(ctx: IExecuteFunctions, i: number, item: IDataObject, signingS
 		identifyBy === 'email'
 			? { email: String(p<string>('email') ?? '') }
 			: { contactId: String(p<string>('contactId') ?? '') };
-	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, item) } };
+	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, i, item, triggers) } };
 }
 
 /**
  * The same on every delivery of one Contact Trigger event to this node: the event id, with the
  * workflow and node, so that another workflow (or node) sending the same campaign for the same
- * event never takes over this one's reservation.
+ * event never takes over this one's reservation. The event is on the item itself when Send Campaign
+ * follows the trigger, or on the trigger's item the item is paired back to (a Contact node in
+ * between outputs the contact, not the event): without it, a delivery retried after its worker
+ * died would find the dead execution's reservation and skip the contact.
  */
-function attemptKeyOf(ctx: IExecuteFunctions, json: IDataObject): string | undefined {
-	const event = json.event as IDataObject | undefined;
-	if (!event || typeof event.id !== 'string' || !event.id) return undefined;
-	return `event:${event.id}|${ctx.getWorkflow().id ?? ''}|${ctx.getNode().name}`;
+function attemptKeyOf(ctx: IExecuteFunctions, i: number, json: IDataObject, triggers: string[]): string | undefined {
+	const eventId = eventIdOf(json) ?? triggers.map((name) => triggerEventId(ctx, i, name)).find(Boolean);
+	return eventId ? `event:${eventId}|${ctx.getWorkflow().id ?? ''}|${ctx.getNode().name}` : undefined;
 }
+
+function eventIdOf(json: IDataObject | undefined): string | undefined {
+	const id = (json?.event as IDataObject | undefined)?.id;
+	return typeof id === 'string' && id ? id : undefined;
+}
+
+function triggerEventId(ctx: IExecuteFunctions, i: number, trigger: string): string | undefined {
+	try {
+		return eventIdOf(ctx.getWorkflowDataProxy(i).$(trigger).item?.json);
+	} catch {
+		// Not paired back to that trigger's item (another branch, or pairing lost): no key.
+		return undefined;
+	}
+}
+
+/** The Contact Triggers this node runs after (their items carry the event a retry delivers again). */
+const contactTriggersAbove = (ctx: IExecuteFunctions) =>
+	ctx
+		.getParentNodes(ctx.getNode().name)
+		.filter((n) => n.type.endsWith(`.${CONTACT_TRIGGER_NAME}`))
+		.map((n) => n.name);
 
 const OUTPUT_OF: Record<string, number> = { deferred: DEFERRED, skipped: SKIPPED };
 
@@ -132,7 +169,10 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		} else {
 			const delivery = this.getNodeParameter('delivery', 0) as string;
 			const store = await this.getCredentials(CREDENTIAL_NAME);
-			const inputs = perItem(this, (i) => readItem(this, i, items[i].json, String(store.signingSecret ?? '')));
+			const triggers = contactTriggersAbove(this);
+			const inputs = perItem(this, (i) =>
+				readItem(this, i, items[i].json, String(store.signingSecret ?? ''), triggers),
+			);
 			let target: Delivery = { mode: 'render' };
 			if (delivery === 'smtp') {
 				try {

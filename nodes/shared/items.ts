@@ -210,6 +210,9 @@ export function hasExpression(value: unknown): boolean {
 	return false;
 }
 
+/** The Contact Trigger's node type name (its items carry the event they were started for). */
+export const CONTACT_TRIGGER_NAME = 'contactTrigger';
+
 /** The chain events recorded for an item carry: the item's `$chain` plus this workflow (lib/loops extendChain). */
 export function chainOf(ctx: IExecuteFunctions, itemIndex: number): ChainLink[] {
 	const workflowId = ctx.getWorkflow().id;

@@ -90,6 +90,43 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		expect(await b.scheduledCount()).toBe(0);
 	});
 
+	it('an execution never reported (Execution Timeout): the contact fires again after its lease, not never', async () => {
+		clock.ms = Date.UTC(2026, 8, 1, 0, 0);
+		await store.contacts.upsert([{ id: 'unreported', fields: { renew: { value: '2026-08-25', type: 'date' } } }]);
+		const schedule = new DateSchedule(store, schedId(), {
+			field: 'renew',
+			rule: { repeat: 'once', offsetDays: 7, hour: 10, minute: 0 },
+		});
+		await schedule.prepare();
+		clock.ms = Date.UTC(2026, 8, 1, 10, 0);
+		const calls: string[] = [];
+		const runner = new ScheduleRunner(store, schedule, {
+			tickMs: 30,
+			leaseMs: 1000,
+			handlerTimeoutMs: 100,
+			// The first call never settles, as an execution whose report n8n lost.
+			handler: (due) => {
+				calls.push(due[0].contact.id);
+				return calls.length === 1 ? new Promise<void>(() => undefined) : Promise.resolve();
+			},
+		});
+		await runner.start();
+		try {
+			const deadline = Date.now() + 3000;
+			while (calls.length === 0 && Date.now() < deadline) await sleep(20);
+			await sleep(300);
+			// Timed out and no longer held: the lease is not extended, so it runs out and the contact is due again.
+			expect(runner.busy).toBe(0);
+			clock.advance(1500);
+			while (calls.length < 2 && Date.now() < deadline + 3000) await sleep(20);
+			expect(calls).toEqual(['unreported', 'unreported']);
+			expect(await runner.drain(3000)).toBe(true);
+			expect(await schedule.scheduledCount()).toBe(0);
+		} finally {
+			await runner.stop();
+		}
+	});
+
 	it('missed during downtime: fires when it comes back, not never', async () => {
 		clock.ms = Date.UTC(2026, 6, 1);
 		await store.contacts.upsert([

@@ -215,6 +215,24 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		expect(await pending()).toBe(0);
 	});
 
+	it('an execution n8n never reports (a lost queue-mode job) counts as failed after Execution Timeout: delivered again', async () => {
+		const a = await start(
+			{ mode: 'eventRecorded', eventNames: 'lost_report', options: { executionTimeout: 1 } },
+			credentials,
+			{ workflowId: 'wf-lost' },
+		);
+		await store.events.record([{ contactId: 'di', name: 'lost_report' }]);
+		await until(() => a.executions.length === 1, 2000);
+		// The first done promise is never settled. Timeout 1 s, then the first back-off (2 s).
+		await until(() => a.executions.length === 2, 10_000);
+		expect(a.executions[1].items[0]).toMatchObject({ contactId: 'di', delivery: { attempt: 2 } });
+		a.executions[1].done!.resolve({ status: 'success' } as IRun);
+		const logKey = store.keys.log(store.keys.shardOfContact('di'));
+		const pending = async () => ((await store.redis.xpending(logKey, 'ct:wf-lost:trigger-node')) as [number])[0];
+		for (let i = 0; i < 100 && (await pending()) !== 0; i++) await sleep(20);
+		expect(await pending()).toBe(0);
+	});
+
 	it('Max Attempts 1: a failed execution moves its event to the dead letters; Drop keeps none', async () => {
 		const dead = await start(
 			{ mode: 'eventRecorded', eventNames: 'dead_one', options: { maxAttempts: 1 } },

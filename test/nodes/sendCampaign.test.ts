@@ -2,7 +2,9 @@ import { SendCampaign } from '../../nodes/SendCampaign/SendCampaign.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { closeAllMailers } from '../../lib/campaigns';
 import { storeConfig, topologies } from '../harness/store';
-import { contactStoreCredentials, runNode } from '../harness/n8n';
+import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
+import { Contact } from '../../nodes/Contact/Contact.node';
+import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 import { freePort } from '../../tools/ports';
 import { scripts } from '../../lib/redis/scripts';
@@ -131,31 +133,32 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		expect(until.getTime() - Date.now()).toBeLessThanOrEqual(26 * 3_600_000);
 	});
 
+	/** A send of a campaign reserved for an attempt by an execution that died before confirming it. */
+	const holdReservation = (contactId: string, campaignId: string, attemptKey: string) =>
+		store.run(
+			scripts.reserveSend,
+			[store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))],
+			[
+				JSON.stringify({
+					now: Date.now(),
+					campaignId,
+					token: `held-${attemptKey}`,
+					attemptKey,
+					transactional: false,
+					allowResend: false,
+					requireConsent: false,
+					cap: false,
+					window: false,
+					staleMs: 600_000,
+					retentionMs: 86_400_000,
+				}),
+			],
+		);
+
 	it('takes over a reservation only when the same event comes back to the same workflow and node', async () => {
 		await store.contacts.upsert([
 			{ id: 'dee', email: 'dee@example.com', subscription: { status: 'subscribed', source: 'form' } },
 		]);
-		// A send of this campaign reserved for event E by an execution that died before confirming.
-		const hold = (attemptKey: string) =>
-			store.run(
-				scripts.reserveSend,
-				[store.keys.contact('dee'), store.keys.shard(store.keys.shardOfContact('dee'))],
-				[
-					JSON.stringify({
-						now: Date.now(),
-						campaignId: 'redelivered',
-						token: `held-${attemptKey}`,
-						attemptKey,
-						transactional: false,
-						allowResend: false,
-						requireConsent: false,
-						cap: false,
-						window: false,
-						staleMs: 600_000,
-						retentionMs: 86_400_000,
-					}),
-				],
-			);
 		const send = (workflowId: string) =>
 			runNode({
 				nodeType: new SendCampaign(),
@@ -164,15 +167,60 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 				credentials: { ...credentials, ...smtpCredentials() },
 				workflowId,
 			});
-		await hold('event:E-1|wf-other|Send Campaign');
+		await holdReservation('dee', 'redelivered', 'event:E-1|wf-other|Send Campaign');
 		const [, , skipped] = await send('wf-redelivery');
 		expect(skipped.map((i) => i.json.reason)).toEqual(['send_in_progress']);
 		expect(smtp.mails).toHaveLength(0);
 		await store.call((r) => r.hdel(store.keys.contactKey('dee', 'reservations'), 'redelivered'));
-		await hold('event:E-1|wf-redelivery|Send Campaign');
+		await holdReservation('dee', 'redelivered', 'event:E-1|wf-redelivery|Send Campaign');
 		const [sent] = await send('wf-redelivery');
 		expect(sent.map((i) => i.json.status)).toEqual(['sent']);
 		expect(smtp.mails).toHaveLength(1);
+	});
+
+	it("a redelivered event takes over its dead reservation through a Contact node in between (the key comes from the trigger's paired item)", async () => {
+		await store.contacts.upsert([{ id: 'eve', email: 'eve@example.com' }]);
+		// The first delivery's execution reserved the send, then its worker was killed.
+		await holdReservation('eve', 'after-contact', 'event:E-9|wf-after-contact|Send Campaign');
+		// Named so that its test type ends in ".contactTrigger", as the pack's does; outside manual
+		// mode n8n passes a trigger node's items through, as when the trigger emitted them.
+		const run = await runWorkflow({
+			mode: 'trigger',
+			nodes: [
+				{
+					name: 'contactTrigger',
+					nodeType: new ContactTrigger(),
+					parameters: { mode: 'eventRecorded', eventNames: 'x' },
+				},
+				{
+					name: 'Record Consent',
+					nodeType: new Contact(),
+					parameters: {
+						resource: 'subscription',
+						operation: 'subscribe',
+						identifyBy: 'id',
+						contactId: '={{ $json.contactId }}',
+						consentSource: 'form',
+					},
+				},
+				{
+					name: 'Send Campaign',
+					nodeType: new SendCampaign(),
+					parameters: params({ campaignId: 'after-contact', html: '<p>Hi</p>', options: {} }),
+				},
+			],
+			connections: [
+				['contactTrigger', 'Record Consent'],
+				['Record Consent', 'Send Campaign'],
+			],
+			items: [{ contactId: 'eve', event: { id: 'E-9', name: 'x' }, delivery: { attempt: 2 } }],
+			credentials: { ...credentials, ...smtpCredentials() },
+			workflowId: 'wf-after-contact',
+		});
+		const [sent, , skipped] = run.output('Send Campaign');
+		expect(skipped.map((i) => i.json.reason)).toEqual([]);
+		expect(sent.map((i) => i.json.status)).toEqual(['sent']);
+		expect(smtp.mails.map((m) => m.envelope.to)).toEqual([['eve@example.com']]);
 	});
 
 	it('render-only mode outputs the finished message for another e-mail node, without SMTP credential', async () => {

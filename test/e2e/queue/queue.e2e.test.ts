@@ -121,7 +121,7 @@ describe('queue mode: Marketing Webhook Trigger on the webhook processor', () =>
 		const email = `${id}@example.com`;
 		const res = await n8n.callWebhook(
 			s.webhookUrl,
-			`${wf.eventsHook}/send/events`,
+			`${wf.eventsHook}/events`,
 			{ contactId: id, email, event: 'spring_sale', fields: { firstName: 'Tia' }, idempotencyKey: `${id}-sale` },
 			{ headers: { 'x-webhook-secret': s.sharedSecret } },
 		);
@@ -188,7 +188,7 @@ describe('queue mode: Send Campaign', () => {
 			Array.from({ length: 8 }, (_, r) =>
 				n8n.callWebhook(
 					s.webhookUrl,
-					`${wf.eventsHook}/send/events`,
+					`${wf.eventsHook}/events`,
 					ids.map((id) => ({
 						contactId: id,
 						email: `${id}@example.com`,

@@ -43,7 +43,7 @@ export interface PreparedWorkflow {
 	group: string;
 	keyPrefix: string;
 	credentialId: string;
-	/** Webhook id of the Marketing Webhook Trigger this workflow's events go in by (<baseUrl>/webhook/<id>/events). */
+	/** The Marketing Webhook Trigger this workflow's events go in by: its webhook id, and its Path if it has one (<baseUrl>/webhook/<eventsHook>/events). */
 	eventsHook: string;
 	webhooks: Array<{ path: string; method: string }>;
 	nodeTypes: string[];
@@ -110,8 +110,8 @@ const HUB_WEBHOOK_ID = 'ma-tracking';
 const isHub = (wf: Workflow) => examples.triggerWebhookIds(wf).includes(HUB_WEBHOOK_ID);
 
 /** Points a workflow's tracking links (and any other use of the hub URL) at another hub. */
-function retargetHub(wf: Workflow, hookId: string): Workflow {
-	return JSON.parse(JSON.stringify(wf).replace(/\/webhook\/ma-tracking(?![-\w])/g, `/webhook/${hookId}`));
+function retargetHub(wf: Workflow, hookPath: string): Workflow {
+	return JSON.parse(JSON.stringify(wf).replace(/\/webhook\/ma-tracking(?![-\w])/g, `/webhook/${hookPath}`));
 }
 
 /**
@@ -149,6 +149,9 @@ export function prepareWorkflows({
 		keyPrefix: `e2e${i}:`,
 		credentialId: `e2eContactStore${String(i).padStart(3, '0')}`,
 		hookId: `ma-tracking-${name}`,
+		// n8n keeps one trigger per path pattern (t/c/:token...) whatever the webhook id: each hub copy
+		// gets a Path of its own, or only one of them would answer its tracking links.
+		hookPath: `ma-tracking-${name}/${name}`,
 	}));
 	const entries = sources.map((src) => ({ ...src, group: groups.find((g) => g.name === ISOLATED[src.slug]) }));
 	// One hub copy per isolated group (fixtures bring their own trigger).
@@ -158,7 +161,11 @@ export function prepareWorkflows({
 			const copy: Workflow = JSON.parse(JSON.stringify(hub.workflow));
 			delete copy.id;
 			copy.name = `${hub.workflow.name} [e2e ${g.name}]`;
-			for (const n of copy.nodes) if (n.webhookId === HUB_WEBHOOK_ID) n.webhookId = g.hookId;
+			for (const n of copy.nodes)
+				if (n.webhookId === HUB_WEBHOOK_ID) {
+					n.webhookId = g.hookId;
+					n.parameters.path = g.name;
+				}
 			entries.push({
 				file: `hub-${g.name}.json`,
 				slug: `hub-${g.name}`,
@@ -177,16 +184,17 @@ export function prepareWorkflows({
 			examples.remapCredentials(wf, {
 				[examples.CREDENTIAL_IDS.contactStore]: { id: group.credentialId, name: `Contact Store (${group.name})` },
 			});
-			wf = retargetHub(wf, group.hookId);
+			wf = retargetHub(wf, group.hookPath);
 		}
 		examples.localizeTrackingUrls(wf, baseUrl);
 		tweakWorkflow(slug, wf, { sinkUrl });
 		writeFileSync(join(workDir, `${source}-${file}`), JSON.stringify(wf, null, 2));
 		const own = examples.triggerWebhookIds(wf);
-		// A trigger's Path parameter (several triggers per instance) sits between its id and "events".
-		const eventsPaths = wf.nodes
+		// A trigger's Path parameter (several triggers per instance) follows its id: <id>/<path>/events.
+		const ownHooks = wf.nodes
 			.filter((n) => own.includes(n.webhookId))
-			.map((n) => `${n.webhookId}/${n.parameters.path ? `${n.parameters.path}/` : ''}events`);
+			.map((n) => (n.parameters.path ? `${n.webhookId}/${n.parameters.path}` : n.webhookId!));
+		const eventsPaths = ownHooks.map((hook) => `${hook}/events`);
 		const hooks = [...eventsPaths.map((path) => ({ path, method: 'POST' })), ...examples.coreWebhookPaths(wf)];
 		workflows.push({
 			slug,
@@ -197,7 +205,7 @@ export function prepareWorkflows({
 			group: group?.name ?? 'shared',
 			keyPrefix: group?.keyPrefix ?? 'ma:',
 			credentialId: group?.credentialId ?? examples.CREDENTIAL_IDS.contactStore,
-			eventsHook: own[0] ?? group?.hookId ?? HUB_WEBHOOK_ID,
+			eventsHook: ownHooks[0] ?? group?.hookPath ?? HUB_WEBHOOK_ID,
 			webhooks: hooks,
 			nodeTypes: [...new Set(wf.nodes.map((n) => n.type))],
 		});

@@ -64,6 +64,7 @@ export const ISOLATED: Record<string, string> = {
 	'12-free-trial': 'trial',
 	'13-engagement-tiers': 'tiers',
 	'14-inactive-customer-reactivation': 'tiers',
+	'15-re-permission': 'repermission',
 	'18-topic-series': 'topics',
 	'19-nps-split': 'nps',
 	'20-referral-reward': 'referral',
