@@ -2,6 +2,7 @@ import { ValidationError } from '../errors';
 import { SHARD_COUNT } from '../keys';
 import type { ContactStore } from '../store';
 import { checkName, toTimestamp } from '../values';
+import { scripts } from '../redis/scripts';
 
 const DAY = 86_400_000;
 
@@ -9,8 +10,8 @@ const DAY = 86_400_000;
 export const ANALYTICS_RETENTION_DAYS = 400;
 /** Days one report may cover (one read per shard and day). */
 export const REPORT_MAX_DAYS = 366;
-/** Days read per round trip by a report (SHARD_COUNT hashes each). */
-const READ_DAYS = 16;
+/** Days read per round trip by a report (one script call per shard, each reading this many day hashes). */
+const READ_DAYS = 64;
 
 /** What happens to the mails of a campaign: each counted once per send (the first such outcome). */
 export const MAIL_METRICS = [
@@ -31,8 +32,8 @@ export type MailCounts = Record<MailMetric, number>;
 export type JourneyCounts = Record<JourneyMetric, number>;
 
 /**
- * What a counter counts for: a journey (workflow id), a campaign (campaign id), or a step of a
- * journey (the node its executions wait at; id = JSON [journey id, node name]).
+ * What a counter counts for: a journey (workflow id), a campaign (campaign id), or the steps of a
+ * journey (id = journey id; each node its executions wait at is a metric of its own).
  */
 const SUBJECTS = { journey: 'j', campaign: 'c', step: 's' } as const;
 type Subject = keyof typeof SUBJECTS;
@@ -40,20 +41,40 @@ const SUBJECT_OF: Record<string, Subject> = Object.fromEntries(
 	Object.entries(SUBJECTS).map(([subject, code]) => [code, subject as Subject]),
 );
 
+/** The hash field a subject's counters are packed in (count_day). */
+const packedField = (subject: Subject, id: string) => `${SUBJECTS[subject]}|${id}`;
+
 /**
- * A counter's field in a shard's day hash: `<subject>|<metric>|<id>`. The id comes last, so it may
- * hold any character; the hash names no contact.
+ * A counter, as the scripts that count take it: `<subject>|<metric>|<id>`. The id comes last, so it
+ * may hold any character; the metric never holds `|`, `,` or `:`. The Lua helper count_day packs the
+ * metrics of one subject and id into one field of a shard's day hash, `<subject>|<id>` ->
+ * `,<metric>:<count>,…` (docs/analytics.md#storage); the hash names no contact.
  */
-export function counterField(subject: Subject, metric: JourneyMetric, id: string): string {
+export function counterField(subject: Exclude<Subject, 'step'>, metric: JourneyMetric, id: string): string {
 	return `${SUBJECTS[subject]}|${metric}|${id}`;
 }
 
-function parseField(field: string): { subject: Subject; metric: string; id: string } | undefined {
-	const first = field.indexOf('|');
-	const second = field.indexOf('|', first + 1);
-	const subject = SUBJECT_OF[field.slice(0, first)];
-	if (first < 0 || second < 0 || !subject) return undefined;
-	return { subject, metric: field.slice(first + 1, second), id: field.slice(second + 1) };
+/** Node names as step metrics: `%`, `|`, `,` and `:` escaped (%XX), since they delimit counters. */
+const escapeStep = (node: string) => node.replace(/[%|,:]/g, (ch) => `%${ch.charCodeAt(0).toString(16).toUpperCase()}`);
+const unescapeStep = (metric: string) =>
+	metric.replace(/%(25|7C|2C|3A)/g, (_, hex: string) => String.fromCharCode(parseInt(hex, 16)));
+
+/** The counter of executions of a journey that went to wait at a node. */
+function stepField(journey: string, node: string): string {
+	return `${SUBJECTS.step}|${escapeStep(node)}|${journey}`;
+}
+
+/**
+ * The counters of contacts a trigger brought into a journey, once their execution ended: entered,
+ * and exited, or waiting (also at the node `waitingAt`) when n8n reports the execution waiting.
+ */
+export function entryFields(journey: string, waitingAt: string | undefined): string[] {
+	return [
+		counterField('journey', 'entered', journey),
+		...(waitingAt
+			? [counterField('journey', 'waiting', journey), stepField(journey, waitingAt)]
+			: [counterField('journey', 'exited', journey)]),
+	];
 }
 
 /** The counters argument of the scripts that count (helper "analytics", count_day): which day, how long kept. */
@@ -176,7 +197,8 @@ export class Analytics {
 
 	/**
 	 * Counts per journey and per campaign over a range of UTC days, in total and per day. Reads one
-	 * hash per shard and day (auto-pipelined: one round trip), never a contact.
+	 * hash per shard and day, READ_DAYS days per round trip, never a contact: whole hashes, or only
+	 * the fields of the journeys and campaigns asked for when both are named (HMGET).
 	 */
 	async report(request: ReportRequest): Promise<AnalyticsReport> {
 		const { firstDay, lastDay } = this.checkRange(request);
@@ -186,74 +208,86 @@ export class Analytics {
 		);
 		const { store } = this;
 		const days = Array.from({ length: lastDay - firstDay + 1 }, (_, i) => firstDay + i);
-		// READ_DAYS days per round trip: a year of a busy workspace (1.4M counters) would otherwise be
-		// one reply too long for the store's command timeout.
-		const hashes: Array<Record<string, string>> = [];
-		for (let i = 0; i < days.length; i += READ_DAYS) {
-			hashes.push(
-				...(await Promise.all(
-					days
-						.slice(i, i + READ_DAYS)
-						.flatMap((day) =>
-							Array.from({ length: SHARD_COUNT }, (_, shard) =>
-								store.call((r) => r.hgetall(store.keys.analyticsDay(shard, day))),
-							),
-						),
-				)),
+		// One of them unnamed means all of its kind: only reading whole hashes finds them.
+		const named =
+			onlyJourneys.size > 0 && onlyCampaigns.size > 0
+				? [
+						...[...onlyJourneys].flatMap((id) => [packedField('journey', id), packedField('step', id)]),
+						...[...onlyCampaigns].map((id) => packedField('campaign', id)),
+					]
+				: undefined;
+		/** The counters of SHARD_COUNT x `count` day hashes from `first`, per day and shard: [field, packed][]. */
+		const read = (first: number, count: number) =>
+			Promise.all(
+				Array.from({ length: SHARD_COUNT }, (_, shard) =>
+					store.run<Array<Array<string | null>>>(
+						scripts.readAnalyticsDays,
+						[store.keys.shard(shard)],
+						[first, count, ...(named ?? [])],
+					),
+				),
 			);
-		}
 
 		// subject -> id -> day index -> metric -> count
-		const found: Record<Subject, Map<string, Array<Record<string, number>>>> = {
+		const found: Record<Subject, Map<string, PerDay>> = {
 			journey: new Map(),
 			campaign: new Map(),
 			step: new Map(),
 		};
-		hashes.forEach((hash, i) => {
-			const dayIndex = Math.floor(i / SHARD_COUNT);
-			for (const [field, value] of Object.entries(hash)) {
-				const parsed = parseField(field);
-				if (!parsed) continue;
-				const { subject, metric, id } = parsed;
-				const journeyOf = subject === 'step' ? (JSON.parse(id) as [string, string])[0] : id;
-				if (subject !== 'campaign' && onlyJourneys.size > 0 && !onlyJourneys.has(journeyOf)) continue;
-				if (subject === 'campaign' && onlyCampaigns.size > 0 && !onlyCampaigns.has(id)) continue;
-				let perDay = found[subject].get(id);
-				if (!perDay) found[subject].set(id, (perDay = days.map(() => ({}))));
-				perDay[dayIndex][metric] = (perDay[dayIndex][metric] ?? 0) + Number(value);
+		const add = (dayIndex: number, field: string, packed: string) => {
+			const subject = SUBJECT_OF[field[0]];
+			const id = field.slice(2);
+			if (!subject || field[1] !== '|') return;
+			if (subject !== 'campaign' && onlyJourneys.size > 0 && !onlyJourneys.has(id)) return;
+			if (subject === 'campaign' && onlyCampaigns.size > 0 && !onlyCampaigns.has(id)) return;
+			let perDay = found[subject].get(id);
+			if (!perDay) found[subject].set(id, (perDay = new Array(days.length)));
+			// A step's metrics are node names ("constructor" too): no prototype to meet them.
+			const counts = (perDay[dayIndex] ??= subject === 'step' ? Object.create(null) : {});
+			// `,<metric>:<count>` repeated; parsed in place (a year of a busy workspace holds millions).
+			for (let at = 1; at < packed.length;) {
+				const colon = packed.indexOf(':', at);
+				if (colon < 0) break;
+				const comma = packed.indexOf(',', colon);
+				const end = comma < 0 ? packed.length : comma;
+				const metric = packed.slice(at, colon);
+				counts[metric] = (counts[metric] ?? 0) + Number(packed.slice(colon + 1, end));
+				at = end + 1;
 			}
-		});
+		};
+		// READ_DAYS days per round trip (a script call per shard, auto-pipelined), added up as they arrive.
+		for (let first = 0; first < days.length; first += READ_DAYS) {
+			for (const perDay of await read(days[first], Math.min(READ_DAYS, days.length - first)))
+				perDay.forEach((reply, d) => {
+					// HMGET: the values of the named fields; HGETALL: field, value, field, value…
+					if (named) reply.forEach((packed, i) => packed && add(first + d, named[i], packed));
+					else for (let i = 0; i < reply.length; i += 2) add(first + d, reply[i]!, reply[i + 1]!);
+				});
+		}
 		// Asked-for subjects appear even without counts.
-		for (const id of onlyJourneys)
-			if (!found.journey.has(id))
-				found.journey.set(
-					id,
-					days.map(() => ({})),
-				);
-		for (const id of onlyCampaigns)
-			if (!found.campaign.has(id))
-				found.campaign.set(
-					id,
-					days.map(() => ({})),
-				);
+		for (const id of onlyJourneys) if (!found.journey.has(id)) found.journey.set(id, new Array(days.length));
+		for (const id of onlyCampaigns) if (!found.campaign.has(id)) found.campaign.set(id, new Array(days.length));
 
-		const sum = <M extends string>(metrics: readonly M[], perDay: Array<Record<string, number>>) => {
+		const dates = days.map(isoDay);
+		const sum = <M extends string>(metrics: readonly M[], perDay: PerDay) => {
 			const totals = zeros(metrics);
-			for (const day of perDay) for (const m of metrics) totals[m] += day[m] ?? 0;
+			for (const counts of perDay) if (counts) for (const m of metrics) totals[m] += counts[m] ?? 0;
 			return totals;
 		};
 		const steps = new Map<string, Array<{ step: string; count: number }>>();
-		for (const [id, perDay] of found.step) {
-			const [journeyId, step] = JSON.parse(id) as [string, string];
-			const list = steps.get(journeyId) ?? [];
-			list.push({ step, count: sum(['waiting'], perDay).waiting });
-			steps.set(journeyId, list);
+		for (const [journeyId, perDay] of found.step) {
+			const nodes = [...new Set(perDay.flatMap((counts) => (counts ? Object.keys(counts) : [])))];
+			const totals = sum(nodes, perDay);
+			steps.set(
+				journeyId,
+				nodes.map((node) => ({ step: unescapeStep(node), count: totals[node] })),
+			);
 		}
 		const byId = <T>(entries: Array<[string, T]>) => entries.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
 
 		return {
-			from: isoDay(firstDay),
-			to: isoDay(lastDay),
+			from: dates[0],
+			to: dates[dates.length - 1],
 			days: days.length,
 			journeys: byId([...found.journey]).map(([journeyId, perDay]) => {
 				const totals = sum(JOURNEY_METRICS, perDay);
@@ -262,9 +296,9 @@ export class Analytics {
 					totals,
 					conversionRate: ratio(totals.goalReached, totals.entered),
 					waitingAt: (steps.get(journeyId) ?? []).sort((a, b) => b.count - a.count),
-					daily: perDay.map((counts, i) => {
-						const day = { ...zeros(JOURNEY_METRICS), ...pick(JOURNEY_METRICS, counts) };
-						return { date: isoDay(days[i]), ...day, conversionRate: ratio(day.goalReached, day.entered) };
+					daily: dates.map((date, i) => {
+						const day = dayRow(date, JOURNEY_METRICS, perDay[i]);
+						return Object.assign(day, { conversionRate: ratio(day.goalReached, day.entered) });
 					}),
 				};
 			}),
@@ -274,9 +308,9 @@ export class Analytics {
 					campaignId,
 					totals,
 					rates: mailRates(totals),
-					daily: perDay.map((counts, i) => {
-						const day = { ...zeros(MAIL_METRICS), ...pick(MAIL_METRICS, counts) };
-						return { date: isoDay(days[i]), ...day, rates: mailRates(day) };
+					daily: dates.map((date, i) => {
+						const day = dayRow(date, MAIL_METRICS, perDay[i]);
+						return Object.assign(day, { rates: mailRates(day) });
 					}),
 				};
 			}),
@@ -284,8 +318,16 @@ export class Analytics {
 	}
 }
 
-function pick<M extends string>(metrics: readonly M[], counts: Record<string, number>): Partial<Record<M, number>> {
-	return Object.fromEntries(metrics.filter((m) => counts[m] !== undefined).map((m) => [m, counts[m]])) as Partial<
-		Record<M, number>
-	>;
+/** A subject's counts per day of a report (index in the range), metric -> count; none where it counted nothing. */
+type PerDay = Array<Record<string, number> | undefined>;
+
+/** A day of a report's daily list: its date and a count for each metric (0 where none). */
+function dayRow<M extends string>(
+	date: string,
+	metrics: readonly M[],
+	counts: Record<string, number> | undefined,
+): { date: string } & Record<M, number> {
+	const row = { date } as { date: string } & Record<M, number>;
+	for (const m of metrics) (row as Record<M, number>)[m] = counts?.[m] ?? 0;
+	return row;
 }

@@ -8,7 +8,7 @@ import type { ContactStore } from '../store';
 import { scripts } from '../redis/scripts';
 import { parseLogEntry, type LogEvent } from './filters';
 import { DeadLetters } from './deadLetters';
-import { counterField, counting } from '../analytics';
+import { counting, entryFields } from '../analytics';
 import { settleWithin } from '../deadline';
 
 /** Consumers without pending entries idle this long are removed from the group. */
@@ -517,20 +517,11 @@ export class EventLogConsumer {
 			await this.store.call((r) => r.xack(this.key(shard), group, ...ids));
 			return;
 		}
-		const fields = [
-			counterField('journey', 'entered', journey),
-			...(end.waitingAt
-				? [
-						counterField('journey', 'waiting', journey),
-						counterField('step', 'waiting', JSON.stringify([journey, end.waitingAt])),
-					]
-				: [counterField('journey', 'exited', journey)]),
-		];
 		const now = this.store.now();
 		await this.store.run(
 			scripts.ackEntered,
 			[this.store.keys.shard(shard)],
-			[group, JSON.stringify(counting(now, now, fields)), ...ids],
+			[group, JSON.stringify(counting(now, now, entryFields(journey, end.waitingAt))), ...ids],
 		);
 	}
 

@@ -1,7 +1,8 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
 import { SHARD_COUNT } from '../keys';
-import { boundedCall, DEFAULT_CONCURRENCY, EventLogConsumer } from './consumer';
+import { boundedCall, DEFAULT_CONCURRENCY, EventLogConsumer, type ExecutionEnd } from './consumer';
+import { entryFields } from '../analytics';
 import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
 
 export interface ScheduleRunnerOptions {
@@ -17,8 +18,16 @@ export interface ScheduleRunnerOptions {
 	concurrency?: number;
 	/** A handler call not settled after this long counts as failed: the contacts are due again (default: no limit). */
 	handlerTimeoutMs?: number;
-	/** Gets due contacts; they are marked fired when the promise resolves (the execution finished). */
-	handler: (due: DueContact[]) => Promise<void>;
+	/**
+	 * The journey (workflow id) the trigger starts: each occurrence marked fired counts once as
+	 * entered, and as exited, or waiting at the node the execution waits at (lib/analytics).
+	 */
+	journey?: string;
+	/**
+	 * Gets due contacts; they are marked fired when the promise resolves (the execution finished, or
+	 * went to wait at `waitingAt`).
+	 */
+	handler: (due: DueContact[]) => Promise<void | ExecutionEnd>;
 	onError?: (error: Error) => void;
 }
 
@@ -40,8 +49,8 @@ export class ScheduleRunner {
 	private heartbeatTimer?: NodeJS.Timeout;
 	/** Resolves when the schedule has been built (first activation) or found ready. */
 	ready: Promise<void> = Promise.resolve();
-	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError' | 'handlerTimeoutMs'>> &
-		Pick<ScheduleRunnerOptions, 'onError' | 'handlerTimeoutMs'>;
+	private readonly opts: Required<Omit<ScheduleRunnerOptions, 'onError' | 'journey' | 'handlerTimeoutMs'>> &
+		Pick<ScheduleRunnerOptions, 'onError' | 'journey' | 'handlerTimeoutMs'>;
 
 	constructor(
 		private readonly store: ContactStore,
@@ -133,7 +142,10 @@ export class ScheduleRunner {
 				this.calls--;
 				this.pump();
 			})
-			.then(() => this.schedule.complete(batch))
+			.then((end) => {
+				const { journey } = this.opts;
+				return this.schedule.complete(batch, journey ? entryFields(journey, end?.waitingAt) : []);
+			})
 			// A failed execution is not marked: the lease runs out and the contact is due again.
 			.catch((e) => this.report(e))
 			.finally(() => {

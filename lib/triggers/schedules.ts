@@ -9,6 +9,7 @@ import { SYSTEM_EVENTS } from '../events';
 import { calendarDate, checkDateRule, latestOccurrence, nextOccurrence, resolveZone, type DateRule } from '../dates';
 import { checkName, checkTimeZone, LIMITS } from '../values';
 import type { LogEvent } from './filters';
+import { counting, type Counting } from '../analytics';
 
 const DAY = 86_400_000;
 
@@ -97,13 +98,21 @@ export abstract class DueSchedule {
 	/** Extra per-tick maintenance before due entries are read. */
 	async maintain(): Promise<void> {}
 
-	protected async writeDue(contactId: string, next: number | null, marker = ''): Promise<void> {
+	/** Sets the next fire time; with a marker, records the occurrence fired and adds `counted` once for it. */
+	protected async writeDue(contactId: string, next: number | null, marker = '', counted?: Counting): Promise<void> {
 		const { store } = this;
 		const shard = store.keys.shardOfContact(contactId);
 		await store.run(
 			scripts.setDue,
 			[store.keys.contact(contactId), store.keys.shard(shard)],
-			[this.dueKey(shard), contactId, this.id, marker, next === null ? '' : Math.round(next)],
+			[
+				this.dueKey(shard),
+				contactId,
+				this.id,
+				marker,
+				next === null ? '' : Math.round(next),
+				counted ? JSON.stringify(counted) : '',
+			],
 		);
 	}
 
@@ -172,12 +181,16 @@ export abstract class DueSchedule {
 		);
 	}
 
-	/** Records that the occurrence fired and schedules the next one. */
-	async complete(due: DueContact[]): Promise<void> {
+	/**
+	 * Records that the occurrence fired and schedules the next one. `counters` (lib/analytics
+	 * entryFields) are added once per contact and occurrence, in the same step as its marker.
+	 */
+	async complete(due: DueContact[], counters: string[] = []): Promise<void> {
 		const now = this.store.now();
+		const counted = counters.length > 0 ? counting(now, now, counters) : undefined;
 		const results = await settleAll(due, (d) => {
 			const after = this.evaluate(d.contact, d.occurrence, Math.max(now, d.dueAt));
-			return this.writeDue(d.contact.id, after.next, d.occurrence);
+			return this.writeDue(d.contact.id, after.next, d.occurrence, counted);
 		});
 		const failed = results.find((r) => !r.ok);
 		if (failed && !failed.ok) throw failed.error;

@@ -299,9 +299,8 @@ export async function trigger(this: ITriggerFunctions): Promise<ITriggerResponse
 			concurrency,
 			handlerTimeoutMs,
 			onError: logError,
-			handler: async (due) => {
-				await emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact)));
-			},
+			...(this.getWorkflow().id ? { journey: String(this.getWorkflow().id) } : {}),
+			handler: async (due) => emitAndWait(due.map((d) => dueItem(d, definition, store.now(), includeContact))),
 		});
 		await runner.start().catch((error) => {
 			lease.release();

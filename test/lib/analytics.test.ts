@@ -4,15 +4,22 @@ import {
 	ANALYTICS_RETENTION_DAYS,
 	Campaigns,
 	compileFilter,
+	DateSchedule,
+	dayOf,
+	entryFields,
 	EventLogConsumer,
+	InactivitySchedule,
+	ScheduleRunner,
 	SHARD_COUNT,
 	SYSTEM_EVENTS,
 	ValidationError,
 	type CampaignSpec,
+	type DueContact,
 	type ExecutionEnd,
 	type Result,
 } from '../../lib';
-import { openStore, topologies } from '../harness/store';
+import { openStore, scriptCalls, topologies } from '../harness/store';
+import * as scripts from '../../lib/redis/scripts';
 
 const DAY = 86_400_000;
 const SECRET = 'analytics-signing-secret-0123456789';
@@ -188,6 +195,41 @@ describe.each(topologies)('journey analytics on %s Redis', (topology) => {
 		expect(trial.conversionRate).toBe(0);
 	});
 
+	it('reads only the fields of the journeys and campaigns named when both are, with the counts of a whole read', async () => {
+		const range = { from: new Date(clock.now() - DAY).toISOString().slice(0, 10), to: today() };
+		const whole = await analytics.report(range);
+		const request = { ...range, journeys: ['wf-trial', 'wf-none'], campaigns: ['welcome-2'] };
+		const reads = jest.spyOn(scripts, 'runScript');
+		try {
+			const named = await analytics.report(request);
+			expect(named.journeys).toEqual([
+				expect.objectContaining({ journeyId: 'wf-none', totals: expect.objectContaining({ entered: 0 }) }),
+				whole.journeys.find((j) => j.journeyId === 'wf-trial'),
+			]);
+			expect(named.journeys[1].totals).toMatchObject({ entered: 3, waiting: 2 });
+			expect(named.journeys[1].waitingAt).toEqual([{ step: 'Wait 3 days', count: 2 }]);
+			expect(named.campaigns).toEqual(whole.campaigns.filter((c) => c.campaignId === 'welcome-2'));
+			// One script call per shard, for both days, asking for the named fields only.
+			expect(reads).toHaveBeenCalledTimes(SHARD_COUNT);
+			for (const [, script, , args] of reads.mock.calls) {
+				expect(script).toBe(scripts.scripts.readAnalyticsDays);
+				expect(args).toEqual([
+					dayOf(clock.now()) - 1,
+					2,
+					'j|wf-trial',
+					's|wf-trial',
+					'j|wf-none',
+					's|wf-none',
+					'c|welcome-2',
+				]);
+			}
+		} finally {
+			reads.mockRestore();
+		}
+		// All in one round trip.
+		expect(await scriptCalls(async () => void (await analytics.report(request)))).toEqual(Array(SHARD_COUNT).fill(0));
+	});
+
 	it('refuses bad ranges naming the field and the limit, and reads nothing', async () => {
 		const refused = async (request: Parameters<Analytics['report']>[0]) => {
 			const error = await analytics.report(request).then(
@@ -222,5 +264,144 @@ describe.each(topologies)('journey analytics on %s Redis', (topology) => {
 			expect(ttl).toBeLessThanOrEqual((ANALYTICS_RETENTION_DAYS + 1) * DAY);
 		}
 		expect(checked).toBeGreaterThan(0);
+	});
+});
+
+describe.each(topologies)('journey analytics of date and inactivity triggers on %s Redis', (topology) => {
+	const { store, clock } = openStore(topology);
+	const analytics = new Analytics(store);
+	const today = () => new Date(clock.now()).toISOString().slice(0, 10);
+	const journeyOf = async (journeyId: string) =>
+		(await analytics.report({ from: today(), to: today(), journeys: [journeyId] })).journeys[0];
+	const dated = (field: string) => (id: string) => ({
+		id,
+		fields: { [field]: { value: '1990-03-10', type: 'date' as const } },
+	});
+	const rule = { repeat: 'yearly' as const, offsetDays: 0, hour: 9, minute: 0 };
+	const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+	/** Runs `runner` until `done()` (or 5 s), then drains and stops it. */
+	async function runUntil(runner: ScheduleRunner, done: () => boolean): Promise<void> {
+		await runner.start();
+		try {
+			for (let i = 0; i < 250 && !done(); i++) await sleep(20);
+			expect(await runner.drain(5000)).toBe(true);
+		} finally {
+			await runner.stop();
+		}
+	}
+
+	it('a date trigger counts each occurrence as entered when its execution ends (exited or waiting); a failed one when retried', async () => {
+		clock.ms = Date.UTC(2026, 2, 1);
+		const ids = ['bd-0', 'bd-1', 'bd-2'];
+		await store.contacts.upsert(ids.map(dated('birthday')));
+		const schedule = new DateSchedule(store, `wf-birthday:node:${topology}`, { field: 'birthday', rule });
+		await schedule.prepare();
+		const ends: Record<string, ExecutionEnd> = {
+			'bd-0': {},
+			'bd-1': { waitingAt: 'Wait 1 day' },
+			'bd-2': { waitingAt: 'Wait 1 day' },
+		};
+		const finished = new Set<string>();
+		let calls = 0;
+		let leaseRunOut = false;
+		const runner = new ScheduleRunner(store, schedule, {
+			journey: 'wf-birthday',
+			tickMs: 20,
+			handler: async ([due]) => {
+				// The first execution fails: not marked, due again once its lease ran out, counted when it succeeds.
+				if (calls++ === 0) throw new Error('the execution failed');
+				finished.add(due.contact.id);
+				return ends[due.contact.id];
+			},
+		});
+		clock.ms = Date.UTC(2026, 2, 10, 9, 0);
+		await runUntil(runner, () => {
+			// The failed one's lease (60 s on the test clock) runs out once the others are done.
+			if (finished.size === 2 && !leaseRunOut) {
+				leaseRunOut = true;
+				clock.advance(61_000);
+			}
+			return finished.size === 3;
+		});
+		expect([finished.size, calls]).toEqual([3, 4]);
+		const journey = await journeyOf('wf-birthday');
+		expect(journey.totals).toMatchObject({ entered: 3, exited: 1, waiting: 2 });
+		expect(journey.waitingAt).toEqual([{ step: 'Wait 1 day', count: 2 }]);
+	});
+
+	it('an occurrence completed twice (two n8n mains past one lease, a repeated completion) counts once; the next year again', async () => {
+		clock.ms = Date.UTC(2026, 2, 1);
+		const ids = ['twice-0', 'twice-1'];
+		await store.contacts.upsert(ids.map(dated('renewal')));
+		const id = `wf-twice:node:${topology}`;
+		const mainA = new DateSchedule(store, id, { field: 'renewal', rule });
+		const mainB = new DateSchedule(store, id, { field: 'renewal', rule });
+		await mainA.prepare();
+		const counters = entryFields('wf-twice', undefined);
+		const bothFire = async (): Promise<DueContact[][]> => {
+			const fromA = await mainA.takeDue(100, 60_000);
+			// Main A's executions outlive their lease (a hung process): main B takes the same contacts.
+			clock.advance(61_000);
+			const fromB = await mainB.takeDue(100, 60_000);
+			expect(fromB.map((d) => d.contact.id).sort()).toEqual(fromA.map((d) => d.contact.id).sort());
+			return [fromA, fromB];
+		};
+		clock.ms = Date.UTC(2026, 2, 10, 9, 0);
+		const [fromA, fromB] = await bothFire();
+		expect(fromA).toHaveLength(2);
+		await Promise.all([mainA.complete(fromA, counters), mainB.complete(fromB, counters)]);
+		await mainA.complete(fromA, counters);
+		expect((await journeyOf('wf-twice')).totals).toMatchObject({ entered: 2, exited: 2 });
+
+		clock.ms = Date.UTC(2027, 2, 10, 9, 0);
+		const [nextA, nextB] = await bothFire();
+		await mainB.complete(nextB, counters);
+		await mainA.complete(nextA, counters);
+		expect((await journeyOf('wf-twice')).totals).toMatchObject({ entered: 2, exited: 2 });
+		expect(nextA.map((d) => d.occurrence)).toEqual(['2027', '2027']);
+	});
+
+	it('an inactivity trigger counts each spell once: entered again only after new activity and a new spell', async () => {
+		clock.ms = Date.UTC(2026, 5, 1);
+		const schedule = new InactivitySchedule(store, `wf-winback:node:${topology}`, { inactiveMs: 30 * DAY });
+		await schedule.maintain();
+		// Two contacts of one shard: their counts add up in one day hash.
+		const shard = store.keys.shardOfContact('idle-a');
+		const idleB = Array.from({ length: 200 }, (_, k) => `idle-b${k}`).find(
+			(id) => store.keys.shardOfContact(id) === shard,
+		)!;
+		await store.events.record([
+			{ contactId: 'idle-a', name: 'login' },
+			{ contactId: idleB, name: 'login' },
+		]);
+		const fired: string[] = [];
+		const runner = () =>
+			new ScheduleRunner(store, schedule, {
+				journey: 'wf-winback',
+				tickMs: 20,
+				handler: async (due) => {
+					fired.push(...due.map((d) => d.contact.id));
+					// A node name holding the characters that delimit counters.
+					return { waitingAt: 'Wait: 7 days, then | 50% off' };
+				},
+			});
+		clock.advance(31 * DAY);
+		await runUntil(runner(), () => fired.length === 2);
+		const first = await journeyOf('wf-winback');
+		expect(first.totals).toMatchObject({ entered: 2, waiting: 2, exited: 0 });
+		expect(first.waitingAt).toEqual([{ step: 'Wait: 7 days, then | 50% off', count: 2 }]);
+		// One counter per metric, the node name escaped where it holds a delimiter.
+		expect(await store.call((r) => r.hget(store.keys.analyticsDay(shard, dayOf(clock.now())), 's|wf-winback'))).toBe(
+			',Wait%3A 7 days%2C then %7C 50%25 off:2',
+		);
+		// idle-a comes back, then goes quiet again: a new spell, a new entry.
+		await store.events.record([{ contactId: 'idle-a', name: 'login' }]);
+		clock.advance(31 * DAY);
+		await runUntil(runner(), () => fired.length === 3);
+		expect(fired.sort()).toEqual(['idle-a', 'idle-a', idleB]);
+		const journey = await journeyOf('wf-winback');
+		expect(journey.totals).toMatchObject({ entered: 1, waiting: 1 });
+		expect(journey.waitingAt).toEqual([{ step: 'Wait: 7 days, then | 50% off', count: 1 }]);
 	});
 });

@@ -29,6 +29,7 @@ import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { LoopGuard } from '../../nodes/LoopGuard/LoopGuard.node';
 import { DateSchedule, DeadLetters, definitionId } from '../../lib/triggers';
 import { Topics } from '../../lib/topics';
+import { Analytics } from '../../lib/analytics';
 import { contactStoreCredentials, runWorkflow, TestCredentialsHelper, type CredentialsByType } from '../harness/n8n';
 import { topologies } from '../harness/store';
 import { storeConfigFrom } from '../../nodes/shared/store';
@@ -357,7 +358,7 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		});
 	});
 
-	it('date reached: a due contact starts one execution and is marked fired for this year when it finished', async () => {
+	it('date reached: a due contact starts one execution, is marked fired for this year when it finished, and enters the journey once', async () => {
 		const today = new Date();
 		const birthday = `1992-${String(today.getUTCMonth() + 1).padStart(2, '0')}-${String(today.getUTCDate()).padStart(2, '0')}`;
 		await store.contacts.upsert([{ id: 'bday-now', fields: { bday3: { value: birthday, type: 'date' } } }]);
@@ -396,8 +397,11 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 			event: { name: '$date_reached', field: 'bday3', occurrence: String(today.getUTCFullYear()) },
 			chainDepth: 0,
 		});
-		a.finishAll();
-		await until(() => true);
+		// The execution went to wait at a Wait node: the journey counts the contact waiting there.
+		a.executions[0].done!.resolve({
+			status: 'waiting',
+			data: { resultData: { lastNodeExecuted: 'Wait for the party' } },
+		} as IRun);
 		const deadline = Date.now() + 3000;
 		while ((await schedule.upcoming(1))[0]?.at !== scheduled.at && Date.now() < deadline) await sleep(20);
 		expect((await schedule.upcoming(1))[0]).toEqual(scheduled);
@@ -406,6 +410,10 @@ describe.each(topologies)('Contact Trigger node (n8n TriggerContext) on %s Redis
 		);
 		await sleep(1200);
 		expect(a.executions).toHaveLength(1);
+		const range = { from: today.toISOString().slice(0, 10), to: new Date().toISOString().slice(0, 10) };
+		const [journey] = (await new Analytics(store).report({ ...range, journeys: ['wf-date-fire'] })).journeys;
+		expect(journey.totals).toMatchObject({ entered: 1, waiting: 1, exited: 0 });
+		expect(journey.waitingAt).toEqual([{ step: 'Wait for the party', count: 1 }]);
 	});
 
 	it('test step returns the latest matching event, or says clearly that there is none', async () => {
