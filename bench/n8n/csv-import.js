@@ -7,6 +7,7 @@
 // store at the end, which must equal the rows minus the deliberately bad ones (the import reports
 // those). Equal peaks for both files show that n8n's memory does not grow with the file.
 // MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/.
+// MA_CSV_CPU_PROF=<dir>: n8n runs with --cpu-prof, its profile written to <dir> when it stops.
 
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -95,7 +96,10 @@ async function main() {
 		const flows = examples.loadExamples().filter((e) => e.slug.startsWith('import-csv'));
 		for (const { file, workflow } of flows) fs.writeFileSync(path.join(wfDir, file), JSON.stringify(workflow));
 		n8n.importWorkflows(userFolder, wfDir, { publish: false });
-		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir } });
+		const profile = process.env.MA_CSV_CPU_PROF
+			? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(process.env.MA_CSV_CPU_PROF)}` }
+			: {};
+		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir, ...profile } });
 		const cookie = await n8n.ensureOwner(instance.baseUrl);
 		for (const { workflow } of flows) await n8n.publishWorkflowRest(instance.baseUrl, cookie, workflow.id);
 		await n8n.waitForWebhook(instance.baseUrl, 'ma-csv-import');

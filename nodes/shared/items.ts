@@ -4,6 +4,7 @@ import {
 	type INodeExecutionData,
 	type IDataObject,
 	type IBinaryKeyData,
+	type INode,
 } from 'n8n-workflow';
 import {
 	ConflictError,
@@ -208,6 +209,22 @@ export function hasExpression(value: unknown): boolean {
 	if (Array.isArray(value)) return value.some(hasExpression);
 	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
 	return false;
+}
+
+/**
+ * Reads a parameter for an item: once for all items when it holds no expression (its value is then
+ * the same for every item), per item otherwise. `node`: ctx.getNode(), which copies the node: once.
+ */
+export function parameterReader<T>(
+	ctx: IExecuteFunctions,
+	node: INode,
+	name: string,
+	fallback: T,
+): (itemIndex: number) => T {
+	const read = (itemIndex: number) => ctx.getNodeParameter(name, itemIndex, fallback) as T;
+	if (hasExpression(node.parameters[name])) return read;
+	let once: { value: T } | undefined;
+	return (itemIndex) => (once ??= { value: read(itemIndex) }).value;
 }
 
 /** The chain events recorded for an item carry: the item's `$chain` plus this workflow (lib/loops extendChain). */
