@@ -5,7 +5,8 @@
 // empty store). Prints per file: rows/s, total time, chunks, n8n's peak RSS during the import
 // (VmHWM, reset before each file) against its RSS at idle, Redis memory, and the contacts in the
 // store at the end, which must equal the rows minus the deliberately bad ones (the import reports
-// those). Equal peaks for both files show that n8n's memory does not grow with the file.
+// those). Equal peaks for both files show that n8n's memory does not grow with the file, and so
+// does a flat RSS over the import (its highest value per tenth of the time, also printed).
 // MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/.
 // MA_CSV_CPU_PROF=<dir>: n8n runs with --cpu-prof, its profile written to <dir> when it stops.
 
@@ -123,8 +124,18 @@ async function main() {
 				...(CHUNK ? { rowsPerChunk: CHUNK } : {}),
 			});
 			if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text.slice(0, 200)}`);
-			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0);
+			// RSS every second: the highest per tenth of the import shows whether memory grows with the rows done.
+			const samples = [];
+			const sampler = setInterval(() => samples.push({ at: Date.now(), rss: procStatus(instance.pid).rss }), 1000);
+			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0).finally(() =>
+				clearInterval(sampler),
+			);
 			const seconds = (Date.now() - t0) / 1000;
+			const tenths = Array.from({ length: 10 }, () => 0);
+			for (const { at, rss } of samples) {
+				const tenth = Math.min(9, Math.floor(((at - t0) / 1000 / seconds) * 10));
+				tenths[tenth] = Math.max(tenths[tenth], rss);
+			}
 			const peak = procStatus(instance.pid).hwm;
 			const { report, rejected } = await importResult(n8n, instance.baseUrl, cookie, done.id);
 			const stored = await contactsInStore(redis);
@@ -138,6 +149,9 @@ async function main() {
 			);
 			console.log(
 				`    n8n RSS: idle ${mb(idle)}, peak during the import ${mb(peak)} (+${mb(peak - idle)}); Redis used_memory ${mb(usedMemory)}`,
+			);
+			console.log(
+				`    n8n RSS, highest per tenth of the import: ${tenths.map((b) => (b / MB).toFixed(0)).join(', ')} MB`,
 			);
 			console.log(
 				`    contacts in the store ${stored.toLocaleString('en')} (expected ${expected.toLocaleString('en')}: ${stored === expected ? 'ok' : 'MISMATCH'}); report: ${report.imported} imported, ${report.failed} failed; refused lines ${rejected.map((r) => r.line).join(', ')} (${sameLines ? 'exactly the bad rows' : `MISMATCH, bad rows at lines ${spoiled.map((s) => s.line).join(', ')}`})`,
