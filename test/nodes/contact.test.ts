@@ -3,6 +3,7 @@ import { join } from 'path';
 import { simpleParser } from 'mailparser';
 import type { IBinaryKeyData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
+import { UPSERT_BATCH } from '../../nodes/Contact/actions/contact/upsert.operation';
 import { Campaigns } from '../../lib/campaigns';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { storeConfig, topologies } from '../harness/store';
@@ -370,6 +371,29 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 		expect(out[5].json.error).toContain('(item 5, field "Time Zone")');
 		const stored = await store.contacts.get(['amf-1', 'amf-2', 'amf-3', 'amf-4', 'amf-6']);
 		expect(stored.map((r) => (r.ok && r.value ? r.value.id : null))).toEqual(['amf-1', null, null, null, null]);
+	});
+
+	it('upserts more items than one round trip takes, in order, each once, the bad ones by their own index', async () => {
+		const count = UPSERT_BATCH * 2 + 3;
+		const bad = new Set([0, UPSERT_BATCH - 1, UPSERT_BATCH, count - 1]);
+		const items = Array.from({ length: count }, (_, n) => ({
+			id: `big-${n}`,
+			email: bad.has(n) ? `not-an-address-${n}` : `big${n}@example.com`,
+			n,
+		}));
+		const out = await run({ resource: 'contact', operation: 'upsert', mappingMode: 'autoMapInputData' }, items, {
+			continueOnFail: true,
+		});
+		expect(out.map((i) => (i.pairedItem as { item: number }).item)).toEqual(items.map((_, n) => n));
+		const failed = out.flatMap((i, n) => (i.json.error ? [n] : []));
+		expect(failed).toEqual([...bad]);
+		expect(out[UPSERT_BATCH + 1].json).toMatchObject({
+			id: `big-${UPSERT_BATCH + 1}`,
+			fields: { n: UPSERT_BATCH + 1 },
+		});
+		expect(out[UPSERT_BATCH].json.error).toContain(`(item ${UPSERT_BATCH}, field "Email")`);
+		const stored = await store.contacts.get(items.map((i) => i.id));
+		expect(stored.filter((r) => r.ok && r.value).length).toBe(count - bad.size);
 	});
 
 	it('keeps good items and names item and field of bad ones under continueOnFail', async () => {

@@ -399,9 +399,18 @@ function autoMappedInputs(ctx: IExecuteFunctions): Array<UpsertInput | Error> {
 
 type UpsertInput = { input: ContactInput; mode: ChangeMode };
 
+/**
+ * Items upserted per round trip, one batch after the other. The store's command timeout (10 s by
+ * default) counts from a command's sending: with 10,000 items in one pipeline (a CSV import chunk)
+ * on a loaded Redis the last ones timed out, though applied, and were reported as failed.
+ */
+export const UPSERT_BATCH = 1000;
+
 export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
 	const mapped = this.getNodeParameter('mappingMode', 0, 'defineBelow') === 'autoMapInputData';
 	const inputs = mapped ? autoMappedInputs(this) : definedInputs(this);
-	const results = relabel(await changeAndRead(store, inputs), upsertLabel);
-	return collect(this, results, changeOutput);
+	const results = [];
+	for (let start = 0; start < inputs.length; start += UPSERT_BATCH)
+		results.push(...(await changeAndRead(store, inputs.slice(start, start + UPSERT_BATCH))));
+	return collect(this, relabel(results, upsertLabel), changeOutput);
 }
