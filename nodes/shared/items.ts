@@ -113,6 +113,22 @@ export function perItem<T>(ctx: IExecuteFunctions, build: (itemIndex: number) =>
 }
 
 /**
+ * Reads a parameter for an item: once for all items when it holds no expression (its value is then
+ * the same for every item), per item otherwise. `node`: ctx.getNode(), which copies the node: once.
+ */
+export function parameterReader<T>(
+	ctx: IExecuteFunctions,
+	node: INode,
+	name: string,
+	fallback: T,
+): (itemIndex: number) => T {
+	const read = (itemIndex: number) => ctx.getNodeParameter(name, itemIndex, fallback) as T;
+	if (hasExpression(node.parameters[name])) return read;
+	let once: { value: T } | undefined;
+	return (itemIndex) => (once ??= { value: read(itemIndex) }).value;
+}
+
+/**
  * Reads a JSON text parameter; a value n8n already resolved from an expression is returned as it is.
  * Bad JSON is a ValidationError like any other bad input: the node names the field as users see it,
  * and toNodeError makes it the item's NodeOperationError.
@@ -209,22 +225,6 @@ export function hasExpression(value: unknown): boolean {
 	if (Array.isArray(value)) return value.some(hasExpression);
 	if (value && typeof value === 'object') return Object.values(value).some(hasExpression);
 	return false;
-}
-
-/**
- * Reads a parameter for an item: once for all items when it holds no expression (its value is then
- * the same for every item), per item otherwise. `node`: ctx.getNode(), which copies the node: once.
- */
-export function parameterReader<T>(
-	ctx: IExecuteFunctions,
-	node: INode,
-	name: string,
-	fallback: T,
-): (itemIndex: number) => T {
-	const read = (itemIndex: number) => ctx.getNodeParameter(name, itemIndex, fallback) as T;
-	if (hasExpression(node.parameters[name])) return read;
-	let once: { value: T } | undefined;
-	return (itemIndex) => (once ??= { value: read(itemIndex) }).value;
 }
 
 /** The chain events recorded for an item carry: the item's `$chain` plus this workflow (lib/loops extendChain). */
