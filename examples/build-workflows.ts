@@ -2478,7 +2478,7 @@ function csvImport(): Workflow {
 		'`POST …/webhook/ma-csv-import` with `{"filePath": "/home/node/.n8n-files/contacts.csv"}` (optional `"rowsPerChunk"`, default 10,000) imports the file: each chunk of rows is upserted by *Import Contacts from CSV: One Chunk* (one Redis round trip per batch). Rows the store refuses (bad e-mail, unknown time zone...) are counted, and listed with their line number and error in the output of *Import One Chunk* for their chunk; the good rows are imported. *Import Report* has the totals. Importing the same file again changes nothing (an upsert per row).',
 		[
 			'The file must be readable by n8n: in its allowed folder (`N8N_RESTRICT_FILE_ACCESS_TO`, default `~/.n8n-files`), binary data in `filesystem` mode (the default outside queue mode). The first line names the columns; a field must not contain a line break (a chunk starts at a line number).',
-			'Columns: map them in the *Upsert Contacts* node of the chunk workflow (here: `id` (the CRM ID; empty: the e-mail finds the contact), `email`, `timezone`, `stage`, `consent`, `firstName`, `lastName`, `city`, `employees`, `signupDate`, `tags` separated by `;`).',
+			'Columns: map them in *Name Columns* of the chunk workflow (file column -> contact key), types of fields in *Upsert Contacts* > Field Types (here: `id` (the CRM ID; empty: the e-mail finds the contact), `email`, `timezone`, `stage`, `consent`, `firstName`, `lastName`, `city`, `employees` (number), `signupDate` (date), `tags` separated by `;`).',
 			'The webhook answers at once; protect it (Webhook > Authentication) or keep it unpublished and run it from the editor.',
 			CREDS_NOTE,
 		],
@@ -2557,9 +2557,9 @@ function csvImportChunk(): Workflow {
 	note(
 		wf,
 		'Import Contacts from CSV: One Chunk (called by the CSV import)',
-		"Called by *Import contacts from a CSV file* once per chunk, with the loop state (`filePath`, `rowsPerChunk`, `columns`, `chunk`, running totals). Reads the file, extracts only this chunk's rows (*Starting Line* = 2 + chunk × rowsPerChunk, *Max Rows* = rowsPerChunk, no header row: with a header row the starting line itself would be taken as the header), names their columns from the header, upserts them (*Upsert Contacts* sends them to Redis in batches, one round trip per batch) and returns one item: the state with `chunkRows`, the new totals and `rejected` (line, e-mail and error of each row the store refused). *Upsert Contacts* continues on failure, so one bad row does not stop its chunk.",
+		"Called by *Import contacts from a CSV file* once per chunk, with the loop state (`filePath`, `rowsPerChunk`, `columns`, `chunk`, running totals). Reads the file, extracts only this chunk's rows (*Starting Line* = 2 + chunk × rowsPerChunk, *Max Rows* = rowsPerChunk, no header row: with a header row the starting line itself would be taken as the header), names their columns from the header and turns them into contact keys (*Name Columns*, one Code run for the chunk), upserts them (*Upsert Contacts*, Contact Data: Map Automatically, so no expression is evaluated per row; one Redis round trip per batch) and returns one item: the state with `chunkRows`, the new totals and `rejected` (line, e-mail and error of each row the store refused). *Upsert Contacts* continues on failure, so one bad row does not stop its chunk.",
 		[
-			'Map your columns in *Upsert Contacts* (`$json.<column>`).',
+			'Map your columns in *Name Columns* (`RENAME`: file column -> contact key) and the types of fields that come as text in *Upsert Contacts* > Field Types.',
 			"Successful executions are not saved (workflow settings): each would hold its chunk's rows. Failed ones are.",
 			CREDS_NOTE,
 		],
@@ -2587,37 +2587,50 @@ function csvImportChunk(): Workflow {
 		// Past the last line it finds no row: one empty item then, so that the chunk still reports.
 		{ alwaysOutputData: true },
 	);
-	const any = ifNode(wf, 'Any Rows?', [3, 0], '={{ Array.isArray($json.row) }}', op.isTrue, '');
-	const named = wf.add('Name Columns', 'n8n-nodes-base.set', 3.4, [4, 0], {
-		mode: 'raw',
-		jsonOutput: `={{ Object.fromEntries(${CSV_STATE}.columns.map((name, i) => [name, $json.row[i]])) }}`,
+	// One run for the whole chunk (not an expression per row): names the cells from the header and
+	// turns the file's columns into the keys Upsert Contacts maps automatically. One item out.
+	const named = code(
+		wf,
+		'Name Columns',
+		[3, 0],
+		[
+			"const { columns } = $('Chunk to Import').first().json;",
+			'// Column of the file -> key of the contact. Upsert Contacts (Map Automatically) reads id, email,',
+			'// timezone, lifecycleStage, subscriptionStatus, consentSource and tags; every other key is a field.',
+			"const RENAME = { stage: 'lifecycleStage', consent: 'subscriptionStatus' };",
+			'const keys = columns.map((name) => RENAME[name] ?? name);',
+			'const rows = [];',
+			'for (const { json } of $input.all()) {',
+			'  // Past the last line, Extract Chunk Rows gives one empty item.',
+			'  if (!Array.isArray(json.row)) continue;',
+			'  const contact = {};',
+			'  keys.forEach((key, i) => (contact[key] = json.row[i]));',
+			"  contact.tags = contact.tags ? contact.tags.split(';') : [];",
+			"  contact.consentSource = 'csv import';",
+			'  rows.push(contact);',
+			'}',
+			'return [{ json: { rows } }];',
+		].join('\n'),
+	);
+	const any = ifNode(wf, 'Any Rows?', [4, 0], '={{ $json.rows.length > 0 }}', op.isTrue, '');
+	const split = wf.add('One Item per Row', 'n8n-nodes-base.splitOut', 1, [5, 0], {
+		fieldToSplitOut: 'rows',
 		options: {},
 	});
 	const upsert = contact(
 		wf,
 		'Upsert Contacts',
-		[5, 0],
+		[6, 0],
 		{
 			resource: 'contact',
 			operation: 'upsert',
-			contactId: '={{ $json.id }}',
-			email: '={{ $json.email }}',
-			fieldsInput: 'fields',
-			fieldsUi: {
+			// The keys of each row set the contact: no expression evaluated per row.
+			mappingMode: 'autoMapInputData',
+			fieldTypes: {
 				field: [
-					{ name: 'firstName', type: 'string', value: '={{ $json.firstName }}' },
-					{ name: 'lastName', type: 'string', value: '={{ $json.lastName }}' },
-					{ name: 'city', type: 'string', value: '={{ $json.city }}' },
-					{ name: 'employees', type: 'number', value: '={{ $json.employees }}' },
-					{ name: 'signupDate', type: 'date', value: '={{ $json.signupDate }}' },
+					{ name: 'employees', type: 'number' },
+					{ name: 'signupDate', type: 'date' },
 				],
-			},
-			additionalFields: {
-				timezone: '={{ $json.timezone }}',
-				lifecycleStage: '={{ $json.stage }}',
-				subscriptionStatus: '={{ $json.consent }}',
-				consentSource: 'csv import',
-				addTags: "={{ $json.tags ? $json.tags.split(';') : [] }}",
 			},
 			options: { source: 'csv-import' },
 		},
@@ -2629,20 +2642,20 @@ function csvImportChunk(): Workflow {
 		'Chunk Summary',
 		'n8n-nodes-base.set',
 		3.4,
-		[6, 0],
+		[7, 0],
 		{
 			mode: 'raw',
-			jsonOutput: `={{ (() => { const state = ${CSV_STATE}; const results = $input.all(); const named = $('Name Columns').all(); const fromLine = 2 + state.chunk * state.rowsPerChunk; const rejected = results.flatMap((r, i) => r.json.error ? [{ line: fromLine + i, email: named[i].json.email, error: r.json.error }] : []); return { ...state, chunkRows: results.length, imported: state.imported + results.length - rejected.length, failed: state.failed + rejected.length, rejected }; })() }}`,
+			jsonOutput: `={{ (() => { const state = ${CSV_STATE}; const results = $input.all(); const rows = $('One Item per Row').all(); const fromLine = 2 + state.chunk * state.rowsPerChunk; const rejected = results.flatMap((r, i) => r.json.error ? [{ line: fromLine + i, email: rows[i].json.email, error: r.json.error }] : []); return { ...state, chunkRows: results.length, imported: state.imported + results.length - rejected.length, failed: state.failed + rejected.length, rejected }; })() }}`,
 			options: {},
 		},
 		{ executeOnce: true },
 	);
-	const none = wf.add('No Rows Left', 'n8n-nodes-base.set', 3.4, [4, 1], {
+	const none = wf.add('No Rows Left', 'n8n-nodes-base.set', 3.4, [5, 1], {
 		mode: 'raw',
 		jsonOutput: `={{ { ...${CSV_STATE}, chunkRows: 0, rejected: [] } }}`,
 		options: {},
 	});
-	wf.chain(trigger, read, rows, any, named, upsert, summary);
+	wf.chain(trigger, read, rows, named, any, split, upsert, summary);
 	wf.connect(any, none, 1);
 	return wf;
 }

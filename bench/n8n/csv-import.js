@@ -5,8 +5,10 @@
 // empty store). Prints per file: rows/s, total time, chunks, n8n's peak RSS during the import
 // (VmHWM, reset before each file) against its RSS at idle, Redis memory, and the contacts in the
 // store at the end, which must equal the rows minus the deliberately bad ones (the import reports
-// those). Equal peaks for both files show that n8n's memory does not grow with the file.
+// those). Equal peaks for both files show that n8n's memory does not grow with the file, and so
+// does a flat RSS over the import (its highest value per tenth of the time, also printed).
 // MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/.
+// MA_CSV_CPU_PROF=<dir>: n8n runs with --cpu-prof, its profile written to <dir> when it stops.
 
 const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
@@ -95,7 +97,10 @@ async function main() {
 		const flows = examples.loadExamples().filter((e) => e.slug.startsWith('import-csv'));
 		for (const { file, workflow } of flows) fs.writeFileSync(path.join(wfDir, file), JSON.stringify(workflow));
 		n8n.importWorkflows(userFolder, wfDir, { publish: false });
-		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir } });
+		const profile = process.env.MA_CSV_CPU_PROF
+			? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(process.env.MA_CSV_CPU_PROF)}` }
+			: {};
+		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir, ...profile } });
 		const cookie = await n8n.ensureOwner(instance.baseUrl);
 		for (const { workflow } of flows) await n8n.publishWorkflowRest(instance.baseUrl, cookie, workflow.id);
 		await n8n.waitForWebhook(instance.baseUrl, 'ma-csv-import');
@@ -119,8 +124,18 @@ async function main() {
 				...(CHUNK ? { rowsPerChunk: CHUNK } : {}),
 			});
 			if (res.status !== 200) throw new Error(`webhook answered ${res.status}: ${res.text.slice(0, 200)}`);
-			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0);
+			// RSS every second: the highest per tenth of the import shows whether memory grows with the rows done.
+			const samples = [];
+			const sampler = setInterval(() => samples.push({ at: Date.now(), rss: procStatus(instance.pid).rss }), 1000);
+			const done = await waitForImport(n8n, instance.baseUrl, cookie, parentId, before ? before.id : 0).finally(() =>
+				clearInterval(sampler),
+			);
 			const seconds = (Date.now() - t0) / 1000;
+			const tenths = Array.from({ length: 10 }, () => 0);
+			for (const { at, rss } of samples) {
+				const tenth = Math.min(9, Math.floor(((at - t0) / 1000 / seconds) * 10));
+				tenths[tenth] = Math.max(tenths[tenth], rss);
+			}
 			const peak = procStatus(instance.pid).hwm;
 			const { report, rejected } = await importResult(n8n, instance.baseUrl, cookie, done.id);
 			const stored = await contactsInStore(redis);
@@ -134,6 +149,9 @@ async function main() {
 			);
 			console.log(
 				`    n8n RSS: idle ${mb(idle)}, peak during the import ${mb(peak)} (+${mb(peak - idle)}); Redis used_memory ${mb(usedMemory)}`,
+			);
+			console.log(
+				`    n8n RSS, highest per tenth of the import: ${tenths.map((b) => (b / MB).toFixed(0)).join(', ')} MB`,
 			);
 			console.log(
 				`    contacts in the store ${stored.toLocaleString('en')} (expected ${expected.toLocaleString('en')}: ${stored === expected ? 'ok' : 'MISMATCH'}); report: ${report.imported} imported, ${report.failed} failed; refused lines ${rejected.map((r) => r.line).join(', ')} (${sameLines ? 'exactly the bad rows' : `MISMATCH, bad rows at lines ${spoiled.map((s) => s.line).join(', ')}`})`,

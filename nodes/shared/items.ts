@@ -4,6 +4,7 @@ import {
 	type INodeExecutionData,
 	type IDataObject,
 	type IBinaryKeyData,
+	type INode,
 } from 'n8n-workflow';
 import {
 	ConflictError,
@@ -109,6 +110,22 @@ export function perItem<T>(ctx: IExecuteFunctions, build: (itemIndex: number) =>
 			return error as Error;
 		}
 	});
+}
+
+/**
+ * Reads a parameter for an item: once for all items when it holds no expression (its value is then
+ * the same for every item), per item otherwise. `node`: ctx.getNode(), which copies the node: once.
+ */
+export function parameterReader<T>(
+	ctx: IExecuteFunctions,
+	node: INode,
+	name: string,
+	fallback: T,
+): (itemIndex: number) => T {
+	const read = (itemIndex: number) => ctx.getNodeParameter(name, itemIndex, fallback) as T;
+	if (hasExpression(node.parameters[name])) return read;
+	let once: { value: T } | undefined;
+	return (itemIndex) => (once ??= { value: read(itemIndex) }).value;
 }
 
 /**

@@ -25,6 +25,7 @@ export const CORE_FILES: Record<string, string> = {
 	'n8n-nodes-base.executeWorkflowTrigger': 'ExecuteWorkflow/ExecuteWorkflowTrigger/ExecuteWorkflowTrigger.node.js',
 	'n8n-nodes-base.readWriteFile': 'Files/ReadWriteFile/ReadWriteFile.node.js',
 	'n8n-nodes-base.extractFromFile': 'Files/ExtractFromFile/ExtractFromFile.node.js',
+	'n8n-nodes-base.splitOut': 'Transform/SplitOut/SplitOut.node.js',
 };
 
 function coreDescription(base: string, type: string, version: number): INodeTypeDescription {

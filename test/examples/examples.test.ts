@@ -62,6 +62,7 @@ const CORE_OUTPUTS: Record<string, number> = {
 	'n8n-nodes-base.stickyNote': 0,
 	'n8n-nodes-base.readWriteFile': 1,
 	'n8n-nodes-base.extractFromFile': 1,
+	'n8n-nodes-base.splitOut': 1,
 };
 const STICKY = 'n8n-nodes-base.stickyNote';
 

@@ -3,6 +3,7 @@ import { join } from 'path';
 import { simpleParser } from 'mailparser';
 import type { IBinaryKeyData, IDataObject, INodeExecutionData } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
+import { UPSERT_BATCH } from '../../nodes/Contact/actions/contact/upsert.operation';
 import { Campaigns } from '../../lib/campaigns';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { storeConfig, topologies } from '../harness/store';
@@ -284,6 +285,115 @@ describe.each(topologies)('Contact node on %s Redis', (topology) => {
 			email: 'e1@example.com',
 		});
 		expect(again.json).toMatchObject({ erased: false });
+	});
+
+	it('maps items automatically: own keys set the contact, other keys are typed fields, empty values and $ keys skipped', async () => {
+		const autoMap = {
+			resource: 'contact',
+			operation: 'upsert',
+			mappingMode: 'autoMapInputData',
+			fieldTypes: {
+				field: [
+					{ name: 'employees', type: 'number' },
+					{ name: 'signupDate', type: 'date' },
+				],
+			},
+			options: { source: 'csv-import' },
+		};
+		await store.contacts.upsert([{ id: 'am-2', fields: { city: 'Lyon', plan: 'pro' } }]);
+		const out = await run(autoMap, [
+			{
+				id: 'am-1',
+				email: 'Am1@Example.com',
+				timezone: 'Europe/Berlin',
+				lifecycleStage: 'lead',
+				subscriptionStatus: 'subscribed',
+				consentSource: 'csv import',
+				tags: ['newsletter', 'trial'],
+				firstName: 'Ada',
+				employees: '42',
+				signupDate: '2024-03-01',
+				zip: '01234',
+				$chain: [],
+			},
+			// Empty cells leave the contact as it is; tags as comma-separated text.
+			{ id: 'am-2', email: '', city: '', plan: 'team', tags: 'vip, partner' },
+		]);
+		expect(out.map((i) => i.pairedItem)).toEqual([{ item: 0 }, { item: 1 }]);
+		expect(out[0].json).toMatchObject({
+			id: 'am-1',
+			email: 'am1@example.com',
+			timezone: 'Europe/Berlin',
+			lifecycleStage: 'lead',
+			subscription: { status: 'subscribed', source: 'csv import' },
+			fields: { firstName: 'Ada', employees: 42, signupDate: '2024-03-01T00:00:00.000Z', zip: '01234' },
+			fieldTypes: { employees: 'number', signupDate: 'date', zip: 'string' },
+			created: true,
+		});
+		expect([...(out[0].json.tags as string[])].sort()).toEqual(['newsletter', 'trial']);
+		expect(Object.keys(out[0].json.fields as IDataObject).sort()).toEqual([
+			'employees',
+			'firstName',
+			'signupDate',
+			'zip',
+		]);
+		expect(out[1].json).toMatchObject({ id: 'am-2', created: false, fields: { city: 'Lyon', plan: 'team' } });
+		expect([...(out[1].json.tags as string[])].sort()).toEqual(['partner', 'vip']);
+		// Options (no expression, read once) hold for every item: the change carries the source.
+		const changed = (await store.events.history('am-2', 20)).filter((e) => e.name === '$field_changed');
+		expect(changed.map((e) => e.source)).toEqual(['csv-import']);
+	});
+
+	it('maps items automatically under continueOnFail: bad rows name their item and field, good rows are stored', async () => {
+		const out = await run(
+			{
+				resource: 'contact',
+				operation: 'upsert',
+				mappingMode: 'autoMapInputData',
+				fieldTypes: { field: [{ name: 'signupDate', type: 'date' }] },
+			},
+			[
+				{ id: 'amf-1', email: 'amf1@example.com' },
+				{ id: 'amf-2', email: 'not-an-address' },
+				{ id: 'amf-3', signupDate: '2024-13-45' },
+				{ id: 'amf-4', subscriptionStatus: 'maybe' },
+				{ firstName: 'Nobody' },
+				{ id: 'amf-6', timezone: 'Mars/Olympus_Mons' },
+			],
+			{ continueOnFail: true },
+		);
+		expect(out.map((i) => i.pairedItem)).toEqual([0, 1, 2, 3, 4, 5].map((item) => ({ item })));
+		expect(out[0].json).toMatchObject({ id: 'amf-1', created: true });
+		expect(out[1].json.error).toMatch(/not a valid e-mail address \(item 1, field "Email"\)/);
+		expect(out[2].json.error).toContain('(item 2, field "Fields > signupDate")');
+		expect(out[3].json.error).toContain('(item 3, field "Subscription Status")');
+		expect(out[4].json.error).toContain('(item 4, field "Contact ID")');
+		expect(out[5].json.error).toContain('(item 5, field "Time Zone")');
+		const stored = await store.contacts.get(['amf-1', 'amf-2', 'amf-3', 'amf-4', 'amf-6']);
+		expect(stored.map((r) => (r.ok && r.value ? r.value.id : null))).toEqual(['amf-1', null, null, null, null]);
+	});
+
+	it('upserts more items than one round trip takes, in order, each once, the bad ones by their own index', async () => {
+		const count = UPSERT_BATCH * 2 + 3;
+		const bad = new Set([0, UPSERT_BATCH - 1, UPSERT_BATCH, count - 1]);
+		const items = Array.from({ length: count }, (_, n) => ({
+			id: `big-${n}`,
+			email: bad.has(n) ? `not-an-address-${n}` : `big${n}@example.com`,
+			n,
+		}));
+		const out = await run({ resource: 'contact', operation: 'upsert', mappingMode: 'autoMapInputData' }, items, {
+			continueOnFail: true,
+		});
+		expect(out.map((i) => (i.pairedItem as { item: number }).item)).toEqual(items.map((_, n) => n));
+		const failed = out.flatMap((i, n) => (i.json.error ? [n] : []));
+		expect(failed).toEqual([...bad]);
+		expect(out[UPSERT_BATCH + 1].json).toMatchObject({
+			id: `big-${UPSERT_BATCH + 1}`,
+			fields: { n: UPSERT_BATCH + 1 },
+		});
+		expect(out[UPSERT_BATCH].json.error).toContain(`(item ${UPSERT_BATCH}, field "Email")`);
+		const stored = await store.contacts.get(items.map((i) => i.id));
+		expect(stored.filter((r) => r.ok && r.value).length).toBe(count - bad.size);
 	});
 
 	it('keeps good items and names item and field of bad ones under continueOnFail', async () => {

@@ -1,12 +1,14 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
 import {
 	ValidationError,
+	type ChainLink,
 	type ChangeMode,
 	type ContactInput,
 	type ContactStore,
+	type FieldInput,
 	type FieldType,
 } from '../../../../lib';
-import { chainOf, collect, jsonParameter, perItem } from '../../../shared/items';
+import { chainOf, collect, jsonParameter, parameterReader, perItem } from '../../../shared/items';
 import {
 	changeAndRead,
 	changeOutput,
@@ -26,12 +28,90 @@ const fieldTypeOptions = [
 	{ name: 'String', value: 'string', description: 'Text up to 64 KB' },
 ];
 
+/** Shows an upsert parameter in one Contact Data mode only. */
+const defineBelow = { show: { resource: ['contact'], operation: ['upsert'], mappingMode: ['defineBelow'] } };
+const autoMap = { show: { resource: ['contact'], operation: ['upsert'], mappingMode: ['autoMapInputData'] } };
+
+/** The item keys Map Automatically reads as the contact's own properties; every other key is a field. */
+const AUTO_MAP_KEYS = [
+	'id',
+	'email',
+	'timezone',
+	'lifecycleStage',
+	'subscriptionStatus',
+	'consentSource',
+	'consentAt',
+	'tags',
+] as const;
+
 export const description: INodeProperties[] = [
+	{
+		displayName: 'Contact Data',
+		name: 'mappingMode',
+		type: 'options',
+		noDataExpression: true,
+		displayOptions: showFor(['contact'], ['upsert']),
+		options: [
+			{
+				name: 'Define Below',
+				value: 'defineBelow',
+				description: 'Set the contact ID, e-mail, fields and more with parameters (expressions are evaluated per item)',
+			},
+			{
+				name: 'Map Automatically',
+				value: 'autoMapInputData',
+				description:
+					'Each input item is a contact: its keys named like the contact properties set them, every other key is a field. No expression per item: the fast way to import.',
+			},
+		],
+		default: 'defineBelow',
+	},
+	{
+		displayName: `Keys of the input item: ${AUTO_MAP_KEYS.map((k) => `"${k}"`).join(', ')} (a list, or comma-separated). Every other key is a custom field; empty values are skipped (the contact keeps what it has), keys starting with "$" are ignored.`,
+		name: 'autoMapNotice',
+		type: 'notice',
+		displayOptions: autoMap,
+		default: '',
+	},
+	{
+		displayName: 'Field Types',
+		name: 'fieldTypes',
+		type: 'fixedCollection',
+		typeOptions: { multipleValues: true },
+		placeholder: 'Add Field Type',
+		displayOptions: autoMap,
+		default: {},
+		description:
+			'Types of fields that come as text (a number or a date from a CSV file); other fields keep the type their value has',
+		options: [
+			{
+				displayName: 'Field',
+				name: 'field',
+				values: [
+					{
+						displayName: 'Name',
+						name: 'name',
+						type: 'string',
+						default: '',
+						placeholder: 'e.g. signupDate',
+						description: 'Key of the input item (the field name)',
+					},
+					{
+						displayName: 'Type',
+						name: 'type',
+						type: 'options',
+						options: fieldTypeOptions.filter((o) => o.value !== 'remove'),
+						default: 'string',
+					},
+				],
+			},
+		],
+	},
 	{
 		displayName: 'Contact ID',
 		name: 'contactId',
 		type: 'string',
-		displayOptions: showFor(['contact'], ['upsert']),
+		displayOptions: defineBelow,
 		default: '',
 		placeholder: 'e.g. crm-4711',
 		description:
@@ -41,7 +121,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Email',
 		name: 'email',
 		type: 'string',
-		displayOptions: showFor(['contact'], ['upsert']),
+		displayOptions: defineBelow,
 		default: '',
 		placeholder: 'name@email.com',
 		description: 'E-mail address of the contact. Each address belongs to one contact only.',
@@ -50,7 +130,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Fields Input',
 		name: 'fieldsInput',
 		type: 'options',
-		displayOptions: showFor(['contact'], ['upsert']),
+		displayOptions: defineBelow,
 		options: [
 			{ name: 'Define Below', value: 'fields', description: 'Add fields one by one with their type' },
 			{ name: 'JSON', value: 'json', description: 'Give all fields as one JSON object' },
@@ -63,7 +143,7 @@ export const description: INodeProperties[] = [
 		type: 'fixedCollection',
 		typeOptions: { multipleValues: true },
 		placeholder: 'Add Field',
-		displayOptions: showFor(['contact'], ['upsert']),
+		displayOptions: defineBelow,
 		default: {},
 		description: 'Custom fields to set on the contact; fields not listed keep their value',
 		options: [
@@ -96,7 +176,7 @@ export const description: INodeProperties[] = [
 		displayName: 'Fields (JSON)',
 		name: 'fieldsJson',
 		type: 'json',
-		displayOptions: { show: { resource: ['contact'], operation: ['upsert'], fieldsInput: ['json'] } },
+		displayOptions: { show: { ...defineBelow.show, fieldsInput: ['json'] } },
 		default: '{}',
 		placeholder: '{ "firstName": "Ada", "orders": 3, "birthday": { "value": "1990-02-28", "type": "date" } }',
 		description:
@@ -107,7 +187,7 @@ export const description: INodeProperties[] = [
 		name: 'additionalFields',
 		type: 'collection',
 		placeholder: 'Add Field',
-		displayOptions: showFor(['contact'], ['upsert']),
+		displayOptions: defineBelow,
 		default: {},
 		options: [
 			{
@@ -238,19 +318,20 @@ function readFields(ctx: IExecuteFunctions, itemIndex: number): Record<string, u
 	return fields;
 }
 
-export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
-	const inputs = perItem(this, (i) => {
-		const extra = this.getNodeParameter('additionalFields', i, {}) as IDataObject;
-		const opts = options(this, i);
+/** Define Below: each value from its parameter, expressions evaluated per item by n8n. */
+function definedInputs(ctx: IExecuteFunctions): Array<UpsertInput | Error> {
+	return perItem(ctx, (i) => {
+		const extra = ctx.getNodeParameter('additionalFields', i, {}) as IDataObject;
+		const opts = options(ctx, i);
 		const input: ContactInput = {
-			id: emptyToUndefined(this.getNodeParameter('contactId', i, '')) as string | undefined,
-			email: emptyToUndefined(this.getNodeParameter('email', i, '')) as string | undefined,
-			fields: readFields(this, i),
+			id: emptyToUndefined(ctx.getNodeParameter('contactId', i, '')) as string | undefined,
+			email: emptyToUndefined(ctx.getNodeParameter('email', i, '')) as string | undefined,
+			fields: readFields(ctx, i),
 			timezone: emptyToUndefined(extra.timezone) as string | undefined,
 			lifecycleStage: emptyToUndefined(extra.lifecycleStage) as string | undefined,
 			addTags: emptyToUndefined(extra.addTags) as string[] | undefined,
 			removeTags: emptyToUndefined(extra.removeTags) as string[] | undefined,
-			context: { source: (opts.source as string) || 'n8n', chain: chainOf(this, i) },
+			context: { source: (opts.source as string) || 'n8n', chain: chainOf(ctx, i) },
 		};
 		if (input.id !== undefined) input.id = String(input.id);
 		if (extra.subscriptionStatus !== undefined) {
@@ -262,6 +343,74 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		}
 		return { input, mode: ((opts.writeMode as string) || 'upsert') as ChangeMode };
 	});
-	const results = relabel(await changeAndRead(store, inputs), upsertLabel);
-	return collect(this, results, changeOutput);
+}
+
+/**
+ * Map Automatically: the contact from the item's own keys. n8n 2.x evaluates each expression in an
+ * isolate, about 0.6 ms on a loaded 2-core machine (a profiled CSV import: 11 per row were 53 % of
+ * n8n's CPU); reading the keys costs next to nothing, parameters without expressions are read once.
+ */
+function autoMappedInputs(ctx: IExecuteFunctions): Array<UpsertInput | Error> {
+	const node = ctx.getNode();
+	const readOptions = parameterReader<IDataObject>(ctx, node, 'options', {});
+	const readTypes = parameterReader<IDataObject>(ctx, node, 'fieldTypes', {});
+	const items = ctx.getInputData();
+	// Items without a $chain (not from a Contact Trigger) all carry just this workflow.
+	let ownChain: ChainLink[] | undefined;
+	let typesOf: { parameter: IDataObject; types: Map<string, FieldType> } | undefined;
+	return perItem(ctx, (i) => {
+		const json = items[i].json;
+		const opts = readOptions(i);
+		const parameter = readTypes(i);
+		if (typesOf?.parameter !== parameter) {
+			const rows = (parameter.field as IDataObject[]) ?? [];
+			typesOf = { parameter, types: new Map(rows.map((t) => [t.name as string, t.type as FieldType])) };
+		}
+		const { types } = typesOf;
+		const fields: Record<string, FieldInput> = {};
+		const own: Partial<Record<(typeof AUTO_MAP_KEYS)[number], unknown>> = {};
+		for (const [key, value] of Object.entries(json)) {
+			if (value === undefined || value === null || value === '' || key.startsWith('$')) continue;
+			if ((AUTO_MAP_KEYS as readonly string[]).includes(key)) own[key as (typeof AUTO_MAP_KEYS)[number]] = value;
+			else fields[key] = types.has(key) ? { value, type: types.get(key) } : { value };
+		}
+		const input: ContactInput = {
+			id: own.id === undefined ? undefined : String(own.id),
+			email: own.email as string | undefined,
+			fields,
+			timezone: own.timezone as string | undefined,
+			lifecycleStage: own.lifecycleStage as string | undefined,
+			addTags: own.tags as string[] | undefined,
+			context: {
+				source: (opts.source as string) || 'n8n',
+				chain: json.$chain === undefined ? (ownChain ??= chainOf(ctx, i)) : chainOf(ctx, i),
+			},
+		};
+		if (own.subscriptionStatus !== undefined) {
+			input.subscription = {
+				status: own.subscriptionStatus as never,
+				source: (own.consentSource as string) || 'n8n',
+				at: own.consentAt,
+			};
+		}
+		return { input, mode: ((opts.writeMode as string) || 'upsert') as ChangeMode };
+	});
+}
+
+type UpsertInput = { input: ContactInput; mode: ChangeMode };
+
+/**
+ * Items upserted per round trip, one batch after the other. The store's command timeout (10 s by
+ * default) counts from a command's sending: with 10,000 items in one pipeline (a CSV import chunk)
+ * on a loaded Redis the last ones timed out, though applied, and were reported as failed.
+ */
+export const UPSERT_BATCH = 1000;
+
+export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
+	const mapped = this.getNodeParameter('mappingMode', 0, 'defineBelow') === 'autoMapInputData';
+	const inputs = mapped ? autoMappedInputs(this) : definedInputs(this);
+	const results = [];
+	for (let start = 0; start < inputs.length; start += UPSERT_BATCH)
+		results.push(...(await changeAndRead(store, inputs.slice(start, start + UPSERT_BATCH))));
+	return collect(this, relabel(results, upsertLabel), changeOutput);
 }
