@@ -141,9 +141,15 @@ describe('A/B test with a holdout in real n8n', () => {
 			});
 			const b = last.variants.find((r) => r.variant === 'B')!;
 			expect(b.significant).toBe(true);
-			expect(b.verdict).toMatch(
-				/^B converts \d+% better than holdout \(30% vs 10(\.\d)?%\); this is significant at 95%/,
-			);
+			// The rates are rounded shares of variants whose sizes vary with the contact ids: 30 % and 10 %
+			// within half a contact.
+			const verdict =
+				/^B converts \d+% better than holdout \((\d+(?:\.\d)?)% vs (\d+(?:\.\d)?)%\); this is significant at 95%/.exec(
+					b.verdict,
+				);
+			expect(verdict).not.toBeNull();
+			expect(Math.abs(Number(verdict![1]) - 30)).toBeLessThanOrEqual(0.3);
+			expect(Math.abs(Number(verdict![2]) - 10)).toBeLessThanOrEqual(0.5);
 			expect(last.winner).toBe('B');
 			// The report node reads what lib reads.
 			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);

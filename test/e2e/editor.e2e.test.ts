@@ -2,13 +2,14 @@
 import { checkWorkflow, launch, logIn, OUTPUT_DIR, PACKAGE } from './support/editor';
 import { n8n, state, workflow } from './support/env';
 
-// Together these hold all eight node types of the pack.
+// Together these hold all nine node types of the pack.
 const WORKFLOWS = [
 	'00-marketing-webhook',
 	'05-abandoned-cart',
 	'13-engagement-tiers',
 	'21-hot-lead',
 	'24-seasonal-campaign',
+	'ab-test-newsletter',
 ];
 
 describe('editor (headless Chromium)', () => {
@@ -43,7 +44,8 @@ describe('editor (headless Chromium)', () => {
 				seen.add(r.type);
 			}
 		}
-		expect(seen.size).toBe(8);
+		expect(seen.size).toBe(9);
 		process.stdout.write(`editor screenshots in ${OUTPUT_DIR}\n`);
-	});
+		// A Chromium walk through six workflows: minutes on a loaded 2-core machine.
+	}, 480_000);
 });
