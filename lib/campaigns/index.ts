@@ -359,13 +359,16 @@ export class Campaigns {
 			return store.contacts.getOne(id.value);
 		});
 
-		// Only the first request with an attempt key may take over that attempt's reservation; a repeat
-		// in the same call is a distinct attempt (or two of them would send).
+		// Only the first request of a contact with an attempt key may take over that attempt's
+		// reservation of the contact; a repeat for the same contact in the same call is a distinct
+		// attempt (or two of them would send). Other contacts may share the key (one event sent to a
+		// segment): each has its own reservation.
 		const seenAttempts = new Set<string>();
-		const attemptKeys = requests.map((request) => {
+		const attemptKeys = requests.map((request, i) => {
 			const key = request?.attemptKey;
-			if (!key || seenAttempts.has(key)) return false;
-			seenAttempts.add(key);
+			const seen = `${key}\0${ids[i].ok ? (ids[i] as { value: string }).value : i}`;
+			if (!key || seenAttempts.has(seen)) return false;
+			seenAttempts.add(seen);
 			return key;
 		});
 

@@ -318,6 +318,25 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
 	});
 
+	it("one event sent to several contacts: its retry takes over each contact's dead reservation; a contact twice in the call sends once", async () => {
+		const [a, b] = [await fresh(), await fresh()];
+		const dead = { send: () => new Promise(() => undefined) } as unknown as ReturnType<typeof mailer>;
+		void campaigns.send(
+			spec({ id: 'fanout' }),
+			[a, b].map((contactId) => ({ contactId, attemptKey: 'event:7-0' })),
+			{ mode: 'smtp', mailer: dead },
+		);
+		await new Promise((r) => setTimeout(r, 300));
+		const retry = await campaigns.send(
+			spec({ id: 'fanout' }),
+			[a, b, a].map((contactId) => ({ contactId, attemptKey: 'event:7-0' })),
+			{ mode: 'smtp', mailer: mailer() },
+		);
+		expect(retry.map((r) => value(r).status)).toEqual(['sent', 'sent', 'skipped']);
+		await new Promise((r) => setTimeout(r, 200));
+		for (const id of [a, b]) expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
+	});
+
 	it('sends one mail when 4 workers with their own Redis connections race for the same contact and campaign', async () => {
 		const id = await fresh();
 		const workers = [1, 2, 3, 4].map(() => {
