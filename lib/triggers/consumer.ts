@@ -77,6 +77,27 @@ export interface ExecutionEnd {
  */
 export const DEFAULT_CONCURRENCY = 8;
 
+/**
+ * Entries being acknowledged that do not count against the read-ahead. The connection that
+ * acknowledges is the store's shared one: behind a burst of other commands (a webhook recording
+ * events through the same store) an acknowledgement can take 100 ms while executions finish at
+ * 1,000 a second.
+ */
+const ACKS_IN_FLIGHT_MAX = 1000;
+
+/** Entries one read may take from one shard even when the room spread over the shards is less. */
+const READ_PER_SHARD_MIN = 64;
+
+/**
+ * COUNT for one read: it applies per stream, and a read covers all 16 shards (one reader per shard on
+ * a cluster). The room spread evenly would be 1 per shard at the default read-ahead (16), so a burst
+ * in one shard took a round trip per entry and fell behind on a busy machine; each shard may take up
+ * to READ_PER_SHARD_MIN, so a read holds at most `room` + 16 x 64 entries beyond what is held.
+ */
+export function readCount(room: number): number {
+	return Math.max(Math.ceil(room / SHARD_COUNT), Math.min(room, READ_PER_SHARD_MIN));
+}
+
 interface Reader {
 	connection: RedisClient;
 	shards: number[];
@@ -104,8 +125,9 @@ export function boundedCall<T>(call: () => Promise<T>, timeoutMs: number | undef
  * 16 extra connections per active trigger, and every shard is woken as soon as it gets an entry.
  *
  * Memory: at most `concurrency` handler calls run; entries are read only while fewer than
- * 2 x concurrency x batchSize are held here (running, buffered or waiting for a retry), so a
- * backlog of any size is drained at that pace.
+ * 2 x concurrency x batchSize are held here (running, buffered or waiting for a retry; up to
+ * ACKS_IN_FLIGHT_MAX more only waiting for their acknowledgement), so a backlog of any size is drained at that
+ * pace.
  *
  * Guarantees (at least once): the group gives each entry to one consumer (several n8n mains share
  * it); an entry is acknowledged (XACK) only after its handler call resolved. A rejected call is
@@ -136,6 +158,8 @@ export class EventLogConsumer {
 	/** Entry ids per shard held here: buffered, being handled, or waiting for a retry. */
 	private readonly held = new Map<number, Set<string>>();
 	private calls = 0;
+	/** Entries whose execution is over, being acknowledged. */
+	private acking = 0;
 	private readonly settled = new Set<() => void>();
 
 	constructor(
@@ -276,9 +300,15 @@ export class EventLogConsumer {
 		});
 	}
 
-	/** How many more entries may be read (or reclaimed) now. */
+	/**
+	 * How many more entries may be read (or reclaimed) now. Entries whose execution is over and that
+	 * only wait for their acknowledgement hold no execution: up to ACKS_IN_FLIGHT_MAX of them do not
+	 * count, so acknowledgements queued behind other commands on a busy connection do not hold back
+	 * the next executions.
+	 */
 	private get room(): number {
-		return 2 * this.opts.concurrency * this.opts.batchSize - this.pendingHere;
+		const readAhead = 2 * this.opts.concurrency * this.opts.batchSize;
+		return readAhead - this.pendingHere + Math.min(this.acking, ACKS_IN_FLIGHT_MAX);
 	}
 
 	private async readLoop(reader: Reader): Promise<void> {
@@ -291,9 +321,7 @@ export class EventLogConsumer {
 				continue;
 			}
 			try {
-				// COUNT is per stream: spread the room over the 16 shards (a reader of one shard on a cluster
-				// reads its share), so all readers together take about `room`.
-				const count = Math.ceil(room / SHARD_COUNT);
+				const count = readCount(room);
 				const reply = (await reader.connection.xreadgroup(
 					'GROUP',
 					opts.group,
@@ -362,6 +390,11 @@ export class EventLogConsumer {
 
 	private release(events: LogEvent[]): void {
 		for (const e of events) this.held.get(e.shard)?.delete(e.id);
+		this.wake();
+	}
+
+	/** Wakes whoever waits for room or for the handler calls to settle. */
+	private wake(): void {
 		for (const resolve of this.settled) resolve();
 		this.settled.clear();
 	}
@@ -405,6 +438,8 @@ export class EventLogConsumer {
 	}
 
 	private async succeeded(batch: LogEvent[], end: ExecutionEnd): Promise<void> {
+		this.acking += batch.length;
+		this.wake();
 		try {
 			await Promise.all(
 				[...byShard(batch)].map(([shard, events]) =>
@@ -417,6 +452,7 @@ export class EventLogConsumer {
 			);
 		} finally {
 			// An entry whose ack failed stays pending in Redis and is delivered again after the idle limit.
+			this.acking -= batch.length;
 			this.release(batch);
 		}
 	}

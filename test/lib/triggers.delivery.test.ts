@@ -6,6 +6,7 @@
  */
 import { closeAllStores } from '../../lib/redis/pool';
 import { compileFilter, DeadLetters, EventLogConsumer, type ConsumerOptions, type LogEvent } from '../../lib/triggers';
+import { readCount } from '../../lib/triggers/consumer';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -38,6 +39,13 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		const [r] = await store.events.record([{ contactId, name }]);
 		if (!r.ok) throw r.error;
 		return r.value.eventId!;
+	};
+	/** `count` contact ids that live in one shard. */
+	const contactsOfShard = (prefix: string, count: number) => {
+		const ids: string[] = [];
+		for (let i = 0; ids.length < count; i++)
+			if (store.keys.shardOfContact(`${prefix}-${i}`) === 3) ids.push(`${prefix}-${i}`);
+		return ids;
 	};
 	const pending = async (contactId: string, g: string) =>
 		((await store.call((r) => r.xpending(store.keys.log(store.keys.shardOfContact(contactId)), g))) as [number])[0];
@@ -233,8 +241,73 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		expect(handled).toHaveLength(N);
 		expect(new Set(handled).size).toBe(N);
 		expect(maxRunning).toBeLessThanOrEqual(3);
-		// 2 x concurrency x batch size, plus at most one entry per shard read beyond it.
-		expect(maxHeld).toBeLessThanOrEqual(2 * 3 * 2 + 16);
+		// 2 x concurrency x batch size, plus one read beyond it: up to that many per shard (readCount).
+		expect(maxHeld).toBeLessThanOrEqual(2 * 3 * 2 + 16 * readCount(2 * 3 * 2));
+	});
+
+	it('a burst in one shard is read in one go, not one entry per read', async () => {
+		const name = `burst_${topology}`;
+		const filter = compileFilter({ kind: 'event', names: [name] });
+		const g = group();
+		const first = consumer({ group: g, filter, handler: async () => undefined });
+		await first.start();
+		await first.stop();
+		// The whole burst waits in one stream.
+		await store.events.record(contactsOfShard('burst', 40).map((contactId) => ({ contactId, name })));
+		const batches: number[] = [];
+		await consumer({
+			group: g,
+			filter,
+			concurrency: 1,
+			batchSize: 16,
+			handler: async (events) => {
+				batches.push(events.length);
+			},
+		}).start();
+		await until(() => batches.reduce((a, b) => a + b, 0) === 40);
+		// The first read took the whole read-ahead (2 x 1 x 16) from that shard: a full first batch.
+		expect(batches[0]).toBe(16);
+	});
+
+	it('executions go on while acknowledgements are slow (queued behind other commands on the shared connection)', async () => {
+		const name = `slowack_${topology}`;
+		const filter = compileFilter({ kind: 'event', names: [name] });
+		const g = group();
+		const first = consumer({ group: g, filter, handler: async () => undefined });
+		await first.start();
+		await first.stop();
+		// In one stream, so that a read takes no more than the read-ahead (16).
+		const contacts = contactsOfShard('slowack', 40);
+		await store.events.record(contacts.map((contactId) => ({ contactId, name })));
+		// The consumer's acknowledgements wait until `open` is called; everything else reaches Redis as usual.
+		let open!: () => void;
+		const opened = new Promise<void>((resolve) => (open = resolve));
+		const gated = new Proxy(store, {
+			get: (target, key, receiver) =>
+				key === 'call'
+					? (run: (r: typeof store.redis) => Promise<unknown>) =>
+							target.call((r) =>
+								run(
+									new Proxy(r, {
+										get: (client, command) =>
+											command === 'xack'
+												? (...args: unknown[]) => opened.then(() => client.xack(...(args as [string, string, string])))
+												: Reflect.get(client, command, client),
+									}),
+								),
+							)
+					: Reflect.get(target, key, receiver),
+		});
+		let handled = 0;
+		const c = new EventLogConsumer(gated, { blockMs: 300, group: g, filter, handler: async () => void handled++ });
+		consumers.push(c);
+		await c.start();
+		// All 40 executions ran although none of them is acknowledged yet (read-ahead: 16).
+		await until(() => handled === 40);
+		expect(c.pendingHere).toBe(40);
+		open();
+		await until(() => c.pendingHere === 0);
+		expect(await pending(contacts[0], g)).toBe(0);
 	});
 
 	it('refuses a dead-letter limit out of range, naming it', async () => {
