@@ -67,7 +67,7 @@ function readItem(
 	i: number,
 	item: IDataObject,
 	signingSecret: string,
-	triggers: string[],
+	triggerEventId: TriggerEventLookup,
 ): ItemInput {
 	const p = <T>(name: string, fallback?: T) => ctx.getNodeParameter(name, i, fallback) as T;
 	const o = p<IDataObject>('options', {});
@@ -111,7 +111,7 @@ function readItem(
 		identifyBy === 'email'
 			? { email: String(p<string>('email') ?? '') }
 			: { contactId: String(p<string>('contactId') ?? '') };
-	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, i, item, triggers) } };
+	return { spec, request: { ...request, data, attemptKey: attemptKeyOf(ctx, i, item, triggerEventId) } };
 }
 
 /**
@@ -122,8 +122,13 @@ function readItem(
  * between outputs the contact, not the event): without it, a delivery retried after its worker
  * died would find the dead execution's reservation and skip the contact.
  */
-function attemptKeyOf(ctx: IExecuteFunctions, i: number, json: IDataObject, triggers: string[]): string | undefined {
-	const eventId = eventIdOf(json) ?? triggers.map((name) => triggerEventId(ctx, i, name)).find(Boolean);
+function attemptKeyOf(
+	ctx: IExecuteFunctions,
+	i: number,
+	json: IDataObject,
+	triggerEventId: TriggerEventLookup,
+): string | undefined {
+	const eventId = eventIdOf(json) ?? triggerEventId(i);
 	return eventId ? `event:${eventId}|${ctx.getWorkflow().id ?? ''}|${ctx.getNode().name}` : undefined;
 }
 
@@ -132,21 +137,48 @@ function eventIdOf(json: IDataObject | undefined): string | undefined {
 	return typeof id === 'string' && id ? id : undefined;
 }
 
-function triggerEventId(ctx: IExecuteFunctions, i: number, trigger: string): string | undefined {
+/** The event id of the Contact Trigger item that input item `i` comes from, if any. */
+type TriggerEventLookup = (i: number) => string | undefined;
+
+/**
+ * Looks at the Contact Triggers this node runs after (their items carry the event a retry delivers
+ * again) on first use. A trigger that emitted one item (Batch Size 1, the default) started every item
+ * of the execution, so its event is read once, not through n8n's paired items per item: a fan-out
+ * of thousands of contacts after one event would build a data proxy per item.
+ */
+function triggerEventLookup(ctx: IExecuteFunctions): TriggerEventLookup {
+	let lookups: TriggerEventLookup[] | undefined;
+	return (i) => {
+		lookups ??= ctx
+			.getParentNodes(ctx.getNode().name)
+			.filter((n) => n.type.endsWith(`.${CONTACT_TRIGGER_NAME}`))
+			.map(({ name }) => {
+				const emitted = guarded(() => ctx.getWorkflowDataProxy(0).$(name).all() as INodeExecutionData[]) ?? [];
+				if (emitted.length === 1) {
+					const id = eventIdOf(emitted[0].json);
+					return () => id;
+				}
+				// Several events in one execution: the item's own, through its pairing.
+				return emitted.length === 0
+					? () => undefined
+					: (item: number) => eventIdOf(guarded(() => ctx.getWorkflowDataProxy(item).$(name).item?.json));
+			});
+		for (const lookup of lookups) {
+			const id = lookup(i);
+			if (id) return id;
+		}
+		return undefined;
+	};
+}
+
+/** Not run in this execution, or not paired back to it (another branch, pairing lost): nothing. */
+function guarded<T>(read: () => T): T | undefined {
 	try {
-		return eventIdOf(ctx.getWorkflowDataProxy(i).$(trigger).item?.json);
+		return read();
 	} catch {
-		// Not paired back to that trigger's item (another branch, or pairing lost): no key.
 		return undefined;
 	}
 }
-
-/** The Contact Triggers this node runs after (their items carry the event a retry delivers again). */
-const contactTriggersAbove = (ctx: IExecuteFunctions) =>
-	ctx
-		.getParentNodes(ctx.getNode().name)
-		.filter((n) => n.type.endsWith(`.${CONTACT_TRIGGER_NAME}`))
-		.map((n) => n.name);
 
 const OUTPUT_OF: Record<string, number> = { deferred: DEFERRED, skipped: SKIPPED };
 
@@ -169,9 +201,9 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 		} else {
 			const delivery = this.getNodeParameter('delivery', 0) as string;
 			const store = await this.getCredentials(CREDENTIAL_NAME);
-			const triggers = contactTriggersAbove(this);
+			const triggerEventId = triggerEventLookup(this);
 			const inputs = perItem(this, (i) =>
-				readItem(this, i, items[i].json, String(store.signingSecret ?? ''), triggers),
+				readItem(this, i, items[i].json, String(store.signingSecret ?? ''), triggerEventId),
 			);
 			let target: Delivery = { mode: 'render' };
 			if (delivery === 'smtp') {

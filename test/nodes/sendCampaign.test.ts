@@ -8,6 +8,8 @@ import { ContactTrigger } from '../../nodes/ContactTrigger/ContactTrigger.node';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
 import { freePort } from '../../tools/ports';
 import { scripts } from '../../lib/redis/scripts';
+import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
+import { ExecuteContext } from 'n8n-core';
 
 let smtp: SmtpSink;
 beforeAll(async () => {
@@ -178,10 +180,14 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		expect(smtp.mails).toHaveLength(1);
 	});
 
-	it("a redelivered event takes over its dead reservation through a Contact node in between (the key comes from the trigger's paired item)", async () => {
-		await store.contacts.upsert([{ id: 'eve', email: 'eve@example.com' }]);
-		// The first delivery's execution reserved the send, then its worker was killed.
+	it('redelivered events take over their dead reservations through a Contact node in between (each key from the trigger item it is paired to)', async () => {
+		await store.contacts.upsert([
+			{ id: 'eve', email: 'eve@example.com' },
+			{ id: 'eli', email: 'eli@example.com' },
+		]);
+		// The first delivery's execution (a batch of two events) reserved the sends, then its worker was killed.
 		await holdReservation('eve', 'after-contact', 'event:E-9|wf-after-contact|Send Campaign');
+		await holdReservation('eli', 'after-contact', 'event:E-10|wf-after-contact|Send Campaign');
 		// Named so that its test type ends in ".contactTrigger", as the pack's does; outside manual
 		// mode n8n passes a trigger node's items through, as when the trigger emitted them.
 		const run = await runWorkflow({
@@ -213,14 +219,77 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 				['contactTrigger', 'Record Consent'],
 				['Record Consent', 'Send Campaign'],
 			],
-			items: [{ contactId: 'eve', event: { id: 'E-9', name: 'x' }, delivery: { attempt: 2 } }],
+			items: [
+				{ contactId: 'eve', event: { id: 'E-9', name: 'x' }, delivery: { attempt: 2 } },
+				{ contactId: 'eli', event: { id: 'E-10', name: 'x' }, delivery: { attempt: 2 } },
+			],
 			credentials: { ...credentials, ...smtpCredentials() },
 			workflowId: 'wf-after-contact',
 		});
 		const [sent, , skipped] = run.output('Send Campaign');
 		expect(skipped.map((i) => i.json.reason)).toEqual([]);
-		expect(sent.map((i) => i.json.status)).toEqual(['sent']);
-		expect(smtp.mails.map((m) => m.envelope.to)).toEqual([['eve@example.com']]);
+		expect(sent.map((i) => i.json.status)).toEqual(['sent', 'sent']);
+		expect(smtp.mails.map((m) => m.envelope.to[0]).sort()).toEqual(['eli@example.com', 'eve@example.com']);
+	});
+
+	it("one event fanned out to many contacts: each takes over its dead reservation, the trigger's event read once", async () => {
+		const ids = ['fan-1', 'fan-2', 'fan-3'];
+		await store.contacts.upsert(
+			ids.map((id) => ({
+				id,
+				email: `${id}@example.com`,
+				addTags: ['fan-out'],
+				subscription: { status: 'subscribed', source: 'form' },
+			})),
+		);
+		for (const id of ids) await holdReservation(id, 'fanned', 'event:E-7|wf-fan-out|Send Campaign');
+		const proxies = jest.spyOn(ExecuteContext.prototype, 'getWorkflowDataProxy');
+		try {
+			const run = await runWorkflow({
+				mode: 'trigger',
+				nodes: [
+					{
+						name: 'contactTrigger',
+						nodeType: new ContactTrigger(),
+						parameters: { mode: 'eventRecorded', eventNames: 'x' },
+					},
+					{
+						name: 'Tagged',
+						nodeType: new SegmentFilter(),
+						parameters: {
+							mode: 'segment',
+							pagination: 'all',
+							conditions: { condition: [{ type: 'tags', tagOperator: 'hasAny', tags: 'fan-out' }] },
+						},
+					},
+					{
+						name: 'Send Campaign',
+						nodeType: new SendCampaign(),
+						parameters: params({
+							campaignId: 'fanned',
+							contactId: '={{ $json.contactId }}',
+							html: '<p>Hi</p>',
+							options: {},
+						}),
+					},
+				],
+				connections: [
+					['contactTrigger', 'Tagged'],
+					['Tagged', 'Send Campaign'],
+				],
+				items: [{ contactId: 'someone', event: { id: 'E-7', name: 'x' }, delivery: { attempt: 2 } }],
+				credentials: { ...credentials, ...smtpCredentials() },
+				workflowId: 'wf-fan-out',
+			});
+			const [sent, , skipped] = run.output('Send Campaign');
+			expect(skipped.map((i) => i.json.reason)).toEqual([]);
+			expect(sent).toHaveLength(3);
+			expect(smtp.mails.map((m) => m.envelope.to[0]).sort()).toEqual(ids.map((id) => `${id}@example.com`));
+			const bySend = proxies.mock.contexts.filter((c) => (c as ExecuteContext).getNode().name === 'Send Campaign');
+			expect(bySend).toHaveLength(1);
+		} finally {
+			proxies.mockRestore();
+		}
 	});
 
 	it('render-only mode outputs the finished message for another e-mail node, without SMTP credential', async () => {
