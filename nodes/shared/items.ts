@@ -174,7 +174,10 @@ export async function runGrouped<T, K, R>(
 		if (group) group.push(index);
 		else groups.set(key, [index]);
 	});
-	const results: Array<Result<R>> = inputs.map((input) => ({ ok: false, error: input as Error }));
+	const results: Array<Result<R>> = new Array(inputs.length);
+	inputs.forEach((input, index) => {
+		if (input instanceof Error) results[index] = { ok: false, error: input };
+	});
 	const runGroup = async ([key, indexes]: [K, number[]]) => {
 		let out: Array<Result<R>>;
 		try {
