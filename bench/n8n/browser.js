@@ -12,13 +12,10 @@
 // Sizes: MA_BENCH_EVENTS (default 2000 per kind), MA_BENCH_CONCURRENCY (default 16 clients).
 // MA_BENCH_NO_BUILD=1 reuses dist/ as it is.
 
-const { spawn, spawnSync } = require('node:child_process');
-const fs = require('node:fs');
 const os = require('node:os');
-const path = require('node:path');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
-const { freePort } = require('../../tools/ports.js');
+const { prepareBench, redisCli } = require('./harness.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 2000);
 const CONCURRENCY = Number(process.env.MA_BENCH_CONCURRENCY || 16);
@@ -30,10 +27,6 @@ const HOOK = 'bench-browser';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
 const VISITORS = 400;
 const visitorId = (i) => `benchvisitor${String(i % VISITORS).padStart(10, '0')}`;
-
-function redisCli(port, ...args) {
-	return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
-}
 
 function workflowJson() {
 	return {
@@ -87,49 +80,19 @@ async function drive(requests) {
 }
 
 async function main() {
-	n8n.install();
-	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-browser-'));
-	const userFolder = path.join(root, 'n8n');
-	const port = await freePort();
-	const redisPort = port + 1;
-	const redisDir = path.join(root, 'redis');
-	fs.mkdirSync(redisDir);
-	const redisServer = spawn(
-		'redis-server',
-		['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
-		{ stdio: 'ignore' },
-	);
-	let instance;
+	const bench = await prepareBench('browser');
 	try {
-		for (let i = 0; i < 50 && redisCli(redisPort, 'ping') !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 100));
-		const tarball = n8n.packPackage(n8n.REPO_DIR, {
-			outDir: path.join(root, 'pack'),
-			build: !process.env.MA_BENCH_NO_BUILD,
-		});
-		n8n.prepareUserFolder({ userFolder, tarball });
-		const [store, , webhook] = examples.credentials({
-			redis: { port: redisPort, keyPrefix: 'bench:' },
-			smtp: { port: 25 },
-			webhook: { sharedSecret: SECRET },
-			signingSecret: 'bench-signing-secret-0123456789abcdef',
-		});
-		n8n.importCredentials(userFolder, [
-			{ ...store, name: 'Contact Store' },
-			{ ...webhook, name: 'Marketing Webhook' },
-		]);
-		const wfDir = path.join(root, 'workflows');
-		fs.mkdirSync(wfDir);
-		const wf = workflowJson();
-		fs.writeFileSync(path.join(wfDir, `${wf.id}.json`), JSON.stringify(wf));
-		n8n.importWorkflows(userFolder, wfDir, { publish: false });
-		instance = await n8n.start({
-			userFolder,
-			port,
+		const { redisPort } = bench;
+		const [store, , webhook] = bench.credentials({ keyPrefix: 'bench:', sharedSecret: SECRET });
+		const { instance } = await bench.startN8n({
+			credentials: [
+				{ ...store, name: 'Contact Store' },
+				{ ...webhook, name: 'Marketing Webhook' },
+			],
+			workflows: [workflowJson()],
 			env: { EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none', EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false' },
+			webhooks: [`${HOOK}/events`],
 		});
-		const cookie = await n8n.ensureOwner(instance.baseUrl);
-		await n8n.publishWorkflowRest(instance.baseUrl, cookie, wf.id);
-		await n8n.waitForWebhook(instance.baseUrl, `${HOOK}/events`);
 		const browserUrl = `${instance.baseUrl}/webhook/${HOOK}/browser`;
 		const eventsUrl = `${instance.baseUrl}/webhook/${HOOK}/events`;
 		const browserHeaders = { origin: ORIGIN, 'user-agent': UA, 'content-type': 'text/plain;charset=UTF-8' };
@@ -200,9 +163,7 @@ async function main() {
 			`  anonymous histories kept: ${redisCli(redisPort, 'eval', "return #redis.call('keys', 'bench:*:v:*:h')", '0')}`,
 		);
 	} finally {
-		if (instance) await instance.stop();
-		redisServer.kill('SIGTERM');
-		fs.rmSync(root, { recursive: true, force: true });
+		await bench.stop();
 	}
 }
 

@@ -7,17 +7,17 @@
 // store at the end, which must equal the rows minus the deliberately bad ones (the import reports
 // those). Equal peaks for both files show that n8n's memory does not grow with the file, and so
 // does a flat RSS over the import (its highest value per tenth of the time, also printed).
-// MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/.
+// MA_CSV_CHUNK: rows per chunk (default: the example's). MA_BENCH_NO_BUILD=1 reuses dist/,
+// MA_BENCH_KEEP=1 keeps the scratch folder (harness.js).
 // MA_CSV_CPU_PROF=<dir>: n8n runs with --cpu-prof, its profile written to <dir> when it stops.
 
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
-const { freePort } = require('../../tools/ports.js');
+const { prepareBench, cpuProfileEnv } = require('./harness.js');
 const { importResult, waitForImport, writeContactsCsv } = require('./csv-contacts.js');
 
 const SIZES = String(process.env.MA_CSV_ROWS || '100000,1000000')
@@ -55,55 +55,19 @@ async function contactsInStore(redis) {
 }
 
 async function main() {
-	n8n.install();
-	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-csv-'));
-	const userFolder = path.join(root, 'n8n');
-	const filesDir = path.join(root, 'files');
+	const bench = await prepareBench('csv');
+	const filesDir = path.join(bench.root, 'files');
 	fs.mkdirSync(filesDir);
-	const port = await freePort();
-	const redisPort = await freePort();
-	const redisDir = path.join(root, 'redis');
-	fs.mkdirSync(redisDir);
-	const redisServer = spawn(
-		'redis-server',
-		['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
-		{ stdio: 'ignore' },
-	);
-	let instance;
-	const redis = new Redis(redisPort, { lazyConnect: true });
+	const redis = new Redis(bench.redisPort, { lazyConnect: true });
 	try {
-		for (let i = 0; i < 50; i++) {
-			const pong = spawnSync('redis-cli', ['-p', String(redisPort), 'ping'], { encoding: 'utf8' }).stdout.trim();
-			if (pong === 'PONG') break;
-			await new Promise((r) => setTimeout(r, 100));
-		}
 		await redis.connect();
-		const tarball = n8n.packPackage(n8n.REPO_DIR, {
-			outDir: path.join(root, 'pack'),
-			build: !process.env.MA_BENCH_NO_BUILD,
-		});
-		n8n.prepareUserFolder({ userFolder, tarball });
-		n8n.importCredentials(
-			userFolder,
-			examples.credentials({
-				redis: { port: redisPort, keyPrefix: KEY_PREFIX },
-				smtp: { port: 25 },
-				webhook: { sharedSecret: 'x' },
-				signingSecret: 'bench-signing-secret-0123456789abcdef',
-			}),
-		);
-		const wfDir = path.join(root, 'workflows');
-		fs.mkdirSync(wfDir);
 		const flows = examples.loadExamples().filter((e) => e.slug.startsWith('import-csv'));
-		for (const { file, workflow } of flows) fs.writeFileSync(path.join(wfDir, file), JSON.stringify(workflow));
-		n8n.importWorkflows(userFolder, wfDir, { publish: false });
-		const profile = process.env.MA_CSV_CPU_PROF
-			? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${path.resolve(process.env.MA_CSV_CPU_PROF)}` }
-			: {};
-		instance = await n8n.start({ userFolder, port, env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir, ...profile } });
-		const cookie = await n8n.ensureOwner(instance.baseUrl);
-		for (const { workflow } of flows) await n8n.publishWorkflowRest(instance.baseUrl, cookie, workflow.id);
-		await n8n.waitForWebhook(instance.baseUrl, 'ma-csv-import');
+		const { instance, cookie } = await bench.startN8n({
+			credentials: bench.credentials({ keyPrefix: KEY_PREFIX }),
+			workflows: flows.map((f) => f.workflow),
+			env: { N8N_RESTRICT_FILE_ACCESS_TO: filesDir, ...cpuProfileEnv(process.env.MA_CSV_CPU_PROF) },
+			webhooks: ['ma-csv-import'],
+		});
 		const parentId = flows.find((f) => f.slug === 'import-csv').workflow.id;
 
 		console.log(
@@ -160,9 +124,7 @@ async function main() {
 		}
 	} finally {
 		redis.disconnect();
-		if (instance) await instance.stop();
-		redisServer.kill('SIGTERM');
-		if (!process.env.MA_BENCH_KEEP) fs.rmSync(root, { recursive: true, force: true });
+		await bench.stop();
 	}
 }
 

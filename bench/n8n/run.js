@@ -28,14 +28,13 @@
 // MA_BENCH_CPU_PROF=<dir>: n8n writes a V8 CPU profile there on exit (open it in Chrome DevTools).
 // MA_BENCH_N8N_ENV='{"NAME":"value"}': extra n8n settings (e.g. its expression engine's), for both flows.
 
-const { spawn, spawnSync } = require('node:child_process');
 const fs = require('node:fs');
 const os = require('node:os');
 const path = require('node:path');
 const Redis = require('ioredis');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
-const { freePort } = require('../../tools/ports.js');
+const { prepareBench, cpuProfileEnv, redisCli } = require('./harness.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 10000);
 const BATCH = Number(process.env.MA_BENCH_BATCH || 100);
@@ -203,10 +202,6 @@ function batches(prefix) {
 	return out;
 }
 
-function redisCli(port, ...args) {
-	return spawnSync('redis-cli', ['-p', String(port), ...args], { encoding: 'utf8' }).stdout.trim();
-}
-
 /** Microseconds Redis has spent in commands so far (INFO commandstats, the INFO calls left out). */
 async function redisUsec(redis) {
 	let usec = 0;
@@ -350,62 +345,31 @@ async function seedContacts(redisPort) {
 }
 
 async function main() {
-	n8n.install();
-	const root = fs.mkdtempSync(path.join(os.tmpdir(), 'ma-bench-n8n-'));
-	const userFolder = path.join(root, 'n8n');
-	const port = await freePort();
-	const redisPort = port + 1;
-	const redisDir = path.join(root, 'redis');
-	fs.mkdirSync(redisDir);
-	const redisServer = spawn(
-		'redis-server',
-		['--port', String(redisPort), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', redisDir],
-		{ stdio: 'ignore' },
-	);
-	let instance;
+	const bench = await prepareBench('n8n');
 	try {
-		for (let i = 0; i < 50 && redisCli(redisPort, 'ping') !== 'PONG'; i++) await new Promise((r) => setTimeout(r, 100));
-		const tarball = n8n.packPackage(n8n.REPO_DIR, {
-			outDir: path.join(root, 'pack'),
-			build: !process.env.MA_BENCH_NO_BUILD,
-		});
-		n8n.prepareUserFolder({ userFolder, tarball });
-		const [store] = examples.credentials({
-			redis: { port: redisPort, keyPrefix: 'bench:' },
-			smtp: { port: 25 },
-			webhook: { sharedSecret: 'x' },
-			signingSecret: 'bench-signing-secret-0123456789abcdef',
-		});
-		n8n.importCredentials(userFolder, [
-			{ ...store, id: cs.contactStoreApi.id, name: cs.contactStoreApi.name },
-			{
-				id: rc.redis.id,
-				name: rc.redis.name,
-				type: 'redis',
-				data: { host: '127.0.0.1', port: redisPort, database: 0, password: '' },
-			},
-		]);
-		const wfDir = path.join(root, 'workflows');
-		fs.mkdirSync(wfDir);
+		const { redisPort } = bench;
+		const [store] = bench.credentials({ keyPrefix: 'bench:' });
 		const probes = Object.fromEntries(Object.entries(flows).map(([k, wf]) => [k, probeOf(wf)]));
 		const all = [...Object.values(flows), ...Object.values(probes)];
-		for (const { hookPath, ...wf } of all) fs.writeFileSync(path.join(wfDir, `${wf.id}.json`), JSON.stringify(wf));
-		n8n.importWorkflows(userFolder, wfDir, { publish: false });
-		const profDir = process.env.MA_BENCH_CPU_PROF && path.resolve(process.env.MA_BENCH_CPU_PROF);
-		if (profDir) fs.mkdirSync(profDir, { recursive: true });
-		instance = await n8n.start({
-			userFolder,
-			port,
+		const { instance, cookie } = await bench.startN8n({
+			credentials: [
+				{ ...store, id: cs.contactStoreApi.id, name: cs.contactStoreApi.name },
+				{
+					id: rc.redis.id,
+					name: rc.redis.name,
+					type: 'redis',
+					data: { host: '127.0.0.1', port: redisPort, database: 0, password: '' },
+				},
+			],
+			workflows: all.map(({ hookPath, ...wf }) => wf),
 			env: {
 				EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none',
 				EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false',
-				...(profDir ? { NODE_OPTIONS: `--cpu-prof --cpu-prof-dir=${profDir}` } : {}),
+				...cpuProfileEnv(process.env.MA_BENCH_CPU_PROF),
 				...N8N_ENV,
 			},
+			webhooks: all.map((wf) => wf.hookPath),
 		});
-		const cookie = await n8n.ensureOwner(instance.baseUrl);
-		for (const wf of all) await n8n.publishWorkflowRest(instance.baseUrl, cookie, wf.id);
-		for (const wf of all) await n8n.waitForWebhook(instance.baseUrl, wf.hookPath);
 		await seedContacts(redisPort);
 
 		const executions = Math.ceil(EVENTS / BATCH);
@@ -477,9 +441,7 @@ async function main() {
 			`  core flagged ${redisCli(redisPort, 'eval', "return #redis.call('keys', 'bench:hot:c*')", '0')} hot leads`,
 		);
 	} finally {
-		if (instance) await instance.stop();
-		redisServer.kill('SIGTERM');
-		fs.rmSync(root, { recursive: true, force: true });
+		await bench.stop();
 	}
 }
 

@@ -358,8 +358,9 @@ export class Scoring {
 					lastChainJson = chainJson(input.chain);
 				}
 				// id, source, chain ('': the shared ones), the event's time, then per award: its rule
-				// number (1-based) and award key.
-				const args: Array<string | number> = [contactId, source, lastChainJson === defaultChain ? '' : lastChainJson];
+				// number (1-based) and award key; tab-separated in one argument (none of them holds a
+				// control character): each argument costs this process and Redis more than its bytes.
+				let packed = `${contactId}\t${source}\t${lastChainJson === defaultChain ? '' : lastChainJson}`;
 				let awards = 0;
 				const matched: string[] = [];
 				if (input.event !== undefined && input.event !== null) {
@@ -369,7 +370,7 @@ export class Scoring {
 						event.time === undefined || event.time === '' || event.time === null
 							? now
 							: toEventTime(event.time, 'time', now);
-					args.push(at);
+					packed += `\t${at}`;
 					const props = parseProperties(event.properties);
 					let eventKey: string | undefined;
 					const ctx: EvalContext = { now };
@@ -389,14 +390,14 @@ export class Scoring {
 							);
 							key = `${AWARD_KEY_KINDS.everyEvent}${rule.keyPart}:${eventKey}`;
 						}
-						args.push(r + 1, key);
+						packed += `\t${r + 1}\t${key}`;
 						awards++;
 					}
 				} else {
-					args.push('');
+					packed += '\t';
 				}
 				asked[index] = { matched, awards };
-				return args;
+				return [packed];
 			},
 			// apply_score.lua's answer: score, grade, previous grade, 1 if changed, $grade_changed
 			// event id, awarded rules (by number; "-<number>:<points>" when a field rule's points were

@@ -304,10 +304,10 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			case 'tags': {
 				const tags = asList(c.tags, `${path}.tags`, 'tag');
 				const at = tags.map((t) => builder.tag(t));
-				const has = (d: ContactData, i: number) => d.tags[i] === 1;
+				const hasAny = (d: ContactData) => hasAnyTag(d, at);
 				if (c.operator === 'hasAny')
 					return {
-						test: (d) => at.some((i) => has(d, i)),
+						test: hasAny,
 						sources: [
 							setSource(
 								tags.map((t) => SHARD_INDEXES.tag + t),
@@ -317,10 +317,13 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					};
 				if (c.operator === 'hasAll')
 					return {
-						test: (d) => at.every((i) => has(d, i)),
+						test: (d) => {
+							for (const i of at) if (d.tags[i] !== 1) return false;
+							return true;
+						},
 						sources: tags.map((t) => setSource([SHARD_INDEXES.tag + t], `tag ${t}`)),
 					};
-				if (c.operator === 'hasNone') return { test: (d) => !at.some((i) => has(d, i)), sources: [] };
+				if (c.operator === 'hasNone') return { test: (d) => !hasAny(d), sources: [] };
 				throw new ValidationError(
 					`${path}.operator`,
 					`Unknown operator "${String(c.operator)}"`,
@@ -412,7 +415,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				}
 				const at = wanted.map((t) => builder.tag(t));
 				const decide = membership(c.operator, path);
-				const test: Predicate = (d) => decide(at.some((i) => d.tags[i] === 1));
+				const test: Predicate = (d) => decide(hasAnyTag(d, at));
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return {
 					test,
@@ -635,8 +638,16 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			if (!Array.isArray(group.conditions) || group.conditions.length === 0)
 				throw new ValidationError(`${path}.conditions`, 'A group needs at least one condition');
 			const parts = group.conditions.map((child, i) => compileNode(child, `${path}.conditions[${i}]`));
+			// Loops, not every/some with an arrow: a closure per contact and group costs more than the test.
+			const tests = parts.map((p) => p.test);
 			if (group.combinator === 'and') {
-				return { test: (d, ctx) => parts.every((p) => p.test(d, ctx)), sources: parts.flatMap((p) => p.sources) };
+				return {
+					test: (d, ctx) => {
+						for (const test of tests) if (!test(d, ctx)) return false;
+						return true;
+					},
+					sources: parts.flatMap((p) => p.sources),
+				};
 			}
 			// An OR is served by an index only when every branch is one set lookup: their union.
 			const unionable = parts.every((p) => p.sources.length > 0 && p.sources.some((s) => s.kind === 'sets'));
@@ -648,7 +659,13 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 						),
 					]
 				: [];
-			return { test: (d, ctx) => parts.some((p) => p.test(d, ctx)), sources: union };
+			return {
+				test: (d, ctx) => {
+					for (const test of tests) if (test(d, ctx)) return true;
+					return false;
+				},
+				sources: union,
+			};
 		}
 		return compileLeaf(c as SegmentLeaf, path);
 	};
@@ -660,6 +677,12 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 		sources: compiled.sources,
 		fingerprint: fingerprint(JSON.stringify(root)),
 	};
+}
+
+/** Whether the contact has any of the tags at these spec positions. */
+function hasAnyTag(d: ContactData, at: number[]): boolean {
+	for (const i of at) if (d.tags[i] === 1) return true;
+	return false;
 }
 
 function setSource(names: string[], label: string): IndexSource {

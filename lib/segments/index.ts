@@ -79,32 +79,47 @@ type RawData = Array<string | number | null>;
 
 const NONE: never[] = [];
 
-/** Builds the contact's data with as few objects as it can (a batch builds thousands). */
+/** `n` values of `raw` from `at`, Redis nil (null) as false. */
+function orFalse(raw: RawData, at: number, n: number): Array<string | false> {
+	if (n === 0) return NONE;
+	const out = new Array<string | false>(n);
+	for (let i = 0; i < n; i++) out[i] = raw[at + i] === null ? false : (raw[at + i] as string);
+	return out;
+}
+
+/** `n` values of `raw` from `at`. */
+function take<T>(raw: RawData, at: number, n: number): T[] {
+	return n === 0 ? NONE : (raw.slice(at, at + n) as T[]);
+}
+
+/**
+ * Builds the contact's data with as few objects as it can (a batch builds thousands: no closure
+ * per contact, no array for a kind of data the spec does not ask for).
+ */
 function toData(raw: RawData, spec: FetchSpec): ContactData {
 	let at = 0;
-	const take = <T>(n: number): T[] => (n === 0 ? NONE : (raw.slice(at, (at += n)) as T[]));
-	const orFalse = (n: number): Array<string | false> => {
-		if (n === 0) return NONE;
-		const out = new Array<string | false>(n);
-		for (let i = 0; i < n; i++, at++) out[i] = raw[at] === null ? false : (raw[at] as string);
-		return out;
-	};
 	const core: Record<string, string> = {};
 	for (const name of spec.core) {
 		const value = raw[at++];
 		if (value !== null) core[name] = value as string;
 	}
-	const fields = orFalse(spec.fields.length);
-	const tags = take<number>(spec.tags.length);
-	const counts = orFalse(spec.counts.length);
-	const windows = take<number>(spec.windows.length);
-	const butNot =
-		spec.butNot.length === 0
-			? NONE
-			: spec.butNot.map((): [number | false, number | false] => {
-					const [last, after] = take<string | null>(2);
-					return [last === null ? false : Number(last), after === null ? false : Number(after)];
-				});
+	const fields = orFalse(raw, at, spec.fields.length);
+	at += spec.fields.length;
+	const tags = take<number>(raw, at, spec.tags.length);
+	at += spec.tags.length;
+	const counts = orFalse(raw, at, spec.counts.length);
+	at += spec.counts.length;
+	const windows = take<number>(raw, at, spec.windows.length);
+	at += spec.windows.length;
+	let butNot: ContactData['butNot'] = NONE;
+	if (spec.butNot.length > 0) {
+		butNot = new Array(spec.butNot.length);
+		for (let i = 0; i < spec.butNot.length; i++, at += 2) {
+			const last = raw[at] as string | null;
+			const after = raw[at + 1] as string | null;
+			butNot[i] = [last === null ? false : Number(last), after === null ? false : Number(after)];
+		}
+	}
 	// The asked-for names' events: name, time, properties ('' for none), three values each.
 	let history: ContactData['history'] = NONE;
 	if (spec.history && spec.history.names.length > 0) {
@@ -113,14 +128,18 @@ function toData(raw: RawData, spec: FetchSpec): ContactData {
 		for (let i = 0; i < count; i++, at += 3)
 			history[i] = [raw[at] as string, Number(raw[at + 1]), (raw[at + 2] as string) || '{}'];
 	}
-	const scores =
-		spec.scores.length === 0
-			? NONE
-			: spec.scores.map((): [string[], string[]] => [
-					take<string>(raw[at++] as number),
-					take<string>(raw[at++] as number),
-				]);
-	const campaigns = orFalse(spec.campaigns.length);
+	let scores: ContactData['scores'] = NONE;
+	if (spec.scores.length > 0) {
+		scores = new Array(spec.scores.length);
+		for (let i = 0; i < spec.scores.length; i++) {
+			const entries = take<string>(raw, at + 1, raw[at] as number);
+			at += 1 + entries.length;
+			const values = take<string>(raw, at + 1, raw[at] as number);
+			at += 1 + values.length;
+			scores[i] = [entries, values];
+		}
+	}
+	const campaigns = orFalse(raw, at, spec.campaigns.length);
 	return { core, fields, tags, counts, windows, butNot, history, scores, campaigns };
 }
 

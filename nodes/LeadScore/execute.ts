@@ -86,10 +86,12 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			(input) => input.model,
 			(group, model) => scoring.score(model, group),
 		);
-		return routeResults(this, results, route ? 2 : 1, SCORED, (leadScore, i) => ({
-			output: route && leadScore.changed ? GRADE_CHANGED : SCORED,
-			item: { json: { ...items[i].json, leadScore: leadScore as unknown as IDataObject } },
-		}));
+		return routeResults(this, results, route ? 2 : 1, SCORED, (leadScore, i) => {
+			// Object.assign, not a spread: a spread per item cost microseconds (Node 20).
+			const json: IDataObject = Object.assign({}, items[i].json);
+			json.leadScore = leadScore as unknown as IDataObject;
+			return { output: route && leadScore.changed ? GRADE_CHANGED : SCORED, item: { json } };
+		});
 	} finally {
 		lease.release();
 	}

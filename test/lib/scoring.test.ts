@@ -315,6 +315,40 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		);
 	});
 
+	it("logs each item's own source and chain with its $grade_changed, beside items carrying the batch's", async () => {
+		// The first item's chain and the default source are sent once per call; an item with others
+		// sends its own, in its tab-separated argument.
+		const model: ScoreModel = { rules: [{ name: 'demo', event: 'demo', points: 60 }] };
+		const [first, second, third] = [await fresh(), await fresh(), await fresh()];
+		const shared = [{ workflowId: 'wf-shared', executionId: '1' }];
+		const own = [{ workflowId: 'wf-own', executionId: '2' }];
+		const results = await scoring.score(model, [
+			{ contactId: first, event: { name: 'demo', id: 'd1' }, chain: shared },
+			{ contactId: second, event: { name: 'demo', id: 'd2' }, chain: own, source: 'import\u00e9 x' },
+			{ contactId: third, event: { name: 'demo', id: 'd3' }, chain: shared },
+		]);
+		const logged = await Promise.all(
+			results.map(async (r, i) => {
+				if (!r.ok) throw r.error;
+				const eventId = r.value.gradeEventId as string;
+				const contactId = [first, second, third][i];
+				const [[, fields]] = await store.redis.xrange(
+					store.keys.log(store.keys.shardOfContact(contactId)),
+					eventId,
+					eventId,
+				);
+				const entry: Record<string, string> = {};
+				for (let k = 0; k < fields.length; k += 2) entry[fields[k]] = fields[k + 1];
+				return { contact: entry.c, source: entry.s, chain: JSON.parse(entry.ch) as unknown };
+			}),
+		);
+		expect(logged).toEqual([
+			{ contact: first, source: 'lead-score', chain: shared },
+			{ contact: second, source: 'import\u00e9 x', chain: own },
+			{ contact: third, source: 'lead-score', chain: shared },
+		]);
+	});
+
 	it('records $grade_changed on every crossing, up and down, and again after falling back', async () => {
 		const model: ScoreModel = {
 			rules: [{ name: 'pricing', event: 'pricing', points: 30, decay: { mode: 'expire', days: 7 } }],

@@ -88,6 +88,20 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 		expect(notMatched.map((i) => i.pairedItem)).toEqual([{ item: 1 }, { item: 3 }]);
 	});
 
+	it("keeps an item's binary data on its output, and gives none to an item without", async () => {
+		const attachment = { data: Buffer.from('receipt').toString('base64'), mimeType: 'text/plain', fileName: 'r.txt' };
+		const [matched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', ...npsHappy },
+			items: [{ json: { contactId: 'k7' }, binary: { receipt: attachment } }, { json: { contactId: 'k8' } }],
+			credentials,
+		});
+		expect(matched.map((i) => i.json.contactId)).toEqual(['k7', 'k8']);
+		expect(matched[0].binary?.receipt).toMatchObject({ mimeType: 'text/plain', fileName: 'r.txt' });
+		expect(Buffer.from(matched[0].binary?.receipt.data as string, 'base64').toString()).toBe('receipt');
+		expect(matched[1].binary).toBeUndefined();
+	});
+
 	it('combines rows with OR and reads event property conditions (already bought this author)', async () => {
 		const [matched] = await runNode({
 			nodeType: new SegmentFilter(),

@@ -7,9 +7,9 @@
 --         rule; '' for field rules], fieldRules [{index, key, points, cond}], grades [{name, min}]
 --         (ascending; the first has no min), maxAwards, limits, source, chain}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, contact base, then id, source and chain ('' for the
---         shared ones), the event's time ('' for none), then per award its rule number
---         (1-based) and award key
+-- ARGV[3...] per item: its argument count (1), contact base, then one tab-separated argument: id,
+--         source and chain ('' for the shared ones), the event's time ('' for none), then per
+--         award its rule number (1-based) and award key
 -- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade
 -- changed else 0, the $grade_changed event id or '', the awarded rule numbers ("-<number>:<points>"
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
@@ -29,14 +29,21 @@ local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. S
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
--- Field rules: the stored value, typed as the segment reader sees it.
-local function field_value(base, c)
+-- The core hash fields read first for every contact: its id, its grade and each field rule's field
+-- (one HMGET: a command per field rule would cost more than the rule).
+local coreReads = { 'id', HP.grade .. model }
+for _, f in ipairs(m.fieldRules) do
+  if f.cond.core then table.insert(coreReads, f.cond.field) else table.insert(coreReads, HP.field .. f.cond.field) end
+end
+
+-- Field rules: the stored value (as read, false when absent), typed as the segment reader sees it.
+local function field_value(stored, c)
   if c.core then
-    local v = redis.call('HGET', base, c.field)
+    local v = stored
     if v and CORE_TIME_FIELDS[c.field] and tonumber(v) then return v, tonumber(v) end
     return v, nil
   end
-  local enc = redis.call('HGET', base, HP.field .. c.field)
+  local enc = stored
   if not enc then return nil, nil end
   local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
   if kind == FIELD_TYPE.number then return text, tonumber(text) end
@@ -64,8 +71,8 @@ local function ordered(text, num, operand)
   return nil
 end
 
-local function holds(base, c)
-  local text, num = field_value(base, c)
+local function holds(stored, c)
+  local text, num = field_value(stored, c)
   local op = c.op
   if op == OP.exists then return text ~= nil end
   if op == OP.notExists then return text == nil end
@@ -113,13 +120,14 @@ end
 local cur = nil
 
 local function load(base, id)
-  local core = redis.call('HMGET', base, 'id', HP.grade .. model)
+  local core = redis.call('HMGET', base, unpack(coreReads))
   if not core[1] then return { base = base, missing = true } end
   local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
   local first = redis.call('HMGET', valuesKey, unpack(firstReads))
   local st = {
     base = base, id = id, awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model, valuesKey = valuesKey,
     grade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
+    fieldsStored = { unpack(core, 3) },
     sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
   }
   for i = 1, #m.fieldRules do st.present[i] = first[i + 1] end
@@ -314,7 +322,7 @@ local function score_item(st, r)
     -- Nothing in the batch writes fields: a condition holds for all of a contact's items or none.
     local ok = st.fieldOk[i]
     if ok == nil then
-      ok = holds(st.base, f.cond)
+      ok = holds(st.fieldsStored[i], f.cond)
       st.fieldOk[i] = ok
     end
     local present = st.present[i]
@@ -366,7 +374,23 @@ local function score_item(st, r)
   }, '\t')
 end
 
-local answers = each_item(function(base, args)
+-- The values of an item's tab-separated argument ('' kept): one argument per item costs both
+-- sides less than one per value.
+local function split_tabs(text)
+  local out, from = {}, 1
+  while true do
+    local tab = string.find(text, '\t', from, true)
+    if not tab then
+      out[#out + 1] = string.sub(text, from)
+      return out
+    end
+    out[#out + 1] = string.sub(text, from, tab - 1)
+    from = tab + 1
+  end
+end
+
+local answers = each_item(function(base, packed)
+  local args = split_tabs(packed[1])
   local r = { source = args[2], chain = args[3], awards = {} }
   if r.source == '' then r.source = m.source end
   if r.chain == '' then r.chain = m.chain end
