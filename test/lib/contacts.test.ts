@@ -206,6 +206,26 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(read.map((r) => r.ok && r.value?.fields.n)).toEqual(ids.map((_, n) => n));
 	});
 
+	it('sends values JSON would escape as they are, and a lone surrogate as U+FFFD as a plain argument would', async () => {
+		const texts = [
+			'a"b\\c',
+			'the text \\ud800 \\\\ud800',
+			'nul\u0000tab\tnl\n',
+			'emoji 😀 Zoë',
+			'lone \ud800 and \udfff',
+		];
+		const [result] = await store.contacts.upsert([
+			{
+				id: 'escapes',
+				fields: Object.fromEntries(texts.map((text, k) => [`f${k}`, text])),
+				context: { source: texts[0] },
+			},
+		]);
+		if (!result.ok) throw result.error;
+		const contact = await store.contacts.getOne('escapes');
+		expect(Object.values(contact?.fields ?? {})).toEqual([...texts.slice(0, 4), 'lone \ufffd and \ufffd']);
+	});
+
 	it('round-trips any id and typed field value (property-based)', async () => {
 		await fc.assert(
 			fc.asyncProperty(
