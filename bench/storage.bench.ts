@@ -137,6 +137,13 @@ function rawWrites(pipeline: ReturnType<Redis['pipeline']>, batch: Sample[], now
 	for (const [key, { command, args }] of members) pipeline[command](key, ...args);
 }
 
+/** The server's CPU time so far (INFO cpu, user + system), in ms. */
+async function serverCpuMs(admin: Redis): Promise<number> {
+	const info = await admin.info('cpu');
+	const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)![1]);
+	return 1000 * (seconds('used_cpu_user') + seconds('used_cpu_sys'));
+}
+
 async function footprint(admin: Redis): Promise<{ memory: number; keys: number }> {
 	const info = await admin.info('memory');
 	return { memory: Number(/used_memory:(\d+)/.exec(info)![1]), keys: await admin.dbsize() };
@@ -175,25 +182,42 @@ export async function run(): Promise<void> {
 		let perContactWriteMs = 0;
 		const loadNow = () => loadavg()[0].toFixed(1);
 		const loadStart = loadNow();
+		// CPU time per contact, this process's and each redis-server's: what a wall-clock rate on a
+		// shared machine hides.
+		const nodeCpu = { lib: 0, raw: 0 };
+		const cpuSince = (start: NodeJS.CpuUsage) => {
+			const used = process.cpuUsage(start);
+			return (used.user + used.system) / 1000;
+		};
+		const serverCpuStart = { lib: await serverCpuMs(libAdmin), raw: await serverCpuMs(raw) };
 		for (let start = 0; start < CONTACTS; start += BATCH) {
 			const batch = batchOf(start);
 			for (const c of batch) dataTotal += dataBytes(c);
 			let started = performance.now();
+			let cpuStart = process.cpuUsage();
 			const results = await store.contacts.upsert(batch.map(contactInput));
 			libUpsertMs += performance.now() - started;
+			nodeCpu.lib += cpuSince(cpuStart);
 			for (const r of results) if (!r.ok) throw r.error;
 
 			for (const grouped of [true, false]) {
 				started = performance.now();
+				cpuStart = process.cpuUsage();
 				const pipeline = (grouped ? raw : rawPerContact).pipeline();
 				rawWrites(pipeline, batch, Date.now(), grouped);
 				const replies = await pipeline.exec();
-				if (grouped) rawWriteMs += performance.now() - started;
-				else perContactWriteMs += performance.now() - started;
+				if (grouped) {
+					rawWriteMs += performance.now() - started;
+					nodeCpu.raw += cpuSince(cpuStart);
+				} else perContactWriteMs += performance.now() - started;
 				for (const [error] of replies ?? []) if (error) throw error;
 			}
 		}
 		const loadEnd = loadNow();
+		const serverCpu = {
+			lib: (await serverCpuMs(libAdmin)) - serverCpuStart.lib,
+			raw: (await serverCpuMs(raw)) - serverCpuStart.raw,
+		};
 		const libRest = perContact(await footprint(libAdmin), libEmpty);
 		const rawRest = perContact(await footprint(raw), rawEmpty);
 
@@ -256,6 +280,9 @@ export async function run(): Promise<void> {
 		row(`keys per contact, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.keys, 2));
 		row('upserts, contacts/s', int(upsertRate), int(rawRate), fixed(upsertRate / rawRate, 3));
 		row('  raw with a command per contact and index', '', int(perContactRate), fixed(upsertRate / perContactRate, 3));
+		const usPerContact = (ms: number) => fixed((1000 * ms) / CONTACTS);
+		row('  CPU us per contact: this process', usPerContact(nodeCpu.lib), usPerContact(nodeCpu.raw));
+		row('  CPU us per contact: redis-server', usPerContact(serverCpu.lib), usPerContact(serverCpu.raw));
 		console.log(`load average (1 min) at the start and end of the upserts: ${loadStart}, ${loadEnd}`);
 		row('events recorded, events/s', int(eventRate));
 		const logPerContact = logBytes / CONTACTS;
