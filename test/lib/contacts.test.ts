@@ -49,6 +49,20 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(third.ok && third.value.events).toEqual([]);
 	});
 
+	it('adds and removes tags and fields in one change', async () => {
+		await store.contacts.upsert([{ id: 'mixed', fields: { a: 1, b: 2 }, addTags: ['x', 'y'] }]);
+		const [result] = await store.contacts.upsert([
+			{ id: 'mixed', fields: { a: null, c: 3 }, addTags: ['z'], removeTags: ['x', 'never'] },
+		]);
+		expect(result.ok && result.value.events.map((e) => [e.name, e.props])).toEqual([
+			['$field_changed', { field: 'a', from: 1, to: null }],
+			['$field_changed', { field: 'c', from: null, to: 3 }],
+			['$tag_added', { tag: 'z' }],
+			['$tag_removed', { tag: 'x' }],
+		]);
+		expect(await store.contacts.getOne('mixed')).toMatchObject({ fields: { b: 2, c: 3 }, tags: ['y', 'z'] });
+	});
+
 	it('finds a contact by e-mail alone and uses the e-mail as id for new ones', async () => {
 		await store.contacts.upsert([{ id: 'crm-7', email: 'bo@example.com' }]);
 		const [byEmail] = await store.contacts.upsert([{ email: 'BO@example.com', fields: { city: 'Oslo' } }]);
