@@ -78,9 +78,10 @@ export class ContactStore {
 	 * - A contact's items go one after another, in their order, so a script can read and write its
 	 *   state once for all of them.
 	 * - Arguments are flat lists (or one JSON array of them: `packed`), answers flat lists: encoding
-	 *   JSON in Lua costs more than an item's own commands. Arguments are built chunk by chunk, and answers turned into results as each chunk
-	 *   returns, so this process and Redis work at the same time: calls go out every 1,000 items
-	 *   (not auto-pipelined: see lib/redis/scripts), all in flight together.
+	 *   JSON in Lua costs more than an item's own commands. Arguments are built chunk by chunk, and
+	 *   answers turned into results as each chunk returns, so this process and Redis work at the
+	 *   same time: calls go out every 1,000 items (not auto-pipelined: see lib/redis/scripts), all
+	 *   in flight together.
 	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
 	 *   every contact key of the shard shares its hash slot.
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
@@ -174,6 +175,7 @@ export class ContactStore {
 					}
 					chunk.push(c);
 					args.push(own.length, base);
+					// Packed numbers as text too: the script reads the same strings either way.
 					if (call.packed) for (const arg of own) args.push(typeof arg === 'string' ? arg : String(arg));
 					else for (const arg of own) args.push(arg);
 					// A contact with thousands of items in the batch is split all the same.
@@ -249,9 +251,9 @@ export interface BatchCall<I, T> {
 }
 
 /**
- * The JSON of the items' arguments (all strings), as each_item decodes it. JSON.stringify writes a
- * lone surrogate as an escape, which cjson refuses: it becomes U+FFFD, as ioredis sends it in a
- * plain argument. (An escaped backslash is matched first, so the text "\ud800" stays as it is.)
+ * The JSON of the items' counts, bases and arguments, as each_item decodes it. JSON.stringify
+ * writes a lone surrogate as an escape, which cjson refuses: it becomes U+FFFD, as ioredis sends it
+ * in a plain argument. (An escaped backslash is matched first, so the text "\ud800" stays as it is.)
  */
 function packedItems(values: Array<string | number>): string {
 	const json = JSON.stringify(values);
