@@ -7,12 +7,14 @@
 //
 // Baseline ("raw"), on a second redis-server in the same run: the same contacts as plain
 // commands, pipelined 1,000 contacts at a time. Per contact one HSET holding everything (core,
-// fields, tags as one joined string) and the index writes a real layout needs: ZADD to the
+// fields, tags as one joined string), and the index writes a real layout needs: ZADD to the
 // shard's all-contacts zset by creation time, SADD to a set per tag, per stage and per consent
-// status, HSET into the e-mail -> id index. Shards and keys are the baseline's own; raw writes
-// no event history.
+// status, HSET into the e-mail -> id index; each index key written once per batch with all its
+// members, as lib's scripts write theirs (the goal's baseline). Shards and keys are the
+// baseline's own; raw writes no event history. For reference, on a third redis-server, the same
+// writes with one command per contact and index ("raw, per contact": the baseline before).
 //
-// Lib and raw batches alternate, so that both see the same machine load; one run each.
+// Lib and raw batches alternate, so that all see the same machine load; one run each.
 //
 // Then, on the lib store: the shard logs' share of the memory (a buffer bounded by 16 x logMax
 // entries whatever the base, so its share per contact shrinks as the base grows), a whole-base
@@ -21,6 +23,7 @@
 // the RSS is the store's and not the bench's. MA_STORAGE_CONTACTS=1000000 is the 1M measurement of
 // docs/benchmarks.md.
 import Redis from 'ioredis';
+import { loadavg } from 'os';
 import type { ContactInput } from '../lib/contacts';
 import { createClient } from '../lib/redis/connection';
 import { ContactStore } from '../lib/store';
@@ -110,17 +113,35 @@ function event(c: Sample, n: number, k: number) {
 
 const rawShard = (text: string) => [...text].reduce((h, ch) => (h * 31 + ch.charCodeAt(0)) >>> 0, 0) % RAW_SHARDS;
 
-function rawWrites(pipeline: ReturnType<Redis['pipeline']>, c: Sample, now: number): void {
-	const shard = `raw:{s${rawShard(c.id)}}`;
-	const core = ['email', c.email, 'tz', c.timezone, 'stage', c.lifecycleStage, 'status', 'subscribed'];
-	core.push('source', c.source, 'consentAt', String(now), 'createdAt', String(now), 'updatedAt', String(now));
-	for (const [name, value] of Object.entries(c.fields)) core.push(`f:${name}`, String(value));
-	pipeline.hset(`${shard}:c:${c.id}`, ...core, 'tags', c.tags.join(','));
-	pipeline.zadd(`${shard}:all`, now, c.id);
-	for (const tag of c.tags) pipeline.sadd(`${shard}:tag:${tag}`, c.id);
-	pipeline.sadd(`${shard}:stage:${c.lifecycleStage}`, c.id);
-	pipeline.sadd(`${shard}:status:subscribed`, c.id);
-	pipeline.hset(`raw:{s${rawShard(c.email)}}:ix:email`, c.email, c.id);
+/** The raw baseline's writes of a batch: HSETs per contact, then each index key once (grouped) or per contact. */
+function rawWrites(pipeline: ReturnType<Redis['pipeline']>, batch: Sample[], now: number, grouped: boolean): void {
+	const members = new Map<string, { command: 'zadd' | 'sadd' | 'hset'; args: string[] }>();
+	const index = (command: 'zadd' | 'sadd' | 'hset', key: string, ...args: string[]) => {
+		if (!grouped) return void pipeline[command](key, ...args);
+		const entry = members.get(key);
+		if (entry) entry.args.push(...args);
+		else members.set(key, { command, args });
+	};
+	for (const c of batch) {
+		const shard = `raw:{s${rawShard(c.id)}}`;
+		const core = ['email', c.email, 'tz', c.timezone, 'stage', c.lifecycleStage, 'status', 'subscribed'];
+		core.push('source', c.source, 'consentAt', String(now), 'createdAt', String(now), 'updatedAt', String(now));
+		for (const [name, value] of Object.entries(c.fields)) core.push(`f:${name}`, String(value));
+		pipeline.hset(`${shard}:c:${c.id}`, ...core, 'tags', c.tags.join(','));
+		index('zadd', `${shard}:all`, String(now), c.id);
+		for (const tag of c.tags) index('sadd', `${shard}:tag:${tag}`, c.id);
+		index('sadd', `${shard}:stage:${c.lifecycleStage}`, c.id);
+		index('sadd', `${shard}:status:subscribed`, c.id);
+		index('hset', `raw:{s${rawShard(c.email)}}:ix:email`, c.email, c.id);
+	}
+	for (const [key, { command, args }] of members) pipeline[command](key, ...args);
+}
+
+/** The server's CPU time so far (INFO cpu, user + system), in ms. */
+async function serverCpuMs(admin: Redis): Promise<number> {
+	const info = await admin.info('cpu');
+	const seconds = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)![1]);
+	return 1000 * (seconds('used_cpu_user') + seconds('used_cpu_sys'));
 }
 
 async function footprint(admin: Redis): Promise<{ memory: number; keys: number }> {
@@ -141,10 +162,13 @@ export async function run(): Promise<void> {
 		servers.push(libServer);
 		const rawServer = await startRedis();
 		servers.push(rawServer);
+		const perContactServer = await startRedis();
+		servers.push(perContactServer);
 		const client = createClient({ host: '127.0.0.1', port: libServer.port, keyPrefix: 'bench:' }) as Redis;
 		const libAdmin = new Redis({ host: '127.0.0.1', port: libServer.port });
 		const raw = new Redis({ host: '127.0.0.1', port: rawServer.port });
-		clients.push(client, libAdmin, raw);
+		const rawPerContact = new Redis({ host: '127.0.0.1', port: perContactServer.port });
+		clients.push(client, libAdmin, raw, rawPerContact);
 		const store = new ContactStore(client, 'bench:');
 
 		const batchOf = (start: number) =>
@@ -155,22 +179,45 @@ export async function run(): Promise<void> {
 		const rawEmpty = await footprint(raw);
 		let libUpsertMs = 0;
 		let rawWriteMs = 0;
+		let perContactWriteMs = 0;
+		const loadNow = () => loadavg()[0].toFixed(1);
+		const loadStart = loadNow();
+		// CPU time per contact, this process's and each redis-server's: what a wall-clock rate on a
+		// shared machine hides.
+		const nodeCpu = { lib: 0, raw: 0 };
+		const cpuSince = (start: NodeJS.CpuUsage) => {
+			const used = process.cpuUsage(start);
+			return (used.user + used.system) / 1000;
+		};
+		const serverCpuStart = { lib: await serverCpuMs(libAdmin), raw: await serverCpuMs(raw) };
 		for (let start = 0; start < CONTACTS; start += BATCH) {
 			const batch = batchOf(start);
 			for (const c of batch) dataTotal += dataBytes(c);
 			let started = performance.now();
+			let cpuStart = process.cpuUsage();
 			const results = await store.contacts.upsert(batch.map(contactInput));
 			libUpsertMs += performance.now() - started;
+			nodeCpu.lib += cpuSince(cpuStart);
 			for (const r of results) if (!r.ok) throw r.error;
 
-			started = performance.now();
-			const pipeline = raw.pipeline();
-			const now = Date.now();
-			for (const c of batch) rawWrites(pipeline, c, now);
-			const replies = await pipeline.exec();
-			rawWriteMs += performance.now() - started;
-			for (const [error] of replies ?? []) if (error) throw error;
+			for (const grouped of [true, false]) {
+				started = performance.now();
+				cpuStart = process.cpuUsage();
+				const pipeline = (grouped ? raw : rawPerContact).pipeline();
+				rawWrites(pipeline, batch, Date.now(), grouped);
+				const replies = await pipeline.exec();
+				if (grouped) {
+					rawWriteMs += performance.now() - started;
+					nodeCpu.raw += cpuSince(cpuStart);
+				} else perContactWriteMs += performance.now() - started;
+				for (const [error] of replies ?? []) if (error) throw error;
+			}
 		}
+		const loadEnd = loadNow();
+		const serverCpu = {
+			lib: (await serverCpuMs(libAdmin)) - serverCpuStart.lib,
+			raw: (await serverCpuMs(raw)) - serverCpuStart.raw,
+		};
 		const libRest = perContact(await footprint(libAdmin), libEmpty);
 		const rawRest = perContact(await footprint(raw), rawEmpty);
 
@@ -210,6 +257,7 @@ export async function run(): Promise<void> {
 
 		const upsertRate = CONTACTS / (libUpsertMs / 1000);
 		const rawRate = CONTACTS / (rawWriteMs / 1000);
+		const perContactRate = CONTACTS / (perContactWriteMs / 1000);
 		const eventRate = (CONTACTS * EVENTS_PER_CONTACT) / (eventMs / 1000);
 		const int = (x: number) => Math.round(x).toLocaleString('en');
 		const fixed = (x: number, digits = 1) => x.toFixed(digits);
@@ -220,7 +268,7 @@ export async function run(): Promise<void> {
 			`${CONTACTS.toLocaleString('en')} contacts (e-mail, time zone, stage, consent, 5 fields one a date, 2 tags), batches of ${BATCH.toLocaleString('en')}, then ${EVENTS_PER_CONTACT} events each; lib and raw each on a fresh redis-server on loopback`,
 		);
 		console.log(
-			'raw = per contact HSET of everything + ZADD shard zset + SADD per tag, stage, status + HSET e-mail index, pipelined',
+			'raw = per contact HSET of everything; ZADD shard zset, SADD per tag, stage, status, HSET e-mail index, each key once per batch; pipelined',
 		);
 		console.log(`contact's own data: ${int(data)} B per contact`);
 		row('', 'lib', 'raw', 'lib/raw');
@@ -231,6 +279,11 @@ export async function run(): Promise<void> {
 		row('keys per contact, at rest', fixed(libRest.keys, 2), fixed(rawRest.keys, 2));
 		row(`keys per contact, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.keys, 2));
 		row('upserts, contacts/s', int(upsertRate), int(rawRate), fixed(upsertRate / rawRate, 3));
+		row('  raw with a command per contact and index', '', int(perContactRate), fixed(upsertRate / perContactRate, 3));
+		const usPerContact = (ms: number) => fixed((1000 * ms) / CONTACTS);
+		row('  CPU us per contact: this process', usPerContact(nodeCpu.lib), usPerContact(nodeCpu.raw));
+		row('  CPU us per contact: redis-server', usPerContact(serverCpu.lib), usPerContact(serverCpu.raw));
+		console.log(`load average (1 min) at the start and end of the upserts: ${loadStart}, ${loadEnd}`);
 		row('events recorded, events/s', int(eventRate));
 		const logPerContact = logBytes / CONTACTS;
 		console.log(

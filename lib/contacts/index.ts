@@ -327,6 +327,7 @@ export class Contacts {
 			const results = await store
 				.runBatch<number, Applied>({
 					script: scripts.applyContactChanges,
+					packed: true,
 					items: ready,
 					shared,
 					contactOf: (i) => (ids[i] as { value: string }).value,
@@ -448,6 +449,7 @@ export class Contacts {
 			contactOf: (claim) => claim.email,
 			argsOf: (claim) => [claim.email, claim.id, takeOver ? '1' : '0'],
 			upgraded: true,
+			packed: true,
 		});
 	}
 
@@ -461,6 +463,7 @@ export class Contacts {
 			contactOf: (settle) => settle.email,
 			argsOf: (settle) => [settle.email, settle.id, settle.release ? 'release' : 'written'],
 			upgraded: true,
+			packed: true,
 		});
 	}
 

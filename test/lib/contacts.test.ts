@@ -49,6 +49,20 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(third.ok && third.value.events).toEqual([]);
 	});
 
+	it('adds and removes tags and fields in one change', async () => {
+		await store.contacts.upsert([{ id: 'mixed', fields: { a: 1, b: 2 }, addTags: ['x', 'y'] }]);
+		const [result] = await store.contacts.upsert([
+			{ id: 'mixed', fields: { a: null, c: 3 }, addTags: ['z'], removeTags: ['x', 'never'] },
+		]);
+		expect(result.ok && result.value.events.map((e) => [e.name, e.props])).toEqual([
+			['$field_changed', { field: 'a', from: 1, to: null }],
+			['$field_changed', { field: 'c', from: null, to: 3 }],
+			['$tag_added', { tag: 'z' }],
+			['$tag_removed', { tag: 'x' }],
+		]);
+		expect(await store.contacts.getOne('mixed')).toMatchObject({ fields: { b: 2, c: 3 }, tags: ['y', 'z'] });
+	});
+
 	it('finds a contact by e-mail alone and uses the e-mail as id for new ones', async () => {
 		await store.contacts.upsert([{ id: 'crm-7', email: 'bo@example.com' }]);
 		const [byEmail] = await store.contacts.upsert([{ email: 'BO@example.com', fields: { city: 'Oslo' } }]);
@@ -204,6 +218,26 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(results.every((r) => r.ok)).toBe(true);
 		const read = await store.contacts.get(ids);
 		expect(read.map((r) => r.ok && r.value?.fields.n)).toEqual(ids.map((_, n) => n));
+	});
+
+	it('sends values JSON would escape as they are, and a lone surrogate as U+FFFD as a plain argument would', async () => {
+		const texts = [
+			'a"b\\c',
+			'the text \\ud800 \\\\ud800',
+			'nul\u0000tab\tnl\n',
+			'emoji 😀 Zoë',
+			'lone \ud800 and \udfff',
+		];
+		const [result] = await store.contacts.upsert([
+			{
+				id: 'escapes',
+				fields: Object.fromEntries(texts.map((text, k) => [`f${k}`, text])),
+				context: { source: texts[0] },
+			},
+		]);
+		if (!result.ok) throw result.error;
+		const contact = await store.contacts.getOne('escapes');
+		expect(Object.values(contact?.fields ?? {})).toEqual([...texts.slice(0, 4), 'lone \ufffd and \ufffd']);
 	});
 
 	it('round-trips any id and typed field value (property-based)', async () => {

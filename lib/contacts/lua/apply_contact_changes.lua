@@ -28,11 +28,12 @@ local function json_or_empty(t)
 end
 
 -- Typed field values are stored as "<FIELD_TYPE code>:<text>" (a boolean's text is 1 or 0).
+local NUMBER, BOOLEAN = string.byte(FIELD_TYPE.number), string.byte(FIELD_TYPE.boolean)
 local function decode_value(enc)
   if not enc then return cjson.null end
-  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
-  if kind == FIELD_TYPE.number then return tonumber(text) end
-  if kind == FIELD_TYPE.boolean then return text == '1' end
+  local kind, text = string.byte(enc), string.sub(enc, 3)
+  if kind == NUMBER then return tonumber(text) end
+  if kind == BOOLEAN then return text == '1' end
   return text
 end
 
@@ -40,7 +41,16 @@ local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local now, lim, max = r.now, r.limits, r.max
 local ATTRS = { 'email', 'timezone', 'lifecycleStage' }
-local function index_set(kind, value) return shard .. SHARD_KEY.index .. IX[kind] .. value end
+-- Index keys by kind and value, built once per call.
+local index_keys = { stage = {}, tag = {}, status = {} }
+local function index_set(kind, value)
+  local key = index_keys[kind][value]
+  if not key then
+    key = shard .. SHARD_KEY.index .. IX[kind] .. value
+    index_keys[kind][value] = key
+  end
+  return key
+end
 
 -- The items' index writes, done once at the end (one command per index key, not per item):
 -- index set -> contact id -> true (member) or false (not); a contact's last change wins.
@@ -65,6 +75,24 @@ local function count_prefixed(keys, prefix)
   return n
 end
 
+-- The item being applied: its contact, answer and core-hash writes; set, logged and emit add to
+-- them (defined once, not per item: a bulk upsert runs this for every contact).
+local item_base, item_id, item_source, item_chain, answer, writes
+local function set(key, value)
+  writes[#writes + 1] = key
+  writes[#writes + 1] = value
+end
+local function logged(eid, name, props)
+  answer[#answer + 1] = eid
+  answer[#answer + 1] = name
+  answer[#answer + 1] = props
+end
+local function emit(name, props)
+  local json = json_or_empty(props)
+  local ev = { name = name, ts = now, props = json, source = item_source, chain = item_chain }
+  logged(record(item_base, shard, item_id, now, ev, lim), name, json)
+end
+
 local answers = each_item(function(base, args)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
@@ -75,10 +103,9 @@ local answers = each_item(function(base, args)
     if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
   end
   at = at + 3
-  local sub
+  local subAt = nil
   if args[at] ~= '' then
-    sub = { status = args[at], source = args[at + 1], at = args[at + 2], from = args[at + 3] }
-    if args[at + 4] == '1' then sub.proof = { ip = args[at + 5], userAgent = args[at + 6] } end
+    subAt = at
     at = at + 7
   else
     at = at + 1
@@ -93,6 +120,7 @@ local answers = each_item(function(base, args)
   local removeAt = at + 1
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
+  -- reads[6 ..] are the hash fields written below too.
   local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
   for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
   for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
@@ -129,34 +157,21 @@ local answers = each_item(function(base, args)
   end
   for tag in pairs(removing) do if hadTag[tag] then newTags = newTags - 1 end end
   -- An existing contact's fields and tags are counted (one HKEYS for both) when the change adds some.
-  local keys = nil
-  for _, limit in ipairs({ { HP.field, newFields, 'fields' }, { HP.tag, newTags, 'tags' } }) do
-    local prefix, change, what = limit[1], limit[2], limit[3]
-    if change > 0 then
-      local total = change
-      if exists then
-        keys = keys or redis.call('HKEYS', base)
-        total = count_prefixed(keys, prefix) + change
-      end
-      if total > max[what] then return redis.error_reply('LIMIT ' .. what .. ' ' .. total) end
+  if newFields > 0 or newTags > 0 then
+    local keys = exists and redis.call('HKEYS', base)
+    if newFields > 0 then
+      local total = newFields + (keys and count_prefixed(keys, HP.field) or 0)
+      if total > max.fields then return redis.error_reply('LIMIT fields ' .. total) end
+    end
+    if newTags > 0 then
+      local total = newTags + (keys and count_prefixed(keys, HP.tag) or 0)
+      if total > max.tags then return redis.error_reply('LIMIT tags ' .. total) end
     end
   end
 
-  local answer = { exists and 0 or 1, got[2] }
-  local writes, removed = {}, {}
-  local function set(key, value)
-    writes[#writes + 1] = key
-    writes[#writes + 1] = value
-  end
-  local function logged(eid, name, props)
-    answer[#answer + 1] = eid
-    answer[#answer + 1] = name
-    answer[#answer + 1] = props
-  end
-  local function emit(name, props)
-    local json = json_or_empty(props)
-    logged(record(base, shard, id, now, { name = name, ts = now, props = json, source = source, chain = chain }, lim), name, json)
-  end
+  item_base, item_id, item_source, item_chain = base, id, source, chain
+  answer, writes = { exists and 0 or 1, got[2] }, {}
+  local removed = {}
   -- What a new contact was created with: one event, its properties naming each value.
   local initial = nil
   if not exists then
@@ -168,11 +183,11 @@ local answers = each_item(function(base, args)
     created[#created + 1] = id
   end
 
-  local old = { email = got[2], timezone = got[3], lifecycleStage = got[4] }
-  for _, attr in ipairs(ATTRS) do
+  -- got[2], got[3], got[4]: the old e-mail, time zone and stage (ATTRS' order).
+  for k, attr in ipairs(ATTRS) do
     local new = attrs[attr]
     if new ~= nil then
-      local was = old[attr] or nil
+      local was = got[k + 1] or nil
       if new == false then new = nil end
       if was ~= new then
         if new == nil then removed[#removed + 1] = attr else set(attr, new) end
@@ -193,11 +208,11 @@ local answers = each_item(function(base, args)
     local name, enc, was = args[fieldsAt + 2 * k], args[fieldsAt + 2 * k + 1], got[6 + k]
     if enc == '' then
       if was then
-        removed[#removed + 1] = HP.field .. name
+        removed[#removed + 1] = reads[6 + k]
         emit('$field_changed', { field = name, from = decode_value(was), to = cjson.null })
       end
     elseif was ~= enc then
-      set(HP.field .. name, enc)
+      set(reads[6 + k], enc)
       if initial then
         initial.fields = initial.fields or {}
         initial.fields[name] = decode_value(enc)
@@ -211,11 +226,11 @@ local answers = each_item(function(base, args)
     local tag = args[addAt + k]
     if not hadTag[tag] and not removing[tag] then
       hadTag[tag] = true
-      set(HP.tag .. tag, '')
+      set(reads[6 + fieldCount + k], '')
       index_member('tag', tag, id, true)
       if initial then
         initial.tags = initial.tags or {}
-        table.insert(initial.tags, tag)
+        initial.tags[#initial.tags + 1] = tag
       else
         emit('$tag_added', { tag = tag })
       end
@@ -225,31 +240,34 @@ local answers = each_item(function(base, args)
     for k = 0, removeCount - 1 do
       local tag = args[removeAt + k]
       if hadTag[tag] then
-        removed[#removed + 1] = HP.tag .. tag
+        removed[#removed + 1] = reads[6 + fieldCount + addCount + k]
         index_member('tag', tag, id, false)
         emit('$tag_removed', { tag = tag })
       end
     end
   end
 
-  if sub then
+  -- The subscription: status, source, time (ms), the status it may change from ('' any), then
+  -- '1', IP and user agent of an opt-in confirmation, or '0'.
+  if subAt then
+    local status, subSource, subTime, from = args[subAt], args[subAt + 1], args[subAt + 2], args[subAt + 3]
     local was = got[5]
-    if was ~= sub.status and (sub.from == '' or was == sub.from) then
-      set('status', sub.status)
-      set('consentSource', sub.source)
-      set('consentAt', sub.at)
-      if sub.proof then
-        set('confirmedAt', sub.at)
-        set('confirmedSource', sub.source)
-        set('confirmedIp', sub.proof.ip)
-        set('confirmedUserAgent', sub.proof.userAgent)
+    if was ~= status and (from == '' or was == from) then
+      set('status', status)
+      set('consentSource', subSource)
+      set('consentAt', subTime)
+      if args[subAt + 4] == '1' then
+        set('confirmedAt', subTime)
+        set('confirmedSource', subSource)
+        set('confirmedIp', args[subAt + 5])
+        set('confirmedUserAgent', args[subAt + 6])
       end
       if was then index_member('status', was, id, false) end
-      index_member('status', sub.status, id, true)
+      index_member('status', status, id, true)
       if initial then
-        initial.subscription = { status = sub.status, source = sub.source }
+        initial.subscription = { status = status, source = subSource }
       else
-        emit('$subscription_changed', { from = was or cjson.null, to = sub.status, source = sub.source })
+        emit('$subscription_changed', { from = was or cjson.null, to = status, source = subSource })
       end
     end
   end

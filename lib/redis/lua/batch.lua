@@ -1,21 +1,23 @@
 -- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, ARGV[1] what the items share,
 -- ARGV[2] the item count, then per item: its argument count, its contact base key (in the shard's
--- slot) and its arguments; a contact's items come one after another. Runs fn(base, args) per item
--- and answers the array of the answers, each a flat array (no JSON: encoding costs more than the
--- item's own commands). An item's error ({err = ...} returned, or raised) is its own answer and
--- the other items go on. The optional flush() runs when the items of a contact end, for scripts
--- that keep a contact's state across its items and write it once. With `repeats` (read-only
+-- slot) and its arguments; or ARGV[3] the same values as one JSON array (runBatch's `packed`: JSON
+-- starts with '[', a count never does). A contact's items come one after another. Runs fn(base,
+-- args) per item and answers the array of the answers, each a flat array (no JSON: encoding costs
+-- more than the item's own commands). An item's error ({err = ...} returned, or raised) is its own
+-- answer and the other items go on. The optional flush() runs when the items of a contact end, for
+-- scripts that keep a contact's state across its items and write it once. With `repeats` (read-only
 -- scripts whose answer depends on the contact alone), a contact's later items answer 0: "as the
 -- item before" (runBatch's `repeats`), so the contact is read and sent once.
 local function each_item(fn, flush, repeats)
-  local out, at, last = {}, 3, nil
+  local argv, out, at, last = ARGV, {}, 3, nil
+  if string.sub(ARGV[3] or '', 1, 1) == '[' then argv, at = cjson.decode(ARGV[3]), 1 end
   for i = 1, tonumber(ARGV[2]) do
-    local count, base = tonumber(ARGV[at]), ARGV[at + 1]
+    local count, base = tonumber(argv[at]), argv[at + 1]
     if flush and last and base ~= last then flush() end
     if repeats and base == last then
       out[i] = 0
     else
-      local ok, answer = pcall(fn, base, { unpack(ARGV, at + 2, at + 1 + count) })
+      local ok, answer = pcall(fn, base, { unpack(argv, at + 2, at + 1 + count) })
       if not ok then
         if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
       end
