@@ -182,6 +182,20 @@ export async function run(): Promise<void> {
 		const rows: Array<[string, number]> = [];
 		for (const days of [7, 30, 90, 366])
 			rows.push([`report, ${days} days, all journeys and campaigns`, await timedMs(5, () => report(days))]);
+		rows.push([
+			'report, 366 days, all, totals only',
+			await timedMs(5, () =>
+				analytics.report({ from: new Date(NOW - 365 * DAY).toISOString().slice(0, 10), to, daily: false }),
+			),
+		]);
+		// What a year's report holds: its daily rows (only days with counts) and its size as JSON.
+		const year = await report(366);
+		const totalsOnly = await analytics.report({ from: year.from, to, daily: false });
+		const dailyRows = [...year.journeys, ...year.campaigns].reduce((n, s) => n + (s.daily?.length ?? 0), 0);
+		const mb = (value: unknown) => (JSON.stringify(value).length / 1e6).toFixed(1);
+		console.log(
+			`366 days, all: ${year.journeys.length} journeys, ${year.campaigns.length} campaigns, ${dailyRows.toLocaleString('en-US')} daily rows, ${mb(year)} MB as JSON (totals only: ${mb(totalsOnly)} MB)`,
+		);
 		// A campaign that counted in the last 30 days.
 		const oneCampaign = campaignOf(dayOf(NOW) - 10, 0);
 		rows.push([

@@ -8,18 +8,23 @@
 // - signed: POST …/events with the shared secret, one event per request (the same unit of work a
 //   page view is), and with 100 per request (a CRM's batch) for scale.
 // The workflow starts for nothing (Start the Workflow For empty): this is the ingest itself.
-// The kinds take turns in rounds, so that other load on the machine slows them alike.
-// Sizes: MA_BENCH_EVENTS (default 2000 per kind), MA_BENCH_CONCURRENCY (default 16 clients).
-// MA_BENCH_NO_BUILD=1 reuses dist/ as it is.
+// The kinds take turns in short rounds, each round in the other order, after an untimed warm-up, so
+// that other load on the machine slows them alike; each round prints its rates and the load average
+// as it ends, and the result is the total and the spread of the per-round rates.
+// Sizes: MA_BENCH_EVENTS (default 600 per kind: a few minutes on a shared 2-core machine, where a
+// request through n8n takes 60-100 ms), MA_BENCH_ROUNDS (default 6), MA_BENCH_CONCURRENCY (default
+// 16 clients). MA_BENCH_NO_BUILD=1 reuses dist/ as it is.
 
 const os = require('node:os');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
 const { prepareBench, redisCli } = require('./harness.js');
 
-const EVENTS = Number(process.env.MA_BENCH_EVENTS || 2000);
+const EVENTS = Number(process.env.MA_BENCH_EVENTS || 600);
 const CONCURRENCY = Number(process.env.MA_BENCH_CONCURRENCY || 16);
-const ROUNDS = 4;
+const ROUNDS = Number(process.env.MA_BENCH_ROUNDS || 6);
+/** Requests per kind before the timed rounds (n8n's and the node's code paths warmed alike). */
+const WARMUP = 32;
 const ORIGIN = 'https://www.example.com';
 const SITE_KEY = 'pk_bench';
 const SECRET = 'bench-shared-secret';
@@ -98,18 +103,35 @@ async function main() {
 		const browserHeaders = { origin: ORIGIN, 'user-agent': UA, 'content-type': 'text/plain;charset=UTF-8' };
 		const signedHeaders = { 'x-webhook-secret': SECRET, 'content-type': 'application/json' };
 
+		const load = () => os.loadavg()[0];
+		const started = Date.now();
+		const elapsed = () => `${((Date.now() - started) / 1000).toFixed(0)} s`;
+		console.log(
+			`n8n ${n8n.N8N_VERSION} ready; identifying ${VISITORS / 2} visitors, then ${EVENTS} events per kind in ${ROUNDS} rounds, ${CONCURRENCY} clients`,
+		);
 		// Half the visitors identified before the timed rounds: their page views go to their contact.
-		for (let v = 0; v < VISITORS / 2; v++)
-			await postOk(
-				browserUrl,
-				browserHeaders,
-				JSON.stringify({ siteKey: SITE_KEY, visitorId: visitorId(v), identify: { email: `reader${v}@example.com` } }),
-			);
+		await drive(
+			Array.from(
+				{ length: VISITORS / 2 },
+				(_, v) => () =>
+					postOk(
+						browserUrl,
+						browserHeaders,
+						JSON.stringify({
+							siteKey: SITE_KEY,
+							visitorId: visitorId(v),
+							identify: { email: `reader${v}@example.com` },
+						}),
+					),
+			),
+		);
 
 		const perRound = Math.ceil(EVENTS / ROUNDS);
+		/** A round's requests of each kind; the warm-up is round ROUNDS: ids of its own, fewer requests. */
+		const warm = (round) => round === ROUNDS;
 		const kinds = {
 			browser: (round) =>
-				Array.from({ length: perRound }, (_, i) => () => {
+				Array.from({ length: warm(round) ? WARMUP : perRound }, (_, i) => () => {
 					const k = round * perRound + i;
 					return postOk(
 						browserUrl,
@@ -122,7 +144,7 @@ async function main() {
 					);
 				}),
 			signed: (round) =>
-				Array.from({ length: perRound }, (_, i) => () => {
+				Array.from({ length: warm(round) ? WARMUP : perRound }, (_, i) => () => {
 					const k = round * perRound + i;
 					return postOk(
 						eventsUrl,
@@ -135,7 +157,7 @@ async function main() {
 					);
 				}),
 			signed100: (round) =>
-				Array.from({ length: Math.ceil(perRound / 100) }, (_, b) => () => {
+				Array.from({ length: warm(round) ? 1 : Math.ceil(perRound / 100) }, (_, b) => () => {
 					const events = Array.from({ length: 100 }, (_, j) => {
 						const k = round * perRound + b * 100 + j;
 						return { contactId: `c${k % VISITORS}`, event: 'page_viewed', properties: { path: `/books/${k % 50}` } };
@@ -143,22 +165,48 @@ async function main() {
 					return postOk(eventsUrl, signedHeaders, JSON.stringify({ events }));
 				}),
 		};
-		const totals = Object.fromEntries(Object.keys(kinds).map((k) => [k, { ms: 0, events: 0 }]));
-		for (let round = 0; round < ROUNDS; round++) {
-			for (const [kind, make] of Object.entries(kinds)) {
-				const requests = make(round);
-				totals[kind].ms += await drive(requests);
-				totals[kind].events += kind === 'signed100' ? requests.length * 100 : requests.length;
-			}
-		}
-		const load = os.loadavg()[0].toFixed(1);
+		const eventsIn = (kind, requests) => (kind === 'signed100' ? requests.length * 100 : requests.length);
+		const rate = (events, ms) => events / (ms / 1000);
+		// Two significant digits below 100: a heavily loaded machine manages a few requests per second.
+		const shown = (value) => (value >= 100 ? value.toFixed(0) : value.toPrecision(2));
+		const order = Object.keys(kinds);
+		for (const kind of order) await drive(kinds[kind](ROUNDS));
 		console.log(
-			`browser-event ingest in n8n ${n8n.N8N_VERSION}: ${EVENTS} events per kind, ${CONCURRENCY} clients, ${ROUNDS} rounds, ${VISITORS} visitors (half identified); load average ${load} on ${os.cpus().length} cores`,
+			`identified and warmed up (${WARMUP} requests per kind) at ${elapsed()}; load average ${load().toFixed(1)}`,
 		);
-		const rate = (t) => (t.events / (t.ms / 1000)).toFixed(0);
-		console.log(`  browser route, 1 page view per request:      ${rate(totals.browser)} events/s`);
-		console.log(`  signed events route, 1 event per request:     ${rate(totals.signed)} events/s`);
-		console.log(`  signed events route, 100 events per request:  ${rate(totals.signed100)} events/s`);
+
+		const totals = Object.fromEntries(order.map((k) => [k, { ms: 0, events: 0, rates: [] }]));
+		const loads = [];
+		for (let round = 0; round < ROUNDS; round++) {
+			const line = [];
+			// Every other round in the other order: no kind always runs first, or right after another.
+			for (const kind of round % 2 === 0 ? order : [...order].reverse()) {
+				const requests = kinds[kind](round);
+				const ms = await drive(requests);
+				const events = eventsIn(kind, requests);
+				Object.assign(totals[kind], { ms: totals[kind].ms + ms, events: totals[kind].events + events });
+				totals[kind].rates.push(rate(events, ms));
+				line.push(`${kind} ${shown(rate(events, ms))}/s`);
+			}
+			loads.push(load());
+			console.log(
+				`round ${round + 1}/${ROUNDS} at ${elapsed()}: ${line.join(', ')} (events/s); load average ${load().toFixed(1)}`,
+			);
+		}
+		const spread = (rates) => `${shown(Math.min(...rates))}-${shown(Math.max(...rates))}`;
+		const overall = (kind) => rate(totals[kind].events, totals[kind].ms);
+		console.log(
+			`browser-event ingest in n8n ${n8n.N8N_VERSION}: ${EVENTS} events per kind, ${CONCURRENCY} clients, ${ROUNDS} rounds, ${VISITORS} visitors (half identified); load average ${Math.min(...loads).toFixed(1)}-${Math.max(...loads).toFixed(1)} on ${os.cpus().length} cores, ${elapsed()}`,
+		);
+		console.log('                                                 events/s   per round');
+		const row = (label, kind) =>
+			console.log(`  ${label.padEnd(46)} ${shown(overall(kind)).padStart(8)}   ${spread(totals[kind].rates)}`);
+		row('browser route, 1 page view per request', 'browser');
+		row('signed events route, 1 event per request', 'signed');
+		row('signed events route, 100 events per request', 'signed100');
+		console.log(
+			`  browser / signed, 1 per request: ${(overall('browser') / overall('signed')).toFixed(2)} (per round ${spread(totals.browser.rates.map((r, i) => (100 * r) / totals.signed.rates[i]))} %)`,
+		);
 		console.log(
 			`  anonymous histories kept: ${redisCli(redisPort, 'eval', "return #redis.call('keys', 'bench:*:v:*:h')", '0')}`,
 		);

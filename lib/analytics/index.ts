@@ -109,6 +109,11 @@ export interface ReportRequest {
 	journeys?: string[];
 	/** Only these campaigns; all when empty. */
 	campaigns?: string[];
+	/**
+	 * Whether to add the daily rows (default true): one per day on which the journey or campaign
+	 * counted something, none for days without counts (read them as 0). False: totals only.
+	 */
+	daily?: boolean;
 }
 
 export interface JourneyReport {
@@ -118,7 +123,8 @@ export interface JourneyReport {
 	conversionRate: number;
 	/** Executions that went to wait at each node, in the range (best effort: Contact Trigger runs only). */
 	waitingAt: Array<{ step: string; count: number }>;
-	daily: Array<{ date: string } & JourneyCounts & { conversionRate: number }>;
+	/** Days on which the journey counted something, in order; absent when the report leaves daily rows out. */
+	daily?: Array<{ date: string } & JourneyCounts & { conversionRate: number }>;
 }
 
 export interface MailRates {
@@ -135,7 +141,8 @@ export interface CampaignAnalytics {
 	totals: MailCounts;
 	/** Per mail sent (0-1). */
 	rates: MailRates;
-	daily: Array<{ date: string } & MailCounts & { rates: MailRates }>;
+	/** Days on which the campaign counted something, in order; absent when the report leaves daily rows out. */
+	daily?: Array<{ date: string } & MailCounts & { rates: MailRates }>;
 }
 
 export interface AnalyticsReport {
@@ -196,12 +203,15 @@ export class Analytics {
 	}
 
 	/**
-	 * Counts per journey and per campaign over a range of UTC days, in total and per day. Reads one
+	 * Counts per journey and per campaign over a range of UTC days, in total and per day on which
+	 * each counted something (a day row per day of the range would make a year of campaigns that come
+	 * and go a report of hundreds of thousands of rows, nearly all zeros). Reads one
 	 * hash per shard and day, READ_DAYS days per round trip, never a contact: whole hashes, or only
 	 * the fields of the journeys and campaigns asked for when both are named (HMGET).
 	 */
 	async report(request: ReportRequest): Promise<AnalyticsReport> {
 		const { firstDay, lastDay } = this.checkRange(request);
+		const withDaily = request.daily ?? true;
 		const onlyJourneys = new Set((request.journeys ?? []).map((j, i) => checkJourneyId(j, `journeys[${i}]`)));
 		const onlyCampaigns = new Set(
 			(request.campaigns ?? []).map((c, i) => checkName(`campaigns[${i}]`, c, 200, 'Campaign ID')),
@@ -296,9 +306,10 @@ export class Analytics {
 					totals,
 					conversionRate: ratio(totals.goalReached, totals.entered),
 					waitingAt: (steps.get(journeyId) ?? []).sort((a, b) => b.count - a.count),
-					daily: dates.map((date, i) => {
-						const day = dayRow(date, JOURNEY_METRICS, perDay[i]);
-						return Object.assign(day, { conversionRate: ratio(day.goalReached, day.entered) });
+					...(withDaily && {
+						daily: dayRows(dates, JOURNEY_METRICS, perDay).map((day) =>
+							Object.assign(day, { conversionRate: ratio(day.goalReached, day.entered) }),
+						),
 					}),
 				};
 			}),
@@ -308,9 +319,8 @@ export class Analytics {
 					campaignId,
 					totals,
 					rates: mailRates(totals),
-					daily: dates.map((date, i) => {
-						const day = dayRow(date, MAIL_METRICS, perDay[i]);
-						return Object.assign(day, { rates: mailRates(day) });
+					...(withDaily && {
+						daily: dayRows(dates, MAIL_METRICS, perDay).map((day) => Object.assign(day, { rates: mailRates(day) })),
 					}),
 				};
 			}),
@@ -321,13 +331,22 @@ export class Analytics {
 /** A subject's counts per day of a report (index in the range), metric -> count; none where it counted nothing. */
 type PerDay = Array<Record<string, number> | undefined>;
 
-/** A day of a report's daily list: its date and a count for each metric (0 where none). */
-function dayRow<M extends string>(
-	date: string,
+/**
+ * A report's daily list: for each day on which one of `metrics` counted something, its date and a
+ * count for each metric (0 where none). Days without counts have no row.
+ */
+function dayRows<M extends string>(
+	dates: string[],
 	metrics: readonly M[],
-	counts: Record<string, number> | undefined,
-): { date: string } & Record<M, number> {
-	const row = { date } as { date: string } & Record<M, number>;
-	for (const m of metrics) (row as Record<M, number>)[m] = counts?.[m] ?? 0;
-	return row;
+	perDay: PerDay,
+): Array<{ date: string } & Record<M, number>> {
+	const rows: Array<{ date: string } & Record<M, number>> = [];
+	// forEach skips the days nothing was read for (holes).
+	perDay.forEach((counts, i) => {
+		if (!counts || !metrics.some((m) => counts[m] > 0)) return;
+		const row = { date: dates[i] } as { date: string } & Record<M, number>;
+		for (const m of metrics) (row as Record<M, number>)[m] = counts[m] ?? 0;
+		rows.push(row);
+	});
+	return rows;
 }

@@ -58,18 +58,27 @@ function funnel(journey: JourneyReport): string {
 	return `<svg class="funnel" role="img" aria-label="Funnel of journey ${escapeHtml(journey.journeyId)}" viewBox="0 0 ${width} ${stages.length * rowHeight + 8}" width="${width}">${rows}</svg>`;
 }
 
-/** Daily lines of a campaign: sent, delivered, opened, clicked. */
-function dailyLines(campaign: CampaignAnalytics): string {
-	const series: Array<[string, number[]]> = (['sent', 'delivered', 'opened', 'clicked'] as const).map((m) => [
-		m,
-		campaign.daily.map((d) => d[m]),
-	]);
+const DAY = 86_400_000;
+
+/**
+ * Daily lines of a campaign over every day of the report: sent, delivered, opened, clicked. The
+ * report has rows only for days with counts; a day without a row is drawn as 0.
+ */
+function dailyLines(campaign: CampaignAnalytics, report: AnalyticsReport): string {
+	const daily = campaign.daily;
+	if (!daily) return '<p class="muted">Daily rows were left out of this report.</p>';
+	const first = Date.parse(report.from);
+	const days = report.days;
+	const series: Array<[string, number[]]> = (['sent', 'delivered', 'opened', 'clicked'] as const).map((m) => {
+		const values = new Array<number>(days).fill(0);
+		for (const row of daily) values[Math.round((Date.parse(row.date) - first) / DAY)] = row[m];
+		return [m, values];
+	});
 	const width = 560;
 	const height = 200;
 	const left = 44;
 	const bottom = 24;
 	const top = Math.max(1, ...series.flatMap(([, v]) => v));
-	const days = campaign.daily.length;
 	const x = (i: number) => left + (days > 1 ? (i / (days - 1)) * (width - left - 10) : (width - left) / 2);
 	const y = (n: number) => 10 + (1 - n / top) * (height - bottom - 10);
 	const grid = [0, 0.5, 1]
@@ -78,13 +87,9 @@ function dailyLines(campaign: CampaignAnalytics): string {
 			return `<line x1="${left}" x2="${width - 10}" y1="${y(v)}" y2="${y(v)}" class="grid"/><text x="${left - 6}" y="${y(v) + 4}" class="axis" text-anchor="end">${number(v)}</text>`;
 		})
 		.join('');
-	const dates = [0, days - 1]
-		.filter((i, k, all) => all.indexOf(i) === k)
-		.map(
-			(i) =>
-				`<text x="${x(i)}" y="${height - 6}" class="axis" text-anchor="${i === 0 ? 'start' : 'end'}">${escapeHtml(campaign.daily[i].date)}</text>`,
-		)
-		.join('');
+	const dateLabel = (i: number, date: string, anchor: 'start' | 'end') =>
+		`<text x="${x(i)}" y="${height - 6}" class="axis" text-anchor="${anchor}">${escapeHtml(date)}</text>`;
+	const dates = dateLabel(0, report.from, 'start') + (days > 1 ? dateLabel(days - 1, report.to, 'end') : '');
 	const lines = series
 		.map(
 			([name, values], k) =>
@@ -136,12 +141,12 @@ function journeyCard(journey: JourneyReport): string {
 ${funnel(journey)}${waiting}</section>`;
 }
 
-function campaignCard(campaign: CampaignAnalytics): string {
+function campaignCard(campaign: CampaignAnalytics, report: AnalyticsReport): string {
 	const t = campaign.totals;
 	const r = campaign.rates;
 	return `<section class="card campaign"><h2>Campaign ${escapeHtml(campaign.campaignId)}</h2>
 <div class="stats"><div><b>${number(t.sent)}</b>sent</div><div><b>${percent(r.open)}</b>opened</div><div><b>${percent(r.click)}</b>clicked</div><div><b>${percent(r.bounce, 2)}</b>bounced</div><div><b>${percent(r.unsubscribe, 2)}</b>unsubscribed</div><div><b>${percent(r.complaint, 2)}</b>complaints</div></div>
-${dailyLines(campaign)}</section>`;
+${dailyLines(campaign, report)}</section>`;
 }
 
 /**
@@ -157,7 +162,7 @@ export function renderReportPage(
 		report.journeys.length > 0 ? report.journeys.map(journeyCard).join('\n') : '',
 		report.campaigns.length > 0
 			? `<section class="card"><h2>Unsubscribe and complaint rates</h2>${rateChart(report.campaigns)}<p class="muted">Gmail asks bulk senders to keep spam complaints under 0.3 %; a red bar is at or over it.</p></section>\n` +
-				report.campaigns.map(campaignCard).join('\n')
+				report.campaigns.map((campaign) => campaignCard(campaign, report)).join('\n')
 			: '',
 	].join('\n');
 	const empty =

@@ -184,13 +184,11 @@ describe.each(topologies)('journey analytics on %s Redis', (topology) => {
 		clock.advance(DAY);
 		value((await campaigns.send(spec({ id: 'welcome-2' }), [{ contactId: ids[0] }], { mode: 'render' }))[0]);
 		const campaign = await campaignOf('welcome-2', yesterday, today());
-		expect(campaign.daily.map((d) => [d.date, d.sent])).toEqual([
-			[yesterday, 0],
-			[today(), 1],
-		]);
+		// No row for yesterday: welcome-2 counted nothing then.
+		expect(campaign.daily?.map((d) => [d.date, d.sent])).toEqual([[today(), 1]]);
 		const report = await analytics.report({ from: yesterday, to: today(), journeys: ['wf-onboarding'] });
 		expect(report.journeys[0].totals.sent).toBe(5);
-		expect(report.journeys[0].daily.map((d) => d.sent)).toEqual([4, 1]);
+		expect(report.journeys[0].daily?.map((d) => d.sent)).toEqual([4, 1]);
 		const trial = (await analytics.report({ from: yesterday, to: today(), journeys: ['wf-trial'] })).journeys[0];
 		expect(trial.conversionRate).toBe(0);
 	});
@@ -264,6 +262,58 @@ describe.each(topologies)('journey analytics on %s Redis', (topology) => {
 			expect(ttl).toBeLessThanOrEqual((ANALYTICS_RETENTION_DAYS + 1) * DAY);
 		}
 		expect(checked).toBeGreaterThan(0);
+	});
+
+	it('has a daily row only for days with counts, totals unchanged; none at all when asked for totals only', async () => {
+		const first = today();
+		const gapIds = [`gap-${topology}-0`, `gap-${topology}-1`];
+		await store.contacts.upsert(
+			gapIds.map((id) => ({ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } })),
+		);
+		const sendTo = async (contactId: string) => {
+			const [sent] = await campaigns.send(spec({ id: 'welcome-gap', journeyId: 'wf-gap' }), [{ contactId }], {
+				mode: 'render',
+			});
+			expect(value(sent).status).toBe('sent');
+		};
+		await sendTo(gapIds[0]);
+		clock.advance(2 * DAY);
+		await sendTo(gapIds[1]);
+		const gapDay = new Date(clock.now() - DAY).toISOString().slice(0, 10);
+		const range = { from: first, to: today() };
+
+		const report = await analytics.report({ ...range, journeys: ['wf-gap'], campaigns: ['welcome-gap'] });
+		expect(report.days).toBe(3);
+		const [journey] = report.journeys;
+		const [campaign] = report.campaigns;
+		expect(campaign.daily?.map((d) => [d.date, d.sent, d.rates.delivery])).toEqual([
+			[first, 1, 0],
+			[today(), 1, 0],
+		]);
+		expect(journey.daily?.map((d) => [d.date, d.sent, d.conversionRate])).toEqual([
+			[first, 1, 0],
+			[today(), 1, 0],
+		]);
+		expect(campaign.daily?.map((d) => d.date)).not.toContain(gapDay);
+
+		// Over everything counted in the range, the rows add up to the totals.
+		const whole = await analytics.report(range);
+		for (const subject of [...whole.journeys, ...whole.campaigns])
+			for (const [metric, total] of Object.entries(subject.totals)) {
+				const rows = (subject.daily ?? []) as unknown as Array<Record<string, number>>;
+				expect(rows.length).toBeGreaterThan(0);
+				expect(rows.reduce((n, row) => n + row[metric], 0)).toBe(total);
+			}
+
+		// Totals only: the same report without a daily list.
+		const totalsOnly = await analytics.report({ ...range, daily: false });
+		expect(totalsOnly).toEqual({
+			...whole,
+			journeys: whole.journeys.map(({ daily, ...journey }) => journey),
+			campaigns: whole.campaigns.map(({ daily, ...campaign }) => campaign),
+		});
+		for (const subject of [...totalsOnly.journeys, ...totalsOnly.campaigns])
+			expect(subject).not.toHaveProperty('daily');
 	});
 });
 

@@ -82,6 +82,21 @@ describe.each(topologies)('Journey report through the nodes on %s Redis', (topol
 		expect(html).toContain(`Journey ${workflowId}`);
 	});
 
+	it('leaves the daily rows out when asked (totals only), the page still drawing its daily lines', async () => {
+		const parameters = { resource: 'journey', operation: 'report', from: today, to: today, journeys: workflowId };
+		const [withRows] = await contact(parameters);
+		const [totalsOnly] = await contact({ ...parameters, daily: false, html: true });
+		const rowsOf = (item: typeof withRows) =>
+			[...(item.json.journeys as IDataObject[]), ...(item.json.campaigns as IDataObject[])].map((s) => s.daily);
+		expect(rowsOf(withRows)).toContainEqual([expect.objectContaining({ date: today, sent: 3 })]);
+		expect(rowsOf(totalsOnly).every((daily) => daily === undefined)).toBe(true);
+		const strip = (list: IDataObject[]) => list.map(({ daily, ...subject }) => subject);
+		expect(totalsOnly.json.journeys).toEqual(strip(withRows.json.journeys as IDataObject[]));
+		expect(totalsOnly.json.campaigns).toEqual(strip(withRows.json.campaigns as IDataObject[]));
+		const html = Buffer.from(totalsOnly.binary?.report?.data ?? '', 'base64').toString('utf8');
+		expect(html).toContain('<svg class="daily"');
+	});
+
 	it('names the item, the field and the limit of a bad range, and continues on fail', async () => {
 		const items = await contact(
 			{ resource: 'journey', operation: 'report', from: '={{ $json.from }}', to: '={{ $json.to }}' },

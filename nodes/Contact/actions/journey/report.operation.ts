@@ -1,5 +1,12 @@
 import type { IExecuteFunctions, INodeExecutionData, INodeProperties } from 'n8n-workflow';
-import { Analytics, renderReportPage, REPORT_MAX_DAYS, type ContactStore, type Result } from '../../../../lib';
+import {
+	Analytics,
+	renderReportPage,
+	REPORT_MAX_DAYS,
+	type AnalyticsReport,
+	type ContactStore,
+	type Result,
+} from '../../../../lib';
 import { errorItem, perItem } from '../../../shared/items';
 import { showFor } from '../../../shared/contact';
 
@@ -47,6 +54,15 @@ export const description: INodeProperties[] = [
 		description: 'Campaign IDs to report on, separated by commas. Empty: every campaign that sent in the range.',
 	},
 	{
+		displayName: 'Daily Rows',
+		name: 'daily',
+		type: 'boolean',
+		displayOptions: showFor(['journey'], ['report']),
+		default: true,
+		description:
+			'Whether to add, per journey and campaign, a row for each day on which it counted something (a day without a row counted nothing). Off: totals only, a small item for long ranges.',
+	},
+	{
 		displayName: 'Add HTML Page',
 		name: 'html',
 		type: 'boolean',
@@ -57,6 +73,14 @@ export const description: INodeProperties[] = [
 	},
 ];
 
+function withoutDailyRows(report: AnalyticsReport): AnalyticsReport {
+	return {
+		...report,
+		journeys: report.journeys.map(({ daily, ...journey }) => journey),
+		campaigns: report.campaigns.map(({ daily, ...campaign }) => campaign),
+	};
+}
+
 /** One report per input item: the counts in JSON, and the page with charts as a binary HTML file when asked. */
 export async function execute(this: IExecuteFunctions, store: ContactStore): Promise<INodeExecutionData[]> {
 	const analytics = new Analytics(store);
@@ -65,14 +89,19 @@ export async function execute(this: IExecuteFunctions, store: ContactStore): Pro
 		to: this.getNodeParameter('to', i),
 		journeys: list(this.getNodeParameter('journeys', i, '')),
 		campaigns: list(this.getNodeParameter('campaigns', i, '')),
+		daily: this.getNodeParameter('daily', i, true) as boolean,
 		html: this.getNodeParameter('html', i, false) as boolean,
 	}));
 	const results: Array<Result<INodeExecutionData>> = await Promise.all(
 		requests.map(async (request, itemIndex) => {
 			try {
 				if (request instanceof Error) throw request;
-				const report = await analytics.report(request);
-				const item: INodeExecutionData = { json: { ...report }, pairedItem: { item: itemIndex } };
+				// The page draws the daily lines, so it reads the daily rows even when the item leaves them out.
+				const report = await analytics.report({ ...request, daily: request.daily || request.html });
+				const item: INodeExecutionData = {
+					json: { ...(request.daily ? report : withoutDailyRows(report)) },
+					pairedItem: { item: itemIndex },
+				};
 				if (request.html) {
 					const page = renderReportPage(report, { generatedAt: new Date(store.now()).toISOString() });
 					const data = await this.helpers.prepareBinaryData(
