@@ -162,6 +162,12 @@ export const DEAD_LETTER_REPLAYS = ':log';
 export const SHARD_KEY_PARTS = {
 	/** stream: the shard's event log */
 	log: 'log',
+	/**
+	 * hash: how far the log's trimming may go (lib/redis/lua/events.lua trim_log): `n` entries
+	 * appended so far, and `0`...`9` the ids of every (logKeep / 10)-th entry appended, a ring whose
+	 * oldest id was appended about logKeep entries ago.
+	 */
+	logMarks: 'logm',
 	/** prefix of the index keys: `ix:<name>` */
 	index: 'ix',
 	/** prefix of the dead-letter streams: `dead:<trigger>` */

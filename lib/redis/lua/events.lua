@@ -69,10 +69,55 @@ local function parse_counter(value)
   return tonumber(count), tonumber(first), tonumber(last)
 end
 
+-- Whether stream id a ("<ms>-<seq>") comes before stream id b.
+local function id_before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, bm = tonumber(am), tonumber(bm)
+  return am < bm or (am == bm and tonumber(as) < tonumber(bs))
+end
+
+-- The oldest of `cut` and the entries a trigger still needs: per consumer group its oldest entry
+-- delivered but not acknowledged, else the last one delivered (those after it are not read yet).
+-- nil when Redis does not let this user list the groups (an ACL from an older release).
+local function oldest_needed(log, cut)
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', log)
+  if not ok then return nil end
+  for _, group in ipairs(groups) do
+    local g = {}
+    for i = 1, #group, 2 do g[group[i]] = group[i + 1] end
+    local need = g['last-delivered-id']
+    if tonumber(g.pending) > 0 then need = redis.call('XPENDING', log, g.name)[2] end
+    if id_before(need, cut) then cut = need end
+  end
+  return cut
+end
+
+-- The log keeps an entry while a trigger still needs it (logMax at most: XADD's MAXLEN), and the
+-- last logKeep entries in any case (Catch Up, Test step); older ones go. Every logKeep / 10 appends
+-- (counted in SHARD_KEY.logMarks) the new entry's id replaces the one noted logKeep appends ago in
+-- a ring of 10 marks, and the log is trimmed (whole stream nodes) to the older of that mark and what
+-- the consumer groups still need. A group created later (Catch Up) starts with what is left.
+local function trim_log(shard, eid, lim)
+  local marks = shard .. SHARD_KEY.logMarks
+  local every = math.max(1, math.floor(lim.logKeep / 10))
+  local n = redis.call('HINCRBY', marks, 'n', 1)
+  if n % every ~= 0 then return end
+  local slot = (n / every) % 10
+  local mark = redis.call('HGET', marks, slot)
+  redis.call('HSET', marks, slot, eid)
+  if not mark then return end
+  local log = shard .. SHARD_KEY.log
+  local cut = oldest_needed(log, mark)
+  if cut then pcall(redis.call, 'XTRIM', log, 'MINID', '~', cut) end
+end
+
 -- Appends an event to the shard's log (a bounded stream); returns its id (the log entry id).
 local function log_event(shard, id, name, ev, lim)
-  return redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
     'c', id, 'n', name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  trim_log(shard, eid, lim)
+  return eid
 end
 
 -- Records one event: the shard's log (a bounded stream), the contact's events index and its
