@@ -66,8 +66,13 @@ export function encodeKeyPart(value: string): string {
  * meeting a newer format refuses to run, an older one is upgraded in place (lib/migrate).
  * Format 2: a contact's fields, tags and event counters live in its core hash, its events in one
  * lex-ordered index; no per-contact registries (erase and export derive every key and index).
+ * Format 3: the events index names a log entry relative to the event's time (shorter members); it
+ * reads format 2's members as they are, so a format-2 store becomes format 3 without a change to
+ * its data, while a release that knows only format 2 (and would misread the new members) stops.
  */
-export const STORE_FORMAT = 2;
+export const STORE_FORMAT = 3;
+/** The oldest format this release reads as it is (no upgrade of the data). */
+export const STORE_FORMAT_READ_AS_IS = 2;
 
 /**
  * A contact's keys besides its core hash (its base, `keys.contact(id)`): `<base>:<suffix>`, and
@@ -79,9 +84,11 @@ export const STORE_FORMAT = 2;
 export const CONTACT_KEY_SUFFIXES = {
 	/**
 	 * zset, every score 0, ordered by member: `<event name> NUL <time (EVENT_TIME_DIGITS digits,
-	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>`. "X at least K times
-	 * since T" is one ZLEXCOUNT; erase finds the contact's log entries here. Members stay under
-	 * Redis's 64-byte listpack limit for usual names, so the set stays compact: properties live apart.
+	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>`, the entry id written
+	 * `+<its ms - the time>[-<seq> unless 0]` when not negative (format 3; format 2 wrote it whole:
+	 * both are read, lib/events logEntryId). "X at least K times since T" is one ZLEXCOUNT; erase finds
+	 * the contact's log entries here. Members stay under Redis's 64-byte listpack limit for usual
+	 * names, so the set stays compact: properties live apart.
 	 */
 	events: 'e',
 	/** hash: event-log entry id -> properties JSON, for the events of the index that have any */

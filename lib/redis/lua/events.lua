@@ -5,12 +5,18 @@
 -- An event in the contact's events index (SUFFIX.events): name NUL time NUL log entry id NUL
 -- source; its properties, unless empty, in SUFFIX.eventProperties under the log entry id. One
 -- lex-ordered zset holds every name: a name's events are one member range, ordered by time.
+-- The log entry id "<ms>-<seq>" is written "+<ms - time>" (and "-<seq>" unless 0) when it is not
+-- before the event time (format 3: about 12 bytes less per event); format 2 wrote it whole.
 local function event_time(ts)
   return string.format(EVENT_TIME.format, ts + EVENT_TIME.offset)
 end
 
 local function event_member(name, ts, eid, source)
-  return name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
+  local at = event_time(ts)
+  local ms, seq = string.match(eid, '^(%d+)-(%d+)$')
+  local after = tonumber(ms) - (tonumber(at) - EVENT_TIME.offset)
+  if after >= 0 then eid = '+' .. string.format('%d', after) .. (seq == '0' and '' or '-' .. seq) end
+  return name .. '\0' .. at .. '\0' .. eid .. '\0' .. source
 end
 
 -- Adds an event to the contact's events index, and its properties beside it.
@@ -30,7 +36,10 @@ local function events_end(name) return '(' .. name .. '\1' end
 -- name, time (number), log entry id and source of an events index member.
 local function parse_event(member)
   local name, at, eid, source = string.match(member, '^(.-)%z(%d+)%z([^%z]+)%z(.*)$')
-  return name, tonumber(at) - EVENT_TIME.offset, eid, source
+  local ts = tonumber(at) - EVENT_TIME.offset
+  local after, seq = string.match(eid, '^%+(%d+)%-?(%d*)$')
+  if after then eid = string.format('%d', ts + tonumber(after)) .. '-' .. (seq == '' and '0' or seq) end
+  return name, ts, eid, source
 end
 
 -- Removes events index members, their properties and the log entries they name (the log may still
