@@ -66,9 +66,10 @@ export function encodeKeyPart(value: string): string {
  * meeting a newer format refuses to run, an older one is upgraded in place (lib/migrate).
  * Format 2: a contact's fields, tags and event counters live in its core hash, its events in one
  * lex-ordered index; no per-contact registries (erase and export derive every key and index).
- * Format 3: the events index names a log entry relative to the event's time (shorter members); it
- * reads format 2's members as they are, so a format-2 store becomes format 3 without a change to
- * its data, while a release that knows only format 2 (and would misread the new members) stops.
+ * Format 3: the events index names a log entry relative to the event's time (shorter members), and
+ * long idempotency keys are kept as 11-character digests; it reads format 2's data as it is, so a
+ * format-2 store becomes format 3 without a change to its data, while a release that knows only
+ * format 2 (and would misread the new members and keys) stops.
  */
 export const STORE_FORMAT = 3;
 /** The oldest format this release reads as it is (no upgrade of the data). */
@@ -93,7 +94,10 @@ export const CONTACT_KEY_SUFFIXES = {
 	events: 'e',
 	/** hash: event-log entry id -> properties JSON, for the events of the index that have any */
 	eventProperties: 'p',
-	/** zset: idempotency key -> when it was used */
+	/**
+	 * zset: idempotency key -> when it was used; a key of more than 10 bytes as "#" and 60 bits of its
+	 * SHA-1 in 10 base-64 characters (format 3, lib/redis/lua/events.lua idempotency_member)
+	 */
 	idempotency: 'i',
 	/** zset per score model: award key -> award time */
 	scoreAwards: 'sp',

@@ -30,7 +30,7 @@ const DAY = 86_400_000;
 
 export const DEFAULT_LIMITS: StoreLimits = {
 	logMax: 100_000,
-	logKeep: 10_000,
+	logKeep: 5_000,
 	perNameMax: 1000,
 	retentionMs: 400 * DAY,
 	idempotencyMs: 30 * DAY,

@@ -31,7 +31,7 @@ export type FormatState = 'current' | 'upgrading';
  * contact's upgrade is one atomic script that leaves a contact in format 2 alone: processes may
  * upgrade at the same time, and a shard visited twice costs only the reads. A format-2 store is
  * marked format 3 at once: its data is read as it is (format 3 only writes shorter events index
- * members, lib/keys.ts STORE_FORMAT).
+ * members and idempotency keys, lib/keys.ts STORE_FORMAT).
  */
 export class StoreFormat {
 	private state?: Promise<FormatState>;

@@ -99,6 +99,25 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		expect((await store.contacts.getOne('idem-c'))?.events.paid.count).toBe(1);
 	});
 
+	it('keeps an idempotency key of more than 10 bytes as 11 characters, and honours the keys format 2 kept whole', async () => {
+		const idem = store.keys.contactKey('idem-short', 'idempotency');
+		const long = `webhook-delivery-${'x'.repeat(180)}`;
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: long })).duplicate).toBe(false);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-7' })).duplicate).toBe(false);
+		const members = await store.call((r) => r.zrange(idem, 0, -1));
+		expect(members.sort()).toEqual(['order-7', expect.stringMatching(/^#[A-Za-z0-9+/]{10}$/)].sort());
+		// A retry with either key changes nothing; a key that differs in its last byte is another key.
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: long })).duplicate).toBe(true);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-7' })).duplicate).toBe(true);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: `${long}y` })).duplicate).toBe(false);
+		// Written whole by format 2: still a duplicate.
+		await store.call((r) => r.zadd(idem, clock.ms, 'order-2024-000123'));
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-2024-000123' })).duplicate).toBe(
+			true,
+		);
+		expect((await store.contacts.getOne('idem-short'))?.events.paid.count).toBe(3);
+	});
+
 	it('forgets an idempotency key after the idempotency window', async () => {
 		await one({ contactId: 'idem-old', name: 'ping', idempotencyKey: 'k' });
 		clock.advance(store.limits.idempotencyMs + 1000);

@@ -78,6 +78,30 @@ local function parse_counter(value)
   return tonumber(count), tonumber(first), tonumber(last)
 end
 
+-- An idempotency key as the contact's idempotency zset (SUFFIX.idempotency) holds it: as it is up
+-- to 10 bytes, else "#" and 60 bits of its SHA-1 in 10 base-64 characters (format 3), so that 10
+-- keys of a usual length stay within one small allocation. Two different keys of a contact within
+-- the idempotency window are taken for one with a probability below n^2 / 2^61 for n keys.
+local KEY_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function idempotency_member(key)
+  if #key <= 10 then return key end
+  local hex, out = redis.sha1hex(key), { '#' }
+  for i = 1, 15, 3 do
+    local n = tonumber(string.sub(hex, i, i + 2), 16)
+    local high, low = math.floor(n / 64) + 1, n % 64 + 1
+    out[#out + 1] = string.sub(KEY_DIGITS, high, high) .. string.sub(KEY_DIGITS, low, low)
+  end
+  return table.concat(out)
+end
+
+-- Whether a contact's idempotency zset holds the key (as format 3 or format 2, which kept it
+-- whole, wrote it), and the member to note it as.
+local function idempotency_seen(idem, key)
+  local member = idempotency_member(key)
+  local seen = redis.call('ZSCORE', idem, member) or (member ~= key and redis.call('ZSCORE', idem, key))
+  return seen ~= false, member
+end
+
 -- Whether stream id a ("<ms>-<seq>") comes before stream id b.
 local function id_before(a, b)
   local am, as = string.match(a, '^(%d+)-(%d+)$')
