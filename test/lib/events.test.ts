@@ -227,8 +227,9 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		]);
 		expect(await store.events.countSince('f2', 'seen', at + 1)).toBe(2);
 		const [exported] = await store.contacts.export(['f2']);
-		const exportedIds = (exported.ok && (exported.value?.eventHistory as Array<{ id: string }>))?.map((e) => e.id);
-		expect(exportedIds?.slice(0, 3)).toEqual([ids[2], ids[1], ids[0]]);
+		if (!exported.ok) throw exported.error;
+		const exportedIds = (exported.value?.eventHistory as Array<{ id: string }>).map((e) => e.id);
+		expect(exportedIds.slice(0, 3)).toEqual([ids[2], ids[1], ids[0]]);
 
 		// The per-name cap drops the oldest by its whole id: its properties and log entry go with it.
 		const capped = await store.events.record(
