@@ -66,8 +66,14 @@ export function encodeKeyPart(value: string): string {
  * meeting a newer format refuses to run, an older one is upgraded in place (lib/migrate).
  * Format 2: a contact's fields, tags and event counters live in its core hash, its events in one
  * lex-ordered index; no per-contact registries (erase and export derive every key and index).
+ * Format 3: the events index names a log entry relative to the event's time (shorter members), and
+ * long idempotency keys are kept as 11-character digests; it reads format 2's data as it is, so a
+ * format-2 store becomes format 3 without a change to its data, while a release that knows only
+ * format 2 (and would misread the new members and keys) stops.
  */
-export const STORE_FORMAT = 2;
+export const STORE_FORMAT = 3;
+/** The oldest format this release reads as it is (no upgrade of the data). */
+export const STORE_FORMAT_READ_AS_IS = 2;
 
 /**
  * A contact's keys besides its core hash (its base, `keys.contact(id)`): `<base>:<suffix>`, and
@@ -79,14 +85,19 @@ export const STORE_FORMAT = 2;
 export const CONTACT_KEY_SUFFIXES = {
 	/**
 	 * zset, every score 0, ordered by member: `<event name> NUL <time (EVENT_TIME_DIGITS digits,
-	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>`. "X at least K times
-	 * since T" is one ZLEXCOUNT; erase finds the contact's log entries here. Members stay under
-	 * Redis's 64-byte listpack limit for usual names, so the set stays compact: properties live apart.
+	 * epoch ms + EVENT_TIME_OFFSET)> NUL <event-log entry id> NUL <source>`, the entry id written
+	 * `+<its ms - the time>[-<seq> unless 0]` when not negative (format 3; format 2 wrote it whole:
+	 * both are read, lib/events logEntryId). "X at least K times since T" is one ZLEXCOUNT; erase finds
+	 * the contact's log entries here. Members stay under Redis's 64-byte listpack limit for usual
+	 * names, so the set stays compact: properties live apart.
 	 */
 	events: 'e',
 	/** hash: event-log entry id -> properties JSON, for the events of the index that have any */
 	eventProperties: 'p',
-	/** zset: idempotency key -> when it was used */
+	/**
+	 * zset: idempotency key -> when it was used; a key of more than 10 bytes as "#" and 60 bits of its
+	 * SHA-1 in 10 base-64 characters (format 3, lib/redis/lua/events.lua idempotency_member)
+	 */
 	idempotency: 'i',
 	/** zset per score model: award key -> award time */
 	scoreAwards: 'sp',
@@ -162,6 +173,12 @@ export const DEAD_LETTER_REPLAYS = ':log';
 export const SHARD_KEY_PARTS = {
 	/** stream: the shard's event log */
 	log: 'log',
+	/**
+	 * hash: how far the log's trimming may go (lib/redis/lua/events.lua trim_log): `n` entries
+	 * appended so far, and `0`...`9` the ids of every (logKeep / 10)-th entry appended, a ring whose
+	 * oldest id was appended about logKeep entries ago.
+	 */
+	logMarks: 'logm',
 	/** prefix of the index keys: `ix:<name>` */
 	index: 'ix',
 	/** prefix of the dead-letter streams: `dead:<trigger>` */

@@ -10,8 +10,14 @@ import type { Result } from './results';
 import { StoreFormat } from './migrate';
 
 export interface StoreLimits {
-	/** Approximate entries kept per shard of the event log (stream MAXLEN ~). */
+	/** Approximate entries kept per shard of the event log (stream MAXLEN ~), delivered or not. */
 	logMax: number;
+	/**
+	 * Approximate entries kept per shard of the event log once every trigger (consumer group) has
+	 * delivered them: the recent log a Catch Up trigger starts with and the Test step reads. Older
+	 * entries go as soon as no trigger needs them (lib/redis/lua/events.lua trim_log).
+	 */
+	logKeep: number;
 	/** Timestamps kept per contact and event name (for "did X K times in N days"). */
 	perNameMax: number;
 	/** How long per-name timestamps are kept. */
@@ -24,6 +30,7 @@ const DAY = 86_400_000;
 
 export const DEFAULT_LIMITS: StoreLimits = {
 	logMax: 100_000,
+	logKeep: 5_000,
 	perNameMax: 1000,
 	retentionMs: 400 * DAY,
 	idempotencyMs: 30 * DAY,

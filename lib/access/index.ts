@@ -93,10 +93,11 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 	},
 	{
 		purpose:
-			"The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters.",
+			"The event log (one stream per shard), the triggers' consumer groups, which deliver each event once, and their dead letters; XINFO GROUPS and XTRIM drop the entries every trigger has delivered.",
 		commands: {
 			xadd: ['K', '*', 'f', 'v'],
 			xdel: ['K', '0-1'],
+			xtrim: ['K', 'MINID', '0-1'],
 			xrange: ['K', '-', '+'],
 			xrevrange: ['K', '+', '-'],
 			xlen: ['K'],
@@ -106,6 +107,7 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 			xautoclaim: ['K', 'g', 'c', '0', '0-0'],
 			xpending: ['K', 'g'],
 			'xinfo|consumers': ['K', 'g'],
+			'xinfo|groups': ['K'],
 			'xgroup|create': ['K', 'g', '$'],
 			'xgroup|setid': ['K', 'g', '$'],
 			'xgroup|destroy': ['K', 'g'],

@@ -166,10 +166,20 @@ export function createdEntry(core: Record<string, string | null | undefined>): A
  * properties from the contact's properties hash (log entry id -> JSON).
  */
 export function historyEntry(member: string, properties: Record<string, string>): HistoryEntry & { ts: number } {
-	const [name, time, id, source] = member.split('\0');
+	const [name, time, logId, source] = member.split('\0');
 	const ts = Number(time) - EVENT_TIME_OFFSET;
+	const id = logEntryId(ts, logId);
 	const json = properties[id];
 	return { id, name, time: new Date(ts).toISOString(), source, properties: json ? JSON.parse(json) : {}, ts };
+}
+
+/**
+ * The log entry id an events index member names: whole ("<ms>-<seq>", format 2), or "+<ms - event
+ * time>[-<seq>]" (format 3, when the entry was logged at or after the event time).
+ */
+export function logEntryId(ts: number, written: string): string {
+	const relative = /^\+(\d+)(?:-(\d+))?$/.exec(written);
+	return relative ? `${ts + Number(relative[1])}-${relative[2] ?? '0'}` : written;
 }
 
 export interface HistoryEntry {

@@ -1,5 +1,5 @@
 import { StoreFormatError } from '../errors';
-import { SHARD_COUNT, SHARD_INDEXES, STORE_FORMAT } from '../keys';
+import { SHARD_COUNT, SHARD_INDEXES, STORE_FORMAT, STORE_FORMAT_READ_AS_IS } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 
@@ -29,7 +29,9 @@ export type FormatState = 'current' | 'upgrading';
  * batch while the upgrade runs), and each shard is upgraded in the background, in batches, its
  * ZSCAN cursor kept in the meta hash, so an interrupted upgrade resumes where it stopped. Each
  * contact's upgrade is one atomic script that leaves a contact in format 2 alone: processes may
- * upgrade at the same time, and a shard visited twice costs only the reads.
+ * upgrade at the same time, and a shard visited twice costs only the reads. A format-2 store is
+ * marked format 3 at once: its data is read as it is (format 3 only writes shorter events index
+ * members and idempotency keys, lib/keys.ts STORE_FORMAT).
  */
 export class StoreFormat {
 	private state?: Promise<FormatState>;
@@ -60,6 +62,11 @@ export class StoreFormat {
 			);
 		}
 		if (stored !== null && Number(stored) === STORE_FORMAT) return this.isCurrent();
+		if (stored !== null && Number(stored) >= STORE_FORMAT_READ_AS_IS) {
+			// Its data is read as it is: marking it stops the releases that would misread what this one writes.
+			await store.call((r) => r.hset(meta, 'format', String(STORE_FORMAT)));
+			return this.isCurrent();
+		}
 		if (stored === null && !(await this.holdsFormat1())) {
 			await store.call((r) => r.hsetnx(meta, 'format', String(STORE_FORMAT)));
 			return this.isCurrent();

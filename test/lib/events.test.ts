@@ -99,6 +99,25 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		expect((await store.contacts.getOne('idem-c'))?.events.paid.count).toBe(1);
 	});
 
+	it('keeps an idempotency key of more than 10 bytes as 11 characters, and honours the keys format 2 kept whole', async () => {
+		const idem = store.keys.contactKey('idem-short', 'idempotency');
+		const long = `webhook-delivery-${'x'.repeat(180)}`;
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: long })).duplicate).toBe(false);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-7' })).duplicate).toBe(false);
+		const members = await store.call((r) => r.zrange(idem, 0, -1));
+		expect(members.sort()).toEqual(['order-7', expect.stringMatching(/^#[A-Za-z0-9+/]{10}$/)].sort());
+		// A retry with either key changes nothing; a key that differs in its last byte is another key.
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: long })).duplicate).toBe(true);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-7' })).duplicate).toBe(true);
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: `${long}y` })).duplicate).toBe(false);
+		// Written whole by format 2: still a duplicate.
+		await store.call((r) => r.zadd(idem, clock.ms, 'order-2024-000123'));
+		expect((await one({ contactId: 'idem-short', name: 'paid', idempotencyKey: 'order-2024-000123' })).duplicate).toBe(
+			true,
+		);
+		expect((await store.contacts.getOne('idem-short'))?.events.paid.count).toBe(3);
+	});
+
 	it('forgets an idempotency key after the idempotency window', async () => {
 		await one({ contactId: 'idem-old', name: 'ping', idempotencyKey: 'k' });
 		clock.advance(store.limits.idempotencyMs + 1000);
@@ -153,6 +172,77 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		// MAXLEN ~ trims whole stream nodes (100 entries each), so the length stays near the limit.
 		const length = await store.redis.xlen(store.keys.log(store.keys.shardOfContact('bulk')));
 		expect(length).toBeLessThan(250);
+	});
+
+	const indexMembers = (contactId: string) =>
+		store.call((r) => r.zrange(store.keys.contactKey(contactId, 'events'), 0, -1));
+
+	it("names an event's log entry in its index member relative to the event time, whole when logged before it", async () => {
+		// The log id is the server's clock: an event dated a minute ago is logged after its time.
+		const saved = clock.ms;
+		clock.ms = Date.now() - 60_000;
+		try {
+			const logged = await one({ contactId: 'lean', name: 'viewed', properties: { path: '/a' } });
+			const [member] = await indexMembers('lean');
+			const [, , written] = member.split('\0');
+			expect(written).toMatch(/^\+\d+(-\d+)?$/);
+			const [ms, seq] = logged.eventId!.split('-');
+			expect(written).toBe(`+${Number(ms) - clock.ms}${seq === '0' ? '' : `-${seq}`}`);
+			expect(member.length).toBeLessThan(64);
+
+			// An event dated after the moment it is logged keeps its whole log id.
+			clock.ms = Date.now() + 3_600_000;
+			const ahead = await one({ contactId: 'lean', name: 'viewed', time: clock.ms + 60_000 });
+			expect((await indexMembers('lean')).map((m) => m.split('\0')[2])).toContain(ahead.eventId);
+			const history = await store.events.history('lean');
+			expect(history.map((e) => e.id)).toEqual([ahead.eventId, logged.eventId, expect.any(String)]);
+			expect(history[1].properties).toEqual({ path: '/a' });
+		} finally {
+			clock.ms = saved;
+		}
+	});
+
+	it('reads the members format 2 wrote (whole log ids) as its own: history, counts, export, pruning and erase', async () => {
+		const at = clock.ms;
+		const ids: string[] = [];
+		for (let k = 0; k < 3; k++)
+			ids.push((await one({ contactId: 'f2', name: 'seen', properties: { k }, time: at + k })).eventId!);
+		// Rewritten as format 2 wrote them.
+		const key = store.keys.contactKey('f2', 'events');
+		const members = await indexMembers('f2');
+		const whole = members.map((m, k) => {
+			const parts = m.split('\0');
+			parts[2] = ids[k];
+			return parts.join('\0');
+		});
+		await store.call((r) => r.zrem(key, ...members));
+		await store.call((r) => r.zadd(key, ...whole.flatMap((m) => [0, m])));
+		expect((await indexMembers('f2')).map((m) => m.split('\0')[2])).toEqual(ids);
+
+		const history = await store.events.history('f2');
+		expect(history.slice(0, 3).map((e) => [e.id, e.properties])).toEqual([
+			[ids[2], { k: 2 }],
+			[ids[1], { k: 1 }],
+			[ids[0], { k: 0 }],
+		]);
+		expect(await store.events.countSince('f2', 'seen', at + 1)).toBe(2);
+		const [exported] = await store.contacts.export(['f2']);
+		if (!exported.ok) throw exported.error;
+		const exportedIds = (exported.value?.eventHistory as Array<{ id: string }>).map((e) => e.id);
+		expect(exportedIds.slice(0, 3)).toEqual([ids[2], ids[1], ids[0]]);
+
+		// The per-name cap drops the oldest by its whole id: its properties and log entry go with it.
+		const capped = await store.events.record(
+			Array.from({ length: 48 }, (_, k) => ({ contactId: 'f2', name: 'seen', time: at + 10 + k })),
+		);
+		expect(capped.every((r) => r.ok)).toBe(true);
+		expect((await indexMembers('f2')).map((m) => m.split('\0')[2])).not.toContain(ids[0]);
+		expect(await store.call((r) => r.hexists(store.keys.contactKey('f2', 'eventProperties'), ids[0]))).toBe(0);
+		expect((await logEntries('f2')).map((e) => e.id)).not.toContain(ids[0]);
+
+		const [erased] = await store.contacts.erase(['f2']);
+		expect(erased.ok).toBe(true);
+		expect((await logEntries('f2')).map((e) => e.id)).toEqual([]);
 	});
 
 	it('moves last activity for user events, opens, clicks and replies, not for sends', async () => {

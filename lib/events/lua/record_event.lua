@@ -20,10 +20,9 @@ end
 if r.idempotencyKey ~= '' then
   local idem = base .. SUFFIX.idempotency
   redis.call('ZREMRANGEBYSCORE', idem, '-inf', '(' .. (r.now - lim.idempotencyMs))
-  if redis.call('ZSCORE', idem, r.idempotencyKey) then
-    return cjson.encode({ duplicate = true })
-  end
-  redis.call('ZADD', idem, r.now, r.idempotencyKey)
+  local seen, member = idempotency_seen(idem, r.idempotencyKey)
+  if seen then return cjson.encode({ duplicate = true }) end
+  redis.call('ZADD', idem, r.now, member)
 end
 
 local created = ensure_contact(base, shard, r.id, r.now)

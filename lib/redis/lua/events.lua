@@ -5,12 +5,18 @@
 -- An event in the contact's events index (SUFFIX.events): name NUL time NUL log entry id NUL
 -- source; its properties, unless empty, in SUFFIX.eventProperties under the log entry id. One
 -- lex-ordered zset holds every name: a name's events are one member range, ordered by time.
+-- The log entry id "<ms>-<seq>" is written "+<ms - time>" (and "-<seq>" unless 0) when it is not
+-- before the event time (format 3: about 12 bytes less per event); format 2 wrote it whole.
 local function event_time(ts)
   return string.format(EVENT_TIME.format, ts + EVENT_TIME.offset)
 end
 
 local function event_member(name, ts, eid, source)
-  return name .. '\0' .. event_time(ts) .. '\0' .. eid .. '\0' .. source
+  local at = event_time(ts)
+  local ms, seq = string.match(eid, '^(%d+)-(%d+)$')
+  local after = tonumber(ms) - (tonumber(at) - EVENT_TIME.offset)
+  if after >= 0 then eid = '+' .. string.format('%d', after) .. (seq == '0' and '' or '-' .. seq) end
+  return name .. '\0' .. at .. '\0' .. eid .. '\0' .. source
 end
 
 -- Adds an event to the contact's events index, and its properties beside it.
@@ -30,7 +36,10 @@ local function events_end(name) return '(' .. name .. '\1' end
 -- name, time (number), log entry id and source of an events index member.
 local function parse_event(member)
   local name, at, eid, source = string.match(member, '^(.-)%z(%d+)%z([^%z]+)%z(.*)$')
-  return name, tonumber(at) - EVENT_TIME.offset, eid, source
+  local ts = tonumber(at) - EVENT_TIME.offset
+  local after, seq = string.match(eid, '^%+(%d+)%-?(%d*)$')
+  if after then eid = string.format('%d', ts + tonumber(after)) .. '-' .. (seq == '' and '0' or seq) end
+  return name, ts, eid, source
 end
 
 -- Removes events index members, their properties and the log entries they name (the log may still
@@ -69,10 +78,79 @@ local function parse_counter(value)
   return tonumber(count), tonumber(first), tonumber(last)
 end
 
+-- An idempotency key as the contact's idempotency zset (SUFFIX.idempotency) holds it: as it is up
+-- to 10 bytes, else "#" and 60 bits of its SHA-1 in 10 base-64 characters (format 3), so that 10
+-- keys of a usual length stay within one small allocation. Two different keys of a contact within
+-- the idempotency window are taken for one with a probability below n^2 / 2^61 for n keys.
+local KEY_DIGITS = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/'
+local function idempotency_member(key)
+  if #key <= 10 then return key end
+  local hex, out = redis.sha1hex(key), { '#' }
+  for i = 1, 15, 3 do
+    local n = tonumber(string.sub(hex, i, i + 2), 16)
+    local high, low = math.floor(n / 64) + 1, n % 64 + 1
+    out[#out + 1] = string.sub(KEY_DIGITS, high, high) .. string.sub(KEY_DIGITS, low, low)
+  end
+  return table.concat(out)
+end
+
+-- Whether a contact's idempotency zset holds the key (as format 3 or format 2, which kept it
+-- whole, wrote it), and the member to note it as.
+local function idempotency_seen(idem, key)
+  local member = idempotency_member(key)
+  local seen = redis.call('ZSCORE', idem, member) or (member ~= key and redis.call('ZSCORE', idem, key))
+  return seen ~= false, member
+end
+
+-- Whether stream id a ("<ms>-<seq>") comes before stream id b.
+local function id_before(a, b)
+  local am, as = string.match(a, '^(%d+)-(%d+)$')
+  local bm, bs = string.match(b, '^(%d+)-(%d+)$')
+  am, bm = tonumber(am), tonumber(bm)
+  return am < bm or (am == bm and tonumber(as) < tonumber(bs))
+end
+
+-- The oldest of `cut` and the entries a trigger still needs: per consumer group its oldest entry
+-- delivered but not acknowledged, else the last one delivered (those after it are not read yet).
+-- nil when Redis does not let this user list the groups (an ACL from an older release).
+local function oldest_needed(log, cut)
+  local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', log)
+  if not ok then return nil end
+  for _, group in ipairs(groups) do
+    local g = {}
+    for i = 1, #group, 2 do g[group[i]] = group[i + 1] end
+    local need = g['last-delivered-id']
+    if tonumber(g.pending) > 0 then need = redis.call('XPENDING', log, g.name)[2] end
+    if id_before(need, cut) then cut = need end
+  end
+  return cut
+end
+
+-- The log keeps an entry while a trigger still needs it (logMax at most: XADD's MAXLEN), and the
+-- last logKeep entries in any case (Catch Up, Test step); older ones go. Every logKeep / 10 appends
+-- (counted in SHARD_KEY.logMarks) the new entry's id replaces the one noted logKeep appends ago in
+-- a ring of 10 marks, and the log is trimmed (whole stream nodes) to the older of that mark and what
+-- the consumer groups still need. A group created later (Catch Up) starts with what is left.
+local function trim_log(shard, eid, lim)
+  local marks = shard .. SHARD_KEY.logMarks
+  local every = math.max(1, math.floor(lim.logKeep / 10))
+  local n = redis.call('HINCRBY', marks, 'n', 1)
+  if n % every ~= 0 then return end
+  local slot = (n / every) % 10
+  local mark = redis.call('HGET', marks, slot)
+  redis.call('HSET', marks, slot, eid)
+  if not mark then return end
+  local log = shard .. SHARD_KEY.log
+  local cut = oldest_needed(log, mark)
+  if cut then pcall(redis.call, 'XTRIM', log, 'MINID', '~', cut) end
+end
+
 -- Appends an event to the shard's log (a bounded stream); returns its id (the log entry id).
 local function log_event(shard, id, name, ev, lim)
-  return redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
     'c', id, 'n', name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
+  trim_log(shard, eid, lim)
+  return eid
 end
 
 -- Records one event: the shard's log (a bounded stream), the contact's events index and its

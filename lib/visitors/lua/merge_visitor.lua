@@ -19,8 +19,9 @@ local idem = base .. SUFFIX.idempotency
 redis.call('ZREMRANGEBYSCORE', idem, '-inf', '(' .. (r.now - lim.idempotencyMs))
 local merged = 0
 for _, e in ipairs(r.events) do
-  if not redis.call('ZSCORE', idem, e.key) then
-    redis.call('ZADD', idem, r.now, e.key)
+  local seen, member = idempotency_seen(idem, e.key)
+  if not seen then
+    redis.call('ZADD', idem, r.now, member)
     record(base, shard, r.id, r.now, { name = e.name, ts = e.ts, props = e.props, source = r.source, chain = r.chain }, lim)
     touch_activity(base, shard, r.id, e.ts)
     merged = merged + 1
