@@ -315,6 +315,19 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		);
 	});
 
+	it('a core field the contact does not have is absent for field rules (exists is false, contains no match)', async () => {
+		const model: ScoreModel = {
+			rules: [
+				{ name: 'staged', field: { field: 'lifecycleStage', operator: 'exists' }, points: 5 },
+				{ name: 'cust', field: { field: 'lifecycleStage', operator: 'contains', value: 'cust' }, points: 7 },
+			],
+		};
+		const id = await fresh();
+		expect(await one(model, { contactId: id })).toMatchObject({ score: 0, matchedRules: [] });
+		await store.contacts.upsert([{ id, lifecycleStage: 'customer' }]);
+		expect(await one(model, { contactId: id })).toMatchObject({ score: 12, matchedRules: ['staged', 'cust'] });
+	});
+
 	it("logs each item's own source and chain with its $grade_changed, beside items carrying the batch's", async () => {
 		// The first item's chain and the default source are sent once per call; an item with others
 		// sends its own, in its tab-separated argument.

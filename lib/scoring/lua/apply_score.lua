@@ -39,9 +39,9 @@ end
 -- Field rules: the stored value (as read, false when absent), typed as the segment reader sees it.
 local function field_value(stored, c)
   if c.core then
-    local v = stored
-    if v and CORE_TIME_FIELDS[c.field] and tonumber(v) then return v, tonumber(v) end
-    return v, nil
+    if not stored then return nil, nil end
+    if CORE_TIME_FIELDS[c.field] and tonumber(stored) then return stored, tonumber(stored) end
+    return stored, nil
   end
   local enc = stored
   if not enc then return nil, nil end
