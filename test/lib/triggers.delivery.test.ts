@@ -40,6 +40,16 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 		if (!r.ok) throw r.error;
 		return r.value.eventId!;
 	};
+	/** A trigger's group that exists while nothing consumes it (n8n down): events pile up for it. */
+	const idleGroup = async (event: string) => {
+		const name = `${event}_${topology}`;
+		const filter = compileFilter({ kind: 'event', names: [name] });
+		const g = group();
+		const first = consumer({ group: g, filter, handler: async () => undefined });
+		await first.start();
+		await first.stop();
+		return { name, filter, g };
+	};
 	/** `count` contact ids that live in one shard. */
 	const contactsOfShard = (prefix: string, count: number) => {
 		const ids: string[] = [];
@@ -207,13 +217,8 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 	});
 
 	it('a backlog is drained with at most `concurrency` executions at once and a bounded number of entries held, each once', async () => {
-		const name = `backlog_${topology}`;
-		const filter = compileFilter({ kind: 'event', names: [name] });
-		const g = group();
 		// The group exists, then 400 events pile up while nothing consumes (n8n down).
-		const first = consumer({ group: g, filter, handler: async () => undefined });
-		await first.start();
-		await first.stop();
+		const { name, filter, g } = await idleGroup('backlog');
 		const N = 400;
 		for (let i = 0; i < N; i += 100)
 			await store.events.record(Array.from({ length: 100 }, (_, k) => ({ contactId: `bl-${i + k}`, name })));
@@ -246,12 +251,7 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 	});
 
 	it('a burst in one shard is read in one go, not one entry per read', async () => {
-		const name = `burst_${topology}`;
-		const filter = compileFilter({ kind: 'event', names: [name] });
-		const g = group();
-		const first = consumer({ group: g, filter, handler: async () => undefined });
-		await first.start();
-		await first.stop();
+		const { name, filter, g } = await idleGroup('burst');
 		// The whole burst waits in one stream.
 		await store.events.record(contactsOfShard('burst', 40).map((contactId) => ({ contactId, name })));
 		const batches: number[] = [];
@@ -270,12 +270,7 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 	});
 
 	it('executions go on while acknowledgements are slow (queued behind other commands on the shared connection)', async () => {
-		const name = `slowack_${topology}`;
-		const filter = compileFilter({ kind: 'event', names: [name] });
-		const g = group();
-		const first = consumer({ group: g, filter, handler: async () => undefined });
-		await first.start();
-		await first.stop();
+		const { name, filter, g } = await idleGroup('slowack');
 		// In one stream, so that a read takes no more than the read-ahead (16).
 		const contacts = contactsOfShard('slowack', 40);
 		await store.events.record(contacts.map((contactId) => ({ contactId, name })));

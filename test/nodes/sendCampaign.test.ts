@@ -136,6 +136,13 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 	});
 
 	/** A send of a campaign reserved for an attempt by an execution that died before confirming it. */
+	// Named so that its test type ends in ".contactTrigger", as the pack's does; outside manual mode
+	// n8n passes a trigger node's items through, as when the trigger emitted them.
+	const contactTriggerNode = () => ({
+		name: 'contactTrigger',
+		nodeType: new ContactTrigger(),
+		parameters: { mode: 'eventRecorded', eventNames: 'x' },
+	});
 	const holdReservation = (contactId: string, campaignId: string, attemptKey: string) =>
 		store.run(
 			scripts.reserveSend,
@@ -188,16 +195,10 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 		// The first delivery's execution (a batch of two events) reserved the sends, then its worker was killed.
 		await holdReservation('eve', 'after-contact', 'event:E-9|wf-after-contact|Send Campaign');
 		await holdReservation('eli', 'after-contact', 'event:E-10|wf-after-contact|Send Campaign');
-		// Named so that its test type ends in ".contactTrigger", as the pack's does; outside manual
-		// mode n8n passes a trigger node's items through, as when the trigger emitted them.
 		const run = await runWorkflow({
 			mode: 'trigger',
 			nodes: [
-				{
-					name: 'contactTrigger',
-					nodeType: new ContactTrigger(),
-					parameters: { mode: 'eventRecorded', eventNames: 'x' },
-				},
+				contactTriggerNode(),
 				{
 					name: 'Record Consent',
 					nodeType: new Contact(),
@@ -248,11 +249,7 @@ describe.each(topologies)('Send Campaign node on %s Redis', (topology) => {
 			const run = await runWorkflow({
 				mode: 'trigger',
 				nodes: [
-					{
-						name: 'contactTrigger',
-						nodeType: new ContactTrigger(),
-						parameters: { mode: 'eventRecorded', eventNames: 'x' },
-					},
+					contactTriggerNode(),
 					{
 						name: 'Tagged',
 						nodeType: new SegmentFilter(),
