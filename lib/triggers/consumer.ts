@@ -91,8 +91,8 @@ const READ_PER_SHARD_MIN = 64;
 /**
  * COUNT for one read: it applies per stream, and a read covers all 16 shards (one reader per shard on
  * a cluster). The room spread evenly would be 1 per shard at the default read-ahead (16), so a burst
- * in one shard took a round trip per entry and fell behind on a busy machine; each shard may take up
- * to READ_PER_SHARD_MIN, so a read holds at most `room` + 16 x 64 entries beyond what is held.
+ * in one shard took a round trip per entry and fell behind on a busy machine. Each shard may take up
+ * to READ_PER_SHARD_MIN, so one read takes at most 16 x 64 entries, or about `room` when that is more.
  */
 export function readCount(room: number): number {
 	return Math.max(Math.ceil(room / SHARD_COUNT), Math.min(room, READ_PER_SHARD_MIN));
@@ -126,8 +126,8 @@ export function boundedCall<T>(call: () => Promise<T>, timeoutMs: number | undef
  *
  * Memory: at most `concurrency` handler calls run; entries are read only while fewer than
  * 2 x concurrency x batchSize are held here (running, buffered or waiting for a retry; up to
- * ACKS_IN_FLIGHT_MAX more only waiting for their acknowledgement), so a backlog of any size is drained at that
- * pace.
+ * ACKS_IN_FLIGHT_MAX more only waiting for their acknowledgement), and one read takes at most
+ * 16 x `readCount`, so a backlog of any size is drained at that pace.
  *
  * Guarantees (at least once): the group gives each entry to one consumer (several n8n mains share
  * it); an entry is acknowledged (XACK) only after its handler call resolved. A rejected call is
