@@ -13,12 +13,13 @@
 // as it ends, and the result is the total and the spread of the per-round rates.
 // Sizes: MA_BENCH_EVENTS (default 600 per kind: a few minutes on a shared 2-core machine, where a
 // request through n8n takes 60-100 ms), MA_BENCH_ROUNDS (default 6), MA_BENCH_CONCURRENCY (default
-// 16 clients). MA_BENCH_NO_BUILD=1 reuses dist/ as it is.
+// 16 clients). MA_BENCH_NO_BUILD=1 reuses dist/ as it is. MA_BENCH_CPU_PROF=<dir>: n8n writes a V8
+// CPU profile there when it stops.
 
 const os = require('node:os');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
-const { prepareBench, redisCli } = require('./harness.js');
+const { prepareBench, cpuProfileEnv, redisCli } = require('./harness.js');
 
 const EVENTS = Number(process.env.MA_BENCH_EVENTS || 600);
 const CONCURRENCY = Number(process.env.MA_BENCH_CONCURRENCY || 16);
@@ -29,6 +30,7 @@ const ORIGIN = 'https://www.example.com';
 const SITE_KEY = 'pk_bench';
 const SECRET = 'bench-shared-secret';
 const HOOK = 'bench-browser';
+const N8N_HOOK = 'bench-n8n-webhook';
 const UA = 'Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36';
 const VISITORS = 400;
 const visitorId = (i) => `benchvisitor${String(i % VISITORS).padStart(10, '0')}`;
@@ -67,6 +69,33 @@ function workflowJson() {
 	};
 }
 
+/**
+ * The reference: n8n's own Webhook node answering at once. n8n 2.x evaluates expressions in a fresh
+ * isolated-vm isolate per webhook request, and skips that only for this node with static
+ * parameters (live-webhooks.js webhookPhaseNeedsIsolate); every other trigger, this pack's too, pays
+ * for the isolate. It starts a one-node execution per request, which the pack's trigger (starting
+ * nothing here) does not.
+ */
+function n8nWebhookJson() {
+	return {
+		id: 'benchN8nWebhook',
+		name: "Bench: n8n's Webhook node",
+		active: false,
+		nodes: [
+			{
+				name: 'Webhook',
+				type: 'n8n-nodes-base.webhook',
+				typeVersion: 2,
+				position: [0, 0],
+				webhookId: N8N_HOOK,
+				parameters: { httpMethod: 'POST', path: N8N_HOOK, responseMode: 'onReceived', options: {} },
+			},
+		],
+		connections: {},
+		settings: { executionOrder: 'v1' },
+	};
+}
+
 async function postOk(url, headers, body) {
 	const r = await fetch(url, { method: 'POST', headers, body });
 	if (r.status !== 200) throw new Error(`${url}: ${r.status} ${(await r.text()).slice(0, 300)}`);
@@ -94,12 +123,17 @@ async function main() {
 				{ ...store, name: 'Contact Store' },
 				{ ...webhook, name: 'Marketing Webhook' },
 			],
-			workflows: [workflowJson()],
-			env: { EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none', EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false' },
-			webhooks: [`${HOOK}/events`],
+			workflows: [workflowJson(), n8nWebhookJson()],
+			env: {
+				EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none',
+				EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false',
+				...cpuProfileEnv(process.env.MA_BENCH_CPU_PROF),
+			},
+			webhooks: [`${HOOK}/events`, N8N_HOOK],
 		});
 		const browserUrl = `${instance.baseUrl}/webhook/${HOOK}/browser`;
 		const eventsUrl = `${instance.baseUrl}/webhook/${HOOK}/events`;
+		const n8nWebhookUrl = `${instance.baseUrl}/webhook/${N8N_HOOK}`;
 		const browserHeaders = { origin: ORIGIN, 'user-agent': UA, 'content-type': 'text/plain;charset=UTF-8' };
 		const signedHeaders = { 'x-webhook-secret': SECRET, 'content-type': 'application/json' };
 
@@ -164,6 +198,19 @@ async function main() {
 					});
 					return postOk(eventsUrl, signedHeaders, JSON.stringify({ events }));
 				}),
+			n8nWebhook: (round) =>
+				Array.from({ length: warm(round) ? WARMUP : perRound }, (_, i) => () => {
+					const k = round * perRound + i;
+					return postOk(
+						n8nWebhookUrl,
+						{ 'content-type': 'application/json' },
+						JSON.stringify({
+							contactId: `c${k % VISITORS}`,
+							event: 'page_viewed',
+							properties: { path: `/books/${k % 50}` },
+						}),
+					);
+				}),
 		};
 		const eventsIn = (kind, requests) => (kind === 'signed100' ? requests.length * 100 : requests.length);
 		const rate = (events, ms) => events / (ms / 1000);
@@ -204,8 +251,12 @@ async function main() {
 		row('browser route, 1 page view per request', 'browser');
 		row('signed events route, 1 event per request', 'signed');
 		row('signed events route, 100 events per request', 'signed100');
+		row("n8n's Webhook node, 1 request (no isolate)", 'n8nWebhook');
 		console.log(
 			`  browser / signed, 1 per request: ${(overall('browser') / overall('signed')).toFixed(2)} (per round ${spread(totals.browser.rates.map((r, i) => (100 * r) / totals.signed.rates[i]))} %)`,
+		);
+		console.log(
+			`  signed (1 per request) / n8n's Webhook node: ${(overall('signed') / overall('n8nWebhook')).toFixed(2)} (per round ${spread(totals.signed.rates.map((r, i) => (100 * r) / totals.n8nWebhook.rates[i]))} %)`,
 		);
 		console.log(
 			`  anonymous histories kept: ${redisCli(redisPort, 'eval', "return #redis.call('keys', 'bench:*:v:*:h')", '0')}`,
