@@ -182,7 +182,7 @@ export function marketingWebhookTrigger(
 	parameters: Params,
 	webhookId: string,
 ): string {
-	return wf.add(name, ours('marketingWebhookTrigger'), 1, cell, parameters, {
+	return wf.add(name, ours('marketingWebhookTrigger'), 1.1, cell, parameters, {
 		credentials: { contactStoreApi: CREDENTIALS.contactStoreApi, marketingWebhookApi: CREDENTIALS.marketingWebhookApi },
 		webhookId,
 	});

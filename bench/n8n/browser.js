@@ -11,17 +11,17 @@
 // The kinds take turns in short rounds, each round in the other order, after an untimed warm-up, so
 // that other load on the machine slows them alike; each round prints its rates and the load average
 // as it ends, and the result is the total and the spread of the per-round rates.
-// Sizes: MA_BENCH_EVENTS (default 600 per kind: a few minutes on a shared 2-core machine, where a
-// request through n8n takes 60-100 ms), MA_BENCH_ROUNDS (default 6), MA_BENCH_CONCURRENCY (default
-// 16 clients). MA_BENCH_NO_BUILD=1 reuses dist/ as it is. MA_BENCH_CPU_PROF=<dir>: n8n writes a V8
-// CPU profile there when it stops.
+// Sizes: MA_BENCH_EVENTS (default 2,000 per kind: a few minutes on a 2-core machine),
+// MA_BENCH_ROUNDS (default 6), MA_BENCH_CONCURRENCY (default 16 clients). n8n runs with
+// N8N_EXPRESSION_ENGINE_LAZY_ACQUIRE=true, as every n8n the project starts (MA_BENCH_LAZY_ACQUIRE=0:
+// n8n's default, an expression isolate per request). MA_BENCH_NO_BUILD=1 reuses dist/ as it is. MA_BENCH_CPU_PROF=<dir>: n8n writes a V8 CPU profile there when it stops.
 
 const os = require('node:os');
 const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
 const { prepareBench, cpuProfileEnv, redisCli } = require('./harness.js');
 
-const EVENTS = Number(process.env.MA_BENCH_EVENTS || 600);
+const EVENTS = Number(process.env.MA_BENCH_EVENTS || 2000);
 const CONCURRENCY = Number(process.env.MA_BENCH_CONCURRENCY || 16);
 const ROUNDS = Number(process.env.MA_BENCH_ROUNDS || 6);
 /** Requests per kind before the timed rounds (n8n's and the node's code paths warmed alike). */
@@ -44,7 +44,7 @@ function workflowJson() {
 			{
 				name: 'Marketing Webhook Trigger',
 				type: 'n8n-nodes-marketing-automation.marketingWebhookTrigger',
-				typeVersion: 1,
+				typeVersion: 1.1,
 				position: [0, 0],
 				webhookId: HOOK,
 				parameters: {
@@ -127,6 +127,7 @@ async function main() {
 			env: {
 				EXECUTIONS_DATA_SAVE_ON_SUCCESS: 'none',
 				EXECUTIONS_DATA_SAVE_ON_PROGRESS: 'false',
+				...(process.env.MA_BENCH_LAZY_ACQUIRE === '0' ? { N8N_EXPRESSION_ENGINE_LAZY_ACQUIRE: 'false' } : {}),
 				...cpuProfileEnv(process.env.MA_BENCH_CPU_PROF),
 			},
 			webhooks: [`${HOOK}/events`, N8N_HOOK],

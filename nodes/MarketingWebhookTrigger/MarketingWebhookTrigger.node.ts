@@ -15,7 +15,10 @@ export class MarketingWebhookTrigger implements INodeType {
 		name: 'marketingWebhookTrigger',
 		icon: { light: 'file:marketingWebhookTrigger.svg', dark: 'file:marketingWebhookTrigger.dark.svg' },
 		group: ['trigger'],
-		version: 1,
+		// 1.1 behaves as 1. n8n evaluates an expression per request for a version-1 trigger (its
+		// webhook-helpers parseRequestBody), which costs an expression isolate on every hit.
+		version: [1, 1.1],
+		defaultVersion: 1.1,
 		subtitle: '={{ "path: /" + ($parameter["path"] || "") }}',
 		description:
 			'Receive CRM, site and form events, ESP delivery events, and the open, click and unsubscribe hits of your campaigns',

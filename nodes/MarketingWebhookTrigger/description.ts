@@ -10,13 +10,26 @@ import { PROVIDERS, ROUTES, routePattern, type Route } from '../../lib';
 // <webhookId>/<path>. Prefixing the Path parameter keeps each trigger's stored paths its own, the
 // way n8n's Webhook node does; with an empty Path n8n drops the leading "/".
 const PATH_PREFIX = '={{$parameter["path"]}}/';
-const hook = (httpMethod: string, path: string): IWebhookDescription => ({
-	name: 'default',
-	httpMethod,
-	responseMode: 'onReceived',
-	path: PATH_PREFIX + path,
-	...(path.includes(':') ? { isFullPath: true } : {}),
-});
+/**
+ * n8n-workflow's WEBHOOK_RESOLVERS (a registered symbol, so no import: older n8n ignores it). n8n 2.x
+ * resolves a field carrying its exact template this way instead of in an expression isolate, once
+ * per webhook description on every request; with N8N_EXPRESSION_ENGINE_LAZY_ACQUIRE=true a request
+ * then builds no isolate at all (docs/production.md).
+ */
+const WEBHOOK_RESOLVERS = Symbol.for('n8n.webhookDescriptionResolvers');
+const hook = (httpMethod: string, path: string): IWebhookDescription => {
+	const template = PATH_PREFIX + path;
+	return {
+		name: 'default',
+		httpMethod,
+		responseMode: 'onReceived',
+		path: template,
+		...(path.includes(':') ? { isFullPath: true } : {}),
+		[WEBHOOK_RESOLVERS]: {
+			path: { template, resolve: (parameters: { path?: unknown }) => `${String(parameters.path ?? '')}/${path}` },
+		},
+	};
+};
 
 export const MARKETING_WEBHOOKS: IWebhookDescription[] = (Object.keys(ROUTES) as Route[]).flatMap((route) =>
 	ROUTES[route].methods.map((method) => hook(method, routePattern(route))),

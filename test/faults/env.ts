@@ -73,7 +73,7 @@ function workflows(pair: Pair, baseUrl: string) {
 				id: 'fa000000-0000-4000-8000-0000000000a1',
 				name: 'Marketing Webhook Trigger',
 				type: 'n8n-nodes-marketing-automation.marketingWebhookTrigger',
-				typeVersion: 1,
+				typeVersion: 1.1,
 				position: [0, 0],
 				webhookId: pair.hookId,
 				// Its own Path: n8n keeps one trigger per tracking path. Events are recorded either way; no execution per request.

@@ -23,6 +23,8 @@ import {
 	type IWebhookData,
 	type IWebhookResponseData,
 	type IWorkflowExecuteAdditionalData,
+	resolveWebhookDescriptionField,
+	webhookDescriptionIsNativelyResolvable,
 } from 'n8n-workflow';
 import { MarketingWebhookTrigger } from '../../nodes/MarketingWebhookTrigger/MarketingWebhookTrigger.node';
 import { MARKETING_WEBHOOKS } from '../../nodes/MarketingWebhookTrigger/description';
@@ -288,6 +290,26 @@ describe('Marketing Webhook Trigger through n8n-core WebhookContext', () => {
 		expect(NodeHelpers.getNodeWebhookUrl('https://n8n.example.com/webhook', 'wf', setup.node, 't/c/:clickToken')).toBe(
 			`https://n8n.example.com/webhook/${WEBHOOK_ID}/t/c/:clickToken`,
 		);
+	});
+
+	it('resolves every webhook path without the expression engine, to what the engine makes of it', () => {
+		// n8n 2.x builds an expression isolate per request for each path it must evaluate; a field
+		// with a native resolver for its exact template is resolved without one.
+		for (const path of ['', 'shop-eu']) {
+			const s = makeWorkflow({ path }, true);
+			const node = s.workflow.getNode(s.node.name)!;
+			for (const description of MARKETING_WEBHOOKS) {
+				expect(webhookDescriptionIsNativelyResolvable(description)).toBe(true);
+				expect(resolveWebhookDescriptionField(node, description, 'path')).toEqual({
+					resolved: true,
+					value: s.workflow.expression.getSimpleParameterValue(node, description.path, 'internal', {}),
+				});
+			}
+		}
+		// A path parameter holding an expression goes to the engine, as n8n's own nodes do.
+		const dynamic = makeWorkflow({ path: '={{ "shop" }}' }, true);
+		const node = dynamic.workflow.getNode(dynamic.node.name)!;
+		expect(resolveWebhookDescriptionField(node, MARKETING_WEBHOOKS[0], 'path')).toEqual({ resolved: false });
 	});
 
 	it('records CRM events and starts the workflow with one item per event', async () => {

@@ -74,6 +74,9 @@ function n8nEnv({ userFolder, port, brokerPort, env } = {}) {
 		N8N_SECURE_COOKIE: 'false',
 		N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
 		N8N_LOG_OUTPUT: 'console',
+		// As docs/production.md advises: a webhook request that evaluates no expression builds no
+		// expression isolate (n8n 2.x; 1.x ignores it).
+		N8N_EXPRESSION_ENGINE_LAZY_ACQUIRE: 'true',
 		// Under jest NODE_ENV=test, and n8n then refuses to load nodes.
 		NODE_ENV: 'production',
 	};
