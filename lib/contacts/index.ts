@@ -361,19 +361,19 @@ export class Contacts {
 					items: ready,
 					shared,
 					contactOf: (i) => (ids[i] as { value: string }).value,
-					argsOf: (i, k, id) => {
+					argsOf: (i, position, id) => {
 						const { request } = prepared[i] as Prepared;
-						created[k] = mode === 'update' ? {} : createdProps(request);
-						return changeArgs(id, request, inputs[i].context, created[k]);
+						created[position] = mode === 'update' ? {} : createdProps(request);
+						return changeArgs(id, request, inputs[i].context, created[position]);
 					},
-					answer: (answer, k, id) => {
+					answer: (answer, position, id) => {
 						const [isNew, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
 						if (isNew === 1)
 							return {
 								id,
 								created: true,
 								oldEmail,
-								events: [{ id: logged[0], name: SYSTEM_EVENTS.contactCreated, props: created[k] }],
+								events: [{ id: logged[0], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
 							};
 						const events: ContactEvent[] = [];
 						for (let k = 0; k < logged.length; k += 3)
