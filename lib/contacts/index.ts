@@ -246,8 +246,35 @@ export function prepareChange(input: ContactInput, now: number): Prepared {
 	};
 }
 
+/**
+ * The properties of the $contact_created a change logs when it creates its contact: every value it
+ * sets (a new contact has none to compare with), as $field_changed would name them; a subscription
+ * only when it may change from any status.
+ */
+function createdProps(request: Prepared['request']): Record<string, unknown> {
+	const props: Record<string, unknown> = {};
+	for (const attr of ['email', 'timezone', 'lifecycleStage']) {
+		const value = request.attrs[attr];
+		if (value) props[attr] = value;
+	}
+	const fields = Object.entries(request.fields).filter((entry): entry is [string, string] => entry[1] !== false);
+	if (fields.length > 0)
+		props.fields = Object.fromEntries(fields.map(([name, encoded]) => [name, decodeFieldValue(encoded).value]));
+	const tags = request.addTags.filter((tag) => !request.removeTags.includes(tag));
+	if (tags.length > 0) props.tags = tags;
+	const { subscription } = request;
+	if (subscription && !subscription.from)
+		props.subscription = { status: subscription.status, source: subscription.source };
+	return props;
+}
+
 /** apply_contact_changes' arguments for one item (the script's header names them). */
-function changeArgs(id: string, request: Prepared['request'], own: ChangeContext | undefined): Array<string | number> {
+function changeArgs(
+	id: string,
+	request: Prepared['request'],
+	own: ChangeContext | undefined,
+	created: Record<string, unknown>,
+): Array<string | number> {
 	const args: Array<string | number> = [id];
 	if (own) args.push('1', own.source ?? 'api', chainJson(own.chain));
 	else args.push('0');
@@ -265,6 +292,7 @@ function changeArgs(id: string, request: Prepared['request'], own: ChangeContext
 	args.push(fields.length);
 	for (const [name, encoded] of fields) args.push(name, encoded === false ? '' : encoded);
 	args.push(request.addTags.length, ...request.addTags, request.removeTags.length, ...request.removeTags);
+	args.push(JSON.stringify(created));
 	return args;
 }
 
@@ -322,6 +350,8 @@ export class Contacts {
 			return !id.ok ? id : claim && !claim.ok ? claim : undefined;
 		}) as Array<Result<Applied>>;
 		const ready = prepared.flatMap((_, i) => (applied[i] ? [] : [i]));
+		// The $contact_created of each item, should it create its contact (an update never does).
+		const created: Array<Record<string, unknown>> = new Array(ready.length);
 		if (ready.length > 0) {
 			// A store this version cannot run (a newer format) fails every item, not the call.
 			const results = await store
@@ -331,13 +361,24 @@ export class Contacts {
 					items: ready,
 					shared,
 					contactOf: (i) => (ids[i] as { value: string }).value,
-					argsOf: (i, _index, id) => changeArgs(id, (prepared[i] as Prepared).request, inputs[i].context),
-					answer: (answer, _index, id) => {
-						const [created, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+					argsOf: (i, position, id) => {
+						const { request } = prepared[i] as Prepared;
+						created[position] = mode === 'update' ? {} : createdProps(request);
+						return changeArgs(id, request, inputs[i].context, created[position]);
+					},
+					answer: (answer, position, id) => {
+						const [isNew, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+						if (isNew === 1)
+							return {
+								id,
+								created: true,
+								oldEmail,
+								events: [{ id: logged[0], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
+							};
 						const events: ContactEvent[] = [];
 						for (let k = 0; k < logged.length; k += 3)
 							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
-						return { id, created: created === 1, oldEmail, events };
+						return { id, created: false, oldEmail, events };
 					},
 				})
 				.catch((error: unknown) =>

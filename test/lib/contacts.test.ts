@@ -126,6 +126,52 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.redis.hexists(claimTimes, 'bx-new@example.com')).toBe(0);
 	});
 
+	it("a new contact's $contact_created names what it was created with, in its result and in the log", async () => {
+		const results = await store.contacts.upsert([
+			{
+				id: 'cc-1',
+				email: 'cc-1@example.com',
+				timezone: null,
+				lifecycleStage: 'lead',
+				fields: { plan: 'pro', seats: 2.5, trial: false, renews: { value: '2030-01-31', type: 'date' }, gone: null },
+				addTags: ['b', 'a', 'dropped'],
+				removeTags: ['dropped', 'never-had'],
+				subscription: { status: 'subscribed', source: 'form' },
+			},
+			// A subscription that may change only from another status does not apply to a new contact.
+			{ id: 'cc-2', subscription: { status: 'subscribed', source: 'link', from: 'pending' } },
+		]);
+		const expected = [
+			{
+				email: 'cc-1@example.com',
+				lifecycleStage: 'lead',
+				fields: { plan: 'pro', seats: 2.5, trial: false, renews: '2030-01-31T00:00:00.000Z' },
+				tags: ['b', 'a'],
+				subscription: { status: 'subscribed', source: 'form' },
+			},
+			{},
+		];
+		expect(results.map((r) => r.ok && r.value.events.map((e) => [e.name, e.props]))).toEqual(
+			expected.map((props) => [['$contact_created', props]]),
+		);
+		for (const [k, id] of ['cc-1', 'cc-2'].entries()) {
+			const entries = await store.redis.xrange(store.keys.log(store.keys.shardOfContact(id)), '-', '+');
+			const logged = entries.filter(([, flat]) => flat[1] === id);
+			expect(logged.map(([eid, flat]) => [eid, flat[3], JSON.parse(flat[7])])).toEqual([
+				[
+					(results[k] as { value: { events: Array<{ id: string }> } }).value.events[0].id,
+					'$contact_created',
+					expected[k],
+				],
+			]);
+		}
+		expect(await store.contacts.getOne('cc-1')).toMatchObject({
+			tags: ['a', 'b'],
+			subscription: { status: 'subscribed' },
+		});
+		expect((await store.contacts.getOne('cc-2'))?.subscription).toBeUndefined();
+	});
+
 	it("applies a contact's items of one batch in their order", async () => {
 		const results = await store.contacts.upsert([
 			{ id: 'ord', fields: { step: 1 }, addTags: ['a'] },

@@ -64,6 +64,36 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 		expect(await store.events.countSince(contactId, 'tick', 0)).toBe(1000);
 	});
 
+	it('keeps about the last logKeep entries when contacts are created and changed in bulk (counted once per call)', async () => {
+		const { contactId, shard, log } = fresh();
+		const ids: string[] = [];
+		for (let n = 0; ids.length < 500; n++)
+			if (store.keys.shardOfContact(`${contactId}-${n}`) === shard) ids.push(`${contactId}-${n}`);
+		const logged: string[] = [];
+		// Each batch creates 125 contacts and changes the 125 created before it: $contact_created
+		// and $field_changed entries of one script call.
+		for (let from = 0; from < ids.length; from += 125) {
+			const results = await store.contacts.upsert([
+				...ids.slice(from, from + 125).map((id) => ({ id, fields: { step: 1 } })),
+				...ids.slice(Math.max(0, from - 125), from).map((id) => ({ id, fields: { step: 2 } })),
+			]);
+			for (const r of results) {
+				if (!r.ok) throw r.error;
+				logged.push(...r.value.events.map((e) => e.id));
+			}
+		}
+		const kept = await logIds(log);
+		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
+		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);
+		const sorted = [...logged].sort((a, b) => {
+			const [am, as] = a.split('-').map(Number);
+			const [bm, bs] = b.split('-').map(Number);
+			return am - bm || as - bs;
+		});
+		expect(kept.slice(-LOG_KEEP)).toEqual(sorted.slice(-LOG_KEEP));
+		expect(kept).not.toContain(sorted[0]);
+	});
+
 	it('keeps every entry a trigger has not delivered, and every delivered one not yet acknowledged', async () => {
 		const { contactId, log } = fresh();
 		const group = `ct:log-${topology}-${seq}`;

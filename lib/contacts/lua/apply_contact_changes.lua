@@ -12,11 +12,13 @@
 --         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
 --         or ''; the
 --         field count, then per field its name and encoded value ('' removes it); the count of tags to
---         add, then the tags; the count of tags to remove, then the tags.
--- Answers per item {1 when created else 0, old e-mail or false, then per event logged its id, name
--- and properties JSON (as logged)}; NOT_FOUND (update of a missing contact), EXISTS (create of an
--- existing one) or LIMIT <what> <count> (the contact would hold more fields or tags than max
--- allows), before anything is written.
+--         add, then the tags; the count of tags to remove, then the tags; the properties JSON of the
+--         $contact_created it logs when it creates the contact (the caller builds it: what the change
+--         sets, as this script would, without reading state a new contact cannot have).
+-- Answers per item {1, false, the $contact_created id} when it created the contact, else {0, old
+-- e-mail or false, then per event logged its id, name and properties JSON (as logged)}; NOT_FOUND
+-- (update of a missing contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the
+-- contact would hold more fields or tags than max allows), before anything is written.
 --- @include "field_types"
 --- @include "contact_keys"
 --- @include "events"
@@ -40,7 +42,11 @@ end
 local shard = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local now, lim, max = r.now, r.limits, r.max
+-- Written as text once: redis.call formats a number argument with printf each time.
+local now_text = string.format('%d', now)
 local ATTRS = { 'email', 'timezone', 'lifecycleStage' }
+-- The log's entries are counted once, at the end (every item logs at least one when it creates).
+defer_log_trims()
 -- Index keys by kind and value, built once per call.
 local index_keys = { stage = {}, tag = {}, status = {} }
 local function index_set(kind, value)
@@ -75,22 +81,19 @@ local function count_prefixed(keys, prefix)
   return n
 end
 
--- The item being applied: its contact, answer and core-hash writes; set, logged and emit add to
--- them (defined once, not per item: a bulk upsert runs this for every contact).
+-- The item being applied: its contact, answer and core-hash writes; set and emit add to them
+-- (defined once, not per item: a bulk upsert runs this for every contact).
 local item_base, item_id, item_source, item_chain, answer, writes
 local function set(key, value)
   writes[#writes + 1] = key
   writes[#writes + 1] = value
 end
-local function logged(eid, name, props)
-  answer[#answer + 1] = eid
-  answer[#answer + 1] = name
-  answer[#answer + 1] = props
-end
 local function emit(name, props)
   local json = json_or_empty(props)
   local ev = { name = name, ts = now, props = json, source = item_source, chain = item_chain }
-  logged(record(item_base, shard, item_id, now, ev, lim), name, json)
+  answer[#answer + 1] = record(item_base, shard, item_id, now, ev, lim)
+  answer[#answer + 1] = name
+  answer[#answer + 1] = json
 end
 
 local answers = each_item(function(base, args)
@@ -118,6 +121,7 @@ local answers = each_item(function(base, args)
   at = addAt + addCount
   local removeCount = tonumber(args[at])
   local removeAt = at + 1
+  local createdProps = args[removeAt + removeCount]
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
   -- reads[6 ..] are the hash fields written below too.
@@ -172,14 +176,12 @@ local answers = each_item(function(base, args)
   item_base, item_id, item_source, item_chain = base, id, source, chain
   answer, writes = { exists and 0 or 1, got[2] }, {}
   local removed = {}
-  -- What a new contact was created with: one event, its properties naming each value.
-  local initial = nil
+  -- A new contact logs one event, $contact_created, instead of one per value it is created with.
   if not exists then
-    initial = {}
     set('id', id)
-    set('createdAt', now)
-    set('updatedAt', now)
-    created[#created + 1] = now
+    set('createdAt', now_text)
+    set('updatedAt', now_text)
+    created[#created + 1] = now_text
     created[#created + 1] = id
   end
 
@@ -195,11 +197,7 @@ local answers = each_item(function(base, args)
           if was then index_member('stage', was, id, false) end
           if new then index_member('stage', new, id, true) end
         end
-        if initial then
-          initial[attr] = new
-        else
-          emit('$field_changed', { field = attr, from = was or cjson.null, to = new or cjson.null })
-        end
+        if exists then emit('$field_changed', { field = attr, from = was or cjson.null, to = new or cjson.null }) end
       end
     end
   end
@@ -213,12 +211,7 @@ local answers = each_item(function(base, args)
       end
     elseif was ~= enc then
       set(reads[6 + k], enc)
-      if initial then
-        initial.fields = initial.fields or {}
-        initial.fields[name] = decode_value(enc)
-      else
-        emit('$field_changed', { field = name, from = decode_value(was), to = decode_value(enc) })
-      end
+      if exists then emit('$field_changed', { field = name, from = decode_value(was), to = decode_value(enc) }) end
     end
   end
 
@@ -228,12 +221,7 @@ local answers = each_item(function(base, args)
       hadTag[tag] = true
       set(reads[6 + fieldCount + k], '')
       index_member('tag', tag, id, true)
-      if initial then
-        initial.tags = initial.tags or {}
-        initial.tags[#initial.tags + 1] = tag
-      else
-        emit('$tag_added', { tag = tag })
-      end
+      if exists then emit('$tag_added', { tag = tag }) end
     end
   end
   if exists then
@@ -264,28 +252,24 @@ local answers = each_item(function(base, args)
       end
       if was then index_member('status', was, id, false) end
       index_member('status', status, id, true)
-      if initial then
-        initial.subscription = { status = status, source = subSource }
-      else
-        emit('$subscription_changed', { from = was or cjson.null, to = status, source = subSource })
-      end
+      if exists then emit('$subscription_changed', { from = was or cjson.null, to = status, source = subSource }) end
     end
   end
 
-  if initial then
+  if not exists then
     -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
-    local json = json_or_empty(initial)
-    local eid = log_event(shard, id, '$contact_created', { ts = now, props = json, source = source, chain = chain }, lim)
+    local eid = log_event(shard, id, '$contact_created', { ts = now_text, props = createdProps, source = source, chain = chain }, lim)
     set('createdEvent', eid)
-    logged(eid, '$contact_created', json)
+    answer[3] = eid
   elseif #answer > 2 then
-    set('updatedAt', now)
+    set('updatedAt', now_text)
   end
   if #removed > 0 then redis.call('HDEL', base, unpack(removed)) end
   if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
   return answer
 end)
 
+trim_deferred_log(shard, lim)
 if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. IX.all, unpack(created)) end
 for _, key in ipairs(memberKeys) do
   local add, remove = {}, {}

@@ -17,6 +17,8 @@ local at = index .. ':at'
 local staleMs = tonumber(ARGV[1])
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+-- Written as text once: redis.call formats a number argument with printf each time.
+local now_text = string.format('%d', now)
 
 -- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
 local claimed, claimedAt = {}, {}
@@ -42,7 +44,7 @@ for email, id in pairs(claimed) do
   owners[#owners + 1] = email
   owners[#owners + 1] = id
   times[#times + 1] = email
-  times[#times + 1] = now
+  times[#times + 1] = now_text
 end
 if #owners > 0 then
   redis.call('HSET', index, unpack(owners))

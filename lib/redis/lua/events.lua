@@ -131,25 +131,46 @@ end
 -- (counted in SHARD_KEY.logMarks) the new entry's id replaces the one noted logKeep appends ago in
 -- a ring of 10 marks, and the log is trimmed (whole stream nodes) to the older of that mark and what
 -- the consumer groups still need. A group created later (Catch Up) starts with what is left.
-local function trim_log(shard, eid, lim)
+-- eids: the entries appended since the last count, in order.
+local function trim_log(shard, eids, lim)
   local marks = shard .. SHARD_KEY.logMarks
   local every = math.max(1, math.floor(lim.logKeep / 10))
-  local n = redis.call('HINCRBY', marks, 'n', 1)
-  if n % every ~= 0 then return end
-  local slot = (n / every) % 10
-  local mark = redis.call('HGET', marks, slot)
-  redis.call('HSET', marks, slot, eid)
-  if not mark then return end
-  local log = shard .. SHARD_KEY.log
-  local cut = oldest_needed(log, mark)
-  if cut then pcall(redis.call, 'XTRIM', log, 'MINID', '~', cut) end
+  local n = redis.call('HINCRBY', marks, 'n', #eids) - #eids
+  for _, eid in ipairs(eids) do
+    n = n + 1
+    if n % every == 0 then
+      local slot = (n / every) % 10
+      local mark = redis.call('HGET', marks, slot)
+      redis.call('HSET', marks, slot, eid)
+      if mark then
+        local log = shard .. SHARD_KEY.log
+        local cut = oldest_needed(log, mark)
+        if cut then pcall(redis.call, 'XTRIM', log, 'MINID', '~', cut) end
+      end
+    end
+  end
+end
+
+-- Entries appended and not yet counted, when the script counts them once at its end
+-- (defer_log_trims, then trim_deferred_log): one HINCRBY per call instead of one per entry, and
+-- the same marks and trims (the consumer groups do not change while a script runs).
+local deferred_log_ids = nil
+local function defer_log_trims() deferred_log_ids = {} end
+local function trim_deferred_log(shard, lim)
+  if #deferred_log_ids > 0 then trim_log(shard, deferred_log_ids, lim) end
+  deferred_log_ids = {}
 end
 
 -- Appends an event to the shard's log (a bounded stream); returns its id (the log entry id).
+-- ev.ts may be a number or its text.
 local function log_event(shard, id, name, ev, lim)
   local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
     'c', id, 'n', name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
-  trim_log(shard, eid, lim)
+  if deferred_log_ids then
+    deferred_log_ids[#deferred_log_ids + 1] = eid
+  else
+    trim_log(shard, { eid }, lim)
+  end
   return eid
 end
 
