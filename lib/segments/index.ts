@@ -180,6 +180,7 @@ export class Segments {
 				shared: JSON.stringify({ spec: compiled.spec }),
 				contactOf: (rawId) => checkContactId(rawId),
 				repeats: true,
+				packed: true,
 				// Tested as each chunk's data arrives.
 				answer: (read, _index, contactId) =>
 					read
