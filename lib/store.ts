@@ -268,8 +268,9 @@ export interface BatchCall<I, T> {
 	upgraded?: boolean;
 	/**
 	 * The items' arguments go as one JSON array (ARGV[3]; each_item reads either form). For items of
-	 * many arguments: ioredis spends more on encoding each argument than JSON.stringify on all, and
-	 * Redis's cjson.decode costs about what receiving them one by one does.
+	 * many arguments, or many items (each sends at least its count and base): ioredis spends more on
+	 * encoding each argument than JSON.stringify on all, and Redis's cjson.decode costs about what
+	 * receiving them one by one does.
 	 */
 	packed?: boolean;
 }
