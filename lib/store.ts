@@ -106,58 +106,72 @@ export class ContactStore {
 			});
 			await this.format.upgradeContacts(ids);
 		}
-		type Entry = { index: number; contactId: string };
 		const results: Array<Result<T>> = new Array(items.length);
 		const fail = (index: number, error: unknown) =>
 			(results[index] = { ok: false, error: toStoreError(error) as Error });
-		// shard -> contact -> its items, in order.
-		const byShard = new Map<number, Map<string, Entry[]>>();
-		items.forEach((item, index) => {
+		// Grouped by shard, then contact, then the contact's items in order, with no object or array
+		// per item or contact (a batch holds thousands, all alive until it ends): per shard the first
+		// item of each of its contacts, and from each item the index of its contact's next item.
+		const contactIds: string[] = new Array(items.length);
+		const nextOfContact = new Int32Array(items.length).fill(-1);
+		const lastOfContact = new Map<string, number>();
+		const firstsByShard: number[][] = [];
+		const shardOrder: number[] = [];
+		for (let index = 0; index < items.length; index++) {
 			try {
-				const contactId = call.contactOf(item, index);
-				const shard = shardOf(contactId);
-				let contacts = byShard.get(shard);
-				if (!contacts) byShard.set(shard, (contacts = new Map()));
-				const list = contacts.get(contactId);
-				if (list) list.push({ index, contactId });
-				else contacts.set(contactId, [{ index, contactId }]);
+				const contactId = call.contactOf(items[index], index);
+				const last = lastOfContact.get(contactId);
+				if (last !== undefined) nextOfContact[last] = index;
+				else {
+					const shard = shardOf(contactId);
+					let firsts = firstsByShard[shard];
+					if (!firsts) {
+						firstsByShard[shard] = firsts = [];
+						shardOrder.push(shard);
+					}
+					firsts.push(index);
+				}
+				lastOfContact.set(contactId, index);
+				contactIds[index] = contactId;
 			} catch (error) {
 				fail(index, error);
 			}
-		});
+		}
 		const calls: Array<Promise<void>> = [];
-		const send = (shard: number, chunk: Entry[], args: Array<string | number>) => {
+		// chunk: the indexes of the items the call is for, in the order of its arguments.
+		const send = (shard: number, chunk: number[], args: Array<string | number>) => {
 			args[1] = chunk.length;
 			if (call.packed) args = [args[0], args[1], packedItems(args.slice(2))];
 			calls.push(
 				withinWait(this.redis, runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args)).then(
 					(answers) => {
-						chunk.forEach((c, k) => {
+						for (let k = 0; k < chunk.length; k++) {
+							const index = chunk[k];
 							const answer = answers[k];
-							if (call.repeats && answer === 0) results[c.index] = results[chunk[k - 1].index];
-							else if (answer instanceof Error) results[c.index] = { ok: false, error: scriptError(script, answer) };
+							if (call.repeats && answer === 0) results[index] = results[chunk[k - 1]];
+							else if (answer instanceof Error) results[index] = { ok: false, error: scriptError(script, answer) };
 							else {
 								try {
-									results[c.index] = {
+									results[index] = {
 										ok: true,
-										value: call.answer ? call.answer(answer, c.index, c.contactId) : (answer as T),
+										value: call.answer ? call.answer(answer, index, contactIds[index]) : (answer as T),
 									};
 								} catch (error) {
-									fail(c.index, error);
+									fail(index, error);
 								}
 							}
-						});
+						}
 					},
 					(error) => {
 						const failure = scriptError(script, error);
-						for (const c of chunk) results[c.index] = { ok: false, error: failure };
+						for (const index of chunk) results[index] = { ok: false, error: failure };
 					},
 				),
 			);
 		};
 		let unsent = 0;
-		for (const [shard, contacts] of byShard) {
-			let chunk: Entry[] = [];
+		for (const shard of shardOrder) {
+			let chunk: number[] = [];
 			let args: Array<string | number> = [shared, 0];
 			const close = async () => {
 				send(shard, chunk, args);
@@ -170,17 +184,20 @@ export class ContactStore {
 					await new Promise((resolve) => setImmediate(resolve));
 				}
 			};
-			for (const [contactId, list] of contacts) {
+			for (const first of firstsByShard[shard]) {
+				const contactId = contactIds[first];
 				const base = this.keys.contact(contactId);
-				for (const c of list) {
-					let own: Array<string | number>;
-					try {
-						own = call.argsOf ? call.argsOf(items[c.index], c.index, c.contactId) : [];
-					} catch (error) {
-						fail(c.index, error);
-						continue;
+				for (let index = first; index !== -1; index = nextOfContact[index]) {
+					let own: Array<string | number> = NO_ARGS;
+					if (call.argsOf) {
+						try {
+							own = call.argsOf(items[index], index, contactId);
+						} catch (error) {
+							fail(index, error);
+							continue;
+						}
 					}
-					chunk.push(c);
+					chunk.push(index);
 					args.push(own.length, base);
 					// Packed numbers as text too: the script reads the same strings either way.
 					if (call.packed) for (const arg of own) args.push(typeof arg === 'string' ? arg : String(arg));
@@ -251,8 +268,9 @@ export interface BatchCall<I, T> {
 	upgraded?: boolean;
 	/**
 	 * The items' arguments go as one JSON array (ARGV[3]; each_item reads either form). For items of
-	 * many arguments: ioredis spends more on encoding each argument than JSON.stringify on all, and
-	 * Redis's cjson.decode costs about what receiving them one by one does.
+	 * many arguments, or many items (each sends at least its count and base): ioredis spends more on
+	 * encoding each argument than JSON.stringify on all, and Redis's cjson.decode costs about what
+	 * receiving them one by one does.
 	 */
 	packed?: boolean;
 }
@@ -267,6 +285,9 @@ function packedItems(values: Array<string | number>): string {
 	if (!json.includes('\\ud')) return json;
 	return json.replace(/\\\\|\\ud[89a-f][0-9a-f]{2}/g, (escape) => (escape === '\\\\' ? escape : '\\ufffd'));
 }
+
+/** The arguments of an item that has none of its own. */
+const NO_ARGS: never[] = [];
 
 /** Items sent before runBatch lets them go out and builds the rest. */
 const YIELD_EVERY = 1000;
