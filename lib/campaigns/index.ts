@@ -101,7 +101,13 @@ export type SkipReason =
 	| 'send_in_progress'
 	| 'already_sent'
 	| 'recipient_rejected';
-export type DeferReason = 'frequency_cap' | 'outside_send_window' | 'smtp_temporary_failure';
+export type DeferReason = 'frequency_cap' | 'outside_send_window' | 'smtp_temporary_failure' | 'send_in_progress';
+
+/**
+ * With Allow Resend, a send for one event while the same campaign's send for another event of the
+ * contact is under way is deferred this long (Deferred output), not skipped: it is a mail of its own.
+ */
+export const SEND_IN_PROGRESS_RETRY_MS = 15_000;
 type Deferred = Extract<SendOutcome, { status: 'deferred' }>;
 
 export type SendOutcome =
@@ -406,6 +412,7 @@ export class Campaigns {
 					cap: campaign.frequencyCap ?? false,
 					window: window ?? false,
 					staleMs: 10 * MINUTE,
+					busyRetryMs: SEND_IN_PROGRESS_RETRY_MS,
 					retentionMs: Math.max(store.limits.retentionMs, campaign.frequencyCap?.windowMs ?? 0),
 				}),
 			]);

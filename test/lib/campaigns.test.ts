@@ -3,6 +3,7 @@ import {
 	Campaigns,
 	acquireMailer,
 	closeAllMailers,
+	SEND_IN_PROGRESS_RETRY_MS,
 	SmtpError,
 	type CampaignSpec,
 	type SendOutcome,
@@ -316,6 +317,50 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(value(again[0])).toMatchObject({ status: 'skipped', reason: 'already_sent' });
 		await new Promise((r) => setTimeout(r, 200));
 		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(1);
+	});
+
+	it("with Allow Resend, another event's send waits (deferred) while one is under way, then sends its own mail", async () => {
+		const id = await fresh();
+		// The send for event 1 is under way (its SMTP answer has not come yet).
+		let release!: () => void;
+		const held = new Promise<void>((r) => (release = r));
+		const slow = mailer();
+		const slowMailer = {
+			send: async (...args: Parameters<typeof slow.send>) => {
+				await held;
+				return slow.send(...args);
+			},
+		} as unknown as ReturnType<typeof mailer>;
+		const first = campaigns.send(
+			spec({ id: 'resend', allowResend: true }),
+			[{ contactId: id, attemptKey: 'event:1-0' }],
+			{
+				mode: 'smtp',
+				mailer: slowMailer,
+			},
+		);
+		await new Promise((r) => setTimeout(r, 300));
+		// Event 2 (a second project finished) is a mail of its own: deferred, not skipped.
+		const other = await campaigns.send(
+			spec({ id: 'resend', allowResend: true }),
+			[{ contactId: id, attemptKey: 'event:2-0' }],
+			{ mode: 'smtp', mailer: mailer() },
+		);
+		expect(value(other[0])).toMatchObject({ status: 'deferred', reason: 'send_in_progress' });
+		const sendAt = Date.parse(String((value(other[0]) as { sendAt: string }).sendAt));
+		expect(sendAt - store.now()).toBeGreaterThan(SEND_IN_PROGRESS_RETRY_MS - 5000);
+		expect(sendAt - store.now()).toBeLessThanOrEqual(SEND_IN_PROGRESS_RETRY_MS);
+		release();
+		expect(value((await first)[0])).toMatchObject({ status: 'sent' });
+		// Sent again when it comes back after the wait.
+		const again = await campaigns.send(
+			spec({ id: 'resend', allowResend: true }),
+			[{ contactId: id, attemptKey: 'event:2-0' }],
+			{ mode: 'smtp', mailer: mailer() },
+		);
+		expect(value(again[0])).toMatchObject({ status: 'sent' });
+		await new Promise((r) => setTimeout(r, 200));
+		expect(smtp.mails.filter((m) => m.envelope.to[0] === `${id}@example.com`)).toHaveLength(2);
 	});
 
 	it("one event sent to several contacts: its retry takes over each contact's dead reservation; a contact twice in the call sends once", async () => {

@@ -2,7 +2,7 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {now, campaignId, token, attemptKey|false, transactional, allowResend, requireConsent, topic|false,
---         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, retentionMs}
+--         cap {max, windowMs}|false, window {inWindow, nextAt}|false, staleMs, busyRetryMs, retentionMs}
 -- Returns JSON {result = 'reserved'} | {result = 'skip', reason} | {result = 'defer', reason, until}.
 --- @include "contact_keys"
 local base = KEYS[1]
@@ -28,7 +28,13 @@ local held = redis.call('HGET', reservations, r.campaignId)
 if held then
   local h = cjson.decode(held)
   local retried = r.attemptKey and h.key == r.attemptKey
-  if not retried and r.now - h.at < r.staleMs then return skip('send_in_progress') end
+  if not retried and r.now - h.at < r.staleMs then
+    -- With Allow Resend, a send for another event is a mail of its own: it waits for this one to end.
+    if r.allowResend and r.attemptKey and h.key then
+      return cjson.encode({ result = 'defer', reason = 'send_in_progress', ['until'] = r.now + r.busyRetryMs })
+    end
+    return skip('send_in_progress')
+  end
   redis.call('HDEL', reservations, r.campaignId)
   redis.call('ZREM', sends, h.token)
 end
