@@ -354,7 +354,9 @@ export class Experiments {
 		// With a rest, the test's decision hash is opened (its clock starts at the first split) in the
 		// same round trip as the assignment.
 		const opening: Promise<DecisionState | Error | null> =
-			design.rest > 0 ? this.decisionCall(design, now, '').catch((error: unknown) => error as Error) : Promise.resolve(null);
+			design.rest > 0
+				? this.decisionCall(design, now, '').catch((error: unknown) => error as Error)
+				: Promise.resolve(null);
 		const shared = JSON.stringify({
 			test: design.test,
 			goal: design.goal,
@@ -432,11 +434,7 @@ export class Experiments {
 	}
 
 	/** Picks the winner by the metric fixed at the test's start and stores it, unless another worker did first. */
-	private async decide(
-		design: Required<ExperimentDesign>,
-		state: DecisionState,
-		now: number,
-	): Promise<DecisionState> {
+	private async decide(design: Required<ExperimentDesign>, state: DecisionState, now: number): Promise<DecisionState> {
 		const { metric } = state;
 		const listed = design.variants.map((v) => v.name);
 		let rows: Array<{ variant: string; count: number; outOf: number }>;
@@ -506,9 +504,7 @@ export class Experiments {
 				this.store.call((r) => r.hgetall(this.store.keys.experimentDecision(test))),
 			]);
 			const state = decisionStateOf(decisionHash);
-			const names = [
-				...new Set([...named, ...[...groups.keys()].filter((v) => v !== HOLDOUT && v !== REST).sort()]),
-			];
+			const names = [...new Set([...named, ...[...groups.keys()].filter((v) => v !== HOLDOUT && v !== REST).sort()])];
 			const hasRest = state !== null || groups.has(REST);
 			const mail = await campaigns.report([
 				...names.map((v) => `${test}:${v}`),

@@ -104,7 +104,7 @@ export const properties: INodeProperties[] = [
 		default: 0,
 		displayOptions: split,
 		description:
-			'Contacts kept back from the test: they leave by the Rest output until the winner is decided (connect it to a Wait until {{ $json.experiment.decideAt }}, then back into this node), and by the winner\'s output after. 0: no rest.',
+			"Contacts kept back from the test: they leave by the Rest output until the winner is decided (connect it to a Wait until the item's experiment.decideAt, then back into this node), and by the winner's output after. 0: no rest.",
 	},
 	{
 		displayName: 'Decide Winner After (Hours)',
@@ -114,7 +114,7 @@ export const properties: INodeProperties[] = [
 		default: 24,
 		displayOptions: split,
 		description:
-			'With a rest: hours after the test\'s first split when the winner is decided, once (fixed when the test starts)',
+			"With a rest: hours after the test's first split when the winner is decided, once (fixed when the test starts)",
 	},
 	{
 		displayName: 'Pick Winner By',

@@ -96,7 +96,10 @@ describe('pickWinner (no Redis)', () => {
 				{ variant: 'B', count: 0, outOf: 0 },
 				{ variant: 'A', count: 0, outOf: 0 },
 			]),
-		).toEqual({ winner: 'B', reason: 'No variant has data for the open rate (nothing sent): B, listed first, is sent.' });
+		).toEqual({
+			winner: 'B',
+			reason: 'No variant has data for the open rate (nothing sent): B, listed first, is sent.',
+		});
 	});
 });
 
@@ -188,11 +191,18 @@ describe.each(topologies)('Experiments with a rest on %s Redis', (topology) => {
 				{ variant: 'A', count: Math.round(a.length * 0.1), outOf: a.length, rate: expect.any(Number) },
 				{ variant: 'B', count: Math.round(b.length * 0.3), outOf: b.length, rate: expect.any(Number) },
 			],
-			reason: expect.stringMatching(/^B has the best conversion rate \(.* vs .* for A\); the lead is significant at 95%/),
+			reason: expect.stringMatching(
+				/^B has the best conversion rate \(.* vs .* for A\); the lead is significant at 95%/,
+			),
 		});
 		expect(report.decideAt).toBe(decideAt);
 		expect(report.variants.map((v) => v.variant)).toEqual(['A', 'B']);
-		expect(report.rest).toMatchObject({ variant: REST, campaignId: 't-win:rest', assigned: rest.length, conversions: 1 });
+		expect(report.rest).toMatchObject({
+			variant: REST,
+			campaignId: 't-win:rest',
+			assigned: rest.length,
+			conversions: 1,
+		});
 		// The rest's mails are not the variant's: B's counters hold B's contacts only.
 		await store.call((r) => r.hincrby(store.keys.global('campaign', 't-win:rest'), 'sent', rest.length));
 		expect((await reportOf('t-win')).variants[1].sent).toBe(0);
@@ -237,7 +247,9 @@ describe.each(topologies)('Experiments with a rest on %s Redis', (topology) => {
 		expect(winners.size).toBe(1);
 		const decision = (await reportOf('t-race')).decision;
 		expect(winners).toEqual(new Set([decision?.winner]));
-		expect(decision?.reason).toMatch(/^No variant has data for the click rate \(nothing sent\): [AB], listed first, is sent\.$/);
+		expect(decision?.reason).toMatch(
+			/^No variant has data for the click rate \(nothing sent\): [AB], listed first, is sent\.$/,
+		);
 	});
 
 	it('decides by click rate from the variant campaigns, with the metric fixed at the test start', async () => {
@@ -295,15 +307,19 @@ describe.each(topologies)('Experiments with a rest on %s Redis', (topology) => {
 			'winnerMetric',
 			'The winner metric must be one of conversion, click, open; got "revenue"',
 		]);
-		expect(await bad({ goal: '' })).toEqual(['winnerMetric', 'Picking the winner by conversion rate needs a goal event']);
+		expect(await bad({ goal: '' })).toEqual([
+			'winnerMetric',
+			'Picking the winner by conversion rate needs a goal event',
+		]);
 		expect(await bad({ variants: [{ name: 'Rest', weight: 50 }] })).toEqual([
 			'variants[0].name',
 			'"Rest" is the rest\'s name',
 		]);
 		// Without a rest, the decision settings are not used (nor checked).
-		const [missing] = await experiments.assign(design('t-bad-rest', { rest: 0, holdout: 50, goal: '', decideAfterHours: 0 }), [
-			{ contactId: 'nobody' },
-		]);
+		const [missing] = await experiments.assign(
+			design('t-bad-rest', { rest: 0, holdout: 50, goal: '', decideAfterHours: 0 }),
+			[{ contactId: 'nobody' }],
+		);
 		expect(missing.ok).toBe(false);
 		const written = await Promise.all([
 			store.call((r) => r.exists(store.keys.experimentDecision('t-bad-rest'))),
