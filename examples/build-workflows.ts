@@ -2389,7 +2389,7 @@ function abTestNewsletter(): Workflow {
 	note(
 		wf,
 		'A/B test: newsletter subject, with a holdout',
-		"Every Monday at 9:00 (or `POST /webhook/ma-run-ab-newsletter`): every subscribed contact is split by *A/B Split* into variant A (25 %), B (25 %), the holdout (10 %, no mail) or the rest (40 %). The split is the same on every run: a contact keeps its variant, and a rerun sends nobody a second mail. A `purchase` within 7 days of the split is a conversion. The rest waits (*Wait Until Winner Is Decided*, until the item's `experiment.decideAt`) and goes back through *A/B Split*, which decides the winner once, 24 hours after the test's first split, by conversion rate, and sends the rest out of the winner's output (campaign `<test ID>:rest`). `POST /webhook/ma-ab-newsletter-report` answers with the report: per variant assigned, sent, opened, clicked, conversions, uplift against the holdout and whether it is significant, in plain words, and the winner decision with its reason.",
+		"Every Monday at 9:00 (or `POST /webhook/ma-run-ab-newsletter`): every subscribed contact is split by *A/B Split* into variant A (25 %), B (25 %), the holdout (10 %, no mail) or the rest (40 %). The split is the same on every run: a contact keeps its variant, and a rerun sends nobody a second mail. A `purchase` within 7 days of the split is a conversion. The rest is handed off like deferred mail (*Park Deferred Mail*: in an execution of its own, it waits until its `sendAt`, the decision time) and goes back through *A/B Split*, which decides the winner once, 24 hours after the test's first split, by conversion rate, and sends the rest out of the winner's output (campaign `<test ID>:rest`). `POST /webhook/ma-ab-newsletter-report` answers with the report: per variant assigned, sent, opened, clicked, conversions, uplift against the holdout and whether it is significant, in plain words, and the winner decision with its reason.",
 		[
 			'*Test ID*, variants and weights on *A/B Split* (*Report* lists the same variants). Each variant mails under its own campaign ID, `<test ID>:<variant>`, so Send Campaign counts each one apart.',
 			'The goal event (`purchase`, or `$goal_reached` from *Record Goal Reached*) and its window.',
@@ -2449,13 +2449,11 @@ function abTestNewsletter(): Workflow {
 	wf.chain(cron, list, split);
 	wf.connect(now, list);
 	wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
-	// The rest goes back through the split once the winner is decided, and leaves by its output.
-	const decided = waitUntil(wf, 'Wait Until Winner Is Decided', [3, 2.4], '={{ $json.experiment.decideAt }}');
-	wf.connect(split, decided, 3).connect(decided, split);
 	// Deferred mail of either variant waits apart and goes back through the split, which gives each
-	// contact the variant it already has.
+	// contact the variant it already has. So does the rest (its items carry sendAt, the decision
+	// time): back in the split after the decision, it leaves by the winner's output.
 	const park = deferredHandOff(wf, [4, 1.2], split);
-	wf.connect(sendA, park, 1).connect(sendB, park, 1);
+	wf.connect(sendA, park, 1).connect(sendB, park, 1).connect(split, park, 3);
 	const reportNow = webhookTrigger(wf, 'Report Now', [0, 2.4], 'ma-ab-newsletter-report', 'lastNode');
 	const report = abSplit(wf, 'A/B Test Report', [1, 2.4], {
 		operation: 'report',

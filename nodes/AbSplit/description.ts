@@ -104,7 +104,7 @@ export const properties: INodeProperties[] = [
 		default: 0,
 		displayOptions: split,
 		description:
-			"Contacts kept back from the test: they leave by the Rest output until the winner is decided (connect it to a Wait until the item's experiment.decideAt, then back into this node), and by the winner's output after. 0: no rest.",
+			"Contacts kept back from the test: they leave by the Rest output until the winner is decided, with sendAt (the decision time) like Send Campaign's Deferred items: wire Rest to the same hand-off (a Wait until sendAt, then back into this node). After the decision they leave by the winner's output. 0: no rest.",
 	},
 	{
 		displayName: 'Decide Winner After (Hours)',

@@ -71,10 +71,13 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const at = layout.indexOf(assignment.variant);
 			return assignment.holdout || at < 0 ? holdoutOutput : at;
 		};
-		return routeResults(this, results, (restOutput ?? holdoutOutput) + 1, holdoutOutput, (assignment, i) => ({
-			output: outputOf(assignment),
-			item: { json: { ...items[i].json, experiment: { ...assignment } } },
-		}));
+		// Rest items waiting for the decision carry sendAt, like Send Campaign's Deferred items: the same
+		// hand-off (a Wait until sendAt, then back into this node) serves both.
+		return routeResults(this, results, (restOutput ?? holdoutOutput) + 1, holdoutOutput, (assignment, i) => {
+			const json: IDataObject = { ...items[i].json, experiment: { ...assignment } };
+			if (assignment.rest && !assignment.winner) json.sendAt = assignment.decideAt;
+			return { output: outputOf(assignment), item: { json } };
+		});
 	} finally {
 		lease.release();
 	}

@@ -77,6 +77,7 @@ describe('A/B test with a holdout in real n8n', () => {
 			{ id: unsubscribed, email: `${unsubscribed}@example.com`, subscription: { status: 'unsubscribed' } },
 		]);
 
+		console.log('STEP', "await runNow('ma-run", new Date().toISOString());
 		await runNow('ma-run-ab-newsletter');
 		const first = await waitFor(
 			'2,000 contacts split and the variants sent',
@@ -111,6 +112,7 @@ describe('A/B test with a holdout in real n8n', () => {
 		expect(Math.abs(decideAt - Date.parse(first.startedAt) - SECONDS.abTestDecide * 1000)).toBeLessThan(2000);
 
 		// Each contact's stored variant is its keyed-hash draw; the unsubscribed contact was never split.
+		console.log('STEP', 'const lease = acquir', new Date().toISOString());
 		const lease = acquireStore(storeConfig(wf().keyPrefix));
 		try {
 			const { store } = lease;
@@ -128,7 +130,8 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(before).toEqual(ids.map((id) => drawVariant(design, id)));
 			expect(await store.call((r) => r.hget(store.keys.contact(unsubscribed), `x:${TEST}`))).toBeNull();
 
-			// Rerun while the first execution keeps the rest waiting: nobody moves, nothing is counted or
+			console.log('STEP', '// Rerun while', new Date().toISOString());
+		// Rerun while the first execution keeps the rest waiting: nobody moves, nothing is counted or
 			// sent twice, and the rest waits in this execution too.
 			const done = (await executions(wf())).length;
 			await runNow('ma-run-ab-newsletter');
@@ -141,7 +144,8 @@ describe('A/B test with a holdout in real n8n', () => {
 			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
 			expect(assignedEvents).toHaveLength(1);
 
-			// Goal events: 30 % of B, 10 % of A and of the holdout buy.
+			console.log('STEP', '// Goal events:', new Date().toISOString());
+		// Goal events: 30 % of B, 10 % of A and of the holdout buy.
 			const of = (variant: string) => ids.filter((_, i) => before[i] === variant);
 			const buyers = [
 				...of('B').slice(0, Math.round(of('B').length * 0.3)),
@@ -174,7 +178,8 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(Math.abs(Number(verdict![2]) - 10)).toBeLessThanOrEqual(0.5);
 			expect(last.winner).toBe('B');
 
-			// At decideAt both executions bring the rest back through the split: B is decided once, by
+			console.log('STEP', '// At decideAt', new Date().toISOString());
+		// At decideAt both executions bring the rest back through the split: B is decided once, by
 			// conversion rate, and every rest contact gets B's mail once, under the rest's campaign.
 			const rest = of(REST);
 			const decided = await waitFor(
@@ -186,7 +191,8 @@ describe('A/B test with a holdout in real n8n', () => {
 				SECONDS.abTestDecide * 1000 + 120000,
 				1000,
 			);
-			await settled(done + 1);
+			console.log('STEP', 'await settled(done +', new Date().toISOString());
+		await settled(done + 1);
 			const final = await report();
 			expect(final.decision).toMatchObject({ winner: 'B', metric: 'conversion' });
 			expect(final.decision!.reason).toMatch(/^B has the best conversion rate \(.*\); the lead is significant at 95%/);
@@ -207,7 +213,8 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(await store.call((r) => r.hget(store.keys.global('campaign', restCampaignId(TEST)), 'name'))).toBe(
 				'Newsletter subject test, variant B',
 			);
-			// The report node reads what lib reads.
+			console.log('STEP', '// The report node r', new Date().toISOString());
+		// The report node reads what lib reads.
 			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);
 			expect(direct.ok && direct.value).toEqual(final);
 		} finally {

@@ -234,6 +234,8 @@ describe.each(topologies)('A/B Split node (n8n engine) on %s Redis', (topology) 
 		const decideAt = (rest[0].json.experiment as { decideAt: string }).decideAt;
 		expect(Date.parse(decideAt)).toBeGreaterThan(Date.now());
 		expect(rest[0].json.experiment).toMatchObject({ variant: REST, rest: true, campaignId: null });
+		// Like Send Campaign's Deferred items: the same hand-off (a Wait until sendAt) serves both.
+		expect(rest.every((i) => i.json.sendAt === decideAt)).toBe(true);
 		expect(first.output('Send B')[0]).toHaveLength(b.length);
 
 		// B converts (one purchase), A not: B wins, though with too little data to be sure.
