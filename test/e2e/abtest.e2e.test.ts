@@ -77,7 +77,6 @@ describe('A/B test with a holdout in real n8n', () => {
 			{ id: unsubscribed, email: `${unsubscribed}@example.com`, subscription: { status: 'unsubscribed' } },
 		]);
 
-		console.log('STEP', "await runNow('ma-run", new Date().toISOString());
 		await runNow('ma-run-ab-newsletter');
 		const first = await waitFor(
 			'2,000 contacts split and the variants sent',
@@ -112,7 +111,6 @@ describe('A/B test with a holdout in real n8n', () => {
 		expect(Math.abs(decideAt - Date.parse(first.startedAt) - SECONDS.abTestDecide * 1000)).toBeLessThan(2000);
 
 		// Each contact's stored variant is its keyed-hash draw; the unsubscribed contact was never split.
-		console.log('STEP', 'const lease = acquir', new Date().toISOString());
 		const lease = acquireStore(storeConfig(wf().keyPrefix));
 		try {
 			const { store } = lease;
@@ -130,22 +128,7 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(before).toEqual(ids.map((id) => drawVariant(design, id)));
 			expect(await store.call((r) => r.hget(store.keys.contact(unsubscribed), `x:${TEST}`))).toBeNull();
 
-			console.log('STEP', '// Rerun while', new Date().toISOString());
-		// Rerun while the first execution keeps the rest waiting: nobody moves, nothing is counted or
-			// sent twice, and the rest waits in this execution too.
-			const done = (await executions(wf())).length;
-			await runNow('ma-run-ab-newsletter');
-			await waitFor('the rerun', async () => (await executions(wf())).length > done);
-			const again = await report();
-			expect(rows(again).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
-				rows(first).map((r) => [r.variant, r.assigned, r.sent]),
-			);
-			expect((await variantsNow()).map((v) => String(v).split('|')[0])).toEqual(before);
-			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
-			expect(assignedEvents).toHaveLength(1);
-
-			console.log('STEP', '// Goal events:', new Date().toISOString());
-		// Goal events: 30 % of B, 10 % of A and of the holdout buy.
+			// Goal events: 30 % of B, 10 % of A and of the holdout buy.
 			const of = (variant: string) => ids.filter((_, i) => before[i] === variant);
 			const buyers = [
 				...of('B').slice(0, Math.round(of('B').length * 0.3)),
@@ -178,8 +161,24 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(Math.abs(Number(verdict![2]) - 10)).toBeLessThanOrEqual(0.5);
 			expect(last.winner).toBe('B');
 
-			console.log('STEP', '// At decideAt', new Date().toISOString());
-		// At decideAt both executions bring the rest back through the split: B is decided once, by
+			// Rerun while the rest of the first run waits (parked in executions of its own, which cannot
+			// finish before decideAt): nobody moves, nothing is counted or sent twice, and the rerun's
+			// rest waits too.
+			const finished = async () => (await executions(wf())).filter((e) => e.status === 'success').length;
+			const firstRun = await waitFor('the first run to finish', finished);
+			const done = (await executions(wf())).length;
+			await runNow('ma-run-ab-newsletter');
+			await waitFor('the rerun to finish', async () => (await finished()) > firstRun, 120000);
+			if (Date.now() >= decideAt) throw new Error('The rerun ended after the decision: raise SECONDS.abTestDecide');
+			const again = await report();
+			expect(rows(again).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
+				rows(first).map((r) => [r.variant, r.assigned, r.sent]),
+			);
+			expect((await variantsNow()).map((v) => String(v).split('|')[0])).toEqual(before);
+			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
+			expect(assignedEvents).toHaveLength(1);
+
+			// At decideAt both executions bring the rest back through the split: B is decided once, by
 			// conversion rate, and every rest contact gets B's mail once, under the rest's campaign.
 			const rest = of(REST);
 			const decided = await waitFor(
@@ -191,8 +190,7 @@ describe('A/B test with a holdout in real n8n', () => {
 				SECONDS.abTestDecide * 1000 + 120000,
 				1000,
 			);
-			console.log('STEP', 'await settled(done +', new Date().toISOString());
-		await settled(done + 1);
+			await settled(done + 1);
 			const final = await report();
 			expect(final.decision).toMatchObject({ winner: 'B', metric: 'conversion' });
 			expect(final.decision!.reason).toMatch(/^B has the best conversion rate \(.*\); the lead is significant at 95%/);
@@ -213,8 +211,7 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(await store.call((r) => r.hget(store.keys.global('campaign', restCampaignId(TEST)), 'name'))).toBe(
 				'Newsletter subject test, variant B',
 			);
-			console.log('STEP', '// The report node r', new Date().toISOString());
-		// The report node reads what lib reads.
+			// The report node reads what lib reads.
 			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);
 			expect(direct.ok && direct.value).toEqual(final);
 		} finally {

@@ -92,7 +92,7 @@ export const SECONDS = {
 	/** Webinar Timing, in minutes before / after `startsAt` (the test registers for 40 s ahead), as the note says. */
 	webinar: { dayReminderMinutes: 0.5, hourReminderMinutes: 0.25, surveyAfterMinutes: 0.2 },
 	/** The A/B test's Decide Winner After: long enough to split 2,000 contacts and record goal events first. */
-	abTestDecide: 45,
+	abTestDecide: 75,
 };
 
 /** Broadcast audiences list this many contacts per page in the test copy, so every test base spans pages. */
