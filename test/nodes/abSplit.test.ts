@@ -191,13 +191,13 @@ describe.each(topologies)('A/B Split node (n8n engine) on %s Redis', (topology) 
 	});
 
 	it("sends the rest the winner after the decision: Rest output until decideAt, then the winner's output, mailed once", async () => {
-		// 0.0003 hours: the decision comes about a second after the test's first split.
+		// 0.001 hours: the decision comes 3.6 seconds after the test's first split.
 		const withRest = {
 			...split,
 			testId: 'rest-test',
 			holdout: 10,
 			rest: 10,
-			decideAfterHours: 0.0003,
+			decideAfterHours: 0.001,
 			winnerMetric: 'conversion',
 		};
 		const sendB = {
