@@ -2376,7 +2376,10 @@ function withPolicyNote(wf: Workflow): Workflow {
 	return wf;
 }
 
-/** A/B test with a holdout (lib/experiments, docs/experiments.md): two subjects, 10 % get no mail. */
+/**
+ * A/B test with a holdout and a rest (lib/experiments, docs/experiments.md): two subjects on half
+ * of the list, 10 % get no mail, and the other 40 % get the winning subject a day later.
+ */
 function abTestNewsletter(): Workflow {
 	const wf = new Workflow(
 		'ab-test-newsletter.json',
@@ -2386,10 +2389,11 @@ function abTestNewsletter(): Workflow {
 	note(
 		wf,
 		'A/B test: newsletter subject, with a holdout',
-		'Every Monday at 9:00 (or `POST /webhook/ma-run-ab-newsletter`): every subscribed contact is split by *A/B Split* into variant A (45 %), B (45 %) or the holdout (10 %, no mail). The split is the same on every run: a contact keeps its variant, and a rerun sends nobody a second mail. A `purchase` within 7 days of the split is a conversion. `POST /webhook/ma-ab-newsletter-report` answers with the report: per variant assigned, sent, opened, clicked, conversions, uplift against the holdout and whether it is significant, in plain words.',
+		"Every Monday at 9:00 (or `POST /webhook/ma-run-ab-newsletter`): every subscribed contact is split by *A/B Split* into variant A (25 %), B (25 %), the holdout (10 %, no mail) or the rest (40 %). The split is the same on every run: a contact keeps its variant, and a rerun sends nobody a second mail. A `purchase` within 7 days of the split is a conversion. The rest is handed off like deferred mail (*Park Deferred Mail*: in an execution of its own, it waits until its `sendAt`, the decision time) and goes back through *A/B Split*, which decides the winner once, 24 hours after the test's first split, by conversion rate, and sends the rest out of the winner's output (campaign `<test ID>:rest`). `POST /webhook/ma-ab-newsletter-report` answers with the report: per variant assigned, sent, opened, clicked, conversions, uplift against the holdout and whether it is significant, in plain words, and the winner decision with its reason.",
 		[
 			'*Test ID*, variants and weights on *A/B Split* (*Report* lists the same variants). Each variant mails under its own campaign ID, `<test ID>:<variant>`, so Send Campaign counts each one apart.',
 			'The goal event (`purchase`, or `$goal_reached` from *Record Goal Reached*) and its window.',
+			'*Rest (%)*, *Decide Winner After (Hours)* and *Pick Winner By* (conversion, click or open rate): fixed when the test starts. On a tie or without data the first listed variant wins; the reason is in the report.',
 			'Both webhooks have no authentication: protect or delete them in production.',
 			CREDS_NOTE,
 			SENDER_NOTE,
@@ -2409,8 +2413,8 @@ function abTestNewsletter(): Workflow {
 	);
 	const variants = {
 		variant: [
-			{ name: 'A', weight: 45 },
-			{ name: 'B', weight: 45 },
+			{ name: 'A', weight: 25 },
+			{ name: 'B', weight: 25 },
 		],
 	};
 	const split = abSplit(wf, 'A/B Split', [2, 0.5], {
@@ -2419,6 +2423,9 @@ function abTestNewsletter(): Workflow {
 		contactId: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
 		variants,
 		holdout: 10,
+		rest: 40,
+		decideAfterHours: 24,
+		winnerMetric: 'conversion',
 		goal: 'purchase',
 		windowDays: 7,
 	});
@@ -2443,9 +2450,10 @@ function abTestNewsletter(): Workflow {
 	wf.connect(now, list);
 	wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
 	// Deferred mail of either variant waits apart and goes back through the split, which gives each
-	// contact the variant it already has.
+	// contact the variant it already has. So does the rest (its items carry sendAt, the decision
+	// time): back in the split after the decision, it leaves by the winner's output.
 	const park = deferredHandOff(wf, [4, 1.2], split);
-	wf.connect(sendA, park, 1).connect(sendB, park, 1);
+	wf.connect(sendA, park, 1).connect(sendB, park, 1).connect(split, park, 3);
 	const reportNow = webhookTrigger(wf, 'Report Now', [0, 2.4], 'ma-ab-newsletter-report', 'lastNode');
 	const report = abSplit(wf, 'A/B Test Report', [1, 2.4], {
 		operation: 'report',

@@ -309,6 +309,14 @@ export class Keys {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.experiments}:${test}`;
 	}
 
+	/**
+	 * An A/B test's winner decision (lib/experiments): one hash per test, so that workers deciding at
+	 * once agree (HSETNX); it names no contact.
+	 */
+	experimentDecision(test: string): string {
+		return this.global('xd', test);
+	}
+
 	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */
 	analyticsDay(shard: number, day: number): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.analytics}:${day}`;

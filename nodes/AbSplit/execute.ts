@@ -1,5 +1,12 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
-import { Experiments, type ChainLink, type ExperimentDesign, type VariantWeight } from '../../lib';
+import {
+	Experiments,
+	type Assignment,
+	type ChainLink,
+	type ExperimentDesign,
+	type VariantWeight,
+	type WinnerMetric,
+} from '../../lib';
 import { chainOf, collect, perItem, routeResults, runBatch, runGrouped } from '../shared/items';
 import { leaseStore } from '../shared/store';
 
@@ -28,14 +35,19 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			const results = await runBatch(tests, (valid) => experiments.report(valid));
 			return [collect(this, results, (report) => report as unknown as IDataObject)];
 		}
-		// The outputs the editor shows (description.ts configuredOutputs): the listed variants, then Holdout.
+		// The outputs the editor shows (description.ts configuredOutputs): the listed variants, Holdout,
+		// then Rest when the test keeps one back.
 		const layout = items.length ? variantsOf(this, 0).map((v) => v.name) : [];
 		const holdoutOutput = layout.length;
+		const restOutput = items.length && (this.getNodeParameter('rest', 0, 0) as number) ? holdoutOutput + 1 : undefined;
 		const inputs = perItem(this, (i): SplitInput => ({
 			design: {
 				test: this.getNodeParameter('testId', i) as string,
 				variants: variantsOf(this, i),
 				holdout: this.getNodeParameter('holdout', i) as number,
+				rest: this.getNodeParameter('rest', i, 0) as number,
+				decideAfterHours: this.getNodeParameter('decideAfterHours', i, 24) as number,
+				winnerMetric: this.getNodeParameter('winnerMetric', i, 'conversion') as WinnerMetric,
 				goal: this.getNodeParameter('goal', i, '') as string,
 				windowDays: this.getNodeParameter('windowDays', i) as number,
 			},
@@ -52,13 +64,19 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 				),
 		);
 		// A failed item goes to Holdout: an item nothing could be decided about gets no mail. So does a
-		// contact whose stored variant is no longer listed (the list changed during the test).
-		return routeResults(this, results, holdoutOutput + 1, holdoutOutput, (assignment, i) => {
+		// contact whose stored variant (or the rest's winner) is no longer listed (the list changed
+		// during the test).
+		const outputOf = (assignment: Assignment): number => {
+			if (assignment.rest && !assignment.winner) return restOutput ?? holdoutOutput;
 			const at = layout.indexOf(assignment.variant);
-			return {
-				output: assignment.holdout || at < 0 ? holdoutOutput : at,
-				item: { json: { ...items[i].json, experiment: { ...assignment } } },
-			};
+			return assignment.holdout || at < 0 ? holdoutOutput : at;
+		};
+		// Rest items waiting for the decision carry sendAt, like Send Campaign's Deferred items: the same
+		// hand-off (a Wait until sendAt, then back into this node) serves both.
+		return routeResults(this, results, (restOutput ?? holdoutOutput) + 1, holdoutOutput, (assignment, i) => {
+			const json: IDataObject = { ...items[i].json, experiment: { ...assignment } };
+			if (assignment.rest && !assignment.winner) json.sendAt = assignment.decideAt;
+			return { output: outputOf(assignment), item: { json } };
 		});
 	} finally {
 		lease.release();

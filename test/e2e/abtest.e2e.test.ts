@@ -1,10 +1,13 @@
 /**
  * The A/B test example (examples/workflows/ab-test-newsletter.json) in real n8n: 2,000 subscribed
- * contacts split by the published workflow (A 45 %, B 45 %, holdout 10 %) within tolerance, a rerun
- * that moves nobody and sends nothing twice, and the report webhook's per-variant counts and verdict
- * once goal events come in. (The test copy renders instead of mailing: tweaks.ts.)
+ * contacts split by the published workflow (A 25 %, B 25 %, holdout 10 %, rest 40 %) within
+ * tolerance, a rerun that moves nobody and sends nothing twice, the report webhook's per-variant
+ * counts and verdict once goal events come in, and the rest, kept waiting in both executions, sent
+ * the winner once after the decision (SECONDS.abTestDecide after the first split in the test copy).
+ * (The test copy renders instead of mailing, counting sends the same: tweaks.ts.)
  */
-import { acquireStore, drawVariant, Experiments, HOLDOUT } from '../../lib';
+import { acquireStore, drawVariant, Experiments, HOLDOUT, REST, restCampaignId } from '../../lib';
+import { SECONDS } from './support/tweaks';
 import {
 	executions,
 	expectNoFailedExecutions,
@@ -30,9 +33,13 @@ interface Row {
 }
 interface Report {
 	test: string;
+	startedAt: string;
 	variants: Row[];
 	holdout: Row;
+	rest: Row | null;
 	winner: string | null;
+	decideAt: string | null;
+	decision: { winner: string; decidedAt: string; metric: string; reason: string } | null;
 	summary: string;
 }
 
@@ -46,7 +53,7 @@ describe('A/B test with a holdout in real n8n', () => {
 		if (res.status !== 200) throw new Error(`report webhook -> ${res.status}`);
 		return res.body as Report;
 	};
-	const rows = (r: Report) => [...r.variants, r.holdout];
+	const rows = (r: Report) => [...r.variants, r.holdout, ...(r.rest ? [r.rest] : [])];
 	const total = (r: Report, key: 'assigned' | 'sent' | 'conversions') =>
 		rows(r).reduce((sum, row) => sum + row[key], 0);
 	/** Waits until every execution of the workflow so far has finished, and at least `count` exist. */
@@ -61,7 +68,7 @@ describe('A/B test with a holdout in real n8n', () => {
 			500,
 		);
 
-	it('splits 2,000 contacts by the weights, keeps each in its variant on a rerun, and reports per variant', async () => {
+	it('splits 2,000 contacts by the weights, keeps each in its variant on a rerun, reports per variant, and sends the rest the winner once', async () => {
 		const run = uid('ab');
 		const ids = Array.from({ length: COUNT }, (_, i) => `${run}-${i}`);
 		const unsubscribed = `${run}-unsub`;
@@ -75,24 +82,33 @@ describe('A/B test with a holdout in real n8n', () => {
 			'2,000 contacts split and the variants sent',
 			async () => {
 				const r = await report();
-				return total(r, 'assigned') === COUNT && total(r, 'sent') === COUNT - r.holdout.assigned ? r : false;
+				const tested = r.variants.reduce((sum, row) => sum + row.assigned, 0);
+				return total(r, 'assigned') === COUNT && total(r, 'sent') === tested ? r : false;
 			},
 			180000,
 			1000,
 		);
 		const share = (variant: string) => rows(first).find((r) => r.variant === variant)!.assigned / COUNT;
-		// Standard deviation of a share of 2,000: 1.1 points at 45 %, 0.7 at 10 %; tolerance about 3.5 of them.
-		expect(share('A')).toBeGreaterThan(0.41);
-		expect(share('A')).toBeLessThan(0.49);
-		expect(share('B')).toBeGreaterThan(0.41);
-		expect(share('B')).toBeLessThan(0.49);
+		// Standard deviation of a share of 2,000: 1.0 points at 25 %, 1.1 at 40 %, 0.7 at 10 %;
+		// tolerance about 3.5 of them.
+		expect(share('A')).toBeGreaterThan(0.215);
+		expect(share('A')).toBeLessThan(0.285);
+		expect(share('B')).toBeGreaterThan(0.215);
+		expect(share('B')).toBeLessThan(0.285);
 		expect(share(HOLDOUT)).toBeGreaterThan(0.075);
 		expect(share(HOLDOUT)).toBeLessThan(0.125);
+		expect(share(REST)).toBeGreaterThan(0.36);
+		expect(share(REST)).toBeLessThan(0.44);
 		expect(first.variants.map((r) => [r.variant, r.campaignId, r.sent])).toEqual([
 			['A', `${TEST}:A`, first.variants[0].assigned],
 			['B', `${TEST}:B`, first.variants[1].assigned],
 		]);
 		expect(first.holdout.sent).toBe(0);
+		// The rest waits for the decision, SECONDS.abTestDecide after the first split.
+		expect(first.rest).toMatchObject({ campaignId: restCampaignId(TEST), sent: 0 });
+		expect(first.decision).toBeNull();
+		const decideAt = Date.parse(first.decideAt!);
+		expect(Math.abs(decideAt - Date.parse(first.startedAt) - SECONDS.abTestDecide * 1000)).toBeLessThan(2000);
 
 		// Each contact's stored variant is its keyed-hash draw; the unsubscribed contact was never split.
 		const lease = acquireStore(storeConfig(wf().keyPrefix));
@@ -103,26 +119,14 @@ describe('A/B test with a holdout in real n8n', () => {
 			const design = {
 				test: TEST,
 				variants: [
-					{ name: 'A', weight: 45 },
-					{ name: 'B', weight: 45 },
+					{ name: 'A', weight: 25 },
+					{ name: 'B', weight: 25 },
 				],
+				rest: 40,
 			};
 			const before = (await variantsNow()).map((v) => String(v).split('|')[0]);
 			expect(before).toEqual(ids.map((id) => drawVariant(design, id)));
 			expect(await store.call((r) => r.hget(store.keys.contact(unsubscribed), `x:${TEST}`))).toBeNull();
-
-			// Rerun: nobody moves, nothing is counted or sent twice.
-			await settled(1);
-			const done = (await executions(wf())).length;
-			await runNow('ma-run-ab-newsletter');
-			await settled(done + 1);
-			const again = await report();
-			expect(rows(again).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
-				rows(first).map((r) => [r.variant, r.assigned, r.sent]),
-			);
-			expect((await variantsNow()).map((v) => String(v).split('|')[0])).toEqual(before);
-			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
-			expect(assignedEvents).toHaveLength(1);
 
 			// Goal events: 30 % of B, 10 % of A and of the holdout buy.
 			const of = (variant: string) => ids.filter((_, i) => before[i] === variant);
@@ -133,11 +137,16 @@ describe('A/B test with a holdout in real n8n', () => {
 			];
 			const recorded = await store.events.record(buyers.map((contactId) => ({ contactId, name: 'purchase' })));
 			expect(recorded.every((r) => r.ok)).toBe(true);
+			if (Date.now() >= decideAt)
+				throw new Error(
+					`The goal events were recorded ${Date.now() - decideAt} ms after the decision: raise SECONDS.abTestDecide`,
+				);
 			const last = await report();
 			expect(Object.fromEntries(rows(last).map((r) => [r.variant, r.conversions]))).toEqual({
 				A: Math.round(of('A').length * 0.1),
 				B: Math.round(of('B').length * 0.3),
 				[HOLDOUT]: Math.round(of(HOLDOUT).length * 0.1),
+				[REST]: 0,
 			});
 			const b = last.variants.find((r) => r.variant === 'B')!;
 			expect(b.significant).toBe(true);
@@ -151,9 +160,62 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(Math.abs(Number(verdict![1]) - 30)).toBeLessThanOrEqual(0.3);
 			expect(Math.abs(Number(verdict![2]) - 10)).toBeLessThanOrEqual(0.5);
 			expect(last.winner).toBe('B');
+
+			// Rerun while the rest of the first run waits (parked in executions of its own, which cannot
+			// finish before decideAt): nobody moves, nothing is counted or sent twice, and the rerun's
+			// rest waits too.
+			const finished = async () => (await executions(wf())).filter((e) => e.status === 'success').length;
+			const firstRun = await waitFor('the first run to finish', finished);
+			const done = (await executions(wf())).length;
+			await runNow('ma-run-ab-newsletter');
+			await waitFor('the rerun to finish', async () => (await finished()) > firstRun, 120000);
+			if (Date.now() >= decideAt) throw new Error('The rerun ended after the decision: raise SECONDS.abTestDecide');
+			const again = await report();
+			expect(rows(again).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
+				rows(first).map((r) => [r.variant, r.assigned, r.sent]),
+			);
+			expect((await variantsNow()).map((v) => String(v).split('|')[0])).toEqual(before);
+			const assignedEvents = (await historyOf(wf(), ids[0])).filter((e) => e.name === '$experiment_assigned');
+			expect(assignedEvents).toHaveLength(1);
+
+			// At decideAt both executions bring the rest back through the split: B is decided once, by
+			// conversion rate, and every rest contact gets B's mail once, under the rest's campaign.
+			const rest = of(REST);
+			const decided = await waitFor(
+				'the rest sent the winner',
+				async () => {
+					const r = await report();
+					return r.rest && r.rest.sent >= rest.length ? r : false;
+				},
+				// Within the test's own timeout, so that a failure says what did not happen.
+				Math.max(0, decideAt - Date.now()) + 45000,
+				1000,
+			);
+			await settled(done + 1);
+			// Sent once: a second mail to a rest contact (from the rerun's execution) shows here as 2x.
+			const final = await report();
+			expect(final.decision).toMatchObject({ winner: 'B', metric: 'conversion' });
+			expect(final.decision!.reason).toMatch(/^B has the best conversion rate \(.*\); the lead is significant at 95%/);
+			expect(Date.parse(final.decision!.decidedAt)).toBeGreaterThanOrEqual(decideAt);
+			expect(rows(final).map((r) => [r.variant, r.assigned, r.sent])).toEqual(
+				rows(first).map((r) => [r.variant, r.assigned, r.variant === REST ? rest.length : r.sent]),
+			);
+			expect(final).toEqual(decided);
+			const records = await Promise.all(
+				rest.map((id) => store.call((r) => r.hget(store.keys.contactKey(id, 'campaigns'), restCampaignId(TEST)))),
+			);
+			expect(records.every((record) => record !== null)).toBe(true);
+			const sentEvents = (await historyOf(wf(), rest[0])).filter((e) => e.name === '$email_sent');
+			expect(sentEvents.map((e) => (e.properties as { campaignId: string }).campaignId)).toEqual([
+				restCampaignId(TEST),
+			]);
+			// The rest's items carried the winner (the campaign's name is built from experiment.variant).
+			expect(await store.call((r) => r.hget(store.keys.global('campaign', restCampaignId(TEST)), 'name'))).toBe(
+				'Newsletter subject test, variant B',
+			);
 			// The report node reads what lib reads.
 			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);
-			expect(direct.ok && direct.value).toEqual(last);
+			expect(direct.ok && direct.value).toEqual(final);
 		} finally {
 			lease.release();
 		}

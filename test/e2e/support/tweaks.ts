@@ -91,6 +91,8 @@ export const SECONDS = {
 	goalWait: 6,
 	/** Webinar Timing, in minutes before / after `startsAt` (the test registers for 40 s ahead), as the note says. */
 	webinar: { dayReminderMinutes: 0.5, hourReminderMinutes: 0.25, surveyAfterMinutes: 0.2 },
+	/** The A/B test's Decide Winner After: long enough to split 2,000 contacts and record goal events first. */
+	abTestDecide: 75,
 };
 
 /** Broadcast audiences list this many contacts per page in the test copy, so every test base spans pages. */
@@ -137,6 +139,7 @@ const PER_RECIPE: Record<string, Tweak> = {
 	// SMTP sink, which every other test reads, does not fill with 1,800 mails.
 	'ab-test-newsletter': (wf) => {
 		for (const n of wf.nodes) if (n.type.endsWith('.sendCampaign')) n.parameters.delivery = 'render';
+		node(wf, 'A/B Split').parameters.decideAfterHours = SECONDS.abTestDecide / 3600;
 	},
 };
 
