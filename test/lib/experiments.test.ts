@@ -1,14 +1,8 @@
 import { closeAllStores } from '../../lib/redis/pool';
-import {
-	compareWithHoldout,
-	drawVariant,
-	Experiments,
-	HOLDOUT,
-	normalCdf,
-	type ExperimentDesign,
-} from '../../lib/experiments';
+import { compareWithHoldout, drawVariant, HOLDOUT, normalCdf, type ExperimentDesign } from '../../lib/experiments';
 import { ValidationError } from '../../lib/errors';
 import { SHARD_COUNT } from '../../lib/keys';
+import { experimentHelpers } from '../harness/experiments';
 import { openStore, scriptCalls, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -72,24 +66,7 @@ describe('compareWithHoldout (no Redis)', () => {
 describe.each(topologies)('Experiments on %s Redis', (topology) => {
 	const ctx = openStore(topology);
 	const { store, clock } = ctx;
-	const experiments = new Experiments(store);
-	const create = async (ids: string[]) => {
-		const results = await store.contacts.change(
-			ids.map((id) => ({ id })),
-			'upsert',
-		);
-		for (const r of results) if (!r.ok) throw r.error;
-	};
-	const assigned = async (test: string, ids: string[], extra: Partial<ExperimentDesign> = {}) => {
-		const results = await experiments.assign(
-			design(test, extra),
-			ids.map((contactId) => ({ contactId })),
-		);
-		return results.map((r) => {
-			if (!r.ok) throw r.error;
-			return r.value;
-		});
-	};
+	const { experiments, create, assigned } = experimentHelpers(store, design);
 
 	it('assigns each contact once, in one round trip, logging $experiment_assigned and counting per variant', async () => {
 		const ids = Array.from({ length: 300 }, (_, i) => `x1-${i}`);

@@ -3,17 +3,10 @@
  * decided, N hours after the test's start, once for every worker (lib/experiments).
  */
 import { closeAllStores } from '../../lib/redis/pool';
-import {
-	drawVariant,
-	Experiments,
-	HOLDOUT,
-	pickWinner,
-	REST,
-	type Assignment,
-	type ExperimentDesign,
-} from '../../lib/experiments';
+import { drawVariant, HOLDOUT, pickWinner, REST, type Assignment, type ExperimentDesign } from '../../lib/experiments';
 import { ValidationError } from '../../lib/errors';
 import { SHARD_COUNT } from '../../lib/keys';
+import { experimentHelpers } from '../harness/experiments';
 import { openStore, scriptCalls, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -106,24 +99,7 @@ describe('pickWinner (no Redis)', () => {
 describe.each(topologies)('Experiments with a rest on %s Redis', (topology) => {
 	const ctx = openStore(topology);
 	const { store, clock } = ctx;
-	const experiments = new Experiments(store);
-	const create = async (ids: string[]) => {
-		const results = await store.contacts.change(
-			ids.map((id) => ({ id })),
-			'upsert',
-		);
-		for (const r of results) if (!r.ok) throw r.error;
-	};
-	const assigned = async (test: string, ids: string[], extra: Partial<ExperimentDesign> = {}) => {
-		const results = await experiments.assign(
-			design(test, extra),
-			ids.map((contactId) => ({ contactId })),
-		);
-		return results.map((r) => {
-			if (!r.ok) throw r.error;
-			return r.value;
-		});
-	};
+	const { experiments, create, assigned } = experimentHelpers(store, design);
 	const reportOf = async (test: string) => {
 		const [report] = await experiments.report([{ test, variants: ['A', 'B'] }]);
 		if (!report.ok) throw report.error;

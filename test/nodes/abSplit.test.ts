@@ -16,6 +16,23 @@ const variants = {
 };
 const split = { operation: 'split', testId: 'subject-test', variants, holdout: 20, goal: 'purchase', windowDays: 7 };
 
+/** A Send Campaign node for a variant's output, mailing under the item's experiment campaign. */
+const send = (variant: string) => ({
+	name: `Send ${variant}`,
+	nodeType: new SendCampaign(),
+	parameters: {
+		operation: 'send',
+		delivery: 'render',
+		identifyBy: 'id',
+		contactId: '={{ $json.contact.id }}',
+		campaignId: '={{ $json.experiment.campaignId }}',
+		fromEmail: 'hello@shop.example',
+		subject: variant === 'A' ? 'Hello' : 'Hello, {{ email }}',
+		html: '<p>Hi</p>',
+		trackingBaseUrl: 'https://n8n.example.com/webhook/x/marketing',
+	},
+});
+
 describe('A/B Split outputs, as n8n evaluates them', () => {
 	it('one output per listed variant, then Holdout; one Report output for the report', () => {
 		const type = new AbSplit();
@@ -102,21 +119,6 @@ describe.each(topologies)('A/B Split node (n8n engine) on %s Redis', (topology) 
 	});
 
 	it('feeds Send Campaign per variant (campaign "<test>:<variant>") and reports sent and conversions per variant', async () => {
-		const send = (variant: string) => ({
-			name: `Send ${variant}`,
-			nodeType: new SendCampaign(),
-			parameters: {
-				operation: 'send',
-				delivery: 'render',
-				identifyBy: 'id',
-				contactId: '={{ $json.contact.id }}',
-				campaignId: '={{ $json.experiment.campaignId }}',
-				fromEmail: 'hello@shop.example',
-				subject: variant === 'A' ? 'Hello' : 'Hello, {{ email }}',
-				html: '<p>Hi</p>',
-				trackingBaseUrl: 'https://n8n.example.com/webhook/x/marketing',
-			},
-		});
 		const run = await runWorkflow({
 			nodes: [
 				{ name: 'Split', nodeType: new AbSplit(), parameters: { ...split, testId: 'wired' } },
@@ -200,24 +202,9 @@ describe.each(topologies)('A/B Split node (n8n engine) on %s Redis', (topology) 
 			decideAfterHours: 0.001,
 			winnerMetric: 'conversion',
 		};
-		const sendB = {
-			name: 'Send B',
-			nodeType: new SendCampaign(),
-			parameters: {
-				operation: 'send',
-				delivery: 'render',
-				identifyBy: 'id',
-				contactId: '={{ $json.contact.id }}',
-				campaignId: '={{ $json.experiment.campaignId }}',
-				fromEmail: 'hello@shop.example',
-				subject: 'B',
-				html: '<p>Hi</p>',
-				trackingBaseUrl: 'https://n8n.example.com/webhook/x/marketing',
-			},
-		};
 		const runSplit = () =>
 			runWorkflow({
-				nodes: [{ name: 'Split', nodeType: new AbSplit(), parameters: withRest }, sendB],
+				nodes: [{ name: 'Split', nodeType: new AbSplit(), parameters: withRest }, send('B')],
 				connections: [['Split', 'Send B', 1]],
 				items: ids.map((id) => ({ contact: { id } })),
 				credentials,
