@@ -290,6 +290,9 @@ function decisionStateOf(hash: Record<string, string>): DecisionState | null {
 	};
 }
 
+/** A metric's rate: `count` of `outOf`, 0 with no data. */
+const rateOf = (r: { count: number; outOf: number }) => (r.outOf > 0 ? r.count / r.outOf : 0);
+
 /**
  * The winner among the listed variants by a metric's counts: the best rate, even when its lead is
  * not significant (the rest gets one of the mails anyway, and the better-looking one is the better
@@ -307,7 +310,6 @@ export function pickWinner(
 			winner: first,
 			reason: `No variant has data for the ${label} (${metric === 'conversion' ? 'nobody assigned' : 'nothing sent'}): ${first}, listed first, is sent.`,
 		};
-	const rateOf = (r: { count: number; outOf: number }) => (r.outOf > 0 ? r.count / r.outOf : 0);
 	// Stable: variants with the same rate stay in the order listed.
 	const [best, next] = [...rows].sort((a, b) => rateOf(b) - rateOf(a));
 	if (!next) return { winner: best.variant, reason: `${best.variant} is the only variant.` };
@@ -457,7 +459,7 @@ export class Experiments {
 			winner,
 			decidedAt: new Date(now).toISOString(),
 			metric,
-			rates: rows.map((r) => ({ ...r, rate: r.outOf > 0 ? Math.round((r.count / r.outOf) * 10_000) / 10_000 : 0 })),
+			rates: rows.map((r) => ({ ...r, rate: Math.round(rateOf(r) * 10_000) / 10_000 })),
 			reason,
 		};
 		return this.decisionCall(design, now, JSON.stringify(decision));
