@@ -4,7 +4,7 @@
  * tolerance, a rerun that moves nobody and sends nothing twice, the report webhook's per-variant
  * counts and verdict once goal events come in, and the rest, kept waiting in both executions, sent
  * the winner once after the decision (SECONDS.abTestDecide after the first split in the test copy).
- * (The test copy renders instead of mailing, counting sends the same: tweaks.ts.)
+ * The mails are counted per contact where they arrive, at the SMTP sink, parsed.
  */
 import { acquireStore, drawVariant, Experiments, HOLDOUT, REST, restCampaignId } from '../../lib';
 import { SECONDS } from './support/tweaks';
@@ -12,6 +12,7 @@ import {
 	executions,
 	expectNoFailedExecutions,
 	historyOf,
+	mails,
 	n8n,
 	runNow,
 	seedContacts,
@@ -45,6 +46,8 @@ interface Report {
 
 const TEST = 'newsletter-subject';
 const COUNT = 2000;
+/** The subjects of the example's two mails (B's greets by first name, which the test contacts lack). */
+const SUBJECTS = { A: 'New this week at Example Shop', B: 'You, 3 new things we think you will like' };
 
 describe('A/B test with a holdout in real n8n', () => {
 	const wf = () => workflow('ab-test-newsletter');
@@ -213,6 +216,27 @@ describe('A/B test with a holdout in real n8n', () => {
 			expect(await store.call((r) => r.hget(store.keys.global('campaign', restCampaignId(TEST)), 'name'))).toBe(
 				'Newsletter subject test, variant B',
 			);
+			// Where the mails arrive: each A and B contact got its variant's mail once, each rest contact
+			// B's mail once under the rest's campaign, the holdout and the unsubscribed contact none.
+			const email = (id: string) => `${id}@example.com`;
+			const received = new Map<string, string[]>();
+			for (const mail of await mails(new Set([...ids, unsubscribed].map(email))))
+				for (const to of mail.envelope.to) {
+					const campaign = decodeURIComponent(String(mail.parsed.headers.get('x-ma-campaign')));
+					received.set(to, [...(received.get(to) ?? []), `${campaign} / ${mail.parsed.subject}`]);
+				}
+			const expected: Record<string, string[]> = {
+				A: [`${TEST}:A / ${SUBJECTS.A}`],
+				B: [`${TEST}:B / ${SUBJECTS.B}`],
+				[REST]: [`${restCampaignId(TEST)} / ${SUBJECTS.B}`],
+				[HOLDOUT]: [],
+			};
+			const wrong = [...ids, unsubscribed]
+				.map((id, i) => ({ id, variant: before[i] ?? 'unsubscribed', got: received.get(email(id)) ?? [] }))
+				.filter(({ variant, got }) => JSON.stringify(got) !== JSON.stringify(expected[variant] ?? []));
+			expect({ wrong: wrong.length, first: wrong.slice(0, 5) }).toEqual({ wrong: 0, first: [] });
+			expect(Math.max(...[...received.values()].map((got) => got.length))).toBe(1);
+			expect(received.size).toBe(of('A').length + of('B').length + rest.length);
 			// The report node reads what lib reads.
 			const [direct] = await new Experiments(store).report([{ test: TEST, variants: ['A', 'B'] }]);
 			expect(direct.ok && direct.value).toEqual(final);

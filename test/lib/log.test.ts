@@ -3,6 +3,7 @@
  * (consumer group) still needs it, and the last logKeep entries per shard stay in any case; older
  * ones go, so the log of a base whose triggers keep up costs a fixed tail, not one entry per event.
  */
+import { SHARD_KEY_PARTS } from '../../lib/keys';
 import { closeAllStores } from '../../lib/redis/pool';
 import { EventLogConsumer, type LogEvent } from '../../lib/triggers';
 import { openStore, topologies } from '../harness/store';
@@ -82,6 +83,40 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 				logged.push(...r.value.events.map((e) => e.id));
 			}
 		}
+		const kept = await logIds(log);
+		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
+		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);
+		const sorted = [...logged].sort((a, b) => {
+			const [am, as] = a.split('-').map(Number);
+			const [bm, bs] = b.split('-').map(Number);
+			return am - bm || as - bs;
+		});
+		expect(kept.slice(-LOG_KEEP)).toEqual(sorted.slice(-LOG_KEEP));
+		expect(kept).not.toContain(sorted[0]);
+	});
+
+	it('keeps about the last logKeep entries when events of many contacts are recorded in bulk (every append counted)', async () => {
+		const { contactId, shard, log } = fresh();
+		const ids: string[] = [];
+		for (let n = 0; ids.length < 200; n++)
+			if (store.keys.shardOfContact(`${contactId}-${n}`) === shard) ids.push(`${contactId}-${n}`);
+		const appends = async () =>
+			Number(await store.call((r) => r.hget(`${store.keys.shard(shard)}:${SHARD_KEY_PARTS.logMarks}`, 'n')));
+		const before = await appends();
+		const logged: string[] = [];
+		// Batches of 500 events over 200 contacts: each script call appends the events of a chunk of
+		// them (and, in the first batch, their $contact_created) and counts them once.
+		for (let from = 0; from < 2000; from += 500) {
+			const results = await store.events.record(
+				Array.from({ length: 500 }, (_, k) => ({ contactId: ids[(from + k) % ids.length], name: 'tick' })),
+			);
+			for (const r of results) {
+				if (!r.ok) throw r.error;
+				logged.push(r.value.eventId!);
+			}
+		}
+		// Every append counted, once: 2,000 events and 200 $contact_created.
+		expect((await appends()) - before).toBe(2200);
 		const kept = await logIds(log);
 		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
 		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);

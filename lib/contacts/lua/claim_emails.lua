@@ -20,12 +20,19 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Written as text once: redis.call formats a number argument with printf each time.
 local now_text = string.format('%d', now)
 
+-- Every item's owner read at once (one HMGET, not an HGET per item): false when unclaimed.
+local emails = batch_column(1)
+local stored = {}
+if #emails > 0 then
+  local owners = redis.call('HMGET', index, unpack(emails))
+  for k, email in ipairs(emails) do stored[email] = owners[k] end
+end
 -- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
 local claimed, claimedAt = {}, {}
 local answers = each_item(function(_, args)
   local email, id = args[1], args[2]
   local owner = claimed[email]
-  if owner == nil then owner = redis.call('HGET', index, email) end
+  if owner == nil then owner = stored[email] end
   if owner and owner ~= id then
     if args[3] ~= '1' then return owner end
     -- No claim time: the claim was confirmed once its contact was written (the contact owns it).

@@ -8,9 +8,21 @@
 -- scripts that keep a contact's state across its items and write it once. With `repeats` (read-only
 -- scripts whose answer depends on the contact alone), a contact's later items answer 0: "as the
 -- item before" (runBatch's `repeats`), so the contact is read and sent once.
+
+-- The items' values and where the first item starts: ARGV from 3, or ARGV[3] decoded (once per call).
+local batch_argv, batch_start = nil, nil
+local function batch_items()
+  if not batch_argv then
+    batch_argv, batch_start = ARGV, 3
+    if string.sub(ARGV[3] or '', 1, 1) == '[' then batch_argv, batch_start = cjson.decode(ARGV[3]), 1 end
+  end
+  return batch_argv, batch_start
+end
+
+-- each_item, as above.
 local function each_item(fn, flush, repeats)
-  local argv, out, at, last = ARGV, {}, 3, nil
-  if string.sub(ARGV[3] or '', 1, 1) == '[' then argv, at = cjson.decode(ARGV[3]), 1 end
+  local out, last = {}, nil
+  local argv, at = batch_items()
   for i = 1, tonumber(ARGV[2]) do
     local count, base = tonumber(argv[at]), argv[at + 1]
     if flush and last and base ~= last then flush() end
@@ -28,4 +40,15 @@ local function each_item(fn, flush, repeats)
   end
   if flush and last then flush() end
   return out
+end
+
+-- The k-th argument of every item, in item order: for one read of what all the items name.
+local function batch_column(k)
+  local argv, at = batch_items()
+  local column = {}
+  for item = 1, tonumber(ARGV[2]) do
+    column[item] = argv[at + 1 + k]
+    at = at + 2 + tonumber(argv[at])
+  end
+  return column
 end

@@ -135,10 +135,7 @@ const PER_RECIPE: Record<string, Tweak> = {
 	},
 	'25-lifecycle-stages': smallPages,
 	'26-language-targeting': smallPages,
-	// 2,000 contacts: Send Campaign renders instead of mailing (it counts sends the same), so the
-	// SMTP sink, which every other test reads, does not fill with 1,800 mails.
 	'ab-test-newsletter': (wf) => {
-		for (const n of wf.nodes) if (n.type.endsWith('.sendCampaign')) n.parameters.delivery = 'render';
 		node(wf, 'A/B Split').parameters.decideAfterHours = SECONDS.abTestDecide / 3600;
 	},
 };
