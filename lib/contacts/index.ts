@@ -257,10 +257,14 @@ function createdProps(request: Prepared['request']): Record<string, unknown> {
 		const value = request.attrs[attr];
 		if (value) props[attr] = value;
 	}
-	const fields = Object.entries(request.fields).filter((entry): entry is [string, string] => entry[1] !== false);
-	if (fields.length > 0)
-		props.fields = Object.fromEntries(fields.map(([name, encoded]) => [name, decodeFieldValue(encoded).value]));
-	const tags = request.addTags.filter((tag) => !request.removeTags.includes(tag));
+	let fields: Record<string, unknown> | undefined;
+	for (const name in request.fields) {
+		const encoded = request.fields[name];
+		if (encoded !== false) (fields ??= {})[name] = decodeFieldValue(encoded).value;
+	}
+	if (fields) props.fields = fields;
+	const { removeTags } = request;
+	const tags = removeTags.length > 0 ? request.addTags.filter((tag) => !removeTags.includes(tag)) : request.addTags;
 	if (tags.length > 0) props.tags = tags;
 	const { subscription } = request;
 	if (subscription && !subscription.from)
@@ -318,14 +322,21 @@ export class Contacts {
 			}
 		});
 
-		// 1. Contacts given only by e-mail: the existing owner, or the e-mail itself as id.
-		const ids = await settleAll(prepared, async (p) => {
-			if (p instanceof Error) throw p;
-			if (p.id) return p.id;
-			const owner = await this.idForEmail(p.email as string);
-			if (!owner && mode === 'update') throw new NotFoundError('email', `No contact has the e-mail ${p.email}`);
-			return owner ?? (p.email as string);
-		});
+		// 1. Contacts given only by e-mail: the existing owner, or the e-mail itself as id (a look-up for
+		// those only: a promise per item costs a bulk upsert more than its arguments do).
+		const ids = prepared.map((p): Result<string> =>
+			p instanceof Error ? { ok: false, error: p } : { ok: true, value: p.id ?? '' },
+		);
+		const byEmail = prepared.flatMap((p, i) => (p instanceof Error || p.id ? [] : [i]));
+		if (byEmail.length > 0) {
+			const owners = await settleAll(byEmail, async (i) => {
+				const { email } = prepared[i] as Prepared;
+				const owner = await this.idForEmail(email as string);
+				if (!owner && mode === 'update') throw new NotFoundError('email', `No contact has the e-mail ${email}`);
+				return owner ?? (email as string);
+			});
+			byEmail.forEach((i, k) => (ids[i] = owners[k]));
+		}
 
 		// 2. Claim new e-mail addresses in the e-mail index (it lives in another shard).
 		const claims = await this.claim(
@@ -367,16 +378,18 @@ export class Contacts {
 						return changeArgs(id, request, inputs[i].context, created[position]);
 					},
 					answer: (answer, position, id) => {
-						const [isNew, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+						// Whether it created, the old e-mail, then the events it logged (from logged[2] on).
+						const [isNew, oldEmail] = answer as [number, string | null];
+						const logged = answer as string[];
 						if (isNew === 1)
 							return {
 								id,
 								created: true,
 								oldEmail,
-								events: [{ id: logged[0], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
+								events: [{ id: logged[2], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
 							};
 						const events: ContactEvent[] = [];
-						for (let k = 0; k < logged.length; k += 3)
+						for (let k = 2; k < logged.length; k += 3)
 							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
 						return { id, created: false, oldEmail, events };
 					},
@@ -494,10 +507,15 @@ export class Contacts {
 		});
 	}
 
-	/** Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk. */
+	/**
+	 * Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk.
+	 * Waited for only when it releases an address: a claim time only lets a claim be taken over while
+	 * its contact does not exist, and these contacts do, so dropping it is housekeeping that Redis does
+	 * while this process goes on (the connection's next commands come after it; answers are not used).
+	 */
 	private async settleEmails(settles: EmailSettle[]): Promise<void> {
 		if (settles.length === 0) return;
-		await this.store.runBatch<EmailSettle, number>({
+		const settled = this.store.runBatch<EmailSettle, number>({
 			script: scripts.settleEmails,
 			items: settles,
 			shared: '',
@@ -506,6 +524,8 @@ export class Contacts {
 			upgraded: true,
 			packed: true,
 		});
+		if (settles.some((settle) => settle.release)) await settled;
+		else settled.catch(() => undefined);
 	}
 
 	private async release(email: string, id: string): Promise<void> {
