@@ -147,6 +147,21 @@ interface EmailClaim {
 	id: string;
 }
 
+/** An item's claim: the item's index in the batch. */
+interface ListedClaim extends EmailClaim {
+	i: number;
+}
+
+/**
+ * Items per first claim round call while a batch is prepared. At most runBatch's chunk size, so that
+ * runBatch sends all of a slice's calls before it first waits: the slices reach Redis in order.
+ */
+const CLAIM_SLICE = 200;
+
+/** Whether an input names no contact id, so that its contact is found by its e-mail (prepareChange). */
+const findsByEmail = (input: ContactInput) =>
+	input !== null && typeof input === 'object' && (input.id === undefined || input.id === '');
+
 /** After a change: the address's claim time goes (written), or the address itself (release). */
 interface EmailSettle extends EmailClaim {
 	release: boolean;
@@ -314,21 +329,37 @@ export class Contacts {
 	): Promise<Array<Result<ChangeResult>>> {
 		const { store } = this;
 		const now = store.now();
-		const prepared = inputs.map((input) => {
+		const prepared: Array<Prepared | Error> = new Array(inputs.length);
+		const ids: Array<Result<string>> = new Array(inputs.length);
+		// The items' e-mail claims, in item order (the first item to claim an address has it), and the
+		// first round's calls for them.
+		const listed: ListedClaim[] = [];
+		const rounds: Array<Promise<Array<Result<string>>>> = [];
+		let claimed = 0;
+		const claimListed = () => {
+			if (listed.length > claimed) rounds.push(this.claimRound(listed.slice(claimed), false));
+			claimed = listed.length;
+		};
+		// Contacts given only by e-mail are looked up before anything of the batch is claimed. When
+		// every item names its contact, its claims go out CLAIM_SLICE items at a time as the items are
+		// prepared: Redis claims a slice while this process prepares the next.
+		const lookUp = inputs.some(findsByEmail);
+		for (let i = 0; i < inputs.length; i++) {
 			try {
-				return prepareChange(input, now);
+				const p = prepareChange(inputs[i], now);
+				prepared[i] = p;
+				ids[i] = { ok: true, value: p.id ?? '' };
+				if (!lookUp && p.email) listed.push({ i, email: p.email, id: p.id as string });
 			} catch (error) {
-				return error as Error;
+				prepared[i] = error as Error;
+				ids[i] = { ok: false, error: error as Error };
 			}
-		});
+			if (!lookUp && (i + 1) % CLAIM_SLICE === 0) claimListed();
+		}
 
-		// 1. Contacts given only by e-mail: the existing owner, or the e-mail itself as id (a look-up for
-		// those only: a promise per item costs a bulk upsert more than its arguments do).
-		const ids = prepared.map((p): Result<string> =>
-			p instanceof Error ? { ok: false, error: p } : { ok: true, value: p.id ?? '' },
-		);
-		const byEmail = prepared.flatMap((p, i) => (p instanceof Error || p.id ? [] : [i]));
-		if (byEmail.length > 0) {
+		// 1. Contacts given only by e-mail: the existing owner, or the e-mail itself as id.
+		if (lookUp) {
+			const byEmail = prepared.flatMap((p, i) => (p instanceof Error || p.id ? [] : [i]));
 			const owners = await settleAll(byEmail, async (i) => {
 				const { email } = prepared[i] as Prepared;
 				const owner = await this.idForEmail(email as string);
@@ -336,14 +367,15 @@ export class Contacts {
 				return owner ?? (email as string);
 			});
 			byEmail.forEach((i, k) => (ids[i] = owners[k]));
+			prepared.forEach((p, i) => {
+				const id = ids[i];
+				if (!(p instanceof Error) && p.email && id.ok) listed.push({ i, email: p.email, id: id.value });
+			});
 		}
 
 		// 2. Claim new e-mail addresses in the e-mail index (it lives in another shard).
-		const claims = await this.claim(
-			prepared.map((p, i) =>
-				p instanceof Error || !p.email || !ids[i].ok ? undefined : { email: p.email, id: ids[i].value },
-			),
-		);
+		claimListed();
+		const claims = await this.claim(inputs.length, listed, (await Promise.all(rounds)).flat());
 
 		// 3. Apply the changes, each atomically on its contact's shard.
 		const shared = JSON.stringify({
@@ -457,14 +489,16 @@ export class Contacts {
 	}
 
 	/**
-	 * Claims each item's e-mail address for its contact (undefined: nothing to claim): one batch call
-	 * per e-mail shard chunk, and on conflicts a look at the owners and one more call.
+	 * Each item's e-mail claim (undefined: nothing to claim), from the first round's owners of the
+	 * listed claims (claimRound): on conflicts a look at the owners and one more call.
 	 */
-	private async claim(claims: Array<EmailClaim | undefined>): Promise<Array<Result<true> | undefined>> {
+	private async claim(
+		count: number,
+		listed: ListedClaim[],
+		owners: Array<Result<string>>,
+	): Promise<Array<Result<true> | undefined>> {
 		const { store } = this;
-		const results: Array<Result<true> | undefined> = new Array(claims.length);
-		const listed = claims.flatMap((claim, i) => (claim ? [{ i, ...claim }] : []));
-		const owners = await this.claimRound(listed, false);
+		const results: Array<Result<true> | undefined> = new Array(count);
 		const contested: Array<EmailClaim & { i: number; owner: string }> = [];
 		owners.forEach((owner, k) => {
 			const { i, id } = listed[k];
