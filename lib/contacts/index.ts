@@ -320,7 +320,8 @@ export class Contacts {
 
 	/**
 	 * Creates or changes contacts. A batch costs a fixed number of round trips: resolve e-mails,
-	 * claim e-mails, apply the changes, settle the claims; each a batch script call per shard chunk.
+	 * claim e-mails, apply the changes, settle the claims; each a batch script call per shard chunk
+	 * (the claims also per slice of items, the settling waited for only when it releases addresses).
 	 */
 	async change(
 		inputs: ContactInput[],
@@ -499,7 +500,7 @@ export class Contacts {
 	): Promise<Array<Result<true> | undefined>> {
 		const { store } = this;
 		const results: Array<Result<true> | undefined> = new Array(count);
-		const contested: Array<EmailClaim & { i: number; owner: string }> = [];
+		const contested: Array<ListedClaim & { owner: string }> = [];
 		owners.forEach((owner, k) => {
 			const { i, id } = listed[k];
 			if (!owner.ok) results[i] = owner;
