@@ -147,6 +147,21 @@ interface EmailClaim {
 	id: string;
 }
 
+/** An item's claim: the item's index in the batch. */
+interface ListedClaim extends EmailClaim {
+	i: number;
+}
+
+/**
+ * Items per first claim round call while a batch is prepared. At most runBatch's chunk size, so that
+ * runBatch sends all of a slice's calls before it first waits: the slices reach Redis in order.
+ */
+const CLAIM_SLICE = 200;
+
+/** Whether an input names no contact id, so that its contact is found by its e-mail (prepareChange). */
+const findsByEmail = (input: ContactInput) =>
+	input !== null && typeof input === 'object' && (input.id === undefined || input.id === '');
+
 /** After a change: the address's claim time goes (written), or the address itself (release). */
 interface EmailSettle extends EmailClaim {
 	release: boolean;
@@ -257,10 +272,14 @@ function createdProps(request: Prepared['request']): Record<string, unknown> {
 		const value = request.attrs[attr];
 		if (value) props[attr] = value;
 	}
-	const fields = Object.entries(request.fields).filter((entry): entry is [string, string] => entry[1] !== false);
-	if (fields.length > 0)
-		props.fields = Object.fromEntries(fields.map(([name, encoded]) => [name, decodeFieldValue(encoded).value]));
-	const tags = request.addTags.filter((tag) => !request.removeTags.includes(tag));
+	let fields: Record<string, unknown> | undefined;
+	for (const name in request.fields) {
+		const encoded = request.fields[name];
+		if (encoded !== false) (fields ??= {})[name] = decodeFieldValue(encoded).value;
+	}
+	if (fields) props.fields = fields;
+	const { removeTags } = request;
+	const tags = removeTags.length > 0 ? request.addTags.filter((tag) => !removeTags.includes(tag)) : request.addTags;
 	if (tags.length > 0) props.tags = tags;
 	const { subscription } = request;
 	if (subscription && !subscription.from)
@@ -301,7 +320,8 @@ export class Contacts {
 
 	/**
 	 * Creates or changes contacts. A batch costs a fixed number of round trips: resolve e-mails,
-	 * claim e-mails, apply the changes, settle the claims; each a batch script call per shard chunk.
+	 * claim e-mails, apply the changes, settle the claims; each a batch script call per shard chunk
+	 * (the claims also per slice of items, the settling waited for only when it releases addresses).
 	 */
 	async change(
 		inputs: ContactInput[],
@@ -310,29 +330,53 @@ export class Contacts {
 	): Promise<Array<Result<ChangeResult>>> {
 		const { store } = this;
 		const now = store.now();
-		const prepared = inputs.map((input) => {
+		const prepared: Array<Prepared | Error> = new Array(inputs.length);
+		const ids: Array<Result<string>> = new Array(inputs.length);
+		// The items' e-mail claims, in item order (the first item to claim an address has it), and the
+		// first round's calls for them.
+		const listed: ListedClaim[] = [];
+		const rounds: Array<Promise<Array<Result<string>>>> = [];
+		let claimed = 0;
+		const claimListed = () => {
+			if (listed.length > claimed) rounds.push(this.claimRound(listed.slice(claimed), false));
+			claimed = listed.length;
+		};
+		// Contacts given only by e-mail are looked up before anything of the batch is claimed. When
+		// every item names its contact, its claims go out CLAIM_SLICE items at a time as the items are
+		// prepared: Redis claims a slice while this process prepares the next.
+		const lookUp = inputs.some(findsByEmail);
+		for (let i = 0; i < inputs.length; i++) {
 			try {
-				return prepareChange(input, now);
+				const p = prepareChange(inputs[i], now);
+				prepared[i] = p;
+				ids[i] = { ok: true, value: p.id ?? '' };
+				if (!lookUp && p.email) listed.push({ i, email: p.email, id: p.id as string });
 			} catch (error) {
-				return error as Error;
+				prepared[i] = error as Error;
+				ids[i] = { ok: false, error: error as Error };
 			}
-		});
+			if (!lookUp && (i + 1) % CLAIM_SLICE === 0) claimListed();
+		}
 
 		// 1. Contacts given only by e-mail: the existing owner, or the e-mail itself as id.
-		const ids = await settleAll(prepared, async (p) => {
-			if (p instanceof Error) throw p;
-			if (p.id) return p.id;
-			const owner = await this.idForEmail(p.email as string);
-			if (!owner && mode === 'update') throw new NotFoundError('email', `No contact has the e-mail ${p.email}`);
-			return owner ?? (p.email as string);
-		});
+		if (lookUp) {
+			const byEmail = prepared.flatMap((p, i) => (p instanceof Error || p.id ? [] : [i]));
+			const owners = await settleAll(byEmail, async (i) => {
+				const { email } = prepared[i] as Prepared;
+				const owner = await this.idForEmail(email as string);
+				if (!owner && mode === 'update') throw new NotFoundError('email', `No contact has the e-mail ${email}`);
+				return owner ?? (email as string);
+			});
+			byEmail.forEach((i, k) => (ids[i] = owners[k]));
+			prepared.forEach((p, i) => {
+				const id = ids[i];
+				if (!(p instanceof Error) && p.email && id.ok) listed.push({ i, email: p.email, id: id.value });
+			});
+		}
 
 		// 2. Claim new e-mail addresses in the e-mail index (it lives in another shard).
-		const claims = await this.claim(
-			prepared.map((p, i) =>
-				p instanceof Error || !p.email || !ids[i].ok ? undefined : { email: p.email, id: ids[i].value },
-			),
-		);
+		claimListed();
+		const claims = await this.claim(inputs.length, listed, (await Promise.all(rounds)).flat());
 
 		// 3. Apply the changes, each atomically on its contact's shard.
 		const shared = JSON.stringify({
@@ -367,16 +411,18 @@ export class Contacts {
 						return changeArgs(id, request, inputs[i].context, created[position]);
 					},
 					answer: (answer, position, id) => {
-						const [isNew, oldEmail, ...logged] = answer as [number, string | null, ...string[]];
+						// Whether it created, the old e-mail, then the events it logged (from logged[2] on).
+						const [isNew, oldEmail] = answer as [number, string | null];
+						const logged = answer as string[];
 						if (isNew === 1)
 							return {
 								id,
 								created: true,
 								oldEmail,
-								events: [{ id: logged[0], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
+								events: [{ id: logged[2], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
 							};
 						const events: ContactEvent[] = [];
-						for (let k = 0; k < logged.length; k += 3)
+						for (let k = 2; k < logged.length; k += 3)
 							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });
 						return { id, created: false, oldEmail, events };
 					},
@@ -444,15 +490,17 @@ export class Contacts {
 	}
 
 	/**
-	 * Claims each item's e-mail address for its contact (undefined: nothing to claim): one batch call
-	 * per e-mail shard chunk, and on conflicts a look at the owners and one more call.
+	 * Each item's e-mail claim (undefined: nothing to claim), from the first round's owners of the
+	 * listed claims (claimRound): on conflicts a look at the owners and one more call.
 	 */
-	private async claim(claims: Array<EmailClaim | undefined>): Promise<Array<Result<true> | undefined>> {
+	private async claim(
+		count: number,
+		listed: ListedClaim[],
+		owners: Array<Result<string>>,
+	): Promise<Array<Result<true> | undefined>> {
 		const { store } = this;
-		const results: Array<Result<true> | undefined> = new Array(claims.length);
-		const listed = claims.flatMap((claim, i) => (claim ? [{ i, ...claim }] : []));
-		const owners = await this.claimRound(listed, false);
-		const contested: Array<EmailClaim & { i: number; owner: string }> = [];
+		const results: Array<Result<true> | undefined> = new Array(count);
+		const contested: Array<ListedClaim & { owner: string }> = [];
 		owners.forEach((owner, k) => {
 			const { i, id } = listed[k];
 			if (!owner.ok) results[i] = owner;
@@ -494,10 +542,15 @@ export class Contacts {
 		});
 	}
 
-	/** Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk. */
+	/**
+	 * Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk.
+	 * Waited for only when it releases an address: a claim time only lets a claim be taken over while
+	 * its contact does not exist, and these contacts do, so dropping it is housekeeping that Redis does
+	 * while this process goes on (the connection's next commands come after it; answers are not used).
+	 */
 	private async settleEmails(settles: EmailSettle[]): Promise<void> {
 		if (settles.length === 0) return;
-		await this.store.runBatch<EmailSettle, number>({
+		const settled = this.store.runBatch<EmailSettle, number>({
 			script: scripts.settleEmails,
 			items: settles,
 			shared: '',
@@ -506,6 +559,8 @@ export class Contacts {
 			upgraded: true,
 			packed: true,
 		});
+		if (settles.some((settle) => settle.release)) await settled;
+		else settled.catch(() => undefined);
 	}
 
 	private async release(email: string, id: string): Promise<void> {

@@ -126,6 +126,22 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.redis.hexists(claimTimes, 'bx-new@example.com')).toBe(0);
 	});
 
+	it('gives an address to the first item claiming it in a batch of several claim slices', async () => {
+		// Claims go out 200 items at a time while the batch is prepared; the first slice reaches Redis first.
+		const fillers = Array.from({ length: 448 }, (_, k) => ({ id: `sl-${k}`, email: `sl-${k}@example.com` }));
+		const results = await store.contacts.upsert([
+			{ id: 'sl-first', email: 'sl-shared@example.com' },
+			...fillers,
+			{ id: 'sl-last', email: 'sl-shared@example.com' },
+		]);
+		expect(results.filter((r) => r.ok)).toHaveLength(449);
+		const last = results[449];
+		expect(!last.ok && last.error).toBeInstanceOf(ConflictError);
+		expect(await store.contacts.idForEmail('sl-shared@example.com')).toBe('sl-first');
+		expect(await store.contacts.getOne('sl-last')).toBeNull();
+		expect(await store.contacts.idForEmail('sl-447@example.com')).toBe('sl-447');
+	});
+
 	it("a new contact's $contact_created names what it was created with, in its result and in the log", async () => {
 		const results = await store.contacts.upsert([
 			{
