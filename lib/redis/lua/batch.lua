@@ -1,3 +1,9 @@
+-- The items' arguments (ARGV, or the packed JSON array decoded) and where the first item starts.
+local function batch_items()
+  if string.sub(ARGV[3] or '', 1, 1) == '[' then return cjson.decode(ARGV[3]), 1 end
+  return ARGV, 3
+end
+
 -- Batch scripts (ContactStore.runBatch): KEYS[1] the shard prefix, ARGV[1] what the items share,
 -- ARGV[2] the item count, then per item: its argument count, its contact base key (in the shard's
 -- slot) and its arguments; or ARGV[3] the same values as one JSON array (runBatch's `packed`: JSON
@@ -9,8 +15,8 @@
 -- scripts whose answer depends on the contact alone), a contact's later items answer 0: "as the
 -- item before" (runBatch's `repeats`), so the contact is read and sent once.
 local function each_item(fn, flush, repeats)
-  local argv, out, at, last = ARGV, {}, 3, nil
-  if string.sub(ARGV[3] or '', 1, 1) == '[' then argv, at = cjson.decode(ARGV[3]), 1 end
+  local argv, at = batch_items()
+  local out, last = {}, nil
   for i = 1, tonumber(ARGV[2]) do
     local count, base = tonumber(argv[at]), argv[at + 1]
     if flush and last and base ~= last then flush() end
@@ -28,4 +34,20 @@ local function each_item(fn, flush, repeats)
   end
   if flush and last then flush() end
   return out
+end
+
+-- For read-only scripts whose answer is one character per contact: runs fn(base) once per contact
+-- and answers one string, a character per item (a contact's later items repeat it), with no table
+-- or pcall per item (an error fails the call). runBatch reads answer k as the string's character k.
+local function item_codes(fn)
+  local argv, at = batch_items()
+  local out, last, code, count = {}, nil, nil, tonumber(ARGV[2])
+  for i = 1, count do
+    local base = argv[at + 1]
+    if base ~= last then code = fn(base) end
+    out[i] = code
+    last = base
+    at = at + 2 + tonumber(argv[at])
+  end
+  return table.concat(out)
 end

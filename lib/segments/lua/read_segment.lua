@@ -9,18 +9,103 @@
 --   rank position, or sets by SSCAN cursor, skipping members of earlier sets of a union) and
 --   answers {id, data, id, data..., n = candidates read, next state JSON or false}. Never more
 --   than `count` candidates, so a page never exceeds its size.
+-- A third mode, plan (contacts, with a plan): the conditions decided inside Redis, one character
+-- per item (see decide below).
 -- KEYS[1] shard prefix
--- ARGV[1] JSON {spec, source?, count?}
+-- ARGV[1] JSON {spec, source?, count?}, or {plan, now} (plan mode)
 -- ARGV[2] contacts mode: the item count
 -- ARGV[3...] contacts mode: per item its argument count (0) and contact base
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
 --- @include "contact_base"
+--- @include "value_test"
 local req = cjson.decode(ARGV[1])
-local spec = req.spec
 
 local function present(v) return v ~= nil and v ~= cjson.null end
+
+-- The time of the latest X, and of the first Y at or after it (false when there is none).
+local function latest_then_first(events, x, y)
+  local last = redis.call('ZREVRANGEBYLEX', events, events_end(x), events_from(x), 'LIMIT', 0, 1)[1]
+  if not last then return false, false end
+  local _, lastAt = parse_event(last)
+  local after = redis.call('ZRANGEBYLEX', events, events_from(y, lastAt), events_end(y), 'LIMIT', 0, 1)[1]
+  if not after then return lastAt, false end
+  local _, afterAt = parse_event(after)
+  return lastAt, afterAt
+end
+
+-- Whether the plan's node holds for a contact (values: its core hash values read, events: its
+-- events index key): true, false, or nil when value_test cannot tell. "all" and "any" stop at the
+-- first child that decides them, so most contacts need none of the event reads.
+local function holds(node, values, events)
+  if node.all then
+    local verdict = true
+    for _, child in ipairs(node.all) do
+      local v = holds(child, values, events)
+      if v == false then return false end
+      if v == nil then verdict = nil end
+    end
+    return verdict
+  end
+  if node.any then
+    local verdict = false
+    for _, child in ipairs(node.any) do
+      local v = holds(child, values, events)
+      if v then return true end
+      if v == nil then verdict = nil end
+    end
+    return verdict
+  end
+  local k = node.k
+  if k == 'value' then return value_test(values[node.i], node.time, node.c, req.now) end
+  if k == 'tags' then
+    local any, all = false, true
+    for _, i in ipairs(node.i) do
+      if values[i] then any = true else all = false end
+    end
+    if node.m == 'all' then return all end
+    return any == (node.m == 'any')
+  end
+  if k == 'oneOf' then
+    local v, hit = values[node.i] or '', false
+    for _, wanted in ipairs(node.v) do
+      if v == wanted then hit = true end
+    end
+    if node.neg then return not hit end
+    return hit
+  end
+  if k == 'count' or k == 'window' then
+    local n
+    if k == 'count' then n = parse_counter(values[node.i]) or 0
+    else n = redis.call('ZLEXCOUNT', events, events_from(node.e, node.s), events_end(node.e)) end
+    if node.none then return n == 0 end
+    return n >= node.min
+  end
+  if k == 'butNot' then
+    local lastX, firstY = latest_then_first(events, node.x, node.y)
+    if not lastX then return false end
+    if not present(node.span) then return not firstY end
+    local ends = lastX + node.span
+    return req.now >= ends and (not firstY or firstY > ends)
+  end
+  error('read_segment: unknown plan node ' .. tostring(k))
+end
+
+-- Per-item mode with a plan (lib/segments/conditions.ts LuaPlan): the conditions decided here, a
+-- character per item: '1' matched, '0' not matched, '-' not found, '?' cannot tell (TypeScript
+-- decides that contact from its data).
+local function decide(base)
+  local values = redis.call('HMGET', base, unpack(req.plan.reads))
+  if not values[1] then return '-' end
+  local v = holds(req.plan.tree, values, base .. SUFFIX.events)
+  if v == nil then return '?' end
+  return v and '1' or '0'
+end
+
+if present(req.plan) then return item_codes(decide) end
+
+local spec = req.spec
 
 -- Each redis.call costs microseconds on top of its command, more than reading a few more fields:
 -- the core values, fields, tag flags and counters, all fields of the core hash, are one HMGET.
@@ -54,20 +139,7 @@ local function fetch(base)
     out[n] = redis.call('ZLEXCOUNT', events, w[1], w[2])
   end
   for _, p in ipairs(spec.butNot) do
-    local last = redis.call('ZREVRANGEBYLEX', events, events_end(p[1]), events_from(p[1]), 'LIMIT', 0, 1)[1]
-    if not last then
-      out[n + 1], out[n + 2] = false, false
-    else
-      local _, lastAt = parse_event(last)
-      local after = redis.call('ZRANGEBYLEX', events, events_from(p[2], lastAt), events_end(p[2]), 'LIMIT', 0, 1)[1]
-      out[n + 1] = lastAt
-      if after then
-        local _, afterAt = parse_event(after)
-        out[n + 2] = afterAt
-      else
-        out[n + 2] = false
-      end
-    end
+    out[n + 1], out[n + 2] = latest_then_first(events, p[1], p[2])
     n = n + 2
   end
   if #historyNames > 0 then
