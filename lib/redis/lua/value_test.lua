@@ -107,50 +107,76 @@ local function negate(verdict)
   return not verdict
 end
 
--- Whether the value stored (false when absent) meets the plan. time: true for a core time, false
--- for a typed custom field, nil for another core attribute. now: epoch ms.
-local function value_test(stored, time, c, now)
-  local kind, text, num = stored_value(stored, time)
+-- The test of a plan on a value stored (false when absent), built once per call: it answers
+-- true, false or nil (cannot tell). time: true for a core time, false for a typed custom field,
+-- nil for another core attribute. now: epoch ms.
+local function value_tester(c, time, now)
   local op = c.op
-  if op == OP.exists then return kind ~= nil end
-  if op == OP.notExists then return kind == nil end
-  if op == OP.equals then return value_equals(kind, text, num, c.a, c) end
-  if op == OP.notEquals then return negate(value_equals(kind, text, num, c.a, c)) end
-  if op == OP['in'] or op == OP.notIn then
-    local found = false
-    for _, a in ipairs(c.list) do
-      local hit = value_equals(kind, text, num, a, c)
-      if hit then
-        found = true
-        break
-      end
-      if hit == nil then found = nil end
+  if op == OP.exists then return function(stored) return stored and true or false end end
+  if op == OP.notExists then return function(stored) return not stored end end
+  if op == OP.equals or op == OP.notEquals then
+    local a, negated = c.a, op == OP.notEquals
+    return function(stored)
+      local kind, text, num = stored_value(stored, time)
+      local verdict = value_equals(kind, text, num, a, c)
+      if negated then return negate(verdict) end
+      return verdict
     end
-    if op == OP['in'] then return found end
-    return negate(found)
+  end
+  if op == OP['in'] or op == OP.notIn then
+    local list, negated = c.list, op == OP.notIn
+    return function(stored)
+      local kind, text, num = stored_value(stored, time)
+      local found = false
+      for _, a in ipairs(list) do
+        local hit = value_equals(kind, text, num, a, c)
+        if hit then
+          found = true
+          break
+        end
+        if hit == nil then found = nil end
+      end
+      if negated then return negate(found) end
+      return found
+    end
   end
   if op == OP.contains or op == OP.notContains or op == OP.startsWith or op == OP.endsWith then
-    if kind == nil then return op == OP.notContains end
-    local t = case_text(text, c)
-    if t == nil then return nil end
     local p = c.a.t
-    if op == OP.startsWith then return string.sub(t, 1, #p) == p end
-    if op == OP.endsWith then return #p <= #t and string.sub(t, -#p) == p end
-    return (string.find(t, p, 1, true) ~= nil) == (op == OP.contains)
+    local function has(t)
+      if op == OP.startsWith then return string.sub(t, 1, #p) == p end
+      if op == OP.endsWith then return #p <= #t and string.sub(t, -#p) == p end
+      return string.find(t, p, 1, true) ~= nil
+    end
+    return function(stored)
+      if not stored then return op == OP.notContains end
+      local _, text = stored_value(stored, time)
+      local t = case_text(text, c)
+      if t == nil then return nil end
+      if op == OP.notContains then return not has(t) end
+      return has(t)
+    end
   end
-  if op == OP.notWithinLastDays and kind == nil then return false end
-  local x = nil
-  if kind ~= nil then x = ordered_value(kind, text, num, c) end
-  if x == nil and kind ~= nil then return nil end
-  if op == OP.withinLastDays or op == OP.notWithinLastDays then
-    local within = x and x >= now - c.span and x <= now
-    return (within and true or false) == (op == OP.withinLastDays)
+  local lo, hi = c.lo, c.hi
+  local compare
+  if op == OP.gt or op == OP.after then compare = function(x) return x > lo end
+  elseif op == OP.gte then compare = function(x) return x >= lo end
+  elseif op == OP.lt or op == OP.before then compare = function(x) return x < lo end
+  elseif op == OP.lte then compare = function(x) return x <= lo end
+  elseif op == OP.between then compare = function(x) return x >= lo and x <= hi end
+  elseif op == OP.withinLastDays or op == OP.notWithinLastDays then
+    -- Inclusive at both ends; notWithinLastDays holds for a present value that is not a date in the span.
+    local from, within = now - c.span, op == OP.withinLastDays
+    compare = function(x) return (x ~= false and x >= from and x <= now) == within end
+  else
+    error('value_test: no plan for the operator ' .. tostring(op))
   end
-  if not x then return false end
-  if op == OP.gt or op == OP.after then return x > c.lo end
-  if op == OP.gte then return x >= c.lo end
-  if op == OP.lt or op == OP.before then return x < c.lo end
-  if op == OP.lte then return x <= c.lo end
-  if op == OP.between then return x >= c.lo and x <= c.hi end
-  return nil
+  local spans = op == OP.withinLastDays or op == OP.notWithinLastDays
+  return function(stored)
+    if not stored then return false end
+    local kind, text, num = stored_value(stored, time)
+    local x = ordered_value(kind, text, num, c)
+    if x == nil then return nil end
+    if x == false and not spans then return false end
+    return compare(x)
+  end
 end

@@ -35,59 +35,64 @@ local function latest_then_first(events, x, y)
   return lastAt, afterAt
 end
 
--- Whether the plan's node holds for a contact (values: its core hash values read, events: its
--- events index key): true, false, or nil when value_test cannot tell. "all" and "any" stop at the
--- first child that decides them, so most contacts need none of the event reads.
-local function holds(node, values, events)
-  if node.all then
-    local verdict = true
-    for _, child in ipairs(node.all) do
-      local v = holds(child, values, events)
-      if v == false then return false end
-      if v == nil then verdict = nil end
+-- The plan's node as a test of a contact (values: its core hash values read, base: its base key),
+-- built once per call: true, false, or nil when value_test cannot tell. "all" and
+-- "any" stop at the first child that decides them, so most contacts need none of the event reads.
+local function plan_test(node)
+  if node.all or node.any then
+    local every, children = node.all ~= nil, {}
+    for i, child in ipairs(node.all or node.any) do children[i] = plan_test(child) end
+    return function(values, base)
+      local verdict = every
+      for i = 1, #children do
+        local v = children[i](values, base)
+        if v == nil then verdict = nil
+        elseif v ~= every then return v end
+      end
+      return verdict
     end
-    return verdict
   end
-  if node.any then
-    local verdict = false
-    for _, child in ipairs(node.any) do
-      local v = holds(child, values, events)
-      if v then return true end
-      if v == nil then verdict = nil end
-    end
-    return verdict
+  local k, at = node.k, node.i
+  if k == 'value' then
+    local test = value_tester(node.c, node.time, req.now)
+    return function(values) return test(values[at]) end
   end
-  local k = node.k
-  if k == 'value' then return value_test(values[node.i], node.time, node.c, req.now) end
   if k == 'tags' then
-    local any, all = false, true
-    for _, i in ipairs(node.i) do
-      if values[i] then any = true else all = false end
+    local m = node.m
+    return function(values)
+      local any, every = false, true
+      for i = 1, #at do
+        if values[at[i]] then any = true else every = false end
+      end
+      if m == 'all' then return every end
+      return any == (m == 'any')
     end
-    if node.m == 'all' then return all end
-    return any == (node.m == 'any')
   end
   if k == 'oneOf' then
-    local v, hit = values[node.i] or '', false
-    for _, wanted in ipairs(node.v) do
-      if v == wanted then hit = true end
-    end
-    if node.neg then return not hit end
-    return hit
+    local wanted, neg = {}, node.neg == true
+    for _, v in ipairs(node.v) do wanted[v] = true end
+    return function(values) return (wanted[values[at] or ''] == true) ~= neg end
   end
   if k == 'count' or k == 'window' then
-    local n
-    if k == 'count' then n = parse_counter(values[node.i]) or 0
-    else n = redis.call('ZLEXCOUNT', events, events_from(node.e, node.s), events_end(node.e)) end
-    if node.none then return n == 0 end
-    return n >= node.min
+    local min, none = node.min, node.none == true
+    local from, to
+    if k == 'window' then from, to = events_from(node.e, node.s), events_end(node.e) end
+    return function(values, base)
+      local n
+      if k == 'count' then n = parse_counter(values[at]) or 0 else n = redis.call('ZLEXCOUNT', base .. SUFFIX.events, from, to) end
+      if none then return n == 0 end
+      return n >= min
+    end
   end
   if k == 'butNot' then
-    local lastX, firstY = latest_then_first(events, node.x, node.y)
-    if not lastX then return false end
-    if not present(node.span) then return not firstY end
-    local ends = lastX + node.span
-    return req.now >= ends and (not firstY or firstY > ends)
+    local x, y, span, now = node.x, node.y, node.span, req.now
+    return function(_, base)
+      local lastX, firstY = latest_then_first(base .. SUFFIX.events, x, y)
+      if not lastX then return false end
+      if not present(span) then return not firstY end
+      local ends = lastX + span
+      return now >= ends and (not firstY or firstY > ends)
+    end
   end
   error('read_segment: unknown plan node ' .. tostring(k))
 end
@@ -95,15 +100,18 @@ end
 -- Per-item mode with a plan (lib/segments/conditions.ts LuaPlan): the conditions decided here, a
 -- character per item: '1' matched, '0' not matched, '-' not found, '?' cannot tell (TypeScript
 -- decides that contact from its data).
-local function decide(base)
-  local values = redis.call('HMGET', base, unpack(req.plan.reads))
-  if not values[1] then return '-' end
-  local v = holds(req.plan.tree, values, base .. SUFFIX.events)
-  if v == nil then return '?' end
-  return v and '1' or '0'
+local function decide_all(plan)
+  local reads, test = plan.reads, plan_test(plan.tree)
+  return item_codes(function(base)
+    local values = redis.call('HMGET', base, unpack(reads))
+    if not values[1] then return '-' end
+    local v = test(values, base)
+    if v == nil then return '?' end
+    return v and '1' or '0'
+  end)
 end
 
-if present(req.plan) then return item_codes(decide) end
+if present(req.plan) then return decide_all(req.plan) end
 
 local spec = req.spec
 
