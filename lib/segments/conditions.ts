@@ -344,7 +344,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					? (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone })
 					: (d, ctx) => predicate(fieldValue(d, core, field, at), ctx);
 				const time = core ? (CORE_TIME_FIELDS.has(field) ? true : undefined) : false;
-				const plan = operatorPlan(c, time === true);
+				const plan = operatorPlan(c);
 				const lua: LuaPlanNode | undefined = plan && {
 					k: 'value',
 					i: reads.at(core ? field : CONTACT_HASH_PREFIXES.field + field),

@@ -442,11 +442,10 @@ function operandPlan(operand: unknown, ignoreCase: boolean): OperandPlan {
 }
 
 /**
- * The plan of a condition compileOperator has validated, for a value stored as a typed field or a
- * core attribute (`time`: a core time, epoch ms, which conditions see as ISO text); undefined for
- * what the script does not evaluate (regex, anniversary, text and equality tests of core times).
+ * The plan of a condition compileOperator has validated; undefined for the operators the script
+ * does not evaluate (regex, anniversary today).
  */
-export function operatorPlan(condition: ValueCondition, time: boolean): OperatorPlan | undefined {
+export function operatorPlan(condition: ValueCondition): OperatorPlan | undefined {
 	const op = condition.operator as ValueOperator;
 	const ic = Boolean(condition.ignoreCase);
 	switch (op) {
@@ -455,15 +454,15 @@ export function operatorPlan(condition: ValueCondition, time: boolean): Operator
 			return { op };
 		case 'equals':
 		case 'notEquals':
-			return time ? undefined : { op, ic, a: operandPlan(condition.value, ic) };
+			return { op, ic, a: operandPlan(condition.value, ic) };
 		case 'in':
 		case 'notIn':
-			return time ? undefined : { op, ic, list: list(condition.value, 'value').map((v) => operandPlan(v, ic)) };
+			return { op, ic, list: list(condition.value, 'value').map((v) => operandPlan(v, ic)) };
 		case 'contains':
 		case 'notContains':
 		case 'startsWith':
 		case 'endsWith':
-			return time ? undefined : { op, ic, a: { t: text(condition.value as StoredValue, ic) } };
+			return { op, ic, a: { t: text(condition.value as StoredValue, ic) } };
 		case 'gt':
 		case 'gte':
 		case 'lt':

@@ -10,11 +10,33 @@
 
 local VALUE_TEXT, VALUE_NUMBER, VALUE_BOOLEAN, VALUE_TIME = 1, 2, 3, 4
 
+-- toISOString's text of epoch ms (years 0 to 9999), or nil.
+local function iso_text(ms)
+  if not ms or ms ~= math.floor(ms) or ms < -62167219200000 or ms > 253402300799999 then return nil end
+  local days = math.floor(ms / 86400000)
+  local rest = ms - days * 86400000
+  -- Civil date from days since 1970-01-01 (March-based years).
+  local z = days + 719468
+  local era = math.floor(z / 146097)
+  local doe = z - era * 146097
+  local yoe = math.floor((doe - math.floor(doe / 1460) + math.floor(doe / 36524) - math.floor(doe / 146096)) / 365)
+  local doy = doe - (365 * yoe + math.floor(yoe / 4) - math.floor(yoe / 100))
+  local mp = math.floor((5 * doy + 2) / 153)
+  local d = doy - math.floor((153 * mp + 2) / 5) + 1
+  local m = mp < 10 and mp + 3 or mp - 9
+  local y = yoe + era * 400 + (m <= 2 and 1 or 0)
+  return string.format('%04d-%02d-%02dT%02d:%02d:%02d.%03dZ', y, m, d, math.floor(rest / 3600000),
+    math.floor(rest / 60000) % 60, math.floor(rest / 1000) % 60, rest % 1000)
+end
+
 -- The value as compileOperator sees it: its kind and text, and its number for a number or a core
--- time (epoch ms). nil when absent.
+-- time (epoch ms; its text is toISOString's). nil when absent.
 local function stored_value(stored, time)
   if not stored then return nil end
-  if time then return VALUE_TIME, nil, tonumber(stored) end
+  if time then
+    local ms = tonumber(stored)
+    return VALUE_TIME, iso_text(ms), ms
+  end
   if time == nil then return VALUE_TEXT, stored, nil end
   local code, text = string.sub(stored, 1, 1), string.sub(stored, 3)
   if code == FIELD_TYPE.number then return VALUE_NUMBER, text, tonumber(text) end
@@ -78,6 +100,7 @@ local function value_equals(kind, text, num, a, c)
   if kind == nil then return false end
   if kind == VALUE_NUMBER then return a.n ~= nil and num == a.n end
   if kind == VALUE_BOOLEAN then return text == a.t end
+  if text == nil then return nil end
   local t = case_text(text, c)
   if t == a.t then return true end
   local undecided = t == nil
@@ -150,6 +173,7 @@ local function value_tester(c, time, now)
     return function(stored)
       if not stored then return op == OP.notContains end
       local _, text = stored_value(stored, time)
+      if text == nil then return nil end
       local t = case_text(text, c)
       if t == nil then return nil end
       if op == OP.notContains then return not has(t) end
