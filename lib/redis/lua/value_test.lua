@@ -1,10 +1,11 @@
 -- Value conditions as lib/segments/operators.ts compileOperator decides them, on a value stored
 -- as a typed custom field ("<FIELD_TYPE code>:<text>") or a core attribute, with the operands
--- lib/segments/operators.ts operatorPlan prepares. value_test answers true, false, or nil when it
--- cannot tell exactly what TypeScript would (the caller then lets TypeScript decide): a text with
--- bytes outside ASCII when ignoring case (JavaScript lower-cases all of Unicode), a date not
--- written as toISOString writes it (luxon reads many forms, some in the process's time zone), a
--- number not written in plain decimals (JavaScript's Number reads hex, binary, Unicode spaces...).
+-- lib/segments/operators.ts operatorPlan prepares. A value_tester test answers true, false, or nil
+-- when it cannot tell exactly what TypeScript would (Segment Filter then decides in TypeScript; a
+-- Lead Score field rule does not hold): a text with bytes outside ASCII when ignoring case
+-- (JavaScript lower-cases all of Unicode), a date not written as toISOString writes it (luxon
+-- reads many forms, some in the process's time zone), a number not written in plain decimals
+-- (JavaScript's Number reads hex, binary, Unicode spaces...).
 --- @include "operators"
 --- @include "field_types"
 
