@@ -269,7 +269,10 @@ export interface BatchCall<I, T> {
 	argsOf?(item: I, index: number, contactId: string): Array<string | number>;
 	/** What the items share (ARGV[1]). */
 	shared: string;
-	/** The item's result from its answer, as its chunk returns (default the answer itself). */
+	/**
+	 * The item's result from its answer, as its chunk returns (default the answer itself). A script
+	 * answering one string (batch.lua item_codes) gives each item its character.
+	 */
 	answer?(answer: unknown, index: number, contactId: string): T;
 	/**
 	 * The script answers 0 for an item of the same contact as the item before it, meaning the same

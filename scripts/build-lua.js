@@ -282,15 +282,10 @@ const GENERATED_HELPERS = {
 		return {
 			from: 'lib/segments/operators.ts OPERATOR_TABLE',
 			about: [
-				'The operators of Lead Score field rules, which the scoring script evaluates: OP.<operator> is its name.',
+				'The value operators, which Lead Score field rules and Segment Filter conditions evaluated in Lua use:',
+				'OP.<operator> is its name.',
 			],
-			tables: {
-				OP: Object.fromEntries(
-					Object.keys(OPERATOR_TABLE)
-						.filter((op) => OPERATOR_TABLE[op].fieldRule)
-						.map((op) => [op, op]),
-				),
-			},
+			tables: { OP: Object.fromEntries(Object.keys(OPERATOR_TABLE).map((op) => [op, op])) },
 		};
 	},
 	field_types: () => {

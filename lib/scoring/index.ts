@@ -9,8 +9,10 @@ import {
 	compileProperties,
 	dateMs,
 	FIELD_RULE_OPERATORS,
+	operatorPlan,
 	type EvalContext,
 	type FieldRuleOperator,
+	type OperatorPlan,
 	type PropertyFilter,
 } from '../segments/operators';
 import { AWARD_KEY_KINDS, checkDecay, computeScore, encodeAward, type Decay } from './decay';
@@ -116,33 +118,20 @@ export function checkModelName(name: unknown, field = 'model'): string {
 	return value;
 }
 
+/** A field rule's condition as apply_score.lua tests it (value_test). */
 interface LuaCondition {
 	field: string;
 	core: boolean;
-	op: string;
-	ignoreCase: boolean;
-	a?: Operand;
-	b?: Operand;
-	list?: Operand[];
-}
-interface Operand {
-	num?: number;
-	str?: string;
-	iso?: string;
+	/** true for a core time, false for a custom field, absent for another core attribute. */
+	time?: boolean;
+	c: OperatorPlan;
 }
 
-function operand(value: unknown): Operand {
-	if (value === undefined || value === null) return {};
-	if (typeof value === 'number' && Number.isFinite(value)) return { num: value, str: String(value) };
-	if (typeof value === 'boolean') return { str: String(value) };
-	const str = String(value);
-	const out: Operand = { str };
-	if (str.trim() !== '' && Number.isFinite(Number(str))) out.num = Number(str);
-	else if (/^\d{4}-\d{2}-\d{2}/.test(str)) {
-		const ms = dateMs(str);
-		if (ms !== undefined) out.iso = new Date(ms).toISOString();
-	}
-	return out;
+/** A number, or a text starting with a date that parses: what a field rule compares in order with. */
+function numberOrDate(value: unknown): boolean {
+	if (typeof value === 'number') return Number.isFinite(value);
+	if (typeof value !== 'string' || value.trim() === '') return false;
+	return Number.isFinite(Number(value)) || (/^\d{4}-\d{2}-\d{2}/.test(value) && dateMs(value) !== undefined);
 }
 
 function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
@@ -161,13 +150,6 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 	// segment side rejects (between with a number and a date, or its bounds reversed...) is
 	// rejected here too, not evaluated by the script.
 	compileOperator({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }, `${path}.field`);
-	const condition: LuaCondition = {
-		field,
-		core: (CORE_FIELDS as readonly string[]).includes(field),
-		op,
-		ignoreCase: Boolean(f.ignoreCase),
-	};
-	if (op === 'exists' || op === 'notExists') return condition;
 	if (op === 'in' || op === 'notIn') {
 		const values = Array.isArray(f.value)
 			? f.value
@@ -176,28 +158,21 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 					.map((v) => v.trim())
 					.filter(Boolean);
 		if (values.length === 0) throw new ValidationError(`${path}.field.value`, `"${op}" needs a list of values`);
-		condition.list = values.map(operand);
-		return condition;
-	}
-	if (f.value === undefined || f.value === null || f.value === '')
-		throw new ValidationError(`${path}.field.value`, `"${op}" needs a value`);
-	condition.a = operand(f.value);
-	if (['gt', 'gte', 'lt', 'lte', 'between'].includes(op)) {
-		if (condition.a.num === undefined && condition.a.iso === undefined) {
+	} else if (op !== 'exists' && op !== 'notExists') {
+		if (f.value === undefined || f.value === null || f.value === '')
+			throw new ValidationError(`${path}.field.value`, `"${op}" needs a value`);
+		if (['gt', 'gte', 'lt', 'lte', 'between'].includes(op) && !numberOrDate(f.value))
 			throw new ValidationError(`${path}.field.value`, `${JSON.stringify(f.value)} is neither a number nor a date`);
-		}
-		// Core times are epoch ms: compare them with dates as numbers.
-		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.a.iso)
-			condition.a = { num: dateMs(condition.a.iso) };
-	}
-	if (op === 'between') {
-		condition.b = operand(f.value2);
-		if (condition.b.num === undefined && condition.b.iso === undefined)
+		if (op === 'between' && !numberOrDate(f.value2))
 			throw new ValidationError(`${path}.field.value2`, `${JSON.stringify(f.value2)} is neither a number nor a date`);
-		if (condition.core && CORE_TIME_FIELDS.has(field) && condition.b.iso)
-			condition.b = { num: dateMs(condition.b.iso) };
 	}
-	return condition;
+	const core = (CORE_FIELDS as readonly string[]).includes(field);
+	return {
+		field,
+		core,
+		...(core ? (CORE_TIME_FIELDS.has(field) ? { time: true } : {}) : { time: false }),
+		c: operatorPlan({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }) as OperatorPlan,
+	};
 }
 
 interface CompiledRule {

@@ -13,7 +13,9 @@ import { checkModelName, computeScore, CORE_FIELDS, CORE_TIME_FIELDS, pairs } fr
 import {
 	compileOperator,
 	compileProperties,
+	operatorPlan,
 	type EvalContext,
+	type OperatorPlan,
 	type PropertyFilter,
 	type StoredValue,
 	type ValueCondition,
@@ -164,9 +166,34 @@ export interface IndexSource {
 	label: string;
 }
 
+/**
+ * A condition tree as read_segment.lua decides it inside Redis (per-item mode): `i` is the 1-based
+ * position in `reads` of the core hash value a leaf tests. Built only when every leaf is one the
+ * script decides as `test` does (field values as lib/redis/lua/value_test.lua, tags, tiers,
+ * membership, topics, event counts without property conditions, "did X but not Y").
+ */
+export type LuaPlanNode =
+	| { all: LuaPlanNode[] }
+	| { any: LuaPlanNode[] }
+	/** time: true for a core time, false for a custom field, absent for another core attribute. */
+	| { k: 'value'; i: number; time?: boolean; c: OperatorPlan }
+	| { k: 'tags'; i: number[]; m: 'any' | 'all' | 'none' }
+	| { k: 'oneOf'; i: number; v: string[]; neg: boolean }
+	| { k: 'count'; i: number; min: number; none: boolean }
+	| { k: 'window'; e: string; s: number; min: number; none: boolean }
+	| { k: 'butNot'; x: string; y: string; span?: number };
+
+export interface LuaPlan {
+	/** Core hash fields read in one HMGET; the first is 'id' (absent: no such contact). */
+	reads: string[];
+	tree: LuaPlanNode;
+}
+
 export interface CompiledSegment {
 	spec: FetchSpec;
 	test: Predicate;
+	/** The conditions as Redis decides them in per-item mode; null when some leaf is not decided there. */
+	plan: LuaPlan | null;
 	/** Index sources any of which yields a superset of the segment (empty: needs a scan). */
 	sources: IndexSource[];
 	fingerprint: string;
@@ -223,6 +250,22 @@ class SpecBuilder {
 		for (const n of names) if (!h.names.includes(n)) h.names.push(n);
 		h.since = Math.min(h.since, since);
 	}
+}
+
+class PlanReads {
+	readonly reads: string[] = ['id'];
+	/** The 1-based position of a core hash field in the HMGET. */
+	at(name: string): number {
+		const at = this.reads.indexOf(name);
+		return at >= 0 ? at + 1 : this.reads.push(name);
+	}
+}
+
+/** A compiled node: its test, its index sources, and its plan node unless Redis cannot decide it. */
+interface CompiledNode {
+	test: Predicate;
+	sources: IndexSource[];
+	lua?: LuaPlanNode;
 }
 
 function asList(value: unknown, field: string, what: string): string[] {
@@ -283,10 +326,11 @@ export interface CompileOptions {
 /** Validates and compiles a condition tree; `path` prefixes the names in errors. */
 export function compileSegment(root: SegmentCondition, options: CompileOptions): CompiledSegment {
 	const builder = new SpecBuilder();
+	const reads = new PlanReads();
 	const { now } = options;
 	const retentionDays = options.retentionMs / DAY;
 
-	const compileLeaf = (c: SegmentLeaf, path: string): { test: Predicate; sources: IndexSource[] } => {
+	const compileLeaf = (c: SegmentLeaf, path: string): CompiledNode => {
 		switch (c.type) {
 			case 'field': {
 				const field = checkName(`${path}.field`, c.field, LIMITS.fieldNameLength, 'Field name');
@@ -299,15 +343,29 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const test: Predicate = zoned
 					? (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone })
 					: (d, ctx) => predicate(fieldValue(d, core, field, at), ctx);
-				return { test, sources: timeSources(field, c, now) };
+				const time = core ? (CORE_TIME_FIELDS.has(field) ? true : undefined) : false;
+				const plan = operatorPlan(c);
+				const lua: LuaPlanNode | undefined = plan && {
+					k: 'value',
+					i: reads.at(core ? field : CONTACT_HASH_PREFIXES.field + field),
+					...(time === undefined ? {} : { time }),
+					c: plan,
+				};
+				return { test, sources: timeSources(field, c, now), lua };
 			}
 			case 'tags': {
 				const tags = asList(c.tags, `${path}.tags`, 'tag');
 				const at = tags.map((t) => builder.tag(t));
 				const hasAny = (d: ContactData) => hasAnyTag(d, at);
+				const lua = (m: 'any' | 'all' | 'none'): LuaPlanNode => ({
+					k: 'tags',
+					i: tags.map((t) => reads.at(CONTACT_HASH_PREFIXES.tag + t)),
+					m,
+				});
 				if (c.operator === 'hasAny')
 					return {
 						test: hasAny,
+						lua: lua('any'),
 						sources: [
 							setSource(
 								tags.map((t) => SHARD_INDEXES.tag + t),
@@ -322,8 +380,9 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 							return true;
 						},
 						sources: tags.map((t) => setSource([SHARD_INDEXES.tag + t], `tag ${t}`)),
+						lua: lua('all'),
 					};
-				if (c.operator === 'hasNone') return { test: (d) => !hasAny(d), sources: [] };
+				if (c.operator === 'hasNone') return { test: (d) => !hasAny(d), sources: [], lua: lua('none') };
 				throw new ValidationError(
 					`${path}.operator`,
 					`Unknown operator "${String(c.operator)}"`,
@@ -393,6 +452,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return {
 					test,
+					lua: { k: 'oneOf', i: reads.at(CONTACT_HASH_PREFIXES.grade + model), v: grades, neg: !indexed },
 					sources: indexed
 						? [
 								setSource(
@@ -419,6 +479,11 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return {
 					test,
+					lua: {
+						k: 'tags',
+						i: wanted.map((t) => reads.at(CONTACT_HASH_PREFIXES.tag + t)),
+						m: indexed ? 'any' : 'none',
+					},
 					sources: indexed
 						? [
 								setSource(
@@ -444,6 +509,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const indexed = c.operator === 'is' || c.operator === 'in';
 				return {
 					test,
+					lua: { k: 'oneOf', i: reads.at(attr), v: values, neg: !indexed },
 					sources: indexed
 						? [
 								setSource(
@@ -459,7 +525,12 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const field = `${TOPIC_FIELD_PREFIX}${topic}`;
 				builder.core(field);
 				const wanted = { subscribed: '1', unsubscribed: '0' }[c.operator as string];
-				if (c.operator === 'notUnsubscribed') return { test: (d) => d.core[field] !== '0', sources: [] };
+				if (c.operator === 'notUnsubscribed')
+					return {
+						test: (d) => d.core[field] !== '0',
+						sources: [],
+						lua: { k: 'oneOf', i: reads.at(field), v: ['0'], neg: true },
+					};
 				if (!wanted)
 					throw new ValidationError(
 						`${path}.operator`,
@@ -468,11 +539,12 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					);
 				return {
 					test: (d) => d.core[field] === wanted,
+					lua: { k: 'oneOf', i: reads.at(field), v: [wanted], neg: false },
 					sources: c.operator === 'subscribed' ? [setSource([SHARD_INDEXES.topic + topic], `topic ${topic}`)] : [],
 				};
 			}
 			case 'event':
-				return { test: compileEvent(c, path), sources: [] };
+				return { ...compileEvent(c, path), sources: [] };
 			case 'email':
 				return { test: compileEmail(c, path), sources: [] };
 			default:
@@ -486,7 +558,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 
 	const eventName = (value: unknown, field: string) => checkName(field, value, LIMITS.eventNameLength, 'Event name');
 
-	const compileEvent = (c: EventCondition, path: string): Predicate => {
+	const compileEvent = (c: EventCondition, path: string): { test: Predicate; lua?: LuaPlanNode } => {
 		const name = eventName(c.event, `${path}.event`);
 		const hasWhere = Array.isArray(c.where) && c.where.length > 0;
 		const where = compileProperties(c.where, `${path}.where`);
@@ -501,6 +573,8 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				);
 			const since = days === undefined ? -Infinity : now - days * DAY;
 			let counted: (d: ContactData, ctx: EvalContext) => number;
+			let lua: LuaPlanNode | undefined;
+			const none = c.operator === 'didNot';
 			if (hasWhere) {
 				builder.history([name], since);
 				counted = (d, ctx) =>
@@ -508,11 +582,16 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			} else if (days === undefined) {
 				const at = builder.count(name);
 				counted = (d) => Number(d.counts[at] || 0);
+				lua = { k: 'count', i: reads.at(CONTACT_HASH_PREFIXES.counter + name), min: count, none };
 			} else {
 				const at = builder.window(name, since);
 				counted = (d) => d.windows[at];
+				lua = { k: 'window', e: name, s: since, min: count, none };
 			}
-			return c.operator === 'didNot' ? (d, ctx) => counted(d, ctx) === 0 : (d, ctx) => counted(d, ctx) >= count;
+			return {
+				test: none ? (d, ctx) => counted(d, ctx) === 0 : (d, ctx) => counted(d, ctx) >= count,
+				lua,
+			};
 		}
 		if (c.operator === 'didButNot') {
 			const other = eventName(c.otherEvent, `${path}.otherEvent`);
@@ -527,7 +606,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			};
 			if (hasWhere || hasOtherWhere) {
 				builder.history([name, other], -Infinity);
-				return (d, ctx) => {
+				const test: Predicate = (d, ctx) => {
 					let lastX: number | undefined;
 					for (const [n, ts, props] of d.history)
 						if (n === name && (lastX === undefined || ts > lastX) && where(parseJson(props), ctx)) lastX = ts;
@@ -544,11 +623,15 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					}
 					return settled(lastX, firstY, ctx.now);
 				};
+				return { test };
 			}
 			const at = builder.butNot(name, other);
-			return (d, ctx) => {
-				const [lastX, firstY] = d.butNot[at];
-				return lastX !== false && settled(lastX, firstY === false ? undefined : firstY, ctx.now);
+			return {
+				test: (d, ctx) => {
+					const [lastX, firstY] = d.butNot[at];
+					return lastX !== false && settled(lastX, firstY === false ? undefined : firstY, ctx.now);
+				},
+				lua: { k: 'butNot', x: name, y: other, ...(days === undefined ? {} : { span: days * DAY }) },
 			};
 		}
 		throw new ValidationError(
@@ -624,7 +707,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 		);
 	};
 
-	const compileNode = (c: SegmentCondition, path: string): { test: Predicate; sources: IndexSource[] } => {
+	const compileNode = (c: SegmentCondition, path: string): CompiledNode => {
 		if (!c || typeof c !== 'object') throw new ValidationError(path, 'A condition must be an object');
 		if ('conditions' in c || 'combinator' in c) {
 			const group = c as ConditionGroup;
@@ -640,8 +723,10 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			const parts = group.conditions.map((child, i) => compileNode(child, `${path}.conditions[${i}]`));
 			// Loops, not every/some with an arrow: a closure per contact and group costs more than the test.
 			const tests = parts.map((p) => p.test);
+			const luaParts = parts.every((p) => p.lua) ? parts.map((p) => p.lua as LuaPlanNode) : undefined;
 			if (group.combinator === 'and') {
 				return {
+					lua: luaParts && { all: luaParts },
 					test: (d, ctx) => {
 						for (const test of tests) if (!test(d, ctx)) return false;
 						return true;
@@ -660,6 +745,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 					]
 				: [];
 			return {
+				lua: luaParts && { any: luaParts },
 				test: (d, ctx) => {
 					for (const test of tests) if (test(d, ctx)) return true;
 					return false;
@@ -671,9 +757,12 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 	};
 
 	const compiled = compileNode(root, 'conditions');
+	const plan = compiled.lua ? { reads: reads.reads, tree: compiled.lua } : null;
 	return {
 		spec: builder.spec,
 		test: compiled.test,
+		// A lone surrogate in the JSON (an escape cjson refuses) keeps the conditions in this process.
+		plan: plan && !/\\ud[89a-f]/i.test(JSON.stringify(plan)) ? plan : null,
 		sources: compiled.sources,
 		fingerprint: fingerprint(JSON.stringify(root)),
 	};

@@ -5,12 +5,14 @@ import type { ContactStore } from '../store';
 import type { Result } from '../results';
 import { checkContactId } from '../values';
 import { Topics, TOPIC_FIELD_PREFIX } from '../topics';
+import type { EvalContext } from './operators';
 import {
 	compileSegment,
 	type CompiledSegment,
 	type ContactData,
 	type FetchSpec,
 	type IndexSource,
+	type LuaPlan,
 	type SegmentCondition,
 } from './conditions';
 
@@ -160,36 +162,79 @@ export class Segments {
 	}
 
 	/**
-	 * Evaluates the conditions for each contact: the data of a chunk of a shard's contacts is read by
-	 * one script call, all chunks in one round trip; the conditions are then tested here.
+	 * Evaluates the conditions for each contact, a chunk of a shard's contacts per script call, all
+	 * chunks in one round trip. Conditions with a plan are decided inside Redis (a character per
+	 * item); those contacts the script cannot tell exactly about, and conditions without a plan, are
+	 * decided here from the data the script reads.
 	 */
 	async evaluate(
 		conditions: SegmentCondition | CompiledSegment,
 		contactIds: string[],
 		options: { fallbackZone?: string } = {},
 	): Promise<Array<Result<SegmentMatch>>> {
-		const { store } = this;
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
-		const ctx = { now: store.now(), fallbackZone: options.fallbackZone };
+		const ctx = { now: this.store.now(), fallbackZone: options.fallbackZone };
 		// In the same round trip as the reads (which write nothing): the batch's answer waits for both.
 		const [, results] = await Promise.all([
 			this.requireTopics(compiled),
-			store.runBatch<string, SegmentMatch>({
-				script: scripts.readSegment,
-				items: contactIds,
-				shared: JSON.stringify({ spec: compiled.spec }),
-				contactOf: (rawId) => checkContactId(rawId),
-				repeats: true,
-				// Items of no arguments of their own, but thousands of them: two arguments each unpacked.
-				packed: true,
-				// Tested as each chunk's data arrives.
-				answer: (read, _index, contactId) =>
-					read
-						? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
-						: { contactId, found: false, matched: false },
-			}),
+			compiled.plan
+				? this.decide(compiled, compiled.plan, contactIds, ctx)
+				: this.fetchAndTest(compiled, contactIds, ctx),
 		]);
 		return results;
+	}
+
+	/** The conditions decided inside Redis; the contacts it cannot tell about, here. */
+	private async decide(
+		compiled: CompiledSegment,
+		plan: LuaPlan,
+		contactIds: string[],
+		ctx: EvalContext,
+	): Promise<Array<Result<SegmentMatch>>> {
+		const undecided: number[] = [];
+		const results = await this.store.runBatch<string, SegmentMatch>({
+			script: scripts.readSegment,
+			items: contactIds,
+			shared: JSON.stringify({ plan, now: ctx.now }),
+			contactOf: (rawId) => checkContactId(rawId),
+			packed: true,
+			// The script answers one string per chunk, the item's character at its position.
+			answer: (code, index, contactId) => {
+				if (code === '?') undecided.push(index);
+				return { contactId, found: code !== '-', matched: code === '1' };
+			},
+		});
+		if (undecided.length > 0) {
+			const again = await this.fetchAndTest(
+				compiled,
+				undecided.map((i) => contactIds[i]),
+				ctx,
+			);
+			undecided.forEach((index, k) => (results[index] = again[k]));
+		}
+		return results;
+	}
+
+	/** The data the conditions need read by the script, the conditions tested here. */
+	private fetchAndTest(
+		compiled: CompiledSegment,
+		contactIds: string[],
+		ctx: EvalContext,
+	): Promise<Array<Result<SegmentMatch>>> {
+		return this.store.runBatch<string, SegmentMatch>({
+			script: scripts.readSegment,
+			items: contactIds,
+			shared: JSON.stringify({ spec: compiled.spec }),
+			contactOf: (rawId) => checkContactId(rawId),
+			repeats: true,
+			// Items of no arguments of their own, but thousands of them: two arguments each unpacked.
+			packed: true,
+			// Tested as each chunk's data arrives.
+			answer: (read, _index, contactId) =>
+				read
+					? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
+					: { contactId, found: false, matched: false },
+		});
 	}
 
 	/**

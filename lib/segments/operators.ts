@@ -11,9 +11,9 @@ import { calendarDate, isAnniversaryOn, resolveZone, type LeapDayRule } from '..
 /**
  * The one table of value operators: the value saved in workflows, the name and description the
  * nodes show, and where an operator may be used. `fieldRule`: Lead Score field rules may use it
- * (the scoring script evaluates those inside Redis: lib/scoring/lua/apply_score.lua, which gets
- * their names as `OP` from the helper "operators" that scripts/build-lua.js writes from this
- * table). `date`: it reads dates only (Lead Score's property conditions do not offer these).
+ * (the scoring script evaluates those inside Redis: lib/scoring/lua/apply_score.lua). Lua scripts
+ * get the operators' names as `OP` from the helper "operators" that scripts/build-lua.js writes from
+ * this table. `date`: it reads dates only (Lead Score's property conditions do not offer these).
  */
 export const OPERATOR_TABLE = {
 	equals: {
@@ -400,4 +400,87 @@ export function compileProperties(conditions: unknown, path: string): (props: un
 		return (props: unknown, ctx: EvalContext) => predicate(propertyValue(props, parts), ctx);
 	});
 	return (props, ctx) => tests.every((t) => t(props, ctx));
+}
+
+/**
+ * An equality operand as the Lua evaluator compares it (lib/redis/lua/value_test.lua): its text
+ * (lower-cased when ignoring case), its number and, for a text starting with a date, its instant.
+ */
+export interface OperandPlan {
+	t: string;
+	n?: number;
+	d?: number;
+}
+
+/**
+ * A value condition as lib/redis/lua/value_test.lua evaluates it inside Redis (Segment Filter's
+ * per-item mode): the operator and its operands prepared here, so that the script decides exactly
+ * as compileOperator's predicate does, or answers "cannot tell" for a value it cannot judge
+ * exactly (a text with letters outside ASCII when ignoring case, a date written otherwise than
+ * toISOString writes it in UTC, a number not written as plain decimals).
+ */
+export interface OperatorPlan {
+	op: ValueOperator;
+	ic?: boolean;
+	a?: OperandPlan;
+	list?: OperandPlan[];
+	/** Ordered comparisons: what the operand is (number or date) and the bounds. */
+	kind?: 'number' | 'date';
+	lo?: number;
+	hi?: number;
+	/** withinLastDays / notWithinLastDays: the span in ms (now comes with the call). */
+	span?: number;
+}
+
+function operandPlan(operand: unknown, ignoreCase: boolean): OperandPlan {
+	const plan: OperandPlan = { t: text(operand as StoredValue, ignoreCase) };
+	const n = numeric(operand);
+	if (n !== undefined) plan.n = n;
+	const d = typeof operand === 'string' && ISO_DATE.test(operand) ? dateMs(operand) : undefined;
+	if (d !== undefined) plan.d = d;
+	return plan;
+}
+
+/**
+ * The plan of a condition compileOperator has validated; undefined for the operators the script
+ * does not evaluate (regex, anniversary today).
+ */
+export function operatorPlan(condition: ValueCondition): OperatorPlan | undefined {
+	const op = condition.operator as ValueOperator;
+	const ic = Boolean(condition.ignoreCase);
+	switch (op) {
+		case 'exists':
+		case 'notExists':
+			return { op };
+		case 'equals':
+		case 'notEquals':
+			return { op, ic, a: operandPlan(condition.value, ic) };
+		case 'in':
+		case 'notIn':
+			return { op, ic, list: list(condition.value, 'value').map((v) => operandPlan(v, ic)) };
+		case 'contains':
+		case 'notContains':
+		case 'startsWith':
+		case 'endsWith':
+			return { op, ic, a: { t: text(condition.value as StoredValue, ic) } };
+		case 'gt':
+		case 'gte':
+		case 'lt':
+		case 'lte': {
+			const { kind, at } = orderedOperand(condition.value, 'value');
+			return { op, kind, lo: at };
+		}
+		case 'between': {
+			const low = orderedOperand(condition.value, 'value');
+			return { op, kind: low.kind, lo: low.at, hi: orderedOperand(condition.value2, 'value2').at };
+		}
+		case 'before':
+		case 'after':
+			return { op, kind: 'date', lo: requireDate(condition.value, 'value') };
+		case 'withinLastDays':
+		case 'notWithinLastDays':
+			return { op, kind: 'date', span: requireDays(condition.days ?? condition.value, 'days') * DAY };
+		default:
+			return undefined;
+	}
 }

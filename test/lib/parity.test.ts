@@ -7,11 +7,11 @@
  * - Decay: lib/scoring/decay.ts awardValue and roundScore against lib/redis/lua/award_value.lua.
  *
  * Field operators are drawn from the inputs both sides are meant to treat alike. Known
- * differences, outside these inputs (the script has no date parser and no Unicode case
- * folding): equality of a date written another way than the stored one ("2024-05-17" against
- * 2024-05-17T00:00:00.000Z, or with an offset); ordered comparisons of a text field holding a
- * number ("07") or a date; ignoreCase on letters outside ASCII; an empty value for notEquals /
- * notIn (a field rule refuses it, a segment condition accepts it).
+ * differences, outside these inputs: a value lib/redis/lua/value_test.lua cannot tell about
+ * (ignoreCase on letters outside ASCII, a text read as a date not in toISOString's UTC form, a
+ * text read as a number not in plain decimals), which does not meet a field rule (Segment Filter
+ * decides those contacts in TypeScript: test/lib/segments-plan.test.ts); an empty value for
+ * notEquals / notIn (a field rule refuses it, a segment condition accepts it).
  */
 import { readFileSync } from 'fs';
 import { join } from 'path';

@@ -9,7 +9,7 @@ import {
 	SHARD_KEY_PARTS,
 } from '../../lib/keys';
 import { DECAY_MODE_CODES, AWARD_KEY_KINDS, HALF_LIVES_KEPT } from '../../lib/scoring/decay';
-import { FIELD_RULE_OPERATORS } from '../../lib/segments/operators';
+import { VALUE_OPERATORS } from '../../lib/segments/operators';
 import { createClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { scripts, sourceLine, type Script } from '../../lib/redis/scripts';
@@ -158,8 +158,8 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 		expect(spelled(/(['"])\^?([A-Za-z]+:)/g, (m) => named.has(m[2]))).toEqual([]);
 	});
 
-	it('has no field rule operator name or decay code spelled in a Lua file: they come from the helpers "operators" and "decay"', () => {
-		const operators = new Set<string>(FIELD_RULE_OPERATORS);
+	it('has no value operator name or decay code spelled in a Lua file: they come from the helpers "operators" and "decay"', () => {
+		const operators = new Set<string>(VALUE_OPERATORS);
 		// (OP['in'] is how Lua names the operator "in", a Lua keyword.)
 		expect(spelled(/(?<!\bOP\[)(['"])(\w+)\1/g, (m) => operators.has(m[2]))).toEqual([]);
 		// In the scoring scripts, an award's decay mode compared with a letter, or an award value written with one ("|n|0").
@@ -190,7 +190,7 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 				Object.fromEntries(Object.entries(CONTACT_KEY_SUFFIXES).map(([kind, suffix]) => [kind, `:${suffix}`])),
 			);
 			expect(Object.keys(tables.CORE_TIME_FIELDS)).toEqual([...CORE_TIME_FIELDS]);
-			expect(Object.keys(GENERATED_HELPERS.operators().tables.OP)).toEqual(FIELD_RULE_OPERATORS);
+			expect(Object.keys(GENERATED_HELPERS.operators().tables.OP)).toEqual(VALUE_OPERATORS);
 			expect(GENERATED_HELPERS.decay().tables).toEqual({
 				DECAY_MODE: DECAY_MODE_CODES,
 				DECAY: { halfLivesKept: HALF_LIVES_KEPT },

@@ -52,3 +52,19 @@ local function batch_column(k)
   end
   return column
 end
+
+-- For read-only scripts whose answer is one character per contact: runs fn(base) once per contact
+-- and answers one string, a character per item (a contact's later items repeat it), with no table
+-- or pcall per item (an error fails the call). runBatch reads answer k as the string's character k.
+local function item_codes(fn)
+  local argv, at = batch_items()
+  local out, last, code, count = {}, nil, nil, tonumber(ARGV[2])
+  for i = 1, count do
+    local base = argv[at + 1]
+    if base ~= last then code = fn(base) end
+    out[i] = code
+    last = base
+    at = at + 2 + tonumber(argv[at])
+  end
+  return table.concat(out)
+end

@@ -15,8 +15,7 @@
 -- for a field rule's stored points withdrawn) and the duplicate ones (space-separated), and 1 or 0
 -- per field rule. One string costs less to build, send and parse than nested arrays.
 --- @include "contact_keys"
---- @include "operators"
---- @include "field_types"
+--- @include "value_test"
 --- @include "decay"
 --- @include "award_value"
 --- @include "events"
@@ -36,80 +35,9 @@ for _, f in ipairs(m.fieldRules) do
   if f.cond.core then table.insert(coreReads, f.cond.field) else table.insert(coreReads, HP.field .. f.cond.field) end
 end
 
--- Field rules: the stored value (as read, false when absent), typed as the segment reader sees it.
-local function field_value(stored, c)
-  if c.core then
-    if not stored then return nil, nil end
-    if CORE_TIME_FIELDS[c.field] and tonumber(stored) then return stored, tonumber(stored) end
-    return stored, nil
-  end
-  local enc = stored
-  if not enc then return nil, nil end
-  local kind, text = string.sub(enc, 1, 1), string.sub(enc, 3)
-  if kind == FIELD_TYPE.number then return text, tonumber(text) end
-  if kind == FIELD_TYPE.boolean then
-    if text == '1' then return 'true', nil end
-    return 'false', nil
-  end
-  return text, nil
-end
-
-local function lower(s, c)
-  if c.ignoreCase then return string.lower(s) end
-  return s
-end
-
-local function eq(text, num, operand, c)
-  if num ~= nil and operand.num ~= nil then return num == operand.num end
-  return operand.str ~= nil and lower(text, c) == lower(operand.str, c)
-end
-
--- Ordered comparison: numbers with numbers; ISO date text with ISO date text (same format).
-local function ordered(text, num, operand)
-  if operand.num ~= nil then return num end
-  if operand.iso ~= nil and string.match(text, '^%d%d%d%d%-%d%d%-%d%d') then return text end
-  return nil
-end
-
-local function holds(stored, c)
-  local text, num = field_value(stored, c)
-  local op = c.op
-  if op == OP.exists then return text ~= nil end
-  if op == OP.notExists then return text == nil end
-  if text == nil then return op == OP.notEquals or op == OP.notIn or op == OP.notContains end
-  if op == OP.equals then return eq(text, num, c.a, c) end
-  if op == OP.notEquals then return not eq(text, num, c.a, c) end
-  if op == OP['in'] or op == OP.notIn then
-    local found = false
-    for _, operand in ipairs(c.list) do
-      if eq(text, num, operand, c) then found = true end
-    end
-    if op == OP['in'] then return found end
-    return not found
-  end
-  if op == OP.contains then return string.find(lower(text, c), lower(c.a.str, c), 1, true) ~= nil end
-  if op == OP.notContains then return string.find(lower(text, c), lower(c.a.str, c), 1, true) == nil end
-  if op == OP.startsWith then
-    local s, p = lower(text, c), lower(c.a.str, c)
-    return string.sub(s, 1, #p) == p
-  end
-  if op == OP.endsWith then
-    local s, p = lower(text, c), lower(c.a.str, c)
-    return #p <= #s and string.sub(s, -#p) == p
-  end
-  local x = ordered(text, num, c.a)
-  if x == nil then return false end
-  local a = c.a.num or c.a.iso
-  if op == OP.gt then return x > a end
-  if op == OP.gte then return x >= a end
-  if op == OP.lt then return x < a end
-  if op == OP.lte then return x <= a end
-  if op == OP.between then
-    local b = c.b.num or c.b.iso
-    return x >= a and x <= b
-  end
-  return false
-end
+-- Field rules: each condition's test (value_test, from lib/segments/operators.ts operatorPlan), built
+-- once per call; a value it cannot tell about (see value_test) does not meet the condition.
+for _, f in ipairs(m.fieldRules) do f.test = value_tester(f.cond.c, f.cond.time, now) end
 
 -- Each command on a contact's keys costs microseconds (redis.call, keys cold in memory), more
 -- than an item's own arithmetic. So the items of one contact (runBatch keeps them together, in order) share its state: it
@@ -322,7 +250,7 @@ local function score_item(st, r)
     -- Nothing in the batch writes fields: a condition holds for all of a contact's items or none.
     local ok = st.fieldOk[i]
     if ok == nil then
-      ok = holds(st.fieldsStored[i], f.cond)
+      ok = f.test(st.fieldsStored[i]) == true
       st.fieldOk[i] = ok
     end
     local present = st.present[i]

@@ -9,18 +9,111 @@
 --   rank position, or sets by SSCAN cursor, skipping members of earlier sets of a union) and
 --   answers {id, data, id, data..., n = candidates read, next state JSON or false}. Never more
 --   than `count` candidates, so a page never exceeds its size.
+-- A third mode, plan (contacts, with a plan): the conditions decided inside Redis, one character
+-- per item (see decide below).
 -- KEYS[1] shard prefix
--- ARGV[1] JSON {spec, source?, count?}
+-- ARGV[1] JSON {spec, source?, count?}, or {plan, now} (plan mode)
 -- ARGV[2] contacts mode: the item count
 -- ARGV[3...] contacts mode: per item its argument count (0) and contact base
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
 --- @include "contact_base"
+--- @include "value_test"
 local req = cjson.decode(ARGV[1])
-local spec = req.spec
 
 local function present(v) return v ~= nil and v ~= cjson.null end
+
+-- The time of the latest X, and of the first Y at or after it (false when there is none).
+local function latest_then_first(events, x, y)
+  local last = redis.call('ZREVRANGEBYLEX', events, events_end(x), events_from(x), 'LIMIT', 0, 1)[1]
+  if not last then return false, false end
+  local _, lastAt = parse_event(last)
+  local after = redis.call('ZRANGEBYLEX', events, events_from(y, lastAt), events_end(y), 'LIMIT', 0, 1)[1]
+  if not after then return lastAt, false end
+  local _, afterAt = parse_event(after)
+  return lastAt, afterAt
+end
+
+-- The plan's node as a test of a contact (values: its core hash values read, base: its base key),
+-- built once per call: true, false, or nil when value_test cannot tell. "all" and
+-- "any" stop at the first child that decides them, so most contacts need none of the event reads.
+local function plan_test(node)
+  if node.all or node.any then
+    local every, children = node.all ~= nil, {}
+    for i, child in ipairs(node.all or node.any) do children[i] = plan_test(child) end
+    return function(values, base)
+      local verdict = every
+      for i = 1, #children do
+        local v = children[i](values, base)
+        if v == nil then verdict = nil
+        elseif v ~= every then return v end
+      end
+      return verdict
+    end
+  end
+  local k, at = node.k, node.i
+  if k == 'value' then
+    local test = value_tester(node.c, node.time, req.now)
+    return function(values) return test(values[at]) end
+  end
+  if k == 'tags' then
+    local m = node.m
+    return function(values)
+      local any, every = false, true
+      for i = 1, #at do
+        if values[at[i]] then any = true else every = false end
+      end
+      if m == 'all' then return every end
+      return any == (m == 'any')
+    end
+  end
+  if k == 'oneOf' then
+    local wanted, neg = {}, node.neg == true
+    for _, v in ipairs(node.v) do wanted[v] = true end
+    return function(values) return (wanted[values[at] or ''] == true) ~= neg end
+  end
+  if k == 'count' or k == 'window' then
+    local min, none = node.min, node.none == true
+    local from, to
+    if k == 'window' then from, to = events_from(node.e, node.s), events_end(node.e) end
+    return function(values, base)
+      local n
+      if k == 'count' then n = parse_counter(values[at]) or 0 else n = redis.call('ZLEXCOUNT', base .. SUFFIX.events, from, to) end
+      if none then return n == 0 end
+      return n >= min
+    end
+  end
+  if k == 'butNot' then
+    local x, y, span, now = node.x, node.y, node.span, req.now
+    return function(_, base)
+      local lastX, firstY = latest_then_first(base .. SUFFIX.events, x, y)
+      if not lastX then return false end
+      if not present(span) then return not firstY end
+      local ends = lastX + span
+      return now >= ends and (not firstY or firstY > ends)
+    end
+  end
+  error('read_segment: unknown plan node ' .. tostring(k))
+end
+
+-- Per-item mode with a plan (lib/segments/conditions.ts LuaPlan): the conditions decided here, a
+-- character per item: '1' matched, '0' not matched, '-' not found, '?' cannot tell (TypeScript
+-- decides that contact from its data).
+local function decide_all(plan)
+  local reads, test = plan.reads, plan_test(plan.tree)
+  return item_codes(function(base)
+    local values = redis.call('HMGET', base, unpack(reads))
+    if not values[1] then return '-' end
+    local v = test(values, base)
+    if v == nil then return '?' end
+    return v and '1' or '0'
+  end)
+end
+
+if present(req.plan) then return decide_all(req.plan) end
+
+local spec = req.spec
 
 -- Each redis.call costs microseconds on top of its command, more than reading a few more fields:
 -- the core values, fields, tag flags and counters, all fields of the core hash, are one HMGET.
@@ -54,20 +147,7 @@ local function fetch(base)
     out[n] = redis.call('ZLEXCOUNT', events, w[1], w[2])
   end
   for _, p in ipairs(spec.butNot) do
-    local last = redis.call('ZREVRANGEBYLEX', events, events_end(p[1]), events_from(p[1]), 'LIMIT', 0, 1)[1]
-    if not last then
-      out[n + 1], out[n + 2] = false, false
-    else
-      local _, lastAt = parse_event(last)
-      local after = redis.call('ZRANGEBYLEX', events, events_from(p[2], lastAt), events_end(p[2]), 'LIMIT', 0, 1)[1]
-      out[n + 1] = lastAt
-      if after then
-        local _, afterAt = parse_event(after)
-        out[n + 2] = afterAt
-      else
-        out[n + 2] = false
-      end
-    end
+    out[n + 1], out[n + 2] = latest_then_first(events, p[1], p[2])
     n = n + 2
   end
   if #historyNames > 0 then
