@@ -10,6 +10,9 @@
 // MA_BROADCAST_WORKFLOW=<file>: another version of the workflow (e.g. the one-execution design of
 // an older commit, `git show <commit>:examples/workflows/26-language-targeting.json`), to compare.
 // MA_BENCH_NO_BUILD=1 reuses dist/, MA_BENCH_KEEP=1 keeps the scratch folder (harness.js).
+// Known limit: with the one-execution design, reading the ended execution back over n8n's REST API
+// (its status, its last item) fails at 100,000 contacts (about 180 MB of run data): take its end
+// from n8n's database (MA_BENCH_KEEP=1, execution_entity) and its RSS from the samples.
 
 const fs = require('node:fs');
 const os = require('node:os');
