@@ -108,6 +108,10 @@ function audience(wf: Workflow, name: string, cell: [number, number], parameters
 	return list;
 }
 
+const PAGED_BROADCAST_NOTE =
+	"**Any base size, bounded memory**: the scheduled run holds only cursor items. *Send One Page* runs this workflow for one page and waits for it: *On Call* → *Parked Mail?* (no) → the audience lists up to 1,000 contacts, the page is sent, and *Page Summary* returns one item (next cursor, running counts); *More Pages?* loops until the segment is exhausted. n8n keeps every node's output until its execution ends, so a page's contacts live only in that page's execution, which ends before the next page starts: n8n's memory is bounded by the page size, not the base size (each page shows as an execution of its own). Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Call* → *Parked Mail?* (yes) → *Wait Until sendAt* → back into the send). A workflow calling itself must be published (it is, to run on its schedule).";
+
+/** The A/B test's note (its broadcast still pages in one execution). */
 const BROADCAST_NOTE =
 	"**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Parked Mail* → *Wait Until sendAt* → back into the send), so the paging never waits.";
 
@@ -127,6 +131,63 @@ function deferredHandOff(wf: Workflow, cell: [number, number], resumeInto: strin
 	const later = waitUntilSendAt(wf, 'Wait Until sendAt', [cell[0] - 1, cell[1] + 0.7]);
 	wf.chain(parked, later, resumeInto);
 	return park;
+}
+
+/**
+ * A broadcast of any size, one execution per page. The run started by `triggers` holds only cursor
+ * items: *Send One Page* runs this same workflow for one page, waits for it and gets back one small
+ * item (the next cursor and running counts) that *More Pages?* loops back while a cursor is left.
+ * That execution (*On Call* → *Parked Mail?* false) lists the page with `list`, hands its contacts to
+ * `sendPage` and ends with *Page Summary*, below the listing so that n8n (v1 order: a branch to its
+ * end, the topmost first) runs it last: its item is what the execution returns. n8n keeps a node's
+ * output until its execution ends, so one page's contacts are all it ever holds at once. Nothing on
+ * the way waits: mail the send policy defers goes through *Park Deferred Mail* into an execution of
+ * its own (*Parked Mail?* true → *Wait Until sendAt* → back into `resumeInto`).
+ * Layout: triggers at [x, y] and [x, y + 1]; this in columns x + 1 ... x + 5, rows y ... y + 3.4;
+ * `sendPage` places its nodes in columns x + 3, x + 4, rows y + 2 ... y + 3.
+ */
+function pagedBroadcast(
+	wf: Workflow,
+	triggers: string[],
+	[x, y]: [number, number],
+	list: { name: string; parameters: Params },
+	sendPage: (contacts: string, park: string) => { sends: string[]; resumeInto: string },
+): void {
+	const first = wf.add('Start at First Page', 'n8n-nodes-base.set', 3.4, [x + 1, y + 0.5], {
+		mode: 'raw',
+		jsonOutput: '={{ { cursor: "", pages: 0, contacts: 0, sent: 0, deferred: 0, skipped: 0 } }}',
+		options: {},
+	});
+	const sendOnePage = executeThisWorkflow(wf, 'Send One Page', [x + 2, y + 0.5], { waitForSubWorkflow: true });
+	const more = ifNode(wf, 'More Pages?', [x + 3, y + 0.5], '={{ !!$json.cursor }}', op.isTrue, '');
+	const done = noOp(wf, 'Audience Done', [x + 4, y + 0.8]);
+	for (const t of triggers) wf.connect(t, first);
+	wf.chain(first, sendOnePage, more);
+	wf.connect(more, sendOnePage, 0).connect(more, done, 1);
+
+	const onCall = executeWorkflowTrigger(wf, 'On Call', [x, y + 2.2]);
+	const parked = ifNode(wf, 'Parked Mail?', [x + 1, y + 2.2], '={{ $json.sendAt }}', op.exists);
+	const page = segmentFilter(wf, list.name, [x + 2, y + 2], list.parameters);
+	const park = executeThisWorkflow(wf, 'Park Deferred Mail', [x + 5, y + 2.6]);
+	const later = waitUntilSendAt(wf, 'Wait Until sendAt', [x + 2, y + 3.4]);
+	const { sends, resumeInto } = sendPage(page, park);
+	const outputs = (output: number) => sends.map((s) => ` + count('${s}', ${output})`).join('');
+	// One item per page: the next cursor (null after the last page) and the running counts.
+	const summary = wf.add(
+		'Page Summary',
+		'n8n-nodes-base.set',
+		3.4,
+		[x + 2, y + 2.7],
+		{
+			mode: 'raw',
+			jsonOutput: `={{ (() => { const count = (node, output) => $(node).isExecuted ? $(node).all(output).length : 0; return { cursor: $('${page}').all(1)[0]?.json.cursor ?? null, pages: $json.pages + 1, contacts: $json.contacts + count('${page}', 0), sent: $json.sent${outputs(0)}, deferred: $json.deferred${outputs(1)}, skipped: $json.skipped${outputs(2)} }; })() }}`,
+			options: {},
+		},
+		{ executeOnce: true },
+	);
+	wf.chain(onCall, parked);
+	wf.connect(parked, later, 0).connect(later, resumeInto);
+	wf.connect(parked, page, 1).connect(parked, summary, 1);
 }
 
 const didNot = (event: string, days = 0, property?: [string, string, string]): Params => ({
@@ -1162,7 +1223,7 @@ function repermission(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
-			BROADCAST_NOTE,
+			PAGED_BROADCAST_NOTE,
 		],
 		[
 			'*Not Opened for 6 Months* rows: `days` / `fieldDays` 180 → fractions, e.g. 0.0001 (about 9 s).',
@@ -1178,51 +1239,51 @@ function repermission(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-re-permission');
-	const list = audience(
-		wf,
-		'Not Opened for 6 Months',
-		[1, 0.5],
-		listRows([
+	const list = {
+		name: 'Not Opened for 6 Months',
+		parameters: listRows([
 			{ type: 'subscription', memberOperator: 'is', value: 'subscribed' },
 			{ type: 'tags', tagOperator: 'hasAny', tags: 'newsletter' },
 			{ type: 'tags', tagOperator: 'hasNone', tags: 'repermission-pending' },
 			{ type: 'field', field: 'createdAt', fieldOperator: 'notWithinLastDays', fieldDays: 180 },
 			didNot('$email_opened', 180),
 		]),
-	);
-	const ask = sendCampaign(wf, 'Send Re-Permission Request', [2, 0.5], {
-		campaignId: 'repermission',
-		campaignName: 'Re-permission request',
-		subject: 'Do you still want to hear from us?',
-		html: html(
-			'We have not seen you open our newsletter for a while. If you want to keep receiving it, confirm with one click:',
-			'<p><a href="https://example.com/newsletter/confirmed">Yes, keep me subscribed</a></p>',
-			'If you do nothing, we will remove you from the list in 30 days.',
-		),
-		options: { allowResend: true, trackClicks: true },
-		deferred: 'handOff',
+	};
+	pagedBroadcast(wf, [weekly, now], [0, 0], list, (contacts, park) => {
+		const ask = sendCampaign(wf, 'Send Re-Permission Request', [3, 2], {
+			campaignId: 'repermission',
+			campaignName: 'Re-permission request',
+			subject: 'Do you still want to hear from us?',
+			html: html(
+				'We have not seen you open our newsletter for a while. If you want to keep receiving it, confirm with one click:',
+				'<p><a href="https://example.com/newsletter/confirmed">Yes, keep me subscribed</a></p>',
+				'If you do nothing, we will remove you from the list in 30 days.',
+			),
+			options: { allowResend: true, trackClicks: true },
+			deferred: 'handOff',
+		});
+		const pending = contact(wf, 'Tag Pending', [4, 2], {
+			resource: 'tag',
+			operation: 'add',
+			...contactRef,
+			tags: 'repermission-pending',
+			options: { createContact: false },
+		});
+		wf.chain(contacts, ask, pending);
+		wf.connect(ask, park, 1);
+		return { sends: [ask], resumeInto: ask };
 	});
-	wf.connect(ask, deferredHandOff(wf, [3, 1.1], ask), 1);
-	const pending = contact(wf, 'Tag Pending', [3, 0.5], {
-		resource: 'tag',
-		operation: 'add',
-		...contactRef,
-		tags: 'repermission-pending',
-		options: { createContact: false },
-	});
-	wf.chain(weekly, list, ask, pending);
-	wf.connect(now, list);
 	const asked = contactTrigger(
 		wf,
 		'On Re-Permission Mail Sent',
-		[0, 2.2],
+		[0, 4.2],
 		eventTrigger('$email_sent', [{ path: 'campaignId', operator: 'equals', value: 'repermission' }]),
 	);
-	const w = wait(wf, 'Wait 30 Days', [1, 2.2], 30, 'days');
+	const w = wait(wf, 'Wait 30 Days', [1, 4.2], 30, 'days');
 	const confirmed = segmentFilter(
 		wf,
 		'Confirmed?',
-		[2, 2.2],
+		[2, 4.2],
 		filterRows(
 			[
 				{ type: 'email', emailOperator: 'clicked', campaignId: 'repermission', days: 31 },
@@ -1231,13 +1292,13 @@ function repermission(): Workflow {
 			'or',
 		),
 	);
-	const keep = contact(wf, 'Keep: Remove Pending Tag', [3, 1.8], {
+	const keep = contact(wf, 'Keep: Remove Pending Tag', [3, 3.8], {
 		resource: 'tag',
 		operation: 'remove',
 		...contactRef,
 		tags: 'repermission-pending',
 	});
-	const remove = contact(wf, 'Unsubscribe: No Confirmation', [3, 2.8], {
+	const remove = contact(wf, 'Unsubscribe: No Confirmation', [3, 4.8], {
 		resource: 'subscription',
 		operation: 'unsubscribe',
 		...contactRef,
@@ -1791,78 +1852,85 @@ function seasonal(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
-			BROADCAST_NOTE,
+			PAGED_BROADCAST_NOTE,
 		],
 		['*Wait 3 Days*: `unit` to `seconds`.', 'Start with `POST /webhook/ma-run-christmas` (the cron runs yearly).'],
 		11,
 	);
 	const cron = schedule(wf, 'December 1st at 9:00', [0, 0], { field: 'cronExpression', expression: '0 9 1 12 *' });
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-christmas');
-	const toyFans = audience(wf, 'Interested in Toys', [1, 0.5], {
-		mode: 'segment',
-		conditionsInput: 'json',
-		conditionsJson: JSON.stringify(
-			{
-				combinator: 'and',
-				conditions: [
-					{ type: 'subscription', operator: 'is', value: 'subscribed' },
-					{ type: 'event', operator: 'didNot', event: 'purchase', days: 7 },
-					{
-						combinator: 'or',
-						conditions: [
-							{ type: 'tags', operator: 'hasAny', tags: ['interest:toys'] },
-							{
-								type: 'event',
-								operator: 'didAtLeast',
-								event: 'page_viewed',
-								count: 1,
-								days: 90,
-								where: [{ property: 'category', operator: 'equals', value: 'toys' }],
-							},
-						],
-					},
-				],
-			},
-			null,
-			2,
-		),
-		pagination: 'page',
-		pageSize: 1000,
-		options: {},
+	const toyFans = {
+		name: 'Interested in Toys',
+		parameters: {
+			mode: 'segment',
+			conditionsInput: 'json',
+			conditionsJson: JSON.stringify(
+				{
+					combinator: 'and',
+					conditions: [
+						{ type: 'subscription', operator: 'is', value: 'subscribed' },
+						{ type: 'event', operator: 'didNot', event: 'purchase', days: 7 },
+						{
+							combinator: 'or',
+							conditions: [
+								{ type: 'tags', operator: 'hasAny', tags: ['interest:toys'] },
+								{
+									type: 'event',
+									operator: 'didAtLeast',
+									event: 'page_viewed',
+									count: 1,
+									days: 90,
+									where: [{ property: 'category', operator: 'equals', value: 'toys' }],
+								},
+							],
+						},
+					],
+				},
+				null,
+				2,
+			),
+			pagination: 'page',
+			pageSize: 1000,
+			options: {},
+		},
+	};
+	pagedBroadcast(wf, [cron, now], [0, 0], toyFans, (contacts, park) => {
+		const offer = sendCampaign(wf, 'Send Christmas Offer', [3, 2], {
+			campaignId: 'xmas-offer',
+			campaignName: 'Christmas toys offer',
+			subject: 'Christmas toys: 20% off until the 24th',
+			html: html(
+				'Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.',
+			),
+			options: { trackOpens: true, trackClicks: true },
+			deferred: 'handOff',
+		});
+		wf.chain(contacts, offer);
+		wf.connect(offer, park, 1);
+		return { sends: [offer], resumeInto: offer };
 	});
-	const offer = sendCampaign(wf, 'Send Christmas Offer', [2, 0.5], {
-		campaignId: 'xmas-offer',
-		campaignName: 'Christmas toys offer',
-		subject: 'Christmas toys: 20% off until the 24th',
-		html: html(
-			'Our Christmas selection is here, 20% off: <a href="https://shop.example.com/christmas/toys">see the toys</a>.',
-		),
-		options: { trackOpens: true, trackClicks: true },
-		deferred: 'handOff',
-	});
-	wf.connect(offer, deferredHandOff(wf, [3, 0.5], offer), 1);
 	const offerSent = contactTrigger(
 		wf,
 		'On Offer Sent',
-		[0, 1.8],
+		[0, 4.3],
 		eventTrigger('$email_sent', [{ path: 'campaignId', operator: 'equals', value: 'xmas-offer' }]),
 	);
-	const w = wait(wf, 'Wait 3 Days', [1, 1.8], 3, 'days');
-	const bought = segmentFilter(wf, 'Bought?', [2, 1.8], filterRows([didAtLeast('purchase', 1, 7)]));
-	const goal = recordGoal(wf, [3, 1.1], 'purchased');
+	const w = wait(wf, 'Wait 3 Days', [1, 4.3], 3, 'days');
+	const bought = segmentFilter(wf, 'Bought?', [2, 4.3], filterRows([didAtLeast('purchase', 1, 7)]));
+	const goal = recordGoal(wf, [3, 3.6], 'purchased');
 	const opened = segmentFilter(
 		wf,
 		'Opened the Offer?',
-		[3, 2.2],
+		[3, 4.7],
 		filterRows([{ type: 'email', emailOperator: 'opened', campaignId: 'xmas-offer', days: 0 }]),
 	);
 	const checkout = segmentFilter(
 		wf,
 		'Did Not Reach Checkout?',
-		[4, 1.8],
+		[4, 4.3],
 		filterRows([didNot('page_viewed', 7, ['path', 'startsWith', '/checkout'])]),
 	);
-	const reminder = sendCampaign(wf, 'Send Reminder', [5, 1.5], {
+	const reminder = sendCampaign(wf, 'Send Reminder', [5, 4], {
 		campaignId: 'xmas-reminder',
 		campaignName: 'Christmas offer reminder',
 		subject: 'Only a few days left for Christmas delivery',
@@ -1870,27 +1938,25 @@ function seasonal(): Workflow {
 			'Order by the 20th for delivery before Christmas: <a href="https://shop.example.com/christmas/toys">the toys</a>.',
 		),
 	});
-	const reached = noOp(wf, 'Reached Checkout: No Reminder', [5, 2.3]);
-	const dormant = contact(wf, 'Move to Dormant', [4, 2.8], {
+	const reached = noOp(wf, 'Reached Checkout: No Reminder', [5, 4.8]);
+	const dormant = contact(wf, 'Move to Dormant', [4, 5.3], {
 		resource: 'tag',
 		operation: 'add',
 		...contactRef,
 		tags: 'dormant',
 		options: { createContact: false },
 	});
-	wf.chain(cron, toyFans, offer);
-	wf.connect(now, toyFans);
 	wf.chain(offerSent, w, bought);
 	wf.connect(bought, goal, 0).connect(bought, opened, 1);
 	wf.connect(opened, checkout, 0).connect(opened, dormant, 1);
 	wf.connect(checkout, reminder, 0).connect(checkout, reached, 1);
 	// The dormant-contact workflow: contacts tagged dormant (here or anywhere) get one last-chance mail.
-	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 3.8], {
+	const onDormant = contactTrigger(wf, 'On Tagged Dormant', [0, 6.3], {
 		mode: 'tagAdded',
 		tags: 'dormant',
 		options: {},
 	});
-	const lastChance = sendCampaign(wf, 'Send Dormant Win-Back', [1, 3.8], {
+	const lastChance = sendCampaign(wf, 'Send Dormant Win-Back', [1, 6.3], {
 		campaignId: 'dormant-winback',
 		campaignName: 'Dormant contacts win-back',
 		subject: 'Should we stay in touch?',
@@ -1918,7 +1984,7 @@ function lifecycle(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
-			BROADCAST_NOTE,
+			PAGED_BROADCAST_NOTE,
 		],
 		['Start the perks mail with `POST /webhook/ma-run-loyal-perks`.'],
 		8,
@@ -1977,24 +2043,27 @@ function lifecycle(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 4.4], 'ma-run-loyal-perks');
-	const loyalList = audience(
-		wf,
-		'Loyal Customers',
-		[1, 3.9],
-		listRows([stageIs('is', 'loyal_customer'), { type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
-	);
-	const perks = sendCampaign(wf, 'Send Loyal Perks', [2, 3.9], {
-		campaignId: "=loyal-perks-{{ $now.toFormat('yyyy-LL') }}",
-		campaignName: 'Monthly loyal customer perks',
-		subject: 'Your perks this month, {{ firstName | "friend" }}',
-		html: html(
-			'As one of our most loyal customers: free express delivery all month and early access to the new collection.',
-		),
-		deferred: 'handOff',
+	const loyalList = {
+		name: 'Loyal Customers',
+		parameters: listRows([
+			stageIs('is', 'loyal_customer'),
+			{ type: 'subscription', memberOperator: 'is', value: 'subscribed' },
+		]),
+	};
+	pagedBroadcast(wf, [monthly, now], [0, 3.4], loyalList, (contacts, park) => {
+		const perks = sendCampaign(wf, 'Send Loyal Perks', [3, 5.4], {
+			campaignId: "=loyal-perks-{{ $now.toFormat('yyyy-LL') }}",
+			campaignName: 'Monthly loyal customer perks',
+			subject: 'Your perks this month, {{ firstName | "friend" }}',
+			html: html(
+				'As one of our most loyal customers: free express delivery all month and early access to the new collection.',
+			),
+			deferred: 'handOff',
+		});
+		wf.chain(contacts, perks);
+		wf.connect(perks, park, 1);
+		return { sends: [perks], resumeInto: perks };
 	});
-	wf.connect(perks, deferredHandOff(wf, [3, 3.9], perks), 1);
-	wf.chain(monthly, loyalList, perks);
-	wf.connect(now, loyalList);
 	return wf;
 }
 
@@ -2014,7 +2083,7 @@ function language(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
-			BROADCAST_NOTE,
+			PAGED_BROADCAST_NOTE,
 		],
 		['Start with `POST /webhook/ma-run-newsletter`.'],
 		6,
@@ -2026,43 +2095,42 @@ function language(): Workflow {
 		triggerAtHour: 10,
 	});
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-newsletter');
-	const subscribed = audience(
-		wf,
-		'Subscribed Contacts',
-		[1, 0.5],
-		listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
-	);
-	const german = segmentFilter(
-		wf,
-		'German?',
-		[2, 0.5],
-		filterRows([{ type: 'field', field: 'language', fieldOperator: 'startsWith', value: 'de', ignoreCase: true }]),
-	);
-	const de = sendCampaign(wf, 'Send German Edition', [3, 0], {
-		campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-de",
-		campaignName: 'Newsletter (Deutsch)',
-		subject: 'Neu diese Woche bei Example Shop',
-		html: [
-			'<p>Hallo {{ firstName | "zusammen" }},</p>',
-			'<p>das ist neu diese Woche: <a href="https://shop.example.com/de/neu">unsere Neuheiten</a>.</p>',
-			'<p>Ihr Example-Shop-Team</p>',
-			'<p style="font-size:12px;color:#888"><a href="{{ unsubscribeUrl }}" data-ma-notrack>Abmelden</a></p>',
-		].join('\n'),
-		deferred: 'handOff',
+	const subscribed = {
+		name: 'Subscribed Contacts',
+		parameters: listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	};
+	pagedBroadcast(wf, [weekly, now], [0, 0], subscribed, (contacts, park) => {
+		const german = segmentFilter(
+			wf,
+			'German?',
+			[3, 2.4],
+			filterRows([{ type: 'field', field: 'language', fieldOperator: 'startsWith', value: 'de', ignoreCase: true }]),
+		);
+		const de = sendCampaign(wf, 'Send German Edition', [4, 2], {
+			campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-de",
+			campaignName: 'Newsletter (Deutsch)',
+			subject: 'Neu diese Woche bei Example Shop',
+			html: [
+				'<p>Hallo {{ firstName | "zusammen" }},</p>',
+				'<p>das ist neu diese Woche: <a href="https://shop.example.com/de/neu">unsere Neuheiten</a>.</p>',
+				'<p>Ihr Example-Shop-Team</p>',
+				'<p style="font-size:12px;color:#888"><a href="{{ unsubscribeUrl }}" data-ma-notrack>Abmelden</a></p>',
+			].join('\n'),
+			deferred: 'handOff',
+		});
+		const en = sendCampaign(wf, 'Send English Edition', [4, 2.8], {
+			campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-en",
+			campaignName: 'Newsletter (English)',
+			subject: 'New this week at Example Shop',
+			html: html('Here is what is new this week: <a href="https://shop.example.com/new">new arrivals</a>.'),
+			deferred: 'handOff',
+		});
+		// Deferred mail of either edition waits apart, then goes back through the language check.
+		wf.connect(de, park, 1).connect(en, park, 1);
+		wf.chain(contacts, german);
+		wf.connect(german, de, 0).connect(german, en, 1);
+		return { sends: [de, en], resumeInto: german };
 	});
-	const en = sendCampaign(wf, 'Send English Edition', [3, 1], {
-		campaignId: "=newsletter-{{ $now.toFormat('kkkk-WW') }}-en",
-		campaignName: 'Newsletter (English)',
-		subject: 'New this week at Example Shop',
-		html: html('Here is what is new this week: <a href="https://shop.example.com/new">new arrivals</a>.'),
-		deferred: 'handOff',
-	});
-	// Deferred mail of either edition waits apart, then goes back through the language check.
-	const park = deferredHandOff(wf, [4, 0.5], german);
-	wf.connect(de, park, 1).connect(en, park, 1);
-	wf.chain(weekly, subscribed, german);
-	wf.connect(now, subscribed);
-	wf.connect(german, de, 0).connect(german, en, 1);
 	return wf;
 }
 

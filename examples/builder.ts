@@ -382,10 +382,16 @@ export function webhookTrigger(
 }
 
 /**
- * Execute Workflow (v1.2) calling this same workflow's Execute Workflow Trigger with all items,
- * without waiting for that execution: the items continue in an execution of their own.
+ * Execute Workflow (v1.2) calling this same workflow's Execute Workflow Trigger with all items, in
+ * an execution of their own. Without `waitForSubWorkflow` the caller goes on at once; with it, the
+ * caller gets that execution's last node's output.
  */
-export function executeThisWorkflow(wf: Workflow, name: string, cell: [number, number]): string {
+export function executeThisWorkflow(
+	wf: Workflow,
+	name: string,
+	cell: [number, number],
+	{ waitForSubWorkflow = false } = {},
+): string {
 	return wf.add(name, 'n8n-nodes-base.executeWorkflow', 1.2, cell, {
 		source: 'database',
 		workflowId: { __rl: true, mode: 'id', value: '={{ $workflow.id }}' },
@@ -398,7 +404,7 @@ export function executeThisWorkflow(wf: Workflow, name: string, cell: [number, n
 			convertFieldsToString: true,
 		},
 		mode: 'once',
-		options: { waitForSubWorkflow: false },
+		options: { waitForSubWorkflow },
 	});
 }
 

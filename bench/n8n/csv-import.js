@@ -19,6 +19,7 @@ const n8n = require('../../tools/n8n/index.js');
 const examples = require('../../examples/index.js');
 const { prepareBench, cpuProfileEnv } = require('./harness.js');
 const { importResult, waitForImport, writeContactsCsv } = require('./csv-contacts.js');
+const { procStatus, resetPeak } = require('./proc.js');
 
 const SIZES = String(process.env.MA_CSV_ROWS || '100000,1000000')
 	.split(',')
@@ -32,18 +33,6 @@ function badRows(rows) {
 	const at = [0, 10_000, 54_321, 250_123, 500_000, rows - 1].filter((n) => n < rows);
 	const kinds = ['email', 'timezone', 'date'];
 	return Object.fromEntries(at.map((n, i) => [n, kinds[i % kinds.length]]));
-}
-
-/** kB values of /proc/<pid>/status (VmRSS, VmHWM). */
-function procStatus(pid) {
-	const text = fs.readFileSync(`/proc/${pid}/status`, 'utf8');
-	const kb = (name) => Number((text.match(new RegExp(`^${name}:\\s+(\\d+) kB`, 'm')) || [])[1]) * 1024;
-	return { rss: kb('VmRSS'), hwm: kb('VmHWM') };
-}
-
-/** Resets the peak RSS (VmHWM) of a process to its current RSS (Linux clear_refs 5). */
-function resetPeak(pid) {
-	fs.writeFileSync(`/proc/${pid}/clear_refs`, '5');
 }
 
 async function contactsInStore(redis) {

@@ -461,21 +461,61 @@ describe("example workflows: the recipes' logic", () => {
 		},
 	);
 
-	it('broadcasts (15, 24, 25, 26) list one page per run, Next Page looped back, and wait for nothing on the way', () => {
+	it('broadcasts (15, 24, 25, 26): the scheduled run loops over cursor items only; each page is an execution of its own that waits for nothing and returns one item', () => {
 		for (const file of ['15-', '24-', '25-', '26-']) {
 			const wf = find(file);
+			const reachable = (from: string[]) => {
+				const seen = new Set<string>();
+				const walk = (name: string) => {
+					if (seen.has(name)) return;
+					seen.add(name);
+					for (const c of wf.connections[name]?.main ?? []) for (const t of c) walk(t.node);
+				};
+				from.forEach(walk);
+				return seen;
+			};
+			// The scheduled (or Run Now) execution: cursor items through these nodes, no contact.
+			const starts = wf.nodes.filter((n) =>
+				['n8n-nodes-base.scheduleTrigger', 'n8n-nodes-base.webhook'].includes(n.type),
+			);
+			expect(starts).toHaveLength(2);
+			const parent = [...reachable(starts.map((n) => n.name))].filter((n) => !starts.some((t) => t.name === n));
+			expect(parent.sort()).toEqual(['Audience Done', 'More Pages?', 'Send One Page', 'Start at First Page']);
+			expect(node(wf, 'Send One Page')).toMatchObject({
+				type: 'n8n-nodes-base.executeWorkflow',
+				parameters: {
+					workflowId: { value: '={{ $workflow.id }}' },
+					mode: 'once',
+					options: { waitForSubWorkflow: true },
+				},
+			});
+			expect(targets(wf, 'Send One Page')).toEqual(['More Pages?']);
+			expect(targets(wf, 'More Pages?', 0)).toEqual(['Send One Page']);
+			expect(targets(wf, 'More Pages?', 1)).toEqual(['Audience Done']);
+			// The page's execution: On Call -> Parked Mail? (false) -> the listing, then Page Summary.
+			const [onCall] = nodesOf(wf, 'n8n-nodes-base.executeWorkflowTrigger');
+			expect(targets(wf, onCall.name)).toEqual(['Parked Mail?']);
 			const lists = nodesOf(wf, `${PACKAGE}.segmentFilter`).filter((n) => n.parameters.mode === 'segment');
 			expect(lists).toHaveLength(1);
-			expect(lists[0].parameters.pagination).toBe('page');
-			expect(targets(wf, lists[0].name, 1)).toEqual([lists[0].name]);
-			const seen = new Set<string>();
-			const walk = (name: string) => {
-				if (seen.has(name)) return;
-				seen.add(name);
-				for (const c of wf.connections[name]?.main ?? []) for (const t of c) walk(t.node);
-			};
-			walk(lists[0].name);
-			expect([...seen].map((n) => node(wf, n).type)).not.toContain('n8n-nodes-base.wait');
+			const [list] = lists;
+			expect(list.parameters).toMatchObject({ pagination: 'page', pageSize: 1000 });
+			expect(targets(wf, 'Parked Mail?', 1)).toEqual([list.name, 'Page Summary']);
+			// Its Next Page cursor goes back through Page Summary's item, not into the listing.
+			expect(targets(wf, list.name, 1)).toEqual([]);
+			const page = reachable([list.name]);
+			expect([...page].map((n) => node(wf, n).type)).not.toContain('n8n-nodes-base.wait');
+			// n8n (v1 order) runs the topmost branch to its end first: Page Summary, below the listing
+			// and outside its branch, runs last, so its one item is what Send One Page gets back.
+			const summary = node(wf, 'Page Summary');
+			expect(page.has(summary.name)).toBe(false);
+			expect(summary.position[1]).toBeGreaterThan(list.position[1]);
+			expect(wf.connections[summary.name]).toBeUndefined();
+			expect(summary.executeOnce).toBe(true);
+			const output = String(summary.parameters.jsonOutput);
+			expect(output).toContain(`$('${list.name}').all(1)[0]?.json.cursor ?? null`);
+			const sends = [...page].filter((n) => node(wf, n).type === send);
+			expect(sends.length).toBeGreaterThan(0);
+			for (const s of sends) for (const out of [0, 1, 2]) expect(output).toContain(`count('${s}', ${out})`);
 		}
 	});
 
@@ -511,7 +551,9 @@ describe("example workflows: the recipes' logic", () => {
 				});
 				const [parked] = nodesOf(wf, 'n8n-nodes-base.executeWorkflowTrigger');
 				expect(parked.parameters.inputSource).toBe('passthrough');
-				const [later] = targets(wf, parked.name);
+				// A paged broadcast's one trigger also starts its pages: parked mail is told apart by sendAt.
+				const [dispatch] = targets(wf, parked.name);
+				const [later] = dispatch === 'Parked Mail?' ? targets(wf, dispatch, 0) : [dispatch];
 				expect(isWaitUntilSendAt(wf, later)).toBe(true);
 				// Back into the send, or the branch right before it (26: the language check).
 				const [back] = targets(wf, later);

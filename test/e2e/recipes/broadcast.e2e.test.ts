@@ -1,23 +1,55 @@
 /**
  * Broadcasts and stages: recipe 26 (newsletter per language) and recipe 25 (lifecycle stages, then
  * the monthly perks to loyal customers). The test copies list 2 contacts per page (TEST_PAGE_SIZE),
- * so each audience spans several pages: every matching contact must still get its mail.
+ * so each audience spans several pages: every matching contact must still get its mail, and the
+ * scheduled run itself must hold cursor items only (each page is an execution of its own).
  */
 import {
 	contactOf,
+	executions,
 	expectNoFailedExecutions,
 	expectNoMoreMails,
+	n8n,
 	record,
 	runNow,
 	seedContacts,
 	siteEvent,
+	state,
 	subjectsOf,
 	uid,
 	waitFor,
 	waitForMails,
 	workflow,
 } from '../support/env';
+import type { PreparedWorkflow } from '../support/prepare';
 import { TEST_PAGE_SIZE } from '../support/tweaks';
+
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const { parse } = require('flatted') as { parse: (text: string) => any };
+
+/** The newest execution of the workflow started by its Run Now webhook, once it has ended. */
+async function finishedRunNow(wf: PreparedWorkflow, afterId: number) {
+	return await waitFor(
+		'the Run Now execution to end',
+		async () => {
+			const run = (await executions(wf)).find((e) => e.mode === 'webhook' && Number(e.id) > afterId);
+			return run && !['new', 'running', 'waiting'].includes(run.status) ? run : undefined;
+		},
+		60000,
+	);
+}
+
+/** Every item of every node's runs in an execution's saved run data: node name -> items per run. */
+async function savedItems(id: string): Promise<Record<string, Array<Array<Record<string, unknown>>>>> {
+	const s = state();
+	const { resultData } = parse((await n8n.getExecution(s.baseUrl, s.cookie, id)).data);
+	return Object.fromEntries(
+		Object.entries(resultData.runData as Record<string, any[]>).map(([name, runs]) => [
+			name,
+			runs.map((run) => (run.data?.main ?? []).flatMap((items: any[] | null) => (items ?? []).map((i) => i.json))),
+		]),
+	);
+}
 
 const email = (id: string) => `${id}@example.com`;
 const subscribed = { status: 'subscribed', source: 'e2e form' };
@@ -44,6 +76,7 @@ describe('recipe 26: newsletter in the contact language, to a base larger than o
 			},
 		]);
 		expect(german.length + english.length).toBeGreaterThan(2 * TEST_PAGE_SIZE);
+		const before = Math.max(0, ...(await executions(wf)).map((e) => Number(e.id)));
 		await runNow('ma-run-newsletter');
 		for (const id of german) {
 			const [mail] = await waitForMails(email(id), 1, { wf, timeoutMs: 30000 });
@@ -55,6 +88,36 @@ describe('recipe 26: newsletter in the contact language, to a base larger than o
 		}
 		await expectNoMoreMails(email(unsubscribed), 0, 2000);
 		for (const id of [...german, ...english]) await expectNoMoreMails(email(id), 1, 0);
+
+		// The run Run Now started holds cursor items only: no node of it listed or sent a contact.
+		const run = await finishedRunNow(wf, before);
+		expect(run.status).toBe('success');
+		const saved = await savedItems(run.id);
+		expect(Object.keys(saved).sort()).toEqual([
+			'Audience Done',
+			'More Pages?',
+			'Run Now',
+			'Send One Page',
+			'Start at First Page',
+		]);
+		const pages = saved['Send One Page'];
+		for (const [name, runs] of Object.entries(saved))
+			if (name !== 'Run Now')
+				for (const items of runs) {
+					expect(items).toHaveLength(1);
+					expect(Object.keys(items[0]).sort()).toEqual(['contacts', 'cursor', 'deferred', 'pages', 'sent', 'skipped']);
+				}
+		// One execution per page, each returning its Page Summary: the next cursor and running counts.
+		const last = pages[pages.length - 1][0] as Record<string, number | null>;
+		expect(last.pages).toBe(pages.length);
+		expect(pages.length).toBeGreaterThanOrEqual(Math.ceil((german.length + english.length) / TEST_PAGE_SIZE));
+		expect(last.cursor).toBeNull();
+		expect(pages.slice(0, -1).every(([item]) => typeof item.cursor === 'string' && item.cursor !== '')).toBe(true);
+		expect(last.contacts).toBeGreaterThanOrEqual(german.length + english.length);
+		expect(last.sent).toBeGreaterThanOrEqual(german.length + english.length);
+		expect(Number(last.sent) + Number(last.deferred) + Number(last.skipped)).toBe(last.contacts);
+		const called = (await executions(wf)).filter((e) => Number(e.id) > before && e.mode === 'integrated');
+		expect(called.length).toBeGreaterThanOrEqual(pages.length);
 		await expectNoFailedExecutions(wf);
 	});
 });
