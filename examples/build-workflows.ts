@@ -96,42 +96,12 @@ const listRows = (rows: Params[], combinator: 'and' | 'or' = 'and'): Params => (
 	options: {},
 });
 
-/**
- * A broadcast's audience: Segment Filter listing one page per run, its Next Page output wired back
- * into its own input, so it reaches every matching contact of any base, one page read at a time.
- * Nothing after it may Wait: a Wait would hold the next pages until it resumes (journeys that follow
- * a broadcast start per contact from its `$email_sent` instead).
- */
-function audience(wf: Workflow, name: string, cell: [number, number], parameters: Params): string {
-	const list = segmentFilter(wf, name, cell, parameters);
-	wf.connect(list, list, 1);
-	return list;
-}
-
 const PAGED_BROADCAST_NOTE =
 	"**Any base size, bounded memory**: the scheduled run holds only cursor items. *Send One Page* runs this workflow for one page and waits for it: *On Call* → *Parked Mail?* (no) → the audience lists up to 1,000 contacts, the page is sent, and *Page Summary* returns one item (next cursor, running counts); *More Pages?* loops until the segment is exhausted. n8n keeps every node's output until its execution ends, so a page's contacts live only in that page's execution, which ends before the next page starts: n8n's memory is bounded by the page size, not the base size (each page shows as an execution of its own). Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Call* → *Parked Mail?* (yes) → *Wait Until sendAt* → back into the send). A workflow calling itself must be published (it is, to run on its schedule).";
-
-/** The A/B test's note (its broadcast still pages in one execution). */
-const BROADCAST_NOTE =
-	"**Any base size**: the audience is listed one page (1,000 contacts) per run; its *Next Page* output loops back into it until the segment is exhausted. Keep Waits out of this path: mail the send policy defers (quiet hours in the contact's time zone, frequency cap) goes through *Park Deferred Mail* into an execution of its own (*On Parked Mail* → *Wait Until sendAt* → back into the send), so the paging never waits.";
 
 /** Every example with a Send Campaign says so in its Configure list. */
 const POLICY_NOTE =
 	"**Send policy**: every Send Campaign follows the workspace send policy (Contact node > Workspace Policy > Set, once): by default only confirmed (double opt-in, `subscribed`) contacts get marketing mail; set quiet hours in the contact's time zone and a frequency cap there. Mail the policy holds leaves on *Deferred* with `sendAt`: its *Wait Until sendAt* node sends it then (earliest first; the others are deferred again).";
-
-/**
- * A broadcast's Deferred mail, handed to an execution of this same workflow that waits until the
- * earliest `sendAt` and goes back into `resumeInto` (the send, or the branch just before it). The
- * broadcast's own execution never waits, so its paging goes on: a Wait there would hold every later
- * page (n8n runs branches depth first) until it resumes. Returns the hand-off node for Deferred.
- */
-function deferredHandOff(wf: Workflow, cell: [number, number], resumeInto: string): string {
-	const park = executeThisWorkflow(wf, 'Park Deferred Mail', cell);
-	const parked = executeWorkflowTrigger(wf, 'On Parked Mail', [cell[0] - 2, cell[1] + 0.7]);
-	const later = waitUntilSendAt(wf, 'Wait Until sendAt', [cell[0] - 1, cell[1] + 0.7]);
-	wf.chain(parked, later, resumeInto);
-	return park;
-}
 
 /**
  * A broadcast of any size, one execution per page. The run started by `triggers` holds only cursor
@@ -2466,64 +2436,63 @@ function abTestNewsletter(): Workflow {
 			CREDS_NOTE,
 			SENDER_NOTE,
 			TRACKING_NOTE,
-			BROADCAST_NOTE,
+			PAGED_BROADCAST_NOTE,
 		],
 		[],
 		9,
 	);
 	const cron = schedule(wf, 'Every Monday at 9:00', [0, 0], { field: 'cronExpression', expression: '0 9 * * 1' });
 	const now = webhookTrigger(wf, 'Run Now', [0, 1], 'ma-run-ab-newsletter');
-	const list = audience(
-		wf,
-		'Subscribed Contacts',
-		[1, 0.5],
-		listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
-	);
+	const subscribed = {
+		name: 'Subscribed Contacts',
+		parameters: listRows([{ type: 'subscription', memberOperator: 'is', value: 'subscribed' }]),
+	};
 	const variants = {
 		variant: [
 			{ name: 'A', weight: 25 },
 			{ name: 'B', weight: 25 },
 		],
 	};
-	const split = abSplit(wf, 'A/B Split', [2, 0.5], {
-		operation: 'split',
-		testId: 'newsletter-subject',
-		contactId: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
-		variants,
-		holdout: 10,
-		rest: 40,
-		decideAfterHours: 24,
-		winnerMetric: 'conversion',
-		goal: 'purchase',
-		windowDays: 7,
+	pagedBroadcast(wf, [cron, now], [0, 0], subscribed, (contacts, park) => {
+		const split = abSplit(wf, 'A/B Split', [3, 2.4], {
+			operation: 'split',
+			testId: 'newsletter-subject',
+			contactId: '={{ $json.contact?.id ?? $json.contactId ?? $json.id }}',
+			variants,
+			holdout: 10,
+			rest: 40,
+			decideAfterHours: 24,
+			winnerMetric: 'conversion',
+			goal: 'purchase',
+			windowDays: 7,
+		});
+		const body = html('This week: <a href="https://shop.example.com/new">what is new in the shop</a>.');
+		const mail = (subject: string) => ({
+			campaignId: '={{ $json.experiment.campaignId }}',
+			campaignName: '={{ "Newsletter subject test, variant " + $json.experiment.variant }}',
+			subject,
+			html: body,
+			options: { trackOpens: true, trackClicks: true },
+			deferred: 'handOff' as const,
+		});
+		const sendA = sendCampaign(wf, 'Send Variant A', [4, 1.8], mail('New this week at Example Shop'));
+		const sendB = sendCampaign(
+			wf,
+			'Send Variant B',
+			[4, 2.6],
+			mail('{{ firstName | "You" }}, 3 new things we think you will like'),
+		);
+		const holdout = noOp(wf, 'Holdout: No Mail', [4, 3.4]);
+		wf.chain(contacts, split);
+		wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
+		// Deferred mail of either variant waits apart and goes back through the split, which gives each
+		// contact the variant it already has. So does the rest (its items carry sendAt, the decision
+		// time): back in the split after the decision, it leaves by the winner's output.
+		wf.connect(sendA, park, 1).connect(sendB, park, 1).connect(split, park, 3);
+		return { sends: [sendA, sendB], resumeInto: split };
 	});
-	const body = html('This week: <a href="https://shop.example.com/new">what is new in the shop</a>.');
-	const mail = (subject: string) => ({
-		campaignId: '={{ $json.experiment.campaignId }}',
-		campaignName: '={{ "Newsletter subject test, variant " + $json.experiment.variant }}',
-		subject,
-		html: body,
-		options: { trackOpens: true, trackClicks: true },
-		deferred: 'handOff' as const,
-	});
-	const sendA = sendCampaign(wf, 'Send Variant A', [3, 0], mail('New this week at Example Shop'));
-	const sendB = sendCampaign(
-		wf,
-		'Send Variant B',
-		[3, 0.8],
-		mail('{{ firstName | "You" }}, 3 new things we think you will like'),
-	);
-	const holdout = noOp(wf, 'Holdout: No Mail', [3, 1.6]);
-	wf.chain(cron, list, split);
-	wf.connect(now, list);
-	wf.connect(split, sendA, 0).connect(split, sendB, 1).connect(split, holdout, 2);
-	// Deferred mail of either variant waits apart and goes back through the split, which gives each
-	// contact the variant it already has. So does the rest (its items carry sendAt, the decision
-	// time): back in the split after the decision, it leaves by the winner's output.
-	const park = deferredHandOff(wf, [4, 1.2], split);
-	wf.connect(sendA, park, 1).connect(sendB, park, 1).connect(split, park, 3);
-	const reportNow = webhookTrigger(wf, 'Report Now', [0, 2.4], 'ma-ab-newsletter-report', 'lastNode');
-	const report = abSplit(wf, 'A/B Test Report', [1, 2.4], {
+	const reportNow = webhookTrigger(wf, 'Report Now', [0, 4.4], 'ma-ab-newsletter-report', 'lastNode');
+	const report = abSplit(wf, 'A/B Test Report', [1, 4.4], {
 		operation: 'report',
 		testId: 'newsletter-subject',
 		variants,
