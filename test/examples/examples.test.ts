@@ -475,7 +475,7 @@ describe("example workflows: the recipes' logic", () => {
 				return seen;
 			};
 			// The scheduled (or Run Now) execution: cursor items through these nodes, no contact.
-			// (The A/B test's report webhook is a workflow of its own beside it.)
+			// (The A/B test's Report Now webhook starts a branch of its own, not a page.)
 			const starts = wf.nodes.filter(
 				(n) => ['n8n-nodes-base.scheduleTrigger', 'n8n-nodes-base.webhook'].includes(n.type) && n.name !== 'Report Now',
 			);
