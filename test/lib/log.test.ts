@@ -44,6 +44,19 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 		return ids;
 	};
 	const logIds = async (log: string) => (await store.call((r) => r.xrange(log, '-', '+'))).map(([id]) => id);
+	/** About the last logKeep entries of `logged` are kept in the log, and the oldest is gone. */
+	const expectNewestKept = async (log: string, logged: string[]) => {
+		const kept = await logIds(log);
+		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
+		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);
+		const sorted = [...logged].sort((a, b) => {
+			const [am, as] = a.split('-').map(Number);
+			const [bm, bs] = b.split('-').map(Number);
+			return am - bm || as - bs;
+		});
+		expect(kept.slice(-LOG_KEEP)).toEqual(sorted.slice(-LOG_KEEP));
+		expect(kept).not.toContain(sorted[0]);
+	};
 	/** The ids of `wanted` that are not in `ids`. */
 	const missing = (ids: string[], wanted: string[]) => {
 		const present = new Set(ids);
@@ -83,16 +96,7 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 				logged.push(...r.value.events.map((e) => e.id));
 			}
 		}
-		const kept = await logIds(log);
-		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
-		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);
-		const sorted = [...logged].sort((a, b) => {
-			const [am, as] = a.split('-').map(Number);
-			const [bm, bs] = b.split('-').map(Number);
-			return am - bm || as - bs;
-		});
-		expect(kept.slice(-LOG_KEEP)).toEqual(sorted.slice(-LOG_KEEP));
-		expect(kept).not.toContain(sorted[0]);
+		await expectNewestKept(log, logged);
 	});
 
 	it('keeps about the last logKeep entries when events of many contacts are recorded in bulk (every append counted)', async () => {
@@ -117,16 +121,7 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 		}
 		// Every append counted, once: 2,000 events and 200 $contact_created.
 		expect((await appends()) - before).toBe(2200);
-		const kept = await logIds(log);
-		expect(kept.length).toBeGreaterThanOrEqual(LOG_KEEP);
-		expect(kept.length).toBeLessThanOrEqual(LOG_KEEP + LOG_KEEP / 10 + NODE);
-		const sorted = [...logged].sort((a, b) => {
-			const [am, as] = a.split('-').map(Number);
-			const [bm, bs] = b.split('-').map(Number);
-			return am - bm || as - bs;
-		});
-		expect(kept.slice(-LOG_KEEP)).toEqual(sorted.slice(-LOG_KEEP));
-		expect(kept).not.toContain(sorted[0]);
+		await expectNewestKept(log, logged);
 	});
 
 	it('keeps every entry a trigger has not delivered, and every delivered one not yet acknowledged', async () => {
