@@ -1,5 +1,5 @@
 import { ValidationError } from '../errors';
-import { CORE_FIELDS, CORE_TIME_FIELDS, encodeKeyPart } from '../keys';
+import { CORE_FIELDS, encodeKeyPart } from '../keys';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChainLink, type Result } from '../results';
@@ -10,6 +10,7 @@ import {
 	dateMs,
 	FIELD_RULE_OPERATORS,
 	operatorPlan,
+	storedValueKind,
 	type EvalContext,
 	type FieldRuleOperator,
 	type OperatorPlan,
@@ -170,7 +171,7 @@ function compileFieldRule(rule: ScoreRule, path: string): LuaCondition {
 	return {
 		field,
 		core,
-		...(core ? (CORE_TIME_FIELDS.has(field) ? { time: true } : {}) : { time: false }),
+		...storedValueKind(field, core),
 		c: operatorPlan({ operator: op, value: f.value, value2: f.value2, ignoreCase: f.ignoreCase }) as OperatorPlan,
 	};
 }

@@ -14,6 +14,7 @@ import {
 	compileOperator,
 	compileProperties,
 	operatorPlan,
+	storedValueKind,
 	type EvalContext,
 	type OperatorPlan,
 	type PropertyFilter,
@@ -343,12 +344,11 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 				const test: Predicate = zoned
 					? (d, ctx) => predicate(fieldValue(d, core, field, at), { ...ctx, timezone: d.core.timezone })
 					: (d, ctx) => predicate(fieldValue(d, core, field, at), ctx);
-				const time = core ? (CORE_TIME_FIELDS.has(field) ? true : undefined) : false;
 				const plan = operatorPlan(c);
 				const lua: LuaPlanNode | undefined = plan && {
 					k: 'value',
 					i: reads.at(core ? field : CONTACT_HASH_PREFIXES.field + field),
-					...(time === undefined ? {} : { time }),
+					...storedValueKind(field, core),
 					c: plan,
 				};
 				return { test, sources: timeSources(field, c, now), lua };

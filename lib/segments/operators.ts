@@ -7,6 +7,7 @@
 import { DateTime } from 'luxon';
 import { ValidationError } from '../errors';
 import { calendarDate, isAnniversaryOn, resolveZone, type LeapDayRule } from '../dates';
+import { CORE_TIME_FIELDS } from '../keys';
 
 /**
  * The one table of value operators: the value saved in workflows, the name and description the
@@ -410,6 +411,15 @@ export interface OperandPlan {
 	t: string;
 	n?: number;
 	d?: number;
+}
+
+/**
+ * How value_test reads a field's stored value: `time: true` a core time (epoch ms), `time: false`
+ * a typed custom field, no `time` another core attribute.
+ */
+export function storedValueKind(field: string, core: boolean): { time?: boolean } {
+	if (!core) return { time: false };
+	return CORE_TIME_FIELDS.has(field) ? { time: true } : {};
 }
 
 /**
