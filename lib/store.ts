@@ -1,9 +1,8 @@
 import { Keys, shardOf } from './keys';
 import type { RedisClient } from './redis/connection';
-import { refusedScriptCommand } from './access';
-import { accessError, commandRefused, toStoreError, withinWait } from './redis/connection';
+import { accessError, toStoreError, withinWait } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
-import { ConflictError, NotFoundError, StoreAccessError, ValidationError } from './errors';
+import { ConflictError, NotFoundError, ValidationError } from './errors';
 import { LIMITS } from './limits';
 import { Contacts } from './contacts';
 import { Events } from './events';
@@ -212,20 +211,7 @@ export class ContactStore {
 			if (chunk.length > 0) send(shard, chunk, args);
 		}
 		await Promise.all(calls);
-		await this.nameRefusedCommand(script, results);
 		return results;
-	}
-
-	/** Names the command in the items' ACL refusals that do not (see refusedScriptCommand). */
-	private async nameRefusedCommand<T>(script: Script, results: Array<Result<T>>): Promise<void> {
-		const unnamed = (r: Result<T>) =>
-			!r.ok && r.error instanceof StoreAccessError && r.error.refused === 'command' && !r.error.command;
-		if (!results.some(unnamed)) return;
-		const command = await refusedScriptCommand(this.redis, this.keys.prefix, script.lua).catch(() => undefined);
-		if (!command) return;
-		results.forEach((r, index) => {
-			if (!r.ok && unnamed(r)) results[index] = { ok: false, error: commandRefused(command, r.error) };
-		});
 	}
 
 	/** Raw command access with connection errors mapped. */

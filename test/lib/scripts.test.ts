@@ -66,7 +66,7 @@ describe('script registry', () => {
 	});
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
-		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 3, batch: false });
+		expect(scripts.recordEvent).toMatchObject({ numberOfKeys: 2, batch: false });
 		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 1, batch: false });
 		expect(
 			all
@@ -79,7 +79,6 @@ describe('script registry', () => {
 			'ma_assign_variants',
 			'ma_claim_emails',
 			'ma_read_segment',
-			'ma_record_events',
 			'ma_set_tier',
 			'ma_settle_emails',
 			'ma_upgrade_contacts',
@@ -204,6 +203,7 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 
 describe('a Lua error', () => {
 	const { store } = openStore('standalone');
+	const base = store.keys.contact('lua-error');
 	const shard = store.keys.shard(store.keys.shardOfContact('lua-error'));
 	const message = async (script: Script, keys: string[], args: Array<string | number>) =>
 		store.run(script, keys, args).then(
@@ -212,9 +212,9 @@ describe('a Lua error', () => {
 		);
 
 	it("names the script's file and line", async () => {
-		const text = await message(scripts.recordEvents, [shard], ['not json']);
+		const text = await message(scripts.recordEvent, [base, shard], ['not json']);
 		expect(text).toContain(
-			`lib/events/lua/record_events.lua:${lineOf('lib/events/lua/record_events.lua', 'cjson.decode(ARGV[1])')}:`,
+			`lib/events/lua/record_event.lua:${lineOf('lib/events/lua/record_event.lua', 'cjson.decode(ARGV[1])')}:`,
 		);
 		expect(text).not.toContain('user_script');
 	});
