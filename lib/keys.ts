@@ -21,8 +21,13 @@ export function validatePrefix(prefix: string): string {
 	return prefix;
 }
 
-/** FNV-1a over the UTF-8 bytes: stable across processes and languages. */
+/** The shard of a contact (or e-mail address, or name): its hashOf modulo SHARD_COUNT. */
 export function shardOf(value: string): number {
+	return hashOf(value) % SHARD_COUNT;
+}
+
+/** FNV-1a (32 bits) over the UTF-8 bytes: stable across processes and languages. */
+export function hashOf(value: string): number {
 	let hash = 0x811c9dc5;
 	// ASCII fast path (char codes are the UTF-8 bytes); same result, no Buffer per call.
 	let ascii = true;
@@ -35,13 +40,13 @@ export function shardOf(value: string): number {
 		hash ^= code;
 		hash = Math.imul(hash, 0x01000193) >>> 0;
 	}
-	if (ascii) return hash % SHARD_COUNT;
+	if (ascii) return hash;
 	hash = 0x811c9dc5;
 	for (const byte of Buffer.from(value, 'utf8')) {
 		hash ^= byte;
 		hash = Math.imul(hash, 0x01000193) >>> 0;
 	}
-	return hash % SHARD_COUNT;
+	return hash;
 }
 
 /**
@@ -253,13 +258,16 @@ export const CORE_TIME_FIELDS: ReadonlySet<string> = new Set([
 export type ContactKeyKind = keyof typeof CONTACT_KEY_SUFFIXES;
 
 export class Keys {
+	/** Built once per shard: a batch names a shard's contacts thousands of times. */
+	private readonly shardPrefixes: string[] = [];
+
 	constructor(readonly prefix: string) {
 		validatePrefix(prefix);
 	}
 
 	/** The key-name prefix of a shard; every key of the shard starts with it. */
 	shard(shard: number): string {
-		return `${this.prefix}{s${shard}}`;
+		return (this.shardPrefixes[shard] ??= `${this.prefix}{s${shard}}`);
 	}
 
 	shardOfContact(contactId: string): number {
@@ -271,9 +279,9 @@ export class Keys {
 		return `${this.prefix}meta`;
 	}
 
-	/** The base key of a contact: its core hash; all its other keys are `${base}:<suffix>`. */
-	contact(contactId: string): string {
-		return `${this.shard(shardOf(contactId))}:c:${encodeKeyPart(contactId)}`;
+	/** The base key of a contact: its core hash; all its other keys are `${base}:<suffix>`. `shard`: its shardOf, when known. */
+	contact(contactId: string, shard = shardOf(contactId)): string {
+		return `${this.shard(shard)}:c:${encodeKeyPart(contactId)}`;
 	}
 
 	/** The contact id of a contact base key (as `contact(id)` builds it), or undefined for any other key. */

@@ -26,6 +26,19 @@ export interface SegmentMatch {
 	matched: boolean;
 }
 
+/** What the conditions say of a contact: it matches, it does not, or it does not exist (never matching). */
+export type SegmentVerdict = 'matched' | 'notMatched' | 'notFound';
+
+/**
+ * One Result per verdict, shared by every contact given it (Segments.verdicts): a batch of thousands
+ * then allocates no object per contact. Frozen: a caller cannot change another contact's result.
+ */
+const VERDICT_RESULTS: { readonly [V in SegmentVerdict]: Result<SegmentVerdict> } = {
+	matched: Object.freeze({ ok: true, value: 'matched' }),
+	notMatched: Object.freeze({ ok: true, value: 'notMatched' }),
+	notFound: Object.freeze({ ok: true, value: 'notFound' }),
+};
+
 /** A contact as segment mode emits it: its id and core attributes. */
 export interface SegmentContact {
 	contactId: string;
@@ -161,17 +174,39 @@ export class Segments {
 		if (names.length > 0) await new Topics(this.store).requireDeclared(names, 'topic');
 	}
 
-	/**
-	 * Evaluates the conditions for each contact, a chunk of a shard's contacts per script call, all
-	 * chunks in one round trip. Conditions with a plan are decided inside Redis (a character per
-	 * item); those contacts the script cannot tell exactly about, and conditions without a plan, are
-	 * decided here from the data the script reads.
-	 */
+	/** Each contact's match, as `verdicts` decides it, with the contact's ID as the store reads it. */
 	async evaluate(
 		conditions: SegmentCondition | CompiledSegment,
 		contactIds: string[],
 		options: { fallbackZone?: string } = {},
 	): Promise<Array<Result<SegmentMatch>>> {
+		const verdicts = await this.verdicts(conditions, contactIds, options);
+		return verdicts.map((result, index) =>
+			result.ok
+				? {
+						ok: true,
+						value: {
+							contactId: checkContactId(contactIds[index]),
+							found: result.value !== 'notFound',
+							matched: result.value === 'matched',
+						},
+					}
+				: result,
+		);
+	}
+
+	/**
+	 * Evaluates the conditions for each contact, a chunk of a shard's contacts per script call, all
+	 * chunks in one round trip. Conditions with a plan are decided inside Redis (a character per
+	 * item); those contacts the script cannot tell exactly about, and conditions without a plan, are
+	 * decided here from the data the script reads. A success is one of three shared, frozen Results
+	 * (no object per contact); a failure is the contact's own.
+	 */
+	async verdicts(
+		conditions: SegmentCondition | CompiledSegment,
+		contactIds: string[],
+		options: { fallbackZone?: string } = {},
+	): Promise<Array<Result<SegmentVerdict>>> {
 		const compiled = 'spec' in conditions ? conditions : this.compile(conditions);
 		const ctx = { now: this.store.now(), fallbackZone: options.fallbackZone };
 		// In the same round trip as the reads (which write nothing): the batch's answer waits for both.
@@ -190,18 +225,19 @@ export class Segments {
 		plan: LuaPlan,
 		contactIds: string[],
 		ctx: EvalContext,
-	): Promise<Array<Result<SegmentMatch>>> {
+	): Promise<Array<Result<SegmentVerdict>>> {
 		const undecided: number[] = [];
-		const results = await this.store.runBatch<string, SegmentMatch>({
+		const results = await this.store.runBatch<string, SegmentVerdict>({
 			script: scripts.readSegment,
 			items: contactIds,
 			shared: JSON.stringify({ plan, now: ctx.now }),
 			contactOf: (rawId) => checkContactId(rawId),
 			packed: true,
-			// The script answers one string per chunk, the item's character at its position.
-			answer: (code, index, contactId) => {
+			// The script answers one string per chunk, the item's character at its position; an
+			// undecided item's result is replaced below.
+			result: (code, index) => {
 				if (code === '?') undecided.push(index);
-				return { contactId, found: code !== '-', matched: code === '1' };
+				return VERDICT_RESULTS[code === '1' ? 'matched' : code === '-' ? 'notFound' : 'notMatched'];
 			},
 		});
 		if (undecided.length > 0) {
@@ -220,8 +256,8 @@ export class Segments {
 		compiled: CompiledSegment,
 		contactIds: string[],
 		ctx: EvalContext,
-	): Promise<Array<Result<SegmentMatch>>> {
-		return this.store.runBatch<string, SegmentMatch>({
+	): Promise<Array<Result<SegmentVerdict>>> {
+		return this.store.runBatch<string, SegmentVerdict>({
 			script: scripts.readSegment,
 			items: contactIds,
 			shared: JSON.stringify({ spec: compiled.spec }),
@@ -230,10 +266,10 @@ export class Segments {
 			// Items of no arguments of their own, but thousands of them: two arguments each unpacked.
 			packed: true,
 			// Tested as each chunk's data arrives.
-			answer: (read, _index, contactId) =>
-				read
-					? { contactId, found: true, matched: compiled.test(toData(read as RawData, compiled.spec), ctx) }
-					: { contactId, found: false, matched: false },
+			result: (read) =>
+				VERDICT_RESULTS[
+					!read ? 'notFound' : compiled.test(toData(read as RawData, compiled.spec), ctx) ? 'matched' : 'notMatched'
+				],
 		});
 	}
 

@@ -1,7 +1,7 @@
 import type { INodeParameters, INodeProperties } from 'n8n-workflow';
 import { operatorOptions } from '../../lib/segments/operators';
 
-/** Output indexes in Filter Items mode; an item that could not be evaluated goes to Not Matched (routeResults). */
+/** Output indexes in Filter Items mode; an item that could not be evaluated goes to Not Matched (routeInputs). */
 export const MATCHED = 0;
 export const NOT_MATCHED = 1;
 

@@ -1,6 +1,6 @@
 import type { IDataObject, IExecuteFunctions, INodeExecutionData } from 'n8n-workflow';
 import { Segments, type CompiledSegment } from '../../lib/segments';
-import { contactIdOf, hasExpression, perItem, routeResults, runGrouped, toNodeError } from '../shared/items';
+import { contactIdOf, hasExpression, perItem, routeInputs, runGrouped, toNodeError } from '../shared/items';
 import { readConditions } from '../shared/segmentConditions';
 import { leaseStore } from '../shared/store';
 import { MATCHED, NOT_MATCHED } from './description';
@@ -39,25 +39,27 @@ export async function execute(this: IExecuteFunctions): Promise<INodeExecutionDa
 			}
 		}
 		const fromItem = this.getNodeParameter('input', 0, 'item') === 'item';
-		const inputs = perItem(this, (i) => ({
-			contactId: fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string),
-			compiled: shared ?? compileFor(i),
-		}));
+		// The inputs are the items' indexes, their contacts and conditions kept beside them: no object
+		// per item (a batch holds thousands, all alive until it ends).
+		const contactIds: string[] = new Array(items.length);
+		const compiledOf: CompiledSegment[] = shared ? [] : new Array(items.length);
+		const inputs = perItem(this, (i) => {
+			contactIds[i] = fromItem ? contactIdOf(items[i].json) : (this.getNodeParameter('contactId', i) as string);
+			if (!shared) compiledOf[i] = compileFor(i);
+			return i;
+		});
 		// Items grouped by their compiled conditions; all groups share one round trip.
 		const results = await runGrouped(
 			inputs,
-			(input) => input.compiled,
+			(i) => shared ?? compiledOf[i],
 			(group, compiled) =>
-				segments.evaluate(
+				segments.verdicts(
 					compiled,
-					group.map((input) => input.contactId),
+					group.map((i) => contactIds[i]),
 					{ fallbackZone },
 				),
 		);
-		return routeResults(this, results, 2, NOT_MATCHED, (value, i) => ({
-			output: value.matched ? MATCHED : NOT_MATCHED,
-			item: { json: items[i].json, binary: items[i].binary },
-		}));
+		return routeInputs(this, results, 2, NOT_MATCHED, (verdict) => (verdict === 'matched' ? MATCHED : NOT_MATCHED));
 	} finally {
 		lease.release();
 	}

@@ -2,6 +2,7 @@ import fc from 'fast-check';
 import { closeAllStores } from '../../lib/redis/pool';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
 import { LIMITS } from '../../lib/limits';
+import { hashOf } from '../../lib/keys';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -213,6 +214,19 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.redis.sismember(tagIndex, 'ord')).toBe(0);
 		expect(await store.contacts.idForEmail('ord-1@example.com')).toBeNull();
 		expect(await store.contacts.idForEmail('ord-2@example.com')).toBe('ord');
+	});
+
+	it("keeps apart the contacts of a batch that share a slot of the batch's table, each one's items in order", async () => {
+		// Ids whose hashes end in the same 10 bits: one slot of runBatch's table for any batch up to 512 items.
+		const ids: string[] = [];
+		for (let n = 0; ids.length < 4; n++)
+			if ((hashOf(`slot-${n}`) & 1023) === (hashOf('slot-0') & 1023)) ids.push(`slot-${n}`);
+		const steps = [1, 2, 3];
+		const results = await store.contacts.upsert(
+			steps.flatMap((step) => ids.map((id) => ({ id, fields: { step, owner: id } }))),
+		);
+		expect(results.map((r) => r.ok && r.value.created)).toEqual(steps.flatMap((step) => ids.map(() => step === 1)));
+		for (const id of ids) expect((await store.contacts.getOne(id))?.fields).toEqual({ step: 3, owner: id });
 	});
 
 	it('takes over a stale claim of a contact that was never written, never a fresh or confirmed one', async () => {

@@ -223,6 +223,30 @@ describe.each(topologies)('per-item mode decided inside Redis, on %s Redis', (to
 		expect(test).toHaveBeenCalledTimes(1);
 	});
 
+	it.each([
+		// Tag "a": plan-1 and plan-3, not plan-0.
+		['decided in Redis', { type: 'tags', operator: 'hasAny', tags: ['a'] }, ['plan-1', 'plan-0', 'plan-3']],
+		// Text starting with "a": plan-0 ("abc") and plan-3 ("ab"), not plan-1 ("ABC").
+		['tested here', { type: 'field', field: 'v', operator: 'regex', value: '^a' }, ['plan-0', 'plan-1', 'plan-3']],
+	])(
+		'answers verdicts %s as shared, frozen Results, and a failed contact with its own error',
+		async (_label, condition, found) => {
+			const compiled = segments.compile(condition as SegmentCondition);
+			expect(compiled.plan === null).toBe(_label === 'tested here');
+			const ids = [...(found as string[]), 'plan-missing', ''];
+			const results = await segments.verdicts(compiled, ids);
+			expect(results.map((r) => (r.ok ? r.value : r.error.message))).toEqual([
+				'matched',
+				'notMatched',
+				'matched',
+				'notFound',
+				expect.stringMatching(/Contact ID is empty/),
+			]);
+			expect(results[2]).toBe(results[0]);
+			expect(Object.isFrozen(results[0]) && Object.isFrozen(results[1]) && Object.isFrozen(results[3])).toBe(true);
+		},
+	);
+
 	it.each<[string, SegmentCondition]>([
 		['a regex', { type: 'field', field: 'v', operator: 'regex', value: '^a' }],
 		['anniversary today', { type: 'field', field: 'v', operator: 'anniversaryToday' }],

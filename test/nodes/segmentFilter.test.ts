@@ -3,6 +3,7 @@ import type { IDataObject, INodeParameters } from 'n8n-workflow';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { SegmentFilter } from '../../nodes/SegmentFilter/SegmentFilter.node';
 import { Scoring } from '../../lib/scoring';
+import { Segments } from '../../lib/segments';
 import { contactStoreCredentials, runNode, runWorkflow } from '../harness/n8n';
 import { storeConfig, topologies } from '../harness/store';
 
@@ -285,6 +286,53 @@ describe.each(topologies)('Segment Filter node (n8n engine, %s)', (topology) => 
 		});
 		expect(matched).toHaveLength(1);
 		expect(notMatched[0].json.error).toMatch(/item 1/);
+	});
+
+	it('pairs every item of a mixed batch with its input on its route: decided in Redis, left to TypeScript, not found, failed', async () => {
+		// Lua cannot lower-case "Ä": that contact answers "?" and is tested here.
+		for (const r of await store.contacts.upsert([{ id: 'umlaut', fields: { city: 'Ärger' } }]))
+			if (!r.ok) throw r.error;
+		const tree = {
+			combinator: 'or',
+			conditions: [
+				{ type: 'field', field: 'city', operator: 'equals', value: 'ärger', ignoreCase: true },
+				{ type: 'field', field: 'nps', operator: 'gte', value: 9 },
+			],
+		};
+		const fetchAndTest = jest.spyOn(
+			Segments.prototype as unknown as { fetchAndTest: (...args: unknown[]) => unknown },
+			'fetchAndTest',
+		);
+		const attachment = { data: Buffer.from('r').toString('base64'), mimeType: 'text/plain' };
+		const [matched, notMatched] = await runNode({
+			nodeType: new SegmentFilter(),
+			parameters: { mode: 'filter', conditionsInput: 'json', conditionsJson: JSON.stringify(tree) },
+			items: [
+				{ contactId: 'k9' },
+				{ contactId: 'k5' },
+				{ contactId: 'umlaut' },
+				{ contactId: 'ghost' },
+				{ contactId: '' },
+				{ contactId: 'umlaut', note: 'again' },
+				{ json: { contactId: 'k9', note: 'with binary' }, binary: { receipt: attachment } },
+			],
+			credentials,
+			continueOnFail: true,
+		});
+		// Only the undecided contact's two items went to TypeScript.
+		expect(fetchAndTest.mock.calls.map((call) => call[1])).toEqual([['umlaut', 'umlaut']]);
+		fetchAndTest.mockRestore();
+		expect(matched.map((i) => [i.pairedItem, i.json, i.binary?.receipt.mimeType])).toEqual([
+			[{ item: 0 }, { contactId: 'k9' }, undefined],
+			[{ item: 2 }, { contactId: 'umlaut' }, undefined],
+			[{ item: 5 }, { contactId: 'umlaut', note: 'again' }, undefined],
+			[{ item: 6 }, { contactId: 'k9', note: 'with binary' }, 'text/plain'],
+		]);
+		expect(notMatched.map((i) => [i.pairedItem, i.json.error ?? i.json])).toEqual([
+			[{ item: 1 }, { contactId: 'k5' }],
+			[{ item: 3 }, { contactId: 'ghost' }],
+			[{ item: 4 }, expect.stringMatching(/no contact ID.*\(item 4, field "contactId"\)/)],
+		]);
 	});
 
 	it('lists a segment page by page, feeding Next Page back as the cursor', async () => {
