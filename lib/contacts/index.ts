@@ -402,6 +402,7 @@ export class Contacts {
 				.runBatch<number, Applied>({
 					script: scripts.applyContactChanges,
 					packed: true,
+					lastApart: true,
 					items: ready,
 					shared,
 					contactOf: (i) => (ids[i] as { value: string }).value,

@@ -12,9 +12,11 @@
 --         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
 --         or ''; the
 --         field count, then per field its name and encoded value ('' removes it); the count of tags to
---         add, then the tags; the count of tags to remove, then the tags; the properties JSON of the
---         $contact_created it logs when it creates the contact (the caller builds it: what the change
---         sets, as this script would, without reading state a new contact cannot have).
+--         add, then the tags; the count of tags to remove, then the tags
+-- ARGV[4...] per item, in item order: the properties JSON of the $contact_created it logs when it
+--         creates the contact (the caller builds it: what the change sets, as this script would,
+--         without reading state a new contact cannot have); apart from ARGV[3], where its quotes
+--         would be escaped and cost every item, new or not, their decoding (runBatch lastApart).
 -- Answers per item {1, false, the $contact_created id} when it created the contact, else {0, old
 -- e-mail or false, then per event logged its id, name and properties JSON (as logged)}; NOT_FOUND
 -- (update of a missing contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the
@@ -96,7 +98,7 @@ local function emit(name, props)
   answer[#answer + 1] = json
 end
 
-local answers = each_item(function(base, args)
+local answers = each_item(function(base, args, createdProps)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
@@ -121,7 +123,6 @@ local answers = each_item(function(base, args)
   at = addAt + addCount
   local removeCount = tonumber(args[at])
   local removeAt = at + 1
-  local createdProps = args[removeAt + removeCount]
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
   -- reads[6 ..] are the hash fields written below too.
