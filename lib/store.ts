@@ -94,7 +94,8 @@ export class ContactStore {
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
 	 */
 	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
-		const { script, items, shared, chunkSize = 200 } = call;
+		const { script, items, shared, chunkSize = 200, width } = call;
+		const lastApart = call.packed === true && call.lastApart === true;
 		if (!call.upgraded && !this.format.current) {
 			const ids = new Set<string>();
 			items.forEach((item, index) => {
@@ -189,28 +190,26 @@ export class ContactStore {
 			};
 			for (const first of firstsByShard[shard]) {
 				const contactId = contactIds[first];
-				const base = this.keys.contact(contactId);
+				const base = width === undefined ? this.keys.contact(contactId) : '';
 				for (let index = first; index !== -1; index = nextOfContact[index]) {
 					let own: Array<string | number> = NO_ARGS;
 					if (call.argsOf) {
 						try {
 							own = call.argsOf(items[index], index, contactId);
+							if (width !== undefined && own.length !== width)
+								throw new Error(`${script.name}: an item of ${own.length} arguments instead of ${width}`);
 						} catch (error) {
 							fail(index, error);
 							continue;
 						}
 					}
 					chunk.push(index);
-					if (call.packed) {
-						// Packed numbers as text too: the script reads the same strings either way.
-						const packedCount = call.lastApart ? own.length - 1 : own.length;
-						args.push(packedCount, base);
-						for (let k = 0; k < packedCount; k++) args.push(String(own[k]));
-						if (call.lastApart) apart.push(String(own[packedCount]));
-					} else {
-						args.push(own.length, base);
-						for (const arg of own) args.push(arg);
-					}
+					const listed = lastApart ? own.length - 1 : own.length;
+					if (width === undefined) args.push(listed, base);
+					// Packed numbers as text too: the script reads the same strings either way.
+					if (call.packed) for (let k = 0; k < listed; k++) args.push(String(own[k]));
+					else for (let k = 0; k < listed; k++) args.push(own[k]);
+					if (lastApart) apart.push(String(own[listed]));
 					// A contact with thousands of items in the batch is split all the same.
 					if (chunk.length >= MAX_CHUNK_FACTOR * chunkSize) await close();
 				}
@@ -292,6 +291,11 @@ export interface BatchCall<I, T> {
 	 * instructions for 300 bytes), apart it is received as it is.
 	 */
 	lastApart?: boolean;
+	/**
+	 * Items that are not contacts (the e-mail claims): each sends exactly this many arguments, without
+	 * its count and base key, and the script reads them by position from batch.lua batch_items().
+	 */
+	width?: number;
 }
 
 /**

@@ -534,12 +534,13 @@ export class Contacts {
 		return this.store.runBatch<EmailClaim, string>({
 			script: scripts.claimEmails,
 			items: claims,
-			shared: String(STALE_CLAIM_MS),
+			shared: takeOver ? String(STALE_CLAIM_MS) : '',
 			// The e-mail index lives in the shard of the address.
 			contactOf: (claim) => claim.email,
-			argsOf: (claim) => [claim.email, claim.id, takeOver ? '1' : '0'],
+			argsOf: (claim) => [claim.email, claim.id],
 			upgraded: true,
 			packed: true,
+			width: 2,
 		});
 	}
 
@@ -559,6 +560,7 @@ export class Contacts {
 			argsOf: (settle) => [settle.email, settle.id, settle.release ? 'release' : 'written'],
 			upgraded: true,
 			packed: true,
+			width: 3,
 		});
 		if (settles.some((settle) => settle.release)) await settled;
 		else settled.catch(() => undefined);

@@ -103,7 +103,8 @@ local answers = each_item(function(base, args, createdProps)
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
   local attrs = {}
-  for k, attr in ipairs(ATTRS) do
+  for k = 1, #ATTRS do
+    local attr = ATTRS[k]
     local a = args[at + k - 1]
     if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
   end
@@ -187,7 +188,8 @@ local answers = each_item(function(base, args, createdProps)
   end
 
   -- got[2], got[3], got[4]: the old e-mail, time zone and stage (ATTRS' order).
-  for k, attr in ipairs(ATTRS) do
+  for k = 1, #ATTRS do
+    local attr = ATTRS[k]
     local new = attrs[attr]
     if new ~= nil then
       local was = got[k + 1] or nil

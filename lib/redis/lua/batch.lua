@@ -11,6 +11,8 @@
 -- `lastApart` (packed), item i's last argument is ARGV[3 + i], fn's third argument: fn(base, args, last).
 
 -- The items' values and where the first item starts: ARGV from 3, or ARGV[3] decoded (once per call).
+-- Items that are not contacts (runBatch's `width`) have no count or base key: item i's values start
+-- at start + (i - 1) * width.
 local batch_argv, batch_start = nil, nil
 local function batch_items()
   if not batch_argv then
