@@ -126,49 +126,19 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.redis.hexists(claimTimes, 'bx-new@example.com')).toBe(0);
 	});
 
-	it('gives an address to the first item claiming it in a batch of several slices', async () => {
-		// A batch goes a slice at a time (claimed, then applied) while the rest is prepared; the first
-		// slice reaches Redis first.
-		const fillers = Array.from({ length: 1_100 }, (_, k) => ({ id: `sl-${k}`, email: `sl-${k}@example.com` }));
+	it('gives an address to the first item claiming it in a batch of many items', async () => {
+		const fillers = Array.from({ length: 448 }, (_, k) => ({ id: `sl-${k}`, email: `sl-${k}@example.com` }));
 		const results = await store.contacts.upsert([
 			{ id: 'sl-first', email: 'sl-shared@example.com' },
 			...fillers,
 			{ id: 'sl-last', email: 'sl-shared@example.com' },
 		]);
-		expect(results.filter((r) => r.ok)).toHaveLength(1_101);
-		const last = results[1_101];
+		expect(results.filter((r) => r.ok)).toHaveLength(449);
+		const last = results[449];
 		expect(!last.ok && last.error).toBeInstanceOf(ConflictError);
 		expect(await store.contacts.idForEmail('sl-shared@example.com')).toBe('sl-first');
 		expect(await store.contacts.getOne('sl-last')).toBeNull();
-		expect(await store.contacts.idForEmail('sl-1099@example.com')).toBe('sl-1099');
-	});
-
-	it("applies a contact's items in their order across the slices of a batch", async () => {
-		const fillers = (from: number) =>
-			Array.from({ length: 550 }, (_, k) => ({ id: `so-${from + k}`, email: `so-${from + k}@example.com` }));
-		const results = await store.contacts.upsert([
-			{ id: 'so-ord', email: 'so-ord-1@example.com', fields: { step: 1 } },
-			...fillers(0),
-			{ id: 'so-ord', email: 'so-ord-2@example.com', fields: { step: 2 } },
-			...fillers(550),
-			{ id: 'so-ord', fields: { step: 3 }, addTags: ['done'] },
-		]);
-		expect(results.filter((r) => r.ok)).toHaveLength(1_103);
-		const ord = [results[0], results[551], results[1_102]];
-		expect(ord.map((r) => r.ok && r.value.events.map((e) => [e.name, e.props]))).toEqual([
-			[['$contact_created', { email: 'so-ord-1@example.com', fields: { step: 1 } }]],
-			[
-				['$field_changed', { field: 'email', from: 'so-ord-1@example.com', to: 'so-ord-2@example.com' }],
-				['$field_changed', { field: 'step', from: 1, to: 2 }],
-			],
-			[
-				['$field_changed', { field: 'step', from: 2, to: 3 }],
-				['$tag_added', { tag: 'done' }],
-			],
-		]);
-		expect(await store.contacts.getOne('so-ord')).toMatchObject({ email: 'so-ord-2@example.com', fields: { step: 3 } });
-		expect(await store.contacts.idForEmail('so-ord-1@example.com')).toBeNull();
-		expect(await store.contacts.idForEmail('so-ord-2@example.com')).toBe('so-ord');
+		expect(await store.contacts.idForEmail('sl-447@example.com')).toBe('sl-447');
 	});
 
 	it("a new contact's $contact_created names what it was created with, in its result and in the log", async () => {
