@@ -94,7 +94,8 @@ export class ContactStore {
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
 	 */
 	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
-		const { script, items, shared, chunkSize = 200 } = call;
+		const { script, items, shared, chunkSize = 200, width } = call;
+		const lastApart = call.packed === true && call.lastApart === true;
 		if (!call.upgraded && !this.format.current) {
 			const ids = new Set<string>();
 			items.forEach((item, index) => {
@@ -148,10 +149,11 @@ export class ContactStore {
 		}
 		const calls: Array<Promise<void>> = [];
 		// chunk: the indexes of the items the call is for, in the order of its arguments; args: the
-		// items' arguments, after ARGV[1] and ARGV[2] (two slots left for them) unless packed.
+		// items' arguments, after ARGV[1] and ARGV[2] (two slots left for them) unless packed; apart:
+		// the items' last arguments, in item order, when they go apart from the packed JSON.
 		const newArgs = (): Array<string | number> => (call.packed ? [] : [shared, 0]);
-		const send = (shard: number, chunk: number[], args: Array<string | number>) => {
-			if (call.packed) args = [shared, chunk.length, packedItems(args)];
+		const send = (shard: number, chunk: number[], args: Array<string | number>, apart: string[]) => {
+			if (call.packed) args = [shared, chunk.length, packedItems(args), ...apart];
 			else args[1] = chunk.length;
 			calls.push(
 				withinWait(this.redis, runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args)).then(
@@ -186,11 +188,13 @@ export class ContactStore {
 			const shard = shardOrder[s];
 			let chunk: number[] = [];
 			let args = newArgs();
+			let apart: string[] = [];
 			const close = async () => {
-				send(shard, chunk, args);
+				send(shard, chunk, args, apart);
 				unsent += chunk.length;
 				chunk = [];
 				args = newArgs();
+				apart = [];
 				// Let the calls built so far go out, so Redis starts on them while the next are built.
 				if (unsent >= YIELD_EVERY) {
 					unsent = 0;
@@ -201,31 +205,35 @@ export class ContactStore {
 			for (let f = 0; f < firsts.length; f++) {
 				const first = firsts[f];
 				const contactId = contactIds[first];
-				const base = this.keys.contact(contactId, shard);
+				const base = width === undefined ? this.keys.contact(contactId, shard) : '';
 				for (let index = first; index !== -1; index = nextOfContact[index]) {
 					let own: Array<string | number> = NO_ARGS;
 					if (call.argsOf) {
 						try {
 							own = call.argsOf(items[index], index, contactId);
+							if (width !== undefined && own.length !== width)
+								throw new Error(`${script.name}: an item of ${own.length} arguments instead of ${width}`);
 						} catch (error) {
 							fail(index, error);
 							continue;
 						}
 					}
 					chunk.push(index);
-					args.push(own.length, base);
-					for (let a = 0; a < own.length; a++) {
-						const arg = own[a];
+					const listed = lastApart ? own.length - 1 : own.length;
+					if (width === undefined) args.push(listed, base);
+					for (let k = 0; k < listed; k++) {
+						const arg = own[k];
 						// Packed numbers as text too: the script reads the same strings either way.
 						args.push(call.packed && typeof arg !== 'string' ? String(arg) : arg);
 					}
+					if (lastApart) apart.push(String(own[listed]));
 					// A contact with thousands of items in the batch is split all the same.
 					if (chunk.length >= MAX_CHUNK_FACTOR * chunkSize) await close();
 				}
 				// Otherwise a contact's items stay in one call: its state is read and written once.
 				if (chunk.length >= chunkSize) await close();
 			}
-			if (chunk.length > 0) send(shard, chunk, args);
+			if (chunk.length > 0) send(shard, chunk, args, apart);
 		}
 		await Promise.all(calls);
 		return results;
@@ -298,6 +306,18 @@ export interface BatchCall<I, T> {
 	 * receiving them one by one does.
 	 */
 	packed?: boolean;
+	/**
+	 * With `packed`: each item's last argument goes apart, as a plain argument after the packed JSON
+	 * (ARGV[3 + k] for the call's k-th item; each_item's third argument). For a long JSON text: inside
+	 * the pack its quotes are escaped and Redis decodes it character by character (about 12,000
+	 * instructions for 300 bytes), apart it is received as it is.
+	 */
+	lastApart?: boolean;
+	/**
+	 * Items that are not contacts (the e-mail claims): each sends exactly this many arguments, without
+	 * its count and base key, and the script reads them by position from batch.lua batch_items().
+	 */
+	width?: number;
 }
 
 /**

@@ -127,8 +127,7 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.redis.hexists(claimTimes, 'bx-new@example.com')).toBe(0);
 	});
 
-	it('gives an address to the first item claiming it in a batch of several claim slices', async () => {
-		// Claims go out 200 items at a time while the batch is prepared; the first slice reaches Redis first.
+	it('gives an address to the first item claiming it in a batch of many items', async () => {
 		const fillers = Array.from({ length: 448 }, (_, k) => ({ id: `sl-${k}`, email: `sl-${k}@example.com` }));
 		const results = await store.contacts.upsert([
 			{ id: 'sl-first', email: 'sl-shared@example.com' },
@@ -187,6 +186,73 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 			subscription: { status: 'subscribed' },
 		});
 		expect((await store.contacts.getOne('cc-2'))?.subscription).toBeUndefined();
+	});
+
+	it("logs a new contact's $contact_created as its result's JSON text, whatever its texts (property-based)", async () => {
+		// The properties go apart from the packed arguments (runBatch lastApart): what JSON escapes, and
+		// lone surrogates, reach the log as JSON.stringify wrote them.
+		const name = fc
+			.string({ minLength: 1, maxLength: 12, unit: 'grapheme' })
+			// eslint-disable-next-line no-control-regex
+			.filter((text) => text.trim() !== '' && !/[\u0000-\u001f\u007f]/.test(text));
+		const plainName = fc.stringMatching(/^[a-z][a-z0-9_]{0,8}$/);
+		const fieldValue = fc.oneof(
+			fc.string({ maxLength: 20, unit: 'grapheme' }),
+			fc.string({ maxLength: 20, unit: 'binary' }),
+			plainName,
+			fc.double({ noNaN: true, noDefaultInfinity: true }),
+			fc.integer(),
+			fc.boolean(),
+			fc.constant(null),
+			fc.constantFrom('lone \ud800 "q" \\ \u0001', '\udc00'),
+			fc.date({ min: new Date('2000-01-01'), max: new Date('2040-01-01'), noInvalidDate: true }).map((value) => ({
+				value: value.toISOString(),
+				type: 'date' as const,
+			})),
+		);
+		const tag = fc.oneof(plainName, name);
+		let n = 0;
+		await fc.assert(
+			fc.asyncProperty(
+				fc.record(
+					{
+						email: fc.oneof(
+							fc.constant(null),
+							fc.constant('p\u00e9@example.com'),
+							fc.constant('p\u{1f600}@example.com'),
+						),
+						timezone: fc.constantFrom('Europe/Berlin', null),
+						lifecycleStage: fc.oneof(plainName, name),
+						fields: fc.dictionary(fc.oneof(plainName, name), fieldValue, { maxKeys: 5 }),
+						addTags: fc.uniqueArray(tag, { maxLength: 4 }),
+						removeTags: fc.uniqueArray(tag, { maxLength: 2 }),
+						subscription: fc.option(
+							fc.record({
+								status: fc.constantFrom('subscribed' as const, 'pending' as const),
+								source: fc.oneof(plainName, name),
+								from: fc.option(fc.constant('pending' as const), { nil: undefined }),
+							}),
+							{ nil: undefined },
+						),
+					},
+					{ requiredKeys: [] },
+				),
+				async (change) => {
+					const id = `cj-${n++}`;
+					const { email, ...rest } = change;
+					const [result] = await store.contacts.upsert([{ id, ...rest, ...(email ? { email: `${n}.${email}` } : {}) }]);
+					if (!result.ok) throw result.error;
+					const [created] = result.value.events;
+					const entries = await store.redis.xrange(
+						store.keys.log(store.keys.shardOfContact(id)),
+						created.id,
+						created.id,
+					);
+					expect(entries[0][1][7]).toBe(JSON.stringify(created.props));
+				},
+			),
+			{ numRuns: 200 },
+		);
 	});
 
 	it("applies a contact's items of one batch in their order", async () => {

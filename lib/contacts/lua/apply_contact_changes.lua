@@ -12,9 +12,11 @@
 --         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
 --         or ''; the
 --         field count, then per field its name and encoded value ('' removes it); the count of tags to
---         add, then the tags; the count of tags to remove, then the tags; the properties JSON of the
---         $contact_created it logs when it creates the contact (the caller builds it: what the change
---         sets, as this script would, without reading state a new contact cannot have).
+--         add, then the tags; the count of tags to remove, then the tags
+-- ARGV[4...] per item, in item order: the properties JSON of the $contact_created it logs when it
+--         creates the contact (the caller builds it: what the change sets, as this script would,
+--         without reading state a new contact cannot have); apart from ARGV[3], where its quotes
+--         would be escaped and cost every item, new or not, their decoding (runBatch lastApart).
 -- Answers per item {1, false, the $contact_created id} when it created the contact, else {0, old
 -- e-mail or false, then per event logged its id, name and properties JSON (as logged)}; NOT_FOUND
 -- (update of a missing contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the
@@ -96,12 +98,13 @@ local function emit(name, props)
   answer[#answer + 1] = json
 end
 
-local answers = each_item(function(base, args)
+local answers = each_item(function(base, args, createdProps)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
   local attrs = {}
-  for k, attr in ipairs(ATTRS) do
+  for k = 1, #ATTRS do
+    local attr = ATTRS[k]
     local a = args[at + k - 1]
     if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
   end
@@ -121,7 +124,6 @@ local answers = each_item(function(base, args)
   at = addAt + addCount
   local removeCount = tonumber(args[at])
   local removeAt = at + 1
-  local createdProps = args[removeAt + removeCount]
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
   -- reads[6 ..] are the hash fields written below too.
@@ -186,7 +188,8 @@ local answers = each_item(function(base, args)
   end
 
   -- got[2], got[3], got[4]: the old e-mail, time zone and stage (ATTRS' order).
-  for k, attr in ipairs(ATTRS) do
+  for k = 1, #ATTRS do
+    local attr = ATTRS[k]
     local new = attrs[attr]
     if new ~= nil then
       local was = got[k + 1] or nil

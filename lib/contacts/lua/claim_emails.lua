@@ -1,14 +1,14 @@
 -- Claims e-mail addresses for contacts. A fresh claim of another contact is never taken over: that
 -- contact may be being created right now by a concurrent batch.
--- A batch script (each_item): items are e-mail addresses of the shard, each address's in order.
+-- A batch script of items that are not contacts (runBatch's width 2): e-mail addresses of the shard,
+-- each address's in order.
 -- KEYS[1] shard prefix: its e-mail index (hash e-mail -> contact id) and, at the index's key ..
 --         ':at', when each claim not yet confirmed was made (server time, ms; settle_emails
 --         deletes it once the contact is written)
--- ARGV[1] age (ms) after which a claim may be taken over
+-- ARGV[1] age (ms) after which a claim whose contact does not exist may be taken over (the caller
+--         checked), or '' to take none over
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, a base key (unused), then: the e-mail, the contact id,
---         '1' to take over a claim older than ARGV[1] whose contact does not exist (the caller
---         checked), else '0'
+-- ARGV[3...] per item: the e-mail and the contact id
 -- Answers per item the owner after the call: the id when claimed, another id on conflict.
 --- @include "contact_keys"
 --- @include "batch"
@@ -21,20 +21,22 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 local now_text = string.format('%d', now)
 
 -- Every item's owner read at once (one HMGET, not an HGET per item): false when unclaimed.
-local emails = batch_column(1)
+local argv, start = batch_items()
+local count = tonumber(ARGV[2])
+local emails = {}
+for i = 1, count do emails[i] = argv[start + 2 * i - 2] end
 local stored = {}
-if #emails > 0 then
+if count > 0 then
   local owners = redis.call('HMGET', index, unpack(emails))
-  for k, email in ipairs(emails) do stored[email] = owners[k] end
+  for i = 1, count do stored[emails[i]] = owners[i] end
 end
 -- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
 local claimed, claimedAt = {}, {}
-local answers = each_item(function(_, args)
-  local email, id = args[1], args[2]
+local function claim(email, id)
   local owner = claimed[email]
   if owner == nil then owner = stored[email] end
   if owner and owner ~= id then
-    if args[3] ~= '1' then return owner end
+    if not staleMs then return owner end
     -- No claim time: the claim was confirmed once its contact was written (the contact owns it).
     local since = claimedAt[email] or tonumber(redis.call('HGET', at, email))
     if not since or now - since < staleMs then return owner end
@@ -44,7 +46,9 @@ local answers = each_item(function(_, args)
     claimedAt[email] = now
   end
   return id
-end)
+end
+local answers = {}
+for i = 1, count do answers[i] = claim(emails[i], argv[start + 2 * i - 1]) end
 
 local owners, times = {}, {}
 for email, id in pairs(claimed) do

@@ -1,12 +1,12 @@
 -- After a batch of changes: drops the claim times of addresses whose contact now has them (a claim
 -- time only guards claims of contacts not yet written), and releases addresses contacts no longer
 -- have (replaced, or claimed for a change that failed), only while they still point at the contact.
--- A batch script (each_item): items are e-mail addresses of the shard, each address's in order.
+-- A batch script of items that are not contacts (runBatch's width 3): e-mail addresses of the
+-- shard, each address's in order.
 -- KEYS[1] shard prefix: its e-mail index and the claim times (the index's key .. ':at')
 -- ARGV[1] unused
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, a base key (unused), then: the e-mail, the contact id,
---         'release' or 'written'
+-- ARGV[3...] per item: the e-mail, the contact id, 'release' or 'written'
 -- Answers per item: for a release 1 when the address was removed, else 0; 1 for a claim time.
 --- @include "contact_keys"
 --- @include "batch"
@@ -15,15 +15,20 @@ local at = index .. ':at'
 
 -- Claim times are dropped once at the end (one HDEL, not one per item).
 local written = {}
-local answers = each_item(function(_, args)
-  local email, id = args[1], args[2]
-  if args[3] == 'written' then
+local function settle(email, id, kind)
+  if kind == 'written' then
     written[#written + 1] = email
     return 1
   end
   if redis.call('HGET', index, email) ~= id then return 0 end
   redis.call('HDEL', at, email)
   return redis.call('HDEL', index, email)
-end)
+end
+local argv, start = batch_items()
+local answers = {}
+for i = 1, tonumber(ARGV[2]) do
+  local item = start + 3 * i - 3
+  answers[i] = settle(argv[item], argv[item + 1], argv[item + 2])
+end
 if #written > 0 then redis.call('HDEL', at, unpack(written)) end
 return answers

@@ -7,9 +7,12 @@
 -- answer and the other items go on. The optional flush() runs when the items of a contact end, for
 -- scripts that keep a contact's state across its items and write it once. With `repeats` (read-only
 -- scripts whose answer depends on the contact alone), a contact's later items answer 0: "as the
--- item before" (runBatch's `repeats`), so the contact is read and sent once.
+-- item before" (runBatch's `repeats`), so the contact is read and sent once. With runBatch's
+-- `lastApart` (packed), item i's last argument is ARGV[3 + i], fn's third argument: fn(base, args, last).
 
 -- The items' values and where the first item starts: ARGV from 3, or ARGV[3] decoded (once per call).
+-- Items that are not contacts (runBatch's `width`) have no count or base key: item i's values start
+-- at start + (i - 1) * width.
 local batch_argv, batch_start = nil, nil
 local function batch_items()
   if not batch_argv then
@@ -23,13 +26,14 @@ end
 local function each_item(fn, flush, repeats)
   local out, last = {}, nil
   local argv, at = batch_items()
+  local apart = batch_start == 1 and ARGV[4] ~= nil
   for i = 1, tonumber(ARGV[2]) do
     local count, base = tonumber(argv[at]), argv[at + 1]
     if flush and last and base ~= last then flush() end
     if repeats and base == last then
       out[i] = 0
     else
-      local ok, answer = pcall(fn, base, { unpack(argv, at + 2, at + 1 + count) })
+      local ok, answer = pcall(fn, base, { unpack(argv, at + 2, at + 1 + count) }, apart and ARGV[3 + i] or nil)
       if not ok then
         if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
       end
