@@ -194,7 +194,29 @@ export const SHARD_KEY_PARTS = {
 	 * campaign (lib/analytics); they name no contact, and expire after ANALYTICS_RETENTION_DAYS.
 	 */
 	analytics: 'an',
+	/**
+	 * prefix of the replay guards: `rg:<token>` string, a write script call's answer (MessagePack),
+	 * expiring REPLAY_GUARD_MS after the call ran (lib/redis/lua/replay_guard.lua). A call resent
+	 * after a lost reply finds it and answers it again instead of writing twice.
+	 */
+	replayGuards: 'rg',
+	/**
+	 * zset: the shard's live replay guards, token -> when it expires (server time, ms); erase
+	 * withholds the answers they keep (an answer may hold the erased contact's data)
+	 */
+	replayGuardList: 'rgl',
 } as const;
+
+/**
+ * How long a replay guard lives (SHARD_KEY_PARTS.replayGuards). A call is resent only when the
+ * client reconnects (ioredis sends the commands a dropped connection left unanswered again, even
+ * after their caller stopped waiting): the guard must outlast the outage, a restart of Redis with
+ * its append-only file loaded, or a cluster failover (cluster-node-timeout, 15 s by default), with
+ * room to spare. Its memory is the call's answer: about 20 bytes per event of an events.record
+ * chunk (docs/architecture.md#replay-guards), so the guards of a base hold at most the answers of
+ * the last 10 minutes of writes.
+ */
+export const REPLAY_GUARD_MS = 600_000;
 
 /**
  * A shard's indexes (`keys.index(shard, name)`), whose members are contact ids. The kinds kept per
@@ -315,6 +337,11 @@ export class Keys {
 	 */
 	experimentDecision(test: string): string {
 		return this.global('xd', test);
+	}
+
+	/** The replay guard of one write script call in a shard (`token`: replayToken()). */
+	replayGuard(shard: number, token: string): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}
 
 	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */

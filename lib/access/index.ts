@@ -153,6 +153,22 @@ export async function checkPermissions(client: RedisClient, keyPrefix: string): 
 	return { checked: true, refused: PACK_COMMANDS.filter((_, index) => answer[index] !== 1) };
 }
 
+/**
+ * The command behind an ACL refusal that Redis did not name: a batch script's item catches the
+ * refusal, and with it the script line refusedCommand reads. The first command the script calls
+ * that the user may not run (one more script call, on this error path only).
+ */
+export async function refusedScriptCommand(
+	client: RedisClient,
+	keyPrefix: string,
+	lua: string,
+): Promise<string | undefined> {
+	const permissions = await checkPermissions(client, keyPrefix);
+	if (!permissions.checked) return undefined;
+	const called = new Set([...lua.matchAll(/redis\.p?call\s*(?:\(|,)\s*'(\w+)'/g)].map((m) => m[1].toLowerCase()));
+	return permissions.refused.find((command) => called.has(command.split('|')[0]));
+}
+
 function commandProbe(command: string): readonly string[] {
 	for (const group of PACK_COMMAND_GROUPS) if (command in group.commands) return group.commands[command];
 	return [];

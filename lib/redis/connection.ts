@@ -212,19 +212,21 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 			error,
 		);
 	}
-	if (/NOPERM|can't run this command/i.test(message)) {
-		const command = refusedCommand(message, lua);
-		return new StoreAccessError(
-			command
-				? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
-				: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
-			`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
-			'command',
-			command,
-			error,
-		);
-	}
+	if (/NOPERM|can't run this command/i.test(message)) return commandRefused(refusedCommand(message, lua), error);
 	return undefined;
+}
+
+/** The pack's error for an ACL refusal of a command (undefined: Redis did not say which). */
+export function commandRefused(command: string | undefined, cause: unknown): StoreAccessError {
+	return new StoreAccessError(
+		command
+			? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
+			: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
+		`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
+		'command',
+		command,
+		cause,
+	);
 }
 
 export function toStoreError(error: unknown): unknown {
