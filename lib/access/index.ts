@@ -31,7 +31,7 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 	},
 	{
 		purpose:
-			'Contacts with their fields, tags and event counters, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys.',
+			'Contacts with their fields, tags and event counters, send records and campaign counters (hashes); idempotency keys, message-ID lookups and the replay guards of batch writes (strings); erasing a contact and exporting its keys.',
 		commands: {
 			hget: ['K', 'f'],
 			hmget: ['K', 'f'],
