@@ -212,7 +212,7 @@ export const SHARD_KEY_PARTS = {
  * client reconnects (ioredis sends the commands a dropped connection left unanswered again, even
  * after their caller stopped waiting): the guard must outlast the outage, a restart of Redis with
  * its append-only file loaded, or a cluster failover (cluster-node-timeout, 15 s by default), with
- * room to spare. Its memory is the call's answer: about 20 bytes per event of an events.record
+ * room to spare. Its memory is the call's answer: about 21 bytes per event of an events.record
  * chunk (docs/architecture.md#replay-guards), so the guards of a base hold at most the answers of
  * the last 10 minutes of writes.
  */
