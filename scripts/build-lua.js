@@ -269,12 +269,12 @@ const GENERATED_HELPERS = {
 	contact_keys: () => {
 		const keys = loadTs(join(LIB, 'keys.ts'));
 		return {
-			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, SHARD_INDEXES, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS, REPLAY_GUARD_MS)',
+			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, SHARD_INDEXES, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS, REPLAY_GUARD_MS, REPLAY_ANSWER_MS)',
 			about: [
 				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds kept",
 				"per score model or Loop Guard scope. HP: field-name prefixes of the core hash. SHARD_KEY: a shard's own keys",
 				'(shard .. SHARD_KEY.log; indexes shard .. SHARD_KEY.index .. IX.<kind>, IX.tag .. tag). CORE_TIME_FIELDS: core',
-				'fields holding epoch ms. REPLAY_GUARD.ms: how long a replay guard lives.',
+				'fields holding epoch ms. REPLAY_GUARD: how long a replay guard remembers its call ran (ms) and keeps its answer (answerMs).',
 			],
 			tables: {
 				SUFFIX: Object.fromEntries(
@@ -295,7 +295,7 @@ const GENERATED_HELPERS = {
 				},
 				IX: keys.SHARD_INDEXES,
 				DEAD_LETTER: { replays: keys.DEAD_LETTER_REPLAYS },
-				REPLAY_GUARD: { ms: keys.REPLAY_GUARD_MS },
+				REPLAY_GUARD: { ms: keys.REPLAY_GUARD_MS, answerMs: keys.REPLAY_ANSWER_MS },
 				CORE_TIME_FIELDS: Object.fromEntries([...keys.CORE_TIME_FIELDS].map((name) => [name, true])),
 			},
 		};

@@ -4,10 +4,13 @@
  * closed node connection failed, after the slots are refreshed). A TCP proxy between the client and
  * the real Redis lets the call through and resets the connection when the answer comes. The call's
  * replay guard (lib/redis/lua/replay_guard.lua) makes the resend answer what the first run did and
- * write nothing: effects once, the caller's answer right.
+ * write nothing: effects once, the caller's answer right. Then the guard's two tiers, on direct
+ * script calls: the answer kept REPLAY_ANSWER_MS, the mark that the call ran REPLAY_GUARD_MS (a test
+ * deletes an answer key to stand for its expiry), and what erase withholds.
  */
 import type { Cluster } from 'ioredis';
-import { REPLAY_GUARD_MS, SHARD_KEY_PARTS } from '../../lib/keys';
+import { REPLAY_ANSWER_MS, REPLAY_GUARD_MS, SHARD_KEY_PARTS } from '../../lib/keys';
+import { ValidationError } from '../../lib/errors';
 import { createClient, type RedisClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { replayToken } from '../../lib/redis/replayGuard';
@@ -126,11 +129,17 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 
 describe.each(topologies)('a replay guard on %s Redis', (topology) => {
 	const { store, clock } = openStore(topology);
-
-	it('answers a call run again with the same guard as the first run did, writes nothing, and withholds the answer once a contact of its shard is erased', async () => {
-		const [id, other] = ['guarded-1', 'guarded-2'].map((prefix) => {
-			for (let n = 0; ; n++) if (store.keys.shardOfContact(`${prefix}-${n}`) === 3) return `${prefix}-${n}`;
+	const SHARD = 3;
+	const list = store.keys.shard(SHARD) + `:${SHARD_KEY_PARTS.replayGuardList}`;
+	const ids = (prefix: string, count: number) =>
+		Array.from({ length: count }, (_, k) => {
+			for (let n = 0; ; n++)
+				if (store.keys.shardOfContact(`${prefix}-${k}-${n}`) === SHARD) return `${prefix}-${k}-${n}`;
 		});
+	/** A recordEvents call of one 'seen' event per contact, with a guard of its own: run it as often as needed. */
+	const guardedCall = (...contactIds: string[]) => {
+		const token = replayToken();
+		const keys = [store.keys.shard(SHARD), store.keys.replayGuard(SHARD, token)];
 		const event = (contactId: string) => [
 			10,
 			store.keys.contact(contactId),
@@ -145,23 +154,102 @@ describe.each(topologies)('a replay guard on %s Redis', (topology) => {
 			'1',
 			'',
 		];
-		const args = [JSON.stringify({ now: clock.ms, limits: store.limits }), 2, ...event(id), ...event(other)];
-		const keys = [store.keys.shard(3), store.keys.replayGuard(3, replayToken())];
-		const first = await store.run<unknown[]>(scripts.recordEvents, keys, args);
+		const args = [
+			JSON.stringify({ now: clock.ms, limits: store.limits }),
+			contactIds.length,
+			...contactIds.flatMap(event),
+		];
+		return { token, answer: keys[1], run: () => store.run<unknown[]>(scripts.recordEvents, keys, args) };
+	};
+	const seen = (contactId: string) => store.events.countSince(contactId, 'seen', 0);
+
+	it('answers a call run again within the answer window as the first run did, and writes nothing', async () => {
+		const [id, other] = ids('again', 2);
+		const call = guardedCall(id, other);
+		const first = await call.run();
 		expect(first).toEqual([
 			[0, expect.any(String), 1],
 			[0, expect.any(String), 1],
 		]);
-		expect(await store.run(scripts.recordEvents, keys, args)).toEqual(first);
-		for (const contactId of [id, other]) expect(await store.events.countSince(contactId, 'seen', 0)).toBe(1);
-		const ttl = await store.call((r) => r.pttl(keys[1]));
-		expect(ttl).toBeGreaterThan(REPLAY_GUARD_MS - 60_000);
-		expect(ttl).toBeLessThanOrEqual(REPLAY_GUARD_MS);
+		expect(await call.run()).toEqual(first);
+		for (const contactId of [id, other]) expect(await seen(contactId)).toBe(1);
+	});
 
-		// The answer names the erased contact's events: erase drops it, the guard stays.
-		expect((await store.contacts.erase([id]))[0]).toMatchObject({ ok: true, value: { erased: true } });
-		await expect(store.run(scripts.recordEvents, keys, args)).rejects.toThrow(/^WITHHELD /);
-		expect(await store.events.countSince(other, 'seen', 0)).toBe(1);
-		expect(await store.call((r) => r.pttl(keys[1]))).toBeGreaterThan(REPLAY_GUARD_MS - 60_000);
+	it('keeps the answer REPLAY_ANSWER_MS and the mark that the call ran REPLAY_GUARD_MS, in the shard list', async () => {
+		const [id] = ids('windows', 1);
+		const call = guardedCall(id);
+		const before = Date.now();
+		await call.run();
+		const ttl = await store.call((r) => r.pttl(call.answer));
+		expect(ttl).toBeGreaterThan(REPLAY_ANSWER_MS - 10_000);
+		expect(ttl).toBeLessThanOrEqual(REPLAY_ANSWER_MS);
+		const expires = Number(await store.call((r) => r.zscore(list, call.token)));
+		expect(expires).toBeGreaterThanOrEqual(before + REPLAY_GUARD_MS - 1_000);
+		expect(expires).toBeLessThanOrEqual(Date.now() + REPLAY_GUARD_MS + 1_000);
+	});
+
+	it('writes nothing for a call resent after its answer expired, and answers REPLAYED', async () => {
+		const [id] = ids('expired', 1);
+		const call = guardedCall(id);
+		await call.run();
+		// Its answer's time is up (REPLAY_ANSWER_MS); its mark in the shard list is not.
+		await store.call((r) => r.del(call.answer));
+		await expect(call.run()).rejects.toThrow(
+			`REPLAYED the call ran already and wrote nothing again; its answer is kept only ${REPLAY_ANSWER_MS / 1000} s`,
+		);
+		expect(await seen(id)).toBe(1);
+		expect(await store.call((r) => r.exists(call.answer))).toBe(0);
+	});
+
+	it('withholds on erase the answers still kept in the shard, and walks only the marks recent enough to have one', async () => {
+		const [erased, other, older] = ids('erase', 3);
+		const recent = guardedCall(erased, other);
+		await recent.run();
+		const expired = guardedCall(older);
+		await expired.run();
+		await store.call((r) => r.del(expired.answer));
+		// An answer under a mark older than the answer window cannot exist: one is planted here, to
+		// see that erase does not walk the marks of the last REPLAY_GUARD_MS.
+		const planted = replayToken();
+		const plantedKey = store.keys.replayGuard(SHARD, planted);
+		await store.call((r) => r.zadd(list, Date.now() + REPLAY_GUARD_MS - REPLAY_ANSWER_MS - 5_000, planted));
+		await store.call((r) => r.set(plantedKey, 'planted'));
+
+		expect((await store.contacts.erase([erased]))[0]).toMatchObject({ ok: true, value: { erased: true } });
+		// The answer names the erased contact's events: erase drops it, the mark stays.
+		await expect(recent.run()).rejects.toThrow(/^WITHHELD /);
+		expect(await seen(other)).toBe(1);
+		await expect(expired.run()).rejects.toThrow(/^REPLAYED /);
+		expect(await seen(older)).toBe(1);
+		expect(await store.call((r) => r.exists(expired.answer))).toBe(0);
+		expect(await store.call((r) => r.get(plantedKey))).toBe('planted');
+	});
+
+	it('costs a call its mark alone once its answer expired: no key, and about 120 bytes of the shard list', async () => {
+		const contacts = ids('memory', 4);
+		const CALLS = 300;
+		const calls = Array.from({ length: CALLS }, (_, n) => guardedCall(contacts[n % contacts.length]));
+		const marks = await store.call((r) => r.zcard(list));
+		const listBytes = async () => Number(await store.call((r) => r.call('MEMORY', 'USAGE', list, 'SAMPLES', '0')));
+		const bytesBefore = marks > 0 ? await listBytes() : 0;
+		for (const call of calls) await call.run();
+		for (const call of calls) await store.call((r) => r.del(call.answer));
+		expect(await store.call((r) => r.zcard(list))).toBe(marks + CALLS);
+		const perCall = ((await listBytes()) - bytesBefore) / CALLS;
+		// A sorted set over 128 members: a skiplist node and a dict entry per member (a 16-character token).
+		expect(perCall).toBeLessThan(160);
+		await expect(calls[0].run()).rejects.toThrow(/^REPLAYED /);
+	});
+});
+
+describe('the client wait bound', () => {
+	it('is refused above half the answer window, naming the setting', () => {
+		const config = { ...storeConfig('standalone'), commandTimeoutMs: REPLAY_ANSWER_MS / 2 + 1 };
+		expect(() => createClient(config)).toThrow(ValidationError);
+		expect(() => createClient(config)).toThrow(
+			`commandTimeoutMs ${REPLAY_ANSWER_MS / 2 + 1} is longer than ${REPLAY_ANSWER_MS / 2} ms`,
+		);
+		const client = createClient({ ...config, commandTimeoutMs: REPLAY_ANSWER_MS / 2 });
+		client.disconnect();
 	});
 });

@@ -339,7 +339,7 @@ describe('scripts/build-lua.js', () => {
 			'-- ARGV[3...] items',
 			'--- @include "batch"',
 			'--- @include "replay_guard"',
-			'local replayed = replayed_answer(KEYS[2])',
+			'local replayed = replayed_answer(KEYS[1], KEYS[2])',
 			'if replayed then return replayed end',
 			'return guarded_answer(KEYS[1], KEYS[2], each_item(function() return 1 end))',
 		];
@@ -347,7 +347,7 @@ describe('scripts/build-lua.js', () => {
 		expect(assembleAll(lib)[0]).toMatchObject({ batch: true, guarded: true, numberOfKeys: 2 });
 		write(guarded(['-- KEYS[1] shard prefix', '-- KEYS[2] another key']));
 		expect(() => assembleAll(lib)).toThrow(/its last key, KEYS\[2\], is the guard/);
-		write([...header, '--- @include "replay_guard"', 'return replayed_answer(KEYS[1])']);
+		write([...header, '--- @include "replay_guard"', 'return replayed_answer(KEYS[1], KEYS[1])']);
 		expect(() => assembleAll(lib)).toThrow(/checks a replay guard but is not a batch script/);
 	});
 });

@@ -42,7 +42,7 @@ local function decode_value(enc)
 end
 
 local shard, guard = KEYS[1], KEYS[2]
-local replayed = replayed_answer(guard)
+local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
 local now, lim, max = r.now, r.limits, r.max

@@ -15,7 +15,7 @@
 --- @include "batch"
 --- @include "replay_guard"
 local shard, guard = KEYS[1], KEYS[2]
-local replayed = replayed_answer(guard)
+local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
 local tierTag = {}

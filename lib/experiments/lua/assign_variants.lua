@@ -14,7 +14,7 @@
 --- @include "replay_guard"
 --- @include "experiments"
 local shard, guard = KEYS[1], KEYS[2]
-local replayed = replayed_answer(guard)
+local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
 local s = cjson.decode(ARGV[1])
 local field = HP.experiment .. s.test

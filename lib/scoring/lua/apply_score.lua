@@ -23,7 +23,7 @@
 --- @include "batch"
 --- @include "replay_guard"
 local shard, guard = KEYS[1], KEYS[2]
-local replayed = replayed_answer(guard)
+local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
