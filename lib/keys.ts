@@ -215,7 +215,7 @@ export const SHARD_KEY_PARTS = {
  * the commands a dropped connection left unanswered again, even after their caller stopped
  * waiting): the guard must outlast the outage, a restart of Redis with its append-only file loaded,
  * or a cluster failover (cluster-node-timeout, 15 s by default), with room to spare. It costs a
- * call about 120 bytes (a member of a sorted set over 128 members: docs/architecture.md#replay-guards),
+ * call about 122 bytes (a member of a sorted set over 128 members: docs/architecture.md#replay-guards),
  * whatever the call wrote.
  */
 export const REPLAY_GUARD_MS = 600_000;

@@ -11,7 +11,7 @@
 --   it, and none waits that long (lib/redis/connection.ts MAX_STORE_WAIT_MS);
 -- - the mark that it ran, its token in the shard's list (SHARD_KEY.replayGuardList: token -> when
 --   the mark expires, REPLAY_GUARD.ms after the run; pruned by score): a resend whose answer is gone
---   answers REPLAYED. A few bytes per call instead of the answer, and no key of its own.
+--   answers REPLAYED. About 122 bytes per call whatever it wrote, and no key of its own.
 -- An answer may hold a contact's data, so erase withholds the answers still kept in its shard: those
 -- of the marks recent enough to have one (the marks stay, the answers go).
 --- @include "contact_keys"
