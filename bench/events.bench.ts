@@ -1,6 +1,6 @@
-// Events recorded per second through lib (store.events.record: one Lua script per event, with
-// idempotency check, counters, time index, history, activity and the event log) at batch sizes
-// 1, 100 and 1000, beside the raw pipelined throughput of the same Redis in the same run.
+// Events recorded per second through lib (store.events.record: a batch script per shard and chunk
+// of events, with idempotency check, counters, time index, history, activity and the event log) at
+// batch sizes 1, 100 and 1000, beside the raw pipelined throughput of the same Redis in the same run.
 //
 // Baseline ("raw"): per event, the four writes an event fundamentally needs, sent as plain
 // pipelined commands with no script, no checks and no atomicity: XADD to the log stream

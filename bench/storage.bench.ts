@@ -16,7 +16,8 @@
 //
 // Lib and raw batches alternate, so that all see the same machine load; one run each.
 //
-// Then, on the lib store: the shard logs' share of the memory (with no trigger behind, the last
+// Then, on the lib store: the replay guards' share (the answers, kept a minute, and the marks that
+// the calls ran, kept 10 minutes), the shard logs' share of the memory (with no trigger behind, the last
 // 16 x logKeep entries whatever the base, so its share per contact shrinks as the base grows), a
 // whole-base engagement run (the first run of a tier run: every contact), a segment export (every
 // contact with a tag, by pages of 1,000) and the Node process's peak RSS. Samples are made batch
@@ -28,7 +29,7 @@ import type { ContactInput } from '../lib/contacts';
 import { createClient } from '../lib/redis/connection';
 import { ContactStore } from '../lib/store';
 import { DEFAULT_TIERS, EngagementTagger } from '../lib/engagement';
-import { SHARD_COUNT } from '../lib/keys';
+import { REPLAY_ANSWER_MS, REPLAY_GUARD_MS, SHARD_COUNT, SHARD_KEY_PARTS } from '../lib/keys';
 import { Segments } from '../lib/segments';
 import { startRedis, type RedisServer } from '../test/harness/redis';
 
@@ -36,6 +37,11 @@ const CONTACTS = Number(process.env.MA_STORAGE_CONTACTS || 100_000);
 /** The issue's goal is for 10; fewer (MA_STORAGE_EVENTS) keep a 1M run short, and that goal line is then not printed. */
 const EVENTS_PER_CONTACT = Number(process.env.MA_STORAGE_EVENTS || 10);
 const BATCH = 1_000;
+/**
+ * MA_STORAGE_ANSWERS_EXPIRE=1: after the events, wait until the replay guards' answers expired
+ * (REPLAY_ANSWER_MS) and measure again, a minute more; otherwise their MEMORY USAGE is subtracted.
+ */
+const AWAIT_ANSWERS = process.env.MA_STORAGE_ANSWERS_EXPIRE === '1';
 const RAW_SHARDS = 16;
 const KB = 1024;
 const DAY = 86_400_000;
@@ -149,6 +155,31 @@ async function footprint(admin: Redis): Promise<{ memory: number; keys: number }
 	return { memory: Number(/used_memory:(\d+)/.exec(info)![1]), keys: await admin.dbsize() };
 }
 
+/**
+ * What the replay guards hold (lib/redis/lua/replay_guard.lua): the answers kept (keys
+ * `<shard>:rg:<token>`) and the shards' lists of the calls run (`<shard>:rgl`), in bytes.
+ */
+async function replayGuardBytes(admin: Redis, store: ContactStore) {
+	let answers = 0;
+	let answerKeys = 0;
+	let marks = 0;
+	let calls = 0;
+	const bytes = async (key: string) => Number(await admin.call('MEMORY', 'USAGE', key, 'SAMPLES', '0'));
+	for (let shard = 0; shard < SHARD_COUNT; shard++) {
+		const list = `${store.keys.shard(shard)}:${SHARD_KEY_PARTS.replayGuardList}`;
+		calls += await admin.zcard(list);
+		if (await admin.exists(list)) marks += await bytes(list);
+		let cursor = '0';
+		do {
+			const [next, keys] = await admin.scan(cursor, 'MATCH', store.keys.replayGuard(shard, '*'), 'COUNT', 1000);
+			cursor = next;
+			for (const key of keys) answers += await bytes(key);
+			answerKeys += keys.length;
+		} while (cursor !== '0');
+	}
+	return { answers, answerKeys, marks, calls };
+}
+
 const perContact = (after: { memory: number; keys: number }, before: { memory: number; keys: number }) => ({
 	bytes: (after.memory - before.memory) / CONTACTS,
 	keys: (after.keys - before.keys) / CONTACTS,
@@ -236,6 +267,13 @@ export async function run(): Promise<void> {
 		let logBytes = 0;
 		for (let shard = 0; shard < SHARD_COUNT; shard++)
 			logBytes += Number(await libAdmin.call('MEMORY', 'USAGE', store.keys.log(shard), 'SAMPLES', '0'));
+		const guards = await replayGuardBytes(libAdmin, store);
+		// Measured again once the guards' answers expired (Redis drops them within a second or so).
+		let answersExpired: { bytes: number; keys: number } | undefined;
+		if (AWAIT_ANSWERS) {
+			await new Promise((resolve) => setTimeout(resolve, REPLAY_ANSWER_MS + 5_000));
+			answersExpired = perContact(await footprint(libAdmin), libEmpty);
+		}
 		const logEntries = (
 			await Promise.all(Array.from({ length: SHARD_COUNT }, (_, shard) => libAdmin.xlen(store.keys.log(shard))))
 		).reduce((a, b) => a + b, 0);
@@ -274,6 +312,13 @@ export async function run(): Promise<void> {
 		row('', 'lib', 'raw', 'lib/raw');
 		row('bytes per contact, at rest', int(libRest.bytes), int(rawRest.bytes), fixed(libRest.bytes / rawRest.bytes));
 		row(`bytes per contact, +${EVENTS_PER_CONTACT} events`, int(libEvents.bytes));
+		if (answersExpired)
+			row(
+				`  ${REPLAY_ANSWER_MS / 1000 + 5} s later, answers expired`,
+				int(answersExpired.bytes),
+				fixed(answersExpired.keys, 2) + ' keys',
+			);
+		else row("  less the guards' answers (MEMORY USAGE)", int(libEvents.bytes - guards.answers / CONTACTS));
 		row('bytes / own data, at rest', fixed(libRest.bytes / data), fixed(rawRest.bytes / data));
 		row(`bytes / own data, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.bytes / data));
 		row('keys per contact, at rest', fixed(libRest.keys, 2), fixed(rawRest.keys, 2));
@@ -288,6 +333,9 @@ export async function run(): Promise<void> {
 		const logPerContact = logBytes / CONTACTS;
 		console.log(
 			`of the +${EVENTS_PER_CONTACT} events figure, the shard logs: ${int(logPerContact)} B per contact (${logEntries.toLocaleString('en')} entries, ${fixed(logBytes / 1048576)} MB; with no trigger behind, the last 16 x logKeep = ${(SHARD_COUNT * store.limits.logKeep).toLocaleString('en')} or so whatever the base); without them ${int(libEvents.bytes - logPerContact)} B`,
+		);
+		console.log(
+			`of it, the replay guards of the batch writes: their answers ${int(guards.answers / CONTACTS)} B per contact (${guards.answerKeys.toLocaleString('en')} keys, gone ${REPLAY_ANSWER_MS / 1000} s after their call), the marks that the calls ran ${fixed(guards.marks / CONTACTS)} B per contact (${guards.calls.toLocaleString('en')} calls, ${int(guards.marks / guards.calls)} B each, gone after ${REPLAY_GUARD_MS / 60_000} minutes)`,
 		);
 		console.log(
 			`whole-base engagement run (first run: every contact): ${fixed(engagementS)} s for ${tiers.examined.toLocaleString('en')} contacts`,

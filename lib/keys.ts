@@ -199,7 +199,40 @@ export const SHARD_KEY_PARTS = {
 	 * campaign (lib/analytics); they name no contact, and expire after ANALYTICS_RETENTION_DAYS.
 	 */
 	analytics: 'an',
+	/**
+	 * prefix of the replay guards' answers: `rg:<token>` string, a write script call's answer
+	 * (MessagePack), expiring REPLAY_ANSWER_MS after the call ran (lib/redis/lua/replay_guard.lua).
+	 * A call resent after a lost reply finds it and answers it again instead of writing twice.
+	 */
+	replayGuards: 'rg',
+	/**
+	 * zset: the shard's replay guards, token -> when the guard expires (server time, ms,
+	 * REPLAY_GUARD_MS after the call ran). A member is the mark that the call ran: a resend whose
+	 * answer is gone still finds it and writes nothing. Erase withholds the answers of the members
+	 * recent enough to have one (an answer may hold the erased contact's data).
+	 */
+	replayGuardList: 'rgl',
 } as const;
+
+/**
+ * How long a write script call's replay guard remembers that it ran (its member of
+ * SHARD_KEY_PARTS.replayGuardList). A call is resent only when the client reconnects (ioredis sends
+ * the commands a dropped connection left unanswered again, even after their caller stopped
+ * waiting): the guard must outlast the outage, a restart of Redis with its append-only file loaded,
+ * or a cluster failover (cluster-node-timeout, 15 s by default), with room to spare. It costs a
+ * call about 122 bytes (a member of a sorted set over 128 members: docs/architecture.md#replay-guards),
+ * whatever the call wrote.
+ */
+export const REPLAY_GUARD_MS = 600_000;
+
+/**
+ * How long a guarded call's answer is kept for a resend (SHARD_KEY_PARTS.replayGuards): only a
+ * caller still waiting reads it, and none waits longer than the client's command timeout, which
+ * createClient keeps at most half of this (lib/redis/connection.ts MAX_STORE_WAIT_MS). The answer
+ * is about 21 bytes per event of an events.record chunk; after it expires a resend writes nothing
+ * and answers REPLAYED.
+ */
+export const REPLAY_ANSWER_MS = 60_000;
 
 /**
  * A shard's indexes (`keys.index(shard, name)`), whose members are contact ids. The kinds kept per
@@ -323,6 +356,11 @@ export class Keys {
 	 */
 	experimentDecision(test: string): string {
 		return this.global('xd', test);
+	}
+
+	/** The replay guard of one write script call in a shard (`token`: replayToken()). */
+	replayGuard(shard: number, token: string): string {
+		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}
 
 	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */

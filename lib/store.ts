@@ -1,8 +1,10 @@
 import { hashOf, Keys, SHARD_COUNT } from './keys';
 import type { RedisClient } from './redis/connection';
-import { accessError, toStoreError, withinWait } from './redis/connection';
+import { refusedScriptCommand } from './access';
+import { accessError, commandRefused, toStoreError, withinWait } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
-import { ConflictError, NotFoundError, ValidationError } from './errors';
+import { replayToken } from './redis/replayGuard';
+import { ConflictError, NotFoundError, StoreAccessError, ValidationError } from './errors';
 import { LIMITS } from './limits';
 import { Contacts } from './contacts';
 import { Events } from './events';
@@ -90,7 +92,9 @@ export class ContactStore {
 	 *   same time: calls go out every 1,000 items (not auto-pipelined: see lib/redis/scripts), all
 	 *   in flight together.
 	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
-	 *   every contact key of the shard shares its hash slot.
+	 *   every contact key of the shard shares its hash slot. A guarded write script's KEYS[2] is the
+	 *   call's replay guard (lib/redis/lua/replay_guard.lua), in the same slot: a call ioredis sends
+	 *   again after a lost reply answers as it did and writes nothing twice.
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
 	 */
 	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
@@ -156,7 +160,7 @@ export class ContactStore {
 			if (call.packed) args = [shared, chunk.length, packedItems(args), ...apart];
 			else args[1] = chunk.length;
 			calls.push(
-				withinWait(this.redis, runScript<unknown[]>(this.redis, script, [this.keys.shard(shard)], args)).then(
+				withinWait(this.redis, runScript<unknown[]>(this.redis, script, this.batchKeys(script, shard), args)).then(
 					(answers) => {
 						for (let k = 0; k < chunk.length; k++) {
 							const index = chunk[k];
@@ -236,7 +240,26 @@ export class ContactStore {
 			if (chunk.length > 0) send(shard, chunk, args, apart);
 		}
 		await Promise.all(calls);
+		await this.nameRefusedCommand(script, results);
 		return results;
+	}
+
+	/** Names the command in the items' ACL refusals that do not (see refusedScriptCommand). */
+	private async nameRefusedCommand<T>(script: Script, results: Array<Result<T>>): Promise<void> {
+		const unnamed = (r: Result<T>) =>
+			!r.ok && r.error instanceof StoreAccessError && r.error.refused === 'command' && !r.error.command;
+		if (!results.some(unnamed)) return;
+		const command = await refusedScriptCommand(this.redis, this.keys.prefix, script.lua).catch(() => undefined);
+		if (!command) return;
+		results.forEach((r, index) => {
+			if (!r.ok && unnamed(r)) results[index] = { ok: false, error: commandRefused(command, r.error) };
+		});
+	}
+
+	/** A batch call's keys: the shard prefix, and a guarded script's new replay guard (same slot). */
+	private batchKeys(script: Script, shard: number): string[] {
+		const prefix = this.keys.shard(shard);
+		return script.guarded ? [prefix, this.keys.replayGuard(shard, replayToken())] : [prefix];
 	}
 
 	/** Raw command access with connection errors mapped. */

@@ -146,6 +146,22 @@ function checkArguments(script, header, lua) {
 	}
 }
 
+/**
+ * A script that checks a replay guard (replayed_answer) is a batch script whose last key is its
+ * call's guard: runBatch passes it (Keys.replayGuard, in the shard's slot), so the header says so.
+ */
+function checkReplayGuardKey(script, header, seen) {
+	if (!seen.has('batch'))
+		fail(script.file, 0, 'checks a replay guard but is not a batch script (runBatch passes the guard key)');
+	const last = script.lines.find((line) => new RegExp(`^--\\s*KEYS\\[${header.numberOfKeys}\\]`).test(line));
+	if (!/replay guard/.test(last))
+		fail(
+			script.file,
+			0,
+			`checks a replay guard: its last key, KEYS[${header.numberOfKeys}], is the guard (say "replay guard" in the header)`,
+		);
+}
+
 function camel(name) {
 	return name.replace(/_(\w)/g, (_, c) => c.toUpperCase());
 }
@@ -173,12 +189,15 @@ function assembleAll(lib = LIB, tables = generatedTables()) {
 		const lua = out.lines.join('\n') + '\n';
 		checkArguments(script, header, lua);
 		checkTableKeys(script, lua, tables);
+		const guarded = /\breplayed_answer\s*\(/.test(codeOnly(script.lines.join('\n')));
+		if (guarded) checkReplayGuardKey(script, header, seen);
 		byName.set(id, {
 			id,
 			file,
 			name: `ma_${basename(file, '.lua')}`,
 			numberOfKeys: header.numberOfKeys,
 			batch: seen.has('batch'),
+			guarded,
 			lua,
 			sources: out.sources,
 		});
@@ -193,6 +212,7 @@ function render(scripts) {
 			`\t\tname: ${JSON.stringify(s.name)},`,
 			`\t\tnumberOfKeys: ${s.numberOfKeys},`,
 			`\t\tbatch: ${s.batch},`,
+			`\t\tguarded: ${s.guarded},`,
 			`\t\tsources: ${JSON.stringify(s.sources)},`,
 			`\t\tlua: ${JSON.stringify(s.lua)},`,
 			'\t},',
@@ -249,12 +269,12 @@ const GENERATED_HELPERS = {
 	contact_keys: () => {
 		const keys = loadTs(join(LIB, 'keys.ts'));
 		return {
-			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, SHARD_INDEXES, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS)',
+			from: 'lib/keys.ts (CONTACT_KEY_SUFFIXES, CONTACT_HASH_PREFIXES, SHARD_KEY_PARTS, SHARD_INDEXES, CORE_TIME_FIELDS, EVENT_TIME_*, DEAD_LETTER_REPLAYS, REPLAY_GUARD_MS, REPLAY_ANSWER_MS)',
 			about: [
 				"A contact's other keys: base .. SUFFIX.<kind>, and base .. SUFFIX.<kind> .. ':' .. name for the kinds kept",
 				"per score model or Loop Guard scope. HP: field-name prefixes of the core hash. SHARD_KEY: a shard's own keys",
 				'(shard .. SHARD_KEY.log; indexes shard .. SHARD_KEY.index .. IX.<kind>, IX.tag .. tag). CORE_TIME_FIELDS: core',
-				'fields holding epoch ms.',
+				'fields holding epoch ms. REPLAY_GUARD: how long a replay guard remembers its call ran (ms) and keeps its answer (answerMs).',
 			],
 			tables: {
 				SUFFIX: Object.fromEntries(
@@ -264,7 +284,9 @@ const GENERATED_HELPERS = {
 				SHARD_KEY: Object.fromEntries(
 					Object.entries(keys.SHARD_KEY_PARTS).map(([kind, part]) => [
 						kind,
-						['index', 'deadLetters', 'experiments', 'analytics'].includes(kind) ? `:${part}:` : `:${part}`,
+						['index', 'deadLetters', 'experiments', 'analytics', 'replayGuards'].includes(kind)
+							? `:${part}:`
+							: `:${part}`,
 					]),
 				),
 				EVENT_TIME: {
@@ -273,6 +295,7 @@ const GENERATED_HELPERS = {
 				},
 				IX: keys.SHARD_INDEXES,
 				DEAD_LETTER: { replays: keys.DEAD_LETTER_REPLAYS },
+				REPLAY_GUARD: { ms: keys.REPLAY_GUARD_MS, answerMs: keys.REPLAY_ANSWER_MS },
 				CORE_TIME_FIELDS: Object.fromEntries([...keys.CORE_TIME_FIELDS].map((name) => [name, true])),
 			},
 		};

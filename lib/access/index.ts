@@ -31,7 +31,7 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 	},
 	{
 		purpose:
-			'Contacts with their fields, tags and event counters, send records and campaign counters (hashes); idempotency keys and message-ID lookups (strings); erasing a contact and exporting its keys.',
+			'Contacts with their fields, tags and event counters, send records and campaign counters (hashes); idempotency keys, message-ID lookups and the replay guards of batch writes (strings); erasing a contact and exporting its keys.',
 		commands: {
 			hget: ['K', 'f'],
 			hmget: ['K', 'f'],
@@ -151,6 +151,22 @@ export async function checkPermissions(client: RedisClient, keyPrefix: string): 
 	const answer = await runScript<Array<string | number> | null>(client, scripts.checkAcl, [key], args);
 	if (answer === null) return { checked: false };
 	return { checked: true, refused: PACK_COMMANDS.filter((_, index) => answer[index] !== 1) };
+}
+
+/**
+ * The command behind an ACL refusal that Redis did not name: a batch script's item catches the
+ * refusal, and with it the script line refusedCommand reads. The first command the script calls
+ * that the user may not run (one more script call, on this error path only).
+ */
+export async function refusedScriptCommand(
+	client: RedisClient,
+	keyPrefix: string,
+	lua: string,
+): Promise<string | undefined> {
+	const permissions = await checkPermissions(client, keyPrefix);
+	if (!permissions.checked) return undefined;
+	const called = new Set([...lua.matchAll(/redis\.p?call\s*(?:\(|,)\s*'(\w+)'/g)].map((m) => m[1].toLowerCase()));
+	return permissions.refused.find((command) => called.has(command.split('|')[0]));
 }
 
 function commandProbe(command: string): readonly string[] {

@@ -1,9 +1,10 @@
 import { ValidationError } from '../errors';
 import { CREATED_EVENT_FIELD, EVENT_TIME_DIGITS, EVENT_TIME_OFFSET } from '../keys';
+import { toStoreError } from '../redis/connection';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
 import { checkJourneyId, counterField, counting } from '../analytics';
-import { chainJson, settleAll, type ChainLink, type Result } from '../results';
+import { chainJson, type ChainLink, type Result } from '../results';
 import { checkContactId, checkName, checkProperties, LIMITS, toEventTime, toTimestamp } from '../values';
 
 /** Names of events the pack itself logs; user events may not start with "$". */
@@ -65,7 +66,7 @@ export interface RecordedEvent {
 export class Events {
 	constructor(private readonly store: ContactStore) {}
 
-	/** Records user events ("$" names are reserved). One round trip per batch. */
+	/** Records user events ("$" names are reserved): one script call per shard and chunk of events. */
 	async record(inputs: EventInput[]): Promise<Array<Result<RecordedEvent>>> {
 		return this.recordAny(inputs, false);
 	}
@@ -78,44 +79,55 @@ export class Events {
 	private async recordAny(inputs: EventInput[], allowSystem: boolean): Promise<Array<Result<RecordedEvent>>> {
 		const { store } = this;
 		const now = store.now();
-		return settleAll(inputs, async (input) => {
-			const contactId = checkContactId(input?.contactId);
-			const name = checkName('name', input.name, LIMITS.eventNameLength, 'Event name');
-			if (name.startsWith('$') && !allowSystem) {
-				throw new ValidationError(
-					'name',
-					`Event names starting with "$" are reserved for the pack's own events ("${name}")`,
-				);
-			}
-			const idempotencyKey =
-				input.idempotencyKey === undefined || input.idempotencyKey === ''
-					? ''
-					: checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
-			const ts = input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now);
-			const journeyGoal =
-				input.journeyGoal === undefined ? undefined : checkJourneyId(input.journeyGoal, 'journeyGoal');
-			const request = {
-				id: contactId,
-				now,
-				name,
-				ts,
-				props: checkProperties(input.properties),
-				source: input.source ? checkName('source', input.source, 200, 'Source') : 'api',
-				chain: chainJson(input.chain),
-				idempotencyKey,
-				create: input.createContact ?? true,
-				activity: input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name)),
-				limits: store.limits,
-				count: journeyGoal ? counting(now, ts, [counterField('journey', 'goalReached', journeyGoal)]) : false,
-			};
-			const raw = await store.run<string>(
-				scripts.recordEvent,
-				[store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))],
-				[JSON.stringify(request)],
+		// A store that cannot be read (down, or of a newer format) fails every item, not the call.
+		return store
+			.runBatch<EventInput, RecordedEvent>({
+				script: scripts.recordEvents,
+				items: inputs,
+				shared: JSON.stringify({ now, limits: store.limits }),
+				contactOf: (input) => checkContactId(input?.contactId),
+				argsOf: (input, _index, contactId) => {
+					const name = checkName('name', input.name, LIMITS.eventNameLength, 'Event name');
+					if (name.startsWith('$') && !allowSystem) {
+						throw new ValidationError(
+							'name',
+							`Event names starting with "$" are reserved for the pack's own events ("${name}")`,
+						);
+					}
+					const idempotencyKey =
+						input.idempotencyKey === undefined || input.idempotencyKey === ''
+							? ''
+							: checkName('idempotencyKey', String(input.idempotencyKey), 200, 'Idempotency key');
+					const ts = input.time === undefined || input.time === '' ? now : toEventTime(input.time, 'time', now);
+					const journeyGoal =
+						input.journeyGoal === undefined ? undefined : checkJourneyId(input.journeyGoal, 'journeyGoal');
+					return [
+						contactId,
+						name,
+						ts,
+						checkProperties(input.properties),
+						input.source ? checkName('source', input.source, 200, 'Source') : 'api',
+						chainJson(input.chain),
+						idempotencyKey,
+						(input.createContact ?? true) ? '1' : '0',
+						(input.activity ?? (!name.startsWith('$') || INTERACTIONS.has(name))) ? '1' : '0',
+						journeyGoal ? JSON.stringify(counting(now, ts, [counterField('journey', 'goalReached', journeyGoal)])) : '',
+					];
+				},
+				answer: (answer, _index, contactId) => {
+					const [duplicate, eventId, created] = answer as [number, string | null, number];
+					return {
+						contactId,
+						duplicate: duplicate === 1,
+						eventId: eventId ?? undefined,
+						contactCreated: created === 1,
+					};
+				},
+				packed: true,
+			})
+			.catch((error: unknown) =>
+				inputs.map((): Result<RecordedEvent> => ({ ok: false, error: toStoreError(error) as Error })),
 			);
-			const out = JSON.parse(raw) as { duplicate: boolean; eventId?: string; created?: boolean };
-			return { contactId, duplicate: out.duplicate, eventId: out.eventId, contactCreated: out.created ?? false };
-		});
 	}
 
 	/** How many times a contact did `name` since `sinceMs` (events are kept for `retentionMs`). */

@@ -4,6 +4,7 @@ import { StoreAccessError, StoreUnavailableError, ValidationError } from '../err
 import { refusedCommand } from '../access';
 import { autoPipeliningIgnoredCommands, defineScripts } from './scripts';
 import { settleWithin } from '../deadline';
+import { REPLAY_ANSWER_MS } from '../keys';
 
 /** Everything needed to reach a workspace's contact store; it comes from the n8n credential. */
 export interface StoreConfig {
@@ -39,6 +40,13 @@ export interface StoreConfig {
  */
 export const STORE_WAIT_MS = 10_000;
 
+/**
+ * The longest wait a client may be configured with (commandTimeoutMs): half of REPLAY_ANSWER_MS,
+ * how long a guarded write's answer is kept for a resend (lib/redis/lua/replay_guard.lua), so that
+ * a caller still waiting always finds it, with room for a slow reconnection and Redis's clock.
+ */
+export const MAX_STORE_WAIT_MS = REPLAY_ANSWER_MS / 2;
+
 export type RedisClient = Redis | Cluster;
 
 export function parseClusterNodes(text: string | undefined): string[] {
@@ -56,6 +64,7 @@ export function parseClusterNodes(text: string | undefined): string[] {
 
 /** A client for the store, with every script of the pack defined as a command (lib/redis/scripts). */
 export function createClient(config: StoreConfig): RedisClient {
+	checkWait(config.commandTimeoutMs);
 	const client = newClient(config);
 	defineScripts(client);
 	(client as unknown as Record<symbol, number>)[WAIT_MS] = config.commandTimeoutMs ?? STORE_WAIT_MS;
@@ -63,6 +72,15 @@ export function createClient(config: StoreConfig): RedisClient {
 }
 
 const WAIT_MS = Symbol('waitMs');
+
+function checkWait(waitMs: number | undefined): void {
+	if (waitMs === undefined || waitMs <= MAX_STORE_WAIT_MS) return;
+	throw new ValidationError(
+		'commandTimeoutMs',
+		`commandTimeoutMs ${waitMs} is longer than ${MAX_STORE_WAIT_MS} ms, the longest a command may wait: a batch write's answer is kept ${REPLAY_ANSWER_MS} ms for a resend after a lost reply (REPLAY_ANSWER_MS)`,
+		`Use at most ${MAX_STORE_WAIT_MS} ms; a Redis Cluster failover longer than that fails the items, which may be retried.`,
+	);
+}
 
 /**
  * A reply within the client's wait bound. A Redis Cluster client keeps the commands issued while it
@@ -212,19 +230,21 @@ export function accessError(error: unknown, lua?: string): StoreAccessError | un
 			error,
 		);
 	}
-	if (/NOPERM|can't run this command/i.test(message)) {
-		const command = refusedCommand(message, lua);
-		return new StoreAccessError(
-			command
-				? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
-				: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
-			`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
-			'command',
-			command,
-			error,
-		);
-	}
+	if (/NOPERM|can't run this command/i.test(message)) return commandRefused(refusedCommand(message, lua), error);
 	return undefined;
+}
+
+/** The pack's error for an ACL refusal of a command (undefined: Redis did not say which). */
+export function commandRefused(command: string | undefined, cause: unknown): StoreAccessError {
+	return new StoreAccessError(
+		command
+			? `Redis refused the '${command}' command: the Contact Store credential's Redis user is not allowed to run it (ACL)`
+			: "Redis refused a command: the Contact Store credential's Redis user is not allowed to run it (ACL)",
+		`Allow it on the Redis user: ACL SETUSER <user> +${command ?? '<command>'} (docs/redis.md has the whole ACL the pack needs).`,
+		'command',
+		command,
+		cause,
+	);
 }
 
 export function toStoreError(error: unknown): unknown {

@@ -11,6 +11,11 @@ export interface Script {
 	readonly numberOfKeys: number;
 	/** A batch script (ContactStore.runBatch): its calls are not auto-pipelined (see autoPipeliningIgnoredCommands). */
 	readonly batch: boolean;
+	/**
+	 * A write script with a replay guard (lib/redis/lua/replay_guard.lua): its last key is the call's
+	 * guard, which runBatch adds (Keys.replayGuard with a new replayToken()).
+	 */
+	readonly guarded: boolean;
 	readonly lua: string;
 	/** Line map: [first line in `lua`, source file, its line there], in order. */
 	readonly sources: ReadonlyArray<readonly [number, string, number]>;

@@ -15,7 +15,7 @@ export const ACL_PREFIX = 'tlsacl:';
  */
 export const ACL_USERS = {
 	pack: { username: 'ma-pack', password: 'pack-secret', rules: packAclRules(ACL_PREFIX) },
-	/** Refused in a script (record_event's XADD). */
+	/** Refused in a script (record_events's XADD). */
 	noXadd: { username: 'ma-no-xadd', password: 'pack-secret', rules: [...packAclRules(ACL_PREFIX), '-xadd'] },
 	/** Refused as a command of its own (segment counts). */
 	noZcard: { username: 'ma-no-zcard', password: 'pack-secret', rules: [...packAclRules(ACL_PREFIX), '-zcard'] },

@@ -5,6 +5,9 @@
  *   writes succeed locally, no answer comes); `resume()` lets the held bytes through.
  * - `dropConnections()`: resets every open connection (both sides get ECONNRESET).
  * - `refuseNew(true)`: new connections are reset as soon as they are accepted.
+ * - `loseNextReply(matches)`: the next request whose bytes match goes to the server, and its
+ *   connection is reset when the server's answer comes, before any of it passes: the server ran
+ *   the request, the client never hears of it and resends it on its new connection.
  */
 import { createServer, connect, type Socket } from 'net';
 
@@ -18,6 +21,8 @@ export interface TcpProxy {
 	resume(): void;
 	dropConnections(): void;
 	refuseNew(refuse: boolean): void;
+	/** Resolves once a matching request's answer was lost (its connection reset). */
+	loseNextReply(matches: (request: Buffer) => boolean): Promise<void>;
 	close(): Promise<void>;
 }
 
@@ -26,6 +31,8 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
 	let paused = false;
 	let refusing = false;
 	let accepted = 0;
+	/** Armed by loseNextReply: which request to let through, and what to call once its answer is lost. */
+	let losing: { matches: (request: Buffer) => boolean; lost: () => void } | undefined;
 
 	const server = createServer((client) => {
 		if (refusing) return void client.resetAndDestroy();
@@ -33,10 +40,28 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
 		const upstream = connect(target.port, target.host ?? '127.0.0.1');
 		const pair: [Socket, Socket] = [client, upstream];
 		pairs.add(pair);
+		// The answer this connection must lose (a matching request went up on it).
+		let losesAnswer: (() => void) | undefined;
+		client.on('data', (chunk: Buffer) => {
+			if (losing?.matches(chunk)) {
+				losesAnswer = losing.lost;
+				losing = undefined;
+			}
+		});
+		upstream.on('data', () => {
+			if (!losesAnswer) return;
+			const lost = losesAnswer;
+			losesAnswer = undefined;
+			client.resetAndDestroy();
+			upstream.resetAndDestroy();
+			lost();
+		});
 		for (const [from, to] of [pair, [upstream, client] as const]) {
 			from.setNoDelay(true);
 			// Not pipe(): pipe resumes a paused source on its own when the destination drains.
-			from.on('data', (chunk) => to.write(chunk));
+			from.on('data', (chunk) => {
+				if (!(from === upstream && losesAnswer) && !to.destroyed) to.write(chunk);
+			});
 			from.on('end', () => to.end());
 			from.on('error', () => to.destroy());
 			from.on('close', () => {
@@ -72,6 +97,7 @@ export async function startTcpProxy(target: { host?: string; port: number }): Pr
 		refuseNew(refuse) {
 			refusing = refuse;
 		},
+		loseNextReply: (matches) => new Promise<void>((lost) => (losing = { matches, lost })),
 		close: () =>
 			new Promise<void>((resolve) => {
 				for (const s of sockets()) s.destroy();

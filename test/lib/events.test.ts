@@ -1,7 +1,8 @@
 import { closeAllStores } from '../../lib/redis/pool';
 import { NotFoundError, ValidationError } from '../../lib/errors';
 import { LIMITS } from '../../lib/values';
-import { openStore, topologies } from '../harness/store';
+import { shardOf } from '../../lib/keys';
+import { openStore, scriptCalls, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
 
@@ -297,36 +298,28 @@ describe.each(topologies)('events on %s Redis', (topology) => {
 		expect(await store.contacts.getOne('bad-ev')).toBeNull();
 	});
 
-	it('costs the same number of round trips for 5 events as for 500', async () => {
-		// With auto-pipelining every round trip is one pipeline per node; count them.
-		const client = store.redis as unknown as { pipeline: (...args: unknown[]) => unknown };
-		const original = client.pipeline;
-		let pipelines = 0;
-		client.pipeline = function (this: unknown, ...args: unknown[]) {
-			pipelines++;
-			return original.apply(this, args);
-		};
-		try {
-			const trips = async (n: number, tag: string) => {
-				pipelines = 0;
+	it('records a batch with one script call per shard it touches, all sent before the first answer', async () => {
+		const contactOf = (tag: string, k: number) => `rt-${tag}-${k % 50}`;
+		const calls = (n: number, tag: string) =>
+			scriptCalls(async () => {
 				const results = await store.events.record(
 					Array.from({ length: n }, (_, k) => ({
-						contactId: `rt-${tag}-${k % 50}`,
+						contactId: contactOf(tag, k),
 						name: 'rt',
 						idempotencyKey: `${tag}-${k}`,
 					})),
 				);
 				expect(results.every((r) => r.ok)).toBe(true);
-				return pipelines;
-			};
-			const small = await trips(5, 'a');
-			const large = await trips(500, 'b');
-			expect(small).toBeGreaterThan(0);
-			// One per cluster node at most per step, whatever the batch size.
-			expect(large).toBeLessThanOrEqual(Math.max(small, 3));
-		} finally {
-			client.pipeline = original;
-		}
+			});
+		const shards = (n: number, tag: string) =>
+			new Set(Array.from({ length: n }, (_, k) => shardOf(contactOf(tag, k)))).size;
+		const small = await calls(5, 'a');
+		// 10 events of each of 50 contacts: under 200 (a call's chunk) in every shard.
+		const large = await calls(500, 'b');
+		expect(small).toHaveLength(shards(5, 'a'));
+		expect(large).toHaveLength(shards(500, 'b'));
+		// One round trip: no call waited for another's answer.
+		expect([...small, ...large].every((answeredBefore) => answeredBefore === 0)).toBe(true);
 	});
 
 	it('keeps the good items of a batch with bad ones', async () => {

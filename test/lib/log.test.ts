@@ -108,7 +108,8 @@ describe.each(topologies)('event log retention on %s Redis', (topology) => {
 			Number(await store.call((r) => r.hget(`${store.keys.shard(shard)}:${SHARD_KEY_PARTS.logMarks}`, 'n')));
 		const before = await appends();
 		const logged: string[] = [];
-		// Batches of 500 events over 200 contacts (and, in the first batch, their $contact_created).
+		// Batches of 500 events over 200 contacts: each script call appends the events of a chunk of
+		// them (and, in the first batch, their $contact_created) and counts them once.
 		for (let from = 0; from < 2000; from += 500) {
 			const results = await store.events.record(
 				Array.from({ length: 500 }, (_, k) => ({ contactId: ids[(from + k) % ids.length], name: 'tick' })),

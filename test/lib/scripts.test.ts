@@ -13,6 +13,7 @@ import { VALUE_OPERATORS } from '../../lib/segments/operators';
 import { createClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { scripts, sourceLine, type Script } from '../../lib/redis/scripts';
+import { replayToken } from '../../lib/redis/replayGuard';
 import { openStore, storeConfig, topologies } from '../harness/store';
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const { assembleAll, GENERATED_HELPERS } = require('../../scripts/build-lua.js');
@@ -66,7 +67,7 @@ describe('script registry', () => {
 	});
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
-		expect(scripts.recordEvent).toMatchObject({ numberOfKeys: 2, batch: false });
+		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 3, batch: false });
 		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 1, batch: false });
 		expect(
 			all
@@ -79,10 +80,26 @@ describe('script registry', () => {
 			'ma_assign_variants',
 			'ma_claim_emails',
 			'ma_read_segment',
+			'ma_record_events',
 			'ma_set_tier',
 			'ma_settle_emails',
 			'ma_upgrade_contacts',
 		]);
+	});
+
+	it('marks the write scripts that check a replay guard, whose last key is the guard', () => {
+		const guarded = all.filter((s) => s.guarded);
+		expect(guarded.map((s) => s.name).sort()).toEqual([
+			'ma_apply_contact_changes',
+			'ma_apply_score',
+			'ma_assign_variants',
+			'ma_record_events',
+			'ma_set_tier',
+		]);
+		for (const script of guarded)
+			expect([script.name, script.batch, script.numberOfKeys]).toEqual([script.name, true, 2]);
+		// Erase withholds the answers guards keep, without checking a guard of its own.
+		expect(scripts.eraseContact).toMatchObject({ guarded: false, numberOfKeys: 2 });
 	});
 
 	describe.each(topologies)('on a %s client from createClient', (topology) => {
@@ -203,8 +220,8 @@ describe('vocabularies shared with Lua (contact key suffixes, field rule operato
 
 describe('a Lua error', () => {
 	const { store } = openStore('standalone');
-	const base = store.keys.contact('lua-error');
 	const shard = store.keys.shard(store.keys.shardOfContact('lua-error'));
+	const guard = () => store.keys.replayGuard(store.keys.shardOfContact('lua-error'), replayToken());
 	const message = async (script: Script, keys: string[], args: Array<string | number>) =>
 		store.run(script, keys, args).then(
 			() => 'no error',
@@ -212,15 +229,15 @@ describe('a Lua error', () => {
 		);
 
 	it("names the script's file and line", async () => {
-		const text = await message(scripts.recordEvent, [base, shard], ['not json']);
+		const text = await message(scripts.recordEvents, [shard, guard()], ['not json']);
 		expect(text).toContain(
-			`lib/events/lua/record_event.lua:${lineOf('lib/events/lua/record_event.lua', 'cjson.decode(ARGV[1])')}:`,
+			`lib/events/lua/record_events.lua:${lineOf('lib/events/lua/record_events.lua', 'cjson.decode(ARGV[1])')}:`,
 		);
 		expect(text).not.toContain('user_script');
 	});
 
 	it('in a helper names the helper file and line', async () => {
-		const text = await message(scripts.setTier, [shard], [JSON.stringify({ tiers: [] }), 'not a number']);
+		const text = await message(scripts.setTier, [shard, guard()], [JSON.stringify({ tiers: [] }), 'not a number']);
 		expect(text).toContain(
 			`lib/redis/lua/batch.lua:${lineOf('lib/redis/lua/batch.lua', 'for i = 1, tonumber(ARGV[2]) do')}:`,
 		);
@@ -311,5 +328,26 @@ describe('scripts/build-lua.js', () => {
 		expect(() => assembleAll(lib)).toThrow(/uses KEYS\[2\]; the header documents 1 keys/);
 		write([...header, 'return ARGV[2]']);
 		expect(() => assembleAll(lib)).toThrow(/uses ARGV\[2\], which its header does not document/);
+	});
+
+	it('marks a batch script that checks a replay guard, and fails one whose header does not name its guard key', () => {
+		const guarded = (keys: string[]) => [
+			'-- A demo.',
+			...keys,
+			'-- ARGV[1] shared',
+			'-- ARGV[2] item count',
+			'-- ARGV[3...] items',
+			'--- @include "batch"',
+			'--- @include "replay_guard"',
+			'local replayed = replayed_answer(KEYS[1], KEYS[2])',
+			'if replayed then return replayed end',
+			'return guarded_answer(KEYS[1], KEYS[2], each_item(function() return 1 end))',
+		];
+		write(guarded(['-- KEYS[1] shard prefix', '-- KEYS[2] replay guard of the call']));
+		expect(assembleAll(lib)[0]).toMatchObject({ batch: true, guarded: true, numberOfKeys: 2 });
+		write(guarded(['-- KEYS[1] shard prefix', '-- KEYS[2] another key']));
+		expect(() => assembleAll(lib)).toThrow(/its last key, KEYS\[2\], is the guard/);
+		write([...header, '--- @include "replay_guard"', 'return replayed_answer(KEYS[1], KEYS[1])']);
+		expect(() => assembleAll(lib)).toThrow(/checks a replay guard but is not a batch script/);
 	});
 });

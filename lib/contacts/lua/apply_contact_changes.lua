@@ -3,6 +3,7 @@
 -- subscription?} with what it was created with, instead of an event per field and tag.
 -- A batch script (each_item): a contact's items apply in their order.
 -- KEYS[1] shard prefix
+-- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {now, mode ('upsert'|'create'|'update'), source, chain (JSON text), limits, max {fields, tags}}
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
@@ -25,6 +26,7 @@
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
+--- @include "replay_guard"
 
 local function json_or_empty(t)
   if t == nil or next(t) == nil then return '{}' end
@@ -41,7 +43,9 @@ local function decode_value(enc)
   return text
 end
 
-local shard = KEYS[1]
+local shard, guard = KEYS[1], KEYS[2]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
 local now, lim, max = r.now, r.limits, r.max
 -- Written as text once: redis.call formats a number argument with printf each time.
@@ -282,4 +286,4 @@ for _, key in ipairs(memberKeys) do
   if #add > 0 then redis.call('SADD', key, unpack(add)) end
   if #remove > 0 then redis.call('SREM', key, unpack(remove)) end
 end
-return answers
+return guarded_answer(shard, guard, answers)

@@ -1,13 +1,15 @@
 -- GDPR art. 17: removes every key of the contact, its index entries, its event-log entries and
 -- its dead-lettered events. Nothing lists them on the contact: each is derived from what the core
 -- hash holds (tags, stage, status, score models), from the contact's events index and dead
--- letters, and from the shard's lists of trigger schedules and Loop Guard scopes.
+-- letters, and from the shard's lists of trigger schedules and Loop Guard scopes. The answers the
+-- shard's replay guards keep are withheld (replay_guard.lua).
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] contact id
 -- Returns the e-mail it had ('' when none), or false when it did not exist.
 --- @include "contact_keys"
 --- @include "events"
+--- @include "replay_guard"
 local base, shard, id = KEYS[1], KEYS[2], ARGV[1]
 local flat = redis.call('HGETALL', base)
 local events = base .. SUFFIX.events
@@ -64,4 +66,6 @@ for kind, suffix in pairs(SUFFIX) do
   if kind ~= 'scoreAwards' and kind ~= 'scoreValues' and kind ~= 'loopGuard' then table.insert(keys, base .. suffix) end
 end
 redis.call('DEL', unpack(keys))
+-- The answers of the shard's recent write calls, kept for their resends, may hold its data.
+withhold_replay_answers(shard)
 return email or ''

@@ -3,6 +3,7 @@
 -- switch is part of it: Contact Trigger's tag added / removed modes match it too).
 -- A batch script (each_item).
 -- KEYS[1] shard prefix
+-- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {now, tiers [{names [tier names, most engaged first], bounds [ms, ascending],
 --         events [names] or []}, ...], source, limits}
 -- ARGV[2] item count
@@ -12,11 +13,14 @@
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
-local shard = KEYS[1]
+--- @include "replay_guard"
+local shard, guard = KEYS[1], KEYS[2]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
 local tierTag = {}
 
-return each_item(function(base, args)
+local answers = each_item(function(base, args)
   local id, tiers, chain = args[1], r.tiers[tonumber(args[2])], args[3]
   for _, name in ipairs(tiers.names) do tierTag[name] = tierTag[name] or shard .. SHARD_KEY.index .. IX.tag .. name end
   local core = redis.call('HMGET', base, 'id', 'lastActivityAt', 'tier')
@@ -54,3 +58,4 @@ return each_item(function(base, args)
     { name = '$tier_changed', ts = r.now, props = cjson.encode({ from = old or cjson.null, to = tier }), source = r.source, chain = chain }, r.limits)
   return answer
 end)
+return guarded_answer(shard, guard, answers)

@@ -3,6 +3,7 @@
 -- variant}, counts it in the shard's counters of the test and, with a goal, adds the test to the
 -- contact's waiting list for that goal event (count_conversions counts the goal when it comes).
 -- KEYS[1] shard prefix
+-- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {test, goal, windowMs, now, source, limits}
 -- ARGV[2] item count
 -- ARGV[3...] per item: argument count, contact base, then contact id, variant drawn, chain (JSON)
@@ -10,13 +11,16 @@
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
+--- @include "replay_guard"
 --- @include "experiments"
-local shard = KEYS[1]
+local shard, guard = KEYS[1], KEYS[2]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local s = cjson.decode(ARGV[1])
 local field = HP.experiment .. s.test
 local counts = experiment_counts(shard, s.test)
 
-return each_item(function(base, args)
+local answers = each_item(function(base, args)
   local id, variant, chain = args[1], args[2], args[3]
   local held = redis.call('HGET', base, field)
   if held then
@@ -39,3 +43,4 @@ return each_item(function(base, args)
   end
   return { variant, tostring(s.now), 1 }
 end)
+return guarded_answer(shard, guard, answers)

@@ -3,6 +3,7 @@
 -- records $grade_changed when the grade moves.
 -- A batch script (each_item).
 -- KEYS[1] shard prefix
+-- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON of what the items share: {now, model, awardValues [the encoded award value of each
 --         rule; '' for field rules], fieldRules [{index, key, points, cond}], grades [{name, min}]
 --         (ascending; the first has no min), maxAwards, limits, source, chain}
@@ -20,7 +21,10 @@
 --- @include "award_value"
 --- @include "events"
 --- @include "batch"
-local shard = KEYS[1]
+--- @include "replay_guard"
+local shard, guard = KEYS[1], KEYS[2]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
 local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. SHARD_KEY.index .. IX.scoreFloor .. model
@@ -332,4 +336,4 @@ local answers = each_item(function(base, packed)
   return score_item(cur, r)
 end, flush)
 write_indexes()
-return answers
+return guarded_answer(shard, guard, answers)

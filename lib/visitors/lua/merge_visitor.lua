@@ -1,5 +1,5 @@
 -- Merges the history of an identified visitor into its contact in one step. Each event is recorded
--- as record_event records one (the shard's log, which the Contact Triggers read, the events index
+-- as record_events records one (the shard's log, which the Contact Triggers read, the events index
 -- and counter that segments and score rules read), once per event key: a repeated merge, or an
 -- event both merged and sent again, is recorded once. The visitor is listed on the contact, so
 -- that erase finds it.
