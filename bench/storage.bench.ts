@@ -185,6 +185,15 @@ const perContact = (after: { memory: number; keys: number }, before: { memory: n
 	keys: (after.keys - before.keys) / CONTACTS,
 });
 
+/**
+ * The store's own data per contact: less the replay guards' answers, which are kept REPLAY_ANSWER_MS
+ * after their call whatever the base (so they scale with the rate of writes, not with the contacts).
+ */
+const lessAnswers = (all: { bytes: number; keys: number }, guards: { answers: number; answerKeys: number }) => ({
+	bytes: all.bytes - guards.answers / CONTACTS,
+	keys: all.keys - guards.answerKeys / CONTACTS,
+});
+
 export async function run(): Promise<void> {
 	const servers: RedisServer[] = [];
 	const clients: Redis[] = [];
@@ -249,7 +258,9 @@ export async function run(): Promise<void> {
 			lib: (await serverCpuMs(libAdmin)) - serverCpuStart.lib,
 			raw: (await serverCpuMs(raw)) - serverCpuStart.raw,
 		};
-		const libRest = perContact(await footprint(libAdmin), libEmpty);
+		const libRestAll = perContact(await footprint(libAdmin), libEmpty);
+		const guardsAtRest = await replayGuardBytes(libAdmin, store);
+		const libRest = lessAnswers(libRestAll, guardsAtRest);
 		const rawRest = perContact(await footprint(raw), rawEmpty);
 
 		// Event k of every contact, then event k+1: each batch holds 1,000 different contacts.
@@ -263,11 +274,12 @@ export async function run(): Promise<void> {
 				for (const r of results) if (!r.ok) throw r.error;
 			}
 		}
-		const libEvents = perContact(await footprint(libAdmin), libEmpty);
+		const libEventsAll = perContact(await footprint(libAdmin), libEmpty);
 		let logBytes = 0;
 		for (let shard = 0; shard < SHARD_COUNT; shard++)
 			logBytes += Number(await libAdmin.call('MEMORY', 'USAGE', store.keys.log(shard), 'SAMPLES', '0'));
 		const guards = await replayGuardBytes(libAdmin, store);
+		const libEvents = lessAnswers(libEventsAll, guards);
 		// Measured again once the guards' answers expired (Redis drops them within a second or so).
 		let answersExpired: { bytes: number; keys: number } | undefined;
 		if (AWAIT_ANSWERS) {
@@ -311,14 +323,15 @@ export async function run(): Promise<void> {
 		console.log(`contact's own data: ${int(data)} B per contact`);
 		row('', 'lib', 'raw', 'lib/raw');
 		row('bytes per contact, at rest', int(libRest.bytes), int(rawRest.bytes), fixed(libRest.bytes / rawRest.bytes));
+		row("  with the last minute's answers", int(libRestAll.bytes));
 		row(`bytes per contact, +${EVENTS_PER_CONTACT} events`, int(libEvents.bytes));
+		row("  with the last minute's answers", int(libEventsAll.bytes));
 		if (answersExpired)
 			row(
 				`  ${REPLAY_ANSWER_MS / 1000 + 5} s later, answers expired`,
 				int(answersExpired.bytes),
 				fixed(answersExpired.keys, 2) + ' keys',
 			);
-		else row("  less the guards' answers (MEMORY USAGE)", int(libEvents.bytes - guards.answers / CONTACTS));
 		row('bytes / own data, at rest', fixed(libRest.bytes / data), fixed(rawRest.bytes / data));
 		row(`bytes / own data, +${EVENTS_PER_CONTACT} events`, fixed(libEvents.bytes / data));
 		row('keys per contact, at rest', fixed(libRest.keys, 2), fixed(rawRest.keys, 2));
@@ -334,8 +347,13 @@ export async function run(): Promise<void> {
 		console.log(
 			`of the +${EVENTS_PER_CONTACT} events figure, the shard logs: ${int(logPerContact)} B per contact (${logEntries.toLocaleString('en')} entries, ${fixed(logBytes / 1048576)} MB; with no trigger behind, the last 16 x logKeep = ${(SHARD_COUNT * store.limits.logKeep).toLocaleString('en')} or so whatever the base); without them ${int(libEvents.bytes - logPerContact)} B`,
 		);
+		// The answers grow with the rate of writes: per upserted contact and per event recorded, and
+		// what a minute of writes at this run's rates keeps (the whole base was written within it).
+		const answerPerUpsert = guardsAtRest.answers / CONTACTS;
+		const answerPerEvent = (guards.answers - guardsAtRest.answers) / (CONTACTS * EVENTS_PER_CONTACT || 1);
+		const answersAtRates = ((answerPerUpsert * upsertRate + answerPerEvent * eventRate) * REPLAY_ANSWER_MS) / 1000;
 		console.log(
-			`of it, the replay guards of the batch writes: their answers ${int(guards.answers / CONTACTS)} B per contact (${guards.answerKeys.toLocaleString('en')} keys, gone ${REPLAY_ANSWER_MS / 1000} s after their call), the marks that the calls ran ${fixed(guards.marks / CONTACTS)} B per contact (${guards.calls.toLocaleString('en')} calls, ${int(guards.marks / guards.calls)} B each, gone after ${REPLAY_GUARD_MS / 60_000} minutes)`,
+			`replay guards of the batch writes, apart from the store's data above: answers about ${int(answerPerUpsert)} B per contact upserted and ${int(answerPerEvent)} B per event recorded (${guards.answerKeys.toLocaleString('en')} keys), each gone ${REPLAY_ANSWER_MS / 1000} s after its call: writing non-stop at this run's rates keeps about ${fixed(answersAtRates / 1048576)} MB whatever the base; the marks that the calls ran, in the data above: ${fixed(guards.marks / CONTACTS)} B per contact (${guards.calls.toLocaleString('en')} calls, ${int(guards.marks / guards.calls)} B each, gone after ${REPLAY_GUARD_MS / 60_000} minutes)`,
 		);
 		console.log(
 			`whole-base engagement run (first run: every contact): ${fixed(engagementS)} s for ${tiers.examined.toLocaleString('en')} contacts`,
