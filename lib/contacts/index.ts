@@ -420,26 +420,41 @@ export class Contacts {
 			ready.forEach((i, k) => (applied[i] = results[k]));
 		}
 
-		// 4. Release replaced addresses, and claims whose change failed and whose contact does not
-		// exist; a claim whose contact now has the address needs its claim time no more (it only
-		// guards claims of contacts not yet written).
-		const failedClaims = prepared.flatMap((_, i) => (!applied[i].ok && claims[i]?.ok ? [i] : []));
+		// 4. Settle the addresses the changes replaced or wrote, and the claims of failed changes. A
+		// contact's items apply in their order, so the address it has after its last applied item is
+		// the one it keeps: every other address it had or claimed in the batch is released (only while
+		// it still points at the contact), whatever the item order (e -> f -> e keeps e, releases f).
+		// The kept one's claim time goes (it only guards claims of contacts not yet written).
+		const emailAfter = new Map<string, string | null>();
+		prepared.forEach((p, i) => {
+			const result = applied[i];
+			if (p instanceof Error || !result.ok) return;
+			const { id, oldEmail } = result.value;
+			emailAfter.set(id, p.request.attrs.email === undefined ? oldEmail : (p.email ?? null));
+		});
+		const settles: EmailSettle[] = [];
+		const settle = (email: string, id: string) => settles.push({ email, id, release: email !== emailAfter.get(id) });
+		prepared.forEach((p, i) => {
+			const result = applied[i];
+			if (p instanceof Error || !result.ok) return;
+			const { oldEmail, id, created } = result.value;
+			if (p.email && (created || oldEmail !== p.email)) settle(p.email, id);
+			if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email) settle(oldEmail, id);
+		});
+		// A failed change's claim, when no item of its contact applied: released only while the
+		// contact does not exist (an existing one may have the address; its e-mail is not read).
+		const failedClaims: number[] = [];
+		prepared.forEach((p, i) => {
+			if (applied[i].ok || !claims[i]?.ok) return;
+			const id = (ids[i] as { value: string }).value;
+			if (emailAfter.has(id)) settle((p as Prepared).email as string, id);
+			else failedClaims.push(i);
+		});
 		const written = await Promise.all(
 			failedClaims.map((i) =>
 				store.call((r) => r.exists(store.keys.contact((ids[i] as { value: string }).value))).catch(() => 1),
 			),
 		);
-		const settles: EmailSettle[] = [];
-		prepared.forEach((p, i) => {
-			if (p instanceof Error) return;
-			const result = applied[i];
-			if (result.ok) {
-				const { oldEmail, id, created } = result.value;
-				if (p.email && (created || oldEmail !== p.email)) settles.push({ email: p.email, id, release: false });
-				if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email)
-					settles.push({ email: oldEmail, id, release: true });
-			}
-		});
 		failedClaims.forEach((i, k) => {
 			if (!written[k])
 				settles.push({

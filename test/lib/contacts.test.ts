@@ -325,6 +325,116 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.contacts.idForEmail('new-addr@example.com')).toBe('mover');
 	});
 
+	/**
+	 * Each address's owner in the e-mail index and whether a claim time is left for it: a batch's
+	 * claims are confirmed or released before it answers, so no address may keep one.
+	 */
+	const emailIndex = (emails: string[]) =>
+		Promise.all(
+			emails.map(async (email) => {
+				const index = store.keys.emailIndex(email);
+				const claimed = await store.redis.hexists(`${index}:at`, email);
+				return { email, owner: await store.redis.hget(index, email), claimed: claimed === 1 };
+			}),
+		);
+	/** What emailIndex must answer when `owned` maps the addresses that have an owner to it. */
+	const owning = (emails: string[], owned: Record<string, string>) =>
+		emails.map((email) => ({ email, owner: owned[email] ?? null, claimed: false }));
+
+	// One contact's addresses across the items of one batch: the contact ends with its last item's.
+	it.each([
+		['e -> f -> e', [], ['e', 'f', 'e'], 'e'],
+		['e (held) -> f -> e', ['e'], ['f', 'e'], 'e'],
+		['e -> f', [], ['e', 'f'], 'f'],
+		['e (held) -> f', ['e'], ['f'], 'f'],
+		['e -> f -> g', [], ['e', 'f', 'g'], 'g'],
+		['e -> f -> e -> f', [], ['e', 'f', 'e', 'f'], 'f'],
+		['e -> f -> cleared', [], ['e', 'f', null], null],
+	] as Array<[string, Array<string | null>, Array<string | null>, string | null]>)(
+		"indexes a contact's last address of a batch and nothing else: %s",
+		async (name, before, steps, last) => {
+			const id = `flip ${name}`;
+			const address = (step: string | null) =>
+				step === null ? null : `${step}.${name.replace(/[^a-z]+/g, '-')}@flip.example.com`;
+			for (const step of before) await store.contacts.upsert([{ id, email: address(step) }]);
+			const emails = [...new Set([...before, ...steps].flatMap((step) => address(step) ?? []))];
+			const batch = steps.map((step) => ({ id, email: address(step) }));
+			// Run twice: the same batch again ends in the same state.
+			for (let run = 0; run < 2; run++) {
+				const results = await store.contacts.upsert(batch);
+				expect(results.every((r) => r.ok)).toBe(true);
+				expect((await store.contacts.getOne(id))?.email).toBe(address(last) ?? undefined);
+				expect(await emailIndex(emails)).toEqual(
+					owning(emails, last === null ? {} : { [address(last) as string]: id }),
+				);
+			}
+			// Erase leaves no key or value naming any of its addresses.
+			await store.contacts.erase([id]);
+			for (const email of emails) expect(await scanAll(ctx.config.keyPrefix, email)).toEqual([]);
+		},
+	);
+
+	it("refuses to swap two contacts' addresses in one batch: each address still has its owner when claimed", async () => {
+		await store.contacts.upsert([
+			{ id: 'swap-a', email: 'swap-e@example.com' },
+			{ id: 'swap-b', email: 'swap-f@example.com' },
+		]);
+		const emails = ['swap-e@example.com', 'swap-f@example.com'];
+		const [a, b] = await store.contacts.upsert([
+			{ id: 'swap-a', email: 'swap-f@example.com' },
+			{ id: 'swap-b', email: 'swap-e@example.com' },
+		]);
+		expect(!a.ok && a.error.message).toBe('The e-mail swap-f@example.com already belongs to contact "swap-b"');
+		expect(!b.ok && b.error.message).toBe('The e-mail swap-e@example.com already belongs to contact "swap-a"');
+		expect(!a.ok && a.error).toBeInstanceOf(ConflictError);
+		expect((await store.contacts.getOne('swap-a'))?.email).toBe('swap-e@example.com');
+		expect((await store.contacts.getOne('swap-b'))?.email).toBe('swap-f@example.com');
+		expect(await emailIndex(emails)).toEqual(
+			owning(emails, { 'swap-e@example.com': 'swap-a', 'swap-f@example.com': 'swap-b' }),
+		);
+		// The way to swap: free one address, then move each in a later batch than the one freeing it.
+		await store.contacts.upsert([{ id: 'swap-a', email: null }]);
+		await store.contacts.upsert([{ id: 'swap-b', email: 'swap-e@example.com' }]);
+		await store.contacts.upsert([{ id: 'swap-a', email: 'swap-f@example.com' }]);
+		expect(await emailIndex(emails)).toEqual(
+			owning(emails, { 'swap-e@example.com': 'swap-b', 'swap-f@example.com': 'swap-a' }),
+		);
+	});
+
+	it("releases the address an item claimed when its change fails between the contact's other items", async () => {
+		// A contact at its tag limit: an item adding a tag fails in Redis, after its address was claimed.
+		const full = Array.from({ length: LIMITS.tagsPerContact }, (_, n) => `t${n}`);
+		for (let n = 0; n < full.length; n += LIMITS.tagsPerChange)
+			await store.contacts.upsert([{ id: 'mid-fail', addTags: full.slice(n, n + LIMITS.tagsPerChange) }]);
+		const emails = ['mid-e@example.com', 'mid-f@example.com', 'mid-g@example.com'];
+		const results = await store.contacts.upsert([
+			{ id: 'mid-fail', email: 'mid-e@example.com' },
+			{ id: 'mid-fail', email: 'mid-f@example.com', addTags: ['one-more'] },
+			// Fails before anything is claimed.
+			{ id: 'mid-fail', email: 'mid-g@example.com', timezone: 'Mars/Olympus' },
+			{ id: 'mid-fail', email: 'mid-e@example.com' },
+			// The first item claiming an address in a batch has it, even when its change then fails.
+			{ id: 'mid-other', email: 'mid-f@example.com' },
+		]);
+		expect(results.map((r) => (r.ok ? 'ok' : r.error.constructor.name))).toEqual([
+			'ok',
+			'ValidationError',
+			'ValidationError',
+			'ok',
+			'ConflictError',
+		]);
+		expect((await store.contacts.getOne('mid-fail'))?.email).toBe('mid-e@example.com');
+		expect(await emailIndex(emails)).toEqual(owning(emails, { 'mid-e@example.com': 'mid-fail' }));
+		// Released: a later batch may give it to another contact.
+		const [later] = await store.contacts.upsert([{ id: 'mid-other', email: 'mid-f@example.com' }]);
+		expect(later.ok).toBe(true);
+		expect(await emailIndex(emails)).toEqual(
+			owning(emails, { 'mid-e@example.com': 'mid-fail', 'mid-f@example.com': 'mid-other' }),
+		);
+		await store.contacts.erase(['mid-fail', 'mid-other']);
+		for (const email of emails) expect(await scanAll(ctx.config.keyPrefix, email)).toEqual([]);
+	});
+
 	it('update mode fails with NotFoundError for a missing contact', async () => {
 		const [r] = await store.contacts.change([{ id: 'ghost', addTags: ['x'] }], 'update');
 		expect(!r.ok && r.error).toBeInstanceOf(NotFoundError);
