@@ -46,7 +46,7 @@ describe('faults under a real n8n on a Redis Cluster with replicas', () => {
 			retries: stats.retries,
 			peakRssMb: rss.stop(),
 			executions: await executionStatuses(env, pair.welcomeId),
-			note: `master :${victim.port} killed, replica :${heir.port} serving after ${failoverMs} ms; sender failures by status ${JSON.stringify(stats.failures)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
+			note: `master :${victim.port} killed, replica :${heir.port} serving after ${failoverMs} ms; sender failures by status ${JSON.stringify(stats.failures)}, first answers ${JSON.stringify(stats.firstBodies)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,
 		});
 		expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({
 			sent: count,

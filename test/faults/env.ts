@@ -109,6 +109,9 @@ function workflows(pair: Pair, baseUrl: string) {
 				parameters: {
 					campaignId: pair.campaignId,
 					campaignName: 'Welcome',
+					// The contacts come from signup events, with no consent recorded: the workspace policy's
+					// default (double opt-in only) would skip every one as no_consent.
+					sendPolicy: 'campaign',
 					fromEmail: 'hello@shop.example',
 					fromName: 'Shop',
 					subject: 'Welcome {{ data.n | "?" }}',

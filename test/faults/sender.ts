@@ -14,6 +14,8 @@ export interface SenderStats {
 	retries: number;
 	/** Answers that were not 2xx, by status (0: network error). */
 	failures: Record<number, number>;
+	/** The first body answered with each non-2xx status, to tell why. */
+	firstBodies: Record<number, string>;
 }
 
 export interface SendOptions {
@@ -31,13 +33,14 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 	options: SendOptions = {},
 ): { stats: SenderStats; done: Promise<SenderStats> } {
 	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
-	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {} };
+	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {}, firstBodies: {} };
 	let next = 0;
 	let lastStart = 0;
 	const postOne = async (event: E) => {
 		const giveUpAt = Date.now() + retryForMs;
 		for (let attempt = 0; ; attempt++) {
 			let status = 0;
+			let body = '';
 			try {
 				const res = await fetch(url, {
 					method: 'POST',
@@ -46,13 +49,14 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 					signal: AbortSignal.timeout(15_000),
 				});
 				status = res.status;
-				await res.arrayBuffer();
+				body = await res.text();
 			} catch {
 				// network error or timeout: status 0
 			}
 			if (status >= 200 && status < 300)
 				return void stats.accepted.push({ contactId: event.contactId, email: event.email });
 			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
+			stats.firstBodies[status] ??= body.slice(0, 300);
 			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);
 			stats.retries++;
 			await sleep(Math.min(250 * 2 ** attempt, 5000) * (0.75 + Math.random() / 2));

@@ -79,7 +79,7 @@ async function runCase(
 		retries: stats.retries,
 		peakRssMb,
 		executions,
-		note: `${note ? `${note}; ` : ''}sender failures by status ${JSON.stringify(stats.failures)}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
+		note: `${note ? `${note}; ` : ''}sender failures by status ${JSON.stringify(stats.failures)}, first answers ${JSON.stringify(stats.firstBodies)}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
 	});
 	expect({ sent: o.sent, gaveUp: stats.gaveUp, lost: o.lost, duplicated: o.duplicated }).toEqual({
 		sent: count,
