@@ -46,17 +46,6 @@ local function each_item(fn, flush, repeats)
   return out
 end
 
--- The k-th argument of every item, in item order: for one read of what all the items name.
-local function batch_column(k)
-  local argv, at = batch_items()
-  local column = {}
-  for item = 1, tonumber(ARGV[2]) do
-    column[item] = argv[at + 1 + k]
-    at = at + 2 + tonumber(argv[at])
-  end
-  return column
-end
-
 -- For read-only scripts whose answer is one character per contact: runs fn(base) once per contact
 -- and answers one string, a character per item (a contact's later items repeat it), with no table
 -- or pcall per item (an error fails the call). runBatch reads answer k as the string's character k.
