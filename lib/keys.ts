@@ -363,6 +363,16 @@ export class Keys {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}
 
+	/**
+	 * A campaign's totals in one shard (lib/campaigns): the sends and first outcomes of the shard's
+	 * contacts, counted by the script that records them, so no kill between the contact's record and
+	 * its count loses one. A report adds up every shard's. In the campaign's own shard this is the
+	 * key `global('campaign', id)`, where earlier releases kept every count.
+	 */
+	campaignTotals(shard: number, campaignId: string): string {
+		return `${this.shard(shard)}:campaign:${encodeKeyPart(campaignId)}`;
+	}
+
 	/** The shard's analytics counters of one UTC day (days since the epoch): lib/analytics. */
 	analyticsDay(shard: number, day: number): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.analytics}:${day}`;

@@ -1,6 +1,7 @@
 import { randomUUID } from 'crypto';
 import { ValidationError } from '../errors';
 import { scripts } from '../redis/scripts';
+import { SHARD_COUNT } from '../keys';
 import type { ContactStore } from '../store';
 import { chainJson, settleAll, type ChangeContext, type Result } from '../results';
 import { checkName, checkProperties, normalizeEmail } from '../values';
@@ -153,6 +154,8 @@ export interface OutcomeInput {
 	messageId?: string;
 	provider?: string;
 	source?: string;
+	/** The SMTP server refused the recipient of this send: the bounce counts for the campaign, with no send record to mark. */
+	rejected?: boolean;
 }
 
 export interface OutcomeResult {
@@ -205,6 +208,12 @@ const COUNTERS = [
 	'machineOpens',
 	'machineClicks',
 ] as const;
+
+/** The campaign totals that count machine hits (an open or click within the machine window, or flagged). */
+const MACHINE_TOTALS: Partial<Record<OutcomeKind, (typeof COUNTERS)[number]>> = {
+	opened: 'machineOpens',
+	clicked: 'machineClicks',
+};
 
 const OUTCOME_EVENTS: Record<OutcomeKind, string> = {
 	delivered: SYSTEM_EVENTS.emailDelivered,
@@ -313,6 +322,12 @@ export class Campaigns {
 
 	campaignKey(campaignId: string): string {
 		return this.store.keys.global('campaign', campaignId);
+	}
+
+	/** The campaign's totals in the contact's shard: written by the scripts that record its sends and outcomes. */
+	private totalsKey(contactId: string, campaignId: string): string {
+		const { keys } = this.store;
+		return keys.campaignTotals(keys.shardOfContact(contactId), campaignId);
 	}
 
 	messageKey(messageId: string): string {
@@ -480,9 +495,9 @@ export class Campaigns {
 							status: String(error.responseCode ?? 550),
 							diagnostic: error.response ?? error.message,
 							source: 'smtp',
+							rejected: true,
 						},
 					]);
-					await store.call((r) => r.hincrby(this.campaignKey(campaign.id), 'bounced', 1));
 					return skip('recipient_rejected', contactId, error.message);
 				}
 				throw error;
@@ -490,7 +505,7 @@ export class Campaigns {
 			const message = v.message as ReturnType<Campaigns['build']>;
 			await store.run(
 				scripts.confirmSend,
-				[...this.base(contactId), this.messageKey(prepared.messageId)],
+				[...this.base(contactId), this.messageKey(prepared.messageId), this.totalsKey(contactId, campaign.id)],
 				[
 					JSON.stringify({
 						id: contactId,
@@ -511,12 +526,8 @@ export class Campaigns {
 					}),
 				],
 			);
-			const key = this.campaignKey(campaign.id);
-			await Promise.all([
-				store.call((r) => r.hincrby(key, 'sent', 1)),
-				store.call((r) => r.hsetnx(key, 'firstSentAt', now)),
-				store.call((r) => r.hset(key, 'lastSentAt', now, ...(campaign.name ? ['name', campaign.name] : []))),
-			]);
+			if (campaign.name)
+				await store.call((r) => r.hset(this.campaignKey(campaign.id), 'name', campaign.name as string));
 			return {
 				status: 'sent',
 				contactId,
@@ -630,38 +641,49 @@ export class Campaigns {
 				});
 			const softBounce = input.kind === 'bounced' && input.bounceType === 'soft';
 			const field = softBounce ? 'softBouncedAt' : `${input.kind}At`;
-			const raw = await store.run<string>(scripts.recordOutcome, this.base(contactId), [
-				JSON.stringify({
-					id: contactId,
-					now,
-					ts,
-					kind: input.kind,
-					campaignId,
-					field,
-					machine,
-					machineWindowMs: input.machineWindowMs ?? 0,
-					onlyFirst: input.kind !== 'opened' && input.kind !== 'clicked',
-					name: OUTCOME_EVENTS[input.kind],
-					props: checkProperties(props),
-					activity: input.kind === 'opened' || input.kind === 'clicked',
-					source: input.source ?? context.source ?? input.provider ?? 'tracking',
-					chain: chainJson(context.chain),
-					limits: store.limits,
-					// A first outcome of a known send counts for its campaign and the journey that sent it.
-					count:
-						campaignId && !softBounce
+			const raw = await store.run<string>(
+				scripts.recordOutcome,
+				[...this.base(contactId), this.totalsKey(contactId, campaignId)],
+				[
+					JSON.stringify({
+						id: contactId,
+						now,
+						ts,
+						kind: input.kind,
+						campaignId,
+						field,
+						machine,
+						machineWindowMs: input.machineWindowMs ?? 0,
+						onlyFirst: input.kind !== 'opened' && input.kind !== 'clicked',
+						name: OUTCOME_EVENTS[input.kind],
+						props: checkProperties(props),
+						activity: input.kind === 'opened' || input.kind === 'clicked',
+						source: input.source ?? context.source ?? input.provider ?? 'tracking',
+						chain: chainJson(context.chain),
+						limits: store.limits,
+						// A first outcome of a known send counts for its campaign and the journey that sent it.
+						count:
+							campaignId && !softBounce
+								? {
+										...counting(now, ts, [counterField('campaign', input.kind, campaignId)]),
+										journeyField: counterField('journey', input.kind, ''),
+									}
+								: false,
+						totals: campaignId
 							? {
-									...counting(now, ts, [counterField('campaign', input.kind, campaignId)]),
-									journeyField: counterField('journey', input.kind, ''),
+									first: softBounce ? 'softBounced' : input.kind,
+									machine: MACHINE_TOTALS[input.kind] ?? false,
+									rejected: Boolean(input.rejected),
 								}
 							: false,
-				}),
-			]);
+					}),
+				],
+			);
 			const out = JSON.parse(raw) as { missing?: boolean; first?: boolean; eventId?: string; machine?: boolean };
 			return { input, machine: Boolean(out.machine), out };
 		});
 
-		// Counters and suppression: one more round trip each for the batch.
+		// Suppression: one more round trip for the batch.
 		return settleAll(recorded, async (r): Promise<OutcomeResult> => {
 			if (!r.ok) throw r.error;
 			const { input, machine, out } = r.value;
@@ -674,18 +696,6 @@ export class Campaigns {
 			};
 			if (out.eventId) result.eventId = out.eventId;
 			if (out.missing) return result;
-			if (input.campaignId) {
-				const counter = machine
-					? input.kind === 'opened'
-						? 'machineOpens'
-						: 'machineClicks'
-					: out.first
-						? input.kind === 'bounced' && input.bounceType === 'soft'
-							? 'softBounced'
-							: input.kind
-						: undefined;
-				if (counter) await store.call((c) => c.hincrby(this.campaignKey(input.campaignId as string), counter, 1));
-			}
 			const suppress: SubscriptionStatus | undefined =
 				input.kind === 'unsubscribed'
 					? 'unsubscribed'
@@ -738,17 +748,25 @@ export class Campaigns {
 	async report(campaignIds: string[]): Promise<Array<Result<CampaignReport>>> {
 		return settleAll(campaignIds, async (raw) => {
 			const campaignId = checkName('campaignId', raw, 200, 'Campaign ID');
-			const h = await this.store.call((r) => r.hgetall(this.campaignKey(campaignId)));
-			const counts = Object.fromEntries(COUNTERS.map((c) => [c, Number(h[c] ?? 0)])) as Record<
-				(typeof COUNTERS)[number],
-				number
-			>;
+			const { keys } = this.store;
+			// Every shard's totals (in the campaign's own shard, what earlier releases counted too).
+			const shards = await Promise.all(
+				Array.from({ length: SHARD_COUNT }, (_, shard) =>
+					this.store.call((r) => r.hgetall(keys.campaignTotals(shard, campaignId))),
+				),
+			);
+			const counts = Object.fromEntries(
+				COUNTERS.map((c) => [c, shards.reduce((sum, h) => sum + Number(h[c] ?? 0), 0)]),
+			) as Record<(typeof COUNTERS)[number], number>;
+			const times = (field: string) => shards.filter((h) => h[field]).map((h) => Number(h[field]));
+			const firstSentAt = times('firstSentAt');
+			const lastSentAt = times('lastSentAt');
 			const rate = (n: number) => (counts.sent > 0 ? Math.round((n / counts.sent) * 10_000) / 10_000 : 0);
 			return {
 				campaignId,
 				...counts,
-				...(h.firstSentAt ? { firstSentAt: new Date(Number(h.firstSentAt)).toISOString() } : {}),
-				...(h.lastSentAt ? { lastSentAt: new Date(Number(h.lastSentAt)).toISOString() } : {}),
+				...(firstSentAt.length > 0 ? { firstSentAt: new Date(Math.min(...firstSentAt)).toISOString() } : {}),
+				...(lastSentAt.length > 0 ? { lastSentAt: new Date(Math.max(...lastSentAt)).toISOString() } : {}),
 				rates: {
 					open: rate(counts.opened),
 					click: rate(counts.clicked),

@@ -9,6 +9,7 @@ import {
 	type SendOutcome,
 } from '../../lib/campaigns';
 import { verifyToken } from '../../lib/tracking/tokens';
+import { scripts } from '../../lib/redis/scripts';
 import { ContactStore, createClient, ValidationError, type Result } from '../../lib';
 import { openStore, topologies } from '../harness/store';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
@@ -404,6 +405,52 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		}
 	});
 
+	it("counts a send and a first outcome with the contact's record: a worker dying right after loses no count", async () => {
+		// A worker whose connection is gone for good once the script that records the send (or the
+		// outcome) has answered: what it would write after that never arrives, as when it is killed.
+		const dying = () => {
+			const client = createClient(ctx.config);
+			client.on('error', () => undefined);
+			const doomed = new ContactStore(client, ctx.config.keyPrefix, { now: clock.now });
+			const run = doomed.run.bind(doomed);
+			doomed.run = (async (script: Parameters<typeof run>[0], keys: string[], args: Array<string | number>) => {
+				const answer = await run(script, keys, args);
+				if (script === scripts.confirmSend || script === scripts.recordOutcome) client.disconnect();
+				return answer;
+			}) as typeof doomed.run;
+			return new Campaigns(doomed);
+		};
+		const ids = [await fresh(), await fresh(), await fresh()];
+		for (const id of ids) {
+			await dying()
+				.send(spec({ id: 'dying' }), [{ contactId: id }], { mode: 'smtp', mailer: mailer() })
+				.catch(() => undefined);
+		}
+		await dying()
+			.recordOutcomes([{ contactId: ids[0], campaignId: 'dying', kind: 'clicked', url: 'https://shop.example/' }])
+			.catch(() => undefined);
+		for (const id of ids) expect(await campaigns.sendRecord(id, 'dying')).toMatchObject({ sends: 1 });
+		expect(value((await campaigns.report(['dying']))[0])).toMatchObject({ sent: 3, clicked: 1 });
+		// Each shard holds its contacts' counts; the report adds them up.
+		const shards = new Set(ids.map((id) => store.keys.shardOfContact(id)));
+		for (const shard of shards) {
+			const sent = await store.call((r) => r.hget(store.keys.campaignTotals(shard, 'dying'), 'sent'));
+			expect(Number(sent)).toBe(ids.filter((id) => store.keys.shardOfContact(id) === shard).length);
+		}
+	});
+
+	it("reports the counts an earlier release kept in the campaign's own key, with the new ones", async () => {
+		await store.call((r) => r.hset(campaigns.campaignKey('older'), 'sent', 5, 'opened', 2, 'firstSentAt', 1000));
+		const id = await fresh();
+		await sendOne(id, { id: 'older' });
+		expect(value((await campaigns.report(['older']))[0])).toMatchObject({
+			sent: 6,
+			opened: 2,
+			firstSentAt: new Date(1000).toISOString(),
+			lastSentAt: new Date(clock.ms).toISOString(),
+		});
+	});
+
 	it('SMTP unreachable: a clear error, nothing recorded as sent, and a later send works', async () => {
 		const id = await fresh();
 		const port = await freePort();
@@ -456,6 +503,15 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		expect(String((bounce?.properties as { diagnostic: string }).diagnostic)).toContain('5.1.1 User unknown');
 		expect(await campaigns.sendRecord(hard, 'codes')).toBeNull();
 		expect(value((await campaigns.report(['codes']))[0])).toMatchObject({ sent: 1, bounced: 1 });
+		// A refused resend to a contact the campaign reached before counts one bounce, not two.
+		smtp.rejectRecipient = undefined;
+		const resent = await fresh();
+		expect(await sendOne(resent, { id: 'codes-again', allowResend: true })).toMatchObject({ status: 'sent' });
+		smtp.rejectRecipient = () => ({ code: 550, message: '5.1.1 User unknown' });
+		expect(await sendOne(resent, { id: 'codes-again', allowResend: true })).toMatchObject({
+			reason: 'recipient_rejected',
+		});
+		expect(value((await campaigns.report(['codes-again']))[0])).toMatchObject({ sent: 1, bounced: 1 });
 
 		// A 4xx at the end of DATA is retryable too.
 		smtp.rejectRecipient = undefined;

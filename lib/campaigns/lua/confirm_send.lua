@@ -2,6 +2,7 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- KEYS[3] Message-ID lookup key (in the contact's shard)
+-- KEYS[4] the campaign's totals in the contact's shard (Keys.campaignTotals)
 -- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs,
 --         journey|false, count {day, ttlMs, fields}|false}
 -- Returns the $email_sent event id.
@@ -40,5 +41,11 @@ redis.call('ZADD', messages, r.now + r.messageTtlMs, KEYS[3])
 local props = cjson.encode({ campaignId = r.campaignId, messageId = r.messageId, transactional = r.transactional })
 local eid = record(base, shard, r.id, r.now, { name = '$email_sent', ts = r.now, props = props, source = r.source, chain = r.chain }, r.limits)
 redis.call('HSET', base, 'lastEventAt', r.now)
-if fresh and r.count then count_day(shard, r.count, r.count.fields, 1) end
+if fresh then
+  -- Counted with the contact's record: a worker killed after this script loses no count.
+  redis.call('HINCRBY', KEYS[4], 'sent', 1)
+  redis.call('HSETNX', KEYS[4], 'firstSentAt', r.now)
+  if r.now > (tonumber(redis.call('HGET', KEYS[4], 'lastSentAt')) or 0) then redis.call('HSET', KEYS[4], 'lastSentAt', r.now) end
+  if r.count then count_day(shard, r.count, r.count.fields, 1) end
+end
 return eid

@@ -3,10 +3,14 @@
 -- An open or click within machineWindowMs of the send is a scanner's, whoever reports it.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
+-- KEYS[3] the campaign's totals in the contact's shard (Keys.campaignTotals; unused without a campaign)
 -- ARGV[1] JSON {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props,
 --         machine, machineWindowMs, activity, source, chain, limits,
 --         count {day, ttlMs, fields, journeyField}|false}: the counters of a first outcome, and the
---         journey counter's field without its id (the send record names the journey)
+--         journey counter's field without its id (the send record names the journey),
+--         totals {first, machine|false, rejected}|false: the campaign total a first outcome
+--         counts in, the one a machine open or click counts in, and whether a bounce counts
+--         without a send record (the SMTP server refused the recipient)
 -- Returns JSON {missing} | {first, eventId, machine}.
 --- @include "contact_keys"
 --- @include "events"
@@ -42,6 +46,11 @@ if first and r.count then
   local fields = r.count.fields
   if rec.journey then fields[#fields + 1] = r.count.journeyField .. rec.journey end
   count_day(shard, r.count, fields, 1)
+end
+-- The campaign's totals, with the contact's record (no kill in between loses a count).
+if r.totals then
+  local total = (machine and r.totals.machine) or ((first or r.totals.rejected) and r.totals.first)
+  if total then redis.call('HINCRBY', KEYS[3], total, 1) end
 end
 if first then
   local p = cjson.decode(props)
