@@ -441,8 +441,10 @@ export class Contacts {
 			if (p.email && (created || oldEmail !== p.email)) settle(p.email, id);
 			if (oldEmail && p.request.attrs.email !== undefined && oldEmail !== p.email) settle(oldEmail, id);
 		});
-		// A failed change's claim, when no item of its contact applied: released only while the
-		// contact does not exist (an existing one may have the address; its e-mail is not read).
+		// A failed change's claim, when no item of its contact applied: released unless the contact
+		// has the address (read now: a failed batch call may have applied it), only while it still
+		// points at the contact, like a replaced address. An address whose contact's e-mail cannot be
+		// read stays claimed (a later claim for another contact takes it over once stale).
 		const failedClaims: number[] = [];
 		prepared.forEach((p, i) => {
 			if (applied[i].ok || !claims[i]?.ok) return;
@@ -450,18 +452,17 @@ export class Contacts {
 			if (emailAfter.has(id)) settle((p as Prepared).email as string, id);
 			else failedClaims.push(i);
 		});
-		const written = await Promise.all(
+		const emailsNow = await Promise.all(
 			failedClaims.map((i) =>
-				store.call((r) => r.exists(store.keys.contact((ids[i] as { value: string }).value))).catch(() => 1),
+				store
+					.call((r) => r.hget(store.keys.contact((ids[i] as { value: string }).value), 'email'))
+					.catch(() => undefined),
 			),
 		);
 		failedClaims.forEach((i, k) => {
-			if (!written[k])
-				settles.push({
-					email: (prepared[i] as Prepared).email as string,
-					id: (ids[i] as { value: string }).value,
-					release: true,
-				});
+			const email = (prepared[i] as Prepared).email as string;
+			if (emailsNow[k] !== undefined && emailsNow[k] !== email)
+				settles.push({ email, id: (ids[i] as { value: string }).value, release: true });
 		});
 		await this.settleEmails(settles);
 
@@ -512,14 +513,18 @@ export class Contacts {
 		if (contested.length === 0) return results;
 		const conflict = (c: (typeof contested)[number]) =>
 			new ConflictError('email', `The e-mail ${c.email} already belongs to contact "${c.owner}"`);
-		const ownerExists = await settleAll(contested, (c) => store.call((r) => r.exists(store.keys.contact(c.owner))));
-		// A claim left behind by a contact that no longer exists (a crash between claim and create) is
-		// taken over once stale; a fresh one belongs to a contact another batch is creating right now.
+		const ownerEmails = await settleAll(contested, (c) =>
+			store.call((r) => r.hget(store.keys.contact(c.owner), 'email')),
+		);
+		// A claim its contact does not hold, left behind by a contact that no longer exists (a crash
+		// between claim and create) or by a change that failed, is taken over once stale (the claim
+		// script checks): a fresh one may belong to a batch writing that contact right now, and such a
+		// batch claiming the address again refreshes the claim's time.
 		const stale = contested.filter((c, k) => {
-			const exists = ownerExists[k];
-			if (!exists.ok) results[c.i] = exists;
-			else if (exists.value) results[c.i] = { ok: false, error: conflict(c) };
-			return exists.ok && !exists.value;
+			const held = ownerEmails[k];
+			if (!held.ok) results[c.i] = held;
+			else if (held.value === c.email) results[c.i] = { ok: false, error: conflict(c) };
+			return held.ok && held.value !== c.email;
 		});
 		const retaken = await this.claimRound(stale, true);
 		stale.forEach((c, k) => {
@@ -548,7 +553,7 @@ export class Contacts {
 	/**
 	 * Drops claim times and releases addresses (settle_emails): one batch call per e-mail shard chunk.
 	 * Waited for only when it releases an address: a claim time only lets a claim be taken over while
-	 * its contact does not exist, and these contacts do, so dropping it is housekeeping that Redis does
+	 * its contact does not hold the address, and these contacts do, so dropping it is housekeeping that Redis does
 	 * while this process goes on (the connection's next commands come after it; answers are not used).
 	 */
 	private async settleEmails(settles: EmailSettle[]): Promise<void> {

@@ -3,6 +3,7 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
 import { LIMITS } from '../../lib/limits';
 import { hashOf } from '../../lib/keys';
+import { scripts } from '../../lib/redis/scripts';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -433,6 +434,70 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		);
 		await store.contacts.erase(['mid-fail', 'mid-other']);
 		for (const email of emails) expect(await scanAll(ctx.config.keyPrefix, email)).toEqual([]);
+	});
+
+	it.each([
+		['create mode, the contact exists', 'create', 'exists'],
+		['over the tag limit', 'upsert', 'tags'],
+	] as const)('releases the address a failed change of an existing contact claimed: %s', async (_name, mode, cause) => {
+		const id = `held-${cause}`;
+		const [kept, claimed] = [`${id}-e@example.com`, `${id}-f@example.com`];
+		await store.contacts.upsert([{ id, email: kept }]);
+		if (cause === 'tags') {
+			const full = Array.from({ length: LIMITS.tagsPerContact }, (_, n) => `t${n}`);
+			for (let n = 0; n < full.length; n += LIMITS.tagsPerChange)
+				await store.contacts.upsert([{ id, addTags: full.slice(n, n + LIMITS.tagsPerChange) }]);
+		}
+		const [failed] = await store.contacts.change(
+			[{ id, email: claimed, ...(cause === 'tags' ? { addTags: ['one-more'] } : {}) }],
+			mode,
+		);
+		expect(failed.ok).toBe(false);
+		expect((await store.contacts.getOne(id))?.email).toBe(kept);
+		expect(await emailIndex([kept, claimed])).toEqual(owning([kept, claimed], { [kept]: id }));
+		// Free at once for another contact; and erase leaves nothing naming either address.
+		const [other] = await store.contacts.upsert([{ id: `${id}-other`, email: claimed }]);
+		expect(other.ok).toBe(true);
+		await store.contacts.erase([id, `${id}-other`]);
+		for (const email of [kept, claimed]) expect(await scanAll(ctx.config.keyPrefix, email)).toEqual([]);
+	});
+
+	it('takes over a stale claim its contact does not hold; a batch claiming it again for that contact keeps it', async () => {
+		// A claim left by a change whose contact's e-mail could not be read afterwards: claimed by the
+		// contact, with a claim time, while the contact has another address.
+		const abandon = async (id: string, email: string, ageMs: number) => {
+			await store.contacts.upsert([{ id, email: `${id}-own@example.com` }]);
+			const index = store.keys.emailIndex(email);
+			const [seconds] = await store.call((r) => r.time());
+			await store.call((r) => r.hset(index, email, id));
+			await store.call((r) => r.hset(`${index}:at`, email, Number(seconds) * 1000 - ageMs));
+		};
+		await abandon('left-a', 'left-a@example.com', 120_000);
+		const [taken] = await store.contacts.upsert([{ id: 'taker-a', email: 'left-a@example.com' }]);
+		expect(taken.ok).toBe(true);
+		expect(await emailIndex(['left-a@example.com'])).toEqual(
+			owning(['left-a@example.com'], { 'left-a@example.com': 'taker-a' }),
+		);
+		// A fresh claim is not taken over: its contact may be being written by another batch.
+		await abandon('left-b', 'left-b@example.com', 1_000);
+		const [refused] = await store.contacts.upsert([{ id: 'taker-b', email: 'left-b@example.com' }]);
+		expect(!refused.ok && refused.error).toBeInstanceOf(ConflictError);
+		// A stale claim its contact claims again (a batch writing it now) is fresh again for others.
+		await abandon('left-c', 'left-c@example.com', 120_000);
+		const claimAgain = (id: string, stale: string) =>
+			store.runBatch<{ email: string; id: string }, string>({
+				script: scripts.claimEmails,
+				items: [{ email: 'left-c@example.com', id }],
+				shared: stale,
+				contactOf: (c) => c.email,
+				argsOf: (c) => [c.email, c.id],
+				upgraded: true,
+				packed: true,
+				width: 2,
+			});
+		expect(await claimAgain('left-c', '')).toEqual([{ ok: true, value: 'left-c' }]);
+		expect(await claimAgain('taker-c', '60000')).toEqual([{ ok: true, value: 'left-c' }]);
+		await store.contacts.erase(['left-a', 'left-b', 'left-c', 'taker-a']);
 	});
 
 	it('update mode fails with NotFoundError for a missing contact', async () => {

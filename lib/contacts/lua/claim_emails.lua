@@ -1,11 +1,13 @@
 -- Claims e-mail addresses for contacts. A fresh claim of another contact is never taken over: that
--- contact may be being created right now by a concurrent batch.
+-- contact may be being written right now by a concurrent batch. A contact claiming again an address
+-- it has claimed and not yet written refreshes the claim's time, so that no other contact takes it
+-- over while this batch writes it.
 -- A batch script of items that are not contacts (runBatch's width 2): e-mail addresses of the shard,
 -- each address's in order.
 -- KEYS[1] shard prefix: its e-mail index (hash e-mail -> contact id) and, at the index's key ..
 --         ':at', when each claim not yet confirmed was made (server time, ms; settle_emails
 --         deletes it once the contact is written)
--- ARGV[1] age (ms) after which a claim whose contact does not exist may be taken over (the caller
+-- ARGV[1] age (ms) after which a claim its contact does not hold may be taken over (the caller
 --         checked), or '' to take none over
 -- ARGV[2] item count
 -- ARGV[3...] per item: the e-mail and the contact id
@@ -32,9 +34,13 @@ if count > 0 then
 end
 -- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
 local claimed, claimedAt = {}, {}
+-- Addresses already the item's contact's, whose claim time (if any) is refreshed. Claim times exist
+-- only between a claim and its settling, so there are usually none to look at.
+local own, any_times = {}, redis.call('EXISTS', at) == 1
 local function claim(email, id)
   local owner = claimed[email]
   if owner == nil then owner = stored[email] end
+  if owner == id and any_times and not claimedAt[email] then own[#own + 1] = email end
   if owner and owner ~= id then
     if not staleMs then return owner end
     -- No claim time: the claim was confirmed once its contact was written (the contact owns it).
@@ -51,14 +57,21 @@ local answers = {}
 for i = 1, count do answers[i] = claim(emails[i], argv[start + 2 * i - 1]) end
 
 local owners, times = {}, {}
+if #own > 0 then
+  local held = redis.call('HMGET', at, unpack(own))
+  for k, email in ipairs(own) do
+    if held[k] then
+      times[#times + 1] = email
+      times[#times + 1] = now_text
+    end
+  end
+end
 for email, id in pairs(claimed) do
   owners[#owners + 1] = email
   owners[#owners + 1] = id
   times[#times + 1] = email
   times[#times + 1] = now_text
 end
-if #owners > 0 then
-  redis.call('HSET', index, unpack(owners))
-  redis.call('HSET', at, unpack(times))
-end
+if #owners > 0 then redis.call('HSET', index, unpack(owners)) end
+if #times > 0 then redis.call('HSET', at, unpack(times)) end
 return answers
