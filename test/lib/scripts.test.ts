@@ -67,7 +67,7 @@ describe('script registry', () => {
 	});
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
-		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 3, batch: false });
+		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 4, batch: false });
 		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 1, batch: false });
 		expect(
 			all
