@@ -7,6 +7,7 @@
  * TypeScript path.
  */
 import fc from 'fast-check';
+import { CONTACT_HASH_PREFIXES } from '../../lib/keys';
 import { closeAllStores } from '../../lib/redis/pool';
 import { Segments, VALUE_OPERATORS, type CompiledSegment, type SegmentCondition } from '../../lib/segments';
 import { ValidationError } from '../../lib/errors';
@@ -269,5 +270,19 @@ describe.each(topologies)('per-item mode decided inside Redis, on %s Redis', (to
 		await segments.evaluate(compiled, ids);
 		// Every contact found is tested here.
 		expect(test).toHaveBeenCalledTimes(ids.length - 1);
+	});
+
+	it('reads contacts whose ids have key syntax, spaces and letters outside ASCII', async () => {
+		const odd = ['a:b', '{tag}', 'Zoë 東京', 'a%3Ab', '}{'];
+		for (const r of await store.contacts.upsert(odd.map((id) => ({ id })))) if (!r.ok) throw r.error;
+		// The tag written straight at the key Keys.contact names (the script builds it from the id).
+		for (const id of odd.filter((_, k) => k % 2 === 0))
+			await store.call((r) => r.hset(store.keys.contact(id), `${CONTACT_HASH_PREFIXES.tag}a`, ''));
+		const compiled = segments.compile({ type: 'tags', operator: 'hasAny', tags: ['a'] });
+		const expected = odd.map((_, k) => `true/${k % 2 === 0}`);
+		const verdictsOf = async (c: CompiledSegment) =>
+			(await segments.evaluate(c, odd)).map((r) => (r.ok ? `${r.value.found}/${r.value.matched}` : r.error.name));
+		expect(await verdictsOf(compiled)).toEqual(expected);
+		expect(await verdictsOf({ ...compiled, plan: null })).toEqual(expected);
 	});
 });

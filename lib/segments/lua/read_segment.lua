@@ -14,7 +14,7 @@
 -- KEYS[1] shard prefix
 -- ARGV[1] JSON {spec, source?, count?}, or {plan, now} (plan mode)
 -- ARGV[2] contacts mode: the item count
--- ARGV[3...] contacts mode: per item its argument count (0) and contact base
+-- ARGV[3...] contacts mode: per item its argument count (0) and encoded id (batch.lua)
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
