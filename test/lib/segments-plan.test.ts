@@ -9,6 +9,7 @@
 import fc from 'fast-check';
 import { CONTACT_HASH_PREFIXES } from '../../lib/keys';
 import { closeAllStores } from '../../lib/redis/pool';
+import { scripts } from '../../lib/redis/scripts';
 import { Segments, VALUE_OPERATORS, type CompiledSegment, type SegmentCondition } from '../../lib/segments';
 import { ValidationError } from '../../lib/errors';
 import { openStore, topologies } from '../harness/store';
@@ -317,5 +318,21 @@ describe.each(topologies)('per-item mode decided inside Redis, on %s Redis', (to
 			(await segments.evaluate(c, odd)).map((r) => (r.ok ? `${r.value.found}/${r.value.matched}` : r.error.name));
 		expect(await verdictsOf(compiled)).toEqual(expected);
 		expect(await verdictsOf({ ...compiled, plan: null })).toEqual(expected);
+	});
+
+	it('decides the items of a shard a thousand to a script call', async () => {
+		const shard = store.keys.shardOfContact('chunk-0');
+		const sameShard: string[] = [];
+		for (let n = 0; sameShard.length < 1000; n++)
+			if (store.keys.shardOfContact(`chunk-${n}`) === shard) sameShard.push(`chunk-${n}`);
+		const compiled = segments.compile({ type: 'tags', operator: 'hasAny', tags: ['a'] });
+		const calls = jest.spyOn(store.redis as unknown as Record<string, () => unknown>, scripts.readSegment.name);
+		try {
+			const results = await segments.verdicts(compiled, sameShard);
+			expect(results.every((r) => r.ok && r.value === 'notFound')).toBe(true);
+			expect(calls).toHaveBeenCalledTimes(1);
+		} finally {
+			calls.mockRestore();
+		}
 	});
 });
