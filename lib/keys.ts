@@ -176,6 +176,11 @@ export const DEAD_LETTER_REPLAYS = ':log';
  * in them without a registry per contact. Lua gets them as `SHARD_KEY.<kind>`.
  */
 export const SHARD_KEY_PARTS = {
+	/**
+	 * prefix of the contacts' base keys: `c:<encoded contact id>` (Keys.contact). A batch script
+	 * (runBatch) gets each item's encoded id and builds the base key itself (lib/redis/lua/batch.lua).
+	 */
+	contact: 'c',
 	/** stream: the shard's event log */
 	log: 'log',
 	/**
@@ -213,6 +218,9 @@ export const SHARD_KEY_PARTS = {
 	 */
 	replayGuardList: 'rgl',
 } as const;
+
+/** What comes between a shard's prefix and a contact's encoded id in its base key. */
+const CONTACT_BASE_PART = `:${SHARD_KEY_PARTS.contact}:`;
 
 /**
  * How long a write script call's replay guard remembers that it ran (its member of
@@ -314,14 +322,14 @@ export class Keys {
 
 	/** The base key of a contact: its core hash; all its other keys are `${base}:<suffix>`. `shard`: its shardOf, when known. */
 	contact(contactId: string, shard = shardOf(contactId)): string {
-		return `${this.shard(shard)}:c:${encodeKeyPart(contactId)}`;
+		return `${this.shard(shard)}${CONTACT_BASE_PART}${encodeKeyPart(contactId)}`;
 	}
 
 	/** The contact id of a contact base key (as `contact(id)` builds it), or undefined for any other key. */
 	contactIdOf(key: string): string | undefined {
-		const at = key.indexOf('}:c:');
+		const at = key.indexOf(`}${CONTACT_BASE_PART}`);
 		if (!key.startsWith(`${this.prefix}{s`) || at < 0) return undefined;
-		const encoded = key.slice(at + 4);
+		const encoded = key.slice(at + 1 + CONTACT_BASE_PART.length);
 		return encoded.includes(':') ? undefined : decodeURIComponent(encoded);
 	}
 

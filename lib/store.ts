@@ -1,4 +1,4 @@
-import { hashOf, Keys, SHARD_COUNT } from './keys';
+import { encodeKeyPart, hashOf, Keys, SHARD_COUNT } from './keys';
 import type { RedisClient } from './redis/connection';
 import { refusedScriptCommand } from './access';
 import { accessError, commandRefused, toStoreError, withinWait } from './redis/connection';
@@ -92,7 +92,10 @@ export class ContactStore {
 	 *   same time: calls go out every 1,000 items (not auto-pipelined: see lib/redis/scripts), all
 	 *   in flight together.
 	 * - KEYS[1] is the shard prefix: a fixed key count keeps ioredis routing by it on a cluster, and
-	 *   every contact key of the shard shares its hash slot. A guarded write script's KEYS[2] is the
+	 *   every contact key of the shard shares its hash slot. An item names its contact by its id as
+	 *   encoded in key names (encodeKeyPart), not by its base key: each_item builds the base from
+	 *   KEYS[1], so a call carries no shard prefix per item (half the bytes of a packed item without
+	 *   arguments, and of Redis's decoding of them). A guarded write script's KEYS[2] is the
 	 *   call's replay guard (lib/redis/lua/replay_guard.lua), in the same slot: a call ioredis sends
 	 *   again after a lost reply answers as it did and writes nothing twice.
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
@@ -209,7 +212,8 @@ export class ContactStore {
 			for (let f = 0; f < firsts.length; f++) {
 				const first = firsts[f];
 				const contactId = contactIds[first];
-				const base = width === undefined ? this.keys.contact(contactId, shard) : '';
+				// The contact's id as in its key names: the script builds the base key from it (batch.lua).
+				const keyPart = width === undefined ? encodeKeyPart(contactId) : '';
 				for (let index = first; index !== -1; index = nextOfContact[index]) {
 					let own: Array<string | number> = NO_ARGS;
 					if (call.argsOf) {
@@ -224,7 +228,7 @@ export class ContactStore {
 					}
 					chunk.push(index);
 					const listed = lastApart ? own.length - 1 : own.length;
-					if (width === undefined) args.push(listed, base);
+					if (width === undefined) args.push(listed, keyPart);
 					for (let k = 0; k < listed; k++) {
 						const arg = own[k];
 						// Packed numbers as text too: the script reads the same strings either way.
@@ -324,7 +328,7 @@ export interface BatchCall<I, T> {
 	upgraded?: boolean;
 	/**
 	 * The items' arguments go as one JSON array (ARGV[3]; each_item reads either form). For items of
-	 * many arguments, or many items (each sends at least its count and base): ioredis spends more on
+	 * many arguments, or many items (each sends at least its count and contact id): ioredis spends more on
 	 * encoding each argument than JSON.stringify on all, and Redis's cjson.decode costs about what
 	 * receiving them one by one does.
 	 */
@@ -338,13 +342,13 @@ export interface BatchCall<I, T> {
 	lastApart?: boolean;
 	/**
 	 * Items that are not contacts (the e-mail claims): each sends exactly this many arguments, without
-	 * its count and base key, and the script reads them by position from batch.lua batch_items().
+	 * its count and contact id, and the script reads them by position from batch.lua batch_items().
 	 */
 	width?: number;
 }
 
 /**
- * The JSON of the items' counts, bases and arguments, as each_item decodes it. JSON.stringify
+ * The JSON of the items' counts, contact ids and arguments, as each_item decodes it. JSON.stringify
  * writes a lone surrogate as an escape, which cjson refuses: it becomes U+FFFD, as ioredis sends it
  * in a plain argument. (An escaped backslash is matched first, so the text "\ud800" stays as it is.)
  */

@@ -9,6 +9,8 @@ export type FieldType = 'string' | 'number' | 'boolean' | 'date';
 
 // eslint-disable-next-line no-control-regex
 const CONTROL = /[\u0000-\u001f\u007f]/;
+/** Printable ASCII with a character other than a space. */
+const PLAIN_NAME = /^ *[\x21-\x7e][\x20-\x7e]*$/;
 
 function describe(value: unknown): string {
 	if (value === null) return 'null';
@@ -21,6 +23,8 @@ export function checkName(field: string, value: unknown, maxLength: number, what
 	if (typeof value !== 'string') {
 		throw new ValidationError(field, `${what} must be a string, got ${describe(value)}`);
 	}
+	// Most names: every check below passes, and NFC leaves the text as it is (a batch checks thousands).
+	if (value.length <= maxLength && PLAIN_NAME.test(value)) return value;
 	if (value.trim() === '') throw new ValidationError(field, `${what} is empty`);
 	if (value.length > maxLength) {
 		throw new ValidationError(field, `${what} is ${value.length} characters long; the limit is ${maxLength}`);

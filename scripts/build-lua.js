@@ -284,7 +284,7 @@ const GENERATED_HELPERS = {
 				SHARD_KEY: Object.fromEntries(
 					Object.entries(keys.SHARD_KEY_PARTS).map(([kind, part]) => [
 						kind,
-						['index', 'deadLetters', 'experiments', 'analytics', 'replayGuards'].includes(kind)
+						['contact', 'index', 'deadLetters', 'experiments', 'analytics', 'replayGuards'].includes(kind)
 							? `:${part}:`
 							: `:${part}`,
 					]),

@@ -181,7 +181,8 @@ export type LuaPlanNode =
 	| { k: 'tags'; i: number[]; m: 'any' | 'all' | 'none' }
 	| { k: 'oneOf'; i: number; v: string[]; neg: boolean }
 	| { k: 'count'; i: number; min: number; none: boolean }
-	| { k: 'window'; e: string; s: number; min: number; none: boolean }
+	/** i: the name's counter ("<count>|<first>|<last>"), which decides most contacts without the events index. */
+	| { k: 'window'; i: number; e: string; s: number; min: number; none: boolean }
 	| { k: 'butNot'; x: string; y: string; span?: number };
 
 export interface LuaPlan {
@@ -586,7 +587,7 @@ export function compileSegment(root: SegmentCondition, options: CompileOptions):
 			} else {
 				const at = builder.window(name, since);
 				counted = (d) => d.windows[at];
-				lua = { k: 'window', e: name, s: since, min: count, none };
+				lua = { k: 'window', i: reads.at(CONTACT_HASH_PREFIXES.counter + name), e: name, s: since, min: count, none };
 			}
 			return {
 				test: none ? (d, ctx) => counted(d, ctx) === 0 : (d, ctx) => counted(d, ctx) >= count,

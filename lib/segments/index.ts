@@ -83,6 +83,15 @@ const SEGMENT_CORE = ['email', 'timezone', 'lifecycleStage', 'status'];
 /** Candidates read per script call in segment mode. */
 const CHUNK = 500;
 
+/**
+ * Items per script call when Redis decides the conditions (a character per item, about 2-3 µs of
+ * Redis's time each: a call of 1,000 holds it a few milliseconds). Five times runBatch's default:
+ * a fifth of the runs of the script's setup (its helpers, the plan's JSON and closures) and of the
+ * calls to send and answer. A 10,000-item batch took about a third less CPU in this process, and a
+ * tenth less in Redis.
+ */
+const DECIDED_CHUNK = 1000;
+
 const SCAN_ALL: IndexSource = {
 	kind: 'zset',
 	names: [SHARD_INDEXES.all],
@@ -233,6 +242,7 @@ export class Segments {
 			shared: JSON.stringify({ plan, now: ctx.now }),
 			contactOf: (rawId) => checkContactId(rawId),
 			packed: true,
+			chunkSize: DECIDED_CHUNK,
 			// The script answers one string per chunk, the item's character at its position; an
 			// undecided item's result is replaced below.
 			result: (code, index) => {

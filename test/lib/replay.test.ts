@@ -9,7 +9,7 @@
  * deletes an answer key to stand for its expiry), and what erase withholds.
  */
 import type { Cluster } from 'ioredis';
-import { REPLAY_ANSWER_MS, REPLAY_GUARD_MS, SHARD_KEY_PARTS } from '../../lib/keys';
+import { encodeKeyPart, REPLAY_ANSWER_MS, REPLAY_GUARD_MS, SHARD_KEY_PARTS } from '../../lib/keys';
 import { ValidationError } from '../../lib/errors';
 import { createClient, type RedisClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
@@ -142,7 +142,7 @@ describe.each(topologies)('a replay guard on %s Redis', (topology) => {
 		const keys = [store.keys.shard(SHARD), store.keys.replayGuard(SHARD, token)];
 		const event = (contactId: string) => [
 			10,
-			store.keys.contact(contactId),
+			encodeKeyPart(contactId),
 			contactId,
 			'seen',
 			clock.ms,

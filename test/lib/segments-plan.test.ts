@@ -7,7 +7,9 @@
  * TypeScript path.
  */
 import fc from 'fast-check';
+import { CONTACT_HASH_PREFIXES } from '../../lib/keys';
 import { closeAllStores } from '../../lib/redis/pool';
+import { scripts } from '../../lib/redis/scripts';
 import { Segments, VALUE_OPERATORS, type CompiledSegment, type SegmentCondition } from '../../lib/segments';
 import { ValidationError } from '../../lib/errors';
 import { openStore, topologies } from '../harness/store';
@@ -269,5 +271,68 @@ describe.each(topologies)('per-item mode decided inside Redis, on %s Redis', (to
 		await segments.evaluate(compiled, ids);
 		// Every contact found is tested here.
 		expect(test).toHaveBeenCalledTimes(ids.length - 1);
+	});
+
+	it("decides an event window from the contact's counter, reading its events index only for a minimum above one", async () => {
+		const [recent, old, none] = ['win-recent', 'win-old', 'win-none'];
+		for (const r of await store.contacts.upsert([{ id: recent }, { id: old }, { id: none }])) if (!r.ok) throw r.error;
+		const buys = [
+			{ contactId: recent, name: 'buy', time: T0 - 40 * DAY },
+			{ contactId: recent, name: 'buy', time: T0 - 2 * DAY },
+			{ contactId: recent, name: 'buy', time: T0 - DAY },
+			{ contactId: old, name: 'buy', time: T0 - 40 * DAY },
+		];
+		for (const r of await store.events.record(buys)) if (!r.ok) throw r.error;
+		const window = (operator: 'didAtLeast' | 'didNot', count: number) =>
+			segments.compile({ type: 'event', operator, event: 'buy', count, days: 30 });
+		const cases: Array<[CompiledSegment, string[]]> = [
+			[window('didAtLeast', 1), ['true/true', 'true/false', 'true/false']],
+			[window('didNot', 1), ['true/false', 'true/true', 'true/true']],
+			// More than the counter's count: no need to count the window.
+			[window('didAtLeast', 4), ['true/false', 'true/false', 'true/false']],
+		];
+		const verdictsOf = async (compiled: CompiledSegment, contactIds: string[]) =>
+			(await segments.evaluate(compiled, contactIds)).map((r) =>
+				r.ok ? `${r.value.found}/${r.value.matched}` : r.error.message,
+			);
+		for (const [compiled, expected] of cases) {
+			expect(await verdictsOf({ ...compiled, plan: null }, [recent, old, none])).toEqual(expected);
+			expect(await verdictsOf(compiled, [recent, old, none])).toEqual(expected);
+		}
+		// The events indexes made unreadable (a string where a sorted set was): the counters decide alone.
+		for (const id of [recent, old, none]) await store.call((r) => r.set(store.keys.contactKey(id, 'events'), 'x'));
+		for (const [compiled, expected] of cases) expect(await verdictsOf(compiled, [recent, old, none])).toEqual(expected);
+		// Two in the window, of three: only the index tells.
+		expect(await verdictsOf(window('didAtLeast', 2), [recent])).toEqual([expect.stringMatching(/WRONGTYPE/)]);
+	});
+
+	it('reads contacts whose ids have key syntax, spaces and letters outside ASCII', async () => {
+		const odd = ['a:b', '{tag}', 'Zoë 東京', 'a%3Ab', '}{'];
+		for (const r of await store.contacts.upsert(odd.map((id) => ({ id })))) if (!r.ok) throw r.error;
+		// The tag written straight at the key Keys.contact names (the script builds it from the id).
+		for (const id of odd.filter((_, k) => k % 2 === 0))
+			await store.call((r) => r.hset(store.keys.contact(id), `${CONTACT_HASH_PREFIXES.tag}a`, ''));
+		const compiled = segments.compile({ type: 'tags', operator: 'hasAny', tags: ['a'] });
+		const expected = odd.map((_, k) => `true/${k % 2 === 0}`);
+		const verdictsOf = async (c: CompiledSegment) =>
+			(await segments.evaluate(c, odd)).map((r) => (r.ok ? `${r.value.found}/${r.value.matched}` : r.error.name));
+		expect(await verdictsOf(compiled)).toEqual(expected);
+		expect(await verdictsOf({ ...compiled, plan: null })).toEqual(expected);
+	});
+
+	it('decides the items of a shard a thousand to a script call', async () => {
+		const shard = store.keys.shardOfContact('chunk-0');
+		const sameShard: string[] = [];
+		for (let n = 0; sameShard.length < 1000; n++)
+			if (store.keys.shardOfContact(`chunk-${n}`) === shard) sameShard.push(`chunk-${n}`);
+		const compiled = segments.compile({ type: 'tags', operator: 'hasAny', tags: ['a'] });
+		const calls = jest.spyOn(store.redis as unknown as Record<string, () => unknown>, scripts.readSegment.name);
+		try {
+			const results = await segments.verdicts(compiled, sameShard);
+			expect(results.every((r) => r.ok && r.value === 'notFound')).toBe(true);
+			expect(calls).toHaveBeenCalledTimes(1);
+		} finally {
+			calls.mockRestore();
+		}
 	});
 });

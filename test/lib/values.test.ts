@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { DateTime } from 'luxon';
-import { toTimestamp } from '../../lib/values';
+import { checkName, toTimestamp } from '../../lib/values';
 
 /** What luxon makes of a text (toTimestamp's reading of any form), or 'invalid'. */
 function luxonMillis(text: string): number | 'invalid' {
@@ -64,5 +64,33 @@ describe('toTimestamp', () => {
 		expect(toTimestamp('2024-05-17T09:30:00.5Z', 'at')).toBe(Date.UTC(2024, 4, 17, 9, 30, 0, 500));
 		expect(toTimestamp('2024-W20-5', 'at')).toBe(Date.UTC(2024, 4, 17));
 		expect(() => toTimestamp('2024-02-30', 'at')).toThrow(/is not a valid date/);
+	});
+});
+
+describe('checkName', () => {
+	const check = (value: string) => {
+		try {
+			return checkName('id', value, 5, 'ID');
+		} catch (error) {
+			return (error as Error).message;
+		}
+	};
+
+	it.each<[string, string]>([
+		['abc', 'abc'],
+		['  a b', '  a b'],
+		['~!{}', '~!{}'],
+		['abcde', 'abcde'],
+		['abcdef', 'ID is 6 characters long; the limit is 5'],
+		['     ', 'ID is empty'],
+		['', 'ID is empty'],
+		['\t', 'ID is empty'],
+		['a\tb', 'ID contains control characters (line breaks, tabs or NUL)'],
+		['a\x7fb', 'ID contains control characters (line breaks, tabs or NUL)'],
+		['e\u0301', '\u00e9'],
+		['Zoë', 'Zoë'],
+		['\u00a0', 'ID is empty'],
+	])('takes %j as %j', (value, expected) => {
+		expect(check(value)).toBe(expected);
 	});
 });

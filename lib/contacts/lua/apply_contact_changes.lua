@@ -6,7 +6,7 @@
 -- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {now, mode ('upsert'|'create'|'update'), source, chain (JSON text), limits, max {fields, tags}}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
+-- ARGV[3...] per item: its argument count, encoded id (batch.lua), then: contact id; '1', source and chain (own
 --         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged), '-'
 --         (cleared) or '=' .. value; subscription status, then its source, time (ms), the status it
 --         may change from ('' any: a confirmation link turns only "pending" into "subscribed"), '1'

@@ -7,7 +7,7 @@
 -- ARGV[1] JSON {now, tiers [{names [tier names, most engaged first], bounds [ms, ascending],
 --         events [names] or []}, ...], source, limits}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, contact base, contact id, its tier settings (1-based
+-- ARGV[3...] per item: its argument count, encoded id (batch.lua), contact id, its tier settings (1-based
 --         index into tiers), its chain (JSON)
 -- Answers per item {tier, previous tier or false, 1 when it changed else 0, last interaction or false}.
 --- @include "contact_keys"

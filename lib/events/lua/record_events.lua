@@ -4,7 +4,7 @@
 -- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {now, limits}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count, the contact's base key, then: the contact id, the event
+-- ARGV[3...] per item: its argument count, the encoded id (batch.lua), then: the contact id, the event
 --         name, its time (ms), its properties JSON, source, chain JSON, idempotency key or '', '1'
 --         to create the contact when it does not exist else '0', '1' when the event is an
 --         interaction (it moves last activity) else '0', and the JSON {day, ttlMs, fields} of the

@@ -6,7 +6,7 @@
 -- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] JSON {test, goal, windowMs, now, source, limits}
 -- ARGV[2] item count
--- ARGV[3...] per item: argument count, contact base, then contact id, variant drawn, chain (JSON)
+-- ARGV[3...] per item: argument count, encoded id (batch.lua), then contact id, variant drawn, chain (JSON)
 -- Answers per item {variant, assignedAt, 1 when new else 0}; NOT_FOUND for a missing contact.
 --- @include "contact_keys"
 --- @include "events"

@@ -10,7 +10,7 @@
 -- ARGV[1] JSON of format 1's suffixes (lib/migrate FORMAT_1_SUFFIXES): {fields, tags, counters,
 --         times, history, logEntries, keys, indexes}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count (0) and contact base
+-- ARGV[3...] per item: its argument count (0) and encoded id (batch.lua)
 -- Answers per item 1 when it upgraded the contact, else 0.
 --- @include "contact_keys"
 --- @include "events"

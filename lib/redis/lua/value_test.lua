@@ -10,6 +10,8 @@
 --- @include "field_types"
 
 local VALUE_TEXT, VALUE_NUMBER, VALUE_BOOLEAN, VALUE_TIME = 1, 2, 3, 4
+-- The first byte of a typed number ("<FIELD_TYPE.number>:<text>").
+local NUMBER_BYTE = string.byte(FIELD_TYPE.number)
 
 -- toISOString's text of epoch ms (years 0 to 9999), or nil.
 local function iso_text(ms)
@@ -196,10 +198,20 @@ local function value_tester(c, time, now)
     error('value_test: no plan for the operator ' .. tostring(op))
   end
   local spans = op == OP.withinLastDays or op == OP.notWithinLastDays
+  local numbers = c.kind == 'number'
   return function(stored)
     if not stored then return false end
-    local kind, text, num = stored_value(stored, time)
-    local x = ordered_value(kind, text, num, c)
+    -- A core time or a typed number needs only its number (stored_value would also write a core
+    -- time's ISO text): the value ordered_value answers for them, without the calls.
+    local x
+    if time then
+      if numbers then x = false else x = tonumber(stored) end
+    elseif time == false and string.byte(stored, 1) == NUMBER_BYTE then
+      if numbers then x = tonumber(string.sub(stored, 3)) else x = false end
+    else
+      local kind, text, num = stored_value(stored, time)
+      x = ordered_value(kind, text, num, c)
+    end
     if x == nil then return nil end
     if x == false and not spans then return false end
     return compare(x)

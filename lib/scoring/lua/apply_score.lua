@@ -8,7 +8,7 @@
 --         rule; '' for field rules], fieldRules [{index, key, points, cond}], grades [{name, min}]
 --         (ascending; the first has no min), maxAwards, limits, source, chain}
 -- ARGV[2] item count
--- ARGV[3...] per item: its argument count (1), contact base, then one tab-separated argument: id,
+-- ARGV[3...] per item: its argument count (1), encoded id (batch.lua), then one tab-separated argument: id,
 --         source and chain ('' for the shared ones), the event's time ('' for none), then per
 --         award its rule number (1-based) and award key
 -- Answers per item one tab-separated string: score, grade, previous grade, 1 when the grade

@@ -14,7 +14,7 @@
 -- KEYS[1] shard prefix
 -- ARGV[1] JSON {spec, source?, count?}, or {plan, now} (plan mode)
 -- ARGV[2] contacts mode: the item count
--- ARGV[3...] contacts mode: per item its argument count (0) and contact base
+-- ARGV[3...] contacts mode: per item its argument count (0) and encoded id (batch.lua)
 --- @include "contact_keys"
 --- @include "events"
 --- @include "batch"
@@ -73,15 +73,30 @@ local function plan_test(node)
     for _, v in ipairs(node.v) do wanted[v] = true end
     return function(values) return (wanted[values[at] or ''] == true) ~= neg end
   end
-  if k == 'count' or k == 'window' then
+  if k == 'count' then
     local min, none = node.min, node.none == true
-    local from, to
-    if k == 'window' then from, to = events_from(node.e, node.s), events_end(node.e) end
-    return function(values, base)
-      local n
-      if k == 'count' then n = parse_counter(values[at]) or 0 else n = redis.call('ZLEXCOUNT', base .. SUFFIX.events, from, to) end
+    return function(values)
+      local n = parse_counter(values[at]) or 0
       if none then return n == 0 end
       return n >= min
+    end
+  end
+  if k == 'window' then
+    -- The events in the window are those at or after `since` (the window's first member's time,
+    -- as events_from writes it). The name's counter bounds their number: none when its last event
+    -- is before `since` (or it has none), at least one when it is not (the index keeps a name's
+    -- latest events: prune_events drops the oldest, and only beyond the retention, which no window
+    -- exceeds), at most its count. Only a minimum above one, and within the count, needs the index.
+    local min, none = node.min, node.none == true
+    local from, to = events_from(node.e, node.s), events_end(node.e)
+    local since = tonumber(event_time(node.s)) - EVENT_TIME.offset
+    return function(values, base)
+      local count, _, last = parse_counter(values[at])
+      if not count or last < since then return none end
+      if none then return false end
+      if min <= 1 then return true end
+      if count < min then return false end
+      return redis.call('ZLEXCOUNT', base .. SUFFIX.events, from, to) >= min
     end
   end
   if k == 'butNot' then
