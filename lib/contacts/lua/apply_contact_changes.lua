@@ -88,11 +88,18 @@ local function count_prefixed(keys, prefix)
 end
 
 -- The item being applied: its contact, answer and core-hash writes; set and emit add to them
--- (defined once, not per item: a bulk upsert runs this for every contact).
-local item_base, item_id, item_source, item_chain, answer, writes
+-- (defined once, not per item: a bulk upsert runs this for every contact). The writes and the
+-- fields removed go in tables kept for the whole call, up to a count (no table grown per item).
+local item_base, item_id, item_source, item_chain, answer
+local writes, writeCount, removed, removedCount = {}, 0, {}, 0
 local function set(key, value)
-  writes[#writes + 1] = key
-  writes[#writes + 1] = value
+  writes[writeCount + 1] = key
+  writes[writeCount + 2] = value
+  writeCount = writeCount + 2
+end
+local function remove(key)
+  removedCount = removedCount + 1
+  removed[removedCount] = key
 end
 local function emit(name, props)
   local json = json_or_empty(props)
@@ -102,15 +109,19 @@ local function emit(name, props)
   answer[#answer + 1] = json
 end
 
+-- The item's attributes (ATTRS: nil unchanged, false cleared, else the value) and the hash fields
+-- it reads (reads[6 ..] are the fields and tags it names, written below too), kept for the call.
+local attrs = {}
+local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
+
 local answers = each_item(function(base, args, createdProps)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
-  local attrs = {}
   for k = 1, #ATTRS do
     local attr = ATTRS[k]
     local a = args[at + k - 1]
-    if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
+    if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) else attrs[attr] = nil end
   end
   at = at + 3
   local subAt = nil
@@ -130,12 +141,10 @@ local answers = each_item(function(base, args, createdProps)
   local removeAt = at + 1
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
-  -- reads[6 ..] are the hash fields written below too.
-  local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
   for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
   for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
   for k = 0, removeCount - 1 do reads[6 + fieldCount + addCount + k] = HP.tag .. args[removeAt + k] end
-  local got = redis.call('HMGET', base, unpack(reads))
+  local got = redis.call('HMGET', base, unpack(reads, 1, 5 + fieldCount + addCount + removeCount))
   local exists = got[1] ~= false
   if not exists and r.mode == 'update' then
     return redis.error_reply('NOT_FOUND contact does not exist')
@@ -180,8 +189,7 @@ local answers = each_item(function(base, args, createdProps)
   end
 
   item_base, item_id, item_source, item_chain = base, id, source, chain
-  answer, writes = { exists and 0 or 1, got[2] }, {}
-  local removed = {}
+  answer, writeCount, removedCount = { exists and 0 or 1, got[2] }, 0, 0
   -- A new contact logs one event, $contact_created, instead of one per value it is created with.
   if not exists then
     set('id', id)
@@ -199,7 +207,7 @@ local answers = each_item(function(base, args, createdProps)
       local was = got[k + 1] or nil
       if new == false then new = nil end
       if was ~= new then
-        if new == nil then removed[#removed + 1] = attr else set(attr, new) end
+        if new == nil then remove(attr) else set(attr, new) end
         if attr == 'lifecycleStage' then
           if was then index_member('stage', was, id, false) end
           if new then index_member('stage', new, id, true) end
@@ -213,7 +221,7 @@ local answers = each_item(function(base, args, createdProps)
     local name, enc, was = args[fieldsAt + 2 * k], args[fieldsAt + 2 * k + 1], got[6 + k]
     if enc == '' then
       if was then
-        removed[#removed + 1] = reads[6 + k]
+        remove(reads[6 + k])
         emit('$field_changed', { field = name, from = decode_value(was), to = cjson.null })
       end
     elseif was ~= enc then
@@ -235,7 +243,7 @@ local answers = each_item(function(base, args, createdProps)
     for k = 0, removeCount - 1 do
       local tag = args[removeAt + k]
       if hadTag[tag] then
-        removed[#removed + 1] = reads[6 + fieldCount + addCount + k]
+        remove(reads[6 + fieldCount + addCount + k])
         index_member('tag', tag, id, false)
         emit('$tag_removed', { tag = tag })
       end
@@ -271,8 +279,8 @@ local answers = each_item(function(base, args, createdProps)
   elseif #answer > 2 then
     set('updatedAt', now_text)
   end
-  if #removed > 0 then redis.call('HDEL', base, unpack(removed)) end
-  if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
+  if removedCount > 0 then redis.call('HDEL', base, unpack(removed, 1, removedCount)) end
+  if writeCount > 0 then redis.call('HSET', base, unpack(writes, 1, writeCount)) end
   return answer
 end)
 
