@@ -295,6 +295,23 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		for (const id of ids) expect((await store.contacts.getOne(id))?.fields).toEqual({ step: 3, owner: id });
 	});
 
+	it('clears the e-mail, time zone and lifecycle stage given as null, and logs each change', async () => {
+		await store.contacts.upsert([
+			{ id: 'clear-1', email: 'clear-1@example.com', timezone: 'Europe/Paris', lifecycleStage: 'lead' },
+		]);
+		const [result] = await store.contacts.upsert([
+			{ id: 'clear-1', email: null, timezone: null, lifecycleStage: null },
+		]);
+		expect(result.ok && result.value.events.map((e) => e.props)).toEqual([
+			{ field: 'email', from: 'clear-1@example.com', to: null },
+			{ field: 'timezone', from: 'Europe/Paris', to: null },
+			{ field: 'lifecycleStage', from: 'lead', to: null },
+		]);
+		const contact = await store.contacts.getOne('clear-1');
+		expect([contact?.email, contact?.timezone, contact?.lifecycleStage]).toEqual([undefined, undefined, undefined]);
+		expect(await store.contacts.idForEmail('clear-1@example.com')).toBeNull();
+	});
+
 	it("gives the contacts of one script call only their own values, none of the items' before them", async () => {
 		// Contacts of one shard: their items go in one call of the apply script, one after another.
 		const ids = ['own-0'];

@@ -7,8 +7,9 @@
 -- ARGV[1] JSON {now, mode ('upsert'|'create'|'update'), source, chain (JSON text), limits, max {fields, tags}}
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
---         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged), '-'
---         (cleared) or '=' .. value; subscription status, then its source, time (ms), the status it
+--         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged),
+--         '\1' (cleared: no valid value holds a control character) or the value (read as it comes,
+--         without a string.sub per value); subscription status, then its source, time (ms), the status it
 --         may change from ('' any: a confirmation link turns only "pending" into "subscribed"), '1'
 --         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
 --         or ''; the
@@ -18,8 +19,9 @@
 --         creates the contact (the caller builds it: what the change sets, as this script would,
 --         without reading state a new contact cannot have); apart from ARGV[3], where its quotes
 --         would be escaped and cost every item, new or not, their decoding (runBatch lastApart).
--- Answers per item {1, false, the $contact_created id} when it created the contact, else {0, old
--- e-mail or false, then per event logged its id, name and properties JSON (as logged)}; NOT_FOUND
+-- Answers per item the $contact_created id when it created the contact (a string: no table to build
+-- and send per new contact), else {0, old e-mail or false, then per event logged its id, name and
+-- properties JSON (as logged)}; NOT_FOUND
 -- (update of a missing contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the
 -- contact would hold more fields or tags than max allows), before anything is written.
 --- @include "field_types"
@@ -121,7 +123,7 @@ local answers = each_item(function(base, args, createdProps)
   for k = 1, #ATTRS do
     local attr = ATTRS[k]
     local a = args[at + k - 1]
-    if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) else attrs[attr] = nil end
+    if a == '\1' then attrs[attr] = false elseif a ~= '' then attrs[attr] = a else attrs[attr] = nil end
   end
   at = at + 3
   local subAt = nil
@@ -189,7 +191,8 @@ local answers = each_item(function(base, args, createdProps)
   end
 
   item_base, item_id, item_source, item_chain = base, id, source, chain
-  answer, writeCount, removedCount = { exists and 0 or 1, got[2] }, 0, 0
+  -- A new contact logs no event but $contact_created, whose id is its answer (below).
+  answer, writeCount, removedCount = exists and { 0, got[2] } or nil, 0, 0
   -- A new contact logs one event, $contact_created, instead of one per value it is created with.
   if not exists then
     set('id', id)
@@ -275,7 +278,7 @@ local answers = each_item(function(base, args, createdProps)
     -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
     local eid = log_event(shard, id, '$contact_created', { ts = now_text, props = createdProps, source = source, chain = chain }, lim)
     set('createdEvent', eid)
-    answer[3] = eid
+    answer = eid
   elseif #answer > 2 then
     set('updatedAt', now_text)
   end
