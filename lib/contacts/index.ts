@@ -305,7 +305,8 @@ function changeArgs(
 	if (subscription) {
 		const { proof } = subscription;
 		args.push(subscription.status, subscription.source, subscription.at, subscription.from ?? '');
-		args.push(...(proof ? ['1', proof.ip, proof.userAgent] : ['0', '', '']));
+		if (proof) args.push('1', proof.ip, proof.userAgent);
+		else args.push('0');
 	} else args.push('');
 	const fields = Object.entries(request.fields);
 	args.push(fields.length);

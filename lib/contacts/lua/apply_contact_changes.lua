@@ -9,12 +9,11 @@
 -- ARGV[3...] per item: its argument count, contact base, then: contact id; '1', source and chain (own
 --         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged),
 --         '\1' (cleared: no valid value holds a control character) or the value (read as it comes,
---         without a string.sub per value); subscription status, then its source, time (ms), the status it
---         may change from ('' any: a confirmation link turns only "pending" into "subscribed"), '1'
---         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
---         or ''; the
---         field count, then per field its name and encoded value ('' removes it); the count of tags to
---         add, then the tags; the count of tags to remove, then the tags
+--         without a string.sub per value); subscription status, then its source, time (ms), the
+--         status it may change from ('' any: a confirmation link turns only "pending" into
+--         "subscribed"), '1' and the IP and user agent of an opt-in confirmation (proof of consent)
+--         or '0' alone; or ''; the field count, then per field its name and encoded value ('' removes
+--         it); the count of tags to add, then the tags; the count of tags to remove, then the tags
 -- ARGV[4...] per item, in item order: the properties JSON of the $contact_created it logs when it
 --         creates the contact (the caller builds it: what the change sets, as this script would,
 --         without reading state a new contact cannot have); apart from ARGV[3], where its quotes
@@ -129,7 +128,7 @@ local answers = each_item(function(base, args, createdProps)
   local subAt = nil
   if args[at] ~= '' then
     subAt = at
-    at = at + 7
+    at = at + (args[at + 4] == '1' and 7 or 5)
   else
     at = at + 1
   end
