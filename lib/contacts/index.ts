@@ -281,6 +281,12 @@ function createdProps(request: Prepared['request']): Record<string, unknown> {
 	return props;
 }
 
+/**
+ * An e-mail, time zone or lifecycle stage cleared, in apply_contact_changes' arguments: none of their
+ * valid values holds a control character (normalizeEmail, checkTimeZone, checkName refuse them).
+ */
+const CLEARED = '\u0001';
+
 /** apply_contact_changes' arguments for one item (the script's header names them). */
 function changeArgs(
 	id: string,
@@ -293,13 +299,14 @@ function changeArgs(
 	else args.push('0');
 	for (const attr of ['email', 'timezone', 'lifecycleStage']) {
 		const value = request.attrs[attr];
-		args.push(value === undefined ? '' : value === false ? '-' : `=${value}`);
+		args.push(value === undefined ? '' : value === false ? CLEARED : value);
 	}
 	const { subscription } = request;
 	if (subscription) {
 		const { proof } = subscription;
 		args.push(subscription.status, subscription.source, subscription.at, subscription.from ?? '');
-		args.push(...(proof ? ['1', proof.ip, proof.userAgent] : ['0', '', '']));
+		if (proof) args.push('1', proof.ip, proof.userAgent);
+		else args.push('0');
 	} else args.push('');
 	const fields = Object.entries(request.fields);
 	args.push(fields.length);
@@ -398,16 +405,17 @@ export class Contacts {
 						return changeArgs(id, request, inputs[i].context, created[position]);
 					},
 					answer: (answer, position, id) => {
-						// Whether it created, the old e-mail, then the events it logged (from logged[2] on).
-						const [isNew, oldEmail] = answer as [number, string | null];
-						const logged = answer as string[];
-						if (isNew === 1)
+						// The $contact_created id when it created the contact; else 0, the old e-mail, then the
+						// events it logged (from logged[2] on).
+						if (typeof answer === 'string')
 							return {
 								id,
 								created: true,
-								oldEmail,
-								events: [{ id: logged[2], name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
+								oldEmail: null,
+								events: [{ id: answer, name: SYSTEM_EVENTS.contactCreated, props: created[position] }],
 							};
+						const [, oldEmail] = answer as [number, string | null];
+						const logged = answer as string[];
 						const events: ContactEvent[] = [];
 						for (let k = 2; k < logged.length; k += 3)
 							events.push({ id: logged[k], name: logged[k + 1], props: JSON.parse(logged[k + 2]) });

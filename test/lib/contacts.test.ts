@@ -2,7 +2,7 @@ import fc from 'fast-check';
 import { closeAllStores } from '../../lib/redis/pool';
 import { ConflictError, NotFoundError, ValidationError } from '../../lib/errors';
 import { LIMITS } from '../../lib/limits';
-import { hashOf } from '../../lib/keys';
+import { hashOf, shardOf } from '../../lib/keys';
 import { scripts } from '../../lib/redis/scripts';
 import { openStore, topologies } from '../harness/store';
 
@@ -294,6 +294,55 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		);
 		expect(results.map((r) => r.ok && r.value.created)).toEqual(steps.flatMap((step) => ids.map(() => step === 1)));
 		for (const id of ids) expect((await store.contacts.getOne(id))?.fields).toEqual({ step: 3, owner: id });
+	});
+
+	it('clears the e-mail, time zone and lifecycle stage given as null, and logs each change', async () => {
+		await store.contacts.upsert([
+			{ id: 'clear-1', email: 'clear-1@example.com', timezone: 'Europe/Paris', lifecycleStage: 'lead' },
+		]);
+		const [result] = await store.contacts.upsert([
+			{ id: 'clear-1', email: null, timezone: null, lifecycleStage: null },
+		]);
+		expect(result.ok && result.value.events.map((e) => e.props)).toEqual([
+			{ field: 'email', from: 'clear-1@example.com', to: null },
+			{ field: 'timezone', from: 'Europe/Paris', to: null },
+			{ field: 'lifecycleStage', from: 'lead', to: null },
+		]);
+		const contact = await store.contacts.getOne('clear-1');
+		expect([contact?.email, contact?.timezone, contact?.lifecycleStage]).toEqual([undefined, undefined, undefined]);
+		expect(await store.contacts.idForEmail('clear-1@example.com')).toBeNull();
+	});
+
+	it("gives the contacts of one script call only their own values, none of the items' before them", async () => {
+		// Contacts of one shard: their items go in one call of the apply script, one after another.
+		const ids = ['own-0'];
+		for (let n = 1; ids.length < 4; n++) if (shardOf(`own-${n}`) === shardOf('own-0')) ids.push(`own-${n}`);
+		const [first, ...others] = ids;
+		await store.contacts.upsert([{ id: first, fields: { gone: 'soon' } }]);
+		const results = await store.contacts.upsert([
+			{
+				id: first,
+				email: 'own-0@example.com',
+				timezone: 'Europe/Berlin',
+				lifecycleStage: 'lead',
+				subscription: { status: 'subscribed', source: 'form' },
+				fields: { kept: 1, gone: null },
+				addTags: ['first-only'],
+			},
+			...others.map((id) => ({ id, fields: { own: id } })),
+		]);
+		expect(results.every((r) => r.ok)).toBe(true);
+		for (const id of others) {
+			const contact = await store.contacts.getOne(id);
+			expect(contact).toMatchObject({ fields: { own: id }, tags: [] });
+			expect([contact?.email, contact?.timezone, contact?.lifecycleStage, contact?.subscription]).toEqual([
+				undefined,
+				undefined,
+				undefined,
+				undefined,
+			]);
+		}
+		expect(await store.contacts.getOne(first)).toMatchObject({ lifecycleStage: 'lead', fields: { kept: 1 } });
 	});
 
 	it('takes over a stale claim of a contact that was never written, never a fresh or confirmed one', async () => {

@@ -7,19 +7,20 @@
 -- ARGV[1] JSON {now, mode ('upsert'|'create'|'update'), source, chain (JSON text), limits, max {fields, tags}}
 -- ARGV[2] item count
 -- ARGV[3...] per item: its argument count, encoded id (batch.lua), then: contact id; '1', source and chain (own
---         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged), '-'
---         (cleared) or '=' .. value; subscription status, then its source, time (ms), the status it
---         may change from ('' any: a confirmation link turns only "pending" into "subscribed"), '1'
---         and the IP and user agent of an opt-in confirmation (proof of consent) or '0', '', '';
---         or ''; the
---         field count, then per field its name and encoded value ('' removes it); the count of tags to
---         add, then the tags; the count of tags to remove, then the tags
+--         context) or '0' (the shared one); e-mail, time zone, lifecycle stage, each '' (unchanged),
+--         '\1' (cleared: no valid value holds a control character) or the value (read as it comes,
+--         without a string.sub per value); subscription status, then its source, time (ms), the
+--         status it may change from ('' any: a confirmation link turns only "pending" into
+--         "subscribed"), '1' and the IP and user agent of an opt-in confirmation (proof of consent)
+--         or '0' alone; or ''; the field count, then per field its name and encoded value ('' removes
+--         it); the count of tags to add, then the tags; the count of tags to remove, then the tags
 -- ARGV[4...] per item, in item order: the properties JSON of the $contact_created it logs when it
 --         creates the contact (the caller builds it: what the change sets, as this script would,
 --         without reading state a new contact cannot have); apart from ARGV[3], where its quotes
 --         would be escaped and cost every item, new or not, their decoding (runBatch lastApart).
--- Answers per item {1, false, the $contact_created id} when it created the contact, else {0, old
--- e-mail or false, then per event logged its id, name and properties JSON (as logged)}; NOT_FOUND
+-- Answers per item the $contact_created id when it created the contact (a string: no table to build
+-- and send per new contact), else {0, old e-mail or false, then per event logged its id, name and
+-- properties JSON (as logged)}; NOT_FOUND
 -- (update of a missing contact), EXISTS (create of an existing one) or LIMIT <what> <count> (the
 -- contact would hold more fields or tags than max allows), before anything is written.
 --- @include "field_types"
@@ -88,11 +89,18 @@ local function count_prefixed(keys, prefix)
 end
 
 -- The item being applied: its contact, answer and core-hash writes; set and emit add to them
--- (defined once, not per item: a bulk upsert runs this for every contact).
-local item_base, item_id, item_source, item_chain, answer, writes
+-- (defined once, not per item: a bulk upsert runs this for every contact). The writes and the
+-- fields removed go in tables kept for the whole call, up to a count (no table grown per item).
+local item_base, item_id, item_source, item_chain, answer
+local writes, writeCount, removed, removedCount = {}, 0, {}, 0
 local function set(key, value)
-  writes[#writes + 1] = key
-  writes[#writes + 1] = value
+  writes[writeCount + 1] = key
+  writes[writeCount + 2] = value
+  writeCount = writeCount + 2
+end
+local function remove(key)
+  removedCount = removedCount + 1
+  removed[removedCount] = key
 end
 local function emit(name, props)
   local json = json_or_empty(props)
@@ -102,21 +110,25 @@ local function emit(name, props)
   answer[#answer + 1] = json
 end
 
+-- The item's attributes (ATTRS: nil unchanged, false cleared, else the value) and the hash fields
+-- it reads (reads[6 ..] are the fields and tags it names, written below too), kept for the call.
+local attrs = {}
+local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
+
 local answers = each_item(function(base, args, createdProps)
   local id, at = args[1], 3
   local source, chain = r.source, r.chain
   if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
-  local attrs = {}
   for k = 1, #ATTRS do
     local attr = ATTRS[k]
     local a = args[at + k - 1]
-    if a == '-' then attrs[attr] = false elseif a ~= '' then attrs[attr] = string.sub(a, 2) end
+    if a == '\1' then attrs[attr] = false elseif a ~= '' then attrs[attr] = a else attrs[attr] = nil end
   end
   at = at + 3
   local subAt = nil
   if args[at] ~= '' then
     subAt = at
-    at = at + 7
+    at = at + (args[at + 4] == '1' and 7 or 5)
   else
     at = at + 1
   end
@@ -130,12 +142,10 @@ local answers = each_item(function(base, args, createdProps)
   local removeAt = at + 1
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
-  -- reads[6 ..] are the hash fields written below too.
-  local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
   for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
   for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
   for k = 0, removeCount - 1 do reads[6 + fieldCount + addCount + k] = HP.tag .. args[removeAt + k] end
-  local got = redis.call('HMGET', base, unpack(reads))
+  local got = redis.call('HMGET', base, unpack(reads, 1, 5 + fieldCount + addCount + removeCount))
   local exists = got[1] ~= false
   if not exists and r.mode == 'update' then
     return redis.error_reply('NOT_FOUND contact does not exist')
@@ -180,8 +190,8 @@ local answers = each_item(function(base, args, createdProps)
   end
 
   item_base, item_id, item_source, item_chain = base, id, source, chain
-  answer, writes = { exists and 0 or 1, got[2] }, {}
-  local removed = {}
+  -- A new contact logs no event but $contact_created, whose id is its answer (below).
+  answer, writeCount, removedCount = exists and { 0, got[2] } or nil, 0, 0
   -- A new contact logs one event, $contact_created, instead of one per value it is created with.
   if not exists then
     set('id', id)
@@ -199,7 +209,7 @@ local answers = each_item(function(base, args, createdProps)
       local was = got[k + 1] or nil
       if new == false then new = nil end
       if was ~= new then
-        if new == nil then removed[#removed + 1] = attr else set(attr, new) end
+        if new == nil then remove(attr) else set(attr, new) end
         if attr == 'lifecycleStage' then
           if was then index_member('stage', was, id, false) end
           if new then index_member('stage', new, id, true) end
@@ -213,7 +223,7 @@ local answers = each_item(function(base, args, createdProps)
     local name, enc, was = args[fieldsAt + 2 * k], args[fieldsAt + 2 * k + 1], got[6 + k]
     if enc == '' then
       if was then
-        removed[#removed + 1] = reads[6 + k]
+        remove(reads[6 + k])
         emit('$field_changed', { field = name, from = decode_value(was), to = cjson.null })
       end
     elseif was ~= enc then
@@ -235,7 +245,7 @@ local answers = each_item(function(base, args, createdProps)
     for k = 0, removeCount - 1 do
       local tag = args[removeAt + k]
       if hadTag[tag] then
-        removed[#removed + 1] = reads[6 + fieldCount + addCount + k]
+        remove(reads[6 + fieldCount + addCount + k])
         index_member('tag', tag, id, false)
         emit('$tag_removed', { tag = tag })
       end
@@ -267,12 +277,12 @@ local answers = each_item(function(base, args, createdProps)
     -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
     local eid = log_event(shard, id, '$contact_created', { ts = now_text, props = createdProps, source = source, chain = chain }, lim)
     set('createdEvent', eid)
-    answer[3] = eid
+    answer = eid
   elseif #answer > 2 then
     set('updatedAt', now_text)
   end
-  if #removed > 0 then redis.call('HDEL', base, unpack(removed)) end
-  if #writes > 0 then redis.call('HSET', base, unpack(writes)) end
+  if removedCount > 0 then redis.call('HDEL', base, unpack(removed, 1, removedCount)) end
+  if writeCount > 0 then redis.call('HSET', base, unpack(writes, 1, writeCount)) end
   return answer
 end)
 
