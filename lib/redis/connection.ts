@@ -103,7 +103,7 @@ export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T
 export const REDIRECT_RETRIES = 3;
 
 /** A Redis Cluster's answer to a command sent to a node that does not serve its key's slot. */
-export function isRedirect(error: unknown): boolean {
+function isRedirect(error: unknown): boolean {
 	return /^(MOVED|ASK) \d+ \S+$/.test((error as Error)?.message ?? '');
 }
 
