@@ -304,13 +304,19 @@ export function toStoreError(error: unknown): unknown {
 			error,
 		);
 	}
-	// A redirect followRedirects gave up on, or ioredis did after maxRedirections.
-	if (
-		isRedirect(error) ||
-		/^Too many Cluster redirections\. Last error: \w*Error: (MOVED|ASK) /.test((error as Error)?.message ?? '')
-	) {
+	// What ioredis retries on a cluster, after its maxRedirections (16 tries) or followRedirects's.
+	const clusterRetry = /^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN) /.exec(
+		(error as Error)?.message ?? '',
+	)?.[1];
+	if (clusterRetry === 'CLUSTERDOWN') {
 		return new StoreUnavailableError(
-			'The contact store (Redis Cluster) kept redirecting this command to another node (MOVED or ASK: hash slots were moving, after a failover or during resharding); it was not applied, retry it',
+			'The contact store (Redis Cluster) is down: some of its hash slots have no node serving them (a master went away and no replica took over in time, CLUSTERDOWN); retry it',
+			error,
+		);
+	}
+	if (clusterRetry) {
+		return new StoreUnavailableError(
+			'The contact store (Redis Cluster) kept redirecting this command to another node (MOVED or ASK: hash slots were moving, after a failover or during resharding); retry it',
 			error,
 		);
 	}

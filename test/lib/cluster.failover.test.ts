@@ -73,14 +73,20 @@ describe('a Redis Cluster failover under the pack client', () => {
 			return Promise.reject(new ReplyError('MOVED 3999 127.0.0.1:1'));
 		});
 		await expect(moved).rejects.toBeInstanceOf(StoreUnavailableError);
-		await expect(moved).rejects.toThrow(/kept redirecting this command .* it was not applied, retry it/);
+		await expect(moved).rejects.toThrow(/kept redirecting this command .*; retry it/);
 		expect(sent).toBe(1 + REDIRECT_RETRIES);
 	});
 
-	it('maps a redirect ioredis gave up on (maxRedirections) to a store error', () => {
+	it('maps a redirect or CLUSTERDOWN ioredis gave up on (maxRedirections) to a store error', () => {
 		const gaveUp = new Error('Too many Cluster redirections. Last error: ReplyError: ASK 3999 127.0.0.1:1');
 		expect(toStoreError(gaveUp)).toBeInstanceOf(StoreUnavailableError);
 		expect(toStoreError(new ReplyError('MOVED 3999 127.0.0.1:1'))).toBeInstanceOf(StoreUnavailableError);
+		// Seen in the fault suite when the promotion took longer than ioredis's retries on CLUSTERDOWN.
+		const down = toStoreError(
+			new Error('Too many Cluster redirections. Last error: ReplyError: CLUSTERDOWN The cluster is down'),
+		);
+		expect(down).toBeInstanceOf(StoreUnavailableError);
+		expect((down as Error).message).toMatch(/^The contact store \(Redis Cluster\) is down/);
 	});
 
 	it('answers every auto-pipelined command right after the replica takes over (no MOVED)', async () => {
