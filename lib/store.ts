@@ -1,7 +1,7 @@
 import { encodeKeyPart, hashOf, Keys, SHARD_COUNT } from './keys';
 import type { RedisClient } from './redis/connection';
 import { refusedScriptCommand } from './access';
-import { accessError, commandRefused, toStoreError, withinWait } from './redis/connection';
+import { accessError, commandRefused, singleCommand, toStoreError, withinWait } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
 import { replayToken } from './redis/replayGuard';
 import { ConflictError, NotFoundError, StoreAccessError, ValidationError } from './errors';
@@ -67,14 +67,17 @@ export class ContactStore {
 		this.format = new StoreFormat(this);
 	}
 
-	/** Runs a script, turning its error replies and connection failures into the pack's errors. */
+	/**
+	 * Runs a script (not a batch one: runBatch), turning its error replies and connection failures
+	 * into the pack's errors; on a Redis Cluster a redirected call is sent again (followRedirects).
+	 */
 	async run<T = unknown>(script: Script, keys: string[], args: Array<string | number>): Promise<T> {
 		if (!this.format.current) {
 			const contactId = this.keys.contactIdOf(keys[0]);
 			if (contactId !== undefined) await this.format.upgradeContacts([contactId]);
 		}
 		try {
-			return await withinWait(this.redis, runScript<T>(this.redis, script, keys, args));
+			return await singleCommand(this.redis, () => runScript<T>(this.redis, script, keys, args));
 		} catch (error) {
 			throw scriptError(script, error);
 		}
@@ -266,10 +269,13 @@ export class ContactStore {
 		return script.guarded ? [prefix, this.keys.replayGuard(shard, replayToken())] : [prefix];
 	}
 
-	/** Raw command access with connection errors mapped. */
+	/**
+	 * Raw command access with connection errors mapped. `fn` sends one command: on a Redis Cluster,
+	 * a redirected one is sent again (followRedirects).
+	 */
 	async call<T>(fn: (redis: RedisClient) => Promise<T>): Promise<T> {
 		try {
-			return await withinWait(this.redis, fn(this.redis));
+			return await singleCommand(this.redis, () => fn(this.redis));
 		} catch (error) {
 			throw toStoreError(error);
 		}

@@ -94,6 +94,48 @@ export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T
 	return settleWithin(reply, waitMs, () => new Error('Command timed out'));
 }
 
+/**
+ * How many times a single command redirected by a Redis Cluster (MOVED, ASK) is sent again, each
+ * time after the client has re-read the slot map. One is enough after a failover (test/lib/
+ * cluster.failover.test.ts); the others are for a map read from a node that was not told yet, or a
+ * slot still being migrated (ASK). A redirect left after them is a StoreUnavailableError.
+ */
+export const REDIRECT_RETRIES = 3;
+
+/** A Redis Cluster's answer to a command sent to a node that does not serve its key's slot. */
+function isRedirect(error: unknown): boolean {
+	return /^(MOVED|ASK) \d+ \S+$/.test((error as Error)?.message ?? '');
+}
+
+/**
+ * The reply of `send`, which issues one command, sent again when the cluster redirected it.
+ *
+ * ioredis follows a redirect for a command sent alone, but not inside an automatic pipeline
+ * (enableAutoPipelining) of several slots: an auto-pipeline holds the commands of every slot of one
+ * node, ioredis resends a cluster pipeline only when all its errors are the same, and each MOVED
+ * names its slot. Nor does it then re-read the slot map. After a failover the map still names the
+ * dead master, so each auto-pipeline of its slots goes to another node, is moved whole, and every
+ * command fails with the raw MOVED until something else refreshes the map (seen for as long as
+ * measured, 12 s and more). A redirected command did not run: sending it again is safe, writes and
+ * scripts included. Auto-pipelining off on a cluster would avoid this too, at 1.3-2x the time of
+ * concurrent single commands (docs/architecture.md).
+ */
+function followRedirects<T>(client: Cluster, send: () => Promise<T>, retries = 0): Promise<T> {
+	// A .catch, not an async function with try/await: that cost about a fifth more CPU per call.
+	return send().catch((error: unknown) => {
+		if (retries >= REDIRECT_RETRIES || !isRedirect(error)) throw error;
+		// A refresh already under way (another command's) is waited for, not started again.
+		return new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve())).then(() =>
+			followRedirects(client, send, retries + 1),
+		);
+	});
+}
+
+/** The reply of one command (ContactStore call, run), redirects followed, within the wait bound. */
+export function singleCommand<T>(client: RedisClient, send: () => Promise<T>): Promise<T> {
+	return client instanceof Cluster ? withinWait(client, followRedirects(client, send)) : send();
+}
+
 function newClient(config: StoreConfig): RedisClient {
 	const waitMs = config.commandTimeoutMs ?? STORE_WAIT_MS;
 	const options: RedisOptions = {
@@ -259,6 +301,22 @@ export function toStoreError(error: unknown): unknown {
 	if ((error as Error)?.message === 'Command timed out') {
 		return new StoreUnavailableError(
 			'The contact store (Redis) could not be reached: it did not answer in time (down, restarting or unreachable); a write may or may not have been applied (retrying is safe with an idempotency key)',
+			error,
+		);
+	}
+	// What ioredis retries on a cluster, after its maxRedirections (16 tries) or followRedirects's.
+	const clusterRetry = /^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN) /.exec(
+		(error as Error)?.message ?? '',
+	)?.[1];
+	if (clusterRetry === 'CLUSTERDOWN') {
+		return new StoreUnavailableError(
+			'The contact store (Redis Cluster) is down: some of its hash slots have no node serving them (a master went away and no replica took over in time, CLUSTERDOWN); retry it',
+			error,
+		);
+	}
+	if (clusterRetry) {
+		return new StoreUnavailableError(
+			'The contact store (Redis Cluster) kept redirecting this command to another node (MOVED or ASK: hash slots were moving, after a failover or during resharding); retry it',
 			error,
 		);
 	}

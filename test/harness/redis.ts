@@ -274,3 +274,23 @@ export async function waitForPromotion(
 		await new Promise((r) => setTimeout(r, 100));
 	}
 }
+
+/**
+ * Waits until the replica at `replicaPort` has every write its master at `masterPort` took
+ * (replication is asynchronous: a master killed before that loses them).
+ */
+export async function waitForReplication(
+	masterPort: number,
+	replicaPort: number,
+	{ tls, timeoutMs = 10_000 }: { tls?: ServerTls; timeoutMs?: number } = {},
+): Promise<void> {
+	const offset = (port: number, field: string) =>
+		Number(new RegExp(`^${field}:(\\d+)`, 'm').exec(cli(tls, port, 'info', 'replication'))?.[1] ?? -1);
+	const target = offset(masterPort, 'master_repl_offset');
+	const started = Date.now();
+	while (offset(replicaPort, 'slave_repl_offset') < target) {
+		if (Date.now() - started > timeoutMs)
+			throw new Error(`replica :${replicaPort} did not catch up with :${masterPort} within ${timeoutMs} ms`);
+		await new Promise((r) => setTimeout(r, 20));
+	}
+}
