@@ -265,16 +265,29 @@ export function encodeFieldValue(field: string, value: unknown, type?: FieldType
 }
 
 export function decodeFieldValue(encoded: string): { type: FieldType; value: string | number | boolean } {
+	const value = fieldValueOf(encoded);
+	switch (encoded[0]) {
+		case FIELD_TYPE_CODES.number:
+			return { type: 'number', value };
+		case FIELD_TYPE_CODES.boolean:
+			return { type: 'boolean', value };
+		case FIELD_TYPE_CODES.date:
+			return { type: 'date', value };
+		default:
+			return { type: 'string', value };
+	}
+}
+
+/** A stored field value's value alone (decodeFieldValue's, without an object per value). */
+export function fieldValueOf(encoded: string): string | number | boolean {
 	const text = encoded.slice(2);
 	switch (encoded[0]) {
 		case FIELD_TYPE_CODES.number:
-			return { type: 'number', value: Number(text) };
+			return Number(text);
 		case FIELD_TYPE_CODES.boolean:
-			return { type: 'boolean', value: text === '1' };
-		case FIELD_TYPE_CODES.date:
-			return { type: 'date', value: text };
+			return text === '1';
 		default:
-			return { type: 'string', value: text };
+			return text;
 	}
 }
 

@@ -20,6 +20,7 @@ import {
 	checkTimeZone,
 	decodeFieldValue,
 	encodeFieldValue,
+	fieldValueOf,
 	normalizeEmail,
 	toTimestamp,
 	type FieldType,
@@ -292,7 +293,7 @@ function createdProps(request: Prepared['request']): Record<string, unknown> {
 	let fields: Record<string, unknown> | undefined;
 	for (const name in request.fields) {
 		const encoded = request.fields[name];
-		if (encoded !== false) (fields ??= {})[name] = decodeFieldValue(encoded).value;
+		if (encoded !== false) (fields ??= {})[name] = fieldValueOf(encoded);
 	}
 	if (fields) props.fields = fields;
 	const { removeTags } = request;
