@@ -217,6 +217,13 @@ export const SHARD_KEY_PARTS = {
 	 * recent enough to have one (an answer may hold the erased contact's data).
 	 */
 	replayGuardList: 'rgl',
+	/**
+	 * never written: the second key a script over the shard declares besides the shard prefix, when it
+	 * has no other (Keys.shardScriptKeys). Both are missing on every node, so while a Redis Cluster
+	 * moves the shard's hash slot Redis answers the call TRYAGAIN until the move ends, instead of
+	 * running it on a node that holds only part of the shard (scripts/build-lua.js checkShardKeys).
+	 */
+	pin: 'pin',
 } as const;
 
 /** What comes between a shard's prefix and a contact's encoded id in its base key. */
@@ -367,6 +374,11 @@ export class Keys {
 	}
 
 	/** The replay guard of one write script call in a shard (`token`: replayToken()). */
+	/** The keys of a script over the shard that names no key of its own: the prefix and the pin. */
+	shardScriptKeys(shard: number): [string, string] {
+		return [this.shard(shard), `${this.shard(shard)}:${SHARD_KEY_PARTS.pin}`];
+	}
+
 	replayGuard(shard: number, token: string): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}

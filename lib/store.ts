@@ -263,10 +263,14 @@ export class ContactStore {
 		});
 	}
 
-	/** A batch call's keys: the shard prefix, and a guarded script's new replay guard (same slot). */
+	/**
+	 * A batch call's keys: the shard prefix, and a guarded script's new replay guard (same slot) or
+	 * the shard's pin (Keys.shardScriptKeys).
+	 */
 	private batchKeys(script: Script, shard: number): string[] {
-		const prefix = this.keys.shard(shard);
-		return script.guarded ? [prefix, this.keys.replayGuard(shard, replayToken())] : [prefix];
+		return script.guarded
+			? [this.keys.shard(shard), this.keys.replayGuard(shard, replayToken())]
+			: this.keys.shardScriptKeys(shard);
 	}
 
 	/**

@@ -162,6 +162,25 @@ function checkReplayGuardKey(script, header, seen) {
 		);
 }
 
+/**
+ * A script that builds key names of its own (from a key it was given, or the shard's parts) touches
+ * keys Redis does not see: it declares the shard prefix (never a key itself) and at least one other
+ * key. While a Redis Cluster moves the shard's hash slot to another node, Redis then answers such a
+ * call TRYAGAIN (a key missing on the node) and ioredis sends it again, instead of running it on a
+ * node that holds only part of the shard's keys (test/lib/cluster.reshard.test.ts).
+ */
+function checkShardKeys(script, header, lua) {
+	const code = codeOnly(lua);
+	if (!/\bKEYS\[\d+\]\s*\.\.|\b(SUFFIX|SHARD_KEY)\.|\beach_item\b/.test(code)) return;
+	const declared = script.lines.filter((line) => /^--\s*KEYS\[\d+\]/.test(line));
+	if (header.numberOfKeys < 2 || !declared.some((line) => /^--\s*KEYS\[\d+\] shard prefix\b/.test(line)))
+		fail(
+			script.file,
+			0,
+			'builds key names: declare the shard prefix ("-- KEYS[n] shard prefix") and at least one other key, so that Redis answers TRYAGAIN while the shard\'s slot moves',
+		);
+}
+
 function camel(name) {
 	return name.replace(/_(\w)/g, (_, c) => c.toUpperCase());
 }
@@ -191,6 +210,7 @@ function assembleAll(lib = LIB, tables = generatedTables()) {
 		checkTableKeys(script, lua, tables);
 		const guarded = /\breplayed_answer\s*\(/.test(codeOnly(script.lines.join('\n')));
 		if (guarded) checkReplayGuardKey(script, header, seen);
+		checkShardKeys(script, header, lua);
 		byName.set(id, {
 			id,
 			file,

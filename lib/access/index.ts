@@ -17,8 +17,9 @@ export const PACK_COMMAND_GROUPS: ReadonlyArray<{
 		commands: { ping: [], info: ['server'] },
 	},
 	{
-		purpose: 'Redis Cluster only: ioredis learns which node serves which keys, and checks the cluster is up.',
-		commands: { 'cluster|slots': [], 'cluster|info': [] },
+		purpose:
+			'Redis Cluster only: ioredis learns which node serves which keys, checks the cluster is up, and follows a key to the node it is being moved to (ASKING).',
+		commands: { 'cluster|slots': [], 'cluster|info': [], asking: [] },
 	},
 	{
 		purpose:

@@ -230,11 +230,11 @@ export class Analytics {
 		const read = (first: number, count: number) =>
 			Promise.all(
 				Array.from({ length: SHARD_COUNT }, (_, shard) =>
-					store.run<Array<Array<string | null>>>(
-						scripts.readAnalyticsDays,
-						[store.keys.shard(shard)],
-						[first, count, ...(named ?? [])],
-					),
+					store.run<Array<Array<string | null>>>(scripts.readAnalyticsDays, store.keys.shardScriptKeys(shard), [
+						first,
+						count,
+						...(named ?? []),
+					]),
 				),
 			);
 

@@ -5,6 +5,7 @@ import {
 	CORE_FIELDS,
 	CREATED_EVENT_FIELD,
 	NAMED_CONTACT_KEYS,
+	shardOf,
 	type ContactKeyKind,
 } from '../keys';
 import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
@@ -617,7 +618,8 @@ export class Contacts {
 	}
 
 	private async release(email: string, id: string): Promise<void> {
-		await this.store.run(scripts.releaseEmail, [this.store.keys.emailIndex(email)], [email, id]);
+		const { keys } = this.store;
+		await this.store.run(scripts.releaseEmail, [keys.emailIndex(email), keys.shard(shardOf(email))], [email, id]);
 	}
 
 	/** Reads contacts by id; null where a contact does not exist. One round trip per batch. */

@@ -1,4 +1,5 @@
 import Redis, { Cluster, type RedisOptions } from 'ioredis';
+import { hasFlag, list as redisCommands } from '@ioredis/commands';
 import type { ConnectionOptions } from 'tls';
 import { StoreAccessError, StoreUnavailableError, ValidationError } from '../errors';
 import { refusedCommand } from '../access';
@@ -98,7 +99,8 @@ export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T
  * How many times a single command redirected by a Redis Cluster (MOVED, ASK) is sent again, each
  * time after the client has re-read the slot map. One is enough after a failover (test/lib/
  * cluster.failover.test.ts); the others are for a map read from a node that was not told yet, or a
- * slot still being migrated (ASK). A redirect left after them is a StoreUnavailableError.
+ * slot being moved (ASK: sent again without the commands of its auto-pipeline that ran, ioredis
+ * follows it, test/lib/cluster.reshard.test.ts). A redirect left after them is a StoreUnavailableError.
  */
 export const REDIRECT_RETRIES = 3;
 
@@ -130,6 +132,16 @@ function followRedirects<T>(client: Cluster, send: () => Promise<T>, retries = 0
 		);
 	});
 }
+
+/**
+ * Read-only commands, not auto-pipelined on a cluster. While a slot moves to another node, an
+ * auto-pipeline whose errors are all the same ASK and whose other commands are reads is sent again
+ * whole to the ASK's node by ioredis (5.11, Pipeline fillResult): the reads of the slot's keys not
+ * moved yet then answer as if their keys did not exist there (a contact read as missing). Sent
+ * alone, each read is followed to where its key is. Concurrent reads cost 1.4-1.7x the time of
+ * auto-pipelined ones (docs/architecture.md#redis-cluster); a standalone Redis keeps them.
+ */
+const READ_ONLY_COMMANDS = redisCommands.filter((name) => hasFlag(name, 'readonly'));
 
 /** The reply of one command (ContactStore call, run), redirects followed, within the wait bound. */
 export function singleCommand<T>(client: RedisClient, send: () => Promise<T>): Promise<T> {
@@ -166,9 +178,11 @@ function newClient(config: StoreConfig): RedisClient {
 			return { host, port: Number(port) };
 		});
 		return new Cluster(nodes, {
-			redisOptions: options,
+			// The cluster auto-pipelines, not its node connections: on one, the ASKING that ioredis sends
+			// before a command redirected with ASK would be queued for the next tick, and go out after it.
+			redisOptions: { ...options, enableAutoPipelining: false },
 			enableAutoPipelining: true,
-			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands],
+			autoPipeliningIgnoredCommands: [...autoPipeliningIgnoredCommands, ...READ_ONLY_COMMANDS],
 			lazyConnect: true,
 			// Never give up reconnecting (a client that gave up stays closed for good).
 			clusterRetryStrategy: (attempt) => Math.min(100 * attempt, 1000),
@@ -305,12 +319,19 @@ export function toStoreError(error: unknown): unknown {
 		);
 	}
 	// What ioredis retries on a cluster, after its maxRedirections (16 tries) or followRedirects's.
-	const clusterRetry = /^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN) /.exec(
-		(error as Error)?.message ?? '',
-	)?.[1];
+	const clusterRetry =
+		/^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.exec(
+			(error as Error)?.message ?? '',
+		)?.[1];
 	if (clusterRetry === 'CLUSTERDOWN') {
 		return new StoreUnavailableError(
 			'The contact store (Redis Cluster) is down: some of its hash slots have no node serving them (a master went away and no replica took over in time, CLUSTERDOWN); retry it',
+			error,
+		);
+	}
+	if (clusterRetry === 'TRYAGAIN') {
+		return new StoreUnavailableError(
+			"The contact store (Redis Cluster) is resharding: this item's contact shard was halfway to another node for longer than the client's retries (TRYAGAIN); nothing of it was written, retry it",
 			error,
 		);
 	}

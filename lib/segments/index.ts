@@ -344,23 +344,19 @@ export class Segments {
 		// shard is upgraded first.
 		const read = (s: number, st: Record<string, unknown> | null, count: number): Promise<unknown[]> =>
 			store.format.upgradeShard(s).then(() =>
-				store.run<unknown[]>(
-					scripts.readSegment,
-					[store.keys.shard(s)],
-					[
-						JSON.stringify({
-							spec,
-							source: {
-								kind: state.src.kind,
-								names: state.src.names,
-								min: finite(state.src.min),
-								max: finite(state.src.max),
-								...(st ?? {}),
-							},
-							count,
-						}),
-					],
-				),
+				store.run<unknown[]>(scripts.readSegment, store.keys.shardScriptKeys(s), [
+					JSON.stringify({
+						spec,
+						source: {
+							kind: state.src.kind,
+							names: state.src.names,
+							min: finite(state.src.min),
+							max: finite(state.src.max),
+							...(st ?? {}),
+						},
+						count,
+					}),
+				]),
 			);
 		const canRead = (s: number, room: number) => s < SHARD_COUNT && room > 0 && scanned < maxScan;
 		// Candidates are read CHUNK at a time, and the next chunk is asked for before this one is

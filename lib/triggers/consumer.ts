@@ -554,11 +554,11 @@ export class EventLogConsumer {
 			return;
 		}
 		const now = this.store.now();
-		await this.store.run(
-			scripts.ackEntered,
-			[this.store.keys.shard(shard)],
-			[group, JSON.stringify(counting(now, now, entryFields(journey, end.waitingAt))), ...ids],
-		);
+		await this.store.run(scripts.ackEntered, this.store.keys.shardScriptKeys(shard), [
+			group,
+			JSON.stringify(counting(now, now, entryFields(journey, end.waitingAt))),
+			...ids,
+		]);
 	}
 
 	/** Resets the idle time of entries held here, so nobody takes them over. */

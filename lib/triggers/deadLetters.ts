@@ -77,18 +77,14 @@ export class DeadLetters {
 	): Promise<number> {
 		const { store } = this;
 		const args = entries.flatMap((e) => [e.id, e.attempts]);
-		const copied = await store.run<number>(
-			scripts.deadLetter,
-			[store.keys.shard(shard)],
-			[
-				this.trigger,
-				store.keys.deadLetterName(this.trigger),
-				store.now(),
-				DEAD_LETTERS_KEPT,
-				reason.slice(0, 1000),
-				...args,
-			],
-		);
+		const copied = await store.run<number>(scripts.deadLetter, store.keys.shardScriptKeys(shard), [
+			this.trigger,
+			store.keys.deadLetterName(this.trigger),
+			store.now(),
+			DEAD_LETTERS_KEPT,
+			reason.slice(0, 1000),
+			...args,
+		]);
 		if (copied > 0) await store.call((r) => r.hset(registryKey(store), this.trigger, label));
 		return copied;
 	}
@@ -143,11 +139,13 @@ export class DeadLetters {
 		for (const { shard, entry } of chosen) (byShard.get(shard) ?? byShard.set(shard, []).get(shard)!).push(entry);
 		const done = await Promise.all(
 			[...byShard].map(([shard, entries]) =>
-				store.run<number>(
-					scripts.settleDeadLetters,
-					[store.keys.shard(shard)],
-					[this.trigger, store.keys.deadLetterName(this.trigger), action, store.limits.logMax, ...entries],
-				),
+				store.run<number>(scripts.settleDeadLetters, store.keys.shardScriptKeys(shard), [
+					this.trigger,
+					store.keys.deadLetterName(this.trigger),
+					action,
+					store.limits.logMax,
+					...entries,
+				]),
 			),
 		);
 		return done.reduce((a, b) => a + b, 0);

@@ -383,8 +383,8 @@ export class InactivitySchedule extends DueSchedule {
 				for (let round = 0; round < 100; round++) {
 					const moved = await store.run<number>(
 						scripts.promoteInactive,
-						[this.dueKey(shard), this.shardKey(shard, 'wm')],
-						[store.keys.shard(shard), cutoff, limit, initial, this.spec.inactiveMs],
+						[this.dueKey(shard), this.shardKey(shard, 'wm'), store.keys.shard(shard)],
+						[cutoff, limit, initial, this.spec.inactiveMs],
 					);
 					if (moved < limit) break;
 				}

@@ -47,7 +47,11 @@ async function round(tag: string): Promise<string[]> {
 		),
 		...Array.from({ length: 20 }, (_, n) =>
 			store
-				.run(scripts.readScore, [store.keys.contact(`c${n}`)], ['model'])
+				.run(
+					scripts.readScore,
+					[store.keys.contact(`c${n}`), store.keys.shard(store.keys.shardOfContact(`c${n}`))],
+					['model'],
+				)
 				.then((v) => v === null || `script ${n}: ${v}`),
 		),
 		// As the fault suite counts its sends (test/faults/env.ts outcome).

@@ -68,7 +68,7 @@ describe('script registry', () => {
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
 		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 4, batch: false });
-		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 1, batch: false });
+		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 2, batch: false });
 		expect(
 			all
 				.filter((s) => s.batch)
@@ -106,15 +106,21 @@ describe('script registry', () => {
 		const client = createClient(storeConfig(topology));
 		afterAll(() => client.quit());
 
-		it('has every script defined, and the batch scripts left out of auto-pipelining', async () => {
+		it('has every script defined, and the batch scripts (and on a cluster the reads) left out of auto-pipelining', async () => {
 			const commands = client as unknown as Record<string, unknown>;
 			for (const script of all) expect([script.name, typeof commands[script.name]]).toEqual([script.name, 'function']);
-			expect([...client.options.autoPipeliningIgnoredCommands!].sort()).toEqual(
+			const ignored = client.options.autoPipeliningIgnoredCommands!;
+			expect(ignored.filter((name) => name.startsWith('ma_')).sort()).toEqual(
 				all
 					.filter((s) => s.batch)
 					.map((s) => s.name)
 					.sort(),
 			);
+			// A cluster's auto-pipeline of reads answered ASK is sent whole to the moving slot's new node
+			// (test/lib/cluster.reshard.test.ts).
+			const reads = ['hgetall', 'hget', 'hmget', 'zrange', 'smembers', 'exists', 'get'];
+			expect(reads.filter((name) => ignored.includes(name))).toEqual(topology === 'cluster' ? reads : []);
+			expect(ignored).not.toContain('hset');
 		});
 	});
 
@@ -276,21 +282,36 @@ describe('scripts/build-lua.js', () => {
 	const write = (lines: string[]) =>
 		writeFileSync(join(lib, 'demo', 'lua', 'demo_script.lua'), lines.join('\n') + '\n');
 	const header = ['-- A demo.', '-- KEYS[1] contact base', '-- ARGV[1] key'];
+	const shardHeader = ['-- A demo.', '-- KEYS[1] contact base', '-- KEYS[2] shard prefix', '-- ARGV[1] key'];
 
 	it('assembles a script with its includes once each, its key count and a line map', () => {
 		write([
-			...header,
+			...shardHeader,
 			'--- @include "events"',
 			'--- @include "contact"',
 			"touch_activity(KEYS[1], 'x', 'id', 0)",
 			"return ensure_contact(KEYS[1], 'x', 'id', 0)",
 		]);
 		const [script] = assembleAll(lib);
-		expect(script).toMatchObject({ id: 'demoScript', name: 'ma_demo_script', numberOfKeys: 1, batch: false });
+		expect(script).toMatchObject({ id: 'demoScript', name: 'ma_demo_script', numberOfKeys: 2, batch: false });
 		expect(script.lua.match(/local SUFFIX = /g)).toHaveLength(1);
 		const lines = script.lua.split('\n');
 		const own = lines.indexOf("touch_activity(KEYS[1], 'x', 'id', 0)") + 1;
-		expect(sourceLine(script, own)).toMatch(/demo\/lua\/demo_script\.lua:6$/);
+		expect(sourceLine(script, own)).toMatch(/demo\/lua\/demo_script\.lua:7$/);
+	});
+
+	it('fails a script that builds key names without declaring the shard prefix and another key', () => {
+		const touches = ['--- @include "contact_keys"', "return redis.call('EXISTS', KEYS[1] .. SUFFIX.events)"];
+		write([...header, ...touches]);
+		expect(() => assembleAll(lib)).toThrow(/demo_script\.lua: builds key names: declare the shard prefix/);
+		write([...header, "return redis.call('HGET', KEYS[1] .. ':at', ARGV[1])"]);
+		expect(() => assembleAll(lib)).toThrow(/builds key names/);
+		write(['-- A demo.', '-- KEYS[1] contact base', '-- KEYS[2] other', '-- ARGV[1] key', ...touches]);
+		expect(() => assembleAll(lib)).toThrow(/builds key names/);
+		write([...shardHeader, ...touches]);
+		expect(() => assembleAll(lib)).not.toThrow();
+		write([...header, "return redis.call('HGET', KEYS[1], ARGV[1])"]);
+		expect(() => assembleAll(lib)).not.toThrow();
 	});
 
 	it('fails a script that uses a helper it does not include', () => {

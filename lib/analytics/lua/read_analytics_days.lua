@@ -2,6 +2,7 @@
 -- day hashes, or only the named fields. One call per shard and batch of days, rather than a command
 -- per day hash: what a long report costs is mostly the client handling each command.
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] first day (days since the epoch)
 -- ARGV[2] number of days
 -- ARGV[3...] fields to read (HMGET); none: every field (HGETALL)

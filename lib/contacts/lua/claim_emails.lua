@@ -7,6 +7,7 @@
 -- KEYS[1] shard prefix: its e-mail index (hash e-mail -> contact id) and, at the index's key ..
 --         ':at', when each claim not yet confirmed was made (server time, ms; settle_emails
 --         deletes it once the contact is written)
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] age (ms) after which a claim its contact does not hold may be taken over (the caller
 --         checked), or '' to take none over
 -- ARGV[2] item count

@@ -4,6 +4,7 @@
 -- A batch script of items that are not contacts (runBatch's width 3): e-mail addresses of the
 -- shard, each address's in order.
 -- KEYS[1] shard prefix: its e-mail index and the claim times (the index's key .. ':at')
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] unused
 -- ARGV[2] item count
 -- ARGV[3...] per item: the e-mail, the contact id, 'release' or 'written'

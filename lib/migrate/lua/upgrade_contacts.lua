@@ -7,6 +7,7 @@
 -- contact's keys and indexes).
 -- A batch script (each_item).
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] JSON of format 1's suffixes (lib/migrate FORMAT_1_SUFFIXES): {fields, tags, counters,
 --         times, history, logEntries, keys, indexes}
 -- ARGV[2] item count

@@ -1,5 +1,7 @@
 -- One consistent snapshot of a contact's awards and grade in a score model.
 -- KEYS[1] contact base
+-- KEYS[2] shard prefix (not read: declared so that Redis answers TRYAGAIN while the shard's slot
+--         moves, as the script reads the contact's other keys)
 -- ARGV[1] model
 -- Returns {awards (ZRANGE WITHSCORES), award values (HGETALL), grade or false}, or false.
 --- @include "contact_keys"

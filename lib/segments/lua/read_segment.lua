@@ -12,6 +12,7 @@
 -- A third mode, plan (contacts, with a plan): the conditions decided inside Redis, one character
 -- per item (see decide below).
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] JSON {spec, source?, count?}, or {plan, now} (plan mode)
 -- ARGV[2] contacts mode: the item count
 -- ARGV[3...] contacts mode: per item its argument count (0) and encoded id (batch.lua)

@@ -2,6 +2,7 @@
 -- brought into its journey (lib/analytics). Only entries still pending count: an ack repeated after
 -- a lost reply counts nothing more.
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] consumer group (the trigger)
 -- ARGV[2] JSON {day, ttlMs, fields}: the counters to add the acknowledged entries to
 -- ARGV[3...] log entry ids

@@ -3,6 +3,7 @@
 -- The copy is listed on its contact (SUFFIX.deadLetters), so erase deletes it. An entry no longer in the log
 -- (its contact was erased) is only acknowledged.
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] consumer group (the trigger)
 -- ARGV[2] the dead-letter stream's name part (Keys.deadLetterName)
 -- ARGV[3] now (ms)

@@ -2,15 +2,15 @@
 -- the shard's activity index into the trigger's schedule. Cost: the contacts that crossed.
 -- KEYS[1] schedule zset (in the shard)
 -- KEYS[2] watermark: last activity time already handled (in the shard)
--- ARGV[1] shard prefix
--- ARGV[2] cut-off (now - inactivity)
--- ARGV[3] limit
--- ARGV[4] initial watermark
--- ARGV[5] inactivity (ms)
+-- KEYS[3] shard prefix
+-- ARGV[1] cut-off (now - inactivity)
+-- ARGV[2] limit
+-- ARGV[3] initial watermark
+-- ARGV[4] inactivity (ms)
 -- Returns how many contacts moved.
 --- @include "contact_keys"
-local due, wmKey = KEYS[1], KEYS[2]
-local shard, cutoff, limit, initial, span = ARGV[1], tonumber(ARGV[2]), tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local due, wmKey, shard = KEYS[1], KEYS[2], KEYS[3]
+local cutoff, limit, initial, span = tonumber(ARGV[1]), tonumber(ARGV[2]), ARGV[3], tonumber(ARGV[4])
 local wm = redis.call('GET', wmKey)
 if not wm then
   -- First activation: remember where this trigger starts.

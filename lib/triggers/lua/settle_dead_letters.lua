@@ -2,6 +2,7 @@
 -- log marked for that trigger only (rg: every other trigger skips it; ro: its original event id)
 -- and removes it from the dead letters, in one step.
 -- KEYS[1] shard prefix
+-- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] consumer group (the trigger)
 -- ARGV[2] the dead-letter stream's name part (Keys.deadLetterName)
 -- ARGV[3] 'replay' or 'purge'
