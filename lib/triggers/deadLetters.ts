@@ -79,7 +79,7 @@ export class DeadLetters {
 		const args = entries.flatMap((e) => [e.id, e.attempts]);
 		const copied = await store.run<number>(
 			scripts.deadLetter,
-			[store.keys.shard(shard)],
+			[store.keys.shard(shard), store.replayGuard(shard)],
 			[
 				this.trigger,
 				store.keys.deadLetterName(this.trigger),
