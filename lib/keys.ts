@@ -383,6 +383,11 @@ export class Keys {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}
 
+	/** Whether the key is a replay guard (replayGuard) of this workspace. */
+	isReplayGuard(key: string): boolean {
+		return key.startsWith(this.prefix) && key.includes(`:${SHARD_KEY_PARTS.replayGuards}:`);
+	}
+
 	/**
 	 * A campaign's totals in one shard (lib/campaigns): the sends and first outcomes of the shard's
 	 * contacts, counted by the script that records them, so no kill between the contact's record and

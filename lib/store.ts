@@ -70,8 +70,11 @@ export class ContactStore {
 	/**
 	 * Runs a script (not a batch one: runBatch), turning its error replies and connection failures
 	 * into the pack's errors; on a Redis Cluster a redirected call is sent again (followRedirects).
+	 * A guarded script's last key is a new replay guard of the shard its keys are in (replayGuard).
 	 */
 	async run<T = unknown>(script: Script, keys: string[], args: Array<string | number>): Promise<T> {
+		if (script.guarded && !(keys.length === script.numberOfKeys && this.keys.isReplayGuard(keys[keys.length - 1])))
+			throw new Error(`${script.name} checks a replay guard: pass store.replayGuard(shard) as its last key`);
 		if (!this.format.current) {
 			const contactId = this.keys.contactIdOf(keys[0]);
 			if (contactId !== undefined) await this.format.upgradeContacts([contactId]);
@@ -268,9 +271,15 @@ export class ContactStore {
 	 * the shard's pin (Keys.shardScriptKeys).
 	 */
 	private batchKeys(script: Script, shard: number): string[] {
-		return script.guarded
-			? [this.keys.shard(shard), this.keys.replayGuard(shard, replayToken())]
-			: this.keys.shardScriptKeys(shard);
+		return script.guarded ? [this.keys.shard(shard), this.replayGuard(shard)] : this.keys.shardScriptKeys(shard);
+	}
+
+	/**
+	 * A new replay guard in the shard (lib/redis/lua/replay_guard.lua), for one call of a guarded
+	 * script: the call's last key. ioredis resends the call with it, and the resend writes nothing.
+	 */
+	replayGuard(shard: number): string {
+		return this.keys.replayGuard(shard, replayToken());
 	}
 
 	/**

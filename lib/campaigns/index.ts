@@ -330,6 +330,11 @@ export class Campaigns {
 		return keys.campaignTotals(keys.shardOfContact(contactId), campaignId);
 	}
 
+	/** A new replay guard of a guarded script call for the contact (store.replayGuard), in its shard. */
+	private replayGuard(contactId: string): string {
+		return this.store.replayGuard(this.store.keys.shardOfContact(contactId));
+	}
+
 	messageKey(messageId: string): string {
 		return this.store.keys.global('msgid', messageId);
 	}
@@ -505,7 +510,12 @@ export class Campaigns {
 			const message = v.message as ReturnType<Campaigns['build']>;
 			await store.run(
 				scripts.confirmSend,
-				[...this.base(contactId), this.messageKey(prepared.messageId), this.totalsKey(contactId, campaign.id)],
+				[
+					...this.base(contactId),
+					this.messageKey(prepared.messageId),
+					this.totalsKey(contactId, campaign.id),
+					this.replayGuard(contactId),
+				],
 				[
 					JSON.stringify({
 						id: contactId,
@@ -643,7 +653,7 @@ export class Campaigns {
 			const field = softBounce ? 'softBouncedAt' : `${input.kind}At`;
 			const raw = await store.run<string>(
 				scripts.recordOutcome,
-				[...this.base(contactId), this.totalsKey(contactId, campaignId)],
+				[...this.base(contactId), this.totalsKey(contactId, campaignId), this.replayGuard(contactId)],
 				[
 					JSON.stringify({
 						id: contactId,

@@ -13,7 +13,8 @@ export interface Script {
 	readonly batch: boolean;
 	/**
 	 * A write script with a replay guard (lib/redis/lua/replay_guard.lua): its last key is the call's
-	 * guard, which runBatch adds (Keys.replayGuard with a new replayToken()).
+	 * guard, which runBatch adds (Keys.replayGuard with a new replayToken()) and the caller of one
+	 * that is not a batch script passes (ContactStore.replayGuard).
 	 */
 	readonly guarded: boolean;
 	readonly lua: string;

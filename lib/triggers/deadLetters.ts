@@ -77,14 +77,18 @@ export class DeadLetters {
 	): Promise<number> {
 		const { store } = this;
 		const args = entries.flatMap((e) => [e.id, e.attempts]);
-		const copied = await store.run<number>(scripts.deadLetter, store.keys.shardScriptKeys(shard), [
-			this.trigger,
-			store.keys.deadLetterName(this.trigger),
-			store.now(),
-			DEAD_LETTERS_KEPT,
-			reason.slice(0, 1000),
-			...args,
-		]);
+		const copied = await store.run<number>(
+			scripts.deadLetter,
+			[store.keys.shard(shard), store.replayGuard(shard)],
+			[
+				this.trigger,
+				store.keys.deadLetterName(this.trigger),
+				store.now(),
+				DEAD_LETTERS_KEPT,
+				reason.slice(0, 1000),
+				...args,
+			],
+		);
 		if (copied > 0) await store.call((r) => r.hset(registryKey(store), this.trigger, label));
 		return copied;
 	}

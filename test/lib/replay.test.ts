@@ -16,6 +16,8 @@ import { closeAllStores } from '../../lib/redis/pool';
 import { replayToken } from '../../lib/redis/replayGuard';
 import { scripts } from '../../lib/redis/scripts';
 import { ContactStore } from '../../lib/store';
+import { Campaigns } from '../../lib/campaigns';
+import { DeadLetters } from '../../lib/triggers/deadLetters';
 import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy';
 import { openStore, storeConfig, TestClock, topologies, type Topology } from '../harness/store';
 
@@ -125,6 +127,76 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 		expect(contact?.fields).toEqual({ plan: 'pro' });
 		expect(contact?.tags).toEqual(['paying']);
 	});
+
+	/** A new subscribed contact with an address, and the campaigns of the proxied store. */
+	const mailable = async (tag: string) => {
+		const [id] = sameShard(`${tag}-${topology}`, 1);
+		const [created] = await env.store.contacts.upsert([
+			{ id, email: `${id}@example.com`, subscription: { status: 'subscribed', source: 'form' } },
+		]);
+		if (!created.ok) throw created.error;
+		return { id, campaigns: new Campaigns(env.store) };
+	};
+	const count = async (id: string, name: string) => env.store.events.countSince(id, name, 0);
+
+	it("records a mail's outcome once: its event, and a machine open in the campaign's totals", async () => {
+		const { id, campaigns } = await mailable('outcome');
+		const opened = { contactId: id, campaignId: `resent-${topology}`, kind: 'opened' as const, machine: true };
+		expect((await campaigns.recordOutcomes([opened]))[0].ok).toBe(true);
+		const lost = env.loseNextGuardedReply();
+		const [result] = await campaigns.recordOutcomes([opened]);
+		await lost;
+		if (!result.ok) throw result.error;
+		expect(result.value).toMatchObject({ recorded: true, machine: true, eventId: expect.any(String) });
+		expect(await count(id, '$email_opened')).toBe(2);
+		const [report] = await campaigns.report([opened.campaignId]);
+		if (!report.ok) throw report.error;
+		expect(report.value.machineOpens).toBe(2);
+	});
+
+	it('confirms a send once: one $email_sent, one send on its record', async () => {
+		const { id, campaigns } = await mailable('confirm');
+		const spec = {
+			id: `confirm-${topology}`,
+			name: 'Resent',
+			fromEmail: 'news@shop.example',
+			subject: 'Hi',
+			html: '<p>Hi</p>',
+			trackingBaseUrl: 'https://t.shop.example',
+			signingSecret: 'a-secret-of-thirty-two-characters!',
+		};
+		// A send of another campaign first: the script is in Redis's cache before the lost call.
+		expect(
+			(await campaigns.send({ ...spec, id: `warm-${topology}` }, [{ contactId: id }], { mode: 'render' }))[0].ok,
+		).toBe(true);
+		const lost = env.loseNextGuardedReply();
+		const [result] = await campaigns.send(spec, [{ contactId: id }], { mode: 'render' });
+		await lost;
+		if (!result.ok) throw result.error;
+		expect(result.value).toMatchObject({ status: 'sent' });
+		expect(await count(id, '$email_sent')).toBe(2);
+		expect(await campaigns.sendRecord(id, spec.id)).toMatchObject({ sends: 1 });
+		const [report] = await campaigns.report([spec.id]);
+		if (!report.ok) throw report.error;
+		expect(report.value.sent).toBe(1);
+	});
+
+	it("dead-letters a trigger's entries once", async () => {
+		const { store } = env;
+		const [id] = sameShard(`dead-${topology}`, 1);
+		const entries = (await store.events.record([1, 2].map(() => ({ contactId: id, name: 'failing' })))).map((r) => {
+			if (!r.ok) throw r.error;
+			return { id: r.value.eventId!, attempts: 3 };
+		});
+		const shard = store.keys.shardOfContact(id);
+		const dead = new DeadLetters(store, `resent-${topology}`);
+		// The first entry goes first: the script is in Redis's cache before the lost call.
+		expect(await dead.add(shard, [entries[0]], 'it kept failing', 'Resent')).toBe(1);
+		const lost = env.loseNextGuardedReply();
+		expect(await dead.add(shard, [entries[1]], 'it kept failing', 'Resent')).toBe(1);
+		await lost;
+		expect(await dead.count()).toBe(2);
+	});
 });
 
 describe.each(topologies)('a replay guard on %s Redis', (topology) => {
@@ -223,6 +295,16 @@ describe.each(topologies)('a replay guard on %s Redis', (topology) => {
 		expect(await seen(older)).toBe(1);
 		expect(await store.call((r) => r.exists(expired.answer))).toBe(0);
 		expect(await store.call((r) => r.get(plantedKey))).toBe('planted');
+	});
+
+	it('is refused by store.run for a script that is not a batch one when its last key is not a guard', async () => {
+		const [id] = ids('unguarded', 1);
+		const keys = [store.keys.contact(id), store.keys.shard(SHARD), store.keys.campaignTotals(SHARD, 'c')];
+		const refusal = 'ma_record_outcome checks a replay guard: pass store.replayGuard(shard) as its last key';
+		await expect(store.run(scripts.recordOutcome, keys, ['{}'])).rejects.toThrow(refusal);
+		await expect(store.run(scripts.recordOutcome, [...keys, keys[1]], ['{}'])).rejects.toThrow(refusal);
+		const missing = await store.run<string>(scripts.recordOutcome, [...keys, store.replayGuard(SHARD)], ['{}']);
+		expect(JSON.parse(missing)).toEqual({ missing: true });
 	});
 
 	it('costs a call its mark alone once its answer expired: no key, and about 120 bytes of the shard list', async () => {

@@ -67,7 +67,7 @@ describe('script registry', () => {
 	});
 
 	it('takes the number of keys from the header and marks the scripts that run each_item as batch scripts', () => {
-		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 4, batch: false });
+		expect(scripts.confirmSend).toMatchObject({ numberOfKeys: 5, batch: false });
 		expect(scripts.releaseEmail).toMatchObject({ numberOfKeys: 2, batch: false });
 		expect(
 			all
@@ -93,11 +93,24 @@ describe('script registry', () => {
 			'ma_apply_contact_changes',
 			'ma_apply_score',
 			'ma_assign_variants',
+			'ma_confirm_send',
+			'ma_dead_letter',
 			'ma_record_events',
+			'ma_record_outcome',
 			'ma_set_tier',
 		]);
-		for (const script of guarded)
-			expect([script.name, script.batch, script.numberOfKeys]).toEqual([script.name, true, 2]);
+		for (const script of guarded.filter((s) => s.batch))
+			expect([script.name, script.numberOfKeys]).toEqual([script.name, 2]);
+		expect(
+			guarded
+				.filter((s) => !s.batch)
+				.map((s) => [s.name, s.numberOfKeys])
+				.sort(),
+		).toEqual([
+			['ma_confirm_send', 5],
+			['ma_dead_letter', 2],
+			['ma_record_outcome', 4],
+		]);
 		// Erase withholds the answers guards keep, without checking a guard of its own.
 		expect(scripts.eraseContact).toMatchObject({ guarded: false, numberOfKeys: 2 });
 	});
@@ -351,7 +364,7 @@ describe('scripts/build-lua.js', () => {
 		expect(() => assembleAll(lib)).toThrow(/uses ARGV\[2\], which its header does not document/);
 	});
 
-	it('marks a batch script that checks a replay guard, and fails one whose header does not name its guard key', () => {
+	it('marks a script that checks a replay guard, and fails one whose header does not name its guard key', () => {
 		const guarded = (keys: string[]) => [
 			'-- A demo.',
 			...keys,
@@ -368,7 +381,19 @@ describe('scripts/build-lua.js', () => {
 		expect(assembleAll(lib)[0]).toMatchObject({ batch: true, guarded: true, numberOfKeys: 2 });
 		write(guarded(['-- KEYS[1] shard prefix', '-- KEYS[2] another key']));
 		expect(() => assembleAll(lib)).toThrow(/its last key, KEYS\[2\], is the guard/);
-		write([...header, '--- @include "replay_guard"', 'return replayed_answer(KEYS[1], KEYS[1])']);
-		expect(() => assembleAll(lib)).toThrow(/checks a replay guard but is not a batch script/);
+		// Not a batch script: its caller passes the guard (store.replayGuard).
+		const single = (keys: string[]) => [
+			'-- A demo.',
+			...keys,
+			'-- ARGV[1] value',
+			'--- @include "replay_guard"',
+			'local replayed = replayed_answer(KEYS[1], KEYS[2])',
+			'if replayed then return replayed end',
+			"return guarded_answer(KEYS[1], KEYS[2], redis.call('INCR', KEYS[1] .. ARGV[1]))",
+		];
+		write(single(['-- KEYS[1] shard prefix', '-- KEYS[2] replay guard of the call']));
+		expect(assembleAll(lib)[0]).toMatchObject({ batch: false, guarded: true, numberOfKeys: 2 });
+		write(single(['-- KEYS[1] replay guard of the call', '-- KEYS[2] shard prefix']));
+		expect(() => assembleAll(lib)).toThrow(/its last key, KEYS\[2\], is the guard/);
 	});
 });

@@ -1,17 +1,24 @@
 -- Records a send the SMTP server accepted (or a render-only message handed on).
+-- Guarded (replay_guard.lua): a resend after a lost reply would log $email_sent again and count
+-- the send on the contact's record again.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- KEYS[3] Message-ID lookup key (in the contact's shard)
 -- KEYS[4] the campaign's totals in the contact's shard (Keys.campaignTotals)
+-- KEYS[5] replay guard of the call (replay_guard.lua), in the contact's shard
 -- ARGV[1] JSON {id, now, campaignId, token, messageId, transactional, source, chain, limits, messageTtlMs,
 --         journey|false, count {day, ttlMs, fields}|false}
 -- Returns the $email_sent event id.
 --- @include "contact_keys"
 --- @include "events"
 --- @include "analytics"
-local base, shard = KEYS[1], KEYS[2]
+--- @include "replay_guard"
+local base, shard, guard = KEYS[1], KEYS[2], KEYS[5]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
--- Each send has its own Message-ID: a confirm replayed for it (a lost reply) is not counted again.
+-- Each send has its own Message-ID: a confirm run again for it (another call, or a resend after
+-- the guard's time) does not count it in the campaign's totals again.
 local fresh = redis.call('EXISTS', KEYS[3]) == 0
 local reservations = base .. SUFFIX.reservations
 local held = redis.call('HGET', reservations, r.campaignId)
@@ -48,4 +55,4 @@ if fresh then
   if r.now > (tonumber(redis.call('HGET', KEYS[4], 'lastSentAt')) or 0) then redis.call('HSET', KEYS[4], 'lastSentAt', r.now) end
   if r.count then count_day(shard, r.count, r.count.fields, 1) end
 end
-return eid
+return guarded_answer(shard, guard, eid)

@@ -1,9 +1,12 @@
 -- Records what happened to a sent mail (delivered, opened, clicked, bounced, complained,
 -- unsubscribed) and marks it on the contact's campaign record the first time.
 -- An open or click within machineWindowMs of the send is a scanner's, whoever reports it.
+-- Guarded (replay_guard.lua): a resend after a lost reply would log the event again and count a
+-- machine open or click, or a bounce without a send record, in the campaign's totals again.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- KEYS[3] the campaign's totals in the contact's shard (Keys.campaignTotals; unused without a campaign)
+-- KEYS[4] replay guard of the call (replay_guard.lua), in the contact's shard
 -- ARGV[1] JSON {id, now, ts, kind, campaignId ('' when unknown), field, onlyFirst, name, props,
 --         machine, machineWindowMs, activity, source, chain, limits,
 --         count {day, ttlMs, fields, journeyField}|false}: the counters of a first outcome, and the
@@ -15,8 +18,12 @@
 --- @include "contact_keys"
 --- @include "events"
 --- @include "analytics"
-local base, shard = KEYS[1], KEYS[2]
+--- @include "replay_guard"
+local base, shard, guard = KEYS[1], KEYS[2], KEYS[4]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local r = cjson.decode(ARGV[1])
+-- Nothing written: no mark either.
 if redis.call('EXISTS', base) == 0 then return cjson.encode({ missing = true }) end
 
 local rec
@@ -58,9 +65,9 @@ if first then
   props = cjson.encode(p)
 end
 -- Provider retries and repeated unsubscribes of a known send log nothing new.
-if r.onlyFirst and rec and not first then return cjson.encode({ first = false, machine = machine }) end
+if r.onlyFirst and rec and not first then return guarded_answer(shard, guard, cjson.encode({ first = false, machine = machine })) end
 
 local eid = record(base, shard, r.id, r.now, { name = r.name, ts = r.ts, props = props, source = r.source, chain = r.chain }, r.limits)
 if r.activity and not machine then touch_activity(base, shard, r.id, r.ts) end
 redis.call('HSET', base, 'lastEventAt', r.now)
-return cjson.encode({ first = first, eventId = eid, machine = machine })
+return guarded_answer(shard, guard, cjson.encode({ first = first, eventId = eid, machine = machine }))

@@ -2,9 +2,9 @@
 -- REPLAY_ANSWER_MS, REPLAY_GUARD_MS). ioredis sends a call again when its connection dropped before
 -- the answer came, also when Redis had run it (and kept its writes in the append-only file) before
 -- it crashed, and also after its caller stopped waiting. Each call names a key of its own
--- (KEYS[last]: a random token in the shard's slot, ContactStore.runBatch): the script looks for the
--- call there before anything else, and a call that ran already writes nothing. A first run does
--- its work and, in the same atomic call, keeps two things:
+-- (KEYS[last]: a random token in the shard's slot, ContactStore.runBatch or .replayGuard): the
+-- script looks for the call there before anything else, and a call that ran already writes
+-- nothing. A first run does its work and, in the same atomic call, keeps two things:
 -- - its answer, under the call's key for REPLAY_GUARD.answerMs: a resend then answers what the first
 --   run answered. MessagePack keeps the answer as Redis returns it (an item's {err = ...} stays its
 --   error, false stays nil) in about a byte more than its text. Only a caller still waiting reads

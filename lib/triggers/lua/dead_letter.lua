@@ -1,9 +1,10 @@
 -- Gives up on event-log entries of a trigger: copies each to the trigger's dead-letter stream of
 -- the shard and acknowledges it, in one step (an entry is never in both, nor lost between them).
 -- The copy is listed on its contact (SUFFIX.deadLetters), so erase deletes it. An entry no longer in the log
--- (its contact was erased) is only acknowledged.
+-- (its contact was erased) is only acknowledged. Guarded (replay_guard.lua): a resend after a lost
+-- reply would copy each entry again (it stays in the log once acknowledged).
 -- KEYS[1] shard prefix
--- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
+-- KEYS[2] replay guard of the call (replay_guard.lua)
 -- ARGV[1] consumer group (the trigger)
 -- ARGV[2] the dead-letter stream's name part (Keys.deadLetterName)
 -- ARGV[3] now (ms)
@@ -13,7 +14,10 @@
 -- Returns how many entries were copied.
 --- @include "contact_keys"
 --- @include "contact_base"
-local shard, group, name, now = KEYS[1], ARGV[1], ARGV[2], ARGV[3]
+--- @include "replay_guard"
+local shard, guard, group, name, now = KEYS[1], KEYS[2], ARGV[1], ARGV[2], ARGV[3]
+local replayed = replayed_answer(shard, guard)
+if replayed then return replayed end
 local log, dead = shard .. SHARD_KEY.log, shard .. SHARD_KEY.deadLetters .. ARGV[2]
 local copied = 0
 for i = 6, #ARGV, 2 do
@@ -40,4 +44,4 @@ for i = 6, #ARGV, 2 do
   end
   redis.call('XACK', log, group, id)
 end
-return copied
+return guarded_answer(shard, guard, copied)

@@ -17,15 +17,9 @@ import {
 	waitForMails,
 	workflow,
 } from '../support/env';
+import { anniversaryYears, yearsAgo } from '../support/dates';
 
 const email = (id: string) => `${id}@example.com`;
-const yearsAgo = (ms: number, years: number, days = 0) => {
-	const d = new Date(ms);
-	d.setUTCFullYear(d.getUTCFullYear() - years);
-	d.setUTCDate(d.getUTCDate() - days);
-	return d.toISOString();
-};
-
 describe('recipe 2: customer anniversary', () => {
 	it('stores the first purchase date once; thanks the customer on its anniversary at the local hour, no one else', async () => {
 		const wf = workflow('02-customer-anniversary');
@@ -39,16 +33,22 @@ describe('recipe 2: customer anniversary', () => {
 		const [yearAgo, recent, dayOff] = ['anni-year', 'anni-recent', 'anni-dayoff'].map(uid);
 		await subscribe(wf, [yearAgo, recent, dayOff]);
 		// A year ago to the day (then a new order now), today (not a year yet), a year and a day ago.
+		const years = anniversaryYears(target);
 		await record(wf, [
-			siteEvent(yearAgo, 'order_completed', { total: 30 }, { time: yearsAgo(target, 1), fields: { firstName: 'Ann' } }),
+			siteEvent(
+				yearAgo,
+				'order_completed',
+				{ total: 30 },
+				{ time: yearsAgo(target, years), fields: { firstName: 'Ann' } },
+			),
 			siteEvent(recent, 'order_completed', { total: 10 }),
-			siteEvent(dayOff, 'order_completed', { total: 20 }, { time: yearsAgo(target, 1, 1) }),
+			siteEvent(dayOff, 'order_completed', { total: 20 }, { time: yearsAgo(target, years, 1) }),
 		]);
 		const firstPurchase = async (id: string) => (await contactOf(wf, id))?.fields.firstPurchaseAt;
 		await waitFor('first purchases stored', async () => (await firstPurchase(dayOff)) !== undefined);
 		await record(wf, [siteEvent(yearAgo, 'order_completed', { total: 45 })]);
 		await sleep(2000);
-		expect(new Date(String(await firstPurchase(yearAgo))).toISOString()).toBe(yearsAgo(target, 1));
+		expect(new Date(String(await firstPurchase(yearAgo))).toISOString()).toBe(yearsAgo(target, years));
 		expect(await firstPurchase(recent)).toBeDefined();
 		// Not before the minute comes.
 		await sleep(Math.max(0, target - Date.now() - 3000));

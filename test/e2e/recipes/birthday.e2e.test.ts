@@ -15,6 +15,7 @@ import {
 	waitForMails,
 	workflow,
 } from '../support/env';
+import { birthdayOn } from '../support/dates';
 
 function localParts(ms: number, timeZone: string) {
 	const parts = Object.fromEntries(
@@ -52,7 +53,7 @@ describe('recipe 1: birthday at 9:00 local time (here: the next minute in Tokyo)
 		});
 		await n8n.publishWorkflowRest(s.baseUrl, s.cookie, wf.id);
 
-		const birthday = `1990-${tokyo.date}`;
+		const birthday = birthdayOn(tokyo.date);
 		const [inTokyo, inNewYork, noZone] = ['bday-tokyo', 'bday-newyork', 'bday-utc'].map(uid);
 		// eslint-disable-next-line @typescript-eslint/no-require-imports
 		const { acquireStore } = require('../../../lib') as typeof import('../../../lib');
