@@ -9,11 +9,12 @@
 //   set, so this is the cheapest stand-in). Same keys as the pack's, so the results must agree.
 // - "one lib call per item": this pack's own evaluate called once per item, awaited in turn: the
 //   most a single call per item can do, so the ratio to it is the batching alone.
-// Every figure of (1) is the median of three runs, the five measured in turns (node, node with every
-// item a different contact, lib, Redis-node flow, one lib call per item; three rounds): the samples
-// of both sides of a ratio spread over the same seconds, so on a shared machine both see the same
-// load. (The three node batches in a row, about 130 ms, against one flow of seconds measured later
-// let a load spike fall on one side only.)
+// The figures of (1) on loopback are medians of three runs, the five measured in turns (node, node
+// with every item a different contact, lib, Redis-node flow, one lib call per item; three rounds):
+// the samples of both sides of a ratio spread over the same seconds, so on a shared machine both
+// see the same load. (The three node batches in a row, about 130 ms, against one flow of seconds
+// measured later let a load spike fall on one side only.) Through the latency proxy each side runs
+// once: both are bound by the round trips there, and the ratio is in the hundreds.
 // (2) segment mode over a large base (1,000,000 contacts unless SEGMENT_BENCH_CONTACTS says
 // otherwise): time and peak memory for a segment served by an index and for one that needs a scan.
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
@@ -138,7 +139,12 @@ export async function run(): Promise<void> {
 				if (matched.length + notMatched.length !== ITEMS) throw new Error('node run lost items');
 			},
 			async () => {
-				const [m, n] = await runNode({ nodeType: new SegmentFilter(), parameters, items: distinctItems, credentials });
+				const [m, n] = await runNode({
+					nodeType: new SegmentFilter(),
+					parameters,
+					items: distinctItems,
+					credentials,
+				});
 				if (m.length + n.length !== ITEMS) throw new Error('node run lost items');
 			},
 			async () => {
