@@ -113,13 +113,24 @@ net.createServer((client) => {
  * would be at the mercy of a garbage collection or a timer.
  */
 export async function median(run: (round: number) => Promise<void>): Promise<number> {
-	const times: number[] = [];
+	return (await samplesInTurn([run]))[0][1];
+}
+
+/**
+ * Milliseconds of three runs of each, sorted (the median is [1]), the runs taken in turns (a, b, c,
+ * a, b, c, a, b, c): the samples of the figures compared in a ratio spread over the same seconds,
+ * so a load spike on a shared machine falls on both sides, not on the one measured at that moment.
+ */
+export async function samplesInTurn(runs: Array<(round: number) => Promise<void>>): Promise<number[][]> {
+	const times: number[][] = runs.map(() => []);
 	for (let round = 0; round < 3; round++) {
-		const start = performance.now();
-		await run(round);
-		times.push(performance.now() - start);
+		for (let r = 0; r < runs.length; r++) {
+			const start = performance.now();
+			await runs[r](round);
+			times[r].push(performance.now() - start);
+		}
 	}
-	return times.sort((a, b) => a - b)[1];
+	return times.map((t) => t.sort((a, b) => a - b));
 }
 
 /** Median PING round trip in ms. */

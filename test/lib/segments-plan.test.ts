@@ -320,6 +320,26 @@ describe.each(topologies)('per-item mode decided inside Redis, on %s Redis', (to
 		expect(await verdictsOf({ ...compiled, plan: null })).toEqual(expected);
 	});
 
+	it("remembers a value's verdict within a call, a value it cannot tell about included, and goes on beyond its memo", async () => {
+		// 300 contacts of one shard (one script call): a number each (more distinct values than the
+		// memo holds) and, every third, a text Lua cannot lower-case.
+		const shard = store.keys.shardOfContact('memo-0');
+		const oneShard: string[] = [];
+		for (let n = 0; oneShard.length < 300; n++)
+			if (store.keys.shardOfContact(`memo-${n}`) === shard) oneShard.push(`memo-${n}`);
+		const contacts = oneShard.map((id, k) => ({ id, fields: { n: k, t: k % 3 === 0 ? 'Ärger' : 'abc' } }));
+		for (const r of await store.contacts.upsert(contacts)) if (!r.ok) throw r.error;
+		const verdictsOf = async (c: CompiledSegment) =>
+			(await segments.evaluate(c, oneShard)).map((r) => (r.ok ? r.value.matched : r.error.name));
+		const numbers = segments.compile({ type: 'field', field: 'n', operator: 'gte', value: 150 });
+		expect(await verdictsOf(numbers)).toEqual(oneShard.map((_, k) => k >= 150));
+		const texts = segments.compile({ type: 'field', field: 't', operator: 'equals', value: 'ärger', ignoreCase: true });
+		const test = jest.spyOn(texts, 'test');
+		expect(await verdictsOf(texts)).toEqual(oneShard.map((_, k) => k % 3 === 0));
+		// Every "Ärger" left to TypeScript, not only the first: "cannot tell" is remembered as such.
+		expect(test).toHaveBeenCalledTimes(100);
+	});
+
 	it('decides the items of a shard a thousand to a script call', async () => {
 		const shard = store.keys.shardOfContact('chunk-0');
 		const sameShard: string[] = [];
