@@ -8,6 +8,8 @@
 //   grade, Set of the score, and Set of the grade plus Push of a grade event when it moves.
 // - "one lib call per item": this pack's own script called once per item, awaited in turn: the
 //   most a single call per item can do, so the ratio to it is the batching alone.
+// Every loopback figure is the median of three runs, the five measured in turns (samplesInTurn),
+// so that both sides of a ratio see the same load on a shared machine; the proxy's are one run.
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { compileModel, Scoring, type ScoreModel } from '../lib/scoring';
 import type { LeadScore as LeadScoreNode } from '../nodes/LeadScore/LeadScore.node';
@@ -64,20 +66,20 @@ async function redisNodeFlow(
 	const contact = (await get(`rn:contact:${id}`)) as Record<string, string> | null;
 	const path = input.event.properties.path;
 	let points = path === '/pricing' ? 10 : path.startsWith('/careers') ? -5 : 0;
-	if ((await redis.incr(`rn:daily:${id}:${new Date(now).toISOString().slice(0, 10)}`)) === 1) points += 1;
-	if (points !== 0) await redis.rpush(`rn:awards:${id}`, JSON.stringify({ points, at: now }));
-	const awards = ((await get(`rn:awards:${id}`)) as string[] | null) ?? [];
+	if ((await redis.incr(`rn:${run}:daily:${id}:${new Date(now).toISOString().slice(0, 10)}`)) === 1) points += 1;
+	if (points !== 0) await redis.rpush(`rn:${run}:awards:${id}`, JSON.stringify({ points, at: now }));
+	const awards = ((await get(`rn:${run}:awards:${id}`)) as string[] | null) ?? [];
 	let score = contact?.jobTitle?.includes('Director') ? 15 : 0;
 	for (const award of awards) {
 		const a = JSON.parse(award) as { points: number; at: number };
 		if (now - a.at < 30 * 86_400_000) score += a.points;
 	}
-	const previous = ((await get(`rn:grade:${id}`)) as string | null) ?? 'cold';
+	const previous = ((await get(`rn:${run}:grade:${id}`)) as string | null) ?? 'cold';
 	const grade = score >= 50 ? 'hot' : score >= 20 ? 'warm' : 'cold';
-	await redis.set(`rn:score:${id}`, String(score));
+	await redis.set(`rn:${run}:score:${id}`, String(score));
 	if (grade !== previous) {
-		await redis.set(`rn:grade:${id}`, grade);
-		await redis.rpush(`rn:events:${id}`, JSON.stringify({ name: 'grade_changed', from: previous, to: grade }));
+		await redis.set(`rn:${run}:grade:${id}`, grade);
+		await redis.rpush(`rn:${run}:events:${id}`, JSON.stringify({ name: 'grade_changed', from: previous, to: grade }));
 	}
 	return { score, grade };
 }
@@ -188,37 +190,43 @@ export async function run(): Promise<void> {
 			});
 			if (out.length !== ITEMS || out.some((o) => o.json.error)) throw new Error('node run failed');
 		};
-		const nodeMs = await median((round) => runScoreNode(`node${round}`));
 		// The items of a contact share one read and one write of its state: the same batch with
 		// every item a different contact shows the cost without that.
-		const distinctMs = await median((round) => runScoreNode(`distinct${round}`, ITEMS));
-
 		const compiled = compileModel(model);
 		const scoring = new Scoring(store);
-		const libMs = await median(async (round) => {
-			const batch = await scoring.score(
-				compiled,
-				Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)),
-			);
-			if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
-		});
-
-		let t = performance.now();
-		for (let i = 0; i < ITEMS; i++) {
-			const [r] = await scoring.score(compiled, [item(i, 'seq')]);
-			if (!r.ok) throw r.error;
-		}
-		const seqMs = performance.now() - t;
-
-		t = performance.now();
 		const now = Date.now();
-		for (let i = 0; i < ITEMS; i++) await redisNodeFlow(store.redis, i, 'flow', now);
-		const flowMs = performance.now() - t;
+		// Medians of three, the five taken in turns: both sides of a ratio see the same load
+		// (bench/segments.bench.ts). Each flow round starts from keys of its own, as one run did.
+		const samples = await samplesInTurn([
+			(round) => runScoreNode(`node${round}`),
+			(round) => runScoreNode(`distinct${round}`, ITEMS),
+			async (round) => {
+				const batch = await scoring.score(
+					compiled,
+					Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)),
+				);
+				if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
+			},
+			async (round) => {
+				for (let i = 0; i < ITEMS; i++) await redisNodeFlow(store.redis, i, `flow${round}`, now);
+			},
+			async (round) => {
+				for (let i = 0; i < ITEMS; i++) {
+					const [r] = await scoring.score(compiled, [item(i, `seq${round}`)]);
+					if (!r.ok) throw r.error;
+				}
+			},
+		]);
+		const [nodeMs, distinctMs, libMs, flowMs, seqMs] = samples.map((sorted) => sorted[1]);
 
 		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
 		console.log(`Lead Score node execute (one batch):       ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms)`);
 		console.log(
 			`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`,
+		);
+		const ms = (sorted: number[]) => sorted.map((x) => x.toFixed(0)).join(', ');
+		console.log(
+			`  its three runs: ${ms(samples[1])} ms; the Redis-node flow's, taken in turns with them: ${ms(samples[3])} ms`,
 		);
 		console.log(`lib Scoring.score (one batch, no n8n):     ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
 		console.log(`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms)`);
@@ -236,7 +244,7 @@ export async function run(): Promise<void> {
 		const far = acquireStore({ host: '127.0.0.1', port: proxy.port, keyPrefix: prefix });
 		try {
 			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
-			t = performance.now();
+			let t = performance.now();
 			const [farOut] = await runNode({
 				nodeType: new LeadScore(),
 				parameters,
