@@ -22,24 +22,21 @@ if isContact then entries = base .. SUFFIX.loopGuard .. ':' .. scope end
 redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
 local count = redis.call('ZCARD', entries)
 
--- A resend of a check that passed is stopped by its own entry: it passed. Looked up only when the
--- check would be refused, so a check that passes pays nothing for it.
-local function passed() return cjson.encode({ allowed = true, count = count }) end
-local function resent() return redis.call('ZSCORE', entries, member) end
-
+local refused
 if cooldownMs > 0 then
   local last = redis.call('ZRANGE', entries, -1, -1, 'WITHSCORES')
   if last[2] and tonumber(last[2]) + cooldownMs > now then
-    if resent() then return passed() end
-    return cjson.encode({ allowed = false, reason = 'cooldown', count = count, retryAt = tonumber(last[2]) + cooldownMs })
+    refused = { allowed = false, reason = 'cooldown', count = count, retryAt = tonumber(last[2]) + cooldownMs }
   end
 end
-
-if maxEntries > 0 and count >= maxEntries then
-  if resent() then return passed() end
+if not refused and maxEntries > 0 and count >= maxEntries then
   local oldest = redis.call('ZRANGE', entries, 0, count - maxEntries, 'WITHSCORES')
-  return cjson.encode({ allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs })
+  refused = { allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs }
 end
+-- A resend of a check that passed is refused by its own entry: it finds the entry (looked up on
+-- the refusing paths alone) and answers that it passed, as the first run did.
+if refused and redis.call('ZSCORE', entries, member) then return cjson.encode({ allowed = true, count = count }) end
+if refused then return cjson.encode(refused) end
 
 -- A resend that nothing refuses adds no entry (the member is there): its count is the first run's.
 count = count + redis.call('ZADD', entries, now, member)
