@@ -8,16 +8,24 @@
  * script calls: the answer kept REPLAY_ANSWER_MS, the mark that the call ran REPLAY_GUARD_MS (a test
  * deletes an answer key to stand for its expiry), and what erase withholds.
  */
+import { createHash } from 'crypto';
 import type { Cluster } from 'ioredis';
-import { encodeKeyPart, REPLAY_ANSWER_MS, REPLAY_GUARD_MS, SHARD_KEY_PARTS } from '../../lib/keys';
+import {
+	CONTACT_KEY_SUFFIXES,
+	encodeKeyPart,
+	REPLAY_ANSWER_MS,
+	REPLAY_GUARD_MS,
+	SHARD_KEY_PARTS,
+} from '../../lib/keys';
 import { ValidationError } from '../../lib/errors';
 import { createClient, type RedisClient } from '../../lib/redis/connection';
 import { closeAllStores } from '../../lib/redis/pool';
 import { replayToken } from '../../lib/redis/replayGuard';
-import { scripts } from '../../lib/redis/scripts';
+import { scripts, type Script } from '../../lib/redis/scripts';
 import { ContactStore } from '../../lib/store';
 import { Campaigns } from '../../lib/campaigns';
 import { DeadLetters } from '../../lib/triggers/deadLetters';
+import { LoopGuard, type LoopRules } from '../../lib/loops';
 import { startTcpProxy, type TcpProxy } from '../harness/tcpProxy';
 import { openStore, storeConfig, TestClock, topologies, type Topology } from '../harness/store';
 
@@ -25,6 +33,12 @@ afterAll(() => closeAllStores());
 
 /** A request naming a replay guard: a guarded write script call. */
 const GUARDED_CALL = Buffer.from(`:${SHARD_KEY_PARTS.replayGuards}:`);
+const isGuardedCall = (request: Buffer) => request.includes(GUARDED_CALL);
+/** A request calling the script: EVALSHA names it by the SHA-1 of its text, as ioredis computes it. */
+const callOf = (script: Script) => {
+	const sha = Buffer.from(createHash('sha1').update(script.lua).digest('hex'));
+	return (request: Buffer) => request.includes(sha);
+};
 
 /** A store whose client reaches Redis (every cluster node) through proxies the test controls. */
 async function storeThroughProxies(topology: Topology) {
@@ -45,11 +59,10 @@ async function storeThroughProxies(topology: Topology) {
 	client.on('error', () => undefined);
 	const clock = new TestClock();
 	const store = new ContactStore(client, config.keyPrefix, { now: clock.now });
-	/** Loses the answer of the next guarded call, whichever node it goes to. */
-	const loseNextGuardedReply = () => {
+	/** Loses the answer of the next matching call (a guarded one by default), whichever node it goes to. */
+	const loseNextReply = (matches: (request: Buffer) => boolean = isGuardedCall) => {
 		let lost!: () => void;
 		const done = new Promise<void>((resolve) => (lost = resolve));
-		const matches = (request: Buffer) => request.includes(GUARDED_CALL);
 		for (const proxy of proxies.values()) void proxy.loseNextReply(matches).then(lost);
 		return done.then(() => {
 			// The other proxies stay armed otherwise: disarm them with a request that never comes.
@@ -62,24 +75,24 @@ async function storeThroughProxies(topology: Topology) {
 		client.disconnect();
 		await Promise.all([...proxies.values()].map((proxy) => proxy.close()));
 	};
-	return { store, loseNextGuardedReply, accepted, close };
+	/** Contact ids of one shard: a batch of their items is one script call. */
+	const sameShard = (tag: string, count: number) => {
+		const ids: string[] = [];
+		for (let n = 0; ids.length < count; n++)
+			if (store.keys.shardOfContact(`${tag}-${n}`) === store.keys.shardOfContact(`${tag}-0`)) ids.push(`${tag}-${n}`);
+		return ids;
+	};
+	return { store, loseNextReply, sameShard, accepted, close };
 }
 
-describe.each(topologies)('a guarded call resent after its answer was lost, on %s Redis', (topology) => {
+describe.each(topologies)('a write call resent after its answer was lost, on %s Redis', (topology) => {
 	let env: Awaited<ReturnType<typeof storeThroughProxies>>;
 	beforeAll(async () => {
 		env = await storeThroughProxies(topology);
 	});
 	afterAll(() => env.close());
 
-	/** Contact ids of one shard: a batch of their items is one script call. */
-	const sameShard = (tag: string, count: number) => {
-		const ids: string[] = [];
-		for (let n = 0; ids.length < count; n++)
-			if (env.store.keys.shardOfContact(`${tag}-${n}`) === env.store.keys.shardOfContact(`${tag}-0`))
-				ids.push(`${tag}-${n}`);
-		return ids;
-	};
+	const sameShard = (tag: string, count: number) => env.sameShard(tag, count);
 
 	it('records a batch of events once and answers each event its id', async () => {
 		const { store } = env;
@@ -92,7 +105,7 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 			properties: { n },
 		}));
 		const connections = env.accepted();
-		const lost = env.loseNextGuardedReply();
+		const lost = env.loseNextReply();
 		const results = await store.events.record(batch);
 		await lost;
 		expect(env.accepted()).toBeGreaterThan(connections);
@@ -116,7 +129,7 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 		const { store } = env;
 		const [id] = sameShard(`up-${topology}`, 1);
 		expect((await store.contacts.upsert([{ id, fields: { plan: 'free' } }]))[0].ok).toBe(true);
-		const lost = env.loseNextGuardedReply();
+		const lost = env.loseNextReply();
 		const [result] = await store.contacts.upsert([{ id, fields: { plan: 'pro' }, addTags: ['paying'] }]);
 		await lost;
 		if (!result.ok) throw result.error;
@@ -138,12 +151,22 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 		return { id, campaigns: new Campaigns(env.store) };
 	};
 	const count = async (id: string, name: string) => env.store.events.countSince(id, name, 0);
+	/** A campaign sent in render mode (no SMTP server). */
+	const campaignSpec = (id: string) => ({
+		id,
+		name: 'Resent',
+		fromEmail: 'news@shop.example',
+		subject: 'Hi',
+		html: '<p>Hi</p>',
+		trackingBaseUrl: 'https://t.shop.example',
+		signingSecret: 'a-secret-of-thirty-two-characters!',
+	});
 
 	it("records a mail's outcome once: its event, and a machine open in the campaign's totals", async () => {
 		const { id, campaigns } = await mailable('outcome');
 		const opened = { contactId: id, campaignId: `resent-${topology}`, kind: 'opened' as const, machine: true };
 		expect((await campaigns.recordOutcomes([opened]))[0].ok).toBe(true);
-		const lost = env.loseNextGuardedReply();
+		const lost = env.loseNextReply();
 		const [result] = await campaigns.recordOutcomes([opened]);
 		await lost;
 		if (!result.ok) throw result.error;
@@ -156,20 +179,12 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 
 	it('confirms a send once: one $email_sent, one send on its record', async () => {
 		const { id, campaigns } = await mailable('confirm');
-		const spec = {
-			id: `confirm-${topology}`,
-			name: 'Resent',
-			fromEmail: 'news@shop.example',
-			subject: 'Hi',
-			html: '<p>Hi</p>',
-			trackingBaseUrl: 'https://t.shop.example',
-			signingSecret: 'a-secret-of-thirty-two-characters!',
-		};
+		const spec = campaignSpec(`confirm-${topology}`);
 		// A send of another campaign first: the script is in Redis's cache before the lost call.
 		expect(
 			(await campaigns.send({ ...spec, id: `warm-${topology}` }, [{ contactId: id }], { mode: 'render' }))[0].ok,
 		).toBe(true);
-		const lost = env.loseNextGuardedReply();
+		const lost = env.loseNextReply();
 		const [result] = await campaigns.send(spec, [{ contactId: id }], { mode: 'render' });
 		await lost;
 		if (!result.ok) throw result.error;
@@ -192,11 +207,75 @@ describe.each(topologies)('a guarded call resent after its answer was lost, on %
 		const dead = new DeadLetters(store, `resent-${topology}`);
 		// The first entry goes first: the script is in Redis's cache before the lost call.
 		expect(await dead.add(shard, [entries[0]], 'it kept failing', 'Resent')).toBe(1);
-		const lost = env.loseNextGuardedReply();
+		const lost = env.loseNextReply();
 		expect(await dead.add(shard, [entries[1]], 'it kept failing', 'Resent')).toBe(1);
 		await lost;
 		expect(await dead.count()).toBe(2);
 	});
+
+	// Scripts without a guard (docs/architecture.md#replay-guards): a resend writes nothing twice,
+	// and its caller still does what the first run's answer called for.
+
+	it('erases a contact and releases its address, though the resend answers that it did not exist', async () => {
+		const { store } = env;
+		const contacts = sameShard(`erase-${topology}`, 2);
+		for (const id of contacts)
+			expect((await store.contacts.upsert([{ id, email: `${id}@example.com` }]))[0].ok).toBe(true);
+		const [warm, id] = contacts;
+		const email = `${id}@example.com`;
+		// The other contact first: the script is in Redis's cache before the lost call.
+		expect((await store.contacts.erase([warm]))[0]).toMatchObject({ ok: true, value: { erased: true } });
+		const lost = env.loseNextReply(callOf(scripts.eraseContact));
+		const [result] = await store.contacts.erase([id]);
+		await lost;
+		expect(result).toMatchObject({ ok: true, value: { contactId: id, erased: true } });
+		expect(await store.contacts.getOne(id)).toBeNull();
+		// Nothing names the contact: not its address in the e-mail index either.
+		expect(await store.call((r) => r.hget(store.keys.emailIndex(email), email))).toBeNull();
+	});
+
+	it('sends a mail whose reservation was resent once, and holds no reservation after', async () => {
+		const { id, campaigns } = await mailable('reserve');
+		const spec = campaignSpec(`reserve-${topology}`);
+		expect(
+			(await campaigns.send({ ...spec, id: `warm-${topology}` }, [{ contactId: id }], { mode: 'render' }))[0].ok,
+		).toBe(true);
+		const lost = env.loseNextReply(callOf(scripts.reserveSend));
+		const [result] = await campaigns.send(spec, [{ contactId: id }], { mode: 'render' });
+		await lost;
+		if (!result.ok) throw result.error;
+		expect(result.value).toMatchObject({ status: 'sent' });
+		expect(await campaigns.sendRecord(id, spec.id)).toMatchObject({ sends: 1 });
+		const reservations = `${env.store.keys.contact(id)}:${CONTACT_KEY_SUFFIXES.reservations}`;
+		expect(await env.store.call((r) => r.hexists(reservations, spec.id))).toBe(0);
+	});
+
+	const HOUR = 3_600_000;
+	it.each([
+		['a cool-down', { maxEntries: 0, windowMs: HOUR, cooldownMs: HOUR }, 'cooldown'],
+		['a limit reached', { maxEntries: 1, windowMs: HOUR, cooldownMs: 0 }, 'rateLimit'],
+		['a limit not reached', { maxEntries: 3, windowMs: HOUR, cooldownMs: 0 }, undefined],
+	] as Array<[string, Partial<LoopRules>, string | undefined]>)(
+		'passes a Loop Guard check with %s whose answer was lost, and counts its entry once',
+		async (_, rules, nextReason) => {
+			const guard = new LoopGuard(env.store);
+			const check = async (key: string) => {
+				const [decision] = await guard.check([{ key, scope: { kind: 'workflow' }, workflowId: 'wf', rules }]);
+				if (!decision.ok) throw decision.error;
+				return decision.value;
+			};
+			const [warm, id] = sameShard(`loop-${nextReason}-${topology}`, 2);
+			expect(await check(warm)).toMatchObject({ allowed: true });
+			const lost = env.loseNextReply(callOf(scripts.checkLoopGuard));
+			const decision = await check(id);
+			await lost;
+			expect(decision).toMatchObject({ allowed: true, entries: 1 });
+			// One entry: the next check is refused by the rule, or counts two.
+			expect(await check(id)).toMatchObject(
+				nextReason ? { allowed: false, reason: nextReason, entries: 1 } : { allowed: true, entries: 2 },
+			);
+		},
+	);
 });
 
 describe.each(topologies)('a replay guard on %s Redis', (topology) => {

@@ -7,18 +7,25 @@ import type { IDataObject } from 'n8n-workflow';
 import { Contact } from '../../nodes/Contact/Contact.node';
 import { SendCampaign } from '../../nodes/SendCampaign/SendCampaign.node';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
-import { storeConfig, topologies } from '../harness/store';
+import { storeConfigFrom } from '../../nodes/shared/store';
+import { TestClock, topologies } from '../harness/store';
 import { contactStoreCredentials, runNode, type InputItem } from '../harness/n8n';
 
 afterAll(() => closeAllStores());
 
+const DAY = 86_400_000;
+
 describe.each(topologies)('Journey report through the nodes on %s Redis', (topology) => {
 	const credentials = contactStoreCredentials(topology);
-	const lease = acquireStore(storeConfig(topology, String(credentials.contactStoreApi.keyPrefix)));
+	// Every date comes from one clock, fixed on another day than the real one: the nodes' pooled
+	// store of this credential is this one (lib/redis/pool), so they write and report on its days,
+	// and a run that crosses midnight still finds its sends "today".
+	const clock = new TestClock(Date.now() - 3 * DAY);
+	const lease = acquireStore(storeConfigFrom(credentials.contactStoreApi), { now: clock.now });
 	const { store } = lease;
 	afterAll(() => lease.release());
 	const workflowId = `wf-report-${topology}`;
-	const today = new Date().toISOString().slice(0, 10);
+	const today = new Date(clock.ms).toISOString().slice(0, 10);
 
 	const contact = (parameters: IDataObject, items: InputItem[] = [{}], continueOnFail = false) =>
 		runNode({

@@ -1,4 +1,6 @@
 -- Checks, in order, whether a campaign may go to a contact now, and reserves the send atomically.
+-- Not guarded (replay_guard.lua): a resend after a lost reply finds the reservation its first run
+-- made under the call's token (new per call), and answers 'reserved' again, writing nothing.
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] JSON {now, campaignId, token, attemptKey|false, transactional, allowResend, requireConsent, topic|false,
@@ -8,6 +10,12 @@
 local base = KEYS[1]
 local r = cjson.decode(ARGV[1])
 local function skip(reason) return cjson.encode({ result = 'skip', reason = reason }) end
+-- The campaign's reservation on the contact. One under this call's token is this call's: ioredis
+-- sent it again after its reply was lost, and the first run reserved the send.
+local reservations = base .. SUFFIX.reservations
+local held = redis.call('HGET', reservations, r.campaignId)
+local h = held and cjson.decode(held)
+if h and h.token == r.token then return cjson.encode({ result = 'reserved' }) end
 
 if redis.call('EXISTS', base) == 0 then return skip('no_contact') end
 local email = redis.call('HGET', base, 'email')
@@ -22,11 +30,8 @@ end
 
 -- A reservation older than staleMs belongs to an execution that died between reserve and confirm;
 -- so does one with this attempt's key (the same event delivered again after its execution died).
-local reservations = base .. SUFFIX.reservations
 local sends = base .. SUFFIX.sends
-local held = redis.call('HGET', reservations, r.campaignId)
-if held then
-  local h = cjson.decode(held)
+if h then
   local retried = r.attemptKey and h.key == r.attemptKey
   if not retried and r.now - h.at < r.staleMs then
     -- With Allow Resend, a send for another event is a mail of its own: it waits for this one to end.

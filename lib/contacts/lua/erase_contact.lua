@@ -6,7 +6,9 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] contact id
--- Returns the e-mail it had ('' when none), or false when it did not exist.
+-- Returns the e-mail it had ('' when none), or false when it did not exist. Not guarded
+-- (replay_guard.lua): a guard's answer would keep the address after the erase. A resend after a
+-- lost reply answers false, and its caller releases the address it read before (lib/contacts erase).
 --- @include "contact_keys"
 --- @include "events"
 --- @include "replay_guard"

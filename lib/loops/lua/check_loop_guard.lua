@@ -1,4 +1,6 @@
 -- One Loop Guard check, atomic: rolling-window limit and cool-down, recording the entry when it passes.
+-- Not guarded (replay_guard.lua): a resend after a lost reply finds the entry its first run wrote
+-- (its member is unique per check), and answers that the check passed, as the first run did.
 -- KEYS[1] the contact base, or the record of a custom key
 -- KEYS[2] shard prefix
 -- ARGV[1] scope (encoded)
@@ -20,20 +22,25 @@ if isContact then entries = base .. SUFFIX.loopGuard .. ':' .. scope end
 redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
 local count = redis.call('ZCARD', entries)
 
+local refused
 if cooldownMs > 0 then
   local last = redis.call('ZRANGE', entries, -1, -1, 'WITHSCORES')
   if last[2] and tonumber(last[2]) + cooldownMs > now then
-    return cjson.encode({ allowed = false, reason = 'cooldown', count = count, retryAt = tonumber(last[2]) + cooldownMs })
+    refused = { allowed = false, reason = 'cooldown', count = count, retryAt = tonumber(last[2]) + cooldownMs }
   end
 end
-
-if maxEntries > 0 and count >= maxEntries then
+if not refused and maxEntries > 0 and count >= maxEntries then
   local oldest = redis.call('ZRANGE', entries, 0, count - maxEntries, 'WITHSCORES')
-  return cjson.encode({ allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs })
+  refused = { allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs }
 end
+-- A resend of a check that passed is refused by its own entry: it finds the entry (looked up on
+-- the refusing paths alone) and answers that it passed, as the first run did.
+if refused and redis.call('ZSCORE', entries, member) then return cjson.encode({ allowed = true, count = count }) end
+if refused then return cjson.encode(refused) end
 
-redis.call('ZADD', entries, now, member)
+-- A resend that nothing refuses adds no entry (the member is there): its count is the first run's.
+count = count + redis.call('ZADD', entries, now, member)
 redis.call('PEXPIRE', entries, math.max(windowMs, cooldownMs))
 -- The shard's list of scopes lets erase delete the contact's entries of every scope.
 if isContact then redis.call('SADD', KEYS[2] .. SHARD_KEY.loopScopes, scope) end
-return cjson.encode({ allowed = true, count = count + 1 })
+return cjson.encode({ allowed = true, count = count })
