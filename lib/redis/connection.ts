@@ -104,10 +104,17 @@ export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T
  */
 export const REDIRECT_RETRIES = 3;
 
-/** A Redis Cluster's answer to a command sent to a node that does not serve its key's slot. */
+/**
+ * A Redis Cluster's answer to a command sent to a node that does not serve its key's slot; or
+ * ioredis refusing, before sending it, an auto-pipeline whose slots its map now splits over nodes
+ * (the map changed while the pipeline filled, as after a failover).
+ */
 function isRedirect(error: unknown): boolean {
-	return /^(MOVED|ASK) \d+ \S+$/.test((error as Error)?.message ?? '');
+	const message = (error as Error)?.message ?? '';
+	return /^(MOVED|ASK) \d+ \S+$/.test(message) || message === SPLIT_PIPELINE;
 }
+
+const SPLIT_PIPELINE = 'All keys in the pipeline should belong to the same slots allocation group';
 
 /**
  * The reply of `send`, which issues one command, sent again when the cluster redirected it.
@@ -335,7 +342,7 @@ export function toStoreError(error: unknown): unknown {
 			error,
 		);
 	}
-	if (clusterRetry) {
+	if (clusterRetry || (error as Error)?.message === SPLIT_PIPELINE) {
 		return new StoreUnavailableError(
 			'The contact store (Redis Cluster) kept redirecting this command to another node (MOVED or ASK: hash slots were moving, after a failover or during resharding); retry it',
 			error,

@@ -81,6 +81,17 @@ describe('a Redis Cluster failover under the pack client', () => {
 		expect(sent).toBe(1 + REDIRECT_RETRIES);
 	});
 
+	it('sends again a command of an auto-pipeline ioredis refused because the slot map changed under it', async () => {
+		let sent = 0;
+		const split = 'All keys in the pipeline should belong to the same slots allocation group';
+		const answer = await lease.store.call(() =>
+			++sent < 3 ? Promise.reject(new Error(split)) : Promise.resolve('ok'),
+		);
+		expect([answer, sent]).toEqual(['ok', 3]);
+		const refused = lease.store.call(() => Promise.reject(new Error(split)));
+		await expect(refused).rejects.toBeInstanceOf(StoreUnavailableError);
+	});
+
 	it('maps a redirect or CLUSTERDOWN ioredis gave up on (maxRedirections) to a store error', () => {
 		const gaveUp = new Error('Too many Cluster redirections. Last error: ReplyError: ASK 3999 127.0.0.1:1');
 		expect(toStoreError(gaveUp)).toBeInstanceOf(StoreUnavailableError);
