@@ -113,6 +113,14 @@ end
 -- The item's attributes (ATTRS: nil unchanged, false cleared, else the value) and the hash fields
 -- it reads (reads[6 ..] are the fields and tags it names, written below too), kept for the call.
 local attrs = {}
+-- Core-hash field names of fields and tags by name, made once per call (the items of a bulk upsert
+-- name the same few: a table read instead of a new string per item).
+local field_keys, tag_keys = {}, {}
+local function hash_field(cache, prefix, name)
+  local key = prefix .. name
+  cache[name] = key
+  return key
+end
 -- The item's tags being removed, and whether it had each tag it names (emptied per item).
 local removing, hadTag = {}, {}
 -- The $contact_created of the item, filled per item (log_event reads it at once).
@@ -147,9 +155,18 @@ local answers = each_item(function(base, args, o, createdProps)
   local removeAt = at + 1
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
-  for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
-  for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
-  for k = 0, removeCount - 1 do reads[6 + fieldCount + addCount + k] = HP.tag .. args[removeAt + k] end
+  for k = 0, fieldCount - 1 do
+    local name = args[fieldsAt + 2 * k]
+    reads[6 + k] = field_keys[name] or hash_field(field_keys, HP.field, name)
+  end
+  for k = 0, addCount - 1 do
+    local tag = args[addAt + k]
+    reads[6 + fieldCount + k] = tag_keys[tag] or hash_field(tag_keys, HP.tag, tag)
+  end
+  for k = 0, removeCount - 1 do
+    local tag = args[removeAt + k]
+    reads[6 + fieldCount + addCount + k] = tag_keys[tag] or hash_field(tag_keys, HP.tag, tag)
+  end
   local got = redis.call('HMGET', base, unpack(reads, 1, 5 + fieldCount + addCount + removeCount))
   local exists = got[1] ~= false
   if not exists and r.mode == 'update' then

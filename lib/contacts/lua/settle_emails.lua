@@ -6,7 +6,7 @@
 -- KEYS[1] shard prefix: its e-mail index and the claim times (the index's key .. ':at')
 -- ARGV[1] unused
 -- ARGV[2] item count
--- ARGV[3...] per item: the e-mail, the contact id, 'release' or 'written'
+-- ARGV[3...] per item: the e-mail, then the contact id and 'release', or '' and 'written'
 -- Answers per item: for a release 1 when the address was removed, else 0; 1 for a claim time.
 --- @include "contact_keys"
 --- @include "batch"
