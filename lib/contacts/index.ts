@@ -608,7 +608,8 @@ export class Contacts {
 			items: settles,
 			shared: '',
 			contactOf: (settle) => settle.email,
-			argsOf: (settle) => [settle.email, settle.id, settle.release ? 'release' : 'written'],
+			// A written address's claim time goes whoever has it: its contact id is not sent.
+			argsOf: (settle) => (settle.release ? [settle.email, settle.id, 'release'] : [settle.email, '', 'written']),
 			upgraded: true,
 			packed: true,
 			width: 3,

@@ -283,6 +283,22 @@ describe.each(topologies)('contacts on %s Redis', (topology) => {
 		expect(await store.contacts.idForEmail('ord-2@example.com')).toBe('ord');
 	});
 
+	it('reads each item of a batch call on its own: a tag removed by one item is added again by the next', async () => {
+		const results = await store.contacts.upsert([
+			{ id: 'again', addTags: ['vip', 'keep'] },
+			{ id: 'again', removeTags: ['vip'] },
+			{ id: 'again', addTags: ['vip'] },
+		]);
+		expect(results.map((r) => r.ok && r.value.events.map((e) => e.name))).toEqual([
+			['$contact_created'],
+			['$tag_removed'],
+			['$tag_added'],
+		]);
+		expect(await store.contacts.getOne('again')).toMatchObject({ tags: ['keep', 'vip'] });
+		const tagIndex = store.keys.index(store.keys.shardOfContact('again'), 'tag:vip');
+		expect(await store.redis.sismember(tagIndex, 'again')).toBe(1);
+	});
+
 	it("keeps apart the contacts of a batch that share a slot of the batch's table, each one's items in order", async () => {
 		// Ids whose hashes end in the same 10 bits: one slot of runBatch's table for any batch up to 512 items.
 		const ids: string[] = [];

@@ -113,12 +113,25 @@ end
 -- The item's attributes (ATTRS: nil unchanged, false cleared, else the value) and the hash fields
 -- it reads (reads[6 ..] are the fields and tags it names, written below too), kept for the call.
 local attrs = {}
+-- Core-hash field names of fields and tags by name, made once per call (the items of a bulk upsert
+-- name the same few: a table read instead of a new string per item).
+local field_keys, tag_keys = {}, {}
+local function hash_field(cache, prefix, name)
+  local key = prefix .. name
+  cache[name] = key
+  return key
+end
+-- The item's tags being removed, and whether it had each tag it names (emptied per item).
+local removing, hadTag = {}, {}
+-- The $contact_created of the item, filled per item (log_event reads it at once).
+local created_event = {}
 local reads = { 'id', 'email', 'timezone', 'lifecycleStage', 'status' }
 
-local answers = each_item(function(base, args, createdProps)
-  local id, at = args[1], 3
+-- The item's arguments are read where they are (args[o + k], each_item's in_place: no table per item).
+local answers = each_item(function(base, args, o, createdProps)
+  local id, at = args[o + 1], o + 3
   local source, chain = r.source, r.chain
-  if args[2] == '1' then source, chain, at = args[3], args[4], 5 end
+  if args[o + 2] == '1' then source, chain, at = args[o + 3], args[o + 4], o + 5 end
   for k = 1, #ATTRS do
     local attr = ATTRS[k]
     local a = args[at + k - 1]
@@ -142,9 +155,18 @@ local answers = each_item(function(base, args, createdProps)
   local removeAt = at + 1
 
   -- One read: the core attributes (id: whether the contact exists), the fields and tags named.
-  for k = 0, fieldCount - 1 do reads[6 + k] = HP.field .. args[fieldsAt + 2 * k] end
-  for k = 0, addCount - 1 do reads[6 + fieldCount + k] = HP.tag .. args[addAt + k] end
-  for k = 0, removeCount - 1 do reads[6 + fieldCount + addCount + k] = HP.tag .. args[removeAt + k] end
+  for k = 0, fieldCount - 1 do
+    local name = args[fieldsAt + 2 * k]
+    reads[6 + k] = field_keys[name] or hash_field(field_keys, HP.field, name)
+  end
+  for k = 0, addCount - 1 do
+    local tag = args[addAt + k]
+    reads[6 + fieldCount + k] = tag_keys[tag] or hash_field(tag_keys, HP.tag, tag)
+  end
+  for k = 0, removeCount - 1 do
+    local tag = args[removeAt + k]
+    reads[6 + fieldCount + addCount + k] = tag_keys[tag] or hash_field(tag_keys, HP.tag, tag)
+  end
   local got = redis.call('HMGET', base, unpack(reads, 1, 5 + fieldCount + addCount + removeCount))
   local exists = got[1] ~= false
   if not exists and r.mode == 'update' then
@@ -164,7 +186,8 @@ local answers = each_item(function(base, args, createdProps)
     end
   end
   -- Tags added, and tags removed that the contact has (a tag both added and removed is removed).
-  local removing, hadTag = {}, {}
+  for tag in next, removing do removing[tag] = nil end
+  for tag in next, hadTag do hadTag[tag] = nil end
   for k = 0, addCount - 1 do hadTag[args[addAt + k]] = got[6 + fieldCount + k] ~= false end
   for k = 0, removeCount - 1 do
     local tag = args[removeAt + k]
@@ -275,7 +298,8 @@ local answers = each_item(function(base, args, createdProps)
 
   if not exists then
     -- As record_created (lib/redis/lua/events.lua), its id written with the rest.
-    local eid = log_event(shard, id, '$contact_created', { ts = now_text, props = createdProps, source = source, chain = chain }, lim)
+    created_event.ts, created_event.props, created_event.source, created_event.chain = now_text, createdProps, source, chain
+    local eid = log_event(shard, id, '$contact_created', created_event, lim)
     set('createdEvent', eid)
     answer = eid
   elseif #answer > 2 then
@@ -284,7 +308,7 @@ local answers = each_item(function(base, args, createdProps)
   if removedCount > 0 then redis.call('HDEL', base, unpack(removed, 1, removedCount)) end
   if writeCount > 0 then redis.call('HSET', base, unpack(writes, 1, writeCount)) end
   return answer
-end)
+end, nil, nil, true)
 
 trim_deferred_log(shard, lim)
 if #created > 0 then redis.call('ZADD', shard .. SHARD_KEY.index .. IX.all, unpack(created)) end

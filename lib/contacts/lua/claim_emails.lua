@@ -23,41 +23,46 @@ local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 -- Written as text once: redis.call formats a number argument with printf each time.
 local now_text = string.format('%d', now)
 
--- Every item's owner read at once (one HMGET, not an HGET per item): false when unclaimed.
+-- Every item's owner read at once (one HMGET, not an HGET per item): stored[i] is item i's, false
+-- when unclaimed.
 local argv, start = batch_items()
 local count = tonumber(ARGV[2])
 local emails = {}
 for i = 1, count do emails[i] = argv[start + 2 * i - 2] end
-local stored = {}
-if count > 0 then
-  local owners = redis.call('HMGET', index, unpack(emails))
-  for i = 1, count do stored[emails[i]] = owners[i] end
-end
--- Claims are written once at the end (one HSET per hash, not per item); later items see them here.
-local claimed, claimedAt = {}, {}
+local stored = count > 0 and redis.call('HMGET', index, unpack(emails)) or {}
+-- Claims are written once at the end (one HSET per hash, not per item), in item order; later items
+-- see them here. A claim made by this call is now's (claimed: address -> contact id).
+local claimed, owners, times = {}, {}, {}
 -- Addresses already the item's contact's, whose claim time (if any) is refreshed. Claim times exist
 -- only between a claim and its settling, so there are usually none to look at.
 local own, any_times = {}, redis.call('EXISTS', at) == 1
-local function claim(email, id)
+local function claim(i, email, id)
   local owner = claimed[email]
-  if owner == nil then owner = stored[email] end
-  if owner == id and any_times and not claimedAt[email] then own[#own + 1] = email end
+  local fresh = owner ~= nil
+  if not fresh then owner = stored[i] end
+  if owner == id and any_times and not fresh then own[#own + 1] = email end
   if owner and owner ~= id then
     if not staleMs then return owner end
     -- No claim time: the claim was confirmed once its contact was written (the contact owns it).
-    local since = claimedAt[email] or tonumber(redis.call('HGET', at, email))
+    -- A claim of this call is fresh: never taken over.
+    local since = fresh and now or tonumber(redis.call('HGET', at, email))
     if not since or now - since < staleMs then return owner end
   end
   if owner ~= id then
     claimed[email] = id
-    claimedAt[email] = now
+    owners[#owners + 1] = email
+    owners[#owners + 1] = id
   end
   return id
 end
 local answers = {}
-for i = 1, count do answers[i] = claim(emails[i], argv[start + 2 * i - 1]) end
+for i = 1, count do answers[i] = claim(i, emails[i], argv[start + 2 * i - 1]) end
 
-local owners, times = {}, {}
+-- The claim times, in item order too: settle_emails drops them in that order, each found first.
+for k = 1, #owners, 2 do
+  times[k] = owners[k]
+  times[k + 1] = now_text
+end
 if #own > 0 then
   local held = redis.call('HMGET', at, unpack(own))
   for k, email in ipairs(own) do
@@ -66,12 +71,6 @@ if #own > 0 then
       times[#times + 1] = now_text
     end
   end
-end
-for email, id in pairs(claimed) do
-  owners[#owners + 1] = email
-  owners[#owners + 1] = id
-  times[#times + 1] = email
-  times[#times + 1] = now_text
 end
 if #owners > 0 then redis.call('HSET', index, unpack(owners)) end
 if #times > 0 then redis.call('HSET', at, unpack(times)) end

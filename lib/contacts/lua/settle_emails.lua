@@ -7,7 +7,7 @@
 -- KEYS[2] the shard's pin (Keys.shardScriptKeys): never a key; with the prefix, Redis answers TRYAGAIN while the shard's slot moves
 -- ARGV[1] unused
 -- ARGV[2] item count
--- ARGV[3...] per item: the e-mail, the contact id, 'release' or 'written'
+-- ARGV[3...] per item: the e-mail, then the contact id and 'release', or '' and 'written'
 -- Answers per item: for a release 1 when the address was removed, else 0; 1 for a claim time.
 --- @include "contact_keys"
 --- @include "batch"

@@ -10,7 +10,8 @@
 -- write it once. With `repeats` (read-only scripts whose answer depends on the contact alone), a
 -- contact's later items answer 0: "as the item before" (runBatch's `repeats`), so the contact is
 -- read and sent once. With runBatch's `lastApart` (packed), item i's last argument is ARGV[3 + i],
--- fn's third argument: fn(base, args, last).
+-- fn's third argument: fn(base, args, last). With `in_place`, fn(base, argv, o, last) reads item
+-- argument k at argv[o + k], where it was decoded: no table per item (a bulk upsert has thousands).
 --- @include "contact_keys"
 
 -- The items' values and where the first item starts: ARGV from 3, or ARGV[3] decoded (once per call).
@@ -26,7 +27,7 @@ local function batch_items()
 end
 
 -- each_item, as above.
-local function each_item(fn, flush, repeats)
+local function each_item(fn, flush, repeats, in_place)
   local out, last, base = {}, nil, nil
   local argv, at = batch_items()
   local apart = batch_start == 1 and ARGV[4] ~= nil
@@ -38,7 +39,13 @@ local function each_item(fn, flush, repeats)
     if repeats and id == last then
       out[i] = 0
     else
-      local ok, answer = pcall(fn, base, { unpack(argv, at + 2, at + 1 + count) }, apart and ARGV[3 + i] or nil)
+      local last_arg = apart and ARGV[3 + i] or nil
+      local ok, answer
+      if in_place then
+        ok, answer = pcall(fn, base, argv, at + 1, last_arg)
+      else
+        ok, answer = pcall(fn, base, { unpack(argv, at + 2, at + 1 + count) }, last_arg)
+      end
       if not ok then
         if type(answer) == 'table' and answer.err then answer = { err = answer.err } else answer = { err = tostring(answer) } end
       end

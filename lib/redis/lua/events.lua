@@ -161,10 +161,15 @@ local function trim_deferred_log(shard, lim)
   deferred_log_ids = {}
 end
 
+-- The log's key and its cap as text, made once per shard and limits (a call logs up to thousands of
+-- events; redis.call formats a number argument with printf each time).
+local log_shard, log_key, log_lim, log_max_text = nil, nil, nil, nil
 -- Appends an event to the shard's log (a bounded stream); returns its id (the log entry id).
 -- ev.ts may be a number or its text.
 local function log_event(shard, id, name, ev, lim)
-  local eid = redis.call('XADD', shard .. SHARD_KEY.log, 'MAXLEN', '~', lim.logMax, '*',
+  if shard ~= log_shard then log_shard, log_key = shard, shard .. SHARD_KEY.log end
+  if lim ~= log_lim then log_lim, log_max_text = lim, string.format('%d', lim.logMax) end
+  local eid = redis.call('XADD', log_key, 'MAXLEN', '~', log_max_text, '*',
     'c', id, 'n', name, 't', ev.ts, 'p', ev.props, 's', ev.source, 'ch', ev.chain)
   if deferred_log_ids then
     deferred_log_ids[#deferred_log_ids + 1] = eid
