@@ -262,6 +262,37 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		},
 	);
 
+	(topology === 'standalone' ? it : it.skip)(
+		"writes a call's grade index moves with one SADD per grade and counts its $grade_changed log entries once",
+		async () => {
+			// Three new contacts of one shard: one script call.
+			const ids: string[] = [];
+			const shard = store.keys.shardOfContact(await fresh());
+			while (ids.length < 3) {
+				const id = await fresh();
+				if (store.keys.shardOfContact(id) === shard) ids.push(id);
+			}
+			await store.redis.config('RESETSTAT');
+			const results = await scoring.score(
+				basic,
+				ids.map((contactId, i) => ({ contactId, event: { name: 'signed_up', id: `s${i}` } })),
+			);
+			expect(results.map((r) => r.ok && [r.value.grade, r.value.changed])).toEqual(Array(3).fill(['warm', true]));
+			const stats = await store.redis.info('commandstats');
+			const calls = (command: string) => new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1];
+			expect([calls('evalsha') ?? calls('eval'), calls('sadd'), calls('srem'), calls('hincrby')]).toEqual([
+				'1',
+				'1',
+				undefined,
+				'1',
+			]);
+			for (const grade of ['cold', 'warm'])
+				expect(await store.redis.smismember(store.keys.index(shard, `grade:default:${grade}`), ...ids)).toEqual(
+					Array(3).fill(grade === 'warm' ? 1 : 0),
+				);
+		},
+	);
+
 	it('writes the stored score, its time and the running sums as before: whole numbers as digits', async () => {
 		// number_text (award_value.lua) writes whole numbers with %d: the same text as the %.17g Redis
 		// writes a number argument with; fractions are still written by Redis. The cache: score,

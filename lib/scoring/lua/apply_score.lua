@@ -25,6 +25,8 @@
 local shard, guard = KEYS[1], KEYS[2]
 local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
+-- The log's entries of $grade_changed are counted once, at the end.
+defer_log_trims()
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
 -- now as redis.call writes it, written once for the call (number_text).
@@ -52,8 +54,8 @@ local CACHE_PARTS = '^' .. string.rep('([^|]+)|', 8) .. '([^|]+)$'
 -- than an item's own arithmetic. So the items of one contact (runBatch keeps them together, in order) share its state: it
 -- is read once (core hash, running sums, field rule awards and conditions), each item updates it
 -- and answers as if scored alone, and the writes (sums, award values, score indexes, score and
--- grade) happen once when the next contact starts. Only an award's ZADD NX (idempotency) and a
--- grade change (index, event) are per item.
+-- grade) happen once when the next contact starts, the score and grade indexes once per call.
+-- Only an award's ZADD NX (idempotency) and a grade change's event are per item.
 local cur = nil
 
 -- awards: the contact's first item's awards. Their keys are read with the values hash: an award
@@ -72,7 +74,7 @@ local function load(base, id, awards)
   local first = redis.call('HMGET', valuesKey, unpack(reads))
   local st = {
     base = base, id = id, awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model, valuesKey = valuesKey,
-    grade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
+    grade = core[2], storedGrade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
     fieldsStored = { unpack(core, 3) },
     sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
   }
@@ -207,11 +209,30 @@ local function full_pass(st)
   if not cacheable then redis.call('HDEL', st.valuesKey, '~cache') end
 end
 
--- Score index entries (score, id, ...) of the call, written once at its end.
+-- Score index entries (score, id, ...) of the call, written once at its end; and the grade index
+-- moves, by grade name the ids that leave it and those that enter it (a contact's net move over its
+-- items: from its stored grade to its last one).
 local ceilings, floors = {}, {}
+local gradeLeaves, gradeEnters = {}, {}
+local function note_grade_move(st)
+  if st.grade == st.storedGrade then return end
+  if st.storedGrade then
+    gradeLeaves[st.storedGrade] = gradeLeaves[st.storedGrade] or {}
+    table.insert(gradeLeaves[st.storedGrade], st.id)
+  end
+  gradeEnters[st.grade] = gradeEnters[st.grade] or {}
+  table.insert(gradeEnters[st.grade], st.id)
+end
 local function write_indexes()
   if #ceilings > 0 then redis.call('ZADD', ixScore, unpack(ceilings)) end
   if #floors > 0 then redis.call('ZADD', ixMin, unpack(floors)) end
+  -- A contact leaves one grade's set and enters another's: the order of the sets does not matter.
+  for command, moves in pairs({ SREM = gradeLeaves, SADD = gradeEnters }) do
+    for grade, ids in pairs(moves) do
+      local key = shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. grade
+      for i = 1, #ids, 1000 do redis.call(command, key, unpack(ids, i, math.min(i + 999, #ids))) end
+    end
+  end
 end
 
 -- The contact's deferred writes.
@@ -250,6 +271,7 @@ local function flush()
   else
     redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText)
   end
+  note_grade_move(st)
 end
 
 local function score_item(st, r)
@@ -306,16 +328,13 @@ local function score_item(st, r)
   local changed = previous ~= grade
   local eventId = nil
   if changed then
-    redis.call('SREM', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. previous, st.id)
     eventId = record(st.base, shard, st.id, now, {
       name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
     }, lim)
     st.gradeChanged = true
   end
-  if changed or not st.grade then
-    redis.call('SADD', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. grade, st.id)
-  end
+  -- The grade index follows at the end of the call (note_grade_move, write_indexes).
   st.grade, st.score, st.scored = grade, score, true
 
   return table.concat({
@@ -355,4 +374,5 @@ local answers = each_item(function(base, packed)
   return score_item(cur, r)
 end, flush)
 write_indexes()
+trim_deferred_log(shard, lim)
 return guarded_answer(shard, guard, answers)
