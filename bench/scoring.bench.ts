@@ -8,6 +8,10 @@
 //   grade, Set of the score, and Set of the grade plus Push of a grade event when it moves.
 // - "one lib call per item": this pack's own script called once per item, awaited in turn: the
 //   most a single call per item can do, so the ratio to it is the batching alone.
+// The figures on loopback are medians of three runs, the five measured in turns (node, node with
+// every item a different contact, lib, Redis-node flow, one lib call per item; three rounds), as in
+// bench segments: the samples of both sides of a ratio spread over the same seconds, so on a shared
+// machine both see the same load. Through the latency proxy each side runs once.
 import { acquireStore, closeAllStores } from '../lib/redis/pool';
 import { compileModel, Scoring, type ScoreModel } from '../lib/scoring';
 import type { LeadScore as LeadScoreNode } from '../nodes/LeadScore/LeadScore.node';
@@ -109,14 +113,6 @@ net.createServer((client) => {
 }
 
 /**
- * Milliseconds of the median of three runs: the node and lib runs are short, so one run alone
- * would be at the mercy of a garbage collection or a timer.
- */
-export async function median(run: (round: number) => Promise<void>): Promise<number> {
-	return (await samplesInTurn([run]))[0][1];
-}
-
-/**
  * Milliseconds of three runs of each, sorted (the median is [1]), the runs taken in turns (a, b, c,
  * a, b, c, a, b, c): the samples of the figures compared in a ratio spread over the same seconds,
  * so a load spike on a shared machine falls on both sides, not on the one measured at that moment.
@@ -188,37 +184,42 @@ export async function run(): Promise<void> {
 			});
 			if (out.length !== ITEMS || out.some((o) => o.json.error)) throw new Error('node run failed');
 		};
-		const nodeMs = await median((round) => runScoreNode(`node${round}`));
-		// The items of a contact share one read and one write of its state: the same batch with
-		// every item a different contact shows the cost without that.
-		const distinctMs = await median((round) => runScoreNode(`distinct${round}`, ITEMS));
-
 		const compiled = compileModel(model);
 		const scoring = new Scoring(store);
-		const libMs = await median(async (round) => {
-			const batch = await scoring.score(
-				compiled,
-				Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)),
-			);
-			if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
-		});
-
-		let t = performance.now();
-		for (let i = 0; i < ITEMS; i++) {
-			const [r] = await scoring.score(compiled, [item(i, 'seq')]);
-			if (!r.ok) throw r.error;
-		}
-		const seqMs = performance.now() - t;
-
-		t = performance.now();
 		const now = Date.now();
-		for (let i = 0; i < ITEMS; i++) await redisNodeFlow(store.redis, i, 'flow', now);
-		const flowMs = performance.now() - t;
+		// Medians of three, the five taken in turns (see the top); new event ids per round. The items
+		// of a contact share one read and one write of its state: the same batch with every item a
+		// different contact shows the cost without that.
+		const samples = await samplesInTurn([
+			(round) => runScoreNode(`node${round}`),
+			(round) => runScoreNode(`distinct${round}`, ITEMS),
+			async (round) => {
+				const batch = await scoring.score(
+					compiled,
+					Array.from({ length: ITEMS }, (_, i) => item(i, `batch${round}`)),
+				);
+				if (batch.some((r) => !r.ok)) throw new Error('lib batch failed');
+			},
+			async (round) => {
+				for (let i = 0; i < ITEMS; i++) await redisNodeFlow(store.redis, i, `flow${round}`, now);
+			},
+			async (round) => {
+				for (let i = 0; i < ITEMS; i++) {
+					const [r] = await scoring.score(compiled, [item(i, `seq${round}`)]);
+					if (!r.ok) throw r.error;
+				}
+			},
+		]);
+		const [nodeMs, distinctMs, libMs, flowMs, seqMs] = samples.map((sorted) => sorted[1]);
 
 		const rate = (ms: number, n = ITEMS) => Math.round((n / ms) * 1000);
 		console.log(`Lead Score node execute (one batch):       ${rate(nodeMs)} items/s (${nodeMs.toFixed(0)} ms)`);
 		console.log(
 			`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`,
+		);
+		const ms = (sorted: number[]) => sorted.map((x) => x.toFixed(0)).join(', ');
+		console.log(
+			`  its three runs: ${ms(samples[1])} ms; the Redis-node flow's, taken in turns with them: ${ms(samples[3])} ms`,
 		);
 		console.log(`lib Scoring.score (one batch, no n8n):     ${rate(libMs)} items/s (${libMs.toFixed(0)} ms)`);
 		console.log(`baseline, Redis-node flow (commands in turn): ${rate(flowMs)} items/s (${flowMs.toFixed(0)} ms)`);
@@ -236,7 +237,7 @@ export async function run(): Promise<void> {
 		const far = acquireStore({ host: '127.0.0.1', port: proxy.port, keyPrefix: prefix });
 		try {
 			const farCredentials = { contactStoreApi: { ...credentials.contactStoreApi, port: proxy.port } };
-			t = performance.now();
+			let t = performance.now();
 			const [farOut] = await runNode({
 				nodeType: new LeadScore(),
 				parameters,
