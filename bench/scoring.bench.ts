@@ -111,14 +111,6 @@ net.createServer((client) => {
 }
 
 /**
- * Milliseconds of the median of three runs: the node and lib runs are short, so one run alone
- * would be at the mercy of a garbage collection or a timer.
- */
-export async function median(run: (round: number) => Promise<void>): Promise<number> {
-	return (await samplesInTurn([run]))[0][1];
-}
-
-/**
  * Milliseconds of three runs of each, sorted (the median is [1]), the runs taken in turns (a, b, c,
  * a, b, c, a, b, c): the samples of the figures compared in a ratio spread over the same seconds,
  * so a load spike on a shared machine falls on both sides, not on the one measured at that moment.

@@ -245,6 +245,80 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		);
 	});
 
+	(topology === 'standalone' ? it : it.skip)(
+		"knows the day's award of a later call from the values hash read with the contact, without a ZADD",
+		async () => {
+			const id = await fresh();
+			const day = Date.UTC(2026, 0, 15);
+			const login = (eventId: string) =>
+				one(basic, { contactId: id, event: { name: 'logged_in', id: eventId, time: day + 1000 } });
+			expect(await login('l1')).toMatchObject({ score: 2, awarded: [{ rule: 'login', points: 2 }] });
+			await store.redis.config('RESETSTAT');
+			expect(await login('l2')).toMatchObject({ score: 2, awarded: [], duplicate: true });
+			const stats = await store.redis.info('commandstats');
+			expect(/cmdstat_hmget:calls=(\d+)/.exec(stats)?.[1]).toBe('2');
+			// The one ZADD is the replay guard's mark of the call (replay_guard.lua).
+			expect(/cmdstat_zadd:calls=(\d+)/.exec(stats)?.[1]).toBe('1');
+		},
+	);
+
+	(topology === 'standalone' ? it : it.skip)(
+		"writes a call's grade index moves with one SADD per grade and counts its $grade_changed log entries once",
+		async () => {
+			// Three new contacts of one shard: one script call.
+			const ids: string[] = [];
+			const shard = store.keys.shardOfContact(await fresh());
+			while (ids.length < 3) {
+				const id = await fresh();
+				if (store.keys.shardOfContact(id) === shard) ids.push(id);
+			}
+			await store.redis.config('RESETSTAT');
+			const results = await scoring.score(
+				basic,
+				ids.map((contactId, i) => ({ contactId, event: { name: 'signed_up', id: `s${i}` } })),
+			);
+			expect(results.map((r) => r.ok && [r.value.grade, r.value.changed])).toEqual(Array(3).fill(['warm', true]));
+			const stats = await store.redis.info('commandstats');
+			const calls = (command: string) => new RegExp(`cmdstat_${command}:calls=(\\d+)`).exec(stats)?.[1];
+			expect([calls('evalsha') ?? calls('eval'), calls('sadd'), calls('srem'), calls('hincrby')]).toEqual([
+				'1',
+				'1',
+				undefined,
+				'1',
+			]);
+			for (const grade of ['cold', 'warm'])
+				expect(await store.redis.smismember(store.keys.index(shard, `grade:default:${grade}`), ...ids)).toEqual(
+					Array(3).fill(grade === 'warm' ? 1 : 0),
+				);
+		},
+	);
+
+	it('writes the stored score, its time and the running sums as before: whole numbers as digits', async () => {
+		// number_text (award_value.lua) writes whole numbers with %d: the same text as the %.17g Redis
+		// writes a number argument with; fractions are still written by Redis. The cache: score,
+		// ceiling, floor (a non-decaying award counts in both bounds), award count.
+		const model: ScoreModel = {
+			name: 'texts',
+			rules: [
+				{ name: 'big', event: 'big', points: 123_456_789 },
+				{ name: 'part', event: 'part', points: 0.25 },
+				{ name: 'minus', event: 'minus', points: -7, decay: { mode: 'expire', days: 1 } },
+			],
+		};
+		const id = await fresh();
+		const base = store.keys.contact(id);
+		const field = async (name: string) => store.redis.hget(base, name);
+		await one(model, { contactId: id, event: { name: 'big', id: 'b1' } });
+		expect(await field('score:texts')).toBe('123456789');
+		expect(await field('scoredAt:texts')).toBe(String(clock.ms));
+		await one(model, { contactId: id, event: { name: 'minus', id: 'm1' } });
+		expect(await field('score:texts')).toBe('123456782');
+		await one(model, { contactId: id, event: { name: 'part', id: 'p1' } });
+		expect(Number(await field('score:texts'))).toBe(123456782.25);
+		const cache = (await store.redis.hget(`${base}:sv:texts`, '~cache')) as string;
+		expect(cache.split('|').slice(0, 4)).toEqual(['123456782.25', '123456789.25', '123456782.25', '3']);
+	});
+
 	it('expires points at exactly N days after the award, without any job', async () => {
 		const model: ScoreModel = {
 			rules: [{ name: 'visit', event: 'visit', points: 7 }],

@@ -27,3 +27,19 @@ local function round_score(x)
   if y == 0 then return 0 end
   return y
 end
+
+-- A number as Redis writes a number argument of redis.call ("%.17g"), or as tostring writes it
+-- ("%.14g"): a whole number (0 aside: it may be -0) below 1e14 is the same text written with %d,
+-- which skips libc's exact decimal printer (its share of redis-server's time was about 6 % in a
+-- batch of different contacts). Any other number is returned as it is, for Redis or Lua to write.
+local function number_text(x)
+  if x ~= 0 and x == math.floor(x) and x > -1e14 and x < 1e14 then return string.format('%d', x) end
+  return x
+end
+
+-- string.format('%.17g', x) for the numbers of the stored sums, through number_text's fast path.
+local function g17(x)
+  local text = number_text(x)
+  if text == x then return string.format('%.17g', x) end
+  return text
+end

@@ -25,8 +25,12 @@
 local shard, guard = KEYS[1], KEYS[2]
 local replayed = replayed_answer(shard, guard)
 if replayed then return replayed end
+-- The log's entries of $grade_changed are counted once, at the end.
+defer_log_trims()
 local m = cjson.decode(ARGV[1])
 local now, model, lim = m.now, m.model, m.limits
+-- now as redis.call writes it, written once for the call (number_text).
+local nowText = number_text(now)
 local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. SHARD_KEY.index .. IX.scoreFloor .. model
 -- The values hash fields read first for every item: the running sums and each field rule's award.
 local firstReads = { '~cache' }
@@ -43,34 +47,50 @@ end
 -- once per call; a value it cannot tell about (see value_test) does not meet the condition.
 for _, f in ipairs(m.fieldRules) do f.test = value_tester(f.cond.c, f.cond.time, now) end
 
+-- The "~cache" text's nine parts (see load), none empty.
+local CACHE_PARTS = '^' .. string.rep('([^|]+)|', 8) .. '([^|]+)$'
+
 -- Each command on a contact's keys costs microseconds (redis.call, keys cold in memory), more
 -- than an item's own arithmetic. So the items of one contact (runBatch keeps them together, in order) share its state: it
 -- is read once (core hash, running sums, field rule awards and conditions), each item updates it
 -- and answers as if scored alone, and the writes (sums, award values, score indexes, score and
--- grade) happen once when the next contact starts. Only an award's ZADD NX (idempotency) and a
--- grade change (index, event) are per item.
+-- grade) happen once when the next contact starts, the score and grade indexes once per call.
+-- Only an award's ZADD NX (idempotency) and a grade change's event are per item.
 local cur = nil
 
-local function load(base, id)
+-- awards: the contact's first item's awards. Their keys are read with the values hash: an award
+-- key the hash holds is given already (a live award's value is written after its ZADD, and both go
+-- together), so the item needs no ZADD NX to know it is a duplicate (the day's award of a
+-- contact's later visits). A key the hash lacks still goes through ZADD NX.
+local function load(base, id, awards)
   local core = redis.call('HMGET', base, unpack(coreReads))
   if not core[1] then return { base = base, missing = true } end
   local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
-  local first = redis.call('HMGET', valuesKey, unpack(firstReads))
+  local reads = firstReads
+  if #awards > 0 then
+    reads = { unpack(firstReads) }
+    for k, a in ipairs(awards) do reads[#firstReads + k] = a.key end
+  end
+  local first = redis.call('HMGET', valuesKey, unpack(reads))
   local st = {
     base = base, id = id, awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model, valuesKey = valuesKey,
-    grade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
+    grade = core[2], storedGrade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
     fieldsStored = { unpack(core, 3) },
     sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
   }
   for i = 1, #m.fieldRules do st.present[i] = first[i + 1] end
+  for k, a in ipairs(awards) do
+    if first[#firstReads + k] then st.known[a.key] = true end
+  end
   -- "~cache": the sums of the live awards that do not halve (score, ceiling, floor), the award
   -- count, the next instant an award expires (or a halving one is worth pruning), and for
   -- halving awards (one half-life) their positive and negative sums at the instant written.
   -- Until that next instant the sums only move by new awards and by the halving (one factor for
   -- all): no need to read and re-add every award (the full pass).
   if first[1] then
-    local f = {}
-    for part in string.gmatch(first[1], '[^|]+') do table.insert(f, part) end
+    -- The nine parts flush writes, in one match (a table and a gmatch per contact cost more).
+    local f = { string.match(first[1], CACHE_PARTS) }
+    if #f == 0 then for part in string.gmatch(first[1], '[^|]+') do table.insert(f, part) end end
     st.sum, st.hi, st.lo, st.n = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
     st.nextExpiry = tonumber(f[5]) or math.huge
     st.halfLife = tonumber(f[6])
@@ -189,11 +209,30 @@ local function full_pass(st)
   if not cacheable then redis.call('HDEL', st.valuesKey, '~cache') end
 end
 
--- Score index entries (score, id, ...) of the call, written once at its end.
+-- Score index entries (score, id, ...) of the call, written once at its end; and the grade index
+-- moves, by grade name the ids that leave it and those that enter it (a contact's net move over its
+-- items: from its stored grade to its last one).
 local ceilings, floors = {}, {}
+local gradeLeaves, gradeEnters = {}, {}
+local function note_grade_move(st)
+  if st.grade == st.storedGrade then return end
+  if st.storedGrade then
+    gradeLeaves[st.storedGrade] = gradeLeaves[st.storedGrade] or {}
+    table.insert(gradeLeaves[st.storedGrade], st.id)
+  end
+  gradeEnters[st.grade] = gradeEnters[st.grade] or {}
+  table.insert(gradeEnters[st.grade], st.id)
+end
 local function write_indexes()
   if #ceilings > 0 then redis.call('ZADD', ixScore, unpack(ceilings)) end
   if #floors > 0 then redis.call('ZADD', ixMin, unpack(floors)) end
+  -- A contact leaves one grade's set and enters another's: the order of the sets does not matter.
+  for command, moves in pairs({ SREM = gradeLeaves, SADD = gradeEnters }) do
+    for grade, ids in pairs(moves) do
+      local key = shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. grade
+      for i = 1, #ids, 1000 do redis.call(command, key, unpack(ids, i, math.min(i + 999, #ids))) end
+    end
+  end
 end
 
 -- The contact's deferred writes.
@@ -210,11 +249,11 @@ local function flush()
   local ceilingMoved = st.reindex or st.ceiling ~= st.indexedHi
   local floorMoved = st.reindex or st.floor ~= st.indexedLo
   if ceilingMoved then
-    table.insert(ceilings, st.ceiling)
+    table.insert(ceilings, number_text(st.ceiling))
     table.insert(ceilings, st.id)
   end
   if floorMoved then
-    table.insert(floors, st.floor)
+    table.insert(floors, number_text(st.floor))
     table.insert(floors, st.id)
   end
   if (ceilingMoved or floorMoved) and st.valid then st.cacheDirty = true end
@@ -224,14 +263,15 @@ local function flush()
     local halving = '-|-|0|0'
     if st.halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', st.halfLife, now, st.hpos, st.hneg) end
     table.insert(st.newValues, '~cache')
-    table.insert(st.newValues, string.format('%.17g|%.17g|%.17g|%d|%s|%s', st.sum, st.hi, st.lo, st.n, expiry, halving))
+    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. string.format('%d', st.n) .. '|' .. expiry .. '|' .. halving)
   end
   write_values(st)
   if st.gradeChanged then
-    redis.call('HSET', st.base, HP.score .. model, st.score, HP.grade .. model, st.grade, HP.scoredAt .. model, now, 'lastEventAt', now)
+    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText, 'lastEventAt', nowText)
   else
-    redis.call('HSET', st.base, HP.score .. model, st.score, HP.grade .. model, st.grade, HP.scoredAt .. model, now)
+    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText)
   end
+  note_grade_move(st)
 end
 
 local function score_item(st, r)
@@ -239,7 +279,7 @@ local function score_item(st, r)
   for _, a in ipairs(r.awards) do
     -- NX: an award key given once is never given again (webhook retries, replays). Keys this
     -- call has seen (the day's award of a contact's second visit) need no ZADD to know that.
-    if st.known[a.key] or redis.call('ZADD', st.awardsKey, 'NX', a.at, a.key) == 0 then
+    if st.known[a.key] or redis.call('ZADD', st.awardsKey, 'NX', a.atText, a.key) == 0 then
       table.insert(duplicates, a.index)
       st.known[a.key] = true
     else
@@ -260,7 +300,7 @@ local function score_item(st, r)
     local present = st.present[i]
     table.insert(fieldResults, ok and '1' or '0')
     if ok and not present then
-      redis.call('ZADD', st.awardsKey, now, f.key)
+      redis.call('ZADD', st.awardsKey, nowText, f.key)
       local enc = f.points .. '|' .. DECAY_MODE.none .. '|0'
       add_award(st, f.key, now, enc)
       st.present[i] = enc
@@ -288,20 +328,17 @@ local function score_item(st, r)
   local changed = previous ~= grade
   local eventId = nil
   if changed then
-    redis.call('SREM', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. previous, st.id)
     eventId = record(st.base, shard, st.id, now, {
       name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
     }, lim)
     st.gradeChanged = true
   end
-  if changed or not st.grade then
-    redis.call('SADD', shard .. SHARD_KEY.index .. IX.grade .. model .. ':' .. grade, st.id)
-  end
+  -- The grade index follows at the end of the call (note_grade_move, write_indexes).
   st.grade, st.score, st.scored = grade, score, true
 
   return table.concat({
-    tostring(score), grade, previous, changed and '1' or '0', eventId or '',
+    number_text(score), grade, previous, changed and '1' or '0', eventId or '',
     table.concat(awarded, ' '), table.concat(duplicates, ' '), table.concat(fieldResults),
   }, '\t')
 end
@@ -329,11 +366,13 @@ local answers = each_item(function(base, packed)
   local at = tonumber(args[4])
   for i = 5, #args, 2 do
     local index = tonumber(args[i])
-    table.insert(r.awards, { index = index, key = args[i + 1], at = at, enc = m.awardValues[index] })
+    -- atText: the time as sent, for ZADD (the same score, without writing the number again).
+    table.insert(r.awards, { index = index, key = args[i + 1], at = at, atText = args[4], enc = m.awardValues[index] })
   end
-  if not cur or cur.base ~= base then cur = load(base, args[1]) end
+  if not cur or cur.base ~= base then cur = load(base, args[1], r.awards) end
   if cur.missing then return redis.error_reply('NOT_FOUND contact does not exist') end
   return score_item(cur, r)
 end, flush)
 write_indexes()
+trim_deferred_log(shard, lim)
 return guarded_answer(shard, guard, answers)
