@@ -373,12 +373,12 @@ export class Keys {
 		return this.global('xd', test);
 	}
 
-	/** The replay guard of one write script call in a shard (`token`: replayToken()). */
 	/** The keys of a script over the shard that names no key of its own: the prefix and the pin. */
 	shardScriptKeys(shard: number): [string, string] {
 		return [this.shard(shard), `${this.shard(shard)}:${SHARD_KEY_PARTS.pin}`];
 	}
 
+	/** The replay guard of one write script call in a shard (`token`: replayToken()). */
 	replayGuard(shard: number, token: string): string {
 		return `${this.shard(shard)}:${SHARD_KEY_PARTS.replayGuards}:${token}`;
 	}

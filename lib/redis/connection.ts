@@ -146,7 +146,7 @@ function followRedirects<T>(client: Cluster, send: () => Promise<T>, retries = 0
  * whole to the ASK's node by ioredis (5.11, Pipeline fillResult): the reads of the slot's keys not
  * moved yet then answer as if their keys did not exist there (a contact read as missing). Sent
  * alone, each read is followed to where its key is. Concurrent reads cost 1.4-1.7x the time of
- * auto-pipelined ones (docs/architecture.md#redis-cluster); a standalone Redis keeps them.
+ * auto-pipelined ones (docs/architecture.md, resharding); a standalone Redis keeps them.
  */
 const READ_ONLY_COMMANDS = redisCommands.filter((name) => hasFlag(name, 'readonly'));
 
