@@ -373,6 +373,11 @@ export class Keys {
 		return this.global('xd', test);
 	}
 
+	/** The keys of a script over one contact: its base and its shard's prefix (KEYS[1], KEYS[2]). */
+	contactScriptKeys(contactId: string): [string, string] {
+		return [this.contact(contactId), this.shard(shardOf(contactId))];
+	}
+
 	/** The keys of a script over the shard that names no key of its own: the prefix and the pin. */
 	shardScriptKeys(shard: number): [string, string] {
 		return [this.shard(shard), `${this.shard(shard)}:${SHARD_KEY_PARTS.pin}`];

@@ -316,8 +316,7 @@ export class Campaigns {
 	constructor(private readonly store: ContactStore) {}
 
 	private base(contactId: string): [string, string] {
-		const { keys } = this.store;
-		return [keys.contact(contactId), keys.shard(keys.shardOfContact(contactId))];
+		return this.store.keys.contactScriptKeys(contactId);
 	}
 
 	campaignKey(campaignId: string): string {

@@ -659,15 +659,11 @@ export class Contacts {
 			// Browser visitors tied to it live in other shards: read before its keys go, unlinked after.
 			const visitors = new Visitors(store);
 			const tied = await visitors.ofContact(id);
-			const base = store.keys.contact(id);
+			const scriptKeys = store.keys.contactScriptKeys(id);
 			// Its address is read before too: ioredis sends the erase again when its reply was lost,
 			// and that resend answers that the contact did not exist, without the address.
-			const [existed, emailBefore] = await store.call((r) => r.hmget(base, 'id', 'email'));
-			const email = await store.run<string | null>(
-				scripts.eraseContact,
-				[base, store.keys.shard(store.keys.shardOfContact(id))],
-				[id],
-			);
+			const [existed, emailBefore] = await store.call((r) => r.hmget(scriptKeys[0], 'id', 'email'));
+			const email = await store.run<string | null>(scripts.eraseContact, scriptKeys, [id]);
 			// release_email removes an address only while it points at this contact.
 			for (const address of new Set([email, emailBefore])) if (address) await this.release(address, id);
 			await visitors.unlink(id, tied);

@@ -151,7 +151,7 @@ export class LoopGuard {
 				keys = [record, record];
 			} else {
 				const id = checkContactId(input.key, 'key');
-				keys = [store.keys.contact(id), store.keys.shard(store.keys.shardOfContact(id))];
+				keys = store.keys.contactScriptKeys(id);
 			}
 			const raw = await store.run<string>(scripts.checkLoopGuard, keys, [
 				scope,

@@ -422,7 +422,7 @@ export class Scoring {
 			const contactId = checkContactId(rawId);
 			const raw = await store.run<[string[], string[], string | null] | null>(
 				scripts.readScore,
-				[store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))],
+				store.keys.contactScriptKeys(contactId),
 				[name],
 			);
 			if (!raw) return null;

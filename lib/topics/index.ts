@@ -171,20 +171,16 @@ export class Topics {
 			}
 			const args = [...subscribe.flatMap((n) => [n, '1']), ...unsubscribe.flatMap((n) => [n, '0'])];
 			const { keys } = store;
-			const raw = await store.run<string[]>(
-				scripts.setTopics,
-				[keys.contact(contactId), keys.shard(keys.shardOfContact(contactId))],
-				[
-					JSON.stringify({
-						id: contactId,
-						now: store.now(),
-						source: context.source ?? 'contact',
-						chain: chainJson(context.chain),
-						limits: store.limits,
-					}),
-					...args,
-				],
-			);
+			const raw = await store.run<string[]>(scripts.setTopics, keys.contactScriptKeys(contactId), [
+				JSON.stringify({
+					id: contactId,
+					now: store.now(),
+					source: context.source ?? 'contact',
+					chain: chainJson(context.chain),
+					limits: store.limits,
+				}),
+				...args,
+			]);
 			const changed: TopicChangeResult['changed'] = [];
 			for (let i = 0; i < raw.length; i += 3)
 				changed.push({ topic: raw[i], from: word(raw[i + 1]), to: word(raw[i + 2]) as TopicState });

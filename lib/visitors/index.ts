@@ -196,21 +196,17 @@ export class Visitors {
 	private async merge(visitorId: string, contactId: string, events: StoredEvent[]): Promise<number | null> {
 		const { store } = this;
 		try {
-			return await store.run<number>(
-				scripts.mergeVisitor,
-				[store.keys.contact(contactId), store.keys.shard(store.keys.shardOfContact(contactId))],
-				[
-					JSON.stringify({
-						id: contactId,
-						now: store.now(),
-						visitor: visitorId,
-						source: SOURCE,
-						chain: chainJson(undefined),
-						events,
-						limits: store.limits,
-					}),
-				],
-			);
+			return await store.run<number>(scripts.mergeVisitor, store.keys.contactScriptKeys(contactId), [
+				JSON.stringify({
+					id: contactId,
+					now: store.now(),
+					visitor: visitorId,
+					source: SOURCE,
+					chain: chainJson(undefined),
+					events,
+					limits: store.limits,
+				}),
+			]);
 		} catch (error) {
 			if ((error as Error).name === 'NotFoundError') return null;
 			throw error;
