@@ -73,6 +73,28 @@ describe.each(topologies)('Loop Guard on %s Redis', (topology) => {
 		expect(await check()).toMatchObject({ allowed: true, entries: 2 });
 	});
 
+	it('keeps the cool-down when there is no entry limit, or the window is shorter than the cool-down', async () => {
+		const check = (key: string, rules: LoopCheckInput['rules']) =>
+			one({ key, scope: { kind: 'all' }, workflowId: 'w', rules });
+		const cooldownOnly = { maxEntries: 0, windowMs: 0, cooldownMs: HOUR };
+		const shortWindow = { maxEntries: 5, windowMs: 60_000, cooldownMs: HOUR };
+		for (const [key, rules] of [
+			['c-cool-only', cooldownOnly],
+			['c-cool-window', shortWindow],
+		] as const) {
+			expect(await check(key, rules)).toMatchObject({ allowed: true, entries: 1 });
+			clock.advance(10 * 60_000);
+			expect(await check(key, rules)).toMatchObject({
+				allowed: false,
+				reason: 'cooldown',
+				retryAt: new Date(clock.ms + 50 * 60_000).toISOString(),
+			});
+			clock.advance(50 * 60_000);
+			// The entry an hour ago is out of the window: the count is of entries in the window.
+			expect(await check(key, rules)).toMatchObject({ allowed: true, entries: 1 });
+		}
+	});
+
 	it('blocks cycles and deep chains without recording an entry', async () => {
 		const chain = [
 			{ workflowId: 'A', executionId: '1' },

@@ -19,8 +19,11 @@ local scope, now, windowMs, maxEntries, cooldownMs, member, isContact =
 local entries = base
 if isContact then entries = base .. SUFFIX.loopGuard .. ':' .. scope end
 
-redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - windowMs)
-local count = redis.call('ZCARD', entries)
+-- Entries are kept for the longer of the window and the cool-down: a cool-down longer than the
+-- window (or with no entry limit, window 0) needs the last entry after the window has dropped it.
+redis.call('ZREMRANGEBYSCORE', entries, '-inf', now - math.max(windowMs, cooldownMs))
+local windowStart = '(' .. (now - windowMs)
+local count = redis.call('ZCOUNT', entries, windowStart, '+inf')
 
 local refused
 if cooldownMs > 0 then
@@ -30,7 +33,7 @@ if cooldownMs > 0 then
   end
 end
 if not refused and maxEntries > 0 and count >= maxEntries then
-  local oldest = redis.call('ZRANGE', entries, 0, count - maxEntries, 'WITHSCORES')
+  local oldest = redis.call('ZRANGEBYSCORE', entries, windowStart, '+inf', 'WITHSCORES', 'LIMIT', 0, count - maxEntries + 1)
   refused = { allowed = false, reason = 'rateLimit', count = count, retryAt = tonumber(oldest[#oldest]) + windowMs }
 end
 -- A resend of a check that passed is refused by its own entry: it finds the entry (looked up on
