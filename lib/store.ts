@@ -1,7 +1,7 @@
 import { encodeKeyPart, hashOf, Keys, SHARD_COUNT } from './keys';
 import type { RedisClient } from './redis/connection';
 import { refusedScriptCommand } from './access';
-import { accessError, commandRefused, singleCommand, toStoreError, withinWait } from './redis/connection';
+import { accessError, commandRefused, singleCommand, toStoreError } from './redis/connection';
 import { locateScriptError, runScript, type Script } from './redis/scripts';
 import { replayToken } from './redis/replayGuard';
 import { ConflictError, NotFoundError, StoreAccessError, ValidationError } from './errors';
@@ -69,7 +69,8 @@ export class ContactStore {
 
 	/**
 	 * Runs a script (not a batch one: runBatch), turning its error replies and connection failures
-	 * into the pack's errors; on a Redis Cluster a redirected call is sent again (followRedirects).
+	 * into the pack's errors; on a Redis Cluster a redirected call is sent again, while its slot
+	 * moves too (singleCommand).
 	 * A guarded script's last key is a new replay guard of the shard its keys are in (replayGuard).
 	 */
 	async run<T = unknown>(script: Script, keys: string[], args: Array<string | number>): Promise<T> {
@@ -103,7 +104,9 @@ export class ContactStore {
 	 *   KEYS[1], so a call carries no shard prefix per item (half the bytes of a packed item without
 	 *   arguments, and of Redis's decoding of them). A guarded write script's KEYS[2] is the
 	 *   call's replay guard (lib/redis/lua/replay_guard.lua), in the same slot: a call ioredis sends
-	 *   again after a lost reply answers as it did and writes nothing twice.
+	 *   again after a lost reply answers as it did and writes nothing twice. A call a Redis Cluster
+	 *   redirects (its shard's slot moving: TRYAGAIN) is sent again with the same guard until the
+	 *   move ends, within slotMoveWaitMs (singleCommand).
 	 * - An item whose contactOf, argsOf or answer throws fails alone.
 	 */
 	async runBatch<I, T>(call: BatchCall<I, T>): Promise<Array<Result<T>>> {
@@ -168,8 +171,10 @@ export class ContactStore {
 		const send = (shard: number, chunk: number[], args: Array<string | number>, apart: string[]) => {
 			if (call.packed) args = [shared, chunk.length, packedItems(args), ...apart];
 			else args[1] = chunk.length;
+			// One replay guard for the call, however often a redirect (a moving slot) has it sent again.
+			const keys = this.batchKeys(script, shard);
 			calls.push(
-				withinWait(this.redis, runScript<unknown[]>(this.redis, script, this.batchKeys(script, shard), args)).then(
+				singleCommand(this.redis, () => runScript<unknown[]>(this.redis, script, keys, args)).then(
 					(answers) => {
 						for (let k = 0; k < chunk.length; k++) {
 							const index = chunk[k];
@@ -284,7 +289,7 @@ export class ContactStore {
 
 	/**
 	 * Raw command access with connection errors mapped. `fn` sends one command: on a Redis Cluster,
-	 * a redirected one is sent again (followRedirects).
+	 * a redirected one is sent again, while its slot moves too (singleCommand).
 	 */
 	async call<T>(fn: (redis: RedisClient) => Promise<T>): Promise<T> {
 		try {

@@ -31,6 +31,11 @@ export interface StoreConfig {
 	connectTimeoutMs?: number;
 	/** The longest a command waits for Redis, reconnections included (default STORE_WAIT_MS). */
 	commandTimeoutMs?: number;
+	/**
+	 * Redis Cluster: the longest a command waits while its hash slot moves to another node, from its
+	 * first redirect (default SLOT_MOVE_WAIT_MS, 30 s, which is also the most, MAX_STORE_WAIT_MS).
+	 */
+	slotMoveWaitMs?: number;
 }
 
 /**
@@ -63,23 +68,58 @@ export function parseClusterNodes(text: string | undefined): string[] {
 		});
 }
 
+/**
+ * How long a command on a Redis Cluster waits by default, after its first redirect, while its hash
+ * slot moves to another node: a contact shard moving (`redis-cli --cluster reshard`) answers its
+ * scripts TRYAGAIN until its last key is over, about 30 s for a store of 1,000,000 contacts
+ * (docs/architecture.md, resharding). The most a client may be configured with, as for commandTimeoutMs.
+ */
+export const SLOT_MOVE_WAIT_MS = 30_000;
+
+/**
+ * At most this many commands of one client wait for a moving slot at once: a further one fails at
+ * its first redirect, so that what the waiting ones hold (a batch chunk's arguments, up to some
+ * 100 KB) stays bounded however fast new items come in while a shard moves.
+ */
+export const MAX_SLOT_MOVE_WAITERS = 1000;
+
 /** A client for the store, with every script of the pack defined as a command (lib/redis/scripts). */
 export function createClient(config: StoreConfig): RedisClient {
-	checkWait(config.commandTimeoutMs);
+	checkWait('commandTimeoutMs', config.commandTimeoutMs);
+	checkWait('slotMoveWaitMs', config.slotMoveWaitMs);
 	const client = newClient(config);
 	defineScripts(client);
-	(client as unknown as Record<symbol, number>)[WAIT_MS] = config.commandTimeoutMs ?? STORE_WAIT_MS;
+	(client as unknown as Record<symbol, ClientWaits>)[WAITS] = {
+		commandMs: config.commandTimeoutMs ?? STORE_WAIT_MS,
+		slotMoveMs: config.slotMoveWaitMs ?? SLOT_MOVE_WAIT_MS,
+		slotMoveWaiters: 0,
+	};
 	return client;
 }
 
-const WAIT_MS = Symbol('waitMs');
+/** A client's wait bounds (createClient), and how many of its commands wait for a moving slot. */
+interface ClientWaits {
+	commandMs: number;
+	slotMoveMs: number;
+	slotMoveWaiters: number;
+}
 
-function checkWait(waitMs: number | undefined): void {
+const WAITS = Symbol('waits');
+
+function waitsOf(client: RedisClient): ClientWaits {
+	return ((client as unknown as Record<symbol, ClientWaits | undefined>)[WAITS] ??= {
+		commandMs: STORE_WAIT_MS,
+		slotMoveMs: SLOT_MOVE_WAIT_MS,
+		slotMoveWaiters: 0,
+	});
+}
+
+function checkWait(field: 'commandTimeoutMs' | 'slotMoveWaitMs', waitMs: number | undefined): void {
 	if (waitMs === undefined || waitMs <= MAX_STORE_WAIT_MS) return;
 	throw new ValidationError(
-		'commandTimeoutMs',
-		`commandTimeoutMs ${waitMs} is longer than ${MAX_STORE_WAIT_MS} ms, the longest a command may wait: a batch write's answer is kept ${REPLAY_ANSWER_MS} ms for a resend after a lost reply (REPLAY_ANSWER_MS)`,
-		`Use at most ${MAX_STORE_WAIT_MS} ms; a Redis Cluster failover longer than that fails the items, which may be retried.`,
+		field,
+		`${field} ${waitMs} is longer than ${MAX_STORE_WAIT_MS} ms, the longest a command may wait: a batch write's answer is kept ${REPLAY_ANSWER_MS} ms for a resend after a lost reply (REPLAY_ANSWER_MS)`,
+		`Use at most ${MAX_STORE_WAIT_MS} ms; a Redis Cluster failover or shard move longer than that fails the items, which may be retried.`,
 	);
 }
 
@@ -91,53 +131,117 @@ function checkWait(waitMs: number | undefined): void {
  */
 export function withinWait<T>(client: RedisClient, reply: Promise<T>): Promise<T> {
 	if (!(client instanceof Cluster)) return reply;
-	const waitMs = (client as unknown as Record<symbol, number>)[WAIT_MS] ?? STORE_WAIT_MS;
-	return settleWithin(reply, waitMs, () => new Error('Command timed out'));
+	return settleWithin(reply, waitsOf(client).commandMs, () => new Error('Command timed out'));
 }
 
 /**
- * How many times a single command redirected by a Redis Cluster (MOVED, ASK) is sent again, each
- * time after the client has re-read the slot map. One is enough after a failover (test/lib/
- * cluster.failover.test.ts); the others are for a map read from a node that was not told yet, or a
- * slot being moved (ASK: sent again without the commands of its auto-pipeline that ran, ioredis
- * follows it, test/lib/cluster.reshard.test.ts). A redirect left after them is a StoreUnavailableError.
+ * How many times a command redirected by a Redis Cluster is sent again at once, each time after the
+ * client has re-read the slot map; later resends wait first (slotMoveDelay). One is enough after a
+ * failover (test/lib/cluster.failover.test.ts); the others are for a map read from a node that was
+ * not told yet, or a slot being moved (ASK: sent again without the commands of its auto-pipeline
+ * that ran, ioredis follows it, test/lib/cluster.reshard.test.ts).
  */
 export const REDIRECT_RETRIES = 3;
 
+/** The wait before the resend after `retries` resends: none for the first REDIRECT_RETRIES, then 0.1, 0.2, 0.4, 0.8, 1 s... */
+function slotMoveDelay(retries: number): number {
+	return retries < REDIRECT_RETRIES ? 0 : Math.min(100 * 2 ** (retries - REDIRECT_RETRIES), 1000);
+}
+
+/** What ioredis retries on a cluster, as Redis answered it or after its maxRedirections (16 tries). */
+const CLUSTER_RETRY = /^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /;
+
+function clusterRetryOf(error: unknown): string | undefined {
+	return CLUSTER_RETRY.exec((error as Error)?.message ?? '')?.[1];
+}
+
 /**
- * A Redis Cluster's answer to a command sent to a node that does not serve its key's slot; or
- * ioredis refusing, before sending it, an auto-pipeline whose slots its map now splits over nodes
- * (the map changed while the pipeline filled, as after a failover).
+ * A Redis Cluster's answer that a command did not run because its hash slot is elsewhere (MOVED,
+ * ASK) or moving (TRYAGAIN: its keys are on both nodes), as Redis gave it or after ioredis's own
+ * retries gave up; or ioredis refusing, before sending it, an auto-pipeline whose slots its map now
+ * splits over nodes (the map changed while the pipeline filled, as after a failover). ioredis sends
+ * a command answered TRYAGAIN again to a random master, which redirects it back: it gives up on
+ * MOVED or ASK as often as on TRYAGAIN. A redirect is never an answer to a command that ran.
  */
 function isRedirect(error: unknown): boolean {
-	const message = (error as Error)?.message ?? '';
-	return /^(MOVED|ASK) \d+ \S+$/.test(message) || message === SPLIT_PIPELINE;
+	const retry = clusterRetryOf(error);
+	return (retry !== undefined && retry !== 'CLUSTERDOWN') || (error as Error)?.message === SPLIT_PIPELINE;
 }
 
 const SPLIT_PIPELINE = 'All keys in the pipeline should belong to the same slots allocation group';
 
 /**
- * The reply of `send`, which issues one command, sent again when the cluster redirected it.
+ * The reply of `send`, which issues one command, sent again while the cluster redirects it: each
+ * attempt within the wait bound (withinWait), and all of them within `slotMoveMs` of the first
+ * redirect (SLOT_MOVE_WAIT_MS), at most MAX_SLOT_MOVE_WAITERS commands of the client at once.
  *
- * ioredis follows a redirect for a command sent alone, but not inside an automatic pipeline
- * (enableAutoPipelining) of several slots: an auto-pipeline holds the commands of every slot of one
- * node, ioredis resends a cluster pipeline only when all its errors are the same, and each MOVED
- * names its slot. Nor does it then re-read the slot map. After a failover the map still names the
- * dead master, so each auto-pipeline of its slots goes to another node, is moved whole, and every
- * command fails with the raw MOVED until something else refreshes the map (seen for as long as
- * measured, 12 s and more). A redirected command did not run: sending it again is safe, writes and
- * scripts included. Auto-pipelining off on a cluster would avoid this too, at 1.3-2x the time of
- * concurrent single commands (docs/architecture.md).
+ * - ioredis follows a redirect for a command sent alone, but not inside an automatic pipeline
+ *   (enableAutoPipelining) of several slots: an auto-pipeline holds the commands of every slot of
+ *   one node, ioredis resends a cluster pipeline only when all its errors are the same and its other
+ *   commands are reads, and each MOVED names its slot. Nor does it then re-read the slot map. After
+ *   a failover the map still names the dead master, so each auto-pipeline of its slots goes to
+ *   another node, is moved whole, and every command fails with the raw MOVED until something else
+ *   refreshes the map (seen for as long as measured, 12 s and more). Auto-pipelining off on a
+ *   cluster would avoid this too, at 1.3-2x the time of concurrent single commands.
+ * - While a contact shard moves to another node, its scripts answer TRYAGAIN until its last key is
+ *   over (docs/architecture.md, resharding); ioredis gives up after about 2 s (16 redirections).
+ *
+ * A redirected command did not run: sending it again is safe, writes and scripts included. `send`
+ * resends the same command (a guarded script with the same replay guard), so a try that ran before
+ * a lost reply, which ioredis itself sends again, answers as it did on the next.
  */
-function followRedirects<T>(client: Cluster, send: () => Promise<T>, retries = 0): Promise<T> {
+function followRedirects<T>(client: Cluster, send: () => Promise<T>): Promise<T> {
 	// A .catch, not an async function with try/await: that cost about a fifth more CPU per call.
-	return send().catch((error: unknown) => {
-		if (retries >= REDIRECT_RETRIES || !isRedirect(error)) throw error;
-		// A refresh already under way (another command's) is waited for, not started again.
-		return new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve())).then(() =>
-			followRedirects(client, send, retries + 1),
-		);
+	return withinWait(client, send()).catch((error: unknown) => {
+		if (!isRedirect(error)) throw error;
+		return waitOutRedirects(client, send, error);
 	});
+}
+
+async function waitOutRedirects<T>(client: Cluster, send: () => Promise<T>, redirect: unknown): Promise<T> {
+	const waits = waitsOf(client);
+	if (waits.slotMoveWaiters >= MAX_SLOT_MOVE_WAITERS) throw redirectedTooLong(redirect, 0, waits);
+	waits.slotMoveWaiters++;
+	const startedAt = Date.now();
+	try {
+		for (let retries = 0; ; retries++) {
+			const delay = slotMoveDelay(retries);
+			const waited = Date.now() - startedAt;
+			if (waited + delay > waits.slotMoveMs) throw redirectedTooLong(redirect, waited, waits);
+			if (delay > 0) await new Promise((resolve) => setTimeout(resolve, delay));
+			// A refresh already under way (another command's) is waited for, not started again.
+			await new Promise<void>((resolve) => client.refreshSlotsCache(() => resolve()));
+			try {
+				return await withinWait(client, send());
+			} catch (error) {
+				if (!isRedirect(error)) throw error;
+				redirect = error;
+			}
+		}
+	} finally {
+		waits.slotMoveWaiters--;
+	}
+}
+
+/** The store error for a command the cluster still redirected after `waited` ms (0: too many waiting already). */
+function redirectedTooLong(redirect: unknown, waited: number, waits: ClientWaits): StoreUnavailableError {
+	return redirectedError(
+		waited > 0
+			? `for ${(waited / 1000).toFixed(1)} s, longer than the pack waits (${waits.slotMoveMs / 1000} s)`
+			: `while ${waits.slotMoveWaiters} other commands waited for moving slots, the most the pack lets wait`,
+		redirect,
+	);
+}
+
+/**
+ * The store error for a command redirected for longer than the client waits (`howLong`). One text
+ * for all redirects: ioredis's retries of a TRYAGAIN end on MOVED or ASK as often as on TRYAGAIN.
+ */
+function redirectedError(howLong: string, cause: unknown): StoreUnavailableError {
+	return new StoreUnavailableError(
+		`The contact store (Redis Cluster) kept redirecting this command to another node ${howLong}: its hash slot was moving (resharding: TRYAGAIN, ASK) or had moved (after a failover: MOVED); nothing of it was written, retry it`,
+		cause,
+	);
 }
 
 /**
@@ -150,9 +254,12 @@ function followRedirects<T>(client: Cluster, send: () => Promise<T>, retries = 0
  */
 const READ_ONLY_COMMANDS = redisCommands.filter((name) => hasFlag(name, 'readonly'));
 
-/** The reply of one command (ContactStore call, run), redirects followed, within the wait bound. */
+/**
+ * The reply of one command (ContactStore call, run, and each call of runBatch), redirects followed
+ * while a slot moves, each attempt within the wait bound.
+ */
 export function singleCommand<T>(client: RedisClient, send: () => Promise<T>): Promise<T> {
-	return client instanceof Cluster ? withinWait(client, followRedirects(client, send)) : send();
+	return client instanceof Cluster ? followRedirects(client, send) : send();
 }
 
 function newClient(config: StoreConfig): RedisClient {
@@ -325,29 +432,16 @@ export function toStoreError(error: unknown): unknown {
 			error,
 		);
 	}
-	// What ioredis retries on a cluster, after its maxRedirections (16 tries) or followRedirects's.
-	const clusterRetry =
-		/^(?:Too many Cluster redirections\. Last error: \w*Error: )?(MOVED|ASK|CLUSTERDOWN|TRYAGAIN) /.exec(
-			(error as Error)?.message ?? '',
-		)?.[1];
+	// A cluster's answer that ioredis retried, left after its retries and followRedirects's.
+	const clusterRetry = clusterRetryOf(error);
 	if (clusterRetry === 'CLUSTERDOWN') {
 		return new StoreUnavailableError(
 			'The contact store (Redis Cluster) is down: some of its hash slots have no node serving them (a master went away and no replica took over in time, CLUSTERDOWN); retry it',
 			error,
 		);
 	}
-	if (clusterRetry === 'TRYAGAIN') {
-		return new StoreUnavailableError(
-			"The contact store (Redis Cluster) is resharding: this item's contact shard was halfway to another node for longer than the client's retries (TRYAGAIN); nothing of it was written, retry it",
-			error,
-		);
-	}
-	if (clusterRetry || (error as Error)?.message === SPLIT_PIPELINE) {
-		return new StoreUnavailableError(
-			'The contact store (Redis Cluster) kept redirecting this command to another node (MOVED or ASK: hash slots were moving, after a failover or during resharding); retry it',
-			error,
-		);
-	}
+	if (clusterRetry || (error as Error)?.message === SPLIT_PIPELINE)
+		return redirectedError("for longer than the client's retries", error);
 	if (isConnectionError(error)) {
 		return new StoreUnavailableError(
 			`The contact store (Redis) could not be reached: ${(error as Error).message}`,

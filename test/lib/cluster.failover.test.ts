@@ -13,15 +13,16 @@ import { ReplyError } from 'ioredis';
 
 let cluster: RedisCluster;
 let lease: StoreLease;
+const storeConfig = () => ({
+	host: '127.0.0.1',
+	port: cluster.nodes[0].port,
+	clusterNodes: cluster.nodes.map((n) => `127.0.0.1:${n.port}`),
+	keyPrefix: 'failover:',
+});
 
 beforeAll(async () => {
 	cluster = await startCluster({ replicas: 1 });
-	lease = acquireStore({
-		host: '127.0.0.1',
-		port: cluster.nodes[0].port,
-		clusterNodes: cluster.nodes.map((n) => `127.0.0.1:${n.port}`),
-		keyPrefix: 'failover:',
-	});
+	lease = acquireStore(storeConfig());
 }, 60_000);
 
 afterAll(async () => {
@@ -70,15 +71,26 @@ async function round(tag: string): Promise<string[]> {
 }
 
 describe('a Redis Cluster failover under the pack client', () => {
-	it('sends a redirected command again a bounded number of times, then fails it with a store error', async () => {
-		let sent = 0;
-		const moved = lease.store.call(() => {
-			sent++;
-			return Promise.reject(new ReplyError('MOVED 3999 127.0.0.1:1'));
-		});
-		await expect(moved).rejects.toBeInstanceOf(StoreUnavailableError);
-		await expect(moved).rejects.toThrow(/kept redirecting this command .*; retry it/);
-		expect(sent).toBe(1 + REDIRECT_RETRIES);
+	it('sends a redirected command again at once a few times, then after growing waits, and fails it with a store error after the wait bound', async () => {
+		const quick = acquireStore({ ...storeConfig(), slotMoveWaitMs: 1000 });
+		try {
+			const sentAt: number[] = [];
+			const moved = quick.store.call(() => {
+				sentAt.push(Date.now());
+				return Promise.reject(new ReplyError('MOVED 3999 127.0.0.1:1'));
+			});
+			await expect(moved).rejects.toBeInstanceOf(StoreUnavailableError);
+			await expect(moved).rejects.toThrow(
+				/^The contact store \(Redis Cluster\) kept redirecting this command to another node for 0\.\d s, longer than the pack waits \(1 s\): .*; nothing of it was written, retry it$/,
+			);
+			// After the first REDIRECT_RETRIES resends, each waits 0.1, 0.2, 0.4 s... while that stays within 1 s.
+			const waits = sentAt.slice(1 + REDIRECT_RETRIES).map((at, k) => at - sentAt[REDIRECT_RETRIES + k]);
+			expect(waits.length).toBeGreaterThanOrEqual(2);
+			waits.forEach((wait, k) => expect(wait).toBeGreaterThanOrEqual(100 * 2 ** k));
+			expect(sentAt[sentAt.length - 1] - sentAt[0]).toBeLessThan(1000);
+		} finally {
+			quick.release();
+		}
 	});
 
 	it('sends again a command of an auto-pipeline ioredis refused because the slot map changed under it', async () => {

@@ -413,4 +413,13 @@ describe('the client wait bound', () => {
 		const client = createClient({ ...config, commandTimeoutMs: REPLAY_ANSWER_MS / 2 });
 		client.disconnect();
 	});
+
+	it('for a moving Redis Cluster slot is refused above half the answer window too', () => {
+		const config = { ...storeConfig('standalone'), slotMoveWaitMs: REPLAY_ANSWER_MS / 2 + 1 };
+		expect(() => createClient(config)).toThrow(ValidationError);
+		expect(() => createClient(config)).toThrow(
+			`slotMoveWaitMs ${REPLAY_ANSWER_MS / 2 + 1} is longer than ${REPLAY_ANSWER_MS / 2} ms`,
+		);
+		createClient({ ...config, slotMoveWaitMs: REPLAY_ANSWER_MS / 2 }).disconnect();
+	});
 });
