@@ -38,9 +38,17 @@ for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
 -- The core hash fields read first for every contact: its id, its grade and each field rule's field
 -- (one HMGET: a command per field rule would cost more than the rule).
-local coreReads = { 'id', HP.grade .. model }
+-- The model's key suffixes and core hash fields, named once for the call (not per contact).
+local valuesSuffix, awardsSuffix = SUFFIX.scoreValues .. ':' .. model, SUFFIX.scoreAwards .. ':' .. model
+local scoreField, gradeField, scoredAtField = HP.score .. model, HP.grade .. model, HP.scoredAt .. model
+local coreReads = { 'id', gradeField }
 for _, f in ipairs(m.fieldRules) do
   if f.cond.core then table.insert(coreReads, f.cond.field) else table.insert(coreReads, HP.field .. f.cond.field) end
+end
+
+-- The lowest grade's min is JSON null: nil, tested once per grade and item as such.
+for _, g in ipairs(m.grades) do
+  if g.min == cjson.null then g.min = nil end
 end
 
 -- Field rules: each condition's test (value_test, from lib/segments/operators.ts operatorPlan), built
@@ -66,14 +74,14 @@ local cur = nil
 local function load(base, id, awards, awardCount)
   local core = redis.call('HMGET', base, unpack(coreReads))
   if not core[1] then return { base = base, missing = true } end
-  local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
+  local valuesKey = base .. valuesSuffix
   local reads = firstReads
   if awardCount > 0 then
     reads = { unpack(firstReads) }
     for k = 1, awardCount do reads[#firstReads + k] = awards[2 * k] end
   end
   local first = redis.call('HMGET', valuesKey, unpack(reads))
-  local awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model
+  local awardsKey = base .. awardsSuffix
   local st = {
     base = base, id = id, awardsKey = awardsKey, valuesKey = valuesKey,
     grade = core[2], storedGrade = core[2], present = {}, fieldOk = {}, newValues = {}, known = {},
@@ -284,9 +292,9 @@ local function flush()
   end
   write_values(st)
   if st.gradeChanged then
-    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText, 'lastEventAt', nowText)
+    redis.call('HSET', st.base, scoreField, st.scoreText, gradeField, st.grade, scoredAtField, nowText, 'lastEventAt', nowText)
   else
-    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText)
+    redis.call('HSET', st.base, scoreField, st.scoreText, gradeField, st.grade, scoredAtField, nowText)
   end
   note_grade_move(st)
 end
@@ -358,7 +366,7 @@ local function score_item(st, source, chain, at, atText, awards, awardCount)
 
   local grade = m.grades[1].name
   for _, g in ipairs(m.grades) do
-    if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
+    if g.min and score >= g.min then grade = g.name end
   end
   -- A contact never graded counts as being in the lowest grade; a stored grade is in its index.
   local previous = st.grade or m.grades[1].name
@@ -372,9 +380,10 @@ local function score_item(st, source, chain, at, atText, awards, awardCount)
     st.gradeChanged = true
   end
   -- The grade index follows at the end of the call (note_grade_move, write_indexes).
-  st.grade, st.score, st.scored = grade, score, true
+  local scoreText = number_text(score)
+  st.grade, st.scoreText, st.scored = grade, scoreText, true
 
-  return number_text(score) .. '\t' .. grade .. '\t' .. previous .. '\t' .. (changed and '1' or '0') .. '\t' ..
+  return scoreText .. '\t' .. grade .. '\t' .. previous .. '\t' .. (changed and '1' or '0') .. '\t' ..
     (eventId or '') .. '\t' .. awarded .. '\t' .. duplicates .. '\t' .. fieldResults
 end
 
