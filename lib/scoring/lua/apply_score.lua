@@ -36,11 +36,12 @@ local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. S
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
--- The core hash fields read first for every contact: its id, its grade and each field rule's field
--- (one HMGET: a command per field rule would cost more than the rule).
 -- The model's key suffixes and core hash fields, named once for the call (not per contact).
 local valuesSuffix, awardsSuffix = SUFFIX.scoreValues .. ':' .. model, SUFFIX.scoreAwards .. ':' .. model
 local scoreField, gradeField, scoredAtField = HP.score .. model, HP.grade .. model, HP.scoredAt .. model
+
+-- The core hash fields read first for every contact: its id, its grade and each field rule's field
+-- (one HMGET: a command per field rule would cost more than the rule).
 local coreReads = { 'id', gradeField }
 for _, f in ipairs(m.fieldRules) do
   if f.cond.core then table.insert(coreReads, f.cond.field) else table.insert(coreReads, HP.field .. f.cond.field) end
