@@ -285,11 +285,14 @@ local function flush()
   if (ceilingMoved or floorMoved) and st.valid then st.cacheDirty = true end
   if st.cacheDirty then
     local expiry = '-'
-    if st.nextExpiry ~= math.huge then expiry = string.format('%d', st.nextExpiry) end
+    if st.nextExpiry ~= math.huge then
+      expiry = number_text(st.nextExpiry)
+      if type(expiry) == 'number' then expiry = string.format('%d', expiry) end
+    end
     local halving = '-|-|0|0'
     if st.halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', st.halfLife, now, st.hpos, st.hneg) end
     table.insert(st.newValues, '~cache')
-    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. string.format('%d', st.n) .. '|' .. expiry .. '|' .. halving)
+    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. number_text(st.n) .. '|' .. expiry .. '|' .. halving)
   end
   write_values(st)
   if st.gradeChanged then
