@@ -32,8 +32,20 @@ end
 -- ("%.14g"): a whole number (0 aside: it may be -0) below 1e14 is the same text written with %d,
 -- which skips libc's exact decimal printer (its share of redis-server's time was about 6 % in a
 -- batch of different contacts). Any other number is returned as it is, for Redis or Lua to write.
+-- A call writes the same whole numbers again and again (scores, sums, award counts, times): the
+-- first 1,000 texts are remembered for the call, a lookup instead of printf (about 3 % of Redis's
+-- instructions per item of a batch of different contacts scored again).
+local whole_texts, whole_text_count = {}, 0
 local function number_text(x)
-  if x ~= 0 and x == math.floor(x) and x > -1e14 and x < 1e14 then return string.format('%d', x) end
+  if x ~= 0 and x == math.floor(x) and x > -1e14 and x < 1e14 then
+    local text = whole_texts[x]
+    if text then return text end
+    text = string.format('%d', x)
+    if whole_text_count < 1000 then
+      whole_texts[x], whole_text_count = text, whole_text_count + 1
+    end
+    return text
+  end
   return x
 end
 

@@ -36,11 +36,20 @@ local ixScore, ixMin = shard .. SHARD_KEY.index .. IX.score .. model, shard .. S
 local firstReads = { '~cache' }
 for _, f in ipairs(m.fieldRules) do table.insert(firstReads, f.key) end
 
+-- The model's key suffixes and core hash fields, named once for the call (not per contact).
+local valuesSuffix, awardsSuffix = SUFFIX.scoreValues .. ':' .. model, SUFFIX.scoreAwards .. ':' .. model
+local scoreField, gradeField, scoredAtField = HP.score .. model, HP.grade .. model, HP.scoredAt .. model
+
 -- The core hash fields read first for every contact: its id, its grade and each field rule's field
 -- (one HMGET: a command per field rule would cost more than the rule).
-local coreReads = { 'id', HP.grade .. model }
+local coreReads = { 'id', gradeField }
 for _, f in ipairs(m.fieldRules) do
   if f.cond.core then table.insert(coreReads, f.cond.field) else table.insert(coreReads, HP.field .. f.cond.field) end
+end
+
+-- The lowest grade's min is JSON null: nil, tested once per grade and item as such.
+for _, g in ipairs(m.grades) do
+  if g.min == cjson.null then g.min = nil end
 end
 
 -- Field rules: each condition's test (value_test, from lib/segments/operators.ts operatorPlan), built
@@ -58,29 +67,37 @@ local CACHE_PARTS = '^' .. string.rep('([^|]+)|', 8) .. '([^|]+)$'
 -- Only an award's ZADD NX (idempotency) and a grade change's event are per item.
 local cur = nil
 
--- awards: the contact's first item's awards. Their keys are read with the values hash: an award
--- key the hash holds is given already (a live award's value is written after its ZADD, and both go
--- together), so the item needs no ZADD NX to know it is a duplicate (the day's award of a
--- contact's later visits). A key the hash lacks still goes through ZADD NX.
-local function load(base, id, awards)
+-- awards: the contact's first item's awards, flat (rule number, key, ...), awardCount of them.
+-- Their keys are read with the values hash: an award key the hash holds is given already (a live
+-- award's value is written after its ZADD, and both go together), so the item needs no ZADD NX to
+-- know it is a duplicate (the day's award of a contact's later visits). A key the hash lacks still
+-- goes through ZADD NX.
+local function load(base, id, awards, awardCount)
   local core = redis.call('HMGET', base, unpack(coreReads))
   if not core[1] then return { base = base, missing = true } end
-  local valuesKey = base .. SUFFIX.scoreValues .. ':' .. model
+  local valuesKey = base .. valuesSuffix
   local reads = firstReads
-  if #awards > 0 then
+  if awardCount > 0 then
     reads = { unpack(firstReads) }
-    for k, a in ipairs(awards) do reads[#firstReads + k] = a.key end
+    for k = 1, awardCount do reads[#firstReads + k] = awards[2 * k] end
   end
   local first = redis.call('HMGET', valuesKey, unpack(reads))
+  local awardsKey = base .. awardsSuffix
   local st = {
-    base = base, id = id, awardsKey = base .. SUFFIX.scoreAwards .. ':' .. model, valuesKey = valuesKey,
-    grade = core[2], storedGrade = core[2], hadCache = first[1] ~= false, present = {}, fieldOk = {}, newValues = {}, known = {},
-    fieldsStored = { unpack(core, 3) },
+    base = base, id = id, awardsKey = awardsKey, valuesKey = valuesKey,
+    grade = core[2], storedGrade = core[2], present = {}, fieldOk = {}, newValues = {}, known = {},
+    core = core,
     sum = 0, hi = 0, lo = 0, n = 0, nextExpiry = math.huge, hpos = 0, hneg = 0, valid = false,
   }
   for i = 1, #m.fieldRules do st.present[i] = first[i + 1] end
-  for k, a in ipairs(awards) do
-    if first[#firstReads + k] then st.known[a.key] = true end
+  for k = 1, awardCount do
+    if first[#firstReads + k] then st.known[awards[2 * k]] = true end
+  end
+  -- A contact never graded by the model whose awards set does not exist has no awards: its sums
+  -- start at zero instead of a full pass (which would read back only what its first item adds).
+  -- fresh makes that item end the way the full pass would (see fresh_pass_needed).
+  if not first[1] and not core[2] and redis.call('EXISTS', awardsKey) == 0 then
+    st.valid, st.fresh, st.reindex, st.cacheDirty = true, true, true, true
   end
   -- "~cache": the sums of the live awards that do not halve (score, ceiling, floor), the award
   -- count, the next instant an award expires (or a halving one is worth pruning), and for
@@ -106,9 +123,21 @@ local function load(base, id, awards)
   return st
 end
 
+-- Whether the full pass prunes an award of this kind and value (once-per-contact and field awards
+-- stay: their key keeps them from being given again).
+local function worthless(kind, v, at, mode, period)
+  if kind == AWARD.oncePerContact or kind == AWARD.field then return false end
+  return (mode == DECAY_MODE.expire and v == 0) or (mode == DECAY_MODE.halfLife and now - at > DECAY.halfLivesKept * period)
+end
+
 -- Adds (sign 1) or removes (sign -1) an award's value to the running sums.
-local function adjust(st, enc, at, sign)
+local function adjust(st, enc, at, sign, key)
   local v, h, l, mode, period = award_value(enc, at, now)
+  if st.fresh then
+    -- What makes a fresh contact's full pass differ from its running sums (fresh_pass_needed).
+    if worthless(string.sub(key, 1, 2), v, at, mode, period) then st.prunable = true end
+    if mode == DECAY_MODE.halfLife or v ~= math.floor(v) then st.inexact = true end
+  end
   if mode == DECAY_MODE.halfLife then
     -- A second half-life, or an award dated ahead (its value is held until then): full pass.
     if at > now or (st.halfLife and st.halfLife ~= period) then st.valid = false end
@@ -125,7 +154,7 @@ end
 local function add_award(st, key, at, enc)
   table.insert(st.newValues, key)
   table.insert(st.newValues, enc)
-  adjust(st, enc, at, 1)
+  adjust(st, enc, at, 1, key)
 end
 
 local function write_values(st)
@@ -156,10 +185,7 @@ local function full_pass(st)
     local v, h, l, mode, period
     if enc then
       v, h, l, mode, period = award_value(enc, at, now)
-      if kind ~= AWARD.oncePerContact and kind ~= AWARD.field then
-        if mode == DECAY_MODE.expire and v == 0 then gone = true end
-        if mode == DECAY_MODE.halfLife and now - at > DECAY.halfLivesKept * period then gone = true end
-      end
+      gone = worthless(kind, v, at, mode, period)
     end
     if gone then
       table.insert(dead, key)
@@ -259,69 +285,92 @@ local function flush()
   if (ceilingMoved or floorMoved) and st.valid then st.cacheDirty = true end
   if st.cacheDirty then
     local expiry = '-'
-    if st.nextExpiry ~= math.huge then expiry = string.format('%d', st.nextExpiry) end
+    if st.nextExpiry ~= math.huge then
+      expiry = number_text(st.nextExpiry)
+      if type(expiry) == 'number' then expiry = string.format('%d', expiry) end
+    end
     local halving = '-|-|0|0'
     if st.halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', st.halfLife, now, st.hpos, st.hneg) end
     table.insert(st.newValues, '~cache')
-    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. string.format('%d', st.n) .. '|' .. expiry .. '|' .. halving)
+    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. number_text(st.n) .. '|' .. expiry .. '|' .. halving)
   end
   write_values(st)
   if st.gradeChanged then
-    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText, 'lastEventAt', nowText)
+    redis.call('HSET', st.base, scoreField, st.scoreText, gradeField, st.grade, scoredAtField, nowText, 'lastEventAt', nowText)
   else
-    redis.call('HSET', st.base, HP.score .. model, number_text(st.score), HP.grade .. model, st.grade, HP.scoredAt .. model, nowText)
+    redis.call('HSET', st.base, scoreField, st.scoreText, gradeField, st.grade, scoredAtField, nowText)
   end
   note_grade_move(st)
 end
 
-local function score_item(st, r)
-  local awarded, duplicates = {}, {}
-  for _, a in ipairs(r.awards) do
+-- A space-separated list with one more entry (the item's awarded and duplicate rules: strings
+-- built in place cost less than a table per list and item).
+local function listed(list, entry)
+  if list == '' then return entry end
+  return list .. ' ' .. entry
+end
+
+-- A fresh contact (load) skipped the full pass its first item would run: the running sums are what
+-- the pass would compute, unless it would prune an award just given (dated too long ago), or sum
+-- more than two values that are not whole numbers in another order (the awards set's, not the
+-- item's: floating-point addition of three or more is not exact in every order).
+local function fresh_pass_needed(st)
+  st.fresh = false
+  return st.prunable or (st.inexact and st.n > 2)
+end
+
+-- One item: awards the flat list (rule number as sent, award key, ...) of awardCount awards, given
+-- at `at` (atText: the time as sent, for ZADD: the same score without writing the number again).
+local function score_item(st, source, chain, at, atText, awards, awardCount)
+  local awarded, duplicates = '', ''
+  for k = 1, awardCount do
+    local index, key = awards[2 * k - 1], awards[2 * k]
     -- NX: an award key given once is never given again (webhook retries, replays). Keys this
     -- call has seen (the day's award of a contact's second visit) need no ZADD to know that.
-    if st.known[a.key] or redis.call('ZADD', st.awardsKey, 'NX', a.atText, a.key) == 0 then
-      table.insert(duplicates, a.index)
-      st.known[a.key] = true
+    if st.known[key] or redis.call('ZADD', st.awardsKey, 'NX', atText, key) == 0 then
+      duplicates = listed(duplicates, index)
+      st.known[key] = true
     else
-      st.known[a.key] = true
-      add_award(st, a.key, a.at, a.enc)
-      table.insert(awarded, a.index)
+      st.known[key] = true
+      add_award(st, key, at, m.awardValues[tonumber(index)])
+      awarded = listed(awarded, index)
     end
   end
 
-  local fieldResults = {}
+  local fieldResults = ''
   for i, f in ipairs(m.fieldRules) do
     -- Nothing in the batch writes fields: a condition holds for all of a contact's items or none.
     local ok = st.fieldOk[i]
     if ok == nil then
-      ok = f.test(st.fieldsStored[i]) == true
+      ok = f.test(st.core[i + 2]) == true
       st.fieldOk[i] = ok
     end
     local present = st.present[i]
-    table.insert(fieldResults, ok and '1' or '0')
+    fieldResults = fieldResults .. (ok and '1' or '0')
     if ok and not present then
       redis.call('ZADD', st.awardsKey, nowText, f.key)
       local enc = f.points .. '|' .. DECAY_MODE.none .. '|0'
       add_award(st, f.key, now, enc)
       st.present[i] = enc
-      table.insert(awarded, f.index)
+      awarded = listed(awarded, f.index)
     elseif not ok and present then
       -- Withdrawn while the condition no longer holds.
       redis.call('ZREM', st.awardsKey, f.key)
       redis.call('HDEL', st.valuesKey, f.key)
-      adjust(st, present, now, -1)
+      adjust(st, present, now, -1, f.key)
       st.present[i] = nil
-      table.insert(awarded, '-' .. f.index .. ':' .. string.match(present, '^([^|]+)|'))
+      awarded = listed(awarded, '-' .. f.index .. ':' .. string.match(present, '^([^|]+)|'))
     end
   end
 
+  if st.fresh and fresh_pass_needed(st) then st.valid = false end
   if not (st.valid and st.n <= m.maxAwards) then full_pass(st) end
   local score = round_score(st.sum + st.hpos + st.hneg)
   st.ceiling, st.floor = round_score(st.hi + st.hpos), round_score(st.lo + st.hneg)
 
   local grade = m.grades[1].name
   for _, g in ipairs(m.grades) do
-    if g.min ~= nil and g.min ~= cjson.null and score >= g.min then grade = g.name end
+    if g.min and score >= g.min then grade = g.name end
   end
   -- A contact never graded counts as being in the lowest grade; a stored grade is in its index.
   local previous = st.grade or m.grades[1].name
@@ -329,50 +378,38 @@ local function score_item(st, r)
   local eventId = nil
   if changed then
     eventId = record(st.base, shard, st.id, now, {
-      name = '$grade_changed', ts = now, source = r.source, chain = r.chain,
+      name = '$grade_changed', ts = now, source = source, chain = chain,
       props = cjson.encode({ model = model, from = previous, to = grade, score = score }),
     }, lim)
     st.gradeChanged = true
   end
   -- The grade index follows at the end of the call (note_grade_move, write_indexes).
-  st.grade, st.score, st.scored = grade, score, true
+  local scoreText = number_text(score)
+  st.grade, st.scoreText, st.scored = grade, scoreText, true
 
-  return table.concat({
-    number_text(score), grade, previous, changed and '1' or '0', eventId or '',
-    table.concat(awarded, ' '), table.concat(duplicates, ' '), table.concat(fieldResults),
-  }, '\t')
+  return scoreText .. '\t' .. grade .. '\t' .. previous .. '\t' .. (changed and '1' or '0') .. '\t' ..
+    (eventId or '') .. '\t' .. awarded .. '\t' .. duplicates .. '\t' .. fieldResults
 end
 
--- The values of an item's tab-separated argument ('' kept): one argument per item costs both
--- sides less than one per value.
-local function split_tabs(text)
-  local out, from = {}, 1
-  while true do
-    local tab = string.find(text, '\t', from, true)
-    if not tab then
-      out[#out + 1] = string.sub(text, from)
-      return out
-    end
-    out[#out + 1] = string.sub(text, from, tab - 1)
-    from = tab + 1
-  end
-end
+-- An item's one tab-separated argument: id, source, chain, the event's time, then per award its
+-- rule number and key (read with one match and a gmatch: cheaper than a split into a table).
+local ITEM_PARTS = '^([^\t]*)\t([^\t]*)\t([^\t]*)\t([^\t]*)(.*)$'
+-- The item's awards, flat (rule number, key, ...): one table for the call, refilled per item.
+local itemAwards = {}
 
-local answers = each_item(function(base, packed)
-  local args = split_tabs(packed[1])
-  local r = { source = args[2], chain = args[3], awards = {} }
-  if r.source == '' then r.source = m.source end
-  if r.chain == '' then r.chain = m.chain end
-  local at = tonumber(args[4])
-  for i = 5, #args, 2 do
-    local index = tonumber(args[i])
-    -- atText: the time as sent, for ZADD (the same score, without writing the number again).
-    table.insert(r.awards, { index = index, key = args[i + 1], at = at, atText = args[4], enc = m.awardValues[index] })
+local answers = each_item(function(base, argv, o)
+  local id, source, chain, atText, rest = string.match(argv[o + 1], ITEM_PARTS)
+  if source == '' then source = m.source end
+  if chain == '' then chain = m.chain end
+  local awardCount = 0
+  for index, key in string.gmatch(rest, '\t([^\t]*)\t([^\t]*)') do
+    itemAwards[2 * awardCount + 1], itemAwards[2 * awardCount + 2] = index, key
+    awardCount = awardCount + 1
   end
-  if not cur or cur.base ~= base then cur = load(base, args[1], r.awards) end
+  if not cur or cur.base ~= base then cur = load(base, id, itemAwards, awardCount) end
   if cur.missing then return redis.error_reply('NOT_FOUND contact does not exist') end
-  return score_item(cur, r)
-end, flush)
+  return score_item(cur, source, chain, tonumber(atText), atText, itemAwards, awardCount)
+end, flush, false, true)
 write_indexes()
 trim_deferred_log(shard, lim)
 return guarded_answer(shard, guard, answers)
