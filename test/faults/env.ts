@@ -311,6 +311,8 @@ export interface Outcome {
 	lost: string[];
 	/** Contacts with more than one mail, recorded signup or send. */
 	duplicated: string[];
+	/** Of the first lost and duplicated contacts, what Redis holds of them, to tell why. */
+	evidence: string[];
 }
 
 /** Mails per recipient at the SMTP sink. */
@@ -355,7 +357,21 @@ export async function outcome(
 				return { id: e.contactId, mails: counts.get(e.email) ?? 0, recorded, sends };
 			}),
 		);
+		const odd = rows.filter((r) => r.mails !== 1 || r.recorded !== 1 || r.sends !== 1).slice(0, 5);
+		const evidence = await Promise.all(
+			odd.map(async (r) => {
+				const email = accepted.find((e) => e.contactId === r.id)?.email as string;
+				const [contact] = await lease.store.contacts.get([r.id]);
+				const held = !contact.ok
+					? `read failed: ${contact.error.message}`
+					: contact.value
+						? `events ${JSON.stringify(contact.value.events)}`
+						: 'no contact';
+				return `${r.id}: ${held}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`;
+			}),
+		);
 		return {
+			evidence,
 			sent: accepted.length,
 			found: rows.filter((r) => r.mails === 1 && r.recorded === 1 && r.sends === 1).length,
 			lost: rows
@@ -409,6 +425,8 @@ export function report(
 		peakRssMb: number;
 		executions?: Record<string, number> | string;
 		note?: string;
+		/** The sender's attempts by contact (SenderStats.attempts). */
+		attempts?: Record<string, string[]>;
 	},
 ): string {
 	const line =
@@ -417,7 +435,13 @@ export function report(
 		(extra.executions ? `; executions ${JSON.stringify(extra.executions)}` : '') +
 		(extra.note ? `; ${extra.note}` : '') +
 		(o.lost.length > 0 ? `\n  lost e.g. ${o.lost.slice(0, 5).join(', ')}` : '') +
-		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '');
+		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '') +
+		o.evidence
+			.map((held) => {
+				const id = held.slice(0, held.indexOf(':'));
+				return `\n  ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`;
+			})
+			.join('');
 	log(line);
 	return line;
 }

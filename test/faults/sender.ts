@@ -16,6 +16,11 @@ export interface SenderStats {
 	failures: Record<number, number>;
 	/** The first body answered with each non-2xx status, to tell why. */
 	firstBodies: Record<number, string>;
+	/**
+	 * Each event's attempts by contact: status (0: network error) and time, and the accepted answer's
+	 * body, so that a contact the outcome finds lost or duplicated can be told about.
+	 */
+	attempts: Record<string, string[]>;
 }
 
 export interface SendOptions {
@@ -33,7 +38,7 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 	options: SendOptions = {},
 ): { stats: SenderStats; done: Promise<SenderStats> } {
 	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
-	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {}, firstBodies: {} };
+	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {}, firstBodies: {}, attempts: {} };
 	let next = 0;
 	let lastStart = 0;
 	const postOne = async (event: E) => {
@@ -53,8 +58,12 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 			} catch {
 				// network error or timeout: status 0
 			}
-			if (status >= 200 && status < 300)
+			const attempts = (stats.attempts[event.contactId] ??= []);
+			attempts.push(`${status} at ${new Date().toISOString().slice(11, 23)}`);
+			if (status >= 200 && status < 300) {
+				attempts.push(body.slice(0, 160));
 				return void stats.accepted.push({ contactId: event.contactId, email: event.email });
+			}
 			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
 			stats.firstBodies[status] ??= body.slice(0, 300);
 			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);

@@ -77,6 +77,7 @@ async function runCase(
 	report(caseName, o, {
 		gaveUp: stats.gaveUp.length,
 		retries: stats.retries,
+		attempts: stats.attempts,
 		peakRssMb,
 		executions,
 		note: `${note ? `${note}; ` : ''}sender failures by status ${JSON.stringify(stats.failures)}, first answers ${JSON.stringify(stats.firstBodies)}; ${((Date.now() - started) / 1000).toFixed(0)} s`,
@@ -162,6 +163,7 @@ describe('faults under a real n8n on one Redis (AOF on)', () => {
 		report(`restart with a backlog of ${count}`, o, {
 			gaveUp: stats.gaveUp.length,
 			retries: stats.retries,
+			attempts: stats.attempts,
 			peakRssMb,
 			executions: await executionStatuses(env, pair.welcomeId),
 			note: `n8n started in ${(startedIn / 1000).toFixed(0)} s, backlog drained ${(drainedIn / 1000).toFixed(0)} s after the start`,
