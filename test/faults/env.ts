@@ -367,7 +367,9 @@ export async function outcome(
 					: contact.value
 						? `events ${JSON.stringify(contact.value.events)}`
 						: 'no contact';
-				return `${r.id}: ${held}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`;
+				// A core hash without its id reads as no contact: its field names tell the two apart.
+				const fields = await lease.store.redis.hkeys(lease.store.keys.contact(r.id));
+				return `${r.id}: ${held}; its core hash's fields ${JSON.stringify(fields)}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`;
 			}),
 		);
 		return {
