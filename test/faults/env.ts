@@ -312,7 +312,7 @@ export interface Outcome {
 	/** Contacts with more than one mail, recorded signup or send. */
 	duplicated: string[];
 	/** Of the first lost and duplicated contacts, what Redis holds of them, to tell why. */
-	evidence: string[];
+	evidence: Array<{ id: string; held: string }>;
 }
 
 /** Mails per recipient at the SMTP sink. */
@@ -369,7 +369,10 @@ export async function outcome(
 						: 'no contact';
 				// A core hash without its id reads as no contact: its field names tell the two apart.
 				const fields = await lease.store.redis.hkeys(lease.store.keys.contact(r.id));
-				return `${r.id}: ${held}; its core hash's fields ${JSON.stringify(fields)}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`;
+				return {
+					id: r.id,
+					held: `${held}; its core hash's fields ${JSON.stringify(fields)}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`,
+				};
 			}),
 		);
 		return {
@@ -439,10 +442,7 @@ export function report(
 		(o.lost.length > 0 ? `\n  lost e.g. ${o.lost.slice(0, 5).join(', ')}` : '') +
 		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '') +
 		o.evidence
-			.map((held) => {
-				const id = held.slice(0, held.indexOf(':'));
-				return `\n  ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`;
-			})
+			.map(({ id, held }) => `\n  ${id}: ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
 			.join('');
 	log(line);
 	return line;
