@@ -130,6 +130,12 @@ export const CONTACT_KEY_SUFFIXES = {
 	 * them (Keys.visitor), so a visitor of an erased contact starts over as anonymous
 	 */
 	visitors: 'vis',
+	/**
+	 * string, for REPLAY_ANSWER_MS after an erase: the address the erase removed from the contact, so
+	 * that its resend (a lost reply) answers it too (erase_contact.lua); its caller deletes it once
+	 * it has released the address (lib/contacts erase)
+	 */
+	erasedEmail: 'er',
 } as const;
 
 /** The per-contact kinds kept once per score model or Loop Guard scope (`<suffix>:<name>`). */

@@ -660,14 +660,17 @@ export class Contacts {
 			const visitors = new Visitors(store);
 			const tied = await visitors.ofContact(id);
 			const scriptKeys = store.keys.contactScriptKeys(id);
-			// Its address is read before too: ioredis sends the erase again when its reply was lost,
-			// and that resend answers that the contact did not exist, without the address.
+			// Its address is read before too, for an erase that ran before this one (an erase older
+			// than erasedEmail's 60 s answers no address).
 			const [existed, emailBefore] = await store.call((r) => r.hmget(scriptKeys[0], 'id', 'email'));
-			const email = await store.run<string | null>(scripts.eraseContact, scriptKeys, [id]);
+			// A resend of the call after a lost reply answers the address the first run removed, and 0.
+			const [email, erasedNow] = await store.run<[string, number]>(scripts.eraseContact, scriptKeys, [id]);
 			// release_email removes an address only while it points at this contact.
 			for (const address of new Set([email, emailBefore])) if (address) await this.release(address, id);
+			// The removed address waited for its release: nothing names the contact after the erase.
+			if (email) await store.call((r) => r.del(store.keys.contactKey(id, 'erasedEmail')));
 			await visitors.unlink(id, tied);
-			return { contactId: id, erased: email !== null || existed !== null };
+			return { contactId: id, erased: erasedNow === 1 || existed !== null };
 		});
 	}
 

@@ -234,6 +234,36 @@ describe.each(topologies)('a write call resent after its answer was lost, on %s 
 		expect(await store.call((r) => r.hget(store.keys.emailIndex(email), email))).toBeNull();
 	});
 
+	it('releases the address a change gave the contact after erase read it, though the reply was lost', async () => {
+		const { store } = env;
+		const contacts = sameShard(`erase-moved-${topology}`, 2);
+		for (const id of contacts)
+			expect((await store.contacts.upsert([{ id, email: `${id}@example.com` }]))[0].ok).toBe(true);
+		const [warm, id] = contacts;
+		const moved = `${id}.moved@example.com`;
+		expect((await store.contacts.erase([warm]))[0]).toMatchObject({ ok: true, value: { erased: true } });
+		// The change lands between erase's read of the address and its script call.
+		const run = store.run.bind(store);
+		store.run = async <T>(script: Script, keys: string[], args: Array<string | number>): Promise<T> => {
+			if (script === scripts.eraseContact) {
+				store.run = run;
+				const [changed] = await store.contacts.upsert([{ id, email: moved }]);
+				if (!changed.ok) throw changed.error;
+			}
+			return run<T>(script, keys, args);
+		};
+		const lost = env.loseNextReply(callOf(scripts.eraseContact));
+		const [result] = await store.contacts.erase([id]);
+		await lost;
+		expect(result).toMatchObject({ ok: true, value: { contactId: id, erased: true } });
+		for (const email of [`${id}@example.com`, moved])
+			expect(await store.call((r) => r.hget(store.keys.emailIndex(email), email))).toBeNull();
+		// The address the erase kept for its resend went with the release.
+		expect(await store.call((r) => r.exists(store.keys.contactKey(id, 'erasedEmail')))).toBe(0);
+		// A later erase of the same contact did nothing, and says so.
+		expect((await store.contacts.erase([id]))[0]).toMatchObject({ ok: true, value: { erased: false } });
+	});
+
 	it('sends a mail whose reservation was resent once, and holds no reservation after', async () => {
 		const { id, campaigns } = await mailable('reserve');
 		const spec = campaignSpec(`reserve-${topology}`);

@@ -6,9 +6,12 @@
 -- KEYS[1] contact base
 -- KEYS[2] shard prefix
 -- ARGV[1] contact id
--- Returns the e-mail it had ('' when none), or false when it did not exist. Not guarded
--- (replay_guard.lua): a guard's answer would keep the address after the erase. A resend after a
--- lost reply answers false, and its caller releases the address it read before (lib/contacts erase).
+-- Returns {the e-mail it had ('' when none), 1}, or {the e-mail an erase of the last
+-- REPLAY_GUARD.answerMs removed or '', 0} when the contact did not exist. Not guarded
+-- (replay_guard.lua): the shard's guard answers are withheld here, and the address must be gone once
+-- released. Instead the address waits in SUFFIX.erasedEmail, which its caller deletes once it has
+-- released it (lib/contacts erase): a resend after a lost reply still answers the address, also one
+-- a change gave the contact after its caller read it.
 --- @include "contact_keys"
 --- @include "events"
 --- @include "replay_guard"
@@ -17,7 +20,7 @@ local flat = redis.call('HGETALL', base)
 local events = base .. SUFFIX.events
 -- A contact whose core hash is gone may still have keys left by a write that raced its erase.
 if #flat == 0 and redis.call('EXISTS', events, base .. SUFFIX.deadLetters, base .. SUFFIX.campaigns) == 0 then
-  return false
+  return { redis.call('GET', base .. SUFFIX.erasedEmail) or '', 0 }
 end
 local ix = shard .. SHARD_KEY.index
 -- The score model a core hash field belongs to, when it starts with the model field prefix.
@@ -70,4 +73,5 @@ end
 redis.call('DEL', unpack(keys))
 -- The answers of the shard's recent write calls, kept for their resends, may hold its data.
 withhold_replay_answers(shard)
-return email or ''
+if email then redis.call('SET', base .. SUFFIX.erasedEmail, email, 'PX', REPLAY_GUARD.answerMs) end
+return { email or '', 1 }
