@@ -1,6 +1,5 @@
 import type { ContactStore } from '../store';
 import { toStoreError } from '../redis/connection';
-import { SHARD_COUNT } from '../keys';
 import { boundedCall, DEFAULT_CONCURRENCY, EventLogConsumer, type ExecutionEnd } from './consumer';
 import { entryFields } from '../analytics';
 import { DateSchedule, followerGroup, type DueContact, type DueSchedule } from './schedules';
@@ -114,15 +113,15 @@ export class ScheduleRunner {
 	}
 
 	/**
-	 * One pass: takes what is due now, as much as there is room for (2 x concurrency x batch size
-	 * taken at most, so a day with 100,000 birthdays fires at the pace the executions allow), and
-	 * dispatches it. Returns how many contacts were taken.
+	 * One pass: takes what is due now, as much as there is room for (about 2 x concurrency x batch
+	 * size taken at most, from whichever shards hold it, so a day with 100,000 birthdays fires at the
+	 * pace the executions allow), and dispatches it. Returns how many contacts were taken.
 	 */
 	async tick(): Promise<number> {
 		const { concurrency, batchSize, limitPerShard, leaseMs } = this.opts;
 		const room = 2 * concurrency * batchSize - this.inFlight.size;
 		if (room <= 0) return 0;
-		const due = await this.schedule.takeDue(Math.min(limitPerShard, Math.ceil(room / SHARD_COUNT)), leaseMs);
+		const due = await this.schedule.takeDue(limitPerShard, leaseMs, room);
 		for (const d of due) this.inFlight.add(d);
 		this.queue.push(...due);
 		this.pump();

@@ -12,6 +12,8 @@ import type { LogEvent } from './filters';
 import { counting, type Counting } from '../analytics';
 
 const DAY = 86_400_000;
+/** Lease rounds of one takeDue at most: each asks only the shards that had as many as it asked. */
+const TAKE_ROUNDS_MAX = 4;
 
 /** A contact whose date or inactivity trigger is due. */
 export interface DueContact {
@@ -140,22 +142,37 @@ export abstract class DueSchedule {
 	}
 
 	/**
-	 * Leases up to `limit` due contacts per shard for `leaseMs`, checks each against its current state
-	 * and marker, and returns those that really fire. The caller completes each with `complete` once
-	 * the execution finished; until then a crash leaves it due again after the lease.
+	 * Leases due contacts for `leaseMs`: about `room` in all (default `limit` from every shard), at
+	 * most `limit` per shard. Each shard is asked for its even share of the room, then the shards
+	 * that had that many for the room the others left (a round trip more, only then): a few contacts
+	 * due at once are not spread evenly over the shards, and a shard holding them all gave its share
+	 * per tick alone. Checks each against its current state and marker, and returns those that really
+	 * fire. The caller completes each with `complete` once the execution finished; until then a crash
+	 * leaves it due again after the lease.
 	 */
-	async takeDue(limit = 100, leaseMs = 60_000): Promise<DueContact[]> {
+	async takeDue(limit = 100, leaseMs = 60_000, room = limit * SHARD_COUNT): Promise<DueContact[]> {
 		const { store } = this;
 		await this.maintain();
 		const now = store.now();
-		const leased = await settleAll(
-			Array.from({ length: SHARD_COUNT }, (_, s) => s),
-			(shard) => store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, limit]),
-		);
 		const ids: string[] = [];
-		for (const r of leased) {
-			if (!r.ok) throw r.error;
-			for (let i = 0; i < r.value.length; i += 2) ids.push(r.value[i]);
+		const taken = new Array<number>(SHARD_COUNT).fill(0);
+		let shards = Array.from({ length: SHARD_COUNT }, (_, s) => s);
+		// A round leaves out the shards that had fewer than asked: two rounds in practice.
+		for (let round = 0; round < TAKE_ROUNDS_MAX && shards.length > 0 && ids.length < room; round++) {
+			const share = Math.ceil((room - ids.length) / shards.length);
+			const asked = shards.map((shard) => Math.min(share, limit - taken[shard]));
+			const leased = await settleAll(shards, (shard, k) =>
+				store.run<string[]>(scripts.leaseDue, [this.dueKey(shard)], [now, now + leaseMs, asked[k]]),
+			);
+			const more: number[] = [];
+			leased.forEach((r, k) => {
+				if (!r.ok) throw r.error;
+				for (let i = 0; i < r.value.length; i += 2) ids.push(r.value[i]);
+				const shard = shards[k];
+				taken[shard] += r.value.length / 2;
+				if (r.value.length / 2 === asked[k] && taken[shard] < limit) more.push(shard);
+			});
+			shards = more;
 		}
 		if (ids.length === 0) return [];
 		const { contacts, markers } = await this.load(ids);

@@ -233,6 +233,39 @@ describe.each(topologies)('date and inactivity schedules on %s Redis', (topology
 		expect(ids(due).filter((id) => id.startsWith('tie-'))).toHaveLength(25);
 	});
 
+	it('takes the room from the shards that hold what is due: contacts due in one shard are not taken a sixteenth at a time', async () => {
+		clock.ms = Date.UTC(2026, 2, 1);
+		const oneShard: string[] = [];
+		const target = store.keys.shardOfContact(`skew-${topology}-0`);
+		for (let i = 0; oneShard.length < 40; i++)
+			if (store.keys.shardOfContact(`skew-${topology}-${i}`) === target) oneShard.push(`skew-${topology}-${i}`);
+		const elsewhere = `skew-${topology}-elsewhere`;
+		const other = Array.from({ length: 100 }, (_, i) => `${elsewhere}-${i}`).find(
+			(id) => store.keys.shardOfContact(id) !== target,
+		) as string;
+		// A date field of their own: no other contact of the store is due.
+		const fields = { skewDay: { value: '2020-04-01', type: 'date' as const } };
+		expect(
+			(await store.contacts.upsert([...oneShard, other].map((id) => ({ id, timezone: 'UTC', fields })))).every(
+				(r) => r.ok,
+			),
+		).toBe(true);
+		const schedule = new DateSchedule(store, schedId(), {
+			field: 'skewDay',
+			rule: { repeat: 'yearly', offsetDays: 0, hour: 9, minute: 0 },
+		});
+		await schedule.prepare();
+		clock.ms = Date.UTC(2026, 3, 1, 10, 0);
+		// A room of 32 spread over 16 shards is 2 each: the shard holding 40 gives the rest too.
+		const first = await schedule.takeDue(100, 60_000, 32);
+		expect(first).toHaveLength(32);
+		expect(ids(first).filter((id) => oneShard.includes(id))).toHaveLength(31);
+		// At most `limit` per shard, whatever the room: 5 of the 9 left.
+		const second = await schedule.takeDue(5, 60_000, 32);
+		expect(ids(second).filter((id) => oneShard.includes(id))).toHaveLength(5);
+		expect(ids([...first, ...second]).length).toBe(new Set(ids([...first, ...second])).size);
+	});
+
 	it('a changed definition replaces the old schedule, which is deleted with its consumer group', async () => {
 		clock.ms = Date.UTC(2026, 0, 10);
 		await store.contacts.upsert([{ id: 'adopt-1', fields: { renewal: { value: '2020-03-01', type: 'date' } } }]);
