@@ -77,10 +77,10 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 			}
 			const attempts = (stats.attempts[event.contactId] ??= []);
 			attempts.push(`${status} at ${new Date().toISOString().slice(11, 23)}`);
-			if (status >= 200 && status < 300 && isEndpointAnswer(body)) {
-				attempts.push(body.slice(0, 160));
+			// A 2xx's body is kept, whoever answered it (isEndpointAnswer).
+			if (status >= 200 && status < 300) attempts.push(body.slice(0, 160));
+			if (status >= 200 && status < 300 && isEndpointAnswer(body))
 				return void stats.accepted.push({ contactId: event.contactId, email: event.email });
-			}
 			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
 			stats.firstBodies[status] ??= body.slice(0, 300);
 			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);
