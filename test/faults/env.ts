@@ -446,6 +446,8 @@ export function report(
 		note?: string;
 		/** The sender's attempts by contact (SenderStats.attempts). */
 		attempts?: Record<string, string[]>;
+		/** Events answered a 2xx that was not the endpoint's (SenderStats.notEndpoint): their attempts are printed. */
+		notEndpoint?: string[];
 	},
 ): string {
 	const line =
@@ -457,6 +459,10 @@ export function report(
 		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '') +
 		o.evidence
 			.map(({ id, held }) => `\n  ${id}: ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
+			.join('') +
+		(extra.notEndpoint ?? [])
+			.slice(0, 5)
+			.map((id) => `\n  ${id} was answered a 2xx not the endpoint's: ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
 			.join('');
 	log(line);
 	return line;

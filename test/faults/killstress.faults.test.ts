@@ -69,6 +69,7 @@ let env: FaultEnv;
 			gaveUp: stats.gaveUp.length,
 			retries: stats.retries,
 			attempts: stats.attempts,
+			notEndpoint: stats.notEndpoint,
 			peakRssMb: rss.stop(),
 			executions: await executionStatuses(env, pair.welcomeId),
 			note: `kills after (accepted: restart) ${notes.join(', ')}; sender failures by status ${JSON.stringify(stats.failures)}, first answers ${JSON.stringify(stats.firstBodies)}; ${((Date.now() - started) / 1000).toFixed(0)} s`,

@@ -38,6 +38,8 @@ export interface SenderStats {
 	 * body, so that a contact the outcome finds lost or duplicated can be told about.
 	 */
 	attempts: Record<string, string[]>;
+	/** Events answered a 2xx that was not the endpoint's (isEndpointAnswer), by contact, once each. */
+	notEndpoint: string[];
 }
 
 export interface SendOptions {
@@ -55,7 +57,15 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 	options: SendOptions = {},
 ): { stats: SenderStats; done: Promise<SenderStats> } {
 	const { concurrency = 4, ratePerSecond, retryForMs = 600_000 } = options;
-	const stats: SenderStats = { accepted: [], gaveUp: [], retries: 0, failures: {}, firstBodies: {}, attempts: {} };
+	const stats: SenderStats = {
+		accepted: [],
+		gaveUp: [],
+		retries: 0,
+		failures: {},
+		firstBodies: {},
+		attempts: {},
+		notEndpoint: [],
+	};
 	let next = 0;
 	let lastStart = 0;
 	const postOne = async (event: E) => {
@@ -79,8 +89,10 @@ export function streamEvents<E extends { contactId: string; email: string }>(
 			attempts.push(`${status} at ${new Date().toISOString().slice(11, 23)}`);
 			// A 2xx's body is kept, whoever answered it (isEndpointAnswer).
 			if (status >= 200 && status < 300) attempts.push(body.slice(0, 160));
-			if (status >= 200 && status < 300 && isEndpointAnswer(body))
-				return void stats.accepted.push({ contactId: event.contactId, email: event.email });
+			if (status >= 200 && status < 300) {
+				if (isEndpointAnswer(body)) return void stats.accepted.push({ contactId: event.contactId, email: event.email });
+				if (!stats.notEndpoint.includes(event.contactId)) stats.notEndpoint.push(event.contactId);
+			}
 			stats.failures[status] = (stats.failures[status] ?? 0) + 1;
 			stats.firstBodies[status] ??= body.slice(0, 300);
 			if (Date.now() > giveUpAt) return void stats.gaveUp.push(event.contactId);

@@ -44,6 +44,7 @@ it("retries an event n8n answered 200 while starting, and takes it as delivered 
 	expect(stats.failures).toEqual({ 200: 1 });
 	expect(stats.firstBodies[200]).toBe(N8N_STARTING);
 	expect(stats.retries).toBe(1);
+	expect(stats.notEndpoint).toEqual(['c1']);
 	expect(stats.attempts.c1.filter((line) => !/^\d+ at /.test(line))).toEqual([
 		N8N_STARTING,
 		'{"received":1,"recorded":1,"duplicates":0,"errors":[]}',
