@@ -45,6 +45,7 @@ describe('faults under a real n8n on a Redis Cluster with replicas', () => {
 			gaveUp: stats.gaveUp.length,
 			retries: stats.retries,
 			attempts: stats.attempts,
+			notEndpoint: stats.notEndpoint,
 			peakRssMb: rss.stop(),
 			executions: await executionStatuses(env, pair.welcomeId),
 			note: `master :${victim.port} killed, replica :${heir.port} serving after ${failoverMs} ms; sender failures by status ${JSON.stringify(stats.failures)}, first answers ${JSON.stringify(stats.firstBodies)}; ${((Date.now() - t0) / 1000).toFixed(0)} s`,

@@ -315,6 +315,12 @@ export interface Outcome {
 	evidence: Array<{ id: string; held: string }>;
 }
 
+/** A field of a log entry's flat [name, value, ...] list. */
+function logField(fields: string[], name: string): string | undefined {
+	for (let i = 0; i < fields.length; i += 2) if (fields[i] === name) return fields[i + 1];
+	return undefined;
+}
+
 /** Mails per recipient at the SMTP sink. */
 function mailCounts(smtp: SmtpSink): Map<string, number> {
 	const counts = new Map<string, number>();
@@ -368,10 +374,18 @@ export async function outcome(
 						? `events ${JSON.stringify(contact.value.events)}`
 						: 'no contact';
 				// A core hash without its id reads as no contact: its field names tell the two apart.
-				const fields = await lease.store.redis.hkeys(lease.store.keys.contact(r.id));
+				const { keys, redis } = lease.store;
+				const fields = await redis.hkeys(keys.contact(r.id));
+				// Its idempotency marks, its events index, and the log entries naming it (the log of its shard).
+				const marks = await redis.zrange(keys.contactKey(r.id, 'idempotency'), 0, -1, 'WITHSCORES');
+				const indexed = await redis.zrange(keys.contactKey(r.id, 'events'), 0, -1);
+				const logged = (await redis.xrange(keys.log(keys.shardOfContact(r.id)), '-', '+'))
+					.filter(([, f]) => logField(f, 'c') === r.id)
+					.map(([eid, f]) => `${eid} ${logField(f, 'n')}`);
+				const deadLetters = await redis.zrange(keys.contactKey(r.id, 'deadLetters'), 0, -1);
 				return {
 					id: r.id,
-					held: `${held}; its core hash's fields ${JSON.stringify(fields)}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}`,
+					held: `${held}; its core hash's fields ${JSON.stringify(fields)}; its e-mail's owner ${await lease.store.contacts.idForEmail(email)}; idempotency marks ${JSON.stringify(marks)}; events index ${JSON.stringify(indexed)}; log entries ${JSON.stringify(logged)}; dead letters ${JSON.stringify(deadLetters)}`,
 				};
 			}),
 		);
@@ -432,6 +446,8 @@ export function report(
 		note?: string;
 		/** The sender's attempts by contact (SenderStats.attempts). */
 		attempts?: Record<string, string[]>;
+		/** Events answered a 2xx that was not the endpoint's (SenderStats.notEndpoint): their attempts are printed. */
+		notEndpoint?: string[];
 	},
 ): string {
 	const line =
@@ -443,6 +459,10 @@ export function report(
 		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '') +
 		o.evidence
 			.map(({ id, held }) => `\n  ${id}: ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
+			.join('') +
+		(extra.notEndpoint ?? [])
+			.slice(0, 5)
+			.map((id) => `\n  ${id} was answered a 2xx not the endpoint's: ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
 			.join('');
 	log(line);
 	return line;
