@@ -135,7 +135,8 @@ export function boundedCall<T>(call: () => Promise<T>, timeoutMs: number | undef
  * XCLAIM RETRYCOUNT), and after `maxAttempts` it is moved to the trigger's dead letters (or dropped)
  * in the same script that acknowledges it. Entries held here are re-claimed every `claimIdleMs / 3`
  * (XCLAIM JUSTID resets the idle time), so only entries of a consumer that died or hung pass the idle
- * limit, and those are taken over with XAUTOCLAIM (counting one more delivery).
+ * limit, and those are taken over with XAUTOCLAIM (counting one more delivery): as many as there is
+ * room for, then more as soon as there is room again, until a pass finds none (reclaimAll).
  */
 export class EventLogConsumer {
 	readonly consumer: string;
@@ -153,6 +154,8 @@ export class EventLogConsumer {
 	private bufferedSince?: number;
 	private flushTimer?: NodeJS.Timeout;
 	private maintenanceTimer?: NodeJS.Timeout;
+	/** A reclaimAll is under way: the maintenance round does not start another. */
+	private reclaiming = false;
 	/** Events waiting for their next attempt, by the timer that brings them back. */
 	private readonly retryTimers = new Map<NodeJS.Timeout, LogEvent[]>();
 	/** Entry ids per shard held here: buffered, being handled, or waiting for a retry. */
@@ -217,12 +220,12 @@ export class EventLogConsumer {
 		}
 		for (const reader of this.readers) reader.connection.on('error', () => undefined);
 		this.loops = this.readers.map((reader) => this.readLoop(reader));
-		await this.reclaim();
+		if ((await this.reclaim()) > 0) this.reclaimAll().catch((e) => this.report(e));
 		let rounds = 0;
 		this.maintenanceTimer = setInterval(
 			() => {
 				this.heartbeat().catch((e) => this.report(e));
-				this.reclaim().catch((e) => this.report(e));
+				this.reclaimAll().catch((e) => this.report(e));
 				if (++rounds % 30 === 0) this.prune(false).catch((e) => this.report(e));
 			},
 			Math.max(50, Math.floor(opts.claimIdleMs / 3)),
@@ -573,8 +576,27 @@ export class EventLogConsumer {
 	}
 
 	/**
+	 * Reclaims (reclaim) again each time there is room, as long as a pass takes something: the
+	 * entries a killed n8n held (hundreds, under load) come back at the pace of the executions, not a
+	 * read-ahead's worth per maintenance round (every `claimIdleMs / 3`).
+	 */
+	private async reclaimAll(): Promise<void> {
+		if (this.reclaiming) return;
+		this.reclaiming = true;
+		try {
+			while (this.running) {
+				while (this.running && this.room <= 0) await this.nextSettle(200);
+				if ((await this.reclaim()) === 0) break;
+			}
+		} finally {
+			this.reclaiming = false;
+		}
+	}
+
+	/**
 	 * Takes over entries left pending longer than `claimIdleMs` by any consumer (a crashed one), as
-	 * many as there is room for. Those delivered `maxAttempts` times already are given up.
+	 * many as there is room for. Those delivered `maxAttempts` times already are given up. Returns
+	 * how many it took, given up included.
 	 */
 	async reclaim(): Promise<number> {
 		if (!this.running) return 0;
@@ -604,6 +626,7 @@ export class EventLogConsumer {
 							fresh.map(([id]) => id),
 						);
 						const exhausted = fresh.filter(([id]) => (attempts.get(id) ?? 1) > this.opts.maxAttempts);
+						claimed += exhausted.length;
 						if (exhausted.length > 0) {
 							await this.giveUp(
 								exhausted.map(([id]) => ({ shard, id, attempts: attempts.get(id)! - 1 })),

@@ -63,7 +63,7 @@ let env: FaultEnv;
 			log(`kill ${k} after ${at} accepted, n8n back in ${((Date.now() - t0) / 1000).toFixed(0)} s`);
 		}
 		await done;
-		// Entries a killed n8n held come back after the 60 s claim timeout, a read-ahead's worth (16) every 20 s: many kills take minutes to drain.
+		// Entries a killed n8n held come back after the 60 s claim timeout, then as fast as they run.
 		const o = await outcome(pair, env.smtp, stats.accepted, { capMs: 1_200_000 });
 		report(`kill -9 n8n x${notes.length}`, o, {
 			gaveUp: stats.gaveUp.length,

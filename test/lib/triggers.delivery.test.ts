@@ -7,6 +7,7 @@
 import { closeAllStores } from '../../lib/redis/pool';
 import { compileFilter, DeadLetters, EventLogConsumer, type ConsumerOptions, type LogEvent } from '../../lib/triggers';
 import { readCount } from '../../lib/triggers/consumer';
+import { SHARD_COUNT } from '../../lib/keys';
 import { openStore, topologies } from '../harness/store';
 
 afterAll(() => closeAllStores());
@@ -215,6 +216,34 @@ describe.each(topologies)('Contact Trigger delivery on %s Redis', (topology) => 
 			event: { id },
 			reason: expect.stringContaining('without its execution finishing'),
 		});
+	});
+
+	it('the entries a killed n8n held are taken over as fast as they run, not a read-ahead per maintenance round', async () => {
+		const { name, filter, g } = await idleGroup('orphans');
+		const ids = await Promise.all(Array.from({ length: 30 }, (_, i) => record(`orphan-${i}`, name)));
+		// A consumer that read them all and died 2 minutes ago, its executions never finished.
+		for (let shard = 0; shard < SHARD_COUNT; shard++) {
+			const key = store.keys.log(shard);
+			const read = (await store.call((r) =>
+				r.xreadgroup('GROUP', g, 'killed-main', 'COUNT', 100, 'STREAMS', key, '>'),
+			)) as Array<[string, Array<[string, string[]]>]> | null;
+			const held = read?.[0]?.[1].map(([id]) => id) ?? [];
+			if (held.length > 0)
+				await store.call((r) => r.xclaim(key, g, 'killed-main', 0, ...held, 'IDLE', 120_000, 'JUSTID'));
+		}
+		const handled: string[] = [];
+		// Room for 2 entries at a time; a maintenance round every 20 s.
+		await consumer({
+			group: g,
+			filter,
+			concurrency: 1,
+			claimIdleMs: 60_000,
+			handler: async ([e]) => void handled.push(e.id),
+		}).start();
+		await until(() => handled.length === ids.length, 10_000).catch((e) => {
+			throw new Error(`${e.message}: ${handled.length} handled`);
+		});
+		expect(handled.sort()).toEqual([...ids].sort());
 	});
 
 	it('a backlog is drained with at most `concurrency` executions at once and a bounded number of entries held, each once', async () => {
