@@ -453,24 +453,23 @@ export class Campaigns {
 		});
 
 		// 2. Render and send the reserved ones.
-		const sent = await settleAll(steps, async (step, index) => {
-			if (!step.ok) throw step.error;
-			const value = step.value;
-			if ('status' in value) return { outcome: value };
+		const send = async (step: Step, index: number) => {
+			if ('status' in step) return { outcome: step };
 			try {
-				const message = this.build(campaign, value, requests[index]?.data, now);
-				if (delivery.mode === 'render') return { prepared: value, message };
+				const message = this.build(campaign, step, requests[index]?.data, now);
+				if (delivery.mode === 'render') return { prepared: step, message };
 				const { response } = await delivery.mailer.send(message.mail);
-				return { prepared: value, message, response };
+				return { prepared: step, message, response };
 			} catch (error) {
-				return { prepared: value, error: error as Error };
+				return { prepared: step, error: error as Error };
 			}
-		});
+		};
 
-		// 3. Confirm what left, give back what did not.
-		return settleAll(sent, async (s): Promise<SendOutcome> => {
-			if (!s.ok) throw s.error;
-			const v = s.value as {
+		// 3. Confirm each as soon as it left (a crash before its confirmation sends it again: the
+		// window is its own, not the batch's), give back what did not.
+		return settleAll(steps, async (step, index): Promise<SendOutcome> => {
+			if (!step.ok) throw step.error;
+			const v = (await send(step.value, index)) as {
 				outcome?: SendOutcome;
 				prepared?: Prepared;
 				message?: ReturnType<Campaigns['build']>;

@@ -28,6 +28,8 @@ export interface SmtpSink {
 	rejectRecipient?: (address: string) => SmtpReply | undefined;
 	/** Answer the end of DATA with this reply instead of 250. */
 	failData?: () => SmtpReply | undefined;
+	/** Holds a mail's acceptance (the reply to the end of DATA) until the promise given for its recipients settles. */
+	holdData?: (to: string[]) => Promise<void> | undefined;
 	/** Resolves once `count` mails have been received. */
 	waitFor(count: number, timeoutMs?: number): Promise<ReceivedMail[]>;
 	stop(): Promise<void>;
@@ -84,6 +86,7 @@ export async function startSmtp(
 			const chunks: Buffer[] = [];
 			stream.on('data', (chunk: Buffer) => chunks.push(chunk));
 			stream.on('end', async () => {
+				await sink.holdData?.(session.envelope.rcptTo.map((r) => r.address));
 				const reply = sink.failData?.();
 				if (reply) return callback(smtpError(reply));
 				const raw = Buffer.concat(chunks).toString('utf8');

@@ -32,6 +32,7 @@ beforeEach(() => {
 	smtp.mails.length = 0;
 	smtp.rejectRecipient = undefined;
 	smtp.failData = undefined;
+	smtp.holdData = undefined;
 });
 
 const spec = (over: Partial<CampaignSpec> = {}): CampaignSpec => ({
@@ -83,6 +84,30 @@ describe.each(topologies)('Send Campaign on %s Redis', (topology) => {
 		over: Partial<CampaignSpec> = {},
 		delivery = { mode: 'smtp' as const, mailer: mailer() },
 	): Promise<SendOutcome> => value((await campaigns.send(spec(over), [{ contactId: id }], delivery))[0]);
+
+	it('records each send as soon as the SMTP server accepts its mail, not once the whole batch has left', async () => {
+		const [first, second, held] = [await fresh(), await fresh(), await fresh()];
+		let release!: () => void;
+		const holding = new Promise<void>((resolve) => (release = resolve));
+		smtp.holdData = (to) => (to.includes(`${held}@example.com`) ? holding : undefined);
+		const sending = campaigns.send(
+			spec({ id: `batch-${topology}` }),
+			[first, second, held].map((contactId) => ({ contactId })),
+			{ mode: 'smtp', mailer: mailer() },
+		);
+		await smtp.waitFor(2);
+		// A crash now would send these two again unless their sends are recorded already.
+		const recorded = async () =>
+			Promise.all([first, second].map(async (id) => (await campaigns.sendRecord(id, `batch-${topology}`))?.sends));
+		const deadline = Date.now() + 5000;
+		while ((await recorded()).some((sends) => sends !== 1) && Date.now() < deadline)
+			await new Promise((r) => setTimeout(r, 20));
+		expect(await recorded()).toEqual([1, 1]);
+		expect(await campaigns.sendRecord(held, `batch-${topology}`)).toBeNull();
+		release();
+		expect((await sending).map((r) => value(r).status)).toEqual(['sent', 'sent', 'sent']);
+		expect(await campaigns.sendRecord(held, `batch-${topology}`)).toMatchObject({ sends: 1 });
+	});
 
 	it('sends a personalised, escaped mail with List-Unsubscribe, Message-ID and signed tracking links', async () => {
 		const id = await fresh({ firstName: 'Ada <b>&</b>' });
