@@ -11,6 +11,7 @@ import { join } from 'path';
 import { acquireStore, Campaigns, closeAllStores, type StoreConfig } from '../../lib';
 import { freePort } from '../../tools/ports';
 import { startSmtp, type SmtpSink } from '../harness/smtp';
+import type { SenderStats } from './sender';
 
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 export const n8n = require('../../tools/n8n/index.js');
@@ -311,9 +312,18 @@ export interface Outcome {
 	lost: string[];
 	/** Contacts with more than one mail, recorded signup or send. */
 	duplicated: string[];
+	/**
+	 * Of those, contacts with one recorded signup and one send but more than one mail: an execution
+	 * killed between the SMTP server's acceptance of the mail and the send's record (at least once).
+	 */
+	resent: string[];
 	/** Of the first lost and duplicated contacts, what Redis holds of them, to tell why. */
 	evidence: Array<{ id: string; held: string }>;
 }
+
+/** A contact's counts as a case prints them. */
+const described = (r: { id: string; mails: number; recorded: number; sends: number }) =>
+	`${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`;
 
 /** A field of a log entry's flat [name, value, ...] list. */
 function logField(fields: string[], name: string): string | undefined {
@@ -393,17 +403,40 @@ export async function outcome(
 			evidence,
 			sent: accepted.length,
 			found: rows.filter((r) => r.mails === 1 && r.recorded === 1 && r.sends === 1).length,
-			lost: rows
-				.filter((r) => r.mails === 0 || r.recorded === 0 || r.sends === 0)
-				.map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
-			duplicated: rows
-				.filter((r) => r.mails > 1 || r.recorded > 1 || r.sends > 1)
-				.map((r) => `${r.id} (mails ${r.mails}, recorded ${r.recorded}, sends ${r.sends})`),
+			lost: rows.filter((r) => r.mails === 0 || r.recorded === 0 || r.sends === 0).map(described),
+			duplicated: rows.filter((r) => r.mails > 1 || r.recorded > 1 || r.sends > 1).map(described),
+			resent: rows.filter((r) => r.mails > 1 && r.recorded === 1 && r.sends === 1).map(described),
 		};
 	} finally {
 		lease.release();
 	}
 }
+
+/**
+ * What a case asserts, to compare with { sent: <count>, gaveUp: [], lost: [], duplicated: [],
+ * resentBeyondCrashed: 0 }. Where the fault kills n8n (`n8nKilled`), an execution killed between the
+ * SMTP server's acceptance of its mail and the send's record sends that mail again when its event is
+ * delivered again (at least once, docs/production.md): such contacts (one signup and one send
+ * recorded, more mails: Outcome.resent) are not counted as duplicated, at most one per crashed
+ * execution.
+ */
+export function delivery(
+	o: Outcome,
+	sender: SenderStats,
+	{ n8nKilled = false, executions }: { n8nKilled?: boolean; executions?: Record<string, number> | string } = {},
+) {
+	const crashed = n8nKilled && typeof executions === 'object' ? (executions.crashed ?? 0) : 0;
+	return {
+		sent: o.sent,
+		gaveUp: sender.gaveUp,
+		lost: o.lost,
+		duplicated: o.duplicated.filter((d) => !n8nKilled || !o.resent.includes(d)),
+		resentBeyondCrashed: Math.max(0, (n8nKilled ? o.resent.length : 0) - crashed),
+	};
+}
+
+/** delivery()'s answer when every event was delivered once. */
+export const deliveredOnce = (sent: number) => ({ sent, gaveUp: [], lost: [], duplicated: [], resentBeyondCrashed: 0 });
 
 /**
  * Executions of a workflow by status (up to `max`, newest first), for the printed summary; an n8n
@@ -439,30 +472,29 @@ export function report(
 	caseName: string,
 	o: Outcome,
 	extra: {
-		gaveUp: number;
-		retries: number;
+		sender: SenderStats;
 		peakRssMb: number;
 		executions?: Record<string, number> | string;
 		note?: string;
-		/** The sender's attempts by contact (SenderStats.attempts). */
-		attempts?: Record<string, string[]>;
-		/** Events answered a 2xx that was not the endpoint's (SenderStats.notEndpoint): their attempts are printed. */
-		notEndpoint?: string[];
 	},
 ): string {
+	const { sender } = extra;
+	const attempts = (id: string) => JSON.stringify(sender.attempts[id] ?? []);
 	const line =
-		`${caseName}: sent ${o.sent}, found ${o.found}, lost ${o.lost.length}, duplicated ${o.duplicated.length}; ` +
-		`sender retries ${extra.retries}, gave up ${extra.gaveUp}; n8n peak RSS ${extra.peakRssMb} MB` +
+		`${caseName}: sent ${o.sent}, found ${o.found}, lost ${o.lost.length}, duplicated ${o.duplicated.length}` +
+		(o.resent.length > 0 ? ` (${o.resent.length} a mail sent again)` : '') +
+		`; sender retries ${sender.retries}, gave up ${sender.gaveUp.length}; n8n peak RSS ${extra.peakRssMb} MB` +
 		(extra.executions ? `; executions ${JSON.stringify(extra.executions)}` : '') +
 		(extra.note ? `; ${extra.note}` : '') +
+		(sender.retries > 0
+			? `; sender failures by status ${JSON.stringify(sender.failures)}, first answers ${JSON.stringify(sender.firstBodies)}`
+			: '') +
 		(o.lost.length > 0 ? `\n  lost e.g. ${o.lost.slice(0, 5).join(', ')}` : '') +
 		(o.duplicated.length > 0 ? `\n  duplicated e.g. ${o.duplicated.slice(0, 5).join(', ')}` : '') +
-		o.evidence
-			.map(({ id, held }) => `\n  ${id}: ${held}; the sender's attempts ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
-			.join('') +
-		(extra.notEndpoint ?? [])
+		o.evidence.map(({ id, held }) => `\n  ${id}: ${held}; the sender's attempts ${attempts(id)}`).join('') +
+		sender.notEndpoint
 			.slice(0, 5)
-			.map((id) => `\n  ${id} was answered a 2xx not the endpoint's: ${JSON.stringify(extra.attempts?.[id] ?? [])}`)
+			.map((id) => `\n  ${id} was answered a 2xx not the endpoint's: ${attempts(id)}`)
 			.join('');
 	log(line);
 	return line;
