@@ -75,8 +75,12 @@ export function encodeKeyPart(value: string): string {
  * long idempotency keys are kept as 11-character digests; it reads format 2's data as it is, so a
  * format-2 store becomes format 3 without a change to its data, while a release that knows only
  * format 2 (and would misread the new members and keys) stops.
+ * Format 4: Lead Score's running sums (`~cache` of a contact's values hash per model) are written
+ * as MessagePack (read in C, with no pattern or number parsing per contact); format 3's text is
+ * read as it is and rewritten packed when the contact is scored again, while a format-3 release
+ * (which would misread the packed sums) stops.
  */
-export const STORE_FORMAT = 3;
+export const STORE_FORMAT = 4;
 /** The oldest format this release reads as it is (no upgrade of the data). */
 export const STORE_FORMAT_READ_AS_IS = 2;
 

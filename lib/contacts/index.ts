@@ -10,6 +10,7 @@ import {
 } from '../keys';
 import { createdEntry, historyEntry, SYSTEM_EVENTS } from '../events';
 import { LIMITS } from '../limits';
+import { decodeScoreCache } from '../scoring/decay';
 import { toStoreError } from '../redis/connection';
 import { scripts } from '../redis/scripts';
 import type { ContactStore } from '../store';
@@ -703,7 +704,11 @@ export class Contacts {
 					const key = `${base}:${name}`;
 					const type = await store.call((r) => r.type(key));
 					if (type === 'hash') data[name] = await store.call((r) => r.hgetall(key));
-					else if (type === 'zset') data[name] = await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
+					// Lead Score's running sums are packed (binary): shown as what they hold.
+					if (name.startsWith(`${CONTACT_KEY_SUFFIXES.scoreValues}:`)) {
+						const cache = await store.call((r) => r.hgetBuffer(key, '~cache'));
+						if (cache) (data[name] as Record<string, unknown>)['~cache'] = decodeScoreCache(cache);
+					} else if (type === 'zset') data[name] = await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
 				}),
 			);
 			const members = (data[CONTACT_KEY_SUFFIXES.events] as string[] | undefined) ?? [];

@@ -29,9 +29,10 @@ export type FormatState = 'current' | 'upgrading';
  * batch while the upgrade runs), and each shard is upgraded in the background, in batches, its
  * ZSCAN cursor kept in the meta hash, so an interrupted upgrade resumes where it stopped. Each
  * contact's upgrade is one atomic script that leaves a contact in format 2 alone: processes may
- * upgrade at the same time, and a shard visited twice costs only the reads. A format-2 store is
- * marked format 3 at once: its data is read as it is (format 3 only writes shorter events index
- * members and idempotency keys, lib/keys.ts STORE_FORMAT).
+ * upgrade at the same time, and a shard visited twice costs only the reads. A format-2 or
+ * format-3 store is marked with the current format at once: its data is read as it is (formats 3
+ * and 4 only write shorter events index members and idempotency keys, and packed running sums,
+ * lib/keys.ts STORE_FORMAT).
  */
 export class StoreFormat {
 	private state?: Promise<FormatState>;

@@ -108,3 +108,71 @@ export function computeScore(entries: string[], values: Record<string, string>, 
 	}
 	return { score: roundScore(score), ceiling: roundScore(ceiling), floor: roundScore(floor) };
 }
+
+/** A contact's running sums in a score model (`~cache` of its values hash, apply_score.lua load). */
+export interface ScoreCache {
+	sum: number;
+	ceiling: number;
+	floor: number;
+	awards: number;
+	/** When an award next expires or a halving one is worth pruning; null for never. */
+	nextExpiry: number | null;
+	/** The half-life of the halving awards, the instant their sums were written and the sums; null without. */
+	halfLife: number | null;
+	halvedAt: number | null;
+	halvingPositive: number;
+	halvingNegative: number;
+}
+
+const CACHE_FIELDS = [
+	'sum',
+	'ceiling',
+	'floor',
+	'awards',
+	'nextExpiry',
+	'halfLife',
+	'halvedAt',
+	'halvingPositive',
+	'halvingNegative',
+] as const;
+
+/** Byte size and reader of each MessagePack number type cmsgpack writes. */
+const MSGPACK_NUMBERS: Record<number, [number, (b: Buffer, at: number) => number]> = {
+	0xcc: [1, (b, at) => b.readUInt8(at)],
+	0xcd: [2, (b, at) => b.readUInt16BE(at)],
+	0xce: [4, (b, at) => b.readUInt32BE(at)],
+	0xcf: [8, (b, at) => Number(b.readBigUInt64BE(at))],
+	0xd0: [1, (b, at) => b.readInt8(at)],
+	0xd1: [2, (b, at) => b.readInt16BE(at)],
+	0xd2: [4, (b, at) => b.readInt32BE(at)],
+	0xd3: [8, (b, at) => Number(b.readBigInt64BE(at))],
+	0xca: [4, (b, at) => b.readFloatBE(at)],
+	0xcb: [8, (b, at) => b.readDoubleBE(at)],
+};
+
+/**
+ * Reads `~cache` as apply_score.lua writes it: MessagePack, `true` then the nine values (nil for
+ * none), or the text of format 3 ("|"-joined, "-" for none). Only the types it writes are read.
+ */
+export function decodeScoreCache(stored: Buffer): ScoreCache {
+	const values: Array<number | null> = [];
+	if (stored[0] !== 0xc3) {
+		for (const part of stored.toString('latin1').split('|')) values.push(part === '-' ? null : Number(part));
+	} else {
+		let at = 1;
+		while (at < stored.length) {
+			const type = stored[at++];
+			if (type <= 0x7f) values.push(type);
+			else if (type >= 0xe0) values.push(type - 0x100);
+			else if (type === 0xc0) values.push(null);
+			else {
+				const [size, read] = MSGPACK_NUMBERS[type] ?? [];
+				if (!read) throw new Error(`~cache: MessagePack type 0x${type.toString(16)} not expected`);
+				values.push(read(stored, at));
+				at += size;
+			}
+		}
+	}
+	if (values.length !== CACHE_FIELDS.length) throw new Error(`~cache holds ${values.length} values, not 9`);
+	return Object.fromEntries(CACHE_FIELDS.map((field, i) => [field, values[i]])) as unknown as ScoreCache;
+}

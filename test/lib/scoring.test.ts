@@ -5,6 +5,7 @@ import { createClient } from '../../lib/redis/connection';
 import { ContactStore } from '../../lib/store';
 import { NotFoundError, ValidationError } from '../../lib/errors';
 import { Scoring, type ScoreModel } from '../../lib/scoring';
+import { decodeScoreCache } from '../../lib/scoring/decay';
 import { openStore, scriptCalls, topologies } from '../harness/store';
 import { shardOf } from '../../lib/keys';
 
@@ -413,9 +414,58 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 		expect(await field('score:texts')).toBe('123456782');
 		await one(model, { contactId: id, event: { name: 'part', id: 'p1' } });
 		expect(Number(await field('score:texts'))).toBe(123456782.25);
-		const cache = (await store.redis.hget(`${base}:sv:texts`, '~cache')) as string;
-		expect(cache.split('|').slice(0, 4)).toEqual(['123456782.25', '123456789.25', '123456782.25', '3']);
+		const cache = decodeScoreCache((await store.redis.hgetBuffer(`${base}:sv:texts`, '~cache')) as Buffer);
+		expect(cache).toMatchObject({ sum: 123456782.25, ceiling: 123456789.25, floor: 123456782.25, awards: 3 });
+		// An export shows what the packed sums hold.
+		const [exported] = await store.contacts.export([id]);
+		expect(
+			exported.ok && (exported.value?.storedKeys as Record<string, Record<string, unknown>>)['sv:texts'],
+		).toMatchObject({
+			'~cache': { ...cache, halfLife: null },
+		});
 	});
+
+	it.each([
+		['expiring awards', { mode: 'expire', days: 30 }],
+		['halving awards', { mode: 'halfLife', days: 2 }],
+	] as const)(
+		'reads running sums written as text by format 3 (%s), and writes them back packed',
+		async (_kind, decay) => {
+			const model: ScoreModel = {
+				name: 'upgrade',
+				rules: [
+					{ name: 'visit', event: 'visit', points: 3 },
+					{ name: 'spam', event: 'spam', points: -2.5 },
+				],
+				decay,
+			};
+			const texted = await fresh();
+			const packed = await fresh();
+			const events = ['visit', 'spam', 'visit'];
+			for (const [n, name] of events.entries()) {
+				for (const id of [texted, packed]) await one(model, { contactId: id, event: { name, id: `e${n}` } });
+				clock.advance(3_600_000);
+			}
+			const cacheOf = async (id: string) =>
+				(await store.redis.hgetBuffer(`${store.keys.contact(id)}:sv:upgrade`, '~cache')) as Buffer;
+			const before = decodeScoreCache(await cacheOf(texted));
+			// Format 3's text: the nine values joined by "|", "-" for none (%.17g for fractions).
+			const text = Object.values(before)
+				.map((v) => (v === null ? '-' : String(v)))
+				.join('|');
+			await store.redis.hset(`${store.keys.contact(texted)}:sv:upgrade`, '~cache', text);
+			expect(decodeScoreCache(Buffer.from(text))).toEqual(before);
+			clock.advance(3_600_000);
+			const [fromText, fromPacked] = [
+				await one(model, { contactId: texted, event: { name: 'visit', id: 'last' } }),
+				await one(model, { contactId: packed, event: { name: 'visit', id: 'last' } }),
+			];
+			expect(fromText).toEqual(fromPacked);
+			const after = await cacheOf(texted);
+			expect(after[0]).toBe(0xc3);
+			expect(decodeScoreCache(after)).toEqual(decodeScoreCache(await cacheOf(packed)));
+		},
+	);
 
 	it('expires points at exactly N days after the award, without any job', async () => {
 		const model: ScoreModel = {

@@ -48,10 +48,3 @@ local function number_text(x)
   end
   return x
 end
-
--- string.format('%.17g', x) for the numbers of the stored sums, through number_text's fast path.
-local function g17(x)
-  local text = number_text(x)
-  if text == x then return string.format('%.17g', x) end
-  return text
-end

@@ -56,8 +56,19 @@ end
 -- once per call; a value it cannot tell about (see value_test) does not meet the condition.
 for _, f in ipairs(m.fieldRules) do f.test = value_tester(f.cond.c, f.cond.time, now) end
 
--- The "~cache" text's nine parts (see load), none empty.
+-- "~cache" (see load) as flush writes it: MessagePack, true then the nine values (nil for none),
+-- which cmsgpack reads back in C, with no pattern or strtod per contact. Format 3 wrote it as text,
+-- nine parts joined by "|", none empty (read as such until the contact is scored again).
+local CACHE_PACKED = string.byte(cmsgpack.pack(true))
 local CACHE_PARTS = '^' .. string.rep('([^|]+)|', 8) .. '([^|]+)$'
+
+-- The nine values of a "~cache" text (format 3), as numbers (nil for "-").
+local function cache_text_values(text)
+  local f = { string.match(text, CACHE_PARTS) }
+  if #f == 0 then for part in string.gmatch(text, '[^|]+') do table.insert(f, part) end end
+  return tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4]), tonumber(f[5]), tonumber(f[6]),
+    tonumber(f[7]), tonumber(f[8]), tonumber(f[9])
+end
 
 -- Each command on a contact's keys costs microseconds (redis.call, keys cold in memory), more
 -- than an item's own arithmetic. So the items of one contact (runBatch keeps them together, in order) share its state: it
@@ -104,21 +115,24 @@ local function load(base, id, awards, awardCount)
   -- halving awards (one half-life) their positive and negative sums at the instant written.
   -- Until that next instant the sums only move by new awards and by the halving (one factor for
   -- all): no need to read and re-add every award (the full pass).
-  if first[1] then
-    -- The nine parts flush writes, in one match (a table and a gmatch per contact cost more).
-    local f = { string.match(first[1], CACHE_PARTS) }
-    if #f == 0 then for part in string.gmatch(first[1], '[^|]+') do table.insert(f, part) end end
-    st.sum, st.hi, st.lo, st.n = tonumber(f[1]), tonumber(f[2]), tonumber(f[3]), tonumber(f[4])
-    st.nextExpiry = tonumber(f[5]) or math.huge
-    st.halfLife = tonumber(f[6])
+  local cache = first[1]
+  if cache then
+    local expiry, halvedAt, hpos, hneg
+    if string.byte(cache) == CACHE_PACKED then
+      local _
+      _, st.sum, st.hi, st.lo, st.n, expiry, st.halfLife, halvedAt, hpos, hneg = cmsgpack.unpack(cache)
+    else
+      st.sum, st.hi, st.lo, st.n, expiry, st.halfLife, halvedAt, hpos, hneg = cache_text_values(cache)
+    end
+    st.nextExpiry = expiry or math.huge
     if st.halfLife then
-      local factor = math.pow(0.5, (now - tonumber(f[7])) / st.halfLife)
-      st.hpos, st.hneg = tonumber(f[8]) * factor, tonumber(f[9]) * factor
+      local factor = math.pow(0.5, (now - halvedAt) / st.halfLife)
+      st.hpos, st.hneg = hpos * factor, hneg * factor
     end
     st.valid = now < st.nextExpiry
     -- The score indexes hold the bounds as the cache was written, before any halving since (flush
     -- rewrites the cache whenever it writes an index).
-    st.indexedHi, st.indexedLo = round_score(st.hi + tonumber(f[8])), round_score(st.lo + tonumber(f[9]))
+    st.indexedHi, st.indexedLo = round_score(st.hi + hpos), round_score(st.lo + hneg)
   end
   return st
 end
@@ -284,15 +298,11 @@ local function flush()
   end
   if (ceilingMoved or floorMoved) and st.valid then st.cacheDirty = true end
   if st.cacheDirty then
-    local expiry = '-'
-    if st.nextExpiry ~= math.huge then
-      expiry = number_text(st.nextExpiry)
-      if type(expiry) == 'number' then expiry = string.format('%d', expiry) end
-    end
-    local halving = '-|-|0|0'
-    if st.halfLife then halving = string.format('%.17g|%d|%.17g|%.17g', st.halfLife, now, st.hpos, st.hneg) end
+    -- Without a halving award the halving sums are 0 (load, full_pass).
+    local expiry = nil
+    if st.nextExpiry ~= math.huge then expiry = st.nextExpiry end
     table.insert(st.newValues, '~cache')
-    table.insert(st.newValues, g17(st.sum) .. '|' .. g17(st.hi) .. '|' .. g17(st.lo) .. '|' .. number_text(st.n) .. '|' .. expiry .. '|' .. halving)
+    table.insert(st.newValues, cmsgpack.pack(true, st.sum, st.hi, st.lo, st.n, expiry, st.halfLife, st.halfLife and now or nil, st.hpos, st.hneg))
   end
   write_values(st)
   if st.gradeChanged then
