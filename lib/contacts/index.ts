@@ -703,11 +703,14 @@ export class Contacts {
 				names.map(async (name) => {
 					const key = `${base}:${name}`;
 					const type = await store.call((r) => r.type(key));
-					if (type === 'hash') data[name] = await store.call((r) => r.hgetall(key));
-					// Lead Score's running sums are packed (binary): shown as what they hold.
-					if (name.startsWith(`${CONTACT_KEY_SUFFIXES.scoreValues}:`)) {
-						const cache = await store.call((r) => r.hgetBuffer(key, '~cache'));
-						if (cache) (data[name] as Record<string, unknown>)['~cache'] = decodeScoreCache(cache);
+					if (type === 'hash') {
+						const hash: Record<string, unknown> = await store.call((r) => r.hgetall(key));
+						// Lead Score's running sums are packed (binary): shown as what they hold.
+						if (hash['~cache'] !== undefined && name.startsWith(`${CONTACT_KEY_SUFFIXES.scoreValues}:`)) {
+							const cache = await store.call((r) => r.hgetBuffer(key, '~cache'));
+							if (cache) hash['~cache'] = decodeScoreCache(cache);
+						}
+						data[name] = hash;
 					} else if (type === 'zset') data[name] = await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
 				}),
 			);
