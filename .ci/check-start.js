@@ -8,7 +8,10 @@ const net = require('node:net');
 const path = require('node:path');
 
 const ROOT = path.resolve(__dirname, '..');
-const TIMEOUT_MS = Number(process.env.MA_CHECK_START_TIMEOUT_MS || 30 * 60 * 1000);
+// A first start installs n8n (~2,400 packages) and prints its progress at least every 30 s, so
+// silence means a hang; the overall limit leaves CI's 90 minutes room for the suites after it.
+const TIMEOUT_MS = Number(process.env.MA_CHECK_START_TIMEOUT_MS || 45 * 60 * 1000);
+const SILENCE_MS = Number(process.env.MA_CHECK_START_SILENCE_MS || 10 * 60 * 1000);
 const say = (msg) => console.log(`[check-start] ${msg}`);
 
 async function get(url, init) {
@@ -50,9 +53,11 @@ async function main() {
 	// Its own process group, so that Ctrl-C reaches npm and start.js as in a terminal.
 	child = spawn('npm', ['start'], { cwd: ROOT, detached: true, stdio: ['ignore', 'pipe', 'pipe'] });
 	let output = '';
+	let lastOutput = Date.now();
 	const onData = (chunk) => {
 		process.stdout.write(chunk);
 		output += chunk;
+		lastOutput = Date.now();
 	};
 	child.stdout.on('data', onData);
 	child.stderr.on('data', onData);
@@ -71,9 +76,15 @@ async function main() {
 		exited.then(({ code, signal }) => {
 			throw new Error(`npm start exited (code ${code}, signal ${signal}) before the editor answered`);
 		}),
-		new Promise((_, reject) =>
-			setTimeout(() => reject(new Error(`no editor URL after ${TIMEOUT_MS / 1000}s`)), TIMEOUT_MS).unref(),
-		),
+		new Promise((_, reject) => {
+			const check = setInterval(() => {
+				if (Date.now() - started > TIMEOUT_MS) reject(new Error(`no editor URL after ${TIMEOUT_MS / 1000}s`));
+				else if (Date.now() - lastOutput > SILENCE_MS)
+					reject(new Error(`npm start printed nothing for ${SILENCE_MS / 1000}s, before the editor URL`));
+				else return;
+				clearInterval(check);
+			}, 1000).unref();
+		}),
 	]);
 	say(`editor URL printed after ${Math.round((Date.now() - started) / 1000)}s: ${editor}`);
 

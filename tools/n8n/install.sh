@@ -117,10 +117,10 @@ if [[ ! -f "$N8N_DIR/node_modules/n8n/package.json" ]] ||
    [[ "$("$NODE_BIN" -p "require('$N8N_DIR/node_modules/n8n/package.json').version")" != "$N8N_VERSION" ]] ||
    [[ ! -f "$N8N_DIR/.npm-install-complete" ]]; then
   log "npm install --ignore-scripts n8n@$N8N_VERSION into $N8N_DIR (large: ~3 GB, takes several minutes)"
-  start=$(date +%s)
-  (cd "$N8N_DIR" && npm install --ignore-scripts --no-audit --no-fund --loglevel=error "n8n@$N8N_VERSION")
+  # Watched: progress every 30 s, the cache first, npm stopped and run again when it stalls.
+  "$NODE_BIN" "$(dirname "${BASH_SOURCE[0]}")/npm-install.js" "$N8N_DIR" \
+    --ignore-scripts --no-audit --no-fund "n8n@$N8N_VERSION"
   touch "$N8N_DIR/.npm-install-complete"
-  log "npm install done in $(( $(date +%s) - start ))s"
 else
   log "n8n@$N8N_VERSION packages already present; skipping npm install"
 fi
