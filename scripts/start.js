@@ -31,16 +31,21 @@ const say = (msg) => console.log(`[start] ${msg}`);
 function ensureInstalled() {
 	if (!fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'))) {
 		say('installing npm dependencies ...');
-		execSync(fs.existsSync(path.join(ROOT, 'package-lock.json')) ? 'npm ci' : 'npm install', {
-			cwd: ROOT,
-			stdio: 'inherit',
-		});
+		const install = fs.existsSync(path.join(ROOT, 'package-lock.json')) ? 'npm ci' : 'npm install';
+		// What npm's cache holds first, without asking the registry (tools/n8n/npm-install.js says
+		// why); online when the cache is too old for the lockfile.
+		try {
+			execSync(`${install} --prefer-offline`, { cwd: ROOT, stdio: 'inherit' });
+		} catch {
+			say(`${install} from the cache failed; again, asking the registry`);
+			execSync(install, { cwd: ROOT, stdio: 'inherit' });
+		}
 	}
 	if (!process.env.REDIS_URL || QUEUE_MODE)
 		execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
 	if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
 	say('checking n8n (first install takes about 9 minutes) ...');
-	// Its progress lines show, as the first install takes about 10 minutes.
+	// Its progress lines show.
 	execSync(`bash ${JSON.stringify(path.join(ROOT, 'tools', 'n8n', 'install.sh'))}`, {
 		stdio: ['ignore', 'inherit', 'inherit'],
 	});
