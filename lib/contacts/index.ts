@@ -705,10 +705,15 @@ export class Contacts {
 					const type = await store.call((r) => r.type(key));
 					if (type === 'hash') {
 						const hash: Record<string, unknown> = await store.call((r) => r.hgetall(key));
-						// Lead Score's running sums are packed (binary): shown as what they hold.
+						// Lead Score's running sums are packed (binary): shown as what they hold, or as stored
+						// when they are not what the pack writes (the export still answers).
 						if (hash['~cache'] !== undefined && name.startsWith(`${CONTACT_KEY_SUFFIXES.scoreValues}:`)) {
 							const cache = await store.call((r) => r.hgetBuffer(key, '~cache'));
-							if (cache) hash['~cache'] = decodeScoreCache(cache);
+							try {
+								if (cache) hash['~cache'] = decodeScoreCache(cache);
+							} catch {
+								// hgetall's text of it stays
+							}
 						}
 						data[name] = hash;
 					} else if (type === 'zset') data[name] = await store.call((r) => r.zrange(key, 0, -1, 'WITHSCORES'));
