@@ -4,7 +4,8 @@
 // install with nothing printed, on a machine whose npm cache held every package. So:
 // - the first try uses the cache as it is (--prefer-offline): a warm machine installs without the
 //   network, and only what the cache lacks is fetched;
-// - a progress line every PROGRESS_S seconds tells how far npm is and how much the registry took;
+// - a progress line every PROGRESS_S seconds tells how far npm is, the last one the slowest
+//   registry request;
 // - npm that neither completes a request, reads or writes a byte, nor uses the CPU for STALL_S
 //   seconds is stopped and run again (what it fetched is in the cache by then), up to ATTEMPTS
 //   times; unpacking n8n's 3 GB takes minutes in which npm logs nothing;
@@ -33,11 +34,9 @@ const FETCH_LINE = /^npm http (?:fetch \S+ \d+|cache) \S+ (\d+)ms(?: \(([^)]*)\)
 function activity(pid) {
 	try {
 		const io = fs.readFileSync(`/proc/${pid}/io`, 'utf8');
+		const [read, written] = ['rchar', 'wchar'].map((name) => new RegExp(`^${name}: (\\d+)`, 'm').exec(io)[1]);
 		const [utime, stime] = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ').slice(11, 13);
-		return {
-			written: Number(/^wchar: (\d+)/m.exec(io)[1]),
-			signature: `${/^rchar: (\d+)/m.exec(io)[1]} ${/^wchar: (\d+)/m.exec(io)[1]} ${utime} ${stime}`,
-		};
+		return { written: Number(written), signature: `${read} ${written} ${utime} ${stime}` };
 	} catch {
 		return { written: 0, signature: '' };
 	}
@@ -56,16 +55,16 @@ function runNpm(dir, args) {
 		});
 		const onLine = (line) => {
 			lastActivity = Date.now();
-			const fetch = FETCH_LINE.exec(line);
-			if (!fetch) {
+			const request = FETCH_LINE.exec(line);
+			if (!request) {
 				// n8n's tree gives ~300 lines of peer-dependency warnings that no user can act on.
 				if (line.trim() && !line.startsWith('npm warn')) process.stderr.write(`${line}\n`);
 				return;
 			}
-			if (/^cache (hit|stale)/.test(fetch[2] ?? '')) stats.cache++;
+			if (/^cache (hit|stale)/.test(request[2] ?? '')) stats.cache++;
 			else {
 				stats.registry++;
-				stats.slowestMs = Math.max(stats.slowestMs, Number(fetch[1]));
+				stats.slowestMs = Math.max(stats.slowestMs, Number(request[1]));
 			}
 		};
 		for (const stream of [child.stdout, child.stderr]) {
@@ -95,6 +94,7 @@ function runNpm(dir, args) {
 			say(`npm has done nothing for ${STALL_S}s (no request, no I/O, no CPU); stopping it`);
 			child.kill('SIGKILL');
 		}, 1000);
+		child.on('error', (error) => say(`npm did not start: ${error.message}`));
 		child.on('close', (code, signal) => {
 			clearInterval(progress);
 			clearInterval(watchdog);
