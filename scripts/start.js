@@ -14,6 +14,7 @@ const crypto = require('node:crypto');
 const fs = require('node:fs');
 const path = require('node:path');
 const { preferredOrFreePort } = require('../tools/ports.js');
+const { installDependencies } = require('./system');
 
 const ROOT = path.resolve(__dirname, '..');
 const LOCAL = path.join(ROOT, '.n8n-local');
@@ -31,15 +32,7 @@ const say = (msg) => console.log(`[start] ${msg}`);
 function ensureInstalled() {
 	if (!fs.existsSync(path.join(ROOT, 'node_modules', '.bin', 'tsc'))) {
 		say('installing npm dependencies ...');
-		const install = fs.existsSync(path.join(ROOT, 'package-lock.json')) ? 'npm ci' : 'npm install';
-		// What npm's cache holds first, without asking the registry (tools/n8n/npm-install.js says
-		// why); online when the cache is too old for the lockfile.
-		try {
-			execSync(`${install} --prefer-offline`, { cwd: ROOT, stdio: 'inherit' });
-		} catch {
-			say(`${install} from the cache failed; again, asking the registry`);
-			execSync(install, { cwd: ROOT, stdio: 'inherit' });
-		}
+		installDependencies(ROOT);
 	}
 	if (!process.env.REDIS_URL || QUEUE_MODE)
 		execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });

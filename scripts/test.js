@@ -6,13 +6,14 @@ const { execSync, spawnSync } = require('child_process');
 const { existsSync, mkdtempSync, readFileSync, rmSync } = require('fs');
 const { tmpdir } = require('os');
 const { join } = require('path');
+const { installDependencies } = require('./system');
 
 const root = join(__dirname, '..');
 
 function ensureDependencies() {
 	if (existsSync(join(root, 'node_modules', '.bin', 'jest'))) return;
 	console.log('Installing npm dependencies ...');
-	execSync(existsSync(join(root, 'package-lock.json')) ? 'npm ci' : 'npm install', { cwd: root, stdio: 'inherit' });
+	installDependencies(root);
 }
 
 /**
