@@ -38,7 +38,7 @@ function ensureInstalled() {
 		execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-redis.js'))}`, { stdio: 'inherit' });
 	if (QUEUE_MODE) execSync(`node ${JSON.stringify(path.join(__dirname, 'ensure-postgres.js'))}`, { stdio: 'inherit' });
 	say('checking n8n (first install takes about 9 minutes) ...');
-	// Its progress lines show.
+	// Its output passes through: the install's progress lines show.
 	execSync(`bash ${JSON.stringify(path.join(ROOT, 'tools', 'n8n', 'install.sh'))}`, {
 		stdio: ['ignore', 'inherit', 'inherit'],
 	});
