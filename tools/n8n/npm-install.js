@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 'use strict';
-// `npm install` of n8n's ~2,400 packages, watched. A CI run once spent its whole 30 minutes in this
-// install with nothing printed, on a machine whose npm cache held every package. So:
+// `npm install` of n8n's ~2,400 packages (and of the Node it runs on), watched. A CI run once spent
+// its whole 30 minutes in n8n's install with nothing printed, on a machine whose npm cache held
+// every package. So:
 // - the first try uses the cache as it is (--prefer-offline): a warm machine installs without the
 //   network, and only what the cache lacks is fetched;
 // - a progress line every PROGRESS_S seconds tells how far npm is, the last one the slowest
