@@ -1,6 +1,7 @@
 import { spawn, spawnSync, type ChildProcess } from 'child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'fs';
 import { tmpdir } from 'os';
+import { createConnection } from 'net';
 import { join } from 'path';
 import type { ConnectionOptions } from 'tls';
 import Redis from 'ioredis';
@@ -292,5 +293,63 @@ export async function waitForReplication(
 		if (Date.now() - started > timeoutMs)
 			throw new Error(`replica :${replicaPort} did not catch up with :${masterPort} within ${timeoutMs} ms`);
 		await new Promise((r) => setTimeout(r, 20));
+	}
+}
+
+/** A MONITOR line's command and arguments, unquoted (Redis writes them as sdscatrepr does). */
+function monitorLineArgs(line: string): string[] {
+	const unescape = (text: string) =>
+		text.replace(/\\(x[0-9a-f]{2}|.)/g, (_, e: string) =>
+			e.length === 3 ? String.fromCharCode(parseInt(e.slice(1), 16)) : ({ n: '\n', r: '\r', t: '\t' }[e] ?? e),
+		);
+	// Bytes outside printable ASCII come as \xHH: one character per byte, then read as UTF-8.
+	return [...line.matchAll(/"((?:[^"\\]|\\.)*)"/g)].map((m) => Buffer.from(unescape(m[1]), 'latin1').toString('utf8'));
+}
+
+/**
+ * The commands one Redis server runs while `action` runs (scripts' own included), seen with
+ * MONITOR, those `keep` accepts: the test files share a server, so its counters would count their
+ * commands too. A marker ECHO sent after `action` ends the watch. A plain socket, not ioredis's
+ * monitor(): under other clients' traffic, ioredis takes MONITOR lines that arrive with the reply
+ * to MONITOR, or after its disconnect, for replies to commands it never sent, and fails.
+ */
+export async function monitorCommands(
+	server: { host: string; port: number },
+	keep: (args: string[]) => boolean,
+	action: () => Promise<unknown>,
+): Promise<string[][]> {
+	const socket = createConnection(server.port, server.host);
+	const marker = `end-of-watch-${process.pid}-${Math.random()}`;
+	const kept: string[][] = [];
+	let monitoring: () => void = () => undefined;
+	const started = new Promise<void>((resolve) => (monitoring = resolve));
+	let seenMarker = false;
+	let pending = '';
+	socket.setEncoding('utf8');
+	socket.on('data', (chunk: string) => {
+		const lines = (pending + chunk).split('\r\n');
+		pending = lines.pop() ?? '';
+		for (const line of lines) {
+			if (line === '+OK') monitoring();
+			if (seenMarker || !line.startsWith('+')) continue;
+			const args = monitorLineArgs(line);
+			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
+			else if (keep(args)) kept.push(args);
+		}
+	});
+	const failed = new Promise<never>((_, reject) => socket.on('error', reject));
+	failed.catch(() => undefined);
+	const client = new Redis({ ...server, lazyConnect: true });
+	try {
+		socket.write('MONITOR\r\n');
+		await Promise.race([started, failed]);
+		await action();
+		await client.echo(marker);
+		for (let i = 0; i < 500 && !seenMarker; i++) await new Promise((r) => setTimeout(r, 10));
+		if (!seenMarker) throw new Error('MONITOR did not show the end-of-watch marker within 5 s');
+		return kept;
+	} finally {
+		socket.destroy();
+		client.disconnect();
 	}
 }

@@ -1,5 +1,4 @@
 import fc from 'fast-check';
-import Redis from 'ioredis';
 import { closeAllStores } from '../../lib/redis/pool';
 import { createClient } from '../../lib/redis/connection';
 import { ContactStore } from '../../lib/store';
@@ -8,6 +7,7 @@ import { Scoring, type ScoreModel } from '../../lib/scoring';
 import { decodeScoreCache } from '../../lib/scoring/decay';
 import { openStore, scriptCalls, topologies } from '../harness/store';
 import { shardOf } from '../../lib/keys';
+import { monitorCommands } from '../harness/redis';
 
 afterAll(() => closeAllStores());
 
@@ -35,30 +35,11 @@ describe.each(topologies)('lead scoring on %s Redis', (topology) => {
 			.reverse()
 			.map((e) => e.properties);
 
-	/**
-	 * The commands Redis ran while `action` ran (scripts' own included) that name a key starting with
-	 * `prefix`, seen with MONITOR on the one server: the test files share it, so its counters would
-	 * count their commands too.
-	 */
-	const commandsOn = async (prefix: string, action: () => Promise<void>): Promise<string[]> => {
-		const monitor = await new Redis({ host: ctx.config.host, port: ctx.config.port, lazyConnect: true }).monitor();
-		const marker = `end-${prefix}-${++n}`;
-		const commands: string[] = [];
-		let seenMarker = false;
-		monitor.on('monitor', (_time: string, args: string[]) => {
-			if (args.slice(1).some((arg) => String(arg).startsWith(prefix))) commands.push(args[0].toLowerCase());
-			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
-		});
-		try {
-			await action();
-			await store.redis.echo(marker);
-			for (let i = 0; i < 500 && !seenMarker; i++) await new Promise((r) => setTimeout(r, 10));
-			expect(seenMarker).toBe(true);
-		} finally {
-			monitor.disconnect();
-		}
-		return commands;
-	};
+	/** The commands Redis ran while `action` ran (scripts' own included) that name a key starting with `prefix`. */
+	const commandsOn = async (prefix: string, action: () => Promise<void>): Promise<string[]> =>
+		(
+			await monitorCommands(ctx.config, (args) => args.slice(1).some((arg) => String(arg).startsWith(prefix)), action)
+		).map((args) => args[0].toLowerCase());
 	const count = (commands: string[], command: string) => commands.filter((c) => c === command).length;
 
 	it('keeps its running sums equal to a full recomputation from the stored awards (fast-check)', async () => {

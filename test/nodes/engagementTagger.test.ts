@@ -1,5 +1,4 @@
 import { randomUUID } from 'crypto';
-import Redis from 'ioredis';
 import { shardOf } from '../../lib/keys';
 import { acquireStore, closeAllStores } from '../../lib/redis/pool';
 import { EngagementTagger } from '../../nodes/EngagementTagger/EngagementTagger.node';
@@ -7,6 +6,7 @@ import { storeConfigFrom } from '../../nodes/shared/store';
 import { compileFilter, latestMatching } from '../../lib/triggers';
 import { contactStoreCredentials, runNode } from '../harness/n8n';
 import { topologies } from '../harness/store';
+import { monitorCommands } from '../harness/redis';
 
 afterAll(() => closeAllStores());
 const DAY = 86_400_000;
@@ -151,29 +151,14 @@ describe('Engagement Tagger node: round trips', () => {
 	afterAll(() => release());
 
 	/** The set_tier script calls Redis sees for this test's keys during `run` (MONITOR on the real server). */
-	async function scriptCalls(run: () => Promise<unknown>): Promise<number> {
-		const monitor = await new Redis({
-			host: String(creds.host),
-			port: Number(creds.port),
-			lazyConnect: true,
-		}).monitor();
-		const marker = `end-${randomUUID()}`;
-		let calls = 0;
-		let seenMarker = false;
-		monitor.on('monitor', (_time: string, args: string[]) => {
-			if (/^eval(sha)?$/i.test(args[0]) && String(args[3]).startsWith(String(creds.keyPrefix))) calls++;
-			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
-		});
-		try {
-			await run();
-			await store.call((r) => r.echo(marker));
-			for (let i = 0; i < 500 && !seenMarker; i++) await new Promise((r) => setTimeout(r, 10));
-			expect(seenMarker).toBe(true);
-			return calls;
-		} finally {
-			monitor.disconnect();
-		}
-	}
+	const scriptCalls = async (run: () => Promise<unknown>): Promise<number> =>
+		(
+			await monitorCommands(
+				{ host: String(creds.host), port: Number(creds.port) },
+				(args) => /^eval(sha)?$/i.test(args[0]) && String(args[3]).startsWith(String(creds.keyPrefix)),
+				run,
+			)
+		).length;
 
 	it('tags a batch whose items each carry their own chain and settings with one script call per shard, not per item', async () => {
 		const ids = Array.from({ length: 40 }, (_, i) => `rt-${i}`);
