@@ -63,6 +63,8 @@ async function main() {
 	child.stderr.on('data', onData);
 	const exited = new Promise((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
 
+	// The limits watch until the editor answers (or until either ends the wait), not after.
+	let watchdog;
 	const editor = await Promise.race([
 		new Promise((resolve) => {
 			const t = setInterval(() => {
@@ -77,15 +79,13 @@ async function main() {
 			throw new Error(`npm start exited (code ${code}, signal ${signal}) before the editor answered`);
 		}),
 		new Promise((_, reject) => {
-			const check = setInterval(() => {
+			watchdog = setInterval(() => {
 				if (Date.now() - started > TIMEOUT_MS) reject(new Error(`no editor URL after ${TIMEOUT_MS / 1000}s`));
 				else if (Date.now() - lastOutput > SILENCE_MS)
 					reject(new Error(`npm start printed nothing for ${SILENCE_MS / 1000}s, before the editor URL`));
-				else return;
-				clearInterval(check);
 			}, 1000).unref();
 		}),
-	]);
+	]).finally(() => clearInterval(watchdog));
 	say(`editor URL printed after ${Math.round((Date.now() - started) / 1000)}s: ${editor}`);
 
 	const page = await get(editor);
