@@ -29,8 +29,8 @@ describe('monitorCommands', () => {
 					['incr', `watched:${round}:b`],
 				]);
 			}
-			// An error the watched connection reports meanwhile (here, the unexpected lines after the
-			// disconnect) would have failed the test as an unhandled 'error' event.
+			// With ioredis's monitor(), the lines that came after its disconnect failed the test as an
+			// unhandled 'error' event: time for them to come.
 			await new Promise((r) => setTimeout(r, 100));
 		} finally {
 			running = false;

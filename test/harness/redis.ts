@@ -321,8 +321,8 @@ export async function monitorCommands(
 	const socket = createConnection(server.port, server.host);
 	const marker = `end-of-watch-${process.pid}-${Math.random()}`;
 	const kept: string[][] = [];
-	let monitoring: () => void = () => undefined;
-	const started = new Promise<void>((resolve) => (monitoring = resolve));
+	let start: { resolve(): void; reject(error: Error): void } | undefined;
+	const started = new Promise<void>((resolve, reject) => (start = { resolve, reject }));
 	let seenMarker = false;
 	let pending = '';
 	socket.setEncoding('utf8');
@@ -330,19 +330,20 @@ export async function monitorCommands(
 		const lines = (pending + chunk).split('\r\n');
 		pending = lines.pop() ?? '';
 		for (const line of lines) {
-			if (line === '+OK') monitoring();
+			if (line === '+OK') start?.resolve();
+			else if (line.startsWith('-')) start?.reject(new Error(`MONITOR refused: ${line.slice(1)}`));
 			if (seenMarker || !line.startsWith('+')) continue;
 			const args = monitorLineArgs(line);
 			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
 			else if (keep(args)) kept.push(args);
 		}
 	});
-	const failed = new Promise<never>((_, reject) => socket.on('error', reject));
-	failed.catch(() => undefined);
+	// Before MONITOR answers, a socket error fails the watch; after, the marker's wait does.
+	socket.on('error', (error) => start?.reject(error));
 	const client = new Redis({ ...server, lazyConnect: true });
 	try {
 		socket.write('MONITOR\r\n');
-		await Promise.race([started, failed]);
+		await started;
 		await action();
 		await client.echo(marker);
 		for (let i = 0; i < 500 && !seenMarker; i++) await new Promise((r) => setTimeout(r, 10));
