@@ -111,9 +111,8 @@ async function main() {
 	for (let attempt = 1; attempt <= ATTEMPTS; attempt++) {
 		const run = await runNpm(dir, offline ? ['--prefer-offline', ...args] : args);
 		const { registry, cache, slowestMs } = run.stats;
-		const fetched =
-			`${count(registry, 'request')} to the registry (the slowest ${(slowestMs / 1000).toFixed(1)}s),` +
-			` ${count(cache, 'read')} from the cache`;
+		const slowest = registry > 0 ? ` (the slowest ${(slowestMs / 1000).toFixed(1)}s)` : '';
+		const fetched = `${count(registry, 'request')} to the registry${slowest}, ${count(cache, 'read')} from the cache`;
 		if (run.code === 0) {
 			say(`npm install done in ${run.seconds}s: ${fetched}`);
 			return;
