@@ -321,7 +321,8 @@ export async function monitorCommands(
 	const socket = createConnection(server.port, server.host);
 	const marker = `end-of-watch-${process.pid}-${Math.random()}`;
 	const kept: string[][] = [];
-	let start: { resolve(): void; reject(error: Error): void } | undefined;
+	// Set at once: a promise's executor runs before the constructor returns.
+	let start!: { resolve(): void; reject(error: Error): void };
 	const started = new Promise<void>((resolve, reject) => (start = { resolve, reject }));
 	let seenMarker = false;
 	let pending = '';
@@ -330,16 +331,17 @@ export async function monitorCommands(
 		const lines = (pending + chunk).split('\r\n');
 		pending = lines.pop() ?? '';
 		for (const line of lines) {
-			if (line === '+OK') start?.resolve();
-			else if (line.startsWith('-')) start?.reject(new Error(`MONITOR refused: ${line.slice(1)}`));
-			if (seenMarker || !line.startsWith('+')) continue;
-			const args = monitorLineArgs(line);
-			if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
-			else if (keep(args)) kept.push(args);
+			if (line === '+OK') start.resolve();
+			else if (line.startsWith('-')) start.reject(new Error(`MONITOR refused: ${line.slice(1)}`));
+			else if (!seenMarker && line.startsWith('+')) {
+				const args = monitorLineArgs(line);
+				if (args[0] === 'echo' && args[1] === marker) seenMarker = true;
+				else if (keep(args)) kept.push(args);
+			}
 		}
 	});
 	// Before MONITOR answers, a socket error fails the watch; after, the marker's wait does.
-	socket.on('error', (error) => start?.reject(error));
+	socket.on('error', (error) => start.reject(error));
 	const client = new Redis({ ...server, lazyConnect: true });
 	try {
 		socket.write('MONITOR\r\n');
