@@ -216,7 +216,7 @@ export async function run(): Promise<void> {
 			`  the same, every item a different contact:  ${rate(distinctMs)} items/s (${distinctMs.toFixed(0)} ms), ratio to the Redis-node flow ${(flowMs / distinctMs).toFixed(1)}x`,
 		);
 		console.log(
-			`  before the rounds, its first scoring (10,000 contacts never scored, one run): ${rate(firstMs)} items/s (${firstMs.toFixed(0)} ms), ${(flowMs / firstMs).toFixed(1)}x the flow`,
+			`  before the rounds, one run: its first scoring (${ITEMS.toLocaleString('en')} contacts never scored; the node's first run here too): ${rate(firstMs)} items/s (${firstMs.toFixed(0)} ms), ${(flowMs / firstMs).toFixed(1)}x the flow`,
 		);
 		const ms = (sorted: number[]) => sorted.map((x) => x.toFixed(0)).join(', ');
 		console.log(
